@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
+const durationList = z
+  .string()
+  .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
+  .transform((value) => value.split(',').map(Number));
+
+/**
+ * Every setting a Keyledger process reads from its environment, validated once at start.
+ * A bad or missing value stops the process with a message naming the variable.
+ */
+export const serviceEnvSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_SCHEMA: identifier.default('keyledger'),
+  /** Role the services assume; it may only SELECT and INSERT events. Empty: none. */
+  DATABASE_APP_ROLE: z.union([identifier, z.literal('')]).default('keyledger_app'),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  NATS_URL: z.string().min(1),
+  KEYLEDGER_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens').default('keyledger'),
+  KEYLEDGER_EVENT_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('KEYLEDGER_EVENTS'),
+  KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
+  KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RELAY_BATCH_SIZE: positiveInt.max(5000).default(500),
+  RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
+  RELAY_STANDBY_RETRY_MS: positiveInt.default(1000),
+  CONSUMER_MAX_DELIVERIES: positiveInt.max(100).default(5),
+  CONSUMER_BACKOFF_MS: durationList.default([200, 1000, 5000, 15000]),
+  CONSUMER_ACK_WAIT_MS: positiveInt.default(30_000),
+});
+
+export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
+
+/** A setting that is missing or invalid; the message lists each variable and why. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadServiceConfig(env: Record<string, string | undefined>): ServiceEnv {
+  const parsed = serviceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return parsed.data;
+}

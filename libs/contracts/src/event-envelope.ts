@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/** W3C trace context `traceparent`: version-traceid-parentid-flags. */
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * Who and what caused an event. Stored with every event and carried on the bus, so the
+ * audit trail can answer "who did this, as part of which request" without other sources.
+ */
+export const eventMetadataSchema = z
+  .object({
+    /** The principal that issued the command: an admin key id, a service, `system:rotator`. */
+    actor: z.string().min(1).max(200),
+    /** Groups every event caused by one external request. */
+    correlationId: z.string().min(1).max(100),
+    /** The event or command id that directly caused this one. */
+    causationId: z.string().min(1).max(100),
+    traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
+    tracestate: z.string().max(512).optional(),
+  })
+  .strict();
+
+export type EventMetadata = z.infer<typeof eventMetadataSchema>;
+
+/** The positional identity of an event in the global log. */
+export interface GlobalPosition {
+  /** Id (xid8, as a decimal string) of the transaction that wrote the event. */
+  readonly transactionId: string;
+  /** Global insertion position (bigint as a decimal string). */
+  readonly position: string;
+}
+
+/**
+ * An event as it is read from the store and published on the bus. `data` is typed by the
+ * consumer after checking `type` and `schemaVersion`.
+ */
+export interface EventEnvelope<TData = unknown> extends GlobalPosition {
+  readonly eventId: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly streamId: string;
+  readonly streamVersion: number;
+  readonly occurredAt: string;
+  readonly data: TData;
+  readonly metadata: EventMetadata;
+  /** Hex SHA-256 of the previous hash of the stream and this event in canonical form. */
+  readonly hash: string;
+}
+
+const decimalString = z.string().regex(/^\d{1,20}$/);
+
+/** Validates an envelope received from the bus before any consumer trusts it. */
+export const eventEnvelopeSchema = z
+  .object({
+    eventId: z.uuid(),
+    type: z.string().min(1).max(100),
+    schemaVersion: z.number().int().positive(),
+    streamId: z.string().min(1).max(250),
+    streamVersion: z.number().int().positive(),
+    occurredAt: z.iso.datetime({ offset: true }),
+    data: z.unknown(),
+    metadata: eventMetadataSchema,
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    transactionId: decimalString,
+    position: decimalString,
+  })
+  .strict();

@@ -1,0 +1,4 @@
+export * from './event-envelope.js';
+export * from './event-types.js';
+export * from './subjects.js';
+export * from './message-headers.js';

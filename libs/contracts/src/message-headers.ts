@@ -1,0 +1,15 @@
+/** Header names on every event message. JetStream deduplicates on `Nats-Msg-Id`. */
+export const MESSAGE_HEADERS = {
+  msgId: 'Nats-Msg-Id',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  eventType: 'Keyledger-Event-Type',
+  schemaVersion: 'Keyledger-Schema-Version',
+  streamId: 'Keyledger-Stream-Id',
+  streamVersion: 'Keyledger-Stream-Version',
+  position: 'Keyledger-Position',
+  transactionId: 'Keyledger-Transaction-Id',
+  deadLetterReason: 'Keyledger-Dead-Letter-Reason',
+  deadLetterConsumer: 'Keyledger-Dead-Letter-Consumer',
+  deadLetterDeliveries: 'Keyledger-Dead-Letter-Deliveries',
+} as const;

@@ -1,0 +1,38 @@
+/**
+ * NATS subject layout. Every subject starts with a configurable prefix so that several
+ * installations (or test runs) can share one NATS server without seeing each other.
+ *
+ *   <prefix>.events.<category>.<EventType>   every stored event, published by the relay
+ *   <prefix>.dlq.<consumer>                  messages a consumer gave up on
+ */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function token(value: string, what: string): string {
+  if (!TOKEN.test(value)) {
+    throw new RangeError(`${what} is not a valid NATS subject token: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Validates a subject prefix such as `keyledger` or `kl_test_1a2b.keyledger`. */
+export function assertSubjectPrefix(prefix: string): string {
+  prefix.split('.').forEach((part) => token(part, 'subject prefix'));
+  return prefix;
+}
+
+export function eventSubject(prefix: string, category: string, eventType: string): string {
+  return `${prefix}.events.${token(category, 'stream category')}.${token(eventType, 'event type')}`;
+}
+
+/** Matches every event of one category (or all events when category is omitted). */
+export function eventSubjectFilter(prefix: string, category?: string): string {
+  return category === undefined ? `${prefix}.events.>` : `${prefix}.events.${token(category, 'stream category')}.>`;
+}
+
+export function deadLetterSubject(prefix: string, consumer: string): string {
+  return `${prefix}.dlq.${token(consumer, 'consumer name')}`;
+}
+
+export function deadLetterFilter(prefix: string): string {
+  return `${prefix}.dlq.>`;
+}

@@ -1,0 +1,61 @@
+import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { BusTopology } from './bus-topology.js';
+
+export interface EventStreamSettings {
+  /**
+   * How long JetStream remembers a Nats-Msg-Id. The relay reconciles its checkpoint with
+   * the stream on start, so this only has to cover retries within one relay's lifetime.
+   */
+  readonly duplicateWindowMs: number;
+  /** Replicas per stream: 1 locally, 3 on a clustered NATS. */
+  readonly replicas: number;
+  /** 0 keeps events forever; the Postgres store is the source of truth either way. */
+  readonly maxAgeMs: number;
+}
+
+export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = { duplicateWindowMs: 10 * 60_000, replicas: 1, maxAgeMs: 0 };
+
+const STREAM_NOT_FOUND = 10059;
+
+/**
+ * Creates the event and dead-letter streams, or brings their settings up to date. Uses
+ * only options NATS 2.9 understands.
+ */
+export async function ensureEventStreams(jsm: JetStreamManager, topology: BusTopology, settings: EventStreamSettings = DEFAULT_EVENT_STREAM_SETTINGS): Promise<void> {
+  const common = {
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: settings.replicas,
+    max_age: nanos(settings.maxAgeMs),
+    duplicate_window: nanos(settings.duplicateWindowMs),
+  };
+  await upsertStream(jsm, { ...common, name: topology.eventStream, subjects: [topology.eventSubjects] });
+  await upsertStream(jsm, { ...common, name: topology.deadLetterStream, subjects: [topology.deadLetterSubjects] });
+}
+
+async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND) {
+      await jsm.streams.add(config);
+      return;
+    }
+    throw error;
+  }
+  await jsm.streams.update(config.name, config);
+}
+
+/** Removes both streams; for tests and for tearing an installation down. */
+export async function deleteEventStreams(jsm: JetStreamManager, topology: BusTopology): Promise<void> {
+  for (const name of [topology.eventStream, topology.deadLetterStream]) {
+    try {
+      await jsm.streams.delete(name);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND)) throw error;
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export * from './bus-topology.js';
+export * from './nats-connection.js';
+export * from './event-streams.js';
+export * from './event-message.js';

@@ -1,0 +1,109 @@
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, testEvent } from '@keyledger/testing';
+import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
+import { NO_STREAM } from './postgres-event-store.js';
+import { START_OF_LOG } from './global-position.js';
+
+describe('PostgresEventStore', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext('store');
+  });
+  afterAll(() => ctx.close());
+
+  it('appends to a new stream and reads it back with metadata and a chained hash', async () => {
+    const result = await ctx.store.append('key-a1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 })]);
+    expect(result).toMatchObject({ nextExpectedVersion: 2, alreadyStored: false });
+    const events = await ctx.store.readStream('key-a1');
+    expect(events.map((e) => [e.streamVersion, e.data])).toEqual([
+      [1, { keyId: 'key_test', n: 1 }],
+      [2, { keyId: 'key_test', n: 2 }],
+    ]);
+    expect(events[0]).toMatchObject({ type: 'KeySuspended', schemaVersion: 1, metadata: { actor: 'test:suite', correlationId: 'corr-test', causationId: 'cmd-test' } });
+    expect(events[0]?.hash).not.toEqual(events[1]?.hash);
+  });
+
+  it('rejects a stale expected version with a typed error and writes nothing', async () => {
+    await ctx.store.append('key-a2', NO_STREAM, [testEvent()]);
+    const attempt = ctx.store.append('key-a2', NO_STREAM, [testEvent({ late: true })]);
+    await expect(attempt).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    await expect(attempt).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT', expectedVersion: 0, actualVersion: 1 });
+    expect(await ctx.store.readStream('key-a2')).toHaveLength(1);
+  });
+
+  it('stores an event id once when the same append is repeated', async () => {
+    const event = testEvent({ once: true }, { eventId: '0190a3f0-0000-7000-8000-000000000001' });
+    const first = await ctx.store.append('key-a3', NO_STREAM, [event]);
+    const again = await ctx.store.append('key-a3', NO_STREAM, [event]);
+    expect(again).toMatchObject({ alreadyStored: true, nextExpectedVersion: 1, events: first.events });
+    expect(await ctx.store.readStream('key-a3')).toHaveLength(1);
+  });
+
+  it('refuses an event id already used in another stream', async () => {
+    const event = testEvent({}, { eventId: '0190a3f0-0000-7000-8000-000000000002' });
+    await ctx.store.append('key-a4', NO_STREAM, [event]);
+    await expect(ctx.store.append('key-a5', NO_STREAM, [event])).rejects.toBeInstanceOf(EventIdConflictError);
+    expect(await ctx.store.readStream('key-a5')).toHaveLength(0);
+  });
+
+  it.each([
+    ['a malformed stream id', 'no category', NO_STREAM, [testEvent()]],
+    ['a negative expected version', 'key-b1', -1, [testEvent()]],
+    ['an empty batch', 'key-b1', NO_STREAM, []],
+    ['a lowercase event type', 'key-b1', NO_STREAM, [testEvent({}, { type: 'keyIssued' })]],
+    ['metadata without an actor', 'key-b1', NO_STREAM, [testEvent({}, { metadata: { correlationId: 'c', causationId: 'c' } as never })]],
+    ['a malformed traceparent', 'key-b1', NO_STREAM, [testEvent({}, { metadata: { actor: 'a', correlationId: 'c', causationId: 'c', traceparent: 'nope' } })]],
+    ['data that is not an object', 'key-b1', NO_STREAM, [testEvent({}, { data: [1, 2] as never })]],
+    ['a NUL character in data', 'key-b1', NO_STREAM, [testEvent({ s: 'a\u0000b' })]],
+  ])('rejects %s as INVALID_EVENT and writes nothing', async (_what, streamId, version, events) => {
+    await expect(ctx.store.append(streamId as string, version as number, events as never)).rejects.toBeInstanceOf(InvalidEventError);
+    expect(await ctx.store.readStream('key-b1')).toHaveLength(0);
+  });
+
+  it('reads the global log in (transaction_id, position) order from any position', async () => {
+    const all = await ctx.store.readAll(START_OF_LOG, 10_000);
+    expect(all.length).toBeGreaterThanOrEqual(5);
+    const keys = all.map((e) => [BigInt(e.transactionId), BigInt(e.position)] as const);
+    const sorted = [...keys].sort((a, b) => (a[0] === b[0] ? Number(a[1] - b[1]) : Number(a[0] - b[0])));
+    expect(keys).toEqual(sorted);
+    const third = all[2]!;
+    const rest = await ctx.store.readAll(third, 10_000);
+    expect(rest.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
+  });
+
+  it('does not read past a transaction that is still open, so a late commit is not skipped', async () => {
+    const before = await ctx.store.readAll(START_OF_LOG, 10_000);
+    const head = before[before.length - 1]!;
+    const runner = ctx.appDb.createQueryRunner();
+    await runner.startTransaction();
+    // Take a transaction id now, commit an event after a later transaction has committed.
+    await runner.query(`select pg_current_xact_id()`);
+    await ctx.store.append('key-c2', NO_STREAM, [testEvent({ order: 'later transaction' })]);
+    expect(await ctx.store.readAll(head, 100)).toEqual([]);
+    await runner.query(
+      `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
+       values ('0190a3f0-0000-7000-8000-0000000000c1', 'key-c1', 1, 'KeySuspended', 1, '{}', '{"actor":"a","correlationId":"c","causationId":"c"}', now(), decode(repeat('00', 32), 'hex'))`,
+    );
+    await runner.commitTransaction();
+    await runner.release();
+    const after = await ctx.store.readAll(head, 100);
+    expect(after.map((e) => e.streamId)).toEqual(['key-c1', 'key-c2']);
+  });
+
+  it('lets exactly one of 8 concurrent writers win each version of one stream', async () => {
+    const streamId = 'key-race';
+    const rounds = 25;
+    let conflicts = 0;
+    for (let version = 0; version < rounds; version += 1) {
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, writer) => ctx.store.append(streamId, version, [testEvent({ writer, version })])));
+      const winners = results.filter((r) => r.status === 'fulfilled');
+      const losers = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(winners).toHaveLength(1);
+      expect(losers.every((r) => r.reason instanceof ConcurrencyConflictError)).toBe(true);
+      conflicts += losers.length;
+    }
+    const stream = await ctx.store.readStream(streamId);
+    expect(stream.map((e) => e.streamVersion)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+    expect(conflicts).toBe(rounds * 7);
+  });
+});

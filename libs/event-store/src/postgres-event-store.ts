@@ -1,0 +1,261 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
+import type { EventEnvelope, EventMetadata, GlobalPosition } from '@keyledger/contracts';
+import { eventMetadataSchema, isStreamId } from '@keyledger/contracts';
+import { newEventId } from '@keyledger/ids';
+import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
+import { GENESIS_HASH, eventHash } from './event-hash.js';
+
+/** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
+export interface NewEvent<TData = Record<string, unknown>> {
+  readonly eventId?: string;
+  readonly type: string;
+  readonly schemaVersion?: number;
+  readonly data: TData;
+  readonly metadata: EventMetadata;
+}
+
+export interface AppendedEvent extends GlobalPosition {
+  readonly eventId: string;
+  readonly streamVersion: number;
+}
+
+export interface AppendResult {
+  readonly streamId: string;
+  /** The stream's version after the append: pass it as expectedVersion next time. */
+  readonly nextExpectedVersion: number;
+  readonly events: readonly AppendedEvent[];
+  /** True when every event id was already stored by an identical earlier append. */
+  readonly alreadyStored: boolean;
+}
+
+export interface EventStoreOptions {
+  readonly clock?: () => Date;
+  readonly newEventId?: () => string;
+  /** Largest batch accepted by one append. */
+  readonly maxBatchSize?: number;
+}
+
+/** Before any event: a stream that must not exist yet is appended with this version. */
+export const NO_STREAM = 0;
+
+const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UNIQUE_VIOLATION = '23505';
+
+interface EventRow {
+  position: string;
+  transaction_id: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  occurred_at: Date;
+  hash: string;
+}
+
+const SELECT_EVENT = `position::text, transaction_id::text, event_id::text, stream_id, stream_version, type,
+  schema_version, data, metadata, occurred_at, encode(hash, 'hex') as hash`;
+
+function toEnvelope(row: EventRow): EventEnvelope {
+  return {
+    position: row.position,
+    transactionId: row.transaction_id,
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    occurredAt: row.occurred_at.toISOString(),
+    hash: row.hash,
+  };
+}
+
+/**
+ * The append-only event store: the source of truth every projection is rebuilt from.
+ *
+ * Appends are optimistic (an expected stream version), idempotent by event id and hash
+ * chained per stream. Global readers page by (transaction_id, position) and never read
+ * past the oldest transaction still running, so a late commit cannot be skipped.
+ */
+export class PostgresEventStore {
+  private readonly clock: () => Date;
+  private readonly makeEventId: () => string;
+  private readonly maxBatchSize: number;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    options: EventStoreOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.makeEventId = options.newEventId ?? newEventId;
+    this.maxBatchSize = options.maxBatchSize ?? 1000;
+  }
+
+  /**
+   * Appends events to one stream if it is at `expectedVersion` (NO_STREAM for a new one).
+   * Throws ConcurrencyConflictError when it is not, and writes nothing.
+   */
+  async append(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
+    const prepared = this.validate(streamId, expectedVersion, events);
+    try {
+      return await this.dataSource.transaction((manager) => this.appendInTransaction(manager, streamId, expectedVersion, prepared));
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // A concurrent writer won the race: either it stored these very events (a retry that
+      // crossed with the original) or it took the version we wanted.
+      const replay = await this.findExisting(this.dataSource.manager, streamId, prepared);
+      if (replay) return replay;
+      throw new ConcurrencyConflictError(streamId, expectedVersion, await this.streamVersion(streamId));
+    }
+  }
+
+  /** The events of one stream from a version on, in stream order. */
+  async readStream(streamId: string, fromVersion = 1): Promise<EventEnvelope[]> {
+    const rows = (await this.dataSource.query(
+      `select ${SELECT_EVENT} from events where stream_id = $1 and stream_version >= $2 order by stream_version`,
+      [streamId, fromVersion],
+    )) as EventRow[];
+    return rows.map(toEnvelope);
+  }
+
+  /** The stream's current version; NO_STREAM when it has no events. */
+  async streamVersion(streamId: string): Promise<number> {
+    const [row] = (await this.dataSource.query(`select coalesce(max(stream_version), 0) as version from events where stream_id = $1`, [streamId])) as {
+      version: number;
+    }[];
+    return row?.version ?? NO_STREAM;
+  }
+
+  /**
+   * Up to `limit` events after `after`, in (transaction_id, position) order, stopping below
+   * the oldest transaction still in progress. A transaction that began earlier but commits
+   * later has a smaller id, so it is read before anything after it, never skipped.
+   */
+  async readAll(after: GlobalPosition, limit = 500): Promise<EventEnvelope[]> {
+    const rows = (await this.dataSource.query(
+      `select ${SELECT_EVENT} from events
+        where (transaction_id, position) > ($1::xid8, $2::bigint)
+          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by transaction_id, position
+        limit $3`,
+      [after.transactionId, after.position, limit],
+    )) as EventRow[];
+    return rows.map(toEnvelope);
+  }
+
+  /** The newest position a reader could reach now, or undefined for an empty store. */
+  async headPosition(): Promise<GlobalPosition | undefined> {
+    const [row] = (await this.dataSource.query(
+      `select transaction_id::text, position::text from events
+        where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by transaction_id desc, position desc limit 1`,
+    )) as { transaction_id: string; position: string }[];
+    return row ? { transactionId: row.transaction_id, position: row.position } : undefined;
+  }
+
+  private validate(streamId: string, expectedVersion: number, events: readonly NewEvent[]): PreparedEvent[] {
+    if (!isStreamId(streamId)) throw new InvalidEventError(`invalid stream id ${JSON.stringify(streamId)}: expected <category>-<id>`);
+    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) throw new InvalidEventError(`expected version must be an integer >= 0, got ${expectedVersion}`);
+    if (events.length === 0) throw new InvalidEventError('an append needs at least one event');
+    if (events.length > this.maxBatchSize) throw new InvalidEventError(`an append takes at most ${this.maxBatchSize} events, got ${events.length}`);
+    const occurredAt = this.clock().toISOString();
+    const prepared = events.map((event, index) => prepareEvent(event, index, occurredAt, this.makeEventId));
+    if (new Set(prepared.map((event) => event.eventId)).size !== prepared.length) throw new InvalidEventError('event ids within one append must be distinct');
+    return prepared;
+  }
+
+  private async appendInTransaction(manager: EntityManager, streamId: string, expectedVersion: number, events: PreparedEvent[]): Promise<AppendResult> {
+    const replay = await this.findExisting(manager, streamId, events);
+    if (replay) return replay;
+    const [head] = (await manager.query(`select stream_version, hash from events where stream_id = $1 order by stream_version desc limit 1`, [streamId])) as {
+      stream_version: number;
+      hash: Buffer;
+    }[];
+    const actualVersion = head?.stream_version ?? NO_STREAM;
+    if (actualVersion !== expectedVersion) throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
+
+    let previousHash = head?.hash ?? GENESIS_HASH;
+    const values: unknown[] = [];
+    const tuples = events.map((event, index) => {
+      const streamVersion = expectedVersion + index + 1;
+      previousHash = eventHash(previousHash, { ...event, streamId, streamVersion });
+      const base = index * 9;
+      values.push(event.eventId, streamId, streamVersion, event.type, event.schemaVersion, JSON.stringify(event.data), JSON.stringify(event.metadata), event.occurredAt, previousHash);
+      return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9})`;
+    });
+    const inserted = (await manager.query(
+      `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
+       values ${tuples.join(', ')}
+       returning event_id::text, stream_version, position::text, transaction_id::text`,
+      values,
+    )) as { event_id: string; stream_version: number; position: string; transaction_id: string }[];
+    return {
+      streamId,
+      nextExpectedVersion: expectedVersion + events.length,
+      alreadyStored: false,
+      events: inserted.map((row) => ({ eventId: row.event_id, streamVersion: row.stream_version, position: row.position, transactionId: row.transaction_id })),
+    };
+  }
+
+  /**
+   * Idempotency: when every event id is already stored in this stream the append was done
+   * before, and we answer as then. A partial or cross-stream match is a conflict.
+   */
+  private async findExisting(manager: EntityManager, streamId: string, events: readonly PreparedEvent[]): Promise<AppendResult | undefined> {
+    const ids = events.map((event) => event.eventId);
+    const rows = (await manager.query(
+      `select event_id::text, stream_id, stream_version, position::text, transaction_id::text from events where event_id = any($1::uuid[]) order by stream_version`,
+      [ids],
+    )) as { event_id: string; stream_id: string; stream_version: number; position: string; transaction_id: string }[];
+    if (rows.length === 0) return undefined;
+    if (rows.length !== ids.length || rows.some((row) => row.stream_id !== streamId)) throw new EventIdConflictError(rows.map((row) => row.event_id));
+    const last = rows[rows.length - 1];
+    return {
+      streamId,
+      nextExpectedVersion: last?.stream_version ?? NO_STREAM,
+      alreadyStored: true,
+      events: rows.map((row) => ({ eventId: row.event_id, streamVersion: row.stream_version, position: row.position, transactionId: row.transaction_id })),
+    };
+  }
+}
+
+interface PreparedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  readonly occurredAt: string;
+}
+
+function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEventId: () => string): PreparedEvent {
+  const where = `event #${index}`;
+  const eventId = event.eventId ?? makeEventId();
+  if (!UUID.test(eventId)) throw new InvalidEventError(`${where}: event id must be a lowercase UUID, got ${JSON.stringify(eventId)}`);
+  if (!EVENT_TYPE.test(event.type)) throw new InvalidEventError(`${where}: event type must be PascalCase, got ${JSON.stringify(event.type)}`);
+  const schemaVersion = event.schemaVersion ?? 1;
+  if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) throw new InvalidEventError(`${where}: schema version must be a positive integer`);
+  if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) throw new InvalidEventError(`${where}: data must be a JSON object`);
+  const metadata = eventMetadataSchema.safeParse(event.metadata);
+  if (!metadata.success) throw new InvalidEventError(`${where}: invalid metadata: ${metadata.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
+  // Round-trip through JSON so the hash covers exactly what jsonb will hold (no undefined,
+  // no Dates, no functions) and a value JSON cannot represent is refused here.
+  let data: unknown;
+  try {
+    data = JSON.parse(JSON.stringify(event.data));
+  } catch (error) {
+    throw new InvalidEventError(`${where}: data is not serialisable as JSON (${(error as Error).message})`);
+  }
+  if (JSON.stringify(data).includes('\\u0000')) throw new InvalidEventError(`${where}: data must not contain NUL characters`);
+  return { eventId, type: event.type, schemaVersion, data, metadata: metadata.data, occurredAt };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof QueryFailedError && (error.driverError as { code?: string } | undefined)?.code === UNIQUE_VIOLATION;
+}

@@ -1,0 +1,18 @@
+import { newEventId, newPrefixedId } from './ids.js';
+
+describe('ids', () => {
+  it('makes RFC 9562 version 7 event ids', () => {
+    expect(newEventId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('makes prefixed ids that sort by creation order', () => {
+    const ids = Array.from({ length: 200 }, () => newPrefixedId('key'));
+    expect(ids.every((id) => /^key_[0-9a-hjkmnp-tv-z]{26}$/.test(id))).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('rejects a prefix that would make ids ambiguous', () => {
+    expect(() => newPrefixedId('Key_')).toThrow(RangeError);
+  });
+});

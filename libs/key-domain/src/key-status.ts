@@ -1,0 +1,17 @@
+/** States a key can be recorded in. `expired` is never recorded: it follows from time. */
+export const RECORDED_KEY_STATUSES = ['active', 'suspended', 'revoked'] as const;
+export type RecordedKeyStatus = (typeof RECORDED_KEY_STATUSES)[number];
+
+/** The status a reader sees at a given instant. */
+export type KeyStatus = RecordedKeyStatus | 'expired';
+
+/**
+ * Status at `now`: revocation wins over everything (it is terminal), then expiry, then the
+ * recorded state. A suspended key that has passed its expiry reads as expired, because
+ * resuming it would not make it usable.
+ */
+export function statusAt(recorded: RecordedKeyStatus, expiresAt: Date | undefined, now: Date): KeyStatus {
+  if (recorded === 'revoked') return 'revoked';
+  if (expiresAt !== undefined && now.getTime() >= expiresAt.getTime()) return 'expired';
+  return recorded;
+}

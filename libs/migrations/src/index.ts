@@ -1,0 +1,14 @@
+import type { MigrationInterface } from 'typeorm';
+import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
+import type { DatabaseOptions } from '@keyledger/event-store';
+import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
+
+/** Every migration of the Keyledger schema, in order. */
+export function keyledgerMigrations(appRole: string): (new () => MigrationInterface)[] {
+  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole)];
+}
+
+/** Brings a schema up to date as its owner; returns the names of the migrations applied. */
+export function migrateKeyledger(options: DatabaseOptions & { appRole: string }): Promise<string[]> {
+  return migrateDatabase({ ...options, migrations: keyledgerMigrations(options.appRole) });
+}

@@ -1,0 +1,3 @@
+export * from './outbox-relay.js';
+export * from './relay-checkpoint.js';
+export * from './leader-lock.js';

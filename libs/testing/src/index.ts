@@ -1,0 +1,2 @@
+export * from './test-context.js';
+export * from './test-events.js';
