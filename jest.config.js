@@ -34,6 +34,8 @@ const common = {
 };
 
 export default {
+  // Integration and e2e tests start servers and move thousands of events; none is a timing test.
+  testTimeout: 120_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,tools}/**/*.unit.spec.ts'] },
     {
@@ -42,7 +44,6 @@ export default {
       testMatch: ['<rootDir>/{libs,services}/**/*.int.spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
-      testTimeout: 120_000,
     },
     {
       ...common,
@@ -50,7 +51,6 @@ export default {
       testMatch: ['<rootDir>/test/**/*.e2e.spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
-      testTimeout: 180_000,
     },
   ],
 };

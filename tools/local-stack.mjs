@@ -9,6 +9,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, createWriteStream, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import events from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -177,7 +178,12 @@ async function startEmbeddedPostgres({ root, dataDir, log }) {
   }
 
   const url = `postgres://${EMBEDDED_PG_USER}:${EMBEDDED_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
-  const owned = ownChild(server.process, 'SIGINT', PG_STOP_GRACE_MS, () => serverLog.close());
+  const postmaster = server.process;
+  const owned = ownChild(postmaster, 'SIGINT', PG_STOP_GRACE_MS, async () => {
+    // The last shutdown messages can arrive after 'exit'; let the pipe drain so the log is complete.
+    if (!postmaster.stderr.closed) await raceTimeout(events.once(postmaster.stderr, 'close'), 1_000);
+    serverLog.close();
+  });
   const problem = await probePostgres(url);
   if (problem) {
     await owned.stop();

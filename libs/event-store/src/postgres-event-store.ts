@@ -57,6 +57,8 @@ interface EventRow {
   hash: string;
 }
 
+// Output columns are cast to text (bigint and xid8 exceed JS numbers), so ORDER BY must
+// name the table's columns (events.position), or Postgres sorts by the text outputs.
 const SELECT_EVENT = `position::text, transaction_id::text, event_id::text, stream_id, stream_version, type,
   schema_version, data, metadata, occurred_at, encode(hash, 'hex') as hash`;
 
@@ -142,7 +144,7 @@ export class PostgresEventStore {
       `select ${SELECT_EVENT} from events
         where (transaction_id, position) > ($1::xid8, $2::bigint)
           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by transaction_id, position
+        order by events.transaction_id, events.position
         limit $3`,
       [after.transactionId, after.position, limit],
     )) as EventRow[];
@@ -154,7 +156,7 @@ export class PostgresEventStore {
     const [row] = (await this.dataSource.query(
       `select transaction_id::text, position::text from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by transaction_id desc, position desc limit 1`,
+        order by events.transaction_id desc, events.position desc limit 1`,
     )) as { transaction_id: string; position: string }[];
     return row ? { transactionId: row.transaction_id, position: row.position } : undefined;
   }

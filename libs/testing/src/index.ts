@@ -1,2 +1,4 @@
 export * from './test-context.js';
 export * from './test-events.js';
+export * from './stream-reader.js';
+export * from './relay-process.js';

@@ -1,0 +1,155 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { MESSAGE_HEADERS } from '@keyledger/contracts';
+import type { EventEnvelope } from '@keyledger/contracts';
+import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
+import { LeaderLock } from './leader-lock.js';
+import { OutboxRelay } from './outbox-relay.js';
+import { RelayCheckpointStore } from './relay-checkpoint.js';
+
+function startRelay(ctx: TestContext, label = 'relay'): OutboxRelay {
+  const relay = new OutboxRelay(
+    {
+      store: ctx.store,
+      checkpoints: new RelayCheckpointStore(ctx.appDb, 'events'),
+      lock: new LeaderLock({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, lockName: 'relay-events', logger: ctx.logger }),
+      js: ctx.js,
+      jsm: ctx.jsm,
+      topology: ctx.topology,
+      schema: ctx.schema,
+      logger: ctx.logger.child({ relay: label }),
+    },
+    { batchSize: 500, pollIntervalMs: 100, standbyRetryMs: 100, publishTimeoutMs: 5000, retryDelayMs: 100 },
+  );
+  relay.start();
+  return relay;
+}
+
+/** 8 writers, each owning its own streams, appending singles and batches concurrently. */
+async function writeConcurrently(ctx: TestContext, total: number, writers = 8): Promise<void> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      const versions = new Map<string, number>();
+      let written = 0;
+      let round = 0;
+      const quota = total / writers;
+      while (written < quota) {
+        const streamId = `key-w${writer}s${round % 40}`;
+        const size = Math.min(1 + (round % 4), quota - written);
+        const version = versions.get(streamId) ?? NO_STREAM;
+        const events = Array.from({ length: size }, (_, i) => testEvent({ writer, n: written + i }));
+        const result = await ctx.store.append(streamId, version, events);
+        versions.set(streamId, result.nextExpectedVersion);
+        written += size;
+        round += 1;
+      }
+    }),
+  );
+}
+
+function positionOf(message: JsMsg): { transactionId: string; position: string } {
+  return { transactionId: message.headers!.get(MESSAGE_HEADERS.transactionId), position: message.headers!.get(MESSAGE_HEADERS.position) };
+}
+
+async function expectStreamMirrorsStore(ctx: TestContext, expected: number): Promise<void> {
+  const stored = await ctx.store.readAll(START_OF_LOG, expected + 1);
+  expect(stored).toHaveLength(expected);
+  const info = await ctx.jsm.streams.info(ctx.topology.eventStream);
+  expect(info.state.messages).toBe(expected);
+  const messages = await readStreamMessages(ctx.js, ctx.topology.eventStream, expected);
+  expect(messages.map((m) => m.headers?.get(MESSAGE_HEADERS.msgId))).toEqual(stored.map((e) => e.eventId));
+  for (let i = 1; i < messages.length; i += 1) expect(compareGlobalPositions(positionOf(messages[i - 1]!), positionOf(messages[i]!))).toBe(-1);
+}
+
+describe('OutboxRelay', () => {
+  let ctx: TestContext;
+  const relays: OutboxRelay[] = [];
+  beforeEach(async () => {
+    ctx = await createTestContext('relay');
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+    await ctx.close();
+  });
+
+  it('publishes each event with its id as Nats-Msg-Id, its envelope as body and its trace context as headers', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await ctx.store.append('key-t1', NO_STREAM, [testEvent({ n: 1 }, { metadata: testMetadata({ traceparent }) })]);
+    relays.push(startRelay(ctx));
+    const [message] = await readStreamMessages(ctx.js, ctx.topology.eventStream, 1);
+    const [stored] = await ctx.store.readStream('key-t1');
+    expect(message?.subject).toBe(`${ctx.topology.subjectPrefix}.events.key.KeySuspended`);
+    expect(message?.headers?.get(MESSAGE_HEADERS.msgId)).toBe(stored?.eventId);
+    expect(message?.headers?.get('traceparent')).toBe(traceparent);
+    expect(message?.json<EventEnvelope>()).toEqual(stored);
+  });
+
+  it('delivers 10,000 events from 8 concurrent writers exactly once, in (transaction_id, position) order', async () => {
+    relays.push(startRelay(ctx));
+    await writeConcurrently(ctx, 10_000);
+    await eventually('relay to publish 10,000 events', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 10_000, 60_000);
+    await expectStreamMirrorsStore(ctx, 10_000);
+  });
+
+  it('wakes on a commit notification rather than waiting for its poll interval', async () => {
+    relays.push(startRelay(ctx));
+    await eventually('relay to lead', async () => relays[0]!.status().leader, Boolean);
+    await ctx.store.append('key-n1', NO_STREAM, [testEvent()]);
+    const started = Date.now();
+    await eventually('event on the stream', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1);
+    // The poll interval here is 100 ms; a notification gets the event out well within it.
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('lets one relay lead and hands over to the standby when the leader stops', async () => {
+    const first = startRelay(ctx, 'first');
+    relays.push(first);
+    await eventually('first relay to lead', async () => first.status().leader, Boolean);
+    const second = startRelay(ctx, 'second');
+    relays.push(second);
+    await ctx.store.append('key-h1', NO_STREAM, [testEvent({ n: 1 })]);
+    await eventually('first event published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1);
+    expect(second.status().leader).toBe(false);
+    await first.stop();
+    relays.splice(relays.indexOf(first), 1);
+    await ctx.store.append('key-h1', 1, [testEvent({ n: 2 })]);
+    await eventually('standby to take over and publish', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 2);
+    expect(second.status().leader).toBe(true);
+    await expectStreamMirrorsStore(ctx, 2);
+  });
+
+  it('loses nothing and duplicates nothing when the relay process is killed with SIGKILL mid-run', async () => {
+    const first = spawnService(ctx, 'relay', { RELAY_BATCH_SIZE: '50' });
+    const writing = writeConcurrently(ctx, 4000);
+    await eventually('the first relay to publish part of the load', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 500, 60_000);
+    first.kill('SIGKILL');
+    await waitForExit(first);
+    const publishedAtKill = (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages;
+    const second = spawnService(ctx, 'relay', { RELAY_BATCH_SIZE: '50' });
+    try {
+      await writing;
+      await eventually('the restarted relay to catch up', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 4000, 60_000);
+      expect(publishedAtKill).toBeLessThan(4000);
+      await expectStreamMirrorsStore(ctx, 4000);
+    } finally {
+      second.kill('SIGTERM');
+      await waitForExit(second);
+    }
+  });
+
+  it('resumes after its checkpoint fell behind the stream without publishing anything twice', async () => {
+    await ctx.store.append('key-r1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }), testEvent({ n: 3 })]);
+    const relay = startRelay(ctx);
+    relays.push(relay);
+    await eventually('3 events published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 3);
+    await relay.stop();
+    relays.pop();
+    // As if the relay died between the publish acks and the checkpoint save.
+    await ctx.ownerDb.query(`update relay_checkpoints set transaction_id = '0', position = 0`);
+    await ctx.store.append('key-r1', 3, [testEvent({ n: 4 })]);
+    relays.push(startRelay(ctx));
+    await eventually('4 events published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 4);
+    await expectStreamMirrorsStore(ctx, 4);
+  });
+});

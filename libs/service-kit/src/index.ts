@@ -1,0 +1,6 @@
+export * from './tokens.js';
+export * from './infrastructure.js';
+export * from './health.registry.js';
+export * from './health.controller.js';
+export * from './service-kit.module.js';
+export * from './bootstrap-service.js';

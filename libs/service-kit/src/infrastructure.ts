@@ -1,0 +1,48 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DataSource } from 'typeorm';
+import type { ServiceEnv } from '@keyledger/config';
+import type { BusTopology } from '@keyledger/event-bus';
+import { busTopology, connectNats, ensureEventStreams } from '@keyledger/event-bus';
+import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
+
+/** The connections a Keyledger service holds: Postgres (as the app role) and NATS. */
+export interface Infrastructure {
+  readonly db: DataSource;
+  readonly store: PostgresEventStore;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: BusTopology;
+  close(): Promise<void>;
+}
+
+export async function openInfrastructure(service: string, config: ServiceEnv): Promise<Infrastructure> {
+  const db = createDataSource({
+    url: config.DATABASE_URL,
+    schema: config.DATABASE_SCHEMA,
+    role: config.DATABASE_APP_ROLE || undefined,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: `keyledger-${service}`,
+  });
+  await db.initialize();
+  const nc = await connectNats({ servers: config.NATS_URL, name: `keyledger-${service}` });
+  const jsm = await jetstreamManager(nc);
+  const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM);
+  // Every service may be the first to start, and all of them read or write these streams.
+  await ensureEventStreams(jsm, topology, { duplicateWindowMs: config.KEYLEDGER_DUPLICATE_WINDOW_MS, replicas: config.KEYLEDGER_STREAM_REPLICAS, maxAgeMs: 0 });
+  return {
+    db,
+    store: new PostgresEventStore(db),
+    nc,
+    js: jetstream(nc),
+    jsm,
+    topology,
+    async close() {
+      // Drain delivers what is in flight and flushes pending publishes before closing.
+      await nc.drain();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { Global, Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { ServiceEnv } from '@keyledger/config';
+import type { Logger } from '@keyledger/observability';
+import { HealthController } from './health.controller.js';
+import { HealthRegistry } from './health.registry.js';
+import type { Infrastructure } from './infrastructure.js';
+import { INFRASTRUCTURE, LOGGER, SERVICE_CONFIG, SERVICE_NAME, TELEMETRY } from './tokens.js';
+
+export interface ServiceKitOptions {
+  readonly service: string;
+  readonly config: ServiceEnv;
+  readonly logger: Logger;
+  readonly infrastructure: Infrastructure;
+  readonly telemetry?: { shutdown(): Promise<void> } | undefined;
+}
+
+/**
+ * What every Keyledger service shares: its config, logger, Postgres and NATS connections
+ * (opened before Nest starts, so a service that cannot reach them fails at once with a
+ * clear message) and the health endpoints.
+ */
+@Global()
+@Module({})
+export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure,
+    @Inject(TELEMETRY) private readonly telemetry: { shutdown(): Promise<void> } | undefined,
+  ) {}
+
+  static forRoot(options: ServiceKitOptions): DynamicModule {
+    const providers = [
+      { provide: SERVICE_NAME, useValue: options.service },
+      { provide: SERVICE_CONFIG, useValue: options.config },
+      { provide: LOGGER, useValue: options.logger },
+      { provide: INFRASTRUCTURE, useValue: options.infrastructure },
+      { provide: TELEMETRY, useValue: options.telemetry },
+      HealthRegistry,
+    ];
+    return { module: ServiceKitModule, controllers: [HealthController], providers, exports: providers };
+  }
+
+  onModuleInit(): void {
+    const { db, nc } = this.infrastructure;
+    this.health.register('postgres', async () => {
+      await db.query('select 1');
+      return { healthy: true };
+    });
+    this.health.register('nats', () => ({ healthy: !nc.isClosed() && !nc.isDraining(), details: { server: nc.getServer() } }));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.infrastructure.close();
+    await this.telemetry?.shutdown();
+  }
+}

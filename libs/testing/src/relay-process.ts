@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from './test-context.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Path of a built service entry point; the test runner builds dist/ before the tests. */
+export function builtService(service: string): string {
+  const path = `${ROOT}dist/services/${service}/main.js`;
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` (npm test does it) before this test`);
+  return path;
+}
+
+/** Starts a built service as a real OS process against the test context's schema and streams. */
+export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [builtService(service)], {
+    env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.on('data', (chunk: Buffer) => process.env['TEST_LOG_LEVEL'] && process.stderr.write(chunk));
+  child.stdout?.on('data', (chunk: Buffer) => process.env['TEST_LOG_LEVEL'] && process.stdout.write(chunk));
+  return child;
+}
+
+export function waitForExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}

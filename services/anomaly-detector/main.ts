@@ -1,0 +1,4 @@
+import { bootstrapService } from '@keyledger/service-kit';
+import { AnomalyDetectorModule } from './anomaly-detector.module.js';
+
+await bootstrapService({ service: 'anomaly-detector', defaultPort: 3005, module: (context) => AnomalyDetectorModule.forService(context) });

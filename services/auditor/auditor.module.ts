@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import type { ServiceContext } from '@keyledger/service-kit';
+
+/** The auditor service. It boots with the shared kit (config, Postgres, NATS, health). */
+@Module({})
+export class AuditorModule {
+  static forService(_context: ServiceContext): DynamicModule {
+    return { module: AuditorModule };
+  }
+}

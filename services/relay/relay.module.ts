@@ -1,0 +1,50 @@
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { LeaderLock, OutboxRelay, RelayCheckpointStore } from '@keyledger/outbox-relay';
+import type { ServiceContext } from '@keyledger/service-kit';
+import { HealthRegistry } from '@keyledger/service-kit';
+
+const RELAY_NAME = 'events';
+
+function createRelay({ config, logger, infrastructure }: ServiceContext): OutboxRelay {
+  const lock = new LeaderLock({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, lockName: `relay-${RELAY_NAME}`, logger });
+  return new OutboxRelay(
+    {
+      store: infrastructure.store,
+      checkpoints: new RelayCheckpointStore(infrastructure.db, RELAY_NAME),
+      lock,
+      js: infrastructure.js,
+      jsm: infrastructure.jsm,
+      topology: infrastructure.topology,
+      schema: config.DATABASE_SCHEMA,
+      logger,
+    },
+    { batchSize: config.RELAY_BATCH_SIZE, pollIntervalMs: config.RELAY_POLL_INTERVAL_MS, standbyRetryMs: config.RELAY_STANDBY_RETRY_MS, publishTimeoutMs: 5000, retryDelayMs: 500 },
+  );
+}
+
+/**
+ * The outbox relay: publishes every committed event to JetStream. Run two or more replicas;
+ * one leads, the others stand by and take over within RELAY_STANDBY_RETRY_MS of its death.
+ */
+@Module({})
+export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(OutboxRelay) private readonly relay: OutboxRelay,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+  ) {}
+
+  static forService(context: ServiceContext): DynamicModule {
+    return { module: RelayModule, providers: [{ provide: OutboxRelay, useValue: createRelay(context) }] };
+  }
+
+  onApplicationBootstrap(): void {
+    // A standby is healthy: it is ready to lead. The details say which one leads.
+    this.health.register('relay', () => ({ healthy: true, details: { ...this.relay.status() } }));
+    this.relay.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.relay.stop();
+  }
+}
