@@ -1,0 +1,156 @@
+import { MESSAGE_HEADERS } from '@keyledger/contracts';
+import type { EventEnvelope } from '@keyledger/contracts';
+import { NO_STREAM } from '@keyledger/event-store';
+import { LeaderLock, OutboxRelay, RelayCheckpointStore } from '@keyledger/outbox-relay';
+import type { TestContext } from '@keyledger/testing';
+import { APP_ROLE, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
+import { DurableEventConsumer } from './durable-event-consumer.js';
+import type { Projection, ProjectionTransaction } from './projection.js';
+import { rebuildProjection } from './projection-rebuild.js';
+
+/** Counts applications per event, so applying one twice is visible. */
+class CountingProjection implements Projection {
+  readonly name = 'counting';
+  readonly category = 'key';
+  /** Event ids whose handler throws for the first N attempts (Infinity: always). */
+  readonly failures = new Map<string, number>();
+  readonly attempts = new Map<string, number>();
+
+  async apply(event: EventEnvelope, tx: ProjectionTransaction): Promise<void> {
+    const attempt = (this.attempts.get(event.eventId) ?? 0) + 1;
+    this.attempts.set(event.eventId, attempt);
+    if (attempt <= (this.failures.get(event.eventId) ?? 0)) throw new Error(`simulated failure ${attempt} of ${event.eventId}`);
+    await tx.query(
+      `insert into counting_projection (event_id, stream_id, applied) values ($1, $2, 1)
+       on conflict (event_id) do update set applied = counting_projection.applied + 1`,
+      [event.eventId, event.streamId],
+    );
+  }
+
+  async reset(tx: ProjectionTransaction): Promise<void> {
+    await tx.query(`delete from counting_projection`);
+  }
+}
+
+async function projectionRows(ctx: TestContext): Promise<{ event_id: string; applied: number }[]> {
+  return (await ctx.ownerDb.query(`select event_id::text, applied from counting_projection order by event_id`)) as { event_id: string; applied: number }[];
+}
+
+describe('DurableEventConsumer', () => {
+  let ctx: TestContext;
+  let relay: OutboxRelay;
+  let projection: CountingProjection;
+  let consumer: DurableEventConsumer | undefined;
+
+  const startConsumer = async (): Promise<DurableEventConsumer> => {
+    consumer = new DurableEventConsumer(
+      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger },
+      { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000, prefetch: 16 },
+    );
+    await consumer.start();
+    return consumer;
+  };
+
+  beforeEach(async () => {
+    ctx = await createTestContext('consumer');
+    await ctx.ownerDb.query(`create table counting_projection (event_id uuid primary key, stream_id text not null, applied int not null)`);
+    await ctx.ownerDb.query(`grant select, insert, update, delete on counting_projection to ${APP_ROLE}`);
+    relay = new OutboxRelay(
+      {
+        store: ctx.store,
+        checkpoints: new RelayCheckpointStore(ctx.appDb, 'events'),
+        lock: new LeaderLock({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, lockName: 'relay', logger: ctx.logger }),
+        js: ctx.js,
+        jsm: ctx.jsm,
+        topology: ctx.topology,
+        schema: ctx.schema,
+        logger: ctx.logger,
+      },
+      { batchSize: 100, pollIntervalMs: 50, standbyRetryMs: 100, publishTimeoutMs: 5000, retryDelayMs: 100 },
+    );
+    relay.start();
+    projection = new CountingProjection();
+  });
+
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+    await relay.stop();
+    await ctx.close();
+  });
+
+  it('applies every event once, in one transaction with its inbox row', async () => {
+    await ctx.store.append('key-c1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }), testEvent({ n: 3 })]);
+    const running = await startConsumer();
+    const rows = await eventually('3 events applied', () => projectionRows(ctx), (r) => r.length === 3);
+    expect(rows.every((row) => row.applied === 1)).toBe(true);
+    const [checkpoint] = (await ctx.ownerDb.query(`select position::text from consumer_checkpoints where consumer = 'counting'`)) as { position: string }[];
+    const stored = await ctx.store.readStream('key-c1');
+    expect(checkpoint?.position).toBe(stored[2]?.position);
+    expect(running.counts()).toMatchObject({ applied: 3, 'dead-lettered': 0 });
+  });
+
+  it('redelivers after a transient handler failure and then applies the event once', async () => {
+    const { events } = await ctx.store.append('key-c2', NO_STREAM, [testEvent({ flaky: true })]);
+    projection.failures.set(events[0]!.eventId, 2);
+    const running = await startConsumer();
+    await eventually('flaky event applied', () => projectionRows(ctx), (r) => r.length === 1);
+    expect(projection.attempts.get(events[0]!.eventId)).toBe(3);
+    expect((await projectionRows(ctx))[0]?.applied).toBe(1);
+    expect(running.counts()).toMatchObject({ applied: 1, 'retry-scheduled': 2, 'dead-lettered': 0 });
+  });
+
+  it('dead-letters an event whose handler always fails, and keeps consuming the rest', async () => {
+    const { events } = await ctx.store.append('key-c3', NO_STREAM, [testEvent({ poison: true }), testEvent({ fine: true })]);
+    const poison = events[0]!.eventId;
+    projection.failures.set(poison, Number.POSITIVE_INFINITY);
+    const running = await startConsumer();
+    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
+    expect(dead?.subject).toBe(`${ctx.topology.subjectPrefix}.dlq.counting`);
+    expect(dead?.json<EventEnvelope>().eventId).toBe(poison);
+    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toContain('simulated failure 3');
+    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterDeliveries)).toBe('3');
+    expect(projection.attempts.get(poison)).toBe(3);
+    const rows = await eventually('the healthy event applied', () => projectionRows(ctx), (r) => r.length === 1);
+    expect(rows[0]?.event_id).toBe(events[1]!.eventId);
+    await eventually('outcome counted', async () => running.counts()['dead-lettered'], (n) => n === 1);
+  });
+
+  it('dead-letters a message that is not an event envelope at once', async () => {
+    const running = await startConsumer();
+    await ctx.js.publish(`${ctx.topology.subjectPrefix}.events.key.KeyIssued`, '{"not":"an envelope"}', { msgID: 'garbage-1' });
+    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
+    expect(dead?.string()).toBe('{"not":"an envelope"}');
+    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/MalformedEventMessageError/);
+    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterDeliveries)).toBe('1');
+    expect(running.counts()['dead-lettered']).toBe(1);
+  });
+
+  it('skips events redelivered after they were applied (consumer recreated from the start)', async () => {
+    await ctx.store.append('key-c4', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 })]);
+    await startConsumer();
+    await eventually('2 events applied', () => projectionRows(ctx), (r) => r.length === 2);
+    await consumer!.stop();
+    // A new durable with the same name starts again from the first message of the stream.
+    await ctx.jsm.consumers.delete(ctx.topology.eventStream, 'counting');
+    const again = await startConsumer();
+    await eventually('both redeliveries seen', async () => again.counts().duplicate, (n) => n === 2);
+    expect((await projectionRows(ctx)).map((row) => row.applied)).toEqual([1, 1]);
+  });
+
+  it('rebuilds the projection from position 0 straight from the store, without the bus', async () => {
+    for (let i = 0; i < 5; i += 1) await ctx.store.append(`key-r${i}`, NO_STREAM, [testEvent({ i }), testEvent({ i, again: true })]);
+    await startConsumer();
+    const before = await eventually('10 events applied', () => projectionRows(ctx), (r) => r.length === 10);
+    await consumer!.stop();
+    consumer = undefined;
+    await relay.stop();
+    // Damage the read model, then rebuild it from the store alone.
+    await ctx.ownerDb.query(`update counting_projection set applied = 99`);
+    await ctx.ownerDb.query(`delete from counting_projection where stream_id = 'key-r0'`);
+    const result = await rebuildProjection(ctx.appDb, ctx.store, projection);
+    expect(result.eventsApplied).toBe(10);
+    expect(await projectionRows(ctx)).toEqual(before);
+    relay.start();
+  });
+});
