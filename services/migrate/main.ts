@@ -6,7 +6,9 @@ import { migrateKeyledger } from '@keyledger/migrations';
 try {
   const config = loadServiceConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
   const applied = await migrateKeyledger({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, appRole: config.DATABASE_APP_ROLE || 'keyledger_app' });
-  process.stdout.write(applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`);
+  process.stdout.write(
+    applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
+  );
 } catch (error) {
   process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
   process.exitCode = 1;

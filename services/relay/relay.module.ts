@@ -19,7 +19,13 @@ function createRelay({ config, logger, infrastructure }: ServiceContext): Outbox
       schema: config.DATABASE_SCHEMA,
       logger,
     },
-    { batchSize: config.RELAY_BATCH_SIZE, pollIntervalMs: config.RELAY_POLL_INTERVAL_MS, standbyRetryMs: config.RELAY_STANDBY_RETRY_MS, publishTimeoutMs: 5000, retryDelayMs: 500 },
+    {
+      batchSize: config.RELAY_BATCH_SIZE,
+      pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+      standbyRetryMs: config.RELAY_STANDBY_RETRY_MS,
+      publishTimeoutMs: 5000,
+      retryDelayMs: 500,
+    },
   );
 }
 

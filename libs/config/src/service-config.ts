@@ -18,8 +18,14 @@ export const serviceEnvSchema = z.object({
   DATABASE_APP_ROLE: z.union([identifier, z.literal('')]).default('keyledger_app'),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   NATS_URL: z.string().min(1),
-  KEYLEDGER_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens').default('keyledger'),
-  KEYLEDGER_EVENT_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('KEYLEDGER_EVENTS'),
+  KEYLEDGER_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens')
+    .default('keyledger'),
+  KEYLEDGER_EVENT_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('KEYLEDGER_EVENTS'),
   KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
   KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
   HTTP_HOST: z.string().default('0.0.0.0'),

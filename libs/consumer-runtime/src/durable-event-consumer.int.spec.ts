@@ -33,7 +33,7 @@ class CountingProjection implements Projection {
 }
 
 async function projectionRows(ctx: TestContext): Promise<{ event_id: string; applied: number }[]> {
-  return (await ctx.ownerDb.query(`select event_id::text, applied from counting_projection order by event_id`)) as { event_id: string; applied: number }[];
+  return await ctx.ownerDb.query<{ event_id: string; applied: number }[]>(`select event_id::text, applied from counting_projection order by event_id`);
 }
 
 describe('DurableEventConsumer', () => {
@@ -82,9 +82,13 @@ describe('DurableEventConsumer', () => {
   it('applies every event once, in one transaction with its inbox row', async () => {
     await ctx.store.append('key-c1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }), testEvent({ n: 3 })]);
     const running = await startConsumer();
-    const rows = await eventually('3 events applied', () => projectionRows(ctx), (r) => r.length === 3);
+    const rows = await eventually(
+      '3 events applied',
+      () => projectionRows(ctx),
+      (r) => r.length === 3,
+    );
     expect(rows.every((row) => row.applied === 1)).toBe(true);
-    const [checkpoint] = (await ctx.ownerDb.query(`select position::text from consumer_checkpoints where consumer = 'counting'`)) as { position: string }[];
+    const [checkpoint] = await ctx.ownerDb.query<{ position: string }[]>(`select position::text from consumer_checkpoints where consumer = 'counting'`);
     const stored = await ctx.store.readStream('key-c1');
     expect(checkpoint?.position).toBe(stored[2]?.position);
     expect(running.counts()).toMatchObject({ applied: 3, 'dead-lettered': 0 });
@@ -94,7 +98,11 @@ describe('DurableEventConsumer', () => {
     const { events } = await ctx.store.append('key-c2', NO_STREAM, [testEvent({ flaky: true })]);
     projection.failures.set(events[0]!.eventId, 2);
     const running = await startConsumer();
-    await eventually('flaky event applied', () => projectionRows(ctx), (r) => r.length === 1);
+    await eventually(
+      'flaky event applied',
+      () => projectionRows(ctx),
+      (r) => r.length === 1,
+    );
     expect(projection.attempts.get(events[0]!.eventId)).toBe(3);
     expect((await projectionRows(ctx))[0]?.applied).toBe(1);
     expect(running.counts()).toMatchObject({ applied: 1, 'retry-scheduled': 2, 'dead-lettered': 0 });
@@ -111,9 +119,17 @@ describe('DurableEventConsumer', () => {
     expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toContain('simulated failure 3');
     expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterDeliveries)).toBe('3');
     expect(projection.attempts.get(poison)).toBe(3);
-    const rows = await eventually('the healthy event applied', () => projectionRows(ctx), (r) => r.length === 1);
+    const rows = await eventually(
+      'the healthy event applied',
+      () => projectionRows(ctx),
+      (r) => r.length === 1,
+    );
     expect(rows[0]?.event_id).toBe(events[1]!.eventId);
-    await eventually('outcome counted', async () => running.counts()['dead-lettered'], (n) => n === 1);
+    await eventually(
+      'outcome counted',
+      () => running.counts()['dead-lettered'],
+      (n) => n === 1,
+    );
   });
 
   it('dead-letters a message that is not an event envelope at once', async () => {
@@ -129,19 +145,31 @@ describe('DurableEventConsumer', () => {
   it('skips events redelivered after they were applied (consumer recreated from the start)', async () => {
     await ctx.store.append('key-c4', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 })]);
     await startConsumer();
-    await eventually('2 events applied', () => projectionRows(ctx), (r) => r.length === 2);
+    await eventually(
+      '2 events applied',
+      () => projectionRows(ctx),
+      (r) => r.length === 2,
+    );
     await consumer!.stop();
     // A new durable with the same name starts again from the first message of the stream.
     await ctx.jsm.consumers.delete(ctx.topology.eventStream, 'counting');
     const again = await startConsumer();
-    await eventually('both redeliveries seen', async () => again.counts().duplicate, (n) => n === 2);
+    await eventually(
+      'both redeliveries seen',
+      () => again.counts().duplicate,
+      (n) => n === 2,
+    );
     expect((await projectionRows(ctx)).map((row) => row.applied)).toEqual([1, 1]);
   });
 
   it('rebuilds the projection from position 0 straight from the store, without the bus', async () => {
     for (let i = 0; i < 5; i += 1) await ctx.store.append(`key-r${i}`, NO_STREAM, [testEvent({ i }), testEvent({ i, again: true })]);
     await startConsumer();
-    const before = await eventually('10 events applied', () => projectionRows(ctx), (r) => r.length === 10);
+    const before = await eventually(
+      '10 events applied',
+      () => projectionRows(ctx),
+      (r) => r.length === 10,
+    );
     await consumer!.stop();
     consumer = undefined;
     await relay.stop();

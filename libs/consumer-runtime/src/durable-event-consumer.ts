@@ -4,7 +4,7 @@ import { headers, nanos } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import { MESSAGE_HEADERS, deadLetterSubject, eventSubjectFilter } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
-import { MalformedEventMessageError, decodeEventMessage } from '@keyledger/event-bus';
+import { decodeEventMessage } from '@keyledger/event-bus';
 import type { Logger } from '@keyledger/observability';
 import { applyOnce } from './inbox.js';
 import type { Projection } from './projection.js';

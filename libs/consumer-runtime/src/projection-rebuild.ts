@@ -24,7 +24,7 @@ export async function rebuildProjection(dataSource: DataSource, store: PostgresE
   });
   // Every transaction that began before this point must be visible before we stop, or an
   // event it commits late could be missed by both the rebuild and (already acked) the bus.
-  const [horizon] = (await dataSource.query(`select pg_snapshot_xmax(pg_current_snapshot())::text as xmax`)) as { xmax: string }[];
+  const [horizon] = await dataSource.query<{ xmax: string }[]>(`select pg_snapshot_xmax(pg_current_snapshot())::text as xmax`);
   let position = START_OF_LOG;
   let eventsApplied = 0;
   let horizonVisible = false;
@@ -46,6 +46,6 @@ export async function rebuildProjection(dataSource: DataSource, store: PostgresE
 }
 
 async function isVisible(dataSource: DataSource, transactionId: string): Promise<boolean> {
-  const [row] = (await dataSource.query(`select pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 as visible`, [transactionId])) as { visible: boolean }[];
+  const [row] = await dataSource.query<{ visible: boolean }[]>(`select pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 as visible`, [transactionId]);
   return row?.visible ?? false;
 }

@@ -2,15 +2,7 @@
  * Every event type Keyledger records, as one closed set. Services may only append or
  * consume names from this list, so an auditor reading the store knows the whole vocabulary.
  */
-export const KEY_EVENT_TYPES = [
-  'KeyIssued',
-  'KeyUpdated',
-  'KeySuspended',
-  'KeyResumed',
-  'KeyRevoked',
-  'KeyExpired',
-  'KeyRotated',
-] as const;
+export const KEY_EVENT_TYPES = ['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyExpired', 'KeyRotated'] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];
 

@@ -50,6 +50,9 @@ export function decodeEventMessage(payload: Uint8Array): EventEnvelope {
     throw new MalformedEventMessageError(`event message is not JSON: ${(error as Error).message}`);
   }
   const parsed = eventEnvelopeSchema.safeParse(json);
-  if (!parsed.success) throw new MalformedEventMessageError(`event message is not a valid envelope: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-  return parsed.data as EventEnvelope;
+  if (!parsed.success)
+    throw new MalformedEventMessageError(
+      `event message is not a valid envelope: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
 }

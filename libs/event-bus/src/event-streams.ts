@@ -23,7 +23,11 @@ const STREAM_NOT_FOUND = 10059;
  * Creates the event and dead-letter streams, or brings their settings up to date. Uses
  * only options NATS 2.9 understands.
  */
-export async function ensureEventStreams(jsm: JetStreamManager, topology: BusTopology, settings: EventStreamSettings = DEFAULT_EVENT_STREAM_SETTINGS): Promise<void> {
+export async function ensureEventStreams(
+  jsm: JetStreamManager,
+  topology: BusTopology,
+  settings: EventStreamSettings = DEFAULT_EVENT_STREAM_SETTINGS,
+): Promise<void> {
   const common = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,

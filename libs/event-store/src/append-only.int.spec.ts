@@ -22,12 +22,12 @@ describe('append-only event table', () => {
   });
 
   it('grants the application role SELECT and INSERT only', async () => {
-    const [row] = (await ctx.ownerDb.query(
+    const [row] = await ctx.ownerDb.query<Record<string, boolean>[]>(
       `select has_table_privilege($1, 'events', 'SELECT') as can_select, has_table_privilege($1, 'events', 'INSERT') as can_insert,
               has_table_privilege($1, 'events', 'UPDATE') as can_update, has_table_privilege($1, 'events', 'DELETE') as can_delete,
               has_table_privilege($1, 'events', 'TRUNCATE') as can_truncate`,
       ['keyledger_app'],
-    )) as Record<string, boolean>[];
+    );
     expect(row).toEqual({ can_select: true, can_insert: true, can_update: false, can_delete: false, can_truncate: false });
     await expect(ctx.appDb.query(`update events set type = 'KeyRevoked'`)).rejects.toThrow(/permission denied/);
   });
@@ -37,7 +37,7 @@ describe('append-only event table', () => {
   });
 
   it('reports a row changed by a superuser with triggers disabled, with its position', async () => {
-    const [target] = (await ctx.ownerDb.query(`select position::text from events where stream_id = 'key-x1' and stream_version = 2`)) as { position: string }[];
+    const [target] = await ctx.ownerDb.query<{ position: string }[]>(`select position::text from events where stream_id = 'key-x1' and stream_version = 2`);
     await ctx.ownerDb.transaction(async (manager) => {
       await manager.query(`set local session_replication_role = replica`);
       await manager.query(`update events set data = jsonb_set(data, '{n}', '20') where position = $1`, [target!.position]);
@@ -48,7 +48,9 @@ describe('append-only event table', () => {
   });
 
   it('reports a row removed by a superuser at the event that follows the gap', async () => {
-    const [removed, next] = (await ctx.ownerDb.query(`select position::text from events where stream_id = 'key-x2' order by stream_version`)) as { position: string }[];
+    const [removed, next] = await ctx.ownerDb.query<{ position: string }[]>(
+      `select position::text from events where stream_id = 'key-x2' order by stream_version`,
+    );
     await ctx.ownerDb.transaction(async (manager) => {
       await manager.query(`set local session_replication_role = replica`);
       await manager.query(`delete from events where position = $1`, [removed!.position]);

@@ -50,20 +50,25 @@ export async function verifyEventChains(dataSource: DataSource, options: { strea
   let current: { streamId: string; version: number; hash: Buffer } | undefined;
 
   for (;;) {
-    const rows = (await dataSource.query(
+    const rows = await dataSource.query<ChainRow[]>(
       `select position::text, event_id::text, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash
          from events
         where (stream_id, stream_version) > ($1, $2) and ($3::text is null or stream_id = $3)
         order by stream_id, stream_version
         limit $4`,
       [cursor.streamId, cursor.version, options.streamId ?? null, pageSize],
-    )) as ChainRow[];
+    );
     for (const row of rows) {
       if (current?.streamId !== row.stream_id) {
         streamsChecked += 1;
         current = { streamId: row.stream_id, version: 0, hash: GENESIS_HASH };
       }
-      const breakOf = (reason: ChainBreakReason): ChainBreak => ({ streamId: row.stream_id, streamVersion: row.stream_version, position: row.position, reason });
+      const breakOf = (reason: ChainBreakReason): ChainBreak => ({
+        streamId: row.stream_id,
+        streamVersion: row.stream_version,
+        position: row.position,
+        reason,
+      });
       if (row.stream_version !== current.version + 1) breaks.push(breakOf('missing-previous-event'));
       const expected = eventHash(current.hash, {
         eventId: row.event_id,

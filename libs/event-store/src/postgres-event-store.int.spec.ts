@@ -19,7 +19,11 @@ describe('PostgresEventStore', () => {
       [1, { keyId: 'key_test', n: 1 }],
       [2, { keyId: 'key_test', n: 2 }],
     ]);
-    expect(events[0]).toMatchObject({ type: 'KeySuspended', schemaVersion: 1, metadata: { actor: 'test:suite', correlationId: 'corr-test', causationId: 'cmd-test' } });
+    expect(events[0]).toMatchObject({
+      type: 'KeySuspended',
+      schemaVersion: 1,
+      metadata: { actor: 'test:suite', correlationId: 'corr-test', causationId: 'cmd-test' },
+    });
     expect(events[0]?.hash).not.toEqual(events[1]?.hash);
   });
 
@@ -56,13 +60,17 @@ describe('PostgresEventStore', () => {
     ['data that is not an object', 'key-b1', NO_STREAM, [testEvent({}, { data: [1, 2] as never })]],
     ['a NUL character in data', 'key-b1', NO_STREAM, [testEvent({ s: 'a\u0000b' })]],
   ])('rejects %s as INVALID_EVENT and writes nothing', async (_what, streamId, version, events) => {
-    await expect(ctx.store.append(streamId as string, version as number, events as never)).rejects.toBeInstanceOf(InvalidEventError);
+    await expect(ctx.store.append(streamId, version, events as never)).rejects.toBeInstanceOf(InvalidEventError);
     expect(await ctx.store.readStream('key-b1')).toHaveLength(0);
   });
 
   it('reads the global log in (transaction_id, position) order from any position', async () => {
     // A batch long enough that positions cross a digit boundary (9 -> 10) within one transaction.
-    await ctx.store.append('key-order', NO_STREAM, Array.from({ length: 12 }, (_, n) => testEvent({ n })));
+    await ctx.store.append(
+      'key-order',
+      NO_STREAM,
+      Array.from({ length: 12 }, (_, n) => testEvent({ n })),
+    );
     const all = await ctx.store.readAll(START_OF_LOG, 10_000);
     expect(all.length).toBeGreaterThanOrEqual(17);
     const keys = all.map((e) => [BigInt(e.transactionId), BigInt(e.position)] as const);

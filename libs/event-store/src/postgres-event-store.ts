@@ -119,18 +119,20 @@ export class PostgresEventStore {
 
   /** The events of one stream from a version on, in stream order. */
   async readStream(streamId: string, fromVersion = 1): Promise<EventEnvelope[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events where stream_id = $1 and stream_version >= $2 order by stream_version`,
       [streamId, fromVersion],
-    )) as EventRow[];
+    );
     return rows.map(toEnvelope);
   }
 
   /** The stream's current version; NO_STREAM when it has no events. */
   async streamVersion(streamId: string): Promise<number> {
-    const [row] = (await this.dataSource.query(`select coalesce(max(stream_version), 0) as version from events where stream_id = $1`, [streamId])) as {
-      version: number;
-    }[];
+    const [row] = await this.dataSource.query<
+      {
+        version: number;
+      }[]
+    >(`select coalesce(max(stream_version), 0) as version from events where stream_id = $1`, [streamId]);
     return row?.version ?? NO_STREAM;
   }
 
@@ -140,30 +142,31 @@ export class PostgresEventStore {
    * later has a smaller id, so it is read before anything after it, never skipped.
    */
   async readAll(after: GlobalPosition, limit = 500): Promise<EventEnvelope[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         where (transaction_id, position) > ($1::xid8, $2::bigint)
           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id, events.position
         limit $3`,
       [after.transactionId, after.position, limit],
-    )) as EventRow[];
+    );
     return rows.map(toEnvelope);
   }
 
   /** The newest position a reader could reach now, or undefined for an empty store. */
   async headPosition(): Promise<GlobalPosition | undefined> {
-    const [row] = (await this.dataSource.query(
+    const [row] = await this.dataSource.query<{ transaction_id: string; position: string }[]>(
       `select transaction_id::text, position::text from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit 1`,
-    )) as { transaction_id: string; position: string }[];
+    );
     return row ? { transactionId: row.transaction_id, position: row.position } : undefined;
   }
 
   private validate(streamId: string, expectedVersion: number, events: readonly NewEvent[]): PreparedEvent[] {
     if (!isStreamId(streamId)) throw new InvalidEventError(`invalid stream id ${JSON.stringify(streamId)}: expected <category>-<id>`);
-    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) throw new InvalidEventError(`expected version must be an integer >= 0, got ${expectedVersion}`);
+    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)
+      throw new InvalidEventError(`expected version must be an integer >= 0, got ${expectedVersion}`);
     if (events.length === 0) throw new InvalidEventError('an append needs at least one event');
     if (events.length > this.maxBatchSize) throw new InvalidEventError(`an append takes at most ${this.maxBatchSize} events, got ${events.length}`);
     const occurredAt = this.clock().toISOString();
@@ -175,10 +178,12 @@ export class PostgresEventStore {
   private async appendInTransaction(manager: EntityManager, streamId: string, expectedVersion: number, events: PreparedEvent[]): Promise<AppendResult> {
     const replay = await this.findExisting(manager, streamId, events);
     if (replay) return replay;
-    const [head] = (await manager.query(`select stream_version, hash from events where stream_id = $1 order by stream_version desc limit 1`, [streamId])) as {
-      stream_version: number;
-      hash: Buffer;
-    }[];
+    const [head] = await manager.query<
+      {
+        stream_version: number;
+        hash: Buffer;
+      }[]
+    >(`select stream_version, hash from events where stream_id = $1 order by stream_version desc limit 1`, [streamId]);
     const actualVersion = head?.stream_version ?? NO_STREAM;
     if (actualVersion !== expectedVersion) throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
 
@@ -188,15 +193,25 @@ export class PostgresEventStore {
       const streamVersion = expectedVersion + index + 1;
       previousHash = eventHash(previousHash, { ...event, streamId, streamVersion });
       const base = index * 9;
-      values.push(event.eventId, streamId, streamVersion, event.type, event.schemaVersion, JSON.stringify(event.data), JSON.stringify(event.metadata), event.occurredAt, previousHash);
+      values.push(
+        event.eventId,
+        streamId,
+        streamVersion,
+        event.type,
+        event.schemaVersion,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata),
+        event.occurredAt,
+        previousHash,
+      );
       return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9})`;
     });
-    const inserted = (await manager.query(
+    const inserted = await manager.query<{ event_id: string; stream_version: number; position: string; transaction_id: string }[]>(
       `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
        values ${tuples.join(', ')}
        returning event_id::text, stream_version, position::text, transaction_id::text`,
       values,
-    )) as { event_id: string; stream_version: number; position: string; transaction_id: string }[];
+    );
     return {
       streamId,
       nextExpectedVersion: expectedVersion + events.length,
@@ -211,10 +226,10 @@ export class PostgresEventStore {
    */
   private async findExisting(manager: EntityManager, streamId: string, events: readonly PreparedEvent[]): Promise<AppendResult | undefined> {
     const ids = events.map((event) => event.eventId);
-    const rows = (await manager.query(
+    const rows = await manager.query<{ event_id: string; stream_id: string; stream_version: number; position: string; transaction_id: string }[]>(
       `select event_id::text, stream_id, stream_version, position::text, transaction_id::text from events where event_id = any($1::uuid[]) order by stream_version`,
       [ids],
-    )) as { event_id: string; stream_id: string; stream_version: number; position: string; transaction_id: string }[];
+    );
     if (rows.length === 0) return undefined;
     if (rows.length !== ids.length || rows.some((row) => row.stream_id !== streamId)) throw new EventIdConflictError(rows.map((row) => row.event_id));
     const last = rows[rows.length - 1];
@@ -245,7 +260,8 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
   if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) throw new InvalidEventError(`${where}: schema version must be a positive integer`);
   if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) throw new InvalidEventError(`${where}: data must be a JSON object`);
   const metadata = eventMetadataSchema.safeParse(event.metadata);
-  if (!metadata.success) throw new InvalidEventError(`${where}: invalid metadata: ${metadata.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
+  if (!metadata.success)
+    throw new InvalidEventError(`${where}: invalid metadata: ${metadata.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
   // Round-trip through JSON so the hash covers exactly what jsonb will hold (no undefined,
   // no Dates, no functions) and a value JSON cannot represent is refused here.
   let data: unknown;

@@ -41,11 +41,7 @@ function refuse(command: KeyLifecycleCommand, status: string): never {
   throw new DomainError('INVALID_TRANSITION', `cannot ${command.type} key ${command.keyId}: it is ${status}`);
 }
 
-export function decideKeyLifecycle(
-  command: KeyLifecycleCommand,
-  state: KeyLifecycleState,
-  now: Date,
-): readonly KeyLifecycleEvent[] {
+export function decideKeyLifecycle(command: KeyLifecycleCommand, state: KeyLifecycleState, now: Date): readonly KeyLifecycleEvent[] {
   if (command.type === 'IssueKey') {
     if (state.exists) throw new DomainError('KEY_ALREADY_EXISTS', `key ${command.keyId} already exists`);
     const data = command.expiresAt === undefined ? { keyId: command.keyId } : { keyId: command.keyId, expiresAt: command.expiresAt.toISOString() };

@@ -26,20 +26,29 @@ describe('key lifecycle', () => {
   });
 
   it('suspends and resumes an active key', () => {
-    const suspended = run([{ type: 'IssueKey', keyId: 'k1' }, { type: 'SuspendKey', keyId: 'k1' }]);
+    const suspended = run([
+      { type: 'IssueKey', keyId: 'k1' },
+      { type: 'SuspendKey', keyId: 'k1' },
+    ]);
     expect(suspended.status).toBe('suspended');
     expect(evolveKeyLifecycle(suspended, { type: 'KeyResumed', data: { keyId: 'k1' } }).status).toBe('active');
   });
 
   it('rejects a resumed revoked key', () => {
-    const revoked = run([{ type: 'IssueKey', keyId: 'k1' }, { type: 'RevokeKey', keyId: 'k1', reason: 'leak' }]);
+    const revoked = run([
+      { type: 'IssueKey', keyId: 'k1' },
+      { type: 'RevokeKey', keyId: 'k1', reason: 'leak' },
+    ]);
     expect(codeOf(() => decideKeyLifecycle({ type: 'ResumeKey', keyId: 'k1' }, revoked, now))).toBe('INVALID_TRANSITION');
     expect(codeOf(() => decideKeyLifecycle({ type: 'RevokeKey', keyId: 'k1', reason: 'again' }, revoked, now))).toBe('INVALID_TRANSITION');
   });
 
   it('rejects resuming an active key and suspending a suspended one', () => {
     expect(codeOf(() => decideKeyLifecycle({ type: 'ResumeKey', keyId: 'k1' }, issued, now))).toBe('INVALID_TRANSITION');
-    const suspended = run([{ type: 'IssueKey', keyId: 'k1' }, { type: 'SuspendKey', keyId: 'k1' }]);
+    const suspended = run([
+      { type: 'IssueKey', keyId: 'k1' },
+      { type: 'SuspendKey', keyId: 'k1' },
+    ]);
     expect(codeOf(() => decideKeyLifecycle({ type: 'SuspendKey', keyId: 'k1' }, suspended, now))).toBe('INVALID_TRANSITION');
   });
 

@@ -56,7 +56,11 @@ export class LeaderLock {
 
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, options: `-c search_path=${this.options.schema}`, application_name: `keyledger-${this.options.lockName}` });
+    const client = new pg.Client({
+      connectionString: this.options.databaseUrl,
+      options: `-c search_path=${this.options.schema}`,
+      application_name: `keyledger-${this.options.lockName}`,
+    });
     client.on('notification', (message) => this.listeners.forEach((listener) => listener(message.payload)));
     // A broken session has lost the lock; the owner sees isHeld=false and stops leading.
     client.on('error', (error) => {

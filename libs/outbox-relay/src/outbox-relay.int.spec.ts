@@ -88,16 +88,25 @@ describe('OutboxRelay', () => {
   it('delivers 10,000 events from 8 concurrent writers exactly once, in (transaction_id, position) order', async () => {
     relays.push(startRelay(ctx));
     await writeConcurrently(ctx, 10_000);
-    await eventually('relay to publish 10,000 events', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 10_000, 60_000);
+    await eventually(
+      'relay to publish 10,000 events',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n >= 10_000,
+      60_000,
+    );
     await expectStreamMirrorsStore(ctx, 10_000);
   });
 
   it('wakes on a commit notification rather than waiting for its poll interval', async () => {
     relays.push(startRelay(ctx));
-    await eventually('relay to lead', async () => relays[0]!.status().leader, Boolean);
+    await eventually('relay to lead', () => relays[0]!.status().leader, Boolean);
     await ctx.store.append('key-n1', NO_STREAM, [testEvent()]);
     const started = Date.now();
-    await eventually('event on the stream', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1);
+    await eventually(
+      'event on the stream',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 1,
+    );
     // The poll interval here is 100 ms; a notification gets the event out well within it.
     expect(Date.now() - started).toBeLessThan(1000);
   });
@@ -105,16 +114,24 @@ describe('OutboxRelay', () => {
   it('lets one relay lead and hands over to the standby when the leader stops', async () => {
     const first = startRelay(ctx, 'first');
     relays.push(first);
-    await eventually('first relay to lead', async () => first.status().leader, Boolean);
+    await eventually('first relay to lead', () => first.status().leader, Boolean);
     const second = startRelay(ctx, 'second');
     relays.push(second);
     await ctx.store.append('key-h1', NO_STREAM, [testEvent({ n: 1 })]);
-    await eventually('first event published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1);
+    await eventually(
+      'first event published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 1,
+    );
     expect(second.status().leader).toBe(false);
     await first.stop();
     relays.splice(relays.indexOf(first), 1);
     await ctx.store.append('key-h1', 1, [testEvent({ n: 2 })]);
-    await eventually('standby to take over and publish', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 2);
+    await eventually(
+      'standby to take over and publish',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 2,
+    );
     expect(second.status().leader).toBe(true);
     await expectStreamMirrorsStore(ctx, 2);
   });
@@ -122,14 +139,24 @@ describe('OutboxRelay', () => {
   it('loses nothing and duplicates nothing when the relay process is killed with SIGKILL mid-run', async () => {
     const first = spawnService(ctx, 'relay', { RELAY_BATCH_SIZE: '50' });
     const writing = writeConcurrently(ctx, 4000);
-    await eventually('the first relay to publish part of the load', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 500, 60_000);
+    await eventually(
+      'the first relay to publish part of the load',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n >= 500,
+      60_000,
+    );
     first.kill('SIGKILL');
     await waitForExit(first);
     const publishedAtKill = (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages;
     const second = spawnService(ctx, 'relay', { RELAY_BATCH_SIZE: '50' });
     try {
       await writing;
-      await eventually('the restarted relay to catch up', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 4000, 60_000);
+      await eventually(
+        'the restarted relay to catch up',
+        async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+        (n) => n >= 4000,
+        60_000,
+      );
       expect(publishedAtKill).toBeLessThan(4000);
       await expectStreamMirrorsStore(ctx, 4000);
     } finally {
@@ -142,14 +169,22 @@ describe('OutboxRelay', () => {
     await ctx.store.append('key-r1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }), testEvent({ n: 3 })]);
     const relay = startRelay(ctx);
     relays.push(relay);
-    await eventually('3 events published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 3);
+    await eventually(
+      '3 events published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 3,
+    );
     await relay.stop();
     relays.pop();
     // As if the relay died between the publish acks and the checkpoint save.
     await ctx.ownerDb.query(`update relay_checkpoints set transaction_id = '0', position = 0`);
     await ctx.store.append('key-r1', 3, [testEvent({ n: 4 })]);
     relays.push(startRelay(ctx));
-    await eventually('4 events published', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n >= 4);
+    await eventually(
+      '4 events published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n >= 4,
+    );
     await expectStreamMirrorsStore(ctx, 4);
   });
 });

@@ -23,7 +23,13 @@ export interface OutboxRelaySettings {
   readonly retryDelayMs: number;
 }
 
-export const DEFAULT_RELAY_SETTINGS: OutboxRelaySettings = { batchSize: 500, pollIntervalMs: 250, standbyRetryMs: 1000, publishTimeoutMs: 5000, retryDelayMs: 500 };
+export const DEFAULT_RELAY_SETTINGS: OutboxRelaySettings = {
+  batchSize: 500,
+  pollIntervalMs: 250,
+  standbyRetryMs: 1000,
+  publishTimeoutMs: 5000,
+  retryDelayMs: 500,
+};
 
 export interface OutboxRelayDependencies {
   readonly store: PostgresEventStore;
@@ -145,7 +151,10 @@ export class OutboxRelay {
     const firstFailure = results.findIndex((result) => result.status === 'rejected');
     if (firstFailure === -1) return [...events];
     const failure = results[firstFailure] as PromiseRejectedResult;
-    this.deps.logger.warn({ err: failure.reason, eventId: events[firstFailure]?.eventId, acknowledged: firstFailure }, 'publish failed; will retry from this event');
+    this.deps.logger.warn(
+      { err: failure.reason, eventId: events[firstFailure]?.eventId, acknowledged: firstFailure },
+      'publish failed; will retry from this event',
+    );
     return events.slice(0, firstFailure);
   }
 
@@ -156,7 +165,8 @@ export class OutboxRelay {
     const message = await this.deps.jsm.streams.getMessage(this.deps.topology.eventStream, { seq: info.state.last_seq });
     const transactionId = message?.header.get(MESSAGE_HEADERS.transactionId);
     const position = message?.header.get(MESSAGE_HEADERS.position);
-    if (!transactionId || !position) throw new Error(`message ${info.state.last_seq} of ${this.deps.topology.eventStream} lacks position headers; was it published by a relay?`);
+    if (!transactionId || !position)
+      throw new Error(`message ${info.state.last_seq} of ${this.deps.topology.eventStream} lacks position headers; was it published by a relay?`);
     return { transactionId, position };
   }
 

@@ -10,10 +10,12 @@ export class RelayCheckpointStore {
   ) {}
 
   async load(): Promise<GlobalPosition> {
-    const [row] = (await this.dataSource.query(`select transaction_id::text, position::text from relay_checkpoints where relay = $1`, [this.relayName])) as {
-      transaction_id: string;
-      position: string;
-    }[];
+    const [row] = await this.dataSource.query<
+      {
+        transaction_id: string;
+        position: string;
+      }[]
+    >(`select transaction_id::text, position::text from relay_checkpoints where relay = $1`, [this.relayName]);
     return row ? { transactionId: row.transaction_id, position: row.position } : START_OF_LOG;
   }
 

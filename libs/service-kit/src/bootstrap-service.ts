@@ -46,10 +46,10 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = await openInfrastructure(options.service, config);
   const context: ServiceContext = { service: options.service, config, logger, infrastructure, telemetry };
-  const app = await NestFactory.create(
-    { module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never,
-    { logger: ['error', 'warn'], abortOnError: false },
-  );
+  const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
+    logger: ['error', 'warn'],
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);

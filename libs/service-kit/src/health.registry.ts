@@ -21,9 +21,7 @@ export class HealthRegistry {
   }
 
   async readiness(timeoutMs = 2000): Promise<{ ready: boolean; checks: Record<string, HealthCheckResult> }> {
-    const entries = await Promise.all(
-      [...this.checks].map(async ([name, check]) => [name, await runWithTimeout(check, timeoutMs)] as const),
-    );
+    const entries = await Promise.all([...this.checks].map(async ([name, check]) => [name, await runWithTimeout(check, timeoutMs)] as const));
     return { ready: entries.every(([, result]) => result.healthy), checks: Object.fromEntries(entries) };
   }
 }

@@ -22,7 +22,7 @@ export async function readStreamMessages(js: JetStreamClient, stream: string, co
 }
 
 /** Polls until the predicate holds, or throws with the description after the timeout. */
-export async function eventually<T>(description: string, probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(description: string, probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!accept(last)) {

@@ -40,7 +40,8 @@ export interface TestContext {
 export function testInfrastructure(): { databaseUrl: string; natsUrl: string } {
   const databaseUrl = process.env['KEYLEDGER_TEST_DATABASE_URL'];
   const natsUrl = process.env['KEYLEDGER_TEST_NATS_URL'];
-  if (!databaseUrl || !natsUrl) throw new Error('KEYLEDGER_TEST_DATABASE_URL / KEYLEDGER_TEST_NATS_URL are not set: run the tests with `npm test` (jest globalSetup provides them)');
+  if (!databaseUrl || !natsUrl)
+    throw new Error('KEYLEDGER_TEST_DATABASE_URL / KEYLEDGER_TEST_NATS_URL are not set: run the tests with `npm test` (jest globalSetup provides them)');
   return { databaseUrl, natsUrl };
 }
 
