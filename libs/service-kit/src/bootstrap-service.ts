@@ -50,7 +50,20 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
     logger: ['error', 'warn'],
     abortOnError: false,
   });
-  app.enableShutdownHooks();
+  // Closing the app runs every shutdown hook: stop taking work, finish what is in flight,
+  // drain NATS, close the pool. Exit 0 afterwards so orchestrators see a clean stop.
+  const stop = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, `${options.service} stopping`);
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);
   logger.info({ port }, `${options.service} listening`);

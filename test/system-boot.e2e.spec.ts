@@ -1,0 +1,65 @@
+import type { ChildProcess } from 'node:child_process';
+import { NO_STREAM } from '@keyledger/event-store';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, spawnService, testEvent, waitForExit } from '@keyledger/testing';
+
+const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'] as const;
+
+interface Readiness {
+  status: string;
+  service: string;
+  checks: Record<string, { healthy: boolean }>;
+}
+
+async function readiness(port: number): Promise<{ code: number; body?: Readiness }> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    return { code: response.status, body: (await response.json()) as Readiness };
+  } catch {
+    return { code: 0 }; // not listening yet
+  }
+}
+
+describe('the system', () => {
+  let ctx: TestContext;
+  const running = new Map<string, { child: ChildProcess; port: number }>();
+
+  beforeAll(async () => {
+    ctx = await createTestContext('boot');
+    for (const service of SERVICES) {
+      const port = await freePort();
+      running.set(service, { child: spawnService(ctx, service, { HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }), port });
+    }
+  });
+
+  afterAll(async () => {
+    for (const { child } of running.values()) if (child.exitCode === null) child.kill('SIGKILL');
+    await ctx.close();
+  });
+
+  it('boots every service, connected to Postgres and NATS, and answers its health checks', async () => {
+    for (const [service, { port }] of running) {
+      const { body } = await eventually(`${service} ready`, () => readiness(port), (r) => r.code === 200);
+      expect(body).toMatchObject({ status: 'ready', service, checks: { postgres: { healthy: true }, nats: { healthy: true } } });
+      const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+      expect(live.status).toBe(200);
+    }
+  });
+
+  it('publishes a committed event through the relay service', async () => {
+    await ctx.store.append('key-boot', NO_STREAM, [testEvent()]);
+    await eventually('event on JetStream', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1);
+  });
+
+  it('exits with an error when it cannot reach Postgres at start', async () => {
+    const port = await freePort();
+    const child = spawnService(ctx, 'verifier', { HTTP_PORT: String(port), DATABASE_URL: 'postgres://127.0.0.1:1/none' });
+    expect(await waitForExit(child)).not.toBe(0);
+  });
+
+  it('stops cleanly (exit code 0) on SIGTERM after running its shutdown hooks', async () => {
+    for (const { child } of running.values()) child.kill('SIGTERM');
+    const codes = await Promise.all([...running.values()].map(({ child }) => waitForExit(child)));
+    expect(codes).toEqual(SERVICES.map(() => 0));
+  });
+});

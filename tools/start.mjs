@@ -1,0 +1,100 @@
+// `npm start`: installs what is missing, builds, finds or starts Postgres and NATS
+// JetStream, migrates the schema and runs every Keyledger service until Ctrl-C.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDependencies } from './ensure-deps.mjs';
+import { SERVICES } from './services.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const log = (message) => process.stdout.write(`[keyledger] ${message}\n`);
+
+await ensureDependencies(root);
+const { build } = await import('./build.mjs');
+log(`built ${await build()} files`);
+const { ensureStack } = await import('./local-stack.mjs');
+const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, log });
+
+const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
+const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl };
+const migrate = spawnSync(process.execPath, [join(root, 'dist/services/migrate/main.js')], { env, stdio: 'inherit' });
+if (migrate.status !== 0) {
+  await stack.stop();
+  process.exit(migrate.status ?? 1);
+}
+
+const children = new Map();
+let stopping = false;
+
+function prefixLines(name, stream, target) {
+  let pending = '';
+  stream.on('data', (chunk) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) target.write(`[${name}] ${line}\n`);
+  });
+}
+
+for (const service of SERVICES) {
+  const port = portBase + (service.port - 3000);
+  const child = spawn(process.execPath, ['--enable-source-maps', join(root, `dist/services/${service.name}/main.js`)], {
+    env: { ...env, HTTP_PORT: String(port), HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  prefixLines(service.name, child.stdout, process.stdout);
+  prefixLines(service.name, child.stderr, process.stderr);
+  children.set(service.name, { child, port });
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    log(`${service.name} exited (${signal ?? code}); stopping the others`);
+    void shutdown(1);
+  });
+}
+
+async function shutdown(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping services');
+  await Promise.all(
+    [...children.values()].map(
+      ({ child }) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          child.once('exit', () => {
+            clearTimeout(force);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await stack.stop();
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+async function waitReady(name, port) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !stopping) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      if (response.ok) return true;
+    } catch (error) {
+      if (error?.cause?.code !== 'ECONNREFUSED') throw error;
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  log(`${name} is not ready after 60 s`);
+  return false;
+}
+
+const ready = await Promise.all([...children].map(([name, { port }]) => waitReady(name, port)));
+if (ready.every(Boolean)) {
+  log(`postgres: ${stack.postgres}, nats: ${stack.nats} (${stack.natsUrl})`);
+  for (const [name, { port }] of children) log(`${name.padEnd(17)} http://127.0.0.1:${port}/health/ready`);
+  log('all services ready; Ctrl-C stops them');
+}

@@ -1,0 +1,42 @@
+// `npm test`: installs what is missing, builds, type-checks, lints, then runs the unit,
+// integration and e2e tests against real Postgres and NATS JetStream (reused when
+// reachable, otherwise started here). `npm test -- <jest args>` skips the static checks
+// and passes the arguments to Jest, e.g. `npm test -- --selectProjects unit`.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDependencies } from './ensure-deps.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const jestArgs = process.argv.slice(2);
+const log = (message) => process.stdout.write(`[test] ${message}\n`);
+
+function run(title, command, args, env = process.env) {
+  log(title);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
+  if (result.status !== 0) {
+    log(`${title}: failed`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+await ensureDependencies(root);
+const { build } = await import('./build.mjs');
+log(`built ${await build()} files`);
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+if (jestArgs.length === 0) {
+  run('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
+  run('project graph', bin('nx'), ['show', 'projects'], { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' });
+  run('lint', bin('eslint'), ['.']);
+}
+
+const { ensureStack } = await import('./local-stack.mjs');
+const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: true, log });
+log('jest');
+const result = spawnSync(process.execPath, [join(root, 'tools/run-jest.mjs'), ...jestArgs], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl },
+});
+await stack.stop();
+process.exit(result.status ?? 1);
