@@ -40,7 +40,7 @@ export interface OutboxRelayDependencies {
   readonly topology: BusTopology;
   readonly schema: string;
   readonly logger: Logger;
-  /** Called after each acknowledged batch; used by metrics and the lag benchmark. */
+  /** Called as soon as a batch is acknowledged by JetStream; used by metrics and the lag benchmark. */
   readonly onPublished?: (events: readonly EventEnvelope[]) => void;
 }
 
@@ -125,11 +125,11 @@ export class OutboxRelay {
       const published = await this.publishInOrder(events);
       const last = published[published.length - 1];
       if (last) {
+        this.deps.onPublished?.(published);
         await this.deps.checkpoints.save(last);
         position = { transactionId: last.transactionId, position: last.position };
         this.checkpoint = position;
         this.published += published.length;
-        this.deps.onPublished?.(published);
       }
       if (published.length < events.length) await this.idle(this.settings.retryDelayMs);
     }
