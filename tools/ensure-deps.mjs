@@ -44,7 +44,9 @@ export async function ensureDependencies(root) {
 }
 
 async function sha256OfFile(filePath) {
-  return createHash('sha256').update(await readFile(filePath)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(filePath))
+    .digest('hex');
 }
 
 /** Returns the stored hash, or null when no install has been recorded yet. */

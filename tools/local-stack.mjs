@@ -316,7 +316,9 @@ async function handleExistingPostmaster(pgDir, root, log) {
   if (isProcessAlive(pid)) {
     const url = `postgres://${EMBEDDED_PG_USER}:${EMBEDDED_PG_PASSWORD}@127.0.0.1:${port}/postgres`;
     if (Number.isInteger(port) && !(await probePostgres(url))) {
-      log(`postgres: reusing embedded PostgreSQL already running in ${shortPath(root, pgDir)} (pid ${pid}, port ${port}); not started here, so stop() leaves it running`);
+      log(
+        `postgres: reusing embedded PostgreSQL already running in ${shortPath(root, pgDir)} (pid ${pid}, port ${port}); not started here, so stop() leaves it running`,
+      );
       return notOwned(url, 'embedded');
     }
     if (commandLineOf(pid).includes(pgDir)) {
@@ -406,8 +408,11 @@ async function ensureNats(context) {
   return startLocalNats(context);
 }
 
-/** Returns null when the server greets with an INFO line that has JetStream on, otherwise why not. */
-async function probeNats(url) {
+/**
+ * Returns null when the server greets with an INFO line that has JetStream on (and, if given, the
+ * expected server_name), otherwise why not.
+ */
+async function probeNats(url, expectedName) {
   let endpoint;
   try {
     endpoint = parseNatsUrl(url);
@@ -416,6 +421,7 @@ async function probeNats(url) {
   }
   try {
     const info = await readNatsInfo(endpoint.host, endpoint.port, PROBE_TIMEOUT_MS);
+    if (expectedName && info.server_name !== expectedName) return `a different NATS server (${info.server_name}) answers on that port`;
     return info.jetstream === true ? null : 'JetStream is not enabled on that server (start it with -js)';
   } catch (error) {
     return errorText(error);
@@ -486,26 +492,29 @@ async function startLocalNats({ root, dataDir, log }) {
   await fs.mkdir(storeDir, { recursive: true });
   log(`nats: starting ${binary} with JetStream (store ${shortPath(root, storeDir)}) on port ${port} (log: ${shortPath(root, logPath)})`);
 
+  // A unique name lets the readiness check tell our server from another one already on the port.
+  const serverName = `keyledger-${process.pid}-${Date.now().toString(36)}`;
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-n', serverName, '-js', '-sd', storeDir];
   // A file, not a pipe: the server's output must not depend on this process reading it.
   const logFd = openSync(logPath, 'a');
   let child;
   try {
-    child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', logFd, logFd] });
+    child = spawn(binary, args, { stdio: ['ignore', logFd, logFd] });
   } finally {
     closeSync(logFd);
   }
   const owned = ownChild(child, 'SIGTERM', NATS_STOP_GRACE_MS, () => fs.rm(statePath, { force: true }));
   try {
-    await waitForNats(child, port, logPath);
+    await waitForNats(child, port, serverName, logPath);
   } catch (error) {
     await owned.stop();
     throw error;
   }
-  await fs.writeFile(statePath, `${JSON.stringify({ pid: child.pid, port, storeDir })}\n`);
+  await fs.writeFile(statePath, `${JSON.stringify({ pid: child.pid, port, serverName })}\n`);
   return { url: `nats://127.0.0.1:${port}`, mode: 'local', stop: owned.stop };
 }
 
-async function waitForNats(child, port, logPath) {
+async function waitForNats(child, port, serverName, logPath) {
   let spawnError = null;
   child.once('error', (error) => {
     spawnError = error;
@@ -517,7 +526,7 @@ async function waitForNats(child, port, logPath) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`nats: nats-server exited during startup (${child.exitCode ?? child.signalCode}). Last log lines:\n${logTail(logPath)}`);
     }
-    problem = await probeNats(`nats://127.0.0.1:${port}`);
+    problem = await probeNats(`nats://127.0.0.1:${port}`, serverName);
     if (!problem) return;
     await sleep(200);
   }
@@ -531,9 +540,9 @@ async function waitForNats(child, port, logPath) {
  */
 async function handlePreviousNats(statePath, storeDir, log) {
   if (!existsSync(statePath)) return null;
-  const { pid, port } = JSON.parse(readFileSync(statePath, 'utf8'));
+  const { pid, port, serverName } = JSON.parse(readFileSync(statePath, 'utf8'));
   if (isProcessAlive(pid) && commandLineOf(pid).includes(storeDir)) {
-    if (!(await probeNats(`nats://127.0.0.1:${port}`))) {
+    if (!(await probeNats(`nats://127.0.0.1:${port}`, serverName))) {
       log(`nats: reusing nats-server already running on port ${port} (pid ${pid}); not started here, so stop() leaves it running`);
       return notOwned(`nats://127.0.0.1:${port}`, 'local');
     }
@@ -595,7 +604,12 @@ function runInherited(command, args, env) {
 
 function logTail(logPath) {
   try {
-    return readFileSync(logPath, 'utf8').trim().split('\n').slice(-15).map((line) => `  ${line}`).join('\n');
+    return readFileSync(logPath, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-15)
+      .map((line) => `  ${line}`)
+      .join('\n');
   } catch (error) {
     return `  (could not read ${logPath}: ${errorText(error)})`;
   }
@@ -653,14 +667,17 @@ function signalChildrenOnExit() {
 }
 
 /**
- * Stops our servers, then restores the default signal behaviour (terminate) unless the
- * application has its own handler for this signal, in which case that handler decides.
+ * When nobody else handles the signal: stop our servers, then let the signal terminate the process
+ * as it would have without our handler. When the application has its own handler, that handler
+ * owns the shutdown order (e.g. services before their database) and calls stop(); the exit
+ * handler above remains the backstop.
  */
 async function stopChildrenOnSignal(signal) {
+  if (process.listenerCount(signal) > 1) return;
   // Removed first so that a second Ctrl+C terminates at once.
   removeSignalHandlers();
   await Promise.all([...ownedChildren].map((entry) => entry.stop()));
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  process.kill(process.pid, signal);
 }
 
 /** Also safe for a child that already exited (e.g. killed from outside), where waiting for 'exit' would hang. */
