@@ -1,10 +1,10 @@
 // `npm run bench [name…]`: builds, finds or starts Postgres and NATS, then runs each
 // benchmark in bench/ (or the named ones) one after another and prints its figures.
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
+import { runToExit } from './run-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 await ensureDependencies(root);
@@ -17,11 +17,10 @@ const selected = process.argv.length > 2 ? process.argv.slice(2) : available;
 let failed = false;
 for (const name of selected) {
   if (!available.includes(name)) throw new Error(`no benchmark ${name}; available: ${available.join(', ')}`);
-  const result = spawnSync(process.execPath, [join(root, 'dist', 'bench', `${name}.js`)], {
-    stdio: 'inherit',
+  const code = await runToExit(process.execPath, [join(root, 'dist', 'bench', `${name}.js`)], {
     env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl },
   });
-  failed ||= result.status !== 0;
+  failed ||= code !== 0;
   console.log('');
 }
 await stack.stop();

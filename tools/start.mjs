@@ -1,9 +1,10 @@
 // `npm start`: installs what is missing, builds, finds or starts Postgres and NATS
 // JetStream, migrates the schema and runs every Keyledger service until Ctrl-C.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
+import { runToExit } from './run-process.mjs';
 import { SERVICES } from './services.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -17,10 +18,10 @@ const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probe
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl };
-const migrate = spawnSync(process.execPath, [join(root, 'dist/services/migrate/main.js')], { env, stdio: 'inherit' });
-if (migrate.status !== 0) {
+const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js')], { env });
+if (migrated !== 0) {
   await stack.stop();
-  process.exit(migrate.status ?? 1);
+  process.exit(migrated);
 }
 
 const children = new Map();

@@ -2,21 +2,23 @@
 // integration and e2e tests against real Postgres and NATS JetStream (reused when
 // reachable, otherwise started here). `npm test -- <jest args>` skips the static checks
 // and passes the arguments to Jest, e.g. `npm test -- --selectProjects unit`.
-import { spawnSync } from 'node:child_process';
+// KEYLEDGER_TEST_PROBE_LOCAL=false skips the servers on the default local ports, as on a
+// fresh machine: the tests then run against an embedded Postgres and a local nats-server.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
+import { runToExit } from './run-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const jestArgs = process.argv.slice(2);
 const log = (message) => process.stdout.write(`[test] ${message}\n`);
 
-function run(title, command, args, env = process.env) {
+async function run(title, command, args, env = process.env) {
   log(title);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
-  if (result.status !== 0) {
+  const code = await runToExit(command, args, { cwd: root, env });
+  if (code !== 0) {
     log(`${title}: failed`);
-    process.exit(result.status ?? 1);
+    process.exit(code);
   }
 }
 
@@ -25,18 +27,17 @@ const { build } = await import('./build.mjs');
 log(`built ${await build()} files`);
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 if (jestArgs.length === 0) {
-  run('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
-  run('project graph', bin('nx'), ['show', 'projects'], { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' });
-  run('lint', bin('eslint'), ['.']);
+  await run('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
+  await run('project graph', bin('nx'), ['show', 'projects'], { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' });
+  await run('lint', bin('eslint'), ['.']);
 }
 
 const { ensureStack } = await import('./local-stack.mjs');
-const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: true, log });
+const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: process.env.KEYLEDGER_TEST_PROBE_LOCAL !== 'false', log });
 log('jest');
-const result = spawnSync(process.execPath, [join(root, 'tools/run-jest.mjs'), ...jestArgs], {
+const code = await runToExit(process.execPath, [join(root, 'tools/run-jest.mjs'), ...jestArgs], {
   cwd: root,
-  stdio: 'inherit',
   env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl },
 });
 await stack.stop();
-process.exit(result.status ?? 1);
+process.exit(code);

@@ -12,7 +12,7 @@ export default async function globalSetup() {
   const stack = await ensureStack({
     root,
     dataDir: join(root, '.keyledger', 'test'),
-    probeDefaults: true,
+    probeDefaults: process.env.KEYLEDGER_TEST_PROBE_LOCAL !== 'false',
     log: (message) => process.stderr.write(`[test stack] ${message}\n`),
   });
   process.env.KEYLEDGER_TEST_DATABASE_URL = stack.databaseUrl;

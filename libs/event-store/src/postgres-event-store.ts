@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
 import type { EventEnvelope, EventMetadata, GlobalPosition } from '@keyledger/contracts';
 import { eventMetadataSchema, isStreamId } from '@keyledger/contracts';
@@ -105,15 +105,18 @@ export class PostgresEventStore {
    */
   async append(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
     const prepared = this.validate(streamId, expectedVersion, events);
+    const head = await this.readHead(streamId, prepared);
+    if (head.replay) return head.replay;
+    if (head.version !== expectedVersion) throw new ConcurrencyConflictError(streamId, expectedVersion, head.version);
     try {
-      return await this.dataSource.transaction((manager) => this.appendInTransaction(manager, streamId, expectedVersion, prepared));
+      return await this.insert(streamId, expectedVersion, head.hash, prepared);
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // A concurrent writer won the race: either it stored these very events (a retry that
-      // crossed with the original) or it took the version we wanted.
-      const replay = await this.findExisting(this.dataSource.manager, streamId, prepared);
-      if (replay) return replay;
-      throw new ConcurrencyConflictError(streamId, expectedVersion, await this.streamVersion(streamId));
+      // crossed with the original) or it took the version we wanted. Nothing of ours was written.
+      const after = await this.readHead(streamId, prepared);
+      if (after.replay) return after.replay;
+      throw new ConcurrencyConflictError(streamId, expectedVersion, after.version);
     }
   }
 
@@ -175,19 +178,48 @@ export class PostgresEventStore {
     return prepared;
   }
 
-  private async appendInTransaction(manager: EntityManager, streamId: string, expectedVersion: number, events: PreparedEvent[]): Promise<AppendResult> {
-    const replay = await this.findExisting(manager, streamId, events);
-    if (replay) return replay;
-    const [head] = await manager.query<
-      {
-        stream_version: number;
-        hash: Buffer;
-      }[]
-    >(`select stream_version, hash from events where stream_id = $1 order by stream_version desc limit 1`, [streamId]);
-    const actualVersion = head?.stream_version ?? NO_STREAM;
-    if (actualVersion !== expectedVersion) throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
+  /**
+   * The stream's head and any already-stored copies of the batch's event ids, in one round
+   * trip. Idempotency: when every id is already stored in this stream the append was done
+   * before and is answered as then; a partial or cross-stream match is a conflict.
+   */
+  private async readHead(streamId: string, events: readonly PreparedEvent[]): Promise<{ version: number; hash: Buffer; replay?: AppendResult }> {
+    const [row] = await this.dataSource.query<{ version: number | null; hash: Buffer | null; existing: StoredIdRow[] }[]>(
+      `select head.stream_version as version, head.hash,
+              coalesce((select json_agg(json_build_object('event_id', e.event_id, 'stream_id', e.stream_id, 'stream_version', e.stream_version,
+                                                         'position', e.position::text, 'transaction_id', e.transaction_id::text)
+                                        order by e.stream_version)
+                          from events e where e.event_id = any($2::uuid[])), '[]'::json) as existing
+         from (select 1) as one
+         left join lateral (select stream_version, hash from events where stream_id = $1 order by stream_version desc limit 1) as head on true`,
+      [streamId, events.map((event) => event.eventId)],
+    );
+    const version = row?.version ?? NO_STREAM;
+    const hash = row?.hash ?? GENESIS_HASH;
+    const existing = row?.existing ?? [];
+    if (existing.length === 0) return { version, hash };
+    if (existing.length !== events.length || existing.some((stored) => stored.stream_id !== streamId)) {
+      throw new EventIdConflictError(existing.map((stored) => stored.event_id));
+    }
+    return {
+      version,
+      hash,
+      replay: {
+        streamId,
+        nextExpectedVersion: existing[existing.length - 1]?.stream_version ?? NO_STREAM,
+        alreadyStored: true,
+        events: existing.map(toAppended),
+      },
+    };
+  }
 
-    let previousHash = head?.hash ?? GENESIS_HASH;
+  /**
+   * One INSERT, atomic on its own: no surrounding transaction is needed because the unique
+   * (stream_id, stream_version) index rejects the whole statement if the head moved since
+   * it was read, and an earlier event's hash never changes.
+   */
+  private async insert(streamId: string, expectedVersion: number, headHash: Buffer, events: readonly PreparedEvent[]): Promise<AppendResult> {
+    let previousHash = headHash;
     const values: unknown[] = [];
     const tuples = events.map((event, index) => {
       const streamVersion = expectedVersion + index + 1;
@@ -206,41 +238,35 @@ export class PostgresEventStore {
       );
       return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9})`;
     });
-    const inserted = await manager.query<{ event_id: string; stream_version: number; position: string; transaction_id: string }[]>(
+    const inserted = await this.dataSource.query<StoredIdRow[]>(
       `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
        values ${tuples.join(', ')}
-       returning event_id::text, stream_version, position::text, transaction_id::text`,
+       returning event_id::text, stream_id, stream_version, position::text, transaction_id::text`,
       values,
     );
     return {
       streamId,
       nextExpectedVersion: expectedVersion + events.length,
       alreadyStored: false,
-      events: inserted.map((row) => ({ eventId: row.event_id, streamVersion: row.stream_version, position: row.position, transactionId: row.transaction_id })),
-    };
-  }
-
-  /**
-   * Idempotency: when every event id is already stored in this stream the append was done
-   * before, and we answer as then. A partial or cross-stream match is a conflict.
-   */
-  private async findExisting(manager: EntityManager, streamId: string, events: readonly PreparedEvent[]): Promise<AppendResult | undefined> {
-    const ids = events.map((event) => event.eventId);
-    const rows = await manager.query<{ event_id: string; stream_id: string; stream_version: number; position: string; transaction_id: string }[]>(
-      `select event_id::text, stream_id, stream_version, position::text, transaction_id::text from events where event_id = any($1::uuid[]) order by stream_version`,
-      [ids],
-    );
-    if (rows.length === 0) return undefined;
-    if (rows.length !== ids.length || rows.some((row) => row.stream_id !== streamId)) throw new EventIdConflictError(rows.map((row) => row.event_id));
-    const last = rows[rows.length - 1];
-    return {
-      streamId,
-      nextExpectedVersion: last?.stream_version ?? NO_STREAM,
-      alreadyStored: true,
-      events: rows.map((row) => ({ eventId: row.event_id, streamVersion: row.stream_version, position: row.position, transactionId: row.transaction_id })),
+      events: inserted.sort((a, b) => a.stream_version - b.stream_version).map(toAppended),
     };
   }
 }
+
+interface StoredIdRow {
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  position: string;
+  transaction_id: string;
+}
+
+const toAppended = (row: StoredIdRow): AppendedEvent => ({
+  eventId: row.event_id,
+  streamVersion: row.stream_version,
+  position: row.position,
+  transactionId: row.transaction_id,
+});
 
 interface PreparedEvent {
   readonly eventId: string;
