@@ -49,7 +49,9 @@ await ctx.ownerDb.query(`grant select, insert on bench_baseline to keyledger_app
 
 try {
   console.log('# append throughput\n' + (await describeMachine(ctx)));
-  console.log('method: appends to fresh streams (expected version NO_STREAM), awaited one after another per writer; each append is one transaction with the hash chain read and a multi-row insert; the baseline inserts the same JSON rows into a plain table in one statement, the floor set by the commit itself');
+  console.log(
+    'method: appends to fresh streams (expected version NO_STREAM), awaited one after another per writer; each append is one transaction with the hash chain read and a multi-row insert; the baseline inserts the same JSON rows into a plain table in one statement, the floor set by the commit itself',
+  );
   await run('warm-up', 4, 500, 1);
   for (const writers of [1, 8]) {
     await run('single event per append', writers, 4000, 1);

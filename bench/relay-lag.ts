@@ -3,7 +3,7 @@
 // NATS JetStream, relay in this process. Run with `npm run bench`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NO_STREAM } from '@keyledger/event-store';
-import { LeaderLock, OutboxRelay, RelayCheckpointStore } from '@keyledger/outbox-relay';
+import { createOutboxRelay } from '@keyledger/outbox-relay';
 import { createTestContext, eventually, testEvent } from '@keyledger/testing';
 import { describeMachine, now, summarise } from './bench-support.js';
 
@@ -12,27 +12,18 @@ const ctx = await createTestContext('benchlag');
 const committedAt = new Map<string, number>();
 const lags: number[] = [];
 let counter = 0;
-const relay = new OutboxRelay(
-  {
-    store: ctx.store,
-    checkpoints: new RelayCheckpointStore(ctx.appDb, 'events'),
-    lock: new LeaderLock({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, lockName: 'relay', logger: ctx.logger }),
-    js: ctx.js,
-    jsm: ctx.jsm,
-    topology: ctx.topology,
-    schema: ctx.schema,
-    logger: ctx.logger,
-    onPublished: (events) => {
-      const ackedAt = now();
-      for (const event of events) {
-        const committed = committedAt.get(event.eventId);
-        // An ack can beat the writer's own bookkeeping by microseconds; count it as zero.
-        lags.push(committed === undefined ? 0 : Math.max(0, ackedAt - committed));
-      }
-    },
+const relay = createOutboxRelay({
+  ...ctx,
+  db: ctx.appDb,
+  onPublished: (events) => {
+    const ackedAt = now();
+    for (const event of events) {
+      const committed = committedAt.get(event.eventId);
+      // An ack can beat the writer's own bookkeeping by microseconds; count it as zero.
+      lags.push(committed === undefined ? 0 : Math.max(0, ackedAt - committed));
+    }
   },
-  { batchSize: 500, pollIntervalMs: 250, standbyRetryMs: 1000, publishTimeoutMs: 5000, retryDelayMs: 500 },
-);
+});
 
 async function offerLoad(eventsPerSecond: number): Promise<void> {
   lags.length = 0;
@@ -54,15 +45,24 @@ async function offerLoad(eventsPerSecond: number): Promise<void> {
       }
     }),
   );
-  await eventually('relay to drain', () => relay.status().publishedSinceStart, (n) => n >= committedAt.size, 60_000);
+  await eventually(
+    'relay to drain',
+    () => relay.status().publishedSinceStart,
+    (n) => n >= committedAt.size,
+    60_000,
+  );
   const { p50, p99, max } = summarise(lags);
   const achieved = Math.round((committedAt.size - before) / SECONDS);
-  console.log(`offered ${String(eventsPerSecond).padStart(5)} events/s, achieved ${String(achieved).padStart(5)} events/s for ${SECONDS} s  lag p50 ${p50}  p99 ${p99}  max ${max}`);
+  console.log(
+    `offered ${String(eventsPerSecond).padStart(5)} events/s, achieved ${String(achieved).padStart(5)} events/s for ${SECONDS} s  lag p50 ${p50}  p99 ${p99}  max ${max}`,
+  );
 }
 
 try {
   console.log('# relay lag (commit -> JetStream ack)\n' + (await describeMachine(ctx)));
-  console.log('method: 4 writers append one event per transaction at a fixed total rate; the relay (LISTEN/NOTIFY wake-up, 250 ms fallback poll, batches of up to 500, pipelined publishes) reports each acknowledged batch; lag = ack time - time the append returned');
+  console.log(
+    'method: 4 writers append one event per transaction at a fixed total rate; the relay (LISTEN/NOTIFY wake-up, 250 ms fallback poll, batches of up to 500, pipelined publishes) reports each acknowledged batch; lag = ack time - time the append returned',
+  );
   relay.start();
   await eventually('relay to lead', () => relay.status().leader, Boolean);
   for (const rate of [100, 1000, 3000]) await offerLoad(rate);

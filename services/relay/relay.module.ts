@@ -1,32 +1,17 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { LeaderLock, OutboxRelay, RelayCheckpointStore } from '@keyledger/outbox-relay';
+import { OutboxRelay, createOutboxRelay } from '@keyledger/outbox-relay';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 
-const RELAY_NAME = 'events';
-
 function createRelay({ config, logger, infrastructure }: ServiceContext): OutboxRelay {
-  const lock = new LeaderLock({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, lockName: `relay-${RELAY_NAME}`, logger });
-  return new OutboxRelay(
-    {
-      store: infrastructure.store,
-      checkpoints: new RelayCheckpointStore(infrastructure.db, RELAY_NAME),
-      lock,
-      js: infrastructure.js,
-      jsm: infrastructure.jsm,
-      topology: infrastructure.topology,
-      schema: config.DATABASE_SCHEMA,
-      logger,
-    },
-    {
-      batchSize: config.RELAY_BATCH_SIZE,
-      pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
-      standbyRetryMs: config.RELAY_STANDBY_RETRY_MS,
-      publishTimeoutMs: 5000,
-      retryDelayMs: 500,
-    },
-  );
+  return createOutboxRelay({
+    ...infrastructure,
+    databaseUrl: config.DATABASE_URL,
+    schema: config.DATABASE_SCHEMA,
+    logger,
+    settings: { batchSize: config.RELAY_BATCH_SIZE, pollIntervalMs: config.RELAY_POLL_INTERVAL_MS, standbyRetryMs: config.RELAY_STANDBY_RETRY_MS },
+  });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { EventEnvelope } from '@keyledger/contracts';
 import { NO_STREAM } from '@keyledger/event-store';
-import { LeaderLock, OutboxRelay, RelayCheckpointStore } from '@keyledger/outbox-relay';
+import type { OutboxRelay } from '@keyledger/outbox-relay';
+import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
 import { APP_ROLE, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
 import { DurableEventConsumer } from './durable-event-consumer.js';
@@ -55,19 +56,7 @@ describe('DurableEventConsumer', () => {
     ctx = await createTestContext('consumer');
     await ctx.ownerDb.query(`create table counting_projection (event_id uuid primary key, stream_id text not null, applied int not null)`);
     await ctx.ownerDb.query(`grant select, insert, update, delete on counting_projection to ${APP_ROLE}`);
-    relay = new OutboxRelay(
-      {
-        store: ctx.store,
-        checkpoints: new RelayCheckpointStore(ctx.appDb, 'events'),
-        lock: new LeaderLock({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, lockName: 'relay', logger: ctx.logger }),
-        js: ctx.js,
-        jsm: ctx.jsm,
-        topology: ctx.topology,
-        schema: ctx.schema,
-        logger: ctx.logger,
-      },
-      { batchSize: 100, pollIntervalMs: 50, standbyRetryMs: 100, publishTimeoutMs: 5000, retryDelayMs: 100 },
-    );
+    relay = createOutboxRelay({ ...ctx, db: ctx.appDb, settings: { batchSize: 100, pollIntervalMs: 50, standbyRetryMs: 100, retryDelayMs: 100 } });
     relay.start();
     projection = new CountingProjection();
   });

@@ -5,6 +5,8 @@ import { eventMetadataSchema, isStreamId } from '@keyledger/contracts';
 import { newEventId } from '@keyledger/ids';
 import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
 import { GENESIS_HASH, eventHash } from './event-hash.js';
+import type { EventRow } from './event-row.js';
+import { SELECT_EVENT, toEnvelope } from './event-row.js';
 
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
@@ -42,41 +44,6 @@ export const NO_STREAM = 0;
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UNIQUE_VIOLATION = '23505';
-
-interface EventRow {
-  position: string;
-  transaction_id: string;
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: EventMetadata;
-  occurred_at: Date;
-  hash: string;
-}
-
-// Output columns are cast to text (bigint and xid8 exceed JS numbers), so ORDER BY must
-// name the table's columns (events.position), or Postgres sorts by the text outputs.
-const SELECT_EVENT = `position::text, transaction_id::text, event_id::text, stream_id, stream_version, type,
-  schema_version, data, metadata, occurred_at, encode(hash, 'hex') as hash`;
-
-function toEnvelope(row: EventRow): EventEnvelope {
-  return {
-    position: row.position,
-    transactionId: row.transaction_id,
-    eventId: row.event_id,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    data: row.data,
-    metadata: row.metadata,
-    occurredAt: row.occurred_at.toISOString(),
-    hash: row.hash,
-  };
-}
 
 /**
  * The append-only event store: the source of truth every projection is rebuilt from.

@@ -1,3 +1,4 @@
 export * from './outbox-relay.js';
 export * from './relay-checkpoint.js';
 export * from './leader-lock.js';
+export * from './create-outbox-relay.js';

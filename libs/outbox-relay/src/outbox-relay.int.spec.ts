@@ -4,24 +4,16 @@ import type { EventEnvelope } from '@keyledger/contracts';
 import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
-import { LeaderLock } from './leader-lock.js';
-import { OutboxRelay } from './outbox-relay.js';
-import { RelayCheckpointStore } from './relay-checkpoint.js';
+import { createOutboxRelay } from './create-outbox-relay.js';
+import type { OutboxRelay } from './outbox-relay.js';
 
 function startRelay(ctx: TestContext, label = 'relay'): OutboxRelay {
-  const relay = new OutboxRelay(
-    {
-      store: ctx.store,
-      checkpoints: new RelayCheckpointStore(ctx.appDb, 'events'),
-      lock: new LeaderLock({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, lockName: 'relay-events', logger: ctx.logger }),
-      js: ctx.js,
-      jsm: ctx.jsm,
-      topology: ctx.topology,
-      schema: ctx.schema,
-      logger: ctx.logger.child({ relay: label }),
-    },
-    { batchSize: 500, pollIntervalMs: 100, standbyRetryMs: 100, publishTimeoutMs: 5000, retryDelayMs: 100 },
-  );
+  const relay = createOutboxRelay({
+    ...ctx,
+    db: ctx.appDb,
+    logger: ctx.logger.child({ relay: label }),
+    settings: { batchSize: 500, pollIntervalMs: 100, standbyRetryMs: 100, retryDelayMs: 100 },
+  });
   relay.start();
   return relay;
 }

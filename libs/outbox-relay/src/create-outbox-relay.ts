@@ -1,0 +1,46 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { DataSource } from 'typeorm';
+import type { EventEnvelope } from '@keyledger/contracts';
+import type { BusTopology } from '@keyledger/event-bus';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import type { Logger } from '@keyledger/observability';
+import { LeaderLock } from './leader-lock.js';
+import type { OutboxRelaySettings } from './outbox-relay.js';
+import { DEFAULT_RELAY_SETTINGS, OutboxRelay } from './outbox-relay.js';
+import { RelayCheckpointStore } from './relay-checkpoint.js';
+
+export interface OutboxRelayWiring {
+  readonly store: PostgresEventStore;
+  /** Pool for the checkpoint table. */
+  readonly db: DataSource;
+  /** Connection string for the leader lock's own session. */
+  readonly databaseUrl: string;
+  readonly schema: string;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: BusTopology;
+  readonly logger: Logger;
+  /** Names one relay; relays with the same name in one schema share leadership. */
+  readonly name?: string;
+  readonly settings?: Partial<OutboxRelaySettings>;
+  readonly onPublished?: (events: readonly EventEnvelope[]) => void;
+}
+
+/** Builds a relay with its leader lock and checkpoint store. */
+export function createOutboxRelay(wiring: OutboxRelayWiring): OutboxRelay {
+  const name = wiring.name ?? 'events';
+  return new OutboxRelay(
+    {
+      store: wiring.store,
+      checkpoints: new RelayCheckpointStore(wiring.db, name),
+      lock: new LeaderLock({ databaseUrl: wiring.databaseUrl, schema: wiring.schema, lockName: `relay-${name}`, logger: wiring.logger }),
+      js: wiring.js,
+      jsm: wiring.jsm,
+      topology: wiring.topology,
+      schema: wiring.schema,
+      logger: wiring.logger,
+      ...(wiring.onPublished ? { onPublished: wiring.onPublished } : {}),
+    },
+    { ...DEFAULT_RELAY_SETTINGS, ...wiring.settings },
+  );
+}
