@@ -25,7 +25,7 @@ export default tseslint.config(
           banTransitiveDependencies: false,
           depConstraints: [
             // Domain rules are plain TypeScript: no framework, database, bus or Node import.
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'], bannedExternalImports: FRAMEWORK_IMPORTS },
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain', 'type:contract'], bannedExternalImports: FRAMEWORK_IMPORTS },
             { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:contract'], bannedExternalImports: FRAMEWORK_IMPORTS.filter((name) => name !== 'zod') },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', 'type:contract'] },
             { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:util', 'type:contract', 'type:domain', 'type:testing'] },

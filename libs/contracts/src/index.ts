@@ -2,3 +2,4 @@ export * from './event-envelope.js';
 export * from './event-types.js';
 export * from './subjects.js';
 export * from './message-headers.js';
+export * from './key-events.js';

@@ -6,12 +6,12 @@ export type RecordedKeyStatus = (typeof RECORDED_KEY_STATUSES)[number];
 export type KeyStatus = RecordedKeyStatus | 'expired';
 
 /**
- * Status at `now`: revocation wins over everything (it is terminal), then expiry, then the
- * recorded state. A suspended key that has passed its expiry reads as expired, because
- * resuming it would not make it usable.
+ * Status at `now` (epoch ms): revocation wins over everything (it is terminal), then
+ * expiry, then the recorded state. A suspended key past its expiry reads as expired,
+ * because resuming it would not make it usable.
  */
-export function statusAt(recorded: RecordedKeyStatus, expiresAt: Date | undefined, now: Date): KeyStatus {
+export function statusAt(recorded: RecordedKeyStatus, expiresAt: number | undefined, now: number): KeyStatus {
   if (recorded === 'revoked') return 'revoked';
-  if (expiresAt !== undefined && now.getTime() >= expiresAt.getTime()) return 'expired';
+  if (expiresAt !== undefined && now >= expiresAt) return 'expired';
   return recorded;
 }

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/**
+ * The data of every key event, version 1. Events are the contract between services and
+ * the audit trail: a field is only ever added (as optional) within a schema version.
+ * No event ever carries a key's plaintext: only its HMAC digest and a display hint.
+ */
+export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'tenant ids are lowercase letters, digits and dashes');
+export const keyIdSchema = z.string().regex(/^key_[0-9a-hjkmnp-tv-z]{26}$/, 'not a key id');
+export const ownerSchema = z.string().min(1).max(200);
+export const keyNameSchema = z.string().min(1).max(200);
+export const keyEnvironmentSchema = z.enum(['live', 'test']);
+export const keyMetadataSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys are 1-64 letters, digits, _ . -'), z.string().max(512))
+  .refine((value) => Object.keys(value).length <= 32, 'at most 32 metadata entries');
+
+/** How the key is stored: HMAC-SHA256 under a versioned server-side pepper. */
+export const keyDigestSchema = z
+  .object({
+    algorithm: z.literal('hmac-sha256'),
+    pepperVersion: z.number().int().positive(),
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+export type KeyDigest = z.infer<typeof keyDigestSchema>;
+
+const isoInstant = z.iso.datetime({ offset: true });
+
+export const keyIssuedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    owner: ownerSchema,
+    name: keyNameSchema.optional(),
+    environment: keyEnvironmentSchema,
+    prefix: z.string(),
+    digest: keyDigestSchema,
+    hint: z.string().max(40),
+    scopes: z.array(z.string()),
+    ipAllowlist: z.array(z.string()),
+    expiresAt: isoInstant.optional(),
+    metadata: keyMetadataSchema,
+  })
+  .strict();
+
+export const keyUpdatedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    name: keyNameSchema.optional(),
+    scopes: z.array(z.string()).optional(),
+    ipAllowlist: z.array(z.string()).optional(),
+    metadata: keyMetadataSchema.optional(),
+    /** null removes the expiry. */
+    expiresAt: isoInstant.nullable().optional(),
+  })
+  .strict();
+
+export const keySuspendedSchema = z.object({ keyId: keyIdSchema, reason: z.string().max(500).optional() }).strict();
+export const keyResumedSchema = z.object({ keyId: keyIdSchema }).strict();
+export const keyRevokedSchema = z.object({ keyId: keyIdSchema, reason: z.string().min(1).max(500) }).strict();
+
+export type KeyIssuedData = z.infer<typeof keyIssuedSchema>;
+export type KeyUpdatedData = z.infer<typeof keyUpdatedSchema>;
+export type KeySuspendedData = z.infer<typeof keySuspendedSchema>;
+export type KeyResumedData = z.infer<typeof keyResumedSchema>;
+export type KeyRevokedData = z.infer<typeof keyRevokedSchema>;
+
+/** The key events as a discriminated union, as deciders produce and projections fold them. */
+export type KeyEvent =
+  | { readonly type: 'KeyIssued'; readonly data: KeyIssuedData }
+  | { readonly type: 'KeyUpdated'; readonly data: KeyUpdatedData }
+  | { readonly type: 'KeySuspended'; readonly data: KeySuspendedData }
+  | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
+  | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData };
+
+const keyEventSchemas = {
+  KeyIssued: keyIssuedSchema,
+  KeyUpdated: keyUpdatedSchema,
+  KeySuspended: keySuspendedSchema,
+  KeyResumed: keyResumedSchema,
+  KeyRevoked: keyRevokedSchema,
+} as const;
+
+/** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */
+export function parseKeyEvent(type: string, schemaVersion: number, data: unknown): KeyEvent | undefined {
+  if (schemaVersion !== 1 || !(type in keyEventSchemas)) return undefined;
+  const parsed = keyEventSchemas[type as keyof typeof keyEventSchemas].safeParse(data);
+  return parsed.success ? ({ type, data: parsed.data } as KeyEvent) : undefined;
+}

@@ -1,0 +1,83 @@
+import type { KeyDigest, KeyEvent } from '@keyledger/contracts';
+import type { KeyEnvironment } from './key-format.js';
+import type { IpRange } from './ip-allowlist.js';
+import { parseCidr } from './ip-allowlist.js';
+import type { RecordedKeyStatus } from './key-status.js';
+
+/**
+ * Everything known about one key, folded from its events. The verifier keeps one per key
+ * in memory, the issuer folds one per command; both use `evolveKey`.
+ */
+export interface KeyRecord {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly owner: string;
+  readonly name: string | undefined;
+  readonly environment: KeyEnvironment;
+  readonly prefix: string;
+  readonly digest: KeyDigest;
+  readonly hint: string;
+  readonly scopes: readonly string[];
+  readonly ipAllowlist: readonly string[];
+  /** Parsed once here so a verification never parses a CIDR. */
+  readonly ipRanges: readonly IpRange[];
+  /** Epoch milliseconds, or undefined for a key that never expires. */
+  readonly expiresAt: number | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly status: RecordedKeyStatus;
+  /** Version of the key's stream this record reflects. */
+  readonly version: number;
+}
+
+function ranges(cidrs: readonly string[]): IpRange[] {
+  return cidrs.map(parseCidr).filter((range): range is IpRange => range !== undefined);
+}
+
+/** Folds one event into a key's record; `undefined` before KeyIssued. */
+export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRecord | undefined {
+  if (event.type === 'KeyIssued') {
+    const data = event.data;
+    return {
+      keyId: data.keyId,
+      tenant: data.tenant,
+      owner: data.owner,
+      name: data.name,
+      environment: data.environment,
+      prefix: data.prefix,
+      digest: data.digest,
+      hint: data.hint,
+      scopes: data.scopes,
+      ipAllowlist: data.ipAllowlist,
+      ipRanges: ranges(data.ipAllowlist),
+      expiresAt: data.expiresAt === undefined ? undefined : Date.parse(data.expiresAt),
+      metadata: data.metadata,
+      status: 'active',
+      version: 1,
+    };
+  }
+  if (!record) return undefined; // an event for a key never issued: nothing to fold onto
+  const version = record.version + 1;
+  switch (event.type) {
+    case 'KeyUpdated': {
+      const change = event.data;
+      return {
+        ...record,
+        name: change.name ?? record.name,
+        scopes: change.scopes ?? record.scopes,
+        ipAllowlist: change.ipAllowlist ?? record.ipAllowlist,
+        ipRanges: change.ipAllowlist ? ranges(change.ipAllowlist) : record.ipRanges,
+        metadata: change.metadata ?? record.metadata,
+        expiresAt: change.expiresAt === undefined ? record.expiresAt : change.expiresAt === null ? undefined : Date.parse(change.expiresAt),
+        version,
+      };
+    }
+    case 'KeySuspended':
+      return { ...record, status: 'suspended', version };
+    case 'KeyResumed':
+      return { ...record, status: 'active', version };
+    case 'KeyRevoked':
+      return { ...record, status: 'revoked', version };
+    default:
+      return event satisfies never;
+  }
+}
