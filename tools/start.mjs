@@ -83,9 +83,8 @@ async function waitReady(name, port) {
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
       if (response.ok) return true;
-    } catch (error) {
-      if (error?.cause?.code !== 'ECONNREFUSED') throw error;
-      // not listening yet
+    } catch {
+      // Not listening yet, or restarting: keep polling until the deadline.
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -1,11 +1,67 @@
-import { Module } from '@nestjs/common';
-import type { DynamicModule } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { KeyServiceEnv } from '@keyledger/config';
+import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
+import { KeyIndex, LiveKeyProjection, VerifierFence } from '@keyledger/key-projection';
+import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
+import { HealthRegistry } from '@keyledger/service-kit';
+import { keysNatsController } from './keys.nats-controller.js';
 
-/** The issuer service. It boots with the shared kit (config, Postgres, NATS, health). */
+/**
+ * The issuer: issues, updates, suspends, resumes and revokes keys over NATS (and gRPC).
+ * It keeps an in-memory key projection to authenticate admin keys and list keys, and a
+ * fence that tracks what every verifier has applied, for revocations that wait.
+ */
 @Module({})
-export class IssuerModule {
-  static forService(_context: ServiceContext): DynamicModule {
-    return { module: IssuerModule };
+export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
+    @Inject(VerifierFence) private readonly fence: VerifierFence,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+  ) {}
+
+  static forService({ config, logger, infrastructure }: ServiceContext<KeyServiceEnv>): DynamicModule {
+    const index = new KeyIndex();
+    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
+    const projection = new LiveKeyProjection(
+      { ...infrastructure, index, logger },
+      {
+        instanceId: `issuer-${randomUUID()}`,
+        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
+        failClosed: config.VERIFIER_FAIL_CLOSED,
+        heartbeatMs: 1000,
+        catchUpBatchSize: 5000,
+        announce: false,
+      },
+    );
+    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
+    const keys = new KeyManagement({ store: infrastructure.store, hasher, index, fence, fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS });
+    return {
+      module: IssuerModule,
+      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
+      providers: [
+        { provide: LiveKeyProjection, useValue: projection },
+        { provide: VerifierFence, useValue: fence },
+        { provide: KeyManagement, useValue: keys },
+        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher) },
+      ],
+      exports: [KeyManagement],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.fence.start();
+    await this.projection.start();
+    this.health.register('key-projection', () => {
+      const status = this.projection.status();
+      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.fence.stop();
+    await this.projection.stop();
   }
 }

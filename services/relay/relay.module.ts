@@ -30,8 +30,12 @@ export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   onApplicationBootstrap(): void {
-    // A standby is healthy: it is ready to lead. The details say which one leads.
-    this.health.register('relay', () => ({ healthy: true, details: { ...this.relay.status() } }));
+    // A standby is healthy: it is ready to lead. A leader failing round after round (an
+    // event it cannot publish, NATS refusing) is not. The details say which one leads.
+    this.health.register('relay', () => {
+      const status = this.relay.status();
+      return { healthy: status.consecutiveFailures < 10, details: { ...status } };
+    });
     this.relay.start();
   }
 

@@ -54,3 +54,25 @@ export function loadServiceConfig(env: Record<string, string | undefined>): Serv
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   return parsed.data;
 }
+
+/** Extra settings of the services that hash or verify keys (issuer, verifier). */
+export const keyServiceEnvSchema = serviceEnvSchema.extend({
+  /** `<version>:<base64>` entries, current first; each at least 32 bytes. A secret. */
+  KEYLEDGER_HASH_PEPPERS: z.string().min(1, 'is required: comma-separated <version>:<base64 secret>, current first'),
+  /** A valid key that becomes the root admin key on the first start, instead of a generated one. */
+  KEYLEDGER_BOOTSTRAP_ADMIN_KEY: z.string().optional(),
+  VERIFIER_FAIL_CLOSED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
+  REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
+});
+
+export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;
+
+export function loadKeyServiceConfig(env: Record<string, string | undefined>): KeyServiceEnv {
+  const parsed = keyServiceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return parsed.data;
+}

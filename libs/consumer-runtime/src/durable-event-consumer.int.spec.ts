@@ -1,5 +1,6 @@
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { EventEnvelope } from '@keyledger/contracts';
+import { ensureEventStreams } from '@keyledger/event-bus';
 import { NO_STREAM } from '@keyledger/event-store';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
@@ -169,5 +170,30 @@ describe('DurableEventConsumer', () => {
     expect(result.eventsApplied).toBe(10);
     expect(await projectionRows(ctx)).toEqual(before);
     relay.start();
+  });
+
+  it('keeps redelivering rather than dropping an event whose dead letter cannot be stored', async () => {
+    const { events } = await ctx.store.append('key-c5', NO_STREAM, [testEvent({ poison: true })]);
+    projection.failures.set(events[0]!.eventId, Number.POSITIVE_INFINITY);
+    await ctx.jsm.streams.delete(ctx.topology.deadLetterStream);
+    const running = await startConsumer();
+    await eventually(
+      'more deliveries than the dead-letter limit',
+      () => projection.attempts.get(events[0]!.eventId) ?? 0,
+      (n) => n >= 5,
+      20_000,
+    );
+    expect(running.counts()['dead-lettered']).toBe(0);
+    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
+    expect(dead?.json<EventEnvelope>().eventId).toBe(events[0]!.eventId);
+  });
+
+  it("rebuilds only the projection's own category", async () => {
+    await ctx.store.append('key-k1', NO_STREAM, [testEvent()]);
+    await ctx.store.append('tenant-t1', NO_STREAM, [testEvent()]);
+    const result = await rebuildProjection(ctx.appDb, ctx.store, projection);
+    expect(result.eventsApplied).toBe(1);
+    expect((await projectionRows(ctx)).length).toBe(1);
   });
 });

@@ -135,13 +135,18 @@ export class DurableEventConsumer {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: eventSubjectFilter(this.deps.topology.subjectPrefix, this.deps.projection.category),
-      // One more than our own limit, so that we (not the server) decide to dead-letter.
-      max_deliver: this.settings.redelivery.maxDeliveries + 1,
+      // Unlimited on the server: the runtime alone decides when to dead-letter, so a message
+      // whose dead-letter publish failed is redelivered instead of silently dropped.
+      max_deliver: -1,
       ack_wait: nanos(this.settings.ackWaitMs),
     };
     try {
       await this.deps.jsm.consumers.info(this.deps.topology.eventStream, this.name);
-      await this.deps.jsm.consumers.update(this.deps.topology.eventStream, this.name, { max_deliver: config.max_deliver, ack_wait: config.ack_wait });
+      await this.deps.jsm.consumers.update(this.deps.topology.eventStream, this.name, {
+        max_deliver: config.max_deliver,
+        ack_wait: config.ack_wait,
+        filter_subject: config.filter_subject,
+      });
     } catch (error) {
       if (!(error instanceof JetStreamApiError && error.code === 10014)) throw error;
       await this.deps.jsm.consumers.add(this.deps.topology.eventStream, config);

@@ -29,7 +29,7 @@ export async function rebuildProjection(dataSource: DataSource, store: PostgresE
   let eventsApplied = 0;
   let horizonVisible = false;
   for (;;) {
-    const events = await store.readAll(position, batchSize);
+    const events = await store.readAll(position, batchSize, projection.category);
     if (events.length > 0) {
       await dataSource.transaction(async (manager) => {
         for (const event of events) if (await applyOnce(manager, projection, event)) eventsApplied += 1;

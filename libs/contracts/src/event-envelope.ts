@@ -7,16 +7,28 @@ export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a
  * Who and what caused an event. Stored with every event and carried on the bus, so the
  * audit trail can answer "who did this, as part of which request" without other sources.
  */
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
 export const eventMetadataSchema = z
   .object({
     /** The principal that issued the command: an admin key id, a service, `system:rotator`. */
-    actor: z.string().min(1).max(200),
+    actor: printable(200),
     /** Groups every event caused by one external request. */
-    correlationId: z.string().min(1).max(100),
+    correlationId: printable(100),
     /** The event or command id that directly caused this one. */
-    causationId: z.string().min(1).max(100),
+    causationId: printable(100),
     traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
-    tracestate: z.string().max(512).optional(),
+    // Printable ASCII only: it becomes a NATS header, where CR or LF would break the message.
+    tracestate: z
+      .string()
+      .max(512)
+      .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII')
+      .optional(),
   })
   .strict();
 
@@ -49,10 +61,16 @@ export interface EventEnvelope<TData = unknown> extends GlobalPosition {
 
 const decimalString = z.string().regex(/^\d{1,20}$/);
 
+/** Event ids: RFC 9562 UUIDs in lowercase, as the store accepts and every consumer checks. */
+export const eventIdSchema = z.uuid().regex(/^[0-9a-f-]+$/, 'must be lowercase');
+
+/** Upper bound of an event's JSON (data and metadata), well below NATS's 1 MiB max_payload. */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
 /** Validates an envelope received from the bus before any consumer trusts it. */
 export const eventEnvelopeSchema = z
   .object({
-    eventId: z.uuid(),
+    eventId: eventIdSchema,
     type: z.string().min(1).max(100),
     schemaVersion: z.number().int().positive(),
     streamId: z.string().min(1).max(250),

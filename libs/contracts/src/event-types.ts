@@ -10,7 +10,8 @@ export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];
 export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
-const STREAM_ID_PATTERN = /^([a-z][a-z0-9]*)-([A-Za-z0-9_.:-]{1,200})$/;
+// At most 40 + 1 + 200 characters: the envelope schema on the bus allows 250.
+const STREAM_ID_PATTERN = /^([a-z][a-z0-9]{0,39})-([A-Za-z0-9_.:-]{1,200})$/;
 
 /** Builds the stream id of one aggregate, e.g. `streamIdOf('key', 'key_01J…')`. */
 export function streamIdOf(category: StreamCategory, aggregateId: string): string {

@@ -36,3 +36,16 @@ export function deadLetterSubject(prefix: string, consumer: string): string {
 export function deadLetterFilter(prefix: string): string {
   return `${prefix}.dlq.>`;
 }
+
+/** Request/reply API subjects, versioned: `<prefix>.v1.keys.verify`. */
+export function apiSubject(prefix: string, operation: string): string {
+  return `${prefix}.v1.${operation
+    .split('.')
+    .map((part) => token(part, 'operation'))
+    .join('.')}`;
+}
+
+/** Where every live verifier announces the store position it has applied (revocation fences). */
+export function verifierAppliedSubject(prefix: string): string {
+  return `${prefix}.v1.verifiers.applied`;
+}

@@ -50,7 +50,30 @@ describe('PostgresEventStore', () => {
     expect(await ctx.store.readStream('key-a5')).toHaveLength(0);
   });
 
+  it('refuses an event id reused for different content, or a known batch re-sent in another order', async () => {
+    const first = testEvent({ n: 1 }, { eventId: '0190a3f0-0000-7000-8000-000000000003' });
+    const second = testEvent({ n: 2 }, { eventId: '0190a3f0-0000-7000-8000-000000000004' });
+    await ctx.store.append('key-a6', NO_STREAM, [first, second]);
+    await expect(ctx.store.append('key-a6', NO_STREAM, [{ ...first, data: { n: 99 } }, second])).rejects.toBeInstanceOf(EventIdConflictError);
+    await expect(ctx.store.append('key-a6', NO_STREAM, [second, first])).rejects.toBeInstanceOf(EventIdConflictError);
+    expect((await ctx.store.readStream('key-a6')).map((e) => e.data)).toEqual([
+      { keyId: 'key_test', n: 1 },
+      { keyId: 'key_test', n: 2 },
+    ]);
+  });
+
   it.each([
+    ['an event id that is not an RFC 9562 UUID', 'key-b1', NO_STREAM, [testEvent({}, { eventId: '12345678-1234-1234-1234-123456789abc' })]],
+    ['a stream id longer than the bus accepts', `key-${'x'.repeat(201)}`, NO_STREAM, [testEvent()]],
+    [
+      'a tracestate with a line break',
+      'key-b1',
+      NO_STREAM,
+      [testEvent({}, { metadata: { actor: 'a', correlationId: 'c', causationId: 'c', tracestate: 'a=1\r\nX: y' } })],
+    ],
+    ['an actor with a NUL', 'key-b1', NO_STREAM, [testEvent({}, { metadata: { actor: 'a\u0000', correlationId: 'c', causationId: 'c' } })]],
+    ['a lone surrogate in data', 'key-b1', NO_STREAM, [testEvent({ s: '\ud800' })]],
+    ['an event over 256 KiB', 'key-b1', NO_STREAM, [testEvent({ s: 'x'.repeat(300 * 1024) })]],
     ['a malformed stream id', 'no category', NO_STREAM, [testEvent()]],
     ['a negative expected version', 'key-b1', -1, [testEvent()]],
     ['an empty batch', 'key-b1', NO_STREAM, []],
@@ -62,6 +85,11 @@ describe('PostgresEventStore', () => {
   ])('rejects %s as INVALID_EVENT and writes nothing', async (_what, streamId, version, events) => {
     await expect(ctx.store.append(streamId, version, events as never)).rejects.toBeInstanceOf(InvalidEventError);
     expect(await ctx.store.readStream('key-b1')).toHaveLength(0);
+  });
+
+  it('accepts the literal text \\u0000, which is not a NUL character', async () => {
+    await ctx.store.append('key-b2', NO_STREAM, [testEvent({ s: 'literally \\u0000' })]);
+    expect((await ctx.store.readStream('key-b2'))[0]?.data).toEqual({ keyId: 'key_test', s: 'literally \\u0000' });
   });
 
   it('reads the global log in (transaction_id, position) order from any position', async () => {

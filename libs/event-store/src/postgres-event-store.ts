@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
 import type { EventEnvelope, EventMetadata, GlobalPosition } from '@keyledger/contracts';
-import { eventMetadataSchema, isStreamId } from '@keyledger/contracts';
+import { MAX_EVENT_BYTES, eventIdSchema, eventMetadataSchema, isStreamId } from '@keyledger/contracts';
+import canonicalize from 'canonicalize';
 import { newEventId } from '@keyledger/ids';
 import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
 import { GENESIS_HASH, eventHash } from './event-hash.js';
@@ -42,7 +43,6 @@ export interface EventStoreOptions {
 export const NO_STREAM = 0;
 
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UNIQUE_VIOLATION = '23505';
 
 /**
@@ -110,17 +110,33 @@ export class PostgresEventStore {
    * Up to `limit` events after `after`, in (transaction_id, position) order, stopping below
    * the oldest transaction still in progress. A transaction that began earlier but commits
    * later has a smaller id, so it is read before anything after it, never skipped.
+   * With `category`, only streams of that category (`key` for `key-…`).
    */
-  async readAll(after: GlobalPosition, limit = 500): Promise<EventEnvelope[]> {
+  async readAll(after: GlobalPosition, limit = 500, category?: string): Promise<EventEnvelope[]> {
+    if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
     const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         where (transaction_id, position) > ($1::xid8, $2::bigint)
           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          and ($4::text is null or stream_id like $4::text || '-%')
         order by events.transaction_id, events.position
         limit $3`,
-      [after.transactionId, after.position, limit],
+      [after.transactionId, after.position, limit, category ?? null],
     );
     return rows.map(toEnvelope);
+  }
+
+  /** How many readable events lie after `after`, counting at most `cap` of them. */
+  async countAfter(after: GlobalPosition, cap: number): Promise<number> {
+    const [row] = await this.dataSource.query<{ count: number }[]>(
+      `select count(*)::int as count from (
+         select 1 from events
+          where (transaction_id, position) > ($1::xid8, $2::bigint)
+            and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          limit $3) as pending`,
+      [after.transactionId, after.position, cap],
+    );
+    return row?.count ?? 0;
   }
 
   /** The newest position a reader could reach now, or undefined for an empty store. */
@@ -154,7 +170,8 @@ export class PostgresEventStore {
     const [row] = await this.dataSource.query<{ version: number | null; hash: Buffer | null; existing: StoredIdRow[] }[]>(
       `select head.stream_version as version, head.hash,
               coalesce((select json_agg(json_build_object('event_id', e.event_id, 'stream_id', e.stream_id, 'stream_version', e.stream_version,
-                                                         'position', e.position::text, 'transaction_id', e.transaction_id::text)
+                                                         'position', e.position::text, 'transaction_id', e.transaction_id::text,
+                                                         'type', e.type, 'data', e.data)
                                         order by e.stream_version)
                           from events e where e.event_id = any($2::uuid[])), '[]'::json) as existing
          from (select 1) as one
@@ -165,9 +182,19 @@ export class PostgresEventStore {
     const hash = row?.hash ?? GENESIS_HASH;
     const existing = row?.existing ?? [];
     if (existing.length === 0) return { version, hash };
-    if (existing.length !== events.length || existing.some((stored) => stored.stream_id !== streamId)) {
-      throw new EventIdConflictError(existing.map((stored) => stored.event_id));
-    }
+    // A replay is the very same batch: same stream, same order, contiguous, same content.
+    // Anything else reusing these ids is a conflict, never a silent success.
+    const sameBatch =
+      existing.length === events.length &&
+      existing.every(
+        (stored, i) =>
+          stored.stream_id === streamId &&
+          stored.event_id === events[i]!.eventId &&
+          stored.stream_version === existing[0]!.stream_version + i &&
+          stored.type === events[i]!.type &&
+          canonicalize(stored.data) === canonicalize(events[i]!.data),
+      );
+    if (!sameBatch) throw new EventIdConflictError(existing.map((stored) => stored.event_id));
     return {
       version,
       hash,
@@ -222,6 +249,8 @@ export class PostgresEventStore {
 
 interface StoredIdRow {
   event_id: string;
+  type?: string;
+  data?: unknown;
   stream_id: string;
   stream_version: number;
   position: string;
@@ -247,7 +276,8 @@ interface PreparedEvent {
 function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEventId: () => string): PreparedEvent {
   const where = `event #${index}`;
   const eventId = event.eventId ?? makeEventId();
-  if (!UUID.test(eventId)) throw new InvalidEventError(`${where}: event id must be a lowercase UUID, got ${JSON.stringify(eventId)}`);
+  if (!eventIdSchema.safeParse(eventId).success)
+    throw new InvalidEventError(`${where}: event id must be a lowercase RFC 9562 UUID, got ${JSON.stringify(eventId)}`);
   if (!EVENT_TYPE.test(event.type)) throw new InvalidEventError(`${where}: event type must be PascalCase, got ${JSON.stringify(event.type)}`);
   const schemaVersion = event.schemaVersion ?? 1;
   if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) throw new InvalidEventError(`${where}: schema version must be a positive integer`);
@@ -256,14 +286,22 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
   if (!metadata.success)
     throw new InvalidEventError(`${where}: invalid metadata: ${metadata.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
   // Round-trip through JSON so the hash covers exactly what jsonb will hold (no undefined,
-  // no Dates, no functions) and a value JSON cannot represent is refused here.
+  // no Dates, no functions), refusing what jsonb or canonical JSON cannot hold: NUL
+  // characters and lone surrogates.
   let data: unknown;
+  let size: number;
   try {
-    data = JSON.parse(JSON.stringify(event.data));
+    const text = JSON.stringify(event.data, (_key, value: unknown) => {
+      if (typeof value === 'string' && value.includes('\u0000')) throw new InvalidEventError(`${where}: data must not contain NUL characters`);
+      return value;
+    });
+    data = JSON.parse(text);
+    size = (canonicalize(data) ?? '').length + JSON.stringify(metadata.data).length;
   } catch (error) {
+    if (error instanceof InvalidEventError) throw error;
     throw new InvalidEventError(`${where}: data is not serialisable as JSON (${(error as Error).message})`);
   }
-  if (JSON.stringify(data).includes('\\u0000')) throw new InvalidEventError(`${where}: data must not contain NUL characters`);
+  if (size > MAX_EVENT_BYTES) throw new InvalidEventError(`${where}: event is ${size} bytes of JSON; the limit is ${MAX_EVENT_BYTES}`);
   return { eventId, type: event.type, schemaVersion, data, metadata: metadata.data, occurredAt };
 }
 

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { assertIdentifier } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 
 export interface LeaderLockOptions {
@@ -58,8 +59,12 @@ export class LeaderLock {
     if (this.client) return this.client;
     const client = new pg.Client({
       connectionString: this.options.databaseUrl,
-      options: `-c search_path=${this.options.schema}`,
+      options: `-c search_path=${assertIdentifier(this.options.schema, 'database schema')}`,
       application_name: `keyledger-${this.options.lockName}`,
+      // A silently dropped connection must be noticed, or an ex-leader would think it leads.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
+      connectionTimeoutMillis: 5000,
     });
     client.on('notification', (message) => this.listeners.forEach((listener) => listener(message.payload)));
     // A broken session has lost the lock; the owner sees isHeld=false and stops leading.
@@ -67,6 +72,7 @@ export class LeaderLock {
       this.options.logger.warn({ err: error }, 'leader lock connection failed; leadership lost');
       this.held = false;
       this.client = undefined;
+      client.end().catch((endError: unknown) => this.options.logger.debug({ err: endError }, 'closing the failed lock connection'));
     });
     client.on('end', () => {
       this.held = false;

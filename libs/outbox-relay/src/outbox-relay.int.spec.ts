@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { EventEnvelope } from '@keyledger/contracts';
+import { deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
 import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
@@ -178,5 +179,51 @@ describe('OutboxRelay', () => {
       (n) => n >= 4,
     );
     await expectStreamMirrorsStore(ctx, 4);
+  });
+
+  it('publishes again, in order, the events a recreated stream lost', async () => {
+    await ctx.store.append('key-l1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 })]);
+    const relay = startRelay(ctx);
+    relays.push(relay);
+    await eventually(
+      '2 events published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 2,
+    );
+    await relay.stop();
+    relays.pop();
+    await deleteEventStreams(ctx.jsm, ctx.topology);
+    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+    await ctx.store.append('key-l1', 2, [testEvent({ n: 3 })]);
+    relays.push(startRelay(ctx));
+    await eventually(
+      'all 3 events published again',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n >= 3,
+    );
+    await expectStreamMirrorsStore(ctx, 3);
+  });
+
+  it('skips a foreign message at the stream tail when finding where to resume', async () => {
+    await ctx.store.append('key-f1', NO_STREAM, [testEvent({ n: 1 })]);
+    const relay = startRelay(ctx);
+    relays.push(relay);
+    await eventually(
+      '1 event published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 1,
+    );
+    await relay.stop();
+    relays.pop();
+    await ctx.js.publish(`${ctx.topology.subjectPrefix}.events.key.KeyIssued`, 'not from a relay');
+    await ctx.store.append('key-f1', 1, [testEvent({ n: 2 })]);
+    relays.push(startRelay(ctx));
+    await eventually(
+      'the second event published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 3,
+    );
+    const messages = await readStreamMessages(ctx.js, ctx.topology.eventStream, 3);
+    expect(messages.map((m) => m.headers?.get(MESSAGE_HEADERS.streamVersion) ?? 'foreign')).toEqual(['1', 'foreign', '2']);
   });
 });

@@ -5,11 +5,10 @@ import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
 import { encodeEventMessage } from '@keyledger/event-bus';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import { EVENTS_CHANNEL } from '@keyledger/event-store';
+import { EVENTS_CHANNEL, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import type { LeaderLock } from './leader-lock.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
-import { laterOf } from './relay-checkpoint.js';
 
 export interface OutboxRelaySettings {
   /** Events read and published per round trip. */
@@ -48,6 +47,8 @@ export interface OutboxRelayStatus {
   readonly leader: boolean;
   readonly checkpoint: GlobalPosition | undefined;
   readonly publishedSinceStart: number;
+  /** Rounds in a row that failed; a relay stuck on one event reports it here. */
+  readonly consecutiveFailures: number;
 }
 
 /**
@@ -57,8 +58,9 @@ export interface OutboxRelayStatus {
  * - Each message carries Nats-Msg-Id = event id, so a re-publish is dropped by JetStream.
  * - Within a batch, message n is published with "expected last msg id = event n-1": if a
  *   publish fails, every later one in flight fails too, so a retry cannot reorder the stream.
- * - The checkpoint is saved only after the acks; on start it is reconciled with the last
- *   message in the stream, so a relay killed between ack and save re-publishes nothing.
+ * - The checkpoint is saved only after the acks, for monitoring; a new leader resumes after
+ *   the last message in the stream itself, so a relay killed between ack and save
+ *   re-publishes nothing, and events the stream lost are published again.
  */
 export class OutboxRelay {
   private running = false;
@@ -68,20 +70,22 @@ export class OutboxRelay {
   private woken = false;
   private checkpoint: GlobalPosition | undefined;
   private published = 0;
+  private consecutiveFailures = 0;
 
   constructor(
     private readonly deps: OutboxRelayDependencies,
     private readonly settings: OutboxRelaySettings = DEFAULT_RELAY_SETTINGS,
-  ) {}
+  ) {
+    deps.lock.onNotification((payload) => {
+      if (payload !== deps.schema) return;
+      this.woken = true;
+      this.wake?.();
+    });
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.deps.lock.onNotification((payload) => {
-      if (payload !== this.deps.schema) return;
-      this.woken = true;
-      this.wake?.();
-    });
     this.loop = this.run();
   }
 
@@ -94,7 +98,7 @@ export class OutboxRelay {
   }
 
   status(): OutboxRelayStatus {
-    return { leader: this.deps.lock.isHeld, checkpoint: this.checkpoint, publishedSinceStart: this.published };
+    return { leader: this.deps.lock.isHeld, checkpoint: this.checkpoint, publishedSinceStart: this.published, consecutiveFailures: this.consecutiveFailures };
   }
 
   private async run(): Promise<void> {
@@ -107,14 +111,15 @@ export class OutboxRelay {
           await this.idle(this.settings.standbyRetryMs);
         }
       } catch (error) {
-        this.deps.logger.error({ err: error }, 'relay round failed; retrying');
+        this.consecutiveFailures += 1;
+        this.deps.logger.error({ err: error, consecutiveFailures: this.consecutiveFailures }, 'relay round failed; retrying');
         await this.idle(this.settings.retryDelayMs);
       }
     }
   }
 
   private async lead(): Promise<void> {
-    let position = laterOf(await this.deps.checkpoints.load(), await this.lastPublishedPosition());
+    let position = await this.resumePosition();
     this.checkpoint = position;
     while (this.running && this.deps.lock.isHeld) {
       const events = await this.deps.store.readAll(position, this.settings.batchSize);
@@ -131,7 +136,12 @@ export class OutboxRelay {
         this.checkpoint = position;
         this.published += published.length;
       }
-      if (published.length < events.length) await this.idle(this.settings.retryDelayMs);
+      if (published.length < events.length) {
+        this.consecutiveFailures += 1;
+        await this.idle(this.settings.retryDelayMs);
+      } else {
+        this.consecutiveFailures = 0;
+      }
     }
   }
 
@@ -158,16 +168,29 @@ export class OutboxRelay {
     return events.slice(0, firstFailure);
   }
 
-  /** The position of the newest message already in the stream, from its headers. */
-  private async lastPublishedPosition(): Promise<GlobalPosition> {
-    const info = await this.deps.jsm.streams.info(this.deps.topology.eventStream);
-    if (info.state.last_seq === 0 || info.state.messages === 0) return { transactionId: '0', position: '0' };
-    const message = await this.deps.jsm.streams.getMessage(this.deps.topology.eventStream, { seq: info.state.last_seq });
-    const transactionId = message?.header.get(MESSAGE_HEADERS.transactionId);
-    const position = message?.header.get(MESSAGE_HEADERS.position);
-    if (!transactionId || !position)
-      throw new Error(`message ${info.state.last_seq} of ${this.deps.topology.eventStream} lacks position headers; was it published by a relay?`);
-    return { transactionId, position };
+  /**
+   * Where to resume: after the newest event already in the stream. The stream, not the
+   * checkpoint, is the truth here: if JetStream lost acknowledged messages (a crash before
+   * its flush) or the stream was recreated, the events it lacks are published again.
+   */
+  private async resumePosition(): Promise<GlobalPosition> {
+    const { eventStream } = this.deps.topology;
+    const checkpoint = await this.deps.checkpoints.load();
+    const info = await this.deps.jsm.streams.info(eventStream);
+    // Scan back over anything not published by a relay (it carries no position headers).
+    for (let seq = info.state.last_seq; seq >= Math.max(1, info.state.first_seq, info.state.last_seq - 100) && info.state.messages > 0; seq -= 1) {
+      const message = await this.deps.jsm.streams.getMessage(eventStream, { seq }).catch(() => null);
+      const transactionId = message?.header.get(MESSAGE_HEADERS.transactionId);
+      const position = message?.header.get(MESSAGE_HEADERS.position);
+      if (transactionId && position) return { transactionId, position };
+    }
+    if (compareGlobalPositions(checkpoint, START_OF_LOG) > 0) {
+      this.deps.logger.warn(
+        { checkpoint, stream: eventStream },
+        'the event stream holds none of the published events; publishing the store again from the start',
+      );
+    }
+    return START_OF_LOG;
   }
 
   /** Sleeps until woken by a notification, stop(), or the timeout. */

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { GlobalPosition } from '@keyledger/contracts';
-import { START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
+import { START_OF_LOG } from '@keyledger/event-store';
 
-/** Where a relay has published up to, stored only after JetStream acknowledged it. */
+/** Where a relay has published up to, stored only after JetStream acknowledged it (for monitoring and lag). */
 export class RelayCheckpointStore {
   constructor(
     private readonly dataSource: DataSource,
@@ -30,8 +30,4 @@ export class RelayCheckpointStore {
       [this.relayName, position.transactionId, position.position, position.eventId],
     );
   }
-}
-
-export function laterOf(a: GlobalPosition, b: GlobalPosition): GlobalPosition {
-  return compareGlobalPositions(a, b) >= 0 ? a : b;
 }

@@ -1,41 +1,52 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { Transport } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger } from '@keyledger/observability';
 import { createLogger, startTelemetry } from '@keyledger/observability';
+import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { ServiceKitModule } from './service-kit.module.js';
 
-export interface ServiceContext {
+export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
   readonly service: string;
-  readonly config: ServiceEnv;
+  readonly config: C;
   readonly logger: Logger;
   readonly infrastructure: Infrastructure;
   /** Flushed and stopped when the service shuts down. */
   readonly telemetry?: { shutdown(): Promise<void> } | undefined;
 }
 
-export interface BootstrapOptions {
+export interface BootstrapOptions<C extends ServiceEnv> {
   readonly service: string;
   readonly defaultPort: number;
   /** The service's own module, built with what the kit opened. */
-  readonly module: (context: ServiceContext) => DynamicModule;
+  readonly module: (context: ServiceContext<C>) => DynamicModule;
+  /** Parses the environment; a service with extra settings passes its own loader. */
+  readonly loadConfig?: (env: Record<string, string | undefined>) => C;
+  /** Serve @MessagePattern handlers as plain-JSON NATS request/reply, in a queue group. */
+  readonly natsApi?: boolean;
+  /** Extra transports, e.g. gRPC. */
+  readonly microservices?: (context: ServiceContext<C>) => MicroserviceOptions[];
+  /** Runs after the app is listening, e.g. to print a bootstrap secret once. */
+  readonly afterStart?: (app: INestApplication, context: ServiceContext<C>) => Promise<void>;
   readonly env?: Record<string, string | undefined>;
 }
 
 /**
- * Starts a service: telemetry, config (fail fast), connections, then Nest with shutdown
- * hooks so SIGTERM stops taking work, finishes what is in flight and drains NATS.
+ * Starts a service: telemetry, config (fail fast), connections, then Nest; SIGTERM stops
+ * taking work, finishes what is in flight and drains NATS before the process exits 0.
  */
-export async function bootstrapService(options: BootstrapOptions): Promise<INestApplication> {
+export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(options: BootstrapOptions<C>): Promise<INestApplication> {
   const env = options.env ?? process.env;
   const telemetry = startTelemetry(options.service, env);
-  let config: ServiceEnv;
+  let config: C;
   try {
-    config = loadServiceConfig(env);
+    config = options.loadConfig ? options.loadConfig(env) : (loadServiceConfig(env) as C);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${options.service}: ${error.message}\n`);
@@ -45,11 +56,26 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = await openInfrastructure(options.service, config);
-  const context: ServiceContext = { service: options.service, config, logger, infrastructure, telemetry };
+  const context: ServiceContext<C> = { service: options.service, config, logger, infrastructure, telemetry };
   const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
     logger: ['error', 'warn'],
     abortOnError: false,
   });
+  if (options.natsApi) {
+    app.connectMicroservice<MicroserviceOptions>({
+      transport: Transport.NATS,
+      options: {
+        servers: config.NATS_URL.split(','),
+        name: `keyledger-${options.service}-api`,
+        queue: `keyledger-${options.service}`,
+        serializer: new NatsJsonReplySerializer(),
+        deserializer: new NatsJsonRequestDeserializer(),
+        maxReconnectAttempts: -1,
+      },
+    });
+  }
+  for (const microservice of options.microservices?.(context) ?? []) app.connectMicroservice<MicroserviceOptions>(microservice);
+  await app.startAllMicroservices();
   // Closing the app runs every shutdown hook: stop taking work, finish what is in flight,
   // drain NATS, close the pool. Exit 0 afterwards so orchestrators see a clean stop.
   const stop = (signal: NodeJS.Signals): void => {
@@ -67,5 +93,6 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);
   logger.info({ port }, `${options.service} listening`);
+  await options.afterStart?.(app, context);
   return app;
 }

@@ -59,6 +59,7 @@ export async function createTestContext(label: string): Promise<TestContext> {
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const serviceEnv = {
+    KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     DATABASE_APP_ROLE: APP_ROLE,

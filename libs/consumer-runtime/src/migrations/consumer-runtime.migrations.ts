@@ -28,7 +28,7 @@ export function consumerRuntimeMigrations(appRole: string): (new () => Migration
           position        bigint not null,
           updated_at      timestamptz not null default now()
         )`);
-      // Inbox rows are deleted by a rebuild (and by pruning), so the role may delete them.
+      // Inbox rows are deleted by a rebuild, so the role may delete them.
       await queryRunner.query(`grant select, insert, delete on consumer_inbox to ${role}`);
       await queryRunner.query(`grant select, insert, update, delete on consumer_checkpoints to ${role}`);
     }

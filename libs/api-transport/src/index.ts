@@ -1,0 +1,2 @@
+export * from './nats-json.serializer.js';
+export * from './nats-reply.js';

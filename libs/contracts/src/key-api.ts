@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { keyEnvironmentSchema, keyIdSchema, keyMetadataSchema, keyNameSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+
+/**
+ * Request bodies of the key API, the same over NATS, gRPC and the CLI. Validated at every
+ * boundary; unknown fields are refused so a typo is an error, not a silent no-op.
+ */
+const expiry = z.union([z.iso.datetime({ offset: true }), z.null()]);
+const scopeList = z.array(z.string().max(200)).max(100);
+const allowlist = z.array(z.string().max(64)).max(100);
+
+export const issueKeyRequestSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema,
+    name: keyNameSchema.optional(),
+    environment: keyEnvironmentSchema.default('live'),
+    scopes: scopeList.default([]),
+    ipAllowlist: allowlist.default([]),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    metadata: keyMetadataSchema.default({}),
+  })
+  .strict();
+
+export const updateKeyRequestSchema = z
+  .object({
+    keyId: keyIdSchema,
+    name: keyNameSchema.optional(),
+    scopes: scopeList.optional(),
+    ipAllowlist: allowlist.optional(),
+    metadata: keyMetadataSchema.optional(),
+    expiresAt: expiry.optional(),
+  })
+  .strict();
+
+export const keyIdRequestSchema = z.object({ keyId: keyIdSchema }).strict();
+export const suspendKeyRequestSchema = z.object({ keyId: keyIdSchema, reason: z.string().min(1).max(500).optional() }).strict();
+export const revokeKeyRequestSchema = z
+  .object({
+    keyId: keyIdSchema,
+    reason: z.string().min(1).max(500),
+    /** Answer only once every live verifier rejects the key (or the fence times out). */
+    waitForVerifiers: z.boolean().default(true),
+  })
+  .strict();
+export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
+
+export const verifyKeyRequestSchema = z
+  .object({
+    key: z.string().max(512),
+    tenant: tenantIdSchema.optional(),
+    scopes: z.array(z.string().max(200)).max(100).optional(),
+    ip: z.string().max(64).optional(),
+    env: keyEnvironmentSchema.optional(),
+  })
+  .strict();
+
+export type IssueKeyRequest = z.infer<typeof issueKeyRequestSchema>;
+export type UpdateKeyRequest = z.infer<typeof updateKeyRequestSchema>;
+export type SuspendKeyRequest = z.infer<typeof suspendKeyRequestSchema>;
+export type RevokeKeyRequest = z.infer<typeof revokeKeyRequestSchema>;
+export type VerifyKeyRequest = z.infer<typeof verifyKeyRequestSchema>;
+
+/** A key as the API shows it: never its plaintext or digest. */
+export interface KeyView {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly owner: string;
+  readonly name: string | null;
+  readonly environment: 'live' | 'test';
+  readonly hint: string;
+  readonly status: 'active' | 'suspended' | 'revoked' | 'expired';
+  readonly scopes: readonly string[];
+  readonly ipAllowlist: readonly string[];
+  readonly expiresAt: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly version: number;
+}
+
+/** Scopes of the admin plane. `keyledger:*` grants all of them. */
+export const ADMIN_SCOPES = { read: 'keyledger:keys:read', write: 'keyledger:keys:write' } as const;
+/** The tenant whose admin keys act on every tenant. */
+export const ROOT_TENANT = 'root';

@@ -1,0 +1,35 @@
+import type { ADMIN_SCOPES } from '@keyledger/contracts';
+import { ApiError } from '@keyledger/contracts';
+import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyIndex } from '@keyledger/key-projection';
+import { verifyKey } from '@keyledger/key-projection';
+
+/** Who is calling the admin plane, established from their admin key. */
+export interface Caller {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly scopes: readonly string[];
+}
+
+export type AdminPermission = keyof typeof ADMIN_SCOPES;
+
+/**
+ * The admin plane protects itself with Keyledger keys: a caller presents a key holding
+ * `keyledger:keys:read` or `keyledger:keys:write` (or `keyledger:*`) and may act on its own
+ * tenant, or on every tenant when the key belongs to the root tenant.
+ */
+export class AdminAuthenticator {
+  constructor(
+    private readonly index: KeyIndex,
+    private readonly hasher: KeyHasher,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Establishes the caller from a presented key; UNAUTHENTICATED unless it is a valid key. */
+  authenticate(presented: string | undefined): Caller {
+    if (!presented) throw new ApiError('UNAUTHENTICATED', 'an admin key is required (Authorization: Bearer <key>)');
+    const result = verifyKey(this.index, this.hasher, presented, {}, this.clock());
+    if (!result.valid || !result.keyId || !result.tenant) throw new ApiError('UNAUTHENTICATED', `the admin key is not valid (${result.code})`);
+    return { keyId: result.keyId, tenant: result.tenant, scopes: result.scopes ?? [] };
+  }
+}

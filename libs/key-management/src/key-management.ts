@@ -1,0 +1,235 @@
+import pRetry, { AbortError } from 'p-retry';
+import type { EventMetadata, IssueKeyRequest, KeyEvent, KeyView, RevokeKeyRequest, SuspendKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
+import { ADMIN_SCOPES, ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
+import { newPrefixedId } from '@keyledger/ids';
+import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey, scopesSatisfy } from '@keyledger/key-domain';
+import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
+import type { KeyHasher } from '@keyledger/key-secrets';
+import type { AdminPermission, Caller } from './admin-authenticator.js';
+import { toKeyView } from './key-view.js';
+
+/** Context of a command for its events' metadata. */
+export interface CommandContext {
+  readonly caller: Caller;
+  readonly correlationId: string;
+  readonly traceparent?: string | undefined;
+}
+
+export interface KeyManagementDependencies {
+  readonly store: PostgresEventStore;
+  readonly hasher: KeyHasher;
+  readonly index: KeyIndex;
+  readonly fence?: VerifierFence | undefined;
+  readonly fenceTimeoutMs?: number;
+  readonly clock?: () => Date;
+  /** The key prefix of a tenant; `kl` unless configured. */
+  readonly prefixFor?: (tenant: string) => string;
+}
+
+export interface IssuedKey {
+  /** The plaintext: shown once, here, and never stored. */
+  readonly key: string;
+  readonly keyId: string;
+  readonly view: KeyView;
+}
+
+export interface RevokedKey {
+  readonly view: KeyView;
+  readonly fence: FenceResult | undefined;
+}
+
+const SYSTEM_STREAM = 'system-bootstrap';
+
+function domainToApi(error: unknown): never {
+  if (error instanceof DomainError) throw new ApiError(error.code, error.message);
+  if (error instanceof ConcurrencyConflictError) throw new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
+  throw error;
+}
+
+/**
+ * The issuer's application service: loads a key's stream, lets the domain decide, appends
+ * the events with the version it read (retrying a lost race a few times), and answers.
+ */
+export class KeyManagement {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: KeyManagementDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  async issue(request: IssueKeyRequest, context: CommandContext): Promise<IssuedKey> {
+    this.authorize(context.caller, request.tenant, 'write');
+    const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
+    const material = this.deps.hasher.newKey(prefix, request.environment);
+    const keyId = newPrefixedId('key');
+    const record = await this.execute(
+      {
+        type: 'IssueKey',
+        keyId,
+        tenant: request.tenant,
+        owner: request.owner,
+        name: request.name,
+        environment: request.environment,
+        prefix,
+        digest: material.digest,
+        hint: material.hint,
+        scopes: request.scopes,
+        ipAllowlist: request.ipAllowlist,
+        expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
+        metadata: request.metadata,
+      },
+      context,
+    );
+    return { key: material.plaintext, keyId, view: toKeyView(record, this.clock().getTime()) };
+  }
+
+  async update(request: UpdateKeyRequest, context: CommandContext): Promise<KeyView> {
+    await this.loadAuthorized(request.keyId, context.caller, 'write');
+    const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
+    const record = await this.execute({ type: 'UpdateKey', ...request, expiresAt }, context);
+    return toKeyView(record, this.clock().getTime());
+  }
+
+  async suspend(request: SuspendKeyRequest, context: CommandContext): Promise<KeyView> {
+    await this.loadAuthorized(request.keyId, context.caller, 'write');
+    return toKeyView(await this.execute({ type: 'SuspendKey', ...request }, context), this.clock().getTime());
+  }
+
+  async resume(keyId: string, context: CommandContext): Promise<KeyView> {
+    await this.loadAuthorized(keyId, context.caller, 'write');
+    return toKeyView(await this.execute({ type: 'ResumeKey', keyId }, context), this.clock().getTime());
+  }
+
+  /** Revokes; with waitForVerifiers, answers once every live verifier rejects the key. */
+  async revoke(request: RevokeKeyRequest, context: CommandContext): Promise<RevokedKey> {
+    await this.loadAuthorized(request.keyId, context.caller, 'write');
+    let appended: { transactionId: string; position: string } | undefined;
+    const record = await this.execute({ type: 'RevokeKey', keyId: request.keyId, reason: request.reason }, context, (position) => {
+      appended = position;
+    });
+    const fence =
+      request.waitForVerifiers && appended && this.deps.fence ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000) : undefined;
+    return { view: toKeyView(record, this.clock().getTime()), fence };
+  }
+
+  /** Reads a key straight from its stream: consistent with every command that answered. */
+  async get(keyId: string, caller: Caller): Promise<KeyView> {
+    return toKeyView(await this.loadAuthorized(keyId, caller, 'read'), this.clock().getTime());
+  }
+
+  /** Keys of a tenant from the in-memory projection (may trail the newest commands by milliseconds). */
+  list(tenant: string, caller: Caller): KeyView[] {
+    this.authorize(caller, tenant, 'read');
+    const now = this.clock().getTime();
+    return this.deps.index.listByTenant(tenant).map((record) => toKeyView(record, now));
+  }
+
+  /**
+   * Creates the root admin key on the installation's first start, once across replicas (the
+   * system stream can be started only once). Uses `bootstrapKey` when given; returns the
+   * plaintext only when it generated one, for the caller to print once.
+   */
+  async bootstrapRootKey(bootstrapKey: string | undefined): Promise<{ keyId: string; generatedKey?: string } | undefined> {
+    if (bootstrapKey !== undefined && !parseKey(bootstrapKey))
+      throw new ApiError('INVALID_ARGUMENT', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY is not a well-formed Keyledger key');
+    const [marker] = await this.deps.store.readStream(SYSTEM_STREAM);
+    let keyId = (marker?.data as { keyId?: string } | undefined)?.keyId;
+    if (!keyId) {
+      keyId = newPrefixedId('key');
+      try {
+        await this.deps.store.append(SYSTEM_STREAM, NO_STREAM, [
+          { type: 'AdminKeyBootstrapped', data: { keyId }, metadata: this.metadata({ keyId: 'system', tenant: ROOT_TENANT, scopes: [] }, 'bootstrap') },
+        ]);
+      } catch (error) {
+        if (error instanceof ConcurrencyConflictError) return undefined; // another replica bootstraps
+        throw error;
+      }
+    } else if ((await this.deps.store.streamVersion(streamIdOf('key', keyId))) > 0) {
+      return undefined; // bootstrapped before
+    }
+    const material = bootstrapKey ? this.deps.hasher.material(bootstrapKey) : this.deps.hasher.newKey(DEFAULT_KEY_PREFIX, 'live');
+    const system: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'bootstrap' };
+    await this.execute(
+      {
+        type: 'IssueKey',
+        keyId,
+        tenant: ROOT_TENANT,
+        owner: 'keyledger',
+        name: 'root admin key',
+        environment: parseKey(material.plaintext)!.environment,
+        prefix: parseKey(material.plaintext)!.prefix,
+        digest: material.digest,
+        hint: material.hint,
+        scopes: ['keyledger:*'],
+        ipAllowlist: [],
+        metadata: {},
+      },
+      system,
+    );
+    return bootstrapKey ? { keyId } : { keyId, generatedKey: material.plaintext };
+  }
+
+  private authorize(caller: Caller, tenant: string, permission: AdminPermission): void {
+    const scope = ADMIN_SCOPES[permission];
+    if (!scopesSatisfy(caller.scopes, [scope])) throw new ApiError('PERMISSION_DENIED', `the admin key lacks the scope ${scope}`);
+    if (caller.tenant !== ROOT_TENANT && caller.tenant !== tenant) throw new ApiError('PERMISSION_DENIED', `the admin key may not act on tenant ${tenant}`);
+  }
+
+  /** Loads a key for a caller; a key of a tenant the caller may not see is KEY_NOT_FOUND. */
+  private async loadAuthorized(keyId: string, caller: Caller, permission: AdminPermission): Promise<KeyRecord> {
+    const { record } = await this.load(keyId);
+    if (!record || (caller.tenant !== ROOT_TENANT && caller.tenant !== record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${keyId} does not exist`);
+    this.authorize(caller, record.tenant, permission);
+    return record;
+  }
+
+  private async load(keyId: string): Promise<{ record: KeyRecord | undefined; version: number }> {
+    const events = await this.deps.store.readStream(streamIdOf('key', keyId));
+    let record: KeyRecord | undefined;
+    for (const event of events) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
+    return { record, version: events.length };
+  }
+
+  /** Decide and append, re-reading and deciding again if another writer got there first. */
+  private async execute(
+    command: KeyCommand,
+    context: CommandContext,
+    onAppended?: (position: { transactionId: string; position: string }) => void,
+  ): Promise<KeyRecord> {
+    const run = async (): Promise<KeyRecord> => {
+      const { record, version } = await this.load(command.keyId);
+      let events: KeyEvent[];
+      try {
+        events = decideKey(command, record, this.clock());
+      } catch (error) {
+        throw new AbortError(error instanceof Error ? error : String(error));
+      }
+      if (events.length === 0) return record!;
+      const result = await this.deps.store.append(
+        streamIdOf('key', command.keyId),
+        version,
+        events.map((event) => ({ type: event.type, data: event.data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) })),
+      );
+      const last = result.events[result.events.length - 1];
+      if (last) onAppended?.(last);
+      return events.reduce<KeyRecord | undefined>(evolveKey, record)!;
+    };
+    try {
+      return await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    } catch (error) {
+      return domainToApi(error);
+    }
+  }
+
+  private metadata(caller: Caller, correlationId: string, traceparent?: string): EventMetadata {
+    return {
+      actor: caller.keyId === 'system' ? 'system:issuer' : `admin-key:${caller.keyId}`,
+      correlationId,
+      causationId: correlationId,
+      ...(traceparent ? { traceparent } : {}),
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import type { KeyRecord, VerifyCode, VerifyConditions } from '@keyledger/key-domain';
+import { parseKey, verificationCode } from '@keyledger/key-domain';
+import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyIndex } from './key-index.js';
+
+/** The answer to "is this key valid for this, from here, now?". */
+export interface VerifyResult {
+  readonly valid: boolean;
+  readonly code: VerifyCode | 'UNAVAILABLE';
+  readonly keyId?: string;
+  readonly tenant?: string;
+  readonly owner?: string;
+  readonly scopes?: readonly string[];
+  readonly env?: string;
+  readonly expiresAt?: string | null;
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
+
+/**
+ * Verifies a presented key against the in-memory index: format and checksum first (no
+ * lookup for a malformed key), then the digest under each pepper, then the rules.
+ * Never throws, whatever the input.
+ */
+export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
+  if (!parseKey(presented)) return MALFORMED;
+  let record: KeyRecord | undefined;
+  for (const { version, indexKey } of hasher.lookupDigests(presented as string)) {
+    const found = index.findByDigest(indexKey);
+    if (found?.digest.pepperVersion === version) {
+      record = found;
+      break;
+    }
+  }
+  const code = verificationCode(record, conditions, now);
+  if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
+  return {
+    valid: code === 'VALID',
+    code,
+    keyId: record.keyId,
+    tenant: record.tenant,
+    owner: record.owner,
+    scopes: record.scopes,
+    env: record.environment,
+    expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
+    meta: record.metadata,
+  };
+}

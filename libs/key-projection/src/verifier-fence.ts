@@ -1,0 +1,95 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { GlobalPosition } from '@keyledger/contracts';
+import { verifierAppliedSubject } from '@keyledger/contracts';
+import { compareGlobalPositions } from '@keyledger/event-store';
+
+interface Announcement {
+  readonly position: GlobalPosition;
+  readonly seenAt: number;
+}
+
+export interface FenceResult {
+  /** True when every live verifier applied the position before the timeout. */
+  readonly complete: boolean;
+  readonly verifiers: readonly { readonly instance: string; readonly applied: boolean }[];
+  readonly waitedMs: number;
+}
+
+/**
+ * Tracks the store position every live verifier has applied, from their announcements, so
+ * a command (RevokeKey) can answer only once every verifier rejects the key. A verifier
+ * that has not announced within `liveWithinMs` is considered gone and not waited for.
+ */
+export class VerifierFence {
+  private readonly applied = new Map<string, Announcement>();
+  private subscription: Subscription | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjectPrefix: string,
+    private readonly liveWithinMs = 3000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.subscription = this.nc.subscribe(verifierAppliedSubject(this.subjectPrefix), {
+      callback: (error, message) => {
+        if (error) return;
+        const body = parseAnnouncement(message.data);
+        if (!body) return; // not an announcement we understand; another version's, perhaps
+        this.applied.set(body.instance, { position: body, seenAt: this.clock() });
+        this.waiters.forEach((wake) => wake());
+      },
+    });
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    this.waiters.forEach((wake) => wake());
+  }
+
+  /** The verifiers heard from recently, with the position each has applied. */
+  liveVerifiers(): { instance: string; position: GlobalPosition }[] {
+    const now = this.clock();
+    return [...this.applied].filter(([, a]) => now - a.seenAt <= this.liveWithinMs).map(([instance, a]) => ({ instance, position: a.position }));
+  }
+
+  /** Waits until every live verifier has applied `target`, or the timeout passes. */
+  async waitFor(target: GlobalPosition, timeoutMs: number): Promise<FenceResult> {
+    const started = this.clock();
+    const check = (): FenceResult => {
+      const verifiers = this.liveVerifiers().map(({ instance, position }) => ({ instance, applied: compareGlobalPositions(position, target) >= 0 }));
+      return { complete: verifiers.every((v) => v.applied), verifiers, waitedMs: this.clock() - started };
+    };
+    let result = check();
+    const deadline = started + timeoutMs;
+    while (!result.complete && this.clock() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(100, Math.max(1, deadline - this.clock())));
+        const waiters = this.waiters;
+        function done(): void {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+      result = check();
+    }
+    return result;
+  }
+}
+
+function parseAnnouncement(data: Uint8Array): (GlobalPosition & { instance: string }) | undefined {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    const { instance, transactionId, position } = body;
+    if (typeof instance !== 'string' || typeof transactionId !== 'string' || typeof position !== 'string') return undefined;
+    if (!/^\d{1,20}$/.test(transactionId) || !/^\d{1,20}$/.test(position)) return undefined;
+    return { instance, transactionId, position };
+  } catch {
+    // Not JSON: not one of ours.
+    return undefined;
+  }
+}

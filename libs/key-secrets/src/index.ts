@@ -1,0 +1,2 @@
+export * from './peppers.js';
+export * from './key-hasher.js';

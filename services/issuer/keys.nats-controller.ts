@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { NatsContext } from '@nestjs/microservices';
+import type { NatsReply } from '@keyledger/api-transport';
+import { NOT_JSON, bearerToken, natsReply } from '@keyledger/api-transport';
+import {
+  ApiError,
+  apiSubject,
+  issueKeyRequestSchema,
+  keyIdRequestSchema,
+  listKeysRequestSchema,
+  revokeKeyRequestSchema,
+  suspendKeyRequestSchema,
+  updateKeyRequestSchema,
+} from '@keyledger/contracts';
+import type { KeyView } from '@keyledger/contracts';
+import type { CommandContext, IssuedKey, RevokedKey } from '@keyledger/key-management';
+import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+
+type Headers = { get(name: string): string } | undefined;
+
+/**
+ * The key API over NATS request/reply, subjects `<prefix>.v1.keys.<operation>`. Built per
+ * installation because the subject prefix is configuration, not code.
+ */
+export function keysNatsController(prefix: string): new (...args: never[]) => unknown {
+  const subject = (operation: string): string => apiSubject(prefix, `keys.${operation}`);
+
+  @Controller()
+  class KeysNatsController {
+    constructor(
+      @Inject(KeyManagement) private readonly keys: KeyManagement,
+      @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+      @Inject(LOGGER) private readonly logger: Logger,
+    ) {}
+
+    @MessagePattern(subject('issue'))
+    issue(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<{ keyId: string; key: string; view: KeyView }>> {
+      return this.handle(ctx, body, async (context) => {
+        const issued: IssuedKey = await this.keys.issue(parseRequest(issueKeyRequestSchema, body), context);
+        return { keyId: issued.keyId, key: issued.key, view: issued.view };
+      });
+    }
+
+    @MessagePattern(subject('update'))
+    update(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
+      return this.handle(ctx, body, (context) => this.keys.update(parseRequest(updateKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('suspend'))
+    suspend(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
+      return this.handle(ctx, body, (context) => this.keys.suspend(parseRequest(suspendKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('resume'))
+    resume(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
+      return this.handle(ctx, body, (context) => this.keys.resume(parseRequest(keyIdRequestSchema, body).keyId, context));
+    }
+
+    @MessagePattern(subject('revoke'))
+    revoke(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RevokedKey>> {
+      return this.handle(ctx, body, (context) => this.keys.revoke(parseRequest(revokeKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('get'))
+    get(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
+      return this.handle(ctx, body, (context) => this.keys.get(parseRequest(keyIdRequestSchema, body).keyId, context.caller));
+    }
+
+    @MessagePattern(subject('list'))
+    list(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<{ keys: KeyView[] }>> {
+      return this.handle(ctx, body, (context) => ({ keys: this.keys.list(parseRequest(listKeysRequestSchema, body).tenant, context.caller) }));
+    }
+
+    private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<NatsReply<T>> {
+      return natsReply(this.logger, () => {
+        if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+        const headers = ctx.getHeaders() as Headers;
+        const caller = this.auth.authenticate(bearerToken(headers?.get('Authorization')));
+        const correlationId = headers?.get('Keyledger-Correlation-Id') || randomUUID();
+        const traceparent = headers?.get('traceparent') || undefined;
+        return run({
+          caller,
+          correlationId,
+          traceparent: traceparent && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent) ? traceparent : undefined,
+        });
+      });
+    }
+  }
+
+  return KeysNatsController;
+}
