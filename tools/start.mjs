@@ -1,6 +1,8 @@
 // `npm start`: installs what is missing, builds, finds or starts Postgres and NATS
 // JetStream, migrates the schema and runs every Keyledger service until Ctrl-C.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
@@ -17,7 +19,26 @@ const { ensureStack } = await import('./local-stack.mjs');
 const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, log });
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
-const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl };
+const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl, KEYLEDGER_HASH_PEPPERS: await localPeppers() };
+
+/**
+ * The hash pepper of a local installation: KEYLEDGER_HASH_PEPPERS when set, otherwise one
+ * generated on the first start and kept in .keyledger/pepper (mode 0600). Losing it makes
+ * every key issued with it unverifiable, so it is never regenerated.
+ */
+async function localPeppers() {
+  if (process.env.KEYLEDGER_HASH_PEPPERS) return process.env.KEYLEDGER_HASH_PEPPERS;
+  const file = join(root, '.keyledger', 'pepper');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+    const peppers = `1:${randomBytes(32).toString('base64')}`;
+    await writeFile(file, `${peppers}\n`, { mode: 0o600, flag: 'wx' });
+    log(`generated a hash pepper in .keyledger/pepper; keep it with the database`);
+    return peppers;
+  }
+}
 const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js')], { env });
 if (migrated !== 0) {
   await stack.stop();

@@ -78,6 +78,8 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<NatsReply<T>> {
       return natsReply(this.logger, () => {
         if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+        // Request bodies carry no key plaintext (the admin key is a header); redaction guards anyway.
+        this.logger.debug({ subject: ctx.getSubject(), body }, 'key API request');
         const headers = ctx.getHeaders() as Headers;
         const caller = this.auth.authenticate(bearerToken(headers?.get('Authorization')));
         const correlationId = headers?.get('Keyledger-Correlation-Id') || randomUUID();

@@ -1,11 +1,69 @@
-import { Module } from '@nestjs/common';
-import type { DynamicModule } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { KeyServiceEnv } from '@keyledger/config';
+import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
+import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
+import type { Logger } from '@keyledger/observability';
+import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
+import { AuthorizeHttpController } from './authorize.http-controller.js';
+import { KeyVerification } from './key-verification.js';
+import { verifyNatsController } from './verify.nats-controller.js';
 
-/** The verifier service. It boots with the shared kit (config, Postgres, NATS, health). */
+/**
+ * The verifier: answers verify requests from an in-memory projection of every key, over
+ * NATS and HTTP, never touching Postgres on the hot path. Each replica holds the whole
+ * projection and announces what it has applied, for revocation fences.
+ */
 @Module({})
-export class VerifierModule {
-  static forService(_context: ServiceContext): DynamicModule {
-    return { module: VerifierModule };
+export class VerifierModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private lagProbe: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  static forService({ config, logger, infrastructure }: ServiceContext<KeyServiceEnv>): DynamicModule {
+    const index = new KeyIndex();
+    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
+    const projection = new LiveKeyProjection(
+      { ...infrastructure, index, logger },
+      {
+        instanceId: `verifier-${randomUUID()}`,
+        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
+        failClosed: config.VERIFIER_FAIL_CLOSED,
+        heartbeatMs: 1000,
+        catchUpBatchSize: 5000,
+        announce: true,
+      },
+    );
+    return {
+      module: VerifierModule,
+      controllers: [AuthorizeHttpController, verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
+      providers: [
+        { provide: LiveKeyProjection, useValue: projection },
+        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection) },
+      ],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.projection.start();
+    // How far behind the store this replica is: measured off the verify path.
+    this.lagProbe = setInterval(() => {
+      this.projection.measureLag().catch((error: unknown) => this.logger.warn({ err: error }, 'could not measure the lag behind the store'));
+    }, 2000);
+    this.health.register('key-projection', () => {
+      const status = this.projection.status();
+      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.lagProbe);
+    await this.projection.stop();
   }
 }

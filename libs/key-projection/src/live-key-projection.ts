@@ -73,6 +73,7 @@ export class LiveKeyProjection {
   private disconnectedAt: number | undefined;
   private behindStore: number | undefined;
   private readonly clock: () => number;
+  private stopping = false;
 
   constructor(
     private readonly deps: LiveKeyProjectionDependencies,
@@ -107,6 +108,7 @@ export class LiveKeyProjection {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.pendingAnnounce);
     await this.messages?.close();
@@ -180,6 +182,7 @@ export class LiveKeyProjection {
 
   private async watchConnection(): Promise<void> {
     for await (const status of this.deps.nc.status()) {
+      if (this.stopping) return;
       if (status.type === 'disconnect') {
         this.disconnectedAt ??= this.clock();
         this.deps.logger.warn('lost NATS; key projection may fall behind');

@@ -1,5 +1,5 @@
 export * from './test-context.js';
 export * from './test-events.js';
 export * from './stream-reader.js';
-export * from './relay-process.js';
+export * from './service-process.js';
 export * from './free-port.js';

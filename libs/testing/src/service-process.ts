@@ -16,12 +16,27 @@ export function builtService(service: string): string {
 /** Starts a built service as a real OS process against the test context's schema and streams. */
 export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, [builtService(service)], {
-    env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', LOG_LEVEL: process.env['TEST_SERVICE_LOG_LEVEL'] ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr?.on('data', (chunk: Buffer) => process.env['TEST_LOG_LEVEL'] && process.stderr.write(chunk));
-  child.stdout?.on('data', (chunk: Buffer) => process.env['TEST_LOG_LEVEL'] && process.stdout.write(chunk));
+  const output: Buffer[] = [];
+  outputs.set(child, output);
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    if (process.env['TEST_LOG_LEVEL']) process.stderr.write(chunk);
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    if (process.env['TEST_LOG_LEVEL']) process.stdout.write(chunk);
+  });
   return child;
+}
+
+const outputs = new WeakMap<ChildProcess, Buffer[]>();
+
+/** Everything a spawned service wrote to stdout and stderr so far (its logs). */
+export function serviceOutput(child: ChildProcess): string {
+  return Buffer.concat(outputs.get(child) ?? []).toString('utf8');
 }
 
 export function waitForExit(child: ChildProcess): Promise<number | null> {

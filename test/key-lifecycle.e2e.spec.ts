@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { headers } from '@nats-io/transport-node';
+import { apiSubject } from '@keyledger/contracts';
+import type { KeyView } from '@keyledger/contracts';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, readStreamMessages, serviceOutput, spawnService } from '@keyledger/testing';
+
+interface Reply<T> {
+  ok: boolean;
+  result: T;
+  error?: { code: string; message: string };
+}
+interface VerifyResult {
+  valid: boolean;
+  code: string;
+  keyId?: string;
+  tenant?: string;
+  scopes?: string[];
+}
+
+describe('key lifecycle through NATS and HTTP', () => {
+  let ctx: TestContext;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  const issuedKeys: string[] = [rootKey];
+  const services: { name: string; child: ChildProcess; port: number }[] = [];
+  const verifierPorts: number[] = [];
+
+  async function call<T>(operation: string, body: unknown, adminKey: string | null = rootKey): Promise<Reply<T>> {
+    const h = headers();
+    if (adminKey) h.set('Authorization', `Bearer ${adminKey}`);
+    const reply = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 10_000, headers: h });
+    return reply.json<Reply<T>>();
+  }
+
+  async function verifyOverNats(body: Record<string, unknown>): Promise<VerifyResult> {
+    const reply = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.verify'), JSON.stringify(body), { timeout: 5000 });
+    return reply.json<VerifyResult>();
+  }
+
+  async function authorize(
+    port: number,
+    key: string,
+    extra: Record<string, string> = {},
+  ): Promise<{ status: number; code: string | null; keyId: string | null }> {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/authorize`, { headers: { Authorization: `Bearer ${key}`, ...extra } });
+    return { status: response.status, code: response.headers.get('x-keyledger-code'), keyId: response.headers.get('x-keyledger-key-id') };
+  }
+
+  async function issue(body: Record<string, unknown>, adminKey = rootKey): Promise<{ keyId: string; key: string; view: KeyView }> {
+    const reply = await call<{ keyId: string; key: string; view: KeyView }>('keys.issue', body, adminKey);
+    if (!reply.ok) throw new Error(`issue failed: ${JSON.stringify(reply.error)}`);
+    issuedKeys.push(reply.result.key);
+    return reply.result;
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('lifecycle');
+    const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace', HTTP_HOST: '127.0.0.1' };
+    for (const name of ['relay', 'issuer', 'verifier', 'verifier']) {
+      const port = await freePort();
+      services.push({ name, child: spawnService(ctx, name, { ...env, HTTP_PORT: String(port) }), port });
+      if (name === 'verifier') verifierPorts.push(port);
+    }
+    for (const { port } of services)
+      await eventually(
+        'service ready',
+        () =>
+          fetch(`http://127.0.0.1:${port}/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (s) => s === 200,
+        60_000,
+      );
+    // The root key is usable once the issuer's own projection has seen it.
+    await eventually('root key accepted', () => call('keys.list', { tenant: 'acme' }).then((r) => r.ok), Boolean);
+  });
+
+  afterAll(async () => {
+    for (const { child } of services) child.kill('SIGTERM');
+    await ctx.close();
+  });
+
+  it('issues a key that every interface then verifies, with its scopes, allowlist and tenant', async () => {
+    const { keyId, key, view } = await issue({
+      tenant: 'acme',
+      owner: 'billing',
+      scopes: ['orders:*'],
+      ipAllowlist: ['10.0.0.0/8'],
+      metadata: { team: 'payments' },
+    });
+    expect(key).toMatch(/^kl_live_[0-9A-Za-z]{38}$/);
+    expect(view).toMatchObject({ keyId, tenant: 'acme', owner: 'billing', status: 'active', scopes: ['orders:*'], ipAllowlist: ['10.0.0.0/8'] });
+    expect(JSON.stringify(view)).not.toContain(key);
+    await eventually(
+      'verifiers know the key',
+      () => verifyOverNats({ key, scopes: ['orders:read'], ip: '10.1.2.3' }),
+      (r) => r.code === 'VALID',
+    );
+    expect(await verifyOverNats({ key, scopes: ['orders:read'], ip: '::ffff:10.1.2.3', tenant: 'acme' })).toMatchObject({ valid: true, keyId, tenant: 'acme' });
+    expect((await verifyOverNats({ key, scopes: ['users:read'], ip: '10.1.2.3' })).code).toBe('INSUFFICIENT_PERMISSIONS');
+    expect((await verifyOverNats({ key, ip: '192.168.1.1' })).code).toBe('FORBIDDEN');
+    expect((await verifyOverNats({ key, ip: '10.1.2.3', tenant: 'other' })).code).toBe('NOT_FOUND');
+    expect((await verifyOverNats({ key, ip: '10.1.2.3', env: 'test' })).code).toBe('FORBIDDEN');
+    for (const port of verifierPorts) {
+      expect(await authorize(port, key, { 'X-Required-Scope': 'orders:read', 'X-Forwarded-For': '10.9.9.9, 172.16.0.1' })).toEqual({
+        status: 200,
+        code: 'VALID',
+        keyId,
+      });
+      expect((await authorize(port, key, { 'X-Required-Scope': 'users:read', 'X-Real-IP': '10.9.9.9' })).status).toBe(403);
+    }
+  });
+
+  it('answers MALFORMED, never an error, to bad keys and bad requests of any size or encoding', async () => {
+    for (const key of ['', 'kl_live_nope', 'x'.repeat(100_000), '\u0000\uffff', rootKey.slice(0, -1) + (rootKey.endsWith('a') ? 'b' : 'a')]) {
+      expect((await verifyOverNats({ key })).code).toBe('MALFORMED');
+    }
+    const raw = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.verify'), new Uint8Array([0xff, 0xfe, 0x00]), { timeout: 5000 });
+    expect(raw.json<VerifyResult>().code).toBe('MALFORMED');
+    expect((await verifyOverNats({ key: 42, unexpected: true })).code).toBe('MALFORMED');
+    expect((await authorize(verifierPorts[0]!, 'garbage')).status).toBe(401);
+    const noKey = await fetch(`http://127.0.0.1:${verifierPorts[0]!}/v1/authorize`);
+    expect([noKey.status, noKey.headers.get('x-keyledger-code')]).toEqual([401, 'MALFORMED']);
+  });
+
+  it('suspends, resumes and updates a key, and verifiers follow', async () => {
+    const { keyId, key } = await issue({ tenant: 'acme', owner: 'reports', scopes: ['reports:read'] });
+    await eventually(
+      'key known',
+      () => verifyOverNats({ key }),
+      (r) => r.code === 'VALID',
+    );
+    expect((await call<KeyView>('keys.suspend', { keyId, reason: 'investigating' })).result.status).toBe('suspended');
+    await eventually(
+      'suspension applied',
+      () => verifyOverNats({ key }),
+      (r) => r.code === 'DISABLED',
+    );
+    expect((await authorize(verifierPorts[1]!, key)).status).toBe(401);
+    expect((await call<KeyView>('keys.resume', { keyId })).result.status).toBe('active');
+    await eventually(
+      'resumption applied',
+      () => verifyOverNats({ key }),
+      (r) => r.code === 'VALID',
+    );
+    expect((await call<KeyView>('keys.update', { keyId, scopes: ['reports:*'] })).result.scopes).toEqual(['reports:*']);
+    await eventually(
+      'update applied',
+      () => verifyOverNats({ key, scopes: ['reports:export'] }),
+      (r) => r.code === 'VALID',
+    );
+    expect((await call<KeyView>('keys.get', { keyId })).result).toMatchObject({ keyId, scopes: ['reports:*'], version: 4 });
+  });
+
+  it('answers a revocation only once every verifier rejects the key', async () => {
+    const { keyId, key } = await issue({ tenant: 'acme', owner: 'batch' });
+    for (const port of verifierPorts)
+      await eventually(
+        'key known everywhere',
+        () => authorize(port, key),
+        (r) => r.status === 200,
+      );
+    const reply = await call<{ view: KeyView; fence: { complete: boolean; verifiers: unknown[] } }>('keys.revoke', { keyId, reason: 'rotated out' });
+    expect(reply.result.view.status).toBe('revoked');
+    expect(reply.result.fence).toMatchObject({ complete: true });
+    expect(reply.result.fence.verifiers).toHaveLength(2);
+    // No waiting here: the fence already guaranteed it.
+    for (const port of verifierPorts) expect(await authorize(port, key)).toMatchObject({ status: 401, code: 'REVOKED' });
+    expect((await call('keys.resume', { keyId })).error?.code).toBe('INVALID_TRANSITION');
+  });
+
+  it('protects the admin plane with admin keys limited to their tenant', async () => {
+    expect((await call('keys.list', { tenant: 'acme' }, null)).error?.code).toBe('UNAUTHENTICATED');
+    expect((await call('keys.list', { tenant: 'acme' }, 'kl_live_garbage')).error?.code).toBe('UNAUTHENTICATED');
+    const acmeAdmin = await issue({ tenant: 'acme', owner: 'ops', scopes: ['keyledger:keys:write', 'keyledger:keys:read'] });
+    await eventually('acme admin usable', () => call('keys.list', { tenant: 'acme' }, acmeAdmin.key).then((r) => r.ok), Boolean);
+    const other = await issue({ tenant: 'globex', owner: 'svc' });
+    expect((await call('keys.issue', { tenant: 'globex', owner: 'x' }, acmeAdmin.key)).error?.code).toBe('PERMISSION_DENIED');
+    expect((await call('keys.get', { keyId: other.keyId }, acmeAdmin.key)).error?.code).toBe('KEY_NOT_FOUND');
+    expect((await call('keys.revoke', { keyId: other.keyId, reason: 'x' }, acmeAdmin.key)).error?.code).toBe('KEY_NOT_FOUND');
+    const readOnly = await issue({ tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
+    await eventually('read-only admin usable', () => call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
+    expect((await call('keys.issue', { tenant: 'acme', owner: 'x' }, readOnly.key)).error?.code).toBe('PERMISSION_DENIED');
+    const listed = await call<{ keys: KeyView[] }>('keys.list', { tenant: 'acme' }, readOnly.key);
+    expect(listed.result.keys.every((k) => k.tenant === 'acme')).toBe(true);
+  });
+
+  it('rejects bad commands with a typed error and records nothing', async () => {
+    const before = (await ctx.store.readAll(START_OF_LOG, 100_000)).length;
+    const bad = [
+      call('keys.issue', { tenant: 'acme', owner: 'x', scopes: ['Not A Scope'] }),
+      call('keys.issue', { tenant: 'acme', owner: 'x', ipAllowlist: ['10.0.0.0/99'] }),
+      call('keys.issue', { tenant: 'ACME!', owner: 'x' }),
+      call('keys.issue', { tenant: 'acme', owner: 'x', expiresAt: '2001-01-01T00:00:00Z' }),
+      call('keys.issue', { tenant: 'acme', owner: 'x', surprise: 1 }),
+      call('keys.update', { keyId: 'key_nope' }),
+    ];
+    for (const reply of await Promise.all(bad)) expect(reply.error?.code).toBe('INVALID_ARGUMENT');
+    const raw = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), 'not json', { timeout: 5000 });
+    expect(raw.json<Reply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
+    expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);
+  });
+
+  it('keeps every plaintext key out of the database, the event stream and the logs', async () => {
+    const tables = await ctx.ownerDb.query<{ table_name: string }[]>(`select table_name from information_schema.tables where table_schema = $1`, [ctx.schema]);
+    const dump: string[] = [];
+    for (const { table_name } of tables) {
+      const rows = await ctx.ownerDb.query<{ row: string }[]>(`select t::text as row from ${ctx.schema}."${table_name}" t`);
+      dump.push(...rows.map((r) => r.row));
+    }
+    const messages = await readStreamMessages(ctx.js, ctx.topology.eventStream, (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages);
+    const streamText = messages.map((m) => m.string()).join('\n');
+    const logs = services.map(({ child }) => serviceOutput(child)).join('\n');
+    expect(dump.length).toBeGreaterThan(10);
+    expect(logs).toContain('[redacted]'); // the verifier logged requests, with the key redacted
+    for (const key of issuedKeys) {
+      const body = key.slice(8, 40);
+      expect(dump.join('\n')).not.toContain(body);
+      expect(streamText).not.toContain(body);
+      expect(logs).not.toContain(body);
+    }
+  });
+});
