@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { hostname } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
@@ -10,7 +11,9 @@ import { createLogger, startTelemetry } from '@keyledger/observability';
 import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
+import { HealthRegistry } from './health.registry.js';
 import { ServiceKitModule } from './service-kit.module.js';
+import { answerStatusRequests } from './status-responder.js';
 
 export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
   readonly service: string;
@@ -32,6 +35,8 @@ export interface BootstrapOptions<C extends ServiceEnv> {
   readonly natsApi?: boolean;
   /** Extra transports, e.g. gRPC. */
   readonly microservices?: (context: ServiceContext<C>) => MicroserviceOptions[];
+  /** Further endpoints to list in `keyledger status`, e.g. `{ grpc: 'host:50051' }`. */
+  readonly endpoints?: (context: ServiceContext<C>) => Record<string, string>;
   /** Runs after the app is listening, e.g. to print a bootstrap secret once. */
   readonly afterStart?: (app: INestApplication, context: ServiceContext<C>) => Promise<void>;
   readonly env?: Record<string, string | undefined>;
@@ -92,7 +97,17 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   process.once('SIGINT', stop);
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);
-  logger.info({ port }, `${options.service} listening`);
+  const address = app.getHttpServer().address() as { port: number } | string | null;
+  const httpPort = typeof address === 'object' && address ? address.port : port;
+  logger.info({ port: httpPort }, `${options.service} listening`);
+  const host = config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST;
+  const instance = `${options.service}-${hostname()}-${process.pid}`;
+  answerStatusRequests(
+    infrastructure.nc,
+    config.KEYLEDGER_SUBJECT_PREFIX,
+    () => ({ service: options.service, instance, endpoints: { http: `http://${host}:${httpPort}`, ...options.endpoints?.(context) } }),
+    app.get(HealthRegistry),
+  );
   await options.afterStart?.(app, context);
   return app;
 }

@@ -4,3 +4,4 @@ export * from './health.registry.js';
 export * from './health.controller.js';
 export * from './service-kit.module.js';
 export * from './bootstrap-service.js';
+export * from './status-responder.js';

@@ -1,0 +1,51 @@
+import { headers } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { apiSubject } from '@keyledger/contracts';
+import type { ApiErrorBody, InstanceStatusReply } from './cli-types.js';
+
+/** A failure reported by a service, printed as `CODE: message`. */
+export class CliApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'CliApiError';
+  }
+}
+
+/** The key API over NATS request/reply, as any internal client would call it. */
+export class KeyledgerClient {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+    private readonly adminKey: string | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Calls an admin operation (`keys.issue`, …) and returns its result or throws its error. */
+  async call<T>(operation: string, body: unknown): Promise<T> {
+    const h = headers();
+    if (this.adminKey) h.set('Authorization', `Bearer ${this.adminKey}`);
+    const reply = await this.nc.request(apiSubject(this.prefix, operation), JSON.stringify(body), { timeout: this.timeoutMs, headers: h });
+    const answer = reply.json<{ ok: true; result: T } | ({ ok: false } & ApiErrorBody)>();
+    if (!answer.ok) throw new CliApiError(answer.error.code, answer.error.message);
+    return answer.result;
+  }
+
+  /** Verification answers with a result, never an error. */
+  async verify<T>(body: unknown): Promise<T> {
+    const reply = await this.nc.request(apiSubject(this.prefix, 'keys.verify'), JSON.stringify(body), { timeout: this.timeoutMs });
+    return reply.json<T>();
+  }
+
+  /** Every instance that answers the status request within the wait. */
+  async status(waitMs: number): Promise<InstanceStatusReply[]> {
+    const replies: InstanceStatusReply[] = [];
+    const iterator = await this.nc.requestMany(apiSubject(this.prefix, 'status'), '', { maxWait: waitMs });
+    for await (const message of iterator) {
+      if (message.data.length > 0) replies.push(message.json<InstanceStatusReply>());
+    }
+    return replies;
+  }
+}

@@ -1,0 +1,30 @@
+import { InvalidArgumentError } from 'commander';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30d`, `12h`, `15m`, `45s`, `2w` as an absolute ISO time from now. */
+export function expiresIn(text: string): string {
+  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30d, 12h, 15m or 45s');
+  return new Date(Date.now() + Number(match[1]) * UNITS[match[2]!]!).toISOString();
+}
+
+/** Collects a repeatable option (`--allow-ip A --allow-ip B`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--scopes a,b` as a list. */
+export function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
+
+/** Collects `--meta k=v` into an object. */
+export function metaEntry(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('expected key=value');
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}

@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { connect } from '@nats-io/transport-node';
+import type { KeyView } from '@keyledger/contracts';
+import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
+import { CliApiError, KeyledgerClient } from './api-client.js';
+import { collect, commaList, expiresIn, metaEntry } from './cli-options.js';
+import type { VerifyReply } from './cli-types.js';
+import { detailTable, keyDetail, keyTable, print } from './output.js';
+
+/** Services `keyledger status` expects to find running. */
+const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'];
+
+interface GlobalOptions {
+  nats: string;
+  subjectPrefix: string;
+  adminKey?: string;
+  json: boolean;
+  timeout: number;
+}
+
+const program = new Command('keyledger')
+  .description('Manage and verify Keyledger API keys')
+  .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default('nats://127.0.0.1:4222'))
+  .addOption(new Option('--subject-prefix <prefix>', 'NATS subject prefix of the installation').env('KEYLEDGER_SUBJECT_PREFIX').default('keyledger'))
+  .addOption(new Option('--admin-key <key>', 'admin key for every command but verify').env('KEYLEDGER_ADMIN_KEY'))
+  .option('--json', 'print JSON for scripts', false)
+  .addOption(new Option('--timeout <ms>', 'request timeout').default(10_000).argParser(Number))
+  .showHelpAfterError();
+
+/** Runs an action with a connected client; API failures exit 1 with `error: CODE: message`. */
+function withClient<A extends unknown[]>(action: (client: KeyledgerClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
+  return async (...args: A): Promise<void> => {
+    const options = program.opts<GlobalOptions>();
+    const nc = await connect({ servers: options.nats.split(','), name: 'keyledger-cli', timeout: options.timeout });
+    try {
+      process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout), options, ...args)) ?? 0;
+    } catch (error) {
+      process.stderr.write(`error: ${error instanceof CliApiError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    } finally {
+      await nc.close();
+    }
+  };
+}
+
+program
+  .command('status')
+  .description('list running services and their endpoints; exit 0 when every service is ready')
+  .option('--wait <ms>', 'how long to collect answers', (v) => Number(v), 1000)
+  .action(
+    withClient(async (client, options, command: { wait: number }) => {
+      const instances = await client.status(command.wait);
+      const services = SERVICES.map((service) => {
+        const mine = instances.filter((i) => i.service === service);
+        return { service, ready: mine.length > 0 && mine.every((i) => i.ready), instances: mine };
+      });
+      print(options.json, { ready: services.every((s) => s.ready), services }, () =>
+        detailTable(
+          Object.fromEntries(
+            services.map((s) => [
+              s.service,
+              s.instances.length === 0
+                ? 'not running'
+                : `${s.ready ? 'ready' : 'NOT READY'} (${s.instances.length}) ${s.instances.map((i) => i.endpoints['http']).join(' ')}`,
+            ]),
+          ),
+        ),
+      );
+      return services.every((s) => s.ready) ? 0 : 1;
+    }),
+  );
+
+const keys = program.command('keys').description('issue, inspect, change and verify keys');
+
+keys
+  .command('issue')
+  .description('issue a key; prints the key once')
+  .requiredOption('--tenant <tenant>')
+  .requiredOption('--owner <owner>', 'the service or application that holds the key')
+  .option('--name <name>')
+  .addOption(new Option('--env <env>').choices(['live', 'test']).default('live'))
+  .option('--scopes <list>', 'comma-separated, e.g. orders:read,users:*', commaList)
+  .option('--allow-ip <cidr>', 'allowed caller range (repeatable)', collect)
+  .option('--expires-in <duration>', 'e.g. 30d, 12h', expiresIn)
+  .option('--meta <key=value>', 'metadata (repeatable)', metaEntry)
+  .action(
+    withClient(
+      async (
+        client,
+        options,
+        command: {
+          tenant: string;
+          owner: string;
+          name?: string;
+          env: string;
+          scopes?: string[];
+          allowIp?: string[];
+          expiresIn?: string;
+          meta?: Record<string, string>;
+        },
+      ) => {
+        const issued = await client.call<{ keyId: string; key: string; view: KeyView }>('keys.issue', {
+          tenant: command.tenant,
+          owner: command.owner,
+          name: command.name,
+          environment: command.env,
+          scopes: command.scopes,
+          ipAllowlist: command.allowIp,
+          expiresAt: command.expiresIn,
+          metadata: command.meta,
+        });
+        print(options.json, { ...issued.view, key: issued.key }, () => `${keyDetail(issued.view)}\n\nkey (shown once): ${issued.key}`);
+      },
+    ),
+  );
+
+keys
+  .command('verify <key>')
+  .description('verify a key; exit 0 when VALID')
+  .option('--tenant <tenant>')
+  .option('--scope <scope>', 'required scope (repeatable)', collect)
+  .option('--ip <ip>', 'caller address')
+  .addOption(new Option('--env <env>').choices(['live', 'test']))
+  .action(
+    withClient(async (client, options, key: string, command: { tenant?: string; scope?: string[]; ip?: string; env?: string }) => {
+      const result = await client.verify<VerifyReply>({ key, tenant: command.tenant, scopes: command.scope, ip: command.ip, env: command.env });
+      print(options.json, result, () => detailTable({ ...result }));
+      return result.valid ? 0 : 1;
+    }),
+  );
+
+keys.command('get <keyId>').action(
+  withClient(async (client, options, keyId: string) => {
+    const view = await client.call<KeyView>('keys.get', { keyId });
+    print(options.json, view, () => keyDetail(view));
+  }),
+);
+
+keys
+  .command('list')
+  .requiredOption('--tenant <tenant>')
+  .action(
+    withClient(async (client, options, command: { tenant: string }) => {
+      const { keys: list } = await client.call<{ keys: KeyView[] }>('keys.list', { tenant: command.tenant });
+      print(options.json, list, () => keyTable(list));
+    }),
+  );
+
+keys
+  .command('update <keyId>')
+  .option('--name <name>')
+  .option('--scopes <list>', 'replace the scopes', commaList)
+  .option('--allow-ip <cidr>', 'replace the allowlist (repeatable)', collect)
+  .option('--expires-in <duration>', 'new expiry from now', expiresIn)
+  .option('--no-expiry', 'remove the expiry')
+  .option('--meta <key=value>', 'replace the metadata (repeatable)', metaEntry)
+  .action(
+    withClient(
+      async (
+        client,
+        options,
+        keyId: string,
+        command: { name?: string; scopes?: string[]; allowIp?: string[]; expiresIn?: string; expiry: boolean; meta?: Record<string, string> },
+      ) => {
+        const view = await client.call<KeyView>('keys.update', {
+          keyId,
+          name: command.name,
+          scopes: command.scopes,
+          ipAllowlist: command.allowIp,
+          metadata: command.meta,
+          expiresAt: command.expiry === false ? null : command.expiresIn,
+        });
+        print(options.json, view, () => keyDetail(view));
+      },
+    ),
+  );
+
+for (const operation of ['suspend', 'resume', 'revoke'] as const) {
+  keys
+    .command(`${operation} <keyId>`)
+    .option('--reason <reason>', operation === 'revoke' ? 'why (recorded in the audit trail)' : 'why')
+    .action(
+      withClient(async (client, options, keyId: string, command: { reason?: string }) => {
+        const body =
+          operation === 'revoke'
+            ? { keyId, reason: command.reason ?? 'revoked with the CLI' }
+            : operation === 'suspend'
+              ? { keyId, reason: command.reason }
+              : { keyId };
+        const answer = await client.call<KeyView | { view: KeyView; fence?: unknown }>(`keys.${operation}`, body);
+        const view = 'view' in answer ? answer.view : answer;
+        print(options.json, answer, () => keyDetail(view));
+      }),
+    );
+}
+
+keys
+  .command('generate')
+  .description('print a fresh well-formed key, offline (for bootstrap secrets)')
+  .option('--prefix <prefix>', 'key prefix', DEFAULT_KEY_PREFIX)
+  .addOption(new Option('--env <env>').choices(['live', 'test']).default('live'))
+  .action((command: { prefix: string; env: 'live' | 'test' }) => {
+    if (!isValidKeyPrefix(command.prefix)) program.error('error: the prefix must be 2-16 lowercase letters or digits, starting with a letter');
+    const key = formatNewKey(command.prefix, command.env, (n) => randomBytes(n));
+    print(program.opts<GlobalOptions>().json, { key }, () => key);
+  });
+
+await program.parseAsync();

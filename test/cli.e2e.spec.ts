@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, spawnService } from '@keyledger/testing';
+
+const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('the keyledger CLI', () => {
+  let ctx: TestContext;
+  const adminKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  const children: ChildProcess[] = [];
+
+  function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, ...args],
+        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: adminKey, ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('cli');
+    for (const name of SERVICES) {
+      const port = await freePort();
+      children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }));
+    }
+    await eventually(
+      'every service ready',
+      () => cli(['status']),
+      (run) => run.code === 0,
+      60_000,
+    );
+    await eventually(
+      'admin key accepted',
+      () => cli(['keys', 'list', '--tenant', 'acme']),
+      (run) => run.code === 0,
+    );
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGTERM');
+    await ctx.close();
+  });
+
+  it('reports every service ready with its endpoints', async () => {
+    const run = await cli(['status', '--json']);
+    expect(run.code).toBe(0);
+    const status = JSON.parse(run.stdout) as { ready: boolean; services: { service: string; ready: boolean; instances: { endpoints: { http: string } }[] }[] };
+    expect(status.ready).toBe(true);
+    expect(status.services.map((s) => s.service).sort()).toEqual([...SERVICES].sort());
+    for (const service of status.services) expect(service.instances[0]?.endpoints.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('issues, verifies, changes, suspends, resumes and revokes a key', async () => {
+    const issued = await cli([
+      'keys',
+      'issue',
+      '--tenant',
+      'acme',
+      '--owner',
+      'billing',
+      '--scopes',
+      'orders:*',
+      '--allow-ip',
+      '10.0.0.0/8',
+      '--expires-in',
+      '30d',
+      '--meta',
+      'team=payments',
+      '--json',
+    ]);
+    expect(issued.code).toBe(0);
+    const { keyId, key, expiresAt, metadata } = JSON.parse(issued.stdout) as {
+      keyId: string;
+      key: string;
+      expiresAt: string;
+      metadata: Record<string, string>;
+    };
+    expect(key).toMatch(/^kl_live_/);
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    expect(metadata).toEqual({ team: 'payments' });
+
+    const verify = (...extra: string[]): Promise<Run> => cli(['keys', 'verify', key, '--json', ...extra]);
+    const valid = await eventually(
+      'key verifiable',
+      () => verify('--scope', 'orders:read', '--ip', '10.1.1.1'),
+      (run) => run.code === 0,
+    );
+    expect(JSON.parse(valid.stdout)).toMatchObject({
+      valid: true,
+      code: 'VALID',
+      keyId,
+      tenant: 'acme',
+      owner: 'billing',
+      scopes: ['orders:*'],
+      env: 'live',
+      meta: { team: 'payments' },
+    });
+    const denied = await verify('--scope', 'users:read', '--ip', '10.1.1.1');
+    expect([denied.code, (JSON.parse(denied.stdout) as { code: string }).code]).toEqual([1, 'INSUFFICIENT_PERMISSIONS']);
+
+    expect((await cli(['keys', 'list', '--tenant', 'acme'])).stdout).toContain(keyId);
+    expect(JSON.parse((await cli(['keys', 'update', keyId, '--scopes', 'users:read', '--no-expiry', '--json'])).stdout)).toMatchObject({
+      scopes: ['users:read'],
+      expiresAt: null,
+    });
+    expect(JSON.parse((await cli(['keys', 'get', keyId, '--json'])).stdout)).toMatchObject({ keyId, scopes: ['users:read'] });
+
+    expect((await cli(['keys', 'suspend', keyId, '--reason', 'audit'])).code).toBe(0);
+    await eventually(
+      'suspension seen',
+      () => verify('--ip', '10.1.1.1'),
+      (run) => run.stdout.includes('"DISABLED"'),
+    );
+    expect((await cli(['keys', 'resume', keyId])).code).toBe(0);
+    await eventually(
+      'resumption seen',
+      () => verify('--ip', '10.1.1.1'),
+      (run) => run.code === 0,
+    );
+    const revoked = await cli(['keys', 'revoke', keyId, '--reason', 'rotated', '--json']);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ view: { status: 'revoked' }, fence: { complete: true } });
+    expect(JSON.parse((await verify('--ip', '10.1.1.1')).stdout)).toMatchObject({ valid: false, code: 'REVOKED' });
+  });
+
+  it('prints readable tables for people', async () => {
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'reports']);
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toMatch(/key id[\s\S]*tenant[\s\S]*acme[\s\S]*key \(shown once\): kl_live_/);
+  });
+
+  it('fails with the error code and exit 1 for refused commands and bad keys', async () => {
+    const noAdmin = await cli(['keys', 'list', '--tenant', 'acme'], { KEYLEDGER_ADMIN_KEY: '' });
+    expect([noAdmin.code, noAdmin.stderr.trim()]).toEqual([1, 'error: UNAUTHENTICATED: an admin key is required (Authorization: Bearer <key>)']);
+    const badScope = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--scopes', 'Bad Scope']);
+    expect([badScope.code, badScope.stderr]).toEqual([1, expect.stringContaining('INVALID_ARGUMENT') as string]);
+    const malformed = await cli(['keys', 'verify', 'not-a-key', '--json']);
+    expect([malformed.code, (JSON.parse(malformed.stdout) as { code: string }).code]).toEqual([1, 'MALFORMED']);
+  });
+
+  it('generates a well-formed key offline', async () => {
+    const run = await cli(['keys', 'generate', '--prefix', 'acme', '--env', 'test', '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout) as { key: string }).key).toMatch(/^acme_test_[0-9A-Za-z]{38}$/);
+  });
+});
