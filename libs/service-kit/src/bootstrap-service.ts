@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
@@ -97,7 +98,7 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   process.once('SIGINT', stop);
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);
-  const address = app.getHttpServer().address() as { port: number } | string | null;
+  const address = (app.getHttpServer() as Server).address();
   const httpPort = typeof address === 'object' && address ? address.port : port;
   logger.info({ port: httpPort }, `${options.service} listening`);
   const host = config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST;
