@@ -32,12 +32,14 @@ if (jestArgs.length === 0) {
   await run('lint', bin('eslint'), ['.']);
 }
 
+const { ensureNginx } = await import('./ensure-nginx.mjs');
+const nginx = await ensureNginx(log);
 const { ensureStack } = await import('./local-stack.mjs');
 const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: process.env.KEYLEDGER_TEST_PROBE_LOCAL !== 'false', log });
 log('jest');
 const code = await runToExit(process.execPath, [join(root, 'tools/run-jest.mjs'), ...jestArgs], {
   cwd: root,
-  env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl },
+  env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl, KEYLEDGER_TEST_NGINX: nginx },
 });
 await stack.stop();
 process.exit(code);

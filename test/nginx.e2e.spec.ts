@@ -1,0 +1,160 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { headers } from '@nats-io/transport-node';
+import { apiSubject } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { RunningNginx, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, spawnService, startNginx } from '@keyledger/testing';
+
+describe('nginx auth_request in front of an upstream', () => {
+  let ctx: TestContext;
+  let nginx: RunningNginx;
+  let upstream: Server;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  const children: ChildProcess[] = [];
+
+  async function admin<T>(operation: string, body: unknown): Promise<T> {
+    const h = headers();
+    h.set('Authorization', `Bearer ${rootKey}`);
+    const reply = (await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 10_000, headers: h })).json<{
+      ok: boolean;
+      result: T;
+      error?: unknown;
+    }>();
+    if (!reply.ok) throw new Error(JSON.stringify(reply.error));
+    return reply.result;
+  }
+
+  function get(path: string, key?: string, header = 'Authorization'): Promise<{ status: number; body: string; code: string | null }> {
+    const value = key === undefined ? undefined : header === 'Authorization' ? `Bearer ${key}` : key;
+    return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: value ? { [header]: value } : {} }).then(async (r) => ({
+      status: r.status,
+      body: await r.text(),
+      code: r.headers.get('x-keyledger-code'),
+    }));
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('nginx');
+    const verifierPort = await freePort();
+    for (const [name, port] of [
+      ['relay', await freePort()],
+      ['issuer', await freePort()],
+      ['verifier', verifierPort],
+    ] as const) {
+      children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }));
+    }
+    // The sample upstream echoes who nginx says the caller is.
+    upstream = createServer((request, response) => {
+      response.end(`hello ${String(request.headers['x-keyledger-key-id'])} of ${String(request.headers['x-keyledger-tenant'])}`);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as { port: number }).port;
+    const nginxPort = await freePort();
+    nginx = await startNginx(
+      nginxPort,
+      `server {
+        listen 127.0.0.1:${nginxPort};
+        location /orders/ {
+          auth_request /_keyledger;
+          auth_request_set $kl_key_id $upstream_http_x_keyledger_key_id;
+          auth_request_set $kl_tenant $upstream_http_x_keyledger_tenant;
+          auth_request_set $kl_code $upstream_http_x_keyledger_code;
+          add_header X-Keyledger-Code $kl_code always;
+          proxy_set_header X-Keyledger-Key-Id $kl_key_id;
+          proxy_set_header X-Keyledger-Tenant $kl_tenant;
+          proxy_pass http://127.0.0.1:${upstreamPort};
+        }
+        location = /_keyledger {
+          internal;
+          proxy_pass http://127.0.0.1:${verifierPort}/v1/authorize;
+          proxy_pass_request_body off;
+          proxy_set_header Content-Length "";
+          proxy_set_header X-Required-Scope "orders:read";
+          proxy_set_header X-Real-IP $remote_addr;
+        }
+      }`,
+    );
+    await eventually(
+      'verifier ready',
+      () =>
+        fetch(`http://127.0.0.1:${verifierPort}/health/ready`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      60_000,
+    );
+    await eventually(
+      'admin key accepted',
+      () =>
+        admin('keys.list', { tenant: 'acme' }).then(
+          () => true,
+          () => false,
+        ),
+      Boolean,
+    );
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    upstream?.close();
+    for (const child of children) child.kill('SIGTERM');
+    await ctx.close();
+  });
+
+  it('answers 200, 401 and 403 as the key and its state change', async () => {
+    const { keyId, key } = await admin<{ keyId: string; key: string }>('keys.issue', {
+      tenant: 'acme',
+      owner: 'shop',
+      scopes: ['orders:read'],
+      ipAllowlist: ['127.0.0.0/8'],
+    });
+    const ok = await eventually(
+      'key accepted through nginx',
+      () => get('/orders/1', key),
+      (r) => r.status === 200,
+    );
+    expect(ok.body).toBe(`hello ${keyId} of acme`);
+    expect((await get('/orders/1', key, 'X-API-Key')).status).toBe(200);
+
+    expect(await get('/orders/1')).toMatchObject({ status: 401 });
+    expect(await get('/orders/1', 'kl_live_notakey')).toMatchObject({ status: 401 });
+
+    const { key: wrongScope } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['users:read'] });
+    await eventually(
+      'scope refused with 403',
+      () => get('/orders/1', wrongScope),
+      (r) => r.status === 403,
+    );
+    const { key: wrongIp } = await admin<{ key: string }>('keys.issue', {
+      tenant: 'acme',
+      owner: 'shop',
+      scopes: ['orders:read'],
+      ipAllowlist: ['10.0.0.0/8'],
+    });
+    await eventually(
+      'address refused with 403',
+      () => get('/orders/1', wrongIp),
+      (r) => r.status === 403,
+    );
+
+    await admin('keys.suspend', { keyId });
+    await eventually(
+      'suspended key refused',
+      () => get('/orders/1', key),
+      (r) => r.status === 401,
+    );
+    await admin('keys.resume', { keyId });
+    await eventually(
+      'resumed key accepted',
+      () => get('/orders/1', key),
+      (r) => r.status === 200,
+    );
+    await admin('keys.revoke', { keyId, reason: 'done' });
+    // The revocation answered after the fence: nginx refuses the key at once.
+    expect((await get('/orders/1', key)).status).toBe(401);
+  });
+});
