@@ -17,7 +17,7 @@ const selected = process.argv.length > 2 ? process.argv.slice(2) : available;
 let failed = false;
 for (const name of selected) {
   if (!available.includes(name)) throw new Error(`no benchmark ${name}; available: ${available.join(', ')}`);
-  const code = await runToExit(process.execPath, [join(root, 'dist', 'bench', `${name}.js`)], {
+  const code = await runToExit(process.execPath, ['--expose-gc', join(root, 'dist', 'bench', `${name}.js`)], {
     env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl },
   });
   failed ||= code !== 0;

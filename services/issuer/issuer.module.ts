@@ -7,6 +7,7 @@ import { KeyIndex, LiveKeyProjection, VerifierFence } from '@keyledger/key-proje
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
+import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
 
 /**
@@ -40,7 +41,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     const keys = new KeyManagement({ store: infrastructure.store, hasher, index, fence, fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS });
     return {
       module: IssuerModule,
-      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
+      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: VerifierFence, useValue: fence },

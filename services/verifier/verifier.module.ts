@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import { Inject, Module } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
@@ -7,8 +9,9 @@ import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
 import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
-import { AuthorizeHttpController } from './authorize.http-controller.js';
+import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { KeyVerification } from './key-verification.js';
+import { VerifyGrpcController } from './verify.grpc-controller.js';
 import { verifyNatsController } from './verify.nats-controller.js';
 
 /**
@@ -24,6 +27,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(KeyVerification) private readonly verification: KeyVerification,
+    @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
   ) {}
 
   static forService({ config, logger, infrastructure }: ServiceContext<KeyServiceEnv>): DynamicModule {
@@ -42,7 +47,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     );
     return {
       module: VerifierModule,
-      controllers: [AuthorizeHttpController, verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
+      controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection) },
@@ -51,6 +56,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
     await this.projection.start();
     // How far behind the store this replica is: measured off the verify path.
     this.lagProbe = setInterval(() => {

@@ -1,2 +1,3 @@
 export * from './nats-json.serializer.js';
 export * from './nats-reply.js';
+export * from './grpc-errors.js';

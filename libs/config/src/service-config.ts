@@ -67,6 +67,8 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
+  /** Port of the gRPC API, bound on HTTP_HOST; unset: the service's default (issuer 50051, verifier 50052). 0 picks a free port. */
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;

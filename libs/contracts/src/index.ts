@@ -5,3 +5,4 @@ export * from './message-headers.js';
 export * from './key-events.js';
 export * from './api-errors.js';
 export * from './key-api.js';
+export * from './proto-files.js';

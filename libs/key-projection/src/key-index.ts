@@ -3,6 +3,10 @@ import type { KeyRecord } from '@keyledger/key-domain';
 import { evolveKey } from '@keyledger/key-domain';
 import { digestIndexKey } from '@keyledger/key-secrets';
 
+const NONE: readonly string[] = Object.freeze([]);
+const NO_RANGES: KeyRecord['ipRanges'] = Object.freeze([]);
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
 const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked']);
 
 /**
@@ -15,6 +19,8 @@ export class KeyIndex {
   private readonly byId = new Map<string, KeyRecord>();
   /** Repeated strings (tenants, owners, scopes) are shared, not copied per key. */
   private readonly strings = new Map<string, string>();
+  /** Identical scope lists and empty collections are shared too: most keys repeat them. */
+  private readonly scopeLists = new Map<string, readonly string[]>();
 
   get size(): number {
     return this.byId.size;
@@ -42,7 +48,7 @@ export class KeyIndex {
     if (current && event.streamVersion <= current.version) return false;
     const next = evolveKey(current, keyEvent);
     if (!next) return false;
-    const record = current ? next : this.intern(next);
+    const record = this.intern(next);
     this.byId.set(record.keyId, record);
     this.byDigest.set(digestIndexKey(record.digest), record);
     return true;
@@ -55,13 +61,25 @@ export class KeyIndex {
     return value;
   }
 
+  private shareScopes(scopes: readonly string[]): readonly string[] {
+    const id = scopes.join(' ');
+    const known = this.scopeLists.get(id);
+    if (known) return known;
+    const shared = Object.freeze(scopes.map((scope) => this.share(scope)));
+    this.scopeLists.set(id, shared);
+    return shared;
+  }
+
   private intern(record: KeyRecord): KeyRecord {
     return {
       ...record,
       tenant: this.share(record.tenant),
       owner: this.share(record.owner),
       prefix: this.share(record.prefix),
-      scopes: record.scopes.map((s) => this.share(s)),
+      scopes: this.shareScopes(record.scopes),
+      ipAllowlist: record.ipAllowlist.length === 0 ? NONE : record.ipAllowlist,
+      ipRanges: record.ipRanges.length === 0 ? NO_RANGES : record.ipRanges,
+      metadata: Object.keys(record.metadata).length === 0 ? NO_METADATA : record.metadata,
     };
   }
 }

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from './test-context.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+// The repository root, whether this runs from source (tests) or from dist/ (benchmarks).
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
 /** Path of a built service entry point; the test runner builds dist/ before the tests. */
 export function builtService(service: string): string {
@@ -13,10 +14,13 @@ export function builtService(service: string): string {
   return path;
 }
 
-/** Starts a built service as a real OS process against the test context's schema and streams. */
+/**
+ * Starts a built service as a real OS process against the test context's schema and streams.
+ * Ports default to 0 (any free port), so replicas and parallel test files never collide.
+ */
 export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, [builtService(service)], {
-    env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', LOG_LEVEL: process.env['TEST_SERVICE_LOG_LEVEL'] ?? 'info', ...env },
+    env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', GRPC_PORT: '0', LOG_LEVEL: process.env['TEST_SERVICE_LOG_LEVEL'] ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: Buffer[] = [];

@@ -1,0 +1,211 @@
+// Verify throughput and latency: in-process, over NATS and over HTTP at concurrency 1/16/64,
+// side by side with a baseline HTTP server that looks the key's digest up in Postgres on
+// every request. Then revocation propagation (revoke with the fence, two verifiers) and the
+// projection's memory per key and cold start at BENCH_KEYS keys (default 1,000,000).
+// Needs wrk (apt-get install wrk). Run with `npm run bench -- verify-throughput`.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { headers } from '@nats-io/transport-node';
+import { apiSubject } from '@keyledger/contracts';
+import { formatNewKey, parseKey } from '@keyledger/key-domain';
+import { KeyIndex, LiveKeyProjection, verifyKey } from '@keyledger/key-projection';
+import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import { createTestContext, eventually, freePort, spawnService } from '@keyledger/testing';
+import { describeMachine, now, summarise } from './bench-support.js';
+
+const KEYS = Number(process.env['BENCH_KEYS'] ?? 1_000_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const run = promisify(execFile);
+const ctx = await createTestContext('benchverify');
+const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+const peppers = ctx.serviceEnv['KEYLEDGER_HASH_PEPPERS']!;
+const hasher = new KeyHasher(parsePeppers(peppers));
+const children: ReturnType<typeof spawnService>[] = [];
+
+async function admin<T>(operation: string, body: unknown): Promise<T> {
+  const h = headers();
+  h.set('Authorization', `Bearer ${rootKey}`);
+  const reply = (await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 30_000, headers: h })).json<{
+    ok: boolean;
+    result: T;
+    error?: unknown;
+  }>();
+  if (!reply.ok) throw new Error(JSON.stringify(reply.error));
+  return reply.result;
+}
+
+/** wrk's requests/s and latency percentiles for GET url with the key header. */
+async function wrk(url: string, key: string, connections: number): Promise<string> {
+  const { stdout } = await run('wrk', [
+    '-t',
+    connections === 1 ? '1' : '2',
+    '-c',
+    String(connections),
+    '-d',
+    `${SECONDS}s`,
+    '--latency',
+    '-H',
+    `Authorization: Bearer ${key}`,
+    '-H',
+    'X-Required-Scope: orders:read',
+    url,
+  ]);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? '?';
+  const p50 = /\s50%\s+([\d.]+\w+)/.exec(stdout)?.[1] ?? '?';
+  const p99 = /\s99%\s+([\d.]+\w+)/.exec(stdout)?.[1] ?? '?';
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? '0';
+  return `${String(Math.round(Number(rps))).padStart(7)} req/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)}  non-2xx ${non2xx}`;
+}
+
+async function natsLoad(key: string, concurrency: number): Promise<string> {
+  const latencies: number[] = [];
+  const deadline = now() + SECONDS * 1000;
+  const body = JSON.stringify({ key, scopes: ['orders:read'] });
+  const subject = apiSubject(ctx.topology.subjectPrefix, 'keys.verify');
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (now() < deadline) {
+        const t0 = now();
+        await ctx.nc.request(subject, body, { timeout: 5000 });
+        latencies.push(now() - t0);
+      }
+    }),
+  );
+  const { p50, p99 } = summarise(latencies);
+  return `${String(Math.round(latencies.length / SECONDS)).padStart(7)} req/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)}`;
+}
+
+try {
+  console.log('# verify\n' + (await describeMachine(ctx)));
+  const verifierPort = await freePort();
+  const secondVerifierPort = await freePort();
+  for (const [name, port] of [
+    ['relay', await freePort()],
+    ['issuer', await freePort()],
+    ['verifier', verifierPort],
+    ['verifier', secondVerifierPort],
+  ] as const) {
+    children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' }));
+  }
+  await eventually(
+    'services ready',
+    () =>
+      fetch(`http://127.0.0.1:${verifierPort}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    (s) => s === 200,
+    60_000,
+  );
+  await eventually(
+    'admin key accepted',
+    () =>
+      admin('keys.list', { tenant: 'acme' }).then(
+        () => true,
+        () => false,
+      ),
+    Boolean,
+    30_000,
+  );
+  const { key } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'bench', scopes: ['orders:*'] });
+  await eventually(
+    'key verifiable',
+    () => fetch(`http://127.0.0.1:${verifierPort}/v1/authorize`, { headers: { Authorization: `Bearer ${key}` } }).then((r) => r.status),
+    (s) => s === 200,
+  );
+
+  // In-process: the verify function on a loaded index, no transport.
+  const index = new KeyIndex();
+  for (const event of await ctx.store.readAll({ transactionId: '0', position: '0' }, 10_000)) index.apply(event);
+  const iterations = 1_000_000;
+  let valid = 0;
+  const t0 = now();
+  for (let i = 0; i < iterations; i += 1) if (verifyKey(index, hasher, key, { scopes: ['orders:read'] }, Date.now()).valid) valid += 1;
+  const inProcess = iterations / ((now() - t0) / 1000);
+  console.log(
+    `method: the same VALID key each time; in-process = verifyKey() on a loaded index; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request`,
+  );
+  console.log(`in-process                 ${Math.round(inProcess)} verifies/s (${valid} valid of ${iterations})`);
+
+  // Baseline: look the digest up in Postgres on every request.
+  await ctx.ownerDb.query(
+    `create table bench_keys (digest bytea primary key, key_id text not null, tenant text not null, scopes text[] not null, status text not null)`,
+  );
+  const digest = Buffer.from(hasher.material(key).digest.digest, 'hex');
+  await ctx.ownerDb.query(
+    `insert into bench_keys select sha256(i::text::bytea), 'key_' || i, 'acme', '{orders:*}', 'active' from generate_series(1, 100000) i`,
+  );
+  await ctx.ownerDb.query(`insert into bench_keys values ($1, 'key_bench', 'acme', '{orders:*}', 'active')`, [digest]);
+  await ctx.ownerDb.query(`analyze bench_keys`);
+  const pool = new pg.Pool({ connectionString: ctx.databaseUrl, max: 10, options: `-c search_path=${ctx.schema}` });
+  const baseline = createServer((request, response) => {
+    const presented = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (!presented || !parseKey(presented)) return response.writeHead(401).end();
+    const lookup = Buffer.from(hasher.lookupDigests(presented)[0]!.indexKey, 'latin1');
+    pool.query<{ status: string }>('select status, scopes, tenant, key_id from bench_keys where digest = $1', [lookup]).then(
+      ({ rows }) => response.writeHead(rows[0]?.status === 'active' ? 200 : 401).end(),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => baseline.listen(0, '127.0.0.1', resolve));
+  const baselineUrl = `http://127.0.0.1:${(baseline.address() as { port: number }).port}/v1/authorize`;
+
+  for (const connections of [1, 16, 64]) {
+    console.log(`concurrency ${String(connections).padEnd(3)} NATS     ${await natsLoad(key, connections)}`);
+    console.log(`concurrency ${String(connections).padEnd(3)} HTTP     ${await wrk(`http://127.0.0.1:${verifierPort}/v1/authorize`, key, connections)}`);
+    console.log(`concurrency ${String(connections).padEnd(3)} baseline ${await wrk(baselineUrl, key, connections)}`);
+  }
+  baseline.close();
+  await pool.end();
+
+  // Revocation propagation: revoke with the fence; the answer comes when both verifiers apply it.
+  const revocations: number[] = [];
+  for (let i = 0; i < 50; i += 1) {
+    const issued = await admin<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'bench' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const r0 = now();
+    const { fence } = await admin<{ fence: { complete: boolean } }>('keys.revoke', { keyId: issued.keyId, reason: 'bench' });
+    if (fence.complete) revocations.push(now() - r0);
+  }
+  const revoked = summarise(revocations);
+  console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
+
+  // Projection memory and cold start at KEYS keys, written straight into the store.
+  await ctx.ownerDb.query(`set session_replication_role = replica`);
+  const l0 = now();
+  await ctx.ownerDb.query(
+    `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
+     select gen_random_uuid(), 'key-key_' || lpad(i::text, 26, '0'), 1, 'KeyIssued', 1,
+            jsonb_build_object('keyId', 'key_' || lpad(i::text, 26, '0'), 'tenant', 'tenant-' || (i % 1000), 'owner', 'service-' || (i % 5000),
+                               'environment', 'live', 'prefix', 'kl', 'hint', 'kl_live_…' || right(i::text, 4),
+                               'digest', jsonb_build_object('algorithm', 'hmac-sha256', 'pepperVersion', 1, 'digest', encode(sha256(i::text::bytea), 'hex')),
+                               'scopes', jsonb_build_array('orders:read', 'users:*'), 'ipAllowlist', '[]'::jsonb, 'metadata', '{}'::jsonb),
+            '{"actor":"bench","correlationId":"bench","causationId":"bench"}', now(), decode(repeat('00', 32), 'hex')
+       from generate_series(1, $1) i`,
+    [KEYS],
+  );
+  console.log(`wrote ${KEYS} KeyIssued events in ${((now() - l0) / 1000).toFixed(1)} s`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const coldIndex = new KeyIndex();
+  const projection = new LiveKeyProjection(
+    { ...ctx, index: coldIndex },
+    { instanceId: 'bench', maxBusSilenceMs: 30_000, failClosed: true, heartbeatMs: 1000, catchUpBatchSize: 10_000, announce: false },
+  );
+  const c0 = now();
+  await projection.start();
+  const coldStart = (now() - c0) / 1000;
+  gc?.();
+  const perKey = (process.memoryUsage().heapUsed - heapBefore) / coldIndex.size;
+  await projection.stop();
+  console.log(
+    `cold start: ${coldIndex.size} keys loaded from the event store in ${coldStart.toFixed(2)} s; heap ${gc ? '' : '(no --expose-gc, rough) '}${Math.round(perKey)} bytes per key`,
+  );
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await ctx.close();
+}

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { bearerToken, grpcCall, metadataValue } from '@keyledger/api-transport';
+import {
+  issueKeyRequestSchema,
+  keyIdRequestSchema,
+  listKeysRequestSchema,
+  revokeKeyRequestSchema,
+  suspendKeyRequestSchema,
+  updateKeyRequestSchema,
+} from '@keyledger/contracts';
+import type { KeyView } from '@keyledger/contracts';
+import type { CommandContext, RevokedKey } from '@keyledger/key-management';
+import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+
+/**
+ * Messages of keyledger/v1/keys.proto as @grpc/proto-loader hands them over (camelCase,
+ * `defaults: true`): an unset proto3 `optional` field is undefined, an unset message null.
+ */
+type Optional<T> = T | null | undefined;
+
+interface IssueKeyMessage {
+  tenant: string;
+  owner: string;
+  name?: Optional<string>;
+  environment?: Optional<string>;
+  scopes: string[];
+  ipAllowlist: string[];
+  expiresAt?: Optional<string>;
+  metadata: Record<string, string>;
+}
+
+interface UpdateKeyMessage {
+  keyId: string;
+  name?: Optional<string>;
+  scopes?: Optional<{ values: string[] }>;
+  ipAllowlist?: Optional<{ values: string[] }>;
+  metadata?: Optional<{ entries: Record<string, string> }>;
+  expiresAt?: Optional<string>;
+  removeExpiry?: Optional<boolean>;
+}
+
+interface SuspendKeyMessage {
+  keyId: string;
+  reason?: Optional<string>;
+}
+
+interface RevokeKeyMessage {
+  keyId: string;
+  reason: string;
+  waitForVerifiers?: Optional<boolean>;
+}
+
+interface KeyIdMessage {
+  keyId: string;
+}
+
+interface ListKeysMessage {
+  tenant: string;
+}
+
+interface KeyViewMessage {
+  keyId: string;
+  tenant: string;
+  owner: string;
+  name: string | undefined;
+  environment: string;
+  hint: string;
+  status: string;
+  scopes: string[];
+  ipAllowlist: string[];
+  expiresAt: string | undefined;
+  metadata: Record<string, string>;
+  version: number;
+}
+
+interface RevokeKeyResponseMessage {
+  view: KeyViewMessage;
+  fence: { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | undefined;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** null (an unset message) and undefined (an unset optional field) alike: absent. */
+function present<T>(value: Optional<T>): T | undefined {
+  return value ?? undefined;
+}
+
+function keyViewMessage(view: KeyView): KeyViewMessage {
+  return {
+    ...view,
+    name: view.name ?? undefined,
+    scopes: [...view.scopes],
+    ipAllowlist: [...view.ipAllowlist],
+    expiresAt: view.expiresAt ?? undefined,
+    metadata: { ...view.metadata },
+  };
+}
+
+function revokedMessage({ view, fence }: RevokedKey): RevokeKeyResponseMessage {
+  return {
+    view: keyViewMessage(view),
+    fence: fence && { complete: fence.complete, verifiers: fence.verifiers.map((v) => ({ ...v })), waitedMs: Math.round(fence.waitedMs) },
+  };
+}
+
+/**
+ * The key API over gRPC (`keyledger.v1.KeyService`), behaving as the NATS API does: each
+ * message becomes the JSON request body and passes the same schema; the admin key comes
+ * from the `authorization: Bearer <key>` metadata; failures are gRPC statuses of API_ERRORS.
+ */
+@Controller()
+export class KeysGrpcController {
+  constructor(
+    @Inject(KeyManagement) private readonly keys: KeyManagement,
+    @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @GrpcMethod('KeyService', 'IssueKey')
+  issue(message: IssueKeyMessage, metadata: Metadata): Promise<{ keyId: string; key: string; view: KeyViewMessage }> {
+    const body = {
+      tenant: message.tenant,
+      owner: message.owner,
+      name: present(message.name),
+      environment: present(message.environment),
+      scopes: message.scopes,
+      ipAllowlist: message.ipAllowlist,
+      expiresAt: present(message.expiresAt),
+      metadata: message.metadata,
+    };
+    return this.handle('IssueKey', metadata, body, async (context) => {
+      const issued = await this.keys.issue(parseRequest(issueKeyRequestSchema, body), context);
+      return { keyId: issued.keyId, key: issued.key, view: keyViewMessage(issued.view) };
+    });
+  }
+
+  @GrpcMethod('KeyService', 'UpdateKey')
+  update(message: UpdateKeyMessage, metadata: Metadata): Promise<KeyViewMessage> {
+    const body = {
+      keyId: message.keyId,
+      name: present(message.name),
+      scopes: present(message.scopes)?.values,
+      ipAllowlist: present(message.ipAllowlist)?.values,
+      metadata: present(message.metadata)?.entries,
+      // The oneof `expiry`: a new expiry, or none at all (null, as in the JSON API).
+      expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
+    };
+    return this.handle('UpdateKey', metadata, body, async (context) =>
+      keyViewMessage(await this.keys.update(parseRequest(updateKeyRequestSchema, body), context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'SuspendKey')
+  suspend(message: SuspendKeyMessage, metadata: Metadata): Promise<KeyViewMessage> {
+    const body = { keyId: message.keyId, reason: present(message.reason) };
+    return this.handle('SuspendKey', metadata, body, async (context) =>
+      keyViewMessage(await this.keys.suspend(parseRequest(suspendKeyRequestSchema, body), context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'ResumeKey')
+  resume(message: KeyIdMessage, metadata: Metadata): Promise<KeyViewMessage> {
+    const body = { keyId: message.keyId };
+    return this.handle('ResumeKey', metadata, body, async (context) =>
+      keyViewMessage(await this.keys.resume(parseRequest(keyIdRequestSchema, body).keyId, context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'RevokeKey')
+  revoke(message: RevokeKeyMessage, metadata: Metadata): Promise<RevokeKeyResponseMessage> {
+    const body = { keyId: message.keyId, reason: message.reason, waitForVerifiers: present(message.waitForVerifiers) };
+    return this.handle('RevokeKey', metadata, body, async (context) =>
+      revokedMessage(await this.keys.revoke(parseRequest(revokeKeyRequestSchema, body), context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'GetKey')
+  get(message: KeyIdMessage, metadata: Metadata): Promise<KeyViewMessage> {
+    const body = { keyId: message.keyId };
+    return this.handle('GetKey', metadata, body, async (context) =>
+      keyViewMessage(await this.keys.get(parseRequest(keyIdRequestSchema, body).keyId, context.caller)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'ListKeys')
+  list(message: ListKeysMessage, metadata: Metadata): Promise<{ keys: KeyViewMessage[] }> {
+    const body = { tenant: message.tenant };
+    return this.handle('ListKeys', metadata, body, (context) => ({
+      keys: this.keys.list(parseRequest(listKeysRequestSchema, body).tenant, context.caller).map(keyViewMessage),
+    }));
+  }
+
+  private handle<T>(method: string, metadata: Metadata, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<T> {
+    return grpcCall(this.logger, () => {
+      // Request messages carry no key plaintext (the admin key is metadata); redaction guards anyway.
+      this.logger.debug({ method: `keyledger.v1.KeyService/${method}`, body }, 'key API request');
+      const caller = this.auth.authenticate(bearerToken(metadataValue(metadata, 'authorization')));
+      const correlationId = metadataValue(metadata, 'keyledger-correlation-id') || randomUUID();
+      const traceparent = metadataValue(metadata, 'traceparent');
+      return run({ caller, correlationId, traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined });
+    });
+  }
+}

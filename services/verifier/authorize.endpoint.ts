@@ -1,0 +1,64 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { VerifyResult } from '@keyledger/key-projection';
+import type { KeyVerification } from './key-verification.js';
+
+/** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */
+const STATUS: Record<VerifyResult['code'], number> = {
+  VALID: 200,
+  MALFORMED: 401,
+  NOT_FOUND: 401,
+  REVOKED: 401,
+  EXPIRED: 401,
+  DISABLED: 401,
+  FORBIDDEN: 403,
+  INSUFFICIENT_PERMISSIONS: 403,
+  RATE_LIMITED: 429,
+  USAGE_EXCEEDED: 429,
+  UNAVAILABLE: 503,
+};
+
+const PATH = '/v1/authorize';
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * `GET /v1/authorize`: the key from `Authorization: Bearer` or `X-API-Key`, the scopes from
+ * `X-Required-Scope`, the caller from `X-Real-IP` or the first `X-Forwarded-For` address.
+ * Answers with an empty body and headers, as nginx auth_request expects.
+ */
+export function authorize(request: IncomingMessage, response: ServerResponse, verification: KeyVerification): void {
+  const authorization = header(request, 'authorization');
+  const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  const scope = header(request, 'x-required-scope');
+  const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
+  const result = verification.verify(bearer ?? header(request, 'x-api-key')?.trim(), {
+    scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
+    ip,
+    tenant: header(request, 'x-keyledger-tenant') || undefined,
+  });
+  const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
+  if (result.valid) {
+    headers['X-Keyledger-Key-Id'] = result.keyId ?? '';
+    headers['X-Keyledger-Tenant'] = result.tenant ?? '';
+    headers['X-Keyledger-Owner'] = encodeURIComponent(result.owner ?? '');
+    headers['X-Keyledger-Scopes'] = (result.scopes ?? []).join(' ');
+  }
+  response.writeHead(STATUS[result.code], headers).end();
+}
+
+/**
+ * Serves `GET /v1/authorize` straight from Node's HTTP server, ahead of the framework's
+ * router: it is the gateway hot path, and routing, middleware and interceptors would cost
+ * more than the verification itself. Every other request goes on to Nest.
+ */
+export function serveAuthorizeFirst(server: Server, verification: KeyVerification): void {
+  const framework = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`))) return authorize(request, response, verification);
+    for (const listener of framework) listener(request, response);
+  });
+}

@@ -1,0 +1,73 @@
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { verifyKeyRequestSchema } from '@keyledger/contracts';
+import type { VerifyResult } from '@keyledger/key-projection';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+import { KeyVerification } from './key-verification.js';
+
+/** keyledger.v1.VerifyRequest as @grpc/proto-loader hands it over (unset optional fields: undefined). */
+interface VerifyMessage {
+  key?: string | null;
+  tenant?: string | null;
+  scopes?: string[] | null;
+  ip?: string | null;
+  env?: string | null;
+}
+
+interface VerifyResponseMessage {
+  valid: boolean;
+  code: string;
+  keyId?: string;
+  tenant?: string;
+  owner?: string;
+  scopes: string[];
+  env?: string;
+  expiresAt?: string;
+  meta: Record<string, string>;
+}
+
+const MALFORMED: VerifyResponseMessage = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
+
+function responseMessage(result: VerifyResult): VerifyResponseMessage {
+  return {
+    valid: result.valid,
+    code: result.code,
+    keyId: result.keyId,
+    tenant: result.tenant,
+    owner: result.owner,
+    scopes: [...(result.scopes ?? [])],
+    env: result.env,
+    expiresAt: result.expiresAt ?? undefined,
+    meta: { ...result.meta },
+  };
+}
+
+/**
+ * `keyledger.v1.VerifierService/Verify`: the verify result as a message, as over NATS. Any
+ * bad request is answered MALFORMED, never with an error status.
+ */
+@Controller()
+export class VerifyGrpcController {
+  constructor(
+    @Inject(KeyVerification) private readonly verification: KeyVerification,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @GrpcMethod('VerifierService', 'Verify')
+  verify(message: VerifyMessage | null | undefined): VerifyResponseMessage {
+    const request = verifyKeyRequestSchema.safeParse({
+      key: message?.key,
+      tenant: message?.tenant ?? undefined,
+      scopes: message?.scopes ?? undefined,
+      ip: message?.ip ?? undefined,
+      env: message?.env ?? undefined,
+    });
+    if (!request.success) return MALFORMED;
+    const { key, tenant, scopes, ip, env } = request.data;
+    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env });
+    // `key` is on the logger's redaction list; this line proves it stays out of logs.
+    if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
+    return responseMessage(result);
+  }
+}

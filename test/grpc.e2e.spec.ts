@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition, Options, PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { protoDir, protoPath, streamIdOf } from '@keyledger/contracts';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { newPrefixedId } from '@keyledger/ids';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, serviceOutput, spawnService } from '@keyledger/testing';
+
+/**
+ * The services' loader options, but without the oneof discriminators (`_name: 'name'` for
+ * each set proto3 optional field), so responses compare as plain objects.
+ */
+const LOADER: Options = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: false, includeDirs: [protoDir()] };
+
+interface KeyView {
+  keyId: string;
+  tenant: string;
+  owner: string;
+  name?: string;
+  environment: string;
+  hint: string;
+  status: string;
+  scopes: string[];
+  ipAllowlist: string[];
+  expiresAt?: string;
+  metadata: Record<string, string>;
+  version: number;
+}
+interface IssueKeyResponse {
+  keyId: string;
+  key: string;
+  view: KeyView;
+}
+interface RevokeKeyResponse {
+  view: KeyView;
+  fence: { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | null;
+}
+interface VerifyResponse {
+  valid: boolean;
+  code: string;
+  keyId?: string;
+  tenant?: string;
+  owner?: string;
+  scopes: string[];
+  env?: string;
+  expiresAt?: string;
+  meta: Record<string, string>;
+}
+interface ReflectionResponse {
+  listServicesResponse?: { service: { name: string }[] } | null;
+  fileDescriptorResponse?: { fileDescriptorProto: Buffer[] } | null;
+  errorResponse?: { errorCode: number; errorMessage: string } | null;
+}
+
+/** A client of one service of the API, loaded from the same proto files as the servers. */
+class GrpcApi {
+  private readonly client: grpc.Client;
+  private readonly methods: ServiceDefinition;
+
+  constructor(address: string, definition: PackageDefinition, service: string) {
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.methods = definition[service] as ServiceDefinition;
+  }
+
+  call<T>(method: string, request: object, metadata = new grpc.Metadata()): Promise<T> {
+    const definition = this.methods[method] as MethodDefinition<object, T> | undefined;
+    if (!definition) throw new Error(`no method ${method}`);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        request,
+        metadata,
+        { deadline: Date.now() + 15_000 },
+        (error, response) => (error ? reject(error) : resolve(response as T)),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** The error of a call that must fail. */
+async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded');
+}
+
+const reflectionProtos = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
+
+/** One request over the bidirectional reflection stream, as grpcurl sends it. */
+async function reflect(address: string, version: 'v1' | 'v1alpha', request: object): Promise<ReflectionResponse[]> {
+  const definition = loadSync(`grpc/reflection/${version}/reflection.proto`, { ...LOADER, includeDirs: [reflectionProtos] });
+  const method = (definition[`grpc.reflection.${version}.ServerReflection`] as ServiceDefinition)['ServerReflectionInfo'] as MethodDefinition<
+    object,
+    ReflectionResponse
+  >;
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  try {
+    const stream = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), {
+      deadline: Date.now() + 10_000,
+    });
+    const responses: ReflectionResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (response: ReflectionResponse) => responses.push(response));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    stream.write(request);
+    stream.end();
+    await done;
+    return responses;
+  } finally {
+    client.close();
+  }
+}
+
+describe('the gRPC API', () => {
+  let ctx: TestContext;
+  let keys: GrpcApi;
+  let verifier: GrpcApi;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  const issuedKeys: string[] = [rootKey];
+  const services: { name: string; child: ChildProcess; httpPort: number; grpcPort: number }[] = [];
+  const address = (name: string): string => `127.0.0.1:${services.find((s) => s.name === name)!.grpcPort}`;
+
+  function admin(key: string | null = rootKey, extra: Record<string, string> = {}): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (key) metadata.set('authorization', `Bearer ${key}`);
+    for (const [name, value] of Object.entries(extra)) metadata.set(name, value);
+    return metadata;
+  }
+
+  async function issue(request: Record<string, unknown>, metadata = admin()): Promise<IssueKeyResponse> {
+    const issued = await keys.call<IssueKeyResponse>('IssueKey', request, metadata);
+    issuedKeys.push(issued.key);
+    return issued;
+  }
+
+  const verify = (request: Record<string, unknown>): Promise<VerifyResponse> => verifier.call<VerifyResponse>('Verify', request);
+
+  beforeAll(async () => {
+    ctx = await createTestContext('grpc');
+    const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace', HTTP_HOST: '127.0.0.1' };
+    for (const name of ['relay', 'issuer', 'verifier']) {
+      const [httpPort, grpcPort] = [await freePort(), await freePort()];
+      services.push({ name, child: spawnService(ctx, name, { ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }), httpPort, grpcPort });
+    }
+    for (const { httpPort } of services)
+      await eventually(
+        'service ready',
+        () =>
+          fetch(`http://127.0.0.1:${httpPort}/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (s) => s === 200,
+        60_000,
+      );
+    keys = new GrpcApi(address('issuer'), loadSync(protoPath('keys'), LOADER), 'keyledger.v1.KeyService');
+    verifier = new GrpcApi(address('verifier'), loadSync(protoPath('verifier'), LOADER), 'keyledger.v1.VerifierService');
+    // The root key is usable once the issuer's own projection has seen it.
+    await eventually('root key accepted', () => keys.call('ListKeys', { tenant: 'acme' }, admin()).then(Boolean, () => false), Boolean);
+  });
+
+  afterAll(async () => {
+    keys?.close();
+    verifier?.close();
+    for (const { child } of services) child.kill('SIGTERM');
+    await ctx.close();
+  });
+
+  it('issues a key that the verifier then verifies, with the same fields as the JSON API', async () => {
+    const { keyId, key, view } = await issue(
+      {
+        tenant: 'acme',
+        owner: 'billing',
+        name: 'billing key',
+        scopes: ['orders:*'],
+        ipAllowlist: ['10.0.0.0/8'],
+        expiresAt: '2099-01-01T00:00:00Z',
+        metadata: { team: 'payments' },
+      },
+      admin(rootKey, { 'keyledger-correlation-id': 'grpc-e2e-issue' }),
+    );
+    expect(key).toMatch(/^kl_live_[0-9A-Za-z]{38}$/);
+    expect(keyId).toMatch(/^key_/);
+    expect(view).toEqual({
+      keyId,
+      tenant: 'acme',
+      owner: 'billing',
+      name: 'billing key',
+      environment: 'live',
+      hint: expect.any(String),
+      status: 'active',
+      scopes: ['orders:*'],
+      ipAllowlist: ['10.0.0.0/8'],
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      metadata: { team: 'payments' },
+      version: 1,
+    });
+    expect(JSON.stringify(view)).not.toContain(key);
+    const [issuedEvent] = await ctx.store.readStream(streamIdOf('key', keyId));
+    expect(issuedEvent?.metadata.correlationId).toBe('grpc-e2e-issue');
+
+    await eventually(
+      'the verifier knows the key',
+      () => verify({ key, scopes: ['orders:read'], ip: '10.1.2.3' }),
+      (r) => r.code === 'VALID',
+    );
+    expect(await verify({ key, scopes: ['orders:read'], ip: '10.1.2.3', tenant: 'acme', env: 'live' })).toEqual({
+      valid: true,
+      code: 'VALID',
+      keyId,
+      tenant: 'acme',
+      owner: 'billing',
+      scopes: ['orders:*'],
+      env: 'live',
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      meta: { team: 'payments' },
+    });
+    expect((await verify({ key, scopes: ['users:read'], ip: '10.1.2.3' })).code).toBe('INSUFFICIENT_PERMISSIONS');
+    expect((await verify({ key, ip: '192.168.1.1' })).code).toBe('FORBIDDEN');
+    expect((await verify({ key, ip: '10.1.2.3', env: 'test' })).code).toBe('FORBIDDEN');
+    expect(await verify({ key, ip: '10.1.2.3', tenant: 'other' })).toMatchObject({ valid: false, code: 'NOT_FOUND' });
+
+    expect(await keys.call<KeyView>('GetKey', { keyId }, admin())).toEqual(view);
+    await eventually(
+      'the key listed',
+      () => keys.call<{ keys: KeyView[] }>('ListKeys', { tenant: 'acme' }, admin()),
+      (r) => r.keys.some((k) => k.keyId === keyId),
+    );
+  });
+
+  it('updates, suspends, resumes and revokes a key; the verifier follows and the revocation waits for it', async () => {
+    const { keyId, key } = await issue({ tenant: 'acme', owner: 'reports', scopes: ['reports:read'], expiresAt: '2099-01-01T00:00:00Z' });
+    await eventually(
+      'key known',
+      () => verify({ key }),
+      (r) => r.code === 'VALID',
+    );
+
+    const updated = await keys.call<KeyView>('UpdateKey', { keyId, scopes: { values: ['reports:*'] }, removeExpiry: true }, admin());
+    expect(updated).toMatchObject({ keyId, scopes: ['reports:*'], version: 2 });
+    expect(updated.expiresAt).toBeUndefined();
+    // Unset fields change nothing: this update records no event.
+    expect((await keys.call<KeyView>('UpdateKey', { keyId }, admin())).version).toBe(2);
+    await eventually(
+      'update applied',
+      () => verify({ key, scopes: ['reports:export'] }),
+      (r) => r.code === 'VALID' && r.expiresAt === undefined,
+    );
+
+    expect((await keys.call<KeyView>('SuspendKey', { keyId, reason: 'investigating' }, admin())).status).toBe('suspended');
+    await eventually(
+      'suspension applied',
+      () => verify({ key }),
+      (r) => r.code === 'DISABLED',
+    );
+    expect((await keys.call<KeyView>('ResumeKey', { keyId }, admin())).status).toBe('active');
+    await eventually(
+      'resumption applied',
+      () => verify({ key }),
+      (r) => r.code === 'VALID',
+    );
+
+    const revoked = await keys.call<RevokeKeyResponse>('RevokeKey', { keyId, reason: 'rotated out' }, admin());
+    expect(revoked.view).toMatchObject({ keyId, status: 'revoked', version: 5 });
+    expect(revoked.fence).toMatchObject({ complete: true, verifiers: [{ instance: expect.stringMatching(/^verifier-/), applied: true }] });
+    // No waiting here: the fence already guaranteed it.
+    expect(await verify({ key })).toMatchObject({ valid: false, code: 'REVOKED', keyId });
+
+    const error = await failure(keys.call('ResumeKey', { keyId }, admin()));
+    expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(error.metadata.get('keyledger-error-code')).toEqual(['INVALID_TRANSITION']);
+  });
+
+  it('refuses calls without a valid admin key (UNAUTHENTICATED) or beyond its scopes (PERMISSION_DENIED)', async () => {
+    const missing = await failure(keys.call('ListKeys', { tenant: 'acme' }, admin(null)));
+    expect([missing.code, missing.details]).toEqual([grpc.status.UNAUTHENTICATED, 'an admin key is required (Authorization: Bearer <key>)']);
+    expect(missing.metadata.get('keyledger-error-code')).toEqual(['UNAUTHENTICATED']);
+    expect((await failure(keys.call('ListKeys', { tenant: 'acme' }, admin('kl_live_garbage')))).code).toBe(grpc.status.UNAUTHENTICATED);
+    const basic = new grpc.Metadata();
+    basic.set('authorization', `Basic ${rootKey}`);
+    expect((await failure(keys.call('IssueKey', { tenant: 'acme', owner: 'x' }, basic))).code).toBe(grpc.status.UNAUTHENTICATED);
+
+    const readOnly = await issue({ tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
+    await eventually('read-only admin usable', () => keys.call('ListKeys', { tenant: 'acme' }, admin(readOnly.key)).then(Boolean, () => false), Boolean);
+    const denied = await failure(keys.call('IssueKey', { tenant: 'acme', owner: 'x' }, admin(readOnly.key)));
+    expect([denied.code, denied.details]).toEqual([grpc.status.PERMISSION_DENIED, 'the admin key lacks the scope keyledger:keys:write']);
+    expect((await failure(keys.call('ListKeys', { tenant: 'globex' }, admin(readOnly.key)))).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('rejects invalid arguments with INVALID_ARGUMENT naming the field, and records nothing', async () => {
+    const before = (await ctx.store.readAll(START_OF_LOG, 100_000)).length;
+    const bad: [string, object][] = [
+      ['IssueKey', { tenant: 'ACME!', owner: 'x' }],
+      ['IssueKey', { tenant: 'acme' }],
+      ['IssueKey', { tenant: 'acme', owner: 'x', environment: 'prod' }],
+      ['IssueKey', { tenant: 'acme', owner: 'x', scopes: ['Not A Scope'] }],
+      ['IssueKey', { tenant: 'acme', owner: 'x', ipAllowlist: ['10.0.0.0/99'] }],
+      ['IssueKey', { tenant: 'acme', owner: 'x', expiresAt: '2001-01-01T00:00:00Z' }],
+      ['IssueKey', { tenant: 'acme', owner: 'x', expiresAt: 'tomorrow' }],
+      ['UpdateKey', { keyId: 'key_nope' }],
+      ['SuspendKey', { keyId: '' }],
+      ['RevokeKey', { keyId: newPrefixedId('key') }],
+      ['ListKeys', {}],
+    ];
+    for (const [method, request] of bad) {
+      const error = await failure(keys.call(method, request, admin()));
+      expect([method, error.code]).toEqual([method, grpc.status.INVALID_ARGUMENT]);
+      expect(error.metadata.get('keyledger-error-code')).toEqual(['INVALID_ARGUMENT']);
+    }
+    expect((await failure(keys.call('IssueKey', { tenant: 'ACME!', owner: 'x' }, admin()))).details).toMatch(/^invalid request: tenant: /);
+    const unknown = await failure(keys.call('GetKey', { keyId: newPrefixedId('key') }, admin()));
+    expect(unknown.code).toBe(grpc.status.NOT_FOUND);
+    expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);
+  });
+
+  it('answers MALFORMED, never an error, to bad keys and bad verify requests', async () => {
+    const tampered = rootKey.slice(0, -1) + (rootKey.endsWith('a') ? 'b' : 'a');
+    for (const key of ['', 'kl_live_nope', 'x'.repeat(100_000), '\u0000\uffff', tampered]) {
+      expect(await verify({ key })).toEqual({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
+    }
+    expect((await verify({})).code).toBe('MALFORMED');
+    expect((await verify({ key: rootKey, env: 'prod' })).code).toBe('MALFORMED');
+    expect((await verify({ key: rootKey, tenant: 'ACME!' })).code).toBe('MALFORMED');
+    expect((await verify({ key: rootKey, scopes: Array.from({ length: 101 }, () => 'a:b') })).code).toBe('MALFORMED');
+    expect((await verify({ key: rootKey })).code).toBe('VALID');
+  });
+
+  it('serves reflection listing the services and describing them, in both reflection versions', async () => {
+    for (const version of ['v1', 'v1alpha'] as const) {
+      const listed = async (name: string): Promise<string[]> =>
+        (await reflect(address(name), version, { listServices: '' })).flatMap((r) => r.listServicesResponse?.service.map((s) => s.name) ?? []);
+      const [issuerServices, verifierServices] = [await listed('issuer'), await listed('verifier')];
+      expect(issuerServices).toContain('keyledger.v1.KeyService');
+      expect(verifierServices).toContain('keyledger.v1.VerifierService');
+      expect(new Set([...issuerServices, ...verifierServices])).toEqual(new Set(['keyledger.v1.KeyService', 'keyledger.v1.VerifierService']));
+
+      const [described] = await reflect(address('issuer'), version, { fileContainingSymbol: 'keyledger.v1.KeyService' });
+      const descriptors = described?.fileDescriptorResponse?.fileDescriptorProto ?? [];
+      expect(descriptors.length).toBeGreaterThan(0);
+      expect(Buffer.concat(descriptors).toString('latin1')).toContain('RevokeKey');
+    }
+  });
+
+  it('keeps every plaintext key out of the logs', () => {
+    const logs = services.map(({ child }) => serviceOutput(child)).join('\n');
+    expect(logs).toContain('[redacted]'); // the verifier logged verify requests, with the key redacted
+    for (const key of issuedKeys) expect(logs).not.toContain(key.slice(8, 40));
+  });
+});
