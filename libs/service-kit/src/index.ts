@@ -5,3 +5,4 @@ export * from './health.controller.js';
 export * from './service-kit.module.js';
 export * from './bootstrap-service.js';
 export * from './status-responder.js';
+export * from './grpc-api.js';

@@ -1,0 +1,36 @@
+import type { PackageDefinition } from '@grpc/proto-loader';
+import type { Server } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { Transport } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { GRPC_PACKAGE, protoDir, protoPath } from '@keyledger/contracts';
+
+export interface GrpcApiOptions {
+  /** Proto file name under libs/contracts/proto/keyledger/v1, e.g. `keys`. */
+  readonly proto: Parameters<typeof protoPath>[0];
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The address a gRPC API binds, with IPv6 hosts in brackets. */
+export function grpcAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * A service's gRPC API as a Nest microservice: the `keyledger.v1` package from the contracts'
+ * proto files, with server reflection so grpcurl, grpcui and the like discover it.
+ */
+export function grpcApi(options: GrpcApiOptions): MicroserviceOptions {
+  return {
+    transport: Transport.GRPC,
+    options: {
+      package: GRPC_PACKAGE,
+      protoPath: [protoPath(options.proto)],
+      url: grpcAddress(options.host, options.port),
+      loader: { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir()] },
+      onLoadPackageDefinition: (pkg: PackageDefinition, server: Pick<Server, 'addService'>) => new ReflectionService(pkg).addToServer(server),
+      gracefulShutdown: true,
+    },
+  };
+}
