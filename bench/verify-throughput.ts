@@ -1,7 +1,6 @@
 // Verify throughput and latency: in-process, over NATS and over HTTP at concurrency 1/16/64,
 // side by side with a baseline HTTP server that looks the key's digest up in Postgres on
-// every request. Then revocation propagation (revoke with the fence, two verifiers) and the
-// projection's memory per key and cold start at BENCH_KEYS keys (default 1,000,000).
+// every request. Then revocation propagation (revoke with the fence, two verifiers).
 // Needs wrk (apt-get install wrk). Run with `npm run bench -- verify-throughput`.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,12 +10,11 @@ import pg from 'pg';
 import { headers } from '@nats-io/transport-node';
 import { apiSubject } from '@keyledger/contracts';
 import { formatNewKey, parseKey } from '@keyledger/key-domain';
-import { KeyIndex, LiveKeyProjection, verifyKey } from '@keyledger/key-projection';
+import { KeyIndex, verifyKey } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import { createTestContext, eventually, freePort, spawnService } from '@keyledger/testing';
 import { describeMachine, now, summarise } from './bench-support.js';
 
-const KEYS = Number(process.env['BENCH_KEYS'] ?? 1_000_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const run = promisify(execFile);
 const ctx = await createTestContext('benchverify');
@@ -172,39 +170,6 @@ try {
   }
   const revoked = summarise(revocations);
   console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
-
-  // Projection memory and cold start at KEYS keys, written straight into the store.
-  await ctx.ownerDb.query(`set session_replication_role = replica`);
-  const l0 = now();
-  await ctx.ownerDb.query(
-    `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
-     select gen_random_uuid(), 'key-key_' || lpad(i::text, 26, '0'), 1, 'KeyIssued', 1,
-            jsonb_build_object('keyId', 'key_' || lpad(i::text, 26, '0'), 'tenant', 'tenant-' || (i % 1000), 'owner', 'service-' || (i % 5000),
-                               'environment', 'live', 'prefix', 'kl', 'hint', 'kl_live_…' || right(i::text, 4),
-                               'digest', jsonb_build_object('algorithm', 'hmac-sha256', 'pepperVersion', 1, 'digest', encode(sha256(i::text::bytea), 'hex')),
-                               'scopes', jsonb_build_array('orders:read', 'users:*'), 'ipAllowlist', '[]'::jsonb, 'metadata', '{}'::jsonb),
-            '{"actor":"bench","correlationId":"bench","causationId":"bench"}', now(), decode(repeat('00', 32), 'hex')
-       from generate_series(1, $1) i`,
-    [KEYS],
-  );
-  console.log(`wrote ${KEYS} KeyIssued events in ${((now() - l0) / 1000).toFixed(1)} s`);
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const coldIndex = new KeyIndex();
-  const projection = new LiveKeyProjection(
-    { ...ctx, index: coldIndex },
-    { instanceId: 'bench', maxBusSilenceMs: 30_000, failClosed: true, heartbeatMs: 1000, catchUpBatchSize: 10_000, announce: false },
-  );
-  const c0 = now();
-  await projection.start();
-  const coldStart = (now() - c0) / 1000;
-  gc?.();
-  const perKey = (process.memoryUsage().heapUsed - heapBefore) / coldIndex.size;
-  await projection.stop();
-  console.log(
-    `cold start: ${coldIndex.size} keys loaded from the event store in ${coldStart.toFixed(2)} s; heap ${gc ? '' : '(no --expose-gc, rough) '}${Math.round(perKey)} bytes per key`,
-  );
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await ctx.close();

@@ -33,7 +33,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
         failClosed: config.VERIFIER_FAIL_CLOSED,
         heartbeatMs: 1000,
-        catchUpBatchSize: 5000,
+        catchUpBatchSize: 20_000,
         announce: false,
       },
     );

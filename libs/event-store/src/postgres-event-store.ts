@@ -18,6 +18,14 @@ export interface NewEvent<TData = Record<string, unknown>> {
   readonly metadata: EventMetadata;
 }
 
+/** The part of an event a projection needs to fold it. */
+export interface EventPayload extends GlobalPosition {
+  readonly streamId: string;
+  readonly streamVersion: number;
+  readonly type: string;
+  readonly data: unknown;
+}
+
 export interface AppendedEvent extends GlobalPosition {
   readonly eventId: string;
   readonly streamVersion: number;
@@ -124,6 +132,24 @@ export class PostgresEventStore {
       [after.transactionId, after.position, limit, category ?? null],
     );
     return rows.map(toEnvelope);
+  }
+
+  /**
+   * Like readAll, but only what a projection folds: position, stream, version, type and data.
+   * Skipping metadata, hashes and timestamps roughly halves the cost of a full catch-up.
+   */
+  async readPayloads(after: GlobalPosition, limit: number, category?: string): Promise<EventPayload[]> {
+    if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
+    const rows = await this.dataSource.query<{ t: string; p: string; s: string; v: number; type: string; data: unknown }[]>(
+      `select transaction_id::text as t, position::text as p, stream_id as s, stream_version as v, type, data from events
+        where (transaction_id, position) > ($1::xid8, $2::bigint)
+          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          and ($4::text is null or stream_id like $4::text || '-%')
+        order by events.transaction_id, events.position
+        limit $3`,
+      [after.transactionId, after.position, limit, category ?? null],
+    );
+    return rows.map((row) => ({ transactionId: row.t, position: row.p, streamId: row.s, streamVersion: row.v, type: row.type, data: row.data }));
   }
 
   /** How many readable events lie after `after`, counting at most `cap` of them. */

@@ -30,7 +30,7 @@ export const DEFAULT_PROJECTION_SETTINGS: Omit<LiveKeyProjectionSettings, 'insta
   maxBusSilenceMs: 30_000,
   failClosed: true,
   heartbeatMs: 1000,
-  catchUpBatchSize: 5000,
+  catchUpBatchSize: 20_000,
   announce: true,
 };
 
@@ -87,7 +87,7 @@ export class LiveKeyProjection {
     const streamSequence = (await jsm.streams.info(topology.eventStream)).state.last_seq;
     const started = this.clock();
     for (;;) {
-      const events = await store.readAll(this.position, this.settings.catchUpBatchSize);
+      const events = await store.readPayloads(this.position, this.settings.catchUpBatchSize, 'key');
       if (events.length === 0) break;
       for (const event of events) index.apply(event);
       this.advance(events[events.length - 1]!);
