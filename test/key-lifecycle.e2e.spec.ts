@@ -200,6 +200,11 @@ describe('key lifecycle through NATS and HTTP', () => {
       call('keys.update', { keyId: 'key_nope' }),
     ];
     for (const reply of await Promise.all(bad)) expect(reply.error?.code).toBe('INVALID_ARGUMENT');
+    const h = headers();
+    h.set('Authorization', `Bearer ${rootKey}`);
+    h.set('Keyledger-Correlation-Id', 'c'.repeat(500));
+    const tooLong = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), JSON.stringify({ tenant: 'acme', owner: 'x' }), { timeout: 5000, headers: h });
+    expect(tooLong.json<Reply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
     const raw = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), 'not json', { timeout: 5000 });
     expect(raw.json<Reply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
     expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);

@@ -2,7 +2,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { EventMetadata, IssueKeyRequest, KeyEvent, KeyView, RevokeKeyRequest, SuspendKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import { ADMIN_SCOPES, ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
+import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
 import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey, scopesSatisfy } from '@keyledger/key-domain';
@@ -46,6 +46,8 @@ const SYSTEM_STREAM = 'system-bootstrap';
 function domainToApi(error: unknown): never {
   if (error instanceof DomainError) throw new ApiError(error.code, error.message);
   if (error instanceof ConcurrencyConflictError) throw new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
+  // The store refuses what the request carried into the event (a correlation id too long, say).
+  if (error instanceof InvalidEventError) throw new ApiError('INVALID_ARGUMENT', error.message);
   throw error;
 }
 
