@@ -5,7 +5,7 @@ import type { KeyView } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
 import { CliApiError, KeyledgerClient } from './api-client.js';
 import { collect, commaList, expiresIn, metaEntry } from './cli-options.js';
-import type { VerifyReply } from './cli-types.js';
+import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
 
 /** Services `keyledger status` expects to find running. */
@@ -124,7 +124,7 @@ keys
   .addOption(new Option('--env <env>').choices(['live', 'test']))
   .action(
     withClient(async (client, options, key: string, command: { tenant?: string; scope?: string[]; ip?: string; env?: string }) => {
-      const result = await client.verify<VerifyReply>({ key, tenant: command.tenant, scopes: command.scope, ip: command.ip, env: command.env });
+      const result = await client.verify<VerifyResult>({ key, tenant: command.tenant, scopes: command.scope, ip: command.ip, env: command.env });
       print(options.json, result, () => detailTable({ ...result }));
       return result.valid ? 0 : 1;
     }),

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { VerifyResult } from '@keyledger/key-projection';
+import type { VerifyResult } from '@keyledger/contracts';
 import type { KeyVerification } from './key-verification.js';
 
 /** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */

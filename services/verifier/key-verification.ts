@@ -1,5 +1,6 @@
 import type { VerifyConditions } from '@keyledger/key-domain';
-import type { KeyIndex, LiveKeyProjection, VerifyResult } from '@keyledger/key-projection';
+import type { VerifyResult } from '@keyledger/contracts';
+import type { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 

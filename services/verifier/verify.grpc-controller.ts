@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { verifyKeyRequestSchema } from '@keyledger/contracts';
-import type { VerifyResult } from '@keyledger/key-projection';
+import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { KeyVerification } from './key-verification.js';

@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { NOT_JSON } from '@keyledger/api-transport';
 import { apiSubject, verifyKeyRequestSchema } from '@keyledger/contracts';
-import type { VerifyResult } from '@keyledger/key-projection';
+import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { KeyVerification } from './key-verification.js';

@@ -81,3 +81,36 @@ export interface KeyView {
 export const ADMIN_SCOPES = { read: 'keyledger:keys:read', write: 'keyledger:keys:write' } as const;
 /** The tenant whose admin keys act on every tenant. */
 export const ROOT_TENANT = 'root';
+
+/**
+ * Every answer a verification can give, one closed set for all transports. Expected outcomes
+ * are values, not errors. RATE_LIMITED and USAGE_EXCEEDED are reserved for usage limits;
+ * UNAVAILABLE is a verifier failing closed.
+ */
+export const VERIFY_CODES = [
+  'VALID',
+  'MALFORMED',
+  'NOT_FOUND',
+  'REVOKED',
+  'DISABLED',
+  'EXPIRED',
+  'FORBIDDEN',
+  'INSUFFICIENT_PERMISSIONS',
+  'RATE_LIMITED',
+  'USAGE_EXCEEDED',
+  'UNAVAILABLE',
+] as const;
+export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/** The answer to "is this key valid for this, from here, now?". */
+export interface VerifyResult {
+  readonly valid: boolean;
+  readonly code: VerifyCode;
+  readonly keyId?: string;
+  readonly tenant?: string;
+  readonly owner?: string;
+  readonly scopes?: readonly string[];
+  readonly env?: string;
+  readonly expiresAt?: string | null;
+  readonly meta?: Readonly<Record<string, string>>;
+}

@@ -50,6 +50,16 @@ export interface EventStoreOptions {
 /** Before any event: a stream that must not exist yet is appended with this version. */
 export const NO_STREAM = 0;
 
+/**
+ * Events after ($1, $2) below the snapshot horizon, optionally of one category ($4), in
+ * (transaction_id, position) order, at most $3. See readAll for why the horizon matters.
+ */
+const AFTER_POSITION_IN_ORDER = `where (transaction_id, position) > ($1::xid8, $2::bigint)
+          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          and ($4::text is null or stream_id like $4::text || '-%')
+        order by events.transaction_id, events.position
+        limit $3`;
+
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
 const UNIQUE_VIOLATION = '23505';
 
@@ -124,11 +134,7 @@ export class PostgresEventStore {
     if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
     const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
-        where (transaction_id, position) > ($1::xid8, $2::bigint)
-          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          and ($4::text is null or stream_id like $4::text || '-%')
-        order by events.transaction_id, events.position
-        limit $3`,
+        ${AFTER_POSITION_IN_ORDER}`,
       [after.transactionId, after.position, limit, category ?? null],
     );
     return rows.map(toEnvelope);
@@ -142,11 +148,7 @@ export class PostgresEventStore {
     if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
     const rows = await this.dataSource.query<{ t: string; p: string; s: string; v: number; type: string; data: unknown }[]>(
       `select transaction_id::text as t, position::text as p, stream_id as s, stream_version as v, type, data from events
-        where (transaction_id, position) > ($1::xid8, $2::bigint)
-          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          and ($4::text is null or stream_id like $4::text || '-%')
-        order by events.transaction_id, events.position
-        limit $3`,
+        ${AFTER_POSITION_IN_ORDER}`,
       [after.transactionId, after.position, limit, category ?? null],
     );
     return rows.map((row) => ({ transactionId: row.t, position: row.p, streamId: row.s, streamVersion: row.v, type: row.type, data: row.data }));

@@ -1,26 +1,9 @@
+import type { VerifyCode } from '@keyledger/contracts';
 import type { KeyEnvironment } from './key-format.js';
 import { ipAllowed, parseIp } from './ip-allowlist.js';
 import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
 import { isRequestableScope, scopesSatisfy } from './scopes.js';
-
-/**
- * Every answer a verification can give. Expected outcomes are values, not errors.
- * RATE_LIMITED and USAGE_EXCEEDED are reserved for usage limits.
- */
-export const VERIFY_CODES = [
-  'VALID',
-  'MALFORMED',
-  'NOT_FOUND',
-  'REVOKED',
-  'DISABLED',
-  'EXPIRED',
-  'FORBIDDEN',
-  'INSUFFICIENT_PERMISSIONS',
-  'RATE_LIMITED',
-  'USAGE_EXCEEDED',
-] as const;
-export type VerifyCode = (typeof VERIFY_CODES)[number];
 
 /** What the caller asks beyond "is this key valid". */
 export interface VerifyConditions {

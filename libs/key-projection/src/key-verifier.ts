@@ -1,20 +1,8 @@
-import type { KeyRecord, VerifyCode, VerifyConditions } from '@keyledger/key-domain';
+import type { VerifyResult } from '@keyledger/contracts';
+import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
 import { parseKey, verificationCode } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
-
-/** The answer to "is this key valid for this, from here, now?". */
-export interface VerifyResult {
-  readonly valid: boolean;
-  readonly code: VerifyCode | 'UNAVAILABLE';
-  readonly keyId?: string;
-  readonly tenant?: string;
-  readonly owner?: string;
-  readonly scopes?: readonly string[];
-  readonly env?: string;
-  readonly expiresAt?: string | null;
-  readonly meta?: Readonly<Record<string, string>>;
-}
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });

@@ -98,7 +98,12 @@ describe('OutboxRelay', () => {
     await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await ctx.store.append('key-n1', NO_STREAM, [testEvent()]);
-    await eventually('event on the stream', async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages, (n) => n === 1, 30_000);
+    await eventually(
+      'event on the stream',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 1,
+      30_000,
+    );
   });
 
   it('lets one relay lead and hands over to the standby when the leader stops', async () => {
