@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { headers } from '@nats-io/transport-node';
 import { apiSubject } from '@keyledger/contracts';
 import { formatNewKey, parseKey } from '@keyledger/key-domain';
 import { KeyIndex, verifyKey } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
-import { createTestContext, eventually, freePort, spawnService } from '@keyledger/testing';
+import type { RunningServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
 import { describeMachine, now, summarise } from './bench-support.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -21,19 +21,9 @@ const ctx = await createTestContext('benchverify');
 const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
 const peppers = ctx.serviceEnv['KEYLEDGER_HASH_PEPPERS']!;
 const hasher = new KeyHasher(parsePeppers(peppers));
-const children: ReturnType<typeof spawnService>[] = [];
-
-async function admin<T>(operation: string, body: unknown): Promise<T> {
-  const h = headers();
-  h.set('Authorization', `Bearer ${rootKey}`);
-  const reply = (await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 30_000, headers: h })).json<{
-    ok: boolean;
-    result: T;
-    error?: unknown;
-  }>();
-  if (!reply.ok) throw new Error(JSON.stringify(reply.error));
-  return reply.result;
-}
+let services: RunningServices | undefined;
+const api = natsKeyApi(ctx, rootKey);
+const admin = <T>(operation: string, body: unknown): Promise<T> => api.ok<T>(operation, body);
 
 /** wrk's requests/s and latency percentiles for GET url with the key header. */
 async function wrk(url: string, key: string, connections: number): Promise<string> {
@@ -78,26 +68,8 @@ async function natsLoad(key: string, concurrency: number): Promise<string> {
 
 try {
   console.log('# verify\n' + (await describeMachine(ctx)));
-  const verifierPort = await freePort();
-  const secondVerifierPort = await freePort();
-  for (const [name, port] of [
-    ['relay', await freePort()],
-    ['issuer', await freePort()],
-    ['verifier', verifierPort],
-    ['verifier', secondVerifierPort],
-  ] as const) {
-    children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' }));
-  }
-  await eventually(
-    'services ready',
-    () =>
-      fetch(`http://127.0.0.1:${verifierPort}/health/ready`).then(
-        (r) => r.status,
-        () => 0,
-      ),
-    (s) => s === 200,
-    60_000,
-  );
+  services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' });
+  const verifierPort = services.of('verifier')[0]!.httpPort;
   await eventually(
     'admin key accepted',
     () =>
@@ -171,6 +143,6 @@ try {
   const revoked = summarise(revocations);
   console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
 } finally {
-  for (const child of children) child.kill('SIGTERM');
+  services?.stop();
   await ctx.close();
 }

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, freePort, spawnService } from '@keyledger/testing';
+import type { RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, startServices } from '@keyledger/testing';
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
@@ -18,7 +17,7 @@ interface Run {
 describe('the keyledger CLI', () => {
   let ctx: TestContext;
   const adminKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
-  const children: ChildProcess[] = [];
+  let services: RunningServices;
 
   function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     return new Promise((resolve) => {
@@ -33,10 +32,7 @@ describe('the keyledger CLI', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('cli');
-    for (const name of SERVICES) {
-      const port = await freePort();
-      children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }));
-    }
+    services = await startServices(ctx, SERVICES, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey });
     await eventually(
       'every service ready',
       () => cli(['status']),
@@ -51,7 +47,7 @@ describe('the keyledger CLI', () => {
   });
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGTERM');
+    services?.stop();
     await ctx.close();
   });
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -9,8 +8,8 @@ import { protoDir, protoPath, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, freePort, serviceOutput, spawnService } from '@keyledger/testing';
+import type { RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, startServices } from '@keyledger/testing';
 
 /**
  * The services' loader options, but without the oneof discriminators (`_name: 'name'` for
@@ -134,8 +133,8 @@ describe('the gRPC API', () => {
   let verifier: GrpcApi;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   const issuedKeys: string[] = [rootKey];
-  const services: { name: string; child: ChildProcess; httpPort: number; grpcPort: number }[] = [];
-  const address = (name: string): string => `127.0.0.1:${services.find((s) => s.name === name)!.grpcPort}`;
+  let services: RunningServices;
+  const address = (name: string): string => `127.0.0.1:${services.of(name)[0]!.grpcPort}`;
 
   function admin(key: string | null = rootKey, extra: Record<string, string> = {}): grpc.Metadata {
     const metadata = new grpc.Metadata();
@@ -154,22 +153,7 @@ describe('the gRPC API', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('grpc');
-    const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace', HTTP_HOST: '127.0.0.1' };
-    for (const name of ['relay', 'issuer', 'verifier']) {
-      const [httpPort, grpcPort] = [await freePort(), await freePort()];
-      services.push({ name, child: spawnService(ctx, name, { ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }), httpPort, grpcPort });
-    }
-    for (const { httpPort } of services)
-      await eventually(
-        'service ready',
-        () =>
-          fetch(`http://127.0.0.1:${httpPort}/health/ready`).then(
-            (r) => r.status,
-            () => 0,
-          ),
-        (s) => s === 200,
-        60_000,
-      );
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace' });
     keys = new GrpcApi(address('issuer'), loadSync(protoPath('keys'), LOADER), 'keyledger.v1.KeyService');
     verifier = new GrpcApi(address('verifier'), loadSync(protoPath('verifier'), LOADER), 'keyledger.v1.VerifierService');
     // The root key is usable once the issuer's own projection has seen it.
@@ -179,7 +163,7 @@ describe('the gRPC API', () => {
   afterAll(async () => {
     keys?.close();
     verifier?.close();
-    for (const { child } of services) child.kill('SIGTERM');
+    services?.stop();
     await ctx.close();
   });
 
@@ -359,7 +343,7 @@ describe('the gRPC API', () => {
   });
 
   it('keeps every plaintext key out of the logs', () => {
-    const logs = services.map(({ child }) => serviceOutput(child)).join('\n');
+    const logs = services.logs();
     expect(logs).toContain('[redacted]'); // the verifier logged verify requests, with the key redacted
     for (const key of issuedKeys) expect(logs).not.toContain(key.slice(8, 40));
   });

@@ -1,44 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { headers } from '@nats-io/transport-node';
 import { apiSubject } from '@keyledger/contracts';
-import type { KeyView } from '@keyledger/contracts';
+import type { KeyView, VerifyResult } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, freePort, readStreamMessages, serviceOutput, spawnService } from '@keyledger/testing';
-
-interface Reply<T> {
-  ok: boolean;
-  result: T;
-  error?: { code: string; message: string };
-}
-interface VerifyResult {
-  valid: boolean;
-  code: string;
-  keyId?: string;
-  tenant?: string;
-  scopes?: string[];
-}
+import type { ApiReply, NatsKeyApi, RunningServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, readStreamMessages, startServices } from '@keyledger/testing';
 
 describe('key lifecycle through NATS and HTTP', () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   const issuedKeys: string[] = [rootKey];
-  const services: { name: string; child: ChildProcess; port: number }[] = [];
-  const verifierPorts: number[] = [];
+  let services: RunningServices;
+  let api: NatsKeyApi;
+  let verifierPorts: number[] = [];
 
-  async function call<T>(operation: string, body: unknown, adminKey: string | null = rootKey): Promise<Reply<T>> {
-    const h = headers();
-    if (adminKey) h.set('Authorization', `Bearer ${adminKey}`);
-    const reply = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 10_000, headers: h });
-    return reply.json<Reply<T>>();
-  }
-
-  async function verifyOverNats(body: Record<string, unknown>): Promise<VerifyResult> {
-    const reply = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.verify'), JSON.stringify(body), { timeout: 5000 });
-    return reply.json<VerifyResult>();
-  }
+  const call = <T>(operation: string, body: unknown, adminKey: string | null = rootKey): Promise<ApiReply<T>> => api.call<T>(operation, body, adminKey);
+  const verifyOverNats = (body: Record<string, unknown>): Promise<VerifyResult> => api.verify(body);
 
   async function authorize(
     port: number,
@@ -58,29 +37,15 @@ describe('key lifecycle through NATS and HTTP', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('lifecycle');
-    const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace', HTTP_HOST: '127.0.0.1' };
-    for (const name of ['relay', 'issuer', 'verifier', 'verifier']) {
-      const port = await freePort();
-      services.push({ name, child: spawnService(ctx, name, { ...env, HTTP_PORT: String(port) }), port });
-      if (name === 'verifier') verifierPorts.push(port);
-    }
-    for (const { port } of services)
-      await eventually(
-        'service ready',
-        () =>
-          fetch(`http://127.0.0.1:${port}/health/ready`).then(
-            (r) => r.status,
-            () => 0,
-          ),
-        (s) => s === 200,
-        60_000,
-      );
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace' });
+    verifierPorts = services.of('verifier').map((verifier) => verifier.httpPort);
+    api = natsKeyApi(ctx, rootKey);
     // The root key is usable once the issuer's own projection has seen it.
     await eventually('root key accepted', () => call('keys.list', { tenant: 'acme' }).then((r) => r.ok), Boolean);
   });
 
   afterAll(async () => {
-    for (const { child } of services) child.kill('SIGTERM');
+    services?.stop();
     await ctx.close();
   });
 
@@ -134,26 +99,26 @@ describe('key lifecycle through NATS and HTTP', () => {
       () => verifyOverNats({ key }),
       (r) => r.code === 'VALID',
     );
-    expect((await call<KeyView>('keys.suspend', { keyId, reason: 'investigating' })).result.status).toBe('suspended');
+    expect((await api.ok<KeyView>('keys.suspend', { keyId, reason: 'investigating' })).status).toBe('suspended');
     await eventually(
       'suspension applied',
       () => verifyOverNats({ key }),
       (r) => r.code === 'DISABLED',
     );
     expect((await authorize(verifierPorts[1]!, key)).status).toBe(401);
-    expect((await call<KeyView>('keys.resume', { keyId })).result.status).toBe('active');
+    expect((await api.ok<KeyView>('keys.resume', { keyId })).status).toBe('active');
     await eventually(
       'resumption applied',
       () => verifyOverNats({ key }),
       (r) => r.code === 'VALID',
     );
-    expect((await call<KeyView>('keys.update', { keyId, scopes: ['reports:*'] })).result.scopes).toEqual(['reports:*']);
+    expect((await api.ok<KeyView>('keys.update', { keyId, scopes: ['reports:*'] })).scopes).toEqual(['reports:*']);
     await eventually(
       'update applied',
       () => verifyOverNats({ key, scopes: ['reports:export'] }),
       (r) => r.code === 'VALID',
     );
-    expect((await call<KeyView>('keys.get', { keyId })).result).toMatchObject({ keyId, scopes: ['reports:*'], version: 4 });
+    expect(await api.ok<KeyView>('keys.get', { keyId })).toMatchObject({ keyId, scopes: ['reports:*'], version: 4 });
   });
 
   it('answers a revocation only once every verifier rejects the key', async () => {
@@ -164,10 +129,10 @@ describe('key lifecycle through NATS and HTTP', () => {
         () => authorize(port, key),
         (r) => r.status === 200,
       );
-    const reply = await call<{ view: KeyView; fence: { complete: boolean; verifiers: unknown[] } }>('keys.revoke', { keyId, reason: 'rotated out' });
-    expect(reply.result.view.status).toBe('revoked');
-    expect(reply.result.fence).toMatchObject({ complete: true });
-    expect(reply.result.fence.verifiers).toHaveLength(2);
+    const reply = await api.ok<{ view: KeyView; fence: { complete: boolean; verifiers: unknown[] } }>('keys.revoke', { keyId, reason: 'rotated out' });
+    expect(reply.view.status).toBe('revoked');
+    expect(reply.fence).toMatchObject({ complete: true });
+    expect(reply.fence.verifiers).toHaveLength(2);
     // No waiting here: the fence already guaranteed it.
     for (const port of verifierPorts) expect(await authorize(port, key)).toMatchObject({ status: 401, code: 'REVOKED' });
     expect((await call('keys.resume', { keyId })).error?.code).toBe('INVALID_TRANSITION');
@@ -185,8 +150,8 @@ describe('key lifecycle through NATS and HTTP', () => {
     const readOnly = await issue({ tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
     await eventually('read-only admin usable', () => call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
     expect((await call('keys.issue', { tenant: 'acme', owner: 'x' }, readOnly.key)).error?.code).toBe('PERMISSION_DENIED');
-    const listed = await call<{ keys: KeyView[] }>('keys.list', { tenant: 'acme' }, readOnly.key);
-    expect(listed.result.keys.every((k) => k.tenant === 'acme')).toBe(true);
+    const listed = await api.ok<{ keys: KeyView[] }>('keys.list', { tenant: 'acme' }, readOnly.key);
+    expect(listed.keys.every((k) => k.tenant === 'acme')).toBe(true);
   });
 
   it('rejects bad commands with a typed error and records nothing', async () => {
@@ -203,10 +168,13 @@ describe('key lifecycle through NATS and HTTP', () => {
     const h = headers();
     h.set('Authorization', `Bearer ${rootKey}`);
     h.set('Keyledger-Correlation-Id', 'c'.repeat(500));
-    const tooLong = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), JSON.stringify({ tenant: 'acme', owner: 'x' }), { timeout: 5000, headers: h });
-    expect(tooLong.json<Reply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
+    const tooLong = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), JSON.stringify({ tenant: 'acme', owner: 'x' }), {
+      timeout: 5000,
+      headers: h,
+    });
+    expect(tooLong.json<ApiReply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
     const raw = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), 'not json', { timeout: 5000 });
-    expect(raw.json<Reply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
+    expect(raw.json<ApiReply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
     expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);
   });
 
@@ -219,7 +187,7 @@ describe('key lifecycle through NATS and HTTP', () => {
     }
     const messages = await readStreamMessages(ctx.js, ctx.topology.eventStream, (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages);
     const streamText = messages.map((m) => m.string()).join('\n');
-    const logs = services.map(({ child }) => serviceOutput(child)).join('\n');
+    const logs = services.logs();
     expect(dump.length).toBeGreaterThan(10);
     expect(logs).toContain('[redacted]'); // the verifier logged requests, with the key redacted
     for (const key of issuedKeys) {

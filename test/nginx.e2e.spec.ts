@@ -1,31 +1,17 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { headers } from '@nats-io/transport-node';
-import { apiSubject } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { RunningNginx, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, freePort, spawnService, startNginx } from '@keyledger/testing';
+import type { RunningNginx, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, natsKeyApi, startNginx, startServices } from '@keyledger/testing';
 
 describe('nginx auth_request in front of an upstream', () => {
   let ctx: TestContext;
   let nginx: RunningNginx;
   let upstream: Server;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
-  const children: ChildProcess[] = [];
-
-  async function admin<T>(operation: string, body: unknown): Promise<T> {
-    const h = headers();
-    h.set('Authorization', `Bearer ${rootKey}`);
-    const reply = (await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, operation), JSON.stringify(body), { timeout: 10_000, headers: h })).json<{
-      ok: boolean;
-      result: T;
-      error?: unknown;
-    }>();
-    if (!reply.ok) throw new Error(JSON.stringify(reply.error));
-    return reply.result;
-  }
+  let services: RunningServices;
+  let admin: <T>(operation: string, body: unknown) => Promise<T>;
 
   function get(path: string, key?: string, header = 'Authorization'): Promise<{ status: number; body: string; code: string | null }> {
     const value = key === undefined ? undefined : header === 'Authorization' ? `Bearer ${key}` : key;
@@ -38,14 +24,10 @@ describe('nginx auth_request in front of an upstream', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('nginx');
-    const verifierPort = await freePort();
-    for (const [name, port] of [
-      ['relay', await freePort()],
-      ['issuer', await freePort()],
-      ['verifier', verifierPort],
-    ] as const) {
-      children.push(spawnService(ctx, name, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }));
-    }
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey });
+    const verifierPort = services.of('verifier')[0]!.httpPort;
+    const api = natsKeyApi(ctx, rootKey);
+    admin = <T>(operation: string, body: unknown): Promise<T> => api.ok<T>(operation, body);
     // The sample upstream echoes who nginx says the caller is.
     upstream = createServer((request, response) => {
       response.end(`hello ${String(request.headers['x-keyledger-key-id'])} of ${String(request.headers['x-keyledger-tenant'])}`);
@@ -78,16 +60,6 @@ describe('nginx auth_request in front of an upstream', () => {
       }`,
     );
     await eventually(
-      'verifier ready',
-      () =>
-        fetch(`http://127.0.0.1:${verifierPort}/health/ready`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      (s) => s === 200,
-      60_000,
-    );
-    await eventually(
       'admin key accepted',
       () =>
         admin('keys.list', { tenant: 'acme' }).then(
@@ -101,7 +73,7 @@ describe('nginx auth_request in front of an upstream', () => {
   afterAll(async () => {
     await nginx?.stop();
     upstream?.close();
-    for (const child of children) child.kill('SIGTERM');
+    services?.stop();
     await ctx.close();
   });
 

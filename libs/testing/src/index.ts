@@ -4,3 +4,4 @@ export * from './stream-reader.js';
 export * from './service-process.js';
 export * from './free-port.js';
 export * from './nginx.js';
+export * from './running-services.js';
