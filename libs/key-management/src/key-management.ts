@@ -48,7 +48,18 @@ function domainToApi(error: unknown): never {
   if (error instanceof ConcurrencyConflictError) throw new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
   // The store refuses what the request carried into the event (a correlation id too long, say).
   if (error instanceof InvalidEventError) throw new ApiError('INVALID_ARGUMENT', error.message);
+  if (isDatabaseUnavailable(error)) throw new ApiError('UNAVAILABLE', 'the event store is unreachable; retry later');
   throw error;
+}
+
+/** Connection-level failures (refused, reset, server shutting down), not bugs. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  const cause = (error as { driverError?: unknown } | null)?.driverError ?? error;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = cause instanceof Error ? cause.message : '';
+  return (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || /Connection terminated|timeout exceeded when trying to connect/.test(message);
 }
 
 /**

@@ -15,14 +15,23 @@ export type HealthCheck = () => Promise<HealthCheckResult> | HealthCheckResult;
 @Injectable()
 export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
+  private readonly informational = new Set<string>();
 
   register(name: string, check: HealthCheck): void {
     this.checks.set(name, check);
   }
 
+  /**
+   * Keeps a check in the report but out of the readiness decision: a verifier answers from
+   * memory, so losing Postgres must not take it out of its Service.
+   */
+  reportOnly(name: string): void {
+    this.informational.add(name);
+  }
+
   async readiness(timeoutMs = 2000): Promise<{ ready: boolean; checks: Record<string, HealthCheckResult> }> {
     const entries = await Promise.all([...this.checks].map(async ([name, check]) => [name, await runWithTimeout(check, timeoutMs)] as const));
-    return { ready: entries.every(([, result]) => result.healthy), checks: Object.fromEntries(entries) };
+    return { ready: entries.every(([name, result]) => result.healthy || this.informational.has(name)), checks: Object.fromEntries(entries) };
   }
 }
 
