@@ -178,6 +178,21 @@ describe('key lifecycle through NATS and HTTP', () => {
     expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);
   });
 
+  it('exposes Prometheus metrics: verify outcomes by transport, projection freshness, relay progress', async () => {
+    const scrape = (port: number): Promise<string> => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    const sample = (text: string, series: string): number =>
+      Number(new RegExp(`^${series.replace(/[{}"=,]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const verifier = await scrape(verifierPorts[0]!);
+    expect(sample(verifier, 'keyledger_verify_total{code="VALID",transport="http",service="verifier"}')).toBeGreaterThan(0);
+    expect(verifier).toMatch(/^keyledger_verify_duration_seconds_bucket\{le="0\.00005",service="verifier",transport="nats"\} \d+$/m);
+    expect(sample(verifier, 'keyledger_projection_failing_closed{service="verifier"}')).toBe(0);
+    expect(sample(verifier, 'keyledger_projection_keys{service="verifier"}')).toBeGreaterThan(3);
+    const relay = await scrape(services.of('relay')[0]!.httpPort);
+    expect(sample(relay, 'keyledger_relay_leader{service="relay"}')).toBe(1);
+    expect(sample(relay, 'keyledger_relay_published_total{service="relay"}')).toBeGreaterThan(5);
+    expect(relay).toMatch(/^keyledger_relay_lag_seconds_count\{service="relay"\} [1-9]\d*$/m);
+  });
+
   it('keeps every plaintext key out of the database, the event stream and the logs', async () => {
     const tables = await ctx.ownerDb.query<{ table_name: string }[]>(`select table_name from information_schema.tables where table_schema = $1`, [ctx.schema]);
     const dump: string[] = [];

@@ -3,7 +3,7 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
-import { KeyIndex, LiveKeyProjection, VerifierFence } from '@keyledger/key-projection';
+import { KeyIndex, LiveKeyProjection, registerProjectionMetrics, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
@@ -23,7 +23,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
-  static forService({ config, logger, infrastructure }: ServiceContext<KeyServiceEnv>): DynamicModule {
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const index = new KeyIndex();
     const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
     const projection = new LiveKeyProjection(
@@ -39,6 +39,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     );
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
     const keys = new KeyManagement({ store: infrastructure.store, hasher, index, fence, fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS });
+    registerProjectionMetrics(metrics, projection);
     return {
       module: IssuerModule,
       controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],

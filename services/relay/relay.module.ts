@@ -1,17 +1,21 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { OutboxRelay, createOutboxRelay } from '@keyledger/outbox-relay';
+import { OutboxRelay, createOutboxRelay, relayMetrics } from '@keyledger/outbox-relay';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 
-function createRelay({ config, logger, infrastructure }: ServiceContext): OutboxRelay {
-  return createOutboxRelay({
+function createRelay({ config, logger, infrastructure, metrics }: ServiceContext): OutboxRelay {
+  const observed = relayMetrics(metrics);
+  const relay = createOutboxRelay({
+    onPublished: observed.onPublished,
     ...infrastructure,
     databaseUrl: config.DATABASE_URL,
     schema: config.DATABASE_SCHEMA,
     logger,
     settings: { batchSize: config.RELAY_BATCH_SIZE, pollIntervalMs: config.RELAY_POLL_INTERVAL_MS, standbyRetryMs: config.RELAY_STANDBY_RETRY_MS },
   });
+  observed.watch(relay);
+  return relay;
 }
 
 /**

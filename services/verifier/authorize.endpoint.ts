@@ -34,11 +34,15 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
   const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
   const scope = header(request, 'x-required-scope');
   const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
-  const result = verification.verify(bearer ?? header(request, 'x-api-key')?.trim(), {
-    scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
-    ip,
-    tenant: header(request, 'x-keyledger-tenant') || undefined,
-  });
+  const result = verification.verify(
+    bearer ?? header(request, 'x-api-key')?.trim(),
+    {
+      scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
+      ip,
+      tenant: header(request, 'x-keyledger-tenant') || undefined,
+    },
+    'http',
+  );
   const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
   if (result.valid) {
     headers['X-Keyledger-Key-Id'] = result.keyId ?? '';

@@ -4,7 +4,7 @@ import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
-import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
+import { KeyIndex, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
@@ -31,7 +31,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
   ) {}
 
-  static forService({ config, logger, infrastructure }: ServiceContext<KeyServiceEnv>): DynamicModule {
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const index = new KeyIndex();
     const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
     const projection = new LiveKeyProjection(
@@ -45,12 +45,13 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         announce: true,
       },
     );
+    registerProjectionMetrics(metrics, projection);
     return {
       module: VerifierModule,
       controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
-        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection) },
+        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics) },
       ],
     };
   }

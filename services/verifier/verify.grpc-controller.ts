@@ -65,7 +65,7 @@ export class VerifyGrpcController {
     });
     if (!request.success) return MALFORMED;
     const { key, tenant, scopes, ip, env } = request.data;
-    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env });
+    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc');
     // `key` is on the logger's redaction list; this line proves it stays out of logs.
     if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
     return responseMessage(result);

@@ -27,7 +27,7 @@ export function verifyNatsController(prefix: string): new (...args: never[]) => 
       const request = verifyKeyRequestSchema.safeParse(body);
       if (!request.success) return MALFORMED;
       const { key, tenant, scopes, ip, env } = request.data;
-      const result = this.verification.verify(key, { tenant, scopes, ip, environment: env });
+      const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'nats');
       // `key` is on the logger's redaction list; this line proves it stays out of logs.
       if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
       return result;

@@ -2,3 +2,4 @@ export * from './key-index.js';
 export * from './key-verifier.js';
 export * from './live-key-projection.js';
 export * from './verifier-fence.js';
+export * from './projection-metrics.js';

@@ -2,3 +2,4 @@ export * from './outbox-relay.js';
 export * from './relay-checkpoint.js';
 export * from './leader-lock.js';
 export * from './create-outbox-relay.js';
+export * from './relay-metrics.js';

@@ -7,8 +7,8 @@ import { Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
-import type { Logger } from '@keyledger/observability';
-import { createLogger, startTelemetry } from '@keyledger/observability';
+import type { Logger, Registry } from '@keyledger/observability';
+import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
 import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
@@ -23,6 +23,8 @@ export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
   readonly infrastructure: Infrastructure;
   /** Flushed and stopped when the service shuts down. */
   readonly telemetry?: { shutdown(): Promise<void> } | undefined;
+  /** Prometheus registry served on /metrics. */
+  readonly metrics: Registry;
 }
 
 export interface BootstrapOptions<C extends ServiceEnv> {
@@ -62,7 +64,7 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = await openInfrastructure(options.service, config);
-  const context: ServiceContext<C> = { service: options.service, config, logger, infrastructure, telemetry };
+  const context: ServiceContext<C> = { service: options.service, config, logger, infrastructure, telemetry, metrics: createMetricsRegistry(options.service) };
   const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
     logger: ['error', 'warn'],
     abortOnError: false,

@@ -1,11 +1,11 @@
 import { Global, Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ServiceEnv } from '@keyledger/config';
-import type { Logger } from '@keyledger/observability';
-import { HealthController } from './health.controller.js';
+import type { Logger, Registry } from '@keyledger/observability';
+import { OperationsController } from './operations.controller.js';
 import { HealthRegistry } from './health.registry.js';
 import type { Infrastructure } from './infrastructure.js';
-import { INFRASTRUCTURE, LOGGER, SERVICE_CONFIG, SERVICE_NAME, TELEMETRY } from './tokens.js';
+import { INFRASTRUCTURE, LOGGER, METRICS, SERVICE_CONFIG, SERVICE_NAME, TELEMETRY } from './tokens.js';
 
 export interface ServiceKitOptions {
   readonly service: string;
@@ -13,6 +13,7 @@ export interface ServiceKitOptions {
   readonly logger: Logger;
   readonly infrastructure: Infrastructure;
   readonly telemetry?: { shutdown(): Promise<void> } | undefined;
+  readonly metrics: Registry;
 }
 
 /**
@@ -36,9 +37,10 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
       { provide: LOGGER, useValue: options.logger },
       { provide: INFRASTRUCTURE, useValue: options.infrastructure },
       { provide: TELEMETRY, useValue: options.telemetry },
+      { provide: METRICS, useValue: options.metrics },
       HealthRegistry,
     ];
-    return { module: ServiceKitModule, controllers: [HealthController], providers, exports: providers };
+    return { module: ServiceKitModule, controllers: [OperationsController], providers, exports: providers };
   }
 
   onModuleInit(): void {

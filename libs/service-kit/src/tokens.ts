@@ -4,3 +4,4 @@ export const SERVICE_NAME = Symbol('SERVICE_NAME');
 export const LOGGER = Symbol('LOGGER');
 export const INFRASTRUCTURE = Symbol('INFRASTRUCTURE');
 export const TELEMETRY = Symbol('TELEMETRY');
+export const METRICS = Symbol('METRICS');
