@@ -18,6 +18,9 @@ export type VerifyTransport = 'http' | 'nats' | 'grpc';
 export class KeyVerification {
   private readonly outcomes: Counter<'code' | 'transport'>;
   private readonly duration: Histogram<'transport'>;
+  /** Label children resolved once: looking labels up per call would cost more than verifying. */
+  private readonly timers = new Map<VerifyTransport, Histogram.Internal<'transport'>>();
+  private readonly counters = new Map<string, Counter.Internal>();
 
   constructor(
     private readonly index: KeyIndex,
@@ -42,11 +45,24 @@ export class KeyVerification {
   }
 
   verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport): VerifyResult {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const now = this.clock();
     const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now);
-    this.duration.observe({ transport }, Number(process.hrtime.bigint() - started) / 1e9);
-    this.outcomes.inc({ code: result.code, transport });
+    this.timer(transport).observe((performance.now() - started) / 1000);
+    this.counter(result.code, transport).inc();
     return result;
+  }
+
+  private timer(transport: VerifyTransport): Histogram.Internal<'transport'> {
+    let child = this.timers.get(transport);
+    if (!child) this.timers.set(transport, (child = this.duration.labels({ transport })));
+    return child;
+  }
+
+  private counter(code: string, transport: VerifyTransport): Counter.Internal {
+    const id = `${code} ${transport}`;
+    let child = this.counters.get(id);
+    if (!child) this.counters.set(id, (child = this.outcomes.labels({ code, transport })));
+    return child;
   }
 }
