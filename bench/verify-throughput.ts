@@ -70,16 +70,7 @@ try {
   console.log('# verify\n' + (await describeMachine(ctx)));
   services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' });
   const verifierPort = services.of('verifier')[0]!.httpPort;
-  await eventually(
-    'admin key accepted',
-    () =>
-      admin('keys.list', { tenant: 'acme' }).then(
-        () => true,
-        () => false,
-      ),
-    Boolean,
-    30_000,
-  );
+  await api.adminKeyAccepted();
   const { key } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'bench', scopes: ['orders:*'] });
   await eventually(
     'key verifiable',

@@ -59,15 +59,7 @@ describe('nginx auth_request in front of an upstream', () => {
         }
       }`,
     );
-    await eventually(
-      'admin key accepted',
-      () =>
-        admin('keys.list', { tenant: 'acme' }).then(
-          () => true,
-          () => false,
-        ),
-      Boolean,
-    );
+    await api.adminKeyAccepted();
   });
 
   afterAll(async () => {

@@ -63,6 +63,8 @@ export interface NatsKeyApi {
   /** Like call, but throws on an error reply. */
   ok<T>(operation: string, body: unknown, adminKey?: string | null): Promise<T>;
   verify(body: unknown): Promise<VerifyResult>;
+  /** Waits until the issuer's projection knows the admin key (it is usable just after start). */
+  adminKeyAccepted(): Promise<void>;
 }
 
 export function natsKeyApi(ctx: TestContext, defaultAdminKey: string): NatsKeyApi {
@@ -82,6 +84,9 @@ export function natsKeyApi(ctx: TestContext, defaultAdminKey: string): NatsKeyAp
     },
     async verify(body: unknown): Promise<VerifyResult> {
       return (await ctx.nc.request(subject('keys.verify'), JSON.stringify(body), { timeout: 10_000 })).json<VerifyResult>();
+    },
+    async adminKeyAccepted(): Promise<void> {
+      await eventually('admin key accepted', () => call('keys.list', { tenant: 'acme' }).then((reply) => reply.ok), Boolean, 30_000);
     },
   };
 }
