@@ -105,7 +105,7 @@ try {
   const baseline = createServer((request, response) => {
     const presented = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!presented || !parseKey(presented)) return response.writeHead(401).end();
-    const lookup = Buffer.from(hasher.lookupDigests(presented)[0]!.indexKey, 'latin1');
+    const lookup = Buffer.from([...hasher.lookupDigests(presented)][0]!.indexKey, 'latin1');
     pool.query<{ status: string }>('select status, scopes, tenant, key_id from bench_keys where digest = $1', [lookup]).then(
       ({ rows }) => response.writeHead(rows[0]?.status === 'active' ? 200 : 401).end(),
       () => response.writeHead(500).end(),

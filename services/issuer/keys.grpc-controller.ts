@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { bearerToken, grpcCall, metadataValue } from '@keyledger/api-transport';
+import { grpcCall, metadataValue } from '@keyledger/api-transport';
 import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -82,8 +81,6 @@ interface RevokeKeyResponseMessage {
   view: KeyViewMessage;
   fence: { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | undefined;
 }
-
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** null (an unset message) and undefined (an unset optional field) alike: absent. */
 function present<T>(value: Optional<T>): T | undefined {
@@ -199,10 +196,13 @@ export class KeysGrpcController {
     return grpcCall(this.logger, () => {
       // Request messages carry no key plaintext (the admin key is metadata); redaction guards anyway.
       this.logger.debug({ method: `keyledger.v1.KeyService/${method}`, body }, 'key API request');
-      const caller = this.auth.authenticate(bearerToken(metadataValue(metadata, 'authorization')));
-      const correlationId = metadataValue(metadata, 'keyledger-correlation-id') || randomUUID();
-      const traceparent = metadataValue(metadata, 'traceparent');
-      return run({ caller, correlationId, traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined });
+      return run(
+        this.auth.commandContext({
+          authorization: metadataValue(metadata, 'authorization'),
+          correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
+          traceparent: metadataValue(metadata, 'traceparent'),
+        }),
+      );
     });
   }
 }

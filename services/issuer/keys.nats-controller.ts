@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import { NOT_JSON, bearerToken, natsReply } from '@keyledger/api-transport';
+import { NOT_JSON, natsReply } from '@keyledger/api-transport';
 import {
   ApiError,
   apiSubject,
@@ -81,14 +80,13 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
         // Request bodies carry no key plaintext (the admin key is a header); redaction guards anyway.
         this.logger.debug({ subject: ctx.getSubject(), body }, 'key API request');
         const headers = ctx.getHeaders() as Headers;
-        const caller = this.auth.authenticate(bearerToken(headers?.get('Authorization')));
-        const correlationId = headers?.get('Keyledger-Correlation-Id') || randomUUID();
-        const traceparent = headers?.get('traceparent') || undefined;
-        return run({
-          caller,
-          correlationId,
-          traceparent: traceparent && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent) ? traceparent : undefined,
-        });
+        return run(
+          this.auth.commandContext({
+            authorization: headers?.get('Authorization'),
+            correlationId: headers?.get('Keyledger-Correlation-Id'),
+            traceparent: headers?.get('traceparent'),
+          }),
+        );
       });
     }
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { bearerToken } from '@keyledger/api-transport';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { KeyVerification } from './key-verification.js';
 
@@ -30,8 +31,7 @@ function header(request: IncomingMessage, name: string): string | undefined {
  * Answers with an empty body and headers, as nginx auth_request expects.
  */
 export function authorize(request: IncomingMessage, response: ServerResponse, verification: KeyVerification): void {
-  const authorization = header(request, 'authorization');
-  const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  const bearer = bearerToken(header(request, 'authorization'));
   const scope = header(request, 'x-required-scope');
   const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
   const result = verification.verify(

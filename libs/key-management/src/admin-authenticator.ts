@@ -1,8 +1,11 @@
 import type { ADMIN_SCOPES } from '@keyledger/contracts';
-import { ApiError } from '@keyledger/contracts';
+import { randomUUID } from 'node:crypto';
+import { bearerToken } from '@keyledger/api-transport';
+import { ApiError, TRACEPARENT_PATTERN } from '@keyledger/contracts';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
+import type { CommandContext } from './key-management.js';
 
 /** Who is calling the admin plane, established from their admin key. */
 export interface Caller {
@@ -31,5 +34,16 @@ export class AdminAuthenticator {
     const result = verifyKey(this.index, this.hasher, presented, {}, this.clock());
     if (!result.valid || !result.keyId || !result.tenant) throw new ApiError('UNAUTHENTICATED', `the admin key is not valid (${result.code})`);
     return { keyId: result.keyId, tenant: result.tenant, scopes: result.scopes ?? [] };
+  }
+
+  /**
+   * The context of an admin command from what a transport received: the bearer key
+   * (authenticated here), a correlation id (generated when absent) and a W3C traceparent
+   * (kept only when well formed). One place for every transport.
+   */
+  commandContext(received: { authorization?: string | undefined; correlationId?: string | undefined; traceparent?: string | undefined }): CommandContext {
+    const caller = this.authenticate(bearerToken(received.authorization));
+    const traceparent = received.traceparent && TRACEPARENT_PATTERN.test(received.traceparent) ? received.traceparent : undefined;
+    return { caller, correlationId: received.correlationId || randomUUID(), traceparent };
   }
 }

@@ -40,7 +40,7 @@ export interface NewKeyMaterial {
 }
 
 /**
- * Makes and recognises key digests. `lookupDigests` returns the digest of a presented key
+ * Makes and recognises key digests. `lookupDigests` yields the digest of a presented key
  * under every configured pepper (current first), as compact binary strings for map lookups.
  */
 export class KeyHasher {
@@ -71,9 +71,13 @@ export class KeyHasher {
     };
   }
 
-  /** Digests of a presented key under each pepper, as index keys (see digestIndexKey). */
-  lookupDigests(plaintext: string): { version: number; indexKey: string }[] {
-    return this.prepared.map(({ version, hmac }) => ({ version, indexKey: hmac.digest(plaintext).toString('latin1') }));
+  /**
+   * Digests of a presented key under each pepper, current first, as index keys (see
+   * digestIndexKey). Computed one at a time: a caller that finds the key under the current
+   * pepper pays for one HMAC, not one per configured pepper.
+   */
+  *lookupDigests(plaintext: string): Generator<{ version: number; indexKey: string }, void, undefined> {
+    for (const { version, hmac } of this.prepared) yield { version, indexKey: hmac.digest(plaintext).toString('latin1') };
   }
 }
 

@@ -27,7 +27,7 @@ describe('key hasher', () => {
     const old = secret();
     const before = new KeyHasher(parsePeppers(`1:${old}`)).newKey('kl', 'live');
     const after = new KeyHasher(parsePeppers(`2:${secret()},1:${old}`));
-    const lookups = after.lookupDigests(before.plaintext);
+    const lookups = [...after.lookupDigests(before.plaintext)];
     expect(lookups.map((l) => l.version)).toEqual([2, 1]);
     expect(lookups[1]!.indexKey).toBe(digestIndexKey(before.digest));
   });
