@@ -120,6 +120,13 @@ describe('DurableEventConsumer', () => {
       () => running.counts()['dead-lettered'],
       (n) => n === 1,
     );
+    // Terminated, not left unacknowledged for JetStream to redeliver after ack_wait.
+    await eventually(
+      'nothing awaiting an ack',
+      async () => (await ctx.jsm.consumers.info(ctx.topology.eventStream, 'counting')).num_ack_pending,
+      (n) => n === 0,
+      3000,
+    );
   });
 
   it('dead-letters a message that is not an event envelope at once', async () => {

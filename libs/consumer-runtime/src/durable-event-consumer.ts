@@ -125,7 +125,9 @@ export class DurableEventConsumer {
       return 'retry-scheduled';
     }
     this.deps.logger.error({ consumer: this.name, reason, streamSequence: message.info.streamSequence }, 'message dead-lettered');
-    message.term(reason.slice(0, 200));
+    // No reason on the term: NATS before 2.10.4 ignores `+TERM <reason>` and would redeliver
+    // the message after ack_wait, forever. The reason travels in the dead letter's headers.
+    message.term();
     return 'dead-lettered';
   }
 
