@@ -2,20 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition, Options, PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
-import { protoDir, protoPath, streamIdOf } from '@keyledger/contracts';
+import { protoPath, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, startServices } from '@keyledger/testing';
-
-/**
- * The services' loader options, but without the oneof discriminators (`_name: 'name'` for
- * each set proto3 optional field), so responses compare as plain objects.
- */
-const LOADER: Options = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: false, includeDirs: [protoDir()] };
+import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, startServices } from '@keyledger/testing';
 
 interface KeyView {
   keyId: string;
@@ -57,37 +51,6 @@ interface ReflectionResponse {
   errorResponse?: { errorCode: number; errorMessage: string } | null;
 }
 
-/** A client of one service of the API, loaded from the same proto files as the servers. */
-class GrpcApi {
-  private readonly client: grpc.Client;
-  private readonly methods: ServiceDefinition;
-
-  constructor(address: string, definition: PackageDefinition, service: string) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.methods = definition[service] as ServiceDefinition;
-  }
-
-  call<T>(method: string, request: object, metadata = new grpc.Metadata()): Promise<T> {
-    const definition = this.methods[method] as MethodDefinition<object, T> | undefined;
-    if (!definition) throw new Error(`no method ${method}`);
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        definition.path,
-        definition.requestSerialize,
-        definition.responseDeserialize,
-        request,
-        metadata,
-        { deadline: Date.now() + 15_000 },
-        (error, response) => (error ? reject(error) : resolve(response as T)),
-      );
-    });
-  }
-
-  close(): void {
-    this.client.close();
-  }
-}
-
 /** The error of a call that must fail. */
 async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
@@ -102,7 +65,7 @@ const reflectionProtos = join(dirname(createRequire(import.meta.url).resolve('@g
 
 /** One request over the bidirectional reflection stream, as grpcurl sends it. */
 async function reflect(address: string, version: 'v1' | 'v1alpha', request: object): Promise<ReflectionResponse[]> {
-  const definition = loadSync(`grpc/reflection/${version}/reflection.proto`, { ...LOADER, includeDirs: [reflectionProtos] });
+  const definition = loadSync(`grpc/reflection/${version}/reflection.proto`, { ...GRPC_TEST_LOADER, includeDirs: [reflectionProtos] });
   const method = (definition[`grpc.reflection.${version}.ServerReflection`] as ServiceDefinition)['ServerReflectionInfo'] as MethodDefinition<
     object,
     ReflectionResponse
@@ -154,8 +117,8 @@ describe('the gRPC API', () => {
   beforeAll(async () => {
     ctx = await createTestContext('grpc');
     services = await startServices(ctx, ['relay', 'issuer', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace' });
-    keys = new GrpcApi(address('issuer'), loadSync(protoPath('keys'), LOADER), 'keyledger.v1.KeyService');
-    verifier = new GrpcApi(address('verifier'), loadSync(protoPath('verifier'), LOADER), 'keyledger.v1.VerifierService');
+    keys = new GrpcApi(address('issuer'), loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    verifier = new GrpcApi(address('verifier'), loadSync(protoPath('verifier'), GRPC_TEST_LOADER), 'keyledger.v1.VerifierService');
     // The root key is usable once the issuer's own projection has seen it.
     await eventually('root key accepted', () => keys.call('ListKeys', { tenant: 'acme' }, admin()).then(Boolean, () => false), Boolean);
   });

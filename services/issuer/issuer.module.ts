@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import { tracingConsumers } from '@keyledger/event-bus';
 import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
 import { KeyIndex, LiveKeyProjection, registerProjectionMetrics, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
@@ -27,7 +28,8 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     const index = new KeyIndex();
     const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
     const projection = new LiveKeyProjection(
-      { ...infrastructure, index, logger },
+      // Each event applied from JetStream is a span of the trace of the command that caused it.
+      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
       {
         instanceId: `issuer-${randomUUID()}`,
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,

@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { grpcCall, metadataValue } from '@keyledger/api-transport';
+import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
 import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -193,16 +193,18 @@ export class KeysGrpcController {
   }
 
   private handle<T>(method: string, metadata: Metadata, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<T> {
-    return grpcCall(this.logger, () => {
-      // Request messages carry no key plaintext (the admin key is metadata); redaction guards anyway.
-      this.logger.debug({ method: `keyledger.v1.KeyService/${method}`, body }, 'key API request');
-      return run(
-        this.auth.commandContext({
-          authorization: metadataValue(metadata, 'authorization'),
-          correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
-          traceparent: metadataValue(metadata, 'traceparent'),
-        }),
-      );
-    });
+    return grpcCall(this.logger, () =>
+      inGrpcServerSpan('keyledger.v1.KeyService', method, metadata, () => {
+        // Request messages carry no key plaintext (the admin key is metadata); redaction guards anyway.
+        this.logger.debug({ method: `keyledger.v1.KeyService/${method}`, body }, 'key API request');
+        return run(
+          this.auth.commandContext({
+            authorization: metadataValue(metadata, 'authorization'),
+            correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
+            traceparent: metadataValue(metadata, 'traceparent'),
+          }),
+        );
+      }),
+    );
   }
 }

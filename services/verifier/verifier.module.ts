@@ -4,6 +4,7 @@ import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import { tracingConsumers } from '@keyledger/event-bus';
 import { KeyIndex, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -35,7 +36,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     const index = new KeyIndex();
     const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
     const projection = new LiveKeyProjection(
-      { ...infrastructure, index, logger },
+      // Each event applied from JetStream is a span of the trace of the command that caused it.
+      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
       {
         instanceId: `verifier-${randomUUID()}`,
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,

@@ -1,11 +1,13 @@
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AckPolicy, DeliverPolicy, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { headers, nanos } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import { MESSAGE_HEADERS, deadLetterSubject, eventSubjectFilter } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
-import { decodeEventMessage } from '@keyledger/event-bus';
+import { decodeEventMessage, startDeliverySpan } from '@keyledger/event-bus';
 import type { Logger } from '@keyledger/observability';
+import { markFailed } from '@keyledger/observability';
 import { applyOnce } from './inbox.js';
 import type { Projection } from './projection.js';
 import type { RedeliveryPolicy } from './redelivery-policy.js';
@@ -75,11 +77,24 @@ export class DurableEventConsumer {
     await this.loop;
   }
 
-  /** Handles one delivery; exposed so tests can drive failure paths deterministically. */
+  /**
+   * Handles one delivery; exposed so tests can drive failure paths deterministically. The
+   * handling is a CONSUMER span continuing the trace in the message's headers.
+   */
   async handle(message: JsMsg): Promise<DeliveryOutcome> {
-    const outcome = await this.process(message);
-    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
-    return outcome;
+    const span = startDeliverySpan(this.name, message);
+    try {
+      const outcome = await context.with(trace.setSpan(context.active(), span), () => this.process(message));
+      span.setAttribute('keyledger.delivery.outcome', outcome);
+      if (outcome === 'dead-lettered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+      return outcome;
+    } catch (error) {
+      markFailed(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   private async process(message: JsMsg): Promise<DeliveryOutcome> {

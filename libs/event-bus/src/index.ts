@@ -2,3 +2,4 @@ export * from './bus-topology.js';
 export * from './nats-connection.js';
 export * from './event-streams.js';
 export * from './event-message.js';
+export * from './message-tracing.js';

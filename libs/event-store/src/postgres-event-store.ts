@@ -1,9 +1,11 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { DataSource } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
 import type { EventEnvelope, EventMetadata, GlobalPosition } from '@keyledger/contracts';
 import { MAX_EVENT_BYTES, eventIdSchema, eventMetadataSchema, isStreamId } from '@keyledger/contracts';
 import canonicalize from 'canonicalize';
 import { newEventId } from '@keyledger/ids';
+import { inSpan, traceContextFields } from '@keyledger/observability';
 import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
 import { GENESIS_HASH, eventHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
@@ -87,8 +89,36 @@ export class PostgresEventStore {
   /**
    * Appends events to one stream if it is at `expectedVersion` (NO_STREAM for a new one).
    * Throws ConcurrencyConflictError when it is not, and writes nothing.
+   *
+   * Traced: the append is a span of the caller's trace, and while tracing is on each event's
+   * metadata records that span as its `traceparent`/`tracestate` (replacing any given), so the
+   * relay and every consumer continue the trace from the store. Without tracing the metadata
+   * is stored as given.
    */
   async append(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
+    return inSpan(
+      'append events',
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'db.system.name': 'postgresql',
+          'db.operation.name': 'append',
+          'keyledger.stream.id': streamId,
+          'keyledger.stream.expected_version': expectedVersion,
+          'keyledger.event.count': events.length,
+        },
+      },
+      async (span) => {
+        const trace = traceContextFields();
+        const traced = trace.traceparent ? events.map((event) => ({ ...event, metadata: withTraceContext(event.metadata, trace) })) : events;
+        const result = await this.appendEvents(streamId, expectedVersion, traced);
+        span.setAttributes({ 'keyledger.stream.version': result.nextExpectedVersion, 'keyledger.event.already_stored': result.alreadyStored });
+        return result;
+      },
+    );
+  }
+
+  private async appendEvents(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
     const prepared = this.validate(streamId, expectedVersion, events);
     const head = await this.readHead(streamId, prepared);
     if (head.replay) return head.replay;
@@ -331,6 +361,11 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
   }
   if (size > MAX_EVENT_BYTES) throw new InvalidEventError(`${where}: event is ${size} bytes of JSON; the limit is ${MAX_EVENT_BYTES}`);
   return { eventId, type: event.type, schemaVersion, data, metadata: metadata.data, occurredAt };
+}
+
+function withTraceContext(metadata: EventMetadata, trace: { traceparent?: string; tracestate?: string }): EventMetadata {
+  const { traceparent: _traceparent, tracestate: _tracestate, ...rest } = metadata;
+  return { ...rest, ...trace };
 }
 
 function isUniqueViolation(error: unknown): boolean {

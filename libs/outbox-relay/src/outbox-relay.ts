@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import type { EventEnvelope, GlobalPosition } from '@keyledger/contracts';
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
-import { encodeEventMessage } from '@keyledger/event-bus';
+import { encodeEventMessage, injectTraceContext } from '@keyledger/event-bus';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { EVENTS_CHANNEL, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
+import { contextFromTraceFields, markFailed, tracer } from '@keyledger/observability';
 import type { LeaderLock } from './leader-lock.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
 
@@ -145,17 +147,50 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes a batch pipelined and returns the acknowledged prefix. */
+  /**
+   * Publishes a batch pipelined and returns the acknowledged prefix. Each publish is a
+   * PRODUCER span, child of the append recorded in the event's metadata; its context
+   * replaces the metadata's in the message headers, so consumers are children of the publish.
+   */
   private async publishInOrder(events: readonly EventEnvelope[]): Promise<EventEnvelope[]> {
     const acks = events.map((event, index) => {
       const message = encodeEventMessage(this.deps.topology.subjectPrefix, event);
+      const parent = contextFromTraceFields(event.metadata);
+      const span = tracer.startSpan(
+        `send ${message.subject}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'messaging.system': 'nats',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': message.subject,
+            'messaging.message.id': message.msgId,
+            'keyledger.event.type': event.type,
+            'keyledger.stream.id': event.streamId,
+            'keyledger.event.position': event.position,
+          },
+        },
+        parent,
+      );
+      injectTraceContext(trace.setSpan(parent, span), message.headers);
       const previous = events[index - 1];
-      return this.deps.js.publish(message.subject, message.payload, {
+      const ack = this.deps.js.publish(message.subject, message.payload, {
         msgID: message.msgId,
         headers: message.headers,
         timeout: this.settings.publishTimeoutMs,
         ...(previous ? { expect: { lastMsgID: previous.eventId } } : {}),
       });
+      void ack.then(
+        (acknowledged) => {
+          span.setAttribute('keyledger.jetstream.sequence', acknowledged.seq);
+          span.end();
+        },
+        (error: unknown) => {
+          markFailed(span, error);
+          span.end();
+        },
+      );
+      return ack;
     });
     const results = await Promise.allSettled<PubAck>(acks);
     const firstFailure = results.findIndex((result) => result.status === 'rejected');

@@ -5,3 +5,5 @@ export * from './service-process.js';
 export * from './free-port.js';
 export * from './nginx.js';
 export * from './running-services.js';
+export * from './grpc-client.js';
+export * from './otlp-receiver.js';

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { apiSubject, protoPath, streamIdOf } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { NatsKeyApi, OtlpReceiver, ReceivedSpan, RunningServices, TestContext } from '@keyledger/testing';
+import { GRPC_TEST_LOADER, GrpcApi, OTLP_SPAN_KIND, createTestContext, eventually, natsKeyApi, startOtlpReceiver, startServices } from '@keyledger/testing';
+
+/** The spans one command leaves, from the issuer's handling to the verifier's projection. */
+interface CommandTrace {
+  readonly handled: ReceivedSpan;
+  readonly appended: ReceivedSpan;
+  readonly published: ReceivedSpan;
+  readonly verifierApplied: ReceivedSpan;
+  readonly issuerApplied: ReceivedSpan;
+}
+
+describe('one OpenTelemetry trace from a command, across the bus, into the projections', () => {
+  let ctx: TestContext;
+  let receiver: OtlpReceiver;
+  let services: RunningServices;
+  let keys: GrpcApi;
+  let api: NatsKeyApi;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+
+  /** Waits until every span of the command's trace has been exported, found by kind and name only. */
+  async function commandTrace(traceId: string, handlerName: string, eventType: string): Promise<CommandTrace> {
+    const find = (spans: ReceivedSpan[]): Partial<CommandTrace> => ({
+      handled: spans.find((s) => s.service === 'issuer' && s.kind === OTLP_SPAN_KIND.server && s.name === handlerName),
+      appended: spans.find((s) => s.service === 'issuer' && s.name === 'append events'),
+      published: spans.find((s) => s.service === 'relay' && s.kind === OTLP_SPAN_KIND.producer && s.name.endsWith(`.events.key.${eventType}`)),
+      verifierApplied: spans.find((s) => s.service === 'verifier' && s.kind === OTLP_SPAN_KIND.consumer),
+      issuerApplied: spans.find((s) => s.service === 'issuer' && s.kind === OTLP_SPAN_KIND.consumer),
+    });
+    const found = await eventually(
+      `the spans of trace ${traceId}`,
+      () => find(receiver.spans().filter((span) => span.traceId === traceId)),
+      (trace) => Object.values(trace).every(Boolean),
+      20_000,
+    );
+    return found as CommandTrace;
+  }
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    ctx = await createTestContext('tracing');
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], {
+      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+  });
+
+  afterAll(async () => {
+    keys?.close();
+    services?.stop();
+    await ctx?.close();
+    await receiver?.close();
+  });
+
+  it("continues a gRPC caller's trace through the issuer, the event store, the relay and JetStream into each projection", async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const callerSpanId = randomBytes(8).toString('hex');
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${rootKey}`);
+    metadata.set('traceparent', `00-${traceId}-${callerSpanId}-01`);
+    const issued = await keys.call<{ keyId: string; key: string }>('IssueKey', { tenant: 'acme', owner: 'tracing', scopes: ['orders:read'] }, metadata);
+    await eventually(
+      'the verifier knows the key',
+      () => api.verify({ key: issued.key }),
+      (result) => result.code === 'VALID',
+    );
+
+    const trace = await commandTrace(traceId, 'keyledger.v1.KeyService/IssueKey', 'KeyIssued');
+    expect(trace.handled.parentSpanId).toBe(callerSpanId);
+    expect(trace.appended.parentSpanId).toBe(trace.handled.spanId);
+    expect(trace.appended.attributes['keyledger.stream.id']).toBe(streamIdOf('key', issued.keyId));
+    expect(trace.published.parentSpanId).toBe(trace.appended.spanId);
+    expect(trace.published.attributes['messaging.destination.name']).toBe(`${ctx.topology.subjectPrefix}.events.key.KeyIssued`);
+    expect(trace.verifierApplied.parentSpanId).toBe(trace.published.spanId);
+    expect(trace.issuerApplied.parentSpanId).toBe(trace.published.spanId);
+    // The store keeps the append's context with the event: that is what the relay continued.
+    const [stored] = await ctx.store.readStream(streamIdOf('key', issued.keyId));
+    expect(stored?.metadata.traceparent).toBe(`00-${traceId}-${trace.appended.spanId}-01`);
+
+    // Secrets rule: no key, issued or admin, in anything exported.
+    const exported = receiver.bodies().join('\n');
+    expect(exported).toContain(traceId);
+    for (const secret of [issued.key, rootKey]) {
+      expect(exported).not.toContain(secret);
+      expect(exported).not.toContain(secret.slice(-38));
+    }
+  });
+
+  it('starts a trace at the issuer for a NATS command that brings none, and follows it to the verifier', async () => {
+    const { keyId } = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'tracing-nats' });
+    const handlerName = `process ${apiSubject(ctx.topology.subjectPrefix, 'keys.revoke')}`;
+    const revoked = await api.ok<{ fence: { complete: boolean } }>('keys.revoke', { keyId, reason: 'compromised', waitForVerifiers: true });
+    expect(revoked.fence.complete).toBe(true);
+
+    const handled = await eventually(
+      'the revocation handled',
+      () => receiver.spans().find((span) => span.service === 'issuer' && span.name === handlerName),
+      Boolean,
+      20_000,
+    );
+    expect(handled!.parentSpanId).toBeUndefined();
+    const trace = await commandTrace(handled!.traceId, handlerName, 'KeyRevoked');
+    expect(trace.handled.spanId).toBe(handled!.spanId);
+    expect(trace.appended.parentSpanId).toBe(trace.handled.spanId);
+    expect(trace.published.parentSpanId).toBe(trace.appended.spanId);
+    expect(trace.verifierApplied.parentSpanId).toBe(trace.published.spanId);
+    expect(trace.verifierApplied.attributes['keyledger.event.type']).toBe('KeyRevoked');
+  });
+});
