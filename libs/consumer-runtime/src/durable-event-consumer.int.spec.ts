@@ -2,10 +2,14 @@ import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { EventEnvelope } from '@keyledger/contracts';
 import { ensureEventStreams } from '@keyledger/event-bus';
 import { NO_STREAM } from '@keyledger/event-store';
+import type { Registry } from '@keyledger/observability';
+import { createMetricsRegistry } from '@keyledger/observability';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
 import { APP_ROLE, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
+import type { ConsumerMetrics } from './consumer-metrics.js';
+import { consumerMetrics } from './consumer-metrics.js';
 import { DurableEventConsumer } from './durable-event-consumer.js';
 import type { Projection, ProjectionTransaction } from './projection.js';
 import { rebuildProjection } from './projection-rebuild.js';
@@ -34,6 +38,17 @@ class CountingProjection implements Projection {
   }
 }
 
+/** The value of one series (`name`, or a histogram's `name_count`) with these labels; undefined when absent. */
+async function sample(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const metric = await registry.getSingleMetric(name.replace(/_count$/, ''))?.get();
+  const series = metric?.values.find(
+    (value) =>
+      ((value as { metricName?: string }).metricName ?? metric.name) === name &&
+      Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted),
+  );
+  return series?.value;
+}
+
 async function projectionRows(ctx: TestContext): Promise<{ event_id: string; applied: number }[]> {
   return await ctx.ownerDb.query<{ event_id: string; applied: number }[]>(`select event_id::text, applied from counting_projection order by event_id`);
 }
@@ -43,12 +58,15 @@ describe('DurableEventConsumer', () => {
   let relay: OutboxRelay;
   let projection: CountingProjection;
   let consumer: DurableEventConsumer | undefined;
+  let registry: Registry;
+  let metrics: ConsumerMetrics;
 
   const startConsumer = async (): Promise<DurableEventConsumer> => {
     consumer = new DurableEventConsumer(
-      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger },
+      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger, onDelivery: metrics.onDelivery },
       { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000, prefetch: 16 },
     );
+    metrics.watch(consumer);
     await consumer.start();
     return consumer;
   };
@@ -60,6 +78,8 @@ describe('DurableEventConsumer', () => {
     relay = createOutboxRelay({ ...ctx, db: ctx.appDb, settings: { batchSize: 100, pollIntervalMs: 50, standbyRetryMs: 100, retryDelayMs: 100 } });
     relay.start();
     projection = new CountingProjection();
+    registry = createMetricsRegistry('test');
+    metrics = consumerMetrics(registry);
   });
 
   afterEach(async () => {
@@ -127,6 +147,43 @@ describe('DurableEventConsumer', () => {
       (n) => n === 0,
       3000,
     );
+  });
+
+  it('counts redeliveries, dead letters and lag, and shows the backlog JetStream holds for a stopped consumer', async () => {
+    const { events } = await ctx.store.append('key-m1', NO_STREAM, [testEvent({ poison: true }), testEvent({ fine: true })]);
+    projection.failures.set(events[0]!.eventId, Number.POSITIVE_INFINITY);
+    const running = await startConsumer();
+    await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
+    await eventually(
+      'both events handled',
+      () => running.counts(),
+      (counts) => counts.applied === 1 && counts['dead-lettered'] === 1,
+    );
+    const counting = { consumer: 'counting' };
+    expect(await sample(registry, 'keyledger_consumer_deliveries_total', { ...counting, outcome: 'applied' })).toBe(1);
+    expect(await sample(registry, 'keyledger_consumer_deliveries_total', { ...counting, outcome: 'retry-scheduled' })).toBe(2);
+    expect(await sample(registry, 'keyledger_consumer_deliveries_total', { ...counting, outcome: 'dead-lettered' })).toBe(1);
+    expect(await sample(registry, 'keyledger_consumer_redeliveries_total', counting)).toBe(2);
+    expect(await sample(registry, 'keyledger_consumer_dead_letters_total', counting)).toBe(1);
+    expect(await sample(registry, 'keyledger_consumer_lag_seconds_count', counting)).toBe(1);
+    expect(
+      await eventually(
+        'nothing left in JetStream',
+        () => sample(registry, 'keyledger_consumer_pending_messages', counting),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
+
+    await running.stop();
+    await ctx.store.append('key-m2', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }), testEvent({ n: 3 })]);
+    expect(
+      await eventually(
+        'the backlog of the stopped consumer',
+        () => sample(registry, 'keyledger_consumer_pending_messages', counting),
+        (n) => n === 3,
+      ),
+    ).toBe(3);
+    expect(await registry.metrics()).toMatch(/^keyledger_consumer_pending_messages\{consumer="counting",service="test"\} 3$/m);
   });
 
   it('dead-letters a message that is not an event envelope at once', async () => {

@@ -20,6 +20,26 @@ export interface DurableEventConsumerDependencies {
   readonly topology: BusTopology;
   readonly projection: Projection;
   readonly logger: Logger;
+  /** Told about every delivery once handled; `consumerMetrics(registry).onDelivery` counts them. */
+  readonly onDelivery?: (delivery: HandledDelivery) => void;
+}
+
+/** One delivery as the consumer handled it. */
+export interface HandledDelivery {
+  readonly consumer: string;
+  readonly outcome: DeliveryOutcome;
+  /** 1 for the first delivery; more is a redelivery. */
+  readonly deliveryCount: number;
+  /** The event's `occurredAt`, when the message was a valid event. */
+  readonly occurredAt: string | undefined;
+}
+
+/** Messages of a consumer not yet applied, as JetStream counts them. */
+export interface ConsumerBacklog {
+  /** Not yet delivered. */
+  readonly pending: number;
+  /** Delivered, not yet acknowledged (in a handler, or waiting for a redelivery). */
+  readonly ackPending: number;
 }
 
 export interface DurableEventConsumerSettings {
@@ -77,6 +97,12 @@ export class DurableEventConsumer {
     await this.loop;
   }
 
+  /** What JetStream still holds for this consumer: the projection's lag in messages. */
+  async backlog(): Promise<ConsumerBacklog> {
+    const info = await this.deps.jsm.consumers.info(this.deps.topology.eventStream, this.name);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
   /**
    * Handles one delivery; exposed so tests can drive failure paths deterministically. The
    * handling is a CONSUMER span continuing the trace in the message's headers.
@@ -84,10 +110,11 @@ export class DurableEventConsumer {
   async handle(message: JsMsg): Promise<DeliveryOutcome> {
     const span = startDeliverySpan(this.name, message);
     try {
-      const outcome = await context.with(trace.setSpan(context.active(), span), () => this.process(message));
+      const { outcome, occurredAt } = await context.with(trace.setSpan(context.active(), span), () => this.process(message));
       span.setAttribute('keyledger.delivery.outcome', outcome);
       if (outcome === 'dead-lettered') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
       this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+      this.deps.onDelivery?.({ consumer: this.name, outcome, deliveryCount: message.info.deliveryCount, occurredAt });
       return outcome;
     } catch (error) {
       markFailed(span, error);
@@ -97,24 +124,25 @@ export class DurableEventConsumer {
     }
   }
 
-  private async process(message: JsMsg): Promise<DeliveryOutcome> {
+  private async process(message: JsMsg): Promise<{ outcome: DeliveryOutcome; occurredAt: string | undefined }> {
     let event;
     try {
       event = decodeEventMessage(message.data);
     } catch (error) {
-      return this.deadLetter(message, error);
+      return { outcome: await this.deadLetter(message, error), occurredAt: undefined };
     }
+    const { occurredAt } = event;
     try {
       const applied = await this.deps.dataSource.transaction((manager) => applyOnce(manager, this.deps.projection, event));
       message.ack();
-      return applied ? 'applied' : 'duplicate';
+      return { outcome: applied ? 'applied' : 'duplicate', occurredAt };
     } catch (error) {
       const delivery = message.info.deliveryCount;
-      if (isLastDelivery(this.settings.redelivery, delivery)) return this.deadLetter(message, error);
+      if (isLastDelivery(this.settings.redelivery, delivery)) return { outcome: await this.deadLetter(message, error), occurredAt };
       const delay = redeliveryDelay(this.settings.redelivery, delivery);
       this.deps.logger.warn({ err: error, consumer: this.name, eventId: event.eventId, delivery, retryInMs: delay }, 'handler failed; will redeliver');
       message.nak(delay);
-      return 'retry-scheduled';
+      return { outcome: 'retry-scheduled', occurredAt };
     }
   }
 

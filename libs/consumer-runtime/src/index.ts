@@ -3,3 +3,4 @@ export * from './durable-event-consumer.js';
 export * from './projection-rebuild.js';
 export * from './redelivery-policy.js';
 export * from './migrations/consumer-runtime.migrations.js';
+export * from './consumer-metrics.js';
