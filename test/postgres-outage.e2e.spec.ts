@@ -87,7 +87,12 @@ describe('a PostgreSQL outage', () => {
     const [issuer] = services.of('issuer');
     const verifierHealth = await fetch(`http://127.0.0.1:${verifier!.httpPort}/health/ready`);
     expect(verifierHealth.status).toBe(200);
-    expect(((await verifierHealth.json()) as { checks: { postgres: { healthy: boolean } } }).checks.postgres.healthy).toBe(false);
-    expect((await fetch(`http://127.0.0.1:${issuer!.httpPort}/health/ready`)).status).toBe(503);
+    expect(await verifierHealth.json()).toMatchObject({
+      status: 'degraded',
+      details: { postgres: { status: 'degraded' }, 'key-projection': { status: 'up' } },
+    });
+    const issuerHealth = await fetch(`http://127.0.0.1:${issuer!.httpPort}/health/ready`);
+    expect(issuerHealth.status).toBe(503);
+    expect(await issuerHealth.json()).toMatchObject({ status: 'error', error: { postgres: { status: 'down' } } });
   });
 });

@@ -5,10 +5,10 @@ import { createTestContext, eventually, freePort, spawnService, testEvent, waitF
 
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'] as const;
 
+/** Terminus's health check body. */
 interface Readiness {
   status: string;
-  service: string;
-  checks: Record<string, { healthy: boolean }>;
+  details: Record<string, { status: string }>;
 }
 
 async function readiness(port: number): Promise<{ code: number; body?: Readiness }> {
@@ -44,9 +44,10 @@ describe('the system', () => {
         () => readiness(port),
         (r) => r.code === 200,
       );
-      expect(body).toMatchObject({ status: 'ready', service, checks: { postgres: { healthy: true }, nats: { healthy: true } } });
+      expect(body).toMatchObject({ status: 'ok', details: { postgres: { status: 'up' }, nats: { status: 'up' } } });
       const live = await fetch(`http://127.0.0.1:${port}/health/live`);
       expect(live.status).toBe(200);
+      expect(await live.json()).toMatchObject({ status: 'ok', details: { [service]: { status: 'up' } } });
     }
   });
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 
 /** One component's answer to "are you working?". */
 export interface HealthCheckResult {
@@ -10,7 +11,8 @@ export type HealthCheck = () => Promise<HealthCheckResult> | HealthCheckResult;
 
 /**
  * Components register readiness checks here (the database, NATS, a relay, a projection);
- * the health controller runs them all. Liveness only says the process answers.
+ * `/health/ready` runs them all through Terminus, `keyledger status` through `readiness()`.
+ * Liveness only says the process answers.
  */
 @Injectable()
 export class HealthRegistry {
@@ -27,6 +29,19 @@ export class HealthRegistry {
    */
   reportOnly(name: string): void {
     this.informational.add(name);
+  }
+
+  /**
+   * Every check as a Terminus health indicator: `up` when healthy, `down` when not, and
+   * `degraded` when a report-only check fails (Terminus then still answers 200).
+   */
+  indicators(session: HealthIndicatorService, timeoutMs = 2000): HealthIndicatorFunction[] {
+    return [...this.checks].map(([name, check]) => async () => {
+      const { healthy, details } = await runWithTimeout(check, timeoutMs);
+      const indicator = session.check(name);
+      if (healthy) return indicator.up(details);
+      return this.informational.has(name) ? indicator.degraded(details) : indicator.down(details);
+    });
   }
 
   async readiness(timeoutMs = 2000): Promise<{ ready: boolean; checks: Record<string, HealthCheckResult> }> {

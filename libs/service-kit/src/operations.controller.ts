@@ -1,4 +1,6 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { HealthCheckResult } from '@nestjs/terminus';
 import { HealthRegistry } from './health.registry.js';
 import type { Registry } from '@keyledger/observability';
 import { METRICS, SERVICE_NAME } from './tokens.js';
@@ -9,6 +11,8 @@ export class OperationsController {
     @Inject(HealthRegistry) private readonly registry: HealthRegistry,
     @Inject(SERVICE_NAME) private readonly service: string,
     @Inject(METRICS) private readonly metrics: Registry,
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
   ) {}
 
   /** Prometheus exposition of this process's metrics. */
@@ -18,18 +22,21 @@ export class OperationsController {
     return this.metrics.metrics();
   }
 
-  /** The process is up and its event loop answers. */
+  /** The process is up and its event loop answers: `{ status: 'ok', details: { <service>: { status: 'up' } } }`. */
   @Get('health/live')
-  @HttpCode(200)
-  live(): { status: 'ok'; service: string } {
-    return { status: 'ok', service: this.service };
+  @HealthCheck()
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.indicators.check(this.service).up()]);
   }
 
-  /** Every dependency answers: 200 when ready to take work, 503 otherwise. */
+  /**
+   * Every registered check: 200 with status `ok` (or `degraded` when only a report-only check
+   * fails) when ready to take work; 503 with status `error` otherwise, and `shutting_down`
+   * once the service stops.
+   */
   @Get('health/ready')
-  async ready(@Res({ passthrough: true }) response: { status(code: number): unknown }): Promise<Record<string, unknown>> {
-    const { ready, checks } = await this.registry.readiness();
-    response.status(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not-ready', service: this.service, checks };
+  @HealthCheck()
+  ready(): Promise<HealthCheckResult> {
+    return this.health.check(this.registry.indicators(this.indicators));
   }
 }

@@ -1,5 +1,6 @@
 import { Global, Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import type { ServiceEnv } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { OperationsController } from './operations.controller.js';
@@ -19,7 +20,7 @@ export interface ServiceKitOptions {
 /**
  * What every Keyledger service shares: its config, logger, Postgres and NATS connections
  * (opened before Nest starts, so a service that cannot reach them fails at once with a
- * clear message) and the health endpoints.
+ * clear message), the health endpoints (Terminus) and /metrics.
  */
 @Global()
 @Module({})
@@ -40,7 +41,15 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
       { provide: METRICS, useValue: options.metrics },
       HealthRegistry,
     ];
-    return { module: ServiceKitModule, controllers: [OperationsController], providers, exports: providers };
+    return {
+      module: ServiceKitModule,
+      // No Terminus logger: a service that is not ready fails every probe, and the reasons
+      // are in the response and in `keyledger status` rather than a log line every few seconds.
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [OperationsController],
+      providers,
+      exports: providers,
+    };
   }
 
   onModuleInit(): void {
