@@ -29,7 +29,8 @@ export interface KeyRecord {
   readonly version: number;
 }
 
-function ranges(cidrs: readonly string[]): IpRange[] {
+/** The parsed form of an allowlist, as a KeyRecord keeps it. */
+export function allowlistRanges(cidrs: readonly string[]): IpRange[] {
   return cidrs.map(parseCidr).filter((range): range is IpRange => range !== undefined);
 }
 
@@ -48,7 +49,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       hint: data.hint,
       scopes: data.scopes,
       ipAllowlist: data.ipAllowlist,
-      ipRanges: ranges(data.ipAllowlist),
+      ipRanges: allowlistRanges(data.ipAllowlist),
       expiresAt: data.expiresAt === undefined ? undefined : Date.parse(data.expiresAt),
       metadata: data.metadata,
       status: 'active',
@@ -65,7 +66,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
         name: change.name ?? record.name,
         scopes: change.scopes ?? record.scopes,
         ipAllowlist: change.ipAllowlist ?? record.ipAllowlist,
-        ipRanges: change.ipAllowlist ? ranges(change.ipAllowlist) : record.ipRanges,
+        ipRanges: change.ipAllowlist ? allowlistRanges(change.ipAllowlist) : record.ipRanges,
         metadata: change.metadata ?? record.metadata,
         expiresAt: change.expiresAt === undefined ? record.expiresAt : change.expiresAt === null ? undefined : Date.parse(change.expiresAt),
         version,

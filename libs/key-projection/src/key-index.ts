@@ -1,42 +1,143 @@
-import type { EventEnvelope, KeyEvent } from '@keyledger/contracts';
-import type { KeyRecord } from '@keyledger/key-domain';
-import { evolveKey } from '@keyledger/key-domain';
-import { digestIndexKey } from '@keyledger/key-secrets';
-
-const NONE: readonly string[] = Object.freeze([]);
-const NO_RANGES: KeyRecord['ipRanges'] = Object.freeze([]);
-const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+import type { EventEnvelope, KeyDigest, KeyEvent } from '@keyledger/contracts';
+import type { IpRange, KeyEnvironment, KeyRecord, RecordedKeyStatus } from '@keyledger/key-domain';
+import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, evolveKey } from '@keyledger/key-domain';
+import { DigestTable } from './digest-table.js';
+import { InternedValues } from './interned-values.js';
 
 const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked']);
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_RANGES: readonly IpRange[] = Object.freeze([]);
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+const NOT_PACKED = -1;
+
+/** What few keys have: kept aside so the many keys without them pay nothing. */
+export interface KeyExtras {
+  readonly name: string | undefined;
+  readonly ipAllowlist: readonly string[];
+  readonly ipRanges: readonly IpRange[];
+  readonly metadata: Readonly<Record<string, string>>;
+  /** A hint not of the usual `<prefix>_<env>_…<last 4>` shape. */
+  readonly hint: string | undefined;
+}
+
+/** A KeyIndex's whole state, column by column, as a snapshot holds it. */
+export interface KeyIndexColumns {
+  readonly keyIds: readonly string[];
+  readonly strings: readonly string[];
+  readonly scopeLists: readonly (readonly string[])[];
+  readonly extras: readonly (readonly [number, KeyExtras])[];
+  /** 32 bytes per key. */
+  readonly digests: Uint8Array;
+  readonly tenants: Int32Array;
+  readonly owners: Int32Array;
+  readonly prefixes: Int32Array;
+  readonly scopes: Int32Array;
+  readonly versions: Int32Array;
+  readonly pepperVersions: Int32Array;
+  readonly hintTails: Int32Array;
+  readonly expiries: Float64Array;
+  readonly statuses: Uint8Array;
+  readonly environments: Uint8Array;
+}
 
 /**
  * Every key's record in memory, found by digest (to verify) or by id (to manage). Events
  * are applied in stream-version order; a repeated event is ignored, so replays and
  * redeliveries are harmless.
+ *
+ * Held column by column (a typed array per field, repeated values interned, 32-byte digests
+ * in a DigestTable) rather than as an object per key: at a million keys an object graph
+ * costs about 500 bytes a key, the columns under 200. A KeyRecord is built on demand.
  */
 export class KeyIndex {
-  private readonly byDigest = new Map<string, KeyRecord>();
-  private readonly byId = new Map<string, KeyRecord>();
-  /** Repeated strings (tenants, owners, scopes) are shared, not copied per key. */
-  private readonly strings = new Map<string, string>();
-  /** Identical scope lists and empty collections are shared too: most keys repeat them. */
-  private readonly scopeLists = new Map<string, readonly string[]>();
+  private readonly digests = new DigestTable();
+  private readonly slotsById = new Map<string, number>();
+  private readonly extras = new Map<number, KeyExtras>();
+  private readonly strings = new InternedValues<string>((value) => value);
+  private readonly scopeLists = new InternedValues<readonly string[]>((scopes) => scopes.join(' '));
+  private keyIds: string[] = [];
+  private tenants = new Int32Array(1024);
+  private owners = new Int32Array(1024);
+  private prefixes = new Int32Array(1024);
+  private scopes = new Int32Array(1024);
+  private versions = new Int32Array(1024);
+  private pepperVersions = new Int32Array(1024);
+  /** Epoch milliseconds; NaN for a key that never expires. */
+  private expiries = new Float64Array(1024);
+  /** Index into RECORDED_KEY_STATUSES. */
+  private statuses = new Uint8Array(1024);
+  /** Index into KEY_ENVIRONMENTS. */
+  private environments = new Uint8Array(1024);
+  /** The hint's last four characters packed 7 bits each, or NOT_PACKED. */
+  private hintTails = new Int32Array(1024);
 
   get size(): number {
-    return this.byId.size;
+    return this.keyIds.length;
   }
 
-  findByDigest(indexKey: string): KeyRecord | undefined {
-    return this.byDigest.get(indexKey);
+  /** The state as columns trimmed to the number of keys (views, not copies: encode at once). */
+  toColumns(): KeyIndexColumns {
+    const count = this.keyIds.length;
+    return {
+      keyIds: this.keyIds,
+      strings: this.strings.all(),
+      scopeLists: this.scopeLists.all(),
+      extras: [...this.extras],
+      digests: this.digests.digestBytes(count),
+      tenants: this.tenants.subarray(0, count),
+      owners: this.owners.subarray(0, count),
+      prefixes: this.prefixes.subarray(0, count),
+      scopes: this.scopes.subarray(0, count),
+      versions: this.versions.subarray(0, count),
+      pepperVersions: this.pepperVersions.subarray(0, count),
+      hintTails: this.hintTails.subarray(0, count),
+      expiries: this.expiries.subarray(0, count),
+      statuses: this.statuses.subarray(0, count),
+      environments: this.environments.subarray(0, count),
+    };
+  }
+
+  /** Fills an empty index with exactly the given state (from a snapshot). */
+  restore(columns: KeyIndexColumns): void {
+    if (this.size > 0) throw new Error('only an empty key index can be restored from a snapshot');
+    const count = columns.keyIds.length;
+    for (const value of columns.strings) this.strings.idOf(value);
+    for (const list of columns.scopeLists) this.scopeLists.idOf(Object.freeze(list.map((scope) => this.strings.valueOf(this.strings.idOf(scope)))));
+    while (this.tenants.length < count) this.grow();
+    this.keyIds = [...columns.keyIds];
+    this.keyIds.forEach((keyId, slot) => this.slotsById.set(keyId, slot));
+    for (let slot = 0; slot < count; slot += 1) this.digests.add(slot, columns.digests.subarray(slot * 32, slot * 32 + 32));
+    for (const [slot, extras] of columns.extras) this.extras.set(slot, extras);
+    this.tenants.set(columns.tenants);
+    this.owners.set(columns.owners);
+    this.prefixes.set(columns.prefixes);
+    this.scopes.set(columns.scopes);
+    this.versions.set(columns.versions);
+    this.pepperVersions.set(columns.pepperVersions);
+    this.hintTails.set(columns.hintTails);
+    this.expiries.set(columns.expiries);
+    this.statuses.set(columns.statuses);
+    this.environments.set(columns.environments);
+  }
+
+  /** The key whose digest under `pepperVersion` is `digest`, if any. */
+  findByDigest(digest: Uint8Array, pepperVersion: number): KeyRecord | undefined {
+    const slot = this.digests.find(digest);
+    return slot >= 0 && this.pepperVersions[slot] === pepperVersion ? this.recordAt(slot) : undefined;
   }
 
   get(keyId: string): KeyRecord | undefined {
-    return this.byId.get(keyId);
+    const slot = this.slotsById.get(keyId);
+    return slot === undefined ? undefined : this.recordAt(slot);
   }
 
   /** Keys of a tenant, in key id (creation) order. */
   listByTenant(tenant: string): KeyRecord[] {
-    return [...this.byId.values()].filter((record) => record.tenant === tenant).sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
+    const id = this.strings.find(tenant);
+    if (id === undefined) return [];
+    const records: KeyRecord[] = [];
+    for (let slot = 0; slot < this.keyIds.length; slot += 1) if (this.tenants[slot] === id) records.push(this.recordAt(slot));
+    return records.sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
   }
 
   /** Applies a stored event; returns false when it was not a key event or was already applied. */
@@ -44,42 +145,142 @@ export class KeyIndex {
     if (!KEY_EVENTS.has(event.type)) return false;
     // Trusted: events come from our own store (directly or through the relay).
     const keyEvent = { type: event.type, data: event.data } as KeyEvent;
-    const current = this.byId.get(keyEvent.data.keyId);
-    if (current && event.streamVersion <= current.version) return false;
-    const next = evolveKey(current, keyEvent);
+    const slot = this.slotsById.get(keyEvent.data.keyId);
+    if (slot !== undefined && event.streamVersion <= this.versions[slot]!) return false;
+    const next = evolveKey(slot === undefined ? undefined : this.recordAt(slot), keyEvent);
     if (!next) return false;
-    const record = this.intern(next);
-    this.byId.set(record.keyId, record);
-    this.byDigest.set(digestIndexKey(record.digest), record);
+    if (slot === undefined) this.add(next);
+    else this.write(slot, next);
     return true;
   }
 
-  private share(value: string): string {
-    const known = this.strings.get(value);
-    if (known !== undefined) return known;
-    this.strings.set(value, value);
-    return value;
+  private add(record: KeyRecord): void {
+    const slot = this.keyIds.length;
+    if (slot === this.tenants.length) this.grow();
+    this.keyIds.push(record.keyId);
+    this.slotsById.set(record.keyId, slot);
+    this.digests.add(slot, Buffer.from(record.digest.digest, 'hex'));
+    this.pepperVersions[slot] = record.digest.pepperVersion;
+    this.prefixes[slot] = this.strings.idOf(record.prefix);
+    this.environments[slot] = KEY_ENVIRONMENTS.indexOf(record.environment);
+    this.write(slot, record);
   }
 
-  private shareScopes(scopes: readonly string[]): readonly string[] {
-    const id = scopes.join(' ');
-    const known = this.scopeLists.get(id);
-    if (known) return known;
-    const shared = Object.freeze(scopes.map((scope) => this.share(scope)));
-    this.scopeLists.set(id, shared);
-    return shared;
+  /** Writes what an event may change (a key's id, digest, prefix and environment never change). */
+  private write(slot: number, record: KeyRecord): void {
+    this.tenants[slot] = this.strings.idOf(record.tenant);
+    this.owners[slot] = this.strings.idOf(record.owner);
+    this.scopes[slot] = this.scopeListId(record.scopes);
+    this.versions[slot] = record.version;
+    this.expiries[slot] = record.expiresAt ?? Number.NaN;
+    this.statuses[slot] = RECORDED_KEY_STATUSES.indexOf(record.status);
+    const tail = packHintTail(record);
+    this.hintTails[slot] = tail;
+    const hasExtras = record.name !== undefined || record.ipAllowlist.length > 0 || Object.keys(record.metadata).length > 0 || tail === NOT_PACKED;
+    if (!hasExtras) this.extras.delete(slot);
+    else
+      this.extras.set(slot, {
+        name: record.name,
+        ipAllowlist: record.ipAllowlist,
+        ipRanges: record.ipRanges,
+        metadata: record.metadata,
+        hint: tail === NOT_PACKED ? record.hint : undefined,
+      });
   }
 
-  private intern(record: KeyRecord): KeyRecord {
-    return {
-      ...record,
-      tenant: this.share(record.tenant),
-      owner: this.share(record.owner),
-      prefix: this.share(record.prefix),
-      scopes: this.shareScopes(record.scopes),
-      ipAllowlist: record.ipAllowlist.length === 0 ? NONE : record.ipAllowlist,
-      ipRanges: record.ipRanges.length === 0 ? NO_RANGES : record.ipRanges,
-      metadata: Object.keys(record.metadata).length === 0 ? NO_METADATA : record.metadata,
-    };
+  private scopeListId(scopes: readonly string[]): number {
+    return this.scopeLists.find(scopes.join(' ')) ?? this.scopeLists.idOf(Object.freeze(scopes.map((scope) => this.strings.valueOf(this.strings.idOf(scope)))));
+  }
+
+  private recordAt(slot: number): KeyRecord {
+    const extras = this.extras.get(slot);
+    const prefix = this.strings.valueOf(this.prefixes[slot]!);
+    const environment = KEY_ENVIRONMENTS[this.environments[slot]!]!;
+    const expiry = this.expiries[slot]!;
+    return new IndexedKeyRecord(
+      this.keyIds[slot]!,
+      this.strings.valueOf(this.tenants[slot]!),
+      this.strings.valueOf(this.owners[slot]!),
+      extras?.name,
+      environment,
+      prefix,
+      extras?.hint ?? `${prefix}_${environment}_…${unpackHintTail(this.hintTails[slot]!)}`,
+      this.scopeLists.valueOf(this.scopes[slot]!),
+      extras?.ipAllowlist ?? NO_STRINGS,
+      extras?.ipRanges ?? NO_RANGES,
+      Number.isNaN(expiry) ? undefined : expiry,
+      extras?.metadata ?? NO_METADATA,
+      RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
+      this.versions[slot]!,
+      this.pepperVersions[slot]!,
+      this.digests,
+      slot,
+    );
+  }
+
+  private grow(): void {
+    const size = this.tenants.length * 2;
+    this.tenants = resized(this.tenants, new Int32Array(size));
+    this.owners = resized(this.owners, new Int32Array(size));
+    this.prefixes = resized(this.prefixes, new Int32Array(size));
+    this.scopes = resized(this.scopes, new Int32Array(size));
+    this.versions = resized(this.versions, new Int32Array(size));
+    this.pepperVersions = resized(this.pepperVersions, new Int32Array(size));
+    this.expiries = resized(this.expiries, new Float64Array(size));
+    this.statuses = resized(this.statuses, new Uint8Array(size));
+    this.environments = resized(this.environments, new Uint8Array(size));
+    this.hintTails = resized(this.hintTails, new Int32Array(size));
+  }
+}
+
+function resized<T extends Int32Array | Float64Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/** The last four characters of a usual hint, 7 bits each; NOT_PACKED for any other hint. */
+function packHintTail(record: KeyRecord): number {
+  const head = `${record.prefix}_${record.environment}_…`;
+  const tail = record.hint.slice(head.length);
+  if (!record.hint.startsWith(head) || tail.length !== 4) return NOT_PACKED;
+  let packed = 0;
+  for (let i = 0; i < 4; i += 1) {
+    const code = tail.charCodeAt(i);
+    if (code >= 128) return NOT_PACKED;
+    packed = (packed << 7) | code;
+  }
+  return packed;
+}
+
+function unpackHintTail(packed: number): string {
+  return String.fromCharCode((packed >> 21) & 127, (packed >> 14) & 127, (packed >> 7) & 127, packed & 127);
+}
+
+/** A KeyRecord read from the columns; the digest's hex form is only made when asked for. */
+class IndexedKeyRecord implements KeyRecord {
+  constructor(
+    readonly keyId: string,
+    readonly tenant: string,
+    readonly owner: string,
+    readonly name: string | undefined,
+    readonly environment: KeyEnvironment,
+    readonly prefix: string,
+    readonly hint: string,
+    readonly scopes: readonly string[],
+    readonly ipAllowlist: readonly string[],
+    readonly ipRanges: readonly IpRange[],
+    readonly expiresAt: number | undefined,
+    readonly metadata: Readonly<Record<string, string>>,
+    readonly status: RecordedKeyStatus,
+    readonly version: number,
+    readonly pepperVersion: number,
+    private readonly digests: DigestTable,
+    private readonly slot: number,
+  ) {}
+
+  // A getter, so a verification does not pay for hex it never shows. Records folded from
+  // this one by evolveKey lose it, which is harmless: they only feed KeyIndex.write.
+  get digest(): KeyDigest {
+    return { algorithm: 'hmac-sha256', pepperVersion: this.pepperVersion, digest: Buffer.from(this.digests.digestOf(this.slot)).toString('hex') };
   }
 }

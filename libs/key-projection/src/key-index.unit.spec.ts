@@ -1,9 +1,13 @@
-import type { EventEnvelope } from '@keyledger/contracts';
-import { digestIndexKey } from '@keyledger/key-secrets';
+import fc from 'fast-check';
+import type { EventEnvelope, KeyEvent } from '@keyledger/contracts';
+import type { KeyRecord } from '@keyledger/key-domain';
+import { evolveKey } from '@keyledger/key-domain';
 import { KeyIndex } from './key-index.js';
 
 const digest = { algorithm: 'hmac-sha256' as const, pepperVersion: 1, digest: 'ab'.repeat(32) };
-const issued = (keyId: string, tenant: string): Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'> => ({
+const digestBytes = Buffer.from(digest.digest, 'hex');
+type Applicable = Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>;
+const issued = (keyId: string, tenant: string, extra: Record<string, unknown> = {}): Applicable => ({
   type: 'KeyIssued',
   streamVersion: 1,
   data: {
@@ -12,22 +16,54 @@ const issued = (keyId: string, tenant: string): Pick<EventEnvelope, 'type' | 'da
     owner: 'svc',
     environment: 'live',
     prefix: 'kl',
-    digest: keyId === 'key_a' ? digest : { ...digest, digest: 'cd'.repeat(32) },
+    digest: keyId === 'key_a' ? digest : { ...digest, digest: Buffer.from(keyId.padEnd(32, '-')).toString('hex') },
     hint: 'kl_live_…abcd',
     scopes: ['a:*'],
     ipAllowlist: [],
     metadata: {},
+    ...extra,
   },
 });
+
+/** A record as plain data, so records built in different ways compare equal. */
+const FIELDS = [
+  'keyId',
+  'tenant',
+  'owner',
+  'name',
+  'environment',
+  'prefix',
+  'digest',
+  'hint',
+  'scopes',
+  'ipAllowlist',
+  'ipRanges',
+  'expiresAt',
+  'metadata',
+  'status',
+  'version',
+] as const;
+const plain = (record: KeyRecord | undefined): unknown =>
+  record &&
+  Object.fromEntries(
+    FIELDS.map((field) => [field, JSON.parse(JSON.stringify(record[field] ?? null, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))]),
+  );
 
 describe('KeyIndex', () => {
   it('finds keys by digest and by id, and lists a tenant', () => {
     const index = new KeyIndex();
     index.apply(issued('key_a', 'acme'));
     index.apply(issued('key_b', 'globex'));
-    expect(index.findByDigest(digestIndexKey(digest))?.keyId).toBe('key_a');
+    expect(index.findByDigest(digestBytes, 1)?.keyId).toBe('key_a');
     expect(index.get('key_b')?.tenant).toBe('globex');
     expect(index.listByTenant('acme').map((k) => k.keyId)).toEqual(['key_a']);
+    expect(index.listByTenant('nobody')).toEqual([]);
+  });
+
+  it('finds a digest only under the pepper version it was stored with', () => {
+    const index = new KeyIndex();
+    index.apply(issued('key_a', 'acme'));
+    expect(index.findByDigest(digestBytes, 2)).toBeUndefined();
   });
 
   it('applies each stream version once, so redelivery and replay change nothing', () => {
@@ -37,10 +73,44 @@ describe('KeyIndex', () => {
     expect(index.apply(revoked)).toBe(true);
     expect(index.apply(revoked)).toBe(false);
     expect(index.apply(issued('key_a', 'acme'))).toBe(false);
-    expect(index.findByDigest(digestIndexKey(digest))).toMatchObject({ status: 'revoked', version: 2 });
+    expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 2 });
   });
 
   it('ignores events of other kinds', () => {
     expect(new KeyIndex().apply({ type: 'AdminKeyBootstrapped', streamVersion: 1, data: { keyId: 'key_a' } })).toBe(false);
+  });
+
+  it('gives back exactly the record evolveKey folds, whatever the events', () => {
+    const scope = fc.constantFrom('orders:read', 'orders:*', 'users:write', '*');
+    const update = fc.record(
+      {
+        name: fc.string({ maxLength: 8 }),
+        scopes: fc.array(scope, { maxLength: 3 }),
+        ipAllowlist: fc.constantFrom(['10.0.0.0/8'], ['::1/128', '192.168.1.1/32'], []),
+        metadata: fc.dictionary(fc.constantFrom('team', 'env'), fc.string({ maxLength: 5 })),
+        expiresAt: fc.option(fc.constantFrom('2030-01-01T00:00:00.000Z', '2020-05-05T10:00:00.000Z')),
+      },
+      { requiredKeys: [] },
+    );
+    const change = fc.oneof(
+      update.map((data) => ({ type: 'KeyUpdated', data })),
+      fc.constantFrom({ type: 'KeySuspended', data: {} }, { type: 'KeyResumed', data: {} }, { type: 'KeyRevoked', data: { reason: 'r' } }),
+    );
+    const hint = fc.constantFrom('kl_live_…abcd', 'kl_live_…Z9x0', 'something else', 'kl_live_…é☃ab');
+    fc.assert(
+      fc.property(hint, update, fc.array(change, { maxLength: 6 }), (hintText, first, changes) => {
+        const index = new KeyIndex();
+        const events = [
+          issued('key_p', 'acme', { hint: hintText, ...first, expiresAt: first.expiresAt ?? undefined }),
+          ...changes.map((c, i) => ({ type: c.type, streamVersion: i + 2, data: { keyId: 'key_p', ...c.data } })),
+        ];
+        let expected: KeyRecord | undefined;
+        for (const event of events) {
+          index.apply(event);
+          expected = evolveKey(expected, { type: event.type, data: event.data } as KeyEvent);
+        }
+        expect(plain(index.get('key_p'))).toEqual(plain(expected));
+      }),
+    );
   });
 });

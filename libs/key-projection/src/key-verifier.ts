@@ -9,19 +9,12 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' 
 
 /**
  * Verifies a presented key against the in-memory index: format and checksum first (no
- * lookup for a malformed key), then the digest under each pepper, then the rules.
- * Never throws, whatever the input.
+ * lookup for a malformed key), then the digest under each pepper (newest first, stopping
+ * at the first found), then the rules. Never throws, whatever the input.
  */
 export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
   if (!parseKey(presented)) return MALFORMED;
-  let record: KeyRecord | undefined;
-  for (const { version, indexKey } of hasher.lookupDigests(presented as string)) {
-    const found = index.findByDigest(indexKey);
-    if (found?.digest.pepperVersion === version) {
-      record = found;
-      break;
-    }
-  }
+  const record = findKey(index, hasher, presented as string);
   const code = verificationCode(record, conditions, now);
   if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
   return {
@@ -35,4 +28,13 @@ export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     meta: record.metadata,
   };
+}
+
+function findKey(index: KeyIndex, hasher: KeyHasher, presented: string): KeyRecord | undefined {
+  const versions = hasher.pepperVersions;
+  for (let rank = 0; rank < versions.length; rank += 1) {
+    const record = index.findByDigest(hasher.digestUnder(presented, rank), versions[rank]!);
+    if (record) return record;
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { parseKey } from '@keyledger/key-domain';
-import { KeyHasher, digestIndexKey } from './key-hasher.js';
+import { KeyHasher } from './key-hasher.js';
 import { PepperConfigError, parsePeppers } from './peppers.js';
 
 const secret = (): string => randomBytes(32).toString('base64');
@@ -12,6 +12,15 @@ describe('key hasher', () => {
       const hasher = new KeyHasher([{ version: 1, secret: pepper }]);
       const { plaintext, digest } = hasher.newKey('kl', 'live');
       expect(digest.digest).toBe(createHmac('sha256', pepper).update(plaintext).digest('hex'));
+    }
+  });
+
+  it('agrees with createHmac for messages of any length and encoding, one after another', () => {
+    const pepper = randomBytes(32);
+    const hasher = new KeyHasher([{ version: 1, secret: pepper }]);
+    // Reused buffers must not leak one message into the next: long, short, multi-byte.
+    for (const message of ['x'.repeat(500), 'é☃😀'.repeat(30), '', 'kl_live_short', 'é'.repeat(92)]) {
+      expect(hasher.digestUnder(message, 0).toString('hex')).toBe(createHmac('sha256', pepper).update(message).digest('hex'));
     }
   });
 
@@ -27,9 +36,10 @@ describe('key hasher', () => {
     const old = secret();
     const before = new KeyHasher(parsePeppers(`1:${old}`)).newKey('kl', 'live');
     const after = new KeyHasher(parsePeppers(`2:${secret()},1:${old}`));
-    const lookups = [...after.lookupDigests(before.plaintext)];
-    expect(lookups.map((l) => l.version)).toEqual([2, 1]);
-    expect(lookups[1]!.indexKey).toBe(digestIndexKey(before.digest));
+    expect(after.pepperVersions).toEqual([2, 1]);
+    expect(after.digestUnder(before.plaintext, 1).toString('hex')).toBe(before.digest.digest);
+    expect(after.digestUnder(before.plaintext, 0).toString('hex')).not.toBe(before.digest.digest);
+    expect(() => after.digestUnder(before.plaintext, 2)).toThrow(RangeError);
   });
 
   it.each([
