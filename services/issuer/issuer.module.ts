@@ -4,7 +4,7 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { KeyServiceEnv } from '@keyledger/config';
 import { tracingConsumers } from '@keyledger/event-bus';
 import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
-import { KeyIndex, LiveKeyProjection, registerProjectionMetrics, VerifierFence } from '@keyledger/key-projection';
+import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
@@ -26,10 +26,12 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const index = new KeyIndex();
-    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
+    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
+    const hasher = new KeyHasher(peppers);
+    const snapshots = keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS);
     const projection = new LiveKeyProjection(
       // Each event applied from JetStream is a span of the trace of the command that caused it.
-      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
+      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
       {
         instanceId: `issuer-${randomUUID()}`,
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,

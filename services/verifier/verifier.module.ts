@@ -5,7 +5,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { tracingConsumers } from '@keyledger/event-bus';
-import { KeyIndex, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
+import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
@@ -34,10 +34,12 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const index = new KeyIndex();
-    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
+    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
+    const hasher = new KeyHasher(peppers);
+    const snapshots = keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS);
     const projection = new LiveKeyProjection(
       // Each event applied from JetStream is a span of the trace of the command that caused it.
-      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
+      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
       {
         instanceId: `verifier-${randomUUID()}`,
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,

@@ -67,6 +67,10 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
+  /** Store a key projection snapshot once this many key events were applied beyond the last one; 0 turns snapshots off (every start replays the store). */
+  KEYLEDGER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(50_000),
+  /** How often a running issuer or verifier considers storing a snapshot. */
+  KEYLEDGER_SNAPSHOT_CHECK_MS: positiveInt.default(60_000),
   /** Port of the gRPC API, bound on HTTP_HOST; unset: the service's default (issuer 50051, verifier 50052). 0 picks a free port. */
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });

@@ -8,7 +8,39 @@ import { decodeEventMessage } from '@keyledger/event-bus';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
+import type { DataSource } from 'typeorm';
+import type { Pepper } from '@keyledger/key-secrets';
+import { SnapshotSeal } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
+import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
+import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
+
+/** The name key projections share in the snapshot store: every replica folds the same index. */
+export const KEY_PROJECTION_SNAPSHOT = 'keys';
+
+/**
+ * Snapshot settings for a key projection, or undefined when `everyEvents` is 0 (off):
+ * snapshots are stored in Postgres and sealed with a key derived from the current pepper.
+ */
+export function keyProjectionSnapshotting(
+  db: DataSource,
+  peppers: readonly Pepper[],
+  everyEvents: number,
+  checkEveryMs: number,
+): ProjectionSnapshotting | undefined {
+  if (everyEvents === 0) return undefined;
+  return { store: new ProjectionSnapshotStore(db), seal: new SnapshotSeal(peppers), everyEvents, checkEveryMs };
+}
+
+/** Start from a snapshot, and take a new one once enough has changed since. */
+export interface ProjectionSnapshotting {
+  readonly store: ProjectionSnapshotStore;
+  readonly seal: SnapshotSeal;
+  /** A new snapshot is taken once this many events were applied beyond the stored one. */
+  readonly everyEvents: number;
+  /** How often a running replica considers taking one. */
+  readonly checkEveryMs: number;
+}
 
 export interface LiveKeyProjectionSettings {
   /** Identifies this replica in revocation fences. */
@@ -43,6 +75,7 @@ export interface LiveKeyProjectionDependencies {
   readonly topology: BusTopology;
   readonly logger: Logger;
   readonly clock?: () => number;
+  readonly snapshots?: ProjectionSnapshotting | undefined;
 }
 
 /** What a verifier knows about its own freshness. */
@@ -55,6 +88,8 @@ export interface ProjectionStatus {
   readonly failingClosed: boolean;
   /** Events the store has that this replica has not applied (capped at 10,000). */
   readonly behindStore: number | undefined;
+  /** Whether the start began from a stored snapshot rather than the first event. */
+  readonly startedFromSnapshot: boolean;
 }
 
 /**
@@ -65,6 +100,7 @@ export interface ProjectionStatus {
 export class LiveKeyProjection {
   private position: GlobalPosition = START_OF_LOG;
   private loaded = false;
+  private startedFromSnapshot = false;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -74,6 +110,10 @@ export class LiveKeyProjection {
   private behindStore: number | undefined;
   private readonly clock: () => number;
   private stopping = false;
+  /** Key events applied beyond the newest stored snapshot (as far as this replica knows). */
+  private appliedSinceSnapshot = 0;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private snapshotting: Promise<void> | undefined;
 
   constructor(
     private readonly deps: LiveKeyProjectionDependencies,
@@ -83,17 +123,15 @@ export class LiveKeyProjection {
   }
 
   async start(): Promise<void> {
-    const { jsm, js, topology, store, index, logger } = this.deps;
+    const { jsm, js, topology, index, logger } = this.deps;
     const streamSequence = (await jsm.streams.info(topology.eventStream)).state.last_seq;
     const started = this.clock();
-    for (;;) {
-      const events = await store.readPayloads(this.position, this.settings.catchUpBatchSize, 'key');
-      if (events.length === 0) break;
-      for (const event of events) index.apply(event);
-      this.advance(events[events.length - 1]!);
-    }
+    const fromSnapshot = await this.restoreSnapshot();
+    this.startedFromSnapshot = fromSnapshot;
+    const replayed = await this.catchUp();
     this.loaded = true;
-    logger.info({ keys: index.size, ms: this.clock() - started, position: this.position }, 'key projection loaded from the event store');
+    this.appliedSinceSnapshot = replayed;
+    logger.info({ keys: index.size, ms: this.clock() - started, position: this.position, fromSnapshot, replayed }, 'key projection loaded');
     // Everything up to streamSequence was committed before the read above began, so it was
     // read; later messages are applied unless the catch-up already saw them.
     const consumer = await js.consumers.get(topology.eventStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: streamSequence + 1 });
@@ -105,14 +143,99 @@ export class LiveKeyProjection {
     void this.watchConnection();
     this.heartbeat = setInterval(() => this.announce(), this.settings.heartbeatMs);
     this.announce();
+    const snapshots = this.deps.snapshots;
+    if (snapshots) {
+      this.snapshotTimer = setInterval(() => this.snapshotIfDue(), snapshots.checkEveryMs);
+      this.snapshotIfDue();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.snapshotTimer);
     clearTimeout(this.pendingAnnounce);
     await this.messages?.close();
     await this.loop;
+    await this.snapshotting;
+  }
+
+  /**
+   * Saves a snapshot of the index now (when one is configured), unless the stored one is
+   * as recent; returns whether it stored one. Runs beside verification: encoding is one
+   * pass over the columns, the write goes to Postgres asynchronously.
+   */
+  async takeSnapshot(): Promise<boolean> {
+    const snapshots = this.deps.snapshots;
+    if (!snapshots || !this.loaded) return false;
+    const position = this.position;
+    const applied = this.appliedSinceSnapshot;
+    const body = encodeKeyIndex(this.deps.index);
+    const stored = await snapshots.store.save(KEY_PROJECTION_SNAPSHOT, { format: KEY_INDEX_SNAPSHOT_FORMAT, position, seal: snapshots.seal.seal(body), body });
+    this.appliedSinceSnapshot = Math.max(0, this.appliedSinceSnapshot - applied);
+    if (stored) this.deps.logger.info({ keys: this.deps.index.size, bytes: body.length, position }, 'key projection snapshot stored');
+    return stored;
+  }
+
+  private snapshotIfDue(): void {
+    const snapshots = this.deps.snapshots;
+    if (!snapshots || this.snapshotting || this.stopping || this.appliedSinceSnapshot < snapshots.everyEvents) return;
+    this.snapshotting = this.takeSnapshot()
+      .then(() => undefined)
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not store a key projection snapshot; the next start replays more events'))
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  /** Loads the stored snapshot into the (empty) index; false when there is none to trust. */
+  private async restoreSnapshot(): Promise<boolean> {
+    const snapshots = this.deps.snapshots;
+    if (!snapshots) return false;
+    const { logger } = this.deps;
+    let snapshot;
+    try {
+      snapshot = await snapshots.store.load(KEY_PROJECTION_SNAPSHOT);
+    } catch (error) {
+      logger.warn({ err: error }, 'could not read the key projection snapshot; replaying the event store');
+      return false;
+    }
+    if (!snapshot) return false;
+    if (snapshot.format !== KEY_INDEX_SNAPSHOT_FORMAT) {
+      logger.info({ format: snapshot.format }, 'key projection snapshot has another format; replaying the event store');
+      return false;
+    }
+    if (!snapshots.seal.verify(snapshot.body, snapshot.seal)) {
+      // Either the pepper changed since it was taken, or the row was edited: never load it.
+      logger.warn({ pepperVersion: snapshot.seal.pepperVersion }, 'key projection snapshot seal does not match; replaying the event store');
+      return false;
+    }
+    decodeKeyIndex(snapshot.body, this.deps.index);
+    this.position = snapshot.position;
+    return true;
+  }
+
+  /**
+   * Applies every key event after the current position, reading the next batch while the
+   * current one is applied so Postgres and this process work at the same time. Returns
+   * the number of events that changed the index.
+   */
+  private async catchUp(): Promise<number> {
+    const { store, index } = this.deps;
+    const batchSize = this.settings.catchUpBatchSize;
+    let applied = 0;
+    let next = store.readPayloads(this.position, batchSize, 'key');
+    for (;;) {
+      const events = await next;
+      if (events.length === 0) return applied;
+      const last = events[events.length - 1]!;
+      // A short batch reached the end of what was committed; later events come from JetStream.
+      next = events.length < batchSize ? Promise.resolve([]) : store.readPayloads(last, batchSize, 'key');
+      // Surfaced by the await above on the next turn; this only keeps it from being reported as unhandled meanwhile.
+      next.catch(() => undefined);
+      for (const event of events) if (index.apply(event)) applied += 1;
+      this.advance(last);
+    }
   }
 
   /** True when verification must refuse every key because the bus has been gone too long. */
@@ -130,6 +253,7 @@ export class LiveKeyProjection {
       busSilentForMs: this.busSilentFor(now),
       failingClosed: this.isFailingClosed(now),
       behindStore: this.behindStore,
+      startedFromSnapshot: this.startedFromSnapshot,
     };
   }
 
@@ -154,7 +278,7 @@ export class LiveKeyProjection {
       return;
     }
     if (compareGlobalPositions(event, this.position) <= 0) return;
-    this.deps.index.apply(event);
+    if (this.deps.index.apply(event)) this.appliedSinceSnapshot += 1;
     this.advance(event);
     this.announceSoon();
   }

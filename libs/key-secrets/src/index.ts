@@ -1,2 +1,3 @@
 export * from './peppers.js';
 export * from './key-hasher.js';
+export * from './snapshot-seal.js';

@@ -2,10 +2,11 @@ import type { MigrationInterface } from 'typeorm';
 import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
 import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
+import { projectionSnapshotMigrations } from '@keyledger/key-projection';
 
 /** Every migration of the Keyledger schema, in order. */
 export function keyledgerMigrations(appRole: string): (new () => MigrationInterface)[] {
-  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole)];
+  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole), ...projectionSnapshotMigrations(appRole)];
 }
 
 /** Brings a schema up to date as its owner; returns the names of the migrations applied. */

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import type { EventEnvelope } from '@keyledger/contracts';
+import type { KeyRecord } from '@keyledger/key-domain';
+import { KeyIndex } from './key-index.js';
+import { SnapshotFormatError, decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
+
+type Applicable = Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>;
+const issued = (n: number, extra: Record<string, unknown> = {}): Applicable => ({
+  type: 'KeyIssued',
+  streamVersion: 1,
+  data: {
+    keyId: `key_${String(n).padStart(4, '0')}`,
+    tenant: `tenant-${n % 3}`,
+    owner: `svc-${n % 5}`,
+    environment: n % 2 ? 'live' : 'test',
+    prefix: 'kl',
+    digest: { algorithm: 'hmac-sha256', pepperVersion: 1 + (n % 2), digest: randomBytes(32).toString('hex') },
+    hint: `kl_${n % 2 ? 'live' : 'test'}_…${String(n).padStart(4, 'x')}`,
+    scopes: n % 4 ? ['orders:read', 'users:*'] : [],
+    ipAllowlist: [],
+    metadata: {},
+    ...extra,
+  },
+});
+
+const view = (record: KeyRecord | undefined): unknown =>
+  record && { ...record, digest: record.digest, ipRanges: record.ipRanges.map(([address, bits]) => `${address.toString()}/${bits}`) };
+
+function sampleIndex(): KeyIndex {
+  const index = new KeyIndex();
+  for (let n = 0; n < 3000; n += 1) index.apply(issued(n));
+  index.apply(
+    issued(5000, { name: 'named', ipAllowlist: ['10.0.0.0/8', '2001:db8::/32'], metadata: { team: 'payments' }, expiresAt: '2031-02-03T04:05:06.000Z' }),
+  );
+  index.apply(issued(5001, { hint: 'a hint of another shape ☃' }));
+  index.apply({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'leaked' } });
+  index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
+  return index;
+}
+
+describe('key index snapshot', () => {
+  it('restores every key exactly, findable by id, digest and tenant', () => {
+    const original = sampleIndex();
+    const restored = new KeyIndex();
+    decodeKeyIndex(encodeKeyIndex(original), restored);
+    expect(restored.size).toBe(original.size);
+    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001']) {
+      const record = original.get(keyId)!;
+      expect(view(restored.get(keyId))).toEqual(view(record));
+      expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);
+    }
+    expect(restored.listByTenant('tenant-1').map((k) => k.keyId)).toEqual(original.listByTenant('tenant-1').map((k) => k.keyId));
+  });
+
+  it('keeps folding events after a restore as the original would', () => {
+    const original = sampleIndex();
+    const restored = new KeyIndex();
+    decodeKeyIndex(encodeKeyIndex(original), restored);
+    const next: Applicable[] = [
+      issued(6000),
+      { type: 'KeyResumed', streamVersion: 3, data: { keyId: 'key_0008' } },
+      { type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'again' } },
+    ];
+    for (const event of next) expect(restored.apply(event)).toBe(original.apply(event));
+    for (const keyId of ['key_6000', 'key_0008', 'key_0007']) expect(view(restored.get(keyId))).toEqual(view(original.get(keyId)));
+  });
+
+  it('restores an empty index', () => {
+    const restored = new KeyIndex();
+    decodeKeyIndex(encodeKeyIndex(new KeyIndex()), restored);
+    expect(restored.size).toBe(0);
+  });
+
+  it('refuses bytes that are not a whole snapshot, and a non-empty target', () => {
+    const bytes = encodeKeyIndex(sampleIndex());
+    expect(() => decodeKeyIndex(bytes.subarray(0, bytes.length - 1), new KeyIndex())).toThrow(SnapshotFormatError);
+    expect(() => decodeKeyIndex(Buffer.concat([bytes, Buffer.alloc(1)]), new KeyIndex())).toThrow(SnapshotFormatError);
+    expect(() => decodeKeyIndex(Buffer.from('not a snapshot'), new KeyIndex())).toThrow(SnapshotFormatError);
+    expect(() => decodeKeyIndex(bytes, sampleIndex())).toThrow(/empty key index/);
+  });
+});

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { SnapshotSeal } from './snapshot-seal.js';
+
+const pepper = (version: number) => ({ version, secret: randomBytes(32) });
+
+describe('snapshot seal', () => {
+  const current = pepper(2);
+  const previous = pepper(1);
+  const body = randomBytes(1000);
+
+  it('accepts its own seal, also after a newer pepper is added', () => {
+    const seal = new SnapshotSeal([previous]).seal(body);
+    expect(new SnapshotSeal([previous]).verify(body, seal)).toBe(true);
+    expect(new SnapshotSeal([current, previous]).verify(body, seal)).toBe(true);
+  });
+
+  it('rejects edited bytes, an edited MAC and an unknown pepper', () => {
+    const sealer = new SnapshotSeal([current]);
+    const seal = sealer.seal(body);
+    const edited = Buffer.from(body);
+    edited[500] = edited[500]! ^ 1;
+    expect(sealer.verify(edited, seal)).toBe(false);
+    expect(sealer.verify(body, { ...seal, mac: randomBytes(32) })).toBe(false);
+    expect(sealer.verify(body, { ...seal, mac: seal.mac.subarray(0, 16) })).toBe(false);
+    expect(new SnapshotSeal([pepper(2)]).verify(body, seal)).toBe(false);
+    expect(sealer.verify(body, { ...seal, pepperVersion: 9 })).toBe(false);
+  });
+
+  it('does not use the key-digest HMAC key itself', async () => {
+    const { createHmac } = await import('node:crypto');
+    const seal = new SnapshotSeal([current]).seal(body);
+    expect(seal.mac.equals(createHmac('sha256', current.secret).update(body).digest())).toBe(false);
+  });
+});
