@@ -23,7 +23,6 @@ export const MAX_KEY_LENGTH = 16 + 1 + 4 + 1 + 64 + KEY_CHECKSUM_LENGTH;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const PREFIX = /^[a-z][a-z0-9]{1,15}$/;
-const KEY = /^([a-z][a-z0-9]{1,15})_(live|test)_([0-9A-Za-z]{32,64})([0-9A-Za-z]{6})$/;
 
 export interface ParsedKey {
   readonly prefix: string;
@@ -46,17 +45,35 @@ export function keyChecksum(text: string): string {
   return digits;
 }
 
+const WELL_FORMED = /^[a-z][a-z0-9]{1,15}_(?:live|test)_[0-9A-Za-z]{38,70}$/;
+
+/**
+ * Whether a presented key is well formed with a correct checksum: what parseKey checks,
+ * without building its parts. The verify path calls it on every request.
+ */
+export function isWellFormedKey(candidate: unknown): boolean {
+  if (typeof candidate !== 'string' || candidate.length > MAX_KEY_LENGTH || !WELL_FORMED.test(candidate)) return false;
+  let value = CRC32.str(candidate.slice(0, candidate.length - KEY_CHECKSUM_LENGTH)) >>> 0;
+  for (let i = candidate.length - 1; i >= candidate.length - KEY_CHECKSUM_LENGTH; i -= 1) {
+    if (candidate.charCodeAt(i) !== BASE62.charCodeAt(value % 62)) return false;
+    value = Math.floor(value / 62);
+  }
+  return true;
+}
+
 /**
  * Parses and checks a presented key. Returns undefined for anything that is not a
  * well-formed key with a correct checksum: no exception for any input, of any size.
  */
 export function parseKey(candidate: unknown): ParsedKey | undefined {
-  if (typeof candidate !== 'string' || candidate.length > MAX_KEY_LENGTH) return undefined;
-  const match = KEY.exec(candidate);
-  if (!match) return undefined;
-  const [, prefix, environment, body, checksum] = match as unknown as [string, string, KeyEnvironment, string, string];
-  if (keyChecksum(candidate.slice(0, candidate.length - KEY_CHECKSUM_LENGTH)) !== checksum) return undefined;
-  return { prefix, environment, body };
+  if (!isWellFormedKey(candidate)) return undefined;
+  const key = candidate as string;
+  const prefixEnd = key.indexOf('_');
+  return {
+    prefix: key.slice(0, prefixEnd),
+    environment: key.slice(prefixEnd + 1, prefixEnd + 5) as KeyEnvironment,
+    body: key.slice(prefixEnd + 6, key.length - KEY_CHECKSUM_LENGTH),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { KEY_BODY_LENGTH, formatNewKey, keyChecksum, keyHint, parseKey } from './key-format.js';
+import { KEY_BODY_LENGTH, formatNewKey, isWellFormedKey, keyChecksum, keyHint, parseKey } from './key-format.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const key = (): string => formatNewKey('kl', 'live', (n) => randomBytes(n));
@@ -12,6 +12,19 @@ describe('key format', () => {
     const k = formatNewKey('acme', 'test', (n) => randomBytes(n));
     expect(k).toMatch(new RegExp(`^acme_test_[0-9A-Za-z]{${KEY_BODY_LENGTH}}[0-9A-Za-z]{6}$`));
     expect(parseKey(k)).toEqual({ prefix: 'acme', environment: 'test', body: k.slice(10, 10 + KEY_BODY_LENGTH) });
+  });
+
+  it('accepts keys of every prefix length and body length the format allows', () => {
+    const prefix = fc.stringMatching(/^[a-z][a-z0-9]{1,15}$/);
+    const body = fc.stringMatching(/^[0-9A-Za-z]{32,64}$/);
+    fc.assert(
+      fc.property(prefix, fc.constantFrom('live', 'test'), body, (p, environment, b) => {
+        const unchecked = `${p}_${environment}_${b}`;
+        const k = unchecked + keyChecksum(unchecked);
+        expect(isWellFormedKey(k)).toBe(true);
+        expect(parseKey(k)).toEqual({ prefix: p, environment, body: b });
+      }),
+    );
   });
 
   it('puts the CRC32 of the rest in the last six characters', () => {

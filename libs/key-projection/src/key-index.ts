@@ -9,6 +9,8 @@ const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 const NOT_PACKED = -1;
+/** Records kept built for the keys verified most recently; the rest are built on demand. */
+const BUILT_RECORDS = 4096;
 
 /** What few keys have: kept aside so the many keys without them pay nothing. */
 export interface KeyExtras {
@@ -53,6 +55,11 @@ export class KeyIndex {
   private readonly digests = new DigestTable();
   private readonly slotsById = new Map<string, number>();
   private readonly extras = new Map<number, KeyExtras>();
+  /**
+   * Built records of recently read keys: a busy key is read again and again, and building
+   * its record each time would cost more than finding it. Bounded, so memory stays columnar.
+   */
+  private readonly built = new Map<number, KeyRecord>();
   private readonly strings = new InternedValues<string>((value) => value);
   private readonly scopeLists = new InternedValues<readonly string[]>((scopes) => scopes.join(' '));
   private keyIds: string[] = [];
@@ -168,6 +175,7 @@ export class KeyIndex {
 
   /** Writes what an event may change (a key's id, digest, prefix and environment never change). */
   private write(slot: number, record: KeyRecord): void {
+    this.built.delete(slot);
     this.tenants[slot] = this.strings.idOf(record.tenant);
     this.owners[slot] = this.strings.idOf(record.owner);
     this.scopes[slot] = this.scopeListId(record.scopes);
@@ -193,6 +201,15 @@ export class KeyIndex {
   }
 
   private recordAt(slot: number): KeyRecord {
+    let record = this.built.get(slot);
+    if (record) return record;
+    if (this.built.size >= BUILT_RECORDS) this.built.clear();
+    record = this.buildRecord(slot);
+    this.built.set(slot, record);
+    return record;
+  }
+
+  private buildRecord(slot: number): KeyRecord {
     const extras = this.extras.get(slot);
     const prefix = this.strings.valueOf(this.prefixes[slot]!);
     const environment = KEY_ENVIRONMENTS[this.environments[slot]!]!;

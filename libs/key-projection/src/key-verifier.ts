@@ -1,6 +1,6 @@
 import type { VerifyResult } from '@keyledger/contracts';
 import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
-import { parseKey, verificationCode } from '@keyledger/key-domain';
+import { isWellFormedKey, verificationCode } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
 
@@ -13,7 +13,7 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' 
  * at the first found), then the rules. Never throws, whatever the input.
  */
 export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
-  if (!parseKey(presented)) return MALFORMED;
+  if (!isWellFormedKey(presented)) return MALFORMED;
   const record = findKey(index, hasher, presented as string);
   const code = verificationCode(record, conditions, now);
   if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
