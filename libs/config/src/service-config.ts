@@ -26,6 +26,13 @@ export const serviceEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
     .default('KEYLEDGER_EVENTS'),
+  /** JetStream stream of usage records; unset: `<KEYLEDGER_EVENT_STREAM>_USAGE`. */
+  KEYLEDGER_USAGE_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  /** How long the usage stream keeps a batch: the longest an auditor may be down without losing usage. */
+  KEYLEDGER_USAGE_STREAM_MAX_AGE_MS: positiveInt.default(7 * 24 * 3_600_000),
   KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
   KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
   HTTP_HOST: z.string().default('0.0.0.0'),
@@ -71,14 +78,43 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
   KEYLEDGER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(50_000),
   /** How often a running issuer or verifier considers storing a snapshot. */
   KEYLEDGER_SNAPSHOT_CHECK_MS: positiveInt.default(60_000),
-  /** Port of the gRPC API, bound on HTTP_HOST; unset: the service's default (issuer 50051, verifier 50052). 0 picks a free port. */
+  /** Port of the gRPC API, bound on HTTP_HOST; unset: the service's default (issuer 50051, verifier 50052, auditor 50054). 0 picks a free port. */
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Verifier: record a KeyUsed for every verification (false: record nothing). */
+  USAGE_RECORDING: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  /** Verifier: most usage records waiting to be published; beyond it records are dropped and counted. */
+  USAGE_BUFFER_RECORDS: positiveInt.max(10_000_000).default(200_000),
+  /** Verifier: records per published batch at most (a full batch is published at once). */
+  USAGE_BATCH_RECORDS: positiveInt.max(10_000).default(2000),
+  /** Verifier: longest a record waits before its batch is published. */
+  USAGE_FLUSH_INTERVAL_MS: positiveInt.max(60_000).default(250),
 });
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;
 
 export function loadKeyServiceConfig(env: Record<string, string | undefined>): KeyServiceEnv {
   const parsed = keyServiceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return parsed.data;
+}
+
+/** Extra settings of the auditor, which stores usage and answers usage queries (admin keys: the peppers). */
+export const auditorEnvSchema = keyServiceEnvSchema.extend({
+  /** Days of usage records and per-minute aggregates kept; older daily partitions are dropped. */
+  USAGE_RETENTION_DAYS: positiveInt.max(3650).default(90),
+  /** Daily partitions created ahead of today. */
+  USAGE_PARTITIONS_AHEAD_DAYS: positiveInt.max(60).default(7),
+  /** Usage batches stored per transaction at most (each one message of the usage stream). */
+  USAGE_INGEST_BATCHES: positiveInt.max(100).default(16),
+});
+
+export type AuditorEnv = z.infer<typeof auditorEnvSchema>;
+
+export function loadAuditorConfig(env: Record<string, string | undefined>): AuditorEnv {
+  const parsed = auditorEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   return parsed.data;
 }

@@ -6,3 +6,4 @@ export * from './key-events.js';
 export * from './api-errors.js';
 export * from './key-api.js';
 export * from './proto-files.js';
+export * from './usage.js';

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 export const PROTO_FILES = {
   keys: 'keyledger/v1/keys.proto',
   verifier: 'keyledger/v1/verifier.proto',
+  usage: 'keyledger/v1/usage.proto',
 } as const;
 
 export type ProtoName = keyof typeof PROTO_FILES;

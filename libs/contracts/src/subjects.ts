@@ -4,6 +4,7 @@
  *
  *   <prefix>.events.<category>.<EventType>   every stored event, published by the relay
  *   <prefix>.dlq.<consumer>                  messages a consumer gave up on
+ *   <prefix>.usage.v1.batches                usage records (KeyUsed) in batches, from the verifiers
  */
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -48,4 +49,14 @@ export function apiSubject(prefix: string, operation: string): string {
 /** Where every live verifier announces the store position it has applied (revocation fences). */
 export function verifierAppliedSubject(prefix: string): string {
   return `${prefix}.v1.verifiers.applied`;
+}
+
+/** Where verifiers publish their batches of usage records (the usage stream's subjects). */
+export function usageSubject(prefix: string): string {
+  return `${prefix}.usage.v1.batches`;
+}
+
+/** Every usage message of an installation. */
+export function usageSubjectFilter(prefix: string): string {
+  return `${prefix}.usage.>`;
 }

@@ -1,4 +1,4 @@
-import { assertSubjectPrefix, deadLetterFilter, eventSubjectFilter } from '@keyledger/contracts';
+import { assertSubjectPrefix, deadLetterFilter, eventSubjectFilter, usageSubject, usageSubjectFilter } from '@keyledger/contracts';
 
 /**
  * Names of everything Keyledger creates on NATS. An installation (or a test run) is fully
@@ -12,18 +12,31 @@ export interface BusTopology {
   /** Stream holding messages that consumers gave up on, for inspection and replay. */
   readonly deadLetterStream: string;
   readonly deadLetterSubjects: string;
+  /** File-backed stream of usage records (KeyUsed batches), published by the verifiers. */
+  readonly usageStream: string;
+  readonly usageSubjects: string;
+  /** The subject verifiers publish usage batches on. */
+  readonly usageSubject: string;
 }
 
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function busTopology(subjectPrefix: string, eventStream: string): BusTopology {
+/**
+ * The names of an installation. The usage stream defaults to `<event stream>_USAGE`, so an
+ * installation (or a test context) with its own event stream also has its own usage stream.
+ */
+export function busTopology(subjectPrefix: string, eventStream: string, usageStream = `${eventStream}_USAGE`): BusTopology {
   assertSubjectPrefix(subjectPrefix);
-  if (!STREAM_NAME.test(eventStream)) throw new RangeError(`invalid JetStream stream name ${JSON.stringify(eventStream)}`);
+  for (const name of [eventStream, usageStream])
+    if (!STREAM_NAME.test(name)) throw new RangeError(`invalid JetStream stream name ${JSON.stringify(name)}`);
   return {
     subjectPrefix,
     eventStream,
     eventSubjects: eventSubjectFilter(subjectPrefix),
     deadLetterStream: `${eventStream}_DLQ`,
     deadLetterSubjects: deadLetterFilter(subjectPrefix),
+    usageStream,
+    usageSubjects: usageSubjectFilter(subjectPrefix),
+    usageSubject: usageSubject(subjectPrefix),
   };
 }

@@ -13,15 +13,22 @@ export interface EventStreamSettings {
   readonly replicas: number;
   /** 0 keeps events forever; the Postgres store is the source of truth either way. */
   readonly maxAgeMs: number;
+  /**
+   * How long the usage stream keeps a batch (default 7 days): the auditor stores batches
+   * as they come, so this only bounds how long an auditor may be down without losing usage.
+   */
+  readonly usageMaxAgeMs?: number;
 }
+
+export const DEFAULT_USAGE_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = { duplicateWindowMs: 10 * 60_000, replicas: 1, maxAgeMs: 0 };
 
 const STREAM_NOT_FOUND = 10059;
 
 /**
- * Creates the event and dead-letter streams, or brings their settings up to date. Uses
- * only options NATS 2.9 understands.
+ * Creates the event, dead-letter and usage streams, or brings their settings up to date.
+ * Uses only options NATS 2.9 understands.
  */
 export async function ensureEventStreams(
   jsm: JetStreamManager,
@@ -38,6 +45,12 @@ export async function ensureEventStreams(
   };
   await upsertStream(jsm, { ...common, name: topology.eventStream, subjects: [topology.eventSubjects] });
   await upsertStream(jsm, { ...common, name: topology.deadLetterStream, subjects: [topology.deadLetterSubjects] });
+  await upsertStream(jsm, {
+    ...common,
+    name: topology.usageStream,
+    subjects: [topology.usageSubjects],
+    max_age: nanos(settings.usageMaxAgeMs ?? DEFAULT_USAGE_MAX_AGE_MS),
+  });
 }
 
 async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -53,9 +66,9 @@ async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   await jsm.streams.update(config.name, config);
 }
 
-/** Removes both streams; for tests and for tearing an installation down. */
+/** Removes the streams; for tests and for tearing an installation down. */
 export async function deleteEventStreams(jsm: JetStreamManager, topology: BusTopology): Promise<void> {
-  for (const name of [topology.eventStream, topology.deadLetterStream]) {
+  for (const name of [topology.eventStream, topology.deadLetterStream, topology.usageStream]) {
     try {
       await jsm.streams.delete(name);
     } catch (error) {

@@ -29,9 +29,14 @@ export async function openInfrastructure(service: string, config: ServiceEnv): P
   await db.initialize();
   const nc = await connectNats({ servers: config.NATS_URL, name: `keyledger-${service}` });
   const jsm = await jetstreamManager(nc);
-  const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM);
+  const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
   // Every service may be the first to start, and all of them read or write these streams.
-  await ensureEventStreams(jsm, topology, { duplicateWindowMs: config.KEYLEDGER_DUPLICATE_WINDOW_MS, replicas: config.KEYLEDGER_STREAM_REPLICAS, maxAgeMs: 0 });
+  await ensureEventStreams(jsm, topology, {
+    duplicateWindowMs: config.KEYLEDGER_DUPLICATE_WINDOW_MS,
+    replicas: config.KEYLEDGER_STREAM_REPLICAS,
+    maxAgeMs: 0,
+    usageMaxAgeMs: config.KEYLEDGER_USAGE_STREAM_MAX_AGE_MS,
+  });
   return {
     db,
     store: new PostgresEventStore(db),

@@ -49,7 +49,7 @@ export async function createTestContext(label: string): Promise<TestContext> {
   const { databaseUrl, natsUrl } = testInfrastructure();
   const id = `${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${randomBytes(4).toString('hex')}`;
   const schema = `kl_t_${id}`;
-  const topology = busTopology(`kl_t_${id}`, `KL_T_${id.toUpperCase()}`);
+  const topology = busTopology(`kl_t_${id}`, `KL_T_${id.toUpperCase()}`, `KL_T_${id.toUpperCase()}_USAGE`);
   await migrateKeyledger({ url: databaseUrl, schema, appRole: APP_ROLE });
   const ownerDb = createDataSource({ url: databaseUrl, schema, poolSize: 4 });
   const appDb = createDataSource({ url: databaseUrl, schema, role: APP_ROLE, poolSize: 12 });
@@ -66,6 +66,7 @@ export async function createTestContext(label: string): Promise<TestContext> {
     NATS_URL: natsUrl,
     KEYLEDGER_SUBJECT_PREFIX: topology.subjectPrefix,
     KEYLEDGER_EVENT_STREAM: topology.eventStream,
+    KEYLEDGER_USAGE_STREAM: topology.usageStream,
   };
   return {
     id,
