@@ -27,8 +27,7 @@ const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function busTopology(subjectPrefix: string, eventStream: string, usageStream = `${eventStream}_USAGE`): BusTopology {
   assertSubjectPrefix(subjectPrefix);
-  for (const name of [eventStream, usageStream])
-    if (!STREAM_NAME.test(name)) throw new RangeError(`invalid JetStream stream name ${JSON.stringify(name)}`);
+  for (const name of [eventStream, usageStream]) if (!STREAM_NAME.test(name)) throw new RangeError(`invalid JetStream stream name ${JSON.stringify(name)}`);
   return {
     subjectPrefix,
     eventStream,
