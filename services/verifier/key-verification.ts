@@ -6,6 +6,7 @@ import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
 import { HotPathHistogram } from '@keyledger/observability';
+import type { UsageRecorder } from '@keyledger/usage';
 
 const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
 
@@ -28,6 +29,8 @@ export class KeyVerification {
   private readonly timers = new Map<VerifyTransport, HotPathObserver>();
   private readonly tallies = new Map<string, OutcomeTally>();
   private readonly duration: HotPathHistogram;
+  /** Told about every answer once it is known (libs/usage); unset: nothing is recorded. */
+  private usage: Pick<UsageRecorder, 'record'> | undefined;
 
   constructor(
     private readonly index: KeyIndex,
@@ -63,7 +66,13 @@ export class KeyVerification {
     const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
+    this.usage?.record(key, conditions, result, transport, now);
     return result;
+  }
+
+  /** Records a KeyUsed for every verification from now on (buffered; the verify path never waits). */
+  recordUsage(recorder: Pick<UsageRecorder, 'record'>): void {
+    this.usage = recorder;
   }
 
   private timer(transport: VerifyTransport): HotPathObserver {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -10,10 +11,18 @@ import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
 import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
+import type { UsageRecording } from '@keyledger/usage';
+import { usageRecording } from '@keyledger/usage';
 import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { KeyVerification } from './key-verification.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
 import { verifyNatsController } from './verify.nats-controller.js';
+
+/** The verifier's usage recording, absent with USAGE_RECORDING=false. */
+const USAGE = Symbol('USAGE');
+interface Usage {
+  readonly recording: UsageRecording | undefined;
+}
 
 /**
  * The verifier: answers verify requests from an in-memory projection of every key, over
@@ -30,6 +39,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(KeyVerification) private readonly verification: KeyVerification,
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
+    @Inject(USAGE) private readonly usage: Usage,
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
@@ -50,17 +60,36 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       },
     );
     registerProjectionMetrics(metrics, projection);
+    // Every verification becomes a KeyUsed record, published in batches off the verify path.
+    const usage: Usage = {
+      recording: config.USAGE_RECORDING
+        ? usageRecording({
+            js: infrastructure.js,
+            topology: infrastructure.topology,
+            peppers,
+            instance: `verifier-${hostname()}-${process.pid}`,
+            metrics,
+            logger,
+            settings: { capacity: config.USAGE_BUFFER_RECORDS, batchRecords: config.USAGE_BATCH_RECORDS, flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS },
+          })
+        : undefined,
+    };
     return {
       module: VerifierModule,
       controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
+        { provide: USAGE, useValue: usage },
         { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics) },
       ],
     };
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.usage.recording) {
+      this.verification.recordUsage(this.usage.recording.recorder);
+      this.usage.recording.start();
+    }
     serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
     await this.projection.start();
     // How far behind the store this replica is: measured off the verify path.
@@ -77,5 +106,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.lagProbe);
     await this.projection.stop();
+    // The transports are closed by now: publish the last records before NATS drains.
+    await this.usage.recording?.close();
   }
 }

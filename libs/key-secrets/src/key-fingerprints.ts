@@ -48,13 +48,13 @@ class SipHash24 {
       else high |= bytes[i]! << (shift - 32);
     }
     this.absorb(high >>> 0, low >>> 0);
-    s[5] = (s[5]! ^ 0xff) >>> 0;
+    s[5] = (s[5] ^ 0xff) >>> 0;
     this.round();
     this.round();
     this.round();
     this.round();
-    const h = (s[0]! ^ s[2]! ^ s[4]! ^ s[6]!) >>> 0;
-    const l = (s[1]! ^ s[3]! ^ s[5]! ^ s[7]!) >>> 0;
+    const h = (s[0] ^ s[2] ^ s[4] ^ s[6]) >>> 0;
+    const l = (s[1] ^ s[3] ^ s[5] ^ s[7]) >>> 0;
     return leHex(l) + leHex(h);
   }
 
