@@ -3,10 +3,11 @@ import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
 import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
 import { projectionSnapshotMigrations } from '@keyledger/key-projection';
+import { usageLedgerMigrations } from '@keyledger/usage-ledger';
 
 /** Every migration of the Keyledger schema, in order. */
 export function keyledgerMigrations(appRole: string): (new () => MigrationInterface)[] {
-  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole), ...projectionSnapshotMigrations(appRole)];
+  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole), ...projectionSnapshotMigrations(appRole), ...usageLedgerMigrations(appRole)];
 }
 
 /** Brings a schema up to date as its owner; returns the names of the migrations applied. */

@@ -1,0 +1,2 @@
+export * from './migrations/usage-ledger.migrations.js';
+export * from './usage-ledger.js';

@@ -1,0 +1,148 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { assertIdentifier } from '@keyledger/event-store';
+
+/** The tables partitioned by day, each with its partition key. */
+export const USAGE_PARTITIONED_TABLES = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'] as const;
+
+/**
+ * The usage ledger: every KeyUsed record (append-only, partitioned by day), the batch ids
+ * already stored (idempotency), and the aggregates queries read: per key and minute, per
+ * source address and hour, and each key's last use.
+ *
+ * Partitions are created (ahead, and on demand for the days a batch touches) and dropped
+ * (retention) only through two SECURITY DEFINER functions owned by the schema owner: the
+ * application role may call them, but may not create, alter or drop tables itself.
+ */
+export function usageLedgerMigrations(appRole: string): (new () => MigrationInterface)[] {
+  const role = assertIdentifier(appRole, 'application role');
+
+  class CreateUsageLedger1764000006000 implements MigrationInterface {
+    readonly name = 'CreateUsageLedger1764000006000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      await queryRunner.query(`
+        create table usage_records (
+          at           timestamptz not null,
+          batch_id     text not null,
+          seq          integer not null,
+          key_id       text,
+          fingerprint  text,
+          tenant       text,
+          ip           text,
+          scopes       text[] not null,
+          code         text not null,
+          cost         integer not null,
+          transport    text not null,
+          instance     text not null
+        ) partition by range (at)`);
+      await queryRunner.query(`
+        create table usage_batches (
+          batch_id    text not null,
+          created_at  timestamptz not null,
+          instance    text not null,
+          records     integer not null,
+          stored_at   timestamptz not null default now(),
+          primary key (batch_id, created_at)
+        ) partition by range (created_at)`);
+      await queryRunner.query(`
+        create table usage_key_minutes (
+          key_id  text not null,
+          minute  timestamptz not null,
+          code    text not null,
+          tenant  text not null,
+          calls   bigint not null,
+          cost    bigint not null,
+          primary key (key_id, minute, code)
+        ) partition by range (minute)`);
+      await queryRunner.query(`create index usage_key_minutes_tenant on usage_key_minutes (tenant, minute)`);
+      await queryRunner.query(`
+        create table usage_source_hours (
+          tenant   text not null,
+          key_id   text not null,
+          ip       text not null,
+          hour     timestamptz not null,
+          calls    bigint not null,
+          invalid  bigint not null,
+          primary key (tenant, key_id, ip, hour)
+        ) partition by range (hour)`);
+      await queryRunner.query(`
+        create table usage_keys (
+          key_id         text primary key,
+          tenant         text not null,
+          first_used_at  timestamptz not null,
+          last_used_at   timestamptz not null
+        )`);
+      await queryRunner.query(`
+        create function reject_usage_change() returns trigger language plpgsql as $$
+        begin
+          raise exception 'usage records are append-only: % on % is not allowed', tg_op, tg_table_name
+            using errcode = 'KL001';
+        end $$`);
+      await queryRunner.query(
+        `create trigger usage_records_append_only before update or delete on usage_records for each row execute function reject_usage_change()`,
+      );
+      await queryRunner.query(
+        `create trigger usage_records_no_truncate before truncate on usage_records for each statement execute function reject_usage_change()`,
+      );
+      // One partition per UTC day and table, named <table>_YYYYMMDD; safe to call concurrently.
+      await queryRunner.query(`
+        create function usage_create_partitions(day date) returns void
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          parent text;
+          lower timestamptz := day::timestamp at time zone 'UTC';
+        begin
+          foreach parent in array array['${USAGE_PARTITIONED_TABLES.join("','")}'] loop
+            if to_regclass(format('${schema}.%I', parent || '_' || to_char(day, 'YYYYMMDD'))) is null then
+              begin
+                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)',
+                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day');
+              exception when duplicate_table or unique_violation then
+                null; -- another auditor created it first
+              end;
+            end if;
+          end loop;
+        end $$`);
+      // Retention: drops every daily partition of a day before \`before\`; returns how many.
+      await queryRunner.query(`
+        create function usage_drop_partitions(before date) returns integer
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          partition regclass;
+          dropped integer := 0;
+        begin
+          for partition in
+            select child.oid::regclass
+            from pg_inherits i
+            join pg_class parent on parent.oid = i.inhparent
+            join pg_class child on child.oid = i.inhrelid
+            join pg_namespace n on n.oid = parent.relnamespace
+            where n.nspname = '${schema}'
+              and parent.relname = any (array['${USAGE_PARTITIONED_TABLES.join("','")}'])
+              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
+          loop
+            execute format('drop table %s', partition);
+            dropped := dropped + 1;
+          end loop;
+          return dropped;
+        end $$`);
+      await queryRunner.query(`revoke all on function usage_create_partitions(date), usage_drop_partitions(date) from public`);
+      await queryRunner.query(`grant execute on function usage_create_partitions(date), usage_drop_partitions(date) to ${role}`);
+      await queryRunner.query(`grant select, insert on usage_records, usage_batches to ${role}`);
+      await queryRunner.query(`grant select, insert, update on usage_key_minutes, usage_source_hours, usage_keys to ${role}`);
+      // Today and the week ahead; the auditor keeps creating them ahead as days pass.
+      await queryRunner.query(`select usage_create_partitions((now() at time zone 'UTC')::date + d) from generate_series(0, 7) as d`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      for (const table of [...USAGE_PARTITIONED_TABLES, 'usage_keys']) await queryRunner.query(`drop table ${table}`);
+      await queryRunner.query(`drop function usage_drop_partitions(date)`);
+      await queryRunner.query(`drop function usage_create_partitions(date)`);
+      await queryRunner.query(`drop function reject_usage_change()`);
+    }
+  }
+
+  return [CreateUsageLedger1764000006000];
+}

@@ -1,0 +1,148 @@
+import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
+import { usageBatchSchema } from '@keyledger/contracts';
+import { newPrefixedId } from '@keyledger/ids';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext } from '@keyledger/testing';
+import { UsageLedger } from './usage-ledger.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2030, 0, 15, 10, 0, 0);
+const KEY_A = newPrefixedId('key');
+const KEY_B = newPrefixedId('key');
+
+const used = (overrides: Partial<KeyUsed> = {}): KeyUsed => ({
+  keyId: KEY_A,
+  tenant: 'acme',
+  at: T0,
+  ip: '10.0.0.1',
+  scopes: ['orders:read'],
+  code: 'VALID',
+  cost: 0,
+  transport: 'http',
+  ...overrides,
+});
+const batch = (records: KeyUsed[], createdAt = T0): UsageBatch =>
+  usageBatchSchema.parse({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-a', createdAt, records });
+
+describe('usage ledger', () => {
+  let ctx: TestContext;
+  let ledger: UsageLedger;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('usageledger');
+    ledger = new UsageLedger(ctx.appDb);
+  });
+  afterAll(() => ctx.close());
+
+  it('stores records in the partition of their day and aggregates them per key, minute, code and source', async () => {
+    const first = batch([
+      used(),
+      used({ at: T0 + 1000, ip: '10.0.0.2', scopes: [] }),
+      used({ at: T0 + 61_000, code: 'INSUFFICIENT_PERMISSIONS', cost: 0 }),
+      used({ keyId: undefined, fingerprint: '0123456789abcdef', at: T0 + 2000, code: 'NOT_FOUND', ip: '192.0.2.9' }),
+      used({ keyId: KEY_B, at: T0 + 3600_000, cost: 5, transport: 'grpc' }),
+    ]);
+    expect(await ledger.ingest([first])).toEqual({ stored: 1, duplicates: 0, records: 5 });
+
+    const rows = await ctx.ownerDb.query<{ partition: string; scopes: string[] }[]>(
+      `select tableoid::regclass::text as partition, key_id, fingerprint, scopes, seq from usage_records order by seq`,
+    );
+    expect(rows.map((r) => r.partition)).toEqual(Array(5).fill('usage_records_20300115'));
+    expect(rows[0].scopes).toEqual(['orders:read']);
+    expect(rows[1].scopes).toEqual([]);
+    expect(rows[3]).toMatchObject({ key_id: null, fingerprint: '0123456789abcdef' });
+
+    const window = { since: T0 - DAY, until: T0 + DAY };
+    const byMinute = await ledger.keyUsage(KEY_A, 'acme', window, 'minute');
+    expect(byMinute.totals).toEqual({ calls: 3, valid: 2, invalid: 1, cost: 0 });
+    expect(byMinute.buckets).toEqual([
+      { start: '2030-01-15T10:00:00.000Z', calls: 2, valid: 2, invalid: 0, cost: 0, codes: { VALID: 2 } },
+      { start: '2030-01-15T10:01:00.000Z', calls: 1, valid: 0, invalid: 1, cost: 0, codes: { INSUFFICIENT_PERMISSIONS: 1 } },
+    ]);
+    expect(byMinute.lastUsedAt).toBe(new Date(T0 + 61_000).toISOString());
+    expect(byMinute.topSources).toEqual([
+      { ip: '10.0.0.1', calls: 2, invalid: 1 },
+      { ip: '10.0.0.2', calls: 1, invalid: 0 },
+    ]);
+    const byDay = await ledger.keyUsage(KEY_A, 'acme', window, 'day');
+    expect(byDay.buckets).toEqual([
+      { start: '2030-01-15T00:00:00.000Z', calls: 3, valid: 2, invalid: 1, cost: 0, codes: { VALID: 2, INSUFFICIENT_PERMISSIONS: 1 } },
+    ]);
+
+    const tenant = await ledger.tenantUsage('acme', window, 10);
+    expect(tenant.totals).toEqual({ calls: 4, valid: 3, invalid: 1, cost: 5 });
+    expect(tenant.topKeys.map((k) => [k.keyId, k.calls])).toEqual([
+      [KEY_A, 3],
+      [KEY_B, 1],
+    ]);
+    // Unknown keys count among the tenant's sources: that is where abuse shows.
+    expect(tenant.topSources).toEqual([
+      { ip: '10.0.0.1', calls: 3, invalid: 1 },
+      { ip: '10.0.0.2', calls: 1, invalid: 0 },
+      { ip: '192.0.2.9', calls: 1, invalid: 1 },
+    ]);
+  });
+
+  it('counts a redelivered batch once, also when it comes again with new batches', async () => {
+    const key = newPrefixedId('key');
+    const once = batch([used({ keyId: key }), used({ keyId: key, at: T0 + 10 })]);
+    const other = batch([used({ keyId: key, at: T0 + 20 })]);
+    expect(await ledger.ingest([once])).toEqual({ stored: 1, duplicates: 0, records: 2 });
+    expect(await ledger.ingest([once, other])).toEqual({ stored: 1, duplicates: 1, records: 1 });
+    expect(await ledger.ingest([other, once])).toEqual({ stored: 0, duplicates: 2, records: 0 });
+    const usage = await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'hour');
+    expect(usage.totals.calls).toBe(3);
+    const [{ count }] = await ctx.ownerDb.query(`select count(*)::int as count from usage_records where key_id = $1`, [key]);
+    expect(count).toBe(3);
+  });
+
+  it('stores two deliveries of one batch racing in parallel once', async () => {
+    const key = newPrefixedId('key');
+    const twice = batch(Array.from({ length: 100 }, (_, i) => used({ keyId: key, at: T0 + i })));
+    const results = await Promise.all([ledger.ingest([twice]), new UsageLedger(ctx.appDb).ingest([twice])]);
+    expect(results.map((r) => r.stored).sort()).toEqual([0, 1]);
+    expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(100);
+  });
+
+  it('creates the partitions a batch needs, and drops whole days for retention', async () => {
+    const later = T0 + 40 * DAY;
+    await ledger.ingest([batch([used({ at: later }), used({ at: T0 - 3 * DAY })], later)]);
+    const partitions = async (table = 'usage_records'): Promise<string[]> =>
+      (
+        await ctx.ownerDb.query<{ relname: string }[]>(
+          `select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent
+           where p.relname = $1 and p.relnamespace = current_schema()::regnamespace order by 1`,
+          [table],
+        )
+      ).map((r) => r.relname);
+    // Only the days present: not the 43 days between the two records.
+    expect((await partitions()).filter((name) => name >= 'usage_records_2030')).toEqual([
+      'usage_records_20300112',
+      'usage_records_20300115',
+      'usage_records_20300224',
+    ]);
+    const tables = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'];
+    const before = async (): Promise<number> => (await Promise.all(tables.map(partitions))).flat().filter((name) => name.slice(-8) < '20300115').length;
+    // The migration created today and the week ahead: those are before 2030 too.
+    expect(await before()).toBe(4 * 9);
+    expect(await ledger.dropPartitionsBefore(T0)).toBe(4 * 9);
+    expect(await before()).toBe(0);
+    expect(await partitions()).toEqual(['usage_records_20300115', 'usage_records_20300224']);
+    // A day dropped and then written to again gets its partition back.
+    await ledger.ingest([batch([used({ at: T0 - 3 * DAY })])]);
+    expect(await partitions()).toContain('usage_records_20300112');
+  });
+
+  it('lets the application role append, but not change, delete or create tables', async () => {
+    await expect(ctx.appDb.query(`update usage_records set cost = 1`)).rejects.toThrow(/permission denied/);
+    await expect(ctx.appDb.query(`delete from usage_records`)).rejects.toThrow(/permission denied/);
+    await expect(ctx.appDb.query(`delete from usage_batches`)).rejects.toThrow(/permission denied/);
+    await expect(ctx.appDb.query(`truncate usage_records`)).rejects.toThrow(/permission denied/);
+    await expect(
+      ctx.appDb.query(`create table usage_records_20990101 partition of usage_records for values from ('2099-01-01') to ('2099-01-02')`),
+    ).rejects.toThrow(/permission denied|must be owner/);
+    // Even the owner cannot edit a stored record.
+    await expect(ctx.ownerDb.query(`update usage_records set cost = 1`)).rejects.toThrow(/append-only/);
+    await expect(ctx.ownerDb.query(`delete from usage_records`)).rejects.toThrow(/append-only/);
+  });
+});

@@ -1,0 +1,266 @@
+import type { DataSource } from 'typeorm';
+import type {
+  KeyUsage,
+  KeyUsageSummary,
+  SourceUsage,
+  TenantUsage,
+  UsageBatch,
+  UsageBucket,
+  UsageGranularity,
+  UsageTotals,
+  VerifyCode,
+} from '@keyledger/contracts';
+
+const DAY_MS = 86_400_000;
+// Scopes travel to Postgres as one string per record, split there: a unit separator never
+// occurs in a requestable scope, and the recorder keeps records free of NUL.
+const SCOPE_SEPARATOR = '\u001f';
+
+/** What one ingest did. */
+export interface IngestResult {
+  /** Batches stored now. */
+  readonly stored: number;
+  /** Batches that were already stored (redeliveries): nothing of them was counted again. */
+  readonly duplicates: number;
+  readonly records: number;
+}
+
+/** A window of time, both ends as ms since the epoch; `until` exclusive. */
+export interface UsageWindow {
+  readonly since: number;
+  readonly until: number;
+}
+
+/**
+ * The auditor's usage store in Postgres. `ingest` writes batches idempotently in one
+ * statement: their ids into `usage_batches` (a batch already there is skipped whole), their
+ * records into the day-partitioned `usage_records`, and the aggregates (per key and minute,
+ * per source and hour, each key's last use) from the same rows. Queries read the aggregates.
+ */
+export class UsageLedger {
+  /** UTC days (ms at midnight) whose partitions exist. */
+  private readonly partitionDays = new Set<number>();
+
+  constructor(private readonly db: DataSource) {}
+
+  /** Creates the daily partitions of the days of these instants (ms) that do not exist yet. */
+  async ensurePartitions(instants: Iterable<number>): Promise<void> {
+    const days = new Set<number>();
+    for (const instant of instants) days.add(Math.floor(instant / DAY_MS) * DAY_MS);
+    for (const day of days) {
+      if (this.partitionDays.has(day)) continue;
+      await this.db.query(`select usage_create_partitions($1::date)`, [new Date(day).toISOString().slice(0, 10)]);
+      this.partitionDays.add(day);
+    }
+  }
+
+  /** Drops every daily partition of a day before `before` (retention); returns how many tables went. */
+  async dropPartitionsBefore(before: number): Promise<number> {
+    const [row] = await this.db.query<{ dropped: number }[]>(`select usage_drop_partitions($1::date) as dropped`, [
+      new Date(before).toISOString().slice(0, 10),
+    ]);
+    for (const day of this.partitionDays) if (day < before) this.partitionDays.delete(day);
+    return row?.dropped ?? 0;
+  }
+
+  /** Stores batches (validated) once each, whatever how often they are delivered. */
+  async ingest(batches: readonly UsageBatch[]): Promise<IngestResult> {
+    if (batches.length === 0) return { stored: 0, duplicates: 0, records: 0 };
+    // The days touched: usually one or two, whatever the batch size.
+    const days = new Set<number>();
+    const count = batches.reduce((sum, batch) => sum + batch.records.length, 0);
+    const at = new Array<number>(count);
+    const batchIds = new Array<string>(count);
+    const seqs = new Array<number>(count);
+    const keyIds = new Array<string | null>(count);
+    const fingerprints = new Array<string | null>(count);
+    const tenants = new Array<string | null>(count);
+    const ips = new Array<string | null>(count);
+    const scopes = new Array<string>(count);
+    const codes = new Array<string>(count);
+    const costs = new Array<number>(count);
+    const transports = new Array<string>(count);
+    const instances = new Array<string>(count);
+    let i = 0;
+    for (const batch of batches) {
+      days.add(batch.createdAt - (batch.createdAt % DAY_MS));
+      batch.records.forEach((record, seq) => {
+        days.add(record.at - (record.at % DAY_MS));
+        at[i] = record.at;
+        batchIds[i] = batch.batchId;
+        seqs[i] = seq;
+        keyIds[i] = record.keyId ?? null;
+        fingerprints[i] = record.fingerprint ?? null;
+        tenants[i] = record.tenant ?? null;
+        ips[i] = record.ip ?? null;
+        scopes[i] = record.scopes.join(SCOPE_SEPARATOR);
+        codes[i] = record.code;
+        costs[i] = record.cost;
+        transports[i] = record.transport;
+        instances[i] = batch.instance;
+        i += 1;
+      });
+    }
+    await this.ensurePartitions(days);
+    const [row] = await this.db.query<{ stored: number; records: number }[]>(
+      `with new_batches as (
+         insert into usage_batches (batch_id, created_at, instance, records)
+         select id, to_timestamp(created / 1000.0), instance, records
+         from unnest($1::text[], $2::float8[], $3::text[], $4::int[]) as b(id, created, instance, records)
+         on conflict do nothing
+         returning batch_id
+       ),
+       input as (
+         select to_timestamp(r.at / 1000.0) as at, r.batch_id, r.seq, r.key_id, r.fingerprint, r.tenant, r.ip,
+                string_to_array(r.scopes, E'\\x1f') as scopes, r.code, r.cost, r.transport, r.instance
+         from unnest($5::float8[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::text[])
+              as r(at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
+         where r.batch_id in (select batch_id from new_batches)
+       ),
+       records as (
+         insert into usage_records (at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
+         select * from input
+         returning 1
+       ),
+       minutes as (
+         insert into usage_key_minutes as m (key_id, minute, code, tenant, calls, cost)
+         select key_id, date_trunc('minute', at), code, coalesce(min(tenant), ''), count(*), sum(cost)
+         from input where key_id is not null
+         group by key_id, date_trunc('minute', at), code
+         on conflict (key_id, minute, code) do update set calls = m.calls + excluded.calls, cost = m.cost + excluded.cost
+       ),
+       sources as (
+         insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid)
+         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), count(*), count(*) filter (where code <> 'VALID')
+         from input
+         group by 1, 2, 3, 4
+         on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid
+       ),
+       keys as (
+         insert into usage_keys as k (key_id, tenant, first_used_at, last_used_at)
+         select key_id, coalesce(min(tenant), ''), min(at), max(at)
+         from input where key_id is not null
+         group by key_id
+         on conflict (key_id) do update set first_used_at = least(k.first_used_at, excluded.first_used_at),
+                                            last_used_at = greatest(k.last_used_at, excluded.last_used_at)
+       )
+       select (select count(*) from new_batches)::int as stored, (select count(*) from records)::int as records`,
+      [
+        batches.map((b) => b.batchId),
+        batches.map((b) => b.createdAt),
+        batches.map((b) => b.instance),
+        batches.map((b) => b.records.length),
+        at,
+        batchIds,
+        seqs,
+        keyIds,
+        fingerprints,
+        tenants,
+        ips,
+        scopes,
+        codes,
+        costs,
+        transports,
+        instances,
+      ],
+    );
+    const stored = row?.stored ?? 0;
+    return { stored, duplicates: batches.length - stored, records: row?.records ?? 0 };
+  }
+
+  /** The tenant a key's usage was recorded under; undefined if it was never used. */
+  async lastUse(keyId: string): Promise<{ tenant: string; lastUsedAt: string } | undefined> {
+    const [row] = await this.db.query<{ tenant: string; last_used_at: Date }[]>(`select tenant, last_used_at from usage_keys where key_id = $1`, [keyId]);
+    return row && { tenant: row.tenant, lastUsedAt: row.last_used_at.toISOString() };
+  }
+
+  /** One key's usage in a window, bucketed; its top sources (by hour, so the window is widened to whole hours). */
+  async keyUsage(keyId: string, tenant: string | null, window: UsageWindow, by: UsageGranularity, topSources = 10): Promise<KeyUsage> {
+    const range = [new Date(window.since), new Date(window.until)];
+    const rows = await this.db.query<{ start: Date; code: VerifyCode; calls: string; cost: string }[]>(
+      `select date_trunc($4, minute, 'UTC') as start, code, sum(calls) as calls, sum(cost) as cost
+       from usage_key_minutes where key_id = $1 and minute >= $2 and minute < $3
+       group by 1, 2 order by 1, 2`,
+      [keyId, ...range, by],
+    );
+    const buckets = new Map<
+      number,
+      { start: string; calls: number; valid: number; invalid: number; cost: number; codes: Partial<Record<VerifyCode, number>> }
+    >();
+    for (const row of rows) {
+      const start = row.start.getTime();
+      let bucket = buckets.get(start);
+      if (!bucket) buckets.set(start, (bucket = { start: row.start.toISOString(), calls: 0, valid: 0, invalid: 0, cost: 0, codes: {} }));
+      const calls = Number(row.calls);
+      bucket.calls += calls;
+      bucket[row.code === 'VALID' ? 'valid' : 'invalid'] += calls;
+      bucket.cost += Number(row.cost);
+      bucket.codes[row.code] = calls;
+    }
+    const sources = await this.db.query<{ ip: string; calls: string; invalid: string }[]>(
+      `select ip, sum(calls) as calls, sum(invalid) as invalid from usage_source_hours
+       where tenant = coalesce($5, tenant) and key_id = $1 and hour >= date_trunc('hour', $2::timestamptz, 'UTC') and hour < $3
+       group by ip order by 2 desc, 1 limit $4`,
+      [keyId, ...range, topSources, tenant],
+    );
+    const last = await this.lastUse(keyId);
+    const list: UsageBucket[] = [...buckets.values()];
+    return {
+      keyId,
+      tenant: tenant ?? last?.tenant ?? null,
+      since: range[0]!.toISOString(),
+      until: range[1]!.toISOString(),
+      by,
+      totals: totalsOf(list),
+      buckets: list,
+      lastUsedAt: last?.lastUsedAt ?? null,
+      topSources: sources.map(sourceOf),
+    };
+  }
+
+  /** A tenant's usage in a window: totals over its keys, its most used keys, its top sources (unknown keys included). */
+  async tenantUsage(tenant: string, window: UsageWindow, limit = 10): Promise<TenantUsage> {
+    const range = [new Date(window.since), new Date(window.until)];
+    const keys = await this.db.query<{ key_id: string; calls: string; valid: string; cost: string; last_used_at: Date | null }[]>(
+      `select m.key_id, sum(m.calls) as calls, coalesce(sum(m.calls) filter (where m.code = 'VALID'), 0) as valid, sum(m.cost) as cost,
+              (select last_used_at from usage_keys k where k.key_id = m.key_id) as last_used_at
+       from usage_key_minutes m where m.tenant = $1 and m.minute >= $2 and m.minute < $3
+       group by m.key_id order by 2 desc, 1`,
+      [tenant, ...range],
+    );
+    const summaries: KeyUsageSummary[] = keys.map((row) => {
+      const calls = Number(row.calls);
+      const valid = Number(row.valid);
+      return { keyId: row.key_id, calls, valid, invalid: calls - valid, cost: Number(row.cost), lastUsedAt: row.last_used_at?.toISOString() ?? null };
+    });
+    const sources = await this.db.query<{ ip: string; calls: string; invalid: string }[]>(
+      `select ip, sum(calls) as calls, sum(invalid) as invalid from usage_source_hours
+       where tenant = $1 and hour >= date_trunc('hour', $2::timestamptz, 'UTC') and hour < $3
+       group by ip order by 2 desc, 1 limit $4`,
+      [tenant, ...range, limit],
+    );
+    return {
+      tenant,
+      since: range[0]!.toISOString(),
+      until: range[1]!.toISOString(),
+      totals: totalsOf(summaries),
+      topKeys: summaries.slice(0, limit),
+      topSources: sources.map(sourceOf),
+    };
+  }
+}
+
+function totalsOf(parts: readonly UsageTotals[]): UsageTotals {
+  const totals = { calls: 0, valid: 0, invalid: 0, cost: 0 };
+  for (const part of parts) {
+    totals.calls += part.calls;
+    totals.valid += part.valid;
+    totals.invalid += part.invalid;
+    totals.cost += part.cost;
+  }
+  return totals;
+}
+
+function sourceOf(row: { ip: string; calls: string; invalid: string }): SourceUsage {
+  return { ip: row.ip, calls: Number(row.calls), invalid: Number(row.invalid) };
+}
