@@ -2,11 +2,14 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { DurableEventConsumer, HandledDelivery } from './durable-event-consumer.js';
 
+/** A consumer whose backlog can be asked: DurableEventConsumer, or a dedicated one such as the auditor's usage consumer. */
+export type WatchedConsumer = Pick<DurableEventConsumer, 'name' | 'backlog'>;
+
 export interface ConsumerMetrics {
   /** Pass to the consumer (`onDelivery`): counts deliveries, redeliveries and dead letters, observes lag. */
   readonly onDelivery: (delivery: HandledDelivery) => void;
   /** A consumer whose backlog the pending gauge asks JetStream for at each scrape; replaces one of the same name. */
-  watch(consumer: DurableEventConsumer): void;
+  watch(consumer: WatchedConsumer): void;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface ConsumerMetrics {
  * projection, and how many messages wait in JetStream.
  */
 export function consumerMetrics(registry: Registry, clock: () => number = Date.now): ConsumerMetrics {
-  const watched = new Map<string, DurableEventConsumer>();
+  const watched = new Map<string, WatchedConsumer>();
   const deliveries = new Counter({
     name: 'keyledger_consumer_deliveries_total',
     help: 'Deliveries handled, by outcome: applied, duplicate (already applied), retry-scheduled, dead-lettered',

@@ -1,2 +1,3 @@
 export * from './migrations/usage-ledger.migrations.js';
 export * from './usage-ledger.js';
+export * from './usage-consumer.js';

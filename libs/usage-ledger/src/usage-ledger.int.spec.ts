@@ -42,14 +42,14 @@ describe('usage ledger', () => {
       used({ keyId: undefined, fingerprint: '0123456789abcdef', at: T0 + 2000, code: 'NOT_FOUND', ip: '192.0.2.9' }),
       used({ keyId: KEY_B, at: T0 + 3600_000, cost: 5, transport: 'grpc' }),
     ]);
-    expect(await ledger.ingest([first])).toEqual({ stored: 1, duplicates: 0, records: 5 });
+    expect(await ledger.ingest([first])).toEqual({ stored: 1, duplicates: 0, duplicateIds: [], records: 5 });
 
     const rows = await ctx.ownerDb.query<{ partition: string; scopes: string[] }[]>(
       `select tableoid::regclass::text as partition, key_id, fingerprint, scopes, seq from usage_records order by seq`,
     );
     expect(rows.map((r) => r.partition)).toEqual(Array(5).fill('usage_records_20300115'));
-    expect(rows[0].scopes).toEqual(['orders:read']);
-    expect(rows[1].scopes).toEqual([]);
+    expect(rows[0]!.scopes).toEqual(['orders:read']);
+    expect(rows[1]!.scopes).toEqual([]);
     expect(rows[3]).toMatchObject({ key_id: null, fingerprint: '0123456789abcdef' });
 
     const window = { since: T0 - DAY, until: T0 + DAY };
@@ -87,9 +87,9 @@ describe('usage ledger', () => {
     const key = newPrefixedId('key');
     const once = batch([used({ keyId: key }), used({ keyId: key, at: T0 + 10 })]);
     const other = batch([used({ keyId: key, at: T0 + 20 })]);
-    expect(await ledger.ingest([once])).toEqual({ stored: 1, duplicates: 0, records: 2 });
-    expect(await ledger.ingest([once, other])).toEqual({ stored: 1, duplicates: 1, records: 1 });
-    expect(await ledger.ingest([other, once])).toEqual({ stored: 0, duplicates: 2, records: 0 });
+    expect(await ledger.ingest([once])).toEqual({ stored: 1, duplicates: 0, duplicateIds: [], records: 2 });
+    expect(await ledger.ingest([once, other])).toEqual({ stored: 1, duplicates: 1, duplicateIds: [once.batchId], records: 1 });
+    expect(await ledger.ingest([other, once])).toEqual({ stored: 0, duplicates: 2, duplicateIds: [other.batchId, once.batchId], records: 0 });
     const usage = await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'hour');
     expect(usage.totals.calls).toBe(3);
     const [{ count }] = await ctx.ownerDb.query(`select count(*)::int as count from usage_records where key_id = $1`, [key]);

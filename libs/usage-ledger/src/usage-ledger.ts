@@ -22,6 +22,8 @@ export interface IngestResult {
   readonly stored: number;
   /** Batches that were already stored (redeliveries): nothing of them was counted again. */
   readonly duplicates: number;
+  /** The ids of those batches. */
+  readonly duplicateIds: readonly string[];
   readonly records: number;
 }
 
@@ -65,7 +67,7 @@ export class UsageLedger {
 
   /** Stores batches (validated) once each, whatever how often they are delivered. */
   async ingest(batches: readonly UsageBatch[]): Promise<IngestResult> {
-    if (batches.length === 0) return { stored: 0, duplicates: 0, records: 0 };
+    if (batches.length === 0) return { stored: 0, duplicates: 0, duplicateIds: [], records: 0 };
     // The days touched: usually one or two, whatever the batch size.
     const days = new Set<number>();
     const count = batches.reduce((sum, batch) => sum + batch.records.length, 0);
@@ -102,7 +104,7 @@ export class UsageLedger {
       });
     }
     await this.ensurePartitions(days);
-    const [row] = await this.db.query<{ stored: number; records: number }[]>(
+    const [row] = await this.db.query<{ stored: string[]; records: number }[]>(
       `with new_batches as (
          insert into usage_batches (batch_id, created_at, instance, records)
          select id, to_timestamp(created / 1000.0), instance, records
@@ -144,7 +146,7 @@ export class UsageLedger {
          on conflict (key_id) do update set first_used_at = least(k.first_used_at, excluded.first_used_at),
                                             last_used_at = greatest(k.last_used_at, excluded.last_used_at)
        )
-       select (select count(*) from new_batches)::int as stored, (select count(*) from records)::int as records`,
+       select array(select batch_id from new_batches) as stored, (select count(*) from records)::int as records`,
       [
         batches.map((b) => b.batchId),
         batches.map((b) => b.createdAt),
@@ -164,8 +166,9 @@ export class UsageLedger {
         instances,
       ],
     );
-    const stored = row?.stored ?? 0;
-    return { stored, duplicates: batches.length - stored, records: row?.records ?? 0 };
+    const stored = new Set(row?.stored ?? []);
+    const duplicateIds = batches.filter((batch) => !stored.has(batch.batchId)).map((batch) => batch.batchId);
+    return { stored: stored.size, duplicates: duplicateIds.length, duplicateIds, records: row?.records ?? 0 };
   }
 
   /** The tenant a key's usage was recorded under; undefined if it was never used. */

@@ -1,0 +1,141 @@
+import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
+import { MESSAGE_HEADERS } from '@keyledger/contracts';
+import { newPrefixedId } from '@keyledger/ids';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
+import { UsageBuffer, jetStreamUsagePublisher } from '@keyledger/usage';
+import type { UsageConsumerSettings } from './usage-consumer.js';
+import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer } from './usage-consumer.js';
+import { UsageLedger } from './usage-ledger.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2030, 1, 1, 12);
+
+describe('usage consumer', () => {
+  let ctx: TestContext;
+  let ledger: UsageLedger;
+  const consumers: UsageConsumer[] = [];
+
+  beforeAll(async () => {
+    ctx = await createTestContext('usageconsumer');
+    ledger = new UsageLedger(ctx.appDb);
+  });
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((consumer) => consumer.stop()));
+  });
+  afterAll(() => ctx.close());
+
+  const consumer = (overrides: Partial<UsageConsumerSettings> = {}, store: Pick<UsageLedger, 'ingest'> = ledger): UsageConsumer => {
+    const started = new UsageConsumer(
+      { js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger },
+      { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] }, ...overrides },
+    );
+    consumers.push(started);
+    return started;
+  };
+  const used = (keyId: string, i: number): KeyUsed => ({
+    keyId,
+    tenant: 'acme',
+    at: T0 + i,
+    scopes: [],
+    code: i % 3 === 0 ? 'NOT_FOUND' : 'VALID',
+    cost: 0,
+    transport: 'nats',
+  });
+  const calls = async (keyId: string): Promise<number> => (await ledger.keyUsage(keyId, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls;
+
+  it('stores what the verifiers publish, exactly once, across a consumer restart', async () => {
+    const key = newPrefixedId('key');
+    const buffer = new UsageBuffer(
+      { publish: jetStreamUsagePublisher(ctx.js, ctx.topology), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
+      { capacity: 100_000, batchRecords: 500, flushIntervalMs: 20, maxBatchBytes: 512 * 1024, retryDelayMs: 10, maxRetryDelayMs: 100 },
+    );
+    buffer.start();
+    for (let i = 0; i < 6000; i += 1) buffer.add(used(key, i));
+    await buffer.flush();
+    const first = consumer();
+    await first.start();
+    await eventually(
+      'half stored',
+      () => calls(key),
+      (n) => n > 0,
+    );
+    await first.stop();
+    for (let i = 6000; i < 10_000; i += 1) buffer.add(used(key, i));
+    await buffer.close();
+    expect(buffer.counts()).toMatchObject({ dropped: 0, published: 10_000 });
+    await consumer().start();
+    await eventually(
+      'all stored',
+      () => calls(key),
+      (n) => n === 10_000,
+    );
+    await eventually(
+      'nothing pending',
+      () => first.backlog(),
+      (b) => b.pending + b.ackPending === 0,
+    );
+    expect(await calls(key)).toBe(10_000);
+  });
+
+  it('counts a batch delivered again (published anew after the duplicate window) once', async () => {
+    const key = newPrefixedId('key');
+    const batch: UsageBatch = {
+      schemaVersion: 1,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier-int',
+      createdAt: T0,
+      records: [used(key, 1), used(key, 2)],
+    };
+    await consumer().start();
+    // JetStream's own dedup would drop a second publish with the same Nats-Msg-Id; a
+    // redelivery after a crash, or a publish after the window, reaches the auditor.
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: `${batch.batchId}-1` });
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: `${batch.batchId}-2` });
+    await eventually(
+      'stored',
+      () => calls(key),
+      (n) => n === 2,
+    );
+    await eventually(
+      'both acked',
+      () => consumers[0]!.backlog(),
+      (b) => b.pending + b.ackPending === 0,
+    );
+    expect(await calls(key)).toBe(2);
+  });
+
+  it('retries an ingest that failed until it succeeds, losing nothing', async () => {
+    const key = newPrefixedId('key');
+    let failures = 3;
+    const flaky: Pick<UsageLedger, 'ingest'> = {
+      ingest: (batches) => (failures-- > 0 ? Promise.reject(new Error('database unreachable')) : ledger.ingest(batches)),
+    };
+    await consumer({}, flaky).start();
+    const batch: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: batch.batchId });
+    await eventually(
+      'stored after retries',
+      () => calls(key),
+      (n) => n === 1,
+      20_000,
+    );
+    expect(failures).toBeLessThan(0);
+  });
+
+  it('dead-letters a message that is not a usage batch, and stores the others', async () => {
+    const key = newPrefixedId('key');
+    await consumer().start();
+    await ctx.js.publish(ctx.topology.usageSubject, '{"schemaVersion":1,"records":"nope"}', { msgID: newPrefixedId('ub') });
+    const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
+    await eventually(
+      'good batch stored',
+      () => calls(key),
+      (n) => n === 1,
+    );
+    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1, 10_000);
+    expect(dead?.subject).toBe(`${ctx.topology.subjectPrefix}.dlq.auditor-usage`);
+    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
+  });
+});
