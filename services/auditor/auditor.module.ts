@@ -1,11 +1,123 @@
-import { Module } from '@nestjs/common';
-import type { DynamicModule } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { AuditorEnv } from '@keyledger/config';
+import { consumerMetrics } from '@keyledger/consumer-runtime';
+import { tracingConsumers } from '@keyledger/event-bus';
+import { AdminAuthenticator } from '@keyledger/key-management';
+import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
+import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
+import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
+import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
+import { UsageQueries } from '@keyledger/usage-reporting';
+import { UsageGrpcController } from './usage.grpc-controller.js';
+import { usageNatsController } from './usage.nats-controller.js';
 
-/** The auditor service. It boots with the shared kit (config, Postgres, NATS, health). */
+const DAY = 86_400_000;
+const PARTITION_CHECK_MS = 3_600_000;
+
+interface PartitionSettings {
+  readonly aheadDays: number;
+  readonly retentionDays: number;
+}
+
+/**
+ * The auditor: stores the usage stream in the usage ledger (Postgres, partitioned by day),
+ * keeps the partitions ahead and drops those past retention, and answers usage queries over
+ * NATS and gRPC. Admin keys are authenticated against its own in-memory key projection, as
+ * the issuer does.
+ */
 @Module({})
-export class AuditorModule {
-  static forService(_context: ServiceContext): DynamicModule {
-    return { module: AuditorModule };
+export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private partitionTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
+    @Inject(UsageLedger) private readonly ledger: UsageLedger,
+    @Inject(UsageConsumer) private readonly consumer: UsageConsumer,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
+  ) {}
+
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
+    const index = new KeyIndex();
+    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
+    const projection = new LiveKeyProjection(
+      {
+        ...infrastructure,
+        js: tracingConsumers(infrastructure.js, 'key-projection'),
+        index,
+        logger,
+        snapshots: keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS),
+      },
+      {
+        instanceId: `auditor-${randomUUID()}`,
+        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
+        failClosed: config.VERIFIER_FAIL_CLOSED,
+        heartbeatMs: 1000,
+        catchUpBatchSize: 20_000,
+        announce: false,
+      },
+    );
+    registerProjectionMetrics(metrics, projection);
+    const ledger = new UsageLedger(infrastructure.db);
+    const consumption = consumerMetrics(metrics);
+    const consumer = new UsageConsumer(
+      { js: infrastructure.js, jsm: infrastructure.jsm, topology: infrastructure.topology, ledger, logger, onDelivery: consumption.onDelivery },
+      {
+        name: 'auditor-usage',
+        batchesPerIngest: config.USAGE_INGEST_BATCHES,
+        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
+      },
+    );
+    consumption.watch(consumer);
+    return {
+      module: AuditorModule,
+      controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController],
+      providers: [
+        { provide: LiveKeyProjection, useValue: projection },
+        { provide: UsageLedger, useValue: ledger },
+        { provide: UsageConsumer, useValue: consumer },
+        { provide: UsageQueries, useValue: new UsageQueries(ledger, index) },
+        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers)) },
+        {
+          provide: 'PARTITIONS',
+          useValue: { aheadDays: config.USAGE_PARTITIONS_AHEAD_DAYS, retentionDays: config.USAGE_RETENTION_DAYS } satisfies PartitionSettings,
+        },
+      ],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.maintainPartitions();
+    this.partitionTimer = setInterval(
+      () => void this.maintainPartitions().catch((error: unknown) => this.logger.warn({ err: error }, 'usage partition maintenance failed')),
+      PARTITION_CHECK_MS,
+    );
+    this.partitionTimer.unref();
+    await this.projection.start();
+    await this.consumer.start();
+    this.health.register('key-projection', () => {
+      const status = this.projection.status();
+      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.partitionTimer);
+    await this.consumer.stop();
+    await this.projection.stop();
+  }
+
+  /** Today's partitions and those of the days ahead; retention drops whole days past it. */
+  private async maintainPartitions(): Promise<void> {
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    await this.ledger.ensurePartitions(Array.from({ length: this.partitions.aheadDays + 1 }, (_, i) => today + i * DAY));
+    const dropped = await this.ledger.dropPartitionsBefore(today - this.partitions.retentionDays * DAY);
+    if (dropped > 0) this.logger.info({ dropped, retentionDays: this.partitions.retentionDays }, 'usage partitions past retention dropped');
   }
 }

@@ -1,4 +1,17 @@
-import { bootstrapService } from '@keyledger/service-kit';
+import { hostname } from 'node:os';
+import { loadAuditorConfig } from '@keyledger/config';
+import { bootstrapService, grpcAddress, grpcApi } from '@keyledger/service-kit';
 import { AuditorModule } from './auditor.module.js';
 
-await bootstrapService({ service: 'auditor', defaultPort: 3004, module: (context) => AuditorModule.forService(context) });
+const DEFAULT_GRPC_PORT = 50054;
+
+await bootstrapService({
+  service: 'auditor',
+  defaultPort: 3004,
+  loadConfig: loadAuditorConfig,
+  natsApi: true,
+  module: (context) => AuditorModule.forService(context),
+  // keyledger.v1.UsageService, with server reflection.
+  microservices: ({ config }) => [grpcApi({ proto: 'usage', host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
+  endpoints: ({ config }) => ({ grpc: grpcAddress(config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST, config.GRPC_PORT ?? DEFAULT_GRPC_PORT) }),
+});

@@ -7,6 +7,7 @@ import { CliApiError, KeyledgerClient } from './api-client.js';
 import { collect, commaList, expiresIn, metaEntry } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
+import { registerUsageCommand } from './usage.command.js';
 
 /** Services `keyledger status` expects to find running. */
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'];
@@ -205,5 +206,7 @@ keys
     const key = formatNewKey(command.prefix, command.env, (n) => randomBytes(n));
     print(program.opts<GlobalOptions>().json, { key }, () => key);
   });
+
+registerUsageCommand(program, withClient);
 
 await program.parseAsync();

@@ -2,3 +2,4 @@ export * from './parse-request.js';
 export * from './key-view.js';
 export * from './admin-authenticator.js';
 export * from './key-management.js';
+export * from './admin-permissions.js';

@@ -1,14 +1,15 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { EventMetadata, IssueKeyRequest, KeyEvent, KeyView, RevokeKeyRequest, SuspendKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
-import { ADMIN_SCOPES, ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
+import { ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
-import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey, scopesSatisfy } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey } from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
+import { authorizeAdmin, seesTenant } from './admin-permissions.js';
 import { toKeyView } from './key-view.js';
 
 /** Context of a command for its events' metadata. */
@@ -186,15 +187,13 @@ export class KeyManagement {
   }
 
   private authorize(caller: Caller, tenant: string, permission: AdminPermission): void {
-    const scope = ADMIN_SCOPES[permission];
-    if (!scopesSatisfy(caller.scopes, [scope])) throw new ApiError('PERMISSION_DENIED', `the admin key lacks the scope ${scope}`);
-    if (caller.tenant !== ROOT_TENANT && caller.tenant !== tenant) throw new ApiError('PERMISSION_DENIED', `the admin key may not act on tenant ${tenant}`);
+    authorizeAdmin(caller, tenant, permission);
   }
 
   /** Loads a key for a caller; a key of a tenant the caller may not see is KEY_NOT_FOUND. */
   private async loadAuthorized(keyId: string, caller: Caller, permission: AdminPermission): Promise<KeyRecord> {
     const { record } = await this.load(keyId);
-    if (!record || (caller.tenant !== ROOT_TENANT && caller.tenant !== record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${keyId} does not exist`);
+    if (!record || !seesTenant(caller, record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${keyId} does not exist`);
     this.authorize(caller, record.tenant, permission);
     return record;
   }

@@ -1,0 +1,77 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
+import { keyUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
+import type { KeyUsage, KeyUsageSummary, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
+import type { Caller } from '@keyledger/key-management';
+import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+import { UsageQueries } from '@keyledger/usage-reporting';
+
+/** keyledger/v1/usage.proto messages as @grpc/proto-loader hands them over (unset optional: undefined or null). */
+type Optional<T> = T | null | undefined;
+
+interface KeyUsageMessage {
+  keyId: string;
+  since?: Optional<string>;
+  until?: Optional<string>;
+  by?: Optional<string>;
+}
+
+interface TenantUsageMessage {
+  tenant: string;
+  since?: Optional<string>;
+  until?: Optional<string>;
+  limit?: Optional<number>;
+}
+
+const present = <T>(value: Optional<T>): T | undefined => value ?? undefined;
+
+const totals = ({ calls, valid, invalid, cost }: UsageTotals): UsageTotals => ({ calls, valid, invalid, cost });
+const source = ({ ip, calls, invalid }: SourceUsage): SourceUsage => ({ ip, calls, invalid });
+const summary = (key: KeyUsageSummary) => ({ keyId: key.keyId, totals: totals(key), lastUsedAt: key.lastUsedAt ?? undefined });
+
+/** `keyledger.v1.UsageService`: the NATS usage queries as gRPC, with the admin key in the `authorization` metadata. */
+@Controller()
+export class UsageGrpcController {
+  constructor(
+    @Inject(UsageQueries) private readonly usage: UsageQueries,
+    @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @GrpcMethod('UsageService', 'GetKeyUsage')
+  keyUsage(message: KeyUsageMessage, metadata: Metadata): Promise<unknown> {
+    const body = { keyId: message.keyId, since: present(message.since), until: present(message.until), by: present(message.by) };
+    return this.handle('GetKeyUsage', metadata, async (caller) => {
+      const usage: KeyUsage = await this.usage.keyUsage(parseRequest(keyUsageRequestSchema, body), caller);
+      return {
+        ...usage,
+        tenant: usage.tenant ?? undefined,
+        lastUsedAt: usage.lastUsedAt ?? undefined,
+        totals: totals(usage.totals),
+        buckets: usage.buckets.map((bucket) => ({ start: bucket.start, totals: totals(bucket), codes: { ...bucket.codes } })),
+        topSources: usage.topSources.map(source),
+      };
+    });
+  }
+
+  @GrpcMethod('UsageService', 'GetTenantUsage')
+  tenantUsage(message: TenantUsageMessage, metadata: Metadata): Promise<unknown> {
+    const body = { tenant: message.tenant, since: present(message.since), until: present(message.until), limit: present(message.limit) };
+    return this.handle('GetTenantUsage', metadata, async (caller) => {
+      const usage: TenantUsage = await this.usage.tenantUsage(parseRequest(tenantUsageRequestSchema, body), caller);
+      return { ...usage, totals: totals(usage.totals), topKeys: usage.topKeys.map(summary), topSources: usage.topSources.map(source) };
+    });
+  }
+
+  private handle<T>(method: string, metadata: Metadata, run: (caller: Caller) => Promise<T>): Promise<T> {
+    return grpcCall(this.logger, () =>
+      inGrpcServerSpan('keyledger.v1.UsageService', method, metadata, () =>
+        run(this.auth.commandContext({ authorization: metadataValue(metadata, 'authorization') }).caller),
+      ),
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { NatsContext } from '@nestjs/microservices';
+import type { NatsReply } from '@keyledger/api-transport';
+import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { ApiError, apiSubject, keyUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
+import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
+import type { ReadableHeaders } from '@keyledger/event-bus';
+import type { Caller } from '@keyledger/key-management';
+import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+import { UsageQueries } from '@keyledger/usage-reporting';
+
+/** Usage queries over NATS request/reply: `<prefix>.v1.usage.key` and `<prefix>.v1.usage.tenant`, with an admin key. */
+export function usageNatsController(prefix: string): new (...args: never[]) => unknown {
+  @Controller()
+  class UsageNatsController {
+    constructor(
+      @Inject(UsageQueries) private readonly usage: UsageQueries,
+      @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+      @Inject(LOGGER) private readonly logger: Logger,
+    ) {}
+
+    @MessagePattern(apiSubject(prefix, 'usage.key'))
+    key(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyUsage>> {
+      return this.handle(ctx, body, (caller) => this.usage.keyUsage(parseRequest(keyUsageRequestSchema, body), caller));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'usage.tenant'))
+    tenant(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<TenantUsage>> {
+      return this.handle(ctx, body, (caller) => this.usage.tenantUsage(parseRequest(tenantUsageRequestSchema, body), caller));
+    }
+
+    private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {
+      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
+      return natsReply(this.logger, () =>
+        inNatsServerSpan(ctx.getSubject(), headers, () => {
+          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+          return run(this.auth.commandContext({ authorization: headers?.get('Authorization') }).caller);
+        }),
+      );
+    }
+  }
+  return UsageNatsController;
+}

@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices, waitForExit } from '@keyledger/testing';
+
+const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+
+/**
+ * Usage end to end on the built services: verifications over HTTP and NATS become KeyUsed
+ * records in batches on the usage stream, the auditor stores them, and `keyledger usage`
+ * reports exactly as many calls as were made, also after an auditor killed mid-stream.
+ */
+describe('usage', () => {
+  let ctx: TestContext;
+  let services: RunningServices;
+  const auditors: RunningServices[] = [];
+  const adminKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let verifierPort: number;
+
+  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, ...args],
+        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: adminKey } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+  const usageOf = async (keyId: string, ...args: string[]): Promise<KeyUsage> => {
+    const run = await cli(['usage', keyId, '--json', '--since', '1h', ...args]);
+    if (run.code !== 0) throw new Error(`keyledger usage failed: ${run.stderr}`);
+    return JSON.parse(run.stdout) as KeyUsage;
+  };
+  /** Every verification made, and those that named the key under test (answered with its id). */
+  const made = { all: 0, key: 0 };
+  let keyUnderTest = '';
+  const http = async (key: string | undefined, headers: Record<string, string> = {}): Promise<number> => {
+    const response = await fetch(`http://127.0.0.1:${verifierPort}/v1/authorize`, {
+      headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...headers },
+    });
+    made.all += 1;
+    if (response.headers.get('x-keyledger-code') !== 'NOT_FOUND' && key === keyUnderTest) made.key += 1;
+    return response.status;
+  };
+  const verify = async (body: { key: string; [field: string]: unknown }): Promise<string> => {
+    const { code } = await natsKeyApi(ctx, adminKey).verify(body);
+    made.all += 1;
+    if (code !== 'NOT_FOUND' && body.key === keyUnderTest) made.key += 1;
+    return code;
+  };
+
+  beforeAll(async () => {
+    ctx = await createTestContext('usage');
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], {
+      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey,
+      // Many small batches, so that the auditor is killed between some of them.
+      USAGE_BATCH_RECORDS: '20',
+      USAGE_FLUSH_INTERVAL_MS: '50',
+    });
+    auditors.push(await startServices(ctx, ['auditor'], { CONSUMER_ACK_WAIT_MS: '2000' }));
+    verifierPort = services.of('verifier')[0]!.httpPort;
+    await natsKeyApi(ctx, adminKey).adminKeyAccepted();
+  });
+
+  afterAll(async () => {
+    services?.stop();
+    auditors.forEach((auditor) => auditor.stop());
+    await ctx.close();
+  });
+
+  it('reports as many calls as were made over HTTP and NATS, valid or not, and never stores a key', async () => {
+    const api = natsKeyApi(ctx, adminKey);
+    const issued = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'] });
+    keyUnderTest = issued.key;
+    made.all = made.key = 0;
+    await eventually(
+      'key verifiable',
+      () => http(issued.key),
+      (status) => status === 200,
+    );
+    const unknown = formatNewKey('kl', 'live', (n) => randomBytes(n));
+    for (let i = 0; i < 28; i += 1) expect(await http(issued.key, { 'X-Real-IP': '10.0.0.7' })).toBe(200);
+    for (let i = 0; i < 10; i += 1) expect(await http(issued.key, { 'X-Required-Scope': 'orders:write', 'X-Real-IP': '10.0.0.8' })).toBe(403);
+    for (let i = 0; i < 5; i += 1) expect(await http(unknown, { 'X-Keyledger-Tenant': 'acme', 'X-Real-IP': '192.0.2.66' })).toBe(401);
+    for (let i = 0; i < 5; i += 1) expect(await http('kl_live_not-a-key', { 'X-Real-IP': '192.0.2.66' })).toBe(401);
+    for (let i = 0; i < 20; i += 1) expect(await verify({ key: issued.key, scopes: ['orders:read'], ip: '10.0.0.9' })).toBe('VALID');
+    for (let i = 0; i < 7; i += 1) expect(await verify({ key: issued.key, env: 'test' })).toBe('FORBIDDEN');
+    for (let i = 0; i < 3; i += 1) expect(await verify({ key: unknown, tenant: 'acme' })).toBe('NOT_FOUND');
+    const keyCalls = made.key;
+
+    const usage = await eventually(
+      'usage stored',
+      () => usageOf(issued.keyId, '--by', 'minute'),
+      (u) => u.totals.calls >= keyCalls,
+      30_000,
+    );
+    expect(usage.totals).toEqual({ calls: keyCalls, valid: keyCalls - 17, invalid: 17, cost: 0 });
+    expect(usage.tenant).toBe('acme');
+    expect(usage.lastUsedAt).not.toBeNull();
+    expect(usage.buckets.reduce((sum, b) => sum + (b.codes.INSUFFICIENT_PERMISSIONS ?? 0), 0)).toBe(10);
+    expect(usage.buckets.reduce((sum, b) => sum + (b.codes.FORBIDDEN ?? 0), 0)).toBe(7);
+    expect(usage.topSources).toEqual(
+      expect.arrayContaining([
+        { ip: '10.0.0.7', calls: 28, invalid: 0 },
+        { ip: '10.0.0.8', calls: 10, invalid: 10 },
+        { ip: '10.0.0.9', calls: 20, invalid: 0 },
+      ]),
+    );
+    expect((await usageOf(issued.keyId, '--by', 'day')).totals.calls).toBe(keyCalls);
+    const table = await cli(['usage', issued.keyId, '--by', 'hour']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(`INSUFFICIENT_PERMISSIONS 10`);
+
+    // The tenant's view: its key, and the unknown keys tried against it among the sources.
+    const top = await cli(['usage', '--tenant', 'acme', '--top', '--json']);
+    expect(top.code).toBe(0);
+    const tenant = JSON.parse(top.stdout) as TenantUsage;
+    expect(tenant.topKeys).toEqual([expect.objectContaining({ keyId: issued.keyId, calls: keyCalls })]);
+    expect(tenant.topSources).toEqual(expect.arrayContaining([{ ip: '192.0.2.66', calls: 5, invalid: 5 }]));
+    const topTable = await cli(['usage', '--tenant', 'acme', '--top']);
+    expect(topTable.stdout).toContain(issued.keyId);
+    expect(topTable.stdout).toContain('192.0.2.66');
+
+    // Every verification is a record (none lost, none twice); none holds the presented string.
+    const [stored] = await eventually(
+      'every record stored',
+      () =>
+        ctx.ownerDb.query<{ all: number; leaked: number; unknown: number }[]>(
+          `select count(*)::int as all,
+                  count(*) filter (where r::text like '%' || $1 || '%' or r::text like '%' || $2 || '%')::int as leaked,
+                  count(*) filter (where key_id is null and fingerprint is not null and tenant = 'acme')::int as unknown
+           from usage_records r`,
+          [issued.key.slice(8, 30), unknown.slice(8, 30)],
+        ),
+      ([row]) => (row?.all ?? 0) >= made.all,
+    );
+    expect(stored).toEqual({ all: made.all, leaked: 0, unknown: 8 });
+  });
+
+  it('loses nothing and counts nothing twice when the auditor is killed mid-stream and restarted', async () => {
+    const api = natsKeyApi(ctx, adminKey);
+    const issued = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'batch-job' });
+    keyUnderTest = issued.key;
+    made.key = 0;
+    await eventually(
+      'key verifiable',
+      () => verify({ key: issued.key }),
+      (code) => code === 'VALID',
+    );
+    const stream = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: 50 }, () => verify({ key: issued.key, ip: '10.9.9.9' })));
+    };
+    await stream(1500);
+    await eventually(
+      'some stored',
+      () => usageOf(issued.keyId),
+      (u) => u.totals.calls > 0,
+    );
+    // Kill the auditor (no shutdown, no acks) while batches still arrive and are being stored.
+    const writing = stream(1500);
+    const killed = auditors[0]!.all[0]!.child;
+    killed.kill('SIGKILL');
+    await waitForExit(killed);
+    await writing;
+    auditors.push(await startServices(ctx, ['auditor'], { CONSUMER_ACK_WAIT_MS: '2000' }));
+    await stream(500);
+    await eventually(
+      'every call stored',
+      () => usageOf(issued.keyId),
+      (u) => u.totals.calls >= made.key,
+      60_000,
+    );
+    // Past the ack wait: a batch stored but not acked before the kill has come again by now.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect((await usageOf(issued.keyId)).totals.calls).toBe(made.key);
+    const [counts] = await ctx.ownerDb.query<{ records: number; distinct: number }[]>(
+      `select count(*)::int as records, count(distinct (batch_id, seq))::int as distinct from usage_records where key_id = $1`,
+      [issued.keyId],
+    );
+    expect(counts).toEqual({ records: made.key, distinct: made.key });
+  });
+});
