@@ -147,6 +147,29 @@ describe('the keyledger CLI', () => {
     expect([malformed.code, (JSON.parse(malformed.stdout) as { code: string }).code]).toEqual([1, 'MALFORMED']);
   });
 
+  it('sets rate limits on a key, shows them, and answers RATE_LIMITED once they are spent', async () => {
+    const bad = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--rate-limit', '2/1x']);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('expected LIMIT/WINDOW') as string]);
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'limited', '--rate-limit', '2/1h', '--rate-limit', '100/1d', '--json']);
+    const { key, keyId } = JSON.parse(issued.stdout) as { key: string; keyId: string };
+    const shown = await cli(['keys', 'get', keyId, '--json']);
+    expect((JSON.parse(shown.stdout) as { rateLimits: unknown }).rateLimits).toEqual([
+      { limit: 2, windowMs: 3_600_000 },
+      { limit: 100, windowMs: 86_400_000 },
+    ]);
+    expect((await cli(['keys', 'get', keyId])).stdout).toContain('2/1h 100/1d');
+    await eventually(
+      'key verifiable',
+      () => cli(['keys', 'verify', key]).then((run) => run.code),
+      (code) => code === 0,
+    );
+    const codes: string[] = [];
+    for (let i = 0; i < 2; i += 1) codes.push((JSON.parse((await cli(['keys', 'verify', key, '--json'])).stdout) as { code: string }).code);
+    expect(codes).toEqual(['VALID', 'RATE_LIMITED']);
+    const lifted = await cli(['keys', 'update', keyId, '--no-rate-limit', '--json']);
+    expect((JSON.parse(lifted.stdout) as { rateLimits: unknown[] }).rateLimits).toEqual([]);
+  });
+
   it('generates a well-formed key offline', async () => {
     const run = await cli(['keys', 'generate', '--prefix', 'acme', '--env', 'test', '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
     expect(run.code).toBe(0);

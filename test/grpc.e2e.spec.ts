@@ -140,6 +140,7 @@ describe('the gRPC API', () => {
         ipAllowlist: ['10.0.0.0/8'],
         expiresAt: '2099-01-01T00:00:00Z',
         metadata: { team: 'payments' },
+        rateLimits: [{ limit: 1000, windowMs: 86_400_000 }],
       },
       admin(rootKey, { 'keyledger-correlation-id': 'grpc-e2e-issue' }),
     );
@@ -157,6 +158,7 @@ describe('the gRPC API', () => {
       ipAllowlist: ['10.0.0.0/8'],
       expiresAt: '2099-01-01T00:00:00.000Z',
       metadata: { team: 'payments' },
+      rateLimits: [{ limit: 1000, windowMs: 86_400_000 }],
       version: 1,
     });
     expect(JSON.stringify(view)).not.toContain(key);

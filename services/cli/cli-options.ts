@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import type { RateLimit } from '@keyledger/contracts';
+import { parseRateLimit } from '@keyledger/key-domain';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -27,4 +29,22 @@ export function metaEntry(value: string, previous: Record<string, string> = {}):
   const at = value.indexOf('=');
   if (at <= 0) throw new InvalidArgumentError('expected key=value');
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}
+
+/** Collects `--rate-limit 100/1s` (repeatable) into rate limits. */
+export function rateLimitEntry(value: string, previous: RateLimit[] = []): RateLimit[] {
+  const limit = parseRateLimit(value);
+  if (!limit) throw new InvalidArgumentError('expected LIMIT/WINDOW, e.g. 100/1s or 10000/1d (units s, m, h, d)');
+  return [...previous, limit];
+}
+
+/** A rate limit as people write it: `100/1s`, `10000/1d`. */
+export function formatRateLimit({ limit, windowMs }: RateLimit): string {
+  for (const [unit, ms] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (windowMs % ms === 0) return `${limit}/${windowMs / ms}${unit}`;
+  return windowMs % 1000 === 0 ? `${limit}/${windowMs / 1000}s` : `${limit}/${windowMs}ms`;
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { connect } from '@nats-io/transport-node';
-import type { KeyView } from '@keyledger/contracts';
+import type { KeyView, RateLimit } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
 import { CliApiError, KeyledgerClient } from './api-client.js';
-import { collect, commaList, expiresIn, metaEntry } from './cli-options.js';
+import { collect, commaList, expiresIn, metaEntry, rateLimitEntry } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
 import { registerUsageCommand } from './usage.command.js';
@@ -85,6 +85,7 @@ keys
   .option('--allow-ip <cidr>', 'allowed caller range (repeatable)', collect)
   .option('--expires-in <duration>', 'e.g. 30d, 12h', expiresIn)
   .option('--meta <key=value>', 'metadata (repeatable)', metaEntry)
+  .option('--rate-limit <limit/window>', 'e.g. 100/1s, 10000/1d (repeatable, one per window length)', rateLimitEntry)
   .action(
     withClient(
       async (
@@ -99,6 +100,7 @@ keys
           allowIp?: string[];
           expiresIn?: string;
           meta?: Record<string, string>;
+          rateLimit?: RateLimit[];
         },
       ) => {
         const issued = await client.call<{ keyId: string; key: string; view: KeyView }>('keys.issue', {
@@ -110,6 +112,7 @@ keys
           ipAllowlist: command.allowIp,
           expiresAt: command.expiresIn,
           metadata: command.meta,
+          rateLimits: command.rateLimit,
         });
         print(options.json, { ...issued.view, key: issued.key }, () => `${keyDetail(issued.view)}\n\nkey (shown once): ${issued.key}`);
       },
@@ -156,13 +159,23 @@ keys
   .option('--expires-in <duration>', 'new expiry from now', expiresIn)
   .option('--no-expiry', 'remove the expiry')
   .option('--meta <key=value>', 'replace the metadata (repeatable)', metaEntry)
+  .option('--rate-limit <limit/window>', 'replace the rate limits (repeatable)', rateLimitEntry)
+  .option('--no-rate-limit', 'remove every rate limit')
   .action(
     withClient(
       async (
         client,
         options,
         keyId: string,
-        command: { name?: string; scopes?: string[]; allowIp?: string[]; expiresIn?: string; expiry: boolean; meta?: Record<string, string> },
+        command: {
+          name?: string;
+          scopes?: string[];
+          allowIp?: string[];
+          expiresIn?: string;
+          expiry: boolean;
+          meta?: Record<string, string>;
+          rateLimit?: RateLimit[] | false;
+        },
       ) => {
         const view = await client.call<KeyView>('keys.update', {
           keyId,
@@ -171,6 +184,7 @@ keys
           ipAllowlist: command.allowIp,
           metadata: command.meta,
           expiresAt: command.expiry === false ? null : command.expiresIn,
+          rateLimits: command.rateLimit === false ? [] : command.rateLimit,
         });
         print(options.json, view, () => keyDetail(view));
       },

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { formatRateLimit } from './cli-options.js';
 import type { KeyView } from './cli-types.js';
 
 /** Prints for people (a table) or for scripts (`--json`, one JSON document). */
@@ -30,6 +31,7 @@ export function keyDetail(key: KeyView): string {
     scopes: key.scopes.join(' ') || '(none)',
     'ip allowlist': key.ipAllowlist.join(' ') || '(any)',
     expires: key.expiresAt ?? 'never',
+    'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
     metadata: key.metadata,
     version: key.version,
   });

@@ -10,7 +10,7 @@ import {
   suspendKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { KeyView } from '@keyledger/contracts';
+import type { KeyView, RateLimit } from '@keyledger/contracts';
 import type { CommandContext, RevokedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
@@ -31,6 +31,7 @@ interface IssueKeyMessage {
   ipAllowlist: string[];
   expiresAt?: Optional<string>;
   metadata: Record<string, string>;
+  rateLimits: RateLimit[];
 }
 
 interface UpdateKeyMessage {
@@ -41,6 +42,7 @@ interface UpdateKeyMessage {
   metadata?: Optional<{ entries: Record<string, string> }>;
   expiresAt?: Optional<string>;
   removeExpiry?: Optional<boolean>;
+  rateLimits?: Optional<{ values: RateLimit[] }>;
 }
 
 interface SuspendKeyMessage {
@@ -75,6 +77,7 @@ interface KeyViewMessage {
   expiresAt: string | undefined;
   metadata: Record<string, string>;
   version: number;
+  rateLimits: RateLimit[];
 }
 
 interface RevokeKeyResponseMessage {
@@ -95,6 +98,7 @@ function keyViewMessage(view: KeyView): KeyViewMessage {
     ipAllowlist: [...view.ipAllowlist],
     expiresAt: view.expiresAt ?? undefined,
     metadata: { ...view.metadata },
+    rateLimits: view.rateLimits.map((limit) => ({ ...limit })),
   };
 }
 
@@ -129,6 +133,7 @@ export class KeysGrpcController {
       ipAllowlist: message.ipAllowlist,
       expiresAt: present(message.expiresAt),
       metadata: message.metadata,
+      rateLimits: message.rateLimits,
     };
     return this.handle('IssueKey', metadata, body, async (context) => {
       const issued = await this.keys.issue(parseRequest(issueKeyRequestSchema, body), context);
@@ -146,6 +151,7 @@ export class KeysGrpcController {
       metadata: present(message.metadata)?.entries,
       // The oneof `expiry`: a new expiry, or none at all (null, as in the JSON API).
       expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
+      rateLimits: present(message.rateLimits)?.values,
     };
     return this.handle('UpdateKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.update(parseRequest(updateKeyRequestSchema, body), context)),

@@ -44,6 +44,10 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
     'http',
   );
   const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
+  if (result.reset) {
+    headers['X-Keyledger-Reset'] = result.reset;
+    headers['Retry-After'] = String(Math.max(1, Math.ceil((Date.parse(result.reset) - Date.now()) / 1000)));
+  }
   if (result.valid) {
     headers['X-Keyledger-Key-Id'] = result.keyId ?? '';
     headers['X-Keyledger-Tenant'] = result.tenant ?? '';

@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { VerifyConditions } from '@keyledger/key-domain';
-import type { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
+import type { KeyIndex, LiveKeyProjection, RateLimitCheck } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
@@ -38,6 +38,8 @@ export class KeyVerification {
     private readonly projection: LiveKeyProjection,
     metrics: Registry,
     private readonly clock: () => number = Date.now,
+    /** Rate limits shared with the other verifiers; without it, keys are not rate limited. */
+    private readonly rateLimits?: RateLimitCheck,
   ) {
     const tallies = this.tallies;
     new Counter({
@@ -63,7 +65,7 @@ export class KeyVerification {
   verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now);
+    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.rateLimits);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
     this.usage?.record(key, conditions, result, transport, now);

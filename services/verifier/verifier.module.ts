@@ -5,8 +5,16 @@ import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import type { RateLimit } from '@keyledger/contracts';
 import { tracingConsumers } from '@keyledger/event-bus';
-import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
+import {
+  DEFAULT_RATE_LIMIT_SYNC,
+  KeyIndex,
+  keyProjectionSnapshotting,
+  LiveKeyProjection,
+  RateLimitSync,
+  registerProjectionMetrics,
+} from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
@@ -40,18 +48,20 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(KeyVerification) private readonly verification: KeyVerification,
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
     @Inject(USAGE) private readonly usage: Usage,
+    @Inject(RateLimitSync) private readonly rateLimitSync: RateLimitSync,
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const index = new KeyIndex();
     const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
     const hasher = new KeyHasher(peppers);
+    const instanceId = `verifier-${randomUUID()}`;
     const snapshots = keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS);
     const projection = new LiveKeyProjection(
       // Each event applied from JetStream is a span of the trace of the command that caused it.
       { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
       {
-        instanceId: `verifier-${randomUUID()}`,
+        instanceId,
         maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
         failClosed: config.VERIFIER_FAIL_CLOSED,
         heartbeatMs: 1000,
@@ -74,13 +84,21 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
           })
         : undefined,
     };
+    const rateLimitSync = new RateLimitSync(
+      infrastructure.nc,
+      { instanceId, subjectPrefix: config.KEYLEDGER_SUBJECT_PREFIX, ...DEFAULT_RATE_LIMIT_SYNC },
+      logger,
+    );
+    const rateLimits = (keyId: string, limits: readonly RateLimit[], now: number) =>
+      rateLimitSync.limiter.admit(keyId, limits, now, rateLimitSync.nextRecompute());
     return {
       module: VerifierModule,
       controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: USAGE, useValue: usage },
-        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics) },
+        { provide: RateLimitSync, useValue: rateLimitSync },
+        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, rateLimits) },
       ],
     };
   }
@@ -91,6 +109,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       this.usage.recording.start();
     }
     serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
+    this.rateLimitSync.start();
     await this.projection.start();
     // How far behind the store this replica is: measured off the verify path.
     this.lagProbe = setInterval(() => {
@@ -105,6 +124,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.lagProbe);
+    this.rateLimitSync.stop();
     await this.projection.stop();
     // The transports are closed by now: publish the last records before NATS drains.
     await this.usage.recording?.close();

@@ -25,6 +25,7 @@ interface VerifyResponseMessage {
   env?: string;
   expiresAt?: string;
   meta: Record<string, string>;
+  reset?: string;
 }
 
 const MALFORMED: VerifyResponseMessage = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
@@ -40,6 +41,7 @@ function responseMessage(result: VerifyResult): VerifyResponseMessage {
     env: result.env,
     expiresAt: result.expiresAt ?? undefined,
     meta: { ...result.meta },
+    reset: result.reset,
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { keyEnvironmentSchema, keyIdSchema, keyMetadataSchema, keyNameSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+import type { RateLimit } from './key-events.js';
+import { keyEnvironmentSchema, keyIdSchema, keyMetadataSchema, keyNameSchema, ownerSchema, rateLimitsSchema, tenantIdSchema } from './key-events.js';
 
 /**
  * Request bodies of the key API, the same over NATS, gRPC and the CLI. Validated at every
@@ -19,6 +20,7 @@ export const issueKeyRequestSchema = z
     ipAllowlist: allowlist.default([]),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
     metadata: keyMetadataSchema.default({}),
+    rateLimits: rateLimitsSchema.default([]),
   })
   .strict();
 
@@ -30,6 +32,7 @@ export const updateKeyRequestSchema = z
     ipAllowlist: allowlist.optional(),
     metadata: keyMetadataSchema.optional(),
     expiresAt: expiry.optional(),
+    rateLimits: rateLimitsSchema.optional(),
   })
   .strict();
 
@@ -74,6 +77,7 @@ export interface KeyView {
   readonly ipAllowlist: readonly string[];
   readonly expiresAt: string | null;
   readonly metadata: Readonly<Record<string, string>>;
+  readonly rateLimits: readonly RateLimit[];
   readonly version: number;
 }
 
@@ -113,4 +117,6 @@ export interface VerifyResult {
   readonly env?: string;
   readonly expiresAt?: string | null;
   readonly meta?: Readonly<Record<string, string>>;
+  /** With RATE_LIMITED: when the exhausted window ends (ISO 8601). */
+  readonly reset?: string;
 }

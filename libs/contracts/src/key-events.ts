@@ -26,6 +26,19 @@ export type KeyDigest = z.infer<typeof keyDigestSchema>;
 
 const isoInstant = z.iso.datetime({ offset: true });
 
+/** Longest rate-limit window: 31 days. */
+export const MAX_RATE_LIMIT_WINDOW_MS = 31 * 24 * 3600 * 1000;
+
+/** At most `limit` verifications per `windowMs` (fixed windows aligned to the epoch). */
+export const rateLimitSchema = z
+  .object({
+    limit: z.number().int().min(1).max(1_000_000_000),
+    windowMs: z.number().int().min(1000).max(MAX_RATE_LIMIT_WINDOW_MS),
+  })
+  .strict();
+export type RateLimit = z.infer<typeof rateLimitSchema>;
+export const rateLimitsSchema = z.array(rateLimitSchema).max(5);
+
 export const keyIssuedSchema = z
   .object({
     keyId: keyIdSchema,
@@ -40,6 +53,8 @@ export const keyIssuedSchema = z
     ipAllowlist: z.array(z.string()),
     expiresAt: isoInstant.optional(),
     metadata: keyMetadataSchema,
+    /** Added in the usage release; absent means no rate limit. */
+    rateLimits: rateLimitsSchema.optional(),
   })
   .strict();
 
@@ -52,6 +67,8 @@ export const keyUpdatedSchema = z
     metadata: keyMetadataSchema.optional(),
     /** null removes the expiry. */
     expiresAt: isoInstant.nullable().optional(),
+    /** Replaces every rate limit; [] removes them. */
+    rateLimits: rateLimitsSchema.optional(),
   })
   .strict();
 

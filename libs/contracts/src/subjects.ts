@@ -47,6 +47,11 @@ export function apiSubject(prefix: string, operation: string): string {
 }
 
 /** Where every live verifier announces the store position it has applied (revocation fences). */
+/** Where verifiers tell each other how much of each rate-limit window they have used. */
+export function verifierConsumptionSubject(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.verifiers.consumption`;
+}
+
 export function verifierAppliedSubject(prefix: string): string {
   return `${prefix}.v1.verifiers.applied`;
 }

@@ -6,3 +6,4 @@ export * from './key-status.js';
 export * from './key-record.js';
 export * from './key-decider.js';
 export * from './verify-key.js';
+export * from './rate-limits.js';

@@ -1,4 +1,4 @@
-import type { KeyDigest, KeyEvent, KeyUpdatedData } from '@keyledger/contracts';
+import type { KeyDigest, KeyEvent, KeyUpdatedData, RateLimit } from '@keyledger/contracts';
 import { DomainError } from './domain-error.js';
 import type { KeyEnvironment } from './key-format.js';
 import { isValidKeyPrefix } from './key-format.js';
@@ -6,6 +6,7 @@ import { MAX_ALLOWLIST_ENTRIES, formatCidr, parseCidr } from './ip-allowlist.js'
 import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
 import { MAX_SCOPES, isGrantableScope } from './scopes.js';
+import { normaliseRateLimits } from './rate-limits.js';
 
 /** Issue a new key. The caller has generated the key and computed its digest and hint. */
 export interface IssueKey {
@@ -22,6 +23,7 @@ export interface IssueKey {
   readonly ipAllowlist: readonly string[];
   readonly expiresAt?: Date | undefined;
   readonly metadata: Readonly<Record<string, string>>;
+  readonly rateLimits?: readonly RateLimit[] | undefined;
 }
 
 /** Change some of a key's settings; fields left undefined stay as they are. */
@@ -34,6 +36,8 @@ export interface UpdateKey {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
   /** null removes the expiry. */
   readonly expiresAt?: Date | null | undefined;
+  /** Replaces every rate limit; [] removes them. */
+  readonly rateLimits?: readonly RateLimit[] | undefined;
 }
 
 export interface SuspendKey {
@@ -100,6 +104,7 @@ function decideIssue(command: IssueKey, record: KeyRecord | undefined, now: Date
     ipAllowlist: normaliseAllowlist(command.ipAllowlist),
     ...(command.expiresAt === undefined ? {} : { expiresAt: requireFutureExpiry(command.expiresAt, now) }),
     metadata: { ...command.metadata },
+    ...(command.rateLimits?.length ? { rateLimits: normaliseRateLimits(command.rateLimits) } : {}),
   };
   return [{ type: 'KeyIssued', data }];
 }
@@ -118,6 +123,10 @@ function decideUpdate(command: UpdateKey, record: KeyRecord, now: Date): KeyEven
   if (command.metadata !== undefined) change.metadata = { ...command.metadata };
   if (command.expiresAt === null && record.expiresAt !== undefined) change.expiresAt = null;
   if (command.expiresAt instanceof Date) change.expiresAt = requireFutureExpiry(command.expiresAt, now);
+  if (command.rateLimits !== undefined) {
+    const limits = normaliseRateLimits(command.rateLimits);
+    if (JSON.stringify(limits) !== JSON.stringify(record.rateLimits)) change.rateLimits = limits;
+  }
   // An update that changes nothing records nothing.
   return Object.keys(change).length === 1 ? [] : [{ type: 'KeyUpdated', data: change }];
 }

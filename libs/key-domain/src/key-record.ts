@@ -1,4 +1,4 @@
-import type { KeyDigest, KeyEvent } from '@keyledger/contracts';
+import type { KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
 import type { KeyEnvironment } from './key-format.js';
 import type { IpRange } from './ip-allowlist.js';
 import { parseCidr } from './ip-allowlist.js';
@@ -24,6 +24,8 @@ export interface KeyRecord {
   /** Epoch milliseconds, or undefined for a key that never expires. */
   readonly expiresAt: number | undefined;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Sorted by window length; empty for a key without limits. */
+  readonly rateLimits: readonly RateLimit[];
   readonly status: RecordedKeyStatus;
   /** Version of the key's stream this record reflects. */
   readonly version: number;
@@ -52,6 +54,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       ipRanges: allowlistRanges(data.ipAllowlist),
       expiresAt: data.expiresAt === undefined ? undefined : Date.parse(data.expiresAt),
       metadata: data.metadata,
+      rateLimits: data.rateLimits ?? [],
       status: 'active',
       version: 1,
     };
@@ -68,6 +71,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
         ipAllowlist: change.ipAllowlist ?? record.ipAllowlist,
         ipRanges: change.ipAllowlist ? allowlistRanges(change.ipAllowlist) : record.ipRanges,
         metadata: change.metadata ?? record.metadata,
+        rateLimits: change.rateLimits ?? record.rateLimits,
         expiresAt: change.expiresAt === undefined ? record.expiresAt : change.expiresAt === null ? undefined : Date.parse(change.expiresAt),
         version,
       };

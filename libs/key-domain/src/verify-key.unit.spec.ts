@@ -17,6 +17,7 @@ const record: KeyRecord = {
   ipRanges: [],
   expiresAt: undefined,
   metadata: {},
+  rateLimits: [],
   status: 'active',
   version: 1,
 };

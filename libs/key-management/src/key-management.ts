@@ -94,6 +94,7 @@ export class KeyManagement {
         ipAllowlist: request.ipAllowlist,
         expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
         metadata: request.metadata,
+        rateLimits: request.rateLimits,
       },
       context,
     );

@@ -15,6 +15,7 @@ export function toKeyView(record: KeyRecord, now: number): KeyView {
     ipAllowlist: record.ipAllowlist,
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     metadata: record.metadata,
+    rateLimits: record.rateLimits,
     version: record.version,
   };
 }

@@ -6,3 +6,5 @@ export * from './projection-metrics.js';
 export * from './key-index-snapshot.js';
 export * from './projection-snapshot-store.js';
 export * from './migrations/projection-snapshots.migrations.js';
+export * from './shared-rate-limiter.js';
+export * from './rate-limit-sync.js';

@@ -33,6 +33,7 @@ function sampleIndex(): KeyIndex {
     issued(5000, { name: 'named', ipAllowlist: ['10.0.0.0/8', '2001:db8::/32'], metadata: { team: 'payments' }, expiresAt: '2031-02-03T04:05:06.000Z' }),
   );
   index.apply(issued(5001, { hint: 'a hint of another shape ☃' }));
+  index.apply(issued(5002, { rateLimits: [{ limit: 100, windowMs: 1000 }] }));
   index.apply({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'leaked' } });
   index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
   return index;
@@ -44,7 +45,7 @@ describe('key index snapshot', () => {
     const restored = new KeyIndex();
     decodeKeyIndex(encodeKeyIndex(original), restored);
     expect(restored.size).toBe(original.size);
-    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001']) {
+    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001', 'key_5002']) {
       const record = original.get(keyId)!;
       expect(view(restored.get(keyId))).toEqual(view(record));
       expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);

@@ -1,4 +1,4 @@
-import type { EventEnvelope, KeyDigest, KeyEvent } from '@keyledger/contracts';
+import type { EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
 import type { IpRange, KeyEnvironment, KeyRecord, RecordedKeyStatus } from '@keyledger/key-domain';
 import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, evolveKey } from '@keyledger/key-domain';
 import { DigestTable } from './digest-table.js';
@@ -8,6 +8,7 @@ const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResum
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+const NO_RATE_LIMITS: readonly RateLimit[] = Object.freeze([]);
 const NOT_PACKED = -1;
 /** Records kept built for the keys verified most recently; the rest are built on demand. */
 const BUILT_RECORDS = 4096;
@@ -18,6 +19,8 @@ export interface KeyExtras {
   readonly ipAllowlist: readonly string[];
   readonly ipRanges: readonly IpRange[];
   readonly metadata: Readonly<Record<string, string>>;
+  /** Absent in snapshots taken before keys had rate limits. */
+  readonly rateLimits?: readonly RateLimit[] | undefined;
   /** A hint not of the usual `<prefix>_<env>_…<last 4>` shape. */
   readonly hint: string | undefined;
 }
@@ -184,7 +187,12 @@ export class KeyIndex {
     this.statuses[slot] = RECORDED_KEY_STATUSES.indexOf(record.status);
     const tail = packHintTail(record);
     this.hintTails[slot] = tail;
-    const hasExtras = record.name !== undefined || record.ipAllowlist.length > 0 || Object.keys(record.metadata).length > 0 || tail === NOT_PACKED;
+    const hasExtras =
+      record.name !== undefined ||
+      record.ipAllowlist.length > 0 ||
+      Object.keys(record.metadata).length > 0 ||
+      record.rateLimits.length > 0 ||
+      tail === NOT_PACKED;
     if (!hasExtras) this.extras.delete(slot);
     else
       this.extras.set(slot, {
@@ -192,6 +200,7 @@ export class KeyIndex {
         ipAllowlist: record.ipAllowlist,
         ipRanges: record.ipRanges,
         metadata: record.metadata,
+        rateLimits: record.rateLimits,
         hint: tail === NOT_PACKED ? record.hint : undefined,
       });
   }
@@ -227,6 +236,7 @@ export class KeyIndex {
       extras?.ipRanges ?? NO_RANGES,
       Number.isNaN(expiry) ? undefined : expiry,
       extras?.metadata ?? NO_METADATA,
+      extras?.rateLimits ?? NO_RATE_LIMITS,
       RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
       this.versions[slot]!,
       this.pepperVersions[slot]!,
@@ -288,6 +298,7 @@ class IndexedKeyRecord implements KeyRecord {
     readonly ipRanges: readonly IpRange[],
     readonly expiresAt: number | undefined,
     readonly metadata: Readonly<Record<string, string>>,
+    readonly rateLimits: readonly RateLimit[],
     readonly status: RecordedKeyStatus,
     readonly version: number,
     readonly pepperVersion: number,

@@ -89,6 +89,14 @@ describe('KeyIndex', () => {
         ipAllowlist: fc.constantFrom(['10.0.0.0/8'], ['::1/128', '192.168.1.1/32'], []),
         metadata: fc.dictionary(fc.constantFrom('team', 'env'), fc.string({ maxLength: 5 })),
         expiresAt: fc.option(fc.constantFrom('2030-01-01T00:00:00.000Z', '2020-05-05T10:00:00.000Z')),
+        rateLimits: fc.constantFrom(
+          [],
+          [{ limit: 100, windowMs: 1000 }],
+          [
+            { limit: 5, windowMs: 60_000 },
+            { limit: 1000, windowMs: 86_400_000 },
+          ],
+        ),
       },
       { requiredKeys: [] },
     );

@@ -1,8 +1,12 @@
-import type { VerifyResult } from '@keyledger/contracts';
+import type { RateLimit, VerifyResult } from '@keyledger/contracts';
 import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
 import { isWellFormedKey, verificationCode } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
+import type { Admission } from './shared-rate-limiter.js';
+
+/** Takes one use of a key's rate limits, when the key is otherwise valid. */
+export type RateLimitCheck = (keyId: string, limits: readonly RateLimit[], now: number) => Admission;
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
@@ -10,13 +14,24 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' 
 /**
  * Verifies a presented key against the in-memory index: format and checksum first (no
  * lookup for a malformed key), then the digest under each pepper (newest first, stopping
- * at the first found), then the rules. Never throws, whatever the input.
+ * at the first found), then the rules, then (for a key that passes them) its rate limits.
+ * Never throws, whatever the input.
  */
-export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
+export function verifyKey(
+  index: KeyIndex,
+  hasher: KeyHasher,
+  presented: unknown,
+  conditions: VerifyConditions,
+  now: number,
+  rateLimits?: RateLimitCheck,
+): VerifyResult {
   if (!isWellFormedKey(presented)) return MALFORMED;
   const record = findKey(index, hasher, presented as string);
-  const code = verificationCode(record, conditions, now);
+  let code = verificationCode(record, conditions, now);
   if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
+  // Only a use that would succeed counts against the limits.
+  const admission = code === 'VALID' && rateLimits && record.rateLimits.length > 0 ? rateLimits(record.keyId, record.rateLimits, now) : undefined;
+  if (admission?.allowed === false) code = 'RATE_LIMITED';
   return {
     valid: code === 'VALID',
     code,
@@ -27,6 +42,7 @@ export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown
     env: record.environment,
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     meta: record.metadata,
+    ...(admission?.allowed === false ? { reset: new Date(admission.reset).toISOString() } : {}),
   };
 }
 

@@ -1,0 +1,247 @@
+import type { RateLimit } from '@keyledger/contracts';
+import { shareOfRemaining, windowStart } from '@keyledger/key-domain';
+
+/**
+ * One replica's state of its rate-limit windows, as it tells the others at every sync tick,
+ * even with nothing to count: a report also says "I am here, and this is all I admitted or
+ * may still admit as of tick `at`".
+ */
+export interface ConsumptionReport {
+  readonly instance: string;
+  /** The tick (aligned wall-clock ms) the figures are as of. */
+  readonly at: number;
+  /** The tick of the sender's previous report: a receiver that missed it knows it has a gap. */
+  readonly previous: number | null;
+  /** Every open window is listed (not only those that changed): it closes any gap. */
+  readonly full: boolean;
+  /** [key id, window length ms, window start ms, admitted in it, allowance still held for it]. */
+  readonly counts: readonly (readonly [string, number, number, number, number])[];
+}
+
+export type Admission = { readonly allowed: true } | { readonly allowed: false; readonly reset: number };
+
+interface WindowState {
+  readonly keyId: string;
+  readonly windowMs: number;
+  readonly start: number;
+  limit: number;
+  /** Admitted here in this window. */
+  local: number;
+  /** What this replica may still admit in this window before its next share. */
+  allowance: number;
+  /** `local` and `allowance` at the last report. */
+  reportedLocal: number;
+  reportedAllowance: number;
+  /** The first tick this window was reported at: before it, its claim was unknown to the others. */
+  firstReported: number | undefined;
+  /** This replica's fair share of what was not yet admitted, at the last recompute. */
+  target: number | undefined;
+}
+
+/** What another replica last reported of a window. */
+interface RemoteState {
+  readonly admitted: number;
+  readonly allowance: number;
+}
+
+const ALLOWED: Admission = Object.freeze({ allowed: true });
+
+/**
+ * Rate limits shared by every verifier replica without a round trip per request. A replica
+ * admits a use of a limited key only from an allowance it holds; at each sync tick every
+ * replica reports what it has admitted and what allowance it still holds, and once every
+ * member's report of a tick is in, each adds to its allowance its share of what neither
+ * anyone's admissions nor anyone's allowances cover. Shares of one remainder add up to it
+ * and an allowance is spent at most once, so all replicas together never admit more than
+ * the limit; a late or lost report only delays new shares. A replica holding more than
+ * its fair share of what is not yet admitted hands the excess back at its next report, so a
+ * replica that gets all of a key's traffic still reaches the limit within a few periods.
+ */
+export class SharedRateLimiter {
+  private readonly windows = new Map<string, WindowState>();
+  private readonly remote = new Map<string, Map<string, RemoteState>>();
+  /** The last tick of each other replica whose reports, and every one before, were received. */
+  private readonly reportedTicks = new Map<string, number>();
+  private lastReport: number | null = null;
+  private reportsSinceFull = 0;
+  private members: readonly string[];
+  private rank = 0;
+  /** Until it has been given its members, a replica cannot know its share: it admits no limited key. */
+  private membersKnown = false;
+
+  constructor(private readonly instance: string) {
+    this.members = [instance];
+  }
+
+  /** Admits one verification of `keyId` under all its limits, or says when to try again. */
+  admit(keyId: string, limits: readonly RateLimit[], now: number, nextRecompute: number): Admission {
+    let refusal: { allowed: false; reset: number } | undefined;
+    const windows: WindowState[] = [];
+    for (const limit of limits) {
+      const window = this.window(keyId, limit, now);
+      if (window.allowance < 1) {
+        // The whole window is spent: try again when it ends; only this replica's share: at the next recompute.
+        const reset = this.unclaimed(window) <= 0 && this.warm ? window.start + window.windowMs : nextRecompute;
+        if (!refusal || reset > refusal.reset) refusal = { allowed: false, reset };
+      }
+      windows.push(window);
+    }
+    if (refusal) return refusal;
+    for (const window of windows) {
+      window.local += 1;
+      window.allowance -= 1;
+    }
+    return ALLOWED;
+  }
+
+  /**
+   * The replicas sharing the limits, this one included; their order decides who gets
+   * remainders. Make the first call once the others have had a sync period to be heard.
+   */
+  setMembers(instances: readonly string[]): void {
+    this.members = [...new Set([...instances, this.instance])].sort();
+    this.rank = this.members.indexOf(this.instance);
+    this.membersKnown = true;
+  }
+
+  /** Whether this replica knows every member's claims, and may hand itself shares. */
+  private get warm(): boolean {
+    return this.membersKnown && this.members.every((member) => member === this.instance || this.reportedTicks.has(member));
+  }
+
+  /**
+   * This replica's report at tick `at`: the windows that changed since the last one, or all
+   * of them every `fullEvery` reports; forgets ended windows.
+   */
+  report(at: number, fullEvery = 40): ConsumptionReport {
+    const full = this.reportsSinceFull === 0;
+    this.reportsSinceFull = (this.reportsSinceFull + 1) % fullEvery;
+    const counts: [string, number, number, number, number][] = [];
+    for (const [id, window] of this.windows) {
+      if (window.start + window.windowMs < at) {
+        this.windows.delete(id);
+        continue;
+      }
+      // What is held beyond this replica's fair share goes back, for the replicas that lack it.
+      if (window.target !== undefined) window.allowance = Math.min(window.allowance, window.target);
+      if (full || window.local !== window.reportedLocal || window.allowance !== window.reportedAllowance) {
+        counts.push([window.keyId, window.windowMs, window.start, window.local, window.allowance]);
+      }
+      window.reportedLocal = window.local;
+      window.reportedAllowance = window.allowance;
+      window.firstReported ??= at;
+    }
+    for (const id of this.remote.keys()) if (windowEnd(id) < at) this.remote.delete(id);
+    const previous = this.lastReport;
+    this.lastReport = at;
+    return { instance: this.instance, at, previous, full, counts };
+  }
+
+  /**
+   * Takes in another replica's report. A report lists only what changed, so one received
+   * after a gap (a lost message) cannot be trusted: that replica counts as silent, which holds
+   * back new allowances, until its next full report.
+   */
+  receive(report: ConsumptionReport): void {
+    const sender = report.instance;
+    if (sender === this.instance) return;
+    const last = this.reportedTicks.get(sender);
+    if (!report.full && (last === undefined || report.previous !== last)) {
+      this.reportedTicks.delete(sender);
+      return;
+    }
+    if (report.full) for (const byInstance of this.remote.values()) byInstance.delete(sender);
+    this.reportedTicks.set(sender, report.at);
+    for (const [keyId, windowMs, start, admitted, allowance] of report.counts) {
+      const id = idOf(keyId, windowMs, start);
+      let byInstance = this.remote.get(id);
+      if (!byInstance) this.remote.set(id, (byInstance = new Map<string, RemoteState>()));
+      byInstance.set(sender, { admitted, allowance });
+    }
+  }
+
+  /**
+   * Adds to this replica's allowances its shares of what remained unclaimed at tick `tick`,
+   * once every member has reported that tick; returns false (and changes nothing) while a
+   * report is missing.
+   */
+  recompute(tick: number): boolean {
+    if (this.members.some((member) => member !== this.instance && (this.reportedTicks.get(member) ?? 0) < tick)) return false;
+    for (const window of this.windows.values()) {
+      // A window opened here after the tick keeps the share it opened with: that share and
+      // the others' were taken from the same remainder, which this tick's reports do not show.
+      if (window.firstReported === undefined || window.firstReported > tick) continue;
+      if (this.warm) this.grant(window);
+    }
+    return true;
+  }
+
+  private window(keyId: string, limit: RateLimit, now: number): WindowState {
+    const start = windowStart(now, limit.windowMs);
+    const id = idOf(keyId, limit.windowMs, start);
+    let window = this.windows.get(id);
+    if (!window) {
+      window = {
+        keyId,
+        windowMs: limit.windowMs,
+        start,
+        limit: limit.limit,
+        local: 0,
+        allowance: 0,
+        reportedLocal: 0,
+        reportedAllowance: 0,
+        firstReported: undefined,
+        target: undefined,
+      };
+      this.windows.set(id, window);
+      if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
+    }
+    // A limit changed by an update applies from the next share on, to what is already counted.
+    window.limit = limit.limit;
+    return window;
+  }
+
+  /**
+   * Every replica reads the same figures of the tick (its own as reported) and so computes
+   * the same grants: each member's fair share of what is not yet admitted is its target, and
+   * what nobody holds goes to the members below their target, in proportion to the gap when
+   * it cannot fill them all. The grants add up to at most what nobody holds; what was
+   * admitted since the tick came out of allowances counted as held.
+   */
+  private grant(window: WindowState): void {
+    const remote = this.remote.get(idOf(window.keyId, window.windowMs, window.start));
+    const held = this.members.map((member) =>
+      member === this.instance
+        ? { admitted: window.reportedLocal, allowance: window.reportedAllowance }
+        : (remote?.get(member) ?? { admitted: 0, allowance: 0 }),
+    );
+    const notAdmitted = window.limit - held.reduce((sum, state) => sum + state.admitted, 0);
+    const unclaimed = notAdmitted - held.reduce((sum, state) => sum + state.allowance, 0);
+    const gaps = held.map((state, rank) => Math.max(0, shareOfRemaining(notAdmitted, this.members.length, rank) - state.allowance));
+    const totalGap = gaps.reduce((sum, gap) => sum + gap, 0);
+    const gap = gaps[this.rank]!;
+    window.target = shareOfRemaining(notAdmitted, this.members.length, this.rank);
+    if (unclaimed <= 0 || gap === 0) return;
+    window.allowance += totalGap <= unclaimed ? gap : Math.floor((unclaimed * gap) / totalGap);
+  }
+
+  /** What no replica has admitted or holds an allowance for, as far as this one knows now. */
+  private unclaimed(window: WindowState): number {
+    return window.limit - window.local - window.allowance - this.remoteClaims(window);
+  }
+
+  private remoteClaims(window: WindowState): number {
+    let total = 0;
+    for (const state of this.remote.get(idOf(window.keyId, window.windowMs, window.start))?.values() ?? []) total += state.admitted + state.allowance;
+    return total;
+  }
+}
+
+function idOf(keyId: string, windowMs: number, start: number): string {
+  return `${keyId} ${windowMs} ${start}`;
+}
+
+function windowEnd(id: string): number {
+  const [, windowMs, start] = id.split(' ');
+  return Number(start) + Number(windowMs);
+}

@@ -1,0 +1,146 @@
+import { SharedRateLimiter } from './shared-rate-limiter.js';
+
+const PERIOD = 25;
+const RECOMPUTE_DELAY = 5;
+
+/**
+ * Replicas in one process, with the sync a RateLimitSync runs over NATS: reports at aligned
+ * ticks, delivered after `latency` ms, a recompute RECOMPUTE_DELAY ms after each tick.
+ */
+function simulate(options: {
+  replicas: number;
+  limit: number;
+  windowMs: number;
+  durationMs: number;
+  demand: (replica: number, t: number) => number;
+  latency?: (replica: number, t: number) => number;
+  lost?: (replica: number, t: number) => boolean;
+}) {
+  const ids = Array.from({ length: options.replicas }, (_, i) => `verifier-${i}`);
+  const limiters = ids.map((id) => new SharedRateLimiter(id));
+  limiters.forEach((limiter) => limiter.setMembers(ids));
+  const inFlight: { at: number; report: ReturnType<SharedRateLimiter['report']> }[] = [];
+  const admittedPerWindow = new Map<number, number>();
+  const limits = [{ limit: options.limit, windowMs: options.windowMs }];
+  const start = 1_700_000_000_000; // a window boundary for 1 s and 10 s windows
+  for (let t = start; t < start + options.durationMs; t += 1) {
+    for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
+    inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
+    if (t % PERIOD === 0) {
+      limiters.forEach((limiter, replica) => {
+        // NATS delivers one publisher's messages in order: a late report holds back the ones after it.
+        const after = Math.max(0, ...inFlight.filter((m) => m.report.instance === ids[replica]).map((m) => m.at));
+        const report = limiter.report(t);
+        if (!options.lost?.(replica, t)) inFlight.push({ at: Math.max(after, t + (options.latency?.(replica, t) ?? 1)), report });
+      });
+    }
+    if (t % PERIOD === RECOMPUTE_DELAY) limiters.forEach((limiter) => limiter.recompute(t - RECOMPUTE_DELAY));
+    const nextRecompute = t - (t % PERIOD) + PERIOD + RECOMPUTE_DELAY;
+    limiters.forEach((limiter, replica) => {
+      for (let n = 0; n < options.demand(replica, t - start); n += 1) {
+        if (limiter.admit('key_a', limits, t, nextRecompute).allowed) {
+          const window = t - (t % options.windowMs);
+          admittedPerWindow.set(window, (admittedPerWindow.get(window) ?? 0) + 1);
+        }
+      }
+    });
+  }
+  return [...admittedPerWindow.values()];
+}
+
+describe('SharedRateLimiter', () => {
+  it('one replica admits exactly the limit in each window', () => {
+    expect(simulate({ replicas: 1, limit: 100, windowMs: 1000, durationMs: 3000, demand: () => 1 })).toEqual([100, 100, 100]);
+  });
+
+  it('three replicas with even traffic never pass the limit and reach at least 95 % of it', () => {
+    for (const limit of [10, 100, 1000]) {
+      const admitted = simulate({ replicas: 3, limit, windowMs: 1000, durationMs: 5000, demand: (replica, t) => (t % 3 === replica ? 2 : 1) });
+      for (const count of admitted) {
+        expect(count).toBeLessThanOrEqual(limit);
+        expect(count).toBeGreaterThanOrEqual(Math.floor(limit * 0.95));
+      }
+    }
+  });
+
+  it('three replicas never pass the limit when one gets all the traffic, and it still reaches 95 % of it', () => {
+    const admitted = simulate({ replicas: 3, limit: 500, windowMs: 1000, durationMs: 4000, demand: (replica) => (replica === 0 ? 3 : 0) });
+    for (const count of admitted) {
+      expect(count).toBeLessThanOrEqual(500);
+      expect(count).toBeGreaterThanOrEqual(475);
+    }
+  });
+
+  it('never passes the limit with bursts and slow reports', () => {
+    const burst = (replica: number, t: number): number => (Math.floor(t / 100) % 3 === replica ? 20 : 0);
+    for (const count of simulate({ replicas: 3, limit: 300, windowMs: 1000, durationMs: 5000, demand: burst, latency: () => 4 })) {
+      expect(count).toBeLessThanOrEqual(300);
+    }
+  });
+
+  it('admits every use of a key used round-robin below its limit', () => {
+    // 90 uses a second spread over three replicas, against a limit of 100: none refused.
+    const admitted = simulate({
+      replicas: 3,
+      limit: 100,
+      windowMs: 1000,
+      durationMs: 3000,
+      demand: (replica, t) => (t % 11 === 0 && (t / 11) % 3 === replica ? 1 : 0),
+    });
+    for (const count of admitted) expect(count).toBeGreaterThanOrEqual(90);
+  });
+
+  it('never exceeds the limit when reports arrive after the recompute, and still admits', () => {
+    // Every third tick, replica 1's report takes 40 ms: the others must not recompute without it.
+    const late = (replica: number, t: number): number => (replica === 1 && (t / PERIOD) % 3 === 0 ? 40 : 1);
+    const admitted = simulate({ replicas: 3, limit: 200, windowMs: 1000, durationMs: 4000, demand: () => 1, latency: late });
+    for (const count of admitted) {
+      expect(count).toBeLessThanOrEqual(200);
+      expect(count).toBeGreaterThanOrEqual(150);
+    }
+  });
+
+  it('never exceeds the limit when reports are lost, and recovers at the next full report', () => {
+    const lost = (replica: number, t: number): boolean => replica === 2 && (t / PERIOD) % 7 === 0;
+    const admitted = simulate({ replicas: 3, limit: 300, windowMs: 1000, durationMs: 4000, demand: () => 1, lost });
+    for (const count of admitted) {
+      expect(count).toBeLessThanOrEqual(300);
+      expect(count).toBeGreaterThanOrEqual(200);
+    }
+  });
+
+  it('a replica that has not heard the others yet admits no limited key', () => {
+    const limiter = new SharedRateLimiter('new');
+    const limits = [{ limit: 10, windowMs: 1000 }];
+    expect(limiter.admit('key_a', limits, 5_000, 5_030)).toEqual({ allowed: false, reset: 5_030 });
+    limiter.report(5_000);
+    limiter.setMembers(['new', 'other']);
+    expect(limiter.recompute(5_000)).toBe(false); // the other has not reported tick 5000
+    expect(limiter.admit('key_a', limits, 5_010, 5_030).allowed).toBe(false);
+    // A report listing only changes tells nothing of what the other held before: still no share.
+    limiter.receive({ instance: 'other', at: 5_000, previous: 4_975, full: false, counts: [] });
+    expect(limiter.recompute(5_000)).toBe(false);
+    limiter.receive({ instance: 'other', at: 5_000, previous: 4_975, full: true, counts: [] });
+    expect(limiter.recompute(5_000)).toBe(true);
+    expect(limiter.admit('key_a', limits, 5_020, 5_030).allowed).toBe(true);
+  });
+
+  it('says when a refused key may try again: the end of a spent window', () => {
+    const limiter = new SharedRateLimiter('solo');
+    limiter.setMembers([]);
+    const limits = [
+      { limit: 2, windowMs: 1000 },
+      { limit: 100, windowMs: 60_000 },
+    ];
+    expect(limiter.admit('key_a', limits, 60_000_100, 60_000_130).allowed).toBe(true);
+    expect(limiter.admit('key_a', limits, 60_000_200, 60_000_230).allowed).toBe(true);
+    expect(limiter.admit('key_a', limits, 60_000_300, 60_000_330)).toEqual({ allowed: false, reset: 60_001_000 });
+    // The refused call consumed nothing of the longer window.
+    expect(limiter.report(60_000_400)?.counts).toEqual(
+      expect.arrayContaining([
+        ['key_a', 1000, 60_000_000, 2, 0],
+        ['key_a', 60_000, 60_000_000, 2, 98],
+      ]),
+    );
+  });
+});
