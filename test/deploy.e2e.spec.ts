@@ -324,7 +324,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
         issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
         rotator: ['DATABASE_URL'],
-        auditor: ['DATABASE_URL'],
+        auditor: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL'],
         relay: ['DATABASE_URL'],
         migrate: ['DATABASE_MIGRATION_URL'],
