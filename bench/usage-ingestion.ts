@@ -1,0 +1,155 @@
+// Usage: KeyUsed ingestion into Postgres, straight into the ledger and through JetStream
+// and the auditor's consumer; then HTTP verify throughput with usage recording on and off,
+// in the same run. Needs wrk (apt-get install wrk). Run with `npm run bench -- usage-ingestion`.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { KeyUsed, UsageBatch, VerifyCode } from '@keyledger/contracts';
+import { newPrefixedId } from '@keyledger/ids';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { RunningServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
+import { describeMachine, now } from './bench-support.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const RECORDS = Number(process.env['BENCH_USAGE_RECORDS'] ?? 400_000);
+const BATCH = 2000; // the verifier's default USAGE_BATCH_RECORDS
+const KEYS = 10_000;
+const run = promisify(execFile);
+const ctx = await createTestContext('benchusage');
+const ledger = new UsageLedger(ctx.appDb);
+
+const keyIds = Array.from({ length: KEYS }, () => newPrefixedId('key'));
+const ips = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`);
+/** Zipf-like draw: a few keys and addresses take most of the traffic, as in real API use. */
+const skewed = <T>(list: readonly T[]): T => list[Math.min(list.length - 1, Math.floor(list.length ** Math.random()) - 1)]!;
+const CODES: VerifyCode[] = ['VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'INSUFFICIENT_PERMISSIONS', 'NOT_FOUND', 'MALFORMED'];
+
+function batches(count: number, start: number): UsageBatch[] {
+  const out: UsageBatch[] = [];
+  for (let b = 0; b < count / BATCH; b += 1) {
+    const records: KeyUsed[] = [];
+    for (let i = 0; i < BATCH; i += 1) {
+      const code = CODES[(b * BATCH + i) % CODES.length]!;
+      const known = code !== 'NOT_FOUND' && code !== 'MALFORMED';
+      records.push({
+        keyId: known ? skewed(keyIds) : undefined,
+        fingerprint: known ? undefined : randomBytes(8).toString('hex'),
+        tenant: 'acme',
+        at: start + b * 50 + Math.floor(i / 40),
+        ip: skewed(ips),
+        scopes: ['orders:read'],
+        code,
+        cost: 0,
+        transport: 'http',
+      });
+    }
+    out.push({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-bench', createdAt: start + b * 50, records });
+  }
+  return out;
+}
+
+/** Records stored so far, from the batch table (a few hundred rows: cheap to poll). */
+async function storedRecords(): Promise<number> {
+  const [row] = await ctx.ownerDb.query<{ n: number }[]>(`select coalesce(sum(records), 0)::int as n from usage_batches`);
+  return row?.n ?? 0;
+}
+
+/** wrk's requests/s on GET /v1/authorize with a key. */
+async function wrk(port: number, key: string, connections: number): Promise<number> {
+  const { stdout } = await run('wrk', [
+    '-t',
+    '2',
+    '-c',
+    String(connections),
+    '-d',
+    `${SECONDS}s`,
+    '-H',
+    `Authorization: Bearer ${key}`,
+    '-H',
+    'X-Required-Scope: orders:read',
+    `http://127.0.0.1:${port}/v1/authorize`,
+  ]);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+let services: RunningServices | undefined;
+try {
+  console.log('# usage ingestion\n' + (await describeMachine(ctx)));
+  console.log(
+    `method: ${RECORDS} KeyUsed records in batches of ${BATCH} (the verifier's default), ${KEYS} keys and 2000 source addresses drawn with a Zipf-like skew, 20% unknown or malformed keys, timestamps spread over ${Math.round(RECORDS / BATCH / 20)} s; each run in a fresh day. ` +
+      `direct = UsageLedger.ingest of 16 batches per statement, one after another; through JetStream = the batches published to the usage stream first, then the auditor's UsageConsumer started and timed until every record is in Postgres`,
+  );
+  const day = (n: number): number => Date.UTC(2031, 0, 1 + n, 8);
+  // Warm-up: partitions, plans, the table's first pages.
+  await ledger.ingest(batches(20_000, day(0)));
+
+  const direct = batches(RECORDS, day(1));
+  let started = now();
+  for (let i = 0; i < direct.length; i += 16) await ledger.ingest(direct.slice(i, i + 16));
+  const directSeconds = (now() - started) / 1000;
+  console.log(`direct           ${Math.round(RECORDS / directSeconds).toLocaleString('en')} records/s (${RECORDS} in ${directSeconds.toFixed(1)} s)`);
+
+  const before = await storedRecords();
+  for (const batch of batches(RECORDS, day(2))) await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: batch.batchId });
+  const consumer = new UsageConsumer({ js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger }, DEFAULT_USAGE_CONSUMER_SETTINGS);
+  started = now();
+  await consumer.start();
+  await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);
+  const streamSeconds = (now() - started) / 1000;
+  await consumer.stop();
+  console.log(`through JetStream ${Math.round(RECORDS / streamSeconds).toLocaleString('en')} records/s (${RECORDS} in ${streamSeconds.toFixed(1)} s)`);
+
+  if (process.env['BENCH_USAGE_HTTP'] !== 'false') {
+    // Verify over HTTP with recording on and off: two verifiers, loaded one at a time, alternating.
+    const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+    services = await startServices(ctx, ['relay', 'issuer'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' });
+    const on = await startServices(ctx, ['verifier'], { LOG_LEVEL: 'warn', USAGE_RECORDING: 'true' });
+    const off = await startServices(ctx, ['verifier'], { LOG_LEVEL: 'warn', USAGE_RECORDING: 'false' });
+    const api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+    const { key } = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'bench', scopes: ['orders:*'] });
+    const [onPort, offPort] = [on.all[0]!.httpPort, off.all[0]!.httpPort];
+    for (const port of [onPort, offPort])
+      await eventually(
+        'key verifiable',
+        () => fetch(`http://127.0.0.1:${port}/v1/authorize`, { headers: { Authorization: `Bearer ${key}` } }).then((r) => r.status),
+        (s) => s === 200,
+      );
+    console.log(
+      `method: wrk, 2 threads, ${SECONDS} s per run, GET /v1/authorize with a VALID key; two verifiers of the same build, one with USAGE_RECORDING=true (defaults: batches of 2000, every 250 ms) and one with false, loaded one at a time, alternating, 3 runs each per concurrency; no auditor runs meanwhile (the records wait in the usage stream), then one starts and must store every record`,
+    );
+    for (const connections of [16, 64]) {
+      const results = { on: [] as number[], off: [] as number[] };
+      for (let round = 0; round < 3; round += 1) {
+        results.off.push(await wrk(offPort, key, connections));
+        results.on.push(await wrk(onPort, key, connections));
+      }
+      const median = (list: number[]): number => [...list].sort((a, b) => a - b)[1]!;
+      const [medianOn, medianOff] = [median(results.on), median(results.off)];
+      console.log(
+        `concurrency ${String(connections).padEnd(3)} recording off ${Math.round(medianOff).toLocaleString('en')} req/s, on ${Math.round(medianOn).toLocaleString('en')} req/s: on = ${((100 * medianOn) / medianOff).toFixed(1)}% of off (medians of 3; off ${results.off.map(Math.round).join(', ')}; on ${results.on.map(Math.round).join(', ')})`,
+      );
+    }
+    const published = await metric(onPort, 'keyledger_usage_published_total');
+    const dropped = await metric(onPort, 'keyledger_usage_dropped_total');
+    console.log(`recording verifier: ${published.toLocaleString('en')} records published, ${dropped} dropped`);
+    const stored = await storedRecords();
+    const auditor = await startServices(ctx, ['auditor'], { LOG_LEVEL: 'warn' });
+    started = now();
+    await eventually('auditor stored every record', storedRecords, (n) => n >= stored + published, 600_000);
+    console.log(
+      `auditor stored them all in ${((now() - started) / 1000).toFixed(1)} s (${Math.round(published / ((now() - started) / 1000)).toLocaleString('en')} records/s, from its start)`,
+    );
+    for (const group of [auditor, on, off]) group.stop();
+  }
+} finally {
+  services?.stop();
+  await ctx.close();
+}
