@@ -184,7 +184,9 @@ describe('key lifecycle through NATS and HTTP', () => {
     const verifier = await scrape(verifierPorts[0]!);
     expect(sample(verifier, 'keyledger_verify_total{code="VALID",transport="http",service="verifier"}')).toBeGreaterThan(0);
     // Prometheus labels are a set: HotPathHistogram writes them in another order than prom-client did.
-    expect(verifier).toMatch(/^keyledger_verify_duration_seconds_bucket\{(?=[^}]*\ble="0\.00005")(?=[^}]*\bservice="verifier")(?=[^}]*\btransport="nats")[^}]*\} \d+$/m);
+    expect(verifier).toMatch(
+      /^keyledger_verify_duration_seconds_bucket\{(?=[^}]*\ble="0\.00005")(?=[^}]*\bservice="verifier")(?=[^}]*\btransport="nats")[^}]*\} \d+$/m,
+    );
     expect(sample(verifier, 'keyledger_projection_failing_closed{service="verifier"}')).toBe(0);
     expect(sample(verifier, 'keyledger_projection_keys{service="verifier"}')).toBeGreaterThan(3);
     const relay = await scrape(services.of('relay')[0]!.httpPort);
