@@ -170,6 +170,35 @@ describe('the keyledger CLI', () => {
     expect((JSON.parse(lifted.stdout) as { rateLimits: unknown[] }).rateLimits).toEqual([]);
   });
 
+  it('sets a quota with a refill, charges verifications their cost, tops it up and removes it', async () => {
+    const bad = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--refill', '10/weekly']);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('expected AMOUNT/daily') as string]);
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'metered', '--credits', '5', '--refill', '1000/monthly@15', '--json']);
+    const { key, keyId } = JSON.parse(issued.stdout) as { key: string; keyId: string };
+    expect((await cli(['keys', 'get', keyId])).stdout).toContain('5 remaining, refill 1000/monthly@15');
+    await eventually(
+      'key verifiable',
+      () => cli(['keys', 'verify', key, '--cost', '0']).then((run) => run.code),
+      (code) => code === 0,
+    );
+    const verify = async (cost: string) =>
+      JSON.parse((await cli(['keys', 'verify', key, '--cost', cost, '--json'])).stdout) as { code: string; remaining?: number };
+    expect(await verify('3')).toMatchObject({ code: 'VALID', remaining: 2 });
+    expect(await verify('3')).toMatchObject({ code: 'USAGE_EXCEEDED', remaining: 2 });
+    const toppedUp = await cli(['keys', 'topup', keyId, '10', '--json']);
+    expect(toppedUp.code).toBe(0);
+    await eventually(
+      'top-up applied',
+      () => verify('3'),
+      (result) => result.code === 'VALID',
+    );
+    const removed = await cli(['keys', 'update', keyId, '--no-credits', '--json']);
+    expect((JSON.parse(removed.stdout) as { credits: unknown }).credits).toBeNull();
+    const set = await cli(['keys', 'update', keyId, '--credits', '7', '--json']);
+    expect((JSON.parse(set.stdout) as { credits: unknown }).credits).toEqual({ remaining: 7, refill: null });
+    expect((await cli(['keys', 'topup', keyId, 'x'])).code).toBe(1);
+  });
+
   it('generates a well-formed key offline', async () => {
     const run = await cli(['keys', 'generate', '--prefix', 'acme', '--env', 'test', '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
     expect(run.code).toBe(0);

@@ -23,6 +23,7 @@ interface KeyView {
   ipAllowlist: string[];
   expiresAt?: string;
   metadata: Record<string, string>;
+  credits: { remaining: number; refill: { amount: number; interval: string; dayOfMonth?: number } | null } | null;
   version: number;
 }
 interface IssueKeyResponse {
@@ -44,6 +45,7 @@ interface VerifyResponse {
   env?: string;
   expiresAt?: string;
   meta: Record<string, string>;
+  remaining?: number;
 }
 interface ReflectionResponse {
   listServicesResponse?: { service: { name: string }[] } | null;
@@ -159,6 +161,7 @@ describe('the gRPC API', () => {
       expiresAt: '2099-01-01T00:00:00.000Z',
       metadata: { team: 'payments' },
       rateLimits: [{ limit: 1000, windowMs: 86_400_000 }],
+      credits: null,
       version: 1,
     });
     expect(JSON.stringify(view)).not.toContain(key);
@@ -235,6 +238,30 @@ describe('the gRPC API', () => {
     const error = await failure(keys.call('ResumeKey', { keyId }, admin()));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.metadata.get('keyledger-error-code')).toEqual(['INVALID_TRANSITION']);
+  });
+
+  it('sets a quota, charges verifications their cost, tops it up and removes it', async () => {
+    const refill = { amount: 500, interval: 'monthly', dayOfMonth: 15 };
+    const { keyId, key, view } = await issue({ tenant: 'acme', owner: 'metered', credits: { remaining: 10, refill } });
+    expect(view.credits).toEqual({ remaining: 10, refill });
+    await eventually(
+      'the verifier knows the key',
+      () => verify({ key, cost: 0 }),
+      (r) => r.code === 'VALID',
+    );
+    expect(await verify({ key, cost: 4 })).toMatchObject({ valid: true, code: 'VALID', remaining: 6 });
+    expect(await verify({ key, cost: 7 })).toMatchObject({ valid: false, code: 'USAGE_EXCEEDED', remaining: 6 });
+    expect(await verify({ key, cost: 1001 })).toMatchObject({ valid: false, code: 'MALFORMED' });
+    const toppedUp = await keys.call<KeyView>('TopUpCredits', { keyId, amount: 5 }, admin());
+    expect(toppedUp.credits?.refill).toEqual(refill);
+    await eventually(
+      'the top-up applied',
+      () => verify({ key, cost: 7 }),
+      (r) => r.code === 'VALID',
+    );
+    expect((await failure(keys.call('TopUpCredits', { keyId, amount: 0 }, admin()))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await keys.call<KeyView>('UpdateKey', { keyId, removeCredits: true }, admin())).credits).toBeNull();
+    expect((await keys.call<KeyView>('UpdateKey', { keyId, credits: { remaining: 3 } }, admin())).credits).toEqual({ remaining: 3, refill: null });
   });
 
   it('refuses calls without a valid admin key (UNAUTHENTICATED) or beyond its scopes (PERMISSION_DENIED)', async () => {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import type { RateLimit } from '@keyledger/contracts';
-import { parseRateLimit } from '@keyledger/key-domain';
+import type { CreditRefill, CreditsSetting, RateLimit } from '@keyledger/contracts';
+import { MAX_CREDITS, MAX_VERIFY_COST } from '@keyledger/contracts';
+import { parseRateLimit, parseRefill } from '@keyledger/key-domain';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -47,4 +48,31 @@ export function formatRateLimit({ limit, windowMs }: RateLimit): string {
   ] as const)
     if (windowMs % ms === 0) return `${limit}/${windowMs / ms}${unit}`;
   return windowMs % 1000 === 0 ? `${limit}/${windowMs / 1000}s` : `${limit}/${windowMs}ms`;
+}
+
+/** `--credits N` and `--topup`'s amount: a whole number of credits. */
+export function creditAmount(value: string): number {
+  const amount = /^\d{1,10}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(amount >= 0 && amount <= MAX_CREDITS)) throw new InvalidArgumentError(`expected a whole number of credits, at most ${MAX_CREDITS}`);
+  return amount;
+}
+
+/** `--cost N`: 0 to MAX_VERIFY_COST. */
+export function verifyCost(value: string): number {
+  const cost = /^\d{1,4}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(cost >= 0 && cost <= MAX_VERIFY_COST)) throw new InvalidArgumentError(`expected a cost from 0 to ${MAX_VERIFY_COST}`);
+  return cost;
+}
+
+/** `--refill 1000/daily`, `--refill 5000/monthly@15`. */
+export function refillOption(value: string): CreditRefill {
+  const refill = parseRefill(value);
+  if (!refill) throw new InvalidArgumentError('expected AMOUNT/daily or AMOUNT/monthly[@DAY] (DAY 1-28), e.g. 1000/daily or 5000/monthly@15');
+  return refill;
+}
+
+/** The quota `--credits` and `--refill` set: without `--credits`, the balance starts at the refill amount. */
+export function creditsSetting(credits: number | undefined, refill: CreditRefill | undefined): CreditsSetting | undefined {
+  if (credits === undefined && refill === undefined) return undefined;
+  return { remaining: credits ?? refill!.amount, ...(refill ? { refill } : {}) };
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { connect } from '@nats-io/transport-node';
-import type { KeyView, RateLimit } from '@keyledger/contracts';
+import type { CreditRefill, KeyView, RateLimit } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
 import { CliApiError, KeyledgerClient } from './api-client.js';
-import { collect, commaList, expiresIn, metaEntry, rateLimitEntry } from './cli-options.js';
+import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry, rateLimitEntry, refillOption, verifyCost } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
 import { registerUsageCommand } from './usage.command.js';
@@ -86,6 +86,8 @@ keys
   .option('--expires-in <duration>', 'e.g. 30d, 12h', expiresIn)
   .option('--meta <key=value>', 'metadata (repeatable)', metaEntry)
   .option('--rate-limit <limit/window>', 'e.g. 100/1s, 10000/1d (repeatable, one per window length)', rateLimitEntry)
+  .option('--credits <n>', 'a quota: the credits the key starts with', creditAmount)
+  .option('--refill <amount/interval>', 'refill the credits: AMOUNT/daily or AMOUNT/monthly[@DAY]', refillOption)
   .action(
     withClient(
       async (
@@ -101,6 +103,8 @@ keys
           expiresIn?: string;
           meta?: Record<string, string>;
           rateLimit?: RateLimit[];
+          credits?: number;
+          refill?: CreditRefill;
         },
       ) => {
         const issued = await client.call<{ keyId: string; key: string; view: KeyView }>('keys.issue', {
@@ -113,6 +117,7 @@ keys
           expiresAt: command.expiresIn,
           metadata: command.meta,
           rateLimits: command.rateLimit,
+          credits: creditsSetting(command.credits, command.refill),
         });
         print(options.json, { ...issued.view, key: issued.key }, () => `${keyDetail(issued.view)}\n\nkey (shown once): ${issued.key}`);
       },
@@ -126,9 +131,17 @@ keys
   .option('--scope <scope>', 'required scope (repeatable)', collect)
   .option('--ip <ip>', 'caller address')
   .addOption(new Option('--env <env>').choices(['live', 'test']))
+  .option('--cost <n>', 'credits this call consumes from a key with a quota (default 1)', verifyCost)
   .action(
-    withClient(async (client, options, key: string, command: { tenant?: string; scope?: string[]; ip?: string; env?: string }) => {
-      const result = await client.verify<VerifyResult>({ key, tenant: command.tenant, scopes: command.scope, ip: command.ip, env: command.env });
+    withClient(async (client, options, key: string, command: { tenant?: string; scope?: string[]; ip?: string; env?: string; cost?: number }) => {
+      const result = await client.verify<VerifyResult>({
+        key,
+        tenant: command.tenant,
+        scopes: command.scope,
+        ip: command.ip,
+        env: command.env,
+        cost: command.cost,
+      });
       print(options.json, result, () => detailTable({ ...result }));
       return result.valid ? 0 : 1;
     }),
@@ -161,6 +174,9 @@ keys
   .option('--meta <key=value>', 'replace the metadata (repeatable)', metaEntry)
   .option('--rate-limit <limit/window>', 'replace the rate limits (repeatable)', rateLimitEntry)
   .option('--no-rate-limit', 'remove every rate limit')
+  .option('--credits <n>', 'set the quota: the balance of the current period', creditAmount)
+  .option('--refill <amount/interval>', 'with the quota: AMOUNT/daily or AMOUNT/monthly[@DAY]', refillOption)
+  .option('--no-credits', 'remove the quota')
   .action(
     withClient(
       async (
@@ -175,6 +191,8 @@ keys
           expiry: boolean;
           meta?: Record<string, string>;
           rateLimit?: RateLimit[] | false;
+          credits?: number | false;
+          refill?: CreditRefill;
         },
       ) => {
         const view = await client.call<KeyView>('keys.update', {
@@ -185,10 +203,21 @@ keys
           metadata: command.meta,
           expiresAt: command.expiry === false ? null : command.expiresIn,
           rateLimits: command.rateLimit === false ? [] : command.rateLimit,
+          credits: command.credits === false ? null : creditsSetting(command.credits, command.refill),
         });
         print(options.json, view, () => keyDetail(view));
       },
     ),
+  );
+
+keys
+  .command('topup <keyId> <amount>')
+  .description('add credits to the current period of a key with a quota')
+  .action(
+    withClient(async (client, options, keyId: string, amount: string) => {
+      const view = await client.call<KeyView>('keys.topup', { keyId, amount: creditAmount(amount) });
+      print(options.json, view, () => keyDetail(view));
+    }),
   );
 
 for (const operation of ['suspend', 'resume', 'revoke'] as const) {

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { formatRefill } from '@keyledger/key-domain';
 import { formatRateLimit } from './cli-options.js';
 import type { KeyView } from './cli-types.js';
 
@@ -32,6 +33,7 @@ export function keyDetail(key: KeyView): string {
     'ip allowlist': key.ipAllowlist.join(' ') || '(any)',
     expires: key.expiresAt ?? 'never',
     'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
+    credits: key.credits ? `${key.credits.remaining} remaining${key.credits.refill ? `, refill ${formatRefill(key.credits.refill)}` : ''}` : '(none)',
     metadata: key.metadata,
     version: key.version,
   });

@@ -8,9 +8,10 @@ import {
   listKeysRequestSchema,
   revokeKeyRequestSchema,
   suspendKeyRequestSchema,
+  topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { KeyView, RateLimit } from '@keyledger/contracts';
+import type { CreditsView, KeyView, RateLimit } from '@keyledger/contracts';
 import type { CommandContext, RevokedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
@@ -32,6 +33,17 @@ interface IssueKeyMessage {
   expiresAt?: Optional<string>;
   metadata: Record<string, string>;
   rateLimits: RateLimit[];
+  credits?: Optional<CreditsMessage>;
+}
+
+interface CreditsMessage {
+  remaining: number;
+  refill?: Optional<{ amount: number; interval: string; dayOfMonth?: Optional<number> }>;
+}
+
+interface TopUpCreditsMessage {
+  keyId: string;
+  amount: number;
 }
 
 interface UpdateKeyMessage {
@@ -43,6 +55,8 @@ interface UpdateKeyMessage {
   expiresAt?: Optional<string>;
   removeExpiry?: Optional<boolean>;
   rateLimits?: Optional<{ values: RateLimit[] }>;
+  credits?: Optional<CreditsMessage>;
+  removeCredits?: Optional<boolean>;
 }
 
 interface SuspendKeyMessage {
@@ -78,6 +92,7 @@ interface KeyViewMessage {
   metadata: Record<string, string>;
   version: number;
   rateLimits: RateLimit[];
+  credits: CreditsView | undefined;
 }
 
 interface RevokeKeyResponseMessage {
@@ -99,6 +114,17 @@ function keyViewMessage(view: KeyView): KeyViewMessage {
     expiresAt: view.expiresAt ?? undefined,
     metadata: { ...view.metadata },
     rateLimits: view.rateLimits.map((limit) => ({ ...limit })),
+    credits: view.credits ? { remaining: view.credits.remaining, refill: view.credits.refill ?? null } : undefined,
+  };
+}
+
+/** A quota message as the JSON request body has it (unset fields left out). */
+function creditsBody(message: Optional<CreditsMessage>): unknown {
+  if (!message) return undefined;
+  const refill = present(message.refill);
+  return {
+    remaining: message.remaining,
+    refill: refill && { amount: refill.amount, interval: refill.interval, dayOfMonth: present(refill.dayOfMonth) },
   };
 }
 
@@ -134,6 +160,7 @@ export class KeysGrpcController {
       expiresAt: present(message.expiresAt),
       metadata: message.metadata,
       rateLimits: message.rateLimits,
+      credits: creditsBody(message.credits),
     };
     return this.handle('IssueKey', metadata, body, async (context) => {
       const issued = await this.keys.issue(parseRequest(issueKeyRequestSchema, body), context);
@@ -152,9 +179,19 @@ export class KeysGrpcController {
       // The oneof `expiry`: a new expiry, or none at all (null, as in the JSON API).
       expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
       rateLimits: present(message.rateLimits)?.values,
+      // The oneof `credits_change`: a new quota, or none at all (null, as in the JSON API).
+      credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
     };
     return this.handle('UpdateKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.update(parseRequest(updateKeyRequestSchema, body), context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'TopUpCredits')
+  topUp(message: TopUpCreditsMessage, metadata: Metadata): Promise<KeyViewMessage> {
+    const body = { keyId: message.keyId, amount: message.amount };
+    return this.handle('TopUpCredits', metadata, body, async (context) =>
+      keyViewMessage(await this.keys.topUp(parseRequest(topUpKeyRequestSchema, body), context)),
     );
   }
 

@@ -12,6 +12,7 @@ import {
   listKeysRequestSchema,
   revokeKeyRequestSchema,
   suspendKeyRequestSchema,
+  topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
 import type { KeyView } from '@keyledger/contracts';
@@ -48,6 +49,11 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
     @MessagePattern(subject('update'))
     update(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
       return this.handle(ctx, body, (context) => this.keys.update(parseRequest(updateKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('topup'))
+    topUp(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyView>> {
+      return this.handle(ctx, body, (context) => this.keys.topUp(parseRequest(topUpKeyRequestSchema, body), context));
     }
 
     @MessagePattern(subject('suspend'))

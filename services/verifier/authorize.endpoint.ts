@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { bearerToken } from '@keyledger/api-transport';
 import type { VerifyResult } from '@keyledger/contracts';
+import { MAX_VERIFY_COST } from '@keyledger/contracts';
 import type { KeyVerification } from './key-verification.js';
 
 /** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */
@@ -25,29 +26,47 @@ function header(request: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** `X-Keyledger-Cost`: 0 to MAX_VERIFY_COST credits, 1 when absent; undefined when it is not such a number. */
+function costOf(request: IncomingMessage): number | undefined {
+  const text = header(request, 'x-keyledger-cost')?.trim();
+  if (text === undefined || text === '') return 1;
+  const cost = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
+  return cost <= MAX_VERIFY_COST ? cost : undefined;
+}
+
+const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
+
 /**
  * `GET /v1/authorize`: the key from `Authorization: Bearer` or `X-API-Key`, the scopes from
- * `X-Required-Scope`, the caller from `X-Real-IP` or the first `X-Forwarded-For` address.
+ * `X-Required-Scope`, the caller from `X-Real-IP` or the first `X-Forwarded-For` address, the
+ * credits to charge from `X-Keyledger-Cost`.
  * Answers with an empty body and headers, as nginx auth_request expects.
  */
 export function authorize(request: IncomingMessage, response: ServerResponse, verification: KeyVerification): void {
   const bearer = bearerToken(header(request, 'authorization'));
   const scope = header(request, 'x-required-scope');
   const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
-  const result = verification.verify(
-    bearer ?? header(request, 'x-api-key')?.trim(),
-    {
-      scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
-      ip,
-      tenant: header(request, 'x-keyledger-tenant') || undefined,
-    },
-    'http',
-  );
+  const cost = costOf(request);
+  // A cost that is not a number from 0 to 1000 is a malformed request, as over NATS and gRPC.
+  const result =
+    cost === undefined
+      ? MALFORMED_COST
+      : verification.verify(
+          bearer ?? header(request, 'x-api-key')?.trim(),
+          {
+            scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
+            ip,
+            tenant: header(request, 'x-keyledger-tenant') || undefined,
+          },
+          'http',
+          cost,
+        );
   const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
   if (result.reset) {
     headers['X-Keyledger-Reset'] = result.reset;
     headers['Retry-After'] = String(Math.max(1, Math.ceil((Date.parse(result.reset) - Date.now()) / 1000)));
   }
+  if (result.remaining !== undefined) headers['X-Keyledger-Remaining'] = String(result.remaining);
   if (result.valid) {
     headers['X-Keyledger-Key-Id'] = result.keyId ?? '';
     headers['X-Keyledger-Tenant'] = result.tenant ?? '';

@@ -38,7 +38,7 @@ export class KeyVerification {
     private readonly projection: LiveKeyProjection,
     metrics: Registry,
     private readonly clock: () => number = Date.now,
-    /** Rate limits shared with the other verifiers; without it, keys are not rate limited. */
+    /** Rate limits and quotas shared with the other verifiers; without it, keys are not limited. */
     private readonly rateLimits?: RateLimitCheck,
   ) {
     const tallies = this.tallies;
@@ -62,13 +62,15 @@ export class KeyVerification {
     );
   }
 
-  verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport): VerifyResult {
+  /** Verifies a key; a valid key with a quota is charged `cost` credits. */
+  verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.rateLimits);
+    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.rateLimits, cost);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
-    this.usage?.record(key, conditions, result, transport, now);
+    // Credits are charged only where a quota admitted the call.
+    this.usage?.record(key, conditions, result, transport, now, result.valid && result.remaining !== undefined ? cost : 0);
     return result;
   }
 

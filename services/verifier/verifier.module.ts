@@ -5,15 +5,17 @@ import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
-import type { RateLimit } from '@keyledger/contracts';
 import { tracingConsumers } from '@keyledger/event-bus';
 import {
+  DEFAULT_CREDITS_FLUSH_MS,
   DEFAULT_RATE_LIMIT_SYNC,
   KeyIndex,
+  KeyLimits,
   keyProjectionSnapshotting,
   LiveKeyProjection,
   RateLimitSync,
   registerProjectionMetrics,
+  VerifierFence,
 } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -49,6 +51,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
     @Inject(USAGE) private readonly usage: Usage,
     @Inject(RateLimitSync) private readonly rateLimitSync: RateLimitSync,
+    @Inject(KeyLimits) private readonly keyLimits: KeyLimits,
+    @Inject(VerifierFence) private readonly fence: VerifierFence,
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
@@ -89,8 +93,12 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       { instanceId, subjectPrefix: config.KEYLEDGER_SUBJECT_PREFIX, ...DEFAULT_RATE_LIMIT_SYNC },
       logger,
     );
-    const rateLimits = (keyId: string, limits: readonly RateLimit[], now: number) =>
-      rateLimitSync.limiter.admit(keyId, limits, now, rateLimitSync.nextRecompute());
+    // Every verifier's applied position: flushed credits stop being counted once all have applied them.
+    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
+    const keyLimits = new KeyLimits(
+      { sync: rateLimitSync, index, store: infrastructure.store, fence, logger, applied: () => projection.appliedPosition() },
+      { instanceId, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },
+    );
     return {
       module: VerifierModule,
       controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
@@ -98,7 +106,9 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: LiveKeyProjection, useValue: projection },
         { provide: USAGE, useValue: usage },
         { provide: RateLimitSync, useValue: rateLimitSync },
-        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, rateLimits) },
+        { provide: KeyLimits, useValue: keyLimits },
+        { provide: VerifierFence, useValue: fence },
+        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, keyLimits.check) },
       ],
     };
   }
@@ -109,7 +119,9 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       this.usage.recording.start();
     }
     serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
+    this.fence.start();
     this.rateLimitSync.start();
+    this.keyLimits.start();
     await this.projection.start();
     // How far behind the store this replica is: measured off the verify path.
     this.lagProbe = setInterval(() => {
@@ -125,6 +137,9 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.lagProbe);
     this.rateLimitSync.stop();
+    // What this replica admitted goes into the store before it leaves: the balance survives the restart.
+    await this.keyLimits.stop();
+    this.fence.stop();
     await this.projection.stop();
     // The transports are closed by now: publish the last records before NATS drains.
     await this.usage.recording?.close();

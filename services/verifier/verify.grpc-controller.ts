@@ -13,6 +13,7 @@ interface VerifyMessage {
   scopes?: string[] | null;
   ip?: string | null;
   env?: string | null;
+  cost?: number | null;
 }
 
 interface VerifyResponseMessage {
@@ -26,6 +27,7 @@ interface VerifyResponseMessage {
   expiresAt?: string;
   meta: Record<string, string>;
   reset?: string;
+  remaining?: number;
 }
 
 const MALFORMED: VerifyResponseMessage = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
@@ -42,6 +44,7 @@ function responseMessage(result: VerifyResult): VerifyResponseMessage {
     expiresAt: result.expiresAt ?? undefined,
     meta: { ...result.meta },
     reset: result.reset,
+    remaining: result.remaining,
   };
 }
 
@@ -64,10 +67,11 @@ export class VerifyGrpcController {
       scopes: message?.scopes ?? undefined,
       ip: message?.ip ?? undefined,
       env: message?.env ?? undefined,
+      cost: message?.cost ?? undefined,
     });
     if (!request.success) return MALFORMED;
-    const { key, tenant, scopes, ip, env } = request.data;
-    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc');
+    const { key, tenant, scopes, ip, env, cost } = request.data;
+    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc', cost);
     // `key` is on the logger's redaction list; this line proves it stays out of logs.
     if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
     return responseMessage(result);

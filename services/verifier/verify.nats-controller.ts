@@ -26,8 +26,8 @@ export function verifyNatsController(prefix: string): new (...args: never[]) => 
       if (body === NOT_JSON) return MALFORMED;
       const request = verifyKeyRequestSchema.safeParse(body);
       if (!request.success) return MALFORMED;
-      const { key, tenant, scopes, ip, env } = request.data;
-      const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'nats');
+      const { key, tenant, scopes, ip, env, cost } = request.data;
+      const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'nats', cost);
       // `key` is on the logger's redaction list; this line proves it stays out of logs.
       if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
       return result;

@@ -2,12 +2,22 @@
  * Every event type Keyledger records, as one closed set. Services may only append or
  * consume names from this list, so an auditor reading the store knows the whole vocabulary.
  */
-export const KEY_EVENT_TYPES = ['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyExpired', 'KeyRotated'] as const;
+export const KEY_EVENT_TYPES = [
+  'KeyIssued',
+  'KeyUpdated',
+  'KeySuspended',
+  'KeyResumed',
+  'KeyRevoked',
+  'KeyExpired',
+  'KeyRotated',
+  'KeyCreditsToppedUp',
+  'CreditsConsumed',
+] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];
 
 /** Aggregate categories; a stream id is `<category>-<aggregate id>`. */
-export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system'] as const;
+export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system', 'credits'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
 // At most 40 + 1 + 200 characters: the envelope schema on the bus allows 250.

@@ -1,6 +1,16 @@
 import { z } from 'zod';
-import type { RateLimit } from './key-events.js';
-import { keyEnvironmentSchema, keyIdSchema, keyMetadataSchema, keyNameSchema, ownerSchema, rateLimitsSchema, tenantIdSchema } from './key-events.js';
+import type { CreditRefill, RateLimit } from './key-events.js';
+import {
+  MAX_CREDITS,
+  creditsSettingSchema,
+  keyEnvironmentSchema,
+  keyIdSchema,
+  keyMetadataSchema,
+  keyNameSchema,
+  ownerSchema,
+  rateLimitsSchema,
+  tenantIdSchema,
+} from './key-events.js';
 
 /**
  * Request bodies of the key API, the same over NATS, gRPC and the CLI. Validated at every
@@ -21,6 +31,7 @@ export const issueKeyRequestSchema = z
     expiresAt: z.iso.datetime({ offset: true }).optional(),
     metadata: keyMetadataSchema.default({}),
     rateLimits: rateLimitsSchema.default([]),
+    credits: creditsSettingSchema.optional(),
   })
   .strict();
 
@@ -33,8 +44,12 @@ export const updateKeyRequestSchema = z
     metadata: keyMetadataSchema.optional(),
     expiresAt: expiry.optional(),
     rateLimits: rateLimitsSchema.optional(),
+    /** Sets the quota and the balance for the current period; null removes the quota. */
+    credits: creditsSettingSchema.nullable().optional(),
   })
   .strict();
+
+export const topUpKeyRequestSchema = z.object({ keyId: keyIdSchema, amount: z.number().int().min(1).max(MAX_CREDITS) }).strict();
 
 export const keyIdRequestSchema = z.object({ keyId: keyIdSchema }).strict();
 export const suspendKeyRequestSchema = z.object({ keyId: keyIdSchema, reason: z.string().min(1).max(500).optional() }).strict();
@@ -48,6 +63,9 @@ export const revokeKeyRequestSchema = z
   .strict();
 export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
 
+/** The largest cost one verification may charge. */
+export const MAX_VERIFY_COST = 1000;
+
 export const verifyKeyRequestSchema = z
   .object({
     key: z.string().max(512),
@@ -55,6 +73,8 @@ export const verifyKeyRequestSchema = z
     scopes: z.array(z.string().max(200)).max(100).optional(),
     ip: z.string().max(64).optional(),
     env: keyEnvironmentSchema.optional(),
+    /** Credits this call consumes from a key with a quota (default 1). */
+    cost: z.number().int().min(0).max(MAX_VERIFY_COST).optional(),
   })
   .strict();
 
@@ -63,6 +83,13 @@ export type UpdateKeyRequest = z.infer<typeof updateKeyRequestSchema>;
 export type SuspendKeyRequest = z.infer<typeof suspendKeyRequestSchema>;
 export type RevokeKeyRequest = z.infer<typeof revokeKeyRequestSchema>;
 export type VerifyKeyRequest = z.infer<typeof verifyKeyRequestSchema>;
+export type TopUpKeyRequest = z.infer<typeof topUpKeyRequestSchema>;
+
+/** A key's quota as the API shows it: the balance now (as of the consumption verifiers have flushed) and the refill. */
+export interface CreditsView {
+  readonly remaining: number;
+  readonly refill: CreditRefill | null;
+}
 
 /** A key as the API shows it: never its plaintext or digest. */
 export interface KeyView {
@@ -78,6 +105,8 @@ export interface KeyView {
   readonly expiresAt: string | null;
   readonly metadata: Readonly<Record<string, string>>;
   readonly rateLimits: readonly RateLimit[];
+  /** null for a key without a quota. */
+  readonly credits: CreditsView | null;
   readonly version: number;
 }
 
@@ -119,4 +148,6 @@ export interface VerifyResult {
   readonly meta?: Readonly<Record<string, string>>;
   /** With RATE_LIMITED: when the exhausted window ends (ISO 8601). */
   readonly reset?: string;
+  /** For a key with a quota: the credits left after this call, as far as this verifier knows. */
+  readonly remaining?: number;
 }

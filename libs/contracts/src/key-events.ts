@@ -39,6 +39,35 @@ export const rateLimitSchema = z
 export type RateLimit = z.infer<typeof rateLimitSchema>;
 export const rateLimitsSchema = z.array(rateLimitSchema).max(5);
 
+/** Largest credit balance, top-up or refill amount. */
+export const MAX_CREDITS = 1_000_000_000;
+
+/**
+ * How a key's credits come back: at each UTC midnight (daily) or at 00:00 UTC on
+ * `dayOfMonth` (monthly, default 1) the balance becomes `amount`.
+ */
+export const creditRefillSchema = z
+  .object({
+    amount: z.number().int().min(0).max(MAX_CREDITS),
+    interval: z.enum(['daily', 'monthly']),
+    dayOfMonth: z.number().int().min(1).max(28).optional(),
+  })
+  .strict();
+export type CreditRefill = z.infer<typeof creditRefillSchema>;
+
+/** A key's quota as a command sets it: the balance now, and how it refills. */
+export const creditsSettingSchema = z
+  .object({
+    remaining: z.number().int().min(0).max(MAX_CREDITS),
+    refill: creditRefillSchema.optional(),
+  })
+  .strict();
+export type CreditsSetting = z.infer<typeof creditsSettingSchema>;
+
+/** A quota as events record it: the balance of the period starting at `periodStart` (epoch ms; 0 without refill). */
+export const recordedCreditsSchema = creditsSettingSchema.extend({ periodStart: z.number().int().min(0) }).strict();
+export type RecordedCredits = z.infer<typeof recordedCreditsSchema>;
+
 export const keyIssuedSchema = z
   .object({
     keyId: keyIdSchema,
@@ -55,6 +84,8 @@ export const keyIssuedSchema = z
     metadata: keyMetadataSchema,
     /** Added in the usage release; absent means no rate limit. */
     rateLimits: rateLimitsSchema.optional(),
+    /** Added in the usage release; absent means no quota. */
+    credits: recordedCreditsSchema.optional(),
   })
   .strict();
 
@@ -69,18 +100,36 @@ export const keyUpdatedSchema = z
     expiresAt: isoInstant.nullable().optional(),
     /** Replaces every rate limit; [] removes them. */
     rateLimits: rateLimitsSchema.optional(),
+    /** Sets the quota and its balance for the current period; null removes it. */
+    credits: recordedCreditsSchema.nullable().optional(),
   })
   .strict();
 
 export const keySuspendedSchema = z.object({ keyId: keyIdSchema, reason: z.string().max(500).optional() }).strict();
 export const keyResumedSchema = z.object({ keyId: keyIdSchema }).strict();
 export const keyRevokedSchema = z.object({ keyId: keyIdSchema, reason: z.string().min(1).max(500) }).strict();
+/** Credits added to the balance of the period starting at `periodStart`. */
+export const keyCreditsToppedUpSchema = z
+  .object({ keyId: keyIdSchema, amount: z.number().int().min(1).max(MAX_CREDITS), periodStart: z.number().int().min(0) })
+  .strict();
+
+/**
+ * What one verifier admitted since its previous flush, in its own stream `credits-<instance>`:
+ * `[key id, period start, credits]`, one entry per key and period.
+ */
+export const creditsConsumedSchema = z
+  .object({
+    entries: z.array(z.tuple([keyIdSchema, z.number().int().min(0), z.number().int().min(1).max(MAX_CREDITS)])).max(10_000),
+  })
+  .strict();
+export type CreditsConsumedData = z.infer<typeof creditsConsumedSchema>;
 
 export type KeyIssuedData = z.infer<typeof keyIssuedSchema>;
 export type KeyUpdatedData = z.infer<typeof keyUpdatedSchema>;
 export type KeySuspendedData = z.infer<typeof keySuspendedSchema>;
 export type KeyResumedData = z.infer<typeof keyResumedSchema>;
 export type KeyRevokedData = z.infer<typeof keyRevokedSchema>;
+export type KeyCreditsToppedUpData = z.infer<typeof keyCreditsToppedUpSchema>;
 
 /** The key events as a discriminated union, as deciders produce and projections fold them. */
 export type KeyEvent =
@@ -88,7 +137,8 @@ export type KeyEvent =
   | { readonly type: 'KeyUpdated'; readonly data: KeyUpdatedData }
   | { readonly type: 'KeySuspended'; readonly data: KeySuspendedData }
   | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
-  | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData };
+  | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
+  | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData };
 
 const keyEventSchemas = {
   KeyIssued: keyIssuedSchema,
@@ -96,6 +146,7 @@ const keyEventSchemas = {
   KeySuspended: keySuspendedSchema,
   KeyResumed: keyResumedSchema,
   KeyRevoked: keyRevokedSchema,
+  KeyCreditsToppedUp: keyCreditsToppedUpSchema,
 } as const;
 
 /** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */

@@ -109,6 +109,17 @@ describe('PostgresEventStore', () => {
     expect(rest.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
   });
 
+  it('reads only the categories asked for, one or several', async () => {
+    const head = (await ctx.store.readAll(START_OF_LOG, 10_000)).at(-1)!;
+    await ctx.store.append('key-cat1', NO_STREAM, [testEvent({ n: 1 })]);
+    await ctx.store.append('credits-verifier-a', NO_STREAM, [testEvent({ n: 2 })]);
+    await ctx.store.append('keys-cat3', NO_STREAM, [testEvent({ n: 3 })]);
+    expect((await ctx.store.readPayloads(head, 100, 'key')).map((e) => e.streamId)).toEqual(['key-cat1']);
+    expect((await ctx.store.readPayloads(head, 100, ['key', 'credits'])).map((e) => e.streamId)).toEqual(['key-cat1', 'credits-verifier-a']);
+    expect((await ctx.store.readAll(head, 100, ['credits'])).map((e) => e.streamId)).toEqual(['credits-verifier-a']);
+    await expect(ctx.store.readPayloads(head, 100, ['key', "x' or 1=1"])).rejects.toThrow(InvalidEventError);
+  });
+
   it('does not read past a transaction that is still open, so a late commit is not skipped', async () => {
     const before = await ctx.store.readAll(START_OF_LOG, 10_000);
     const head = before[before.length - 1]!;

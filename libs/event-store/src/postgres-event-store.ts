@@ -58,9 +58,17 @@ export const NO_STREAM = 0;
  */
 const AFTER_POSITION_IN_ORDER = `where (transaction_id, position) > ($1::xid8, $2::bigint)
           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          and ($4::text is null or stream_id like $4::text || '-%')
+          and ($4::text[] is null or split_part(stream_id, '-', 1) = any($4::text[]))
         order by events.transaction_id, events.position
         limit $3`;
+
+/** The categories to filter on as a query parameter (null: all), each checked to be one. */
+function categoryList(category: string | readonly string[] | undefined): string[] | null {
+  if (category === undefined) return null;
+  const categories = typeof category === 'string' ? [category] : [...category];
+  for (const name of categories) if (!/^[a-z][a-z0-9]{0,39}$/.test(name)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(name)}`);
+  return categories;
+}
 
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
 const UNIQUE_VIOLATION = '23505';
@@ -158,14 +166,13 @@ export class PostgresEventStore {
    * Up to `limit` events after `after`, in (transaction_id, position) order, stopping below
    * the oldest transaction still in progress. A transaction that began earlier but commits
    * later has a smaller id, so it is read before anything after it, never skipped.
-   * With `category`, only streams of that category (`key` for `key-…`).
+   * With `category`, only streams of that category (`key` for `key-…`) or categories.
    */
-  async readAll(after: GlobalPosition, limit = 500, category?: string): Promise<EventEnvelope[]> {
-    if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
+  async readAll(after: GlobalPosition, limit = 500, category?: string | readonly string[]): Promise<EventEnvelope[]> {
     const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         ${AFTER_POSITION_IN_ORDER}`,
-      [after.transactionId, after.position, limit, category ?? null],
+      [after.transactionId, after.position, limit, categoryList(category)],
     );
     return rows.map(toEnvelope);
   }
@@ -174,12 +181,11 @@ export class PostgresEventStore {
    * Like readAll, but only what a projection folds: position, stream, version, type and data.
    * Skipping metadata, hashes and timestamps roughly halves the cost of a full catch-up.
    */
-  async readPayloads(after: GlobalPosition, limit: number, category?: string): Promise<EventPayload[]> {
-    if (category !== undefined && !/^[a-z][a-z0-9]{0,39}$/.test(category)) throw new InvalidEventError(`invalid stream category ${JSON.stringify(category)}`);
+  async readPayloads(after: GlobalPosition, limit: number, category?: string | readonly string[]): Promise<EventPayload[]> {
     const rows = await this.dataSource.query<{ t: string; p: string; s: string; v: number; type: string; data: unknown }[]>(
       `select transaction_id::text as t, position::text as p, stream_id as s, stream_version as v, type, data from events
         ${AFTER_POSITION_IN_ORDER}`,
-      [after.transactionId, after.position, limit, category ?? null],
+      [after.transactionId, after.position, limit, categoryList(category)],
     );
     return rows.map((row) => ({ transactionId: row.t, position: row.p, streamId: row.s, streamVersion: row.v, type: row.type, data: row.data }));
   }

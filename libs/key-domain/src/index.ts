@@ -7,3 +7,4 @@ export * from './key-record.js';
 export * from './key-decider.js';
 export * from './verify-key.js';
 export * from './rate-limits.js';
+export * from './credits.js';

@@ -1,4 +1,4 @@
-import type { KeyDigest, KeyEvent, KeyUpdatedData, RateLimit } from '@keyledger/contracts';
+import type { CreditsSetting, KeyDigest, KeyEvent, KeyUpdatedData, RateLimit } from '@keyledger/contracts';
 import { DomainError } from './domain-error.js';
 import type { KeyEnvironment } from './key-format.js';
 import { isValidKeyPrefix } from './key-format.js';
@@ -7,6 +7,7 @@ import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
 import { MAX_SCOPES, isGrantableScope } from './scopes.js';
 import { normaliseRateLimits } from './rate-limits.js';
+import { creditPeriodStart, recordCredits } from './credits.js';
 
 /** Issue a new key. The caller has generated the key and computed its digest and hint. */
 export interface IssueKey {
@@ -24,6 +25,7 @@ export interface IssueKey {
   readonly expiresAt?: Date | undefined;
   readonly metadata: Readonly<Record<string, string>>;
   readonly rateLimits?: readonly RateLimit[] | undefined;
+  readonly credits?: CreditsSetting | undefined;
 }
 
 /** Change some of a key's settings; fields left undefined stay as they are. */
@@ -38,6 +40,15 @@ export interface UpdateKey {
   readonly expiresAt?: Date | null | undefined;
   /** Replaces every rate limit; [] removes them. */
   readonly rateLimits?: readonly RateLimit[] | undefined;
+  /** Sets the quota and its balance for the current period; null removes it. */
+  readonly credits?: CreditsSetting | null | undefined;
+}
+
+/** Add credits to the balance of the current period. */
+export interface TopUpCredits {
+  readonly type: 'TopUpCredits';
+  readonly keyId: string;
+  readonly amount: number;
 }
 
 export interface SuspendKey {
@@ -57,7 +68,7 @@ export interface RevokeKey {
   readonly reason: string;
 }
 
-export type KeyCommand = IssueKey | UpdateKey | SuspendKey | ResumeKey | RevokeKey;
+export type KeyCommand = IssueKey | UpdateKey | TopUpCredits | SuspendKey | ResumeKey | RevokeKey;
 
 function invalid(message: string): never {
   throw new DomainError('INVALID_ARGUMENT', message);
@@ -105,6 +116,7 @@ function decideIssue(command: IssueKey, record: KeyRecord | undefined, now: Date
     ...(command.expiresAt === undefined ? {} : { expiresAt: requireFutureExpiry(command.expiresAt, now) }),
     metadata: { ...command.metadata },
     ...(command.rateLimits?.length ? { rateLimits: normaliseRateLimits(command.rateLimits) } : {}),
+    ...(command.credits ? { credits: recordCredits(command.credits, now.getTime()) } : {}),
   };
   return [{ type: 'KeyIssued', data }];
 }
@@ -127,6 +139,9 @@ function decideUpdate(command: UpdateKey, record: KeyRecord, now: Date): KeyEven
     const limits = normaliseRateLimits(command.rateLimits);
     if (JSON.stringify(limits) !== JSON.stringify(record.rateLimits)) change.rateLimits = limits;
   }
+  // Setting a quota always records the balance, even an unchanged one: it restarts the count.
+  if (command.credits === null && record.credits !== undefined) change.credits = null;
+  if (command.credits) change.credits = recordCredits(command.credits, now.getTime());
   // An update that changes nothing records nothing.
   return Object.keys(change).length === 1 ? [] : [{ type: 'KeyUpdated', data: change }];
 }
@@ -146,6 +161,16 @@ export function decideKey(command: KeyCommand, record: KeyRecord | undefined, no
     case 'UpdateKey':
       if (status === 'revoked') refuse();
       return decideUpdate(command, record, now);
+    case 'TopUpCredits':
+      if (status === 'revoked') refuse();
+      if (!record.credits) invalid(`key ${command.keyId} has no quota to top up`);
+      if (!Number.isSafeInteger(command.amount) || command.amount < 1) invalid('a top-up is a positive whole number of credits');
+      return [
+        {
+          type: 'KeyCreditsToppedUp',
+          data: { keyId: command.keyId, amount: command.amount, periodStart: creditPeriodStart(record.credits.refill, now.getTime()) },
+        },
+      ];
     case 'SuspendKey':
       if (status !== 'active') refuse();
       return [{ type: 'KeySuspended', data: command.reason === undefined ? { keyId: command.keyId } : { keyId: command.keyId, reason: command.reason } }];

@@ -3,6 +3,8 @@ import type { KeyEnvironment } from './key-format.js';
 import type { IpRange } from './ip-allowlist.js';
 import { parseCidr } from './ip-allowlist.js';
 import type { RecordedKeyStatus } from './key-status.js';
+import type { CreditState } from './credits.js';
+import { creditStateOf, topUpCredits } from './credits.js';
 
 /**
  * Everything known about one key, folded from its events. The verifier keeps one per key
@@ -26,6 +28,11 @@ export interface KeyRecord {
   readonly metadata: Readonly<Record<string, string>>;
   /** Sorted by window length; empty for a key without limits. */
   readonly rateLimits: readonly RateLimit[];
+  /**
+   * The quota, undefined for a key without one. Folded from the key's stream alone it has
+   * consumed nothing; the projections add the verifiers' CreditsConsumed events.
+   */
+  readonly credits: CreditState | undefined;
   readonly status: RecordedKeyStatus;
   /** Version of the key's stream this record reflects. */
   readonly version: number;
@@ -55,6 +62,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       expiresAt: data.expiresAt === undefined ? undefined : Date.parse(data.expiresAt),
       metadata: data.metadata,
       rateLimits: data.rateLimits ?? [],
+      credits: data.credits ? creditStateOf(data.credits) : undefined,
       status: 'active',
       version: 1,
     };
@@ -72,6 +80,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
         ipRanges: change.ipAllowlist ? allowlistRanges(change.ipAllowlist) : record.ipRanges,
         metadata: change.metadata ?? record.metadata,
         rateLimits: change.rateLimits ?? record.rateLimits,
+        credits: change.credits === undefined ? record.credits : change.credits === null ? undefined : creditStateOf(change.credits),
         expiresAt: change.expiresAt === undefined ? record.expiresAt : change.expiresAt === null ? undefined : Date.parse(change.expiresAt),
         version,
       };
@@ -82,6 +91,8 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       return { ...record, status: 'active', version };
     case 'KeyRevoked':
       return { ...record, status: 'revoked', version };
+    case 'KeyCreditsToppedUp':
+      return { ...record, credits: record.credits && topUpCredits(record.credits, event.data.periodStart, event.data.amount), version };
     default:
       return event satisfies never;
   }

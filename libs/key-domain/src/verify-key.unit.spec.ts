@@ -18,6 +18,7 @@ const record: KeyRecord = {
   expiresAt: undefined,
   metadata: {},
   rateLimits: [],
+  credits: undefined,
   status: 'active',
   version: 1,
 };

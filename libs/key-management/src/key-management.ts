@@ -1,5 +1,14 @@
 import pRetry, { AbortError } from 'p-retry';
-import type { EventMetadata, IssueKeyRequest, KeyEvent, KeyView, RevokeKeyRequest, SuspendKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
+import type {
+  EventMetadata,
+  IssueKeyRequest,
+  KeyEvent,
+  KeyView,
+  RevokeKeyRequest,
+  SuspendKeyRequest,
+  TopUpKeyRequest,
+  UpdateKeyRequest,
+} from '@keyledger/contracts';
 import { ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
@@ -95,6 +104,7 @@ export class KeyManagement {
         expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
         metadata: request.metadata,
         rateLimits: request.rateLimits,
+        credits: request.credits,
       },
       context,
     );
@@ -106,6 +116,12 @@ export class KeyManagement {
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
     const record = await this.execute({ type: 'UpdateKey', ...request, expiresAt }, context);
     return toKeyView(record, this.clock().getTime());
+  }
+
+  /** Adds credits to the current period's balance of a key with a quota. */
+  async topUp(request: TopUpKeyRequest, context: CommandContext): Promise<KeyView> {
+    await this.loadAuthorized(request.keyId, context.caller, 'write');
+    return toKeyView(await this.execute({ type: 'TopUpCredits', ...request }, context), this.clock().getTime());
   }
 
   async suspend(request: SuspendKeyRequest, context: CommandContext): Promise<KeyView> {
@@ -130,7 +146,10 @@ export class KeyManagement {
     return { view: toKeyView(record, this.clock().getTime()), fence };
   }
 
-  /** Reads a key straight from its stream: consistent with every command that answered. */
+  /**
+   * Reads a key straight from its stream: consistent with every command that answered. Its
+   * remaining credits are as of the consumption verifiers have flushed (about every second).
+   */
   async get(keyId: string, caller: Caller): Promise<KeyView> {
     return toKeyView(await this.loadAuthorized(keyId, caller, 'read'), this.clock().getTime());
   }
@@ -203,6 +222,10 @@ export class KeyManagement {
     const events = await this.deps.store.readStream(streamIdOf('key', keyId));
     let record: KeyRecord | undefined;
     for (const event of events) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
+    // The stream knows the quota but not what verifiers consumed (their own streams): the
+    // projection does, once it has applied this version of the key.
+    const indexed = this.deps.index.get(keyId);
+    if (record?.credits && indexed?.credits && indexed.version === record.version) record = { ...record, credits: indexed.credits };
     return { record, version: events.length };
   }
 

@@ -1,6 +1,6 @@
 import type { KeyView } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
-import { statusAt } from '@keyledger/key-domain';
+import { remainingCredits, statusAt } from '@keyledger/key-domain';
 
 export function toKeyView(record: KeyRecord, now: number): KeyView {
   return {
@@ -16,6 +16,7 @@ export function toKeyView(record: KeyRecord, now: number): KeyView {
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     metadata: record.metadata,
     rateLimits: record.rateLimits,
+    credits: record.credits ? { remaining: remainingCredits(record.credits, now), refill: record.credits.refill ?? null } : null,
     version: record.version,
   };
 }

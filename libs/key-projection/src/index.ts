@@ -8,3 +8,4 @@ export * from './projection-snapshot-store.js';
 export * from './migrations/projection-snapshots.migrations.js';
 export * from './shared-rate-limiter.js';
 export * from './rate-limit-sync.js';
+export * from './key-limits.js';

@@ -34,6 +34,8 @@ function sampleIndex(): KeyIndex {
   );
   index.apply(issued(5001, { hint: 'a hint of another shape ☃' }));
   index.apply(issued(5002, { rateLimits: [{ limit: 100, windowMs: 1000 }] }));
+  index.apply(issued(5003, { credits: { remaining: 50, refill: { amount: 50, interval: 'daily' }, periodStart: 1_767_225_600_000 } }));
+  index.apply({ type: 'CreditsConsumed', streamVersion: 1, data: { entries: [['key_5003', 1_767_225_600_000, 12]] } });
   index.apply({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'leaked' } });
   index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
   return index;
@@ -45,7 +47,7 @@ describe('key index snapshot', () => {
     const restored = new KeyIndex();
     decodeKeyIndex(encodeKeyIndex(original), restored);
     expect(restored.size).toBe(original.size);
-    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001', 'key_5002']) {
+    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001', 'key_5002', 'key_5003']) {
       const record = original.get(keyId)!;
       expect(view(restored.get(keyId))).toEqual(view(record));
       expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);

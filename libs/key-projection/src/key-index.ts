@@ -1,10 +1,10 @@
-import type { EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
-import type { IpRange, KeyEnvironment, KeyRecord, RecordedKeyStatus } from '@keyledger/key-domain';
-import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, evolveKey } from '@keyledger/key-domain';
+import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
+import type { CreditState, IpRange, KeyEnvironment, KeyRecord, RecordedKeyStatus } from '@keyledger/key-domain';
+import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey } from '@keyledger/key-domain';
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
 
-const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked']);
+const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyCreditsToppedUp']);
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
@@ -21,6 +21,8 @@ export interface KeyExtras {
   readonly metadata: Readonly<Record<string, string>>;
   /** Absent in snapshots taken before keys had rate limits. */
   readonly rateLimits?: readonly RateLimit[] | undefined;
+  /** Absent in snapshots taken before keys had quotas. */
+  readonly credits?: CreditState | undefined;
   /** A hint not of the usual `<prefix>_<env>_…<last 4>` shape. */
   readonly hint: string | undefined;
 }
@@ -150,8 +152,13 @@ export class KeyIndex {
     return records.sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
   }
 
-  /** Applies a stored event; returns false when it was not a key event or was already applied. */
+  /**
+   * Applies a stored event; returns false when it was not a key event or was already applied.
+   * A key's own events carry its version, so a repeat is recognised; CreditsConsumed events
+   * (one verifier's stream, many keys) are not: the caller applies each once, in store order.
+   */
   apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
+    if (event.type === 'CreditsConsumed') return this.consume(event.data as CreditsConsumedData);
     if (!KEY_EVENTS.has(event.type)) return false;
     // Trusted: events come from our own store (directly or through the relay).
     const keyEvent = { type: event.type, data: event.data } as KeyEvent;
@@ -162,6 +169,20 @@ export class KeyIndex {
     if (slot === undefined) this.add(next);
     else this.write(slot, next);
     return true;
+  }
+
+  /** Subtracts a verifier's flushed consumption from each key's quota. */
+  private consume(data: CreditsConsumedData): boolean {
+    let changed = false;
+    for (const [keyId, periodStart, amount] of data.entries) {
+      const slot = this.slotsById.get(keyId);
+      const extras = slot === undefined ? undefined : this.extras.get(slot);
+      if (slot === undefined || !extras?.credits) continue;
+      this.extras.set(slot, { ...extras, credits: consumeCredits(extras.credits, periodStart, amount) });
+      this.built.delete(slot);
+      changed = true;
+    }
+    return changed;
   }
 
   private add(record: KeyRecord): void {
@@ -192,6 +213,7 @@ export class KeyIndex {
       record.ipAllowlist.length > 0 ||
       Object.keys(record.metadata).length > 0 ||
       record.rateLimits.length > 0 ||
+      record.credits !== undefined ||
       tail === NOT_PACKED;
     if (!hasExtras) this.extras.delete(slot);
     else
@@ -201,6 +223,8 @@ export class KeyIndex {
         ipRanges: record.ipRanges,
         metadata: record.metadata,
         rateLimits: record.rateLimits,
+        // Folded from this index's record, so it carries what verifiers consumed.
+        credits: record.credits,
         hint: tail === NOT_PACKED ? record.hint : undefined,
       });
   }
@@ -237,6 +261,7 @@ export class KeyIndex {
       Number.isNaN(expiry) ? undefined : expiry,
       extras?.metadata ?? NO_METADATA,
       extras?.rateLimits ?? NO_RATE_LIMITS,
+      extras?.credits,
       RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
       this.versions[slot]!,
       this.pepperVersions[slot]!,
@@ -299,6 +324,7 @@ class IndexedKeyRecord implements KeyRecord {
     readonly expiresAt: number | undefined,
     readonly metadata: Readonly<Record<string, string>>,
     readonly rateLimits: readonly RateLimit[],
+    readonly credits: CreditState | undefined,
     readonly status: RecordedKeyStatus,
     readonly version: number,
     readonly pepperVersion: number,

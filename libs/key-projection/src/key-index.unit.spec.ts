@@ -40,6 +40,7 @@ const FIELDS = [
   'ipRanges',
   'expiresAt',
   'metadata',
+  'credits',
   'status',
   'version',
 ] as const;
@@ -78,6 +79,30 @@ describe('KeyIndex', () => {
 
   it('ignores events of other kinds', () => {
     expect(new KeyIndex().apply({ type: 'AdminKeyBootstrapped', streamVersion: 1, data: { keyId: 'key_a' } })).toBe(false);
+  });
+
+  it('subtracts flushed consumption from each key with a quota, keeps it through other events and restarts it with a new balance', () => {
+    const index = new KeyIndex();
+    const day = 1_767_225_600_000;
+    index.apply(issued('key_a', 'acme', { credits: { remaining: 100, refill: { amount: 100, interval: 'daily' }, periodStart: day } }));
+    index.apply(issued('key_b', 'acme'));
+    const consumed = (entries: [string, number, number][]): Applicable => ({ type: 'CreditsConsumed', streamVersion: 1, data: { entries } });
+    expect(
+      index.apply(
+        consumed([
+          ['key_a', day, 30],
+          ['key_b', day, 5],
+          ['key_zz', day, 1],
+        ]),
+      ),
+    ).toBe(true);
+    expect(index.apply(consumed([['key_b', day, 5]]))).toBe(false);
+    index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_a' } });
+    index.apply({ type: 'KeyCreditsToppedUp', streamVersion: 3, data: { keyId: 'key_a', amount: 10, periodStart: day } });
+    expect(index.get('key_a')?.credits).toMatchObject({ granted: 110, consumed: 30 });
+    expect(index.get('key_b')?.credits).toBeUndefined();
+    index.apply({ type: 'KeyUpdated', streamVersion: 4, data: { keyId: 'key_a', credits: { remaining: 7, periodStart: 0 } } });
+    expect(index.get('key_a')?.credits).toEqual({ refill: undefined, periodStart: 0, granted: 7, consumed: 0 });
   });
 
   it('gives back exactly the record evolveKey folds, whatever the events', () => {

@@ -1,12 +1,12 @@
-import type { RateLimit, VerifyResult } from '@keyledger/contracts';
+import type { VerifyResult } from '@keyledger/contracts';
 import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
 import { isWellFormedKey, verificationCode } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
 import type { Admission } from './shared-rate-limiter.js';
 
-/** Takes one use of a key's rate limits, when the key is otherwise valid. */
-export type RateLimitCheck = (keyId: string, limits: readonly RateLimit[], now: number) => Admission;
+/** Takes one use of a key's rate limits and `cost` credits of its quota, when the key is otherwise valid. */
+export type RateLimitCheck = (record: KeyRecord, now: number, cost: number) => Admission;
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
@@ -14,8 +14,8 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' 
 /**
  * Verifies a presented key against the in-memory index: format and checksum first (no
  * lookup for a malformed key), then the digest under each pepper (newest first, stopping
- * at the first found), then the rules, then (for a key that passes them) its rate limits.
- * Never throws, whatever the input.
+ * at the first found), then the rules, then (for a key that passes them) its rate limits and
+ * quota, charging `cost` credits. Never throws, whatever the input.
  */
 export function verifyKey(
   index: KeyIndex,
@@ -24,14 +24,16 @@ export function verifyKey(
   conditions: VerifyConditions,
   now: number,
   rateLimits?: RateLimitCheck,
+  cost = 1,
 ): VerifyResult {
   if (!isWellFormedKey(presented)) return MALFORMED;
   const record = findKey(index, hasher, presented as string);
   let code = verificationCode(record, conditions, now);
   if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
   // Only a use that would succeed counts against the limits.
-  const admission = code === 'VALID' && rateLimits && record.rateLimits.length > 0 ? rateLimits(record.keyId, record.rateLimits, now) : undefined;
-  if (admission?.allowed === false) code = 'RATE_LIMITED';
+  const limited = code === 'VALID' && rateLimits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
+  const admission = limited ? rateLimits(record, now, cost) : undefined;
+  if (admission?.allowed === false) code = admission.exhausted === 'credits' ? 'USAGE_EXCEEDED' : 'RATE_LIMITED';
   return {
     valid: code === 'VALID',
     code,
@@ -42,7 +44,8 @@ export function verifyKey(
     env: record.environment,
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     meta: record.metadata,
-    ...(admission?.allowed === false ? { reset: new Date(admission.reset).toISOString() } : {}),
+    ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
+    ...(admission?.remaining === undefined ? {} : { remaining: admission.remaining }),
   };
 }
 

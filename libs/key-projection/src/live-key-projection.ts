@@ -15,6 +15,9 @@ import type { KeyIndex } from './key-index.js';
 import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
 
+/** What a key projection folds: the keys' own streams, and the consumption verifiers flush to theirs. */
+export const KEY_PROJECTION_CATEGORIES = ['key', 'credits'] as const;
+
 /** The name key projections share in the snapshot store: every replica folds the same index. */
 export const KEY_PROJECTION_SNAPSHOT = 'keys';
 
@@ -224,18 +227,23 @@ export class LiveKeyProjection {
     const { store, index } = this.deps;
     const batchSize = this.settings.catchUpBatchSize;
     let applied = 0;
-    let next = store.readPayloads(this.position, batchSize, 'key');
+    let next = store.readPayloads(this.position, batchSize, KEY_PROJECTION_CATEGORIES);
     for (;;) {
       const events = await next;
       if (events.length === 0) return applied;
       const last = events[events.length - 1]!;
       // A short batch reached the end of what was committed; later events come from JetStream.
-      next = events.length < batchSize ? Promise.resolve([]) : store.readPayloads(last, batchSize, 'key');
+      next = events.length < batchSize ? Promise.resolve([]) : store.readPayloads(last, batchSize, KEY_PROJECTION_CATEGORIES);
       // Surfaced by the await above on the next turn; this only keeps it from being reported as unhandled meanwhile.
       next.catch(() => undefined);
       for (const event of events) if (index.apply(event)) applied += 1;
       this.advance(last);
     }
+  }
+
+  /** The newest store position applied (cheaper than status(), for the verify path). */
+  appliedPosition(): GlobalPosition {
+    return this.position;
   }
 
   /** True when verification must refuse every key because the bus has been gone too long. */

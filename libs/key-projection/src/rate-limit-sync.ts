@@ -33,6 +33,7 @@ export class RateLimitSync {
   private subscriptions: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private recomputeAt = 0;
+  private readonly beforeRecompute: (() => void)[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -69,6 +70,16 @@ export class RateLimitSync {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
   }
 
+  /** The replicas heard within the membership timeout, this one included. */
+  members(): string[] {
+    return [this.settings.instanceId, ...this.lastHeard.keys()];
+  }
+
+  /** Runs `hook` just before each recompute (to bring limits up to date). */
+  onRecompute(hook: () => void): void {
+    this.beforeRecompute.push(hook);
+  }
+
   /** When a replica that has spent its share gets a new one. */
   nextRecompute(): number {
     return this.recomputeAt;
@@ -89,6 +100,13 @@ export class RateLimitSync {
       for (const [instance, heard] of this.lastHeard) if (now - heard > this.settings.memberTimeoutMs) this.lastHeard.delete(instance);
       // Two ticks in, every live replica has been heard: only then does this one take a share.
       if (this.ticks >= 2) this.limiter.setMembers([...this.lastHeard.keys()]);
+      for (const hook of this.beforeRecompute) {
+        try {
+          hook();
+        } catch (cause) {
+          this.logger.error({ err: cause }, 'a rate-limit recompute hook failed');
+        }
+      }
       this.limiter.recompute(at);
       this.schedule();
     }, this.settings.recomputeDelayMs);

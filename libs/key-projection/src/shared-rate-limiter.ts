@@ -18,9 +18,29 @@ export interface ConsumptionReport {
   readonly counts: readonly (readonly [string, number, number, number, number])[];
 }
 
-export type Admission = { readonly allowed: true } | { readonly allowed: false; readonly reset: number };
+/**
+ * A key's quota for one use: its period (`end` is the next refill, or
+ * Number.POSITIVE_INFINITY), the balance the events give (`limit`) and what this use costs.
+ */
+export interface CreditCharge {
+  readonly start: number;
+  readonly end: number;
+  readonly limit: number;
+  readonly cost: number;
+}
+
+/**
+ * The answer to one use. `remaining` (keys with a quota): the credits neither this replica
+ * nor, as last reported, any other has admitted. A refusal says which limit refused it:
+ * `credits` when what remains cannot cover the cost, `rate-limit` when a rate-limit window is
+ * spent or this replica's share of either is (then `reset` is the next recompute).
+ */
+export type Admission =
+  | { readonly allowed: true; readonly remaining?: number }
+  | { readonly allowed: false; readonly reset: number; readonly exhausted: 'rate-limit' | 'credits'; readonly remaining?: number };
 
 interface WindowState {
+  /** The key id, or for a quota `<key id>/credits`: the name reports use. */
   readonly keyId: string;
   readonly windowMs: number;
   readonly start: number;
@@ -36,6 +56,8 @@ interface WindowState {
   firstReported: number | undefined;
   /** This replica's fair share of what was not yet admitted, at the last recompute. */
   target: number | undefined;
+  /** For a quota window: the key id. */
+  readonly creditsOf: string | undefined;
 }
 
 /** What another replica last reported of a window. */
@@ -45,6 +67,13 @@ interface RemoteState {
 }
 
 const ALLOWED: Admission = Object.freeze({ allowed: true });
+/** Window length reported for a quota that never refills (JSON has no infinity). */
+const ENDLESS = Number.MAX_SAFE_INTEGER;
+
+/** The name under which a key's quota is shared: a key id never holds a slash. */
+export function creditWindowKey(keyId: string): string {
+  return `${keyId}/credits`;
+}
 
 /**
  * Rate limits shared by every verifier replica without a round trip per request. A replica
@@ -73,25 +102,63 @@ export class SharedRateLimiter {
     this.members = [instance];
   }
 
-  /** Admits one verification of `keyId` under all its limits, or says when to try again. */
-  admit(keyId: string, limits: readonly RateLimit[], now: number, nextRecompute: number): Admission {
-    let refusal: { allowed: false; reset: number } | undefined;
+  /**
+   * Admits one verification of `keyId` under all its rate limits (one use each) and, for a
+   * key with a quota, `credits.cost` credits of it; or says why not and when to try again.
+   * Nothing is counted unless every limit admits.
+   */
+  admit(keyId: string, limits: readonly RateLimit[], now: number, nextRecompute: number, credits?: CreditCharge): Admission {
+    let refusal: { allowed: false; reset: number; exhausted: 'rate-limit' | 'credits' } | undefined;
     const windows: WindowState[] = [];
     for (const limit of limits) {
-      const window = this.window(keyId, limit, now);
+      const window = this.window(keyId, limit.windowMs, windowStart(now, limit.windowMs), limit.limit);
       if (window.allowance < 1) {
         // The whole window is spent: try again when it ends; only this replica's share: at the next recompute.
         const reset = this.unclaimed(window) <= 0 && this.warm ? window.start + window.windowMs : nextRecompute;
-        if (!refusal || reset > refusal.reset) refusal = { allowed: false, reset };
+        if (!refusal || reset > refusal.reset) refusal = { allowed: false, reset, exhausted: 'rate-limit' };
       }
       windows.push(window);
     }
-    if (refusal) return refusal;
+    let quota: WindowState | undefined;
+    if (credits) {
+      const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
+      quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
+      if (quota.allowance < credits.cost) {
+        const remaining = this.remaining(quota);
+        // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
+        // hold the rest, and this one gets a share at the next recompute.
+        if (remaining < credits.cost) return { allowed: false, reset: credits.end, exhausted: 'credits', remaining };
+        if (!refusal || nextRecompute > refusal.reset) refusal = { allowed: false, reset: nextRecompute, exhausted: 'rate-limit' };
+      }
+    }
+    if (refusal) return quota ? { ...refusal, remaining: this.remaining(quota) } : refusal;
     for (const window of windows) {
       window.local += 1;
       window.allowance -= 1;
     }
-    return ALLOWED;
+    if (!quota || !credits) return ALLOWED;
+    quota.local += credits.cost;
+    quota.allowance -= credits.cost;
+    return { allowed: true, remaining: this.remaining(quota) };
+  }
+
+  /**
+   * Stops counting credits this replica admitted and flushed, once the events that record
+   * them are in every replica's balance (the limit each passes): counted by both for a while,
+   * never by neither.
+   */
+  release(keyId: string, start: number, end: number, amount: number): void {
+    const windowMs = Number.isFinite(end) ? end - start : ENDLESS;
+    const window = this.windows.get(idOf(creditWindowKey(keyId), windowMs, start));
+    if (window) window.local = Math.max(0, window.local - amount);
+  }
+
+  /**
+   * Sets each open quota window's limit to the balance the events now give (`limitOf`), so a
+   * recompute never shares out credits an applied flush or update has taken away.
+   */
+  refreshQuotaLimits(limitOf: (keyId: string, start: number) => number): void {
+    for (const window of this.windows.values()) if (window.creditsOf !== undefined) window.limit = limitOf(window.creditsOf, window.start);
   }
 
   /**
@@ -176,29 +243,38 @@ export class SharedRateLimiter {
     return true;
   }
 
-  private window(keyId: string, limit: RateLimit, now: number): WindowState {
-    const start = windowStart(now, limit.windowMs);
-    const id = idOf(keyId, limit.windowMs, start);
+  private window(keyId: string, windowMs: number, start: number, limit: number): WindowState {
+    const id = idOf(keyId, windowMs, start);
     let window = this.windows.get(id);
     if (!window) {
       window = {
         keyId,
-        windowMs: limit.windowMs,
+        windowMs,
         start,
-        limit: limit.limit,
+        limit,
         local: 0,
         allowance: 0,
         reportedLocal: 0,
         reportedAllowance: 0,
         firstReported: undefined,
         target: undefined,
+        creditsOf: keyId.endsWith('/credits') ? keyId.slice(0, -'/credits'.length) : undefined,
       };
       this.windows.set(id, window);
       if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
     }
     // A limit changed by an update applies from the next share on, to what is already counted.
-    window.limit = limit.limit;
+    window.limit = limit;
     return window;
+  }
+
+  /** What nobody has admitted, as far as this replica knows now (claims held as allowances not subtracted). */
+  private remaining(window: WindowState): number {
+    let admitted = window.local;
+    const remote = this.remote.get(idOf(window.keyId, window.windowMs, window.start));
+    // Members only: a replica that left has flushed what it admitted, or lost it (docs/architecture.md).
+    if (remote) for (const member of this.members) admitted += remote.get(member)?.admitted ?? 0;
+    return Math.max(0, window.limit - admitted);
   }
 
   /**

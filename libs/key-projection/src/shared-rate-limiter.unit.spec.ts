@@ -1,4 +1,4 @@
-import { SharedRateLimiter } from './shared-rate-limiter.js';
+import { SharedRateLimiter, creditWindowKey } from './shared-rate-limiter.js';
 
 const PERIOD = 25;
 const RECOMPUTE_DELAY = 5;
@@ -112,7 +112,7 @@ describe('SharedRateLimiter', () => {
   it('a replica that has not heard the others yet admits no limited key', () => {
     const limiter = new SharedRateLimiter('new');
     const limits = [{ limit: 10, windowMs: 1000 }];
-    expect(limiter.admit('key_a', limits, 5_000, 5_030)).toEqual({ allowed: false, reset: 5_030 });
+    expect(limiter.admit('key_a', limits, 5_000, 5_030)).toEqual({ allowed: false, reset: 5_030, exhausted: 'rate-limit' });
     limiter.report(5_000);
     limiter.setMembers(['new', 'other']);
     expect(limiter.recompute(5_000)).toBe(false); // the other has not reported tick 5000
@@ -134,12 +134,141 @@ describe('SharedRateLimiter', () => {
     ];
     expect(limiter.admit('key_a', limits, 60_000_100, 60_000_130).allowed).toBe(true);
     expect(limiter.admit('key_a', limits, 60_000_200, 60_000_230).allowed).toBe(true);
-    expect(limiter.admit('key_a', limits, 60_000_300, 60_000_330)).toEqual({ allowed: false, reset: 60_001_000 });
+    expect(limiter.admit('key_a', limits, 60_000_300, 60_000_330)).toEqual({ allowed: false, reset: 60_001_000, exhausted: 'rate-limit' });
     // The refused call consumed nothing of the longer window.
     expect(limiter.report(60_000_400)?.counts).toEqual(
       expect.arrayContaining([
         ['key_a', 1000, 60_000_000, 2, 0],
         ['key_a', 60_000, 60_000_000, 2, 98],
+      ]),
+    );
+  });
+});
+
+/**
+ * Replicas sharing one quota as KeyLimits runs them: each admits `cost` credits per use,
+ * flushes what it admitted every second (an event every replica applies after its own
+ * delay, lowering the balance it passes as the limit), and stops counting a flush once every
+ * replica has applied it. Checks at every millisecond that the credits admitted so far never
+ * exceed the balance.
+ */
+function simulateCredits(options: {
+  replicas: number;
+  balance: number;
+  durationMs: number;
+  demand: (replica: number, t: number) => number;
+  cost: (replica: number, t: number) => number;
+  applyDelay: (replica: number) => number;
+}) {
+  const ids = Array.from({ length: options.replicas }, (_, i) => `verifier-${i}`);
+  const limiters = ids.map((id) => new SharedRateLimiter(id));
+  limiters.forEach((limiter) => limiter.setMembers(ids));
+  const inFlight: { at: number; report: ReturnType<SharedRateLimiter['report']> }[] = [];
+  const flushes: { from: number; amount: number; appliedAt: number[]; released: boolean }[] = [];
+  const unflushed = ids.map(() => 0);
+  const limitAt = (replica: number, t: number): number =>
+    options.balance - flushes.filter((flush) => flush.appliedAt[replica]! <= t).reduce((sum, flush) => sum + flush.amount, 0);
+  let admitted = 0;
+  const start = 1_700_000_000_000;
+  const last: ReturnType<SharedRateLimiter['admit']>[] = [];
+  for (let t = start; t < start + options.durationMs; t += 1) {
+    for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
+    inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
+    if (t % PERIOD === 0) limiters.forEach((limiter) => inFlight.push({ at: t + 1, report: limiter.report(t) }));
+    if (t % PERIOD === RECOMPUTE_DELAY) {
+      limiters.forEach((limiter, replica) => {
+        for (const flush of flushes)
+          if (flush.from === replica && !flush.released && flush.appliedAt.every((at) => at <= t)) {
+            limiter.release('key_a', 0, Number.POSITIVE_INFINITY, flush.amount);
+            flush.released = true;
+          }
+        limiter.refreshQuotaLimits(() => limitAt(replica, t));
+        limiter.recompute(t - RECOMPUTE_DELAY);
+      });
+    }
+    if (t % 1000 === 500) {
+      ids.forEach((_, replica) => {
+        flushes.push({ from: replica, amount: unflushed[replica]!, appliedAt: ids.map((__, i) => t + options.applyDelay(i)), released: false });
+        unflushed[replica] = 0;
+      });
+    }
+    const nextRecompute = t - (t % PERIOD) + PERIOD + RECOMPUTE_DELAY;
+    limiters.forEach((limiter, replica) => {
+      for (let n = 0; n < options.demand(replica, t - start); n += 1) {
+        const cost = options.cost(replica, t - start);
+        const admission = limiter.admit('key_a', [], t, nextRecompute, { start: 0, end: Number.POSITIVE_INFINITY, limit: limitAt(replica, t), cost });
+        last[replica] = admission;
+        if (admission.allowed) {
+          admitted += cost;
+          unflushed[replica] = unflushed[replica]! + cost;
+        }
+      }
+    });
+    if (admitted > options.balance) throw new Error(`${admitted} credits admitted of ${options.balance} at ${t - start} ms`);
+  }
+  return { admitted, last };
+}
+
+describe('SharedRateLimiter with quotas', () => {
+  it('one replica admits exactly the balance, then refuses with USAGE_EXCEEDED and nothing remaining', () => {
+    const { admitted, last } = simulateCredits({ replicas: 1, balance: 500, durationMs: 3000, demand: () => 1, cost: () => 1, applyDelay: () => 20 });
+    expect(admitted).toBe(500);
+    expect(last[0]).toEqual({ allowed: false, reset: Number.POSITIVE_INFINITY, exhausted: 'credits', remaining: 0 });
+  });
+
+  it('three replicas with costs from 0 to 5 never overspend and spend nearly all of it', () => {
+    const cost = (replica: number, t: number): number => (t * 7 + replica) % 6;
+    const { admitted, last } = simulateCredits({
+      replicas: 3,
+      balance: 3000,
+      durationMs: 4000,
+      demand: (r, t) => (t % 3 === r ? 2 : 1),
+      cost,
+      applyDelay: () => 15,
+    });
+    expect(admitted).toBeGreaterThanOrEqual(3000 - 3 * 5);
+    for (const admission of last) expect(admission?.allowed).toBe(false);
+  });
+
+  it('never overspends when one replica gets all the traffic and flushes reach the replicas late and unevenly', () => {
+    const { admitted } = simulateCredits({
+      replicas: 3,
+      balance: 2000,
+      durationMs: 6000,
+      demand: (replica) => (replica === 0 ? 3 : 0),
+      cost: () => 2,
+      applyDelay: (replica) => [10, 400, 900][replica]!,
+    });
+    expect(admitted).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('never overspends with bursts of large costs', () => {
+    const burst = (replica: number, t: number): number => (Math.floor(t / 100) % 3 === replica ? 10 : 0);
+    const { admitted } = simulateCredits({
+      replicas: 3,
+      balance: 5000,
+      durationMs: 5000,
+      demand: burst,
+      cost: (r, t) => 1 + (t % 50),
+      applyDelay: (r) => 5 + r * 100,
+    });
+    expect(admitted).toBeGreaterThan(4500);
+  });
+
+  it('counts a quota apart from a rate limit of the same window, and a refusal by either consumes neither', () => {
+    const limiter = new SharedRateLimiter('solo');
+    limiter.setMembers([]);
+    const day = 86_400_000;
+    const limits = [{ limit: 2, windowMs: day }];
+    const credits = { start: 0, end: day, limit: 10, cost: 4 };
+    expect(limiter.admit('key_a', limits, 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
+    expect(limiter.admit('key_a', limits, 1001, 1030, credits)).toEqual({ allowed: true, remaining: 2 });
+    expect(limiter.admit('key_a', [], 1002, 1030, credits)).toEqual({ allowed: false, reset: day, exhausted: 'credits', remaining: 2 });
+    expect(limiter.admit('key_a', limits, 1003, 1030, { ...credits, cost: 1 })).toMatchObject({ allowed: false, exhausted: 'rate-limit', remaining: 2 });
+    expect(limiter.report(1010).counts).toEqual(
+      expect.arrayContaining([
+        ['key_a', day, 0, 2, 0],
+        [creditWindowKey('key_a'), day, 0, 8, 2],
       ]),
     );
   });

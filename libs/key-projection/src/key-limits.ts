@@ -1,0 +1,187 @@
+import type { GlobalPosition } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
+import { newEventId } from '@keyledger/ids';
+import type { CreditState, KeyRecord } from '@keyledger/key-domain';
+import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
+import type { Logger } from '@keyledger/observability';
+import type { KeyIndex } from './key-index.js';
+import type { RateLimitSync } from './rate-limit-sync.js';
+import type { Admission } from './shared-rate-limiter.js';
+import type { VerifierFence } from './verifier-fence.js';
+
+export interface KeyLimitsSettings {
+  /** This verifier, as it reports to the others and announces its position. */
+  readonly instanceId: string;
+  /** How often admitted credits are appended to the store. */
+  readonly flushEveryMs: number;
+}
+
+export const DEFAULT_CREDITS_FLUSH_MS = 1000;
+/** Entries per CreditsConsumed event (the schema's maximum). */
+const ENTRIES_PER_EVENT = 10_000;
+
+export interface KeyLimitsDependencies {
+  readonly sync: RateLimitSync;
+  readonly index: KeyIndex;
+  readonly store: Pick<PostgresEventStore, 'append'>;
+  /** Announcements of the position each verifier has applied. */
+  readonly fence: Pick<VerifierFence, 'liveVerifiers'>;
+  /** The position this verifier's own projection has applied. */
+  readonly applied: () => GlobalPosition;
+  readonly logger: Logger;
+}
+
+interface Consumed {
+  readonly keyId: string;
+  readonly start: number;
+  readonly end: number;
+  amount: number;
+}
+
+interface Flush {
+  readonly eventIds: readonly string[];
+  readonly entries: readonly Consumed[];
+}
+
+/**
+ * A verifier's rate limits and quotas. Rate limits and credits are both windows of the
+ * SharedRateLimiter; a quota's window is its period, its limit the balance the events give.
+ * Admitted credits are appended about every second as one CreditsConsumed event to this
+ * verifier's own stream `credits-<instance>` (no other writer, so the expected version is
+ * tracked here), and keep being counted by the limiter until every live verifier has
+ * announced a position at or past that event, that is until every balance includes them.
+ */
+export class KeyLimits {
+  private readonly pending = new Map<string, Consumed>();
+  /** Appended, waiting for every verifier to apply them; credits by `<key id> <period start>`. */
+  private readonly awaiting: { position: GlobalPosition; entries: readonly Consumed[]; byWindow: ReadonlyMap<string, number> }[] = [];
+  /** An append that failed, retried with the same event ids so a lost answer does not count twice. */
+  private unconfirmed: Flush | undefined;
+  private version = NO_STREAM;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly streamId: string;
+
+  constructor(
+    private readonly deps: KeyLimitsDependencies,
+    private readonly settings: KeyLimitsSettings,
+  ) {
+    this.streamId = streamIdOf('credits', settings.instanceId);
+  }
+
+  /** Takes one verification of a valid key: a use of each rate limit and `cost` credits of its quota. */
+  readonly check = (record: KeyRecord, now: number, cost: number): Admission => {
+    const { limiter } = this.deps.sync;
+    const credits = record.credits;
+    if (!credits) return limiter.admit(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute());
+    const start = creditPeriodStart(credits.refill, now);
+    const end = creditPeriodEnd(credits.refill, start);
+    const id = `${record.keyId} ${start}`;
+    const admission = limiter.admit(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute(), {
+      start,
+      end,
+      limit: this.limitOf(credits, start, id),
+      cost,
+    });
+    if (admission.allowed && cost > 0) {
+      const entry = this.pending.get(id);
+      if (entry) entry.amount += cost;
+      else this.pending.set(id, { keyId: record.keyId, start, end, amount: cost });
+    }
+    return admission;
+  };
+
+  start(): void {
+    this.deps.sync.onRecompute(() => {
+      this.release();
+      this.deps.sync.limiter.refreshQuotaLimits((keyId, start) => {
+        const credits = this.deps.index.get(keyId)?.credits;
+        return credits ? this.limitOf(credits, start, `${keyId} ${start}`) : 0;
+      });
+    });
+    this.timer = setInterval(() => void this.flush(), this.settings.flushEveryMs);
+  }
+
+  /**
+   * The limit of a quota window: the balance the events give, plus what this verifier flushed
+   * and its own projection has applied but it still counts (until every verifier has applied
+   * it). Without that, its own flushes would be counted twice here; others' flushes are, for
+   * the moment between this verifier applying them and their senders no longer counting them.
+   */
+  private limitOf(credits: CreditState, start: number, id: string): number {
+    let limit = balanceOfPeriod(credits, start);
+    if (this.awaiting.length === 0) return limit;
+    const applied = this.deps.applied();
+    for (const flush of this.awaiting) if (compareGlobalPositions(flush.position, applied) <= 0) limit += flush.byWindow.get(id) ?? 0;
+    return limit;
+  }
+
+  /** Stops flushing on a timer and appends what is left (retrying for up to `timeoutMs`). */
+  async stop(timeoutMs = 5000): Promise<void> {
+    clearInterval(this.timer);
+    const deadline = Date.now() + timeoutMs;
+    do {
+      await this.flush();
+      if (!this.unconfirmed && this.pending.size === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } while (Date.now() < deadline);
+    this.deps.logger.error({ unflushed: this.pending.size + (this.unconfirmed?.entries.length ?? 0) }, 'stopping with credits consumption not recorded');
+  }
+
+  /** Appends what was admitted since the last flush; one flush at a time. */
+  flush(): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (!this.unconfirmed) {
+      if (this.pending.size === 0) return;
+      const entries = [...this.pending.values()];
+      this.pending.clear();
+      const eventIds = Array.from({ length: Math.ceil(entries.length / ENTRIES_PER_EVENT) }, () => newEventId());
+      this.unconfirmed = { eventIds, entries };
+    }
+    const { eventIds, entries } = this.unconfirmed;
+    const metadata = { actor: 'system:verifier', correlationId: this.settings.instanceId, causationId: this.settings.instanceId };
+    try {
+      const result = await this.deps.store.append(
+        this.streamId,
+        this.version,
+        eventIds.map((eventId, n) => ({
+          eventId,
+          type: 'CreditsConsumed',
+          data: { entries: entries.slice(n * ENTRIES_PER_EVENT, (n + 1) * ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]) },
+          metadata,
+        })),
+      );
+      this.version = result.nextExpectedVersion;
+      const byWindow = new Map(entries.map(({ keyId, start, amount }) => [`${keyId} ${start}`, amount]));
+      this.awaiting.push({ position: result.events[result.events.length - 1]!, entries, byWindow });
+      this.unconfirmed = undefined;
+    } catch (error) {
+      this.deps.logger.warn({ err: error, entries: entries.length }, 'could not record credits consumption; retrying');
+    }
+  }
+
+  /** Stops counting flushed credits every member has applied (each member announces its position). */
+  private release(): void {
+    if (this.awaiting.length === 0) return;
+    const applied = new Map(this.deps.fence.liveVerifiers().map(({ instance, position }) => [instance, position]));
+    const members = this.deps.sync.members();
+    while (this.awaiting.length > 0) {
+      const { position, entries } = this.awaiting[0]!;
+      const everywhere = members.every((member) => {
+        const at = applied.get(member);
+        return at !== undefined && compareGlobalPositions(at, position) >= 0;
+      });
+      if (!everywhere) return;
+      for (const { keyId, start, end, amount } of entries) this.deps.sync.limiter.release(keyId, start, end, amount);
+      this.awaiting.shift();
+    }
+  }
+}
