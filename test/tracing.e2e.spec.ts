@@ -13,9 +13,11 @@ interface CommandTrace {
   readonly published: ReceivedSpan;
   readonly verifierApplied: ReceivedSpan;
   readonly issuerApplied: ReceivedSpan;
+  /** The auditor recording the event in the audit trail. */
+  readonly auditorRecorded: ReceivedSpan;
 }
 
-describe('one OpenTelemetry trace from a command, across the bus, into the projections', () => {
+describe('one OpenTelemetry trace from a command, across the bus, into the projections and the audit trail', () => {
   let ctx: TestContext;
   let receiver: OtlpReceiver;
   let services: RunningServices;
@@ -31,6 +33,9 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
       published: spans.find((s) => s.service === 'relay' && s.kind === OTLP_SPAN_KIND.producer && s.name.endsWith(`.events.key.${eventType}`)),
       verifierApplied: spans.find((s) => s.service === 'verifier' && s.kind === OTLP_SPAN_KIND.consumer),
       issuerApplied: spans.find((s) => s.service === 'issuer' && s.kind === OTLP_SPAN_KIND.consumer),
+      auditorRecorded: spans.find(
+        (s) => s.service === 'auditor' && s.kind === OTLP_SPAN_KIND.consumer && s.attributes['messaging.consumer.group.name'] === 'auditor-trail',
+      ),
     });
     const found = await eventually(
       `the spans of trace ${traceId}`,
@@ -44,7 +49,7 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
     ctx = await createTestContext('tracing');
-    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], {
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], {
       KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
@@ -63,7 +68,7 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     await receiver?.close();
   });
 
-  it("continues a gRPC caller's trace through the issuer, the event store, the relay and JetStream into each projection", async () => {
+  it("continues a gRPC caller's trace through the issuer, the event store, the relay and JetStream into each projection and the audit trail", async () => {
     const traceId = randomBytes(16).toString('hex');
     const callerSpanId = randomBytes(8).toString('hex');
     const metadata = new grpc.Metadata();
@@ -84,6 +89,11 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     expect(trace.published.attributes['messaging.destination.name']).toBe(`${ctx.topology.subjectPrefix}.events.key.KeyIssued`);
     expect(trace.verifierApplied.parentSpanId).toBe(trace.published.spanId);
     expect(trace.issuerApplied.parentSpanId).toBe(trace.published.spanId);
+    expect(trace.auditorRecorded.parentSpanId).toBe(trace.published.spanId);
+    const [recorded] = await ctx.ownerDb.query<{ trace_id: string }[]>(`select trace_id from audit_trail where stream_id = $1`, [
+      streamIdOf('key', issued.keyId),
+    ]);
+    expect(recorded?.trace_id).toBe(traceId);
     // The store keeps the append's context with the event: that is what the relay continued.
     const [stored] = await ctx.store.readStream(streamIdOf('key', issued.keyId));
     expect(stored?.metadata.traceparent).toBe(`00-${traceId}-${trace.appended.spanId}-01`);

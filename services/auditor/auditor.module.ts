@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
-import { consumerMetrics } from '@keyledger/consumer-runtime';
+import { AuditTrailProjection } from '@keyledger/audit-trail';
+import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
 import { tracingConsumers } from '@keyledger/event-bus';
 import { AdminAuthenticator } from '@keyledger/key-management';
 import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
@@ -24,7 +25,8 @@ interface PartitionSettings {
 }
 
 /**
- * The auditor: stores the usage stream in the usage ledger (Postgres, partitioned by day),
+ * The auditor: keeps the audit trail (every event of the store, in order, with actor,
+ * correlation, trace and tenant), stores the usage stream in the usage ledger (Postgres, partitioned by day),
  * keeps the partitions ahead and drops those past retention, and answers usage queries over
  * NATS and gRPC. Admin keys are authenticated against its own in-memory key projection, as
  * the issuer does.
@@ -37,6 +39,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
     @Inject(UsageConsumer) private readonly consumer: UsageConsumer,
+    @Inject(DurableEventConsumer) private readonly trail: DurableEventConsumer,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
@@ -75,6 +78,24 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       },
     );
     consumption.watch(consumer);
+    // The audit trail: every event of the store, applied once, through a durable consumer.
+    const trail = new DurableEventConsumer(
+      {
+        dataSource: infrastructure.db,
+        js: infrastructure.js,
+        jsm: infrastructure.jsm,
+        topology: infrastructure.topology,
+        projection: new AuditTrailProjection(),
+        logger,
+        onDelivery: consumption.onDelivery,
+      },
+      {
+        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
+        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+        prefetch: 64,
+      },
+    );
+    consumption.watch(trail);
     return {
       module: AuditorModule,
       controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController],
@@ -82,6 +103,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: LiveKeyProjection, useValue: projection },
         { provide: UsageLedger, useValue: ledger },
         { provide: UsageConsumer, useValue: consumer },
+        { provide: DurableEventConsumer, useValue: trail },
         { provide: UsageQueries, useValue: new UsageQueries(ledger, index) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers)) },
         {
@@ -101,6 +123,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.partitionTimer.unref();
     await this.projection.start();
     await this.consumer.start();
+    await this.trail.start();
     this.health.register('key-projection', () => {
       const status = this.projection.status();
       return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
@@ -110,6 +133,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.partitionTimer);
     await this.consumer.stop();
+    await this.trail.stop();
     await this.projection.stop();
   }
 

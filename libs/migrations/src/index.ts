@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { auditTrailMigrations } from '@keyledger/audit-trail';
 import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
 import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
@@ -7,7 +8,13 @@ import { usageLedgerMigrations } from '@keyledger/usage-ledger';
 
 /** Every migration of the Keyledger schema, in order. */
 export function keyledgerMigrations(appRole: string): (new () => MigrationInterface)[] {
-  return [...eventStoreMigrations(appRole), ...consumerRuntimeMigrations(appRole), ...projectionSnapshotMigrations(appRole), ...usageLedgerMigrations(appRole)];
+  return [
+    ...eventStoreMigrations(appRole),
+    ...consumerRuntimeMigrations(appRole),
+    ...projectionSnapshotMigrations(appRole),
+    ...usageLedgerMigrations(appRole),
+    ...auditTrailMigrations(appRole),
+  ];
 }
 
 /** Brings a schema up to date as its owner; returns the names of the migrations applied. */

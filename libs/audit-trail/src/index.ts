@@ -1,0 +1,2 @@
+export * from './audit-trail.projection.js';
+export * from './migrations/audit-trail.migrations.js';
