@@ -132,6 +132,14 @@ describe('credits across verifiers', () => {
     expect(await httpVerify(port!, costly.key, 0)).toEqual({ status: 200, code: 'VALID', remaining: 0 });
     expect((await httpVerify(port!, costly.key, 1001)).code).toBe('MALFORMED');
     expect((await natsVerify(costly.key, -1)).code).toBe('MALFORMED');
+    // Any answer for a key with a quota says what is left, and only VALID ones are charged.
+    await api.ok('keys.suspend', { keyId: costly.keyId });
+    await eventually(
+      'suspension applied',
+      () => natsVerify(costly.key, 5),
+      (o) => o.code === 'DISABLED',
+    );
+    expect(await httpVerify(port!, costly.key, 5)).toEqual({ status: 401, code: 'DISABLED', remaining: 0 });
 
     // The consumption is flushed to the store: the issuer shows it, and a top-up restores the key.
     await eventually(
@@ -139,6 +147,9 @@ describe('credits across verifiers', () => {
       () => remainingOf(keyId),
       (remaining) => remaining === 0,
     );
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(Number(/^keyledger_credits_recorded_total{service="verifier"} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(30);
+    expect(metrics).toMatch(/^keyledger_credits_flush_failures_total{service="verifier"} 0$/m);
     const toppedUp = await api.ok<KeyView>('keys.topup', { keyId, amount: 5 });
     expect(toppedUp.credits).toEqual({ remaining: 5, refill: null });
     await eventually(

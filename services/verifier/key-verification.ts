@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { VerifyConditions } from '@keyledger/key-domain';
-import type { KeyIndex, LiveKeyProjection, RateLimitCheck } from '@keyledger/key-projection';
+import type { KeyIndex, LimitCheck, LiveKeyProjection } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
@@ -39,7 +39,7 @@ export class KeyVerification {
     metrics: Registry,
     private readonly clock: () => number = Date.now,
     /** Rate limits and quotas shared with the other verifiers; without it, keys are not limited. */
-    private readonly rateLimits?: RateLimitCheck,
+    private readonly limits?: LimitCheck,
   ) {
     const tallies = this.tallies;
     new Counter({
@@ -66,7 +66,7 @@ export class KeyVerification {
   verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.rateLimits, cost);
+    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.limits, cost);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
     // Credits are charged only where a quota admitted the call.

@@ -11,6 +11,7 @@ import {
   DEFAULT_RATE_LIMIT_SYNC,
   KeyIndex,
   KeyLimits,
+  registerKeyLimitsMetrics,
   keyProjectionSnapshotting,
   LiveKeyProjection,
   RateLimitSync,
@@ -99,6 +100,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       { sync: rateLimitSync, index, store: infrastructure.store, fence, logger, applied: () => projection.appliedPosition() },
       { instanceId, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },
     );
+    registerKeyLimitsMetrics(metrics, keyLimits);
     return {
       module: VerifierModule,
       controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
@@ -108,7 +110,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: RateLimitSync, useValue: rateLimitSync },
         { provide: KeyLimits, useValue: keyLimits },
         { provide: VerifierFence, useValue: fence },
-        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, keyLimits.check) },
+        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, keyLimits) },
       ],
     };
   }

@@ -6,8 +6,11 @@ import { newEventId } from '@keyledger/ids';
 import type { CreditState, KeyRecord } from '@keyledger/key-domain';
 import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
 import type { Logger } from '@keyledger/observability';
+import { Counter, Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { KeyIndex } from './key-index.js';
 import type { RateLimitSync } from './rate-limit-sync.js';
+import type { LimitCheck } from './key-verifier.js';
 import type { Admission } from './shared-rate-limiter.js';
 import type { VerifierFence } from './verifier-fence.js';
 
@@ -53,7 +56,7 @@ interface Flush {
  * tracked here), and keep being counted by the limiter until every live verifier has
  * announced a position at or past that event, that is until every balance includes them.
  */
-export class KeyLimits {
+export class KeyLimits implements LimitCheck {
   private readonly pending = new Map<string, Consumed>();
   /** Appended, waiting for every verifier to apply them; credits by `<key id> <period start>`. */
   private readonly awaiting: { position: GlobalPosition; entries: readonly Consumed[]; byWindow: ReadonlyMap<string, number> }[] = [];
@@ -63,6 +66,8 @@ export class KeyLimits {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly streamId: string;
+  private recorded = 0;
+  private flushFailures = 0;
 
   constructor(
     private readonly deps: KeyLimitsDependencies,
@@ -72,7 +77,7 @@ export class KeyLimits {
   }
 
   /** Takes one verification of a valid key: a use of each rate limit and `cost` credits of its quota. */
-  readonly check = (record: KeyRecord, now: number, cost: number): Admission => {
+  admit(record: KeyRecord, now: number, cost: number): Admission {
     const { limiter } = this.deps.sync;
     const credits = record.credits;
     if (!credits) return limiter.admit(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute());
@@ -91,7 +96,15 @@ export class KeyLimits {
       else this.pending.set(id, { keyId: record.keyId, start, end, amount: cost });
     }
     return admission;
-  };
+  }
+
+  remaining(record: KeyRecord, now: number): number | undefined {
+    const credits = record.credits;
+    if (!credits) return undefined;
+    const start = creditPeriodStart(credits.refill, now);
+    const end = creditPeriodEnd(credits.refill, start);
+    return this.deps.sync.limiter.quotaRemaining(record.keyId, { start, end, limit: this.limitOf(credits, start, `${record.keyId} ${start}`) });
+  }
 
   start(): void {
     this.deps.sync.onRecompute(() => {
@@ -163,9 +176,21 @@ export class KeyLimits {
       const byWindow = new Map(entries.map(({ keyId, start, amount }) => [`${keyId} ${start}`, amount]));
       this.awaiting.push({ position: result.events[result.events.length - 1]!, entries, byWindow });
       this.unconfirmed = undefined;
+      this.recorded += sumOf(entries);
     } catch (error) {
+      this.flushFailures += 1;
       this.deps.logger.warn({ err: error, entries: entries.length }, 'could not record credits consumption; retrying');
     }
+  }
+
+  /** Credits by state, and failed appends, for metrics. */
+  counts(): { unrecorded: number; unreleased: number; recorded: number; flushFailures: number } {
+    return {
+      unrecorded: sumOf(this.pending.values()) + sumOf(this.unconfirmed?.entries ?? []),
+      unreleased: this.awaiting.reduce((total, flush) => total + sumOf(flush.entries), 0),
+      recorded: this.recorded,
+      flushFailures: this.flushFailures,
+    };
   }
 
   /** Stops counting flushed credits every member has applied (each member announces its position). */
@@ -184,4 +209,41 @@ export class KeyLimits {
       this.awaiting.shift();
     }
   }
+}
+
+function sumOf(entries: Iterable<Consumed>): number {
+  let total = 0;
+  for (const { amount } of entries) total += amount;
+  return total;
+}
+
+/** A verifier's credits on their way to the store, read at scrape time. */
+export function registerKeyLimitsMetrics(registry: Registry, limits: Pick<KeyLimits, 'counts'>): void {
+  const counter = (name: string, help: string, pick: (counts: ReturnType<KeyLimits['counts']>) => number): void => {
+    let reported = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const value = pick(limits.counts());
+        this.inc(value - reported);
+        reported = value;
+      },
+    });
+  };
+  const gauge = (name: string, help: string, pick: (counts: ReturnType<KeyLimits['counts']>) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(limits.counts()));
+      },
+    });
+  };
+  counter('keyledger_credits_recorded_total', 'Credits admitted by this verifier and appended to the store (CreditsConsumed)', (c) => c.recorded);
+  counter('keyledger_credits_flush_failures_total', 'Failed appends of consumed credits (each is retried with the same event ids)', (c) => c.flushFailures);
+  gauge('keyledger_credits_unrecorded', 'Credits admitted by this verifier and not yet in the store: lost if it dies now', (c) => c.unrecorded);
+  gauge('keyledger_credits_unreleased', 'Credits in the store that this verifier still counts until every verifier has applied them', (c) => c.unreleased);
 }

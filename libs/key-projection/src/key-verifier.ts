@@ -5,8 +5,13 @@ import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
 import type { Admission } from './shared-rate-limiter.js';
 
-/** Takes one use of a key's rate limits and `cost` credits of its quota, when the key is otherwise valid. */
-export type RateLimitCheck = (record: KeyRecord, now: number, cost: number) => Admission;
+/** A verifier's rate limits and quotas, as verification uses them. */
+export interface LimitCheck {
+  /** Takes one use of a key's rate limits and `cost` credits of its quota, when the key is otherwise valid. */
+  admit(record: KeyRecord, now: number, cost: number): Admission;
+  /** What remains of a key's quota as far as this verifier knows, for answers that charge nothing. */
+  remaining(record: KeyRecord, now: number): number | undefined;
+}
 
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
@@ -23,7 +28,7 @@ export function verifyKey(
   presented: unknown,
   conditions: VerifyConditions,
   now: number,
-  rateLimits?: RateLimitCheck,
+  limits?: LimitCheck,
   cost = 1,
 ): VerifyResult {
   if (!isWellFormedKey(presented)) return MALFORMED;
@@ -31,9 +36,11 @@ export function verifyKey(
   let code = verificationCode(record, conditions, now);
   if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
   // Only a use that would succeed counts against the limits.
-  const limited = code === 'VALID' && rateLimits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
-  const admission = limited ? rateLimits(record, now, cost) : undefined;
+  const limited = code === 'VALID' && limits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
+  const admission = limited ? limits.admit(record, now, cost) : undefined;
   if (admission?.allowed === false) code = admission.exhausted === 'credits' ? 'USAGE_EXCEEDED' : 'RATE_LIMITED';
+  // A key with a quota says what is left, whatever the answer.
+  const remaining = admission ? admission.remaining : record.credits && limits?.remaining(record, now);
   return {
     valid: code === 'VALID',
     code,
@@ -45,7 +52,7 @@ export function verifyKey(
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     meta: record.metadata,
     ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
-    ...(admission?.remaining === undefined ? {} : { remaining: admission.remaining }),
+    ...(remaining === undefined ? {} : { remaining }),
   };
 }
 

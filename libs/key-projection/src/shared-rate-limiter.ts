@@ -153,6 +153,13 @@ export class SharedRateLimiter {
     if (window) window.local = Math.max(0, window.local - amount);
   }
 
+  /** What remains of a key's quota as far as this replica knows, without charging anything. */
+  quotaRemaining(keyId: string, credits: Omit<CreditCharge, 'cost'>): number {
+    const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
+    const id = idOf(creditWindowKey(keyId), windowMs, credits.start);
+    return Math.max(0, credits.limit - this.admittedIn(id, this.windows.get(id)?.local ?? 0));
+  }
+
   /**
    * Sets each open quota window's limit to the balance the events now give (`limitOf`), so a
    * recompute never shares out credits an applied flush or update has taken away.
@@ -270,11 +277,16 @@ export class SharedRateLimiter {
 
   /** What nobody has admitted, as far as this replica knows now (claims held as allowances not subtracted). */
   private remaining(window: WindowState): number {
-    let admitted = window.local;
-    const remote = this.remote.get(idOf(window.keyId, window.windowMs, window.start));
+    return Math.max(0, window.limit - this.admittedIn(idOf(window.keyId, window.windowMs, window.start), window.local));
+  }
+
+  /** What this replica (`local`) and the members, as last reported, admitted in a window. */
+  private admittedIn(id: string, local: number): number {
+    let admitted = local;
+    const remote = this.remote.get(id);
     // Members only: a replica that left has flushed what it admitted, or lost it (docs/architecture.md).
     if (remote) for (const member of this.members) admitted += remote.get(member)?.admitted ?? 0;
-    return Math.max(0, window.limit - admitted);
+    return admitted;
   }
 
   /**

@@ -271,5 +271,8 @@ describe('SharedRateLimiter with quotas', () => {
         [creditWindowKey('key_a'), day, 0, 8, 2],
       ]),
     );
+    // What is left can be read without charging, for a quota used here or not yet.
+    expect(limiter.quotaRemaining('key_a', { start: 0, end: day, limit: 10 })).toBe(2);
+    expect(limiter.quotaRemaining('key_b', { start: 0, end: day, limit: 10 })).toBe(10);
   });
 });
