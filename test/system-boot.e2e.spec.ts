@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { NO_STREAM, START_OF_LOG } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, freePort, spawnService, testEvent, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, freePort, serviceOutput, spawnService, testEvent, waitForExit } from '@keyledger/testing';
 
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'] as const;
 
@@ -73,5 +73,18 @@ describe('the system', () => {
     for (const { child } of running.values()) child.kill('SIGTERM');
     const codes = await Promise.all([...running.values()].map(({ child }) => waitForExit(child)));
     expect(codes).toEqual(SERVICES.map(() => 0));
+  });
+
+  it("writes every log line, Nest's own included, as JSON (the issuer's one-time root key banner aside)", () => {
+    for (const [service, { child }] of running) {
+      const lines = serviceOutput(child)
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      const banner = service === 'issuer' ? lines.findIndex((line) => line.startsWith('Root admin key')) : -1;
+      const logLines = banner === -1 ? lines : [...lines.slice(0, banner), ...lines.slice(banner + 2)];
+      expect(logLines.length).toBeGreaterThan(0);
+      for (const line of logLines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      expect(logLines.map((line) => (JSON.parse(line) as { service?: string }).service)).toEqual(logLines.map(() => service));
+    }
   });
 });

@@ -15,6 +15,7 @@ import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
 import { ServiceKitModule } from './service-kit.module.js';
 import { answerStatusRequests } from './status-responder.js';
+import { PinoNestLogger } from './pino-nest-logger.js';
 
 export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
   readonly service: string;
@@ -66,7 +67,7 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   const infrastructure = await openInfrastructure(options.service, config);
   const context: ServiceContext<C> = { service: options.service, config, logger, infrastructure, telemetry, metrics: createMetricsRegistry(options.service) };
   const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
-    logger: ['error', 'warn'],
+    logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
   if (options.natsApi) {

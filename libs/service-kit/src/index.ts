@@ -6,3 +6,4 @@ export * from './service-kit.module.js';
 export * from './bootstrap-service.js';
 export * from './status-responder.js';
 export * from './grpc-api.js';
+export * from './pino-nest-logger.js';
