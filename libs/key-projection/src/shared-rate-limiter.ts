@@ -58,6 +58,8 @@ interface WindowState {
   target: number | undefined;
   /** For a quota window: the key id. */
   readonly creditsOf: string | undefined;
+  /** When this replica was last asked to admit a use in the window. */
+  lastUsed: number;
 }
 
 /** What another replica last reported of a window. */
@@ -69,6 +71,12 @@ interface RemoteState {
 const ALLOWED: Admission = Object.freeze({ allowed: true });
 /** Window length reported for a quota that never refills (JSON has no infinity). */
 const ENDLESS = Number.MAX_SAFE_INTEGER;
+/**
+ * A quota window (a day, a month, forever) unused here for this long, with nothing counted,
+ * is forgotten: reports stay small. The others keep counting its allowance as held until
+ * this replica's next full report, and a later use opens it again from what is unclaimed.
+ */
+const QUOTA_IDLE_MS = 10_000;
 
 /** The name under which a key's quota is shared: a key id never holds a slash. */
 export function creditWindowKey(keyId: string): string {
@@ -123,6 +131,7 @@ export class SharedRateLimiter {
     if (credits) {
       const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
       quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
+      quota.lastUsed = now;
       if (quota.allowance < credits.cost) {
         const remaining = this.remaining(quota);
         // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
@@ -192,7 +201,8 @@ export class SharedRateLimiter {
     this.reportsSinceFull = (this.reportsSinceFull + 1) % fullEvery;
     const counts: [string, number, number, number, number][] = [];
     for (const [id, window] of this.windows) {
-      if (window.start + window.windowMs < at) {
+      const idleQuota = window.creditsOf !== undefined && window.local === 0 && window.reportedLocal === 0 && at - window.lastUsed > QUOTA_IDLE_MS;
+      if (window.start + window.windowMs < at || idleQuota) {
         this.windows.delete(id);
         continue;
       }
@@ -224,7 +234,11 @@ export class SharedRateLimiter {
       this.reportedTicks.delete(sender);
       return;
     }
-    if (report.full) for (const byInstance of this.remote.values()) byInstance.delete(sender);
+    if (report.full)
+      for (const [id, byInstance] of this.remote) {
+        byInstance.delete(sender);
+        if (byInstance.size === 0) this.remote.delete(id);
+      }
     this.reportedTicks.set(sender, report.at);
     for (const [keyId, windowMs, start, admitted, allowance] of report.counts) {
       const id = idOf(keyId, windowMs, start);
@@ -266,6 +280,7 @@ export class SharedRateLimiter {
         firstReported: undefined,
         target: undefined,
         creditsOf: keyId.endsWith('/credits') ? keyId.slice(0, -'/credits'.length) : undefined,
+        lastUsed: Number.NEGATIVE_INFINITY,
       };
       this.windows.set(id, window);
       if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);

@@ -255,6 +255,23 @@ describe('SharedRateLimiter with quotas', () => {
     expect(admitted).toBeGreaterThan(4500);
   });
 
+  it('forgets a quota window idle for 10 s once nothing it counted is left, and opens it again from what is unclaimed', () => {
+    const limiter = new SharedRateLimiter('solo');
+    limiter.setMembers([]);
+    const credits = { start: 0, end: Number.POSITIVE_INFINITY, limit: 10, cost: 4 };
+    expect(limiter.admit('key_a', [], 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
+    expect(limiter.report(1025).counts).toEqual([[creditWindowKey('key_a'), Number.MAX_SAFE_INTEGER, 0, 4, 6]]);
+    // Still counted (not flushed and released): kept however long it is idle.
+    expect(limiter.report(60_000).counts).toEqual([]);
+    limiter.release('key_a', 0, Number.POSITIVE_INFINITY, 4);
+    expect(limiter.report(60_025).counts).toEqual([[creditWindowKey('key_a'), Number.MAX_SAFE_INTEGER, 0, 0, 6]]);
+    limiter.report(60_050, 1);
+    // A full report (every one, with fullEvery 1) lists every window it still has: none.
+    expect(limiter.report(60_075, 1)).toMatchObject({ full: true, counts: [] });
+    // The balance from events now says 6: the window reopens with all of it.
+    expect(limiter.admit('key_a', [], 60_100, 60_130, { ...credits, limit: 6 })).toEqual({ allowed: true, remaining: 2 });
+  });
+
   it('counts a quota apart from a rate limit of the same window, and a refusal by either consumes neither', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);
