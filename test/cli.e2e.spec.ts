@@ -1,5 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
@@ -197,6 +200,37 @@ describe('the keyledger CLI', () => {
     const set = await cli(['keys', 'update', keyId, '--credits', '7', '--json']);
     expect((JSON.parse(set.stdout) as { credits: unknown }).credits).toEqual({ remaining: 7, refill: null });
     expect((await cli(['keys', 'topup', keyId, 'x'])).code).toBe(1);
+  });
+
+  it('scans a git repository for keys, offline: exit 1 with file, line, commit and hint, never the key', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'keyledger-cli-scan-'));
+    try {
+      const git = (...args: string[]): string =>
+        execFileSync('git', ['-C', repo, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args])
+          .toString()
+          .trim();
+      git('init', '-q');
+      writeFileSync(join(repo, 'clean.txt'), 'nothing here\n');
+      git('add', '.');
+      git('commit', '-qm', 'clean');
+      const clean = await cli(['scan', repo, '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
+      expect([clean.code, JSON.parse(clean.stdout)]).toEqual([0, []]);
+      const leaked = formatNewKey('kl', 'live', (n) => randomBytes(n));
+      writeFileSync(join(repo, 'app.env'), `TOKEN=${leaked}\n`);
+      git('add', '.');
+      git('commit', '-qm', 'leak');
+      const found = await cli(['scan', repo, '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
+      expect(found.code).toBe(1);
+      expect(found.stdout).not.toContain(leaked);
+      expect(JSON.parse(found.stdout)).toEqual([
+        { file: 'app.env', line: 1, column: 7, hint: `kl_live_…${leaked.slice(-4)}` },
+        { file: 'app.env', line: 1, column: 7, hint: `kl_live_…${leaked.slice(-4)}`, commit: git('rev-parse', 'HEAD') },
+      ]);
+      const table = await cli(['scan', repo], { NATS_URL: 'nats://127.0.0.1:1' });
+      expect([table.code, table.stdout]).toEqual([1, expect.stringContaining('2 keys found') as string]);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it('generates a well-formed key offline', async () => {

@@ -7,6 +7,7 @@ import { CliApiError, KeyledgerClient } from './api-client.js';
 import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry, rateLimitEntry, refillOption, verifyCost } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
+import { registerScanCommand } from './scan.command.js';
 import { registerUsageCommand } from './usage.command.js';
 
 /** Services `keyledger status` expects to find running. */
@@ -251,5 +252,6 @@ keys
   });
 
 registerUsageCommand(program, withClient);
+registerScanCommand(program, () => program.opts<GlobalOptions>().json);
 
 await program.parseAsync();

@@ -1,0 +1,2 @@
+export * from './key-candidates.js';
+export * from './leak-scanner.js';
