@@ -122,9 +122,11 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     }
     serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
     this.fence.start();
+    await this.projection.start();
+    // Only a loaded replica shares limits: a member that does not announce its position yet
+    // would hold back every release of flushed credits for as long as it loads.
     this.rateLimitSync.start();
     this.keyLimits.start();
-    await this.projection.start();
     // How far behind the store this replica is: measured off the verify path.
     this.lagProbe = setInterval(() => {
       this.projection.measureLag().catch((error: unknown) => this.logger.warn({ err: error }, 'could not measure the lag behind the store'));
