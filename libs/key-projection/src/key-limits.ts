@@ -5,9 +5,8 @@ import { NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import type { CreditState, KeyRecord } from '@keyledger/key-domain';
 import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
-import type { Logger } from '@keyledger/observability';
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { Logger, Registry } from '@keyledger/observability';
+import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { KeyIndex } from './key-index.js';
 import type { RateLimitSync } from './rate-limit-sync.js';
 import type { LimitCheck } from './key-verifier.js';
@@ -219,31 +218,28 @@ function sumOf(entries: Iterable<Consumed>): number {
 
 /** A verifier's credits on their way to the store, read at scrape time. */
 export function registerKeyLimitsMetrics(registry: Registry, limits: Pick<KeyLimits, 'counts'>): void {
-  const counter = (name: string, help: string, pick: (counts: ReturnType<KeyLimits['counts']>) => number): void => {
-    let reported = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const value = pick(limits.counts());
-        this.inc(value - reported);
-        reported = value;
-      },
-    });
-  };
-  const gauge = (name: string, help: string, pick: (counts: ReturnType<KeyLimits['counts']>) => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick(limits.counts()));
-      },
-    });
-  };
-  counter('keyledger_credits_recorded_total', 'Credits admitted by this verifier and appended to the store (CreditsConsumed)', (c) => c.recorded);
-  counter('keyledger_credits_flush_failures_total', 'Failed appends of consumed credits (each is retried with the same event ids)', (c) => c.flushFailures);
-  gauge('keyledger_credits_unrecorded', 'Credits admitted by this verifier and not yet in the store: lost if it dies now', (c) => c.unrecorded);
-  gauge('keyledger_credits_unreleased', 'Credits in the store that this verifier still counts until every verifier has applied them', (c) => c.unreleased);
+  scrapedCounter(
+    registry,
+    'keyledger_credits_recorded_total',
+    'Credits admitted by this verifier and appended to the store (CreditsConsumed)',
+    () => limits.counts().recorded,
+  );
+  scrapedCounter(
+    registry,
+    'keyledger_credits_flush_failures_total',
+    'Failed appends of consumed credits (each is retried with the same event ids)',
+    () => limits.counts().flushFailures,
+  );
+  scrapedGauge(
+    registry,
+    'keyledger_credits_unrecorded',
+    'Credits admitted by this verifier and not yet in the store: lost if it dies now',
+    () => limits.counts().unrecorded,
+  );
+  scrapedGauge(
+    registry,
+    'keyledger_credits_unreleased',
+    'Credits in the store that this verifier still counts until every verifier has applied them',
+    () => limits.counts().unreleased,
+  );
 }

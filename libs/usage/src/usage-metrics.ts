@@ -1,5 +1,5 @@
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { Registry } from '@keyledger/observability';
+import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { UsageBuffer, UsageBufferCounts } from './usage-buffer.js';
 
 /**
@@ -7,30 +7,14 @@ import type { UsageBuffer, UsageBufferCounts } from './usage-buffer.js';
  * path only adds to plain numbers). `keyledger_usage_dropped_total` must stay at 0.
  */
 export function registerUsageMetrics(registry: Registry, buffer: Pick<UsageBuffer, 'counts'>): void {
-  const counter = (name: string, help: string, pick: (counts: UsageBufferCounts) => number): void => {
-    let reported = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const value = pick(buffer.counts());
-        this.inc(value - reported);
-        reported = value;
-      },
-    });
-  };
+  const counter = (name: string, help: string, pick: (counts: UsageBufferCounts) => number): void =>
+    scrapedCounter(registry, name, help, () => pick(buffer.counts()));
   counter('keyledger_usage_dropped_total', 'Usage records dropped: the buffer was full, or still unpublished at shutdown', (c) => c.dropped);
   counter('keyledger_usage_published_total', 'Usage records stored in the usage stream', (c) => c.published);
   counter('keyledger_usage_batches_total', 'Usage batches stored in the usage stream', (c) => c.batches);
   counter('keyledger_usage_publish_failures_total', 'Failed usage batch publishes (each is retried)', (c) => c.publishFailures);
-  new Gauge({
-    name: 'keyledger_usage_buffered_records',
-    help: 'Usage records waiting to be published',
-    registers: [registry],
-    collect() {
-      const { queued, inFlight } = buffer.counts();
-      this.set(queued + inFlight);
-    },
+  scrapedGauge(registry, 'keyledger_usage_buffered_records', 'Usage records waiting to be published', () => {
+    const { queued, inFlight } = buffer.counts();
+    return queued + inFlight;
   });
 }
