@@ -28,7 +28,7 @@ const SECRET_NAME = 'keyledger-secrets';
 const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
 /** Environment variables a container may set besides the settings of docs/configuration.md. */
 const RUNTIME_ENV = ['NODE_OPTIONS', 'DATABASE_MIGRATION_URL'];
-const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052 };
+const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052, auditor: 50054 };
 const APPLY_FIRST = 'keyledger.io/apply-first';
 
 interface KubeObject {
@@ -362,7 +362,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
     });
 
-    it('denies all traffic by default and allows only DNS, Postgres, NATS and labelled clients of the verifier and the issuer', () => {
+    it('denies all traffic by default and allows only DNS, Postgres, NATS and labelled clients of the verifier, the issuer and the auditor', () => {
       const policies = ofKind<INetworkPolicy>(objects, 'NetworkPolicy');
       const selects = (policy: INetworkPolicy, labels: Record<string, string>) =>
         matches(policy.spec!.podSelector.matchLabels, labels) && !policy.spec!.podSelector.matchExpressions;
@@ -400,7 +400,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           .sort();
       for (const { name, labels } of pods) {
         expect([name, egressPorts(labels)]).toEqual([name, ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53']]);
-        const expected = name === 'verifier' ? [3002, 50052] : name === 'issuer' ? [50051] : [];
+        const expected = { verifier: [3002, 50052], issuer: [50051], auditor: [50054] }[name] ?? [];
         expect([name, ingressPorts(labels)]).toEqual([name, expected]);
       }
       const clientLabel = (service: string) =>
@@ -411,6 +411,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           .map((peer) => peer.podSelector?.matchLabels);
       expect(clientLabel('verifier')).toEqual([{ 'keyledger.io/verifier-client': 'true' }]);
       expect(clientLabel('issuer')).toEqual([{ 'keyledger.io/issuer-client': 'true' }]);
+      expect(clientLabel('auditor')).toEqual([{ 'keyledger.io/usage-client': 'true' }]);
     });
 
     it('scales the verifier on CPU with a HorizontalPodAutoscaler that owns its replica count', () => {
