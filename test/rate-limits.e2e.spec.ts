@@ -78,7 +78,8 @@ describe('rate limits across verifiers', () => {
     const limited = outcomes.filter((o) => o.status !== 200);
     expect(limited).toHaveLength(30);
     expect(new Set(limited.map((o) => o.code))).toEqual(new Set(['RATE_LIMITED']));
-    const windowEnd = Date.now() - (Date.now() % 60_000) + 60_000;
+    const now = Date.now();
+    const windowEnd = now - (now % 60_000) + 60_000;
     for (const o of limited) expect(Date.parse(o.reset!)).toBe(windowEnd);
     for (const o of limited.filter((o) => o.retryAfter !== null)) expect(Number(o.retryAfter)).toBeGreaterThan(0);
   });
