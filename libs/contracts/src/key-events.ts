@@ -86,6 +86,8 @@ export const keyIssuedSchema = z
     rateLimits: rateLimitsSchema.optional(),
     /** Added in the usage release; absent means no quota. */
     credits: recordedCreditsSchema.optional(),
+    /** Added in the rotation release: the key this one replaces (its stream holds the KeyRotated). */
+    rotatedFrom: keyIdSchema.optional(),
   })
   .strict();
 
@@ -114,6 +116,14 @@ export const keyCreditsToppedUpSchema = z
   .strict();
 
 /**
+ * The key `keyId` is replaced by `replacedBy` and stays valid until `graceEndsAt` (then it
+ * reads as expired). Recorded on the old key's stream before the new key's KeyIssued: it is
+ * what makes a rotation happen once (optimistic concurrency on the old key's version). An
+ * emergency rotation records it with a KeyRevoked in the same append.
+ */
+export const keyRotatedSchema = z.object({ keyId: keyIdSchema, replacedBy: keyIdSchema, graceEndsAt: isoInstant, emergency: z.boolean().optional() }).strict();
+
+/**
  * What one verifier admitted since its previous flush, in its own stream `credits-<instance>`:
  * `[key id, period start, credits]`, one entry per key and period.
  */
@@ -130,6 +140,7 @@ export type KeySuspendedData = z.infer<typeof keySuspendedSchema>;
 export type KeyResumedData = z.infer<typeof keyResumedSchema>;
 export type KeyRevokedData = z.infer<typeof keyRevokedSchema>;
 export type KeyCreditsToppedUpData = z.infer<typeof keyCreditsToppedUpSchema>;
+export type KeyRotatedData = z.infer<typeof keyRotatedSchema>;
 
 /** The key events as a discriminated union, as deciders produce and projections fold them. */
 export type KeyEvent =
@@ -138,7 +149,8 @@ export type KeyEvent =
   | { readonly type: 'KeySuspended'; readonly data: KeySuspendedData }
   | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
   | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
-  | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData };
+  | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData }
+  | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData };
 
 const keyEventSchemas = {
   KeyIssued: keyIssuedSchema,
@@ -147,6 +159,7 @@ const keyEventSchemas = {
   KeyResumed: keyResumedSchema,
   KeyRevoked: keyRevokedSchema,
   KeyCreditsToppedUp: keyCreditsToppedUpSchema,
+  KeyRotated: keyRotatedSchema,
 } as const;
 
 /** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */

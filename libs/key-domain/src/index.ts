@@ -8,3 +8,4 @@ export * from './key-decider.js';
 export * from './verify-key.js';
 export * from './rate-limits.js';
 export * from './credits.js';
+export * from './rotation.js';

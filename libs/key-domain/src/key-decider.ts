@@ -4,10 +4,12 @@ import type { KeyEnvironment } from './key-format.js';
 import { isValidKeyPrefix } from './key-format.js';
 import { MAX_ALLOWLIST_ENTRIES, formatCidr, parseCidr } from './ip-allowlist.js';
 import type { KeyRecord } from './key-record.js';
+import type { KeyStatus } from './key-status.js';
 import { statusAt } from './key-status.js';
 import { MAX_SCOPES, isGrantableScope } from './scopes.js';
 import { normaliseRateLimits } from './rate-limits.js';
-import { creditPeriodStart, recordCredits } from './credits.js';
+import { creditPeriodStart, recordCredits, remainingCredits } from './credits.js';
+import { graceEnd } from './rotation.js';
 
 /** Issue a new key. The caller has generated the key and computed its digest and hint. */
 export interface IssueKey {
@@ -26,6 +28,8 @@ export interface IssueKey {
   readonly metadata: Readonly<Record<string, string>>;
   readonly rateLimits?: readonly RateLimit[] | undefined;
   readonly credits?: CreditsSetting | undefined;
+  /** For the replacement a rotation issues: the key it replaces. */
+  readonly rotatedFrom?: string | undefined;
 }
 
 /** Change some of a key's settings; fields left undefined stay as they are. */
@@ -68,7 +72,67 @@ export interface RevokeKey {
   readonly reason: string;
 }
 
-export type KeyCommand = IssueKey | UpdateKey | TopUpCredits | SuspendKey | ResumeKey | RevokeKey;
+/**
+ * Rotate a key: record on it that `replacedBy` replaces it and when its grace ends. The
+ * replacement itself is an IssueKey on its own stream (see `replacementOf`), appended after.
+ */
+export interface RotateKey {
+  readonly type: 'RotateKey';
+  readonly keyId: string;
+  readonly replacedBy: string;
+  readonly graceMs: number;
+  /** Revoke the old key at once instead of giving it a grace period. */
+  readonly emergency: boolean;
+}
+
+export type KeyCommand = IssueKey | UpdateKey | TopUpCredits | SuspendKey | ResumeKey | RevokeKey | RotateKey;
+
+/** What a rotation may change on the replacement; fields left undefined are copied from the old key. */
+export interface ReplacementSettings {
+  readonly keyId: string;
+  readonly digest: KeyDigest;
+  readonly hint: string;
+  readonly name?: string | undefined;
+  readonly scopes?: readonly string[] | undefined;
+  readonly ipAllowlist?: readonly string[] | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** null: no expiry; undefined: the old key's own expiry (not its grace end). */
+  readonly expiresAt?: Date | null | undefined;
+  readonly rateLimits?: readonly RateLimit[] | undefined;
+  /** null: no quota; undefined: the old key's refill and the balance it has left now. */
+  readonly credits?: CreditsSetting | null | undefined;
+}
+
+/**
+ * The IssueKey of a rotated key's replacement: everything the old key has (tenant, owner,
+ * environment, prefix, scopes, allowlist, metadata, limits, the quota with what remains of
+ * it) unless the rotation changes it. `ownExpiry` is the old key's expiry before the rotation
+ * capped it to the grace end.
+ */
+export function replacementOf(old: KeyRecord, settings: ReplacementSettings, ownExpiry: number | undefined, now: Date): IssueKey {
+  const credits =
+    settings.credits !== undefined
+      ? (settings.credits ?? undefined)
+      : old.credits && { remaining: remainingCredits(old.credits, now.getTime()), ...(old.credits.refill ? { refill: old.credits.refill } : {}) };
+  return {
+    type: 'IssueKey',
+    keyId: settings.keyId,
+    tenant: old.tenant,
+    owner: old.owner,
+    name: settings.name ?? old.name,
+    environment: old.environment,
+    prefix: old.prefix,
+    digest: settings.digest,
+    hint: settings.hint,
+    scopes: settings.scopes ?? old.scopes,
+    ipAllowlist: settings.ipAllowlist ?? old.ipAllowlist,
+    expiresAt: settings.expiresAt === undefined ? (ownExpiry === undefined ? undefined : new Date(ownExpiry)) : (settings.expiresAt ?? undefined),
+    metadata: settings.metadata ?? old.metadata,
+    rateLimits: settings.rateLimits ?? old.rateLimits,
+    credits,
+    rotatedFrom: old.keyId,
+  };
+}
 
 function invalid(message: string): never {
   throw new DomainError('INVALID_ARGUMENT', message);
@@ -117,6 +181,7 @@ function decideIssue(command: IssueKey, record: KeyRecord | undefined, now: Date
     metadata: { ...command.metadata },
     ...(command.rateLimits?.length ? { rateLimits: normaliseRateLimits(command.rateLimits) } : {}),
     ...(command.credits ? { credits: recordCredits(command.credits, now.getTime()) } : {}),
+    ...(command.rotatedFrom === undefined ? {} : { rotatedFrom: command.rotatedFrom }),
   };
   return [{ type: 'KeyIssued', data }];
 }
@@ -144,6 +209,25 @@ function decideUpdate(command: UpdateKey, record: KeyRecord, now: Date): KeyEven
   if (command.credits) change.credits = recordCredits(command.credits, now.getTime());
   // An update that changes nothing records nothing.
   return Object.keys(change).length === 1 ? [] : [{ type: 'KeyUpdated', data: change }];
+}
+
+function decideRotate(command: RotateKey, record: KeyRecord, status: KeyStatus, now: Date): KeyEvent[] {
+  if (record.rotation)
+    throw new DomainError('INVALID_TRANSITION', `cannot rotate key ${command.keyId}: it was rotated already (replaced by ${record.rotation.replacedBy})`);
+  // A suspended key may be rotated (that is how a suspicious key is replaced); a revoked or
+  // expired one may not: its replacement would bring a dead credential back.
+  if (status === 'revoked' || status === 'expired') throw new DomainError('INVALID_TRANSITION', `cannot rotate key ${command.keyId}: it is ${status}`);
+  if (command.replacedBy === command.keyId) invalid('a key cannot replace itself');
+  const rotated: KeyEvent = {
+    type: 'KeyRotated',
+    data: {
+      keyId: command.keyId,
+      replacedBy: command.replacedBy,
+      graceEndsAt: graceEnd(now, command.graceMs, command.emergency).toISOString(),
+      ...(command.emergency ? { emergency: true } : {}),
+    },
+  };
+  return command.emergency ? [rotated, { type: 'KeyRevoked', data: { keyId: command.keyId, reason: 'emergency rotation' } }] : [rotated];
 }
 
 /**
@@ -181,6 +265,8 @@ export function decideKey(command: KeyCommand, record: KeyRecord | undefined, no
       // An expired or suspended key can still be revoked: revocation is the terminal record.
       if (status === 'revoked') refuse();
       return [{ type: 'KeyRevoked', data: { keyId: command.keyId, reason: command.reason } }];
+    case 'RotateKey':
+      return decideRotate(command, record, status, now);
     default:
       return command satisfies never;
   }

@@ -1,7 +1,8 @@
 import type { KeyEvent } from '@keyledger/contracts';
 import { DomainError } from './domain-error.js';
-import type { IssueKey, KeyCommand } from './key-decider.js';
-import { decideKey } from './key-decider.js';
+import type { IssueKey, KeyCommand, RotateKey } from './key-decider.js';
+import { decideKey, replacementOf } from './key-decider.js';
+import { statusAt } from './key-status.js';
 import type { KeyRecord } from './key-record.js';
 import { evolveKey } from './key-record.js';
 
@@ -92,5 +93,81 @@ describe('key decider', () => {
     const later = new Date('2026-01-03T00:00:00Z');
     expect(codeOf(() => decideKey({ type: 'SuspendKey', keyId }, record, later))).toBe('INVALID_TRANSITION');
     expect(decideKey({ type: 'RevokeKey', keyId, reason: 'cleanup' }, record, later)).toHaveLength(1);
+  });
+
+  describe('rotation', () => {
+    const newKeyId = 'key_01jdbbbbbbbbbbbbbbbbbbbbbb';
+    const rotate: RotateKey = { type: 'RotateKey', keyId, replacedBy: newKeyId, graceMs: 3_600_000, emergency: false };
+    const hour = 3_600_000;
+
+    it('records the replacement and the grace end; the old key reads as expired from then on', () => {
+      const { record, events } = run([{ ...issue, expiresAt: new Date('2027-01-01T00:00:00Z') }, rotate]);
+      expect(events[1]).toEqual({ type: 'KeyRotated', data: { keyId, replacedBy: newKeyId, graceEndsAt: '2026-01-01T01:00:00.000Z' } });
+      expect(record).toMatchObject({ status: 'active', rotation: { replacedBy: newKeyId, emergency: false }, expiresAt: now.getTime() + hour });
+      expect(statusAt(record!.status, record!.expiresAt, now.getTime() + hour - 1)).toBe('active');
+      expect(statusAt(record!.status, record!.expiresAt, now.getTime() + hour)).toBe('expired');
+    });
+
+    it('keeps an own expiry earlier than the grace end', () => {
+      const { record } = run([{ ...issue, expiresAt: new Date('2026-01-01T00:30:00Z') }, rotate]);
+      expect(record?.expiresAt).toBe(Date.parse('2026-01-01T00:30:00Z'));
+    });
+
+    it('revokes the old key at once in an emergency, with no grace', () => {
+      const { record, events } = run([issue, { ...rotate, emergency: true }]);
+      expect(events.slice(1).map((event) => event.type)).toEqual(['KeyRotated', 'KeyRevoked']);
+      expect(events[1]?.data).toMatchObject({ graceEndsAt: now.toISOString(), emergency: true });
+      expect(record).toMatchObject({ status: 'revoked', rotation: { emergency: true } });
+    });
+
+    it('refuses to rotate a key twice, a revoked or expired key, a missing key and a negative grace', () => {
+      expect(codeOf(() => run([issue, rotate, { ...rotate, replacedBy: 'key_01jdcccccccccccccccccccccc' }]))).toBe('INVALID_TRANSITION');
+      expect(codeOf(() => run([issue, { type: 'RevokeKey', keyId, reason: 'r' }, rotate]))).toBe('INVALID_TRANSITION');
+      const { record } = run([{ ...issue, expiresAt: new Date('2026-01-01T00:00:01Z') }]);
+      expect(codeOf(() => decideKey(rotate, record, new Date('2026-01-02T00:00:00Z')))).toBe('INVALID_TRANSITION');
+      expect(codeOf(() => decideKey(rotate, undefined, now))).toBe('KEY_NOT_FOUND');
+      expect(codeOf(() => run([issue, { ...rotate, graceMs: -1 }]))).toBe('INVALID_ARGUMENT');
+      expect(codeOf(() => run([issue, { ...rotate, replacedBy: keyId }]))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('rotates a suspended key (that is how a suspicious key is replaced)', () => {
+      const { record } = run([issue, { type: 'SuspendKey', keyId }, rotate]);
+      expect(record).toMatchObject({ status: 'suspended', rotation: { replacedBy: newKeyId } });
+    });
+
+    it('gives the replacement every setting of the old key and the credits it has left, unless the rotation changes them', () => {
+      const { record: old } = run([
+        {
+          ...issue,
+          name: 'billing',
+          expiresAt: new Date('2027-01-01T00:00:00Z'),
+          rateLimits: [{ limit: 10, windowMs: 1000 }],
+          credits: { remaining: 100, refill: { amount: 500, interval: 'daily' } },
+        },
+      ]);
+      const spent = { ...old!, credits: { ...old!.credits!, consumed: 40 } };
+      const material = { keyId: newKeyId, digest: { ...issue.digest, digest: 'b'.repeat(64) }, hint: 'kl_live_…wxyz' };
+      const replacement = replacementOf(spent, material, spent.expiresAt, now);
+      const issued = evolveKey(undefined, decideKey(replacement, undefined, now)[0]!);
+      expect(issued).toMatchObject({
+        keyId: newKeyId,
+        tenant: 'acme',
+        owner: 'billing-service',
+        name: 'billing',
+        environment: 'live',
+        prefix: 'kl',
+        hint: 'kl_live_…wxyz',
+        scopes: old!.scopes,
+        ipAllowlist: old!.ipAllowlist,
+        metadata: { team: 'payments' },
+        expiresAt: Date.parse('2027-01-01T00:00:00Z'),
+        rateLimits: [{ limit: 10, windowMs: 1000 }],
+        credits: { granted: 60, consumed: 0, refill: { amount: 500, interval: 'daily' } },
+        rotatedFrom: keyId,
+        status: 'active',
+      });
+      const changed = replacementOf(spent, { ...material, scopes: ['orders:write'], credits: null, expiresAt: null, metadata: {} }, spent.expiresAt, now);
+      expect(changed).toMatchObject({ scopes: ['orders:write'], credits: undefined, expiresAt: undefined, metadata: {} });
+    });
   });
 });

@@ -1,4 +1,6 @@
 import type { KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
+import type { KeyRotation } from './rotation.js';
+import { capExpiry } from './rotation.js';
 import type { KeyEnvironment } from './key-format.js';
 import type { IpRange } from './ip-allowlist.js';
 import { parseCidr } from './ip-allowlist.js';
@@ -33,6 +35,10 @@ export interface KeyRecord {
    * consumed nothing; the projections add the verifiers' CreditsConsumed events.
    */
   readonly credits: CreditState | undefined;
+  /** The key this one replaced, for a key issued by a rotation. */
+  readonly rotatedFrom: string | undefined;
+  /** Set once the key is rotated; `expiresAt` is then at most the grace end. */
+  readonly rotation: KeyRotation | undefined;
   readonly status: RecordedKeyStatus;
   /** Version of the key's stream this record reflects. */
   readonly version: number;
@@ -63,6 +69,8 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       metadata: data.metadata,
       rateLimits: data.rateLimits ?? [],
       credits: data.credits ? creditStateOf(data.credits) : undefined,
+      rotatedFrom: data.rotatedFrom,
+      rotation: undefined,
       status: 'active',
       version: 1,
     };
@@ -81,7 +89,8 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
         metadata: change.metadata ?? record.metadata,
         rateLimits: change.rateLimits ?? record.rateLimits,
         credits: change.credits === undefined ? record.credits : change.credits === null ? undefined : creditStateOf(change.credits),
-        expiresAt: change.expiresAt === undefined ? record.expiresAt : change.expiresAt === null ? undefined : Date.parse(change.expiresAt),
+        expiresAt:
+          change.expiresAt === undefined ? record.expiresAt : capExpiry(change.expiresAt === null ? undefined : Date.parse(change.expiresAt), record.rotation),
         version,
       };
     }
@@ -91,6 +100,14 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       return { ...record, status: 'active', version };
     case 'KeyRevoked':
       return { ...record, status: 'revoked', version };
+    case 'KeyRotated': {
+      const rotation: KeyRotation = {
+        replacedBy: event.data.replacedBy,
+        graceEndsAt: Date.parse(event.data.graceEndsAt),
+        emergency: event.data.emergency === true,
+      };
+      return { ...record, rotation, expiresAt: capExpiry(record.expiresAt, rotation), version };
+    }
     case 'KeyCreditsToppedUp':
       return { ...record, credits: record.credits && topUpCredits(record.credits, event.data.periodStart, event.data.amount), version };
     default:

@@ -19,6 +19,8 @@ const record: KeyRecord = {
   metadata: {},
   rateLimits: [],
   credits: undefined,
+  rotatedFrom: undefined,
+  rotation: undefined,
   status: 'active',
   version: 1,
 };

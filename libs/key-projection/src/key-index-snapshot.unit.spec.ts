@@ -38,6 +38,8 @@ function sampleIndex(): KeyIndex {
   index.apply({ type: 'CreditsConsumed', streamVersion: 1, data: { entries: [['key_5003', 1_767_225_600_000, 12]] } });
   index.apply({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'leaked' } });
   index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
+  index.apply({ type: 'KeyRotated', streamVersion: 2, data: { keyId: 'key_0009', replacedBy: 'key_5004', graceEndsAt: '2030-01-01T00:00:00.000Z' } });
+  index.apply(issued(5004, { rotatedFrom: 'key_0009' }));
   return index;
 }
 
@@ -47,7 +49,7 @@ describe('key index snapshot', () => {
     const restored = new KeyIndex();
     decodeKeyIndex(encodeKeyIndex(original), restored);
     expect(restored.size).toBe(original.size);
-    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_2999', 'key_5000', 'key_5001', 'key_5002', 'key_5003']) {
+    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_0009', 'key_2999', 'key_5000', 'key_5001', 'key_5002', 'key_5003', 'key_5004']) {
       const record = original.get(keyId)!;
       expect(view(restored.get(keyId))).toEqual(view(record));
       expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);

@@ -1,10 +1,10 @@
 import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
-import type { CreditState, IpRange, KeyEnvironment, KeyRecord, RecordedKeyStatus } from '@keyledger/key-domain';
+import type { CreditState, IpRange, KeyEnvironment, KeyRecord, KeyRotation, RecordedKeyStatus } from '@keyledger/key-domain';
 import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey } from '@keyledger/key-domain';
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
 
-const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyCreditsToppedUp']);
+const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyCreditsToppedUp', 'KeyRotated']);
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
@@ -25,6 +25,9 @@ export interface KeyExtras {
   readonly credits?: CreditState | undefined;
   /** A hint not of the usual `<prefix>_<env>_…<last 4>` shape. */
   readonly hint: string | undefined;
+  /** Absent in snapshots taken before rotations (the grace end is folded into the expiry column). */
+  readonly rotatedFrom?: string | undefined;
+  readonly rotation?: KeyRotation | undefined;
 }
 
 /** A KeyIndex's whole state, column by column, as a snapshot holds it. */
@@ -214,6 +217,8 @@ export class KeyIndex {
       Object.keys(record.metadata).length > 0 ||
       record.rateLimits.length > 0 ||
       record.credits !== undefined ||
+      record.rotatedFrom !== undefined ||
+      record.rotation !== undefined ||
       tail === NOT_PACKED;
     if (!hasExtras) this.extras.delete(slot);
     else
@@ -226,6 +231,8 @@ export class KeyIndex {
         // Folded from this index's record, so it carries what verifiers consumed.
         credits: record.credits,
         hint: tail === NOT_PACKED ? record.hint : undefined,
+        ...(record.rotatedFrom === undefined ? {} : { rotatedFrom: record.rotatedFrom }),
+        ...(record.rotation === undefined ? {} : { rotation: record.rotation }),
       });
   }
 
@@ -262,6 +269,8 @@ export class KeyIndex {
       extras?.metadata ?? NO_METADATA,
       extras?.rateLimits ?? NO_RATE_LIMITS,
       extras?.credits,
+      extras?.rotatedFrom,
+      extras?.rotation,
       RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
       this.versions[slot]!,
       this.pepperVersions[slot]!,
@@ -325,6 +334,8 @@ class IndexedKeyRecord implements KeyRecord {
     readonly metadata: Readonly<Record<string, string>>,
     readonly rateLimits: readonly RateLimit[],
     readonly credits: CreditState | undefined,
+    readonly rotatedFrom: string | undefined,
+    readonly rotation: KeyRotation | undefined,
     readonly status: RecordedKeyStatus,
     readonly version: number,
     readonly pepperVersion: number,

@@ -41,6 +41,8 @@ const FIELDS = [
   'expiresAt',
   'metadata',
   'credits',
+  'rotatedFrom',
+  'rotation',
   'status',
   'version',
 ] as const;
@@ -105,6 +107,22 @@ describe('KeyIndex', () => {
     expect(index.get('key_a')?.credits).toEqual({ refill: undefined, periodStart: 0, granted: 7, consumed: 0 });
   });
 
+  it('reads a rotated key as expired from its grace end, and keeps the link in both directions', () => {
+    const index = new KeyIndex();
+    index.apply(issued('key_a', 'acme', { expiresAt: '2030-01-01T00:00:00.000Z' }));
+    index.apply({ type: 'KeyRotated', streamVersion: 2, data: { keyId: 'key_a', replacedBy: 'key_b', graceEndsAt: '2026-06-01T00:00:00.000Z' } });
+    index.apply(issued('key_b', 'acme', { rotatedFrom: 'key_a' }));
+    expect(index.findByDigest(digestBytes, 1)).toMatchObject({
+      expiresAt: Date.parse('2026-06-01T00:00:00.000Z'),
+      rotation: { replacedBy: 'key_b', emergency: false },
+      status: 'active',
+    });
+    expect(index.get('key_b')).toMatchObject({ rotatedFrom: 'key_a', expiresAt: undefined });
+    // A later expiry set by an update does not outlive the grace.
+    index.apply({ type: 'KeyUpdated', streamVersion: 3, data: { keyId: 'key_a', expiresAt: null } });
+    expect(index.get('key_a')?.expiresAt).toBe(Date.parse('2026-06-01T00:00:00.000Z'));
+  });
+
   it('gives back exactly the record evolveKey folds, whatever the events', () => {
     const scope = fc.constantFrom('orders:read', 'orders:*', 'users:write', '*');
     const update = fc.record(
@@ -127,14 +145,25 @@ describe('KeyIndex', () => {
     );
     const change = fc.oneof(
       update.map((data) => ({ type: 'KeyUpdated', data })),
-      fc.constantFrom({ type: 'KeySuspended', data: {} }, { type: 'KeyResumed', data: {} }, { type: 'KeyRevoked', data: { reason: 'r' } }),
+      fc.constantFrom(
+        { type: 'KeySuspended', data: {} },
+        { type: 'KeyResumed', data: {} },
+        { type: 'KeyRevoked', data: { reason: 'r' } },
+        { type: 'KeyRotated', data: { replacedBy: 'key_q', graceEndsAt: '2027-01-01T00:00:00.000Z' } },
+        { type: 'KeyRotated', data: { replacedBy: 'key_r', graceEndsAt: '2020-01-01T00:00:00.000Z', emergency: true } },
+      ),
     );
     const hint = fc.constantFrom('kl_live_…abcd', 'kl_live_…Z9x0', 'something else', 'kl_live_…é☃ab');
     fc.assert(
       fc.property(hint, update, fc.array(change, { maxLength: 6 }), (hintText, first, changes) => {
         const index = new KeyIndex();
         const events = [
-          issued('key_p', 'acme', { hint: hintText, ...first, expiresAt: first.expiresAt ?? undefined }),
+          issued('key_p', 'acme', {
+            hint: hintText,
+            ...first,
+            expiresAt: first.expiresAt ?? undefined,
+            ...(hintText === 'something else' ? { rotatedFrom: 'key_o' } : {}),
+          }),
           ...changes.map((c, i) => ({ type: c.type, streamVersion: i + 2, data: { keyId: 'key_p', ...c.data } })),
         ];
         let expected: KeyRecord | undefined;
