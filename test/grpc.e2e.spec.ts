@@ -162,6 +162,8 @@ describe('the gRPC API', () => {
       metadata: { team: 'payments' },
       rateLimits: [{ limit: 1000, windowMs: 86_400_000 }],
       credits: null,
+      // Set once the key is rotated (test/rotation.e2e.spec.ts).
+      rotation: null,
       version: 1,
     });
     expect(JSON.stringify(view)).not.toContain(key);

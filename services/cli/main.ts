@@ -7,6 +7,7 @@ import { CliApiError, KeyledgerClient } from './api-client.js';
 import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry, rateLimitEntry, refillOption, verifyCost } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
+import { registerRotateCommand } from './rotate.command.js';
 import { registerScanCommand } from './scan.command.js';
 import { registerUsageCommand } from './usage.command.js';
 
@@ -239,6 +240,8 @@ for (const operation of ['suspend', 'resume', 'revoke'] as const) {
       }),
     );
 }
+
+registerRotateCommand(keys, withClient);
 
 keys
   .command('generate')

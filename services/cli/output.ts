@@ -35,6 +35,10 @@ export function keyDetail(key: KeyView): string {
     'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
     credits: key.credits ? `${key.credits.remaining} remaining${key.credits.refill ? `, refill ${formatRefill(key.credits.refill)}` : ''}` : '(none)',
     metadata: key.metadata,
+    ...(key.rotatedFrom ? { 'rotated from': key.rotatedFrom } : {}),
+    ...(key.rotation
+      ? { 'replaced by': `${key.rotation.replacedBy} (${key.rotation.emergency ? 'emergency' : `grace until ${key.rotation.graceEndsAt}`})` }
+      : {}),
     version: key.version,
   });
 }

@@ -42,7 +42,14 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       },
     );
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
-    const keys = new KeyManagement({ store: infrastructure.store, hasher, index, fence, fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS });
+    const keys = new KeyManagement({
+      store: infrastructure.store,
+      hasher,
+      index,
+      fence,
+      fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
+      rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
+    });
     registerProjectionMetrics(metrics, projection);
     return {
       module: IssuerModule,

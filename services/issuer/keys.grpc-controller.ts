@@ -7,12 +7,14 @@ import {
   keyIdRequestSchema,
   listKeysRequestSchema,
   revokeKeyRequestSchema,
+  rotateKeyRequestSchema,
   suspendKeyRequestSchema,
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
 import type { CreditsView, KeyView, RateLimit } from '@keyledger/contracts';
-import type { CommandContext, RevokedKey } from '@keyledger/key-management';
+import type { FenceResult } from '@keyledger/key-projection';
+import type { CommandContext, RevokedKey, RotatedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
@@ -70,6 +72,22 @@ interface RevokeKeyMessage {
   waitForVerifiers?: Optional<boolean>;
 }
 
+interface RotateKeyMessage {
+  keyId: string;
+  graceMs?: Optional<string | number>;
+  emergency?: Optional<boolean>;
+  waitForVerifiers?: Optional<boolean>;
+  name?: Optional<string>;
+  scopes?: Optional<{ values: string[] }>;
+  ipAllowlist?: Optional<{ values: string[] }>;
+  metadata?: Optional<{ entries: Record<string, string> }>;
+  expiresAt?: Optional<string>;
+  removeExpiry?: Optional<boolean>;
+  rateLimits?: Optional<{ values: RateLimit[] }>;
+  credits?: Optional<CreditsMessage>;
+  removeCredits?: Optional<boolean>;
+}
+
 interface KeyIdMessage {
   keyId: string;
 }
@@ -93,11 +111,23 @@ interface KeyViewMessage {
   version: number;
   rateLimits: RateLimit[];
   credits: CreditsView | undefined;
+  rotatedFrom: string | undefined;
+  rotation: { replacedBy: string; graceEndsAt: string; emergency: boolean } | undefined;
 }
+
+type FenceMessage = { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | undefined;
 
 interface RevokeKeyResponseMessage {
   view: KeyViewMessage;
-  fence: { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | undefined;
+  fence: FenceMessage;
+}
+
+interface RotateKeyResponseMessage {
+  keyId: string;
+  key: string;
+  view: KeyViewMessage;
+  previous: KeyViewMessage;
+  fence: FenceMessage;
 }
 
 /** null (an unset message) and undefined (an unset optional field) alike: absent. */
@@ -115,6 +145,8 @@ function keyViewMessage(view: KeyView): KeyViewMessage {
     metadata: { ...view.metadata },
     rateLimits: view.rateLimits.map((limit) => ({ ...limit })),
     credits: view.credits ? { remaining: view.credits.remaining, refill: view.credits.refill ?? null } : undefined,
+    rotatedFrom: view.rotatedFrom ?? undefined,
+    rotation: view.rotation ? { ...view.rotation } : undefined,
   };
 }
 
@@ -128,10 +160,21 @@ function creditsBody(message: Optional<CreditsMessage>): unknown {
   };
 }
 
+function fenceMessage(fence: FenceResult | undefined): FenceMessage {
+  return fence && { complete: fence.complete, verifiers: fence.verifiers.map((v) => ({ ...v })), waitedMs: Math.round(fence.waitedMs) };
+}
+
 function revokedMessage({ view, fence }: RevokedKey): RevokeKeyResponseMessage {
+  return { view: keyViewMessage(view), fence: fenceMessage(fence) };
+}
+
+function rotatedMessage(rotated: RotatedKey): RotateKeyResponseMessage {
   return {
-    view: keyViewMessage(view),
-    fence: fence && { complete: fence.complete, verifiers: fence.verifiers.map((v) => ({ ...v })), waitedMs: Math.round(fence.waitedMs) },
+    keyId: rotated.keyId,
+    key: rotated.key,
+    view: keyViewMessage(rotated.view),
+    previous: keyViewMessage(rotated.previous),
+    fence: fenceMessage(rotated.fence),
   };
 }
 
@@ -216,6 +259,28 @@ export class KeysGrpcController {
     const body = { keyId: message.keyId, reason: message.reason, waitForVerifiers: present(message.waitForVerifiers) };
     return this.handle('RevokeKey', metadata, body, async (context) =>
       revokedMessage(await this.keys.revoke(parseRequest(revokeKeyRequestSchema, body), context)),
+    );
+  }
+
+  @GrpcMethod('KeyService', 'RotateKey')
+  rotate(message: RotateKeyMessage, metadata: Metadata): Promise<RotateKeyResponseMessage> {
+    const grace = present(message.graceMs);
+    const body = {
+      keyId: message.keyId,
+      // uint64 arrives as a string (proto-loader `longs: String`) or a number.
+      graceMs: grace === undefined ? undefined : Number(grace),
+      emergency: present(message.emergency),
+      waitForVerifiers: present(message.waitForVerifiers),
+      name: present(message.name),
+      scopes: present(message.scopes)?.values,
+      ipAllowlist: present(message.ipAllowlist)?.values,
+      metadata: present(message.metadata)?.entries,
+      expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
+      rateLimits: present(message.rateLimits)?.values,
+      credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
+    };
+    return this.handle('RotateKey', metadata, body, async (context) =>
+      rotatedMessage(await this.keys.rotate(parseRequest(rotateKeyRequestSchema, body), context)),
     );
   }
 

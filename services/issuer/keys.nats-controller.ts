@@ -11,12 +11,13 @@ import {
   keyIdRequestSchema,
   listKeysRequestSchema,
   revokeKeyRequestSchema,
+  rotateKeyRequestSchema,
   suspendKeyRequestSchema,
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
 import type { KeyView } from '@keyledger/contracts';
-import type { CommandContext, IssuedKey, RevokedKey } from '@keyledger/key-management';
+import type { CommandContext, IssuedKey, RevokedKey, RotatedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
@@ -69,6 +70,11 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
     @MessagePattern(subject('revoke'))
     revoke(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RevokedKey>> {
       return this.handle(ctx, body, (context) => this.keys.revoke(parseRequest(revokeKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('rotate'))
+    rotate(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotatedKey>> {
+      return this.handle(ctx, body, (context) => this.keys.rotate(parseRequest(rotateKeyRequestSchema, body), context));
     }
 
     @MessagePattern(subject('get'))

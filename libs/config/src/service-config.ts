@@ -74,6 +74,13 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
+  /** Issuer: how long a rotated key stays valid when the rotation names no grace period (24 h). */
+  KEYLEDGER_ROTATION_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(90 * 24 * 3_600_000)
+    .default(24 * 3_600_000),
   /** Store a key projection snapshot once this many key events were applied beyond the last one; 0 turns snapshots off (every start replays the store). */
   KEYLEDGER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(50_000),
   /** How often a running issuer or verifier considers storing a snapshot. */

@@ -61,6 +61,30 @@ export const revokeKeyRequestSchema = z
     waitForVerifiers: z.boolean().default(true),
   })
   .strict();
+/** Longest grace period a rotation may give the old key: 90 days. */
+export const MAX_ROTATION_GRACE_MS = 90 * 24 * 3600 * 1000;
+
+/**
+ * Replace a key by a new one with the same settings, changed by the fields given. The old key
+ * stays valid for `graceMs` (default: the installation's); `emergency` revokes it at once.
+ */
+export const rotateKeyRequestSchema = z
+  .object({
+    keyId: keyIdSchema,
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).optional(),
+    emergency: z.boolean().default(false),
+    /** With emergency: answer only once every live verifier rejects the old key. */
+    waitForVerifiers: z.boolean().default(true),
+    name: keyNameSchema.optional(),
+    scopes: scopeList.optional(),
+    ipAllowlist: allowlist.optional(),
+    metadata: keyMetadataSchema.optional(),
+    expiresAt: expiry.optional(),
+    rateLimits: rateLimitsSchema.optional(),
+    credits: creditsSettingSchema.nullable().optional(),
+  })
+  .strict()
+  .refine((request) => !(request.emergency && request.graceMs !== undefined && request.graceMs > 0), 'an emergency rotation has no grace period');
 export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
 
 /** The largest cost one verification may charge. */
@@ -84,6 +108,7 @@ export type SuspendKeyRequest = z.infer<typeof suspendKeyRequestSchema>;
 export type RevokeKeyRequest = z.infer<typeof revokeKeyRequestSchema>;
 export type VerifyKeyRequest = z.infer<typeof verifyKeyRequestSchema>;
 export type TopUpKeyRequest = z.infer<typeof topUpKeyRequestSchema>;
+export type RotateKeyRequest = z.infer<typeof rotateKeyRequestSchema>;
 
 /** A key's quota as the API shows it: the balance now (as of the consumption verifiers have flushed) and the refill. */
 export interface CreditsView {
@@ -107,6 +132,10 @@ export interface KeyView {
   readonly rateLimits: readonly RateLimit[];
   /** null for a key without a quota. */
   readonly credits: CreditsView | null;
+  /** The key this one replaced, for a key issued by a rotation. */
+  readonly rotatedFrom: string | null;
+  /** For a rotated key: its replacement and when its grace period ends (it is then expired). */
+  readonly rotation: { readonly replacedBy: string; readonly graceEndsAt: string; readonly emergency: boolean } | null;
   readonly version: number;
 }
 

@@ -5,6 +5,7 @@ import type {
   KeyEvent,
   KeyView,
   RevokeKeyRequest,
+  RotateKeyRequest,
   SuspendKeyRequest,
   TopUpKeyRequest,
   UpdateKeyRequest,
@@ -14,7 +15,7 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
-import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey, replacementOf } from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
@@ -37,6 +38,8 @@ export interface KeyManagementDependencies {
   readonly clock?: () => Date;
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
+  /** Grace of a rotation that names none; 24 h unless configured. */
+  readonly rotationGraceMs?: number;
 }
 
 export interface IssuedKey {
@@ -44,6 +47,13 @@ export interface IssuedKey {
   readonly key: string;
   readonly keyId: string;
   readonly view: KeyView;
+}
+
+export interface RotatedKey extends IssuedKey {
+  /** The old key as it is now: rotated, valid until its grace end (or revoked, in an emergency). */
+  readonly previous: KeyView;
+  /** For an emergency rotation that waited for the verifiers. */
+  readonly fence: FenceResult | undefined;
 }
 
 export interface RevokedKey {
@@ -144,6 +154,54 @@ export class KeyManagement {
     const fence =
       request.waitForVerifiers && appended && this.deps.fence ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000) : undefined;
     return { view: toKeyView(record, this.clock().getTime()), fence };
+  }
+
+  /**
+   * Replaces a key by a new one with its settings (changed by the request) and the credits it
+   * has left, and gives the old one a grace period (none and revoked in an emergency).
+   *
+   * Two streams change, in two appends: first the old key's KeyRotated (at the version read,
+   * so of two concurrent rotations of one key only one records anything), then the new key's
+   * KeyIssued. If the process dies between them, the old key names a replacement that does
+   * not exist yet; nobody has seen its plaintext, so rotating the old key again completes the
+   * rotation: it issues the recorded replacement with fresh key material and the settings of
+   * that call, keeping the recorded grace end.
+   */
+  async rotate(request: RotateKeyRequest, context: CommandContext): Promise<RotatedKey> {
+    const before = await this.loadAuthorized(request.keyId, context.caller, 'write');
+    let old = before;
+    let ownExpiry = before.expiresAt;
+    let appended: { transactionId: string; position: string } | undefined;
+    const pending = before.rotation && (await this.deps.store.streamVersion(streamIdOf('key', before.rotation.replacedBy))) === 0;
+    if (!pending) {
+      const replacedBy = newPrefixedId('key');
+      const command = {
+        type: 'RotateKey',
+        keyId: request.keyId,
+        replacedBy,
+        graceMs: request.emergency ? 0 : (request.graceMs ?? this.deps.rotationGraceMs ?? 24 * 3_600_000),
+        emergency: request.emergency,
+      } as const;
+      old = await this.execute(command, context, (position) => {
+        appended = position;
+      });
+    } else if (before.rotation && before.expiresAt === before.rotation.graceEndsAt) {
+      // The expiry was capped to the grace end; the old key's own expiry, if later, is not known here.
+      ownExpiry = undefined;
+    }
+    const replacedBy = old.rotation!.replacedBy;
+    const material = this.deps.hasher.newKey(old.prefix, old.environment);
+    const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
+    const issued = await this.execute(
+      replacementOf(before, { ...request, keyId: replacedBy, digest: material.digest, hint: material.hint, expiresAt }, ownExpiry, this.clock()),
+      context,
+    );
+    const fence =
+      request.emergency && request.waitForVerifiers && appended && this.deps.fence
+        ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000)
+        : undefined;
+    const now = this.clock().getTime();
+    return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence };
   }
 
   /**

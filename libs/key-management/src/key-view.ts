@@ -17,6 +17,10 @@ export function toKeyView(record: KeyRecord, now: number): KeyView {
     metadata: record.metadata,
     rateLimits: record.rateLimits,
     credits: record.credits ? { remaining: remainingCredits(record.credits, now), refill: record.credits.refill ?? null } : null,
+    rotatedFrom: record.rotatedFrom ?? null,
+    rotation: record.rotation
+      ? { replacedBy: record.rotation.replacedBy, graceEndsAt: new Date(record.rotation.graceEndsAt).toISOString(), emergency: record.rotation.emergency }
+      : null,
     version: record.version,
   };
 }
