@@ -7,3 +7,4 @@ export * from './api-errors.js';
 export * from './key-api.js';
 export * from './proto-files.js';
 export * from './usage.js';
+export * from './verifier-sync.js';

@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { verifierConsumptionSubject } from '@keyledger/contracts';
+import type { ConsumptionReportMessage } from '@keyledger/contracts';
+import { MAX_CONSUMPTION_ENTRIES_PER_MESSAGE, consumptionReportMessageSchema, verifierConsumptionSubject } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import type { ConsumptionReport } from './shared-rate-limiter.js';
 import { SharedRateLimiter } from './shared-rate-limiter.js';
@@ -29,6 +30,8 @@ export const DEFAULT_RATE_LIMIT_SYNC: Omit<RateLimitSyncSettings, 'instanceId' |
 export class RateLimitSync {
   readonly limiter: SharedRateLimiter;
   private readonly lastHeard = new Map<string, number>();
+  /** Reports arriving in parts, by sender. */
+  private readonly pending = new Map<string, { at: number; next: number; counts: ConsumptionReport['counts'][number][] }>();
   private ticks = 0;
   private subscriptions: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -50,15 +53,17 @@ export class RateLimitSync {
       this.nc.subscribe(verifierConsumptionSubject(subjectPrefix), {
         callback: (error, message) => {
           if (error) return;
+          let parsed;
           try {
-            const report = message.json<ConsumptionReport>();
-            if (typeof report.instance !== 'string' || !Number.isFinite(report.at) || !Array.isArray(report.counts))
-              throw new TypeError('not a consumption report');
-            if (report.instance !== this.settings.instanceId) this.lastHeard.set(report.instance, this.clock());
-            this.limiter.receive(report);
-          } catch (cause) {
-            this.logger.warn({ err: cause }, 'ignoring a malformed rate-limit report');
+            parsed = consumptionReportMessageSchema.safeParse(message.json());
+          } catch {
+            parsed = undefined;
           }
+          if (!parsed?.success) {
+            this.logger.warn({ subject: message.subject }, 'ignoring a malformed rate-limit report');
+            return;
+          }
+          this.receivePart(parsed.data);
         },
       }),
     ];
@@ -92,12 +97,57 @@ export class RateLimitSync {
     this.timer = setTimeout(() => this.tick(tick), tick - now);
   }
 
+  /** Reassembles a report sent in parts (in order: NATS keeps one publisher's order) and hands it to the limiter. */
+  private receivePart(message: ConsumptionReportMessage): void {
+    const { instance, part, parts, counts, ...report } = message;
+    if (instance === this.settings.instanceId) return;
+    this.lastHeard.set(instance, this.clock());
+    const pending = this.pending.get(instance);
+    if (part === 0) this.pending.set(instance, { at: report.at, next: 1, counts: [...counts] });
+    else if (pending?.at === report.at && pending.next === part) {
+      pending.next += 1;
+      pending.counts.push(...counts);
+    } else {
+      // A part went missing: nothing of this report can be trusted.
+      this.pending.delete(instance);
+      this.limiter.markGap(instance);
+      return;
+    }
+    if (part < parts - 1) return;
+    const whole = this.pending.get(instance)!;
+    this.pending.delete(instance);
+    this.limiter.receive({ instance, ...report, counts: whole.counts });
+  }
+
+  /** Publishes a report, in parts when it is large; a report that cannot be sent makes the next one full. */
+  private publish(report: ConsumptionReport): void {
+    const chunks = partsOf(report.counts);
+    try {
+      chunks.forEach((counts, part) => {
+        this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify({ ...report, part, parts: chunks.length, counts }));
+      });
+    } catch (cause) {
+      this.limiter.reportFullNext();
+      this.logger.error({ err: cause }, 'could not send a rate-limit report; the next one lists every window');
+    }
+  }
+
   private tick(at: number): void {
-    if (!this.nc.isClosed()) this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify(this.limiter.report(at)));
+    try {
+      if (!this.nc.isClosed()) this.publish(this.limiter.report(at));
+    } catch (cause) {
+      this.logger.error({ err: cause }, 'rate-limit report failed');
+    }
     this.ticks += 1;
     this.timer = setTimeout(() => {
       const now = this.clock();
-      for (const [instance, heard] of this.lastHeard) if (now - heard > this.settings.memberTimeoutMs) this.lastHeard.delete(instance);
+      for (const [instance, heard] of this.lastHeard) {
+        if (now - heard <= this.settings.memberTimeoutMs) continue;
+        // Gone: what it had admitted stays counted in its windows' figures only while it is a member.
+        this.lastHeard.delete(instance);
+        this.pending.delete(instance);
+        this.limiter.forget(instance);
+      }
       // Two ticks in, every live replica has been heard: only then does this one take a share.
       if (this.ticks >= 2) this.limiter.setMembers([...this.lastHeard.keys()]);
       for (const hook of this.beforeRecompute) {
@@ -107,8 +157,35 @@ export class RateLimitSync {
           this.logger.error({ err: cause }, 'a rate-limit recompute hook failed');
         }
       }
-      this.limiter.recompute(at);
-      this.schedule();
+      try {
+        this.limiter.recompute(at);
+      } catch (cause) {
+        this.logger.error({ err: cause }, 'rate-limit recompute failed');
+      } finally {
+        // Whatever failed, the next tick comes: enforcement must not stop silently.
+        this.schedule();
+      }
     }, this.settings.recomputeDelayMs);
   }
+}
+
+/** Half of NATS's default 1 MiB payload limit, leaving room for the envelope. */
+const MAX_PART_BYTES = 512 * 1024;
+
+/** Splits a report's entries into messages of at most MAX_CONSUMPTION_ENTRIES_PER_MESSAGE entries and about MAX_PART_BYTES each. */
+function partsOf<T>(counts: readonly T[]): T[][] {
+  const parts: T[][] = [[]];
+  let bytes = 0;
+  for (const entry of counts) {
+    const size = JSON.stringify(entry).length + 1;
+    const current = parts[parts.length - 1]!;
+    if (current.length > 0 && (current.length >= MAX_CONSUMPTION_ENTRIES_PER_MESSAGE || bytes + size > MAX_PART_BYTES)) {
+      parts.push([entry]);
+      bytes = size;
+    } else {
+      current.push(entry);
+      bytes += size;
+    }
+  }
+  return parts;
 }

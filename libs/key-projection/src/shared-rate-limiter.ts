@@ -120,7 +120,8 @@ export class SharedRateLimiter {
     const windows: WindowState[] = [];
     for (const limit of limits) {
       const window = this.window(keyId, limit.windowMs, windowStart(now, limit.windowMs), limit.limit);
-      if (window.allowance < 1) {
+      // Written to refuse on anything but a number that covers the use (NaN included).
+      if (!(window.allowance >= 1)) {
         // The whole window is spent: try again when it ends; only this replica's share: at the next recompute.
         const reset = this.unclaimed(window) <= 0 && this.warm ? window.start + window.windowMs : nextRecompute;
         if (!refusal || reset > refusal.reset) refusal = { allowed: false, reset, exhausted: 'rate-limit' };
@@ -132,7 +133,7 @@ export class SharedRateLimiter {
       const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
       quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
       quota.lastUsed = now;
-      if (quota.allowance < credits.cost) {
+      if (!(quota.allowance >= credits.cost)) {
         const remaining = this.remaining(quota);
         // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
         // hold the rest, and this one gets a share at the next recompute.
@@ -166,7 +167,7 @@ export class SharedRateLimiter {
   quotaRemaining(keyId: string, credits: Omit<CreditCharge, 'cost'>): number {
     const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
     const id = idOf(creditWindowKey(keyId), windowMs, credits.start);
-    return Math.max(0, credits.limit - this.admittedIn(id, this.windows.get(id)?.local ?? 0));
+    return Math.max(0, credits.limit - this.admittedInWindow(id, this.windows.get(id)?.local ?? 0));
   }
 
   /**
@@ -219,6 +220,34 @@ export class SharedRateLimiter {
     const previous = this.lastReport;
     this.lastReport = at;
     return { instance: this.instance, at, previous, full, counts };
+  }
+
+  /** What every replica, this one included, is known to have admitted in the window of `limit` holding `now`. */
+  admittedIn(keyId: string, limit: RateLimit, now: number): number {
+    const start = windowStart(now, limit.windowMs);
+    return this.admittedInWindow(idOf(keyId, limit.windowMs, start), this.windows.get(idOf(keyId, limit.windowMs, start))?.local ?? 0);
+  }
+
+  /** Forgets a replica that left: it no longer holds back recomputes, and its quota claims go. */
+  forget(instance: string): void {
+    this.reportedTicks.delete(instance);
+    for (const [id, byInstance] of this.remote) {
+      // Its rate-limit admissions stay counted until their windows end (report() drops them
+      // then); a quota window's are in the store already (CreditsConsumed), so they go now.
+      if (!idIsCredits(id)) continue;
+      byInstance.delete(instance);
+      if (byInstance.size === 0) this.remote.delete(id);
+    }
+  }
+
+  /** Forgets a replica's last report, as after a lost message: it counts as silent until its next full report. */
+  markGap(instance: string): void {
+    this.reportedTicks.delete(instance);
+  }
+
+  /** Makes the next report list every window (after a report that could not be sent). */
+  reportFullNext(): void {
+    this.reportsSinceFull = 0;
   }
 
   /**
@@ -285,18 +314,20 @@ export class SharedRateLimiter {
       this.windows.set(id, window);
       if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
     }
-    // A limit changed by an update applies from the next share on, to what is already counted.
+    // A lowered limit (a key cut off by an update) also cuts what this replica holds at once,
+    // rather than at its next report; a raised one is shared out at the next recompute.
+    if (limit < window.limit) window.allowance = Math.min(window.allowance, Math.max(0, limit - this.admittedInWindow(id, window.local)));
     window.limit = limit;
     return window;
   }
 
   /** What nobody has admitted, as far as this replica knows now (claims held as allowances not subtracted). */
   private remaining(window: WindowState): number {
-    return Math.max(0, window.limit - this.admittedIn(idOf(window.keyId, window.windowMs, window.start), window.local));
+    return Math.max(0, window.limit - this.admittedInWindow(idOf(window.keyId, window.windowMs, window.start), window.local));
   }
 
   /** What this replica (`local`) and the members, as last reported, admitted in a window. */
-  private admittedIn(id: string, local: number): number {
+  private admittedInWindow(id: string, local: number): number {
     let admitted = local;
     const remote = this.remote.get(id);
     // Members only: a replica that left has flushed what it admitted, or lost it (docs/architecture.md).
@@ -318,7 +349,11 @@ export class SharedRateLimiter {
         ? { admitted: window.reportedLocal, allowance: window.reportedAllowance }
         : (remote?.get(member) ?? { admitted: 0, allowance: 0 }),
     );
-    const notAdmitted = window.limit - held.reduce((sum, state) => sum + state.admitted, 0);
+    // Admissions of replicas that have left still count until their window ends; their
+    // allowances do not (they can no longer spend them).
+    let departedAdmitted = 0;
+    for (const [instance, state] of remote ?? []) if (!this.members.includes(instance)) departedAdmitted += state.admitted;
+    const notAdmitted = window.limit - departedAdmitted - held.reduce((sum, state) => sum + state.admitted, 0);
     const unclaimed = notAdmitted - held.reduce((sum, state) => sum + state.allowance, 0);
     const gaps = held.map((state, rank) => Math.max(0, shareOfRemaining(notAdmitted, this.members.length, rank) - state.allowance));
     const totalGap = gaps.reduce((sum, gap) => sum + gap, 0);
@@ -338,6 +373,10 @@ export class SharedRateLimiter {
     for (const state of this.remote.get(idOf(window.keyId, window.windowMs, window.start))?.values() ?? []) total += state.admitted + state.allowance;
     return total;
   }
+}
+
+function idIsCredits(id: string): boolean {
+  return id.split(' ')[0]!.endsWith('/credits');
 }
 
 function idOf(keyId: string, windowMs: number, start: number): string {

@@ -125,6 +125,33 @@ describe('SharedRateLimiter', () => {
     expect(limiter.admit('key_a', limits, 5_020, 5_030).allowed).toBe(true);
   });
 
+  it('cuts what it holds at once when a limit is lowered', () => {
+    const limiter = new SharedRateLimiter('solo');
+    limiter.setMembers([]);
+    for (let i = 0; i < 3; i += 1) expect(limiter.admit('key_a', [{ limit: 100, windowMs: 60_000 }], 60_000_000 + i, 60_000_030).allowed).toBe(true);
+    // Lowered to 5 with 3 admitted: 2 more, then refused, without waiting for a report.
+    const lowered = [{ limit: 5, windowMs: 60_000 }];
+    const outcomes = Array.from({ length: 4 }, (_, i) => limiter.admit('key_a', lowered, 60_000_010 + i, 60_000_030).allowed);
+    expect(outcomes).toEqual([true, true, false, false]);
+  });
+
+  it('keeps counting what a departed replica admitted in an open window, and stops waiting for its reports', () => {
+    const limiter = new SharedRateLimiter('a');
+    const limits = [{ limit: 100, windowMs: 60_000 }];
+    const tick = 60_000_000;
+    limiter.report(tick);
+    limiter.receive({ instance: 'b', at: tick, previous: null, full: true, counts: [['key_a', 60_000, tick, 90, 0]] });
+    limiter.setMembers(['a', 'b']);
+    limiter.setMembers(['a']);
+    limiter.forget('b');
+    let admitted = 0;
+    for (let i = 0; i < 50; i += 1) if (limiter.admit('key_a', limits, tick + 1 + i, tick + 30).allowed) admitted += 1;
+    limiter.report(tick + 25);
+    expect(limiter.recompute(tick + 25)).toBe(true);
+    for (let i = 0; i < 50; i += 1) if (limiter.admit('key_a', limits, tick + 31 + i, tick + 55).allowed) admitted += 1;
+    expect(admitted).toBe(10);
+  });
+
   it('says when a refused key may try again: the end of a spent window', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);
