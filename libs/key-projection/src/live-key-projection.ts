@@ -174,7 +174,8 @@ export class LiveKeyProjection {
     const position = this.position;
     const applied = this.appliedSinceSnapshot;
     const body = encodeKeyIndex(this.deps.index);
-    const stored = await snapshots.store.save(KEY_PROJECTION_SNAPSHOT, { format: KEY_INDEX_SNAPSHOT_FORMAT, position, seal: snapshots.seal.seal(body), body });
+    const seal = snapshots.seal.seal(body, snapshotContext(KEY_INDEX_SNAPSHOT_FORMAT, position));
+    const stored = await snapshots.store.save(KEY_PROJECTION_SNAPSHOT, { format: KEY_INDEX_SNAPSHOT_FORMAT, position, seal, body });
     this.appliedSinceSnapshot = Math.max(0, this.appliedSinceSnapshot - applied);
     if (stored) this.deps.logger.info({ keys: this.deps.index.size, bytes: body.length, position }, 'key projection snapshot stored');
     return stored;
@@ -208,9 +209,16 @@ export class LiveKeyProjection {
       logger.info({ format: snapshot.format }, 'key projection snapshot has another format; replaying the event store');
       return false;
     }
-    if (!snapshots.seal.verify(snapshot.body, snapshot.seal)) {
+    if (!snapshots.seal.verify(snapshot.body, snapshotContext(snapshot.format, snapshot.position), snapshot.seal)) {
       // Either the pepper changed since it was taken, or the row was edited: never load it.
       logger.warn({ pepperVersion: snapshot.seal.pepperVersion }, 'key projection snapshot seal does not match; replaying the event store');
+      return false;
+    }
+    // A snapshot from beyond the store's end (a store restored to an earlier point) would skip
+    // events the store will hold again: it is not this store's.
+    const head = await this.deps.store.headPosition();
+    if (!head || compareGlobalPositions(snapshot.position, head) > 0) {
+      logger.warn({ snapshot: snapshot.position, head }, 'key projection snapshot is ahead of the event store; replaying the event store');
       return false;
     }
     decodeKeyIndex(snapshot.body, this.deps.index);
@@ -324,4 +332,9 @@ export class LiveKeyProjection {
       }
     }
   }
+}
+
+/** What a snapshot's seal covers besides its bytes: a sealed body cannot be stored beside another position. */
+function snapshotContext(format: number, position: GlobalPosition): string {
+  return JSON.stringify({ projection: KEY_PROJECTION_SNAPSHOT, format, transactionId: position.transactionId, position: position.position });
 }

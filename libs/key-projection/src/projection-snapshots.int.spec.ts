@@ -95,11 +95,18 @@ describe('key projection snapshots', () => {
     expect((await store.info(KEY_PROJECTION_SNAPSHOT))?.position).toEqual(current!.position);
   });
 
-  it('replays the store instead of loading a snapshot whose seal does not match', async () => {
+  it('replays the store instead of loading a snapshot whose seal does not match its bytes or its position', async () => {
     const otherPepper = new SnapshotSeal([{ version: 1, secret: randomBytes(32) }]);
     const started = await startProjection(true, otherPepper);
     expect(started.projection.status().startedFromSnapshot).toBe(false);
     expect(started.index.size).toBe(35);
+
+    // A sealed body stored beside a later position (to skip the events after it): refused.
+    await ctx.ownerDb.query(`update projection_snapshots set position = position + 1000`);
+    const moved = await startProjection(true);
+    expect(moved.projection.status().startedFromSnapshot).toBe(false);
+    expect(moved.index.size).toBe(35);
+    await ctx.ownerDb.query(`update projection_snapshots set position = position - 1000`);
 
     // An edited row: one byte of the stored bytes flipped.
     await ctx.ownerDb.query(`update projection_snapshot_chunks set data = set_byte(data, 0, get_byte(data, 0) # 1) where seq = 0`);

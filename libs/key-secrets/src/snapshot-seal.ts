@@ -25,18 +25,28 @@ export class SnapshotSeal {
     this.current = peppers[0]!.version;
   }
 
-  seal(bytes: Uint8Array): Seal {
-    return { pepperVersion: this.current, mac: this.mac(this.current, bytes)! };
+  /**
+   * Seals a snapshot's bytes together with what is stored beside them (`context`: which
+   * projection, which format, as of which position), so neither can be swapped or edited
+   * without the other.
+   */
+  seal(bytes: Uint8Array, context: string): Seal {
+    return { pepperVersion: this.current, mac: this.mac(this.current, bytes, context)! };
   }
 
-  /** True when the seal was made over these bytes with a configured pepper. */
-  verify(bytes: Uint8Array, seal: Seal): boolean {
-    const expected = this.mac(seal.pepperVersion, bytes);
+  /** True when the seal was made over these bytes and this context with a configured pepper. */
+  verify(bytes: Uint8Array, context: string, seal: Seal): boolean {
+    const expected = this.mac(seal.pepperVersion, bytes, context);
     return expected !== undefined && expected.length === seal.mac.length && timingSafeEqual(expected, seal.mac);
   }
 
-  private mac(version: number, bytes: Uint8Array): Buffer | undefined {
+  private mac(version: number, bytes: Uint8Array, context: string): Buffer | undefined {
     const key = this.keys.get(version);
-    return key && createHmac('sha256', key).update(bytes).digest();
+    if (!key) return undefined;
+    const contextBytes = Buffer.from(context, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(contextBytes.length);
+    // Length-prefixed, so no split of context and bytes can give the same input twice.
+    return createHmac('sha256', key).update(length).update(contextBytes).update(bytes).digest();
   }
 }
