@@ -104,7 +104,7 @@ describe('usage ledger', () => {
     expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(100);
   });
 
-  it('creates the partitions a batch needs, and drops whole days for retention', async () => {
+  it('creates the partitions a batch needs, and drops whole days that are over for retention, never today or later', async () => {
     const later = T0 + 40 * DAY;
     await ledger.ingest([batch([used({ at: later }), used({ at: T0 - 3 * DAY })], later)]);
     const partitions = async (table = 'usage_records'): Promise<string[]> =>
@@ -122,15 +122,25 @@ describe('usage ledger', () => {
       'usage_records_20300224',
     ]);
     const tables = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'];
-    const before = async (): Promise<number> => (await Promise.all(tables.map(partitions))).flat().filter((name) => name.slice(-8) < '20300115').length;
-    // The migration created today and the week ahead: those are before 2030 too.
-    expect(await before()).toBe(4 * 9);
-    expect(await ledger.dropPartitionsBefore(T0)).toBe(4 * 9);
-    expect(await before()).toBe(0);
-    expect(await partitions()).toEqual(['usage_records_20300115', 'usage_records_20300224']);
+    const day = (at: number): string => new Date(at).toISOString().slice(0, 10).replaceAll('-', '');
+    const today = day(Date.now());
+    // Three days ago: a day that is over, which retention may drop.
+    const past = Date.now() - 3 * DAY;
+    await ledger.ingest([batch([used({ at: past })], past)]);
+    const all = async (): Promise<string[]> => (await Promise.all(tables.map(partitions))).flat();
+    expect((await all()).filter((name) => name.endsWith(day(past)))).toHaveLength(4);
+    // Asked to drop everything before 2030, it drops only the days that are over: never today,
+    // the week the migration created ahead, or 2030.
+    expect(await ledger.dropPartitionsBefore(T0)).toBe(4);
+    const left = await all();
+    expect(left.filter((name) => name.slice(-8) < today)).toEqual([]);
+    expect(left.filter((name) => name.endsWith(today))).toHaveLength(4);
+    expect(await partitions()).toEqual(expect.arrayContaining(['usage_records_20300112', 'usage_records_20300115', 'usage_records_20300224']));
+    // The services' role cannot reach the unbounded function behind it.
+    await expect(ctx.appDb.query(`select usage_drop_partitions_unbounded('2099-01-01')`)).rejects.toThrow(/permission denied/);
     // A day dropped and then written to again gets its partition back.
-    await ledger.ingest([batch([used({ at: T0 - 3 * DAY })])]);
-    expect(await partitions()).toContain('usage_records_20300112');
+    await ledger.ingest([batch([used({ at: past })])]);
+    expect(await partitions()).toContain(`usage_records_${day(past)}`);
   });
 
   it('lets the application role append, but not change, delete or create tables', async () => {

@@ -144,5 +144,34 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
-  return [CreateUsageLedger1764000006000];
+  /**
+   * Retention may drop only days that are over: the services' role calls the dropping
+   * function through a wrapper that never drops today (UTC) or a later day, so it cannot
+   * empty today's partitions or those created ahead.
+   */
+  class BoundUsageRetention1764000008000 implements MigrationInterface {
+    readonly name = 'BoundUsageRetention1764000008000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      await queryRunner.query(`alter function usage_drop_partitions(date) rename to usage_drop_partitions_unbounded`);
+      await queryRunner.query(`revoke all on function usage_drop_partitions_unbounded(date) from public, ${role}`);
+      await queryRunner.query(`
+        create function usage_drop_partitions(before date) returns integer
+        language sql security definer set search_path = ${schema}, pg_temp as $$
+          select usage_drop_partitions_unbounded(least(before, (now() at time zone 'UTC')::date))
+        $$`);
+      await queryRunner.query(`revoke all on function usage_drop_partitions(date) from public`);
+      await queryRunner.query(`grant execute on function usage_drop_partitions(date) to ${role}`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop function usage_drop_partitions(date)`);
+      await queryRunner.query(`alter function usage_drop_partitions_unbounded(date) rename to usage_drop_partitions`);
+      await queryRunner.query(`grant execute on function usage_drop_partitions(date) to ${role}`);
+    }
+  }
+
+  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000];
 }
