@@ -20,6 +20,17 @@ export type UsageTransport = (typeof USAGE_TRANSPORTS)[number];
 /** Longest values a record keeps; the verifier truncates longer input before recording it. */
 export const USAGE_LIMITS = { ip: 64, scopes: 32, scope: 200, instance: 200 } as const;
 
+/**
+ * An instant in ms since the epoch, up to the last of year 9999: what a Postgres date and
+ * an ISO 8601 string both hold, so a record from a clock gone wild is refused when parsed
+ * instead of failing its whole ingest at every retry.
+ */
+const epochMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
 /** 16 hex digits: 64 bits of a keyed PRF of the presented string. */
 export const usageFingerprintSchema = z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits');
 
@@ -39,7 +50,7 @@ export const keyUsedSchema = z
     /** The key's tenant; for an unknown key, the tenant the caller asked for, if any. */
     tenant: tenantIdSchema.optional(),
     /** When the verification was answered, in milliseconds since the epoch (the verifier's clock). */
-    at: z.number().int().min(0).max(8_640_000_000_000_000),
+    at: epochMs,
     /** The caller's address as the transport gave it (not validated: it is what was asked). */
     ip: storable(USAGE_LIMITS.ip).optional(),
     /** The scopes (the resource) the caller asked for. */
@@ -73,7 +84,7 @@ export const usageBatchSchema = z
     /** The verifier instance that answered every verification of the batch. */
     instance: storable(USAGE_LIMITS.instance).min(1),
     /** When the batch was formed, ms since the epoch; a retry carries the same value. */
-    createdAt: z.number().int().min(0),
+    createdAt: epochMs,
     records: z.array(keyUsedSchema).min(1).max(MAX_USAGE_BATCH_RECORDS),
   })
   .strict();

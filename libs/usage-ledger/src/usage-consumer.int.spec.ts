@@ -138,4 +138,20 @@ describe('usage consumer', () => {
     expect(dead?.subject).toBe(`${ctx.topology.subjectPrefix}.dlq.auditor-usage`);
     expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
   });
+
+  it('dead-letters a batch from a clock past year 9999 instead of failing every ingest it joins', async () => {
+    const key = newPrefixedId('key');
+    await consumer().start();
+    const wild: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: 1e17, records: [used(key, 1)] };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(wild), { msgID: wild.batchId });
+    const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
+    await eventually(
+      'good batch stored',
+      () => calls(key),
+      (n) => n === 1,
+    );
+    const dead = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1, 10_000);
+    expect(dead.some((message) => message.headers?.get(MESSAGE_HEADERS.deadLetterReason)?.includes('not a valid batch'))).toBe(true);
+  });
 });
