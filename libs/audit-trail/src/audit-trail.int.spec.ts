@@ -77,6 +77,16 @@ describe('audit trail', () => {
     expect(await trail()).toEqual(live);
   });
 
+  it("gives an event without a tenant its stream's tenant even when it is recorded first", async () => {
+    await ctx.store.append('key-key_c', NO_STREAM, [{ type: 'KeyIssued', data: { keyId: 'key_c', tenant: 'initech' }, metadata: testMetadata() }]);
+    await ctx.store.append('key-key_c', 1, [{ type: 'KeyRevoked', data: { keyId: 'key_c', reason: 'x' }, metadata: testMetadata() }]);
+    const [, revoked] = await ctx.store.readStream('key-key_c');
+    // The revocation applied before its stream's KeyIssued, as a redelivery can order them.
+    await ctx.appDb.transaction((tx) => new AuditTrailProjection().apply(revoked!, tx));
+    const [row] = await ctx.ownerDb.query<TrailRow[]>(`select type, tenant from audit_trail`);
+    expect(row).toMatchObject({ type: 'KeyRevoked', tenant: 'initech' });
+  });
+
   it('gives the services role no way to change a recorded row', async () => {
     await expect(ctx.appDb.query(`update audit_trail set actor = 'someone else'`)).rejects.toThrow(/permission denied/);
   });

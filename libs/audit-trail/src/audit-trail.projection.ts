@@ -15,7 +15,8 @@ function tenantOf(data: unknown): string | undefined {
  * Records every event of the store in the audit trail, once (the consumer runtime's inbox
  * makes redeliveries harmless; the primary key on the event id is the second guard). An
  * event that does not name its tenant (KeySuspended, KeyRevoked, …) takes the tenant of its
- * stream's first event, so a tenant's trail is complete.
+ * stream's first event, read from the store itself: a redelivery that reorders events (a
+ * failed KeyIssued retried after the KeyRevoked behind it) changes nothing.
  */
 export class AuditTrailProjection implements Projection {
   readonly name = 'auditor-trail';
@@ -24,7 +25,7 @@ export class AuditTrailProjection implements Projection {
     await tx.query(
       `insert into audit_trail (event_id, transaction_id, position, stream_id, stream_version, type, tenant, actor, correlation_id, causation_id, trace_id, occurred_at)
        values ($1, $2::xid8, $3, $4, $5, $6,
-               coalesce($7, (select tenant from audit_trail where stream_id = $4 and tenant is not null order by stream_version limit 1)),
+               coalesce($7, (select data->>'tenant' from events where stream_id = $4 and stream_version = 1)),
                $8, $9, $10, $11, $12)
        on conflict (event_id) do nothing`,
       [
