@@ -93,6 +93,8 @@ export interface ProjectionStatus {
   readonly behindStore: number | undefined;
   /** Whether the start began from a stored snapshot rather than the first event. */
   readonly startedFromSnapshot: boolean;
+  /** The position of an event this replica could not apply: it has stopped there and fails closed. */
+  readonly stalledAt: GlobalPosition | undefined;
 }
 
 /**
@@ -104,6 +106,7 @@ export class LiveKeyProjection {
   private position: GlobalPosition = START_OF_LOG;
   private loaded = false;
   private startedFromSnapshot = false;
+  private stalledAt: GlobalPosition | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -256,6 +259,8 @@ export class LiveKeyProjection {
 
   /** True when verification must refuse every key because the bus has been gone too long. */
   isFailingClosed(now = this.clock()): boolean {
+    // A replica stuck before an event it cannot apply would miss every revocation after it.
+    if (this.stalledAt) return true;
     return this.settings.failClosed && this.busSilentFor(now) > this.settings.maxBusSilenceMs;
   }
 
@@ -270,6 +275,7 @@ export class LiveKeyProjection {
       failingClosed: this.isFailingClosed(now),
       behindStore: this.behindStore,
       startedFromSnapshot: this.startedFromSnapshot,
+      stalledAt: this.stalledAt,
     };
   }
 
@@ -293,8 +299,19 @@ export class LiveKeyProjection {
       this.deps.logger.error({ err: error }, 'ignoring a malformed event message');
       return;
     }
-    if (compareGlobalPositions(event, this.position) <= 0) return;
-    if (this.deps.index.apply(event)) this.appliedSinceSnapshot += 1;
+    if (this.stalledAt || compareGlobalPositions(event, this.position) <= 0) return;
+    try {
+      if (this.deps.index.apply(event)) this.appliedSinceSnapshot += 1;
+    } catch (error) {
+      // Skipping it would leave this replica wrong for good (a skipped revocation verifies):
+      // stop here, refuse every key, report not ready; a restart replays from the store.
+      this.stalledAt = { transactionId: event.transactionId, position: event.position };
+      this.deps.logger.error(
+        { err: error, eventId: event.eventId, type: event.type, position: this.stalledAt },
+        'cannot apply an event; the key projection stops and fails closed',
+      );
+      return;
+    }
     this.advance(event);
     this.announceSoon();
   }
