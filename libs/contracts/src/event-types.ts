@@ -12,6 +12,7 @@ export const KEY_EVENT_TYPES = [
   'KeyRotated',
   'KeyCreditsToppedUp',
   'CreditsConsumed',
+  'RotationPolicySet',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

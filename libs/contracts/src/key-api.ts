@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { CreditRefill, RateLimit } from './key-events.js';
 import {
   MAX_CREDITS,
+  MAX_ROTATION_GRACE_MS,
+  MIN_ROTATION_MAX_AGE_MS,
   creditsSettingSchema,
   keyEnvironmentSchema,
   keyIdSchema,
@@ -61,9 +63,6 @@ export const revokeKeyRequestSchema = z
     waitForVerifiers: z.boolean().default(true),
   })
   .strict();
-/** Longest grace period a rotation may give the old key: 90 days. */
-export const MAX_ROTATION_GRACE_MS = 90 * 24 * 3600 * 1000;
-
 /**
  * Replace a key by a new one with the same settings, changed by the fields given. The old key
  * stays valid for `graceMs` (default: the installation's); `emergency` revokes it at once.
@@ -85,6 +84,34 @@ export const rotateKeyRequestSchema = z
   })
   .strict()
   .refine((request) => !(request.emergency && request.graceMs !== undefined && request.graceMs > 0), 'an emergency rotation has no grace period');
+/** Sets the rotation policy of a tenant, or of one owner in it; a field left out or null is not set at that level. */
+export const setRotationPolicyRequestSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema.optional(),
+    maxAgeMs: z.number().int().min(MIN_ROTATION_MAX_AGE_MS).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable().default(null),
+  })
+  .strict();
+export const getRotationPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
+export type SetRotationPolicyRequest = z.infer<typeof setRotationPolicyRequestSchema>;
+export type GetRotationPolicyRequest = z.infer<typeof getRotationPolicyRequestSchema>;
+
+/** A policy's two settings; null: not set. */
+export interface RotationPolicySettings {
+  readonly maxAgeMs: number | null;
+  readonly graceMs: number | null;
+}
+
+/** A rotation policy as the API shows it: what is set at this level, and what applies to keys there. */
+export interface RotationPolicyView {
+  readonly tenant: string;
+  readonly owner: string | null;
+  readonly policy: RotationPolicySettings;
+  /** The owner's settings, else the tenant's; a null grace means the installation's default. */
+  readonly effective: RotationPolicySettings;
+}
+
 export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
 
 /** The largest cost one verification may charge. */

@@ -123,6 +123,28 @@ export const keyCreditsToppedUpSchema = z
  */
 export const keyRotatedSchema = z.object({ keyId: keyIdSchema, replacedBy: keyIdSchema, graceEndsAt: isoInstant, emergency: z.boolean().optional() }).strict();
 
+/** Shortest maximum key age a rotation policy may set: 1 s (tests use seconds; real policies days). */
+export const MIN_ROTATION_MAX_AGE_MS = 1000;
+/** Longest grace period a rotation may give the old key: 90 days. */
+export const MAX_ROTATION_GRACE_MS = 90 * 24 * 3600 * 1000;
+
+/**
+ * A tenant's rotation policy (without `owner`) or one owner's within the tenant, on the
+ * tenant's stream `tenant-<tenant>`. It replaces the policy at that level; a null field is
+ * not set there and falls back to the tenant's, then to the installation's default.
+ */
+export const rotationPolicySetSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema.optional(),
+    /** Keys older than this are rotated by the rotator; null: never by age. */
+    maxAgeMs: z.number().int().min(MIN_ROTATION_MAX_AGE_MS).max(Number.MAX_SAFE_INTEGER).nullable(),
+    /** Grace of the rotations the rotator makes; null: the installation's default. */
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable(),
+  })
+  .strict();
+export type RotationPolicySetData = z.infer<typeof rotationPolicySetSchema>;
+
 /**
  * What one verifier admitted since its previous flush, in its own stream `credits-<instance>`:
  * `[key id, period start, credits]`, one entry per key and period.

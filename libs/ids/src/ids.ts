@@ -13,11 +13,14 @@ const PREFIX = /^[a-z][a-z0-9]{0,15}$/;
 
 /**
  * Prefixed, time-ordered ids such as `key_01jd8x…`: the prefix tells a reader what the id
- * names, and the Crockford base32 body (26 characters, from a UUIDv7) sorts by creation time.
+ * names, and the Crockford base32 body (26 characters, from a UUIDv7) sorts by creation time
+ * (`at`, when given: a command's clock).
  */
-export function newPrefixedId(prefix: string): string {
+export function newPrefixedId(prefix: string, at?: Date): string {
   if (!PREFIX.test(prefix)) throw new RangeError(`invalid id prefix: ${JSON.stringify(prefix)}`);
-  const hex = uuidv7().replaceAll('-', '');
+  let hex = uuidv7().replaceAll('-', '');
+  // An injected clock's time in place of the generator's: the id then says when the command ran.
+  if (at !== undefined) hex = Math.max(0, Math.floor(at.getTime())).toString(16).padStart(12, '0').slice(-12) + hex.slice(12);
   let value = BigInt(`0x${hex}`);
   let body = '';
   for (let i = 0; i < 26; i += 1) {
@@ -25,4 +28,17 @@ export function newPrefixedId(prefix: string): string {
     value >>= 5n;
   }
   return `${prefix}_${body}`;
+}
+
+/**
+ * When a prefixed id was made (epoch ms): the UUIDv7 timestamp in its body. Undefined for a
+ * string that is not a prefixed id.
+ */
+export function timeOfPrefixedId(id: string): number | undefined {
+  const body = /^[a-z][a-z0-9]{0,15}_([0-9a-hjkmnp-tv-z]{26})$/.exec(id)?.[1];
+  if (!body) return undefined;
+  let value = 0n;
+  for (const char of body) value = (value << 5n) | BigInt(CROCKFORD.indexOf(char));
+  // The 128 bits of the UUID: its first 48 are the milliseconds.
+  return Number(value >> 80n);
 }

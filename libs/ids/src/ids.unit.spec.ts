@@ -1,4 +1,4 @@
-import { newEventId, newPrefixedId } from './ids.js';
+import { newEventId, newPrefixedId, timeOfPrefixedId } from './ids.js';
 
 describe('ids', () => {
   it('makes RFC 9562 version 7 event ids', () => {
@@ -14,5 +14,16 @@ describe('ids', () => {
 
   it('rejects a prefix that would make ids ambiguous', () => {
     expect(() => newPrefixedId('Key_')).toThrow(RangeError);
+  });
+
+  it('reads back when a prefixed id was made', () => {
+    const before = Date.now();
+    const id = newPrefixedId('key');
+    expect(timeOfPrefixedId(id)).toBeGreaterThanOrEqual(before);
+    expect(timeOfPrefixedId(id)).toBeLessThanOrEqual(Date.now());
+    expect(timeOfPrefixedId('key_nope')).toBeUndefined();
+    const at = new Date('2031-05-06T07:08:09.123Z');
+    expect(timeOfPrefixedId(newPrefixedId('key', at))).toBe(at.getTime());
+    expect(newPrefixedId('key', at)).toMatch(/^key_[0-9a-hjkmnp-tv-z]{26}$/);
   });
 });

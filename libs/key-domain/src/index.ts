@@ -9,3 +9,4 @@ export * from './verify-key.js';
 export * from './rate-limits.js';
 export * from './credits.js';
 export * from './rotation.js';
+export * from './rotation-policy.js';
