@@ -323,7 +323,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       expect(Object.fromEntries(secretsOf)).toEqual({
         issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
-        rotator: ['DATABASE_URL'],
+        rotator: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
         auditor: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL'],
         relay: ['DATABASE_URL'],

@@ -10,6 +10,7 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
+import { rotationPolicyNatsController } from './rotation-policy.nats-controller.js';
 
 /**
  * The issuer: issues, updates, suspends, resumes and revokes keys over NATS (and gRPC).
@@ -53,7 +54,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     registerProjectionMetrics(metrics, projection);
     return {
       module: IssuerModule,
-      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],
+      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: VerifierFence, useValue: fence },

@@ -1,11 +1,73 @@
-import { Module } from '@nestjs/common';
-import type { DynamicModule } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { RotatorEnv } from '@keyledger/config';
+import { tracingConsumers } from '@keyledger/event-bus';
+import { KeyManagement, ScheduledRotation } from '@keyledger/key-management';
+import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
+import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
+import { HealthRegistry } from '@keyledger/service-kit';
 
-/** The rotator service. It boots with the shared kit (config, Postgres, NATS, health). */
+/**
+ * The rotator: rotates keys past their rotation policy's maximum age. It keeps its own key
+ * projection (which keys exist, their owner and state) and rotates through the same
+ * KeyManagement as the issuer, so a scheduled rotation is exactly a RotateKey. Replicas need
+ * no leader: optimistic concurrency on each key's stream lets one rotation per key through.
+ */
 @Module({})
-export class RotatorModule {
-  static forService(_context: ServiceContext): DynamicModule {
-    return { module: RotatorModule };
+export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
+    @Inject(ScheduledRotation) private readonly rotation: ScheduledRotation,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+  ) {}
+
+  static forService({ config, logger, infrastructure }: ServiceContext<RotatorEnv>): DynamicModule {
+    const index = new KeyIndex();
+    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
+    const projection = new LiveKeyProjection(
+      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
+      {
+        instanceId: `rotator-${randomUUID()}`,
+        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
+        failClosed: config.VERIFIER_FAIL_CLOSED,
+        heartbeatMs: 1000,
+        catchUpBatchSize: 20_000,
+        announce: false,
+      },
+    );
+    const keys = new KeyManagement({
+      store: infrastructure.store,
+      hasher,
+      index,
+      rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
+      systemActor: 'system:rotator',
+    });
+    const rotation = new ScheduledRotation(
+      { keys, store: infrastructure.store, index, logger },
+      { intervalMs: config.ROTATOR_INTERVAL_MS, jitterMs: config.ROTATOR_JITTER_MS },
+    );
+    return {
+      module: RotatorModule,
+      providers: [
+        { provide: LiveKeyProjection, useValue: projection },
+        { provide: ScheduledRotation, useValue: rotation },
+      ],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.projection.start();
+    this.health.register('key-projection', () => {
+      const status = this.projection.status();
+      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
+    });
+    this.rotation.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.rotation.stop();
+    await this.projection.stop();
   }
 }

@@ -102,6 +102,22 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;
 
+/** The rotator: a key service (it issues the new keys) that also looks for due keys. */
+export const rotatorEnvSchema = keyServiceEnvSchema.extend({
+  /** How often the rotator looks for keys past their policy's maximum age. */
+  ROTATOR_INTERVAL_MS: positiveInt.max(86_400_000).default(60_000),
+  /** Keys fall due up to this much after their maximum age, spread by key id (0: exactly at it). */
+  ROTATOR_JITTER_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+});
+
+export type RotatorEnv = z.infer<typeof rotatorEnvSchema>;
+
+export function loadRotatorConfig(env: Record<string, string | undefined>): RotatorEnv {
+  const parsed = rotatorEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return parsed.data;
+}
+
 export function loadKeyServiceConfig(env: Record<string, string | undefined>): KeyServiceEnv {
   const parsed = keyServiceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));

@@ -3,3 +3,4 @@ export * from './key-view.js';
 export * from './admin-authenticator.js';
 export * from './key-management.js';
 export * from './admin-permissions.js';
+export * from './scheduled-rotation.js';

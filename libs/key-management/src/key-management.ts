@@ -5,7 +5,11 @@ import type {
   KeyEvent,
   KeyView,
   RevokeKeyRequest,
+  GetRotationPolicyRequest,
   RotateKeyRequest,
+  RotationPolicySetData,
+  RotationPolicyView,
+  SetRotationPolicyRequest,
   SuspendKeyRequest,
   TopUpKeyRequest,
   UpdateKeyRequest,
@@ -15,7 +19,18 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
-import { DEFAULT_KEY_PREFIX, DomainError, decideKey, evolveKey, parseKey, replacementOf } from '@keyledger/key-domain';
+import type { RotationPolicyTable } from '@keyledger/key-domain';
+import {
+  DEFAULT_KEY_PREFIX,
+  DomainError,
+  decideKey,
+  effectivePolicy,
+  evolveKey,
+  evolveRotationPolicies,
+  parseKey,
+  policyAt,
+  replacementOf,
+} from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
@@ -40,6 +55,8 @@ export interface KeyManagementDependencies {
   readonly prefixFor?: (tenant: string) => string;
   /** Grace of a rotation that names none; 24 h unless configured. */
   readonly rotationGraceMs?: number;
+  /** Who the events of the system caller (bootstrap, scheduled rotations) name as actor. */
+  readonly systemActor?: string;
 }
 
 export interface IssuedKey {
@@ -97,7 +114,7 @@ export class KeyManagement {
     this.authorize(context.caller, request.tenant, 'write');
     const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
     const material = this.deps.hasher.newKey(prefix, request.environment);
-    const keyId = newPrefixedId('key');
+    const keyId = newPrefixedId('key', this.clock());
     const record = await this.execute(
       {
         type: 'IssueKey',
@@ -174,7 +191,8 @@ export class KeyManagement {
     let appended: { transactionId: string; position: string } | undefined;
     const pending = before.rotation && (await this.deps.store.streamVersion(streamIdOf('key', before.rotation.replacedBy))) === 0;
     if (!pending) {
-      const replacedBy = newPrefixedId('key');
+      // The id carries the command's time: the key's age, for rotation policies.
+      const replacedBy = newPrefixedId('key', this.clock());
       const command = {
         type: 'RotateKey',
         keyId: request.keyId,
@@ -202,6 +220,48 @@ export class KeyManagement {
         : undefined;
     const now = this.clock().getTime();
     return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence };
+  }
+
+  /** Sets the rotation policy of a tenant or of one owner in it (on the tenant's stream). */
+  async setRotationPolicy(request: SetRotationPolicyRequest, context: CommandContext): Promise<RotationPolicyView> {
+    this.authorize(context.caller, request.tenant, 'write');
+    const data: RotationPolicySetData = {
+      tenant: request.tenant,
+      ...(request.owner === undefined ? {} : { owner: request.owner }),
+      maxAgeMs: request.maxAgeMs,
+      graceMs: request.graceMs,
+    };
+    const streamId = streamIdOf('tenant', request.tenant);
+    const run = async (): Promise<void> => {
+      const version = await this.deps.store.streamVersion(streamId);
+      await this.deps.store.append(streamId, version, [
+        { type: 'RotationPolicySet', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
+      ]);
+    };
+    try {
+      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    } catch (error) {
+      return domainToApi(error);
+    }
+    return this.rotationPolicyView(await this.rotationPolicies(request.tenant), request.tenant, request.owner);
+  }
+
+  /** The rotation policy set for a tenant or owner, and the one that applies there. */
+  async getRotationPolicy(request: GetRotationPolicyRequest, caller: Caller): Promise<RotationPolicyView> {
+    this.authorize(caller, request.tenant, 'read');
+    return this.rotationPolicyView(await this.rotationPolicies(request.tenant), request.tenant, request.owner);
+  }
+
+  /** A tenant's rotation policies, folded from its stream. */
+  async rotationPolicies(tenant: string): Promise<RotationPolicyTable> {
+    let table: RotationPolicyTable = new Map();
+    for (const event of await this.deps.store.readStream(streamIdOf('tenant', tenant)))
+      if (event.type === 'RotationPolicySet') table = evolveRotationPolicies(table, event.data as RotationPolicySetData);
+    return table;
+  }
+
+  private rotationPolicyView(table: RotationPolicyTable, tenant: string, owner: string | undefined): RotationPolicyView {
+    return { tenant, owner: owner ?? null, policy: { ...policyAt(table, tenant, owner) }, effective: { ...effectivePolicy(table, tenant, owner) } };
   }
 
   /**
@@ -320,7 +380,7 @@ export class KeyManagement {
 
   private metadata(caller: Caller, correlationId: string, traceparent?: string): EventMetadata {
     return {
-      actor: caller.keyId === 'system' ? 'system:issuer' : `admin-key:${caller.keyId}`,
+      actor: caller.keyId === 'system' ? (this.deps.systemActor ?? 'system:issuer') : `admin-key:${caller.keyId}`,
       correlationId,
       causationId: correlationId,
       ...(traceparent ? { traceparent } : {}),

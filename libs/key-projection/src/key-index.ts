@@ -146,6 +146,11 @@ export class KeyIndex {
     return slot === undefined ? undefined : this.recordAt(slot);
   }
 
+  /** Every key, in the order they were added (a record is built for each: for scans, not the hot path). */
+  *all(): IterableIterator<KeyRecord> {
+    for (let slot = 0; slot < this.keyIds.length; slot += 1) yield this.buildRecord(slot);
+  }
+
   /** Keys of a tenant, in key id (creation) order. */
   listByTenant(tenant: string): KeyRecord[] {
     const id = this.strings.find(tenant);

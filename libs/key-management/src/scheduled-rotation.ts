@@ -1,0 +1,147 @@
+import { ApiError, ROOT_TENANT } from '@keyledger/contracts';
+import type { RotationPolicySetData } from '@keyledger/contracts';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { timeOfPrefixedId } from '@keyledger/ids';
+import type { KeyRecord, RotationPolicyTable } from '@keyledger/key-domain';
+import { effectivePolicy, evolveRotationPolicies, rotationDueAt } from '@keyledger/key-domain';
+import type { KeyIndex } from '@keyledger/key-projection';
+import type { Logger } from '@keyledger/observability';
+import type { CommandContext, KeyManagement } from './key-management.js';
+
+export interface ScheduledRotationDependencies {
+  readonly keys: KeyManagement;
+  readonly store: PostgresEventStore;
+  /** The rotator's key projection: which keys exist, with their owner, state and version. */
+  readonly index: KeyIndex;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  /** Order in which due keys are tried; shuffled by default so replicas do not walk in step. */
+  readonly random?: () => number;
+}
+
+export interface ScheduledRotationSettings {
+  /** How often the rotator looks for due keys. */
+  readonly intervalMs: number;
+  /** Each key falls due up to this much after its maximum age (the same delay on every replica). */
+  readonly jitterMs: number;
+}
+
+/** What one pass did, key ids by outcome. */
+export interface RotationPass {
+  readonly rotated: readonly string[];
+  /** Rotated (or changed) by someone else first: another replica, an admin. */
+  readonly lost: readonly string[];
+  readonly failed: readonly string[];
+}
+
+/** Outcomes that mean the key was rotated, revoked or changed concurrently: nothing to do. */
+const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
+
+/**
+ * Finds keys past their policy's maximum age and rotates them with the policy's grace.
+ *
+ * Several replicas may run it at once: each rotation appends the old key's KeyRotated at
+ * the version it read, so of two replicas rotating one key only one records anything and the
+ * other is refused (a lost race, not an error). Admin keys (scopes `keyledger:…`) are never
+ * rotated by schedule: until new keys are delivered to their holders, that would lock the
+ * operators out.
+ */
+export class ScheduledRotation {
+  private readonly clock: () => Date;
+  private readonly random: () => number;
+  private policies: RotationPolicyTable = new Map();
+  private policyPosition = START_OF_LOG;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+  private readonly system: CommandContext = {
+    caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
+    correlationId: 'scheduled-rotation',
+  };
+
+  constructor(
+    private readonly deps: ScheduledRotationDependencies,
+    private readonly settings: ScheduledRotationSettings,
+  ) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Keys due at the clock's now, by the policies read so far. */
+  dueKeys(): KeyRecord[] {
+    const now = this.clock().getTime();
+    const due: KeyRecord[] = [];
+    for (const record of this.deps.index.all()) {
+      if (record.scopes.some((scope) => scope.startsWith('keyledger:'))) continue;
+      const issuedAt = timeOfPrefixedId(record.keyId);
+      if (issuedAt === undefined) continue;
+      const at = rotationDueAt(record, issuedAt, effectivePolicy(this.policies, record.tenant, record.owner), this.settings.jitterMs, now);
+      if (at !== undefined && at <= now) due.push(record);
+    }
+    return due;
+  }
+
+  /** One pass: read new policies, rotate every due key (in random order), report what happened. */
+  async runOnce(): Promise<RotationPass> {
+    await this.readPolicies();
+    const due = this.dueKeys();
+    for (let i = due.length - 1; i > 0; i -= 1) {
+      const j = Math.floor(this.random() * (i + 1));
+      [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    const pass = { rotated: [] as string[], lost: [] as string[], failed: [] as string[] };
+    for (const record of due) {
+      if (this.stopped) break;
+      const grace = effectivePolicy(this.policies, record.tenant, record.owner).graceMs;
+      try {
+        const rotated = await this.deps.keys.rotate(
+          { keyId: record.keyId, emergency: false, waitForVerifiers: false, ...(grace === null ? {} : { graceMs: grace }) },
+          this.system,
+        );
+        pass.rotated.push(record.keyId);
+        // Never the plaintext: until sealed delivery, a scheduled rotation's new key is not shown to anyone.
+        this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant }, 'scheduled rotation');
+      } catch (error) {
+        if (error instanceof ApiError && LOST_RACE.has(error.code)) pass.lost.push(record.keyId);
+        else {
+          pass.failed.push(record.keyId);
+          this.deps.logger.warn({ keyId: record.keyId, err: error }, 'scheduled rotation failed; retried at the next pass');
+        }
+      }
+    }
+    return pass;
+  }
+
+  /** Policies live on tenant streams; new ones are read from where the last pass stopped. */
+  private async readPolicies(): Promise<void> {
+    for (;;) {
+      const events = await this.deps.store.readAll(this.policyPosition, 500, 'tenant');
+      for (const event of events) {
+        if (event.type === 'RotationPolicySet') this.policies = evolveRotationPolicies(this.policies, event.data as RotationPolicySetData);
+        this.policyPosition = { transactionId: event.transactionId, position: event.position };
+      }
+      if (events.length < 500) return;
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce()
+        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'rotation pass failed; retried at the next pass'))
+        .finally(() => this.schedule());
+    }, this.settings.intervalMs);
+  }
+}

@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { RotationPolicySettings, RotationPolicyView } from '@keyledger/contracts';
+import type { KeyledgerClient } from './api-client.js';
+import { graceOption } from './rotate.command.js';
+import { detailTable, print } from './output.js';
+
+type WithClient = <A extends unknown[]>(
+  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
+) => (...args: A) => Promise<void>;
+
+/** `none`: not set at this level. (Commander treats a parser's null as no value, hence the word.) */
+type DurationOrNone = number | 'none';
+
+/** `--max-age 90d` or `none`. */
+function maxAgeOption(text: string): DurationOrNone {
+  if (text.trim() === 'none') return 'none';
+  const ms = graceOption(text);
+  if (ms <= 0) throw new InvalidArgumentError('expected a positive duration or none');
+  return ms;
+}
+
+/** `--grace 24h`, `0s` or `none`. */
+function graceOrNone(text: string): DurationOrNone {
+  return text.trim() === 'none' ? 'none' : graceOption(text);
+}
+
+const settingOf = (value: DurationOrNone | undefined): number | null => (value === undefined || value === 'none' ? null : value);
+
+function formatDuration(ms: number | null, unset: string): string {
+  if (ms === null) return unset;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+function policyText(view: RotationPolicyView): string {
+  const row = (settings: RotationPolicySettings, unsetAge: string, unsetGrace: string): string =>
+    `max age ${formatDuration(settings.maxAgeMs, unsetAge)}, grace ${formatDuration(settings.graceMs, unsetGrace)}`;
+  return detailTable({
+    tenant: view.tenant,
+    owner: view.owner ?? '(tenant policy)',
+    'set here': row(view.policy, 'not set', 'not set'),
+    applies: row(view.effective, 'never rotated by age', 'installation default'),
+  });
+}
+
+/** `keyledger rotation-policy set|get`: maximum key age and grace per tenant or owner. */
+export function registerRotationPolicyCommand(program: Command, withClient: WithClient): void {
+  const policy = program.command('rotation-policy').description('rotation policies per tenant and per owner: maximum key age and grace period');
+  policy
+    .command('set')
+    .description('set the policy of a tenant (or of one owner with --owner); unset fields fall back to the tenant, then the installation')
+    .requiredOption('--tenant <tenant>')
+    .option('--owner <owner>')
+    .option('--max-age <duration>', 'rotate keys older than this, e.g. 90d, or none', maxAgeOption)
+    .option('--grace <duration>', 'grace of those rotations, e.g. 24h, or none (the installation default)', graceOrNone)
+    .action(
+      withClient(async (client, options, command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone }) => {
+        const view = await client.call<RotationPolicyView>('rotation-policy.set', {
+          tenant: command.tenant,
+          owner: command.owner,
+          maxAgeMs: settingOf(command.maxAge),
+          graceMs: settingOf(command.grace),
+        });
+        print(options.json, view, () => policyText(view));
+      }),
+    );
+  policy
+    .command('get')
+    .requiredOption('--tenant <tenant>')
+    .option('--owner <owner>')
+    .action(
+      withClient(async (client, options, command: { tenant: string; owner?: string }) => {
+        const view = await client.call<RotationPolicyView>('rotation-policy.get', { tenant: command.tenant, owner: command.owner });
+        print(options.json, view, () => policyText(view));
+      }),
+    );
+}

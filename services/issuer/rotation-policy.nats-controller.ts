@@ -1,0 +1,54 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { NatsContext } from '@nestjs/microservices';
+import type { NatsReply } from '@keyledger/api-transport';
+import type { ReadableHeaders } from '@keyledger/event-bus';
+import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { ApiError, apiSubject, getRotationPolicyRequestSchema, setRotationPolicyRequestSchema } from '@keyledger/contracts';
+import type { RotationPolicyView } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/key-management';
+import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+
+/** Rotation policies over NATS request/reply: `<prefix>.v1.rotation-policy.set|get`, for admin keys. */
+export function rotationPolicyNatsController(prefix: string): new (...args: never[]) => unknown {
+  const subject = (operation: string): string => apiSubject(prefix, `rotation-policy.${operation}`);
+
+  @Controller()
+  class RotationPolicyNatsController {
+    constructor(
+      @Inject(KeyManagement) private readonly keys: KeyManagement,
+      @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+      @Inject(LOGGER) private readonly logger: Logger,
+    ) {}
+
+    @MessagePattern(subject('set'))
+    set(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotationPolicyView>> {
+      return this.handle(ctx, body, (context) => this.keys.setRotationPolicy(parseRequest(setRotationPolicyRequestSchema, body), context));
+    }
+
+    @MessagePattern(subject('get'))
+    get(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotationPolicyView>> {
+      return this.handle(ctx, body, (context) => this.keys.getRotationPolicy(parseRequest(getRotationPolicyRequestSchema, body), context.caller));
+    }
+
+    private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {
+      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
+      return natsReply(this.logger, () =>
+        inNatsServerSpan(ctx.getSubject(), headers, () => {
+          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+          return run(
+            this.auth.commandContext({
+              authorization: headers?.get('Authorization'),
+              correlationId: headers?.get('Keyledger-Correlation-Id'),
+              traceparent: headers?.get('traceparent'),
+            }),
+          );
+        }),
+      );
+    }
+  }
+
+  return RotationPolicyNatsController;
+}

@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { KeyIssuedData, KeyRotatedData, RotationPolicyView } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
+
+const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+
+describe('the rotator', () => {
+  let ctx: TestContext;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let services: RunningServices;
+  let api: NatsKeyApi;
+
+  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, ...args],
+        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('rotator');
+    // Two rotator replicas that look for due keys every 200 ms.
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'rotator', 'rotator'], {
+      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+      ROTATOR_INTERVAL_MS: '200',
+      ROTATOR_JITTER_MS: '500',
+    });
+    api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+  });
+
+  afterAll(async () => {
+    services?.stop();
+    await ctx.close();
+  });
+
+  it('sets and reads rotation policies per tenant and per owner, for admin keys that may', async () => {
+    const set = await cli(['rotation-policy', 'set', '--tenant', 'acme', '--owner', 'steady', '--max-age', '1h', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({
+      tenant: 'acme',
+      owner: 'steady',
+      policy: { maxAgeMs: 3_600_000, graceMs: null },
+      effective: { maxAgeMs: 3_600_000, graceMs: null },
+    });
+    const readOnly = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
+    await eventually('read-only key usable', () => api.call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
+    expect((await api.call('rotation-policy.set', { tenant: 'acme', maxAgeMs: 1000 }, readOnly.key)).error?.code).toBe('PERMISSION_DENIED');
+    expect((await api.call('rotation-policy.set', { tenant: 'acme', maxAgeMs: 10 })).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await api.call('rotation-policy.get', { tenant: 'acme' }, null)).error?.code).toBe('UNAUTHENTICATED');
+    expect(await api.ok<RotationPolicyView>('rotation-policy.get', { tenant: 'acme', owner: 'steady' }, readOnly.key)).toMatchObject({
+      effective: { maxAgeMs: 3_600_000, graceMs: null },
+    });
+  });
+
+  it('rotates each key past its tenant’s maximum age once across two replicas, with the policy’s grace, and leaves the others', async () => {
+    const issue = (tenant: string, owner: string) => api.ok<{ keyId: string; key: string }>('keys.issue', { tenant, owner, scopes: ['orders:read'] });
+    const due = await Promise.all([issue('acme', 'svc'), issue('acme', 'svc'), issue('acme', 'svc'), issue('acme', 'batch')]);
+    const steady = await issue('acme', 'steady');
+    const unpoliced = await issue('globex', 'svc');
+    const policySetAt = Date.now();
+    const set = await cli(['rotation-policy', 'set', '--tenant', 'acme', '--max-age', '3s', '--grace', '1h']);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('max age 3s, grace 1h');
+
+    await eventually(
+      'every due key rotated',
+      () => Promise.all(due.map(({ keyId }) => ctx.store.streamVersion(streamIdOf('key', keyId)))),
+      (versions) => versions.every((version) => version === 2),
+      20_000,
+    );
+    // Stop further rotations (the new keys would be due 3 s after their issue).
+    expect(await cli(['rotation-policy', 'set', '--tenant', 'acme', '--max-age', 'none'])).toMatchObject({ code: 0, stderr: '' });
+
+    const events = await ctx.store.readAll(START_OF_LOG, 100_000, 'key');
+    for (const { keyId, key } of due) {
+      const rotation = events.find((event) => event.streamId === streamIdOf('key', keyId) && event.type === 'KeyRotated')!;
+      const data = rotation.data as KeyRotatedData;
+      expect(rotation.metadata.actor).toBe('system:rotator');
+      // The policy's grace, from the moment of the rotation (the store stamps the event a moment later).
+      const grace = Date.parse(data.graceEndsAt) - Date.parse(rotation.occurredAt);
+      expect(grace).toBeGreaterThan(3_600_000 - 1000);
+      expect(grace).toBeLessThanOrEqual(3_600_000);
+      expect(Date.parse(rotation.occurredAt)).toBeGreaterThanOrEqual(policySetAt);
+      // One replacement per rotated key, though two replicas found it due.
+      const replacements = events.filter((event) => event.type === 'KeyIssued' && (event.data as KeyIssuedData).rotatedFrom === keyId);
+      expect(replacements.map((event) => event.streamId)).toEqual([streamIdOf('key', data.replacedBy)]);
+      expect(replacements[0]!.data).toMatchObject({ tenant: 'acme', scopes: ['orders:read'] });
+      // The old key works through its grace.
+      expect(await api.verify({ key, scopes: ['orders:read'] })).toMatchObject({ valid: true, keyId, expiresAt: data.graceEndsAt });
+    }
+    for (const { keyId } of [steady, unpoliced]) expect(await ctx.store.streamVersion(streamIdOf('key', keyId))).toBe(1);
+    // Both replicas were running and neither failed a rotation: the lost races are silent.
+    const rotators = services.of('rotator');
+    expect(rotators).toHaveLength(2);
+    for (const rotator of rotators) {
+      expect(rotator.child.exitCode).toBeNull();
+      expect(serviceOutput(rotator.child)).not.toContain('scheduled rotation failed');
+    }
+  });
+
+  it('stops cleanly on SIGTERM, in the middle of its passes', async () => {
+    const [rotator] = services.of('rotator');
+    rotator!.child.kill('SIGTERM');
+    expect(await waitForExit(rotator!.child)).toBe(0);
+  });
+});
