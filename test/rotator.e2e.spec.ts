@@ -10,6 +10,13 @@ import { createTestContext, eventually, natsKeyApi, serviceOutput, startServices
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 
+/** The value of an unlabelled-but-for-`service` series in Prometheus text. */
+function metricValue(text: string, name: string): number {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  if (!match) throw new Error(`no ${name} in the metrics`);
+  return Number(match[1]);
+}
+
 describe('the rotator', () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
@@ -100,13 +107,20 @@ describe('the rotator', () => {
       expect(await api.verify({ key, scopes: ['orders:read'] })).toMatchObject({ valid: true, keyId, expiresAt: data.graceEndsAt });
     }
     for (const { keyId } of [steady, unpoliced]) expect(await ctx.store.streamVersion(streamIdOf('key', keyId))).toBe(1);
-    // Both replicas were running and neither failed a rotation: the lost races are silent.
+    // Both replicas were running and neither failed a rotation: the lost races are silent,
+    // and together they report each rotation once.
     const rotators = services.of('rotator');
     expect(rotators).toHaveLength(2);
+    let rotatedTotal = 0;
     for (const rotator of rotators) {
       expect(rotator.child.exitCode).toBeNull();
       expect(serviceOutput(rotator.child)).not.toContain('scheduled rotation failed');
+      const metrics = await (await fetch(`http://127.0.0.1:${rotator.httpPort}/metrics`)).text();
+      expect(metricValue(metrics, 'keyledger_rotator_failures_total')).toBe(0);
+      expect(metricValue(metrics, 'keyledger_projection_keys')).toBeGreaterThanOrEqual(6);
+      rotatedTotal += metricValue(metrics, 'keyledger_rotator_rotations_total');
     }
+    expect(rotatedTotal).toBe(due.length);
   });
 
   it('stops cleanly on SIGTERM, in the middle of its passes', async () => {

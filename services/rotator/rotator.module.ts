@@ -3,8 +3,8 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
 import { tracingConsumers } from '@keyledger/event-bus';
-import { KeyManagement, ScheduledRotation } from '@keyledger/key-management';
-import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
+import { KeyManagement, ScheduledRotation, registerRotationMetrics } from '@keyledger/key-management';
+import { KeyIndex, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
 import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
@@ -23,7 +23,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
-  static forService({ config, logger, infrastructure }: ServiceContext<RotatorEnv>): DynamicModule {
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
     const index = new KeyIndex();
     const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
     const projection = new LiveKeyProjection(
@@ -48,6 +48,8 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       { keys, store: infrastructure.store, index, logger },
       { intervalMs: config.ROTATOR_INTERVAL_MS, jitterMs: config.ROTATOR_JITTER_MS },
     );
+    registerProjectionMetrics(metrics, projection);
+    registerRotationMetrics(metrics, rotation);
     return {
       module: RotatorModule,
       providers: [

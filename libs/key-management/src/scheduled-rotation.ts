@@ -6,7 +6,8 @@ import { timeOfPrefixedId } from '@keyledger/ids';
 import type { KeyRecord, RotationPolicyTable } from '@keyledger/key-domain';
 import { effectivePolicy, evolveRotationPolicies, rotationDueAt } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
-import type { Logger } from '@keyledger/observability';
+import type { Logger, Registry } from '@keyledger/observability';
+import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { CommandContext, KeyManagement } from './key-management.js';
 
 export interface ScheduledRotationDependencies {
@@ -35,6 +36,15 @@ export interface RotationPass {
   readonly failed: readonly string[];
 }
 
+/** Totals since start, for metrics. */
+export interface RotationCounts {
+  readonly rotated: number;
+  readonly lost: number;
+  readonly failed: number;
+  /** Keys found due by the last pass. */
+  readonly due: number;
+}
+
 /** Outcomes that mean the key was rotated, revoked or changed concurrently: nothing to do. */
 const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
 
@@ -55,6 +65,7 @@ export class ScheduledRotation {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private totals = { rotated: 0, lost: 0, failed: 0, due: 0 };
   private readonly system: CommandContext = {
     caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
     correlationId: 'scheduled-rotation',
@@ -79,6 +90,10 @@ export class ScheduledRotation {
     await this.running;
   }
 
+  counts(): RotationCounts {
+    return { ...this.totals };
+  }
+
   /** Keys due at the clock's now, by the policies read so far. */
   dueKeys(): KeyRecord[] {
     const now = this.clock().getTime();
@@ -97,6 +112,7 @@ export class ScheduledRotation {
   async runOnce(): Promise<RotationPass> {
     await this.readPolicies();
     const due = this.dueKeys();
+    this.totals.due = due.length;
     for (let i = due.length - 1; i > 0; i -= 1) {
       const j = Math.floor(this.random() * (i + 1));
       [due[i], due[j]] = [due[j]!, due[i]!];
@@ -111,12 +127,16 @@ export class ScheduledRotation {
           this.system,
         );
         pass.rotated.push(record.keyId);
+        this.totals.rotated += 1;
         // Never the plaintext: until sealed delivery, a scheduled rotation's new key is not shown to anyone.
         this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant }, 'scheduled rotation');
       } catch (error) {
-        if (error instanceof ApiError && LOST_RACE.has(error.code)) pass.lost.push(record.keyId);
-        else {
+        if (error instanceof ApiError && LOST_RACE.has(error.code)) {
+          pass.lost.push(record.keyId);
+          this.totals.lost += 1;
+        } else {
           pass.failed.push(record.keyId);
+          this.totals.failed += 1;
           this.deps.logger.warn({ keyId: record.keyId, err: error }, 'scheduled rotation failed; retried at the next pass');
         }
       }
@@ -144,4 +164,22 @@ export class ScheduledRotation {
         .finally(() => this.schedule());
     }, this.settings.intervalMs);
   }
+}
+
+/** The rotator's metrics, read from its totals at scrape time. */
+export function registerRotationMetrics(registry: Registry, rotation: Pick<ScheduledRotation, 'counts'>): void {
+  scrapedCounter(registry, 'keyledger_rotator_rotations_total', 'Keys this rotator rotated by policy', () => rotation.counts().rotated);
+  scrapedCounter(
+    registry,
+    'keyledger_rotator_lost_races_total',
+    'Due keys rotated or changed by someone else first (another replica)',
+    () => rotation.counts().lost,
+  );
+  scrapedCounter(
+    registry,
+    'keyledger_rotator_failures_total',
+    'Scheduled rotations that failed (each is tried again at the next pass)',
+    () => rotation.counts().failed,
+  );
+  scrapedGauge(registry, 'keyledger_rotator_due_keys', 'Keys found due by the last pass', () => rotation.counts().due);
 }
