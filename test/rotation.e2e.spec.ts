@@ -214,6 +214,17 @@ describe('key rotation', () => {
     expect(await ctx.store.streamVersion(streamIdOf('key', old.keyId))).toBe(2);
     // Completed: now it is an ordinary rotated key.
     expect((await api.call('keys.rotate', { keyId: old.keyId })).error?.code).toBe('INVALID_TRANSITION');
+
+    // Completed as an emergency, the interrupted rotation also revokes the old key at once.
+    const urgent = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'crashy', scopes: ['orders:read'] });
+    await everywhere(urgent.key, 'VALID');
+    const urgentReplacement = newPrefixedId('key');
+    await ctx.store.append(streamIdOf('key', urgent.keyId), 1, [
+      { type: 'KeyRotated', data: { keyId: urgent.keyId, replacedBy: urgentReplacement, graceEndsAt }, metadata: testMetadata() },
+    ]);
+    const completed = await api.ok<Rotated>('keys.rotate', { keyId: urgent.keyId, emergency: true });
+    expect(completed).toMatchObject({ keyId: urgentReplacement, previous: { status: 'revoked' }, fence: { complete: true } });
+    for (const port of ports) expect(await authorize(port, urgent.key)).toMatchObject({ status: 401, code: 'REVOKED' });
   });
 
   it('lets only admin keys that may write the key’s tenant rotate it', async () => {

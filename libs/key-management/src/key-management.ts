@@ -203,9 +203,14 @@ export class KeyManagement {
       old = await this.execute(command, context, (position) => {
         appended = position;
       });
-    } else if (before.rotation && before.expiresAt === before.rotation.graceEndsAt) {
+    } else {
       // The expiry was capped to the grace end; the old key's own expiry, if later, is not known here.
-      ownExpiry = undefined;
+      if (before.expiresAt === before.rotation!.graceEndsAt) ownExpiry = undefined;
+      // Completing an interrupted rotation as an emergency: the old key must stop now, not at the recorded grace end.
+      if (request.emergency && before.status !== 'revoked')
+        old = await this.execute({ type: 'RevokeKey', keyId: request.keyId, reason: 'emergency rotation' }, context, (position) => {
+          appended = position;
+        });
     }
     const replacedBy = old.rotation!.replacedBy;
     const material = this.deps.hasher.newKey(old.prefix, old.environment);
