@@ -205,7 +205,7 @@ export class KeyManagement {
       });
     } else {
       // The expiry was capped to the grace end; the old key's own expiry, if later, is not known here.
-      if (before.expiresAt === before.rotation!.graceEndsAt) ownExpiry = undefined;
+      if (before.expiresAt === before.rotation.graceEndsAt) ownExpiry = undefined;
       // Completing an interrupted rotation as an emergency: the old key must stop now, not at the recorded grace end.
       if (request.emergency && before.status !== 'revoked')
         old = await this.execute({ type: 'RevokeKey', keyId: request.keyId, reason: 'emergency rotation' }, context, (position) => {
