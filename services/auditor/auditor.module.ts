@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
-import { tracingConsumers } from '@keyledger/event-bus';
 import { AdminAuthenticator } from '@keyledger/key-management';
-import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
-import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
+import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
@@ -46,26 +44,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
-    const index = new KeyIndex();
-    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
-    const projection = new LiveKeyProjection(
-      {
-        ...infrastructure,
-        js: tracingConsumers(infrastructure.js, 'key-projection'),
-        index,
-        logger,
-        snapshots: keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS),
-      },
-      {
-        instanceId: `auditor-${randomUUID()}`,
-        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
-        failClosed: config.VERIFIER_FAIL_CLOSED,
-        heartbeatMs: 1000,
-        catchUpBatchSize: 20_000,
-        announce: false,
-      },
-    );
-    registerProjectionMetrics(metrics, projection);
+    const { index, peppers, projection } = serviceKeyProjection('auditor', config, { infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const ledger = new UsageLedger(infrastructure.db);
     const consumption = consumerMetrics(metrics);
     const consumer = new UsageConsumer(

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
-import { tracingConsumers } from '@keyledger/event-bus';
 import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
-import { KeyIndex, keyProjectionSnapshotting, LiveKeyProjection, registerProjectionMetrics, VerifierFence } from '@keyledger/key-projection';
-import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
+import { KeyHasher } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 import { KeysGrpcController } from './keys.grpc-controller.js';
@@ -26,22 +24,8 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const index = new KeyIndex();
-    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
+    const { index, peppers, projection } = serviceKeyProjection('issuer', config, { infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const hasher = new KeyHasher(peppers);
-    const snapshots = keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS);
-    const projection = new LiveKeyProjection(
-      // Each event applied from JetStream is a span of the trace of the command that caused it.
-      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
-      {
-        instanceId: `issuer-${randomUUID()}`,
-        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
-        failClosed: config.VERIFIER_FAIL_CLOSED,
-        heartbeatMs: 1000,
-        catchUpBatchSize: 20_000,
-        announce: false,
-      },
-    );
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
     const keys = new KeyManagement({
       store: infrastructure.store,
@@ -51,7 +35,6 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
     });
-    registerProjectionMetrics(metrics, projection);
     return {
       module: IssuerModule,
       controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
-import { tracingConsumers } from '@keyledger/event-bus';
 import { KeyManagement, ScheduledRotation, registerRotationMetrics } from '@keyledger/key-management';
-import { KeyIndex, LiveKeyProjection, registerProjectionMetrics } from '@keyledger/key-projection';
-import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
+import { KeyHasher } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 
@@ -24,19 +22,8 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
-    const index = new KeyIndex();
-    const hasher = new KeyHasher(parsePeppers(config.KEYLEDGER_HASH_PEPPERS));
-    const projection = new LiveKeyProjection(
-      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger },
-      {
-        instanceId: `rotator-${randomUUID()}`,
-        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
-        failClosed: config.VERIFIER_FAIL_CLOSED,
-        heartbeatMs: 1000,
-        catchUpBatchSize: 20_000,
-        announce: false,
-      },
-    );
+    const { index, peppers, projection } = serviceKeyProjection('rotator', config, { infrastructure, logger, metrics }, { announce: false, snapshots: false });
+    const hasher = new KeyHasher(peppers);
     const keys = new KeyManagement({
       store: infrastructure.store,
       hasher,
@@ -48,7 +35,6 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       { keys, store: infrastructure.store, index, logger },
       { intervalMs: config.ROTATOR_INTERVAL_MS, jitterMs: config.ROTATOR_JITTER_MS },
     );
-    registerProjectionMetrics(metrics, projection);
     registerRotationMetrics(metrics, rotation);
     return {
       module: RotatorModule,

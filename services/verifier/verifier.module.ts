@@ -1,24 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
-import { tracingConsumers } from '@keyledger/event-bus';
 import {
   DEFAULT_CREDITS_FLUSH_MS,
   DEFAULT_RATE_LIMIT_SYNC,
-  KeyIndex,
   KeyLimits,
-  registerKeyLimitsMetrics,
-  keyProjectionSnapshotting,
   LiveKeyProjection,
   RateLimitSync,
-  registerProjectionMetrics,
+  registerKeyLimitsMetrics,
+  serviceKeyProjection,
   VerifierFence,
 } from '@keyledger/key-projection';
-import { KeyHasher, parsePeppers } from '@keyledger/key-secrets';
+import { KeyHasher } from '@keyledger/key-secrets';
 import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
 import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
@@ -57,24 +53,13 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const index = new KeyIndex();
-    const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
-    const hasher = new KeyHasher(peppers);
-    const instanceId = `verifier-${randomUUID()}`;
-    const snapshots = keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS);
-    const projection = new LiveKeyProjection(
-      // Each event applied from JetStream is a span of the trace of the command that caused it.
-      { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
-      {
-        instanceId,
-        maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
-        failClosed: config.VERIFIER_FAIL_CLOSED,
-        heartbeatMs: 1000,
-        catchUpBatchSize: 20_000,
-        announce: true,
-      },
+    const { instanceId, index, peppers, projection } = serviceKeyProjection(
+      'verifier',
+      config,
+      { infrastructure, logger, metrics },
+      { announce: true, snapshots: true },
     );
-    registerProjectionMetrics(metrics, projection);
+    const hasher = new KeyHasher(peppers);
     // Every verification becomes a KeyUsed record, published in batches off the verify path.
     const usage: Usage = {
       recording: config.USAGE_RECORDING

@@ -9,3 +9,4 @@ export * from './migrations/projection-snapshots.migrations.js';
 export * from './shared-rate-limiter.js';
 export * from './rate-limit-sync.js';
 export * from './key-limits.js';
+export * from './service-key-projection.js';

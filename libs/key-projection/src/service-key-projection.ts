@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { tracingConsumers } from '@keyledger/event-bus';
+import type { Logger, Registry } from '@keyledger/observability';
+import type { Pepper } from '@keyledger/key-secrets';
+import { parsePeppers } from '@keyledger/key-secrets';
+import { KeyIndex } from './key-index.js';
+import type { LiveKeyProjectionDependencies } from './live-key-projection.js';
+import { LiveKeyProjection, keyProjectionSnapshotting } from './live-key-projection.js';
+import { registerProjectionMetrics } from './projection-metrics.js';
+
+/** The settings of a service's environment that its key projection reads. */
+export interface KeyProjectionEnv {
+  readonly KEYLEDGER_HASH_PEPPERS: string;
+  readonly KEYLEDGER_SNAPSHOT_EVERY_EVENTS: number;
+  readonly KEYLEDGER_SNAPSHOT_CHECK_MS: number;
+  readonly VERIFIER_MAX_BUS_SILENCE_MS: number;
+  readonly VERIFIER_FAIL_CLOSED: boolean;
+}
+
+/** What a service holds for its key projection. */
+export interface ServiceKeyProjection {
+  readonly instanceId: string;
+  readonly index: KeyIndex;
+  readonly peppers: readonly Pepper[];
+  readonly projection: LiveKeyProjection;
+}
+
+/**
+ * The key projection of a service (verifier, issuer, auditor, rotator), built the one way
+ * they all need it: an index, its instance id, snapshots when enabled, a span per event
+ * applied from JetStream, and its metrics. Only verifiers announce what they applied (for
+ * revocation fences).
+ */
+export function serviceKeyProjection(
+  role: string,
+  config: KeyProjectionEnv,
+  context: {
+    readonly infrastructure: Omit<LiveKeyProjectionDependencies, 'index' | 'logger' | 'clock' | 'snapshots'> & { readonly db: DataSource };
+    readonly logger: Logger;
+    readonly metrics: Registry;
+  },
+  options: { readonly announce: boolean; readonly snapshots: boolean },
+): ServiceKeyProjection {
+  const { infrastructure, logger, metrics } = context;
+  const instanceId = `${role}-${randomUUID()}`;
+  const index = new KeyIndex();
+  const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
+  const snapshots = options.snapshots
+    ? keyProjectionSnapshotting(infrastructure.db, peppers, config.KEYLEDGER_SNAPSHOT_EVERY_EVENTS, config.KEYLEDGER_SNAPSHOT_CHECK_MS)
+    : undefined;
+  const projection = new LiveKeyProjection(
+    // Each event applied from JetStream is a span of the trace of the command that caused it.
+    { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
+    {
+      instanceId,
+      maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
+      failClosed: config.VERIFIER_FAIL_CLOSED,
+      heartbeatMs: 1000,
+      catchUpBatchSize: 20_000,
+      announce: options.announce,
+    },
+  );
+  registerProjectionMetrics(metrics, projection);
+  return { instanceId, index, peppers, projection };
+}
