@@ -1,0 +1,3 @@
+export * from './sealed-key.errors.js';
+export * from './x25519-keys.js';
+export * from './sealed-key.js';

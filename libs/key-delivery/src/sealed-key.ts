@@ -1,0 +1,116 @@
+import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { SealedKeyError } from './sealed-key.errors.js';
+import { parseX25519PrivateKey, parseX25519PublicKey, x25519PublicKeyToBase64 } from './x25519-keys.js';
+
+/** The only envelope version this library writes and reads. */
+export const SEALED_KEY_VERSION = 1;
+/** Names the construction, so a reader never guesses it from the version alone. */
+export const SEALED_KEY_ALGORITHM = 'X25519-HKDF-SHA256-AES-256-GCM';
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+
+/**
+ * A key sealed to one owner's X25519 public key: only the holder of the matching private key
+ * can open it. Every binary field is standard base64. This is all that leaves the issuing
+ * process; the key's plaintext never does.
+ */
+export interface SealedKeyEnvelope {
+  readonly v: typeof SEALED_KEY_VERSION;
+  readonly alg: typeof SEALED_KEY_ALGORITHM;
+  /** The sealed key's id; authenticated, so it cannot be swapped onto another ciphertext. */
+  readonly keyId: string;
+  /** The sender's ephemeral X25519 public key, raw 32 bytes. */
+  readonly epk: string;
+  /** AES-GCM nonce, 12 random bytes. */
+  readonly nonce: string;
+  readonly ciphertext: string;
+  /** AES-GCM tag, 16 bytes. */
+  readonly tag: string;
+}
+
+/** A key as opened from an envelope. */
+export interface OpenedKey {
+  readonly keyId: string;
+  readonly key: string;
+}
+
+const base64Of = (length?: number) =>
+  z.string().refine((text) => {
+    const bytes = Buffer.from(text, 'base64');
+    // Buffer.from skips characters it does not know; the round trip refuses them.
+    return bytes.toString('base64') === text && (length === undefined ? bytes.length > 0 : bytes.length === length);
+  });
+
+const envelopeSchema = z.strictObject({
+  v: z.literal(SEALED_KEY_VERSION),
+  alg: z.literal(SEALED_KEY_ALGORITHM),
+  keyId: z.string().min(1).max(200),
+  epk: base64Of(KEY_BYTES),
+  nonce: base64Of(NONCE_BYTES),
+  ciphertext: base64Of(),
+  tag: base64Of(TAG_BYTES),
+});
+
+// The purpose and the key id are in the HKDF info, and both public keys in the salt, so a
+// derived key is only ever good for this key id, between these two parties.
+function deriveKey(sharedSecret: Buffer, ephemeralPublic: string, recipientPublic: string, keyId: string): Buffer {
+  const salt = Buffer.concat([Buffer.from(ephemeralPublic, 'base64'), Buffer.from(recipientPublic, 'base64')]);
+  return Buffer.from(hkdfSync('sha256', sharedSecret, salt, `keyledger sealed key v${SEALED_KEY_VERSION} ${keyId}`, KEY_BYTES));
+}
+
+/**
+ * Seals `key` (a key's plaintext, e.g. `kl_…`) for the owner of `recipientPublicKey`
+ * (X25519; a KeyObject, base64 of the raw 32 bytes or PEM): a fresh ephemeral key pair,
+ * ECDH, HKDF-SHA256 to an AES-256-GCM key, a random nonce, and the key id as additional data.
+ */
+export function sealKey(keyId: string, key: string, recipientPublicKey: string | KeyObject): SealedKeyEnvelope {
+  const recipient = parseX25519PublicKey(recipientPublicKey);
+  const ephemeral = generateKeyPairSync('x25519');
+  const epk = x25519PublicKeyToBase64(ephemeral.publicKey);
+  const aesKey = deriveKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), epk, x25519PublicKeyToBase64(recipient), keyId);
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', aesKey, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(keyId, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(key, 'utf8'), cipher.final()]);
+  return {
+    v: SEALED_KEY_VERSION,
+    alg: SEALED_KEY_ALGORITHM,
+    keyId,
+    epk,
+    nonce: nonce.toString('base64'),
+    ciphertext: ciphertext.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+  };
+}
+
+/**
+ * Opens an envelope made by `sealKey` with the recipient's X25519 private key. Throws
+ * `SealedKeyError`: MALFORMED_ENVELOPE or UNSUPPORTED_ENVELOPE_VERSION for an envelope it
+ * cannot read, SEALED_KEY_OPEN_FAILED when any field was changed or the key is not the
+ * recipient's. Never returns a partly authenticated result.
+ */
+export function openSealedKey(envelope: unknown, privateKey: string | KeyObject): OpenedKey {
+  const version = typeof envelope === 'object' && envelope !== null ? (envelope as { v?: unknown }).v : undefined;
+  if (version !== undefined && version !== SEALED_KEY_VERSION)
+    throw new SealedKeyError('UNSUPPORTED_ENVELOPE_VERSION', `unsupported sealed key envelope version ${JSON.stringify(version)}`);
+  const parsed = envelopeSchema.safeParse(envelope);
+  if (!parsed.success) throw new SealedKeyError('MALFORMED_ENVELOPE', 'not a sealed key envelope');
+  const sealed = parsed.data;
+  const recipientPrivate = parseX25519PrivateKey(privateKey);
+  try {
+    const sharedSecret = diffieHellman({ privateKey: recipientPrivate, publicKey: parseX25519PublicKey(sealed.epk) });
+    const aesKey = deriveKey(sharedSecret, sealed.epk, x25519PublicKeyToBase64(recipientPrivate), sealed.keyId);
+    const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(sealed.nonce, 'base64'), { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(sealed.keyId, 'utf8'));
+    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    const key = Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    return { keyId: sealed.keyId, key };
+  } catch (error) {
+    // One outcome for every cause (bad tag, a low-order ephemeral key, another recipient):
+    // telling them apart would help only someone probing the envelope.
+    throw new SealedKeyError('SEALED_KEY_OPEN_FAILED', 'the sealed key could not be opened: changed in transit or sealed to another key', { cause: error });
+  }
+}
