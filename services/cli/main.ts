@@ -8,6 +8,7 @@ import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry,
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
 import { registerRotateCommand } from './rotate.command.js';
+import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
 import { registerScanCommand } from './scan.command.js';
 import { registerUsageCommand } from './usage.command.js';
@@ -257,6 +258,7 @@ keys
 
 registerUsageCommand(program, withClient);
 registerRotationPolicyCommand(program, withClient);
+registerOwnersCommand(program, withClient);
 registerScanCommand(program, () => program.opts<GlobalOptions>().json);
 
 await program.parseAsync();

@@ -8,6 +8,7 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
+import { ownersNatsController } from './owners.nats-controller.js';
 import { rotationPolicyNatsController } from './rotation-policy.nats-controller.js';
 
 /**
@@ -37,7 +38,12 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     });
     return {
       module: IssuerModule,
-      controllers: [keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX), rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), KeysGrpcController],
+      controllers: [
+        keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        ownersNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        KeysGrpcController,
+      ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: VerifierFence, useValue: fence },

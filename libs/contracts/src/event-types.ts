@@ -13,6 +13,7 @@ export const KEY_EVENT_TYPES = [
   'KeyCreditsToppedUp',
   'CreditsConsumed',
   'RotationPolicySet',
+  'OwnerPublicKeyRegistered',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

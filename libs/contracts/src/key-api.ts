@@ -112,6 +112,17 @@ export interface RotationPolicyView {
   readonly effective: RotationPolicySettings;
 }
 
+/** Registers an owner's X25519 public key: base64 of the raw 32 bytes, or PEM (SPKI). */
+export const registerOwnerPublicKeyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema, publicKey: z.string().min(1).max(4096) }).strict();
+export type RegisterOwnerPublicKeyRequest = z.infer<typeof registerOwnerPublicKeyRequestSchema>;
+
+/** An owner's registered public key as the API shows it (base64 of the raw 32 bytes). */
+export interface OwnerPublicKeyView {
+  readonly tenant: string;
+  readonly owner: string;
+  readonly publicKey: string;
+}
+
 export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
 
 /** The largest cost one verification may charge. */

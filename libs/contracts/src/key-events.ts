@@ -145,6 +145,22 @@ export const rotationPolicySetSchema = z
   .strict();
 export type RotationPolicySetData = z.infer<typeof rotationPolicySetSchema>;
 
+/** Base64 of the raw 32 bytes of an X25519 public key, the one form the store keeps. */
+export const x25519PublicKeySchema = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'not base64 of 32 bytes');
+
+/**
+ * An owner's X25519 public key, on the tenant's stream `tenant-<tenant>`: new keys of the
+ * owner are delivered sealed to the latest one registered.
+ */
+export const ownerPublicKeyRegisteredSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema,
+    publicKey: x25519PublicKeySchema,
+  })
+  .strict();
+export type OwnerPublicKeyRegisteredData = z.infer<typeof ownerPublicKeyRegisteredSchema>;
+
 /**
  * What one verifier admitted since its previous flush, in its own stream `credits-<instance>`:
  * `[key id, period start, credits]`, one entry per key and period.

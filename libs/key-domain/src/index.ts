@@ -10,3 +10,4 @@ export * from './rate-limits.js';
 export * from './credits.js';
 export * from './rotation.js';
 export * from './rotation-policy.js';
+export * from './owner-public-keys.js';

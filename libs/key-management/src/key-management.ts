@@ -4,6 +4,9 @@ import type {
   IssueKeyRequest,
   KeyEvent,
   KeyView,
+  OwnerPublicKeyRegisteredData,
+  OwnerPublicKeyView,
+  RegisterOwnerPublicKeyRequest,
   RevokeKeyRequest,
   GetRotationPolicyRequest,
   RotateKeyRequest,
@@ -19,18 +22,20 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, InvalidEventError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyCommand, KeyRecord } from '@keyledger/key-domain';
-import type { RotationPolicyTable } from '@keyledger/key-domain';
+import type { OwnerPublicKeyTable, RotationPolicyTable } from '@keyledger/key-domain';
 import {
   DEFAULT_KEY_PREFIX,
   DomainError,
   decideKey,
   effectivePolicy,
   evolveKey,
+  evolveOwnerPublicKeys,
   evolveRotationPolicies,
   parseKey,
   policyAt,
   replacementOf,
 } from '@keyledger/key-domain';
+import { parseX25519PublicKey, SealedKeyError, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
@@ -262,6 +267,44 @@ export class KeyManagement {
     let table: RotationPolicyTable = new Map();
     for (const event of await this.deps.store.readStream(streamIdOf('tenant', tenant)))
       if (event.type === 'RotationPolicySet') table = evolveRotationPolicies(table, event.data as RotationPolicySetData);
+    return table;
+  }
+
+  /**
+   * Registers an owner's X25519 public key (on the tenant's stream); the owner's new keys are
+   * then delivered sealed to the latest one. Stored as base64 of the raw 32 bytes, whichever
+   * form it came in.
+   */
+  async registerOwnerPublicKey(request: RegisterOwnerPublicKeyRequest, context: CommandContext): Promise<OwnerPublicKeyView> {
+    this.authorize(context.caller, request.tenant, 'write');
+    let publicKey: string;
+    try {
+      publicKey = x25519PublicKeyToBase64(parseX25519PublicKey(request.publicKey));
+    } catch (error) {
+      if (error instanceof SealedKeyError) throw new ApiError('INVALID_ARGUMENT', error.message);
+      throw error;
+    }
+    const data: OwnerPublicKeyRegisteredData = { tenant: request.tenant, owner: request.owner, publicKey };
+    const streamId = streamIdOf('tenant', request.tenant);
+    const run = async (): Promise<void> => {
+      const version = await this.deps.store.streamVersion(streamId);
+      await this.deps.store.append(streamId, version, [
+        { type: 'OwnerPublicKeyRegistered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
+      ]);
+    };
+    try {
+      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    } catch (error) {
+      return domainToApi(error);
+    }
+    return { tenant: request.tenant, owner: request.owner, publicKey };
+  }
+
+  /** A tenant's owners' latest public keys, folded from its stream. */
+  async ownerPublicKeys(tenant: string): Promise<OwnerPublicKeyTable> {
+    let table: OwnerPublicKeyTable = new Map();
+    for (const event of await this.deps.store.readStream(streamIdOf('tenant', tenant)))
+      if (event.type === 'OwnerPublicKeyRegistered') table = evolveOwnerPublicKeys(table, event.data as OwnerPublicKeyRegisteredData);
     return table;
   }
 

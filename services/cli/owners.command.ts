@@ -1,0 +1,35 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { OwnerPublicKeyView } from '@keyledger/contracts';
+import type { KeyledgerClient } from './api-client.js';
+import { detailTable, print } from './output.js';
+
+type WithClient = <A extends unknown[]>(
+  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
+) => (...args: A) => Promise<void>;
+
+/** `--public-key` names a file (PEM or base64) when one exists at that path, else it is the key itself. */
+function publicKeyArgument(value: string): string {
+  return existsSync(value) ? readFileSync(value, 'utf8') : value;
+}
+
+/** `keyledger owners register-public-key`: the X25519 key an owner's new keys are sealed to. */
+export function registerOwnersCommand(program: Command, withClient: WithClient): void {
+  const owners = program.command('owners').description('owners of keys: the public keys their new keys are delivered sealed to');
+  owners
+    .command('register-public-key')
+    .description("register an owner's X25519 public key; its rotated keys are then delivered sealed to it")
+    .requiredOption('--tenant <tenant>')
+    .requiredOption('--owner <owner>')
+    .requiredOption('--public-key <file|base64>', 'a PEM or base64 file, or base64 of the raw 32 bytes')
+    .action(
+      withClient(async (client, options, command: { tenant: string; owner: string; publicKey: string }) => {
+        const view = await client.call<OwnerPublicKeyView>('owners.register-public-key', {
+          tenant: command.tenant,
+          owner: command.owner,
+          publicKey: publicKeyArgument(command.publicKey),
+        });
+        print(options.json, view, () => detailTable({ tenant: view.tenant, owner: view.owner, 'public key': view.publicKey }));
+      }),
+    );
+}

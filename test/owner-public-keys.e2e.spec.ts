@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+
+const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+
+/** The raw 32 bytes of an X25519 public key, base64. */
+const rawBase64 = (pem: string): string =>
+  Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
+    .subarray(-32)
+    .toString('base64');
+
+describe('owner public keys', () => {
+  let ctx: TestContext;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let services: RunningServices;
+  let api: NatsKeyApi;
+  const dir = mkdtempSync(join(tmpdir(), 'keyledger-owner-keys-'));
+
+  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, ...args],
+        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('owner_public_keys');
+    services = await startServices(ctx, ['relay', 'issuer'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey });
+    api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+  });
+
+  afterAll(async () => {
+    services?.stop();
+    await ctx.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers a PEM file and then a base64 key with the CLI, recording the latest as raw base64 on the tenant stream', async () => {
+    const first = generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const second = generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const file = join(dir, 'owner.pub.pem');
+    writeFileSync(file, first);
+
+    const fromFile = await cli(['owners', 'register-public-key', '--tenant', 'acme', '--owner', 'billing', '--public-key', file, '--json']);
+    expect(fromFile).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(fromFile.stdout)).toEqual({ tenant: 'acme', owner: 'billing', publicKey: rawBase64(first) });
+    const inline = await cli(['owners', 'register-public-key', '--tenant', 'acme', '--owner', 'billing', '--public-key', rawBase64(second)]);
+    expect(inline).toMatchObject({ code: 0, stderr: '' });
+    expect(inline.stdout).toContain(rawBase64(second));
+
+    const events = (await ctx.store.readStream(streamIdOf('tenant', 'acme'))).filter((event) => event.type === 'OwnerPublicKeyRegistered');
+    expect(events.map((event) => event.data as OwnerPublicKeyRegisteredData)).toEqual([
+      { tenant: 'acme', owner: 'billing', publicKey: rawBase64(first) },
+      { tenant: 'acme', owner: 'billing', publicKey: rawBase64(second) },
+    ]);
+    expect(events[1]!.metadata.actor).toBeDefined();
+  });
+
+  it('refuses keys that are not X25519, callers without write access and callers without a key', async () => {
+    const ed25519 = generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    expect((await api.call('owners.register-public-key', { tenant: 'acme', owner: 'billing', publicKey: ed25519 })).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await api.call('owners.register-public-key', { tenant: 'acme', owner: 'billing', publicKey: 'AAAA' })).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await api.call('owners.register-public-key', { tenant: 'acme', owner: 'billing' })).error?.code).toBe('INVALID_ARGUMENT');
+    const bad = await cli(['owners', 'register-public-key', '--tenant', 'acme', '--owner', 'billing', '--public-key', 'not-a-key']);
+    expect(bad.code).not.toBe(0);
+
+    const publicKey = rawBase64(generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString());
+    const readOnly = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
+    await eventually('read-only key usable', () => api.call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
+    expect((await api.call('owners.register-public-key', { tenant: 'acme', owner: 'billing', publicKey }, readOnly.key)).error?.code).toBe('PERMISSION_DENIED');
+    expect((await api.call('owners.register-public-key', { tenant: 'acme', owner: 'billing', publicKey }, null)).error?.code).toBe('UNAUTHENTICATED');
+    // Nothing refused was recorded: the two registrations of the first test only.
+    const events = (await ctx.store.readStream(streamIdOf('tenant', 'acme'))).filter((event) => event.type === 'OwnerPublicKeyRegistered');
+    expect(events).toHaveLength(2);
+    expect(await api.ok<OwnerPublicKeyView>('owners.register-public-key', { tenant: 'globex', owner: 'svc', publicKey })).toEqual({
+      tenant: 'globex',
+      owner: 'svc',
+      publicKey,
+    });
+  });
+});
