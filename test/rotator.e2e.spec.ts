@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { KeyIssuedData, KeyRotatedData, RotationPolicyView } from '@keyledger/contracts';
-import { streamIdOf } from '@keyledger/contracts';
+import { deliverySubject, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
+import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
@@ -121,6 +122,46 @@ describe('the rotator', () => {
       rotatedTotal += metricValue(metrics, 'keyledger_rotator_rotations_total');
     }
     expect(rotatedTotal).toBe(due.length);
+  });
+
+  it('delivers a scheduled rotation’s new key sealed to its owner’s public key, once, and the key verifies', async () => {
+    const owner = generateKeyPairSync('x25519');
+    const publicKey = owner.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    await api.ok('owners.register-public-key', { tenant: 'initech', owner: 'sealed-svc', publicKey });
+    const { keyId, key } = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'initech', owner: 'sealed-svc', scopes: ['orders:read'] });
+    expect(await cli(['rotation-policy', 'set', '--tenant', 'initech', '--max-age', '2s', '--grace', '1h'])).toMatchObject({ code: 0 });
+    const rotated = await eventually(
+      'rotated by the rotator',
+      () => ctx.store.readStream(streamIdOf('key', keyId)),
+      (events) => events.some((event) => event.type === 'KeyRotated'),
+      20_000,
+    );
+    expect(await cli(['rotation-policy', 'set', '--tenant', 'initech', '--max-age', 'none'])).toMatchObject({ code: 0 });
+    const replacedBy = (rotated.find((event) => event.type === 'KeyRotated')!.data as KeyRotatedData).replacedBy;
+    const [delivered] = await eventually(
+      'delivery recorded',
+      () => ctx.store.readStream(streamIdOf('delivery', replacedBy)),
+      (events) => events.length > 0,
+    );
+    expect(delivered).toMatchObject({ type: 'KeyDelivered', data: { keyId: replacedBy, owner: 'sealed-svc' } });
+    expect(delivered!.metadata.actor).toBe('system:rotator');
+
+    const consumer = await ctx.js.consumers.get(ctx.topology.deliveryStream, {
+      filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'initech', 'sealed-svc'),
+    });
+    const envelopes: unknown[] = [];
+    for (let message = await consumer.next({ expires: 1000 }); message; message = await consumer.next({ expires: 1000 })) envelopes.push(message.json());
+    expect(envelopes).toHaveLength(1);
+    const opened = openSealedKey(envelopes[0], owner.privateKey);
+    expect(opened.keyId).toBe(replacedBy);
+    const verified = await eventually(
+      'delivered key accepted',
+      () => api.verify({ key: opened.key, scopes: ['orders:read'] }),
+      (result) => result.valid,
+    );
+    expect(verified).toMatchObject({ valid: true, keyId: replacedBy });
+    expect(await api.verify({ key, scopes: ['orders:read'] })).toMatchObject({ valid: true, keyId });
+    for (const rotator of services.of('rotator')) expect(serviceOutput(rotator.child)).not.toContain(opened.key);
   });
 
   it('stops cleanly on SIGTERM, in the middle of its passes', async () => {

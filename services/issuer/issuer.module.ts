@@ -1,6 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import { SealedKeyPublisher } from '@keyledger/key-delivery';
 import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
@@ -35,6 +36,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       fence,
       fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
+      delivery: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
     });
     return {
       module: IssuerModule,

@@ -1,6 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
+import { SealedKeyPublisher } from '@keyledger/key-delivery';
 import { KeyManagement, ScheduledRotation, registerRotationMetrics } from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
@@ -30,6 +31,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       index,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
       systemActor: 'system:rotator',
+      delivery: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
     });
     const rotation = new ScheduledRotation(
       { keys, store: infrastructure.store, index, logger },

@@ -33,6 +33,8 @@ export const serviceEnvSchema = z.object({
     .optional(),
   /** How long the usage stream keeps a batch: the longest an auditor may be down without losing usage. */
   KEYLEDGER_USAGE_STREAM_MAX_AGE_MS: positiveInt.default(7 * 24 * 3_600_000),
+  /** How long the delivery stream keeps a key sealed to its owner: the longest an owner's client may be offline and still receive it. */
+  KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS: positiveInt.default(24 * 3_600_000),
   KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
   KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
   HTTP_HOST: z.string().default('0.0.0.0'),

@@ -14,12 +14,13 @@ export const KEY_EVENT_TYPES = [
   'CreditsConsumed',
   'RotationPolicySet',
   'OwnerPublicKeyRegistered',
+  'KeyDelivered',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];
 
 /** Aggregate categories; a stream id is `<category>-<aggregate id>`. */
-export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system', 'credits'] as const;
+export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system', 'credits', 'delivery'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
 // At most 40 + 1 + 200 characters: the envelope schema on the bus allows 250.

@@ -162,6 +162,22 @@ export const ownerPublicKeyRegisteredSchema = z
 export type OwnerPublicKeyRegisteredData = z.infer<typeof ownerPublicKeyRegisteredSchema>;
 
 /**
+ * A new key was published sealed to its owner's public key, in the stream `delivery-<keyId>`
+ * (appended once: a key is delivered at most once). Neither the key nor the envelope is in it.
+ */
+export const keyDeliveredSchema = z
+  .object({
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    owner: ownerSchema,
+    /** The owner public key it was sealed to (base64, raw 32 bytes). */
+    publicKey: x25519PublicKeySchema,
+    at: isoInstant,
+  })
+  .strict();
+export type KeyDeliveredData = z.infer<typeof keyDeliveredSchema>;
+
+/**
  * What one verifier admitted since its previous flush, in its own stream `credits-<instance>`:
  * `[key id, period start, credits]`, one entry per key and period.
  */

@@ -56,6 +56,26 @@ export function verifierAppliedSubject(prefix: string): string {
   return `${prefix}.v1.verifiers.applied`;
 }
 
+const OWNER_TOKEN = /^[A-Za-z0-9-][A-Za-z0-9_-]*$/;
+
+/**
+ * An owner as one subject token: itself when it is letters, digits, `-` and `_` (not first),
+ * else `_` and its UTF-8 in base64url, so every owner has exactly one token and no two share one.
+ */
+export function ownerSubjectToken(owner: string): string {
+  return OWNER_TOKEN.test(owner) ? owner : `_${Buffer.from(owner, 'utf8').toString('base64url')}`;
+}
+
+/** Where keys sealed to an owner's public key are published: `<prefix>.v1.delivery.<tenant>.<owner token>`. */
+export function deliverySubject(prefix: string, tenant: string, owner: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.delivery.${token(tenant, 'tenant')}.${ownerSubjectToken(owner)}`;
+}
+
+/** Every delivery subject of an installation (the delivery stream's subjects). */
+export function deliverySubjectFilter(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.delivery.>`;
+}
+
 /** Where verifiers publish their batches of usage records (the usage stream's subjects). */
 export function usageSubject(prefix: string): string {
   return `${prefix}.usage.v1.batches`;

@@ -1,4 +1,4 @@
-import { assertSubjectPrefix, deadLetterFilter, eventSubjectFilter, usageSubject, usageSubjectFilter } from '@keyledger/contracts';
+import { assertSubjectPrefix, deadLetterFilter, deliverySubjectFilter, eventSubjectFilter, usageSubject, usageSubjectFilter } from '@keyledger/contracts';
 
 /**
  * Names of everything Keyledger creates on NATS. An installation (or a test run) is fully
@@ -17,6 +17,9 @@ export interface BusTopology {
   readonly usageSubjects: string;
   /** The subject verifiers publish usage batches on. */
   readonly usageSubject: string;
+  /** Stream of keys sealed to their owners (`<event stream>_DELIVERY`), kept for a bounded time. */
+  readonly deliveryStream: string;
+  readonly deliverySubjects: string;
 }
 
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -37,5 +40,7 @@ export function busTopology(subjectPrefix: string, eventStream: string, usageStr
     usageStream,
     usageSubjects: usageSubjectFilter(subjectPrefix),
     usageSubject: usageSubject(subjectPrefix),
+    deliveryStream: `${eventStream}_DELIVERY`,
+    deliverySubjects: deliverySubjectFilter(subjectPrefix),
   };
 }

@@ -18,9 +18,15 @@ export interface EventStreamSettings {
    * as they come, so this only bounds how long an auditor may be down without losing usage.
    */
   readonly usageMaxAgeMs?: number;
+  /**
+   * How long the delivery stream keeps a sealed key (default 24 h, the default grace): an
+   * owner's client offline for longer gets no envelope, and its old key has expired by then.
+   */
+  readonly deliveryMaxAgeMs?: number;
 }
 
 export const DEFAULT_USAGE_MAX_AGE_MS = 7 * 24 * 3_600_000;
+export const DEFAULT_DELIVERY_MAX_AGE_MS = 24 * 3_600_000;
 
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = { duplicateWindowMs: 10 * 60_000, replicas: 1, maxAgeMs: 0 };
 
@@ -51,6 +57,12 @@ export async function ensureEventStreams(
     subjects: [topology.usageSubjects],
     max_age: nanos(settings.usageMaxAgeMs ?? DEFAULT_USAGE_MAX_AGE_MS),
   });
+  await upsertStream(jsm, {
+    ...common,
+    name: topology.deliveryStream,
+    subjects: [topology.deliverySubjects],
+    max_age: nanos(settings.deliveryMaxAgeMs ?? DEFAULT_DELIVERY_MAX_AGE_MS),
+  });
 }
 
 async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -68,7 +80,7 @@ async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 
 /** Removes the streams; for tests and for tearing an installation down. */
 export async function deleteEventStreams(jsm: JetStreamManager, topology: BusTopology): Promise<void> {
-  for (const name of [topology.eventStream, topology.deadLetterStream, topology.usageStream]) {
+  for (const name of [topology.eventStream, topology.deadLetterStream, topology.usageStream, topology.deliveryStream]) {
     try {
       await jsm.streams.delete(name);
     } catch (error) {

@@ -1,3 +1,4 @@
 export * from './sealed-key.errors.js';
 export * from './x25519-keys.js';
 export * from './sealed-key.js';
+export * from './sealed-key.publisher.js';

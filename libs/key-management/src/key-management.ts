@@ -3,6 +3,7 @@ import type {
   EventMetadata,
   IssueKeyRequest,
   KeyEvent,
+  KeyDeliveredData,
   KeyView,
   OwnerPublicKeyRegisteredData,
   OwnerPublicKeyView,
@@ -31,11 +32,13 @@ import {
   evolveKey,
   evolveOwnerPublicKeys,
   evolveRotationPolicies,
+  ownerPublicKeyOf,
   parseKey,
   policyAt,
   replacementOf,
 } from '@keyledger/key-domain';
-import { parseX25519PublicKey, SealedKeyError, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import type { SealedKeyPublisher } from '@keyledger/key-delivery';
+import { parseX25519PublicKey, SealedKeyError, sealKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
@@ -62,7 +65,16 @@ export interface KeyManagementDependencies {
   readonly rotationGraceMs?: number;
   /** Who the events of the system caller (bootstrap, scheduled rotations) name as actor. */
   readonly systemActor?: string;
+  /** Publishes a rotation's new key sealed to its owner's public key; without it, nothing is delivered. */
+  readonly delivery?: SealedKeyPublisher;
 }
+
+/**
+ * What became of a rotation's new key for its owner: published sealed and recorded
+ * (DELIVERED), published but not recorded (UNRECORDED), not published because the owner has no
+ * public key, this process has no publisher, or JetStream refused it after retries (FAILED).
+ */
+export type KeyDeliveryStatus = 'DELIVERED' | 'UNRECORDED' | 'NO_PUBLIC_KEY' | 'NOT_CONFIGURED' | 'FAILED';
 
 export interface IssuedKey {
   /** The plaintext: shown once, here, and never stored. */
@@ -76,6 +88,8 @@ export interface RotatedKey extends IssuedKey {
   readonly previous: KeyView;
   /** For an emergency rotation that waited for the verifiers. */
   readonly fence: FenceResult | undefined;
+  /** Whether the new key was published sealed to its owner's public key. */
+  readonly delivery: KeyDeliveryStatus;
 }
 
 export interface RevokedKey {
@@ -228,8 +242,38 @@ export class KeyManagement {
       request.emergency && request.waitForVerifiers && appended && this.deps.fence
         ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000)
         : undefined;
+    const delivery = await this.deliver(issued, material.plaintext, context);
     const now = this.clock().getTime();
-    return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence };
+    return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence, delivery };
+  }
+
+  /**
+   * Seals a new key to its owner's latest public key, publishes the envelope (JetStream stores
+   * it) and records KeyDelivered in `delivery-<keyId>`. Only the envelope leaves the process.
+   * A failure to publish is an outcome, not an error: the key is issued either way, and the
+   * caller of a manual rotation still holds its plaintext.
+   */
+  private async deliver(issued: KeyRecord, plaintext: string, context: CommandContext): Promise<KeyDeliveryStatus> {
+    const publisher = this.deps.delivery;
+    if (!publisher) return 'NOT_CONFIGURED';
+    const publicKey = ownerPublicKeyOf(await this.ownerPublicKeys(issued.tenant), issued.owner);
+    if (publicKey === undefined) return 'NO_PUBLIC_KEY';
+    const envelope = sealKey(issued.keyId, plaintext, publicKey);
+    try {
+      await pRetry(() => publisher.publish(issued.tenant, issued.owner, envelope), { retries: 3, minTimeout: 50, maxTimeout: 500 });
+    } catch {
+      return 'FAILED';
+    }
+    const data: KeyDeliveredData = { keyId: issued.keyId, tenant: issued.tenant, owner: issued.owner, publicKey, at: this.clock().toISOString() };
+    try {
+      await this.deps.store.append(streamIdOf('delivery', issued.keyId), NO_STREAM, [
+        { type: 'KeyDelivered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
+      ]);
+    } catch {
+      // The envelope is out and the client will get it; only the record is missing.
+      return 'UNRECORDED';
+    }
+    return 'DELIVERED';
   }
 
   /** Sets the rotation policy of a tenant or of one owner in it (on the tenant's stream). */

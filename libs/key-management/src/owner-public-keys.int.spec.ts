@@ -40,7 +40,9 @@ describe('owner public keys', () => {
   it('refuses a key of another tenant’s admin and a key that is not X25519', async () => {
     const publicKey = x25519PublicKeyToBase64(generateKeyPairSync('x25519').publicKey);
     const globexAdmin: CommandContext = { caller: { keyId: 'key_globex', tenant: 'globex', scopes: ['keyledger:*'] }, correlationId: 'test' };
-    await expect(keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing', publicKey }, globexAdmin)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await expect(keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing', publicKey }, globexAdmin)).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
     await expect(keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing', publicKey: 'QUJD' }, admin)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });

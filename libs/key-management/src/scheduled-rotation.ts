@@ -128,8 +128,13 @@ export class ScheduledRotation {
         );
         pass.rotated.push(record.keyId);
         this.totals.rotated += 1;
-        // Never the plaintext: until sealed delivery, a scheduled rotation's new key is not shown to anyone.
-        this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant }, 'scheduled rotation');
+        // Never the plaintext: the new key reaches its owner only sealed (delivery), or not at all.
+        this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant, delivery: rotated.delivery }, 'scheduled rotation');
+        if (rotated.delivery === 'FAILED' || rotated.delivery === 'UNRECORDED')
+          this.deps.logger.warn(
+            { keyId: rotated.keyId, owner: record.owner, delivery: rotated.delivery },
+            'the new key of a scheduled rotation was not delivered and recorded',
+          );
       } catch (error) {
         if (error instanceof ApiError && LOST_RACE.has(error.code)) {
           pass.lost.push(record.keyId);

@@ -36,6 +36,7 @@ export async function openInfrastructure(service: string, config: ServiceEnv): P
     replicas: config.KEYLEDGER_STREAM_REPLICAS,
     maxAgeMs: 0,
     usageMaxAgeMs: config.KEYLEDGER_USAGE_STREAM_MAX_AGE_MS,
+    deliveryMaxAgeMs: config.KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS,
   });
   return {
     db,

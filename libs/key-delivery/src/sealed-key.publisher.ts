@@ -1,0 +1,20 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { deliverySubject } from '@keyledger/contracts';
+import type { SealedKeyEnvelope } from './sealed-key.js';
+
+/**
+ * Publishes sealed keys on `<prefix>.v1.delivery.<tenant>.<owner>` through JetStream, so a
+ * client that is offline gets them from the delivery stream when it comes back. The message
+ * id is the key id: publishing one key twice (a retry) stores it once.
+ */
+export class SealedKeyPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+  ) {}
+
+  /** Resolves once JetStream has stored the envelope. */
+  async publish(tenant: string, owner: string, envelope: SealedKeyEnvelope): Promise<void> {
+    await this.js.publish(deliverySubject(this.prefix, tenant, owner), JSON.stringify(envelope), { msgID: `delivery-${envelope.keyId}` });
+  }
+}

@@ -1,0 +1,91 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { KeyDeliveredData } from '@keyledger/contracts';
+import { ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { SealedKeyPublisher, openSealedKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { KeyIndex } from '@keyledger/key-projection';
+import { KeyHasher } from '@keyledger/key-secrets';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext } from '@keyledger/testing';
+import type { CommandContext } from './key-management.js';
+import { KeyManagement } from './key-management.js';
+
+describe('delivery of rotated keys', () => {
+  let ctx: TestContext;
+  let keys: KeyManagement;
+  const owner = generateKeyPairSync('x25519');
+  const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
+  const issue = (ownerName: string) =>
+    keys.issue({ tenant: 'acme', owner: ownerName, environment: 'live', scopes: ['orders:read'], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+
+  /** Every envelope stored for one owner, oldest first, read as an offline client would on reconnecting. */
+  async function envelopesFor(ownerName: string): Promise<unknown[]> {
+    const consumer = await ctx.js.consumers.get(ctx.topology.deliveryStream, {
+      filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'acme', ownerName),
+    });
+    const found: unknown[] = [];
+    for (;;) {
+      const message = await consumer.next({ expires: 1000 });
+      if (!message) return found;
+      found.push(message.json());
+    }
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('key-delivery');
+    const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
+    keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) });
+  });
+
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  it('publishes each new key sealed to the owner’s public key and records KeyDelivered, never the plaintext', async () => {
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing service', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const first = await issue('billing service');
+    const second = await keys.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    const third = await keys.rotate({ keyId: second.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    expect([second.delivery, third.delivery]).toEqual(['DELIVERED', 'DELIVERED']);
+
+    const envelopes = await envelopesFor('billing service');
+    expect(envelopes.map((envelope) => openSealedKey(envelope, owner.privateKey))).toEqual([
+      { keyId: second.keyId, key: second.key },
+      { keyId: third.keyId, key: third.key },
+    ]);
+    for (const rotated of [second, third]) {
+      const [delivered] = await ctx.store.readStream(streamIdOf('delivery', rotated.keyId));
+      expect(delivered?.type).toBe('KeyDelivered');
+      expect(delivered?.data as KeyDeliveredData).toMatchObject({
+        keyId: rotated.keyId,
+        tenant: 'acme',
+        owner: 'billing service',
+        publicKey: x25519PublicKeyToBase64(owner.publicKey),
+      });
+    }
+    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000));
+    for (const key of [first.key, second.key, third.key]) expect(stored).not.toContain(key);
+  });
+
+  it('sends nothing for an owner without a public key, and only to the owner’s latest key', async () => {
+    const unregistered = await issue('orders');
+    const rotated = await keys.rotate({ keyId: unregistered.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    expect(rotated.delivery).toBe('NO_PUBLIC_KEY');
+    expect(await envelopesFor('orders')).toEqual([]);
+    expect(await ctx.store.streamVersion(streamIdOf('delivery', rotated.keyId))).toBe(0);
+
+    const replaced = generateKeyPairSync('x25519');
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(replaced.publicKey) }, admin);
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const next = await keys.rotate({ keyId: rotated.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    const [envelope] = await envelopesFor('orders');
+    expect(() => openSealedKey(envelope, replaced.privateKey)).toThrow('could not be opened');
+    expect(openSealedKey(envelope, owner.privateKey)).toEqual({ keyId: next.keyId, key: next.key });
+  });
+
+  it('reports NOT_CONFIGURED where no publisher is given', async () => {
+    const plain = new KeyManagement({ store: ctx.store, hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]), index: new KeyIndex() });
+    const key = await issue('billing service');
+    expect((await plain.rotate({ keyId: key.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin)).delivery).toBe('NOT_CONFIGURED');
+  });
+});
