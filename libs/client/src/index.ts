@@ -1,0 +1,2 @@
+export * from './live-key-state.js';
+export * from './live-key.js';
