@@ -72,20 +72,11 @@ interface RevokeKeyMessage {
   waitForVerifiers?: Optional<boolean>;
 }
 
-interface RotateKeyMessage {
-  keyId: string;
+/** A rotation takes the same setting changes as an update, for the new key. */
+interface RotateKeyMessage extends UpdateKeyMessage {
   graceMs?: Optional<string | number>;
   emergency?: Optional<boolean>;
   waitForVerifiers?: Optional<boolean>;
-  name?: Optional<string>;
-  scopes?: Optional<{ values: string[] }>;
-  ipAllowlist?: Optional<{ values: string[] }>;
-  metadata?: Optional<{ entries: Record<string, string> }>;
-  expiresAt?: Optional<string>;
-  removeExpiry?: Optional<boolean>;
-  rateLimits?: Optional<{ values: RateLimit[] }>;
-  credits?: Optional<CreditsMessage>;
-  removeCredits?: Optional<boolean>;
 }
 
 interface KeyIdMessage {
@@ -133,6 +124,21 @@ interface RotateKeyResponseMessage {
 /** null (an unset message) and undefined (an unset optional field) alike: absent. */
 function present<T>(value: Optional<T>): T | undefined {
   return value ?? undefined;
+}
+
+/** The settings an UpdateKey or RotateKey message changes, as the JSON API takes them. */
+function settingsChange(message: UpdateKeyMessage) {
+  return {
+    name: present(message.name),
+    scopes: present(message.scopes)?.values,
+    ipAllowlist: present(message.ipAllowlist)?.values,
+    metadata: present(message.metadata)?.entries,
+    // The oneof `expiry`: a new expiry, or none at all (null, as in the JSON API).
+    expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
+    rateLimits: present(message.rateLimits)?.values,
+    // The oneof `credits_change`: a new quota, or none at all (null, as in the JSON API).
+    credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
+  };
 }
 
 function keyViewMessage(view: KeyView): KeyViewMessage {
@@ -215,15 +221,7 @@ export class KeysGrpcController {
   update(message: UpdateKeyMessage, metadata: Metadata): Promise<KeyViewMessage> {
     const body = {
       keyId: message.keyId,
-      name: present(message.name),
-      scopes: present(message.scopes)?.values,
-      ipAllowlist: present(message.ipAllowlist)?.values,
-      metadata: present(message.metadata)?.entries,
-      // The oneof `expiry`: a new expiry, or none at all (null, as in the JSON API).
-      expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
-      rateLimits: present(message.rateLimits)?.values,
-      // The oneof `credits_change`: a new quota, or none at all (null, as in the JSON API).
-      credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
+      ...settingsChange(message),
     };
     return this.handle('UpdateKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.update(parseRequest(updateKeyRequestSchema, body), context)),
@@ -271,13 +269,7 @@ export class KeysGrpcController {
       graceMs: grace === undefined ? undefined : Number(grace),
       emergency: present(message.emergency),
       waitForVerifiers: present(message.waitForVerifiers),
-      name: present(message.name),
-      scopes: present(message.scopes)?.values,
-      ipAllowlist: present(message.ipAllowlist)?.values,
-      metadata: present(message.metadata)?.entries,
-      expiresAt: present(message.expiresAt) ?? (message.removeExpiry ? null : undefined),
-      rateLimits: present(message.rateLimits)?.values,
-      credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
+      ...settingsChange(message),
     };
     return this.handle('RotateKey', metadata, body, async (context) =>
       rotatedMessage(await this.keys.rotate(parseRequest(rotateKeyRequestSchema, body), context)),
