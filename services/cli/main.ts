@@ -11,6 +11,8 @@ import { registerRotateCommand } from './rotate.command.js';
 import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
 import { registerScanCommand } from './scan.command.js';
+import type { KeySettingOptions } from './key-settings.js';
+import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
 
 /** Services `keyledger status` expects to find running. */
@@ -168,51 +170,12 @@ keys
     }),
   );
 
-keys
-  .command('update <keyId>')
-  .option('--name <name>')
-  .option('--scopes <list>', 'replace the scopes', commaList)
-  .option('--allow-ip <cidr>', 'replace the allowlist (repeatable)', collect)
-  .option('--expires-in <duration>', 'new expiry from now', expiresIn)
-  .option('--no-expiry', 'remove the expiry')
-  .option('--meta <key=value>', 'replace the metadata (repeatable)', metaEntry)
-  .option('--rate-limit <limit/window>', 'replace the rate limits (repeatable)', rateLimitEntry)
-  .option('--no-rate-limit', 'remove every rate limit')
-  .option('--credits <n>', 'set the quota: the balance of the current period', creditAmount)
-  .option('--refill <amount/interval>', 'with the quota: AMOUNT/daily or AMOUNT/monthly[@DAY]', refillOption)
-  .option('--no-credits', 'remove the quota')
-  .action(
-    withClient(
-      async (
-        client,
-        options,
-        keyId: string,
-        command: {
-          name?: string;
-          scopes?: string[];
-          allowIp?: string[];
-          expiresIn?: string;
-          expiry: boolean;
-          meta?: Record<string, string>;
-          rateLimit?: RateLimit[] | false;
-          credits?: number | false;
-          refill?: CreditRefill;
-        },
-      ) => {
-        const view = await client.call<KeyView>('keys.update', {
-          keyId,
-          name: command.name,
-          scopes: command.scopes,
-          ipAllowlist: command.allowIp,
-          metadata: command.meta,
-          expiresAt: command.expiry === false ? null : command.expiresIn,
-          rateLimits: command.rateLimit === false ? [] : command.rateLimit,
-          credits: command.credits === false ? null : creditsSetting(command.credits, command.refill),
-        });
-        print(options.json, view, () => keyDetail(view));
-      },
-    ),
-  );
+withKeySettingOptions(keys.command('update <keyId>').description("change a key's settings"), 'the key').action(
+  withClient(async (client, options, keyId: string, command: KeySettingOptions) => {
+    const view = await client.call<KeyView>('keys.update', { keyId, ...keySettingsChange(command) });
+    print(options.json, view, () => keyDetail(view));
+  }),
+);
 
 keys
   .command('topup <keyId> <amount>')

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { CreditRefill, KeyView, RateLimit } from '@keyledger/contracts';
+import type { KeyView } from '@keyledger/contracts';
 import type { KeyledgerClient } from './api-client.js';
-import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry, rateLimitEntry, refillOption } from './cli-options.js';
+import type { KeySettingOptions } from './key-settings.js';
+import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { keyDetail, print } from './output.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -18,18 +19,9 @@ type WithClient = <A extends unknown[]>(
   action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
 ) => (...args: A) => Promise<void>;
 
-interface RotateOptions {
+interface RotateOptions extends KeySettingOptions {
   grace?: number;
   emergency: boolean;
-  name?: string;
-  scopes?: string[];
-  allowIp?: string[];
-  expiresIn?: string;
-  expiry: boolean;
-  meta?: Record<string, string>;
-  rateLimit?: RateLimit[] | false;
-  credits?: number | false;
-  refill?: CreditRefill;
 }
 
 interface RotateAnswer {
@@ -42,22 +34,10 @@ interface RotateAnswer {
 
 /** `keyledger keys rotate ID`: replaces a key, prints the new key once and when the old one stops working. */
 export function registerRotateCommand(keys: Command, withClient: WithClient): void {
-  keys
-    .command('rotate <keyId>')
+  withKeySettingOptions(keys.command('rotate <keyId>'), 'the new key')
     .description('replace a key by a new one with the same settings; prints the new key once')
     .option('--grace <duration>', 'how long the old key stays valid, e.g. 1h (default: the installation’s, 24h)', graceOption)
     .option('--emergency', 'revoke the old key at once (no grace)', false)
-    .option('--name <name>')
-    .option('--scopes <list>', 'new scopes', commaList)
-    .option('--allow-ip <cidr>', 'new allowlist (repeatable)', collect)
-    .option('--expires-in <duration>', 'expiry of the new key from now', expiresIn)
-    .option('--no-expiry', 'the new key does not expire')
-    .option('--meta <key=value>', 'new metadata (repeatable)', metaEntry)
-    .option('--rate-limit <limit/window>', 'new rate limits (repeatable)', rateLimitEntry)
-    .option('--no-rate-limit', 'the new key has no rate limit')
-    .option('--credits <n>', 'the new key’s balance (default: what the old key has left)', creditAmount)
-    .option('--refill <amount/interval>', 'with --credits: AMOUNT/daily or AMOUNT/monthly[@DAY]', refillOption)
-    .option('--no-credits', 'the new key has no quota')
     .action(
       withClient(async (client, options, keyId: string, command: RotateOptions) => {
         if (command.emergency && command.grace !== undefined && command.grace > 0)
@@ -66,13 +46,7 @@ export function registerRotateCommand(keys: Command, withClient: WithClient): vo
           keyId,
           graceMs: command.grace,
           emergency: command.emergency,
-          name: command.name,
-          scopes: command.scopes,
-          ipAllowlist: command.allowIp,
-          metadata: command.meta,
-          expiresAt: command.expiry === false ? null : command.expiresIn,
-          rateLimits: command.rateLimit === false ? [] : command.rateLimit,
-          credits: command.credits === false ? null : creditsSetting(command.credits, command.refill),
+          ...keySettingsChange(command),
         });
         const until = answer.previous.rotation?.emergency ? 'revoked now' : `valid until ${answer.previous.rotation?.graceEndsAt ?? '?'}`;
         print(options.json, answer, () => `${keyDetail(answer.view)}\n\nold key ${answer.previous.keyId}: ${until}\nkey (shown once): ${answer.key}`);
