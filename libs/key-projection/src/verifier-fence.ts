@@ -49,10 +49,24 @@ export class VerifierFence {
     this.waiters.forEach((wake) => wake());
   }
 
-  /** The verifiers heard from recently, with the position each has applied. */
+  /**
+   * The verifiers heard from recently, with the position each has applied. A verifier not
+   * heard from within `liveWithinMs` is forgotten (each replaced pod has a new instance name,
+   * so the map would otherwise grow with every deployment); its next announcement brings it back.
+   */
   liveVerifiers(): { instance: string; position: GlobalPosition }[] {
     const now = this.clock();
-    return [...this.applied].filter(([, a]) => now - a.seenAt <= this.liveWithinMs).map(([instance, a]) => ({ instance, position: a.position }));
+    const live: { instance: string; position: GlobalPosition }[] = [];
+    for (const [instance, announcement] of this.applied) {
+      if (now - announcement.seenAt <= this.liveWithinMs) live.push({ instance, position: announcement.position });
+      else this.applied.delete(instance);
+    }
+    return live;
+  }
+
+  /** How many verifiers the fence remembers (the live ones, and those gone silent since the last look). */
+  get remembered(): number {
+    return this.applied.size;
   }
 
   /** Waits until every live verifier has applied `target`, or the timeout passes. */

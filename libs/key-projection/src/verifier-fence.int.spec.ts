@@ -1,0 +1,54 @@
+import { verifierAppliedSubject } from '@keyledger/contracts';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually } from '@keyledger/testing';
+import { VerifierFence } from './verifier-fence.js';
+
+describe('revocation fence (real NATS)', () => {
+  let ctx: TestContext;
+  let now = 1_000_000;
+  let fence: VerifierFence;
+  const announce = (instance: string, position: string) =>
+    ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), JSON.stringify({ instance, transactionId: '10', position }));
+
+  beforeAll(async () => {
+    ctx = await createTestContext('fence');
+    fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, 3000, () => now);
+    fence.start();
+  });
+  afterAll(async () => {
+    fence.stop();
+    await ctx.close();
+  });
+
+  it('waits for every live verifier, not for one gone silent, and forgets the silent one', async () => {
+    announce('verifier-a', '5');
+    announce('verifier-b', '5');
+    await eventually('both heard', () => fence.liveVerifiers().length, (n) => n === 2);
+
+    // b stops announcing; 4 s later only a is live, and b is no longer remembered.
+    now += 4000;
+    announce('verifier-a', '5');
+    await eventually('a heard again', () => fence.liveVerifiers().map((v) => v.instance), (live) => live.length === 1 && live[0] === 'verifier-a');
+    expect(fence.remembered).toBe(1);
+
+    const waiting = fence.waitFor({ transactionId: '10', position: '7' }, 60_000);
+    announce('verifier-a', '7');
+    const result = await waiting;
+    expect(result).toMatchObject({ complete: true, verifiers: [{ instance: 'verifier-a', applied: true }] });
+  });
+
+  it('ignores what is not an announcement, and times out on a verifier that has not applied the position', async () => {
+    // The real clock here: the timeout has to pass.
+    const fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix);
+    fence.start();
+    ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), 'not json');
+    ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), JSON.stringify({ instance: 'verifier-c', transactionId: 'x', position: '1' }));
+    announce('verifier-d', '3');
+    await eventually('d heard', () => fence.liveVerifiers().map((v) => v.instance), (live) => live.includes('verifier-d'));
+    expect(fence.liveVerifiers().map((v) => v.instance)).not.toContain('verifier-c');
+    const result = await fence.waitFor({ transactionId: '10', position: '9' }, 150);
+    expect(result.complete).toBe(false);
+    expect(result.verifiers).toContainEqual({ instance: 'verifier-d', applied: false });
+    fence.stop();
+  });
+});
