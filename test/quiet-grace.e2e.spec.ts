@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
+import { Metadata } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { KeyGraceEndedData, KeyView, RotationPolicyView, RotationUsage } from '@keyledger/contracts';
-import { streamIdOf } from '@keyledger/contracts';
+import type { KeyGraceEndedData, KeyRotatedData, KeyView, RotationPolicyView, RotationUsage } from '@keyledger/contracts';
+import { protoPath, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 const QUIET_MS = 3000;
@@ -129,6 +131,35 @@ describe('quiet grace', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(CALLER_IP);
     expect(table.stdout).toContain('ended early');
+  });
+
+  it('takes a quiet period (or none) on a gRPC rotation and answers GetRotationUsage', async () => {
+    const grpc = (service: string, proto: 'keys' | 'usage', name: string) =>
+      new GrpcApi(`127.0.0.1:${services.of(service)[0]!.grpcPort}`, loadSync(protoPath(proto), GRPC_TEST_LOADER), `keyledger.v1.${name}`);
+    const keys = grpc('issuer', 'keys', 'KeyService');
+    const usage = grpc('auditor', 'usage', 'UsageService');
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${rootKey}`);
+    try {
+      const issue = () => api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'grpc' });
+      const [quiet, none] = [await issue(), await issue()];
+      const a = await keys.call<{ keyId: string }>('RotateKey', { keyId: quiet.keyId, graceMs: '3600000', quietPeriodMs: '60000' }, metadata);
+      await keys.call('RotateKey', { keyId: none.keyId, graceMs: '3600000', noQuietPeriod: true }, metadata);
+      const recorded = async (keyId: string) =>
+        (await ctx.store.readStream(streamIdOf('key', keyId))).find((event) => event.type === 'KeyRotated')!.data as KeyRotatedData;
+      expect((await recorded(quiet.keyId)).quietPeriodMs).toBe(60_000);
+      // The tenant's policy has a quiet period; the call said none.
+      expect((await recorded(none.keyId)).quietPeriodMs).toBeUndefined();
+      const answer = await eventually(
+        'the auditor knows the rotation',
+        () => usage.call<Record<string, unknown>>('GetRotationUsage', { keyId: a.keyId }, metadata).catch(() => undefined),
+        (value) => value !== undefined,
+      );
+      expect(answer).toMatchObject({ keyId: quiet.keyId, replacedBy: a.keyId, quietPeriodMs: '60000', status: 'active', callsSinceRotation: '0', sources: [] });
+    } finally {
+      keys.close();
+      usage.close();
+    }
   });
 
   it('refuses keys rotation for a key never rotated, and without an admin key', async () => {
