@@ -117,7 +117,12 @@ describe('key rotation', () => {
     // One KeyRotated on the old key's stream, and the new key's KeyIssued names the old one.
     const oldStream = await ctx.store.readStream(streamIdOf('key', old.keyId));
     expect(oldStream.map((event) => event.type)).toEqual(['KeyIssued', 'KeyRotated']);
-    expect(oldStream[1]!.data).toEqual({ keyId: old.keyId, replacedBy: rotated.keyId, graceEndsAt: new Date(graceEndsAt).toISOString() });
+    expect(oldStream[1]!.data).toEqual({
+      keyId: old.keyId,
+      replacedBy: rotated.keyId,
+      graceEndsAt: new Date(graceEndsAt).toISOString(),
+      rotatedAt: new Date(graceEndsAt - 3000).toISOString(),
+    });
     const newStream = await ctx.store.readStream(streamIdOf('key', rotated.keyId));
     expect(newStream.map((event) => [event.type, (event.data as { rotatedFrom?: string }).rotatedFrom])).toEqual([['KeyIssued', old.keyId]]);
 

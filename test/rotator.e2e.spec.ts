@@ -58,8 +58,8 @@ describe('the rotator', () => {
     expect(JSON.parse(set.stdout)).toEqual({
       tenant: 'acme',
       owner: 'steady',
-      policy: { maxAgeMs: 3_600_000, graceMs: null },
-      effective: { maxAgeMs: 3_600_000, graceMs: null },
+      policy: { maxAgeMs: 3_600_000, graceMs: null, quietPeriodMs: null },
+      effective: { maxAgeMs: 3_600_000, graceMs: null, quietPeriodMs: null },
     });
     const readOnly = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
     await eventually('read-only key usable', () => api.call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);

@@ -83,7 +83,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: UsageLedger, useValue: ledger },
         { provide: UsageConsumer, useValue: consumer },
         { provide: DurableEventConsumer, useValue: trail },
-        { provide: UsageQueries, useValue: new UsageQueries(ledger, index) },
+        { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => consumer.ingestedUntil() }) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers)) },
         {
           provide: 'PARTITIONS',

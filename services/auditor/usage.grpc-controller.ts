@@ -2,8 +2,8 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
-import { keyUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
-import type { KeyUsage, KeyUsageSummary, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
+import { keyUsageRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
+import type { KeyUsage, KeyUsageSummary, RotationUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
 import type { Caller } from '@keyledger/key-management';
 import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
@@ -64,6 +64,33 @@ export class UsageGrpcController {
     return this.handle('GetTenantUsage', metadata, async (caller) => {
       const usage: TenantUsage = await this.usage.tenantUsage(parseRequest(tenantUsageRequestSchema, body), caller);
       return { ...usage, totals: totals(usage.totals), topKeys: usage.topKeys.map(summary), topSources: usage.topSources.map(source) };
+    });
+  }
+
+  @GrpcMethod('UsageService', 'GetRotationUsage')
+  rotationUsage(message: { keyId: string }, metadata: Metadata): Promise<unknown> {
+    return this.handle('GetRotationUsage', metadata, async (caller) => {
+      const usage: RotationUsage = await this.usage.rotationUsage(parseRequest(rotationUsageRequestSchema, { keyId: message.keyId }), caller);
+      return {
+        keyId: usage.keyId,
+        replacedBy: usage.replacedBy,
+        tenant: usage.tenant,
+        owner: usage.owner,
+        rotatedAt: usage.rotatedAt ?? undefined,
+        graceEndsAt: usage.graceEndsAt,
+        emergency: usage.emergency,
+        quietPeriodMs: usage.quietPeriodMs ?? undefined,
+        graceEnded: usage.graceEnded
+          ? { at: usage.graceEnded.at, reason: usage.graceEnded.reason, lastUsedAt: usage.graceEnded.lastUsedAt ?? undefined }
+          : undefined,
+        status: usage.status,
+        expiresAt: usage.expiresAt ?? undefined,
+        lastUsedAt: usage.lastUsedAt ?? undefined,
+        callsSinceRotation: usage.sinceRotation.calls,
+        invalidSinceRotation: usage.sinceRotation.invalid,
+        sources: usage.sinceRotation.sources.map((s) => ({ ip: s.ip, calls: s.calls, invalid: s.invalid, lastSeenAt: s.lastSeenAt ?? undefined })),
+        ingestedUntil: usage.ingestedUntil ?? undefined,
+      };
     });
   }
 

@@ -3,8 +3,8 @@ import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
 import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
-import { ApiError, apiSubject, keyUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
-import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
+import { ApiError, apiSubject, keyUsageRequestSchema, lastUsedRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
+import type { KeyUsage, LastUsedAnswer, RotationUsage, TenantUsage } from '@keyledger/contracts';
 import type { ReadableHeaders } from '@keyledger/event-bus';
 import type { Caller } from '@keyledger/key-management';
 import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
@@ -12,7 +12,10 @@ import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { UsageQueries } from '@keyledger/usage-reporting';
 
-/** Usage queries over NATS request/reply: `<prefix>.v1.usage.key` and `<prefix>.v1.usage.tenant`, with an admin key. */
+/**
+ * Usage queries over NATS request/reply: `<prefix>.v1.usage.key`, `usage.tenant` and
+ * `usage.rotation` with an admin key; `usage.last-used`, the rotator's, without one.
+ */
 export function usageNatsController(prefix: string): new (...args: never[]) => unknown {
   @Controller()
   class UsageNatsController {
@@ -30,6 +33,27 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
     @MessagePattern(apiSubject(prefix, 'usage.tenant'))
     tenant(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<TenantUsage>> {
       return this.handle(ctx, body, (caller) => this.usage.tenantUsage(parseRequest(tenantUsageRequestSchema, body), caller));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'usage.rotation'))
+    rotation(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotationUsage>> {
+      return this.handle(ctx, body, (caller) => this.usage.rotationUsage(parseRequest(rotationUsageRequestSchema, body), caller));
+    }
+
+    /**
+     * Internal, for the rotator (which holds no admin key): key ids in, last-use instants and the
+     * usage watermark out. It reveals no key, owner or address; restrict who may publish on it
+     * with NATS permissions like the verifiers' own subjects.
+     */
+    @MessagePattern(apiSubject(prefix, 'usage.last-used'))
+    lastUsed(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<LastUsedAnswer>> {
+      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
+      return natsReply(this.logger, () =>
+        inNatsServerSpan(ctx.getSubject(), headers, () => {
+          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+          return this.usage.lastUsed(parseRequest(lastUsedRequestSchema, body));
+        }),
+      );
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {

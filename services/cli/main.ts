@@ -10,6 +10,7 @@ import { detailTable, keyDetail, keyTable, print } from './output.js';
 import { registerRotateCommand } from './rotate.command.js';
 import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
+import { registerRotationUsageCommand } from './rotation-usage.command.js';
 import { registerScanCommand } from './scan.command.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
@@ -207,6 +208,7 @@ for (const operation of ['suspend', 'resume', 'revoke'] as const) {
 }
 
 registerRotateCommand(keys, withClient);
+registerRotationUsageCommand(keys, withClient);
 
 keys
   .command('generate')

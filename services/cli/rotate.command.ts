@@ -21,7 +21,16 @@ type WithClient = <A extends unknown[]>(
 
 interface RotateOptions extends KeySettingOptions {
   grace?: number;
+  quietPeriod?: number | 'none';
   emergency: boolean;
+}
+
+/** `--quiet-period 15m` or `none`. */
+function quietPeriodOption(text: string): number | 'none' {
+  if (text.trim() === 'none') return 'none';
+  const ms = graceOption(text);
+  if (ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, or none');
+  return ms;
 }
 
 interface RotateAnswer {
@@ -37,6 +46,11 @@ export function registerRotateCommand(keys: Command, withClient: WithClient): vo
   withKeySettingOptions(keys.command('rotate <keyId>'), 'the new key')
     .description('replace a key by a new one with the same settings; prints the new key once')
     .option('--grace <duration>', 'how long the old key stays valid, e.g. 1h (default: the installation’s, 24h)', graceOption)
+    .option(
+      '--quiet-period <duration>',
+      'end the old key’s grace early once it is unused this long, e.g. 15m, or none (default: the rotation policy’s)',
+      quietPeriodOption,
+    )
     .option('--emergency', 'revoke the old key at once (no grace)', false)
     .action(
       withClient(async (client, options, keyId: string, command: RotateOptions) => {
@@ -45,6 +59,7 @@ export function registerRotateCommand(keys: Command, withClient: WithClient): vo
         const answer = await client.call<RotateAnswer>('keys.rotate', {
           keyId,
           graceMs: command.grace,
+          ...(command.quietPeriod === undefined ? {} : { quietPeriodMs: command.quietPeriod === 'none' ? null : command.quietPeriod }),
           emergency: command.emergency,
           ...keySettingsChange(command),
         });

@@ -27,7 +27,16 @@ function graceOrNone(text: string): DurationOrNone {
 
 const settingOf = (value: DurationOrNone | undefined): number | null => (value === undefined || value === 'none' ? null : value);
 
-function formatDuration(ms: number | null, unset: string): string {
+/** `--quiet-period 15m` or `none`. */
+function quietPeriodOption(text: string): DurationOrNone {
+  if (text.trim() === 'none') return 'none';
+  const ms = graceOption(text);
+  if (ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, or none');
+  return ms;
+}
+
+/** A duration in the largest unit that divides it (`15m`, `24h`), or `unset` for null. */
+export function formatDuration(ms: number | null, unset: string): string {
   if (ms === null) return unset;
   for (const [unit, size] of [
     ['d', 86_400_000],
@@ -40,19 +49,19 @@ function formatDuration(ms: number | null, unset: string): string {
 }
 
 function policyText(view: RotationPolicyView): string {
-  const row = (settings: RotationPolicySettings, unsetAge: string, unsetGrace: string): string =>
-    `max age ${formatDuration(settings.maxAgeMs, unsetAge)}, grace ${formatDuration(settings.graceMs, unsetGrace)}`;
+  const row = (settings: RotationPolicySettings, unsetAge: string, unsetGrace: string, unsetQuiet: string): string =>
+    `max age ${formatDuration(settings.maxAgeMs, unsetAge)}, grace ${formatDuration(settings.graceMs, unsetGrace)}, quiet period ${formatDuration(settings.quietPeriodMs, unsetQuiet)}`;
   return detailTable({
     tenant: view.tenant,
     owner: view.owner ?? '(tenant policy)',
-    'set here': row(view.policy, 'not set', 'not set'),
-    applies: row(view.effective, 'never rotated by age', 'installation default'),
+    'set here': row(view.policy, 'not set', 'not set', 'not set'),
+    applies: row(view.effective, 'never rotated by age', 'installation default', 'none (full grace)'),
   });
 }
 
-/** `keyledger rotation-policy set|get`: maximum key age and grace per tenant or owner. */
+/** `keyledger rotation-policy set|get`: maximum key age, grace and quiet period per tenant or owner. */
 export function registerRotationPolicyCommand(program: Command, withClient: WithClient): void {
-  const policy = program.command('rotation-policy').description('rotation policies per tenant and per owner: maximum key age and grace period');
+  const policy = program.command('rotation-policy').description('rotation policies per tenant and per owner: maximum key age, grace period and quiet period');
   policy
     .command('set')
     .description('set the policy of a tenant (or of one owner with --owner); unset fields fall back to the tenant, then the installation')
@@ -60,16 +69,20 @@ export function registerRotationPolicyCommand(program: Command, withClient: With
     .option('--owner <owner>')
     .option('--max-age <duration>', 'rotate keys older than this, e.g. 90d, or none', maxAgeOption)
     .option('--grace <duration>', 'grace of those rotations, e.g. 24h, or none (the installation default)', graceOrNone)
+    .option('--quiet-period <duration>', 'end a rotated key’s grace early once it is unused this long, e.g. 15m, or none', quietPeriodOption)
     .action(
-      withClient(async (client, options, command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone }) => {
-        const view = await client.call<RotationPolicyView>('rotation-policy.set', {
-          tenant: command.tenant,
-          owner: command.owner,
-          maxAgeMs: settingOf(command.maxAge),
-          graceMs: settingOf(command.grace),
-        });
-        print(options.json, view, () => policyText(view));
-      }),
+      withClient(
+        async (client, options, command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone; quietPeriod?: DurationOrNone }) => {
+          const view = await client.call<RotationPolicyView>('rotation-policy.set', {
+            tenant: command.tenant,
+            owner: command.owner,
+            maxAgeMs: settingOf(command.maxAge),
+            graceMs: settingOf(command.grace),
+            quietPeriodMs: settingOf(command.quietPeriod),
+          });
+          print(options.json, view, () => policyText(view));
+        },
+      ),
     );
   policy
     .command('get')

@@ -75,6 +75,8 @@ interface RevokeKeyMessage {
 /** A rotation takes the same setting changes as an update, for the new key. */
 interface RotateKeyMessage extends UpdateKeyMessage {
   graceMs?: Optional<string | number>;
+  quietPeriodMs?: Optional<string | number>;
+  noQuietPeriod?: Optional<boolean>;
   emergency?: Optional<boolean>;
   waitForVerifiers?: Optional<boolean>;
 }
@@ -263,10 +265,12 @@ export class KeysGrpcController {
   @GrpcMethod('KeyService', 'RotateKey')
   rotate(message: RotateKeyMessage, metadata: Metadata): Promise<RotateKeyResponseMessage> {
     const grace = present(message.graceMs);
+    const quiet = present(message.quietPeriodMs);
     const body = {
       keyId: message.keyId,
       // uint64 arrives as a string (proto-loader `longs: String`) or a number.
       graceMs: grace === undefined ? undefined : Number(grace),
+      quietPeriodMs: message.noQuietPeriod ? null : quiet === undefined ? undefined : Number(quiet),
       emergency: present(message.emergency),
       waitForVerifiers: present(message.waitForVerifiers),
       ...settingsChange(message),

@@ -110,6 +110,14 @@ export const rotatorEnvSchema = keyServiceEnvSchema.extend({
   ROTATOR_INTERVAL_MS: positiveInt.max(86_400_000).default(60_000),
   /** Keys fall due up to this much after their maximum age, spread by key id (0: exactly at it). */
   ROTATOR_JITTER_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  /**
+   * The longest from a verification to its usage batch being in the usage stream (the verifiers'
+   * flush interval, publish retries, clock skew): a quiet grace ends only on usage known complete
+   * that far, and only while the auditor's usage is at most this old.
+   */
+  ROTATOR_USAGE_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(5000),
+  /** How long the rotator waits for the auditor's answer about old keys' last uses. */
+  ROTATOR_USAGE_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
 });
 
 export type RotatorEnv = z.infer<typeof rotatorEnvSchema>;

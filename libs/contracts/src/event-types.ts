@@ -15,6 +15,7 @@ export const KEY_EVENT_TYPES = [
   'RotationPolicySet',
   'OwnerPublicKeyRegistered',
   'KeyDelivered',
+  'KeyGraceEnded',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

@@ -8,3 +8,4 @@ export * from './key-api.js';
 export * from './proto-files.js';
 export * from './usage.js';
 export * from './verifier-sync.js';
+export * from './rotation-usage.js';

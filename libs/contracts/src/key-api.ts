@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { CreditRefill, RateLimit } from './key-events.js';
 import {
   MAX_CREDITS,
+  MAX_QUIET_PERIOD_MS,
   MAX_ROTATION_GRACE_MS,
+  MIN_QUIET_PERIOD_MS,
   MIN_ROTATION_MAX_AGE_MS,
   creditsSettingSchema,
   keyEnvironmentSchema,
@@ -71,6 +73,8 @@ export const rotateKeyRequestSchema = z
   .object({
     keyId: keyIdSchema,
     graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).optional(),
+    /** The old key's grace ends early once it is unused this long; absent: the rotation policy's; null: none. */
+    quietPeriodMs: z.number().int().min(MIN_QUIET_PERIOD_MS).max(MAX_QUIET_PERIOD_MS).nullable().optional(),
     emergency: z.boolean().default(false),
     /** With emergency: answer only once every live verifier rejects the old key. */
     waitForVerifiers: z.boolean().default(true),
@@ -83,7 +87,8 @@ export const rotateKeyRequestSchema = z
     credits: creditsSettingSchema.nullable().optional(),
   })
   .strict()
-  .refine((request) => !(request.emergency && request.graceMs !== undefined && request.graceMs > 0), 'an emergency rotation has no grace period');
+  .refine((request) => !(request.emergency && request.graceMs !== undefined && request.graceMs > 0), 'an emergency rotation has no grace period')
+  .refine((request) => !(request.emergency && typeof request.quietPeriodMs === 'number'), 'an emergency rotation has no grace period to end early');
 /** Sets the rotation policy of a tenant, or of one owner in it; a field left out or null is not set at that level. */
 export const setRotationPolicyRequestSchema = z
   .object({
@@ -91,16 +96,20 @@ export const setRotationPolicyRequestSchema = z
     owner: ownerSchema.optional(),
     maxAgeMs: z.number().int().min(MIN_ROTATION_MAX_AGE_MS).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
     graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable().default(null),
+    /** Absent or null: not set at this level. */
+    quietPeriodMs: z.number().int().min(MIN_QUIET_PERIOD_MS).max(MAX_QUIET_PERIOD_MS).nullable().optional(),
   })
   .strict();
 export const getRotationPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
 export type SetRotationPolicyRequest = z.infer<typeof setRotationPolicyRequestSchema>;
 export type GetRotationPolicyRequest = z.infer<typeof getRotationPolicyRequestSchema>;
 
-/** A policy's two settings; null: not set. */
+/** A policy's settings; null: not set. */
 export interface RotationPolicySettings {
   readonly maxAgeMs: number | null;
   readonly graceMs: number | null;
+  /** A rotated key unused this long loses the rest of its grace; null: its grace runs its full length. */
+  readonly quietPeriodMs: number | null;
 }
 
 /** A rotation policy as the API shows it: what is set at this level, and what applies to keys there. */

@@ -115,18 +115,59 @@ export const keyCreditsToppedUpSchema = z
   .object({ keyId: keyIdSchema, amount: z.number().int().min(1).max(MAX_CREDITS), periodStart: z.number().int().min(0) })
   .strict();
 
+/** Shortest maximum key age a rotation policy may set: 1 s (tests use seconds; real policies days). */
+export const MIN_ROTATION_MAX_AGE_MS = 1000;
+/** Longest grace period a rotation may give the old key: 90 days. */
+export const MAX_ROTATION_GRACE_MS = 90 * 24 * 3600 * 1000;
+/** Shortest quiet period (1 s, for tests; real ones are minutes to hours) and the longest (the longest grace). */
+export const MIN_QUIET_PERIOD_MS = 1000;
+export const MAX_QUIET_PERIOD_MS = MAX_ROTATION_GRACE_MS;
+
 /**
  * The key `keyId` is replaced by `replacedBy` and stays valid until `graceEndsAt` (then it
  * reads as expired). Recorded on the old key's stream before the new key's KeyIssued: it is
  * what makes a rotation happen once (optimistic concurrency on the old key's version). An
  * emergency rotation records it with a KeyRevoked in the same append.
  */
-export const keyRotatedSchema = z.object({ keyId: keyIdSchema, replacedBy: keyIdSchema, graceEndsAt: isoInstant, emergency: z.boolean().optional() }).strict();
+export const keyRotatedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    replacedBy: keyIdSchema,
+    graceEndsAt: isoInstant,
+    emergency: z.boolean().optional(),
+    /** Added in the quiet-grace release: when the rotation was decided (the command's clock). */
+    rotatedAt: isoInstant.optional(),
+    /**
+     * Added in the quiet-grace release: the quiet period that applied at rotation time. Once the
+     * old key has not been used for this long, its grace may end early (KeyGraceEnded). Recorded
+     * here so a later policy change does not re-interpret earlier rotations; absent: the grace
+     * runs its full length.
+     */
+    quietPeriodMs: z.number().int().min(MIN_QUIET_PERIOD_MS).max(MAX_QUIET_PERIOD_MS).optional(),
+  })
+  .strict();
 
-/** Shortest maximum key age a rotation policy may set: 1 s (tests use seconds; real policies days). */
-export const MIN_ROTATION_MAX_AGE_MS = 1000;
-/** Longest grace period a rotation may give the old key: 90 days. */
-export const MAX_ROTATION_GRACE_MS = 90 * 24 * 3600 * 1000;
+/** Why a grace ended before its recorded end: `quiet`, the old key had no traffic for the quiet period. */
+export const GRACE_END_REASONS = ['quiet'] as const;
+export type GraceEndReason = (typeof GRACE_END_REASONS)[number];
+
+/**
+ * The grace of the rotated key `keyId` ended at `endedAt`, before its recorded `graceEndsAt`:
+ * the key reads as expired from then on. Appended on the old key's stream at the version read
+ * (so two rotator replicas record it once), with the evidence it was decided on: the quiet
+ * period, the key's last recorded use (absent: never used) and the instant up to which the
+ * auditor had ingested all usage.
+ */
+export const keyGraceEndedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    endedAt: isoInstant,
+    reason: z.enum(GRACE_END_REASONS),
+    quietPeriodMs: z.number().int().min(MIN_QUIET_PERIOD_MS).max(MAX_QUIET_PERIOD_MS),
+    lastUsedAt: isoInstant.optional(),
+    usageIngestedUntil: isoInstant,
+  })
+  .strict();
 
 /**
  * A tenant's rotation policy (without `owner`) or one owner's within the tenant, on the
@@ -141,6 +182,11 @@ export const rotationPolicySetSchema = z
     maxAgeMs: z.number().int().min(MIN_ROTATION_MAX_AGE_MS).max(Number.MAX_SAFE_INTEGER).nullable(),
     /** Grace of the rotations the rotator makes; null: the installation's default. */
     graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable(),
+    /**
+     * Added in the quiet-grace release: a rotated key unused for this long loses the rest of its
+     * grace; null or absent: not set here (the grace runs its full length unless the tenant sets one).
+     */
+    quietPeriodMs: z.number().int().min(MIN_QUIET_PERIOD_MS).max(MAX_QUIET_PERIOD_MS).nullable().optional(),
   })
   .strict();
 export type RotationPolicySetData = z.infer<typeof rotationPolicySetSchema>;
@@ -195,6 +241,7 @@ export type KeyResumedData = z.infer<typeof keyResumedSchema>;
 export type KeyRevokedData = z.infer<typeof keyRevokedSchema>;
 export type KeyCreditsToppedUpData = z.infer<typeof keyCreditsToppedUpSchema>;
 export type KeyRotatedData = z.infer<typeof keyRotatedSchema>;
+export type KeyGraceEndedData = z.infer<typeof keyGraceEndedSchema>;
 
 /** The key events as a discriminated union, as deciders produce and projections fold them. */
 export type KeyEvent =
@@ -204,7 +251,8 @@ export type KeyEvent =
   | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
   | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
   | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData }
-  | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData };
+  | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData }
+  | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData };
 
 const keyEventSchemas = {
   KeyIssued: keyIssuedSchema,
@@ -214,6 +262,7 @@ const keyEventSchemas = {
   KeyRevoked: keyRevokedSchema,
   KeyCreditsToppedUp: keyCreditsToppedUpSchema,
   KeyRotated: keyRotatedSchema,
+  KeyGraceEnded: keyGraceEndedSchema,
 } as const;
 
 /** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */

@@ -1,4 +1,5 @@
 import type { CreditsSetting, KeyDigest, KeyEvent, KeyUpdatedData, RateLimit } from '@keyledger/contracts';
+import { MAX_QUIET_PERIOD_MS, MIN_QUIET_PERIOD_MS } from '@keyledger/contracts';
 import { DomainError } from './domain-error.js';
 import type { KeyEnvironment } from './key-format.js';
 import { isValidKeyPrefix } from './key-format.js';
@@ -10,6 +11,7 @@ import { MAX_SCOPES, isGrantableScope } from './scopes.js';
 import { normaliseRateLimits } from './rate-limits.js';
 import { creditPeriodStart, recordCredits, remainingCredits } from './credits.js';
 import { graceEnd } from './rotation.js';
+import { quietGraceDecision } from './quiet-grace.js';
 
 /** Issue a new key. The caller has generated the key and computed its digest and hint. */
 export interface IssueKey {
@@ -83,9 +85,26 @@ export interface RotateKey {
   readonly graceMs: number;
   /** Revoke the old key at once instead of giving it a grace period. */
   readonly emergency: boolean;
+  /** The old key's grace ends early once it is unused this long (recorded with the rotation); undefined: never early. */
+  readonly quietPeriodMs?: number | undefined;
 }
 
-export type KeyCommand = IssueKey | UpdateKey | TopUpCredits | SuspendKey | ResumeKey | RevokeKey | RotateKey;
+/**
+ * End a rotated key's grace now because it has been unused for its quiet period, given what
+ * the auditor knows of its use (see `quietGraceDecision`). Refused (INVALID_TRANSITION) unless
+ * the rule says so against the key's current record: a second replica deciding the same is refused.
+ */
+export interface EndQuietGrace {
+  readonly type: 'EndQuietGrace';
+  readonly keyId: string;
+  /** Epoch ms; undefined: never used. */
+  readonly lastUsedAt: number | undefined;
+  /** Epoch ms; undefined: unknown. */
+  readonly ingestedUntil: number | undefined;
+  readonly usageLagMs: number;
+}
+
+export type KeyCommand = IssueKey | UpdateKey | TopUpCredits | SuspendKey | ResumeKey | RevokeKey | RotateKey | EndQuietGrace;
 
 /** What a rotation may change on the replacement; fields left undefined are copied from the old key. */
 export interface ReplacementSettings {
@@ -218,6 +237,9 @@ function decideRotate(command: RotateKey, record: KeyRecord, status: KeyStatus, 
   // expired one may not: its replacement would bring a dead credential back.
   if (status === 'revoked' || status === 'expired') throw new DomainError('INVALID_TRANSITION', `cannot rotate key ${command.keyId}: it is ${status}`);
   if (command.replacedBy === command.keyId) invalid('a key cannot replace itself');
+  const quiet = command.emergency ? undefined : command.quietPeriodMs;
+  if (quiet !== undefined && !(Number.isSafeInteger(quiet) && quiet >= MIN_QUIET_PERIOD_MS && quiet <= MAX_QUIET_PERIOD_MS))
+    invalid(`a quiet period is a whole number of milliseconds from ${MIN_QUIET_PERIOD_MS} to ${MAX_QUIET_PERIOD_MS}`);
   const rotated: KeyEvent = {
     type: 'KeyRotated',
     data: {
@@ -225,9 +247,31 @@ function decideRotate(command: RotateKey, record: KeyRecord, status: KeyStatus, 
       replacedBy: command.replacedBy,
       graceEndsAt: graceEnd(now, command.graceMs, command.emergency).toISOString(),
       ...(command.emergency ? { emergency: true } : {}),
+      rotatedAt: now.toISOString(),
+      ...(quiet === undefined ? {} : { quietPeriodMs: quiet }),
     },
   };
   return command.emergency ? [rotated, { type: 'KeyRevoked', data: { keyId: command.keyId, reason: 'emergency rotation' } }] : [rotated];
+}
+
+function decideEndQuietGrace(command: EndQuietGrace, record: KeyRecord, now: Date): KeyEvent[] {
+  if (!Number.isSafeInteger(command.usageLagMs) || command.usageLagMs < 0) invalid('a usage lag is a whole number of milliseconds, 0 or more');
+  const decision = quietGraceDecision(record, { lastUsedAt: command.lastUsedAt, ingestedUntil: command.ingestedUntil }, now.getTime(), command.usageLagMs);
+  if (!decision.close) throw new DomainError('INVALID_TRANSITION', `the grace of key ${command.keyId} does not end now: ${decision.reason}`);
+  return [
+    {
+      type: 'KeyGraceEnded',
+      data: {
+        keyId: command.keyId,
+        endedAt: new Date(decision.endedAt).toISOString(),
+        reason: 'quiet',
+        quietPeriodMs: decision.quietPeriodMs,
+        ...(command.lastUsedAt === undefined ? {} : { lastUsedAt: new Date(command.lastUsedAt).toISOString() }),
+        // Checked by the rule: defined whenever it closes.
+        usageIngestedUntil: new Date(command.ingestedUntil!).toISOString(),
+      },
+    },
+  ];
 }
 
 /**
@@ -267,6 +311,8 @@ export function decideKey(command: KeyCommand, record: KeyRecord | undefined, no
       return [{ type: 'KeyRevoked', data: { keyId: command.keyId, reason: command.reason } }];
     case 'RotateKey':
       return decideRotate(command, record, status, now);
+    case 'EndQuietGrace':
+      return decideEndQuietGrace(command, record, now);
     default:
       return command satisfies never;
   }

@@ -102,7 +102,10 @@ describe('key decider', () => {
 
     it('records the replacement and the grace end; the old key reads as expired from then on', () => {
       const { record, events } = run([{ ...issue, expiresAt: new Date('2027-01-01T00:00:00Z') }, rotate]);
-      expect(events[1]).toEqual({ type: 'KeyRotated', data: { keyId, replacedBy: newKeyId, graceEndsAt: '2026-01-01T01:00:00.000Z' } });
+      expect(events[1]).toEqual({
+        type: 'KeyRotated',
+        data: { keyId, replacedBy: newKeyId, graceEndsAt: '2026-01-01T01:00:00.000Z', rotatedAt: '2026-01-01T00:00:00.000Z' },
+      });
       expect(record).toMatchObject({ status: 'active', rotation: { replacedBy: newKeyId, emergency: false }, expiresAt: now.getTime() + hour });
       expect(statusAt(record!.status, record!.expiresAt, now.getTime() + hour - 1)).toBe('active');
       expect(statusAt(record!.status, record!.expiresAt, now.getTime() + hour)).toBe('expired');

@@ -105,6 +105,21 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
         replacedBy: event.data.replacedBy,
         graceEndsAt: Date.parse(event.data.graceEndsAt),
         emergency: event.data.emergency === true,
+        ...(event.data.rotatedAt === undefined ? {} : { rotatedAt: Date.parse(event.data.rotatedAt) }),
+        ...(event.data.quietPeriodMs === undefined ? {} : { quietPeriodMs: event.data.quietPeriodMs }),
+      };
+      return { ...record, rotation, expiresAt: capExpiry(record.expiresAt, rotation), version };
+    }
+    case 'KeyGraceEnded': {
+      // Only a rotated key has a grace to end; the decider never records it otherwise.
+      if (!record.rotation) return { ...record, version };
+      const rotation: KeyRotation = {
+        ...record.rotation,
+        graceEnded: {
+          at: Date.parse(event.data.endedAt),
+          reason: event.data.reason,
+          lastUsedAt: event.data.lastUsedAt === undefined ? undefined : Date.parse(event.data.lastUsedAt),
+        },
       };
       return { ...record, rotation, expiresAt: capExpiry(record.expiresAt, rotation), version };
     }

@@ -5,7 +5,7 @@ import { statusAt } from './key-status.js';
 /** Rotation policies by tenant and by owner within a tenant, folded from RotationPolicySet events. */
 export type RotationPolicyTable = ReadonlyMap<string, RotationPolicySettings>;
 
-const NOT_SET: RotationPolicySettings = Object.freeze({ maxAgeMs: null, graceMs: null });
+const NOT_SET: RotationPolicySettings = Object.freeze({ maxAgeMs: null, graceMs: null, quietPeriodMs: null });
 
 function policyKey(tenant: string, owner: string | undefined): string {
   // A NUL never occurs in a tenant id, so tenant and owner policies cannot collide.
@@ -15,7 +15,7 @@ function policyKey(tenant: string, owner: string | undefined): string {
 /** Folds one RotationPolicySet: it replaces the policy of its level. */
 export function evolveRotationPolicies(table: RotationPolicyTable, data: RotationPolicySetData): RotationPolicyTable {
   const next = new Map(table);
-  next.set(policyKey(data.tenant, data.owner), { maxAgeMs: data.maxAgeMs, graceMs: data.graceMs });
+  next.set(policyKey(data.tenant, data.owner), { maxAgeMs: data.maxAgeMs, graceMs: data.graceMs, quietPeriodMs: data.quietPeriodMs ?? null });
   return next;
 }
 
@@ -29,7 +29,11 @@ export function effectivePolicy(table: RotationPolicyTable, tenant: string, owne
   const tenantPolicy = policyAt(table, tenant);
   if (owner === undefined) return tenantPolicy;
   const ownerPolicy = policyAt(table, tenant, owner);
-  return { maxAgeMs: ownerPolicy.maxAgeMs ?? tenantPolicy.maxAgeMs, graceMs: ownerPolicy.graceMs ?? tenantPolicy.graceMs };
+  return {
+    maxAgeMs: ownerPolicy.maxAgeMs ?? tenantPolicy.maxAgeMs,
+    graceMs: ownerPolicy.graceMs ?? tenantPolicy.graceMs,
+    quietPeriodMs: ownerPolicy.quietPeriodMs ?? tenantPolicy.quietPeriodMs,
+  };
 }
 
 /**

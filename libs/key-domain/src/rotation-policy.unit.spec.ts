@@ -31,21 +31,34 @@ describe('rotation policies', () => {
   ].reduce<RotationPolicyTable>(evolveRotationPolicies, new Map());
 
   it('lets an owner override each setting of its tenant, and falls back to the tenant for the rest', () => {
-    expect(effectivePolicy(table, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: DAY });
-    expect(effectivePolicy(table, 'acme', 'legacy')).toEqual({ maxAgeMs: 90 * DAY, graceMs: 3_600_000 });
-    expect(effectivePolicy(table, 'acme', 'someone')).toEqual({ maxAgeMs: 90 * DAY, graceMs: DAY });
-    expect(effectivePolicy(table, 'globex', 'billing')).toEqual({ maxAgeMs: null, graceMs: null });
-    expect(policyAt(table, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: null });
+    expect(effectivePolicy(table, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: DAY, quietPeriodMs: null });
+    expect(effectivePolicy(table, 'acme', 'legacy')).toEqual({ maxAgeMs: 90 * DAY, graceMs: 3_600_000, quietPeriodMs: null });
+    expect(effectivePolicy(table, 'acme', 'someone')).toEqual({ maxAgeMs: 90 * DAY, graceMs: DAY, quietPeriodMs: null });
+    expect(effectivePolicy(table, 'globex', 'billing')).toEqual({ maxAgeMs: null, graceMs: null, quietPeriodMs: null });
+    expect(policyAt(table, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: null, quietPeriodMs: null });
+  });
+
+  it('layers the quiet period like the other settings: the owner’s, else the tenant’s, else none', () => {
+    const quiet = [
+      { tenant: 'acme', maxAgeMs: null, graceMs: null, quietPeriodMs: 900_000 },
+      { tenant: 'acme', owner: 'batch', maxAgeMs: null, graceMs: null, quietPeriodMs: 60_000 },
+      // Recorded before quiet periods existed: the field is absent.
+      { tenant: 'globex', maxAgeMs: DAY, graceMs: null },
+    ].reduce<RotationPolicyTable>(evolveRotationPolicies, new Map());
+    expect(effectivePolicy(quiet, 'acme', 'batch').quietPeriodMs).toBe(60_000);
+    expect(effectivePolicy(quiet, 'acme', 'billing').quietPeriodMs).toBe(900_000);
+    expect(policyAt(quiet, 'acme', 'billing').quietPeriodMs).toBeNull();
+    expect(effectivePolicy(quiet, 'globex', 'billing')).toEqual({ maxAgeMs: DAY, graceMs: null, quietPeriodMs: null });
   });
 
   it('replaces a level’s policy with the newest one set', () => {
     const next = evolveRotationPolicies(table, { tenant: 'acme', maxAgeMs: null, graceMs: null });
-    expect(effectivePolicy(next, 'acme', 'someone')).toEqual({ maxAgeMs: null, graceMs: null });
-    expect(effectivePolicy(next, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: null });
+    expect(effectivePolicy(next, 'acme', 'someone')).toEqual({ maxAgeMs: null, graceMs: null, quietPeriodMs: null });
+    expect(effectivePolicy(next, 'acme', 'billing')).toEqual({ maxAgeMs: 30 * DAY, graceMs: null, quietPeriodMs: null });
   });
 
   it('makes a key due at its maximum age plus a jitter that depends only on its id', () => {
-    const policy = { maxAgeMs: 30 * DAY, graceMs: null };
+    const policy = { maxAgeMs: 30 * DAY, graceMs: null, quietPeriodMs: null };
     const jitter = rotationJitter(key.keyId, 60_000);
     expect(jitter).toBe(rotationJitter(key.keyId, 60_000));
     expect(jitter).toBeGreaterThanOrEqual(0);
@@ -57,7 +70,7 @@ describe('rotation policies', () => {
   });
 
   it('never makes a rotated, revoked or expired key due, nor any key without a maximum age', () => {
-    const policy = { maxAgeMs: DAY, graceMs: null };
+    const policy = { maxAgeMs: DAY, graceMs: null, quietPeriodMs: null };
     const rotated = at(key, {
       type: 'KeyRotated',
       data: { keyId: key.keyId, replacedBy: 'key_01jdbbbbbbbbbbbbbbbbbbbbbb', graceEndsAt: '2100-01-01T00:00:00Z' },
@@ -69,7 +82,7 @@ describe('rotation policies', () => {
     expect(rotationDueAt(rotated, 0, policy, 0, now)).toBeUndefined();
     expect(rotationDueAt(revoked, 0, policy, 0, now)).toBeUndefined();
     expect(rotationDueAt(expired, 0, policy, 0, now)).toBeUndefined();
-    expect(rotationDueAt(key, 0, { maxAgeMs: null, graceMs: DAY }, 0, now)).toBeUndefined();
+    expect(rotationDueAt(key, 0, { maxAgeMs: null, graceMs: DAY, quietPeriodMs: null }, 0, now)).toBeUndefined();
     expect(rotationDueAt(suspended, 0, policy, 0, now)).toBe(DAY);
   });
 });

@@ -4,3 +4,4 @@ export * from './admin-authenticator.js';
 export * from './key-management.js';
 export * from './admin-permissions.js';
 export * from './scheduled-rotation.js';
+export * from './quiet-grace.js';

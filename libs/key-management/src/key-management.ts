@@ -218,6 +218,7 @@ export class KeyManagement {
         replacedBy,
         graceMs: request.emergency ? 0 : (request.graceMs ?? this.deps.rotationGraceMs ?? 24 * 3_600_000),
         emergency: request.emergency,
+        quietPeriodMs: request.emergency ? undefined : await this.quietPeriodFor(before, request.quietPeriodMs),
       } as const;
       old = await this.execute(command, context, (position) => {
         appended = position;
@@ -245,6 +246,31 @@ export class KeyManagement {
     const delivery = await this.deliver(issued, material.plaintext, context);
     const now = this.clock().getTime();
     return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence, delivery };
+  }
+
+  /**
+   * The quiet period a rotation records: the request's (null: none), else the rotation policy's
+   * that applies to the key's owner now. Recorded with the rotation, so a later policy change
+   * does not change what was promised to the old key's holder.
+   */
+  private async quietPeriodFor(key: KeyRecord, requested: number | null | undefined): Promise<number | undefined> {
+    if (requested !== undefined) return requested ?? undefined;
+    return effectivePolicy(await this.rotationPolicies(key.tenant), key.tenant, key.owner).quietPeriodMs ?? undefined;
+  }
+
+  /**
+   * Ends a rotated key's grace now because it has not been used for its quiet period, given its
+   * last recorded use and the usage watermark (the rotator asks the auditor for both). The
+   * domain rule decides against the key's stream as read, and KeyGraceEnded is appended at that
+   * version: of two replicas deciding the same, one records it and the other is refused
+   * (INVALID_TRANSITION, or CONCURRENCY_CONFLICT after retries).
+   */
+  async endQuietGrace(
+    request: { readonly keyId: string; readonly lastUsedAt: number | undefined; readonly ingestedUntil: number | undefined; readonly usageLagMs: number },
+    context: CommandContext,
+  ): Promise<KeyView> {
+    await this.loadAuthorized(request.keyId, context.caller, 'write');
+    return toKeyView(await this.execute({ type: 'EndQuietGrace', ...request }, context), this.clock().getTime());
   }
 
   /**
@@ -284,6 +310,8 @@ export class KeyManagement {
       ...(request.owner === undefined ? {} : { owner: request.owner }),
       maxAgeMs: request.maxAgeMs,
       graceMs: request.graceMs,
+      // Written only when set, so policies without one keep the shape they always had.
+      ...(request.quietPeriodMs == null ? {} : { quietPeriodMs: request.quietPeriodMs }),
     };
     const streamId = streamIdOf('tenant', request.tenant);
     const run = async (): Promise<void> => {

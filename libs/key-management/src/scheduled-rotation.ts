@@ -120,10 +120,18 @@ export class ScheduledRotation {
     const pass = { rotated: [] as string[], lost: [] as string[], failed: [] as string[] };
     for (const record of due) {
       if (this.stopped) break;
-      const grace = effectivePolicy(this.policies, record.tenant, record.owner).graceMs;
+      const policy = effectivePolicy(this.policies, record.tenant, record.owner);
+      const grace = policy.graceMs;
       try {
         const rotated = await this.deps.keys.rotate(
-          { keyId: record.keyId, emergency: false, waitForVerifiers: false, ...(grace === null ? {} : { graceMs: grace }) },
+          // The quiet period as this pass read it (null: none), so the rotation does not read the policies again.
+          {
+            keyId: record.keyId,
+            emergency: false,
+            waitForVerifiers: false,
+            quietPeriodMs: policy.quietPeriodMs,
+            ...(grace === null ? {} : { graceMs: grace }),
+          },
           this.system,
         );
         pass.rotated.push(record.keyId);

@@ -1,7 +1,12 @@
 import { allowlistRanges } from '@keyledger/key-domain';
 import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
 
-/** Bumped whenever the layout below changes; a snapshot of another format is not read. */
+/**
+ * Bumped whenever the layout below changes; a snapshot of another format is not read. Optional
+ * fields added to the extras (JSON in the header, e.g. a rotation's quiet period and early grace
+ * end) do not change it: an older snapshot reads them as absent, and the expiry column already
+ * holds the capped expiry every reader needs.
+ */
 export const KEY_INDEX_SNAPSHOT_FORMAT = 1;
 const MAGIC = 0x4b4c5831; // "KLX1"
 

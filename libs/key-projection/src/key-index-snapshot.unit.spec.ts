@@ -23,6 +23,15 @@ const issued = (n: number, extra: Record<string, unknown> = {}): Applicable => (
   },
 });
 
+const graceEnded = (keyId: string) => ({
+  keyId,
+  endedAt: '2029-12-31T01:00:00.000Z',
+  reason: 'quiet',
+  quietPeriodMs: 60_000,
+  lastUsedAt: '2029-12-31T00:10:00.000Z',
+  usageIngestedUntil: '2029-12-31T00:59:59.000Z',
+});
+
 const view = (record: KeyRecord | undefined): unknown =>
   record && { ...record, digest: record.digest, ipRanges: record.ipRanges.map(([address, bits]) => `${address.toString()}/${bits}`) };
 
@@ -40,6 +49,14 @@ function sampleIndex(): KeyIndex {
   index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
   index.apply({ type: 'KeyRotated', streamVersion: 2, data: { keyId: 'key_0009', replacedBy: 'key_5004', graceEndsAt: '2030-01-01T00:00:00.000Z' } });
   index.apply(issued(5004, { rotatedFrom: 'key_0009' }));
+  // Rotations with a quiet period, one of whose grace ended early: kept in the extras.
+  for (const keyId of ['key_0010', 'key_0011'])
+    index.apply({
+      type: 'KeyRotated',
+      streamVersion: 2,
+      data: { keyId, replacedBy: 'key_5005', graceEndsAt: '2030-01-01T00:00:00.000Z', rotatedAt: '2029-12-31T00:00:00.000Z', quietPeriodMs: 60_000 },
+    });
+  index.apply({ type: 'KeyGraceEnded', streamVersion: 3, data: graceEnded('key_0010') });
   return index;
 }
 
@@ -49,7 +66,21 @@ describe('key index snapshot', () => {
     const restored = new KeyIndex();
     decodeKeyIndex(encodeKeyIndex(original), restored);
     expect(restored.size).toBe(original.size);
-    for (const keyId of ['key_0000', 'key_0007', 'key_0008', 'key_0009', 'key_2999', 'key_5000', 'key_5001', 'key_5002', 'key_5003', 'key_5004']) {
+    const keyIds = [
+      'key_0000',
+      'key_0007',
+      'key_0008',
+      'key_0009',
+      'key_0010',
+      'key_0011',
+      'key_2999',
+      'key_5000',
+      'key_5001',
+      'key_5002',
+      'key_5003',
+      'key_5004',
+    ];
+    for (const keyId of keyIds) {
       const record = original.get(keyId)!;
       expect(view(restored.get(keyId))).toEqual(view(record));
       expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);
@@ -65,9 +96,13 @@ describe('key index snapshot', () => {
       issued(6000),
       { type: 'KeyResumed', streamVersion: 3, data: { keyId: 'key_0008' } },
       { type: 'KeyRevoked', streamVersion: 2, data: { keyId: 'key_0007', reason: 'again' } },
+      { type: 'KeyGraceEnded', streamVersion: 3, data: graceEnded('key_0011') },
+      { type: 'KeyUpdated', streamVersion: 4, data: { keyId: 'key_0010', expiresAt: null } },
     ];
     for (const event of next) expect(restored.apply(event)).toBe(original.apply(event));
-    for (const keyId of ['key_6000', 'key_0008', 'key_0007']) expect(view(restored.get(keyId))).toEqual(view(original.get(keyId)));
+    expect(restored.get('key_0011')?.expiresAt).toBe(Date.parse('2029-12-31T01:00:00.000Z'));
+    expect(restored.get('key_0010')?.expiresAt).toBe(Date.parse('2029-12-31T01:00:00.000Z'));
+    for (const keyId of ['key_6000', 'key_0008', 'key_0007', 'key_0010', 'key_0011']) expect(view(restored.get(keyId))).toEqual(view(original.get(keyId)));
   });
 
   it('restores an empty index', () => {

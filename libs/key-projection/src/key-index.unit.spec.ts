@@ -151,6 +151,24 @@ describe('KeyIndex', () => {
         { type: 'KeyRevoked', data: { reason: 'r' } },
         { type: 'KeyRotated', data: { replacedBy: 'key_q', graceEndsAt: '2027-01-01T00:00:00.000Z' } },
         { type: 'KeyRotated', data: { replacedBy: 'key_r', graceEndsAt: '2020-01-01T00:00:00.000Z', emergency: true } },
+        {
+          type: 'KeyRotated',
+          data: { replacedBy: 'key_s', graceEndsAt: '2027-01-01T00:00:00.000Z', rotatedAt: '2026-12-31T00:00:00.000Z', quietPeriodMs: 60_000 },
+        },
+        {
+          type: 'KeyGraceEnded',
+          data: { endedAt: '2026-12-31T01:00:00.000Z', reason: 'quiet', quietPeriodMs: 60_000, usageIngestedUntil: '2026-12-31T01:00:00.000Z' },
+        },
+        {
+          type: 'KeyGraceEnded',
+          data: {
+            endedAt: '2026-12-31T02:00:00.000Z',
+            reason: 'quiet',
+            quietPeriodMs: 60_000,
+            lastUsedAt: '2026-12-31T00:30:00.000Z',
+            usageIngestedUntil: '2026-12-31T02:00:00.000Z',
+          },
+        },
       ),
     );
     const hint = fc.constantFrom('kl_live_…abcd', 'kl_live_…Z9x0', 'something else', 'kl_live_…é☃ab');

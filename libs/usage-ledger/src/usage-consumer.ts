@@ -85,6 +85,22 @@ export class UsageConsumer {
     await this.loop;
   }
 
+  /**
+   * The usage watermark: every batch that reached the usage stream before the instant returned
+   * (epoch ms) has been stored, so a ledger read started after this call sees it. That is `now`
+   * when JetStream holds nothing pending or unacknowledged for the consumer, else the stream
+   * time of the first message past the ack floor (every message below the floor was stored
+   * before it was acked). Undefined when that message cannot be read (removed by the stream's
+   * age limit before it was stored): then nobody can tell what is missing.
+   */
+  async ingestedUntil(now: () => number = Date.now): Promise<number | undefined> {
+    const asked = now();
+    const info = await this.deps.jsm.consumers.info(this.deps.topology.usageStream, this.name);
+    if (info.num_pending === 0 && info.num_ack_pending === 0) return asked;
+    const next = await this.deps.jsm.streams.getMessage(this.deps.topology.usageStream, { seq: info.ack_floor.stream_seq + 1 });
+    return next ? Math.min(asked, next.time.getTime()) : undefined;
+  }
+
   /** What JetStream still holds for the auditor. */
   async backlog(): Promise<ConsumerBacklog> {
     const info = await this.deps.jsm.consumers.info(this.deps.topology.usageStream, this.name);

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type {
   KeyUsage,
   KeyUsageSummary,
+  RotationSource,
   SourceUsage,
   TenantUsage,
   UsageBatch,
@@ -132,11 +133,12 @@ export class UsageLedger {
          on conflict (key_id, minute, code) do update set calls = m.calls + excluded.calls, cost = m.cost + excluded.cost
        ),
        sources as (
-         insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid)
-         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), count(*), count(*) filter (where code <> 'VALID')
+         insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid, last_seen_at)
+         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), count(*), count(*) filter (where code <> 'VALID'), max(at)
          from input
          group by 1, 2, 3, 4
-         on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid
+         on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid,
+                                                             last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)
        ),
        keys as (
          insert into usage_keys as k (key_id, tenant, first_used_at, last_used_at)
@@ -175,6 +177,31 @@ export class UsageLedger {
   async lastUse(keyId: string): Promise<{ tenant: string; lastUsedAt: string } | undefined> {
     const [row] = await this.db.query<{ tenant: string; last_used_at: Date }[]>(`select tenant, last_used_at from usage_keys where key_id = $1`, [keyId]);
     return row && { tenant: row.tenant, lastUsedAt: row.last_used_at.toISOString() };
+  }
+
+  /** The last recorded use of each of these keys (any outcome); a key never used is absent. */
+  async lastUses(keyIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ key_id: string; last_used_at: Date }[]>(`select key_id, last_used_at from usage_keys where key_id = any($1::text[])`, [
+      keyIds,
+    ]);
+    return new Map(rows.map((row) => [row.key_id, row.last_used_at.getTime()]));
+  }
+
+  /**
+   * The source addresses that used a key since `since` (ms), most recently seen first, with
+   * their calls counted from the hour of `since` (sources are counted per hour) and their last
+   * call. An address whose last call in that stretch was before `since` is left out; one
+   * stored before last calls were recorded is kept, with `lastSeenAt` null.
+   */
+  async sourcesSince(keyId: string, tenant: string, since: number, limit = 100): Promise<RotationSource[]> {
+    const rows = await this.db.query<{ ip: string; calls: string; invalid: string; last_seen_at: Date | null }[]>(
+      `select ip, sum(calls) as calls, sum(invalid) as invalid, max(last_seen_at) as last_seen_at from usage_source_hours
+       where tenant = $1 and key_id = $2 and hour >= date_trunc('hour', $3::timestamptz, 'UTC')
+       group by ip having max(last_seen_at) >= $3::timestamptz or max(last_seen_at) is null
+       order by max(last_seen_at) desc nulls last, sum(calls) desc, ip limit $4`,
+      [tenant, keyId, new Date(since), limit],
+    );
+    return rows.map((row) => ({ ip: row.ip, calls: Number(row.calls), invalid: Number(row.invalid), lastSeenAt: row.last_seen_at?.toISOString() ?? null }));
   }
 
   /** One key's usage in a window, bucketed; its top sources (by hour, so the window is widened to whole hours). */

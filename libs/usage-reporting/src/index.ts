@@ -1,1 +1,2 @@
 export * from './usage-queries.js';
+export * from './last-use-client.js';

@@ -173,5 +173,22 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
-  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000];
+  /**
+   * Each source's last call within its hour, so `usage.rotation` can say when an address last
+   * used a rotated key. Nullable: rows stored before it have none. Added to the partitioned
+   * parent, so every partition, existing or created later, has it.
+   */
+  class AddUsageSourceLastSeen1764000012000 implements MigrationInterface {
+    readonly name = 'AddUsageSourceLastSeen1764000012000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table usage_source_hours add column last_seen_at timestamptz`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table usage_source_hours drop column last_seen_at`);
+    }
+  }
+
+  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000, AddUsageSourceLastSeen1764000012000];
 }
