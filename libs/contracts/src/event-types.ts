@@ -15,6 +15,9 @@ export const KEY_EVENT_TYPES = [
   'RotationPolicySet',
   'OwnerPublicKeyRegistered',
   'KeyDelivered',
+  'OwnerWebhookRegistered',
+  'KeyDeliveryAcknowledged',
+  'KeyDeliveryExpired',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

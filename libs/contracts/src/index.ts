@@ -8,3 +8,5 @@ export * from './key-api.js';
 export * from './proto-files.js';
 export * from './usage.js';
 export * from './verifier-sync.js';
+export * from './delivery-events.js';
+export * from './delivery-api.js';

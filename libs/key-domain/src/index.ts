@@ -11,3 +11,4 @@ export * from './credits.js';
 export * from './rotation.js';
 export * from './rotation-policy.js';
 export * from './owner-public-keys.js';
+export * from './key-delivery.js';
