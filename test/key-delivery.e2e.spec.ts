@@ -1,24 +1,44 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LiveKey } from '@keyledger/client';
+import type { DeliveryAckResult, OwnerWebhookView } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import { LiveKey, WEBHOOK_SIGNATURE_HEADER, openSealedKey, verifyWebhookSignature } from '@keyledger/client';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { connectNats } from '@keyledger/event-bus';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import type { HttpsReceiver, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startHttpsReceiver, startServices } from '@keyledger/testing';
 
 /** A sample internal service: it holds its key in a LiveKey and calls the verifier with it. */
 describe('key delivery to a client built on libs/client', () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let services: RunningServices;
+  let laterRotator: RunningServices | undefined;
   let api: NatsKeyApi;
   let clientConnection: NatsConnection;
   let live: LiveKey | undefined;
+  let receiver: HttpsReceiver;
+  let env: Record<string, string>;
+
+  /** The event types recorded for one delivered key. */
+  const deliveryEvents = async (keyId: string) =>
+    (await ctx.store.readStream(streamIdOf('delivery', keyId))).map((event) => ({ type: event.type, data: event.data }));
+  const pendingRows = async (keyId: string) => ctx.ownerDb.query<{ channel: string }[]>('select channel from pending_deliveries where key_id = $1', [keyId]);
 
   beforeAll(async () => {
     ctx = await createTestContext('key_delivery');
-    services = await startServices(ctx, ['relay', 'issuer', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'debug' });
+    receiver = await startHttpsReceiver();
+    env = {
+      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+      LOG_LEVEL: 'debug',
+      DELIVERY_POLL_INTERVAL_MS: '200',
+      DELIVERY_RETRY_MIN_MS: '1000',
+      DELIVERY_RETRY_MAX_MS: '2000',
+      // The rotator trusts the test's self-signed webhook receiver, and nothing else beyond Node's roots.
+      KEYLEDGER_WEBHOOK_CA_FILE: receiver.caFile,
+    };
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'rotator'], env);
     api = natsKeyApi(ctx, rootKey);
     await api.adminKeyAccepted();
     clientConnection = await connectNats({ servers: ctx.natsUrl, name: 'sample-client' });
@@ -28,10 +48,12 @@ describe('key delivery to a client built on libs/client', () => {
     await live?.stop();
     await clientConnection?.close();
     services?.stop();
+    laterRotator?.stop();
+    await receiver?.close();
     await ctx.close();
   });
 
-  it('keeps verifying through three rotations, switching to each delivered key, and no key’s plaintext is stored or logged', async () => {
+  it('keeps verifying through three rotations, switching to and acknowledging each delivered key, and no key’s plaintext is stored or logged', async () => {
     const owner = generateKeyPairSync('x25519');
     await api.ok('owners.register-public-key', {
       tenant: 'acme',
@@ -40,6 +62,7 @@ describe('key delivery to a client built on libs/client', () => {
     });
     const first = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'orders svc', scopes: ['orders:read'] });
     const switches: string[] = [];
+    const acks: DeliveryAckResult[] = [];
     live = await LiveKey.start({
       key: first.key,
       keyId: first.keyId,
@@ -49,6 +72,7 @@ describe('key delivery to a client built on libs/client', () => {
       nc: clientConnection,
       subjectPrefix: ctx.topology.subjectPrefix,
       onKeyChanged: (state) => switches.push(state.keyId!),
+      onAcknowledged: (result) => acks.push(result),
     });
     const client = live;
     await eventually(
@@ -78,10 +102,24 @@ describe('key delivery to a client built on libs/client', () => {
       expect(verified).toMatchObject({ valid: true, keyId: rotated.keyId });
       // The key it switched from still works during its grace.
       expect(await api.verify({ key: previous.key, scopes: ['orders:read'] })).toMatchObject({ valid: true, keyId: previous.keyId });
+      // The client acknowledged it to the rotator, which recorded it and deleted the sealed copy.
+      const events = await eventually(
+        `acknowledgement recorded in round ${round}`,
+        () => deliveryEvents(rotated.keyId),
+        (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+      );
+      expect(events).toMatchObject([{ type: 'KeyDelivered' }, { type: 'KeyDeliveryAcknowledged', data: { keyId: rotated.keyId, channel: 'nats' } }]);
+      expect(await pendingRows(rotated.keyId)).toEqual([]);
     }
     expect(switches).toEqual(keys.slice(1).map((key) => key.keyId));
+    await eventually(
+      'every acknowledgement answered',
+      () => acks.filter((ack) => ack.status === 'ACKNOWLEDGED').map((ack) => ack.keyId),
+      (acknowledged) => acknowledged.length === 3,
+    );
+    expect(new Set(acks.map((ack) => ack.keyId))).toEqual(new Set(keys.slice(1).map((key) => key.keyId)));
 
-    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000));
+    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000)) + JSON.stringify(await ctx.ownerDb.query('select * from pending_deliveries'));
     const logs = services.logs();
     expect(stored).toContain('KeyDelivered');
     expect(logs.length).toBeGreaterThan(0);
@@ -165,10 +203,77 @@ describe('key delivery to a client built on libs/client', () => {
     await eventually(
       'refused envelope reported',
       () => Promise.resolve(errors.length),
-      (count) => count === 1,
+      (count) => count >= 1,
     );
     expect(errors[0]).toMatchObject({ code: 'SEALED_KEY_OPEN_FAILED' });
     expect(wrong.currentKey()).toBe(first.key);
     await wrong.stop();
+  });
+
+  it('POSTs a rotated key sealed and signed to the owner’s HTTPS webhook, whose 2xx acknowledges it', async () => {
+    const owner = generateKeyPairSync('x25519');
+    await api.ok('owners.register-public-key', {
+      tenant: 'acme',
+      owner: 'hooked',
+      publicKey: owner.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    });
+    const webhook = await api.ok<OwnerWebhookView>('owners.register-webhook', { tenant: 'acme', owner: 'hooked', url: `${receiver.url}/hooks/keyledger` });
+    const first = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'hooked', scopes: ['orders:read'] });
+    const rotated = await api.ok<{ keyId: string; key: string; delivery: string }>('keys.rotate', { keyId: first.keyId, graceMs: 3_600_000 });
+    expect(rotated.delivery).toBe('DELIVERED');
+
+    const request = await eventually(
+      'webhook called',
+      () => receiver.requests.find((received) => received.headers['keyledger-key-id'] === rotated.keyId),
+      Boolean,
+    );
+    // What a receiver does: check the signature over the raw body, then open the envelope.
+    expect(
+      verifyWebhookSignature({ payload: request!.body, header: request!.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] as string, secret: webhook.secret }),
+    ).toMatchObject({
+      valid: true,
+    });
+    expect(openSealedKey(JSON.parse(request!.body), owner.privateKey)).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
+    expect(request!.body).not.toContain(rotated.key);
+
+    const events = await eventually(
+      'webhook acknowledgement recorded',
+      () => deliveryEvents(rotated.keyId),
+      (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+    );
+    expect(events).toMatchObject([
+      { type: 'KeyDelivered', data: { channels: ['nats', 'webhook'] } },
+      { type: 'KeyDeliveryAcknowledged', data: { channel: 'webhook' } },
+    ]);
+    expect(await pendingRows(rotated.keyId)).toEqual([]);
+    expect(services.logs()).not.toContain(webhook.secret);
+  });
+
+  it('a rotator killed while a webhook keeps failing leaves the delivery to the next rotator, which delivers it', async () => {
+    const owner = generateKeyPairSync('x25519');
+    await api.ok('owners.register-public-key', {
+      tenant: 'acme',
+      owner: 'flaky',
+      publicKey: owner.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    });
+    await api.ok('owners.register-webhook', { tenant: 'acme', owner: 'flaky', url: `${receiver.url}/flaky` });
+    receiver.defaultStatus = 503;
+    const first = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'flaky', scopes: ['orders:read'] });
+    const rotated = await api.ok<{ keyId: string }>('keys.rotate', { keyId: first.keyId, graceMs: 3_600_000 });
+    const calls = () => receiver.requests.filter((received) => received.headers['keyledger-key-id'] === rotated.keyId).length;
+    await eventually('webhook tried and refused twice', calls, (count) => count >= 2);
+
+    services.of('rotator')[0]!.child.kill('SIGKILL');
+    expect((await deliveryEvents(rotated.keyId)).map((event) => event.type)).toEqual(['KeyDelivered']);
+    expect((await pendingRows(rotated.keyId)).map((row) => row.channel).sort()).toEqual(['nats', 'webhook']);
+
+    receiver.defaultStatus = 200;
+    laterRotator = await startServices(ctx, ['rotator'], env);
+    await eventually(
+      'delivered by the next rotator',
+      () => deliveryEvents(rotated.keyId),
+      (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+    );
+    expect(await pendingRows(rotated.keyId)).toEqual([]);
   });
 });

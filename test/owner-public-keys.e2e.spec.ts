@@ -4,11 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView } from '@keyledger/contracts';
-import { streamIdOf } from '@keyledger/contracts';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView, OwnerWebhookRegisteredData, OwnerWebhookView } from '@keyledger/contracts';
+import { protoPath, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 
@@ -18,7 +20,7 @@ const rawBase64 = (pem: string): string =>
     .subarray(-32)
     .toString('base64');
 
-describe('owner public keys', () => {
+describe('owner public keys and webhooks', () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let services: RunningServices;
@@ -91,5 +93,52 @@ describe('owner public keys', () => {
       owner: 'svc',
       publicKey,
     });
+  });
+
+  it('registers a webhook with the CLI and over gRPC, answering its signing secret once and recording neither the secret nor an http URL', async () => {
+    const run = await cli(['owners', 'register-webhook', '--tenant', 'acme', '--owner', 'billing', '--url', 'https://hooks.example/keyledger', '--json']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const viaCli = JSON.parse(run.stdout) as OwnerWebhookView;
+    expect(viaCli).toMatchObject({ tenant: 'acme', owner: 'billing', url: 'https://hooks.example/keyledger' });
+    expect(viaCli.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    const table = await cli(['owners', 'register-webhook', '--tenant', 'acme', '--owner', 'orders', '--url', 'https://hooks.example/orders']);
+    expect(table.stdout).toMatch(/signing secret \(shown once\): whsec_/);
+
+    const keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${rootKey}`);
+    try {
+      const viaGrpc = await keys.call<OwnerWebhookView>(
+        'RegisterOwnerWebhook',
+        { tenant: 'acme', owner: 'billing', url: 'https://hooks.example/v2' },
+        metadata,
+      );
+      expect(viaGrpc).toMatchObject({ tenant: 'acme', owner: 'billing', url: 'https://hooks.example/v2' });
+      // Registering again replaces the webhook and its secret.
+      expect(viaGrpc.secret).not.toBe(viaCli.secret);
+      await expect(keys.call('RegisterOwnerWebhook', { tenant: 'acme', owner: 'billing', url: 'http://hooks.example/plain' }, metadata)).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+      });
+    } finally {
+      keys.close();
+    }
+
+    for (const url of ['http://hooks.example/plain', 'https://user:pw@hooks.example/', 'https://hooks.example/#frag', 'not a url'])
+      expect((await api.call('owners.register-webhook', { tenant: 'acme', owner: 'billing', url })).error?.code).toBe('INVALID_ARGUMENT');
+    const readOnly = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'hook-auditor', scopes: ['keyledger:keys:read'] });
+    await eventually('read-only key usable', () => api.call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
+    expect((await api.call('owners.register-webhook', { tenant: 'acme', owner: 'billing', url: 'https://hooks.example/x' }, readOnly.key)).error?.code).toBe(
+      'PERMISSION_DENIED',
+    );
+
+    const events = (await ctx.store.readStream(streamIdOf('tenant', 'acme'))).filter((event) => event.type === 'OwnerWebhookRegistered');
+    expect(events.map((event) => (event.data as OwnerWebhookRegisteredData).url)).toEqual([
+      'https://hooks.example/keyledger',
+      'https://hooks.example/orders',
+      'https://hooks.example/v2',
+    ]);
+    const stored = JSON.stringify(events);
+    expect(stored).not.toContain(viaCli.secret);
+    expect(stored).not.toContain('whsec_');
   });
 });

@@ -2,9 +2,10 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { SealedKeyPublisher } from '@keyledger/key-delivery';
-import { AdminAuthenticator, KeyManagement } from '@keyledger/key-management';
+import { AdminAuthenticator, KeyDeliveries, KeyManagement } from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
-import { KeyHasher } from '@keyledger/key-secrets';
+import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 import { KeysGrpcController } from './keys.grpc-controller.js';
@@ -36,7 +37,17 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       fence,
       fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
-      delivery: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+      // The issuer sends a rotated key once on NATS; the rotator sends it again until acknowledged.
+      delivery: new KeyDeliveries(
+        {
+          store: infrastructure.store,
+          pending: new PendingDeliveries(infrastructure.db),
+          publisher: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+          logger,
+        },
+        { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },
+      ),
+      webhookSecrets: new WebhookSecrets(peppers),
     });
     return {
       module: IssuerModule,

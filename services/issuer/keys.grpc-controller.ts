@@ -6,13 +6,14 @@ import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
   listKeysRequestSchema,
+  registerOwnerWebhookRequestSchema,
   revokeKeyRequestSchema,
   rotateKeyRequestSchema,
   suspendKeyRequestSchema,
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { CreditsView, KeyView, RateLimit } from '@keyledger/contracts';
+import type { CreditsView, KeyView, OwnerWebhookView, RateLimit } from '@keyledger/contracts';
 import type { FenceResult } from '@keyledger/key-projection';
 import type { CommandContext, RevokedKey, RotatedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
@@ -83,6 +84,12 @@ interface RotateKeyMessage extends UpdateKeyMessage {
 
 interface KeyIdMessage {
   keyId: string;
+}
+
+interface RegisterOwnerWebhookMessage {
+  tenant: string;
+  owner: string;
+  url: string;
 }
 
 interface ListKeysMessage {
@@ -294,6 +301,14 @@ export class KeysGrpcController {
     return this.handle('ListKeys', metadata, body, (context) => ({
       keys: this.keys.list(parseRequest(listKeysRequestSchema, body).tenant, context.caller).map(keyViewMessage),
     }));
+  }
+
+  @GrpcMethod('KeyService', 'RegisterOwnerWebhook')
+  registerOwnerWebhook(message: RegisterOwnerWebhookMessage, metadata: Metadata): Promise<OwnerWebhookView> {
+    const body = { tenant: message.tenant, owner: message.owner, url: message.url };
+    return this.handle('RegisterOwnerWebhook', metadata, body, (context) =>
+      this.keys.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context),
+    );
   }
 
   private handle<T>(method: string, metadata: Metadata, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<T> {

@@ -4,13 +4,14 @@ import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
 import type { ReadableHeaders } from '@keyledger/event-bus';
 import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
-import { ApiError, apiSubject, registerOwnerPublicKeyRequestSchema } from '@keyledger/contracts';
-import type { OwnerPublicKeyView } from '@keyledger/contracts';
+import { ApiError, apiSubject, registerOwnerPublicKeyRequestSchema, registerOwnerWebhookRequestSchema } from '@keyledger/contracts';
+import type { OwnerPublicKeyView, OwnerWebhookView } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 
-/** Owners over NATS request/reply: `<prefix>.v1.owners.register-public-key`, for admin keys with write access. */
+/** Owners over NATS request/reply: `<prefix>.v1.owners.register-public-key` and `owners.register-webhook`, for admin keys with write access. */
 export function ownersNatsController(prefix: string): new (...args: never[]) => unknown {
   @Controller()
   class OwnersNatsController {
@@ -22,6 +23,15 @@ export function ownersNatsController(prefix: string): new (...args: never[]) => 
 
     @MessagePattern(apiSubject(prefix, 'owners.register-public-key'))
     registerPublicKey(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<OwnerPublicKeyView>> {
+      return this.handle(body, ctx, (context) => this.keys.registerOwnerPublicKey(parseRequest(registerOwnerPublicKeyRequestSchema, body), context));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'owners.register-webhook'))
+    registerWebhook(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<OwnerWebhookView>> {
+      return this.handle(body, ctx, (context) => this.keys.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context));
+    }
+
+    private handle<T>(body: unknown, ctx: NatsContext, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {
       const headers = ctx.getHeaders() as ReadableHeaders | undefined;
       return natsReply(this.logger, () =>
         inNatsServerSpan(ctx.getSubject(), headers, () => {
@@ -31,7 +41,7 @@ export function ownersNatsController(prefix: string): new (...args: never[]) => 
             correlationId: headers?.get('Keyledger-Correlation-Id'),
             traceparent: headers?.get('traceparent'),
           });
-          return this.keys.registerOwnerPublicKey(parseRequest(registerOwnerPublicKeyRequestSchema, body), context);
+          return run(context);
         }),
       );
     }

@@ -1,21 +1,34 @@
+import { readFileSync } from 'node:fs';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
-import { SealedKeyPublisher } from '@keyledger/key-delivery';
-import { KeyManagement, QuietGrace, ScheduledRotation, registerQuietGraceMetrics, registerRotationMetrics } from '@keyledger/key-management';
+import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
+import {
+  DeliveryRetries,
+  KeyDeliveries,
+  KeyManagement,
+  QuietGrace,
+  ScheduledRotation,
+  registerDeliveryMetrics,
+  registerQuietGraceMetrics,
+  registerRotationMetrics,
+} from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
-import { KeyHasher } from '@keyledger/key-secrets';
+import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 import { AuditorLastUseClient } from '@keyledger/usage-reporting';
+import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
 
 /**
- * The rotator: rotates keys past their rotation policy's maximum age, and ends the grace of old
- * keys that stayed unused for their quiet period (asking the auditor, which owns usage, for their
- * last use). It keeps its own key
+ * The rotator: rotates keys past their rotation policy's maximum age, delivers new keys to
+ * their owners until acknowledged, and ends the grace of old keys that stayed unused for their
+ * quiet period (asking the auditor, which owns usage, for their last use). It keeps its own key
  * projection (which keys exist, their owner and state) and rotates through the same
  * KeyManagement as the issuer, so a scheduled rotation is exactly a RotateKey. Replicas need
- * no leader: optimistic concurrency on each key's stream lets one rotation per key through.
+ * no leader: optimistic concurrency on each key's stream lets one rotation per key through, and
+ * pending deliveries are claimed with SKIP LOCKED.
  */
 @Module({})
 export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -23,23 +36,39 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(ScheduledRotation) private readonly rotation: ScheduledRotation,
     @Inject(QuietGrace) private readonly quietGrace: QuietGrace,
+    @Inject(DeliveryRetries) private readonly retries: DeliveryRetries,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
     const { index, peppers, projection } = serviceKeyProjection('rotator', config, { infrastructure, logger, metrics }, { announce: false, snapshots: false });
     const hasher = new KeyHasher(peppers);
+    const pending = new PendingDeliveries(infrastructure.db);
+    const publisher = new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX);
+    const deliveries = new KeyDeliveries(
+      { store: infrastructure.store, pending, publisher, logger },
+      { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },
+    );
     const keys = new KeyManagement({
       store: infrastructure.store,
       hasher,
       index,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
       systemActor: 'system:rotator',
-      delivery: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+      delivery: deliveries,
     });
     const rotation = new ScheduledRotation(
       { keys, store: infrastructure.store, index, logger },
       { intervalMs: config.ROTATOR_INTERVAL_MS, jitterMs: config.ROTATOR_JITTER_MS },
+    );
+    const poster = new WebhookSender({
+      timeoutMs: config.DELIVERY_WEBHOOK_TIMEOUT_MS,
+      extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE === undefined ? undefined : readFileSync(config.KEYLEDGER_WEBHOOK_CA_FILE, 'utf8'),
+      userAgent: 'keyledger-rotator',
+    });
+    const retries = new DeliveryRetries(
+      { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: new WebhookSecrets(peppers) }, logger },
+      { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE },
     );
     registerRotationMetrics(metrics, rotation);
     const quietGrace = new QuietGrace(
@@ -47,12 +76,16 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       { intervalMs: config.ROTATOR_INTERVAL_MS, usageLagMs: config.ROTATOR_USAGE_LAG_MS },
     );
     registerQuietGraceMetrics(metrics, quietGrace);
+    registerDeliveryMetrics(metrics, deliveries, retries);
     return {
       module: RotatorModule,
+      controllers: [deliveryAckNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: ScheduledRotation, useValue: rotation },
         { provide: QuietGrace, useValue: quietGrace },
+        { provide: KeyDeliveries, useValue: deliveries },
+        { provide: DeliveryRetries, useValue: retries },
       ],
     };
   }
@@ -65,10 +98,12 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     });
     this.rotation.start();
     this.quietGrace.start();
+    this.retries.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.quietGrace.stop();
+    await this.retries.stop();
     await this.rotation.stop();
     await this.projection.stop();
   }

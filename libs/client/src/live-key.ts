@@ -2,7 +2,10 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
-import { deliverySubject } from '@keyledger/contracts';
+import pRetry, { AbortError } from 'p-retry';
+import type { ApiErrorBody, DeliveryAckResult } from '@keyledger/contracts';
+import { deliveryAckSubject, deliverySubject } from '@keyledger/contracts';
+import type { OpenedKey } from '@keyledger/key-delivery';
 import { openSealedKey, parseX25519PrivateKey } from '@keyledger/key-delivery';
 import type { LiveKeyState } from './live-key-state.js';
 import { applyDelivery } from './live-key-state.js';
@@ -23,8 +26,23 @@ export interface LiveKeyOptions {
   readonly startAfterSequence?: number;
   /** Called after each switch, e.g. to persist the key and `sequence()`; never with anything sealed. */
   readonly onKeyChanged?: (state: LiveKeyState) => void;
-  /** Called for an envelope that could not be opened (tampered, or sealed to another key); it is skipped. */
+  /** Called for an envelope that could not be opened (tampered, or sealed to another key; it is skipped) and for an acknowledgement that failed. */
   readonly onError?: (error: unknown) => void;
+  /** Called once the rotator has answered an acknowledgement (recorded now, or before). */
+  readonly onAcknowledged?: (result: DeliveryAckResult) => void;
+  /** How long one acknowledgement request waits for the rotator (default 5 s; tried 4 times). */
+  readonly ackTimeoutMs?: number;
+}
+
+/** The rotator refused an acknowledgement (`code` from the API's error codes, e.g. UNAUTHENTICATED). */
+export class DeliveryAckError extends Error {
+  override readonly name = 'DeliveryAckError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -33,11 +51,16 @@ export interface LiveKeyOptions {
  * switches `currentKey()` at once to each newer key (the old one stays valid for its grace).
  * It reads the delivery stream with an ordered consumer from the start (or after
  * `startAfterSequence`), so keys rotated while the service was offline arrive when it connects.
+ * Every envelope it opens that carries an ack token (version 2) is acknowledged on
+ * `<prefix>.v1.deliveries.ack` after the switch (and `onKeyChanged`), so the rotator stops
+ * sending it; an older or repeated key is acknowledged too, since a repeat means the rotator
+ * missed an earlier acknowledgement.
  */
 export class LiveKey {
   private state: LiveKeyState;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
+  private readonly acks = new Set<Promise<void>>();
 
   private constructor(private readonly options: LiveKeyOptions) {
     this.state = { keyId: options.keyId, key: options.key, sequence: options.startAfterSequence ?? 0 };
@@ -69,6 +92,7 @@ export class LiveKey {
   async stop(): Promise<void> {
     this.messages?.stop();
     await this.running;
+    await Promise.all(this.acks);
   }
 
   private async subscribe(): Promise<void> {
@@ -85,14 +109,38 @@ export class LiveKey {
     this.running = (async () => {
       for await (const message of messages) {
         try {
-          const next = applyDelivery(this.state, openSealedKey(message.json(), this.options.privateKey), message.seq);
+          const opened = openSealedKey(message.json(), this.options.privateKey);
+          const next = applyDelivery(this.state, opened, message.seq);
           this.state = next.state;
           if (next.outcome === 'SWITCHED') this.options.onKeyChanged?.(this.state);
+          this.acknowledge(opened);
         } catch (error) {
           this.state = { ...this.state, sequence: Math.max(this.state.sequence, message.seq) };
           this.options.onError?.(error);
         }
       }
     })();
+  }
+
+  /** Acknowledges in the background, so a slow rotator never holds back the next key. */
+  private acknowledge(opened: OpenedKey): void {
+    const { ackToken, keyId } = opened;
+    if (ackToken === undefined) return; // a version 1 envelope: nothing to acknowledge
+    const body = JSON.stringify({ keyId, ackToken });
+    const subject = deliveryAckSubject(this.options.subjectPrefix);
+    const attempt = async (): Promise<DeliveryAckResult> => {
+      const reply = await this.options.nc.request(subject, body, { timeout: this.options.ackTimeoutMs ?? 5000 });
+      const answer = reply.json<{ ok: true; result: DeliveryAckResult } | ({ ok: false } & ApiErrorBody)>();
+      // A refusal is final; only a missing or slow rotator is worth another try.
+      if (!answer.ok) throw new AbortError(new DeliveryAckError(answer.error.code, answer.error.message));
+      return answer.result;
+    };
+    const pending = pRetry(attempt, { retries: 3, minTimeout: 200, maxTimeout: 2000 })
+      .then(
+        (result) => this.options.onAcknowledged?.(result),
+        (error: unknown) => this.options.onError?.(error),
+      )
+      .finally(() => this.acks.delete(pending));
+    this.acks.add(pending);
   }
 }

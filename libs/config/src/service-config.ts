@@ -100,6 +100,12 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
   USAGE_BATCH_RECORDS: positiveInt.max(10_000).default(2000),
   /** Verifier: longest a record waits before its batch is published. */
   USAGE_FLUSH_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  /** Issuer, rotator: wait after the first send of an unacknowledged key; doubles after each send. */
+  DELIVERY_RETRY_MIN_MS: positiveInt.max(86_400_000).default(5000),
+  /** Issuer, rotator: longest wait between two sends of an unacknowledged key. */
+  DELIVERY_RETRY_MAX_MS: positiveInt.max(86_400_000).default(3_600_000),
+  /** Issuer, rotator: a delivery is retried at least this long (longer until the old key's grace end; never past the new key's expiry). */
+  DELIVERY_TTL_MS: positiveInt.max(90 * 86_400_000).default(86_400_000),
 });
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;
@@ -118,6 +124,14 @@ export const rotatorEnvSchema = keyServiceEnvSchema.extend({
   ROTATOR_USAGE_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(5000),
   /** How long the rotator waits for the auditor's answer about old keys' last uses. */
   ROTATOR_USAGE_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
+  /** How often the rotator looks for deliveries due to be sent again or expired. */
+  DELIVERY_POLL_INTERVAL_MS: positiveInt.max(3_600_000).default(1000),
+  /** Pending deliveries one look claims at most. */
+  DELIVERY_BATCH_SIZE: positiveInt.max(10_000).default(100),
+  /** Longest a webhook POST may take (connection and answer). */
+  DELIVERY_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
+  /** PEM file of CA certificates trusted for webhooks besides Node's bundled roots (a private CA). */
+  KEYLEDGER_WEBHOOK_CA_FILE: z.string().min(1).optional(),
 });
 
 export type RotatorEnv = z.infer<typeof rotatorEnvSchema>;

@@ -1,4 +1,4 @@
-import { ConfigError, loadServiceConfig } from './service-config.js';
+import { ConfigError, loadRotatorConfig, loadServiceConfig } from './service-config.js';
 
 const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222' };
 
@@ -23,5 +23,18 @@ describe('service config', () => {
 
   it('requires the database and NATS URLs', () => {
     expect(() => loadServiceConfig({})).toThrow(/DATABASE_URL[\s\S]*NATS_URL/);
+  });
+
+  it('gives the rotator its delivery settings, and refuses a bad one by name', () => {
+    const rotator = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    expect(loadRotatorConfig(rotator)).toMatchObject({
+      DELIVERY_RETRY_MIN_MS: 5000,
+      DELIVERY_RETRY_MAX_MS: 3_600_000,
+      DELIVERY_TTL_MS: 86_400_000,
+      DELIVERY_POLL_INTERVAL_MS: 1000,
+      DELIVERY_WEBHOOK_TIMEOUT_MS: 10_000,
+    });
+    expect(loadRotatorConfig(rotator).KEYLEDGER_WEBHOOK_CA_FILE).toBeUndefined();
+    expect(() => loadRotatorConfig({ ...rotator, DELIVERY_RETRY_MIN_MS: '0' })).toThrow(/DELIVERY_RETRY_MIN_MS/);
   });
 });

@@ -16,6 +16,9 @@ export const KEY_EVENT_TYPES = [
   'OwnerPublicKeyRegistered',
   'KeyDelivered',
   'KeyGraceEnded',
+  'OwnerWebhookRegistered',
+  'KeyDeliveryAcknowledged',
+  'KeyDeliveryExpired',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

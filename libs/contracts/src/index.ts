@@ -9,3 +9,5 @@ export * from './proto-files.js';
 export * from './usage.js';
 export * from './verifier-sync.js';
 export * from './rotation-usage.js';
+export * from './delivery-events.js';
+export * from './delivery-api.js';

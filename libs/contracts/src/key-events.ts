@@ -208,8 +208,10 @@ export const ownerPublicKeyRegisteredSchema = z
 export type OwnerPublicKeyRegisteredData = z.infer<typeof ownerPublicKeyRegisteredSchema>;
 
 /**
- * A new key was published sealed to its owner's public key, in the stream `delivery-<keyId>`
- * (appended once: a key is delivered at most once). Neither the key nor the envelope is in it.
+ * A new key was sealed to its owner's public key and handed to delivery: the first event of
+ * the stream `delivery-<keyId>` (appended once). Since the acknowledgement release the sealed
+ * copy is kept for redelivery until a KeyDeliveryAcknowledged or a KeyDeliveryExpired ends
+ * the delivery. Neither the key nor the envelope is in it.
  */
 export const keyDeliveredSchema = z
   .object({
@@ -219,6 +221,18 @@ export const keyDeliveredSchema = z
     /** The owner public key it was sealed to (base64, raw 32 bytes). */
     publicKey: x25519PublicKeySchema,
     at: isoInstant,
+    /** Added in the acknowledgement release: SHA-256 (hex) of the ack token sealed with the key. */
+    ackTokenHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** Added in the acknowledgement release: when redelivery stops and the sealed copy is deleted. */
+    expiresAt: isoInstant.optional(),
+    /** Added in the acknowledgement release: where it is delivered (`nats`, and `webhook` for an owner with one). */
+    channels: z
+      .array(z.enum(['nats', 'webhook']))
+      .max(2)
+      .optional(),
   })
   .strict();
 export type KeyDeliveredData = z.infer<typeof keyDeliveredSchema>;

@@ -76,6 +76,15 @@ export function deliverySubjectFilter(prefix: string): string {
   return `${assertSubjectPrefix(prefix)}.v1.delivery.>`;
 }
 
+/**
+ * Where clients acknowledge delivered keys (request/reply): `<prefix>.v1.deliveries.ack`. Not
+ * under `<prefix>.v1.delivery.>`, which the delivery stream captures: a request there would be
+ * stored and answered by JetStream instead of the rotator.
+ */
+export function deliveryAckSubject(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.deliveries.ack`;
+}
+
 /** Where verifiers publish their batches of usage records (the usage stream's subjects). */
 export function usageSubject(prefix: string): string {
   return `${prefix}.usage.v1.batches`;

@@ -5,7 +5,8 @@ import type { SealedKeyEnvelope } from './sealed-key.js';
 /**
  * Publishes sealed keys on `<prefix>.v1.delivery.<tenant>.<owner>` through JetStream, so a
  * client that is offline gets them from the delivery stream when it comes back. The message
- * id is the key id: publishing one key twice (a retry) stores it once.
+ * id is the key id and the send's number (`delivery-<keyId>-<attempt>`): a retried publish of
+ * one send is stored once, while each redelivery of an unacknowledged key is a new message.
  */
 export class SealedKeyPublisher {
   constructor(
@@ -14,7 +15,7 @@ export class SealedKeyPublisher {
   ) {}
 
   /** Resolves once JetStream has stored the envelope. */
-  async publish(tenant: string, owner: string, envelope: SealedKeyEnvelope): Promise<void> {
-    await this.js.publish(deliverySubject(this.prefix, tenant, owner), JSON.stringify(envelope), { msgID: `delivery-${envelope.keyId}` });
+  async publish(tenant: string, owner: string, envelope: SealedKeyEnvelope, attempt = 1): Promise<void> {
+    await this.js.publish(deliverySubject(this.prefix, tenant, owner), JSON.stringify(envelope), { msgID: `delivery-${envelope.keyId}-${attempt}` });
   }
 }

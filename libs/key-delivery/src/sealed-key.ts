@@ -1,10 +1,14 @@
-import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { SealedKeyError } from './sealed-key.errors.js';
 import { parseX25519PrivateKey, parseX25519PublicKey, x25519PublicKeyToBase64 } from './x25519-keys.js';
 
-/** The only envelope version this library writes and reads. */
+/** The envelope of a key alone. Still read; written only when no ack token is given. */
 export const SEALED_KEY_VERSION = 1;
+/** The envelope of a key and the token that acknowledges its delivery (written by rotations). */
+export const SEALED_KEY_ACK_VERSION = 2;
+/** Every envelope version this library reads. */
+export const SEALED_KEY_VERSIONS = [SEALED_KEY_VERSION, SEALED_KEY_ACK_VERSION] as const;
 /** Names the construction, so a reader never guesses it from the version alone. */
 export const SEALED_KEY_ALGORITHM = 'X25519-HKDF-SHA256-AES-256-GCM';
 
@@ -18,7 +22,8 @@ const KEY_BYTES = 32;
  * process; the key's plaintext never does.
  */
 export interface SealedKeyEnvelope {
-  readonly v: typeof SEALED_KEY_VERSION;
+  /** 1: the ciphertext is the key; 2: it is `{"key","ackToken"}` as JSON. */
+  readonly v: (typeof SEALED_KEY_VERSIONS)[number];
   readonly alg: typeof SEALED_KEY_ALGORITHM;
   /** The sealed key's id; authenticated, so it cannot be swapped onto another ciphertext. */
   readonly keyId: string;
@@ -35,6 +40,20 @@ export interface SealedKeyEnvelope {
 export interface OpenedKey {
   readonly keyId: string;
   readonly key: string;
+  /** From a version 2 envelope: proves to the sender that this envelope was opened. */
+  readonly ackToken?: string;
+}
+
+const ACK_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A fresh ack token: base64url of 32 random bytes. */
+export function newAckToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** What the sender keeps of an ack token: SHA-256, hex. The token is random, so its hash reveals nothing. */
+export function ackTokenHash(ackToken: string): string {
+  return createHash('sha256').update(ackToken, 'utf8').digest('hex');
 }
 
 const base64Of = (length?: number) =>
@@ -45,7 +64,7 @@ const base64Of = (length?: number) =>
   });
 
 const envelopeSchema = z.strictObject({
-  v: z.literal(SEALED_KEY_VERSION),
+  v: z.union([z.literal(SEALED_KEY_VERSION), z.literal(SEALED_KEY_ACK_VERSION)]),
   alg: z.literal(SEALED_KEY_ALGORITHM),
   keyId: z.string().min(1).max(200),
   epk: base64Of(KEY_BYTES),
@@ -56,27 +75,35 @@ const envelopeSchema = z.strictObject({
 
 // The purpose and the key id are in the HKDF info, and both public keys in the salt, so a
 // derived key is only ever good for this key id, between these two parties.
-function deriveKey(sharedSecret: Buffer, ephemeralPublic: string, recipientPublic: string, keyId: string): Buffer {
+// The version is in the info too: an envelope relabelled as another version cannot be opened.
+function deriveKey(sharedSecret: Buffer, ephemeralPublic: string, recipientPublic: string, keyId: string, version: number): Buffer {
   const salt = Buffer.concat([Buffer.from(ephemeralPublic, 'base64'), Buffer.from(recipientPublic, 'base64')]);
-  return Buffer.from(hkdfSync('sha256', sharedSecret, salt, `keyledger sealed key v${SEALED_KEY_VERSION} ${keyId}`, KEY_BYTES));
+  return Buffer.from(hkdfSync('sha256', sharedSecret, salt, `keyledger sealed key v${version} ${keyId}`, KEY_BYTES));
 }
+
+const ackPayloadSchema = z.strictObject({ key: z.string().min(1), ackToken: z.string().regex(ACK_TOKEN) });
 
 /**
  * Seals `key` (a key's plaintext, e.g. `kl_…`) for the owner of `recipientPublicKey`
  * (X25519; a KeyObject, base64 of the raw 32 bytes or PEM): a fresh ephemeral key pair,
  * ECDH, HKDF-SHA256 to an AES-256-GCM key, a random nonce, and the key id as additional data.
+ * With `ackToken` (see `newAckToken`) the envelope is version 2 and seals the token beside the
+ * key, so only its recipient can acknowledge it; without, version 1.
  */
-export function sealKey(keyId: string, key: string, recipientPublicKey: string | KeyObject): SealedKeyEnvelope {
+export function sealKey(keyId: string, key: string, recipientPublicKey: string | KeyObject, options: { ackToken?: string } = {}): SealedKeyEnvelope {
   const recipient = parseX25519PublicKey(recipientPublicKey);
+  if (options.ackToken !== undefined && !ACK_TOKEN.test(options.ackToken)) throw new RangeError('an ack token is base64url of 32 bytes (see newAckToken)');
+  const version = options.ackToken === undefined ? SEALED_KEY_VERSION : SEALED_KEY_ACK_VERSION;
+  const payload = options.ackToken === undefined ? key : JSON.stringify({ key, ackToken: options.ackToken });
   const ephemeral = generateKeyPairSync('x25519');
   const epk = x25519PublicKeyToBase64(ephemeral.publicKey);
-  const aesKey = deriveKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), epk, x25519PublicKeyToBase64(recipient), keyId);
+  const aesKey = deriveKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), epk, x25519PublicKeyToBase64(recipient), keyId, version);
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', aesKey, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(keyId, 'utf8'));
-  const ciphertext = Buffer.concat([cipher.update(key, 'utf8'), cipher.final()]);
+  const ciphertext = Buffer.concat([cipher.update(payload, 'utf8'), cipher.final()]);
   return {
-    v: SEALED_KEY_VERSION,
+    v: version,
     alg: SEALED_KEY_ALGORITHM,
     keyId,
     epk,
@@ -94,23 +121,33 @@ export function sealKey(keyId: string, key: string, recipientPublicKey: string |
  */
 export function openSealedKey(envelope: unknown, privateKey: string | KeyObject): OpenedKey {
   const version = typeof envelope === 'object' && envelope !== null ? (envelope as { v?: unknown }).v : undefined;
-  if (version !== undefined && version !== SEALED_KEY_VERSION)
+  if (version !== undefined && !(SEALED_KEY_VERSIONS as readonly unknown[]).includes(version))
     throw new SealedKeyError('UNSUPPORTED_ENVELOPE_VERSION', `unsupported sealed key envelope version ${JSON.stringify(version)}`);
   const parsed = envelopeSchema.safeParse(envelope);
   if (!parsed.success) throw new SealedKeyError('MALFORMED_ENVELOPE', 'not a sealed key envelope');
   const sealed = parsed.data;
   const recipientPrivate = parseX25519PrivateKey(privateKey);
+  let payload: string;
   try {
     const sharedSecret = diffieHellman({ privateKey: recipientPrivate, publicKey: parseX25519PublicKey(sealed.epk) });
-    const aesKey = deriveKey(sharedSecret, sealed.epk, x25519PublicKeyToBase64(recipientPrivate), sealed.keyId);
+    const aesKey = deriveKey(sharedSecret, sealed.epk, x25519PublicKeyToBase64(recipientPrivate), sealed.keyId, sealed.v);
     const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(sealed.nonce, 'base64'), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(sealed.keyId, 'utf8'));
     decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
-    const key = Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]).toString('utf8');
-    return { keyId: sealed.keyId, key };
+    payload = Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]).toString('utf8');
   } catch (error) {
     // One outcome for every cause (bad tag, a low-order ephemeral key, another recipient):
     // telling them apart would help only someone probing the envelope.
     throw new SealedKeyError('SEALED_KEY_OPEN_FAILED', 'the sealed key could not be opened: changed in transit or sealed to another key', { cause: error });
   }
+  if (sealed.v === SEALED_KEY_VERSION) return { keyId: sealed.keyId, key: payload };
+  // Authenticated, so only a faulty sender gets here.
+  let opened: ReturnType<typeof ackPayloadSchema.safeParse>;
+  try {
+    opened = ackPayloadSchema.safeParse(JSON.parse(payload));
+  } catch {
+    throw new SealedKeyError('MALFORMED_ENVELOPE', 'the sealed payload is not a key and an ack token');
+  }
+  if (!opened.success) throw new SealedKeyError('MALFORMED_ENVELOPE', 'the sealed payload is not a key and an ack token');
+  return { keyId: sealed.keyId, key: opened.data.key, ackToken: opened.data.ackToken };
 }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SealedKeyError } from './sealed-key.errors.js';
-import { openSealedKey, sealKey, type SealedKeyEnvelope } from './sealed-key.js';
+import { ackTokenHash, newAckToken, openSealedKey, sealKey, type SealedKeyEnvelope } from './sealed-key.js';
 import { parseX25519PrivateKey, parseX25519PublicKey, x25519PublicKeyToBase64 } from './x25519-keys.js';
 
 const owner = generateKeyPairSync('x25519');
@@ -70,13 +70,40 @@ describe('sealed key envelope', () => {
 
   it('tells a malformed or unknown-version envelope apart from a failed open', () => {
     const envelope = sealKey(keyId, plaintext, owner.publicKey);
-    expect(codeOf(() => openSealedKey({ ...envelope, v: 2 }, owner.privateKey))).toBe('UNSUPPORTED_ENVELOPE_VERSION');
+    expect(codeOf(() => openSealedKey({ ...envelope, v: 3 }, owner.privateKey))).toBe('UNSUPPORTED_ENVELOPE_VERSION');
     expect(codeOf(() => openSealedKey({ ...envelope, alg: 'RSA' }, owner.privateKey))).toBe('MALFORMED_ENVELOPE');
     expect(codeOf(() => openSealedKey({ ...envelope, nonce: Buffer.alloc(8).toString('base64') }, owner.privateKey))).toBe('MALFORMED_ENVELOPE');
     expect(codeOf(() => openSealedKey({ ...envelope, tag: `${envelope.tag}!` }, owner.privateKey))).toBe('MALFORMED_ENVELOPE');
     expect(codeOf(() => openSealedKey({ ...envelope, extra: 1 }, owner.privateKey))).toBe('MALFORMED_ENVELOPE');
     expect(codeOf(() => openSealedKey('{}', owner.privateKey))).toBe('MALFORMED_ENVELOPE');
     expect(codeOf(() => openSealedKey(null, owner.privateKey))).toBe('MALFORMED_ENVELOPE');
+  });
+});
+
+describe('sealed key envelope with an ack token (v2)', () => {
+  it('seals the ack token beside the key, and only the recipient reads either', () => {
+    const ackToken = newAckToken();
+    const envelope = sealKey(keyId, plaintext, owner.publicKey, { ackToken });
+    expect(envelope.v).toBe(2);
+    expect(openSealedKey(JSON.parse(JSON.stringify(envelope)), owner.privateKey)).toEqual({ keyId, key: plaintext, ackToken });
+    expect(JSON.stringify(envelope)).not.toContain(ackToken);
+    expect(codeOf(() => openSealedKey(envelope, generateKeyPairSync('x25519').privateKey))).toBe('SEALED_KEY_OPEN_FAILED');
+  });
+
+  it('cannot be read as the other version: the version is bound into the derived key', () => {
+    const v2 = sealKey(keyId, plaintext, owner.publicKey, { ackToken: newAckToken() });
+    const v1 = sealKey(keyId, plaintext, owner.publicKey);
+    expect(codeOf(() => openSealedKey({ ...v2, v: 1 }, owner.privateKey))).toBe('SEALED_KEY_OPEN_FAILED');
+    expect(codeOf(() => openSealedKey({ ...v1, v: 2 }, owner.privateKey))).toBe('SEALED_KEY_OPEN_FAILED');
+  });
+
+  it('makes fresh 32-byte tokens and keeps only their SHA-256', () => {
+    const token = newAckToken();
+    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    expect(newAckToken()).not.toBe(token);
+    expect(ackTokenHash(token)).toMatch(/^[0-9a-f]{64}$/);
+    expect(ackTokenHash(token)).toBe(ackTokenHash(token));
+    expect(() => sealKey(keyId, plaintext, owner.publicKey, { ackToken: 'short' })).toThrow(RangeError);
   });
 });
 

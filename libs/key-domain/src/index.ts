@@ -12,3 +12,4 @@ export * from './rotation.js';
 export * from './rotation-policy.js';
 export * from './owner-public-keys.js';
 export * from './quiet-grace.js';
+export * from './key-delivery.js';

@@ -5,3 +5,5 @@ export * from './key-management.js';
 export * from './admin-permissions.js';
 export * from './scheduled-rotation.js';
 export * from './quiet-grace.js';
+export * from './key-deliveries.js';
+export * from './delivery-retries.js';

@@ -2,12 +2,14 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyDeliveredData } from '@keyledger/contracts';
 import { ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
-import { SealedKeyPublisher, openSealedKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { SealedKeyPublisher, ackTokenHash, openSealedKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
+import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext } from '@keyledger/testing';
 import type { CommandContext } from './key-management.js';
+import { KeyDeliveries } from './key-deliveries.js';
 import { KeyManagement } from './key-management.js';
 
 describe('delivery of rotated keys', () => {
@@ -34,14 +36,18 @@ describe('delivery of rotated keys', () => {
   beforeAll(async () => {
     ctx = await createTestContext('key-delivery');
     const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
-    keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) });
+    const delivery = new KeyDeliveries(
+      { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) },
+      { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: 3_600_000 },
+    );
+    keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery });
   });
 
   afterAll(async () => {
     await ctx.close();
   });
 
-  it('publishes each new key sealed to the owner’s public key and records KeyDelivered, never the plaintext', async () => {
+  it('publishes each new key sealed to the owner’s public key, keeps the sealed copy until acknowledged and records KeyDelivered, never the plaintext', async () => {
     await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing service', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const first = await issue('billing service');
     const second = await keys.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
@@ -49,11 +55,13 @@ describe('delivery of rotated keys', () => {
     expect([second.delivery, third.delivery]).toEqual(['DELIVERED', 'DELIVERED']);
 
     const envelopes = await envelopesFor('billing service');
-    expect(envelopes.map((envelope) => openSealedKey(envelope, owner.privateKey))).toEqual([
+    const opened = envelopes.map((envelope) => openSealedKey(envelope, owner.privateKey));
+    expect(opened).toMatchObject([
       { keyId: second.keyId, key: second.key },
       { keyId: third.keyId, key: third.key },
     ]);
-    for (const rotated of [second, third]) {
+    expect(envelopes).toMatchObject([{ v: 2 }, { v: 2 }]);
+    for (const [i, rotated] of [second, third].entries()) {
       const [delivered] = await ctx.store.readStream(streamIdOf('delivery', rotated.keyId));
       expect(delivered?.type).toBe('KeyDelivered');
       expect(delivered?.data as KeyDeliveredData).toMatchObject({
@@ -61,9 +69,20 @@ describe('delivery of rotated keys', () => {
         tenant: 'acme',
         owner: 'billing service',
         publicKey: x25519PublicKeyToBase64(owner.publicKey),
+        ackTokenHash: ackTokenHash(opened[i]!.ackToken!),
+        channels: ['nats'],
       });
     }
-    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000));
+    // The sealed copy waits in Postgres for the acknowledgement: sent once, the next send scheduled.
+    const rows = await ctx.appDb.query<{ key_id: string; channel: string; attempts: number; envelope: string }[]>(
+      `select key_id, channel, attempts, envelope from pending_deliveries order by key_id`,
+    );
+    expect(rows.map((row) => [row.key_id, row.channel, row.attempts])).toEqual([
+      [second.keyId, 'nats', 1],
+      [third.keyId, 'nats', 1],
+    ]);
+    expect(openSealedKey(JSON.parse(rows[0]!.envelope), owner.privateKey).key).toBe(second.key);
+    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000)) + JSON.stringify(await ctx.ownerDb.query(`select * from pending_deliveries`));
     for (const key of [first.key, second.key, third.key]) expect(stored).not.toContain(key);
   });
 
@@ -80,7 +99,7 @@ describe('delivery of rotated keys', () => {
     const next = await keys.rotate({ keyId: rotated.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
     const [envelope] = await envelopesFor('orders');
     expect(() => openSealedKey(envelope, replaced.privateKey)).toThrow('could not be opened');
-    expect(openSealedKey(envelope, owner.privateKey)).toEqual({ keyId: next.keyId, key: next.key });
+    expect(openSealedKey(envelope, owner.privateKey)).toMatchObject({ keyId: next.keyId, key: next.key });
   });
 
   it('reports NOT_CONFIGURED where no publisher is given', async () => {

@@ -3,11 +3,13 @@ import type {
   EventMetadata,
   IssueKeyRequest,
   KeyEvent,
-  KeyDeliveredData,
   KeyView,
   OwnerPublicKeyRegisteredData,
   OwnerPublicKeyView,
+  OwnerWebhookRegisteredData,
+  OwnerWebhookView,
   RegisterOwnerPublicKeyRequest,
+  RegisterOwnerWebhookRequest,
   RevokeKeyRequest,
   GetRotationPolicyRequest,
   RotateKeyRequest,
@@ -37,10 +39,10 @@ import {
   policyAt,
   replacementOf,
 } from '@keyledger/key-domain';
-import type { SealedKeyPublisher } from '@keyledger/key-delivery';
-import { parseX25519PublicKey, SealedKeyError, sealKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { parseX25519PublicKey, SealedKeyError, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
-import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import type { KeyDeliveries, KeyDeliveryStatus, PreparedDelivery } from './key-deliveries.js';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
 import { authorizeAdmin, seesTenant } from './admin-permissions.js';
 import { toKeyView } from './key-view.js';
@@ -65,16 +67,11 @@ export interface KeyManagementDependencies {
   readonly rotationGraceMs?: number;
   /** Who the events of the system caller (bootstrap, scheduled rotations) name as actor. */
   readonly systemActor?: string;
-  /** Publishes a rotation's new key sealed to its owner's public key; without it, nothing is delivered. */
-  readonly delivery?: SealedKeyPublisher;
+  /** Delivers a rotation's new key sealed to its owner's public key, until acknowledged; without it, nothing is delivered. */
+  readonly delivery?: KeyDeliveries;
+  /** Derives the signing secrets of owners' webhooks; without it, webhooks cannot be registered. */
+  readonly webhookSecrets?: WebhookSecrets;
 }
-
-/**
- * What became of a rotation's new key for its owner: published sealed and recorded
- * (DELIVERED), published but not recorded (UNRECORDED), not published because the owner has no
- * public key, this process has no publisher, or JetStream refused it after retries (FAILED).
- */
-export type KeyDeliveryStatus = 'DELIVERED' | 'UNRECORDED' | 'NO_PUBLIC_KEY' | 'NOT_CONFIGURED' | 'FAILED';
 
 export interface IssuedKey {
   /** The plaintext: shown once, here, and never stored. */
@@ -235,15 +232,24 @@ export class KeyManagement {
     const replacedBy = old.rotation!.replacedBy;
     const material = this.deps.hasher.newKey(old.prefix, old.environment);
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
-    const issued = await this.execute(
-      replacementOf(before, { ...request, keyId: replacedBy, digest: material.digest, hint: material.hint, expiresAt }, ownExpiry, this.clock()),
-      context,
-    );
+    const command = replacementOf(before, { ...request, keyId: replacedBy, digest: material.digest, hint: material.hint, expiresAt }, ownExpiry, this.clock());
+    // Sealed and stored before the key is issued, so no crash after its KeyIssued loses it.
+    const prepared = await this.prepareDelivery(command, old.rotation!.graceEndsAt, material.plaintext);
+    let issued: KeyRecord;
+    try {
+      issued = await this.execute(command, context);
+    } catch (error) {
+      if (typeof prepared !== 'string') await this.deps.delivery!.abandon(prepared);
+      throw error;
+    }
     const fence =
       request.emergency && request.waitForVerifiers && appended && this.deps.fence
         ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000)
         : undefined;
-    const delivery = await this.deliver(issued, material.plaintext, context);
+    const delivery =
+      typeof prepared === 'string'
+        ? prepared
+        : await this.deps.delivery!.deliver(prepared, this.metadata(context.caller, context.correlationId, context.traceparent));
     const now = this.clock().getTime();
     return { key: material.plaintext, keyId: replacedBy, view: toKeyView(issued, now), previous: toKeyView(old, now), fence, delivery };
   }
@@ -274,32 +280,54 @@ export class KeyManagement {
   }
 
   /**
-   * Seals a new key to its owner's latest public key, publishes the envelope (JetStream stores
-   * it) and records KeyDelivered in `delivery-<keyId>`. Only the envelope leaves the process.
-   * A failure to publish is an outcome, not an error: the key is issued either way, and the
-   * caller of a manual rotation still holds its plaintext.
+   * Seals a new key to its owner's latest public key (see KeyDeliveries): only the envelope
+   * ever leaves the process. Answers a status instead when there is nothing to deliver.
    */
-  private async deliver(issued: KeyRecord, plaintext: string, context: CommandContext): Promise<KeyDeliveryStatus> {
-    const publisher = this.deps.delivery;
-    if (!publisher) return 'NOT_CONFIGURED';
-    const publicKey = ownerPublicKeyOf(await this.ownerPublicKeys(issued.tenant), issued.owner);
+  private async prepareDelivery(
+    command: KeyCommand & { type: 'IssueKey' },
+    graceEndsAt: number,
+    plaintext: string,
+  ): Promise<PreparedDelivery | KeyDeliveryStatus> {
+    const deliveries = this.deps.delivery;
+    if (!deliveries) return 'NOT_CONFIGURED';
+    const publicKey = ownerPublicKeyOf(await this.ownerPublicKeys(command.tenant), command.owner);
     if (publicKey === undefined) return 'NO_PUBLIC_KEY';
-    const envelope = sealKey(issued.keyId, plaintext, publicKey);
-    try {
-      await pRetry(() => publisher.publish(issued.tenant, issued.owner, envelope), { retries: 3, minTimeout: 50, maxTimeout: 500 });
-    } catch {
-      return 'FAILED';
-    }
-    const data: KeyDeliveredData = { keyId: issued.keyId, tenant: issued.tenant, owner: issued.owner, publicKey, at: this.clock().toISOString() };
-    try {
-      await this.deps.store.append(streamIdOf('delivery', issued.keyId), NO_STREAM, [
-        { type: 'KeyDelivered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
+    return deliveries.prepare({
+      keyId: command.keyId,
+      tenant: command.tenant,
+      owner: command.owner,
+      publicKey,
+      plaintext,
+      digest: command.digest.digest,
+      graceEndsAt,
+      keyExpiresAt: command.expiresAt?.getTime(),
+    });
+  }
+
+  /**
+   * Registers an owner's HTTPS webhook (on the tenant's stream): the owner's rotated keys are
+   * then also POSTed there, sealed and signed. The signing secret is derived from the pepper
+   * and the registration's id, so it is stored nowhere and answered here, once; registering
+   * again replaces the webhook and its secret.
+   */
+  async registerOwnerWebhook(request: RegisterOwnerWebhookRequest, context: CommandContext): Promise<OwnerWebhookView> {
+    this.authorize(context.caller, request.tenant, 'write');
+    const secrets = this.deps.webhookSecrets;
+    if (!secrets) throw new ApiError('UNAVAILABLE', 'this process cannot register webhooks');
+    const data: OwnerWebhookRegisteredData = { tenant: request.tenant, owner: request.owner, url: request.url, secretId: newPrefixedId('whk', this.clock()) };
+    const streamId = streamIdOf('tenant', request.tenant);
+    const run = async (): Promise<void> => {
+      const version = await this.deps.store.streamVersion(streamId);
+      await this.deps.store.append(streamId, version, [
+        { type: 'OwnerWebhookRegistered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
       ]);
-    } catch {
-      // The envelope is out and the client will get it; only the record is missing.
-      return 'UNRECORDED';
+    };
+    try {
+      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    } catch (error) {
+      return domainToApi(error);
     }
-    return 'DELIVERED';
+    return { tenant: request.tenant, owner: request.owner, url: request.url, secret: secrets.current(request.tenant, request.owner, data.secretId) };
   }
 
   /** Sets the rotation policy of a tenant or of one owner in it (on the tenant's stream). */

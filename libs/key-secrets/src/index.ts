@@ -2,3 +2,4 @@ export * from './peppers.js';
 export * from './key-hasher.js';
 export * from './snapshot-seal.js';
 export * from './key-fingerprints.js';
+export * from './webhook-secrets.js';

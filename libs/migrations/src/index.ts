@@ -4,6 +4,7 @@ import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
 import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
 import { projectionSnapshotMigrations } from '@keyledger/key-projection';
+import { pendingDeliveriesMigrations } from '@keyledger/pending-deliveries';
 import { usageLedgerMigrations } from '@keyledger/usage-ledger';
 
 /** Every migration of the Keyledger schema, in order. */
@@ -14,6 +15,7 @@ export function keyledgerMigrations(appRole: string): (new () => MigrationInterf
     ...projectionSnapshotMigrations(appRole),
     ...usageLedgerMigrations(appRole),
     ...auditTrailMigrations(appRole),
+    ...pendingDeliveriesMigrations(appRole),
   ];
 }
 

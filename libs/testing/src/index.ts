@@ -7,3 +7,4 @@ export * from './nginx.js';
 export * from './running-services.js';
 export * from './grpc-client.js';
 export * from './otlp-receiver.js';
+export * from './https-receiver.js';

@@ -1,0 +1,69 @@
+import { request } from 'node:https';
+import { rootCertificates } from 'node:tls';
+
+/** What a webhook POST came to: a 2xx status is an acknowledgement; anything else is retried. */
+export type WebhookOutcome = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly status?: number; readonly error: string };
+
+export interface WebhookSenderOptions {
+  /** Longest a POST may take, connection and answer included. */
+  readonly timeoutMs: number;
+  /** Extra CA certificates (PEM) trusted besides Node's bundled roots, e.g. a private CA. */
+  readonly extraCa?: string | undefined;
+  readonly userAgent?: string;
+}
+
+/** Longest answer body read (and thrown away) before the connection is dropped. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * POSTs to owners' webhooks over HTTPS only, verifying the server's certificate against Node's
+ * roots and any extra CA. Redirects are not followed (a 3xx is a failure), so a delivery goes
+ * only to the registered URL. Never throws: every outcome is a value.
+ */
+export class WebhookSender {
+  private readonly ca: string[] | undefined;
+
+  constructor(private readonly options: WebhookSenderOptions) {
+    this.ca = options.extraCa ? [...rootCertificates, options.extraCa] : undefined;
+  }
+
+  post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<WebhookOutcome> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return Promise.resolve({ ok: false, error: 'not a URL' });
+    }
+    if (target.protocol !== 'https:') return Promise.resolve({ ok: false, error: 'not an https URL' });
+    return new Promise<WebhookOutcome>((resolve) => {
+      const outgoing = request(
+        target,
+        {
+          method: 'POST',
+          ...(this.ca ? { ca: this.ca } : {}),
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+            'user-agent': this.options.userAgent ?? 'keyledger-delivery',
+          },
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          let read = 0;
+          response.on('data', (chunk: Buffer) => {
+            read += chunk.length;
+            if (read > MAX_RESPONSE_BYTES) response.destroy();
+          });
+          const done = (): void => resolve(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
+          response.on('end', done);
+          response.on('close', done);
+          response.on('error', done);
+        },
+      );
+      outgoing.on('error', (error: Error) => resolve({ ok: false, error: error.name === 'AbortError' ? 'timed out' : error.message }));
+      outgoing.end(body);
+    });
+  }
+}

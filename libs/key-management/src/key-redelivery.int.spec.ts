@@ -1,0 +1,280 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { EventMetadata, KeyDeliveredData } from '@keyledger/contracts';
+import { ApiError, ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
+import { START_OF_LOG } from '@keyledger/event-store';
+import { newPrefixedId } from '@keyledger/ids';
+import type { OpenedKey } from '@keyledger/key-delivery';
+import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { KeyIndex } from '@keyledger/key-projection';
+import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import { PendingDeliveries } from '@keyledger/pending-deliveries';
+import type { HttpsReceiver, TestContext } from '@keyledger/testing';
+import { createTestContext, startHttpsReceiver } from '@keyledger/testing';
+import { DeliveryRetries } from './delivery-retries.js';
+import { KeyDeliveries } from './key-deliveries.js';
+import type { CommandContext } from './key-management.js';
+import { KeyManagement } from './key-management.js';
+
+const T0 = Date.parse('2031-05-01T00:00:00Z');
+const SECOND = 1000;
+const HOUR = 3_600_000;
+
+describe('redelivery of rotated keys until acknowledged', () => {
+  let ctx: TestContext;
+  let receiver: HttpsReceiver;
+  let now = T0;
+  const clock = () => new Date(now);
+  const peppers = [{ version: 1, secret: randomBytes(32) }];
+  const owner = generateKeyPairSync('x25519');
+  const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
+  const ackMetadata: EventMetadata = { actor: 'test', correlationId: 'ack', causationId: 'ack' };
+  let pending: PendingDeliveries;
+  let deliveries: KeyDeliveries;
+  let keys: KeyManagement;
+  let publisher: SealedKeyPublisher;
+
+  function retries(): DeliveryRetries {
+    return new DeliveryRetries(
+      {
+        deliveries,
+        pending,
+        store: ctx.store,
+        publisher,
+        webhooks: { poster: new WebhookSender({ timeoutMs: 10_000, extraCa: receiver.caPem }), secrets: new WebhookSecrets(peppers) },
+        logger: ctx.logger,
+        clock,
+      },
+      { intervalMs: 60_000, batchSize: 100 },
+    );
+  }
+
+  /** A fresh owner with the test's public key, a key of it, and that key rotated at T0. */
+  async function rotatedKey(ownerName: string, graceMs = 60 * SECOND) {
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: ownerName, publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const first = await keys.issue({ tenant: 'acme', owner: ownerName, environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    const rotated = await keys.rotate({ keyId: first.keyId, graceMs, emergency: false, waitForVerifiers: false }, admin);
+    return { first, rotated };
+  }
+
+  /** Every envelope published for one owner, opened, oldest first. */
+  async function envelopesFor(ownerName: string): Promise<OpenedKey[]> {
+    const consumer = await ctx.js.consumers.get(ctx.topology.deliveryStream, {
+      filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'acme', ownerName),
+    });
+    const found: OpenedKey[] = [];
+    for (;;) {
+      const message = await consumer.next({ expires: 1000 });
+      if (!message) return found;
+      found.push(openSealedKey(message.json(), owner.privateKey));
+    }
+  }
+
+  const deliveryEvents = async (keyId: string) =>
+    (await ctx.store.readStream(streamIdOf('delivery', keyId))).map((event) => ({ type: event.type, data: event.data }));
+
+  async function codeOf(action: Promise<unknown>): Promise<string | undefined> {
+    try {
+      await action;
+    } catch (error) {
+      if (error instanceof ApiError) return error.code;
+      throw error;
+    }
+    return undefined;
+  }
+
+  beforeAll(async () => {
+    ctx = await createTestContext('redelivery');
+    receiver = await startHttpsReceiver();
+    pending = new PendingDeliveries(ctx.appDb);
+    publisher = new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix);
+    deliveries = new KeyDeliveries({ store: ctx.store, pending, publisher, clock }, { retry: { minMs: 5 * SECOND, maxMs: 20 * SECOND }, ttlMs: HOUR });
+    keys = new KeyManagement({
+      store: ctx.store,
+      hasher: new KeyHasher(peppers),
+      index: new KeyIndex(),
+      clock,
+      delivery: deliveries,
+      webhookSecrets: new WebhookSecrets(peppers),
+    });
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+    await ctx.close();
+  });
+
+  it('sends an unacknowledged key again with a growing delay, then expires it and deletes the sealed copy', async () => {
+    const { rotated } = await rotatedKey('batch');
+    expect(rotated.delivery).toBe('DELIVERED');
+    const rotator = retries();
+    expect((await rotator.runOnce()).sent).toEqual([]); // the first send was the rotation's own
+    now = T0 + 5 * SECOND;
+    expect((await rotator.runOnce()).sent).toEqual([rotated.keyId]);
+    now = T0 + 14 * SECOND;
+    expect((await rotator.runOnce()).sent).toEqual([]); // the second retry waits 10 s
+    now = T0 + 15 * SECOND;
+    expect((await rotator.runOnce()).sent).toEqual([rotated.keyId]);
+    const sent = await envelopesFor('batch');
+    expect(sent.map((opened) => opened.keyId)).toEqual([rotated.keyId, rotated.keyId, rotated.keyId]);
+    expect(new Set(sent.map((opened) => opened.ackToken)).size).toBe(1); // the same envelope each time
+    expect(rotator.counts()).toMatchObject({ attempts: 2, failedAttempts: 0, pending: 1 });
+
+    // The grace (60 s) is shorter than the minimum lifetime (1 h): retried until then.
+    now = T0 + HOUR;
+    expect((await rotator.runOnce()).expired).toEqual([rotated.keyId]);
+    expect(await pending.rowsOf(rotated.keyId)).toEqual([]);
+    expect(await deliveryEvents(rotated.keyId)).toMatchObject([
+      { type: 'KeyDelivered', data: { keyId: rotated.keyId, expiresAt: new Date(T0 + HOUR).toISOString() } },
+      { type: 'KeyDeliveryExpired', data: { keyId: rotated.keyId, tenant: 'acme', owner: 'batch', attempts: 3 } },
+    ]);
+    expect(deliveries.counts().expired).toBeGreaterThanOrEqual(1);
+
+    // A late acknowledgement with the right token: told it expired, and nothing is recorded.
+    expect(await deliveries.acknowledge({ keyId: rotated.keyId, ackToken: sent[0]!.ackToken! }, ackMetadata)).toEqual({
+      keyId: rotated.keyId,
+      status: 'EXPIRED',
+    });
+    expect(await deliveryEvents(rotated.keyId)).toHaveLength(2);
+  });
+
+  it('ends a delivery with the ack token sealed beside the key; a wrong token is refused and changes nothing; a repeat is harmless', async () => {
+    const { rotated } = await rotatedKey('orders');
+    const [opened] = await envelopesFor('orders');
+    expect(opened).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
+
+    expect(await codeOf(deliveries.acknowledge({ keyId: rotated.keyId, ackToken: newAckToken() }, ackMetadata))).toBe('UNAUTHENTICATED');
+    expect(await pending.rowsOf(rotated.keyId)).toHaveLength(1);
+    expect((await deliveryEvents(rotated.keyId)).map((event) => event.type)).toEqual(['KeyDelivered']);
+
+    expect(await deliveries.acknowledge({ keyId: rotated.keyId, ackToken: opened!.ackToken! }, ackMetadata)).toEqual({
+      keyId: rotated.keyId,
+      status: 'ACKNOWLEDGED',
+    });
+    expect(await pending.rowsOf(rotated.keyId)).toEqual([]);
+    expect(await deliveryEvents(rotated.keyId)).toMatchObject([
+      { type: 'KeyDelivered' },
+      { type: 'KeyDeliveryAcknowledged', data: { keyId: rotated.keyId, channel: 'nats', attempts: 1 } },
+    ]);
+
+    expect(await deliveries.acknowledge({ keyId: rotated.keyId, ackToken: opened!.ackToken! }, ackMetadata)).toEqual({
+      keyId: rotated.keyId,
+      status: 'ALREADY_ACKNOWLEDGED',
+    });
+    expect(await codeOf(deliveries.acknowledge({ keyId: rotated.keyId, ackToken: newAckToken() }, ackMetadata))).toBe('UNAUTHENTICATED');
+    expect(await deliveryEvents(rotated.keyId)).toHaveLength(2);
+    expect(await codeOf(deliveries.acknowledge({ keyId: newPrefixedId('key'), ackToken: newAckToken() }, ackMetadata))).toBe('KEY_NOT_FOUND');
+
+    // Acknowledged: never sent again.
+    now = T0 + HOUR;
+    const pass = await retries().runOnce();
+    expect([...pass.sent, ...pass.expired]).not.toContain(rotated.keyId);
+  });
+
+  it('POSTs the key sealed and signed to the owner’s HTTPS webhook; a 500 is retried and a 2xx acknowledges it', async () => {
+    now = T0;
+    const webhook = await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'hooked', url: `${receiver.url}/keyledger?src=test` }, admin);
+    expect(webhook.secret).toMatch(/^whsec_/);
+    receiver.statuses.push(500);
+    const before = receiver.requests.length;
+    const { rotated } = await rotatedKey('hooked');
+    const rotator = retries();
+
+    const first = await rotator.runOnce();
+    expect(first.failed).toEqual([rotated.keyId]);
+    expect(receiver.requests.length - before).toBe(1);
+    expect((await pending.rowsOf(rotated.keyId)).find((row) => row.channel === 'webhook')).toMatchObject({ attempts: 1, lastError: 'HTTP 500' });
+
+    now = T0 + 5 * SECOND;
+    const second = await rotator.runOnce();
+    expect(second.acknowledged).toEqual([rotated.keyId]);
+    expect(await pending.rowsOf(rotated.keyId)).toEqual([]);
+    expect(await deliveryEvents(rotated.keyId)).toMatchObject([
+      { type: 'KeyDelivered', data: { channels: ['nats', 'webhook'] } },
+      { type: 'KeyDeliveryAcknowledged', data: { channel: 'webhook' } },
+    ]);
+
+    const requests = receiver.requests.slice(before);
+    expect(requests).toHaveLength(2);
+    for (const [i, request] of requests.entries()) {
+      expect(request).toMatchObject({ method: 'POST', path: '/keyledger?src=test' });
+      expect(request.headers).toMatchObject({
+        'content-type': 'application/json',
+        'keyledger-key-id': rotated.keyId,
+        'keyledger-tenant': 'acme',
+        'keyledger-owner': 'hooked',
+        'keyledger-delivery-attempt': String(i + 1),
+      });
+      const signature = request.headers['keyledger-signature'] as string;
+      expect(verifyWebhookSignature({ payload: request.body, header: signature, secret: webhook.secret, now: clock() })).toMatchObject({ valid: true });
+      expect(verifyWebhookSignature({ payload: request.body, header: signature, secret: `${webhook.secret}x`, now: clock() }).valid).toBe(false);
+      expect(openSealedKey(JSON.parse(request.body), owner.privateKey)).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
+      expect(request.body).not.toContain(rotated.key);
+    }
+  });
+
+  it('leaves what a replica claimed and never sent to another replica at the next attempt, and replicas never send one attempt twice', async () => {
+    const { rotated } = await rotatedKey('shared');
+    now = T0 + 5 * SECOND;
+    // This replica claims the second send and dies before sending it.
+    const claimed = await new PendingDeliveries(ctx.appDb).claimDue(clock(), 100, () => new Date(now + 10 * SECOND));
+    expect(claimed.map((row) => row.keyId)).toContain(rotated.keyId);
+    const survivor = retries();
+    expect((await survivor.runOnce()).sent).not.toContain(rotated.keyId);
+    now = T0 + 15 * SECOND;
+    expect((await survivor.runOnce()).sent).toContain(rotated.keyId);
+
+    // Ten keys due at once, two replicas passing together: each key sent once.
+    const more = [];
+    for (let i = 0; i < 10; i += 1) more.push(await rotatedKey(`many-${i}`));
+    now = T0 + HOUR - SECOND;
+    const [a, b] = await Promise.all([retries().runOnce(), retries().runOnce()]);
+    const sent = [...a.sent, ...b.sent];
+    for (const { rotated: key } of more) expect(sent.filter((keyId) => keyId === key.keyId)).toHaveLength(1);
+  });
+
+  it('never sends key material that was not issued: a rotation interrupted before its KeyIssued is delivered with what completes it', async () => {
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'crashy', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const first = await keys.issue({ tenant: 'acme', owner: 'crashy', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    // The state a rotation leaves when it dies after sealing and storing the new key, before its KeyIssued.
+    const replacedBy = newPrefixedId('key', clock());
+    await ctx.store.append(streamIdOf('key', first.keyId), 1, [
+      {
+        type: 'KeyRotated',
+        data: { keyId: first.keyId, replacedBy, graceEndsAt: new Date(T0 + HOUR).toISOString() },
+        metadata: { actor: 'test', correlationId: 'c', causationId: 'c' },
+      },
+    ]);
+    await deliveries.prepare({
+      keyId: replacedBy,
+      tenant: 'acme',
+      owner: 'crashy',
+      publicKey: x25519PublicKeyToBase64(owner.publicKey),
+      plaintext: 'kl_live_materialThatWasNeverIssued000000000',
+      digest: 'f'.repeat(64),
+      graceEndsAt: T0 + HOUR,
+      keyExpiresAt: undefined,
+    });
+    expect(await pending.rowsOf(replacedBy)).toHaveLength(1);
+    now = T0 + 10 * SECOND;
+    expect((await retries().runOnce()).sent).not.toContain(replacedBy);
+    expect(await envelopesFor('crashy')).toEqual([]);
+
+    // Rotating again completes the rotation with fresh material, and that is what is delivered.
+    const completed = await keys.rotate({ keyId: first.keyId, emergency: false, waitForVerifiers: false }, admin);
+    expect(completed).toMatchObject({ keyId: replacedBy, delivery: 'DELIVERED' });
+    now = T0 + 20 * SECOND;
+    expect((await retries().runOnce()).sent).toContain(replacedBy);
+    const sent = await envelopesFor('crashy');
+    expect(sent.map((opened) => opened.key)).toEqual([completed.key, completed.key]);
+    expect((await deliveryEvents(replacedBy))[0]?.data as KeyDeliveredData).toMatchObject({ keyId: replacedBy, owner: 'crashy' });
+  });
+
+  it('keeps no key’s plaintext in the pending table or the events', async () => {
+    const { first, rotated } = await rotatedKey('audited');
+    const stored = JSON.stringify(await ctx.ownerDb.query('select * from pending_deliveries')) + JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000));
+    expect(stored).toContain(rotated.keyId);
+    for (const key of [first.key, rotated.key]) expect(stored).not.toContain(key);
+  });
+});

@@ -1,0 +1,2 @@
+export * from './migrations/pending-deliveries.migrations.js';
+export * from './pending-deliveries.js';
