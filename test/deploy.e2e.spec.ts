@@ -362,7 +362,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
     });
 
-    it('denies all traffic by default and allows only DNS, Postgres, NATS and labelled clients of the verifier, the issuer and the auditor', () => {
+    it('denies all traffic by default and allows only DNS, Postgres, NATS, labelled clients of the verifier, the issuer and the auditor, and the rotator\'s webhooks', () => {
       const policies = ofKind<INetworkPolicy>(objects, 'NetworkPolicy');
       const selects = (policy: INetworkPolicy, labels: Record<string, string>) =>
         matches(policy.spec!.podSelector.matchLabels, labels) && !policy.spec!.podSelector.matchExpressions;
@@ -399,7 +399,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           .flatMap((rule) => (rule.ports ?? []).map((port) => port.port))
           .sort();
       for (const { name, labels } of pods) {
-        expect([name, egressPorts(labels)]).toEqual([name, ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53']]);
+        // The rotator also reaches owners' webhooks (HTTPS, public addresses only: below).
+        const webhooks = name === 'rotator' ? ['TCP/443'] : [];
+        expect([name, egressPorts(labels)]).toEqual([name, ['TCP/4222', ...webhooks, 'TCP/53', 'TCP/5432', 'UDP/53']]);
         const expected = { verifier: [3002, 50052], issuer: [50051], auditor: [50054] }[name] ?? [];
         expect([name, ingressPorts(labels)]).toEqual([name, expected]);
       }
@@ -412,6 +414,17 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       expect(clientLabel('verifier')).toEqual([{ 'keyledger.io/verifier-client': 'true' }]);
       expect(clientLabel('issuer')).toEqual([{ 'keyledger.io/issuer-client': 'true' }]);
       expect(clientLabel('auditor')).toEqual([{ 'keyledger.io/usage-client': 'true' }]);
+      // Webhooks only to public addresses: a webhook URL cannot reach the cluster, the node or a
+      // cloud metadata endpoint.
+      const webhookPeers = policies
+        .filter((policy) => selects(policy, { 'app.kubernetes.io/name': 'rotator' }))
+        .flatMap((policy) => policy.spec!.egress ?? [])
+        .filter((rule) => rule.ports?.some((port) => port.port === 443))
+        .flatMap((rule) => rule.to ?? []);
+      expect(webhookPeers.map((peer) => peer.ipBlock?.cidr)).toEqual(['0.0.0.0/0', '::/0']);
+      const excluded = webhookPeers.flatMap((peer) => peer.ipBlock?.except ?? []);
+      for (const internal of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '127.0.0.0/8', 'fc00::/7', 'fe80::/10', '::1/128'])
+        expect(excluded).toContain(internal);
     });
 
     it('scales the verifier on CPU with a HorizontalPodAutoscaler that owns its replica count', () => {
