@@ -65,7 +65,8 @@ export interface UsageBufferCounts {
  * attempt did land. `close()` publishes what is left.
  */
 export class UsageBuffer {
-  private queue: KeyUsed[] = [];
+  /** Each record as its JSON, encoded when added (see `add`). */
+  private queue: string[] = [];
   private inFlight = 0;
   private dropped = 0;
   private published = 0;
@@ -97,7 +98,11 @@ export class UsageBuffer {
       this.dropped += 1;
       return;
     }
-    this.queue.push(record);
+    // Encoded now, under a microsecond a record, rather than a whole batch at once: one
+    // JSON.stringify of 2,000 records holds the event loop for about a millisecond, which every
+    // request in flight waits out, where joining their strings takes under half of that. A flat
+    // string is also cheaper for the GC to keep than the record's objects.
+    this.queue.push(JSON.stringify(record));
     if (this.queue.length >= this.settings.batchRecords && !this.flushScheduled && !this.flushing) {
       this.flushScheduled = true;
       // After the current request: the verify path only pays for the push.
@@ -169,10 +174,10 @@ export class UsageBuffer {
   }
 
   /** One message per batch; halves a batch until its JSON fits maxBatchBytes. */
-  private encode(records: KeyUsed[]): EncodedUsageBatch[] {
+  private encode(records: string[]): EncodedUsageBatch[] {
     const batchId = this.deps.newBatchId();
-    const batch: UsageBatch = { schemaVersion: USAGE_SCHEMA_VERSION, batchId, instance: this.deps.instance, createdAt: this.clock(), records };
-    const payload = JSON.stringify(batch);
+    const header: Omit<UsageBatch, 'records'> = { schemaVersion: USAGE_SCHEMA_VERSION, batchId, instance: this.deps.instance, createdAt: this.clock() };
+    const payload = `${JSON.stringify(header).slice(0, -1)},"records":[${records.join(',')}]}`;
     if (Buffer.byteLength(payload) <= this.settings.maxBatchBytes || records.length === 1) return [{ batchId, records: records.length, payload }];
     const half = Math.ceil(records.length / 2);
     return [...this.encode(records.slice(0, half)), ...this.encode(records.slice(half))];
