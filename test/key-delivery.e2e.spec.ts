@@ -179,6 +179,32 @@ describe('key delivery to a client built on libs/client', () => {
     await resumed.stop();
   });
 
+  it('lets two services of one owner each follow the rotations of their own key', async () => {
+    const owner = generateKeyPairSync('x25519');
+    await api.ok('owners.register-public-key', {
+      tenant: 'acme',
+      owner: 'payments',
+      publicKey: owner.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    });
+    const issue = () => api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'payments', scopes: ['orders:read'] });
+    const [a, b] = [await issue(), await issue()];
+    const follow = (key: { keyId: string; key: string }) =>
+      LiveKey.start({ ...key, tenant: 'acme', owner: 'payments', privateKey: owner.privateKey, nc: clientConnection, subjectPrefix: ctx.topology.subjectPrefix });
+    const [holderOfA, holderOfB] = [await follow(a), await follow(b)];
+
+    const newA = await api.ok<{ keyId: string; key: string }>('keys.rotate', { keyId: a.keyId, graceMs: 3_600_000 });
+    await eventually('the holder of a switched', () => Promise.resolve(holderOfA.currentKeyId()), (keyId) => keyId === newA.keyId);
+    // b's holder read the same envelope (one subject per owner) and kept its own key.
+    await eventually('the holder of b read past it', () => Promise.resolve(holderOfB.sequence()), (sequence) => sequence >= holderOfA.sequence());
+    expect(holderOfB.currentKeyId()).toBe(b.keyId);
+
+    const newB = await api.ok<{ keyId: string; key: string }>('keys.rotate', { keyId: b.keyId, graceMs: 3_600_000 });
+    await eventually('the holder of b switched', () => Promise.resolve(holderOfB.currentKeyId()), (keyId) => keyId === newB.keyId);
+    expect(holderOfB.currentKey()).toBe(newB.key);
+    expect(holderOfA.currentKey()).toBe(newA.key);
+    await Promise.all([holderOfA.stop(), holderOfB.stop()]);
+  });
+
   it('skips an envelope it cannot open and keeps its key', async () => {
     const stranger = generateKeyPairSync('x25519');
     const errors: unknown[] = [];

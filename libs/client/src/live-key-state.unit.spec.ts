@@ -27,4 +27,15 @@ describe('live key switching', () => {
   it('never moves its position backwards', () => {
     expect(applyDelivery({ keyId: K1, key: 'a', sequence: 10 }, { keyId: K2, key: 'b' }, 3).state.sequence).toBe(10);
   });
+
+  it('follows its own line of keys: a rotation of another key of the same owner is left alone', () => {
+    const state: LiveKeyState = { keyId: K1, key: 'kl_live_one', sequence: 0 };
+    const other = applyDelivery(state, { keyId: K2, key: 'kl_live_other', ackToken: 't', replaces: 'key_01jd00000000000000000000zz' }, 3);
+    expect(other).toEqual({ outcome: 'OTHER_KEY', state: { ...state, sequence: 3 } });
+    const own = applyDelivery(other.state, { keyId: K3, key: 'kl_live_three', ackToken: 't', replaces: K1 }, 4);
+    expect(own).toEqual({ outcome: 'SWITCHED', state: { keyId: K3, key: 'kl_live_three', sequence: 4 } });
+    // A repeat of the key held is stale; an older link of its own line is not its to take again.
+    expect(applyDelivery(own.state, { keyId: K3, key: 'kl_live_three', replaces: K1 }, 5).outcome).toBe('STALE');
+    expect(applyDelivery(own.state, { keyId: K2, key: 'kl_live_two', replaces: 'key_01jd00000000000000000000zz' }, 6).outcome).toBe('OTHER_KEY');
+  });
 });

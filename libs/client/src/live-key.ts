@@ -48,13 +48,14 @@ export class DeliveryAckError extends Error {
 /**
  * The live key of a Node service: it starts with the key the service was given, receives
  * rotations sealed to the owner's public key on `<prefix>.v1.delivery.<tenant>.<owner>`, and
- * switches `currentKey()` at once to each newer key (the old one stays valid for its grace).
+ * switches `currentKey()` at once to the key that replaces the one it holds (the old one stays
+ * valid for its grace); rotations of the owner's other keys are left to their holders.
  * It reads the delivery stream with an ordered consumer from the start (or after
  * `startAfterSequence`), so keys rotated while the service was offline arrive when it connects.
- * Every envelope it opens that carries an ack token (version 2) is acknowledged on
- * `<prefix>.v1.deliveries.ack` after the switch (and `onKeyChanged`), so the rotator stops
+ * Every envelope of its own line of keys that carries an ack token (version 2) is acknowledged
+ * on `<prefix>.v1.deliveries.ack` after the switch (and `onKeyChanged`), so the rotator stops
  * sending it; an older or repeated key is acknowledged too, since a repeat means the rotator
- * missed an earlier acknowledgement.
+ * missed an earlier acknowledgement. Another key's delivery is not: its holder acknowledges it.
  */
 export class LiveKey {
   private state: LiveKeyState;
@@ -113,7 +114,7 @@ export class LiveKey {
           const next = applyDelivery(this.state, opened, message.seq);
           this.state = next.state;
           if (next.outcome === 'SWITCHED') this.options.onKeyChanged?.(this.state);
-          this.acknowledge(opened);
+          if (next.outcome !== 'OTHER_KEY') this.acknowledge(opened);
         } catch (error) {
           this.state = { ...this.state, sequence: Math.max(this.state.sequence, message.seq) };
           this.options.onError?.(error);

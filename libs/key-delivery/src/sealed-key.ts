@@ -42,6 +42,8 @@ export interface OpenedKey {
   readonly key: string;
   /** From a version 2 envelope: proves to the sender that this envelope was opened. */
   readonly ackToken?: string;
+  /** From a version 2 envelope of a rotation: the id of the key this one replaces. */
+  readonly replaces?: string;
 }
 
 const ACK_TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -81,20 +83,27 @@ function deriveKey(sharedSecret: Buffer, ephemeralPublic: string, recipientPubli
   return Buffer.from(hkdfSync('sha256', sharedSecret, salt, `keyledger sealed key v${version} ${keyId}`, KEY_BYTES));
 }
 
-const ackPayloadSchema = z.strictObject({ key: z.string().min(1), ackToken: z.string().regex(ACK_TOKEN) });
+const ackPayloadSchema = z.strictObject({ key: z.string().min(1), ackToken: z.string().regex(ACK_TOKEN), replaces: z.string().min(1).max(200).optional() });
 
 /**
  * Seals `key` (a key's plaintext, e.g. `kl_…`) for the owner of `recipientPublicKey`
  * (X25519; a KeyObject, base64 of the raw 32 bytes or PEM): a fresh ephemeral key pair,
  * ECDH, HKDF-SHA256 to an AES-256-GCM key, a random nonce, and the key id as additional data.
  * With `ackToken` (see `newAckToken`) the envelope is version 2 and seals the token beside the
- * key, so only its recipient can acknowledge it; without, version 1.
+ * key, so only its recipient can acknowledge it, and `replaces`, the id of the key it replaces
+ * (so a holder of several keys knows which one to swap); without, version 1.
  */
-export function sealKey(keyId: string, key: string, recipientPublicKey: string | KeyObject, options: { ackToken?: string } = {}): SealedKeyEnvelope {
+export function sealKey(
+  keyId: string,
+  key: string,
+  recipientPublicKey: string | KeyObject,
+  options: { ackToken?: string; replaces?: string } = {},
+): SealedKeyEnvelope {
   const recipient = parseX25519PublicKey(recipientPublicKey);
   if (options.ackToken !== undefined && !ACK_TOKEN.test(options.ackToken)) throw new RangeError('an ack token is base64url of 32 bytes (see newAckToken)');
+  if (options.replaces !== undefined && options.ackToken === undefined) throw new RangeError('only a version 2 envelope (with an ack token) names the key it replaces');
   const version = options.ackToken === undefined ? SEALED_KEY_VERSION : SEALED_KEY_ACK_VERSION;
-  const payload = options.ackToken === undefined ? key : JSON.stringify({ key, ackToken: options.ackToken });
+  const payload = options.ackToken === undefined ? key : JSON.stringify({ key, ackToken: options.ackToken, replaces: options.replaces });
   const ephemeral = generateKeyPairSync('x25519');
   const epk = x25519PublicKeyToBase64(ephemeral.publicKey);
   const aesKey = deriveKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), epk, x25519PublicKeyToBase64(recipient), keyId, version);
@@ -149,5 +158,6 @@ export function openSealedKey(envelope: unknown, privateKey: string | KeyObject)
     throw new SealedKeyError('MALFORMED_ENVELOPE', 'the sealed payload is not a key and an ack token');
   }
   if (!opened.success) throw new SealedKeyError('MALFORMED_ENVELOPE', 'the sealed payload is not a key and an ack token');
-  return { keyId: sealed.keyId, key: opened.data.key, ackToken: opened.data.ackToken };
+  const { key, ackToken, replaces } = opened.data;
+  return replaces === undefined ? { keyId: sealed.keyId, key, ackToken } : { keyId: sealed.keyId, key, ackToken, replaces };
 }

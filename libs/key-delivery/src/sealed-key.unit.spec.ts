@@ -87,6 +87,11 @@ describe('sealed key envelope with an ack token (v2)', () => {
     expect(envelope.v).toBe(2);
     expect(openSealedKey(JSON.parse(JSON.stringify(envelope)), owner.privateKey)).toEqual({ keyId, key: plaintext, ackToken });
     expect(JSON.stringify(envelope)).not.toContain(ackToken);
+    // A rotation's envelope also names, sealed, the key it replaces.
+    const rotation = sealKey(keyId, plaintext, owner.publicKey, { ackToken, replaces: 'key_01jd00000000000000000000a1' });
+    expect(openSealedKey(rotation, owner.privateKey)).toEqual({ keyId, key: plaintext, ackToken, replaces: 'key_01jd00000000000000000000a1' });
+    expect(JSON.stringify(rotation)).not.toContain('key_01jd00000000000000000000a1');
+    expect(() => sealKey(keyId, plaintext, owner.publicKey, { replaces: 'key_01jd00000000000000000000a1' })).toThrow(RangeError);
     expect(codeOf(() => openSealedKey(envelope, generateKeyPairSync('x25519').privateKey))).toBe('SEALED_KEY_OPEN_FAILED');
   });
 

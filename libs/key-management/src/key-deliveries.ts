@@ -130,6 +130,8 @@ export class KeyDeliveries {
    */
   async prepare(input: {
     keyId: string;
+    /** The key the new one replaces: sealed with it, so a client holding several keys swaps the right one. */
+    replaces: string;
     tenant: string;
     owner: string;
     publicKey: string;
@@ -146,7 +148,7 @@ export class KeyDeliveries {
       tenant: input.tenant,
       owner: input.owner,
       publicKey: input.publicKey,
-      envelope: sealKey(input.keyId, input.plaintext, input.publicKey, { ackToken }),
+      envelope: sealKey(input.keyId, input.plaintext, input.publicKey, { ackToken, replaces: input.replaces }),
       ackTokenHash: ackTokenHash(ackToken),
       digest: input.digest,
       channels: webhook ? ['nats', 'webhook'] : ['nats'],

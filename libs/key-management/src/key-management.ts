@@ -234,7 +234,7 @@ export class KeyManagement {
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
     const command = replacementOf(before, { ...request, keyId: replacedBy, digest: material.digest, hint: material.hint, expiresAt }, ownExpiry, this.clock());
     // Sealed and stored before the key is issued, so no crash after its KeyIssued loses it.
-    const prepared = await this.prepareDelivery(command, old.rotation!.graceEndsAt, material.plaintext);
+    const prepared = await this.prepareDelivery(command, request.keyId, old.rotation!.graceEndsAt, material.plaintext);
     let issued: KeyRecord;
     try {
       issued = await this.execute(command, context);
@@ -285,6 +285,7 @@ export class KeyManagement {
    */
   private async prepareDelivery(
     command: KeyCommand & { type: 'IssueKey' },
+    replaces: string,
     graceEndsAt: number,
     plaintext: string,
   ): Promise<PreparedDelivery | KeyDeliveryStatus> {
@@ -294,6 +295,7 @@ export class KeyManagement {
     if (publicKey === undefined) return 'NO_PUBLIC_KEY';
     return deliveries.prepare({
       keyId: command.keyId,
+      replaces,
       tenant: command.tenant,
       owner: command.owner,
       publicKey,

@@ -248,6 +248,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     ]);
     await deliveries.prepare({
       keyId: replacedBy,
+      replaces: first.keyId,
       tenant: 'acme',
       owner: 'crashy',
       publicKey: x25519PublicKeyToBase64(owner.publicKey),
