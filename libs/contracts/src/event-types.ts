@@ -15,6 +15,10 @@ export const KEY_EVENT_TYPES = [
   'RotationPolicySet',
   'OwnerPublicKeyRegistered',
   'KeyDelivered',
+  'KeyLeakReported',
+  'AnomalyDetected',
+  'KeyIncidentHandled',
+  'IncidentPolicySet',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

@@ -8,3 +8,6 @@ export * from './key-api.js';
 export * from './proto-files.js';
 export * from './usage.js';
 export * from './verifier-sync.js';
+export * from './incident-events.js';
+export * from './incident-api.js';
+export * from './key-event-schemas.js';

@@ -11,3 +11,6 @@ export * from './credits.js';
 export * from './rotation.js';
 export * from './rotation-policy.js';
 export * from './owner-public-keys.js';
+export * from './keys-in-text.js';
+export * from './incident-policy.js';
+export * from './incident-response.js';
