@@ -4,3 +4,6 @@ export * from './admin-authenticator.js';
 export * from './key-management.js';
 export * from './admin-permissions.js';
 export * from './scheduled-rotation.js';
+export * from './command-metadata.js';
+export * from './incident-reports.js';
+export * from './incident-response.js';
