@@ -11,6 +11,7 @@ import { registerRotateCommand } from './rotate.command.js';
 import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
 import { registerScanCommand } from './scan.command.js';
+import { registerIncidentCommands } from './incidents.command.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
@@ -222,6 +223,7 @@ keys
 registerUsageCommand(program, withClient);
 registerRotationPolicyCommand(program, withClient);
 registerOwnersCommand(program, withClient);
-registerScanCommand(program, () => program.opts<GlobalOptions>().json);
+registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClient);
+registerIncidentCommands(program, keys, withClient);
 
 await program.parseAsync();

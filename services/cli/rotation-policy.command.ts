@@ -27,7 +27,8 @@ function graceOrNone(text: string): DurationOrNone {
 
 const settingOf = (value: DurationOrNone | undefined): number | null => (value === undefined || value === 'none' ? null : value);
 
-function formatDuration(ms: number | null, unset: string): string {
+/** `90d`, `1h`, `45s`: a duration as people write it; `unset` for null. */
+export function formatDuration(ms: number | null, unset: string): string {
   if (ms === null) return unset;
   for (const [unit, size] of [
     ['d', 86_400_000],
