@@ -271,6 +271,32 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     }
   });
 
+  it('refuses every incident call without a valid admin key, beyond its scopes or for another tenant', async () => {
+    const key = await issue('acme', 'guarded');
+    const readOnly = await issue('acme', 'auditor', ['keyledger:keys:read']);
+    const globexAdmin = await issue('globex', 'ops', ['keyledger:*']);
+    await knownToIssuer('acme', [key.keyId, readOnly.keyId]);
+    await knownToIssuer('globex', [globexAdmin.keyId]);
+    const calls: [string, unknown][] = [
+      ['keys.report-leak', { key: key.key, source: { file: 'a.env' } }],
+      ['keys.report-leak', { keyId: key.keyId, source: { file: 'a.env' } }],
+      ['keys.report-anomaly', { keyId: key.keyId, kind: 'other', severity: 'low' }],
+      ['incident-policy.set', { tenant: 'acme', onLeak: 'notify' }],
+      ['incident-policy.get', { tenant: 'acme' }],
+    ];
+    for (const [operation, body] of calls) {
+      expect([operation, (await api.call(operation, body, null)).error?.code]).toEqual([operation, 'UNAUTHENTICATED']);
+      expect([operation, (await api.call(operation, body, 'kl_live_garbage')).error?.code]).toEqual([operation, 'UNAUTHENTICATED']);
+    }
+    for (const [operation, body] of calls.slice(0, 4))
+      expect([operation, (await api.call(operation, body, readOnly.key)).error?.code]).toEqual([operation, 'PERMISSION_DENIED']);
+    // Another tenant's key is not found, as in keys.get; another tenant's policy is not theirs to read or set.
+    expect((await api.call('keys.report-leak', { key: key.key, source: { file: 'a.env' } }, globexAdmin.key)).result).toEqual({ outcome: 'NOT_FOUND' });
+    expect((await api.call('keys.report-anomaly', { keyId: key.keyId, kind: 'other', severity: 'low' }, globexAdmin.key)).error?.code).toBe('KEY_NOT_FOUND');
+    expect((await api.call('incident-policy.get', { tenant: 'acme' }, globexAdmin.key)).error?.code).toBe('PERMISSION_DENIED');
+    expect(await events(key.keyId)).toHaveLength(1);
+  });
+
   it('takes leak and anomaly reports over gRPC as over NATS, with the same outcomes and errors', async () => {
     const grpcKeys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
     const metadata = new grpc.Metadata();
@@ -307,7 +333,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     const logs = services.logs();
     expect(stored).toContain('KeyLeakReported');
     expect(logs).toContain('incident handled');
-    expect(plaintexts.length).toBeGreaterThanOrEqual(8);
+    expect(plaintexts.length).toBeGreaterThanOrEqual(11);
     for (const plaintext of plaintexts) {
       expect(stored).not.toContain(plaintext);
       expect(notified).not.toContain(plaintext);
