@@ -46,7 +46,7 @@ function reportText(result: IncidentReportResult): string {
 }
 
 /** A report for `keys.report-leak` found a key: exit 0; an unknown or malformed one: exit 1. */
-export const reportExitCode = (result: IncidentReportResult): number => (result.outcome === 'REPORTED' || result.outcome === 'ALREADY_REPORTED' ? 0 : 1);
+const reportExitCode = (result: IncidentReportResult): number => (result.outcome === 'REPORTED' || result.outcome === 'ALREADY_REPORTED' ? 0 : 1);
 
 interface LeakSourceOptions {
   file?: string;
