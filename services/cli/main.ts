@@ -12,6 +12,7 @@ import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
 import { registerRotationUsageCommand } from './rotation-usage.command.js';
 import { registerScanCommand } from './scan.command.js';
+import { registerIncidentCommands } from './incidents.command.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
@@ -224,6 +225,7 @@ keys
 registerUsageCommand(program, withClient);
 registerRotationPolicyCommand(program, withClient);
 registerOwnersCommand(program, withClient);
-registerScanCommand(program, () => program.opts<GlobalOptions>().json);
+registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClient);
+registerIncidentCommands(program, keys, withClient);
 
 await program.parseAsync();

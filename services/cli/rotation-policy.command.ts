@@ -35,7 +35,7 @@ function quietPeriodOption(text: string): DurationOrNone {
   return ms;
 }
 
-/** A duration in the largest unit that divides it (`15m`, `24h`), or `unset` for null. */
+/** `90d`, `1h`, `45s`: a duration as people write it; `unset` for null. */
 export function formatDuration(ms: number | null, unset: string): string {
   if (ms === null) return unset;
   for (const [unit, size] of [

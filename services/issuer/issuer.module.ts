@@ -2,19 +2,22 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { SealedKeyPublisher } from '@keyledger/key-delivery';
-import { AdminAuthenticator, KeyDeliveries, KeyManagement } from '@keyledger/key-management';
+import { AdminAuthenticator, IncidentReports, KeyDeliveries, KeyManagement } from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
+import { IncidentsGrpcController } from './incidents.grpc-controller.js';
+import { incidentsNatsController } from './incidents.nats-controller.js';
 import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
 import { ownersNatsController } from './owners.nats-controller.js';
 import { rotationPolicyNatsController } from './rotation-policy.nats-controller.js';
 
 /**
- * The issuer: issues, updates, suspends, resumes and revokes keys over NATS (and gRPC).
+ * The issuer: issues, updates, suspends, resumes and revokes keys over NATS (and gRPC), and
+ * takes leak and anomaly reports (the rotator acts on them).
  * It keeps an in-memory key projection to authenticate admin keys and list keys, and a
  * fence that tracks what every verifier has applied, for revocations that wait.
  */
@@ -56,12 +59,15 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         ownersNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         KeysGrpcController,
+        incidentsNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        IncidentsGrpcController,
       ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: VerifierFence, useValue: fence },
         { provide: KeyManagement, useValue: keys },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher) },
+        { provide: IncidentReports, useValue: new IncidentReports({ store: infrastructure.store, hasher, index }) },
       ],
       exports: [KeyManagement],
     };

@@ -2,14 +2,19 @@ import { readFileSync } from 'node:fs';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
+import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
 import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
 import {
   DeliveryRetries,
+  IncidentNotificationPublisher,
+  IncidentResponder,
+  IncidentResponseProjection,
   KeyDeliveries,
   KeyManagement,
   QuietGrace,
   ScheduledRotation,
   registerDeliveryMetrics,
+  registerIncidentMetrics,
   registerQuietGraceMetrics,
   registerRotationMetrics,
 } from '@keyledger/key-management';
@@ -23,12 +28,14 @@ import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
 
 /**
  * The rotator: rotates keys past their rotation policy's maximum age, delivers new keys to
- * their owners until acknowledged, and ends the grace of old keys that stayed unused for their
- * quiet period (asking the auditor, which owns usage, for their last use). It keeps its own key
- * projection (which keys exist, their owner and state) and rotates through the same
- * KeyManagement as the issuer, so a scheduled rotation is exactly a RotateKey. Replicas need
- * no leader: optimistic concurrency on each key's stream lets one rotation per key through, and
- * pending deliveries are claimed with SKIP LOCKED.
+ * their owners until acknowledged, answers incidents (leak reports, anomalies) by the tenant's
+ * incident policy, and ends the grace of old keys that stayed unused for their quiet period
+ * (asking the auditor, which owns usage, for their last use). It keeps its own key projection
+ * (which keys exist, their owner and state) and changes keys through the same KeyManagement as
+ * the issuer, so a scheduled or incident rotation is exactly a RotateKey. Replicas need no
+ * leader: optimistic concurrency on each key's stream lets one rotation per key through,
+ * pending deliveries are claimed with SKIP LOCKED, and the incidents come from one durable
+ * consumer (`rotator-incidents`) that the replicas share.
  */
 @Module({})
 export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -37,6 +44,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(ScheduledRotation) private readonly rotation: ScheduledRotation,
     @Inject(QuietGrace) private readonly quietGrace: QuietGrace,
     @Inject(DeliveryRetries) private readonly retries: DeliveryRetries,
+    @Inject(DurableEventConsumer) private readonly incidents: DurableEventConsumer,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
@@ -77,6 +85,31 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     registerQuietGraceMetrics(metrics, quietGrace);
     registerDeliveryMetrics(metrics, deliveries, retries);
+    const responder = new IncidentResponder({
+      keys,
+      store: infrastructure.store,
+      notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+      logger,
+    });
+    registerIncidentMetrics(metrics, responder);
+    const consumption = consumerMetrics(metrics);
+    const incidents = new DurableEventConsumer(
+      {
+        dataSource: infrastructure.db,
+        js: infrastructure.js,
+        jsm: infrastructure.jsm,
+        topology: infrastructure.topology,
+        projection: new IncidentResponseProjection(responder),
+        logger,
+        onDelivery: consumption.onDelivery,
+      },
+      {
+        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
+        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+        prefetch: 16,
+      },
+    );
+    consumption.watch(incidents);
     return {
       module: RotatorModule,
       controllers: [deliveryAckNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
@@ -86,6 +119,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: QuietGrace, useValue: quietGrace },
         { provide: KeyDeliveries, useValue: deliveries },
         { provide: DeliveryRetries, useValue: retries },
+        { provide: DurableEventConsumer, useValue: incidents },
       ],
     };
   }
@@ -99,9 +133,11 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.rotation.start();
     this.quietGrace.start();
     this.retries.start();
+    await this.incidents.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.incidents.stop();
     await this.quietGrace.stop();
     await this.retries.stop();
     await this.rotation.stop();

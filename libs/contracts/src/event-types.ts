@@ -19,6 +19,10 @@ export const KEY_EVENT_TYPES = [
   'OwnerWebhookRegistered',
   'KeyDeliveryAcknowledged',
   'KeyDeliveryExpired',
+  'KeyLeakReported',
+  'AnomalyDetected',
+  'KeyIncidentHandled',
+  'IncidentPolicySet',
 ] as const;
 
 export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];

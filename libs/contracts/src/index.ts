@@ -11,3 +11,6 @@ export * from './verifier-sync.js';
 export * from './rotation-usage.js';
 export * from './delivery-events.js';
 export * from './delivery-api.js';
+export * from './incident-events.js';
+export * from './incident-api.js';
+export * from './key-event-schemas.js';

@@ -186,8 +186,11 @@ export interface KeyView {
   readonly version: number;
 }
 
-/** Scopes of the admin plane. `keyledger:*` grants all of them. */
-export const ADMIN_SCOPES = { read: 'keyledger:keys:read', write: 'keyledger:keys:write' } as const;
+/**
+ * Scopes of the admin plane. `keyledger:*` grants all of them. `keyledger:leaks:report` only
+ * reports leaked keys by their plaintext (for scanners in CI); `keyledger:keys:write` may too.
+ */
+export const ADMIN_SCOPES = { read: 'keyledger:keys:read', write: 'keyledger:keys:write', reportLeaks: 'keyledger:leaks:report' } as const;
 /** The tenant whose admin keys act on every tenant. */
 export const ROOT_TENANT = 'root';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AnomalyDetectedData, KeyIncidentHandledData, KeyLeakReportedData } from './incident-events.js';
 
 /**
  * The data of every key event, version 1. Events are the contract between services and
@@ -266,22 +267,7 @@ export type KeyEvent =
   | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
   | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData }
   | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData }
-  | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData };
-
-const keyEventSchemas = {
-  KeyIssued: keyIssuedSchema,
-  KeyUpdated: keyUpdatedSchema,
-  KeySuspended: keySuspendedSchema,
-  KeyResumed: keyResumedSchema,
-  KeyRevoked: keyRevokedSchema,
-  KeyCreditsToppedUp: keyCreditsToppedUpSchema,
-  KeyRotated: keyRotatedSchema,
-  KeyGraceEnded: keyGraceEndedSchema,
-} as const;
-
-/** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */
-export function parseKeyEvent(type: string, schemaVersion: number, data: unknown): KeyEvent | undefined {
-  if (schemaVersion !== 1 || !(type in keyEventSchemas)) return undefined;
-  const parsed = keyEventSchemas[type as keyof typeof keyEventSchemas].safeParse(data);
-  return parsed.success ? ({ type, data: parsed.data } as KeyEvent) : undefined;
-}
+  | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData }
+  | { readonly type: 'KeyLeakReported'; readonly data: KeyLeakReportedData }
+  | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData }
+  | { readonly type: 'KeyIncidentHandled'; readonly data: KeyIncidentHandledData };

@@ -5,6 +5,7 @@
  *   <prefix>.events.<category>.<EventType>   every stored event, published by the relay
  *   <prefix>.dlq.<consumer>                  messages a consumer gave up on
  *   <prefix>.usage.v1.batches                usage records (KeyUsed) in batches, from the verifiers
+ *   <prefix>.v1.notifications.<tenant>       incidents on the tenant's keys and what was done, from the rotator
  */
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -93,4 +94,14 @@ export function usageSubject(prefix: string): string {
 /** Every usage message of an installation. */
 export function usageSubjectFilter(prefix: string): string {
   return `${prefix}.usage.>`;
+}
+
+/** Where the rotator tells a tenant about incidents on its keys: `<prefix>.v1.notifications.<tenant>`. */
+export function notificationSubject(prefix: string, tenant: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.notifications.${token(tenant, 'tenant')}`;
+}
+
+/** Every notification subject of an installation (the notification stream's subjects). */
+export function notificationSubjectFilter(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.notifications.>`;
 }

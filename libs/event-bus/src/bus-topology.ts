@@ -1,4 +1,12 @@
-import { assertSubjectPrefix, deadLetterFilter, deliverySubjectFilter, eventSubjectFilter, usageSubject, usageSubjectFilter } from '@keyledger/contracts';
+import {
+  assertSubjectPrefix,
+  deadLetterFilter,
+  deliverySubjectFilter,
+  eventSubjectFilter,
+  notificationSubjectFilter,
+  usageSubject,
+  usageSubjectFilter,
+} from '@keyledger/contracts';
 
 /**
  * Names of everything Keyledger creates on NATS. An installation (or a test run) is fully
@@ -20,6 +28,9 @@ export interface BusTopology {
   /** Stream of keys sealed to their owners (`<event stream>_DELIVERY`), kept for a bounded time. */
   readonly deliveryStream: string;
   readonly deliverySubjects: string;
+  /** Stream of incident notifications to tenants (`<event stream>_NOTIFICATIONS`), kept for a bounded time. */
+  readonly notificationStream: string;
+  readonly notificationSubjects: string;
 }
 
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -42,5 +53,7 @@ export function busTopology(subjectPrefix: string, eventStream: string, usageStr
     usageSubject: usageSubject(subjectPrefix),
     deliveryStream: `${eventStream}_DELIVERY`,
     deliverySubjects: deliverySubjectFilter(subjectPrefix),
+    notificationStream: `${eventStream}_NOTIFICATIONS`,
+    notificationSubjects: notificationSubjectFilter(subjectPrefix),
   };
 }

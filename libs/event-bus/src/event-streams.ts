@@ -27,13 +27,15 @@ export interface EventStreamSettings {
 
 export const DEFAULT_USAGE_MAX_AGE_MS = 7 * 24 * 3_600_000;
 export const DEFAULT_DELIVERY_MAX_AGE_MS = 24 * 3_600_000;
+/** Incident notifications are kept a week: for a bridge to chat or paging that was down, not as the record (the store has it). */
+export const NOTIFICATION_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = { duplicateWindowMs: 10 * 60_000, replicas: 1, maxAgeMs: 0 };
 
 const STREAM_NOT_FOUND = 10059;
 
 /**
- * Creates the event, dead-letter and usage streams, or brings their settings up to date.
+ * Creates the event, dead-letter, usage, delivery and notification streams, or brings their settings up to date.
  * Uses only options NATS 2.9 understands.
  */
 export async function ensureEventStreams(
@@ -63,6 +65,7 @@ export async function ensureEventStreams(
     subjects: [topology.deliverySubjects],
     max_age: nanos(settings.deliveryMaxAgeMs ?? DEFAULT_DELIVERY_MAX_AGE_MS),
   });
+  await upsertStream(jsm, { ...common, name: topology.notificationStream, subjects: [topology.notificationSubjects], max_age: nanos(NOTIFICATION_MAX_AGE_MS) });
 }
 
 async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -80,7 +83,7 @@ async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 
 /** Removes the streams; for tests and for tearing an installation down. */
 export async function deleteEventStreams(jsm: JetStreamManager, topology: BusTopology): Promise<void> {
-  for (const name of [topology.eventStream, topology.deadLetterStream, topology.usageStream, topology.deliveryStream]) {
+  for (const name of [topology.eventStream, topology.deadLetterStream, topology.usageStream, topology.deliveryStream, topology.notificationStream]) {
     try {
       await jsm.streams.delete(name);
     } catch (error) {

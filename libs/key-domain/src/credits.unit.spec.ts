@@ -119,7 +119,7 @@ describe('quota commands', () => {
 
   it('issues a key with credits for the current period, tops it up, sets it again and removes it', () => {
     const [issued] = decideKey({ ...issue, credits: { remaining: 10, refill: daily } }, undefined, now);
-    expect(issued!.type === 'KeyIssued' && issued!.data.credits).toEqual({ remaining: 10, refill: daily, periodStart: at('2026-03-10T00:00:00Z') });
+    expect(issued!.type === 'KeyIssued' && issued.data.credits).toEqual({ remaining: 10, refill: daily, periodStart: at('2026-03-10T00:00:00Z') });
     let record = evolveKey(undefined, issued!)!;
     const [toppedUp] = decideKey({ type: 'TopUpCredits', keyId: issue.keyId, amount: 5 }, record, now);
     record = evolveKey(record, toppedUp!)!;

@@ -13,3 +13,6 @@ export * from './rotation-policy.js';
 export * from './owner-public-keys.js';
 export * from './quiet-grace.js';
 export * from './key-delivery.js';
+export * from './keys-in-text.js';
+export * from './incident-policy.js';
+export * from './incident-response.js';

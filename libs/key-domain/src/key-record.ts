@@ -125,6 +125,11 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
     }
     case 'KeyCreditsToppedUp':
       return { ...record, credits: record.credits && topUpCredits(record.credits, event.data.periodStart, event.data.amount), version };
+    // Incidents and what was done about them change nothing of the key itself: the actions are their own events.
+    case 'KeyLeakReported':
+    case 'AnomalyDetected':
+    case 'KeyIncidentHandled':
+      return { ...record, version };
     default:
       return event satisfies never;
   }

@@ -7,3 +7,6 @@ export * from './scheduled-rotation.js';
 export * from './quiet-grace.js';
 export * from './key-deliveries.js';
 export * from './delivery-retries.js';
+export * from './command-metadata.js';
+export * from './incident-reports.js';
+export * from './incident-response.js';

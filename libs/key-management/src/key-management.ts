@@ -45,6 +45,7 @@ import type { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import type { KeyDeliveries, KeyDeliveryStatus, PreparedDelivery } from './key-deliveries.js';
 import type { AdminPermission, Caller } from './admin-authenticator.js';
 import { authorizeAdmin, seesTenant } from './admin-permissions.js';
+import { commandMetadata } from './command-metadata.js';
 import { toKeyView } from './key-view.js';
 
 /** Context of a command for its events' metadata. */
@@ -52,6 +53,8 @@ export interface CommandContext {
   readonly caller: Caller;
   readonly correlationId: string;
   readonly traceparent?: string | undefined;
+  /** The event that caused the command (an incident, for the rotator's response); else the correlation id. */
+  readonly causationId?: string | undefined;
 }
 
 export interface KeyManagementDependencies {
@@ -96,7 +99,8 @@ export interface RevokedKey {
 
 const SYSTEM_STREAM = 'system-bootstrap';
 
-function domainToApi(error: unknown): never {
+/** A rule violation, lost race or store failure as the API error every transport maps; anything else is rethrown. */
+export function domainToApi(error: unknown): never {
   if (error instanceof DomainError) throw new ApiError(error.code, error.message);
   if (error instanceof ConcurrencyConflictError) throw new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
   // The store refuses what the request carried into the event (a correlation id too long, say).
@@ -515,7 +519,11 @@ export class KeyManagement {
       const result = await this.deps.store.append(
         streamIdOf('key', command.keyId),
         version,
-        events.map((event) => ({ type: event.type, data: event.data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) })),
+        events.map((event) => ({
+          type: event.type,
+          data: event.data,
+          metadata: this.metadata(context.caller, context.correlationId, context.traceparent, context.causationId),
+        })),
       );
       const last = result.events[result.events.length - 1];
       if (last) onAppended?.(last);
@@ -528,12 +536,7 @@ export class KeyManagement {
     }
   }
 
-  private metadata(caller: Caller, correlationId: string, traceparent?: string): EventMetadata {
-    return {
-      actor: caller.keyId === 'system' ? (this.deps.systemActor ?? 'system:issuer') : `admin-key:${caller.keyId}`,
-      correlationId,
-      causationId: correlationId,
-      ...(traceparent ? { traceparent } : {}),
-    };
+  private metadata(caller: Caller, correlationId: string, traceparent?: string, causationId?: string): EventMetadata {
+    return commandMetadata({ caller, correlationId, traceparent, causationId }, this.deps.systemActor);
   }
 }

@@ -4,7 +4,7 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { timeOfPrefixedId } from '@keyledger/ids';
 import type { KeyRecord, RotationPolicyTable } from '@keyledger/key-domain';
-import { effectivePolicy, evolveRotationPolicies, rotationDueAt } from '@keyledger/key-domain';
+import { effectivePolicy, evolveRotationPolicies, isAdminKey, rotationDueAt } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
@@ -99,7 +99,7 @@ export class ScheduledRotation {
     const now = this.clock().getTime();
     const due: KeyRecord[] = [];
     for (const record of this.deps.index.all()) {
-      if (record.scopes.some((scope) => scope.startsWith('keyledger:'))) continue;
+      if (isAdminKey(record)) continue;
       const issuedAt = timeOfPrefixedId(record.keyId);
       if (issuedAt === undefined) continue;
       const at = rotationDueAt(record, issuedAt, effectivePolicy(this.policies, record.tenant, record.owner), this.settings.jitterMs, now);

@@ -4,7 +4,20 @@ import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey } fr
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
 
-const KEY_EVENTS = new Set(['KeyIssued', 'KeyUpdated', 'KeySuspended', 'KeyResumed', 'KeyRevoked', 'KeyCreditsToppedUp', 'KeyRotated', 'KeyGraceEnded']);
+// Incident events change nothing but the key's version; applying them keeps the index's version equal to the stream's.
+const KEY_EVENTS = new Set([
+  'KeyIssued',
+  'KeyUpdated',
+  'KeySuspended',
+  'KeyResumed',
+  'KeyRevoked',
+  'KeyCreditsToppedUp',
+  'KeyRotated',
+  'KeyGraceEnded',
+  'KeyLeakReported',
+  'AnomalyDetected',
+  'KeyIncidentHandled',
+]);
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});

@@ -56,7 +56,8 @@ export function verifyKey(
   };
 }
 
-function findKey(index: KeyIndex, hasher: KeyHasher, presented: string): KeyRecord | undefined {
+/** The key a presented (well-formed) plaintext is, under any configured pepper, newest first. */
+export function findKey(index: KeyIndex, hasher: KeyHasher, presented: string): KeyRecord | undefined {
   const versions = hasher.pepperVersions;
   for (let rank = 0; rank < versions.length; rank += 1) {
     const record = index.findByDigest(hasher.digestUnder(presented, rank), versions[rank]!);

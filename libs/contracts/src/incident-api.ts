@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { IncidentAction, IncidentActionReason, IncidentPolicyAction, LeakPolicyAction } from './incident-events.js';
+import {
+  ANOMALY_KINDS,
+  ANOMALY_POLICY_ACTIONS,
+  ANOMALY_SEVERITIES,
+  INCIDENT_ACTIONS,
+  INCIDENT_ACTION_REASONS,
+  INCIDENT_TYPES,
+  LEAK_POLICY_ACTIONS,
+  leakSourceSchema,
+} from './incident-events.js';
+import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+
+/**
+ * Reports a leaked key: by its plaintext (what a scanner has; it is hashed to find the key and
+ * never kept) or by its id, with where it was found.
+ */
+export const reportLeakRequestSchema = z
+  .object({
+    key: z.string().max(512).optional(),
+    keyId: keyIdSchema.optional(),
+    source: leakSourceSchema,
+  })
+  .strict()
+  .refine((request) => (request.key === undefined) !== (request.keyId === undefined), 'give either key or keyId');
+export type ReportLeakRequest = z.infer<typeof reportLeakRequestSchema>;
+
+/**
+ * What became of a leak report: recorded, recorded before at that place (nothing new), or no
+ * key (an unknown key, one of a tenant the caller may not see, or a string that is not a key).
+ */
+export const LEAK_REPORT_OUTCOMES = ['REPORTED', 'ALREADY_REPORTED', 'NOT_FOUND', 'MALFORMED'] as const;
+export type LeakReportOutcome = (typeof LEAK_REPORT_OUTCOMES)[number];
+
+/** What an incident led to, once the rotator handled it. */
+export interface IncidentHandledView {
+  readonly action: IncidentAction;
+  readonly reason: IncidentActionReason | null;
+  readonly replacedBy: string | null;
+}
+
+/** The answer to a leak or anomaly report. Key fields are set when a key was found. */
+export interface IncidentReportResult {
+  readonly outcome: LeakReportOutcome;
+  readonly keyId?: string;
+  readonly tenant?: string;
+  readonly owner?: string;
+  readonly hint?: string;
+  /** The id of the incident event (the report, or the earlier one at the same place). */
+  readonly incidentId?: string;
+  /** What the rotator will do by the policy and the key's state now, until it has handled it. */
+  readonly pendingAction?: IncidentAction;
+  /** Set once the rotator has handled the incident. */
+  readonly handled?: IncidentHandledView | null;
+}
+
+/** An anomaly reported by an operator or an external detector (the anomaly detector appends AnomalyDetected itself). */
+export const reportAnomalyRequestSchema = z
+  .object({
+    keyId: keyIdSchema,
+    kind: z.enum(ANOMALY_KINDS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    detail: z
+      .string()
+      .min(1)
+      .max(1000)
+      .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+      .optional(),
+    /** Default: now. */
+    detectedAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+export type ReportAnomalyRequest = z.infer<typeof reportAnomalyRequestSchema>;
+
+/** Sets the incident policy of a tenant, or of one owner in it; a field left out or null is not set at that level. */
+export const setIncidentPolicyRequestSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema.optional(),
+    onLeak: z.enum(LEAK_POLICY_ACTIONS).nullable().default(null),
+    onAnomaly: z.enum(ANOMALY_POLICY_ACTIONS).nullable().default(null),
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable().default(null),
+  })
+  .strict();
+export const getIncidentPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
+export type SetIncidentPolicyRequest = z.infer<typeof setIncidentPolicyRequestSchema>;
+export type GetIncidentPolicyRequest = z.infer<typeof getIncidentPolicyRequestSchema>;
+
+/** An incident policy's settings as set at one level; null: not set there. */
+export interface IncidentPolicySettings {
+  readonly onLeak: LeakPolicyAction | null;
+  readonly onAnomaly: IncidentPolicyAction | null;
+  readonly graceMs: number | null;
+}
+
+/** What applies to keys: every setting resolved (owner, else tenant, else the default). */
+export interface EffectiveIncidentPolicy {
+  readonly onLeak: LeakPolicyAction;
+  readonly onAnomaly: IncidentPolicyAction;
+  readonly graceMs: number;
+}
+
+/** An incident policy as the API shows it: what is set at this level, and what applies to keys there. */
+export interface IncidentPolicyView {
+  readonly tenant: string;
+  readonly owner: string | null;
+  readonly policy: IncidentPolicySettings;
+  readonly effective: EffectiveIncidentPolicy;
+}
+
+/**
+ * What the rotator publishes on `<prefix>.v1.notifications.<tenant>` (JetStream, message id
+ * `incident-<incidentId>`) for every incident it handled, unless it did nothing (`none`).
+ * Never a key's plaintext.
+ */
+export const incidentNotificationSchema = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('KeyIncident'),
+    incidentId: z.uuid(),
+    incident: z.enum(INCIDENT_TYPES),
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    owner: ownerSchema,
+    hint: z.string().max(40),
+    /** For a leak. */
+    source: leakSourceSchema.optional(),
+    /** For an anomaly. */
+    anomaly: z
+      .object({ kind: z.enum(ANOMALY_KINDS), severity: z.enum(ANOMALY_SEVERITIES), detail: z.string().max(1000).optional() })
+      .strict()
+      .optional(),
+    policy: z.enum(ANOMALY_POLICY_ACTIONS),
+    action: z.enum(INCIDENT_ACTIONS),
+    reason: z.enum(INCIDENT_ACTION_REASONS).optional(),
+    replacedBy: keyIdSchema.optional(),
+    graceEndsAt: z.iso.datetime({ offset: true }).optional(),
+    /** For a rotation made now: whether the new key reached its owner sealed (DELIVERED, NO_PUBLIC_KEY, …). */
+    delivery: z
+      .string()
+      .regex(/^[A-Z_]{1,40}$/)
+      .optional(),
+    at: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type IncidentNotification = z.infer<typeof incidentNotificationSchema>;

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+
+/**
+ * Incidents on a key: a leak report or an anomaly, both recorded on the key's stream
+ * (`key-<keyId>`), and what the rotator did about it (KeyIncidentHandled, same stream). Version
+ * 1; a field is only ever added (as optional) within a version. No incident event ever carries
+ * a key's plaintext: a leak reported with the plaintext is recorded by key id.
+ */
+const isoInstant = z.iso.datetime({ offset: true });
+
+/** Text an incident keeps: bounded, one line of printable characters (it reaches notifications and terminals). */
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
+/**
+ * Where a leaked key was found: a file (with line and column), a commit of a repository, a URL,
+ * or free text. At least one of `file`, `repository`, `url` and `description`. Never the key
+ * itself: a source that contains a key is refused.
+ */
+export const leakSourceSchema = z
+  .object({
+    /** A path, relative to the repository or scanned directory. */
+    file: printable(1024).optional(),
+    line: z.number().int().min(1).max(100_000_000).optional(),
+    column: z.number().int().min(1).max(1_000_000).optional(),
+    /** The commit that added the key (hex object name). */
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/, 'a commit is 7 to 64 lowercase hex digits')
+      .optional(),
+    /** The repository: a URL, a name (`org/repo`) or a local path. */
+    repository: printable(512).optional(),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+    description: printable(1000).optional(),
+  })
+  .strict()
+  .refine(
+    (source) => [source.file, source.repository, source.url, source.description].some((field) => field !== undefined),
+    'a leak source names at least a file, a repository, a url or a description',
+  );
+export type LeakSource = z.infer<typeof leakSourceSchema>;
+
+/** How a leak was reported: with the key's plaintext (which proves the leak) or by its id. */
+export const LEAK_EVIDENCE = ['plaintext', 'key-id'] as const;
+export type LeakEvidence = (typeof LEAK_EVIDENCE)[number];
+
+/**
+ * A key was found where it should not be. On the key's stream; reported once per place
+ * (a second report of the same key at the same place records nothing).
+ */
+export const keyLeakReportedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    source: leakSourceSchema,
+    evidence: z.enum(LEAK_EVIDENCE),
+    /** The principal that reported it, as event metadata names actors (`admin-key:key_…`). */
+    reportedBy: printable(200),
+    at: isoInstant,
+  })
+  .strict();
+export type KeyLeakReportedData = z.infer<typeof keyLeakReportedSchema>;
+
+/** What kind of unusual use an anomaly detector saw. */
+export const ANOMALY_KINDS = ['usage-spike', 'new-source', 'error-rate', 'unusual-time', 'other'] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+export const ANOMALY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type AnomalySeverity = (typeof ANOMALY_SEVERITIES)[number];
+
+/**
+ * A key was used unusually: what the anomaly detector appends to the key's stream (or an
+ * operator reports through `keys.report-anomaly`). The tenant's incident policy (`onAnomaly`)
+ * says what follows.
+ */
+export const anomalyDetectedSchema = z
+  .object({
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    kind: z.enum(ANOMALY_KINDS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    /** What was seen, for people: `1200 calls/min against 40 usual`. */
+    detail: printable(1000).optional(),
+    /** When the detector saw it (its clock). */
+    detectedAt: isoInstant,
+  })
+  .strict();
+export type AnomalyDetectedData = z.infer<typeof anomalyDetectedSchema>;
+
+/** The incident events, on a key's stream. */
+export const INCIDENT_TYPES = ['KeyLeakReported', 'AnomalyDetected'] as const;
+export type IncidentType = (typeof INCIDENT_TYPES)[number];
+
+/** What an incident policy may ask for a leak. */
+export const LEAK_POLICY_ACTIONS = ['notify', 'suspend', 'rotate', 'emergency-rotate'] as const;
+/** What an incident policy may ask for an anomaly: the same, or nothing at all. */
+export const ANOMALY_POLICY_ACTIONS = ['none', ...LEAK_POLICY_ACTIONS] as const;
+export type LeakPolicyAction = (typeof LEAK_POLICY_ACTIONS)[number];
+export type IncidentPolicyAction = (typeof ANOMALY_POLICY_ACTIONS)[number];
+
+/**
+ * What was done about an incident: nothing (`none`: the policy says so, or the key can no
+ * longer be used), a notification only, or a change to the key (each also notified). `revoke`
+ * is what an emergency policy does to a key already rotated and still in its grace.
+ */
+export const INCIDENT_ACTIONS = ['none', 'notify', 'suspend', 'rotate', 'emergency-rotate', 'revoke'] as const;
+export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
+
+/** Why the action taken is not the one the policy asks for. */
+export const INCIDENT_ACTION_REASONS = ['admin-key', 'key-revoked', 'key-expired', 'already-suspended', 'already-rotated'] as const;
+export type IncidentActionReason = (typeof INCIDENT_ACTION_REASONS)[number];
+
+/**
+ * What the rotator did about one incident, on the key's stream, once per incident: the record
+ * that makes a redelivered incident a no-op, and the audit trail's answer to "what happened
+ * after this leak".
+ */
+export const keyIncidentHandledSchema = z
+  .object({
+    keyId: keyIdSchema,
+    tenant: tenantIdSchema,
+    incident: z.object({ type: z.enum(INCIDENT_TYPES), eventId: z.uuid() }).strict(),
+    /** What the effective incident policy asked for. */
+    policy: z.enum(ANOMALY_POLICY_ACTIONS),
+    action: z.enum(INCIDENT_ACTIONS),
+    reason: z.enum(INCIDENT_ACTION_REASONS).optional(),
+    /** The new key, when the incident rotated the key. */
+    replacedBy: keyIdSchema.optional(),
+    /** Until when the old key works, after a rotation with grace. */
+    graceEndsAt: isoInstant.optional(),
+    at: isoInstant,
+  })
+  .strict();
+export type KeyIncidentHandledData = z.infer<typeof keyIncidentHandledSchema>;
+
+/** A leak is rotated with a grace of 1 h unless the incident policy says otherwise: enough for a client on libs/client to switch, short for whoever found the key. */
+export const DEFAULT_INCIDENT_GRACE_MS = 3_600_000;
+
+/**
+ * A tenant's incident policy (without `owner`) or one owner's within the tenant, on the tenant's
+ * stream `tenant-<tenant>`. It replaces the policy at that level; a null field is not set there
+ * and falls back to the tenant's, then to the defaults (`onLeak` rotate, `onAnomaly` notify,
+ * `graceMs` DEFAULT_INCIDENT_GRACE_MS).
+ */
+export const incidentPolicySetSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    owner: ownerSchema.optional(),
+    onLeak: z.enum(LEAK_POLICY_ACTIONS).nullable(),
+    onAnomaly: z.enum(ANOMALY_POLICY_ACTIONS).nullable(),
+    /** Grace of the rotations an incident triggers. */
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable(),
+  })
+  .strict();
+export type IncidentPolicySetData = z.infer<typeof incidentPolicySetSchema>;

@@ -1,0 +1,79 @@
+import { reportLeakRequestSchema, setIncidentPolicyRequestSchema } from './incident-api.js';
+import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema, leakSourceSchema } from './incident-events.js';
+import { parseKeyEvent } from './key-event-schemas.js';
+import { notificationSubject } from './subjects.js';
+
+const KEY_ID = 'key_01jdaaaaaaaaaaaaaaaaaaaaaa';
+const AT = '2030-01-01T00:00:00.000Z';
+
+describe('incident schemas', () => {
+  it('takes a leak source that names a file, a repository, a url or a description, and nothing without one', () => {
+    expect(leakSourceSchema.safeParse({ file: 'src/a.ts', line: 3, column: 7, commit: 'a1b2c3d', repository: 'acme/app' }).success).toBe(true);
+    expect(leakSourceSchema.safeParse({ url: 'https://paste.example/x' }).success).toBe(true);
+    expect(leakSourceSchema.safeParse({ description: 'pasted in the #ops channel' }).success).toBe(true);
+    expect(leakSourceSchema.safeParse({ line: 3, commit: 'a1b2c3d' }).success).toBe(false);
+    expect(leakSourceSchema.safeParse({}).success).toBe(false);
+  });
+
+  it('refuses sources out of bounds: control characters, long text, odd commits, non-web urls, unknown fields', () => {
+    for (const source of [
+      { file: 'a\nb' },
+      { description: 'x'.repeat(1001) },
+      { file: 'x'.repeat(1025) },
+      { file: 'a', commit: 'XYZ' },
+      { file: 'a', line: 0 },
+      { url: 'javascript:alert(1)' },
+      { url: 'file:///etc/passwd' },
+      { file: 'a', key: 'kl_live_x' },
+    ])
+      expect(leakSourceSchema.safeParse(source).success).toBe(false);
+  });
+
+  it('asks a leak report for either the key or its id, not both, not neither', () => {
+    const source = { file: 'a.env' };
+    expect(reportLeakRequestSchema.safeParse({ key: 'kl_live_x', source }).success).toBe(true);
+    expect(reportLeakRequestSchema.safeParse({ keyId: KEY_ID, source }).success).toBe(true);
+    expect(reportLeakRequestSchema.safeParse({ key: 'kl_live_x', keyId: KEY_ID, source }).success).toBe(false);
+    expect(reportLeakRequestSchema.safeParse({ source }).success).toBe(false);
+    expect(reportLeakRequestSchema.safeParse({ key: 'x'.repeat(513), source }).success).toBe(false);
+  });
+
+  it('reads the incident events of a key stream as key events, and nothing malformed', () => {
+    const leak = { keyId: KEY_ID, tenant: 'acme', source: { file: 'a.env', line: 1 }, evidence: 'plaintext', reportedBy: 'admin-key:key_x', at: AT };
+    expect(keyLeakReportedSchema.parse(leak)).toEqual(leak);
+    expect(parseKeyEvent('KeyLeakReported', 1, leak)).toEqual({ type: 'KeyLeakReported', data: leak });
+    expect(parseKeyEvent('KeyLeakReported', 1, { ...leak, key: 'kl_live_…' })).toBeUndefined();
+    const anomaly = { keyId: KEY_ID, tenant: 'acme', kind: 'usage-spike', severity: 'high', detail: '1200/min against 40', detectedAt: AT };
+    expect(anomalyDetectedSchema.parse(anomaly)).toEqual(anomaly);
+    expect(anomalyDetectedSchema.safeParse({ ...anomaly, severity: 'severe' }).success).toBe(false);
+    const handled = {
+      keyId: KEY_ID,
+      tenant: 'acme',
+      incident: { type: 'KeyLeakReported', eventId: '0190f4c6-0000-7000-8000-000000000001' },
+      policy: 'rotate',
+      action: 'rotate',
+      replacedBy: 'key_01jdbbbbbbbbbbbbbbbbbbbbbb',
+      graceEndsAt: AT,
+      at: AT,
+    };
+    expect(parseKeyEvent('KeyIncidentHandled', 1, handled)).toEqual({ type: 'KeyIncidentHandled', data: handled });
+    expect(keyIncidentHandledSchema.safeParse({ ...handled, action: 'delete' }).success).toBe(false);
+  });
+
+  it('lets a leak be anything but ignored, and an anomaly be ignored', () => {
+    expect(incidentPolicySetSchema.safeParse({ tenant: 'acme', onLeak: 'none', onAnomaly: null, graceMs: null }).success).toBe(false);
+    expect(incidentPolicySetSchema.safeParse({ tenant: 'acme', onLeak: null, onAnomaly: 'none', graceMs: 0 }).success).toBe(true);
+    expect(setIncidentPolicyRequestSchema.parse({ tenant: 'acme', onLeak: 'suspend' })).toEqual({
+      tenant: 'acme',
+      onLeak: 'suspend',
+      onAnomaly: null,
+      graceMs: null,
+    });
+    expect(setIncidentPolicyRequestSchema.safeParse({ tenant: 'acme', graceMs: 91 * 86_400_000 }).success).toBe(false);
+  });
+
+  it('notifies each tenant on its own subject', () => {
+    expect(notificationSubject('keyledger', 'acme')).toBe('keyledger.v1.notifications.acme');
+    expect(() => notificationSubject('keyledger', 'a.b')).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,44 @@
+import type { EffectiveIncidentPolicy, IncidentPolicySetData, IncidentPolicySettings } from '@keyledger/contracts';
+import { DEFAULT_INCIDENT_GRACE_MS } from '@keyledger/contracts';
+
+/** Incident policies by tenant and by owner within a tenant, folded from IncidentPolicySet events. */
+export type IncidentPolicyTable = ReadonlyMap<string, IncidentPolicySettings>;
+
+const NOT_SET: IncidentPolicySettings = Object.freeze({ onLeak: null, onAnomaly: null, graceMs: null });
+
+/**
+ * What applies where nothing is set. A leak is rotated with a short grace: a leaked key must
+ * stop working without waiting for a person, and an owner whose client follows deliveries
+ * switches within seconds; suspending or revoking at once would break every owner that does
+ * not. An anomaly is only notified: detection is statistical, and acting on a false positive
+ * would break a healthy service.
+ */
+export const DEFAULT_INCIDENT_POLICY: EffectiveIncidentPolicy = Object.freeze({ onLeak: 'rotate', onAnomaly: 'notify', graceMs: DEFAULT_INCIDENT_GRACE_MS });
+
+function policyKey(tenant: string, owner: string | undefined): string {
+  // A NUL never occurs in a tenant id, so tenant and owner policies cannot collide.
+  return owner === undefined ? tenant : `${tenant}\u0000${owner}`;
+}
+
+/** Folds one IncidentPolicySet: it replaces the policy of its level. */
+export function evolveIncidentPolicies(table: IncidentPolicyTable, data: IncidentPolicySetData): IncidentPolicyTable {
+  const next = new Map(table);
+  next.set(policyKey(data.tenant, data.owner), { onLeak: data.onLeak, onAnomaly: data.onAnomaly, graceMs: data.graceMs });
+  return next;
+}
+
+/** The incident policy set at one level (nothing set: all null). */
+export function incidentPolicyAt(table: IncidentPolicyTable, tenant: string, owner?: string): IncidentPolicySettings {
+  return table.get(policyKey(tenant, owner)) ?? NOT_SET;
+}
+
+/** What applies to an owner's keys: each setting of the owner's policy, else the tenant's, else the default. */
+export function effectiveIncidentPolicy(table: IncidentPolicyTable, tenant: string, owner?: string): EffectiveIncidentPolicy {
+  const tenantPolicy = incidentPolicyAt(table, tenant);
+  const ownerPolicy = owner === undefined ? NOT_SET : incidentPolicyAt(table, tenant, owner);
+  return {
+    onLeak: ownerPolicy.onLeak ?? tenantPolicy.onLeak ?? DEFAULT_INCIDENT_POLICY.onLeak,
+    onAnomaly: ownerPolicy.onAnomaly ?? tenantPolicy.onAnomaly ?? DEFAULT_INCIDENT_POLICY.onAnomaly,
+    graceMs: ownerPolicy.graceMs ?? tenantPolicy.graceMs ?? DEFAULT_INCIDENT_POLICY.graceMs,
+  };
+}

@@ -1,0 +1,35 @@
+import { DEFAULT_INCIDENT_GRACE_MS } from '@keyledger/contracts';
+import type { IncidentPolicyTable } from './incident-policy.js';
+import { DEFAULT_INCIDENT_POLICY, effectiveIncidentPolicy, evolveIncidentPolicies, incidentPolicyAt } from './incident-policy.js';
+
+describe('incident policies', () => {
+  const table: IncidentPolicyTable = [
+    { tenant: 'acme', onLeak: 'emergency-rotate' as const, onAnomaly: null, graceMs: 600_000 },
+    { tenant: 'acme', owner: 'batch', onLeak: null, onAnomaly: 'suspend' as const, graceMs: null },
+    { tenant: 'acme', owner: 'legacy', onLeak: 'notify' as const, onAnomaly: 'none' as const, graceMs: 0 },
+  ].reduce<IncidentPolicyTable>(evolveIncidentPolicies, new Map());
+
+  it('rotates leaks with a 1 h grace and notifies anomalies where nothing is set', () => {
+    expect(DEFAULT_INCIDENT_POLICY).toEqual({ onLeak: 'rotate', onAnomaly: 'notify', graceMs: DEFAULT_INCIDENT_GRACE_MS });
+    expect(DEFAULT_INCIDENT_GRACE_MS).toBe(3_600_000);
+    expect(effectiveIncidentPolicy(table, 'globex', 'batch')).toEqual(DEFAULT_INCIDENT_POLICY);
+    expect(effectiveIncidentPolicy(new Map(), 'acme')).toEqual(DEFAULT_INCIDENT_POLICY);
+  });
+
+  it('lets an owner override each setting of its tenant, the tenant each default, and nothing else', () => {
+    expect(effectiveIncidentPolicy(table, 'acme')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'notify', graceMs: 600_000 });
+    expect(effectiveIncidentPolicy(table, 'acme', 'batch')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 600_000 });
+    // A grace of 0 is a setting, not an absence.
+    expect(effectiveIncidentPolicy(table, 'acme', 'legacy')).toEqual({ onLeak: 'notify', onAnomaly: 'none', graceMs: 0 });
+    expect(effectiveIncidentPolicy(table, 'acme', 'someone')).toEqual(effectiveIncidentPolicy(table, 'acme'));
+    expect(incidentPolicyAt(table, 'acme', 'batch')).toEqual({ onLeak: null, onAnomaly: 'suspend', graceMs: null });
+    expect(incidentPolicyAt(table, 'acme', 'someone')).toEqual({ onLeak: null, onAnomaly: null, graceMs: null });
+  });
+
+  it('replaces a level’s policy with the newest one set, leaving the other levels', () => {
+    const next = evolveIncidentPolicies(table, { tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null });
+    expect(effectiveIncidentPolicy(next, 'acme')).toEqual(DEFAULT_INCIDENT_POLICY);
+    expect(effectiveIncidentPolicy(next, 'acme', 'batch')).toEqual({ ...DEFAULT_INCIDENT_POLICY, onAnomaly: 'suspend' });
+    expect(table.size).toBe(3);
+  });
+});

@@ -1,0 +1,189 @@
+import type { EffectiveIncidentPolicy, IncidentPolicyAction, KeyEvent } from '@keyledger/contracts';
+import { ANOMALY_POLICY_ACTIONS, INCIDENT_TYPES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
+import type { KeyRecord } from './key-record.js';
+import { evolveKey } from './key-record.js';
+import type { IncidentKeyState, IncidentResponse } from './incident-response.js';
+import { decideIncidentResponse, incidentEffects, incidentOutcome, isAdminKey, policyActionFor, sameLeakSource } from './incident-response.js';
+
+const NOW = Date.parse('2030-01-01T00:00:00Z');
+const LATER = '2030-01-01T01:00:00.000Z';
+const EARLIER = '2029-12-31T23:00:00.000Z';
+const KEY_ID = 'key_01jdaaaaaaaaaaaaaaaaaaaaaa';
+const REPLACEMENT = 'key_01jdbbbbbbbbbbbbbbbbbbbbbb';
+
+const issued = (scopes: string[] = ['orders:read']): KeyRecord =>
+  evolveKey(undefined, {
+    type: 'KeyIssued',
+    data: {
+      keyId: KEY_ID,
+      tenant: 'acme',
+      owner: 'billing',
+      environment: 'live',
+      prefix: 'kl',
+      digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest: 'a'.repeat(64) },
+      hint: 'kl_live_…abcd',
+      scopes,
+      ipAllowlist: [],
+      metadata: {},
+    },
+  })!;
+const after = (record: KeyRecord, ...events: KeyEvent[]): KeyRecord => events.reduce<KeyRecord | undefined>(evolveKey, record)!;
+const rotated = (graceEndsAt: string): KeyEvent => ({ type: 'KeyRotated', data: { keyId: KEY_ID, replacedBy: REPLACEMENT, graceEndsAt } });
+
+/** Every state an incident can find a key in. */
+const STATES = {
+  active: { record: issued(), replacementIssued: false },
+  suspended: { record: after(issued(), { type: 'KeySuspended', data: { keyId: KEY_ID } }), replacementIssued: false },
+  revoked: { record: after(issued(), { type: 'KeyRevoked', data: { keyId: KEY_ID, reason: 'x' } }), replacementIssued: false },
+  expired: { record: after(issued(), { type: 'KeyUpdated', data: { keyId: KEY_ID, expiresAt: EARLIER } }), replacementIssued: false },
+  'rotated, in its grace': { record: after(issued(), rotated(LATER)), replacementIssued: true },
+  'rotated, past its grace': { record: after(issued(), rotated(EARLIER)), replacementIssued: true },
+  'rotation interrupted': { record: after(issued(), rotated(LATER)), replacementIssued: false },
+  'rotated and suspended': { record: after(issued(), rotated(LATER), { type: 'KeySuspended', data: { keyId: KEY_ID } }), replacementIssued: true },
+  'an admin key': { record: issued(['keyledger:keys:read']), replacementIssued: false },
+} satisfies Record<string, IncidentKeyState>;
+
+const GRACE = 600_000;
+const none = (reason?: string): IncidentResponse => (reason ? ({ action: 'none', reason } as IncidentResponse) : { action: 'none' });
+const notify = (reason?: string): IncidentResponse => (reason ? ({ action: 'notify', reason } as IncidentResponse) : { action: 'notify' });
+const rotate: IncidentResponse = { action: 'rotate', graceMs: GRACE };
+
+/** What each policy action does in each state: the whole table, for leaks and anomalies alike. */
+const EXPECTED: Record<keyof typeof STATES, Record<IncidentPolicyAction, IncidentResponse>> = {
+  active: { none: none(), notify: notify(), suspend: { action: 'suspend' }, rotate, 'emergency-rotate': { action: 'emergency-rotate' } },
+  suspended: { none: none(), notify: notify(), suspend: notify('already-suspended'), rotate, 'emergency-rotate': { action: 'emergency-rotate' } },
+  revoked: {
+    none: none('key-revoked'),
+    notify: none('key-revoked'),
+    suspend: none('key-revoked'),
+    rotate: none('key-revoked'),
+    'emergency-rotate': none('key-revoked'),
+  },
+  expired: {
+    none: none('key-expired'),
+    notify: none('key-expired'),
+    suspend: none('key-expired'),
+    rotate: none('key-expired'),
+    'emergency-rotate': none('key-expired'),
+  },
+  'rotated, in its grace': {
+    none: none(),
+    notify: notify(),
+    suspend: { action: 'suspend' },
+    rotate: notify('already-rotated'),
+    'emergency-rotate': { action: 'revoke' },
+  },
+  'rotated, past its grace': {
+    none: none('key-expired'),
+    notify: none('key-expired'),
+    suspend: none('key-expired'),
+    rotate: none('key-expired'),
+    'emergency-rotate': none('key-expired'),
+  },
+  'rotation interrupted': { none: none(), notify: notify(), suspend: { action: 'suspend' }, rotate, 'emergency-rotate': { action: 'emergency-rotate' } },
+  'rotated and suspended': {
+    none: none(),
+    notify: notify(),
+    suspend: notify('already-suspended'),
+    rotate: notify('already-rotated'),
+    'emergency-rotate': { action: 'revoke' },
+  },
+  'an admin key': { none: none(), notify: notify(), suspend: notify('admin-key'), rotate: notify('admin-key'), 'emergency-rotate': notify('admin-key') },
+};
+
+describe('the response to an incident', () => {
+  for (const incident of INCIDENT_TYPES) {
+    const actions = incident === 'KeyLeakReported' ? LEAK_POLICY_ACTIONS : ANOMALY_POLICY_ACTIONS;
+    for (const [state, key] of Object.entries(STATES) as [keyof typeof STATES, IncidentKeyState][]) {
+      for (const asked of actions) {
+        it(`${incident}, policy ${asked}, ${state} key: ${JSON.stringify(EXPECTED[state][asked])}`, () => {
+          const policy: EffectiveIncidentPolicy =
+            incident === 'KeyLeakReported'
+              ? { onLeak: asked as Exclude<IncidentPolicyAction, 'none'>, onAnomaly: 'none', graceMs: GRACE }
+              : { onLeak: 'notify', onAnomaly: asked, graceMs: GRACE };
+          expect(decideIncidentResponse(incident, policy, key, NOW)).toEqual(EXPECTED[state][asked]);
+        });
+      }
+    }
+  }
+
+  it('reads the leak setting for leaks and the anomaly setting for anomalies', () => {
+    const policy: EffectiveIncidentPolicy = { onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 0 };
+    expect(policyActionFor('KeyLeakReported', policy)).toBe('emergency-rotate');
+    expect(policyActionFor('AnomalyDetected', policy)).toBe('suspend');
+  });
+
+  it('treats any key holding a scope of the admin plane as an admin key', () => {
+    expect(isAdminKey({ scopes: ['orders:read', 'keyledger:leaks:report'] })).toBe(true);
+    expect(isAdminKey({ scopes: ['keyledger:*'] })).toBe(true);
+    expect(isAdminKey({ scopes: ['orders:*', 'keyledgers:x'] })).toBe(false);
+  });
+});
+
+describe('what an incident did', () => {
+  const INCIDENT = '0190f4c6-0000-7000-8000-000000000001';
+  const OTHER = '0190f4c6-0000-7000-8000-000000000002';
+  const rotation = { keyId: KEY_ID, replacedBy: REPLACEMENT, graceEndsAt: LATER };
+
+  it('records the rotation the incident caused, even when the decision now says the key is already rotated', () => {
+    const effects = incidentEffects(
+      [
+        { type: 'KeyLeakReported', data: {}, causationId: 'corr' },
+        { type: 'KeyRotated', data: rotation, causationId: INCIDENT },
+      ],
+      INCIDENT,
+    );
+    expect(incidentOutcome('rotate', { action: 'notify', reason: 'already-rotated' }, effects)).toEqual({
+      policy: 'rotate',
+      action: 'rotate',
+      replacedBy: REPLACEMENT,
+      graceEndsAt: LATER,
+    });
+  });
+
+  it('tells an emergency rotation, a revocation and a suspension apart', () => {
+    const emergency = incidentEffects(
+      [
+        { type: 'KeyRotated', data: { ...rotation, graceEndsAt: EARLIER, emergency: true }, causationId: INCIDENT },
+        { type: 'KeyRevoked', data: { keyId: KEY_ID, reason: 'emergency rotation' }, causationId: INCIDENT },
+      ],
+      INCIDENT,
+    );
+    expect(incidentOutcome('emergency-rotate', { action: 'emergency-rotate' }, emergency)).toEqual({
+      policy: 'emergency-rotate',
+      action: 'emergency-rotate',
+      replacedBy: REPLACEMENT,
+    });
+    const revoked = incidentEffects([{ type: 'KeyRevoked', data: {}, causationId: INCIDENT }], INCIDENT);
+    expect(incidentOutcome('emergency-rotate', { action: 'none', reason: 'key-revoked' }, revoked)).toEqual({ policy: 'emergency-rotate', action: 'revoke' });
+    const suspended = incidentEffects([{ type: 'KeySuspended', data: {}, causationId: INCIDENT }], INCIDENT);
+    expect(incidentOutcome('suspend', { action: 'notify', reason: 'already-suspended' }, suspended)).toEqual({ policy: 'suspend', action: 'suspend' });
+  });
+
+  it('ignores what other commands did, and records the decision when the incident changed nothing', () => {
+    const effects = incidentEffects(
+      [
+        { type: 'KeyRotated', data: rotation, causationId: OTHER },
+        { type: 'KeySuspended', data: {}, causationId: OTHER },
+      ],
+      INCIDENT,
+    );
+    expect(effects).toEqual({ rotation: undefined, revoked: false, suspended: false });
+    expect(incidentOutcome('rotate', { action: 'notify', reason: 'already-rotated' }, effects)).toEqual({
+      policy: 'rotate',
+      action: 'notify',
+      reason: 'already-rotated',
+    });
+    expect(incidentOutcome('none', { action: 'none' }, effects)).toEqual({ policy: 'none', action: 'none' });
+  });
+});
+
+describe('leak sources', () => {
+  it('are the same place only when every field is equal', () => {
+    const source = { file: 'config.env', line: 2, column: 9, commit: 'abc1234', repository: 'acme/app' };
+    expect(sameLeakSource(source, { ...source })).toBe(true);
+    expect(sameLeakSource(source, { ...source, line: 3 })).toBe(false);
+    expect(sameLeakSource(source, { file: 'config.env', line: 2, column: 9, repository: 'acme/app' })).toBe(false);
+    expect(sameLeakSource({ description: 'pasted in chat' }, { description: 'pasted in chat' })).toBe(true);
+  });
+});

@@ -1,0 +1,260 @@
+import pRetry from 'p-retry';
+import type {
+  AnomalyDetectedData,
+  EventEnvelope,
+  EventMetadata,
+  GetIncidentPolicyRequest,
+  IncidentHandledView,
+  IncidentPolicySetData,
+  IncidentPolicyView,
+  IncidentReportResult,
+  IncidentType,
+  KeyEvent,
+  KeyIncidentHandledData,
+  KeyLeakReportedData,
+  LeakSource,
+  ReportAnomalyRequest,
+  ReportLeakRequest,
+  SetIncidentPolicyRequest,
+} from '@keyledger/contracts';
+import { ApiError, anomalyDetectedSchema, streamIdOf } from '@keyledger/contracts';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { ConcurrencyConflictError } from '@keyledger/event-store';
+import { newEventId } from '@keyledger/ids';
+import type { IncidentPolicyTable, KeyRecord } from '@keyledger/key-domain';
+import {
+  decideIncidentResponse,
+  effectiveIncidentPolicy,
+  evolveIncidentPolicies,
+  evolveKey,
+  incidentPolicyAt,
+  isWellFormedKey,
+  keysInText,
+  sameLeakSource,
+} from '@keyledger/key-domain';
+import type { KeyIndex } from '@keyledger/key-projection';
+import { findKey } from '@keyledger/key-projection';
+import type { KeyHasher } from '@keyledger/key-secrets';
+import type { Caller } from './admin-authenticator.js';
+import { authorizeAdmin, seesTenant } from './admin-permissions.js';
+import { commandMetadata } from './command-metadata.js';
+import type { CommandContext } from './key-management.js';
+import { domainToApi } from './key-management.js';
+
+export interface IncidentReportsDependencies {
+  readonly store: PostgresEventStore;
+  readonly hasher: KeyHasher;
+  /** The issuer's key projection: where a reported plaintext is looked up (by digest). */
+  readonly index: KeyIndex;
+  readonly clock?: () => Date;
+}
+
+/** A key read from its stream, with the events it was folded from. */
+export interface LoadedKey {
+  readonly record: KeyRecord | undefined;
+  readonly events: readonly EventEnvelope[];
+}
+
+/** Reads a key's stream and folds it. */
+export async function loadKey(store: PostgresEventStore, keyId: string): Promise<LoadedKey> {
+  const events = await store.readStream(streamIdOf('key', keyId));
+  let record: KeyRecord | undefined;
+  for (const event of events) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
+  return { record, events };
+}
+
+/** Reads a tenant's incident policies from its stream. */
+export async function readIncidentPolicies(store: PostgresEventStore, tenant: string): Promise<IncidentPolicyTable> {
+  let table: IncidentPolicyTable = new Map();
+  for (const event of await store.readStream(streamIdOf('tenant', tenant)))
+    if (event.type === 'IncidentPolicySet') table = evolveIncidentPolicies(table, event.data as IncidentPolicySetData);
+  return table;
+}
+
+/** Whether the replacement a rotation of this key names was issued (false: no rotation, or an interrupted one). */
+export async function replacementIssued(store: PostgresEventStore, record: KeyRecord): Promise<boolean> {
+  return record.rotation !== undefined && (await store.streamVersion(streamIdOf('key', record.rotation.replacedBy))) > 0;
+}
+
+/** What the rotator recorded about one incident, if it has handled it. */
+export function handledIncident(events: readonly EventEnvelope[], incidentId: string): KeyIncidentHandledData | undefined {
+  return events.find((event) => event.type === 'KeyIncidentHandled' && (event.data as KeyIncidentHandledData).incident.eventId === incidentId)?.data as
+    KeyIncidentHandledData | undefined;
+}
+
+function handledView(handled: KeyIncidentHandledData | undefined): IncidentHandledView | null {
+  return handled ? { action: handled.action, reason: handled.reason ?? null, replacedBy: handled.replacedBy ?? null } : null;
+}
+
+/**
+ * Records an anomaly on the key's stream, as the anomaly detector does: the one way an
+ * AnomalyDetected enters the store. A detector that passes a stable `eventId` (derived from the
+ * key, the kind and the window it looked at) records an anomaly once however often it retries:
+ * the store answers an identical append of stored ids as the first time. KEY_NOT_FOUND for a key
+ * that was never issued.
+ */
+export async function recordAnomaly(
+  store: PostgresEventStore,
+  anomaly: AnomalyDetectedData,
+  metadata: EventMetadata,
+  options: { readonly eventId?: string } = {},
+): Promise<{ readonly incidentId: string }> {
+  const data = anomalyDetectedSchema.parse(anomaly);
+  const eventId = options.eventId ?? newEventId();
+  const streamId = streamIdOf('key', data.keyId);
+  const run = async (): Promise<void> => {
+    const version = await store.streamVersion(streamId);
+    if (version === 0) throw new ApiError('KEY_NOT_FOUND', `key ${data.keyId} does not exist`);
+    await store.append(streamId, version, [{ eventId, type: 'AnomalyDetected', data, metadata }]);
+  };
+  try {
+    await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+  } catch (error) {
+    return domainToApi(error);
+  }
+  return { incidentId: eventId };
+}
+
+/** Text of a leak source: it must say where a key was found, never hold one. */
+function sourceTexts(source: LeakSource): string[] {
+  return [source.file, source.repository, source.url, source.description].filter((text): text is string => text !== undefined);
+}
+
+/**
+ * Leak and anomaly reports, and the incident policies that say what follows them (the rotator
+ * acts; see IncidentResponder). A leak reported with the key's plaintext is looked up by its
+ * digest, like a verification, and recorded by key id: the plaintext is kept nowhere.
+ */
+export class IncidentReports {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: IncidentReportsDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /**
+   * Records a leak on the key's stream, once per place. With the plaintext, an admin key holding
+   * `keyledger:leaks:report` (or `keyledger:keys:write`) may report; by key id, only one that
+   * may change keys (`keyledger:keys:write`), since a report may rotate the key. A key of a
+   * tenant the caller may not see is NOT_FOUND, as an unknown key is.
+   */
+  async reportLeak(request: ReportLeakRequest, context: CommandContext): Promise<IncidentReportResult> {
+    const { caller } = context;
+    const permission = request.key === undefined ? 'write' : 'reportLeaks';
+    authorizeAdmin(caller, caller.tenant, permission);
+    if (sourceTexts(request.source).some((text) => keysInText(text).length > 0))
+      throw new ApiError('INVALID_ARGUMENT', 'invalid request: source: must say where the key was found, not hold a key');
+    let keyId = request.keyId;
+    if (request.key !== undefined) {
+      if (!isWellFormedKey(request.key)) return { outcome: 'MALFORMED' };
+      keyId = findKey(this.deps.index, this.deps.hasher, request.key)?.keyId;
+    }
+    if (keyId === undefined) return { outcome: 'NOT_FOUND' };
+    const evidence = request.key === undefined ? 'key-id' : 'plaintext';
+    const streamId = streamIdOf('key', keyId);
+    const run = async (): Promise<IncidentReportResult> => {
+      const { record, events } = await loadKey(this.deps.store, keyId);
+      if (!record || !seesTenant(caller, record.tenant)) return { outcome: 'NOT_FOUND' };
+      authorizeAdmin(caller, record.tenant, permission);
+      const earlier = events.find((event) => event.type === 'KeyLeakReported' && sameLeakSource((event.data as KeyLeakReportedData).source, request.source));
+      if (earlier) return this.result('ALREADY_REPORTED', 'KeyLeakReported', record, earlier.eventId, events);
+      const data: KeyLeakReportedData = {
+        keyId,
+        tenant: record.tenant,
+        source: request.source,
+        evidence,
+        reportedBy: commandMetadata(context).actor,
+        at: this.clock().toISOString(),
+      };
+      const incidentId = newEventId();
+      await this.deps.store.append(streamId, events.length, [{ eventId: incidentId, type: 'KeyLeakReported', data, metadata: commandMetadata(context) }]);
+      return this.result('REPORTED', 'KeyLeakReported', record, incidentId, events);
+    };
+    return this.retried(run);
+  }
+
+  /** Records an anomaly reported by an operator or an external detector; needs `keyledger:keys:write`. */
+  async reportAnomaly(request: ReportAnomalyRequest, context: CommandContext): Promise<IncidentReportResult> {
+    const { record } = await loadKey(this.deps.store, request.keyId);
+    if (!record || !seesTenant(context.caller, record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${request.keyId} does not exist`);
+    authorizeAdmin(context.caller, record.tenant, 'write');
+    const data: AnomalyDetectedData = {
+      keyId: request.keyId,
+      tenant: record.tenant,
+      kind: request.kind,
+      severity: request.severity,
+      ...(request.detail === undefined ? {} : { detail: request.detail }),
+      detectedAt: request.detectedAt ?? this.clock().toISOString(),
+    };
+    const { incidentId } = await recordAnomaly(this.deps.store, data, commandMetadata(context));
+    const { record: now, events } = await loadKey(this.deps.store, request.keyId);
+    return this.result('REPORTED', 'AnomalyDetected', now ?? record, incidentId, events);
+  }
+
+  /** Sets the incident policy of a tenant or of one owner in it (on the tenant's stream); needs write access to the tenant. */
+  async setIncidentPolicy(request: SetIncidentPolicyRequest, context: CommandContext): Promise<IncidentPolicyView> {
+    authorizeAdmin(context.caller, request.tenant, 'write');
+    const data: IncidentPolicySetData = {
+      tenant: request.tenant,
+      ...(request.owner === undefined ? {} : { owner: request.owner }),
+      onLeak: request.onLeak,
+      onAnomaly: request.onAnomaly,
+      graceMs: request.graceMs,
+    };
+    const streamId = streamIdOf('tenant', request.tenant);
+    await this.retried(async () => {
+      const version = await this.deps.store.streamVersion(streamId);
+      await this.deps.store.append(streamId, version, [{ type: 'IncidentPolicySet', data, metadata: commandMetadata(context) }]);
+    });
+    return this.policyView(await readIncidentPolicies(this.deps.store, request.tenant), request.tenant, request.owner);
+  }
+
+  /** The incident policy set for a tenant or owner, and the one that applies there; needs read access. */
+  async getIncidentPolicy(request: GetIncidentPolicyRequest, caller: Caller): Promise<IncidentPolicyView> {
+    authorizeAdmin(caller, request.tenant, 'read');
+    return this.policyView(await readIncidentPolicies(this.deps.store, request.tenant), request.tenant, request.owner);
+  }
+
+  private policyView(table: IncidentPolicyTable, tenant: string, owner: string | undefined): IncidentPolicyView {
+    return {
+      tenant,
+      owner: owner ?? null,
+      policy: { ...incidentPolicyAt(table, tenant, owner) },
+      effective: { ...effectiveIncidentPolicy(table, tenant, owner) },
+    };
+  }
+
+  /** The answer to a report: the key, the incident, and what follows (or followed) from it. */
+  private async result(
+    outcome: 'REPORTED' | 'ALREADY_REPORTED',
+    type: IncidentType,
+    record: KeyRecord,
+    incidentId: string,
+    events: readonly EventEnvelope[],
+  ): Promise<IncidentReportResult> {
+    const handled = handledIncident(events, incidentId);
+    const policy = effectiveIncidentPolicy(await readIncidentPolicies(this.deps.store, record.tenant), record.tenant, record.owner);
+    const pending = handled
+      ? undefined
+      : decideIncidentResponse(type, policy, { record, replacementIssued: await replacementIssued(this.deps.store, record) }, this.clock().getTime());
+    return {
+      outcome,
+      keyId: record.keyId,
+      tenant: record.tenant,
+      owner: record.owner,
+      hint: record.hint,
+      incidentId,
+      ...(pending ? { pendingAction: pending.action } : {}),
+      handled: handledView(handled),
+    };
+  }
+
+  /** Re-reads and decides again when another writer appended to the stream first. */
+  private async retried<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    } catch (error) {
+        return domainToApi(error);
+    }
+  }
+}

@@ -1,0 +1,283 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Counter } from 'prom-client';
+import type {
+  AnomalyDetectedData,
+  EventEnvelope,
+  IncidentAction,
+  IncidentNotification,
+  IncidentType,
+  KeyIncidentHandledData,
+  KeyLeakReportedData,
+} from '@keyledger/contracts';
+import {
+  ApiError,
+  INCIDENT_TYPES,
+  ROOT_TENANT,
+  anomalyDetectedSchema,
+  incidentNotificationSchema,
+  keyLeakReportedSchema,
+  notificationSubject,
+  streamIdOf,
+} from '@keyledger/contracts';
+import type { Projection } from '@keyledger/consumer-runtime';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { ConcurrencyConflictError } from '@keyledger/event-store';
+import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
+import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incidentOutcome, policyActionFor } from '@keyledger/key-domain';
+import type { Logger, Registry } from '@keyledger/observability';
+import { commandMetadata } from './command-metadata.js';
+import { handledIncident, loadKey, readIncidentPolicies, replacementIssued } from './incident-reports.js';
+import type { CommandContext, KeyManagement } from './key-management.js';
+
+/**
+ * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
+ * message id `incident-<incident id>`: a notification published again (a redelivered incident)
+ * is stored once within the stream's duplicate window.
+ */
+export class IncidentNotificationPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+  ) {}
+
+  /** Resolves once JetStream has stored it. */
+  async publish(notification: IncidentNotification): Promise<void> {
+    const message = incidentNotificationSchema.parse(notification);
+    await this.js.publish(notificationSubject(this.prefix, message.tenant), JSON.stringify(message), { msgID: `incident-${message.incidentId}` });
+  }
+}
+
+export interface IncidentResponderDependencies {
+  /** Changes keys as `system:rotator` (its systemActor), delivering new keys as any rotation does. */
+  readonly keys: KeyManagement;
+  readonly store: PostgresEventStore;
+  readonly notifications: Pick<IncidentNotificationPublisher, 'publish'>;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+}
+
+/** Answers that mean the key changed while the incident was handled: decide again. */
+const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
+const ATTEMPTS = 5;
+
+type Incident =
+  { readonly type: 'KeyLeakReported'; readonly data: KeyLeakReportedData } | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData };
+
+function parseIncident(event: EventEnvelope): Incident | undefined {
+  if (event.type === 'KeyLeakReported') return { type: event.type, data: keyLeakReportedSchema.parse(event.data) };
+  if (event.type === 'AnomalyDetected') return { type: event.type, data: anomalyDetectedSchema.parse(event.data) };
+  return undefined;
+}
+
+/**
+ * The rotator's answer to incidents: for each KeyLeakReported and AnomalyDetected, reads the
+ * key's effective incident policy, decides (`decideIncidentResponse`) and acts through
+ * KeyManagement (suspend, rotate with the policy's grace, emergency rotation, revoke), tells the
+ * tenant on its notification subject, and records KeyIncidentHandled on the key's stream.
+ *
+ * Handling one incident twice (a redelivery, a crash in the middle, two replicas) acts once:
+ * the actions name the incident as their causation, so a second pass reads what the first did
+ * from the key's stream; a rotation or suspension already made is refused by the key's rules;
+ * and KeyIncidentHandled is appended at the version read, once, after which the incident is a
+ * no-op.
+ */
+export class IncidentResponder {
+  private readonly clock: () => Date;
+  private readonly handled = new Map<string, number>();
+
+  constructor(private readonly deps: IncidentResponderDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  /** Incidents this process recorded as handled, by `<incident type>/<action>`. */
+  counts(): ReadonlyMap<string, number> {
+    return this.handled;
+  }
+
+  /** Handles an event of a key's stream; other than an incident, it does nothing. Returns what was recorded. */
+  async handle(event: EventEnvelope): Promise<KeyIncidentHandledData | undefined> {
+    const incident = parseIncident(event);
+    if (!incident) return undefined;
+    const { keyId } = incident.data;
+    const context: CommandContext = {
+      caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
+      correlationId: event.metadata.correlationId,
+      causationId: event.eventId,
+      traceparent: event.metadata.traceparent,
+    };
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+      const { record, events } = await loadKey(this.deps.store, keyId);
+      if (!record) throw new Error(`incident ${event.eventId} names key ${keyId}, which has no KeyIssued`);
+      const recorded = handledIncident(events, event.eventId);
+      if (recorded) return recorded;
+      const policy = effectiveIncidentPolicy(await readIncidentPolicies(this.deps.store, record.tenant), record.tenant, record.owner);
+      const response = decideIncidentResponse(
+        incident.type,
+        policy,
+        { record, replacementIssued: await replacementIssued(this.deps.store, record) },
+        this.clock().getTime(),
+      );
+      let delivery: string | undefined;
+      try {
+        delivery = await this.act(record, incident, response, context);
+      } catch (error) {
+        if (error instanceof ApiError && LOST_RACE.has(error.code)) continue;
+        throw error;
+      }
+      const after = await loadKey(this.deps.store, keyId);
+      const effects = incidentEffects(
+        after.events.map((stored) => ({ type: stored.type, data: stored.data, causationId: stored.metadata.causationId })),
+        event.eventId,
+      );
+      const data: KeyIncidentHandledData = {
+        keyId,
+        tenant: record.tenant,
+        incident: { type: incident.type, eventId: event.eventId },
+        ...incidentOutcome(policyActionFor(incident.type, policy), response, effects),
+        at: this.clock().toISOString(),
+      };
+      if (data.action !== 'none') await this.deps.notifications.publish(this.notification(event.eventId, incident, record, data, delivery));
+      try {
+        await this.deps.store.append(streamIdOf('key', keyId), after.events.length, [
+          { type: 'KeyIncidentHandled', data, metadata: commandMetadata(context, 'system:rotator') },
+        ]);
+      } catch (error) {
+        if (error instanceof ConcurrencyConflictError) continue;
+        throw error;
+      }
+      this.count(incident.type, data.action);
+      this.deps.logger.info(
+        {
+          keyId,
+          incident: incident.type,
+          incidentId: event.eventId,
+          policy: data.policy,
+          action: data.action,
+          reason: data.reason,
+          replacedBy: data.replacedBy,
+        },
+        'incident handled',
+      );
+      return data;
+    }
+    throw new Error(`incident ${event.eventId} on key ${keyId}: the key kept changing while it was handled; retried at redelivery`);
+  }
+
+  /** Carries out a decision; returns the new key's delivery status after a rotation. */
+  private async act(record: KeyRecord, incident: Incident, response: IncidentResponse, context: CommandContext): Promise<string | undefined> {
+    const keyId = record.keyId;
+    const why = incident.type === 'KeyLeakReported' ? 'reported leaked' : `anomaly: ${incident.data.kind} (${incident.data.severity})`;
+    switch (response.action) {
+      case 'none':
+      case 'notify':
+        return undefined;
+      case 'suspend':
+        await this.deps.keys.suspend({ keyId, reason: why }, context);
+        return undefined;
+      case 'revoke':
+        await this.deps.keys.revoke({ keyId, reason: `${why} during its rotation grace`, waitForVerifiers: false }, context);
+        return undefined;
+      case 'rotate':
+      case 'emergency-rotate': {
+        const emergency = response.action === 'emergency-rotate';
+        const rotated = await this.deps.keys.rotate(
+          { keyId, emergency, waitForVerifiers: false, ...(emergency ? {} : { graceMs: response.graceMs }) },
+          context,
+        );
+        if (rotated.delivery === 'FAILED' || rotated.delivery === 'UNRECORDED')
+          this.deps.logger.warn(
+            { keyId: rotated.keyId, owner: record.owner, delivery: rotated.delivery },
+            'the new key of an incident rotation was not delivered and recorded',
+          );
+        return rotated.delivery;
+      }
+      default:
+        return response satisfies never;
+    }
+  }
+
+  private notification(
+    incidentId: string,
+    incident: Incident,
+    record: KeyRecord,
+    handled: KeyIncidentHandledData,
+    delivery: string | undefined,
+  ): IncidentNotification {
+    return {
+      v: 1,
+      type: 'KeyIncident',
+      incidentId,
+      incident: incident.type,
+      keyId: record.keyId,
+      tenant: record.tenant,
+      owner: record.owner,
+      hint: record.hint,
+      ...(incident.type === 'KeyLeakReported'
+        ? { source: incident.data.source }
+        : {
+            anomaly: {
+              kind: incident.data.kind,
+              severity: incident.data.severity,
+              ...(incident.data.detail === undefined ? {} : { detail: incident.data.detail }),
+            },
+          }),
+      policy: handled.policy,
+      action: handled.action,
+      ...(handled.reason === undefined ? {} : { reason: handled.reason }),
+      ...(handled.replacedBy === undefined ? {} : { replacedBy: handled.replacedBy }),
+      ...(handled.graceEndsAt === undefined ? {} : { graceEndsAt: handled.graceEndsAt }),
+      ...(delivery === undefined || handled.replacedBy === undefined ? {} : { delivery }),
+      at: handled.at,
+    };
+  }
+
+  private count(type: IncidentType, action: IncidentAction): void {
+    const label = `${type}/${action}`;
+    this.handled.set(label, (this.handled.get(label) ?? 0) + 1);
+  }
+}
+
+/**
+ * The incident responder as a projection of the key streams, for a DurableEventConsumer: each
+ * incident is handled once it arrives, and the consumer's inbox skips a redelivery of one already
+ * handled. Its state is the KeyIncidentHandled events themselves, so a rebuild has nothing to
+ * reset: replayed incidents find their record and do nothing.
+ *
+ * The consumer applies an event inside a Postgres transaction (its inbox row), which stays open
+ * while the key is changed: a few milliseconds for most actions, longer when a delivery is
+ * retried. The relay publishes nothing committed after that transaction began until it ends.
+ */
+export class IncidentResponseProjection implements Projection {
+  readonly category = 'key';
+
+  constructor(
+    private readonly responder: Pick<IncidentResponder, 'handle'>,
+    readonly name = 'rotator-incidents',
+  ) {}
+
+  async apply(event: EventEnvelope): Promise<void> {
+    if ((INCIDENT_TYPES as readonly string[]).includes(event.type)) await this.responder.handle(event);
+  }
+
+  async reset(): Promise<void> {
+    // Nothing of its own to empty: what it did is in the key streams.
+  }
+}
+
+/** The rotator's incident metrics: incidents handled by this process, by incident type and action. */
+export function registerIncidentMetrics(registry: Registry, responder: Pick<IncidentResponder, 'counts'>): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name: 'keyledger_rotator_incidents_total',
+    help: 'Incidents (leak reports, anomalies) this rotator handled, by incident and the action taken',
+    labelNames: ['incident', 'action'],
+    registers: [registry],
+    collect() {
+      for (const [label, total] of responder.counts()) {
+        const [incident, action] = label.split('/') as [string, string];
+        this.inc({ incident, action }, total - (reported.get(label) ?? 0));
+        reported.set(label, total);
+      }
+    },
+  });
+}

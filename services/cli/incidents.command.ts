@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
+import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
+import type { KeyledgerClient } from './api-client.js';
+import { detailTable, print } from './output.js';
+import { graceOption } from './rotate.command.js';
+import { formatDuration } from './rotation-policy.command.js';
+
+type WithClient = <A extends unknown[]>(
+  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
+) => (...args: A) => Promise<void>;
+
+/** `--line 12`: a positive whole number. */
+function positiveNumber(value: string): number {
+  const n = /^\d{1,9}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(n >= 1)) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+}
+
+/** What a report's outcome means for people, in a few words. */
+export function reportSummary(result: IncidentReportResult): string {
+  switch (result.outcome) {
+    case 'NOT_FOUND':
+      return 'unknown key (nothing recorded)';
+    case 'MALFORMED':
+      return 'not a key (nothing recorded)';
+    case 'REPORTED':
+    case 'ALREADY_REPORTED': {
+      const what = result.outcome === 'REPORTED' ? 'reported' : 'already reported there';
+      const handled = result.handled;
+      if (handled) return `${what}; ${handled.action}${handled.reason ? ` (${handled.reason})` : ''}${handled.replacedBy ? ` → ${handled.replacedBy}` : ''}`;
+      return `${what}; ${result.pendingAction ?? '?'} pending`;
+    }
+    default:
+      return result.outcome satisfies never;
+  }
+}
+
+function reportText(result: IncidentReportResult): string {
+  return detailTable({
+    outcome: reportSummary(result),
+    ...(result.keyId ? { 'key id': result.keyId, tenant: result.tenant, owner: result.owner, hint: result.hint, incident: result.incidentId } : {}),
+  });
+}
+
+/** A report for `keys.report-leak` found a key: exit 0; an unknown or malformed one: exit 1. */
+const reportExitCode = (result: IncidentReportResult): number => (result.outcome === 'REPORTED' || result.outcome === 'ALREADY_REPORTED' ? 0 : 1);
+
+interface LeakSourceOptions {
+  file?: string;
+  line?: number;
+  column?: number;
+  commit?: string;
+  repository?: string;
+  url?: string;
+  description?: string;
+}
+
+/** The place given by the options; those left out are undefined, which JSON leaves out of the request. */
+function leakSource({ file, line, column, commit, repository, url, description }: LeakSourceOptions): LeakSource {
+  return { file, line, column, commit, repository, url, description };
+}
+
+function policyText(view: IncidentPolicyView): string {
+  const grace = (ms: number | null): string => formatDuration(ms, 'not set');
+  return detailTable({
+    tenant: view.tenant,
+    owner: view.owner ?? '(tenant policy)',
+    'set here': `on leak ${view.policy.onLeak ?? 'not set'}, on anomaly ${view.policy.onAnomaly ?? 'not set'}, grace ${grace(view.policy.graceMs)}`,
+    applies: `on leak ${view.effective.onLeak}, on anomaly ${view.effective.onAnomaly}, grace ${grace(view.effective.graceMs)}`,
+  });
+}
+
+/**
+ * `keyledger keys report-leak`, `keys report-anomaly` and `incident-policy set|get`: incidents on
+ * keys and what the tenant wants done about them.
+ */
+export function registerIncidentCommands(program: Command, keys: Command, withClient: WithClient): void {
+  keys
+    .command('report-leak [key]')
+    .description('report a leaked key (its plaintext, - to read it from stdin, or --key-id) and where it was found; the incident policy applies')
+    .option('--key-id <id>', 'report by key id instead of the plaintext (needs keyledger:keys:write)')
+    .option('--file <path>', 'the file it was found in')
+    .option('--line <n>', 'its line', positiveNumber)
+    .option('--column <n>', 'its column', positiveNumber)
+    .option('--commit <sha>', 'the commit that added it')
+    .option('--repository <name>', 'the repository (URL, org/name or path)')
+    .option('--url <url>', 'a web page it was found on')
+    .option('--description <text>', 'where it was found, in words')
+    .action(
+      withClient(async (client, options, key: string | undefined, command: LeakSourceOptions & { keyId?: string }) => {
+        if ((key === undefined) === (command.keyId === undefined)) throw new InvalidArgumentError('give either the key or --key-id');
+        const plaintext = key === '-' ? readFileSync(0, 'utf8').trim() : key;
+        const result = await client.call<IncidentReportResult>('keys.report-leak', {
+          ...(plaintext === undefined ? { keyId: command.keyId } : { key: plaintext }),
+          source: leakSource(command),
+        });
+        print(options.json, result, () => reportText(result));
+        return reportExitCode(result);
+      }),
+    );
+
+  keys
+    .command('report-anomaly <keyId>')
+    .description('report unusual use of a key; the incident policy applies (the anomaly detector records its own)')
+    .addOption(new Option('--kind <kind>').choices(ANOMALY_KINDS).makeOptionMandatory())
+    .addOption(new Option('--severity <severity>').choices(ANOMALY_SEVERITIES).makeOptionMandatory())
+    .option('--detail <text>', 'what was seen')
+    .action(
+      withClient(async (client, options, keyId: string, command: { kind: string; severity: string; detail?: string }) => {
+        const result = await client.call<IncidentReportResult>('keys.report-anomaly', {
+          keyId,
+          kind: command.kind,
+          severity: command.severity,
+          detail: command.detail,
+        });
+        print(options.json, result, () => reportText(result));
+      }),
+    );
+
+  const policy = program.command('incident-policy').description('incident policies per tenant and per owner: what a leak report or an anomaly does to a key');
+  policy
+    .command('set')
+    .description('set the policy of a tenant (or of one owner with --owner); options left out fall back to the tenant, then the defaults')
+    .requiredOption('--tenant <tenant>')
+    .option('--owner <owner>')
+    .addOption(new Option('--on-leak <action>', 'what a leak report does (default rotate)').choices(LEAK_POLICY_ACTIONS))
+    .addOption(new Option('--on-anomaly <action>', 'what an anomaly does (default notify)').choices(ANOMALY_POLICY_ACTIONS))
+    .option('--grace <duration>', 'grace of the rotations they trigger, e.g. 1h (default 1h)', graceOption)
+    .action(
+      withClient(async (client, options, command: { tenant: string; owner?: string; onLeak?: string; onAnomaly?: string; grace?: number }) => {
+        const view = await client.call<IncidentPolicyView>('incident-policy.set', {
+          tenant: command.tenant,
+          owner: command.owner,
+          onLeak: command.onLeak ?? null,
+          onAnomaly: command.onAnomaly ?? null,
+          graceMs: command.grace ?? null,
+        });
+        print(options.json, view, () => policyText(view));
+      }),
+    );
+  policy
+    .command('get')
+    .requiredOption('--tenant <tenant>')
+    .option('--owner <owner>')
+    .action(
+      withClient(async (client, options, command: { tenant: string; owner?: string }) => {
+        const view = await client.call<IncidentPolicyView>('incident-policy.get', { tenant: command.tenant, owner: command.owner });
+        print(options.json, view, () => policyText(view));
+      }),
+    );
+}

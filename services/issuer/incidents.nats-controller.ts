@@ -1,0 +1,72 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { NatsContext } from '@nestjs/microservices';
+import type { NatsReply } from '@keyledger/api-transport';
+import type { ReadableHeaders } from '@keyledger/event-bus';
+import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import {
+  ApiError,
+  apiSubject,
+  getIncidentPolicyRequestSchema,
+  reportAnomalyRequestSchema,
+  reportLeakRequestSchema,
+  setIncidentPolicyRequestSchema,
+} from '@keyledger/contracts';
+import type { IncidentPolicyView, IncidentReportResult } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/key-management';
+import { AdminAuthenticator, IncidentReports, parseRequest } from '@keyledger/key-management';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+
+/**
+ * Incidents over NATS request/reply: `<prefix>.v1.keys.report-leak`, `keys.report-anomaly` and
+ * `incident-policy.set|get`. A leak report may carry a key's plaintext: its body is never logged.
+ */
+export function incidentsNatsController(prefix: string): new (...args: never[]) => unknown {
+  @Controller()
+  class IncidentsNatsController {
+    constructor(
+      @Inject(IncidentReports) private readonly incidents: IncidentReports,
+      @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+      @Inject(LOGGER) private readonly logger: Logger,
+    ) {}
+
+    @MessagePattern(apiSubject(prefix, 'keys.report-leak'))
+    reportLeak(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentReportResult>> {
+      return this.handle(ctx, body, (context) => this.incidents.reportLeak(parseRequest(reportLeakRequestSchema, body), context));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'keys.report-anomaly'))
+    reportAnomaly(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentReportResult>> {
+      return this.handle(ctx, body, (context) => this.incidents.reportAnomaly(parseRequest(reportAnomalyRequestSchema, body), context));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'incident-policy.set'))
+    setPolicy(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentPolicyView>> {
+      return this.handle(ctx, body, (context) => this.incidents.setIncidentPolicy(parseRequest(setIncidentPolicyRequestSchema, body), context));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'incident-policy.get'))
+    getPolicy(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentPolicyView>> {
+      return this.handle(ctx, body, (context) => this.incidents.getIncidentPolicy(parseRequest(getIncidentPolicyRequestSchema, body), context.caller));
+    }
+
+    private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {
+      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
+      return natsReply(this.logger, () =>
+        inNatsServerSpan(ctx.getSubject(), headers, () => {
+          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+          return run(
+            this.auth.commandContext({
+              authorization: headers?.get('Authorization'),
+              correlationId: headers?.get('Keyledger-Correlation-Id'),
+              traceparent: headers?.get('traceparent'),
+            }),
+          );
+        }),
+      );
+    }
+  }
+
+  return IncidentsNatsController;
+}
