@@ -2,7 +2,8 @@
 // side by side with a baseline HTTP server that looks the key's digest up in Postgres on
 // every request. Then revocation propagation (revoke with the fence, two verifiers).
 // Needs wrk (apt-get install wrk). Run with `npm run bench -- verify-throughput`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { cpus } from 'node:os';
@@ -23,6 +24,7 @@ const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
 const peppers = ctx.serviceEnv['KEYLEDGER_HASH_PEPPERS']!;
 const hasher = new KeyHasher(parsePeppers(peppers));
 let services: RunningServices | undefined;
+let floor: ChildProcess | undefined;
 const api = natsKeyApi(ctx, rootKey);
 const admin = <T>(operation: string, body: unknown): Promise<T> => api.ok<T>(operation, body);
 
@@ -107,7 +109,7 @@ try {
     return { perSecond: (threads * 2_000_000) / (span / 1000), valid: results.reduce((sum, r) => sum + r.valid, 0) };
   };
   console.log(
-    `method: the same VALID key each time; in-process = verifyKey() on a loaded index in worker threads (2,000,000 each), before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request`,
+    `method: the same VALID key each time; in-process = verifyKey() on a loaded index in worker threads (2,000,000 each), before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request; floor = node:http answering the same headers and doing nothing else`,
   );
   for (const threads of [1, cpus().length]) {
     const { perSecond, valid } = await inProcess(threads);
@@ -147,10 +149,16 @@ try {
   await new Promise<void>((resolve) => baseline.listen(0, '127.0.0.1', resolve));
   const baselineUrl = `http://127.0.0.1:${(baseline.address() as { port: number }).port}/v1/authorize`;
 
+  // The floor: what node:http itself allows on this machine beside the same services.
+  floor = spawn(process.execPath, [new URL('./support/floor-http-server.js', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const floorPort = await new Promise<string>((resolve) => floor!.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+  const floorUrl = `http://127.0.0.1:${floorPort}/v1/authorize`;
+
   for (const connections of [1, 16, 64]) {
     console.log(`concurrency ${String(connections).padEnd(3)} NATS     ${await natsLoad(key, connections)}`);
     console.log(`concurrency ${String(connections).padEnd(3)} HTTP     ${await wrk(`http://127.0.0.1:${verifierPort}/v1/authorize`, key, connections)}`);
     console.log(`concurrency ${String(connections).padEnd(3)} baseline ${await wrk(baselineUrl, key, connections)}`);
+    console.log(`concurrency ${String(connections).padEnd(3)} floor    ${await wrk(floorUrl, key, connections)}`);
   }
   baseline.close();
   await pool.end();
@@ -167,6 +175,7 @@ try {
   const revoked = summarise(revocations);
   console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
 } finally {
+  floor?.kill();
   services?.stop();
   await ctx.close();
 }

@@ -57,9 +57,13 @@ function prefixLines(name, stream, target) {
   });
 }
 
+// Per-service V8 settings, as in deploy/kustomize: the verifier's larger young generation
+// collects a quarter as often under load, which keeps its tail latency down.
+const NODE_FLAGS = { verifier: ['--max-semi-space-size=64'] };
+
 for (const service of SERVICES) {
   const port = portBase + (service.port - 3000);
-  const child = spawn(process.execPath, ['--enable-source-maps', join(root, `dist/services/${service.name}/main.js`)], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...(NODE_FLAGS[service.name] ?? []), join(root, `dist/services/${service.name}/main.js`)], {
     env: { ...env, HTTP_PORT: String(port), HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

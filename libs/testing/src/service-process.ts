@@ -14,12 +14,15 @@ export function builtService(service: string): string {
   return path;
 }
 
+/** V8 settings a service runs with in every deployment (deploy/kustomize, tools/start.mjs). */
+const SERVICE_NODE_FLAGS: Record<string, readonly string[]> = { verifier: ['--max-semi-space-size=64'] };
+
 /**
  * Starts a built service as a real OS process against the test context's schema and streams.
  * Ports default to 0 (any free port), so replicas and parallel test files never collide.
  */
 export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [builtService(service)], {
+  const child = spawn(process.execPath, [...(SERVICE_NODE_FLAGS[service] ?? []), builtService(service)], {
     env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', GRPC_PORT: '0', LOG_LEVEL: process.env['TEST_SERVICE_LOG_LEVEL'] ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
