@@ -43,7 +43,8 @@ export function policyActionFor(incident: IncidentType, policy: EffectiveInciden
 
 /**
  * Decides what an incident does to a key, given the effective policy and the key's state at
- * `now` (epoch ms). A key that can no longer be used (revoked, expired) is left alone; a key
+ * `now` (epoch ms). An interrupted rotation is completed when the policy rotates; otherwise a
+ * key that can no longer be used (revoked, expired) is left alone; a key
  * already rotated is not rotated again (an emergency policy revokes it instead, ending its
  * grace); an admin key is only notified; a suspended key is not suspended again, but may be
  * rotated (its replacement is active, as with `keys.rotate`).
@@ -51,6 +52,12 @@ export function policyActionFor(incident: IncidentType, policy: EffectiveInciden
 export function decideIncidentResponse(incident: IncidentType, policy: EffectiveIncidentPolicy, key: IncidentKeyState, now: number): IncidentResponse {
   const asked = policyActionFor(incident, policy);
   const { record } = key;
+  // A rotation interrupted between its appends (its replacement never issued) is completed,
+  // even when the old key already stopped (an emergency rotation revokes it in its first
+  // append, and a short grace may have run out): otherwise the owner is left with no key.
+  const interrupted = record.rotation !== undefined && !key.replacementIssued;
+  if (interrupted && (asked === 'rotate' || asked === 'emergency-rotate') && !isAdminKey(record))
+    return record.rotation!.emergency || asked === 'emergency-rotate' ? { action: 'emergency-rotate' } : { action: 'rotate', graceMs: policy.graceMs };
   const status = statusAt(record.status, record.expiresAt, now);
   if (status === 'revoked') return { action: 'none', reason: 'key-revoked' };
   if (status === 'expired') return { action: 'none', reason: 'key-expired' };

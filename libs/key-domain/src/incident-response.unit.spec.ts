@@ -39,6 +39,15 @@ const STATES = {
   'rotated, in its grace': { record: after(issued(), rotated(LATER)), replacementIssued: true },
   'rotated, past its grace': { record: after(issued(), rotated(EARLIER)), replacementIssued: true },
   'rotation interrupted': { record: after(issued(), rotated(LATER)), replacementIssued: false },
+  'rotation interrupted, past its grace': { record: after(issued(), rotated(EARLIER)), replacementIssued: false },
+  'emergency rotation interrupted': {
+    record: after(
+      issued(),
+      { type: 'KeyRotated', data: { keyId: KEY_ID, replacedBy: REPLACEMENT, graceEndsAt: EARLIER, emergency: true } },
+      { type: 'KeyRevoked', data: { keyId: KEY_ID, reason: 'emergency rotation' } },
+    ),
+    replacementIssued: false,
+  },
   'rotated and suspended': { record: after(issued(), rotated(LATER), { type: 'KeySuspended', data: { keyId: KEY_ID } }), replacementIssued: true },
   'an admin key': { record: issued(['keyledger:keys:read']), replacementIssued: false },
 } satisfies Record<string, IncidentKeyState>;
@@ -81,6 +90,21 @@ const EXPECTED: Record<keyof typeof STATES, Record<IncidentPolicyAction, Inciden
     'emergency-rotate': none('key-expired'),
   },
   'rotation interrupted': { none: none(), notify: notify(), suspend: { action: 'suspend' }, rotate, 'emergency-rotate': { action: 'emergency-rotate' } },
+  // The old key has stopped, but its replacement must still be issued.
+  'rotation interrupted, past its grace': {
+    none: none('key-expired'),
+    notify: none('key-expired'),
+    suspend: none('key-expired'),
+    rotate,
+    'emergency-rotate': { action: 'emergency-rotate' },
+  },
+  'emergency rotation interrupted': {
+    none: none('key-revoked'),
+    notify: none('key-revoked'),
+    suspend: none('key-revoked'),
+    rotate: { action: 'emergency-rotate' },
+    'emergency-rotate': { action: 'emergency-rotate' },
+  },
   'rotated and suspended': {
     none: none(),
     notify: notify(),

@@ -276,6 +276,30 @@ describe('an incident interrupted or handled twice', () => {
     expect(issued!.metadata.causationId).toBe(incident.eventId);
   });
 
+  it('completes an emergency rotation killed between its two appends, though the old key is already revoked', async () => {
+    await it1.reports.setIncidentPolicy({ tenant: 'acme', owner: 'killed-mid-emergency', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
+    const { keyId, incident } = await reportedLeak('killed-mid-emergency');
+    const replacedBy = 'key_01jdyyyyyyyyyyyyyyyyyyyyyy';
+    // What the first append of an emergency rotation leaves: rotated and revoked, no replacement.
+    await it1.ctx.store.append(streamIdOf('key', keyId), 2, [
+      {
+        type: 'KeyRotated',
+        data: { keyId, replacedBy, graceEndsAt: new Date().toISOString(), emergency: true },
+        metadata: commandMetadata({ ...admin, causationId: incident.eventId }, 'system:rotator'),
+      },
+      {
+        type: 'KeyRevoked',
+        data: { keyId, reason: 'emergency rotation' },
+        metadata: commandMetadata({ ...admin, causationId: incident.eventId }, 'system:rotator'),
+      },
+    ]);
+    expect(await it1.responder().handle(incident)).toMatchObject({ action: 'emergency-rotate', replacedBy });
+    const [issued] = await it1.events(replacedBy);
+    expect(issued).toMatchObject({ type: 'KeyIssued', data: { rotatedFrom: keyId } });
+    // Revoked once, by the first append.
+    expect((await it1.events(keyId)).filter((event) => event.type === 'KeyRevoked')).toHaveLength(1);
+  });
+
   it('acts once when two replicas handle one incident at the same time', async () => {
     const { keyId, incident } = await reportedLeak('raced');
     const [a, b] = await Promise.all([it1.responder().handle(incident), it1.responder().handle(incident)]);

@@ -125,6 +125,10 @@ export class IncidentResponder {
         throw error;
       }
       const after = await loadKey(this.deps.store, keyId);
+      // Another replica handling the same incident may have recorded it while this one acted
+      // (both completing one rotation, say): its record stands, and this one adds none.
+      const recordedMeanwhile = handledIncident(after.events, event.eventId);
+      if (recordedMeanwhile) return recordedMeanwhile;
       const effects = incidentEffects(
         after.events.map((stored) => ({ type: stored.type, data: stored.data, causationId: stored.metadata.causationId })),
         event.eventId,
