@@ -57,7 +57,7 @@ export function decideIncidentResponse(incident: IncidentType, policy: Effective
   // append, and a short grace may have run out): otherwise the owner is left with no key.
   const interrupted = record.rotation !== undefined && !key.replacementIssued;
   if (interrupted && (asked === 'rotate' || asked === 'emergency-rotate') && !isAdminKey(record))
-    return record.rotation!.emergency || asked === 'emergency-rotate' ? { action: 'emergency-rotate' } : { action: 'rotate', graceMs: policy.graceMs };
+    return record.rotation.emergency || asked === 'emergency-rotate' ? { action: 'emergency-rotate' } : { action: 'rotate', graceMs: policy.graceMs };
   const status = statusAt(record.status, record.expiresAt, now);
   if (status === 'revoked') return { action: 'none', reason: 'key-revoked' };
   if (status === 'expired') return { action: 'none', reason: 'key-expired' };
