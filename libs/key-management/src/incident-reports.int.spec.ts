@@ -191,4 +191,15 @@ describe('leak and anomaly reports', () => {
     expect((await errorOf(reports.reportAnomaly({ keyId: unknown.keyId, kind: 'other', severity: 'low' }, root))).code).toBe('KEY_NOT_FOUND');
     await expect(recordAnomaly(ctx.store, { ...anomaly, severity: 'extreme' as 'high' }, metadata)).rejects.toThrow();
   });
+
+  it('refuses an anomaly whose detail holds a key, over the API and from the detector, and records nothing', async () => {
+    const key = await issue('acme', 'billing');
+    const detail = `calls with ${key.key} from 3 new countries`;
+    const refused = await errorOf(reports.reportAnomaly({ keyId: key.keyId, kind: 'new-source', severity: 'high', detail }, root));
+    expect(refused.code).toBe('INVALID_ARGUMENT');
+    expect(refused.message).not.toContain(key.key);
+    const anomaly = { keyId: key.keyId, tenant: 'acme', kind: 'new-source' as const, severity: 'high' as const, detail, detectedAt: new Date().toISOString() };
+    expect((await errorOf(recordAnomaly(ctx.store, anomaly, testMetadata({ actor: 'system:anomaly-detector' })))).code).toBe('INVALID_ARGUMENT');
+    expect(await ctx.store.streamVersion(streamIdOf('key', key.keyId))).toBe(1);
+  });
 });

@@ -100,6 +100,9 @@ export async function recordAnomaly(
   options: { readonly eventId?: string } = {},
 ): Promise<{ readonly incidentId: string }> {
   const data = anomalyDetectedSchema.parse(anomaly);
+  // The detail goes into the store, the event stream and the tenant's notification: never a key.
+  if (data.detail !== undefined && keysInText(data.detail).length > 0)
+    throw new ApiError('INVALID_ARGUMENT', 'invalid request: detail: must describe the anomaly, not hold a key');
   const eventId = options.eventId ?? newEventId();
   const streamId = streamIdOf('key', data.keyId);
   const run = async (): Promise<void> => {
