@@ -2,12 +2,14 @@ import { allowlistRanges } from '@keyledger/key-domain';
 import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
 
 /**
- * Bumped whenever the layout below changes; a snapshot of another format is not read. Optional
- * fields added to the extras (JSON in the header, e.g. a rotation's quiet period and early grace
- * end) do not change it: an older snapshot reads them as absent, and the expiry column already
- * holds the capped expiry every reader needs.
+ * Bumped whenever the layout below changes, and whenever the index learns a key event it used
+ * to skip: a snapshot of another format is not read. A writer that did not know an event still
+ * moved its position past it, so its snapshot would hide that event from a newer reader for
+ * good (2: KeyGraceEnded ends a grace early; the incident events count in a key's version).
+ * Optional fields added to the extras (JSON in the header) alone do not change it: an older
+ * snapshot reads them as absent.
  */
-export const KEY_INDEX_SNAPSHOT_FORMAT = 1;
+export const KEY_INDEX_SNAPSHOT_FORMAT = 2;
 const MAGIC = 0x4b4c5831; // "KLX1"
 
 type NumericColumn = 'tenants' | 'owners' | 'prefixes' | 'scopes' | 'versions' | 'pepperVersions' | 'hintTails' | 'expiries' | 'statuses' | 'environments';
