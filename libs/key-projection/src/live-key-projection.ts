@@ -352,6 +352,6 @@ export class LiveKeyProjection {
 }
 
 /** What a snapshot's seal covers besides its bytes: a sealed body cannot be stored beside another position. */
-function snapshotContext(format: number, position: GlobalPosition): string {
+export function snapshotContext(format: number, position: GlobalPosition): string {
   return JSON.stringify({ projection: KEY_PROJECTION_SNAPSHOT, format, transactionId: position.transactionId, position: position.position });
 }

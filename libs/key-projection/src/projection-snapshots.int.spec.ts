@@ -5,7 +5,8 @@ import type { KeyRecord } from '@keyledger/key-domain';
 import { SnapshotSeal } from '@keyledger/key-secrets';
 import { KeyIndex } from './key-index.js';
 import type { LiveKeyProjectionSettings } from './live-key-projection.js';
-import { KEY_PROJECTION_SNAPSHOT, LiveKeyProjection } from './live-key-projection.js';
+import { KEY_INDEX_SNAPSHOT_FORMAT } from './key-index-snapshot.js';
+import { KEY_PROJECTION_SNAPSHOT, LiveKeyProjection, snapshotContext } from './live-key-projection.js';
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
 
 const SETTINGS: LiveKeyProjectionSettings = {
@@ -113,5 +114,22 @@ describe('key projection snapshots', () => {
     const tampered = await startProjection(true);
     expect(tampered.projection.status().startedFromSnapshot).toBe(false);
     expect(tampered.index.size).toBe(35);
+  });
+
+  it('replays the store instead of loading a snapshot of another format, even one sealed as it should be', async () => {
+    // Undo the edit above: the stored snapshot is whole again.
+    await ctx.ownerDb.query(`update projection_snapshot_chunks set data = set_byte(data, 0, get_byte(data, 0) # 1) where seq = 0`);
+    const current = (await store.load(KEY_PROJECTION_SNAPSHOT))!;
+    // What an older version would write after an event it did not know: its position past the
+    // event, its index without it.
+    await issue(35);
+    const head = (await startProjection(false)).projection.status().position!;
+    const format = KEY_INDEX_SNAPSHOT_FORMAT - 1;
+    const older = { format, position: head, body: current.body, seal: seal.seal(current.body, snapshotContext(format, head)) };
+    expect(await store.save(KEY_PROJECTION_SNAPSHOT, older)).toBe(true);
+    const started = await startProjection(true);
+    expect(started.projection.status().startedFromSnapshot).toBe(false);
+    expect(started.index.size).toBe(36);
+    expect(started.index.get('key_35')).toBeDefined();
   });
 });
