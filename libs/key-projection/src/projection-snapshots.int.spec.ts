@@ -123,7 +123,7 @@ describe('key projection snapshots', () => {
     // What an older version would write after an event it did not know: its position past the
     // event, its index without it.
     await issue(35);
-    const head = (await startProjection(false)).projection.status().position!;
+    const head = (await startProjection(false)).projection.status().position;
     const format = KEY_INDEX_SNAPSHOT_FORMAT - 1;
     const older = { format, position: head, body: current.body, seal: seal.seal(current.body, snapshotContext(format, head)) };
     expect(await store.save(KEY_PROJECTION_SNAPSHOT, older)).toBe(true);
