@@ -37,6 +37,8 @@ describe('key delivery to a client built on libs/client', () => {
       DELIVERY_RETRY_MAX_MS: '2000',
       // The rotator trusts the test's self-signed webhook receiver, and nothing else beyond Node's roots.
       KEYLEDGER_WEBHOOK_CA_FILE: receiver.caFile,
+      // The receiver listens on loopback, which webhooks may not reach by default.
+      DELIVERY_WEBHOOK_ALLOW_PRIVATE: 'true',
     };
     services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'rotator'], env);
     api = natsKeyApi(ctx, rootKey);

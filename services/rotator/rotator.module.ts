@@ -73,6 +73,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       timeoutMs: config.DELIVERY_WEBHOOK_TIMEOUT_MS,
       extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE === undefined ? undefined : readFileSync(config.KEYLEDGER_WEBHOOK_CA_FILE, 'utf8'),
       userAgent: 'keyledger-rotator',
+      allowPrivateAddresses: config.DELIVERY_WEBHOOK_ALLOW_PRIVATE,
     });
     const retries = new DeliveryRetries(
       { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: new WebhookSecrets(peppers) }, logger },

@@ -132,6 +132,11 @@ export const rotatorEnvSchema = keyServiceEnvSchema.extend({
   DELIVERY_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
   /** PEM file of CA certificates trusted for webhooks besides Node's bundled roots (a private CA). */
   KEYLEDGER_WEBHOOK_CA_FILE: z.string().min(1).optional(),
+  /** Whether webhooks may reach private, loopback and link-local addresses (false: public addresses only). */
+  DELIVERY_WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
 });
 
 export type RotatorEnv = z.infer<typeof rotatorEnvSchema>;

@@ -1,5 +1,9 @@
+import { lookup } from 'node:dns';
+import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
 import { request } from 'node:https';
+import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
+import { isPublicUnicastAddress } from '@keyledger/key-domain';
 
 /** What a webhook POST came to: a 2xx status is an acknowledgement; anything else is retried. */
 export type WebhookOutcome = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly status?: number; readonly error: string };
@@ -10,6 +14,33 @@ export interface WebhookSenderOptions {
   /** Extra CA certificates (PEM) trusted besides Node's bundled roots, e.g. a private CA. */
   readonly extraCa?: string | undefined;
   readonly userAgent?: string;
+  /**
+   * Whether webhooks may reach private, loopback, link-local and other non-public addresses.
+   * Off by default: an admin who may register a webhook must not be able to point the rotator
+   * at a service inside the network (or a cloud metadata endpoint).
+   */
+  readonly allowPrivateAddresses?: boolean;
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A DNS lookup that keeps only public addresses, for the connection to use: the address checked
+ * is the address connected to, so a name cannot resolve to a public address for the check and
+ * to a private one for the connection.
+ */
+function publicOnlyLookup(hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
+  lookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const allowed = addresses.filter((candidate) => isPublicUnicastAddress(candidate.address));
+    if (allowed.length === 0) {
+      const refused: NodeJS.ErrnoException = new Error(`${hostname} resolves to no public address (${addresses.map((a) => a.address).join(', ')})`);
+      refused.code = 'EADDRNOTPUBLIC';
+      return callback(refused, []);
+    }
+    if (options.all) return callback(null, allowed);
+    return callback(null, allowed[0]!.address, allowed[0]!.family);
+  });
 }
 
 /** Longest answer body read (and thrown away) before the connection is dropped. */
@@ -17,8 +48,9 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
  * POSTs to owners' webhooks over HTTPS only, verifying the server's certificate against Node's
- * roots and any extra CA. Redirects are not followed (a 3xx is a failure), so a delivery goes
- * only to the registered URL. Never throws: every outcome is a value.
+ * roots and any extra CA, and only to public addresses unless told otherwise. Redirects are not
+ * followed (a 3xx is a failure), so a delivery goes only to the registered URL. Never throws:
+ * every outcome is a value.
  */
 export class WebhookSender {
   private readonly ca: string[] | undefined;
@@ -35,12 +67,17 @@ export class WebhookSender {
       return Promise.resolve({ ok: false, error: 'not a URL' });
     }
     if (target.protocol !== 'https:') return Promise.resolve({ ok: false, error: 'not an https URL' });
+    const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    // An address in the URL is connected to without a lookup: it is checked here.
+    if (!this.options.allowPrivateAddresses && isIP(literal) !== 0 && !isPublicUnicastAddress(literal))
+      return Promise.resolve({ ok: false, error: `${literal} is not a public address` });
     return new Promise<WebhookOutcome>((resolve) => {
       const outgoing = request(
         target,
         {
           method: 'POST',
           ...(this.ca ? { ca: this.ca } : {}),
+          ...(this.options.allowPrivateAddresses ? {} : { lookup: publicOnlyLookup }),
           headers: {
             ...headers,
             'content-type': 'application/json',

@@ -16,3 +16,4 @@ export * from './key-delivery.js';
 export * from './keys-in-text.js';
 export * from './incident-policy.js';
 export * from './incident-response.js';
+export * from './public-address.js';

@@ -40,7 +40,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
         pending,
         store: ctx.store,
         publisher,
-        webhooks: { poster: new WebhookSender({ timeoutMs: 10_000, extraCa: receiver.caPem }), secrets: new WebhookSecrets(peppers) },
+        webhooks: { poster: new WebhookSender({ timeoutMs: 10_000, extraCa: receiver.caPem, allowPrivateAddresses: true }), secrets: new WebhookSecrets(peppers) },
         logger: ctx.logger,
         clock,
       },
