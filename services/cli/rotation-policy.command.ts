@@ -69,7 +69,7 @@ export function registerRotationPolicyCommand(program: Command, withClient: With
     .option('--owner <owner>')
     .option('--max-age <duration>', 'rotate keys older than this, e.g. 90d, or none', maxAgeOption)
     .option('--grace <duration>', 'grace of those rotations, e.g. 24h, or none (the installation default)', graceOrNone)
-    .option('--quiet-period <duration>', 'end a rotated key’s grace early once it is unused this long, e.g. 15m, or none', quietPeriodOption)
+    .option('--quiet-period <duration>', 'end a rotated key’s grace early once it is unused this long, e.g. 15m; none leaves it unset at this level (an owner then takes the tenant’s)', quietPeriodOption)
     .action(
       withClient(
         async (client, options, command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone; quietPeriod?: DurationOrNone }) => {
