@@ -12,7 +12,6 @@ import type {
 import {
   ApiError,
   INCIDENT_TYPES,
-  ROOT_TENANT,
   anomalyDetectedSchema,
   incidentNotificationSchema,
   keyLeakReportedSchema,
@@ -28,6 +27,7 @@ import type { Logger, Registry } from '@keyledger/observability';
 import { commandMetadata } from './command-metadata.js';
 import { handledIncident, loadKey, readIncidentPolicies, replacementIssued } from './incident-reports.js';
 import type { CommandContext, KeyManagement } from './key-management.js';
+import { SYSTEM_CALLER } from './periodic-task.js';
 
 /**
  * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
@@ -100,7 +100,7 @@ export class IncidentResponder {
     if (!incident) return undefined;
     const { keyId } = incident.data;
     const context: CommandContext = {
-      caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
+      caller: SYSTEM_CALLER,
       correlationId: event.metadata.correlationId,
       causationId: event.eventId,
       traceparent: event.metadata.traceparent,

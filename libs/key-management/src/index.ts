@@ -10,3 +10,4 @@ export * from './delivery-retries.js';
 export * from './command-metadata.js';
 export * from './incident-reports.js';
 export * from './incident-response.js';
+export * from './periodic-task.js';

@@ -47,6 +47,7 @@ import type { AdminPermission, Caller } from './admin-authenticator.js';
 import { authorizeAdmin, seesTenant } from './admin-permissions.js';
 import { commandMetadata } from './command-metadata.js';
 import { toKeyView } from './key-view.js';
+import { SYSTEM_CALLER } from './periodic-task.js';
 
 /** Context of a command for its events' metadata. */
 export interface CommandContext {
@@ -457,7 +458,7 @@ export class KeyManagement {
       return undefined; // bootstrapped before
     }
     const material = bootstrapKey ? this.deps.hasher.material(bootstrapKey) : this.deps.hasher.newKey(DEFAULT_KEY_PREFIX, 'live');
-    const system: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'bootstrap' };
+    const system: CommandContext = { caller: SYSTEM_CALLER, correlationId: 'bootstrap' };
     await this.execute(
       {
         type: 'IssueKey',

@@ -1,11 +1,12 @@
 import type { LastUsedAnswer } from '@keyledger/contracts';
-import { ApiError, MAX_LAST_USED_KEYS, ROOT_TENANT } from '@keyledger/contracts';
+import { ApiError, MAX_LAST_USED_KEYS } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { quietGraceDecision } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { CommandContext, KeyManagement } from './key-management.js';
+import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
 
 /** Where the rotator learns keys' last uses and how complete that knowledge is: the auditor (`usage.last-used`). */
 export interface LastUseSource {
@@ -62,31 +63,28 @@ const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT']);
  */
 export class QuietGrace {
   private readonly clock: () => Date;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
   private totals = { ended: 0, lost: 0, failed: 0, usageUnavailable: 0, watched: 0 };
-  private readonly system: CommandContext = {
-    caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
-    correlationId: 'quiet-grace',
-  };
+  private readonly system: CommandContext = { caller: SYSTEM_CALLER, correlationId: 'quiet-grace' };
 
   constructor(
     private readonly deps: QuietGraceDependencies,
     private readonly settings: QuietGraceSettings,
   ) {
     this.clock = deps.clock ?? (() => new Date());
+    this.task = new PeriodicTask(
+      () => this.runOnce(),
+      settings.intervalMs,
+      (error) => deps.logger.warn({ err: error }, 'quiet grace pass failed; retried at the next pass'),
+    );
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   counts(): QuietGraceCounts {
@@ -116,7 +114,7 @@ export class QuietGrace {
   async runOnce(): Promise<QuietGracePass> {
     const pass = { ended: [] as string[], lost: [] as string[], failed: [] as string[], unconfirmed: [] as string[] };
     const candidates = this.candidates();
-    for (let start = 0; start < candidates.length && !this.stopped; start += MAX_LAST_USED_KEYS) {
+    for (let start = 0; start < candidates.length && !this.task.isStopped; start += MAX_LAST_USED_KEYS) {
       const chunk = candidates.slice(start, start + MAX_LAST_USED_KEYS);
       let answer: LastUsedAnswer;
       try {
@@ -130,7 +128,7 @@ export class QuietGrace {
       const lastUses = new Map(answer.keys.map((entry) => [entry.keyId, entry.lastUsedAt === null ? undefined : Date.parse(entry.lastUsedAt)]));
       const ingestedUntil = answer.ingestedUntil === null ? undefined : Date.parse(answer.ingestedUntil);
       for (const record of chunk) {
-        if (this.stopped) break;
+        if (this.task.isStopped) break;
         if (!lastUses.has(record.keyId)) {
           pass.unconfirmed.push(record.keyId);
           continue;
@@ -177,15 +175,6 @@ export class QuietGrace {
         this.deps.logger.warn({ keyId: record.keyId, err: error }, 'ending a quiet grace failed; retried at the next pass');
       }
     }
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.runOnce()
-        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'quiet grace pass failed; retried at the next pass'))
-        .finally(() => this.schedule());
-    }, this.settings.intervalMs);
   }
 }
 

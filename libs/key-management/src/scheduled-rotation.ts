@@ -1,4 +1,4 @@
-import { ApiError, ROOT_TENANT } from '@keyledger/contracts';
+import { ApiError } from '@keyledger/contracts';
 import type { RotationPolicySetData } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG } from '@keyledger/event-store';
@@ -9,6 +9,7 @@ import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { CommandContext, KeyManagement } from './key-management.js';
+import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
 
 export interface ScheduledRotationDependencies {
   readonly keys: KeyManagement;
@@ -62,32 +63,29 @@ export class ScheduledRotation {
   private readonly random: () => number;
   private policies: RotationPolicyTable = new Map();
   private policyPosition = START_OF_LOG;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
   private totals = { rotated: 0, lost: 0, failed: 0, due: 0 };
-  private readonly system: CommandContext = {
-    caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] },
-    correlationId: 'scheduled-rotation',
-  };
+  private readonly system: CommandContext = { caller: SYSTEM_CALLER, correlationId: 'scheduled-rotation' };
 
   constructor(
     private readonly deps: ScheduledRotationDependencies,
     private readonly settings: ScheduledRotationSettings,
   ) {
     this.clock = deps.clock ?? (() => new Date());
+    this.task = new PeriodicTask(
+      () => this.runOnce(),
+      settings.intervalMs,
+      (error) => deps.logger.warn({ err: error }, 'rotation pass failed; retried at the next pass'),
+    );
     this.random = deps.random ?? Math.random;
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   counts(): RotationCounts {
@@ -119,7 +117,7 @@ export class ScheduledRotation {
     }
     const pass = { rotated: [] as string[], lost: [] as string[], failed: [] as string[] };
     for (const record of due) {
-      if (this.stopped) break;
+      if (this.task.isStopped) break;
       const policy = effectivePolicy(this.policies, record.tenant, record.owner);
       const grace = policy.graceMs;
       try {
@@ -167,15 +165,6 @@ export class ScheduledRotation {
       }
       if (events.length < 500) return;
     }
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.runOnce()
-        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'rotation pass failed; retried at the next pass'))
-        .finally(() => this.schedule());
-    }, this.settings.intervalMs);
   }
 }
 
