@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { NOT_JSON, inNatsServerSpan, natsCommand, natsReply } from '@keyledger/api-transport';
 import { ApiError, apiSubject, keyUsageRequestSchema, lastUsedRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
 import type { KeyUsage, LastUsedAnswer, RotationUsage, TenantUsage } from '@keyledger/contracts';
 import type { ReadableHeaders } from '@keyledger/event-bus';
@@ -42,8 +42,8 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
 
     /**
      * Internal, for the rotator (which holds no admin key): key ids in, last-use instants and the
-     * usage watermark out. It reveals no key, owner or address; restrict who may publish on it
-     * with NATS permissions like the verifiers' own subjects.
+     * usage watermark out. It reveals no key, owner or address. The rotator trusts the answer:
+     * only the auditor may subscribe to this subject (NATS permissions, docs/api.md).
      */
     @MessagePattern(apiSubject(prefix, 'usage.last-used'))
     lastUsed(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<LastUsedAnswer>> {
@@ -57,13 +57,7 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {
-      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
-      return natsReply(this.logger, () =>
-        inNatsServerSpan(ctx.getSubject(), headers, () => {
-          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
-          return run(this.auth.commandContext({ authorization: headers?.get('Authorization') }).caller);
-        }),
-      );
+      return natsCommand(this.logger, ctx, body, ({ authorization }) => this.auth.commandContext({ authorization }).caller, run);
     }
   }
   return UsageNatsController;

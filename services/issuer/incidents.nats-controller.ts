@@ -2,10 +2,8 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import type { ReadableHeaders } from '@keyledger/event-bus';
-import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { natsCommand } from '@keyledger/api-transport';
 import {
-  ApiError,
   apiSubject,
   getIncidentPolicyRequestSchema,
   reportAnomalyRequestSchema,
@@ -52,19 +50,7 @@ export function incidentsNatsController(prefix: string): new (...args: never[]) 
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {
-      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
-      return natsReply(this.logger, () =>
-        inNatsServerSpan(ctx.getSubject(), headers, () => {
-          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
-          return run(
-            this.auth.commandContext({
-              authorization: headers?.get('Authorization'),
-              correlationId: headers?.get('Keyledger-Correlation-Id'),
-              traceparent: headers?.get('traceparent'),
-            }),
-          );
-        }),
-      );
+      return natsCommand(this.logger, ctx, body, (credentials) => this.auth.commandContext(credentials), run);
     }
   }
 

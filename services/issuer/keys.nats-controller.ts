@@ -2,10 +2,8 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import type { ReadableHeaders } from '@keyledger/event-bus';
-import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { natsCommand } from '@keyledger/api-transport';
 import {
-  ApiError,
   apiSubject,
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -21,8 +19,6 @@ import type { CommandContext, IssuedKey, RevokedKey, RotatedKey } from '@keyledg
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-
-type Headers = ReadableHeaders | undefined;
 
 /**
  * The key API over NATS request/reply, subjects `<prefix>.v1.keys.<operation>`. Built per
@@ -88,20 +84,16 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<NatsReply<T>> {
-      const headers = ctx.getHeaders() as Headers;
-      return natsReply(this.logger, () =>
-        inNatsServerSpan(ctx.getSubject(), headers, () => {
-          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
+      return natsCommand(
+        this.logger,
+        ctx,
+        body,
+        (credentials) => this.auth.commandContext(credentials),
+        (context) => {
           // Request bodies carry no key plaintext (the admin key is a header); redaction guards anyway.
           this.logger.debug({ subject: ctx.getSubject(), body }, 'key API request');
-          return run(
-            this.auth.commandContext({
-              authorization: headers?.get('Authorization'),
-              correlationId: headers?.get('Keyledger-Correlation-Id'),
-              traceparent: headers?.get('traceparent'),
-            }),
-          );
-        }),
+          return run(context);
+        },
       );
     }
   }

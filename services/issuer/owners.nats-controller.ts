@@ -2,9 +2,8 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import type { ReadableHeaders } from '@keyledger/event-bus';
-import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
-import { ApiError, apiSubject, registerOwnerPublicKeyRequestSchema, registerOwnerWebhookRequestSchema } from '@keyledger/contracts';
+import { natsCommand } from '@keyledger/api-transport';
+import { apiSubject, registerOwnerPublicKeyRequestSchema, registerOwnerWebhookRequestSchema } from '@keyledger/contracts';
 import type { OwnerPublicKeyView, OwnerWebhookView } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
@@ -32,18 +31,7 @@ export function ownersNatsController(prefix: string): new (...args: never[]) => 
     }
 
     private handle<T>(body: unknown, ctx: NatsContext, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {
-      const headers = ctx.getHeaders() as ReadableHeaders | undefined;
-      return natsReply(this.logger, () =>
-        inNatsServerSpan(ctx.getSubject(), headers, () => {
-          if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
-          const context = this.auth.commandContext({
-            authorization: headers?.get('Authorization'),
-            correlationId: headers?.get('Keyledger-Correlation-Id'),
-            traceparent: headers?.get('traceparent'),
-          });
-          return run(context);
-        }),
-      );
+      return natsCommand(this.logger, ctx, body, (credentials) => this.auth.commandContext(credentials), run);
     }
   }
 

@@ -2,3 +2,4 @@ export * from './nats-json.serializer.js';
 export * from './nats-reply.js';
 export * from './grpc-errors.js';
 export * from './server-spans.js';
+export * from './nats-command.js';
