@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
@@ -71,7 +70,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     const poster = new WebhookSender({
       timeoutMs: config.DELIVERY_WEBHOOK_TIMEOUT_MS,
-      extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE === undefined ? undefined : readFileSync(config.KEYLEDGER_WEBHOOK_CA_FILE, 'utf8'),
+      extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE?.pem,
       userAgent: 'keyledger-rotator',
     });
     const retries = new DeliveryRetries(
