@@ -124,9 +124,10 @@ export class KeyDeliveries {
 
   /**
    * Seals a key about to be issued and stores it for delivery before its KeyIssued exists (a
-   * crash between the two then loses nothing: the rotator delivers it once the key is issued,
-   * and never delivers key material that was not). A failure to store is not fatal here:
-   * `deliver` tries again once the key is issued.
+   * crash between the two, or an append whose answer is lost after its commit, then loses
+   * nothing: the rotator delivers it once the key is issued, never delivers key material that
+   * was not, and drops it at its expiry if the key never is). A failure to store is not fatal
+   * here: `deliver` tries again once the key is issued.
    */
   async prepare(input: {
     keyId: string;
@@ -167,14 +168,6 @@ export class KeyDeliveries {
       this.deps.logger?.warn({ keyId: input.keyId, err: error }, 'could not store a delivery before issuing its key; stored after');
     }
     return prepared;
-  }
-
-  /** The key was not issued after all (a lost race): its rows are dropped. */
-  async abandon(prepared: PreparedDelivery): Promise<void> {
-    await this.deps.pending.remove(prepared.keyId, prepared.digest).catch((error: unknown) => {
-      // The rotator drops them anyway: their material is not the issued key's.
-      this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not drop the delivery of a key that was not issued');
-    });
   }
 
   /**

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { EventMetadata, KeyDeliveredData } from '@keyledger/contracts';
 import { ApiError, ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
-import { START_OF_LOG } from '@keyledger/event-store';
+import type { AppendResult, NewEvent } from '@keyledger/event-store';
+import { PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { OpenedKey } from '@keyledger/key-delivery';
 import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
@@ -11,7 +12,7 @@ import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
 import { createTestContext, startHttpsReceiver } from '@keyledger/testing';
 import { DeliveryRetries } from './delivery-retries.js';
-import { KeyDeliveries } from './key-deliveries.js';
+import { KeyDeliveries, readKeyRecord } from './key-deliveries.js';
 import type { CommandContext } from './key-management.js';
 import { KeyManagement } from './key-management.js';
 
@@ -19,12 +20,29 @@ const T0 = Date.parse('2031-05-01T00:00:00Z');
 const SECOND = 1000;
 const HOUR = 3_600_000;
 
+/**
+ * The event store through a connection that drops once: the next append of a KeyIssued loses
+ * its answer, after its commit (the key is issued, the caller cannot know) or before it.
+ */
+class DroppingStore extends PostgresEventStore {
+  dropNextIssue: 'after-commit' | 'before-commit' | undefined;
+
+  override async append(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
+    const drop = events.some((event) => event.type === 'KeyIssued') ? this.dropNextIssue : undefined;
+    if (drop === undefined) return super.append(streamId, expectedVersion, events);
+    this.dropNextIssue = undefined;
+    if (drop === 'after-commit') await super.append(streamId, expectedVersion, events);
+    throw new Error('Connection terminated unexpectedly');
+  }
+}
+
 describe('redelivery of rotated keys until acknowledged', () => {
   let ctx: TestContext;
   let receiver: HttpsReceiver;
   let now = T0;
   const clock = () => new Date(now);
   const peppers = [{ version: 1, secret: randomBytes(32) }];
+  const hasher = new KeyHasher(peppers);
   const owner = generateKeyPairSync('x25519');
   const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
   const ackMetadata: EventMetadata = { actor: 'test', correlationId: 'ack', causationId: 'ack' };
@@ -91,7 +109,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     deliveries = new KeyDeliveries({ store: ctx.store, pending, publisher, clock }, { retry: { minMs: 5 * SECOND, maxMs: 20 * SECOND }, ttlMs: HOUR });
     keys = new KeyManagement({
       store: ctx.store,
-      hasher: new KeyHasher(peppers),
+      hasher,
       index: new KeyIndex(),
       clock,
       delivery: deliveries,
@@ -270,6 +288,47 @@ describe('redelivery of rotated keys until acknowledged', () => {
     const sent = await envelopesFor('crashy');
     expect(sent.map((opened) => opened.key)).toEqual([completed.key, completed.key]);
     expect((await deliveryEvents(replacedBy))[0]?.data as KeyDeliveredData).toMatchObject({ keyId: replacedBy, owner: 'crashy' });
+  });
+
+  it('delivers a key whose KeyIssued committed though the rotation failed, and drops, unsent, one that was never issued', async () => {
+    const dropping = new DroppingStore(ctx.appDb);
+    const droppingKeys = new KeyManagement({ store: dropping, hasher, index: new KeyIndex(), clock, delivery: deliveries });
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'dropped', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const issue = () => keys.issue({ tenant: 'acme', owner: 'dropped', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    const replacementOf = async (keyId: string) => (await readKeyRecord(ctx.store, keyId))!.rotation!.replacedBy;
+
+    // The answer to the KeyIssued is lost after its commit: the rotation fails, yet the key is issued.
+    const committed = await issue();
+    dropping.dropNextIssue = 'after-commit';
+    expect(await codeOf(droppingKeys.rotate({ keyId: committed.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe(
+      'UNAVAILABLE',
+    );
+    const issuedId = await replacementOf(committed.keyId);
+    const issued = await readKeyRecord(ctx.store, issuedId);
+    expect(issued).toBeDefined();
+    expect((await pending.rowsOf(issuedId)).map((row) => row.digest)).toEqual([issued!.digest.digest]);
+
+    // Lost before its commit: nothing is issued (a later rotation would issue fresh material).
+    const lost = await issue();
+    dropping.dropNextIssue = 'before-commit';
+    expect(await codeOf(droppingKeys.rotate({ keyId: lost.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe('UNAVAILABLE');
+    const neverIssuedId = await replacementOf(lost.keyId);
+    expect(await readKeyRecord(ctx.store, neverIssuedId)).toBeUndefined();
+
+    // The rotator delivers the issued key, whose plaintext the failed rotation never showed anyone…
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).toContain(issuedId);
+    expect(pass.sent).not.toContain(neverIssuedId);
+    const sent = await envelopesFor('dropped');
+    expect(sent.map((opened) => opened.keyId)).toEqual([issuedId]);
+    expect(hasher.material(sent[0]!.key).digest).toEqual(issued!.digest);
+    // …and never the material that was not issued: dropped at the delivery's expiry at the latest.
+    now = T0 + HOUR;
+    expect((await retries().runOnce()).discarded).toContain(neverIssuedId);
+    expect(await pending.rowsOf(neverIssuedId)).toEqual([]);
+    expect(await envelopesFor('dropped')).toHaveLength(1);
   });
 
   it('keeps no key’s plaintext in the pending table or the events', async () => {
