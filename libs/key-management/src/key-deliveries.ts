@@ -23,7 +23,8 @@ import type { NewPendingDelivery, PendingDeliveries, PendingDelivery } from '@ke
 
 /**
  * What became of a rotation's new key for its owner:
- * - DELIVERED: stored sealed for redelivery until acknowledged, and published on NATS;
+ * - DELIVERED: stored sealed for redelivery until acknowledged (after its KeyIssued, or before
+ *   it when storing after failed), and published on NATS;
  * - PENDING: stored, but the first publish failed: the rotator sends it again;
  * - UNRECORDED: published once, but it could not be stored, so nothing sends it again;
  * - FAILED: neither stored nor published (the key's plaintext exists only in the rotation's answer);
@@ -183,8 +184,11 @@ export class KeyDeliveries {
         this.rows(prepared, (channel) => (channel === 'nats' ? { attempts: 1, nextAttemptAt: retryAt } : { attempts: 0, nextAttemptAt: now })),
       );
     } catch (error) {
-      stored = false;
-      this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not store a delivery: it is sent once and not retried');
+      // The rows stored before the KeyIssued, if they still hold this key's material, are enough: the rotator sends them.
+      stored = await this.storedBeforeIssue(prepared);
+      if (stored)
+        this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not update a delivery once its key was issued; sent from what was stored before');
+      else this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not store a delivery: it is sent once and not retried');
     }
     if (stored) {
       await this.recordStart(prepared.keyId, this.startData(prepared), metadata).catch((error: unknown) => {
@@ -201,6 +205,15 @@ export class KeyDeliveries {
     }
     if (stored) return published ? 'DELIVERED' : 'PENDING';
     return published ? 'UNRECORDED' : 'FAILED';
+  }
+
+  /** Whether the rows `prepare` stored before the KeyIssued are there with this key's material (false when that cannot be read either). */
+  private async storedBeforeIssue(prepared: PreparedDelivery): Promise<boolean> {
+    try {
+      return (await this.deps.pending.rowsOf(prepared.keyId)).some((row) => row.digest === prepared.digest);
+    } catch {
+      return false;
+    }
   }
 
   /**

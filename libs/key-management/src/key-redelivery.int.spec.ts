@@ -8,6 +8,7 @@ import type { OpenedKey } from '@keyledger/key-delivery';
 import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
 import { createTestContext, startHttpsReceiver } from '@keyledger/testing';
@@ -312,7 +313,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
     // Lost before its commit: nothing is issued (a later rotation would issue fresh material).
     const lost = await issue();
     dropping.dropNextIssue = 'before-commit';
-    expect(await codeOf(droppingKeys.rotate({ keyId: lost.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe('UNAVAILABLE');
+    expect(await codeOf(droppingKeys.rotate({ keyId: lost.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe(
+      'UNAVAILABLE',
+    );
     const neverIssuedId = await replacementOf(lost.keyId);
     expect(await readKeyRecord(ctx.store, neverIssuedId)).toBeUndefined();
 
@@ -329,6 +332,61 @@ describe('redelivery of rotated keys until acknowledged', () => {
     expect((await retries().runOnce()).discarded).toContain(neverIssuedId);
     expect(await pending.rowsOf(neverIssuedId)).toEqual([]);
     expect(await envelopesFor('dropped')).toHaveLength(1);
+  });
+
+  it('answers what the rotator will do when storing after the KeyIssued fails: the rows stored before it deliver the key', async () => {
+    /** Postgres refusing the store after the KeyIssued (and, when told, the one before it too). */
+    class FailingStore extends PendingDeliveries {
+      failBeforeIssue = false;
+      override async storeBeforeIssue(rows: readonly NewPendingDelivery[], keyStreamId: string): Promise<void> {
+        if (this.failBeforeIssue) throw new Error('simulated: connection refused');
+        await super.storeBeforeIssue(rows, keyStreamId);
+      }
+      override storeIssued(): Promise<never> {
+        return Promise.reject(new Error('simulated: connection refused'));
+      }
+    }
+    /** JetStream refusing publishes while `refusing`. */
+    class RefusingPublisher extends SealedKeyPublisher {
+      refusing = false;
+      override async publish(...args: Parameters<SealedKeyPublisher['publish']>): Promise<void> {
+        if (this.refusing) throw new Error('simulated: JetStream did not answer');
+        await super.publish(...args);
+      }
+    }
+    const failing = new FailingStore(ctx.appDb);
+    const refusing = new RefusingPublisher(ctx.js, ctx.topology.subjectPrefix);
+    const failingDeliveries = new KeyDeliveries({ store: ctx.store, pending: failing, publisher: refusing, clock }, deliveries.settings);
+    const failingKeys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: failingDeliveries });
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'half-stored', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const rotate = async () => {
+      const first = await keys.issue(
+        { tenant: 'acme', owner: 'half-stored', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] },
+        admin,
+      );
+      return failingKeys.rotate({ keyId: first.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin);
+    };
+
+    const published = await rotate();
+    expect(published.delivery).toBe('DELIVERED');
+    refusing.refusing = true;
+    const unpublished = await rotate();
+    expect(unpublished.delivery).toBe('PENDING');
+    failing.failBeforeIssue = true;
+    const lost = await rotate();
+    expect(lost.delivery).toBe('FAILED');
+    refusing.refusing = false;
+    expect((await rotate()).delivery).toBe('UNRECORDED');
+
+    // What the answers promised: the rotator sends the first two until acknowledged.
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).toEqual(expect.arrayContaining([published.keyId, unpublished.keyId]));
+    expect(pass.sent).not.toContain(lost.keyId);
+    const keyIds = (await envelopesFor('half-stored')).map((opened) => opened.keyId);
+    expect(keyIds).toContain(unpublished.keyId);
+    expect(keyIds).not.toContain(lost.keyId);
   });
 
   it('keeps no key’s plaintext in the pending table or the events', async () => {
