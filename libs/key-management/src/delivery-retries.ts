@@ -44,6 +44,8 @@ export interface DeliveryPass {
   readonly expired: readonly string[];
   /** Rows of key material that was never issued (an interrupted rotation completed with other material): dropped unsent. */
   readonly discarded: readonly string[];
+  /** Rows of a delivery that had ended already (acknowledged or expired, the rows left behind): deleted unsent. */
+  readonly ended: readonly string[];
 }
 
 type PassLog = { -readonly [K in keyof DeliveryPass]: string[] };
@@ -99,7 +101,7 @@ export class DeliveryRetries {
 
   /** One pass: expire what is past its expiry, then send what is due. */
   async runOnce(): Promise<DeliveryPass> {
-    const pass: PassLog = { sent: [], failed: [], acknowledged: [], expired: [], discarded: [] };
+    const pass: PassLog = { sent: [], failed: [], acknowledged: [], expired: [], discarded: [], ended: [] };
     const now = this.clock();
     const metadata = this.metadata();
     const expiredKeys = new Set(
@@ -140,7 +142,10 @@ export class DeliveryRetries {
         pass.discarded.push(keyId);
         return;
       }
-      await this.deps.deliveries.expire(keyId, metadata);
+      if (!(await this.deps.deliveries.expire(keyId, metadata))) {
+        pass.ended.push(keyId);
+        return;
+      }
       pass.expired.push(keyId);
       this.deps.logger.warn({ keyId, tenant: row.tenant, owner: row.owner }, 'a delivered key was never acknowledged; its sealed copy is deleted');
     } catch (error) {
@@ -161,12 +166,14 @@ export class DeliveryRetries {
       pass.discarded.push(row.keyId);
       return;
     }
-    if (!deliveryStillUseful(record, this.clock().getTime())) {
-      await this.deps.deliveries.expire(row.keyId, metadata);
-      pass.expired.push(row.keyId);
+    if (!(await this.deps.deliveries.stillOpen(row, metadata))) {
+      pass.ended.push(row.keyId);
       return;
     }
-    await this.deps.deliveries.ensureStarted(row, metadata);
+    if (!deliveryStillUseful(record, this.clock().getTime())) {
+      ((await this.deps.deliveries.expire(row.keyId, metadata)) ? pass.expired : pass.ended).push(row.keyId);
+      return;
+    }
     this.totals.attempts += 1;
     if (row.channel === 'nats') {
       try {

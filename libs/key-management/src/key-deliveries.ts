@@ -91,6 +91,13 @@ function sameHash(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/** How a delivery's stream says it ended, if it did. */
+function endOf(events: readonly EventEnvelope[]): 'ACKNOWLEDGED' | 'EXPIRED' | undefined {
+  if (events.some((event) => event.type === 'KeyDeliveryAcknowledged')) return 'ACKNOWLEDGED';
+  if (events.some((event) => event.type === 'KeyDeliveryExpired')) return 'EXPIRED';
+  return undefined;
+}
+
 function deliveredOf(events: readonly EventEnvelope[]): KeyDeliveredData | undefined {
   const first = events.find((event) => event.type === 'KeyDelivered');
   const parsed = first && keyDeliveredSchema.safeParse(first.data);
@@ -180,9 +187,12 @@ export class KeyDeliveries {
     const retryAt = new Date(now.getTime() + deliveryRetryDelayMs(1, this.settings.retry));
     let stored = true;
     try {
-      await this.deps.pending.storeIssued(
+      const written = await this.deps.pending.storeIssued(
         this.rows(prepared, (channel) => (channel === 'nats' ? { attempts: 1, nextAttemptAt: retryAt } : { attempts: 0, nextAttemptAt: now })),
       );
+      // Nothing written: the delivery ended while the rotation was under way (the rotator sent
+      // the rows stored before the KeyIssued and the owner acknowledged them, or it expired).
+      if (written === 0) return endOf(await this.deps.store.readStream(streamIdOf('delivery', prepared.keyId))) === 'ACKNOWLEDGED' ? 'DELIVERED' : 'FAILED';
     } catch (error) {
       // The rows stored before the KeyIssued, if they still hold this key's material, are enough: the rotator sends them.
       stored = await this.storedBeforeIssue(prepared);
@@ -237,25 +247,36 @@ export class KeyDeliveries {
     await this.end(keyId, { type: 'KeyDeliveryAcknowledged', channel: 'webhook' }, metadata);
   }
 
-  /** Nobody acknowledged in time (or the key is no longer usable): records the expiry and deletes the sealed copy. */
-  async expire(keyId: string, metadata: EventMetadata): Promise<void> {
-    await this.end(keyId, { type: 'KeyDeliveryExpired' }, metadata);
+  /**
+   * Nobody acknowledged in time (or the key is no longer usable): records the expiry and deletes
+   * the sealed copy. False when the delivery had ended before (its rows are deleted all the same).
+   */
+  async expire(keyId: string, metadata: EventMetadata): Promise<boolean> {
+    return (await this.end(keyId, { type: 'KeyDeliveryExpired' }, metadata)) === 'RECORDED';
   }
 
   /**
-   * Records KeyDelivered from a stored row when it is not yet (its first append failed); the
-   * rotator calls it before each send, so a delivery that is sent is always recorded.
+   * The rotator asks before each send of a stored row: false for a delivery that has ended
+   * (acknowledged or expired: its ender died before deleting the rows, or they were stored again
+   * meanwhile), whose rows it deletes. An open delivery not recorded yet (its first append
+   * failed) is recorded with KeyDelivered, so a delivery that is sent is always recorded.
    */
-  async ensureStarted(row: PendingDelivery, metadata: EventMetadata): Promise<void> {
-    if ((await this.deps.store.streamVersion(streamIdOf('delivery', row.keyId))) > 0) return;
-    await this.recordStart(
-      row.keyId,
-      this.startDataOf(
-        row,
-        (await this.deps.pending.rowsOf(row.keyId)).map((r) => r.channel),
-      ),
-      metadata,
-    );
+  async stillOpen(row: PendingDelivery, metadata: EventMetadata): Promise<boolean> {
+    const events = await this.deps.store.readStream(streamIdOf('delivery', row.keyId));
+    if (endOf(events)) {
+      await this.deps.pending.remove(row.keyId);
+      return false;
+    }
+    if (events.length === 0)
+      await this.recordStart(
+        row.keyId,
+        this.startDataOf(
+          row,
+          (await this.deps.pending.rowsOf(row.keyId)).map((r) => r.channel),
+        ),
+        metadata,
+      );
+    return true;
   }
 
   private async recordStart(keyId: string, data: KeyDeliveredData, metadata: EventMetadata): Promise<void> {
@@ -275,8 +296,8 @@ export class KeyDeliveries {
     const run = async (): Promise<Ending> => {
       const rows = await this.deps.pending.rowsOf(keyId);
       const events = await this.deps.store.readStream(streamId);
-      if (events.some((event) => event.type === 'KeyDeliveryAcknowledged')) return 'ACKNOWLEDGED_BEFORE';
-      if (events.some((event) => event.type === 'KeyDeliveryExpired')) return 'EXPIRED_BEFORE';
+      const ended = endOf(events);
+      if (ended) return ended === 'ACKNOWLEDGED' ? 'ACKNOWLEDGED_BEFORE' : 'EXPIRED_BEFORE';
       const started =
         deliveredOf(events) ??
         (rows[0] &&

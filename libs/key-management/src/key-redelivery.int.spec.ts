@@ -6,7 +6,8 @@ import { PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { OpenedKey } from '@keyledger/key-delivery';
 import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
-import { KeyIndex } from '@keyledger/key-projection';
+import type { FenceResult } from '@keyledger/key-projection';
+import { KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
@@ -387,6 +388,61 @@ describe('redelivery of rotated keys until acknowledged', () => {
     const keyIds = (await envelopesFor('half-stored')).map((opened) => opened.keyId);
     expect(keyIds).toContain(unpublished.keyId);
     expect(keyIds).not.toContain(lost.keyId);
+  });
+
+  it('never sends again a delivery that has ended: rows left behind by its ender are deleted unsent', async () => {
+    const acknowledged = (await rotatedKey('ended-acked')).rotated;
+    const expired = (await rotatedKey('ended-expired')).rotated;
+    // The state an ender leaves when it dies after recording the end, before deleting the rows.
+    for (const [keyId, owner, type] of [
+      [acknowledged.keyId, 'ended-acked', 'KeyDeliveryAcknowledged'],
+      [expired.keyId, 'ended-expired', 'KeyDeliveryExpired'],
+    ] as const)
+      await ctx.store.append(streamIdOf('delivery', keyId), 1, [
+        { type, data: { keyId, tenant: 'acme', owner, channel: 'nats', attempts: 1, at: clock().toISOString() }, metadata: ackMetadata },
+      ]);
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).not.toContain(acknowledged.keyId);
+    expect(pass.sent).not.toContain(expired.keyId);
+    expect(pass.ended).toEqual(expect.arrayContaining([acknowledged.keyId, expired.keyId]));
+    expect(await pending.rowsOf(acknowledged.keyId)).toEqual([]);
+    expect(await pending.rowsOf(expired.keyId)).toEqual([]);
+    expect(await envelopesFor('ended-acked')).toHaveLength(1);
+    expect(await envelopesFor('ended-expired')).toHaveLength(1);
+    expect(await deliveryEvents(acknowledged.keyId)).toHaveLength(2);
+  });
+
+  it('stores nothing again for a key acknowledged while its rotation was still under way', async () => {
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'fenced', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const first = await keys.issue({ tenant: 'acme', owner: 'fenced', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    /** A revocation fence that waits long: meanwhile the rotator sends the new key from the rows stored before its KeyIssued, and its owner acknowledges it. */
+    class SlowFence extends VerifierFence {
+      override async waitFor(): Promise<FenceResult> {
+        now = T0 + 5 * SECOND;
+        expect((await retries().runOnce()).sent).toContain((await readKeyRecord(ctx.store, first.keyId))!.rotation!.replacedBy);
+        const [opened] = await envelopesFor('fenced');
+        expect(await deliveries.acknowledge({ keyId: opened!.keyId, ackToken: opened!.ackToken! }, ackMetadata)).toMatchObject({ status: 'ACKNOWLEDGED' });
+        return { complete: true, verifiers: [], waitedMs: 5 * SECOND };
+      }
+    }
+    const fenced = new KeyManagement({
+      store: ctx.store,
+      hasher,
+      index: new KeyIndex(),
+      clock,
+      delivery: deliveries,
+      fence: new SlowFence(ctx.nc, ctx.topology.subjectPrefix),
+    });
+    const rotated = await fenced.rotate({ keyId: first.keyId, emergency: true, waitForVerifiers: true }, admin);
+    expect(rotated.delivery).toBe('DELIVERED');
+    expect(await pending.rowsOf(rotated.keyId)).toEqual([]);
+    expect((await deliveryEvents(rotated.keyId)).map((event) => event.type)).toEqual(['KeyDelivered', 'KeyDeliveryAcknowledged']);
+    now = T0 + HOUR;
+    const pass = await retries().runOnce();
+    expect([...pass.sent, ...pass.expired]).not.toContain(rotated.keyId);
+    expect(await envelopesFor('fenced')).toHaveLength(1);
   });
 
   it('keeps no key’s plaintext in the pending table or the events', async () => {

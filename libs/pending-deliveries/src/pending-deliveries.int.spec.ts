@@ -85,6 +85,29 @@ describe('pending deliveries', () => {
     expect(await pending.countKeys()).toBe(1);
     expect(await pending.remove(keyId)).toBe(2);
     expect(await pending.countKeys()).toBe(0);
+    // Nor is a late attempt's row inserted where the winner's are gone (acknowledged, say).
+    await pending.storeBeforeIssue([row(keyId, { digest: '5'.repeat(64) })], streamId);
+    expect(await pending.rowsOf(keyId)).toEqual([]);
+  });
+
+  it('stores nothing for a key whose delivery has ended, neither a new row nor over a row left behind', async () => {
+    const metadata = { actor: 'test', correlationId: 'c', causationId: 'c' };
+    const [acknowledged, expired, open] = [newPrefixedId('key'), newPrefixedId('key'), newPrefixedId('key')];
+    // A row its ender did not delete yet (a crash between the record and the delete).
+    await pending.storeIssued([row(expired, { attempts: 3 })]);
+    await ctx.store.append(`delivery-${acknowledged}`, 0, [
+      { type: 'KeyDelivered', data: { keyId: acknowledged }, metadata },
+      { type: 'KeyDeliveryAcknowledged', data: { keyId: acknowledged }, metadata },
+    ]);
+    await ctx.store.append(`delivery-${expired}`, 0, [{ type: 'KeyDeliveryExpired', data: { keyId: expired }, metadata }]);
+    await ctx.store.append(`delivery-${open}`, 0, [{ type: 'KeyDelivered', data: { keyId: open }, metadata }]);
+
+    expect(await pending.storeIssued([row(acknowledged), row(acknowledged, { channel: 'webhook' })])).toBe(0);
+    expect(await pending.rowsOf(acknowledged)).toEqual([]);
+    expect(await pending.storeIssued([row(expired, { attempts: 1 })])).toBe(0);
+    expect((await pending.rowsOf(expired)).map((stored) => stored.attempts)).toEqual([3]);
+    expect(await pending.storeIssued([row(open), row(open, { channel: 'webhook' })])).toBe(2);
+    expect(await pending.rowsOf(open)).toHaveLength(2);
   });
 
   it('keeps the last failure of a channel for operators', async () => {

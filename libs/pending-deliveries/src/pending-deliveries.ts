@@ -41,6 +41,10 @@ interface Row {
   last_error: string | null;
 }
 
+/** The SQL types of a new row's values, in the order `upsert` passes them. */
+const COLUMN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz', 'int', 'timestamptz'] as const;
+const PARAMETERS_PER_ROW = COLUMN_TYPES.length;
+
 const COLUMNS = 'key_id, channel, tenant, owner, public_key, envelope, ack_token_hash, digest, created_at, expires_at, attempts, next_attempt_at, last_error';
 
 const toDelivery = (row: Row): PendingDelivery => ({
@@ -75,12 +79,21 @@ export class PendingDeliveries {
    * issued, only `storeIssued` by the winner of that append writes its rows.
    */
   async storeBeforeIssue(rows: readonly NewPendingDelivery[], keyStreamId: string): Promise<void> {
-    await this.upsert(rows, `where not exists (select 1 from events where stream_id = $${rows.length * 12 + 1})`, [keyStreamId]);
+    await this.upsert(rows, `not exists (select 1 from events where stream_id = $${rows.length * PARAMETERS_PER_ROW + 1})`, [keyStreamId]);
   }
 
-  /** Stores (or replaces) the rows of a key that is issued with their material. */
-  async storeIssued(rows: readonly NewPendingDelivery[]): Promise<void> {
-    await this.upsert(rows, '', []);
+  /**
+   * Stores (or replaces) the rows of a key that is issued with their material, unless the key's
+   * delivery has ended (`delivery-<keyId>` records an acknowledgement or an expiry: the rotator
+   * sent the rows stored before the KeyIssued, say, and the owner acknowledged them). Answers how
+   * many rows it wrote: none when the delivery has ended.
+   */
+  async storeIssued(rows: readonly NewPendingDelivery[]): Promise<number> {
+    return this.upsert(
+      rows,
+      `not exists (select 1 from events where stream_id = 'delivery-' || v.key_id and type in ('KeyDeliveryAcknowledged', 'KeyDeliveryExpired'))`,
+      [],
+    );
   }
 
   /**
@@ -128,8 +141,9 @@ export class PendingDeliveries {
     return row?.count ?? 0;
   }
 
-  private async upsert(rows: readonly NewPendingDelivery[], condition: string, extra: unknown[]): Promise<void> {
-    if (rows.length === 0) return;
+  /** Inserts or replaces the rows for which `condition` (over the new row, `v`) holds; answers how many. */
+  private async upsert(rows: readonly NewPendingDelivery[], condition: string, extra: unknown[]): Promise<number> {
+    if (rows.length === 0) return 0;
     const values: unknown[] = [];
     const tuples = rows.map((row, index) => {
       values.push(
@@ -146,17 +160,23 @@ export class PendingDeliveries {
         row.attempts,
         row.nextAttemptAt,
       );
-      return `(${Array.from({ length: 12 }, (_, i) => `$${index * 12 + i + 1}`).join(', ')})`;
+      return `(${COLUMN_TYPES.map((type, i) => `$${index * PARAMETERS_PER_ROW + i + 1}::${type}`).join(', ')})`;
     });
-    await this.db.query(
-      `insert into pending_deliveries (key_id, channel, tenant, owner, public_key, envelope, ack_token_hash, digest, created_at, expires_at, attempts, next_attempt_at)
-       values ${tuples.join(', ')}
-       on conflict (key_id, channel) do update set tenant = excluded.tenant, owner = excluded.owner, public_key = excluded.public_key,
-         envelope = excluded.envelope, ack_token_hash = excluded.ack_token_hash, digest = excluded.digest, created_at = excluded.created_at,
-         expires_at = excluded.expires_at, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, last_error = null
-       ${condition}`,
+    // Selected from the values, so a row the condition refuses is neither inserted nor replaced.
+    const [written] = await this.db.query<{ count: number }[]>(
+      `with written as (
+         insert into pending_deliveries (key_id, channel, tenant, owner, public_key, envelope, ack_token_hash, digest, created_at, expires_at, attempts, next_attempt_at)
+         select * from (values ${tuples.join(', ')})
+           as v(key_id, channel, tenant, owner, public_key, envelope, ack_token_hash, digest, created_at, expires_at, attempts, next_attempt_at)
+          where ${condition}
+         on conflict (key_id, channel) do update set tenant = excluded.tenant, owner = excluded.owner, public_key = excluded.public_key,
+           envelope = excluded.envelope, ack_token_hash = excluded.ack_token_hash, digest = excluded.digest, created_at = excluded.created_at,
+           expires_at = excluded.expires_at, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, last_error = null
+         returning 1)
+       select count(*)::int as count from written`,
       [...values, ...extra],
     );
+    return written?.count ?? 0;
   }
 
   private async claim(where: string, now: Date, limit: number, next: (row: PendingDelivery) => PendingDelivery): Promise<PendingDelivery[]> {
