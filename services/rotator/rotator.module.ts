@@ -75,7 +75,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     });
     const retries = new DeliveryRetries(
       { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: new WebhookSecrets(peppers) }, logger },
-      { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE },
+      { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE, concurrency: config.DELIVERY_CONCURRENCY },
     );
     registerRotationMetrics(metrics, rotation);
     const quietGrace = new QuietGrace(

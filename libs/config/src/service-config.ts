@@ -161,8 +161,10 @@ export const rotatorEnvSchema = keyServiceEnvSchema.extend({
   ROTATOR_USAGE_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
   /** How often the rotator looks for deliveries due to be sent again or expired. */
   DELIVERY_POLL_INTERVAL_MS: positiveInt.max(3_600_000).default(1000),
-  /** Pending deliveries one look claims at most. */
+  /** Pending deliveries one look claims at most, per channel. */
   DELIVERY_BATCH_SIZE: positiveInt.max(10_000).default(100),
+  /** Sends in flight at once per channel (NATS, webhooks), at most. */
+  DELIVERY_CONCURRENCY: positiveInt.max(1000).default(16),
   /** Longest a webhook POST may take (connection and answer). */
   DELIVERY_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
   /** PEM file of CA certificates trusted for webhooks besides Node's bundled roots (a private CA), read and checked at start. */

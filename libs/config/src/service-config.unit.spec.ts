@@ -61,6 +61,7 @@ describe('service config', () => {
       DELIVERY_TTL_MS: 86_400_000,
       DELIVERY_POLL_INTERVAL_MS: 1000,
       DELIVERY_WEBHOOK_TIMEOUT_MS: 10_000,
+      DELIVERY_CONCURRENCY: 16,
     });
     expect(loadRotatorConfig(rotator).KEYLEDGER_WEBHOOK_CA_FILE).toBeUndefined();
     expect(() => loadRotatorConfig({ ...rotator, DELIVERY_RETRY_MIN_MS: '0' })).toThrow(/DELIVERY_RETRY_MIN_MS/);

@@ -12,7 +12,7 @@ import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
-import { createTestContext, startHttpsReceiver } from '@keyledger/testing';
+import { createTestContext, eventually, startHttpsReceiver } from '@keyledger/testing';
 import { DeliveryRetries } from './delivery-retries.js';
 import { KeyDeliveries, readKeyRecord } from './key-deliveries.js';
 import type { CommandContext } from './key-management.js';
@@ -53,18 +53,18 @@ describe('redelivery of rotated keys until acknowledged', () => {
   let keys: KeyManagement;
   let publisher: SealedKeyPublisher;
 
-  function retries(): DeliveryRetries {
+  function retries(webhookTimeoutMs = 10_000): DeliveryRetries {
     return new DeliveryRetries(
       {
         deliveries,
         pending,
         store: ctx.store,
         publisher,
-        webhooks: { poster: new WebhookSender({ timeoutMs: 10_000, extraCa: receiver.caPem }), secrets: new WebhookSecrets(peppers) },
+        webhooks: { poster: new WebhookSender({ timeoutMs: webhookTimeoutMs, extraCa: receiver.caPem }), secrets: new WebhookSecrets(peppers) },
         logger: ctx.logger,
         clock,
       },
-      { intervalMs: 60_000, batchSize: 100 },
+      { intervalMs: 60_000, batchSize: 100, concurrency: 4 },
     );
   }
 
@@ -231,6 +231,47 @@ describe('redelivery of rotated keys until acknowledged', () => {
       expect(openSealedKey(JSON.parse(request.body), owner.privateKey)).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
       expect(request.body).not.toContain(rotated.key);
     }
+  });
+
+  it('sends side by side: a webhook that does not answer holds up neither other owners nor NATS, and keeps its row leased while it waits', async () => {
+    const WEBHOOK_TIMEOUT = 60 * SECOND;
+    now = T0;
+    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'tarpit', url: `${receiver.url}/tarpit` }, admin);
+    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'prompt', url: `${receiver.url}/prompt` }, admin);
+    const tarpit = (await rotatedKey('tarpit')).rotated;
+    const prompt = (await rotatedKey('prompt')).rotated;
+    const tarpitCalls = () => receiver.requests.filter((request) => request.path === '/tarpit').length;
+    const release = receiver.hold('/tarpit');
+    let passing: Promise<unknown> | undefined;
+    try {
+      // Both webhooks were due first (at the rotation), the NATS sends 5 s later.
+      now = T0 + 5 * SECOND;
+      const started = retries(WEBHOOK_TIMEOUT).runOnce();
+      passing = started;
+      await eventually(
+        'the other owner’s webhook answered',
+        () => deliveryEvents(prompt.keyId),
+        (events) => events.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+      );
+      await eventually(
+        'the tarpit owner’s key sent again on NATS',
+        async () => (await envelopesFor('tarpit')).length,
+        (count) => count === 2,
+      );
+      expect(tarpitCalls()).toBe(1);
+
+      // The POST in flight keeps its row leased for as long as it may take…
+      const [row] = (await pending.rowsOf(tarpit.keyId)).filter((stored) => stored.channel === 'webhook');
+      expect(row!.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(now + WEBHOOK_TIMEOUT);
+      // …so another rotator, past when the row would otherwise have fallen due again, does not send it too.
+      now = T0 + 30 * SECOND;
+      await retries(WEBHOOK_TIMEOUT).runOnce();
+      expect(tarpitCalls()).toBe(1);
+    } finally {
+      release();
+    }
+    expect(((await passing) as { acknowledged: string[] }).acknowledged).toEqual(expect.arrayContaining([tarpit.keyId, prompt.keyId]));
+    expect(await pending.rowsOf(tarpit.keyId)).toEqual([]);
   });
 
   it('leaves what a replica claimed and never sent to another replica at the next attempt, and replicas never send one attempt twice', async () => {

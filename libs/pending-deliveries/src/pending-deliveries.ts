@@ -97,13 +97,19 @@ export class PendingDeliveries {
   }
 
   /**
-   * Claims up to `limit` rows due at `now` and not expired, oldest due first: each one's
-   * attempts go up by one and its next attempt becomes `nextAttemptAt(claimed row)`.
+   * Claims up to `limit` rows due at `now` and not expired (of one channel, if given), oldest due
+   * first: each one's attempts go up by one and its next attempt becomes `nextAttemptAt(claimed
+   * row, its place among the claimed)`, a lease until which no other claim takes it.
    */
-  async claimDue(now: Date, limit: number, nextAttemptAt: (claimed: PendingDelivery) => Date): Promise<PendingDelivery[]> {
-    return this.claim(`next_attempt_at <= $1 and expires_at > $1`, now, limit, (row) => {
+  async claimDue(
+    now: Date,
+    limit: number,
+    nextAttemptAt: (claimed: PendingDelivery, index: number) => Date,
+    channel?: DeliveryChannel,
+  ): Promise<PendingDelivery[]> {
+    return this.claim(`next_attempt_at <= $1 and expires_at > $1 and ($3::text is null or channel = $3)`, [now, limit, channel ?? null], (row, index) => {
       const claimed = { ...row, attempts: row.attempts + 1 };
-      return { ...claimed, nextAttemptAt: nextAttemptAt(claimed) };
+      return { ...claimed, nextAttemptAt: nextAttemptAt(claimed, index) };
     });
   }
 
@@ -112,7 +118,26 @@ export class PendingDeliveries {
    * the caller to record the expiry and remove them.
    */
   async claimExpired(now: Date, limit: number, leaseUntil: Date): Promise<PendingDelivery[]> {
-    return this.claim(`expires_at <= $1 and next_attempt_at <= $1`, now, limit, (row) => ({ ...row, nextAttemptAt: leaseUntil }));
+    return this.claim(`expires_at <= $1 and next_attempt_at <= $1`, [now, limit], (row) => ({ ...row, nextAttemptAt: leaseUntil }));
+  }
+
+  /**
+   * Just before a send: moves a claimed row's next attempt to `leaseUntil` (past the longest
+   * the send may take), if the claim still holds: the row is there, and nobody claimed it since
+   * (its attempts and next attempt are as claimed). Answers the row so leased, or undefined
+   * when the claim was lost and the send must not be made.
+   */
+  async startAttempt(claimed: PendingDelivery, leaseUntil: Date): Promise<PendingDelivery | undefined> {
+    return (await this.updateClaimed(claimed, leaseUntil, undefined)) ? { ...claimed, nextAttemptAt: leaseUntil } : undefined;
+  }
+
+  /**
+   * After a send (or a look that found nothing to send yet): schedules the row's next attempt
+   * and remembers why the send failed, if it did, while the claim (as `startAttempt` answered
+   * it, or as claimed) still holds.
+   */
+  async finishAttempt(claimed: PendingDelivery, nextAttemptAt: Date, error?: string): Promise<void> {
+    await this.updateClaimed(claimed, nextAttemptAt, error);
   }
 
   /** The rows of one key (one per channel). */
@@ -128,6 +153,18 @@ export class PendingDeliveries {
       [keyId, digest ?? null],
     );
     return row?.count ?? 0;
+  }
+
+  private async updateClaimed(claimed: PendingDelivery, nextAttemptAt: Date, error: string | undefined): Promise<boolean> {
+    const [row] = await this.db.query<{ count: number }[]>(
+      `with updated as (
+         update pending_deliveries set next_attempt_at = $5, last_error = coalesce($6, last_error)
+          where key_id = $1 and channel = $2 and attempts = $3 and next_attempt_at = $4
+         returning 1)
+       select count(*)::int as count from updated`,
+      [claimed.keyId, claimed.channel, claimed.attempts, claimed.nextAttemptAt, nextAttemptAt, error?.slice(0, 500) ?? null],
+    );
+    return (row?.count ?? 0) > 0;
   }
 
   /** Remembers why the last send on a channel failed (for operators; never a secret). */
@@ -179,13 +216,14 @@ export class PendingDeliveries {
     return written?.count ?? 0;
   }
 
-  private async claim(where: string, now: Date, limit: number, next: (row: PendingDelivery) => PendingDelivery): Promise<PendingDelivery[]> {
+  /** Claims the rows `where` selects ($1: now, $2: the limit, then `parameters`' others). */
+  private async claim(where: string, parameters: unknown[], next: (row: PendingDelivery, index: number) => PendingDelivery): Promise<PendingDelivery[]> {
     return this.db.transaction(async (manager: EntityManager) => {
       const rows = await manager.query<Row[]>(
         `select ${COLUMNS} from pending_deliveries where ${where} order by next_attempt_at limit $2 for update skip locked`,
-        [now, limit],
+        parameters,
       );
-      const claimed = rows.map((row) => next(toDelivery(row)));
+      const claimed = rows.map((row, index) => next(toDelivery(row), index));
       if (claimed.length === 0) return claimed;
       await manager.query(
         `update pending_deliveries as d set attempts = v.attempts, next_attempt_at = v.next_attempt_at
