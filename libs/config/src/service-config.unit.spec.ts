@@ -96,7 +96,10 @@ describe('service config', () => {
         [missing, /^KEYLEDGER_WEBHOOK_CA_FILE: cannot be read \(ENOENT\)/],
         [dir, /^KEYLEDGER_WEBHOOK_CA_FILE: cannot be read \(EISDIR\)/],
         [file('empty.pem', ''), /^KEYLEDGER_WEBHOOK_CA_FILE: holds no PEM certificate/],
-        [file('key.pem', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n'), /^KEYLEDGER_WEBHOOK_CA_FILE: holds no PEM certificate/],
+        [
+          file('key.pem', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n'),
+          /^KEYLEDGER_WEBHOOK_CA_FILE: holds no PEM certificate/,
+        ],
         [file('broken.pem', broken), /^KEYLEDGER_WEBHOOK_CA_FILE: certificate #1 is not a valid X.509 certificate/],
       ] as const) {
         const problems = problemsOf(() => loadRotatorConfig({ ...rotator, KEYLEDGER_WEBHOOK_CA_FILE: path }));
