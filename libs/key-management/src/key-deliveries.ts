@@ -186,19 +186,24 @@ export class KeyDeliveries {
     const now = this.clock();
     const retryAt = new Date(now.getTime() + deliveryRetryDelayMs(1, this.settings.retry));
     let stored = true;
+    let written: number | undefined;
     try {
-      const written = await this.deps.pending.storeIssued(
+      written = await this.deps.pending.storeIssued(
         this.rows(prepared, (channel) => (channel === 'nats' ? { attempts: 1, nextAttemptAt: retryAt } : { attempts: 0, nextAttemptAt: now })),
       );
-      // Nothing written: the delivery ended while the rotation was under way (the rotator sent
-      // the rows stored before the KeyIssued and the owner acknowledged them, or it expired).
-      if (written === 0) return endOf(await this.deps.store.readStream(streamIdOf('delivery', prepared.keyId))) === 'ACKNOWLEDGED' ? 'DELIVERED' : 'FAILED';
     } catch (error) {
       // The rows stored before the KeyIssued, if they still hold this key's material, are enough: the rotator sends them.
       stored = await this.storedBeforeIssue(prepared);
       if (stored)
         this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not update a delivery once its key was issued; sent from what was stored before');
       else this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not store a delivery: it is sent once and not retried');
+    }
+    // Nothing written: the delivery ended while the rotation was under way (the rotator sent the
+    // rows stored before the KeyIssued and the owner acknowledged them, or it expired). Never a
+    // throw from here: the rotation's answer holds the key.
+    if (written === 0) {
+      const events = await this.deps.store.readStream(streamIdOf('delivery', prepared.keyId)).catch(() => []);
+      return endOf(events) === 'ACKNOWLEDGED' ? 'DELIVERED' : 'FAILED';
     }
     if (stored) {
       await this.recordStart(prepared.keyId, this.startData(prepared), metadata).catch((error: unknown) => {
