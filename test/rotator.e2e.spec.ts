@@ -7,7 +7,7 @@ import { START_OF_LOG } from '@keyledger/event-store';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, serviceOutput, spawnService, startServices, waitForExit } from '@keyledger/testing';
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 
@@ -164,6 +164,12 @@ describe('the rotator', () => {
     expect(verified).toMatchObject({ valid: true, keyId: replacedBy });
     expect(await api.verify({ key, scopes: ['orders:read'] })).toMatchObject({ valid: true, keyId });
     for (const rotator of services.of('rotator')) expect(serviceOutput(rotator.child)).not.toContain(opened.key);
+  });
+
+  it('refuses to start, naming the variable, when its webhook CA file cannot be read', async () => {
+    const refused = spawnService(ctx, 'rotator', { KEYLEDGER_WEBHOOK_CA_FILE: '/nonexistent/keyledger-ca.pem' });
+    expect(await waitForExit(refused)).toBe(78);
+    expect(serviceOutput(refused)).toContain('KEYLEDGER_WEBHOOK_CA_FILE: cannot be read (ENOENT): /nonexistent/keyledger-ca.pem');
   });
 
   it('stops cleanly on SIGTERM, in the middle of its passes', async () => {

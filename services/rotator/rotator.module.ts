@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
@@ -71,13 +70,13 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     const poster = new WebhookSender({
       timeoutMs: config.DELIVERY_WEBHOOK_TIMEOUT_MS,
-      extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE === undefined ? undefined : readFileSync(config.KEYLEDGER_WEBHOOK_CA_FILE, 'utf8'),
+      extraCa: config.KEYLEDGER_WEBHOOK_CA_FILE?.pem,
       userAgent: 'keyledger-rotator',
       allowPrivateAddresses: config.DELIVERY_WEBHOOK_ALLOW_PRIVATE,
     });
     const retries = new DeliveryRetries(
       { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: new WebhookSecrets(peppers) }, logger },
-      { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE },
+      { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE, concurrency: config.DELIVERY_CONCURRENCY },
     );
     registerRotationMetrics(metrics, rotation);
     const quietGrace = new QuietGrace(

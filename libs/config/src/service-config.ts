@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -6,6 +8,39 @@ const durationList = z
   .string()
   .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
   .transform((value) => value.split(',').map(Number));
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * A file of PEM certificates, read at start: its path and text. A file that cannot be read or
+ * holds no certificate (or a broken one) is a configuration error, not a crash later.
+ */
+const pemCertificateFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx) => {
+    let pem: string;
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${path}` });
+      return z.NEVER;
+    }
+    const certificates = pem.match(PEM_CERTIFICATE) ?? [];
+    if (certificates.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `holds no PEM certificate: ${path}` });
+      return z.NEVER;
+    }
+    for (const [index, certificate] of certificates.entries()) {
+      try {
+        new X509Certificate(certificate);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `certificate #${index + 1} is not a valid X.509 certificate: ${path}` });
+        return z.NEVER;
+      }
+    }
+    return { path, pem };
+  });
 
 /**
  * Every setting a Keyledger process reads from its environment, validated once at start.
@@ -126,12 +161,14 @@ export const rotatorEnvSchema = keyServiceEnvSchema.extend({
   ROTATOR_USAGE_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
   /** How often the rotator looks for deliveries due to be sent again or expired. */
   DELIVERY_POLL_INTERVAL_MS: positiveInt.max(3_600_000).default(1000),
-  /** Pending deliveries one look claims at most. */
+  /** Pending deliveries one look claims at most, per channel. */
   DELIVERY_BATCH_SIZE: positiveInt.max(10_000).default(100),
+  /** Sends in flight at once per channel (NATS, webhooks), at most. */
+  DELIVERY_CONCURRENCY: positiveInt.max(1000).default(16),
   /** Longest a webhook POST may take (connection and answer). */
   DELIVERY_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
-  /** PEM file of CA certificates trusted for webhooks besides Node's bundled roots (a private CA). */
-  KEYLEDGER_WEBHOOK_CA_FILE: z.string().min(1).optional(),
+  /** PEM file of CA certificates trusted for webhooks besides Node's bundled roots (a private CA), read and checked at start. */
+  KEYLEDGER_WEBHOOK_CA_FILE: pemCertificateFile.optional(),
   /** Whether webhooks may reach private, loopback and link-local addresses (false: public addresses only). */
   DELIVERY_WEBHOOK_ALLOW_PRIVATE: z
     .enum(['true', 'false'])

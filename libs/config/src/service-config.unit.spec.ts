@@ -1,4 +1,32 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadRotatorConfig, loadServiceConfig } from './service-config.js';
+
+/** A self-signed CA certificate (public, no key kept), as a private CA's file would hold. */
+const CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBkDCCATWgAwIBAgIUPahCkbvfjzUf7Xi0dYxoREtKhJwwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRa2V5bGVkZ2VyLXRlc3QtY2EwIBcNMjYxMTI1MDMyMzM0WhgP
+MjEyNjExMDEwMzIzMzRaMBwxGjAYBgNVBAMMEWtleWxlZGdlci10ZXN0LWNhMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4/hxhrchGzY4EJCvwOf9d1cbbofEn13g
+t69+LrGED9KpYslMEAzg8vdCkQNfZBSjUHfiTEXdmuBOkpuNNUAVaqNTMFEwHQYD
+VR0OBBYEFFk4C7z3q/CmU457W+9r+sjOC84mMB8GA1UdIwQYMBaAFFk4C7z3q/Cm
+U457W+9r+sjOC84mMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIh
+AOAc2EAogr4wdmO+HIj9vWyAkp+Q9LUm3McsvLfvhs0mAiEA0kPfcwb3lzenaRei
+qrddJ13qZn8/AWcaI7C5fRNeo4M=
+-----END CERTIFICATE-----
+`;
+
+/** The problems a configuration is refused for (none: accepted). */
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
 
 const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222' };
 
@@ -33,8 +61,51 @@ describe('service config', () => {
       DELIVERY_TTL_MS: 86_400_000,
       DELIVERY_POLL_INTERVAL_MS: 1000,
       DELIVERY_WEBHOOK_TIMEOUT_MS: 10_000,
+      DELIVERY_CONCURRENCY: 16,
     });
     expect(loadRotatorConfig(rotator).KEYLEDGER_WEBHOOK_CA_FILE).toBeUndefined();
     expect(() => loadRotatorConfig({ ...rotator, DELIVERY_RETRY_MIN_MS: '0' })).toThrow(/DELIVERY_RETRY_MIN_MS/);
+  });
+
+  describe('KEYLEDGER_WEBHOOK_CA_FILE', () => {
+    const rotator = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    let dir: string;
+    const file = (name: string, text: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'keyledger-config-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads the CA certificates once, at config loading', () => {
+      const path = file('ca.pem', `# the private CA\n${CA_PEM}${CA_PEM}`);
+      expect(loadRotatorConfig({ ...rotator, KEYLEDGER_WEBHOOK_CA_FILE: path }).KEYLEDGER_WEBHOOK_CA_FILE).toEqual({
+        path,
+        pem: `# the private CA\n${CA_PEM}${CA_PEM}`,
+      });
+    });
+
+    it('refuses, by name, a file that is missing, unreadable, empty of certificates or holding a broken one', () => {
+      const missing = join(dir, 'missing.pem');
+      const broken = CA_PEM.replace('MIIBkDCCATWg', 'MIIBkDCCATXX');
+      for (const [path, problem] of [
+        [missing, /^KEYLEDGER_WEBHOOK_CA_FILE: cannot be read \(ENOENT\)/],
+        [dir, /^KEYLEDGER_WEBHOOK_CA_FILE: cannot be read \(EISDIR\)/],
+        [file('empty.pem', ''), /^KEYLEDGER_WEBHOOK_CA_FILE: holds no PEM certificate/],
+        [
+          file('key.pem', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n'),
+          /^KEYLEDGER_WEBHOOK_CA_FILE: holds no PEM certificate/,
+        ],
+        [file('broken.pem', broken), /^KEYLEDGER_WEBHOOK_CA_FILE: certificate #1 is not a valid X.509 certificate/],
+      ] as const) {
+        const problems = problemsOf(() => loadRotatorConfig({ ...rotator, KEYLEDGER_WEBHOOK_CA_FILE: path }));
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(problem);
+      }
+    });
   });
 });

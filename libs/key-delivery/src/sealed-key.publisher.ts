@@ -14,8 +14,11 @@ export class SealedKeyPublisher {
     private readonly prefix: string,
   ) {}
 
-  /** Resolves once JetStream has stored the envelope. */
-  async publish(tenant: string, owner: string, envelope: SealedKeyEnvelope, attempt = 1): Promise<void> {
-    await this.js.publish(deliverySubject(this.prefix, tenant, owner), JSON.stringify(envelope), { msgID: `delivery-${envelope.keyId}-${attempt}` });
+  /** Resolves once JetStream has stored the envelope; fails after `timeoutMs` without its answer (default: the connection's timeout). */
+  async publish(tenant: string, owner: string, envelope: SealedKeyEnvelope, attempt = 1, timeoutMs?: number): Promise<void> {
+    await this.js.publish(deliverySubject(this.prefix, tenant, owner), JSON.stringify(envelope), {
+      msgID: `delivery-${envelope.keyId}-${attempt}`,
+      ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+    });
   }
 }

@@ -59,6 +59,11 @@ export class WebhookSender {
     this.ca = options.extraCa ? [...rootCertificates, options.extraCa] : undefined;
   }
 
+  /** Longest a POST may take. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
   post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<WebhookOutcome> {
     let target: URL;
     try {

@@ -1,4 +1,4 @@
-import type { EventMetadata } from '@keyledger/contracts';
+import type { DeliveryChannel, EventMetadata } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { OwnerWebhookTable } from '@keyledger/key-domain';
 import { deliveryRetryDelayMs, deliveryStillUseful, ownerWebhookOf } from '@keyledger/key-domain';
@@ -13,6 +13,8 @@ import { errorText, readKeyRecord, readOwnerWebhooks } from './key-deliveries.js
 
 /** POSTs a signed body to a webhook (`WebhookSender` in production). */
 export interface WebhookPoster {
+  /** Longest a POST may take: a send is leased for this long (and a margin). */
+  readonly timeoutMs: number;
   post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<WebhookOutcome>;
 }
 
@@ -32,8 +34,10 @@ export interface DeliveryRetriesDependencies {
 export interface DeliveryRetriesSettings {
   /** How often due and expired deliveries are looked for. */
   readonly intervalMs: number;
-  /** Rows claimed per look, at most. */
+  /** Rows claimed per look and channel, at most. */
   readonly batchSize: number;
+  /** Sends in flight at once per channel, at most. */
+  readonly concurrency: number;
 }
 
 /** What one pass did, key ids by outcome. */
@@ -44,9 +48,13 @@ export interface DeliveryPass {
   readonly expired: readonly string[];
   /** Rows of key material that was never issued (an interrupted rotation completed with other material): dropped unsent. */
   readonly discarded: readonly string[];
+  /** Rows of a delivery that had ended already (acknowledged or expired, the rows left behind): deleted unsent. */
+  readonly ended: readonly string[];
 }
 
 type PassLog = { -readonly [K in keyof DeliveryPass]: string[] };
+
+const emptyPass = (): PassLog => ({ sent: [], failed: [], acknowledged: [], expired: [], discarded: [], ended: [] });
 
 /** Totals since start, for metrics. */
 export interface DeliveryRetryCounts {
@@ -58,20 +66,37 @@ export interface DeliveryRetryCounts {
 
 /** How long an expired row is left to the replica that claimed it before another may. */
 const EXPIRY_LEASE_MS = 60_000;
+/** Longest a redelivery's NATS publish waits for JetStream's answer. */
+const NATS_SEND_TIMEOUT_MS = 5000;
+/** Beyond a send's own timeout, for the reads and writes around it. */
+const LEASE_MARGIN_MS = 5000;
+
+/** Runs `work` on every item, at most `limit` at a time, in order of the items. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 
 /**
- * The rotator's redelivery loop: every `intervalMs` it claims the pending deliveries that are
- * due (`FOR UPDATE SKIP LOCKED`, so replicas share them and never claim one send twice),
- * sends each on its channel and schedules the next send with a bounded exponential backoff,
- * until a client acknowledges (NATS), a webhook answers 2xx, or the delivery expires, which
- * is recorded and deletes the sealed copy. A replica that dies mid-send leaves the row to be
- * claimed again at its next attempt; a key sent twice is harmless (clients ignore a key id
- * they hold or one older, and webhook receivers are told to do the same).
+ * The rotator's redelivery loop, one per channel (NATS, webhook), so a webhook that is slow to
+ * answer never holds up NATS: every `intervalMs` a channel's loop claims the pending deliveries
+ * that are due (`FOR UPDATE SKIP LOCKED`, so replicas share them and never claim one send
+ * twice) and sends them, `concurrency` at a time, each on its channel; the next send follows
+ * with a bounded exponential backoff, until a client acknowledges (NATS), a webhook answers 2xx,
+ * or the delivery expires, which is recorded and deletes the sealed copy.
+ *
+ * A claim is a lease, long enough for the row's turn among the sends; just before its send the
+ * row is leased again for as long as that send may take (its timeout and a margin), and only if
+ * nobody claimed it meanwhile, so two replicas never send one row at once. A replica that dies
+ * mid-send leaves the row to be claimed again when its lease ends; a key sent twice is harmless
+ * (clients ignore a key id they hold or one older, and webhook receivers are told to do the same).
  */
 export class DeliveryRetries {
   private readonly clock: () => Date;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loops = new Map<DeliveryChannel, { timer?: NodeJS.Timeout; running?: Promise<unknown> }>();
   private stopped = false;
   private readonly totals = { attempts: 0, failedAttempts: 0, pending: 0 };
 
@@ -84,24 +109,41 @@ export class DeliveryRetries {
 
   start(): void {
     this.stopped = false;
-    this.schedule(0);
+    for (const channel of this.channels()) this.schedule(channel, 0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    for (const loop of this.loops.values()) clearTimeout(loop.timer);
+    await Promise.all([...this.loops.values()].flatMap((loop) => (loop.running ? [loop.running] : [])));
   }
 
   counts(): DeliveryRetryCounts {
     return { ...this.totals };
   }
 
-  /** One pass: expire what is past its expiry, then send what is due. */
+  /** One pass of every channel, side by side: expire what is past its expiry, and send what is due. */
   async runOnce(): Promise<DeliveryPass> {
-    const pass: PassLog = { sent: [], failed: [], acknowledged: [], expired: [], discarded: [] };
-    const now = this.clock();
+    const pass = emptyPass();
+    await Promise.all(this.channels().map((channel) => this.runChannel(channel, pass)));
+    return pass;
+  }
+
+  /** The channels this process sends on: webhooks only with a poster. */
+  private channels(): DeliveryChannel[] {
+    return this.deps.webhooks ? ['nats', 'webhook'] : ['nats'];
+  }
+
+  /** One pass of one channel's loop; the NATS loop also expires deliveries and counts those waiting. */
+  private async runChannel(channel: DeliveryChannel, pass: PassLog): Promise<void> {
     const metadata = this.metadata();
+    if (channel === 'nats') await this.expireDue(metadata, pass);
+    await this.sendDue(channel, metadata, pass);
+    if (channel === 'nats') this.totals.pending = await this.deps.pending.countKeys();
+  }
+
+  private async expireDue(metadata: EventMetadata, pass: PassLog): Promise<void> {
+    const now = this.clock();
     const expiredKeys = new Set(
       (await this.deps.pending.claimExpired(now, this.settings.batchSize, new Date(now.getTime() + EXPIRY_LEASE_MS))).map((row) => row.keyId),
     );
@@ -109,24 +151,40 @@ export class DeliveryRetries {
       if (this.stopped) break;
       await this.settle(keyId, metadata, pass);
     }
+  }
+
+  private async sendDue(channel: DeliveryChannel, metadata: EventMetadata, pass: PassLog): Promise<void> {
+    const now = this.clock();
+    const leaseMs = this.leaseMs(channel);
+    const { batchSize, concurrency } = this.settings;
+    // A row's turn comes once the sends before it ended, `concurrency` at a time, each within its lease.
     const due = await this.deps.pending.claimDue(
       now,
-      this.settings.batchSize,
-      (row) => new Date(now.getTime() + deliveryRetryDelayMs(row.attempts, this.deps.deliveries.settings.retry)),
+      batchSize,
+      (_row, index) => new Date(now.getTime() + (Math.floor(index / concurrency) + 1) * leaseMs),
+      channel,
     );
     const webhooks = new Map<string, Promise<OwnerWebhookTable>>();
-    for (const row of due) {
-      if (this.stopped) break;
+    await inParallel(due, concurrency, async (row) => {
+      if (this.stopped) return;
       try {
-        await this.send(row, metadata, webhooks, pass);
+        await this.send(row, leaseMs, metadata, webhooks, pass);
       } catch (error) {
         pass.failed.push(row.keyId);
         this.totals.failedAttempts += 1;
         this.deps.logger.warn({ keyId: row.keyId, channel: row.channel, err: error }, 'delivery attempt failed; retried at its next attempt');
       }
-    }
-    this.totals.pending = await this.deps.pending.countKeys();
-    return pass;
+    });
+  }
+
+  /** How long one send on a channel may hold its row: its timeout and a margin. */
+  private leaseMs(channel: DeliveryChannel): number {
+    return (channel === 'webhook' ? (this.deps.webhooks?.poster.timeoutMs ?? 0) : NATS_SEND_TIMEOUT_MS) + LEASE_MARGIN_MS;
+  }
+
+  /** When the send after this one (the row's `attempts`-th) is due, counted from now. */
+  private nextAttemptAt(row: PendingDelivery): Date {
+    return new Date(this.clock().getTime() + deliveryRetryDelayMs(row.attempts, this.deps.deliveries.settings.retry));
   }
 
   /** An expired delivery: recorded as expired, or dropped if its key material was never issued. */
@@ -140,7 +198,10 @@ export class DeliveryRetries {
         pass.discarded.push(keyId);
         return;
       }
-      await this.deps.deliveries.expire(keyId, metadata);
+      if (!(await this.deps.deliveries.expire(keyId, metadata))) {
+        pass.ended.push(keyId);
+        return;
+      }
       pass.expired.push(keyId);
       this.deps.logger.warn({ keyId, tenant: row.tenant, owner: row.owner }, 'a delivered key was never acknowledged; its sealed copy is deleted');
     } catch (error) {
@@ -148,36 +209,49 @@ export class DeliveryRetries {
     }
   }
 
-  private async send(row: PendingDelivery, metadata: EventMetadata, webhooks: Map<string, Promise<OwnerWebhookTable>>, pass: PassLog): Promise<void> {
-    const configured = this.deps.webhooks;
-    // Left for a replica that sends webhooks (it was claimed, so it waits until its next attempt).
-    if (row.channel === 'webhook' && !configured) return;
-    const record = await readKeyRecord(this.deps.store, row.keyId);
+  private async send(
+    claimed: PendingDelivery,
+    leaseMs: number,
+    metadata: EventMetadata,
+    webhooks: Map<string, Promise<OwnerWebhookTable>>,
+    pass: PassLog,
+  ): Promise<void> {
+    const record = await readKeyRecord(this.deps.store, claimed.keyId);
     // Only ever the material that was issued: not yet issued (a rotation in flight, or one that
     // died before its KeyIssued) waits; other material (a rotation completed afresh) is dropped.
-    if (!record) return;
-    if (record.digest.digest !== row.digest) {
-      await this.deps.pending.remove(row.keyId, row.digest);
-      pass.discarded.push(row.keyId);
+    if (!record) {
+      await this.deps.pending.finishAttempt(claimed, this.nextAttemptAt(claimed));
+      return;
+    }
+    if (record.digest.digest !== claimed.digest) {
+      await this.deps.pending.remove(claimed.keyId, claimed.digest);
+      pass.discarded.push(claimed.keyId);
+      return;
+    }
+    if (!(await this.deps.deliveries.stillOpen(claimed, metadata))) {
+      pass.ended.push(claimed.keyId);
       return;
     }
     if (!deliveryStillUseful(record, this.clock().getTime())) {
-      await this.deps.deliveries.expire(row.keyId, metadata);
-      pass.expired.push(row.keyId);
+      ((await this.deps.deliveries.expire(claimed.keyId, metadata)) ? pass.expired : pass.ended).push(claimed.keyId);
       return;
     }
-    await this.deps.deliveries.ensureStarted(row, metadata);
+    const row = await this.deps.pending.startAttempt(claimed, new Date(this.clock().getTime() + leaseMs));
+    // Claimed again by another replica after this one's lease ended, or acknowledged meanwhile: not sent here.
+    if (!row) return;
     this.totals.attempts += 1;
     if (row.channel === 'nats') {
       try {
-        await this.deps.publisher.publish(row.tenant, row.owner, JSON.parse(row.envelope) as SealedKeyEnvelope, row.attempts);
-        pass.sent.push(row.keyId);
+        await this.deps.publisher.publish(row.tenant, row.owner, JSON.parse(row.envelope) as SealedKeyEnvelope, row.attempts, NATS_SEND_TIMEOUT_MS);
       } catch (error) {
         await this.failed(row, errorText(error), pass);
+        return;
       }
+      pass.sent.push(row.keyId);
+      await this.deps.pending.finishAttempt(row, this.nextAttemptAt(row));
       return;
     }
-    const outcome = await this.postWebhook(row, configured!, webhooks);
+    const outcome = await this.postWebhook(row, this.deps.webhooks!, webhooks);
     if (outcome.ok) {
       pass.sent.push(row.keyId);
       await this.deps.deliveries.acknowledgeByWebhook(row.keyId, metadata);
@@ -208,7 +282,7 @@ export class DeliveryRetries {
   private async failed(row: PendingDelivery, error: string, pass: PassLog): Promise<void> {
     pass.failed.push(row.keyId);
     this.totals.failedAttempts += 1;
-    await this.deps.pending.recordFailure(row.keyId, row.channel, error);
+    await this.deps.pending.finishAttempt(row, this.nextAttemptAt(row), error);
     this.deps.logger.info({ keyId: row.keyId, channel: row.channel, attempt: row.attempts, error }, 'delivery attempt failed; sent again later');
   }
 
@@ -216,12 +290,15 @@ export class DeliveryRetries {
     return { actor: this.deps.actor ?? 'system:rotator', correlationId: 'key-delivery', causationId: 'key-delivery' };
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(channel: DeliveryChannel, delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.runOnce()
-        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'delivery pass failed; retried at the next pass'))
-        .finally(() => this.schedule(this.settings.intervalMs));
+    let loop = this.loops.get(channel);
+    if (!loop) this.loops.set(channel, (loop = {}));
+    const current = loop;
+    current.timer = setTimeout(() => {
+      current.running = this.runChannel(channel, emptyPass())
+        .catch((error: unknown) => this.deps.logger.warn({ err: error, channel }, 'delivery pass failed; retried at the next pass'))
+        .finally(() => this.schedule(channel, this.settings.intervalMs));
     }, delayMs);
   }
 }

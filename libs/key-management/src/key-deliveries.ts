@@ -23,7 +23,8 @@ import type { NewPendingDelivery, PendingDeliveries, PendingDelivery } from '@ke
 
 /**
  * What became of a rotation's new key for its owner:
- * - DELIVERED: stored sealed for redelivery until acknowledged, and published on NATS;
+ * - DELIVERED: stored sealed for redelivery until acknowledged (after its KeyIssued, or before
+ *   it when storing after failed), and published on NATS;
  * - PENDING: stored, but the first publish failed: the rotator sends it again;
  * - UNRECORDED: published once, but it could not be stored, so nothing sends it again;
  * - FAILED: neither stored nor published (the key's plaintext exists only in the rotation's answer);
@@ -90,6 +91,13 @@ function sameHash(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/** How a delivery's stream says it ended, if it did. */
+function endOf(events: readonly EventEnvelope[]): 'ACKNOWLEDGED' | 'EXPIRED' | undefined {
+  if (events.some((event) => event.type === 'KeyDeliveryAcknowledged')) return 'ACKNOWLEDGED';
+  if (events.some((event) => event.type === 'KeyDeliveryExpired')) return 'EXPIRED';
+  return undefined;
+}
+
 function deliveredOf(events: readonly EventEnvelope[]): KeyDeliveredData | undefined {
   const first = events.find((event) => event.type === 'KeyDelivered');
   const parsed = first && keyDeliveredSchema.safeParse(first.data);
@@ -124,9 +132,10 @@ export class KeyDeliveries {
 
   /**
    * Seals a key about to be issued and stores it for delivery before its KeyIssued exists (a
-   * crash between the two then loses nothing: the rotator delivers it once the key is issued,
-   * and never delivers key material that was not). A failure to store is not fatal here:
-   * `deliver` tries again once the key is issued.
+   * crash between the two, or an append whose answer is lost after its commit, then loses
+   * nothing: the rotator delivers it once the key is issued, never delivers key material that
+   * was not, and drops it at its expiry if the key never is). A failure to store is not fatal
+   * here: `deliver` tries again once the key is issued.
    */
   async prepare(input: {
     keyId: string;
@@ -169,14 +178,6 @@ export class KeyDeliveries {
     return prepared;
   }
 
-  /** The key was not issued after all (a lost race): its rows are dropped. */
-  async abandon(prepared: PreparedDelivery): Promise<void> {
-    await this.deps.pending.remove(prepared.keyId, prepared.digest).catch((error: unknown) => {
-      // The rotator drops them anyway: their material is not the issued key's.
-      this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not drop the delivery of a key that was not issued');
-    });
-  }
-
   /**
    * Once the key is issued: stores its rows (the NATS one as sent once, the webhook one due at
    * once, for the rotator), records KeyDelivered and publishes the envelope on NATS.
@@ -185,13 +186,24 @@ export class KeyDeliveries {
     const now = this.clock();
     const retryAt = new Date(now.getTime() + deliveryRetryDelayMs(1, this.settings.retry));
     let stored = true;
+    let written: number | undefined;
     try {
-      await this.deps.pending.storeIssued(
+      written = await this.deps.pending.storeIssued(
         this.rows(prepared, (channel) => (channel === 'nats' ? { attempts: 1, nextAttemptAt: retryAt } : { attempts: 0, nextAttemptAt: now })),
       );
     } catch (error) {
-      stored = false;
-      this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not store a delivery: it is sent once and not retried');
+      // The rows stored before the KeyIssued, if they still hold this key's material, are enough: the rotator sends them.
+      stored = await this.storedBeforeIssue(prepared);
+      if (stored)
+        this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not update a delivery once its key was issued; sent from what was stored before');
+      else this.deps.logger?.warn({ keyId: prepared.keyId, err: error }, 'could not store a delivery: it is sent once and not retried');
+    }
+    // Nothing written: the delivery ended while the rotation was under way (the rotator sent the
+    // rows stored before the KeyIssued and the owner acknowledged them, or it expired). Never a
+    // throw from here: the rotation's answer holds the key.
+    if (written === 0) {
+      const events = await this.deps.store.readStream(streamIdOf('delivery', prepared.keyId)).catch(() => []);
+      return endOf(events) === 'ACKNOWLEDGED' ? 'DELIVERED' : 'FAILED';
     }
     if (stored) {
       await this.recordStart(prepared.keyId, this.startData(prepared), metadata).catch((error: unknown) => {
@@ -208,6 +220,15 @@ export class KeyDeliveries {
     }
     if (stored) return published ? 'DELIVERED' : 'PENDING';
     return published ? 'UNRECORDED' : 'FAILED';
+  }
+
+  /** Whether the rows `prepare` stored before the KeyIssued are there with this key's material (false when that cannot be read either). */
+  private async storedBeforeIssue(prepared: PreparedDelivery): Promise<boolean> {
+    try {
+      return (await this.deps.pending.rowsOf(prepared.keyId)).some((row) => row.digest === prepared.digest);
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -231,25 +252,36 @@ export class KeyDeliveries {
     await this.end(keyId, { type: 'KeyDeliveryAcknowledged', channel: 'webhook' }, metadata);
   }
 
-  /** Nobody acknowledged in time (or the key is no longer usable): records the expiry and deletes the sealed copy. */
-  async expire(keyId: string, metadata: EventMetadata): Promise<void> {
-    await this.end(keyId, { type: 'KeyDeliveryExpired' }, metadata);
+  /**
+   * Nobody acknowledged in time (or the key is no longer usable): records the expiry and deletes
+   * the sealed copy. False when the delivery had ended before (its rows are deleted all the same).
+   */
+  async expire(keyId: string, metadata: EventMetadata): Promise<boolean> {
+    return (await this.end(keyId, { type: 'KeyDeliveryExpired' }, metadata)) === 'RECORDED';
   }
 
   /**
-   * Records KeyDelivered from a stored row when it is not yet (its first append failed); the
-   * rotator calls it before each send, so a delivery that is sent is always recorded.
+   * The rotator asks before each send of a stored row: false for a delivery that has ended
+   * (acknowledged or expired: its ender died before deleting the rows, or they were stored again
+   * meanwhile), whose rows it deletes. An open delivery not recorded yet (its first append
+   * failed) is recorded with KeyDelivered, so a delivery that is sent is always recorded.
    */
-  async ensureStarted(row: PendingDelivery, metadata: EventMetadata): Promise<void> {
-    if ((await this.deps.store.streamVersion(streamIdOf('delivery', row.keyId))) > 0) return;
-    await this.recordStart(
-      row.keyId,
-      this.startDataOf(
-        row,
-        (await this.deps.pending.rowsOf(row.keyId)).map((r) => r.channel),
-      ),
-      metadata,
-    );
+  async stillOpen(row: PendingDelivery, metadata: EventMetadata): Promise<boolean> {
+    const events = await this.deps.store.readStream(streamIdOf('delivery', row.keyId));
+    if (endOf(events)) {
+      await this.deps.pending.remove(row.keyId);
+      return false;
+    }
+    if (events.length === 0)
+      await this.recordStart(
+        row.keyId,
+        this.startDataOf(
+          row,
+          (await this.deps.pending.rowsOf(row.keyId)).map((r) => r.channel),
+        ),
+        metadata,
+      );
+    return true;
   }
 
   private async recordStart(keyId: string, data: KeyDeliveredData, metadata: EventMetadata): Promise<void> {
@@ -269,8 +301,8 @@ export class KeyDeliveries {
     const run = async (): Promise<Ending> => {
       const rows = await this.deps.pending.rowsOf(keyId);
       const events = await this.deps.store.readStream(streamId);
-      if (events.some((event) => event.type === 'KeyDeliveryAcknowledged')) return 'ACKNOWLEDGED_BEFORE';
-      if (events.some((event) => event.type === 'KeyDeliveryExpired')) return 'EXPIRED_BEFORE';
+      const ended = endOf(events);
+      if (ended) return ended === 'ACKNOWLEDGED' ? 'ACKNOWLEDGED_BEFORE' : 'EXPIRED_BEFORE';
       const started =
         deliveredOf(events) ??
         (rows[0] &&

@@ -238,15 +238,12 @@ export class KeyManagement {
     const material = this.deps.hasher.newKey(old.prefix, old.environment);
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
     const command = replacementOf(before, { ...request, keyId: replacedBy, digest: material.digest, hint: material.hint, expiresAt }, ownExpiry, this.clock());
-    // Sealed and stored before the key is issued, so no crash after its KeyIssued loses it.
+    // Sealed and stored before the key is issued, so no crash after its KeyIssued loses it. A
+    // failed append leaves the sealed copy too: the failure may come after the commit (the
+    // connection lost), and then that copy is the only one. The rotator sends only material
+    // that was issued, and drops the rest (see DeliveryRetries).
     const prepared = await this.prepareDelivery(command, request.keyId, old.rotation!.graceEndsAt, material.plaintext);
-    let issued: KeyRecord;
-    try {
-      issued = await this.execute(command, context);
-    } catch (error) {
-      if (typeof prepared !== 'string') await this.deps.delivery!.abandon(prepared);
-      throw error;
-    }
+    const issued = await this.execute(command, context);
     const fence =
       request.emergency && request.waitForVerifiers && appended && this.deps.fence
         ? await this.deps.fence.waitFor(appended, this.deps.fenceTimeoutMs ?? 5000)

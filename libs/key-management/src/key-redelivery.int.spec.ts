@@ -1,17 +1,20 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { EventMetadata, KeyDeliveredData } from '@keyledger/contracts';
 import { ApiError, ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
-import { START_OF_LOG } from '@keyledger/event-store';
+import type { AppendResult, NewEvent } from '@keyledger/event-store';
+import { PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { OpenedKey } from '@keyledger/key-delivery';
 import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
-import { KeyIndex } from '@keyledger/key-projection';
+import type { FenceResult } from '@keyledger/key-projection';
+import { KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
+import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
-import { createTestContext, startHttpsReceiver } from '@keyledger/testing';
+import { createTestContext, eventually, startHttpsReceiver } from '@keyledger/testing';
 import { DeliveryRetries } from './delivery-retries.js';
-import { KeyDeliveries } from './key-deliveries.js';
+import { KeyDeliveries, readKeyRecord } from './key-deliveries.js';
 import type { CommandContext } from './key-management.js';
 import { KeyManagement } from './key-management.js';
 
@@ -19,12 +22,29 @@ const T0 = Date.parse('2031-05-01T00:00:00Z');
 const SECOND = 1000;
 const HOUR = 3_600_000;
 
+/**
+ * The event store through a connection that drops once: the next append of a KeyIssued loses
+ * its answer, after its commit (the key is issued, the caller cannot know) or before it.
+ */
+class DroppingStore extends PostgresEventStore {
+  dropNextIssue: 'after-commit' | 'before-commit' | undefined;
+
+  override async append(streamId: string, expectedVersion: number, events: readonly NewEvent[]): Promise<AppendResult> {
+    const drop = events.some((event) => event.type === 'KeyIssued') ? this.dropNextIssue : undefined;
+    if (drop === undefined) return super.append(streamId, expectedVersion, events);
+    this.dropNextIssue = undefined;
+    if (drop === 'after-commit') await super.append(streamId, expectedVersion, events);
+    throw new Error('Connection terminated unexpectedly');
+  }
+}
+
 describe('redelivery of rotated keys until acknowledged', () => {
   let ctx: TestContext;
   let receiver: HttpsReceiver;
   let now = T0;
   const clock = () => new Date(now);
   const peppers = [{ version: 1, secret: randomBytes(32) }];
+  const hasher = new KeyHasher(peppers);
   const owner = generateKeyPairSync('x25519');
   const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
   const ackMetadata: EventMetadata = { actor: 'test', correlationId: 'ack', causationId: 'ack' };
@@ -33,18 +53,18 @@ describe('redelivery of rotated keys until acknowledged', () => {
   let keys: KeyManagement;
   let publisher: SealedKeyPublisher;
 
-  function retries(): DeliveryRetries {
+  function retries(webhookTimeoutMs = 10_000): DeliveryRetries {
     return new DeliveryRetries(
       {
         deliveries,
         pending,
         store: ctx.store,
         publisher,
-        webhooks: { poster: new WebhookSender({ timeoutMs: 10_000, extraCa: receiver.caPem, allowPrivateAddresses: true }), secrets: new WebhookSecrets(peppers) },
+        webhooks: { poster: new WebhookSender({ timeoutMs: webhookTimeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }), secrets: new WebhookSecrets(peppers) },
         logger: ctx.logger,
         clock,
       },
-      { intervalMs: 60_000, batchSize: 100 },
+      { intervalMs: 60_000, batchSize: 100, concurrency: 4 },
     );
   }
 
@@ -91,7 +111,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     deliveries = new KeyDeliveries({ store: ctx.store, pending, publisher, clock }, { retry: { minMs: 5 * SECOND, maxMs: 20 * SECOND }, ttlMs: HOUR });
     keys = new KeyManagement({
       store: ctx.store,
-      hasher: new KeyHasher(peppers),
+      hasher,
       index: new KeyIndex(),
       clock,
       delivery: deliveries,
@@ -213,6 +233,47 @@ describe('redelivery of rotated keys until acknowledged', () => {
     }
   });
 
+  it('sends side by side: a webhook that does not answer holds up neither other owners nor NATS, and keeps its row leased while it waits', async () => {
+    const WEBHOOK_TIMEOUT = 60 * SECOND;
+    now = T0;
+    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'tarpit', url: `${receiver.url}/tarpit` }, admin);
+    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'prompt', url: `${receiver.url}/prompt` }, admin);
+    const tarpit = (await rotatedKey('tarpit')).rotated;
+    const prompt = (await rotatedKey('prompt')).rotated;
+    const tarpitCalls = () => receiver.requests.filter((request) => request.path === '/tarpit').length;
+    const release = receiver.hold('/tarpit');
+    let passing: Promise<unknown> | undefined;
+    try {
+      // Both webhooks were due first (at the rotation), the NATS sends 5 s later.
+      now = T0 + 5 * SECOND;
+      const started = retries(WEBHOOK_TIMEOUT).runOnce();
+      passing = started;
+      await eventually(
+        'the other owner’s webhook answered',
+        () => deliveryEvents(prompt.keyId),
+        (events) => events.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+      );
+      await eventually(
+        'the tarpit owner’s key sent again on NATS',
+        async () => (await envelopesFor('tarpit')).length,
+        (count) => count === 2,
+      );
+      expect(tarpitCalls()).toBe(1);
+
+      // The POST in flight keeps its row leased for as long as it may take…
+      const [row] = (await pending.rowsOf(tarpit.keyId)).filter((stored) => stored.channel === 'webhook');
+      expect(row!.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(now + WEBHOOK_TIMEOUT);
+      // …so another rotator, past when the row would otherwise have fallen due again, does not send it too.
+      now = T0 + 30 * SECOND;
+      await retries(WEBHOOK_TIMEOUT).runOnce();
+      expect(tarpitCalls()).toBe(1);
+    } finally {
+      release();
+    }
+    expect(((await passing) as { acknowledged: string[] }).acknowledged).toEqual(expect.arrayContaining([tarpit.keyId, prompt.keyId]));
+    expect(await pending.rowsOf(tarpit.keyId)).toEqual([]);
+  });
+
   it('leaves what a replica claimed and never sent to another replica at the next attempt, and replicas never send one attempt twice', async () => {
     const { rotated } = await rotatedKey('shared');
     now = T0 + 5 * SECOND;
@@ -270,6 +331,159 @@ describe('redelivery of rotated keys until acknowledged', () => {
     const sent = await envelopesFor('crashy');
     expect(sent.map((opened) => opened.key)).toEqual([completed.key, completed.key]);
     expect((await deliveryEvents(replacedBy))[0]?.data as KeyDeliveredData).toMatchObject({ keyId: replacedBy, owner: 'crashy' });
+  });
+
+  it('delivers a key whose KeyIssued committed though the rotation failed, and drops, unsent, one that was never issued', async () => {
+    const dropping = new DroppingStore(ctx.appDb);
+    const droppingKeys = new KeyManagement({ store: dropping, hasher, index: new KeyIndex(), clock, delivery: deliveries });
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'dropped', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const issue = () => keys.issue({ tenant: 'acme', owner: 'dropped', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    const replacementOf = async (keyId: string) => (await readKeyRecord(ctx.store, keyId))!.rotation!.replacedBy;
+
+    // The answer to the KeyIssued is lost after its commit: the rotation fails, yet the key is issued.
+    const committed = await issue();
+    dropping.dropNextIssue = 'after-commit';
+    expect(await codeOf(droppingKeys.rotate({ keyId: committed.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe(
+      'UNAVAILABLE',
+    );
+    const issuedId = await replacementOf(committed.keyId);
+    const issued = await readKeyRecord(ctx.store, issuedId);
+    expect(issued).toBeDefined();
+    expect((await pending.rowsOf(issuedId)).map((row) => row.digest)).toEqual([issued!.digest.digest]);
+
+    // Lost before its commit: nothing is issued (a later rotation would issue fresh material).
+    const lost = await issue();
+    dropping.dropNextIssue = 'before-commit';
+    expect(await codeOf(droppingKeys.rotate({ keyId: lost.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin))).toBe(
+      'UNAVAILABLE',
+    );
+    const neverIssuedId = await replacementOf(lost.keyId);
+    expect(await readKeyRecord(ctx.store, neverIssuedId)).toBeUndefined();
+
+    // The rotator delivers the issued key, whose plaintext the failed rotation never showed anyone…
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).toContain(issuedId);
+    expect(pass.sent).not.toContain(neverIssuedId);
+    const sent = await envelopesFor('dropped');
+    expect(sent.map((opened) => opened.keyId)).toEqual([issuedId]);
+    expect(hasher.material(sent[0]!.key).digest).toEqual(issued!.digest);
+    // …and never the material that was not issued: dropped at the delivery's expiry at the latest.
+    now = T0 + HOUR;
+    expect((await retries().runOnce()).discarded).toContain(neverIssuedId);
+    expect(await pending.rowsOf(neverIssuedId)).toEqual([]);
+    expect(await envelopesFor('dropped')).toHaveLength(1);
+  });
+
+  it('answers what the rotator will do when storing after the KeyIssued fails: the rows stored before it deliver the key', async () => {
+    /** Postgres refusing the store after the KeyIssued (and, when told, the one before it too). */
+    class FailingStore extends PendingDeliveries {
+      failBeforeIssue = false;
+      override async storeBeforeIssue(rows: readonly NewPendingDelivery[], keyStreamId: string): Promise<void> {
+        if (this.failBeforeIssue) throw new Error('simulated: connection refused');
+        await super.storeBeforeIssue(rows, keyStreamId);
+      }
+      override storeIssued(): Promise<never> {
+        return Promise.reject(new Error('simulated: connection refused'));
+      }
+    }
+    /** JetStream refusing publishes while `refusing`. */
+    class RefusingPublisher extends SealedKeyPublisher {
+      refusing = false;
+      override async publish(...args: Parameters<SealedKeyPublisher['publish']>): Promise<void> {
+        if (this.refusing) throw new Error('simulated: JetStream did not answer');
+        await super.publish(...args);
+      }
+    }
+    const failing = new FailingStore(ctx.appDb);
+    const refusing = new RefusingPublisher(ctx.js, ctx.topology.subjectPrefix);
+    const failingDeliveries = new KeyDeliveries({ store: ctx.store, pending: failing, publisher: refusing, clock }, deliveries.settings);
+    const failingKeys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: failingDeliveries });
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'half-stored', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const rotate = async () => {
+      const first = await keys.issue(
+        { tenant: 'acme', owner: 'half-stored', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] },
+        admin,
+      );
+      return failingKeys.rotate({ keyId: first.keyId, graceMs: 60 * SECOND, emergency: false, waitForVerifiers: false }, admin);
+    };
+
+    const published = await rotate();
+    expect(published.delivery).toBe('DELIVERED');
+    refusing.refusing = true;
+    const unpublished = await rotate();
+    expect(unpublished.delivery).toBe('PENDING');
+    failing.failBeforeIssue = true;
+    const lost = await rotate();
+    expect(lost.delivery).toBe('FAILED');
+    refusing.refusing = false;
+    expect((await rotate()).delivery).toBe('UNRECORDED');
+
+    // What the answers promised: the rotator sends the first two until acknowledged.
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).toEqual(expect.arrayContaining([published.keyId, unpublished.keyId]));
+    expect(pass.sent).not.toContain(lost.keyId);
+    const keyIds = (await envelopesFor('half-stored')).map((opened) => opened.keyId);
+    expect(keyIds).toContain(unpublished.keyId);
+    expect(keyIds).not.toContain(lost.keyId);
+  });
+
+  it('never sends again a delivery that has ended: rows left behind by its ender are deleted unsent', async () => {
+    const acknowledged = (await rotatedKey('ended-acked')).rotated;
+    const expired = (await rotatedKey('ended-expired')).rotated;
+    // The state an ender leaves when it dies after recording the end, before deleting the rows.
+    for (const [keyId, owner, type] of [
+      [acknowledged.keyId, 'ended-acked', 'KeyDeliveryAcknowledged'],
+      [expired.keyId, 'ended-expired', 'KeyDeliveryExpired'],
+    ] as const)
+      await ctx.store.append(streamIdOf('delivery', keyId), 1, [
+        { type, data: { keyId, tenant: 'acme', owner, channel: 'nats', attempts: 1, at: clock().toISOString() }, metadata: ackMetadata },
+      ]);
+    now = T0 + 5 * SECOND;
+    const pass = await retries().runOnce();
+    expect(pass.sent).not.toContain(acknowledged.keyId);
+    expect(pass.sent).not.toContain(expired.keyId);
+    expect(pass.ended).toEqual(expect.arrayContaining([acknowledged.keyId, expired.keyId]));
+    expect(await pending.rowsOf(acknowledged.keyId)).toEqual([]);
+    expect(await pending.rowsOf(expired.keyId)).toEqual([]);
+    expect(await envelopesFor('ended-acked')).toHaveLength(1);
+    expect(await envelopesFor('ended-expired')).toHaveLength(1);
+    expect(await deliveryEvents(acknowledged.keyId)).toHaveLength(2);
+  });
+
+  it('stores nothing again for a key acknowledged while its rotation was still under way', async () => {
+    now = T0;
+    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'fenced', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const first = await keys.issue({ tenant: 'acme', owner: 'fenced', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    /** A revocation fence that waits long: meanwhile the rotator sends the new key from the rows stored before its KeyIssued, and its owner acknowledges it. */
+    class SlowFence extends VerifierFence {
+      override async waitFor(): Promise<FenceResult> {
+        now = T0 + 5 * SECOND;
+        expect((await retries().runOnce()).sent).toContain((await readKeyRecord(ctx.store, first.keyId))!.rotation!.replacedBy);
+        const [opened] = await envelopesFor('fenced');
+        expect(await deliveries.acknowledge({ keyId: opened!.keyId, ackToken: opened!.ackToken! }, ackMetadata)).toMatchObject({ status: 'ACKNOWLEDGED' });
+        return { complete: true, verifiers: [], waitedMs: 5 * SECOND };
+      }
+    }
+    const fenced = new KeyManagement({
+      store: ctx.store,
+      hasher,
+      index: new KeyIndex(),
+      clock,
+      delivery: deliveries,
+      fence: new SlowFence(ctx.nc, ctx.topology.subjectPrefix),
+    });
+    const rotated = await fenced.rotate({ keyId: first.keyId, emergency: true, waitForVerifiers: true }, admin);
+    expect(rotated.delivery).toBe('DELIVERED');
+    expect(await pending.rowsOf(rotated.keyId)).toEqual([]);
+    expect((await deliveryEvents(rotated.keyId)).map((event) => event.type)).toEqual(['KeyDelivered', 'KeyDeliveryAcknowledged']);
+    now = T0 + HOUR;
+    const pass = await retries().runOnce();
+    expect([...pass.sent, ...pass.expired]).not.toContain(rotated.keyId);
+    expect(await envelopesFor('fenced')).toHaveLength(1);
   });
 
   it('keeps no key’s plaintext in the pending table or the events', async () => {

@@ -55,6 +55,38 @@ describe('pending deliveries', () => {
     expect((await pending.rowsOf(keys[0]!))[0]!.nextAttemptAt).toEqual(later(7000));
   });
 
+  it('claims one channel when asked, leasing each row by its place among the claimed', async () => {
+    const [a, b] = [newPrefixedId('key'), newPrefixedId('key')];
+    await pending.storeIssued([row(a), row(a, { channel: 'webhook' }), row(b, { channel: 'webhook', nextAttemptAt: later(1) })]);
+    const claimed = await pending.claimDue(later(1), 10, (_claim, index) => later(1000 * (index + 1)), 'webhook');
+    expect(claimed.map((claim) => [claim.keyId, claim.channel, claim.nextAttemptAt.getTime() - T0.getTime()])).toEqual([
+      [a, 'webhook', 1000],
+      [b, 'webhook', 2000],
+    ]);
+    expect((await pending.claimDue(later(1), 10, () => later(5000))).map((claim) => [claim.keyId, claim.channel])).toEqual([[a, 'nats']]);
+  });
+
+  it('starts and finishes a send only while its claim holds: not once another claimer took the row after the lease', async () => {
+    const keyId = newPrefixedId('key');
+    await pending.storeIssued([row(keyId)]);
+    const [first] = await pending.claimDue(T0, 10, () => later(1000));
+    // The first claimer stalls past its lease; another claims the row again.
+    const [second] = await pending.claimDue(later(1000), 10, () => later(2000));
+    expect(second).toMatchObject({ keyId, attempts: 2 });
+    expect(await pending.startAttempt(first!, later(60_000))).toBeUndefined();
+    await pending.finishAttempt(first!, later(90_000), 'stale');
+    const sending = await pending.startAttempt(second!, later(30_000));
+    expect(sending).toMatchObject({ keyId, attempts: 2, nextAttemptAt: later(30_000) });
+    expect((await pending.rowsOf(keyId))[0]).toMatchObject({ attempts: 2, nextAttemptAt: later(30_000), lastError: null });
+    // Leased again: the claim it came from no longer holds, the lease does.
+    expect(await pending.startAttempt(second!, later(40_000))).toBeUndefined();
+    await pending.finishAttempt(sending!, later(50_000), 'HTTP 503');
+    expect((await pending.rowsOf(keyId))[0]).toMatchObject({ attempts: 2, nextAttemptAt: later(50_000), lastError: 'HTTP 503' });
+    // Gone (acknowledged meanwhile): nothing to start.
+    await pending.remove(keyId);
+    expect(await pending.startAttempt({ ...sending!, nextAttemptAt: later(50_000) }, later(60_000))).toBeUndefined();
+  });
+
   it('never claims an expired row for sending, and leases it to one expirer', async () => {
     const keyId = newPrefixedId('key');
     await pending.storeIssued([row(keyId, { expiresAt: later(1000) })]);
@@ -85,6 +117,29 @@ describe('pending deliveries', () => {
     expect(await pending.countKeys()).toBe(1);
     expect(await pending.remove(keyId)).toBe(2);
     expect(await pending.countKeys()).toBe(0);
+    // Nor is a late attempt's row inserted where the winner's are gone (acknowledged, say).
+    await pending.storeBeforeIssue([row(keyId, { digest: '5'.repeat(64) })], streamId);
+    expect(await pending.rowsOf(keyId)).toEqual([]);
+  });
+
+  it('stores nothing for a key whose delivery has ended, neither a new row nor over a row left behind', async () => {
+    const metadata = { actor: 'test', correlationId: 'c', causationId: 'c' };
+    const [acknowledged, expired, open] = [newPrefixedId('key'), newPrefixedId('key'), newPrefixedId('key')];
+    // A row its ender did not delete yet (a crash between the record and the delete).
+    await pending.storeIssued([row(expired, { attempts: 3 })]);
+    await ctx.store.append(`delivery-${acknowledged}`, 0, [
+      { type: 'KeyDelivered', data: { keyId: acknowledged }, metadata },
+      { type: 'KeyDeliveryAcknowledged', data: { keyId: acknowledged }, metadata },
+    ]);
+    await ctx.store.append(`delivery-${expired}`, 0, [{ type: 'KeyDeliveryExpired', data: { keyId: expired }, metadata }]);
+    await ctx.store.append(`delivery-${open}`, 0, [{ type: 'KeyDelivered', data: { keyId: open }, metadata }]);
+
+    expect(await pending.storeIssued([row(acknowledged), row(acknowledged, { channel: 'webhook' })])).toBe(0);
+    expect(await pending.rowsOf(acknowledged)).toEqual([]);
+    expect(await pending.storeIssued([row(expired, { attempts: 1 })])).toBe(0);
+    expect((await pending.rowsOf(expired)).map((stored) => stored.attempts)).toEqual([3]);
+    expect(await pending.storeIssued([row(open), row(open, { channel: 'webhook' })])).toBe(2);
+    expect(await pending.rowsOf(open)).toHaveLength(2);
   });
 
   it('keeps the last failure of a channel for operators', async () => {

@@ -24,6 +24,11 @@ export interface HttpsReceiver {
   /** The status of each next answer, in order; once used up, `defaultStatus`. */
   readonly statuses: number[];
   defaultStatus: number;
+  /**
+   * Holds the answers to requests whose path starts with `path` (a webhook that does not answer):
+   * they are recorded on arrival and answered once the returned function is called (or on close).
+   */
+  hold(path: string): () => void;
   close(): Promise<void>;
 }
 
@@ -62,13 +67,24 @@ export async function startHttpsReceiver(): Promise<HttpsReceiver> {
   const requests: ReceivedRequest[] = [];
   const statuses: number[] = [];
   const receiver = { defaultStatus: 200 };
+  const holds = new Map<string, (() => void)[]>();
+  const release = (path: string): void => {
+    for (const answer of holds.get(path) ?? []) answer();
+    holds.delete(path);
+  };
   const server = createServer({ key: readFileSync(keyFile), cert: caPem }, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
-      response.statusCode = statuses.shift() ?? receiver.defaultStatus;
-      response.end();
+      const path = request.url ?? '';
+      requests.push({ method: request.method ?? '', path, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const answer = (): void => {
+        response.statusCode = statuses.shift() ?? receiver.defaultStatus;
+        response.end();
+      };
+      const held = [...holds.entries()].find(([prefix]) => path.startsWith(prefix));
+      if (held) held[1].push(answer);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -80,7 +96,12 @@ export async function startHttpsReceiver(): Promise<HttpsReceiver> {
     caPem,
     requests,
     statuses,
+    hold(path: string) {
+      holds.set(path, holds.get(path) ?? []);
+      return () => release(path);
+    },
     async close() {
+      for (const path of [...holds.keys()]) release(path);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
