@@ -127,6 +127,15 @@ describe('usage consumer', () => {
     const key = newPrefixedId('key');
     await consumer().start();
     await ctx.js.publish(ctx.topology.usageSubject, '{"schemaVersion":1,"records":"nope"}', { msgID: newPrefixedId('ub') });
+    const twice: unknown = {
+      schemaVersion: 2,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier-int',
+      createdAt: T0,
+      since: T0,
+      groups: [{ ...used(key, 0), fingerprint: '0123456789abcdef', at: [0] }],
+    };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(twice), { msgID: newPrefixedId('ub') });
     const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
     await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
     await eventually(
@@ -134,9 +143,13 @@ describe('usage consumer', () => {
       () => calls(key),
       (n) => n === 1,
     );
-    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1, 10_000);
-    expect(dead?.subject).toBe(`${ctx.topology.subjectPrefix}.dlq.auditor-usage`);
-    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
+    const dead = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 2, 10_000);
+    expect(dead.map((message) => message.subject)).toEqual([
+      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
+      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
+    ]);
+    expect(dead[0]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
+    expect(dead[1]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch: groups\.0 .*by id or by fingerprint, not both/);
   });
 
   it('dead-letters a batch from a clock past year 9999 instead of failing every ingest it joins', async () => {

@@ -1,5 +1,5 @@
-import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { usageBatchSchema } from '@keyledger/contracts';
+import type { KeyUsed, UsageBatchV1 } from '@keyledger/contracts';
+import { usageBatchV1Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { EncodedUsageBatch, UsageBufferSettings } from './usage-buffer.js';
 import { UsageBuffer } from './usage-buffer.js';
@@ -34,7 +34,7 @@ async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> 
 
 /** A publisher that stores batches, can be made to fail, or to hang until released. */
 function sink() {
-  const stored: UsageBatch[] = [];
+  const stored: UsageBatchV1[] = [];
   const attempts: EncodedUsageBatch[] = [];
   let failures = 0;
   let gate: Promise<void> | undefined;
@@ -59,7 +59,7 @@ function sink() {
         failures -= 1;
         throw new Error('nats: timeout');
       }
-      stored.push(usageBatchSchema.parse(JSON.parse(batch.payload)));
+      stored.push(usageBatchV1Schema.parse(JSON.parse(batch.payload)));
     },
   };
 }
