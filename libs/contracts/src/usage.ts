@@ -16,7 +16,7 @@ import { keyIdSchema, tenantIdSchema } from './key-events.js';
  * `USAGE_SCHEMA_VERSION`; the auditor reads both, as a batch of an older verifier may still
  * wait in the stream after an upgrade.
  */
-export const USAGE_SCHEMA_VERSION = 1;
+export const USAGE_SCHEMA_VERSION = 2;
 
 /** The transports a verification arrives by. */
 export const USAGE_TRANSPORTS = ['http', 'nats', 'grpc'] as const;
