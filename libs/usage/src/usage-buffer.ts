@@ -60,8 +60,8 @@ export interface UsageBufferCounts {
  * `close()` publishes what is left.
  */
 export class UsageBuffer {
-  /** Batches full (or spanning all the time one may), oldest first, waiting to be published. */
-  private readonly ready: UsageGroups[] = [];
+  /** Batches closed (full, spanning all they may, or their interval passed), oldest first, waiting to be published. */
+  private readonly due: UsageGroups[] = [];
   /** The batch records join now. */
   private forming: UsageGroups | undefined;
   private queued = 0;
@@ -100,12 +100,11 @@ export class UsageBuffer {
     // a Map lookup by its key id and a comparison of its fields, and adds only its time; a record
     // unlike any other has its fields encoded once, as a group. A batch that would span too long
     // is closed first.
-    let batch = this.forming;
-    if (batch !== undefined && !batch.admits(record.at)) this.seal(batch);
-    batch = this.forming ??= new UsageGroups();
+    if (this.forming !== undefined && !this.forming.admits(record.at)) this.publishForming();
+    const batch = (this.forming ??= new UsageGroups());
     batch.add(record);
     this.queued += 1;
-    if (batch.records >= this.settings.batchRecords) this.seal(batch);
+    if (batch.records >= this.settings.batchRecords) this.publishForming();
   }
 
   counts(): UsageBufferCounts {
@@ -121,8 +120,9 @@ export class UsageBuffer {
 
   /** Publishes everything queued now; resolves when it is in the stream. */
   async flush(): Promise<void> {
+    this.makeDue();
     while (this.flushing) await this.flushing;
-    if (this.queued > 0) await this.run(true);
+    if (this.due.length > 0) await this.run();
   }
 
   /**
@@ -139,11 +139,9 @@ export class UsageBuffer {
 
   private closeDeadline = Number.POSITIVE_INFINITY;
 
-  /** Closes the forming batch: it is published at once. */
-  private seal(batch: UsageGroups): void {
-    batch.seal();
-    this.ready.push(batch);
-    this.forming = undefined;
+  /** Closes the forming batch, full or spanning all it may: it is published at once. */
+  private publishForming(): void {
+    this.makeDue();
     if (!this.flushScheduled && !this.flushing) {
       this.flushScheduled = true;
       // After the current request: the verify path only pays for the grouping.
@@ -151,31 +149,37 @@ export class UsageBuffer {
     }
   }
 
-  private flushSoon(all: boolean): void {
-    this.flushScheduled = false;
-    if (this.flushing || this.queued === 0) return;
-    void this.run(all);
+  /** Closes the forming batch, if any, and puts it behind the batches due. */
+  private makeDue(): void {
+    if (this.forming === undefined) return;
+    this.forming.seal();
+    this.due.push(this.forming);
+    this.forming = undefined;
   }
 
-  private run(all: boolean): Promise<void> {
-    this.flushing = this.drain(all).finally(() => {
+  /**
+   * With `interval`, what is queued is due now. A publish in progress takes it when done; a
+   * drain does not chase the records that come while it publishes, which under steady load
+   * would send one small batch per publish round trip rather than a full one per interval.
+   */
+  private flushSoon(interval: boolean): void {
+    this.flushScheduled = false;
+    if (interval) this.makeDue();
+    if (this.flushing || this.due.length === 0) return;
+    void this.run();
+  }
+
+  private run(): Promise<void> {
+    this.flushing = this.drain().finally(() => {
       this.flushing = undefined;
-      // Records that arrived during the last publish may already fill a batch.
-      if (this.ready.length > 0 && !this.closing) this.flushSoon(false);
+      if (this.due.length > 0 && !this.closing) this.flushSoon(false);
     });
     return this.flushing;
   }
 
-  /** The ready batches, and with `all` the forming one too, one publish at a time. */
-  private async drain(all: boolean): Promise<void> {
-    for (;;) {
-      let batch = this.ready.shift();
-      if (batch === undefined && all && this.forming !== undefined) {
-        batch = this.forming;
-        batch.seal();
-        this.forming = undefined;
-      }
-      if (batch === undefined) return;
+  /** The batches due, oldest first, one publish at a time, also those that become due meanwhile. */
+  private async drain(): Promise<void> {
+    for (let batch = this.due.shift(); batch !== undefined; batch = this.due.shift()) {
       this.queued -= batch.records;
       this.inFlight += batch.records;
       const header = { instance: this.deps.instance, createdAt: this.clock(), newBatchId: () => this.deps.newBatchId() };

@@ -100,6 +100,26 @@ describe('usage buffer', () => {
     await usage.close();
   });
 
+  it('publishes on a flush what was queued then, and leaves records that come during its publish for the next', async () => {
+    const target = sink();
+    const usage = buffer(target);
+    target.hold();
+    for (let i = 0; i < 3; i += 1) usage.add(record(i));
+    const flushed = usage.flush();
+    await until(() => target.attempts.length === 1);
+    // Under steady load a flush would otherwise chase the records coming in, one small batch per publish.
+    for (let i = 3; i < 5; i += 1) usage.add(record(i));
+    target.release();
+    await flushed;
+    expect(target.stored.map((b) => b.records.length)).toEqual([3]);
+    expect(usage.counts()).toMatchObject({ queued: 2, published: 3, batches: 1 });
+    await usage.close();
+    expect(target.stored.map((b) => b.records.map((r) => r.at - 1_700_000_000_000))).toEqual([
+      [0, 1, 2],
+      [3, 4],
+    ]);
+  });
+
   it('is bounded: beyond its capacity it drops records and counts them, and takes records again once published', async () => {
     const target = sink();
     const usage = buffer(target, { capacity: 30 });
