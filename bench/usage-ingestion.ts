@@ -5,10 +5,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { KeyUsed, UsageBatch, VerifyCode } from '@keyledger/contracts';
+import { usageBatchSchema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups } from '@keyledger/usage';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { describeMachine, now } from './bench-support.js';
 
@@ -26,8 +28,15 @@ const ips = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 2
 const skewed = <T>(list: readonly T[]): T => list[Math.min(list.length - 1, Math.floor(list.length ** Math.random()) - 1)]!;
 const CODES: VerifyCode[] = ['VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'INSUFFICIENT_PERMISSIONS', 'NOT_FOUND', 'MALFORMED'];
 
-function batches(count: number, start: number): UsageBatch[] {
-  const out: UsageBatch[] = [];
+/** A batch as the verifier publishes it (version 2, grouped), and its records' version 1 size for comparison. */
+interface Published {
+  readonly batch: UsageBatch;
+  readonly payload: string;
+  readonly v1Bytes: number;
+}
+
+function batches(count: number, start: number): Published[] {
+  const out: Published[] = [];
   for (let b = 0; b < count / BATCH; b += 1) {
     const records: KeyUsed[] = [];
     for (let i = 0; i < BATCH; i += 1) {
@@ -45,10 +54,20 @@ function batches(count: number, start: number): UsageBatch[] {
         transport: 'http',
       });
     }
-    out.push({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-bench', createdAt: start + b * 50, records });
+    const groups = new UsageGroups();
+    for (const record of records) groups.add(record);
+    const header = { instance: 'verifier-bench', createdAt: start + b * 50, newBatchId: () => newPrefixedId('ub') };
+    const v1Bytes = Buffer.byteLength(
+      JSON.stringify({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: header.instance, createdAt: header.createdAt, records }),
+    );
+    for (const { payload } of groups.encode(header, DEFAULT_USAGE_BUFFER_SETTINGS.maxBatchBytes)) {
+      out.push({ batch: usageBatchSchema.parse(JSON.parse(payload)), payload, v1Bytes });
+    }
   }
   return out;
 }
+
+const mean = (values: readonly number[]): number => Math.round(values.reduce((sum, value) => sum + value, 0) / values.length);
 
 /** Records stored so far, from the batch table (a few hundred rows: cheap to poll). */
 async function storedRecords(): Promise<number> {
@@ -84,20 +103,24 @@ try {
   console.log('# usage ingestion\n' + (await describeMachine(ctx)));
   console.log(
     `method: ${RECORDS} KeyUsed records in batches of ${BATCH} (the verifier's default), ${KEYS} keys and 2000 source addresses drawn with a Zipf-like skew, 20% unknown or malformed keys, timestamps spread over ${Math.round(RECORDS / BATCH / 20)} s; each run in a fresh day. ` +
+      `each batch grouped and encoded as the verifier publishes it (usage schema version 2); ` +
       `direct = UsageLedger.ingest of 16 batches per statement, one after another; through JetStream = the batches published to the usage stream first, then the auditor's UsageConsumer started and timed until every record is in Postgres`,
   );
   const day = (n: number): number => Date.UTC(2031, 0, 1 + n, 8);
   // Warm-up: partitions, plans, the table's first pages.
-  await ledger.ingest(batches(20_000, day(0)));
+  await ledger.ingest(batches(20_000, day(0)).map((published) => published.batch));
 
   const direct = batches(RECORDS, day(1));
+  console.log(
+    `batches: ${direct.length} messages of version 2, ${mean(direct.map((p) => Buffer.byteLength(p.payload))).toLocaleString('en')} bytes each on average; the same records as version 1: ${mean(direct.map((p) => p.v1Bytes)).toLocaleString('en')} bytes`,
+  );
   let started = now();
-  for (let i = 0; i < direct.length; i += 16) await ledger.ingest(direct.slice(i, i + 16));
+  for (let i = 0; i < direct.length; i += 16) await ledger.ingest(direct.slice(i, i + 16).map((published) => published.batch));
   const directSeconds = (now() - started) / 1000;
   console.log(`direct           ${Math.round(RECORDS / directSeconds).toLocaleString('en')} records/s (${RECORDS} in ${directSeconds.toFixed(1)} s)`);
 
   const before = await storedRecords();
-  for (const batch of batches(RECORDS, day(2))) await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: batch.batchId });
+  for (const { batch, payload } of batches(RECORDS, day(2))) await ctx.js.publish(ctx.topology.usageSubject, payload, { msgID: batch.batchId });
   const consumer = new UsageConsumer({ js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger }, DEFAULT_USAGE_CONSUMER_SETTINGS);
   started = now();
   await consumer.start();
@@ -116,6 +139,7 @@ try {
     await api.adminKeyAccepted();
     const { key } = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'bench', scopes: ['orders:*'] });
     const [onPort, offPort] = [on.all[0]!.httpPort, off.all[0]!.httpPort];
+    const { state: streamBefore } = await ctx.jsm.streams.info(ctx.topology.usageStream);
     for (const port of [onPort, offPort])
       await eventually(
         'key verifiable',
@@ -139,7 +163,11 @@ try {
     }
     const published = await metric(onPort, 'keyledger_usage_published_total');
     const dropped = await metric(onPort, 'keyledger_usage_dropped_total');
-    console.log(`recording verifier: ${published.toLocaleString('en')} records published, ${dropped} dropped`);
+    const { state } = await ctx.jsm.streams.info(ctx.topology.usageStream);
+    const [bytes, messages] = [state.bytes - streamBefore.bytes, state.messages - streamBefore.messages];
+    console.log(
+      `recording verifier: ${published.toLocaleString('en')} records published, ${dropped} dropped; the usage stream grew by ${messages.toLocaleString('en')} messages, ${bytes.toLocaleString('en')} bytes (${Math.round(bytes / messages).toLocaleString('en')} bytes a message with its headers, ${(bytes / published).toFixed(1)} bytes a record)`,
+    );
     const stored = await storedRecords();
     const auditor = await startServices(ctx, ['auditor'], { LOG_LEVEL: 'warn' });
     started = now();

@@ -2,9 +2,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
+import { usageBatchRecordCount, usageBatchV2Schema } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, readStreamMessages, startServices, waitForExit } from '@keyledger/testing';
 
 const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 
@@ -139,6 +140,15 @@ describe('usage', () => {
       ([row]) => (row?.all ?? 0) >= made.all,
     );
     expect(stored).toEqual({ all: made.all, leaked: 0, unknown: 8 });
+
+    // On the stream: version 2 batches, holding every verification, each record like another of its batch in the same group.
+    const { state } = await ctx.jsm.streams.info(ctx.topology.usageStream);
+    const batches = (await readStreamMessages(ctx.js, ctx.topology.usageStream, state.messages)).map((message) => usageBatchV2Schema.parse(message.json()));
+    expect(batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0)).toBe(made.all);
+    for (const batch of batches) {
+      const fields = batch.groups.map(({ at: _at, ...rest }) => JSON.stringify(Object.entries(rest).sort()));
+      expect(new Set(fields).size).toBe(fields.length);
+    }
   });
 
   it('loses nothing and counts nothing twice when the auditor is killed mid-stream and restarted', async () => {

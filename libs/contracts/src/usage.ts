@@ -4,14 +4,19 @@ import { keyIdSchema, tenantIdSchema } from './key-events.js';
 
 /**
  * Usage records: one `KeyUsed` per verification, whatever its outcome, published by the
- * verifiers in batches on the usage stream and stored by the auditor. Version 1; a field is
- * only ever added (as optional) within a version.
+ * verifiers in batches on the usage stream and stored by the auditor. A field is only ever
+ * added (as optional) within a version.
  *
  * A record never holds a presented key: a found key is named by its id, an unknown or
  * malformed one by a keyed, non-reversible fingerprint (see `KeyFingerprints` in
  * libs/key-secrets), and a request without any key by neither.
+ *
+ * Batches come in two versions: 1, a list of records, and 2, the records grouped by
+ * everything but their time (`usageBatchV2Schema`). The verifiers publish
+ * `USAGE_SCHEMA_VERSION`; the auditor reads both, as a batch of an older verifier may still
+ * wait in the stream after an upgrade.
  */
-export const USAGE_SCHEMA_VERSION = 1;
+export const USAGE_SCHEMA_VERSION = 2;
 
 /** The transports a verification arrives by. */
 export const USAGE_TRANSPORTS = ['http', 'nats', 'grpc'] as const;
@@ -20,16 +25,15 @@ export type UsageTransport = (typeof USAGE_TRANSPORTS)[number];
 /** Longest values a record keeps; the verifier truncates longer input before recording it. */
 export const USAGE_LIMITS = { ip: 64, scopes: 32, scope: 200, instance: 200 } as const;
 
+/** The last instant a record may carry: the last millisecond of year 9999. */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /**
  * An instant in ms since the epoch, up to the last of year 9999: what a Postgres date and
  * an ISO 8601 string both hold, so a record from a clock gone wild is refused when parsed
  * instead of failing its whole ingest at every retry.
  */
-const epochMs = z
-  .number()
-  .int()
-  .min(0)
-  .max(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+const epochMs = z.number().int().min(0).max(LAST_INSTANT);
 
 /** 16 hex digits: 64 bits of a keyed PRF of the presented string. */
 export const usageFingerprintSchema = z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits');
@@ -41,55 +45,171 @@ const storable = (max: number) =>
     .max(max)
     .regex(/^[^\u0000]*$/, 'must not contain NUL');
 
+/** What a record holds besides its time; a version 2 group holds the same. */
+const usageFields = {
+  /** The key, when the presented string named a known key. */
+  keyId: keyIdSchema.optional(),
+  /** For a presented string that named no key (unknown or malformed). */
+  fingerprint: usageFingerprintSchema.optional(),
+  /** The key's tenant; for an unknown key, the tenant the caller asked for, if any. */
+  tenant: tenantIdSchema.optional(),
+  /** The caller's address as the transport gave it (not validated: it is what was asked). */
+  ip: storable(USAGE_LIMITS.ip).optional(),
+  /** The scopes (the resource) the caller asked for. */
+  scopes: z.array(storable(USAGE_LIMITS.scope)).max(USAGE_LIMITS.scopes),
+  code: z.enum(VERIFY_CODES),
+  /** Credits charged for the call: 0 when none (quotas fill it in). */
+  cost: z.number().int().min(0).max(2_147_483_647),
+  transport: z.enum(USAGE_TRANSPORTS),
+};
+
+const NAMES_ONE_KEY = 'a record names a key by id or by fingerprint, not both';
+const namesOneKey = (record: { keyId?: string | undefined; fingerprint?: string | undefined }): boolean => !(record.keyId && record.fingerprint);
+
 export const keyUsedSchema = z
   .object({
-    /** The key, when the presented string named a known key. */
-    keyId: keyIdSchema.optional(),
-    /** For a presented string that named no key (unknown or malformed). */
-    fingerprint: usageFingerprintSchema.optional(),
-    /** The key's tenant; for an unknown key, the tenant the caller asked for, if any. */
-    tenant: tenantIdSchema.optional(),
+    ...usageFields,
     /** When the verification was answered, in milliseconds since the epoch (the verifier's clock). */
     at: epochMs,
-    /** The caller's address as the transport gave it (not validated: it is what was asked). */
-    ip: storable(USAGE_LIMITS.ip).optional(),
-    /** The scopes (the resource) the caller asked for. */
-    scopes: z.array(storable(USAGE_LIMITS.scope)).max(USAGE_LIMITS.scopes),
-    code: z.enum(VERIFY_CODES),
-    /** Credits charged for the call: 0 when none (quotas fill it in). */
-    cost: z.number().int().min(0).max(2_147_483_647),
-    transport: z.enum(USAGE_TRANSPORTS),
   })
   .strict()
-  .refine((record) => !(record.keyId && record.fingerprint), 'a record names a key by id or by fingerprint, not both');
+  .refine(namesOneKey, NAMES_ONE_KEY);
 
 /** One verification as recorded (without the instance, which its batch carries). */
 export type KeyUsed = z.infer<typeof keyUsedSchema>;
 
+/** What a record holds besides its time: the same for every record of a version 2 group. */
+export type UsageRecordFields = Omit<KeyUsed, 'at'>;
+
 /** Usage batch ids: `ub_` and a time-ordered body, as `newPrefixedId('ub')` makes them. */
 export const usageBatchIdSchema = z.string().regex(/^ub_[0-9a-hjkmnp-tv-z]{26}$/, 'not a usage batch id');
 
-/** Most records in one batch message. */
+/** Most records in one batch message, whatever its version. */
 export const MAX_USAGE_BATCH_RECORDS = 10_000;
 
 /**
- * What a verifier publishes: its records of a few hundred milliseconds. `batchId` is the
- * message's `Nats-Msg-Id` (a retried publish is dropped by JetStream) and the auditor's
- * idempotency key (a redelivered batch is stored once).
+ * The longest time a version 2 batch spans: its records' offsets from `since` are at most
+ * this. A verifier's batch spans its flush interval; only one that waited out an outage with
+ * few records coming spans more, and the verifier then publishes it as several batches.
  */
-export const usageBatchSchema = z
+export const MAX_USAGE_BATCH_SPAN_MS = 3_600_000;
+
+/** What every batch carries besides its records. */
+const batchHeader = {
+  batchId: usageBatchIdSchema,
+  /** The verifier instance that answered every verification of the batch. */
+  instance: storable(USAGE_LIMITS.instance).min(1),
+  /** When the batch was formed, ms since the epoch; a retry carries the same value. */
+  createdAt: epochMs,
+};
+
+/**
+ * Version 1: every record in full. What a verifier publishes: its records of a few hundred
+ * milliseconds. `batchId` is the message's `Nats-Msg-Id` (a retried publish is dropped by
+ * JetStream) and the auditor's idempotency key (a redelivered batch is stored once).
+ */
+export const usageBatchV1Schema = z
   .object({
-    schemaVersion: z.literal(USAGE_SCHEMA_VERSION),
-    batchId: usageBatchIdSchema,
-    /** The verifier instance that answered every verification of the batch. */
-    instance: storable(USAGE_LIMITS.instance).min(1),
-    /** When the batch was formed, ms since the epoch; a retry carries the same value. */
-    createdAt: epochMs,
+    schemaVersion: z.literal(1),
+    ...batchHeader,
     records: z.array(keyUsedSchema).min(1).max(MAX_USAGE_BATCH_RECORDS),
   })
   .strict();
 
+/**
+ * A version 2 group: the records of a batch that are equal in everything but their time,
+ * each time as its offset in ms from the batch's `since`.
+ */
+export const usageGroupSchema = z
+  .object({
+    ...usageFields,
+    at: z.array(z.number().int().min(0).max(MAX_USAGE_BATCH_SPAN_MS)).min(1).max(MAX_USAGE_BATCH_RECORDS),
+  })
+  .strict()
+  .refine(namesOneKey, NAMES_ONE_KEY);
+
+/**
+ * Version 2: the records grouped. Those of one batch mostly differ only in time (the same
+ * key from the same address asking for the same scopes), so a group holds their shared
+ * fields once and each record's time as a small offset from `since`, the time of the batch's
+ * earliest record. The same `batchId` rules as version 1; at most MAX_USAGE_BATCH_RECORDS
+ * records in all, spanning at most MAX_USAGE_BATCH_SPAN_MS.
+ */
+export const usageBatchV2Schema = z
+  .object({
+    schemaVersion: z.literal(2),
+    ...batchHeader,
+    /** The earliest record's time, ms since the epoch: one of the offsets is 0. */
+    since: epochMs,
+    groups: z.array(usageGroupSchema).min(1).max(MAX_USAGE_BATCH_RECORDS),
+  })
+  .strict()
+  .superRefine((batch, ctx) => {
+    let records = 0;
+    let earliest = Number.POSITIVE_INFINITY;
+    let latest = 0;
+    for (const group of batch.groups) {
+      records += group.at.length;
+      for (const offset of group.at) {
+        if (offset < earliest) earliest = offset;
+        if (offset > latest) latest = offset;
+      }
+    }
+    if (records > MAX_USAGE_BATCH_RECORDS)
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: `holds ${records} records, more than ${MAX_USAGE_BATCH_RECORDS}` });
+    if (earliest !== 0) ctx.addIssue({ code: 'custom', path: ['since'], message: 'must be the time of the earliest record (no offset is 0)' });
+    if (batch.since + latest > LAST_INSTANT) ctx.addIssue({ code: 'custom', path: ['since'], message: 'puts a record past the year 9999' });
+  });
+
+/** Any usage batch the auditor reads, told apart by `schemaVersion`. */
+export const usageBatchSchema = z.discriminatedUnion('schemaVersion', [usageBatchV1Schema, usageBatchV2Schema]);
+
+export type UsageBatchV1 = z.infer<typeof usageBatchV1Schema>;
+export type UsageGroup = z.infer<typeof usageGroupSchema>;
+export type UsageBatchV2 = z.infer<typeof usageBatchV2Schema>;
 export type UsageBatch = z.infer<typeof usageBatchSchema>;
+
+/** How many records a batch holds. */
+export function usageBatchRecordCount(batch: UsageBatch): number {
+  if (batch.schemaVersion === 1) return batch.records.length;
+  let records = 0;
+  for (const group of batch.groups) records += group.at.length;
+  return records;
+}
+
+/**
+ * Calls `visit` for every record of a (validated) batch, in the batch's order: version 1 record
+ * by record, version 2 group by group and each group's times in order. `fields` is the record
+ * itself or its group, shared by the group's records: read the fields, not its `at`. `seq` is the
+ * record's position in that order, 0 first: the same records in either version, in the same
+ * order, get the same positions.
+ */
+export function forEachUsageRecord(batch: UsageBatch, visit: (fields: UsageRecordFields, at: number, seq: number) => void): void {
+  if (batch.schemaVersion === 1) {
+    batch.records.forEach((record, seq) => visit(record, record.at, seq));
+    return;
+  }
+  let seq = 0;
+  for (const group of batch.groups) for (const offset of group.at) visit(group, batch.since + offset, seq++);
+}
+
+/**
+ * A batch's records as KeyUsed, in `forEachUsageRecord`'s order: a version 2 batch expanded
+ * (each record its own object), a version 1 batch's own records.
+ */
+export function expandUsageBatch(batch: UsageBatch): KeyUsed[] {
+  if (batch.schemaVersion === 1) return batch.records;
+  const records: KeyUsed[] = [];
+  forEachUsageRecord(batch, (fields, at) => {
+    const record: KeyUsed = { at, scopes: [...fields.scopes], code: fields.code, cost: fields.cost, transport: fields.transport };
+    if (fields.keyId !== undefined) record.keyId = fields.keyId;
+    if (fields.fingerprint !== undefined) record.fingerprint = fields.fingerprint;
+    if (fields.tenant !== undefined) record.tenant = fields.tenant;
+    if (fields.ip !== undefined) record.ip = fields.ip;
+    records.push(record);
+  });
+  return records;
+}
 
 // --- Queries (auditor): `<prefix>.v1.usage.key`, `<prefix>.v1.usage.tenant`, gRPC UsageService ---
 

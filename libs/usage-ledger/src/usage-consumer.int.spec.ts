@@ -1,9 +1,9 @@
 import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { MESSAGE_HEADERS } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, USAGE_SCHEMA_VERSION } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
-import { UsageBuffer, jetStreamUsagePublisher } from '@keyledger/usage';
+import { UsageBuffer, UsageGroups, jetStreamUsagePublisher } from '@keyledger/usage';
 import type { UsageConsumerSettings } from './usage-consumer.js';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer } from './usage-consumer.js';
 import { UsageLedger } from './usage-ledger.js';
@@ -78,6 +78,49 @@ describe('usage consumer', () => {
     expect(await calls(key)).toBe(10_000);
   });
 
+  it('stores a version 1 batch left in the stream by an older verifier as it stores a version 2 batch, each once', async () => {
+    const [old, current] = [newPrefixedId('key'), newPrefixedId('key')];
+    const records = (keyId: string): KeyUsed[] => [
+      ...Array.from({ length: 30 }, (_, i) => used(keyId, i)),
+      ...Array.from({ length: 5 }, (_, i) => ({ ...used(keyId, 100 + i), ip: `10.0.0.${i % 2}`, scopes: ['orders:read', 'a,"b\\'] })),
+    ];
+    const v1: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-old', createdAt: T0, records: records(old) };
+    const groups = new UsageGroups();
+    records(current).forEach((record) => groups.add(record));
+    const [v2, ...more] = groups.encode({ instance: 'verifier-new', createdAt: T0, newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
+    expect(more).toHaveLength(0);
+    expect(JSON.parse(v2!.payload)).toMatchObject({ schemaVersion: USAGE_SCHEMA_VERSION, since: T0 });
+    // Each published twice past JetStream's dedup, as a redelivery or a late retry would come.
+    for (const suffix of ['-1', '-2']) {
+      await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(v1), { msgID: `${v1.batchId}${suffix}` });
+      await ctx.js.publish(ctx.topology.usageSubject, v2!.payload, { msgID: `${v2!.batchId}${suffix}` });
+    }
+    await consumer().start();
+    await eventually(
+      'both stored',
+      async () => [await calls(old), await calls(current)],
+      ([a, b]) => a === 35 && b === 35,
+    );
+    await eventually(
+      'all acked',
+      () => consumers[0]!.backlog(),
+      (b) => b.pending + b.ackPending === 0,
+    );
+    const rows = (keyId: string) =>
+      ctx.ownerDb.query<{ at: Date; code: string; ip: string | null; scopes: string[]; transport: string }[]>(
+        `select at, code, ip, scopes, transport from usage_records where key_id = $1 order by at, ip nulls first`,
+        [keyId],
+      );
+    const stored = await rows(current);
+    expect(stored).toHaveLength(35);
+    expect(stored.at(-1)).toEqual({ at: new Date(T0 + 104), code: 'VALID', ip: '10.0.0.0', scopes: ['orders:read', 'a,"b\\'], transport: 'nats' });
+    expect(await rows(old)).toEqual(stored);
+    const window = { since: T0 - DAY, until: T0 + DAY };
+    const { keyId: _old, ...oldUsage } = await ledger.keyUsage(old, 'acme', window, 'minute');
+    const { keyId: _current, ...currentUsage } = await ledger.keyUsage(current, 'acme', window, 'minute');
+    expect(currentUsage).toEqual(oldUsage);
+  });
+
   it('counts a batch delivered again (published anew after the duplicate window) once', async () => {
     const key = newPrefixedId('key');
     const batch: UsageBatch = {
@@ -127,6 +170,15 @@ describe('usage consumer', () => {
     const key = newPrefixedId('key');
     await consumer().start();
     await ctx.js.publish(ctx.topology.usageSubject, '{"schemaVersion":1,"records":"nope"}', { msgID: newPrefixedId('ub') });
+    const twice: unknown = {
+      schemaVersion: 2,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier-int',
+      createdAt: T0,
+      since: T0,
+      groups: [{ ...used(key, 0), fingerprint: '0123456789abcdef', at: [0] }],
+    };
+    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(twice), { msgID: newPrefixedId('ub') });
     const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
     await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
     await eventually(
@@ -134,9 +186,13 @@ describe('usage consumer', () => {
       () => calls(key),
       (n) => n === 1,
     );
-    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1, 10_000);
-    expect(dead?.subject).toBe(`${ctx.topology.subjectPrefix}.dlq.auditor-usage`);
-    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
+    const dead = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 2, 10_000);
+    expect(dead.map((message) => message.subject)).toEqual([
+      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
+      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
+    ]);
+    expect(dead[0]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
+    expect(dead[1]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch: groups\.0 .*by id or by fingerprint, not both/);
   });
 
   it('dead-letters a batch from a clock past year 9999 instead of failing every ingest it joins', async () => {

@@ -38,8 +38,9 @@ export const DEFAULT_USAGE_CONSUMER_SETTINGS: UsageConsumerSettings = {
 
 /**
  * Stores the usage stream in the ledger from a durable pull consumer. Messages are usage
- * batches; whatever has arrived (up to `batchesPerIngest`) is stored in one statement, then
- * acked. A crash before the ack redelivers the batches, and the ledger recognises their ids,
+ * batches of either schema version (`usageBatchSchema`: version 1 may still wait in the stream
+ * after the verifiers moved to version 2); whatever has arrived (up to `batchesPerIngest`) is
+ * stored in one statement, then acked. A crash before the ack redelivers the batches, and the ledger recognises their ids,
  * so nothing is lost and nothing is counted twice. A failing ingest is nak'ed with backoff
  * and retried without limit: usage is never dropped for a database outage. A message that is
  * not a valid batch is dead-lettered at once (`<prefix>.dlq.<name>`) and terminated.

@@ -1,5 +1,5 @@
 import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { usageBatchSchema } from '@keyledger/contracts';
+import { expandUsageBatch, usageBatchSchema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext } from '@keyledger/testing';
@@ -81,6 +81,58 @@ describe('usage ledger', () => {
       { ip: '10.0.0.2', calls: 1, invalid: 0 },
       { ip: '192.0.2.9', calls: 1, invalid: 1 },
     ]);
+  });
+
+  it('stores a version 2 batch as it stores the version 1 batch of the same records, and either once', async () => {
+    const [one, two] = [newPrefixedId('key'), newPrefixedId('key')];
+    const grouped = (keyId: string): UsageBatch =>
+      usageBatchSchema.parse({
+        schemaVersion: 2,
+        batchId: newPrefixedId('ub'),
+        instance: 'verifier-a',
+        createdAt: T0 + 70_000,
+        since: T0,
+        groups: [
+          { keyId, tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read', 'orders:write'], code: 'VALID', cost: 2, transport: 'http', at: [0, 5, 5, 61_000] },
+          { keyId, tenant: 'acme', scopes: [], code: 'INSUFFICIENT_PERMISSIONS', cost: 0, transport: 'grpc', at: [1, 3_600_000] },
+          { keyId, tenant: 'acme', ip: '10.0.0.2', scopes: ['orders:*'], code: 'VALID', cost: 0, transport: 'nats', at: [2] },
+        ],
+      });
+    const v2 = grouped(two);
+    const v1 = usageBatchSchema.parse({
+      schemaVersion: 1,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier-a',
+      createdAt: T0 + 70_000,
+      records: expandUsageBatch(grouped(one)),
+    });
+    expect(await ledger.ingest([v1, v2])).toEqual({ stored: 2, duplicates: 0, duplicateIds: [], records: 14 });
+    expect(await ledger.ingest([v2])).toMatchObject({ stored: 0, duplicates: 1, records: 0 });
+
+    const rows = (keyId: string) =>
+      ctx.ownerDb.query<Record<string, unknown>[]>(
+        `select tableoid::regclass::text as partition, at, seq, tenant, ip, scopes, code, cost, transport, instance from usage_records where key_id = $1 order by seq`,
+        [keyId],
+      );
+    const stored = await rows(two);
+    expect(stored).toHaveLength(7);
+    expect(stored.map((row) => [(row['at'] as Date).getTime() - T0, row['seq'], row['ip'], row['scopes']])).toEqual([
+      [0, 0, '10.0.0.1', ['orders:read', 'orders:write']],
+      [5, 1, '10.0.0.1', ['orders:read', 'orders:write']],
+      [5, 2, '10.0.0.1', ['orders:read', 'orders:write']],
+      [61_000, 3, '10.0.0.1', ['orders:read', 'orders:write']],
+      [1, 4, null, []],
+      [3_600_000, 5, null, []],
+      [2, 6, '10.0.0.2', ['orders:*']],
+    ]);
+    expect(await rows(one)).toEqual(stored);
+    const window = { since: T0 - DAY, until: T0 + DAY };
+    const usage = async (keyId: string) => {
+      const { keyId: _named, ...rest } = await ledger.keyUsage(keyId, 'acme', window, 'minute');
+      return rest;
+    };
+    expect((await usage(two)).totals).toEqual({ calls: 7, valid: 5, invalid: 2, cost: 8 });
+    expect(await usage(one)).toEqual(await usage(two));
   });
 
   it('counts a redelivered batch once, also when it comes again with new batches', async () => {

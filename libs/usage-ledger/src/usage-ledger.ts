@@ -8,9 +8,11 @@ import type {
   UsageBatch,
   UsageBucket,
   UsageGranularity,
+  UsageRecordFields,
   UsageTotals,
   VerifyCode,
 } from '@keyledger/contracts';
+import { forEachUsageRecord, usageBatchRecordCount } from '@keyledger/contracts';
 
 const DAY_MS = 86_400_000;
 // Scopes travel to Postgres as one string per record, split there: a unit separator never
@@ -66,12 +68,12 @@ export class UsageLedger {
     return row?.dropped ?? 0;
   }
 
-  /** Stores batches (validated) once each, whatever how often they are delivered. */
+  /** Stores batches (validated, of either version) once each, whatever how often they are delivered. */
   async ingest(batches: readonly UsageBatch[]): Promise<IngestResult> {
     if (batches.length === 0) return { stored: 0, duplicates: 0, duplicateIds: [], records: 0 };
     // The days touched: usually one or two, whatever the batch size.
     const days = new Set<number>();
-    const count = batches.reduce((sum, batch) => sum + batch.records.length, 0);
+    const count = batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0);
     const at = new Array<number>(count);
     const batchIds = new Array<string>(count);
     const seqs = new Array<number>(count);
@@ -87,16 +89,23 @@ export class UsageLedger {
     let i = 0;
     for (const batch of batches) {
       days.add(batch.createdAt - (batch.createdAt % DAY_MS));
-      batch.records.forEach((record, seq) => {
-        days.add(record.at - (record.at % DAY_MS));
-        at[i] = record.at;
+      // The records of a version 2 group share their fields: their scopes are joined once.
+      let joinedFor: UsageRecordFields | undefined;
+      let joined = '';
+      forEachUsageRecord(batch, (record, instant, seq) => {
+        if (record !== joinedFor) {
+          joinedFor = record;
+          joined = record.scopes.join(SCOPE_SEPARATOR);
+        }
+        days.add(instant - (instant % DAY_MS));
+        at[i] = instant;
         batchIds[i] = batch.batchId;
         seqs[i] = seq;
         keyIds[i] = record.keyId ?? null;
         fingerprints[i] = record.fingerprint ?? null;
         tenants[i] = record.tenant ?? null;
         ips[i] = record.ip ?? null;
-        scopes[i] = record.scopes.join(SCOPE_SEPARATOR);
+        scopes[i] = joined;
         codes[i] = record.code;
         costs[i] = record.cost;
         transports[i] = record.transport;
@@ -153,7 +162,7 @@ export class UsageLedger {
         batches.map((b) => b.batchId),
         batches.map((b) => b.createdAt),
         batches.map((b) => b.instance),
-        batches.map((b) => b.records.length),
+        batches.map(usageBatchRecordCount),
         at,
         batchIds,
         seqs,

@@ -1,4 +1,5 @@
 export * from './usage-buffer.js';
+export * from './usage-groups.js';
 export * from './usage-recorder.js';
 export * from './usage-publisher.js';
 export * from './usage-metrics.js';

@@ -1,15 +1,9 @@
-import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { USAGE_SCHEMA_VERSION } from '@keyledger/contracts';
+import type { KeyUsed } from '@keyledger/contracts';
+import type { EncodedUsageBatch } from './usage-groups.js';
+import { UsageGroups } from './usage-groups.js';
 
 /** Publishes one batch; resolves once the usage stream has stored it (or had it already). */
 export type UsageBatchPublisher = (batch: EncodedUsageBatch) => Promise<void>;
-
-/** A batch ready to publish: its id (the message's `Nats-Msg-Id`) and its JSON. */
-export interface EncodedUsageBatch {
-  readonly batchId: string;
-  readonly records: number;
-  readonly payload: string;
-}
 
 export interface UsageBufferSettings {
   /** Records waiting (queued or being published) at most; a record beyond it is dropped and counted. */
@@ -58,15 +52,19 @@ export interface UsageBufferCounts {
 /**
  * Holds usage records between the verify path and the usage stream. `add` is synchronous and
  * cheap: it never waits, never throws, and when the buffer holds `capacity` records (JetStream
- * slow or unreachable) it drops the record and counts it. Records leave as batches of up to
- * `batchRecords`, one JetStream message each: at once when a batch is full, and every
- * `flushIntervalMs` whatever is queued. One batch is published at a time, in order; a failed
- * publish is retried with the same batch id, so JetStream stores it once even if the first
- * attempt did land. `close()` publishes what is left.
+ * slow or unreachable) it drops the record and counts it. Records are grouped as they come
+ * (`UsageGroups`) into batches of up to `batchRecords`, and leave as version 2 batches, one
+ * JetStream message each: at once when a batch is full, and every `flushIntervalMs` whatever is
+ * queued. One batch is published at a time, in order; a failed publish is retried with the same
+ * batch id and payload, so JetStream stores it once even if the first attempt did land.
+ * `close()` publishes what is left.
  */
 export class UsageBuffer {
-  /** Each record as its JSON, encoded when added (see `add`). */
-  private queue: string[] = [];
+  /** Batches closed (full, spanning all they may, or their interval passed), oldest first, waiting to be published. */
+  private readonly due: UsageGroups[] = [];
+  /** The batch records join now. */
+  private forming: UsageGroups | undefined;
+  private queued = 0;
   private inFlight = 0;
   private dropped = 0;
   private published = 0;
@@ -94,25 +92,24 @@ export class UsageBuffer {
 
   /** Queues a record, or drops and counts it when the buffer is full. Never waits. */
   add(record: KeyUsed): void {
-    if (this.closing || this.queue.length + this.inFlight >= this.settings.capacity) {
+    if (this.closing || this.queued + this.inFlight >= this.settings.capacity) {
       this.dropped += 1;
       return;
     }
-    // Encoded now, under a microsecond a record, rather than a whole batch at once: one
-    // JSON.stringify of 2,000 records holds the event loop for about a millisecond, which every
-    // request in flight waits out, where joining their strings takes under half of that. A flat
-    // string is also cheaper for the GC to keep than the record's objects.
-    this.queue.push(JSON.stringify(record));
-    if (this.queue.length >= this.settings.batchRecords && !this.flushScheduled && !this.flushing) {
-      this.flushScheduled = true;
-      // After the current request: the verify path only pays for the push.
-      setImmediate(() => this.flushSoon(false));
-    }
+    // Grouped now rather than encoded: a record like one before it in the batch (most are) costs
+    // a Map lookup by its key id and a comparison of its fields, and adds only its time; a record
+    // unlike any other has its fields encoded once, as a group. A batch that would span too long
+    // is closed first.
+    if (this.forming !== undefined && !this.forming.admits(record.at)) this.publishForming();
+    const batch = (this.forming ??= new UsageGroups());
+    batch.add(record);
+    this.queued += 1;
+    if (batch.records >= this.settings.batchRecords) this.publishForming();
   }
 
   counts(): UsageBufferCounts {
     return {
-      queued: this.queue.length,
+      queued: this.queued,
       inFlight: this.inFlight,
       dropped: this.dropped,
       published: this.published,
@@ -123,8 +120,9 @@ export class UsageBuffer {
 
   /** Publishes everything queued now; resolves when it is in the stream. */
   async flush(): Promise<void> {
+    this.makeDue();
     while (this.flushing) await this.flushing;
-    if (this.queue.length > 0) await this.run(true);
+    if (this.due.length > 0) await this.run();
   }
 
   /**
@@ -141,46 +139,59 @@ export class UsageBuffer {
 
   private closeDeadline = Number.POSITIVE_INFINITY;
 
-  private flushSoon(all: boolean): void {
-    this.flushScheduled = false;
-    if (this.flushing || this.queue.length === 0) return;
-    void this.run(all);
+  /** Closes the forming batch, full or spanning all it may: it is published at once. */
+  private publishForming(): void {
+    this.makeDue();
+    if (!this.flushScheduled && !this.flushing) {
+      this.flushScheduled = true;
+      // After the current request: the verify path only pays for the grouping.
+      setImmediate(() => this.flushSoon(false));
+    }
   }
 
-  private run(all: boolean): Promise<void> {
-    this.flushing = this.drain(all).finally(() => {
+  /** Closes the forming batch, if any, and puts it behind the batches due. */
+  private makeDue(): void {
+    if (this.forming === undefined) return;
+    this.forming.seal();
+    this.due.push(this.forming);
+    this.forming = undefined;
+  }
+
+  /**
+   * With `interval`, what is queued is due now. A publish in progress takes it when done; a
+   * drain does not chase the records that come while it publishes, which under steady load
+   * would send one small batch per publish round trip rather than a full one per interval.
+   */
+  private flushSoon(interval: boolean): void {
+    this.flushScheduled = false;
+    if (interval) this.makeDue();
+    if (this.flushing || this.due.length === 0) return;
+    void this.run();
+  }
+
+  private run(): Promise<void> {
+    this.flushing = this.drain().finally(() => {
       this.flushing = undefined;
-      // Records that arrived during the last publish may already fill a batch.
-      if (this.queue.length >= this.settings.batchRecords && !this.closing) this.flushSoon(false);
+      if (this.due.length > 0 && !this.closing) this.flushSoon(false);
     });
     return this.flushing;
   }
 
-  /** Full batches, and with `all` the partial last one too, one publish at a time. */
-  private async drain(all: boolean): Promise<void> {
-    while (this.queue.length >= this.settings.batchRecords || (all && this.queue.length > 0)) {
-      const taken = this.queue.length <= this.settings.batchRecords ? this.queue : this.queue.slice(0, this.settings.batchRecords);
-      this.queue = taken === this.queue ? [] : this.queue.slice(taken.length);
-      this.inFlight += taken.length;
-      for (const batch of this.encode(taken)) {
-        const stored = await this.publishWithRetry(batch);
-        this.inFlight -= batch.records;
+  /** The batches due, oldest first, one publish at a time, also those that become due meanwhile. */
+  private async drain(): Promise<void> {
+    for (let batch = this.due.shift(); batch !== undefined; batch = this.due.shift()) {
+      this.queued -= batch.records;
+      this.inFlight += batch.records;
+      const header = { instance: this.deps.instance, createdAt: this.clock(), newBatchId: () => this.deps.newBatchId() };
+      for (const message of batch.encode(header, this.settings.maxBatchBytes)) {
+        const stored = await this.publishWithRetry(message);
+        this.inFlight -= message.records;
         if (stored) {
-          this.published += batch.records;
+          this.published += message.records;
           this.batches += 1;
-        } else this.dropped += batch.records;
+        } else this.dropped += message.records;
       }
     }
-  }
-
-  /** One message per batch; halves a batch until its JSON fits maxBatchBytes. */
-  private encode(records: string[]): EncodedUsageBatch[] {
-    const batchId = this.deps.newBatchId();
-    const header: Omit<UsageBatch, 'records'> = { schemaVersion: USAGE_SCHEMA_VERSION, batchId, instance: this.deps.instance, createdAt: this.clock() };
-    const payload = `${JSON.stringify(header).slice(0, -1)},"records":[${records.join(',')}]}`;
-    if (Buffer.byteLength(payload) <= this.settings.maxBatchBytes || records.length === 1) return [{ batchId, records: records.length, payload }];
-    const half = Math.ceil(records.length / 2);
-    return [...this.encode(records.slice(0, half)), ...this.encode(records.slice(half))];
   }
 
   /** True once stored; false when closing and the deadline passed first. */

@@ -1,8 +1,9 @@
-import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { usageBatchSchema } from '@keyledger/contracts';
+import type { KeyUsed, UsageBatchV2 } from '@keyledger/contracts';
+import { MAX_USAGE_BATCH_SPAN_MS, expandUsageBatch, usageBatchV2Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
-import type { EncodedUsageBatch, UsageBufferSettings } from './usage-buffer.js';
+import type { UsageBufferSettings } from './usage-buffer.js';
 import { UsageBuffer } from './usage-buffer.js';
+import type { EncodedUsageBatch } from './usage-groups.js';
 
 const record = (n: number): KeyUsed => ({
   keyId: undefined,
@@ -32,9 +33,12 @@ async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> 
   }
 }
 
-/** A publisher that stores batches, can be made to fail, or to hang until released. */
+/** A stored batch, with its records expanded. */
+type Stored = UsageBatchV2 & { readonly records: KeyUsed[] };
+
+/** A publisher that stores batches (each a valid version 2 batch), can be made to fail, or to hang until released. */
 function sink() {
-  const stored: UsageBatch[] = [];
+  const stored: Stored[] = [];
   const attempts: EncodedUsageBatch[] = [];
   let failures = 0;
   let gate: Promise<void> | undefined;
@@ -59,7 +63,9 @@ function sink() {
         failures -= 1;
         throw new Error('nats: timeout');
       }
-      stored.push(usageBatchSchema.parse(JSON.parse(batch.payload)));
+      const parsed = usageBatchV2Schema.parse(JSON.parse(batch.payload));
+      expect(parsed.batchId).toBe(batch.batchId);
+      stored.push({ ...parsed, records: expandUsageBatch(parsed) });
     },
   };
 }
@@ -92,6 +98,26 @@ describe('usage buffer', () => {
     expect(target.stored[0]!.records).toHaveLength(2);
     expect(target.stored[0]!.instance).toBe('verifier-test');
     await usage.close();
+  });
+
+  it('publishes on a flush what was queued then, and leaves records that come during its publish for the next', async () => {
+    const target = sink();
+    const usage = buffer(target);
+    target.hold();
+    for (let i = 0; i < 3; i += 1) usage.add(record(i));
+    const flushed = usage.flush();
+    await until(() => target.attempts.length === 1);
+    // Under steady load a flush would otherwise chase the records coming in, one small batch per publish.
+    for (let i = 3; i < 5; i += 1) usage.add(record(i));
+    target.release();
+    await flushed;
+    expect(target.stored.map((b) => b.records.length)).toEqual([3]);
+    expect(usage.counts()).toMatchObject({ queued: 2, published: 3, batches: 1 });
+    await usage.close();
+    expect(target.stored.map((b) => b.records.map((r) => r.at - 1_700_000_000_000))).toEqual([
+      [0, 1, 2],
+      [3, 4],
+    ]);
   });
 
   it('is bounded: beyond its capacity it drops records and counts them, and takes records again once published', async () => {
@@ -137,12 +163,53 @@ describe('usage buffer', () => {
   it('splits a batch whose JSON would exceed the message size', async () => {
     const target = sink();
     const usage = buffer(target, { maxBatchBytes: 1000 });
-    for (let i = 0; i < 10; i += 1) usage.add(record(i));
+    // Records that share no group (an address each), and one group too large for a message.
+    for (let i = 0; i < 10; i += 1) usage.add({ ...record(i), ip: `192.0.2.${i}/${'x'.repeat(50)}` });
     await usage.flush();
-    expect(target.stored.length).toBeGreaterThan(1);
+    for (let i = 0; i < 10; i += 1) usage.add({ ...record(i * 300_000), scopes: Array.from({ length: 8 }, (_, s) => `scope-${s}:${'y'.repeat(80)}`) });
+    await usage.flush();
+    expect(target.stored.length).toBeGreaterThan(3);
     expect(target.attempts.every((a) => Buffer.byteLength(a.payload) <= 1000)).toBe(true);
     expect(new Set(target.stored.map((b) => b.batchId)).size).toBe(target.stored.length);
-    expect(target.stored.flatMap((b) => b.records)).toHaveLength(10);
+    expect(target.stored.flatMap((b) => b.records)).toHaveLength(20);
+    expect(target.stored.flatMap((b) => b.records.filter((r) => r.scopes.length > 0).map((r) => r.at))).toEqual(
+      Array.from({ length: 10 }, (_, i) => 1_700_000_000_000 + i * 300_000),
+    );
+    expect(usage.counts()).toMatchObject({ published: 20, batches: target.stored.length, queued: 0, inFlight: 0 });
+  });
+
+  it('sends the records equal in everything but time as one group, each time an offset from the earliest', async () => {
+    const target = sink();
+    const usage = buffer(target);
+    for (let i = 0; i < 6; i += 1) usage.add({ ...record(10 - i), ip: i % 2 === 0 ? '10.0.0.1' : '10.0.0.2' });
+    await usage.flush();
+    expect(target.stored).toHaveLength(1);
+    expect(target.stored[0]!.since).toBe(1_700_000_000_005);
+    expect(target.stored[0]!.groups.map((g) => [g.ip, g.at])).toEqual([
+      ['10.0.0.1', [5, 3, 1]],
+      ['10.0.0.2', [4, 2, 0]],
+    ]);
+  });
+
+  it('starts a new batch rather than let one span more than MAX_USAGE_BATCH_SPAN_MS, and publishes the old one at once', async () => {
+    const target = sink();
+    const usage = buffer(target);
+    usage.add(record(0));
+    usage.add(record(MAX_USAGE_BATCH_SPAN_MS));
+    expect(usage.counts().queued).toBe(2);
+    usage.add(record(MAX_USAGE_BATCH_SPAN_MS + 1));
+    await until(() => target.stored.length === 1);
+    expect(target.stored[0]!.records.map((r) => r.at - 1_700_000_000_000)).toEqual([0, MAX_USAGE_BATCH_SPAN_MS]);
+    expect(usage.counts()).toMatchObject({ queued: 1, published: 2 });
+    // Backwards too: a clock set back starts a batch of its own.
+    usage.add(record(0));
+    await until(() => target.stored.length === 2);
+    await usage.close();
+    expect(target.stored.map((b) => b.records.map((r) => r.at - 1_700_000_000_000))).toEqual([
+      [0, MAX_USAGE_BATCH_SPAN_MS],
+      [MAX_USAGE_BATCH_SPAN_MS + 1],
+      [0],
+    ]);
   });
 
   it('publishes what is left on close, and counts what it could not publish before the deadline', async () => {

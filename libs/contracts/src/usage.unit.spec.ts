@@ -1,0 +1,132 @@
+import type { KeyUsed, UsageBatch, UsageBatchV2 } from './usage.js';
+import {
+  MAX_USAGE_BATCH_RECORDS,
+  MAX_USAGE_BATCH_SPAN_MS,
+  expandUsageBatch,
+  forEachUsageRecord,
+  usageBatchRecordCount,
+  usageBatchSchema,
+  usageBatchV1Schema,
+  usageBatchV2Schema,
+} from './usage.js';
+
+const T0 = Date.UTC(2030, 1, 1, 12);
+const KEY = 'key_01jd8x0000000000000000000a';
+const valid = (): UsageBatchV2 => ({
+  schemaVersion: 2,
+  batchId: 'ub_01jd8x0000000000000000000b',
+  instance: 'verifier-a',
+  createdAt: T0 + 300,
+  since: T0,
+  groups: [
+    { keyId: KEY, tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http', at: [0, 5, 5, 240] },
+    { fingerprint: '0123456789abcdef', tenant: 'acme', scopes: [], code: 'NOT_FOUND', cost: 0, transport: 'nats', at: [17] },
+    { scopes: [], code: 'MALFORMED', cost: 0, transport: 'grpc', at: [3] },
+  ],
+});
+/** The first issue's path and message, or undefined when the batch is valid. */
+const refusal = (batch: unknown): string | undefined => {
+  const parsed = usageBatchSchema.safeParse(batch);
+  return parsed.success ? undefined : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+};
+
+describe('usage batch, version 2', () => {
+  it('expands into one record per time, group by group, each time its offset from since', () => {
+    const batch = usageBatchSchema.parse(valid());
+    expect(usageBatchRecordCount(batch)).toBe(6);
+    const records = expandUsageBatch(batch);
+    const found = { keyId: KEY, tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http' } as const;
+    expect(records).toEqual([
+      { ...found, at: T0 },
+      { ...found, at: T0 + 5 },
+      { ...found, at: T0 + 5 },
+      { ...found, at: T0 + 240 },
+      { fingerprint: '0123456789abcdef', tenant: 'acme', scopes: [], code: 'NOT_FOUND', cost: 0, transport: 'nats', at: T0 + 17 },
+      { scopes: [], code: 'MALFORMED', cost: 0, transport: 'grpc', at: T0 + 3 },
+    ]);
+    // Records in their own right: valid as version 1 records, none sharing another's scopes.
+    expect(usageBatchSchema.parse({ schemaVersion: 1, batchId: batch.batchId, instance: 'verifier-a', createdAt: T0, records }).schemaVersion).toBe(1);
+    expect(records[1]!.scopes).not.toBe(records[0]!.scopes);
+    expect(Object.keys(records[5]!)).not.toContain('keyId');
+  });
+
+  it('numbers the records of a batch alike in either version', () => {
+    const v2 = usageBatchSchema.parse(valid());
+    const v1 = usageBatchV1Schema.parse({
+      schemaVersion: 1,
+      batchId: v2.batchId,
+      instance: v2.instance,
+      createdAt: v2.createdAt,
+      records: expandUsageBatch(v2),
+    });
+    const visits = (batch: UsageBatch): [string, number, number][] => {
+      const out: [string, number, number][] = [];
+      forEachUsageRecord(batch, (fields, at, seq) => out.push([fields.code, at, seq]));
+      return out;
+    };
+    expect(visits(v1)).toEqual(visits(v2));
+    expect(visits(v2).map(([, , seq]) => seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(expandUsageBatch(v1)).toEqual(v1.records);
+  });
+
+  it('refuses what a verifier never publishes', () => {
+    const base = valid();
+    const group = base.groups[0]!;
+    const withGroup = (changes: Record<string, unknown>): unknown => ({ ...base, groups: [{ ...group, ...changes }] });
+    expect(refusal(base)).toBeUndefined();
+    expect(refusal({ ...base, extra: 1 })).toMatch(/Unrecognized key/);
+    expect(refusal(withGroup({ instance: 'x' }))).toMatch(/^groups\.0: Unrecognized key/);
+    expect(refusal(withGroup({ at: [0, -1] }))).toMatch(/^groups\.0\.at\.1:/);
+    expect(refusal(withGroup({ at: [0, MAX_USAGE_BATCH_SPAN_MS + 1] }))).toMatch(/^groups\.0\.at\.1:/);
+    expect(refusal(withGroup({ at: [0, 1.5] }))).toMatch(/^groups\.0\.at\.1:/);
+    expect(refusal(withGroup({ at: [] }))).toMatch(/^groups\.0\.at:/);
+    expect(refusal({ ...base, groups: [] })).toMatch(/^groups:/);
+    expect(refusal(withGroup({ fingerprint: '0123456789abcdef' }))).toMatch(/by id or by fingerprint, not both/);
+    expect(refusal(withGroup({ ip: '10.0.0.1\u0000' }))).toMatch(/NUL/);
+    expect(refusal(withGroup({ ip: 'x'.repeat(65) }))).toMatch(/^groups\.0\.ip:/);
+    expect(refusal(withGroup({ scopes: Array.from({ length: 33 }, (_, i) => `s${i}`) }))).toMatch(/^groups\.0\.scopes:/);
+    expect(refusal(withGroup({ tenant: 'Not A Tenant' }))).toMatch(/^groups\.0\.tenant:/);
+    expect(refusal(withGroup({ code: 'FINE' }))).toMatch(/^groups\.0\.code:/);
+    expect(refusal(withGroup({ at: undefined }))).toMatch(/^groups\.0\.at:/);
+    expect(refusal({ ...base, schemaVersion: 3 })).toMatch(/^schemaVersion:/);
+    // A version 2 body under version 1, and the other way round.
+    expect(refusal({ ...base, schemaVersion: 1 })).toMatch(/records|Unrecognized key/);
+    expect(refusal({ ...base, groups: undefined, records: expandUsageBatch(usageBatchSchema.parse(base)) })).toMatch(/groups|Unrecognized key/);
+  });
+
+  it('refuses a since that is not the earliest record, or that puts a record past the year 9999', () => {
+    const base = valid();
+    const shifted = { ...base, since: T0 - 1, groups: base.groups.map((group) => ({ ...group, at: group.at.map((offset) => offset + 1) })) };
+    expect(refusal(shifted)).toMatch(/^since: must be the time of the earliest record/);
+    expect(refusal({ ...base, since: Date.UTC(9999, 11, 31, 23, 59, 59, 900) })).toMatch(/^since: puts a record past the year 9999/);
+    expect(refusal({ ...base, since: -1 })).toMatch(/^since:/);
+  });
+
+  it('holds at most MAX_USAGE_BATCH_RECORDS records, however they are grouped', () => {
+    const base = valid();
+    const group = base.groups[0]!;
+    const atMost = { ...base, groups: [{ ...group, at: Array.from({ length: MAX_USAGE_BATCH_RECORDS }, (_, i) => i % 1000) }] };
+    expect(refusal(atMost)).toBeUndefined();
+    expect(refusal({ ...atMost, groups: [...atMost.groups, base.groups[1]!] })).toMatch(/^groups: holds 10001 records, more than 10000/);
+    const half = Array.from({ length: MAX_USAGE_BATCH_RECORDS / 2 + 1 }, (_, i) => i);
+    expect(
+      refusal({
+        ...base,
+        groups: [
+          { ...group, at: half },
+          { ...base.groups[1]!, at: half },
+        ],
+      }),
+    ).toMatch(/^groups: holds 10002 records/);
+    const single = (i: number) => ({ ...group, ip: `10.0.${i >> 8}.${i & 255}`, at: [0] });
+    expect(refusal({ ...base, groups: Array.from({ length: MAX_USAGE_BATCH_RECORDS + 1 }, (_, i) => single(i)) })).toMatch(/^groups:/);
+  });
+
+  it('still reads version 1 batches', () => {
+    const records: KeyUsed[] = [{ keyId: KEY, tenant: 'acme', at: T0, scopes: [], code: 'VALID', cost: 0, transport: 'http' }];
+    const batch = usageBatchSchema.parse({ schemaVersion: 1, batchId: valid().batchId, instance: 'verifier-a', createdAt: T0, records });
+    expect(usageBatchRecordCount(batch)).toBe(1);
+    expect(expandUsageBatch(batch)).toEqual(records);
+    expect(usageBatchV2Schema.safeParse(batch).success).toBe(false);
+  });
+});
