@@ -25,6 +25,13 @@ describe('key delivery to a client built on libs/client', () => {
   const deliveryEvents = async (keyId: string) =>
     (await ctx.store.readStream(streamIdOf('delivery', keyId))).map((event) => ({ type: event.type, data: event.data }));
   const pendingRows = async (keyId: string) => ctx.ownerDb.query<{ channel: string }[]>('select channel from pending_deliveries where key_id = $1', [keyId]);
+  /** The sealed copy is deleted just after the acknowledgement is recorded: wait for it. */
+  const sealedCopyDeleted = (keyId: string) =>
+    eventually(
+      `sealed copy of ${keyId} deleted`,
+      () => pendingRows(keyId),
+      (rows) => rows.length === 0,
+    );
 
   beforeAll(async () => {
     ctx = await createTestContext('key_delivery');
@@ -111,7 +118,7 @@ describe('key delivery to a client built on libs/client', () => {
         (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
       );
       expect(events).toMatchObject([{ type: 'KeyDelivered' }, { type: 'KeyDeliveryAcknowledged', data: { keyId: rotated.keyId, channel: 'nats' } }]);
-      expect(await pendingRows(rotated.keyId)).toEqual([]);
+      expect(await sealedCopyDeleted(rotated.keyId)).toEqual([]);
     }
     expect(switches).toEqual(keys.slice(1).map((key) => key.keyId));
     await eventually(
@@ -191,17 +198,36 @@ describe('key delivery to a client built on libs/client', () => {
     const issue = () => api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'payments', scopes: ['orders:read'] });
     const [a, b] = [await issue(), await issue()];
     const follow = (key: { keyId: string; key: string }) =>
-      LiveKey.start({ ...key, tenant: 'acme', owner: 'payments', privateKey: owner.privateKey, nc: clientConnection, subjectPrefix: ctx.topology.subjectPrefix });
+      LiveKey.start({
+        ...key,
+        tenant: 'acme',
+        owner: 'payments',
+        privateKey: owner.privateKey,
+        nc: clientConnection,
+        subjectPrefix: ctx.topology.subjectPrefix,
+      });
     const [holderOfA, holderOfB] = [await follow(a), await follow(b)];
 
     const newA = await api.ok<{ keyId: string; key: string }>('keys.rotate', { keyId: a.keyId, graceMs: 3_600_000 });
-    await eventually('the holder of a switched', () => Promise.resolve(holderOfA.currentKeyId()), (keyId) => keyId === newA.keyId);
+    await eventually(
+      'the holder of a switched',
+      () => Promise.resolve(holderOfA.currentKeyId()),
+      (keyId) => keyId === newA.keyId,
+    );
     // b's holder read the same envelope (one subject per owner) and kept its own key.
-    await eventually('the holder of b read past it', () => Promise.resolve(holderOfB.sequence()), (sequence) => sequence >= holderOfA.sequence());
+    await eventually(
+      'the holder of b read past it',
+      () => Promise.resolve(holderOfB.sequence()),
+      (sequence) => sequence >= holderOfA.sequence(),
+    );
     expect(holderOfB.currentKeyId()).toBe(b.keyId);
 
     const newB = await api.ok<{ keyId: string; key: string }>('keys.rotate', { keyId: b.keyId, graceMs: 3_600_000 });
-    await eventually('the holder of b switched', () => Promise.resolve(holderOfB.currentKeyId()), (keyId) => keyId === newB.keyId);
+    await eventually(
+      'the holder of b switched',
+      () => Promise.resolve(holderOfB.currentKeyId()),
+      (keyId) => keyId === newB.keyId,
+    );
     expect(holderOfB.currentKey()).toBe(newB.key);
     expect(holderOfA.currentKey()).toBe(newA.key);
     await Promise.all([holderOfA.stop(), holderOfB.stop()]);
@@ -273,7 +299,7 @@ describe('key delivery to a client built on libs/client', () => {
       { type: 'KeyDelivered', data: { channels: ['nats', 'webhook'] } },
       { type: 'KeyDeliveryAcknowledged', data: { channel: 'webhook' } },
     ]);
-    expect(await pendingRows(rotated.keyId)).toEqual([]);
+    expect(await sealedCopyDeleted(rotated.keyId)).toEqual([]);
     expect(services.logs()).not.toContain(webhook.secret);
   });
 
@@ -302,6 +328,6 @@ describe('key delivery to a client built on libs/client', () => {
       () => deliveryEvents(rotated.keyId),
       (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
     );
-    expect(await pendingRows(rotated.keyId)).toEqual([]);
+    expect(await sealedCopyDeleted(rotated.keyId)).toEqual([]);
   });
 });
