@@ -103,10 +103,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.projection.start();
     await this.consumer.start();
     await this.trail.start();
-    this.health.register('key-projection', () => {
-      const status = this.projection.status();
-      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
-    });
+    this.health.register('key-projection', () => this.projection.readiness());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -76,10 +76,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationBootstrap(): Promise<void> {
     this.fence.start();
     await this.projection.start();
-    this.health.register('key-projection', () => {
-      const status = this.projection.status();
-      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
-    });
+    this.health.register('key-projection', () => this.projection.readiness());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -126,10 +126,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     await this.projection.start();
-    this.health.register('key-projection', () => {
-      const status = this.projection.status();
-      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
-    });
+    this.health.register('key-projection', () => this.projection.readiness());
     this.rotation.start();
     this.quietGrace.start();
     this.retries.start();

@@ -117,10 +117,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       this.projection.measureLag().catch((error: unknown) => this.logger.warn({ err: error }, 'could not measure the lag behind the store'));
     }, 2000);
     this.health.reportOnly('postgres');
-    this.health.register('key-projection', () => {
-      const status = this.projection.status();
-      return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
-    });
+    this.health.register('key-projection', () => this.projection.readiness());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -279,6 +279,12 @@ export class LiveKeyProjection {
     };
   }
 
+  /** The projection's readiness check: loaded and not failing closed, with its status as details. */
+  readiness(): { healthy: boolean; details: Record<string, unknown> } {
+    const status = this.status();
+    return { healthy: status.loaded && !status.failingClosed, details: { ...status } };
+  }
+
   /** Measures how far the store is ahead of this replica; runs off the verify path. */
   async measureLag(): Promise<number> {
     this.behindStore = await this.deps.store.countAfter(this.position, 10_000);
