@@ -104,8 +104,8 @@ const batchHeader = {
 };
 
 /**
- * Version 1: every record in full. What a verifier publishes: its records of a few hundred
- * milliseconds. `batchId` is the message's `Nats-Msg-Id` (a retried publish is dropped by
+ * Version 1: every record in full, as verifiers published their records of a few hundred
+ * milliseconds before version 2; the auditor still reads it. `batchId` is the message's `Nats-Msg-Id` (a retried publish is dropped by
  * JetStream) and the auditor's idempotency key (a redelivered batch is stored once).
  */
 export const usageBatchV1Schema = z
