@@ -49,3 +49,8 @@ export class KeyledgerClient {
     return replies;
   }
 }
+
+/** How a command runs its action: with a connected client and the global options, exiting with the action's code. */
+export type WithClient = <A extends unknown[]>(
+  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
+) => (...args: A) => Promise<void>;

@@ -3,13 +3,38 @@ import type { CreditRefill, CreditsSetting, RateLimit } from '@keyledger/contrac
 import { MAX_CREDITS, MAX_VERIFY_COST } from '@keyledger/contracts';
 import { parseRateLimit, parseRefill } from '@keyledger/key-domain';
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w';
+
+const UNIT_MS: Readonly<Record<DurationUnit, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const ALL_UNITS: readonly DurationUnit[] = ['s', 'm', 'h', 'd', 'w'];
+
+/** `30d`, `12h`, `15m`, `45s`, `2w` in milliseconds, or undefined when `text` is not such a duration in one of `units`. */
+export function durationMs(text: string, units: readonly DurationUnit[] = ALL_UNITS): number | undefined {
+  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  const unit = match?.[2] as DurationUnit | undefined;
+  return match && unit && units.includes(unit) ? Number(match[1]) * UNIT_MS[unit] : undefined;
+}
 
 /** `30d`, `12h`, `15m`, `45s`, `2w` as an absolute ISO time from now. */
 export function expiresIn(text: string): string {
-  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
-  if (!match) throw new InvalidArgumentError('expected a duration such as 30d, 12h, 15m or 45s');
-  return new Date(Date.now() + Number(match[1]) * UNITS[match[2]!]!).toISOString();
+  const ms = durationMs(text);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 30d, 12h, 15m or 45s');
+  return new Date(Date.now() + ms).toISOString();
+}
+
+/** `--grace 1h`, `30m`, `7d`, `0s`: a duration in milliseconds. */
+export function graceOption(text: string): number {
+  const ms = durationMs(text);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 1h, 30m, 7d or 0s');
+  return ms;
+}
+
+/** `--quiet-period 15m` or `none`. */
+export function quietPeriodOption(text: string): number | 'none' {
+  if (text.trim() === 'none') return 'none';
+  const ms = graceOption(text);
+  if (ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, or none');
+  return ms;
 }
 
 /** Collects a repeatable option (`--allow-ip A --allow-ip B`). */

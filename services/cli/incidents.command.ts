@@ -3,14 +3,10 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
 import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
+import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
-import { graceOption } from './rotate.command.js';
+import { graceOption } from './cli-options.js';
 import { formatDuration } from './rotation-policy.command.js';
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 /** `--line 12`: a positive whole number. */
 function positiveNumber(value: string): number {

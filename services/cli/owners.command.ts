@@ -1,12 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { OwnerPublicKeyView, OwnerWebhookView } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
+import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 /** `--public-key` names a file (PEM or base64) when one exists at that path, else it is the key itself. */
 function publicKeyArgument(value: string): string {

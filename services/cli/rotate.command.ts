@@ -1,36 +1,16 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { KeyView } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
+import type { WithClient } from './api-client.js';
+import { graceOption, quietPeriodOption } from './cli-options.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { keyDetail, print } from './output.js';
-
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `--grace 1h`, `30m`, `7d`, `0s`: a duration in milliseconds. */
-export function graceOption(text: string): number {
-  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
-  if (!match) throw new InvalidArgumentError('expected a duration such as 1h, 30m, 7d or 0s');
-  return Number(match[1]) * UNITS[match[2]!]!;
-}
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 interface RotateOptions extends KeySettingOptions {
   grace?: number;
   quietPeriod?: number | 'none';
   emergency: boolean;
-}
-
-/** `--quiet-period 15m` or `none`. */
-function quietPeriodOption(text: string): number | 'none' {
-  if (text.trim() === 'none') return 'none';
-  const ms = graceOption(text);
-  if (ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, or none');
-  return ms;
 }
 
 interface RotateAnswer {

@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { RotationPolicySettings, RotationPolicyView } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
-import { graceOption } from './rotate.command.js';
+import type { WithClient } from './api-client.js';
+import { graceOption, quietPeriodOption } from './cli-options.js';
 import { detailTable, print } from './output.js';
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 /** `none`: not set at this level. (Commander treats a parser's null as no value, hence the word.) */
 type DurationOrNone = number | 'none';
@@ -26,14 +22,6 @@ function graceOrNone(text: string): DurationOrNone {
 }
 
 const settingOf = (value: DurationOrNone | undefined): number | null => (value === undefined || value === 'none' ? null : value);
-
-/** `--quiet-period 15m` or `none`. */
-function quietPeriodOption(text: string): DurationOrNone {
-  if (text.trim() === 'none') return 'none';
-  const ms = graceOption(text);
-  if (ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, or none');
-  return ms;
-}
 
 /** `90d`, `1h`, `45s`: a duration as people write it; `unset` for null. */
 export function formatDuration(ms: number | null, unset: string): string {

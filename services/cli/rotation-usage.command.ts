@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import type { RotationUsage } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
+import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
 import { formatDuration } from './rotation-policy.command.js';
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 function graceText(usage: RotationUsage): string {
   if (usage.emergency) return 'none (emergency: revoked at once)';

@@ -3,14 +3,10 @@ import Table from 'cli-table3';
 import type { IncidentReportResult } from '@keyledger/contracts';
 import type { LeakFinding } from '@keyledger/leak-scanner';
 import { scanForKeys } from '@keyledger/leak-scanner';
-import type { KeyledgerClient } from './api-client.js';
+import type { KeyledgerClient, WithClient } from './api-client.js';
 import { CliApiError } from './api-client.js';
 import { reportSummary } from './incidents.command.js';
 import { print } from './output.js';
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 /** What `--report` got back for a finding's key: the issuer's answer, or the error that refused it. */
 type ReportOutcome = IncidentReportResult | { readonly outcome: 'ERROR'; readonly error: string };

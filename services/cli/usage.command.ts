@@ -2,22 +2,17 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import type { KeyUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
-import type { KeyledgerClient } from './api-client.js';
+import type { WithClient } from './api-client.js';
+import { durationMs } from './cli-options.js';
 import { detailTable, print } from './output.js';
-
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** `24h`, `7d`, `30m`, `2w` back from now, or an ISO 8601 time, as an ISO time. */
 export function sinceOption(text: string): string {
-  const match = /^(\d{1,6})([mhdw])$/.exec(text.trim());
-  if (match) return new Date(Date.now() - Number(match[1]) * UNITS[match[2]!]!).toISOString();
+  const ms = durationMs(text, ['m', 'h', 'd', 'w']);
+  if (ms !== undefined) return new Date(Date.now() - ms).toISOString();
   if (!Number.isNaN(Date.parse(text)) && /^\d{4}-\d\d-\d\dT/.test(text)) return new Date(text).toISOString();
   throw new InvalidArgumentError('expected a duration such as 24h, 7d, 30m, or an ISO 8601 time');
 }
-
-type WithClient = <A extends unknown[]>(
-  action: (client: KeyledgerClient, options: { json: boolean }, ...args: A) => Promise<number | void>,
-) => (...args: A) => Promise<void>;
 
 interface UsageOptions {
   since?: string;
