@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import type { CreditRefill, CreditsSetting, RateLimit } from '@keyledger/contracts';
-import { MAX_CREDITS, MAX_VERIFY_COST } from '@keyledger/contracts';
+import { MAX_CREDITS, MAX_VERIFY_COST, verifyCostSchema } from '@keyledger/contracts';
 import { parseRateLimit, parseRefill } from '@keyledger/key-domain';
 
 type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w';
@@ -84,9 +84,9 @@ export function creditAmount(value: string): number {
 
 /** `--cost N`: 0 to MAX_VERIFY_COST. */
 export function verifyCost(value: string): number {
-  const cost = /^\d{1,4}$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!(cost >= 0 && cost <= MAX_VERIFY_COST)) throw new InvalidArgumentError(`expected a cost from 0 to ${MAX_VERIFY_COST}`);
-  return cost;
+  const cost = verifyCostSchema.safeParse(/^\d{1,4}$/.test(value.trim()) ? Number(value) : Number.NaN);
+  if (!cost.success) throw new InvalidArgumentError(`expected a cost from 0 to ${MAX_VERIFY_COST}`);
+  return cost.data;
 }
 
 /** `--refill 1000/daily`, `--refill 5000/monthly@15`. */

@@ -137,6 +137,9 @@ export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict
 /** The largest cost one verification may charge. */
 export const MAX_VERIFY_COST = 1000;
 
+/** Credits one verification charges: a whole number from 0 to MAX_VERIFY_COST. */
+export const verifyCostSchema = z.number().int().min(0).max(MAX_VERIFY_COST);
+
 export const verifyKeyRequestSchema = z
   .object({
     key: z.string().max(512),
@@ -145,7 +148,7 @@ export const verifyKeyRequestSchema = z
     ip: z.string().max(64).optional(),
     env: keyEnvironmentSchema.optional(),
     /** Credits this call consumes from a key with a quota (default 1). */
-    cost: z.number().int().min(0).max(MAX_VERIFY_COST).optional(),
+    cost: verifyCostSchema.optional(),
   })
   .strict();
 

@@ -6,7 +6,9 @@ import type { AnomalyDetectedData, KeyIncidentHandledData, KeyLeakReportedData }
  * the audit trail: a field is only ever added (as optional) within a schema version.
  * No event ever carries a key's plaintext: only its HMAC digest and a display hint.
  */
-export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'tenant ids are lowercase letters, digits and dashes');
+/** A tenant id: 1-63 lowercase letters, digits and dashes, not starting with a dash. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const tenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'tenant ids are lowercase letters, digits and dashes');
 export const keyIdSchema = z.string().regex(/^key_[0-9a-hjkmnp-tv-z]{26}$/, 'not a key id');
 export const ownerSchema = z.string().min(1).max(200);
 export const keyNameSchema = z.string().min(1).max(200);

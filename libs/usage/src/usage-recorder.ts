@@ -1,10 +1,8 @@
 import type { KeyUsed, UsageTransport, VerifyResult } from '@keyledger/contracts';
-import { USAGE_LIMITS } from '@keyledger/contracts';
+import { TENANT_ID_PATTERN, USAGE_LIMITS } from '@keyledger/contracts';
 import type { VerifyConditions } from '@keyledger/key-domain';
 import type { KeyFingerprints } from '@keyledger/key-secrets';
 import type { UsageBuffer } from './usage-buffer.js';
-
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * Turns each verification into a KeyUsed record and hands it to the buffer. Runs on the
@@ -29,7 +27,7 @@ export class UsageRecorder {
       keyId,
       fingerprint: keyId === undefined ? this.fingerprints.of(presented) : undefined,
       // For a key that was not found, the tenant the caller asked for, if it is one.
-      tenant: result.tenant ?? (asked !== undefined && TENANT.test(asked) ? asked : undefined),
+      tenant: result.tenant ?? (asked !== undefined && TENANT_ID_PATTERN.test(asked) ? asked : undefined),
       at,
       ip: conditions.ip === undefined ? undefined : storable(conditions.ip, USAGE_LIMITS.ip),
       scopes: scopesOf(conditions.scopes),
