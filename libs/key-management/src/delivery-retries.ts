@@ -9,7 +9,8 @@ import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { PendingDeliveries, PendingDelivery } from '@keyledger/pending-deliveries';
 import type { KeyDeliveries } from './key-deliveries.js';
-import { errorText, readKeyRecord, readOwnerWebhooks } from './key-deliveries.js';
+import { errorText, readOwnerWebhooks } from './key-deliveries.js';
+import { loadKey } from './key-stream.js';
 
 /** POSTs a signed body to a webhook (`WebhookSender` in production). */
 export interface WebhookPoster {
@@ -192,7 +193,7 @@ export class DeliveryRetries {
     try {
       const [row] = await this.deps.pending.rowsOf(keyId);
       if (!row) return;
-      const record = await readKeyRecord(this.deps.store, keyId);
+      const record = (await loadKey(this.deps.store, keyId)).record;
       if (!record || record.digest.digest !== row.digest) {
         await this.deps.pending.remove(keyId, row.digest);
         pass.discarded.push(keyId);
@@ -216,7 +217,7 @@ export class DeliveryRetries {
     webhooks: Map<string, Promise<OwnerWebhookTable>>,
     pass: PassLog,
   ): Promise<void> {
-    const record = await readKeyRecord(this.deps.store, claimed.keyId);
+    const record = (await loadKey(this.deps.store, claimed.keyId)).record;
     // Only ever the material that was issued: not yet issued (a rotation in flight, or one that
     // died before its KeyIssued) waits; other material (a rotation completed afresh) is dropped.
     if (!record) {

@@ -1,4 +1,3 @@
-import pRetry from 'p-retry';
 import type {
   AnomalyDetectedData,
   EventEnvelope,
@@ -9,7 +8,6 @@ import type {
   IncidentPolicyView,
   IncidentReportResult,
   IncidentType,
-  KeyEvent,
   KeyIncidentHandledData,
   KeyLeakReportedData,
   LeakSource,
@@ -19,14 +17,12 @@ import type {
 } from '@keyledger/contracts';
 import { ApiError, anomalyDetectedSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import { ConcurrencyConflictError } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import type { IncidentPolicyTable, KeyRecord } from '@keyledger/key-domain';
 import {
   decideIncidentResponse,
   effectiveIncidentPolicy,
   evolveIncidentPolicies,
-  evolveKey,
   incidentPolicyAt,
   isWellFormedKey,
   keysInText,
@@ -39,7 +35,8 @@ import type { Caller } from './admin-authenticator.js';
 import { authorizeAdmin, seesTenant } from './admin-permissions.js';
 import { commandMetadata } from './command-metadata.js';
 import type { CommandContext } from './key-management.js';
-import { domainToApi } from './key-management.js';
+import { retryOnConflict } from './key-management.js';
+import { loadKey } from './key-stream.js';
 
 export interface IncidentReportsDependencies {
   readonly store: PostgresEventStore;
@@ -47,20 +44,6 @@ export interface IncidentReportsDependencies {
   /** The issuer's key projection: where a reported plaintext is looked up (by digest). */
   readonly index: KeyIndex;
   readonly clock?: () => Date;
-}
-
-/** A key read from its stream, with the events it was folded from. */
-export interface LoadedKey {
-  readonly record: KeyRecord | undefined;
-  readonly events: readonly EventEnvelope[];
-}
-
-/** Reads a key's stream and folds it. */
-export async function loadKey(store: PostgresEventStore, keyId: string): Promise<LoadedKey> {
-  const events = await store.readStream(streamIdOf('key', keyId));
-  let record: KeyRecord | undefined;
-  for (const event of events) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
-  return { record, events };
 }
 
 /** Reads a tenant's incident policies from its stream. */
@@ -110,11 +93,7 @@ export async function recordAnomaly(
     if (version === 0) throw new ApiError('KEY_NOT_FOUND', `key ${data.keyId} does not exist`);
     await store.append(streamId, version, [{ eventId, type: 'AnomalyDetected', data, metadata }]);
   };
-  try {
-    await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-  } catch (error) {
-    return domainToApi(error);
-  }
+  await retryOnConflict(run);
   return { incidentId: eventId };
 }
 
@@ -173,7 +152,7 @@ export class IncidentReports {
       await this.deps.store.append(streamId, events.length, [{ eventId: incidentId, type: 'KeyLeakReported', data, metadata: commandMetadata(context) }]);
       return this.result('REPORTED', 'KeyLeakReported', record, incidentId, events);
     };
-    return this.retried(run);
+    return retryOnConflict(run);
   }
 
   /** Records an anomaly reported by an operator or an external detector; needs `keyledger:keys:write`. */
@@ -205,7 +184,7 @@ export class IncidentReports {
       graceMs: request.graceMs,
     };
     const streamId = streamIdOf('tenant', request.tenant);
-    await this.retried(async () => {
+    await retryOnConflict(async () => {
       const version = await this.deps.store.streamVersion(streamId);
       await this.deps.store.append(streamId, version, [{ type: 'IncidentPolicySet', data, metadata: commandMetadata(context) }]);
     });
@@ -250,14 +229,5 @@ export class IncidentReports {
       ...(pending ? { pendingAction: pending.action } : {}),
       handled: handledView(handled),
     };
-  }
-
-  /** Re-reads and decides again when another writer appended to the stream first. */
-  private async retried<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-    } catch (error) {
-        return domainToApi(error);
-    }
   }
 }

@@ -25,7 +25,8 @@ import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
 import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incidentOutcome, policyActionFor } from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
 import { commandMetadata } from './command-metadata.js';
-import { handledIncident, loadKey, readIncidentPolicies, replacementIssued } from './incident-reports.js';
+import { handledIncident, readIncidentPolicies, replacementIssued } from './incident-reports.js';
+import { loadKey } from './key-stream.js';
 import type { CommandContext, KeyManagement } from './key-management.js';
 import { SYSTEM_CALLER } from './periodic-task.js';
 

@@ -9,17 +9,17 @@ import type {
   KeyDeliveredData,
   KeyDeliveryAcknowledgedData,
   KeyDeliveryExpiredData,
-  KeyEvent,
 } from '@keyledger/contracts';
 import { ApiError, keyDeliveredSchema, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
-import type { DeliveryRetrySchedule, KeyRecord, OwnerWebhookTable } from '@keyledger/key-domain';
-import { deliveryExpiresAt, deliveryRetryDelayMs, evolveKey, evolveOwnerWebhooks, ownerWebhookOf } from '@keyledger/key-domain';
+import type { DeliveryRetrySchedule, OwnerWebhookTable } from '@keyledger/key-domain';
+import { deliveryExpiresAt, deliveryRetryDelayMs, evolveOwnerWebhooks, ownerWebhookOf } from '@keyledger/key-domain';
 import type { SealedKeyEnvelope, SealedKeyPublisher } from '@keyledger/key-delivery';
 import { ackTokenHash, newAckToken, sealKey } from '@keyledger/key-delivery';
 import type { Logger } from '@keyledger/observability';
 import type { NewPendingDelivery, PendingDeliveries, PendingDelivery } from '@keyledger/pending-deliveries';
+import { retryConflicts } from './conflict-retry.js';
 
 /**
  * What became of a rotation's new key for its owner:
@@ -78,13 +78,6 @@ export async function readOwnerWebhooks(store: PostgresEventStore, tenant: strin
     if (parsed.success) table = evolveOwnerWebhooks(table, parsed.data);
   }
   return table;
-}
-
-/** A key's record folded from its stream; undefined before its KeyIssued. */
-export async function readKeyRecord(store: PostgresEventStore, keyId: string): Promise<KeyRecord | undefined> {
-  let record: KeyRecord | undefined;
-  for (const event of await store.readStream(streamIdOf('key', keyId))) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
-  return record;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -327,7 +320,7 @@ export class KeyDeliveries {
       else this.totals.expired += 1;
       return 'RECORDED';
     };
-    const result = await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
+    const result = await retryConflicts(run);
     // Whoever ends it (or finds it ended) deletes the sealed copy; a crash before this leaves it for the next look.
     await this.deps.pending.remove(keyId);
     return result;

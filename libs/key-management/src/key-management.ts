@@ -1,4 +1,4 @@
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type {
   EventMetadata,
   IssueKeyRequest,
@@ -48,6 +48,8 @@ import { authorizeAdmin, seesTenant } from './admin-permissions.js';
 import { commandMetadata } from './command-metadata.js';
 import { toKeyView } from './key-view.js';
 import { SYSTEM_CALLER } from './periodic-task.js';
+import { retryConflicts } from './conflict-retry.js';
+import { loadKey } from './key-stream.js';
 
 /** Context of a command for its events' metadata. */
 export interface CommandContext {
@@ -108,6 +110,15 @@ export function domainToApi(error: unknown): never {
   if (error instanceof InvalidEventError) throw new ApiError('INVALID_ARGUMENT', error.message);
   if (isDatabaseUnavailable(error)) throw new ApiError('UNAVAILABLE', 'the event store is unreachable; retry later');
   throw error;
+}
+
+/** `retryConflicts`, with its failures as API errors (`domainToApi`). */
+export async function retryOnConflict<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await retryConflicts(run);
+  } catch (error) {
+    return domainToApi(error);
+  }
 }
 
 /** Connection-level failures (refused, reset, server shutting down), not bugs. */
@@ -326,11 +337,7 @@ export class KeyManagement {
         { type: 'OwnerWebhookRegistered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
       ]);
     };
-    try {
-      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-    } catch (error) {
-      return domainToApi(error);
-    }
+    await retryOnConflict(run);
     return { tenant: request.tenant, owner: request.owner, url: request.url, secret: secrets.current(request.tenant, request.owner, data.secretId) };
   }
 
@@ -352,11 +359,7 @@ export class KeyManagement {
         { type: 'RotationPolicySet', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
       ]);
     };
-    try {
-      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-    } catch (error) {
-      return domainToApi(error);
-    }
+    await retryOnConflict(run);
     return this.rotationPolicyView(await this.rotationPolicies(request.tenant), request.tenant, request.owner);
   }
 
@@ -396,11 +399,7 @@ export class KeyManagement {
         { type: 'OwnerPublicKeyRegistered', data, metadata: this.metadata(context.caller, context.correlationId, context.traceparent) },
       ]);
     };
-    try {
-      await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-    } catch (error) {
-      return domainToApi(error);
-    }
+    await retryOnConflict(run);
     return { tenant: request.tenant, owner: request.owner, publicKey };
   }
 
@@ -489,9 +488,9 @@ export class KeyManagement {
   }
 
   private async load(keyId: string): Promise<{ record: KeyRecord | undefined; version: number }> {
-    const events = await this.deps.store.readStream(streamIdOf('key', keyId));
-    let record: KeyRecord | undefined;
-    for (const event of events) record = evolveKey(record, { type: event.type, data: event.data } as KeyEvent);
+    const loaded = await loadKey(this.deps.store, keyId);
+    let record = loaded.record;
+    const events = loaded.events;
     // The stream knows the quota but not what verifiers consumed (their own streams): the
     // projection does, once it has applied this version of the key.
     const indexed = this.deps.index.get(keyId);
@@ -527,11 +526,7 @@ export class KeyManagement {
       if (last) onAppended?.(last);
       return events.reduce<KeyRecord | undefined>(evolveKey, record)!;
     };
-    try {
-      return await pRetry(run, { retries: 3, minTimeout: 5, maxTimeout: 50, shouldRetry: (error) => error instanceof ConcurrencyConflictError });
-    } catch (error) {
-      return domainToApi(error);
-    }
+    return retryOnConflict(run);
   }
 
   private metadata(caller: Caller, correlationId: string, traceparent?: string, causationId?: string): EventMetadata {

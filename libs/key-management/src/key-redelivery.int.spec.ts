@@ -14,7 +14,8 @@ import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, startHttpsReceiver } from '@keyledger/testing';
 import { DeliveryRetries } from './delivery-retries.js';
-import { KeyDeliveries, readKeyRecord } from './key-deliveries.js';
+import { KeyDeliveries } from './key-deliveries.js';
+import { loadKey } from './key-stream.js';
 import type { CommandContext } from './key-management.js';
 import { KeyManagement } from './key-management.js';
 
@@ -60,7 +61,10 @@ describe('redelivery of rotated keys until acknowledged', () => {
         pending,
         store: ctx.store,
         publisher,
-        webhooks: { poster: new WebhookSender({ timeoutMs: webhookTimeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }), secrets: new WebhookSecrets(peppers) },
+        webhooks: {
+          poster: new WebhookSender({ timeoutMs: webhookTimeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }),
+          secrets: new WebhookSecrets(peppers),
+        },
         logger: ctx.logger,
         clock,
       },
@@ -339,7 +343,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     now = T0;
     await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'dropped', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const issue = () => keys.issue({ tenant: 'acme', owner: 'dropped', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
-    const replacementOf = async (keyId: string) => (await readKeyRecord(ctx.store, keyId))!.rotation!.replacedBy;
+    const replacementOf = async (keyId: string) => (await loadKey(ctx.store, keyId)).record!.rotation!.replacedBy;
 
     // The answer to the KeyIssued is lost after its commit: the rotation fails, yet the key is issued.
     const committed = await issue();
@@ -348,7 +352,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       'UNAVAILABLE',
     );
     const issuedId = await replacementOf(committed.keyId);
-    const issued = await readKeyRecord(ctx.store, issuedId);
+    const issued = (await loadKey(ctx.store, issuedId)).record;
     expect(issued).toBeDefined();
     expect((await pending.rowsOf(issuedId)).map((row) => row.digest)).toEqual([issued!.digest.digest]);
 
@@ -359,7 +363,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       'UNAVAILABLE',
     );
     const neverIssuedId = await replacementOf(lost.keyId);
-    expect(await readKeyRecord(ctx.store, neverIssuedId)).toBeUndefined();
+    expect((await loadKey(ctx.store, neverIssuedId)).record).toBeUndefined();
 
     // The rotator delivers the issued key, whose plaintext the failed rotation never showed anyone…
     now = T0 + 5 * SECOND;
@@ -462,7 +466,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     class SlowFence extends VerifierFence {
       override async waitFor(): Promise<FenceResult> {
         now = T0 + 5 * SECOND;
-        expect((await retries().runOnce()).sent).toContain((await readKeyRecord(ctx.store, first.keyId))!.rotation!.replacedBy);
+        expect((await retries().runOnce()).sent).toContain((await loadKey(ctx.store, first.keyId)).record!.rotation!.replacedBy);
         const [opened] = await envelopesFor('fenced');
         expect(await deliveries.acknowledge({ keyId: opened!.keyId, ackToken: opened!.ackToken! }, ackMetadata)).toMatchObject({ status: 'ACKNOWLEDGED' });
         return { complete: true, verifiers: [], waitedMs: 5 * SECOND };
