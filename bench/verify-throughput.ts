@@ -18,6 +18,8 @@ import { createTestContext, eventually, natsKeyApi, startServices } from '@keyle
 import { describeMachine, now, summarise } from './bench-support.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const IN_PROCESS_ITERATIONS = 2_000_000;
+const MANY_KEYS = 100_000;
 const run = promisify(execFile);
 const ctx = await createTestContext('benchverify');
 const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
@@ -71,31 +73,13 @@ async function natsLoad(key: string, concurrency: number): Promise<string> {
 
 try {
   console.log('# verify\n' + (await describeMachine(ctx)));
-  // In-process: the verify function on an index holding one key, no transport and no
-  // services running; one thread, then one per core.
-  const localKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
-  const material = hasher.material(localKey);
-  const issued = {
-    type: 'KeyIssued',
-    streamVersion: 1,
-    data: {
-      keyId: 'key_bench',
-      tenant: 'acme',
-      owner: 'bench',
-      environment: 'live',
-      prefix: 'kl',
-      digest: material.digest,
-      hint: material.hint,
-      scopes: ['orders:*'],
-      ipAllowlist: [],
-      metadata: {},
-    },
-  };
-  const inProcess = async (threads: number): Promise<{ perSecond: number; valid: number }> => {
+  // In-process: the verify function on its own index, with no transport and no services
+  // running; one thread, then one per core; one key (always in cache), then 100,000 keys.
+  const inProcess = async (threads: number, keyCount: number): Promise<{ perSecond: number; valid: number }> => {
     const results = await Promise.all(
       Array.from({ length: threads }, () => {
         const worker = new Worker(new URL('./support/verify-loop.worker.js', import.meta.url), {
-          workerData: { events: [issued], peppers, key: localKey, iterations: 2_000_000 },
+          workerData: { peppers, keyCount, iterations: IN_PROCESS_ITERATIONS },
         });
         return new Promise<{ startedAt: number; endedAt: number; valid: number }>((resolve, reject) => {
           worker.once('message', resolve);
@@ -106,14 +90,17 @@ try {
     // All verifications over the span from the first start to the last end: threads that
     // did not overlap fully are not credited as if they had.
     const span = Math.max(...results.map((r) => r.endedAt)) - Math.min(...results.map((r) => r.startedAt));
-    return { perSecond: (threads * 2_000_000) / (span / 1000), valid: results.reduce((sum, r) => sum + r.valid, 0) };
+    return { perSecond: (threads * IN_PROCESS_ITERATIONS) / (span / 1000), valid: results.reduce((sum, r) => sum + r.valid, 0) };
   };
   console.log(
-    `method: the same VALID key each time; in-process = verifyKey() on a loaded index in worker threads (2,000,000 each), before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request; floor = node:http answering the same headers and doing nothing else`,
+    `method: VALID keys; in-process = verifyKey() in worker threads (${IN_PROCESS_ITERATIONS.toLocaleString('en')} each) on an index of their own holding 1 key or ${MANY_KEYS.toLocaleString('en')} keys verified in a shuffled order, before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request; floor = node:http answering the same headers and doing nothing else`,
   );
-  for (const threads of [1, cpus().length]) {
-    const { perSecond, valid } = await inProcess(threads);
-    console.log(`in-process, ${threads} thread${threads > 1 ? 's' : ''}        ${Math.round(perSecond)} verifies/s (${valid} valid of ${threads * 2_000_000})`);
+  for (const keyCount of [1, MANY_KEYS]) {
+    for (const threads of [1, cpus().length]) {
+      const { perSecond, valid } = await inProcess(threads, keyCount);
+      const label = `in-process, ${keyCount.toLocaleString('en')} key${keyCount > 1 ? 's' : ''}, ${threads} thread${threads > 1 ? 's' : ''}`;
+      console.log(`${label.padEnd(34)} ${Math.round(perSecond)} verifies/s (${valid} valid of ${threads * IN_PROCESS_ITERATIONS})`);
+    }
   }
 
   services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' });

@@ -23,8 +23,9 @@ const NO_RANGES: readonly IpRange[] = Object.freeze([]);
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 const NO_RATE_LIMITS: readonly RateLimit[] = Object.freeze([]);
 const NOT_PACKED = -1;
-/** Records kept built for the keys verified most recently; the rest are built on demand. */
+/** Records kept built, direct-mapped by slot (a power of two); the rest are built on demand. */
 const BUILT_RECORDS = 4096;
+const NO_SLOT = -1;
 
 /** What few keys have: kept aside so the many keys without them pay nothing. */
 export interface KeyExtras {
@@ -79,8 +80,11 @@ export class KeyIndex {
   /**
    * Built records of recently read keys: a busy key is read again and again, and building
    * its record each time would cost more than finding it. Bounded, so memory stays columnar.
+   * Direct-mapped (slot modulo the size) rather than a Map: a miss costs a comparison, where
+   * with many keys in use a Map paid for an insertion and, now and then, a clear.
    */
-  private readonly built = new Map<number, KeyRecord>();
+  private readonly builtSlots = new Int32Array(BUILT_RECORDS).fill(NO_SLOT);
+  private readonly builtRecords: KeyRecord[] = new Array<KeyRecord>(BUILT_RECORDS);
   private readonly strings = new InternedValues<string>((value) => value);
   private readonly scopeLists = new InternedValues<readonly string[]>((scopes) => scopes.join(' '));
   private keyIds: string[] = [];
@@ -200,7 +204,7 @@ export class KeyIndex {
       const extras = slot === undefined ? undefined : this.extras.get(slot);
       if (slot === undefined || !extras?.credits) continue;
       this.extras.set(slot, { ...extras, credits: consumeCredits(extras.credits, periodStart, amount) });
-      this.built.delete(slot);
+      this.forgetBuilt(slot);
       changed = true;
     }
     return changed;
@@ -220,7 +224,7 @@ export class KeyIndex {
 
   /** Writes what an event may change (a key's id, digest, prefix and environment never change). */
   private write(slot: number, record: KeyRecord): void {
-    this.built.delete(slot);
+    this.forgetBuilt(slot);
     this.tenants[slot] = this.strings.idOf(record.tenant);
     this.owners[slot] = this.strings.idOf(record.owner);
     this.scopes[slot] = this.scopeListId(record.scopes);
@@ -259,12 +263,17 @@ export class KeyIndex {
   }
 
   private recordAt(slot: number): KeyRecord {
-    let record = this.built.get(slot);
-    if (record) return record;
-    if (this.built.size >= BUILT_RECORDS) this.built.clear();
-    record = this.buildRecord(slot);
-    this.built.set(slot, record);
+    const line = slot & (BUILT_RECORDS - 1);
+    if (this.builtSlots[line] === slot) return this.builtRecords[line]!;
+    const record = this.buildRecord(slot);
+    this.builtSlots[line] = slot;
+    this.builtRecords[line] = record;
     return record;
+  }
+
+  private forgetBuilt(slot: number): void {
+    const line = slot & (BUILT_RECORDS - 1);
+    if (this.builtSlots[line] === slot) this.builtSlots[line] = NO_SLOT;
   }
 
   private buildRecord(slot: number): KeyRecord {

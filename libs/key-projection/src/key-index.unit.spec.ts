@@ -79,6 +79,21 @@ describe('KeyIndex', () => {
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 2 });
   });
 
+  it('reads each key as it now stands when keys share a line of the built-record cache', () => {
+    // Slots 4,096 apart share a cache line: reading one must not answer for the other,
+    // and a change to either must not leave a stale record behind.
+    const index = new KeyIndex();
+    const ids = Array.from({ length: 4097 * 2 }, (_, i) => `key_${String(i).padStart(5, '0')}`);
+    for (const id of ids) index.apply(issued(id, 'acme'));
+    const sharing = [ids[1]!, ids[4097]!, ids[8193]!];
+    for (const id of sharing) expect(index.get(id)?.keyId).toBe(id);
+    index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: ids[4097], reason: 'x' } });
+    expect(sharing.map((id) => index.get(id)?.status)).toEqual(['active', 'suspended', 'active']);
+    index.apply({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: ids[1], reason: 'x' } });
+    expect(sharing.map((id) => index.get(id)?.status)).toEqual(['revoked', 'suspended', 'active']);
+    expect(index.findByDigest(Buffer.from(ids[8193]!.padEnd(32, '-')), 1)?.keyId).toBe(ids[8193]);
+  });
+
   it('ignores events of other kinds', () => {
     expect(new KeyIndex().apply({ type: 'AdminKeyBootstrapped', streamVersion: 1, data: { keyId: 'key_a' } })).toBe(false);
   });

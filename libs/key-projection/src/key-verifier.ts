@@ -56,11 +56,15 @@ export function verifyKey(
   };
 }
 
+/** The presented key's digest, reused: findByDigest only reads it. */
+const presentedDigest = new Uint8Array(32);
+
 /** The key a presented (well-formed) plaintext is, under any configured pepper, newest first. */
 export function findKey(index: KeyIndex, hasher: KeyHasher, presented: string): KeyRecord | undefined {
   const versions = hasher.pepperVersions;
   for (let rank = 0; rank < versions.length; rank += 1) {
-    const record = index.findByDigest(hasher.digestUnder(presented, rank), versions[rank]!);
+    hasher.digestInto(presented, rank, presentedDigest);
+    const record = index.findByDigest(presentedDigest, versions[rank]!);
     if (record) return record;
   }
   return undefined;
