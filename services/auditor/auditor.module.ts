@@ -3,7 +3,7 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { AuditorEnv } from '@keyledger/config';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
-import { AdminAuthenticator } from '@keyledger/key-management';
+import { AdminAuthenticator, PeriodicTask } from '@keyledger/key-management';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
@@ -31,7 +31,12 @@ interface PartitionSettings {
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  private partitionTimer: NodeJS.Timeout | undefined;
+  /** A pass starts only after the previous one ends, and shutdown waits for it. */
+  private readonly partitionMaintenance = new PeriodicTask(
+    () => this.maintainPartitions(),
+    PARTITION_CHECK_MS,
+    (error) => this.logger.warn({ err: error }, 'usage partition maintenance failed'),
+  );
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -95,11 +100,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     await this.maintainPartitions();
-    this.partitionTimer = setInterval(
-      () => void this.maintainPartitions().catch((error: unknown) => this.logger.warn({ err: error }, 'usage partition maintenance failed')),
-      PARTITION_CHECK_MS,
-    );
-    this.partitionTimer.unref();
+    this.partitionMaintenance.start();
     await this.projection.start();
     await this.consumer.start();
     await this.trail.start();
@@ -107,7 +108,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.partitionTimer);
+    await this.partitionMaintenance.stop();
     await this.consumer.stop();
     await this.trail.stop();
     await this.projection.stop();
