@@ -39,6 +39,15 @@ describe('HMAC-SHA256 from saved midstates', () => {
     );
   });
 
+  it('leaves no byte of a message in its reusable buffer, whether the message is ASCII or not', () => {
+    const hmac = new MidstateHmacSha256(Buffer.alloc(32, 7));
+    const reusable = (hmac as unknown as { padded: Uint8Array }).padded;
+    for (const message of ['kl_live_SECRETSECRETSECRET1234', 'kl_live_SECRETSECRETSECRET1234é', 'SECRET€'.repeat(50)]) {
+      hmac.digestInto(message, new Uint8Array(32));
+      expect(Buffer.from(reusable).includes('SECRET')).toBe(false);
+    }
+  });
+
   it('keeps no trace of one message in the next, whatever their lengths and encodings', () => {
     const secret = Buffer.from('a fixed secret of thirty-two b..');
     const hmac = new MidstateHmacSha256(secret);
