@@ -48,8 +48,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
   ) {}
 
-  static forService({ config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection('auditor', config, { infrastructure, logger, metrics }, { announce: false, snapshots: true });
+  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const ledger = new UsageLedger(infrastructure.db);
     const consumption = consumerMetrics(metrics);
     const consumer = new UsageConsumer(

@@ -29,8 +29,8 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
-  static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection('issuer', config, { infrastructure, logger, metrics }, { announce: false, snapshots: true });
+  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const hasher = new KeyHasher(peppers);
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
     const keys = new KeyManagement({

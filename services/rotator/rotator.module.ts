@@ -47,8 +47,8 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
-  static forService({ config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection('rotator', config, { infrastructure, logger, metrics }, { announce: false, snapshots: false });
+  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: false });
     const hasher = new KeyHasher(peppers);
     const pending = new PendingDeliveries(infrastructure.db);
     const publisher = new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX);

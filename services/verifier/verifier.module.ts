@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -52,13 +51,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(VerifierFence) private readonly fence: VerifierFence,
   ) {}
 
-  static forService({ config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const { instanceId, index, peppers, projection } = serviceKeyProjection(
-      'verifier',
-      config,
-      { infrastructure, logger, metrics },
-      { announce: true, snapshots: true },
-    );
+  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: true, snapshots: true });
     const hasher = new KeyHasher(peppers);
     // Every verification becomes a KeyUsed record, published in batches off the verify path.
     const usage: Usage = {
@@ -67,7 +61,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
             js: infrastructure.js,
             topology: infrastructure.topology,
             peppers,
-            instance: `verifier-${hostname()}-${process.pid}`,
+            instance,
             metrics,
             logger,
             settings: { capacity: config.USAGE_BUFFER_RECORDS, batchRecords: config.USAGE_BATCH_RECORDS, flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS },
@@ -76,14 +70,14 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     };
     const rateLimitSync = new RateLimitSync(
       infrastructure.nc,
-      { instanceId, subjectPrefix: config.KEYLEDGER_SUBJECT_PREFIX, ...DEFAULT_RATE_LIMIT_SYNC },
+      { instanceId: instance, subjectPrefix: config.KEYLEDGER_SUBJECT_PREFIX, ...DEFAULT_RATE_LIMIT_SYNC },
       logger,
     );
     // Every verifier's applied position: flushed credits stop being counted once all have applied them.
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
     const keyLimits = new KeyLimits(
       { sync: rateLimitSync, index, store: infrastructure.store, fence, logger, applied: () => projection.appliedPosition() },
-      { instanceId, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },
+      { instanceId: instance, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },
     );
     registerKeyLimitsMetrics(metrics, keyLimits);
     return {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { tracingConsumers } from '@keyledger/event-bus';
 import type { Logger, Registry } from '@keyledger/observability';
@@ -20,7 +19,6 @@ export interface KeyProjectionEnv {
 
 /** What a service holds for its key projection. */
 export interface ServiceKeyProjection {
-  readonly instanceId: string;
   readonly index: KeyIndex;
   readonly peppers: readonly Pepper[];
   readonly projection: LiveKeyProjection;
@@ -28,14 +26,14 @@ export interface ServiceKeyProjection {
 
 /**
  * The key projection of a service (verifier, issuer, auditor, rotator), built the one way
- * they all need it: an index, its instance id, snapshots when enabled, a span per event
+ * they all need it: an index, snapshots when enabled, a span per event
  * applied from JetStream, and its metrics. Only verifiers announce what they applied (for
  * revocation fences).
  */
 export function serviceKeyProjection(
-  role: string,
   config: KeyProjectionEnv,
   context: {
+    readonly instance: string;
     readonly infrastructure: Omit<LiveKeyProjectionDependencies, 'index' | 'logger' | 'clock' | 'snapshots'> & { readonly db: DataSource };
     readonly logger: Logger;
     readonly metrics: Registry;
@@ -43,7 +41,6 @@ export function serviceKeyProjection(
   options: { readonly announce: boolean; readonly snapshots: boolean },
 ): ServiceKeyProjection {
   const { infrastructure, logger, metrics } = context;
-  const instanceId = `${role}-${randomUUID()}`;
   const index = new KeyIndex();
   const peppers = parsePeppers(config.KEYLEDGER_HASH_PEPPERS);
   const snapshots = options.snapshots
@@ -53,7 +50,7 @@ export function serviceKeyProjection(
     // Each event applied from JetStream is a span of the trace of the command that caused it.
     { ...infrastructure, js: tracingConsumers(infrastructure.js, 'key-projection'), index, logger, snapshots },
     {
-      instanceId,
+      instanceId: context.instance,
       maxBusSilenceMs: config.VERIFIER_MAX_BUS_SILENCE_MS,
       failClosed: config.VERIFIER_FAIL_CLOSED,
       heartbeatMs: 1000,
@@ -62,5 +59,5 @@ export function serviceKeyProjection(
     },
   );
   registerProjectionMetrics(metrics, projection);
-  return { instanceId, index, peppers, projection };
+  return { index, peppers, projection };
 }

@@ -16,9 +16,12 @@ import { HealthRegistry } from './health.registry.js';
 import { ServiceKitModule } from './service-kit.module.js';
 import { answerStatusRequests } from './status-responder.js';
 import { PinoNestLogger } from './pino-nest-logger.js';
+import { instanceName } from './instance-name.js';
 
 export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
   readonly service: string;
+  /** This process (`instanceName`), one name wherever it is named: status answers, usage batches, projection announcements and rate-limit sync. */
+  readonly instance: string;
   readonly config: C;
   readonly logger: Logger;
   readonly infrastructure: Infrastructure;
@@ -65,7 +68,15 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = await openInfrastructure(options.service, config);
-  const context: ServiceContext<C> = { service: options.service, config, logger, infrastructure, telemetry, metrics: createMetricsRegistry(options.service) };
+  const context: ServiceContext<C> = {
+    service: options.service,
+    instance: instanceName(options.service, hostname(), process.pid),
+    config,
+    logger,
+    infrastructure,
+    telemetry,
+    metrics: createMetricsRegistry(options.service),
+  };
   const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
@@ -105,11 +116,10 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   const httpPort = typeof address === 'object' && address ? address.port : port;
   logger.info({ port: httpPort }, `${options.service} listening`);
   const host = config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST;
-  const instance = `${options.service}-${hostname()}-${process.pid}`;
   answerStatusRequests(
     infrastructure.nc,
     config.KEYLEDGER_SUBJECT_PREFIX,
-    () => ({ service: options.service, instance, endpoints: { http: `http://${host}:${httpPort}`, ...options.endpoints?.(context) } }),
+    () => ({ service: options.service, instance: context.instance, endpoints: { http: `http://${host}:${httpPort}`, ...options.endpoints?.(context) } }),
     app.get(HealthRegistry),
   );
   await options.afterStart?.(app, context);
