@@ -10,7 +10,6 @@ import type {
   KeyLeakReportedData,
 } from '@keyledger/contracts';
 import {
-  ApiError,
   INCIDENT_TYPES,
   anomalyDetectedSchema,
   incidentNotificationSchema,
@@ -26,6 +25,7 @@ import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incid
 import type { Logger, Registry } from '@keyledger/observability';
 import { commandMetadata } from './command-metadata.js';
 import { handledIncident, readIncidentPolicies, replacementIssued } from './incident-reports.js';
+import { isLostRace } from './key-pass.js';
 import { loadKey } from './key-stream.js';
 import type { CommandContext, KeyManagement } from './key-management.js';
 import { SYSTEM_CALLER } from './periodic-task.js';
@@ -57,8 +57,7 @@ export interface IncidentResponderDependencies {
   readonly clock?: () => Date;
 }
 
-/** Answers that mean the key changed while the incident was handled: decide again. */
-const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
+/** Times an incident is decided again when the key changed while it was handled (`isLostRace`). */
 const ATTEMPTS = 5;
 
 type Incident =
@@ -122,7 +121,7 @@ export class IncidentResponder {
       try {
         delivery = await this.act(record, incident, response, context);
       } catch (error) {
-        if (error instanceof ApiError && LOST_RACE.has(error.code)) continue;
+        if (isLostRace(error)) continue;
         throw error;
       }
       const after = await loadKey(this.deps.store, keyId);

@@ -1,11 +1,12 @@
 import type { LastUsedAnswer } from '@keyledger/contracts';
-import { ApiError, MAX_LAST_USED_KEYS } from '@keyledger/contracts';
+import { MAX_LAST_USED_KEYS } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { quietGraceDecision } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { CommandContext, KeyManagement } from './key-management.js';
+import { changeKeyInPass, newKeyPass } from './key-pass.js';
 import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
 
 /** Where the rotator learns keys' last uses and how complete that knowledge is: the auditor (`usage.last-used`). */
@@ -48,8 +49,6 @@ export interface QuietGraceCounts {
   /** Old keys in a grace with a quiet period, at the last pass. */
   readonly watched: number;
 }
-
-const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT']);
 
 /**
  * Ends the grace of rotated keys that nobody uses any more: every pass, it takes the old keys
@@ -112,7 +111,8 @@ export class QuietGrace {
 
   /** One pass: ask the auditor about every candidate (in chunks), end the grace of the quiet ones. */
   async runOnce(): Promise<QuietGracePass> {
-    const pass = { ended: [] as string[], lost: [] as string[], failed: [] as string[], unconfirmed: [] as string[] };
+    const pass = newKeyPass();
+    const unconfirmed: string[] = [];
     const candidates = this.candidates();
     for (let start = 0; start < candidates.length && !this.task.isStopped; start += MAX_LAST_USED_KEYS) {
       const chunk = candidates.slice(start, start + MAX_LAST_USED_KEYS);
@@ -122,7 +122,7 @@ export class QuietGrace {
       } catch (error) {
         this.totals.usageUnavailable += 1;
         this.deps.logger.warn({ err: error, keys: chunk.length }, 'the auditor did not answer for the last uses of old keys; their graces run on');
-        pass.unconfirmed.push(...chunk.map((record) => record.keyId));
+        unconfirmed.push(...chunk.map((record) => record.keyId));
         continue;
       }
       const lastUses = new Map(answer.keys.map((entry) => [entry.keyId, entry.lastUsedAt === null ? undefined : Date.parse(entry.lastUsedAt)]));
@@ -130,51 +130,42 @@ export class QuietGrace {
       for (const record of chunk) {
         if (this.task.isStopped) break;
         if (!lastUses.has(record.keyId)) {
-          pass.unconfirmed.push(record.keyId);
+          unconfirmed.push(record.keyId);
           continue;
         }
         const facts = { lastUsedAt: lastUses.get(record.keyId), ingestedUntil };
         // Taken after the answer: the older the answer by now, the less it is trusted.
         const decision = quietGraceDecision(record, facts, this.clock().getTime(), this.settings.usageLagMs);
         if (!decision.close) {
-          if (decision.reason === 'usage-lagging' || decision.reason === 'usage-unknown') pass.unconfirmed.push(record.keyId);
+          if (decision.reason === 'usage-lagging' || decision.reason === 'usage-unknown') unconfirmed.push(record.keyId);
           continue;
         }
-        await this.end(record, facts, pass);
+        await changeKeyInPass(
+          pass,
+          record.keyId,
+          () => this.end(record, facts),
+          (error) => this.deps.logger.warn({ keyId: record.keyId, err: error }, 'ending a quiet grace failed; retried at the next pass'),
+        );
       }
     }
-    return pass;
+    this.totals.ended += pass.done.length;
+    this.totals.lost += pass.lost.length;
+    this.totals.failed += pass.failed.length;
+    return { ended: pass.done, lost: pass.lost, failed: pass.failed, unconfirmed };
   }
 
-  private async end(
-    record: KeyRecord,
-    facts: { lastUsedAt: number | undefined; ingestedUntil: number | undefined },
-    pass: { ended: string[]; lost: string[]; failed: string[] },
-  ): Promise<void> {
-    try {
-      const view = await this.deps.keys.endQuietGrace({ keyId: record.keyId, ...facts, usageLagMs: this.settings.usageLagMs }, this.system);
-      pass.ended.push(record.keyId);
-      this.totals.ended += 1;
-      this.deps.logger.info(
-        {
-          keyId: record.keyId,
-          tenant: record.tenant,
-          replacedBy: record.rotation?.replacedBy,
-          endedAt: view.expiresAt,
-          lastUsedAt: facts.lastUsedAt === undefined ? null : new Date(facts.lastUsedAt).toISOString(),
-        },
-        'grace ended early: the old key was quiet',
-      );
-    } catch (error) {
-      if (error instanceof ApiError && LOST_RACE.has(error.code)) {
-        pass.lost.push(record.keyId);
-        this.totals.lost += 1;
-      } else {
-        pass.failed.push(record.keyId);
-        this.totals.failed += 1;
-        this.deps.logger.warn({ keyId: record.keyId, err: error }, 'ending a quiet grace failed; retried at the next pass');
-      }
-    }
+  private async end(record: KeyRecord, facts: { lastUsedAt: number | undefined; ingestedUntil: number | undefined }): Promise<void> {
+    const view = await this.deps.keys.endQuietGrace({ keyId: record.keyId, ...facts, usageLagMs: this.settings.usageLagMs }, this.system);
+    this.deps.logger.info(
+      {
+        keyId: record.keyId,
+        tenant: record.tenant,
+        replacedBy: record.rotation?.replacedBy,
+        endedAt: view.expiresAt,
+        lastUsedAt: facts.lastUsedAt === undefined ? null : new Date(facts.lastUsedAt).toISOString(),
+      },
+      'grace ended early: the old key was quiet',
+    );
   }
 }
 

@@ -1,4 +1,3 @@
-import { ApiError } from '@keyledger/contracts';
 import type { RotationPolicySetData } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG } from '@keyledger/event-store';
@@ -9,6 +8,7 @@ import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { CommandContext, KeyManagement } from './key-management.js';
+import { changeKeyInPass, newKeyPass } from './key-pass.js';
 import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
 
 export interface ScheduledRotationDependencies {
@@ -45,9 +45,6 @@ export interface RotationCounts {
   /** Keys found due by the last pass. */
   readonly due: number;
 }
-
-/** Outcomes that mean the key was rotated, revoked or changed concurrently: nothing to do. */
-const LOST_RACE = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
 
 /**
  * Finds keys past their policy's maximum age and rotates them with the policy's grace.
@@ -115,44 +112,41 @@ export class ScheduledRotation {
       const j = Math.floor(this.random() * (i + 1));
       [due[i], due[j]] = [due[j]!, due[i]!];
     }
-    const pass = { rotated: [] as string[], lost: [] as string[], failed: [] as string[] };
+    const pass = newKeyPass();
     for (const record of due) {
       if (this.task.isStopped) break;
       const policy = effectivePolicy(this.policies, record.tenant, record.owner);
       const grace = policy.graceMs;
-      try {
-        const rotated = await this.deps.keys.rotate(
-          // The quiet period as this pass read it (null: none), so the rotation does not read the policies again.
-          {
-            keyId: record.keyId,
-            emergency: false,
-            waitForVerifiers: false,
-            quietPeriodMs: policy.quietPeriodMs,
-            ...(grace === null ? {} : { graceMs: grace }),
-          },
-          this.system,
-        );
-        pass.rotated.push(record.keyId);
-        this.totals.rotated += 1;
-        // Never the plaintext: the new key reaches its owner only sealed (delivery), or not at all.
-        this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant, delivery: rotated.delivery }, 'scheduled rotation');
-        if (rotated.delivery === 'FAILED' || rotated.delivery === 'UNRECORDED')
-          this.deps.logger.warn(
-            { keyId: rotated.keyId, owner: record.owner, delivery: rotated.delivery },
-            'the new key of a scheduled rotation was not delivered and recorded',
+      await changeKeyInPass(
+        pass,
+        record.keyId,
+        async () => {
+          const rotated = await this.deps.keys.rotate(
+            // The quiet period as this pass read it (null: none), so the rotation does not read the policies again.
+            {
+              keyId: record.keyId,
+              emergency: false,
+              waitForVerifiers: false,
+              quietPeriodMs: policy.quietPeriodMs,
+              ...(grace === null ? {} : { graceMs: grace }),
+            },
+            this.system,
           );
-      } catch (error) {
-        if (error instanceof ApiError && LOST_RACE.has(error.code)) {
-          pass.lost.push(record.keyId);
-          this.totals.lost += 1;
-        } else {
-          pass.failed.push(record.keyId);
-          this.totals.failed += 1;
-          this.deps.logger.warn({ keyId: record.keyId, err: error }, 'scheduled rotation failed; retried at the next pass');
-        }
-      }
+          // Never the plaintext: the new key reaches its owner only sealed (delivery), or not at all.
+          this.deps.logger.info({ keyId: record.keyId, replacedBy: rotated.keyId, tenant: record.tenant, delivery: rotated.delivery }, 'scheduled rotation');
+          if (rotated.delivery === 'FAILED' || rotated.delivery === 'UNRECORDED')
+            this.deps.logger.warn(
+              { keyId: rotated.keyId, owner: record.owner, delivery: rotated.delivery },
+              'the new key of a scheduled rotation was not delivered and recorded',
+            );
+        },
+        (error) => this.deps.logger.warn({ keyId: record.keyId, err: error }, 'scheduled rotation failed; retried at the next pass'),
+      );
     }
-    return pass;
+    this.totals.rotated += pass.done.length;
+    this.totals.lost += pass.lost.length;
+    this.totals.failed += pass.failed.length;
+    return { rotated: pass.done, lost: pass.lost, failed: pass.failed };
   }
 
   /** Policies live on tenant streams; new ones are read from where the last pass stopped. */
