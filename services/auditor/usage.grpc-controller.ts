@@ -1,7 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
+import type { Optional } from '@keyledger/api-transport';
+import { grpcCommand, present } from '@keyledger/api-transport';
 import { keyUsageRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
 import type { KeyUsage, KeyUsageSummary, RotationUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
 import type { Caller } from '@keyledger/key-management';
@@ -9,9 +10,6 @@ import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { UsageQueries } from '@keyledger/usage-reporting';
-
-/** keyledger/v1/usage.proto messages as @grpc/proto-loader hands them over (unset optional: undefined or null). */
-type Optional<T> = T | null | undefined;
 
 interface KeyUsageMessage {
   keyId: string;
@@ -26,8 +24,6 @@ interface TenantUsageMessage {
   until?: Optional<string>;
   limit?: Optional<number>;
 }
-
-const present = <T>(value: Optional<T>): T | undefined => value ?? undefined;
 
 const totals = ({ calls, valid, invalid, cost }: UsageTotals): UsageTotals => ({ calls, valid, invalid, cost });
 const source = ({ ip, calls, invalid }: SourceUsage): SourceUsage => ({ ip, calls, invalid });
@@ -95,10 +91,6 @@ export class UsageGrpcController {
   }
 
   private handle<T>(method: string, metadata: Metadata, run: (caller: Caller) => Promise<T>): Promise<T> {
-    return grpcCall(this.logger, () =>
-      inGrpcServerSpan('keyledger.v1.UsageService', method, metadata, () =>
-        run(this.auth.commandContext({ authorization: metadataValue(metadata, 'authorization') }).caller),
-      ),
-    );
+    return grpcCommand(this.logger, 'keyledger.v1.UsageService', method, metadata, (credentials) => this.auth.commandContext(credentials).caller, run);
   }
 }

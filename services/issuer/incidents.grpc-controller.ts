@@ -1,16 +1,14 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
+import type { Optional } from '@keyledger/api-transport';
+import { grpcCommand, present } from '@keyledger/api-transport';
 import { reportAnomalyRequestSchema, reportLeakRequestSchema } from '@keyledger/contracts';
 import type { IncidentReportResult } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/key-management';
 import { AdminAuthenticator, IncidentReports, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-
-/** keyledger/v1/keys.proto messages as @grpc/proto-loader hands them over (unset optional: undefined or null). */
-type Optional<T> = T | null | undefined;
 
 interface LeakSourceMessage {
   file?: Optional<string>;
@@ -35,8 +33,6 @@ interface ReportAnomalyMessage {
   detail?: Optional<string>;
   detectedAt?: Optional<string>;
 }
-
-const present = <T>(value: Optional<T>): T | undefined => value ?? undefined;
 
 function sourceBody(source: Optional<LeakSourceMessage>): unknown {
   if (!source) return undefined;
@@ -95,16 +91,6 @@ export class IncidentsGrpcController {
   }
 
   private handle<T>(method: string, metadata: Metadata, run: (context: CommandContext) => Promise<T>): Promise<T> {
-    return grpcCall(this.logger, () =>
-      inGrpcServerSpan('keyledger.v1.KeyService', method, metadata, () =>
-        run(
-          this.auth.commandContext({
-            authorization: metadataValue(metadata, 'authorization'),
-            correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
-            traceparent: metadataValue(metadata, 'traceparent'),
-          }),
-        ),
-      ),
-    );
+    return grpcCommand(this.logger, 'keyledger.v1.KeyService', method, metadata, (credentials) => this.auth.commandContext(credentials), run);
   }
 }

@@ -1,7 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { grpcCall, inGrpcServerSpan, metadataValue } from '@keyledger/api-transport';
+import type { Optional } from '@keyledger/api-transport';
+import { grpcCommand, present } from '@keyledger/api-transport';
 import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -24,8 +25,6 @@ import { LOGGER } from '@keyledger/service-kit';
  * Messages of keyledger/v1/keys.proto as @grpc/proto-loader hands them over (camelCase,
  * `defaults: true`): an unset proto3 `optional` field is undefined, an unset message null.
  */
-type Optional<T> = T | null | undefined;
-
 interface IssueKeyMessage {
   tenant: string;
   owner: string;
@@ -128,11 +127,6 @@ interface RotateKeyResponseMessage {
   view: KeyViewMessage;
   previous: KeyViewMessage;
   fence: FenceMessage;
-}
-
-/** null (an unset message) and undefined (an unset optional field) alike: absent. */
-function present<T>(value: Optional<T>): T | undefined {
-  return value ?? undefined;
 }
 
 /** The settings an UpdateKey or RotateKey message changes, as the JSON API takes them. */
@@ -312,18 +306,17 @@ export class KeysGrpcController {
   }
 
   private handle<T>(method: string, metadata: Metadata, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<T> {
-    return grpcCall(this.logger, () =>
-      inGrpcServerSpan('keyledger.v1.KeyService', method, metadata, () => {
+    return grpcCommand(
+      this.logger,
+      'keyledger.v1.KeyService',
+      method,
+      metadata,
+      (credentials) => this.auth.commandContext(credentials),
+      (context) => {
         // Request messages carry no key plaintext (the admin key is metadata); redaction guards anyway.
         this.logger.debug({ method: `keyledger.v1.KeyService/${method}`, body }, 'key API request');
-        return run(
-          this.auth.commandContext({
-            authorization: metadataValue(metadata, 'authorization'),
-            correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
-            traceparent: metadataValue(metadata, 'traceparent'),
-          }),
-        );
-      }),
+        return run(context);
+      },
     );
   }
 }

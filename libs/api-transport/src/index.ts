@@ -3,3 +3,4 @@ export * from './nats-reply.js';
 export * from './grpc-errors.js';
 export * from './server-spans.js';
 export * from './nats-command.js';
+export * from './grpc-command.js';
