@@ -138,6 +138,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
       policy: { onLeak: 'rotate', onAnomaly: null, graceMs: HOUR },
       effective: { onLeak: 'rotate', onAnomaly: 'notify', graceMs: HOUR },
     });
+    expect(JSON.parse((await cli(['incident-policy', 'get', '--tenant', 'acme', '--json'])).stdout)).toEqual(JSON.parse(set.stdout));
     const leaked = await issue('acme', 'billing');
     // The CI job's key: it may report leaks, nothing else.
     const scanner = await issue('acme', 'ci', ['keyledger:leaks:report']);

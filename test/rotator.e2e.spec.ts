@@ -61,6 +61,9 @@ describe('the rotator', () => {
       policy: { maxAgeMs: 3_600_000, graceMs: null, quietPeriodMs: null },
       effective: { maxAgeMs: 3_600_000, graceMs: null, quietPeriodMs: null },
     });
+    const got = await cli(['rotation-policy', 'get', '--tenant', 'acme', '--owner', 'steady', '--json']);
+    expect(JSON.parse(got.stdout)).toEqual(JSON.parse(set.stdout));
+    expect((await cli(['rotation-policy', 'get', '--tenant', 'acme', '--owner', 'steady'])).stdout).toContain('1h');
     const readOnly = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'auditor', scopes: ['keyledger:keys:read'] });
     await eventually('read-only key usable', () => api.call('keys.list', { tenant: 'acme' }, readOnly.key).then((r) => r.ok), Boolean);
     expect((await api.call('rotation-policy.set', { tenant: 'acme', maxAgeMs: 1000 }, readOnly.key)).error?.code).toBe('PERMISSION_DENIED');

@@ -5,6 +5,7 @@ import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyl
 import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
+import { addPolicyGet } from './policy-get.command.js';
 import { graceOption } from './cli-options.js';
 import { formatDuration } from './rotation-policy.command.js';
 
@@ -137,14 +138,5 @@ export function registerIncidentCommands(program: Command, keys: Command, withCl
         print(options.json, view, () => policyText(view));
       }),
     );
-  policy
-    .command('get')
-    .requiredOption('--tenant <tenant>')
-    .option('--owner <owner>')
-    .action(
-      withClient(async (client, options, command: { tenant: string; owner?: string }) => {
-        const view = await client.call<IncidentPolicyView>('incident-policy.get', { tenant: command.tenant, owner: command.owner });
-        print(options.json, view, () => policyText(view));
-      }),
-    );
+  addPolicyGet(policy, withClient, 'incident-policy.get', policyText);
 }

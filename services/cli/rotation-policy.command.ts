@@ -4,6 +4,7 @@ import type { RotationPolicySettings, RotationPolicyView } from '@keyledger/cont
 import type { WithClient } from './api-client.js';
 import { graceOption, quietPeriodOption } from './cli-options.js';
 import { detailTable, print } from './output.js';
+import { addPolicyGet } from './policy-get.command.js';
 
 /** `none`: not set at this level. (Commander treats a parser's null as no value, hence the word.) */
 type DurationOrNone = number | 'none';
@@ -72,14 +73,5 @@ export function registerRotationPolicyCommand(program: Command, withClient: With
         },
       ),
     );
-  policy
-    .command('get')
-    .requiredOption('--tenant <tenant>')
-    .option('--owner <owner>')
-    .action(
-      withClient(async (client, options, command: { tenant: string; owner?: string }) => {
-        const view = await client.call<RotationPolicyView>('rotation-policy.get', { tenant: command.tenant, owner: command.owner });
-        print(options.json, view, () => policyText(view));
-      }),
-    );
+  addPolicyGet(policy, withClient, 'rotation-policy.get', policyText);
 }
