@@ -19,15 +19,7 @@ import { ApiError, anomalyDetectedSchema, streamIdOf } from '@keyledger/contract
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import type { IncidentPolicyTable, KeyRecord } from '@keyledger/key-domain';
-import {
-  decideIncidentResponse,
-  effectiveIncidentPolicy,
-  evolveIncidentPolicies,
-  incidentPolicyAt,
-  isWellFormedKey,
-  keysInText,
-  sameLeakSource,
-} from '@keyledger/key-domain';
+import { decideIncidentResponse, effectiveIncidentPolicy, incidentPolicyAt, isWellFormedKey, keysInText, sameLeakSource } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { findKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
@@ -37,6 +29,7 @@ import { commandMetadata } from './command-metadata.js';
 import type { CommandContext } from './key-management.js';
 import { retryOnConflict } from './key-management.js';
 import { loadKey } from './key-stream.js';
+import { readTenantSettings } from './tenant-settings.js';
 
 export interface IncidentReportsDependencies {
   readonly store: PostgresEventStore;
@@ -48,10 +41,7 @@ export interface IncidentReportsDependencies {
 
 /** Reads a tenant's incident policies from its stream. */
 export async function readIncidentPolicies(store: PostgresEventStore, tenant: string): Promise<IncidentPolicyTable> {
-  let table: IncidentPolicyTable = new Map();
-  for (const event of await store.readStream(streamIdOf('tenant', tenant)))
-    if (event.type === 'IncidentPolicySet') table = evolveIncidentPolicies(table, event.data as IncidentPolicySetData);
-  return table;
+  return (await readTenantSettings(store, tenant)).incidentPolicies;
 }
 
 /** Whether the replacement a rotation of this key names was issued (false: no rotation, or an interrupted one). */

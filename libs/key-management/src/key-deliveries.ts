@@ -10,16 +10,17 @@ import type {
   KeyDeliveryAcknowledgedData,
   KeyDeliveryExpiredData,
 } from '@keyledger/contracts';
-import { ApiError, keyDeliveredSchema, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
+import { ApiError, keyDeliveredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
-import type { DeliveryRetrySchedule, OwnerWebhookTable } from '@keyledger/key-domain';
-import { deliveryExpiresAt, deliveryRetryDelayMs, evolveOwnerWebhooks, ownerWebhookOf } from '@keyledger/key-domain';
+import type { DeliveryRetrySchedule, OwnerWebhook, OwnerWebhookTable } from '@keyledger/key-domain';
+import { deliveryExpiresAt, deliveryRetryDelayMs } from '@keyledger/key-domain';
 import type { SealedKeyEnvelope, SealedKeyPublisher } from '@keyledger/key-delivery';
 import { ackTokenHash, newAckToken, sealKey } from '@keyledger/key-delivery';
 import type { Logger } from '@keyledger/observability';
 import type { NewPendingDelivery, PendingDeliveries, PendingDelivery } from '@keyledger/pending-deliveries';
 import { retryConflicts } from './conflict-retry.js';
+import { readTenantSettings } from './tenant-settings.js';
 
 /**
  * What became of a rotation's new key for its owner:
@@ -71,13 +72,7 @@ export interface KeyDeliveryCounts {
 
 /** An owner's latest webhooks of one tenant, folded from the tenant's stream. */
 export async function readOwnerWebhooks(store: PostgresEventStore, tenant: string): Promise<OwnerWebhookTable> {
-  let table: OwnerWebhookTable = new Map();
-  for (const event of await store.readStream(streamIdOf('tenant', tenant))) {
-    if (event.type !== 'OwnerWebhookRegistered') continue;
-    const parsed = ownerWebhookRegisteredSchema.safeParse(event.data);
-    if (parsed.success) table = evolveOwnerWebhooks(table, parsed.data);
-  }
-  return table;
+  return (await readTenantSettings(store, tenant)).ownerWebhooks;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -137,6 +132,8 @@ export class KeyDeliveries {
     tenant: string;
     owner: string;
     publicKey: string;
+    /** The owner's webhook, if it has one: the key goes there too. */
+    webhook: OwnerWebhook | undefined;
     plaintext: string;
     digest: string;
     graceEndsAt: number;
@@ -144,7 +141,6 @@ export class KeyDeliveries {
   }): Promise<PreparedDelivery> {
     const ackToken = newAckToken();
     const now = this.clock();
-    const webhook = ownerWebhookOf(await readOwnerWebhooks(this.deps.store, input.tenant), input.owner);
     const prepared: PreparedDelivery = {
       keyId: input.keyId,
       tenant: input.tenant,
@@ -153,7 +149,7 @@ export class KeyDeliveries {
       envelope: sealKey(input.keyId, input.plaintext, input.publicKey, { ackToken, replaces: input.replaces }),
       ackTokenHash: ackTokenHash(ackToken),
       digest: input.digest,
-      channels: webhook ? ['nats', 'webhook'] : ['nats'],
+      channels: input.webhook ? ['nats', 'webhook'] : ['nats'],
       createdAt: now,
       expiresAt: new Date(
         deliveryExpiresAt({ startedAt: now.getTime(), graceEndsAt: input.graceEndsAt, keyExpiresAt: input.keyExpiresAt, ttlMs: this.settings.ttlMs }),

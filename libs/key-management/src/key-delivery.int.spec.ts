@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
 import type { KeyDeliveredData } from '@keyledger/contracts';
 import { ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
@@ -100,6 +101,19 @@ describe('delivery of rotated keys', () => {
     const [envelope] = await envelopesFor('orders');
     expect(() => openSealedKey(envelope, replaced.privateKey)).toThrow('could not be opened');
     expect(openSealedKey(envelope, owner.privateKey)).toMatchObject({ keyId: next.keyId, key: next.key });
+  });
+
+  it('reads the tenant’s stream once per rotation, for its quiet period, the owner’s public key and its webhook', async () => {
+    const first = await issue('billing service');
+    const tenantStream = streamIdOf('tenant', 'acme');
+    const read = jest.spyOn(ctx.store, 'readStream');
+    try {
+      const rotated = await keys.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+      expect(rotated.delivery).toBe('DELIVERED');
+      expect(read.mock.calls.filter(([streamId]) => streamId === tenantStream)).toHaveLength(1);
+    } finally {
+      read.mockRestore();
+    }
   });
 
   it('reports NOT_CONFIGURED where no publisher is given', async () => {

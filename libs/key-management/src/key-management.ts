@@ -32,9 +32,8 @@ import {
   decideKey,
   effectivePolicy,
   evolveKey,
-  evolveOwnerPublicKeys,
-  evolveRotationPolicies,
   ownerPublicKeyOf,
+  ownerWebhookOf,
   parseKey,
   policyAt,
   replacementOf,
@@ -50,6 +49,8 @@ import { toKeyView } from './key-view.js';
 import { SYSTEM_CALLER } from './periodic-task.js';
 import { retryConflicts } from './conflict-retry.js';
 import { loadKey } from './key-stream.js';
+import type { TenantSettings } from './tenant-settings.js';
+import { readTenantSettings } from './tenant-settings.js';
 
 /** Context of a command for its events' metadata. */
 export interface CommandContext {
@@ -222,6 +223,9 @@ export class KeyManagement {
     let ownExpiry = before.expiresAt;
     let appended: { transactionId: string; position: string } | undefined;
     const pending = before.rotation && (await this.deps.store.streamVersion(streamIdOf('key', before.rotation.replacedBy))) === 0;
+    // Read once, when first needed: the quiet period, the owner's public key and webhook all come from it.
+    let settings: Promise<TenantSettings> | undefined;
+    const tenantSettings = (): Promise<TenantSettings> => (settings ??= readTenantSettings(this.deps.store, before.tenant));
     if (!pending) {
       // The id carries the command's time: the key's age, for rotation policies.
       const replacedBy = newPrefixedId('key', this.clock());
@@ -231,7 +235,7 @@ export class KeyManagement {
         replacedBy,
         graceMs: request.emergency ? 0 : (request.graceMs ?? this.deps.rotationGraceMs ?? 24 * 3_600_000),
         emergency: request.emergency,
-        quietPeriodMs: request.emergency ? undefined : await this.quietPeriodFor(before, request.quietPeriodMs),
+        quietPeriodMs: request.emergency ? undefined : await this.quietPeriodFor(before, request.quietPeriodMs, tenantSettings),
       } as const;
       old = await this.execute(command, context, (position) => {
         appended = position;
@@ -253,7 +257,7 @@ export class KeyManagement {
     // failed append leaves the sealed copy too: the failure may come after the commit (the
     // connection lost), and then that copy is the only one. The rotator sends only material
     // that was issued, and drops the rest (see DeliveryRetries).
-    const prepared = await this.prepareDelivery(command, request.keyId, old.rotation!.graceEndsAt, material.plaintext);
+    const prepared = await this.prepareDelivery(command, request.keyId, old.rotation!.graceEndsAt, material.plaintext, tenantSettings);
     const issued = await this.execute(command, context);
     const fence =
       request.emergency && request.waitForVerifiers && appended && this.deps.fence
@@ -272,9 +276,13 @@ export class KeyManagement {
    * that applies to the key's owner now. Recorded with the rotation, so a later policy change
    * does not change what was promised to the old key's holder.
    */
-  private async quietPeriodFor(key: KeyRecord, requested: number | null | undefined): Promise<number | undefined> {
+  private async quietPeriodFor(
+    key: KeyRecord,
+    requested: number | null | undefined,
+    tenantSettings: () => Promise<TenantSettings>,
+  ): Promise<number | undefined> {
     if (requested !== undefined) return requested ?? undefined;
-    return effectivePolicy(await this.rotationPolicies(key.tenant), key.tenant, key.owner).quietPeriodMs ?? undefined;
+    return effectivePolicy((await tenantSettings()).rotationPolicies, key.tenant, key.owner).quietPeriodMs ?? undefined;
   }
 
   /**
@@ -301,10 +309,12 @@ export class KeyManagement {
     replaces: string,
     graceEndsAt: number,
     plaintext: string,
+    tenantSettings: () => Promise<TenantSettings>,
   ): Promise<PreparedDelivery | KeyDeliveryStatus> {
     const deliveries = this.deps.delivery;
     if (!deliveries) return 'NOT_CONFIGURED';
-    const publicKey = ownerPublicKeyOf(await this.ownerPublicKeys(command.tenant), command.owner);
+    const { ownerPublicKeys, ownerWebhooks } = await tenantSettings();
+    const publicKey = ownerPublicKeyOf(ownerPublicKeys, command.owner);
     if (publicKey === undefined) return 'NO_PUBLIC_KEY';
     return deliveries.prepare({
       keyId: command.keyId,
@@ -312,6 +322,7 @@ export class KeyManagement {
       tenant: command.tenant,
       owner: command.owner,
       publicKey,
+      webhook: ownerWebhookOf(ownerWebhooks, command.owner),
       plaintext,
       digest: command.digest.digest,
       graceEndsAt,
@@ -371,10 +382,7 @@ export class KeyManagement {
 
   /** A tenant's rotation policies, folded from its stream. */
   async rotationPolicies(tenant: string): Promise<RotationPolicyTable> {
-    let table: RotationPolicyTable = new Map();
-    for (const event of await this.deps.store.readStream(streamIdOf('tenant', tenant)))
-      if (event.type === 'RotationPolicySet') table = evolveRotationPolicies(table, event.data as RotationPolicySetData);
-    return table;
+    return (await readTenantSettings(this.deps.store, tenant)).rotationPolicies;
   }
 
   /**
@@ -405,10 +413,7 @@ export class KeyManagement {
 
   /** A tenant's owners' latest public keys, folded from its stream. */
   async ownerPublicKeys(tenant: string): Promise<OwnerPublicKeyTable> {
-    let table: OwnerPublicKeyTable = new Map();
-    for (const event of await this.deps.store.readStream(streamIdOf('tenant', tenant)))
-      if (event.type === 'OwnerPublicKeyRegistered') table = evolveOwnerPublicKeys(table, event.data as OwnerPublicKeyRegisteredData);
-    return table;
+    return (await readTenantSettings(this.deps.store, tenant)).ownerPublicKeys;
   }
 
   private rotationPolicyView(table: RotationPolicyTable, tenant: string, owner: string | undefined): RotationPolicyView {

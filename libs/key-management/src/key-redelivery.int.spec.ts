@@ -317,6 +317,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       tenant: 'acme',
       owner: 'crashy',
       publicKey: x25519PublicKeyToBase64(owner.publicKey),
+      webhook: undefined,
       plaintext: 'kl_live_materialThatWasNeverIssued000000000',
       digest: 'f'.repeat(64),
       graceEndsAt: T0 + HOUR,
