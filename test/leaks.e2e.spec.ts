@@ -197,6 +197,9 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     expect(notifications).toEqual([
       expect.objectContaining({ incident: 'KeyLeakReported', keyId: leaked.keyId, action: 'rotate', replacedBy: incident.replacedBy, delivery: 'DELIVERED' }),
     ]);
+    // The rotator counts what it handled, by incident and action.
+    const rotatorMetrics = await fetch(`http://127.0.0.1:${services.of('rotator')[0]!.httpPort}/metrics`).then((r) => r.text());
+    expect(rotatorMetrics).toMatch(/^keyledger_rotator_incidents_total\{(?=[^}]*\bincident="KeyLeakReported")(?=[^}]*\baction="rotate")[^}]*\} 1$/m);
 
     // Scanning again reports nothing new and rotates nothing more.
     const again = await cli(['scan', repo, '--report', '--repository', 'acme/app'], scanner.key);

@@ -1,11 +1,10 @@
-import { Counter } from 'prom-client';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { VerifyConditions } from '@keyledger/key-domain';
 import type { KeyIndex, LimitCheck, LiveKeyProjection } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
-import { HotPathHistogram } from '@keyledger/observability';
+import { HotPathHistogram, scrapedLabelledCounter } from '@keyledger/observability';
 import type { UsageRecorder } from '@keyledger/usage';
 
 const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
@@ -16,7 +15,6 @@ export type VerifyTransport = 'http' | 'nats' | 'grpc';
 interface OutcomeTally {
   readonly labels: { code: string; transport: VerifyTransport };
   count: number;
-  reported: number;
 }
 
 /**
@@ -41,19 +39,9 @@ export class KeyVerification {
     /** Rate limits and quotas shared with the other verifiers; without it, keys are not limited. */
     private readonly limits?: LimitCheck,
   ) {
-    const tallies = this.tallies;
-    new Counter({
-      name: 'keyledger_verify_total',
-      help: 'Verifications by outcome code and transport',
-      labelNames: ['code', 'transport'],
-      registers: [metrics],
-      collect() {
-        for (const tally of tallies.values()) {
-          this.inc(tally.labels, tally.count - tally.reported);
-          tally.reported = tally.count;
-        }
-      },
-    });
+    scrapedLabelledCounter(metrics, 'keyledger_verify_total', 'Verifications by outcome code and transport', ['code', 'transport'], () =>
+      [...this.tallies.values()].map((tally) => [tally.labels, tally.count] as const),
+    );
     this.duration = new HotPathHistogram(
       'keyledger_verify_duration_seconds',
       'Time to verify a key, transport excluded',
@@ -88,7 +76,7 @@ export class KeyVerification {
   private tally(code: string, transport: VerifyTransport): OutcomeTally {
     const id = `${code} ${transport}`;
     let tally = this.tallies.get(id);
-    if (!tally) this.tallies.set(id, (tally = { labels: { code, transport }, count: 0, reported: 0 }));
+    if (!tally) this.tallies.set(id, (tally = { labels: { code, transport }, count: 0 }));
     return tally;
   }
 }

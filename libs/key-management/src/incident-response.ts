@@ -1,5 +1,4 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Counter } from 'prom-client';
 import type {
   AnomalyDetectedData,
   EventEnvelope,
@@ -23,6 +22,7 @@ import { ConcurrencyConflictError } from '@keyledger/event-store';
 import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
 import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incidentOutcome, policyActionFor } from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
+import { scrapedLabelledCounter } from '@keyledger/observability';
 import { commandMetadata } from './command-metadata.js';
 import { handledIncident, readIncidentPolicies, replacementIssued } from './incident-reports.js';
 import { isLostRace } from './key-pass.js';
@@ -270,18 +270,15 @@ export class IncidentResponseProjection implements Projection {
 
 /** The rotator's incident metrics: incidents handled by this process, by incident type and action. */
 export function registerIncidentMetrics(registry: Registry, responder: Pick<IncidentResponder, 'counts'>): void {
-  const reported = new Map<string, number>();
-  new Counter({
-    name: 'keyledger_rotator_incidents_total',
-    help: 'Incidents (leak reports, anomalies) this rotator handled, by incident and the action taken',
-    labelNames: ['incident', 'action'],
-    registers: [registry],
-    collect() {
-      for (const [label, total] of responder.counts()) {
+  scrapedLabelledCounter(
+    registry,
+    'keyledger_rotator_incidents_total',
+    'Incidents (leak reports, anomalies) this rotator handled, by incident and the action taken',
+    ['incident', 'action'],
+    () =>
+      [...responder.counts()].map(([label, total]) => {
         const [incident, action] = label.split('/') as [string, string];
-        this.inc({ incident, action }, total - (reported.get(label) ?? 0));
-        reported.set(label, total);
-      }
-    },
-  });
+        return [{ incident, action }, total] as const;
+      }),
+  );
 }

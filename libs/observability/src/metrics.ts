@@ -31,6 +31,33 @@ export function scrapedCounter(registry: Registry, name: string, help: string, t
   });
 }
 
+/**
+ * scrapedCounter with labels: `totals` gives each label set seen so far with its running
+ * total, and the counter catches up on each of them at a scrape.
+ */
+export function scrapedLabelledCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  totals: () => Iterable<readonly [Readonly<Record<L, string>>, number]>,
+): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, total] of totals()) {
+        const key = labelNames.map((label) => labels[label]).join('\u0000');
+        this.inc(labels, total - (reported.get(key) ?? 0));
+        reported.set(key, total);
+      }
+    },
+  });
+}
+
 /** A gauge read when scraped. */
 export function scrapedGauge(registry: Registry, name: string, help: string, value: () => number): void {
   new Gauge({
