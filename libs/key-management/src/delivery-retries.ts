@@ -11,6 +11,7 @@ import type { PendingDeliveries, PendingDelivery } from '@keyledger/pending-deli
 import type { KeyDeliveries } from './key-deliveries.js';
 import { errorText, readOwnerWebhooks } from './key-deliveries.js';
 import { loadKey } from './key-stream.js';
+import { PeriodicTask } from './periodic-task.js';
 
 /** POSTs a signed body to a webhook (`WebhookSender` in production). */
 export interface WebhookPoster {
@@ -97,7 +98,8 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
  */
 export class DeliveryRetries {
   private readonly clock: () => Date;
-  private readonly loops = new Map<DeliveryChannel, { timer?: NodeJS.Timeout; running?: Promise<unknown> }>();
+  /** One loop per channel. */
+  private readonly loops: readonly PeriodicTask[];
   private stopped = false;
   private readonly totals = { attempts: 0, failedAttempts: 0, pending: 0 };
 
@@ -106,17 +108,24 @@ export class DeliveryRetries {
     private readonly settings: DeliveryRetriesSettings,
   ) {
     this.clock = deps.clock ?? (() => new Date());
+    this.loops = this.channels().map(
+      (channel) =>
+        new PeriodicTask(
+          () => this.runChannel(channel, emptyPass()),
+          settings.intervalMs,
+          (error) => deps.logger.warn({ err: error, channel }, 'delivery pass failed; retried at the next pass'),
+        ),
+    );
   }
 
   start(): void {
     this.stopped = false;
-    for (const channel of this.channels()) this.schedule(channel, 0);
+    for (const loop of this.loops) loop.start(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const loop of this.loops.values()) clearTimeout(loop.timer);
-    await Promise.all([...this.loops.values()].flatMap((loop) => (loop.running ? [loop.running] : [])));
+    await Promise.all(this.loops.map((loop) => loop.stop()));
   }
 
   counts(): DeliveryRetryCounts {
@@ -289,18 +298,6 @@ export class DeliveryRetries {
 
   private metadata(): EventMetadata {
     return { actor: this.deps.actor ?? 'system:rotator', correlationId: 'key-delivery', causationId: 'key-delivery' };
-  }
-
-  private schedule(channel: DeliveryChannel, delayMs: number): void {
-    if (this.stopped) return;
-    let loop = this.loops.get(channel);
-    if (!loop) this.loops.set(channel, (loop = {}));
-    const current = loop;
-    current.timer = setTimeout(() => {
-      current.running = this.runChannel(channel, emptyPass())
-        .catch((error: unknown) => this.deps.logger.warn({ err: error, channel }, 'delivery pass failed; retried at the next pass'))
-        .finally(() => this.schedule(channel, this.settings.intervalMs));
-    }, delayMs);
   }
 }
 
