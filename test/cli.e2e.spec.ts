@@ -1,37 +1,20 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, startServices } from '@keyledger/testing';
+import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, runCli, startServices } from '@keyledger/testing';
 
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('the keyledger CLI', () => {
   let ctx: TestContext;
   const adminKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let services: RunningServices;
 
-  function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: adminKey, ...env } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(ctx, args, { adminKey, env });
 
   beforeAll(async () => {
     ctx = await createTestContext('cli');
@@ -92,7 +75,7 @@ describe('the keyledger CLI', () => {
     expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(29 * 86_400_000);
     expect(metadata).toEqual({ team: 'payments' });
 
-    const verify = (...extra: string[]): Promise<Run> => cli(['keys', 'verify', key, '--json', ...extra]);
+    const verify = (...extra: string[]): Promise<CliRun> => cli(['keys', 'verify', key, '--json', ...extra]);
     const valid = await eventually(
       'key verifiable',
       () => verify('--scope', 'orders:read', '--ip', '10.1.1.1'),

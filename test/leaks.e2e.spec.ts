@@ -1,11 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type {
   EventEnvelope,
   IncidentNotification,
@@ -19,10 +18,9 @@ import { deliverySubject, notificationSubject, protoPath, streamIdOf } from '@ke
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import { recordAnomaly } from '@keyledger/key-management';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices, testMetadata } from '@keyledger/testing';
+import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 const HOUR = 3_600_000;
 
 interface ScannedFinding {
@@ -44,17 +42,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
   /** Every plaintext the test saw: none may be stored or logged. */
   const plaintexts: string[] = [];
 
-  function cli(args: string[], adminKey = rootKey, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: adminKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-      child.stdin?.end(input ?? '');
-    });
-  }
+  const cli = (args: string[], adminKey = rootKey, input?: string): Promise<CliRun> => runCli(ctx, args, { adminKey, input });
 
   const git = (...args: string[]): string =>
     execFileSync('git', ['-C', repo, '-c', 'user.email=dev@example.com', '-c', 'user.name=dev', ...args])

@@ -1,18 +1,14 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView, OwnerWebhookRegisteredData, OwnerWebhookView } from '@keyledger/contracts';
 import { protoPath, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
-
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices } from '@keyledger/testing';
 
 /** The raw 32 bytes of an X25519 public key, base64. */
 const rawBase64 = (pem: string): string =>
@@ -27,16 +23,7 @@ describe('owner public keys and webhooks', () => {
   let api: NatsKeyApi;
   const dir = mkdtempSync(join(tmpdir(), 'keyledger-owner-keys-'));
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[]): Promise<CliRun> => runCli(ctx, args, { adminKey: rootKey });
 
   beforeAll(async () => {
     ctx = await createTestContext('owner_public_keys');

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { Metadata } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { KeyGraceEndedData, KeyRotatedData, KeyView, RotationPolicyView, RotationUsage } from '@keyledger/contracts';
 import { protoPath, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices } from '@keyledger/testing';
 
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 const QUIET_MS = 3000;
 const CALLER_IP = '203.0.113.9';
 
@@ -26,16 +23,7 @@ describe('quiet grace', () => {
   let verifierPort: number;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[]): Promise<CliRun> => runCli(ctx, args, { adminKey: rootKey });
   const rotationOf = async (keyId: string): Promise<RotationUsage> => {
     const run = await cli(['keys', 'rotation', keyId, '--json']);
     if (run.code !== 0) throw new Error(`keyledger keys rotation failed: ${run.stderr}`);

@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { loadSync } from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import { protoPath, streamIdOf } from '@keyledger/contracts';
 import type { KeyView } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, natsKeyApi, startServices, testMetadata } from '@keyledger/testing';
+import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
 /** The installation's default grace, so a rotation without one is told apart from the built-in 24 h. */
 const DEFAULT_GRACE_MS = 600_000;
 
@@ -44,16 +41,7 @@ describe('key rotation', () => {
       );
   }
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[]): Promise<CliRun> => runCli(ctx, args, { adminKey: rootKey });
 
   beforeAll(async () => {
     ctx = await createTestContext('rotation');

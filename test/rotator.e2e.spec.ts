@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { KeyIssuedData, KeyRotatedData, RotationPolicyView } from '@keyledger/contracts';
 import { deliverySubject, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, serviceOutput, spawnService, startServices, waitForExit } from '@keyledger/testing';
-
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, spawnService, startServices, waitForExit } from '@keyledger/testing';
 
 /** The value of an unlabelled-but-for-`service` series in Prometheus text. */
 function metricValue(text: string, name: string): number {
@@ -24,16 +20,7 @@ describe('the rotator', () => {
   let services: RunningServices;
   let api: NatsKeyApi;
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: rootKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[]): Promise<CliRun> => runCli(ctx, args, { adminKey: rootKey });
 
   beforeAll(async () => {
     ctx = await createTestContext('rotator');

@@ -4,7 +4,17 @@ import { loadSync } from '@grpc/proto-loader';
 import { apiSubject, protoPath, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, OtlpReceiver, ReceivedSpan, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, OTLP_SPAN_KIND, createTestContext, eventually, natsKeyApi, startOtlpReceiver, startServices } from '@keyledger/testing';
+import {
+  GRPC_TEST_LOADER,
+  GrpcApi,
+  OTLP_SPAN_KIND,
+  createTestContext,
+  eventually,
+  natsKeyApi,
+  runCli,
+  startOtlpReceiver,
+  startServices,
+} from '@keyledger/testing';
 
 /** The spans one command leaves, from the issuer's handling to the verifier's projection. */
 interface CommandTrace {
@@ -46,16 +56,18 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     return found as CommandTrace;
   }
 
+  /** The OTEL_* variables of every traced process here: OTLP/JSON to the test's receiver. */
+  const otelEnv = (): Record<string, string> => ({
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.endpoint,
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+  });
+
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
     ctx = await createTestContext('tracing');
-    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], {
-      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
-      OTEL_TRACES_EXPORTER: 'otlp',
-      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.endpoint,
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-    });
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, ...otelEnv() });
     keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
     api = natsKeyApi(ctx, rootKey);
     await api.adminKeyAccepted();
@@ -126,5 +138,40 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     expect(trace.published.parentSpanId).toBe(trace.appended.spanId);
     expect(trace.verifierApplied.parentSpanId).toBe(trace.published.spanId);
     expect(trace.verifierApplied.attributes['keyledger.event.type']).toBe('KeyRevoked');
+  });
+
+  it("starts the trace at the keyledger command, whose request span is the parent of the issuer's handling", async () => {
+    const { keyId, key } = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'tracing-cli' });
+    const subject = apiSubject(ctx.topology.subjectPrefix, 'keys.suspend');
+    const run = await runCli(ctx, ['keys', 'suspend', keyId, '--reason', 'traced from the CLI'], { adminKey: rootKey, env: otelEnv() });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+
+    // The command exits only after exporting its span: it is there as soon as the CLI is done.
+    const sent = receiver.spans().find((span) => span.service === 'keyledger-cli' && span.name === `send ${subject}`);
+    expect(sent?.kind).toBe(OTLP_SPAN_KIND.client);
+    expect(sent?.parentSpanId).toBeUndefined();
+    expect(sent?.attributes['messaging.destination.name']).toBe(subject);
+    const trace = await commandTrace(sent!.traceId, `process ${subject}`, 'KeySuspended');
+    expect(trace.handled.parentSpanId).toBe(sent!.spanId);
+    expect(trace.appended.parentSpanId).toBe(trace.handled.spanId);
+    expect(trace.verifierApplied.attributes['keyledger.event.type']).toBe('KeySuspended');
+
+    const exported = receiver.bodies().join('\n');
+    for (const secret of [key, rootKey]) expect(exported).not.toContain(secret.slice(-38));
+  });
+
+  it('sends no span from a command run without OTEL_* variables', async () => {
+    const { keyId } = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'tracing-cli-off' });
+    const run = await runCli(ctx, ['keys', 'suspend', keyId], { adminKey: rootKey });
+    expect(run.code).toBe(0);
+    const subject = apiSubject(ctx.topology.subjectPrefix, 'keys.suspend');
+    // The issuer's handling of that command is exported as the root of a trace of its own.
+    const handled = await eventually(
+      'the suspension handled',
+      () => receiver.spans().find((span) => span.service === 'issuer' && span.name === `process ${subject}` && span.parentSpanId === undefined),
+      Boolean,
+      20_000,
+    );
+    expect(receiver.spans().filter((span) => span.traceId === handled!.traceId && span.service === 'keyledger-cli')).toEqual([]);
   });
 });

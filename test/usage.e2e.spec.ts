@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
 import { usageBatchRecordCount, usageBatchV2Schema } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, readStreamMessages, startServices, waitForExit } from '@keyledger/testing';
-
-const CLI = fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url));
+import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, readStreamMessages, runCli, startServices, waitForExit } from '@keyledger/testing';
 
 /**
  * Usage end to end on the built services: verifications over HTTP and NATS become KeyUsed
@@ -21,16 +17,7 @@ describe('usage', () => {
   const adminKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let verifierPort: number;
 
-  function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, ...args],
-        { env: { ...process.env, NATS_URL: ctx.natsUrl, KEYLEDGER_SUBJECT_PREFIX: ctx.topology.subjectPrefix, KEYLEDGER_ADMIN_KEY: adminKey } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const cli = (args: string[]): Promise<CliRun> => runCli(ctx, args, { adminKey });
   const usageOf = async (keyId: string, ...args: string[]): Promise<KeyUsage> => {
     const run = await cli(['usage', keyId, '--json', '--since', '1h', ...args]);
     if (run.code !== 0) throw new Error(`keyledger usage failed: ${run.stderr}`);

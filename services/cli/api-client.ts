@@ -2,6 +2,7 @@ import { headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { apiSubject } from '@keyledger/contracts';
 import type { ApiErrorBody, InstanceStatusReply } from './cli-types.js';
+import type { RequestTracing } from './request-tracing.js';
 
 /** A failure reported by a service, printed as `CODE: message`. */
 export class CliApiError extends Error {
@@ -21,13 +22,15 @@ export class KeyledgerClient {
     private readonly prefix: string,
     private readonly adminKey: string | undefined,
     private readonly timeoutMs: number,
+    private readonly tracing: RequestTracing,
   ) {}
 
   /** Calls an admin operation (`keys.issue`, …) and returns its result or throws its error. */
   async call<T>(operation: string, body: unknown): Promise<T> {
     const h = headers();
     if (this.adminKey) h.set('Authorization', `Bearer ${this.adminKey}`);
-    const reply = await this.nc.request(apiSubject(this.prefix, operation), JSON.stringify(body), { timeout: this.timeoutMs, headers: h });
+    const subject = apiSubject(this.prefix, operation);
+    const reply = await this.tracing.around(subject, h, () => this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs, headers: h }));
     const answer = reply.json<{ ok: true; result: T } | ({ ok: false } & ApiErrorBody)>();
     if (!answer.ok) throw new CliApiError(answer.error.code, answer.error.message);
     return answer.result;

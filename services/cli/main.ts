@@ -16,6 +16,7 @@ import { registerIncidentCommands } from './incidents.command.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
+import { startRequestTracing } from './request-tracing.js';
 
 /** Services `keyledger status` expects to find running. */
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'];
@@ -27,6 +28,8 @@ interface GlobalOptions {
   json: boolean;
   timeout: number;
 }
+
+const tracing = await startRequestTracing(process.env);
 
 const program = new Command('keyledger')
   .description('Manage and verify Keyledger API keys')
@@ -43,7 +46,7 @@ function withClient<A extends unknown[]>(action: (client: KeyledgerClient, optio
     const options = program.opts<GlobalOptions>();
     const nc = await connect({ servers: options.nats.split(','), name: 'keyledger-cli', timeout: options.timeout });
     try {
-      process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout), options, ...args)) ?? 0;
+      process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout, tracing), options, ...args)) ?? 0;
     } catch (error) {
       process.stderr.write(`error: ${error instanceof CliApiError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
       process.exitCode = 1;
@@ -229,3 +232,4 @@ registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClien
 registerIncidentCommands(program, keys, withClient);
 
 await program.parseAsync();
+await tracing.shutdown();

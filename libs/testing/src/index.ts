@@ -8,3 +8,4 @@ export * from './running-services.js';
 export * from './grpc-client.js';
 export * from './otlp-receiver.js';
 export * from './https-receiver.js';
+export * from './cli-runner.js';
