@@ -18,6 +18,11 @@ const UTF8 = new TextEncoder();
 /** Message schedule, shared: compress() runs to completion and nothing else touches it. */
 const schedule = new Int32Array(64);
 
+/** The shared schedule, for the test that checks no secret stays in it. */
+export function scheduleForTest(): Int32Array {
+  return schedule;
+}
+
 /**
  * One SHA-256 compression of the block in schedule[0..15] on `from`, written to `to` (which
  * may be `from`). Every sum is truncated to 32 bits as it is made, so V8 keeps it in integer
@@ -109,8 +114,9 @@ export class MidstateHmacSha256 {
     const outerPad = key.map((byte) => byte ^ 0x5c);
     this.innerMidstate = stateAfter(innerPad);
     this.outerMidstate = stateAfter(outerPad);
-    // Copies of the secret: cleared rather than left to the collector.
-    for (const copy of [key, innerPad, outerPad, shortened]) copy?.fill(0);
+    // Copies of the secret, the schedule holding the outer pad's words among them: cleared
+    // rather than left to the collector or to the next digest.
+    for (const copy of [key, innerPad, outerPad, shortened, schedule]) copy?.fill(0);
   }
 
   /** Writes HMAC(secret, UTF-8 of `message`) to out[0..31]. */

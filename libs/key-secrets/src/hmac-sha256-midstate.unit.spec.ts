@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { MidstateHmacSha256 } from './hmac-sha256-midstate.js';
+import { MidstateHmacSha256, scheduleForTest } from './hmac-sha256-midstate.js';
 
 const digestOf = (secret: Uint8Array, message: string): string => {
   const out = new Uint8Array(32);
@@ -46,6 +46,11 @@ describe('HMAC-SHA256 from saved midstates', () => {
       hmac.digestInto(message, new Uint8Array(32));
       expect(Buffer.from(reusable).includes('SECRET')).toBe(false);
     }
+  });
+
+  it('leaves no word of the secret in the shared message schedule once its midstates are made', () => {
+    new MidstateHmacSha256(Buffer.from('PEPPER-SECRET-PEPPER-SECRET-PEPP'));
+    expect(scheduleForTest().every((word) => word === 0)).toBe(true);
   });
 
   it('keeps no trace of one message in the next, whatever their lengths and encodings', () => {
