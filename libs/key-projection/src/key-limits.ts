@@ -1,7 +1,7 @@
 import type { GlobalPosition } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import { NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
+import { ConcurrencyConflictError, NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import type { CreditState, KeyRecord } from '@keyledger/key-domain';
 import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
@@ -52,7 +52,7 @@ interface Flush {
  * SharedRateLimiter; a quota's window is its period, its limit the balance the events give.
  * Admitted credits are appended about every second as one CreditsConsumed event to this
  * verifier's own stream `credits-<instance>` (no other writer, so the expected version is
- * tracked here), and keep being counted by the limiter until every live verifier has
+ * tracked here; a stream left by an earlier process of the same name is continued), and keep being counted by the limiter until every live verifier has
  * announced a position at or past that event, that is until every balance includes them.
  */
 export class KeyLimits implements LimitCheck {
@@ -160,25 +160,34 @@ export class KeyLimits implements LimitCheck {
     }
     const { eventIds, entries } = this.unconfirmed;
     const metadata = { actor: 'system:verifier', correlationId: this.settings.instanceId, causationId: this.settings.instanceId };
-    try {
-      const result = await this.deps.store.append(
-        this.streamId,
-        this.version,
-        eventIds.map((eventId, n) => ({
-          eventId,
-          type: 'CreditsConsumed',
-          data: { entries: entries.slice(n * ENTRIES_PER_EVENT, (n + 1) * ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]) },
-          metadata,
-        })),
-      );
-      this.version = result.nextExpectedVersion;
-      const byWindow = new Map(entries.map(({ keyId, start, amount }) => [`${keyId} ${start}`, amount]));
-      this.awaiting.push({ position: result.events[result.events.length - 1]!, entries, byWindow });
-      this.unconfirmed = undefined;
-      this.recorded += sumOf(entries);
-    } catch (error) {
-      this.flushFailures += 1;
-      this.deps.logger.warn({ err: error, entries: entries.length }, 'could not record credits consumption; retrying');
+    const events = eventIds.map((eventId, n) => ({
+      eventId,
+      type: 'CreditsConsumed',
+      data: { entries: entries.slice(n * ENTRIES_PER_EVENT, (n + 1) * ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]) },
+      metadata,
+    }));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await this.deps.store.append(this.streamId, this.version, events);
+        this.version = result.nextExpectedVersion;
+        const byWindow = new Map(entries.map(({ keyId, start, amount }) => [`${keyId} ${start}`, amount]));
+        this.awaiting.push({ position: result.events[result.events.length - 1]!, entries, byWindow });
+        this.unconfirmed = undefined;
+        this.recorded += sumOf(entries);
+        return;
+      } catch (error) {
+        // The stream already has events: an earlier process had this instance name (a restarted
+        // container keeps its host name and pid, so only the random tail differs, and it can
+        // repeat). Continue its stream; the same event ids keep a retry from counting twice.
+        if (attempt === 1 && error instanceof ConcurrencyConflictError) {
+          this.deps.logger.warn({ streamId: this.streamId, version: error.actualVersion }, 'credits stream already has events; appending after them');
+          this.version = error.actualVersion;
+          continue;
+        }
+        this.flushFailures += 1;
+        this.deps.logger.warn({ err: error, entries: entries.length }, 'could not record credits consumption; retrying');
+        return;
+      }
     }
   }
 

@@ -1,0 +1,68 @@
+import { streamIdOf } from '@keyledger/contracts';
+import { NO_STREAM } from '@keyledger/event-store';
+import { newEventId } from '@keyledger/ids';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
+import { KeyIndex } from './key-index.js';
+import { KeyLimits } from './key-limits.js';
+import { RateLimitSync } from './rate-limit-sync.js';
+
+describe('credits consumption records', () => {
+  let ctx: TestContext;
+  let sync: RateLimitSync;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('keylimits');
+  });
+  afterAll(async () => {
+    sync?.stop();
+    await ctx.close();
+  });
+
+  it('continues the stream of an earlier process that had the same instance name, recording each credit once', async () => {
+    const instanceId = 'verifier-pod-1-0a1b2c3d';
+    const streamId = streamIdOf('credits', instanceId);
+    const day = Date.UTC(2026, 0, 1);
+    const earlier = { eventId: newEventId(), type: 'CreditsConsumed', data: { entries: [['key_earlier', day, 4]] }, metadata: testMetadata() };
+    await ctx.store.append(streamId, NO_STREAM, [earlier]);
+
+    sync = new RateLimitSync(
+      ctx.nc,
+      { instanceId, subjectPrefix: ctx.topology.subjectPrefix, periodMs: 25, recomputeDelayMs: 5, memberTimeoutMs: 1000 },
+      ctx.logger,
+    );
+    sync.start();
+    const index = new KeyIndex();
+    const now = Date.now();
+    index.apply({
+      type: 'KeyIssued',
+      streamVersion: 1,
+      data: {
+        keyId: 'key_quota',
+        tenant: 'acme',
+        owner: 'svc',
+        environment: 'live',
+        prefix: 'kl',
+        digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest: 'cd'.repeat(32) },
+        hint: 'kl_live_…abcd',
+        scopes: [],
+        ipAllowlist: [],
+        metadata: {},
+        credits: { remaining: 100, refill: { amount: 100, interval: 'daily' }, periodStart: now - (now % 86_400_000) },
+      },
+    });
+    const limits = new KeyLimits(
+      { sync, index, store: ctx.store, fence: { liveVerifiers: () => [] }, applied: () => ({ transactionId: '0', position: '0' }), logger: ctx.logger },
+      { instanceId, flushEveryMs: 60_000 },
+    );
+    // A replica admits nothing limited until it knows its members (itself, here).
+    await eventually('credits admitted', () => limits.admit(index.get('key_quota')!, Date.now(), 3).allowed, Boolean);
+
+    await limits.flush();
+
+    const stored = await ctx.store.readStream(streamId);
+    expect(stored.map((event) => event.type)).toEqual(['CreditsConsumed', 'CreditsConsumed']);
+    expect(stored[1]!.data).toEqual({ entries: [['key_quota', expect.any(Number), 3]] });
+    expect(limits.counts()).toMatchObject({ unrecorded: 0, recorded: 3, flushFailures: 0 });
+  });
+});
