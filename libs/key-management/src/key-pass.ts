@@ -7,6 +7,9 @@ export function isLostRace(error: unknown): boolean {
   return error instanceof ApiError && LOST_RACE_CODES.has(error.code);
 }
 
+/** What became of one key in a pass. */
+export type KeyPassOutcome = 'done' | 'lost' | 'failed';
+
 /** Key ids of one periodic pass over keys, by outcome. */
 export interface KeyPassOutcomes {
   readonly done: string[];
@@ -15,24 +18,30 @@ export interface KeyPassOutcomes {
   readonly failed: string[];
 }
 
-export function newKeyPass(): KeyPassOutcomes {
-  return { done: [], lost: [], failed: [] };
+interface KeyPass extends KeyPassOutcomes {
+  readonly counted: (outcome: KeyPassOutcome) => void;
+}
+
+/**
+ * A new pass; `counted` hears each key's outcome as it is known, so counters move while a long
+ * pass runs, and keep what a pass that stops half-way has done.
+ */
+export function newKeyPass(counted: (outcome: KeyPassOutcome) => void = () => undefined): KeyPass {
+  return { done: [], lost: [], failed: [], counted };
 }
 
 /**
  * Makes one change to a key and files the key under its outcome: done, lost (`isLostRace`), or
  * failed, which goes to `onFailure` (the pass goes on; the key is tried again at the next one).
  */
-export async function changeKeyInPass(pass: KeyPassOutcomes, keyId: string, change: () => Promise<void>, onFailure: (error: unknown) => void): Promise<void> {
+export async function changeKeyInPass(pass: KeyPass, keyId: string, change: () => Promise<void>, onFailure: (error: unknown) => void): Promise<void> {
+  let outcome: KeyPassOutcome = 'done';
   try {
     await change();
-    pass.done.push(keyId);
   } catch (error) {
-    if (isLostRace(error)) {
-      pass.lost.push(keyId);
-    } else {
-      pass.failed.push(keyId);
-      onFailure(error);
-    }
+    outcome = isLostRace(error) ? 'lost' : 'failed';
+    if (outcome === 'failed') onFailure(error);
   }
+  pass[outcome].push(keyId);
+  pass.counted(outcome);
 }

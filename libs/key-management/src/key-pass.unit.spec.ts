@@ -1,4 +1,5 @@
 import { ApiError } from '@keyledger/contracts';
+import type { KeyPassOutcome } from './key-pass.js';
 import { changeKeyInPass, newKeyPass } from './key-pass.js';
 
 describe('a pass over keys', () => {
@@ -12,8 +13,19 @@ describe('a pass over keys', () => {
     await changeKeyInPass(pass, 'key_revoked', () => Promise.reject(new ApiError('INVALID_TRANSITION', 'already revoked')), onFailure);
     await changeKeyInPass(pass, 'key_invalid', () => Promise.reject(new ApiError('INVALID_ARGUMENT', 'bad')), onFailure);
     await changeKeyInPass(pass, 'key_broken', () => Promise.reject(broken), onFailure);
-    expect(pass).toEqual({ done: ['key_done'], lost: ['key_raced', 'key_revoked'], failed: ['key_invalid', 'key_broken'] });
+    expect(pass).toMatchObject({ done: ['key_done'], lost: ['key_raced', 'key_revoked'], failed: ['key_invalid', 'key_broken'] });
     expect(failures).toHaveLength(2);
     expect(failures[1]).toBe(broken);
+  });
+
+  it('counts each key as its change ends, not when the pass ends', async () => {
+    const counted: KeyPassOutcome[] = [];
+    const pass = newKeyPass((outcome) => counted.push(outcome));
+    const ignore = (): void => undefined;
+    await changeKeyInPass(pass, 'key_done', () => Promise.resolve(), ignore);
+    expect(counted).toEqual(['done']);
+    await changeKeyInPass(pass, 'key_raced', () => Promise.reject(new ApiError('KEY_ALREADY_EXISTS', 'issued first')), ignore);
+    await changeKeyInPass(pass, 'key_broken', () => Promise.reject(new Error('database down')), ignore);
+    expect(counted).toEqual(['done', 'lost', 'failed']);
   });
 });

@@ -111,7 +111,7 @@ export class QuietGrace {
 
   /** One pass: ask the auditor about every candidate (in chunks), end the grace of the quiet ones. */
   async runOnce(): Promise<QuietGracePass> {
-    const pass = newKeyPass();
+    const pass = newKeyPass((outcome) => (this.totals[outcome === 'done' ? 'ended' : outcome] += 1));
     const unconfirmed: string[] = [];
     const candidates = this.candidates();
     for (let start = 0; start < candidates.length && !this.task.isStopped; start += MAX_LAST_USED_KEYS) {
@@ -148,9 +148,6 @@ export class QuietGrace {
         );
       }
     }
-    this.totals.ended += pass.done.length;
-    this.totals.lost += pass.lost.length;
-    this.totals.failed += pass.failed.length;
     return { ended: pass.done, lost: pass.lost, failed: pass.failed, unconfirmed };
   }
 

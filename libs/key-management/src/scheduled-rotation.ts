@@ -112,7 +112,7 @@ export class ScheduledRotation {
       const j = Math.floor(this.random() * (i + 1));
       [due[i], due[j]] = [due[j]!, due[i]!];
     }
-    const pass = newKeyPass();
+    const pass = newKeyPass((outcome) => (this.totals[outcome === 'done' ? 'rotated' : outcome] += 1));
     for (const record of due) {
       if (this.task.isStopped) break;
       const policy = effectivePolicy(this.policies, record.tenant, record.owner);
@@ -143,9 +143,6 @@ export class ScheduledRotation {
         (error) => this.deps.logger.warn({ keyId: record.keyId, err: error }, 'scheduled rotation failed; retried at the next pass'),
       );
     }
-    this.totals.rotated += pass.done.length;
-    this.totals.lost += pass.lost.length;
-    this.totals.failed += pass.failed.length;
     return { rotated: pass.done, lost: pass.lost, failed: pass.failed };
   }
 
