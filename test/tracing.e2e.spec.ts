@@ -160,6 +160,15 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     for (const secret of [key, rootKey]) expect(exported).not.toContain(secret.slice(-38));
   });
 
+  it('answers a command whose trace cannot be exported, with a warning and its own exit code', async () => {
+    const { keyId } = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'tracing-cli-lost' });
+    const closed = { ...otelEnv(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:1/v1/traces' };
+    const run = await runCli(ctx, ['keys', 'get', keyId, '--json'], { adminKey: rootKey, env: closed });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ keyId, owner: 'tracing-cli-lost' });
+    expect(run.stderr).toMatch(/^warning: the command's trace was not exported \(.+\)\n$/);
+  });
+
   it('sends no span from a command run without OTEL_* variables', async () => {
     const { keyId } = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'tracing-cli-off' });
     const run = await runCli(ctx, ['keys', 'suspend', keyId], { adminKey: rootKey });

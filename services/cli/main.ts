@@ -18,6 +18,9 @@ import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
 import { startRequestTracing } from './request-tracing.js';
 
+/** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
+const TRACE_EXPORT_WAIT_MS = 3000;
+
 /** Services `keyledger status` expects to find running. */
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'];
 
@@ -232,4 +235,9 @@ registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClien
 registerIncidentCommands(program, keys, withClient);
 
 await program.parseAsync();
-await tracing.shutdown();
+const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);
+if (traceProblem !== undefined) {
+  // The command's own outcome stands; its trace is given up, with the exporter's pending retries.
+  process.stderr.write(`warning: the command's trace was not exported (${traceProblem})\n`);
+  process.exit();
+}

@@ -8,14 +8,32 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 export interface RequestTracing {
   /** Runs `send` in a CLIENT span for `subject`, with that span's context written into `headers`. */
   around<T>(subject: string, headers: MsgHdrs, send: () => Promise<T>): Promise<T>;
-  /** Exports the spans still buffered; the CLI exits right after. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports the spans still buffered, waiting up to `waitMs`: the CLI exits right after. Returns
+   * why they could not be exported (the collector refused or did not answer in time), if so.
+   */
+  shutdown(waitMs: number): Promise<string | undefined>;
 }
 
 const UNTRACED: RequestTracing = {
   around: (_subject, _headers, send) => send(),
-  shutdown: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(undefined),
 };
+
+/** `work`'s failure as text, or a note that it took longer than `waitMs`; undefined when it succeeded in time. */
+async function problemWithin(work: Promise<unknown>, waitMs: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${waitMs} ms`), waitMs);
+  });
+  try {
+    return await Promise.race([work.then(() => undefined), late]);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Starts tracing where the standard OTEL_* variables configure an exporter (as for the
@@ -42,6 +60,6 @@ export async function startRequestTracing(env: NodeJS.ProcessEnv): Promise<Reque
           return send();
         },
       ),
-    shutdown: () => sdk.shutdown(),
+    shutdown: (waitMs) => problemWithin(sdk.shutdown(), waitMs),
   };
 }
