@@ -33,6 +33,8 @@ const NATS_INSTALL_HELP =
  * @property {string} root repository root; only used to print short paths
  * @property {string} dataDir absolute folder for embedded data, e.g. `<root>/.keyledger`
  * @property {boolean} probeDefaults also try 127.0.0.1:5432 / 127.0.0.1:4222 before starting servers
+ * @property {boolean} [natsOnDefaultPort] start a local nats-server on 4222 when that port is free, so
+ *   clients that default to it (the keyledger CLI) find it; otherwise on any free port
  * @property {(msg: string) => void} log receives one line per decision
  *
  * @typedef {object} Stack
@@ -47,11 +49,11 @@ const NATS_INSTALL_HELP =
  * @param {StackOptions} options
  * @returns {Promise<Stack>}
  */
-export async function ensureStack({ root, dataDir, probeDefaults = false, log = console.log }) {
+export async function ensureStack({ root, dataDir, probeDefaults = false, natsOnDefaultPort = false, log = console.log }) {
   if (!path.isAbsolute(dataDir)) {
     throw new Error(`ensureStack: dataDir must be an absolute path, got "${dataDir}"`);
   }
-  const context = { root, dataDir, probeDefaults, log };
+  const context = { root, dataDir, probeDefaults, natsOnDefaultPort, log };
   await fs.mkdir(dataDir, { recursive: true });
 
   const postgres = await ensurePostgres(context);
@@ -480,14 +482,16 @@ function readNatsInfo(host, port, timeoutMs) {
   });
 }
 
-async function startLocalNats({ root, dataDir, log }) {
+async function startLocalNats({ root, dataDir, natsOnDefaultPort, log }) {
   const binary = await findOrInstallNatsServer(log);
   const storeDir = path.join(dataDir, 'nats');
   const statePath = path.join(dataDir, 'nats-server.json');
   const adopted = await handlePreviousNats(statePath, storeDir, log);
   if (adopted) return adopted;
 
-  const port = portFromEnv('KEYLEDGER_LOCAL_NATS_PORT') ?? (await findFreePort());
+  const defaultPort = parseNatsUrl(DEFAULT_NATS_URL).port;
+  const port =
+    portFromEnv('KEYLEDGER_LOCAL_NATS_PORT') ?? (natsOnDefaultPort && (await isPortFree(defaultPort)) ? defaultPort : await findFreePort());
   const logPath = path.join(dataDir, 'nats-server.log');
   await fs.mkdir(storeDir, { recursive: true });
   log(`nats: starting ${binary} with JetStream (store ${shortPath(root, storeDir)}) on port ${port} (log: ${shortPath(root, logPath)})`);
@@ -741,6 +745,15 @@ function portFromEnv(name) {
     throw new Error(`${name} must be a TCP port number (1-65535), got "${raw}"`);
   }
   return port;
+}
+
+/** Whether nothing listens on 127.0.0.1:port (it can be bound now). */
+function isPortFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** Asks the OS for an unused port by listening on port 0. */

@@ -16,7 +16,7 @@ await ensureDependencies(root);
 const { build } = await import('./build.mjs');
 log(`built ${await build()} files`);
 const { ensureStack } = await import('./local-stack.mjs');
-const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, log });
+const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, natsOnDefaultPort: true, log });
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl, KEYLEDGER_HASH_PEPPERS: await localPeppers() };
@@ -121,5 +121,7 @@ const ready = await Promise.all([...children].map(([name, { port }]) => waitRead
 if (ready.every(Boolean)) {
   log(`postgres: ${stack.postgres}, nats: ${stack.nats} (${stack.natsUrl})`);
   for (const [name, { port }] of children) log(`${name.padEnd(17)} http://127.0.0.1:${port}/health/ready`);
+  // The CLI looks for NATS on 127.0.0.1:4222 unless told otherwise.
+  if (stack.natsUrl !== 'nats://127.0.0.1:4222') log(`for the keyledger CLI: export NATS_URL=${stack.natsUrl}`);
   log('all services ready; Ctrl-C stops them');
 }
