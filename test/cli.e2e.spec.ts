@@ -93,6 +93,9 @@ describe('the keyledger CLI', () => {
     });
     const denied = await verify('--scope', 'users:read', '--ip', '10.1.1.1');
     expect([denied.code, (JSON.parse(denied.stdout) as { code: string }).code]).toEqual([1, 'INSUFFICIENT_PERMISSIONS']);
+    // `-` reads the key from standard input, out of shell history and the process list.
+    const fromStdin = await runCli(ctx, ['keys', 'verify', '-', '--scope', 'orders:read', '--ip', '10.1.1.1', '--json'], { input: `${key}\n` });
+    expect([fromStdin.code, JSON.parse(fromStdin.stdout)]).toEqual([0, expect.objectContaining({ code: 'VALID', keyId })]);
 
     expect((await cli(['keys', 'list', '--tenant', 'acme'])).stdout).toContain(keyId);
     expect(JSON.parse((await cli(['keys', 'update', keyId, '--scopes', 'users:read', '--no-expiry', '--json'])).stdout)).toMatchObject({

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import type { CreditRefill, CreditsSetting, RateLimit } from '@keyledger/contracts';
 import { MAX_CREDITS, MAX_VERIFY_COST, verifyCostSchema } from '@keyledger/contracts';
@@ -100,4 +101,12 @@ export function refillOption(value: string): CreditRefill {
 export function creditsSetting(credits: number | undefined, refill: CreditRefill | undefined): CreditsSetting | undefined {
   if (credits === undefined && refill === undefined) return undefined;
   return { remaining: credits ?? refill!.amount, ...(refill ? { refill } : {}) };
+}
+
+/**
+ * A key given as an argument, or read from standard input when the argument is `-`: a key on the
+ * command line stays in shell history and is visible to other users in the process list.
+ */
+export function plaintextArgument(key: string): string {
+  return key === '-' ? readFileSync(0, 'utf8').trim() : key;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
@@ -6,7 +5,7 @@ import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, LEAK_POLICY_
 import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
 import { addPolicyGet } from './policy-get.command.js';
-import { graceOption } from './cli-options.js';
+import { graceOption, plaintextArgument } from './cli-options.js';
 import { formatDuration } from './rotation-policy.command.js';
 
 /** `--line 12`: a positive whole number. */
@@ -89,7 +88,7 @@ export function registerIncidentCommands(program: Command, keys: Command, withCl
     .action(
       withClient(async (client, options, key: string | undefined, command: LeakSourceOptions & { keyId?: string }) => {
         if ((key === undefined) === (command.keyId === undefined)) throw new InvalidArgumentError('give either the key or --key-id');
-        const plaintext = key === '-' ? readFileSync(0, 'utf8').trim() : key;
+        const plaintext = key === undefined ? undefined : plaintextArgument(key);
         const result = await client.call<IncidentReportResult>('keys.report-leak', {
           ...(plaintext === undefined ? { keyId: command.keyId } : { key: plaintext }),
           source: leakSource(command),

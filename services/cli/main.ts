@@ -4,7 +4,18 @@ import { connect } from '@nats-io/transport-node';
 import type { CreditRefill, KeyView, RateLimit } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
 import { CliApiError, KeyledgerClient } from './api-client.js';
-import { collect, commaList, creditAmount, creditsSetting, expiresIn, metaEntry, rateLimitEntry, refillOption, verifyCost } from './cli-options.js';
+import {
+  collect,
+  commaList,
+  creditAmount,
+  creditsSetting,
+  expiresIn,
+  metaEntry,
+  plaintextArgument,
+  rateLimitEntry,
+  refillOption,
+  verifyCost,
+} from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print } from './output.js';
 import { registerRotateCommand } from './rotate.command.js';
@@ -140,7 +151,7 @@ keys
 
 keys
   .command('verify <key>')
-  .description('verify a key; exit 0 when VALID')
+  .description('verify a key (- reads it from stdin); exit 0 when VALID')
   .option('--tenant <tenant>')
   .option('--scope <scope>', 'required scope (repeatable)', collect)
   .option('--ip <ip>', 'caller address')
@@ -149,7 +160,7 @@ keys
   .action(
     withClient(async (client, options, key: string, command: { tenant?: string; scope?: string[]; ip?: string; env?: string; cost?: number }) => {
       const result = await client.verify<VerifyResult>({
-        key,
+        key: plaintextArgument(key),
         tenant: command.tenant,
         scopes: command.scope,
         ip: command.ip,
@@ -161,15 +172,19 @@ keys
     }),
   );
 
-keys.command('get <keyId>').action(
-  withClient(async (client, options, keyId: string) => {
-    const view = await client.call<KeyView>('keys.get', { keyId });
-    print(options.json, view, () => keyDetail(view));
-  }),
-);
+keys
+  .command('get <keyId>')
+  .description("show a key's settings and state (never the key itself)")
+  .action(
+    withClient(async (client, options, keyId: string) => {
+      const view = await client.call<KeyView>('keys.get', { keyId });
+      print(options.json, view, () => keyDetail(view));
+    }),
+  );
 
 keys
   .command('list')
+  .description("list a tenant's keys")
   .requiredOption('--tenant <tenant>')
   .action(
     withClient(async (client, options, command: { tenant: string }) => {
@@ -195,9 +210,16 @@ keys
     }),
   );
 
+const OPERATION_DESCRIPTIONS = {
+  suspend: 'stop a key verifying until it is resumed',
+  resume: 'let a suspended key verify again',
+  revoke: 'end a key for good, waiting until every live verifier refuses it',
+} as const;
+
 for (const operation of ['suspend', 'resume', 'revoke'] as const) {
   keys
     .command(`${operation} <keyId>`)
+    .description(OPERATION_DESCRIPTIONS[operation])
     .option('--reason <reason>', operation === 'revoke' ? 'why (recorded in the audit trail)' : 'why')
     .action(
       withClient(async (client, options, keyId: string, command: { reason?: string }) => {
