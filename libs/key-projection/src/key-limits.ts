@@ -52,8 +52,9 @@ interface Flush {
  * SharedRateLimiter; a quota's window is its period, its limit the balance the events give.
  * Admitted credits are appended about every second as one CreditsConsumed event to this
  * verifier's own stream `credits-<instance>` (no other writer, so the expected version is
- * tracked here; a stream left by an earlier process of the same name is continued), and keep being counted by the limiter until every live verifier has
- * announced a position at or past that event, that is until every balance includes them.
+ * tracked here; a stream left by an earlier process of the same name is continued), and keep
+ * being counted by the limiter until every live verifier has announced a position at or past
+ * that event, that is until every balance includes them.
  */
 export class KeyLimits implements LimitCheck {
   private readonly pending = new Map<string, Consumed>();
