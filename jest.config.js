@@ -37,11 +37,11 @@ export default {
   // Integration and e2e tests start servers and move thousands of events; none is a timing test.
   testTimeout: 120_000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,tools}/**/*.unit.spec.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,apps,tools}/**/*.unit.spec.ts'] },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{libs,services}/**/*.int.spec.ts'],
+      testMatch: ['<rootDir>/{libs,services,apps}/**/*.int.spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
     },

@@ -10,7 +10,7 @@ import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
-import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups } from '@keyledger/usage';
+import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups } from '@keyledger/usage-recorder';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { describeMachine, now } from './bench-support.js';
 

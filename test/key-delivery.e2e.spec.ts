@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryAckResult, OwnerWebhookView } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
-import { LiveKey, WEBHOOK_SIGNATURE_HEADER, openSealedKey, verifyWebhookSignature } from '@keyledger/client';
+import { LiveKey, WEBHOOK_SIGNATURE_HEADER, openSealedKey, verifyWebhookSignature } from '@keyledger/live-key-client';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { connectNats } from '@keyledger/event-bus';
 import { formatNewKey } from '@keyledger/key-domain';
@@ -10,7 +10,7 @@ import type { HttpsReceiver, NatsKeyApi, RunningServices, TestContext } from '@k
 import { createTestContext, eventually, natsKeyApi, startHttpsReceiver, startServices } from '@keyledger/testing';
 
 /** A sample internal service: it holds its key in a LiveKey and calls the verifier with it. */
-describe('key delivery to a client built on libs/client', () => {
+describe('key delivery to a client built on libs/live-key-client', () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let services: RunningServices;

@@ -6,7 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['libs', 'services', 'bench', 'test/support', 'tools/src'];
+const SOURCE_DIRS = ['libs', 'services', 'apps', 'bench', 'test/support', 'tools/src'];
 
 async function* typescriptFiles(dir) {
   let entries;

@@ -5,7 +5,7 @@ import { verifyKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
 import { HotPathHistogram, scrapedLabelledCounter } from '@keyledger/observability';
-import type { UsageRecorder } from '@keyledger/usage';
+import type { UsageRecorder } from '@keyledger/usage-recorder';
 
 const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
 
@@ -27,7 +27,7 @@ export class KeyVerification {
   private readonly timers = new Map<VerifyTransport, HotPathObserver>();
   private readonly tallies = new Map<string, OutcomeTally>();
   private readonly duration: HotPathHistogram;
-  /** Told about every answer once it is known (libs/usage); unset: nothing is recorded. */
+  /** Told about every answer once it is known (libs/usage-recorder); unset: nothing is recorded. */
   private usage: Pick<UsageRecorder, 'record'> | undefined;
 
   constructor(

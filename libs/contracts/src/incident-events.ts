@@ -140,7 +140,7 @@ export const keyIncidentHandledSchema = z
   .strict();
 export type KeyIncidentHandledData = z.infer<typeof keyIncidentHandledSchema>;
 
-/** A leak is rotated with a grace of 1 h unless the incident policy says otherwise: enough for a client on libs/client to switch, short for whoever found the key. */
+/** A leak is rotated with a grace of 1 h unless the incident policy says otherwise: enough for a client on libs/live-key-client to switch, short for whoever found the key. */
 export const DEFAULT_INCIDENT_GRACE_MS = 3_600_000;
 
 /**

@@ -3,7 +3,7 @@ import { MESSAGE_HEADERS, USAGE_SCHEMA_VERSION } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
-import { UsageBuffer, UsageGroups, jetStreamUsagePublisher } from '@keyledger/usage';
+import { UsageBuffer, UsageGroups, jetStreamUsagePublisher } from '@keyledger/usage-recorder';
 import type { UsageConsumerSettings } from './usage-consumer.js';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer } from './usage-consumer.js';
 import { UsageLedger } from './usage-ledger.js';

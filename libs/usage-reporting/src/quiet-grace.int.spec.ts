@@ -12,7 +12,7 @@ import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually } from '@keyledger/testing';
-import { UsageBuffer, jetStreamUsagePublisher } from '@keyledger/usage';
+import { UsageBuffer, jetStreamUsagePublisher } from '@keyledger/usage-recorder';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { AuditorLastUseClient } from './last-use-client.js';
 import { UsageQueries } from './usage-queries.js';
