@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
-import { runToExit } from './run-process.mjs';
+import { runToExit, terminateChild } from './run-process.mjs';
 import { SERVICES } from './services.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -81,20 +81,7 @@ async function shutdown(exitCode) {
   if (stopping) return;
   stopping = true;
   log('stopping services');
-  await Promise.all(
-    [...children.values()].map(
-      ({ child }) =>
-        new Promise((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-          child.once('exit', () => {
-            clearTimeout(force);
-            resolve();
-          });
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all([...children.values()].map(({ child }) => terminateChild(child, 'SIGTERM', 15_000)));
   await stack.stop();
   process.exit(exitCode);
 }

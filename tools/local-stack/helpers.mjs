@@ -1,0 +1,56 @@
+// Small helpers shared by the local-stack modules: error text for log lines, short paths,
+// run-once and timeout wrappers. Plain ES module using only Node builtins.
+
+import path from 'node:path';
+
+/** Intentionally empty: each call site explains why that error does not matter. */
+export function ignoreError() {}
+
+/**
+ * The readable part of an error for a one-line message. Node 20 reports a refused connection to a
+ * multi-address host as an AggregateError with no message, so its inner errors are listed instead.
+ * @param {unknown} error
+ * @returns {string}
+ */
+export function errorText(error) {
+  if (error instanceof AggregateError && !error.message) return error.errors.map(errorText).join('; ');
+  return error?.message || error?.code || String(error);
+}
+
+/**
+ * `target` relative to `root` when it lies inside it, so log lines stay short; otherwise unchanged.
+ * @param {string | undefined} root
+ * @param {string} target
+ * @returns {string}
+ */
+export function shortPath(root, target) {
+  const relative = root ? path.relative(root, target) : target;
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : target;
+}
+
+/**
+ * Runs `fn` on the first call only; later calls get the first call's result (a stop() that is
+ * safe to call twice).
+ * @template T
+ * @param {() => T} fn
+ * @returns {() => T}
+ */
+export function once(fn) {
+  let result;
+  return () => (result ??= fn());
+}
+
+/**
+ * Resolves with the promise's value, or 'timeout' after ms.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @returns {Promise<T | 'timeout'>}
+ */
+export function raceTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,59 @@
+import { choosePort, portFromEnv } from './ports.mjs';
+
+/** Probes that answer without touching the network and record what was asked. */
+function fakeProbes(freePorts: number[], osPort = 41_234) {
+  const asked: number[] = [];
+  return {
+    asked,
+    probes: {
+      isPortFree: (port: number) => {
+        asked.push(port);
+        return Promise.resolve(freePorts.includes(port));
+      },
+      findFreePort: () => Promise.resolve(osPort),
+    },
+  };
+}
+
+describe('portFromEnv', () => {
+  it('reads a port number from the named variable', () => {
+    expect(portFromEnv('KEYLEDGER_LOCAL_NATS_PORT', { KEYLEDGER_LOCAL_NATS_PORT: '4333' })).toBe(4333);
+  });
+
+  it('treats an unset or empty variable as no choice', () => {
+    expect(portFromEnv('KEYLEDGER_LOCAL_NATS_PORT', {})).toBeNull();
+    expect(portFromEnv('KEYLEDGER_LOCAL_NATS_PORT', { KEYLEDGER_LOCAL_NATS_PORT: '' })).toBeNull();
+  });
+
+  it.each(['0', '65536', '42.5', 'nats', '-1'])('rejects %p, naming the variable', (raw) => {
+    expect(() => portFromEnv('KEYLEDGER_EMBEDDED_PG_PORT', { KEYLEDGER_EMBEDDED_PG_PORT: raw })).toThrow(
+      `KEYLEDGER_EMBEDDED_PG_PORT must be a TCP port number (1-65535), got "${raw}"`,
+    );
+  });
+});
+
+describe('choosePort', () => {
+  it('takes the port pinned in the environment without probing', async () => {
+    const { asked, probes } = fakeProbes([4222]);
+    const env = { KEYLEDGER_LOCAL_NATS_PORT: '4999' };
+    await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: 4222, env }, probes)).resolves.toBe(4999);
+    expect(asked).toEqual([]);
+  });
+
+  it('takes the preferred port when nothing listens on it', async () => {
+    const { probes } = fakeProbes([4222]);
+    await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: 4222, env: {} }, probes)).resolves.toBe(4222);
+  });
+
+  it('falls back to a port from the OS when the preferred one is taken', async () => {
+    const { asked, probes } = fakeProbes([], 41_234);
+    await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: 4222, env: {} }, probes)).resolves.toBe(41_234);
+    expect(asked).toEqual([4222]);
+  });
+
+  it('asks the OS directly when no port is preferred', async () => {
+    const { asked, probes } = fakeProbes([4222, 5432], 41_234);
+    await expect(choosePort({ envName: 'KEYLEDGER_EMBEDDED_PG_PORT', env: {} }, probes)).resolves.toBe(41_234);
+    expect(asked).toEqual([]);
+  });
+});
