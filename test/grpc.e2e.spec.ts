@@ -4,49 +4,15 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
-import { protoPath, streamIdOf } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import type { KeyledgerV1 } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, GrpcApi, createTestContext, eventually, startServices } from '@keyledger/testing';
+import type { GrpcApi, RunningServices, TestContext } from '@keyledger/testing';
+import { GRPC_TEST_LOADER, createTestContext, eventually, grpcClient, startServices } from '@keyledger/testing';
 
-interface KeyView {
-  keyId: string;
-  tenant: string;
-  owner: string;
-  name?: string;
-  environment: string;
-  hint: string;
-  status: string;
-  scopes: string[];
-  ipAllowlist: string[];
-  expiresAt?: string;
-  metadata: Record<string, string>;
-  credits: { remaining: number; refill: { amount: number; interval: string; dayOfMonth?: number } | null } | null;
-  version: number;
-}
-interface IssueKeyResponse {
-  keyId: string;
-  key: string;
-  view: KeyView;
-}
-interface RevokeKeyResponse {
-  view: KeyView;
-  fence: { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | null;
-}
-interface VerifyResponse {
-  valid: boolean;
-  code: string;
-  keyId?: string;
-  tenant?: string;
-  owner?: string;
-  scopes: string[];
-  env?: string;
-  expiresAt?: string;
-  meta: Record<string, string>;
-  remaining?: number;
-}
+/** A response of the reflection service of grpc/reflection (its own proto, not one of the API). */
 interface ReflectionResponse {
   listServicesResponse?: { service: { name: string }[] } | null;
   fileDescriptorResponse?: { fileDescriptorProto: Buffer[] } | null;
@@ -94,8 +60,8 @@ async function reflect(address: string, version: 'v1' | 'v1alpha', request: obje
 
 describe('the gRPC API', () => {
   let ctx: TestContext;
-  let keys: GrpcApi;
-  let verifier: GrpcApi;
+  let keys: GrpcApi<KeyledgerV1.KeyServiceDefinition>;
+  let verifier: GrpcApi<KeyledgerV1.VerifierServiceDefinition>;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   const issuedKeys: string[] = [rootKey];
   let services: RunningServices;
@@ -108,19 +74,19 @@ describe('the gRPC API', () => {
     return metadata;
   }
 
-  async function issue(request: Record<string, unknown>, metadata = admin()): Promise<IssueKeyResponse> {
-    const issued = await keys.call<IssueKeyResponse>('IssueKey', request, metadata);
+  async function issue(request: KeyledgerV1.IssueKeyRequest, metadata = admin()): Promise<KeyledgerV1.IssueKeyResponse__Output> {
+    const issued = await keys.call('IssueKey', request, metadata);
     issuedKeys.push(issued.key);
     return issued;
   }
 
-  const verify = (request: Record<string, unknown>): Promise<VerifyResponse> => verifier.call<VerifyResponse>('Verify', request);
+  const verify = (request: KeyledgerV1.VerifyRequest): Promise<KeyledgerV1.VerifyResponse__Output> => verifier.call('Verify', request);
 
   beforeAll(async () => {
     ctx = await createTestContext('grpc');
     services = await startServices(ctx, ['relay', 'issuer', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'trace' });
-    keys = new GrpcApi(address('issuer'), loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
-    verifier = new GrpcApi(address('verifier'), loadSync(protoPath('verifier'), GRPC_TEST_LOADER), 'keyledger.v1.VerifierService');
+    keys = grpcClient(address('issuer'), 'KeyService');
+    verifier = grpcClient(address('verifier'), 'VerifierService');
     // The root key is usable once the issuer's own projection has seen it.
     await eventually('root key accepted', () => keys.call('ListKeys', { tenant: 'acme' }, admin()).then(Boolean, () => false), Boolean);
   });
@@ -191,10 +157,10 @@ describe('the gRPC API', () => {
     expect((await verify({ key, ip: '10.1.2.3', env: 'test' })).code).toBe('FORBIDDEN');
     expect(await verify({ key, ip: '10.1.2.3', tenant: 'other' })).toMatchObject({ valid: false, code: 'NOT_FOUND' });
 
-    expect(await keys.call<KeyView>('GetKey', { keyId }, admin())).toEqual(view);
+    expect(await keys.call('GetKey', { keyId }, admin())).toEqual(view);
     await eventually(
       'the key listed',
-      () => keys.call<{ keys: KeyView[] }>('ListKeys', { tenant: 'acme' }, admin()),
+      () => keys.call('ListKeys', { tenant: 'acme' }, admin()),
       (r) => r.keys.some((k) => k.keyId === keyId),
     );
   });
@@ -207,31 +173,31 @@ describe('the gRPC API', () => {
       (r) => r.code === 'VALID',
     );
 
-    const updated = await keys.call<KeyView>('UpdateKey', { keyId, scopes: { values: ['reports:*'] }, removeExpiry: true }, admin());
+    const updated = await keys.call('UpdateKey', { keyId, scopes: { values: ['reports:*'] }, removeExpiry: true }, admin());
     expect(updated).toMatchObject({ keyId, scopes: ['reports:*'], version: 2 });
     expect(updated.expiresAt).toBeUndefined();
     // Unset fields change nothing: this update records no event.
-    expect((await keys.call<KeyView>('UpdateKey', { keyId }, admin())).version).toBe(2);
+    expect((await keys.call('UpdateKey', { keyId }, admin())).version).toBe(2);
     await eventually(
       'update applied',
       () => verify({ key, scopes: ['reports:export'] }),
       (r) => r.code === 'VALID' && r.expiresAt === undefined,
     );
 
-    expect((await keys.call<KeyView>('SuspendKey', { keyId, reason: 'investigating' }, admin())).status).toBe('suspended');
+    expect((await keys.call('SuspendKey', { keyId, reason: 'investigating' }, admin())).status).toBe('suspended');
     await eventually(
       'suspension applied',
       () => verify({ key }),
       (r) => r.code === 'DISABLED',
     );
-    expect((await keys.call<KeyView>('ResumeKey', { keyId }, admin())).status).toBe('active');
+    expect((await keys.call('ResumeKey', { keyId }, admin())).status).toBe('active');
     await eventually(
       'resumption applied',
       () => verify({ key }),
       (r) => r.code === 'VALID',
     );
 
-    const revoked = await keys.call<RevokeKeyResponse>('RevokeKey', { keyId, reason: 'rotated out' }, admin());
+    const revoked = await keys.call('RevokeKey', { keyId, reason: 'rotated out' }, admin());
     expect(revoked.view).toMatchObject({ keyId, status: 'revoked', version: 5 });
     expect(revoked.fence).toMatchObject({ complete: true, verifiers: [{ instance: expect.stringMatching(/^verifier-/), applied: true }] });
     // No waiting here: the fence already guaranteed it.
@@ -245,7 +211,7 @@ describe('the gRPC API', () => {
   it('sets a quota, charges verifications their cost, tops it up and removes it', async () => {
     const refill = { amount: 500, interval: 'monthly', dayOfMonth: 15 };
     const { keyId, key, view } = await issue({ tenant: 'acme', owner: 'metered', credits: { remaining: 10, refill } });
-    expect(view.credits).toEqual({ remaining: 10, refill });
+    expect(view?.credits).toEqual({ remaining: 10, refill });
     await eventually(
       'the verifier knows the key',
       () => verify({ key, cost: 0 }),
@@ -254,7 +220,7 @@ describe('the gRPC API', () => {
     expect(await verify({ key, cost: 4 })).toMatchObject({ valid: true, code: 'VALID', remaining: 6 });
     expect(await verify({ key, cost: 7 })).toMatchObject({ valid: false, code: 'USAGE_EXCEEDED', remaining: 6 });
     expect(await verify({ key, cost: 1001 })).toMatchObject({ valid: false, code: 'MALFORMED' });
-    const toppedUp = await keys.call<KeyView>('TopUpCredits', { keyId, amount: 5 }, admin());
+    const toppedUp = await keys.call('TopUpCredits', { keyId, amount: 5 }, admin());
     expect(toppedUp.credits?.refill).toEqual(refill);
     await eventually(
       'the top-up applied',
@@ -262,8 +228,8 @@ describe('the gRPC API', () => {
       (r) => r.code === 'VALID',
     );
     expect((await failure(keys.call('TopUpCredits', { keyId, amount: 0 }, admin()))).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect((await keys.call<KeyView>('UpdateKey', { keyId, removeCredits: true }, admin())).credits).toBeNull();
-    expect((await keys.call<KeyView>('UpdateKey', { keyId, credits: { remaining: 3 } }, admin())).credits).toEqual({ remaining: 3, refill: null });
+    expect((await keys.call('UpdateKey', { keyId, removeCredits: true }, admin())).credits).toBeNull();
+    expect((await keys.call('UpdateKey', { keyId, credits: { remaining: 3 } }, admin())).credits).toEqual({ remaining: 3, refill: null });
   });
 
   it('refuses calls without a valid admin key (UNAUTHENTICATED) or beyond its scopes (PERMISSION_DENIED)', async () => {
@@ -284,7 +250,7 @@ describe('the gRPC API', () => {
 
   it('rejects invalid arguments with INVALID_ARGUMENT naming the field, and records nothing', async () => {
     const before = (await ctx.store.readAll(START_OF_LOG, 100_000)).length;
-    const bad: [string, object][] = [
+    const bad: Parameters<typeof keys.call>[] = [
       ['IssueKey', { tenant: 'ACME!', owner: 'x' }],
       ['IssueKey', { tenant: 'acme' }],
       ['IssueKey', { tenant: 'acme', owner: 'x', environment: 'prod' }],

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,12 +13,12 @@ import type {
   KeyLeakReportedData,
   KeyView,
 } from '@keyledger/contracts';
-import { deliverySubject, notificationSubject, protoPath, streamIdOf } from '@keyledger/contracts';
+import { deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import { recordAnomaly } from '@keyledger/key-management';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 
 const HOUR = 3_600_000;
 
@@ -290,16 +289,16 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
   });
 
   it('takes leak and anomaly reports over gRPC as over NATS, with the same outcomes and errors', async () => {
-    const grpcKeys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    const grpcKeys = grpcClient(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, 'KeyService');
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${rootKey}`);
     try {
       const leaked = await issue('globex', 'svc');
       await knownToIssuer('globex', [leaked.keyId]);
-      const reported = await grpcKeys.call<Record<string, unknown>>('ReportLeak', { key: leaked.key, source: { file: 'app.env', line: 4 } }, metadata);
+      const reported = await grpcKeys.call('ReportLeak', { key: leaked.key, source: { file: 'app.env', line: 4 } }, metadata);
       expect(reported).toMatchObject({ outcome: 'REPORTED', keyId: leaked.keyId, tenant: 'globex', pendingAction: 'rotate', incidentId: expect.any(String) });
       expect(await handled(leaked.keyId)).toMatchObject({ action: 'rotate' });
-      const again = await grpcKeys.call<Record<string, unknown>>('ReportLeak', { keyId: leaked.keyId, source: { file: 'app.env', line: 4 } }, metadata);
+      const again = await grpcKeys.call('ReportLeak', { keyId: leaked.keyId, source: { file: 'app.env', line: 4 } }, metadata);
       expect(again).toMatchObject({ outcome: 'ALREADY_REPORTED', handled: { action: 'rotate', replacedBy: expect.any(String) } });
       expect(await grpcKeys.call('ReportLeak', { key: 'kl_live_nope', source: { file: 'a' } }, metadata)).toMatchObject({ outcome: 'MALFORMED' });
       const invalid = await grpcKeys.call('ReportLeak', { keyId: leaked.keyId, source: {} }, metadata).then(
@@ -307,7 +306,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
         (error: grpc.ServiceError) => error,
       );
       expect(invalid?.code).toBe(grpc.status.INVALID_ARGUMENT);
-      const anomaly = await grpcKeys.call<Record<string, unknown>>('ReportAnomaly', { keyId: leaked.keyId, kind: 'error-rate', severity: 'low' }, metadata);
+      const anomaly = await grpcKeys.call('ReportAnomaly', { keyId: leaked.keyId, kind: 'error-rate', severity: 'low' }, metadata);
       expect(anomaly).toMatchObject({ outcome: 'REPORTED', keyId: leaked.keyId });
       const missing = await grpcKeys.call('ReportAnomaly', { keyId: 'key_01jdaaaaaaaaaaaaaaaaaaaaaa', kind: 'other', severity: 'low' }, metadata).then(
         () => undefined,

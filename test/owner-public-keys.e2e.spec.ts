@@ -3,12 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView, OwnerWebhookRegisteredData, OwnerWebhookView } from '@keyledger/contracts';
-import { protoPath, streamIdOf } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices } from '@keyledger/testing';
 
 /** The raw 32 bytes of an X25519 public key, base64. */
 const rawBase64 = (pem: string): string =>
@@ -91,15 +90,11 @@ describe('owner public keys and webhooks', () => {
     const table = await cli(['owners', 'register-webhook', '--tenant', 'acme', '--owner', 'orders', '--url', 'https://hooks.example/orders']);
     expect(table.stdout).toMatch(/signing secret \(shown once\): whsec_/);
 
-    const keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    const keys = grpcClient(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, 'KeyService');
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${rootKey}`);
     try {
-      const viaGrpc = await keys.call<OwnerWebhookView>(
-        'RegisterOwnerWebhook',
-        { tenant: 'acme', owner: 'billing', url: 'https://hooks.example/v2' },
-        metadata,
-      );
+      const viaGrpc = await keys.call('RegisterOwnerWebhook', { tenant: 'acme', owner: 'billing', url: 'https://hooks.example/v2' }, metadata);
       expect(viaGrpc).toMatchObject({ tenant: 'acme', owner: 'billing', url: 'https://hooks.example/v2' });
       // Registering again replaces the webhook and its secret.
       expect(viaGrpc.secret).not.toBe(viaCli.secret);

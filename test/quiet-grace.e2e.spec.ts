@@ -1,11 +1,10 @@
 import { Metadata } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { randomBytes } from 'node:crypto';
 import type { KeyGraceEndedData, KeyRotatedData, KeyView, RotationPolicyView, RotationUsage } from '@keyledger/contracts';
-import { protoPath, streamIdOf } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices } from '@keyledger/testing';
 
 const QUIET_MS = 3000;
 const CALLER_IP = '203.0.113.9';
@@ -122,16 +121,15 @@ describe('quiet grace', () => {
   });
 
   it('takes a quiet period (or none) on a gRPC rotation and answers GetRotationUsage', async () => {
-    const grpc = (service: string, proto: 'keys' | 'usage', name: string) =>
-      new GrpcApi(`127.0.0.1:${services.of(service)[0]!.grpcPort}`, loadSync(protoPath(proto), GRPC_TEST_LOADER), `keyledger.v1.${name}`);
-    const keys = grpc('issuer', 'keys', 'KeyService');
-    const usage = grpc('auditor', 'usage', 'UsageService');
+    const address = (service: string) => `127.0.0.1:${services.of(service)[0]!.grpcPort}`;
+    const keys = grpcClient(address('issuer'), 'KeyService');
+    const usage = grpcClient(address('auditor'), 'UsageService');
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${rootKey}`);
     try {
       const issue = () => api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'grpc' });
       const [quiet, none] = [await issue(), await issue()];
-      const a = await keys.call<{ keyId: string }>('RotateKey', { keyId: quiet.keyId, graceMs: '3600000', quietPeriodMs: '60000' }, metadata);
+      const a = await keys.call('RotateKey', { keyId: quiet.keyId, graceMs: '3600000', quietPeriodMs: '60000' }, metadata);
       await keys.call('RotateKey', { keyId: none.keyId, graceMs: '3600000', noQuietPeriod: true }, metadata);
       const recorded = async (keyId: string) =>
         (await ctx.store.readStream(streamIdOf('key', keyId))).find((event) => event.type === 'KeyRotated')!.data as KeyRotatedData;
@@ -140,7 +138,7 @@ describe('quiet grace', () => {
       expect((await recorded(none.keyId)).quietPeriodMs).toBeUndefined();
       const answer = await eventually(
         'the auditor knows the rotation',
-        () => usage.call<Record<string, unknown>>('GetRotationUsage', { keyId: a.keyId }, metadata).catch(() => undefined),
+        () => usage.call('GetRotationUsage', { keyId: a.keyId }, metadata).catch(() => undefined),
         (value) => value !== undefined,
       );
       expect(answer).toMatchObject({ keyId: quiet.keyId, replacedBy: a.keyId, quietPeriodMs: '60000', status: 'active', callsSinceRotation: '0', sources: [] });

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { loadSync } from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
-import { protoPath, streamIdOf } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
 import type { KeyView } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 
 /** The installation's default grace, so a rotation without one is told apart from the built-in 24 h. */
 const DEFAULT_GRACE_MS = 600_000;
@@ -167,11 +166,11 @@ describe('key rotation', () => {
   it('revokes the old key at once in an emergency (gRPC), once every verifier has applied it', async () => {
     const old = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'leaky', scopes: ['orders:read'] });
     await everywhere(old.key, 'VALID');
-    const keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    const keys = grpcClient(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, 'KeyService');
     try {
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `Bearer ${rootKey}`);
-      const rotated = await keys.call<Rotated>('RotateKey', { keyId: old.keyId, emergency: true }, metadata);
+      const rotated = await keys.call('RotateKey', { keyId: old.keyId, emergency: true }, metadata);
       expect(rotated.previous).toMatchObject({ status: 'revoked', rotation: { replacedBy: rotated.keyId, emergency: true } });
       expect(rotated.fence).toMatchObject({ complete: true });
       expect(rotated.fence!.verifiers).toHaveLength(2);

@@ -1,20 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { apiSubject, protoPath, streamIdOf } from '@keyledger/contracts';
+import { apiSubject, streamIdOf } from '@keyledger/contracts';
+import type { KeyledgerV1 } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, OtlpReceiver, ReceivedSpan, RunningServices, TestContext } from '@keyledger/testing';
-import {
-  GRPC_TEST_LOADER,
-  GrpcApi,
-  OTLP_SPAN_KIND,
-  createTestContext,
-  eventually,
-  natsKeyApi,
-  runCli,
-  startOtlpReceiver,
-  startServices,
-} from '@keyledger/testing';
+import type { GrpcApi, NatsKeyApi, OtlpReceiver, ReceivedSpan, RunningServices, TestContext } from '@keyledger/testing';
+import { OTLP_SPAN_KIND, createTestContext, eventually, grpcClient, natsKeyApi, runCli, startOtlpReceiver, startServices } from '@keyledger/testing';
 
 /** The spans one command leaves, from the issuer's handling to the verifier's projection. */
 interface CommandTrace {
@@ -31,7 +21,7 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
   let ctx: TestContext;
   let receiver: OtlpReceiver;
   let services: RunningServices;
-  let keys: GrpcApi;
+  let keys: GrpcApi<KeyledgerV1.KeyServiceDefinition>;
   let api: NatsKeyApi;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
 
@@ -68,7 +58,7 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     receiver = await startOtlpReceiver();
     ctx = await createTestContext('tracing');
     services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, ...otelEnv() });
-    keys = new GrpcApi(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, loadSync(protoPath('keys'), GRPC_TEST_LOADER), 'keyledger.v1.KeyService');
+    keys = grpcClient(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, 'KeyService');
     api = natsKeyApi(ctx, rootKey);
     await api.adminKeyAccepted();
   });
@@ -86,7 +76,7 @@ describe('one OpenTelemetry trace from a command, across the bus, into the proje
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${rootKey}`);
     metadata.set('traceparent', `00-${traceId}-${callerSpanId}-01`);
-    const issued = await keys.call<{ keyId: string; key: string }>('IssueKey', { tenant: 'acme', owner: 'tracing', scopes: ['orders:read'] }, metadata);
+    const issued = await keys.call('IssueKey', { tenant: 'acme', owner: 'tracing', scopes: ['orders:read'] }, metadata);
     await eventually(
       'the verifier knows the key',
       () => api.verify({ key: issued.key }),

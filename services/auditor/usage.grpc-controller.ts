@@ -1,33 +1,18 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import type { Optional } from '@keyledger/api-transport';
 import { grpcCommand, present } from '@keyledger/api-transport';
 import { keyUsageRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
-import type { KeyUsage, KeyUsageSummary, RotationUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
+import type { KeyledgerV1, KeyUsage, KeyUsageSummary, RotationUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
 import type { Caller } from '@keyledger/key-management';
 import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { UsageQueries } from '@keyledger/usage-reporting';
 
-interface KeyUsageMessage {
-  keyId: string;
-  since?: Optional<string>;
-  until?: Optional<string>;
-  by?: Optional<string>;
-}
-
-interface TenantUsageMessage {
-  tenant: string;
-  since?: Optional<string>;
-  until?: Optional<string>;
-  limit?: Optional<number>;
-}
-
-const totals = ({ calls, valid, invalid, cost }: UsageTotals): UsageTotals => ({ calls, valid, invalid, cost });
-const source = ({ ip, calls, invalid }: SourceUsage): SourceUsage => ({ ip, calls, invalid });
-const summary = (key: KeyUsageSummary) => ({ keyId: key.keyId, totals: totals(key), lastUsedAt: key.lastUsedAt ?? undefined });
+const totals = ({ calls, valid, invalid, cost }: UsageTotals): KeyledgerV1.UsageTotals => ({ calls, valid, invalid, cost });
+const source = ({ ip, calls, invalid }: SourceUsage): KeyledgerV1.SourceUsage => ({ ip, calls, invalid });
+const summary = (key: KeyUsageSummary): KeyledgerV1.KeyUsageSummary => ({ keyId: key.keyId, totals: totals(key), lastUsedAt: key.lastUsedAt ?? undefined });
 
 /** `keyledger.v1.UsageService`: the NATS usage queries as gRPC, with the admin key in the `authorization` metadata. */
 @Controller()
@@ -39,7 +24,7 @@ export class UsageGrpcController {
   ) {}
 
   @GrpcMethod('UsageService', 'GetKeyUsage')
-  keyUsage(message: KeyUsageMessage, metadata: Metadata): Promise<unknown> {
+  keyUsage(message: KeyledgerV1.KeyUsageRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyUsage> {
     const body = { keyId: message.keyId, since: present(message.since), until: present(message.until), by: present(message.by) };
     return this.handle('GetKeyUsage', metadata, async (caller) => {
       const usage: KeyUsage = await this.usage.keyUsage(parseRequest(keyUsageRequestSchema, body), caller);
@@ -55,7 +40,7 @@ export class UsageGrpcController {
   }
 
   @GrpcMethod('UsageService', 'GetTenantUsage')
-  tenantUsage(message: TenantUsageMessage, metadata: Metadata): Promise<unknown> {
+  tenantUsage(message: KeyledgerV1.TenantUsageRequest__Output, metadata: Metadata): Promise<KeyledgerV1.TenantUsage> {
     const body = { tenant: message.tenant, since: present(message.since), until: present(message.until), limit: present(message.limit) };
     return this.handle('GetTenantUsage', metadata, async (caller) => {
       const usage: TenantUsage = await this.usage.tenantUsage(parseRequest(tenantUsageRequestSchema, body), caller);
@@ -64,7 +49,7 @@ export class UsageGrpcController {
   }
 
   @GrpcMethod('UsageService', 'GetRotationUsage')
-  rotationUsage(message: { keyId: string }, metadata: Metadata): Promise<unknown> {
+  rotationUsage(message: KeyledgerV1.RotationUsageRequest__Output, metadata: Metadata): Promise<KeyledgerV1.RotationUsage> {
     return this.handle('GetRotationUsage', metadata, async (caller) => {
       const usage: RotationUsage = await this.usage.rotationUsage(parseRequest(rotationUsageRequestSchema, { keyId: message.keyId }), caller);
       return {

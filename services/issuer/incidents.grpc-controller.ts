@@ -4,37 +4,13 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { Optional } from '@keyledger/api-transport';
 import { grpcCommand, present } from '@keyledger/api-transport';
 import { reportAnomalyRequestSchema, reportLeakRequestSchema } from '@keyledger/contracts';
-import type { IncidentReportResult } from '@keyledger/contracts';
+import type { IncidentReportResult, KeyledgerV1 } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/key-management';
 import { AdminAuthenticator, IncidentReports, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 
-interface LeakSourceMessage {
-  file?: Optional<string>;
-  line?: Optional<number>;
-  column?: Optional<number>;
-  commit?: Optional<string>;
-  repository?: Optional<string>;
-  url?: Optional<string>;
-  description?: Optional<string>;
-}
-
-interface ReportLeakMessage {
-  key?: Optional<string>;
-  keyId?: Optional<string>;
-  source?: Optional<LeakSourceMessage>;
-}
-
-interface ReportAnomalyMessage {
-  keyId: string;
-  kind: string;
-  severity: string;
-  detail?: Optional<string>;
-  detectedAt?: Optional<string>;
-}
-
-function sourceBody(source: Optional<LeakSourceMessage>): unknown {
+function sourceBody(source: Optional<KeyledgerV1.LeakSource__Output>): unknown {
   if (!source) return undefined;
   return {
     file: present(source.file),
@@ -47,7 +23,7 @@ function sourceBody(source: Optional<LeakSourceMessage>): unknown {
   };
 }
 
-function reportMessage(result: IncidentReportResult): unknown {
+function reportMessage(result: IncidentReportResult): KeyledgerV1.IncidentReport {
   return {
     ...result,
     handled: result.handled
@@ -69,7 +45,7 @@ export class IncidentsGrpcController {
   ) {}
 
   @GrpcMethod('KeyService', 'ReportLeak')
-  reportLeak(message: ReportLeakMessage, metadata: Metadata): Promise<unknown> {
+  reportLeak(message: KeyledgerV1.ReportLeakRequest__Output, metadata: Metadata): Promise<KeyledgerV1.IncidentReport> {
     const body = { key: present(message.key), keyId: present(message.keyId), source: sourceBody(message.source) };
     return this.handle('ReportLeak', metadata, async (context) =>
       reportMessage(await this.incidents.reportLeak(parseRequest(reportLeakRequestSchema, body), context)),
@@ -77,7 +53,7 @@ export class IncidentsGrpcController {
   }
 
   @GrpcMethod('KeyService', 'ReportAnomaly')
-  reportAnomaly(message: ReportAnomalyMessage, metadata: Metadata): Promise<unknown> {
+  reportAnomaly(message: KeyledgerV1.ReportAnomalyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.IncidentReport> {
     const body = {
       keyId: message.keyId,
       kind: message.kind,

@@ -14,123 +14,19 @@ import {
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { CreditsView, KeyView, OwnerWebhookView, RateLimit } from '@keyledger/contracts';
+import type { KeyledgerV1, KeyView } from '@keyledger/contracts';
 import type { FenceResult } from '@keyledger/key-projection';
 import type { CommandContext, RevokedKey, RotatedKey } from '@keyledger/key-management';
 import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 
-/**
- * Messages of keyledger/v1/keys.proto as @grpc/proto-loader hands them over (camelCase,
- * `defaults: true`): an unset proto3 `optional` field is undefined, an unset message null.
- */
-interface IssueKeyMessage {
-  tenant: string;
-  owner: string;
-  name?: Optional<string>;
-  environment?: Optional<string>;
-  scopes: string[];
-  ipAllowlist: string[];
-  expiresAt?: Optional<string>;
-  metadata: Record<string, string>;
-  rateLimits: RateLimit[];
-  credits?: Optional<CreditsMessage>;
-}
-
-interface CreditsMessage {
-  remaining: number;
-  refill?: Optional<{ amount: number; interval: string; dayOfMonth?: Optional<number> }>;
-}
-
-interface TopUpCreditsMessage {
-  keyId: string;
-  amount: number;
-}
-
-interface UpdateKeyMessage {
-  keyId: string;
-  name?: Optional<string>;
-  scopes?: Optional<{ values: string[] }>;
-  ipAllowlist?: Optional<{ values: string[] }>;
-  metadata?: Optional<{ entries: Record<string, string> }>;
-  expiresAt?: Optional<string>;
-  removeExpiry?: Optional<boolean>;
-  rateLimits?: Optional<{ values: RateLimit[] }>;
-  credits?: Optional<CreditsMessage>;
-  removeCredits?: Optional<boolean>;
-}
-
-interface SuspendKeyMessage {
-  keyId: string;
-  reason?: Optional<string>;
-}
-
-interface RevokeKeyMessage {
-  keyId: string;
-  reason: string;
-  waitForVerifiers?: Optional<boolean>;
-}
-
-/** A rotation takes the same setting changes as an update, for the new key. */
-interface RotateKeyMessage extends UpdateKeyMessage {
-  graceMs?: Optional<string | number>;
-  quietPeriodMs?: Optional<string | number>;
-  noQuietPeriod?: Optional<boolean>;
-  emergency?: Optional<boolean>;
-  waitForVerifiers?: Optional<boolean>;
-}
-
-interface KeyIdMessage {
-  keyId: string;
-}
-
-interface RegisterOwnerWebhookMessage {
-  tenant: string;
-  owner: string;
-  url: string;
-}
-
-interface ListKeysMessage {
-  tenant: string;
-}
-
-interface KeyViewMessage {
-  keyId: string;
-  tenant: string;
-  owner: string;
-  name: string | undefined;
-  environment: string;
-  hint: string;
-  status: string;
-  scopes: string[];
-  ipAllowlist: string[];
-  expiresAt: string | undefined;
-  metadata: Record<string, string>;
-  version: number;
-  rateLimits: RateLimit[];
-  credits: CreditsView | undefined;
-  rotatedFrom: string | undefined;
-  rotation: { replacedBy: string; graceEndsAt: string; emergency: boolean } | undefined;
-}
-
-type FenceMessage = { complete: boolean; verifiers: { instance: string; applied: boolean }[]; waitedMs: number } | undefined;
-
-interface RevokeKeyResponseMessage {
-  view: KeyViewMessage;
-  fence: FenceMessage;
-}
-
-interface RotateKeyResponseMessage {
-  keyId: string;
-  key: string;
-  view: KeyViewMessage;
-  previous: KeyViewMessage;
-  fence: FenceMessage;
-}
+// Messages are typed as generated from keyledger/v1/keys.proto: `__Output` as proto-loader hands
+// a request over (an unset proto3 `optional` field is undefined, an unset message null), the
+// plain type for a response.
 
 /** The settings an UpdateKey or RotateKey message changes, as the JSON API takes them. */
-function settingsChange(message: UpdateKeyMessage) {
+function settingsChange(message: KeyledgerV1.UpdateKeyRequest__Output | KeyledgerV1.RotateKeyRequest__Output) {
   return {
     name: present(message.name),
     scopes: present(message.scopes)?.values,
@@ -144,7 +40,7 @@ function settingsChange(message: UpdateKeyMessage) {
   };
 }
 
-function keyViewMessage(view: KeyView): KeyViewMessage {
+function keyViewMessage(view: KeyView): KeyledgerV1.KeyView {
   return {
     ...view,
     name: view.name ?? undefined,
@@ -160,7 +56,7 @@ function keyViewMessage(view: KeyView): KeyViewMessage {
 }
 
 /** A quota message as the JSON request body has it (unset fields left out). */
-function creditsBody(message: Optional<CreditsMessage>): unknown {
+function creditsBody(message: Optional<KeyledgerV1.Credits__Output>): unknown {
   if (!message) return undefined;
   const refill = present(message.refill);
   return {
@@ -169,15 +65,15 @@ function creditsBody(message: Optional<CreditsMessage>): unknown {
   };
 }
 
-function fenceMessage(fence: FenceResult | undefined): FenceMessage {
+function fenceMessage(fence: FenceResult | undefined): KeyledgerV1.RevocationFence | undefined {
   return fence && { complete: fence.complete, verifiers: fence.verifiers.map((v) => ({ ...v })), waitedMs: Math.round(fence.waitedMs) };
 }
 
-function revokedMessage({ view, fence }: RevokedKey): RevokeKeyResponseMessage {
+function revokedMessage({ view, fence }: RevokedKey): KeyledgerV1.RevokeKeyResponse {
   return { view: keyViewMessage(view), fence: fenceMessage(fence) };
 }
 
-function rotatedMessage(rotated: RotatedKey): RotateKeyResponseMessage {
+function rotatedMessage(rotated: RotatedKey): KeyledgerV1.RotateKeyResponse {
   return {
     keyId: rotated.keyId,
     key: rotated.key,
@@ -201,7 +97,7 @@ export class KeysGrpcController {
   ) {}
 
   @GrpcMethod('KeyService', 'IssueKey')
-  issue(message: IssueKeyMessage, metadata: Metadata): Promise<{ keyId: string; key: string; view: KeyViewMessage }> {
+  issue(message: KeyledgerV1.IssueKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.IssueKeyResponse> {
     const body = {
       tenant: message.tenant,
       owner: message.owner,
@@ -221,7 +117,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'UpdateKey')
-  update(message: UpdateKeyMessage, metadata: Metadata): Promise<KeyViewMessage> {
+  update(message: KeyledgerV1.UpdateKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyView> {
     const body = {
       keyId: message.keyId,
       ...settingsChange(message),
@@ -232,7 +128,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'TopUpCredits')
-  topUp(message: TopUpCreditsMessage, metadata: Metadata): Promise<KeyViewMessage> {
+  topUp(message: KeyledgerV1.TopUpCreditsRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyView> {
     const body = { keyId: message.keyId, amount: message.amount };
     return this.handle('TopUpCredits', metadata, body, async (context) =>
       keyViewMessage(await this.keys.topUp(parseRequest(topUpKeyRequestSchema, body), context)),
@@ -240,7 +136,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'SuspendKey')
-  suspend(message: SuspendKeyMessage, metadata: Metadata): Promise<KeyViewMessage> {
+  suspend(message: KeyledgerV1.SuspendKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyView> {
     const body = { keyId: message.keyId, reason: present(message.reason) };
     return this.handle('SuspendKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.suspend(parseRequest(suspendKeyRequestSchema, body), context)),
@@ -248,7 +144,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'ResumeKey')
-  resume(message: KeyIdMessage, metadata: Metadata): Promise<KeyViewMessage> {
+  resume(message: KeyledgerV1.ResumeKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyView> {
     const body = { keyId: message.keyId };
     return this.handle('ResumeKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.resume(parseRequest(keyIdRequestSchema, body).keyId, context)),
@@ -256,7 +152,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'RevokeKey')
-  revoke(message: RevokeKeyMessage, metadata: Metadata): Promise<RevokeKeyResponseMessage> {
+  revoke(message: KeyledgerV1.RevokeKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.RevokeKeyResponse> {
     const body = { keyId: message.keyId, reason: message.reason, waitForVerifiers: present(message.waitForVerifiers) };
     return this.handle('RevokeKey', metadata, body, async (context) =>
       revokedMessage(await this.keys.revoke(parseRequest(revokeKeyRequestSchema, body), context)),
@@ -264,12 +160,12 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'RotateKey')
-  rotate(message: RotateKeyMessage, metadata: Metadata): Promise<RotateKeyResponseMessage> {
+  rotate(message: KeyledgerV1.RotateKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.RotateKeyResponse> {
     const grace = present(message.graceMs);
     const quiet = present(message.quietPeriodMs);
     const body = {
       keyId: message.keyId,
-      // uint64 arrives as a string (proto-loader `longs: String`) or a number.
+      // uint64 arrives as a decimal string (loader option `longs: String`).
       graceMs: grace === undefined ? undefined : Number(grace),
       quietPeriodMs: message.noQuietPeriod ? null : quiet === undefined ? undefined : Number(quiet),
       emergency: present(message.emergency),
@@ -282,7 +178,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'GetKey')
-  get(message: KeyIdMessage, metadata: Metadata): Promise<KeyViewMessage> {
+  get(message: KeyledgerV1.GetKeyRequest__Output, metadata: Metadata): Promise<KeyledgerV1.KeyView> {
     const body = { keyId: message.keyId };
     return this.handle('GetKey', metadata, body, async (context) =>
       keyViewMessage(await this.keys.get(parseRequest(keyIdRequestSchema, body).keyId, context.caller)),
@@ -290,7 +186,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'ListKeys')
-  list(message: ListKeysMessage, metadata: Metadata): Promise<{ keys: KeyViewMessage[] }> {
+  list(message: KeyledgerV1.ListKeysRequest__Output, metadata: Metadata): Promise<KeyledgerV1.ListKeysResponse> {
     const body = { tenant: message.tenant };
     return this.handle('ListKeys', metadata, body, (context) => ({
       keys: this.keys.list(parseRequest(listKeysRequestSchema, body).tenant, context.caller).map(keyViewMessage),
@@ -298,7 +194,7 @@ export class KeysGrpcController {
   }
 
   @GrpcMethod('KeyService', 'RegisterOwnerWebhook')
-  registerOwnerWebhook(message: RegisterOwnerWebhookMessage, metadata: Metadata): Promise<OwnerWebhookView> {
+  registerOwnerWebhook(message: KeyledgerV1.RegisterOwnerWebhookRequest__Output, metadata: Metadata): Promise<KeyledgerV1.OwnerWebhook> {
     const body = { tenant: message.tenant, owner: message.owner, url: message.url };
     return this.handle('RegisterOwnerWebhook', metadata, body, (context) =>
       this.keys.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context),

@@ -1,38 +1,14 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { verifyKeyRequestSchema } from '@keyledger/contracts';
-import type { VerifyResult } from '@keyledger/contracts';
+import type { KeyledgerV1, VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { KeyVerification } from './key-verification.js';
 
-/** keyledger.v1.VerifyRequest as @grpc/proto-loader hands it over (unset optional fields: undefined). */
-interface VerifyMessage {
-  key?: string | null;
-  tenant?: string | null;
-  scopes?: string[] | null;
-  ip?: string | null;
-  env?: string | null;
-  cost?: number | null;
-}
+const MALFORMED: KeyledgerV1.VerifyResponse = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
 
-interface VerifyResponseMessage {
-  valid: boolean;
-  code: string;
-  keyId?: string;
-  tenant?: string;
-  owner?: string;
-  scopes: string[];
-  env?: string;
-  expiresAt?: string;
-  meta: Record<string, string>;
-  reset?: string;
-  remaining?: number;
-}
-
-const MALFORMED: VerifyResponseMessage = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
-
-function responseMessage(result: VerifyResult): VerifyResponseMessage {
+function responseMessage(result: VerifyResult): KeyledgerV1.VerifyResponse {
   return {
     valid: result.valid,
     code: result.code,
@@ -60,7 +36,7 @@ export class VerifyGrpcController {
   ) {}
 
   @GrpcMethod('VerifierService', 'Verify')
-  verify(message: VerifyMessage | null | undefined): VerifyResponseMessage {
+  verify(message: KeyledgerV1.VerifyRequest__Output | null | undefined): KeyledgerV1.VerifyResponse {
     const request = verifyKeyRequestSchema.safeParse({
       key: message?.key,
       tenant: message?.tenant ?? undefined,

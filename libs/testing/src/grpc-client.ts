@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition, Options, PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { protoDir } from '@keyledger/contracts';
+import type { Deserialize, MethodDefinition, Options, PackageDefinition, Serialize, ServiceDefinition } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { protoDir, protoPath } from '@keyledger/contracts';
+import type { KeyledgerV1, ProtoName } from '@keyledger/contracts';
 
 /**
  * The services' loader options, but without the oneof discriminators (`_name: 'name'` for
@@ -8,8 +10,16 @@ import { protoDir } from '@keyledger/contracts';
  */
 export const GRPC_TEST_LOADER: Options = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: false, includeDirs: [protoDir()] };
 
-/** A client of one service of the API, loaded from the same proto files as the servers. */
-export class GrpcApi {
+/** What a method of a generated service definition sends (its plain request type). */
+type RequestOf<Method> = Method extends { requestSerialize: Serialize<infer Request> } ? Request : never;
+/** What a method of a generated service definition reads (its response's `__Output` type). */
+type ResponseOf<Method> = Method extends { responseDeserialize: Deserialize<infer Response> } ? Response : never;
+
+/**
+ * A client of one service of the API, loaded from the same proto files as the servers, typed by
+ * the service's generated definition (e.g. `KeyledgerV1.KeyServiceDefinition`).
+ */
+export class GrpcApi<S> {
   private readonly client: grpc.Client;
   private readonly methods: ServiceDefinition;
 
@@ -18,8 +28,8 @@ export class GrpcApi {
     this.methods = definition[service] as ServiceDefinition;
   }
 
-  call<T>(method: string, request: object, metadata = new grpc.Metadata()): Promise<T> {
-    const definition = this.methods[method] as MethodDefinition<object, T> | undefined;
+  call<M extends keyof S & string>(method: M, request: RequestOf<S[M]>, metadata = new grpc.Metadata()): Promise<ResponseOf<S[M]>> {
+    const definition = this.methods[method] as MethodDefinition<RequestOf<S[M]>, unknown, unknown, ResponseOf<S[M]>> | undefined;
     if (!definition) throw new Error(`no method ${method}`);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
@@ -29,7 +39,7 @@ export class GrpcApi {
         request,
         metadata,
         { deadline: Date.now() + 15_000 },
-        (error, response) => (error ? reject(error) : resolve(response as T)),
+        (error, response) => (error ? reject(error) : resolve(response as ResponseOf<S[M]>)),
       );
     });
   }
@@ -37,4 +47,19 @@ export class GrpcApi {
   close(): void {
     this.client.close();
   }
+}
+
+/** The generated method types of each service of the API (package `keyledger.v1`). */
+interface ApiServices {
+  KeyService: KeyledgerV1.KeyServiceDefinition;
+  VerifierService: KeyledgerV1.VerifierServiceDefinition;
+  UsageService: KeyledgerV1.UsageServiceDefinition;
+}
+
+/** The proto file declaring each service. */
+const SERVICE_PROTOS = { KeyService: 'keys', VerifierService: 'verifier', UsageService: 'usage' } as const satisfies Record<keyof ApiServices, ProtoName>;
+
+/** A client of one of the API's services (`keyledger.v1.<service>`) at `host:port`. */
+export function grpcClient<N extends keyof ApiServices>(address: string, service: N): GrpcApi<ApiServices[N]> {
+  return new GrpcApi(address, loadSync(protoPath(SERVICE_PROTOS[service]), GRPC_TEST_LOADER), `keyledger.v1.${service}`);
 }
