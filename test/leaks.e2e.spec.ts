@@ -14,7 +14,8 @@ import type {
   KeyLeakReportedData,
   KeyView,
 } from '@keyledger/contracts';
-import { deliverySubject, notificationSubject, protoPath, streamIdOf } from '@keyledger/contracts';
+import { deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
+import { protoPath } from '@keyledger/proto-paths';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import { recordAnomaly } from '@keyledger/key-management';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { loadSync } from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
-import { protoPath, streamIdOf } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import { protoPath } from '@keyledger/proto-paths';
 import type { KeyView } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { apiSubject, protoPath, streamIdOf } from '@keyledger/contracts';
+import { apiSubject, streamIdOf } from '@keyledger/contracts';
+import { protoPath } from '@keyledger/proto-paths';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, OtlpReceiver, ReceivedSpan, RunningServices, TestContext } from '@keyledger/testing';
 import {

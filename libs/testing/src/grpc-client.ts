@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, Options, PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { protoDir } from '@keyledger/contracts';
+import { protoDir } from '@keyledger/proto-paths';
 
 /**
  * The services' loader options, but without the oneof discriminators (`_name: 'name'` for
