@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
+import ts from 'typescript';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 // Only the boundary rules, without type information: linting one file type-aware would
 // build the whole workspace's program for it.
 const eslint = new ESLint({
-  cwd: fileURLToPath(new URL('../..', import.meta.url)),
+  cwd: root,
   overrideConfig: { languageOptions: { parserOptions: { projectService: false } } },
   ruleFilter: ({ ruleId }) => ruleId === 'no-restricted-imports' || ruleId === 'no-restricted-globals',
 });
@@ -71,5 +74,37 @@ describe('module boundaries', () => {
         `import { readFileSync } from 'node:fs';\nimport { DataSource } from 'typeorm';\n\nexport const used = [readFileSync, DataSource, process.env];\n`,
       ),
     ).toEqual([]);
+  });
+});
+
+/** The compiler's errors for one file added to a library's tsconfig.lib.json program (what `npm run typecheck` checks). */
+function compileErrors(library: string, source: string): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    `${root}libs/${library}/tsconfig.lib.json`,
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  )!;
+  const fixture = `${root}libs/${library}/src/typecheck-fixture.ts`;
+  const host = ts.createCompilerHost(config.options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersion, ...rest) =>
+    fileName === fixture ? ts.createSourceFile(fileName, source, languageVersion) : getSourceFile(fileName, languageVersion, ...rest);
+  const program = ts.createProgram({ rootNames: [fixture], options: config.options, host });
+  return program.getSemanticDiagnostics(program.getSourceFile(fixture)).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+}
+
+describe('plain TypeScript libraries compile without Node', () => {
+  it.each([
+    ['key-domain', 'Buffer.from("x")', 'Buffer'],
+    ['key-domain', 'process.env.KEY', 'process'],
+    ['contracts', 'setImmediate(() => undefined)', 'setImmediate'],
+  ])('refuses %s code using %s', (library, expression, name) => {
+    expect(compileErrors(library, `export const used = ${expression};\n`)).toEqual([expect.stringContaining(`Cannot find name '${name}'`)]);
+  });
+
+  it('accepts plain code using the contracts', () => {
+    expect(compileErrors('key-domain', `import { streamIdOf } from '@keyledger/contracts';\n\nexport const stream = streamIdOf('key', 'key_1');\n`)).toEqual(
+      [],
+    );
   });
 });
