@@ -28,10 +28,13 @@ export const EVENT_TYPES_BY_CATEGORY = {
   system: ['AdminKeyBootstrapped'],
 } as const satisfies Partial<Record<StreamCategory, readonly string[]>>;
 
+type EventTypesByCategory = typeof EVENT_TYPES_BY_CATEGORY;
+
+/** The event types of one category's streams, e.g. `EventTypeOf<'tenant'>`. */
+export type EventTypeOf<C extends keyof EventTypesByCategory> = EventTypesByCategory[C][number];
+
 /** An event type the store records. */
-export type EventType = (typeof EVENT_TYPES_BY_CATEGORY)[keyof typeof EVENT_TYPES_BY_CATEGORY][number];
-/** An event type of a tenant's stream (its policies and its owners' delivery settings). */
-export type TenantEventType = (typeof EVENT_TYPES_BY_CATEGORY)['tenant'][number];
+export type EventType = EventTypeOf<keyof EventTypesByCategory>;
 
 /** The closed set of event types, every category together. */
 export const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(Object.values(EVENT_TYPES_BY_CATEGORY).flat());
@@ -39,6 +42,11 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(Object.values
 /** True when the store records events of this type. */
 export function isEventType(type: string): type is EventType {
   return EVENT_TYPES.has(type);
+}
+
+/** True when the streams of this category record events of this type. */
+export function isEventTypeOf<C extends keyof EventTypesByCategory>(category: C, type: string): type is EventTypeOf<C> {
+  return (EVENT_TYPES_BY_CATEGORY[category] as readonly string[]).includes(type);
 }
 
 // At most 40 + 1 + 200 characters: the envelope schema on the bus allows 250.
