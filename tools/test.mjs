@@ -27,7 +27,7 @@ const { build } = await import('./build.mjs');
 log(`built ${await build()} files`);
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 if (jestArgs.length === 0) {
-  await run('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
+  await run('type-check', process.execPath, [join(root, 'tools', 'typecheck.mjs')]);
   await run('project graph', bin('nx'), ['show', 'projects'], { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' });
   await run('lint', bin('eslint'), ['.']);
 }

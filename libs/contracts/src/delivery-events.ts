@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+import { parseUrl } from './web-globals.js';
 
 /**
  * Events of key delivery beyond KeyDelivered (key-events.ts), version 1. None of them carries a
@@ -25,7 +26,7 @@ export const webhookUrlSchema = z
   .max(MAX_WEBHOOK_URL_LENGTH)
   .refine((text) => {
     try {
-      const url = new URL(text);
+      const url = parseUrl(text);
       return url.protocol === 'https:' && url.username === '' && url.password === '' && url.hash === '' && url.hostname !== '';
     } catch {
       return false;

@@ -7,6 +7,8 @@
  *   <prefix>.usage.v1.batches                usage records (KeyUsed) in batches, from the verifiers
  *   <prefix>.v1.notifications.<tenant>       incidents on the tenant's keys and what was done, from the rotator
  */
+import { utf8Base64url } from './web-globals.js';
+
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 function token(value: string, what: string): string {
@@ -64,7 +66,7 @@ const OWNER_TOKEN = /^[A-Za-z0-9-][A-Za-z0-9_-]*$/;
  * else `_` and its UTF-8 in base64url, so every owner has exactly one token and no two share one.
  */
 export function ownerSubjectToken(owner: string): string {
-  return OWNER_TOKEN.test(owner) ? owner : `_${Buffer.from(owner, 'utf8').toString('base64url')}`;
+  return OWNER_TOKEN.test(owner) ? owner : `_${utf8Base64url(owner)}`;
 }
 
 /** Where keys sealed to an owner's public key are published: `<prefix>.v1.delivery.<tenant>.<owner token>`. */

@@ -77,7 +77,7 @@ describe('PostgresEventStore', () => {
     ['a malformed stream id', 'no category', NO_STREAM, [testEvent()]],
     ['a negative expected version', 'key-b1', -1, [testEvent()]],
     ['an empty batch', 'key-b1', NO_STREAM, []],
-    ['a lowercase event type', 'key-b1', NO_STREAM, [testEvent({}, { type: 'keyIssued' })]],
+    ['a lowercase event type', 'key-b1', NO_STREAM, [testEvent({}, { type: 'keyIssued' as never })]],
     ['metadata without an actor', 'key-b1', NO_STREAM, [testEvent({}, { metadata: { correlationId: 'c', causationId: 'c' } as never })]],
     ['a malformed traceparent', 'key-b1', NO_STREAM, [testEvent({}, { metadata: { actor: 'a', correlationId: 'c', causationId: 'c', traceparent: 'nope' } })]],
     ['data that is not an object', 'key-b1', NO_STREAM, [testEvent({}, { data: [1, 2] as never })]],
@@ -85,6 +85,13 @@ describe('PostgresEventStore', () => {
   ])('rejects %s as INVALID_EVENT and writes nothing', async (_what, streamId, version, events) => {
     await expect(ctx.store.append(streamId, version, events as never)).rejects.toBeInstanceOf(InvalidEventError);
     expect(await ctx.store.readStream('key-b1')).toHaveLength(0);
+  });
+
+  it('refuses an event type outside the closed set, writing none of its batch', async () => {
+    const attempt = ctx.store.append('key-u1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 }, { type: 'KeyExpired' as never })]);
+    await expect(attempt).rejects.toBeInstanceOf(InvalidEventError);
+    await expect(attempt).rejects.toThrow('event #1: "KeyExpired" is not an event type Keyledger records');
+    expect(await ctx.store.readStream('key-u1')).toEqual([]);
   });
 
   it('accepts the literal text \\u0000, which is not a NUL character', async () => {

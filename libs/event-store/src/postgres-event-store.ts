@@ -1,8 +1,8 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { DataSource } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
-import type { EventEnvelope, EventMetadata, GlobalPosition } from '@keyledger/contracts';
-import { MAX_EVENT_BYTES, eventIdSchema, eventMetadataSchema, isStreamId } from '@keyledger/contracts';
+import type { EventEnvelope, EventMetadata, EventType, GlobalPosition } from '@keyledger/contracts';
+import { MAX_EVENT_BYTES, eventIdSchema, eventMetadataSchema, isEventType, isStreamId } from '@keyledger/contracts';
 import canonicalize from 'canonicalize';
 import { newEventId } from '@keyledger/ids';
 import { inSpan, traceContextFields } from '@keyledger/observability';
@@ -14,7 +14,8 @@ import { SELECT_EVENT, toEnvelope } from './event-row.js';
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
   readonly eventId?: string;
-  readonly type: string;
+  /** One of the closed set; checked again at run time, as callers may cast. */
+  readonly type: EventType;
   readonly schemaVersion?: number;
   readonly data: TData;
   readonly metadata: EventMetadata;
@@ -70,7 +71,6 @@ function categoryList(category: string | readonly string[] | undefined): string[
   return categories;
 }
 
-const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,99}$/;
 const UNIQUE_VIOLATION = '23505';
 
 /**
@@ -330,7 +330,7 @@ const toAppended = (row: StoredIdRow): AppendedEvent => ({
 
 interface PreparedEvent {
   readonly eventId: string;
-  readonly type: string;
+  readonly type: EventType;
   readonly schemaVersion: number;
   readonly data: unknown;
   readonly metadata: EventMetadata;
@@ -342,7 +342,7 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
   const eventId = event.eventId ?? makeEventId();
   if (!eventIdSchema.safeParse(eventId).success)
     throw new InvalidEventError(`${where}: event id must be a lowercase RFC 9562 UUID, got ${JSON.stringify(eventId)}`);
-  if (!EVENT_TYPE.test(event.type)) throw new InvalidEventError(`${where}: event type must be PascalCase, got ${JSON.stringify(event.type)}`);
+  if (!isEventType(event.type)) throw new InvalidEventError(`${where}: ${JSON.stringify(event.type)} is not an event type Keyledger records (EVENT_TYPES)`);
   const schemaVersion = event.schemaVersion ?? 1;
   if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) throw new InvalidEventError(`${where}: schema version must be a positive integer`);
   if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) throw new InvalidEventError(`${where}: data must be a JSON object`);

@@ -311,7 +311,10 @@ export class KeyDeliveries {
         ending.type === 'KeyDeliveryAcknowledged'
           ? { type: ending.type, data: { ...common, channel: ending.channel } satisfies KeyDeliveryAcknowledgedData, metadata }
           : { type: ending.type, data: common satisfies KeyDeliveryExpiredData, metadata };
-      await this.deps.store.append(streamId, events.length, [...(events.length === 0 ? [{ type: 'KeyDelivered', data: started, metadata }] : []), last]);
+      await this.deps.store.append(streamId, events.length, [
+        ...(events.length === 0 ? [{ type: 'KeyDelivered' as const, data: started, metadata }] : []),
+        last,
+      ]);
       if (ending.type === 'KeyDeliveryAcknowledged') this.totals.acknowledged += 1;
       else this.totals.expired += 1;
       return 'RECORDED';

@@ -1,5 +1,5 @@
 import type { IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
-import { ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
+import { isEventTypeOf, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { IncidentPolicyTable, OwnerPublicKeyTable, OwnerWebhookTable, RotationPolicyTable } from '@keyledger/key-domain';
 import { evolveIncidentPolicies, evolveOwnerPublicKeys, evolveOwnerWebhooks, evolveRotationPolicies } from '@keyledger/key-domain';
@@ -21,7 +21,9 @@ export async function readTenantSettings(store: PostgresEventStore, tenant: stri
   let ownerPublicKeys: OwnerPublicKeyTable = new Map();
   let ownerWebhooks: OwnerWebhookTable = new Map();
   for (const event of await store.readStream(streamIdOf('tenant', tenant))) {
-    switch (event.type) {
+    const eventType = event.type;
+    if (!isEventTypeOf('tenant', eventType)) continue; // not a setting
+    switch (eventType) {
       case 'RotationPolicySet':
         rotationPolicies = evolveRotationPolicies(rotationPolicies, event.data as RotationPolicySetData);
         break;
@@ -37,6 +39,8 @@ export async function readTenantSettings(store: PostgresEventStore, tenant: stri
         if (parsed.success) ownerWebhooks = evolveOwnerWebhooks(ownerWebhooks, parsed.data);
         break;
       }
+      default:
+        eventType satisfies never;
     }
   }
   return { rotationPolicies, incidentPolicies, ownerPublicKeys, ownerWebhooks };

@@ -23,7 +23,7 @@ describe('credits consumption records', () => {
     const instanceId = 'verifier-pod-1-0a1b2c3d';
     const streamId = streamIdOf('credits', instanceId);
     const day = Date.UTC(2026, 0, 1);
-    const earlier = { eventId: newEventId(), type: 'CreditsConsumed', data: { entries: [['key_earlier', day, 4]] }, metadata: testMetadata() };
+    const earlier = { eventId: newEventId(), type: 'CreditsConsumed' as const, data: { entries: [['key_earlier', day, 4]] }, metadata: testMetadata() };
     await ctx.store.append(streamId, NO_STREAM, [earlier]);
 
     sync = new RateLimitSync(

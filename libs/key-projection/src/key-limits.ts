@@ -163,7 +163,7 @@ export class KeyLimits implements LimitCheck {
     const metadata = { actor: 'system:verifier', correlationId: this.settings.instanceId, causationId: this.settings.instanceId };
     const events = eventIds.map((eventId, n) => ({
       eventId,
-      type: 'CreditsConsumed',
+      type: 'CreditsConsumed' as const,
       data: { entries: entries.slice(n * ENTRIES_PER_EVENT, (n + 1) * ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]) },
       metadata,
     }));

@@ -3,7 +3,8 @@ import type { Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { GRPC_PACKAGE, protoDir, protoPath } from '@keyledger/contracts';
+import { GRPC_PACKAGE } from '@keyledger/contracts';
+import { protoDir, protoPath } from '@keyledger/proto-paths';
 
 export interface GrpcApiOptions {
   /** Proto file name under libs/contracts/proto/keyledger/v1, e.g. `keys`. */

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Deserialize, MethodDefinition, Options, PackageDefinition, Serialize, ServiceDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
-import { protoDir, protoPath } from '@keyledger/contracts';
+import { protoDir, protoPath } from '@keyledger/proto-paths';
 import type { KeyledgerV1, ProtoName } from '@keyledger/contracts';
 
 /**
