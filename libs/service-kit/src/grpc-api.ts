@@ -29,6 +29,7 @@ export function grpcApi(options: GrpcApiOptions): MicroserviceOptions {
       package: GRPC_PACKAGE,
       protoPath: [protoPath(options.proto)],
       url: grpcAddress(options.host, options.port),
+      // tools/generate-grpc-types.mjs generates the message types (KeyledgerV1 of @keyledger/contracts) for these options: change both together.
       loader: { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir()] },
       onLoadPackageDefinition: (pkg: PackageDefinition, server: Pick<Server, 'addService'>) => new ReflectionService(pkg).addToServer(server),
       gracefulShutdown: true,
