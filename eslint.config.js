@@ -1,21 +1,13 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+import { librariesTagged } from './tools/project-tags.mjs';
 
 // Nx's bannedExternalImports never sees Node's builtins (they belong to no project, so the
 // rule returns before checking the ban): the bans below use ESLint's core rules instead, on
-// the files of every library tagged type:domain or type:contract, read from its project.json
-// so that a new library is covered by its tag alone.
-const librariesTagged = (tag) =>
-  readdirSync(new URL('./libs', import.meta.url), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .filter((entry) => {
-      const project = JSON.parse(readFileSync(new URL(`./libs/${entry.name}/project.json`, import.meta.url), 'utf8'));
-      return project.tags?.includes(tag) ?? false;
-    })
-    .map((entry) => `libs/${entry.name}/**/*.ts`);
+// the files of every library tagged type:domain or type:contract.
+const filesOfLibrariesTagged = (tag) => librariesTagged(tag).map((library) => `${library}/**/*.ts`);
 
 const banned = (regex, what) => ({ regex, message: `${what}: domain and contract code is plain TypeScript, free of I/O and frameworks.` });
 const NODE_IMPORTS = [
@@ -92,13 +84,13 @@ export default tseslint.config(
     },
   },
   // Domain rules are plain TypeScript: no framework, database, bus, schema library or Node.
-  plainTypeScript(librariesTagged('type:domain'), [
+  plainTypeScript(filesOfLibrariesTagged('type:domain'), [
     ...NODE_IMPORTS,
     ...FRAMEWORK_IMPORTS,
     banned('^zod(/.*)?$', 'the schema library (schemas belong to the contracts)'),
   ]),
   // Contracts are schemas (zod) and may name gRPC's types (generated message types do), not load gRPC.
-  plainTypeScript(librariesTagged('type:contract'), [
+  plainTypeScript(filesOfLibrariesTagged('type:contract'), [
     ...NODE_IMPORTS,
     ...FRAMEWORK_IMPORTS,
     { ...banned('^@grpc/', 'gRPC at run time'), allowTypeImports: true },

@@ -2,25 +2,15 @@
 // then each library tagged type:domain or type:contract with its own tsconfig.lib.json, whose
 // `"types": []` leaves out Node's types: there `Buffer` or `process` does not compile. One
 // process, so the programs share their parsed files.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { librariesTagged } from './project-tags.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PLAIN_TAGS = ['type:domain', 'type:contract'];
 const NODE_TYPES = `${join('node_modules', '@types', 'node')}/`;
-
-/** The libraries that must compile without Node, from their project.json tags. */
-function plainLibraries() {
-  return readdirSync(join(root, 'libs'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'libs', entry.name, 'project.json')))
-    .filter((entry) => {
-      const { tags = [] } = JSON.parse(readFileSync(join(root, 'libs', entry.name, 'project.json'), 'utf8'));
-      return tags.some((tag) => PLAIN_TAGS.includes(tag));
-    })
-    .map((entry) => join('libs', entry.name));
-}
 
 const sourceFiles = new Map();
 function cachingHost(options) {
@@ -90,7 +80,7 @@ function check(configPath, library) {
 
 const problems = [];
 problems.push(...check('tsconfig.json'));
-for (const library of plainLibraries()) {
+for (const library of librariesTagged(...PLAIN_TAGS)) {
   const configPath = join(library, 'tsconfig.lib.json');
   if (existsSync(join(root, configPath))) problems.push(...check(configPath, library));
   else problems.push(`${library}: missing tsconfig.lib.json (see libs/key-domain/tsconfig.lib.json)`);
