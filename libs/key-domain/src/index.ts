@@ -8,6 +8,7 @@ export * from './key-decider.js';
 export * from './verify-key.js';
 export * from './rate-limits.js';
 export * from './credits.js';
+export * from './shared-rate-limiter.js';
 export * from './rotation.js';
 export * from './rotation-policy.js';
 export * from './owner-public-keys.js';

@@ -3,14 +3,13 @@ import { streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
-import type { CreditState, KeyRecord } from '@keyledger/key-domain';
+import type { Admission, CreditState, KeyRecord } from '@keyledger/key-domain';
 import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { KeyIndex } from './key-index.js';
 import type { RateLimitSync } from './rate-limit-sync.js';
 import type { LimitCheck } from './key-verifier.js';
-import type { Admission } from './shared-rate-limiter.js';
 import type { VerifierFence } from './verifier-fence.js';
 
 export interface KeyLimitsSettings {

@@ -1,9 +1,8 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
+import type { Admission, KeyRecord, VerifyConditions } from '@keyledger/key-domain';
 import { isWellFormedKey, verificationCode } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
-import type { Admission } from './shared-rate-limiter.js';
 
 /** A verifier's rate limits and quotas, as verification uses them. */
 export interface LimitCheck {

@@ -1,5 +1,5 @@
 import type { RateLimit } from '@keyledger/contracts';
-import { shareOfRemaining, windowStart } from '@keyledger/key-domain';
+import { shareOfRemaining, windowStart } from './rate-limits.js';
 
 /**
  * One replica's state of its rate-limit windows, as it tells the others at every sync tick,
