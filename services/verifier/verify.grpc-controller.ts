@@ -4,7 +4,7 @@ import { verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-import { KeyVerification } from './key-verification.js';
+import { VerifyService } from './verify.service.js';
 
 /** keyledger.v1.VerifyRequest as @grpc/proto-loader hands it over (unset optional fields: undefined). */
 interface VerifyMessage {
@@ -55,7 +55,7 @@ function responseMessage(result: VerifyResult): VerifyResponseMessage {
 @Controller()
 export class VerifyGrpcController {
   constructor(
-    @Inject(KeyVerification) private readonly verification: KeyVerification,
+    @Inject(VerifyService) private readonly verification: VerifyService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

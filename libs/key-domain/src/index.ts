@@ -5,7 +5,7 @@ export * from './ip-allowlist.js';
 export * from './key-status.js';
 export * from './key-record.js';
 export * from './key-decider.js';
-export * from './verify-key.js';
+export * from './verify-decision.js';
 export * from './rate-limits.js';
 export * from './credits.js';
 export * from './shared-rate-limiter.js';
