@@ -1,5 +1,5 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { VerifyConditions } from '@keyledger/key-domain';
+import type { VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
 import type { KeyVerifier } from '@keyledger/key-projection';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
 import { HotPathHistogram, scrapedLabelledCounter } from '@keyledger/observability';
@@ -15,8 +15,8 @@ interface OutcomeTally {
 
 /**
  * The verifier's one operation, shared by NATS, gRPC and HTTP: asks the KeyVerifier for the
- * verdict (libs/key-domain decides it, from memory only) and records the use with the credits
- * the verdict charged. Counts every outcome and times every verification, by transport, at a
+ * answer (libs/key-domain decides it, from memory only) and records the use with the credits
+ * it charged. Counts every outcome and times every verification, by transport, at a
  * cost of a few additions: prom-client's own per-call label handling would cost as much as
  * the verification.
  */
@@ -24,6 +24,8 @@ export class VerifyService {
   private readonly timers = new Map<VerifyTransport, HotPathObserver>();
   private readonly tallies = new Map<string, OutcomeTally>();
   private readonly duration: HotPathHistogram;
+  /** What the verification under way costs, written by the verifier: kept here, a verification allocates none. */
+  private readonly charge: VerifyCharge = { take: false, credits: 0 };
   /** Told about every answer once it is known (libs/usage-recorder); unset: nothing is recorded. */
   private usage: Pick<UsageRecorder, 'record'> | undefined;
 
@@ -47,10 +49,10 @@ export class VerifyService {
   verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const { result, credits } = this.verifier.verify(key, conditions, now, cost);
+    const result = this.verifier.verify(key, conditions, now, cost, this.charge);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
-    this.usage?.record(key, conditions, result, transport, now, credits);
+    this.usage?.record(key, conditions, result, transport, now, this.charge.credits);
     return result;
   }
 

@@ -40,10 +40,11 @@ export interface LimitsState {
   remaining(record: KeyRecord, now: number): number | undefined;
 }
 
-/** The outcome of one verification: the answer, and what the caller does about it. */
-export interface VerifyVerdict {
-  /** The answer, the same on every transport. */
-  result: VerifyResult;
+/**
+ * What a verification's caller does besides answering, written by decideVerification into
+ * an object the caller keeps (a verification allocates none).
+ */
+export interface VerifyCharge {
   /** The key's limits admitted this use: the caller takes it from them (a use of each rate limit, `credits` of the quota). */
   take: boolean;
   /** Credits the use costs the key's quota, to record with it: 0 unless a quota admitted it. */
@@ -54,19 +55,13 @@ const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILAB
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
 
-/** A verdict for `decideVerification` to write into, one per caller: a verification then allocates no verdict. */
-export function newVerifyVerdict(): VerifyVerdict {
-  return { result: NOT_FOUND, take: false, credits: 0 };
-}
-
 /**
  * Decides one verification, whole: fail closed first (a replica that may have missed a
  * revocation refuses every key, whatever it is), then format and checksum (no lookup for a
  * malformed key), the key's rules (tenant, status, environment, IP allowlist, scopes), and,
  * for a key that passes them, its rate limits and quota for `cost` credits. Changes nothing:
- * it writes into `verdict` (and returns it) what to answer, whether the use is to be taken
- * from the limits, and the credits it costs; the caller applies that. Never throws, whatever
- * the input.
+ * returns the answer, and writes into `charge` whether the use is to be taken from the
+ * limits and the credits it costs; the caller applies that. Never throws, whatever the input.
  */
 export function decideVerification(
   keys: KeyState,
@@ -75,25 +70,27 @@ export function decideVerification(
   cost: number,
   limits: LimitsState | undefined,
   now: number,
-  verdict: VerifyVerdict,
-): VerifyVerdict {
-  verdict.take = false;
-  verdict.credits = 0;
-  if (keys.isFailingClosed(now)) return answer(verdict, UNAVAILABLE);
-  if (!isWellFormedKey(presented)) return answer(verdict, MALFORMED);
+  charge: VerifyCharge,
+): VerifyResult {
+  charge.take = false;
+  charge.credits = 0;
+  if (keys.isFailingClosed(now)) return UNAVAILABLE;
+  if (!isWellFormedKey(presented)) return MALFORMED;
   const record = keys.find(presented as string);
   let code = codeByRules(record, conditions, now);
-  if (code === 'NOT_FOUND' || !record) return answer(verdict, NOT_FOUND);
+  if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
   // Only a use that would succeed counts against the limits.
   const limited = code === 'VALID' && limits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
   const admission = limited ? limits.assess(record, now, cost) : undefined;
   if (admission?.allowed === false) code = admission.exhausted === 'credits' ? 'USAGE_EXCEEDED' : 'RATE_LIMITED';
   // A key with a quota says what is left, whatever the answer.
   const remaining = admission ? admission.remaining : record.credits && limits?.remaining(record, now);
-  verdict.take = admission?.allowed === true;
-  // Credits are charged only where a quota admitted the use.
-  verdict.credits = verdict.take && record.credits !== undefined ? cost : 0;
-  return answer(verdict, {
+  if (admission?.allowed === true) {
+    charge.take = true;
+    // Credits are charged only where a quota admitted the use.
+    if (record.credits !== undefined) charge.credits = cost;
+  }
+  return {
     valid: code === 'VALID',
     code,
     keyId: record.keyId,
@@ -105,12 +102,7 @@ export function decideVerification(
     meta: record.metadata,
     ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
     ...(remaining === undefined ? {} : { remaining }),
-  });
-}
-
-function answer(verdict: VerifyVerdict, result: VerifyResult): VerifyVerdict {
-  verdict.result = result;
-  return verdict;
+  };
 }
 
 /** The code a found (or not found) key's own rules give, given the conditions, at `now` (ms). */

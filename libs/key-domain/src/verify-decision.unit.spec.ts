@@ -6,8 +6,8 @@ import type { KeyRecord } from './key-record.js';
 import { parseCidr } from './ip-allowlist.js';
 import type { Admission } from './shared-rate-limiter.js';
 import { SharedRateLimiter } from './shared-rate-limiter.js';
-import type { KeyState, LimitsState, VerifyConditions } from './verify-decision.js';
-import { decideVerification, newVerifyVerdict } from './verify-decision.js';
+import type { KeyState, LimitsState, VerifyCharge, VerifyConditions } from './verify-decision.js';
+import { decideVerification } from './verify-decision.js';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 const presented = formatNewKey('kl', 'live', (size) => new Uint8Array(size).fill(7));
@@ -60,9 +60,15 @@ function limitsAnswering(admission: Partial<Admission>, remaining?: number): Lim
   };
 }
 
+/** The answer and the charge of one verification, as one value. */
+function verdictOf(keys: KeyState, candidate: unknown, conditions: VerifyConditions, cost: number, limits: LimitsState | undefined, at: number) {
+  const charge: VerifyCharge = { take: true, credits: -1 };
+  const result = decideVerification(keys, candidate, conditions, cost, limits, at, charge);
+  return { result, ...charge };
+}
+
 function decide(key: KeyRecord | undefined, conditions: VerifyConditions = {}, limits?: LimitsState, cost = 1, at = now) {
-  const verdict = decideVerification(keysHolding(key), presented, conditions, cost, limits, at, newVerifyVerdict());
-  return { ...verdict };
+  return verdictOf(keysHolding(key), presented, conditions, cost, limits, at);
 }
 
 const codeOf = (key: KeyRecord | undefined, conditions: VerifyConditions = {}, at = now): VerifyCode => decide(key, conditions, undefined, 1, at).result.code;
@@ -91,13 +97,13 @@ describe('verify decision', () => {
       fc.property(fc.oneof(fc.string(), fc.anything()), (candidate) => {
         fc.pre(candidate !== presented);
         const keys = keysHolding(record);
-        const verdict = decideVerification(keys, candidate, {}, 1, limitsAnswering({}), now, newVerifyVerdict());
+        const verdict = verdictOf(keys, candidate, {}, 1, limitsAnswering({}), now);
         expect(verdict.result.code === 'MALFORMED' || verdict.result.code === 'NOT_FOUND').toBe(true);
         if (verdict.result.code === 'MALFORMED') expect(keys.lookups).toBe(0);
         expect(verdict).toMatchObject({ take: false, credits: 0 });
       }),
     );
-    expect(decideVerification(keysHolding(record), `${presented.slice(0, -1)}!`, {}, 1, undefined, now, newVerifyVerdict()).result).toEqual({
+    expect(verdictOf(keysHolding(record), `${presented.slice(0, -1)}!`, {}, 1, undefined, now).result).toEqual({
       valid: false,
       code: 'MALFORMED',
     });
@@ -177,7 +183,7 @@ describe('verify decision', () => {
     fc.assert(
       fc.property(fc.oneof(fc.constant(presented), fc.anything()), fc.integer({ min: 0, max: 1000 }), (candidate, cost) => {
         const keys = keysHolding(withQuota, true);
-        const verdict = decideVerification(keys, candidate, {}, cost, limits, now, newVerifyVerdict());
+        const verdict = verdictOf(keys, candidate, {}, cost, limits, now);
         expect(verdict).toEqual({ result: { valid: false, code: 'UNAVAILABLE' }, take: false, credits: 0 });
         expect(keys.lookups).toBe(0);
       }),
@@ -238,11 +244,11 @@ describe('verify decision', () => {
       assess: (key, at) => limiter.assess(key.keyId, key.rateLimits, at, at + 30),
       remaining: () => undefined,
     };
-    const verdict = newVerifyVerdict();
+    const charge: VerifyCharge = { take: false, credits: 0 };
     const codes = [0, 1, 2, 999, 1000].map((offset) => {
-      const { result, take } = decideVerification(keysHolding(limited), presented, {}, 1, limits, now + offset, verdict);
-      if (take) limiter.take();
-      return result.code;
+      const { code } = decideVerification(keysHolding(limited), presented, {}, 1, limits, now + offset, charge);
+      if (charge.take) limiter.take();
+      return code;
     });
     expect(codes).toEqual(['VALID', 'VALID', 'RATE_LIMITED', 'RATE_LIMITED', 'VALID']);
   });

@@ -1,6 +1,6 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { KeyRecord, KeyState, VerifyConditions, VerifyVerdict } from '@keyledger/key-domain';
-import { decideVerification, newVerifyVerdict } from '@keyledger/key-domain';
+import type { KeyRecord, KeyState, VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
+import { decideVerification } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
 import type { KeyLimits } from './key-limits.js';
@@ -15,12 +15,12 @@ export interface KeyVerifierOptions {
 
 /**
  * Verifies presented keys against the in-memory index: gathers what `decideVerification`
- * (libs/key-domain) reads (the keys, found by digest under each pepper, and the shared
- * limits), and takes from the limits the use the verdict admits. The verdict is written into
- * one object per verifier, read it before the next verification.
+ * (libs/key-domain) reads (the keys, found by digest under each pepper; the projection's
+ * fail-closed state; the shared limits), and takes from the limits the use it admits.
  */
 export class KeyVerifier implements KeyState {
-  private readonly verdict = newVerifyVerdict();
+  /** The charge of a verification whose caller does not keep it. */
+  private readonly charge: VerifyCharge = { take: false, credits: 0 };
   private readonly projection: KeyVerifierOptions['projection'];
   private readonly limits: KeyVerifierOptions['limits'];
 
@@ -33,11 +33,14 @@ export class KeyVerifier implements KeyState {
     this.limits = options.limits;
   }
 
-  /** Verifies a key at `now` (ms); a valid key with a quota is charged `cost` credits. */
-  verify(presented: unknown, conditions: VerifyConditions, now: number, cost = 1): VerifyVerdict {
-    const verdict = decideVerification(this, presented, conditions, cost, this.limits, now, this.verdict);
-    if (verdict.take) this.limits?.take();
-    return verdict;
+  /**
+   * Verifies a key at `now` (ms), taking the use from the limits when they admit it; writes
+   * into `charge` the credits it cost (`cost` for a valid key with a quota), to record with it.
+   */
+  verify(presented: unknown, conditions: VerifyConditions, now: number, cost = 1, charge: VerifyCharge = this.charge): VerifyResult {
+    const result = decideVerification(this, presented, conditions, cost, this.limits, now, charge);
+    if (charge.take) this.limits?.take();
+    return result;
   }
 
   isFailingClosed(now: number): boolean {
@@ -54,7 +57,7 @@ export class KeyVerifier implements KeyState {
  * authentication does); a verifier serving many uses keeps a KeyVerifier.
  */
 export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
-  return new KeyVerifier(index, hasher).verify(presented, conditions, now).result;
+  return new KeyVerifier(index, hasher).verify(presented, conditions, now);
 }
 
 /** The presented key's digest, reused: findByDigest only reads it. */
