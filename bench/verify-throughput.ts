@@ -93,7 +93,7 @@ try {
     return { perSecond: (threads * IN_PROCESS_ITERATIONS) / (span / 1000), valid: results.reduce((sum, r) => sum + r.valid, 0) };
   };
   console.log(
-    `method: VALID keys; in-process = verifyKey() in worker threads (${IN_PROCESS_ITERATIONS.toLocaleString('en')} each) on an index of their own holding 1 key or ${MANY_KEYS.toLocaleString('en')} keys verified in a shuffled order, before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request; floor = node:http answering the same headers and doing nothing else`,
+    `method: VALID keys; in-process = KeyVerifier.verify() in worker threads (${IN_PROCESS_ITERATIONS.toLocaleString('en')} each) on an index of their own holding 1 key or ${MANY_KEYS.toLocaleString('en')} keys verified in a shuffled order, before the services start; NATS = request/reply from this process; HTTP = wrk on GET /v1/authorize; baseline = node:http server doing the same HMAC and a primary-key lookup in Postgres (pool of 10) per request; floor = node:http answering the same headers and doing nothing else`,
   );
   for (const keyCount of [1, MANY_KEYS]) {
     for (const threads of [1, cpus().length]) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { bearerToken } from '@keyledger/api-transport';
 import type { VerifyResult } from '@keyledger/contracts';
 import { MAX_VERIFY_COST } from '@keyledger/contracts';
-import type { KeyVerification } from './key-verification.js';
+import type { VerifyService } from './verify.service.js';
 
 /** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */
 const STATUS: Record<VerifyResult['code'], number> = {
@@ -42,7 +42,7 @@ const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFOR
  * credits to charge from `X-Keyledger-Cost`.
  * Answers with an empty body and headers, as nginx auth_request expects.
  */
-export function authorize(request: IncomingMessage, response: ServerResponse, verification: KeyVerification): void {
+export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService): void {
   const bearer = bearerToken(header(request, 'authorization'));
   const scope = header(request, 'x-required-scope');
   const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
@@ -81,7 +81,7 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
  * router: it is the gateway hot path, and routing, middleware and interceptors would cost
  * more than the verification itself. Every other request goes on to Nest.
  */
-export function serveAuthorizeFirst(server: Server, verification: KeyVerification): void {
+export function serveAuthorizeFirst(server: Server, verification: VerifyService): void {
   const framework = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {

@@ -7,6 +7,7 @@ import {
   DEFAULT_CREDITS_FLUSH_MS,
   DEFAULT_RATE_LIMIT_SYNC,
   KeyLimits,
+  KeyVerifier,
   LiveKeyProjection,
   RateLimitSync,
   registerKeyLimitsMetrics,
@@ -20,7 +21,7 @@ import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
 import type { UsageRecording } from '@keyledger/usage-recorder';
 import { usageRecording } from '@keyledger/usage-recorder';
 import { serveAuthorizeFirst } from './authorize.endpoint.js';
-import { KeyVerification } from './key-verification.js';
+import { VerifyService } from './verify.service.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
 import { verifyNatsController } from './verify.nats-controller.js';
 
@@ -43,7 +44,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(KeyVerification) private readonly verification: KeyVerification,
+    @Inject(VerifyService) private readonly verification: VerifyService,
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
     @Inject(USAGE) private readonly usage: Usage,
     @Inject(RateLimitSync) private readonly rateLimitSync: RateLimitSync,
@@ -89,7 +90,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: RateLimitSync, useValue: rateLimitSync },
         { provide: KeyLimits, useValue: keyLimits },
         { provide: VerifierFence, useValue: fence },
-        { provide: KeyVerification, useValue: new KeyVerification(index, hasher, projection, metrics, Date.now, keyLimits) },
+        { provide: VerifyService, useValue: new VerifyService(new KeyVerifier(index, hasher, { projection, limits: keyLimits }), metrics) },
       ],
     };
   }

@@ -4,7 +4,7 @@ import { verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { KeyledgerV1, VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-import { KeyVerification } from './key-verification.js';
+import { VerifyService } from './verify.service.js';
 
 const MALFORMED: KeyledgerV1.VerifyResponse = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
 
@@ -31,7 +31,7 @@ function responseMessage(result: VerifyResult): KeyledgerV1.VerifyResponse {
 @Controller()
 export class VerifyGrpcController {
   constructor(
-    @Inject(KeyVerification) private readonly verification: KeyVerification,
+    @Inject(VerifyService) private readonly verification: VerifyService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

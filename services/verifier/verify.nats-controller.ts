@@ -5,7 +5,7 @@ import { apiSubject, verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-import { KeyVerification } from './key-verification.js';
+import { VerifyService } from './verify.service.js';
 
 const MALFORMED: VerifyResult = { valid: false, code: 'MALFORMED' };
 
@@ -17,7 +17,7 @@ export function verifyNatsController(prefix: string): new (...args: never[]) => 
   @Controller()
   class VerifyNatsController {
     constructor(
-      @Inject(KeyVerification) private readonly verification: KeyVerification,
+      @Inject(VerifyService) private readonly verification: VerifyService,
       @Inject(LOGGER) private readonly logger: Logger,
     ) {}
 

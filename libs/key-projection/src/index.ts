@@ -6,7 +6,6 @@ export * from './projection-metrics.js';
 export * from './key-index-snapshot.js';
 export * from './projection-snapshot-store.js';
 export * from './migrations/projection-snapshots.migrations.js';
-export * from './shared-rate-limiter.js';
 export * from './rate-limit-sync.js';
 export * from './key-limits.js';
 export * from './service-key-projection.js';

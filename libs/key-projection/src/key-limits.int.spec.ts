@@ -56,7 +56,8 @@ describe('credits consumption records', () => {
       { instanceId, flushEveryMs: 60_000 },
     );
     // A replica admits nothing limited until it knows its members (itself, here).
-    await eventually('credits admitted', () => limits.admit(index.get('key_quota')!, Date.now(), 3).allowed, Boolean);
+    await eventually('credits admitted', () => limits.assess(index.get('key_quota')!, Date.now(), 3).allowed, Boolean);
+    limits.take();
 
     await limits.flush();
 

@@ -3,14 +3,12 @@ import { streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, NO_STREAM, compareGlobalPositions } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
-import type { CreditState, KeyRecord } from '@keyledger/key-domain';
+import type { Admission, CreditState, KeyRecord, LimitsState } from '@keyledger/key-domain';
 import { balanceOfPeriod, creditPeriodEnd, creditPeriodStart } from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { KeyIndex } from './key-index.js';
 import type { RateLimitSync } from './rate-limit-sync.js';
-import type { LimitCheck } from './key-verifier.js';
-import type { Admission } from './shared-rate-limiter.js';
 import type { VerifierFence } from './verifier-fence.js';
 
 export interface KeyLimitsSettings {
@@ -56,7 +54,7 @@ interface Flush {
  * being counted by the limiter until every live verifier has announced a position at or past
  * that event, that is until every balance includes them.
  */
-export class KeyLimits implements LimitCheck {
+export class KeyLimits implements LimitsState {
   private readonly pending = new Map<string, Consumed>();
   /** Appended, waiting for every verifier to apply them; credits by `<key id> <period start>`. */
   private readonly awaiting: { position: GlobalPosition; entries: readonly Consumed[]; byWindow: ReadonlyMap<string, number> }[] = [];
@@ -68,6 +66,8 @@ export class KeyLimits implements LimitCheck {
   private readonly streamId: string;
   private recorded = 0;
   private flushFailures = 0;
+  /** The quota of the last assessment, for `take`: kept in place, a verification allocates nothing for it. */
+  private readonly assessed = { quota: false, keyId: '', start: 0, end: 0, id: '', cost: 0 };
 
   constructor(
     private readonly deps: KeyLimitsDependencies,
@@ -76,28 +76,43 @@ export class KeyLimits implements LimitCheck {
     this.streamId = streamIdOf('credits', settings.instanceId);
   }
 
-  /** Takes one verification of a valid key: a use of each rate limit and `cost` credits of its quota. */
-  admit(record: KeyRecord, now: number, cost: number): Admission {
+  /**
+   * What a valid key's rate limits (one use each) and quota (`cost` credits) say to one more
+   * verification; takes nothing until `take`.
+   */
+  assess(record: KeyRecord, now: number, cost: number): Admission {
     const { limiter } = this.deps.sync;
     const credits = record.credits;
-    if (!credits) return limiter.admit(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute());
+    const assessed = this.assessed;
+    assessed.quota = credits !== undefined;
+    if (!credits) return limiter.assess(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute());
     const start = creditPeriodStart(credits.refill, now);
     const end = creditPeriodEnd(credits.refill, start);
     const id = `${record.keyId} ${start}`;
-    const admission = limiter.admit(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute(), {
+    assessed.keyId = record.keyId;
+    assessed.start = start;
+    assessed.end = end;
+    assessed.id = id;
+    assessed.cost = cost;
+    return limiter.assess(record.keyId, record.rateLimits, now, this.deps.sync.nextRecompute(), {
       start,
       end,
       limit: this.limitOf(credits, start, id),
       cost,
     });
-    if (admission.allowed && cost > 0) {
-      const entry = this.pending.get(id);
-      if (entry) entry.amount += cost;
-      else this.pending.set(id, { keyId: record.keyId, start, end, amount: cost });
-    }
-    return admission;
   }
 
+  /** Takes the use last assessed, if it was allowed: from the shared allowances, and its credits into the next flush. */
+  take(): void {
+    if (!this.deps.sync.limiter.take()) return;
+    const { quota, keyId, start, end, id, cost } = this.assessed;
+    if (!quota || cost === 0) return;
+    const entry = this.pending.get(id);
+    if (entry) entry.amount += cost;
+    else this.pending.set(id, { keyId, start, end, amount: cost });
+  }
+
+  /** What remains of a key's quota as far as this verifier knows, without charging anything. */
   remaining(record: KeyRecord, now: number): number | undefined {
     const credits = record.credits;
     if (!credits) return undefined;

@@ -1,59 +1,63 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
-import { isWellFormedKey, verificationCode } from '@keyledger/key-domain';
+import type { KeyRecord, KeyState, VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
+import { decideVerification } from '@keyledger/key-domain';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
-import type { Admission } from './shared-rate-limiter.js';
+import type { KeyLimits } from './key-limits.js';
+import type { LiveKeyProjection } from './live-key-projection.js';
 
-/** A verifier's rate limits and quotas, as verification uses them. */
-export interface LimitCheck {
-  /** Takes one use of a key's rate limits and `cost` credits of its quota, when the key is otherwise valid. */
-  admit(record: KeyRecord, now: number, cost: number): Admission;
-  /** What remains of a key's quota as far as this verifier knows, for answers that charge nothing. */
-  remaining(record: KeyRecord, now: number): number | undefined;
+export interface KeyVerifierOptions {
+  /** The projection that fills the index: while it fails closed, every answer is UNAVAILABLE. */
+  readonly projection?: Pick<LiveKeyProjection, 'isFailingClosed'>;
+  /** Rate limits and quotas shared with the other verifiers; without them, keys are not limited. */
+  readonly limits?: Pick<KeyLimits, 'assess' | 'remaining' | 'take'>;
 }
 
-const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
-const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
+/**
+ * Verifies presented keys against the in-memory index: gathers what `decideVerification`
+ * (libs/key-domain) reads (the keys, found by digest under each pepper; the projection's
+ * fail-closed state; the shared limits), and takes from the limits the use it admits.
+ */
+export class KeyVerifier implements KeyState {
+  /** The charge of a verification whose caller does not keep it. */
+  private readonly charge: VerifyCharge = { take: false, credits: 0 };
+  private readonly projection: KeyVerifierOptions['projection'];
+  private readonly limits: KeyVerifierOptions['limits'];
+
+  constructor(
+    private readonly index: KeyIndex,
+    private readonly hasher: KeyHasher,
+    options: KeyVerifierOptions = {},
+  ) {
+    this.projection = options.projection;
+    this.limits = options.limits;
+  }
+
+  /**
+   * Verifies a key at `now` (ms), taking the use from the limits when they admit it; writes
+   * into `charge` the credits it cost (`cost` for a valid key with a quota), to record with it.
+   */
+  verify(presented: unknown, conditions: VerifyConditions, now: number, cost = 1, charge: VerifyCharge = this.charge): VerifyResult {
+    const result = decideVerification(this, presented, conditions, cost, this.limits, now, charge);
+    if (charge.take) this.limits?.take();
+    return result;
+  }
+
+  isFailingClosed(now: number): boolean {
+    return this.projection?.isFailingClosed(now) ?? false;
+  }
+
+  find(plaintext: string): KeyRecord | undefined {
+    return findKey(this.index, this.hasher, plaintext);
+  }
+}
 
 /**
- * Verifies a presented key against the in-memory index: format and checksum first (no
- * lookup for a malformed key), then the digest under each pepper (newest first, stopping
- * at the first found), then the rules, then (for a key that passes them) its rate limits and
- * quota, charging `cost` credits. Never throws, whatever the input.
+ * Verifies one key against the index with neither limits nor fail-closed (as admin
+ * authentication does); a verifier serving many uses keeps a KeyVerifier.
  */
-export function verifyKey(
-  index: KeyIndex,
-  hasher: KeyHasher,
-  presented: unknown,
-  conditions: VerifyConditions,
-  now: number,
-  limits?: LimitCheck,
-  cost = 1,
-): VerifyResult {
-  if (!isWellFormedKey(presented)) return MALFORMED;
-  const record = findKey(index, hasher, presented as string);
-  let code = verificationCode(record, conditions, now);
-  if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
-  // Only a use that would succeed counts against the limits.
-  const limited = code === 'VALID' && limits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
-  const admission = limited ? limits.admit(record, now, cost) : undefined;
-  if (admission?.allowed === false) code = admission.exhausted === 'credits' ? 'USAGE_EXCEEDED' : 'RATE_LIMITED';
-  // A key with a quota says what is left, whatever the answer.
-  const remaining = admission ? admission.remaining : record.credits && limits?.remaining(record, now);
-  return {
-    valid: code === 'VALID',
-    code,
-    keyId: record.keyId,
-    tenant: record.tenant,
-    owner: record.owner,
-    scopes: record.scopes,
-    env: record.environment,
-    expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
-    meta: record.metadata,
-    ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
-    ...(remaining === undefined ? {} : { remaining }),
-  };
+export function verifyKey(index: KeyIndex, hasher: KeyHasher, presented: unknown, conditions: VerifyConditions, now: number): VerifyResult {
+  return new KeyVerifier(index, hasher).verify(presented, conditions, now);
 }
 
 /** The presented key's digest, reused: findByDigest only reads it. */

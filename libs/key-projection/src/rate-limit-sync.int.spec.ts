@@ -35,8 +35,13 @@ describe('rate-limit sync over NATS', () => {
       (m) => m[0] === 2 && m[1] === 2,
     );
     const keys = MAX_CONSUMPTION_ENTRIES_PER_MESSAGE + 500;
-    await eventually('the busy verifier has a share', () => busy.limiter.admit('key_warm', limits, Date.now(), busy.nextRecompute()).allowed, Boolean);
-    for (let k = 0; k < keys; k += 1) busy.limiter.admit(`key_${k}`, limits, Date.now(), busy.nextRecompute());
+    // One use of a key, as a verification takes it: assessed, and taken when allowed.
+    const use = (keyId: string): boolean => {
+      busy.limiter.assess(keyId, limits, Date.now(), busy.nextRecompute());
+      return busy.limiter.take();
+    };
+    await eventually('the busy verifier has a share', () => use('key_warm'), Boolean);
+    for (let k = 0; k < keys; k += 1) use(`key_${k}`);
     // A report that would hand the other verifier capacity that is not there: NaN and negative figures.
     const subject = verifierConsumptionSubject(ctx.topology.subjectPrefix);
     const now = Date.now();

@@ -2,8 +2,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { ConsumptionReportMessage } from '@keyledger/contracts';
 import { MAX_CONSUMPTION_ENTRIES_PER_MESSAGE, consumptionReportMessageSchema, verifierConsumptionSubject } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
-import type { ConsumptionReport } from './shared-rate-limiter.js';
-import { SharedRateLimiter } from './shared-rate-limiter.js';
+import type { ConsumptionReport } from '@keyledger/key-domain';
+import { SharedRateLimiter } from '@keyledger/key-domain';
 
 export interface RateLimitSyncSettings {
   readonly instanceId: string;

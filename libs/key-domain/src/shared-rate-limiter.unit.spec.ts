@@ -3,6 +3,13 @@ import { SharedRateLimiter, creditWindowKey } from './shared-rate-limiter.js';
 const PERIOD = 25;
 const RECOMPUTE_DELAY = 5;
 
+/** One use as a verification makes it: assessed, then taken when allowed; the answer as a plain value. */
+function admit(limiter: SharedRateLimiter, ...use: Parameters<SharedRateLimiter['assess']>) {
+  const { allowed, exhausted, reset, remaining } = limiter.assess(...use);
+  if (allowed) limiter.take();
+  return { allowed, ...(allowed ? {} : { reset, exhausted }), ...(remaining === undefined ? {} : { remaining }) };
+}
+
 /**
  * Replicas in one process, with the sync a RateLimitSync runs over NATS: reports at aligned
  * ticks, delivered after `latency` ms, a recompute RECOMPUTE_DELAY ms after each tick.
@@ -38,7 +45,7 @@ function simulate(options: {
     const nextRecompute = t - (t % PERIOD) + PERIOD + RECOMPUTE_DELAY;
     limiters.forEach((limiter, replica) => {
       for (let n = 0; n < options.demand(replica, t - start); n += 1) {
-        if (limiter.admit('key_a', limits, t, nextRecompute).allowed) {
+        if (admit(limiter, 'key_a', limits, t, nextRecompute).allowed) {
           const window = t - (t % options.windowMs);
           admittedPerWindow.set(window, (admittedPerWindow.get(window) ?? 0) + 1);
         }
@@ -112,26 +119,26 @@ describe('SharedRateLimiter', () => {
   it('a replica that has not heard the others yet admits no limited key', () => {
     const limiter = new SharedRateLimiter('new');
     const limits = [{ limit: 10, windowMs: 1000 }];
-    expect(limiter.admit('key_a', limits, 5_000, 5_030)).toEqual({ allowed: false, reset: 5_030, exhausted: 'rate-limit' });
+    expect(admit(limiter, 'key_a', limits, 5_000, 5_030)).toEqual({ allowed: false, reset: 5_030, exhausted: 'rate-limit' });
     limiter.report(5_000);
     limiter.setMembers(['new', 'other']);
     expect(limiter.recompute(5_000)).toBe(false); // the other has not reported tick 5000
-    expect(limiter.admit('key_a', limits, 5_010, 5_030).allowed).toBe(false);
+    expect(admit(limiter, 'key_a', limits, 5_010, 5_030).allowed).toBe(false);
     // A report listing only changes tells nothing of what the other held before: still no share.
     limiter.receive({ instance: 'other', at: 5_000, previous: 4_975, full: false, counts: [] });
     expect(limiter.recompute(5_000)).toBe(false);
     limiter.receive({ instance: 'other', at: 5_000, previous: 4_975, full: true, counts: [] });
     expect(limiter.recompute(5_000)).toBe(true);
-    expect(limiter.admit('key_a', limits, 5_020, 5_030).allowed).toBe(true);
+    expect(admit(limiter, 'key_a', limits, 5_020, 5_030).allowed).toBe(true);
   });
 
   it('cuts what it holds at once when a limit is lowered', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);
-    for (let i = 0; i < 3; i += 1) expect(limiter.admit('key_a', [{ limit: 100, windowMs: 60_000 }], 60_000_000 + i, 60_000_030).allowed).toBe(true);
+    for (let i = 0; i < 3; i += 1) expect(admit(limiter, 'key_a', [{ limit: 100, windowMs: 60_000 }], 60_000_000 + i, 60_000_030).allowed).toBe(true);
     // Lowered to 5 with 3 admitted: 2 more, then refused, without waiting for a report.
     const lowered = [{ limit: 5, windowMs: 60_000 }];
-    const outcomes = Array.from({ length: 4 }, (_, i) => limiter.admit('key_a', lowered, 60_000_010 + i, 60_000_030).allowed);
+    const outcomes = Array.from({ length: 4 }, (_, i) => admit(limiter, 'key_a', lowered, 60_000_010 + i, 60_000_030).allowed);
     expect(outcomes).toEqual([true, true, false, false]);
   });
 
@@ -145,10 +152,10 @@ describe('SharedRateLimiter', () => {
     limiter.setMembers(['a']);
     limiter.forget('b');
     let admitted = 0;
-    for (let i = 0; i < 50; i += 1) if (limiter.admit('key_a', limits, tick + 1 + i, tick + 30).allowed) admitted += 1;
+    for (let i = 0; i < 50; i += 1) if (admit(limiter, 'key_a', limits, tick + 1 + i, tick + 30).allowed) admitted += 1;
     limiter.report(tick + 25);
     expect(limiter.recompute(tick + 25)).toBe(true);
-    for (let i = 0; i < 50; i += 1) if (limiter.admit('key_a', limits, tick + 31 + i, tick + 55).allowed) admitted += 1;
+    for (let i = 0; i < 50; i += 1) if (admit(limiter, 'key_a', limits, tick + 31 + i, tick + 55).allowed) admitted += 1;
     expect(admitted).toBe(10);
   });
 
@@ -159,9 +166,9 @@ describe('SharedRateLimiter', () => {
       { limit: 2, windowMs: 1000 },
       { limit: 100, windowMs: 60_000 },
     ];
-    expect(limiter.admit('key_a', limits, 60_000_100, 60_000_130).allowed).toBe(true);
-    expect(limiter.admit('key_a', limits, 60_000_200, 60_000_230).allowed).toBe(true);
-    expect(limiter.admit('key_a', limits, 60_000_300, 60_000_330)).toEqual({ allowed: false, reset: 60_001_000, exhausted: 'rate-limit' });
+    expect(admit(limiter, 'key_a', limits, 60_000_100, 60_000_130).allowed).toBe(true);
+    expect(admit(limiter, 'key_a', limits, 60_000_200, 60_000_230).allowed).toBe(true);
+    expect(admit(limiter, 'key_a', limits, 60_000_300, 60_000_330)).toEqual({ allowed: false, reset: 60_001_000, exhausted: 'rate-limit' });
     // The refused call consumed nothing of the longer window.
     expect(limiter.report(60_000_400)?.counts).toEqual(
       expect.arrayContaining([
@@ -197,7 +204,7 @@ function simulateCredits(options: {
     options.balance - flushes.filter((flush) => flush.appliedAt[replica]! <= t).reduce((sum, flush) => sum + flush.amount, 0);
   let admitted = 0;
   const start = 1_700_000_000_000;
-  const last: ReturnType<SharedRateLimiter['admit']>[] = [];
+  const last: ReturnType<typeof admit>[] = [];
   for (let t = start; t < start + options.durationMs; t += 1) {
     for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
     inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
@@ -223,7 +230,7 @@ function simulateCredits(options: {
     limiters.forEach((limiter, replica) => {
       for (let n = 0; n < options.demand(replica, t - start); n += 1) {
         const cost = options.cost(replica, t - start);
-        const admission = limiter.admit('key_a', [], t, nextRecompute, { start: 0, end: Number.POSITIVE_INFINITY, limit: limitAt(replica, t), cost });
+        const admission = admit(limiter, 'key_a', [], t, nextRecompute, { start: 0, end: Number.POSITIVE_INFINITY, limit: limitAt(replica, t), cost });
         last[replica] = admission;
         if (admission.allowed) {
           admitted += cost;
@@ -286,7 +293,7 @@ describe('SharedRateLimiter with quotas', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);
     const credits = { start: 0, end: Number.POSITIVE_INFINITY, limit: 10, cost: 4 };
-    expect(limiter.admit('key_a', [], 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
+    expect(admit(limiter, 'key_a', [], 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
     expect(limiter.report(1025).counts).toEqual([[creditWindowKey('key_a'), Number.MAX_SAFE_INTEGER, 0, 4, 6]]);
     // Still counted (not flushed and released): kept however long it is idle.
     expect(limiter.report(60_000).counts).toEqual([]);
@@ -296,7 +303,7 @@ describe('SharedRateLimiter with quotas', () => {
     // A full report (every one, with fullEvery 1) lists every window it still has: none.
     expect(limiter.report(60_075, 1)).toMatchObject({ full: true, counts: [] });
     // The balance from events now says 6: the window reopens with all of it.
-    expect(limiter.admit('key_a', [], 60_100, 60_130, { ...credits, limit: 6 })).toEqual({ allowed: true, remaining: 2 });
+    expect(admit(limiter, 'key_a', [], 60_100, 60_130, { ...credits, limit: 6 })).toEqual({ allowed: true, remaining: 2 });
   });
 
   it('counts a quota apart from a rate limit of the same window, and a refusal by either consumes neither', () => {
@@ -305,10 +312,10 @@ describe('SharedRateLimiter with quotas', () => {
     const day = 86_400_000;
     const limits = [{ limit: 2, windowMs: day }];
     const credits = { start: 0, end: day, limit: 10, cost: 4 };
-    expect(limiter.admit('key_a', limits, 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
-    expect(limiter.admit('key_a', limits, 1001, 1030, credits)).toEqual({ allowed: true, remaining: 2 });
-    expect(limiter.admit('key_a', [], 1002, 1030, credits)).toEqual({ allowed: false, reset: day, exhausted: 'credits', remaining: 2 });
-    expect(limiter.admit('key_a', limits, 1003, 1030, { ...credits, cost: 1 })).toMatchObject({ allowed: false, exhausted: 'rate-limit', remaining: 2 });
+    expect(admit(limiter, 'key_a', limits, 1000, 1030, credits)).toEqual({ allowed: true, remaining: 6 });
+    expect(admit(limiter, 'key_a', limits, 1001, 1030, credits)).toEqual({ allowed: true, remaining: 2 });
+    expect(admit(limiter, 'key_a', [], 1002, 1030, credits)).toEqual({ allowed: false, reset: day, exhausted: 'credits', remaining: 2 });
+    expect(admit(limiter, 'key_a', limits, 1003, 1030, { ...credits, cost: 1 })).toMatchObject({ allowed: false, exhausted: 'rate-limit', remaining: 2 });
     expect(limiter.report(1010).counts).toEqual(
       expect.arrayContaining([
         ['key_a', day, 0, 2, 0],

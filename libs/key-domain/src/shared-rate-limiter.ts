@@ -1,5 +1,5 @@
 import type { RateLimit } from '@keyledger/contracts';
-import { shareOfRemaining, windowStart } from '@keyledger/key-domain';
+import { shareOfRemaining, windowStart } from './rate-limits.js';
 
 /**
  * One replica's state of its rate-limit windows, as it tells the others at every sync tick,
@@ -30,14 +30,23 @@ export interface CreditCharge {
 }
 
 /**
- * The answer to one use. `remaining` (keys with a quota): the credits neither this replica
- * nor, as last reported, any other has admitted. A refusal says which limit refused it:
- * `credits` when what remains cannot cover the cost, `rate-limit` when a rate-limit window is
- * spent or this replica's share of either is (then `reset` is the next recompute).
+ * What a key's limits say to one more use. `remaining` (keys with a quota): the credits
+ * neither this replica nor, as last reported, any other has admitted, counting this use when
+ * it is allowed. A refusal says which limit refused it: `credits` when what remains cannot
+ * cover the cost, `rate-limit` when a rate-limit window is spent or this replica's share of
+ * either is (then `reset` is the next recompute). The limiter writes every assessment into
+ * the same object, so that a verification allocates nothing: read it before the next one.
  */
-export type Admission =
-  | { readonly allowed: true; readonly remaining?: number }
-  | { readonly allowed: false; readonly reset: number; readonly exhausted: 'rate-limit' | 'credits'; readonly remaining?: number };
+export interface Admission {
+  readonly allowed: boolean;
+  /** The limit that refused the use; undefined when it is allowed. */
+  readonly exhausted: 'rate-limit' | 'credits' | undefined;
+  /** When a refused use may be tried again (ms; infinite for a quota that never refills); NaN when allowed. */
+  readonly reset: number;
+  readonly remaining: number | undefined;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface WindowState {
   /** The key id, or for a quota `<key id>/credits`: the name reports use. */
@@ -68,7 +77,6 @@ interface RemoteState {
   readonly allowance: number;
 }
 
-const ALLOWED: Admission = Object.freeze({ allowed: true });
 /** Window length reported for a quota that never refills (JSON has no infinity). */
 const ENDLESS = Number.MAX_SAFE_INTEGER;
 /**
@@ -105,51 +113,92 @@ export class SharedRateLimiter {
   private rank = 0;
   /** Until it has been given its members, a replica cannot know its share: it admits no limited key. */
   private membersKnown = false;
+  /** Every assessment is written here, and its windows kept for `take`: nothing is allocated per use. */
+  private readonly admission: Writable<Admission> = { allowed: false, exhausted: undefined, reset: Number.NaN, remaining: undefined };
+  private readonly assessed: WindowState[] = [];
+  private assessedWindows = 0;
+  private assessedQuota: WindowState | undefined;
+  private assessedCost = 0;
+  /** Whether the last assessment allowed its use and it has not been taken yet. */
+  private takeable = false;
 
   constructor(private readonly instance: string) {
     this.members = [instance];
   }
 
   /**
-   * Admits one verification of `keyId` under all its rate limits (one use each) and, for a
-   * key with a quota, `credits.cost` credits of it; or says why not and when to try again.
-   * Nothing is counted unless every limit admits.
+   * What all the rate limits of `keyId` (one use each) and, for a key with a quota,
+   * `credits.cost` credits of it say to one more verification, and when to try again if not.
+   * Takes nothing (`take` does), but opens the windows the use needs.
    */
-  admit(keyId: string, limits: readonly RateLimit[], now: number, nextRecompute: number, credits?: CreditCharge): Admission {
-    let refusal: { allowed: false; reset: number; exhausted: 'rate-limit' | 'credits' } | undefined;
-    const windows: WindowState[] = [];
+  assess(keyId: string, limits: readonly RateLimit[], now: number, nextRecompute: number, credits?: CreditCharge): Admission {
+    let refused = false;
+    let reset = Number.NaN;
+    this.assessedWindows = 0;
+    this.assessedQuota = undefined;
+    this.takeable = false;
     for (const limit of limits) {
       const window = this.window(keyId, limit.windowMs, windowStart(now, limit.windowMs), limit.limit);
       // Written to refuse on anything but a number that covers the use (NaN included).
       if (!(window.allowance >= 1)) {
         // The whole window is spent: try again when it ends; only this replica's share: at the next recompute.
-        const reset = this.unclaimed(window) <= 0 && this.warm ? window.start + window.windowMs : nextRecompute;
-        if (!refusal || reset > refusal.reset) refusal = { allowed: false, reset, exhausted: 'rate-limit' };
+        const until = this.unclaimed(window) <= 0 && this.warm ? window.start + window.windowMs : nextRecompute;
+        if (!refused || until > reset) reset = until;
+        refused = true;
       }
-      windows.push(window);
+      this.assessed[this.assessedWindows] = window;
+      this.assessedWindows += 1;
     }
-    let quota: WindowState | undefined;
-    if (credits) {
-      const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
-      quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
-      quota.lastUsed = now;
-      if (!(quota.allowance >= credits.cost)) {
-        const remaining = this.remaining(quota);
-        // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
-        // hold the rest, and this one gets a share at the next recompute.
-        if (remaining < credits.cost) return { allowed: false, reset: credits.end, exhausted: 'credits', remaining };
-        if (!refusal || nextRecompute > refusal.reset) refusal = { allowed: false, reset: nextRecompute, exhausted: 'rate-limit' };
-      }
+    if (!credits) return refused ? this.answer(false, 'rate-limit', reset, undefined) : this.allow(undefined, 0);
+    const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
+    const quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
+    quota.lastUsed = now;
+    const remaining = this.remaining(quota);
+    if (!(quota.allowance >= credits.cost)) {
+      // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
+      // hold the rest, and this one gets a share at the next recompute.
+      if (remaining < credits.cost) return this.answer(false, 'credits', credits.end, remaining);
+      if (!refused || nextRecompute > reset) reset = nextRecompute;
+      refused = true;
     }
-    if (refusal) return quota ? { ...refusal, remaining: this.remaining(quota) } : refusal;
-    for (const window of windows) {
+    if (refused) return this.answer(false, 'rate-limit', reset, remaining);
+    this.assessedQuota = quota;
+    return this.allow(Math.max(0, remaining - credits.cost), credits.cost);
+  }
+
+  /**
+   * Takes the use last assessed, if it was allowed (once): one use of each rate-limit window
+   * and its cost of the quota. Returns whether it took it.
+   */
+  take(): boolean {
+    if (!this.takeable) return false;
+    this.takeable = false;
+    for (let n = 0; n < this.assessedWindows; n += 1) {
+      const window = this.assessed[n]!;
       window.local += 1;
       window.allowance -= 1;
     }
-    if (!quota || !credits) return ALLOWED;
-    quota.local += credits.cost;
-    quota.allowance -= credits.cost;
-    return { allowed: true, remaining: this.remaining(quota) };
+    const quota = this.assessedQuota;
+    if (quota) {
+      quota.local += this.assessedCost;
+      quota.allowance -= this.assessedCost;
+    }
+    return true;
+  }
+
+  private allow(remaining: number | undefined, cost: number): Admission {
+    this.takeable = true;
+    this.assessedCost = cost;
+    return this.answer(true, undefined, Number.NaN, remaining);
+  }
+
+  private answer(allowed: boolean, exhausted: Admission['exhausted'], reset: number, remaining: number | undefined): Admission {
+    const admission = this.admission;
+    admission.allowed = allowed;
+    admission.exhausted = exhausted;
+    admission.reset = reset;
+    admission.remaining = remaining;
+    return admission;
   }
 
   /**

@@ -1,13 +1,9 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { VerifyConditions } from '@keyledger/key-domain';
-import type { KeyIndex, LimitCheck, LiveKeyProjection } from '@keyledger/key-projection';
-import { verifyKey } from '@keyledger/key-projection';
-import type { KeyHasher } from '@keyledger/key-secrets';
+import type { VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
+import type { KeyVerifier } from '@keyledger/key-projection';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
 import { HotPathHistogram, scrapedLabelledCounter } from '@keyledger/observability';
 import type { UsageRecorder } from '@keyledger/usage-recorder';
-
-const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
 
 export type VerifyTransport = 'http' | 'nats' | 'grpc';
 
@@ -18,26 +14,25 @@ interface OutcomeTally {
 }
 
 /**
- * The verifier's one operation, shared by NATS, gRPC and HTTP. Reads memory only; when the
- * projection has lost the bus for too long it fails closed and says UNAVAILABLE. Counts
- * every outcome and times every verification, by transport, at a cost of a few additions:
- * prom-client's own per-call label handling would cost as much as the verification.
+ * The verifier's one operation, shared by NATS, gRPC and HTTP: asks the KeyVerifier for the
+ * answer (libs/key-domain decides it, from memory only) and records the use with the credits
+ * it charged. Counts every outcome and times every verification, by transport, at a
+ * cost of a few additions: prom-client's own per-call label handling would cost as much as
+ * the verification.
  */
-export class KeyVerification {
+export class VerifyService {
   private readonly timers = new Map<VerifyTransport, HotPathObserver>();
   private readonly tallies = new Map<string, OutcomeTally>();
   private readonly duration: HotPathHistogram;
+  /** What the verification under way costs, written by the verifier: kept here, a verification allocates none. */
+  private readonly charge: VerifyCharge = { take: false, credits: 0 };
   /** Told about every answer once it is known (libs/usage-recorder); unset: nothing is recorded. */
   private usage: Pick<UsageRecorder, 'record'> | undefined;
 
   constructor(
-    private readonly index: KeyIndex,
-    private readonly hasher: KeyHasher,
-    private readonly projection: LiveKeyProjection,
+    private readonly verifier: KeyVerifier,
     metrics: Registry,
     private readonly clock: () => number = Date.now,
-    /** Rate limits and quotas shared with the other verifiers; without it, keys are not limited. */
-    private readonly limits?: LimitCheck,
   ) {
     scrapedLabelledCounter(metrics, 'keyledger_verify_total', 'Verifications by outcome code and transport', ['code', 'transport'], () =>
       [...this.tallies.values()].map((tally) => [tally.labels, tally.count] as const),
@@ -54,11 +49,10 @@ export class KeyVerification {
   verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const result = this.projection.isFailingClosed(now) ? UNAVAILABLE : verifyKey(this.index, this.hasher, key, conditions, now, this.limits, cost);
+    const result = this.verifier.verify(key, conditions, now, cost, this.charge);
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
-    // Credits are charged only where a quota admitted the call.
-    this.usage?.record(key, conditions, result, transport, now, result.valid && result.remaining !== undefined ? cost : 0);
+    this.usage?.record(key, conditions, result, transport, now, this.charge.credits);
     return result;
   }
 

@@ -1,0 +1,130 @@
+import type { VerifyCode, VerifyResult } from '@keyledger/contracts';
+import type { KeyEnvironment } from './key-format.js';
+import { isWellFormedKey } from './key-format.js';
+import { ipAllowed, parseIp } from './ip-allowlist.js';
+import type { KeyRecord } from './key-record.js';
+import { statusAt } from './key-status.js';
+import { isRequestableScope, scopesSatisfy } from './scopes.js';
+import type { Admission } from './shared-rate-limiter.js';
+
+/** What the caller asks beyond "is this key valid". */
+export interface VerifyConditions {
+  /** The tenant the caller expects; a key of another tenant is NOT_FOUND. */
+  readonly tenant?: string | undefined;
+  readonly scopes?: readonly string[] | undefined;
+  /** The caller's IP address as text. */
+  readonly ip?: string | undefined;
+  readonly environment?: KeyEnvironment | undefined;
+}
+
+/** The keys as a verifier holds them (its projection). */
+export interface KeyState {
+  /**
+   * True while the keys held may be missing a revocation (the bus lost for too long, an
+   * event that could not be applied): every answer is then UNAVAILABLE. The quotas' balances
+   * come from the same events, so they are as stale.
+   */
+  isFailingClosed(now: number): boolean;
+  /** The key a well-formed plaintext is, or undefined. */
+  find(plaintext: string): KeyRecord | undefined;
+}
+
+/** The rate limits and quotas shared with the other verifiers, as a verification reads them. */
+export interface LimitsState {
+  /**
+   * What a key's rate limits (one use each) and quota (`cost` credits) say to one more use,
+   * without taking it: taking it is the caller's part, when the verdict says `take`.
+   */
+  assess(record: KeyRecord, now: number, cost: number): Admission;
+  /** What remains of a key's quota as far as this verifier knows, for answers that charge nothing. */
+  remaining(record: KeyRecord, now: number): number | undefined;
+}
+
+/**
+ * What a verification's caller does besides answering, written by decideVerification into
+ * an object the caller keeps (a verification allocates none).
+ */
+export interface VerifyCharge {
+  /** The key's limits admitted this use: the caller takes it from them (a use of each rate limit, `credits` of the quota). */
+  take: boolean;
+  /** Credits the use costs the key's quota, to record with it: 0 unless a quota admitted it. */
+  credits: number;
+}
+
+const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
+const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
+
+/**
+ * Decides one verification, whole: fail closed first (a replica that may have missed a
+ * revocation refuses every key, whatever it is), then format and checksum (no lookup for a
+ * malformed key), the key's rules (tenant, status, environment, IP allowlist, scopes), and,
+ * for a key that passes them, its rate limits and quota for `cost` credits. Changes nothing:
+ * returns the answer, and writes into `charge` whether the use is to be taken from the
+ * limits and the credits it costs; the caller applies that. Never throws, whatever the input.
+ */
+export function decideVerification(
+  keys: KeyState,
+  presented: unknown,
+  conditions: VerifyConditions,
+  cost: number,
+  limits: LimitsState | undefined,
+  now: number,
+  charge: VerifyCharge,
+): VerifyResult {
+  charge.take = false;
+  charge.credits = 0;
+  if (keys.isFailingClosed(now)) return UNAVAILABLE;
+  if (!isWellFormedKey(presented)) return MALFORMED;
+  const record = keys.find(presented as string);
+  let code = codeByRules(record, conditions, now);
+  if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
+  // Only a use that would succeed counts against the limits.
+  const limited = code === 'VALID' && limits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
+  const admission = limited ? limits.assess(record, now, cost) : undefined;
+  if (admission?.allowed === false) code = admission.exhausted === 'credits' ? 'USAGE_EXCEEDED' : 'RATE_LIMITED';
+  // A key with a quota says what is left, whatever the answer.
+  const remaining = admission ? admission.remaining : record.credits && limits?.remaining(record, now);
+  if (admission?.allowed === true) {
+    charge.take = true;
+    // Credits are charged only where a quota admitted the use.
+    if (record.credits !== undefined) charge.credits = cost;
+  }
+  return {
+    valid: code === 'VALID',
+    code,
+    keyId: record.keyId,
+    tenant: record.tenant,
+    owner: record.owner,
+    scopes: record.scopes,
+    env: record.environment,
+    expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
+    meta: record.metadata,
+    ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
+    ...(remaining === undefined ? {} : { remaining }),
+  };
+}
+
+/** The code a found (or not found) key's own rules give, given the conditions, at `now` (ms). */
+function codeByRules(record: KeyRecord | undefined, conditions: VerifyConditions, now: number): VerifyCode {
+  if (!record || (conditions.tenant !== undefined && conditions.tenant !== record.tenant)) return 'NOT_FOUND';
+  switch (statusAt(record.status, record.expiresAt, now)) {
+    case 'revoked':
+      return 'REVOKED';
+    case 'expired':
+      return 'EXPIRED';
+    case 'suspended':
+      return 'DISABLED';
+    case 'active':
+      break;
+  }
+  if (conditions.environment !== undefined && conditions.environment !== record.environment) return 'FORBIDDEN';
+  if (record.ipRanges.length > 0) {
+    const address = conditions.ip === undefined ? undefined : parseIp(conditions.ip);
+    // An allowlisted key used without a (valid) caller address is refused, not waved through.
+    if (!address || !ipAllowed(record.ipRanges, address)) return 'FORBIDDEN';
+  }
+  const scopes = conditions.scopes ?? [];
+  if (scopes.length > 0 && (!scopes.every(isRequestableScope) || !scopesSatisfy(record.scopes, scopes))) return 'INSUFFICIENT_PERMISSIONS';
+  return 'VALID';
+}
