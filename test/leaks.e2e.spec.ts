@@ -17,7 +17,7 @@ import type {
 import { deliverySubject, notificationSubject, protoPath, streamIdOf } from '@keyledger/contracts';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
-import { recordAnomaly } from '@keyledger/key-management';
+import { recordAnomaly } from '@keyledger/key-incidents';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, GRPC_TEST_LOADER, GrpcApi, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 

@@ -1,20 +1,10 @@
-import type { ADMIN_SCOPES } from '@keyledger/contracts';
 import { randomUUID } from 'node:crypto';
 import { bearerToken } from '@keyledger/api-transport';
 import { ApiError, TRACEPARENT_PATTERN } from '@keyledger/contracts';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
-import type { CommandContext } from './key-management.js';
-
-/** Who is calling the admin plane, established from their admin key. */
-export interface Caller {
-  readonly keyId: string;
-  readonly tenant: string;
-  readonly scopes: readonly string[];
-}
-
-export type AdminPermission = keyof typeof ADMIN_SCOPES;
+import type { Caller, CommandContext } from './command-context.js';
 
 /**
  * The admin plane protects itself with Keyledger keys: a caller presents a key holding

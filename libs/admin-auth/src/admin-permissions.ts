@@ -1,6 +1,6 @@
 import { ADMIN_SCOPES, ApiError, ROOT_TENANT } from '@keyledger/contracts';
 import { scopesSatisfy } from '@keyledger/key-domain';
-import type { AdminPermission, Caller } from './admin-authenticator.js';
+import type { AdminPermission, Caller } from './command-context.js';
 
 /** A permission is granted by its own scope, and by these: whoever may change keys may report them leaked. */
 const ALSO_GRANTED_BY: Readonly<Record<AdminPermission, readonly string[]>> = {

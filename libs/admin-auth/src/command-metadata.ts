@@ -1,5 +1,5 @@
 import type { EventMetadata } from '@keyledger/contracts';
-import type { CommandContext } from './key-management.js';
+import type { CommandContext } from './command-context.js';
 
 /**
  * The metadata of the events a command records: its actor (the admin key, or the system

@@ -2,6 +2,7 @@ import type { KeyView } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { remainingCredits, statusAt } from '@keyledger/key-domain';
 
+/** A key as the API shows it at `now`: its status as of then, and never its digest. */
 export function toKeyView(record: KeyRecord, now: number): KeyView {
   return {
     keyId: record.keyId,

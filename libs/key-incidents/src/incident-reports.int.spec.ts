@@ -7,14 +7,16 @@ import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { KeyCommands } from '@keyledger/key-commands';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { IncidentReports, recordAnomaly } from './incident-reports.js';
-import type { CommandContext } from './key-management.js';
-import { KeyManagement } from './key-management.js';
 
 describe('leak and anomaly reports', () => {
   let ctx: TestContext;
-  let keys: KeyManagement;
+  let keys: KeyCommands;
   let reports: IncidentReports;
+  let tenants: TenantSettingsCommands;
   const index = new KeyIndex();
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
   const root: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
@@ -51,8 +53,9 @@ describe('leak and anomaly reports', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('incident-reports');
-    keys = new KeyManagement({ store: ctx.store, hasher, index });
+    keys = new KeyCommands({ store: ctx.store, hasher, index });
     reports = new IncidentReports({ store: ctx.store, hasher, index });
+    tenants = new TenantSettingsCommands({ store: ctx.store });
   });
 
   afterAll(async () => {
@@ -149,21 +152,21 @@ describe('leak and anomaly reports', () => {
   });
 
   it('says which action the tenant’s and owner’s incident policies will take', async () => {
-    await reports.setIncidentPolicy({ tenant: 'initech', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: 60_000 }, root);
-    const view = await reports.setIncidentPolicy({ tenant: 'initech', owner: 'legacy', onLeak: 'notify', onAnomaly: 'suspend', graceMs: null }, root);
+    await tenants.setIncidentPolicy({ tenant: 'initech', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: 60_000 }, root);
+    const view = await tenants.setIncidentPolicy({ tenant: 'initech', owner: 'legacy', onLeak: 'notify', onAnomaly: 'suspend', graceMs: null }, root);
     expect(view).toEqual({
       tenant: 'initech',
       owner: 'legacy',
       policy: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: null },
       effective: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: 60_000 },
     });
-    expect((await reports.getIncidentPolicy({ tenant: 'initech' }, as('initech', ['keyledger:keys:read']).caller)).effective).toEqual({
+    expect((await tenants.getIncidentPolicy({ tenant: 'initech' }, as('initech', ['keyledger:keys:read']).caller)).effective).toEqual({
       onLeak: 'emergency-rotate',
       onAnomaly: 'notify',
       graceMs: 60_000,
     });
     expect(
-      (await errorOf(reports.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: null, graceMs: null }, as('initech', ['keyledger:keys:read']))))
+      (await errorOf(tenants.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: null, graceMs: null }, as('initech', ['keyledger:keys:read']))))
         .code,
     ).toBe('PERMISSION_DENIED');
     const [svc, legacy, admin] = [await issue('initech', 'svc'), await issue('initech', 'legacy'), await issue('initech', 'ops', ['keyledger:keys:read'])];

@@ -2,10 +2,7 @@ import type {
   AnomalyDetectedData,
   EventEnvelope,
   EventMetadata,
-  GetIncidentPolicyRequest,
   IncidentHandledView,
-  IncidentPolicySetData,
-  IncidentPolicyView,
   IncidentReportResult,
   IncidentType,
   KeyIncidentHandledData,
@@ -13,23 +10,20 @@ import type {
   LeakSource,
   ReportAnomalyRequest,
   ReportLeakRequest,
-  SetIncidentPolicyRequest,
 } from '@keyledger/contracts';
 import { ApiError, anomalyDetectedSchema, streamIdOf } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { authorizeAdmin, commandMetadata, seesTenant } from '@keyledger/admin-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
+import { retryConflicts } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
-import type { IncidentPolicyTable, KeyRecord } from '@keyledger/key-domain';
-import { decideIncidentResponse, effectiveIncidentPolicy, incidentPolicyAt, isWellFormedKey, keysInText, sameLeakSource } from '@keyledger/key-domain';
+import { loadKey } from '@keyledger/key-commands';
+import type { KeyRecord } from '@keyledger/key-domain';
+import { decideIncidentResponse, effectiveIncidentPolicy, isWellFormedKey, keysInText, sameLeakSource } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { findKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
-import type { Caller } from './admin-authenticator.js';
-import { authorizeAdmin, seesTenant } from './admin-permissions.js';
-import { commandMetadata } from './command-metadata.js';
-import type { CommandContext } from './key-management.js';
-import { retryOnConflict } from './key-management.js';
-import { loadKey } from './key-stream.js';
-import { readTenantSettings } from './tenant-settings.js';
+import { readTenantSettings } from '@keyledger/tenant-settings';
 
 export interface IncidentReportsDependencies {
   readonly store: PostgresEventStore;
@@ -37,11 +31,6 @@ export interface IncidentReportsDependencies {
   /** The issuer's key projection: where a reported plaintext is looked up (by digest). */
   readonly index: KeyIndex;
   readonly clock?: () => Date;
-}
-
-/** Reads a tenant's incident policies from its stream. */
-export async function readIncidentPolicies(store: PostgresEventStore, tenant: string): Promise<IncidentPolicyTable> {
-  return (await readTenantSettings(store, tenant)).incidentPolicies;
 }
 
 /** Whether the replacement a rotation of this key names was issued (false: no rotation, or an interrupted one). */
@@ -83,7 +72,7 @@ export async function recordAnomaly(
     if (version === 0) throw new ApiError('KEY_NOT_FOUND', `key ${data.keyId} does not exist`);
     await store.append(streamId, version, [{ eventId, type: 'AnomalyDetected', data, metadata }]);
   };
-  await retryOnConflict(run);
+  await retryConflicts(run);
   return { incidentId: eventId };
 }
 
@@ -93,8 +82,8 @@ function sourceTexts(source: LeakSource): string[] {
 }
 
 /**
- * Leak and anomaly reports, and the incident policies that say what follows them (the rotator
- * acts; see IncidentResponder). A leak reported with the key's plaintext is looked up by its
+ * Leak and anomaly reports (the rotator acts on them by the tenant's incident policy; see
+ * IncidentResponder). A leak reported with the key's plaintext is looked up by its
  * digest, like a verification, and recorded by key id: the plaintext is kept nowhere.
  */
 export class IncidentReports {
@@ -142,7 +131,7 @@ export class IncidentReports {
       await this.deps.store.append(streamId, events.length, [{ eventId: incidentId, type: 'KeyLeakReported', data, metadata: commandMetadata(context) }]);
       return this.result('REPORTED', 'KeyLeakReported', record, incidentId, events);
     };
-    return retryOnConflict(run);
+    return retryConflicts(run);
   }
 
   /** Records an anomaly reported by an operator or an external detector; needs `keyledger:keys:write`. */
@@ -163,39 +152,6 @@ export class IncidentReports {
     return this.result('REPORTED', 'AnomalyDetected', now ?? record, incidentId, events);
   }
 
-  /** Sets the incident policy of a tenant or of one owner in it (on the tenant's stream); needs write access to the tenant. */
-  async setIncidentPolicy(request: SetIncidentPolicyRequest, context: CommandContext): Promise<IncidentPolicyView> {
-    authorizeAdmin(context.caller, request.tenant, 'write');
-    const data: IncidentPolicySetData = {
-      tenant: request.tenant,
-      ...(request.owner === undefined ? {} : { owner: request.owner }),
-      onLeak: request.onLeak,
-      onAnomaly: request.onAnomaly,
-      graceMs: request.graceMs,
-    };
-    const streamId = streamIdOf('tenant', request.tenant);
-    await retryOnConflict(async () => {
-      const version = await this.deps.store.streamVersion(streamId);
-      await this.deps.store.append(streamId, version, [{ type: 'IncidentPolicySet', data, metadata: commandMetadata(context) }]);
-    });
-    return this.policyView(await readIncidentPolicies(this.deps.store, request.tenant), request.tenant, request.owner);
-  }
-
-  /** The incident policy set for a tenant or owner, and the one that applies there; needs read access. */
-  async getIncidentPolicy(request: GetIncidentPolicyRequest, caller: Caller): Promise<IncidentPolicyView> {
-    authorizeAdmin(caller, request.tenant, 'read');
-    return this.policyView(await readIncidentPolicies(this.deps.store, request.tenant), request.tenant, request.owner);
-  }
-
-  private policyView(table: IncidentPolicyTable, tenant: string, owner: string | undefined): IncidentPolicyView {
-    return {
-      tenant,
-      owner: owner ?? null,
-      policy: { ...incidentPolicyAt(table, tenant, owner) },
-      effective: { ...effectiveIncidentPolicy(table, tenant, owner) },
-    };
-  }
-
   /** The answer to a report: the key, the incident, and what follows (or followed) from it. */
   private async result(
     outcome: 'REPORTED' | 'ALREADY_REPORTED',
@@ -205,7 +161,7 @@ export class IncidentReports {
     events: readonly EventEnvelope[],
   ): Promise<IncidentReportResult> {
     const handled = handledIncident(events, incidentId);
-    const policy = effectiveIncidentPolicy(await readIncidentPolicies(this.deps.store, record.tenant), record.tenant, record.owner);
+    const policy = effectiveIncidentPolicy((await readTenantSettings(this.deps.store, record.tenant)).incidentPolicies, record.tenant, record.owner);
     const pending = handled
       ? undefined
       : decideIncidentResponse(type, policy, { record, replacementIssued: await replacementIssued(this.deps.store, record) }, this.clock().getTime());

@@ -10,12 +10,13 @@ import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually } from '@keyledger/testing';
-import { commandMetadata } from './command-metadata.js';
 import { IncidentReports } from './incident-reports.js';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection } from './incident-response.js';
-import { KeyDeliveries } from './key-deliveries.js';
-import type { CommandContext } from './key-management.js';
-import { KeyManagement } from './key-management.js';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { commandMetadata } from '@keyledger/admin-auth';
+import { KeyCommands } from '@keyledger/key-commands';
+import { KeyDeliveries, KeyRotation } from '@keyledger/key-rotation';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
 const HOUR = 3_600_000;
 const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'incident-test' };
@@ -23,10 +24,11 @@ const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, 
 /** Everything an incident touches, against one isolated schema and set of streams. */
 interface Installation {
   readonly ctx: TestContext;
-  readonly issuer: KeyManagement;
+  readonly issuer: KeyCommands;
   readonly reports: IncidentReports;
-  /** The rotator's KeyManagement (actor system:rotator), as the rotator service builds it. */
-  readonly rotatorKeys: KeyManagement;
+  readonly tenants: TenantSettingsCommands;
+  /** The rotator's KeyRotation (actor system:rotator), as the rotator service builds it. */
+  readonly rotatorRotation: KeyRotation;
   readonly publisher: IncidentNotificationPublisher;
   responder(notifications?: Pick<IncidentNotificationPublisher, 'publish'>): IncidentResponder;
   issue(tenant: string, owner: string, scopes?: string[]): Promise<{ keyId: string; key: string }>;
@@ -42,16 +44,20 @@ async function installation(label: string): Promise<Installation> {
     { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) },
     { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: HOUR },
   );
-  const issuer = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery });
-  const rotatorKeys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery, systemActor: 'system:rotator' });
+  const issuer = new KeyCommands({ store: ctx.store, hasher, index: new KeyIndex() });
+  const rotatorDeps = { store: ctx.store, hasher, index: new KeyIndex(), delivery, systemActor: 'system:rotator' };
+  const rotatorKeys = new KeyCommands(rotatorDeps);
+  const rotatorRotation = new KeyRotation(rotatorDeps);
   const publisher = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix);
   return {
     ctx,
     issuer,
     reports: new IncidentReports({ store: ctx.store, hasher, index: new KeyIndex() }),
-    rotatorKeys,
+    tenants: new TenantSettingsCommands({ store: ctx.store }),
+    rotatorRotation,
     publisher,
-    responder: (notifications = publisher) => new IncidentResponder({ keys: rotatorKeys, store: ctx.store, notifications, logger: ctx.logger }),
+    responder: (notifications = publisher) =>
+      new IncidentResponder({ keys: rotatorKeys, rotation: rotatorRotation, store: ctx.store, notifications, logger: ctx.logger }),
     issue: (tenant, owner, scopes = ['orders:read']) =>
       issuer.issue({ tenant, owner, environment: 'live', scopes, ipAllowlist: [], metadata: {}, rateLimits: [] }, admin),
     events: (keyId) => ctx.store.readStream(streamIdOf('key', keyId)),
@@ -111,7 +117,7 @@ describe('the rotator’s response to incidents, through its durable consumer', 
 
   it('rotates a leaked key by the default policy with a 1 h grace, once, delivers the new key sealed, notifies and records it', async () => {
     const owner = generateKeyPairSync('x25519');
-    await it0.issuer.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await it0.tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const leaked = await it0.issue('acme', 'billing');
     const report = await it0.reports.reportLeak({ keyId: leaked.keyId, source: { file: 'deploy.yaml', line: 3, commit: 'abcdef1' } }, admin);
     expect(report).toMatchObject({ outcome: 'REPORTED', pendingAction: 'rotate' });
@@ -183,8 +189,8 @@ describe('the rotator’s response to incidents, through its durable consumer', 
   });
 
   it('stops the old key at once under an emergency-rotate or suspend policy', async () => {
-    await it0.reports.setIncidentPolicy({ tenant: 'globex', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
-    await it0.reports.setIncidentPolicy({ tenant: 'globex', owner: 'batch', onLeak: 'suspend', onAnomaly: null, graceMs: null }, admin);
+    await it0.tenants.setIncidentPolicy({ tenant: 'globex', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
+    await it0.tenants.setIncidentPolicy({ tenant: 'globex', owner: 'batch', onLeak: 'suspend', onAnomaly: null, graceMs: null }, admin);
     const [svc, batch] = [await it0.issue('globex', 'svc'), await it0.issue('globex', 'batch')];
     await it0.reports.reportLeak({ keyId: svc.keyId, source: { file: 'a.env' } }, admin);
     await it0.reports.reportLeak({ keyId: batch.keyId, source: { file: 'a.env' } }, admin);
@@ -198,8 +204,8 @@ describe('the rotator’s response to incidents, through its durable consumer', 
   });
 
   it('rotates on an anomaly whose policy says so, and stays silent when the policy says none', async () => {
-    await it0.reports.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: 'none', graceMs: null }, admin);
-    await it0.reports.setIncidentPolicy({ tenant: 'initech', owner: 'payments', onLeak: null, onAnomaly: 'rotate', graceMs: 5 * 60_000 }, admin);
+    await it0.tenants.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: 'none', graceMs: null }, admin);
+    await it0.tenants.setIncidentPolicy({ tenant: 'initech', owner: 'payments', onLeak: null, onAnomaly: 'rotate', graceMs: 5 * 60_000 }, admin);
     const [quiet, payments] = [await it0.issue('initech', 'quiet'), await it0.issue('initech', 'payments')];
     await it0.reports.reportAnomaly({ keyId: quiet.keyId, kind: 'usage-spike', severity: 'high', detail: '1200/min against 40' }, admin);
     const anomaly = await it0.reports.reportAnomaly({ keyId: payments.keyId, kind: 'new-source', severity: 'critical' }, admin);
@@ -248,7 +254,7 @@ describe('an incident interrupted or handled twice', () => {
   it('completes a handling killed after the rotation: records it, rotates nothing more', async () => {
     const { keyId, incident } = await reportedLeak('killed-after-rotation');
     // What a rotator killed right after the rotation left: the incident's rotation, no record.
-    const rotated = await it1.rotatorKeys.rotate(
+    const rotated = await it1.rotatorRotation.rotate(
       { keyId, graceMs: HOUR, emergency: false, waitForVerifiers: false },
       { ...admin, causationId: incident.eventId, correlationId: incident.metadata.correlationId },
     );
@@ -277,7 +283,7 @@ describe('an incident interrupted or handled twice', () => {
   });
 
   it('completes an emergency rotation killed between its two appends, though the old key is already revoked', async () => {
-    await it1.reports.setIncidentPolicy({ tenant: 'acme', owner: 'killed-mid-emergency', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
+    await it1.tenants.setIncidentPolicy({ tenant: 'acme', owner: 'killed-mid-emergency', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
     const { keyId, incident } = await reportedLeak('killed-mid-emergency');
     const replacedBy = 'key_01jdyyyyyyyyyyyyyyyyyyyyyy';
     // What the first append of an emergency rotation leaves: rotated and revoked, no replacement.

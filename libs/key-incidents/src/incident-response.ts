@@ -16,6 +16,8 @@ import {
   notificationSubject,
   streamIdOf,
 } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { SYSTEM_CALLER, commandMetadata } from '@keyledger/admin-auth';
 import type { Projection } from '@keyledger/consumer-runtime';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError } from '@keyledger/event-store';
@@ -23,12 +25,12 @@ import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
 import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incidentOutcome, policyActionFor } from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedLabelledCounter } from '@keyledger/observability';
-import { commandMetadata } from './command-metadata.js';
-import { handledIncident, readIncidentPolicies, replacementIssued } from './incident-reports.js';
-import { isLostRace } from './key-pass.js';
-import { loadKey } from './key-stream.js';
-import type { CommandContext, KeyManagement } from './key-management.js';
-import { SYSTEM_CALLER } from './periodic-task.js';
+import type { KeyCommands } from '@keyledger/key-commands';
+import { loadKey } from '@keyledger/key-commands';
+import type { KeyRotation } from '@keyledger/key-rotation';
+import { isLostRace } from '@keyledger/key-rotation';
+import { readTenantSettings } from '@keyledger/tenant-settings';
+import { handledIncident, replacementIssued } from './incident-reports.js';
 
 /**
  * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
@@ -49,8 +51,10 @@ export class IncidentNotificationPublisher {
 }
 
 export interface IncidentResponderDependencies {
-  /** Changes keys as `system:rotator` (its systemActor), delivering new keys as any rotation does. */
-  readonly keys: KeyManagement;
+  /** Suspends and revokes keys as `system:rotator` (its systemActor). */
+  readonly keys: Pick<KeyCommands, 'suspend' | 'revoke'>;
+  /** Rotates keys as `system:rotator`, delivering new keys as any rotation does. */
+  readonly rotation: Pick<KeyRotation, 'rotate'>;
   readonly store: PostgresEventStore;
   readonly notifications: Pick<IncidentNotificationPublisher, 'publish'>;
   readonly logger: Logger;
@@ -72,7 +76,7 @@ function parseIncident(event: EventEnvelope): Incident | undefined {
 /**
  * The rotator's answer to incidents: for each KeyLeakReported and AnomalyDetected, reads the
  * key's effective incident policy, decides (`decideIncidentResponse`) and acts through
- * KeyManagement (suspend, rotate with the policy's grace, emergency rotation, revoke), tells the
+ * KeyCommands and KeyRotation (suspend, rotate with the policy's grace, emergency rotation, revoke), tells the
  * tenant on its notification subject, and records KeyIncidentHandled on the key's stream.
  *
  * Handling one incident twice (a redelivery, a crash in the middle, two replicas) acts once:
@@ -110,7 +114,7 @@ export class IncidentResponder {
       if (!record) throw new Error(`incident ${event.eventId} names key ${keyId}, which has no KeyIssued`);
       const recorded = handledIncident(events, event.eventId);
       if (recorded) return recorded;
-      const policy = effectiveIncidentPolicy(await readIncidentPolicies(this.deps.store, record.tenant), record.tenant, record.owner);
+      const policy = effectiveIncidentPolicy((await readTenantSettings(this.deps.store, record.tenant)).incidentPolicies, record.tenant, record.owner);
       const response = decideIncidentResponse(
         incident.type,
         policy,
@@ -184,7 +188,7 @@ export class IncidentResponder {
       case 'rotate':
       case 'emergency-rotate': {
         const emergency = response.action === 'emergency-rotate';
-        const rotated = await this.deps.keys.rotate(
+        const rotated = await this.deps.rotation.rotate(
           { keyId, emergency, waitForVerifiers: false, ...(emergency ? {} : { graceMs: response.graceMs }) },
           context,
         );

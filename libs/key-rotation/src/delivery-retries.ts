@@ -1,5 +1,6 @@
 import type { DeliveryChannel, EventMetadata } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
+import { loadKey } from '@keyledger/key-commands';
 import type { OwnerWebhookTable } from '@keyledger/key-domain';
 import { deliveryRetryDelayMs, deliveryStillUseful, ownerWebhookOf } from '@keyledger/key-domain';
 import type { SealedKeyEnvelope, SealedKeyPublisher, WebhookOutcome } from '@keyledger/key-delivery';
@@ -8,10 +9,10 @@ import type { WebhookSecrets } from '@keyledger/key-secrets';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { PendingDeliveries, PendingDelivery } from '@keyledger/pending-deliveries';
+import { PeriodicTask } from '@keyledger/service-kit';
+import { readTenantSettings } from '@keyledger/tenant-settings';
 import type { KeyDeliveries } from './key-deliveries.js';
-import { errorText, readOwnerWebhooks } from './key-deliveries.js';
-import { loadKey } from './key-stream.js';
-import { PeriodicTask } from './periodic-task.js';
+import { errorText } from './key-deliveries.js';
 
 /** POSTs a signed body to a webhook (`WebhookSender` in production). */
 export interface WebhookPoster {
@@ -276,7 +277,7 @@ export class DeliveryRetries {
     webhooks: Map<string, Promise<OwnerWebhookTable>>,
   ): Promise<WebhookOutcome> {
     let table = webhooks.get(row.tenant);
-    if (!table) webhooks.set(row.tenant, (table = readOwnerWebhooks(this.deps.store, row.tenant)));
+    if (!table) webhooks.set(row.tenant, (table = readTenantSettings(this.deps.store, row.tenant).then((settings) => settings.ownerWebhooks)));
     const webhook = ownerWebhookOf(await table, row.owner);
     if (!webhook) return { ok: false, error: 'the owner has no webhook registered' };
     const timestamp = Math.floor(this.clock().getTime() / 1000);

@@ -12,15 +12,13 @@ import type {
 } from '@keyledger/contracts';
 import { ApiError, keyDeliveredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
-import type { DeliveryRetrySchedule, OwnerWebhook, OwnerWebhookTable } from '@keyledger/key-domain';
+import { ConcurrencyConflictError, NO_STREAM, retryConflicts } from '@keyledger/event-store';
+import type { DeliveryRetrySchedule, OwnerWebhook } from '@keyledger/key-domain';
 import { deliveryExpiresAt, deliveryRetryDelayMs } from '@keyledger/key-domain';
 import type { SealedKeyEnvelope, SealedKeyPublisher } from '@keyledger/key-delivery';
 import { ackTokenHash, newAckToken, sealKey } from '@keyledger/key-delivery';
 import type { Logger } from '@keyledger/observability';
 import type { NewPendingDelivery, PendingDeliveries, PendingDelivery } from '@keyledger/pending-deliveries';
-import { retryConflicts } from './conflict-retry.js';
-import { readTenantSettings } from './tenant-settings.js';
 
 /**
  * What became of a rotation's new key for its owner:
@@ -68,11 +66,6 @@ type Ending = 'RECORDED' | 'ACKNOWLEDGED_BEFORE' | 'EXPIRED_BEFORE';
 export interface KeyDeliveryCounts {
   readonly acknowledged: number;
   readonly expired: number;
-}
-
-/** An owner's latest webhooks of one tenant, folded from the tenant's stream. */
-export async function readOwnerWebhooks(store: PostgresEventStore, tenant: string): Promise<OwnerWebhookTable> {
-  return (await readTenantSettings(store, tenant)).ownerWebhooks;
 }
 
 function sameHash(a: string, b: string): boolean {

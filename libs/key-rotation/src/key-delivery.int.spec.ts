@@ -9,13 +9,17 @@ import { KeyHasher } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext } from '@keyledger/testing';
-import type { CommandContext } from './key-management.js';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { KeyCommands } from '@keyledger/key-commands';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { KeyDeliveries } from './key-deliveries.js';
-import { KeyManagement } from './key-management.js';
+import { KeyRotation } from './key-rotation.js';
 
 describe('delivery of rotated keys', () => {
   let ctx: TestContext;
-  let keys: KeyManagement;
+  let keys: KeyCommands;
+  let rotation: KeyRotation;
+  let tenants: TenantSettingsCommands;
   const owner = generateKeyPairSync('x25519');
   const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
   const issue = (ownerName: string) =>
@@ -41,7 +45,10 @@ describe('delivery of rotated keys', () => {
       { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) },
       { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: 3_600_000 },
     );
-    keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), delivery });
+    const deps = { store: ctx.store, hasher, index: new KeyIndex(), delivery };
+    keys = new KeyCommands(deps);
+    rotation = new KeyRotation(deps);
+    tenants = new TenantSettingsCommands(deps);
   });
 
   afterAll(async () => {
@@ -49,10 +56,10 @@ describe('delivery of rotated keys', () => {
   });
 
   it('publishes each new key sealed to the owner’s public key, keeps the sealed copy until acknowledged and records KeyDelivered, never the plaintext', async () => {
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing service', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'billing service', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const first = await issue('billing service');
-    const second = await keys.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
-    const third = await keys.rotate({ keyId: second.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    const second = await rotation.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    const third = await rotation.rotate({ keyId: second.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
     expect([second.delivery, third.delivery]).toEqual(['DELIVERED', 'DELIVERED']);
 
     const envelopes = await envelopesFor('billing service');
@@ -89,15 +96,15 @@ describe('delivery of rotated keys', () => {
 
   it('sends nothing for an owner without a public key, and only to the owner’s latest key', async () => {
     const unregistered = await issue('orders');
-    const rotated = await keys.rotate({ keyId: unregistered.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    const rotated = await rotation.rotate({ keyId: unregistered.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
     expect(rotated.delivery).toBe('NO_PUBLIC_KEY');
     expect(await envelopesFor('orders')).toEqual([]);
     expect(await ctx.store.streamVersion(streamIdOf('delivery', rotated.keyId))).toBe(0);
 
     const replaced = generateKeyPairSync('x25519');
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(replaced.publicKey) }, admin);
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
-    const next = await keys.rotate({ keyId: rotated.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(replaced.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    const next = await rotation.rotate({ keyId: rotated.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
     const [envelope] = await envelopesFor('orders');
     expect(() => openSealedKey(envelope, replaced.privateKey)).toThrow('could not be opened');
     expect(openSealedKey(envelope, owner.privateKey)).toMatchObject({ keyId: next.keyId, key: next.key });
@@ -108,7 +115,7 @@ describe('delivery of rotated keys', () => {
     const tenantStream = streamIdOf('tenant', 'acme');
     const read = jest.spyOn(ctx.store, 'readStream');
     try {
-      const rotated = await keys.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+      const rotated = await rotation.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
       expect(rotated.delivery).toBe('DELIVERED');
       expect(read.mock.calls.filter(([streamId]) => streamId === tenantStream)).toHaveLength(1);
     } finally {
@@ -116,8 +123,20 @@ describe('delivery of rotated keys', () => {
     }
   });
 
+  it('reads the store twice per rotation: the old key’s stream and the tenant’s, nothing again and no replacement stream', async () => {
+    const first = await issue('billing service');
+    const reads = [jest.spyOn(ctx.store, 'readStream'), jest.spyOn(ctx.store, 'streamVersion'), jest.spyOn(ctx.store, 'readAll')];
+    try {
+      const rotated = await rotation.rotate({ keyId: first.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
+      expect(rotated.delivery).toBe('DELIVERED');
+      expect(reads.flatMap((read) => read.mock.calls.map(([stream]) => stream))).toEqual([streamIdOf('key', first.keyId), streamIdOf('tenant', 'acme')]);
+    } finally {
+      for (const read of reads) read.mockRestore();
+    }
+  });
+
   it('reports NOT_CONFIGURED where no publisher is given', async () => {
-    const plain = new KeyManagement({ store: ctx.store, hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]), index: new KeyIndex() });
+    const plain = new KeyRotation({ store: ctx.store, hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]), index: new KeyIndex() });
     const key = await issue('billing service');
     expect((await plain.rotate({ keyId: key.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin)).delivery).toBe('NOT_CONFIGURED');
   });

@@ -1,10 +1,12 @@
-import { ApiError } from '@keyledger/contracts';
+import { ConcurrencyConflictError } from '@keyledger/event-store';
+import { DomainError } from '@keyledger/key-domain';
 
-/** Error codes that mean someone else changed the key first (another replica, an admin): the change is moot, not failed. */
-const LOST_RACE_CODES = new Set(['INVALID_TRANSITION', 'CONCURRENCY_CONFLICT', 'KEY_ALREADY_EXISTS']);
+/** Refusals that mean someone else changed the key first (another replica, an admin): the change is moot, not failed. */
+const LOST_RACE_CODES: ReadonlySet<DomainError['code']> = new Set(['INVALID_TRANSITION', 'KEY_ALREADY_EXISTS']);
 
+/** Whether a change of a key failed because someone else changed it first (still racing after the retries, or refused by what they did). */
 export function isLostRace(error: unknown): boolean {
-  return error instanceof ApiError && LOST_RACE_CODES.has(error.code);
+  return error instanceof ConcurrencyConflictError || (error instanceof DomainError && LOST_RACE_CODES.has(error.code));
 }
 
 /** What became of one key in a pass. */

@@ -1,4 +1,5 @@
-import { ApiError } from '@keyledger/contracts';
+import { ConcurrencyConflictError } from '@keyledger/event-store';
+import { DomainError } from '@keyledger/key-domain';
 import type { KeyPassOutcome } from './key-pass.js';
 import { changeKeyInPass, newKeyPass } from './key-pass.js';
 
@@ -9,9 +10,9 @@ describe('a pass over keys', () => {
     const onFailure = (error: unknown): void => void failures.push(error);
     const broken = new Error('database down');
     await changeKeyInPass(pass, 'key_done', () => Promise.resolve(), onFailure);
-    await changeKeyInPass(pass, 'key_raced', () => Promise.reject(new ApiError('CONCURRENCY_CONFLICT', 'appended first')), onFailure);
-    await changeKeyInPass(pass, 'key_revoked', () => Promise.reject(new ApiError('INVALID_TRANSITION', 'already revoked')), onFailure);
-    await changeKeyInPass(pass, 'key_invalid', () => Promise.reject(new ApiError('INVALID_ARGUMENT', 'bad')), onFailure);
+    await changeKeyInPass(pass, 'key_raced', () => Promise.reject(new ConcurrencyConflictError('key-key_raced', 1, 2)), onFailure);
+    await changeKeyInPass(pass, 'key_revoked', () => Promise.reject(new DomainError('INVALID_TRANSITION', 'already revoked')), onFailure);
+    await changeKeyInPass(pass, 'key_invalid', () => Promise.reject(new DomainError('INVALID_ARGUMENT', 'bad')), onFailure);
     await changeKeyInPass(pass, 'key_broken', () => Promise.reject(broken), onFailure);
     expect(pass).toMatchObject({ done: ['key_done'], lost: ['key_raced', 'key_revoked'], failed: ['key_invalid', 'key_broken'] });
     expect(failures).toHaveLength(2);
@@ -24,7 +25,7 @@ describe('a pass over keys', () => {
     const ignore = (): void => undefined;
     await changeKeyInPass(pass, 'key_done', () => Promise.resolve(), ignore);
     expect(counted).toEqual(['done']);
-    await changeKeyInPass(pass, 'key_raced', () => Promise.reject(new ApiError('KEY_ALREADY_EXISTS', 'issued first')), ignore);
+    await changeKeyInPass(pass, 'key_raced', () => Promise.reject(new DomainError('KEY_ALREADY_EXISTS', 'issued first')), ignore);
     await changeKeyInPass(pass, 'key_broken', () => Promise.reject(new Error('database down')), ignore);
     expect(counted).toEqual(['done', 'lost', 'failed']);
   });

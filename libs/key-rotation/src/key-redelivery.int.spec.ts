@@ -1,6 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { EventMetadata, KeyDeliveredData } from '@keyledger/contracts';
-import { ApiError, ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
+import { ROOT_TENANT, deliverySubject, streamIdOf } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { toApiError } from '@keyledger/api-transport';
 import type { AppendResult, NewEvent } from '@keyledger/event-store';
 import { PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
@@ -13,11 +15,11 @@ import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, startHttpsReceiver } from '@keyledger/testing';
+import { KeyCommands, loadKey } from '@keyledger/key-commands';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { DeliveryRetries } from './delivery-retries.js';
 import { KeyDeliveries } from './key-deliveries.js';
-import { loadKey } from './key-stream.js';
-import type { CommandContext } from './key-management.js';
-import { KeyManagement } from './key-management.js';
+import { KeyRotation } from './key-rotation.js';
 
 const T0 = Date.parse('2031-05-01T00:00:00Z');
 const SECOND = 1000;
@@ -51,7 +53,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
   const ackMetadata: EventMetadata = { actor: 'test', correlationId: 'ack', causationId: 'ack' };
   let pending: PendingDeliveries;
   let deliveries: KeyDeliveries;
-  let keys: KeyManagement;
+  let keys: KeyCommands;
+  let rotation: KeyRotation;
+  let tenants: TenantSettingsCommands;
   let publisher: SealedKeyPublisher;
 
   function retries(webhookTimeoutMs = 10_000): DeliveryRetries {
@@ -75,9 +79,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
   /** A fresh owner with the test's public key, a key of it, and that key rotated at T0. */
   async function rotatedKey(ownerName: string, graceMs = 60 * SECOND) {
     now = T0;
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: ownerName, publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: ownerName, publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const first = await keys.issue({ tenant: 'acme', owner: ownerName, environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
-    const rotated = await keys.rotate({ keyId: first.keyId, graceMs, emergency: false, waitForVerifiers: false }, admin);
+    const rotated = await rotation.rotate({ keyId: first.keyId, graceMs, emergency: false, waitForVerifiers: false }, admin);
     return { first, rotated };
   }
 
@@ -101,7 +105,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
     try {
       await action;
     } catch (error) {
-      if (error instanceof ApiError) return error.code;
+      // The code the API would answer.
+      const code = toApiError(error)?.code;
+      if (code) return code;
       throw error;
     }
     return undefined;
@@ -113,14 +119,10 @@ describe('redelivery of rotated keys until acknowledged', () => {
     pending = new PendingDeliveries(ctx.appDb);
     publisher = new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix);
     deliveries = new KeyDeliveries({ store: ctx.store, pending, publisher, clock }, { retry: { minMs: 5 * SECOND, maxMs: 20 * SECOND }, ttlMs: HOUR });
-    keys = new KeyManagement({
-      store: ctx.store,
-      hasher,
-      index: new KeyIndex(),
-      clock,
-      delivery: deliveries,
-      webhookSecrets: new WebhookSecrets(peppers),
-    });
+    const deps = { store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: deliveries, webhookSecrets: new WebhookSecrets(peppers) };
+    keys = new KeyCommands(deps);
+    rotation = new KeyRotation(deps);
+    tenants = new TenantSettingsCommands(deps);
   });
 
   afterAll(async () => {
@@ -197,7 +199,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
 
   it('POSTs the key sealed and signed to the owner’s HTTPS webhook; a 500 is retried and a 2xx acknowledges it', async () => {
     now = T0;
-    const webhook = await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'hooked', url: `${receiver.url}/keyledger?src=test` }, admin);
+    const webhook = await tenants.registerOwnerWebhook({ tenant: 'acme', owner: 'hooked', url: `${receiver.url}/keyledger?src=test` }, admin);
     expect(webhook.secret).toMatch(/^whsec_/);
     receiver.statuses.push(500);
     const before = receiver.requests.length;
@@ -240,8 +242,8 @@ describe('redelivery of rotated keys until acknowledged', () => {
   it('sends side by side: a webhook that does not answer holds up neither other owners nor NATS, and keeps its row leased while it waits', async () => {
     const WEBHOOK_TIMEOUT = 60 * SECOND;
     now = T0;
-    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'tarpit', url: `${receiver.url}/tarpit` }, admin);
-    await keys.registerOwnerWebhook({ tenant: 'acme', owner: 'prompt', url: `${receiver.url}/prompt` }, admin);
+    await tenants.registerOwnerWebhook({ tenant: 'acme', owner: 'tarpit', url: `${receiver.url}/tarpit` }, admin);
+    await tenants.registerOwnerWebhook({ tenant: 'acme', owner: 'prompt', url: `${receiver.url}/prompt` }, admin);
     const tarpit = (await rotatedKey('tarpit')).rotated;
     const prompt = (await rotatedKey('prompt')).rotated;
     const tarpitCalls = () => receiver.requests.filter((request) => request.path === '/tarpit').length;
@@ -300,7 +302,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
 
   it('never sends key material that was not issued: a rotation interrupted before its KeyIssued is delivered with what completes it', async () => {
     now = T0;
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'crashy', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'crashy', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const first = await keys.issue({ tenant: 'acme', owner: 'crashy', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
     // The state a rotation leaves when it dies after sealing and storing the new key, before its KeyIssued.
     const replacedBy = newPrefixedId('key', clock());
@@ -329,7 +331,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     expect(await envelopesFor('crashy')).toEqual([]);
 
     // Rotating again completes the rotation with fresh material, and that is what is delivered.
-    const completed = await keys.rotate({ keyId: first.keyId, emergency: false, waitForVerifiers: false }, admin);
+    const completed = await rotation.rotate({ keyId: first.keyId, emergency: false, waitForVerifiers: false }, admin);
     expect(completed).toMatchObject({ keyId: replacedBy, delivery: 'DELIVERED' });
     now = T0 + 20 * SECOND;
     expect((await retries().runOnce()).sent).toContain(replacedBy);
@@ -340,9 +342,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
 
   it('delivers a key whose KeyIssued committed though the rotation failed, and drops, unsent, one that was never issued', async () => {
     const dropping = new DroppingStore(ctx.appDb);
-    const droppingKeys = new KeyManagement({ store: dropping, hasher, index: new KeyIndex(), clock, delivery: deliveries });
+    const droppingKeys = new KeyRotation({ store: dropping, hasher, index: new KeyIndex(), clock, delivery: deliveries });
     now = T0;
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'dropped', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'dropped', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const issue = () => keys.issue({ tenant: 'acme', owner: 'dropped', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
     const replacementOf = async (keyId: string) => (await loadKey(ctx.store, keyId)).record!.rotation!.replacedBy;
 
@@ -404,9 +406,9 @@ describe('redelivery of rotated keys until acknowledged', () => {
     const failing = new FailingStore(ctx.appDb);
     const refusing = new RefusingPublisher(ctx.js, ctx.topology.subjectPrefix);
     const failingDeliveries = new KeyDeliveries({ store: ctx.store, pending: failing, publisher: refusing, clock }, deliveries.settings);
-    const failingKeys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: failingDeliveries });
+    const failingKeys = new KeyRotation({ store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: failingDeliveries });
     now = T0;
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'half-stored', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'half-stored', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const rotate = async () => {
       const first = await keys.issue(
         { tenant: 'acme', owner: 'half-stored', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] },
@@ -461,7 +463,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
 
   it('stores nothing again for a key acknowledged while its rotation was still under way', async () => {
     now = T0;
-    await keys.registerOwnerPublicKey({ tenant: 'acme', owner: 'fenced', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
+    await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'fenced', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const first = await keys.issue({ tenant: 'acme', owner: 'fenced', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
     /** A revocation fence that waits long: meanwhile the rotator sends the new key from the rows stored before its KeyIssued, and its owner acknowledges it. */
     class SlowFence extends VerifierFence {
@@ -473,7 +475,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
         return { complete: true, verifiers: [], waitedMs: 5 * SECOND };
       }
     }
-    const fenced = new KeyManagement({
+    const fenced = new KeyRotation({
       store: ctx.store,
       hasher,
       index: new KeyIndex(),

@@ -1,13 +1,15 @@
 import type { LastUsedAnswer } from '@keyledger/contracts';
 import { MAX_LAST_USED_KEYS } from '@keyledger/contracts';
+import type { KeyCommands } from '@keyledger/key-commands';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { quietGraceDecision } from '@keyledger/key-domain';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { SYSTEM_CALLER } from '@keyledger/admin-auth';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
-import type { CommandContext, KeyManagement } from './key-management.js';
+import { PeriodicTask } from '@keyledger/service-kit';
 import { changeKeyInPass, newKeyPass } from './key-pass.js';
-import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
 
 /** Where the rotator learns keys' last uses and how complete that knowledge is: the auditor (`usage.last-used`). */
 export interface LastUseSource {
@@ -15,7 +17,7 @@ export interface LastUseSource {
 }
 
 export interface QuietGraceDependencies {
-  readonly keys: Pick<KeyManagement, 'endQuietGrace'>;
+  readonly keys: Pick<KeyCommands, 'endQuietGrace'>;
   /** The rotator's key projection: which rotated keys are in a grace with a quiet period. */
   readonly index: Pick<KeyIndex, 'all'>;
   readonly usage: LastUseSource;

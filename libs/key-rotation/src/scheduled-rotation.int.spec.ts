@@ -5,8 +5,10 @@ import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext } from '@keyledger/testing';
-import type { CommandContext } from './key-management.js';
-import { KeyManagement } from './key-management.js';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { KeyCommands } from '@keyledger/key-commands';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
+import { KeyRotation } from './key-rotation.js';
 import { ScheduledRotation } from './scheduled-rotation.js';
 
 const DAY = 86_400_000;
@@ -23,8 +25,8 @@ describe('scheduled rotation', () => {
   /** A replica: its own key index, kept current from the store as its projection would be. */
   function replica(): { rotation: ScheduledRotation; sync: () => Promise<void> } {
     const index = new KeyIndex();
-    const keys = new KeyManagement({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
-    const rotation = new ScheduledRotation({ keys, store: ctx.store, index, logger: ctx.logger, clock }, { intervalMs: 60_000, jitterMs: JITTER });
+    const keys = new KeyRotation({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
+    const rotation = new ScheduledRotation({ rotation: keys, store: ctx.store, index, logger: ctx.logger, clock }, { intervalMs: 60_000, jitterMs: JITTER });
     return {
       rotation,
       sync: async () => {
@@ -42,15 +44,16 @@ describe('scheduled rotation', () => {
   });
 
   it('rotates each key past its maximum age once, with the policy’s grace, across two replicas', async () => {
-    const keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), clock });
+    const keys = new KeyCommands({ store: ctx.store, hasher, index: new KeyIndex(), clock });
+    const tenants = new TenantSettingsCommands({ store: ctx.store, clock });
     const issue = (tenant: string, owner: string, scopes: string[] = []) =>
       keys.issue({ tenant, owner, environment: 'live', scopes, ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
     const due = await Promise.all([issue('acme', 'svc'), issue('acme', 'svc'), issue('acme', 'svc')]);
     const steady = await issue('acme', 'steady');
     const unpoliced = await issue('globex', 'svc');
     const adminKey = await issue('acme', 'ops', ['keyledger:keys:read']);
-    await keys.setRotationPolicy({ tenant: 'acme', maxAgeMs: DAY, graceMs: HOUR }, admin);
-    await keys.setRotationPolicy({ tenant: 'acme', owner: 'steady', maxAgeMs: 30 * DAY, graceMs: null }, admin);
+    await tenants.setRotationPolicy({ tenant: 'acme', maxAgeMs: DAY, graceMs: HOUR }, admin);
+    await tenants.setRotationPolicy({ tenant: 'acme', owner: 'steady', maxAgeMs: 30 * DAY, graceMs: null }, admin);
 
     const [a, b] = [replica(), replica()];
     await Promise.all([a.sync(), b.sync()]);

@@ -4,15 +4,17 @@ import { START_OF_LOG } from '@keyledger/event-store';
 import { timeOfPrefixedId } from '@keyledger/ids';
 import type { KeyRecord, RotationPolicyTable } from '@keyledger/key-domain';
 import { effectivePolicy, evolveRotationPolicies, isAdminKey, rotationDueAt } from '@keyledger/key-domain';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { SYSTEM_CALLER } from '@keyledger/admin-auth';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
-import type { CommandContext, KeyManagement } from './key-management.js';
+import { PeriodicTask } from '@keyledger/service-kit';
 import { changeKeyInPass, newKeyPass } from './key-pass.js';
-import { PeriodicTask, SYSTEM_CALLER } from './periodic-task.js';
+import type { KeyRotation } from './key-rotation.js';
 
 export interface ScheduledRotationDependencies {
-  readonly keys: KeyManagement;
+  readonly rotation: Pick<KeyRotation, 'rotate'>;
   readonly store: PostgresEventStore;
   /** The rotator's key projection: which keys exist, with their owner, state and version. */
   readonly index: KeyIndex;
@@ -121,7 +123,7 @@ export class ScheduledRotation {
         pass,
         record.keyId,
         async () => {
-          const rotated = await this.deps.keys.rotate(
+          const rotated = await this.deps.rotation.rotate(
             // The quiet period as this pass read it (null: none), so the rotation does not read the policies again.
             {
               keyId: record.keyId,

@@ -1,13 +1,3 @@
-import type { Caller } from './admin-authenticator.js';
-import { ROOT_TENANT } from '@keyledger/contracts';
-
-/**
- * The caller of what Keyledger does on its own (scheduled rotations, quiet graces, incident
- * responses, the root key's bootstrap): every permission, in every tenant. The actor recorded
- * on its events is the process's own (`system:rotator`, …).
- */
-export const SYSTEM_CALLER: Caller = Object.freeze({ keyId: 'system', tenant: ROOT_TENANT, scopes: Object.freeze(['keyledger:*']) });
-
 /**
  * Runs a pass every `intervalMs`, one at a time: the next pass is scheduled when the last one
  * ends, so a slow pass never overlaps the next. A pass that fails is reported and the next one

@@ -1,22 +1,20 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { ROOT_TENANT } from '@keyledger/contracts';
 import { ownerPublicKeyOf } from '@keyledger/key-domain';
 import { x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
-import { KeyIndex } from '@keyledger/key-projection';
-import { KeyHasher } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext } from '@keyledger/testing';
-import type { CommandContext } from './key-management.js';
-import { KeyManagement } from './key-management.js';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { TenantSettingsCommands } from './tenant-settings-commands.js';
 
 describe('owner public keys', () => {
   let ctx: TestContext;
-  let keys: KeyManagement;
+  let keys: TenantSettingsCommands;
   const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
 
   beforeAll(async () => {
     ctx = await createTestContext('owner-public-keys');
-    keys = new KeyManagement({ store: ctx.store, hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]), index: new KeyIndex() });
+    keys = new TenantSettingsCommands({ store: ctx.store });
   });
 
   afterAll(async () => {

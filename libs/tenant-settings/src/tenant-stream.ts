@@ -1,43 +1,46 @@
-import type { IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
+import type { EventEnvelope, IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
 import { ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
-import type { IncidentPolicyTable, OwnerPublicKeyTable, OwnerWebhookTable, RotationPolicyTable } from '@keyledger/key-domain';
-import { evolveIncidentPolicies, evolveOwnerPublicKeys, evolveOwnerWebhooks, evolveRotationPolicies } from '@keyledger/key-domain';
+import type { TenantEvent, TenantSettings } from '@keyledger/key-domain';
+import { evolveTenant, initialTenantSettings } from '@keyledger/key-domain';
 
-/** What a tenant's stream holds besides its keys' streams: its policies and its owners' delivery settings. */
-export interface TenantSettings {
-  readonly rotationPolicies: RotationPolicyTable;
-  readonly incidentPolicies: IncidentPolicyTable;
-  /** Each owner's latest X25519 public key. */
-  readonly ownerPublicKeys: OwnerPublicKeyTable;
-  /** Each owner's latest webhook. */
-  readonly ownerWebhooks: OwnerWebhookTable;
+/** A tenant's settings as read from its stream, with the stream's version (its event count). */
+export interface LoadedTenant {
+  readonly settings: TenantSettings;
+  readonly version: number;
+}
+
+/** The tenant event a stored event is, or undefined for one the tenant's settings do not hold. */
+function tenantEventOf(event: EventEnvelope): TenantEvent | undefined {
+  switch (event.type) {
+    case 'RotationPolicySet':
+      return { type: event.type, data: event.data as RotationPolicySetData };
+    case 'IncidentPolicySet':
+      return { type: event.type, data: event.data as IncidentPolicySetData };
+    case 'OwnerPublicKeyRegistered':
+      return { type: event.type, data: event.data as OwnerPublicKeyRegisteredData };
+    case 'OwnerWebhookRegistered': {
+      // Parsed, not cast: a webhook's URL decides where a sealed key is sent.
+      const parsed = ownerWebhookRegisteredSchema.safeParse(event.data);
+      return parsed.success ? { type: event.type, data: parsed.data } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Reads a tenant's stream once and folds it with the domain's `evolveTenant`. */
+export async function loadTenant(store: Pick<PostgresEventStore, 'readStream'>, tenant: string): Promise<LoadedTenant> {
+  const events = await store.readStream(streamIdOf('tenant', tenant));
+  let settings = initialTenantSettings();
+  for (const event of events) {
+    const tenantEvent = tenantEventOf(event);
+    if (tenantEvent) settings = evolveTenant(settings, tenantEvent);
+  }
+  return { settings, version: events.length };
 }
 
 /** A tenant's settings, folded from one read of its stream (a rotation needs several of them). */
-export async function readTenantSettings(store: PostgresEventStore, tenant: string): Promise<TenantSettings> {
-  let rotationPolicies: RotationPolicyTable = new Map();
-  let incidentPolicies: IncidentPolicyTable = new Map();
-  let ownerPublicKeys: OwnerPublicKeyTable = new Map();
-  let ownerWebhooks: OwnerWebhookTable = new Map();
-  for (const event of await store.readStream(streamIdOf('tenant', tenant))) {
-    switch (event.type) {
-      case 'RotationPolicySet':
-        rotationPolicies = evolveRotationPolicies(rotationPolicies, event.data as RotationPolicySetData);
-        break;
-      case 'IncidentPolicySet':
-        incidentPolicies = evolveIncidentPolicies(incidentPolicies, event.data as IncidentPolicySetData);
-        break;
-      case 'OwnerPublicKeyRegistered':
-        ownerPublicKeys = evolveOwnerPublicKeys(ownerPublicKeys, event.data as OwnerPublicKeyRegisteredData);
-        break;
-      case 'OwnerWebhookRegistered': {
-        // Parsed, not cast: a webhook's URL decides where a sealed key is sent.
-        const parsed = ownerWebhookRegisteredSchema.safeParse(event.data);
-        if (parsed.success) ownerWebhooks = evolveOwnerWebhooks(ownerWebhooks, parsed.data);
-        break;
-      }
-    }
-  }
-  return { rotationPolicies, incidentPolicies, ownerPublicKeys, ownerWebhooks };
+export async function readTenantSettings(store: Pick<PostgresEventStore, 'readStream'>, tenant: string): Promise<TenantSettings> {
+  return (await loadTenant(store, tenant)).settings;
 }
