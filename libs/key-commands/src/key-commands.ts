@@ -1,26 +1,24 @@
 import type { IssueKeyRequest, KeyView, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin } from '@keyledger/admin-auth';
-import type { PostgresEventStore } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
 import { KeyCommandRunner } from './key-command-runner.js';
 import { toKeyView } from './key-view.js';
 
-export interface KeyCommandsDependencies {
-  readonly store: PostgresEventStore;
+export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly hasher: KeyHasher;
+  /** The process's key projection: credits consumed, and the keys `list` answers. */
   readonly index: KeyIndex;
+  /** Revocations that wait for the verifiers wait on it; without it, none waits. */
   readonly fence?: VerifierFence | undefined;
   readonly fenceTimeoutMs?: number;
-  readonly clock?: () => Date;
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
-  /** Who the events of the system caller (scheduled and incident changes) name as actor. */
-  readonly systemActor?: string;
 }
 
 export interface IssuedKey {

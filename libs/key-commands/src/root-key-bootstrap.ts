@@ -1,22 +1,17 @@
 import type { CommandContext } from '@keyledger/admin-auth';
 import { SYSTEM_CALLER, commandMetadata } from '@keyledger/admin-auth';
 import { ApiError, ROOT_TENANT, streamIdOf } from '@keyledger/contracts';
-import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, NO_STREAM } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { DEFAULT_KEY_PREFIX, parseKey } from '@keyledger/key-domain';
-import type { KeyIndex } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
 import { KeyCommandRunner } from './key-command-runner.js';
 
 const SYSTEM_STREAM = 'system-bootstrap';
 
-export interface RootKeyBootstrapDependencies {
-  readonly store: PostgresEventStore;
+export interface RootKeyBootstrapDependencies extends KeyCommandRunnerDependencies {
   readonly hasher: KeyHasher;
-  readonly index: Pick<KeyIndex, 'get'>;
-  /** Who the bootstrap's events name as actor. */
-  readonly systemActor?: string;
 }
 
 /** The root admin key as the bootstrap made it; `generatedKey` only when it generated the plaintext. */

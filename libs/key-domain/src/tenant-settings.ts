@@ -25,14 +25,6 @@ export type TenantEvent =
   | { readonly type: 'OwnerPublicKeyRegistered'; readonly data: OwnerPublicKeyRegisteredData }
   | { readonly type: 'OwnerWebhookRegistered'; readonly data: OwnerWebhookRegisteredData };
 
-/** The type of each event of a tenant's stream, for adapters that read it. */
-export const TENANT_EVENT_TYPES = [
-  'RotationPolicySet',
-  'IncidentPolicySet',
-  'OwnerPublicKeyRegistered',
-  'OwnerWebhookRegistered',
-] as const satisfies readonly TenantEvent['type'][];
-
 /** Every command on a tenant's stream: each replaces the setting of its level (tenant, or owner). */
 export type TenantCommand =
   | { readonly type: 'SetRotationPolicy'; readonly data: RotationPolicySetData }

@@ -49,11 +49,11 @@ function handledView(handled: KeyIncidentHandledData | undefined): IncidentHandl
 }
 
 /**
- * Records an anomaly on the key's stream, as the anomaly detector does: the one way an
- * AnomalyDetected enters the store. A detector that passes a stable `eventId` (derived from the
- * key, the kind and the window it looked at) records an anomaly once however often it retries:
- * the store answers an identical append of stored ids as the first time. KEY_NOT_FOUND for a key
- * that was never issued.
+ * Records an anomaly on the key's stream, as the anomaly detector does (an operator's report
+ * goes through `IncidentReports.reportAnomaly`, checked the same way by `anomalyData`). A
+ * detector that passes a stable `eventId` (derived from the key, the kind and the window it
+ * looked at) records an anomaly once however often it retries: the store answers an identical
+ * append of stored ids as the first time. KEY_NOT_FOUND for a key that was never issued.
  */
 export async function recordAnomaly(
   store: PostgresEventStore,
@@ -61,19 +61,23 @@ export async function recordAnomaly(
   metadata: EventMetadata,
   options: { readonly eventId?: string } = {},
 ): Promise<{ readonly incidentId: string }> {
-  const data = anomalyDetectedSchema.parse(anomaly);
-  // The detail goes into the store, the event stream and the tenant's notification: never a key.
-  if (data.detail !== undefined && keysInText(data.detail).length > 0)
-    throw new ApiError('INVALID_ARGUMENT', 'invalid request: detail: must describe the anomaly, not hold a key');
+  const data = anomalyData(anomaly);
   const eventId = options.eventId ?? newEventId();
   const streamId = streamIdOf('key', data.keyId);
-  const run = async (): Promise<void> => {
+  await retryConflicts(async () => {
     const version = await store.streamVersion(streamId);
     if (version === 0) throw new ApiError('KEY_NOT_FOUND', `key ${data.keyId} does not exist`);
     await store.append(streamId, version, [{ eventId, type: 'AnomalyDetected', data, metadata }]);
-  };
-  await retryConflicts(run);
+  });
   return { incidentId: eventId };
+}
+
+/** An anomaly as it may be recorded: well formed, and its detail (it reaches the store, the event stream and the tenant's notification) never a key. */
+function anomalyData(anomaly: AnomalyDetectedData): AnomalyDetectedData {
+  const data = anomalyDetectedSchema.parse(anomaly);
+  if (data.detail !== undefined && keysInText(data.detail).length > 0)
+    throw new ApiError('INVALID_ARGUMENT', 'invalid request: detail: must describe the anomaly, not hold a key');
+  return data;
 }
 
 /** Text of a leak source: it must say where a key was found, never hold one. */
@@ -134,22 +138,31 @@ export class IncidentReports {
     return retryConflicts(run);
   }
 
-  /** Records an anomaly reported by an operator or an external detector; needs `keyledger:keys:write`. */
+  /**
+   * Records an anomaly reported by an operator or an external detector; needs
+   * `keyledger:keys:write`. Reads the key's stream once per attempt and appends at its version.
+   */
   async reportAnomaly(request: ReportAnomalyRequest, context: CommandContext): Promise<IncidentReportResult> {
-    const { record } = await loadKey(this.deps.store, request.keyId);
-    if (!record || !seesTenant(context.caller, record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${request.keyId} does not exist`);
-    authorizeAdmin(context.caller, record.tenant, 'write');
-    const data: AnomalyDetectedData = {
-      keyId: request.keyId,
-      tenant: record.tenant,
-      kind: request.kind,
-      severity: request.severity,
-      ...(request.detail === undefined ? {} : { detail: request.detail }),
-      detectedAt: request.detectedAt ?? this.clock().toISOString(),
-    };
-    const { incidentId } = await recordAnomaly(this.deps.store, data, commandMetadata(context));
-    const { record: now, events } = await loadKey(this.deps.store, request.keyId);
-    return this.result('REPORTED', 'AnomalyDetected', now ?? record, incidentId, events);
+    const incidentId = newEventId();
+    const { record, events } = await retryConflicts(async () => {
+      const loaded = await loadKey(this.deps.store, request.keyId);
+      const { record } = loaded;
+      if (!record || !seesTenant(context.caller, record.tenant)) throw new ApiError('KEY_NOT_FOUND', `key ${request.keyId} does not exist`);
+      authorizeAdmin(context.caller, record.tenant, 'write');
+      const data = anomalyData({
+        keyId: request.keyId,
+        tenant: record.tenant,
+        kind: request.kind,
+        severity: request.severity,
+        ...(request.detail === undefined ? {} : { detail: request.detail }),
+        detectedAt: request.detectedAt ?? this.clock().toISOString(),
+      });
+      await this.deps.store.append(streamIdOf('key', request.keyId), loaded.events.length, [
+        { eventId: incidentId, type: 'AnomalyDetected', data, metadata: commandMetadata(context) },
+      ]);
+      return { record, events: loaded.events };
+    });
+    return this.result('REPORTED', 'AnomalyDetected', record, incidentId, events);
   }
 
   /** The answer to a report: the key, the incident, and what follows (or followed) from it. */

@@ -2,29 +2,24 @@ import type { KeyView, RotateKeyRequest } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { commandMetadata } from '@keyledger/admin-auth';
-import type { AppendedPosition, IssuedKey, LoadedRecord } from '@keyledger/key-commands';
+import type { AppendedPosition, IssuedKey, KeyCommandRunnerDependencies, LoadedRecord } from '@keyledger/key-commands';
 import { KeyCommandRunner, NEW_KEY, toKeyView } from '@keyledger/key-commands';
-import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError, retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { IssueKey, KeyRecord, TenantSettings } from '@keyledger/key-domain';
 import { DomainError, effectivePolicy, ownerPublicKeyOf, ownerWebhookOf, replacementOf } from '@keyledger/key-domain';
-import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
+import type { FenceResult, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyDeliveries, KeyDeliveryStatus, PreparedDelivery } from './key-deliveries.js';
 import { readTenantSettings } from '@keyledger/tenant-settings';
 
-export interface KeyRotationDependencies {
-  readonly store: PostgresEventStore;
+export interface KeyRotationDependencies extends KeyCommandRunnerDependencies {
   readonly hasher: KeyHasher;
-  readonly index: Pick<KeyIndex, 'get'>;
+  /** An emergency rotation that waits for the verifiers waits on it; without it, none waits. */
   readonly fence?: VerifierFence | undefined;
   readonly fenceTimeoutMs?: number;
-  readonly clock?: () => Date;
   /** Grace of a rotation that names none; 24 h unless configured. */
   readonly rotationGraceMs?: number;
-  /** Who the events of the system caller (scheduled and incident rotations) name as actor. */
-  readonly systemActor?: string;
   /** Delivers a rotation's new key sealed to its owner's public key, until acknowledged; without it, nothing is delivered. */
   readonly delivery?: KeyDeliveries;
 }

@@ -51,8 +51,7 @@ export class TenantSettingsCommands {
       {
         type: 'SetRotationPolicy',
         data: {
-          tenant: request.tenant,
-          ...(request.owner === undefined ? {} : { owner: request.owner }),
+          ...levelOf(request),
           maxAgeMs: request.maxAgeMs,
           graceMs: request.graceMs,
           // Written only when set, so policies without one keep the shape they always had.
@@ -83,8 +82,7 @@ export class TenantSettingsCommands {
       {
         type: 'SetIncidentPolicy',
         data: {
-          tenant: request.tenant,
-          ...(request.owner === undefined ? {} : { owner: request.owner }),
+          ...levelOf(request),
           onLeak: request.onLeak,
           onAnomaly: request.onAnomaly,
           graceMs: request.graceMs,
@@ -160,6 +158,11 @@ export class TenantSettingsCommands {
       return events.reduce(evolveTenant, settings);
     });
   }
+}
+
+/** The level a policy is set at: a tenant, or one owner in it (an owner only when named). */
+function levelOf(request: { readonly tenant: string; readonly owner?: string | undefined }): { tenant: string; owner?: string } {
+  return { tenant: request.tenant, ...(request.owner === undefined ? {} : { owner: request.owner }) };
 }
 
 function rotationPolicyView(table: RotationPolicyTable, tenant: string, owner: string | undefined): RotationPolicyView {
