@@ -71,7 +71,7 @@ export class KeyRotation {
   async rotate(request: RotateKeyRequest, context: CommandContext): Promise<RotatedKey> {
     let settings: Promise<TenantSettings> | undefined;
     const tenantSettings = (tenant: string): Promise<TenantSettings> => (settings ??= readTenantSettings(this.deps.store, tenant));
-    const rotation = await retryConflicts(() => this.attempt(request, context, tenantSettings));
+    const rotation = await retryConflicts((attempt) => this.attempt(request, context, tenantSettings, attempt === 1));
     const fence =
       request.emergency && request.waitForVerifiers && rotation.appended && this.deps.fence
         ? await this.deps.fence.waitFor(rotation.appended, this.deps.fenceTimeoutMs ?? 5000)
@@ -93,12 +93,22 @@ export class KeyRotation {
     };
   }
 
-  private async attempt(request: RotateKeyRequest, context: CommandContext, tenantSettings: (tenant: string) => Promise<TenantSettings>): Promise<Rotation> {
+  /**
+   * One attempt. `first`: a rotation found recorded on the first read was there before this call,
+   * and one whose replacement is missing is completed; one found after a lost race was recorded
+   * by the writer that won it, whose replacement may be on its way: that rotation is theirs.
+   */
+  private async attempt(
+    request: RotateKeyRequest,
+    context: CommandContext,
+    tenantSettings: (tenant: string) => Promise<TenantSettings>,
+    first: boolean,
+  ): Promise<Rotation> {
     const before = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
     let old = before.record;
     let ownExpiry = old.expiresAt;
     let appended: AppendedPosition | undefined;
-    const pending = old.rotation !== undefined && (await this.deps.store.streamVersion(streamIdOf('key', old.rotation.replacedBy))) === 0;
+    const pending = first && old.rotation !== undefined && (await this.deps.store.streamVersion(streamIdOf('key', old.rotation.replacedBy))) === 0;
     if (!pending) {
       const command = {
         type: 'RotateKey',
