@@ -16,7 +16,7 @@ import type {
 import { deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
-import { recordAnomaly } from '@keyledger/key-management';
+import { recordAnomaly } from '@keyledger/key-incidents';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
 

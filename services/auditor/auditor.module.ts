@@ -3,12 +3,12 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { AuditorEnv } from '@keyledger/config';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
-import { AdminAuthenticator, PeriodicTask } from '@keyledger/key-management';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
-import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
+import { HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { UsageQueries } from '@keyledger/usage-reporting';
 import { UsageGrpcController } from './usage.grpc-controller.js';

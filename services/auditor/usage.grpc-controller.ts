@@ -1,11 +1,11 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { grpcCommand, present } from '@keyledger/api-transport';
+import { grpcCommand, parseRequest, present } from '@keyledger/api-transport';
 import { keyUsageRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
 import type { KeyledgerV1, KeyUsage, KeyUsageSummary, RotationUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
-import type { Caller } from '@keyledger/key-management';
-import { AdminAuthenticator, parseRequest } from '@keyledger/key-management';
+import type { Caller } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 import { UsageQueries } from '@keyledger/usage-reporting';

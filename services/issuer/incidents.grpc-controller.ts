@@ -2,11 +2,12 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { Optional } from '@keyledger/api-transport';
-import { grpcCommand, present } from '@keyledger/api-transport';
+import { grpcCommand, parseRequest, present } from '@keyledger/api-transport';
 import { reportAnomalyRequestSchema, reportLeakRequestSchema } from '@keyledger/contracts';
 import type { IncidentReportResult, KeyledgerV1 } from '@keyledger/contracts';
-import type { CommandContext } from '@keyledger/key-management';
-import { AdminAuthenticator, IncidentReports, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import { IncidentReports } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 

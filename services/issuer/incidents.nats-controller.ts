@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import { natsCommand } from '@keyledger/api-transport';
+import { natsCommand, parseRequest } from '@keyledger/api-transport';
 import {
   apiSubject,
   getIncidentPolicyRequestSchema,
@@ -11,10 +11,12 @@ import {
   setIncidentPolicyRequestSchema,
 } from '@keyledger/contracts';
 import type { IncidentPolicyView, IncidentReportResult } from '@keyledger/contracts';
-import type { CommandContext } from '@keyledger/key-management';
-import { AdminAuthenticator, IncidentReports, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import { IncidentReports } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
 /**
  * Incidents over NATS request/reply: `<prefix>.v1.keys.report-leak`, `keys.report-anomaly` and
@@ -25,6 +27,7 @@ export function incidentsNatsController(prefix: string): new (...args: never[]) 
   class IncidentsNatsController {
     constructor(
       @Inject(IncidentReports) private readonly incidents: IncidentReports,
+      @Inject(TenantSettingsCommands) private readonly tenants: TenantSettingsCommands,
       @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
       @Inject(LOGGER) private readonly logger: Logger,
     ) {}
@@ -41,12 +44,12 @@ export function incidentsNatsController(prefix: string): new (...args: never[]) 
 
     @MessagePattern(apiSubject(prefix, 'incident-policy.set'))
     setPolicy(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentPolicyView>> {
-      return this.handle(ctx, body, (context) => this.incidents.setIncidentPolicy(parseRequest(setIncidentPolicyRequestSchema, body), context));
+      return this.handle(ctx, body, (context) => this.tenants.setIncidentPolicy(parseRequest(setIncidentPolicyRequestSchema, body), context));
     }
 
     @MessagePattern(apiSubject(prefix, 'incident-policy.get'))
     getPolicy(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentPolicyView>> {
-      return this.handle(ctx, body, (context) => this.incidents.getIncidentPolicy(parseRequest(getIncidentPolicyRequestSchema, body), context.caller));
+      return this.handle(ctx, body, (context) => this.tenants.getIncidentPolicy(parseRequest(getIncidentPolicyRequestSchema, body), context.caller));
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {

@@ -2,12 +2,16 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { SealedKeyPublisher } from '@keyledger/key-delivery';
-import { AdminAuthenticator, IncidentReports, KeyDeliveries, KeyManagement } from '@keyledger/key-management';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import { KeyCommands, RootKeyBootstrap } from '@keyledger/key-commands';
+import { IncidentReports } from '@keyledger/key-incidents';
+import { KeyDeliveries, KeyRotation } from '@keyledger/key-rotation';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { IncidentsGrpcController } from './incidents.grpc-controller.js';
 import { incidentsNatsController } from './incidents.nats-controller.js';
 import { KeysGrpcController } from './keys.grpc-controller.js';
@@ -33,7 +37,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const hasher = new KeyHasher(peppers);
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
-    const keys = new KeyManagement({
+    const keyServices = {
       store: infrastructure.store,
       hasher,
       index,
@@ -51,7 +55,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },
       ),
       webhookSecrets: new WebhookSecrets(peppers),
-    });
+    };
     return {
       module: IssuerModule,
       controllers: [
@@ -65,11 +69,14 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: VerifierFence, useValue: fence },
-        { provide: KeyManagement, useValue: keys },
+        { provide: KeyCommands, useValue: new KeyCommands(keyServices) },
+        { provide: KeyRotation, useValue: new KeyRotation(keyServices) },
+        { provide: TenantSettingsCommands, useValue: new TenantSettingsCommands(keyServices) },
+        { provide: RootKeyBootstrap, useValue: new RootKeyBootstrap(keyServices) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher) },
         { provide: IncidentReports, useValue: new IncidentReports({ store: infrastructure.store, hasher, index }) },
       ],
-      exports: [KeyManagement],
+      exports: [RootKeyBootstrap],
     };
   }
 

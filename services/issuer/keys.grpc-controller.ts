@@ -2,7 +2,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { Optional } from '@keyledger/api-transport';
-import { grpcCommand, present } from '@keyledger/api-transport';
+import { grpcCommand, parseRequest, present } from '@keyledger/api-transport';
 import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -16,10 +16,15 @@ import {
 } from '@keyledger/contracts';
 import type { KeyledgerV1, KeyView } from '@keyledger/contracts';
 import type { FenceResult } from '@keyledger/key-projection';
-import type { CommandContext, RevokedKey, RotatedKey } from '@keyledger/key-management';
-import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import type { RevokedKey } from '@keyledger/key-commands';
+import { KeyCommands } from '@keyledger/key-commands';
+import type { RotatedKey } from '@keyledger/key-rotation';
+import { KeyRotation } from '@keyledger/key-rotation';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
 // Messages are typed as generated from keyledger/v1/keys.proto: `__Output` as proto-loader hands
 // a request over (an unset proto3 `optional` field is undefined, an unset message null), the
@@ -91,7 +96,9 @@ function rotatedMessage(rotated: RotatedKey): KeyledgerV1.RotateKeyResponse {
 @Controller()
 export class KeysGrpcController {
   constructor(
-    @Inject(KeyManagement) private readonly keys: KeyManagement,
+    @Inject(KeyCommands) private readonly keys: KeyCommands,
+    @Inject(KeyRotation) private readonly rotation: KeyRotation,
+    @Inject(TenantSettingsCommands) private readonly tenants: TenantSettingsCommands,
     @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -173,7 +180,7 @@ export class KeysGrpcController {
       ...settingsChange(message),
     };
     return this.handle('RotateKey', metadata, body, async (context) =>
-      rotatedMessage(await this.keys.rotate(parseRequest(rotateKeyRequestSchema, body), context)),
+      rotatedMessage(await this.rotation.rotate(parseRequest(rotateKeyRequestSchema, body), context)),
     );
   }
 
@@ -197,7 +204,7 @@ export class KeysGrpcController {
   registerOwnerWebhook(message: KeyledgerV1.RegisterOwnerWebhookRequest__Output, metadata: Metadata): Promise<KeyledgerV1.OwnerWebhook> {
     const body = { tenant: message.tenant, owner: message.owner, url: message.url };
     return this.handle('RegisterOwnerWebhook', metadata, body, (context) =>
-      this.keys.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context),
+      this.tenants.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context),
     );
   }
 

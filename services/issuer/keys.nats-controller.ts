@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import { natsCommand } from '@keyledger/api-transport';
+import { natsCommand, parseRequest } from '@keyledger/api-transport';
 import {
   apiSubject,
   issueKeyRequestSchema,
@@ -15,8 +15,12 @@ import {
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
 import type { KeyView } from '@keyledger/contracts';
-import type { CommandContext, IssuedKey, RevokedKey, RotatedKey } from '@keyledger/key-management';
-import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import type { IssuedKey, RevokedKey } from '@keyledger/key-commands';
+import { KeyCommands } from '@keyledger/key-commands';
+import type { RotatedKey } from '@keyledger/key-rotation';
+import { KeyRotation } from '@keyledger/key-rotation';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 
@@ -30,7 +34,8 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
   @Controller()
   class KeysNatsController {
     constructor(
-      @Inject(KeyManagement) private readonly keys: KeyManagement,
+      @Inject(KeyCommands) private readonly keys: KeyCommands,
+      @Inject(KeyRotation) private readonly rotation: KeyRotation,
       @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
       @Inject(LOGGER) private readonly logger: Logger,
     ) {}
@@ -70,7 +75,7 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
 
     @MessagePattern(subject('rotate'))
     rotate(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotatedKey>> {
-      return this.handle(ctx, body, (context) => this.keys.rotate(parseRequest(rotateKeyRequestSchema, body), context));
+      return this.handle(ctx, body, (context) => this.rotation.rotate(parseRequest(rotateKeyRequestSchema, body), context));
     }
 
     @MessagePattern(subject('get'))

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { loadKeyServiceConfig } from '@keyledger/config';
-import { KeyManagement } from '@keyledger/key-management';
+import { RootKeyBootstrap } from '@keyledger/key-commands';
 import { bootstrapService, grpcAddress, grpcApi } from '@keyledger/service-kit';
 import { IssuerModule } from './issuer.module.js';
 
@@ -17,7 +17,7 @@ await bootstrapService({
   endpoints: ({ config }) => ({ grpc: grpcAddress(config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST, config.GRPC_PORT ?? DEFAULT_GRPC_PORT) }),
   afterStart: async (app, { config, logger }) => {
     logger.info({ port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT }, 'issuer gRPC API listening');
-    const bootstrapped = await app.get(KeyManagement).bootstrapRootKey(config.KEYLEDGER_BOOTSTRAP_ADMIN_KEY);
+    const bootstrapped = await app.get(RootKeyBootstrap).run(config.KEYLEDGER_BOOTSTRAP_ADMIN_KEY);
     if (!bootstrapped) return;
     logger.info({ keyId: bootstrapped.keyId }, 'root admin key created');
     // Printed once, to the terminal only (never through the logger): it is not stored anywhere.

@@ -2,13 +2,14 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
-import { natsCommand } from '@keyledger/api-transport';
+import { natsCommand, parseRequest } from '@keyledger/api-transport';
 import { apiSubject, getRotationPolicyRequestSchema, setRotationPolicyRequestSchema } from '@keyledger/contracts';
 import type { RotationPolicyView } from '@keyledger/contracts';
-import type { CommandContext } from '@keyledger/key-management';
-import { AdminAuthenticator, KeyManagement, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
 /** Rotation policies over NATS request/reply: `<prefix>.v1.rotation-policy.set|get`, for admin keys. */
 export function rotationPolicyNatsController(prefix: string): new (...args: never[]) => unknown {
@@ -17,19 +18,19 @@ export function rotationPolicyNatsController(prefix: string): new (...args: neve
   @Controller()
   class RotationPolicyNatsController {
     constructor(
-      @Inject(KeyManagement) private readonly keys: KeyManagement,
+      @Inject(TenantSettingsCommands) private readonly tenants: TenantSettingsCommands,
       @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
       @Inject(LOGGER) private readonly logger: Logger,
     ) {}
 
     @MessagePattern(subject('set'))
     set(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotationPolicyView>> {
-      return this.handle(ctx, body, (context) => this.keys.setRotationPolicy(parseRequest(setRotationPolicyRequestSchema, body), context));
+      return this.handle(ctx, body, (context) => this.tenants.setRotationPolicy(parseRequest(setRotationPolicyRequestSchema, body), context));
     }
 
     @MessagePattern(subject('get'))
     get(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<RotationPolicyView>> {
-      return this.handle(ctx, body, (context) => this.keys.getRotationPolicy(parseRequest(getRotationPolicyRequestSchema, body), context.caller));
+      return this.handle(ctx, body, (context) => this.tenants.getRotationPolicy(parseRequest(getRotationPolicyRequestSchema, body), context.caller));
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {

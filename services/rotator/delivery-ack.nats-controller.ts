@@ -3,10 +3,10 @@ import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
 import type { ReadableHeaders } from '@keyledger/event-bus';
-import { NOT_JSON, inNatsServerSpan, natsReply } from '@keyledger/api-transport';
+import { NOT_JSON, inNatsServerSpan, natsReply, parseRequest } from '@keyledger/api-transport';
 import { ApiError, acknowledgeDeliveryRequestSchema, deliveryAckSubject } from '@keyledger/contracts';
 import type { DeliveryAckResult } from '@keyledger/contracts';
-import { KeyDeliveries, parseRequest } from '@keyledger/key-management';
+import { KeyDeliveries } from '@keyledger/key-rotation';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
 

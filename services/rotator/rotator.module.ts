@@ -3,20 +3,18 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { RotatorEnv } from '@keyledger/config';
 import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
 import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
+import { KeyCommands } from '@keyledger/key-commands';
+import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection, registerIncidentMetrics } from '@keyledger/key-incidents';
 import {
   DeliveryRetries,
-  IncidentNotificationPublisher,
-  IncidentResponder,
-  IncidentResponseProjection,
   KeyDeliveries,
-  KeyManagement,
+  KeyRotation,
   QuietGrace,
   ScheduledRotation,
   registerDeliveryMetrics,
-  registerIncidentMetrics,
   registerQuietGraceMetrics,
   registerRotationMetrics,
-} from '@keyledger/key-management';
+} from '@keyledger/key-rotation';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
@@ -30,8 +28,8 @@ import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
  * their owners until acknowledged, answers incidents (leak reports, anomalies) by the tenant's
  * incident policy, and ends the grace of old keys that stayed unused for their quiet period
  * (asking the auditor, which owns usage, for their last use). It keeps its own key projection
- * (which keys exist, their owner and state) and changes keys through the same KeyManagement as
- * the issuer, so a scheduled or incident rotation is exactly a RotateKey. Replicas need no
+ * (which keys exist, their owner and state) and changes keys through the same KeyCommands and
+ * KeyRotation as the issuer, so a scheduled or incident rotation is exactly a RotateKey. Replicas need no
  * leader: optimistic concurrency on each key's stream lets one rotation per key through,
  * pending deliveries are claimed with SKIP LOCKED, and the incidents come from one durable
  * consumer (`rotator-incidents`) that the replicas share.
@@ -56,16 +54,18 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       { store: infrastructure.store, pending, publisher, logger },
       { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },
     );
-    const keys = new KeyManagement({
+    const changes = {
       store: infrastructure.store,
       hasher,
       index,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
       systemActor: 'system:rotator',
       delivery: deliveries,
-    });
+    };
+    const keys = new KeyCommands(changes);
+    const keyRotation = new KeyRotation(changes);
     const rotation = new ScheduledRotation(
-      { keys, store: infrastructure.store, index, logger },
+      { rotation: keyRotation, store: infrastructure.store, index, logger },
       { intervalMs: config.ROTATOR_INTERVAL_MS, jitterMs: config.ROTATOR_JITTER_MS },
     );
     const poster = new WebhookSender({
@@ -87,6 +87,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     registerDeliveryMetrics(metrics, deliveries, retries);
     const responder = new IncidentResponder({
       keys,
+      rotation: keyRotation,
       store: infrastructure.store,
       notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
       logger,

@@ -1,14 +1,14 @@
 import type { ApiErrorBody } from '@keyledger/contracts';
-import { ApiError } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
+import { toApiError } from './api-errors.mapper.js';
 
 /** Every NATS reply: `{ ok: true, result }` or `{ ok: false, error: { code, message } }`. */
 export type NatsReply<T> = { readonly ok: true; readonly result: T } | ({ readonly ok: false } & ApiErrorBody);
 
-/** Maps any failure to the error body; only ApiErrors' messages reach the caller. */
+/** Maps any failure to the error body (`toApiError`); only API errors' messages reach the caller. */
 export function errorBody(error: unknown, logger: Logger): { ok: false } & ApiErrorBody {
-  if (error instanceof ApiError)
-    return { ok: false, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+  const mapped = toApiError(error);
+  if (mapped) return { ok: false, error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } };
   logger.error({ err: error }, 'request failed');
   return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
 }

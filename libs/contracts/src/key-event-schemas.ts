@@ -1,5 +1,15 @@
+import type { AnomalyDetectedData, KeyIncidentHandledData, KeyLeakReportedData } from './incident-events.js';
 import { anomalyDetectedSchema, keyIncidentHandledSchema, keyLeakReportedSchema } from './incident-events.js';
-import type { KeyEvent } from './key-events.js';
+import type {
+  KeyCreditsToppedUpData,
+  KeyGraceEndedData,
+  KeyIssuedData,
+  KeyResumedData,
+  KeyRevokedData,
+  KeyRotatedData,
+  KeySuspendedData,
+  KeyUpdatedData,
+} from './key-events.js';
 import {
   keyCreditsToppedUpSchema,
   keyGraceEndedSchema,
@@ -12,6 +22,21 @@ import {
 } from './key-events.js';
 
 // Apart from key-events.ts: the incident schemas build on its ids, so it cannot import them back.
+
+/** The key events as a discriminated union, as deciders produce and projections fold them. */
+export type KeyEvent =
+  | { readonly type: 'KeyIssued'; readonly data: KeyIssuedData }
+  | { readonly type: 'KeyUpdated'; readonly data: KeyUpdatedData }
+  | { readonly type: 'KeySuspended'; readonly data: KeySuspendedData }
+  | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
+  | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
+  | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData }
+  | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData }
+  | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData }
+  | { readonly type: 'KeyLeakReported'; readonly data: KeyLeakReportedData }
+  | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData }
+  | { readonly type: 'KeyIncidentHandled'; readonly data: KeyIncidentHandledData };
+
 const keyEventSchemas = {
   KeyIssued: keyIssuedSchema,
   KeyUpdated: keyUpdatedSchema,

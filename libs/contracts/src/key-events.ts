@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { AnomalyDetectedData, KeyIncidentHandledData, KeyLeakReportedData } from './incident-events.js';
 
 /**
  * The data of every key event, version 1. Events are the contract between services and
@@ -259,17 +258,3 @@ export type KeyRevokedData = z.infer<typeof keyRevokedSchema>;
 export type KeyCreditsToppedUpData = z.infer<typeof keyCreditsToppedUpSchema>;
 export type KeyRotatedData = z.infer<typeof keyRotatedSchema>;
 export type KeyGraceEndedData = z.infer<typeof keyGraceEndedSchema>;
-
-/** The key events as a discriminated union, as deciders produce and projections fold them. */
-export type KeyEvent =
-  | { readonly type: 'KeyIssued'; readonly data: KeyIssuedData }
-  | { readonly type: 'KeyUpdated'; readonly data: KeyUpdatedData }
-  | { readonly type: 'KeySuspended'; readonly data: KeySuspendedData }
-  | { readonly type: 'KeyResumed'; readonly data: KeyResumedData }
-  | { readonly type: 'KeyRevoked'; readonly data: KeyRevokedData }
-  | { readonly type: 'KeyCreditsToppedUp'; readonly data: KeyCreditsToppedUpData }
-  | { readonly type: 'KeyRotated'; readonly data: KeyRotatedData }
-  | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData }
-  | { readonly type: 'KeyLeakReported'; readonly data: KeyLeakReportedData }
-  | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData }
-  | { readonly type: 'KeyIncidentHandled'; readonly data: KeyIncidentHandledData };

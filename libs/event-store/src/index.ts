@@ -5,3 +5,5 @@ export * from './postgres-event-store.js';
 export * from './chain-verifier.js';
 export * from './database.js';
 export * from './migrations/event-store.migrations.js';
+export * from './conflict-retry.js';
+export * from './store-unavailable.js';

@@ -18,3 +18,4 @@ export * from './keys-in-text.js';
 export * from './incident-policy.js';
 export * from './incident-response.js';
 export * from './public-address.js';
+export * from './tenant-settings.js';

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
-import { natsReply } from '@keyledger/api-transport';
+import { natsReply, parseRequest } from '@keyledger/api-transport';
 import type { KeyGraceEndedData, KeyRotatedData, KeyUsed } from '@keyledger/contracts';
 import { ROOT_TENANT, apiSubject, lastUsedRequestSchema, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { statusAt } from '@keyledger/key-domain';
-import type { CommandContext } from '@keyledger/key-management';
-import { KeyManagement, QuietGrace, parseRequest } from '@keyledger/key-management';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { KeyCommands } from '@keyledger/key-commands';
+import { KeyRotation, QuietGrace } from '@keyledger/key-rotation';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
@@ -23,7 +25,7 @@ const QUIET = 15 * MINUTE;
 const LAG = 5000;
 
 /**
- * The rotator's quiet-grace pass against the real pieces: keys rotated through KeyManagement
+ * The rotator's quiet-grace pass against the real pieces: keys rotated through KeyRotation
  * into Postgres, usage published by a verifier's UsageBuffer through JetStream and stored by the
  * auditor's UsageConsumer, the auditor's `usage.last-used` answered over NATS. The clock is the
  * test's, an hour ahead of the wall clock, so the stream's own timestamps (the wall clock) read
@@ -39,7 +41,9 @@ describe('quiet grace (rotator ← auditor)', () => {
   const clock = (): Date => new Date(now);
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
   const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
-  let keys: KeyManagement;
+  let keys: KeyCommands;
+  let rotations: KeyRotation;
+  let tenants: TenantSettingsCommands;
 
   const startConsumer = async (): Promise<void> => {
     consumer = new UsageConsumer(
@@ -49,10 +53,10 @@ describe('quiet grace (rotator ← auditor)', () => {
     await consumer.start();
   };
 
-  /** A rotator replica: its own projection (synced from the store on demand) and its own KeyManagement. */
+  /** A rotator replica: its own projection (synced from the store on demand) and its own KeyCommands. */
   function replica(prefix = ctx.topology.subjectPrefix): { quiet: QuietGrace; sync: () => Promise<void>; index: KeyIndex } {
     const index = new KeyIndex();
-    const own = new KeyManagement({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
+    const own = new KeyCommands({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
     const quiet = new QuietGrace(
       { keys: own, index, usage: new AuditorLastUseClient(ctx.nc, prefix, 2000), logger: ctx.logger, clock },
       { intervalMs: 60_000, usageLagMs: LAG },
@@ -84,7 +88,9 @@ describe('quiet grace (rotator ← auditor)', () => {
   beforeAll(async () => {
     ctx = await createTestContext('quietgrace');
     ledger = new UsageLedger(ctx.appDb);
-    keys = new KeyManagement({ store: ctx.store, hasher, index: new KeyIndex(), clock });
+    keys = new KeyCommands({ store: ctx.store, hasher, index: new KeyIndex(), clock });
+    rotations = new KeyRotation({ store: ctx.store, hasher, index: new KeyIndex(), clock });
+    tenants = new TenantSettingsCommands({ store: ctx.store, clock });
     await startConsumer();
     buffer = new UsageBuffer(
       { publish: jetStreamUsagePublisher(ctx.js, ctx.topology), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
@@ -110,9 +116,9 @@ describe('quiet grace (rotator ← auditor)', () => {
   });
 
   it('records the policy’s quiet period with a rotation, and ends the grace of an old key nobody uses once it passed', async () => {
-    await keys.setRotationPolicy({ tenant: 'acme', maxAgeMs: null, graceMs: null, quietPeriodMs: QUIET }, admin);
+    await tenants.setRotationPolicy({ tenant: 'acme', maxAgeMs: null, graceMs: null, quietPeriodMs: QUIET }, admin);
     const old = await issue();
-    const rotated = await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR }, admin);
+    const rotated = await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR }, admin);
     const rotation = (await ctx.store.readStream(streamIdOf('key', old.keyId))).find((event) => event.type === 'KeyRotated')!.data as KeyRotatedData;
     expect(rotation).toMatchObject({ quietPeriodMs: QUIET, rotatedAt: new Date(now).toISOString() });
     const rotatedAt = now;
@@ -145,7 +151,7 @@ describe('quiet grace (rotator ← auditor)', () => {
   it('keeps the grace of an old key used after its rotation until it was quiet for the quiet period since its last use', async () => {
     now += HOUR;
     const old = await issue();
-    await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
     const rotatedAt = now;
     const usedAt = rotatedAt + 10 * MINUTE;
     buffer.add(used(old.keyId, usedAt));
@@ -170,7 +176,7 @@ describe('quiet grace (rotator ← auditor)', () => {
   it('does not end a grace while a use is waiting to be stored, and counts that use once it is', async () => {
     now += HOUR;
     const old = await issue();
-    await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
     const rotatedAt = now;
     const { quiet, sync } = replica();
     await sync();
@@ -200,7 +206,7 @@ describe('quiet grace (rotator ← auditor)', () => {
     now += HOUR;
     const old = await issue('reporting');
     const rotatedAt = now;
-    const rotated = await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    const rotated = await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
     buffer.add(used(old.keyId, rotatedAt - 1000, '198.51.100.1')); // before the rotation only
     buffer.add(used(old.keyId, rotatedAt + 1000, '198.51.100.2'));
     buffer.add(used(old.keyId, rotatedAt + 2000, '198.51.100.3'));
@@ -246,7 +252,7 @@ describe('quiet grace (rotator ← auditor)', () => {
   it('ends no grace when the auditor does not answer', async () => {
     now += HOUR;
     const old = await issue();
-    await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
     // A rotator whose auditor is not there: nobody answers on its prefix.
     const { quiet, sync } = replica(`${ctx.topology.subjectPrefix}_nobody`);
     await sync();
@@ -261,7 +267,8 @@ describe('quiet grace (rotator ← auditor)', () => {
   it('records one KeyGraceEnded when two replicas end the same grace at once', async () => {
     now += HOUR;
     const olds = await Promise.all([issue('a'), issue('b'), issue('c')]);
-    for (const old of olds) await keys.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    for (const old of olds)
+      await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
     const [a, b] = [replica(), replica()];
     await Promise.all([a.sync(), b.sync()]);
     now += QUIET + LAG;

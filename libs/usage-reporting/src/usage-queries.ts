@@ -12,8 +12,8 @@ import type {
 import { ApiError } from '@keyledger/contracts';
 import { timeOfPrefixedId } from '@keyledger/ids';
 import { effectiveGraceEnd, statusAt } from '@keyledger/key-domain';
-import type { Caller } from '@keyledger/key-management';
-import { authorizeAdmin, seesTenant } from '@keyledger/key-management';
+import type { Caller } from '@keyledger/admin-auth';
+import { authorizeAdmin, seesTenant } from '@keyledger/admin-auth';
 import type { KeyIndex } from '@keyledger/key-projection';
 import type { UsageLedger, UsageWindow } from '@keyledger/usage-ledger';
 

@@ -1,0 +1,18 @@
+import { ApiError } from '@keyledger/contracts';
+import { ConcurrencyConflictError, InvalidEventError, isEventStoreUnavailable } from '@keyledger/event-store';
+import { DomainError } from '@keyledger/key-domain';
+
+/**
+ * The one mapping from what the application throws to the API error a caller sees: an ApiError
+ * as it is, a rule violation (DomainError) with its own code, a lost race, what the store refused
+ * in the request (a correlation id too long, say), and an unreachable store. Undefined for
+ * anything else: a bug, which transports log and answer as INTERNAL.
+ */
+export function toApiError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DomainError) return new ApiError(error.code, error.message);
+  if (error instanceof ConcurrencyConflictError) return new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
+  if (error instanceof InvalidEventError) return new ApiError('INVALID_ARGUMENT', error.message);
+  if (isEventStoreUnavailable(error)) return new ApiError('UNAVAILABLE', 'the event store is unreachable; retry later');
+  return undefined;
+}

@@ -1,0 +1,137 @@
+import type { IssueKeyRequest, KeyView, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
+import type { Caller, CommandContext } from '@keyledger/admin-auth';
+import { authorizeAdmin } from '@keyledger/admin-auth';
+import { newPrefixedId } from '@keyledger/ids';
+import type { KeyRecord } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
+import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
+import type { KeyHasher } from '@keyledger/key-secrets';
+import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
+import { KeyCommandRunner } from './key-command-runner.js';
+import { toKeyView } from './key-view.js';
+
+export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
+  readonly hasher: KeyHasher;
+  /** The process's key projection: credits consumed, and the keys `list` answers. */
+  readonly index: KeyIndex;
+  /** Revocations that wait for the verifiers wait on it; without it, none waits. */
+  readonly fence?: VerifierFence | undefined;
+  readonly fenceTimeoutMs?: number;
+  /** The key prefix of a tenant; `kl` unless configured. */
+  readonly prefixFor?: (tenant: string) => string;
+}
+
+export interface IssuedKey {
+  /** The plaintext: shown once, here, and never stored. */
+  readonly key: string;
+  readonly keyId: string;
+  readonly view: KeyView;
+}
+
+export interface RevokedKey {
+  readonly view: KeyView;
+  readonly fence: FenceResult | undefined;
+}
+
+/**
+ * The commands of one key's life (issue, update, top up, suspend, resume, revoke, end a quiet
+ * grace) and the reads of the admin API. Each command runs through the KeyCommandRunner: one
+ * read of the key's stream per attempt, the caller authorized against it, the domain's decision
+ * appended at the version read.
+ */
+export class KeyCommands {
+  private readonly clock: () => Date;
+  private readonly runner: KeyCommandRunner;
+
+  constructor(private readonly deps: KeyCommandsDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.runner = new KeyCommandRunner(deps);
+  }
+
+  async issue(request: IssueKeyRequest, context: CommandContext): Promise<IssuedKey> {
+    authorizeAdmin(context.caller, request.tenant, 'write');
+    const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
+    const material = this.deps.hasher.newKey(prefix, request.environment);
+    const keyId = newPrefixedId('key', this.clock());
+    const { record } = await this.runner.run(
+      {
+        type: 'IssueKey',
+        keyId,
+        tenant: request.tenant,
+        owner: request.owner,
+        name: request.name,
+        environment: request.environment,
+        prefix,
+        digest: material.digest,
+        hint: material.hint,
+        scopes: request.scopes,
+        ipAllowlist: request.ipAllowlist,
+        expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
+        metadata: request.metadata,
+        rateLimits: request.rateLimits,
+        credits: request.credits,
+      },
+      context,
+    );
+    return { key: material.plaintext, keyId, view: this.view(record) };
+  }
+
+  async update(request: UpdateKeyRequest, context: CommandContext): Promise<KeyView> {
+    const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
+    return this.view((await this.runner.run({ type: 'UpdateKey', ...request, expiresAt }, context, 'write')).record);
+  }
+
+  /** Adds credits to the current period's balance of a key with a quota. */
+  async topUp(request: TopUpKeyRequest, context: CommandContext): Promise<KeyView> {
+    return this.view((await this.runner.run({ type: 'TopUpCredits', ...request }, context, 'write')).record);
+  }
+
+  async suspend(request: SuspendKeyRequest, context: CommandContext): Promise<KeyView> {
+    return this.view((await this.runner.run({ type: 'SuspendKey', ...request }, context, 'write')).record);
+  }
+
+  async resume(keyId: string, context: CommandContext): Promise<KeyView> {
+    return this.view((await this.runner.run({ type: 'ResumeKey', keyId }, context, 'write')).record);
+  }
+
+  /** Revokes; with waitForVerifiers, answers once every live verifier rejects the key. */
+  async revoke(request: RevokeKeyRequest, context: CommandContext): Promise<RevokedKey> {
+    const { record, position } = await this.runner.run({ type: 'RevokeKey', keyId: request.keyId, reason: request.reason }, context, 'write');
+    const fence =
+      request.waitForVerifiers && position && this.deps.fence ? await this.deps.fence.waitFor(position, this.deps.fenceTimeoutMs ?? 5000) : undefined;
+    return { view: this.view(record), fence };
+  }
+
+  /**
+   * Ends a rotated key's grace now because it has not been used for its quiet period, given its
+   * last recorded use and the usage watermark (the rotator asks the auditor for both). The
+   * domain rule decides against the key's stream as read, and KeyGraceEnded is appended at that
+   * version: of two replicas deciding the same, one records it and the other is refused
+   * (INVALID_TRANSITION, or CONCURRENCY_CONFLICT after retries).
+   */
+  async endQuietGrace(
+    request: { readonly keyId: string; readonly lastUsedAt: number | undefined; readonly ingestedUntil: number | undefined; readonly usageLagMs: number },
+    context: CommandContext,
+  ): Promise<KeyView> {
+    return this.view((await this.runner.run({ type: 'EndQuietGrace', ...request }, context, 'write')).record);
+  }
+
+  /**
+   * Reads a key straight from its stream: consistent with every command that answered. Its
+   * remaining credits are as of the consumption verifiers have flushed (about every second).
+   */
+  async get(keyId: string, caller: Caller): Promise<KeyView> {
+    return this.view((await this.runner.loadAuthorized(keyId, caller, 'read')).record);
+  }
+
+  /** Keys of a tenant from the in-memory projection (may trail the newest commands by milliseconds). */
+  list(tenant: string, caller: Caller): KeyView[] {
+    authorizeAdmin(caller, tenant, 'read');
+    const now = this.clock().getTime();
+    return this.deps.index.listByTenant(tenant).map((record) => toKeyView(record, now));
+  }
+
+  private view(record: KeyRecord): KeyView {
+    return toKeyView(record, this.clock().getTime());
+  }
+}
