@@ -7,3 +7,4 @@ export * from './bootstrap-service.js';
 export * from './status-responder.js';
 export * from './grpc-api.js';
 export * from './pino-nest-logger.js';
+export * from './durable-consumers.js';
