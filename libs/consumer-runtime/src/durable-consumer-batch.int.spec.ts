@@ -2,7 +2,7 @@ import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import { ensureEventStreams } from '@keyledger/event-bus';
 import type { TestContext } from '@keyledger/testing';
 import { APP_ROLE, createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
-import type { BatchHandler, BatchMode } from './durable-consumer.js';
+import type { BatchHandler, BatchMode } from './consumer-mode.js';
 import { DurableConsumer } from './durable-consumer.js';
 
 interface Item {
@@ -91,11 +91,7 @@ describe('DurableConsumer in batch mode', () => {
   it('stores every message once, at most maxMessages per call, and acks them', async () => {
     for (let n = 0; n < 50; n += 1) await publish({ id: `i${n}`, n }, `m${n}`);
     const running = await start();
-    await eventually(
-      'all stored',
-      rows,
-      (r) => r.length === 50,
-    );
+    await eventually('all stored', rows, (r) => r.length === 50);
     await settled(running);
     expect(Math.max(...store.calls)).toBeLessThanOrEqual(8);
     expect(store.calls.reduce((sum, size) => sum + size, 0)).toBe(50);
@@ -105,11 +101,7 @@ describe('DurableConsumer in batch mode', () => {
   it('waits up to maxWaitMs for a batch to fill', async () => {
     await start({ maxMessages: 5, maxWaitMs: 1500 });
     for (let n = 0; n < 7; n += 1) await publish({ id: `w${n}`, n }, `w${n}`);
-    await eventually(
-      'all stored',
-      rows,
-      (r) => r.length === 7,
-    );
+    await eventually('all stored', rows, (r) => r.length === 7);
     expect(store.calls).toEqual([5, 2]);
   });
 
@@ -124,11 +116,7 @@ describe('DurableConsumer in batch mode', () => {
     expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/^TypeError: not an item/);
     expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterDeliveries)).toBe('1');
     // The dead letter goes out while its batch is being decoded, before the store.
-    const stored = await eventually(
-      'the others stored',
-      rows,
-      (r) => r.length === 2,
-    );
+    const stored = await eventually('the others stored', rows, (r) => r.length === 2);
     expect(stored.map((row) => row.id)).toEqual(['a', 'b']);
     // Terminated, not left unacknowledged for JetStream to redeliver after ack_wait.
     await settled(running);
@@ -139,12 +127,7 @@ describe('DurableConsumer in batch mode', () => {
     store.failures = 4;
     const running = await start();
     for (let n = 0; n < 10; n += 1) await publish({ id: `f${n}`, n }, `f${n}`);
-    const stored = await eventually(
-      'stored after the failures',
-      rows,
-      (r) => r.length === 10,
-      20_000,
-    );
+    const stored = await eventually('stored after the failures', rows, (r) => r.length === 10, 20_000);
     expect(stored.map((row) => row.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     await settled(running);
     expect(store.failures).toBe(0);
