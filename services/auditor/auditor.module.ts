@@ -2,13 +2,12 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
-import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
-import { HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
+import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { UsageQueries } from '@keyledger/usage-reporting';
 import { UsageGrpcController } from './usage.grpc-controller.js';
@@ -41,8 +40,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
-    @Inject(UsageConsumer) private readonly consumer: UsageConsumer,
-    @Inject(DurableEventConsumer) private readonly trail: DurableEventConsumer,
+    @Inject(DurableConsumers) private readonly consumers: DurableConsumers,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
@@ -51,44 +49,20 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const ledger = new UsageLedger(infrastructure.db);
-    const consumption = consumerMetrics(metrics);
-    const consumer = new UsageConsumer(
-      { js: infrastructure.js, jsm: infrastructure.jsm, topology: infrastructure.topology, ledger, logger, onDelivery: consumption.onDelivery },
-      {
-        name: 'auditor-usage',
-        batchesPerIngest: config.USAGE_INGEST_BATCHES,
-        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
-        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
-      },
+    const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
+    const usage = consumers.add(
+      new UsageConsumer({ ...consumers.dependencies, ledger }, { ...consumers.settings, name: 'auditor-usage', batchesPerIngest: config.USAGE_INGEST_BATCHES }),
     );
-    consumption.watch(consumer);
     // The audit trail: every event of the store, applied once, through a durable consumer.
-    const trail = new DurableEventConsumer(
-      {
-        dataSource: infrastructure.db,
-        js: infrastructure.js,
-        jsm: infrastructure.jsm,
-        topology: infrastructure.topology,
-        projection: new AuditTrailProjection(),
-        logger,
-        onDelivery: consumption.onDelivery,
-      },
-      {
-        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
-        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
-        prefetch: 64,
-      },
-    );
-    consumption.watch(trail);
+    consumers.projection(new AuditTrailProjection(), 64);
     return {
       module: AuditorModule,
       controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: UsageLedger, useValue: ledger },
-        { provide: UsageConsumer, useValue: consumer },
-        { provide: DurableEventConsumer, useValue: trail },
-        { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => consumer.ingestedUntil() }) },
+        { provide: DurableConsumers, useValue: consumers },
+        { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => usage.ingestedUntil() }) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers)) },
         {
           provide: 'PARTITIONS',
@@ -102,15 +76,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.maintainPartitions();
     this.partitionMaintenance.start();
     await this.projection.start();
-    await this.consumer.start();
-    await this.trail.start();
+    await this.consumers.start();
     this.health.register('key-projection', () => this.projection.readiness());
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.partitionMaintenance.stop();
-    await this.consumer.stop();
-    await this.trail.stop();
+    await this.consumers.stop();
     await this.projection.stop();
   }
 

@@ -1,7 +1,6 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
-import { DurableEventConsumer, consumerMetrics } from '@keyledger/consumer-runtime';
 import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
 import { KeyCommands } from '@keyledger/key-commands';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection, registerIncidentMetrics } from '@keyledger/key-incidents';
@@ -19,7 +18,7 @@ import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projecti
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
-import { HealthRegistry } from '@keyledger/service-kit';
+import { DurableConsumers, HealthRegistry } from '@keyledger/service-kit';
 import { AuditorLastUseClient } from '@keyledger/usage-reporting';
 import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
 
@@ -41,7 +40,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(ScheduledRotation) private readonly rotation: ScheduledRotation,
     @Inject(QuietGrace) private readonly quietGrace: QuietGrace,
     @Inject(DeliveryRetries) private readonly retries: DeliveryRetries,
-    @Inject(DurableEventConsumer) private readonly incidents: DurableEventConsumer,
+    @Inject(DurableConsumers) private readonly consumers: DurableConsumers,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
@@ -93,24 +92,8 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       logger,
     });
     registerIncidentMetrics(metrics, responder);
-    const consumption = consumerMetrics(metrics);
-    const incidents = new DurableEventConsumer(
-      {
-        dataSource: infrastructure.db,
-        js: infrastructure.js,
-        jsm: infrastructure.jsm,
-        topology: infrastructure.topology,
-        projection: new IncidentResponseProjection(responder),
-        logger,
-        onDelivery: consumption.onDelivery,
-      },
-      {
-        redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
-        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
-        prefetch: 16,
-      },
-    );
-    consumption.watch(incidents);
+    const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
+    consumers.projection(new IncidentResponseProjection(responder), 16);
     return {
       module: RotatorModule,
       controllers: [deliveryAckNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],
@@ -120,7 +103,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: QuietGrace, useValue: quietGrace },
         { provide: KeyDeliveries, useValue: deliveries },
         { provide: DeliveryRetries, useValue: retries },
-        { provide: DurableEventConsumer, useValue: incidents },
+        { provide: DurableConsumers, useValue: consumers },
       ],
     };
   }
@@ -131,11 +114,11 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.rotation.start();
     this.quietGrace.start();
     this.retries.start();
-    await this.incidents.start();
+    await this.consumers.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.incidents.stop();
+    await this.consumers.stop();
     await this.quietGrace.stop();
     await this.retries.stop();
     await this.rotation.stop();

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { DurableEventConsumer, HandledDelivery } from './durable-event-consumer.js';
+import type { DurableConsumer, HandledDelivery } from './durable-consumer.js';
 
-/** A consumer whose backlog can be asked: DurableEventConsumer, or a dedicated one such as the auditor's usage consumer. */
-export type WatchedConsumer = Pick<DurableEventConsumer, 'name' | 'backlog'>;
+/** A consumer whose backlog can be asked: any `DurableConsumer`, in either mode. */
+export type WatchedConsumer = Pick<DurableConsumer<unknown>, 'name' | 'backlog'>;
 
 export interface ConsumerMetrics {
   /** Pass to the consumer (`onDelivery`): counts deliveries, redeliveries and dead letters, observes lag. */

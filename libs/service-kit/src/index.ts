@@ -8,3 +8,4 @@ export * from './status-responder.js';
 export * from './grpc-api.js';
 export * from './pino-nest-logger.js';
 export * from './periodic-task.js';
+export * from './durable-consumers.js';
