@@ -52,4 +52,37 @@ describe('rotation', () => {
     expect(completed.keyId).toBe(rivalReplacement);
     expect(completed.view).toMatchObject({ rotatedFrom: keyId, status: 'active' });
   });
+
+  it('completes an interrupted rotation as an emergency when its revoke loses a race to another command on the old key', async () => {
+    const { keyId } = await keys.issue({ tenant: 'acme', owner: 'svc', environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+    const append = ctx.store.append.bind(ctx.store);
+    // The process dies between the two appends: the KeyRotated is recorded, the replacement never issued.
+    const crashed = jest
+      .spyOn(ctx.store, 'append')
+      .mockImplementationOnce(append)
+      .mockImplementationOnce(() => Promise.reject(new Error('connection lost')));
+    try {
+      await expect(rotation.rotate(request(keyId), admin)).rejects.toThrow('connection lost');
+    } finally {
+      crashed.mockRestore();
+    }
+    const rotated = (await ctx.store.readStream(streamIdOf('key', keyId))).find((event) => event.type === 'KeyRotated');
+    const { replacedBy } = rotated!.data as KeyRotatedData;
+    expect(await ctx.store.streamVersion(streamIdOf('key', replacedBy))).toBe(0);
+
+    // The emergency rotation's revoke of the old key loses to another writer's, which lands first.
+    const raced = jest.spyOn(ctx.store, 'append').mockImplementationOnce(async (streamId: string, version: number, events: readonly NewEvent[]) => {
+      await append(streamId, version, events);
+      throw new ConcurrencyConflictError(streamId, version, version + 1);
+    });
+    let completed;
+    try {
+      completed = await rotation.rotate({ ...request(keyId), emergency: true }, admin);
+    } finally {
+      raced.mockRestore();
+    }
+    expect(completed.keyId).toBe(replacedBy);
+    expect(completed.view).toMatchObject({ rotatedFrom: keyId, status: 'active' });
+    expect(completed.previous.status).toBe('revoked');
+  });
 });

@@ -33,6 +33,11 @@ export interface RotatedKey extends IssuedKey {
   readonly delivery: KeyDeliveryStatus;
 }
 
+/** The replacement of a rotation this call found interrupted on its first read, and completes. */
+interface InterruptedRotation {
+  replacedBy?: string;
+}
+
 /** What one attempt of a rotation recorded. */
 interface Rotation {
   readonly old: KeyRecord;
@@ -71,7 +76,8 @@ export class KeyRotation {
   async rotate(request: RotateKeyRequest, context: CommandContext): Promise<RotatedKey> {
     let settings: Promise<TenantSettings> | undefined;
     const tenantSettings = (tenant: string): Promise<TenantSettings> => (settings ??= readTenantSettings(this.deps.store, tenant));
-    const rotation = await retryConflicts((attempt) => this.attempt(request, context, tenantSettings, attempt === 1));
+    const interrupted: InterruptedRotation = {};
+    const rotation = await retryConflicts((attempt) => this.attempt(request, context, tenantSettings, attempt === 1, interrupted));
     const fence =
       request.emergency && request.waitForVerifiers && rotation.appended && this.deps.fence
         ? await this.deps.fence.waitFor(rotation.appended, this.deps.fenceTimeoutMs ?? 5000)
@@ -95,20 +101,28 @@ export class KeyRotation {
 
   /**
    * One attempt. `first`: a rotation found recorded on the first read was there before this call,
-   * and one whose replacement is missing is completed; one found after a lost race was recorded
-   * by the writer that won it, whose replacement may be on its way: that rotation is theirs.
+   * and one whose replacement is missing is completed, by this attempt and by the retries that
+   * follow a lost race (an emergency's revoke may lose one to another command on the old key),
+   * as `interrupted` remembers. A rotation first found after a lost race was recorded by the
+   * writer that won it, whose replacement may be on its way: that rotation is theirs.
    */
   private async attempt(
     request: RotateKeyRequest,
     context: CommandContext,
     tenantSettings: (tenant: string) => Promise<TenantSettings>,
     first: boolean,
+    interrupted: InterruptedRotation,
   ): Promise<Rotation> {
     const before = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
     let old = before.record;
     let ownExpiry = old.expiresAt;
     let appended: AppendedPosition | undefined;
-    const pending = first && old.rotation !== undefined && (await this.deps.store.streamVersion(streamIdOf('key', old.rotation.replacedBy))) === 0;
+    const completing = first ? old.rotation?.replacedBy : interrupted.replacedBy;
+    const pending =
+      completing !== undefined &&
+      old.rotation?.replacedBy === completing &&
+      (await this.deps.store.streamVersion(streamIdOf('key', completing))) === 0;
+    if (first && pending) interrupted.replacedBy = completing;
     if (!pending) {
       const command = {
         type: 'RotateKey',
