@@ -11,8 +11,8 @@ import { DomainError } from '@keyledger/key-domain';
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError) return new ApiError(error.code, error.message);
-  if (error instanceof ConcurrencyConflictError) return new ApiError('CONCURRENCY_CONFLICT', 'the key changed concurrently; retry');
+  if (error instanceof ConcurrencyConflictError) return new ApiError('CONCURRENCY_CONFLICT', 'a concurrent change came first; retry');
   if (error instanceof InvalidEventError) return new ApiError('INVALID_ARGUMENT', error.message);
-  if (isEventStoreUnavailable(error)) return new ApiError('UNAVAILABLE', 'the event store is unreachable; retry later');
+  if (isEventStoreUnavailable(error)) return new ApiError('UNAVAILABLE', 'the database is unreachable; retry later');
   return undefined;
 }
