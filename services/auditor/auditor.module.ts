@@ -63,7 +63,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: UsageLedger, useValue: ledger },
         { provide: DurableConsumers, useValue: consumers },
         { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => usage.ingestedUntil() }) },
-        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers)) },
+        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers), { projection }) },
         {
           provide: 'PARTITIONS',
           useValue: { aheadDays: config.USAGE_PARTITIONS_AHEAD_DAYS, retentionDays: config.USAGE_RETENTION_DAYS } satisfies PartitionSettings,

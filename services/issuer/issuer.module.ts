@@ -73,7 +73,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         { provide: KeyRotation, useValue: new KeyRotation(keyServices) },
         { provide: TenantSettingsCommands, useValue: new TenantSettingsCommands(keyServices) },
         { provide: RootKeyBootstrap, useValue: new RootKeyBootstrap(keyServices) },
-        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher) },
+        { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher, { projection }) },
         { provide: IncidentReports, useValue: new IncidentReports({ store: infrastructure.store, hasher, index }) },
       ],
       exports: [RootKeyBootstrap],

@@ -257,8 +257,14 @@ export class LiveKeyProjection {
     return this.position;
   }
 
-  /** True when verification must refuse every key because the bus has been gone too long. */
+  /**
+   * True when verification must refuse every key: before the projection has caught up with the
+   * store, after it stalled on an event, or once the bus has been gone too long.
+   */
   isFailingClosed(now = this.clock()): boolean {
+    // Until the catch-up is done the index misses keys and revocations alike: a NOT_FOUND or a
+    // VALID from it would be a guess (a start from an old snapshot still holds revoked keys).
+    if (!this.loaded) return true;
     // A replica stuck before an event it cannot apply would miss every revocation after it.
     if (this.stalledAt) return true;
     return this.settings.failClosed && this.busSilentFor(now) > this.settings.maxBusSilenceMs;
