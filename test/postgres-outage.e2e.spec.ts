@@ -82,6 +82,19 @@ describe('a PostgreSQL outage', () => {
       (reply) => !reply.ok,
     );
     expect(refused.error?.code).toBe('UNAVAILABLE');
+    // Every command that reads a key's stream before it appends says so too, never INTERNAL.
+    const { keyId } = (await api.verify({ key })) as { keyId: string };
+    for (const [subject, body] of [
+      ['keys.suspend', { keyId }],
+      ['keys.resume', { keyId }],
+      ['keys.revoke', { keyId, reason: 'outage drill' }],
+      ['keys.rotate', { keyId, graceMs: 60_000 }],
+      ['keys.rotate', { keyId, emergency: true }],
+      ['keys.get', { keyId }],
+    ] as const) {
+      const reply = await api.call(subject, body);
+      expect({ subject, ok: reply.ok, code: reply.error?.code }).toEqual({ subject, ok: false, code: 'UNAVAILABLE' });
+    }
     expect((await api.verify({ key })).code).toBe('VALID');
     const [verifier] = services.of('verifier');
     const [issuer] = services.of('issuer');
