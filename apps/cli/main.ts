@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { connect } from '@nats-io/transport-node';
-import type { CreditRefill, KeyView, RateLimit } from '@keyledger/contracts';
+import type { CreditRefill, KeyPage, KeyView, RateLimit } from '@keyledger/contracts';
+import { MAX_KEYS_PER_PAGE } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
 import { CliApiError, KeyledgerClient } from './api-client.js';
 import {
@@ -188,7 +189,14 @@ keys
   .requiredOption('--tenant <tenant>')
   .action(
     withClient(async (client, options, command: { tenant: string }) => {
-      const { keys: list } = await client.call<{ keys: KeyView[] }>('keys.list', { tenant: command.tenant });
+      // The API answers in pages; the user gets every key.
+      const list: KeyView[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.call<KeyPage>('keys.list', { tenant: command.tenant, limit: MAX_KEYS_PER_PAGE, ...(cursor ? { cursor } : {}) });
+        list.push(...page.keys);
+        cursor = page.nextCursor;
+      } while (cursor);
       print(options.json, list, () => keyTable(list));
     }),
   );

@@ -14,7 +14,7 @@ import {
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { KeyView } from '@keyledger/contracts';
+import type { KeyPage, KeyView } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import type { IssuedKey, RevokedKey } from '@keyledger/key-commands';
@@ -84,8 +84,8 @@ export function keysNatsController(prefix: string): new (...args: never[]) => un
     }
 
     @MessagePattern(subject('list'))
-    list(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<{ keys: KeyView[] }>> {
-      return this.handle(ctx, body, (context) => ({ keys: this.keys.list(parseRequest(listKeysRequestSchema, body).tenant, context.caller) }));
+    list(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<KeyPage>> {
+      return this.handle(ctx, body, (context) => this.keys.list(parseRequest(listKeysRequestSchema, body), context.caller));
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<NatsReply<T>> {

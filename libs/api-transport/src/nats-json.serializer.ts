@@ -25,10 +25,29 @@ export class NatsJsonRequestDeserializer implements ConsumerDeserializer {
   }
 }
 
+/** NATS's default largest message (`max_payload`), which Keyledger's servers keep. */
+export const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 export class NatsJsonReplySerializer implements Serializer {
+  /**
+   * @param maxReplyBytes the largest reply sent; a larger one is replaced by an error, because
+   *   the server would drop it and the caller would only see a timeout.
+   * @param onOversize told (for the log) whenever a reply was too large.
+   */
+  constructor(
+    private readonly maxReplyBytes = NATS_DEFAULT_MAX_PAYLOAD,
+    private readonly onOversize: (bytes: number) => void = () => undefined,
+  ) {}
+
   serialize(packet: { response?: unknown; err?: unknown }): { data: string; headers: undefined } {
     const body =
       packet.err !== undefined && packet.response === undefined ? { ok: false, error: { code: 'INTERNAL', message: 'internal error' } } : packet.response;
-    return { data: JSON.stringify(body ?? null), headers: undefined };
+    const data = JSON.stringify(body ?? null);
+    // Only a reply near the limit can exceed it in bytes: measure those alone.
+    const bytes = data.length * 3 > this.maxReplyBytes ? Buffer.byteLength(data) : data.length;
+    if (bytes <= this.maxReplyBytes) return { data, headers: undefined };
+    this.onOversize(bytes);
+    const message = `the reply is ${bytes} bytes, more than the ${this.maxReplyBytes} a NATS message may carry; ask for less (page the request)`;
+    return { data: JSON.stringify({ ok: false, error: { code: 'INTERNAL', message } }), headers: undefined };
   }
 }

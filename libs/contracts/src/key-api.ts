@@ -132,7 +132,23 @@ export interface OwnerPublicKeyView {
   readonly publicKey: string;
 }
 
-export const listKeysRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
+/** Keys one page of `keys.list` holds at most; a page is also cut short to stay well within a NATS message. */
+export const MAX_KEYS_PER_PAGE = 500;
+
+/**
+ * One page of a tenant's keys, in key id order: `cursor` is the `nextCursor` of the page before
+ * (absent: the first page).
+ */
+export const listKeysRequestSchema = z
+  .object({ tenant: tenantIdSchema, limit: z.number().int().min(1).max(MAX_KEYS_PER_PAGE).default(100), cursor: keyIdSchema.optional() })
+  .strict();
+export type ListKeysRequest = z.infer<typeof listKeysRequestSchema>;
+
+/** A page of keys; `nextCursor` is present when more keys follow (pass it as `cursor`). */
+export interface KeyPage {
+  readonly keys: readonly KeyView[];
+  readonly nextCursor?: string;
+}
 
 /** The largest cost one verification may charge. */
 export const MAX_VERIFY_COST = 1000;

@@ -1,4 +1,4 @@
-import type { IssueKeyRequest, KeyView, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
+import type { IssueKeyRequest, KeyPage, KeyView, ListKeysRequest, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin } from '@keyledger/admin-auth';
 import { newPrefixedId } from '@keyledger/ids';
@@ -20,6 +20,9 @@ export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
 }
+
+/** The most JSON one page of keys carries, well under NATS's default 1 MiB message. */
+export const LIST_PAGE_BYTES = 256 * 1024;
 
 export interface IssuedKey {
   /** The plaintext: shown once, here, and never stored. */
@@ -124,11 +127,26 @@ export class KeyCommands {
     return this.view((await this.runner.loadAuthorized(keyId, caller, 'read')).record);
   }
 
-  /** Keys of a tenant from the in-memory projection (may trail the newest commands by milliseconds). */
-  list(tenant: string, caller: Caller): KeyView[] {
-    authorizeAdmin(caller, tenant, 'read');
+  /**
+   * A page of a tenant's keys from the in-memory projection (may trail the newest commands by
+   * milliseconds), in key id order. A page ends early once its JSON nears LIST_PAGE_BYTES, so
+   * the reply fits any transport's message (NATS allows 1 MiB by default) whatever the keys hold.
+   */
+  list(request: ListKeysRequest, caller: Caller): KeyPage {
+    authorizeAdmin(caller, request.tenant, 'read');
     const now = this.clock().getTime();
-    return this.deps.index.listByTenant(tenant).map((record) => toKeyView(record, now));
+    // One more than asked: whether it exists says if a next page does.
+    const records = this.deps.index.listByTenant(request.tenant, { after: request.cursor, limit: request.limit + 1 });
+    const keys: KeyView[] = [];
+    let bytes = 0;
+    for (const record of records.slice(0, request.limit)) {
+      const view = toKeyView(record, now);
+      bytes += Buffer.byteLength(JSON.stringify(view));
+      if (keys.length > 0 && bytes > LIST_PAGE_BYTES) break;
+      keys.push(view);
+    }
+    const more = keys.length < records.length;
+    return more ? { keys, nextCursor: keys[keys.length - 1]!.keyId } : { keys };
   }
 
   private view(record: KeyRecord): KeyView {

@@ -168,13 +168,19 @@ export class KeyIndex {
     for (let slot = 0; slot < this.keyIds.length; slot += 1) yield this.buildRecord(slot);
   }
 
-  /** Keys of a tenant, in key id (creation) order. */
-  listByTenant(tenant: string): KeyRecord[] {
+  /**
+   * Keys of a tenant, in key id (creation) order: those after key id `after`, at most `limit`.
+   * Records are built only for the keys returned, so paging through a large tenant stays cheap.
+   */
+  listByTenant(tenant: string, page: { readonly after?: string; readonly limit?: number } = {}): KeyRecord[] {
     const id = this.strings.find(tenant);
     if (id === undefined) return [];
-    const records: KeyRecord[] = [];
-    for (let slot = 0; slot < this.keyIds.length; slot += 1) if (this.tenants[slot] === id) records.push(this.recordAt(slot));
-    return records.sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
+    const { after, limit = Number.POSITIVE_INFINITY } = page;
+    const slots: number[] = [];
+    for (let slot = 0; slot < this.keyIds.length; slot += 1)
+      if (this.tenants[slot] === id && (after === undefined || this.keyIds[slot]! > after)) slots.push(slot);
+    slots.sort((a, b) => (this.keyIds[a]! < this.keyIds[b]! ? -1 : 1));
+    return slots.slice(0, limit).map((slot) => this.recordAt(slot));
   }
 
   /**

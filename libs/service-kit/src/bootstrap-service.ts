@@ -9,7 +9,7 @@ import type { ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
-import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
+import { NATS_DEFAULT_MAX_PAYLOAD, NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
@@ -88,7 +88,9 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
         servers: config.NATS_URL.split(','),
         name: `keyledger-${options.service}-api`,
         queue: `keyledger-${options.service}`,
-        serializer: new NatsJsonReplySerializer(),
+        serializer: new NatsJsonReplySerializer(NATS_DEFAULT_MAX_PAYLOAD, (bytes) =>
+          logger.error({ bytes, limit: NATS_DEFAULT_MAX_PAYLOAD }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
+        ),
         deserializer: new NatsJsonRequestDeserializer(),
         maxReconnectAttempts: -1,
       },

@@ -4,8 +4,16 @@ import type { KeyView as _keyledger_v1_KeyView, KeyView__Output as _keyledger_v1
 
 export interface ListKeysResponse {
   'keys'?: (_keyledger_v1_KeyView)[];
+  /**
+   * Set when more keys follow: pass it as cursor.
+   */
+  'nextCursor'?: (string);
 }
 
 export interface ListKeysResponse__Output {
   'keys': (_keyledger_v1_KeyView__Output)[];
+  /**
+   * Set when more keys follow: pass it as cursor.
+   */
+  'nextCursor': (string);
 }

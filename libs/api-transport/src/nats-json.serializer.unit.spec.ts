@@ -1,0 +1,28 @@
+import { NatsJsonReplySerializer } from './nats-json.serializer.js';
+
+describe('NatsJsonReplySerializer', () => {
+  it('sends a reply within the message limit as it is', () => {
+    const reply = { ok: true, result: { keys: ['é'.repeat(10)] } };
+    expect(JSON.parse(new NatsJsonReplySerializer(1000).serialize({ response: reply }).data)).toEqual(reply);
+  });
+
+  it('answers an error naming the sizes, never silence, when the reply would not fit a message', () => {
+    const oversize: number[] = [];
+    const serializer = new NatsJsonReplySerializer(1000, (bytes) => oversize.push(bytes));
+    // About 520 characters but over 1,000 bytes of UTF-8: measured in bytes, as NATS does.
+    const reply = { ok: true, result: { text: 'é'.repeat(490) } };
+    const sent = JSON.parse(serializer.serialize({ response: reply }).data) as { ok: boolean; error: { code: string; message: string } };
+    expect(sent.ok).toBe(false);
+    expect(sent.error.code).toBe('INTERNAL');
+    expect(sent.error.message).toMatch(/the reply is \d+ bytes, more than the 1000/);
+    expect(oversize).toHaveLength(1);
+    expect(oversize[0]).toBeGreaterThan(1000);
+  });
+
+  it('keeps an unexpected failure to the generic INTERNAL answer', () => {
+    expect(JSON.parse(new NatsJsonReplySerializer().serialize({ err: new Error('secret detail') }).data)).toEqual({
+      ok: false,
+      error: { code: 'INTERNAL', message: 'internal error' },
+    });
+  });
+});
