@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, runCli, startServices } from '@keyledger/testing';
+import { verifierAppliedSubject } from '@keyledger/contracts';
 
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
 
@@ -18,7 +19,7 @@ describe('the keyledger CLI', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('cli');
-    services = await startServices(ctx, SERVICES, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey });
+    services = await startServices(ctx, SERVICES, { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: adminKey, REVOCATION_FENCE_TIMEOUT_MS: '1500' });
     await eventually(
       'every service ready',
       () => cli(['status']),
@@ -223,5 +224,37 @@ describe('the keyledger CLI', () => {
     const run = await cli(['keys', 'generate', '--prefix', 'acme', '--env', 'test', '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as { key: string }).key).toMatch(/^acme_test_[0-9A-Za-z]{38}$/);
+  });
+
+  // Last: a verifier that announces itself but never applies anything holds every fence until it times out.
+  it('exits 1 naming the verifier when a revocation or an emergency rotation is not confirmed by every live verifier', async () => {
+    const issue = async (): Promise<string> => {
+      const run = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'fenced', '--scopes', 'orders:read', '--json']);
+      return (JSON.parse(run.stdout) as { keyId: string }).keyId;
+    };
+    const revoked = await issue();
+    const rotated = await issue();
+    const announce = () =>
+      ctx.nc.publish(
+        verifierAppliedSubject(ctx.topology.subjectPrefix),
+        JSON.stringify({ instance: 'stuck-verifier', transactionId: '1', position: '1', at: new Date().toISOString() }),
+      );
+    announce();
+    const announcing = setInterval(announce, 200);
+    try {
+      const revoke = await cli(['keys', 'revoke', revoked, '--reason', 'fence drill']);
+      expect(revoke.code).toBe(1);
+      expect(revoke.stderr).toMatch(/VERIFIERS_UNCONFIRMED: key key_\w+ is revoked, but verifier\(s\) stuck-verifier did not confirm it/);
+
+      const rotate = await cli(['keys', 'rotate', rotated, '--emergency']);
+      expect(rotate.code).toBe(1);
+      // The new key is still shown (once), and the old key's state is said plainly.
+      expect(rotate.stdout).toMatch(/key \(shown once\): kl_live_/);
+      expect(rotate.stderr).toMatch(/VERIFIERS_UNCONFIRMED: the old key key_\w+ is revoked, but verifier\(s\) stuck-verifier did not confirm it/);
+    } finally {
+      clearInterval(announcing);
+    }
+    // Both changes were stored all the same.
+    for (const keyId of [revoked, rotated]) expect(JSON.parse((await cli(['keys', 'get', keyId, '--json'])).stdout)).toMatchObject({ status: 'revoked' });
   });
 });

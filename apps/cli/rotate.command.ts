@@ -18,7 +18,8 @@ interface RotateAnswer {
   readonly key: string;
   readonly view: KeyView;
   readonly previous: KeyView;
-  readonly fence?: unknown;
+  /** An emergency rotation's wait for the verifiers to refuse the old key. */
+  readonly fence?: { readonly complete: boolean; readonly waitedMs: number; readonly verifiers: readonly { instance: string; applied: boolean }[] };
 }
 
 /** `keyledger keys rotate ID`: replaces a key, prints the new key once and when the old one stops working. */
@@ -45,6 +46,14 @@ export function registerRotateCommand(keys: Command, withClient: WithClient): vo
         });
         const until = answer.previous.rotation?.emergency ? 'revoked now' : `valid until ${answer.previous.rotation?.graceEndsAt ?? '?'}`;
         print(options.json, answer, () => `${keyDetail(answer.view)}\n\nold key ${answer.previous.keyId}: ${until}\nkey (shown once): ${answer.key}`);
+        // The new key is printed above (it is shown once), yet the old one may still verify somewhere: say so and fail.
+        if (answer.fence && !answer.fence.complete) {
+          const unconfirmed = answer.fence.verifiers.filter((verifier) => !verifier.applied).map((verifier) => verifier.instance);
+          process.stderr.write(
+            `error: VERIFIERS_UNCONFIRMED: the old key ${answer.previous.keyId} is revoked, but verifier(s) ${unconfirmed.join(', ')} did not confirm it within ${answer.fence.waitedMs} ms; they may accept it until they catch up\n`,
+          );
+          return 1;
+        }
       }),
     );
 }

@@ -11,6 +11,8 @@ export const API_ERRORS = {
   KEY_ALREADY_EXISTS: { http: 409, grpc: 6 },
   INVALID_TRANSITION: { http: 409, grpc: 9 },
   CONCURRENCY_CONFLICT: { http: 409, grpc: 10 },
+  /** The change is stored, but some live verifiers did not confirm applying it in time (`details.unconfirmed` names them). */
+  VERIFIERS_UNCONFIRMED: { http: 504, grpc: 4 },
   UNAVAILABLE: { http: 503, grpc: 14 },
   INTERNAL: { http: 500, grpc: 13 },
 } as const satisfies Record<string, { http: number; grpc: number }>;

@@ -1,6 +1,7 @@
 import type { IssueKeyRequest, KeyPage, KeyView, ListKeysRequest, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin } from '@keyledger/admin-auth';
+import { ApiError } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
@@ -19,6 +20,16 @@ export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly fenceTimeoutMs?: number;
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
+}
+
+/** A revocation stored but not confirmed by every live verifier in time: the error naming them. */
+export function unconfirmedRevocation(view: KeyView, fence: FenceResult): ApiError {
+  const unconfirmed = fence.verifiers.filter((verifier) => !verifier.applied).map((verifier) => verifier.instance);
+  return new ApiError(
+    'VERIFIERS_UNCONFIRMED',
+    `key ${view.keyId} is revoked, but verifier(s) ${unconfirmed.join(', ')} did not confirm it within ${fence.waitedMs} ms; they may accept it until they catch up`,
+    { unconfirmed, waitedMs: fence.waitedMs, view },
+  );
 }
 
 /** The most JSON one page of keys carries, well under NATS's default 1 MiB message. */
@@ -102,7 +113,11 @@ export class KeyCommands {
     const { record, position } = await this.runner.run({ type: 'RevokeKey', keyId: request.keyId, reason: request.reason }, context, 'write');
     const fence =
       request.waitForVerifiers && position && this.deps.fence ? await this.deps.fence.waitFor(position, this.deps.fenceTimeoutMs ?? 5000) : undefined;
-    return { view: this.view(record), fence };
+    const view = this.view(record);
+    // The caller asked to hear back once no verifier accepts the key: a silent success would
+    // let it believe so while some still may.
+    if (fence && !fence.complete) throw unconfirmedRevocation(view, fence);
+    return { view, fence };
   }
 
   /**
