@@ -111,7 +111,11 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     this.lagProbe = setInterval(() => {
       this.projection.measureLag().catch((error: unknown) => this.logger.warn({ err: error }, 'could not measure the lag behind the store'));
     }, 2000);
+    // A verifier answers from memory: losing Postgres, or NATS for less than
+    // VERIFIER_MAX_BUS_SILENCE_MS, leaves it serving (degraded); the key projection's own check
+    // turns it not ready once it fails closed.
     this.health.reportOnly('postgres');
+    this.health.reportOnly('nats');
     this.health.register('key-projection', () => this.projection.readiness());
   }
 

@@ -8,6 +8,20 @@ import { HealthRegistry } from './health.registry.js';
 import type { Infrastructure } from './infrastructure.js';
 import { INFRASTRUCTURE, LOGGER, METRICS, SERVICE_CONFIG, SERVICE_NAME, TELEMETRY } from './tokens.js';
 
+/** How long the readiness check waits for NATS to answer a ping. */
+const NATS_PING_TIMEOUT_MS = 1000;
+
+/** True when `work` settles successfully within `ms`; false when it fails or takes longer. */
+async function raceTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ServiceKitOptions {
   readonly service: string;
   readonly config: ServiceEnv;
@@ -58,7 +72,13 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
       await db.query('select 1');
       return { healthy: true };
     });
-    this.health.register('nats', () => ({ healthy: !nc.isClosed() && !nc.isDraining(), details: { server: nc.getServer() } }));
+    // A round trip, not the client's state: while it reconnects the client is neither closed
+    // nor draining, yet nothing it publishes arrives.
+    this.health.register('nats', async () => {
+      if (nc.isClosed() || nc.isDraining()) return { healthy: false, details: { server: nc.getServer(), error: 'connection closed' } };
+      const roundTrip = await raceTimeout(nc.flush(), NATS_PING_TIMEOUT_MS);
+      return roundTrip ? { healthy: true, details: { server: nc.getServer() } } : { healthy: false, details: { server: nc.getServer(), error: `no answer from NATS within ${NATS_PING_TIMEOUT_MS} ms` } };
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
