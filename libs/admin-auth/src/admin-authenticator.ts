@@ -8,8 +8,9 @@ import type { Caller, CommandContext } from './command-context.js';
 
 /**
  * The admin plane protects itself with Keyledger keys: a caller presents a key holding
- * `keyledger:keys:read` or `keyledger:keys:write` (or `keyledger:*`) and may act on its own
- * tenant, or on every tenant when the key belongs to the root tenant.
+ * `keyledger:keys:read` or `keyledger:keys:write` (or `keyledger:*`; never `*`, see
+ * `authorizeAdmin`) and may act on its own tenant, or on every tenant when the key belongs to
+ * the root tenant.
  */
 export class AdminAuthenticator {
   constructor(

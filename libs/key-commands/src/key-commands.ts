@@ -1,6 +1,7 @@
 import type { IssueKeyRequest, KeyView, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
-import { authorizeAdmin } from '@keyledger/admin-auth';
+import { authorizeAdmin, authorizeScopeGrant } from '@keyledger/admin-auth';
+import { retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
@@ -50,6 +51,7 @@ export class KeyCommands {
 
   async issue(request: IssueKeyRequest, context: CommandContext): Promise<IssuedKey> {
     authorizeAdmin(context.caller, request.tenant, 'write');
+    authorizeScopeGrant(context.caller, request.scopes);
     const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
     const material = this.deps.hasher.newKey(prefix, request.environment);
     const keyId = newPrefixedId('key', this.clock());
@@ -76,9 +78,16 @@ export class KeyCommands {
     return { key: material.plaintext, keyId, view: this.view(record) };
   }
 
+  /** Changes a key's settings; admin scopes it adds must be the caller's own (`authorizeScopeGrant`). */
   async update(request: UpdateKeyRequest, context: CommandContext): Promise<KeyView> {
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
-    return this.view((await this.runner.run({ type: 'UpdateKey', ...request, expiresAt }, context, 'write')).record);
+    const command = { type: 'UpdateKey', ...request, expiresAt } as const;
+    const { record } = await retryConflicts(async () => {
+      const loaded = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
+      if (request.scopes !== undefined) authorizeScopeGrant(context.caller, request.scopes, loaded.record.scopes);
+      return this.runner.decideAndAppend(command, loaded, context);
+    });
+    return this.view(record);
   }
 
   /** Adds credits to the current period's balance of a key with a quota. */

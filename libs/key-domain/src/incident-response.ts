@@ -9,6 +9,7 @@ import type {
 } from '@keyledger/contracts';
 import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
+import { isAdminScope } from './scopes.js';
 
 /**
  * What to do about an incident on a key now. `rotate` with a key whose rotation was
@@ -33,7 +34,7 @@ export interface IncidentKeyState {
  * nobody would hold its replacement, and the operators could be locked out.
  */
 export function isAdminKey(record: Pick<KeyRecord, 'scopes'>): boolean {
-  return record.scopes.some((scope) => scope.startsWith('keyledger:'));
+  return record.scopes.some(isAdminScope);
 }
 
 /** What the policy asks for an incident of this type. */

@@ -1,6 +1,7 @@
 export * from './domain-error.js';
 export * from './key-format.js';
 export * from './scopes.js';
+export * from './admin-permissions.js';
 export * from './ip-allowlist.js';
 export * from './key-status.js';
 export * from './key-record.js';

@@ -1,7 +1,7 @@
 import type { KeyView, RotateKeyRequest } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
-import { commandMetadata } from '@keyledger/admin-auth';
+import { authorizeScopeGrant, commandMetadata } from '@keyledger/admin-auth';
 import type { AppendedPosition, IssuedKey, KeyCommandRunnerDependencies, LoadedRecord } from '@keyledger/key-commands';
 import { KeyCommandRunner, NEW_KEY, toKeyView } from '@keyledger/key-commands';
 import { ConcurrencyConflictError, retryConflicts } from '@keyledger/event-store';
@@ -114,6 +114,8 @@ export class KeyRotation {
     interrupted: InterruptedRotation,
   ): Promise<Rotation> {
     const before = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
+    // The caller receives the new key's plaintext: it may rotate only a key whose admin scopes it holds itself.
+    authorizeScopeGrant(context.caller, request.scopes ?? before.record.scopes);
     let old = before.record;
     let ownExpiry = old.expiresAt;
     let appended: AppendedPosition | undefined;
