@@ -11,6 +11,8 @@ export const API_ERRORS = {
   KEY_ALREADY_EXISTS: { http: 409, grpc: 6 },
   INVALID_TRANSITION: { http: 409, grpc: 9 },
   CONCURRENCY_CONFLICT: { http: 409, grpc: 10 },
+  /** The tenant holds as many live keys as it may (RESOURCE_EXHAUSTED): revoke one first. */
+  TENANT_KEY_QUOTA_EXCEEDED: { http: 429, grpc: 8 },
   UNAVAILABLE: { http: 503, grpc: 14 },
   INTERNAL: { http: 500, grpc: 13 },
 } as const satisfies Record<string, { http: number; grpc: number }>;

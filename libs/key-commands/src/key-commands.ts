@@ -10,6 +10,7 @@ import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
 import { KeyCommandRunner } from './key-command-runner.js';
 import { toKeyView } from './key-view.js';
+import type { TenantKeyQuota } from './tenant-key-quota.js';
 
 export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly hasher: KeyHasher;
@@ -20,6 +21,8 @@ export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly fenceTimeoutMs?: number;
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
+  /** Holds each tenant to its number of live keys (shared with the process's KeyRotation); without it, none is limited. */
+  readonly quota?: TenantKeyQuota | undefined;
 }
 
 export interface IssuedKey {
@@ -55,26 +58,28 @@ export class KeyCommands {
     const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
     const material = this.deps.hasher.newKey(prefix, request.environment);
     const keyId = newPrefixedId('key', this.clock());
-    const { record } = await this.runner.run(
-      {
-        type: 'IssueKey',
-        keyId,
-        tenant: request.tenant,
-        owner: request.owner,
-        name: request.name,
-        environment: request.environment,
-        prefix,
-        digest: material.digest,
-        hint: material.hint,
-        scopes: request.scopes,
-        ipAllowlist: request.ipAllowlist,
-        expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
-        metadata: request.metadata,
-        rateLimits: request.rateLimits,
-        credits: request.credits,
-      },
-      context,
-    );
+    const issue = () =>
+      this.runner.run(
+        {
+          type: 'IssueKey',
+          keyId,
+          tenant: request.tenant,
+          owner: request.owner,
+          name: request.name,
+          environment: request.environment,
+          prefix,
+          digest: material.digest,
+          hint: material.hint,
+          scopes: request.scopes,
+          ipAllowlist: request.ipAllowlist,
+          expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
+          metadata: request.metadata,
+          rateLimits: request.rateLimits,
+          credits: request.credits,
+        },
+        context,
+      );
+    const { record } = this.deps.quota ? await this.deps.quota.admit(request.tenant, 1, this.clock().getTime(), issue, () => keyId) : await issue();
     return { key: material.plaintext, keyId, view: this.view(record) };
   }
 

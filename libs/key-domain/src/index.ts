@@ -4,6 +4,7 @@ export * from './scopes.js';
 export * from './admin-permissions.js';
 export * from './ip-allowlist.js';
 export * from './key-status.js';
+export * from './key-quota.js';
 export * from './key-record.js';
 export * from './key-decider.js';
 export * from './verify-decision.js';
