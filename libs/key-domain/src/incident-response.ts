@@ -78,6 +78,14 @@ export function decideIncidentResponse(incident: IncidentType, policy: Effective
   }
 }
 
+/**
+ * What an incident does instead when its rotation with a grace is refused because the tenant
+ * holds its quota of live keys (`checkTenantKeyQuota`): the tenant is told, and the key left as
+ * it is. Suspending it instead would break what the policy chose to keep working for a grace,
+ * and the incident is recorded rather than retried until it is dead-lettered unheard.
+ */
+export const ROTATION_REFUSED_FOR_QUOTA: IncidentResponse = Object.freeze({ action: 'notify', reason: 'tenant-key-quota' });
+
 /** A stored event of a key's stream, as far as incidents need it. */
 export interface CausedEvent {
   readonly type: string;
