@@ -14,12 +14,14 @@ interface PendingKey {
  * overshoot, however many run at once.
  *
  * Across processes (issuer replicas, rotators) nothing is shared: each may admit a key another
- * is adding at the same moment, so a tenant may overshoot by at most the keys being added
- * elsewhere and not yet applied to this projection, that is the commands in flight in other
- * processes and the relay's latency behind them (milliseconds), never by a growing amount: the
- * next command counts them. Exact enforcement would need every issue of a tenant to append to
- * one stream of the tenant, serialising its issues and making each revocation and expiry a
- * second write; a bound of a few keys is worth neither.
+ * is adding at the same moment, so a tenant may overshoot by the keys added elsewhere and not
+ * yet applied to this projection: normally the commands in flight in other processes and the
+ * relay's latency behind them (milliseconds), and the next command counts them. While the relay
+ * or the bus is down no projection learns of other processes' keys, but each process still
+ * counts its own, so P processes admit at most P times the quota: a tenant stays bounded. Exact
+ * enforcement would need every issue of a tenant to append to one stream of the tenant,
+ * serialising its issues and making each revocation and expiry a second write; neither is worth
+ * a bound of a few keys.
  */
 export class TenantKeyQuota {
   private readonly pending = new Map<string, Set<PendingKey>>();
