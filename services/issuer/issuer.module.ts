@@ -3,7 +3,7 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { KeyServiceEnv } from '@keyledger/config';
 import { SealedKeyPublisher } from '@keyledger/key-delivery';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
-import { KeyCommands, RootKeyBootstrap } from '@keyledger/key-commands';
+import { KeyCommands, RootKeyBootstrap, TenantKeyQuota } from '@keyledger/key-commands';
 import { IncidentReports } from '@keyledger/key-incidents';
 import { KeyDeliveries, KeyRotation } from '@keyledger/key-rotation';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
@@ -41,6 +41,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       store: infrastructure.store,
       hasher,
       index,
+      quota: new TenantKeyQuota(index, config.KEYLEDGER_TENANT_KEY_QUOTA),
       fence,
       fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,

@@ -2,7 +2,7 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
 import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
-import { KeyCommands } from '@keyledger/key-commands';
+import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection, registerIncidentMetrics } from '@keyledger/key-incidents';
 import {
   DeliveryRetries,
@@ -57,6 +57,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       store: infrastructure.store,
       hasher,
       index,
+      quota: new TenantKeyQuota(index, config.KEYLEDGER_TENANT_KEY_QUOTA),
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
       systemActor: 'system:rotator',
       delivery: deliveries,

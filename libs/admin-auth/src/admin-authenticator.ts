@@ -14,8 +14,9 @@ export interface AdminAuthenticatorOptions {
 
 /**
  * The admin plane protects itself with Keyledger keys: a caller presents a key holding
- * `keyledger:keys:read` or `keyledger:keys:write` (or `keyledger:*`) and may act on its own
- * tenant, or on every tenant when the key belongs to the root tenant.
+ * `keyledger:keys:read` or `keyledger:keys:write` (or `keyledger:*`; never `*`, see
+ * `authorizeAdmin`) and may act on its own tenant, or on every tenant when the key belongs to
+ * the root tenant.
  */
 export class AdminAuthenticator {
   private readonly projection: AdminAuthenticatorOptions['projection'];

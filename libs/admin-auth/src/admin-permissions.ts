@@ -1,23 +1,30 @@
 import { ADMIN_SCOPES, ApiError, ROOT_TENANT } from '@keyledger/contracts';
-import { scopesSatisfy } from '@keyledger/key-domain';
-import type { AdminPermission, Caller } from './command-context.js';
-
-/** A permission is granted by its own scope, and by these: whoever may change keys may report them leaked. */
-const ALSO_GRANTED_BY: Readonly<Record<AdminPermission, readonly string[]>> = {
-  read: [],
-  write: [],
-  reportLeaks: [ADMIN_SCOPES.write],
-};
+import type { AdminPermission } from '@keyledger/key-domain';
+import { ADMIN_NAMESPACE, adminScopesBeyond, hasAdminPermission } from '@keyledger/key-domain';
+import type { Caller } from './command-context.js';
 
 /**
- * The admin plane's one rule: the caller's key holds the permission's scope, and acts on its
- * own tenant (or on every tenant, for a key of the root tenant). PERMISSION_DENIED otherwise.
+ * The admin plane's one rule: the caller's key holds the permission by a scope of the admin
+ * namespace (`hasAdminPermission`: `*` is no admin scope), and acts on its own tenant (or on
+ * every tenant, for a key of the root tenant). PERMISSION_DENIED otherwise.
  */
 export function authorizeAdmin(caller: Caller, tenant: string, permission: AdminPermission): void {
-  const scope = ADMIN_SCOPES[permission];
-  if (![scope, ...ALSO_GRANTED_BY[permission]].some((granting) => scopesSatisfy(caller.scopes, [granting])))
-    throw new ApiError('PERMISSION_DENIED', `the admin key lacks the scope ${scope}`);
+  if (!hasAdminPermission(caller.scopes, permission)) throw new ApiError('PERMISSION_DENIED', `the admin key lacks the scope ${ADMIN_SCOPES[permission]}`);
   if (caller.tenant !== ROOT_TENANT && caller.tenant !== tenant) throw new ApiError('PERMISSION_DENIED', `the admin key may not act on tenant ${tenant}`);
+}
+
+/**
+ * A key the caller makes (issues, gives scopes, or rotates, receiving the new plaintext) may hold
+ * only admin scopes the caller's own key covers (`adminScopesBeyond`); `kept` are the scopes the
+ * key has already, for an update. PERMISSION_DENIED naming the scopes otherwise.
+ */
+export function authorizeScopeGrant(caller: Caller, scopes: readonly string[], kept: readonly string[] = []): void {
+  const beyond = adminScopesBeyond(caller.scopes, scopes, kept);
+  if (beyond.length > 0)
+    throw new ApiError(
+      'PERMISSION_DENIED',
+      `the admin key may not grant ${beyond.join(', ')}: a ${ADMIN_NAMESPACE} scope is granted only by a key that holds it`,
+    );
 }
 
 /** Whether the caller may see anything of the tenant at all: a key of another tenant is not found, not forbidden. */

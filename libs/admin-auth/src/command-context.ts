@@ -1,4 +1,3 @@
-import type { ADMIN_SCOPES } from '@keyledger/contracts';
 import { ROOT_TENANT } from '@keyledger/contracts';
 
 /** Who is calling the admin plane, established from their admin key. */
@@ -8,8 +7,8 @@ export interface Caller {
   readonly scopes: readonly string[];
 }
 
-/** What an admin key may be allowed to do, each granted by a scope (`ADMIN_SCOPES`). */
-export type AdminPermission = keyof typeof ADMIN_SCOPES;
+/** What an admin key may be allowed to do; the rule that grants it is the domain's (`hasAdminPermission`). */
+export type { AdminPermission } from '@keyledger/key-domain';
 
 /** Context of a command for its events' metadata. */
 export interface CommandContext {

@@ -1,4 +1,4 @@
-import { ApiError } from '@keyledger/contracts';
+import { API_ERRORS, ApiError } from '@keyledger/contracts';
 import { ConcurrencyConflictError, InvalidEventError } from '@keyledger/event-store';
 import { DomainError } from '@keyledger/key-domain';
 import { toApiError } from './api-errors.mapper.js';
@@ -14,6 +14,14 @@ describe('toApiError', () => {
       code: 'INVALID_TRANSITION',
       message: 'key key_1 is revoked',
     });
+  });
+
+  it('answers a tenant at its key quota as TENANT_KEY_QUOTA_EXCEEDED, 429 and RESOURCE_EXHAUSTED on every transport', () => {
+    expect(toApiError(new DomainError('TENANT_KEY_QUOTA_EXCEEDED', 'tenant acme has 3 live keys and may hold 3'))).toMatchObject({
+      code: 'TENANT_KEY_QUOTA_EXCEEDED',
+      message: 'tenant acme has 3 live keys and may hold 3',
+    });
+    expect(API_ERRORS.TENANT_KEY_QUOTA_EXCEEDED).toEqual({ http: 429, grpc: 8 });
   });
 
   it('answers a lost race as CONCURRENCY_CONFLICT and a refused event as INVALID_ARGUMENT', () => {

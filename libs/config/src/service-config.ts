@@ -141,6 +141,8 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
   DELIVERY_RETRY_MAX_MS: positiveInt.max(86_400_000).default(3_600_000),
   /** Issuer, rotator: a delivery is retried at least this long (longer until the old key's grace end; never past the new key's expiry). */
   DELIVERY_TTL_MS: positiveInt.max(90 * 86_400_000).default(86_400_000),
+  /** Issuer, rotator: live (not revoked, not expired) keys a tenant may hold; issuing or rotating with a grace beyond it is refused. */
+  KEYLEDGER_TENANT_KEY_QUOTA: positiveInt.max(100_000_000).default(100_000),
 });
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;

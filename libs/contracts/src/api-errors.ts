@@ -13,6 +13,8 @@ export const API_ERRORS = {
   CONCURRENCY_CONFLICT: { http: 409, grpc: 10 },
   /** The change is stored, but some live verifiers did not confirm applying it in time (`details.unconfirmed` names them). */
   VERIFIERS_UNCONFIRMED: { http: 504, grpc: 4 },
+  /** The tenant holds as many live keys as it may (RESOURCE_EXHAUSTED): revoke one first. */
+  TENANT_KEY_QUOTA_EXCEEDED: { http: 429, grpc: 8 },
   UNAVAILABLE: { http: 503, grpc: 14 },
   INTERNAL: { http: 500, grpc: 13 },
 } as const satisfies Record<string, { http: number; grpc: number }>;

@@ -114,7 +114,7 @@ export const INCIDENT_ACTIONS = ['none', 'notify', 'suspend', 'rotate', 'emergen
 export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
 
 /** Why the action taken is not the one the policy asks for. */
-export const INCIDENT_ACTION_REASONS = ['admin-key', 'key-revoked', 'key-expired', 'already-suspended', 'already-rotated'] as const;
+export const INCIDENT_ACTION_REASONS = ['admin-key', 'key-revoked', 'key-expired', 'already-suspended', 'already-rotated', 'tenant-key-quota'] as const;
 export type IncidentActionReason = (typeof INCIDENT_ACTION_REASONS)[number];
 
 /**

@@ -8,3 +8,4 @@ export * from './key-view.js';
 export * from './key-command-runner.js';
 export * from './key-commands.js';
 export * from './root-key-bootstrap.js';
+export * from './tenant-key-quota.js';

@@ -1,7 +1,8 @@
 import type { IssueKeyRequest, KeyPage, KeyView, ListKeysRequest, RevokeKeyRequest, SuspendKeyRequest, TopUpKeyRequest, UpdateKeyRequest } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
-import { authorizeAdmin } from '@keyledger/admin-auth';
+import { authorizeAdmin, authorizeScopeGrant } from '@keyledger/admin-auth';
 import { ApiError } from '@keyledger/contracts';
+import { retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
@@ -10,6 +11,7 @@ import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
 import { KeyCommandRunner } from './key-command-runner.js';
 import { toKeyView } from './key-view.js';
+import type { TenantKeyQuota } from './tenant-key-quota.js';
 
 export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly hasher: KeyHasher;
@@ -20,6 +22,8 @@ export interface KeyCommandsDependencies extends KeyCommandRunnerDependencies {
   readonly fenceTimeoutMs?: number;
   /** The key prefix of a tenant; `kl` unless configured. */
   readonly prefixFor?: (tenant: string) => string;
+  /** Holds each tenant to its number of live keys (shared with the process's KeyRotation); without it, none is limited. */
+  readonly quota?: TenantKeyQuota | undefined;
 }
 
 /** A revocation stored but not confirmed by every live verifier in time: the error naming them. */
@@ -64,35 +68,45 @@ export class KeyCommands {
 
   async issue(request: IssueKeyRequest, context: CommandContext): Promise<IssuedKey> {
     authorizeAdmin(context.caller, request.tenant, 'write');
+    authorizeScopeGrant(context.caller, request.scopes);
     const prefix = this.deps.prefixFor?.(request.tenant) ?? DEFAULT_KEY_PREFIX;
     const material = this.deps.hasher.newKey(prefix, request.environment);
     const keyId = newPrefixedId('key', this.clock());
-    const { record } = await this.runner.run(
-      {
-        type: 'IssueKey',
-        keyId,
-        tenant: request.tenant,
-        owner: request.owner,
-        name: request.name,
-        environment: request.environment,
-        prefix,
-        digest: material.digest,
-        hint: material.hint,
-        scopes: request.scopes,
-        ipAllowlist: request.ipAllowlist,
-        expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
-        metadata: request.metadata,
-        rateLimits: request.rateLimits,
-        credits: request.credits,
-      },
-      context,
-    );
+    const issue = () =>
+      this.runner.run(
+        {
+          type: 'IssueKey',
+          keyId,
+          tenant: request.tenant,
+          owner: request.owner,
+          name: request.name,
+          environment: request.environment,
+          prefix,
+          digest: material.digest,
+          hint: material.hint,
+          scopes: request.scopes,
+          ipAllowlist: request.ipAllowlist,
+          expiresAt: request.expiresAt === undefined ? undefined : new Date(request.expiresAt),
+          metadata: request.metadata,
+          rateLimits: request.rateLimits,
+          credits: request.credits,
+        },
+        context,
+      );
+    const { record } = this.deps.quota ? await this.deps.quota.admit(request.tenant, 1, this.clock().getTime(), issue, () => keyId) : await issue();
     return { key: material.plaintext, keyId, view: this.view(record) };
   }
 
+  /** Changes a key's settings; admin scopes it adds must be the caller's own (`authorizeScopeGrant`). */
   async update(request: UpdateKeyRequest, context: CommandContext): Promise<KeyView> {
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
-    return this.view((await this.runner.run({ type: 'UpdateKey', ...request, expiresAt }, context, 'write')).record);
+    const command = { type: 'UpdateKey', ...request, expiresAt } as const;
+    const { record } = await retryConflicts(async () => {
+      const loaded = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
+      if (request.scopes !== undefined) authorizeScopeGrant(context.caller, request.scopes, loaded.record.scopes);
+      return this.runner.decideAndAppend(command, loaded, context);
+    });
+    return this.view(record);
   }
 
   /** Adds credits to the current period's balance of a key with a quota. */

@@ -1,5 +1,5 @@
 /** Stable codes for rule violations; transports map them to status codes in one place. */
-export const DOMAIN_ERROR_CODES = ['INVALID_ARGUMENT', 'INVALID_TRANSITION', 'KEY_NOT_FOUND', 'KEY_ALREADY_EXISTS'] as const;
+export const DOMAIN_ERROR_CODES = ['INVALID_ARGUMENT', 'INVALID_TRANSITION', 'KEY_NOT_FOUND', 'KEY_ALREADY_EXISTS', 'TENANT_KEY_QUOTA_EXCEEDED'] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
 /** A command that the rules refuse. Nothing is written when one is thrown. */

@@ -9,6 +9,7 @@ import type {
 } from '@keyledger/contracts';
 import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
+import { isAdminScope } from './scopes.js';
 
 /**
  * What to do about an incident on a key now. `rotate` with a key whose rotation was
@@ -33,7 +34,7 @@ export interface IncidentKeyState {
  * nobody would hold its replacement, and the operators could be locked out.
  */
 export function isAdminKey(record: Pick<KeyRecord, 'scopes'>): boolean {
-  return record.scopes.some((scope) => scope.startsWith('keyledger:'));
+  return record.scopes.some(isAdminScope);
 }
 
 /** What the policy asks for an incident of this type. */
@@ -76,6 +77,14 @@ export function decideIncidentResponse(incident: IncidentType, policy: Effective
       return asked satisfies never;
   }
 }
+
+/**
+ * What an incident does instead when its rotation with a grace is refused because the tenant
+ * holds its quota of live keys (`checkTenantKeyQuota`): the tenant is told, and the key left as
+ * it is. Suspending it instead would break what the policy chose to keep working for a grace,
+ * and the incident is recorded rather than retried until it is dead-lettered unheard.
+ */
+export const ROTATION_REFUSED_FOR_QUOTA: IncidentResponse = Object.freeze({ action: 'notify', reason: 'tenant-key-quota' });
 
 /** A stored event of a key's stream, as far as incidents need it. */
 export interface CausedEvent {

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { EventEnvelope, IncidentNotification, KeyIncidentHandledData, KeyIssuedData, KeyRotatedData } from '@keyledger/contracts';
 import { ROOT_TENANT, deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { DurableEventConsumer } from '@keyledger/consumer-runtime';
+import { START_OF_LOG } from '@keyledger/event-store';
 import { SealedKeyPublisher, openSealedKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import { KeyIndex } from '@keyledger/key-projection';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
@@ -14,7 +15,7 @@ import { IncidentReports } from './incident-reports.js';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection } from './incident-response.js';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { commandMetadata } from '@keyledger/admin-auth';
-import { KeyCommands } from '@keyledger/key-commands';
+import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
 import { KeyDeliveries, KeyRotation } from '@keyledger/key-rotation';
 import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
@@ -37,7 +38,8 @@ interface Installation {
   close(): Promise<void>;
 }
 
-async function installation(label: string): Promise<Installation> {
+/** `quota`: the rotator holds each tenant to that many live keys, counted from `rotatorIndex` (which the test feeds). */
+async function installation(label: string, quota?: { readonly keys: number; readonly rotatorIndex: KeyIndex }): Promise<Installation> {
   const ctx = await createTestContext(label);
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
   const delivery = new KeyDeliveries(
@@ -45,7 +47,14 @@ async function installation(label: string): Promise<Installation> {
     { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: HOUR },
   );
   const issuer = new KeyCommands({ store: ctx.store, hasher, index: new KeyIndex() });
-  const rotatorDeps = { store: ctx.store, hasher, index: new KeyIndex(), delivery, systemActor: 'system:rotator' };
+  const rotatorDeps = {
+    store: ctx.store,
+    hasher,
+    index: quota?.rotatorIndex ?? new KeyIndex(),
+    delivery,
+    systemActor: 'system:rotator',
+    quota: quota && new TenantKeyQuota(quota.rotatorIndex, quota.keys),
+  };
   const rotatorKeys = new KeyCommands(rotatorDeps);
   const rotatorRotation = new KeyRotation(rotatorDeps);
   const publisher = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix);
@@ -362,5 +371,45 @@ describe('an incident interrupted or handled twice', () => {
       await consumer.stop();
       await relay.stop();
     }
+  });
+});
+
+describe('an incident rotation of a tenant at its key quota', () => {
+  const rotatorIndex = new KeyIndex();
+  let it2: Installation;
+
+  beforeAll(async () => {
+    it2 = await installation('incidents-quota', { keys: 2, rotatorIndex });
+  });
+
+  afterAll(async () => {
+    await it2.close();
+  });
+
+  /** The rotator's projection, brought up to the store by hand (no relay runs here). */
+  async function projectStore(): Promise<void> {
+    for (const event of await it2.ctx.store.readAll(START_OF_LOG, 100_000)) rotatorIndex.apply(event);
+  }
+
+  async function reportedLeak(keyId: string): Promise<EventEnvelope> {
+    const { incidentId } = await it2.reports.reportLeak({ keyId, source: { file: 'leak.env' } }, admin);
+    return (await it2.events(keyId)).find((event) => event.eventId === incidentId)!;
+  }
+
+  it('notifies the tenant (tenant-key-quota) instead of rotating with a grace, and records it once rather than failing', async () => {
+    const [leaked] = [await it2.issue('initech', 'billing'), await it2.issue('initech', 'other')];
+    const incident = await reportedLeak(leaked.keyId);
+    await projectStore();
+    expect(await it2.responder().handle(incident)).toMatchObject({ policy: 'rotate', action: 'notify', reason: 'tenant-key-quota' });
+    expect((await it2.events(leaked.keyId)).map((event) => event.type)).toEqual(['KeyIssued', 'KeyLeakReported', 'KeyIncidentHandled']);
+    expect((await it2.notifications('initech')).map((n) => [n.keyId, n.action, n.reason])).toEqual([[leaked.keyId, 'notify', 'tenant-key-quota']]);
+  });
+
+  it('still rotates in an emergency, which adds no live key', async () => {
+    await it2.tenants.setIncidentPolicy({ tenant: 'hooli', onLeak: 'emergency-rotate', onAnomaly: null, graceMs: null }, admin);
+    const [leaked] = [await it2.issue('hooli', 'billing'), await it2.issue('hooli', 'other')];
+    const incident = await reportedLeak(leaked.keyId);
+    await projectStore();
+    expect(await it2.responder().handle(incident)).toMatchObject({ policy: 'emergency-rotate', action: 'emergency-rotate' });
   });
 });

@@ -22,7 +22,15 @@ import type { Projection } from '@keyledger/consumer-runtime';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError } from '@keyledger/event-store';
 import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
-import { decideIncidentResponse, effectiveIncidentPolicy, incidentEffects, incidentOutcome, policyActionFor } from '@keyledger/key-domain';
+import {
+  DomainError,
+  ROTATION_REFUSED_FOR_QUOTA,
+  decideIncidentResponse,
+  effectiveIncidentPolicy,
+  incidentEffects,
+  incidentOutcome,
+  policyActionFor,
+} from '@keyledger/key-domain';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedLabelledCounter } from '@keyledger/observability';
 import type { KeyCommands } from '@keyledger/key-commands';
@@ -122,11 +130,13 @@ export class IncidentResponder {
         this.clock().getTime(),
       );
       let delivery: string | undefined;
+      let taken = response;
       try {
         delivery = await this.act(record, incident, response, context);
       } catch (error) {
         if (isLostRace(error)) continue;
-        throw error;
+        if (!(error instanceof DomainError && error.code === 'TENANT_KEY_QUOTA_EXCEEDED')) throw error;
+        taken = ROTATION_REFUSED_FOR_QUOTA;
       }
       const after = await loadKey(this.deps.store, keyId);
       // Another replica handling the same incident may have recorded it while this one acted
@@ -141,7 +151,7 @@ export class IncidentResponder {
         keyId,
         tenant: record.tenant,
         incident: { type: incident.type, eventId: event.eventId },
-        ...incidentOutcome(policyActionFor(incident.type, policy), response, effects),
+        ...incidentOutcome(policyActionFor(incident.type, policy), taken, effects),
         at: this.clock().toISOString(),
       };
       if (data.action !== 'none') await this.deps.notifications.publish(this.notification(event.eventId, incident, record, data, delivery));

@@ -1,6 +1,6 @@
 import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
 import type { CreditState, IpRange, KeyEnvironment, KeyRecord, KeyRotation, RecordedKeyStatus } from '@keyledger/key-domain';
-import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey } from '@keyledger/key-domain';
+import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey, takesQuotaSlot } from '@keyledger/key-domain';
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
 
@@ -26,6 +26,7 @@ const NOT_PACKED = -1;
 /** Records kept built, direct-mapped by slot (a power of two); the rest are built on demand. */
 const BUILT_RECORDS = 4096;
 const NO_SLOT = -1;
+const REVOKED = RECORDED_KEY_STATUSES.indexOf('revoked');
 
 /** What few keys have: kept aside so the many keys without them pay nothing. */
 export interface KeyExtras {
@@ -102,6 +103,8 @@ export class KeyIndex {
   private environments = new Uint8Array(1024);
   /** The hint's last four characters packed 7 bits each, or NOT_PACKED. */
   private hintTails = new Int32Array(1024);
+  /** Keys not revoked, by interned tenant: an upper bound of a tenant's live keys, kept without a scan. */
+  private readonly unrevokedByTenant = new Map<number, number>();
 
   get size(): number {
     return this.keyIds.length;
@@ -150,6 +153,7 @@ export class KeyIndex {
     this.expiries.set(columns.expiries);
     this.statuses.set(columns.statuses);
     this.environments.set(columns.environments);
+    for (let slot = 0; slot < count; slot += 1) if (this.statuses[slot] !== REVOKED) this.countUnrevoked(this.tenants[slot]!, 1);
   }
 
   /** The key whose digest under `pepperVersion` is `digest`, if any. */
@@ -183,6 +187,25 @@ export class KeyIndex {
     return slots.slice(0, limit).map((slot) => this.recordAt(slot));
   }
 
+  /** Keys of a tenant not revoked, expired ones included: at once, without a scan. */
+  unrevokedKeyCount(tenant: string): number {
+    const id = this.strings.find(tenant);
+    return id === undefined ? 0 : (this.unrevokedByTenant.get(id) ?? 0);
+  }
+
+  /** Keys of a tenant that take a slot of its quota at `now` (`takesQuotaSlot`): a scan of the columns, no record built. */
+  liveKeyCount(tenant: string, now: number): number {
+    const id = this.strings.find(tenant);
+    if (id === undefined) return 0;
+    let live = 0;
+    for (let slot = 0; slot < this.keyIds.length; slot += 1) {
+      if (this.tenants[slot] !== id) continue;
+      const expiry = this.expiries[slot]!;
+      if (takesQuotaSlot(RECORDED_KEY_STATUSES[this.statuses[slot]!]!, Number.isNaN(expiry) ? undefined : expiry, now)) live += 1;
+    }
+    return live;
+  }
+
   /**
    * Applies a stored event; returns false when it was not a key event or was already applied.
    * A key's own events carry its version, so a repeat is recognised; CreditsConsumed events
@@ -197,9 +220,18 @@ export class KeyIndex {
     if (slot !== undefined && event.streamVersion <= this.versions[slot]!) return false;
     const next = evolveKey(slot === undefined ? undefined : this.recordAt(slot), keyEvent);
     if (!next) return false;
+    // Revocation is terminal and a key's tenant never changes: a key is counted once when it
+    // arrives unrevoked, and uncounted once when it is revoked.
+    const wasUnrevoked = slot !== undefined && this.statuses[slot] !== REVOKED;
     if (slot === undefined) this.add(next);
     else this.write(slot, next);
+    const isUnrevoked = next.status !== 'revoked';
+    if (wasUnrevoked !== isUnrevoked) this.countUnrevoked(this.tenants[this.slotsById.get(next.keyId)!]!, isUnrevoked ? 1 : -1);
     return true;
+  }
+
+  private countUnrevoked(tenant: number, change: 1 | -1): void {
+    this.unrevokedByTenant.set(tenant, (this.unrevokedByTenant.get(tenant) ?? 0) + change);
   }
 
   /** Subtracts a verifier's flushed consumption from each key's quota. */

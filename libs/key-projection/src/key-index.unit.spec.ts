@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { EventEnvelope, KeyEvent } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
-import { evolveKey } from '@keyledger/key-domain';
+import { evolveKey, takesQuotaSlot } from '@keyledger/key-domain';
 import { KeyIndex } from './key-index.js';
 
 const digest = { algorithm: 'hmac-sha256' as const, pepperVersion: 1, digest: 'ab'.repeat(32) };
@@ -205,6 +205,39 @@ describe('KeyIndex', () => {
           expected = evolveKey(expected, { type: event.type, data: event.data } as KeyEvent);
         }
         expect(plain(index.get('key_p'))).toEqual(plain(expected));
+      }),
+    );
+  });
+
+  it('counts each tenant’s live and unrevoked keys as the records say, after any events and from a snapshot', () => {
+    const now = Date.parse('2026-06-01T00:00:00.000Z');
+    const change = fc.constantFrom(
+      { type: 'KeySuspended', data: {} },
+      { type: 'KeyResumed', data: {} },
+      { type: 'KeyRevoked', data: { reason: 'r' } },
+      { type: 'KeyUpdated', data: { expiresAt: '2026-01-01T00:00:00.000Z' } },
+      { type: 'KeyUpdated', data: { expiresAt: null } },
+      { type: 'KeyRotated', data: { replacedBy: 'key_next', graceEndsAt: '2027-01-01T00:00:00.000Z' } },
+      { type: 'KeyRotated', data: { replacedBy: 'key_next', graceEndsAt: '2026-05-01T00:00:00.000Z' } },
+    );
+    const key = fc.record({ tenant: fc.constantFrom('acme', 'globex', 'initech'), changes: fc.array(change, { maxLength: 4 }) });
+    fc.assert(
+      fc.property(fc.array(key, { maxLength: 12 }), (keys) => {
+        const index = new KeyIndex();
+        keys.forEach(({ tenant, changes }, n) => {
+          const keyId = `key_${n}`;
+          index.apply(issued(keyId, tenant));
+          changes.forEach((c, i) => index.apply({ type: c.type, streamVersion: i + 2, data: { keyId, ...c.data } }));
+        });
+        const restored = new KeyIndex();
+        restored.restore(index.toColumns());
+        const records = [...index.all()];
+        return ['acme', 'globex', 'initech', 'nobody'].every((tenant) => {
+          const own = records.filter((record) => record.tenant === tenant);
+          const live = own.filter((record) => takesQuotaSlot(record.status, record.expiresAt, now)).length;
+          const unrevoked = own.filter((record) => record.status !== 'revoked').length;
+          return [index, restored].every((counted) => counted.liveKeyCount(tenant, now) === live && counted.unrevokedKeyCount(tenant) === unrevoked);
+        });
       }),
     );
   });

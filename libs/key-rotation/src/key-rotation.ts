@@ -1,13 +1,13 @@
 import type { KeyView, RotateKeyRequest } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
-import { commandMetadata } from '@keyledger/admin-auth';
-import type { AppendedPosition, IssuedKey, KeyCommandRunnerDependencies, LoadedRecord } from '@keyledger/key-commands';
+import { authorizeScopeGrant, commandMetadata } from '@keyledger/admin-auth';
+import type { AppendedPosition, IssuedKey, KeyCommandRunnerDependencies, LoadedRecord, TenantKeyQuota } from '@keyledger/key-commands';
 import { KeyCommandRunner, NEW_KEY, toKeyView } from '@keyledger/key-commands';
 import { ConcurrencyConflictError, retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { IssueKey, KeyRecord, TenantSettings } from '@keyledger/key-domain';
-import { DomainError, effectivePolicy, ownerPublicKeyOf, ownerWebhookOf, replacementOf } from '@keyledger/key-domain';
+import { DomainError, effectivePolicy, keysAddedByRotation, ownerPublicKeyOf, ownerWebhookOf, replacementOf } from '@keyledger/key-domain';
 import type { FenceResult, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyDeliveries, KeyDeliveryStatus, PreparedDelivery } from './key-deliveries.js';
@@ -22,6 +22,8 @@ export interface KeyRotationDependencies extends KeyCommandRunnerDependencies {
   readonly rotationGraceMs?: number;
   /** Delivers a rotation's new key sealed to its owner's public key, until acknowledged; without it, nothing is delivered. */
   readonly delivery?: KeyDeliveries;
+  /** Holds each tenant to its number of live keys (shared with the process's KeyCommands); without it, none is limited. */
+  readonly quota?: TenantKeyQuota | undefined;
 }
 
 export interface RotatedKey extends IssuedKey {
@@ -104,7 +106,8 @@ export class KeyRotation {
    * and one whose replacement is missing is completed, by this attempt and by the retries that
    * follow a lost race (an emergency's revoke may lose one to another command on the old key),
    * as `interrupted` remembers. A rotation first found after a lost race was recorded by the
-   * writer that won it, whose replacement may be on its way: that rotation is theirs.
+   * writer that won it, whose replacement may be on its way: that rotation is theirs. A rotation
+   * with a grace takes a slot of the tenant's key quota, an emergency one none (`keysAddedByRotation`).
    */
   private async attempt(
     request: RotateKeyRequest,
@@ -114,6 +117,24 @@ export class KeyRotation {
     interrupted: InterruptedRotation,
   ): Promise<Rotation> {
     const before = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
+    // The caller receives the new key's plaintext: it may rotate only a key whose admin scopes it holds itself.
+    authorizeScopeGrant(context.caller, request.scopes ?? before.record.scopes);
+    const rotate = () => this.rotateLoaded(before, request, context, tenantSettings, first, interrupted);
+    const { quota } = this.deps;
+    return quota
+      ? quota.admit(before.record.tenant, keysAddedByRotation(request.emergency), this.clock().getTime(), rotate, (rotation) => rotation.issued.keyId)
+      : rotate();
+  }
+
+  /** The attempt's changes, once the old key is read and the caller authorized. */
+  private async rotateLoaded(
+    before: LoadedRecord<KeyRecord>,
+    request: RotateKeyRequest,
+    context: CommandContext,
+    tenantSettings: (tenant: string) => Promise<TenantSettings>,
+    first: boolean,
+    interrupted: InterruptedRotation,
+  ): Promise<Rotation> {
     let old = before.record;
     let ownExpiry = old.expiresAt;
     let appended: AppendedPosition | undefined;
