@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { assertIdentifier } from '../database.js';
+import { STREAM_VERSION_GAP_SQLSTATE } from '../event-store.errors.js';
 
 /**
  * The notification channel the relay listens on. The payload is the schema name so that
@@ -67,7 +68,7 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
           event_id        uuid,
           updated_at      timestamptz not null default now()
         )`);
-      const schema = await this.currentSchema(queryRunner);
+      const schema = await currentSchema(queryRunner);
       await queryRunner.query(`grant usage on schema ${schema} to ${role}`);
       await queryRunner.query(`grant select, insert on events to ${role}`);
       await queryRunner.query(`grant select, insert, update on relay_checkpoints to ${role}`);
@@ -79,12 +80,70 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
       await queryRunner.query(`drop function notify_events_appended()`);
       await queryRunner.query(`drop function reject_event_change()`);
     }
+  }
 
-    private async currentSchema(queryRunner: QueryRunner): Promise<string> {
-      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
-      return assertIdentifier(row?.schema ?? '', 'current schema');
+  /**
+   * What a writer may not choose, the database sets: an event's position (from a sequence the
+   * writer cannot reach), its transaction and its recording time are overwritten on every row,
+   * whatever the INSERT said, so no event can be placed at a chosen place in the global order.
+   * And a stream's versions are consecutive: a row whose version is past its stream's newest
+   * plus one is refused (STREAM_VERSION_GAP_SQLSTATE); one at or below it is left to the
+   * (stream_id, stream_version) unique index, whose violation the store turns into the
+   * retryable ConcurrencyConflictError as before. A row-level BEFORE trigger sees the rows its
+   * own statement inserted before it, so a multi-row insert is checked row by row in order.
+   *
+   * The trigger function runs as the schema owner (SECURITY DEFINER: the writers need no right
+   * on the sequence) with a fixed search_path, so a writer's own search_path or a temporary
+   * table named `events` cannot make it look elsewhere.
+   */
+  class DatabaseSetEventColumns1764000015000 implements MigrationInterface {
+    readonly name = 'DatabaseSetEventColumns1764000015000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const schema = await currentSchema(queryRunner);
+      // An identity column takes a writer's value under OVERRIDING SYSTEM VALUE; a sequence
+      // only the trigger draws from does not.
+      await queryRunner.query(`alter table events alter column position drop identity`);
+      await queryRunner.query(`create sequence events_position as bigint owned by events.position`);
+      await queryRunner.query(`select setval('events_position', coalesce((select max(position) from events), 0) + 1, false)`);
+      await queryRunner.query(`alter table events alter column transaction_id drop default`);
+      await queryRunner.query(`alter table events alter column recorded_at drop default`);
+      await queryRunner.query(`
+        create function admit_event() returns trigger
+        language plpgsql security definer set search_path = pg_catalog, ${schema}, pg_temp as $$
+        declare
+          head integer;
+        begin
+          select max(stream_version) into head from events where stream_id = new.stream_id;
+          if new.stream_version > coalesce(head, 0) + 1 then
+            raise exception 'stream % is at version %: version % would leave a gap', new.stream_id, coalesce(head, 0), new.stream_version
+              using errcode = '${STREAM_VERSION_GAP_SQLSTATE}', table = 'events', column = 'stream_version',
+                    detail = json_build_object('streamId', new.stream_id, 'version', new.stream_version, 'head', coalesce(head, 0))::text;
+          end if;
+          new.position := nextval('events_position');
+          new.transaction_id := pg_current_xact_id();
+          new.recorded_at := clock_timestamp();
+          return new;
+        end $$`);
+      await queryRunner.query(`revoke all on function admit_event() from public`);
+      await queryRunner.query(`create trigger events_admit before insert on events for each row execute function admit_event()`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop trigger events_admit on events`);
+      await queryRunner.query(`drop function admit_event()`);
+      await queryRunner.query(`alter table events alter column recorded_at set default clock_timestamp()`);
+      await queryRunner.query(`alter table events alter column transaction_id set default pg_current_xact_id()`);
+      await queryRunner.query(`drop sequence events_position`);
+      await queryRunner.query(`alter table events alter column position add generated always as identity`);
+      await queryRunner.query(`select setval(pg_get_serial_sequence('events', 'position'), coalesce((select max(position) from events), 0) + 1, false)`);
     }
   }
 
-  return [CreateEventStore1764000000000];
+  return [CreateEventStore1764000000000, DatabaseSetEventColumns1764000015000];
+}
+
+async function currentSchema(queryRunner: QueryRunner): Promise<string> {
+  const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+  return assertIdentifier(row?.schema ?? '', 'current schema');
 }
