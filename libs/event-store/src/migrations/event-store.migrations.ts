@@ -92,9 +92,10 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
    * retryable ConcurrencyConflictError as before. A row-level BEFORE trigger sees the rows its
    * own statement inserted before it, so a multi-row insert is checked row by row in order.
    *
-   * The trigger function runs as the schema owner (SECURITY DEFINER: the writers need no right
-   * on the sequence) with a fixed search_path, so a writer's own search_path or a temporary
-   * table named `events` cannot make it look elsewhere.
+   * The trigger function runs as the schema owner (SECURITY DEFINER: the writers have no right
+   * on the sequence, so they cannot even skip it ahead) and names everything with its schema,
+   * so a writer's own search_path or a temporary table named `events` cannot make it look
+   * elsewhere.
    */
   class DatabaseSetEventColumns1764000015000 implements MigrationInterface {
     readonly name = 'DatabaseSetEventColumns1764000015000';
@@ -108,21 +109,24 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
       await queryRunner.query(`select setval('events_position', coalesce((select max(position) from events), 0) + 1, false)`);
       await queryRunner.query(`alter table events alter column transaction_id drop default`);
       await queryRunner.query(`alter table events alter column recorded_at drop default`);
+      // Every name is qualified (tables, functions, operators, types) instead of pinning the
+      // function's search_path: a SET clause costs each row a configuration save and restore.
       await queryRunner.query(`
         create function admit_event() returns trigger
-        language plpgsql security definer set search_path = pg_catalog, ${schema}, pg_temp as $$
+        language plpgsql security definer as $$
         declare
           head integer;
         begin
-          select max(stream_version) into head from events where stream_id = new.stream_id;
-          if new.stream_version > coalesce(head, 0) + 1 then
-            raise exception 'stream % is at version %: version % would leave a gap', new.stream_id, coalesce(head, 0), new.stream_version
+          select pg_catalog.max(e.stream_version) into head from ${schema}.events e where e.stream_id operator(pg_catalog.=) new.stream_id;
+          head := coalesce(head, 0);
+          if new.stream_version operator(pg_catalog.>) (head operator(pg_catalog.+) 1) then
+            raise exception 'stream % is at version %: version % would leave a gap', new.stream_id, head, new.stream_version
               using errcode = '${STREAM_VERSION_GAP_SQLSTATE}', table = 'events', column = 'stream_version',
-                    detail = json_build_object('streamId', new.stream_id, 'version', new.stream_version, 'head', coalesce(head, 0))::text;
+                    detail = pg_catalog.json_build_object('streamId', new.stream_id, 'version', new.stream_version, 'head', head)::pg_catalog.text;
           end if;
-          new.position := nextval('events_position');
-          new.transaction_id := pg_current_xact_id();
-          new.recorded_at := clock_timestamp();
+          new.position := pg_catalog.nextval('${schema}.events_position'::pg_catalog.regclass);
+          new.transaction_id := pg_catalog.pg_current_xact_id();
+          new.recorded_at := pg_catalog.clock_timestamp();
           return new;
         end $$`);
       await queryRunner.query(`revoke all on function admit_event() from public`);
