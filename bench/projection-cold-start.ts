@@ -16,8 +16,9 @@ try {
   await ctx.ownerDb.query(`set session_replication_role = replica`);
   const w0 = now();
   await ctx.ownerDb.query(
-    `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
-     select gen_random_uuid(), 'key-key_' || lpad(i::text, 26, '0'), 1, 'KeyIssued', 1,
+    // With the triggers off, what the events trigger would set is given here.
+    `insert into events (position, transaction_id, recorded_at, event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
+     select nextval('events_position'), pg_current_xact_id(), clock_timestamp(), gen_random_uuid(), 'key-key_' || lpad(i::text, 26, '0'), 1, 'KeyIssued', 1,
             jsonb_build_object('keyId', 'key_' || lpad(i::text, 26, '0'), 'tenant', 'tenant-' || (i % 1000), 'owner', 'service-' || (i % 5000),
                                'environment', 'live', 'prefix', 'kl', 'hint', 'kl_live_…' || right(i::text, 4),
                                'digest', jsonb_build_object('algorithm', 'hmac-sha256', 'pepperVersion', 1, 'digest', encode(sha256(i::text::bytea), 'hex')),

@@ -19,7 +19,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { keyServiceEnvSchema } from '@keyledger/config';
+import { LEGACY_APP_ROLE, keyServiceEnvSchema } from '@keyledger/config';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
@@ -531,8 +531,10 @@ describe('the data services (deploy/postgres, deploy/nats)', () => {
     expect(['any', 'first']).toContain(spec.postgresql?.synchronous?.method);
     // The network policy lets the services reach exactly this cluster's pods.
     expect(egressPeer(5432)).toEqual({ namespace: cluster.metadata.namespace, pods: { 'cnpg.io/cluster': cluster.metadata.name } });
-    // The services' login is a member of the role they assume, and its password comes from a Secret.
-    const appRole = configMap.data!['DATABASE_APP_ROLE']!;
+    // Each service assumes its own role (DATABASE_APP_ROLE unset); the services' login reaches
+    // them through the role the migrate job makes a member of every one, and its password comes from a Secret.
+    expect(configMap.data!['DATABASE_APP_ROLE']).toBeUndefined();
+    const appRole = LEGACY_APP_ROLE;
     expect(spec.bootstrap.initdb.postInitApplicationSQL?.map((statement) => statement.toLowerCase())).toContain(`create role ${appRole} nologin`);
     const logins = (spec.managed?.roles ?? []).filter((role) => role.login);
     expect(logins.map((role) => ({ inRoles: role.inRoles, secret: Boolean(role.passwordSecret?.name), inline: role.password }))).toEqual([

@@ -1,5 +1,5 @@
 import { API_ERRORS, ApiError } from '@keyledger/contracts';
-import { ConcurrencyConflictError, InvalidEventError } from '@keyledger/event-store';
+import { ConcurrencyConflictError, InvalidEventError, StreamVersionGapError } from '@keyledger/event-store';
 import { DomainError } from '@keyledger/key-domain';
 import { toApiError } from './api-errors.mapper.js';
 
@@ -32,6 +32,17 @@ describe('toApiError', () => {
   it('answers an unreachable Postgres as UNAVAILABLE, seen through TypeORM', () => {
     expect(toApiError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))?.code).toBe('UNAVAILABLE');
     expect(toApiError({ driverError: Object.assign(new Error('terminating connection'), { code: '57P01' }) })?.code).toBe('UNAVAILABLE');
+  });
+
+  it('answers a stream version gap the database refused as INTERNAL, named, whether typed or as the driver threw it', () => {
+    const driverError = Object.assign(new Error('stream key-key_1 is at version 2: version 4 would leave a gap'), {
+      code: 'KL002',
+      detail: JSON.stringify({ streamId: 'key-key_1', version: 4, head: 2 }),
+    });
+    for (const error of [{ driverError }, driverError]) {
+      expect(toApiError(error)).toMatchObject({ code: 'INTERNAL', message: 'the database refused an event that would leave a gap in its stream' });
+    }
+    expect(toApiError(new StreamVersionGapError('key-key_1', 4, 2))?.code).toBe('INTERNAL');
   });
 
   it('leaves anything else unmapped, for the transport to answer INTERNAL', () => {

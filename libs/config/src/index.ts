@@ -1,1 +1,2 @@
 export * from './service-config.js';
+export * from './database-roles.js';

@@ -49,8 +49,10 @@ const pemCertificateFile = z
 export const serviceEnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   DATABASE_SCHEMA: identifier.default('keyledger'),
-  /** Role the services assume; it may only SELECT and INSERT events. Empty: none. */
-  DATABASE_APP_ROLE: z.union([identifier, z.literal('')]).default('keyledger_app'),
+  /** Role this process assumes on every connection; unset: its service's own (`databaseRoleOf`). Empty: none. */
+  DATABASE_ROLE: z.union([identifier, z.literal('')]).optional(),
+  /** Before per-service roles: the one role every service assumed. Set, it still is (unless DATABASE_ROLE is); the migrate job grants it every service's role. */
+  DATABASE_APP_ROLE: z.union([identifier, z.literal('')]).optional(),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   NATS_URL: z.string().min(1),
   KEYLEDGER_SUBJECT_PREFIX: z

@@ -7,8 +7,8 @@ export interface DatabaseOptions {
   /** Schema holding Keyledger's tables; tests use one schema per run. */
   readonly schema: string;
   /**
-   * Role assumed on every connection (`SET ROLE`). Services run as the application role,
-   * which may only SELECT and INSERT events; migrations run as the schema owner (no role).
+   * Role assumed on every connection (`SET ROLE`). Each service runs as its own role, which
+   * may do what its grants say and never change an event; migrations run as the schema owner (no role).
    */
   readonly role?: string | undefined;
   readonly poolSize?: number;
@@ -43,14 +43,23 @@ export function createDataSource(options: DatabaseOptions): DataSource {
   });
 }
 
-/** Creates the schema when missing and applies pending migrations, as the schema owner. */
-export async function migrateDatabase(options: DatabaseOptions & { migrations: readonly (new () => MigrationInterface)[] }): Promise<string[]> {
+/**
+ * Creates the schema when missing and applies pending migrations, as the schema owner; then
+ * `afterMigrations`, on every run (for what is declared rather than migrated, such as grants).
+ */
+export async function migrateDatabase(
+  options: DatabaseOptions & {
+    migrations: readonly (new () => MigrationInterface)[];
+    afterMigrations?: (dataSource: DataSource) => Promise<void>;
+  },
+): Promise<string[]> {
   const schema = assertIdentifier(options.schema, 'database schema');
   const dataSource = createDataSource({ ...options, role: undefined, poolSize: 1 });
   await dataSource.initialize();
   try {
     await dataSource.query(`create schema if not exists ${schema}`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
+    await options.afterMigrations?.(dataSource);
     return applied.map((migration) => migration.name);
   } finally {
     await dataSource.destroy();

@@ -1,5 +1,5 @@
 /** Stable codes of event store failures, for transports and retry decisions. */
-export const EVENT_STORE_ERROR_CODES = ['CONCURRENCY_CONFLICT', 'EVENT_ID_CONFLICT', 'INVALID_EVENT'] as const;
+export const EVENT_STORE_ERROR_CODES = ['CONCURRENCY_CONFLICT', 'EVENT_ID_CONFLICT', 'INVALID_EVENT', 'STREAM_VERSION_GAP'] as const;
 export type EventStoreErrorCode = (typeof EVENT_STORE_ERROR_CODES)[number];
 
 export abstract class EventStoreError extends Error {
@@ -46,4 +46,39 @@ export class InvalidEventError extends EventStoreError {
     super(message);
     this.name = 'InvalidEventError';
   }
+}
+
+/** SQLSTATE of the database's refusal of an event whose version would leave a gap in its stream. */
+export const STREAM_VERSION_GAP_SQLSTATE = 'KL002';
+
+/**
+ * The database refused an event whose version is past its stream's newest plus one: the
+ * versions of a stream are consecutive whoever writes them. The store computes versions from
+ * the head it read, so from the store this means a bug; from a writer going around the store,
+ * an attempt to leave a hole in a stream's history. Nothing of the statement was written, and
+ * repeating it cannot succeed.
+ */
+export class StreamVersionGapError extends EventStoreError {
+  readonly code = 'STREAM_VERSION_GAP';
+  readonly retryable = false;
+  constructor(
+    readonly streamId: string,
+    readonly version: number,
+    readonly headVersion: number,
+  ) {
+    super(`stream ${streamId} is at version ${headVersion}: the database refused version ${version}, which would leave a gap`);
+    this.name = 'StreamVersionGapError';
+  }
+}
+
+/**
+ * The database's refusal of a stream version gap, typed, when `error` is one (as thrown by a
+ * query, with TypeORM's `driverError` or pg's error itself); otherwise undefined.
+ */
+export function streamVersionGapOf(error: unknown): StreamVersionGapError | undefined {
+  if (error instanceof StreamVersionGapError) return error;
+  const cause = ((error as { driverError?: unknown } | null)?.driverError ?? error) as { code?: unknown; detail?: unknown } | null;
+  if (cause?.code !== STREAM_VERSION_GAP_SQLSTATE || typeof cause.detail !== 'string') return undefined;
+  const detail = JSON.parse(cause.detail) as { streamId: string; version: number; head: number };
+  return new StreamVersionGapError(detail.streamId, detail.version, detail.head);
 }

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import type { ServiceEnv } from '@keyledger/config';
+import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
@@ -32,7 +32,8 @@ export interface ServiceContext<C extends ServiceEnv = ServiceEnv> {
 }
 
 export interface BootstrapOptions<C extends ServiceEnv> {
-  readonly service: string;
+  /** Names the process everywhere, and its database role. */
+  readonly service: KeyledgerService;
   readonly defaultPort: number;
   /** The service's own module, built with what the kit opened. */
   readonly module: (context: ServiceContext<C>) => DynamicModule;

@@ -2,12 +2,13 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
-import type { ServiceEnv } from '@keyledger/config';
+import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
+import { databaseRoleOf } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
 import { busTopology, connectNats, ensureEventStreams } from '@keyledger/event-bus';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
 
-/** The connections a Keyledger service holds: Postgres (as the app role) and NATS. */
+/** The connections a Keyledger service holds: Postgres (as its role, `databaseRoleOf`) and NATS. */
 export interface Infrastructure {
   readonly db: DataSource;
   readonly store: PostgresEventStore;
@@ -18,11 +19,11 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(service: string, config: ServiceEnv): Promise<Infrastructure> {
+export async function openInfrastructure(service: KeyledgerService, config: ServiceEnv): Promise<Infrastructure> {
   const db = createDataSource({
     url: config.DATABASE_URL,
     schema: config.DATABASE_SCHEMA,
-    role: config.DATABASE_APP_ROLE || undefined,
+    role: databaseRoleOf(config, service),
     poolSize: config.DATABASE_POOL_SIZE,
     applicationName: `keyledger-${service}`,
   });

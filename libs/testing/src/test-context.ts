@@ -5,12 +5,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { BusTopology } from '@keyledger/event-bus';
 import { busTopology, connectNats, deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
+import type { KeyledgerService } from '@keyledger/config';
+import { LEGACY_APP_ROLE, SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
 
-export const APP_ROLE = 'keyledger_app';
+/** The role every service assumed before each had its own: a member of every service role. */
+export const APP_ROLE = LEGACY_APP_ROLE;
 
 /**
  * An isolated slice of the shared Postgres and NATS servers for one test file: its own
@@ -24,8 +27,10 @@ export interface TestContext {
   readonly schema: string;
   /** Connected as the schema owner: can do what the application role cannot. */
   readonly ownerDb: DataSource;
-  /** Connected with the application role, as the services are. */
+  /** Connected with the role of before per-service roles, which holds what every service may do. */
   readonly appDb: DataSource;
+  /** A connection as one service's own role, as that service runs; closed by `close()`. */
+  connectAs(service: KeyledgerService): Promise<DataSource>;
   readonly store: PostgresEventStore;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
@@ -57,12 +62,12 @@ export async function createTestContext(label: string): Promise<TestContext> {
   const nc = await connectNats({ servers: natsUrl, name: `test-${id}` });
   const jsm = await jetstreamManager(nc);
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+  const serviceDbs: DataSource[] = [];
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
-    DATABASE_APP_ROLE: APP_ROLE,
     NATS_URL: natsUrl,
     KEYLEDGER_SUBJECT_PREFIX: topology.subjectPrefix,
     KEYLEDGER_EVENT_STREAM: topology.eventStream,
@@ -82,7 +87,13 @@ export async function createTestContext(label: string): Promise<TestContext> {
     topology,
     logger,
     serviceEnv,
+    async connectAs(service) {
+      const db = createDataSource({ url: databaseUrl, schema, role: SERVICE_DATABASE_ROLES[service], poolSize: 4 });
+      serviceDbs.push(db);
+      return db.initialize();
+    },
     async close() {
+      await Promise.all(serviceDbs.map((db) => db.destroy()));
       await deleteEventStreams(jsm, topology);
       await nc.drain();
       await appDb.destroy();

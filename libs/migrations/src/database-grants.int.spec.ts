@@ -1,0 +1,119 @@
+import type { DataSource } from 'typeorm';
+import type { KeyledgerService } from '@keyledger/config';
+import { SERVICE_DATABASE_ROLES } from '@keyledger/config';
+import type { TestContext } from '@keyledger/testing';
+import { APP_ROLE, createTestContext, testEvent } from '@keyledger/testing';
+import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
+import { DATABASE_GRANTS, KEYLEDGER_TABLES, migrateKeyledger } from './index.js';
+
+const SERVICES = Object.keys(SERVICE_DATABASE_ROLES) as KeyledgerService[];
+const PRIVILEGES = ['select', 'insert', 'update', 'delete', 'truncate', 'references', 'trigger'] as const;
+const COLUMNS = 'event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash';
+const METADATA = '{"actor":"a","correlationId":"c","causationId":"c"}';
+
+/** The privileges `role` holds on `table` (directly or through membership), as Postgres says. */
+async function privilegesOn(db: DataSource, role: string, table: string): Promise<string[]> {
+  const rows = await db.query<{ privilege: string; held: boolean }[]>(
+    `select p as privilege, has_table_privilege($1, $2, p) as held from unnest($3::text[]) as p`,
+    [role, table, PRIVILEGES],
+  );
+  return rows.filter((row) => row.held).map((row) => row.privilege);
+}
+
+describe('per-service database roles', () => {
+  let ctx: TestContext;
+  const dbs = {} as Record<KeyledgerService, DataSource>;
+  beforeAll(async () => {
+    ctx = await createTestContext('dbroles');
+    for (const service of SERVICES) dbs[service] = await ctx.connectAs(service);
+    await ctx.store.append('key-r1', NO_STREAM, [testEvent({ n: 1 }), testEvent({ n: 2 })]);
+  });
+  afterAll(() => ctx.close());
+
+  it('names every table of the schema in the grants, and no table it does not have', async () => {
+    const tables = await ctx.ownerDb.query<{ name: string }[]>(
+      `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition and c.relname <> 'schema_migrations'
+        order by 1`,
+      [ctx.schema],
+    );
+    expect(tables.map((table) => table.name)).toEqual([...KEYLEDGER_TABLES].sort());
+  });
+
+  it('gives each service role exactly the privileges of its row in the grants table', async () => {
+    for (const service of SERVICES) {
+      for (const table of KEYLEDGER_TABLES) {
+        const expected = [...(DATABASE_GRANTS[service].tables[table] ?? [])].sort();
+        expect({ service, table, held: (await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES[service], table)).sort() }).toEqual({
+          service,
+          table,
+          held: expected,
+        });
+      }
+    }
+  });
+
+  it('lets only the issuer, the rotator and the verifier append events, and nobody change one', async () => {
+    const onEvents = Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service, await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES[service], 'events')])));
+    expect(onEvents).toEqual({
+      issuer: ['select', 'insert'],
+      verifier: ['select', 'insert'],
+      rotator: ['select', 'insert'],
+      relay: ['select'],
+      auditor: ['select'],
+      'anomaly-detector': [],
+    });
+    expect(await privilegesOn(ctx.ownerDb, 'public', 'events')).toEqual([]);
+  });
+
+  it.each(SERVICES)('refuses %s an UPDATE, DELETE or TRUNCATE of events, and leaves them as they were', async (service) => {
+    for (const sql of [`update events set data = '{"forged":true}'`, `delete from events`, `truncate events`]) {
+      await expect(dbs[service].query(sql)).rejects.toThrow(/permission denied/);
+    }
+    expect(await ctx.store.readStream('key-r1')).toHaveLength(2);
+  });
+
+  it.each(['relay', 'auditor', 'anomaly-detector'] as const)('refuses the %s any INSERT into events', async (service) => {
+    await expect(
+      dbs[service].query(
+        `insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb01', 'key-r2', 1, 'KeySuspended', 1, '{}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`,
+      ),
+    ).rejects.toThrow(/permission denied/);
+    await expect(new PostgresEventStore(dbs[service]).append('key-r2', NO_STREAM, [testEvent()])).rejects.toThrow(/permission denied/);
+    expect(await ctx.store.readStream('key-r2')).toHaveLength(0);
+  });
+
+  it('lets each writer append through the store as its own role', async () => {
+    for (const service of ['issuer', 'verifier', 'rotator'] as const) {
+      await new PostgresEventStore(dbs[service]).append(`key-w${service}`, NO_STREAM, [testEvent({ service })]);
+      expect(await ctx.store.readStream(`key-w${service}`)).toHaveLength(1);
+    }
+  });
+
+  it('keeps a service from the tables of another: the verifier cannot read usage or pending deliveries, the relay cannot write snapshots', async () => {
+    await expect(dbs.verifier.query(`select count(*) from usage_keys`)).rejects.toThrow(/permission denied/);
+    await expect(dbs.verifier.query(`select count(*) from pending_deliveries`)).rejects.toThrow(/permission denied/);
+    await expect(dbs.relay.query(`delete from projection_snapshot_chunks`)).rejects.toThrow(/permission denied/);
+    await expect(dbs['anomaly-detector'].query(`select count(*) from events`)).rejects.toThrow(/permission denied/);
+    await expect(dbs.issuer.query(`select usage_drop_partitions(current_date)`)).rejects.toThrow(/permission denied/);
+    await expect(dbs.auditor.query(`select usage_drop_partitions_unbounded(current_date + 30)`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('keeps the role of before per-service roles working, as every service at once and no more', async () => {
+    for (const table of KEYLEDGER_TABLES) {
+      const union = [...new Set(SERVICES.flatMap((service) => DATABASE_GRANTS[service].tables[table] ?? []))].sort();
+      expect({ table, held: (await privilegesOn(ctx.ownerDb, APP_ROLE, table)).sort() }).toEqual({ table, held: union });
+    }
+    await ctx.store.append('key-legacy', NO_STREAM, [testEvent()]);
+    await expect(ctx.appDb.query(`update events set data = '{}'`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('takes back, on the next migrate, a privilege granted by hand', async () => {
+    await ctx.ownerDb.query(`grant update, delete, truncate on events to ${SERVICE_DATABASE_ROLES.verifier}`);
+    await ctx.ownerDb.query(`grant insert on events to ${SERVICE_DATABASE_ROLES.relay}`);
+    expect(await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES.verifier, 'events')).toContain('truncate');
+    expect(await migrateKeyledger({ url: ctx.databaseUrl, schema: ctx.schema, appRole: APP_ROLE })).toEqual([]);
+    expect(await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES.verifier, 'events')).toEqual(['select', 'insert']);
+    expect(await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES.relay, 'events')).toEqual(['select']);
+  });
+});
