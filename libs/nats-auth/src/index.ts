@@ -1,0 +1,3 @@
+export * from './bus-permissions.js';
+export * from './identities.js';
+export * from './auth-store.js';
