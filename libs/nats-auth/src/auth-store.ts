@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { BusNames, ClientAllow } from './bus-permissions.js';
 import { BUS_ROLES, clientNameProblem, clientPermissions, clientUserName, formatClientAllow, parseClientAllow, servicePermissions } from './bus-permissions.js';
 import type { OperatorSeeds, Revocations, ServerJwts } from './identities.js';
-import { newOperatorSeeds, newUserSeed, publicKeyOf, serverAuthConfig, serverJwts, systemUserCreds, userCreds } from './identities.js';
+import { accountJwt, newOperatorSeeds, newUserSeed, publicKeyOf, serverAuthConfig, serverJwts, systemUserCreds, userCreds } from './identities.js';
 
 /** A refused `clients` operation or an unusable store; `code` is stable, the message one line. */
 export class NatsAuthError extends Error {
@@ -167,6 +167,11 @@ export class NatsAuthStore {
     await this.save();
     const jwts = await this.writeServerConfig();
     return { account: jwts.account, accountJwt: jwts.accountJwt };
+  }
+
+  /** The account's current JWT (with every revocation), for pushing to a running server. */
+  async accountClaims(): Promise<{ readonly account: string; readonly accountJwt: string }> {
+    return { account: this.account, accountJwt: await accountJwt(this.seeds, this.revocations()) };
   }
 
   private async writeServerConfig(): Promise<ServerJwts> {

@@ -53,12 +53,12 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    const { db, nc } = this.infrastructure;
+    const { db, nc, bus } = this.infrastructure;
     this.health.register('postgres', async () => {
       await db.query('select 1');
       return { healthy: true };
     });
-    this.health.register('nats', () => ({ healthy: !nc.isClosed() && !nc.isDraining(), details: { server: nc.getServer() } }));
+    this.health.register('nats', () => ({ healthy: !nc.isClosed() && !nc.isDraining(), details: { server: nc.getServer(), bus } }));
   }
 
   async onApplicationShutdown(): Promise<void> {
