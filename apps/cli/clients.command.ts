@@ -59,8 +59,16 @@ async function pushAccount(program: ProgramOptions, dir: string, account: string
   const systemCreds = readFileSync(join(dir, AUTH_FILES.systemCreds), 'utf8');
   let nc: NatsConnection | undefined;
   try {
-    nc = await connectNats({ servers: program.nats, name: 'keyledger-cli-revoke', creds: { text: systemCreds, userName: credsUserName(systemCreds) ?? 'system' }, timeoutMs: program.timeout });
-    const reply = (await nc.request(accountUpdateSubject(account), accountJwt, { timeout: program.timeout })).json<{ data?: { code?: number; message?: string }; error?: { description?: string } }>();
+    nc = await connectNats({
+      servers: program.nats,
+      name: 'keyledger-cli-revoke',
+      creds: { text: systemCreds, userName: credsUserName(systemCreds) ?? 'system' },
+      timeoutMs: program.timeout,
+    });
+    const reply = (await nc.request(accountUpdateSubject(account), accountJwt, { timeout: program.timeout })).json<{
+      data?: { code?: number; message?: string };
+      error?: { description?: string };
+    }>();
     if (reply.error || reply.data?.code !== 200) return reply.error?.description ?? reply.data?.message ?? 'the server refused the update';
     return undefined;
   } catch (error) {
@@ -82,7 +90,7 @@ export function registerClientsCommand(program: Command): void {
 
   clients
     .command('add <name>')
-    .description('mint a client\'s NATS credentials; prints them once (or writes them to --out, mode 0600)')
+    .description("mint a client's NATS credentials; prints them once (or writes them to --out, mode 0600)")
     .requiredOption('--allow <permission>', 'verify | deliveries:<tenant>/<owner> | admin (repeatable)', collect)
     .option('--out <file>', 'write the .creds file here instead of printing it')
     .action(

@@ -74,7 +74,9 @@ function withClient<A extends unknown[]>(action: (client: KeyledgerClient, optio
       nc = await connectNats(cliConnection(options));
       process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout, tracing), options, ...args)) ?? 0;
     } catch (error) {
-      process.stderr.write(`error: ${error instanceof CliApiError || error instanceof CliUsageError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `error: ${error instanceof CliApiError || error instanceof CliUsageError ? error.message : error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exitCode = 1;
     } finally {
       await nc?.close();
@@ -96,18 +98,21 @@ program
       // An instance without a NATS user is said loudly: anyone who reaches NATS can read and forge its traffic.
       const unauthenticated = instances.filter((i) => i.bus === 'unauthenticated').map((i) => i.instance);
       const bus = unauthenticated.length > 0 ? 'unauthenticated' : 'authenticated';
-      print(options.json, { ready: services.every((s) => s.ready), bus, services }, () =>
-        (unauthenticated.length > 0 ? `WARNING bus: unauthenticated — ${unauthenticated.join(', ')} connect to NATS without a user (NATS_CREDS)\n` : '') +
-        detailTable(
-          Object.fromEntries(
-            services.map((s) => [
-              s.service,
-              s.instances.length === 0
-                ? 'not running'
-                : `${s.ready ? 'ready' : 'NOT READY'} (${s.instances.length}) ${s.instances.map((i) => i.endpoints['http']).join(' ')}`,
-            ]),
+      print(
+        options.json,
+        { ready: services.every((s) => s.ready), bus, services },
+        () =>
+          (unauthenticated.length > 0 ? `WARNING bus: unauthenticated — ${unauthenticated.join(', ')} connect to NATS without a user (NATS_CREDS)\n` : '') +
+          detailTable(
+            Object.fromEntries(
+              services.map((s) => [
+                s.service,
+                s.instances.length === 0
+                  ? 'not running'
+                  : `${s.ready ? 'ready' : 'NOT READY'} (${s.instances.length}) ${s.instances.map((i) => i.endpoints['http']).join(' ')}`,
+              ]),
+            ),
           ),
-        ),
       );
       return services.every((s) => s.ready) ? 0 : 1;
     }),

@@ -53,10 +53,12 @@ function readCreds(path: string): { text: string; userName: string } {
  * `.keyledger/nats-auth/cli.creds` when there is one, else without a user; TLS files as given.
  */
 export function cliConnection(options: CliNatsOptions): NatsConnectionOptions {
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliUsageError('--tls-cert and --tls-key go together (mutual TLS needs both)');
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new CliUsageError('--tls-cert and --tls-key go together (mutual TLS needs both)');
   const local = options.creds === undefined ? findLocalAuthDir() : undefined;
   const credsPath = options.creds ?? (local !== undefined && existsSync(join(local, LOCAL_CLI_CREDS)) ? join(local, LOCAL_CLI_CREDS) : undefined);
-  const tls = options.tlsCa !== undefined || options.tlsCert !== undefined ? { caFile: options.tlsCa, certFile: options.tlsCert, keyFile: options.tlsKey } : undefined;
+  const tls =
+    options.tlsCa !== undefined || options.tlsCert !== undefined ? { caFile: options.tlsCa, certFile: options.tlsCert, keyFile: options.tlsKey } : undefined;
   return {
     servers: options.nats,
     name: 'keyledger-cli',

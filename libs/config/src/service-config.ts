@@ -152,7 +152,9 @@ export class ConfigError extends Error {
 function checkNatsTlsPair<T extends Pick<ServiceEnv, 'NATS_TLS_CERT_FILE' | 'NATS_TLS_KEY_FILE'>>(config: T): T {
   if ((config.NATS_TLS_CERT_FILE === undefined) !== (config.NATS_TLS_KEY_FILE === undefined)) {
     const missing = config.NATS_TLS_CERT_FILE === undefined ? 'NATS_TLS_CERT_FILE' : 'NATS_TLS_KEY_FILE';
-    throw new ConfigError([`${missing}: is required with ${missing === 'NATS_TLS_CERT_FILE' ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE'} (mutual TLS needs the certificate and its key)`]);
+    throw new ConfigError([
+      `${missing}: is required with ${missing === 'NATS_TLS_CERT_FILE' ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE'} (mutual TLS needs the certificate and its key)`,
+    ]);
   }
   return config;
 }

@@ -133,7 +133,9 @@ describe('service config', () => {
 
     it('refuses, by name, a creds file that is missing or is not a user credentials file', () => {
       expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: join(dir, 'none.creds') }))[0]).toMatch(/^NATS_CREDS: cannot be read \(ENOENT\)/);
-      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: file('ca.creds', CA_PEM) }))[0]).toMatch(/^NATS_CREDS: is not a NATS user credentials file/);
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: file('ca.creds', CA_PEM) }))[0]).toMatch(
+        /^NATS_CREDS: is not a NATS user credentials file/,
+      );
       const account = file('account.creds', creds(userJwt({ name: 'acct', nats: { type: 'account' } })));
       expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: account }))[0]).toMatch(/^NATS_CREDS: is not a NATS user credentials file/);
     });

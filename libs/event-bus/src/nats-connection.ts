@@ -22,7 +22,10 @@ export function natsConnectionSettings(config: ServiceEnv, name: string): NatsCo
     servers: config.NATS_URL,
     name,
     creds: config.NATS_CREDS,
-    tls: tls === undefined ? undefined : { caFile: config.NATS_TLS_CA_FILE?.path, certFile: config.NATS_TLS_CERT_FILE?.path, keyFile: config.NATS_TLS_KEY_FILE?.path },
+    tls:
+      tls === undefined
+        ? undefined
+        : { caFile: config.NATS_TLS_CA_FILE?.path, certFile: config.NATS_TLS_CERT_FILE?.path, keyFile: config.NATS_TLS_KEY_FILE?.path },
   };
 }
 

@@ -108,7 +108,9 @@ export class NatsAuthStore {
   /** Every revoked client's key, void up to its revocation. */
   revocations(): Revocations {
     return Object.fromEntries(
-      this.state.clients.filter((client) => client.revokedAt !== undefined).map((client) => [client.publicKey, Math.floor(Date.parse(client.revokedAt!) / 1000)]),
+      this.state.clients
+        .filter((client) => client.revokedAt !== undefined)
+        .map((client) => [client.publicKey, Math.floor(Date.parse(client.revokedAt!) / 1000)]),
     );
   }
 
@@ -129,7 +131,8 @@ export class NatsAuthStore {
       }
     }
     if (changed) await this.save();
-    for (const role of BUS_ROLES) await writePrivate(serviceCredsFile(this.dir, role), await userCreds(this.seeds, role, this.state.services[role]!, servicePermissions(role, names)));
+    for (const role of BUS_ROLES)
+      await writePrivate(serviceCredsFile(this.dir, role), await userCreds(this.seeds, role, this.state.services[role]!, servicePermissions(role, names)));
     await writePrivate(join(this.dir, AUTH_FILES.systemCreds), await systemUserCreds(this.seeds));
     await this.writeServerConfig();
   }

@@ -6,7 +6,14 @@ import type { Account, User } from '@nats-io/jwt';
 import type { BusNames } from './bus-permissions.js';
 import { AUTH_FILES, NatsAuthError, NatsAuthStore, serviceCredsFile } from './auth-store.js';
 
-const names: BusNames = { subjectPrefix: 'kl', eventStream: 'EV', deadLetterStream: 'EV_DLQ', usageStream: 'EV_USAGE', deliveryStream: 'EV_DELIVERY', notificationStream: 'EV_NOTIFICATIONS' };
+const names: BusNames = {
+  subjectPrefix: 'kl',
+  eventStream: 'EV',
+  deadLetterStream: 'EV_DLQ',
+  usageStream: 'EV_USAGE',
+  deliveryStream: 'EV_DELIVERY',
+  notificationStream: 'EV_NOTIFICATIONS',
+};
 
 function jwtOf(creds: string): string {
   const match = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(creds);

@@ -1,4 +1,13 @@
-import { apiSubject, deadLetterSubject, deliveryAckSubject, deliverySubject, eventSubjectFilter, usageSubject, verifierAppliedSubject, verifierConsumptionSubject } from '@keyledger/contracts';
+import {
+  apiSubject,
+  deadLetterSubject,
+  deliveryAckSubject,
+  deliverySubject,
+  eventSubjectFilter,
+  usageSubject,
+  verifierAppliedSubject,
+  verifierConsumptionSubject,
+} from '@keyledger/contracts';
 
 /**
  * The NATS names of one installation that permissions are written against: its subject prefix
@@ -28,7 +37,8 @@ export type ServiceRole = Exclude<BusRole, 'operator'>;
 export const SERVICE_ROLES: readonly ServiceRole[] = BUS_ROLES.filter((role): role is ServiceRole => role !== 'operator');
 
 /** What an internal client may do: `verify` keys, receive one owner's `deliveries`, or call the `admin` API. */
-export type ClientAllow = { readonly kind: 'verify' } | { readonly kind: 'admin' } | { readonly kind: 'deliveries'; readonly tenant: string; readonly owner: string };
+export type ClientAllow =
+  { readonly kind: 'verify' } | { readonly kind: 'admin' } | { readonly kind: 'deliveries'; readonly tenant: string; readonly owner: string };
 
 /**
  * Each identity receives its replies on its own inbox prefix, `_INBOX.<user name>`, and may
@@ -64,7 +74,10 @@ function adminApi(prefix: string): string[] {
 /** Every service creates or updates the installation's streams at start (any may start first) and reads their info. */
 function streamUpkeep(names: BusNames): string[] {
   const streams = [names.eventStream, names.deadLetterStream, names.usageStream, names.deliveryStream, names.notificationStream];
-  return ['$JS.API.INFO', ...streams.flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`])];
+  return [
+    '$JS.API.INFO',
+    ...streams.flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`]),
+  ];
 }
 
 /** A durable pull consumer of the consumer runtime: create or update it, read it, pull, ack, and dead-letter its failures. */
@@ -177,7 +190,13 @@ export function clientPermissions(name: string, allows: readonly ClientAllow[], 
         return adminApi(prefix);
       case 'deliveries':
         // The live-key client: find the delivery stream, tail only this owner's subject, acknowledge.
-        return ['$JS.API.INFO', '$JS.API.STREAM.NAMES', ...orderedConsumer(names.deliveryStream, deliverySubject(prefix, allow.tenant, allow.owner)), deliveryAckSubject(prefix)];
+        return [
+          '$JS.API.INFO',
+          '$JS.API.STREAM.NAMES',
+          `$JS.API.STREAM.INFO.${names.deliveryStream}`,
+          ...orderedConsumer(names.deliveryStream, deliverySubject(prefix, allow.tenant, allow.owner)),
+          deliveryAckSubject(prefix),
+        ];
       default:
         return allow satisfies never;
     }
@@ -194,7 +213,9 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** Why a client name is not acceptable, or undefined. */
 export function clientNameProblem(name: string): string | undefined {
-  return CLIENT_NAME.test(name) ? undefined : `client name ${JSON.stringify(name)} must be 1-40 lowercase letters, digits and '-', starting with a letter or digit`;
+  return CLIENT_NAME.test(name)
+    ? undefined
+    : `client name ${JSON.stringify(name)} must be 1-40 lowercase letters, digits and '-', starting with a letter or digit`;
 }
 
 /** Parses `verify`, `admin` or `deliveries:<tenant>/<owner>`; a RangeError says what is wrong. */

@@ -45,7 +45,9 @@ describe('the permission table', () => {
     for (const role of SERVICE_ROLES) {
       const { publish } = servicePermissions(role, names);
       expect(publish.deny).toEqual(expect.arrayContaining(['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>']));
-      expect(publish.allow.some((subject) => subject.includes('.DELETE.') || subject.includes('.PURGE.') || subject === '>' || subject === '$JS.API.>')).toBe(false);
+      expect(publish.allow.some((subject) => subject.includes('.DELETE.') || subject.includes('.PURGE.') || subject === '>' || subject === '$JS.API.>')).toBe(
+        false,
+      );
     }
     expect(servicePermissions('operator', names).publish.allow).toEqual(['>']);
   });

@@ -50,7 +50,12 @@ export interface ServerJwts {
 export const ACCOUNT_NAME = 'KEYLEDGER';
 
 export async function accountJwt(seeds: OperatorSeeds, revocations: Revocations): Promise<string> {
-  return encodeAccount(ACCOUNT_NAME, keyPair(seeds.account), { limits: { ...UNLIMITED, ...UNLIMITED_JETSTREAM }, revocations: { ...revocations } }, { signer: keyPair(seeds.operator) });
+  return encodeAccount(
+    ACCOUNT_NAME,
+    keyPair(seeds.account),
+    { limits: { ...UNLIMITED, ...UNLIMITED_JETSTREAM }, revocations: { ...revocations } },
+    { signer: keyPair(seeds.operator) },
+  );
 }
 
 export async function serverJwts(seeds: OperatorSeeds, revocations: Revocations): Promise<ServerJwts> {
