@@ -65,7 +65,12 @@ for (const service of SERVICES) {
   const port = portBase + (service.port - 3000);
   const child = spawn(process.execPath, ['--enable-source-maps', ...(NODE_FLAGS[service.name] ?? []), join(root, `dist/services/${service.name}/main.js`)], {
     // A NATS started here has a user per service; an external one is used with the NATS_CREDS the user set, if any.
-    env: { ...env, ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds(service.name) } : {}), HTTP_PORT: String(port), HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1' },
+    env: {
+      ...env,
+      ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds(service.name) } : {}),
+      HTTP_PORT: String(port),
+      HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   prefixLines(service.name, child.stdout, process.stdout);
