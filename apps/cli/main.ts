@@ -30,6 +30,7 @@ import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
 import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
+import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { CliUsageError, cliConnection } from './nats-credentials.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
@@ -277,6 +278,7 @@ registerOwnersCommand(program, withClient);
 registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 registerIncidentCommands(program, keys, withClient);
 registerClientsCommand(program);
+registerNatsAuthCommand(program);
 
 await program.parseAsync();
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);

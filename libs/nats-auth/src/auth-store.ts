@@ -172,6 +172,11 @@ export class NatsAuthStore {
     return { account: jwts.account, accountJwt: jwts.accountJwt };
   }
 
+  /** The server's JWTs as they stand (operator, accounts with the current revocations), for a NATS configuration elsewhere. */
+  async serverJwts(): Promise<ServerJwts> {
+    return serverJwts(this.seeds, this.revocations());
+  }
+
   /** The account's current JWT (with every revocation), for pushing to a running server. */
   async accountClaims(): Promise<{ readonly account: string; readonly accountJwt: string }> {
     return { account: this.account, accountJwt: await accountJwt(this.seeds, this.revocations()) };
