@@ -1,10 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
-import type { KeyView, VerifyResult } from '@keyledger/contracts';
+import { MIN_QUIET_PERIOD_MS, apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
+import type { KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
+import { SERVICE_ROLES } from '@keyledger/nats-auth';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { AuthenticatedNats, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, runCli, startAuthenticatedNats, startServices } from '@keyledger/testing';
@@ -57,8 +62,15 @@ describe('NATS with operator, accounts and per-service users', () => {
     admin = await nats.connectWith(await nats.store.addClient('ops', ['admin'], ctx.topology, new Date()), 'ops');
     verifyClient = await nats.connectWith(await nats.store.addClient('billing', ['verify'], ctx.topology, new Date()), 'billing');
     // One user per service: each starts with its own creds.
-    for (const service of ['relay', 'issuer', 'verifier'] as const) {
-      running.push(await startServices(ctx, [service], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, NATS_CREDS: nats.credsFile(service) }));
+    for (const service of SERVICE_ROLES) {
+      running.push(
+        await startServices(ctx, [service], {
+          KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+          NATS_CREDS: nats.credsFile(service),
+          ROTATOR_INTERVAL_MS: '1000',
+          DELIVERY_RETRY_MIN_MS: '500',
+        }),
+      );
     }
   });
 
@@ -81,7 +93,7 @@ describe('NATS with operator, accounts and per-service users', () => {
     await expect(connect({ servers: nats.url, maxReconnectAttempts: 0, timeout: 5000 })).rejects.toThrow(/Authorization Violation/);
   });
 
-  it('runs the services on their own users: an admin client issues a key and a verify client verifies it', async () => {
+  it('runs every service on its own user: an admin client issues a key, a verify client verifies it, the auditor counts the use', async () => {
     await eventually('admin key accepted', () => adminCall('keys.list', { tenant: 'acme' }).then((reply) => reply.ok), Boolean, 30_000);
     const issued = await adminCall<{ key: string; view: KeyView }>('keys.issue', { tenant: 'acme', owner: 'billing', scopes: ['orders:read'] });
     expect(issued.ok).toBe(true);
@@ -97,11 +109,44 @@ describe('NATS with operator, accounts and per-service users', () => {
       30_000,
     );
     expect(verdict).toMatchObject({ valid: true, code: 'VALID' });
+    // Verifier → usage stream → auditor's durable consumer → the admin's usage query.
+    await eventually(
+      'the auditor has the use',
+      () => adminCall<KeyUsage>('usage.key', { keyId: issued.result!.view.keyId, by: 'minute' }),
+      (reply) => (reply.result?.totals.valid ?? 0) >= 1,
+      60_000,
+    );
     for (const service of running.flatMap((services) => services.all)) {
       const health = (await (await fetch(`http://127.0.0.1:${service.httpPort}/health/ready`)).json()) as { details: { nats: { bus: string } } };
       expect(health.details.nats.bus).toBe('authenticated');
     }
-    expect(nats.log()).not.toMatch(/Permissions Violation/);
+    expect(nats.log()).not.toMatch(/Violation/);
+  });
+
+  it('lets the CLI find its credentials in .keyledger/nats-auth without flags, and fails in one line without them', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'keyledger-cli-home-'));
+    try {
+      mkdirSync(join(home, '.keyledger', 'nats-auth'), { recursive: true });
+      mkdirSync(join(home, 'project', 'src'), { recursive: true });
+      writeFileSync(join(home, '.keyledger', 'nats-auth', 'cli.creds'), await nats.store.addClient('cli', ['admin'], ctx.topology, new Date()), {
+        mode: 0o600,
+      });
+      const cli = (cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+        new Promise((resolve) => {
+          const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: nats.url, KEYLEDGER_SUBJECT_PREFIX: prefix() };
+          delete env['NATS_CREDS'];
+          execFile(process.execPath, [fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url)), ...args], { cwd, env }, (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+      const status = await cli(join(home, 'project', 'src'), ['status', '--json']);
+      const report = JSON.parse(status.stdout) as { ready: boolean; bus: string };
+      expect(report).toMatchObject({ ready: true, bus: 'authenticated' });
+      const refused = await cli(tmpdir(), ['--creds', join(home, 'missing.creds'), 'status']);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: cannot read the NATS credentials .*missing\.creds \(ENOENT\)\n$/) });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('keeps a verify client to keys.verify: it can read no one else’s traffic', async () => {
@@ -185,5 +230,21 @@ describe('NATS with operator, accounts and per-service users', () => {
     expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'doomed', revokedAt: expect.any(String) })]));
     // Others are untouched.
     expect(verifyClient.isClosed()).toBe(false);
+  });
+
+  it('never refused a service anything it does while running', async () => {
+    // The rotator looks for due keys every second here, and asks the auditor for last uses on rotation.
+    // An owner with a public key: its rotated key is sealed and delivered on NATS (issuer, then the rotator's resends).
+    const publicKey = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect((await adminCall('owners.register-public-key', { tenant: 'acme', owner: 'payroll', publicKey })).ok).toBe(true);
+    const issued = await adminCall<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'payroll' });
+    const rotated = await adminCall('keys.rotate', { keyId: issued.result!.keyId, graceMs: 60_000, quietPeriodMs: MIN_QUIET_PERIOD_MS });
+    expect(rotated.ok).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const refusals = nats
+      .log()
+      .split('\n')
+      .filter((line) => /Violation/.test(line) && /keyledger-/.test(line));
+    expect(refusals).toEqual([]);
   });
 });

@@ -130,7 +130,8 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       verifierConsumptionSubject(n.subjectPrefix),
       usageSubject(n.subjectPrefix),
     ],
-    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix)],
+    // Verifiers hear each other's consumption and applied positions (credits wait until every live verifier applied them).
+    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix)],
     respond: true,
   }),
   issuer: (n) => ({
