@@ -12,6 +12,7 @@ import type { KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
 import { SERVICE_ROLES } from '@keyledger/nats-auth';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { AuthenticatedNats, RunningServices, TestContext } from '@keyledger/testing';
+import { connectNats } from '@keyledger/event-bus';
 import { createTestContext, eventually, runCli, startAuthenticatedNats, startServices } from '@keyledger/testing';
 
 /** Resolves with the error the server closed a subscription with (a permission violation), or undefined. */
@@ -246,5 +247,49 @@ describe('NATS with operator, accounts and per-service users', () => {
       .split('\n')
       .filter((line) => /Violation/.test(line) && /keyledger-/.test(line));
     expect(refusals).toEqual([]);
+  });
+});
+
+describe('NATS over mutual TLS', () => {
+  let ctx: TestContext;
+  let nats: AuthenticatedNats;
+  const running: RunningServices[] = [];
+
+  beforeAll(async () => {
+    ctx = await createTestContext('natstls', {
+      nats: async (topology) => {
+        nats = await startAuthenticatedNats(topology, { tls: true });
+        return { url: nats.url, creds: readFileSync(nats.credsFile('operator'), 'utf8'), tls: nats.tls };
+      },
+    });
+  });
+
+  afterAll(async () => {
+    running.forEach((services) => services.stop());
+    await ctx?.close();
+    await nats?.stop();
+  });
+
+  it('refuses a client without a certificate the CA signed, even with valid credentials', async () => {
+    const creds = readFileSync(nats.credsFile('relay'), 'utf8');
+    await expect(
+      connectNats({ servers: nats.url, name: 'no-cert', creds: { text: creds, userName: 'relay' }, tls: { caFile: nats.tls!.caFile }, timeoutMs: 5000 }),
+    ).rejects.toThrow();
+    await (await nats.connectAs('relay')).close();
+  });
+
+  it('runs a service with NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE', async () => {
+    running.push(
+      await startServices(ctx, ['anomaly-detector'], {
+        NATS_CREDS: nats.credsFile('anomaly-detector'),
+        NATS_TLS_CA_FILE: nats.tls!.caFile,
+        NATS_TLS_CERT_FILE: nats.tls!.certFile,
+        NATS_TLS_KEY_FILE: nats.tls!.keyFile,
+      }),
+    );
+    const health = (await (await fetch(`http://127.0.0.1:${running[0]!.all[0]!.httpPort}/health/ready`)).json()) as {
+      details: { nats: { status: string; bus: string } };
+    };
+    expect(health.details.nats).toMatchObject({ status: 'up', bus: 'authenticated' });
   });
 });

@@ -7,7 +7,7 @@ import type { BusNames } from '@keyledger/nats-auth';
 import { AUTH_FILES, NatsAuthError, NatsAuthStore, accountUpdateSubject, credsUserName } from '@keyledger/nats-auth';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { CliUsageError, findLocalAuthDir } from './nats-credentials.js';
+import { CliUsageError, isSystemError, findLocalAuthDir } from './nats-credentials.js';
 import { print } from './output.js';
 import Table from 'cli-table3';
 
@@ -44,7 +44,7 @@ function guarded<A extends unknown[]>(action: (...args: A) => Promise<void>) {
     try {
       await action(...args);
     } catch (error) {
-      if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError)) throw error;
+      if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError || isSystemError(error))) throw error;
       process.stderr.write(`error: ${error.message}\n`);
       process.exitCode = 1;
     }

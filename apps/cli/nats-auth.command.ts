@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { busTopology } from '@keyledger/event-bus';
 import { NatsAuthError, NatsAuthStore, SERVICE_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
-import { CliUsageError, LOCAL_AUTH_DIR } from './nats-credentials.js';
+import { CliUsageError, isSystemError, LOCAL_AUTH_DIR } from './nats-credentials.js';
 
 interface NatsAuthOptions {
   readonly authDir: string;
@@ -32,7 +32,7 @@ export function registerNatsAuthCommand(program: Command): void {
       try {
         await action(...args);
       } catch (error) {
-        if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError)) throw error;
+        if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError || isSystemError(error))) throw error;
         process.stderr.write(`error: ${error.message}\n`);
         process.exitCode = 1;
       }

@@ -8,6 +8,11 @@ import type { NatsConnectionOptions } from '@keyledger/event-bus';
 export const LOCAL_AUTH_DIR = join('.keyledger', 'nats-auth');
 export const LOCAL_CLI_CREDS = 'cli.creds';
 
+/** A file that cannot be read or written (ENOENT, EEXIST, EACCES…): the user's to fix, said in one line. */
+export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined;
+}
+
 /** A CLI failure that is the user's to fix: printed as one line, exit 1. */
 export class CliUsageError extends Error {
   override readonly name = 'CliUsageError';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +21,8 @@ export interface AuthenticatedNats {
   /** Connects with `.creds` text, failing on the first refusal (no retries). */
   connectWith(creds: string, name: string): Promise<NatsConnection>;
   connectAs(role: BusRole): Promise<NatsConnection>;
+  /** With `tls`: the CA, and a client certificate and key it signed (PEM files). */
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
   /** The server's log so far. */
   log(): string;
   stop(): Promise<void>;
@@ -31,8 +33,9 @@ export interface AuthenticatedNats {
  * it: a trusted operator, the system account and Keyledger's account in a memory resolver,
  * and the service users minted from the permission table for `names`.
  */
-export async function startAuthenticatedNats(names: BusNames): Promise<AuthenticatedNats> {
+export async function startAuthenticatedNats(names: BusNames, options: { readonly tls?: boolean } = {}): Promise<AuthenticatedNats> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-nats-auth-'));
+  const tls = options.tls ? await makeCertificates(dir) : undefined;
   const authDir = join(dir, 'auth');
   const store = await NatsAuthStore.open(authDir, { create: true });
   await store.writeServerFiles(names);
@@ -45,6 +48,12 @@ export async function startAuthenticatedNats(names: BusNames): Promise<Authentic
       `port: ${port}`,
       `jetstream: { store_dir: ${JSON.stringify(join(dir, 'js'))} }`, // Relative: nats-server resolves an include against the including file's folder.
       `include ${JSON.stringify(join('auth', AUTH_FILES.serverConfig))}`,
+      // Mutual TLS: the server's certificate from the test CA, and clients must present one it signed.
+      ...(tls
+        ? [
+            `tls { cert_file: ${JSON.stringify(tls.serverCert)}, key_file: ${JSON.stringify(tls.serverKey)}, ca_file: ${JSON.stringify(tls.caFile)}, verify: true }`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -54,7 +63,13 @@ export async function startAuthenticatedNats(names: BusNames): Promise<Authentic
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
   const url = `nats://127.0.0.1:${port}`;
   const connectWith = (creds: string, name: string): Promise<NatsConnection> =>
-    connectNats({ servers: url, name, creds: { text: creds, userName: credsUserName(creds) ?? name }, timeoutMs: 5000 });
+    connectNats({
+      servers: url,
+      name,
+      creds: { text: creds, userName: credsUserName(creds) ?? name },
+      tls: tls && { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
+      timeoutMs: 5000,
+    });
   const credsFile = (role: BusRole): string => serviceCredsFile(authDir, role);
   const log = (): string => Buffer.concat(output).toString('utf8');
   const deadline = Date.now() + 15_000;
@@ -76,6 +91,7 @@ export async function startAuthenticatedNats(names: BusNames): Promise<Authentic
     store,
     credsFile,
     connectWith,
+    tls: tls && { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
     connectAs: (role) => connectWith(readFileSync(credsFile(role), 'utf8'), `test-${role}`),
     log,
     async stop() {
@@ -87,4 +103,37 @@ export async function startAuthenticatedNats(names: BusNames): Promise<Authentic
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+async function makeCertificates(dir: string): Promise<{ caFile: string; serverCert: string; serverKey: string; certFile: string; keyFile: string }> {
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '1', '-subj', '/CN=keyledger-test-ca');
+  for (const [name, extension] of [
+    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    await writeFile(file(`${name}.ext`), extension);
+    openssl('req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=keyledger-test-${name}`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file(`${name}.pem`),
+      '-days',
+      '1',
+      '-extfile',
+      file(`${name}.ext`),
+    );
+  }
+  return { caFile: file('ca.pem'), serverCert: file('server.pem'), serverKey: file('server.key'), certFile: file('client.pem'), keyFile: file('client.key') };
 }

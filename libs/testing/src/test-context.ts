@@ -51,7 +51,13 @@ export interface TestContextOptions {
    * A NATS server of the test's own instead of the shared one, started for the context's names:
    * its URL and the `.creds` the context connects with (to create and remove the streams).
    */
-  readonly nats?: (topology: BusTopology) => Promise<{ readonly url: string; readonly creds: string }>;
+  readonly nats?: (
+    topology: BusTopology,
+  ) => Promise<{
+    readonly url: string;
+    readonly creds: string;
+    readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
+  }>;
 }
 
 export async function createTestContext(label: string, options: TestContextOptions = {}): Promise<TestContext> {
@@ -66,7 +72,12 @@ export async function createTestContext(label: string, options: TestContextOptio
   const appDb = createDataSource({ url: databaseUrl, schema, role: APP_ROLE, poolSize: 12 });
   await Promise.all([ownerDb.initialize(), appDb.initialize()]);
   const natsUrl = own?.url ?? shared.natsUrl;
-  const nc = await connectNats({ servers: natsUrl, name: `test-${id}`, creds: own && { text: own.creds, userName: credsUserName(own.creds) ?? 'operator' } });
+  const nc = await connectNats({
+    servers: natsUrl,
+    name: `test-${id}`,
+    creds: own && { text: own.creds, userName: credsUserName(own.creds) ?? 'operator' },
+    tls: own?.tls,
+  });
   const jsm = await jetstreamManager(nc);
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
