@@ -117,6 +117,7 @@ if (ready.every(Boolean)) {
   // The CLI looks for NATS on 127.0.0.1:4222 unless told otherwise.
   if (stack.natsUrl !== 'nats://127.0.0.1:4222') log(`for the keyledger CLI: export NATS_URL=${stack.natsUrl}`);
   if (stack.natsCreds) log('NATS requires a user: each service has its own, the keyledger CLI uses .keyledger/nats-auth/cli.creds');
-  else log('warning: NATS runs as you configured it; without NATS_CREDS the services connect unauthenticated (docs/configuration.md#nats-authentication)');
+  else if (!process.env.NATS_CREDS)
+    log('warning: NATS_CREDS is not set, so the services connect to this NATS unauthenticated (docs/configuration.md#nats-authentication)');
   log('all services ready; Ctrl-C stops them');
 }
