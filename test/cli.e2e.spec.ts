@@ -47,6 +47,16 @@ describe('the keyledger CLI', () => {
     for (const service of status.services) expect(service.instances[0]?.endpoints.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
+  it('says loudly that the services connect to NATS without a user: at start, in health and in status', async () => {
+    const json = JSON.parse((await cli(['status', '--json'])).stdout) as { bus: string; services: { instances: { bus: string }[] }[] };
+    expect(json.bus).toBe('unauthenticated');
+    expect(json.services.flatMap((service) => service.instances.map((instance) => instance.bus))).toEqual(SERVICES.map(() => 'unauthenticated'));
+    expect((await cli(['status'])).stdout).toMatch(/^WARNING bus: unauthenticated — /);
+    const health = (await (await fetch(`http://127.0.0.1:${services.all[0]!.httpPort}/health/ready`)).json()) as { details: { nats: { bus: string } } };
+    expect(health.details.nats.bus).toBe('unauthenticated');
+    expect(services.logs()).toContain('NATS_CREDS is not set: connected to NATS without a user');
+  });
+
   it('issues, verifies, changes, suspends, resumes and revokes a key', async () => {
     const issued = await cli([
       'keys',

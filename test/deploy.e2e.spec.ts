@@ -3,8 +3,9 @@
 // OpenAPI schemas compiled into kubernetes-models, plus a strict check for fields the API does
 // not know), and the policies that keep Keyledger safe to run are asserted on the result.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
@@ -20,6 +21,8 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { LEGACY_APP_ROLE, keyServiceEnvSchema } from '@keyledger/config';
+import { SERVICE_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
+import type { ServiceRole } from '@keyledger/nats-auth';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
@@ -334,7 +337,41 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       });
     });
 
-    it('configures every program with settings its configuration schema accepts', () => {
+    it("mounts each service's own NATS user from its Secret keyledger-nats-<service>, at the path NATS_CREDS names", () => {
+      for (const { name, pod } of pods.filter(({ name }) => SERVICE_ROLES.includes(name as ServiceRole))) {
+        const container = pod.containers[0]!;
+        const creds = container.env?.find((variable) => variable.name === 'NATS_CREDS')?.value;
+        const mount = container.volumeMounts?.find((candidate) => candidate.mountPath === dirname(creds ?? '/'));
+        const volume = pod.volumes?.find((candidate) => candidate.name === mount?.name);
+        expect([name, creds, mount?.readOnly, volume?.secret?.secretName, volume?.secret?.optional]).toEqual([
+          name,
+          '/etc/keyledger/nats/user.creds',
+          true,
+          `keyledger-nats-${name}`,
+          undefined,
+        ]);
+      }
+    });
+
+    it('configures every program with settings its configuration schema accepts', async () => {
+      // A pod reads its creds from its Secret's volume; here, a creds file of the same shape stands in.
+      const credsFile = join(mkdtempSync(join(tmpdir(), 'keyledger-deploy-')), 'user.creds');
+      writeFileSync(
+        credsFile,
+        await userCreds(
+          newOperatorSeeds(),
+          'relay',
+          newUserSeed(),
+          servicePermissions('relay', {
+            subjectPrefix: 'keyledger',
+            eventStream: 'E',
+            deadLetterStream: 'D',
+            usageStream: 'U',
+            deliveryStream: 'V',
+            notificationStream: 'N',
+          }),
+        ),
+      );
       const configMap = configMapOf(objects);
       const known = Object.keys(keyServiceEnvSchema.shape);
       expect(Object.keys(configMap.data ?? {}).filter((key) => !known.includes(key))).toEqual([]);
@@ -350,6 +387,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
             ...Object.fromEntries((container.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value])),
             DATABASE_URL: 'postgres://keyledger_service:secret@postgres:5432/keyledger',
             KEYLEDGER_HASH_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
+            ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
           };
           const parsed = keyServiceEnvSchema.safeParse(environment);
           expect([name, parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)]).toEqual([name, []]);
@@ -365,7 +403,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
     });
 
-    it('denies all traffic by default and allows only DNS, Postgres, NATS, labelled clients of the verifier, the issuer and the auditor, and the rotator\'s webhooks', () => {
+    it("denies all traffic by default and allows only DNS, Postgres, NATS, labelled clients of the verifier, the issuer and the auditor, and the rotator's webhooks", () => {
       const policies = ofKind<INetworkPolicy>(objects, 'NetworkPolicy');
       const selects = (policy: INetworkPolicy, labels: Record<string, string>) =>
         matches(policy.spec!.podSelector.matchLabels, labels) && !policy.spec!.podSelector.matchExpressions;

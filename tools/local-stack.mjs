@@ -23,6 +23,8 @@ import { ensurePostgres } from './local-stack/postgres.mjs';
  * @property {boolean} probeDefaults also try 127.0.0.1:5432 / 127.0.0.1:4222 before starting servers
  * @property {boolean} [natsOnDefaultPort] start a local nats-server on 4222 when that port is free, so
  *   clients that default to it (the keyledger CLI) find it; otherwise on any free port
+ * @property {boolean} [natsAuth] give a nats-server started here an operator, accounts and a user per service
+ *   (kept under `dataDir`/nats-auth); a server found running is used as it is configured
  * @property {(msg: string) => void} log receives one line per decision
  *
  * @typedef {object} Stack
@@ -30,6 +32,7 @@ import { ensurePostgres } from './local-stack/postgres.mjs';
  * @property {string} natsUrl
  * @property {'external' | 'embedded'} postgres
  * @property {'external' | 'local'} nats
+ * @property {((role: string) => string) | undefined} natsCreds the `.creds` file of a service's user, when NATS was started here with auth
  * @property {() => Promise<void>} stop stops only what this call started; idempotent
  */
 
@@ -37,11 +40,11 @@ import { ensurePostgres } from './local-stack/postgres.mjs';
  * @param {StackOptions} options
  * @returns {Promise<Stack>}
  */
-export async function ensureStack({ root, dataDir, probeDefaults = false, natsOnDefaultPort = false, log = console.log }) {
+export async function ensureStack({ root, dataDir, probeDefaults = false, natsOnDefaultPort = false, natsAuth = false, log = console.log }) {
   if (!path.isAbsolute(dataDir)) {
     throw new Error(`ensureStack: dataDir must be an absolute path, got "${dataDir}"`);
   }
-  const context = { root, dataDir, probeDefaults, natsOnDefaultPort, log };
+  const context = { root, dataDir, probeDefaults, natsOnDefaultPort, natsAuth, log };
   await fs.mkdir(dataDir, { recursive: true });
 
   const postgres = await ensurePostgres(context);
@@ -59,6 +62,7 @@ export async function ensureStack({ root, dataDir, probeDefaults = false, natsOn
     natsUrl: nats.url,
     postgres: postgres.mode,
     nats: nats.mode,
+    natsCreds: nats.auth?.credsFile,
     stop: once(async () => {
       await Promise.all([nats.stop(), postgres.stop()]);
     }),

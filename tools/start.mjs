@@ -16,7 +16,7 @@ await ensureDependencies(root);
 const { build } = await import('./build.mjs');
 log(`built ${await build()} files`);
 const { ensureStack } = await import('./local-stack.mjs');
-const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, natsOnDefaultPort: true, log });
+const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, natsOnDefaultPort: true, natsAuth: true, log });
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl, KEYLEDGER_HASH_PEPPERS: await localPeppers() };
@@ -64,7 +64,13 @@ const NODE_FLAGS = { verifier: ['--max-semi-space-size=64'] };
 for (const service of SERVICES) {
   const port = portBase + (service.port - 3000);
   const child = spawn(process.execPath, ['--enable-source-maps', ...(NODE_FLAGS[service.name] ?? []), join(root, `dist/services/${service.name}/main.js`)], {
-    env: { ...env, HTTP_PORT: String(port), HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1' },
+    // A NATS started here has a user per service; an external one is used with the NATS_CREDS the user set, if any.
+    env: {
+      ...env,
+      ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds(service.name) } : {}),
+      HTTP_PORT: String(port),
+      HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   prefixLines(service.name, child.stdout, process.stdout);
@@ -110,5 +116,8 @@ if (ready.every(Boolean)) {
   for (const [name, { port }] of children) log(`${name.padEnd(17)} http://127.0.0.1:${port}/health/ready`);
   // The CLI looks for NATS on 127.0.0.1:4222 unless told otherwise.
   if (stack.natsUrl !== 'nats://127.0.0.1:4222') log(`for the keyledger CLI: export NATS_URL=${stack.natsUrl}`);
+  if (stack.natsCreds) log('NATS requires a user: each service has its own, the keyledger CLI uses .keyledger/nats-auth/cli.creds');
+  else if (!process.env.NATS_CREDS)
+    log('warning: NATS_CREDS is not set, so the services connect to this NATS unauthenticated (docs/configuration.md#nats-authentication)');
   log('all services ready; Ctrl-C stops them');
 }

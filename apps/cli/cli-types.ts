@@ -6,5 +6,7 @@ export interface InstanceStatusReply {
   readonly service: string;
   readonly instance: string;
   readonly ready: boolean;
+  /** Absent from instances older than NATS authentication. */
+  readonly bus?: 'authenticated' | 'unauthenticated';
   readonly endpoints: Readonly<Record<string, string>>;
 }

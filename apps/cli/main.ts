@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@keyledger/event-bus';
 import type { CreditRefill, KeyPage, KeyView, RateLimit } from '@keyledger/contracts';
 import { MAX_KEYS_PER_PAGE } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
@@ -29,6 +30,9 @@ import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { registerUsageCommand } from './usage.command.js';
 import { startRequestTracing } from './request-tracing.js';
+import { registerClientsCommand } from './clients.command.js';
+import { registerNatsAuthCommand } from './nats-auth.command.js';
+import { CliUsageError, cliConnection } from './nats-credentials.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
 const TRACE_EXPORT_WAIT_MS = 3000;
@@ -38,6 +42,10 @@ const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'
 
 interface GlobalOptions {
   nats: string;
+  creds?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   subjectPrefix: string;
   adminKey?: string;
   json: boolean;
@@ -49,6 +57,10 @@ const tracing = await startRequestTracing(process.env);
 const program = new Command('keyledger')
   .description('Manage and verify Keyledger API keys')
   .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default('nats://127.0.0.1:4222'))
+  .addOption(new Option('--creds <file>', 'NATS user credentials (default: .keyledger/nats-auth/cli.creds when npm start made one)').env('NATS_CREDS'))
+  .addOption(new Option('--tls-ca <file>', 'CA certificates for NATS over TLS').env('NATS_TLS_CA_FILE'))
+  .addOption(new Option('--tls-cert <file>', 'client certificate for mutual TLS with NATS').env('NATS_TLS_CERT_FILE'))
+  .addOption(new Option('--tls-key <file>', 'its private key').env('NATS_TLS_KEY_FILE'))
   .addOption(new Option('--subject-prefix <prefix>', 'NATS subject prefix of the installation').env('KEYLEDGER_SUBJECT_PREFIX').default('keyledger'))
   .addOption(new Option('--admin-key <key>', 'admin key for every command but verify').env('KEYLEDGER_ADMIN_KEY'))
   .option('--json', 'print JSON for scripts', false)
@@ -59,14 +71,17 @@ const program = new Command('keyledger')
 function withClient<A extends unknown[]>(action: (client: KeyledgerClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
   return async (...args: A): Promise<void> => {
     const options = program.opts<GlobalOptions>();
-    const nc = await connect({ servers: options.nats.split(','), name: 'keyledger-cli', timeout: options.timeout });
+    let nc: NatsConnection | undefined;
     try {
+      nc = await connectNats(cliConnection(options));
       process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout, tracing), options, ...args)) ?? 0;
     } catch (error) {
-      process.stderr.write(`error: ${error instanceof CliApiError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `error: ${error instanceof CliApiError || error instanceof CliUsageError ? error.message : error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exitCode = 1;
     } finally {
-      await nc.close();
+      await nc?.close();
     }
   };
 }
@@ -82,17 +97,24 @@ program
         const mine = instances.filter((i) => i.service === service);
         return { service, ready: mine.length > 0 && mine.every((i) => i.ready), instances: mine };
       });
-      print(options.json, { ready: services.every((s) => s.ready), services }, () =>
-        detailTable(
-          Object.fromEntries(
-            services.map((s) => [
-              s.service,
-              s.instances.length === 0
-                ? 'not running'
-                : `${s.ready ? 'ready' : 'NOT READY'} (${s.instances.length}) ${s.instances.map((i) => i.endpoints['http']).join(' ')}`,
-            ]),
+      // An instance without a NATS user is said loudly: anyone who reaches NATS can read and forge its traffic.
+      const unauthenticated = instances.filter((i) => i.bus === 'unauthenticated').map((i) => i.instance);
+      const bus = unauthenticated.length > 0 ? 'unauthenticated' : 'authenticated';
+      print(
+        options.json,
+        { ready: services.every((s) => s.ready), bus, services },
+        () =>
+          (unauthenticated.length > 0 ? `WARNING bus: unauthenticated — ${unauthenticated.join(', ')} connect to NATS without a user (NATS_CREDS)\n` : '') +
+          detailTable(
+            Object.fromEntries(
+              services.map((s) => [
+                s.service,
+                s.instances.length === 0
+                  ? 'not running'
+                  : `${s.ready ? 'ready' : 'NOT READY'} (${s.instances.length}) ${s.instances.map((i) => i.endpoints['http']).join(' ')}`,
+              ]),
+            ),
           ),
-        ),
       );
       return services.every((s) => s.ready) ? 0 : 1;
     }),
@@ -263,6 +285,8 @@ registerRotationPolicyCommand(program, withClient);
 registerOwnersCommand(program, withClient);
 registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 registerIncidentCommands(program, keys, withClient);
+registerClientsCommand(program);
+registerNatsAuthCommand(program);
 
 await program.parseAsync();
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);

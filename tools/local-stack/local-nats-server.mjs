@@ -14,20 +14,23 @@ import { DEFAULT_NATS_URL, parseNatsUrl, probeNats } from './nats-probe.mjs';
 import { findOrInstallNatsServer } from './nats-server-install.mjs';
 import { commandLineOf, isProcessAlive, notOwned, ownChild, terminatePid } from './owned-processes.mjs';
 import { choosePort } from './ports.mjs';
+import { prepareLocalNatsAuth } from './local-nats-auth.mjs';
 
 const NATS_READY_TIMEOUT_MS = 10_000;
 const NATS_STOP_GRACE_MS = 5_000;
 
 /**
- * @param {{ root: string, dataDir: string, natsOnDefaultPort?: boolean, log: (message: string) => void }} context
- * @returns {Promise<import('./owned-processes.mjs').ServerHandle>} mode 'local'
+ * @param {{ root: string, dataDir: string, natsOnDefaultPort?: boolean, natsAuth?: boolean, log: (message: string) => void }} context
+ * @returns {Promise<import('./owned-processes.mjs').ServerHandle & { auth?: { dir: string, credsFile: (role: string) => string } }>} mode 'local'
  */
-export async function startLocalNats({ root, dataDir, natsOnDefaultPort, log }) {
+export async function startLocalNats({ root, dataDir, natsOnDefaultPort, natsAuth, log }) {
   const binary = await findOrInstallNatsServer(log);
   const storeDir = path.join(dataDir, 'nats');
   const statePath = path.join(dataDir, 'nats-server.json');
-  const adopted = await handlePreviousNats(statePath, storeDir, log);
-  if (adopted) return adopted;
+  const auth = natsAuth ? await prepareLocalNatsAuth({ root, dataDir, log }) : undefined;
+  // A server left from an earlier run is reused only if it runs with the same configuration (with or without auth).
+  const adopted = await handlePreviousNats(statePath, storeDir, auth?.configPath, log);
+  if (adopted) return { ...adopted, auth };
 
   const defaultPort = parseNatsUrl(DEFAULT_NATS_URL).port;
   const port = await choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: natsOnDefaultPort ? defaultPort : undefined });
@@ -37,7 +40,7 @@ export async function startLocalNats({ root, dataDir, natsOnDefaultPort, log }) 
 
   // A unique name lets the readiness check tell our server from another one already on the port.
   const serverName = `keyledger-${process.pid}-${Date.now().toString(36)}`;
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-n', serverName, '-js', '-sd', storeDir];
+  const args = [...(auth ? ['-c', auth.configPath] : []), '-a', '127.0.0.1', '-p', String(port), '-n', serverName, '-js', '-sd', storeDir];
   // A file, not a pipe: the server's output must not depend on this process reading it.
   const logFd = openSync(logPath, 'a');
   let child;
@@ -54,7 +57,7 @@ export async function startLocalNats({ root, dataDir, natsOnDefaultPort, log }) 
     throw error;
   }
   await fs.writeFile(statePath, `${JSON.stringify({ pid: child.pid, port, serverName })}\n`);
-  return { url: `nats://127.0.0.1:${port}`, mode: 'local', stop: owned.stop };
+  return { url: `nats://127.0.0.1:${port}`, mode: 'local', stop: owned.stop, auth };
 }
 
 async function waitForNats(child, port, serverName, logPath) {
@@ -81,15 +84,16 @@ async function waitForNats(child, port, serverName, logPath) {
  * JetStream store would corrupt it, so a live previous server is reused when healthy and
  * terminated otherwise.
  */
-async function handlePreviousNats(statePath, storeDir, log) {
+async function handlePreviousNats(statePath, storeDir, configPath, log) {
   if (!existsSync(statePath)) return null;
   const { pid, port, serverName } = JSON.parse(readFileSync(statePath, 'utf8'));
   if (isProcessAlive(pid) && commandLineOf(pid).includes(storeDir)) {
-    if (!(await probeNats(`nats://127.0.0.1:${port}`, serverName))) {
+    const sameAuth = configPath ? commandLineOf(pid).includes(configPath) : !commandLineOf(pid).includes(' -c ');
+    if (sameAuth && !(await probeNats(`nats://127.0.0.1:${port}`, serverName))) {
       log(`nats: reusing nats-server already running on port ${port} (pid ${pid}); not started here, so stop() leaves it running`);
       return notOwned(`nats://127.0.0.1:${port}`, 'local');
     }
-    log(`nats: stopping unresponsive nats-server pid ${pid} left from an earlier run (it holds ${storeDir})`);
+    log(`nats: stopping ${sameAuth ? 'unresponsive' : 'differently configured'} nats-server pid ${pid} left from an earlier run (it holds ${storeDir})`);
     await terminatePid(pid, NATS_STOP_GRACE_MS);
   }
   await fs.rm(statePath, { force: true });

@@ -1,6 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { credsUserName } from '@keyledger/nats-auth';
 
 const positiveInt = z.coerce.number().int().positive();
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
@@ -42,6 +43,53 @@ const pemCertificateFile = z
     return { path, pem };
   });
 
+/** A NATS `.creds` file as read at start: its path, text and the user name in its JWT (which names the user's inbox). */
+export interface NatsCreds {
+  readonly path: string;
+  readonly text: string;
+  readonly userName: string;
+}
+
+function readText(path: string, ctx: z.RefinementCtx): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${path}` });
+    return undefined;
+  }
+}
+
+/** A NATS user's `.creds` file (JWT and nkey seed), read and checked at start. */
+const natsCredsFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx): NatsCreds => {
+    const text = readText(path, ctx);
+    if (text === undefined) return z.NEVER;
+    const userName = credsUserName(text);
+    if (userName === undefined) {
+      ctx.addIssue({ code: 'custom', message: `is not a NATS user credentials file (a user JWT and its nkey seed): ${path}` });
+      return z.NEVER;
+    }
+    return { path, text, userName };
+  });
+
+/** A PEM private key file (the NATS client certificate's key), read and checked at start. */
+const pemPrivateKeyFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx) => {
+    const pem = readText(path, ctx);
+    if (pem === undefined) return z.NEVER;
+    try {
+      createPrivateKey(pem);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `holds no valid PEM private key: ${path}` });
+      return z.NEVER;
+    }
+    return { path, pem };
+  });
+
 /**
  * Every setting a Keyledger process reads from its environment, validated once at start.
  * A bad or missing value stops the process with a message naming the variable.
@@ -55,6 +103,13 @@ export const serviceEnvSchema = z.object({
   DATABASE_APP_ROLE: z.union([identifier, z.literal('')]).optional(),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   NATS_URL: z.string().min(1),
+  /** The service's NATS user (`.creds`); unset: connect unauthenticated, and say so. */
+  NATS_CREDS: natsCredsFile.optional(),
+  /** CA certificates the NATS server's certificate must chain to (TLS). */
+  NATS_TLS_CA_FILE: pemCertificateFile.optional(),
+  /** Client certificate and key for mutual TLS; both or neither. */
+  NATS_TLS_CERT_FILE: pemCertificateFile.optional(),
+  NATS_TLS_KEY_FILE: pemPrivateKeyFile.optional(),
   KEYLEDGER_SUBJECT_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens')
@@ -95,10 +150,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** A client certificate without its key, or a key without its certificate, cannot make mutual TLS. */
+function checkNatsTlsPair<T extends Pick<ServiceEnv, 'NATS_TLS_CERT_FILE' | 'NATS_TLS_KEY_FILE'>>(config: T): T {
+  if ((config.NATS_TLS_CERT_FILE === undefined) !== (config.NATS_TLS_KEY_FILE === undefined)) {
+    const missing = config.NATS_TLS_CERT_FILE === undefined ? 'NATS_TLS_CERT_FILE' : 'NATS_TLS_KEY_FILE';
+    throw new ConfigError([
+      `${missing}: is required with ${missing === 'NATS_TLS_CERT_FILE' ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE'} (mutual TLS needs the certificate and its key)`,
+    ]);
+  }
+  return config;
+}
+
 export function loadServiceConfig(env: Record<string, string | undefined>): ServiceEnv {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return parsed.data;
+  return checkNatsTlsPair(parsed.data);
 }
 
 /** Extra settings of the services that hash or verify keys (issuer, verifier). */
@@ -185,13 +251,13 @@ export type RotatorEnv = z.infer<typeof rotatorEnvSchema>;
 export function loadRotatorConfig(env: Record<string, string | undefined>): RotatorEnv {
   const parsed = rotatorEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return parsed.data;
+  return checkNatsTlsPair(parsed.data);
 }
 
 export function loadKeyServiceConfig(env: Record<string, string | undefined>): KeyServiceEnv {
   const parsed = keyServiceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return parsed.data;
+  return checkNatsTlsPair(parsed.data);
 }
 
 /** Extra settings of the auditor, which stores usage and answers usage queries (admin keys: the peppers). */
@@ -209,5 +275,5 @@ export type AuditorEnv = z.infer<typeof auditorEnvSchema>;
 export function loadAuditorConfig(env: Record<string, string | undefined>): AuditorEnv {
   const parsed = auditorEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return parsed.data;
+  return checkNatsTlsPair(parsed.data);
 }

@@ -108,4 +108,45 @@ describe('service config', () => {
       }
     });
   });
+
+  describe('NATS_CREDS and NATS_TLS_*', () => {
+    let dir: string;
+    const file = (name: string, text: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const userJwt = (claims: object): string =>
+      ['{"typ":"JWT","alg":"ed25519-nkey"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2ln';
+    const creds = (jwt: string): string =>
+      `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\nSUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n------END USER NKEY SEED------\n`;
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'keyledger-nats-config-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads a creds file at start, with the user it names', () => {
+      const path = file('relay.creds', creds(userJwt({ name: 'relay', nats: { type: 'user' } })));
+      expect(loadServiceConfig({ ...minimal, NATS_CREDS: path }).NATS_CREDS).toMatchObject({ path, userName: 'relay' });
+    });
+
+    it('refuses, by name, a creds file that is missing or is not a user credentials file', () => {
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: join(dir, 'none.creds') }))[0]).toMatch(/^NATS_CREDS: cannot be read \(ENOENT\)/);
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: file('ca.creds', CA_PEM) }))[0]).toMatch(
+        /^NATS_CREDS: is not a NATS user credentials file/,
+      );
+      const account = file('account.creds', creds(userJwt({ name: 'acct', nats: { type: 'account' } })));
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_CREDS: account }))[0]).toMatch(/^NATS_CREDS: is not a NATS user credentials file/);
+    });
+
+    it('takes a CA file alone, and refuses a client certificate without its key, naming the missing one', () => {
+      const ca = file('nats-ca.pem', CA_PEM);
+      expect(loadServiceConfig({ ...minimal, NATS_TLS_CA_FILE: ca }).NATS_TLS_CA_FILE).toEqual({ path: ca, pem: CA_PEM });
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_TLS_CERT_FILE: ca }))).toEqual([
+        'NATS_TLS_KEY_FILE: is required with NATS_TLS_CERT_FILE (mutual TLS needs the certificate and its key)',
+      ]);
+      expect(problemsOf(() => loadServiceConfig({ ...minimal, NATS_TLS_KEY_FILE: ca }))[0]).toMatch(/^NATS_TLS_KEY_FILE: holds no valid PEM private key/);
+    });
+  });
 });

@@ -10,6 +10,7 @@ import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
 import { NATS_DEFAULT_MAX_PAYLOAD, NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
+import { natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
@@ -69,6 +70,12 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = await openInfrastructure(options.service, config);
+  if (infrastructure.bus === 'unauthenticated') {
+    logger.warn(
+      { bus: infrastructure.bus },
+      'NATS_CREDS is not set: connected to NATS without a user, so anyone who can reach NATS can read verified keys and issued keys and forge events (docs/configuration.md#nats-authentication)',
+    );
+  }
   const context: ServiceContext<C> = {
     service: options.service,
     instance: instanceName(options.service, hostname(), process.pid),
@@ -86,14 +93,13 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     app.connectMicroservice<MicroserviceOptions>({
       transport: Transport.NATS,
       options: {
-        servers: config.NATS_URL.split(','),
-        name: `keyledger-${options.service}-api`,
+        // The same user, TLS and reconnect policy as the service's own connection.
+        ...natsClientOptions(natsConnectionSettings(config, `keyledger-${options.service}-api`)),
         queue: `keyledger-${options.service}`,
         serializer: new NatsJsonReplySerializer(NATS_DEFAULT_MAX_PAYLOAD, (bytes) =>
           logger.error({ bytes, limit: NATS_DEFAULT_MAX_PAYLOAD }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
         ),
         deserializer: new NatsJsonRequestDeserializer(),
-        maxReconnectAttempts: -1,
       },
     });
   }
@@ -122,7 +128,12 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   answerStatusRequests(
     infrastructure.nc,
     config.KEYLEDGER_SUBJECT_PREFIX,
-    () => ({ service: options.service, instance: context.instance, endpoints: { http: `http://${host}:${httpPort}`, ...options.endpoints?.(context) } }),
+    () => ({
+      service: options.service,
+      instance: context.instance,
+      bus: infrastructure.bus,
+      endpoints: { http: `http://${host}:${httpPort}`, ...options.endpoints?.(context) },
+    }),
     app.get(HealthRegistry),
   );
   await options.afterStart?.(app, context);

@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { databaseRoleOf } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
-import { busTopology, connectNats, ensureEventStreams } from '@keyledger/event-bus';
+import { busTopology, connectNats, ensureEventStreams, isAuthenticatedBus, natsConnectionSettings } from '@keyledger/event-bus';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
 
 /** The connections a Keyledger service holds: Postgres (as its role, `databaseRoleOf`) and NATS. */
@@ -16,6 +16,8 @@ export interface Infrastructure {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
+  /** Whether this service presents a NATS user (`NATS_CREDS`); `unauthenticated` is shown in health and `keyledger status`. */
+  readonly bus: 'authenticated' | 'unauthenticated';
   close(): Promise<void>;
 }
 
@@ -28,7 +30,8 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
     applicationName: `keyledger-${service}`,
   });
   await db.initialize();
-  const nc = await connectNats({ servers: config.NATS_URL, name: `keyledger-${service}` });
+  const nats = natsConnectionSettings(config, `keyledger-${service}`);
+  const nc = await connectNats(nats);
   const jsm = await jetstreamManager(nc);
   const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
   // Every service may be the first to start, and all of them read or write these streams.
@@ -46,6 +49,7 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
     js: jetstream(nc),
     jsm,
     topology,
+    bus: isAuthenticatedBus(nats) ? 'authenticated' : 'unauthenticated',
     async close() {
       // Drain delivers what is in flight and flushes pending publishes before closing.
       await nc.drain();

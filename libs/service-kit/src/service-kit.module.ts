@@ -67,7 +67,7 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    const { db, nc } = this.infrastructure;
+    const { db, nc, bus } = this.infrastructure;
     this.health.register('postgres', async () => {
       await db.query('select 1');
       return { healthy: true };
@@ -75,9 +75,9 @@ export class ServiceKitModule implements OnModuleInit, OnApplicationShutdown {
     // A round trip, not the client's state: while it reconnects the client is neither closed
     // nor draining, yet nothing it publishes arrives.
     this.health.register('nats', async () => {
-      if (nc.isClosed() || nc.isDraining()) return { healthy: false, details: { server: nc.getServer(), error: 'connection closed' } };
+      if (nc.isClosed() || nc.isDraining()) return { healthy: false, details: { server: nc.getServer(), bus, error: 'connection closed' } };
       const roundTrip = await raceTimeout(nc.flush(), NATS_PING_TIMEOUT_MS);
-      return roundTrip ? { healthy: true, details: { server: nc.getServer() } } : { healthy: false, details: { server: nc.getServer(), error: `no answer from NATS within ${NATS_PING_TIMEOUT_MS} ms` } };
+      return roundTrip ? { healthy: true, details: { server: nc.getServer(), bus } } : { healthy: false, details: { server: nc.getServer(), bus, error: `no answer from NATS within ${NATS_PING_TIMEOUT_MS} ms` } };
     });
   }
 

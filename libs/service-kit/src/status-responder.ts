@@ -7,6 +7,8 @@ export interface InstanceStatus {
   readonly service: string;
   readonly instance: string;
   readonly ready: boolean;
+  /** `unauthenticated` when the instance connects to NATS without a user. */
+  readonly bus: 'authenticated' | 'unauthenticated';
   readonly endpoints: Readonly<Record<string, string>>;
 }
 

@@ -11,6 +11,7 @@ import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
+import { credsUserName } from '@keyledger/nats-auth';
 
 /** The role every service assumed before each had its own: a member of every service role. */
 export const APP_ROLE = LEGACY_APP_ROLE;
@@ -50,16 +51,38 @@ export function testInfrastructure(): { databaseUrl: string; natsUrl: string } {
   return { databaseUrl, natsUrl };
 }
 
-export async function createTestContext(label: string): Promise<TestContext> {
-  const { databaseUrl, natsUrl } = testInfrastructure();
+export interface TestContextOptions {
+  /**
+   * A NATS server of the test's own instead of the shared one, started for the context's names:
+   * its URL and the `.creds` the context connects with (to create and remove the streams).
+   */
+  readonly nats?: (
+    topology: BusTopology,
+  ) => Promise<{
+    readonly url: string;
+    readonly creds: string;
+    readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
+  }>;
+}
+
+export async function createTestContext(label: string, options: TestContextOptions = {}): Promise<TestContext> {
+  const shared = testInfrastructure();
+  const databaseUrl = shared.databaseUrl;
   const id = `${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${randomBytes(4).toString('hex')}`;
   const schema = `kl_t_${id}`;
   const topology = busTopology(`kl_t_${id}`, `KL_T_${id.toUpperCase()}`, `KL_T_${id.toUpperCase()}_USAGE`);
+  const own = await options.nats?.(topology);
   await migrateKeyledger({ url: databaseUrl, schema, appRole: APP_ROLE });
   const ownerDb = createDataSource({ url: databaseUrl, schema, poolSize: 4 });
   const appDb = createDataSource({ url: databaseUrl, schema, role: APP_ROLE, poolSize: 12 });
   await Promise.all([ownerDb.initialize(), appDb.initialize()]);
-  const nc = await connectNats({ servers: natsUrl, name: `test-${id}` });
+  const natsUrl = own?.url ?? shared.natsUrl;
+  const nc = await connectNats({
+    servers: natsUrl,
+    name: `test-${id}`,
+    creds: own && { text: own.creds, userName: credsUserName(own.creds) ?? 'operator' },
+    tls: own?.tls,
+  });
   const jsm = await jetstreamManager(nc);
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
   const serviceDbs: DataSource[] = [];

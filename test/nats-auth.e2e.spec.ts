@@ -1,0 +1,295 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { MIN_QUIET_PERIOD_MS, apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
+import type { KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
+import { SERVICE_ROLES } from '@keyledger/nats-auth';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { AuthenticatedNats, RunningServices, TestContext } from '@keyledger/testing';
+import { connectNats } from '@keyledger/event-bus';
+import { createTestContext, eventually, runCli, startAuthenticatedNats, startServices } from '@keyledger/testing';
+
+/** Resolves with the error the server closed a subscription with (a permission violation), or undefined. */
+async function subscriptionRefusal(nc: NatsConnection, subject: string): Promise<string | undefined> {
+  const sub = nc.subscribe(subject);
+  const closed = sub.closed.then((error) => (error instanceof Error ? error.message : undefined));
+  await nc.flush();
+  const outcome = await Promise.race([closed, new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), 1000))]);
+  sub.unsubscribe();
+  return outcome === 'open' ? undefined : outcome;
+}
+
+/** Whether a message published by `nc` on `subject` reaches a subscriber that may read it (the services' own messages aside). */
+async function delivered(nc: NatsConnection, observer: NatsConnection, subject: string): Promise<boolean> {
+  const marker = `forged-${randomBytes(6).toString('hex')}`;
+  const sub = observer.subscribe(subject);
+  await observer.flush();
+  nc.publish(subject, marker);
+  await nc.flush().catch(() => undefined);
+  const got = await Promise.race([
+    (async () => {
+      for await (const message of sub) if (message.string() === marker) return true;
+      return false;
+    })(),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+  ]);
+  sub.unsubscribe();
+  return got;
+}
+
+describe('NATS with operator, accounts and per-service users', () => {
+  let ctx: TestContext;
+  let nats: AuthenticatedNats;
+  const running: RunningServices[] = [];
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let admin: NatsConnection;
+  let verifyClient: NatsConnection;
+  let operator: NatsConnection;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('natsauth', {
+      nats: async (topology) => {
+        nats = await startAuthenticatedNats(topology);
+        return { url: nats.url, creds: readFileSync(nats.credsFile('operator'), 'utf8') };
+      },
+    });
+    operator = ctx.nc;
+    admin = await nats.connectWith(await nats.store.addClient('ops', ['admin'], ctx.topology, new Date()), 'ops');
+    verifyClient = await nats.connectWith(await nats.store.addClient('billing', ['verify'], ctx.topology, new Date()), 'billing');
+    // One user per service: each starts with its own creds.
+    for (const service of SERVICE_ROLES) {
+      running.push(
+        await startServices(ctx, [service], {
+          KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+          NATS_CREDS: nats.credsFile(service),
+          ROTATOR_INTERVAL_MS: '1000',
+          DELIVERY_RETRY_MIN_MS: '500',
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    running.forEach((services) => services.stop());
+    await Promise.all([admin?.close(), verifyClient?.close()]);
+    await ctx?.close();
+    await nats?.stop();
+  });
+
+  const prefix = (): string => ctx.topology.subjectPrefix;
+
+  async function adminCall<T>(operation: string, body: unknown): Promise<{ ok: boolean; result?: T; error?: { code: string } }> {
+    const h = headers();
+    h.set('Authorization', `Bearer ${rootKey}`);
+    return (await admin.request(apiSubject(prefix(), operation), JSON.stringify(body), { timeout: 15_000, headers: h })).json();
+  }
+
+  it('refuses a connection without a user', async () => {
+    await expect(connect({ servers: nats.url, maxReconnectAttempts: 0, timeout: 5000 })).rejects.toThrow(/Authorization Violation/);
+  });
+
+  it('runs every service on its own user: an admin client issues a key, a verify client verifies it, the auditor counts the use', async () => {
+    await eventually('admin key accepted', () => adminCall('keys.list', { tenant: 'acme' }).then((reply) => reply.ok), Boolean, 30_000);
+    const issued = await adminCall<{ key: string; view: KeyView }>('keys.issue', { tenant: 'acme', owner: 'billing', scopes: ['orders:read'] });
+    expect(issued.ok).toBe(true);
+    const verdict = await eventually(
+      'the verifier knows the key',
+      async () =>
+        (
+          await verifyClient.request(apiSubject(prefix(), 'keys.verify'), JSON.stringify({ key: issued.result!.key, scopes: ['orders:read'] }), {
+            timeout: 10_000,
+          })
+        ).json<VerifyResult>(),
+      (result) => result.valid,
+      30_000,
+    );
+    expect(verdict).toMatchObject({ valid: true, code: 'VALID' });
+    // Verifier → usage stream → auditor's durable consumer → the admin's usage query.
+    await eventually(
+      'the auditor has the use',
+      () => adminCall<KeyUsage>('usage.key', { keyId: issued.result!.view.keyId, by: 'minute' }),
+      (reply) => (reply.result?.totals.valid ?? 0) >= 1,
+      60_000,
+    );
+    for (const service of running.flatMap((services) => services.all)) {
+      const health = (await (await fetch(`http://127.0.0.1:${service.httpPort}/health/ready`)).json()) as { details: { nats: { bus: string } } };
+      expect(health.details.nats.bus).toBe('authenticated');
+    }
+    expect(nats.log()).not.toMatch(/Violation/);
+  });
+
+  it('lets the CLI find its credentials in .keyledger/nats-auth without flags, and fails in one line without them', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'keyledger-cli-home-'));
+    try {
+      mkdirSync(join(home, '.keyledger', 'nats-auth'), { recursive: true });
+      mkdirSync(join(home, 'project', 'src'), { recursive: true });
+      writeFileSync(join(home, '.keyledger', 'nats-auth', 'cli.creds'), await nats.store.addClient('cli', ['admin'], ctx.topology, new Date()), {
+        mode: 0o600,
+      });
+      const cli = (cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+        new Promise((resolve) => {
+          const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: nats.url, KEYLEDGER_SUBJECT_PREFIX: prefix() };
+          delete env['NATS_CREDS'];
+          execFile(process.execPath, [fileURLToPath(new URL('../bin/keyledger.mjs', import.meta.url)), ...args], { cwd, env }, (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+      const status = await cli(join(home, 'project', 'src'), ['status', '--json']);
+      const report = JSON.parse(status.stdout) as { ready: boolean; bus: string };
+      expect(report).toMatchObject({ ready: true, bus: 'authenticated' });
+      const refused = await cli(tmpdir(), ['--creds', join(home, 'missing.creds'), 'status']);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: cannot read the NATS credentials .*missing\.creds \(ENOENT\)\n$/) });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a verify client to keys.verify: it can read no one else’s traffic', async () => {
+    for (const subject of [
+      apiSubject(prefix(), 'keys.verify'),
+      '_INBOX.>',
+      '_INBOX.client-ops.>',
+      '_INBOX.issuer.>',
+      `${prefix()}.events.>`,
+      '$JS.API.>',
+      '>',
+    ]) {
+      expect(await subscriptionRefusal(verifyClient, subject)).toMatch(/Permissions Violation/);
+    }
+  });
+
+  it('keeps a verify client from publishing events, verifier announcements, usage or admin requests', async () => {
+    for (const subject of [
+      eventSubject(prefix(), 'key', 'KeyRevoked'),
+      verifierAppliedSubject(prefix()),
+      `${prefix()}.v1.verifiers.consumption`,
+      usageSubject(prefix()),
+      apiSubject(prefix(), 'usage.last-used'),
+      apiSubject(prefix(), 'keys.issue'),
+    ]) {
+      expect(await delivered(verifyClient, operator, subject)).toBe(false);
+    }
+    // The same observer does see a message a permitted user sends: the check above can fail.
+    expect(await delivered(operator, operator, eventSubject(prefix(), 'key', 'KeyRevoked'))).toBe(true);
+  });
+
+  it('lets no one but the operator identity delete or purge a stream', async () => {
+    const before = (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages;
+    expect(before).toBeGreaterThan(0);
+    for (const role of ['relay', 'auditor'] as const) {
+      const nc = await nats.connectAs(role);
+      const jsm = await jetstreamManager(nc);
+      await expect(jsm.streams.purge(ctx.topology.eventStream)).rejects.toThrow(/Permissions Violation|timeout/i);
+      await expect(jsm.streams.delete(ctx.topology.eventStream)).rejects.toThrow(/Permissions Violation|timeout/i);
+      await nc.close();
+    }
+    await expect(jetstreamManager(verifyClient)).rejects.toThrow();
+    expect((await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages).toBe(before);
+  });
+
+  it("shows a deliveries client only its owner's deliveries, which it may acknowledge", async () => {
+    const own = deliverySubject(prefix(), 'acme', 'billing');
+    const other = deliverySubject(prefix(), 'acme', 'payroll');
+    await ctx.js.publish(other, JSON.stringify({ for: 'payroll' }));
+    await ctx.js.publish(own, JSON.stringify({ for: 'billing' }));
+    const client = await nats.connectWith(await nats.store.addClient('billing-app', ['deliveries:acme/billing'], ctx.topology, new Date()), 'billing-app');
+    try {
+      const stream = await (await jetstreamManager(client)).streams.find(own);
+      const consumer = await jetstream(client).consumers.get(stream, { filter_subjects: own });
+      const message = await consumer.next({ expires: 5000 });
+      expect(message?.json()).toEqual({ for: 'billing' });
+      await expect(
+        jetstream(client)
+          .consumers.get(stream, { filter_subjects: other })
+          .then((c) => c.next({ expires: 2000 })),
+      ).rejects.toThrow();
+      expect(await subscriptionRefusal(client, `${prefix()}.v1.delivery.>`)).toMatch(/Permissions Violation/);
+      // The acknowledgement subject is the client's to publish on (the rotator answers it; not running here).
+      expect(await delivered(client, operator, `${prefix()}.v1.deliveries.ack`)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('cuts a revoked client off at once, without restarting NATS', async () => {
+    const creds = await nats.store.addClient('doomed', ['verify'], ctx.topology, new Date());
+    const doomed = await nats.connectWith(creds, 'doomed');
+    const closed = doomed.closed();
+    const revoked = await runCli(ctx, ['clients', '--auth-dir', nats.authDir, '--event-stream', ctx.topology.eventStream, 'revoke', 'doomed'], {
+      env: { NATS_URL: nats.url },
+    });
+    expect(revoked).toMatchObject({ code: 0, stderr: '' });
+    expect(String(await closed)).toMatch(/Authorization Violation|Revoked/);
+    await expect(nats.connectWith(creds, 'doomed-again')).rejects.toThrow(/Authorization Violation/);
+    const listed = await runCli(ctx, ['--json', 'clients', '--auth-dir', nats.authDir, 'list']);
+    expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'doomed', revokedAt: expect.any(String) })]));
+    // Others are untouched.
+    expect(verifyClient.isClosed()).toBe(false);
+  });
+
+  it('never refused a service anything it does while running', async () => {
+    // The rotator looks for due keys every second here, and asks the auditor for last uses on rotation.
+    // An owner with a public key: its rotated key is sealed and delivered on NATS (issuer, then the rotator's resends).
+    const publicKey = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect((await adminCall('owners.register-public-key', { tenant: 'acme', owner: 'payroll', publicKey })).ok).toBe(true);
+    const issued = await adminCall<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'payroll' });
+    const rotated = await adminCall('keys.rotate', { keyId: issued.result!.keyId, graceMs: 60_000, quietPeriodMs: MIN_QUIET_PERIOD_MS });
+    expect(rotated.ok).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const refusals = nats
+      .log()
+      .split('\n')
+      .filter((line) => /Violation/.test(line) && /keyledger-/.test(line));
+    expect(refusals).toEqual([]);
+  });
+});
+
+describe('NATS over mutual TLS', () => {
+  let ctx: TestContext;
+  let nats: AuthenticatedNats;
+  const running: RunningServices[] = [];
+
+  beforeAll(async () => {
+    ctx = await createTestContext('natstls', {
+      nats: async (topology) => {
+        nats = await startAuthenticatedNats(topology, { tls: true });
+        return { url: nats.url, creds: readFileSync(nats.credsFile('operator'), 'utf8'), tls: nats.tls };
+      },
+    });
+  });
+
+  afterAll(async () => {
+    running.forEach((services) => services.stop());
+    await ctx?.close();
+    await nats?.stop();
+  });
+
+  it('refuses a client without a certificate the CA signed, even with valid credentials', async () => {
+    const creds = readFileSync(nats.credsFile('relay'), 'utf8');
+    await expect(
+      connectNats({ servers: nats.url, name: 'no-cert', creds: { text: creds, userName: 'relay' }, tls: { caFile: nats.tls!.caFile }, timeoutMs: 5000 }),
+    ).rejects.toThrow();
+    await (await nats.connectAs('relay')).close();
+  });
+
+  it('runs a service with NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE', async () => {
+    running.push(
+      await startServices(ctx, ['anomaly-detector'], {
+        NATS_CREDS: nats.credsFile('anomaly-detector'),
+        NATS_TLS_CA_FILE: nats.tls!.caFile,
+        NATS_TLS_CERT_FILE: nats.tls!.certFile,
+        NATS_TLS_KEY_FILE: nats.tls!.keyFile,
+      }),
+    );
+    const health = (await (await fetch(`http://127.0.0.1:${running[0]!.all[0]!.httpPort}/health/ready`)).json()) as {
+      details: { nats: { status: string; bus: string } };
+    };
+    expect(health.details.nats).toMatchObject({ status: 'up', bus: 'authenticated' });
+  });
+});
