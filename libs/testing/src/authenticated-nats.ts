@@ -25,6 +25,10 @@ export interface AuthenticatedNats {
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
   /** The server's log so far. */
   log(): string;
+  /** Stops the server process (SIGSTOP) with its connections open, as a hung server: nothing answers. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -94,7 +98,10 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
     tls: tls && { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
     connectAs: (role) => connectWith(readFileSync(credsFile(role), 'utf8'), `test-${role}`),
     log,
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
     async stop() {
+      child.kill('SIGCONT');
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
