@@ -70,6 +70,12 @@ export const serviceEnvSchema = z.object({
   KEYLEDGER_USAGE_STREAM_MAX_AGE_MS: positiveInt.default(7 * 24 * 3_600_000),
   /** How long the delivery stream keeps a key sealed to its owner: the longest an owner's client may be offline and still receive it. */
   KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS: positiveInt.default(24 * 3_600_000),
+  /** Largest size of each JetStream stream in bytes (NATS reserves it on its store); see DEFAULT_STREAM_MAX_BYTES in libs/event-bus. */
+  KEYLEDGER_EVENT_STREAM_MAX_BYTES: positiveInt.default(8 * 1024 ** 3),
+  KEYLEDGER_DLQ_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3),
+  KEYLEDGER_USAGE_STREAM_MAX_BYTES: positiveInt.default(4 * 1024 ** 3),
+  KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3),
+  KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3 / 4),
   KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
   KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
   HTTP_HOST: z.string().default('0.0.0.0'),

@@ -37,6 +37,12 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
+/**
+ * Streams of a test context: NATS reserves each stream's max_bytes on its store, and many test
+ * files share one server at once, so theirs are far smaller than an installation's.
+ */
+export const TEST_STREAM_MAX_BYTES = { events: 256 * 1024 ** 2, deadLetters: 64 * 1024 ** 2, usage: 256 * 1024 ** 2, delivery: 64 * 1024 ** 2, notifications: 64 * 1024 ** 2 } as const;
+
 export function testInfrastructure(): { databaseUrl: string; natsUrl: string } {
   const databaseUrl = process.env['KEYLEDGER_TEST_DATABASE_URL'];
   const natsUrl = process.env['KEYLEDGER_TEST_NATS_URL'];
@@ -56,7 +62,7 @@ export async function createTestContext(label: string): Promise<TestContext> {
   await Promise.all([ownerDb.initialize(), appDb.initialize()]);
   const nc = await connectNats({ servers: natsUrl, name: `test-${id}` });
   const jsm = await jetstreamManager(nc);
-  await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+  await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
@@ -67,6 +73,11 @@ export async function createTestContext(label: string): Promise<TestContext> {
     KEYLEDGER_SUBJECT_PREFIX: topology.subjectPrefix,
     KEYLEDGER_EVENT_STREAM: topology.eventStream,
     KEYLEDGER_USAGE_STREAM: topology.usageStream,
+    KEYLEDGER_EVENT_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.events),
+    KEYLEDGER_DLQ_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.deadLetters),
+    KEYLEDGER_USAGE_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.usage),
+    KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.delivery),
+    KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.notifications),
   };
   return {
     id,
