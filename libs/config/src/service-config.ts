@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { IpRange } from '@keyledger/key-domain';
+import { parseCidr } from '@keyledger/key-domain';
 
 const positiveInt = z.coerce.number().int().positive();
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
@@ -8,6 +10,18 @@ const durationList = z
   .string()
   .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
   .transform((value) => value.split(',').map(Number));
+
+/** Comma-separated IPv4 and IPv6 CIDRs (or single addresses), parsed by the allowlists' own parser; empty: none. */
+const cidrList = z.string().transform((value, ctx): readonly IpRange[] => {
+  const ranges: IpRange[] = [];
+  for (const entry of value.split(',').map((text) => text.trim())) {
+    if (entry === '') continue;
+    const range = parseCidr(entry);
+    if (range) ranges.push(range);
+    else ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an IP address or CIDR` });
+  }
+  return ranges;
+});
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
@@ -116,6 +130,11 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .default('true')
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
+  /**
+   * Verifier: the proxies (CIDRs) whose `X-Real-IP`, `X-Forwarded-For`, `X-Keyledger-Cost` and
+   * `X-Keyledger-Tenant` on `/v1/authorize` are believed; from any other peer they are ignored. Empty: none.
+   */
+  VERIFIER_TRUSTED_PROXIES: cidrList.default([]),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
   /** Issuer: how long a rotated key stays valid when the rotation names no grace period (24 h). */
   KEYLEDGER_ROTATION_GRACE_MS: z.coerce

@@ -78,6 +78,9 @@ export async function createTestContext(label: string): Promise<TestContext> {
     KEYLEDGER_USAGE_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.usage),
     KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.delivery),
     KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.notifications),
+    // The tests call /v1/authorize from this machine as a gateway would, with the caller's
+    // address and cost in headers; a test of an untrusted peer sets it to ''.
+    VERIFIER_TRUSTED_PROXIES: '127.0.0.1,::1',
   };
   return {
     id,
