@@ -4,6 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import type { IpRange } from '@keyledger/key-domain';
+import { FailedVerifyThrottle } from '@keyledger/key-domain';
 import {
   DEFAULT_CREDITS_FLUSH_MS,
   DEFAULT_RATE_LIMIT_SYNC,
@@ -96,7 +97,19 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: KeyLimits, useValue: keyLimits },
         { provide: VerifierFence, useValue: fence },
         { provide: TRUSTED_PROXIES, useValue: config.VERIFIER_TRUSTED_PROXIES },
-        { provide: VerifyService, useValue: new VerifyService(new KeyVerifier(index, hasher, { projection, limits: keyLimits }), metrics) },
+        {
+          provide: VerifyService,
+          useValue: new VerifyService(
+            new KeyVerifier(index, hasher, { projection, limits: keyLimits }),
+            metrics,
+            Date.now,
+            new FailedVerifyThrottle({
+              limit: config.VERIFIER_FAILED_VERIFY_LIMIT,
+              windowMs: config.VERIFIER_FAILED_VERIFY_WINDOW_MS,
+              maxSources: config.VERIFIER_FAILED_VERIFY_SOURCES,
+            }),
+          ),
+        },
       ],
     };
   }

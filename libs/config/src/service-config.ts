@@ -135,6 +135,12 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
    * `X-Keyledger-Tenant` on `/v1/authorize` are believed; from any other peer they are ignored. Empty: none.
    */
   VERIFIER_TRUSTED_PROXIES: cidrList.default([]),
+  /** Verifier: failed verifications (NOT_FOUND, MALFORMED) a source may make per window before it is answered RATE_LIMITED; 0 turns throttling off. */
+  VERIFIER_FAILED_VERIFY_LIMIT: z.coerce.number().int().min(0).default(100),
+  /** Verifier: the throttling window, from a source's first failure. */
+  VERIFIER_FAILED_VERIFY_WINDOW_MS: positiveInt.max(86_400_000).default(60_000),
+  /** Verifier: sources remembered at most (about 150 bytes each); beyond it the oldest window is forgotten. */
+  VERIFIER_FAILED_VERIFY_SOURCES: positiveInt.max(10_000_000).default(100_000),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
   /** Issuer: how long a rotated key stays valid when the rotation names no grace period (24 h). */
   KEYLEDGER_ROTATION_GRACE_MS: z.coerce

@@ -3,6 +3,7 @@ export * from './key-format.js';
 export * from './scopes.js';
 export * from './ip-allowlist.js';
 export * from './client-address.js';
+export * from './failed-verify-throttle.js';
 export * from './key-status.js';
 export * from './key-record.js';
 export * from './key-decider.js';
