@@ -71,7 +71,12 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
             instance,
             metrics,
             logger,
-            settings: { capacity: config.USAGE_BUFFER_RECORDS, batchRecords: config.USAGE_BATCH_RECORDS, flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS },
+            settings: {
+              capacity: config.USAGE_BUFFER_RECORDS,
+              batchRecords: config.USAGE_BATCH_RECORDS,
+              flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
+              unknownKeys: { sourcesPerMinute: config.USAGE_UNKNOWN_SOURCES_PER_MINUTE, fingerprintsPerSource: config.USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE },
+            },
           })
         : undefined,
     };

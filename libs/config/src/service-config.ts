@@ -166,6 +166,10 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
   USAGE_BATCH_RECORDS: positiveInt.max(10_000).default(2000),
   /** Verifier: longest a record waits before its batch is published. */
   USAGE_FLUSH_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  /** Verifier: sources whose verifications of unknown keys are counted apart per minute; the rest are counted as one ('*'). */
+  USAGE_UNKNOWN_SOURCES_PER_MINUTE: positiveInt.max(100_000).default(500),
+  /** Verifier: fingerprints of unknown keys counted apart per source and minute; the rest are counted without one. */
+  USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE: positiveInt.max(1000).default(5),
   /** Issuer, rotator: wait after the first send of an unacknowledged key; doubles after each send. */
   DELIVERY_RETRY_MIN_MS: positiveInt.max(86_400_000).default(5000),
   /** Issuer, rotator: longest wait between two sends of an unacknowledged key. */
