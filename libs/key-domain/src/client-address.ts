@@ -1,5 +1,5 @@
 import type { IpRange } from './ip-allowlist.js';
-import { ipAllowed, parseIp } from './ip-allowlist.js';
+import { canonicalIp, ipAllowed, parseIp } from './ip-allowlist.js';
 
 /** Where a request's caller address came from, as the edge read it. */
 export interface RequestOrigin {
@@ -58,5 +58,5 @@ export function clientAddress(origin: RequestOrigin, trustedProxies: readonly Ip
 /** An address in its canonical text (`::ffff:10.0.0.1` is `10.0.0.1`); anything else as it came. */
 function canonical(address: string | undefined): string | undefined {
   if (address === undefined) return undefined;
-  return parseIp(address)?.toString() ?? address;
+  return canonicalIp(address) ?? address;
 }
