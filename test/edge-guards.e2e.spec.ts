@@ -3,7 +3,7 @@ import type { VerifyResult } from '@keyledger/contracts';
 import { apiSubject } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, startServices } from '@keyledger/testing';
 
 const FAILED_LIMIT = 50;
 const FLOOD_KEYS = 100_000;
@@ -147,5 +147,14 @@ describe('hostile callers at the edge', () => {
     expect(await authorize('not even a key')).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
     // Another source, with the same key: unaffected.
     expect(await verify({ key, ip: '192.0.2.200' })).toMatchObject({ valid: true, code: 'VALID' });
+    // A gRPC client that relays no caller address is its own source: this same address, refused too;
+    // relaying another caller's address, it is that caller, who has failed nothing.
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
+    try {
+      expect(await grpc.call('Verify', { key })).toMatchObject({ valid: false, code: 'RATE_LIMITED' });
+      expect(await grpc.call('Verify', { key, ip: '192.0.2.201' })).toMatchObject({ valid: true, code: 'VALID' });
+    } finally {
+      grpc.close();
+    }
   });
 });
