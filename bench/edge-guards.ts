@@ -50,6 +50,7 @@ const full = new FailedVerifyThrottle(settings);
 for (let i = 0; i < settings.maxSources; i += 1) full.record(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'NOT_FOUND', 1);
 measure('throttle check, 100,000 sources remembered, a source not among them', () => full.check('198.51.100.9', 2));
 measure('throttle check, 100,000 sources remembered, one of them', () => full.check('10.0.1.7', 2));
+measure('throttle check, an IPv6 caller (counted by its /64, memoised)', () => full.check('2001:db8:1:2:aaaa::1', 2));
 
 const hex = (n: number): string => n.toString(16).padStart(16, '0');
 const records: KeyUsed[] = Array.from({ length: 1024 }, (_, i) => ({

@@ -1,4 +1,6 @@
+import type ipaddr from 'ipaddr.js';
 import type { VerifyCode } from '@keyledger/contracts';
+import { parseIp } from './ip-allowlist.js';
 
 /** How many failed verifications a source may make, and how many sources are remembered. */
 export interface FailedVerifySettings {
@@ -48,8 +50,27 @@ export function countFailure(window: FailureWindow | undefined, now: number, set
   return window;
 }
 
+/** IPv6 sources whose /64 is remembered at most; beyond it the memo starts afresh. */
+const PREFIX_MEMO = 10_000;
+
 /**
- * Failed verifications per source, in memory and bounded: a source (a caller's address) that
+ * The source a caller is counted as: an IPv4 address itself, an IPv6 address its /64 (what one
+ * subscriber or host usually holds, so a caller cannot spread its guesses over the 2^64
+ * addresses it owns), anything else as given. `::ffff:10.0.0.1` is `10.0.0.1`.
+ */
+export function throttleSource(address: string): string {
+  // IPv4 text, or no address at all: as it is, nothing parsed or allocated.
+  if (!address.includes(':')) return address;
+  const parsed = parseIp(address);
+  if (parsed === undefined) return address;
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const parts = (parsed as ipaddr.IPv6).parts;
+  return `${parts[0]!.toString(16)}:${parts[1]!.toString(16)}:${parts[2]!.toString(16)}:${parts[3]!.toString(16)}::/64`;
+}
+
+/**
+ * Failed verifications per source, in memory and bounded: a source (a caller's address, an
+ * IPv6 caller's /64, `throttleSource`) that
  * presents `limit` strings naming no key within `windowMs` is answered RATE_LIMITED, whatever
  * it presents, until that window ends, so keys cannot be guessed at the verifier's speed and a
  * guesser is not told when it hits one. Other sources are unaffected. At most `maxSources` are
@@ -62,18 +83,21 @@ export function countFailure(window: FailureWindow | undefined, now: number, set
  */
 export class FailedVerifyThrottle {
   private readonly windows = new Map<string, FailureWindow>();
+  /** `throttleSource` of the IPv6 callers seen lately: parsing one costs microseconds, a lookup nanoseconds. */
+  private readonly prefixes = new Map<string, string>();
 
   constructor(private readonly settings: FailedVerifySettings = DEFAULT_FAILED_VERIFY_SETTINGS) {}
 
-  /** Until when (ms) `source` is refused at `now`, or undefined. */
-  check(source: string, now: number): number | undefined {
+  /** Until when (ms) the caller at `address` is refused at `now`, or undefined. */
+  check(address: string, now: number): number | undefined {
     if (this.settings.limit === 0 || this.windows.size === 0) return undefined;
-    return throttledUntil(this.windows.get(source), now, this.settings);
+    return throttledUntil(this.windows.get(this.sourceOf(address)), now, this.settings);
   }
 
-  /** Counts the outcome of a verification `source` made at `now`; only failures count. */
-  record(source: string, code: VerifyCode, now: number): void {
+  /** Counts the outcome of a verification the caller at `address` made at `now`; only failures count. */
+  record(address: string, code: VerifyCode, now: number): void {
     if (this.settings.limit === 0 || !isFailedVerification(code)) return;
+    const source = this.sourceOf(address);
     const current = this.windows.get(source);
     const next = countFailure(current, now, this.settings);
     if (next === current) return;
@@ -81,6 +105,16 @@ export class FailedVerifyThrottle {
     if (current !== undefined) this.windows.delete(source);
     this.windows.set(source, next);
     if (this.windows.size > this.settings.maxSources) this.windows.delete(this.windows.keys().next().value!);
+  }
+
+  private sourceOf(address: string): string {
+    if (!address.includes(':')) return address;
+    let source = this.prefixes.get(address);
+    if (source === undefined) {
+      if (this.prefixes.size >= PREFIX_MEMO) this.prefixes.clear();
+      this.prefixes.set(address, (source = throttleSource(address)));
+    }
+    return source;
   }
 
   /** Sources remembered now. */

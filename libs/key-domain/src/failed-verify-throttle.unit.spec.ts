@@ -1,5 +1,5 @@
 import { VERIFY_CODES } from '@keyledger/contracts';
-import { FailedVerifyThrottle, countFailure, isFailedVerification, throttledUntil } from './failed-verify-throttle.js';
+import { FailedVerifyThrottle, countFailure, isFailedVerification, throttleSource, throttledUntil } from './failed-verify-throttle.js';
 
 const SETTINGS = { limit: 3, windowMs: 1000, maxSources: 4 };
 
@@ -64,5 +64,19 @@ describe('failed verification throttling', () => {
     for (let i = 0; i < 10; i += 1) throttle.record('x', 'NOT_FOUND', 1);
     expect(throttle.check('x', 1)).toBeUndefined();
     expect(throttle.size).toBe(0);
+  });
+
+  it('counts an IPv6 caller by its /64, an IPv4 caller by its address', () => {
+    expect(throttleSource('198.51.100.7')).toBe('198.51.100.7');
+    expect(throttleSource('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(throttleSource('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(throttleSource('2001:DB8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(throttleSource('not an address')).toBe('not an address');
+    const throttle = new FailedVerifyThrottle(SETTINGS);
+    // Three guesses from three addresses of one /64: one source, throttled.
+    for (const address of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:dead:beef::3']) throttle.record(address, 'NOT_FOUND', 1);
+    expect(throttle.check('2001:db8:1:2:ffff::9', 2)).toBe(1001);
+    expect(throttle.check('2001:db8:1:3::1', 2)).toBeUndefined();
+    expect(throttle.size).toBe(1);
   });
 });
