@@ -70,7 +70,7 @@ describe('key lifecycle through NATS and HTTP', () => {
     expect((await verifyOverNats({ key, ip: '10.1.2.3', tenant: 'other' })).code).toBe('NOT_FOUND');
     expect((await verifyOverNats({ key, ip: '10.1.2.3', env: 'test' })).code).toBe('FORBIDDEN');
     for (const port of verifierPorts) {
-      expect(await authorize(port, key, { 'X-Required-Scope': 'orders:read', 'X-Forwarded-For': '10.9.9.9, 172.16.0.1' })).toEqual({
+      expect(await authorize(port, key, { 'X-Required-Scope': 'orders:read', 'X-Forwarded-For': '172.16.0.1, 10.9.9.9' })).toEqual({
         status: 200,
         code: 'VALID',
         keyId,

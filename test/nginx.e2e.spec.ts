@@ -13,9 +13,14 @@ describe('nginx auth_request in front of an upstream', () => {
   let services: RunningServices;
   let admin: <T>(operation: string, body: unknown) => Promise<T>;
 
-  function get(path: string, key?: string, header = 'Authorization'): Promise<{ status: number; body: string; code: string | null }> {
+  function get(
+    path: string,
+    key?: string,
+    header = 'Authorization',
+    extra: Record<string, string> = {},
+  ): Promise<{ status: number; body: string; code: string | null }> {
     const value = key === undefined ? undefined : header === 'Authorization' ? `Bearer ${key}` : key;
-    return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: value ? { [header]: value } : {} }).then(async (r) => ({
+    return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: { ...extra, ...(value ? { [header]: value } : {}) } }).then(async (r) => ({
       status: r.status,
       body: await r.text(),
       code: r.headers.get('x-keyledger-code'),
@@ -55,7 +60,11 @@ describe('nginx auth_request in front of an upstream', () => {
           proxy_pass_request_body off;
           proxy_set_header Content-Length "";
           proxy_set_header X-Required-Scope "orders:read";
+          # Who calls and what it costs: set here, never passed on from the client (docs/api.md).
           proxy_set_header X-Real-IP $remote_addr;
+          proxy_set_header X-Forwarded-For $remote_addr;
+          proxy_set_header X-Keyledger-Cost 1;
+          proxy_set_header X-Keyledger-Tenant "";
         }
       }`,
     );
@@ -120,5 +129,47 @@ describe('nginx auth_request in front of an upstream', () => {
     await admin('keys.revoke', { keyId, reason: 'done' });
     // The revocation answered after the fence: nginx refuses the key at once.
     expect((await get('/orders/1', key)).status).toBe(401);
+  });
+
+  it("does not let a client's forged X-Forwarded-For or X-Real-IP pass a key's IP allowlist", async () => {
+    // Only 203.0.113.7 may use the key; the client is 127.0.0.1 and claims to be 203.0.113.7.
+    const { key } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'], ipAllowlist: ['203.0.113.7/32'] });
+    const { key: local } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'], ipAllowlist: ['127.0.0.1/32'] });
+    // The same key and header set pass where the allowlist holds the real caller: the refusals below are the allowlist's.
+    await eventually(
+      'both keys known',
+      () => Promise.all([get('/orders/1', local), get('/orders/1', key)]),
+      ([ok, refused]) => ok.status === 200 && refused.code === 'FORBIDDEN',
+    );
+    const forged: Record<string, string>[] = [
+      { 'X-Forwarded-For': '203.0.113.7' },
+      { 'X-Real-IP': '203.0.113.7' },
+      { 'X-Forwarded-For': '203.0.113.7, 203.0.113.7', 'X-Real-IP': '203.0.113.7' },
+    ];
+    for (const headers of forged) {
+      expect(await get('/orders/1', key, 'Authorization', headers)).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+      expect(await get('/orders/1', local, 'Authorization', headers)).toMatchObject({ status: 200, code: 'VALID' });
+    }
+  });
+
+  it("does not let a client's forged X-Keyledger-Cost: 0 spend a quota for free", async () => {
+    const { key } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'], credits: { remaining: 3 } });
+    await eventually(
+      'key known',
+      () => get('/orders/1', key, 'Authorization', { 'X-Keyledger-Cost': '0' }),
+      (r) => r.status === 200,
+    );
+    // Each call costs the credit nginx sets, whatever the client claims: 3 credits, 3 calls.
+    expect(await get('/orders/1', key, 'Authorization', { 'X-Keyledger-Cost': '0' })).toMatchObject({ status: 200 });
+    expect(await get('/orders/1', key, 'Authorization', { 'X-Keyledger-Cost': '0' })).toMatchObject({ status: 200 });
+    // auth_request passes on only 401 and 403: nginx answers the verifier's 429 with a 500.
+    expect(await get('/orders/1', key, 'Authorization', { 'X-Keyledger-Cost': '0' })).toMatchObject({ status: 500, code: 'USAGE_EXCEEDED' });
+    // A forged tenant header does not reach the verifier either: the key's own tenant answers.
+    const { key: other } = await admin<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'] });
+    await eventually(
+      'other key known',
+      () => get('/orders/1', other, 'Authorization', { 'X-Keyledger-Tenant': 'globex' }),
+      (r) => r.status === 200,
+    );
   });
 });

@@ -2,6 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { bearerToken } from '@keyledger/api-transport';
 import type { VerifyResult } from '@keyledger/contracts';
 import { MAX_VERIFY_COST } from '@keyledger/contracts';
+import type { IpRange } from '@keyledger/key-domain';
+import { clientAddress } from '@keyledger/key-domain';
 import type { VerifyService } from './verify.service.js';
 
 /** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */
@@ -38,15 +40,23 @@ const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFOR
 
 /**
  * `GET /v1/authorize`: the key from `Authorization: Bearer` or `X-API-Key`, the scopes from
- * `X-Required-Scope`, the caller from `X-Real-IP` or the first `X-Forwarded-For` address, the
- * credits to charge from `X-Keyledger-Cost`.
+ * `X-Required-Scope`. The caller, the credits to charge and the expected tenant come from
+ * `X-Real-IP` / `X-Forwarded-For`, `X-Keyledger-Cost` and `X-Keyledger-Tenant` only when the TCP
+ * peer is one of `trustedProxies` (`clientAddress` in libs/key-domain); from any other peer the
+ * caller is the peer, the cost is 1 and no tenant is expected, whatever the headers say.
  * Answers with an empty body and headers, as nginx auth_request expects.
  */
-export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService): void {
+export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
   const bearer = bearerToken(header(request, 'authorization'));
   const scope = header(request, 'x-required-scope');
-  const ip = header(request, 'x-real-ip')?.trim() || header(request, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
-  const cost = costOf(request);
+  const caller = clientAddress(
+    { peer: request.socket.remoteAddress, realIp: header(request, 'x-real-ip'), forwardedFor: header(request, 'x-forwarded-for') },
+    trustedProxies,
+  );
+  // An untrusted peer's cost header is ignored rather than refused: a direct caller pays the
+  // default credit whatever it sends, so `X-Keyledger-Cost: 0` buys nothing, and a client that
+  // always sends the header keeps working once a proxy stands in front of it.
+  const cost = caller.viaTrustedProxy ? costOf(request) : 1;
   // A cost that is not a number from 0 to 1000 is a malformed request, as over NATS and gRPC.
   const result =
     cost === undefined
@@ -55,8 +65,8 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
           bearer ?? header(request, 'x-api-key')?.trim(),
           {
             scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
-            ip,
-            tenant: header(request, 'x-keyledger-tenant') || undefined,
+            ip: caller.ip,
+            tenant: (caller.viaTrustedProxy && header(request, 'x-keyledger-tenant')) || undefined,
           },
           'http',
           cost,
@@ -81,11 +91,11 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
  * router: it is the gateway hot path, and routing, middleware and interceptors would cost
  * more than the verification itself. Every other request goes on to Nest.
  */
-export function serveAuthorizeFirst(server: Server, verification: VerifyService): void {
+export function serveAuthorizeFirst(server: Server, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
   const framework = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`))) return authorize(request, response, verification);
+    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`))) return authorize(request, response, verification, trustedProxies);
     for (const listener of framework) listener(request, response);
   });
 }

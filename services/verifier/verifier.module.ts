@@ -3,6 +3,8 @@ import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import type { IpRange } from '@keyledger/key-domain';
+import { FailedVerifyThrottle } from '@keyledger/key-domain';
 import {
   DEFAULT_CREDITS_FLUSH_MS,
   DEFAULT_RATE_LIMIT_SYNC,
@@ -24,6 +26,9 @@ import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { VerifyService } from './verify.service.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
 import { verifyNatsController } from './verify.nats-controller.js';
+
+/** VERIFIER_TRUSTED_PROXIES: the peers whose caller, cost and tenant headers `/v1/authorize` believes. */
+const TRUSTED_PROXIES = Symbol('TRUSTED_PROXIES');
 
 /** The verifier's usage recording, absent with USAGE_RECORDING=false. */
 const USAGE = Symbol('USAGE');
@@ -50,6 +55,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(RateLimitSync) private readonly rateLimitSync: RateLimitSync,
     @Inject(KeyLimits) private readonly keyLimits: KeyLimits,
     @Inject(VerifierFence) private readonly fence: VerifierFence,
+    @Inject(TRUSTED_PROXIES) private readonly trustedProxies: readonly IpRange[],
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
@@ -65,7 +71,12 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
             instance,
             metrics,
             logger,
-            settings: { capacity: config.USAGE_BUFFER_RECORDS, batchRecords: config.USAGE_BATCH_RECORDS, flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS },
+            settings: {
+              capacity: config.USAGE_BUFFER_RECORDS,
+              batchRecords: config.USAGE_BATCH_RECORDS,
+              flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
+              unknownKeys: { sourcesPerMinute: config.USAGE_UNKNOWN_SOURCES_PER_MINUTE, fingerprintsPerSource: config.USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE },
+            },
           })
         : undefined,
     };
@@ -90,7 +101,20 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: RateLimitSync, useValue: rateLimitSync },
         { provide: KeyLimits, useValue: keyLimits },
         { provide: VerifierFence, useValue: fence },
-        { provide: VerifyService, useValue: new VerifyService(new KeyVerifier(index, hasher, { projection, limits: keyLimits }), metrics) },
+        { provide: TRUSTED_PROXIES, useValue: config.VERIFIER_TRUSTED_PROXIES },
+        {
+          provide: VerifyService,
+          useValue: new VerifyService(
+            new KeyVerifier(index, hasher, { projection, limits: keyLimits }),
+            metrics,
+            Date.now,
+            new FailedVerifyThrottle({
+              limit: config.VERIFIER_FAILED_VERIFY_LIMIT,
+              windowMs: config.VERIFIER_FAILED_VERIFY_WINDOW_MS,
+              maxSources: config.VERIFIER_FAILED_VERIFY_SOURCES,
+            }),
+          ),
+        },
       ],
     };
   }
@@ -100,7 +124,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       this.verification.recordUsage(this.usage.recording.recorder);
       this.usage.recording.start();
     }
-    serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification);
+    serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification, this.trustedProxies);
     this.fence.start();
     await this.projection.start();
     // Only a loaded replica shares limits: a member that does not announce its position yet

@@ -1,3 +1,4 @@
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { verifyKeyRequestSchema } from '@keyledger/contracts';
@@ -24,6 +25,14 @@ function responseMessage(result: VerifyResult): KeyledgerV1.VerifyResponse {
   };
 }
 
+/** The address of a gRPC peer (`10.0.0.1:5000`, `[::1]:5000` or `::1:5000`), without its port. */
+function peerAddress(peer: string | undefined): string | undefined {
+  if (!peer) return undefined;
+  const colon = peer.lastIndexOf(':');
+  const address = colon > 0 ? peer.slice(0, colon) : peer;
+  return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+}
+
 /**
  * `keyledger.v1.VerifierService/Verify`: the verify result as a message, as over NATS. Any
  * bad request is answered MALFORMED, never with an error status.
@@ -36,7 +45,11 @@ export class VerifyGrpcController {
   ) {}
 
   @GrpcMethod('VerifierService', 'Verify')
-  verify(message: KeyledgerV1.VerifyRequest__Output | null | undefined): KeyledgerV1.VerifyResponse {
+  verify(
+    message: KeyledgerV1.VerifyRequest__Output | null | undefined,
+    _metadata?: Metadata,
+    call?: Pick<ServerUnaryCall<unknown, unknown>, 'getPeer'>,
+  ): KeyledgerV1.VerifyResponse {
     const request = verifyKeyRequestSchema.safeParse({
       key: message?.key,
       tenant: message?.tenant ?? undefined,
@@ -47,7 +60,8 @@ export class VerifyGrpcController {
     });
     if (!request.success) return MALFORMED;
     const { key, tenant, scopes, ip, env, cost } = request.data;
-    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc', cost);
+    // The caller a gRPC client relays (`ip`), else the client itself: failed verifications are counted against it.
+    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc', cost, ip ?? peerAddress(call?.getPeer()));
     // `key` is on the logger's redaction list; this line proves it stays out of logs.
     if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
     return responseMessage(result);

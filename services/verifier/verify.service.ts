@@ -1,5 +1,5 @@
 import type { VerifyResult } from '@keyledger/contracts';
-import type { VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
+import type { FailedVerifyThrottle, VerifyCharge, VerifyConditions } from '@keyledger/key-domain';
 import type { KeyVerifier } from '@keyledger/key-projection';
 import type { HotPathObserver, Registry } from '@keyledger/observability';
 import { HotPathHistogram, scrapedLabelledCounter } from '@keyledger/observability';
@@ -14,9 +14,10 @@ interface OutcomeTally {
 }
 
 /**
- * The verifier's one operation, shared by NATS, gRPC and HTTP: asks the KeyVerifier for the
- * answer (libs/key-domain decides it, from memory only) and records the use with the credits
- * it charged. Counts every outcome and times every verification, by transport, at a
+ * The verifier's one operation, shared by NATS, gRPC and HTTP: refuses a source that failed
+ * too often (`FailedVerifyThrottle`, libs/key-domain), else asks the KeyVerifier for the
+ * answer (libs/key-domain decides it, from memory only) and counts it against its source;
+ * then records the use with the credits it charged. Counts every outcome and times every verification, by transport, at a
  * cost of a few additions: prom-client's own per-call label handling would cost as much as
  * the verification.
  */
@@ -33,6 +34,8 @@ export class VerifyService {
     private readonly verifier: KeyVerifier,
     metrics: Registry,
     private readonly clock: () => number = Date.now,
+    /** Failed verifications per source; unset: no source is throttled. */
+    private readonly throttle?: FailedVerifyThrottle,
   ) {
     scrapedLabelledCounter(metrics, 'keyledger_verify_total', 'Verifications by outcome code and transport', ['code', 'transport'], () =>
       [...this.tallies.values()].map((tally) => [tally.labels, tally.count] as const),
@@ -45,11 +48,26 @@ export class VerifyService {
     );
   }
 
-  /** Verifies a key; a valid key with a quota is charged `cost` credits. */
-  verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1): VerifyResult {
+  /**
+   * Verifies a key; a valid key with a quota is charged `cost` credits. `source` is who asks,
+   * as far as the transport knows (docs/api.md#failed-verification-throttling): a source that
+   * presented too many strings naming no key is answered RATE_LIMITED, whatever it presents,
+   * until its window ends. Without a source nothing is throttled.
+   */
+  verify(key: unknown, conditions: VerifyConditions, transport: VerifyTransport, cost = 1, source: string | undefined = conditions.ip): VerifyResult {
     const started = performance.now();
     const now = this.clock();
-    const result = this.verifier.verify(key, conditions, now, cost, this.charge);
+    const until = source === undefined ? undefined : this.throttle?.check(source, now);
+    let result: VerifyResult;
+    if (until === undefined) {
+      result = this.verifier.verify(key, conditions, now, cost, this.charge);
+      if (source !== undefined) this.throttle?.record(source, result.code, now);
+    } else {
+      // Refused before the lookup: the answer says nothing about the key, and costs no hashing.
+      this.charge.take = false;
+      this.charge.credits = 0;
+      result = { valid: false, code: 'RATE_LIMITED', reset: new Date(until).toISOString() };
+    }
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
     this.usage?.record(key, conditions, result, transport, now, this.charge.credits);

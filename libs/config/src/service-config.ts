@@ -2,6 +2,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { credsUserName } from '@keyledger/nats-auth';
+import type { IpRange } from '@keyledger/key-domain';
+import { parseCidr } from '@keyledger/key-domain';
 
 const positiveInt = z.coerce.number().int().positive();
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
@@ -9,6 +11,18 @@ const durationList = z
   .string()
   .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
   .transform((value) => value.split(',').map(Number));
+
+/** Comma-separated IPv4 and IPv6 CIDRs (or single addresses), parsed by the allowlists' own parser; empty: none. */
+const cidrList = z.string().transform((value, ctx): readonly IpRange[] => {
+  const ranges: IpRange[] = [];
+  for (const entry of value.split(',').map((text) => text.trim())) {
+    if (entry === '') continue;
+    const range = parseCidr(entry);
+    if (range) ranges.push(range);
+    else ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an IP address or CIDR` });
+  }
+  return ranges;
+});
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
@@ -127,6 +141,12 @@ export const serviceEnvSchema = z.object({
   KEYLEDGER_USAGE_STREAM_MAX_AGE_MS: positiveInt.default(7 * 24 * 3_600_000),
   /** How long the delivery stream keeps a key sealed to its owner: the longest an owner's client may be offline and still receive it. */
   KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS: positiveInt.default(24 * 3_600_000),
+  /** Largest size of each JetStream stream in bytes (NATS reserves it on its store); see DEFAULT_STREAM_MAX_BYTES in libs/event-bus. */
+  KEYLEDGER_EVENT_STREAM_MAX_BYTES: positiveInt.default(8 * 1024 ** 3),
+  KEYLEDGER_DLQ_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3),
+  KEYLEDGER_USAGE_STREAM_MAX_BYTES: positiveInt.default(4 * 1024 ** 3),
+  KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3),
+  KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: positiveInt.default(1024 ** 3 / 4),
   KEYLEDGER_STREAM_REPLICAS: positiveInt.max(5).default(1),
   KEYLEDGER_DUPLICATE_WINDOW_MS: positiveInt.default(600_000),
   HTTP_HOST: z.string().default('0.0.0.0'),
@@ -178,6 +198,17 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .default('true')
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
+  /**
+   * Verifier: the proxies (CIDRs) whose `X-Real-IP`, `X-Forwarded-For`, `X-Keyledger-Cost` and
+   * `X-Keyledger-Tenant` on `/v1/authorize` are believed; from any other peer they are ignored. Empty: none.
+   */
+  VERIFIER_TRUSTED_PROXIES: cidrList.default([]),
+  /** Verifier: failed verifications (NOT_FOUND, MALFORMED) a source may make per window before it is answered RATE_LIMITED; 0 turns throttling off. */
+  VERIFIER_FAILED_VERIFY_LIMIT: z.coerce.number().int().min(0).default(100),
+  /** Verifier: the throttling window, from a source's first failure. */
+  VERIFIER_FAILED_VERIFY_WINDOW_MS: positiveInt.max(86_400_000).default(60_000),
+  /** Verifier: sources remembered at most (about 150 bytes each); beyond it the oldest window is forgotten. */
+  VERIFIER_FAILED_VERIFY_SOURCES: positiveInt.max(10_000_000).default(100_000),
   REVOCATION_FENCE_TIMEOUT_MS: positiveInt.default(5000),
   /** Issuer: how long a rotated key stays valid when the rotation names no grace period (24 h). */
   KEYLEDGER_ROTATION_GRACE_MS: z.coerce
@@ -203,6 +234,10 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
   USAGE_BATCH_RECORDS: positiveInt.max(10_000).default(2000),
   /** Verifier: longest a record waits before its batch is published. */
   USAGE_FLUSH_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  /** Verifier: sources whose verifications of unknown keys are counted apart per minute; the rest are counted as one ('*'). */
+  USAGE_UNKNOWN_SOURCES_PER_MINUTE: positiveInt.max(100_000).default(500),
+  /** Verifier: fingerprints of unknown keys counted apart per source and minute; the rest are counted without one. */
+  USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE: positiveInt.max(1000).default(5),
   /** Issuer, rotator: wait after the first send of an unacknowledged key; doubles after each send. */
   DELIVERY_RETRY_MIN_MS: positiveInt.max(86_400_000).default(5000),
   /** Issuer, rotator: longest wait between two sends of an unacknowledged key. */

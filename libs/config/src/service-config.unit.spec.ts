@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadRotatorConfig, loadServiceConfig } from './service-config.js';
+import { formatCidr } from '@keyledger/key-domain';
+import { ConfigError, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
 
 /** A self-signed CA certificate (public, no key kept), as a private CA's file would hold. */
 const CA_PEM = `-----BEGIN CERTIFICATE-----
@@ -47,6 +48,31 @@ describe('service config', () => {
     })();
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['DATABASE_URL', 'DATABASE_SCHEMA', 'CONSUMER_BACKOFF_MS']);
+  });
+
+  it("parses the verifier's trusted proxies with the allowlists' CIDR parser, trusting no one by default", () => {
+    const keyService = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    expect(loadKeyServiceConfig(keyService).VERIFIER_TRUSTED_PROXIES).toEqual([]);
+    expect(loadKeyServiceConfig({ ...keyService, VERIFIER_TRUSTED_PROXIES: '' }).VERIFIER_TRUSTED_PROXIES).toEqual([]);
+    const proxies = loadKeyServiceConfig({ ...keyService, VERIFIER_TRUSTED_PROXIES: ' 10.0.0.0/8, 2001:db8::/32,192.0.2.1 ,::ffff:172.16.0.0/108' }).VERIFIER_TRUSTED_PROXIES;
+    expect(proxies.map(formatCidr)).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.1/32', '172.16.0.0/12']);
+    expect(problemsOf(() => loadKeyServiceConfig({ ...keyService, VERIFIER_TRUSTED_PROXIES: '10.0.0.0/8,10.0.0.0/33,proxy.internal' }))).toEqual([
+      'VERIFIER_TRUSTED_PROXIES: "10.0.0.0/33" is not an IP address or CIDR',
+      'VERIFIER_TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR',
+    ]);
+  });
+
+  it('gives every stream a size limit, and the verifier its throttling and unknown-key tallies, by default', () => {
+    const config = loadKeyServiceConfig({ ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` });
+    expect(config).toMatchObject({
+      KEYLEDGER_EVENT_STREAM_MAX_BYTES: 8 * 1024 ** 3,
+      KEYLEDGER_USAGE_STREAM_MAX_BYTES: 4 * 1024 ** 3,
+      VERIFIER_FAILED_VERIFY_LIMIT: 100,
+      VERIFIER_FAILED_VERIFY_WINDOW_MS: 60_000,
+      USAGE_UNKNOWN_SOURCES_PER_MINUTE: 500,
+      USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE: 5,
+    });
+    expect(problemsOf(() => loadServiceConfig({ ...minimal, KEYLEDGER_EVENT_STREAM_MAX_BYTES: '0' }))[0]).toMatch(/^KEYLEDGER_EVENT_STREAM_MAX_BYTES:/);
   });
 
   it('requires the database and NATS URLs', () => {

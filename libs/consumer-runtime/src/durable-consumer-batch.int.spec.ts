@@ -1,7 +1,7 @@
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import { ensureEventStreams } from '@keyledger/event-bus';
 import type { TestContext } from '@keyledger/testing';
-import { APP_ROLE, createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
+import { APP_ROLE, TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
 import type { BatchHandler, BatchMode } from './consumer-mode.js';
 import { DurableConsumer } from './durable-consumer.js';
 
@@ -178,7 +178,7 @@ describe('DurableConsumer in batch mode', () => {
       20_000,
     );
     expect(running.counts()['dead-lettered']).toBe(0);
-    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
     const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
     expect(dead?.string()).toBe('"poison"');
   });

@@ -7,7 +7,7 @@ import { createMetricsRegistry } from '@keyledger/observability';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
-import { APP_ROLE, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
+import { APP_ROLE, TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
 import type { ConsumerMetrics } from './consumer-metrics.js';
 import { consumerMetrics } from './consumer-metrics.js';
 import { DurableEventConsumer } from './durable-event-consumer.js';
@@ -248,7 +248,7 @@ describe('DurableEventConsumer', () => {
       20_000,
     );
     expect(running.counts()['dead-lettered']).toBe(0);
-    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
     const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
     expect(dead?.json<EventEnvelope>().eventId).toBe(events[0]!.eventId);
   });

@@ -87,6 +87,41 @@ export const usageBatchIdSchema = z.string().regex(/^ub_[0-9a-hjkmnp-tv-z]{26}$/
 /** Most records in one batch message, whatever its version. */
 export const MAX_USAGE_BATCH_RECORDS = 10_000;
 
+/** Most tallies in one batch message. */
+export const MAX_USAGE_BATCH_TALLIES = 10_000;
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Verifications of strings that named no key (unknown or malformed, or no key at all), counted
+ * rather than listed: one tally per minute, source address, fingerprint, tenant asked for, code
+ * and transport. A verifier keeps a bounded number of fingerprints per source and minute and of
+ * sources per minute; beyond them a tally has no fingerprint (and no tenant), and a source beyond
+ * the limit is `USAGE_OTHER_SOURCES`. So a flood of random keys is a bounded number of tallies,
+ * not a record each. No scopes and no cost: they are the caller's to choose, and nothing was charged.
+ */
+export const usageTallySchema = z
+  .object({
+    /** The minute (ms since the epoch, a whole minute) the verifications were answered in. */
+    minute: epochMs.multipleOf(MINUTE_MS),
+    /** The presented string's fingerprint; absent: several strings (or none) of this source. */
+    fingerprint: usageFingerprintSchema.optional(),
+    /** The tenant the caller asked for, if it is one. */
+    tenant: tenantIdSchema.optional(),
+    /** The caller's address as the transport gave it. */
+    ip: storable(USAGE_LIMITS.ip).optional(),
+    code: z.enum(VERIFY_CODES),
+    transport: z.enum(USAGE_TRANSPORTS),
+    /** How many verifications. */
+    calls: z.number().int().min(1).max(2_147_483_647),
+  })
+  .strict();
+
+export type UsageTally = z.infer<typeof usageTallySchema>;
+
+/** The `ip` of a tally that counts the sources a verifier saw beyond its limit for the minute (not an address). */
+export const USAGE_OTHER_SOURCES = '*';
+
 /**
  * The longest time a version 2 batch spans: its records' offsets from `since` are at most
  * this. A verifier's batch spans its flush interval; only one that waited out an outage with
@@ -133,7 +168,9 @@ export const usageGroupSchema = z
  * key from the same address asking for the same scopes), so a group holds their shared
  * fields once and each record's time as a small offset from `since`, the time of the batch's
  * earliest record. The same `batchId` rules as version 1; at most MAX_USAGE_BATCH_RECORDS
- * records in all, spanning at most MAX_USAGE_BATCH_SPAN_MS.
+ * records in all, spanning at most MAX_USAGE_BATCH_SPAN_MS. `tallies` (added later, optional)
+ * count the verifications of strings that named no key (`usageTallySchema`); a batch of tallies
+ * only has no groups, and its `since` is its `createdAt`.
  */
 export const usageBatchV2Schema = z
   .object({
@@ -141,10 +178,15 @@ export const usageBatchV2Schema = z
     ...batchHeader,
     /** The earliest record's time, ms since the epoch: one of the offsets is 0. */
     since: epochMs,
-    groups: z.array(usageGroupSchema).min(1).max(MAX_USAGE_BATCH_RECORDS),
+    groups: z.array(usageGroupSchema).max(MAX_USAGE_BATCH_RECORDS),
+    tallies: z.array(usageTallySchema).min(1).max(MAX_USAGE_BATCH_TALLIES).optional(),
   })
   .strict()
   .superRefine((batch, ctx) => {
+    if (batch.groups.length === 0) {
+      if (batch.tallies === undefined) ctx.addIssue({ code: 'custom', path: ['groups'], message: 'a batch without tallies holds at least one group' });
+      return;
+    }
     let records = 0;
     let earliest = Number.POSITIVE_INFINITY;
     let latest = 0;

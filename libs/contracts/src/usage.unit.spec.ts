@@ -2,6 +2,8 @@ import type { KeyUsed, UsageBatch, UsageBatchV2 } from './usage.js';
 import {
   MAX_USAGE_BATCH_RECORDS,
   MAX_USAGE_BATCH_SPAN_MS,
+  MAX_USAGE_BATCH_TALLIES,
+  USAGE_OTHER_SOURCES,
   expandUsageBatch,
   forEachUsageRecord,
   usageBatchRecordCount,
@@ -128,5 +130,21 @@ describe('usage batch, version 2', () => {
     expect(usageBatchRecordCount(batch)).toBe(1);
     expect(expandUsageBatch(batch)).toEqual(records);
     expect(usageBatchV2Schema.safeParse(batch).success).toBe(false);
+  });
+
+  it('carries tallies of unknown keys, alone or beside groups, bounded and validated', () => {
+    const tally = { minute: T0, fingerprint: '0123456789abcdef', ip: '192.0.2.1', code: 'NOT_FOUND', transport: 'http', calls: 5 } as const;
+    expect(refusal({ ...valid(), tallies: [tally] })).toBeUndefined();
+    const alone = { ...valid(), groups: [], since: T0 + 300, tallies: [tally, { ...tally, fingerprint: undefined, ip: USAGE_OTHER_SOURCES, calls: 99 }] };
+    expect(refusal(alone)).toBeUndefined();
+    expect(usageBatchRecordCount(usageBatchSchema.parse(alone))).toBe(0);
+    expect(refusal({ ...alone, tallies: undefined })).toMatch(/^groups: a batch without tallies/);
+    expect(refusal({ ...alone, tallies: [] })).toMatch(/^tallies:/);
+    expect(refusal({ ...alone, tallies: [{ ...tally, minute: T0 + 1 }] })).toMatch(/^tallies\.0\.minute:/);
+    expect(refusal({ ...alone, tallies: [{ ...tally, calls: 0 }] })).toMatch(/^tallies\.0\.calls:/);
+    expect(refusal({ ...alone, tallies: [{ ...tally, ip: 'x'.repeat(65) }] })).toMatch(/^tallies\.0\.ip:/);
+    expect(refusal({ ...alone, tallies: [{ ...tally, tenant: 'Not A Tenant!' }] })).toMatch(/^tallies\.0\.tenant:/);
+    expect(refusal({ ...alone, tallies: [{ ...tally, scopes: [] }] })).toMatch(/^tallies\.0:/);
+    expect(refusal({ ...alone, tallies: Array.from({ length: MAX_USAGE_BATCH_TALLIES + 1 }, () => tally) })).toMatch(/^tallies:/);
   });
 });

@@ -3,6 +3,8 @@ export * from './key-format.js';
 export * from './scopes.js';
 export * from './admin-permissions.js';
 export * from './ip-allowlist.js';
+export * from './client-address.js';
+export * from './failed-verify-throttle.js';
 export * from './key-status.js';
 export * from './key-quota.js';
 export * from './key-record.js';

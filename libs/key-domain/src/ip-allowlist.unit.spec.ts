@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { formatCidr, ipAllowed, parseCidr, parseIp } from './ip-allowlist.js';
+import ipaddr from 'ipaddr.js';
+import { canonicalIp, formatCidr, ipAllowed, parseCidr, parseIp } from './ip-allowlist.js';
 
 /** Reference: addresses as BigInt, prefix match by shifting. Independent of ipaddr.js. */
 function v4ToBig(octets: number[]): bigint {
@@ -51,6 +52,25 @@ describe('IP allowlists', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("reads dotted IPv4 text exactly as ipaddr.js's general parser does, leading zeros, large octets and all", () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('00', '010', '08', '0x1f', '255', '256', ''));
+    fc.assert(
+      fc.property(fc.array(octet, { minLength: 1, maxLength: 5 }), (octets) => {
+        const text = octets.join('.');
+        const general = ipaddr.isValid(text) ? ipaddr.parse(text) : undefined;
+        const general4 = general?.kind() === 'ipv4' ? general.toString() : general === undefined ? undefined : (general as ipaddr.IPv6).toIPv4Address().toString();
+        expect(parseIp(text)?.toString()).toBe(general4);
+        expect(canonicalIp(text)).toBe(general4);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(canonicalIp('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    for (const mapped of ['::ffff:10.0.0.1', '::ffff:010.0.0.1', '::ffff:255.255.255.255', '::ffff:256.0.0.1', '::ffff:0.0.0.0'])
+      expect(parseIp(mapped)?.toString()).toBe(ipaddr.isValid(mapped) ? (ipaddr.parse(mapped) as ipaddr.IPv6).toIPv4Address().toString() : undefined);
+    expect(canonicalIp('2001:DB8::1')).toBe('2001:db8::1');
+    expect(canonicalIp('unknown')).toBeUndefined();
   });
 
   it('never matches across families', () => {

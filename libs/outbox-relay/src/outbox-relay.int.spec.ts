@@ -4,7 +4,7 @@ import type { EventEnvelope } from '@keyledger/contracts';
 import { deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
 import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
+import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
 import { createOutboxRelay } from './create-outbox-relay.js';
 import type { OutboxRelay } from './outbox-relay.js';
 
@@ -195,7 +195,7 @@ describe('OutboxRelay', () => {
     await relay.stop();
     relays.pop();
     await deleteEventStreams(ctx.jsm, ctx.topology);
-    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+    await ensureEventStreams(ctx.jsm, ctx.topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
     await ctx.store.append('key-l1', 2, [testEvent({ n: 3 })]);
     relays.push(startRelay(ctx));
     await eventually(

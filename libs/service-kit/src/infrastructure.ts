@@ -41,6 +41,13 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
     maxAgeMs: 0,
     usageMaxAgeMs: config.KEYLEDGER_USAGE_STREAM_MAX_AGE_MS,
     deliveryMaxAgeMs: config.KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS,
+    maxBytes: {
+      events: config.KEYLEDGER_EVENT_STREAM_MAX_BYTES,
+      deadLetters: config.KEYLEDGER_DLQ_STREAM_MAX_BYTES,
+      usage: config.KEYLEDGER_USAGE_STREAM_MAX_BYTES,
+      delivery: config.KEYLEDGER_DELIVERY_STREAM_MAX_BYTES,
+      notifications: config.KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES,
+    },
   });
   return {
     db,

@@ -43,6 +43,12 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
+/**
+ * Streams of a test context: NATS reserves each stream's max_bytes on its store, and many test
+ * files share one server at once, so theirs are far smaller than an installation's.
+ */
+export const TEST_STREAM_MAX_BYTES = { events: 256 * 1024 ** 2, deadLetters: 64 * 1024 ** 2, usage: 256 * 1024 ** 2, delivery: 64 * 1024 ** 2, notifications: 64 * 1024 ** 2 } as const;
+
 export function testInfrastructure(): { databaseUrl: string; natsUrl: string } {
   const databaseUrl = process.env['KEYLEDGER_TEST_DATABASE_URL'];
   const natsUrl = process.env['KEYLEDGER_TEST_NATS_URL'];
@@ -84,7 +90,7 @@ export async function createTestContext(label: string, options: TestContextOptio
     tls: own?.tls,
   });
   const jsm = await jetstreamManager(nc);
-  await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
+  await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
   const serviceDbs: DataSource[] = [];
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const serviceEnv = {
@@ -95,6 +101,17 @@ export async function createTestContext(label: string, options: TestContextOptio
     KEYLEDGER_SUBJECT_PREFIX: topology.subjectPrefix,
     KEYLEDGER_EVENT_STREAM: topology.eventStream,
     KEYLEDGER_USAGE_STREAM: topology.usageStream,
+    KEYLEDGER_EVENT_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.events),
+    KEYLEDGER_DLQ_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.deadLetters),
+    KEYLEDGER_USAGE_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.usage),
+    KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.delivery),
+    KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.notifications),
+    // The tests call /v1/authorize from this machine as a gateway would, with the caller's
+    // address and cost in headers; a test of an untrusted peer sets it to ''.
+    VERIFIER_TRUSTED_PROXIES: '127.0.0.1,::1',
+    // Tests poll for keys not yet known, from this one address, as fast as they can; the tests of
+    // the throttle set their own limit.
+    VERIFIER_FAILED_VERIFY_LIMIT: '1000000',
   };
   return {
     id,

@@ -44,13 +44,17 @@ describe('usage ledger', () => {
     ]);
     expect(await ledger.ingest([first])).toEqual({ stored: 1, duplicates: 0, duplicateIds: [], records: 5 });
 
-    const rows = await ctx.ownerDb.query<{ partition: string; scopes: string[] }[]>(
+    const rows = await ctx.ownerDb.query<{ partition: string; key_id: string | null; scopes: string[] }[]>(
       `select tableoid::regclass::text as partition, key_id, fingerprint, scopes, seq from usage_records order by seq`,
     );
-    expect(rows.map((r) => r.partition)).toEqual(Array(5).fill('usage_records_20300115'));
+    // Records of known keys only: a string that named no key is counted, not stored.
+    expect(rows.map((r) => r.partition)).toEqual(Array(4).fill('usage_records_20300115'));
     expect(rows[0]!.scopes).toEqual(['orders:read']);
     expect(rows[1]!.scopes).toEqual([]);
-    expect(rows[3]).toMatchObject({ key_id: null, fingerprint: '0123456789abcdef' });
+    expect(rows.map((r) => r.key_id)).toEqual([KEY_A, KEY_A, KEY_A, KEY_B]);
+    expect(await ctx.ownerDb.query(`select minute, ip, fingerprint, tenant, code, transport, calls::int from usage_unknown_minutes`)).toEqual([
+      { minute: new Date(T0), ip: '192.0.2.9', fingerprint: '0123456789abcdef', tenant: 'acme', code: 'NOT_FOUND', transport: 'http', calls: 1 },
+    ]);
 
     const window = { since: T0 - DAY, until: T0 + DAY };
     const byMinute = await ledger.keyUsage(KEY_A, 'acme', window, 'minute');
@@ -173,20 +177,20 @@ describe('usage ledger', () => {
       'usage_records_20300115',
       'usage_records_20300224',
     ]);
-    const tables = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'];
+    const tables = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours', 'usage_unknown_minutes'];
     const day = (at: number): string => new Date(at).toISOString().slice(0, 10).replaceAll('-', '');
     const today = day(Date.now());
     // Three days ago: a day that is over, which retention may drop.
     const past = Date.now() - 3 * DAY;
     await ledger.ingest([batch([used({ at: past })], past)]);
     const all = async (): Promise<string[]> => (await Promise.all(tables.map(partitions))).flat();
-    expect((await all()).filter((name) => name.endsWith(day(past)))).toHaveLength(4);
+    expect((await all()).filter((name) => name.endsWith(day(past)))).toHaveLength(5);
     // Asked to drop everything before 2030, it drops only the days that are over: never today,
     // the week the migration created ahead, or 2030.
-    expect(await ledger.dropPartitionsBefore(T0)).toBe(4);
+    expect(await ledger.dropPartitionsBefore(T0)).toBe(5);
     const left = await all();
     expect(left.filter((name) => name.slice(-8) < today)).toEqual([]);
-    expect(left.filter((name) => name.endsWith(today))).toHaveLength(4);
+    expect(left.filter((name) => name.endsWith(today))).toHaveLength(5);
     expect(await partitions()).toEqual(expect.arrayContaining(['usage_records_20300112', 'usage_records_20300115', 'usage_records_20300224']));
     // The services' role cannot reach the unbounded function behind it.
     await expect(ctx.appDb.query(`select usage_drop_partitions_unbounded('2099-01-01')`)).rejects.toThrow(/permission denied/);
@@ -206,5 +210,38 @@ describe('usage ledger', () => {
     // Even the owner cannot edit a stored record.
     await expect(ctx.ownerDb.query(`update usage_records set cost = 1`)).rejects.toThrow(/append-only/);
     await expect(ctx.ownerDb.query(`delete from usage_records`)).rejects.toThrow(/append-only/);
+  });
+
+  it('counts tallies of unknown keys once per minute, source and fingerprint, once per batch however often it comes', async () => {
+    const minute = T0 + 10 * 60_000;
+    const tallyBatch = (calls: number): UsageBatch =>
+      usageBatchSchema.parse({
+        schemaVersion: 2,
+        batchId: newPrefixedId('ub'),
+        instance: 'verifier-a',
+        createdAt: minute + 1000,
+        since: minute + 1000,
+        groups: [],
+        tallies: [
+          { minute, fingerprint: 'fedcba9876543210', tenant: 'globex', ip: '198.51.100.4', code: 'NOT_FOUND', transport: 'http', calls },
+          { minute, ip: '198.51.100.4', code: 'NOT_FOUND', transport: 'http', calls: 1000 },
+          { minute, ip: '*', code: 'MALFORMED', transport: 'grpc', calls: 7 },
+        ],
+      });
+    const first = tallyBatch(3);
+    expect(await ledger.ingest([first, tallyBatch(4)])).toEqual({ stored: 2, duplicates: 0, duplicateIds: [], records: 0 });
+    expect(await ledger.ingest([first])).toMatchObject({ stored: 0, duplicates: 1 });
+    const rows = await ctx.ownerDb.query<{ ip: string; fingerprint: string; tenant: string; calls: number }[]>(
+      `select ip, fingerprint, tenant, code, calls::int from usage_unknown_minutes where minute = $1 order by ip, fingerprint`,
+      [new Date(minute)],
+    );
+    expect(rows).toEqual([
+      { ip: '*', fingerprint: '', tenant: '', code: 'MALFORMED', calls: 7 * 2 },
+      { ip: '198.51.100.4', fingerprint: '', tenant: '', code: 'NOT_FOUND', calls: 2000 },
+      { ip: '198.51.100.4', fingerprint: 'fedcba9876543210', tenant: 'globex', code: 'NOT_FOUND', calls: 7 },
+    ]);
+    // They count among the tenant's sources, as unknown keys always did.
+    const globex = await ledger.tenantUsage('globex', { since: T0 - DAY, until: T0 + DAY }, 10);
+    expect(globex.topSources).toEqual([{ ip: '198.51.100.4', calls: 7, invalid: 7 }]);
   });
 });

@@ -38,9 +38,12 @@ export interface UsageWindow {
 
 /**
  * The auditor's usage store in Postgres. `ingest` writes batches idempotently in one
- * statement: their ids into `usage_batches` (a batch already there is skipped whole), their
- * records into the day-partitioned `usage_records`, and the aggregates (per key and minute,
- * per source and hour, each key's last use) from the same rows. Queries read the aggregates.
+ * statement: their ids into `usage_batches` (a batch already there is skipped whole), the
+ * records of known keys into the day-partitioned `usage_records`, and the aggregates (per key
+ * and minute, per source and hour, each key's last use) from the same rows. Verifications of
+ * strings that named no key (a batch's tallies, and records without a key id from verifiers that
+ * do not tally them) are only counted, in `usage_unknown_minutes`: per minute, source,
+ * fingerprint, tenant asked for, code and transport, never a row per request. Queries read the aggregates.
  */
 export class UsageLedger {
   /** UTC days (ms at midnight) whose partitions exist. */
@@ -86,6 +89,16 @@ export class UsageLedger {
     const costs = new Array<number>(count);
     const transports = new Array<string>(count);
     const instances = new Array<string>(count);
+    const tallies = {
+      batchIds: [] as string[],
+      minutes: [] as number[],
+      ips: [] as (string | null)[],
+      fingerprints: [] as (string | null)[],
+      tenants: [] as (string | null)[],
+      codes: [] as string[],
+      transports: [] as string[],
+      calls: [] as number[],
+    };
     let i = 0;
     for (const batch of batches) {
       days.add(batch.createdAt - (batch.createdAt % DAY_MS));
@@ -112,6 +125,18 @@ export class UsageLedger {
         instances[i] = batch.instance;
         i += 1;
       });
+      if (batch.schemaVersion === 2)
+        for (const tally of batch.tallies ?? []) {
+          days.add(tally.minute - (tally.minute % DAY_MS));
+          tallies.batchIds.push(batch.batchId);
+          tallies.minutes.push(tally.minute);
+          tallies.ips.push(tally.ip ?? null);
+          tallies.fingerprints.push(tally.fingerprint ?? null);
+          tallies.tenants.push(tally.tenant ?? null);
+          tallies.codes.push(tally.code);
+          tallies.transports.push(tally.transport);
+          tallies.calls.push(tally.calls);
+        }
     }
     await this.ensurePartitions(days);
     const [row] = await this.db.query<{ stored: string[]; records: number }[]>(
@@ -131,8 +156,25 @@ export class UsageLedger {
        ),
        records as (
          insert into usage_records (at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
-         select * from input
-         returning 1
+         select * from input where key_id is not null
+       ),
+       tallies as (
+         select to_timestamp(t.minute / 1000.0) as minute, t.ip, t.fingerprint, t.tenant, t.code, t.transport, t.calls
+         from unnest($17::text[], $18::float8[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int[])
+              as t(batch_id, minute, ip, fingerprint, tenant, code, transport, calls)
+         where t.batch_id in (select batch_id from new_batches)
+       ),
+       unknown as (
+         select date_trunc('minute', at) as minute, ip, fingerprint, tenant, code, transport, 1 as calls from input where key_id is null
+         union all
+         select minute, ip, fingerprint, tenant, code, transport, calls from tallies
+       ),
+       unknown_minutes as (
+         insert into usage_unknown_minutes as u (minute, ip, fingerprint, tenant, code, transport, calls)
+         select minute, coalesce(ip, ''), coalesce(fingerprint, ''), coalesce(tenant, ''), code, transport, sum(calls)
+         from unknown
+         group by 1, 2, 3, 4, 5, 6
+         on conflict (minute, ip, fingerprint, tenant, code, transport) do update set calls = u.calls + excluded.calls
        ),
        minutes as (
          insert into usage_key_minutes as m (key_id, minute, code, tenant, calls, cost)
@@ -143,8 +185,11 @@ export class UsageLedger {
        ),
        sources as (
          insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid, last_seen_at)
-         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), count(*), count(*) filter (where code <> 'VALID'), max(at)
-         from input
+         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), sum(calls),
+                coalesce(sum(calls) filter (where code <> 'VALID'), 0), max(at)
+         from (select tenant, key_id, ip, at, code, 1 as calls from input where key_id is not null
+               union all
+               select tenant, null, ip, minute, code, calls from unknown) as used
          group by 1, 2, 3, 4
          on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid,
                                                              last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)
@@ -157,7 +202,7 @@ export class UsageLedger {
          on conflict (key_id) do update set first_used_at = least(k.first_used_at, excluded.first_used_at),
                                             last_used_at = greatest(k.last_used_at, excluded.last_used_at)
        )
-       select array(select batch_id from new_batches) as stored, (select count(*) from records)::int as records`,
+       select array(select batch_id from new_batches) as stored, (select count(*) from input)::int as records`,
       [
         batches.map((b) => b.batchId),
         batches.map((b) => b.createdAt),
@@ -175,6 +220,14 @@ export class UsageLedger {
         costs,
         transports,
         instances,
+        tallies.batchIds,
+        tallies.minutes,
+        tallies.ips,
+        tallies.fingerprints,
+        tallies.tenants,
+        tallies.codes,
+        tallies.transports,
+        tallies.calls,
       ],
     );
     const stored = new Set(row?.stored ?? []);

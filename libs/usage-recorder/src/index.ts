@@ -4,3 +4,4 @@ export * from './usage-recorder.js';
 export * from './usage-publisher.js';
 export * from './usage-metrics.js';
 export * from './usage-recording.js';
+export * from './unknown-key-tally.js';

@@ -1,6 +1,8 @@
 import type { KeyUsed } from '@keyledger/contracts';
 import type { EncodedUsageBatch } from './usage-groups.js';
 import { UsageGroups } from './usage-groups.js';
+import type { UnknownKeyTallySettings } from './unknown-key-tally.js';
+import { DEFAULT_UNKNOWN_KEY_TALLY_SETTINGS, UnknownKeyTally } from './unknown-key-tally.js';
 
 /** Publishes one batch; resolves once the usage stream has stored it (or had it already). */
 export type UsageBatchPublisher = (batch: EncodedUsageBatch) => Promise<void>;
@@ -17,6 +19,8 @@ export interface UsageBufferSettings {
   /** Delay before retrying a failed publish, doubling up to maxRetryDelayMs. */
   readonly retryDelayMs: number;
   readonly maxRetryDelayMs: number;
+  /** How records that name no key are counted rather than kept; DEFAULT_UNKNOWN_KEY_TALLY_SETTINGS when unset. */
+  readonly unknownKeys?: UnknownKeyTallySettings;
 }
 
 export const DEFAULT_USAGE_BUFFER_SETTINGS: UsageBufferSettings = {
@@ -75,6 +79,8 @@ export class UsageBuffer {
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly clock: () => number;
+  /** Records that name no key, counted (a flood of random keys is a bounded number of tallies). */
+  private readonly tally: UnknownKeyTally;
 
   constructor(
     private readonly deps: UsageBufferDependencies,
@@ -82,6 +88,7 @@ export class UsageBuffer {
   ) {
     if (settings.batchRecords > settings.capacity) throw new RangeError('a batch cannot be larger than the buffer');
     this.clock = deps.clock ?? Date.now;
+    this.tally = new UnknownKeyTally(settings.unknownKeys ?? DEFAULT_UNKNOWN_KEY_TALLY_SETTINGS);
   }
 
   /** Starts the interval flush. */
@@ -90,8 +97,15 @@ export class UsageBuffer {
     this.timer.unref();
   }
 
-  /** Queues a record, or drops and counts it when the buffer is full. Never waits. */
+  /**
+   * Queues a record, or drops and counts it when the buffer is full; a record that names no key
+   * is counted in a tally instead (bounded whatever comes), published with the next batch. Never waits.
+   */
   add(record: KeyUsed): void {
+    if (!this.closing && record.keyId === undefined) {
+      this.tally.add(record);
+      return;
+    }
     if (this.closing || this.queued + this.inFlight >= this.settings.capacity) {
       this.dropped += 1;
       return;
@@ -149,11 +163,13 @@ export class UsageBuffer {
     }
   }
 
-  /** Closes the forming batch, if any, and puts it behind the batches due. */
+  /** Closes the forming batch, with the tallies counted so far, and puts it behind the batches due. */
   private makeDue(): void {
-    if (this.forming === undefined) return;
-    this.forming.seal();
-    this.due.push(this.forming);
+    if (this.forming === undefined && this.tally.size === 0) return;
+    const batch = this.forming ?? new UsageGroups();
+    if (this.tally.size > 0) batch.addTallies(this.tally.drain());
+    batch.seal();
+    this.due.push(batch);
     this.forming = undefined;
   }
 

@@ -5,12 +5,12 @@ import type { UsageBufferSettings } from './usage-buffer.js';
 import { UsageBuffer } from './usage-buffer.js';
 import type { EncodedUsageBatch } from './usage-groups.js';
 
+const KEY = newPrefixedId('key');
 const record = (n: number): KeyUsed => ({
-  keyId: undefined,
-  fingerprint: 'abcdef0123456789',
+  keyId: KEY,
   at: 1_700_000_000_000 + n,
   scopes: [],
-  code: 'NOT_FOUND',
+  code: 'VALID',
   cost: 0,
   transport: 'http',
 });

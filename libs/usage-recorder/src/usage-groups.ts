@@ -1,4 +1,4 @@
-import type { KeyUsed, UsageBatchV2 } from '@keyledger/contracts';
+import type { KeyUsed, UsageBatchV2, UsageTally } from '@keyledger/contracts';
 import { MAX_USAGE_BATCH_SPAN_MS } from '@keyledger/contracts';
 
 /** A batch ready to publish: its id (the message's `Nats-Msg-Id`) and its JSON. */
@@ -50,6 +50,8 @@ export class UsageGroups {
   /** The other groups, by `usageGroupKey`. */
   private readonly byKey = new Map<string, Group>();
   private count = 0;
+  /** Counts of verifications of strings that named no key, published with the batch (`UnknownKeyTally`). */
+  private tallies: readonly UsageTally[] = [];
   private earliest = Number.POSITIVE_INFINITY;
   private latest = Number.NEGATIVE_INFINITY;
   private sealed = false;
@@ -104,6 +106,17 @@ export class UsageGroups {
     return group;
   }
 
+  /** Publishes these tallies with the batch, in messages of their own. */
+  addTallies(tallies: readonly UsageTally[]): void {
+    if (this.sealed) throw new Error('a sealed usage batch takes no more tallies');
+    this.tallies = this.tallies.length === 0 ? tallies : [...this.tallies, ...tallies];
+  }
+
+  /** True when the batch holds neither records nor tallies. */
+  get empty(): boolean {
+    return this.count === 0 && this.tallies.length === 0;
+  }
+
   /**
    * Takes no more records, and lets go of what finding a group needs (the lookups and each
    * group's first record), keeping what `encode` needs: a batch waiting to be published (many
@@ -122,9 +135,32 @@ export class UsageGroups {
    * until each half fits. Each message is a batch of its own, with its own id and `since`.
    */
   encode(header: UsageBatchHeader, maxBytes: number): EncodedUsageBatch[] {
-    return encodeGroups(this.groups, this.count, header, maxBytes);
+    const messages = this.count === 0 ? [] : encodeGroups(this.groups, this.count, header, maxBytes);
+    return this.tallies.length === 0 ? messages : [...messages, ...encodeTallies(this.tallies, header, maxBytes)];
   }
 }
+
+/**
+ * Tallies as batches of their own (no groups; `since` is the batch's `createdAt`), halved until
+ * each message fits in `maxBytes`. They count no records: a message's `records` is 0.
+ */
+function encodeTallies(tallies: readonly UsageTally[], header: UsageBatchHeader, maxBytes: number): EncodedUsageBatch[] {
+  if (tallies.length > MAX_TALLIES_PER_MESSAGE) {
+    const half = Math.ceil(tallies.length / 2);
+    return [...encodeTallies(tallies.slice(0, half), header, maxBytes), ...encodeTallies(tallies.slice(half), header, maxBytes)];
+  }
+  const batchId = header.newBatchId();
+  const batch: UsageBatchV2 = { schemaVersion: 2, batchId, instance: header.instance, createdAt: header.createdAt, since: header.createdAt, groups: [], tallies: [...tallies] };
+  const payload = JSON.stringify(batch);
+  if (tallies.length > 1 && Buffer.byteLength(payload) > maxBytes) {
+    const half = Math.ceil(tallies.length / 2);
+    return [...encodeTallies(tallies.slice(0, half), header, maxBytes), ...encodeTallies(tallies.slice(half), header, maxBytes)];
+  }
+  return [{ batchId, records: 0, payload }];
+}
+
+/** A batch message's tallies at most (the schema's MAX_USAGE_BATCH_TALLIES). */
+const MAX_TALLIES_PER_MESSAGE = 10_000;
 
 function encodeGroups(groups: readonly Group[], records: number, header: UsageBatchHeader, maxBytes: number): EncodedUsageBatch[] {
   const batchId = header.newBatchId();

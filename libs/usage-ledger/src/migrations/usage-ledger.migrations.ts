@@ -1,8 +1,59 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { assertIdentifier } from '@keyledger/event-store';
 
+/** The tables the first migration partitioned by day. */
+const FIRST_PARTITIONED_TABLES = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'] as const;
+
 /** The tables partitioned by day, each with its partition key. */
-export const USAGE_PARTITIONED_TABLES = ['usage_records', 'usage_batches', 'usage_key_minutes', 'usage_source_hours'] as const;
+export const USAGE_PARTITIONED_TABLES = [...FIRST_PARTITIONED_TABLES, 'usage_unknown_minutes'] as const;
+
+/** `usage_create_partitions(day)`: one partition per UTC day and table, named <table>_YYYYMMDD; safe to call concurrently. */
+function createPartitionsFunction(schema: string, tables: readonly string[]): string {
+  return `
+        create or replace function usage_create_partitions(day date) returns void
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          parent text;
+          lower timestamptz := day::timestamp at time zone 'UTC';
+        begin
+          foreach parent in array array['${tables.join("','")}'] loop
+            if to_regclass(format('${schema}.%I', parent || '_' || to_char(day, 'YYYYMMDD'))) is null then
+              begin
+                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)',
+                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day');
+              exception when duplicate_table or unique_violation then
+                null; -- another auditor created it first
+              end;
+            end if;
+          end loop;
+        end $$`;
+}
+
+/** A function `name(before date)` that drops every daily partition of these tables of a day before `before`; returns how many. */
+function dropPartitionsFunction(schema: string, name: string, tables: readonly string[]): string {
+  return `
+        create or replace function ${name}(before date) returns integer
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          partition regclass;
+          dropped integer := 0;
+        begin
+          for partition in
+            select child.oid::regclass
+            from pg_inherits i
+            join pg_class parent on parent.oid = i.inhparent
+            join pg_class child on child.oid = i.inhrelid
+            join pg_namespace n on n.oid = parent.relnamespace
+            where n.nspname = '${schema}'
+              and parent.relname = any (array['${tables.join("','")}'])
+              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
+          loop
+            execute format('drop table %s', partition);
+            dropped := dropped + 1;
+          end loop;
+          return dropped;
+        end $$`;
+}
 
 /**
  * The usage ledger: every KeyUsed record (append-only, partitioned by day), the batch ids
@@ -86,48 +137,9 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
       await queryRunner.query(
         `create trigger usage_records_no_truncate before truncate on usage_records for each statement execute function reject_usage_change()`,
       );
-      // One partition per UTC day and table, named <table>_YYYYMMDD; safe to call concurrently.
-      await queryRunner.query(`
-        create function usage_create_partitions(day date) returns void
-        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
-        declare
-          parent text;
-          lower timestamptz := day::timestamp at time zone 'UTC';
-        begin
-          foreach parent in array array['${USAGE_PARTITIONED_TABLES.join("','")}'] loop
-            if to_regclass(format('${schema}.%I', parent || '_' || to_char(day, 'YYYYMMDD'))) is null then
-              begin
-                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)',
-                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day');
-              exception when duplicate_table or unique_violation then
-                null; -- another auditor created it first
-              end;
-            end if;
-          end loop;
-        end $$`);
+      await queryRunner.query(createPartitionsFunction(schema, FIRST_PARTITIONED_TABLES));
       // Retention: drops every daily partition of a day before \`before\`; returns how many.
-      await queryRunner.query(`
-        create function usage_drop_partitions(before date) returns integer
-        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
-        declare
-          partition regclass;
-          dropped integer := 0;
-        begin
-          for partition in
-            select child.oid::regclass
-            from pg_inherits i
-            join pg_class parent on parent.oid = i.inhparent
-            join pg_class child on child.oid = i.inhrelid
-            join pg_namespace n on n.oid = parent.relnamespace
-            where n.nspname = '${schema}'
-              and parent.relname = any (array['${USAGE_PARTITIONED_TABLES.join("','")}'])
-              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
-          loop
-            execute format('drop table %s', partition);
-            dropped := dropped + 1;
-          end loop;
-          return dropped;
-        end $$`);
+      await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions', FIRST_PARTITIONED_TABLES));
       await queryRunner.query(`revoke all on function usage_create_partitions(date), usage_drop_partitions(date) from public`);
       await queryRunner.query(`grant execute on function usage_create_partitions(date), usage_drop_partitions(date) to ${role}`);
       await queryRunner.query(`grant select, insert on usage_records, usage_batches to ${role}`);
@@ -137,7 +149,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
-      for (const table of [...USAGE_PARTITIONED_TABLES, 'usage_keys']) await queryRunner.query(`drop table ${table}`);
+      for (const table of [...FIRST_PARTITIONED_TABLES, 'usage_keys']) await queryRunner.query(`drop table ${table}`);
       await queryRunner.query(`drop function usage_drop_partitions(date)`);
       await queryRunner.query(`drop function usage_create_partitions(date)`);
       await queryRunner.query(`drop function reject_usage_change()`);
@@ -190,5 +202,51 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
-  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000, AddUsageSourceLastSeen1764000012000];
+  /**
+   * Verifications of strings that named no key, counted per minute, source, fingerprint, tenant
+   * asked for, code and transport rather than stored one row each (a flood of random keys would
+   * otherwise be a row per request). '' stands for none in the text columns (they are part of the
+   * key); the source '*' counts the sources a verifier saw beyond its limit for the minute.
+   * Partitioned by day like the other aggregates: the partition functions learn the new table.
+   */
+  class CreateUsageUnknownMinutes1764000013000 implements MigrationInterface {
+    readonly name = 'CreateUsageUnknownMinutes1764000013000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      await queryRunner.query(`
+        create table usage_unknown_minutes (
+          minute       timestamptz not null,
+          ip           text not null,
+          fingerprint  text not null,
+          tenant       text not null,
+          code         text not null,
+          transport    text not null,
+          calls        bigint not null,
+          primary key (minute, ip, fingerprint, tenant, code, transport)
+        ) partition by range (minute)`);
+      await queryRunner.query(`grant select, insert, update on usage_unknown_minutes to ${role}`);
+      await queryRunner.query(createPartitionsFunction(schema, USAGE_PARTITIONED_TABLES));
+      await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions_unbounded', USAGE_PARTITIONED_TABLES));
+      // The days that already have partitions get this table's too.
+      await queryRunner.query(`
+        select usage_create_partitions(to_date(right(child.relname, 8), 'YYYYMMDD'))
+        from pg_inherits i
+        join pg_class parent on parent.oid = i.inhparent
+        join pg_class child on child.oid = i.inhrelid
+        join pg_namespace n on n.oid = parent.relnamespace
+        where n.nspname = '${schema}' and parent.relname = 'usage_batches' and child.relname ~ '_[0-9]{8}$'`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      await queryRunner.query(createPartitionsFunction(schema, FIRST_PARTITIONED_TABLES));
+      await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions_unbounded', FIRST_PARTITIONED_TABLES));
+      await queryRunner.query(`drop table usage_unknown_minutes`);
+    }
+  }
+
+  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000, AddUsageSourceLastSeen1764000012000, CreateUsageUnknownMinutes1764000013000];
 }

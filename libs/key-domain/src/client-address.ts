@@ -1,0 +1,62 @@
+import type { IpRange } from './ip-allowlist.js';
+import { canonicalIp, ipAllowed, parseIp } from './ip-allowlist.js';
+
+/** Where a request's caller address came from, as the edge read it. */
+export interface RequestOrigin {
+  /** The TCP peer's address (the socket's remote address). */
+  readonly peer: string | undefined;
+  /** `X-Real-IP`, as received. */
+  readonly realIp: string | undefined;
+  /** `X-Forwarded-For`, as received (one header; several are joined with commas by Node). */
+  readonly forwardedFor: string | undefined;
+}
+
+/** Who the caller is, and whether the headers that assert it (and cost, and tenant) may be honoured. */
+export interface ClientAddress {
+  /** The caller's address as text; undefined when the peer's own is unknown. */
+  readonly ip: string | undefined;
+  /** The peer is a trusted proxy: its identity and cost headers are honoured. */
+  readonly viaTrustedProxy: boolean;
+}
+
+/** Most `X-Forwarded-For` entries walked, from the right: no real chain of proxies is longer. */
+const MAX_FORWARDED_HOPS = 32;
+
+/** True when `address` (text) is an IP address inside one of `ranges`. */
+export function isTrustedAddress(ranges: readonly IpRange[], address: string | undefined): boolean {
+  if (ranges.length === 0 || address === undefined) return false;
+  const parsed = parseIp(address);
+  return parsed !== undefined && ipAllowed(ranges, parsed);
+}
+
+/**
+ * The caller of a request, by the trusted-proxy rule: headers that say who the caller is are
+ * believed only from a TCP peer inside `trustedProxies`; from any other peer the caller is the
+ * peer itself, whatever the headers say. From a trusted proxy, `X-Real-IP` when set (the proxy
+ * writes it from its own peer), otherwise the right-most `X-Forwarded-For` address that is not a
+ * trusted proxy: every proxy appends the address it was called from, so the entries right of the
+ * first untrusted one were written by trusted proxies, and those left of it by whoever the
+ * client is, who may have written anything. When every entry is a trusted proxy, the left-most.
+ * An entry that is not an address ends the walk and is the caller (an IP allowlist refuses it).
+ */
+export function clientAddress(origin: RequestOrigin, trustedProxies: readonly IpRange[]): ClientAddress {
+  const peer = canonical(origin.peer);
+  if (!isTrustedAddress(trustedProxies, origin.peer)) return { ip: peer, viaTrustedProxy: false };
+  const realIp = origin.realIp?.trim();
+  if (realIp) return { ip: canonical(realIp), viaTrustedProxy: true };
+  const hops = origin.forwardedFor?.split(',') ?? [];
+  let caller: string | undefined;
+  for (let i = hops.length - 1; i >= Math.max(0, hops.length - MAX_FORWARDED_HOPS); i -= 1) {
+    const hop = hops[i]!.trim();
+    if (hop === '') continue;
+    caller = hop;
+    if (!isTrustedAddress(trustedProxies, hop)) break;
+  }
+  return { ip: caller === undefined ? peer : canonical(caller), viaTrustedProxy: true };
+}
+
+/** An address in its canonical text (`::ffff:10.0.0.1` is `10.0.0.1`); anything else as it came. */
+function canonical(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  return canonicalIp(address) ?? address;
+}

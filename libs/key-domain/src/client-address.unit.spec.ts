@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { clientAddress, isTrustedAddress } from './client-address.js';
+import type { IpRange } from './ip-allowlist.js';
+import { parseCidr } from './ip-allowlist.js';
+
+const ranges = (...cidrs: string[]): IpRange[] => cidrs.map((cidr) => parseCidr(cidr)!);
+const PROXIES = ranges('10.0.0.0/8', 'fd00::/8');
+
+describe('clientAddress', () => {
+  it('takes the peer and ignores every header from an untrusted peer', () => {
+    expect(clientAddress({ peer: '198.51.100.9', realIp: '10.1.1.1', forwardedFor: '10.1.1.1' }, PROXIES)).toEqual({
+      ip: '198.51.100.9',
+      viaTrustedProxy: false,
+    });
+  });
+
+  it('trusts no one when no proxy is configured, even loopback', () => {
+    expect(clientAddress({ peer: '127.0.0.1', realIp: '203.0.113.5', forwardedFor: undefined }, [])).toEqual({ ip: '127.0.0.1', viaTrustedProxy: false });
+  });
+
+  it('gives a dual-stack peer its IPv4 address, and matches it against IPv4 proxies', () => {
+    expect(clientAddress({ peer: '::ffff:198.51.100.9', realIp: undefined, forwardedFor: undefined }, [])).toEqual({ ip: '198.51.100.9', viaTrustedProxy: false });
+    expect(clientAddress({ peer: '::ffff:10.0.0.2', realIp: '203.0.113.5', forwardedFor: undefined }, PROXIES)).toEqual({ ip: '203.0.113.5', viaTrustedProxy: true });
+  });
+
+  it('takes X-Real-IP from a trusted proxy first', () => {
+    expect(clientAddress({ peer: '10.0.0.2', realIp: ' 203.0.113.5 ', forwardedFor: '198.51.100.1' }, PROXIES).ip).toBe('203.0.113.5');
+  });
+
+  it('takes the right-most untrusted X-Forwarded-For address, not the left-most a client may have forged', () => {
+    const origin = { peer: '10.0.0.2', realIp: undefined, forwardedFor: '1.2.3.4, 203.0.113.5, 10.0.0.7, fd00::1' };
+    expect(clientAddress(origin, PROXIES)).toEqual({ ip: '203.0.113.5', viaTrustedProxy: true });
+  });
+
+  it('takes the left-most address when every hop is a trusted proxy, and the peer when there is none', () => {
+    expect(clientAddress({ peer: '10.0.0.2', realIp: undefined, forwardedFor: '10.0.0.9,10.0.0.8' }, PROXIES).ip).toBe('10.0.0.9');
+    expect(clientAddress({ peer: '10.0.0.2', realIp: '', forwardedFor: ' , ' }, PROXIES).ip).toBe('10.0.0.2');
+  });
+
+  it('stops at an entry that is not an address: it becomes the caller, which no allowlist admits', () => {
+    expect(clientAddress({ peer: '10.0.0.2', realIp: undefined, forwardedFor: '203.0.113.5, unknown, 10.0.0.3' }, PROXIES).ip).toBe('unknown');
+  });
+
+  it('never lets an untrusted peer choose its address, whatever the headers (property)', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.option(fc.string()), fc.option(fc.string()), (peer, realIp, forwardedFor) => {
+        fc.pre(!isTrustedAddress(PROXIES, peer));
+        const result = clientAddress({ peer, realIp: realIp ?? undefined, forwardedFor: forwardedFor ?? undefined }, PROXIES);
+        return result.ip === peer && !result.viaTrustedProxy;
+      }),
+    );
+  });
+
+  it('never answers a trusted proxy from the forwarded chain when an untrusted hop lies right of it (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.ipV4(), { maxLength: 5 }), fc.ipV4(), fc.array(fc.constantFrom('10.1.2.3', '10.9.9.9'), { maxLength: 5 }), (forged, client, proxies) => {
+        fc.pre(!isTrustedAddress(PROXIES, client));
+        const forwardedFor = [...forged, client, ...proxies].join(', ');
+        return clientAddress({ peer: '10.0.0.1', realIp: undefined, forwardedFor }, PROXIES).ip === client;
+      }),
+    );
+  });
+});
