@@ -95,6 +95,7 @@ describe('the rotator’s response to incidents, through its durable consumer', 
         topology: ctx.topology,
         projection: new IncidentResponseProjection(it0.responder()),
         logger: ctx.logger,
+        auth: ctx.auth,
       },
       { redelivery: { maxDeliveries: 5, backoffMs: [50, 200] }, ackWaitMs: 5000, prefetch: 16 },
     );
@@ -339,6 +340,7 @@ describe('an incident interrupted or handled twice', () => {
         topology: it1.ctx.topology,
         projection: new IncidentResponseProjection(it1.responder(flaky)),
         logger: it1.ctx.logger,
+        auth: it1.ctx.auth,
       },
       { redelivery: { maxDeliveries: 5, backoffMs: [100] }, ackWaitMs: 5000, prefetch: 16 },
     );

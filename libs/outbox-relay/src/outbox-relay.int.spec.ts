@@ -46,7 +46,7 @@ function positionOf(message: JsMsg): { transactionId: string; position: string }
 }
 
 async function expectStreamMirrorsStore(ctx: TestContext, expected: number): Promise<void> {
-  const stored = await ctx.store.readAll(START_OF_LOG, expected + 1);
+  const stored = await ctx.store.readAll(START_OF_LOG, expected + 1).then((page) => page.events);
   expect(stored).toHaveLength(expected);
   const info = await ctx.jsm.streams.info(ctx.topology.eventStream);
   expect(info.state.messages).toBe(expected);
@@ -72,10 +72,12 @@ describe('OutboxRelay', () => {
     relays.push(startRelay(ctx));
     const [message] = await readStreamMessages(ctx.js, ctx.topology.eventStream, 1);
     const [stored] = await ctx.store.readStream('key-t1');
-    expect(message?.subject).toBe(`${ctx.topology.subjectPrefix}.events.key.KeySuspended`);
+    expect(message?.subject).toBe(`${ctx.topology.subjectPrefix}.events.key.KeyUpdated`);
     expect(message?.headers?.get(MESSAGE_HEADERS.msgId)).toBe(stored?.eventId);
     expect(message?.headers?.get('traceparent')).toBe(traceparent);
-    expect(message?.json<EventEnvelope>()).toEqual(stored);
+    const { auth, ...envelope } = message!.json<EventEnvelope & { auth: { v: number; mac: string } }>();
+    expect(envelope).toEqual(stored);
+    expect(auth).toEqual(ctx.auth.authenticator.sealPublished(stored!));
   });
 
   it('delivers 10,000 events from 8 concurrent writers exactly once, in (transaction_id, position) order', async () => {

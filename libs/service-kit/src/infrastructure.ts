@@ -4,8 +4,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { ServiceEnv } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
-import { busTopology, connectNats, ensureEventStreams } from '@keyledger/event-bus';
+import { EventRejections, busTopology, connectNats, ensureEventStreams } from '@keyledger/event-bus';
+import type { EventAuthentication } from '@keyledger/event-auth';
+import { EventAuthenticator } from '@keyledger/event-auth';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
+import type { Logger, Registry } from '@keyledger/observability';
 
 /** The connections a Keyledger service holds: Postgres (as the app role) and NATS. */
 export interface Infrastructure {
@@ -15,10 +18,22 @@ export interface Infrastructure {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
+  /**
+   * The event key and the process's one place for refused events (counter, log, alert): the
+   * store's reads and every bus reader built from it report there.
+   */
+  readonly auth: EventAuthentication;
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(service: string, config: ServiceEnv): Promise<Infrastructure> {
+/** What the connections report to: refused events are logged, counted and alerted as this process. */
+export interface InfrastructureReporting {
+  readonly instance: string;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+}
+
+export async function openInfrastructure(service: string, config: ServiceEnv, reporting: InfrastructureReporting): Promise<Infrastructure> {
   const db = createDataSource({
     url: config.DATABASE_URL,
     schema: config.DATABASE_SCHEMA,
@@ -38,14 +53,24 @@ export async function openInfrastructure(service: string, config: ServiceEnv): P
     usageMaxAgeMs: config.KEYLEDGER_USAGE_STREAM_MAX_AGE_MS,
     deliveryMaxAgeMs: config.KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS,
   });
+  const rejections = new EventRejections({
+    nc,
+    subjectPrefix: topology.subjectPrefix,
+    logger: reporting.logger,
+    registry: reporting.metrics,
+    service: reporting.instance,
+  });
+  const auth: EventAuthentication = { authenticator: new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS), rejections };
   return {
     db,
-    store: new PostgresEventStore(db),
+    store: new PostgresEventStore(db, auth),
     nc,
     js: jetstream(nc),
     jsm,
     topology,
+    auth,
     async close() {
+      rejections.close();
       // Drain delivers what is in flight and flushes pending publishes before closing.
       await nc.drain();
       await db.destroy();

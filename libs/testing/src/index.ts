@@ -9,3 +9,4 @@ export * from './grpc-client.js';
 export * from './otlp-receiver.js';
 export * from './https-receiver.js';
 export * from './cli-runner.js';
+export * from './forged-events.js';

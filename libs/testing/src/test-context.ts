@@ -6,11 +6,23 @@ import type { DataSource } from 'typeorm';
 import type { BusTopology } from '@keyledger/event-bus';
 import { busTopology, connectNats, deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
+import type { EventAuthentication, EventRejection, EventRejectionSink } from '@keyledger/event-auth';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { parseVersionedSecrets } from '@keyledger/key-secrets';
 import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
 
 export const APP_ROLE = 'keyledger_app';
+
+/** A rejection sink that keeps what it is told, for tests to look at (services count, log and alert: EventRejections). */
+export class RecordedRejections implements EventRejectionSink {
+  readonly all: EventRejection[] = [];
+
+  reject(rejection: EventRejection): void {
+    this.all.push(rejection);
+  }
+}
 
 /**
  * An isolated slice of the shared Postgres and NATS servers for one test file: its own
@@ -32,6 +44,8 @@ export interface TestContext {
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
   readonly logger: Logger;
+  /** The context's event key (also in `serviceEnv`), and every event refused by `store` or a reader built with it. */
+  readonly auth: EventAuthentication & { readonly rejections: RecordedRejections };
   /** Environment for a Keyledger process that should use this context. */
   readonly serviceEnv: Record<string, string>;
   close(): Promise<void>;
@@ -58,8 +72,11 @@ export async function createTestContext(label: string): Promise<TestContext> {
   const jsm = await jetstreamManager(nc);
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0 });
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const eventKeys = `1:${randomBytes(32).toString('base64')}`;
+  const auth = { authenticator: new EventAuthenticator(parseVersionedSecrets(eventKeys, 'event key')), rejections: new RecordedRejections() };
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
+    KEYLEDGER_EVENT_KEYS: eventKeys,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     DATABASE_APP_ROLE: APP_ROLE,
@@ -75,12 +92,13 @@ export async function createTestContext(label: string): Promise<TestContext> {
     schema,
     ownerDb,
     appDb,
-    store: new PostgresEventStore(appDb),
+    store: new PostgresEventStore(appDb, auth),
     nc,
     js: jetstream(nc),
     jsm,
     topology,
     logger,
+    auth,
     serviceEnv,
     async close() {
       await deleteEventStreams(jsm, topology);
