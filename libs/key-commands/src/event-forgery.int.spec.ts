@@ -204,8 +204,8 @@ describe('forged and replayed events (real NATS and Postgres)', () => {
     // The chain check finds each, at its position, though every hash chains.
     const report = await verifyEventChains(ctx.ownerDb, ctx.auth.authenticator);
     expect(report.ok).toBe(false);
-    expect(report.breaks).toEqual(
-      expect.arrayContaining(forged.map((row) => expect.objectContaining({ position: row.position, streamVersion: row.streamVersion, reason: 'mac-mismatch' }))),
+    expect(report.breaks.map(({ position, streamVersion, reason }) => ({ position, streamVersion, reason }))).toEqual(
+      expect.arrayContaining(forged.map(({ position, streamVersion }) => ({ position, streamVersion, reason: 'mac-mismatch' }))),
     );
     expect(report.breaks).toHaveLength(3);
 

@@ -1,7 +1,7 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { EventEnvelope, GlobalPosition } from '@keyledger/contracts';
+import type { GlobalPosition } from '@keyledger/contracts';
 import { verifierAppliedSubject } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
 import { EventMessageReader } from '@keyledger/event-bus';
