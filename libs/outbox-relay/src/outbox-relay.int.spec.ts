@@ -108,6 +108,33 @@ describe('OutboxRelay', () => {
     );
   });
 
+  it('resumes after the newest message it sealed, not after a forged one with a far position at the stream tail', async () => {
+    const first = startRelay(ctx, 'first');
+    relays.push(first);
+    await ctx.store.append('key-f1', NO_STREAM, [testEvent({ n: 1 })]);
+    const [genuine] = await readStreamMessages(ctx.js, ctx.topology.eventStream, 1);
+    const genuineId = genuine!.headers!.get(MESSAGE_HEADERS.msgId);
+    await first.stop();
+    relays.splice(relays.indexOf(first), 1);
+    // Copied from the genuine message, moved far ahead in headers and body; its seal cannot follow.
+    const forged = { ...genuine!.json<Record<string, unknown>>(), position: '99999999999', transactionId: '99999999999' };
+    const headers = genuine!.headers!;
+    headers.set(MESSAGE_HEADERS.position, '99999999999');
+    headers.set(MESSAGE_HEADERS.transactionId, '99999999999');
+    headers.set(MESSAGE_HEADERS.msgId, 'forged-tail');
+    await ctx.js.publish(genuine!.subject, JSON.stringify(forged), { headers });
+    await ctx.store.append('key-f1', 1, [testEvent({ n: 2 })]);
+    relays.push(startRelay(ctx, 'second'));
+    await eventually(
+      'the event appended after the forgery published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 3,
+    );
+    const ids = (await readStreamMessages(ctx.js, ctx.topology.eventStream, 3)).map((message) => message.headers?.get(MESSAGE_HEADERS.msgId));
+    expect(ids).toEqual([genuineId, 'forged-tail', (await ctx.store.readStream('key-f1'))[1]!.eventId]);
+    expect(ctx.auth.rejections.all).toEqual([expect.objectContaining({ source: 'bus', reason: 'bad-mac', position: '99999999999' })]);
+  });
+
   it('lets one relay lead and hands over to the standby when the leader stops', async () => {
     const first = startRelay(ctx, 'first');
     relays.push(first);
