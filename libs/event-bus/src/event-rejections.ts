@@ -80,11 +80,6 @@ export class EventRejections implements EventRejectionSink {
     if (count !== undefined) this.alert(rejection, count);
   }
 
-  /** Refusals counted so far, by reason and source. */
-  counts(): ReadonlyMap<string, number> {
-    return new Map([...this.totals.values()].map(({ labels, total }) => [`${labels.source}:${labels.reason}`, total]));
-  }
-
   close(): void {
     clearInterval(this.timer);
   }
