@@ -37,7 +37,7 @@ async function setup(label: string, rolledBack: boolean): Promise<Setup> {
     await runner.release();
   }
   const db = await createDataSource({ url: ctx.databaseUrl, schema: ctx.schema, role: SERVICE_DATABASE_ROLES.issuer, poolSize: 1 }).initialize();
-  return { label, ctx, db, store: new PostgresEventStore(db), versions: new Array<number>(STREAMS).fill(0), streamBase: 0 };
+  return { label, ctx, db, store: new PostgresEventStore(db, ctx.auth), versions: new Array<number>(STREAMS).fill(0), streamBase: 0 };
 }
 
 /** CPU time (user + system) the Postgres backend has used so far, in microseconds. */

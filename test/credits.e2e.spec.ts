@@ -123,7 +123,7 @@ describe('credits across verifiers', () => {
     const index = new KeyIndex();
     let after = START_OF_LOG;
     for (;;) {
-      const events = await ctx.store.readPayloads(after, 1000, KEY_PROJECTION_CATEGORIES);
+      const events = await ctx.store.readPayloads(after, 1000, KEY_PROJECTION_CATEGORIES).then((page) => page.events);
       if (events.length === 0) break;
       for (const event of events) index.apply(event);
       after = events[events.length - 1]!;

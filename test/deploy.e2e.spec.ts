@@ -28,7 +28,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
 const SECRET_NAME = 'keyledger-secrets';
 /** Settings that are secrets: only ever read from the Secret, never written in a manifest. */
-const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
+const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
 /** Environment variables a container may set besides the settings of docs/configuration.md. */
 const RUNTIME_ENV = ['NODE_OPTIONS', 'DATABASE_MIGRATION_URL'];
 const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052, auditor: 50054 };
@@ -327,12 +327,12 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
       // Each program gets the secrets it needs and no others: only the migration sees the owner's URL.
       expect(Object.fromEntries(secretsOf)).toEqual({
-        issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_HASH_PEPPERS'],
-        verifier: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
-        rotator: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
-        auditor: ['DATABASE_URL', 'KEYLEDGER_HASH_PEPPERS'],
-        'anomaly-detector': ['DATABASE_URL'],
-        relay: ['DATABASE_URL'],
+        issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        verifier: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        rotator: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        auditor: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        'anomaly-detector': ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
+        relay: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         migrate: ['DATABASE_MIGRATION_URL'],
       });
     });
@@ -388,6 +388,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
             DATABASE_URL: 'postgres://keyledger_service:secret@postgres:5432/keyledger',
             KEYLEDGER_HASH_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
             ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
+            KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 8).toString('base64')}`,
           };
           const parsed = keyServiceEnvSchema.safeParse(environment);
           expect([name, parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)]).toEqual([name, []]);

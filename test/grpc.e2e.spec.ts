@@ -250,7 +250,7 @@ describe('the gRPC API', () => {
 
   it('rejects invalid arguments with INVALID_ARGUMENT naming the field, and records nothing', async () => {
     // Verifiers flush what earlier tests' keys consumed on streams of their own, whenever it comes.
-    const recorded = async () => (await ctx.store.readAll(START_OF_LOG, 100_000)).filter((event) => event.type !== 'CreditsConsumed').length;
+    const recorded = async () => (await ctx.store.readAll(START_OF_LOG, 100_000).then((page) => page.events)).filter((event) => event.type !== 'CreditsConsumed').length;
     const before = await recorded();
     const bad: Parameters<typeof keys.call>[] = [
       ['IssueKey', { tenant: 'ACME!', owner: 'x' }],

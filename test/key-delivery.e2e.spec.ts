@@ -128,7 +128,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
     );
     expect(new Set(acks.map((ack) => ack.keyId))).toEqual(new Set(keys.slice(1).map((key) => key.keyId)));
 
-    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000)) + JSON.stringify(await ctx.ownerDb.query('select * from pending_deliveries'));
+    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000).then((page) => page.events)) + JSON.stringify(await ctx.ownerDb.query('select * from pending_deliveries'));
     const logs = services.logs();
     expect(stored).toContain('KeyDelivered');
     expect(logs.length).toBeGreaterThan(0);

@@ -154,7 +154,7 @@ describe('key lifecycle through NATS and HTTP', () => {
   });
 
   it('rejects bad commands with a typed error and records nothing', async () => {
-    const before = (await ctx.store.readAll(START_OF_LOG, 100_000)).length;
+    const before = (await ctx.store.readAll(START_OF_LOG, 100_000).then((page) => page.events)).length;
     const bad = [
       call('keys.issue', { tenant: 'acme', owner: 'x', scopes: ['Not A Scope'] }),
       call('keys.issue', { tenant: 'acme', owner: 'x', ipAllowlist: ['10.0.0.0/99'] }),
@@ -174,7 +174,7 @@ describe('key lifecycle through NATS and HTTP', () => {
     expect(tooLong.json<ApiReply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
     const raw = await ctx.nc.request(apiSubject(ctx.topology.subjectPrefix, 'keys.issue'), 'not json', { timeout: 5000 });
     expect(raw.json<ApiReply<unknown>>().error?.code).toBe('INVALID_ARGUMENT');
-    expect((await ctx.store.readAll(START_OF_LOG, 100_000)).length).toBe(before);
+    expect((await ctx.store.readAll(START_OF_LOG, 100_000).then((page) => page.events)).length).toBe(before);
   });
 
   it('exposes Prometheus metrics: verify outcomes by transport, projection freshness, relay progress', async () => {

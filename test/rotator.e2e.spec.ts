@@ -80,7 +80,7 @@ describe('the rotator', () => {
     // Stop further rotations (the new keys would be due 3 s after their issue).
     expect(await cli(['rotation-policy', 'set', '--tenant', 'acme', '--max-age', 'none'])).toMatchObject({ code: 0, stderr: '' });
 
-    const events = await ctx.store.readAll(START_OF_LOG, 100_000, 'key');
+    const events = await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events);
     for (const { keyId, key } of due) {
       const rotation = events.find((event) => event.streamId === streamIdOf('key', keyId) && event.type === 'KeyRotated')!;
       const data = rotation.data as KeyRotatedData;

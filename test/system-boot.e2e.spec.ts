@@ -54,7 +54,7 @@ describe('the system', () => {
   it('publishes a committed event through the relay service', async () => {
     await ctx.store.append('key-boot', NO_STREAM, [testEvent()]);
     // The issuer's first start also records the root admin key: compare with the whole store.
-    const stored = (await ctx.store.readAll(START_OF_LOG, 1000)).length;
+    const stored = (await ctx.store.readAll(START_OF_LOG, 1000).then((page) => page.events)).length;
     expect(stored).toBeGreaterThanOrEqual(1);
     await eventually(
       'every stored event on JetStream',

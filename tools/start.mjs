@@ -19,27 +19,39 @@ const { ensureStack } = await import('./local-stack.mjs');
 const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, natsOnDefaultPort: true, natsAuth: true, log });
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
-const env = { ...process.env, DATABASE_URL: stack.databaseUrl, NATS_URL: stack.natsUrl, KEYLEDGER_HASH_PEPPERS: await localPeppers() };
+const eventKeys = await localSecret('KEYLEDGER_EVENT_KEYS', 'event-keys', 'an event key');
+const env = {
+  ...process.env,
+  DATABASE_URL: stack.databaseUrl,
+  NATS_URL: stack.natsUrl,
+  KEYLEDGER_HASH_PEPPERS: (await localSecret('KEYLEDGER_HASH_PEPPERS', 'pepper', 'a hash pepper')).value,
+  KEYLEDGER_EVENT_KEYS: eventKeys.value,
+};
 
 /**
- * The hash pepper of a local installation: KEYLEDGER_HASH_PEPPERS when set, otherwise one
- * generated on the first start and kept in .keyledger/pepper (mode 0600). Losing it makes
- * every key issued with it unverifiable, so it is never regenerated.
+ * A versioned secret of a local installation (`<version>:<base64>`): the variable when set,
+ * otherwise one generated on the first start and kept in .keyledger/<file> (mode 0600). Losing
+ * the pepper makes every key issued with it unverifiable, losing the event key every event
+ * stored with it unreadable, so neither is ever regenerated.
  */
-async function localPeppers() {
-  if (process.env.KEYLEDGER_HASH_PEPPERS) return process.env.KEYLEDGER_HASH_PEPPERS;
-  const file = join(root, '.keyledger', 'pepper');
+async function localSecret(variable, fileName, what) {
+  if (process.env[variable]) return { value: process.env[variable], generated: false };
+  const file = join(root, '.keyledger', fileName);
   try {
-    return (await readFile(file, 'utf8')).trim();
+    return { value: (await readFile(file, 'utf8')).trim(), generated: false };
   } catch (error) {
     if (error.code !== 'ENOENT') throw error;
-    const peppers = `1:${randomBytes(32).toString('base64')}`;
-    await writeFile(file, `${peppers}\n`, { mode: 0o600, flag: 'wx' });
-    log(`generated a hash pepper in .keyledger/pepper; keep it with the database`);
-    return peppers;
+    const value = `1:${randomBytes(32).toString('base64')}`;
+    await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    log(`generated ${what} in .keyledger/${fileName}; keep it with the database`);
+    return { value, generated: true };
   }
 }
-const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js')], { env });
+// An installation from before event MACs gets its event key now: its events are sealed once,
+// as they stand (docs/operations.md, "Event authentication").
+const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js'), ...(eventKeys.generated ? ['--seal-unauthenticated-events'] : [])], {
+  env,
+});
 if (migrated !== 0) {
   await stack.stop();
   process.exit(migrated);

@@ -1,15 +1,37 @@
 // One-shot job: brings the Keyledger schema up to date, connected as the schema owner
 // (DATABASE_MIGRATION_URL, or DATABASE_URL when it is an owner), and gives each service's role
 // its grants (libs/migrations, DATABASE_GRANTS). Services never migrate.
-import { ConfigError, LEGACY_APP_ROLE, loadServiceConfig } from '@keyledger/config';
+//
+// With --seal-unauthenticated-events (and KEYLEDGER_EVENT_KEYS), it then gives every event
+// stored before events carried MACs the MAC of its current contents, once the hash chains
+// verify (docs/operations.md, "Event authentication").
+import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig } from '@keyledger/config';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { createDataSource, sealUnauthenticatedEvents } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
+const SEAL_FLAG = '--seal-unauthenticated-events';
+
 try {
-  const config = loadServiceConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
+  const unknown = process.argv.slice(2).filter((argument) => argument !== SEAL_FLAG);
+  if (unknown.length > 0) throw new ConfigError([`unknown argument(s) ${unknown.join(' ')}; the only option is ${SEAL_FLAG}`]);
+  const seal = process.argv.includes(SEAL_FLAG);
+  const config = loadMigrateConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
+  if (seal && !config.KEYLEDGER_EVENT_KEYS) throw new ConfigError([`KEYLEDGER_EVENT_KEYS: is required with ${SEAL_FLAG}`]);
   const applied = await migrateKeyledger({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE });
   process.stdout.write(
     applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
   );
+  if (seal && config.KEYLEDGER_EVENT_KEYS) {
+    const owner = createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' });
+    await owner.initialize();
+    try {
+      const sealed = await sealUnauthenticatedEvents(owner, new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS));
+      process.stdout.write(`sealed ${sealed} event(s) without a MAC in ${config.DATABASE_SCHEMA}\n`);
+    } finally {
+      await owner.destroy();
+    }
+  }
 } catch (error) {
   process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
   process.exitCode = 1;

@@ -1,5 +1,5 @@
 import { API_ERRORS, ApiError } from '@keyledger/contracts';
-import { ConcurrencyConflictError, InvalidEventError, StreamVersionGapError } from '@keyledger/event-store';
+import { ConcurrencyConflictError, EventIntegrityError, InvalidEventError, StreamVersionGapError } from '@keyledger/event-store';
 import { DomainError } from '@keyledger/key-domain';
 import { toApiError } from './api-errors.mapper.js';
 
@@ -27,6 +27,12 @@ describe('toApiError', () => {
   it('answers a lost race as CONCURRENCY_CONFLICT and a refused event as INVALID_ARGUMENT', () => {
     expect(toApiError(new ConcurrencyConflictError('key-key_1', 1, 2))?.code).toBe('CONCURRENCY_CONFLICT');
     expect(toApiError(new InvalidEventError('correlation id too long'))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'correlation id too long' });
+  });
+
+  it('answers a stream holding a forged event as INTERNAL, naming neither the row nor why', () => {
+    const mapped = toApiError(new EventIntegrityError('key-key_1', 3, '42', 'bad-mac: the MAC does not match the row'));
+    expect(mapped?.code).toBe('INTERNAL');
+    expect(mapped?.message).not.toMatch(/bad-mac|42|key_1/);
   });
 
   it('answers an unreachable Postgres as UNAVAILABLE, seen through TypeORM', () => {

@@ -3,7 +3,7 @@ import { NO_STREAM } from '@keyledger/event-store';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
 import { AuditTrailProjection } from './audit-trail.projection.js';
 
 interface TrailRow {
@@ -27,7 +27,7 @@ describe('audit trail', () => {
 
   const startConsumer = async (): Promise<void> => {
     consumer = new DurableEventConsumer(
-      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection: new AuditTrailProjection(), logger: ctx.logger },
+      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection: new AuditTrailProjection(), logger: ctx.logger, auth: ctx.auth },
       { redelivery: { maxDeliveries: 3, backoffMs: [50] }, ackWaitMs: 5000, prefetch: 16 },
     );
     await consumer.start();
@@ -48,11 +48,11 @@ describe('audit trail', () => {
 
   it('records every event once, in store order, with its actor, correlation, trace and tenant', async () => {
     const traced = testMetadata({ actor: 'key:key_admin', correlationId: 'corr-1', traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` });
-    await ctx.store.append('key-key_a', NO_STREAM, [{ type: 'KeyIssued', data: { keyId: 'key_a', tenant: 'acme' }, metadata: traced }]);
-    await ctx.store.append('key-key_a', 1, [
-      { type: 'KeyRevoked', data: { keyId: 'key_a', reason: 'leaked' }, metadata: testMetadata({ correlationId: 'corr-2' }) },
+    await ctx.store.append('key-key_000000000000000000000000a0', NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData('key_000000000000000000000000a0', 'acme'), metadata: traced }]);
+    await ctx.store.append('key-key_000000000000000000000000a0', 1, [
+      { type: 'KeyRevoked', data: { keyId: 'key_000000000000000000000000a0', reason: 'leaked' }, metadata: testMetadata({ correlationId: 'corr-2' }) },
     ]);
-    await ctx.store.append('admin-root', NO_STREAM, [{ type: 'AdminKeyBootstrapped', data: { keyId: 'key_root' }, metadata: testMetadata() }]);
+    await ctx.store.append('admin-root', NO_STREAM, [{ type: 'AdminKeyBootstrapped', data: { keyId: 'key_000000000000000000000000r7' }, metadata: testMetadata() }]);
     await startConsumer();
     const rows = await eventually('three events in the trail', trail, (r) => r.length === 3);
     expect(rows.map(({ type, tenant, actor, correlation_id, trace_id }) => ({ type, tenant, actor, correlation_id, trace_id }))).toEqual([
@@ -64,11 +64,11 @@ describe('audit trail', () => {
   });
 
   it('stays the same through a restart of its consumer and a rebuild from the store', async () => {
-    await ctx.store.append('key-key_b', NO_STREAM, [{ type: 'KeyIssued', data: { keyId: 'key_b', tenant: 'globex' }, metadata: testMetadata() }]);
+    await ctx.store.append('key-key_000000000000000000000000b0', NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData('key_000000000000000000000000b0', 'globex'), metadata: testMetadata() }]);
     await startConsumer();
     await eventually('one event', trail, (r) => r.length === 1);
     await consumer!.stop();
-    await ctx.store.append('key-key_b', 1, [{ type: 'KeySuspended', data: { keyId: 'key_b' }, metadata: testMetadata() }]);
+    await ctx.store.append('key-key_000000000000000000000000b0', 1, [{ type: 'KeySuspended', data: { keyId: 'key_000000000000000000000000b0' }, metadata: testMetadata() }]);
     await startConsumer();
     const live = await eventually('two events', trail, (r) => r.length === 2);
     await consumer!.stop();
@@ -78,9 +78,9 @@ describe('audit trail', () => {
   });
 
   it("gives an event without a tenant its stream's tenant even when it is recorded first", async () => {
-    await ctx.store.append('key-key_c', NO_STREAM, [{ type: 'KeyIssued', data: { keyId: 'key_c', tenant: 'initech' }, metadata: testMetadata() }]);
-    await ctx.store.append('key-key_c', 1, [{ type: 'KeyRevoked', data: { keyId: 'key_c', reason: 'x' }, metadata: testMetadata() }]);
-    const [, revoked] = await ctx.store.readStream('key-key_c');
+    await ctx.store.append('key-key_000000000000000000000000c0', NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData('key_000000000000000000000000c0', 'initech'), metadata: testMetadata() }]);
+    await ctx.store.append('key-key_000000000000000000000000c0', 1, [{ type: 'KeyRevoked', data: { keyId: 'key_000000000000000000000000c0', reason: 'x' }, metadata: testMetadata() }]);
+    const [, revoked] = await ctx.store.readStream('key-key_000000000000000000000000c0');
     // The revocation applied before its stream's KeyIssued, as a redelivery can order them.
     await ctx.appDb.transaction((tx) => new AuditTrailProjection().apply(revoked!, tx));
     const [row] = await ctx.ownerDb.query<TrailRow[]>(`select type, tenant from audit_trail`);

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { credsUserName } from '@keyledger/nats-auth';
 import type { IpRange } from '@keyledger/key-domain';
 import { parseCidr } from '@keyledger/key-domain';
+import type { VersionedSecret } from '@keyledger/key-secrets';
+import { parseVersionedSecrets } from '@keyledger/key-secrets';
 
 const positiveInt = z.coerce.number().int().positive();
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
@@ -104,6 +106,28 @@ const pemPrivateKeyFile = z
     return { path, pem };
   });
 
+/** Largest event key version: the events table stores it as a smallint. */
+const MAX_EVENT_KEY_VERSION = 32_767;
+
+/**
+ * `KEYLEDGER_EVENT_KEYS`, parsed: versioned secrets, current first. An error names the entry,
+ * never a secret.
+ */
+const eventKeys = z
+  .string({ error: 'is required: comma-separated <version>:<base64 secret>, current first' })
+  .min(1, 'is required: comma-separated <version>:<base64 secret>, current first')
+  .transform((text, ctx): VersionedSecret[] => {
+    try {
+      const keys = parseVersionedSecrets(text, 'event key');
+      const high = keys.find((key) => key.version > MAX_EVENT_KEY_VERSION);
+      if (high) throw new Error(`event key versions are at most ${MAX_EVENT_KEY_VERSION}`);
+      return keys;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
 /**
  * Every setting a Keyledger process reads from its environment, validated once at start.
  * A bad or missing value stops the process with a message naming the variable.
@@ -158,6 +182,8 @@ export const serviceEnvSchema = z.object({
   CONSUMER_MAX_DELIVERIES: positiveInt.max(100).default(5),
   CONSUMER_BACKOFF_MS: durationList.default([200, 1000, 5000, 15000]),
   CONSUMER_ACK_WAIT_MS: positiveInt.default(30_000),
+  /** Keys that authenticate events in the store and on the bus (`<version>:<base64>`, current first). A secret. */
+  KEYLEDGER_EVENT_KEYS: eventKeys,
 });
 
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
@@ -185,6 +211,20 @@ export function loadServiceConfig(env: Record<string, string | undefined>): Serv
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   return checkNatsTlsPair(parsed.data);
+}
+
+/**
+ * The migration job: the base settings, but the event keys only when it seals events written
+ * before they carried MACs (`--seal-unauthenticated-events`); a plain migration never sees them.
+ */
+export const migrateEnvSchema = serviceEnvSchema.extend({ KEYLEDGER_EVENT_KEYS: eventKeys.optional() });
+
+export type MigrateEnv = z.infer<typeof migrateEnvSchema>;
+
+export function loadMigrateConfig(env: Record<string, string | undefined>): MigrateEnv {
+  const parsed = migrateEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return parsed.data;
 }
 
 /** Extra settings of the services that hash or verify keys (issuer, verifier). */

@@ -29,7 +29,8 @@ function problemsOf(load: () => unknown): readonly string[] {
   return [];
 }
 
-const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222' };
+const EVENT_KEY = Buffer.alloc(32, 9).toString('base64');
+const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222', KEYLEDGER_EVENT_KEYS: `1:${EVENT_KEY}` };
 
 describe('service config', () => {
   it('applies defaults to a minimal environment', () => {
@@ -75,8 +76,30 @@ describe('service config', () => {
     expect(problemsOf(() => loadServiceConfig({ ...minimal, KEYLEDGER_EVENT_STREAM_MAX_BYTES: '0' }))[0]).toMatch(/^KEYLEDGER_EVENT_STREAM_MAX_BYTES:/);
   });
 
-  it('requires the database and NATS URLs', () => {
-    expect(() => loadServiceConfig({})).toThrow(/DATABASE_URL[\s\S]*NATS_URL/);
+  it('requires the database and NATS URLs and the event keys', () => {
+    expect(() => loadServiceConfig({})).toThrow(/DATABASE_URL[\s\S]*NATS_URL[\s\S]*KEYLEDGER_EVENT_KEYS/);
+  });
+
+  it('parses the event keys, current first, and refuses a bad list without echoing a secret', () => {
+    const older = Buffer.alloc(40, 3).toString('base64');
+    const keys = loadServiceConfig({ ...minimal, KEYLEDGER_EVENT_KEYS: `2:${EVENT_KEY},1:${older}` }).KEYLEDGER_EVENT_KEYS;
+    expect(keys.map((key) => [key.version, key.secret.length])).toEqual([
+      [2, 32],
+      [1, 40],
+    ]);
+    const short = Buffer.alloc(16, 5).toString('base64');
+    for (const [text, message] of [
+      [`1:${short}`, /event key version 1 is shorter than 32 bytes/],
+      [`1:${EVENT_KEY},1:${older}`, /distinct/],
+      ['nonsense', /not <version>:<base64 secret>/],
+      [`40000:${EVENT_KEY}`, /at most 32767/],
+    ] as const) {
+      const problems = problemsOf(() => loadServiceConfig({ ...minimal, KEYLEDGER_EVENT_KEYS: text }));
+      expect(problems).toEqual([expect.stringMatching(/^KEYLEDGER_EVENT_KEYS: /)]);
+      expect(problems[0]).toMatch(message);
+      expect(problems.join()).not.toContain(short);
+      expect(problems.join()).not.toContain(EVENT_KEY);
+    }
   });
 
   it('gives the rotator its delivery settings, and refuses a bad one by name', () => {

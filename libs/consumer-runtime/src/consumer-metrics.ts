@@ -21,7 +21,7 @@ export function consumerMetrics(registry: Registry, clock: () => number = Date.n
   const watched = new Map<string, WatchedConsumer>();
   const deliveries = new Counter({
     name: 'keyledger_consumer_deliveries_total',
-    help: 'Deliveries handled, by outcome: applied, duplicate (already applied), retry-scheduled, dead-lettered',
+    help: 'Deliveries handled, by outcome: applied, duplicate (already applied), retry-scheduled, dead-lettered, rejected (not authentic or not valid: skipped)',
     labelNames: ['consumer', 'outcome'],
     registers: [registry],
   });

@@ -2,8 +2,12 @@
 
 /** How a message becomes an item, in both modes. */
 export interface ItemCodec<T> {
-  /** The item a message carries; throws when it carries none, and the message is dead-lettered at once. */
-  decode(data: Uint8Array): T;
+  /**
+   * The item a message carries. Throws when it carries none, and the message is dead-lettered
+   * at once; answers undefined for a message refused as not authentic (the decoder reported
+   * it), which is acknowledged and skipped: a forgery is neither applied nor kept for retries.
+   */
+  decode(data: Uint8Array, subject: string): T | undefined;
   /** The item's identity, for logs and (batch mode) to store an item delivered twice in one batch once. */
   id(item: T): string;
   /** When what the item records happened (ISO 8601), for the lag metric. */

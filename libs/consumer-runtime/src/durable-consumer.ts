@@ -11,7 +11,7 @@ import { ensureDurableConsumer } from './ensure-durable-consumer.js';
 import type { RedeliveryPolicy } from './redelivery-policy.js';
 import { isLastDelivery, redeliveryDelay } from './redelivery-policy.js';
 
-export type DeliveryOutcome = 'applied' | 'duplicate' | 'retry-scheduled' | 'dead-lettered';
+export type DeliveryOutcome = 'applied' | 'duplicate' | 'retry-scheduled' | 'dead-lettered' | 'rejected';
 
 /** One delivery as the consumer handled it. */
 export interface HandledDelivery {
@@ -70,7 +70,8 @@ export interface ConsumerSettings {
  * after ack_wait, and `store` recognises their ids.
  *
  * In both modes a message that does not decode is dead-lettered at once (`deadLetter`), so
- * one poison message never blocks the stream; the server's `max_deliver` is unlimited.
+ * one poison message never blocks the stream; the server's `max_deliver` is unlimited. A
+ * message the decoder refuses as not authentic is acknowledged and skipped (`rejected`).
  */
 export class DurableConsumer<T> {
   private messages: ConsumerMessages | undefined;
@@ -95,7 +96,13 @@ export class DurableConsumer<T> {
   /** Counts of delivery outcomes since start, for health and metrics. */
   counts(): Readonly<Record<DeliveryOutcome, number>> {
     const count = (outcome: DeliveryOutcome): number => this.outcomes.get(outcome) ?? 0;
-    return { applied: count('applied'), duplicate: count('duplicate'), 'retry-scheduled': count('retry-scheduled'), 'dead-lettered': count('dead-lettered') };
+    return {
+      applied: count('applied'),
+      duplicate: count('duplicate'),
+      'retry-scheduled': count('retry-scheduled'),
+      'dead-lettered': count('dead-lettered'),
+      rejected: count('rejected'),
+    };
   }
 
   async start(): Promise<void> {
@@ -174,11 +181,15 @@ export class DurableConsumer<T> {
   }
 
   private async process(handler: MessageHandler<T>, message: JsMsg): Promise<{ outcome: DeliveryOutcome; occurredAt: string | undefined }> {
-    let item: T;
+    let item: T | undefined;
     try {
-      item = handler.decode(message.data);
+      item = handler.decode(message.data, message.subject);
     } catch (error) {
       return { outcome: await deadLetter(this.deadLetterTarget(), message, error), occurredAt: undefined };
+    }
+    if (item === undefined) {
+      message.ack();
+      return { outcome: 'rejected', occurredAt: undefined };
     }
     const occurredAt = handler.occurredAt(item);
     try {
@@ -225,13 +236,19 @@ export class DurableConsumer<T> {
     const outcomes = new Map<JsMsg, DeliveryOutcome>();
     const valid: { message: JsMsg; item: T; id: string }[] = [];
     for (const message of messages) {
-      let item: T;
+      let item: T | undefined;
       try {
-        item = handler.decode(message.data);
+        item = handler.decode(message.data, message.subject);
       } catch (error) {
         const outcome = await deadLetter(this.deadLetterTarget(), message, error);
         this.report(message, outcome, undefined);
         outcomes.set(message, outcome);
+        continue;
+      }
+      if (item === undefined) {
+        message.ack();
+        this.report(message, 'rejected', undefined);
+        outcomes.set(message, 'rejected');
         continue;
       }
       valid.push({ message, item, id: handler.id(item) });

@@ -63,7 +63,7 @@ describe('DurableEventConsumer', () => {
 
   const startConsumer = async (): Promise<DurableEventConsumer> => {
     consumer = new DurableEventConsumer(
-      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger, onDelivery: metrics.onDelivery },
+      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger, auth: ctx.auth, onDelivery: metrics.onDelivery },
       { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000, prefetch: 16 },
     );
     metrics.watch(consumer);
@@ -186,14 +186,15 @@ describe('DurableEventConsumer', () => {
     expect(await registry.metrics()).toMatch(/^keyledger_consumer_pending_messages\{consumer="counting",service="test"\} 3$/m);
   });
 
-  it('dead-letters a message that is not an event envelope at once', async () => {
+  it('refuses a message that is not a sealed event envelope: acknowledged, reported, never applied nor dead-lettered', async () => {
     const running = await startConsumer();
     await ctx.js.publish(`${ctx.topology.subjectPrefix}.events.key.KeyIssued`, '{"not":"an envelope"}', { msgID: 'garbage-1' });
-    const [dead] = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 1);
-    expect(dead?.string()).toBe('{"not":"an envelope"}');
-    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/MalformedEventMessageError/);
-    expect(dead?.headers?.get(MESSAGE_HEADERS.deadLetterDeliveries)).toBe('1');
-    expect(running.counts()['dead-lettered']).toBe(1);
+    await ctx.store.append('key-g1', NO_STREAM, [testEvent({ after: 'garbage' })]);
+    await eventually('the event after the garbage applied', () => running.counts().applied, (n) => n === 1);
+    expect(running.counts()).toMatchObject({ rejected: 1, applied: 1, 'dead-lettered': 0 });
+    expect(ctx.auth.rejections.all).toEqual([expect.objectContaining({ source: 'bus', reason: 'malformed', subject: `${ctx.topology.subjectPrefix}.events.key.KeyIssued` })]);
+    expect((await ctx.jsm.streams.info(ctx.topology.deadLetterStream)).state.messages).toBe(0);
+    expect(await running.backlog()).toEqual({ pending: 0, ackPending: 0 });
   });
 
   it('skips events redelivered after they were applied (consumer recreated from the start)', async () => {

@@ -29,13 +29,13 @@ export async function rebuildProjection(dataSource: DataSource, store: PostgresE
   let eventsApplied = 0;
   let horizonVisible = false;
   for (;;) {
-    const events = await store.readAll(position, batchSize, projection.category);
-    if (events.length > 0) {
+    // Refused rows (reported by the store) are passed over, never applied.
+    const { events, end } = await store.readAll(position, batchSize, projection.category);
+    if (end) {
       await dataSource.transaction(async (manager) => {
         for (const event of events) if (await applyOnce(manager, projection, event)) eventsApplied += 1;
       });
-      const last = events[events.length - 1]!;
-      position = { transactionId: last.transactionId, position: last.position };
+      position = end;
       continue;
     }
     // One more read after the horizon became visible picks up what committed meanwhile.

@@ -67,8 +67,7 @@ export const eventIdSchema = z.uuid().regex(/^[0-9a-f-]+$/, 'must be lowercase')
 /** Upper bound of an event's JSON (data and metadata), well below NATS's 1 MiB max_payload. */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
-/** Validates an envelope received from the bus before any consumer trusts it. */
-export const eventEnvelopeSchema = z
+const eventEnvelopeSchema = z
   .object({
     eventId: eventIdSchema,
     type: z.string().min(1).max(100),
@@ -83,3 +82,24 @@ export const eventEnvelopeSchema = z
     position: decimalString,
   })
   .strict();
+
+/**
+ * The relay's seal on a published event: the version of the event key (`KEYLEDGER_EVENT_KEYS`)
+ * and the HMAC-SHA256 (base64) over the whole envelope, its position and transaction id
+ * included, so a copy moved to another position does not verify.
+ */
+export const eventSealSchema = z
+  .object({
+    v: z.number().int().min(0).max(999_999),
+    mac: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be base64 of 32 bytes'),
+  })
+  .strict();
+
+export type EventSeal = z.infer<typeof eventSealSchema>;
+
+/**
+ * The body of an event message on the bus: the envelope and the relay's seal. Only the bus's
+ * one decode-and-verify function (`EventMessageReader`, libs/event-bus) parses it; nothing else
+ * turns bytes into an EventEnvelope (tools/src/event-decoding.unit.spec.ts).
+ */
+export const eventMessageSchema = eventEnvelopeSchema.extend({ auth: eventSealSchema }).strict();

@@ -14,5 +14,7 @@ export * from './delivery-api.js';
 export * from './incident-events.js';
 export * from './incident-api.js';
 export * from './key-event-schemas.js';
+export * from './event-data-schemas.js';
+export * from './security-alerts.js';
 /** The gRPC API's messages (package `keyledger.v1`), generated from proto/ by `npm run generate:grpc`. */
 export type * as KeyledgerV1 from './generated/grpc/index.js';

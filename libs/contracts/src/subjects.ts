@@ -6,6 +6,7 @@
  *   <prefix>.dlq.<consumer>                  messages a consumer gave up on
  *   <prefix>.usage.v1.batches                usage records (KeyUsed) in batches, from the verifiers
  *   <prefix>.v1.notifications.<tenant>       incidents on the tenant's keys and what was done, from the rotator
+ *   <prefix>.v1.notifications._security      SecurityAlerts: events a service refused (forged, edited, malformed)
  */
 import { utf8Base64url } from './web-globals.js';
 
@@ -106,4 +107,13 @@ export function notificationSubject(prefix: string, tenant: string): string {
 /** Every notification subject of an installation (the notification stream's subjects). */
 export function notificationSubjectFilter(prefix: string): string {
   return `${assertSubjectPrefix(prefix)}.v1.notifications.>`;
+}
+
+/**
+ * Where services raise SecurityAlerts (events they refused): `<prefix>.v1.notifications._security`.
+ * Under the notification stream's subjects, so alerts are kept; `_` cannot start a tenant id,
+ * so no tenant's notifications share it.
+ */
+export function securityAlertSubject(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.notifications._security`;
 }

@@ -97,7 +97,7 @@ describe('a full event stream', () => {
         async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
         (messages) => messages === 60,
       );
-      const stored = await ctx.store.readAll(START_OF_LOG, 61);
+      const stored = (await ctx.store.readAll(START_OF_LOG, 61)).events;
       const published = await readStreamMessages(ctx.js, ctx.topology.eventStream, 60);
       expect(published.map((message) => message.headers?.get(MESSAGE_HEADERS.msgId))).toEqual(stored.map((event) => event.eventId));
     } finally {

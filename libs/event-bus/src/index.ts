@@ -3,3 +3,4 @@ export * from './nats-connection.js';
 export * from './event-streams.js';
 export * from './event-message.js';
 export * from './message-tracing.js';
+export * from './event-rejections.js';

@@ -33,16 +33,16 @@ describe('append-only event table', () => {
   });
 
   it('verifies an untouched store', async () => {
-    expect(await verifyEventChains(ctx.ownerDb)).toMatchObject({ ok: true, streamsChecked: 2, eventsChecked: 5, breaks: [] });
+    expect(await verifyEventChains(ctx.ownerDb, ctx.auth.authenticator)).toMatchObject({ ok: true, streamsChecked: 2, eventsChecked: 5, breaks: [] });
   });
 
   it('reports a row changed by a superuser with triggers disabled, with its position', async () => {
     const [target] = await ctx.ownerDb.query<{ position: string }[]>(`select position::text from events where stream_id = 'key-x1' and stream_version = 2`);
     await ctx.ownerDb.transaction(async (manager) => {
       await manager.query(`set local session_replication_role = replica`);
-      await manager.query(`update events set data = jsonb_set(data, '{n}', '20') where position = $1`, [target!.position]);
+      await manager.query(`update events set data = jsonb_set(data, '{metadata,n}', '"20"') where position = $1`, [target!.position]);
     });
-    const report = await verifyEventChains(ctx.ownerDb);
+    const report = await verifyEventChains(ctx.ownerDb, ctx.auth.authenticator);
     expect(report.ok).toBe(false);
     expect(report.breaks).toEqual([{ streamId: 'key-x1', streamVersion: 2, position: target!.position, reason: 'hash-mismatch' }]);
   });
@@ -55,7 +55,7 @@ describe('append-only event table', () => {
       await manager.query(`set local session_replication_role = replica`);
       await manager.query(`delete from events where position = $1`, [removed!.position]);
     });
-    const report = await verifyEventChains(ctx.ownerDb, { streamId: 'key-x2' });
+    const report = await verifyEventChains(ctx.ownerDb, ctx.auth.authenticator, { streamId: 'key-x2' });
     expect(report.breaks).toEqual([{ streamId: 'key-x2', streamVersion: 2, position: next!.position, reason: 'missing-previous-event' }]);
   });
 });

@@ -138,7 +138,7 @@ describe('what the database decides for every event, whoever writes it', () => {
       const raw = await failureOf(writer.query(`insert into events (${COLUMNS}) values ${row('key-taken', 2)}`));
       expect((raw as { driverError?: { code?: string } }).driverError?.code).toBe('23505');
       expect(streamVersionGapOf(raw)).toBeUndefined();
-      const store = new PostgresEventStore(writer);
+      const store = new PostgresEventStore(writer, ctx.auth);
       await expect(store.append('key-taken', 1, [testEvent({ late: true })])).rejects.toBeInstanceOf(ConcurrencyConflictError);
     });
 
@@ -151,7 +151,7 @@ describe('what the database decides for every event, whoever writes it', () => {
         await first.startTransaction();
         const [tx] = (await first.query(`select pg_current_xact_id()::text as xid`)) as { xid: string }[];
         await first.query(`insert into events (${COLUMNS}) values ${row('key-race2', 1)}`);
-        const second = new PostgresEventStore(writer).append('key-race2', NO_STREAM, [testEvent({ second: true })]);
+        const second = new PostgresEventStore(writer, ctx.auth).append('key-race2', NO_STREAM, [testEvent({ second: true })]);
         second.catch(() => undefined);
         await waitUntil(ctx.ownerDb, `select exists (select 1 from pg_locks where locktype = 'transactionid' and transactionid = $1::text::xid and not granted) as ok`, [
           tx!.xid,

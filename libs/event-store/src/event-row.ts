@@ -13,12 +13,15 @@ export interface EventRow {
   metadata: EventMetadata;
   occurred_at: Date;
   hash: string;
+  /** The event key version of its MAC; null for a row without one. */
+  auth_version: number | null;
+  auth_mac: Buffer | null;
 }
 
 // Output columns are cast to text (bigint and xid8 exceed JS numbers), so ORDER BY must
 // name the table's columns (events.position), or Postgres sorts by the text outputs.
 export const SELECT_EVENT = `position::text, transaction_id::text, event_id::text, stream_id, stream_version, type,
-  schema_version, data, metadata, occurred_at, encode(hash, 'hex') as hash`;
+  schema_version, data, metadata, occurred_at, encode(hash, 'hex') as hash, auth_version, auth_mac`;
 
 export function toEnvelope(row: EventRow): EventEnvelope {
   return {

@@ -1,5 +1,5 @@
 /** Stable codes of event store failures, for transports and retry decisions. */
-export const EVENT_STORE_ERROR_CODES = ['CONCURRENCY_CONFLICT', 'EVENT_ID_CONFLICT', 'INVALID_EVENT', 'STREAM_VERSION_GAP'] as const;
+export const EVENT_STORE_ERROR_CODES = ['CONCURRENCY_CONFLICT', 'EVENT_ID_CONFLICT', 'INVALID_EVENT', 'STREAM_VERSION_GAP', 'EVENT_INTEGRITY'] as const;
 export type EventStoreErrorCode = (typeof EVENT_STORE_ERROR_CODES)[number];
 
 export abstract class EventStoreError extends Error {
@@ -35,6 +35,27 @@ export class EventIdConflictError extends EventStoreError {
   constructor(readonly eventIds: readonly string[]) {
     super(`event ids already stored by another append: ${eventIds.join(', ')}`);
     this.name = 'EventIdConflictError';
+  }
+}
+
+/**
+ * A stream read for a command holds a row that is not authentic (no MAC, a wrong one, a key
+ * version not configured) or not of its type's shape: the stream cannot be folded, so the
+ * command stops here and acts on nothing. Raised by `readStream`; the row is also reported as
+ * a refused event (counted, logged, alerted). Not retryable: the row stays until an operator
+ * deals with it.
+ */
+export class EventIntegrityError extends EventStoreError {
+  readonly code = 'EVENT_INTEGRITY';
+  readonly retryable = false;
+  constructor(
+    readonly streamId: string,
+    readonly streamVersion: number | undefined,
+    readonly position: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`stream ${streamId} holds an event that fails its integrity check at version ${streamVersion ?? '?'} (position ${position ?? '?'}): ${reason}`);
+    this.name = 'EventIntegrityError';
   }
 }
 

@@ -7,3 +7,5 @@ export * from './database.js';
 export * from './migrations/event-store.migrations.js';
 export * from './conflict-retry.js';
 export * from './store-unavailable.js';
+export * from './stored-event-check.js';
+export * from './event-sealing.js';

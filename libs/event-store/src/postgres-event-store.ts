@@ -2,14 +2,16 @@ import { SpanKind } from '@opentelemetry/api';
 import type { DataSource } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
 import type { EventEnvelope, EventMetadata, EventType, GlobalPosition } from '@keyledger/contracts';
-import { MAX_EVENT_BYTES, eventIdSchema, eventMetadataSchema, isEventType, isStreamId } from '@keyledger/contracts';
+import { MAX_EVENT_BYTES, checkEventData, eventIdSchema, eventMetadataSchema, isEventType, isStreamId } from '@keyledger/contracts';
+import type { EventAuthentication, EventRejection } from '@keyledger/event-auth';
 import canonicalize from 'canonicalize';
 import { newEventId } from '@keyledger/ids';
 import { inSpan, traceContextFields } from '@keyledger/observability';
-import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
+import { ConcurrencyConflictError, EventIdConflictError, EventIntegrityError, InvalidEventError } from './event-store.errors.js';
 import { GENESIS_HASH, eventHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
-import { SELECT_EVENT, toEnvelope } from './event-row.js';
+import { SELECT_EVENT } from './event-row.js';
+import { checkStoredRow } from './stored-event-check.js';
 
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
@@ -27,6 +29,20 @@ export interface EventPayload extends GlobalPosition {
   readonly streamVersion: number;
   readonly type: string;
   readonly data: unknown;
+}
+
+/**
+ * One page of a global read: the authentic events, the rows refused (already reported to the
+ * store's rejection sink), and where the page ended. A reader pages on from `end`, not from
+ * its last event, so it moves past a refused row instead of reading it again forever.
+ */
+export interface EventPage<T> {
+  readonly events: T[];
+  readonly rejected: EventRejection[];
+  /** The position of the page's last row, authentic or not; undefined when nothing was read. */
+  readonly end: GlobalPosition | undefined;
+  /** Rows read (events and refused rows): fewer than the limit means the page reached the end. */
+  readonly rows: number;
 }
 
 export interface AppendedEvent extends GlobalPosition {
@@ -79,6 +95,11 @@ const UNIQUE_VIOLATION = '23505';
  * Appends are optimistic (an expected stream version), idempotent by event id and hash
  * chained per stream. Global readers page by (transaction_id, position) and never read
  * past the oldest transaction still running, so a late commit cannot be skipped.
+ *
+ * Every event is written with a MAC under the event key (`KEYLEDGER_EVENT_KEYS`), and every
+ * read checks it and the data's schema: a row written without the key (SQL) is never returned
+ * as an event. Global reads list it in the page's `rejected`, stream reads throw
+ * `EventIntegrityError`, and both report it to the rejection sink.
  */
 export class PostgresEventStore {
   private readonly clock: () => Date;
@@ -87,6 +108,7 @@ export class PostgresEventStore {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly auth: EventAuthentication,
     options: EventStoreOptions = {},
   ) {
     this.clock = options.clock ?? (() => new Date());
@@ -143,13 +165,19 @@ export class PostgresEventStore {
     }
   }
 
-  /** The events of one stream from a version on, in stream order. */
+  /**
+   * The events of one stream from a version on, in stream order. Throws EventIntegrityError
+   * when a row fails its check: a stream with a hole cannot be folded, so nothing acts on it.
+   */
   async readStream(streamId: string, fromVersion = 1): Promise<EventEnvelope[]> {
     const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events where stream_id = $1 and stream_version >= $2 order by stream_version`,
       [streamId, fromVersion],
     );
-    return rows.map(toEnvelope);
+    const { events, rejected } = this.check(rows);
+    const first = rejected[0];
+    if (first) throw new EventIntegrityError(streamId, first.streamVersion, first.position, `${first.reason}: ${first.detail}`);
+    return events;
   }
 
   /** The stream's current version; NO_STREAM when it has no events. */
@@ -168,26 +196,49 @@ export class PostgresEventStore {
    * later has a smaller id, so it is read before anything after it, never skipped.
    * With `category`, only streams of that category (`key` for `key-…`) or categories.
    */
-  async readAll(after: GlobalPosition, limit = 500, category?: string | readonly string[]): Promise<EventEnvelope[]> {
+  async readAll(after: GlobalPosition, limit = 500, category?: string | readonly string[]): Promise<EventPage<EventEnvelope>> {
     const rows = await this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         ${AFTER_POSITION_IN_ORDER}`,
       [after.transactionId, after.position, limit, categoryList(category)],
     );
-    return rows.map(toEnvelope);
+    const last = rows[rows.length - 1];
+    return { ...this.check(rows), end: last && { transactionId: last.transaction_id, position: last.position }, rows: rows.length };
   }
 
   /**
-   * Like readAll, but only what a projection folds: position, stream, version, type and data.
-   * Skipping metadata, hashes and timestamps roughly halves the cost of a full catch-up.
+   * Like readAll, but each event as only what a projection folds: position, stream, version,
+   * type and data. The whole row is still read: its MAC covers all of it.
    */
-  async readPayloads(after: GlobalPosition, limit: number, category?: string | readonly string[]): Promise<EventPayload[]> {
-    const rows = await this.dataSource.query<{ t: string; p: string; s: string; v: number; type: string; data: unknown }[]>(
-      `select transaction_id::text as t, position::text as p, stream_id as s, stream_version as v, type, data from events
-        ${AFTER_POSITION_IN_ORDER}`,
-      [after.transactionId, after.position, limit, categoryList(category)],
-    );
-    return rows.map((row) => ({ transactionId: row.t, position: row.p, streamId: row.s, streamVersion: row.v, type: row.type, data: row.data }));
+  async readPayloads(after: GlobalPosition, limit: number, category?: string | readonly string[]): Promise<EventPage<EventPayload>> {
+    const page = await this.readAll(after, limit, category);
+    return {
+      ...page,
+      events: page.events.map((event) => ({
+        transactionId: event.transactionId,
+        position: event.position,
+        streamId: event.streamId,
+        streamVersion: event.streamVersion,
+        type: event.type,
+        data: event.data,
+      })),
+    };
+  }
+
+  /** Splits rows read into authentic events and refused rows, reporting each refusal. */
+  private check(rows: readonly EventRow[]): { events: EventEnvelope[]; rejected: EventRejection[] } {
+    const events: EventEnvelope[] = [];
+    const rejected: EventRejection[] = [];
+    for (const row of rows) {
+      const checked = checkStoredRow(this.auth.authenticator, row);
+      if (checked.event) {
+        events.push(checked.event);
+        continue;
+      }
+      rejected.push(checked.rejection);
+      this.auth.rejections.reject(checked.rejection);
+    }
+    return { events, rejected };
   }
 
   /** How many readable events lie after `after`, counting at most `cap` of them. */
@@ -282,7 +333,8 @@ export class PostgresEventStore {
     const tuples = events.map((event, index) => {
       const streamVersion = expectedVersion + index + 1;
       previousHash = eventHash(previousHash, { ...event, streamId, streamVersion });
-      const base = index * 9;
+      const mac = this.auth.authenticator.sealStored({ ...event, streamId, streamVersion });
+      const base = index * 11;
       values.push(
         event.eventId,
         streamId,
@@ -293,11 +345,13 @@ export class PostgresEventStore {
         JSON.stringify(event.metadata),
         event.occurredAt,
         previousHash,
+        mac.version,
+        mac.mac,
       );
-      return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9})`;
+      return `(${Array.from({ length: 11 }, (_, column) => `$${base + column + 1}`).join(', ')})`;
     });
     const inserted = await this.dataSource.query<StoredIdRow[]>(
-      `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash)
+      `insert into events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash, auth_version, auth_mac)
        values ${tuples.join(', ')}
        returning event_id::text, stream_id, stream_version, position::text, transaction_id::text`,
       values,
@@ -366,6 +420,9 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
     throw new InvalidEventError(`${where}: data is not serialisable as JSON (${(error as Error).message})`);
   }
   if (size > MAX_EVENT_BYTES) throw new InvalidEventError(`${where}: event is ${size} bytes of JSON; the limit is ${MAX_EVENT_BYTES}`);
+  // Every read refuses data not of its type's shape, so the store never writes any.
+  const problem = checkEventData(event.type, schemaVersion, data);
+  if (problem) throw new InvalidEventError(`${where}: ${problem.message}`);
   return { eventId, type: event.type, schemaVersion, data, metadata: metadata.data, occurredAt };
 }
 

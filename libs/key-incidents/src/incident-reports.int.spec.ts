@@ -39,7 +39,7 @@ describe('leak and anomaly reports', () => {
     await eventually(
       'the projection knows every key issued',
       async () => {
-        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key')) index.apply(event);
+        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events)) index.apply(event);
         return issued.every((keyId) => index.get(keyId) !== undefined);
       },
       Boolean,

@@ -104,6 +104,7 @@ describe('the rotator’s response to incidents, through its durable consumer', 
         topology: ctx.topology,
         projection: new IncidentResponseProjection(it0.responder()),
         logger: ctx.logger,
+        auth: ctx.auth,
       },
       { redelivery: { maxDeliveries: 5, backoffMs: [50, 200] }, ackWaitMs: 5000, prefetch: 16 },
     );
@@ -348,6 +349,7 @@ describe('an incident interrupted or handled twice', () => {
         topology: it1.ctx.topology,
         projection: new IncidentResponseProjection(it1.responder(flaky)),
         logger: it1.ctx.logger,
+        auth: it1.ctx.auth,
       },
       { redelivery: { maxDeliveries: 5, backoffMs: [100] }, ackWaitMs: 5000, prefetch: 16 },
     );
@@ -388,7 +390,7 @@ describe('an incident rotation of a tenant at its key quota', () => {
 
   /** The rotator's projection, brought up to the store by hand (no relay runs here). */
   async function projectStore(): Promise<void> {
-    for (const event of await it2.ctx.store.readAll(START_OF_LOG, 100_000)) rotatorIndex.apply(event);
+    for (const event of (await it2.ctx.store.readAll(START_OF_LOG, 100_000)).events) rotatorIndex.apply(event);
   }
 
   async function reportedLeak(keyId: string): Promise<EventEnvelope> {

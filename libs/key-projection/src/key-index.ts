@@ -207,17 +207,21 @@ export class KeyIndex {
   }
 
   /**
-   * Applies a stored event; returns false when it was not a key event or was already applied.
-   * A key's own events carry its version, so a repeat is recognised; CreditsConsumed events
-   * (one verifier's stream, many keys) are not: the caller applies each once, in store order.
+   * Applies a stored event; returns false when it was not a key event, or not the next one of
+   * its key's stream. A key's own events carry its version, and only the version after the one
+   * held is applied (1 for a key not held): a repeat, and a genuine but old event replayed after
+   * later ones (a sealed KeyResumed re-sent after the KeyRevoked that followed it), change
+   * nothing. CreditsConsumed events (one verifier's stream, many keys) carry no key version:
+   * the caller applies each once, in store order.
    */
   apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
     if (event.type === 'CreditsConsumed') return this.consume(event.data as CreditsConsumedData);
     if (!KEY_EVENTS.has(event.type)) return false;
-    // Trusted: events come from our own store (directly or through the relay).
+    // Authenticated and checked against its schema by the reader (the store, or the bus's reader).
     const keyEvent = { type: event.type, data: event.data } as KeyEvent;
     const slot = this.slotsById.get(keyEvent.data.keyId);
-    if (slot !== undefined && event.streamVersion <= this.versions[slot]!) return false;
+    const expected = slot === undefined ? 1 : this.versions[slot]! + 1;
+    if (event.streamVersion !== expected) return false;
     const next = evolveKey(slot === undefined ? undefined : this.recordAt(slot), keyEvent);
     if (!next) return false;
     // Revocation is terminal and a key's tenant never changes: a key is counted once when it

@@ -79,6 +79,21 @@ describe('KeyIndex', () => {
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 2 });
   });
 
+  it('applies only the next version of a key: an old genuine KeyResumed replayed after a KeyRevoked, or one past a gap, changes nothing', () => {
+    const index = new KeyIndex();
+    index.apply(issued('key_a', 'acme'));
+    const suspended = { type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_a' } };
+    const resumed = { type: 'KeyResumed', streamVersion: 3, data: { keyId: 'key_a' } };
+    expect(index.apply(suspended)).toBe(true);
+    expect(index.apply(resumed)).toBe(true);
+    expect(index.apply({ type: 'KeyRevoked', streamVersion: 4, data: { keyId: 'key_a', reason: 'x' } })).toBe(true);
+    expect(index.apply(resumed)).toBe(false);
+    expect(index.apply({ ...resumed, streamVersion: 6 })).toBe(false);
+    expect(index.apply({ ...issued('key_b', 'acme'), streamVersion: 2 })).toBe(false);
+    expect(index.get('key_b')).toBeUndefined();
+    expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 4 });
+  });
+
   it('reads each key as it now stands when keys share a line of the built-record cache', () => {
     // Slots 4,096 apart share a cache line: reading one must not answer for the other,
     // and a change to either must not leave a stale record behind.

@@ -23,7 +23,7 @@ describe('credits consumption records', () => {
     const instanceId = 'verifier-pod-1-0a1b2c3d';
     const streamId = streamIdOf('credits', instanceId);
     const day = Date.UTC(2026, 0, 1);
-    const earlier = { eventId: newEventId(), type: 'CreditsConsumed' as const, data: { entries: [['key_earlier', day, 4]] }, metadata: testMetadata() };
+    const earlier = { eventId: newEventId(), type: 'CreditsConsumed' as const, data: { entries: [['key_0000000000000000000000ear1', day, 4]] }, metadata: testMetadata() };
     await ctx.store.append(streamId, NO_STREAM, [earlier]);
 
     sync = new RateLimitSync(
@@ -38,7 +38,7 @@ describe('credits consumption records', () => {
       type: 'KeyIssued',
       streamVersion: 1,
       data: {
-        keyId: 'key_quota',
+        keyId: 'key_0000000000000000000000qzta',
         tenant: 'acme',
         owner: 'svc',
         environment: 'live',
@@ -56,14 +56,14 @@ describe('credits consumption records', () => {
       { instanceId, flushEveryMs: 60_000 },
     );
     // A replica admits nothing limited until it knows its members (itself, here).
-    await eventually('credits admitted', () => limits.assess(index.get('key_quota')!, Date.now(), 3).allowed, Boolean);
+    await eventually('credits admitted', () => limits.assess(index.get('key_0000000000000000000000qzta')!, Date.now(), 3).allowed, Boolean);
     limits.take();
 
     await limits.flush();
 
     const stored = await ctx.store.readStream(streamId);
     expect(stored.map((event) => event.type)).toEqual(['CreditsConsumed', 'CreditsConsumed']);
-    expect(stored[1]!.data).toEqual({ entries: [['key_quota', expect.any(Number), 3]] });
+    expect(stored[1]!.data).toEqual({ entries: [['key_0000000000000000000000qzta', expect.any(Number), 3]] });
     expect(limits.counts()).toMatchObject({ unrecorded: 0, recorded: 3, flushFailures: 0 });
   });
 });

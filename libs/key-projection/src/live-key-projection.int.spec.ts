@@ -6,6 +6,48 @@ import { createTestContext, eventually } from '@keyledger/testing';
 import { KeyIndex } from './key-index.js';
 import { LiveKeyProjection } from './live-key-projection.js';
 
+const SETTINGS = { maxBusSilenceMs: 30_000, failClosed: true, heartbeatMs: 60_000, catchUpBatchSize: 100, announce: false };
+
+/** A sealed KeyIssued as the relay would publish it, at a position of the test's choosing. */
+function keyIssued(keyId: string, digest: string, position: string): EventEnvelope {
+  return {
+    eventId: randomUUID(),
+    transactionId: '999999999',
+    position,
+    type: 'KeyIssued',
+    schemaVersion: 1,
+    streamId: `key-${keyId}`,
+    streamVersion: 1,
+    occurredAt: new Date().toISOString(),
+    data: {
+      keyId,
+      tenant: 'acme',
+      owner: 'svc',
+      environment: 'live',
+      prefix: 'kl',
+      digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest },
+      hint: 'kl_live_…abcd',
+      scopes: [],
+      ipAllowlist: [],
+      metadata: {},
+    },
+    metadata: { actor: 'test', correlationId: 'c', causationId: 'c' },
+    hash: '00'.repeat(32),
+  };
+}
+
+/** An index that cannot apply one key's events, as a bug in a fold would. */
+class FailingIndex extends KeyIndex {
+  constructor(private readonly failing: string) {
+    super();
+  }
+
+  override apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
+    if ((event.data as { keyId?: string }).keyId === this.failing) throw new Error('simulated: the fold cannot apply this event');
+    return super.apply(event);
+  }
+}
+
 describe('LiveKeyProjection', () => {
   let ctx: TestContext;
   let projection: LiveKeyProjection | undefined;
@@ -13,46 +55,40 @@ describe('LiveKeyProjection', () => {
   beforeAll(async () => {
     ctx = await createTestContext('liveprojection');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await projection?.stop();
+    projection = undefined;
+  });
+  afterAll(async () => {
     await ctx.close();
   });
 
-  it('stops at an event it cannot apply and fails closed, rather than skip it', async () => {
-    projection = new LiveKeyProjection(
-      { ...ctx, index: new KeyIndex() },
-      { instanceId: 'stall-test', maxBusSilenceMs: 30_000, failClosed: true, heartbeatMs: 60_000, catchUpBatchSize: 100, announce: false },
-    );
+  const publish = async (event: EventEnvelope): Promise<void> => {
+    const message = encodeEventMessage(ctx.topology.subjectPrefix, event, ctx.auth.authenticator);
+    await ctx.js.publish(message.subject, message.payload, { headers: message.headers, msgID: message.msgId });
+  };
+
+  it('stops at an authentic event it cannot apply and fails closed, rather than skip it', async () => {
+    const failing = 'key_0000000000000000000000fa11';
+    projection = new LiveKeyProjection({ ...ctx, index: new FailingIndex(failing) }, { instanceId: 'stall-test', ...SETTINGS });
     await projection.start();
     expect(projection.isFailingClosed()).toBe(false);
-    // A KeyIssued whose digest is not 32 bytes: the index refuses it.
-    const broken: EventEnvelope = {
-      eventId: randomUUID(),
-      transactionId: '999999999',
-      position: '1',
-      type: 'KeyIssued',
-      schemaVersion: 1,
-      streamId: 'key-key_broken',
-      streamVersion: 1,
-      occurredAt: new Date().toISOString(),
-      data: {
-        keyId: 'key_broken',
-        tenant: 'acme',
-        owner: 'svc',
-        environment: 'live',
-        prefix: 'kl',
-        digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest: 'abcd' },
-        hint: 'kl_live_…abcd',
-        scopes: [],
-        ipAllowlist: [],
-        metadata: {},
-      },
-      metadata: { actor: 'test', correlationId: 'c', causationId: 'c' },
-      hash: '00'.repeat(32),
-    };
-    const message = encodeEventMessage(ctx.topology.subjectPrefix, broken);
-    await ctx.js.publish(message.subject, message.payload, { headers: message.headers, msgID: message.msgId });
+    await publish(keyIssued(failing, 'ab'.repeat(32), '1'));
     await eventually('the projection stalls', () => projection!.status().stalledAt, Boolean);
     expect(projection.status()).toMatchObject({ stalledAt: { transactionId: '999999999', position: '1' }, failingClosed: true });
+  });
+
+  it('skips and reports a sealed event whose data does not fit its schema, without stalling', async () => {
+    const index = new KeyIndex();
+    projection = new LiveKeyProjection({ ...ctx, index }, { instanceId: 'schema-test', ...SETTINGS });
+    await projection.start();
+    // A digest of 2 bytes: sealed with the right key, so only the schema can refuse it.
+    await publish(keyIssued('key_00000000000000000000000bad', 'abcd', '2'));
+    const fine = keyIssued('key_0000000000000000000000f1e0', 'cd'.repeat(32), '3');
+    await publish(fine);
+    await eventually('the next event applied', () => index.get('key_0000000000000000000000f1e0'), Boolean);
+    expect(index.get('key_00000000000000000000000bad')).toBeUndefined();
+    expect(projection.status()).toMatchObject({ stalledAt: undefined, failingClosed: false, position: { transactionId: '999999999', position: '3' } });
+    expect(ctx.auth.rejections.all).toEqual([expect.objectContaining({ source: 'bus', reason: 'bad-schema', streamId: 'key-key_00000000000000000000000bad' })]);
   });
 });

@@ -1,11 +1,12 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { EventEnvelope, GlobalPosition } from '@keyledger/contracts';
+import type { GlobalPosition } from '@keyledger/contracts';
 import { verifierAppliedSubject } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
-import { decodeEventMessage } from '@keyledger/event-bus';
-import type { PostgresEventStore } from '@keyledger/event-store';
+import { EventMessageReader } from '@keyledger/event-bus';
+import type { EventAuthentication } from '@keyledger/event-auth';
+import type { EventPage, EventPayload, PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import type { DataSource } from 'typeorm';
@@ -77,6 +78,8 @@ export interface LiveKeyProjectionDependencies {
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
   readonly logger: Logger;
+  /** Messages are read through an EventMessageReader with it; refused ones are reported and skipped. */
+  readonly auth: EventAuthentication;
   readonly clock?: () => number;
   readonly snapshots?: ProjectionSnapshotting | undefined;
 }
@@ -120,12 +123,14 @@ export class LiveKeyProjection {
   private appliedSinceSnapshot = 0;
   private snapshotTimer: NodeJS.Timeout | undefined;
   private snapshotting: Promise<void> | undefined;
+  private readonly reader: EventMessageReader;
 
   constructor(
     private readonly deps: LiveKeyProjectionDependencies,
     private readonly settings: LiveKeyProjectionSettings,
   ) {
     this.clock = deps.clock ?? Date.now;
+    this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
   }
 
   async start(): Promise<void> {
@@ -144,7 +149,7 @@ export class LiveKeyProjection {
     this.messages = await consumer.consume();
     const messages = this.messages;
     this.loop = (async () => {
-      for await (const message of messages) this.applyMessage(message.data);
+      for await (const message of messages) this.applyMessage(message.data, message.subject);
     })();
     void this.watchConnection();
     this.heartbeat = setInterval(() => this.announce(), this.settings.heartbeatMs);
@@ -238,17 +243,18 @@ export class LiveKeyProjection {
     const { store, index } = this.deps;
     const batchSize = this.settings.catchUpBatchSize;
     let applied = 0;
-    let next = store.readPayloads(this.position, batchSize, KEY_PROJECTION_CATEGORIES);
+    let next: Promise<EventPage<EventPayload> | undefined> = store.readPayloads(this.position, batchSize, KEY_PROJECTION_CATEGORIES);
     for (;;) {
-      const events = await next;
-      if (events.length === 0) return applied;
-      const last = events[events.length - 1]!;
+      const page = await next;
+      // Refused rows (reported by the store) are passed over: the page ends after them.
+      if (!page?.end) return applied;
+      const end = page.end;
       // A short batch reached the end of what was committed; later events come from JetStream.
-      next = events.length < batchSize ? Promise.resolve([]) : store.readPayloads(last, batchSize, KEY_PROJECTION_CATEGORIES);
+      next = page.rows < batchSize ? Promise.resolve(undefined) : store.readPayloads(end, batchSize, KEY_PROJECTION_CATEGORIES);
       // Surfaced by the await above on the next turn; this only keeps it from being reported as unhandled meanwhile.
       next.catch(() => undefined);
-      for (const event of events) if (index.apply(event)) applied += 1;
-      this.advance(last);
+      for (const event of page.events) if (index.apply(event)) applied += 1;
+      this.advance(end);
     }
   }
 
@@ -302,15 +308,11 @@ export class LiveKeyProjection {
     return this.disconnectedAt === undefined ? 0 : now - this.disconnectedAt;
   }
 
-  private applyMessage(payload: Uint8Array): void {
-    let event: EventEnvelope;
-    try {
-      event = decodeEventMessage(payload);
-    } catch (error) {
-      // Only the relay publishes here; a bad message is logged and skipped, not fatal.
-      this.deps.logger.error({ err: error }, 'ignoring a malformed event message');
-      return;
-    }
+  private applyMessage(payload: Uint8Array, subject: string): void {
+    // Not authentic, not valid, or not an event: reported by the reader and skipped; only what
+    // the relay sealed can move this replica (and its position).
+    const event = this.reader.read(payload, subject);
+    if (!event) return;
     if (this.stalledAt || compareGlobalPositions(event, this.position) <= 0) return;
     try {
       if (this.deps.index.apply(event)) this.appliedSinceSnapshot += 1;

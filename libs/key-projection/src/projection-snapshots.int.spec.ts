@@ -23,12 +23,14 @@ let store: ProjectionSnapshotStore;
 const seal = new SnapshotSeal([{ version: 1, secret: randomBytes(32) }]);
 const running: LiveKeyProjection[] = [];
 
+const keyIdOf = (n: number): string => `key_${String(n).padStart(26, '0')}`;
+
 const issue = (n: number) =>
-  ctx.store.append(`key-key_${n}`, 0, [
+  ctx.store.append(`key-${keyIdOf(n)}`, 0, [
     {
       type: 'KeyIssued',
       data: {
-        keyId: `key_${n}`,
+        keyId: keyIdOf(n),
         tenant: `tenant-${n % 2}`,
         owner: 'svc',
         environment: 'live',
@@ -76,15 +78,15 @@ describe('key projection snapshots', () => {
     );
     expect(stored!.byteLength).toBeGreaterThan(256); // several chunks
 
-    await ctx.store.append('key-key_3', 1, [{ type: 'KeyRevoked', data: { keyId: 'key_3', reason: 'test' }, metadata: testMetadata() }]);
+    await ctx.store.append(`key-${keyIdOf(3)}`, 1, [{ type: 'KeyRevoked', data: { keyId: keyIdOf(3), reason: 'test' }, metadata: testMetadata() }]);
     for (let n = 30; n < 35; n += 1) await issue(n);
 
     const fromSnapshot = await startProjection(true);
     const replayed = await startProjection(false);
     expect(fromSnapshot.projection.status().startedFromSnapshot).toBe(true);
     expect(fromSnapshot.index.size).toBe(35);
-    for (let n = 0; n < 35; n += 1) expect(plain(fromSnapshot.index.get(`key_${n}`))).toEqual(plain(replayed.index.get(`key_${n}`)));
-    expect(fromSnapshot.index.get('key_3')?.status).toBe('revoked');
+    for (let n = 0; n < 35; n += 1) expect(plain(fromSnapshot.index.get(keyIdOf(n)))).toEqual(plain(replayed.index.get(keyIdOf(n))));
+    expect(fromSnapshot.index.get(keyIdOf(3))?.status).toBe('revoked');
     expect(fromSnapshot.projection.status().position).toEqual(replayed.projection.status().position);
   });
 
@@ -126,7 +128,7 @@ describe('key projection snapshots', () => {
     // A replay reads only what no open transaction of the cluster can still precede (other
     // test files' included), so it may stop short of key_35 for a moment: take the head of one
     // that holds it.
-    const latest = await eventually('a replay holding key_35', () => startProjection(false), ({ index }) => index.get('key_35') !== undefined);
+    const latest = await eventually('a replay holding key_35', () => startProjection(false), ({ index }) => index.get(keyIdOf(35)) !== undefined);
     const head = latest.projection.status().position;
     const format = KEY_INDEX_SNAPSHOT_FORMAT - 1;
     const older = { format, position: head, body: current.body, seal: seal.seal(current.body, snapshotContext(format, head)) };
@@ -134,6 +136,6 @@ describe('key projection snapshots', () => {
     const started = await startProjection(true);
     expect(started.projection.status().startedFromSnapshot).toBe(false);
     expect(started.index.size).toBe(36);
-    expect(started.index.get('key_35')).toBeDefined();
+    expect(started.index.get(keyIdOf(35))).toBeDefined();
   });
 });

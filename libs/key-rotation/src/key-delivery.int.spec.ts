@@ -90,7 +90,7 @@ describe('delivery of rotated keys', () => {
       [third.keyId, 'nats', 1],
     ]);
     expect(openSealedKey(JSON.parse(rows[0]!.envelope), owner.privateKey).key).toBe(second.key);
-    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000)) + JSON.stringify(await ctx.ownerDb.query(`select * from pending_deliveries`));
+    const stored = JSON.stringify(await ctx.store.readAll(START_OF_LOG, 100_000).then((page) => page.events)) + JSON.stringify(await ctx.ownerDb.query(`select * from pending_deliveries`));
     for (const key of [first.key, second.key, third.key]) expect(stored).not.toContain(key);
   });
 

@@ -30,7 +30,7 @@ describe('scheduled rotation', () => {
     return {
       rotation,
       sync: async () => {
-        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key')) index.apply(event);
+        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events)) index.apply(event);
       },
     };
   }
@@ -68,7 +68,7 @@ describe('scheduled rotation', () => {
     expect([...passA.failed, ...passB.failed]).toEqual([]);
     expect([...passA.lost, ...passB.lost].sort()).toEqual(due.map((k) => k.keyId).sort());
 
-    const all = await ctx.store.readAll(START_OF_LOG, 100_000, 'key');
+    const all = await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events);
     for (const { keyId } of due) {
       const rotations = all.filter((event) => event.streamId === streamIdOf('key', keyId) && event.type === 'KeyRotated');
       expect(rotations).toHaveLength(1);

@@ -151,12 +151,12 @@ export class ScheduledRotation {
   /** Policies live on tenant streams; new ones are read from where the last pass stopped. */
   private async readPolicies(): Promise<void> {
     for (;;) {
-      const events = await this.deps.store.readAll(this.policyPosition, 500, 'tenant');
-      for (const event of events) {
+      const page = await this.deps.store.readAll(this.policyPosition, 500, 'tenant');
+      for (const event of page.events)
         if (event.type === 'RotationPolicySet') this.policies = evolveRotationPolicies(this.policies, event.data as RotationPolicySetData);
-        this.policyPosition = { transactionId: event.transactionId, position: event.position };
-      }
-      if (events.length < 500) return;
+      // Past refused rows too (the store reported them): they are never read as policies.
+      if (page.end) this.policyPosition = page.end;
+      if (page.rows < 500) return;
     }
   }
 }

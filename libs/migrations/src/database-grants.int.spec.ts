@@ -79,13 +79,13 @@ describe('per-service database roles', () => {
         `insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb01', 'key-r2', 1, 'KeySuspended', 1, '{}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`,
       ),
     ).rejects.toThrow(/permission denied/);
-    await expect(new PostgresEventStore(dbs[service]).append('key-r2', NO_STREAM, [testEvent()])).rejects.toThrow(/permission denied/);
+    await expect(new PostgresEventStore(dbs[service], ctx.auth).append('key-r2', NO_STREAM, [testEvent()])).rejects.toThrow(/permission denied/);
     expect(await ctx.store.readStream('key-r2')).toHaveLength(0);
   });
 
   it('lets each writer append through the store as its own role', async () => {
     for (const service of ['issuer', 'verifier', 'rotator'] as const) {
-      await new PostgresEventStore(dbs[service]).append(`key-w${service}`, NO_STREAM, [testEvent({ service })]);
+      await new PostgresEventStore(dbs[service], ctx.auth).append(`key-w${service}`, NO_STREAM, [testEvent({ service })]);
       expect(await ctx.store.readStream(`key-w${service}`)).toHaveLength(1);
     }
   });

@@ -4,6 +4,7 @@ import type { EventEnvelope } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
+import type { EventAuthentication } from '@keyledger/event-auth';
 import { LeaderLock } from './leader-lock.js';
 import type { OutboxRelaySettings } from './outbox-relay.js';
 import { DEFAULT_RELAY_SETTINGS, OutboxRelay } from './outbox-relay.js';
@@ -20,6 +21,7 @@ export interface OutboxRelayWiring {
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
   readonly logger: Logger;
+  readonly auth: EventAuthentication;
   /** Names one relay; relays with the same name in one schema share leadership. */
   readonly name?: string;
   readonly settings?: Partial<OutboxRelaySettings>;
@@ -39,6 +41,7 @@ export function createOutboxRelay(wiring: OutboxRelayWiring): OutboxRelay {
       topology: wiring.topology,
       schema: wiring.schema,
       logger: wiring.logger,
+      auth: wiring.auth,
       ...(wiring.onPublished ? { onPublished: wiring.onPublished } : {}),
     },
     { ...DEFAULT_RELAY_SETTINGS, ...wiring.settings },

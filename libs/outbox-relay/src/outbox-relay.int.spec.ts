@@ -46,7 +46,7 @@ function positionOf(message: JsMsg): { transactionId: string; position: string }
 }
 
 async function expectStreamMirrorsStore(ctx: TestContext, expected: number): Promise<void> {
-  const stored = await ctx.store.readAll(START_OF_LOG, expected + 1);
+  const stored = await ctx.store.readAll(START_OF_LOG, expected + 1).then((page) => page.events);
   expect(stored).toHaveLength(expected);
   const info = await ctx.jsm.streams.info(ctx.topology.eventStream);
   expect(info.state.messages).toBe(expected);
@@ -72,10 +72,12 @@ describe('OutboxRelay', () => {
     relays.push(startRelay(ctx));
     const [message] = await readStreamMessages(ctx.js, ctx.topology.eventStream, 1);
     const [stored] = await ctx.store.readStream('key-t1');
-    expect(message?.subject).toBe(`${ctx.topology.subjectPrefix}.events.key.KeySuspended`);
+    expect(message?.subject).toBe(`${ctx.topology.subjectPrefix}.events.key.KeyUpdated`);
     expect(message?.headers?.get(MESSAGE_HEADERS.msgId)).toBe(stored?.eventId);
     expect(message?.headers?.get('traceparent')).toBe(traceparent);
-    expect(message?.json<EventEnvelope>()).toEqual(stored);
+    const { auth, ...envelope } = message!.json<EventEnvelope & { auth: { v: number; mac: string } }>();
+    expect(envelope).toEqual(stored);
+    expect(auth).toEqual(ctx.auth.authenticator.sealPublished(stored!));
   });
 
   it('delivers 10,000 events from 8 concurrent writers exactly once, in (transaction_id, position) order', async () => {
@@ -104,6 +106,33 @@ describe('OutboxRelay', () => {
       (n) => n === 1,
       30_000,
     );
+  });
+
+  it('resumes after the newest message it sealed, not after a forged one with a far position at the stream tail', async () => {
+    const first = startRelay(ctx, 'first');
+    relays.push(first);
+    await ctx.store.append('key-f1', NO_STREAM, [testEvent({ n: 1 })]);
+    const [genuine] = await readStreamMessages(ctx.js, ctx.topology.eventStream, 1);
+    const genuineId = genuine!.headers!.get(MESSAGE_HEADERS.msgId);
+    await first.stop();
+    relays.splice(relays.indexOf(first), 1);
+    // Copied from the genuine message, moved far ahead in headers and body; its seal cannot follow.
+    const forged = { ...genuine!.json<Record<string, unknown>>(), position: '99999999999', transactionId: '99999999999' };
+    const headers = genuine!.headers!;
+    headers.set(MESSAGE_HEADERS.position, '99999999999');
+    headers.set(MESSAGE_HEADERS.transactionId, '99999999999');
+    headers.set(MESSAGE_HEADERS.msgId, 'forged-tail');
+    await ctx.js.publish(genuine!.subject, JSON.stringify(forged), { headers });
+    await ctx.store.append('key-f1', 1, [testEvent({ n: 2 })]);
+    relays.push(startRelay(ctx, 'second'));
+    await eventually(
+      'the event appended after the forgery published',
+      async () => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages,
+      (n) => n === 3,
+    );
+    const ids = (await readStreamMessages(ctx.js, ctx.topology.eventStream, 3)).map((message) => message.headers?.get(MESSAGE_HEADERS.msgId));
+    expect(ids).toEqual([genuineId, 'forged-tail', (await ctx.store.readStream('key-f1'))[1]!.eventId]);
+    expect(ctx.auth.rejections.all).toEqual([expect.objectContaining({ source: 'bus', reason: 'bad-mac', position: '99999999999' })]);
   });
 
   it('lets one relay lead and hands over to the standby when the leader stops', async () => {

@@ -4,7 +4,8 @@ import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstre
 import type { EventEnvelope, GlobalPosition } from '@keyledger/contracts';
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
-import { encodeEventMessage, injectTraceContext } from '@keyledger/event-bus';
+import { EventMessageReader, encodeEventMessage, injectTraceContext } from '@keyledger/event-bus';
+import type { EventAuthentication } from '@keyledger/event-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { EVENTS_CHANNEL, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
@@ -41,6 +42,8 @@ export interface OutboxRelayDependencies {
   readonly topology: BusTopology;
   readonly schema: string;
   readonly logger: Logger;
+  /** Seals what it publishes; the store it reads from has checked each event's stored MAC. */
+  readonly auth: EventAuthentication;
   /** Called as soon as a batch is acknowledged by JetStream; used by metrics and the lag benchmark. */
   readonly onPublished?: (events: readonly EventEnvelope[]) => void;
 }
@@ -63,6 +66,8 @@ export interface OutboxRelayStatus {
  * - The checkpoint is saved only after the acks, for monitoring; a new leader resumes after
  *   the last message in the stream itself, so a relay killed between ack and save
  *   re-publishes nothing, and events the stream lost are published again.
+ * - Only authentic events leave: the store's read refuses a row whose MAC fails (and reports
+ *   it), the relay moves past it, and seals each message it publishes with its position.
  */
 export class OutboxRelay {
   private running = false;
@@ -73,11 +78,13 @@ export class OutboxRelay {
   private checkpoint: GlobalPosition | undefined;
   private published = 0;
   private consecutiveFailures = 0;
+  private readonly reader: EventMessageReader;
 
   constructor(
     private readonly deps: OutboxRelayDependencies,
     private readonly settings: OutboxRelaySettings = DEFAULT_RELAY_SETTINGS,
   ) {
+    this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
     deps.lock.onNotification((payload) => {
       if (payload !== deps.schema) return;
       this.woken = true;
@@ -124,8 +131,8 @@ export class OutboxRelay {
     let position = await this.resumePosition();
     this.checkpoint = position;
     while (this.running && this.deps.lock.isHeld) {
-      const events = await this.deps.store.readAll(position, this.settings.batchSize);
-      if (events.length === 0) {
+      const { events, end } = await this.deps.store.readAll(position, this.settings.batchSize);
+      if (!end) {
         await this.idle(this.settings.pollIntervalMs);
         continue;
       }
@@ -138,6 +145,8 @@ export class OutboxRelay {
         this.checkpoint = position;
         this.published += published.length;
       }
+      // Every event of the page is out: go on after its end, past any row the store refused.
+      if (published.length === events.length) position = end;
       if (published.length < events.length) {
         this.consecutiveFailures += 1;
         await this.idle(this.settings.retryDelayMs);
@@ -154,7 +163,7 @@ export class OutboxRelay {
    */
   private async publishInOrder(events: readonly EventEnvelope[]): Promise<EventEnvelope[]> {
     const acks = events.map((event, index) => {
-      const message = encodeEventMessage(this.deps.topology.subjectPrefix, event);
+      const message = encodeEventMessage(this.deps.topology.subjectPrefix, event, this.deps.auth.authenticator);
       const parent = contextFromTraceFields(event.metadata);
       const span = tracer.startSpan(
         `send ${message.subject}`,
@@ -206,18 +215,20 @@ export class OutboxRelay {
   /**
    * Where to resume: after the newest event already in the stream. The stream, not the
    * checkpoint, is the truth here: if JetStream lost acknowledged messages (a crash before
-   * its flush) or the stream was recreated, the events it lacks are published again.
+   * its flush) or the stream was recreated, the events it lacks are published again. Only a
+   * message the relay sealed counts: a forged one with a far position (reported as refused)
+   * cannot make a new leader skip events.
    */
   private async resumePosition(): Promise<GlobalPosition> {
     const { eventStream } = this.deps.topology;
     const checkpoint = await this.deps.checkpoints.load();
     const info = await this.deps.jsm.streams.info(eventStream);
-    // Scan back over anything not published by a relay (it carries no position headers).
+    // Scan back over anything not published by a relay (no position headers, or no valid seal).
     for (let seq = info.state.last_seq; seq >= Math.max(1, info.state.first_seq, info.state.last_seq - 100) && info.state.messages > 0; seq -= 1) {
       const message = await this.deps.jsm.streams.getMessage(eventStream, { seq }).catch(() => null);
-      const transactionId = message?.header.get(MESSAGE_HEADERS.transactionId);
-      const position = message?.header.get(MESSAGE_HEADERS.position);
-      if (transactionId && position) return { transactionId, position };
+      if (!message?.header.get(MESSAGE_HEADERS.position)) continue;
+      const event = this.reader.read(message.data, message.subject);
+      if (event) return { transactionId: event.transactionId, position: event.position };
     }
     if (compareGlobalPositions(checkpoint, START_OF_LOG) > 0) {
       this.deps.logger.warn(

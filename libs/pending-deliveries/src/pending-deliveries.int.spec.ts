@@ -1,5 +1,5 @@
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext } from '@keyledger/testing';
+import { createTestContext, testKeyIssuedData } from '@keyledger/testing';
 import { newPrefixedId } from '@keyledger/ids';
 import type { NewPendingDelivery } from './pending-deliveries.js';
 import { PendingDeliveries } from './pending-deliveries.js';
@@ -103,7 +103,7 @@ describe('pending deliveries', () => {
     await pending.storeBeforeIssue([row(keyId, { digest: '1'.repeat(64) })], streamId);
     await pending.storeBeforeIssue([row(keyId, { digest: '2'.repeat(64) })], streamId);
     expect((await pending.rowsOf(keyId)).map((stored) => stored.digest)).toEqual(['2'.repeat(64)]);
-    await ctx.store.append(streamId, 0, [{ type: 'KeyIssued', data: { keyId }, metadata: { actor: 'test', correlationId: 'c', causationId: 'c' } }]);
+    await ctx.store.append(streamId, 0, [{ type: 'KeyIssued', data: testKeyIssuedData(keyId), metadata: { actor: 'test', correlationId: 'c', causationId: 'c' } }]);
     // Issued now: a late attempt of another material cannot take the winner's place…
     await pending.storeBeforeIssue([row(keyId, { digest: '3'.repeat(64) })], streamId);
     expect((await pending.rowsOf(keyId)).map((stored) => stored.digest)).toEqual(['2'.repeat(64)]);
@@ -124,15 +124,17 @@ describe('pending deliveries', () => {
 
   it('stores nothing for a key whose delivery has ended, neither a new row nor over a row left behind', async () => {
     const metadata = { actor: 'test', correlationId: 'c', causationId: 'c' };
+    const delivered = (keyId: string) => ({ keyId, tenant: 'acme', owner: 'svc', publicKey: `${'A'.repeat(43)}=`, at: new Date().toISOString() });
+    const ended = (keyId: string) => ({ keyId, tenant: 'acme', owner: 'svc', attempts: 1, at: new Date().toISOString() });
     const [acknowledged, expired, open] = [newPrefixedId('key'), newPrefixedId('key'), newPrefixedId('key')];
     // A row its ender did not delete yet (a crash between the record and the delete).
     await pending.storeIssued([row(expired, { attempts: 3 })]);
     await ctx.store.append(`delivery-${acknowledged}`, 0, [
-      { type: 'KeyDelivered', data: { keyId: acknowledged }, metadata },
-      { type: 'KeyDeliveryAcknowledged', data: { keyId: acknowledged }, metadata },
+      { type: 'KeyDelivered', data: delivered(acknowledged), metadata },
+      { type: 'KeyDeliveryAcknowledged', data: { ...ended(acknowledged), channel: 'nats' }, metadata },
     ]);
-    await ctx.store.append(`delivery-${expired}`, 0, [{ type: 'KeyDeliveryExpired', data: { keyId: expired }, metadata }]);
-    await ctx.store.append(`delivery-${open}`, 0, [{ type: 'KeyDelivered', data: { keyId: open }, metadata }]);
+    await ctx.store.append(`delivery-${expired}`, 0, [{ type: 'KeyDeliveryExpired', data: ended(expired), metadata }]);
+    await ctx.store.append(`delivery-${open}`, 0, [{ type: 'KeyDelivered', data: delivered(open), metadata }]);
 
     expect(await pending.storeIssued([row(acknowledged), row(acknowledged, { channel: 'webhook' })])).toBe(0);
     expect(await pending.rowsOf(acknowledged)).toEqual([]);

@@ -69,7 +69,9 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     throw error;
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
-  const infrastructure = await openInfrastructure(options.service, config);
+  const instance = instanceName(options.service, hostname(), process.pid);
+  const metrics = createMetricsRegistry(options.service);
+  const infrastructure = await openInfrastructure(options.service, config, { instance, logger, metrics });
   if (infrastructure.bus === 'unauthenticated') {
     logger.warn(
       { bus: infrastructure.bus },
@@ -78,12 +80,12 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   }
   const context: ServiceContext<C> = {
     service: options.service,
-    instance: instanceName(options.service, hostname(), process.pid),
+    instance,
     config,
     logger,
     infrastructure,
     telemetry,
-    metrics: createMetricsRegistry(options.service),
+    metrics,
   };
   const app = await NestFactory.create({ module: class RootModule {}, imports: [ServiceKitModule.forRoot(context), options.module(context)] } as never, {
     logger: new PinoNestLogger(logger),

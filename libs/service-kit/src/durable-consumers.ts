@@ -42,7 +42,8 @@ export class DurableConsumers {
 
   /** Adds a consumer feeding the projection from the event stream, each event in a transaction with its inbox row. */
   projection(projection: Projection, prefetch: number): DurableEventConsumer {
-    return this.add(new DurableEventConsumer({ ...this.dependencies, dataSource: this.context.infrastructure.db, projection }, { ...this.settings, prefetch }));
+    const { db, auth } = this.context.infrastructure;
+    return this.add(new DurableEventConsumer({ ...this.dependencies, dataSource: db, projection, auth }, { ...this.settings, prefetch }));
   }
 
   async start(): Promise<void> {

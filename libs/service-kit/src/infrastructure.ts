@@ -5,8 +5,11 @@ import type { DataSource } from 'typeorm';
 import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { databaseRoleOf } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
-import { busTopology, connectNats, ensureEventStreams, isAuthenticatedBus, natsConnectionSettings } from '@keyledger/event-bus';
+import { EventRejections, busTopology, connectNats, ensureEventStreams, isAuthenticatedBus, natsConnectionSettings } from '@keyledger/event-bus';
+import type { EventAuthentication } from '@keyledger/event-auth';
+import { EventAuthenticator } from '@keyledger/event-auth';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
+import type { Logger, Registry } from '@keyledger/observability';
 
 /** The connections a Keyledger service holds: Postgres (as its role, `databaseRoleOf`) and NATS. */
 export interface Infrastructure {
@@ -18,10 +21,22 @@ export interface Infrastructure {
   readonly topology: BusTopology;
   /** Whether this service presents a NATS user (`NATS_CREDS`); `unauthenticated` is shown in health and `keyledger status`. */
   readonly bus: 'authenticated' | 'unauthenticated';
+  /**
+   * The event key and the process's one place for refused events (counter, log, alert): the
+   * store's reads and every bus reader built from it report there.
+   */
+  readonly auth: EventAuthentication;
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(service: KeyledgerService, config: ServiceEnv): Promise<Infrastructure> {
+/** What the connections report to: refused events are logged, counted and alerted as this process. */
+export interface InfrastructureReporting {
+  readonly instance: string;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+}
+
+export async function openInfrastructure(service: KeyledgerService, config: ServiceEnv, reporting: InfrastructureReporting): Promise<Infrastructure> {
   const db = createDataSource({
     url: config.DATABASE_URL,
     schema: config.DATABASE_SCHEMA,
@@ -49,15 +64,25 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
       notifications: config.KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES,
     },
   });
+  const rejections = new EventRejections({
+    nc,
+    subjectPrefix: topology.subjectPrefix,
+    logger: reporting.logger,
+    registry: reporting.metrics,
+    service: reporting.instance,
+  });
+  const auth: EventAuthentication = { authenticator: new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS), rejections };
   return {
     db,
-    store: new PostgresEventStore(db),
+    store: new PostgresEventStore(db, auth),
     nc,
     js: jetstream(nc),
     jsm,
     topology,
     bus: isAuthenticatedBus(nats) ? 'authenticated' : 'unauthenticated',
+    auth,
     async close() {
+      rejections.close();
       // Drain delivers what is in flight and flushes pending publishes before closing.
       await nc.drain();
       await db.destroy();

@@ -10,3 +10,4 @@ export * from './otlp-receiver.js';
 export * from './https-receiver.js';
 export * from './cli-runner.js';
 export * from './authenticated-nats.js';
+export * from './forged-events.js';

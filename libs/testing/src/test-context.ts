@@ -8,6 +8,9 @@ import { busTopology, connectNats, deleteEventStreams, ensureEventStreams } from
 import type { KeyledgerService } from '@keyledger/config';
 import { LEGACY_APP_ROLE, SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
+import type { EventAuthentication, EventRejection, EventRejectionSink } from '@keyledger/event-auth';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { parseVersionedSecrets } from '@keyledger/key-secrets';
 import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
@@ -15,6 +18,15 @@ import { credsUserName } from '@keyledger/nats-auth';
 
 /** The role every service assumed before each had its own: a member of every service role. */
 export const APP_ROLE = LEGACY_APP_ROLE;
+
+/** A rejection sink that keeps what it is told, for tests to look at (services count, log and alert: EventRejections). */
+export class RecordedRejections implements EventRejectionSink {
+  readonly all: EventRejection[] = [];
+
+  reject(rejection: EventRejection): void {
+    this.all.push(rejection);
+  }
+}
 
 /**
  * An isolated slice of the shared Postgres and NATS servers for one test file: its own
@@ -38,6 +50,8 @@ export interface TestContext {
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
   readonly logger: Logger;
+  /** The context's event key (also in `serviceEnv`), and every event refused by `store` or a reader built with it. */
+  readonly auth: EventAuthentication & { readonly rejections: RecordedRejections };
   /** Environment for a Keyledger process that should use this context. */
   readonly serviceEnv: Record<string, string>;
   close(): Promise<void>;
@@ -93,8 +107,11 @@ export async function createTestContext(label: string, options: TestContextOptio
   await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
   const serviceDbs: DataSource[] = [];
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const eventKeys = `1:${randomBytes(32).toString('base64')}`;
+  const auth = { authenticator: new EventAuthenticator(parseVersionedSecrets(eventKeys, 'event key')), rejections: new RecordedRejections() };
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
+    KEYLEDGER_EVENT_KEYS: eventKeys,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     NATS_URL: natsUrl,
@@ -120,12 +137,13 @@ export async function createTestContext(label: string, options: TestContextOptio
     schema,
     ownerDb,
     appDb,
-    store: new PostgresEventStore(appDb),
+    store: new PostgresEventStore(appDb, auth),
     nc,
     js: jetstream(nc),
     jsm,
     topology,
     logger,
+    auth,
     serviceEnv,
     async connectAs(service) {
       const db = createDataSource({ url: databaseUrl, schema, role: SERVICE_DATABASE_ROLES[service], poolSize: 4 });

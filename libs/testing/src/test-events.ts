@@ -8,7 +8,49 @@ export const testMetadata = (overrides: Partial<EventMetadata> = {}): EventMetad
   ...overrides,
 });
 
-/** A well-formed event for store and bus tests. */
-export function testEvent(data: Record<string, unknown> = {}, overrides: Partial<NewEvent> = {}): NewEvent {
-  return { type: 'KeySuspended', data: { keyId: 'key_test', ...data }, metadata: testMetadata(), ...overrides };
+/** The key id of `testEvent`s: well formed, and never issued. */
+export const TEST_KEY_ID = 'key_00000000000000000000000000';
+
+/**
+ * A well-formed event for store and bus tests: a KeyUpdated of a key never issued (so no key
+ * projection folds it), carrying `fields` as its metadata, each value as a string (JSON for
+ * anything but a string), so a test can tell its events apart by `testFields(event.data)`.
+ */
+export function testEvent(fields: Record<string, unknown> = {}, overrides: Partial<NewEvent> = {}): NewEvent {
+  const metadata = Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]));
+  return { type: 'KeyUpdated', data: { keyId: TEST_KEY_ID, metadata }, metadata: testMetadata(), ...overrides };
+}
+
+/** The fields a `testEvent` carries, as given (strings as they were, other values parsed back). */
+export function testFields(data: unknown): Record<string, unknown> {
+  const metadata = (data as { metadata?: Record<string, string> } | undefined)?.metadata ?? {};
+  return Object.fromEntries(
+    Object.entries(metadata).map(([name, value]) => {
+      try {
+        return [name, JSON.parse(value) as unknown];
+      } catch {
+        return [name, value];
+      }
+    }),
+  );
+}
+
+/**
+ * The data of a KeyIssued that fits its schema, for a key nobody can present (its digest is
+ * made from its id, not from a key's plaintext).
+ */
+export function testKeyIssuedData(keyId: string, tenant = 'acme', overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    keyId,
+    tenant,
+    owner: 'svc',
+    environment: 'live',
+    prefix: 'kl',
+    digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest: Buffer.from(keyId.padEnd(32, '0').slice(-32)).toString('hex') },
+    hint: 'kl_live_…abcd',
+    scopes: [],
+    ipAllowlist: [],
+    metadata: {},
+    ...overrides,
+  };
 }

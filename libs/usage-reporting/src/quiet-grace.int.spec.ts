@@ -65,7 +65,7 @@ describe('quiet grace (rotator ← auditor)', () => {
       quiet,
       index,
       sync: async () => {
-        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key')) index.apply(event);
+        for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events)) index.apply(event);
       },
     };
   }

@@ -144,7 +144,28 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
     }
   }
 
-  return [CreateEventStore1764000000000, DatabaseSetEventColumns1764000015000];
+  /**
+   * Each event's MAC under the event key (`KEYLEDGER_EVENT_KEYS`): which version made it and
+   * the HMAC-SHA256. Null in rows from before this migration until they are sealed
+   * (`migrate --seal-unauthenticated-events`, docs/operations.md); readers refuse such rows.
+   */
+  class AuthenticateEvents1764000020000 implements MigrationInterface {
+    readonly name = 'AuthenticateEvents1764000020000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`
+        alter table events
+          add column auth_version smallint,
+          add column auth_mac bytea check (octet_length(auth_mac) = 32),
+          add constraint events_auth_complete check ((auth_version is null) = (auth_mac is null))`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table events drop constraint events_auth_complete, drop column auth_mac, drop column auth_version`);
+    }
+  }
+
+  return [CreateEventStore1764000000000, DatabaseSetEventColumns1764000015000, AuthenticateEvents1764000020000];
 }
 
 async function currentSchema(queryRunner: QueryRunner): Promise<string> {

@@ -1,0 +1,137 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { EventMetadata, EventSeal } from '@keyledger/contracts';
+import type { VersionedSecret } from '@keyledger/key-secrets';
+
+/** HKDF labels: one subkey per purpose, so a stored MAC can never pass as a published one. */
+const STORED_INFO = 'keyledger stored event v1';
+const PUBLISHED_INFO = 'keyledger published event v1';
+
+/** The `auth_version` column is a smallint. */
+export const MAX_EVENT_KEY_VERSION = 32_767;
+
+/** What an event's stored MAC covers: what its hash covers, not where the database put it. */
+export interface AuthenticatedEventFields {
+  readonly eventId: string;
+  readonly streamId: string;
+  readonly streamVersion: number;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly occurredAt: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+}
+
+/** What a published event's MAC covers: the whole envelope, its place in the log included. */
+export interface PublishedEventFields extends AuthenticatedEventFields {
+  readonly position: string;
+  readonly transactionId: string;
+  readonly hash: string;
+}
+
+/** A stored event's MAC and the version of the event key that made it. */
+export interface StoredEventMac {
+  readonly version: number;
+  readonly mac: Buffer;
+}
+
+/** A MAC's verdict: `ok`, or why not. */
+export type MacCheck = 'ok' | 'bad-mac' | 'unknown-key-version';
+
+/**
+ * Authenticates events with HMAC-SHA256 under `KEYLEDGER_EVENT_KEYS`: the store seals each
+ * event it appends and checks the seal on every read, the relay seals each message it
+ * publishes and every consumer checks that. Whoever lacks the key (NATS without credentials,
+ * SQL without the services' secrets) cannot make an event any Keyledger process accepts.
+ *
+ * Each key version yields two subkeys (HKDF-SHA256, one label per purpose). New MACs use the
+ * first (current) version; older versions only verify, so a new key can be put first while
+ * events sealed before keep verifying. A version not configured never verifies.
+ */
+export class EventAuthenticator {
+  private readonly stored: ReadonlyMap<number, Buffer>;
+  private readonly published: ReadonlyMap<number, Buffer>;
+  /** The version new MACs are made with. */
+  readonly currentVersion: number;
+
+  constructor(keys: readonly VersionedSecret[]) {
+    if (keys.length === 0) throw new RangeError('at least one event key is required');
+    for (const key of keys)
+      if (!Number.isInteger(key.version) || key.version < 0 || key.version > MAX_EVENT_KEY_VERSION)
+        throw new RangeError(`event key versions are 0..${MAX_EVENT_KEY_VERSION}`);
+    this.stored = new Map(keys.map((key) => [key.version, derive(key.secret, STORED_INFO)]));
+    this.published = new Map(keys.map((key) => [key.version, derive(key.secret, PUBLISHED_INFO)]));
+    this.currentVersion = keys[0]!.version;
+  }
+
+  /** The MAC the store writes beside an event it appends. */
+  sealStored(event: AuthenticatedEventFields): StoredEventMac {
+    return { version: this.currentVersion, mac: hmac(this.stored.get(this.currentVersion)!, storedContent(event)) };
+  }
+
+  /** Checks a stored event's MAC (constant time). */
+  checkStored(event: AuthenticatedEventFields, mac: StoredEventMac): MacCheck {
+    return check(this.stored.get(mac.version), storedContent(event), mac.mac);
+  }
+
+  /** The seal the relay puts on the message of an event it publishes. */
+  sealPublished(event: PublishedEventFields): EventSeal {
+    return { v: this.currentVersion, mac: hmac(this.published.get(this.currentVersion)!, publishedContent(event)).toString('base64') };
+  }
+
+  /** Checks a published message's seal (constant time). */
+  checkPublished(event: PublishedEventFields, seal: EventSeal): MacCheck {
+    return check(this.published.get(seal.v), publishedContent(event), Buffer.from(seal.mac, 'base64'));
+  }
+}
+
+function derive(secret: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
+}
+
+function hmac(key: Buffer, content: string): Buffer {
+  return createHmac('sha256', key).update(content, 'utf8').digest();
+}
+
+function check(key: Buffer | undefined, content: string, mac: Buffer): MacCheck {
+  if (!key) return 'unknown-key-version';
+  const expected = hmac(key, content);
+  return mac.length === expected.length && timingSafeEqual(expected, mac) ? 'ok' : 'bad-mac';
+}
+
+// RFC 8785 canonical JSON, as the hash chain uses: jsonb reorders keys, so the text sent
+// would not come back; an object of named fields leaves no room for two splits of one input.
+function storedContent(event: AuthenticatedEventFields): string {
+  return canonical({
+    eventId: event.eventId,
+    streamId: event.streamId,
+    streamVersion: event.streamVersion,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    occurredAt: event.occurredAt,
+    data: event.data,
+    metadata: event.metadata,
+  });
+}
+
+function publishedContent(event: PublishedEventFields): string {
+  return canonical({
+    eventId: event.eventId,
+    streamId: event.streamId,
+    streamVersion: event.streamVersion,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    occurredAt: event.occurredAt,
+    data: event.data,
+    metadata: event.metadata,
+    position: event.position,
+    transactionId: event.transactionId,
+    hash: event.hash,
+  });
+}
+
+function canonical(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('event cannot be serialised canonically');
+  return text;
+}

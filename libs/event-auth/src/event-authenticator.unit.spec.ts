@@ -1,0 +1,84 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { EventAuthenticator } from './event-authenticator.js';
+import type { PublishedEventFields } from './event-authenticator.js';
+
+const key = (version: number, fill: number) => ({ version, secret: Buffer.alloc(32, fill) });
+
+const event: PublishedEventFields = {
+  eventId: '0190a3f0-0000-7000-8000-000000000001',
+  streamId: 'key-key_00000000000000000000000000',
+  streamVersion: 3,
+  type: 'KeyRevoked',
+  schemaVersion: 1,
+  occurredAt: '2026-12-06T10:00:00.000Z',
+  data: { keyId: 'key_00000000000000000000000000', reason: 'leaked' },
+  metadata: { actor: 'admin:a', correlationId: 'c', causationId: 'c' },
+  position: '42',
+  transactionId: '1000',
+  hash: 'ab'.repeat(32),
+};
+
+describe('EventAuthenticator', () => {
+  const current = new EventAuthenticator([key(2, 2), key(1, 1)]);
+
+  it('seals with the current version and verifies its own seals', () => {
+    const stored = current.sealStored(event);
+    expect(stored.version).toBe(2);
+    expect(current.checkStored(event, stored)).toBe('ok');
+    const published = current.sealPublished(event);
+    expect(published.v).toBe(2);
+    expect(current.checkPublished(event, published)).toBe('ok');
+  });
+
+  it('is HMAC-SHA256 of the canonical event under an HKDF subkey of its purpose', () => {
+    const subkey = Buffer.from(hkdfSync('sha256', Buffer.alloc(32, 2), Buffer.alloc(0), 'keyledger stored event v1', 32));
+    const { position: _p, transactionId: _t, hash: _h, ...content } = event;
+    expect(current.sealStored(event).mac).toEqual(createHmac('sha256', subkey).update(canonicalize(content)!).digest());
+  });
+
+  it.each([
+    ['the data', { data: { keyId: 'key_00000000000000000000000000', reason: 'other' } }],
+    ['the type', { type: 'KeyResumed' }],
+    ['the stream version', { streamVersion: 4 }],
+    ['the stream', { streamId: 'key-key_00000000000000000000000001' }],
+    ['the metadata', { metadata: { actor: 'admin:b', correlationId: 'c', causationId: 'c' } }],
+    ['the time', { occurredAt: '2026-12-06T10:00:00.001Z' }],
+  ])('refuses an event whose %s changed', (_what, change) => {
+    expect(current.checkStored({ ...event, ...change }, current.sealStored(event))).toBe('bad-mac');
+    expect(current.checkPublished({ ...event, ...change }, current.sealPublished(event))).toBe('bad-mac');
+  });
+
+  it('binds a published seal to the position, transaction and hash, and a stored MAC to none of them', () => {
+    const published = current.sealPublished(event);
+    for (const moved of [{ position: '99999999999' }, { transactionId: '1001' }, { hash: 'cd'.repeat(32) }])
+      expect(current.checkPublished({ ...event, ...moved }, published)).toBe('bad-mac');
+    const elsewhere: PublishedEventFields = { ...event, position: '7', transactionId: '8' };
+    expect(current.checkStored(elsewhere, current.sealStored(event))).toBe('ok');
+  });
+
+  it('keeps the purposes apart: a stored MAC is not a published seal', () => {
+    const stored = current.sealStored(event);
+    expect(current.checkPublished(event, { v: 2, mac: stored.mac.toString('base64') })).toBe('bad-mac');
+  });
+
+  it('verifies what an older configured version sealed, and nothing of a version not configured', () => {
+    const before = new EventAuthenticator([key(1, 1)]);
+    expect(current.checkStored(event, before.sealStored(event))).toBe('ok');
+    expect(current.checkPublished(event, before.sealPublished(event))).toBe('ok');
+    const retired = new EventAuthenticator([key(2, 2)]);
+    expect(retired.checkStored(event, before.sealStored(event))).toBe('unknown-key-version');
+    expect(current.checkStored(event, { version: 3, mac: Buffer.alloc(32) })).toBe('unknown-key-version');
+  });
+
+  it('refuses a seal made with another secret under the same version, and a MAC of the wrong length', () => {
+    const impostor = new EventAuthenticator([key(2, 9)]);
+    expect(current.checkStored(event, impostor.sealStored(event))).toBe('bad-mac');
+    expect(current.checkStored(event, { version: 2, mac: Buffer.alloc(31) })).toBe('bad-mac');
+  });
+
+  it('needs a key, and versions the events table can store', () => {
+    expect(() => new EventAuthenticator([])).toThrow(RangeError);
+    expect(() => new EventAuthenticator([key(40_000, 1)])).toThrow(RangeError);
+  });
+});

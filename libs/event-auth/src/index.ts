@@ -1,0 +1,3 @@
+export * from './event-authenticator.js';
+export * from './event-rejection.js';
+export * from './alert-throttle.js';

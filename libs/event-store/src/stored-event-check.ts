@@ -1,0 +1,26 @@
+import type { EventEnvelope, EventRejectionReason } from '@keyledger/contracts';
+import { checkEventData } from '@keyledger/contracts';
+import type { EventAuthenticator, EventRejection } from '@keyledger/event-auth';
+import type { EventRow } from './event-row.js';
+import { toEnvelope } from './event-row.js';
+
+/** A row read back: the event, when it is authentic and of its type's shape, or why it is refused. */
+export type CheckedRow = { readonly event: EventEnvelope; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: EventRejection };
+
+/**
+ * Checks one stored row as every reader must before it becomes an event: its MAC under the
+ * event keys (a row inserted by SQL has none or a wrong one), then its data against its type's
+ * schema. The one check of the store's reads and of the chain verifier.
+ */
+export function checkStoredRow(authenticator: EventAuthenticator, row: EventRow): CheckedRow {
+  const event = toEnvelope(row);
+  const refuse = (reason: EventRejectionReason, detail: string): CheckedRow => ({
+    rejection: { source: 'store', reason, eventId: event.eventId, streamId: event.streamId, streamVersion: event.streamVersion, position: event.position, detail },
+  });
+  if (row.auth_version === null || row.auth_mac === null) return refuse('unsealed', 'the row has no MAC');
+  const mac = authenticator.checkStored(event, { version: row.auth_version, mac: row.auth_mac });
+  if (mac !== 'ok') return refuse(mac, mac === 'bad-mac' ? 'the MAC does not match the row' : `no event key version ${row.auth_version} is configured`);
+  const problem = checkEventData(event.type, event.schemaVersion, event.data);
+  if (problem) return refuse(problem.problem, problem.message);
+  return { event };
+}
