@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, testMetadata } from '@keyledger/testing';
+import { newPrefixedId } from '@keyledger/ids';
 import { KeyHasher, SnapshotSeal } from '@keyledger/key-secrets';
 import { KeyIndex } from './key-index.js';
 import { KeyVerifier } from './key-verifier.js';
@@ -64,15 +65,16 @@ afterAll(async () => {
 
 describe('a key projection that has not caught up', () => {
   it('answers UNAVAILABLE, never a guess, until it has applied the store beyond its old snapshot', async () => {
-    const revoked = await issue('key_revoked_later');
+    const revokedId = newPrefixedId('key');
+    const revoked = await issue(revokedId);
     const old = projectionWithVerifier();
     await old.projection.start();
     expect(old.verifier.verify(revoked, {}, Date.now()).code).toBe('VALID');
     expect(await old.projection.takeSnapshot()).toBe(true);
 
     // After the snapshot: the key is revoked and another is issued.
-    await ctx.store.append('key-key_revoked_later', 1, [{ type: 'KeyRevoked', data: { keyId: 'key_revoked_later', reason: 'leaked' }, metadata: testMetadata() }]);
-    const issuedLater = await issue('key_issued_later');
+    await ctx.store.append(`key-${revokedId}`, 1, [{ type: 'KeyRevoked', data: { keyId: revokedId, reason: 'leaked' }, metadata: testMetadata() }]);
+    const issuedLater = await issue(newPrefixedId('key'));
 
     const restarted = projectionWithVerifier();
     const starting = restarted.projection.start();

@@ -27,6 +27,7 @@ export const KEYLEDGER_TABLES = [
   'usage_key_minutes',
   'usage_source_hours',
   'usage_keys',
+  'usage_unknown_minutes',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -84,6 +85,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       usage_key_minutes: ['select', 'insert', 'update'],
       usage_source_hours: ['select', 'insert', 'update'],
       usage_keys: ['select', 'insert', 'update'],
+      usage_unknown_minutes: ['select', 'insert', 'update'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },
