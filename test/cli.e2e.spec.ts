@@ -7,6 +7,7 @@ import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, runCli, startServices } from '@keyledger/testing';
 import { verifierAppliedSubject } from '@keyledger/contracts';
+import { encodeAnnouncement } from '@keyledger/key-projection';
 
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
 
@@ -247,7 +248,7 @@ describe('the keyledger CLI', () => {
     const announce = () =>
       ctx.nc.publish(
         verifierAppliedSubject(ctx.topology.subjectPrefix),
-        JSON.stringify({ instance: 'stuck-verifier', transactionId: '1', position: '1', at: new Date().toISOString() }),
+        encodeAnnouncement(ctx.auth.authenticator, 'stuck-verifier', { transactionId: '1', position: '1' }, new Date()),
       );
     announce();
     const announcing = setInterval(announce, 200);

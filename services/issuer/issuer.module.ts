@@ -36,7 +36,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const hasher = new KeyHasher(peppers);
-    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
+    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator);
     const keyServices = {
       store: infrastructure.store,
       hasher,

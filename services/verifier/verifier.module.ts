@@ -86,7 +86,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       logger,
     );
     // Every verifier's applied position: flushed credits stop being counted once all have applied them.
-    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX);
+    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator);
     const keyLimits = new KeyLimits(
       { sync: rateLimitSync, index, store: infrastructure.store, fence, logger, applied: () => projection.appliedPosition() },
       { instanceId: instance, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },

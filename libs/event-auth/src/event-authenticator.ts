@@ -6,6 +6,18 @@ import type { VersionedSecret } from '@keyledger/key-secrets';
 /** HKDF labels: one subkey per purpose, so a stored MAC can never pass as a published one. */
 const STORED_INFO = 'keyledger stored event v1';
 const PUBLISHED_INFO = 'keyledger published event v1';
+const ANNOUNCEMENT_INFO = 'keyledger verifier announcement v1';
+
+/**
+ * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
+ * applied. Revocation fences and credit releases believe it, so it is sealed like an event.
+ */
+export interface VerifierAnnouncementFields {
+  readonly instance: string;
+  readonly transactionId: string;
+  readonly position: string;
+  readonly at: string;
+}
 
 /** The `auth_version` column is a smallint. */
 export const MAX_EVENT_KEY_VERSION = 32_767;
@@ -51,6 +63,7 @@ export type MacCheck = 'ok' | 'bad-mac' | 'unknown-key-version';
 export class EventAuthenticator {
   private readonly stored: ReadonlyMap<number, Buffer>;
   private readonly published: ReadonlyMap<number, Buffer>;
+  private readonly announcements: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -61,6 +74,7 @@ export class EventAuthenticator {
         throw new RangeError(`event key versions are 0..${MAX_EVENT_KEY_VERSION}`);
     this.stored = new Map(keys.map((key) => [key.version, derive(key.secret, STORED_INFO)]));
     this.published = new Map(keys.map((key) => [key.version, derive(key.secret, PUBLISHED_INFO)]));
+    this.announcements = new Map(keys.map((key) => [key.version, derive(key.secret, ANNOUNCEMENT_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -82,6 +96,16 @@ export class EventAuthenticator {
   /** Checks a published message's seal (constant time). */
   checkPublished(event: PublishedEventFields, seal: EventSeal): MacCheck {
     return check(this.published.get(seal.v), publishedContent(event), Buffer.from(seal.mac, 'base64'));
+  }
+
+  /** The seal a verifier puts on the announcement of the position it has applied. */
+  sealAnnouncement(announcement: VerifierAnnouncementFields): EventSeal {
+    return { v: this.currentVersion, mac: hmac(this.announcements.get(this.currentVersion)!, announcementContent(announcement)).toString('base64') };
+  }
+
+  /** Checks an announcement's seal (constant time). */
+  checkAnnouncement(announcement: VerifierAnnouncementFields, seal: EventSeal): MacCheck {
+    return check(this.announcements.get(seal.v), announcementContent(announcement), Buffer.from(seal.mac, 'base64'));
   }
 }
 
@@ -128,6 +152,10 @@ function publishedContent(event: PublishedEventFields): string {
     transactionId: event.transactionId,
     hash: event.hash,
   });
+}
+
+function announcementContent(announcement: VerifierAnnouncementFields): string {
+  return canonical({ instance: announcement.instance, transactionId: announcement.transactionId, position: announcement.position, at: announcement.at });
 }
 
 function canonical(value: unknown): string {

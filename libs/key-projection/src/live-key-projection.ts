@@ -15,6 +15,7 @@ import { SnapshotSeal } from '@keyledger/key-secrets';
 import type { KeyIndex } from './key-index.js';
 import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
+import { encodeAnnouncement } from './verifier-fence.js';
 
 /** What a key projection folds: the keys' own streams, and the consumption verifiers flush to theirs. */
 export const KEY_PROJECTION_CATEGORIES = ['key', 'credits'] as const;
@@ -347,7 +348,7 @@ export class LiveKeyProjection {
   private announce(): void {
     if (!this.settings.announce || this.deps.nc.isClosed() || !this.loaded) return;
     this.lastAnnounced = this.clock();
-    const body = JSON.stringify({ instance: this.settings.instanceId, ...this.position, at: new Date(this.lastAnnounced).toISOString() });
+    const body = encodeAnnouncement(this.deps.auth.authenticator, this.settings.instanceId, this.position, new Date(this.lastAnnounced));
     this.deps.nc.publish(verifierAppliedSubject(this.deps.topology.subjectPrefix), body);
   }
 

@@ -1,18 +1,20 @@
 import { verifierAppliedSubject } from '@keyledger/contracts';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually } from '@keyledger/testing';
-import { VerifierFence } from './verifier-fence.js';
+import { randomBytes } from 'node:crypto';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { VerifierFence, encodeAnnouncement } from './verifier-fence.js';
 
 describe('revocation fence (real NATS)', () => {
   let ctx: TestContext;
   let now = 1_000_000;
   let fence: VerifierFence;
   const announce = (instance: string, position: string) =>
-    ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), JSON.stringify({ instance, transactionId: '10', position }));
+    ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), encodeAnnouncement(ctx.auth.authenticator, instance, { transactionId: '10', position }, new Date()));
 
   beforeAll(async () => {
     ctx = await createTestContext('fence');
-    fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, 3000, () => now);
+    fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, ctx.auth.authenticator, 3000, () => now);
     fence.start();
   });
   afterAll(async () => {
@@ -39,7 +41,7 @@ describe('revocation fence (real NATS)', () => {
 
   it('ignores what is not an announcement, and times out on a verifier that has not applied the position', async () => {
     // The real clock here: the timeout has to pass.
-    const fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix);
+    const fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, ctx.auth.authenticator);
     fence.start();
     ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), 'not json');
     ctx.nc.publish(verifierAppliedSubject(ctx.topology.subjectPrefix), JSON.stringify({ instance: 'verifier-c', transactionId: 'x', position: '1' }));
@@ -49,6 +51,26 @@ describe('revocation fence (real NATS)', () => {
     const result = await fence.waitFor({ transactionId: '10', position: '9' }, 150);
     expect(result.complete).toBe(false);
     expect(result.verifiers).toContainEqual({ instance: 'verifier-d', applied: false });
+    fence.stop();
+  });
+
+  it('believes no announcement a stranger makes: unsealed, sealed under another key, or a sealed one edited', async () => {
+    const fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, ctx.auth.authenticator);
+    fence.start();
+    const subject = verifierAppliedSubject(ctx.topology.subjectPrefix);
+    announce('verifier-real', '3');
+    await eventually('the real verifier heard', () => fence.liveVerifiers().map((v) => v.instance), (live) => live.includes('verifier-real'));
+
+    // Each claims the real verifier has applied far beyond the revocation the fence waits for.
+    const stranger = new EventAuthenticator([{ version: 1, secret: randomBytes(32) }]);
+    const genuine = JSON.parse(encodeAnnouncement(ctx.auth.authenticator, 'verifier-real', { transactionId: '10', position: '3' }, new Date())) as Record<string, unknown>;
+    ctx.nc.publish(subject, JSON.stringify({ instance: 'verifier-real', transactionId: '10', position: '999', at: new Date().toISOString() }));
+    ctx.nc.publish(subject, encodeAnnouncement(stranger, 'verifier-real', { transactionId: '10', position: '999' }, new Date()));
+    ctx.nc.publish(subject, JSON.stringify({ ...genuine, position: '999' }));
+    await eventually('all three refused', () => fence.refusedAnnouncements, (refused) => refused === 3);
+
+    const result = await fence.waitFor({ transactionId: '10', position: '9' }, 150);
+    expect(result).toMatchObject({ complete: false, verifiers: [{ instance: 'verifier-real', applied: false }] });
     fence.stop();
   });
 });

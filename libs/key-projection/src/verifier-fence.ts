@@ -2,6 +2,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { GlobalPosition } from '@keyledger/contracts';
 import { verifierAppliedSubject } from '@keyledger/contracts';
 import { compareGlobalPositions } from '@keyledger/event-store';
+import type { EventAuthenticator } from '@keyledger/event-auth';
 
 interface Announcement {
   readonly position: GlobalPosition;
@@ -25,9 +26,13 @@ export class VerifierFence {
   private subscription: Subscription | undefined;
   private readonly waiters = new Set<() => void>();
 
+  /** Announcements heard without a valid seal, and ignored. */
+  private refused = 0;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjectPrefix: string,
+    private readonly authenticator: EventAuthenticator,
     private readonly liveWithinMs = 3000,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -36,8 +41,13 @@ export class VerifierFence {
     this.subscription = this.nc.subscribe(verifierAppliedSubject(this.subjectPrefix), {
       callback: (error, message) => {
         if (error) return;
-        const body = parseAnnouncement(message.data);
-        if (!body) return; // not an announcement we understand; another version's, perhaps
+        const body = readAnnouncement(this.authenticator, message.data);
+        // Not a sealed announcement: a stranger's claim that a verifier has applied a revocation
+        // would end the fence early (or one for a verifier that does not exist, hold it up).
+        if (!body) {
+          this.refused += 1;
+          return;
+        }
         this.applied.set(body.instance, { position: body, seenAt: this.clock() });
         this.waiters.forEach((wake) => wake());
       },
@@ -62,6 +72,11 @@ export class VerifierFence {
       else this.applied.delete(instance);
     }
     return live;
+  }
+
+  /** How many announcements were ignored because their seal did not verify. */
+  get refusedAnnouncements(): number {
+    return this.refused;
   }
 
   /** How many verifiers the fence remembers (the live ones, and those gone silent since the last look). */
@@ -95,12 +110,25 @@ export class VerifierFence {
   }
 }
 
-function parseAnnouncement(data: Uint8Array): (GlobalPosition & { instance: string }) | undefined {
+/**
+ * The message announcing that `instance` has applied the store up to `position`, sealed under
+ * the event key: the one format verifiers publish and fences read.
+ */
+export function encodeAnnouncement(authenticator: EventAuthenticator, instance: string, position: GlobalPosition, at: Date): string {
+  const fields = { instance, transactionId: position.transactionId, position: position.position, at: at.toISOString() };
+  return JSON.stringify({ ...fields, auth: authenticator.sealAnnouncement(fields) });
+}
+
+/** An announcement whose seal verifies, or undefined for anything else. */
+export function readAnnouncement(authenticator: EventAuthenticator, data: Uint8Array): (GlobalPosition & { instance: string }) | undefined {
   try {
     const body = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
-    const { instance, transactionId, position } = body;
-    if (typeof instance !== 'string' || typeof transactionId !== 'string' || typeof position !== 'string') return undefined;
+    const { instance, transactionId, position, at, auth } = body;
+    if (typeof instance !== 'string' || typeof transactionId !== 'string' || typeof position !== 'string' || typeof at !== 'string') return undefined;
     if (!/^\d{1,20}$/.test(transactionId) || !/^\d{1,20}$/.test(position)) return undefined;
+    const seal = auth as { v?: unknown; mac?: unknown } | undefined;
+    if (typeof seal?.v !== 'number' || typeof seal.mac !== 'string') return undefined;
+    if (authenticator.checkAnnouncement({ instance, transactionId, position, at }, { v: seal.v, mac: seal.mac }) !== 'ok') return undefined;
     return { instance, transactionId, position };
   } catch {
     // Not JSON: not one of ours.

@@ -485,7 +485,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       index: new KeyIndex(),
       clock,
       delivery: deliveries,
-      fence: new SlowFence(ctx.nc, ctx.topology.subjectPrefix),
+      fence: new SlowFence(ctx.nc, ctx.topology.subjectPrefix, ctx.auth.authenticator),
     });
     const rotated = await fenced.rotate({ keyId: first.keyId, emergency: true, waitForVerifiers: true }, admin);
     expect(rotated.delivery).toBe('DELIVERED');
