@@ -1,7 +1,7 @@
 import { SERVICE_DATABASE_ROLES, databaseRoleOf } from './database-roles.js';
 import { loadServiceConfig } from './service-config.js';
 
-const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222' };
+const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222', KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 9).toString('base64')}` };
 
 describe('databaseRoleOf', () => {
   it('gives each service its own role when nothing is set', () => {

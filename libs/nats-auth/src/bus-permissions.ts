@@ -4,6 +4,7 @@ import {
   deliveryAckSubject,
   deliverySubject,
   eventSubjectFilter,
+  securityAlertSubject,
   usageSubject,
   verifierAppliedSubject,
   verifierConsumptionSubject,
@@ -173,7 +174,8 @@ export function servicePermissions(role: BusRole, names: BusNames): BusPermissio
   if (role === 'operator') return { publish: { allow: ['>'], deny: [] }, subscribe: { allow: ['>'], deny: [] }, respond: true };
   const grant = SERVICE_GRANTS[role](names);
   return {
-    publish: { allow: dedupe([...streamUpkeep(names), ...grant.publish]), deny: STREAM_ADMINISTRATION },
+    // Every service checks the events it reads, and alerts on those it refuses.
+    publish: { allow: dedupe([...streamUpkeep(names), securityAlertSubject(names.subjectPrefix), ...grant.publish]), deny: STREAM_ADMINISTRATION },
     subscribe: { allow: dedupe([apiSubject(names.subjectPrefix, 'status'), `${inboxPrefixOf(role)}.>`, ...grant.subscribe]), deny: [] },
     // Every service answers `status`, so every one may reply.
     respond: true,

@@ -95,6 +95,9 @@ export async function systemUserCreds(seeds: OperatorSeeds): Promise<string> {
  */
 export function serverAuthConfig(jwts: ServerJwts): string {
   return [
+    // A client's CONNECT line carries its user JWT, and a JWT listing a service's subjects
+    // passes NATS's default 4 KiB limit: the server would drop the connection unexplained.
+    `max_control_line: ${MAX_CONTROL_LINE}`,
     `operator: ${jwts.operatorJwt}`,
     `system_account: ${jwts.systemAccount}`,
     'resolver: MEMORY',
@@ -105,6 +108,9 @@ export function serverAuthConfig(jwts: ServerJwts): string {
     '',
   ].join('\n');
 }
+
+/** The longest protocol line the server accepts: room for the largest user JWT in a CONNECT. */
+export const MAX_CONTROL_LINE = 16_384;
 
 /** The subject on which the server takes a new JWT of `account` from the system account's user. */
 export function accountUpdateSubject(account: string): string {

@@ -1,14 +1,28 @@
 import { parseAllDocuments, parse } from 'yaml';
 import { SERVICE_ROLES } from './bus-permissions.js';
-import { newOperatorSeeds, serverJwts } from './identities.js';
+import { MAX_CONTROL_LINE, newOperatorSeeds, newUserSeed, serverJwts, userCreds } from './identities.js';
+import { servicePermissions } from './bus-permissions.js';
 import { natsHelmAuthValues, serviceCredsSecrets } from './kubernetes-manifests.js';
 
 describe('Kubernetes manifests from the operator', () => {
+  it("keeps every service's user JWT, under a long subject prefix, well inside the server's control line", async () => {
+    const prefix = `kl_t_${'x'.repeat(40)}.keyledger`;
+    const names = { subjectPrefix: prefix, eventStream: 'E'.repeat(64), deadLetterStream: 'D'.repeat(64), usageStream: 'U'.repeat(64), deliveryStream: 'V'.repeat(64), notificationStream: 'N'.repeat(64) };
+    const seeds = newOperatorSeeds();
+    for (const role of SERVICE_ROLES) {
+      const creds = await userCreds(seeds, role, newUserSeed(), servicePermissions(role, names));
+      const jwt = /-----BEGIN NATS USER JWT-----\s+(\S+)/.exec(creds)?.[1] ?? '';
+      // The CONNECT line adds a signature, a name and options: about 500 bytes.
+      expect({ role, bytes: jwt.length + 1000 < MAX_CONTROL_LINE }).toEqual({ role, bytes: true });
+    }
+  });
+
   it('gives the NATS chart the operator, the system account and the preloaded accounts', async () => {
     const jwts = await serverJwts(newOperatorSeeds(), {});
     expect(parse(natsHelmAuthValues(jwts))).toEqual({
       config: {
         merge: {
+          max_control_line: MAX_CONTROL_LINE,
           operator: jwts.operatorJwt,
           system_account: jwts.systemAccount,
           resolver: 'MEMORY',
