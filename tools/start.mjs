@@ -26,6 +26,13 @@ const env = {
   NATS_URL: stack.natsUrl,
   KEYLEDGER_HASH_PEPPERS: (await localSecret('KEYLEDGER_HASH_PEPPERS', 'pepper', 'a hash pepper')).value,
   KEYLEDGER_EVENT_KEYS: eventKeys.value,
+  // NATS reserves each stream's max_bytes on its disk up front: the production defaults (14.25
+  // GiB in all) would not fit a laptop's free space, so a local installation reserves 1.75 GiB.
+  KEYLEDGER_EVENT_STREAM_MAX_BYTES: process.env.KEYLEDGER_EVENT_STREAM_MAX_BYTES ?? String(1024 ** 3),
+  KEYLEDGER_USAGE_STREAM_MAX_BYTES: process.env.KEYLEDGER_USAGE_STREAM_MAX_BYTES ?? String(512 * 1024 ** 2),
+  KEYLEDGER_DELIVERY_STREAM_MAX_BYTES: process.env.KEYLEDGER_DELIVERY_STREAM_MAX_BYTES ?? String(128 * 1024 ** 2),
+  KEYLEDGER_DLQ_STREAM_MAX_BYTES: process.env.KEYLEDGER_DLQ_STREAM_MAX_BYTES ?? String(128 * 1024 ** 2),
+  KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES: process.env.KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES ?? String(64 * 1024 ** 2),
 };
 
 /**
