@@ -1,13 +1,22 @@
 import { Metadata } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
 import type { KeyGraceEndedData, KeyRotatedData, KeyView, RotationPolicyView, RotationUsage } from '@keyledger/contracts';
-import { streamIdOf } from '@keyledger/contracts';
+import { apiSubject, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices } from '@keyledger/testing';
 
 const QUIET_MS = 3000;
 const CALLER_IP = '203.0.113.9';
+
+/** A counter's value in a service's /metrics. */
+async function metricValue(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  if (!match) throw new Error(`no ${name} in the metrics`);
+  return Number(match[1]);
+}
 
 /**
  * Usage-aware grace on the built services: with a quiet period in the tenant's rotation policy,
@@ -158,5 +167,58 @@ describe('quiet grace', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('INVALID_ARGUMENT');
     expect((await api.call('usage.rotation', { keyId: plain.keyId }, null)).error?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('ends no grace on a stranger’s “never used” answered on an open NATS while the old key is in use, and ends it once the key is quiet', async () => {
+    // Anyone who reaches the NATS answers every usage.last-used at once: never used, all stored.
+    const stranger = await connect({ servers: ctx.natsUrl, name: 'stranger' });
+    let forged = 0;
+    stranger.subscribe(apiSubject(ctx.topology.subjectPrefix, 'usage.last-used'), {
+      callback: (_error, message) => {
+        const request = message.json<{ keyIds: string[] }>();
+        forged += 1;
+        const result = {
+          ingestedUntil: new Date().toISOString(),
+          keys: request.keyIds.map((keyId) => ({ keyId, lastUsedAt: null })),
+          auth: { v: 1, mac: randomBytes(32).toString('base64') },
+        };
+        message.respond(JSON.stringify({ ok: true, result }));
+      },
+    });
+    await stranger.flush();
+    const old = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'stranger-target', scopes: ['orders:read'] });
+    let lastCall = 0;
+    try {
+      await eventually(
+        'the key verifies',
+        () => call(old.key),
+        (code) => code === 'VALID',
+      );
+      await api.ok('keys.rotate', { keyId: old.keyId, graceMs: 3_600_000, quietPeriodMs: QUIET_MS });
+      // Believed, the forgeries would end the grace a quiet period after the rotation; the key is used throughout.
+      const usingUntil = Date.now() + 3 * QUIET_MS;
+      while (Date.now() < usingUntil) {
+        expect(await call(old.key)).toBe('VALID');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      lastCall = Date.now();
+      expect(await call(old.key)).toBe('VALID');
+      expect(await graceEnds(old.keyId)).toEqual([]);
+      expect(forged).toBeGreaterThan(0);
+      expect(await metricValue(services.of('rotator')[0]!.httpPort, 'keyledger_rotator_usage_answers_refused_total')).toBeGreaterThan(0);
+    } finally {
+      await stranger.close();
+    }
+
+    // The stranger gone, the auditor's sealed answers end the grace a quiet period after the last use.
+    const [ended] = await eventually(
+      'the grace ended',
+      () => graceEnds(old.keyId),
+      (events) => events.length > 0,
+      30_000,
+    );
+    const data = ended!.data as KeyGraceEndedData;
+    expect(data).toMatchObject({ keyId: old.keyId, reason: 'quiet', quietPeriodMs: QUIET_MS });
+    expect(Date.parse(data.lastUsedAt!)).toBeGreaterThanOrEqual(lastCall - 1000);
   });
 });

@@ -3,6 +3,7 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { AuditorEnv } from '@keyledger/config';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
+import { EventAuthenticator } from '@keyledger/event-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
@@ -64,6 +65,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: DurableConsumers, useValue: consumers },
         { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => usage.ingestedUntil() }) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers), { projection }) },
+        // Seals the answers to usage.last-used, which the rotator ends graces on.
+        { provide: EventAuthenticator, useValue: infrastructure.auth.authenticator },
         {
           provide: 'PARTITIONS',
           useValue: { aheadDays: config.USAGE_PARTITIONS_AHEAD_DAYS, retentionDays: config.USAGE_RETENTION_DAYS } satisfies PartitionSettings,

@@ -4,13 +4,14 @@ import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
 import { NOT_JSON, inNatsServerSpan, natsCommand, natsReply, parseRequest } from '@keyledger/api-transport';
 import { ApiError, apiSubject, keyUsageRequestSchema, lastUsedRequestSchema, rotationUsageRequestSchema, tenantUsageRequestSchema } from '@keyledger/contracts';
-import type { KeyUsage, LastUsedAnswer, RotationUsage, TenantUsage } from '@keyledger/contracts';
+import type { KeyUsage, RotationUsage, SealedLastUsedAnswer, TenantUsage } from '@keyledger/contracts';
+import { EventAuthenticator } from '@keyledger/event-auth';
 import type { ReadableHeaders } from '@keyledger/event-bus';
 import type { Caller } from '@keyledger/admin-auth';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import type { Logger } from '@keyledger/observability';
 import { LOGGER } from '@keyledger/service-kit';
-import { UsageQueries } from '@keyledger/usage-reporting';
+import { UsageQueries, sealLastUsedAnswer } from '@keyledger/usage-reporting';
 
 /**
  * Usage queries over NATS request/reply: `<prefix>.v1.usage.key`, `usage.tenant` and
@@ -23,6 +24,7 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
       @Inject(UsageQueries) private readonly usage: UsageQueries,
       @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
       @Inject(LOGGER) private readonly logger: Logger,
+      @Inject(EventAuthenticator) private readonly authenticator: EventAuthenticator,
     ) {}
 
     @MessagePattern(apiSubject(prefix, 'usage.key'))
@@ -41,17 +43,18 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
     }
 
     /**
-     * Internal, for the rotator (which holds no admin key): key ids in, last-use instants and the
-     * usage watermark out. It reveals no key, owner or address. The rotator trusts the answer:
-     * only the auditor may subscribe to this subject (NATS permissions, docs/api.md).
+     * Internal, for the rotator (which holds no admin key): key ids and a nonce in, last-use
+     * instants and the usage watermark out, sealed under the event key over the request they
+     * answer (the rotator believes nothing else). It reveals no key, owner or address.
      */
     @MessagePattern(apiSubject(prefix, 'usage.last-used'))
-    lastUsed(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<LastUsedAnswer>> {
+    lastUsed(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<SealedLastUsedAnswer>> {
       const headers = ctx.getHeaders() as ReadableHeaders | undefined;
       return natsReply(this.logger, () =>
-        inNatsServerSpan(ctx.getSubject(), headers, () => {
+        inNatsServerSpan(ctx.getSubject(), headers, async () => {
           if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
-          return this.usage.lastUsed(parseRequest(lastUsedRequestSchema, body));
+          const request = parseRequest(lastUsedRequestSchema, body);
+          return sealLastUsedAnswer(this.authenticator, request, await this.usage.lastUsed(request));
         }),
       );
     }

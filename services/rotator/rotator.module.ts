@@ -19,7 +19,7 @@ import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry } from '@keyledger/service-kit';
-import { AuditorLastUseClient } from '@keyledger/usage-reporting';
+import { AuditorLastUseClient, registerLastUseClientMetrics } from '@keyledger/usage-reporting';
 import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
 
 /**
@@ -79,11 +79,13 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE, concurrency: config.DELIVERY_CONCURRENCY },
     );
     registerRotationMetrics(metrics, rotation);
-    const quietGrace = new QuietGrace(
-      { keys, index, usage: new AuditorLastUseClient(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, config.ROTATOR_USAGE_TIMEOUT_MS), logger },
-      { intervalMs: config.ROTATOR_INTERVAL_MS, usageLagMs: config.ROTATOR_USAGE_LAG_MS },
+    const usage = new AuditorLastUseClient(
+      { nc: infrastructure.nc, prefix: config.KEYLEDGER_SUBJECT_PREFIX, authenticator: infrastructure.auth.authenticator, logger },
+      config.ROTATOR_USAGE_TIMEOUT_MS,
     );
+    const quietGrace = new QuietGrace({ keys, index, usage, logger }, { intervalMs: config.ROTATOR_INTERVAL_MS, usageLagMs: config.ROTATOR_USAGE_LAG_MS });
     registerQuietGraceMetrics(metrics, quietGrace);
+    registerLastUseClientMetrics(metrics, usage);
     registerDeliveryMetrics(metrics, deliveries, retries);
     const responder = new IncidentResponder({
       keys,

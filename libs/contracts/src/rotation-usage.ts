@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { GraceEndReason } from './key-events.js';
 import { keyIdSchema } from './key-events.js';
+import type { EventSeal } from './event-envelope.js';
+import { eventSealSchema } from './event-envelope.js';
 
 // --- The auditor's answers about rotated keys: `<prefix>.v1.usage.last-used` (internal, for the
 // rotator) and `<prefix>.v1.usage.rotation` (admin), gRPC UsageService/GetRotationUsage ---
@@ -8,8 +10,17 @@ import { keyIdSchema } from './key-events.js';
 /** Most key ids one `usage.last-used` request may name. */
 export const MAX_LAST_USED_KEYS = 1000;
 
-/** The last recorded use of each key, for the rotator's quiet-grace pass (no admin key: an internal subject). */
-export const lastUsedRequestSchema = z.object({ keyIds: z.array(keyIdSchema).min(1).max(MAX_LAST_USED_KEYS) }).strict();
+/**
+ * The last recorded use of each key, for the rotator's quiet-grace pass (no admin key: an
+ * internal subject). `nonce` is fresh for each request (base64url, 16–48 bytes): the auditor's
+ * seal covers it, so an answer, however genuine, to any other request does not pass for this one.
+ */
+export const lastUsedRequestSchema = z
+  .object({
+    keyIds: z.array(keyIdSchema).min(1).max(MAX_LAST_USED_KEYS),
+    nonce: z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, 'must be base64url of 16 to 48 bytes'),
+  })
+  .strict();
 export type LastUsedRequest = z.infer<typeof lastUsedRequestSchema>;
 
 export interface LastUsedAnswer {
@@ -30,6 +41,17 @@ export const lastUsedAnswerSchema = z
     keys: z.array(z.object({ keyId: keyIdSchema, lastUsedAt: z.iso.datetime({ offset: true }).nullable() }).strict()),
   })
   .strict();
+
+/**
+ * A `usage.last-used` answer as the auditor sends it: sealed under the event key (the version
+ * and HMAC-SHA256, base64) over the answer and the request it answers (`EventAuthenticator.sealUsageAnswer`).
+ */
+export interface SealedLastUsedAnswer extends LastUsedAnswer {
+  readonly auth: EventSeal;
+}
+
+/** The validated shape of a sealed `usage.last-used` answer; the seal itself is checked by its reader. */
+export const sealedLastUsedAnswerSchema = lastUsedAnswerSchema.extend({ auth: eventSealSchema }).strict();
 
 /** A rotation and who still uses the old key: by the old key's id, or its replacement's. */
 export const rotationUsageRequestSchema = z.object({ keyId: keyIdSchema }).strict();

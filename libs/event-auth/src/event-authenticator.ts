@@ -1,12 +1,13 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { EventMetadata, EventSeal } from '@keyledger/contracts';
+import type { EventMetadata, EventSeal, LastUsedAnswer, LastUsedRequest } from '@keyledger/contracts';
 import type { VersionedSecret } from '@keyledger/key-secrets';
 
 /** HKDF labels: one subkey per purpose, so a stored MAC can never pass as a published one. */
 const STORED_INFO = 'keyledger stored event v1';
 const PUBLISHED_INFO = 'keyledger published event v1';
 const ANNOUNCEMENT_INFO = 'keyledger verifier announcement v1';
+const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
 
 /**
  * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
@@ -64,6 +65,7 @@ export class EventAuthenticator {
   private readonly stored: ReadonlyMap<number, Buffer>;
   private readonly published: ReadonlyMap<number, Buffer>;
   private readonly announcements: ReadonlyMap<number, Buffer>;
+  private readonly usageAnswers: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -75,6 +77,7 @@ export class EventAuthenticator {
     this.stored = new Map(keys.map((key) => [key.version, derive(key.secret, STORED_INFO)]));
     this.published = new Map(keys.map((key) => [key.version, derive(key.secret, PUBLISHED_INFO)]));
     this.announcements = new Map(keys.map((key) => [key.version, derive(key.secret, ANNOUNCEMENT_INFO)]));
+    this.usageAnswers = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_ANSWER_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -106,6 +109,19 @@ export class EventAuthenticator {
   /** Checks an announcement's seal (constant time). */
   checkAnnouncement(announcement: VerifierAnnouncementFields, seal: EventSeal): MacCheck {
     return check(this.announcements.get(seal.v), announcementContent(announcement), Buffer.from(seal.mac, 'base64'));
+  }
+
+  /**
+   * The seal the auditor puts on its answer to a `usage.last-used` request: over the answer and
+   * the request it answers (nonce and key ids), so the answer to another request never passes.
+   */
+  sealUsageAnswer(request: LastUsedRequest, answer: LastUsedAnswer): EventSeal {
+    return { v: this.currentVersion, mac: hmac(this.usageAnswers.get(this.currentVersion)!, usageAnswerContent(request, answer)).toString('base64') };
+  }
+
+  /** Checks a `usage.last-used` answer's seal against the request the rotator sent (constant time). */
+  checkUsageAnswer(request: LastUsedRequest, answer: LastUsedAnswer, seal: EventSeal): MacCheck {
+    return check(this.usageAnswers.get(seal.v), usageAnswerContent(request, answer), Buffer.from(seal.mac, 'base64'));
   }
 }
 
@@ -156,6 +172,14 @@ function publishedContent(event: PublishedEventFields): string {
 
 function announcementContent(announcement: VerifierAnnouncementFields): string {
   return canonical({ instance: announcement.instance, transactionId: announcement.transactionId, position: announcement.position, at: announcement.at });
+}
+
+// Named fields only: whatever else an object carries is neither sealed nor believed.
+function usageAnswerContent(request: LastUsedRequest, answer: LastUsedAnswer): string {
+  return canonical({
+    request: { nonce: request.nonce, keyIds: request.keyIds },
+    answer: { ingestedUntil: answer.ingestedUntil, keys: answer.keys.map((entry) => ({ keyId: entry.keyId, lastUsedAt: entry.lastUsedAt })) },
+  });
 }
 
 function canonical(value: unknown): string {

@@ -62,6 +62,20 @@ describe('EventAuthenticator', () => {
     expect(current.checkPublished(event, { v: 2, mac: stored.mac.toString('base64') })).toBe('bad-mac');
   });
 
+  it('seals a usage answer to its request: another nonce, other keys or another answer do not verify', () => {
+    const request = { keyIds: ['key_00000000000000000000000000'], nonce: 'n'.repeat(22) };
+    const answer = { ingestedUntil: '2026-12-06T10:00:00.000Z', keys: [{ keyId: 'key_00000000000000000000000000', lastUsedAt: '2026-12-06T09:00:00.000Z' }] };
+    const seal = current.sealUsageAnswer(request, answer);
+    expect(seal.v).toBe(2);
+    expect(current.checkUsageAnswer(request, answer, seal)).toBe('ok');
+    expect(current.checkUsageAnswer({ ...request, nonce: 'm'.repeat(22) }, answer, seal)).toBe('bad-mac');
+    expect(current.checkUsageAnswer({ ...request, keyIds: ['key_00000000000000000000000001'] }, answer, seal)).toBe('bad-mac');
+    expect(current.checkUsageAnswer(request, { ...answer, keys: [{ keyId: 'key_00000000000000000000000000', lastUsedAt: null }] }, seal)).toBe('bad-mac');
+    expect(new EventAuthenticator([key(2, 9)]).checkUsageAnswer(request, answer, seal)).toBe('bad-mac');
+    const announcement = current.sealAnnouncement({ instance: 'v', transactionId: '1', position: '1', at: answer.ingestedUntil });
+    expect(current.checkUsageAnswer(request, answer, announcement)).toBe('bad-mac');
+  });
+
   it('verifies what an older configured version sealed, and nothing of a version not configured', () => {
     const before = new EventAuthenticator([key(1, 1)]);
     expect(current.checkStored(event, before.sealStored(event))).toBe('ok');

@@ -1,2 +1,3 @@
 export * from './usage-queries.js';
 export * from './last-use-client.js';
+export * from './last-used-answer.js';

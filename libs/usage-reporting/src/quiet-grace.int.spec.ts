@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Subscription } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { natsReply, parseRequest } from '@keyledger/api-transport';
-import type { KeyGraceEndedData, KeyRotatedData, KeyUsed } from '@keyledger/contracts';
+import type { KeyGraceEndedData, KeyRotatedData, KeyUsed, LastUsedRequest } from '@keyledger/contracts';
 import { ROOT_TENANT, apiSubject, lastUsedRequestSchema, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
@@ -18,6 +19,7 @@ import { UsageBuffer, jetStreamUsagePublisher } from '@keyledger/usage-recorder'
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { AuditorLastUseClient } from './last-use-client.js';
 import { UsageQueries } from './usage-queries.js';
+import { newLastUsedNonce, sealLastUsedAnswer } from './last-used-answer.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -37,6 +39,8 @@ describe('quiet grace (rotator ← auditor)', () => {
   let consumer: UsageConsumer;
   let buffer: UsageBuffer;
   let responder: Subscription;
+  /** The auditor answers each request only once this has settled: lets a stranger answer first. */
+  let auditorHeldUntil: Promise<void> = Promise.resolve();
   let now = Date.now() + HOUR;
   const clock = (): Date => new Date(now);
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
@@ -54,16 +58,15 @@ describe('quiet grace (rotator ← auditor)', () => {
   };
 
   /** A rotator replica: its own projection (synced from the store on demand) and its own KeyCommands. */
-  function replica(prefix = ctx.topology.subjectPrefix): { quiet: QuietGrace; sync: () => Promise<void>; index: KeyIndex } {
+  function replica(prefix = ctx.topology.subjectPrefix): { quiet: QuietGrace; sync: () => Promise<void>; index: KeyIndex; usage: AuditorLastUseClient } {
     const index = new KeyIndex();
     const own = new KeyCommands({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
-    const quiet = new QuietGrace(
-      { keys: own, index, usage: new AuditorLastUseClient(ctx.nc, prefix, 2000), logger: ctx.logger, clock },
-      { intervalMs: 60_000, usageLagMs: LAG },
-    );
+    const usage = new AuditorLastUseClient({ nc: ctx.nc, prefix, authenticator: ctx.auth.authenticator, logger: ctx.logger }, 2000);
+    const quiet = new QuietGrace({ keys: own, index, usage, logger: ctx.logger, clock }, { intervalMs: 60_000, usageLagMs: LAG });
     return {
       quiet,
       index,
+      usage,
       sync: async () => {
         for (const event of await ctx.store.readAll(START_OF_LOG, 100_000, 'key').then((page) => page.events)) index.apply(event);
       },
@@ -97,13 +100,18 @@ describe('quiet grace (rotator ← auditor)', () => {
       { capacity: 10_000, batchRecords: 100, flushIntervalMs: 20, maxBatchBytes: 512 * 1024, retryDelayMs: 10, maxRetryDelayMs: 100 },
     );
     buffer.start();
-    // The auditor's `usage.last-used`, as its NATS controller answers it; its clock is the test's.
+    // The auditor's `usage.last-used`, as its NATS controller answers it (sealed); its clock is the test's.
     const queries = new UsageQueries(ledger, new KeyIndex(), () => now, { ingestedUntil: () => consumer.ingestedUntil(() => now) });
     responder = ctx.nc.subscribe(apiSubject(ctx.topology.subjectPrefix, 'usage.last-used'), {
       callback: (_error, message) => {
-        void natsReply(ctx.logger, () => queries.lastUsed(parseRequest(lastUsedRequestSchema, message.json()))).then((reply) =>
-          message.respond(JSON.stringify(reply)),
-        );
+        void auditorHeldUntil
+          .then(() =>
+            natsReply(ctx.logger, async () => {
+              const request = parseRequest(lastUsedRequestSchema, message.json());
+              return sealLastUsedAnswer(ctx.auth.authenticator, request, await queries.lastUsed(request));
+            }),
+          )
+          .then((reply) => message.respond(JSON.stringify(reply)));
       },
     });
   });
@@ -280,5 +288,121 @@ describe('quiet grace (rotator ← auditor)', () => {
     expect(mine([...passA.lost, ...passB.lost])).toEqual(ids);
     expect([...passA.failed, ...passB.failed]).toEqual([]);
     for (const old of olds) expect(await graceEnds(old.keyId)).toHaveLength(1);
+  });
+
+  describe('a stranger on NATS answering for the auditor', () => {
+    let stranger: NatsConnection;
+    const subject = (prefix: string) => apiSubject(prefix, 'usage.last-used');
+
+    beforeAll(async () => {
+      // A plain connection of its own: anyone who can reach an open NATS.
+      stranger = await connect({ servers: ctx.natsUrl, name: 'stranger' });
+    });
+
+    afterAll(async () => {
+      auditorHeldUntil = Promise.resolve();
+      await stranger.close();
+    });
+
+    it('refuses a forged “never used” that answers the rotator first, ends no grace on it, and ends the grace on the auditor’s sealed answer', async () => {
+      now += HOUR;
+      const old = await issue('in-use');
+      await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+      const rotatedAt = now;
+      const usedAt = rotatedAt + 10 * MINUTE;
+      buffer.add(used(old.keyId, usedAt));
+      await buffer.flush();
+      await eventually(
+        'the use stored',
+        () => lastUse(old.keyId),
+        (at) => at === usedAt,
+      );
+      const { quiet, sync, usage } = replica();
+      await sync();
+      // Quiet since the rotation, not since the use: only a lie about the use ends the grace now.
+      now = rotatedAt + QUIET + LAG;
+
+      // The stranger answers at once, "never used, everything stored", sealed with a guess; the
+      // auditor answers only once the server has the stranger's reply, so the rotator gets the forgery first.
+      let forged = (): void => undefined;
+      auditorHeldUntil = new Promise((resolve) => {
+        forged = resolve;
+      });
+      const forgeries: string[] = [];
+      const forger = stranger.subscribe(subject(ctx.topology.subjectPrefix), {
+        callback: (_error, message) => {
+          const request = message.json<{ keyIds: string[]; nonce: string }>();
+          forgeries.push(request.nonce);
+          const result = {
+            ingestedUntil: new Date(now).toISOString(),
+            keys: request.keyIds.map((keyId) => ({ keyId, lastUsedAt: null })),
+            auth: { v: ctx.auth.authenticator.currentVersion, mac: randomBytes(32).toString('base64') },
+          };
+          message.respond(JSON.stringify({ ok: true, result }));
+          void stranger.flush().then(forged);
+        },
+      });
+      await stranger.flush();
+
+      const pass = await quiet.runOnce();
+      expect(forgeries).toHaveLength(1);
+      expect(pass).toMatchObject({ ended: [], lost: [], failed: [] });
+      expect(pass.unconfirmed).toContain(old.keyId);
+      expect(usage.refusedAnswers).toBe(1);
+      expect(quiet.counts()).toMatchObject({ ended: 0, usageUnavailable: 1 });
+      expect(await graceEnds(old.keyId)).toEqual([]);
+
+      // The stranger gone, the auditor's sealed answer is believed: still in use now, quiet a quiet period after its use.
+      forger.unsubscribe();
+      await stranger.flush();
+      auditorHeldUntil = Promise.resolve();
+      const believed = await quiet.runOnce();
+      expect(believed.ended).not.toContain(old.keyId);
+      expect(believed.unconfirmed).not.toContain(old.keyId);
+      expect(await graceEnds(old.keyId)).toEqual([]);
+      now = usedAt + QUIET + LAG;
+      expect((await quiet.runOnce()).ended).toContain(old.keyId);
+      expect(await graceEnds(old.keyId)).toEqual([expect.objectContaining({ reason: 'quiet', lastUsedAt: new Date(usedAt).toISOString() })]);
+      expect(usage.refusedAnswers).toBe(1);
+    });
+
+    it('refuses the auditor’s genuine sealed answer to another request, and believes it relayed for the rotator’s own', async () => {
+      now += HOUR;
+      const old = await issue('relayed');
+      await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+      // A rotator whose requests only the stranger hears (its own prefix); the stranger asks the
+      // real auditor and hands the rotator the auditor's sealed answer, to the request it chooses.
+      const relayPrefix = `${ctx.topology.subjectPrefix}_relayed`;
+      const { quiet, sync, usage } = replica(relayPrefix);
+      await sync();
+      now += QUIET + LAG; // never used: any answer believed ends the grace
+      let asked: (request: LastUsedRequest) => LastUsedRequest = (request) => request;
+      const relay = stranger.subscribe(subject(relayPrefix), {
+        callback: (_error, message) => {
+          const forwarded = asked(message.json<LastUsedRequest>());
+          void stranger
+            .request(subject(ctx.topology.subjectPrefix), JSON.stringify(forwarded), { timeout: 2000 })
+            .then((reply) => message.respond(reply.data))
+            .catch(() => undefined); // the rotator then has no answer, and the assertions below say so
+        },
+      });
+      await stranger.flush();
+
+      asked = (request) => ({ ...request, nonce: newLastUsedNonce() });
+      expect((await quiet.runOnce()).ended).toEqual([]);
+      expect(usage.refusedAnswers).toBe(1);
+      asked = (request) => ({ ...request, keyIds: [...request.keyIds, request.keyIds[0]!] });
+      expect((await quiet.runOnce()).ended).toEqual([]);
+      expect(usage.refusedAnswers).toBe(2);
+      expect(quiet.counts()).toMatchObject({ ended: 0, usageUnavailable: 2 });
+      expect(await graceEnds(old.keyId)).toEqual([]);
+
+      // Relayed as asked, it is the auditor's answer to this very request: believed.
+      asked = (request) => request;
+      expect((await quiet.runOnce()).ended).toContain(old.keyId);
+      expect(usage.refusedAnswers).toBe(2);
+      expect(await graceEnds(old.keyId)).toHaveLength(1);
+      relay.unsubscribe();
+    });
   });
 });
