@@ -65,6 +65,18 @@ export interface KeyIndexColumns {
   readonly environments: Uint8Array;
 }
 
+/** An event of a key arrived while an earlier one of the same key was never applied. */
+export class KeyVersionGapError extends Error {
+  constructor(
+    readonly keyId: string,
+    readonly expected: number,
+    readonly received: number,
+  ) {
+    super(`key ${keyId}: version ${received} arrived, but version ${expected} was never applied`);
+    this.name = 'KeyVersionGapError';
+  }
+}
+
 /**
  * Every key's record in memory, found by digest (to verify) or by id (to manage). Events
  * are applied in stream-version order; a repeated event is ignored, so replays and
@@ -207,12 +219,14 @@ export class KeyIndex {
   }
 
   /**
-   * Applies a stored event; returns false when it was not a key event, or not the next one of
-   * its key's stream. A key's own events carry its version, and only the version after the one
-   * held is applied (1 for a key not held): a repeat, and a genuine but old event replayed after
-   * later ones (a sealed KeyResumed re-sent after the KeyRevoked that followed it), change
-   * nothing. CreditsConsumed events (one verifier's stream, many keys) carry no key version:
-   * the caller applies each once, in store order.
+   * Applies a stored event; returns false when it was not a key event, or one already applied.
+   * A key's own events carry its version, and only the version after the one held is applied
+   * (1 for a key not held): a repeat, and a genuine but old event replayed after later ones (a
+   * sealed KeyResumed re-sent after the KeyRevoked that followed it), change nothing. A version
+   * beyond the next throws KeyVersionGapError: an event of the key was never applied, and going
+   * on would leave the key wrong for good (a missed revocation verifies), so the caller must
+   * stop. CreditsConsumed events (one verifier's stream, many keys) carry no key version: the
+   * caller applies each once, in store order.
    */
   apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
     if (event.type === 'CreditsConsumed') return this.consume(event.data as CreditsConsumedData);
@@ -221,7 +235,8 @@ export class KeyIndex {
     const keyEvent = { type: event.type, data: event.data } as KeyEvent;
     const slot = this.slotsById.get(keyEvent.data.keyId);
     const expected = slot === undefined ? 1 : this.versions[slot]! + 1;
-    if (event.streamVersion !== expected) return false;
+    if (event.streamVersion < expected) return false;
+    if (event.streamVersion > expected) throw new KeyVersionGapError(keyEvent.data.keyId, expected, event.streamVersion);
     const next = evolveKey(slot === undefined ? undefined : this.recordAt(slot), keyEvent);
     if (!next) return false;
     // Revocation is terminal and a key's tenant never changes: a key is counted once when it

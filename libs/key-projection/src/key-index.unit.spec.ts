@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { EventEnvelope, KeyEvent } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { evolveKey, takesQuotaSlot } from '@keyledger/key-domain';
-import { KeyIndex } from './key-index.js';
+import { KeyIndex, KeyVersionGapError } from './key-index.js';
 
 const digest = { algorithm: 'hmac-sha256' as const, pepperVersion: 1, digest: 'ab'.repeat(32) };
 const digestBytes = Buffer.from(digest.digest, 'hex');
@@ -79,7 +79,7 @@ describe('KeyIndex', () => {
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 2 });
   });
 
-  it('applies only the next version of a key: an old genuine KeyResumed replayed after a KeyRevoked, or one past a gap, changes nothing', () => {
+  it('applies only the next version of a key: an old genuine KeyResumed replayed after a KeyRevoked changes nothing, and one past a gap is refused loudly', () => {
     const index = new KeyIndex();
     index.apply(issued('key_a', 'acme'));
     const suspended = { type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_a' } };
@@ -88,8 +88,10 @@ describe('KeyIndex', () => {
     expect(index.apply(resumed)).toBe(true);
     expect(index.apply({ type: 'KeyRevoked', streamVersion: 4, data: { keyId: 'key_a', reason: 'x' } })).toBe(true);
     expect(index.apply(resumed)).toBe(false);
-    expect(index.apply({ ...resumed, streamVersion: 6 })).toBe(false);
-    expect(index.apply({ ...issued('key_b', 'acme'), streamVersion: 2 })).toBe(false);
+    // A version past the next means one was never applied: going on quietly would leave the key
+    // wrong for good, so the caller hears of it (a live projection stops and fails closed).
+    expect(() => index.apply({ ...resumed, streamVersion: 6 })).toThrow(KeyVersionGapError);
+    expect(() => index.apply({ ...issued('key_b', 'acme'), streamVersion: 2 })).toThrow(/version 2 arrived, but version 1 was never applied/);
     expect(index.get('key_b')).toBeUndefined();
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 4 });
   });

@@ -73,4 +73,26 @@ describe('revocation fence (real NATS)', () => {
     expect(result).toMatchObject({ complete: false, verifiers: [{ instance: 'verifier-real', applied: false }] });
     fence.stop();
   });
+
+  it('lets no replayed announcement keep a verifier that is gone alive, or move one back', async () => {
+    let clock = 5_000_000;
+    const fence = new VerifierFence(ctx.nc, ctx.topology.subjectPrefix, ctx.auth.authenticator, 3000, () => clock);
+    fence.start();
+    const subject = verifierAppliedSubject(ctx.topology.subjectPrefix);
+    const old = encodeAnnouncement(ctx.auth.authenticator, 'verifier-gone', { transactionId: '10', position: '3' }, new Date(Date.now() - 60_000));
+    const latest = encodeAnnouncement(ctx.auth.authenticator, 'verifier-gone', { transactionId: '10', position: '8' }, new Date());
+    ctx.nc.publish(subject, latest);
+    await eventually('heard', () => fence.liveVerifiers().map((v) => v.position.position), (positions) => positions[0] === '8');
+
+    // Its older announcement would move it back; its last one, sent again, would keep it alive.
+    ctx.nc.publish(subject, old);
+    clock += 2000;
+    ctx.nc.publish(subject, latest);
+    await eventually('both refused', () => fence.refusedAnnouncements, (refused) => refused === 2);
+    expect(fence.liveVerifiers()).toEqual([{ instance: 'verifier-gone', position: { transactionId: '10', position: '8' } }]);
+    // Gone silent for longer than liveWithinMs since its last real announcement: not waited for.
+    clock += 2000;
+    expect(fence.liveVerifiers()).toEqual([]);
+    fence.stop();
+  });
 });

@@ -6,6 +6,8 @@ import type { EventAuthenticator } from '@keyledger/event-auth';
 
 interface Announcement {
   readonly position: GlobalPosition;
+  /** The verifier's own time of the announcement, as sealed. */
+  readonly at: string;
   readonly seenAt: number;
 }
 
@@ -48,7 +50,15 @@ export class VerifierFence {
           this.refused += 1;
           return;
         }
-        this.applied.set(body.instance, { position: body, seenAt: this.clock() });
+        // A genuine announcement sent again (by anyone who saw it) must neither keep a verifier
+        // that is gone alive nor move one back: only a later one from the same instance counts.
+        const held = this.applied.get(body.instance);
+        const order = held ? compareGlobalPositions(body, held.position) : 1;
+        if (held && (body.at < held.at || order < 0 || (body.at === held.at && order === 0))) {
+          this.refused += 1;
+          return;
+        }
+        this.applied.set(body.instance, { position: { transactionId: body.transactionId, position: body.position }, at: body.at, seenAt: this.clock() });
         this.waiters.forEach((wake) => wake());
       },
     });
@@ -74,7 +84,7 @@ export class VerifierFence {
     return live;
   }
 
-  /** How many announcements were ignored because their seal did not verify. */
+  /** How many announcements were ignored: their seal did not verify, or they were not newer than the instance's last. */
   get refusedAnnouncements(): number {
     return this.refused;
   }
@@ -120,7 +130,7 @@ export function encodeAnnouncement(authenticator: EventAuthenticator, instance: 
 }
 
 /** An announcement whose seal verifies, or undefined for anything else. */
-export function readAnnouncement(authenticator: EventAuthenticator, data: Uint8Array): (GlobalPosition & { instance: string }) | undefined {
+export function readAnnouncement(authenticator: EventAuthenticator, data: Uint8Array): (GlobalPosition & { instance: string; at: string }) | undefined {
   try {
     const body = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
     const { instance, transactionId, position, at, auth } = body;
@@ -129,7 +139,7 @@ export function readAnnouncement(authenticator: EventAuthenticator, data: Uint8A
     const seal = auth as { v?: unknown; mac?: unknown } | undefined;
     if (typeof seal?.v !== 'number' || typeof seal.mac !== 'string') return undefined;
     if (authenticator.checkAnnouncement({ instance, transactionId, position, at }, { v: seal.v, mac: seal.mac }) !== 'ok') return undefined;
-    return { instance, transactionId, position };
+    return { instance, transactionId, position, at };
   } catch {
     // Not JSON: not one of ours.
     return undefined;
