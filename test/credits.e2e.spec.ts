@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyView, VerifyResult } from '@keyledger/contracts';
-import { verifierConsumptionSubject } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { formatNewKey, remainingCredits } from '@keyledger/key-domain';
 import { KEY_PROJECTION_CATEGORIES, KeyIndex } from '@keyledger/key-projection';
 import type { RunningService, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices, verifiersInStep } from '@keyledger/testing';
 
 interface Outcome {
   readonly status: number;
@@ -51,36 +50,6 @@ describe('credits across verifiers', () => {
         () => httpVerify(port, marker).then((r) => r.status),
         (s) => s === 200,
       );
-  }
-
-  /**
-   * Waits until `count` verifiers have each reported at every tick for longer than the
-   * membership timeout (1 s): each then shares the limits with all the others. Verifiers learn
-   * of each other from these reports, and on a loaded machine a fixed pause could end before a
-   * late starter had been heard (the join is outside the credits' bound, docs/architecture.md).
-   */
-  async function verifiersInStep(count: number): Promise<void> {
-    const lastHeard = new Map<string, number>();
-    const subscription = ctx.nc.subscribe(verifierConsumptionSubject(ctx.topology.subjectPrefix), {
-      callback: (error, message) => {
-        if (!error) lastHeard.set(message.json<{ instance: string }>().instance, Date.now());
-      },
-    });
-    let inStepSince: number | undefined;
-    try {
-      await eventually(
-        `${count} verifiers reporting in step`,
-        () => {
-          const now = Date.now();
-          const reporting = [...lastHeard.values()].filter((at) => now - at < 200).length;
-          inStepSince = reporting >= count ? (inStepSince ?? now) : undefined;
-          return inStepSince === undefined ? 0 : now - inStepSince;
-        },
-        (inStepForMs) => inStepForMs >= 1500,
-      );
-    } finally {
-      subscription.unsubscribe();
-    }
   }
 
   /** Sends `count` verifications of `cost` credits, alternating HTTP (round-robin over the verifiers) and NATS, `concurrency` at a time. */
@@ -194,7 +163,7 @@ describe('credits across verifiers', () => {
 
   it('three verifiers together never overspend; the balance is the same from the issuer, from a rebuild and after a restart', async () => {
     running.push(await startServices(ctx, ['verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey }));
-    await verifiersInStep(3);
+    await verifiersInStep(ctx, 3);
     const { key, keyId } = await issueWithCredits({ remaining: 120, refill: { amount: 120, interval: 'daily' } });
     const outcomes = await hammer(key, 300, 12);
     let admitted = outcomes.filter((o) => o.status === 200).length + (await drain(key));

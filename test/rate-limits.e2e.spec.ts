@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, startServices, verifiersInStep } from '@keyledger/testing';
 
 /** Rate limits enforced by one verifier, then shared by three, over HTTP and NATS. */
 describe('rate limits across verifiers', () => {
@@ -86,8 +86,8 @@ describe('rate limits across verifiers', () => {
 
   it('three verifiers together never pass the limit and reach at least 95 % of it', async () => {
     running.push(await startServices(ctx, ['verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey }));
-    // Verifiers learn of each other from their announcements (every second).
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Shared only once each verifier has heard the others at every tick (a join is outside the bound).
+    await verifiersInStep(ctx, 3);
     await awaitFreshWindow();
     const key = await issueLimited(150);
     const outcomes = await hammer(key, 450, 12);

@@ -11,3 +11,4 @@ export * from './https-receiver.js';
 export * from './cli-runner.js';
 export * from './authenticated-nats.js';
 export * from './forged-events.js';
+export * from './verifiers-in-step.js';
