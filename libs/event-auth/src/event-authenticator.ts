@@ -1,7 +1,8 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import canonicalize from 'canonicalize';
-import type { EventMetadata, EventSeal, LastUsedAnswer, LastUsedRequest } from '@keyledger/contracts';
+import type { EventSeal, LastUsedAnswer, LastUsedRequest } from '@keyledger/contracts';
 import type { VersionedSecret } from '@keyledger/key-secrets';
+import type { EventContentFields } from './event-content.js';
+import { canonicalEventContent, canonicalJson, eventContent } from './event-content.js';
 
 /** HKDF labels: one subkey per purpose, so a stored MAC can never pass as a published one. */
 const STORED_INFO = 'keyledger stored event v1';
@@ -24,16 +25,7 @@ export interface VerifierAnnouncementFields {
 export const MAX_EVENT_KEY_VERSION = 32_767;
 
 /** What an event's stored MAC covers: what its hash covers, not where the database put it. */
-export interface AuthenticatedEventFields {
-  readonly eventId: string;
-  readonly streamId: string;
-  readonly streamVersion: number;
-  readonly type: string;
-  readonly schemaVersion: number;
-  readonly occurredAt: string;
-  readonly data: unknown;
-  readonly metadata: EventMetadata;
-}
+export type AuthenticatedEventFields = EventContentFields;
 
 /** What a published event's MAC covers: the whole envelope, its place in the log included. */
 export interface PublishedEventFields extends AuthenticatedEventFields {
@@ -139,51 +131,23 @@ function check(key: Buffer | undefined, content: string, mac: Buffer): MacCheck 
   return mac.length === expected.length && timingSafeEqual(expected, mac) ? 'ok' : 'bad-mac';
 }
 
-// RFC 8785 canonical JSON, as the hash chain uses: jsonb reorders keys, so the text sent
-// would not come back; an object of named fields leaves no room for two splits of one input.
 function storedContent(event: AuthenticatedEventFields): string {
-  return canonical({
-    eventId: event.eventId,
-    streamId: event.streamId,
-    streamVersion: event.streamVersion,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    occurredAt: event.occurredAt,
-    data: event.data,
-    metadata: event.metadata,
-  });
+  return canonicalEventContent(event);
 }
 
 function publishedContent(event: PublishedEventFields): string {
-  return canonical({
-    eventId: event.eventId,
-    streamId: event.streamId,
-    streamVersion: event.streamVersion,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    occurredAt: event.occurredAt,
-    data: event.data,
-    metadata: event.metadata,
-    position: event.position,
-    transactionId: event.transactionId,
-    hash: event.hash,
-  });
+  return canonicalJson({ ...eventContent(event), position: event.position, transactionId: event.transactionId, hash: event.hash });
 }
 
 function announcementContent(announcement: VerifierAnnouncementFields): string {
-  return canonical({ instance: announcement.instance, transactionId: announcement.transactionId, position: announcement.position, at: announcement.at });
+  return canonicalJson({ instance: announcement.instance, transactionId: announcement.transactionId, position: announcement.position, at: announcement.at });
 }
 
 // Named fields only: whatever else an object carries is neither sealed nor believed.
 function usageAnswerContent(request: LastUsedRequest, answer: LastUsedAnswer): string {
-  return canonical({
+  return canonicalJson({
     request: { nonce: request.nonce, keyIds: request.keyIds },
     answer: { ingestedUntil: answer.ingestedUntil, keys: answer.keys.map((entry) => ({ keyId: entry.keyId, lastUsedAt: entry.lastUsedAt })) },
   });
 }
 
-function canonical(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('event cannot be serialised canonically');
-  return text;
-}

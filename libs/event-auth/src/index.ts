@@ -1,3 +1,4 @@
 export * from './event-authenticator.js';
 export * from './event-rejection.js';
 export * from './alert-throttle.js';
+export * from './event-content.js';
