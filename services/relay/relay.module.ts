@@ -13,6 +13,7 @@ function createRelay({ config, logger, infrastructure, metrics }: ServiceContext
     schema: config.DATABASE_SCHEMA,
     logger,
     settings: { batchSize: config.RELAY_BATCH_SIZE, pollIntervalMs: config.RELAY_POLL_INTERVAL_MS, standbyRetryMs: config.RELAY_STANDBY_RETRY_MS },
+    lease: { ttlMs: config.RELAY_LEASE_TTL_MS, renewIntervalMs: config.RELAY_LEASE_RENEW_MS },
   });
   observed.watch(relay);
   return relay;
@@ -20,7 +21,8 @@ function createRelay({ config, logger, infrastructure, metrics }: ServiceContext
 
 /**
  * The outbox relay: publishes every committed event to JetStream. Run two or more replicas;
- * one leads, the others stand by and take over within RELAY_STANDBY_RETRY_MS of its death.
+ * one leads under a lease, the others stand by and take over within RELAY_STANDBY_RETRY_MS of
+ * its death, or within RELAY_LEASE_TTL_MS + RELAY_STANDBY_RETRY_MS of its last renewal when it stalls.
  */
 @Module({})
 export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdown {

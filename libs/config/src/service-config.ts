@@ -179,6 +179,8 @@ export const serviceEnvSchema = z.object({
   RELAY_BATCH_SIZE: positiveInt.max(5000).default(500),
   RELAY_POLL_INTERVAL_MS: positiveInt.default(250),
   RELAY_STANDBY_RETRY_MS: positiveInt.default(1000),
+  RELAY_LEASE_TTL_MS: positiveInt.min(500).default(3000),
+  RELAY_LEASE_RENEW_MS: positiveInt.default(1000),
   CONSUMER_MAX_DELIVERIES: positiveInt.max(100).default(5),
   CONSUMER_BACKOFF_MS: durationList.default([200, 1000, 5000, 15000]),
   CONSUMER_ACK_WAIT_MS: positiveInt.default(30_000),

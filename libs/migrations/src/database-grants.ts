@@ -16,6 +16,7 @@ export interface ServiceGrants {
 export const KEYLEDGER_TABLES = [
   'events',
   'relay_checkpoints',
+  'relay_leases',
   'consumer_inbox',
   'consumer_checkpoints',
   'projection_snapshots',
@@ -51,7 +52,7 @@ const CONSUMER_RUNTIME = {
  * - events: every service but the anomaly detector reads them; only the issuer (commands, leak
  *   reports, root key), the rotator (rotations, incidents, deliveries) and the verifier (its
  *   CreditsConsumed stream) append. Nobody updates, deletes or truncates them.
- * - relay_checkpoints: the relay. Snapshots: the services that take them (issuer, verifier,
+ * - relay_checkpoints and relay_leases: the relay. Snapshots: the services that take them (issuer, verifier,
  *   auditor). The consumer runtime's inbox and checkpoints: the services with durable consumers
  *   (auditor, rotator). pending_deliveries: the issuer stores a rotation's sealed copies, the
  *   rotator sends them again, and removes them when acknowledged or expired.
@@ -71,7 +72,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
     functions: [],
   },
   relay: {
-    tables: { events: ['select'], relay_checkpoints: ['select', 'insert', 'update'] },
+    tables: { events: ['select'], relay_checkpoints: ['select', 'insert', 'update'], relay_leases: ['select', 'insert', 'update'] },
     functions: [],
   },
   auditor: {

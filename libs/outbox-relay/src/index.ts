@@ -1,5 +1,5 @@
 export * from './outbox-relay.js';
 export * from './relay-checkpoint.js';
-export * from './leader-lock.js';
+export * from './relay-lease.js';
 export * from './create-outbox-relay.js';
 export * from './relay-metrics.js';

@@ -4,7 +4,7 @@ import type { EventEnvelope } from '@keyledger/contracts';
 import { deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
 import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
-import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
+import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, serviceOutput, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
 import { createOutboxRelay } from './create-outbox-relay.js';
 import type { OutboxRelay } from './outbox-relay.js';
 
@@ -122,6 +122,8 @@ describe('OutboxRelay', () => {
     headers.set(MESSAGE_HEADERS.position, '99999999999');
     headers.set(MESSAGE_HEADERS.transactionId, '99999999999');
     headers.set(MESSAGE_HEADERS.msgId, 'forged-tail');
+    // The relay's fence travels with the genuine message; a forger publishes without it.
+    headers.delete('Nats-Expected-Last-Sequence');
     await ctx.js.publish(genuine!.subject, JSON.stringify(forged), { headers });
     await ctx.store.append('key-f1', 1, [testEvent({ n: 2 })]);
     relays.push(startRelay(ctx, 'second'));
@@ -186,6 +188,42 @@ describe('OutboxRelay', () => {
     } finally {
       second.kill('SIGTERM');
       await waitForExit(second);
+    }
+  });
+
+  it('replaces a leader that stops renewing its lease (SIGSTOP), and the leader woken later publishes nothing twice or out of order', async () => {
+    const env = { RELAY_BATCH_SIZE: '50', RELAY_LEASE_TTL_MS: '2000', RELAY_LEASE_RENEW_MS: '500', RELAY_STANDBY_RETRY_MS: '200' };
+    const holderPid = async (): Promise<number | undefined> => {
+      const [row] = await ctx.ownerDb.query<{ holder: string }[]>(`select holder from relay_leases where expires_at > clock_timestamp()`);
+      return row ? Number(row.holder.split('/')[1]) : undefined;
+    };
+    const published = async (): Promise<number> => (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages;
+    const first = spawnService(ctx, 'relay', env);
+    const second = spawnService(ctx, 'relay', env);
+    try {
+      const leaderPid = await eventually('a relay to lead', holderPid, (pid) => pid === first.pid || pid === second.pid, 30_000);
+      const [leader, standby] = leaderPid === first.pid ? [first, second] : [second, first];
+      const writing = writeConcurrently(ctx, 2000);
+      await eventually('the leader to publish part of the load', published, (n) => n >= 200, 60_000);
+      leader.kill('SIGSTOP');
+      const stoppedAt = Date.now();
+      const atStop = await published();
+      // Its session stays open, so only the lease running out can hand leadership over.
+      await eventually('the standby to take the lease and publish', async () => ((await holderPid()) === standby.pid ? await published() : 0), (n) => n > atStop, 20_000);
+      const takeoverMs = Date.now() - stoppedAt;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      leader.kill('SIGCONT');
+      await writing;
+      await eventually('every event published', published, (n) => n >= 2000, 60_000);
+      await eventually('the woken relay to learn it lost the lease', () => serviceOutput(leader), (out) => out.includes('relay lease lost to another relay'), 10_000);
+      await expectStreamMirrorsStore(ctx, 2000);
+      process.stdout.write(`stalled relay leader replaced after ${takeoverMs} ms (lease 2000 ms, renewal every 500 ms, standby retry 200 ms)\n`);
+    } finally {
+      for (const relay of [first, second]) {
+        relay.kill('SIGCONT');
+        relay.kill('SIGTERM');
+        await waitForExit(relay);
+      }
     }
   });
 

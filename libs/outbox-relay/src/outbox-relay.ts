@@ -10,7 +10,7 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { EVENTS_CHANNEL, START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import { contextFromTraceFields, markFailed, tracer } from '@keyledger/observability';
-import type { LeaderLock } from './leader-lock.js';
+import type { RelayLease } from './relay-lease.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
 
 export interface OutboxRelaySettings {
@@ -18,7 +18,7 @@ export interface OutboxRelaySettings {
   readonly batchSize: number;
   /** Fallback wake-up when no notification arrives (a notification wakes it at once). */
   readonly pollIntervalMs: number;
-  /** How often a standby tries to take over the lock. */
+  /** How often a standby tries to take over the lease. */
   readonly standbyRetryMs: number;
   readonly publishTimeoutMs: number;
   /** Pause after a failed round before trying again. */
@@ -36,7 +36,7 @@ export const DEFAULT_RELAY_SETTINGS: OutboxRelaySettings = {
 export interface OutboxRelayDependencies {
   readonly store: PostgresEventStore;
   readonly checkpoints: RelayCheckpointStore;
-  readonly lock: LeaderLock;
+  readonly lock: RelayLease;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly topology: BusTopology;
@@ -50,6 +50,8 @@ export interface OutboxRelayDependencies {
 
 export interface OutboxRelayStatus {
   readonly leader: boolean;
+  /** The epoch of the lease this relay leads under, when it leads. */
+  readonly leaseEpoch: string | undefined;
   readonly checkpoint: GlobalPosition | undefined;
   readonly publishedSinceStart: number;
   /** Rounds in a row that failed; a relay stuck on one event reports it here. */
@@ -59,10 +61,14 @@ export interface OutboxRelayStatus {
 /**
  * Publishes every committed event to JetStream, in store order, effectively once.
  *
- * - One relay leads at a time (Postgres advisory lock); the others wait to take over.
+ * - One relay leads at a time, under a lease it keeps renewing (RelayLease); the others take
+ *   over when it dies or stops renewing.
  * - Each message carries Nats-Msg-Id = event id, so a re-publish is dropped by JetStream.
- * - Within a batch, message n is published with "expected last msg id = event n-1": if a
- *   publish fails, every later one in flight fails too, so a retry cannot reorder the stream.
+ * - The first message of a batch is published against the stream's last sequence as this
+ *   relay knows it, message n with "expected last msg id = event n-1": if anyone else put a
+ *   message in the stream meanwhile (a new leader, while this one was frozen), the batch
+ *   fails, and a failed publish sends the relay back to read where to resume from the stream.
+ *   So a deposed leader cannot append old events after newer ones, and a retry cannot reorder.
  * - The checkpoint is saved only after the acks, for monitoring; a new leader resumes after
  *   the last message in the stream itself, so a relay killed between ack and save
  *   re-publishes nothing, and events the stream lost are published again.
@@ -86,7 +92,8 @@ export class OutboxRelay {
   ) {
     this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
     deps.lock.onNotification((payload) => {
-      if (payload !== deps.schema) return;
+      // Standbys hear commits too; waking them would only make them try the lease again.
+      if (payload !== deps.schema || !deps.lock.isHeld) return;
       this.woken = true;
       this.wake?.();
     });
@@ -107,7 +114,7 @@ export class OutboxRelay {
   }
 
   status(): OutboxRelayStatus {
-    return { leader: this.deps.lock.isHeld, checkpoint: this.checkpoint, publishedSinceStart: this.published, consecutiveFailures: this.consecutiveFailures };
+    return { leader: this.deps.lock.isHeld, leaseEpoch: this.deps.lock.heldEpoch, checkpoint: this.checkpoint, publishedSinceStart: this.published, consecutiveFailures: this.consecutiveFailures };
   }
 
   private async run(): Promise<void> {
@@ -127,8 +134,9 @@ export class OutboxRelay {
     }
   }
 
+  /** Publishes while the lease holds; returns when it is lost or a publish failed, to resume from the stream. */
   private async lead(): Promise<void> {
-    let position = await this.resumePosition();
+    let { position, lastSequence } = await this.resumePosition();
     this.checkpoint = position;
     while (this.running && this.deps.lock.isHeld) {
       const { events, end } = await this.deps.store.readAll(position, this.settings.batchSize);
@@ -136,7 +144,9 @@ export class OutboxRelay {
         await this.idle(this.settings.pollIntervalMs);
         continue;
       }
-      const published = await this.publishInOrder(events);
+      // The read may have taken long (a stall, a slow database): lead only on a lease still held.
+      if (!this.deps.lock.isHeld) return;
+      const { published, sequence } = await this.publishInOrder(events, lastSequence);
       const last = published[published.length - 1];
       if (last) {
         this.deps.onPublished?.(published);
@@ -145,15 +155,17 @@ export class OutboxRelay {
         this.checkpoint = position;
         this.published += published.length;
       }
-      // Every event of the page is out: go on after its end, past any row the store refused.
-      if (published.length === events.length) position = end;
       if (published.length < events.length) {
         this.consecutiveFailures += 1;
         await this.idle(this.settings.retryDelayMs);
-      } else {
-        this.consecutiveFailures = 0;
+        return;
       }
+      // Every event of the page is out: go on after its end, past any row the store refused.
+      position = end;
+      lastSequence = sequence;
+      this.consecutiveFailures = 0;
     }
+    if (this.running) this.deps.logger.warn('relay lease no longer held; standing by');
   }
 
   /**
@@ -161,7 +173,7 @@ export class OutboxRelay {
    * PRODUCER span, child of the append recorded in the event's metadata; its context
    * replaces the metadata's in the message headers, so consumers are children of the publish.
    */
-  private async publishInOrder(events: readonly EventEnvelope[]): Promise<EventEnvelope[]> {
+  private async publishInOrder(events: readonly EventEnvelope[], lastSequence: number): Promise<{ published: EventEnvelope[]; sequence: number }> {
     const acks = events.map((event, index) => {
       const message = encodeEventMessage(this.deps.topology.subjectPrefix, event, this.deps.auth.authenticator);
       const parent = contextFromTraceFields(event.metadata);
@@ -187,7 +199,7 @@ export class OutboxRelay {
         msgID: message.msgId,
         headers: message.headers,
         timeout: this.settings.publishTimeoutMs,
-        ...(previous ? { expect: { lastMsgID: previous.eventId } } : {}),
+        expect: previous ? { lastMsgID: previous.eventId } : { lastSequence },
       });
       void ack.then(
         (acknowledged) => {
@@ -203,13 +215,16 @@ export class OutboxRelay {
     });
     const results = await Promise.allSettled<PubAck>(acks);
     const firstFailure = results.findIndex((result) => result.status === 'rejected');
-    if (firstFailure === -1) return [...events];
+    if (firstFailure === -1) {
+      const last = results[results.length - 1] as PromiseFulfilledResult<PubAck> | undefined;
+      return { published: [...events], sequence: last ? Math.max(last.value.seq, lastSequence) : lastSequence };
+    }
     const failure = results[firstFailure] as PromiseRejectedResult;
     this.deps.logger.warn(
       { err: failure.reason, eventId: events[firstFailure]?.eventId, acknowledged: firstFailure },
-      'publish failed; will retry from this event',
+      'publish failed; resuming from the stream',
     );
-    return events.slice(0, firstFailure);
+    return { published: events.slice(0, firstFailure), sequence: lastSequence };
   }
 
   /**
@@ -219,16 +234,17 @@ export class OutboxRelay {
    * message the relay sealed counts: a forged one with a far position (reported as refused)
    * cannot make a new leader skip events.
    */
-  private async resumePosition(): Promise<GlobalPosition> {
+  private async resumePosition(): Promise<{ position: GlobalPosition; lastSequence: number }> {
     const { eventStream } = this.deps.topology;
     const checkpoint = await this.deps.checkpoints.load();
     const info = await this.deps.jsm.streams.info(eventStream);
+    const lastSequence = info.state.last_seq;
     // Scan back over anything not published by a relay (no position headers, or no valid seal).
     for (let seq = info.state.last_seq; seq >= Math.max(1, info.state.first_seq, info.state.last_seq - 100) && info.state.messages > 0; seq -= 1) {
       const message = await this.deps.jsm.streams.getMessage(eventStream, { seq }).catch(() => null);
       if (!message?.header.get(MESSAGE_HEADERS.position)) continue;
       const event = this.reader.read(message.data, message.subject);
-      if (event) return { transactionId: event.transactionId, position: event.position };
+      if (event) return { position: { transactionId: event.transactionId, position: event.position }, lastSequence };
     }
     if (compareGlobalPositions(checkpoint, START_OF_LOG) > 0) {
       this.deps.logger.warn(
@@ -236,7 +252,7 @@ export class OutboxRelay {
         'the event stream holds none of the published events; publishing the store again from the start',
       );
     }
-    return START_OF_LOG;
+    return { position: START_OF_LOG, lastSequence };
   }
 
   /** Sleeps until woken by a notification, stop(), or the timeout. */

@@ -165,7 +165,32 @@ export function eventStoreMigrations(appRole: string): (new () => MigrationInter
     }
   }
 
-  return [CreateEventStore1764000000000, DatabaseSetEventColumns1764000015000, AuthenticateEvents1764000020000];
+  /**
+   * Relay leadership as a lease (libs/outbox-relay RelayLease): who holds it, under which epoch
+   * (bumped on every take, so a deposed holder cannot renew), the holder's session (gone: the
+   * lease is free at once) and when it runs out by the database clock.
+   */
+  class CreateRelayLeases1764000025000 implements MigrationInterface {
+    readonly name = 'CreateRelayLeases1764000025000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`
+        create table relay_leases (
+          relay       text primary key,
+          holder      text not null,
+          epoch       bigint not null,
+          holder_pid  integer not null,
+          expires_at  timestamptz not null
+        )`);
+      await queryRunner.query(`grant select, insert, update on relay_leases to ${role}`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop table relay_leases`);
+    }
+  }
+
+  return [CreateEventStore1764000000000, DatabaseSetEventColumns1764000015000, AuthenticateEvents1764000020000, CreateRelayLeases1764000025000];
 }
 
 async function currentSchema(queryRunner: QueryRunner): Promise<string> {
