@@ -54,16 +54,20 @@ export function registerDeliveriesCommand(program: Command): void {
     .description(
       'print the public keys deliveries are signed with (<version>:<base64>, current first), from KEYLEDGER_DELIVERY_SIGNING_KEYS or a local installation',
     )
-    .addOption(new Option('--signing-keys-file <file>', `a file holding the signing keys (default: KEYLEDGER_DELIVERY_SIGNING_KEYS, else ${LOCAL_SIGNING_KEYS})`))
+    .addOption(
+      new Option('--signing-keys-file <file>', `a file holding the signing keys (default: KEYLEDGER_DELIVERY_SIGNING_KEYS, else ${LOCAL_SIGNING_KEYS})`),
+    )
     .addOption(new Option('--kubernetes-namespace <namespace>', `print them as the ConfigMap ${CONFIG_MAP} of this namespace (kubectl apply -f -)`))
     .action(async (command: { signingKeysFile?: string; kubernetesNamespace?: string }) => {
       try {
         const namespace = command.kubernetesNamespace;
-        if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new CliUsageError(`${JSON.stringify(namespace)} is not a Kubernetes namespace`);
+        if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+          throw new CliUsageError(`${JSON.stringify(namespace)} is not a Kubernetes namespace`);
         const publicKeys = new DeliverySigner(parseDeliverySigningKeys(await signingKeys(command.signingKeysFile))).publicKeys();
         process.stdout.write(namespace === undefined ? `${publicKeys}\n` : configMap(publicKeys, namespace));
       } catch (error) {
-        if (!(error instanceof VersionedSecretConfigError || error instanceof DeliveryKeyError || error instanceof CliUsageError || isSystemError(error))) throw error;
+        if (!(error instanceof VersionedSecretConfigError || error instanceof DeliveryKeyError || error instanceof CliUsageError || isSystemError(error)))
+          throw error;
         process.stderr.write(`error: ${error.message}\n`);
         process.exitCode = 1;
       }

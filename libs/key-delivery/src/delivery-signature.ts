@@ -145,7 +145,8 @@ export class DeliverySigner {
     if (keys.length === 0) throw new DeliveryKeyError('at least one delivery signing key is required');
     this.all = keys.map((key) => {
       if (key.secret.length !== RAW_LENGTH) throw new DeliveryKeyError(`delivery signing key version ${key.version} is not 32 bytes (an Ed25519 seed)`);
-      if (!Number.isInteger(key.version) || key.version < 0 || key.version > MAX_KEY_ID) throw new DeliveryKeyError(`delivery signing key versions are 0..${MAX_KEY_ID}`);
+      if (!Number.isInteger(key.version) || key.version < 0 || key.version > MAX_KEY_ID)
+        throw new DeliveryKeyError(`delivery signing key versions are 0..${MAX_KEY_ID}`);
       return { kid: key.version, key: privateKeyOfSeed(key.secret) };
     });
     this.current = this.all[0]!;
@@ -212,8 +213,7 @@ export function checkSignedDelivery(body: string | Uint8Array, receiver: Deliver
 }
 
 export type DeliveryOpening =
-  | { readonly ok: true; readonly opened: OpenedKey; readonly issuedAt: string }
-  | { readonly ok: false; readonly reason: DeliveryRefusalReason };
+  { readonly ok: true; readonly opened: OpenedKey; readonly issuedAt: string } | { readonly ok: false; readonly reason: DeliveryRefusalReason };
 
 /**
  * The one way a receiver reads a delivery (LiveKey on NATS, a webhook receiver over HTTPS):

@@ -89,7 +89,10 @@ describe('delivery signatures', () => {
 
   it('refuses a stranger’s key sealed anew under a genuine delivery’s signature', () => {
     const genuine = current.sign(fields());
-    const swapped = { ...genuine, envelope: sealKey(genuine.envelope.keyId, 'kl_live_chosenByTheStranger0000000000000', owner.publicKey, { ackToken: newAckToken() }) };
+    const swapped = {
+      ...genuine,
+      envelope: sealKey(genuine.envelope.keyId, 'kl_live_chosenByTheStranger0000000000000', owner.publicKey, { ackToken: newAckToken() }),
+    };
     expect(reasonOf(swapped)).toBe('BAD_SIGNATURE');
   });
 
