@@ -20,7 +20,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { LEGACY_APP_ROLE, keyServiceEnvSchema } from '@keyledger/config';
+import { LEGACY_APP_ROLE, issuerEnvSchema, keyServiceEnvSchema, rotatorEnvSchema } from '@keyledger/config';
 import { SERVICE_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
 import type { ServiceRole } from '@keyledger/nats-auth';
 
@@ -28,7 +28,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
 const SECRET_NAME = 'keyledger-secrets';
 /** Settings that are secrets: only ever read from the Secret, never written in a manifest. */
-const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
+const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
 /** Environment variables a container may set besides the settings of docs/configuration.md. */
 const RUNTIME_ENV = ['NODE_OPTIONS', 'DATABASE_MIGRATION_URL'];
 const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052, auditor: 50054 };
@@ -327,9 +327,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
       // Each program gets the secrets it needs and no others: only the migration sees the owner's URL.
       expect(Object.fromEntries(secretsOf)).toEqual({
-        issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
-        rotator: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        rotator: ['DATABASE_URL', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         auditor: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         relay: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
@@ -375,12 +375,16 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       const configMap = configMapOf(objects);
       const known = Object.keys(keyServiceEnvSchema.shape);
       expect(Object.keys(configMap.data ?? {}).filter((key) => !known.includes(key))).toEqual([]);
+      // The programs that sign key deliveries read more settings than the others.
+      const schemaOf = (program: string) => (program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : keyServiceEnvSchema);
       for (const { name, pod } of pods) {
+        const schema = schemaOf(name);
+        const knownHere = Object.keys(schema.shape);
         for (const container of containersOf(pod)) {
           expect([name, container.envFrom?.map((source) => source.configMapRef?.name)]).toEqual([name, [configMap.metadata.name]]);
           const unknown = (container.env ?? [])
             .map((variable) => variable.name)
-            .filter((variable) => !known.includes(variable) && !RUNTIME_ENV.includes(variable));
+            .filter((variable) => !knownHere.includes(variable) && !RUNTIME_ENV.includes(variable));
           expect([name, unknown]).toEqual([name, []]);
           const environment = {
             ...configMap.data,
@@ -389,8 +393,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
             KEYLEDGER_HASH_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
             ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
             KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 8).toString('base64')}`,
+            KEYLEDGER_DELIVERY_SIGNING_KEYS: `1:${Buffer.alloc(32, 9).toString('base64')}`,
           };
-          const parsed = keyServiceEnvSchema.safeParse(environment);
+          const parsed = schema.safeParse(environment);
           expect([name, parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)]).toEqual([name, []]);
         }
       }

@@ -1,13 +1,16 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryAckResult, OwnerWebhookView } from '@keyledger/contracts';
-import { streamIdOf } from '@keyledger/contracts';
-import { LiveKey, WEBHOOK_SIGNATURE_HEADER, openSealedKey, verifyWebhookSignature } from '@keyledger/live-key-client';
+import { deliverySubject, streamIdOf } from '@keyledger/contracts';
+import type { DeliveryRefusal } from '@keyledger/live-key-client';
+import { LiveKey, WEBHOOK_SIGNATURE_HEADER, openDelivery, parseDeliveryPublicKeys, verifyWebhookSignature } from '@keyledger/live-key-client';
+import { DeliverySigner, newAckToken, sealKey } from '@keyledger/key-delivery';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { connectNats } from '@keyledger/event-bus';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { HttpsReceiver, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startHttpsReceiver, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, startHttpsReceiver, startServices } from '@keyledger/testing';
 
 /** A sample internal service: it holds its key in a LiveKey and calls the verifier with it. */
 describe('key delivery to a client built on libs/live-key-client', () => {
@@ -78,6 +81,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
       tenant: 'acme',
       owner: 'orders svc',
       privateKey: owner.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      deliveryPublicKeys: ctx.deliveryPublicKeys,
       nc: clientConnection,
       subjectPrefix: ctx.topology.subjectPrefix,
       onKeyChanged: (state) => switches.push(state.keyId!),
@@ -155,6 +159,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
       tenant: 'acme',
       owner: 'batch',
       privateKey: owner.privateKey,
+      deliveryPublicKeys: ctx.deliveryPublicKeys,
       nc: clientConnection,
       subjectPrefix: ctx.topology.subjectPrefix,
     });
@@ -174,6 +179,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
       tenant: 'acme',
       owner: 'batch',
       privateKey: owner.privateKey,
+      deliveryPublicKeys: ctx.deliveryPublicKeys,
       nc: clientConnection,
       subjectPrefix: ctx.topology.subjectPrefix,
       startAfterSequence: position,
@@ -203,6 +209,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
         tenant: 'acme',
         owner: 'payments',
         privateKey: owner.privateKey,
+        deliveryPublicKeys: ctx.deliveryPublicKeys,
         nc: clientConnection,
         subjectPrefix: ctx.topology.subjectPrefix,
       });
@@ -249,6 +256,7 @@ describe('key delivery to a client built on libs/live-key-client', () => {
       tenant: 'acme',
       owner: 'mixed',
       privateKey: stranger.privateKey,
+      deliveryPublicKeys: ctx.deliveryPublicKeys,
       nc: clientConnection,
       subjectPrefix: ctx.topology.subjectPrefix,
       onError: (error) => errors.push(error),
@@ -262,6 +270,96 @@ describe('key delivery to a client built on libs/live-key-client', () => {
     expect(errors[0]).toMatchObject({ code: 'SEALED_KEY_OPEN_FAILED' });
     expect(wrong.currentKey()).toBe(first.key);
     await wrong.stop();
+  });
+
+  it('refuses keys a stranger seals to the owner’s public key and publishes on its subject, reports each refusal, and still takes the rotator’s next key', async () => {
+    const owner = generateKeyPairSync('x25519');
+    const publicKey = owner.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    await api.ok('owners.register-public-key', { tenant: 'acme', owner: 'targeted', publicKey });
+    const first = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'acme', owner: 'targeted', scopes: ['orders:read'] });
+    const refusals: DeliveryRefusal[] = [];
+    const switches: string[] = [];
+    const errors: unknown[] = [];
+    // The client is given the public keys as an operator gets them from the signing keys.
+    const printed = await runCli(ctx, ['deliveries', 'public-key'], { env: { KEYLEDGER_DELIVERY_SIGNING_KEYS: ctx.serviceEnv['KEYLEDGER_DELIVERY_SIGNING_KEYS']! } });
+    expect(printed).toMatchObject({ code: 0, stdout: `${ctx.deliveryPublicKeys}\n` });
+    const target = await LiveKey.start({
+      key: first.key,
+      keyId: first.keyId,
+      tenant: 'acme',
+      owner: 'targeted',
+      privateKey: owner.privateKey,
+      deliveryPublicKeys: printed.stdout,
+      nc: clientConnection,
+      subjectPrefix: ctx.topology.subjectPrefix,
+      onRefused: (refusal) => refusals.push(refusal),
+      onKeyChanged: (state) => switches.push(state.keyId!),
+      onError: (error) => errors.push(error),
+    });
+
+    // The stranger knows the owner's public key (it is public) and may publish on the owner's
+    // delivery subject. It seals a key of its choice as a rotation of the key the client holds,
+    // with a newer id: a client that only opened envelopes would switch to it.
+    const stranger = await connectNats({ servers: ctx.natsUrl, name: 'stranger' });
+    const strangerJs = jetstream(stranger);
+    const chosen = formatNewKey('kl', 'live', (n) => randomBytes(n));
+    const forged = sealKey('key_7zzzzzzzzzzzzzzzzzzzzzzzzz', chosen, publicKey, { ackToken: newAckToken(), replaces: first.keyId });
+    const fields = { tenant: 'acme', owner: 'targeted', issuedAt: new Date().toISOString(), envelope: forged };
+    const ownSigner = (version: number) => new DeliverySigner([{ version, secret: randomBytes(32) }]);
+    // A genuine delivery of a neighbour that registered the same public key, replayed on this owner's subject.
+    await api.ok('owners.register-public-key', { tenant: 'acme', owner: 'neighbour', publicKey });
+    const neighbour = await api.ok<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'neighbour', scopes: ['orders:read'] });
+    const neighbourRotated = await api.ok<{ keyId: string }>('keys.rotate', { keyId: neighbour.keyId, graceMs: 3_600_000 });
+    const neighbourDelivery = await (
+      await ctx.js.consumers.get(ctx.topology.deliveryStream, { filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'acme', 'neighbour') })
+    ).next({ expires: 5000 });
+    expect(neighbourDelivery?.json()).toMatchObject({ envelope: { keyId: neighbourRotated.keyId } });
+    const subject = deliverySubject(ctx.topology.subjectPrefix, 'acme', 'targeted');
+    for (const body of [
+      JSON.stringify(forged), // unsigned, as every delivery was before they were signed
+      ownSigner(1).body(fields), // signed with the stranger's key under the installation's key id
+      ownSigner(9).body(fields), // under a key id the client was not given
+      neighbourDelivery!.data, // genuine, for someone else
+      '{"delivery":1', // not even JSON
+    ])
+      await strangerJs.publish(subject, body);
+    await stranger.close();
+
+    await eventually(
+      'every forgery refused',
+      () => Promise.resolve(refusals.length),
+      (count) => count === 5,
+    );
+    expect(refusals.map((refusal) => refusal.reason)).toEqual(['UNSIGNED', 'BAD_SIGNATURE', 'UNKNOWN_SIGNING_KEY', 'WRONG_RECIPIENT', 'MALFORMED']);
+    expect(target.refusals()).toEqual({ UNSIGNED: 1, MALFORMED: 1, UNKNOWN_SIGNING_KEY: 1, BAD_SIGNATURE: 1, WRONG_RECIPIENT: 1 });
+    expect(target.currentKey()).toBe(first.key);
+    expect(target.currentKeyId()).toBe(first.keyId);
+    expect(switches).toEqual([]);
+    // Nothing was opened, so nothing was acknowledged (an acknowledgement the rotator refused would be here).
+    expect(errors).toEqual([]);
+
+    const rotated = await api.ok<{ keyId: string; key: string }>('keys.rotate', { keyId: first.keyId, graceMs: 3_600_000 });
+    await eventually(
+      'the genuine rotation taken',
+      () => Promise.resolve(target.currentKeyId()),
+      (keyId) => keyId === rotated.keyId,
+    );
+    expect(target.currentKey()).toBe(rotated.key);
+    expect(switches).toEqual([rotated.keyId]);
+    expect(
+      await eventually(
+        'the delivered key verifies',
+        () => api.verify({ key: target.currentKey(), scopes: ['orders:read'] }),
+        (result) => result.valid,
+      ),
+    ).toMatchObject({ valid: true, keyId: rotated.keyId });
+    await eventually(
+      'its acknowledgement recorded',
+      () => deliveryEvents(rotated.keyId),
+      (recorded) => recorded.some((event) => event.type === 'KeyDeliveryAcknowledged'),
+    );
+    expect(refusals).toHaveLength(5);
+    await target.stop();
   });
 
   it('POSTs a rotated key sealed and signed to the owner’s HTTPS webhook, whose 2xx acknowledges it', async () => {
@@ -281,13 +379,17 @@ describe('key delivery to a client built on libs/live-key-client', () => {
       () => receiver.requests.find((received) => received.headers['keyledger-key-id'] === rotated.keyId),
       Boolean,
     );
-    // What a receiver does: check the signature over the raw body, then open the envelope.
+    // What a receiver does: check the webhook's HMAC over the raw body, then open the delivery,
+    // which checks Keyledger's signature (for this tenant and owner) before unsealing it.
     expect(
       verifyWebhookSignature({ payload: request!.body, header: request!.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] as string, secret: webhook.secret }),
     ).toMatchObject({
       valid: true,
     });
-    expect(openSealedKey(JSON.parse(request!.body), owner.privateKey)).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
+    const receiving = { tenant: 'acme', owner: 'hooked', privateKey: owner.privateKey, publicKeys: parseDeliveryPublicKeys(ctx.deliveryPublicKeys) };
+    expect(openDelivery(request!.body, receiving)).toMatchObject({ ok: true, opened: { keyId: rotated.keyId, key: rotated.key } });
+    // Its origin holds without the webhook secret: the same body for another owner is refused.
+    expect(openDelivery(request!.body, { ...receiving, owner: 'other' })).toEqual({ ok: false, reason: 'WRONG_RECIPIENT' });
     expect(request!.body).not.toContain(rotated.key);
 
     const events = await eventually(

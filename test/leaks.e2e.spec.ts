@@ -14,11 +14,10 @@ import type {
   KeyView,
 } from '@keyledger/contracts';
 import { deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
-import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import { recordAnomaly } from '@keyledger/key-incidents';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, openDelivered, runCli, startServices, testMetadata } from '@keyledger/testing';
 
 const HOUR = 3_600_000;
 
@@ -169,7 +168,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     expect(old).toMatchObject({ valid: true, keyId: leaked.keyId });
     // ...and the owner has its replacement, sealed to its public key.
     const [envelope] = await messages<unknown>(ctx.topology.deliveryStream, deliverySubject(ctx.topology.subjectPrefix, 'acme', 'billing'));
-    const delivered = openSealedKey(envelope, owner.privateKey);
+    const delivered = openDelivered(ctx, JSON.stringify(envelope), { tenant: 'acme', owner: 'billing', privateKey: owner.privateKey });
     plaintexts.push(delivered.key);
     expect(delivered.keyId).toBe(incident.replacedBy);
     expect(

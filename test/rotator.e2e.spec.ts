@@ -2,10 +2,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyIssuedData, KeyRotatedData, RotationPolicyView } from '@keyledger/contracts';
 import { deliverySubject, streamIdOf } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
-import { openSealedKey } from '@keyledger/key-delivery';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, spawnService, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, openDelivered, runCli, serviceOutput, spawnService, startServices, waitForExit } from '@keyledger/testing';
 
 /** The value of an unlabelled-but-for-`service` series in Prometheus text. */
 function metricValue(text: string, name: string): number {
@@ -139,13 +138,14 @@ describe('the rotator', () => {
     const consumer = await ctx.js.consumers.get(ctx.topology.deliveryStream, {
       filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'initech', 'sealed-svc'),
     });
-    const envelopes: unknown[] = [];
-    for (let message = await consumer.next({ expires: 1000 }); message; message = await consumer.next({ expires: 1000 })) envelopes.push(message.json());
+    const envelopes: Uint8Array[] = [];
+    for (let message = await consumer.next({ expires: 1000 }); message; message = await consumer.next({ expires: 1000 })) envelopes.push(message.data);
+    const receiver = { tenant: 'initech', owner: 'sealed-svc', privateKey: owner.privateKey };
     // Sent again until acknowledged (nobody acknowledges here): every copy is the one new key.
     expect(envelopes.length).toBeGreaterThanOrEqual(1);
-    const opened = openSealedKey(envelopes[0], owner.privateKey);
+    const opened = openDelivered(ctx, envelopes[0]!, receiver);
     expect(opened.keyId).toBe(replacedBy);
-    for (const envelope of envelopes) expect(openSealedKey(envelope, owner.privateKey)).toEqual(opened);
+    for (const envelope of envelopes) expect(openDelivered(ctx, envelope, receiver)).toEqual(opened);
     const verified = await eventually(
       'delivered key accepted',
       () => api.verify({ key: opened.key, scopes: ['orders:read'] }),

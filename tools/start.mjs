@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
 import { runToExit, terminateChild } from './run-process.mjs';
 import { SERVICES } from './services.mjs';
@@ -20,12 +20,15 @@ const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probe
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const eventKeys = await localSecret('KEYLEDGER_EVENT_KEYS', 'event-keys', 'an event key');
+const deliverySigningKeys = await localSecret('KEYLEDGER_DELIVERY_SIGNING_KEYS', 'delivery-signing-keys', 'a delivery signing key');
+await writeDeliveryPublicKeys(deliverySigningKeys.value);
 const env = {
   ...process.env,
   DATABASE_URL: stack.databaseUrl,
   NATS_URL: stack.natsUrl,
   KEYLEDGER_HASH_PEPPERS: (await localSecret('KEYLEDGER_HASH_PEPPERS', 'pepper', 'a hash pepper')).value,
   KEYLEDGER_EVENT_KEYS: eventKeys.value,
+  KEYLEDGER_DELIVERY_SIGNING_KEYS: deliverySigningKeys.value,
   // NATS reserves each stream's max_bytes on its disk up front: the production defaults (14.25
   // GiB in all) would not fit a laptop's free space, so a local installation reserves 1.75 GiB.
   KEYLEDGER_EVENT_STREAM_MAX_BYTES: process.env.KEYLEDGER_EVENT_STREAM_MAX_BYTES ?? String(1024 ** 3),
@@ -53,6 +56,18 @@ async function localSecret(variable, fileName, what) {
     log(`generated ${what} in .keyledger/${fileName}; keep it with the database`);
     return { value, generated: true };
   }
+}
+/**
+ * The public half of the delivery signing keys, in .keyledger/delivery-public-keys: what a client
+ * (LiveKey's deliveryPublicKeys) or a webhook receiver checks deliveries with. Not a secret, and
+ * derived again at every start, so it follows the signing keys.
+ */
+async function writeDeliveryPublicKeys(signingKeys) {
+  const { parseDeliverySigningKeys } = await import(pathToFileURL(join(root, 'dist/libs/key-secrets/src/index.js')).href);
+  const { DeliverySigner } = await import(pathToFileURL(join(root, 'dist/libs/key-delivery/src/index.js')).href);
+  const publicKeys = new DeliverySigner(parseDeliverySigningKeys(signingKeys)).publicKeys();
+  await writeFile(join(root, '.keyledger', 'delivery-public-keys'), `${publicKeys}\n`, { mode: 0o644 });
+  log(`delivery public keys (for clients checking key deliveries): .keyledger/delivery-public-keys`);
 }
 // An installation from before event MACs gets its event key now: its events are sealed once,
 // as they stand (docs/operations.md, "Event authentication").

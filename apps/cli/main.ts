@@ -32,6 +32,7 @@ import { registerUsageCommand } from './usage.command.js';
 import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
+import { registerDeliveriesCommand } from './deliveries.command.js';
 import { CliUsageError, cliConnection } from './nats-credentials.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
@@ -287,6 +288,7 @@ registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClien
 registerIncidentCommands(program, keys, withClient);
 registerClientsCommand(program);
 registerNatsAuthCommand(program);
+registerDeliveriesCommand(program);
 
 await program.parseAsync();
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);

@@ -19,17 +19,23 @@ export class CliUsageError extends Error {
 }
 
 /**
- * The local installation's auth directory: `.keyledger/nats-auth` in the working directory or
- * the nearest parent that has one (as git finds `.git`), else in the checkout this CLI was built in.
+ * A path of the local installation (under `.keyledger/`, which `npm start` makes): in the working
+ * directory or the nearest parent that has it (as git finds `.git`), else in the checkout this CLI
+ * was built in.
  */
-export function findLocalAuthDir(from = process.cwd()): string | undefined {
+export function findLocalPath(path: string, from = process.cwd()): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, LOCAL_AUTH_DIR))) return join(dir, LOCAL_AUTH_DIR);
+    if (existsSync(join(dir, path))) return join(dir, path);
     if (dirname(dir) === dir) break;
   }
   // dist/apps/cli/nats-credentials.js → the checkout's root.
   const checkout = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  return existsSync(join(checkout, LOCAL_AUTH_DIR)) ? join(checkout, LOCAL_AUTH_DIR) : undefined;
+  return existsSync(join(checkout, path)) ? join(checkout, path) : undefined;
+}
+
+/** The local installation's auth directory, `.keyledger/nats-auth` (see `findLocalPath`). */
+export function findLocalAuthDir(from = process.cwd()): string | undefined {
+  return findLocalPath(LOCAL_AUTH_DIR, from);
 }
 
 export interface CliNatsOptions {

@@ -1,7 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { KeyServiceEnv } from '@keyledger/config';
-import { SealedKeyPublisher } from '@keyledger/key-delivery';
+import type { IssuerEnv } from '@keyledger/config';
+import { DeliverySigner, SealedKeyPublisher } from '@keyledger/key-delivery';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { KeyCommands, RootKeyBootstrap, TenantKeyQuota } from '@keyledger/key-commands';
 import { IncidentReports } from '@keyledger/key-incidents';
@@ -33,7 +33,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
-  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
+  static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<IssuerEnv>): DynamicModule {
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
     const hasher = new KeyHasher(peppers);
     const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator);
@@ -45,12 +45,12 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
       fence,
       fenceTimeoutMs: config.REVOCATION_FENCE_TIMEOUT_MS,
       rotationGraceMs: config.KEYLEDGER_ROTATION_GRACE_MS,
-      // The issuer sends a rotated key once on NATS; the rotator sends it again until acknowledged.
+      // The issuer sends a rotated key once on NATS, signed as the rotator signs; the rotator sends it again until acknowledged.
       delivery: new KeyDeliveries(
         {
           store: infrastructure.store,
           pending: new PendingDeliveries(infrastructure.db),
-          publisher: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+          publisher: new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX, new DeliverySigner(config.KEYLEDGER_DELIVERY_SIGNING_KEYS)),
           logger,
         },
         { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadKeyServiceConfig } from '@keyledger/config';
+import { loadIssuerConfig } from '@keyledger/config';
 import { RootKeyBootstrap } from '@keyledger/key-commands';
 import { bootstrapService, grpcAddress, grpcApi } from '@keyledger/service-kit';
 import { IssuerModule } from './issuer.module.js';
@@ -9,7 +9,7 @@ const DEFAULT_GRPC_PORT = 50051;
 await bootstrapService({
   service: 'issuer',
   defaultPort: 3001,
-  loadConfig: loadKeyServiceConfig,
+  loadConfig: loadIssuerConfig,
   natsApi: true,
   module: (context) => IssuerModule.forService(context),
   // keyledger.v1.KeyService, with server reflection.

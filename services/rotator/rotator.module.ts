@@ -1,7 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RotatorEnv } from '@keyledger/config';
-import { SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
+import { DeliverySigner, SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
 import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection, registerIncidentMetrics } from '@keyledger/key-incidents';
 import {
@@ -48,7 +48,10 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: false });
     const hasher = new KeyHasher(peppers);
     const pending = new PendingDeliveries(infrastructure.db);
-    const publisher = new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX);
+    const signer = new DeliverySigner(config.KEYLEDGER_DELIVERY_SIGNING_KEYS);
+    // Public: what clients are given to check deliveries with (`keyledger deliveries public-key` prints the same).
+    logger.info({ deliveryPublicKeys: signer.publicKeys() }, 'signing key deliveries');
+    const publisher = new SealedKeyPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX, signer);
     const deliveries = new KeyDeliveries(
       { store: infrastructure.store, pending, publisher, logger },
       { retry: { minMs: config.DELIVERY_RETRY_MIN_MS, maxMs: config.DELIVERY_RETRY_MAX_MS }, ttlMs: config.DELIVERY_TTL_MS },

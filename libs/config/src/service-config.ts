@@ -5,7 +5,7 @@ import { credsUserName } from '@keyledger/nats-auth';
 import type { IpRange } from '@keyledger/key-domain';
 import { parseCidr } from '@keyledger/key-domain';
 import type { VersionedSecret } from '@keyledger/key-secrets';
-import { parseVersionedSecrets } from '@keyledger/key-secrets';
+import { parseDeliverySigningKeys, parseVersionedSecrets } from '@keyledger/key-secrets';
 
 const positiveInt = z.coerce.number().int().positive();
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
@@ -122,6 +122,22 @@ const eventKeys = z
       const high = keys.find((key) => key.version > MAX_EVENT_KEY_VERSION);
       if (high) throw new Error(`event key versions are at most ${MAX_EVENT_KEY_VERSION}`);
       return keys;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * `KEYLEDGER_DELIVERY_SIGNING_KEYS`, parsed: Ed25519 seeds by version, current first. An error
+ * names the entry, never a secret.
+ */
+const deliverySigningKeys = z
+  .string({ error: 'is required: comma-separated <version>:<base64 of a 32-byte Ed25519 seed>, current first' })
+  .min(1, 'is required: comma-separated <version>:<base64 of a 32-byte Ed25519 seed>, current first')
+  .transform((text, ctx): VersionedSecret[] => {
+    try {
+      return parseDeliverySigningKeys(text);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
       return z.NEVER;
@@ -292,8 +308,22 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
 
 export type KeyServiceEnv = z.infer<typeof keyServiceEnvSchema>;
 
-/** The rotator: a key service (it issues the new keys) that also looks for due keys. */
-export const rotatorEnvSchema = keyServiceEnvSchema.extend({
+/** The issuer: a key service that also sends the first delivery of each key it rotates, so it signs deliveries. */
+export const issuerEnvSchema = keyServiceEnvSchema.extend({
+  /** Issuer, rotator: keys that sign key deliveries (`<version>:<base64 32-byte Ed25519 seed>`, current first). A secret. */
+  KEYLEDGER_DELIVERY_SIGNING_KEYS: deliverySigningKeys,
+});
+
+export type IssuerEnv = z.infer<typeof issuerEnvSchema>;
+
+export function loadIssuerConfig(env: Record<string, string | undefined>): IssuerEnv {
+  const parsed = issuerEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return checkNatsTlsPair(parsed.data);
+}
+
+/** The rotator: a key service (it issues the new keys) that also looks for due keys and delivers keys. */
+export const rotatorEnvSchema = issuerEnvSchema.extend({
   /** How often the rotator looks for keys past their policy's maximum age. */
   ROTATOR_INTERVAL_MS: positiveInt.max(86_400_000).default(60_000),
   /** Keys fall due up to this much after their maximum age, spread by key id (0: exactly at it). */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCidr } from '@keyledger/key-domain';
-import { ConfigError, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
+import { ConfigError, loadIssuerConfig, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
 
 /** A self-signed CA certificate (public, no key kept), as a private CA's file would hold. */
 const CA_PEM = `-----BEGIN CERTIFICATE-----
@@ -31,6 +31,9 @@ function problemsOf(load: () => unknown): readonly string[] {
 
 const EVENT_KEY = Buffer.alloc(32, 9).toString('base64');
 const minimal = { DATABASE_URL: 'postgres://localhost/keyledger', NATS_URL: 'nats://localhost:4222', KEYLEDGER_EVENT_KEYS: `1:${EVENT_KEY}` };
+const SIGNING_SEED = Buffer.alloc(32, 7).toString('base64');
+/** What the services that send deliveries (issuer, rotator) need besides a key service's settings. */
+const delivering = { KEYLEDGER_DELIVERY_SIGNING_KEYS: `1:${SIGNING_SEED}` };
 
 describe('service config', () => {
   it('applies defaults to a minimal environment', () => {
@@ -102,8 +105,26 @@ describe('service config', () => {
     }
   });
 
+  it('requires delivery signing keys of the issuer and the rotator, only of them, and names a bad one without its secret', () => {
+    const keyService = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    for (const load of [loadIssuerConfig, loadRotatorConfig]) {
+      expect(problemsOf(() => load(keyService))).toEqual([expect.stringMatching(/^KEYLEDGER_DELIVERY_SIGNING_KEYS: is required/)]);
+      const older = Buffer.alloc(32, 8).toString('base64');
+      expect(load({ ...keyService, KEYLEDGER_DELIVERY_SIGNING_KEYS: `2:${SIGNING_SEED},1:${older}` }).KEYLEDGER_DELIVERY_SIGNING_KEYS).toEqual([
+        { version: 2, secret: Buffer.alloc(32, 7) },
+        { version: 1, secret: Buffer.alloc(32, 8) },
+      ]);
+      const long = Buffer.alloc(48, 5).toString('base64');
+      const problems = problemsOf(() => load({ ...keyService, KEYLEDGER_DELIVERY_SIGNING_KEYS: `1:${long}` }));
+      expect(problems).toEqual(['KEYLEDGER_DELIVERY_SIGNING_KEYS: delivery signing key version 1 is not 32 bytes (an Ed25519 seed)']);
+      expect(problems.join()).not.toContain(long);
+    }
+    // The verifier and the auditor never sign deliveries: they are not given the key.
+    expect(loadKeyServiceConfig(keyService)).not.toHaveProperty('KEYLEDGER_DELIVERY_SIGNING_KEYS');
+  });
+
   it('gives the rotator its delivery settings, and refuses a bad one by name', () => {
-    const rotator = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    const rotator = { ...minimal, ...delivering, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
     expect(loadRotatorConfig(rotator)).toMatchObject({
       DELIVERY_RETRY_MIN_MS: 5000,
       DELIVERY_RETRY_MAX_MS: 3_600_000,
@@ -117,7 +138,7 @@ describe('service config', () => {
   });
 
   describe('KEYLEDGER_WEBHOOK_CA_FILE', () => {
-    const rotator = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    const rotator = { ...minimal, ...delivering, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
     let dir: string;
     const file = (name: string, text: string): string => {
       const path = join(dir, name);

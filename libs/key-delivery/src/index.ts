@@ -4,3 +4,4 @@ export * from './sealed-key.js';
 export * from './sealed-key.publisher.js';
 export * from './webhook-signature.js';
 export * from './webhook-sender.js';
+export * from './delivery-signature.js';

@@ -65,7 +65,8 @@ const base64Of = (length?: number) =>
     return bytes.toString('base64') === text && (length === undefined ? bytes.length > 0 : bytes.length === length);
   });
 
-const envelopeSchema = z.strictObject({
+/** The shape of a `SealedKeyEnvelope` (not its authenticity: only opening it checks that). */
+export const sealedKeyEnvelopeSchema = z.strictObject({
   v: z.union([z.literal(SEALED_KEY_VERSION), z.literal(SEALED_KEY_ACK_VERSION)]),
   alg: z.literal(SEALED_KEY_ALGORITHM),
   keyId: z.string().min(1).max(200),
@@ -132,7 +133,7 @@ export function openSealedKey(envelope: unknown, privateKey: string | KeyObject)
   const version = typeof envelope === 'object' && envelope !== null ? (envelope as { v?: unknown }).v : undefined;
   if (version !== undefined && !(SEALED_KEY_VERSIONS as readonly unknown[]).includes(version))
     throw new SealedKeyError('UNSUPPORTED_ENVELOPE_VERSION', `unsupported sealed key envelope version ${JSON.stringify(version)}`);
-  const parsed = envelopeSchema.safeParse(envelope);
+  const parsed = sealedKeyEnvelopeSchema.safeParse(envelope);
   if (!parsed.success) throw new SealedKeyError('MALFORMED_ENVELOPE', 'not a sealed key envelope');
   const sealed = parsed.data;
   const recipientPrivate = parseX25519PrivateKey(privateKey);

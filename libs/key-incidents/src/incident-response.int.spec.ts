@@ -3,14 +3,14 @@ import type { EventEnvelope, IncidentNotification, KeyIncidentHandledData, KeyIs
 import { ROOT_TENANT, deliverySubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { DurableEventConsumer } from '@keyledger/consumer-runtime';
 import { START_OF_LOG } from '@keyledger/event-store';
-import { SealedKeyPublisher, openSealedKey, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { SealedKeyPublisher, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import { KeyIndex } from '@keyledger/key-projection';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually } from '@keyledger/testing';
+import { createTestContext, eventually, openDelivered } from '@keyledger/testing';
 import { IncidentReports } from './incident-reports.js';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection } from './incident-response.js';
 import type { CommandContext } from '@keyledger/admin-auth';
@@ -43,7 +43,7 @@ async function installation(label: string, quota?: { readonly keys: number; read
   const ctx = await createTestContext(label);
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
   const delivery = new KeyDeliveries(
-    { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) },
+    { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.deliverySigner) },
     { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: HOUR },
   );
   const issuer = new KeyCommands({ store: ctx.store, hasher, index: new KeyIndex() });
@@ -158,7 +158,7 @@ describe('the rotator’s response to incidents, through its durable consumer', 
       filter_subjects: deliverySubject(it0.ctx.topology.subjectPrefix, 'acme', 'billing'),
     });
     const envelope = await deliveries.next({ expires: 2000 });
-    const opened = openSealedKey(envelope!.json(), owner.privateKey);
+    const opened = openDelivered(it0.ctx, envelope!.data, { tenant: 'acme', owner: 'billing', privateKey: owner.privateKey });
     expect(opened.keyId).toBe(rotation.replacedBy);
 
     expect(await it0.notifications('acme')).toEqual([

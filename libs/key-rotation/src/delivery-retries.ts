@@ -3,7 +3,7 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { loadKey } from '@keyledger/key-commands';
 import type { OwnerWebhookTable } from '@keyledger/key-domain';
 import { deliveryRetryDelayMs, deliveryStillUseful, ownerWebhookOf } from '@keyledger/key-domain';
-import type { SealedKeyEnvelope, SealedKeyPublisher, WebhookOutcome } from '@keyledger/key-delivery';
+import type { DeliveryFields, SealedKeyEnvelope, SealedKeyPublisher, WebhookOutcome } from '@keyledger/key-delivery';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookPayload } from '@keyledger/key-delivery';
 import type { WebhookSecrets } from '@keyledger/key-secrets';
 import type { Logger, Registry } from '@keyledger/observability';
@@ -73,6 +73,11 @@ const EXPIRY_LEASE_MS = 60_000;
 const NATS_SEND_TIMEOUT_MS = 5000;
 /** Beyond a send's own timeout, for the reads and writes around it. */
 const LEASE_MARGIN_MS = 5000;
+
+/** What a stored row delivers: the same fields, so the same signed body, at every send and on every channel. */
+function deliveryOf(row: PendingDelivery): DeliveryFields {
+  return { tenant: row.tenant, owner: row.owner, issuedAt: row.createdAt.toISOString(), envelope: JSON.parse(row.envelope) as SealedKeyEnvelope };
+}
 
 /** Runs `work` on every item, at most `limit` at a time, in order of the items. */
 async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -253,7 +258,7 @@ export class DeliveryRetries {
     this.totals.attempts += 1;
     if (row.channel === 'nats') {
       try {
-        await this.deps.publisher.publish(row.tenant, row.owner, JSON.parse(row.envelope) as SealedKeyEnvelope, row.attempts, NATS_SEND_TIMEOUT_MS);
+        await this.deps.publisher.publish(deliveryOf(row), row.attempts, NATS_SEND_TIMEOUT_MS);
       } catch (error) {
         await this.failed(row, errorText(error), pass);
         return;
@@ -270,7 +275,11 @@ export class DeliveryRetries {
     } else await this.failed(row, outcome.error, pass);
   }
 
-  /** Signs the envelope with every secret of the owner's latest webhook and POSTs it there. */
+  /**
+   * POSTs the signed delivery (as published on NATS) to the owner's latest webhook, with an HMAC
+   * of it under every secret of that webhook: the receiver can check where it came from with the
+   * delivery public keys, and that its webhook was meant, with the secret.
+   */
   private async postWebhook(
     row: PendingDelivery,
     configured: NonNullable<DeliveryRetriesDependencies['webhooks']>,
@@ -281,8 +290,9 @@ export class DeliveryRetries {
     const webhook = ownerWebhookOf(await table, row.owner);
     if (!webhook) return { ok: false, error: 'the owner has no webhook registered' };
     const timestamp = Math.floor(this.clock().getTime() / 1000);
-    return configured.poster.post(webhook.url, row.envelope, {
-      [WEBHOOK_SIGNATURE_HEADER]: signWebhookPayload(row.envelope, configured.secrets.all(row.tenant, row.owner, webhook.secretId), timestamp),
+    const body = this.deps.publisher.signer.body(deliveryOf(row));
+    return configured.poster.post(webhook.url, body, {
+      [WEBHOOK_SIGNATURE_HEADER]: signWebhookPayload(body, configured.secrets.all(row.tenant, row.owner, webhook.secretId), timestamp),
       'Keyledger-Key-Id': row.keyId,
       'Keyledger-Tenant': row.tenant,
       'Keyledger-Owner': encodeURIComponent(row.owner),

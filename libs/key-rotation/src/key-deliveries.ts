@@ -195,7 +195,14 @@ export class KeyDeliveries {
     }
     let published = true;
     try {
-      await pRetry(() => this.deps.publisher.publish(prepared.tenant, prepared.owner, prepared.envelope, 1), { retries: 3, minTimeout: 50, maxTimeout: 500 });
+      await pRetry(
+        () =>
+          this.deps.publisher.publish(
+            { tenant: prepared.tenant, owner: prepared.owner, issuedAt: prepared.createdAt.toISOString(), envelope: prepared.envelope },
+            1,
+          ),
+        { retries: 3, minTimeout: 50, maxTimeout: 500 },
+      );
     } catch (error) {
       published = false;
       if (stored) await this.deps.pending.recordFailure(prepared.keyId, 'nats', errorText(error)).catch(() => undefined);

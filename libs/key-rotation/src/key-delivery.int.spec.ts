@@ -8,7 +8,7 @@ import { KeyIndex } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext } from '@keyledger/testing';
+import { createTestContext, openDelivered } from '@keyledger/testing';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { KeyCommands } from '@keyledger/key-commands';
 import { TenantSettingsCommands } from '@keyledger/tenant-settings';
@@ -25,16 +25,16 @@ describe('delivery of rotated keys', () => {
   const issue = (ownerName: string) =>
     keys.issue({ tenant: 'acme', owner: ownerName, environment: 'live', scopes: ['orders:read'], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
 
-  /** Every envelope stored for one owner, oldest first, read as an offline client would on reconnecting. */
-  async function envelopesFor(ownerName: string): Promise<unknown[]> {
+  /** Every delivery stored for one owner (its raw body), oldest first, read as an offline client would on reconnecting. */
+  async function envelopesFor(ownerName: string): Promise<Uint8Array[]> {
     const consumer = await ctx.js.consumers.get(ctx.topology.deliveryStream, {
       filter_subjects: deliverySubject(ctx.topology.subjectPrefix, 'acme', ownerName),
     });
-    const found: unknown[] = [];
+    const found: Uint8Array[] = [];
     for (;;) {
       const message = await consumer.next({ expires: 1000 });
       if (!message) return found;
-      found.push(message.json());
+      found.push(message.data);
     }
   }
 
@@ -42,7 +42,7 @@ describe('delivery of rotated keys', () => {
     ctx = await createTestContext('key-delivery');
     const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
     const delivery = new KeyDeliveries(
-      { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix) },
+      { store: ctx.store, pending: new PendingDeliveries(ctx.appDb), publisher: new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.deliverySigner) },
       { retry: { minMs: 5000, maxMs: 60_000 }, ttlMs: 3_600_000 },
     );
     const deps = { store: ctx.store, hasher, index: new KeyIndex(), delivery };
@@ -63,12 +63,16 @@ describe('delivery of rotated keys', () => {
     expect([second.delivery, third.delivery]).toEqual(['DELIVERED', 'DELIVERED']);
 
     const envelopes = await envelopesFor('billing service');
-    const opened = envelopes.map((envelope) => openSealedKey(envelope, owner.privateKey));
+    const receiver = { tenant: 'acme', owner: 'billing service', privateKey: owner.privateKey };
+    const opened = envelopes.map((envelope) => openDelivered(ctx, envelope, receiver));
     expect(opened).toMatchObject([
       { keyId: second.keyId, key: second.key },
       { keyId: third.keyId, key: third.key },
     ]);
-    expect(envelopes).toMatchObject([{ v: 2 }, { v: 2 }]);
+    expect(envelopes.map((envelope) => JSON.parse(Buffer.from(envelope).toString()) as unknown)).toMatchObject([
+      { delivery: 1, tenant: 'acme', owner: 'billing service', envelope: { v: 2 }, signature: { alg: 'Ed25519', kid: 1 } },
+      { delivery: 1, envelope: { v: 2 } },
+    ]);
     for (const [i, rotated] of [second, third].entries()) {
       const [delivered] = await ctx.store.readStream(streamIdOf('delivery', rotated.keyId));
       expect(delivered?.type).toBe('KeyDelivered');
@@ -106,8 +110,8 @@ describe('delivery of rotated keys', () => {
     await tenants.registerOwnerPublicKey({ tenant: 'acme', owner: 'orders', publicKey: x25519PublicKeyToBase64(owner.publicKey) }, admin);
     const next = await rotation.rotate({ keyId: rotated.keyId, graceMs: 60_000, emergency: false, waitForVerifiers: false }, admin);
     const [envelope] = await envelopesFor('orders');
-    expect(() => openSealedKey(envelope, replaced.privateKey)).toThrow('could not be opened');
-    expect(openSealedKey(envelope, owner.privateKey)).toMatchObject({ keyId: next.keyId, key: next.key });
+    expect(() => openDelivered(ctx, envelope!, { tenant: 'acme', owner: 'orders', privateKey: replaced.privateKey })).toThrow('could not be opened');
+    expect(openDelivered(ctx, envelope!, { tenant: 'acme', owner: 'orders', privateKey: owner.privateKey })).toMatchObject({ keyId: next.keyId, key: next.key });
   });
 
   it('reads the tenant’s stream once per rotation, for its quiet period, the owner’s public key and its webhook', async () => {

@@ -7,14 +7,14 @@ import type { AppendResult, NewEvent } from '@keyledger/event-store';
 import { PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { OpenedKey } from '@keyledger/key-delivery';
-import { SealedKeyPublisher, WebhookSender, newAckToken, openSealedKey, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
+import { SealedKeyPublisher, WebhookSender, newAckToken, verifyWebhookSignature, x25519PublicKeyToBase64 } from '@keyledger/key-delivery';
 import type { FenceResult } from '@keyledger/key-projection';
 import { KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
 import type { NewPendingDelivery } from '@keyledger/pending-deliveries';
 import { PendingDeliveries } from '@keyledger/pending-deliveries';
 import type { HttpsReceiver, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, startHttpsReceiver } from '@keyledger/testing';
+import { createTestContext, eventually, openDelivered, startHttpsReceiver } from '@keyledger/testing';
 import { KeyCommands, loadKey } from '@keyledger/key-commands';
 import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { DeliveryRetries } from './delivery-retries.js';
@@ -94,7 +94,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     for (;;) {
       const message = await consumer.next({ expires: 1000 });
       if (!message) return found;
-      found.push(openSealedKey(message.json(), owner.privateKey));
+      found.push(openDelivered(ctx, message.data, { tenant: 'acme', owner: ownerName, privateKey: owner.privateKey }));
     }
   }
 
@@ -117,7 +117,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
     ctx = await createTestContext('redelivery');
     receiver = await startHttpsReceiver();
     pending = new PendingDeliveries(ctx.appDb);
-    publisher = new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix);
+    publisher = new SealedKeyPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.deliverySigner);
     deliveries = new KeyDeliveries({ store: ctx.store, pending, publisher, clock }, { retry: { minMs: 5 * SECOND, maxMs: 20 * SECOND }, ttlMs: HOUR });
     const deps = { store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: deliveries, webhookSecrets: new WebhookSecrets(peppers) };
     keys = new KeyCommands(deps);
@@ -234,7 +234,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       const signature = request.headers['keyledger-signature'] as string;
       expect(verifyWebhookSignature({ payload: request.body, header: signature, secret: webhook.secret, now: clock() })).toMatchObject({ valid: true });
       expect(verifyWebhookSignature({ payload: request.body, header: signature, secret: `${webhook.secret}x`, now: clock() }).valid).toBe(false);
-      expect(openSealedKey(JSON.parse(request.body), owner.privateKey)).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
+      expect(openDelivered(ctx, request.body, { tenant: 'acme', owner: 'hooked', privateKey: owner.privateKey })).toMatchObject({ keyId: rotated.keyId, key: rotated.key });
       expect(request.body).not.toContain(rotated.key);
     }
   });
@@ -404,7 +404,7 @@ describe('redelivery of rotated keys until acknowledged', () => {
       }
     }
     const failing = new FailingStore(ctx.appDb);
-    const refusing = new RefusingPublisher(ctx.js, ctx.topology.subjectPrefix);
+    const refusing = new RefusingPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.deliverySigner);
     const failingDeliveries = new KeyDeliveries({ store: ctx.store, pending: failing, publisher: refusing, clock }, deliveries.settings);
     const failingKeys = new KeyRotation({ store: ctx.store, hasher, index: new KeyIndex(), clock, delivery: failingDeliveries });
     now = T0;

@@ -5,8 +5,8 @@ import type { KeyObject } from 'node:crypto';
 import pRetry, { AbortError } from 'p-retry';
 import type { ApiErrorBody, DeliveryAckResult } from '@keyledger/contracts';
 import { deliveryAckSubject, deliverySubject } from '@keyledger/contracts';
-import type { OpenedKey } from '@keyledger/key-delivery';
-import { openSealedKey, parseX25519PrivateKey } from '@keyledger/key-delivery';
+import type { DeliveryPublicKey, DeliveryRefusalReason, OpenedKey } from '@keyledger/key-delivery';
+import { DELIVERY_REFUSAL_REASONS, openDelivery, parseDeliveryPublicKeys, parseX25519PrivateKey } from '@keyledger/key-delivery';
 import type { LiveKeyState } from './live-key-state.js';
 import { applyDelivery } from './live-key-state.js';
 
@@ -19,6 +19,12 @@ export interface LiveKeyOptions {
   readonly owner: string;
   /** The owner's X25519 private key: raw base64, PEM or a KeyObject. */
   readonly privateKey: string | KeyObject;
+  /**
+   * The public keys deliveries are signed with (`keyledger deliveries public-key`:
+   * `<version>:<base64>[,…]`). Only a delivery signed by one of them, for this tenant and owner,
+   * is opened; start fails with `DeliveryKeyError` when they do not parse.
+   */
+  readonly deliveryPublicKeys: string;
   readonly nc: NatsConnection;
   /** The installation's subject prefix (`KEYLEDGER_SUBJECT_PREFIX`). */
   readonly subjectPrefix: string;
@@ -26,12 +32,24 @@ export interface LiveKeyOptions {
   readonly startAfterSequence?: number;
   /** Called after each switch, e.g. to persist the key and `sequence()`; never with anything sealed. */
   readonly onKeyChanged?: (state: LiveKeyState) => void;
-  /** Called for an envelope that could not be opened (tampered, or sealed to another key; it is skipped) and for an acknowledgement that failed. */
+  /** Called for a signed envelope that could not be opened (sealed to another of the owner's keys; it is skipped) and for an acknowledgement that failed. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Called for each delivery refused before it was opened (unsigned, signed by a key not given,
+   * a signature that does not hold, or meant for another tenant or owner): the key held stays,
+   * and nothing is acknowledged. Someone other than Keyledger publishes on the owner's subject.
+   */
+  readonly onRefused?: (refusal: DeliveryRefusal) => void;
   /** Called once the rotator has answered an acknowledgement (recorded now, or before). */
   readonly onAcknowledged?: (result: DeliveryAckResult) => void;
   /** How long one acknowledgement request waits for the rotator (default 5 s; tried 4 times). */
   readonly ackTimeoutMs?: number;
+}
+
+/** A delivery the client refused, and where it was in the delivery stream. Nothing in it is believed, so it names no key. */
+export interface DeliveryRefusal {
+  readonly reason: DeliveryRefusalReason;
+  readonly sequence: number;
 }
 
 /** The rotator refused an acknowledgement (`code` from the API's error codes, e.g. UNAUTHENTICATED). */
@@ -47,7 +65,9 @@ export class DeliveryAckError extends Error {
 
 /**
  * The live key of a Node service: it starts with the key the service was given, receives
- * rotations sealed to the owner's public key on `<prefix>.v1.delivery.<tenant>.<owner>`, and
+ * rotations sealed to the owner's public key on `<prefix>.v1.delivery.<tenant>.<owner>`, takes
+ * only those signed by Keyledger's delivery signing key for this tenant and owner (anyone may
+ * seal a key to a public key, and may be able to publish on the subject), and
  * switches `currentKey()` at once to the key that replaces the one it holds (the old one stays
  * valid for its grace); rotations of the owner's other keys are left to their holders.
  * It reads the delivery stream with an ordered consumer from the start (or after
@@ -62,16 +82,25 @@ export class LiveKey {
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private readonly acks = new Set<Promise<void>>();
+  private readonly refused = Object.fromEntries(DELIVERY_REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<DeliveryRefusalReason, number>;
 
-  private constructor(private readonly options: LiveKeyOptions) {
+  private constructor(
+    private readonly options: LiveKeyOptions,
+    private readonly publicKeys: readonly DeliveryPublicKey[],
+  ) {
     this.state = { keyId: options.keyId, key: options.key, sequence: options.startAfterSequence ?? 0 };
   }
 
   /** Starts following deliveries; resolves once subscribed. */
   static async start(options: LiveKeyOptions): Promise<LiveKey> {
-    const live = new LiveKey({ ...options, privateKey: parseX25519PrivateKey(options.privateKey) });
+    const live = new LiveKey({ ...options, privateKey: parseX25519PrivateKey(options.privateKey) }, parseDeliveryPublicKeys(options.deliveryPublicKeys));
     await live.subscribe();
     return live;
+  }
+
+  /** Deliveries refused since start, by reason (see `onRefused`). */
+  refusals(): Readonly<Record<DeliveryRefusalReason, number>> {
+    return { ...this.refused };
   }
 
   /** The key to send now. */
@@ -110,7 +139,19 @@ export class LiveKey {
     this.running = (async () => {
       for await (const message of messages) {
         try {
-          const opened = openSealedKey(message.json(), this.options.privateKey);
+          const delivery = openDelivery(message.data, {
+            tenant: this.options.tenant,
+            owner: this.options.owner,
+            privateKey: this.options.privateKey,
+            publicKeys: this.publicKeys,
+          });
+          if (!delivery.ok) {
+            this.state = { ...this.state, sequence: Math.max(this.state.sequence, message.seq) };
+            this.refused[delivery.reason] += 1;
+            this.options.onRefused?.({ reason: delivery.reason, sequence: message.seq });
+            continue;
+          }
+          const { opened } = delivery;
           const next = applyDelivery(this.state, opened, message.seq);
           this.state = next.state;
           if (next.outcome === 'SWITCHED') this.options.onKeyChanged?.(this.state);

@@ -10,7 +10,8 @@ import { LEGACY_APP_ROLE, SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
 import type { EventAuthentication, EventRejection, EventRejectionSink } from '@keyledger/event-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
-import { parseVersionedSecrets } from '@keyledger/key-secrets';
+import { DeliverySigner } from '@keyledger/key-delivery';
+import { parseDeliverySigningKeys, parseVersionedSecrets } from '@keyledger/key-secrets';
 import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
@@ -52,6 +53,10 @@ export interface TestContext {
   readonly logger: Logger;
   /** The context's event key (also in `serviceEnv`), and every event refused by `store` or a reader built with it. */
   readonly auth: EventAuthentication & { readonly rejections: RecordedRejections };
+  /** Signs deliveries with the context's delivery signing key (also in `serviceEnv`), as the issuer and the rotator do. */
+  readonly deliverySigner: DeliverySigner;
+  /** What clients check the context's deliveries with (`<version>:<base64>`). */
+  readonly deliveryPublicKeys: string;
   /** Environment for a Keyledger process that should use this context. */
   readonly serviceEnv: Record<string, string>;
   close(): Promise<void>;
@@ -108,10 +113,13 @@ export async function createTestContext(label: string, options: TestContextOptio
   const serviceDbs: DataSource[] = [];
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const eventKeys = `1:${randomBytes(32).toString('base64')}`;
+  const deliverySigningKeys = `1:${randomBytes(32).toString('base64')}`;
+  const deliverySigner = new DeliverySigner(parseDeliverySigningKeys(deliverySigningKeys));
   const auth = { authenticator: new EventAuthenticator(parseVersionedSecrets(eventKeys, 'event key')), rejections: new RecordedRejections() };
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
     KEYLEDGER_EVENT_KEYS: eventKeys,
+    KEYLEDGER_DELIVERY_SIGNING_KEYS: deliverySigningKeys,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     NATS_URL: natsUrl,
@@ -144,6 +152,8 @@ export async function createTestContext(label: string, options: TestContextOptio
     topology,
     logger,
     auth,
+    deliverySigner,
+    deliveryPublicKeys: deliverySigner.publicKeys(),
     serviceEnv,
     async connectAs(service) {
       const db = createDataSource({ url: databaseUrl, schema, role: SERVICE_DATABASE_ROLES[service], poolSize: 4 });
