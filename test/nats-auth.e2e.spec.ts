@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, nanos } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MIN_QUIET_PERIOD_MS, apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
@@ -209,6 +209,31 @@ describe('NATS with operator, accounts and per-service users', () => {
     }
     expect((await ctx.jsm.streams.info(stream)).config).toEqual(before);
     await expect(ctx.jsm.streams.info(`${stream}_CAPTURE`)).rejects.toThrow(/stream not found/);
+  });
+
+  it("keeps a verifier from pulling from, reading, acknowledging or re-creating the auditor's durable consumer", async () => {
+    const stream = ctx.topology.eventStream;
+    const before = await ctx.jsm.consumers.info(stream, 'auditor-trail');
+    const verifier = await nats.connectAs('verifier');
+    try {
+      const jsm = await jetstreamManager(verifier);
+      await expect(
+        verifier.request(`$JS.API.CONSUMER.MSG.NEXT.${stream}.auditor-trail`, JSON.stringify({ batch: 10, expires: nanos(2000) }), { timeout: 5000 }),
+      ).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.consumers.info(stream, 'auditor-trail')).rejects.toThrow(/Permissions Violation/);
+      // Re-created under its name, with and without a filter: another ack wait would hand its messages out again and again.
+      for (const filter of [{}, { filter_subject: `${prefix()}.events.>` }]) {
+        await expect(
+          jsm.consumers.add(stream, { durable_name: 'auditor-trail', ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000), ...filter }),
+        ).rejects.toThrow(/Permissions Violation/);
+      }
+      expect(await delivered(verifier, operator, `$JS.ACK.${stream}.auditor-trail.1.1.1.1700000000000000000.0`)).toBe(false);
+    } finally {
+      await verifier.close();
+    }
+    const after = await ctx.jsm.consumers.info(stream, 'auditor-trail');
+    expect(after.config).toEqual(before.config);
+    expect(after.delivered.stream_seq).toBeGreaterThanOrEqual(before.delivered.stream_seq);
   });
 
   it('lets the migrate identity configure the streams, and neither delete nor purge them', async () => {

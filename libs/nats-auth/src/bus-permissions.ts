@@ -1,4 +1,5 @@
 import {
+  DURABLE_CONSUMER_NAMES,
   apiSubject,
   deadLetterSubject,
   deliveryAckSubject,
@@ -107,23 +108,24 @@ export interface DurableConsumerName {
 }
 
 /**
- * THE list of durable consumers and the one service that owns each (the names the consumer
- * runtime is given in libs/audit-trail, libs/key-incidents, libs/usage-ledger): the owner may
- * create, read, pull from and acknowledge its durables.
+ * THE list of durable consumers and the one service that owns each (DURABLE_CONSUMER_NAMES, the
+ * names libs/audit-trail, libs/key-incidents and libs/usage-ledger give the consumer runtime). The owner may
+ * create, read, pull from and acknowledge its durables; every other identity is denied exactly
+ * that on each of them, so its wider grants (an ordered consumer's wildcard name) cannot reach one.
  */
 export const DURABLE_CONSUMERS: { readonly [R in ServiceRole]: readonly DurableConsumerName[] } = {
   issuer: [],
   verifier: [],
-  rotator: [{ stream: 'eventStream', durable: 'rotator-incidents' }],
+  rotator: [{ stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.rotatorIncidents }],
   auditor: [
-    { stream: 'eventStream', durable: 'auditor-trail' },
-    { stream: 'usageStream', durable: 'auditor-usage' },
+    { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.auditTrail },
+    { stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.auditorUsage },
   ],
   'anomaly-detector': [],
   relay: [],
 };
 
-/** What a durable's owner does on it: create or update it, read it, pull from it, acknowledge its messages. */
+/** What only a durable's owner may do on it: create or update it, read it, pull from it, acknowledge its messages. */
 function durableOperations(stream: string, durable: string): string[] {
   return [
     `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
@@ -138,6 +140,13 @@ function durableOperations(stream: string, durable: string): string[] {
 /** A durable pull consumer of the consumer runtime: its own operations, reading the stream's messages, and dead-lettering its failures. */
 function durableConsumer(names: BusNames, { stream, durable }: DurableConsumerName): string[] {
   return [...durableOperations(names[stream], durable), `$JS.API.STREAM.MSG.GET.${names[stream]}`, deadLetterSubject(names.subjectPrefix, durable)];
+}
+
+/** Every durable's operations but those of the durables `owner` owns (none for a client or the migrate job): deny entries, which win over any allow. */
+function othersDurables(names: BusNames, owner: BusRole | undefined): string[] {
+  return SERVICE_ROLES.filter((role) => role !== owner).flatMap((role) =>
+    DURABLE_CONSUMERS[role].flatMap(({ stream, durable }) => durableOperations(names[stream], durable)),
+  );
 }
 
 /**
@@ -219,7 +228,7 @@ export function servicePermissions(role: BusRole, names: BusNames): BusPermissio
   if (role === 'operator') return { publish: { allow: ['>'], deny: [] }, subscribe: { allow: ['>'], deny: [] }, respond: true };
   if (role === 'migrate') {
     return {
-      publish: { allow: streamConfiguration(names), deny: STREAM_ADMINISTRATION },
+      publish: { allow: streamConfiguration(names), deny: dedupe([...STREAM_ADMINISTRATION, ...othersDurables(names, role)]) },
       subscribe: { allow: [`${inboxPrefixOf(role)}.>`], deny: [] },
       respond: false,
     };
@@ -234,7 +243,7 @@ export function servicePermissions(role: BusRole, names: BusNames): BusPermissio
         ...grant.publish,
         ...DURABLE_CONSUMERS[role].flatMap((durable) => durableConsumer(names, durable)),
       ]),
-      deny: [...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION],
+      deny: dedupe([...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION, ...othersDurables(names, role)]),
     },
     subscribe: { allow: dedupe([apiSubject(names.subjectPrefix, 'status'), `${inboxPrefixOf(role)}.>`, ...grant.subscribe]), deny: [] },
     // Every service answers `status`, so every one may reply.
@@ -265,7 +274,7 @@ export function clientPermissions(name: string, allows: readonly ClientAllow[], 
     }
   });
   return {
-    publish: { allow: dedupe(publish), deny: [...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION] },
+    publish: { allow: dedupe(publish), deny: dedupe([...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION, ...othersDurables(names, undefined)]) },
     subscribe: { allow: [`${inboxPrefixOf(clientUserName(name))}.>`], deny: [] },
     respond: false,
   };

@@ -1,5 +1,5 @@
 import type { BusNames, BusPermissions } from './bus-permissions.js';
-import { PROGRAM_ROLES, SERVICE_ROLES, clientPermissions, parseClientAllow, servicePermissions } from './bus-permissions.js';
+import { DURABLE_CONSUMERS, PROGRAM_ROLES, SERVICE_ROLES, clientPermissions, parseClientAllow, servicePermissions } from './bus-permissions.js';
 
 const names: BusNames = {
   subjectPrefix: 'kl',
@@ -71,6 +71,32 @@ describe('the permission table', () => {
       expect([subject, mayPublish(migrate, subject)]).toEqual([subject, false]);
     expect(migrate.subscribe.allow).toEqual(['_INBOX.migrate.>']);
     expect(migrate.respond).toBe(false);
+  });
+
+  it("lets only a durable consumer's owner create, read, pull from or acknowledge it, whatever wildcards others hold", () => {
+    const durables = Object.entries(DURABLE_CONSUMERS).flatMap(([owner, list]) => list.map((durable) => ({ owner, ...durable })));
+    expect(durables.map(({ durable }) => durable).sort()).toEqual(['auditor-trail', 'auditor-usage', 'rotator-incidents']);
+    for (const { owner, stream: streamOf, durable } of durables) {
+      const stream = names[streamOf];
+      const operations = [
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}.kl.events.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+        `$JS.ACK.${stream}.${durable}.1.10.10.1700000000000000000.0`,
+      ];
+      for (const [identity, permissions] of identities)
+        for (const subject of operations) expect([identity, subject, mayPublish(permissions, subject)]).toEqual([identity, subject, identity === owner]);
+    }
+  });
+
+  it('still lets the key projections tail the event stream through ordered consumers of their own naming', () => {
+    for (const role of ['issuer', 'verifier', 'rotator', 'auditor'] as const) {
+      const permissions = servicePermissions(role, names);
+      for (const subject of ['$JS.API.CONSUMER.CREATE.EV.oc_abc_1', '$JS.API.CONSUMER.INFO.EV.oc_abc_1', '$JS.API.CONSUMER.MSG.NEXT.EV.oc_abc_1'])
+        expect([role, subject, mayPublish(permissions, subject)]).toEqual([role, subject, true]);
+    }
   });
 
   it('lets only the relay publish events', () => {
