@@ -21,8 +21,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { LEGACY_APP_ROLE, issuerEnvSchema, keyServiceEnvSchema, rotatorEnvSchema } from '@keyledger/config';
-import { SERVICE_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
-import type { ServiceRole } from '@keyledger/nats-auth';
+import { PROGRAM_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
@@ -337,8 +336,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       });
     });
 
-    it("mounts each service's own NATS user from its Secret keyledger-nats-<service>, at the path NATS_CREDS names", () => {
-      for (const { name, pod } of pods.filter(({ name }) => SERVICE_ROLES.includes(name as ServiceRole))) {
+    it("mounts each program's own NATS user (each service's, the migrate job's) from its Secret keyledger-nats-<program>, at the path NATS_CREDS names", () => {
+      expect(pods.map(({ name }) => name).sort()).toEqual([...PROGRAM_ROLES].sort());
+      for (const { name, pod } of pods) {
         const container = pod.containers[0]!;
         const creds = container.env?.find((variable) => variable.name === 'NATS_CREDS')?.value;
         const mount = container.volumeMounts?.find((candidate) => candidate.mountPath === dirname(creds ?? '/'));

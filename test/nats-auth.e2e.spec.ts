@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, nanos } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MIN_QUIET_PERIOD_MS, apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
 import type { KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
@@ -13,7 +13,7 @@ import { SERVICE_ROLES } from '@keyledger/nats-auth';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { AuthenticatedNats, RunningServices, TestContext } from '@keyledger/testing';
 import { connectNats } from '@keyledger/event-bus';
-import { createTestContext, eventually, runCli, startAuthenticatedNats, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, runCli, serviceOutput, spawnService, startAuthenticatedNats, startServices, waitForExit } from '@keyledger/testing';
 
 /** Resolves with the error the server closed a subscription with (a permission violation), or undefined. */
 async function subscriptionRefusal(nc: NatsConnection, subject: string): Promise<string | undefined> {
@@ -191,6 +191,90 @@ describe('NATS with operator, accounts and per-service users', () => {
     }
     await expect(jetstreamManager(verifyClient)).rejects.toThrow();
     expect((await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages).toBe(before);
+  });
+
+  it("refuses a verifier's update of the event stream that would capture verify requests, and leaves the stream as it was", async () => {
+    const stream = ctx.topology.eventStream;
+    const before = (await ctx.jsm.streams.info(stream)).config;
+    const verifier = await nats.connectAs('verifier');
+    try {
+      const jsm = await jetstreamManager(verifier);
+      // Reading the configuration is what a service does at start, and is allowed.
+      expect((await jsm.streams.info(stream)).config.subjects).toEqual(before.subjects);
+      await expect(jsm.streams.update(stream, { subjects: [...before.subjects, `${prefix()}.v1.keys.>`] })).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.update(stream, { max_bytes: 1024, max_age: nanos(1000) })).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.add({ name: `${stream}_CAPTURE`, subjects: [`${prefix()}.v1.keys.>`] })).rejects.toThrow(/Permissions Violation/);
+    } finally {
+      await verifier.close();
+    }
+    expect((await ctx.jsm.streams.info(stream)).config).toEqual(before);
+    await expect(ctx.jsm.streams.info(`${stream}_CAPTURE`)).rejects.toThrow(/stream not found/);
+  });
+
+  it("keeps a verifier from pulling from, reading, acknowledging or re-creating the auditor's durable consumer", async () => {
+    const stream = ctx.topology.eventStream;
+    const before = await ctx.jsm.consumers.info(stream, 'auditor-trail');
+    const verifier = await nats.connectAs('verifier');
+    try {
+      const jsm = await jetstreamManager(verifier);
+      await expect(
+        verifier.request(`$JS.API.CONSUMER.MSG.NEXT.${stream}.auditor-trail`, JSON.stringify({ batch: 10, expires: nanos(2000) }), { timeout: 5000 }),
+      ).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.consumers.info(stream, 'auditor-trail')).rejects.toThrow(/Permissions Violation/);
+      // Re-created under its name, with and without a filter: another ack wait would hand its messages out again and again.
+      for (const filter of [{}, { filter_subject: `${prefix()}.events.>` }]) {
+        await expect(
+          jsm.consumers.add(stream, { durable_name: 'auditor-trail', ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000), ...filter }),
+        ).rejects.toThrow(/Permissions Violation/);
+      }
+      expect(await delivered(verifier, operator, `$JS.ACK.${stream}.auditor-trail.1.1.1.1700000000000000000.0`)).toBe(false);
+    } finally {
+      await verifier.close();
+    }
+    const after = await ctx.jsm.consumers.info(stream, 'auditor-trail');
+    expect(after.config).toEqual(before.config);
+    expect(after.delivered.stream_seq).toBeGreaterThanOrEqual(before.delivered.stream_seq);
+  });
+
+  it('lets the migrate identity configure the streams, and neither delete nor purge them', async () => {
+    const stream = ctx.topology.eventStream;
+    const before = (await ctx.jsm.streams.info(stream)).state.messages;
+    const migrate = await nats.connectAs('migrate');
+    try {
+      const jsm = await jetstreamManager(migrate);
+      // What the migrate job does: the same configuration again is accepted.
+      const config = (await jsm.streams.info(stream)).config;
+      expect((await jsm.streams.update(stream, { max_bytes: config.max_bytes })).config.max_bytes).toBe(config.max_bytes);
+      await expect(jsm.streams.purge(stream)).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.delete(stream)).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.deleteMessage(stream, 1)).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.consumers.delete(stream, 'auditor-trail')).rejects.toThrow(/Permissions Violation/);
+    } finally {
+      await migrate.close();
+    }
+    expect((await ctx.jsm.streams.info(stream)).state.messages).toBe(before);
+  });
+
+  it('stops a service at start, in one line naming the stream, while a stream is not as configured, until the migrate job has configured it', async () => {
+    const { eventStream, deadLetterStream } = ctx.topology;
+    const expected = (await ctx.jsm.streams.info(eventStream)).config.max_bytes;
+    // Changed by hand (as the operator identity may), and a stream lost.
+    await ctx.jsm.streams.update(eventStream, { max_bytes: expected + 1024 * 1024 });
+    await ctx.jsm.streams.delete(deadLetterStream);
+    const refused = spawnService(ctx, 'anomaly-detector', { NATS_CREDS: nats.credsFile('anomaly-detector') });
+    expect(await waitForExit(refused)).toBe(78);
+    expect(serviceOutput(refused).trim().split('\n')).toEqual([
+      `anomaly-detector: stream ${eventStream} differs from this configuration (max_bytes is ${expected + 1024 * 1024}, expected ${expected}): run \`keyledger migrate\` with the same stream settings; it alone configures the streams`,
+    ]);
+    expect((await ctx.jsm.streams.info(eventStream)).config.max_bytes).toBe(expected + 1024 * 1024);
+
+    const migrate = spawnService(ctx, 'migrate', { NATS_CREDS: nats.credsFile('migrate') });
+    expect([await waitForExit(migrate), serviceOutput(migrate)]).toEqual([
+      0,
+      expect.stringContaining(`streams: ${eventStream} updated, ${deadLetterStream} created,`),
+    ]);
+    expect((await ctx.jsm.streams.info(eventStream)).config.max_bytes).toBe(expected);
+    running.push(await startServices(ctx, ['anomaly-detector'], { NATS_CREDS: nats.credsFile('anomaly-detector') }));
   });
 
   it("shows a deliveries client only its owner's deliveries, which it may acknowledge", async () => {

@@ -70,9 +70,10 @@ async function writeDeliveryPublicKeys(signingKeys) {
   log(`delivery public keys (for clients checking key deliveries): .keyledger/delivery-public-keys`);
 }
 // An installation from before event MACs gets its event key now: its events are sealed once,
-// as they stand (docs/operations.md, "Event authentication").
+// as they stand (docs/operations.md, "Event authentication"). The migration also configures the
+// streams, as the one NATS user allowed to when NATS was started here.
 const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js'), ...(eventKeys.generated ? ['--seal-unauthenticated-events'] : [])], {
-  env,
+  env: { ...env, ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds('migrate') } : {}) },
 });
 if (migrated !== 0) {
   await stack.stop();
@@ -150,7 +151,7 @@ if (ready.every(Boolean)) {
   for (const [name, { port }] of children) log(`${name.padEnd(17)} http://127.0.0.1:${port}/health/ready`);
   // The CLI looks for NATS on 127.0.0.1:4222 unless told otherwise.
   if (stack.natsUrl !== 'nats://127.0.0.1:4222') log(`for the keyledger CLI: export NATS_URL=${stack.natsUrl}`);
-  if (stack.natsCreds) log('NATS requires a user: each service has its own, the keyledger CLI uses .keyledger/nats-auth/cli.creds');
+  if (stack.natsCreds) log('NATS requires a user: each service and the migration have their own, the keyledger CLI uses .keyledger/nats-auth/cli.creds');
   else if (!process.env.NATS_CREDS)
     log('warning: NATS_CREDS is not set, so the services connect to this NATS unauthenticated (docs/configuration.md#nats-authentication)');
   log('all services ready; Ctrl-C stops them');

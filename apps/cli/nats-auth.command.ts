@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { busTopology } from '@keyledger/event-bus';
-import { NatsAuthError, NatsAuthStore, SERVICE_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
+import { NatsAuthError, NatsAuthStore, PROGRAM_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
 import { CliUsageError, isSystemError, LOCAL_AUTH_DIR } from './nats-credentials.js';
 
 interface NatsAuthOptions {
@@ -14,12 +14,13 @@ interface NatsAuthOptions {
 
 /**
  * `keyledger nats-auth init|kubernetes`: an installation's NATS operator, made once, and what a
- * Kubernetes deployment needs from it: the NATS chart's auth values and one Secret per service.
+ * Kubernetes deployment needs from it: the NATS chart's auth values and one Secret per service
+ * and for the migrate job.
  */
 export function registerNatsAuthCommand(program: Command): void {
   const group = program
     .command('nats-auth')
-    .description("the installation's NATS operator, accounts and service users")
+    .description("the installation's NATS operator, accounts and the users of the services and the migrate job")
     .addOption(
       new Option('--auth-dir <dir>', 'where the operator is kept (private: it signs every NATS user)').env('KEYLEDGER_NATS_AUTH_DIR').default(LOCAL_AUTH_DIR),
     )
@@ -47,7 +48,9 @@ export function registerNatsAuthCommand(program: Command): void {
 
   group
     .command('init')
-    .description('create the operator, accounts and service users in --auth-dir once (files mode 0600); later runs refresh the users from the permission table')
+    .description(
+      'create the operator, accounts and the users of the services and the migrate job in --auth-dir once (files mode 0600); later runs refresh the users from the permission table',
+    )
     .action(
       run(async () => {
         const { store } = await prepare();
@@ -57,14 +60,14 @@ export function registerNatsAuthCommand(program: Command): void {
 
   group
     .command('kubernetes')
-    .description('write the NATS Helm chart auth values and one Secret per service (kubectl apply -f) into --out')
+    .description('write the NATS Helm chart auth values and one Secret per service and for the migrate job (kubectl apply -f) into --out')
     .requiredOption('--out <dir>', 'folder for nats-auth-values.yaml and nats-credentials.yaml (mode 0600)')
     .option('--namespace <namespace>', "the services' namespace", 'keyledger')
     .action(
       run(async (command: { out: string; namespace: string }) => {
         const { store } = await prepare();
         const creds = new Map<string, string>();
-        for (const role of SERVICE_ROLES) creds.set(role, await readFile(serviceCredsFile(store.dir, role), 'utf8'));
+        for (const role of PROGRAM_ROLES) creds.set(role, await readFile(serviceCredsFile(store.dir, role), 'utf8'));
         await mkdir(command.out, { recursive: true, mode: 0o700 });
         await writeFile(join(command.out, 'nats-auth-values.yaml'), natsHelmAuthValues(await store.serverJwts()), { mode: 0o600 });
         await writeFile(

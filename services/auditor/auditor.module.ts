@@ -1,6 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
+import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
@@ -52,7 +53,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const ledger = new UsageLedger(infrastructure.db);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(
-      new UsageConsumer({ ...consumers.dependencies, ledger }, { ...consumers.settings, name: 'auditor-usage', batchesPerIngest: config.USAGE_INGEST_BATCHES }),
+      new UsageConsumer({ ...consumers.dependencies, ledger }, { ...consumers.settings, name: DURABLE_CONSUMER_NAMES.auditorUsage, batchesPerIngest: config.USAGE_INGEST_BATCHES }),
     );
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);

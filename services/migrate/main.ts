@@ -1,12 +1,16 @@
 // One-shot job: brings the Keyledger schema up to date, connected as the schema owner
 // (DATABASE_MIGRATION_URL, or DATABASE_URL when it is an owner), and gives each service's role
-// its grants (libs/migrations, DATABASE_GRANTS). Services never migrate.
+// its grants (libs/migrations, DATABASE_GRANTS); then creates the JetStream streams or brings
+// their settings up to date, as the one NATS user allowed to (`migrate`, libs/nats-auth).
+// Services never migrate, and on an authenticated NATS they only check the streams.
 //
 // With --seal-unauthenticated-events (and KEYLEDGER_EVENT_KEYS), it then gives every event
 // stored before events carried MACs the MAC of its current contents, once the hash chains
 // verify (docs/operations.md, "Event authentication").
+import { jetstreamManager } from '@nats-io/jetstream';
 import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
+import { busTopology, connectNats, ensureEventStreams, eventStreamSettings, natsConnectionSettings } from '@keyledger/event-bus';
 import { createDataSource, sealUnauthenticatedEvents } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
@@ -31,6 +35,14 @@ try {
     } finally {
       await owner.destroy();
     }
+  }
+  const nc = await connectNats(natsConnectionSettings(config, 'keyledger-migrate'));
+  try {
+    const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
+    const outcomes = await ensureEventStreams(await jetstreamManager(nc), topology, eventStreamSettings(config), { configure: true });
+    process.stdout.write(`streams: ${outcomes.map(({ stream, outcome }) => `${stream} ${outcome}`).join(', ')}\n`);
+  } finally {
+    await nc.close();
   }
 } catch (error) {
   process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);

@@ -1,6 +1,7 @@
 // The NATS identities of a local installation (npm start): an operator, the system account and
 // Keyledger's account, made once under <dataDir>/nats-auth (files mode 0600) by the built
-// libs/nats-auth, a user per service minted from its permission table, the CLI's own user
+// libs/nats-auth, a user per service and one for the migration (which alone configures the
+// streams) minted from the permission table, the CLI's own user
 // (client `cli`, admin), and the nats-server configuration that trusts them.
 
 import { existsSync } from 'node:fs';
@@ -23,7 +24,7 @@ export async function prepareLocalNatsAuth({ root, dataDir, log }) {
   const dir = path.join(dataDir, 'nats-auth');
   const created = !existsSync(path.join(dir, AUTH_FILES.state));
   const store = await NatsAuthStore.open(dir, { create: true });
-  if (created) log(`nats: created a NATS operator, accounts and a user per service in ${shortPath(root, dir)} (keep it private: it signs every NATS user)`);
+  if (created) log(`nats: created a NATS operator, accounts and a user per service and for the migration in ${shortPath(root, dir)} (keep it private: it signs every NATS user)`);
   // The names the services will use, so their users' permissions name the right subjects and streams.
   const names = busTopology(
     process.env.KEYLEDGER_SUBJECT_PREFIX || 'keyledger',

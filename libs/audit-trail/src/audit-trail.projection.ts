@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
 import type { Projection, ProjectionTransaction } from '@keyledger/consumer-runtime';
 
 /** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
@@ -19,7 +20,7 @@ function tenantOf(data: unknown): string | undefined {
  * failed KeyIssued retried after the KeyRevoked behind it) changes nothing.
  */
 export class AuditTrailProjection implements Projection {
-  readonly name = 'auditor-trail';
+  readonly name = DURABLE_CONSUMER_NAMES.auditTrail;
 
   async apply(event: EventEnvelope, tx: ProjectionTransaction): Promise<void> {
     await tx.query(

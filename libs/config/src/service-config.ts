@@ -232,8 +232,9 @@ export function loadServiceConfig(env: Record<string, string | undefined>): Serv
 }
 
 /**
- * The migration job: the base settings, but the event keys only when it seals events written
- * before they carried MACs (`--seal-unauthenticated-events`); a plain migration never sees them.
+ * The migration job: the base settings (the database, and NATS with the stream settings: it
+ * configures the streams), but the event keys only when it seals events written before they
+ * carried MACs (`--seal-unauthenticated-events`); a plain migration never sees them.
  */
 export const migrateEnvSchema = serviceEnvSchema.extend({ KEYLEDGER_EVENT_KEYS: eventKeys.optional() });
 
@@ -242,7 +243,8 @@ export type MigrateEnv = z.infer<typeof migrateEnvSchema>;
 export function loadMigrateConfig(env: Record<string, string | undefined>): MigrateEnv {
   const parsed = migrateEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return parsed.data;
+  // It configures the streams, over the same NATS connection settings as the services.
+  return checkNatsTlsPair(parsed.data);
 }
 
 /** Extra settings of the services that hash or verify keys (issuer, verifier). */

@@ -34,6 +34,12 @@ export function eventSubjectFilter(prefix: string, category?: string): string {
   return category === undefined ? `${prefix}.events.>` : `${prefix}.events.${token(category, 'stream category')}.>`;
 }
 
+/**
+ * The durable JetStream consumers, by name. Each belongs to one service, which alone may create,
+ * read, pull from and acknowledge it (DURABLE_CONSUMERS in libs/nats-auth, the permission table).
+ */
+export const DURABLE_CONSUMER_NAMES = { auditTrail: 'auditor-trail', auditorUsage: 'auditor-usage', rotatorIncidents: 'rotator-incidents' } as const;
+
 export function deadLetterSubject(prefix: string, consumer: string): string {
   return `${prefix}.dlq.${token(consumer, 'consumer name')}`;
 }

@@ -57,9 +57,39 @@ describe('EventAuthenticator', () => {
     expect(current.checkStored(elsewhere, current.sealStored(event))).toBe('ok');
   });
 
-  it('keeps the purposes apart: a stored MAC is not a published seal', () => {
-    const stored = current.sealStored(event);
-    expect(current.checkPublished(event, { v: 2, mac: stored.mac.toString('base64') })).toBe('bad-mac');
+  describe('keeps the purposes apart', () => {
+    // Each purpose's own content, as the authenticator canonicalises it; a seal over it made with
+    // another purpose's subkey is what that purpose's MAC oracle would give an attacker who could
+    // choose the content. The control case (its own subkey) shows the forgery is built right, so
+    // only a subkey shared between two purposes can make a forged seal pass.
+    const { position: _p, transactionId: _t, hash: _h, ...storedFields } = event;
+    const announcement = { instance: 'verifier-1', transactionId: '1000', position: '42', at: '2026-12-06T10:00:00.000Z' };
+    const request = { keyIds: ['key_00000000000000000000000000'], nonce: 'n'.repeat(22) };
+    const answer = { ingestedUntil: '2026-12-06T10:00:00.000Z', keys: [{ keyId: 'key_00000000000000000000000000', lastUsedAt: null }] };
+    const purposes = [
+      { label: 'keyledger stored event v1', content: storedFields, check: (mac: Buffer) => current.checkStored(event, { version: 2, mac }) },
+      { label: 'keyledger published event v1', content: event, check: (mac: Buffer) => current.checkPublished(event, { v: 2, mac: mac.toString('base64') }) },
+      {
+        label: 'keyledger verifier announcement v1',
+        content: announcement,
+        check: (mac: Buffer) => current.checkAnnouncement(announcement, { v: 2, mac: mac.toString('base64') }),
+      },
+      {
+        label: 'keyledger usage answer v1',
+        content: { request, answer },
+        check: (mac: Buffer) => current.checkUsageAnswer(request, answer, { v: 2, mac: mac.toString('base64') }),
+      },
+    ];
+    const sealWith = (label: string, content: unknown): Buffer =>
+      createHmac('sha256', Buffer.from(hkdfSync('sha256', Buffer.alloc(32, 2), Buffer.alloc(0), label, 32)))
+        .update(canonicalize(content)!)
+        .digest();
+
+    it.each(purposes.map((purpose) => [purpose.label, purpose] as const))('refuses a %s seal made with any other purpose’s subkey', (_label, purpose) => {
+      expect(purpose.check(sealWith(purpose.label, purpose.content))).toBe('ok');
+      for (const other of purposes.filter((candidate) => candidate !== purpose))
+        expect({ subkey: other.label, verdict: purpose.check(sealWith(other.label, purpose.content)) }).toEqual({ subkey: other.label, verdict: 'bad-mac' });
+    });
   });
 
   it('seals a usage answer to its request: another nonce, other keys or another answer do not verify', () => {

@@ -3,8 +3,9 @@ import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import { NO_STREAM, START_OF_LOG } from '@keyledger/event-store';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
-import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
-import { ensureEventStreams } from './event-streams.js';
+import { TEST_STREAM_MAX_BYTES, TEST_STREAM_SETTINGS, createTestContext, eventually, readStreamMessages, testEvent } from '@keyledger/testing';
+import { busTopology } from './bus-topology.js';
+import { EventStreamNotReady, ensureEventStreams, eventStreamConfigs } from './event-streams.js';
 
 describe('ensureEventStreams', () => {
   let ctx: TestContext;
@@ -35,6 +36,34 @@ describe('ensureEventStreams', () => {
     await ensureEventStreams(ctx.jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: { ...TEST_STREAM_MAX_BYTES, events: 8192 } });
     expect((await config(topology.eventStream)).max_bytes).toBe(8192);
     expect((await config(topology.usageStream)).max_bytes).toBe(TEST_STREAM_MAX_BYTES.usage);
+  });
+
+  it('only checks the streams without leave to configure them: a missing or different one is refused and left as it is', async () => {
+    const { topology } = ctx;
+    await ensureEventStreams(ctx.jsm, topology, TEST_STREAM_SETTINGS);
+    expect(await ensureEventStreams(ctx.jsm, topology, TEST_STREAM_SETTINGS, { configure: false })).toEqual(
+      eventStreamConfigs(topology).map(({ name }) => ({ stream: name, outcome: 'unchanged' })),
+    );
+    const larger = { ...TEST_STREAM_SETTINGS, maxBytes: { ...TEST_STREAM_MAX_BYTES, usage: TEST_STREAM_MAX_BYTES.usage + 1024 } };
+    const refusal = await ensureEventStreams(ctx.jsm, topology, larger, { configure: false }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(EventStreamNotReady);
+    expect(refusal).toMatchObject({
+      stream: topology.usageStream,
+      differences: [`max_bytes is ${TEST_STREAM_MAX_BYTES.usage}, expected ${TEST_STREAM_MAX_BYTES.usage + 1024}`],
+    });
+    expect((await config(topology.usageStream)).max_bytes).toBe(TEST_STREAM_MAX_BYTES.usage);
+
+    const absent = busTopology(`${topology.subjectPrefix}_absent`, `${topology.eventStream}_ABSENT`);
+    await expect(ensureEventStreams(ctx.jsm, absent, TEST_STREAM_SETTINGS, { configure: false })).rejects.toThrow(
+      `stream ${absent.eventStream} does not exist: run \`keyledger migrate\``,
+    );
+    await expect(ctx.jsm.streams.info(absent.eventStream)).rejects.toThrow(/stream not found/);
+
+    // With leave, the same call brings the stream in line, and says so.
+    const outcomes = await ensureEventStreams(ctx.jsm, topology, larger, { configure: true });
+    expect(outcomes.filter(({ outcome }) => outcome !== 'unchanged')).toEqual([{ stream: topology.usageStream, outcome: 'updated' }]);
+    expect((await config(topology.usageStream)).max_bytes).toBe(TEST_STREAM_MAX_BYTES.usage + 1024);
+    await ensureEventStreams(ctx.jsm, topology, TEST_STREAM_SETTINGS);
   });
 
   it('refuses an event that does not fit in a full event stream, and keeps the first', async () => {

@@ -15,8 +15,11 @@ export interface NatsConnectionOptions {
   readonly timeoutMs?: number;
 }
 
-/** The connection settings of a service's configuration (`NATS_URL`, `NATS_CREDS`, `NATS_TLS_*`). */
-export function natsConnectionSettings(config: ServiceEnv, name: string): NatsConnectionOptions {
+/** The connection settings of a service's (or the migrate job's) configuration (`NATS_URL`, `NATS_CREDS`, `NATS_TLS_*`). */
+export function natsConnectionSettings(
+  config: Pick<ServiceEnv, 'NATS_URL' | 'NATS_CREDS' | 'NATS_TLS_CA_FILE' | 'NATS_TLS_CERT_FILE' | 'NATS_TLS_KEY_FILE'>,
+  name: string,
+): NatsConnectionOptions {
   const tls = config.NATS_TLS_CA_FILE ?? config.NATS_TLS_CERT_FILE;
   return {
     servers: config.NATS_URL,

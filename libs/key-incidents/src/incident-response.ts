@@ -9,6 +9,7 @@ import type {
   KeyLeakReportedData,
 } from '@keyledger/contracts';
 import {
+  DURABLE_CONSUMER_NAMES,
   INCIDENT_TYPES,
   anomalyDetectedSchema,
   incidentNotificationSchema,
@@ -270,7 +271,7 @@ export class IncidentResponseProjection implements Projection {
 
   constructor(
     private readonly responder: Pick<IncidentResponder, 'handle'>,
-    readonly name = 'rotator-incidents',
+    readonly name: string = DURABLE_CONSUMER_NAMES.rotatorIncidents,
   ) {}
 
   async apply(event: EventEnvelope): Promise<void> {

@@ -1,4 +1,5 @@
 import {
+  DURABLE_CONSUMER_NAMES,
   apiSubject,
   deadLetterSubject,
   deliveryAckSubject,
@@ -31,11 +32,18 @@ export interface BusPermissions {
   readonly respond: boolean;
 }
 
-/** The services, one NATS user each, plus `operator`: the one identity that may administer streams (delete, purge). */
-export const BUS_ROLES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay', 'operator'] as const;
+/**
+ * The NATS identities: the services, one user each; `migrate`, the migration job, the one that
+ * configures the streams (create and update, nothing else); and `operator`, the one that may
+ * administer them (delete, purge).
+ */
+export const BUS_ROLES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay', 'migrate', 'operator'] as const;
 export type BusRole = (typeof BUS_ROLES)[number];
-export type ServiceRole = Exclude<BusRole, 'operator'>;
-export const SERVICE_ROLES: readonly ServiceRole[] = BUS_ROLES.filter((role): role is ServiceRole => role !== 'operator');
+/** The identities of Keyledger's programs, each run with its own `.creds`: the services and the migrate job. */
+export type ProgramRole = Exclude<BusRole, 'operator'>;
+export const PROGRAM_ROLES: readonly ProgramRole[] = BUS_ROLES.filter((role): role is ProgramRole => role !== 'operator');
+export type ServiceRole = Exclude<ProgramRole, 'migrate'>;
+export const SERVICE_ROLES: readonly ServiceRole[] = PROGRAM_ROLES.filter((role): role is ServiceRole => role !== 'migrate');
 
 /** What an internal client may do: `verify` keys, receive one owner's `deliveries`, or call the `admin` API. */
 export type ClientAllow =
@@ -58,6 +66,17 @@ export function clientUserName(name: string): string {
 /** Nobody but the operator identity deletes or purges a stream or deletes a stored message. */
 const STREAM_ADMINISTRATION = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DELETE.>'];
 
+/**
+ * Nobody but the migrate job (and the operator identity) creates a stream or changes one's
+ * configuration: a service that could would shrink the event stream's limits, or add subjects
+ * such as `<prefix>.v1.keys.>` to it so that JetStream keeps the keys sent for verification.
+ */
+const STREAM_CONFIGURATION = ['$JS.API.STREAM.CREATE.>', '$JS.API.STREAM.UPDATE.>'];
+
+function installationStreams(names: BusNames): string[] {
+  return [names.eventStream, names.deadLetterStream, names.usageStream, names.deliveryStream, names.notificationStream];
+}
+
 /** The admin API: every request/reply operation but verify answers and the rotator's internal `usage.last-used`. */
 function adminApi(prefix: string): string[] {
   return [
@@ -72,17 +91,42 @@ function adminApi(prefix: string): string[] {
   ];
 }
 
-/** Every service creates or updates the installation's streams at start (any may start first) and reads their info. */
-function streamUpkeep(names: BusNames): string[] {
-  const streams = [names.eventStream, names.deadLetterStream, names.usageStream, names.deliveryStream, names.notificationStream];
-  return [
-    '$JS.API.INFO',
-    ...streams.flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`]),
-  ];
+/** Every service checks the installation's streams at start (EventStreamNotReady, libs/event-bus): it reads their configuration. */
+function streamInfo(names: BusNames): string[] {
+  return ['$JS.API.INFO', ...installationStreams(names).map((stream) => `$JS.API.STREAM.INFO.${stream}`)];
 }
 
-/** A durable pull consumer of the consumer runtime: create or update it, read it, pull, ack, and dead-letter its failures. */
-function durableConsumer(names: BusNames, stream: string, durable: string): string[] {
+/** The migrate job creates the streams and brings their configuration up to date, and may do nothing else. */
+function streamConfiguration(names: BusNames): string[] {
+  return [...streamInfo(names), ...installationStreams(names).flatMap((stream) => [`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`])];
+}
+
+/** A durable consumer: the stream it reads (a stream of BusNames) and its name. */
+export interface DurableConsumerName {
+  readonly stream: 'eventStream' | 'usageStream';
+  readonly durable: string;
+}
+
+/**
+ * THE list of durable consumers and the one service that owns each (DURABLE_CONSUMER_NAMES, the
+ * names libs/audit-trail, libs/key-incidents and libs/usage-ledger give the consumer runtime). The owner may
+ * create, read, pull from and acknowledge its durables; every other identity is denied exactly
+ * that on each of them, so its wider grants (an ordered consumer's wildcard name) cannot reach one.
+ */
+export const DURABLE_CONSUMERS: { readonly [R in ServiceRole]: readonly DurableConsumerName[] } = {
+  issuer: [],
+  verifier: [],
+  rotator: [{ stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.rotatorIncidents }],
+  auditor: [
+    { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.auditTrail },
+    { stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.auditorUsage },
+  ],
+  'anomaly-detector': [],
+  relay: [],
+};
+
+/** What only a durable's owner may do on it: create or update it, read it, pull from it, acknowledge its messages. */
+function durableOperations(stream: string, durable: string): string[] {
   return [
     `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
     `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
@@ -90,9 +134,19 @@ function durableConsumer(names: BusNames, stream: string, durable: string): stri
     `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
     `$JS.ACK.${stream}.${durable}.>`,
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-    deadLetterSubject(names.subjectPrefix, durable),
   ];
+}
+
+/** A durable pull consumer of the consumer runtime: its own operations, reading the stream's messages, and dead-lettering its failures. */
+function durableConsumer(names: BusNames, { stream, durable }: DurableConsumerName): string[] {
+  return [...durableOperations(names[stream], durable), `$JS.API.STREAM.MSG.GET.${names[stream]}`, deadLetterSubject(names.subjectPrefix, durable)];
+}
+
+/** Every durable's operations but those of the durables `owner` owns (none for a client or the migrate job): deny entries, which win over any allow. */
+function othersDurables(names: BusNames, owner: BusRole | undefined): string[] {
+  return SERVICE_ROLES.filter((role) => role !== owner).flatMap((role) =>
+    DURABLE_CONSUMERS[role].flatMap(({ stream, durable }) => durableOperations(names[stream], durable)),
+  );
 }
 
 /**
@@ -118,9 +172,10 @@ interface Grant {
 
 /**
  * THE permission table: what each service's NATS user may publish and subscribe to, derived
- * from what its code does (the subjects of libs/contracts, the streams of libs/event-bus, the
- * durable consumers each module adds). Local start-up and the Kubernetes manifests both mint
- * their users from here. Every service also answers `<prefix>.v1.status` and keeps the streams up to date.
+ * from what its code does (the subjects of libs/contracts, the streams of libs/event-bus; the
+ * durable consumers of DURABLE_CONSUMERS are added to their owners). Local start-up and the
+ * Kubernetes manifests both mint their users from here. Every service also answers
+ * `<prefix>.v1.status` and reads the streams' configuration.
  */
 const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant } = {
   relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`], subscribe: [], respond: false }),
@@ -149,7 +204,6 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
   rotator: (n) => ({
     publish: [
       ...orderedConsumer(n.eventStream),
-      ...durableConsumer(n, n.eventStream, 'rotator-incidents'),
       `${n.subjectPrefix}.v1.delivery.>`,
       `${n.subjectPrefix}.v1.notifications.>`,
       apiSubject(n.subjectPrefix, 'usage.last-used'),
@@ -158,7 +212,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
     respond: true,
   }),
   auditor: (n) => ({
-    publish: [...orderedConsumer(n.eventStream), ...durableConsumer(n, n.eventStream, 'auditor-trail'), ...durableConsumer(n, n.usageStream, 'auditor-usage')],
+    publish: [...orderedConsumer(n.eventStream)],
     subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used'].map((operation) => apiSubject(n.subjectPrefix, operation)),
     respond: true,
   }),
@@ -169,13 +223,28 @@ function dedupe(subjects: readonly string[]): string[] {
   return [...new Set(subjects)];
 }
 
-/** The permissions of a service's user, or of the operator identity (everything). */
+/** The permissions of a service's user, of the migrate job's, or of the operator identity (everything). */
 export function servicePermissions(role: BusRole, names: BusNames): BusPermissions {
   if (role === 'operator') return { publish: { allow: ['>'], deny: [] }, subscribe: { allow: ['>'], deny: [] }, respond: true };
+  if (role === 'migrate') {
+    return {
+      publish: { allow: streamConfiguration(names), deny: dedupe([...STREAM_ADMINISTRATION, ...othersDurables(names, role)]) },
+      subscribe: { allow: [`${inboxPrefixOf(role)}.>`], deny: [] },
+      respond: false,
+    };
+  }
   const grant = SERVICE_GRANTS[role](names);
   return {
-    // Every service checks the events it reads, and alerts on those it refuses.
-    publish: { allow: dedupe([...streamUpkeep(names), securityAlertSubject(names.subjectPrefix), ...grant.publish]), deny: STREAM_ADMINISTRATION },
+    publish: {
+      allow: dedupe([
+        ...streamInfo(names),
+        // Every service checks the events it reads, and alerts on those it refuses.
+        securityAlertSubject(names.subjectPrefix),
+        ...grant.publish,
+        ...DURABLE_CONSUMERS[role].flatMap((durable) => durableConsumer(names, durable)),
+      ]),
+      deny: dedupe([...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION, ...othersDurables(names, role)]),
+    },
     subscribe: { allow: dedupe([apiSubject(names.subjectPrefix, 'status'), `${inboxPrefixOf(role)}.>`, ...grant.subscribe]), deny: [] },
     // Every service answers `status`, so every one may reply.
     respond: true,
@@ -205,7 +274,7 @@ export function clientPermissions(name: string, allows: readonly ClientAllow[], 
     }
   });
   return {
-    publish: { allow: dedupe(publish), deny: STREAM_ADMINISTRATION },
+    publish: { allow: dedupe(publish), deny: dedupe([...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION, ...othersDurables(names, undefined)]) },
     subscribe: { allow: [`${inboxPrefixOf(clientUserName(name))}.>`], deny: [] },
     respond: false,
   };

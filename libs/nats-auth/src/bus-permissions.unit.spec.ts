@@ -1,5 +1,5 @@
-import type { BusNames } from './bus-permissions.js';
-import { SERVICE_ROLES, clientPermissions, parseClientAllow, servicePermissions } from './bus-permissions.js';
+import type { BusNames, BusPermissions } from './bus-permissions.js';
+import { DURABLE_CONSUMERS, PROGRAM_ROLES, SERVICE_ROLES, clientPermissions, parseClientAllow, servicePermissions } from './bus-permissions.js';
 
 const names: BusNames = {
   subjectPrefix: 'kl',
@@ -21,7 +21,84 @@ function matches(pattern: string, subject: string): boolean {
   return want.length === have.length;
 }
 
+/** What NATS decides for a publish: allowed by some allow pattern and matched by no deny pattern (deny wins). */
+function mayPublish(permissions: BusPermissions, subject: string): boolean {
+  return permissions.publish.allow.some((pattern) => matches(pattern, subject)) && !permissions.publish.deny.some((pattern) => matches(pattern, subject));
+}
+
+const STREAMS = [names.eventStream, names.deadLetterStream, names.usageStream, names.deliveryStream, names.notificationStream];
+
+/** Every identity but the operator: each program's user and a client of each kind. */
+const identities: readonly (readonly [string, BusPermissions])[] = [
+  ...PROGRAM_ROLES.map((role) => [role, servicePermissions(role, names)] as const),
+  ['client verify', clientPermissions('c', [{ kind: 'verify' }], names)],
+  ['client admin', clientPermissions('c', [{ kind: 'admin' }], names)],
+  ['client deliveries', clientPermissions('c', [parseClientAllow('deliveries:acme/billing')], names)],
+];
+
 describe('the permission table', () => {
+  it('matches subjects as NATS does, so the checks below can fail', () => {
+    expect(matches('$JS.API.CONSUMER.CREATE.EV.*', '$JS.API.CONSUMER.CREATE.EV.auditor-trail')).toBe(true);
+    expect(matches('$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.UPDATE.EV')).toBe(true);
+    expect(mayPublish({ publish: { allow: ['a.*'], deny: ['a.b'] }, subscribe: { allow: [], deny: [] }, respond: false }, 'a.b')).toBe(false);
+    expect(mayPublish({ publish: { allow: ['a.*'], deny: ['a.b'] }, subscribe: { allow: [], deny: [] }, respond: false }, 'a.c')).toBe(true);
+  });
+
+  it('lets only the migrate job create or update a stream; the services only read their configuration', () => {
+    for (const [identity, permissions] of identities) {
+      for (const stream of STREAMS) {
+        for (const operation of ['CREATE', 'UPDATE'])
+          expect([identity, operation, stream, mayPublish(permissions, `$JS.API.STREAM.${operation}.${stream}`)]).toEqual([
+            identity,
+            operation,
+            stream,
+            identity === 'migrate',
+          ]);
+        if (identity !== 'client verify' && identity !== 'client admin' && identity !== 'client deliveries')
+          expect([identity, stream, mayPublish(permissions, `$JS.API.STREAM.INFO.${stream}`)]).toEqual([identity, stream, true]);
+      }
+      // A stream of another name (one that would capture other subjects) is nobody's to create.
+      expect([identity, mayPublish(permissions, '$JS.API.STREAM.CREATE.CAPTURE')]).toEqual([identity, false]);
+    }
+  });
+
+  it('lets the migrate job configure the streams and do nothing else', () => {
+    const migrate = servicePermissions('migrate', names);
+    expect([...migrate.publish.allow].sort()).toEqual(
+      ['$JS.API.INFO', ...STREAMS.flatMap((stream) => ['INFO', 'CREATE', 'UPDATE'].map((operation) => `$JS.API.STREAM.${operation}.${stream}`))].sort(),
+    );
+    for (const subject of ['$JS.API.STREAM.DELETE.EV', '$JS.API.STREAM.PURGE.EV', '$JS.API.STREAM.MSG.DELETE.EV', '$JS.API.CONSUMER.DELETE.EV.auditor-trail'])
+      expect([subject, mayPublish(migrate, subject)]).toEqual([subject, false]);
+    expect(migrate.subscribe.allow).toEqual(['_INBOX.migrate.>']);
+    expect(migrate.respond).toBe(false);
+  });
+
+  it("lets only a durable consumer's owner create, read, pull from or acknowledge it, whatever wildcards others hold", () => {
+    const durables = Object.entries(DURABLE_CONSUMERS).flatMap(([owner, list]) => list.map((durable) => ({ owner, ...durable })));
+    expect(durables.map(({ durable }) => durable).sort()).toEqual(['auditor-trail', 'auditor-usage', 'rotator-incidents']);
+    for (const { owner, stream: streamOf, durable } of durables) {
+      const stream = names[streamOf];
+      const operations = [
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}.kl.events.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+        `$JS.ACK.${stream}.${durable}.1.10.10.1700000000000000000.0`,
+      ];
+      for (const [identity, permissions] of identities)
+        for (const subject of operations) expect([identity, subject, mayPublish(permissions, subject)]).toEqual([identity, subject, identity === owner]);
+    }
+  });
+
+  it('still lets the key projections tail the event stream through ordered consumers of their own naming', () => {
+    for (const role of ['issuer', 'verifier', 'rotator', 'auditor'] as const) {
+      const permissions = servicePermissions(role, names);
+      for (const subject of ['$JS.API.CONSUMER.CREATE.EV.oc_abc_1', '$JS.API.CONSUMER.INFO.EV.oc_abc_1', '$JS.API.CONSUMER.MSG.NEXT.EV.oc_abc_1'])
+        expect([role, subject, mayPublish(permissions, subject)]).toEqual([role, subject, true]);
+    }
+  });
+
   it('lets only the relay publish events', () => {
     for (const role of SERVICE_ROLES) expect(servicePermissions(role, names).publish.allow.includes('kl.events.>')).toBe(role === 'relay');
   });
@@ -41,8 +118,8 @@ describe('the permission table', () => {
     }
   });
 
-  it('denies every service the deletion and purge of streams, which only the operator identity may do', () => {
-    for (const role of SERVICE_ROLES) {
+  it('denies every service and the migrate job the deletion and purge of streams, which only the operator identity may do', () => {
+    for (const role of PROGRAM_ROLES) {
       const { publish } = servicePermissions(role, names);
       expect(publish.deny).toEqual(expect.arrayContaining(['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>']));
       expect(publish.allow.some((subject) => subject.includes('.DELETE.') || subject.includes('.PURGE.') || subject === '>' || subject === '$JS.API.>')).toBe(

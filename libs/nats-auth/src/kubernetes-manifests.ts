@@ -1,5 +1,5 @@
-import type { ServiceRole } from './bus-permissions.js';
-import { SERVICE_ROLES } from './bus-permissions.js';
+import type { ProgramRole } from './bus-permissions.js';
+import { PROGRAM_ROLES } from './bus-permissions.js';
 import type { ServerJwts } from './identities.js';
 import { MAX_CONTROL_LINE } from './identities.js';
 
@@ -27,8 +27,8 @@ export function natsHelmAuthValues(jwts: ServerJwts): string {
   ].join('\n');
 }
 
-/** The Secret holding one service's `.creds`, mounted by deploy/kustomize/base at /etc/keyledger/nats. */
-export function serviceCredsSecret(role: ServiceRole, creds: string, namespace: string): string {
+/** The Secret holding one program's `.creds` (a service's or the migrate job's), mounted by deploy/kustomize/base at /etc/keyledger/nats. */
+export function serviceCredsSecret(role: ProgramRole, creds: string, namespace: string): string {
   return [
     'apiVersion: v1',
     'kind: Secret',
@@ -45,7 +45,7 @@ export function serviceCredsSecret(role: ServiceRole, creds: string, namespace: 
   ].join('\n');
 }
 
-/** Every service's Secret, as one multi-document YAML stream (`kubectl apply -f -`). */
-export function serviceCredsSecrets(credsOf: (role: ServiceRole) => string, namespace: string): string {
-  return SERVICE_ROLES.map((role) => serviceCredsSecret(role, credsOf(role), namespace)).join('---\n');
+/** Every program's Secret, as one multi-document YAML stream (`kubectl apply -f -`). */
+export function serviceCredsSecrets(credsOf: (role: ProgramRole) => string, namespace: string): string {
+  return PROGRAM_ROLES.map((role) => serviceCredsSecret(role, credsOf(role), namespace)).join('---\n');
 }

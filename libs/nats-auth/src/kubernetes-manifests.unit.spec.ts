@@ -1,5 +1,5 @@
 import { parseAllDocuments, parse } from 'yaml';
-import { SERVICE_ROLES } from './bus-permissions.js';
+import { PROGRAM_ROLES } from './bus-permissions.js';
 import { MAX_CONTROL_LINE, newOperatorSeeds, newUserSeed, serverJwts, userCreds } from './identities.js';
 import { servicePermissions } from './bus-permissions.js';
 import { natsHelmAuthValues, serviceCredsSecrets } from './kubernetes-manifests.js';
@@ -9,7 +9,7 @@ describe('Kubernetes manifests from the operator', () => {
     const prefix = `kl_t_${'x'.repeat(40)}.keyledger`;
     const names = { subjectPrefix: prefix, eventStream: 'E'.repeat(64), deadLetterStream: 'D'.repeat(64), usageStream: 'U'.repeat(64), deliveryStream: 'V'.repeat(64), notificationStream: 'N'.repeat(64) };
     const seeds = newOperatorSeeds();
-    for (const role of SERVICE_ROLES) {
+    for (const role of PROGRAM_ROLES) {
       const creds = await userCreds(seeds, role, newUserSeed(), servicePermissions(role, names));
       const jwt = /-----BEGIN NATS USER JWT-----\s+(\S+)/.exec(creds)?.[1] ?? '';
       // The CONNECT line adds a signature, a name and options: about 500 bytes.
@@ -32,11 +32,11 @@ describe('Kubernetes manifests from the operator', () => {
     });
   });
 
-  it('makes one Secret per service holding exactly its creds, whatever characters they hold', () => {
+  it('makes one Secret per service and one for the migrate job, each holding exactly its creds, whatever characters they hold', () => {
     const documents = parseAllDocuments(serviceCredsSecrets((role) => `creds of ${role}\n"quoted": value\n`, 'keyledger')).map(
       (document) => document.toJS() as { metadata: { name: string }; stringData: Record<string, string> },
     );
-    expect(documents.map((secret) => secret.metadata.name)).toEqual(SERVICE_ROLES.map((role) => `keyledger-nats-${role}`));
-    expect(documents.map((secret) => secret.stringData)).toEqual(SERVICE_ROLES.map((role) => ({ 'user.creds': `creds of ${role}\n"quoted": value\n` })));
+    expect(documents.map((secret) => secret.metadata.name)).toEqual(PROGRAM_ROLES.map((role) => `keyledger-nats-${role}`));
+    expect(documents.map((secret) => secret.stringData)).toEqual(PROGRAM_ROLES.map((role) => ({ 'user.creds': `creds of ${role}\n"quoted": value\n` })));
   });
 });

@@ -10,7 +10,7 @@ import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
 import { NATS_DEFAULT_MAX_PAYLOAD, NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
-import { natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
+import { EventStreamNotReady, natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
@@ -71,7 +71,17 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const instance = instanceName(options.service, hostname(), process.pid);
   const metrics = createMetricsRegistry(options.service);
-  const infrastructure = await openInfrastructure(options.service, config, { instance, logger, metrics });
+  let infrastructure: Infrastructure;
+  try {
+    infrastructure = await openInfrastructure(options.service, config, { instance, logger, metrics });
+  } catch (error) {
+    // Not a crash to trace but a step left out (the migrate job): one line saying which.
+    if (error instanceof EventStreamNotReady) {
+      process.stderr.write(`${options.service}: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
   if (infrastructure.bus === 'unauthenticated') {
     logger.warn(
       { bus: infrastructure.bus },

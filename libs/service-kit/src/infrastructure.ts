@@ -5,7 +5,15 @@ import type { DataSource } from 'typeorm';
 import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { databaseRoleOf } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
-import { EventRejections, busTopology, connectNats, ensureEventStreams, isAuthenticatedBus, natsConnectionSettings } from '@keyledger/event-bus';
+import {
+  EventRejections,
+  busTopology,
+  connectNats,
+  ensureEventStreams,
+  eventStreamSettings,
+  isAuthenticatedBus,
+  natsConnectionSettings,
+} from '@keyledger/event-bus';
 import type { EventAuthentication } from '@keyledger/event-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { PostgresEventStore, createDataSource } from '@keyledger/event-store';
@@ -46,24 +54,20 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
   });
   await db.initialize();
   const nats = natsConnectionSettings(config, `keyledger-${service}`);
+  const bus = isAuthenticatedBus(nats) ? 'authenticated' : 'unauthenticated';
   const nc = await connectNats(nats);
   const jsm = await jetstreamManager(nc);
   const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
-  // Every service may be the first to start, and all of them read or write these streams.
-  await ensureEventStreams(jsm, topology, {
-    duplicateWindowMs: config.KEYLEDGER_DUPLICATE_WINDOW_MS,
-    replicas: config.KEYLEDGER_STREAM_REPLICAS,
-    maxAgeMs: 0,
-    usageMaxAgeMs: config.KEYLEDGER_USAGE_STREAM_MAX_AGE_MS,
-    deliveryMaxAgeMs: config.KEYLEDGER_DELIVERY_STREAM_MAX_AGE_MS,
-    maxBytes: {
-      events: config.KEYLEDGER_EVENT_STREAM_MAX_BYTES,
-      deadLetters: config.KEYLEDGER_DLQ_STREAM_MAX_BYTES,
-      usage: config.KEYLEDGER_USAGE_STREAM_MAX_BYTES,
-      delivery: config.KEYLEDGER_DELIVERY_STREAM_MAX_BYTES,
-      notifications: config.KEYLEDGER_NOTIFICATION_STREAM_MAX_BYTES,
-    },
-  });
+  try {
+    // The streams are the migrate job's to configure: a service's NATS user may only read them, so
+    // a service stops at start when one is missing or not as its settings say (EventStreamNotReady).
+    // On a NATS without users anyone may configure them, and whichever service starts first does.
+    await ensureEventStreams(jsm, topology, eventStreamSettings(config), { configure: bus === 'unauthenticated' });
+  } catch (error) {
+    await nc.close();
+    await db.destroy();
+    throw error;
+  }
   const rejections = new EventRejections({
     nc,
     subjectPrefix: topology.subjectPrefix,
@@ -79,7 +83,7 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
     js: jetstream(nc),
     jsm,
     topology,
-    bus: isAuthenticatedBus(nats) ? 'authenticated' : 'unauthenticated',
+    bus,
     auth,
     async close() {
       rejections.close();

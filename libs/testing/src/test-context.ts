@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
-import type { BusTopology } from '@keyledger/event-bus';
+import type { BusTopology, EventStreamSettings } from '@keyledger/event-bus';
 import { busTopology, connectNats, deleteEventStreams, ensureEventStreams } from '@keyledger/event-bus';
 import type { KeyledgerService } from '@keyledger/config';
 import { LEGACY_APP_ROLE, SERVICE_DATABASE_ROLES } from '@keyledger/config';
@@ -68,6 +68,12 @@ export interface TestContext {
  */
 export const TEST_STREAM_MAX_BYTES = { events: 256 * 1024 ** 2, deadLetters: 64 * 1024 ** 2, usage: 256 * 1024 ** 2, delivery: 64 * 1024 ** 2, notifications: 64 * 1024 ** 2 } as const;
 
+/**
+ * The settings a test context creates its streams with, and gives its services (`serviceEnv`):
+ * a service on an authenticated NATS only checks the streams and stops if they differ.
+ */
+export const TEST_STREAM_SETTINGS: EventStreamSettings = { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES };
+
 export function testInfrastructure(): { databaseUrl: string; natsUrl: string } {
   const databaseUrl = process.env['KEYLEDGER_TEST_DATABASE_URL'];
   const natsUrl = process.env['KEYLEDGER_TEST_NATS_URL'];
@@ -109,7 +115,7 @@ export async function createTestContext(label: string, options: TestContextOptio
     tls: own?.tls,
   });
   const jsm = await jetstreamManager(nc);
-  await ensureEventStreams(jsm, topology, { duplicateWindowMs: 120_000, replicas: 1, maxAgeMs: 0, maxBytes: TEST_STREAM_MAX_BYTES });
+  await ensureEventStreams(jsm, topology, TEST_STREAM_SETTINGS);
   const serviceDbs: DataSource[] = [];
   const logger = createLogger({ service: `test-${label}`, level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const eventKeys = `1:${randomBytes(32).toString('base64')}`;
@@ -126,6 +132,7 @@ export async function createTestContext(label: string, options: TestContextOptio
     KEYLEDGER_SUBJECT_PREFIX: topology.subjectPrefix,
     KEYLEDGER_EVENT_STREAM: topology.eventStream,
     KEYLEDGER_USAGE_STREAM: topology.usageStream,
+    KEYLEDGER_DUPLICATE_WINDOW_MS: String(TEST_STREAM_SETTINGS.duplicateWindowMs),
     KEYLEDGER_EVENT_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.events),
     KEYLEDGER_DLQ_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.deadLetters),
     KEYLEDGER_USAGE_STREAM_MAX_BYTES: String(TEST_STREAM_MAX_BYTES.usage),

@@ -1,5 +1,5 @@
 import type { UsageBatch } from '@keyledger/contracts';
-import { usageBatchSchema } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, usageBatchSchema } from '@keyledger/contracts';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
 import { DEFAULT_REDELIVERY_POLICY, DurableConsumer } from '@keyledger/consumer-runtime';
 import type { UsageLedger } from './usage-ledger.js';
@@ -16,7 +16,7 @@ export interface UsageConsumerSettings extends ConsumerSettings {
 }
 
 export const DEFAULT_USAGE_CONSUMER_SETTINGS: UsageConsumerSettings = {
-  name: 'auditor-usage',
+  name: DURABLE_CONSUMER_NAMES.auditorUsage,
   batchesPerIngest: 16,
   ackWaitMs: 30_000,
   redelivery: DEFAULT_REDELIVERY_POLICY,

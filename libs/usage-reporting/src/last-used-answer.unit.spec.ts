@@ -63,9 +63,13 @@ describe('the sealed answer to usage.last-used', () => {
     expect(readLastUsedAnswer(rotator, request, sealLastUsedAnswer(before, request, answer))).toEqual({ ok: true, answer });
   });
 
-  it('keeps the purposes apart: a verifier announcement seal over the same text is no answer seal', () => {
-    const announcement = auditor.sealAnnouncement({ instance: 'v', transactionId: '1', position: '1', at: answer.ingestedUntil! });
-    expect(readLastUsedAnswer(rotator, request, { ...answer, auth: announcement })).toEqual({ ok: false, reason: 'bad-mac' });
+  it('keeps the purposes apart: a seal over the same text under the verifier-announcement subkey is no answer seal', () => {
+    // The answer's own content, sealed with the subkey another purpose uses: only a subkey shared
+    // between the two purposes would let it pass (the HMAC test above checks the construction).
+    const content = canonicalize({ request: { nonce: request.nonce, keyIds: request.keyIds }, answer })!;
+    const announcementSubkey = Buffer.from(hkdfSync('sha256', Buffer.alloc(32, 2), Buffer.alloc(0), 'keyledger verifier announcement v1', 32));
+    const auth = { v: 2, mac: createHmac('sha256', announcementSubkey).update(content).digest('base64') };
+    expect(readLastUsedAnswer(rotator, request, { ...answer, auth })).toEqual({ ok: false, reason: 'bad-mac' });
   });
 
   it.each([
