@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { KeyledgerService } from '@keyledger/config';
 import { SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { assertIdentifier } from '@keyledger/event-store';
+import { ROLES_LOCK } from './roles-lock.js';
 
 /** A table privilege a service may hold. TRUNCATE, REFERENCES and TRIGGER none ever does. */
 export type TablePrivilege = 'select' | 'insert' | 'update' | 'delete';
@@ -92,9 +93,6 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
   // Starts, connects and reports health (`select 1`); it reads nothing yet.
   'anomaly-detector': { tables: {}, functions: [] },
 };
-
-/** Serialises role creation across schemas and concurrent migrate jobs: roles are cluster-wide. */
-const ROLES_LOCK = "hashtext('keyledger-database-roles')";
 
 /**
  * Makes the schema's grants what DATABASE_GRANTS says, as the schema owner, in one transaction:
