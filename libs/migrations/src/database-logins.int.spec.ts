@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { KeyledgerService, ServiceDatabaseLogin } from '@keyledger/config';
 import { ConfigError, SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import type { TestContext } from '@keyledger/testing';
-import { APP_ROLE, createTestContext, testEvent } from '@keyledger/testing';
+import { APP_ROLE, createTestContext, testEvent, testKeyIssuedData } from '@keyledger/testing';
 import { NO_STREAM, PostgresEventStore, createDataSource } from '@keyledger/event-store';
 import { migrateKeyledger } from './index.js';
 
@@ -104,6 +104,15 @@ describe("each service's own database login (migrate with DATABASE_URL_<SERVICE>
         await expect(db.query(`delete from events`)).rejects.toThrow(/permission denied/);
       }
       expect(await ctx.store.readStream('key-l1')).toHaveLength(1);
+    });
+
+    it('cannot insert a key event, by SQL or through the store', async () => {
+      const keyId = 'key_0000000000000000000000f0rg';
+      for (const db of [verifier, bare]) {
+        await expect(db.query(forgedInsert(`key-${keyId}`, 'KeyIssued', testKeyIssuedData(keyId)))).rejects.toThrow(/row-level security|permission denied/);
+        await expect(new PostgresEventStore(db, ctx.auth).append(`key-${keyId}`, NO_STREAM, [testEvent()])).rejects.toThrow(/row-level security|permission denied/);
+      }
+      expect(await ctx.store.readStream(`key-${keyId}`)).toHaveLength(0);
     });
   });
 
