@@ -35,11 +35,15 @@ export function serviceDatabaseLogins(config: Pick<MigrateEnv, ServiceDatabaseUr
   if (given.length === 0) return undefined;
   const problems = services
     .filter((service) => !given.some((login) => login.service === service))
-    .map((service) => `${SERVICE_DATABASE_URL_VARIABLES[service]}: is required with the other services' DATABASE_URL_* (each service's login, all six or none)`);
+    .map(
+      (service) => `${SERVICE_DATABASE_URL_VARIABLES[service]}: is required with the other services' DATABASE_URL_* (each service's login, all six or none)`,
+    );
   for (const [index, login] of given.entries()) {
     const first = given.findIndex((other) => other.login === login.login);
     if (first !== index)
-      problems.push(`${SERVICE_DATABASE_URL_VARIABLES[login.service]}: login ${login.login} is also the login of ${given[first]!.service}; each service needs its own`);
+      problems.push(
+        `${SERVICE_DATABASE_URL_VARIABLES[login.service]}: login ${login.login} is also the login of ${given[first]!.service}; each service needs its own`,
+      );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return given;

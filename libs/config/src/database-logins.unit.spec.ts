@@ -4,7 +4,10 @@ import { ConfigError, loadMigrateConfig } from './service-config.js';
 const minimal = { DATABASE_URL: 'postgres://keyledger@db/keyledger', NATS_URL: 'nats://localhost:4222' };
 const urls = (overrides: Record<string, string> = {}) => ({
   ...Object.fromEntries(
-    Object.entries(SERVICE_DATABASE_URL_VARIABLES).map(([service, variable]) => [variable, `postgres://kl_${service.replace('-', '_')}:pw%40${service}@db:5432/keyledger`]),
+    Object.entries(SERVICE_DATABASE_URL_VARIABLES).map(([service, variable]) => [
+      variable,
+      `postgres://kl_${service.replace('-', '_')}:pw%40${service}@db:5432/keyledger`,
+    ]),
   ),
   ...overrides,
 });
@@ -31,7 +34,9 @@ describe('serviceDatabaseLogins', () => {
     const { DATABASE_URL_RELAY: _relay, ...five } = urls();
     expect(() => serviceDatabaseLogins(loadMigrateConfig({ ...minimal, ...five }))).toThrow(/DATABASE_URL_RELAY: is required/);
     const shared = urls({ DATABASE_URL_VERIFIER: 'postgres://kl_issuer:x@db/keyledger' });
-    expect(() => serviceDatabaseLogins(loadMigrateConfig({ ...minimal, ...shared }))).toThrow(/DATABASE_URL_VERIFIER: login kl_issuer is also the login of issuer/);
+    expect(() => serviceDatabaseLogins(loadMigrateConfig({ ...minimal, ...shared }))).toThrow(
+      /DATABASE_URL_VERIFIER: login kl_issuer is also the login of issuer/,
+    );
   });
 
   it('refuses a URL without a login, or with a login or password it cannot use, without repeating the password', () => {

@@ -14,10 +14,9 @@ const forgedInsert = (streamId: string, type: string, data: unknown) =>
 
 /** The roles `login` may act as (SET ROLE, or inherit), besides itself, as Postgres says. */
 async function actsAs(db: DataSource, login: string): Promise<string[]> {
-  const rows = await db.query<{ name: string }[]>(
-    `select rolname as name from pg_roles where rolname <> $1 and pg_has_role($1, oid, 'MEMBER') order by 1`,
-    [login],
-  );
+  const rows = await db.query<{ name: string }[]>(`select rolname as name from pg_roles where rolname <> $1 and pg_has_role($1, oid, 'MEMBER') order by 1`, [
+    login,
+  ]);
   return rows.map((row) => row.name);
 }
 
@@ -73,7 +72,9 @@ describe("each service's own database login (migrate with DATABASE_URL_<SERVICE>
   });
 
   it('stores a SCRAM verifier of the password, never the password itself', async () => {
-    const [row] = await ctx.ownerDb.query<{ verifier: string }[]>(`select rolpassword as verifier from pg_authid where rolname = $1`, [loginOf('verifier').login]);
+    const [row] = await ctx.ownerDb.query<{ verifier: string }[]>(`select rolpassword as verifier from pg_authid where rolname = $1`, [
+      loginOf('verifier').login,
+    ]);
     expect(row!.verifier).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(row!.verifier).not.toContain(loginOf('verifier').password);
   });
@@ -110,7 +111,9 @@ describe("each service's own database login (migrate with DATABASE_URL_<SERVICE>
       const keyId = 'key_0000000000000000000000f0rg';
       for (const db of [verifier, bare]) {
         await expect(db.query(forgedInsert(`key-${keyId}`, 'KeyIssued', testKeyIssuedData(keyId)))).rejects.toThrow(/row-level security|permission denied/);
-        await expect(new PostgresEventStore(db, ctx.auth).append(`key-${keyId}`, NO_STREAM, [testEvent()])).rejects.toThrow(/row-level security|permission denied/);
+        await expect(new PostgresEventStore(db, ctx.auth).append(`key-${keyId}`, NO_STREAM, [testEvent()])).rejects.toThrow(
+          /row-level security|permission denied/,
+        );
       }
       expect(await ctx.store.readStream(`key-${keyId}`)).toHaveLength(0);
     });
@@ -142,7 +145,8 @@ describe("each service's own database login (migrate with DATABASE_URL_<SERVICE>
     const admin = `${ctx.schema}_admin`;
     await ctx.ownerDb.query(`create role ${admin} login createrole`);
     const issuerVerifier = async () =>
-      (await ctx.ownerDb.query<{ verifier: string }[]>(`select rolpassword as verifier from pg_authid where rolname = $1`, [loginOf('issuer').login]))[0]!.verifier;
+      (await ctx.ownerDb.query<{ verifier: string }[]>(`select rolpassword as verifier from pg_authid where rolname = $1`, [loginOf('issuer').login]))[0]!
+        .verifier;
     const before = await issuerVerifier();
     const cases: [string, RegExp][] = [
       [owner, /DATABASE_URL_VERIFIER: .* is the login this migration runs as/],

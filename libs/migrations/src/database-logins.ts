@@ -36,7 +36,9 @@ export async function applyServiceLogins(db: DataSource, schemaName: string, log
       const variable = SERVICE_DATABASE_URL_VARIABLES[login.service];
       assertIdentifier(login.login, variable);
       if (login.login === me || managed.has(login.login)) {
-        problems.push(`${variable}: ${login.login} is ${login.login === me ? 'the login this migration runs as' : "one of the migration's own roles"}; give the ${login.service} a login of its own`);
+        problems.push(
+          `${variable}: ${login.login} is ${login.login === me ? 'the login this migration runs as' : "one of the migration's own roles"}; give the ${login.service} a login of its own`,
+        );
         continue;
       }
       const found = await existingLogin(tx, login.login);
@@ -49,7 +51,10 @@ export async function applyServiceLogins(db: DataSource, schemaName: string, log
     for (const login of logins) {
       const password = login.password === undefined ? '' : ` password '${scramSha256Verifier(login.password)}'`;
       await tx.query(`${existing.has(login.login) ? 'alter' : 'create'} role ${login.login} login${password}`);
-      const [member] = await tx.query<unknown[]>(`select 1 from pg_auth_members where roleid = to_regrole($1) and member = to_regrole($2)`, [login.role, login.login]);
+      const [member] = await tx.query<unknown[]>(`select 1 from pg_auth_members where roleid = to_regrole($1) and member = to_regrole($2)`, [
+        login.role,
+        login.login,
+      ]);
       if (!member) await tx.query(`grant ${assertIdentifier(login.role, 'service role')} to ${login.login}`);
     }
   });
@@ -62,7 +67,9 @@ async function existingLogin(tx: EntityManager, name: string): Promise<ExistingL
     [name],
   );
   if (!row) return undefined;
-  const attributes = (['superuser', 'createrole', 'createdb', 'replication', 'bypassrls'] as const).filter((attribute) => row[attribute]).map((attribute) => attribute.toUpperCase());
+  const attributes = (['superuser', 'createrole', 'createdb', 'replication', 'bypassrls'] as const)
+    .filter((attribute) => row[attribute])
+    .map((attribute) => attribute.toUpperCase());
   return { oid: row.oid, attributes };
 }
 
@@ -83,7 +90,10 @@ async function whyNotOnly(tx: EntityManager, schema: string, login: ServiceDatab
     [found.oid, login.role],
   );
   if (others.length > 0) return `may also act as ${others.map((other) => other.name).join(', ')}; revoke that, or give the ${login.service} another login`;
-  const [admin] = await tx.query<unknown[]>(`select 1 from pg_auth_members where roleid = to_regrole($1) and member = $2::oid and admin_option`, [login.role, found.oid]);
+  const [admin] = await tx.query<unknown[]>(`select 1 from pg_auth_members where roleid = to_regrole($1) and member = $2::oid and admin_option`, [
+    login.role,
+    found.oid,
+  ]);
   if (admin) return `holds ADMIN OPTION on ${login.role}, so it could hand the role to anyone`;
   return undefined;
 }

@@ -31,9 +31,9 @@ export async function applyEventAppendPolicies(tx: EntityManager, schema: string
   add('read', 'for select to public using (true)');
   for (const { role, appends } of writers) add(`append_${role}`, `for insert to ${role} with check (${appends ? appendCheck(appends) : 'true'})`);
   const [table] = await tx.query<{ enabled: boolean }[]>(`select relrowsecurity as enabled from pg_class where oid = to_regclass($1)`, [`${schema}.events`]);
-  const present = (await tx.query<{ name: string }[]>(`select policyname as name from pg_policies where schemaname = $1 and tablename = 'events'`, [schema])).map(
-    (policy) => policy.name,
-  );
+  const present = (
+    await tx.query<{ name: string }[]>(`select policyname as name from pg_policies where schemaname = $1 and tablename = 'events'`, [schema])
+  ).map((policy) => policy.name);
   if (table?.enabled && present.length === wanted.size && present.every((name) => wanted.has(name))) return;
   for (const name of present.filter((name) => !wanted.has(name))) await tx.query(`drop policy ${name} on ${schema}.events`);
   for (const [name, create] of wanted) if (!present.includes(name)) await tx.query(create);
