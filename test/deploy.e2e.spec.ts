@@ -20,14 +20,36 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { LEGACY_APP_ROLE, issuerEnvSchema, keyServiceEnvSchema, rotatorEnvSchema } from '@keyledger/config';
+import type { KeyledgerService } from '@keyledger/config';
+import {
+  LEGACY_APP_ROLE,
+  SERVICE_DATABASE_ROLES,
+  SERVICE_DATABASE_URL_VARIABLES,
+  issuerEnvSchema,
+  keyServiceEnvSchema,
+  migrateEnvSchema,
+  rotatorEnvSchema,
+} from '@keyledger/config';
+import { DATABASE_GRANTS } from '@keyledger/migrations';
 import { PROGRAM_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
 const SECRET_NAME = 'keyledger-secrets';
-/** Settings that are secrets: only ever read from the Secret, never written in a manifest. */
-const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
+const SERVICE_DATABASE_URLS = Object.values(SERVICE_DATABASE_URL_VARIABLES) as string[];
+/** Settings that are secrets: only ever read from a Secret, never written in a manifest. */
+const SECRET_SETTINGS = [
+  'KEYLEDGER_HASH_PEPPERS',
+  'KEYLEDGER_EVENT_KEYS',
+  'KEYLEDGER_DELIVERY_SIGNING_KEYS',
+  'KEYLEDGER_BOOTSTRAP_ADMIN_KEY',
+  'DATABASE_URL',
+  'DATABASE_MIGRATION_URL',
+  'KEYLEDGER_ADMIN_KEY',
+  ...SERVICE_DATABASE_URLS,
+];
+/** The Secret holding a service's own database login: its DATABASE_URL, under that key. */
+const databaseSecretOf = (service: string) => `keyledger-db-${service}`;
 /** Environment variables a container may set besides the settings of docs/configuration.md. */
 const RUNTIME_ENV = ['NODE_OPTIONS', 'DATABASE_MIGRATION_URL'];
 const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052, auditor: 50054 };
@@ -293,7 +315,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       }
     });
 
-    it('references every secret from the keyledger-secrets Secret and never writes a secret value', () => {
+    it("references every secret from the keyledger-secrets Secret, or a service's database login from its own, and never writes a secret value", () => {
       expect(objects.filter((object) => object.kind === 'Secret')).toEqual([]);
       const configMap = configMapOf(objects);
       expect(Object.keys(configMap.data ?? {}).filter((key) => SECRET_SETTINGS.includes(key))).toEqual([]);
@@ -306,12 +328,15 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           for (const variable of container.env ?? []) {
             if (variable.value !== undefined) expect([name, variable.name, credential.test(variable.value)]).toEqual([name, variable.name, false]);
             if (SECRET_SETTINGS.includes(variable.name)) {
+              // DATABASE_URL_<SERVICE> (the migration) is that service's DATABASE_URL, from its Secret.
+              const service = Object.entries(SERVICE_DATABASE_URL_VARIABLES).find(([, urlVariable]) => urlVariable === variable.name)?.[0];
+              const [secret, key] = variable.name === 'DATABASE_URL' ? [databaseSecretOf(name), 'DATABASE_URL'] : service ? [databaseSecretOf(service), 'DATABASE_URL'] : [SECRET_NAME, variable.name];
               expect([name, variable.name, variable.value, variable.valueFrom?.secretKeyRef?.name, variable.valueFrom?.secretKeyRef?.key]).toEqual([
                 name,
                 variable.name,
                 undefined,
-                SECRET_NAME,
-                variable.name,
+                secret,
+                key,
               ]);
             }
           }
@@ -324,7 +349,8 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           );
         }
       }
-      // Each program gets the secrets it needs and no others: only the migration sees the owner's URL.
+      // Each program gets the secrets it needs and no others: only the migration sees the owner's
+      // URL, and the services' URLs, whose logins it makes.
       expect(Object.fromEntries(secretsOf)).toEqual({
         issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
@@ -332,8 +358,36 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
         auditor: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         relay: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
-        migrate: ['DATABASE_MIGRATION_URL'],
+        migrate: ['DATABASE_MIGRATION_URL', ...SERVICE_DATABASE_URLS].sort(),
       });
+    });
+
+    it("gives each service its own database login, which the migration makes a member of that service's role only: no two share one, and the verifier's appends no key event", () => {
+      const secretRef = (pod: IPodSpec, variable: string) => {
+        const ref = pod.containers[0]!.env?.find((candidate) => candidate.name === variable)?.valueFrom?.secretKeyRef;
+        return ref && { name: ref.name, key: ref.key };
+      };
+      const loginOf = new Map(deployments.map((deployment) => [deployment.metadata.name, secretRef(deployment.spec!.template.spec!, 'DATABASE_URL')]));
+      for (const [service, login] of loginOf) expect([service, login]).toEqual([service, { name: databaseSecretOf(service), key: 'DATABASE_URL' }]);
+      expect(new Set([...loginOf.values()].map((login) => login?.name)).size).toBe(loginOf.size);
+      // The migration makes, for each service's role, the login of that service's own Secret.
+      const migrate = pods.find(({ kind }) => kind === 'Job')!.pod;
+      for (const [service, variable] of Object.entries(SERVICE_DATABASE_URL_VARIABLES) as [KeyledgerService, string][]) {
+        expect([service, secretRef(migrate, variable)]).toEqual([service, loginOf.get(service)]);
+      }
+      expect(secretRef(migrate, 'DATABASE_MIGRATION_URL')).toEqual({ name: SECRET_NAME, key: 'DATABASE_MIGRATION_URL' });
+      // Nothing tells a service to assume a role other than its own.
+      const configMap = configMapOf(objects);
+      for (const { name, pod } of pods) {
+        const settings = [...Object.keys(configMap.data ?? {}), ...(pod.containers[0]!.env ?? []).map((variable) => variable.name)];
+        expect([name, settings.filter((setting) => setting === 'DATABASE_ROLE' || setting === 'DATABASE_APP_ROLE')]).toEqual([name, []]);
+      }
+      // The verifier's login is no key writer's: no other service reads its Secret, and its role appends only credits.
+      const verifierSecret = loginOf.get('verifier')!.name;
+      const readers = pods.filter(({ pod }) => containersOf(pod).some((container) => container.env?.some((variable) => variable.valueFrom?.secretKeyRef?.name === verifierSecret)));
+      expect(readers.map(({ name }) => name).sort()).toEqual(['migrate', 'verifier']);
+      expect(DATABASE_GRANTS.verifier.appends).toEqual(['credits']);
+      expect(SERVICE_DATABASE_ROLES.verifier).toBe('keyledger_verifier');
     });
 
     it("mounts each program's own NATS user (each service's, the migrate job's) from its Secret keyledger-nats-<program>, at the path NATS_CREDS names", () => {
@@ -375,11 +429,11 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       const configMap = configMapOf(objects);
       const known = Object.keys(keyServiceEnvSchema.shape);
       expect(Object.keys(configMap.data ?? {}).filter((key) => !known.includes(key))).toEqual([]);
-      // The programs that sign key deliveries read more settings than the others.
+      // The programs that sign key deliveries read more settings than the others; the migration Job its own.
       const schemaOf = (program: string) => (program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : keyServiceEnvSchema);
-      for (const { name, pod } of pods) {
+      for (const { kind, name, pod } of pods) {
         const schema = schemaOf(name);
-        const knownHere = Object.keys(schema.shape);
+        const knownHere = kind === 'Job' ? [...known, ...Object.keys(migrateEnvSchema.shape)] : Object.keys(schema.shape);
         for (const container of containersOf(pod)) {
           expect([name, container.envFrom?.map((source) => source.configMapRef?.name)]).toEqual([name, [configMap.metadata.name]]);
           const unknown = (container.env ?? [])
@@ -389,7 +443,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
           const environment = {
             ...configMap.data,
             ...Object.fromEntries((container.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value])),
-            DATABASE_URL: 'postgres://keyledger_service:secret@postgres:5432/keyledger',
+            DATABASE_URL: `postgres://keyledger_${name.replace('-', '_')}_login:secret@postgres:5432/keyledger`,
             KEYLEDGER_HASH_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
             ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
             KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 8).toString('base64')}`,
@@ -575,15 +629,15 @@ describe('the data services (deploy/postgres, deploy/nats)', () => {
     expect(['any', 'first']).toContain(spec.postgresql?.synchronous?.method);
     // The network policy lets the services reach exactly this cluster's pods.
     expect(egressPeer(5432)).toEqual({ namespace: cluster.metadata.namespace, pods: { 'cnpg.io/cluster': cluster.metadata.name } });
-    // Each service assumes its own role (DATABASE_APP_ROLE unset); the services' login reaches
-    // them through the role the migrate job makes a member of every one, and its password comes from a Secret.
+    // Each service assumes its own role (DATABASE_APP_ROLE unset) with its own login, which the
+    // migrate job makes, as the owner, from the service's Secret: the cluster manages no login
+    // (a shared one could act as every service), and the owner may create roles.
     expect(configMap.data!['DATABASE_APP_ROLE']).toBeUndefined();
-    const appRole = LEGACY_APP_ROLE;
-    expect(spec.bootstrap.initdb.postInitApplicationSQL?.map((statement) => statement.toLowerCase())).toContain(`create role ${appRole} nologin`);
-    const logins = (spec.managed?.roles ?? []).filter((role) => role.login);
-    expect(logins.map((role) => ({ inRoles: role.inRoles, secret: Boolean(role.passwordSecret?.name), inline: role.password }))).toEqual([
-      { inRoles: [appRole], secret: true, inline: undefined },
-    ]);
+    const postInit = spec.bootstrap.initdb.postInitApplicationSQL?.map((statement) => statement.toLowerCase()) ?? [];
+    expect(postInit).toContain(`alter role ${spec.bootstrap.initdb.owner} createrole`);
+    expect(postInit.filter((statement) => statement.includes(LEGACY_APP_ROLE) || / login/.test(statement))).toEqual([]);
+    const logins = (spec.managed?.roles ?? []).filter((role) => role.login || role.inRoles?.length);
+    expect(logins).toEqual([]);
     // Backups are explained, with the ObjectStore they would reference.
     expect(readFileSync(file, 'utf8')).toMatch(/kind: ObjectStore[\s\S]*barmanObjectName: keyledger-backups/);
   });

@@ -1,8 +1,9 @@
 // `npm start`: installs what is missing, builds, finds or starts Postgres and NATS
-// JetStream, migrates the schema and runs every Keyledger service until Ctrl-C.
+// JetStream, migrates the schema and runs every Keyledger service, each with its own database
+// login, until Ctrl-C.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
@@ -22,6 +23,7 @@ const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const eventKeys = await localSecret('KEYLEDGER_EVENT_KEYS', 'event-keys', 'an event key');
 const deliverySigningKeys = await localSecret('KEYLEDGER_DELIVERY_SIGNING_KEYS', 'delivery-signing-keys', 'a delivery signing key');
 await writeDeliveryPublicKeys(deliverySigningKeys.value);
+const serviceDatabaseUrls = await localServiceLogins(stack.databaseUrl, process.env.DATABASE_SCHEMA || 'keyledger');
 const env = {
   ...process.env,
   DATABASE_URL: stack.databaseUrl,
@@ -69,11 +71,50 @@ async function writeDeliveryPublicKeys(signingKeys) {
   await writeFile(join(root, '.keyledger', 'delivery-public-keys'), `${publicKeys}\n`, { mode: 0o644 });
   log(`delivery public keys (for clients checking key deliveries): .keyledger/delivery-public-keys`);
 }
+
+/**
+ * Each service's own database login, `<schema>_<service>_login` (two installations with their
+ * own schemas on one server keep theirs apart), with a password generated on the first start and
+ * kept in .keyledger/database-logins.json (mode 0600): the URL each service connects with,
+ * by service. The migrate job creates the logins from these URLs (DATABASE_URL_<SERVICE>) and
+ * makes each a member of its service's role only, so a service cannot act as another.
+ */
+async function localServiceLogins(ownerUrl, schema) {
+  const file = join(root, '.keyledger', 'database-logins.json');
+  let passwords = {};
+  try {
+    passwords = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  const missing = SERVICES.filter(({ name }) => typeof passwords[name] !== 'string');
+  if (missing.length > 0) {
+    for (const { name } of missing) passwords[name] = randomBytes(24).toString('hex');
+    await writeFile(file, `${JSON.stringify(passwords, null, 2)}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  return Object.fromEntries(
+    SERVICES.map(({ name }) => {
+      const url = new URL(ownerUrl);
+      url.username = `${schema}_${name.replace(/-/g, '_')}_login`;
+      url.password = passwords[name];
+      return [name, url.toString()];
+    }),
+  );
+}
+
+const serviceUrlVariable = (name) => `DATABASE_URL_${name.toUpperCase().replace(/-/g, '_')}`;
+
 // An installation from before event MACs gets its event key now: its events are sealed once,
-// as they stand (docs/operations.md, "Event authentication"). The migration also configures the
-// streams, as the one NATS user allowed to when NATS was started here.
+// as they stand (docs/operations.md, "Event authentication"). The migration runs as the owner
+// (DATABASE_URL), makes each service's login from its URL, and configures the streams, as the
+// one NATS user allowed to when NATS was started here.
 const migrated = await runToExit(process.execPath, [join(root, 'dist/services/migrate/main.js'), ...(eventKeys.generated ? ['--seal-unauthenticated-events'] : [])], {
-  env: { ...env, ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds('migrate') } : {}) },
+  env: {
+    ...env,
+    ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds('migrate') } : {}),
+    ...Object.fromEntries(Object.entries(serviceDatabaseUrls).map(([name, url]) => [serviceUrlVariable(name), url])),
+  },
 });
 if (migrated !== 0) {
   await stack.stop();
@@ -102,6 +143,7 @@ for (const service of SERVICES) {
     // A NATS started here has a user per service; an external one is used with the NATS_CREDS the user set, if any.
     env: {
       ...env,
+      DATABASE_URL: serviceDatabaseUrls[service.name],
       ...(stack.natsCreds ? { NATS_CREDS: stack.natsCreds(service.name) } : {}),
       HTTP_PORT: String(port),
       HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',

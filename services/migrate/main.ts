@@ -1,6 +1,8 @@
 // One-shot job: brings the Keyledger schema up to date, connected as the schema owner
 // (DATABASE_MIGRATION_URL, or DATABASE_URL when it is an owner), and gives each service's role
-// its grants (libs/migrations, DATABASE_GRANTS); then creates the JetStream streams or brings
+// its grants (libs/migrations, DATABASE_GRANTS). Given each service's DATABASE_URL
+// (DATABASE_URL_ISSUER, …), it makes each service's login a member of that service's role only
+// (docs/operations.md, "A login per service"). Then it creates the JetStream streams or brings
 // their settings up to date, as the one NATS user allowed to (`migrate`, libs/nats-auth).
 // Services never migrate, and on an authenticated NATS they only check the streams.
 //
@@ -8,7 +10,7 @@
 // stored before events carried MACs the MAC of its current contents, once the hash chains
 // verify (docs/operations.md, "Event authentication").
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig } from '@keyledger/config';
+import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig, serviceDatabaseLogins } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { busTopology, connectNats, ensureEventStreams, eventStreamSettings, natsConnectionSettings } from '@keyledger/event-bus';
 import { createDataSource, sealUnauthenticatedEvents } from '@keyledger/event-store';
@@ -22,10 +24,17 @@ try {
   const seal = process.argv.includes(SEAL_FLAG);
   const config = loadMigrateConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
   if (seal && !config.KEYLEDGER_EVENT_KEYS) throw new ConfigError([`KEYLEDGER_EVENT_KEYS: is required with ${SEAL_FLAG}`]);
-  const applied = await migrateKeyledger({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE });
+  const serviceLogins = serviceDatabaseLogins(config);
+  const applied = await migrateKeyledger({
+    url: config.DATABASE_URL,
+    schema: config.DATABASE_SCHEMA,
+    appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE,
+    serviceLogins,
+  });
   process.stdout.write(
     applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
   );
+  if (serviceLogins) process.stdout.write(`service logins: ${serviceLogins.map((login) => `${login.login} (${login.role})`).join(', ')}\n`);
   if (seal && config.KEYLEDGER_EVENT_KEYS) {
     const owner = createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' });
     await owner.initialize();

@@ -1,2 +1,3 @@
 export * from './service-config.js';
 export * from './database-roles.js';
+export * from './database-logins.js';

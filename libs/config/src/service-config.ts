@@ -231,12 +231,60 @@ export function loadServiceConfig(env: Record<string, string | undefined>): Serv
   return checkNatsTlsPair(parsed.data);
 }
 
+/** A service's own database login, as the migrate job reads it from that service's DATABASE_URL. */
+export interface DatabaseLogin {
+  readonly login: string;
+  /** Unset when the URL carries none: the login's password is then left as it is. */
+  readonly password: string | undefined;
+}
+
+/**
+ * A service's DATABASE_URL given to the migrate job, which creates its login: it must name the
+ * login, and a password must be printable ASCII (the job stores its SCRAM verifier, computed
+ * here, which for ASCII is what every client computes). A message never repeats the password.
+ */
+const serviceLoginUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+  .transform((text, ctx): DatabaseLogin => {
+    let url: URL;
+    let login: string;
+    let password: string;
+    try {
+      url = new URL(text);
+      login = decodeURIComponent(url.username);
+      password = decodeURIComponent(url.password);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid URL (are its login and password percent-encoded?)' });
+      return z.NEVER;
+    }
+    if (!identifier.safeParse(login).success) {
+      ctx.addIssue({ code: 'custom', message: `must name the service's own login, a lowercase SQL identifier (postgres://<login>:<password>@…), got ${JSON.stringify(login)}` });
+      return z.NEVER;
+    }
+    if (!/^[\x20-\x7e]*$/.test(password)) {
+      ctx.addIssue({ code: 'custom', message: 'password must be printable ASCII (e.g. hex: openssl rand -hex 24)' });
+      return z.NEVER;
+    }
+    return { login, password: password === '' ? undefined : password };
+  });
+
 /**
  * The migration job: the base settings (the database, and NATS with the stream settings: it
  * configures the streams), but the event keys only when it seals events written before they
- * carried MACs (`--seal-unauthenticated-events`); a plain migration never sees them.
+ * carried MACs (`--seal-unauthenticated-events`); a plain migration never sees them. With each
+ * service's DATABASE_URL (all six or none; `serviceDatabaseLogins`), it also makes each service's
+ * login a member of that service's role only.
  */
-export const migrateEnvSchema = serviceEnvSchema.extend({ KEYLEDGER_EVENT_KEYS: eventKeys.optional() });
+export const migrateEnvSchema = serviceEnvSchema.extend({
+  KEYLEDGER_EVENT_KEYS: eventKeys.optional(),
+  DATABASE_URL_ISSUER: serviceLoginUrl.optional(),
+  DATABASE_URL_VERIFIER: serviceLoginUrl.optional(),
+  DATABASE_URL_ROTATOR: serviceLoginUrl.optional(),
+  DATABASE_URL_RELAY: serviceLoginUrl.optional(),
+  DATABASE_URL_AUDITOR: serviceLoginUrl.optional(),
+  DATABASE_URL_ANOMALY_DETECTOR: serviceLoginUrl.optional(),
+});
 
 export type MigrateEnv = z.infer<typeof migrateEnvSchema>;
 

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { KeyledgerService } from '@keyledger/config';
 import { SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import type { TestContext } from '@keyledger/testing';
-import { APP_ROLE, createTestContext, testEvent } from '@keyledger/testing';
+import { APP_ROLE, createTestContext, testEvent, testKeyIssuedData, testMetadata } from '@keyledger/testing';
 import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
 import { DATABASE_GRANTS, KEYLEDGER_TABLES, migrateKeyledger } from './index.js';
 
@@ -10,6 +10,7 @@ const SERVICES = Object.keys(SERVICE_DATABASE_ROLES) as KeyledgerService[];
 const PRIVILEGES = ['select', 'insert', 'update', 'delete', 'truncate', 'references', 'trigger'] as const;
 const COLUMNS = 'event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at, hash';
 const METADATA = '{"actor":"a","correlationId":"c","causationId":"c"}';
+const CREDITS = { type: 'CreditsConsumed', data: { entries: [['key_0000000000000000000000vf00', 0, 1]] }, metadata: testMetadata() } as const;
 
 /** The privileges `role` holds on `table` (directly or through membership), as Postgres says. */
 async function privilegesOn(db: DataSource, role: string, table: string): Promise<string[]> {
@@ -83,11 +84,33 @@ describe('per-service database roles', () => {
     expect(await ctx.store.readStream('key-r2')).toHaveLength(0);
   });
 
-  it('lets each writer append through the store as its own role', async () => {
-    for (const service of ['issuer', 'verifier', 'rotator'] as const) {
+  it('lets each writer append through the store as its own role: the issuer and the rotator key events, the verifier its credits', async () => {
+    for (const service of ['issuer', 'rotator'] as const) {
       await new PostgresEventStore(dbs[service], ctx.auth).append(`key-w${service}`, NO_STREAM, [testEvent({ service })]);
       expect(await ctx.store.readStream(`key-w${service}`)).toHaveLength(1);
     }
+    await new PostgresEventStore(dbs.verifier, ctx.auth).append('credits-w1', NO_STREAM, [CREDITS]);
+    expect(await ctx.store.readStream('credits-w1')).toHaveLength(1);
+  });
+
+  it('refuses the verifier any event but CreditsConsumed in a credits stream, by SQL or through the store', async () => {
+    const keyId = 'key_0000000000000000000000vf01';
+    const refusals = [
+      dbs.verifier.query(`insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb02', 'key-${keyId}', 1, 'KeyIssued', 1, '${JSON.stringify(testKeyIssuedData(keyId))}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`),
+      dbs.verifier.query(`insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb03', 'credits-w2', 1, 'KeyRevoked', 1, '{}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`),
+      new PostgresEventStore(dbs.verifier, ctx.auth).append(`key-${keyId}`, NO_STREAM, [testEvent()]),
+      new PostgresEventStore(dbs.verifier, ctx.auth).append(`key-${keyId}`, NO_STREAM, [CREDITS]),
+    ];
+    for (const refusal of refusals) await expect(refusal).rejects.toThrow(/row-level security policy/);
+    expect(await ctx.store.readStream(`key-${keyId}`)).toHaveLength(0);
+    expect(await ctx.store.readStream('credits-w2')).toHaveLength(0);
+  });
+
+  it('takes back, on the next migrate, an append policy made by hand', async () => {
+    await ctx.ownerDb.query(`create policy forged on events for insert to ${SERVICE_DATABASE_ROLES.verifier} with check (true)`);
+    await new PostgresEventStore(dbs.verifier, ctx.auth).append('key-w3', NO_STREAM, [testEvent()]);
+    await migrateKeyledger({ url: ctx.databaseUrl, schema: ctx.schema, appRole: APP_ROLE });
+    await expect(new PostgresEventStore(dbs.verifier, ctx.auth).append('key-w4', NO_STREAM, [testEvent()])).rejects.toThrow(/row-level security policy/);
   });
 
   it('keeps a service from the tables of another: the verifier cannot read usage or pending deliveries, the relay cannot write snapshots', async () => {

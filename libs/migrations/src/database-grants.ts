@@ -2,6 +2,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { KeyledgerService } from '@keyledger/config';
 import { SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { assertIdentifier } from '@keyledger/event-store';
+import type { AppendCategory } from './event-append-policies.js';
+import { applyEventAppendPolicies } from './event-append-policies.js';
+import { ROLES_LOCK } from './roles-lock.js';
 
 /** A table privilege a service may hold. TRUNCATE, REFERENCES and TRIGGER none ever does. */
 export type TablePrivilege = 'select' | 'insert' | 'update' | 'delete';
@@ -10,6 +13,12 @@ export type TablePrivilege = 'select' | 'insert' | 'update' | 'delete';
 export interface ServiceGrants {
   readonly tables: Readonly<Partial<Record<KeyledgerTable, readonly TablePrivilege[]>>>;
   readonly functions: readonly KeyledgerFunction[];
+  /**
+   * With insert on events: the only stream categories it may append to, each with its own event
+   * types (EVENT_TYPES_BY_CATEGORY), held by row-level security (`applyEventAppendPolicies`);
+   * unset: any event.
+   */
+  readonly appends?: readonly AppendCategory[];
 }
 
 /** Every table of the schema; a table the migrations create is listed here, or a test fails. */
@@ -51,7 +60,8 @@ const CONSUMER_RUNTIME = {
  *
  * - events: every service but the anomaly detector reads them; only the issuer (commands, leak
  *   reports, root key), the rotator (rotations, incidents, deliveries) and the verifier (its
- *   CreditsConsumed stream) append. Nobody updates, deletes or truncates them.
+ *   CreditsConsumed stream, and no other: `appends`) append. Nobody updates, deletes or
+ *   truncates them.
  * - relay_checkpoints and relay_leases: the relay. Snapshots: the services that take them (issuer, verifier,
  *   auditor). The consumer runtime's inbox and checkpoints: the services with durable consumers
  *   (auditor, rotator). pending_deliveries: the issuer stores a rotation's sealed copies, the
@@ -63,9 +73,11 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
     tables: { events: ['select', 'insert'], ...SNAPSHOTS, pending_deliveries: ['select', 'insert', 'update'] },
     functions: [],
   },
+  // Its CreditsConsumed stream only: a verifier holds no key event's authority.
   verifier: {
     tables: { events: ['select', 'insert'], ...SNAPSHOTS },
     functions: [],
+    appends: ['credits'],
   },
   rotator: {
     tables: { events: ['select', 'insert'], ...CONSUMER_RUNTIME, pending_deliveries: ['select', 'insert', 'update', 'delete'] },
@@ -94,14 +106,11 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
   'anomaly-detector': { tables: {}, functions: [] },
 };
 
-/** Serialises role creation across schemas and concurrent migrate jobs: roles are cluster-wide. */
-const ROLES_LOCK = "hashtext('keyledger-database-roles')";
-
 /**
  * Makes the schema's grants what DATABASE_GRANTS says, as the schema owner, in one transaction:
  * creates the service roles that are missing (NOLOGIN; logins are the operator's), takes every
  * privilege on the schema's tables, sequences and functions from them, from `legacyRole` and
- * from PUBLIC, then grants each service role its own. `legacyRole` (DATABASE_APP_ROLE, by
+ * from PUBLIC, then grants each service role its own, and which events it may append. `legacyRole` (DATABASE_APP_ROLE, by
  * default keyledger_app) becomes a member of every service role, so whoever used it keeps
  * what every service can do and nothing more.
  */
@@ -126,6 +135,10 @@ export async function applyDatabaseGrants(db: DataSource, schemaName: string, le
       }
       for (const fn of grants.functions) await tx.query(`grant execute on function ${schema}.${fn} to ${role}`);
     }
+    const writers = (Object.entries(DATABASE_GRANTS) as [KeyledgerService, ServiceGrants][])
+      .filter(([, grants]) => grants.tables.events?.includes('insert'))
+      .map(([service, grants]) => ({ role: SERVICE_DATABASE_ROLES[service], appends: grants.appends }));
+    await applyEventAppendPolicies(tx, schema, writers);
     await tx.query(`grant usage on schema ${schema} to ${legacy}`);
     for (const role of serviceRoles) {
       if (role === legacy) continue;
