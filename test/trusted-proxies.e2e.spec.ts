@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, startServices } from '@keyledger/testing';
 
 /**
  * A broken or hostile gateway among the verifier's trusted proxies (the test process, on
@@ -69,5 +69,18 @@ describe('callers asserted by a trusted proxy', () => {
     }
     // The verifier is unharmed and answers the next request.
     expect(await authorize({ 'X-Real-IP': '203.0.113.9' })).toMatchObject({ status: 200, code: 'VALID' });
+  });
+
+  it('believes a trusted gRPC client’s relayed ip when it is an address, and answers MALFORMED when it is not', async () => {
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
+    try {
+      expect(await grpc.call('Verify', { key, ip: '203.0.113.9' })).toMatchObject({ valid: true, code: 'VALID' });
+      expect(await grpc.call('Verify', { key, ip: '198.51.100.1' })).toMatchObject({ valid: false, code: 'FORBIDDEN' });
+      // Without a relayed ip the caller is the client itself, outside the allowlist.
+      expect(await grpc.call('Verify', { key })).toMatchObject({ valid: false, code: 'FORBIDDEN' });
+      expect(await grpc.call('Verify', { key, ip: 'not an address' })).toMatchObject({ valid: false, code: 'MALFORMED' });
+    } finally {
+      grpc.close();
+    }
   });
 });
