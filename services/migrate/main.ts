@@ -7,7 +7,7 @@
 // verify (docs/operations.md, "Event authentication").
 import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
-import { createDataSource, sealUnauthenticatedEvents } from '@keyledger/event-store';
+import { createDataSource, sealUnauthenticatedEvents, storePosition } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
 const SEAL_FLAG = '--seal-unauthenticated-events';
@@ -18,19 +18,24 @@ try {
   const seal = process.argv.includes(SEAL_FLAG);
   const config = loadMigrateConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
   if (seal && !config.KEYLEDGER_EVENT_KEYS) throw new ConfigError([`KEYLEDGER_EVENT_KEYS: is required with ${SEAL_FLAG}`]);
-  const applied = await migrateKeyledger({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE });
-  process.stdout.write(
-    applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
-  );
-  if (seal && config.KEYLEDGER_EVENT_KEYS) {
-    const owner = createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' });
-    await owner.initialize();
-    try {
-      const sealed = await sealUnauthenticatedEvents(owner, new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS));
-      process.stdout.write(`sealed ${sealed} event(s) without a MAC in ${config.DATABASE_SCHEMA}\n`);
-    } finally {
-      await owner.destroy();
+  const owner = seal
+    ? createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' })
+    : undefined;
+  try {
+    // What sealing may vouch for: the rows stored when the command started, before anything else runs.
+    const started = owner ? await owner.initialize().then(() => storePosition(owner)) : undefined;
+    const applied = await migrateKeyledger({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE });
+    process.stdout.write(
+      applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
+    );
+    if (owner && started !== undefined && config.KEYLEDGER_EVENT_KEYS) {
+      const { sealed, through } = await sealUnauthenticatedEvents(owner, new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS), { through: started });
+      process.stdout.write(
+        `sealed ${sealed} event(s) without a MAC at or below position ${through} (the store when this command started) in ${config.DATABASE_SCHEMA}\n`,
+      );
     }
+  } finally {
+    await owner?.destroy();
   }
 } catch (error) {
   process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
