@@ -7,10 +7,12 @@
 // verify (docs/operations.md, "Event authentication").
 import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
-import { createDataSource, sealUnauthenticatedEvents, storePosition } from '@keyledger/event-store';
+import { UnsealableStoreError, createDataSource, sealUnauthenticatedEvents, storePosition } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
 const SEAL_FLAG = '--seal-unauthenticated-events';
+/** Sealing refused because a hash chain does not verify (docs/operations.md#event-authentication); 1 is any other failure. */
+const UNSEALABLE_STORE_EXIT_CODE = 3;
 
 try {
   const unknown = process.argv.slice(2).filter((argument) => argument !== SEAL_FLAG);
@@ -38,6 +40,14 @@ try {
     await owner?.destroy();
   }
 } catch (error) {
-  process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
+  if (error instanceof UnsealableStoreError) {
+    // The operator's to investigate, not a bug: one line, and an exit code of its own.
+    process.stderr.write(
+      `migrate: ${error.message}; nothing was sealed. Find the rows with verifyEventChains (docs/operations.md#event-authentication), restore them from a backup, then run it again\n`,
+    );
+    process.exitCode = UNSEALABLE_STORE_EXIT_CODE;
+  } else {
+    process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }
