@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { ROOT_TENANT } from '@keyledger/contracts';
+import { PostgresEventStore } from '@keyledger/event-store';
 import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
 import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
@@ -48,7 +49,8 @@ describe('tenant key quota (real Postgres and NATS)', () => {
     );
     await projection.start();
     const deps = {
-      store: ctx.store,
+      // Events carry the test's time: the indexes forget keys by it (an expired key a month later).
+      store: new PostgresEventStore(ctx.appDb, ctx.auth, { clock: () => new Date(now) }),
       hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]),
       index,
       quota: new TenantKeyQuota(index, QUOTA),
