@@ -88,12 +88,7 @@ describe('hostile callers at the edge', () => {
       );
       return { calls: Number(row!.calls), rows: Number(row!.rows), minutes: Number(row!.minutes), widest: Number(row!.widest ?? 0) };
     };
-    const stored = await eventually(
-      'the flood counted by the auditor',
-      counted,
-      (c) => c.calls >= FLOOD_KEYS,
-      120_000,
-    );
+    const stored = await eventually('the flood counted by the auditor', counted, (c) => c.calls >= FLOOD_KEYS, 120_000);
     expect(stored.calls).toBe(FLOOD_KEYS);
     const [rateLimited] = await ctx.ownerDb.query<{ calls: string }[]>(`select sum(calls) as calls from usage_unknown_minutes where code = 'RATE_LIMITED'`);
     expect(Number(rateLimited!.calls)).toBe(FLOOD_KEYS - FLOOD_SOURCES * FAILED_LIMIT);
@@ -138,6 +133,20 @@ describe('hostile callers at the edge', () => {
     expect((await verify({ key, tenant: 'globex' })).code).toBe('NOT_FOUND');
   });
 
+  it('ignores an untrusted gRPC client’s relayed ip: the caller is the client, for the IP allowlist too', async () => {
+    const { key: elsewhere } = await issue({ ipAllowlist: ['203.0.113.7/32'] });
+    const { key: here } = await issue({ ipAllowlist: ['127.0.0.1/32'] });
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
+    try {
+      expect(await grpc.call('Verify', { key: elsewhere, ip: '203.0.113.7' })).toMatchObject({ valid: false, code: 'FORBIDDEN' });
+      expect(await grpc.call('Verify', { key: here, ip: '203.0.113.7' })).toMatchObject({ valid: true, code: 'VALID' });
+      // Not checked either: an untrusted client's ip is never read.
+      expect(await grpc.call('Verify', { key: here, ip: 'not an address' })).toMatchObject({ valid: true, code: 'VALID' });
+    } finally {
+      grpc.close();
+    }
+  });
+
   it('throttles an HTTP source that presents keys naming no key, whatever it presents next, and no other source', async () => {
     const { key } = await issue({});
     for (let i = 0; i < FAILED_LIMIT; i += 1) expect(await authorize(randomKey())).toMatchObject({ status: 401, code: 'NOT_FOUND' });
@@ -147,12 +156,12 @@ describe('hostile callers at the edge', () => {
     expect(await authorize('not even a key')).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
     // Another source, with the same key: unaffected.
     expect(await verify({ key, ip: '192.0.2.200' })).toMatchObject({ valid: true, code: 'VALID' });
-    // A gRPC client that relays no caller address is its own source: this same address, refused too;
-    // relaying another caller's address, it is that caller, who has failed nothing.
+    // A gRPC client is its own source, this same address, refused too: as it is no trusted proxy,
+    // relaying another caller's address does not make it that caller.
     const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
     try {
       expect(await grpc.call('Verify', { key })).toMatchObject({ valid: false, code: 'RATE_LIMITED' });
-      expect(await grpc.call('Verify', { key, ip: '192.0.2.201' })).toMatchObject({ valid: true, code: 'VALID' });
+      expect(await grpc.call('Verify', { key, ip: '192.0.2.201' })).toMatchObject({ valid: false, code: 'RATE_LIMITED' });
     } finally {
       grpc.close();
     }

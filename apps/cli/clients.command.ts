@@ -1,14 +1,15 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { busTopology, connectNats } from '@keyledger/event-bus';
 import type { BusNames } from '@keyledger/nats-auth';
-import { AUTH_FILES, NatsAuthError, NatsAuthStore, accountUpdateSubject, credsUserName } from '@keyledger/nats-auth';
+import { AUTH_FILES, NatsAuthError, NatsAuthStore, accountUpdateSubject, usableCredsUserName } from '@keyledger/nats-auth';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CliUsageError, isSystemError, findLocalAuthDir } from './nats-credentials.js';
 import { print } from './output.js';
+import { reportFailure } from './cli-errors.js';
 import Table from 'cli-table3';
 
 interface AuthOptions {
@@ -38,31 +39,49 @@ function namesOf(program: ProgramOptions, options: AuthOptions): BusNames {
   return busTopology(program.subjectPrefix, options.eventStream, options.usageStream);
 }
 
-/** Runs a `clients` action; a refused operation prints one line and exits 1, without a stack trace. */
+/** Runs a `clients` action; a failure prints one line and its exit code (`reportFailure`), without a stack trace. */
 function guarded<A extends unknown[]>(action: (...args: A) => Promise<void>) {
   return async (...args: A): Promise<void> => {
     try {
       await action(...args);
     } catch (error) {
-      if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError || isSystemError(error))) throw error;
-      process.stderr.write(`error: ${error.message}\n`);
-      process.exitCode = 1;
+      reportFailure(error);
     }
   };
+}
+
+/**
+ * The system account user's credentials, checked before anything is changed: a revocation
+ * recorded but impossible to push would leave the revoked client connected.
+ */
+function systemCredsOf(dir: string): { text: string; userName: string } {
+  const path = join(dir, AUTH_FILES.systemCreds);
+  const text = readFileSync(path, 'utf8');
+  const userName = usableCredsUserName(text);
+  if (userName === undefined)
+    throw new NatsAuthError(
+      'BAD_AUTH_STORE',
+      `${path} is not a usable NATS user credentials file: run keyledger nats-auth --auth-dir ${dir} init to write it again from the operator, then retry`,
+    );
+  return { text, userName };
 }
 
 /**
  * Tells running NATS servers about the account's new revocations, through the system account's
  * user: the server disconnects the revoked client at once and refuses it from then on.
  */
-async function pushAccount(program: ProgramOptions, dir: string, account: string, accountJwt: string): Promise<string | undefined> {
-  const systemCreds = readFileSync(join(dir, AUTH_FILES.systemCreds), 'utf8');
+async function pushAccount(
+  program: ProgramOptions,
+  systemCreds: { text: string; userName: string },
+  account: string,
+  accountJwt: string,
+): Promise<string | undefined> {
   let nc: NatsConnection | undefined;
   try {
     nc = await connectNats({
       servers: program.nats,
       name: 'keyledger-cli-revoke',
-      creds: { text: systemCreds, userName: credsUserName(systemCreds) ?? 'system' },
+      creds: systemCreds,
       timeoutMs: program.timeout,
     });
     const reply = (await nc.request(accountUpdateSubject(account), accountJwt, { timeout: program.timeout })).json<{
@@ -97,11 +116,31 @@ export function registerClientsCommand(program: Command): void {
       guarded(async (name: string, command: { allow: string[]; out?: string }) => {
         const options = clients.opts<AuthOptions>();
         const store = await NatsAuthStore.open(authDirOf(options), { create: false });
-        const creds = await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date());
-        if (command.out !== undefined) {
-          await writeFile(command.out, creds, { mode: 0o600, flag: 'wx' });
-          process.stdout.write(`wrote the credentials of client ${name} to ${command.out}\n`);
+        const out = command.out;
+        if (out !== undefined) {
+          // The file is written before the client is registered, and removed if the registration
+          // fails: never a registered client whose credentials went nowhere, nor the reverse.
+          let written = false;
+          const write = async (creds: string): Promise<void> => {
+            try {
+              await writeFile(out, creds, { mode: 0o600, flag: 'wx' });
+            } catch (error) {
+              const code = isSystemError(error) ? error.code : String(error);
+              throw new CliUsageError(
+                `cannot write the credentials to ${out} (${code}); client ${name} was not registered: give --out a new file in a writable folder`,
+              );
+            }
+            written = true;
+          };
+          try {
+            await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date(), write);
+          } catch (error) {
+            if (written) await rm(out, { force: true });
+            throw error;
+          }
+          process.stdout.write(`wrote the credentials of client ${name} to ${out}\n`);
         } else {
+          const creds = await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date());
           process.stdout.write(`# credentials of client ${name} (shown once; save as a .creds file, mode 0600)\n${creds}`);
         }
       }),
@@ -129,8 +168,9 @@ export function registerClientsCommand(program: Command): void {
       guarded(async (name: string) => {
         const dir = authDirOf(clients.opts<AuthOptions>());
         const store = await NatsAuthStore.open(dir, { create: false });
+        const systemCreds = systemCredsOf(dir);
         const { account, accountJwt } = await store.revokeClient(name, new Date());
-        const problem = await pushAccount(programOptions(), dir, account, accountJwt);
+        const problem = await pushAccount(programOptions(), systemCreds, account, accountJwt);
         if (problem !== undefined) {
           process.stderr.write(
             `error: client ${name} is revoked in ${dir} and the server configuration, but NATS at ${programOptions().nats} was not told (${problem}); run keyledger clients push when it is reachable\n`,
@@ -150,7 +190,7 @@ export function registerClientsCommand(program: Command): void {
         const dir = authDirOf(clients.opts<AuthOptions>());
         const store = await NatsAuthStore.open(dir, { create: false });
         const { account, accountJwt } = await store.accountClaims();
-        const problem = await pushAccount(programOptions(), dir, account, accountJwt);
+        const problem = await pushAccount(programOptions(), systemCredsOf(dir), account, accountJwt);
         if (problem !== undefined) throw new CliUsageError(`NATS at ${programOptions().nats} did not take the account update (${problem})`);
         process.stdout.write('NATS has the current revocations\n');
       }),

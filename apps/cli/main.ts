@@ -5,7 +5,7 @@ import { connectNats } from '@keyledger/event-bus';
 import type { CreditRefill, KeyPage, KeyView, RateLimit } from '@keyledger/contracts';
 import { MAX_KEYS_PER_PAGE } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
-import { CliApiError, KeyledgerClient } from './api-client.js';
+import { KeyledgerClient } from './api-client.js';
 import {
   collect,
   commaList,
@@ -33,7 +33,8 @@ import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
-import { CliUsageError, cliConnection } from './nats-credentials.js';
+import { cliConnection } from './nats-credentials.js';
+import { reportFailure } from './cli-errors.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
 const TRACE_EXPORT_WAIT_MS = 3000;
@@ -68,7 +69,7 @@ const program = new Command('keyledger')
   .addOption(new Option('--timeout <ms>', 'request timeout').default(10_000).argParser(Number))
   .showHelpAfterError();
 
-/** Runs an action with a connected client; API failures exit 1 with `error: CODE: message`. */
+/** Runs an action with a connected client; a failure is one line (`error: CODE: message` for the API's) and its exit code (`reportFailure`). */
 function withClient<A extends unknown[]>(action: (client: KeyledgerClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
   return async (...args: A): Promise<void> => {
     const options = program.opts<GlobalOptions>();
@@ -77,10 +78,7 @@ function withClient<A extends unknown[]>(action: (client: KeyledgerClient, optio
       nc = await connectNats(cliConnection(options));
       process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout, tracing), options, ...args)) ?? 0;
     } catch (error) {
-      process.stderr.write(
-        `error: ${error instanceof CliApiError || error instanceof CliUsageError ? error.message : error instanceof Error ? error.message : String(error)}\n`,
-      );
-      process.exitCode = 1;
+      reportFailure(error);
     } finally {
       await nc?.close();
     }
@@ -290,7 +288,12 @@ registerClientsCommand(program);
 registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Whatever an action let through is still one line, never a stack trace.
+  reportFailure(error);
+}
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);
 if (traceProblem !== undefined) {
   // The command's own outcome stands; its trace is given up, with the exporter's pending retries.

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { busTopology } from '@keyledger/event-bus';
-import { NatsAuthError, NatsAuthStore, PROGRAM_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
-import { CliUsageError, isSystemError, LOCAL_AUTH_DIR } from './nats-credentials.js';
+import { NatsAuthStore, PROGRAM_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
+import { LOCAL_AUTH_DIR } from './nats-credentials.js';
+import { reportFailure } from './cli-errors.js';
 
 interface NatsAuthOptions {
   readonly authDir: string;
@@ -33,9 +34,7 @@ export function registerNatsAuthCommand(program: Command): void {
       try {
         await action(...args);
       } catch (error) {
-        if (!(error instanceof NatsAuthError || error instanceof CliUsageError || error instanceof RangeError || isSystemError(error))) throw error;
-        process.stderr.write(`error: ${error.message}\n`);
-        process.exitCode = 1;
+        reportFailure(error);
       }
     };
 

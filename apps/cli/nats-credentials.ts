@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credsUserName } from '@keyledger/nats-auth';
+import { credsUserName, usableCredsUserName } from '@keyledger/nats-auth';
 import type { NatsConnectionOptions } from '@keyledger/event-bus';
 
 /** Where `npm start` keeps the local installation's NATS operator, users and the CLI's own creds. */
@@ -16,6 +16,11 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
 /** A CLI failure that is the user's to fix: printed as one line, exit 1. */
 export class CliUsageError extends Error {
   override readonly name = 'CliUsageError';
+}
+
+/** NATS credentials that cannot be used as they are (not a `.creds` file, or a seed that does not decode): exit 3. */
+export class UnusableCredentialsError extends Error {
+  override readonly name = 'UnusableCredentialsError';
 }
 
 /**
@@ -54,8 +59,11 @@ function readCreds(path: string): { text: string; userName: string } {
   } catch (error) {
     throw new CliUsageError(`cannot read the NATS credentials ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
-  const userName = credsUserName(text);
-  if (userName === undefined) throw new CliUsageError(`${path} is not a NATS user credentials file`);
+  const userName = usableCredsUserName(text);
+  if (userName === undefined)
+    throw new UnusableCredentialsError(
+      `${path} is not a usable NATS user credentials file (${credsUserName(text) === undefined ? 'no user JWT and seed' : 'its nkey seed does not decode'}): give the .creds file the user was issued, or ask for a new one (keyledger clients add)`,
+    );
   return { text, userName };
 }
 

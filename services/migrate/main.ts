@@ -13,10 +13,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig, serviceDatabaseLogins } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { busTopology, connectNats, ensureEventStreams, eventStreamSettings, natsConnectionSettings } from '@keyledger/event-bus';
-import { createDataSource, sealUnauthenticatedEvents } from '@keyledger/event-store';
+import { UnsealableStoreError, createDataSource, sealUnauthenticatedEvents, storePosition } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
 const SEAL_FLAG = '--seal-unauthenticated-events';
+/** Sealing refused because a hash chain does not verify (docs/operations.md#event-authentication); 1 is any other failure. */
+const UNSEALABLE_STORE_EXIT_CODE = 3;
 
 try {
   const unknown = process.argv.slice(2).filter((argument) => argument !== SEAL_FLAG);
@@ -25,25 +27,30 @@ try {
   const config = loadMigrateConfig({ ...process.env, DATABASE_URL: process.env['DATABASE_MIGRATION_URL'] ?? process.env['DATABASE_URL'] });
   if (seal && !config.KEYLEDGER_EVENT_KEYS) throw new ConfigError([`KEYLEDGER_EVENT_KEYS: is required with ${SEAL_FLAG}`]);
   const serviceLogins = serviceDatabaseLogins(config);
-  const applied = await migrateKeyledger({
-    url: config.DATABASE_URL,
-    schema: config.DATABASE_SCHEMA,
-    appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE,
-    serviceLogins,
-  });
-  process.stdout.write(
-    applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
-  );
-  if (serviceLogins) process.stdout.write(`service logins: ${serviceLogins.map((login) => `${login.login} (${login.role})`).join(', ')}\n`);
-  if (seal && config.KEYLEDGER_EVENT_KEYS) {
-    const owner = createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' });
-    await owner.initialize();
-    try {
-      const sealed = await sealUnauthenticatedEvents(owner, new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS));
-      process.stdout.write(`sealed ${sealed} event(s) without a MAC in ${config.DATABASE_SCHEMA}\n`);
-    } finally {
-      await owner.destroy();
+  const owner = seal
+    ? createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'keyledger-migrate' })
+    : undefined;
+  try {
+    // What sealing may vouch for: the rows stored when the command started, before anything else runs.
+    const started = owner ? await owner.initialize().then(() => storePosition(owner)) : undefined;
+    const applied = await migrateKeyledger({
+      url: config.DATABASE_URL,
+      schema: config.DATABASE_SCHEMA,
+      appRole: config.DATABASE_APP_ROLE || LEGACY_APP_ROLE,
+      serviceLogins,
+    });
+    process.stdout.write(
+      applied.length === 0 ? `schema ${config.DATABASE_SCHEMA} is up to date\n` : `applied to ${config.DATABASE_SCHEMA}: ${applied.join(', ')}\n`,
+    );
+    if (serviceLogins) process.stdout.write(`service logins: ${serviceLogins.map((login) => `${login.login} (${login.role})`).join(', ')}\n`);
+    if (owner && started !== undefined && config.KEYLEDGER_EVENT_KEYS) {
+      const { sealed, through } = await sealUnauthenticatedEvents(owner, new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS), { through: started });
+      process.stdout.write(
+        `sealed ${sealed} event(s) without a MAC at or below position ${through} (the store when this command started) in ${config.DATABASE_SCHEMA}\n`,
+      );
     }
+  } finally {
+    await owner?.destroy();
   }
   const nc = await connectNats(natsConnectionSettings(config, 'keyledger-migrate'));
   try {
@@ -54,6 +61,14 @@ try {
     await nc.close();
   }
 } catch (error) {
-  process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
+  if (error instanceof UnsealableStoreError) {
+    // The operator's to investigate, not a bug: one line, and an exit code of its own.
+    process.stderr.write(
+      `migrate: ${error.message}; nothing was sealed. Find the rows with verifyEventChains (docs/operations.md#event-authentication), restore them from a backup, then run it again\n`,
+    );
+    process.exitCode = UNSEALABLE_STORE_EXIT_CODE;
+  } else {
+    process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }

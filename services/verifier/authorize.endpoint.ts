@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { bearerToken } from '@keyledger/api-transport';
-import type { VerifyResult } from '@keyledger/contracts';
-import { MAX_VERIFY_COST } from '@keyledger/contracts';
-import type { IpRange } from '@keyledger/key-domain';
+import { bearerToken, toApiError } from '@keyledger/api-transport';
+import type { ApiErrorBody, VerifyResult } from '@keyledger/contracts';
+import { API_ERRORS, MAX_VERIFY_COST } from '@keyledger/contracts';
+import type { ClientAddress, IpRange } from '@keyledger/key-domain';
 import { clientAddress } from '@keyledger/key-domain';
 import type { VerifyService } from './verify.service.js';
 
@@ -44,15 +44,33 @@ const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFOR
  * `X-Real-IP` / `X-Forwarded-For`, `X-Keyledger-Cost` and `X-Keyledger-Tenant` only when the TCP
  * peer is one of `trustedProxies` (`clientAddress` in libs/key-domain); from any other peer the
  * caller is the peer, the cost is 1 and no tenant is expected, whatever the headers say.
- * Answers with an empty body and headers, as nginx auth_request expects.
+ * Answers with an empty body and headers, as nginx auth_request expects; a trusted proxy's
+ * caller that is not an IP address is a 400 INVALID_ARGUMENT (`X-Keyledger-Error`, JSON body).
  */
 export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
   const bearer = bearerToken(header(request, 'authorization'));
   const scope = header(request, 'x-required-scope');
-  const caller = clientAddress(
-    { peer: request.socket.remoteAddress, realIp: header(request, 'x-real-ip'), forwardedFor: header(request, 'x-forwarded-for') },
-    trustedProxies,
-  );
+  let caller: ClientAddress;
+  try {
+    caller = clientAddress(
+      { peer: request.socket.remoteAddress, realIp: header(request, 'x-real-ip'), forwardedFor: header(request, 'x-forwarded-for') },
+      trustedProxies,
+    );
+  } catch (error) {
+    // A trusted proxy asserting a caller that is not an address: a broken gateway, answered as the error it is.
+    const refusal = toApiError(error);
+    if (!refusal) throw error;
+    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } } satisfies ApiErrorBody);
+    response
+      .writeHead(API_ERRORS[refusal.code].http, {
+        'X-Keyledger-Error': refusal.code,
+        'Content-Type': 'application/json',
+        'Content-Length': String(Buffer.byteLength(body)),
+        'Cache-Control': 'no-store',
+      })
+      .end(body);
+    return;
+  }
   // An untrusted peer's cost header is ignored rather than refused: a direct caller pays the
   // default credit whatever it sends, so `X-Keyledger-Cost: 0` buys nothing, and a client that
   // always sends the header keeps working once a proxy stands in front of it.
@@ -95,7 +113,8 @@ export function serveAuthorizeFirst(server: Server, verification: VerifyService,
   const framework = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`))) return authorize(request, response, verification, trustedProxies);
+    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`)))
+      return authorize(request, response, verification, trustedProxies);
     for (const listener of framework) listener(request, response);
   });
 }

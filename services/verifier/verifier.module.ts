@@ -23,12 +23,11 @@ import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
 import type { UsageRecording } from '@keyledger/usage-recorder';
 import { usageRecording } from '@keyledger/usage-recorder';
 import { serveAuthorizeFirst } from './authorize.endpoint.js';
+import { TRUSTED_PROXIES } from './trusted-proxies.js';
 import { VerifyService } from './verify.service.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
 import { verifyNatsController } from './verify.nats-controller.js';
 
-/** VERIFIER_TRUSTED_PROXIES: the peers whose caller, cost and tenant headers `/v1/authorize` believes. */
-const TRUSTED_PROXIES = Symbol('TRUSTED_PROXIES');
 
 /** The verifier's usage recording, absent with USAGE_RECORDING=false. */
 const USAGE = Symbol('USAGE');

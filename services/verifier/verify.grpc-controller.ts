@@ -4,7 +4,10 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { KeyledgerV1, VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
+import type { ClientAddress, IpRange } from '@keyledger/key-domain';
+import { DomainError, clientAddress } from '@keyledger/key-domain';
 import { LOGGER } from '@keyledger/service-kit';
+import { TRUSTED_PROXIES } from './trusted-proxies.js';
 import { VerifyService } from './verify.service.js';
 
 const MALFORMED: KeyledgerV1.VerifyResponse = Object.freeze({ valid: false, code: 'MALFORMED', scopes: [], meta: {} });
@@ -35,13 +38,15 @@ function peerAddress(peer: string | undefined): string | undefined {
 
 /**
  * `keyledger.v1.VerifierService/Verify`: the verify result as a message, as over NATS. Any
- * bad request is answered MALFORMED, never with an error status.
+ * bad request is answered MALFORMED, never with an error status. The request's `ip` is believed
+ * only from a peer inside VERIFIER_TRUSTED_PROXIES; any other peer is the caller itself.
  */
 @Controller()
 export class VerifyGrpcController {
   constructor(
     @Inject(VerifyService) private readonly verification: VerifyService,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(TRUSTED_PROXIES) private readonly trustedProxies: readonly IpRange[],
   ) {}
 
   @GrpcMethod('VerifierService', 'Verify')
@@ -60,8 +65,17 @@ export class VerifyGrpcController {
     });
     if (!request.success) return MALFORMED;
     const { key, tenant, scopes, ip, env, cost } = request.data;
-    // The caller a gRPC client relays (`ip`), else the client itself: failed verifications are counted against it.
-    const result = this.verification.verify(key, { tenant, scopes, ip, environment: env }, 'grpc', cost, ip ?? peerAddress(call?.getPeer()));
+    // The caller a trusted client relays (`ip`), else the client itself, by the rule /v1/authorize
+    // applies to X-Real-IP: for allowlists, usage and the failed-verification throttle.
+    let caller: ClientAddress;
+    try {
+      caller = clientAddress({ peer: peerAddress(call?.getPeer()), realIp: ip, forwardedFor: undefined }, this.trustedProxies);
+    } catch (error) {
+      // Only a trusted client's relayed `ip` is checked, and one that is not an address is a bad request.
+      if (error instanceof DomainError) return MALFORMED;
+      throw error;
+    }
+    const result = this.verification.verify(key, { tenant, scopes, ip: caller.ip, environment: env }, 'grpc', cost, caller.ip);
     // `key` is on the logger's redaction list; this line proves it stays out of logs.
     if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
     return responseMessage(result);

@@ -29,6 +29,8 @@ export interface EventPayload extends GlobalPosition {
   readonly streamVersion: number;
   readonly type: string;
   readonly data: unknown;
+  /** When it was appended: a key projection's clock for forgetting long-dead keys. */
+  readonly occurredAt: string;
 }
 
 /**
@@ -221,6 +223,7 @@ export class PostgresEventStore {
         streamVersion: event.streamVersion,
         type: event.type,
         data: event.data,
+        occurredAt: event.occurredAt,
       })),
     };
   }

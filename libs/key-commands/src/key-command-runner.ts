@@ -1,5 +1,6 @@
 import type { AdminPermission, Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin, commandMetadata, seesTenant } from '@keyledger/admin-auth';
+import type { KeyEvent } from '@keyledger/contracts';
 import { ApiError, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
@@ -24,6 +25,13 @@ export interface AppendedPosition {
 export interface AppendedKey {
   readonly record: KeyRecord;
   readonly position: AppendedPosition | undefined;
+}
+
+/** A command's decision on a key, not yet appended: its events and the record they make. */
+export interface DecidedKey {
+  readonly keyId: string;
+  readonly events: readonly KeyEvent[];
+  readonly record: KeyRecord;
 }
 
 /** A stream that has no event yet: where a new key's KeyIssued goes. */
@@ -76,15 +84,25 @@ export class KeyCommandRunner {
   }
 
   /** Decides against a record already read and appends at its version: no read here. */
-  async decideAndAppend(command: KeyCommand, loaded: LoadedRecord, context: CommandContext): Promise<AppendedKey> {
+  decideAndAppend(command: KeyCommand, loaded: LoadedRecord, context: CommandContext): Promise<AppendedKey> {
+    return this.append(this.decide(command, loaded), loaded, context);
+  }
+
+  /** What a command on a record already read would record, and the record after it: nothing stored yet. */
+  decide(command: KeyCommand, loaded: LoadedRecord): DecidedKey {
     const events = decideKey(command, loaded.record, this.clock());
-    if (events.length === 0) return { record: loaded.record!, position: undefined };
+    return { keyId: command.keyId, events, record: events.reduce<KeyRecord | undefined>(evolveKey, loaded.record)! };
+  }
+
+  /** Appends a decision at the version its record was read at. */
+  async append(decided: DecidedKey, loaded: LoadedRecord, context: CommandContext): Promise<AppendedKey> {
+    if (decided.events.length === 0) return { record: decided.record, position: undefined };
     const metadata = commandMetadata(context, this.deps.systemActor);
     const result = await this.deps.store.append(
-      streamIdOf('key', command.keyId),
+      streamIdOf('key', decided.keyId),
       loaded.version,
-      events.map((event) => ({ type: event.type, data: event.data, metadata })),
+      decided.events.map((event) => ({ type: event.type, data: event.data, metadata })),
     );
-    return { record: events.reduce<KeyRecord | undefined>(evolveKey, loaded.record)!, position: result.events[result.events.length - 1] };
+    return { record: decided.record, position: result.events[result.events.length - 1] };
   }
 }

@@ -5,7 +5,7 @@ import { ApiError } from '@keyledger/contracts';
 import { retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
-import { DEFAULT_KEY_PREFIX } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX, keysAddedByChange } from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
@@ -93,18 +93,31 @@ export class KeyCommands {
         },
         context,
       );
-    const { record } = this.deps.quota ? await this.deps.quota.admit(request.tenant, 1, this.clock().getTime(), issue, () => keyId) : await issue();
+    const { record } = this.deps.quota
+      ? await this.deps.quota.admit(request.tenant, 1, this.clock().getTime(), issue, (added) => ({ keyId, version: added.record.version }))
+      : await issue();
     return { key: material.plaintext, keyId, view: this.view(record) };
   }
 
-  /** Changes a key's settings; admin scopes it adds must be the caller's own (`authorizeScopeGrant`). */
+  /**
+   * Changes a key's settings; admin scopes it adds must be the caller's own (`authorizeScopeGrant`).
+   * A new expiry that brings an expired key back takes a slot of its tenant's quota, as an issue does.
+   */
   async update(request: UpdateKeyRequest, context: CommandContext): Promise<KeyView> {
     const expiresAt = request.expiresAt === undefined ? undefined : request.expiresAt === null ? null : new Date(request.expiresAt);
     const command = { type: 'UpdateKey', ...request, expiresAt } as const;
     const { record } = await retryConflicts(async () => {
       const loaded = await this.runner.loadAuthorized(request.keyId, context.caller, 'write');
       if (request.scopes !== undefined) authorizeScopeGrant(context.caller, request.scopes, loaded.record.scopes);
-      return this.runner.decideAndAppend(command, loaded, context);
+      const decided = this.runner.decide(command, loaded);
+      const append = () => this.runner.append(decided, loaded, context);
+      const now = this.clock().getTime();
+      return this.deps.quota
+        ? this.deps.quota.admit(loaded.record.tenant, keysAddedByChange(loaded.record, decided.record, now), now, append, (added) => ({
+            keyId: request.keyId,
+            version: added.record.version,
+          }))
+        : append();
     });
     return this.view(record);
   }

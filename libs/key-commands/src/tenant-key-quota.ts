@@ -3,7 +3,13 @@ import type { KeyIndex } from '@keyledger/key-projection';
 
 /** A key this process is adding, or added and its projection has not applied yet. */
 interface PendingKey {
-  keyId?: string;
+  added?: AddedKey;
+}
+
+/** Where a key that took a slot was recorded: the projection counts it once it holds this version of the key. */
+export interface AddedKey {
+  readonly keyId: string;
+  readonly version: number;
 }
 
 /**
@@ -33,10 +39,11 @@ export class TenantKeyQuota {
   ) {}
 
   /**
-   * Runs `add`, which adds `adding` live keys to the tenant (0 or 1) and answers the id of the
-   * key it issued, if the tenant has room: else TENANT_KEY_QUOTA_EXCEEDED and `add` never runs.
+   * Runs `add`, which adds `adding` live keys to the tenant (0 or 1: a key issued, or an expired
+   * one brought back) and answers which key and version took the slot, if the tenant has room:
+   * else TENANT_KEY_QUOTA_EXCEEDED and `add` never runs.
    */
-  async admit<T>(tenant: string, adding: 0 | 1, now: number, add: () => Promise<T>, keyIdOf: (added: T) => string): Promise<T> {
+  async admit<T>(tenant: string, adding: 0 | 1, now: number, add: () => Promise<T>, addedKeyOf: (added: T) => AddedKey): Promise<T> {
     if (adding === 0) return add();
     const pending = this.pendingOf(tenant);
     // Unrevoked keys are a bound known at once; expired ones are counted out only near the quota.
@@ -46,7 +53,7 @@ export class TenantKeyQuota {
     pending.add(key);
     try {
       const added = await add();
-      key.keyId = keyIdOf(added);
+      key.added = addedKeyOf(added);
       return added;
     } catch (error) {
       // Nothing added, or (a commit whose answer was lost) something the projection will count when it applies it.
@@ -59,7 +66,8 @@ export class TenantKeyQuota {
   private pendingOf(tenant: string): Set<PendingKey> {
     let pending = this.pending.get(tenant);
     if (!pending) this.pending.set(tenant, (pending = new Set()));
-    for (const key of pending) if (key.keyId !== undefined && this.index.get(key.keyId)) pending.delete(key);
+    // A key brought back is held already, expired: it is counted once the projection has its new version.
+    for (const key of pending) if (key.added && (this.index.get(key.added.keyId)?.version ?? 0) >= key.added.version) pending.delete(key);
     return pending;
   }
 }

@@ -38,7 +38,7 @@ describe('TenantKeyQuota', () => {
         1,
         NOW,
         () => Promise.resolve(keyId),
-        (id) => id,
+        (id) => ({ keyId: id, version: 1 }),
       );
     await add('key_1');
     await add('key_2');
@@ -60,7 +60,7 @@ describe('TenantKeyQuota', () => {
         1,
         NOW,
         () => gate.then(() => `key_${n}`),
-        (id) => id,
+        (id) => ({ keyId: id, version: 1 }),
       ),
     );
     release();
@@ -70,14 +70,22 @@ describe('TenantKeyQuota', () => {
 
   it('gives back the slot of an add that failed, and never refuses an add of no key', async () => {
     const quota = new TenantKeyQuota(new KeyIndex(), 1);
-    await expect(quota.admit('acme', 1, NOW, () => Promise.reject(new Error('store down')), String)).rejects.toThrow('store down');
+    await expect(
+      quota.admit(
+        'acme',
+        1,
+        NOW,
+        () => Promise.reject(new Error('store down')),
+        (id: string) => ({ keyId: id, version: 1 }),
+      ),
+    ).rejects.toThrow('store down');
     expect(
       await quota.admit(
         'acme',
         1,
         NOW,
         () => Promise.resolve('key_1'),
-        (id) => id,
+        (id) => ({ keyId: id, version: 1 }),
       ),
     ).toBe('key_1');
     expect(
@@ -86,7 +94,7 @@ describe('TenantKeyQuota', () => {
         0,
         NOW,
         () => Promise.resolve('key_2'),
-        (id) => id,
+        (id) => ({ keyId: id, version: 1 }),
       ),
     ).toBe('key_2');
     // Another tenant has slots of its own.
@@ -96,7 +104,7 @@ describe('TenantKeyQuota', () => {
         1,
         NOW,
         () => Promise.resolve('key_3'),
-        (id) => id,
+        (id) => ({ keyId: id, version: 1 }),
       ),
     ).toBe('key_3');
   });

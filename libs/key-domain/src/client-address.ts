@@ -1,3 +1,4 @@
+import { DomainError } from './domain-error.js';
 import type { IpRange } from './ip-allowlist.js';
 import { canonicalIp, ipAllowed, parseIp } from './ip-allowlist.js';
 
@@ -37,22 +38,32 @@ export function isTrustedAddress(ranges: readonly IpRange[], address: string | u
  * trusted proxy: every proxy appends the address it was called from, so the entries right of the
  * first untrusted one were written by trusted proxies, and those left of it by whoever the
  * client is, who may have written anything. When every entry is a trusted proxy, the left-most.
- * An entry that is not an address ends the walk and is the caller (an IP allowlist refuses it).
+ * A value a trusted proxy asserts that is not an IP address (`X-Real-IP`, or an `X-Forwarded-For`
+ * entry the walk reaches) is a broken proxy, not a caller: INVALID_ARGUMENT, nothing believed.
+ * Entries left of the caller are never read, so what a client wrote there cannot fail a request.
  */
 export function clientAddress(origin: RequestOrigin, trustedProxies: readonly IpRange[]): ClientAddress {
   const peer = canonical(origin.peer);
   if (!isTrustedAddress(trustedProxies, origin.peer)) return { ip: peer, viaTrustedProxy: false };
   const realIp = origin.realIp?.trim();
-  if (realIp) return { ip: canonical(realIp), viaTrustedProxy: true };
+  if (realIp) return { ip: assertedAddress(realIp, 'X-Real-IP'), viaTrustedProxy: true };
   const hops = origin.forwardedFor?.split(',') ?? [];
   let caller: string | undefined;
   for (let i = hops.length - 1; i >= Math.max(0, hops.length - MAX_FORWARDED_HOPS); i -= 1) {
     const hop = hops[i]!.trim();
     if (hop === '') continue;
-    caller = hop;
-    if (!isTrustedAddress(trustedProxies, hop)) break;
+    caller = assertedAddress(hop, 'X-Forwarded-For');
+    if (!isTrustedAddress(trustedProxies, caller)) break;
   }
-  return { ip: caller === undefined ? peer : canonical(caller), viaTrustedProxy: true };
+  return { ip: caller ?? peer, viaTrustedProxy: true };
+}
+
+/** A trusted proxy's claim of an address, canonical; INVALID_ARGUMENT naming where it came from when it is not one. */
+function assertedAddress(text: string, source: string): string {
+  const ip = canonicalIp(text);
+  // The value itself is left out: it is whatever reached the proxy, and may be anything.
+  if (ip === undefined) throw new DomainError('INVALID_ARGUMENT', `${source} from a trusted proxy is not an IP address`);
+  return ip;
 }
 
 /** An address in its canonical text (`::ffff:10.0.0.1` is `10.0.0.1`); anything else as it came. */

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
+import type { RequestOrigin } from './client-address.js';
 import { clientAddress, isTrustedAddress } from './client-address.js';
+import { DomainError } from './domain-error.js';
 import type { IpRange } from './ip-allowlist.js';
 import { parseCidr } from './ip-allowlist.js';
 
@@ -19,8 +21,14 @@ describe('clientAddress', () => {
   });
 
   it('gives a dual-stack peer its IPv4 address, and matches it against IPv4 proxies', () => {
-    expect(clientAddress({ peer: '::ffff:198.51.100.9', realIp: undefined, forwardedFor: undefined }, [])).toEqual({ ip: '198.51.100.9', viaTrustedProxy: false });
-    expect(clientAddress({ peer: '::ffff:10.0.0.2', realIp: '203.0.113.5', forwardedFor: undefined }, PROXIES)).toEqual({ ip: '203.0.113.5', viaTrustedProxy: true });
+    expect(clientAddress({ peer: '::ffff:198.51.100.9', realIp: undefined, forwardedFor: undefined }, [])).toEqual({
+      ip: '198.51.100.9',
+      viaTrustedProxy: false,
+    });
+    expect(clientAddress({ peer: '::ffff:10.0.0.2', realIp: '203.0.113.5', forwardedFor: undefined }, PROXIES)).toEqual({
+      ip: '203.0.113.5',
+      viaTrustedProxy: true,
+    });
   });
 
   it('takes X-Real-IP from a trusted proxy first', () => {
@@ -37,8 +45,18 @@ describe('clientAddress', () => {
     expect(clientAddress({ peer: '10.0.0.2', realIp: '', forwardedFor: ' , ' }, PROXIES).ip).toBe('10.0.0.2');
   });
 
-  it('stops at an entry that is not an address: it becomes the caller, which no allowlist admits', () => {
-    expect(clientAddress({ peer: '10.0.0.2', realIp: undefined, forwardedFor: '203.0.113.5, unknown, 10.0.0.3' }, PROXIES).ip).toBe('unknown');
+  it('refuses a trusted proxy’s X-Real-IP or reached X-Forwarded-For entry that is not an address with INVALID_ARGUMENT, naming the header and not the value', () => {
+    const refusal = (origin: Omit<RequestOrigin, 'peer'>) => () => clientAddress({ peer: '10.0.0.2', ...origin }, PROXIES);
+    for (const garbage of ['unknown', '999.1.1.1', '10.0.0.1/8', '<script>', '1.2.3.4:80', 'x'.repeat(200)]) {
+      expect(refusal({ realIp: garbage, forwardedFor: undefined })).toThrow(
+        new DomainError('INVALID_ARGUMENT', 'X-Real-IP from a trusted proxy is not an IP address'),
+      );
+      expect(refusal({ realIp: undefined, forwardedFor: `203.0.113.5, ${garbage}, 10.0.0.3` })).toThrow(
+        new DomainError('INVALID_ARGUMENT', 'X-Forwarded-For from a trusted proxy is not an IP address'),
+      );
+    }
+    // What lies left of the caller was written by the client and is never read.
+    expect(clientAddress({ peer: '10.0.0.2', realIp: undefined, forwardedFor: 'unknown, 203.0.113.5, 10.0.0.3' }, PROXIES).ip).toBe('203.0.113.5');
   });
 
   it('never lets an untrusted peer choose its address, whatever the headers (property)', () => {
@@ -53,11 +71,16 @@ describe('clientAddress', () => {
 
   it('never answers a trusted proxy from the forwarded chain when an untrusted hop lies right of it (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.ipV4(), { maxLength: 5 }), fc.ipV4(), fc.array(fc.constantFrom('10.1.2.3', '10.9.9.9'), { maxLength: 5 }), (forged, client, proxies) => {
-        fc.pre(!isTrustedAddress(PROXIES, client));
-        const forwardedFor = [...forged, client, ...proxies].join(', ');
-        return clientAddress({ peer: '10.0.0.1', realIp: undefined, forwardedFor }, PROXIES).ip === client;
-      }),
+      fc.property(
+        fc.array(fc.ipV4(), { maxLength: 5 }),
+        fc.ipV4(),
+        fc.array(fc.constantFrom('10.1.2.3', '10.9.9.9'), { maxLength: 5 }),
+        (forged, client, proxies) => {
+          fc.pre(!isTrustedAddress(PROXIES, client));
+          const forwardedFor = [...forged, client, ...proxies].join(', ');
+          return clientAddress({ peer: '10.0.0.1', realIp: undefined, forwardedFor }, PROXIES).ip === client;
+        },
+      ),
     );
   });
 });

@@ -7,6 +7,7 @@ export * from './client-address.js';
 export * from './failed-verify-throttle.js';
 export * from './key-status.js';
 export * from './key-quota.js';
+export * from './key-retention.js';
 export * from './key-record.js';
 export * from './key-decider.js';
 export * from './verify-decision.js';

@@ -12,6 +12,7 @@ import { normaliseRateLimits } from './rate-limits.js';
 import { creditPeriodStart, recordCredits, remainingCredits } from './credits.js';
 import { graceEnd } from './rotation.js';
 import { quietGraceDecision } from './quiet-grace.js';
+import { KEY_RETENTION_MS, mayBringBack } from './key-retention.js';
 
 /** Issue a new key. The caller has generated the key and computed its digest and hint. */
 export interface IssueKey {
@@ -288,6 +289,12 @@ export function decideKey(command: KeyCommand, record: KeyRecord | undefined, no
   switch (command.type) {
     case 'UpdateKey':
       if (status === 'revoked') refuse();
+      // Every key index has forgotten it by now: brought back, it would verify nowhere.
+      if (status === 'expired' && command.expiresAt !== undefined && !mayBringBack(record.expiresAt, now.getTime()))
+        throw new DomainError(
+          'INVALID_TRANSITION',
+          `cannot bring key ${command.keyId} back: it expired more than ${KEY_RETENTION_MS / 86_400_000} days ago and is forgotten; issue a new key`,
+        );
       return decideUpdate(command, record, now);
     case 'TopUpCredits':
       if (status === 'revoked') refuse();

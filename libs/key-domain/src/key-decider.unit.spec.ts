@@ -2,6 +2,7 @@ import type { KeyEvent } from '@keyledger/contracts';
 import { DomainError } from './domain-error.js';
 import type { IssueKey, KeyCommand, RotateKey } from './key-decider.js';
 import { decideKey, replacementOf } from './key-decider.js';
+import { KEY_RETENTION_MS } from './key-retention.js';
 import { statusAt } from './key-status.js';
 import type { KeyRecord } from './key-record.js';
 import { evolveKey } from './key-record.js';
@@ -93,6 +94,19 @@ describe('key decider', () => {
     const later = new Date('2026-01-03T00:00:00Z');
     expect(codeOf(() => decideKey({ type: 'SuspendKey', keyId }, record, later))).toBe('INVALID_TRANSITION');
     expect(decideKey({ type: 'RevokeKey', keyId, reason: 'cleanup' }, record, later)).toHaveLength(1);
+  });
+
+  it('brings an expired key back by a new expiry within its retention, and refuses once the key indexes have forgotten it', () => {
+    const expiry = new Date('2026-01-02T00:00:00Z');
+    const { record } = run([{ ...issue, expiresAt: expiry }]);
+    const within = new Date(expiry.getTime() + KEY_RETENTION_MS - 1);
+    const beyond = new Date(expiry.getTime() + KEY_RETENTION_MS);
+    const bringBack = (at: Date) => ({ type: 'UpdateKey', keyId, expiresAt: new Date(at.getTime() + 86_400_000) }) as const;
+    expect(decideKey(bringBack(within), record, within)).toHaveLength(1);
+    expect(codeOf(() => decideKey(bringBack(beyond), record, beyond))).toBe('INVALID_TRANSITION');
+    expect(codeOf(() => decideKey({ type: 'UpdateKey', keyId, expiresAt: null }, record, beyond))).toBe('INVALID_TRANSITION');
+    // Other changes bring nothing back and stay allowed.
+    expect(decideKey({ type: 'UpdateKey', keyId, name: 'old' }, record, beyond)).toHaveLength(1);
   });
 
   describe('rotation', () => {

@@ -1,4 +1,5 @@
 import { DomainError } from './domain-error.js';
+import type { KeyRecord } from './key-record.js';
 import type { RecordedKeyStatus } from './key-status.js';
 import { statusAt } from './key-status.js';
 
@@ -20,6 +21,16 @@ export function takesQuotaSlot(status: RecordedKeyStatus, expiresAt: number | un
  */
 export function keysAddedByRotation(emergency: boolean): 0 | 1 {
   return emergency ? 0 : 1;
+}
+
+/**
+ * Live keys a change of one key adds to its tenant at `now`: one when the key took no slot
+ * before and takes one after (an update that moves an expired key's expiry into the future, or
+ * removes it, brings the key back), else none. Every command that may bring a key back is
+ * counted through here, so a tenant cannot grow past its quota by reviving keys.
+ */
+export function keysAddedByChange(before: Pick<KeyRecord, 'status' | 'expiresAt'>, after: Pick<KeyRecord, 'status' | 'expiresAt'>, now: number): 0 | 1 {
+  return !takesQuotaSlot(before.status, before.expiresAt, now) && takesQuotaSlot(after.status, after.expiresAt, now) ? 1 : 0;
 }
 
 /**

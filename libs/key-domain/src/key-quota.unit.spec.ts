@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DomainError } from './domain-error.js';
-import { checkTenantKeyQuota, keysAddedByRotation, takesQuotaSlot } from './key-quota.js';
+import { checkTenantKeyQuota, keysAddedByChange, keysAddedByRotation, takesQuotaSlot } from './key-quota.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
 
@@ -17,6 +17,16 @@ describe('tenant key quota', () => {
   it('adds one key by a rotation with a grace, none by an emergency rotation', () => {
     expect(keysAddedByRotation(false)).toBe(1);
     expect(keysAddedByRotation(true)).toBe(0);
+  });
+
+  it('adds one key by a change that brings an expired key back, none by any other change', () => {
+    const expired = { status: 'active', expiresAt: NOW - 1 } as const;
+    expect(keysAddedByChange(expired, { status: 'active', expiresAt: NOW + 1 }, NOW)).toBe(1);
+    expect(keysAddedByChange(expired, { status: 'active', expiresAt: undefined }, NOW)).toBe(1);
+    expect(keysAddedByChange({ status: 'suspended', expiresAt: NOW - 1 }, { status: 'suspended', expiresAt: NOW + 1 }, NOW)).toBe(1);
+    expect(keysAddedByChange(expired, expired, NOW)).toBe(0);
+    expect(keysAddedByChange({ status: 'active', expiresAt: NOW + 1 }, { status: 'active', expiresAt: undefined }, NOW)).toBe(0);
+    expect(keysAddedByChange({ status: 'revoked', expiresAt: undefined }, { status: 'revoked', expiresAt: undefined }, NOW)).toBe(0);
   });
 
   it('refuses exactly the commands that would take a tenant beyond its quota, with TENANT_KEY_QUOTA_EXCEEDED', () => {

@@ -5,14 +5,16 @@ import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
  * Bumped whenever the layout below changes, and whenever the index learns a key event it used
  * to skip: a snapshot of another format is not read. A writer that did not know an event still
  * moved its position past it, so its snapshot would hide that event from a newer reader for
- * good (2: KeyGraceEnded ends a grace early; the incident events count in a key's version).
+ * good (2: KeyGraceEnded ends a grace early; the incident events count in a key's version; 3: each
+ * revoked key's revocation time and the index's clock, by which keys are forgotten).
  * Optional fields added to the extras (JSON in the header) alone do not change it: an older
  * snapshot reads them as absent.
  */
-export const KEY_INDEX_SNAPSHOT_FORMAT = 2;
+export const KEY_INDEX_SNAPSHOT_FORMAT = 3;
 const MAGIC = 0x4b4c5831; // "KLX1"
 
-type NumericColumn = 'tenants' | 'owners' | 'prefixes' | 'scopes' | 'versions' | 'pepperVersions' | 'hintTails' | 'expiries' | 'statuses' | 'environments';
+type NumericColumn =
+  'tenants' | 'owners' | 'prefixes' | 'scopes' | 'versions' | 'pepperVersions' | 'hintTails' | 'expiries' | 'statuses' | 'environments' | 'revokedAts';
 /** Fixed-width columns in file order, with their element type. */
 const COLUMNS: readonly [NumericColumn, Int32ArrayConstructor | Float64ArrayConstructor | Uint8ArrayConstructor][] = [
   ['tenants', Int32Array],
@@ -25,6 +27,7 @@ const COLUMNS: readonly [NumericColumn, Int32ArrayConstructor | Float64ArrayCons
   ['expiries', Float64Array],
   ['statuses', Uint8Array],
   ['environments', Uint8Array],
+  ['revokedAts', Float64Array],
 ];
 
 interface SnapshotHeader {
@@ -33,6 +36,8 @@ interface SnapshotHeader {
   readonly strings: readonly string[];
   readonly scopeLists: readonly (readonly string[])[];
   readonly extras: readonly (readonly [number, Omit<KeyExtras, 'ipRanges'>])[];
+  /** The index's clock (epoch ms). */
+  readonly clock: number;
 }
 
 /** Thrown for bytes that are not a key index snapshot of this format. */
@@ -55,13 +60,17 @@ export function encodeKeyIndex(index: KeyIndex): Buffer {
     scopeLists: columns.scopeLists,
     // Parsed ranges are rebuilt from the allowlist on load.
     extras: columns.extras.map(([slot, { ipRanges: _ranges, ...rest }]) => [slot, rest] as const),
+    clock: columns.clock ?? 0,
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeUInt32LE(MAGIC, 0);
   prefix.writeUInt32LE(headerBytes.length, 4);
   const parts: Uint8Array[] = [prefix, headerBytes, columns.digests];
-  for (const [name] of COLUMNS) parts.push(new Uint8Array(columns[name].buffer, columns[name].byteOffset, columns[name].byteLength));
+  for (const [name] of COLUMNS) {
+    const column = columns[name] ?? new Float64Array(columns.keyIds.length).fill(Number.NaN);
+    parts.push(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
+  }
   return Buffer.concat(parts);
 }
 
@@ -92,6 +101,7 @@ export function decodeKeyIndex(bytes: Buffer, into: KeyIndex): void {
     extras: header.extras.map(([slot, extras]) => [slot, { ...extras, ipRanges: allowlistRanges(extras.ipAllowlist) }] as const),
     digests,
     ...numeric,
+    clock: Number.isFinite(header.clock) ? header.clock : 0,
   } as KeyIndexColumns;
   into.restore(columns);
 }

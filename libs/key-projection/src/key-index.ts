@@ -1,6 +1,7 @@
 import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
 import type { CreditState, IpRange, KeyEnvironment, KeyRecord, KeyRotation, RecordedKeyStatus } from '@keyledger/key-domain';
-import { KEY_ENVIRONMENTS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey, takesQuotaSlot } from '@keyledger/key-domain';
+import { KEY_ENVIRONMENTS, KEY_RETENTION_MS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey, retainedUntil, takesQuotaSlot } from '@keyledger/key-domain';
+import { timeOfPrefixedId } from '@keyledger/ids';
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
 
@@ -27,6 +28,13 @@ const NOT_PACKED = -1;
 const BUILT_RECORDS = 4096;
 const NO_SLOT = -1;
 const REVOKED = RECORDED_KEY_STATUSES.indexOf('revoked');
+/** Forgotten keys are swept out when the events' time enters a new hour: a few scans a day, not one per event. */
+export const KEY_SWEEP_INTERVAL_MS = 3_600_000;
+/**
+ * A key is swept out this long after its retention ends, by the events' time: an event decided
+ * just before the end (the decider's own clock) and stored a moment later is still applied.
+ */
+export const KEY_EVICTION_MARGIN_MS = 3_600_000;
 
 /** What few keys have: kept aside so the many keys without them pay nothing. */
 export interface KeyExtras {
@@ -63,6 +71,10 @@ export interface KeyIndexColumns {
   readonly expiries: Float64Array;
   readonly statuses: Uint8Array;
   readonly environments: Uint8Array;
+  /** When each revoked key was revoked (epoch ms; NaN when not revoked, or not known). Absent: none known. */
+  readonly revokedAts?: Float64Array;
+  /** The newest event time the index has applied (epoch ms; 0 before any): its clock for forgetting keys. */
+  readonly clock?: number;
 }
 
 /** An event of a key arrived while an earlier one of the same key was never applied. */
@@ -82,14 +94,19 @@ export class KeyVersionGapError extends Error {
  * are applied in stream-version order; a repeated event is ignored, so replays and
  * redeliveries are harmless.
  *
+ * A key revoked or expired more than KEY_RETENTION_MS ago is forgotten (`retainedUntil`), so
+ * memory holds the live keys and a month of dead ones, not every key ever issued. The index's
+ * clock is the time of the newest event it applied, never the wall clock: the same events give
+ * the same index, whether applied live, replayed from the store or restored from a snapshot.
+ *
  * Held column by column (a typed array per field, repeated values interned, 32-byte digests
  * in a DigestTable) rather than as an object per key: at a million keys an object graph
  * costs about 500 bytes a key, the columns under 200. A KeyRecord is built on demand.
  */
 export class KeyIndex {
-  private readonly digests = new DigestTable();
+  private digests = new DigestTable();
   private readonly slotsById = new Map<string, number>();
-  private readonly extras = new Map<number, KeyExtras>();
+  private extras = new Map<number, KeyExtras>();
   /**
    * Built records of recently read keys: a busy key is read again and again, and building
    * its record each time would cost more than finding it. Bounded, so memory stays columnar.
@@ -115,6 +132,12 @@ export class KeyIndex {
   private environments = new Uint8Array(1024);
   /** The hint's last four characters packed 7 bits each, or NOT_PACKED. */
   private hintTails = new Int32Array(1024);
+  /** When each key was revoked (epoch ms), from its KeyRevoked's time; NaN when not revoked or not known. */
+  private revokedAts = new Float64Array(1024).fill(Number.NaN);
+  /** The newest event time applied (epoch ms). */
+  private clock = 0;
+  /** The sweep boundary last swept (epoch ms, a multiple of KEY_SWEEP_INTERVAL_MS). */
+  private sweptAt = 0;
   /** Keys not revoked, by interned tenant: an upper bound of a tenant's live keys, kept without a scan. */
   private readonly unrevokedByTenant = new Map<number, number>();
 
@@ -141,6 +164,8 @@ export class KeyIndex {
       expiries: this.expiries.subarray(0, count),
       statuses: this.statuses.subarray(0, count),
       environments: this.environments.subarray(0, count),
+      revokedAts: this.revokedAts.subarray(0, count),
+      clock: this.clock,
     };
   }
 
@@ -165,6 +190,10 @@ export class KeyIndex {
     this.expiries.set(columns.expiries);
     this.statuses.set(columns.statuses);
     this.environments.set(columns.environments);
+    if (columns.revokedAts) this.revokedAts.set(columns.revokedAts);
+    this.clock = columns.clock ?? 0;
+    // Every boundary up to the clock's was swept by the index the snapshot was taken of.
+    this.sweptAt = sweepBoundary(this.clock);
     for (let slot = 0; slot < count; slot += 1) if (this.statuses[slot] !== REVOKED) this.countUnrevoked(this.tenants[slot]!, 1);
   }
 
@@ -228,14 +257,24 @@ export class KeyIndex {
    * stop. CreditsConsumed events (one verifier's stream, many keys) carry no key version: the
    * caller applies each once, in store order.
    */
-  apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
-    if (event.type === 'CreditsConsumed') return this.consume(event.data as CreditsConsumedData);
+  apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'> & { readonly occurredAt?: string }): boolean {
+    const at = event.occurredAt === undefined ? Number.NaN : Date.parse(event.occurredAt);
+    if (at > this.clock) this.clock = at;
+    const applied = event.type === 'CreditsConsumed' ? this.consume(event.data as CreditsConsumedData) : this.applyKeyEvent(event, at);
+    this.sweepIfDue();
+    return applied;
+  }
+
+  private applyKeyEvent(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>, at: number): boolean {
     if (!KEY_EVENTS.has(event.type)) return false;
     // Authenticated and checked against its schema by the reader (the store, or the bus's reader).
     const keyEvent = { type: event.type, data: event.data } as KeyEvent;
     const slot = this.slotsById.get(keyEvent.data.keyId);
     const expected = slot === undefined ? 1 : this.versions[slot]! + 1;
     if (event.streamVersion < expected) return false;
+    // A key made at least KEY_RETENTION_MS ago (its id says when) may have been forgotten: its
+    // later events (a leak report, a revocation of an expired key) change nothing that verifies.
+    if (slot === undefined && event.streamVersion > 1 && this.mayHaveForgotten(keyEvent.data.keyId)) return false;
     if (event.streamVersion > expected) throw new KeyVersionGapError(keyEvent.data.keyId, expected, event.streamVersion);
     const next = evolveKey(slot === undefined ? undefined : this.recordAt(slot), keyEvent);
     if (!next) return false;
@@ -245,8 +284,75 @@ export class KeyIndex {
     if (slot === undefined) this.add(next);
     else this.write(slot, next);
     const isUnrevoked = next.status !== 'revoked';
-    if (wasUnrevoked !== isUnrevoked) this.countUnrevoked(this.tenants[this.slotsById.get(next.keyId)!]!, isUnrevoked ? 1 : -1);
+    const written = this.slotsById.get(next.keyId)!;
+    if (wasUnrevoked !== isUnrevoked) this.countUnrevoked(this.tenants[written]!, isUnrevoked ? 1 : -1);
+    if (wasUnrevoked && !isUnrevoked) this.revokedAts[written] = at;
     return true;
+  }
+
+  /** True when a key not held may be one this index forgot: made at least KEY_RETENTION_MS before its clock. */
+  private mayHaveForgotten(keyId: string): boolean {
+    const madeAt = timeOfPrefixedId(keyId);
+    return madeAt !== undefined && madeAt + KEY_RETENTION_MS <= this.clock;
+  }
+
+  /** Once the clock enters a new sweep interval, forgets every key whose retention (and margin) ended by its start. */
+  private sweepIfDue(): void {
+    const boundary = sweepBoundary(this.clock);
+    if (boundary <= this.sweptAt) return;
+    this.sweptAt = boundary;
+    this.forgetUntil(boundary - KEY_EVICTION_MARGIN_MS);
+  }
+
+  private forgettable(slot: number, limit: number): boolean {
+    const expiry = this.expiries[slot]!;
+    const revokedAt = this.revokedAts[slot]!;
+    const until = retainedUntil(
+      RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
+      Number.isNaN(expiry) ? undefined : expiry,
+      Number.isNaN(revokedAt) ? undefined : revokedAt,
+    );
+    return until !== undefined && until <= limit;
+  }
+
+  /**
+   * Removes every key retained until `limit` or earlier, keeping the others in the order they
+   * were added (slots are renumbered, the digest table rebuilt): a scan of the columns, and a
+   * rebuild only when some key goes.
+   */
+  private forgetUntil(limit: number): void {
+    const count = this.keyIds.length;
+    let first = 0;
+    while (first < count && !this.forgettable(first, limit)) first += 1;
+    if (first === count) return;
+    const digests = new DigestTable();
+    const extras = new Map<number, KeyExtras>();
+    let kept = 0;
+    for (let slot = 0; slot < count; slot += 1) {
+      const keyId = this.keyIds[slot]!;
+      if (slot >= first && this.forgettable(slot, limit)) {
+        this.slotsById.delete(keyId);
+        if (this.statuses[slot] !== REVOKED) this.countUnrevoked(this.tenants[slot]!, -1);
+        continue;
+      }
+      digests.add(kept, this.digests.digestOf(slot));
+      const slotExtras = this.extras.get(slot);
+      if (slotExtras) extras.set(kept, slotExtras);
+      if (kept !== slot) {
+        this.keyIds[kept] = keyId;
+        this.slotsById.set(keyId, kept);
+        for (const column of [this.tenants, this.owners, this.prefixes, this.scopes, this.versions, this.pepperVersions, this.hintTails])
+          column[kept] = column[slot]!;
+        for (const column of [this.expiries, this.revokedAts]) column[kept] = column[slot]!;
+        for (const column of [this.statuses, this.environments]) column[kept] = column[slot]!;
+      }
+      kept += 1;
+    }
+    this.keyIds.length = kept;
+    this.revokedAts.fill(Number.NaN, kept);
+    this.digests = digests;
+    this.extras = extras;
+    this.builtSlots.fill(NO_SLOT);
   }
 
   private countUnrevoked(tenant: number, change: 1 | -1): void {
@@ -276,6 +382,7 @@ export class KeyIndex {
     this.pepperVersions[slot] = record.digest.pepperVersion;
     this.prefixes[slot] = this.strings.idOf(record.prefix);
     this.environments[slot] = KEY_ENVIRONMENTS.indexOf(record.environment);
+    this.revokedAts[slot] = Number.NaN;
     this.write(slot, record);
   }
 
@@ -375,7 +482,13 @@ export class KeyIndex {
     this.statuses = resized(this.statuses, new Uint8Array(size));
     this.environments = resized(this.environments, new Uint8Array(size));
     this.hintTails = resized(this.hintTails, new Int32Array(size));
+    this.revokedAts = resized(this.revokedAts, new Float64Array(size).fill(Number.NaN));
   }
+}
+
+/** The start of the sweep interval `at` falls in. */
+function sweepBoundary(at: number): number {
+  return Math.floor(at / KEY_SWEEP_INTERVAL_MS) * KEY_SWEEP_INTERVAL_MS;
 }
 
 function resized<T extends Int32Array | Float64Array | Uint8Array>(from: T, to: T): T {

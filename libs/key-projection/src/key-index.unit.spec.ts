@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import type { EventEnvelope, KeyEvent } from '@keyledger/contracts';
 import type { KeyRecord } from '@keyledger/key-domain';
 import { evolveKey, takesQuotaSlot } from '@keyledger/key-domain';
-import { KeyIndex, KeyVersionGapError } from './key-index.js';
+import { newPrefixedId } from '@keyledger/ids';
+import { KEY_RETENTION_MS } from '@keyledger/key-domain';
+import { KEY_EVICTION_MARGIN_MS, KEY_SWEEP_INTERVAL_MS, KeyIndex, KeyVersionGapError } from './key-index.js';
+import { decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
 
 const digest = { algorithm: 'hmac-sha256' as const, pepperVersion: 1, digest: 'ab'.repeat(32) };
 const digestBytes = Buffer.from(digest.digest, 'hex');
@@ -256,6 +259,96 @@ describe('KeyIndex', () => {
           return [index, restored].every((counted) => counted.liveKeyCount(tenant, now) === live && counted.unrevokedKeyCount(tenant) === unrevoked);
         });
       }),
+    );
+  });
+});
+
+describe('KeyIndex forgetting dead keys', () => {
+  const DAY = 86_400_000;
+  const T0 = Date.parse('2026-03-01T00:00:00.000Z');
+  const at = (event: Applicable, time: number): Applicable & { occurredAt: string } => ({ ...event, occurredAt: new Date(time).toISOString() });
+  /** An event of another key, only to move the index's clock (events' time) on. */
+  let ticks = 0;
+  const tick = (index: KeyIndex, time: number): void => {
+    ticks += 1;
+    index.apply(at(issued(newPrefixedId('key', new Date(time)), `clock-${ticks}`), time));
+  };
+  const digestOf = (keyId: string): Uint8Array => Buffer.from(keyId.padEnd(32, '-'));
+
+  it('forgets a revoked key once its retention has passed by the events’ time: found by neither digest nor id, and its later events change nothing', () => {
+    const index = new KeyIndex();
+    const revoked = newPrefixedId('key', new Date(T0));
+    const kept = newPrefixedId('key', new Date(T0 + 1));
+    index.apply(at(issued(revoked, 'acme', { name: 'old', metadata: { team: 'a' } }), T0));
+    index.apply(at(issued(kept, 'acme', { name: 'kept', metadata: { team: 'b' }, ipAllowlist: ['10.0.0.0/8'] }), T0 + 1));
+    const keptBefore = plain(index.get(kept));
+    index.apply(at({ type: 'KeyRevoked', streamVersion: 2, data: { keyId: revoked, reason: 'retired' } }, T0 + DAY));
+    tick(index, T0 + DAY + KEY_RETENTION_MS - 1);
+    expect(index.findByDigest(digestOf(revoked), 1)).toMatchObject({ status: 'revoked' });
+    tick(index, T0 + DAY + KEY_RETENTION_MS + KEY_EVICTION_MARGIN_MS + KEY_SWEEP_INTERVAL_MS);
+    expect(index.get(revoked)).toBeUndefined();
+    expect(index.findByDigest(digestOf(revoked), 1)).toBeUndefined();
+    expect(index.listByTenant('acme').map((record) => record.keyId)).toEqual([kept]);
+    // The keys that stay are whole, wherever the forgotten ones were.
+    expect(plain(index.get(kept))).toEqual(keptBefore);
+    expect(index.findByDigest(digestOf(kept), 1)?.keyId).toBe(kept);
+    // A leak report of the forgotten key, long after: nothing to apply it to, and no reason to stop.
+    expect(index.apply({ type: 'KeyLeakReported', streamVersion: 3, data: { keyId: revoked } })).toBe(false);
+    expect(index.get(revoked)).toBeUndefined();
+    // A key too young to have been forgotten still stops the index at a gap.
+    const young = newPrefixedId('key', new Date(T0 + 40 * DAY));
+    expect(() => index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: young } })).toThrow(KeyVersionGapError);
+  });
+
+  it('forgets an expired key after its retention, counting it out of its tenant, and keeps a live key without expiry for good', () => {
+    const index = new KeyIndex();
+    const expiring = newPrefixedId('key', new Date(T0));
+    const forever = newPrefixedId('key', new Date(T0 + 1));
+    index.apply(at(issued(expiring, 'acme', { expiresAt: new Date(T0 + DAY).toISOString() }), T0));
+    index.apply(at(issued(forever, 'acme'), T0 + 1));
+    expect(index.unrevokedKeyCount('acme')).toBe(2);
+    tick(index, T0 + DAY + KEY_RETENTION_MS + KEY_EVICTION_MARGIN_MS + KEY_SWEEP_INTERVAL_MS);
+    expect(index.get(expiring)).toBeUndefined();
+    expect(index.unrevokedKeyCount('acme')).toBe(1);
+    expect(index.liveKeyCount('acme', T0 + 100 * DAY)).toBe(1);
+    tick(index, T0 + 400 * DAY);
+    expect(index.get(forever)?.status).toBe('active');
+  });
+
+  it('gives the same index from the same events, applied at once or across a snapshot', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ gapDays: fc.integer({ min: 0, max: 20 }), action: fc.constantFrom('issue', 'issue-expiring', 'revoke') }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.nat(),
+        (steps, cut) => {
+          const events: (Applicable & { occurredAt: string })[] = [];
+          const ids: string[] = [];
+          let time = T0;
+          for (const step of steps) {
+            time += step.gapDays * DAY + 1;
+            if (step.action === 'revoke' && ids.length > 0) {
+              const keyId = ids.shift()!;
+              events.push(at({ type: 'KeyRevoked', streamVersion: 2, data: { keyId, reason: 'r' } }, time));
+            } else {
+              const keyId = newPrefixedId('key', new Date(time));
+              ids.push(keyId);
+              events.push(at(issued(keyId, 'acme', step.action === 'issue-expiring' ? { expiresAt: new Date(time + 3 * DAY).toISOString() } : {}), time));
+            }
+          }
+          const whole = new KeyIndex();
+          for (const event of events) whole.apply(event);
+          const split = cut % (events.length + 1);
+          const first = new KeyIndex();
+          for (const event of events.slice(0, split)) first.apply(event);
+          const restored = new KeyIndex();
+          decodeKeyIndex(encodeKeyIndex(first), restored);
+          for (const event of events.slice(split)) restored.apply(event);
+          return encodeKeyIndex(restored).equals(encodeKeyIndex(whole));
+        },
+      ),
     );
   });
 });

@@ -122,7 +122,7 @@ export class KeyRotation {
     const rotate = () => this.rotateLoaded(before, request, context, tenantSettings, first, interrupted);
     const { quota } = this.deps;
     return quota
-      ? quota.admit(before.record.tenant, keysAddedByRotation(request.emergency), this.clock().getTime(), rotate, (rotation) => rotation.issued.keyId)
+      ? quota.admit(before.record.tenant, keysAddedByRotation(request.emergency), this.clock().getTime(), rotate, (rotation) => ({ keyId: rotation.issued.keyId, version: 1 }))
       : rotate();
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { ROOT_TENANT } from '@keyledger/contracts';
+import { PostgresEventStore } from '@keyledger/event-store';
 import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
 import { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
 import { KeyHasher } from '@keyledger/key-secrets';
@@ -48,7 +49,8 @@ describe('tenant key quota (real Postgres and NATS)', () => {
     );
     await projection.start();
     const deps = {
-      store: ctx.store,
+      // Events carry the test's time: the indexes forget keys by it (an expired key a month later).
+      store: new PostgresEventStore(ctx.appDb, ctx.auth, { clock: () => new Date(now) }),
       hasher: new KeyHasher([{ version: 1, secret: randomBytes(32) }]),
       index,
       quota: new TenantKeyQuota(index, QUOTA),
@@ -145,5 +147,40 @@ describe('tenant key quota (real Postgres and NATS)', () => {
     expect((await issue(tenant)).view.status).toBe('active');
     // The rotated key of the test before has left its grace too.
     expect((await issue('stark')).view.status).toBe('active');
+  });
+
+  it('counts an expired key brought back by a new expiry: refused at the quota, recording nothing, admitted once a slot frees', async () => {
+    const tenant = 'hooli';
+    await eventually(
+      'the projection has the tenant',
+      () => index.liveKeyCount(tenant, now),
+      (count) => count === QUOTA,
+    );
+    const [expired, ...live] = index.listByTenant(tenant);
+    expect(expired!.expiresAt).toBeLessThan(now);
+    const before = await eventCount();
+    const later = new Date(now + 24 * HOUR).toISOString();
+    expect(await errorOf(keys.update({ keyId: expired!.keyId, expiresAt: later }, admin))).toMatchObject({ code: 'TENANT_KEY_QUOTA_EXCEEDED' });
+    expect(await errorOf(keys.update({ keyId: expired!.keyId, expiresAt: null }, admin))).toMatchObject({ code: 'TENANT_KEY_QUOTA_EXCEEDED' });
+    expect(await eventCount()).toBe(before);
+    // A change that brings nothing back needs no slot, even at the quota.
+    expect((await keys.update({ keyId: live[0]!.keyId, expiresAt: later }, admin)).expiresAt).toBe(later);
+    expect((await keys.update({ keyId: expired!.keyId, name: 'archived' }, admin)).status).toBe('expired');
+
+    await keys.revoke({ keyId: live[1]!.keyId, reason: 'retired', waitForVerifiers: false }, admin);
+    await eventually(
+      'the revocation is applied',
+      () => index.get(live[1]!.keyId)?.status,
+      (status) => status === 'revoked',
+    );
+    expect((await keys.update({ keyId: expired!.keyId, expiresAt: later }, admin)).status).toBe('active');
+    // Counted from then on, before and after the projection applies it.
+    expect(await errorOf(issue(tenant))).toMatchObject({ code: 'TENANT_KEY_QUOTA_EXCEEDED' });
+    await eventually(
+      'the key is back in the projection',
+      () => index.liveKeyCount(tenant, now),
+      (count) => count === QUOTA,
+    );
+    expect(await errorOf(issue(tenant))).toMatchObject({ code: 'TENANT_KEY_QUOTA_EXCEEDED' });
   });
 });

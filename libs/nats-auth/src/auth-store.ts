@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { BusNames, ClientAllow } from './bus-permissions.js';
 import { BUS_ROLES, clientNameProblem, clientPermissions, clientUserName, formatClientAllow, parseClientAllow, servicePermissions } from './bus-permissions.js';
 import type { OperatorSeeds, Revocations, ServerJwts } from './identities.js';
-import { accountJwt, newOperatorSeeds, newUserSeed, publicKeyOf, serverAuthConfig, serverJwts, systemUserCreds, userCreds } from './identities.js';
+import { accountJwt, isSeedOf, newOperatorSeeds, newUserSeed, publicKeyOf, serverAuthConfig, serverJwts, systemUserCreds, userCreds } from './identities.js';
 
 /** A refused `clients` operation or an unusable store; `code` is stable, the message one line. */
 export class NatsAuthError extends Error {
@@ -94,6 +94,22 @@ export class NatsAuthStore {
     }
     const state = stateSchema.safeParse(parsed);
     if (!state.success) throw new NatsAuthError('BAD_AUTH_STORE', `${join(dir, AUTH_FILES.state)} is not a Keyledger NATS operator file`);
+    // A seed that does not decode would fail deep inside the first signature: named here instead.
+    const { seeds, services } = state.data;
+    const corrupt = [
+      ...(isSeedOf(seeds.operator, 'operator') ? [] : ['seeds.operator']),
+      ...(isSeedOf(seeds.systemAccount, 'account') ? [] : ['seeds.systemAccount']),
+      ...(isSeedOf(seeds.account, 'account') ? [] : ['seeds.account']),
+      ...(isSeedOf(seeds.systemUser, 'user') ? [] : ['seeds.systemUser']),
+      ...Object.entries(services)
+        .filter(([, seed]) => !isSeedOf(seed, 'user'))
+        .map(([role]) => `services.${role}`),
+    ];
+    if (corrupt.length > 0)
+      throw new NatsAuthError(
+        'BAD_AUTH_STORE',
+        `${join(dir, AUTH_FILES.state)} holds nkey seeds that do not decode (${corrupt.join(', ')}): restore the directory from its backup; a new operator would mean new credentials for every service and client`,
+      );
     return new NatsAuthStore(dir, state.data);
   }
 
@@ -137,8 +153,12 @@ export class NatsAuthStore {
     await this.writeServerConfig();
   }
 
-  /** Registers a client and returns its `.creds` (shown once: its seed is not kept). */
-  async addClient(name: string, allowTexts: readonly string[], names: BusNames, now: Date): Promise<string> {
+  /**
+   * Registers a client and returns its `.creds` (shown once: its seed is not kept). `deliver`,
+   * when given, takes the creds first (writes them to a file, say): when it fails, nothing is
+   * registered, so no client exists whose credentials went nowhere.
+   */
+  async addClient(name: string, allowTexts: readonly string[], names: BusNames, now: Date, deliver?: (creds: string) => Promise<void>): Promise<string> {
     const problem = clientNameProblem(name);
     if (problem) throw new NatsAuthError('INVALID_CLIENT', problem);
     if (allowTexts.length === 0) throw new NatsAuthError('INVALID_CLIENT', 'a client needs at least one --allow');
@@ -151,6 +171,7 @@ export class NatsAuthStore {
     if (this.state.clients.some((client) => client.name === name)) throw new NatsAuthError('CLIENT_EXISTS', `a client named ${name} exists already`);
     const seed = newUserSeed();
     const creds = await userCreds(this.seeds, clientUserName(name), seed, clientPermissions(name, allows, names));
+    await deliver?.(creds);
     this.state.clients.push({ name, allows: allows.map(formatClientAllow), publicKey: publicKeyOf(seed), createdAt: now.toISOString() });
     await this.save();
     return creds;

@@ -1,3 +1,5 @@
+import { isSeedOf } from './identities.js';
+
 const CREDS = /-----BEGIN NATS USER JWT-----\s*\n\s*([A-Za-z0-9_.-]+)\s*\n[\s\S]*-----BEGIN USER NKEY SEED-----\s*\n\s*(SU[A-Z2-7]+)\s*\n/;
 const USER_NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -14,4 +16,13 @@ export function credsUserName(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The user of a `.creds` file that a NATS client can use: its JWT names a user and its nkey seed
+ * decodes (a truncated or edited seed fails its checksum). Undefined otherwise.
+ */
+export function usableCredsUserName(text: string): string | undefined {
+  const seed = CREDS.exec(text)?.[2];
+  return seed !== undefined && isSeedOf(seed, 'user') ? credsUserName(text) : undefined;
 }

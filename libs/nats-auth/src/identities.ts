@@ -30,6 +30,19 @@ export function publicKeyOf(seed: string): string {
   return keyPair(seed).getPublicKey();
 }
 
+/** Public key prefixes: what a seed of each kind decodes to. */
+const KEY_KINDS = { operator: 'O', account: 'A', user: 'U' } as const;
+
+/** True when `seed` is an nkey seed that decodes to a key of `kind` (a corrupted seed fails its checksum). */
+export function isSeedOf(seed: string, kind: keyof typeof KEY_KINDS): boolean {
+  try {
+    return publicKeyOf(seed).startsWith(KEY_KINDS[kind]);
+  } catch {
+    // nkeys throws for a seed that does not decode: that is the answer asked for, not a failure.
+    return false;
+  }
+}
+
 /** A fresh user key: its seed (kept only in the user's .creds) and public key (the registry's handle for revocation). */
 export function newUserSeed(): string {
   return new TextDecoder().decode(createUser().getSeed());

@@ -15,7 +15,8 @@ export interface VerifyRequest {
    */
   'scopes'?: (string)[];
   /**
-   * The caller's IP address, checked against the key's allowlist.
+   * The caller's IP address, checked against the key's allowlist: believed only from a client
+   * inside the verifier's VERIFIER_TRUSTED_PROXIES; any other client is the caller itself.
    */
   'ip'?: (string);
   /**
@@ -46,7 +47,8 @@ export interface VerifyRequest__Output {
    */
   'scopes': (string)[];
   /**
-   * The caller's IP address, checked against the key's allowlist.
+   * The caller's IP address, checked against the key's allowlist: believed only from a client
+   * inside the verifier's VERIFIER_TRUSTED_PROXIES; any other client is the caller itself.
    */
   'ip'?: (string);
   /**
