@@ -5,3 +5,4 @@ export * from './event-message.js';
 export * from './message-tracing.js';
 export * from './event-rejections.js';
 export * from './consumption-keeper.js';
+export * from './relay-heartbeat.js';

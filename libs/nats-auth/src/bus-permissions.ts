@@ -4,6 +4,7 @@ import {
   deliveryAckSubject,
   deliverySubject,
   eventSubjectFilter,
+  relayHeartbeatSubject,
   securityAlertSubject,
   usageSubject,
   verifierAppliedSubject,
@@ -123,7 +124,7 @@ interface Grant {
  * their users from here. Every service also answers `<prefix>.v1.status` and keeps the streams up to date.
  */
 const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant } = {
-  relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`], subscribe: [], respond: false }),
+  relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`, relayHeartbeatSubject(n.subjectPrefix)], subscribe: [], respond: false }),
   verifier: (n) => ({
     publish: [
       ...orderedConsumer(n.eventStream),
@@ -132,7 +133,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       usageSubject(n.subjectPrefix),
     ],
     // Verifiers hear each other's consumption and applied positions (credits wait until every live verifier applied them).
-    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix)],
+    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix), relayHeartbeatSubject(n.subjectPrefix)],
     respond: true,
   }),
   issuer: (n) => ({
@@ -143,6 +144,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       `${apiSubject(n.subjectPrefix, 'incident-policy')}.*`,
       `${apiSubject(n.subjectPrefix, 'owners')}.*`,
       verifierAppliedSubject(n.subjectPrefix),
+      relayHeartbeatSubject(n.subjectPrefix),
     ],
     respond: true,
   }),
