@@ -121,7 +121,7 @@ try {
 
   const before = await storedRecords();
   for (const { batch, payload } of batches(RECORDS, day(2))) await ctx.js.publish(ctx.topology.usageSubject, payload, { msgID: batch.batchId });
-  const consumer = new UsageConsumer({ js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger }, DEFAULT_USAGE_CONSUMER_SETTINGS);
+  const consumer = new UsageConsumer({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger }, DEFAULT_USAGE_CONSUMER_SETTINGS);
   started = now();
   await consumer.start();
   await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);

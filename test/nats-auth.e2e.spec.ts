@@ -62,8 +62,9 @@ describe('NATS with operator, accounts and per-service users', () => {
     operator = ctx.nc;
     admin = await nats.connectWith(await nats.store.addClient('ops', ['admin'], ctx.topology, new Date()), 'ops');
     verifyClient = await nats.connectWith(await nats.store.addClient('billing', ['verify'], ctx.topology, new Date()), 'billing');
-    // One user per service: each starts with its own creds.
-    for (const service of SERVICE_ROLES) {
+    // One user per service: each starts with its own creds. The relay first: the issuer and the
+    // verifier are ready once they have applied a store head its heartbeat announced.
+    for (const service of ['relay' as const, ...SERVICE_ROLES.filter((role) => role !== 'relay')]) {
       running.push(
         await startServices(ctx, [service], {
           KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,

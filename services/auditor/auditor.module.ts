@@ -49,7 +49,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true, freshness: false });
     const ledger = new UsageLedger(infrastructure.db);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(

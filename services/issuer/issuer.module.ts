@@ -34,9 +34,13 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<IssuerEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true });
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true, freshness: true });
     const hasher = new KeyHasher(peppers);
-    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator);
+    // A verifier cut off from NATS keeps answering until it turns stale (VERIFIER_MAX_STALENESS_MS
+    // after the last relay heartbeat it applied, which came at most one announcement interval
+    // before its last announcement): the fence forgets it only after that, plus a margin, so a
+    // revocation never completes while a cut-off verifier may still answer VALID.
+    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator, config.VERIFIER_MAX_STALENESS_MS + 1500);
     const keyServices = {
       store: infrastructure.store,
       hasher,

@@ -1,6 +1,6 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { OutboxRelay, createOutboxRelay, relayMetrics } from '@keyledger/outbox-relay';
+import { OutboxRelay, RelayHeartbeatPublisher, createOutboxRelay, relayMetrics } from '@keyledger/outbox-relay';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { HealthRegistry } from '@keyledger/service-kit';
 
@@ -23,16 +23,27 @@ function createRelay({ config, logger, infrastructure, metrics }: ServiceContext
  * The outbox relay: publishes every committed event to JetStream. Run two or more replicas;
  * one leads under a lease, the others stand by and take over within RELAY_STANDBY_RETRY_MS of
  * its death, or within RELAY_LEASE_TTL_MS + RELAY_STANDBY_RETRY_MS of its last renewal when it stalls.
+ * The leader also announces the store's head every second (RelayHeartbeatPublisher), by which
+ * key projections judge their freshness.
  */
 @Module({})
 export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(OutboxRelay) private readonly relay: OutboxRelay,
+    @Inject(RelayHeartbeatPublisher) private readonly heartbeat: RelayHeartbeatPublisher,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
   ) {}
 
   static forService(context: ServiceContext): DynamicModule {
-    return { module: RelayModule, providers: [{ provide: OutboxRelay, useValue: createRelay(context) }] };
+    const relay = createRelay(context);
+    const heartbeat = new RelayHeartbeatPublisher({ ...context.infrastructure, logger: context.logger, isLeader: () => relay.status().leader });
+    return {
+      module: RelayModule,
+      providers: [
+        { provide: OutboxRelay, useValue: relay },
+        { provide: RelayHeartbeatPublisher, useValue: heartbeat },
+      ],
+    };
   }
 
   onApplicationBootstrap(): void {
@@ -43,9 +54,11 @@ export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdow
       return { healthy: status.consecutiveFailures < 10, details: { ...status } };
     });
     this.relay.start();
+    this.heartbeat.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.heartbeat.stop();
     await this.relay.stop();
   }
 }

@@ -45,7 +45,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: false });
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: false, freshness: false });
     const hasher = new KeyHasher(peppers);
     const pending = new PendingDeliveries(infrastructure.db);
     const signer = new DeliverySigner(config.KEYLEDGER_DELIVERY_SIGNING_KEYS);

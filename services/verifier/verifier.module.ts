@@ -58,7 +58,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: true, snapshots: true });
+    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: true, snapshots: true, freshness: true });
     const hasher = new KeyHasher(peppers);
     // Every verification becomes a KeyUsed record, published in batches off the verify path.
     const usage: Usage = {

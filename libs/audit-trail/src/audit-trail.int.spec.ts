@@ -27,7 +27,7 @@ describe('audit trail', () => {
 
   const startConsumer = async (): Promise<void> => {
     consumer = new DurableEventConsumer(
-      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection: new AuditTrailProjection(), logger: ctx.logger, auth: ctx.auth },
+      { dataSource: ctx.appDb, nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection: new AuditTrailProjection(), logger: ctx.logger, auth: ctx.auth },
       { redelivery: { maxDeliveries: 3, backoffMs: [50] }, ackWaitMs: 5000, prefetch: 16 },
     );
     await consumer.start();

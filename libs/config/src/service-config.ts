@@ -307,6 +307,12 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
   /**
+   * Verifier, issuer: answer (verify, admin authentication) only while every event up to a store
+   * head the relay announced at most this long ago is applied; past it UNAVAILABLE and not ready.
+   * Applies with VERIFIER_FAIL_CLOSED.
+   */
+  VERIFIER_MAX_STALENESS_MS: positiveInt.max(3_600_000).default(5000),
+  /**
    * Verifier: the proxies (CIDRs) whose `X-Real-IP`, `X-Forwarded-For`, `X-Keyledger-Cost` and
    * `X-Keyledger-Tenant` on `/v1/authorize` are believed; from any other peer they are ignored. Empty: none.
    */

@@ -58,7 +58,7 @@ describe('DurableConsumer in batch mode', () => {
 
   const start = async (mode: Partial<BatchMode<Item>> = {}): Promise<DurableConsumer<Item>> => {
     consumer = new DurableConsumer<Item>(
-      { js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger },
       { name: 'batching', stream: ctx.topology.usageStream, filterSubject: ctx.topology.usageSubjects },
       { kind: 'batch', handler: store, maxMessages: 8, maxWaitMs: 0, ...mode },
       { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000 },

@@ -1,7 +1,8 @@
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import type { BusTopology } from '@keyledger/event-bus';
-import { startDeliverySpan } from '@keyledger/event-bus';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { BusTopology, Consumption } from '@keyledger/event-bus';
+import { ConsumptionKeeper, startDeliverySpan } from '@keyledger/event-bus';
 import type { Logger } from '@keyledger/observability';
 import { markFailed } from '@keyledger/observability';
 import { deadLetter } from './dead-letter.js';
@@ -32,6 +33,8 @@ export interface ConsumerBacklog {
 }
 
 export interface DurableConsumerDependencies {
+  /** Its reconnects reopen the consumption (ConsumptionKeeper). */
+  readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   /** Its subject prefix names the dead-letter subject. */
@@ -72,9 +75,12 @@ export interface ConsumerSettings {
  * In both modes a message that does not decode is dead-lettered at once (`deadLetter`), so
  * one poison message never blocks the stream; the server's `max_deliver` is unlimited. A
  * message the decoder refuses as not authentic is acknowledged and skipped (`rejected`).
+ *
+ * Pulling resumes at once after a NATS fault (a reconnect, missed idle heartbeats): a
+ * ConsumptionKeeper opens the durable again; the server resumes it from its ack floor.
  */
 export class DurableConsumer<T> {
-  private messages: ConsumerMessages | undefined;
+  private keeper: ConsumptionKeeper | undefined;
   private loop: Promise<void> | undefined;
   private readonly outcomes = new Map<DeliveryOutcome, number>();
   /** Batch mode: messages received and not yet handed to `store`. */
@@ -110,33 +116,40 @@ export class DurableConsumer<T> {
     // Batch mode bounds what it buffers on the server's side too.
     const maxAckPending = mode.kind === 'batch' ? mode.maxMessages * 2 : undefined;
     await ensureDurableConsumer(this.deps.jsm, { ...this.source, ackWaitMs: this.settings.ackWaitMs, maxAckPending });
-    const consumer = await this.deps.js.consumers.get(this.source.stream, this.name);
     this.running = true;
-    if (mode.kind === 'single') {
-      const messages = await consumer.consume({ max_messages: mode.prefetch });
-      this.messages = messages;
-      this.loop = (async () => {
-        for await (const message of messages) await this.handle(message);
-      })();
-    } else {
-      this.messages = await consumer.consume({
-        max_messages: mode.maxMessages * 2,
-        callback: (message) => {
-          this.queue.push(message);
-          // A batch that waits to fill is woken when it is full (or its time is up), not by each message.
-          if (mode.maxWaitMs === 0 || this.queue.length === 1 || this.queue.length >= mode.maxMessages) this.wake?.();
-        },
-      });
-      this.loop = this.runBatches(mode);
-    }
+    this.keeper = new ConsumptionKeeper(this.deps.nc, this.name, this.deps.logger, () => this.openConsumption());
+    await this.keeper.start();
+    if (mode.kind === 'batch') this.loop = this.runBatches(mode);
   }
 
   /** Stops pulling and finishes the handling in progress; what is unacked is redelivered later. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.messages?.close();
+    await this.keeper?.stop();
     await this.loop;
+  }
+
+  /** Pulls from the durable: each message handled in turn (single mode), or queued for the batch loop. */
+  private async openConsumption(): Promise<Consumption> {
+    const { mode } = this;
+    const consumer = await this.deps.js.consumers.get(this.source.stream, this.name);
+    if (mode.kind === 'single') {
+      const messages = await consumer.consume({ max_messages: mode.prefetch });
+      const handled = (async () => {
+        for await (const message of messages) await this.handle(message);
+      })();
+      return { messages, handled };
+    }
+    const messages = await consumer.consume({
+      max_messages: mode.maxMessages * 2,
+      callback: (message) => {
+        this.queue.push(message);
+        // A batch that waits to fill is woken when it is full (or its time is up), not by each message.
+        if (mode.maxWaitMs === 0 || this.queue.length === 1 || this.queue.length >= mode.maxMessages) this.wake?.();
+      },
+    });
+    return { messages, handled: messages.closed() };
   }
 
   /** What JetStream still holds for this consumer: its lag in messages. */

@@ -63,7 +63,7 @@ describe('DurableEventConsumer', () => {
 
   const startConsumer = async (): Promise<DurableEventConsumer> => {
     consumer = new DurableEventConsumer(
-      { dataSource: ctx.appDb, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger, auth: ctx.auth, onDelivery: metrics.onDelivery },
+      { dataSource: ctx.appDb, nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, projection, logger: ctx.logger, auth: ctx.auth, onDelivery: metrics.onDelivery },
       { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000, prefetch: 16 },
     );
     metrics.watch(consumer);

@@ -7,6 +7,7 @@
  *   <prefix>.usage.v1.batches                usage records (KeyUsed) in batches, from the verifiers
  *   <prefix>.v1.notifications.<tenant>       incidents on the tenant's keys and what was done, from the rotator
  *   <prefix>.v1.notifications._security      SecurityAlerts: events a service refused (forged, edited, malformed)
+ *   <prefix>.v1.relay.heartbeat              the store's head and its time, sealed, every second from the relay leader (core NATS, in no stream)
  */
 import { utf8Base64url } from './web-globals.js';
 
@@ -64,6 +65,15 @@ export function verifierConsumptionSubject(prefix: string): string {
 
 export function verifierAppliedSubject(prefix: string): string {
   return `${prefix}.v1.verifiers.applied`;
+}
+
+/**
+ * Where the relay leader announces the store's newest position and when it read it, so key
+ * projections can tell from the data whether they are current. Core NATS: a heartbeat is only
+ * worth its age, so no stream keeps one.
+ */
+export function relayHeartbeatSubject(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.relay.heartbeat`;
 }
 
 const OWNER_TOKEN = /^[A-Za-z0-9-][A-Za-z0-9_-]*$/;

@@ -9,6 +9,7 @@ const STORED_INFO = 'keyledger stored event v1';
 const PUBLISHED_INFO = 'keyledger published event v1';
 const ANNOUNCEMENT_INFO = 'keyledger verifier announcement v1';
 const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
+const RELAY_HEARTBEAT_INFO = 'keyledger relay heartbeat v1';
 
 /**
  * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
@@ -16,6 +17,18 @@ const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
  */
 export interface VerifierAnnouncementFields {
   readonly instance: string;
+  readonly transactionId: string;
+  readonly position: string;
+  readonly at: string;
+}
+
+/**
+ * What the relay leader announces on `<prefix>.v1.relay.heartbeat`: the newest authentic store
+ * position and the time just before it was read. Key projections judge their freshness by it,
+ * so it is sealed: a stranger's head far ahead would freeze them, one at their position would
+ * make a stale one look current.
+ */
+export interface RelayHeartbeatFields {
   readonly transactionId: string;
   readonly position: string;
   readonly at: string;
@@ -58,6 +71,7 @@ export class EventAuthenticator {
   private readonly published: ReadonlyMap<number, Buffer>;
   private readonly announcements: ReadonlyMap<number, Buffer>;
   private readonly usageAnswers: ReadonlyMap<number, Buffer>;
+  private readonly heartbeats: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -70,6 +84,7 @@ export class EventAuthenticator {
     this.published = new Map(keys.map((key) => [key.version, derive(key.secret, PUBLISHED_INFO)]));
     this.announcements = new Map(keys.map((key) => [key.version, derive(key.secret, ANNOUNCEMENT_INFO)]));
     this.usageAnswers = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_ANSWER_INFO)]));
+    this.heartbeats = new Map(keys.map((key) => [key.version, derive(key.secret, RELAY_HEARTBEAT_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -115,6 +130,16 @@ export class EventAuthenticator {
   checkUsageAnswer(request: LastUsedRequest, answer: LastUsedAnswer, seal: EventSeal): MacCheck {
     return check(this.usageAnswers.get(seal.v), usageAnswerContent(request, answer), Buffer.from(seal.mac, 'base64'));
   }
+
+  /** The seal the relay leader puts on its heartbeat. */
+  sealHeartbeat(heartbeat: RelayHeartbeatFields): EventSeal {
+    return { v: this.currentVersion, mac: hmac(this.heartbeats.get(this.currentVersion)!, heartbeatContent(heartbeat)).toString('base64') };
+  }
+
+  /** Checks a relay heartbeat's seal (constant time). */
+  checkHeartbeat(heartbeat: RelayHeartbeatFields, seal: EventSeal): MacCheck {
+    return check(this.heartbeats.get(seal.v), heartbeatContent(heartbeat), Buffer.from(seal.mac, 'base64'));
+  }
 }
 
 function derive(secret: Buffer, info: string): Buffer {
@@ -141,6 +166,10 @@ function publishedContent(event: PublishedEventFields): string {
 
 function announcementContent(announcement: VerifierAnnouncementFields): string {
   return canonicalJson({ instance: announcement.instance, transactionId: announcement.transactionId, position: announcement.position, at: announcement.at });
+}
+
+function heartbeatContent(heartbeat: RelayHeartbeatFields): string {
+  return canonicalJson({ transactionId: heartbeat.transactionId, position: heartbeat.position, at: heartbeat.at });
 }
 
 // Named fields only: whatever else an object carries is neither sealed nor believed.

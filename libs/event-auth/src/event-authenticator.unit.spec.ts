@@ -106,6 +106,18 @@ describe('EventAuthenticator', () => {
     expect(current.checkUsageAnswer(request, answer, announcement)).toBe('bad-mac');
   });
 
+  it('seals a relay heartbeat under its own subkey: another head, another time or a verifier announcement do not verify', () => {
+    const heartbeat = { transactionId: '1000', position: '42', at: '2026-12-06T10:00:00.000Z' };
+    const seal = current.sealHeartbeat(heartbeat);
+    expect(current.checkHeartbeat(heartbeat, seal)).toBe('ok');
+    expect(current.checkHeartbeat({ ...heartbeat, position: '99999999999' }, seal)).toBe('bad-mac');
+    expect(current.checkHeartbeat({ ...heartbeat, at: '2026-12-06T10:00:05.000Z' }, seal)).toBe('bad-mac');
+    expect(new EventAuthenticator([key(2, 9)]).checkHeartbeat(heartbeat, seal)).toBe('bad-mac');
+    // The same fields sealed as a verifier's announcement (its own instance empty) are not a heartbeat.
+    const announcement = current.sealAnnouncement({ instance: '', ...heartbeat });
+    expect(current.checkHeartbeat(heartbeat, announcement)).toBe('bad-mac');
+  });
+
   it('verifies what an older configured version sealed, and nothing of a version not configured', () => {
     const before = new EventAuthenticator([key(1, 1)]);
     expect(current.checkStored(event, before.sealStored(event))).toBe('ok');

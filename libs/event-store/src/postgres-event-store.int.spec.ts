@@ -1,5 +1,5 @@
 import type { TestContext } from '@keyledger/testing';
-import { TEST_KEY_ID, createTestContext, testEvent, testFields } from '@keyledger/testing';
+import { TEST_KEY_ID, createTestContext, insertEventBySql, testEvent, testFields } from '@keyledger/testing';
 import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
 import { NO_STREAM } from './postgres-event-store.js';
 import { START_OF_LOG } from './global-position.js';
@@ -171,5 +171,14 @@ describe('PostgresEventStore', () => {
     const stream = await ctx.store.readStream(streamId);
     expect(stream.map((e) => e.streamVersion)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
     expect(conflicts).toBe(rounds * 7);
+  });
+
+  it('names as authentic head the newest event a reader accepts, passing over rows inserted without the event key', async () => {
+    const { events } = await ctx.store.append('key-head1', NO_STREAM, [testEvent({ n: 1 })]);
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: events[0]!.transactionId, position: events[0]!.position });
+    // A row nobody sealed at the end: never published, so no projection could reach it.
+    await insertEventBySql(ctx.ownerDb, { streamId: 'key-head1', type: 'KeyUpdated', data: { keyId: TEST_KEY_ID, metadata: {} } }, 'none');
+    expect(await ctx.store.headPosition()).not.toEqual(await ctx.store.authenticHeadPosition());
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: events[0]!.transactionId, position: events[0]!.position });
   });
 });

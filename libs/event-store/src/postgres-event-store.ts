@@ -267,6 +267,24 @@ export class PostgresEventStore {
     return row ? { transactionId: row.transaction_id, position: row.position } : undefined;
   }
 
+  /**
+   * The newest authentic event's position a reader could reach now: what the relay publishes and
+   * projections can apply. A row inserted without the event key past it is passed over (it is
+   * never published, so no projection could ever reach it); undefined when none of the newest
+   * `scan` rows is authentic, or the store is empty. Refusals are not reported: this is read
+   * every second, and the readers that meet such a row report it.
+   */
+  async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
+    const rows = await this.dataSource.query<EventRow[]>(
+      `select ${SELECT_EVENT} from events
+        where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by events.transaction_id desc, events.position desc limit $1`,
+      [scan],
+    );
+    const authentic = rows.find((row) => checkStoredRow(this.auth.authenticator, row).event !== undefined);
+    return authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+  }
+
   private validate(streamId: string, expectedVersion: number, events: readonly NewEvent[]): PreparedEvent[] {
     if (!isStreamId(streamId)) throw new InvalidEventError(`invalid stream id ${JSON.stringify(streamId)}: expected <category>-<id>`);
     if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)

@@ -24,3 +24,4 @@ export * from './incident-policy.js';
 export * from './incident-response.js';
 export * from './public-address.js';
 export * from './tenant-settings.js';
+export * from './projection-freshness.js';

@@ -99,6 +99,7 @@ describe('the rotator’s response to incidents, through its durable consumer', 
     consumer = new DurableEventConsumer(
       {
         dataSource: ctx.appDb,
+        nc: ctx.nc,
         js: ctx.js,
         jsm: ctx.jsm,
         topology: ctx.topology,
@@ -344,6 +345,7 @@ describe('an incident interrupted or handled twice', () => {
     const consumer = new DurableEventConsumer(
       {
         dataSource: it1.ctx.appDb,
+        nc: it1.ctx.nc,
         js: it1.ctx.js,
         jsm: it1.ctx.jsm,
         topology: it1.ctx.topology,

@@ -1,10 +1,11 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
-import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { GlobalPosition } from '@keyledger/contracts';
-import { verifierAppliedSubject } from '@keyledger/contracts';
-import type { BusTopology } from '@keyledger/event-bus';
-import { EventMessageReader } from '@keyledger/event-bus';
+import { relayHeartbeatSubject, verifierAppliedSubject } from '@keyledger/contracts';
+import type { BusTopology, Consumption } from '@keyledger/event-bus';
+import { ConsumptionKeeper, EventMessageReader, RelayHeartbeatReader } from '@keyledger/event-bus';
+import { FreshnessTracker } from '@keyledger/key-domain';
 import type { EventAuthentication } from '@keyledger/event-auth';
 import type { EventPage, EventPayload, PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
@@ -61,7 +62,22 @@ export interface LiveKeyProjectionSettings {
   readonly catchUpBatchSize: number;
   /** Whether this replica takes part in revocation fences (verifiers do; the issuer does not). */
   readonly announce: boolean;
+  /**
+   * Judge freshness from the relay's heartbeats: with `failClosed`, answer nothing (fail closed,
+   * not ready) unless every event up to a head the relay announced at most this long ago is
+   * applied. Undefined: not judged (no heartbeat is listened to).
+   */
+  readonly maxStalenessMs?: number | undefined;
 }
+
+/**
+ * Behind a heartbeat this long with nothing arriving from JetStream, the consumer is opened
+ * again: whatever the client missed, the data says events are waiting. Later reopenings for the
+ * same silence wait twice as long each time (up to 30 s), so a relay that cannot publish does not
+ * make every replica reopen its consumer every second.
+ */
+const STALL_REOPEN_MS = 1500;
+const MAX_STALL_REOPEN_MS = 30_000;
 
 export const DEFAULT_PROJECTION_SETTINGS: Omit<LiveKeyProjectionSettings, 'instanceId'> = {
   maxBusSilenceMs: 30_000,
@@ -99,6 +115,13 @@ export interface ProjectionStatus {
   readonly startedFromSnapshot: boolean;
   /** The position of an event this replica could not apply: it has stopped there and fails closed. */
   readonly stalledAt: GlobalPosition | undefined;
+  /**
+   * How old the store state applied is, by the relay's heartbeats (ms); null before the first
+   * head applied; undefined when freshness is not judged.
+   */
+  readonly stalenessMs: number | null | undefined;
+  /** How many times the JetStream consumer was opened again (NATS reconnects, stalls). */
+  readonly consumerReopened: number;
 }
 
 /**
@@ -111,8 +134,15 @@ export class LiveKeyProjection {
   private loaded = false;
   private startedFromSnapshot = false;
   private stalledAt: GlobalPosition | undefined;
-  private messages: ConsumerMessages | undefined;
-  private loop: Promise<void> | undefined;
+  private keeper: ConsumptionKeeper | undefined;
+  /** The stream sequence of the newest message received: a reopened consumer starts after it. */
+  private streamSequence = 0;
+  private lastDeliveryAt = 0;
+  private lastStallReopenAt = 0;
+  private stallReopenMs = STALL_REOPEN_MS;
+  private readonly freshness: FreshnessTracker<GlobalPosition> | undefined;
+  private heartbeats: Subscription | undefined;
+  private clockWarnedAt = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private lastAnnounced = 0;
   private pendingAnnounce: NodeJS.Timeout | undefined;
@@ -132,28 +162,35 @@ export class LiveKeyProjection {
   ) {
     this.clock = deps.clock ?? Date.now;
     this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
+    this.freshness = settings.maxStalenessMs === undefined ? undefined : new FreshnessTracker(compareGlobalPositions, settings.maxStalenessMs);
   }
 
   async start(): Promise<void> {
-    const { jsm, js, topology, index, logger } = this.deps;
+    const { jsm, topology, index, logger, store, nc } = this.deps;
+    // Heard from before the catch-up: a head it reaches makes this replica fresh as soon as it is loaded.
+    this.listenForHeartbeats();
     const streamSequence = (await jsm.streams.info(topology.eventStream)).state.last_seq;
     const started = this.clock();
     const fromSnapshot = await this.restoreSnapshot();
     this.startedFromSnapshot = fromSnapshot;
+    const head = await store.headPosition();
     const replayed = await this.catchUp();
+    // The catch-up read every event up to the head read before it (of every category, though it
+    // applied only its own): this replica knows the store up to there, whatever the last key event.
+    if (head && compareGlobalPositions(head, this.position) > 0) this.advance(head);
     this.loaded = true;
     this.appliedSinceSnapshot = replayed;
     logger.info({ keys: index.size, ms: this.clock() - started, position: this.position, fromSnapshot, replayed }, 'key projection loaded');
     // Everything up to streamSequence was committed before the read above began, so it was
     // read; later messages are applied unless the catch-up already saw them.
-    const consumer = await js.consumers.get(topology.eventStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: streamSequence + 1 });
-    this.messages = await consumer.consume();
-    const messages = this.messages;
-    this.loop = (async () => {
-      for await (const message of messages) this.applyMessage(message.data, message.subject);
-    })();
+    this.streamSequence = streamSequence;
+    this.keeper = new ConsumptionKeeper(nc, 'key-projection', logger, () => this.openConsumption());
+    await this.keeper.start();
     void this.watchConnection();
-    this.heartbeat = setInterval(() => this.announce(), this.settings.heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      this.announce();
+      this.reopenIfStalled();
+    }, this.settings.heartbeatMs);
     this.announce();
     const snapshots = this.deps.snapshots;
     if (snapshots) {
@@ -167,8 +204,8 @@ export class LiveKeyProjection {
     clearInterval(this.heartbeat);
     clearInterval(this.snapshotTimer);
     clearTimeout(this.pendingAnnounce);
-    await this.messages?.close();
-    await this.loop;
+    this.heartbeats?.unsubscribe();
+    await this.keeper?.stop();
     await this.snapshotting;
   }
 
@@ -274,7 +311,10 @@ export class LiveKeyProjection {
     if (!this.loaded) return true;
     // A replica stuck before an event it cannot apply would miss every revocation after it.
     if (this.stalledAt) return true;
-    return this.settings.failClosed && this.busSilentFor(now) > this.settings.maxBusSilenceMs;
+    if (!this.settings.failClosed) return false;
+    // Not shown by the data to know the store of a moment ago: it may miss a revocation.
+    if (this.freshness && !this.freshness.isFresh(now)) return true;
+    return this.busSilentFor(now) > this.settings.maxBusSilenceMs;
   }
 
   status(): ProjectionStatus {
@@ -289,6 +329,8 @@ export class LiveKeyProjection {
       behindStore: this.behindStore,
       startedFromSnapshot: this.startedFromSnapshot,
       stalledAt: this.stalledAt,
+      stalenessMs: this.freshness && (Number.isFinite(this.freshness.stalenessMs(now)) ? this.freshness.stalenessMs(now) : null),
+      consumerReopened: this.keeper?.reopened ?? 0,
     };
   }
 
@@ -333,6 +375,61 @@ export class LiveKeyProjection {
 
   private advance(event: GlobalPosition): void {
     this.position = { transactionId: event.transactionId, position: event.position };
+    this.freshness?.applied(this.position);
+  }
+
+  /**
+   * Tails the event stream from after the newest message received, through an ordered consumer
+   * (the ConsumptionKeeper opens it again after NATS faults, from where this one stopped).
+   */
+  private async openConsumption(): Promise<Consumption> {
+    const { js, topology } = this.deps;
+    const consumer = await js.consumers.get(topology.eventStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.streamSequence + 1 });
+    const messages = await consumer.consume();
+    const handled = (async () => {
+      for await (const message of messages) {
+        this.lastDeliveryAt = this.clock();
+        this.stallReopenMs = STALL_REOPEN_MS;
+        if (message.seq > this.streamSequence) this.streamSequence = message.seq;
+        this.applyMessage(message.data, message.subject);
+      }
+    })();
+    return { messages, handled };
+  }
+
+  /** Sealed heartbeats of the relay leader feed the freshness judged; a forged one is refused (and reported) by the reader. */
+  private listenForHeartbeats(): void {
+    const freshness = this.freshness;
+    if (!freshness) return;
+    const reader = new RelayHeartbeatReader(this.deps.auth);
+    this.heartbeats = this.deps.nc.subscribe(relayHeartbeatSubject(this.deps.topology.subjectPrefix), {
+      callback: (error, message) => {
+        if (error) return;
+        const heartbeat = reader.read(message.data, message.subject);
+        if (!heartbeat) return;
+        const now = this.clock();
+        if (freshness.heard(heartbeat.head, heartbeat.sentAt, now, this.position) === 'ignored-clock' && now - this.clockWarnedAt > 60_000) {
+          this.clockWarnedAt = now;
+          this.deps.logger.warn(
+            { sentAt: new Date(heartbeat.sentAt).toISOString(), leadMs: heartbeat.sentAt - now },
+            "the relay's heartbeat is dated ahead of this clock by more than the allowed skew; it is not believed (check the clocks)",
+          );
+        }
+      },
+    });
+  }
+
+  /** Behind a head the relay announced, with nothing arriving: the consumer is deaf, whatever the client thinks. */
+  private reopenIfStalled(): void {
+    const since = this.freshness?.behindSince();
+    const keeper = this.keeper;
+    if (since === undefined || !keeper || this.stopping) return;
+    const now = this.clock();
+    const quietSince = Math.max(since, this.lastDeliveryAt, this.lastStallReopenAt);
+    if (now - quietSince < this.stallReopenMs) return;
+    this.lastStallReopenAt = now;
+    keeper.reopen(`behind the relay's heartbeat for ${now - since} ms with nothing arriving`);
+    this.stallReopenMs = Math.min(MAX_STALL_REOPEN_MS, this.stallReopenMs * 2);
   }
 
   /** Announces the applied position at most every 5 ms under load, at once when idle. */

@@ -22,6 +22,12 @@ export function registerProjectionMetrics(registry: Registry, projection: LiveKe
     collect: read((s) => (Number.isFinite(s.busSilentForMs) ? s.busSilentForMs / 1000 : -1)),
   });
   new Gauge({
+    name: 'keyledger_projection_staleness_seconds',
+    help: "Age of the store state applied, by the relay's heartbeats (-1 before the first head applied, or when not judged)",
+    registers: [registry],
+    collect: read((s) => (typeof s.stalenessMs === 'number' ? s.stalenessMs / 1000 : -1)),
+  });
+  new Gauge({
     name: 'keyledger_projection_failing_closed',
     help: '1 while verification fails closed',
     registers: [registry],

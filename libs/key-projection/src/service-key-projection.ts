@@ -15,6 +15,7 @@ export interface KeyProjectionEnv {
   readonly KEYLEDGER_SNAPSHOT_CHECK_MS: number;
   readonly VERIFIER_MAX_BUS_SILENCE_MS: number;
   readonly VERIFIER_FAIL_CLOSED: boolean;
+  readonly VERIFIER_MAX_STALENESS_MS: number;
 }
 
 /** What a service holds for its key projection. */
@@ -28,7 +29,8 @@ export interface ServiceKeyProjection {
  * The key projection of a service (verifier, issuer, auditor, rotator), built the one way
  * they all need it: an index, snapshots when enabled, a span per event
  * applied from JetStream, and its metrics. Only verifiers announce what they applied (for
- * revocation fences).
+ * revocation fences). With `freshness` it judges from the relay's heartbeats whether it is
+ * current (VERIFIER_MAX_STALENESS_MS) and fails closed when not.
  */
 export function serviceKeyProjection(
   config: KeyProjectionEnv,
@@ -38,7 +40,7 @@ export function serviceKeyProjection(
     readonly logger: Logger;
     readonly metrics: Registry;
   },
-  options: { readonly announce: boolean; readonly snapshots: boolean },
+  options: { readonly announce: boolean; readonly snapshots: boolean; readonly freshness: boolean },
 ): ServiceKeyProjection {
   const { infrastructure, logger, metrics } = context;
   const index = new KeyIndex();
@@ -56,6 +58,7 @@ export function serviceKeyProjection(
       heartbeatMs: 1000,
       catchUpBatchSize: 20_000,
       announce: options.announce,
+      maxStalenessMs: options.freshness ? config.VERIFIER_MAX_STALENESS_MS : undefined,
     },
   );
   registerProjectionMetrics(metrics, projection);

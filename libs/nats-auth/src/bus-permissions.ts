@@ -5,6 +5,7 @@ import {
   deliveryAckSubject,
   deliverySubject,
   eventSubjectFilter,
+  relayHeartbeatSubject,
   securityAlertSubject,
   usageSubject,
   verifierAppliedSubject,
@@ -178,7 +179,7 @@ interface Grant {
  * `<prefix>.v1.status` and reads the streams' configuration.
  */
 const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant } = {
-  relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`], subscribe: [], respond: false }),
+  relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`, relayHeartbeatSubject(n.subjectPrefix)], subscribe: [], respond: false }),
   verifier: (n) => ({
     publish: [
       ...orderedConsumer(n.eventStream),
@@ -187,7 +188,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       usageSubject(n.subjectPrefix),
     ],
     // Verifiers hear each other's consumption and applied positions (credits wait until every live verifier applied them).
-    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix)],
+    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix), relayHeartbeatSubject(n.subjectPrefix)],
     respond: true,
   }),
   issuer: (n) => ({
@@ -198,6 +199,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       `${apiSubject(n.subjectPrefix, 'incident-policy')}.*`,
       `${apiSubject(n.subjectPrefix, 'owners')}.*`,
       verifierAppliedSubject(n.subjectPrefix),
+      relayHeartbeatSubject(n.subjectPrefix),
     ],
     respond: true,
   }),

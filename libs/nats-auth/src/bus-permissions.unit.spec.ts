@@ -103,6 +103,14 @@ describe('the permission table', () => {
     for (const role of SERVICE_ROLES) expect(servicePermissions(role, names).publish.allow.includes('kl.events.>')).toBe(role === 'relay');
   });
 
+  it("lets only the relay announce the store's head, and the projections that judge freshness by it hear it", () => {
+    for (const role of SERVICE_ROLES) {
+      const permissions = servicePermissions(role, names);
+      expect(permissions.publish.allow.includes('kl.v1.relay.heartbeat')).toBe(role === 'relay');
+      expect(permissions.subscribe.allow.includes('kl.v1.relay.heartbeat')).toBe(role === 'verifier' || role === 'issuer');
+    }
+  });
+
   it('lets only the verifier publish what verifiers tell each other and the usage batches', () => {
     for (const role of SERVICE_ROLES) {
       const publish = servicePermissions(role, names).publish.allow;

@@ -25,8 +25,8 @@ export class DurableConsumers {
   constructor(private readonly context: Pick<ServiceContext, 'config' | 'logger' | 'infrastructure' | 'metrics'>) {
     const { config, logger, infrastructure } = context;
     this.metrics = consumerMetrics(context.metrics);
-    const { js, jsm, topology } = infrastructure;
-    this.dependencies = { js, jsm, topology, logger, onDelivery: this.metrics.onDelivery };
+    const { nc, js, jsm, topology } = infrastructure;
+    this.dependencies = { nc, js, jsm, topology, logger, onDelivery: this.metrics.onDelivery };
     this.settings = {
       redelivery: { maxDeliveries: config.CONSUMER_MAX_DELIVERIES, backoffMs: config.CONSUMER_BACKOFF_MS },
       ackWaitMs: config.CONSUMER_ACK_WAIT_MS,

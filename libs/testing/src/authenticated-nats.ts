@@ -29,6 +29,14 @@ export interface AuthenticatedNats {
   freeze(): void;
   /** Lets a frozen server run again (SIGCONT). */
   thaw(): void;
+  /** Shuts the server down (SIGTERM) and waits for it to exit, keeping its JetStream store, as an operator's restart does. */
+  halt(): Promise<void>;
+  /**
+   * Starts a halted server again on the same port and store; resolves once it accepts connections.
+   * `jetStreamLateMs`: first runs it that long without JetStream (clients reconnect, JetStream
+   * requests find no responder), as a clustered JetStream electing its leaders after a restart.
+   */
+  restart(options?: { readonly jetStreamLateMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,12 +53,12 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
   await store.writeServerFiles(names);
   const port = await freePort();
   const config = join(dir, 'nats-server.conf');
-  await writeFile(
-    config,
+  const lines = (jetStream: boolean): string =>
     [
       `host: 127.0.0.1`,
       `port: ${port}`,
-      `jetstream: { store_dir: ${JSON.stringify(join(dir, 'js'))} }`, // Relative: nats-server resolves an include against the including file's folder.
+      ...(jetStream ? [`jetstream: { store_dir: ${JSON.stringify(join(dir, 'js'))} }`] : []),
+      // Relative: nats-server resolves an include against the including file's folder.
       `include ${JSON.stringify(join('auth', AUTH_FILES.serverConfig))}`,
       // Mutual TLS: the server's certificate from the test CA, and clients must present one it signed.
       ...(tls
@@ -59,12 +67,19 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
           ]
         : []),
       '',
-    ].join('\n'),
-  );
+    ].join('\n');
+  await writeFile(config, lines(true));
+  // The same server without JetStream: clients connect, JetStream requests find no responder.
+  const configWithoutJetStream = join(dir, 'nats-server-no-js.conf');
+  await writeFile(configWithoutJetStream, lines(false));
   const output: Buffer[] = [];
-  const child: ChildProcess = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+  const launch = (file = config): ChildProcess => {
+    const started = spawn('nats-server', ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    started.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+    return started;
+  };
+  let child = launch();
   const url = `nats://127.0.0.1:${port}`;
   const connectWith = (creds: string, name: string): Promise<NatsConnection> =>
     connectNats({
@@ -76,19 +91,30 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
     });
   const credsFile = (role: BusRole): string => serviceCredsFile(authDir, role);
   const log = (): string => Buffer.concat(output).toString('utf8');
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      await (await connectWith(readFileSync(credsFile('operator'), 'utf8'), 'readiness')).close();
-      break;
-    } catch (error) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw new Error(`nats-server with auth did not start: ${String(error)}\n${log()}`);
+  const accepting = async (): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await (await connectWith(readFileSync(credsFile('operator'), 'utf8'), 'readiness')).close();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          child.kill('SIGKILL');
+          throw new Error(`nats-server with auth did not start: ${String(error)}\n${log()}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
+  };
+  const halt = async (): Promise<void> => {
+    child.kill('SIGCONT');
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  await accepting();
   return {
     url,
     authDir,
@@ -100,13 +126,19 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
     log,
     freeze: () => void child.kill('SIGSTOP'),
     thaw: () => void child.kill('SIGCONT'),
-    async stop() {
-      child.kill('SIGCONT');
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
+    halt,
+    async restart(options = {}) {
+      if (options.jetStreamLateMs !== undefined) {
+        child = launch(configWithoutJetStream);
+        await accepting();
+        await new Promise((resolve) => setTimeout(resolve, options.jetStreamLateMs));
+        await halt();
       }
+      child = launch();
+      await accepting();
+    },
+    async stop() {
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };

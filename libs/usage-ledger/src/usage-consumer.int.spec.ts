@@ -27,7 +27,7 @@ describe('usage consumer', () => {
 
   const consumer = (overrides: Partial<UsageConsumerSettings> = {}, store: Pick<UsageLedger, 'ingest'> = ledger): UsageConsumer => {
     const started = new UsageConsumer(
-      { js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger },
       { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] }, ...overrides },
     );
     consumers.push(started);

@@ -51,7 +51,7 @@ describe('quiet grace (rotator ← auditor)', () => {
 
   const startConsumer = async (): Promise<void> => {
     consumer = new UsageConsumer(
-      { js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger },
       { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] } },
     );
     await consumer.start();
