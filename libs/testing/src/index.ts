@@ -12,3 +12,4 @@ export * from './cli-runner.js';
 export * from './authenticated-nats.js';
 export * from './forged-events.js';
 export * from './verifiers-in-step.js';
+export * from './npm-start.js';
