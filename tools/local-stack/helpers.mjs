@@ -1,6 +1,5 @@
 // Small helpers shared by the local-stack modules: error text for log lines, short paths, the
-// last lines of a server's log, run-once and timeout wrappers. Plain ES module using only Node
-// builtins.
+// last lines of a server's log, a run-once wrapper. Plain ES module using only Node builtins.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,21 +39,6 @@ export function shortPath(root, target) {
 export function once(fn) {
   let result;
   return () => (result ??= fn());
-}
-
-/**
- * Resolves with the promise's value, or 'timeout' after ms.
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @returns {Promise<T | 'timeout'>}
- */
-export function raceTimeout(promise, ms) {
-  let timer;
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
