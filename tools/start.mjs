@@ -1,23 +1,77 @@
 // `npm start`: installs what is missing, builds, finds or starts Postgres and NATS
 // JetStream, migrates the schema and runs every Keyledger service, each with its own database
 // login, until Ctrl-C.
+//
+// The services and the servers started here each run in their own session, so a Ctrl-C (or a
+// SIGTERM or SIGHUP) reaches only this process, which stops the services first, waits for them
+// to drain into Postgres and NATS, and stops the servers last. A second Ctrl-C kills the
+// services; the servers still stop cleanly. When this process was killed outright, the next
+// start stops the services it left (they drain first) and takes over its servers.
+//
+// `npm start -- --no-build` runs the dist/ already built. KEYLEDGER_HOME (default .keyledger of
+// the checkout) holds the servers' data, the local secrets and NATS users, and nats-url.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
+import { ignoreError, shortPath } from './local-stack/helpers.mjs';
+import { commandLineOf, isProcessAlive, liveStackOwner, terminatePid } from './local-stack/owned-processes.mjs';
 import { runToExit, terminateChild } from './run-process.mjs';
 import { SERVICES } from './services.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (message) => process.stdout.write(`[keyledger] ${message}\n`);
+// Once the terminal is closed (SIGHUP) writing to it fails; the shutdown must go on regardless.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', ignoreError);
+
+const options = process.argv.slice(2);
+const unknown = options.filter((option) => option !== '--no-build');
+if (unknown.length > 0) {
+  process.stderr.write(`npm start: unknown option ${unknown.join(' ')} (the only one is --no-build)\n`);
+  process.exit(2);
+}
+const dataDir = process.env.KEYLEDGER_HOME ? resolve(process.env.KEYLEDGER_HOME) : join(root, '.keyledger');
+await mkdir(dataDir, { recursive: true });
+const SERVICE_STOP_GRACE_MS = 15_000;
+/** The services' pids, so that a start after this process was killed can stop them. */
+const servicesFile = join(dataDir, 'services.json');
+
+const owner = liveStackOwner(dataDir);
+if (owner !== undefined) {
+  process.stderr.write(`npm start: process ${owner} already runs the servers of ${shortPath(root, dataDir)} (another npm start?); stop it first\n`);
+  process.exit(1);
+}
+await stopLeftoverServices();
+
+/** Services an earlier npm start left running when it was killed: stopped as a Ctrl-C would, before their servers are touched. */
+async function stopLeftoverServices() {
+  let recorded;
+  try {
+    recorded = JSON.parse(readFileSync(servicesFile, 'utf8')).services;
+  } catch (error) {
+    if (error.code === 'ENOENT') return;
+    throw error;
+  }
+  // Only a process still running this checkout's service, not one that was given the same pid since.
+  const left = recorded.filter(({ name, pid }) => isProcessAlive(pid) && commandLineOf(pid).includes(join(root, `dist/services/${name}/main.js`)));
+  if (left.length > 0) {
+    log(`stopping ${left.map(({ name, pid }) => `${name} (pid ${pid})`).join(', ')}, left running by an npm start that was killed`);
+    await Promise.all(left.map(({ pid }) => terminatePid(pid, SERVICE_STOP_GRACE_MS)));
+  }
+  await rm(servicesFile, { force: true });
+}
 
 await ensureDependencies(root);
-const { build } = await import('./build.mjs');
-log(`built ${await build()} files`);
+if (options.includes('--no-build')) log('not building (--no-build): running dist/ as it is');
+else {
+  const { build } = await import('./build.mjs');
+  log(`built ${await build()} files`);
+}
 const { ensureStack } = await import('./local-stack.mjs');
-const stack = await ensureStack({ root, dataDir: join(root, '.keyledger'), probeDefaults: false, natsOnDefaultPort: true, natsAuth: true, log });
+const stack = await ensureStack({ root, dataDir, probeDefaults: false, natsOnDefaultPort: true, natsAuth: true, log });
 
 const portBase = Number(process.env.KEYLEDGER_HTTP_PORT_BASE ?? 3000);
 const eventKeys = await localSecret('KEYLEDGER_EVENT_KEYS', 'event-keys', 'an event key');
@@ -48,14 +102,14 @@ const env = {
  */
 async function localSecret(variable, fileName, what) {
   if (process.env[variable]) return { value: process.env[variable], generated: false };
-  const file = join(root, '.keyledger', fileName);
+  const file = join(dataDir, fileName);
   try {
     return { value: (await readFile(file, 'utf8')).trim(), generated: false };
   } catch (error) {
     if (error.code !== 'ENOENT') throw error;
     const value = `1:${randomBytes(32).toString('base64')}`;
     await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
-    log(`generated ${what} in .keyledger/${fileName}; keep it with the database`);
+    log(`generated ${what} in ${shortPath(root, file)}; keep it with the database`);
     return { value, generated: true };
   }
 }
@@ -68,8 +122,8 @@ async function writeDeliveryPublicKeys(signingKeys) {
   const { parseDeliverySigningKeys } = await import(pathToFileURL(join(root, 'dist/libs/key-secrets/src/index.js')).href);
   const { DeliverySigner } = await import(pathToFileURL(join(root, 'dist/libs/key-delivery/src/index.js')).href);
   const publicKeys = new DeliverySigner(parseDeliverySigningKeys(signingKeys)).publicKeys();
-  await writeFile(join(root, '.keyledger', 'delivery-public-keys'), `${publicKeys}\n`, { mode: 0o644 });
-  log(`delivery public keys (for clients checking key deliveries): .keyledger/delivery-public-keys`);
+  await writeFile(join(dataDir, 'delivery-public-keys'), `${publicKeys}\n`, { mode: 0o644 });
+  log(`delivery public keys (for clients checking key deliveries): ${shortPath(root, join(dataDir, 'delivery-public-keys'))}`);
 }
 
 /**
@@ -80,7 +134,7 @@ async function writeDeliveryPublicKeys(signingKeys) {
  * makes each a member of its service's role only, so a service cannot act as another.
  */
 async function localServiceLogins(ownerUrl, schema) {
-  const file = join(root, '.keyledger', 'database-logins.json');
+  const file = join(dataDir, 'database-logins.json');
   let passwords = {};
   try {
     passwords = JSON.parse(await readFile(file, 'utf8'));
@@ -123,6 +177,37 @@ if (migrated !== 0) {
 
 const children = new Map();
 let stopping = false;
+let firstSignalAt = 0;
+
+async function shutdown(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping services (Ctrl-C again to kill them)');
+  await Promise.all([...children.values()].map(({ child }) => terminateChild(child, 'SIGTERM', SERVICE_STOP_GRACE_MS)));
+  log('stopping servers');
+  await stack.stop();
+  await rm(servicesFile, { force: true });
+  process.exit(exitCode);
+}
+
+function onSignal() {
+  if (!stopping) {
+    firstSignalAt = Date.now();
+    void shutdown(0);
+    return;
+  }
+  // npm passes the terminal's Ctrl-C on to this process, which got it from the terminal too:
+  // a signal within a second of the first is that same Ctrl-C, not a second one.
+  if (Date.now() - firstSignalAt < 1_000) return;
+  log('killing the services; the servers still stop cleanly');
+  for (const { child } of children.values()) child.kill('SIGKILL');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onSignal);
+// If this process ends any other way (a crash), the services are asked to stop; the servers' own backstop follows.
+process.on('exit', () => {
+  for (const { child } of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 
 function prefixLines(name, stream, target) {
   let pending = '';
@@ -149,6 +234,8 @@ for (const service of SERVICES) {
       HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own session: a Ctrl-C reaches this process only, which stops the services in order.
+    detached: true,
   });
   prefixLines(service.name, child.stdout, process.stdout);
   prefixLines(service.name, child.stderr, process.stderr);
@@ -160,17 +247,7 @@ for (const service of SERVICES) {
   });
 }
 
-async function shutdown(exitCode) {
-  if (stopping) return;
-  stopping = true;
-  log('stopping services');
-  await Promise.all([...children.values()].map(({ child }) => terminateChild(child, 'SIGTERM', 15_000)));
-  await stack.stop();
-  process.exit(exitCode);
-}
-
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+await writeFile(servicesFile, `${JSON.stringify({ services: [...children].map(([name, { child }]) => ({ name, pid: child.pid })) })}\n`);
 
 async function waitReady(name, port) {
   const deadline = Date.now() + 60_000;
@@ -191,9 +268,9 @@ const ready = await Promise.all([...children].map(([name, { port }]) => waitRead
 if (ready.every(Boolean)) {
   log(`postgres: ${stack.postgres}, nats: ${stack.nats} (${stack.natsUrl})`);
   for (const [name, { port }] of children) log(`${name.padEnd(17)} http://127.0.0.1:${port}/health/ready`);
-  // The CLI looks for NATS on 127.0.0.1:4222 unless told otherwise.
-  if (stack.natsUrl !== 'nats://127.0.0.1:4222') log(`for the keyledger CLI: export NATS_URL=${stack.natsUrl}`);
-  if (stack.natsCreds) log('NATS requires a user: each service and the migration have their own, the keyledger CLI uses .keyledger/nats-auth/cli.creds');
+  // The CLI finds the address of a NATS started here in <dataDir>/nats-url; an external one is the user's NATS_URL.
+  if (stack.nats === 'local') log(`the keyledger CLI finds this NATS's address in ${shortPath(root, join(dataDir, 'nats-url'))}`);
+  if (stack.natsCreds) log(`NATS requires a user: each service and the migration have their own, the keyledger CLI uses ${shortPath(root, join(dataDir, 'nats-auth', 'cli.creds'))}`);
   else if (!process.env.NATS_CREDS)
     log('warning: NATS_CREDS is not set, so the services connect to this NATS unauthenticated (docs/configuration.md#nats-authentication)');
   log('all services ready; Ctrl-C stops them');

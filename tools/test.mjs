@@ -33,7 +33,7 @@ if (jestArgs.length === 0) {
 }
 
 const { ensureNginx } = await import('./ensure-nginx.mjs');
-const nginx = await ensureNginx(log);
+const nginx = await ensureNginx(root, log);
 const { ensureStack } = await import('./local-stack.mjs');
 const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: process.env.KEYLEDGER_TEST_PROBE_LOCAL !== 'false', log });
 log('jest');

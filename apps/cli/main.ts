@@ -33,7 +33,7 @@ import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
-import { cliConnection } from './nats-credentials.js';
+import { cliConnection, defaultNatsUrl } from './nats-credentials.js';
 import { reportFailure } from './cli-errors.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
@@ -58,7 +58,7 @@ const tracing = await startRequestTracing(process.env);
 
 const program = new Command('keyledger')
   .description('Manage and verify Keyledger API keys')
-  .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default('nats://127.0.0.1:4222'))
+  .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default(defaultNatsUrl(), "npm start's, from .keyledger/nats-url, else nats://127.0.0.1:4222"))
   .addOption(new Option('--creds <file>', 'NATS user credentials (default: .keyledger/nats-auth/cli.creds when npm start made one)').env('NATS_CREDS'))
   .addOption(new Option('--tls-ca <file>', 'CA certificates for NATS over TLS').env('NATS_TLS_CA_FILE'))
   .addOption(new Option('--tls-cert <file>', 'client certificate for mutual TLS with NATS').env('NATS_TLS_CERT_FILE'))

@@ -7,6 +7,9 @@ import type { NatsConnectionOptions } from '@keyledger/event-bus';
 /** Where `npm start` keeps the local installation's NATS operator, users and the CLI's own creds. */
 export const LOCAL_AUTH_DIR = join('.keyledger', 'nats-auth');
 export const LOCAL_CLI_CREDS = 'cli.creds';
+/** Beside the auth directory: the address of the nats-server `npm start` runs (tools/local-stack/local-nats-server.mjs). */
+export const LOCAL_NATS_URL = 'nats-url';
+const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /** A file that cannot be read or written (ENOENT, EEXIST, EACCES…): the user's to fix, said in one line. */
 export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
@@ -41,6 +44,22 @@ export function findLocalPath(path: string, from = process.cwd()): string | unde
 /** The local installation's auth directory, `.keyledger/nats-auth` (see `findLocalPath`). */
 export function findLocalAuthDir(from = process.cwd()): string | undefined {
   return findLocalPath(LOCAL_AUTH_DIR, from);
+}
+
+/**
+ * Where the CLI looks for NATS without `--nats` / NATS_URL: the address `npm start` recorded in
+ * the local installation found as findLocalAuthDir finds it, else 127.0.0.1:4222. The port
+ * npm start chose when 4222 was taken is thus found without an export.
+ */
+export function defaultNatsUrl(authDir = findLocalAuthDir()): string {
+  if (authDir === undefined) return DEFAULT_NATS_URL;
+  try {
+    return readFileSync(join(dirname(authDir), LOCAL_NATS_URL), 'utf8').trim() || DEFAULT_NATS_URL;
+  } catch {
+    // None recorded (NATS not run by npm start, or an installation from before it was recorded),
+    // or unreadable: the default then, and a failed connection names the address it tried.
+    return DEFAULT_NATS_URL;
+  }
 }
 
 export interface CliNatsOptions {

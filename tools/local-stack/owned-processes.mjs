@@ -1,12 +1,14 @@
-// Ownership of the servers this process starts (embedded PostgreSQL, nats-server): each has an
-// idempotent stop(), and whatever is still running when this process exits or is interrupted is
-// stopped too, so a Ctrl-C never leaves a server behind holding its data folder. Also the checks
-// used to recognise a server left running by an earlier, killed run.
+// Ownership of the servers this process starts (embedded PostgreSQL, nats-server) or adopts from
+// an earlier run that was killed: each has an idempotent stop(), and whatever is still running
+// when this process exits or is interrupted is stopped too, so an exit never leaves a server
+// behind holding its data folder. Also the checks used to recognise a server left running by an
+// earlier, killed run, and the record of which process owns the servers of a data folder.
 //
 // Plain ES module using only Node builtins.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { terminateChild } from '../run-process.mjs';
 import { once } from './helpers.mjs';
@@ -30,7 +32,7 @@ export function notOwned(url, mode) {
   return { url, mode, stop: async () => {} };
 }
 
-/** Children started here that are still running; signalled on exit/SIGINT/SIGTERM. */
+/** Servers started or adopted here that are still running; signalled on exit/SIGINT/SIGTERM. */
 const ownedChildren = new Set();
 
 /**
@@ -43,9 +45,26 @@ const ownedChildren = new Set();
  * @returns {{ stop: () => Promise<void> }}
  */
 export function ownChild(child, signal, graceMs, cleanup) {
-  const entry = { child, signal };
+  return own(() => child.kill(signal), () => terminateChild(child, signal, graceMs), cleanup);
+}
+
+/**
+ * Takes over a server an earlier, killed run left behind (not our child): stop() sends `signal`
+ * to the pid, escalates to SIGKILL after graceMs and waits until it is gone, then runs cleanup.
+ * @param {number} pid
+ * @param {NodeJS.Signals} signal
+ * @param {number} graceMs
+ * @param {() => Promise<unknown> | unknown} cleanup
+ * @returns {{ stop: () => Promise<void> }}
+ */
+export function ownPid(pid, signal, graceMs, cleanup) {
+  return own(() => isProcessAlive(pid) && process.kill(pid, signal), () => terminatePid(pid, graceMs, signal), cleanup);
+}
+
+function own(signalNow, terminate, cleanup) {
+  const entry = { signalNow };
   entry.stop = once(async () => {
-    await terminateChild(child, signal, graceMs);
+    await terminate();
     ownedChildren.delete(entry);
     if (ownedChildren.size === 0) removeSignalHandlers();
     await cleanup();
@@ -80,7 +99,7 @@ function removeSignalHandlers() {
 
 /** 'exit' handlers must be synchronous: ask the servers to shut down; they finish on their own. */
 function signalChildrenOnExit() {
-  for (const { child, signal } of ownedChildren) child.kill(signal);
+  for (const { signalNow } of ownedChildren) signalNow();
 }
 
 /**
@@ -98,13 +117,15 @@ async function stopChildrenOnSignal(signal) {
 }
 
 /**
- * Stops a process we did not spawn (a leftover from a killed run): SIGTERM, then SIGKILL after
+ * Stops a process we did not spawn (a leftover from a killed run): `signal`, then SIGKILL after
  * graceMs; resolves once it is gone.
  * @param {number} pid
  * @param {number} graceMs
+ * @param {NodeJS.Signals} [signal]
  */
-export async function terminatePid(pid, graceMs) {
-  process.kill(pid, 'SIGTERM');
+export async function terminatePid(pid, graceMs, signal = 'SIGTERM') {
+  if (!isProcessAlive(pid)) return;
+  process.kill(pid, signal);
   const deadline = Date.now() + graceMs;
   while (isProcessAlive(pid) && Date.now() < deadline) await sleep(100);
   if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -146,4 +167,43 @@ export function commandLineOf(pid) {
   }
   const ps = spawnSync('ps', ['-p', String(pid), '-o', 'command='], { encoding: 'utf8' });
   return ps.status === 0 ? ps.stdout : '';
+}
+
+const OWNER_FILE = 'stack-owner.json';
+
+/**
+ * The pid of another live process that owns the servers started under dataDir (an `npm start`
+ * or a test run still running), or undefined when there is none: its servers are then either
+ * gone or orphans of a run that was killed, which this process may take over.
+ * @param {string} dataDir
+ * @returns {number | undefined}
+ */
+export function liveStackOwner(dataDir) {
+  const pid = recordedOwner(dataDir);
+  return pid !== undefined && pid !== process.pid && isProcessAlive(pid) ? pid : undefined;
+}
+
+/**
+ * Records this process as the owner of dataDir's servers; the returned function removes the
+ * record if it is still ours.
+ * @param {string} dataDir
+ * @returns {() => void}
+ */
+export function recordStackOwner(dataDir) {
+  const file = path.join(dataDir, OWNER_FILE);
+  writeFileSync(file, `${JSON.stringify({ pid: process.pid })}\n`);
+  return () => {
+    if (recordedOwner(dataDir) === process.pid) rmSync(file, { force: true });
+  };
+}
+
+function recordedOwner(dataDir) {
+  try {
+    const { pid } = JSON.parse(readFileSync(path.join(dataDir, OWNER_FILE), 'utf8'));
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch (error) {
+    // No record, or a torn one: either way no owner is known.
+    if (error.code === 'ENOENT' || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }

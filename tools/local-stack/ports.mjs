@@ -1,5 +1,5 @@
-// TCP port choice for the servers started here: a port named in the environment wins, then a
-// preferred port when nothing listens on it, then any port the OS reports as unused.
+// TCP port choice for the servers started here: a port named in the environment wins, then the
+// first preferred port nothing listens on, then any port the OS reports as unused.
 // Everything listens on 127.0.0.1 only.
 
 import net from 'node:net';
@@ -22,11 +22,12 @@ export function portFromEnv(name, env = process.env) {
 }
 
 /**
- * Picks the port for a server started here: `envName`'s value when set, else `preferred` when it
- * is given and free, else a free port from the OS.
+ * Picks the port for a server started here: `envName`'s value when set, else the first of
+ * `preferred` that is free, else a free port from the OS.
  * @param {object} choice
  * @param {string} choice.envName variable that pins the port
- * @param {number} [choice.preferred] port to take when free (e.g. 4222, where clients look by default)
+ * @param {number | number[]} [choice.preferred] ports to take when free, in order (e.g. the previous start's,
+ *   then 4222, where clients look by default)
  * @param {NodeJS.ProcessEnv} [choice.env]
  * @param {{ isPortFree: (port: number) => Promise<boolean>, findFreePort: () => Promise<number> }} [probes]
  *   replaced in unit tests
@@ -35,7 +36,7 @@ export function portFromEnv(name, env = process.env) {
 export async function choosePort({ envName, preferred, env = process.env }, probes = { isPortFree, findFreePort }) {
   const pinned = portFromEnv(envName, env);
   if (pinned !== null) return pinned;
-  if (preferred !== undefined && (await probes.isPortFree(preferred))) return preferred;
+  for (const port of [preferred ?? []].flat()) if (await probes.isPortFree(port)) return port;
   return probes.findFreePort();
 }
 

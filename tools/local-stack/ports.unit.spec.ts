@@ -51,6 +51,15 @@ describe('choosePort', () => {
     expect(asked).toEqual([4222]);
   });
 
+  it('takes the first free one of several preferred ports, in order', async () => {
+    const { asked, probes } = fakeProbes([4222, 38_111]);
+    await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: [38_111, 4222], env: {} }, probes)).resolves.toBe(38_111);
+    expect(asked).toEqual([38_111]);
+    const taken = fakeProbes([4222]);
+    await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: [38_111, 4222], env: {} }, taken.probes)).resolves.toBe(4222);
+    expect(taken.asked).toEqual([38_111, 4222]);
+  });
+
   it('asks the OS directly when no port is preferred', async () => {
     const { asked, probes } = fakeProbes([4222, 5432], 41_234);
     await expect(choosePort({ envName: 'KEYLEDGER_EMBEDDED_PG_PORT', env: {} }, probes)).resolves.toBe(41_234);

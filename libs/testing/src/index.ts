@@ -13,3 +13,4 @@ export * from './authenticated-nats.js';
 export * from './forged-events.js';
 export * from './verifiers-in-step.js';
 export * from './deliveries.js';
+export * from './npm-start.js';

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 
 export interface RunningNginx {
@@ -11,10 +12,13 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+/** Where `npm test` unpacks nginx when none is installed (tools/ensure-nginx.mjs). */
+const UNPACKED_NGINX = fileURLToPath(new URL('../../../.keyledger/nginx/usr/sbin/nginx', import.meta.url)).replace('/dist/.keyledger/', '/.keyledger/');
+
 function nginxBinary(): string {
-  const candidates = [process.env['KEYLEDGER_TEST_NGINX'], '/usr/sbin/nginx', '/usr/local/sbin/nginx'].filter((p): p is string => Boolean(p));
+  const candidates = [process.env['KEYLEDGER_TEST_NGINX'], '/usr/sbin/nginx', '/usr/local/sbin/nginx', UNPACKED_NGINX].filter((p): p is string => Boolean(p));
   const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error('nginx is not installed: `npm test` installs it (apt-get install nginx-light)');
+  if (!found) throw new Error('nginx is not installed: `npm test` unpacks Debian\'s package into .keyledger/nginx, or install it (apt-get install nginx)');
   return found;
 }
 
