@@ -2,14 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { busTopology, connectNats } from '@keyledger/event-bus';
+import { connectNats } from '@keyledger/nats-connection';
 import type { BusNames } from '@keyledger/nats-auth';
 import { AUTH_FILES, NatsAuthError, NatsAuthStore, accountUpdateSubject, credsUserName } from '@keyledger/nats-auth';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CliUsageError, isSystemError, findLocalAuthDir } from './nats-credentials.js';
-import { print } from './output.js';
-import Table from 'cli-table3';
+import { newTable, print } from './output.js';
 
 interface AuthOptions {
   readonly authDir?: string;
@@ -34,7 +33,9 @@ function authDirOf(options: AuthOptions): string {
   return dir;
 }
 
-function namesOf(program: ProgramOptions, options: AuthOptions): BusNames {
+async function namesOf(program: ProgramOptions, options: AuthOptions): Promise<BusNames> {
+  // Loaded on use: the bus library brings tracing, which every other command would pay for at start.
+  const { busTopology } = await import('@keyledger/event-bus');
   return busTopology(program.subjectPrefix, options.eventStream, options.usageStream);
 }
 
@@ -97,7 +98,7 @@ export function registerClientsCommand(program: Command): void {
       guarded(async (name: string, command: { allow: string[]; out?: string }) => {
         const options = clients.opts<AuthOptions>();
         const store = await NatsAuthStore.open(authDirOf(options), { create: false });
-        const creds = await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date());
+        const creds = await store.addClient(name, command.allow, await namesOf(programOptions(), options), new Date());
         if (command.out !== undefined) {
           await writeFile(command.out, creds, { mode: 0o600, flag: 'wx' });
           process.stdout.write(`wrote the credentials of client ${name} to ${command.out}\n`);
@@ -115,7 +116,7 @@ export function registerClientsCommand(program: Command): void {
         const store = await NatsAuthStore.open(authDirOf(clients.opts<AuthOptions>()), { create: false });
         const list = store.clients();
         print(programOptions().json, list, () => {
-          const table = new Table({ head: ['name', 'allows', 'created', 'revoked'] });
+          const table = newTable(['name', 'allows', 'created', 'revoked']);
           for (const client of list) table.push([client.name, client.allows.join(' '), client.createdAt, client.revokedAt ?? 'no']);
           return table.toString();
         });

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credsUserName } from '@keyledger/nats-auth';
+import { CliUsageError } from './cli-failure.js';
 import type { NatsConnectionOptions } from '@keyledger/event-bus';
 
 /** Where `npm start` keeps the local installation's NATS operator, users and the CLI's own creds. */
@@ -13,9 +14,13 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined;
 }
 
-/** A CLI failure that is the user's to fix: printed as one line, exit 1. */
-export class CliUsageError extends Error {
-  override readonly name = 'CliUsageError';
+export { CliUsageError } from './cli-failure.js';
+
+/** The checkout this CLI was built in: the folder above dist/ (the bundle is dist/cli/main.js), or above apps/cli from source. */
+function checkoutRoot(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dist = here.lastIndexOf(`${sep}dist${sep}`);
+  return dist === -1 ? join(dirname(here), '..', '..') : here.slice(0, dist);
 }
 
 /**
@@ -27,8 +32,7 @@ export function findLocalAuthDir(from = process.cwd()): string | undefined {
     if (existsSync(join(dir, LOCAL_AUTH_DIR))) return join(dir, LOCAL_AUTH_DIR);
     if (dirname(dir) === dir) break;
   }
-  // dist/apps/cli/nats-credentials.js → the checkout's root.
-  const checkout = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const checkout = checkoutRoot();
   return existsSync(join(checkout, LOCAL_AUTH_DIR)) ? join(checkout, LOCAL_AUTH_DIR) : undefined;
 }
 
