@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/apps/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 if (!existsSync(cli)) {
   process.stderr.write('keyledger: the CLI is not built yet; run `npm run build` (npm start and npm test build it too)\n');
   process.exit(2);

@@ -109,14 +109,14 @@ describe('the CLI and migrate on broken inputs', () => {
     const unwritable = join(work, 'no-such-folder', 'billing.creds');
     expectOneLineFailure(
       await clients('add', 'billing', '--allow', 'verify', '--out', unwritable),
-      1,
+      2,
       /cannot write the credentials to .*billing\.creds \(ENOENT\); client billing was not registered/,
     );
     expect((await listed()).map((client) => client.name)).not.toContain('billing');
     // An existing file is never overwritten, and refuses the same way.
     const taken = join(work, 'taken.creds');
     await writeFile(taken, 'mine');
-    expectOneLineFailure(await clients('add', 'billing', '--allow', 'verify', '--out', taken), 1, /\(EEXIST\); client billing was not registered/);
+    expectOneLineFailure(await clients('add', 'billing', '--allow', 'verify', '--out', taken), 2, /\(EEXIST\); client billing was not registered/);
     expect(await readFile(taken, 'utf8')).toBe('mine');
     // The name is free: the same command to a writable path registers it, with its file.
     const out = join(work, 'billing.creds');

@@ -134,24 +134,88 @@ describe('the keyledger CLI', () => {
   });
 
   it('prints readable tables for people', async () => {
-    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'reports']);
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'reports', '--scopes', 'reports:read', '--meta', 'team=data']);
     expect(issued.code).toBe(0);
     expect(issued.stdout).toMatch(/key id[\s\S]*tenant[\s\S]*acme[\s\S]*key \(shown once\): kl_live_/);
+    expect(issued.stdout).toContain('team=data');
+    // Not a terminal: no colour escapes in a pipe or a file.
+    expect(issued.stdout).not.toContain('\u001b[');
+    const { key } = { key: /key \(shown once\): (\S+)/.exec(issued.stdout)![1]! };
+    const verified = await eventually(
+      'key verifiable',
+      () => cli(['keys', 'verify', key, '--scope', 'reports:read']),
+      (run) => run.code === 0,
+    );
+    expect(verified.stdout).toMatch(/result\s*│\s*VALID/);
+    expect(verified.stdout).toMatch(/scopes\s*│\s*reports:read/);
+    expect(verified.stdout).toMatch(/metadata\s*│\s*team=data/);
+    expect(verified.stdout).not.toMatch(/\[|\{|null/);
   });
 
-  it('fails with the error code and exit 1 for refused commands and bad keys', async () => {
+  it('fails with the error code and exit 4 for refused commands, 1 for keys that do not verify', async () => {
     const noAdmin = await cli(['keys', 'list', '--tenant', 'acme'], { KEYLEDGER_ADMIN_KEY: '' });
-    expect([noAdmin.code, noAdmin.stderr.trim()]).toEqual([1, 'error: UNAUTHENTICATED: an admin key is required (Authorization: Bearer <key>)']);
+    expect([noAdmin.code, noAdmin.stderr.trim()]).toEqual([4, 'error: UNAUTHENTICATED: an admin key is required (Authorization: Bearer <key>)']);
     const badScope = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--scopes', 'Bad Scope']);
-    expect([badScope.code, badScope.stderr]).toEqual([1, expect.stringContaining('INVALID_ARGUMENT') as string]);
+    expect([badScope.code, badScope.stderr]).toEqual([4, expect.stringContaining('INVALID_ARGUMENT') as string]);
     const malformed = await cli(['keys', 'verify', 'not-a-key', '--json']);
     expect([malformed.code, (JSON.parse(malformed.stdout) as { code: string }).code]).toEqual([1, 'MALFORMED']);
   });
 
+  it('says what failed in one line, with a distinct exit code, never a stack trace or the whole help', async () => {
+    const keyId = (JSON.parse((await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'guarded', '--scopes', 'a:b', '--json'])).stdout) as { keyId: string })
+      .keyId;
+    expect((await cli(['keys', 'suspend', keyId])).code).toBe(0);
+    const offline = { NATS_URL: 'nats://127.0.0.1:1' };
+    const cases: [string[], Record<string, string>, number, string][] = [
+      [['status'], offline, 3, 'error: cannot reach NATS at nats://127.0.0.1:1: connection refused; is `npm start` running? Otherwise set NATS_URL (or --nats) to your NATS server'],
+      [['status'], { NATS_URL: 'banana' }, 3, 'error: cannot reach NATS at banana: unknown host "banana"; check NATS_URL (or --nats)'],
+      [
+        ['keys', 'get', keyId, '--subject-prefix', 'nobody-here'],
+        {},
+        3,
+        'error: no issuer answers nobody-here.v1.keys.get: is it running? (`keyledger status` lists what runs; check --subject-prefix)',
+      ],
+      [['scan', '/nonexistent'], offline, 2, 'error: cannot use /nonexistent: no such file or directory'],
+      [['keys', 'list', '--tenant', 'acme', '--bogus'], {}, 2, "error: unknown option '--bogus'\n(add --help for this command's options)"],
+      [['keys', 'frob'], {}, 2, "error: unknown command 'frob'\n(add --help for this command's options)"],
+      [['keys', 'list', '--tenant', 'acme', '--timeout', 'soon'], {}, 2, "error: option '--timeout <ms>' argument 'soon' is invalid. expected a number of milliseconds, such as 10000\n(add --help for this command's options)"],
+      [['keys', 'list', '--tenant', 'acme', '--creds', '/nonexistent.creds'], {}, 2, expect.stringMatching(/^error: cannot read the NATS credentials/)],
+      [['keys', 'suspend', keyId], {}, 4, `error: INVALID_TRANSITION: cannot suspend key ${keyId}: it is already suspended`],
+      [['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--name', 'n'.repeat(300), '--no-scopes'], {}, 4, expect.stringMatching(/^error: INVALID_ARGUMENT: invalid request: name: must be at most \d+ characters$/)],
+      [['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--scopes', ''], {}, 2, 'error: a key needs its scopes: --scopes orders:read,… (or --no-scopes for a key that passes only verifications requiring none)'],
+      [['keys', 'issue', '--tenant', 'acme', '--owner', 'x'], {}, 2, 'error: a key needs its scopes: --scopes orders:read,… (or --no-scopes for a key that passes only verifications requiring none)'],
+      [['rotation-policy', 'set', '--tenant', 'acme', '--max-age', '1s'], {}, 2, expect.stringMatching(/^error: --max-age 1s would rotate every key of acme that often, .* the least the CLI accepts is 1h \(add --force if you mean it\)$/)],
+    ];
+    for (const [args, env, code, message] of cases) {
+      const run = await cli(args, env);
+      expect({ args, code: run.code, stderr: run.stderr.trim() }).toEqual({ args, code, stderr: message });
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    }
+    const huge = await runCli(ctx, ['keys', 'verify', '-', '--json'], { input: `kl_live_${'x'.repeat(2_000_000)}` });
+    expect([huge.code, (JSON.parse(huge.stdout) as { code: string }).code]).toEqual([1, 'MALFORMED']);
+    const debug = await cli(['scan', '/nonexistent'], { ...offline, KEYLEDGER_DEBUG: '1' });
+    expect(debug.stderr).toMatch(/^\s+at /m);
+  });
+
+  it('lists keys by owner and status, and says which are in their grace', async () => {
+    const issue = async (owner: string): Promise<string> =>
+      (JSON.parse((await cli(['keys', 'issue', '--tenant', 'listing', '--owner', owner, '--scopes', 'a:b', '--json'])).stdout) as { keyId: string }).keyId;
+    const [first, second, third] = [await issue('alpha'), await issue('alpha'), await issue('beta')];
+    expect((await cli(['keys', 'suspend', second])).code).toBe(0);
+    const rotated = JSON.parse((await cli(['keys', 'rotate', third, '--grace', '1h', '--json'])).stdout) as { view: { keyId: string } };
+    const ids = async (...filters: string[]): Promise<string[]> =>
+      (JSON.parse((await cli(['keys', 'list', '--tenant', 'listing', ...filters, '--json'])).stdout) as { keyId: string }[]).map((key) => key.keyId);
+    expect(await ids('--owner', 'alpha')).toEqual([first, second]);
+    expect(await ids('--status', 'suspended')).toEqual([second]);
+    expect(await ids('--owner', 'beta', '--status', 'active')).toEqual([third, rotated.view.keyId]);
+    expect((await cli(['keys', 'list', '--tenant', 'listing', '--owner', 'beta'])).stdout).toMatch(/active, replaced: in grace until \d{4}-/);
+    expect((await cli(['keys', 'list', '--tenant', 'listing', '--status', 'lost'])).code).toBe(2);
+  });
+
   it('sets rate limits on a key, shows them, and answers RATE_LIMITED once they are spent', async () => {
     const bad = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--rate-limit', '2/1x']);
-    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('expected LIMIT/WINDOW') as string]);
-    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'limited', '--rate-limit', '2/1h', '--rate-limit', '100/1d', '--json']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('expected LIMIT/WINDOW') as string]);
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'limited', '--no-scopes', '--rate-limit', '2/1h', '--rate-limit', '100/1d', '--json']);
     const { key, keyId } = JSON.parse(issued.stdout) as { key: string; keyId: string };
     const shown = await cli(['keys', 'get', keyId, '--json']);
     expect((JSON.parse(shown.stdout) as { rateLimits: unknown }).rateLimits).toEqual([
@@ -173,8 +237,8 @@ describe('the keyledger CLI', () => {
 
   it('sets a quota with a refill, charges verifications their cost, tops it up and removes it', async () => {
     const bad = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'x', '--refill', '10/weekly']);
-    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('expected AMOUNT/daily') as string]);
-    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'metered', '--credits', '5', '--refill', '1000/monthly@15', '--json']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('expected AMOUNT/daily') as string]);
+    const issued = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'metered', '--no-scopes', '--credits', '5', '--refill', '1000/monthly@15', '--json']);
     const { key, keyId } = JSON.parse(issued.stdout) as { key: string; keyId: string };
     expect((await cli(['keys', 'get', keyId])).stdout).toContain('5 remaining, refill 1000/monthly@15');
     await eventually(
@@ -197,7 +261,7 @@ describe('the keyledger CLI', () => {
     expect((JSON.parse(removed.stdout) as { credits: unknown }).credits).toBeNull();
     const set = await cli(['keys', 'update', keyId, '--credits', '7', '--json']);
     expect((JSON.parse(set.stdout) as { credits: unknown }).credits).toEqual({ remaining: 7, refill: null });
-    expect((await cli(['keys', 'topup', keyId, 'x'])).code).toBe(1);
+    expect((await cli(['keys', 'topup', keyId, 'x'])).code).toBe(2);
   });
 
   it('scans a git repository for keys, offline: exit 1 with file, line, commit and hint, never the key', async () => {
@@ -238,7 +302,7 @@ describe('the keyledger CLI', () => {
   });
 
   // Last: a verifier that announces itself but never applies anything holds every fence until it times out.
-  it('exits 1 naming the verifier when a revocation or an emergency rotation is not confirmed by every live verifier', async () => {
+  it('exits 5 naming the verifier when a revocation or an emergency rotation is not confirmed by every live verifier', async () => {
     const issue = async (): Promise<string> => {
       const run = await cli(['keys', 'issue', '--tenant', 'acme', '--owner', 'fenced', '--scopes', 'orders:read', '--json']);
       return (JSON.parse(run.stdout) as { keyId: string }).keyId;
@@ -254,11 +318,11 @@ describe('the keyledger CLI', () => {
     const announcing = setInterval(announce, 200);
     try {
       const revoke = await cli(['keys', 'revoke', revoked, '--reason', 'fence drill']);
-      expect(revoke.code).toBe(1);
+      expect(revoke.code).toBe(5);
       expect(revoke.stderr).toMatch(/VERIFIERS_UNCONFIRMED: key key_\w+ is revoked, but verifier\(s\) stuck-verifier did not confirm it/);
 
       const rotate = await cli(['keys', 'rotate', rotated, '--emergency']);
-      expect(rotate.code).toBe(1);
+      expect(rotate.code).toBe(5);
       // The new key is still shown (once), and the old key's state is said plainly.
       expect(rotate.stdout).toMatch(/key \(shown once\): kl_live_/);
       expect(rotate.stderr).toMatch(/VERIFIERS_UNCONFIRMED: the old key key_\w+ is revoked, but verifier\(s\) stuck-verifier did not confirm it/);

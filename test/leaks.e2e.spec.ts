@@ -232,7 +232,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     const malformed = await cli(['keys', 'report-leak', 'kl_live_typo', '--file', 'x.env', '--json']);
     expect([malformed.code, JSON.parse(malformed.stdout)]).toEqual([1, { outcome: 'MALFORMED' }]);
     const noPlace = await cli(['keys', 'report-leak', '--key-id', 'key_01jdaaaaaaaaaaaaaaaaaaaaaa']);
-    expect(noPlace.code).toBe(1);
+    expect(noPlace.code).toBe(4);
     expect(noPlace.stderr).toContain('INVALID_ARGUMENT');
     expect(await count()).toBe(before);
   });

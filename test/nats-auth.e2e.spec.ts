@@ -145,7 +145,7 @@ describe('NATS with operator, accounts and per-service users', () => {
       const report = JSON.parse(status.stdout) as { ready: boolean; bus: string };
       expect(report).toMatchObject({ ready: true, bus: 'authenticated' });
       const refused = await cli(tmpdir(), ['--creds', join(home, 'missing.creds'), 'status']);
-      expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: cannot read the NATS credentials .*missing\.creds \(ENOENT\)\n$/) });
+      expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: cannot read the NATS credentials .*missing\.creds \(ENOENT\)\n$/) });
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

@@ -164,7 +164,7 @@ describe('quiet grace', () => {
       () => cli(['keys', 'rotation', plain.keyId]),
       (run) => !run.stderr.includes('KEY_NOT_FOUND'),
     );
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('INVALID_ARGUMENT');
     expect((await api.call('usage.rotation', { keyId: plain.keyId }, null)).error?.code).toBe('UNAUTHENTICATED');
   });

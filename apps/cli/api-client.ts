@@ -1,19 +1,11 @@
 import { headers } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { apiSubject } from '@keyledger/contracts';
 import type { ApiErrorBody, InstanceStatusReply } from './cli-types.js';
 import type { RequestTracing } from './request-tracing.js';
+import { CliApiError, RequestFailedError } from './cli-failure.js';
 
-/** A failure reported by a service, printed as `CODE: message`. */
-export class CliApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'CliApiError';
-  }
-}
+export { CliApiError } from './cli-failure.js';
 
 /** The key API over NATS request/reply, as any internal client would call it. */
 export class KeyledgerClient {
@@ -30,7 +22,7 @@ export class KeyledgerClient {
     const h = headers();
     if (this.adminKey) h.set('Authorization', `Bearer ${this.adminKey}`);
     const subject = apiSubject(this.prefix, operation);
-    const reply = await this.tracing.around(subject, h, () => this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs, headers: h }));
+    const reply = await this.tracing.around(subject, h, () => this.request(subject, JSON.stringify(body), h));
     const answer = reply.json<{ ok: true; result: T } | ({ ok: false } & ApiErrorBody)>();
     if (!answer.ok) throw new CliApiError(answer.error.code, answer.error.message);
     return answer.result;
@@ -38,8 +30,17 @@ export class KeyledgerClient {
 
   /** Verification answers with a result, never an error. */
   async verify<T>(body: unknown): Promise<T> {
-    const reply = await this.nc.request(apiSubject(this.prefix, 'keys.verify'), JSON.stringify(body), { timeout: this.timeoutMs });
+    const reply = await this.request(apiSubject(this.prefix, 'keys.verify'), JSON.stringify(body));
     return reply.json<T>();
+  }
+
+  /** One request; a failure names its subject, so the user is told which service did not answer. */
+  private async request(subject: string, payload: string, h?: MsgHdrs): Promise<Msg> {
+    try {
+      return await this.nc.request(subject, payload, { timeout: this.timeoutMs, ...(h ? { headers: h } : {}) });
+    } catch (error) {
+      throw new RequestFailedError(subject, this.timeoutMs, error);
+    }
   }
 
   /** Every instance that answers the status request within the wait. */

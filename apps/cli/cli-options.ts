@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import type { CreditRefill, CreditsSetting, RateLimit } from '@keyledger/contracts';
 import { MAX_CREDITS, MAX_VERIFY_COST, verifyCostSchema } from '@keyledger/contracts';
-import { parseRateLimit, parseRefill } from '@keyledger/key-domain';
+import { MAX_KEY_LENGTH, parseRateLimit, parseRefill } from '@keyledger/key-domain';
 
 type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w';
 
@@ -108,5 +108,8 @@ export function creditsSetting(credits: number | undefined, refill: CreditRefill
  * command line stays in shell history and is visible to other users in the process list.
  */
 export function plaintextArgument(key: string): string {
-  return key === '-' ? readFileSync(0, 'utf8').trim() : key;
+  const text = key === '-' ? readFileSync(0, 'utf8').trim() : key;
+  // Longer than any key can be, it cannot verify: send just enough to be judged MALFORMED, not
+  // megabytes NATS would refuse as a whole (max_payload) without an answer.
+  return text.length > MAX_KEY_LENGTH ? text.slice(0, MAX_KEY_LENGTH + 1) : text;
 }

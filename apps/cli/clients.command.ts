@@ -2,15 +2,14 @@ import { rm, writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { busTopology, connectNats } from '@keyledger/event-bus';
+import { connectNats } from '@keyledger/nats-connection';
 import type { BusNames } from '@keyledger/nats-auth';
 import { AUTH_FILES, NatsAuthError, NatsAuthStore, accountUpdateSubject, usableCredsUserName } from '@keyledger/nats-auth';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CliUsageError, isSystemError, findLocalAuthDir } from './nats-credentials.js';
-import { print } from './output.js';
-import { reportFailure } from './cli-errors.js';
-import Table from 'cli-table3';
+import { newTable, print } from './output.js';
+import { reportFailure } from './cli-failure.js';
 
 interface AuthOptions {
   readonly authDir?: string;
@@ -35,7 +34,9 @@ function authDirOf(options: AuthOptions): string {
   return dir;
 }
 
-function namesOf(program: ProgramOptions, options: AuthOptions): BusNames {
+async function namesOf(program: ProgramOptions, options: AuthOptions): Promise<BusNames> {
+  // Loaded on use: the bus library brings tracing, which every other command would pay for at start.
+  const { busTopology } = await import('@keyledger/event-bus');
   return busTopology(program.subjectPrefix, options.eventStream, options.usageStream);
 }
 
@@ -133,14 +134,14 @@ export function registerClientsCommand(program: Command): void {
             written = true;
           };
           try {
-            await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date(), write);
+            await store.addClient(name, command.allow, await namesOf(programOptions(), options), new Date(), write);
           } catch (error) {
             if (written) await rm(out, { force: true });
             throw error;
           }
           process.stdout.write(`wrote the credentials of client ${name} to ${out}\n`);
         } else {
-          const creds = await store.addClient(name, command.allow, namesOf(programOptions(), options), new Date());
+          const creds = await store.addClient(name, command.allow, await namesOf(programOptions(), options), new Date());
           process.stdout.write(`# credentials of client ${name} (shown once; save as a .creds file, mode 0600)\n${creds}`);
         }
       }),
@@ -154,7 +155,7 @@ export function registerClientsCommand(program: Command): void {
         const store = await NatsAuthStore.open(authDirOf(clients.opts<AuthOptions>()), { create: false });
         const list = store.clients();
         print(programOptions().json, list, () => {
-          const table = new Table({ head: ['name', 'allows', 'created', 'revoked'] });
+          const table = newTable(['name', 'allows', 'created', 'revoked']);
           for (const client of list) table.push([client.name, client.allows.join(' '), client.createdAt, client.revokedAt ?? 'no']);
           return table.toString();
         });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@keyledger/event-bus';
+import { connectNats } from '@keyledger/nats-connection';
 import type { CreditRefill, KeyPage, KeyView, RateLimit } from '@keyledger/contracts';
 import { MAX_KEYS_PER_PAGE } from '@keyledger/contracts';
 import { DEFAULT_KEY_PREFIX, formatNewKey, isValidKeyPrefix } from '@keyledger/key-domain';
@@ -19,7 +19,7 @@ import {
   verifyCost,
 } from './cli-options.js';
 import type { VerifyResult } from './cli-types.js';
-import { detailTable, keyDetail, keyTable, print } from './output.js';
+import { detailTable, keyDetail, keyTable, print, verifyDetail } from './output.js';
 import { registerRotateCommand } from './rotate.command.js';
 import { registerOwnersCommand } from './owners.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
@@ -33,11 +33,18 @@ import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
-import { cliConnection, defaultNatsUrl } from './nats-credentials.js';
-import { reportFailure } from './cli-errors.js';
+import { CliUsageError, cliConnection, defaultNatsUrl } from './nats-credentials.js';
+import { confirmedAtTerminal } from './confirm.js';
+import { EXIT_CODES, NatsUnreachableError, reportFailure } from './cli-failure.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
 const TRACE_EXPORT_WAIT_MS = 3000;
+
+function positiveMilliseconds(text: string): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 1) throw new InvalidArgumentError('expected a number of milliseconds, such as 10000');
+  return ms;
+}
 
 /** Services `keyledger status` expects to find running. */
 const SERVICES = ['issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector', 'relay'];
@@ -66,16 +73,21 @@ const program = new Command('keyledger')
   .addOption(new Option('--subject-prefix <prefix>', 'NATS subject prefix of the installation').env('KEYLEDGER_SUBJECT_PREFIX').default('keyledger'))
   .addOption(new Option('--admin-key <key>', 'admin key for every command but verify').env('KEYLEDGER_ADMIN_KEY'))
   .option('--json', 'print JSON for scripts', false)
-  .addOption(new Option('--timeout <ms>', 'request timeout').default(10_000).argParser(Number))
-  .showHelpAfterError();
+  .addOption(new Option('--timeout <ms>', 'request timeout').default(10_000).argParser(positiveMilliseconds))
+  // A mistake gets its one-line error and where to look, not the whole help; subcommands inherit both.
+  .showHelpAfterError("(add --help for this command's options)")
+  .exitOverride();
 
-/** Runs an action with a connected client; a failure is one line (`error: CODE: message` for the API's) and its exit code (`reportFailure`). */
+/** Runs an action with a connected client; a failure prints one line and exits with its code (cli-failure.ts). */
 function withClient<A extends unknown[]>(action: (client: KeyledgerClient, options: GlobalOptions, ...args: A) => Promise<number | void>) {
   return async (...args: A): Promise<void> => {
     const options = program.opts<GlobalOptions>();
     let nc: NatsConnection | undefined;
     try {
-      nc = await connectNats(cliConnection(options));
+      const connection = cliConnection(options);
+      nc = await connectNats(connection).catch((error: unknown) => {
+        throw new NatsUnreachableError(options.nats, error);
+      });
       process.exitCode = (await action(new KeyledgerClient(nc, options.subjectPrefix, options.adminKey, options.timeout, tracing), options, ...args)) ?? 0;
     } catch (error) {
       reportFailure(error);
@@ -128,7 +140,8 @@ keys
   .requiredOption('--owner <owner>', 'the service or application that holds the key')
   .option('--name <name>')
   .addOption(new Option('--env <env>').choices(['live', 'test']).default('live'))
-  .option('--scopes <list>', 'comma-separated, e.g. orders:read,users:*', commaList)
+  .option('--scopes <list>', 'comma-separated, e.g. orders:read,users:* (required, unless --no-scopes)', commaList)
+  .option('--no-scopes', 'issue a key with no scope: it passes only verifications that require none')
   .option('--allow-ip <cidr>', 'allowed caller range (repeatable)', collect)
   .option('--expires-in <duration>', 'e.g. 30d, 12h', expiresIn)
   .option('--meta <key=value>', 'metadata (repeatable)', metaEntry)
@@ -145,7 +158,7 @@ keys
           owner: string;
           name?: string;
           env: string;
-          scopes?: string[];
+          scopes?: string[] | false;
           allowIp?: string[];
           expiresIn?: string;
           meta?: Record<string, string>;
@@ -154,12 +167,15 @@ keys
           refill?: CreditRefill;
         },
       ) => {
+        // A key without scopes verifies VALID for every request that asks none: only on purpose.
+        if (command.scopes !== false && (command.scopes ?? []).length === 0)
+          throw new CliUsageError('a key needs its scopes: --scopes orders:read,… (or --no-scopes for a key that passes only verifications requiring none)');
         const issued = await client.call<{ keyId: string; key: string; view: KeyView }>('keys.issue', {
           tenant: command.tenant,
           owner: command.owner,
           name: command.name,
           environment: command.env,
-          scopes: command.scopes,
+          scopes: command.scopes === false ? [] : command.scopes,
           ipAllowlist: command.allowIp,
           expiresAt: command.expiresIn,
           metadata: command.meta,
@@ -189,7 +205,7 @@ keys
         env: command.env,
         cost: command.cost,
       });
-      print(options.json, result, () => detailTable({ ...result }));
+      print(options.json, result, () => verifyDetail(result));
       return result.valid ? 0 : 1;
     }),
   );
@@ -206,15 +222,23 @@ keys
 
 keys
   .command('list')
-  .description("list a tenant's keys")
+  .description("list a tenant's keys (every page)")
   .requiredOption('--tenant <tenant>')
+  .option('--owner <owner>', "only this owner's keys")
+  .addOption(new Option('--status <status>', 'only keys in this status').choices(['active', 'suspended', 'revoked', 'expired']))
   .action(
-    withClient(async (client, options, command: { tenant: string }) => {
+    withClient(async (client, options, command: { tenant: string; owner?: string; status?: string }) => {
       // The API answers in pages; the user gets every key.
       const list: KeyView[] = [];
       let cursor: string | undefined;
       do {
-        const page = await client.call<KeyPage>('keys.list', { tenant: command.tenant, limit: MAX_KEYS_PER_PAGE, ...(cursor ? { cursor } : {}) });
+        const page = await client.call<KeyPage>('keys.list', {
+          tenant: command.tenant,
+          limit: MAX_KEYS_PER_PAGE,
+          ...(command.owner === undefined ? {} : { owner: command.owner }),
+          ...(command.status === undefined ? {} : { status: command.status }),
+          ...(cursor ? { cursor } : {}),
+        });
         list.push(...page.keys);
         cursor = page.nextCursor;
       } while (cursor);
@@ -246,12 +270,17 @@ const OPERATION_DESCRIPTIONS = {
 } as const;
 
 for (const operation of ['suspend', 'resume', 'revoke'] as const) {
-  keys
+  const subcommand = keys
     .command(`${operation} <keyId>`)
     .description(OPERATION_DESCRIPTIONS[operation])
-    .option('--reason <reason>', operation === 'revoke' ? 'why (recorded in the audit trail)' : 'why')
-    .action(
-      withClient(async (client, options, keyId: string, command: { reason?: string }) => {
+    .option('--reason <reason>', operation === 'revoke' ? 'why (recorded in the audit trail)' : 'why');
+  if (operation === 'revoke') subcommand.option('-y, --yes', 'do not ask for confirmation at a terminal');
+  subcommand.action(
+      withClient(async (client, options, keyId: string, command: { reason?: string; yes?: boolean }) => {
+        if (operation === 'revoke' && !command.yes && !(await confirmedAtTerminal(`revoke ${keyId} for good? every verifier will refuse it [y/N] `))) {
+          process.stderr.write('not revoked\n');
+          return EXIT_CODES.no;
+        }
         const body =
           operation === 'revoke'
             ? { keyId, reason: command.reason ?? 'revoked with the CLI' }
@@ -291,8 +320,9 @@ registerDeliveriesCommand(program);
 try {
   await program.parseAsync();
 } catch (error) {
-  // Whatever an action let through is still one line, never a stack trace.
-  reportFailure(error);
+  // exitOverride: commander has printed its message (or the help) and throws instead of exiting.
+  if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+  else reportFailure(error);
 }
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);
 if (traceProblem !== undefined) {

@@ -2,10 +2,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { busTopology } from '@keyledger/event-bus';
 import { NatsAuthStore, PROGRAM_ROLES, natsHelmAuthValues, serviceCredsFile, serviceCredsSecrets } from '@keyledger/nats-auth';
 import { LOCAL_AUTH_DIR } from './nats-credentials.js';
-import { reportFailure } from './cli-errors.js';
+import { reportFailure } from './cli-failure.js';
 
 interface NatsAuthOptions {
   readonly authDir: string;
@@ -41,6 +40,8 @@ export function registerNatsAuthCommand(program: Command): void {
   const prepare = async (): Promise<{ store: NatsAuthStore; options: NatsAuthOptions }> => {
     const options = group.opts<NatsAuthOptions>();
     const store = await NatsAuthStore.open(options.authDir, { create: true });
+    // Loaded on use: the bus library brings tracing, which every other command would pay for at start.
+    const { busTopology } = await import('@keyledger/event-bus');
     await store.writeServerFiles(busTopology(program.opts<{ subjectPrefix: string }>().subjectPrefix, options.eventStream, options.usageStream));
     return { store, options };
   };

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credsUserName, usableCredsUserName } from '@keyledger/nats-auth';
-import type { NatsConnectionOptions } from '@keyledger/event-bus';
+import type { NatsConnectionOptions } from '@keyledger/nats-connection';
+import { CliUsageError, UnusableCredentialsError } from './cli-failure.js';
 
 /** Where `npm start` keeps the local installation's NATS operator, users and the CLI's own creds. */
 export const LOCAL_AUTH_DIR = join('.keyledger', 'nats-auth');
@@ -16,14 +17,13 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined;
 }
 
-/** A CLI failure that is the user's to fix: printed as one line, exit 1. */
-export class CliUsageError extends Error {
-  override readonly name = 'CliUsageError';
-}
+export { CliUsageError, UnusableCredentialsError } from './cli-failure.js';
 
-/** NATS credentials that cannot be used as they are (not a `.creds` file, or a seed that does not decode): exit 3. */
-export class UnusableCredentialsError extends Error {
-  override readonly name = 'UnusableCredentialsError';
+/** The checkout this CLI was built in: the folder above dist/ (the bundle is dist/cli/main.js), or above apps/cli from source. */
+function checkoutRoot(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dist = here.lastIndexOf(`${sep}dist${sep}`);
+  return dist === -1 ? join(dirname(here), '..', '..') : here.slice(0, dist);
 }
 
 /**
@@ -36,8 +36,7 @@ export function findLocalPath(path: string, from = process.cwd()): string | unde
     if (existsSync(join(dir, path))) return join(dir, path);
     if (dirname(dir) === dir) break;
   }
-  // dist/apps/cli/nats-credentials.js → the checkout's root.
-  const checkout = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const checkout = checkoutRoot();
   return existsSync(join(checkout, path)) ? join(checkout, path) : undefined;
 }
 

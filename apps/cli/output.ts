@@ -1,21 +1,45 @@
 import Table from 'cli-table3';
 import { formatRefill } from '@keyledger/key-domain';
 import { formatRateLimit } from './cli-options.js';
-import type { KeyView } from './cli-types.js';
+import type { KeyView, VerifyResult } from './cli-types.js';
+
+/**
+ * Colour only for a person at a terminal: never into a file or a pipe, never with NO_COLOR set
+ * (no-color.org) or on a dumb terminal.
+ */
+export function useColour(stream: { readonly isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return stream.isTTY === true && (env['NO_COLOR'] ?? '') === '' && env['TERM'] !== 'dumb';
+}
+
+const COLOUR = useColour(process.stdout, process.env);
+
+/** Every table the CLI prints: headings and borders coloured only when `useColour` says so. */
+export function newTable(head?: readonly string[]): Table.Table {
+  return new Table({
+    ...(head ? { head: [...head] } : {}),
+    style: COLOUR ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
+  });
+}
 
 /** Prints for people (a table) or for scripts (`--json`, one JSON document). */
 export function print(json: boolean, value: unknown, table: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${table()}\n`);
 }
 
+/** A key's status as a person needs it: a rotated key still in use says until when. */
+export function statusLabel(key: KeyView): string {
+  if (key.rotation && key.status === 'active') return `active, replaced: in grace until ${key.rotation.graceEndsAt}`;
+  return key.status;
+}
+
 export function keyTable(keys: readonly KeyView[]): string {
-  const table = new Table({ head: ['key id', 'tenant', 'owner', 'status', 'hint', 'scopes', 'expires'] });
-  for (const key of keys) table.push([key.keyId, key.tenant, key.owner, key.status, key.hint, key.scopes.join(' '), key.expiresAt ?? 'never']);
+  const table = newTable(['key id', 'tenant', 'owner', 'status', 'hint', 'scopes', 'expires']);
+  for (const key of keys) table.push([key.keyId, key.tenant, key.owner, statusLabel(key), key.hint, key.scopes.join(' ') || '(none)', key.expiresAt ?? 'never']);
   return table.toString();
 }
 
 export function detailTable(rows: Record<string, unknown>): string {
-  const table = new Table();
+  const table = newTable();
   for (const [field, value] of Object.entries(rows)) table.push({ [field]: typeof value === 'string' ? value : JSON.stringify(value) });
   return table.toString();
 }
@@ -27,18 +51,36 @@ export function keyDetail(key: KeyView): string {
     owner: key.owner,
     name: key.name ?? '',
     environment: key.environment,
-    status: key.status,
+    status: statusLabel(key),
     hint: key.hint,
     scopes: key.scopes.join(' ') || '(none)',
     'ip allowlist': key.ipAllowlist.join(' ') || '(any)',
     expires: key.expiresAt ?? 'never',
     'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
     credits: key.credits ? `${key.credits.remaining} remaining${key.credits.refill ? `, refill ${formatRefill(key.credits.refill)}` : ''}` : '(none)',
-    metadata: key.metadata,
+    metadata: Object.entries(key.metadata).map(([name, value]) => `${name}=${value}`).join(' ') || '(none)',
     ...(key.rotatedFrom ? { 'rotated from': key.rotatedFrom } : {}),
     ...(key.rotation
       ? { 'replaced by': `${key.rotation.replacedBy} (${key.rotation.emergency ? 'emergency' : `grace until ${key.rotation.graceEndsAt}`})` }
       : {}),
     version: key.version,
+  });
+}
+
+/** A verification answer for people: absent fields left out, lists and metadata as words, never raw JSON. */
+export function verifyDetail(result: VerifyResult): string {
+  return detailTable({
+    result: result.valid ? 'VALID' : result.code,
+    ...(result.keyId === undefined ? {} : { 'key id': result.keyId }),
+    ...(result.tenant === undefined ? {} : { tenant: result.tenant }),
+    ...(result.owner === undefined ? {} : { owner: result.owner }),
+    ...(result.env === undefined ? {} : { environment: result.env }),
+    ...(result.scopes === undefined ? {} : { scopes: result.scopes.join(' ') || '(none)' }),
+    ...(result.expiresAt === undefined ? {} : { expires: result.expiresAt ?? 'never' }),
+    ...(result.meta === undefined || Object.keys(result.meta).length === 0
+      ? {}
+      : { metadata: Object.entries(result.meta).map(([name, value]) => `${name}=${value}`).join(' ') }),
+    ...(result.remaining === undefined ? {} : { 'credits left': String(result.remaining) }),
+    ...(result.reset === undefined ? {} : { 'limit resets': result.reset }),
   });
 }

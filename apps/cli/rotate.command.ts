@@ -6,6 +6,7 @@ import { graceOption, quietPeriodOption } from './cli-options.js';
 import type { KeySettingOptions } from './key-settings.js';
 import { keySettingsChange, withKeySettingOptions } from './key-settings.js';
 import { keyDetail, print } from './output.js';
+import { EXIT_CODES } from './cli-failure.js';
 
 interface RotateOptions extends KeySettingOptions {
   grace?: number;
@@ -52,7 +53,7 @@ export function registerRotateCommand(keys: Command, withClient: WithClient): vo
           process.stderr.write(
             `error: VERIFIERS_UNCONFIRMED: the old key ${answer.previous.keyId} is revoked, but verifier(s) ${unconfirmed.join(', ')} did not confirm it within ${answer.fence.waitedMs} ms; they may accept it until they catch up\n`,
           );
-          return 1;
+          return EXIT_CODES.retry;
         }
       }),
     );

@@ -5,6 +5,10 @@ import type { WithClient } from './api-client.js';
 import { graceOption, quietPeriodOption } from './cli-options.js';
 import { detailTable, print } from './output.js';
 import { addPolicyGet } from './policy-get.command.js';
+import { CliUsageError } from './cli-failure.js';
+
+/** The shortest maximum age the CLI sets without --force: the rotator replaces every key older than it, each time. */
+export const MIN_SENSIBLE_MAX_AGE_MS = 3_600_000;
 
 /** `none`: not set at this level. (Commander treats a parser's null as no value, hence the word.) */
 type DurationOrNone = number | 'none';
@@ -58,10 +62,20 @@ export function registerRotationPolicyCommand(program: Command, withClient: With
     .option('--owner <owner>')
     .option('--max-age <duration>', 'rotate keys older than this, e.g. 90d, or none', maxAgeOption)
     .option('--grace <duration>', 'grace of those rotations, e.g. 24h, or none (the installation default)', graceOrNone)
+    .option('--force', `accept a --max-age under ${formatDuration(MIN_SENSIBLE_MAX_AGE_MS, '')}`)
     .option('--quiet-period <duration>', 'end a rotated key’s grace early once it is unused this long, e.g. 15m; none leaves it unset at this level (an owner then takes the tenant’s)', quietPeriodOption)
     .action(
       withClient(
-        async (client, options, command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone; quietPeriod?: DurationOrNone }) => {
+        async (
+          client,
+          options,
+          command: { tenant: string; owner?: string; maxAge?: DurationOrNone; grace?: DurationOrNone; quietPeriod?: DurationOrNone; force?: boolean },
+        ) => {
+          const maxAge = command.maxAge;
+          if (typeof maxAge === 'number' && maxAge < MIN_SENSIBLE_MAX_AGE_MS && !command.force)
+            throw new CliUsageError(
+              `--max-age ${formatDuration(maxAge, '')} would rotate every key of ${command.owner ?? command.tenant} that often, each new key reaching only owners with a public key or a webhook; the least the CLI accepts is ${formatDuration(MIN_SENSIBLE_MAX_AGE_MS, '')} (add --force if you mean it)`,
+            );
           const view = await client.call<RotationPolicyView>('rotation-policy.set', {
             tenant: command.tenant,
             owner: command.owner,

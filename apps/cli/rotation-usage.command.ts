@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { RotationUsage } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
-import { detailTable, print } from './output.js';
+import { detailTable, newTable, print } from './output.js';
 import { formatDuration } from './rotation-policy.command.js';
 
 function graceText(usage: RotationUsage): string {
@@ -26,7 +25,7 @@ function rotationUsageText(usage: RotationUsage): string {
     'usage known until': usage.ingestedUntil ?? 'unknown',
   });
   if (usage.sinceRotation.sources.length === 0) return `${head}\n(nobody used the old key since the rotation)`;
-  const sources = new Table({ head: ['source ip', 'calls', 'invalid', 'last seen'] });
+  const sources = newTable(['source ip', 'calls', 'invalid', 'last seen']);
   for (const s of usage.sinceRotation.sources) sources.push([s.ip || '(none)', String(s.calls), String(s.invalid), s.lastSeenAt ?? 'unknown']);
   return `${head}\n${sources.toString()}`;
 }

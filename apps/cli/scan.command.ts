@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { IncidentReportResult } from '@keyledger/contracts';
 import type { LeakFinding } from '@keyledger/leak-scanner';
 import { scanForKeys } from '@keyledger/leak-scanner';
 import type { KeyledgerClient, WithClient } from './api-client.js';
 import { CliApiError } from './api-client.js';
 import { reportSummary } from './incidents.command.js';
-import { print } from './output.js';
+import { newTable, print } from './output.js';
 
 /** What `--report` got back for a finding's key: the issuer's answer, or the error that refused it. */
 type ReportOutcome = IncidentReportResult | { readonly outcome: 'ERROR'; readonly error: string };
@@ -18,7 +17,7 @@ function shown({ key: _key, ...finding }: LeakFinding, report?: ReportOutcome): 
 
 function findingsTable(findings: readonly LeakFinding[], reports?: ReadonlyMap<string, ReportOutcome>): string {
   if (findings.length === 0) return 'no Keyledger keys found';
-  const table = new Table({ head: ['file', 'line', 'commit', 'key', ...(reports ? ['key id', 'report'] : [])] });
+  const table = newTable(['file', 'line', 'commit', 'key', ...(reports ? ['key id', 'report'] : [])]);
   for (const f of findings) {
     const report = reports?.get(f.key);
     const reported = report

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import Table from 'cli-table3';
 import type { KeyUsage, SourceUsage, TenantUsage, UsageTotals } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
 import { durationMs } from './cli-options.js';
-import { detailTable, print } from './output.js';
+import { detailTable, newTable, print } from './output.js';
 
 /** `24h`, `7d`, `30m`, `2w` back from now, or an ISO 8601 time, as an ISO time. */
 export function sinceOption(text: string): string {
@@ -26,13 +25,13 @@ interface UsageOptions {
 const totalsRow = (t: UsageTotals): string[] => [String(t.calls), String(t.valid), String(t.invalid), String(t.cost)];
 
 function sourcesTable(sources: readonly SourceUsage[]): string {
-  const table = new Table({ head: ['source ip', 'calls', 'invalid'] });
+  const table = newTable(['source ip', 'calls', 'invalid']);
   for (const s of sources) table.push([s.ip || '(none)', String(s.calls), String(s.invalid)]);
   return table.toString();
 }
 
 function keyUsageText(usage: KeyUsage): string {
-  const buckets = new Table({ head: [usage.by, 'calls', 'valid', 'invalid', 'credits', 'codes'] });
+  const buckets = newTable([usage.by, 'calls', 'valid', 'invalid', 'credits', 'codes']);
   for (const b of usage.buckets)
     buckets.push([
       b.start,
@@ -55,7 +54,7 @@ function keyUsageText(usage: KeyUsage): string {
 }
 
 function tenantUsageText(usage: TenantUsage): string {
-  const keys = new Table({ head: ['key id', 'calls', 'valid', 'invalid', 'credits', 'last used'] });
+  const keys = newTable(['key id', 'calls', 'valid', 'invalid', 'credits', 'last used']);
   for (const k of usage.topKeys) keys.push([k.keyId, ...totalsRow(k), k.lastUsedAt ?? '']);
   const head = detailTable({
     tenant: usage.tenant,

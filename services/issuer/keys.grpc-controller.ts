@@ -194,7 +194,13 @@ export class KeysGrpcController {
 
   @GrpcMethod('KeyService', 'ListKeys')
   list(message: KeyledgerV1.ListKeysRequest__Output, metadata: Metadata): Promise<KeyledgerV1.ListKeysResponse> {
-    const body = { tenant: message.tenant, limit: message.limit || undefined, cursor: message.cursor || undefined };
+    const body = {
+      tenant: message.tenant,
+      limit: message.limit || undefined,
+      cursor: message.cursor || undefined,
+      owner: message.owner || undefined,
+      status: message.status || undefined,
+    };
     return this.handle('ListKeys', metadata, body, (context) => {
       const page = this.keys.list(parseRequest(listKeysRequestSchema, body), context.caller);
       return { keys: page.keys.map(keyViewMessage), nextCursor: page.nextCursor ?? '' };

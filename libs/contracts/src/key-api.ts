@@ -137,10 +137,18 @@ export const MAX_KEYS_PER_PAGE = 500;
 
 /**
  * One page of a tenant's keys, in key id order: `cursor` is the `nextCursor` of the page before
- * (absent: the first page).
+ * (absent: the first page); `owner` and `status` narrow the list.
  */
 export const listKeysRequestSchema = z
-  .object({ tenant: tenantIdSchema, limit: z.number().int().min(1).max(MAX_KEYS_PER_PAGE).default(100), cursor: keyIdSchema.optional() })
+  .object({
+    tenant: tenantIdSchema,
+    limit: z.number().int().min(1).max(MAX_KEYS_PER_PAGE).default(100),
+    cursor: keyIdSchema.optional(),
+    /** Only this owner's keys. */
+    owner: ownerSchema.optional(),
+    /** Only keys in this status now. */
+    status: z.enum(['active', 'suspended', 'revoked', 'expired']).optional(),
+  })
   .strict();
 export type ListKeysRequest = z.infer<typeof listKeysRequestSchema>;
 

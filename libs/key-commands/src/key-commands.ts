@@ -5,7 +5,7 @@ import { ApiError } from '@keyledger/contracts';
 import { retryConflicts } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { KeyRecord } from '@keyledger/key-domain';
-import { DEFAULT_KEY_PREFIX, keysAddedByChange } from '@keyledger/key-domain';
+import { DEFAULT_KEY_PREFIX, keysAddedByChange, statusAt } from '@keyledger/key-domain';
 import type { FenceResult, KeyIndex, VerifierFence } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyCommandRunnerDependencies } from './key-command-runner.js';
@@ -177,8 +177,14 @@ export class KeyCommands {
   list(request: ListKeysRequest, caller: Caller): KeyPage {
     authorizeAdmin(caller, request.tenant, 'read');
     const now = this.clock().getTime();
-    // One more than asked: whether it exists says if a next page does.
-    const records = this.deps.index.listByTenant(request.tenant, { after: request.cursor, limit: request.limit + 1 });
+    const { owner, status } = request;
+    const filtered = owner !== undefined || status !== undefined;
+    // One more than asked: whether it exists says if a next page does. A filter is applied to
+    // the tenant's keys after the cursor, so a page is still `limit` matching keys.
+    const all = this.deps.index.listByTenant(request.tenant, { after: request.cursor, ...(filtered ? {} : { limit: request.limit + 1 }) });
+    const records = filtered
+      ? all.filter((record) => (owner === undefined || record.owner === owner) && (status === undefined || statusAt(record.status, record.expiresAt, now) === status))
+      : all;
     const keys: KeyView[] = [];
     let bytes = 0;
     for (const record of records.slice(0, request.limit)) {

@@ -275,6 +275,20 @@ function decideEndQuietGrace(command: EndQuietGrace, record: KeyRecord, now: Dat
   ];
 }
 
+/** How a person says each command on an existing key, for refusals. */
+const COMMAND_VERBS: { readonly [C in Exclude<KeyCommand['type'], 'IssueKey'>]: string } = {
+  UpdateKey: 'update',
+  TopUpCredits: 'top up',
+  SuspendKey: 'suspend',
+  ResumeKey: 'resume',
+  RevokeKey: 'revoke',
+  RotateKey: 'rotate',
+  EndQuietGrace: 'end the grace of',
+};
+
+/** The status a command leads to, so a refusal can say "already suspended". */
+const TARGET_STATUS: Partial<Record<KeyCommand['type'], string>> = { SuspendKey: 'suspended', ResumeKey: 'active', RevokeKey: 'revoked' };
+
 /**
  * Decides what a command on one key records, given the key's record (undefined when it was
  * never issued) and the time. Throws a DomainError for a command the rules refuse.
@@ -284,7 +298,8 @@ export function decideKey(command: KeyCommand, record: KeyRecord | undefined, no
   if (!record) throw new DomainError('KEY_NOT_FOUND', `key ${command.keyId} does not exist`);
   const status = statusAt(record.status, record.expiresAt, now.getTime());
   const refuse = (): never => {
-    throw new DomainError('INVALID_TRANSITION', `cannot ${command.type} key ${command.keyId}: it is ${status}`);
+    const already = TARGET_STATUS[command.type] === status ? 'already ' : '';
+    throw new DomainError('INVALID_TRANSITION', `cannot ${COMMAND_VERBS[command.type]} key ${command.keyId}: it is ${already}${status}`);
   };
   switch (command.type) {
     case 'UpdateKey':

@@ -85,6 +85,14 @@ describe('key decider', () => {
     expect(codeOf(() => decideKey({ type: 'SuspendKey', keyId }, suspended, now))).toBe('INVALID_TRANSITION');
   });
 
+  it('says a refused transition as a person would', () => {
+    const suspended = run([issue, { type: 'SuspendKey', keyId }]).record;
+    expect(() => decideKey({ type: 'SuspendKey', keyId }, suspended, now)).toThrow(`cannot suspend key ${keyId}: it is already suspended`);
+    const revoked = run([issue, { type: 'RevokeKey', keyId, reason: 'leaked' }]).record;
+    expect(() => decideKey({ type: 'ResumeKey', keyId }, revoked, now)).toThrow(`cannot resume key ${keyId}: it is revoked`);
+    expect(() => decideKey({ type: 'UpdateKey', keyId, name: 'x' }, revoked, now)).toThrow(`cannot update key ${keyId}: it is revoked`);
+  });
+
   it('refuses commands on a key that was never issued', () => {
     expect(codeOf(() => decideKey({ type: 'SuspendKey', keyId }, undefined, now))).toBe('KEY_NOT_FOUND');
   });

@@ -14,6 +14,14 @@ export interface ListKeysRequest {
    * The next_cursor of the page before; empty: the first page.
    */
   'cursor'?: (string);
+  /**
+   * Only this owner's keys; empty: every owner.
+   */
+  'owner'?: (string);
+  /**
+   * Only keys in this status now (active, suspended, revoked, expired); empty: any.
+   */
+  'status'?: (string);
 }
 
 /**
@@ -29,4 +37,12 @@ export interface ListKeysRequest__Output {
    * The next_cursor of the page before; empty: the first page.
    */
   'cursor': (string);
+  /**
+   * Only this owner's keys; empty: every owner.
+   */
+  'owner': (string);
+  /**
+   * Only keys in this status now (active, suspended, revoked, expired); empty: any.
+   */
+  'status': (string);
 }

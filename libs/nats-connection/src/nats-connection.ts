@@ -1,3 +1,7 @@
+/**
+ * The one way a Keyledger process connects to NATS: the services, the Nest transport and the CLI.
+ * Kept free of tracing and logging imports, so a CLI call starts fast.
+ */
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import type { ServiceEnv } from '@keyledger/config';
