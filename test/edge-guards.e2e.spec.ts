@@ -147,6 +147,19 @@ describe('hostile callers at the edge', () => {
     }
   });
 
+  it('ignores an untrusted gRPC client’s cost: a claimed cost of 0 still pays the default credit', async () => {
+    const { key } = await issue({ credits: { remaining: 3 } });
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
+    try {
+      // issue() asked the verifier once over NATS: one credit gone.
+      expect(await grpc.call('Verify', { key, cost: 0 })).toMatchObject({ valid: true, code: 'VALID' });
+      expect(await grpc.call('Verify', { key, cost: 0 })).toMatchObject({ valid: true, code: 'VALID' });
+      expect(await grpc.call('Verify', { key, cost: 0 })).toMatchObject({ valid: false, code: 'USAGE_EXCEEDED' });
+    } finally {
+      grpc.close();
+    }
+  });
+
   it('throttles an HTTP source that presents keys naming no key, whatever it presents next, and no other source', async () => {
     const { key } = await issue({});
     for (let i = 0; i < FAILED_LIMIT; i += 1) expect(await authorize(randomKey())).toMatchObject({ status: 401, code: 'NOT_FOUND' });

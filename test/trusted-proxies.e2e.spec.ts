@@ -71,6 +71,33 @@ describe('callers asserted by a trusted proxy', () => {
     expect(await authorize({ 'X-Real-IP': '203.0.113.9' })).toMatchObject({ status: 200, code: 'VALID' });
   });
 
+  it('answers a trusted proxy’s X-Keyledger-Cost that is not a number of credits 400 INVALID_ARGUMENT, charging nothing', async () => {
+    for (const cost of ['banana', '-1', '1001', '1.5']) {
+      const answer = await authorize({ 'X-Real-IP': '203.0.113.9', 'X-Keyledger-Cost': cost });
+      expect(answer).toMatchObject({ status: 400, error: 'INVALID_ARGUMENT', code: null });
+      expect(JSON.parse(answer.body)).toEqual({ error: { code: 'INVALID_ARGUMENT', message: 'X-Keyledger-Cost must be a whole number of credits from 0 to 1000' } });
+    }
+    expect(await authorize({ 'X-Real-IP': '203.0.113.9', 'X-Keyledger-Cost': '0' })).toMatchObject({ status: 200, code: 'VALID' });
+  });
+
+  it('charges what a trusted gRPC client asks', async () => {
+    const api = natsKeyApi(ctx, rootKey);
+    const { key: metered } = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'gateway', credits: { remaining: 2 } });
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
+    try {
+      await eventually(
+        'key known to the verifier',
+        () => grpc.call('Verify', { key: metered, cost: 0 }),
+        (result) => (result as { code: string }).code === 'VALID',
+      );
+      expect(await grpc.call('Verify', { key: metered, cost: 0 })).toMatchObject({ valid: true, remaining: 2 });
+      expect(await grpc.call('Verify', { key: metered, cost: 2 })).toMatchObject({ valid: true, remaining: 0 });
+      expect(await grpc.call('Verify', { key: metered, cost: 1 })).toMatchObject({ valid: false, code: 'USAGE_EXCEEDED' });
+    } finally {
+      grpc.close();
+    }
+  });
+
   it('believes a trusted gRPC client’s relayed ip when it is an address, and answers MALFORMED when it is not', async () => {
     const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[0]!.grpcPort}`, 'VerifierService');
     try {

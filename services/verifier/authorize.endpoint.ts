@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { bearerToken, toApiError } from '@keyledger/api-transport';
-import type { ApiErrorBody, VerifyResult } from '@keyledger/contracts';
+import type { ApiErrorBody, ApiErrorCode, VerifyResult } from '@keyledger/contracts';
 import { API_ERRORS, MAX_VERIFY_COST } from '@keyledger/contracts';
 import type { ClientAddress, IpRange } from '@keyledger/key-domain';
 import { clientAddress } from '@keyledger/key-domain';
@@ -36,7 +36,18 @@ function costOf(request: IncomingMessage): number | undefined {
   return cost <= MAX_VERIFY_COST ? cost : undefined;
 }
 
-const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
+/** A request the gateway got wrong: its status, `X-Keyledger-Error` and a JSON body saying what. */
+function refuse(response: ServerResponse, code: ApiErrorCode, message: string): void {
+  const body = JSON.stringify({ error: { code, message } } satisfies ApiErrorBody);
+  response
+    .writeHead(API_ERRORS[code].http, {
+      'X-Keyledger-Error': code,
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+    })
+    .end(body);
+}
 
 /**
  * `GET /v1/authorize`: the key from `Authorization: Bearer` or `X-API-Key`, the scopes from
@@ -45,7 +56,8 @@ const MALFORMED_COST: VerifyResult = Object.freeze({ valid: false, code: 'MALFOR
  * peer is one of `trustedProxies` (`clientAddress` in libs/key-domain); from any other peer the
  * caller is the peer, the cost is 1 and no tenant is expected, whatever the headers say.
  * Answers with an empty body and headers, as nginx auth_request expects; a trusted proxy's
- * caller that is not an IP address is a 400 INVALID_ARGUMENT (`X-Keyledger-Error`, JSON body).
+ * caller that is not an IP address, or cost that is not a number of credits, is a 400
+ * INVALID_ARGUMENT (`X-Keyledger-Error`, JSON body).
  */
 export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
   const bearer = bearerToken(header(request, 'authorization'));
@@ -60,35 +72,28 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
     // A trusted proxy asserting a caller that is not an address: a broken gateway, answered as the error it is.
     const refusal = toApiError(error);
     if (!refusal) throw error;
-    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } } satisfies ApiErrorBody);
-    response
-      .writeHead(API_ERRORS[refusal.code].http, {
-        'X-Keyledger-Error': refusal.code,
-        'Content-Type': 'application/json',
-        'Content-Length': String(Buffer.byteLength(body)),
-        'Cache-Control': 'no-store',
-      })
-      .end(body);
+    refuse(response, refusal.code, refusal.message);
     return;
   }
   // An untrusted peer's cost header is ignored rather than refused: a direct caller pays the
   // default credit whatever it sends, so `X-Keyledger-Cost: 0` buys nothing, and a client that
   // always sends the header keeps working once a proxy stands in front of it.
   const cost = caller.viaTrustedProxy ? costOf(request) : 1;
-  // A cost that is not a number from 0 to 1000 is a malformed request, as over NATS and gRPC.
-  const result =
-    cost === undefined
-      ? MALFORMED_COST
-      : verification.verify(
-          bearer ?? header(request, 'x-api-key')?.trim(),
-          {
-            scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
-            ip: caller.ip,
-            tenant: (caller.viaTrustedProxy && header(request, 'x-keyledger-tenant')) || undefined,
-          },
-          'http',
-          cost,
-        );
+  // A trusted gateway sending a cost that is not a number from 0 to 1000 is misconfigured: told so, as a bad caller address is.
+  if (cost === undefined) {
+    refuse(response, 'INVALID_ARGUMENT', `X-Keyledger-Cost must be a whole number of credits from 0 to ${MAX_VERIFY_COST}`);
+    return;
+  }
+  const result = verification.verify(
+    bearer ?? header(request, 'x-api-key')?.trim(),
+    {
+      scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
+      ip: caller.ip,
+      tenant: (caller.viaTrustedProxy && header(request, 'x-keyledger-tenant')) || undefined,
+    },
+    'http',
+    cost,
+  );
   const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
   if (result.reset) {
     headers['X-Keyledger-Reset'] = result.reset;

@@ -38,8 +38,9 @@ function peerAddress(peer: string | undefined): string | undefined {
 
 /**
  * `keyledger.v1.VerifierService/Verify`: the verify result as a message, as over NATS. Any
- * bad request is answered MALFORMED, never with an error status. The request's `ip` is believed
- * only from a peer inside VERIFIER_TRUSTED_PROXIES; any other peer is the caller itself.
+ * bad request is answered MALFORMED, never with an error status. The request's `ip` and `cost`
+ * are believed only from a peer inside VERIFIER_TRUSTED_PROXIES; any other peer is the caller
+ * itself and pays the default credit.
  */
 @Controller()
 export class VerifyGrpcController {
@@ -75,7 +76,10 @@ export class VerifyGrpcController {
       if (error instanceof DomainError) return MALFORMED;
       throw error;
     }
-    const result = this.verification.verify(key, { tenant, scopes, ip: caller.ip, environment: env }, 'grpc', cost, caller.ip);
+    // A client verifying its own key pays the default credit, whatever it asks: as /v1/authorize
+    // ignores an untrusted peer's X-Keyledger-Cost, so `cost: 0` buys nothing.
+    const charge = caller.viaTrustedProxy ? cost : undefined;
+    const result = this.verification.verify(key, { tenant, scopes, ip: caller.ip, environment: env }, 'grpc', charge, caller.ip);
     // `key` is on the logger's redaction list; this line proves it stays out of logs.
     if (this.logger.isLevelEnabled('trace')) this.logger.trace({ request: request.data, code: result.code }, 'verify');
     return responseMessage(result);
