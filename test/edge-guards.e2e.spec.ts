@@ -23,9 +23,17 @@ describe('hostile callers at the edge', () => {
   let api: ReturnType<typeof natsKeyApi>;
   let port: number;
 
-  const authorize = async (key: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string | null; retryAfter: string | null }> => {
+  const authorize = async (
+    key: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; code: string | null; reason: string | null; retryAfter: string | null }> => {
     const response = await fetch(`http://127.0.0.1:${port}/v1/authorize`, { headers: { Authorization: `Bearer ${key}`, ...headers } });
-    return { status: response.status, code: response.headers.get('x-keyledger-code'), retryAfter: response.headers.get('retry-after') };
+    return {
+      status: response.status,
+      code: response.headers.get('x-keyledger-code'),
+      reason: response.headers.get('x-keyledger-reason'),
+      retryAfter: response.headers.get('retry-after'),
+    };
   };
   const verify = (body: Record<string, unknown>): Promise<VerifyResult> => api.verify(body);
   /** Issues a key and waits until the verifier knows it, asking over NATS without an address (never throttled). */
@@ -110,8 +118,8 @@ describe('hostile callers at the edge', () => {
       { 'X-Forwarded-For': '10.0.0.1, 203.0.113.7', 'X-Real-IP': '203.0.113.7' },
     ];
     for (const headers of forged) {
-      expect(await authorize(elsewhere, headers)).toMatchObject({ status: 403, code: 'FORBIDDEN' });
-      expect(await authorize(here, headers)).toMatchObject({ status: 200, code: 'VALID' });
+      expect(await authorize(elsewhere, headers)).toMatchObject({ status: 403, code: 'FORBIDDEN', reason: 'ip' });
+      expect(await authorize(here, headers)).toMatchObject({ status: 200, code: 'VALID', reason: null });
     }
   });
 

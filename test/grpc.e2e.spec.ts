@@ -153,8 +153,8 @@ describe('the gRPC API', () => {
       meta: { team: 'payments' },
     });
     expect((await verify({ key, scopes: ['users:read'], ip: '10.1.2.3' })).code).toBe('INSUFFICIENT_PERMISSIONS');
-    expect((await verify({ key, ip: '192.168.1.1' })).code).toBe('FORBIDDEN');
-    expect((await verify({ key, ip: '10.1.2.3', env: 'test' })).code).toBe('FORBIDDEN');
+    expect(await verify({ key, ip: '192.168.1.1' })).toMatchObject({ code: 'FORBIDDEN', reason: 'ip' });
+    expect(await verify({ key, ip: '10.1.2.3', env: 'test' })).toMatchObject({ code: 'FORBIDDEN', reason: 'environment' });
     expect(await verify({ key, ip: '10.1.2.3', tenant: 'other' })).toMatchObject({ valid: false, code: 'NOT_FOUND' });
 
     expect(await keys.call('GetKey', { keyId }, admin())).toEqual(view);

@@ -70,7 +70,7 @@ export function keyDetail(key: KeyView): string {
 /** A verification answer for people: absent fields left out, lists and metadata as words, never raw JSON. */
 export function verifyDetail(result: VerifyResult): string {
   return detailTable({
-    result: result.valid ? 'VALID' : result.code,
+    result: result.valid ? 'VALID' : result.reason ? `${result.code} (${result.reason === 'ip' ? 'the caller is outside its IP allowlist' : 'another environment'})` : result.code,
     ...(result.keyId === undefined ? {} : { 'key id': result.keyId }),
     ...(result.tenant === undefined ? {} : { tenant: result.tenant }),
     ...(result.owner === undefined ? {} : { owner: result.owner }),

@@ -100,6 +100,7 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
     headers['Retry-After'] = String(Math.max(1, Math.ceil((Date.parse(result.reset) - Date.now()) / 1000)));
   }
   if (result.remaining !== undefined) headers['X-Keyledger-Remaining'] = String(result.remaining);
+  if (result.reason !== undefined) headers['X-Keyledger-Reason'] = result.reason;
   if (result.valid) {
     headers['X-Keyledger-Key-Id'] = result.keyId ?? '';
     headers['X-Keyledger-Tenant'] = result.tenant ?? '';

@@ -25,6 +25,7 @@ function responseMessage(result: VerifyResult): KeyledgerV1.VerifyResponse {
     meta: { ...result.meta },
     reset: result.reset,
     remaining: result.remaining,
+    reason: result.reason,
   };
 }
 

@@ -256,4 +256,6 @@ export interface VerifyResult {
   readonly reset?: string;
   /** For a key with a quota: the credits left after this call, as far as this verifier knows. */
   readonly remaining?: number;
+  /** With FORBIDDEN: the key's restriction the request did not meet, its IP allowlist or its environment. */
+  readonly reason?: 'ip' | 'environment';
 }

@@ -77,8 +77,9 @@ export function decideVerification(
   if (keys.isFailingClosed(now)) return UNAVAILABLE;
   if (!isWellFormedKey(presented)) return MALFORMED;
   const record = keys.find(presented as string);
-  let code = codeByRules(record, conditions, now);
-  if (code === 'NOT_FOUND' || !record) return NOT_FOUND;
+  const ruled = codeByRules(record, conditions, now);
+  if (ruled === 'NOT_FOUND' || !record) return NOT_FOUND;
+  let code: VerifyCode = ruled === 'FORBIDDEN_IP' || ruled === 'FORBIDDEN_ENVIRONMENT' ? 'FORBIDDEN' : ruled;
   // Only a use that would succeed counts against the limits.
   const limited = code === 'VALID' && limits !== undefined && (record.rateLimits.length > 0 || record.credits !== undefined);
   const admission = limited ? limits.assess(record, now, cost) : undefined;
@@ -102,11 +103,20 @@ export function decideVerification(
     meta: record.metadata,
     ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
     ...(remaining === undefined ? {} : { remaining }),
+    ...(ruled === 'FORBIDDEN_IP' ? FORBIDDEN_BY_IP : ruled === 'FORBIDDEN_ENVIRONMENT' ? FORBIDDEN_BY_ENVIRONMENT : {}),
   };
 }
 
-/** The code a found (or not found) key's own rules give, given the conditions, at `now` (ms). */
-function codeByRules(record: KeyRecord | undefined, conditions: VerifyConditions, now: number): VerifyCode {
+/** Why a key is FORBIDDEN: which of its own restrictions the request did not meet (the caller holds the key; its rules are no secret to it). */
+const FORBIDDEN_BY_IP = Object.freeze({ reason: 'ip' as const });
+const FORBIDDEN_BY_ENVIRONMENT = Object.freeze({ reason: 'environment' as const });
+
+/** The code a found (or not found) key's own rules give, given the conditions, at `now` (ms); FORBIDDEN says which rule. */
+function codeByRules(
+  record: KeyRecord | undefined,
+  conditions: VerifyConditions,
+  now: number,
+): Exclude<VerifyCode, 'FORBIDDEN'> | 'FORBIDDEN_IP' | 'FORBIDDEN_ENVIRONMENT' {
   if (!record || (conditions.tenant !== undefined && conditions.tenant !== record.tenant)) return 'NOT_FOUND';
   switch (statusAt(record.status, record.expiresAt, now)) {
     case 'revoked':
@@ -118,11 +128,11 @@ function codeByRules(record: KeyRecord | undefined, conditions: VerifyConditions
     case 'active':
       break;
   }
-  if (conditions.environment !== undefined && conditions.environment !== record.environment) return 'FORBIDDEN';
+  if (conditions.environment !== undefined && conditions.environment !== record.environment) return 'FORBIDDEN_ENVIRONMENT';
   if (record.ipRanges.length > 0) {
     const address = conditions.ip === undefined ? undefined : parseIp(conditions.ip);
     // An allowlisted key used without a (valid) caller address is refused, not waved through.
-    if (!address || !ipAllowed(record.ipRanges, address)) return 'FORBIDDEN';
+    if (!address || !ipAllowed(record.ipRanges, address)) return 'FORBIDDEN_IP';
   }
   const scopes = conditions.scopes ?? [];
   if (scopes.length > 0 && (!scopes.every(isRequestableScope) || !scopesSatisfy(record.scopes, scopes))) return 'INSUFFICIENT_PERMISSIONS';

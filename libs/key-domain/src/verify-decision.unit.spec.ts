@@ -133,6 +133,17 @@ describe('verify decision', () => {
     expect(codeOf(allowlisted, { ip: 'not an ip' })).toBe('FORBIDDEN');
   });
 
+  it('says which restriction made a key FORBIDDEN, and gives no reason otherwise', () => {
+    const allowlisted = { ...record, ipAllowlist: ['10.0.0.0/8'], ipRanges: [parseCidr('10.0.0.0/8')!] };
+    expect(decide(record, { environment: 'test' }).result).toMatchObject({ code: 'FORBIDDEN', reason: 'environment' });
+    expect(decide(allowlisted, { ip: '11.1.2.3' }).result).toMatchObject({ code: 'FORBIDDEN', reason: 'ip' });
+    expect(decide(allowlisted, {}).result).toMatchObject({ code: 'FORBIDDEN', reason: 'ip' });
+    expect(decide(allowlisted, { environment: 'test', ip: '11.1.2.3' }).result).toMatchObject({ reason: 'environment' });
+    expect(decide(allowlisted, { ip: '10.1.2.3' }).result).not.toHaveProperty('reason');
+    expect(decide(record, { scopes: ['users:read'] }).result).not.toHaveProperty('reason');
+    expect(decide({ ...record, status: 'revoked' }).result).not.toHaveProperty('reason');
+  });
+
   it('is INSUFFICIENT_PERMISSIONS for a scope not granted, or not a scope at all', () => {
     expect(codeOf(record, { scopes: ['users:read'] })).toBe('INSUFFICIENT_PERMISSIONS');
     expect(codeOf(record, { scopes: ['orders:*'] })).toBe('INSUFFICIENT_PERMISSIONS');

@@ -29,6 +29,10 @@ export interface VerifyResponse {
    * For a key with a quota: the credits left after this call, as far as this verifier knows.
    */
   'remaining'?: (number);
+  /**
+   * With FORBIDDEN: the key's restriction the request did not meet, "ip" (its allowlist) or "environment".
+   */
+  'reason'?: (string);
   '_keyId'?: "keyId";
   '_tenant'?: "tenant";
   '_owner'?: "owner";
@@ -36,6 +40,7 @@ export interface VerifyResponse {
   '_expiresAt'?: "expiresAt";
   '_reset'?: "reset";
   '_remaining'?: "remaining";
+  '_reason'?: "reason";
 }
 
 export interface VerifyResponse__Output {
@@ -66,6 +71,10 @@ export interface VerifyResponse__Output {
    * For a key with a quota: the credits left after this call, as far as this verifier knows.
    */
   'remaining'?: (number);
+  /**
+   * With FORBIDDEN: the key's restriction the request did not meet, "ip" (its allowlist) or "environment".
+   */
+  'reason'?: (string);
   '_keyId'?: "keyId";
   '_tenant'?: "tenant";
   '_owner'?: "owner";
@@ -73,4 +82,5 @@ export interface VerifyResponse__Output {
   '_expiresAt'?: "expiresAt";
   '_reset'?: "reset";
   '_remaining'?: "remaining";
+  '_reason'?: "reason";
 }
