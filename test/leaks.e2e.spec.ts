@@ -145,7 +145,14 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     ]);
     // One report per key, at the first place it was found.
     for (const finding of findings)
-      expect(finding.report).toMatchObject({ outcome: 'REPORTED', keyId: leaked.keyId, tenant: 'acme', owner: 'billing', pendingAction: 'rotate' });
+      expect(finding.report).toMatchObject({
+        outcome: 'REPORTED',
+        keyId: leaked.keyId,
+        tenant: 'acme',
+        owner: 'billing',
+        pendingAction: 'rotate',
+        newKeyDelivery: ['nats'],
+      });
 
     const incident = await handled(leaked.keyId);
     expect(incident).toMatchObject({ policy: 'rotate', action: 'rotate', replacedBy: expect.any(String) });
@@ -191,6 +198,7 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     const again = await cli(['scan', repo, '--report', '--repository', 'acme/app'], scanner.key);
     expect(again.code).toBe(1);
     expect(again.stdout).toContain(`already reported there; rotate → ${incident.replacedBy}`);
+    expect(again.stdout).toContain(`the new key ${incident.replacedBy} is delivered to owner billing (nats) until it acknowledges`);
     expect((await events(leaked.keyId)).filter((event) => event.type === 'KeyRotated')).toHaveLength(1);
     const view = JSON.parse((await cli(['keys', 'get', leaked.keyId, '--json'])).stdout) as KeyView;
     expect(view.rotation).toMatchObject({ replacedBy: incident.replacedBy, emergency: false });
@@ -208,6 +216,10 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     const scan = await cli(['scan', join(repo, 'deploy'), '--report', '--no-history']);
     expect(scan.code).toBe(1);
     expect(scan.stdout).toContain('reported; emergency-rotate pending');
+    // Its owner registered no public key and no webhook: the user is told nobody has the new key, and what to do.
+    expect(scan.stdout).toContain(
+      'nobody holds the plaintext of the new key: owner payments has no public key or webhook registered. Register one (keyledger owners register-public-key --tenant acme --owner payments',
+    );
     // A leak seen elsewhere, reported by hand with the key on standard input.
     const byHand = await cli(['keys', 'report-leak', '-', '--description', 'pasted in a support ticket', '--json'], rootKey, reports.key);
     expect(byHand.code).toBe(0);

@@ -34,11 +34,30 @@ export function reportSummary(result: IncidentReportResult): string {
   }
 }
 
+/**
+ * Where a rotation's new key went: to the owner, by which channels, or to nobody, with what to do
+ * then; undefined when the report rotates nothing.
+ */
+export function newKeyNote(result: IncidentReportResult): string | undefined {
+  const channels = result.newKeyDelivery;
+  if (channels === undefined) return undefined;
+  const newKey = result.handled?.replacedBy ? `the new key ${result.handled.replacedBy}` : 'the new key';
+  if (channels.length > 0) return `${newKey} is delivered to owner ${result.owner} (${channels.join(' and ')}) until it acknowledges`;
+  return (
+    `nobody holds the plaintext of ${newKey}: owner ${result.owner} has no public key or webhook registered. ` +
+    `Register one (keyledger owners register-public-key --tenant ${result.tenant} --owner ${result.owner} --public-key FILE, or register-webhook), ` +
+    `then rotate ${result.handled?.replacedBy ?? 'the new key'} again (keyledger keys rotate ID) to deliver a fresh key`
+  );
+}
+
 function reportText(result: IncidentReportResult): string {
-  return detailTable({
-    outcome: reportSummary(result),
-    ...(result.keyId ? { 'key id': result.keyId, tenant: result.tenant, owner: result.owner, hint: result.hint, incident: result.incidentId } : {}),
-  });
+  const note = newKeyNote(result);
+  return (
+    detailTable({
+      outcome: reportSummary(result),
+      ...(result.keyId ? { 'key id': result.keyId, tenant: result.tenant, owner: result.owner, hint: result.hint, incident: result.incidentId } : {}),
+    }) + (note ? `\n${note}` : '')
+  );
 }
 
 /** A report for `keys.report-leak` found a key: exit 0; an unknown or malformed one: exit 1. */

@@ -4,7 +4,7 @@ import type { LeakFinding } from '@keyledger/leak-scanner';
 import { scanForKeys } from '@keyledger/leak-scanner';
 import type { KeyledgerClient, WithClient } from './api-client.js';
 import { CliApiError } from './api-client.js';
-import { reportSummary } from './incidents.command.js';
+import { newKeyNote, reportSummary } from './incidents.command.js';
 import { newTable, print } from './output.js';
 
 /** What `--report` got back for a finding's key: the issuer's answer, or the error that refused it. */
@@ -73,7 +73,13 @@ export function registerScanCommand(program: Command, json: () => boolean, withC
     print(
       options.json,
       findings.map((finding) => shown(finding, reports.get(finding.key))),
-      () => findingsTable(findings, reports),
+      () => {
+        // One line per report whose rotation left a new key somewhere (or nowhere): what the user must know next.
+        const notes = [
+          ...new Set([...reports.values()].map((report) => (report.outcome === 'ERROR' ? undefined : newKeyNote(report))).filter((note) => note !== undefined)),
+        ];
+        return [findingsTable(findings, reports), ...notes].join('\n');
+      },
     );
     return findings.length > 0 ? 1 : 0;
   });

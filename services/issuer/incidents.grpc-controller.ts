@@ -30,6 +30,7 @@ function reportMessage(result: IncidentReportResult): KeyledgerV1.IncidentReport
     handled: result.handled
       ? { action: result.handled.action, reason: result.handled.reason ?? undefined, replacedBy: result.handled.replacedBy ?? undefined }
       : undefined,
+    newKeyDelivery: [...(result.newKeyDelivery ?? [])],
   };
 }
 

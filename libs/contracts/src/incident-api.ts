@@ -53,7 +53,15 @@ export interface IncidentReportResult {
   readonly pendingAction?: IncidentAction;
   /** Set once the rotator has handled the incident. */
   readonly handled?: IncidentHandledView | null;
+  /**
+   * With a rotation (pending or done): how the new key's plaintext reaches the owner, by sealed
+   * NATS delivery to its registered public key and by its webhook. Empty: nobody holds it.
+   */
+  readonly newKeyDelivery?: readonly KeyDeliveryChannel[];
 }
+
+/** How a rotated key's plaintext reaches its owner without a human. */
+export type KeyDeliveryChannel = 'nats' | 'webhook';
 
 /** An anomaly reported by an operator or an external detector (the anomaly detector appends AnomalyDetected itself). */
 export const reportAnomalyRequestSchema = z

@@ -2,9 +2,11 @@ import type {
   AnomalyDetectedData,
   EventEnvelope,
   EventMetadata,
+  IncidentAction,
   IncidentHandledView,
   IncidentReportResult,
   IncidentType,
+  KeyDeliveryChannel,
   KeyIncidentHandledData,
   KeyLeakReportedData,
   LeakSource,
@@ -18,8 +20,8 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import { loadKey } from '@keyledger/key-commands';
-import type { KeyRecord } from '@keyledger/key-domain';
-import { decideIncidentResponse, effectiveIncidentPolicy, isWellFormedKey, keysInText, sameLeakSource } from '@keyledger/key-domain';
+import type { KeyRecord, TenantSettings } from '@keyledger/key-domain';
+import { decideIncidentResponse, effectiveIncidentPolicy, isWellFormedKey, keysInText, ownerPublicKeyOf, ownerWebhookOf, sameLeakSource } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { findKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
@@ -174,7 +176,8 @@ export class IncidentReports {
     events: readonly EventEnvelope[],
   ): Promise<IncidentReportResult> {
     const handled = handledIncident(events, incidentId);
-    const policy = effectiveIncidentPolicy((await readTenantSettings(this.deps.store, record.tenant)).incidentPolicies, record.tenant, record.owner);
+    const settings = await readTenantSettings(this.deps.store, record.tenant);
+    const policy = effectiveIncidentPolicy(settings.incidentPolicies, record.tenant, record.owner);
     const pending = handled
       ? undefined
       : decideIncidentResponse(type, policy, { record, replacementIssued: await replacementIssued(this.deps.store, record) }, this.clock().getTime());
@@ -187,6 +190,19 @@ export class IncidentReports {
       incidentId,
       ...(pending ? { pendingAction: pending.action } : {}),
       handled: handledView(handled),
+      ...(isRotation(handled?.action ?? pending?.action) ? { newKeyDelivery: deliveryChannels(settings, record.owner) } : {}),
     };
   }
+}
+
+function isRotation(action: IncidentAction | undefined): boolean {
+  return action === 'rotate' || action === 'emergency-rotate';
+}
+
+/** How an owner receives a new key: its registered public key (sealed, on NATS) and its webhook. */
+function deliveryChannels(settings: TenantSettings, owner: string): KeyDeliveryChannel[] {
+  return [
+    ...(ownerPublicKeyOf(settings.ownerPublicKeys, owner) === undefined ? [] : (['nats'] as const)),
+    ...(ownerWebhookOf(settings.ownerWebhooks, owner) === undefined ? [] : (['webhook'] as const)),
+  ];
 }

@@ -26,6 +26,11 @@ export interface IncidentReport {
    * Set once the rotator has handled it.
    */
   'handled'?: (_keyledger_v1_IncidentHandled | null);
+  /**
+   * With a rotation (pending or done): how the new key reaches the owner, "nats" (sealed to its
+   * registered public key) and "webhook"; empty: nobody holds the new key's plaintext.
+   */
+  'newKeyDelivery'?: (string)[];
   '_keyId'?: "keyId";
   '_tenant'?: "tenant";
   '_owner'?: "owner";
@@ -58,6 +63,11 @@ export interface IncidentReport__Output {
    * Set once the rotator has handled it.
    */
   'handled': (_keyledger_v1_IncidentHandled__Output | null);
+  /**
+   * With a rotation (pending or done): how the new key reaches the owner, "nats" (sealed to its
+   * registered public key) and "webhook"; empty: nobody holds the new key's plaintext.
+   */
+  'newKeyDelivery': (string)[];
   '_keyId'?: "keyId";
   '_tenant'?: "tenant";
   '_owner'?: "owner";
