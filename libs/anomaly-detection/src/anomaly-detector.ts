@@ -168,11 +168,33 @@ export class AnomalyDetector {
 
     if (DEAD_CODES.has(code)) {
       const what = code === 'DISABLED' ? 'suspended' : code === 'REVOKED' ? 'revoked' : 'expired';
-      this.report(state, 'dead-key-use', 'high', subject, at, at, network, `a ${what} key was presented${network ? ` from ${network}` : ''}`, { code }, findings);
+      this.report(
+        state,
+        'dead-key-use',
+        'high',
+        subject,
+        at,
+        at,
+        network,
+        `a ${what} key was presented${network ? ` from ${network}` : ''}`,
+        { code },
+        findings,
+      );
     }
     if (code === 'VALID' && known && at - state.lastSeen >= this.settings.dormantAfterMs) {
       const days = Math.floor((at - state.lastSeen) / 86_400_000);
-      this.report(state, 'dormant-key-use', 'medium', subject, at, state.lastSeen, network, `used after ${days} days without a call`, { lastSeen: new Date(state.lastSeen).toISOString(), days }, findings);
+      this.report(
+        state,
+        'dormant-key-use',
+        'medium',
+        subject,
+        at,
+        state.lastSeen,
+        network,
+        `used after ${days} days without a call`,
+        { lastSeen: new Date(state.lastSeen).toISOString(), days },
+        findings,
+      );
     }
     this.countRate(state, subject, at, calls, network, findings);
     if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
@@ -216,7 +238,14 @@ export class AnomalyDetector {
         at - windowMs,
         network,
         `${Math.round(inWindow)} calls in ${windowMs / 1000} s against ${usual} usual (line ${Math.round(line)})`,
-        { calls: Math.round(inWindow), windowMs, mean: usual, sd: round(Math.sqrt(state.variance)), hourPeak: round(state.hourly[hourOfDay(at)] ?? 0), line: Math.round(line) },
+        {
+          calls: Math.round(inWindow),
+          windowMs,
+          mean: usual,
+          sd: round(Math.sqrt(state.variance)),
+          hourPeak: round(state.hourly[hourOfDay(at)] ?? 0),
+          line: Math.round(line),
+        },
         findings,
       );
     }

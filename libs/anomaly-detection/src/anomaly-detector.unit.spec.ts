@@ -95,7 +95,9 @@ describe('rate spikes', () => {
     const other = 'key_01jqbbbbbbbbbbbbbbbbbbbbbb';
     expect(feed(steady(T0, T0 + 30 * MINUTE, 50, 4, { keyId: other }))).toEqual([]);
     const quiet = 'key_01jqcccccccccccccccccccccc';
-    expect(feed([...steady(T0, T0 + 2 * HOUR, 0.01, 5, { keyId: quiet }), ...steady(T0 + 2 * HOUR, T0 + 2 * HOUR + MINUTE, 2, 6, { keyId: quiet })])).toEqual([]);
+    expect(feed([...steady(T0, T0 + 2 * HOUR, 0.01, 5, { keyId: quiet }), ...steady(T0 + 2 * HOUR, T0 + 2 * HOUR + MINUTE, 2, 6, { keyId: quiet })])).toEqual(
+      [],
+    );
   });
 
   it("does not flag a nightly job's burst it has seen before", () => {
@@ -135,7 +137,9 @@ describe('probing, dead keys, dormant keys', () => {
   it('flags 20 refusals for scope or address on one key in a minute, not 5', () => {
     const { feed } = live();
     expect(feed(Array.from({ length: 5 }, (_, i) => call(T0 + i * SECOND, { code: 'INSUFFICIENT_PERMISSIONS' })))).toEqual([]);
-    const findings = feed(Array.from({ length: 20 }, (_, i) => call(T0 + 10 * MINUTE + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })));
+    const findings = feed(
+      Array.from({ length: 20 }, (_, i) => call(T0 + 10 * MINUTE + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })),
+    );
     expect(findings).toMatchObject([{ detector: 'probing', severity: 'high' }]);
   });
 
@@ -189,25 +193,29 @@ describe('what is reported', () => {
 
   it('finds the same anomalies in the same records, whatever baselines were saved and restored between them', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(3 * HOUR), fc.constantFrom('VALID', 'REVOKED', 'FORBIDDEN', 'NOT_FOUND'), fc.nat(3)), { maxLength: 300 }), fc.nat(300), (raw, cut) => {
-        const observations = raw
-          .map(([offset, code, ip]): UsageObservation => ({ ...call(T0 + offset, { code: code as UsageObservation['code'], ip: `198.51.${ip}.1` }) }))
-          .sort((a, b) => a.at - b.at);
-        const run = (restoreAt: number | undefined): AnomalyFinding[] => {
-          let detector = new AnomalyDetector(() => T0 + 3 * HOUR);
-          const findings: AnomalyFinding[] = [];
-          observations.forEach((observation, i) => {
-            if (i === restoreAt) {
-              const saved = detector.takeChanged().map(([keyId, baseline]) => [keyId, parseKeyBaseline(JSON.parse(JSON.stringify(baseline)))] as const);
-              detector = new AnomalyDetector(() => T0 + 3 * HOUR);
-              for (const [keyId, baseline] of saved) detector.restore(keyId, baseline);
-            }
-            detector.observe(observation, findings);
-          });
-          return findings.filter((finding) => finding.subject.kind === 'key');
-        };
-        expect(run(cut)).toEqual(run(undefined));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(3 * HOUR), fc.constantFrom('VALID', 'REVOKED', 'FORBIDDEN', 'NOT_FOUND'), fc.nat(3)), { maxLength: 300 }),
+        fc.nat(300),
+        (raw, cut) => {
+          const observations = raw
+            .map(([offset, code, ip]): UsageObservation => ({ ...call(T0 + offset, { code: code as UsageObservation['code'], ip: `198.51.${ip}.1` }) }))
+            .sort((a, b) => a.at - b.at);
+          const run = (restoreAt: number | undefined): AnomalyFinding[] => {
+            let detector = new AnomalyDetector(() => T0 + 3 * HOUR);
+            const findings: AnomalyFinding[] = [];
+            observations.forEach((observation, i) => {
+              if (i === restoreAt) {
+                const saved = detector.takeChanged().map(([keyId, baseline]) => [keyId, parseKeyBaseline(JSON.parse(JSON.stringify(baseline)))] as const);
+                detector = new AnomalyDetector(() => T0 + 3 * HOUR);
+                for (const [keyId, baseline] of saved) detector.restore(keyId, baseline);
+              }
+              detector.observe(observation, findings);
+            });
+            return findings.filter((finding) => finding.subject.kind === 'key');
+          };
+          expect(run(cut)).toEqual(run(undefined));
+        },
+      ),
       { numRuns: 50 },
     );
   });

@@ -82,7 +82,8 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
   for (const field of NUMBERS) {
     const number = record[field];
-    if (typeof number !== 'number' || !Number.isFinite(number) || number < 0) throw new InvalidKeyBaselineError(`${field}: must be a finite number, not negative`);
+    if (typeof number !== 'number' || !Number.isFinite(number) || number < 0)
+      throw new InvalidKeyBaselineError(`${field}: must be a finite number, not negative`);
   }
   const { networks, networkSeen, quietUntil, hourly } = record;
   if (!Array.isArray(hourly) || hourly.length !== 24 || !hourly.every((peak) => typeof peak === 'number' && Number.isFinite(peak) && peak >= 0))
