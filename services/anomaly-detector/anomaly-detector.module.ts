@@ -1,11 +1,99 @@
-import { Module } from '@nestjs/common';
-import type { DynamicModule } from '@nestjs/common';
+import { Inject, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AnomalyDetector } from '@keyledger/anomaly-detection';
+import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock } from '@keyledger/anomaly-watch';
+import { recordAnomaly } from '@keyledger/key-incidents';
+import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
+import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 
-/** The anomaly-detector service: it boots with the shared kit (config, Postgres, NATS, health) and detects nothing yet. */
+const LOCK_CHECK_MS = 2000;
+const BATCH_RETENTION_MS = 86_400_000;
+const ACTOR = 'system:anomaly-detector';
+
+interface Detection {
+  readonly lock: DetectorLock;
+  readonly watch: AnomalyWatch;
+  readonly memory: AnomalyMemory;
+  readonly detector: AnomalyDetector;
+}
+
+/**
+ * The anomaly detector: one replica at a time (DetectorLock) consumes the usage stream through
+ * the detectors of libs/anomaly-detection, keeps each key's baseline in Postgres, and records
+ * what it finds: AnomalyDetected on the key's stream (the rotator applies the tenant's incident
+ * policy), a source network's enumeration in anomaly_source_findings.
+ */
 @Module({})
-export class AnomalyDetectorModule {
-  static forService(_context: ServiceContext): DynamicModule {
-    return { module: AnomalyDetectorModule };
+export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private consuming = false;
+  private readonly leadership = new PeriodicTask(
+    () => this.lead(),
+    LOCK_CHECK_MS,
+    (error) => this.logger.warn({ err: error }, 'taking the anomaly detector lock failed; will try again'),
+  );
+
+  constructor(
+    @Inject(DurableConsumers) private readonly consumers: DurableConsumers,
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject('DETECTION') private readonly detection: Detection,
+  ) {}
+
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext): DynamicModule {
+    const { store, db } = infrastructure;
+    const detector = new AnomalyDetector(Date.now);
+    const memory = new AnomalyMemory(db);
+    const watch = new AnomalyWatch({
+      detector,
+      memory,
+      logger,
+      recordKeyAnomaly: async (anomaly, eventId) => {
+        await recordAnomaly(store, anomaly, { actor: ACTOR, correlationId: eventId, causationId: eventId }, { eventId });
+      },
+    });
+    const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
+    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: 16 }));
+    return {
+      module: AnomalyDetectorModule,
+      providers: [
+        { provide: DurableConsumers, useValue: consumers },
+        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db), watch, memory, detector } satisfies Detection },
+      ],
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    this.health.register('anomaly-detection', () => ({
+      healthy: true,
+      details: { role: this.consuming ? 'detecting' : 'standby', trackedKeys: this.detection.detector.trackedKeys, ...this.detection.detector.stats },
+    }));
+    this.leadership.start(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.leadership.stop();
+    if (this.consuming) await this.consumers.stop();
+    await this.detection.lock.release();
+  }
+
+  /** The lock holder consumes; a replica that lost its lock's session stops, and the next holder reads the baselines saved. */
+  private async lead(): Promise<void> {
+    const { lock, watch, memory } = this.detection;
+    if (this.consuming) {
+      if (await lock.stillHeld()) {
+        await memory.forgetBatchesBefore(new Date(Date.now() - BATCH_RETENTION_MS));
+        return;
+      }
+      this.logger.warn('the anomaly detector lock was lost; standing by');
+      this.consuming = false;
+      await this.consumers.stop();
+      return;
+    }
+    if (!(await lock.tryTake())) return;
+    const keys = await watch.load();
+    await this.consumers.start();
+    this.consuming = true;
+    this.logger.info({ keys }, 'anomaly detection started with the baselines stored');
   }
 }

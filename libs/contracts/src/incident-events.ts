@@ -69,8 +69,12 @@ export const keyLeakReportedSchema = z
   .strict();
 export type KeyLeakReportedData = z.infer<typeof keyLeakReportedSchema>;
 
-/** What kind of unusual use an anomaly detector saw. */
-export const ANOMALY_KINDS = ['usage-spike', 'new-source', 'error-rate', 'unusual-time', 'other'] as const;
+/**
+ * What kind of unusual use an anomaly detector saw: `dead-key-use`, a revoked, expired or
+ * suspended key presented (someone still holds it); `dormant-key-use`, a key used after a long
+ * silence.
+ */
+export const ANOMALY_KINDS = ['usage-spike', 'new-source', 'error-rate', 'unusual-time', 'dead-key-use', 'dormant-key-use', 'other'] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 export const ANOMALY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type AnomalySeverity = (typeof ANOMALY_SEVERITIES)[number];

@@ -39,7 +39,12 @@ export function eventSubjectFilter(prefix: string, category?: string): string {
  * The durable JetStream consumers, by name. Each belongs to one service, which alone may create,
  * read, pull from and acknowledge it (DURABLE_CONSUMERS in libs/nats-auth, the permission table).
  */
-export const DURABLE_CONSUMER_NAMES = { auditTrail: 'auditor-trail', auditorUsage: 'auditor-usage', rotatorIncidents: 'rotator-incidents' } as const;
+export const DURABLE_CONSUMER_NAMES = {
+  auditTrail: 'auditor-trail',
+  auditorUsage: 'auditor-usage',
+  rotatorIncidents: 'rotator-incidents',
+  anomalyUsage: 'anomaly-detector-usage',
+} as const;
 
 export function deadLetterSubject(prefix: string, consumer: string): string {
   return `${prefix}.dlq.${token(consumer, 'consumer name')}`;

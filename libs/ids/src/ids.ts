@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 
 /**
@@ -6,6 +7,21 @@ import { uuidv7 } from 'uuidv7';
  */
 export function newEventId(): string {
   return uuidv7();
+}
+
+/**
+ * An event id derived from a name (a UUIDv8 of the name's SHA-256): whoever derives it from the
+ * same name gets the same id, so an append repeated by a retry or by a second replica is one
+ * event in the store. For ids of what happens once per name (an anomaly per key, detector and
+ * window); anything else takes `newEventId`.
+ */
+export function nameBasedEventId(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex').slice(0, 32).split('');
+  hex[12] = '8';
+  // The variant: 10xx.
+  hex[16] = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const text = hex.join('');
+  return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
 }
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

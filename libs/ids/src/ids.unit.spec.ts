@@ -1,4 +1,4 @@
-import { newEventId, newPrefixedId, timeOfPrefixedId } from './ids.js';
+import { nameBasedEventId, newEventId, newPrefixedId, timeOfPrefixedId } from './ids.js';
 
 describe('ids', () => {
   it('makes RFC 9562 version 7 event ids', () => {
@@ -25,5 +25,12 @@ describe('ids', () => {
     const at = new Date('2031-05-06T07:08:09.123Z');
     expect(timeOfPrefixedId(newPrefixedId('key', at))).toBe(at.getTime());
     expect(newPrefixedId('key', at)).toMatch(/^key_[0-9a-hjkmnp-tv-z]{26}$/);
+  });
+
+  it('derives the same RFC 9562 version 8 event id from the same name, and another from another', () => {
+    const id = nameBasedEventId('anomaly|key_a|rate-spike|1');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(nameBasedEventId('anomaly|key_a|rate-spike|1')).toBe(id);
+    expect(nameBasedEventId('anomaly|key_a|rate-spike|2')).not.toBe(id);
   });
 });

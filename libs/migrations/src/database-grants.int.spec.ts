@@ -54,7 +54,7 @@ describe('per-service database roles', () => {
     }
   });
 
-  it('lets only the issuer, the rotator and the verifier append events, and nobody change one', async () => {
+  it('lets only the issuer, the rotator, the verifier and the anomaly detector append events, and nobody change one', async () => {
     const onEvents = Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service, await privilegesOn(ctx.ownerDb, SERVICE_DATABASE_ROLES[service], 'events')])));
     expect(onEvents).toEqual({
       issuer: ['select', 'insert'],
@@ -62,7 +62,7 @@ describe('per-service database roles', () => {
       rotator: ['select', 'insert'],
       relay: ['select'],
       auditor: ['select'],
-      'anomaly-detector': [],
+      'anomaly-detector': ['select', 'insert'],
     });
     expect(await privilegesOn(ctx.ownerDb, 'public', 'events')).toEqual([]);
   });
@@ -74,7 +74,7 @@ describe('per-service database roles', () => {
     expect(await ctx.store.readStream('key-r1')).toHaveLength(2);
   });
 
-  it.each(['relay', 'auditor', 'anomaly-detector'] as const)('refuses the %s any INSERT into events', async (service) => {
+  it.each(['relay', 'auditor'] as const)('refuses the %s any INSERT into events', async (service) => {
     await expect(
       dbs[service].query(
         `insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb01', 'key-r2', 1, 'KeySuspended', 1, '{}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`,
@@ -106,6 +106,26 @@ describe('per-service database roles', () => {
     expect(await ctx.store.readStream('credits-w2')).toHaveLength(0);
   });
 
+  it('lets the anomaly detector append AnomalyDetected to a key stream and refuses it any other event, by SQL or through the store', async () => {
+    const keyId = 'key_0000000000000000000000ad01';
+    const anomaly = {
+      type: 'AnomalyDetected',
+      data: { keyId, tenant: 'acme', kind: 'usage-spike', severity: 'high', detectedAt: new Date().toISOString() },
+      metadata: testMetadata(),
+    } as const;
+    const detector = new PostgresEventStore(dbs['anomaly-detector'], ctx.auth);
+    const refusals = [
+      dbs['anomaly-detector'].query(`insert into events (${COLUMNS}) values ('0190a3f0-0000-7000-8000-00000000bb04', 'key-${keyId}', 1, 'KeySuspended', 1, '{}', '${METADATA}', now(), decode(repeat('00', 32), 'hex'))`),
+      detector.append(`key-${keyId}`, NO_STREAM, [testEvent()]),
+      detector.append(`tenant-acme`, NO_STREAM, [anomaly]),
+      detector.append('credits-ad1', NO_STREAM, [CREDITS]),
+    ];
+    for (const refusal of refusals) await expect(refusal).rejects.toThrow(/row-level security policy/);
+    expect(await ctx.store.readStream(`key-${keyId}`)).toHaveLength(0);
+    await detector.append(`key-${keyId}`, NO_STREAM, [anomaly]);
+    expect((await ctx.store.readStream(`key-${keyId}`)).map((event) => event.type)).toEqual(['AnomalyDetected']);
+  });
+
   it('takes back, on the next migrate, an append policy made by hand', async () => {
     await ctx.ownerDb.query(`create policy forged on events for insert to ${SERVICE_DATABASE_ROLES.verifier} with check (true)`);
     await new PostgresEventStore(dbs.verifier, ctx.auth).append('key-w3', NO_STREAM, [testEvent()]);
@@ -117,7 +137,8 @@ describe('per-service database roles', () => {
     await expect(dbs.verifier.query(`select count(*) from usage_keys`)).rejects.toThrow(/permission denied/);
     await expect(dbs.verifier.query(`select count(*) from pending_deliveries`)).rejects.toThrow(/permission denied/);
     await expect(dbs.relay.query(`delete from projection_snapshot_chunks`)).rejects.toThrow(/permission denied/);
-    await expect(dbs['anomaly-detector'].query(`select count(*) from events`)).rejects.toThrow(/permission denied/);
+    await expect(dbs['anomaly-detector'].query(`select count(*) from usage_keys`)).rejects.toThrow(/permission denied/);
+    await expect(dbs.auditor.query(`select count(*) from anomaly_baselines`)).rejects.toThrow(/permission denied/);
     await expect(dbs.issuer.query(`select usage_drop_partitions(current_date)`)).rejects.toThrow(/permission denied/);
     await expect(dbs.auditor.query(`select usage_drop_partitions_unbounded(current_date + 30)`)).rejects.toThrow(/permission denied/);
   });

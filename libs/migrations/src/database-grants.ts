@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { KeyledgerService } from '@keyledger/config';
 import { SERVICE_DATABASE_ROLES } from '@keyledger/config';
 import { assertIdentifier } from '@keyledger/event-store';
-import type { AppendCategory } from './event-append-policies.js';
+import type { AppendRule } from './event-append-policies.js';
 import { applyEventAppendPolicies } from './event-append-policies.js';
 import { ROLES_LOCK } from './roles-lock.js';
 
@@ -15,10 +15,10 @@ export interface ServiceGrants {
   readonly functions: readonly KeyledgerFunction[];
   /**
    * With insert on events: the only stream categories it may append to, each with its own event
-   * types (EVENT_TYPES_BY_CATEGORY), held by row-level security (`applyEventAppendPolicies`);
-   * unset: any event.
+   * types (EVENT_TYPES_BY_CATEGORY) or those the rule names, held by row-level security
+   * (`applyEventAppendPolicies`); unset: any event.
    */
-  readonly appends?: readonly AppendCategory[];
+  readonly appends?: readonly AppendRule[];
 }
 
 /** Every table of the schema; a table the migrations create is listed here, or a test fails. */
@@ -38,6 +38,9 @@ export const KEYLEDGER_TABLES = [
   'usage_source_hours',
   'usage_keys',
   'usage_unknown_minutes',
+  'anomaly_baselines',
+  'anomaly_batches',
+  'anomaly_source_findings',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -58,15 +61,17 @@ const CONSUMER_RUNTIME = {
  * Each service's grants, read from the SQL it runs (and nothing more): the one place a privilege
  * is given. The migrate job makes the schema's grants exactly this table on every run.
  *
- * - events: every service but the anomaly detector reads them; only the issuer (commands, leak
- *   reports, root key), the rotator (rotations, incidents, deliveries) and the verifier (its
- *   CreditsConsumed stream, and no other: `appends`) append. Nobody updates, deletes or
+ * - events: every service reads them; only the issuer (commands, leak reports, root key), the
+ *   rotator (rotations, incidents, deliveries), the verifier (its CreditsConsumed stream, and no
+ *   other: `appends`) and the anomaly detector (AnomalyDetected on key streams, nothing else) append. Nobody updates, deletes or
  *   truncates them.
  * - relay_checkpoints and relay_leases: the relay. Snapshots: the services that take them (issuer, verifier,
  *   auditor). The consumer runtime's inbox and checkpoints: the services with durable consumers
  *   (auditor, rotator). pending_deliveries: the issuer stores a rotation's sealed copies, the
  *   rotator sends them again, and removes them when acknowledged or expired.
  * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select).
+ * - anomaly_*: the anomaly detector's baselines, the usage batches it has learned from, and its
+ *   findings about source networks; it reads the key streams it appends to (their version).
  */
 export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> = {
   issuer: {
@@ -102,8 +107,17 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },
-  // Starts, connects and reports health (`select 1`); it reads nothing yet.
-  'anomaly-detector': { tables: {}, functions: [] },
+  // Records AnomalyDetected on key streams, and nothing else: it holds no key event's authority.
+  'anomaly-detector': {
+    tables: {
+      events: ['select', 'insert'],
+      anomaly_baselines: ['select', 'insert', 'update'],
+      anomaly_batches: ['select', 'insert', 'delete'],
+      anomaly_source_findings: ['select', 'insert'],
+    },
+    functions: [],
+    appends: [{ category: 'key', types: ['AnomalyDetected'] }],
+  },
 };
 
 /**

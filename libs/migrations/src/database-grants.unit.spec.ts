@@ -23,6 +23,6 @@ describe('DATABASE_GRANTS', () => {
       .filter(([, grants]) => grants.tables.events?.includes('insert'))
       .map(([service]) => service)
       .sort();
-    expect(writers).toEqual(['issuer', 'rotator', 'verifier']);
+    expect(writers).toEqual(['anomaly-detector', 'issuer', 'rotator', 'verifier']);
   });
 });

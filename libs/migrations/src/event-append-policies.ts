@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import type { EventTypeOf } from '@keyledger/contracts';
 import { EVENT_TYPES_BY_CATEGORY } from '@keyledger/contracts';
 
 /** A category of streams whose event types are known (EVENT_TYPES_BY_CATEGORY). */
 export type AppendCategory = keyof typeof EVENT_TYPES_BY_CATEGORY;
 
-/** A role that may insert events, and the categories it may append to (undefined: any). */
+/** Appends to a category's streams: every event type of the category, or only some of them. */
+export type AppendRule =
+  AppendCategory | { readonly [C in AppendCategory]: { readonly category: C; readonly types: readonly EventTypeOf<C>[] } }[AppendCategory];
+
+/** A role that may insert events, and what it may append (undefined: any event). */
 export interface EventWriter {
   readonly role: string;
-  readonly appends: readonly AppendCategory[] | undefined;
+  readonly appends: readonly AppendRule[] | undefined;
 }
 
 /**
@@ -40,11 +45,12 @@ export async function applyEventAppendPolicies(tx: EntityManager, schema: string
   await tx.query(`alter table ${schema}.events enable row level security`);
 }
 
-/** Rows of these categories' streams, each with one of its own event types. */
-function appendCheck(categories: readonly AppendCategory[]): string {
-  return categories
-    .map((category) => {
-      const types = EVENT_TYPES_BY_CATEGORY[category].map((type) => `'${type}'`).join(', ');
+/** Rows of these categories' streams, each with one of its own event types (or of the types the rule names). */
+function appendCheck(rules: readonly AppendRule[]): string {
+  return rules
+    .map((rule) => {
+      const [category, allowed] = typeof rule === 'string' ? [rule, EVENT_TYPES_BY_CATEGORY[rule]] : [rule.category, rule.types];
+      const types = allowed.map((type) => `'${type}'`).join(', ');
       return `(starts_with(stream_id, '${category}-') and type in (${types}))`;
     })
     .join(' or ');

@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { anomalyWatchMigrations } from '@keyledger/anomaly-watch';
 import { auditTrailMigrations } from '@keyledger/audit-trail';
 import { consumerRuntimeMigrations } from '@keyledger/consumer-runtime';
 import type { DatabaseOptions } from '@keyledger/event-store';
@@ -22,6 +23,7 @@ export function keyledgerMigrations(appRole: string): (new () => MigrationInterf
     ...usageLedgerMigrations(appRole),
     ...auditTrailMigrations(appRole),
     ...pendingDeliveriesMigrations(appRole),
+    ...anomalyWatchMigrations(appRole),
   ];
 }
 

@@ -110,7 +110,7 @@ export interface DurableConsumerName {
 
 /**
  * THE list of durable consumers and the one service that owns each (DURABLE_CONSUMER_NAMES, the
- * names libs/audit-trail, libs/key-incidents and libs/usage-ledger give the consumer runtime). The owner may
+ * names libs/audit-trail, libs/key-incidents, libs/usage-ledger and libs/anomaly-watch give the consumer runtime). The owner may
  * create, read, pull from and acknowledge its durables; every other identity is denied exactly
  * that on each of them, so its wider grants (an ordered consumer's wildcard name) cannot reach one.
  */
@@ -122,7 +122,7 @@ export const DURABLE_CONSUMERS: { readonly [R in ServiceRole]: readonly DurableC
     { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.auditTrail },
     { stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.auditorUsage },
   ],
-  'anomaly-detector': [],
+  'anomaly-detector': [{ stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.anomalyUsage }],
   relay: [],
 };
 

@@ -66,8 +66,8 @@ export class UsageConsumer extends DurableConsumer<UsageBatch> {
   }
 }
 
-/** The batch a message carries; throws `MalformedUsageMessageError` saying why it is none. */
-function decodeUsageBatch(data: Uint8Array): UsageBatch {
+/** The batch a message carries; throws `MalformedUsageMessageError` saying why it is none. Every reader of the usage stream decodes with it. */
+export function decodeUsageBatch(data: Uint8Array): UsageBatch {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(data));

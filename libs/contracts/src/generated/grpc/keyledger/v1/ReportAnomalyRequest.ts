@@ -4,7 +4,7 @@
 export interface ReportAnomalyRequest {
   'keyId'?: (string);
   /**
-   * "usage-spike", "new-source", "error-rate", "unusual-time" or "other".
+   * "usage-spike", "new-source", "error-rate", "unusual-time", "dead-key-use", "dormant-key-use" or "other".
    */
   'kind'?: (string);
   /**
@@ -23,7 +23,7 @@ export interface ReportAnomalyRequest {
 export interface ReportAnomalyRequest__Output {
   'keyId': (string);
   /**
-   * "usage-spike", "new-source", "error-rate", "unusual-time" or "other".
+   * "usage-spike", "new-source", "error-rate", "unusual-time", "dead-key-use", "dormant-key-use" or "other".
    */
   'kind': (string);
   /**

@@ -1,0 +1,437 @@
+import type { AnomalyKind, AnomalySeverity, VerifyCode } from '@keyledger/contracts';
+import type { AnomalySettings } from './anomaly-settings.js';
+import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
+import type { Detector, KeyBaseline, KeyDetector } from './key-baseline.js';
+import { newKeyBaseline } from './key-baseline.js';
+import { SourceNetworks } from './source-network.js';
+
+/**
+ * One or more verifications as the detectors see them: a KeyUsed record (`calls` 1), or a
+ * tally of calls with an unknown or malformed string (`calls` n, `at` its minute).
+ */
+export interface UsageObservation {
+  readonly at: number;
+  readonly keyId?: string | undefined;
+  readonly tenant?: string | undefined;
+  readonly ip?: string | undefined;
+  readonly fingerprint?: string | undefined;
+  readonly code: VerifyCode;
+  readonly calls: number;
+}
+
+/** What a finding is about: a key, or a source network (enumeration across keys). */
+export type FindingSubject =
+  | { readonly kind: 'key'; readonly keyId: string; readonly tenant: string }
+  | { readonly kind: 'source'; readonly network: string; readonly tenant: string | undefined };
+
+/** An anomaly, with what was seen: a key's is recorded as AnomalyDetected on its stream. */
+export interface AnomalyFinding {
+  readonly detector: Detector;
+  readonly severity: AnomalySeverity;
+  readonly subject: FindingSubject;
+  /** The record time of the call that crossed the line. */
+  readonly at: number;
+  /** The window the evidence counts over: [windowStart, at]. */
+  readonly windowStart: number;
+  /** The caller's network, when known. */
+  readonly network: string | undefined;
+  /** For people, one line: `412 calls in 10 s against 12 usual`. */
+  readonly detail: string;
+  /** The numbers behind it, for `explain`. */
+  readonly evidence: Readonly<Record<string, number | string>>;
+}
+
+/** What each key detector's findings are recorded as (AnomalyDetected's closed `kind`). */
+export const ANOMALY_KIND_OF: { readonly [D in KeyDetector]: AnomalyKind } = {
+  'rate-spike': 'usage-spike',
+  'new-network': 'new-source',
+  probing: 'error-rate',
+  'dead-key-use': 'dead-key-use',
+  'dormant-key-use': 'dormant-key-use',
+};
+
+/** Counts since the detector was made, for metrics. */
+export interface DetectionStats {
+  observed: number;
+  findings: number;
+  /** Findings on traffic older than `alertWithinMs`: learned from, not reported. */
+  stale: number;
+  /** Findings inside a cool-down. */
+  cooledDown: number;
+  /** Sources not watched because `maxSources` were. */
+  sourcesDropped: number;
+}
+
+interface SourceWatch {
+  bucket: number;
+  fingerprints: Set<string>;
+  /** Calls whose string the verifier did not fingerprint (past its per-source limit): each counted as another string. */
+  unnamed: number;
+  previous: number;
+  tenant: string | undefined;
+  quietUntil: number;
+}
+
+const DEAD_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['REVOKED', 'EXPIRED', 'DISABLED']);
+const DENIED_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['INSUFFICIENT_PERMISSIONS', 'FORBIDDEN']);
+const UNKNOWN_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['MALFORMED', 'NOT_FOUND']);
+
+const round = (value: number): number => Math.round(value * 10) / 10;
+const HOUR_MS = 3_600_000;
+/** The UTC hour of the day of an instant. */
+const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
+
+/**
+ * The anomaly detectors over a stream of verifications, in plain TypeScript: each key learns
+ * its own baseline (a few numbers, `KeyBaseline`), each source network is watched for a
+ * minute at a time, and `observe` says what crosses a line. Time is the records' time; the
+ * injected clock only decides whether a finding is fresh enough to report (`alertWithinMs`).
+ * The same records in the same order give the same findings: the evaluation in
+ * bench/anomaly runs exactly this.
+ *
+ * - rate-spike: a key's calls in a sliding window above its EWMA mean by `deviations`
+ *   standard deviations, `ratio` times the mean, `peakRatio` times the decaying peak of that
+ *   hour of the day and the `floor`, once it has `warmupMs` of history. A spike is learned only up to the line,
+ *   so an attack does not become the new normal.
+ * - new-network: a call from a /24 or /48 the key has not used, once the key has `learnMs`
+ *   of history and `minCalls` calls and did not roam over more than `maxNetworks`.
+ * - probing: `floor` INSUFFICIENT_PERMISSIONS or FORBIDDEN answers on one key in a window.
+ * - dead-key-use: a call of a revoked, expired or suspended key.
+ * - dormant-key-use: a valid call after `dormantAfterMs` without any.
+ * - enumeration: `distinct` unknown or malformed strings from one network in a window.
+ */
+export class AnomalyDetector {
+  readonly stats: DetectionStats = { observed: 0, findings: 0, stale: 0, cooledDown: 0, sourcesDropped: 0 };
+  private readonly keys = new Map<string, KeyBaseline>();
+  private readonly sources = new Map<string, SourceWatch>();
+  private readonly changed = new Set<string>();
+  private readonly networks = new SourceNetworks();
+  private readonly alpha: number;
+  private readonly peakDecayPerHour: number;
+
+  constructor(
+    private readonly clock: () => number,
+    readonly settings: AnomalySettings = DEFAULT_ANOMALY_SETTINGS,
+  ) {
+    this.alpha = Math.min(1, settings.rate.windowMs / settings.rate.timeConstantMs);
+    this.peakDecayPerHour = 0.5 ** (HOUR_MS / settings.rate.peakHalfLifeMs);
+  }
+
+  /** Takes a stored baseline back (at start, or after a failed save). */
+  restore(keyId: string, baseline: KeyBaseline): void {
+    this.keys.set(keyId, baseline);
+    this.changed.delete(keyId);
+  }
+
+  /** Forgets a key's baseline (its stored one is to be restored). */
+  forget(keyId: string): void {
+    this.keys.delete(keyId);
+    this.changed.delete(keyId);
+  }
+
+  baseline(keyId: string): Readonly<KeyBaseline> | undefined {
+    return this.keys.get(keyId);
+  }
+
+  get trackedKeys(): number {
+    return this.keys.size;
+  }
+
+  /** The baselines changed since the last call, to be saved; the caller restores or forgets them if the save fails. */
+  takeChanged(): [string, KeyBaseline][] {
+    const changed: [string, KeyBaseline][] = [];
+    for (const keyId of this.changed) changed.push([keyId, this.keys.get(keyId)!]);
+    this.changed.clear();
+    return changed;
+  }
+
+  /** Learns from one observation; appends to `findings` what it reveals (fresh and out of cool-down only). */
+  observe(observation: UsageObservation, findings: AnomalyFinding[]): void {
+    this.stats.observed += observation.calls;
+    if (observation.keyId !== undefined && observation.tenant !== undefined) this.observeKey(observation.keyId, observation.tenant, observation, findings);
+    else if (UNKNOWN_CODES.has(observation.code)) this.observeSource(observation, findings);
+  }
+
+  private observeKey(keyId: string, tenant: string, observation: UsageObservation, findings: AnomalyFinding[]): void {
+    const { at, code, calls } = observation;
+    let state = this.keys.get(keyId);
+    const known = state !== undefined;
+    if (state === undefined) {
+      state = newKeyBaseline(tenant, at);
+      state.bucket = at - (at % this.settings.rate.windowMs);
+      state.deniedBucket = at - (at % this.settings.probing.windowMs);
+      this.keys.set(keyId, state);
+    }
+    this.changed.add(keyId);
+    const subject = { kind: 'key', keyId, tenant: state.tenant } as const;
+    const network = this.networks.of(observation.ip);
+
+    if (DEAD_CODES.has(code)) {
+      const what = code === 'DISABLED' ? 'suspended' : code === 'REVOKED' ? 'revoked' : 'expired';
+      this.report(
+        state,
+        'dead-key-use',
+        'high',
+        subject,
+        at,
+        at,
+        network,
+        `a ${what} key was presented${network ? ` from ${network}` : ''}`,
+        { code },
+        findings,
+      );
+    }
+    if (code === 'VALID' && known && at - state.lastSeen >= this.settings.dormantAfterMs) {
+      const days = Math.floor((at - state.lastSeen) / 86_400_000);
+      this.report(
+        state,
+        'dormant-key-use',
+        'medium',
+        subject,
+        at,
+        state.lastSeen,
+        network,
+        `used after ${days} days without a call`,
+        { lastSeen: new Date(state.lastSeen).toISOString(), days },
+        findings,
+      );
+    }
+    this.countRate(state, subject, at, calls, network, findings);
+    if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
+    if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, findings);
+    state.calls += calls;
+    if (at > state.lastSeen) state.lastSeen = at;
+  }
+
+  private countRate(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
+    const { windowMs, warmupMs } = this.settings.rate;
+    const bucket = at - (at % windowMs);
+    if (bucket > state.bucket) {
+      const gap = (bucket - state.bucket) / windowMs;
+      const closed = state.inBucket;
+      this.learn(state, closed);
+      // The windows without a call are learned as zeros, in one step.
+      if (gap > 1) {
+        const decay = (1 - this.alpha) ** (gap - 1);
+        state.mean *= decay;
+        state.variance *= decay;
+        state.learned += gap - 1;
+      }
+      state.previous = gap === 1 ? closed : 0;
+      state.inBucket = 0;
+      state.bucket = bucket;
+    }
+    // A late record counts in the current window.
+    state.inBucket += calls;
+    if (at - state.firstSeen < warmupMs) return;
+    const elapsed = Math.max(0, at - state.bucket) / windowMs;
+    const inWindow = state.inBucket + state.previous * (1 - elapsed);
+    const line = this.rateLine(state, at);
+    if (inWindow > line) {
+      const usual = round(state.mean);
+      this.report(
+        state,
+        'rate-spike',
+        inWindow > 10 * line ? 'critical' : 'high',
+        subject,
+        at,
+        at - windowMs,
+        network,
+        `${Math.round(inWindow)} calls in ${windowMs / 1000} s against ${usual} usual (line ${Math.round(line)})`,
+        {
+          calls: Math.round(inWindow),
+          windowMs,
+          mean: usual,
+          sd: round(Math.sqrt(state.variance)),
+          hourPeak: round(state.hourly[hourOfDay(at)] ?? 0),
+          line: Math.round(line),
+        },
+        findings,
+      );
+    }
+  }
+
+  /** The calls in a window above which a key's rate is a spike. */
+  private rateLine(state: KeyBaseline, at: number): number {
+    return Math.max(this.meanLine(state), this.settings.rate.peakRatio * state.hourly[hourOfDay(at)]!);
+  }
+
+  /** The line by the mean alone: what the mean learns a window up to (the peak learns bursts whole, the mean never). */
+  private meanLine(state: KeyBaseline): number {
+    const { deviations, ratio, floor } = this.settings.rate;
+    const sd = Math.sqrt(Math.max(state.variance, state.mean));
+    return Math.max(floor, ratio * state.mean, state.mean + deviations * sd);
+  }
+
+  /**
+   * The busiest window of each hour of the day, decaying: learned whole, spikes included, so a
+   * job that bursts at 23:00 every night is the key's own from the second night on, while a
+   * spike at another hour is judged against that hour's own peak.
+   */
+  private learnPeak(state: KeyBaseline, bucket: number, count: number): void {
+    const hour = Math.floor(bucket / HOUR_MS);
+    const elapsed = hour - state.hourlyAt;
+    if (elapsed > 0) {
+      const decay = this.peakDecayPerHour ** elapsed;
+      for (let h = 0; h < 24; h++) state.hourly[h] = state.hourly[h]! * decay;
+      state.hourlyAt = hour;
+    }
+    const slot = hourOfDay(bucket);
+    if (count > state.hourly[slot]!) state.hourly[slot] = count;
+  }
+
+  /** One window's count into the EWMA; a spike only up to the line, so an attack does not teach. */
+  private learn(state: KeyBaseline, count: number): void {
+    const warm = state.learned * this.settings.rate.windowMs >= this.settings.rate.warmupMs;
+    const x = warm ? Math.min(count, this.meanLine(state)) : count;
+    // A plain average at first, so a young key's mean is its own, not a slow climb from zero.
+    const alpha = Math.max(this.alpha, 1 / (state.learned + 1));
+    const diff = x - state.mean;
+    const step = alpha * diff;
+    state.mean += step;
+    state.variance = (1 - alpha) * (state.variance + diff * step);
+    this.learnPeak(state, state.bucket, count);
+    state.learned += 1;
+  }
+
+  private countDenied(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
+    const { windowMs, floor } = this.settings.probing;
+    const bucket = at - (at % windowMs);
+    if (bucket > state.deniedBucket) {
+      state.deniedPrevious = bucket - state.deniedBucket === windowMs ? state.denied : 0;
+      state.denied = 0;
+      state.deniedBucket = bucket;
+    }
+    state.denied += calls;
+    const inWindow = state.denied + state.deniedPrevious * (1 - Math.max(0, at - state.deniedBucket) / windowMs);
+    if (inWindow >= floor)
+      this.report(
+        state,
+        'probing',
+        'high',
+        subject,
+        at,
+        at - windowMs,
+        network,
+        `${Math.round(inWindow)} calls refused for scope or address in ${windowMs / 1000} s`,
+        { denied: Math.round(inWindow), windowMs },
+        findings,
+      );
+  }
+
+  private checkNetwork(state: KeyBaseline, subject: FindingSubject, at: number, network: string, findings: AnomalyFinding[]): void {
+    const { learnMs, minCalls, maxNetworks } = this.settings.network;
+    const index = state.networks.indexOf(network);
+    if (index >= 0) {
+      if (at > state.networkSeen[index]!) state.networkSeen[index] = at;
+      return;
+    }
+    const stable = !state.roaming && at - state.firstSeen >= learnMs && state.calls >= minCalls;
+    if (stable)
+      this.report(
+        state,
+        'new-network',
+        'medium',
+        subject,
+        at,
+        state.firstSeen,
+        network,
+        `first call from ${network}; known: ${state.networks.slice(0, 4).join(', ')}${state.networks.length > 4 ? ', …' : ''}`,
+        { network, known: state.networks.length },
+        findings,
+      );
+    if (state.networks.length < maxNetworks) {
+      state.networks.push(network);
+      state.networkSeen.push(at);
+      return;
+    }
+    // Full: a key still learning roams; a stable one replaces its least recently used network.
+    if (!stable) state.roaming = true;
+    let oldest = 0;
+    for (let i = 1; i < state.networkSeen.length; i++) if (state.networkSeen[i]! < state.networkSeen[oldest]!) oldest = i;
+    state.networks[oldest] = network;
+    state.networkSeen[oldest] = at;
+  }
+
+  private observeSource(observation: UsageObservation, findings: AnomalyFinding[]): void {
+    const network = this.networks.of(observation.ip);
+    if (network === undefined) return;
+    const { windowMs, distinct, maxSources } = this.settings.enumeration;
+    const { at } = observation;
+    const bucket = at - (at % windowMs);
+    let watch = this.sources.get(network);
+    if (watch === undefined) {
+      if (this.sources.size >= maxSources) this.sweepSources(bucket);
+      if (this.sources.size >= maxSources) {
+        this.stats.sourcesDropped += 1;
+        return;
+      }
+      watch = { bucket, fingerprints: new Set(), unnamed: 0, previous: 0, tenant: observation.tenant, quietUntil: 0 };
+      this.sources.set(network, watch);
+    }
+    if (bucket > watch.bucket) {
+      watch.previous = bucket - watch.bucket === windowMs ? watch.fingerprints.size + watch.unnamed : 0;
+      watch.fingerprints.clear();
+      watch.unnamed = 0;
+      watch.bucket = bucket;
+    }
+    if (observation.fingerprint !== undefined) {
+      // Bounded: past the line, more names change nothing.
+      if (watch.fingerprints.size <= distinct) watch.fingerprints.add(observation.fingerprint);
+    } else watch.unnamed += observation.calls;
+    if (observation.tenant !== undefined) watch.tenant = observation.tenant;
+    const strings = watch.fingerprints.size + watch.unnamed + watch.previous * (1 - Math.max(0, at - watch.bucket) / windowMs);
+    if (strings < distinct) return;
+    if (at < watch.quietUntil) {
+      this.stats.cooledDown += 1;
+      return;
+    }
+    if (!this.fresh(at)) return;
+    watch.quietUntil = at + this.settings.cooldownMs;
+    this.stats.findings += 1;
+    findings.push({
+      detector: 'enumeration',
+      severity: 'high',
+      subject: { kind: 'source', network, tenant: watch.tenant },
+      at,
+      windowStart: at - windowMs,
+      network,
+      detail: `${Math.round(strings)} unknown or malformed keys from ${network} in ${windowMs / 1000} s`,
+      evidence: { strings: Math.round(strings), windowMs, network },
+    });
+  }
+
+  /** Forgets the sources whose window has passed. */
+  private sweepSources(bucket: number): void {
+    const horizon = bucket - this.settings.enumeration.windowMs;
+    for (const [network, watch] of this.sources) if (watch.bucket < horizon && watch.quietUntil <= bucket) this.sources.delete(network);
+  }
+
+  private fresh(at: number): boolean {
+    if (this.clock() - at <= this.settings.alertWithinMs) return true;
+    this.stats.stale += 1;
+    return false;
+  }
+
+  private report(
+    state: KeyBaseline,
+    detector: KeyDetector,
+    severity: AnomalySeverity,
+    subject: FindingSubject,
+    at: number,
+    windowStart: number,
+    network: string | undefined,
+    detail: string,
+    evidence: Record<string, number | string>,
+    findings: AnomalyFinding[],
+  ): void {
+    if (at < (state.quietUntil[detector] ?? 0)) {
+      this.stats.cooledDown += 1;
+      return;
+    }
+    if (!this.fresh(at)) return;
+    state.quietUntil[detector] = at + this.settings.cooldownMs;
+    this.stats.findings += 1;
+    findings.push({ detector, severity, subject, at, windowStart, network, detail, evidence });
+  }
+}

@@ -1,0 +1,237 @@
+import fc from 'fast-check';
+import type { AnomalyFinding, UsageObservation } from './anomaly-detector.js';
+import { AnomalyDetector } from './anomaly-detector.js';
+import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
+import { InvalidKeyBaselineError, parseKeyBaseline } from './key-baseline.js';
+import { sourceNetwork } from './source-network.js';
+
+const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const KEY = 'key_01jqaaaaaaaaaaaaaaaaaaaaaa';
+
+/** A small deterministic generator (mulberry32), so the noise is the same at every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A detector whose clock is the latest record's time (it runs live). */
+function live(): { detector: AnomalyDetector; feed: (observations: Iterable<UsageObservation>) => AnomalyFinding[] } {
+  let now = T0;
+  const detector = new AnomalyDetector(() => now);
+  return {
+    detector,
+    feed(observations) {
+      const findings: AnomalyFinding[] = [];
+      for (const observation of observations) {
+        now = Math.max(now, observation.at);
+        detector.observe(observation, findings);
+      }
+      return findings;
+    },
+  };
+}
+
+const call = (at: number, extra: Partial<UsageObservation> = {}): UsageObservation => ({
+  at,
+  keyId: KEY,
+  tenant: 'acme',
+  ip: '198.51.100.7',
+  code: 'VALID',
+  calls: 1,
+  ...extra,
+});
+
+/** Calls of KEY at about `perSecond` (Poisson arrivals) from `from` to `to`. */
+function* steady(from: number, to: number, perSecond: number, seed = 1, extra: Partial<UsageObservation> = {}): Generator<UsageObservation> {
+  const next = random(seed);
+  for (let at = from; at < to; at += Math.max(1, Math.round((-Math.log(1 - next()) / perSecond) * 1000))) yield call(at, extra);
+}
+
+describe('sourceNetwork', () => {
+  it('takes the /24 of an IPv4 address and the /48 of an IPv6 one', () => {
+    expect(sourceNetwork('198.51.100.7')).toBe('198.51.100.0/24');
+    expect(sourceNetwork('::ffff:198.51.100.7')).toBe('198.51.100.0/24');
+    expect(sourceNetwork('2001:db8:1:2::5')).toBe('2001:db8:1::/48');
+    expect(sourceNetwork('not an address')).toBeUndefined();
+    expect(sourceNetwork(undefined)).toBeUndefined();
+  });
+
+  it('puts every address of a /24 in one network and none outside it', () => {
+    fc.assert(
+      fc.property(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)), fc.nat(255), fc.nat(255), ([a, b, c], x, y) => {
+        expect(sourceNetwork(`${a}.${b}.${c}.${x}`)).toBe(sourceNetwork(`${a}.${b}.${c}.${y}`));
+        expect(sourceNetwork(`${a}.${b}.${c}.${x}`)).not.toBe(sourceNetwork(`${a}.${b}.${(c + 1) % 256}.${x}`));
+      }),
+    );
+  });
+});
+
+describe('rate spikes', () => {
+  it('flags a key whose rate jumps to 20 times its own within two seconds, once per cool-down', () => {
+    const { feed, detector } = live();
+    expect(feed(steady(T0, T0 + 2 * HOUR, 2))).toEqual([]);
+    const attack = T0 + 2 * HOUR;
+    const findings = feed(steady(attack, attack + 5 * MINUTE, 40, 2));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ detector: 'rate-spike', subject: { kind: 'key', keyId: KEY, tenant: 'acme' } });
+    expect(findings[0]!.at - attack).toBeLessThan(2 * SECOND);
+    expect(findings[0]!.detail).toMatch(/calls in 10 s against \d/);
+    // The attack was learned only up to the line: the usual rate stays the key's own.
+    expect(detector.baseline(KEY)!.mean).toBeLessThan(60);
+  });
+
+  it('stays quiet on a steady noisy key, a new key that starts fast, and a quiet key below the floor', () => {
+    const { feed } = live();
+    expect(feed(steady(T0, T0 + 6 * HOUR, 5, 3))).toEqual([]);
+    const other = 'key_01jqbbbbbbbbbbbbbbbbbbbbbb';
+    expect(feed(steady(T0, T0 + 30 * MINUTE, 50, 4, { keyId: other }))).toEqual([]);
+    const quiet = 'key_01jqcccccccccccccccccccccc';
+    expect(feed([...steady(T0, T0 + 2 * HOUR, 0.01, 5, { keyId: quiet }), ...steady(T0 + 2 * HOUR, T0 + 2 * HOUR + MINUTE, 2, 6, { keyId: quiet })])).toEqual(
+      [],
+    );
+  });
+
+  it("does not flag a nightly job's burst it has seen before", () => {
+    const { feed } = live();
+    const calls: UsageObservation[] = [];
+    for (let day = 0; day < 3; day++) {
+      calls.push(...steady(T0 + day * DAY, T0 + day * DAY + 23 * HOUR, 1, 10 + day));
+      calls.push(...steady(T0 + day * DAY + 23 * HOUR, T0 + day * DAY + 23 * HOUR + 5 * MINUTE, 30, 20 + day));
+      calls.push(...steady(T0 + day * DAY + 23 * HOUR + 5 * MINUTE, T0 + (day + 1) * DAY, 1, 30 + day));
+    }
+    const findings = feed(calls);
+    // The first night's burst is new; the later ones are the key's own.
+    expect(findings.filter((finding) => finding.at > T0 + DAY)).toEqual([]);
+  });
+});
+
+describe('new networks', () => {
+  it('flags the first call from a new /24 once the key has a stable history, not while it learns', () => {
+    const { feed } = live();
+    expect(feed(steady(T0, T0 + HOUR, 0.5, 1, { ip: '198.51.100.7' }))).toEqual([]);
+    expect(feed([call(T0 + HOUR, { ip: '203.0.113.9' })])).toEqual([]);
+    expect(feed(steady(T0 + HOUR, T0 + 25 * HOUR, 0.05, 2, { ip: '198.51.100.8' }))).toEqual([]);
+    expect(feed([call(T0 + 25 * HOUR, { ip: '203.0.113.200' })])).toEqual([]);
+    const findings = feed([call(T0 + 25 * HOUR + SECOND, { ip: '192.0.2.50' })]);
+    expect(findings).toMatchObject([{ detector: 'new-network', network: '192.0.2.0/24', severity: 'medium' }]);
+  });
+
+  it('does not judge a key that roamed over many networks while it learned', () => {
+    const { feed } = live();
+    const roaming = [...steady(T0, T0 + 25 * HOUR, 0.01, 3)].map((observation, i) => ({ ...observation, ip: `10.${i % 40}.0.1` }));
+    expect(feed(roaming)).toEqual([]);
+    expect(feed([call(T0 + 26 * HOUR, { ip: '192.0.2.50' })])).toEqual([]);
+  });
+});
+
+describe('probing, dead keys, dormant keys', () => {
+  it('flags 20 refusals for scope or address on one key in a minute, not 5', () => {
+    const { feed } = live();
+    expect(feed(Array.from({ length: 5 }, (_, i) => call(T0 + i * SECOND, { code: 'INSUFFICIENT_PERMISSIONS' })))).toEqual([]);
+    const findings = feed(
+      Array.from({ length: 20 }, (_, i) => call(T0 + 10 * MINUTE + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })),
+    );
+    expect(findings).toMatchObject([{ detector: 'probing', severity: 'high' }]);
+  });
+
+  it('flags a revoked, expired or suspended key presented, once per cool-down', () => {
+    const { feed } = live();
+    const findings = feed([call(T0, { code: 'REVOKED' }), call(T0 + SECOND, { code: 'REVOKED' }), call(T0 + 2 * HOUR, { code: 'DISABLED' })]);
+    expect(findings.map((finding) => [finding.detector, finding.detail])).toEqual([
+      ['dead-key-use', 'a revoked key was presented from 198.51.100.0/24'],
+      ['dead-key-use', 'a suspended key was presented from 198.51.100.0/24'],
+    ]);
+  });
+
+  it('flags a key used after 30 days of silence, not its first call', () => {
+    const { feed } = live();
+    expect(feed([call(T0), call(T0 + 29 * DAY)])).toEqual([]);
+    expect(feed([call(T0 + 60 * DAY)])).toMatchObject([{ detector: 'dormant-key-use', detail: 'used after 31 days without a call' }]);
+  });
+});
+
+describe('enumeration', () => {
+  const unknown = (at: number, fingerprint: string | undefined, ip = '203.0.113.5', calls = 1): UsageObservation => ({
+    at,
+    code: 'NOT_FOUND',
+    ip,
+    calls,
+    ...(fingerprint === undefined ? {} : { fingerprint }),
+  });
+
+  it('flags 20 different unknown keys from one /24 in a minute, as one finding about the source', () => {
+    const { feed } = live();
+    const findings = feed(Array.from({ length: 25 }, (_, i) => unknown(T0 + i * 100, i.toString(16).padStart(16, '0'), `203.0.113.${i}`)));
+    expect(findings).toMatchObject([{ detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } }]);
+  });
+
+  it('does not flag one wrong key retried, and counts the calls the verifier tallied without a fingerprint', () => {
+    const { feed } = live();
+    expect(feed(Array.from({ length: 200 }, (_, i) => unknown(T0 + i * 100, 'aaaaaaaaaaaaaaaa')))).toEqual([]);
+    expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 30)])).toMatchObject([{ detector: 'enumeration', network: '192.0.2.0/24' }]);
+  });
+});
+
+describe('what is reported', () => {
+  it('learns from old traffic but reports nothing on it', () => {
+    const detector = new AnomalyDetector(() => T0 + DAY);
+    const findings: AnomalyFinding[] = [];
+    detector.observe(call(T0, { code: 'REVOKED' }), findings);
+    expect(findings).toEqual([]);
+    expect(detector.stats.stale).toBe(1);
+    expect(detector.baseline(KEY)!.calls).toBe(1);
+  });
+
+  it('finds the same anomalies in the same records, whatever baselines were saved and restored between them', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(3 * HOUR), fc.constantFrom('VALID', 'REVOKED', 'FORBIDDEN', 'NOT_FOUND'), fc.nat(3)), { maxLength: 300 }),
+        fc.nat(300),
+        (raw, cut) => {
+          const observations = raw
+            .map(([offset, code, ip]): UsageObservation => ({ ...call(T0 + offset, { code: code as UsageObservation['code'], ip: `198.51.${ip}.1` }) }))
+            .sort((a, b) => a.at - b.at);
+          const run = (restoreAt: number | undefined): AnomalyFinding[] => {
+            let detector = new AnomalyDetector(() => T0 + 3 * HOUR);
+            const findings: AnomalyFinding[] = [];
+            observations.forEach((observation, i) => {
+              if (i === restoreAt) {
+                const saved = detector.takeChanged().map(([keyId, baseline]) => [keyId, parseKeyBaseline(JSON.parse(JSON.stringify(baseline)))] as const);
+                detector = new AnomalyDetector(() => T0 + 3 * HOUR);
+                for (const [keyId, baseline] of saved) detector.restore(keyId, baseline);
+              }
+              detector.observe(observation, findings);
+            });
+            return findings.filter((finding) => finding.subject.kind === 'key');
+          };
+          expect(run(cut)).toEqual(run(undefined));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('refuses a stored baseline that is not one', () => {
+    const detector = new AnomalyDetector(() => T0);
+    detector.observe(call(T0), []);
+    const [[, baseline]] = detector.takeChanged() as [[string, object]];
+    expect(parseKeyBaseline(JSON.parse(JSON.stringify(baseline)))).toEqual(baseline);
+    expect(() => parseKeyBaseline({ ...baseline, mean: -1 })).toThrow(InvalidKeyBaselineError);
+    expect(() => parseKeyBaseline({ ...baseline, v: 2 })).toThrow(/version/);
+    expect(() => parseKeyBaseline({ ...baseline, quietUntil: { nope: 1 } })).toThrow(/quietUntil/);
+    expect(() => parseKeyBaseline(null)).toThrow(InvalidKeyBaselineError);
+  });
+
+  it('uses the default settings unless given others', () => {
+    expect(new AnomalyDetector(() => T0).settings).toBe(DEFAULT_ANOMALY_SETTINGS);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The detectors' thresholds. Every duration is in ms and is measured on the times the records
+ * carry (when the verifier answered), not on the detector's clock, so a replay of the same
+ * records finds the same anomalies at the same instants.
+ */
+export interface AnomalySettings {
+  /** Rate spike: calls of a key in a sliding window against its own baseline of that window. */
+  readonly rate: {
+    /** The window (and the bucket the baseline learns per). */
+    readonly windowMs: number;
+    /** The EWMA's time constant: how fast the usual rate follows a slow change (the day's curve). */
+    readonly timeConstantMs: number;
+    /** A window is a spike above the mean by this many standard deviations (Poisson's at least)… */
+    readonly deviations: number;
+    /** …and this many times the mean… */
+    readonly ratio: number;
+    /** …and this many times the key's decaying peak at that hour of the day (a nightly job's burst is not an attack)… */
+    readonly peakRatio: number;
+    /** …the peak halving over this long (longer than a week's cycle of jobs)… */
+    readonly peakHalfLifeMs: number;
+    /** …and at least this many calls: a new or quiet key never alarms on a handful. */
+    readonly floor: number;
+    /** A key's baseline says nothing until it has this much history. */
+    readonly warmupMs: number;
+  };
+  /** New network: a /24 or /48 a key with a stable history has not used. */
+  readonly network: {
+    /** History (since the key's first call) before its networks count as known. */
+    readonly learnMs: number;
+    /** Calls before its networks count as known. */
+    readonly minCalls: number;
+    /** Networks kept per key; a key that used more while learning roams, and is not judged by network. */
+    readonly maxNetworks: number;
+  };
+  /** Probing: INSUFFICIENT_PERMISSIONS and FORBIDDEN answers on one key. */
+  readonly probing: { readonly windowMs: number; readonly floor: number };
+  /** Enumeration: MALFORMED and NOT_FOUND answers from one network, for distinct presented strings. */
+  readonly enumeration: {
+    readonly windowMs: number;
+    /** Distinct strings (fingerprints) in the window. */
+    readonly distinct: number;
+    /** Source networks watched at once; beyond them, new sources are not watched until old ones expire. */
+    readonly maxSources: number;
+  };
+  /** Dormant: a key used after this long without a call. */
+  readonly dormantAfterMs: number;
+  /** After a finding, the same detector stays quiet on the same key (or source) this long. */
+  readonly cooldownMs: number;
+  /**
+   * Only records younger than this (by the detector's clock) alert: older traffic (a backlog
+   * after an outage, a first start on a long usage stream) teaches the baselines and acts on nothing.
+   */
+  readonly alertWithinMs: number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Defaults, chosen on the evaluation in bench/anomaly (docs/benchmarks.md#anomaly-detection). */
+export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
+  rate: Object.freeze({
+    windowMs: 10_000,
+    timeConstantMs: 30 * MINUTE,
+    deviations: 6,
+    ratio: 4,
+    peakRatio: 1.5,
+    peakHalfLifeMs: 7 * DAY,
+    floor: 30,
+    warmupMs: HOUR,
+  }),
+  network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
+  probing: Object.freeze({ windowMs: MINUTE, floor: 20 }),
+  enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, maxSources: 100_000 }),
+  dormantAfterMs: 30 * DAY,
+  cooldownMs: HOUR,
+  alertWithinMs: 10 * MINUTE,
+});

@@ -1,0 +1,128 @@
+/** The detectors that judge one key, each with its own cool-down. */
+export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use'] as const;
+export type KeyDetector = (typeof KEY_DETECTORS)[number];
+
+/** The detectors that judge a source network across keys. */
+export const SOURCE_DETECTORS = ['enumeration'] as const;
+export type SourceDetector = (typeof SOURCE_DETECTORS)[number];
+
+export type Detector = KeyDetector | SourceDetector;
+export const DETECTORS: readonly Detector[] = [...KEY_DETECTORS, ...SOURCE_DETECTORS];
+
+/**
+ * What the detectors remember of one key: a few numbers and its networks, as JSON so it can be
+ * kept in a row and read back after a restart. Times are ms since the epoch, record times.
+ * About 60 numbers and up to `maxNetworks` short strings: 0.3-1 KB in memory per key
+ * (docs/benchmarks.md#anomaly-detection measures it).
+ */
+export interface KeyBaseline {
+  v: 1;
+  tenant: string;
+  firstSeen: number;
+  lastSeen: number;
+  /** Calls counted, all codes. */
+  calls: number;
+  /** Rate: start of the current window bucket, calls in it, calls in the one before. */
+  bucket: number;
+  inBucket: number;
+  previous: number;
+  /** Rate: windows learned, their EWMA mean and variance. */
+  learned: number;
+  mean: number;
+  variance: number;
+  /** Rate: the busiest window of each UTC hour of the day (24), decayed up to the hour `hourlyAt` (hours since the epoch). */
+  hourly: number[];
+  hourlyAt: number;
+  /** Probing: the same two-bucket window over the denied answers. */
+  deniedBucket: number;
+  denied: number;
+  deniedPrevious: number;
+  /** New network: networks used, each with when it was last used (same order). */
+  networks: string[];
+  networkSeen: number[];
+  /** Used more networks than kept while learning: not judged by network. */
+  roaming: boolean;
+  /** Per detector: no finding before this instant (its cool-down). */
+  quietUntil: Partial<Record<KeyDetector, number>>;
+}
+
+/** A stored baseline that is not one (a row changed by hand, a format from the future). */
+export class InvalidKeyBaselineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidKeyBaselineError';
+  }
+}
+
+const NUMBERS = [
+  'firstSeen',
+  'lastSeen',
+  'calls',
+  'bucket',
+  'inBucket',
+  'previous',
+  'learned',
+  'mean',
+  'variance',
+  'hourlyAt',
+  'deniedBucket',
+  'denied',
+  'deniedPrevious',
+] as const;
+
+/**
+ * A baseline read back from storage, checked field by field: a row is data like any other, and
+ * one wrong number would silence (or trigger) a key's detectors for good. Throws
+ * InvalidKeyBaselineError saying what is wrong.
+ */
+export function parseKeyBaseline(value: unknown): KeyBaseline {
+  if (typeof value !== 'object' || value === null) throw new InvalidKeyBaselineError('a baseline is an object');
+  const record = value as Record<string, unknown>;
+  if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
+  if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
+  for (const field of NUMBERS) {
+    const number = record[field];
+    if (typeof number !== 'number' || !Number.isFinite(number) || number < 0)
+      throw new InvalidKeyBaselineError(`${field}: must be a finite number, not negative`);
+  }
+  const { networks, networkSeen, quietUntil, hourly } = record;
+  if (!Array.isArray(hourly) || hourly.length !== 24 || !hourly.every((peak) => typeof peak === 'number' && Number.isFinite(peak) && peak >= 0))
+    throw new InvalidKeyBaselineError('hourly: must be 24 numbers, not negative');
+  if (!Array.isArray(networks) || !networks.every((network) => typeof network === 'string'))
+    throw new InvalidKeyBaselineError('networks: must be a list of strings');
+  if (!Array.isArray(networkSeen) || networkSeen.length !== networks.length || !networkSeen.every((at) => typeof at === 'number' && Number.isFinite(at)))
+    throw new InvalidKeyBaselineError('networkSeen: must be one time per network');
+  if (typeof record['roaming'] !== 'boolean') throw new InvalidKeyBaselineError('roaming: must be a boolean');
+  if (typeof quietUntil !== 'object' || quietUntil === null) throw new InvalidKeyBaselineError('quietUntil: must be an object');
+  for (const [detector, until] of Object.entries(quietUntil)) {
+    if (!(KEY_DETECTORS as readonly string[]).includes(detector) || typeof until !== 'number' || !Number.isFinite(until))
+      throw new InvalidKeyBaselineError(`quietUntil.${detector}: must be a known detector with a time`);
+  }
+  return value as KeyBaseline;
+}
+
+/** A key's baseline before its first call. */
+export function newKeyBaseline(tenant: string, at: number): KeyBaseline {
+  return {
+    v: 1,
+    tenant,
+    firstSeen: at,
+    lastSeen: at,
+    calls: 0,
+    bucket: at,
+    inBucket: 0,
+    previous: 0,
+    learned: 0,
+    mean: 0,
+    variance: 0,
+    hourly: new Array<number>(24).fill(0),
+    hourlyAt: Math.floor(at / 3_600_000),
+    deniedBucket: at,
+    denied: 0,
+    deniedPrevious: 0,
+    networks: [],
+    networkSeen: [],
+    roaming: false,
+    quietUntil: {},
+  };
+}

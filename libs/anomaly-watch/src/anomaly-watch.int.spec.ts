@@ -1,0 +1,125 @@
+import type { DataSource } from 'typeorm';
+import type { AnomalyDetectedData, KeyUsed, UsageBatchV1 } from '@keyledger/contracts';
+import { usageSubject } from '@keyledger/contracts';
+import { AnomalyDetector } from '@keyledger/anomaly-detection';
+import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
+import { newPrefixedId } from '@keyledger/ids';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { AnomalyMemory } from './anomaly-memory.js';
+import { AnomalyConsumer, AnomalyWatch } from './anomaly-watch.js';
+import { DetectorLock } from './detector-lock.js';
+
+/**
+ * The watch on real NATS and Postgres, as the anomaly detector's own database role: what it
+ * records, what it keeps across a restart, and that a second replica waits.
+ */
+describe('anomaly watch', () => {
+  let ctx: TestContext;
+  let db: DataSource;
+  let store: PostgresEventStore;
+  const running: AnomalyConsumer[] = [];
+  const keyId = 'key_0000000000000000000000aw01';
+
+  beforeAll(async () => {
+    ctx = await createTestContext('anomalywatch');
+    db = await ctx.connectAs('anomaly-detector');
+    store = new PostgresEventStore(db, ctx.auth);
+    await ctx.store.append(`key-${keyId}`, NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData(keyId), metadata: testMetadata() }]);
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((consumer) => consumer.stop()));
+  });
+  afterAll(() => ctx.close());
+
+  /** A detector process: its own detector and watch over the stored baselines, consuming. */
+  async function startDetector(): Promise<{ detector: AnomalyDetector; watch: AnomalyWatch }> {
+    const detector = new AnomalyDetector(Date.now);
+    const watch = new AnomalyWatch({
+      detector,
+      memory: new AnomalyMemory(db),
+      logger: ctx.logger,
+      recordKeyAnomaly: async (anomaly: AnomalyDetectedData, eventId: string) => {
+        const streamId = `key-${anomaly.keyId}`;
+        await store.append(streamId, await store.streamVersion(streamId), [
+          { eventId, type: 'AnomalyDetected', data: anomaly, metadata: { actor: 'system:anomaly-detector', correlationId: eventId, causationId: eventId } },
+        ]);
+      },
+    });
+    await watch.load();
+    const consumer = new AnomalyConsumer({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger }, watch, {
+      batchesPerSave: 16,
+      ackWaitMs: 2000,
+      redelivery: { maxDeliveries: 5, backoffMs: [50] },
+    });
+    running.push(consumer);
+    await consumer.start();
+    return { detector, watch };
+  }
+
+  const used = (code: KeyUsed['code'], at = Date.now()): KeyUsed => ({
+    keyId,
+    tenant: 'acme',
+    ip: '198.51.100.7',
+    at,
+    scopes: [],
+    code,
+    cost: 0,
+    transport: 'http',
+  });
+  const batch = (records: KeyUsed[], batchId = newPrefixedId('ub')): UsageBatchV1 => ({
+    schemaVersion: 1,
+    batchId,
+    instance: 'verifier-int',
+    createdAt: Date.now(),
+    records,
+  });
+  const publish = async (message: UsageBatchV1): Promise<void> => {
+    await ctx.js.publish(usageSubject(ctx.topology.subjectPrefix), JSON.stringify(message));
+  };
+  const anomalies = async () => (await ctx.store.readStream(`key-${keyId}`)).filter((event) => event.type === 'AnomalyDetected');
+
+  it('records a revoked key presented as AnomalyDetected on its stream, once; a restart keeps the baseline and the cool-down and learns no batch twice', async () => {
+    const first = batch([used('VALID'), used('REVOKED'), used('REVOKED')]);
+    const { detector } = await startDetector();
+    await publish(first);
+    await eventually(
+      'the anomaly recorded',
+      async () => (await anomalies()).length,
+      (n) => n === 1,
+    );
+    expect((await anomalies())[0]!.data).toMatchObject({ keyId, tenant: 'acme', kind: 'dead-key-use', severity: 'high' });
+    expect((await anomalies())[0]!.metadata.actor).toBe('system:anomaly-detector');
+    await eventually(
+      'the baseline saved',
+      async () => (await new AnomalyMemory(db).baselines([keyId])).baselines.get(keyId)?.calls,
+      (calls) => calls === 3,
+    );
+    expect(detector.baseline(keyId)!.calls).toBe(3);
+    await running.splice(0)[0]!.stop();
+
+    // A restart: the same batch again (a redelivery after a crash before the ack), and more dead-key calls inside the cool-down.
+    const { detector: restarted } = await startDetector();
+    expect(restarted.baseline(keyId)!.calls).toBe(3);
+    await publish(first);
+    await publish(batch([used('REVOKED')]));
+    await eventually(
+      'the new batch learned',
+      () => restarted.baseline(keyId)?.calls,
+      (calls) => calls === 4,
+    );
+    expect(await anomalies()).toHaveLength(1);
+  });
+
+  it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {
+    const a = new DetectorLock(db, 'anomaly watch test');
+    const b = new DetectorLock(await ctx.connectAs('anomaly-detector'), 'anomaly watch test');
+    expect(await a.tryTake()).toBe(true);
+    expect(await a.stillHeld()).toBe(true);
+    expect(await b.tryTake()).toBe(false);
+    await a.release();
+    expect(await b.tryTake()).toBe(true);
+    expect(await a.tryTake()).toBe(false);
+    await b.release();
+  });
+});

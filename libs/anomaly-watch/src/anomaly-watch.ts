@@ -1,0 +1,156 @@
+import type { AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, forEachUsageRecord } from '@keyledger/contracts';
+import type { AnomalyDetector, AnomalyFinding } from '@keyledger/anomaly-detection';
+import { ANOMALY_KIND_OF } from '@keyledger/anomaly-detection';
+import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
+import { DurableConsumer } from '@keyledger/consumer-runtime';
+import { nameBasedEventId } from '@keyledger/ids';
+import type { Logger } from '@keyledger/observability';
+import { decodeUsageBatch } from '@keyledger/usage-ledger';
+import type { AnomalyMemory } from './anomaly-memory.js';
+
+/**
+ * Where a finding about a key goes: AnomalyDetected on its stream, under `eventId` (the same for
+ * the same finding, so a retry or a second replica records it once). The service gives
+ * `recordAnomaly` of libs/key-incidents.
+ */
+export type KeyAnomalyRecorder = (anomaly: AnomalyDetectedData, eventId: string) => Promise<void>;
+
+/** The id of a finding: from what it is about, the detector and the record time that crossed the line. */
+export function findingId(finding: AnomalyFinding): string {
+  const subject = finding.subject.kind === 'key' ? finding.subject.keyId : finding.subject.network;
+  return nameBasedEventId(`keyledger anomaly v1|${subject}|${finding.detector}|${finding.at}`);
+}
+
+/** A finding about a key as AnomalyDetected (undefined for one about a source). */
+export function anomalyDetectedOf(finding: AnomalyFinding, detectedAt: Date): AnomalyDetectedData | undefined {
+  if (finding.subject.kind !== 'key') return undefined;
+  const detector = finding.detector as keyof typeof ANOMALY_KIND_OF;
+  return {
+    keyId: finding.subject.keyId,
+    tenant: finding.subject.tenant,
+    kind: ANOMALY_KIND_OF[detector],
+    severity: finding.severity,
+    detail: `${finding.detector}: ${finding.detail}`.slice(0, 1000),
+    detectedAt: detectedAt.toISOString(),
+  };
+}
+
+export interface AnomalyWatchDependencies {
+  readonly detector: AnomalyDetector;
+  readonly memory: AnomalyMemory;
+  readonly recordKeyAnomaly: KeyAnomalyRecorder;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  /** Told about each finding once recorded. */
+  readonly onFinding?: (finding: AnomalyFinding) => void;
+}
+
+/**
+ * The usage stream through the detectors, as the batch mode of the consumer runtime takes it.
+ * Per batch of messages: batches learned before are skipped; the records (and tallies) of the
+ * others are observed in order; each finding is recorded (a key's on its stream, a source's in
+ * `anomaly_source_findings`); then the changed baselines and the batch ids are saved together,
+ * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
+ * changed are read back from Postgres before the next batch, so a redelivery is learned from
+ * the state of before it, and its findings get the same ids (recorded once).
+ */
+export class AnomalyWatch implements BatchHandler<UsageBatch> {
+  private readonly clock: () => Date;
+  /** Keys whose baseline in memory may be ahead of Postgres (a save failed): read back before the next batch. */
+  private readonly unsaved = new Set<string>();
+
+  constructor(private readonly deps: AnomalyWatchDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  readonly decode = decodeUsageBatch;
+  id(batch: UsageBatch): string {
+    return batch.batchId;
+  }
+  occurredAt(batch: UsageBatch): string {
+    return new Date(batch.createdAt).toISOString();
+  }
+
+  /** Reads every stored baseline into the detector (at start, before consuming). */
+  async load(): Promise<number> {
+    const { baselines, unreadable } = await this.deps.memory.baselines();
+    for (const [keyId, baseline] of baselines) this.deps.detector.restore(keyId, baseline);
+    for (const { keyId, reason } of unreadable) this.deps.logger.warn({ keyId, reason }, 'a stored anomaly baseline is unreadable; the key learns afresh');
+    return baselines.size;
+  }
+
+  async store(batches: readonly UsageBatch[]): Promise<{ readonly duplicateIds: readonly string[] }> {
+    const { detector, memory } = this.deps;
+    await this.readBackUnsaved();
+    const learned = await memory.learned(batches.map((batch) => batch.batchId));
+    const fresh = batches.filter((batch) => !learned.has(batch.batchId));
+    const findings: AnomalyFinding[] = [];
+    for (const batch of fresh) {
+      forEachUsageRecord(batch, (fields, at) =>
+        detector.observe(
+          { at, keyId: fields.keyId, tenant: fields.tenant, ip: fields.ip, fingerprint: fields.fingerprint, code: fields.code, calls: 1 },
+          findings,
+        ),
+      );
+      if (batch.schemaVersion === 2)
+        for (const tally of batch.tallies ?? [])
+          detector.observe(
+            { at: tally.minute, tenant: tally.tenant, ip: tally.ip, fingerprint: tally.fingerprint, code: tally.code, calls: tally.calls },
+            findings,
+          );
+    }
+    const changed = detector.takeChanged();
+    try {
+      const detectedAt = this.clock();
+      for (const finding of findings) {
+        const id = findingId(finding);
+        const anomaly = anomalyDetectedOf(finding, detectedAt);
+        if (anomaly) await this.deps.recordKeyAnomaly(anomaly, id);
+        else await memory.recordSourceFinding(id, finding, detectedAt);
+        this.deps.logger.warn(
+          { findingId: id, detector: finding.detector, subject: finding.subject, severity: finding.severity, detail: finding.detail },
+          'anomaly detected',
+        );
+        this.deps.onFinding?.(finding);
+      }
+      await memory.save(
+        changed,
+        fresh.map((batch) => batch.batchId),
+      );
+    } catch (error) {
+      for (const [keyId] of changed) this.unsaved.add(keyId);
+      throw error;
+    }
+    return { duplicateIds: [...learned] };
+  }
+
+  private async readBackUnsaved(): Promise<void> {
+    if (this.unsaved.size === 0) return;
+    const keyIds = [...this.unsaved];
+    const { baselines } = await this.deps.memory.baselines(keyIds);
+    for (const keyId of keyIds) {
+      const stored = baselines.get(keyId);
+      if (stored) this.deps.detector.restore(keyId, stored);
+      else this.deps.detector.forget(keyId);
+    }
+    this.unsaved.clear();
+  }
+}
+
+export interface AnomalyConsumerSettings extends ConsumerSettings {
+  /** Usage batches (messages) learned from per save at most. */
+  readonly batchesPerSave: number;
+}
+
+/** The anomaly detector's durable consumer of the usage stream (`anomaly-detector-usage`), in batch mode, through AnomalyWatch. */
+export class AnomalyConsumer extends DurableConsumer<UsageBatch> {
+  constructor(deps: DurableConsumerDependencies, watch: AnomalyWatch, settings: AnomalyConsumerSettings) {
+    super(
+      deps,
+      { name: DURABLE_CONSUMER_NAMES.anomalyUsage, stream: deps.topology.usageStream, filterSubject: deps.topology.usageSubjects },
+      { kind: 'batch', handler: watch, maxMessages: settings.batchesPerSave, maxWaitMs: 0 },
+      settings,
+    );
+  }
+}

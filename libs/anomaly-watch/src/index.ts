@@ -1,0 +1,4 @@
+export * from './migrations/anomaly-watch.migrations.js';
+export * from './anomaly-memory.js';
+export * from './anomaly-watch.js';
+export * from './detector-lock.js';

@@ -1,0 +1,55 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { assertIdentifier } from '@keyledger/event-store';
+
+/**
+ * The anomaly detector's memory: each key's baseline (JSON, `KeyBaseline` of
+ * libs/anomaly-detection), the usage batches already learned from (a redelivered batch is
+ * not learned twice; kept a day), and its findings about source networks, which belong to
+ * no key stream.
+ */
+export function anomalyWatchMigrations(appRole: string): (new () => MigrationInterface)[] {
+  const role = assertIdentifier(appRole, 'application role');
+
+  class CreateAnomalyWatch1764000030000 implements MigrationInterface {
+    readonly name = 'CreateAnomalyWatch1764000030000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`
+        create table anomaly_baselines (
+          key_id      text primary key,
+          baseline    jsonb not null,
+          updated_at  timestamptz not null default now()
+        )`);
+      await queryRunner.query(`
+        create table anomaly_batches (
+          batch_id    text primary key,
+          learned_at  timestamptz not null default now()
+        )`);
+      await queryRunner.query(`create index anomaly_batches_learned_at on anomaly_batches (learned_at)`);
+      await queryRunner.query(`
+        create table anomaly_source_findings (
+          finding_id  uuid primary key,
+          network     text not null,
+          tenant      text,
+          detector    text not null,
+          severity    text not null,
+          detail      text not null,
+          evidence    jsonb not null,
+          seen_at     timestamptz not null,
+          detected_at timestamptz not null
+        )`);
+      await queryRunner.query(`create index anomaly_source_findings_seen_at on anomaly_source_findings (seen_at)`);
+      await queryRunner.query(`grant select, insert, update on anomaly_baselines to ${role}`);
+      await queryRunner.query(`grant select, insert, delete on anomaly_batches to ${role}`);
+      await queryRunner.query(`grant select, insert on anomaly_source_findings to ${role}`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop table anomaly_source_findings`);
+      await queryRunner.query(`drop table anomaly_batches`);
+      await queryRunner.query(`drop table anomaly_baselines`);
+    }
+  }
+
+  return [CreateAnomalyWatch1764000030000];
+}
