@@ -25,7 +25,7 @@ import { CpuGroup, cpuMicros, postgresBackends } from './support/process-cpu.js'
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 10_000);
-const IN_PROCESS_ITERATIONS = 2_000_000;
+const IN_PROCESS_ITERATIONS = 1_000_000;
 const MANY_KEYS = 100_000;
 const CONCURRENCIES = [1, 16, 64];
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
@@ -184,7 +184,7 @@ try {
     SERVICES.filter((name) => name !== 'verifier'),
     env,
   );
-  const verifierOnly = await startServices(ctx, ['verifier'], { ...env, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) });
+  const verifierOnly = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   services = {
     all: [...others.all, ...verifierOnly.all],
     of: (name) => [...others.of(name), ...verifierOnly.of(name)],
