@@ -9,7 +9,8 @@ await bootstrapService({
   service: 'verifier',
   defaultPort: 3002,
   loadConfig: loadKeyServiceConfig,
-  natsApi: true,
+  // keys.verify is served on the service's own connection (verify.nats-endpoint.ts), not through Nest's transport.
+  natsApi: false,
   module: (context) => VerifierModule.forService(context),
   // keyledger.v1.VerifierService, with server reflection.
   microservices: ({ config }) => [grpcApi({ proto: 'verifier', host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],

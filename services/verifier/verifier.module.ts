@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
+import type { Subscription } from '@nats-io/transport-node';
 import { Inject, Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
+import { apiSubject } from '@keyledger/contracts';
 import type { IpRange } from '@keyledger/key-domain';
 import { FailedVerifyThrottle } from '@keyledger/key-domain';
 import {
@@ -26,8 +28,13 @@ import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { TRUSTED_PROXIES } from './trusted-proxies.js';
 import { VerifyService } from './verify.service.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
-import { verifyNatsController } from './verify.nats-controller.js';
+import { serveVerifyOverNats } from './verify.nats-endpoint.js';
 
+/** Starts answering `keys.verify` on the service's NATS connection. */
+const NATS_VERIFY = Symbol('NATS_VERIFY');
+interface NatsVerify {
+  serve(verification: VerifyService): Subscription;
+}
 
 /** The verifier's usage recording, absent with USAGE_RECORDING=false. */
 const USAGE = Symbol('USAGE');
@@ -43,6 +50,7 @@ interface Usage {
 @Module({})
 export class VerifierModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private lagProbe: NodeJS.Timeout | undefined;
+  private natsVerify: Subscription | undefined;
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -55,10 +63,15 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(KeyLimits) private readonly keyLimits: KeyLimits,
     @Inject(VerifierFence) private readonly fence: VerifierFence,
     @Inject(TRUSTED_PROXIES) private readonly trustedProxies: readonly IpRange[],
+    @Inject(NATS_VERIFY) private readonly nats: NatsVerify,
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<KeyServiceEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: true, snapshots: true, freshness: true });
+    const { index, peppers, projection } = serviceKeyProjection(
+      config,
+      { instance, infrastructure, logger, metrics },
+      { announce: true, snapshots: true, freshness: true },
+    );
     const hasher = new KeyHasher(peppers);
     // Every verification becomes a KeyUsed record, published in batches off the verify path.
     const usage: Usage = {
@@ -93,7 +106,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     registerKeyLimitsMetrics(metrics, keyLimits);
     return {
       module: VerifierModule,
-      controllers: [verifyNatsController(config.KEYLEDGER_SUBJECT_PREFIX), VerifyGrpcController],
+      controllers: [VerifyGrpcController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: USAGE, useValue: usage },
@@ -101,6 +114,12 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         { provide: KeyLimits, useValue: keyLimits },
         { provide: VerifierFence, useValue: fence },
         { provide: TRUSTED_PROXIES, useValue: config.VERIFIER_TRUSTED_PROXIES },
+        {
+          provide: NATS_VERIFY,
+          useValue: {
+            serve: (verification) => serveVerifyOverNats(infrastructure.nc, apiSubject(config.KEYLEDGER_SUBJECT_PREFIX, 'keys.verify'), verification, logger),
+          } satisfies NatsVerify,
+        },
         {
           provide: VerifyService,
           useValue: new VerifyService(
@@ -124,6 +143,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       this.usage.recording.start();
     }
     serveAuthorizeFirst(this.http.httpAdapter.getHttpServer() as Server, this.verification, this.trustedProxies);
+    this.natsVerify = this.nats.serve(this.verification);
     this.fence.start();
     await this.projection.start();
     // Only a loaded replica shares limits: a member that does not announce its position yet
@@ -143,6 +163,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // Requests already received are answered (and recorded); no new one is taken.
+    await this.natsVerify?.drain();
     clearInterval(this.lagProbe);
     this.rateLimitSync.stop();
     // What this replica admitted goes into the store before it leaves: the balance survives the restart.

@@ -4,6 +4,21 @@ import type { ConsumerDeserializer, IncomingRequest, Serializer } from '@nestjs/
 /** Marks a request body that was not JSON, so the handler answers INVALID_ARGUMENT. */
 export const NOT_JSON = Symbol('NOT_JSON');
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body of a plain-JSON NATS request: `{}` when empty, `NOT_JSON` when it is not UTF-8 JSON
+ * (the handler turns that into INVALID_ARGUMENT / MALFORMED).
+ */
+export function decodeJsonRequest(data: Uint8Array): unknown {
+  if (data.length === 0) return {};
+  try {
+    return JSON.parse(UTF8.decode(data));
+  } catch {
+    return NOT_JSON;
+  }
+}
+
 /**
  * Nest's NATS transport wraps payloads in its own envelope ({ pattern, data, id }). These
  * two classes make it speak plain JSON instead, so any NATS client in any language calls
@@ -13,13 +28,7 @@ export class NatsJsonRequestDeserializer implements ConsumerDeserializer {
   private nextId = 0;
 
   deserialize(message: Msg, options?: { channel?: string; replyTo?: string }): IncomingRequest {
-    let data: unknown;
-    try {
-      data = message.data.length === 0 ? {} : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(message.data));
-    } catch {
-      // Invalid UTF-8 or JSON: the handler turns this into INVALID_ARGUMENT / MALFORMED.
-      data = NOT_JSON;
-    }
+    const data = decodeJsonRequest(message.data);
     this.nextId += 1;
     return { pattern: options?.channel ?? message.subject, data, id: options?.replyTo ? String(this.nextId) : (undefined as unknown as string) };
   }

@@ -28,11 +28,16 @@ export interface RunningServices {
  * Starts built services as real processes on free ports against the context's schema and
  * streams, and waits until each answers /health/ready.
  */
-export async function startServices(ctx: TestContext, names: readonly string[], env: Record<string, string> = {}): Promise<RunningServices> {
+export async function startServices(
+  ctx: TestContext,
+  names: readonly string[],
+  env: Record<string, string> = {},
+  nodeFlags: readonly string[] = [],
+): Promise<RunningServices> {
   const all: RunningService[] = [];
   for (const name of names) {
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
-    const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) });
+    const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }, nodeFlags);
     all.push({ name, child, httpPort, grpcPort });
   }
   for (const { name, httpPort } of all) {

@@ -20,9 +20,10 @@ const SERVICE_NODE_FLAGS: Record<string, readonly string[]> = { verifier: ['--ma
 /**
  * Starts a built service as a real OS process against the test context's schema and streams.
  * Ports default to 0 (any free port), so replicas and parallel test files never collide.
+ * `nodeFlags` are added to the service's own (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [...(SERVICE_NODE_FLAGS[service] ?? []), builtService(service)], {
+export function spawnService(ctx: TestContext, service: string, env: Record<string, string> = {}, nodeFlags: readonly string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...(SERVICE_NODE_FLAGS[service] ?? []), ...nodeFlags, builtService(service)], {
     env: { ...process.env, ...ctx.serviceEnv, HTTP_PORT: '0', GRPC_PORT: '0', LOG_LEVEL: process.env['TEST_SERVICE_LOG_LEVEL'] ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
