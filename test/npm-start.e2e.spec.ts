@@ -70,7 +70,7 @@ describe('npm start', () => {
     run = installation.start();
     await run.ready();
     rootKey = LocalInstallation.rootKey(run.output());
-    const issue = await installation.cli(['--json', 'keys', 'issue', '--tenant', 'acme', '--owner', 'billing', '--credits', String(CREDITS)], rootKey);
+    const issue = await installation.cli(['--json', 'keys', 'issue', '--tenant', 'acme', '--owner', 'billing', '--scopes', 'orders:read', '--credits', String(CREDITS)], rootKey);
     expect(issue.stderr).toBe('');
     issued = JSON.parse(issue.stdout) as Issued;
     // Until the verifier knows the key; the call that is VALID is the first of the verifications.

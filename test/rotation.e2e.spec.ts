@@ -160,7 +160,7 @@ describe('key rotation', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/key \(shown once\): kl_live_[0-9A-Za-z]{38}\n$/);
     expect(text.stdout).toContain(`old key ${rotated.keyId}: valid until`);
-    expect(await cli(['keys', 'rotate', rotated.keyId, '--grace', 'soon'])).toMatchObject({ code: 1 });
+    expect(await cli(['keys', 'rotate', rotated.keyId, '--grace', 'soon'])).toMatchObject({ code: 2 });
   });
 
   it('revokes the old key at once in an emergency (gRPC), once every verifier has applied it', async () => {

@@ -66,7 +66,7 @@ describe('the rotator', () => {
     const steady = await issue('acme', 'steady');
     const unpoliced = await issue('globex', 'svc');
     const policySetAt = Date.now();
-    const set = await cli(['rotation-policy', 'set', '--tenant', 'acme', '--max-age', '3s', '--grace', '1h']);
+    const set = await cli(['rotation-policy', 'set', '--tenant', 'acme', '--max-age', '3s', '--grace', '1h', '--force']);
     expect(set.code).toBe(0);
     expect(set.stdout).toContain('max age 3s, grace 1h');
 
@@ -118,7 +118,7 @@ describe('the rotator', () => {
     const publicKey = owner.publicKey.export({ format: 'pem', type: 'spki' }).toString();
     await api.ok('owners.register-public-key', { tenant: 'initech', owner: 'sealed-svc', publicKey });
     const { keyId, key } = await api.ok<{ keyId: string; key: string }>('keys.issue', { tenant: 'initech', owner: 'sealed-svc', scopes: ['orders:read'] });
-    expect(await cli(['rotation-policy', 'set', '--tenant', 'initech', '--max-age', '2s', '--grace', '1h'])).toMatchObject({ code: 0 });
+    expect(await cli(['rotation-policy', 'set', '--tenant', 'initech', '--max-age', '2s', '--grace', '1h', '--force'])).toMatchObject({ code: 0 });
     const rotated = await eventually(
       'rotated by the rotator',
       () => ctx.store.readStream(streamIdOf('key', keyId)),
