@@ -1,0 +1,5 @@
+export * from './merkle-tree.js';
+export * from './signed-note.js';
+export * from './checkpoint.js';
+export * from './event-leaf.js';
+export * from './transparency-log.errors.js';
