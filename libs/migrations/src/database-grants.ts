@@ -29,6 +29,10 @@ export const KEYLEDGER_TABLES = [
   'usage_source_hours',
   'usage_keys',
   'usage_unknown_minutes',
+  'tlog_leaves',
+  'tlog_nodes',
+  'tlog_head',
+  'tlog_checkpoints',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -57,6 +61,8 @@ const CONSUMER_RUNTIME = {
  *   (auditor, rotator). pending_deliveries: the issuer stores a rotation's sealed copies, the
  *   rotator sends them again, and removes them when acknowledged or expired.
  * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select).
+ * - The transparency log (tlog_*): the auditor, append-only: it inserts leaves, nodes and
+ *   checkpoints and moves the one head row; nobody may rewrite or remove what it signed.
  */
 export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> = {
   issuer: {
@@ -87,6 +93,10 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       usage_source_hours: ['select', 'insert', 'update'],
       usage_keys: ['select', 'insert', 'update'],
       usage_unknown_minutes: ['select', 'insert', 'update'],
+      tlog_leaves: ['select', 'insert'],
+      tlog_nodes: ['select', 'insert'],
+      tlog_head: ['select', 'update'],
+      tlog_checkpoints: ['select', 'insert'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },

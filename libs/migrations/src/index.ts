@@ -5,6 +5,7 @@ import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
 import { projectionSnapshotMigrations } from '@keyledger/key-projection';
 import { pendingDeliveriesMigrations } from '@keyledger/pending-deliveries';
+import { transparencyLogMigrations } from '@keyledger/transparency-log';
 import { usageLedgerMigrations } from '@keyledger/usage-ledger';
 import { applyDatabaseGrants } from './database-grants.js';
 
@@ -19,6 +20,7 @@ export function keyledgerMigrations(appRole: string): (new () => MigrationInterf
     ...usageLedgerMigrations(appRole),
     ...auditTrailMigrations(appRole),
     ...pendingDeliveriesMigrations(appRole),
+    ...transparencyLogMigrations(),
   ];
 }
 
