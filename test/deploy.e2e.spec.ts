@@ -20,14 +20,14 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { LEGACY_APP_ROLE, issuerEnvSchema, keyServiceEnvSchema, rotatorEnvSchema } from '@keyledger/config';
+import { LEGACY_APP_ROLE, auditorEnvSchema, issuerEnvSchema, keyServiceEnvSchema, rotatorEnvSchema } from '@keyledger/config';
 import { PROGRAM_ROLES, newOperatorSeeds, newUserSeed, servicePermissions, userCreds } from '@keyledger/nats-auth';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OVERLAYS = ['dev', 'prod'] as const;
 const SECRET_NAME = 'keyledger-secrets';
 /** Settings that are secrets: only ever read from the Secret, never written in a manifest. */
-const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
+const SECRET_SETTINGS = ['KEYLEDGER_HASH_PEPPERS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_AUDIT_SIGNING_KEY', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KEYLEDGER_ADMIN_KEY'];
 /** Environment variables a container may set besides the settings of docs/configuration.md. */
 const RUNTIME_ENV = ['NODE_OPTIONS', 'DATABASE_MIGRATION_URL'];
 const GRPC_PORTS: Record<string, number> = { issuer: 50051, verifier: 50052, auditor: 50054 };
@@ -329,7 +329,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
         issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         rotator: ['DATABASE_URL', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
-        auditor: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        auditor: ['DATABASE_URL', 'KEYLEDGER_AUDIT_SIGNING_KEY', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         relay: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         migrate: ['DATABASE_MIGRATION_URL'],
@@ -375,8 +375,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       const configMap = configMapOf(objects);
       const known = Object.keys(keyServiceEnvSchema.shape);
       expect(Object.keys(configMap.data ?? {}).filter((key) => !known.includes(key))).toEqual([]);
-      // The programs that sign key deliveries read more settings than the others.
-      const schemaOf = (program: string) => (program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : keyServiceEnvSchema);
+      // The programs that sign key deliveries, and the auditor (checkpoints), read more settings than the others.
+      const schemaOf = (program: string) =>
+        program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : program === 'auditor' ? auditorEnvSchema : keyServiceEnvSchema;
       for (const { name, pod } of pods) {
         const schema = schemaOf(name);
         const knownHere = Object.keys(schema.shape);
@@ -394,6 +395,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
             ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
             KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 8).toString('base64')}`,
             KEYLEDGER_DELIVERY_SIGNING_KEYS: `1:${Buffer.alloc(32, 9).toString('base64')}`,
+            KEYLEDGER_AUDIT_SIGNING_KEY: `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 6)]).toString('base64')}`,
           };
           const parsed = schema.safeParse(environment);
           expect([name, parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)]).toEqual([name, []]);

@@ -33,6 +33,7 @@ import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
+import { registerAuditCommand } from './audit.command.js';
 import { CliUsageError, cliConnection } from './nats-credentials.js';
 
 /** How long the CLI waits at exit for its trace to be exported, when tracing is configured. */
@@ -289,6 +290,7 @@ registerIncidentCommands(program, keys, withClient);
 registerClientsCommand(program);
 registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
+registerAuditCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 
 await program.parseAsync();
 const traceProblem = await tracing.shutdown(TRACE_EXPORT_WAIT_MS);

@@ -6,3 +6,4 @@ export * from './transparency-log.errors.js';
 export * from './postgres-transparency-log.js';
 export * from './log-verifier.js';
 export * from './migrations/transparency-log.migrations.js';
+export * from './audit-log.js';

@@ -230,15 +230,14 @@ export class PostgresTransparencyLog {
 
   /**
    * The inclusion proof of an event in a stored checkpoint: the one of `treeSize`, else the
-   * latest, signing a new one first when the latest does not cover the event yet (it grew).
-   * Throws NotInLogError for an event that is not a leaf (yet) or a size no checkpoint has.
+   * latest. Throws NotInLogError for an event that is not a leaf (yet), a size no checkpoint
+   * has, or a checkpoint that does not cover the event.
    */
   async inclusion(of: { eventId: string } | { position: string }, treeSize?: number): Promise<InclusionAnswer> {
     const leaf = await this.leaf(of);
     if (!leaf) throw new NotInLogError(`${'eventId' in of ? `event ${of.eventId}` : `position ${of.position}`} is not in the log (yet)`);
-    let checkpoint = treeSize === undefined ? await this.latestCheckpoint() : await this.checkpointOfSize(treeSize);
-    if (treeSize === undefined && (!checkpoint || checkpoint.treeSize <= leaf.leafIndex)) checkpoint = (await this.signCheckpoint()).checkpoint;
-    if (!checkpoint) throw new NotInLogError(`no checkpoint has tree size ${treeSize}`);
+    const checkpoint = treeSize === undefined ? await this.latestCheckpoint() : await this.checkpointOfSize(treeSize);
+    if (!checkpoint) throw new NotInLogError(treeSize === undefined ? 'the log has signed no checkpoint yet' : `no checkpoint has tree size ${treeSize}`);
     if (leaf.leafIndex >= checkpoint.treeSize) throw new NotInLogError(`leaf ${leaf.leafIndex} is not in the checkpoint of size ${checkpoint.treeSize}`);
     const lookup = await readTreeNodes(this.db, proofNodes({ inclusion: { index: leaf.leafIndex, size: checkpoint.treeSize } }));
     return { leaf, checkpoint, proof: inclusionProof(leaf.leafIndex, checkpoint.treeSize, lookup) };
