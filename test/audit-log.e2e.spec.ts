@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AuditInclusionProof, KeyView } from '@keyledger/contracts';
 import { auditCheckpointsSubject } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
@@ -12,7 +15,8 @@ import { eventLeafHash, openNote, parseCheckpoint, parseVerifierKey, verifyInclu
  * the auditor publishes a signed checkpoint on NATS and serves it over HTTP, an inclusion proof
  * of an event verifies against it with nothing but the public key; then a database superuser
  * edits a stored event with the triggers off, and `keyledger audit verify` names its position
- * and says the signed checkpoint no longer matches the store.
+ * and says the signed checkpoint no longer matches the store. An exported bundle verifies
+ * offline with the public key alone, and is refused once edited.
  */
 describe('audit log', () => {
   let ctx: TestContext;
@@ -38,7 +42,7 @@ describe('audit log', () => {
     await ctx?.close();
   });
 
-  it('publishes signed checkpoints of the events, serves them over HTTP, proves an event in one, and audit verify finds a row a superuser altered', async () => {
+  it('publishes signed checkpoints of the events, serves them over HTTP, proves an event in one, exports a bundle checked offline, and audit verify finds a row a superuser altered', async () => {
     const api = natsKeyApi(ctx, adminKey);
     const published: string[] = [];
     const subscription = ctx.nc.subscribe(auditCheckpointsSubject(ctx.topology.subjectPrefix), { callback: (_error, message) => void published.push(message.string()) });
@@ -90,6 +94,23 @@ describe('audit log', () => {
     const clean = await runCli(ctx, verifyArgs, { env: verifyEnv });
     expect({ code: clean.code, stderr: clean.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [], latestCheckpoint: { matches: true } });
+
+    // An offline bundle from the first event on: checked with the public key alone, and refused once edited.
+    const dir = mkdtempSync(join(tmpdir(), 'keyledger-bundle-'));
+    try {
+      const file = join(dir, 'bundle.json');
+      const exported = await runCli(ctx, ['audit', 'export', '--since', events[0]!.position, '--out', file], { env: verifyEnv });
+      expect({ code: exported.code, stderr: exported.stderr }).toMatchObject({ code: 0, stderr: expect.stringMatching(/^wrote \d+ event\(s\)/) });
+      const offline = await runCli(ctx, ['audit', 'verify', '--bundle', file, '--key', ctx.auditVerifierKey]);
+      expect({ code: offline.code, out: offline.stdout }).toMatchObject({ code: 0, out: expect.stringMatching(/^audit verify --bundle: OK/) });
+      const bundle = JSON.parse(readFileSync(file, 'utf8')) as { events: { position: string; event: { data: { reason?: string } } }[] };
+      bundle.events.find((entry) => entry.position === revoked.position)!.event.data.reason = 'rotated as planned';
+      writeFileSync(file, JSON.stringify(bundle));
+      const refused = await runCli(ctx, ['audit', 'verify', '--bundle', file, '--key', ctx.auditVerifierKey]);
+      expect({ code: refused.code, out: refused.stdout }).toMatchObject({ code: 1, out: expect.stringContaining(`position ${revoked.position} (leaf ${proof.leafIndex}): not in the signed checkpoint`) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     // A database superuser rewrites the revocation's reason, as the schema owner with every trigger off.
     await ctx.ownerDb.transaction(async (tx) => {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -6,8 +6,8 @@ import type { AuditCheckpoint } from '@keyledger/contracts';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { createDataSource } from '@keyledger/event-store';
 import { VersionedSecretConfigError, parseVersionedSecrets } from '@keyledger/key-secrets';
-import type { LogProblem, LogReport, NoteVerifierKey } from '@keyledger/transparency-log';
-import { NoteError, NoteSigner, openNote, parseVerifierKey, verifyTransparencyLog } from '@keyledger/transparency-log';
+import type { BundleProblem, BundleReport, LogProblem, LogReport, NoteVerifierKey } from '@keyledger/transparency-log';
+import { NoteError, NoteSigner, NotInLogError, exportAuditBundle, openNote, parseVerifierKey, verifyAuditBundle, verifyTransparencyLog } from '@keyledger/transparency-log';
 import type { WithClient } from './api-client.js';
 import { CliUsageError, findLocalPath, isSystemError } from './nats-credentials.js';
 import { detailTable, print } from './output.js';
@@ -81,11 +81,43 @@ function summary(report: LogReport): string {
   return lines.join('\n');
 }
 
+function bundleProblem(problem: BundleProblem): string {
+  switch (problem.kind) {
+    case 'malformed':
+    case 'checkpoint':
+      return `${problem.kind}: ${problem.detail}`;
+    case 'not-in-checkpoint':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): not in the signed checkpoint as the bundle has it`;
+    case 'chain-break':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): does not chain onto its stream's previous event`;
+    default:
+      return problem satisfies never;
+  }
+}
+
+function bundleSummary(report: BundleReport): string {
+  const lines = [
+    `audit verify --bundle: ${report.ok ? 'OK' : 'FAILED'}`,
+    detailTable({
+      checkpoint: report.checkpoint ? `${report.checkpoint.origin}, size ${report.checkpoint.treeSize}, root ${report.checkpoint.rootHash}` : 'not verified',
+      events: `${report.eventsChecked} checked`,
+    }),
+  ];
+  for (const problem of report.problems.slice(0, 20)) lines.push(`  ${bundleProblem(problem)}`);
+  return lines.join('\n');
+}
+
 interface VerifyOptions {
   databaseUrl?: string;
   schema: string;
   key?: string;
   eventKeysFile?: string;
+  bundle?: string;
+}
+
+function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): ReturnType<typeof createDataSource> {
+  if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
+  return createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: name });
 }
 
 /**
@@ -94,7 +126,7 @@ interface VerifyOptions {
  * verifier key anyone checks checkpoints with.
  */
 export function registerAuditCommand(program: Command, json: () => boolean, withClient: WithClient): void {
-  const group = program.command('audit').description('the tamper-evident audit log: checkpoints, proofs and a full verification');
+  const group = program.command('audit').description('the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification');
 
   group
     .command('verify')
@@ -105,12 +137,25 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .addOption(new Option('--schema <schema>', 'the schema of the installation').env('DATABASE_SCHEMA').default('keyledger'))
     .addOption(new Option('--key <vkey>', 'the note verifier key of the checkpoints (default: from KEYLEDGER_AUDIT_SIGNING_KEY or .keyledger/audit-public-key)').env('KEYLEDGER_AUDIT_PUBLIC_KEY'))
     .addOption(new Option('--event-keys-file <file>', `a file holding the event keys (default: KEYLEDGER_EVENT_KEYS, else ${LOCAL_EVENT_KEYS})`))
+    .addOption(new Option('--bundle <file>', 'check an exported bundle instead, offline: no database, no event keys, only --key'))
     .action(async (command: VerifyOptions) => {
       try {
-        if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
         const keys = [await logKey(command.key)];
+        if (command.bundle !== undefined) {
+          let bundle: unknown;
+          try {
+            bundle = JSON.parse(await readFile(command.bundle, 'utf8'));
+          } catch (error) {
+            if (error instanceof SyntaxError) throw new CliUsageError(`${command.bundle} is not JSON`);
+            throw error;
+          }
+          const report = verifyAuditBundle(bundle, keys);
+          print(json(), report, () => bundleSummary(report));
+          process.exitCode = report.ok ? 0 : 1;
+          return;
+        }
+        const db = openDatabase(command, 'keyledger-audit-verify');
         const authenticator = new EventAuthenticator(parseVersionedSecrets(await secret('KEYLEDGER_EVENT_KEYS', command.eventKeysFile, LOCAL_EVENT_KEYS, '--event-keys-file'), 'event key'));
-        const db = createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: 'keyledger-audit-verify' });
         await db.initialize();
         try {
           const report = await verifyTransparencyLog(db, authenticator, keys);
@@ -121,6 +166,35 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
         }
       } catch (error) {
         if (!(error instanceof CliUsageError || error instanceof NoteError || error instanceof VersionedSecretConfigError || isSystemError(error))) throw error;
+        process.stderr.write(`error: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  group
+    .command('export')
+    .description('write an offline bundle: the latest signed checkpoint and the events since --since, each with its inclusion proof (keyledger audit verify --bundle checks it)')
+    .requiredOption('--since <position|instant>', 'the first event: a store position, or an ISO 8601 instant (events that occurred at or after it)')
+    .requiredOption('--out <file>', 'where to write the bundle (JSON)')
+    .addOption(new Option('--database-url <url>', 'the Postgres holding the store').env('DATABASE_URL'))
+    .addOption(new Option('--schema <schema>', 'the schema of the installation').env('DATABASE_SCHEMA').default('keyledger'))
+    .action(async (command: { since: string; out: string; databaseUrl?: string; schema: string }) => {
+      try {
+        const instant = new Date(command.since);
+        const isPosition = /^[1-9][0-9]{0,18}$/.test(command.since);
+        if (!isPosition && Number.isNaN(instant.getTime())) throw new CliUsageError(`--since ${JSON.stringify(command.since)} is neither a position nor an ISO 8601 instant`);
+        const since = isPosition ? { position: command.since } : { occurredAt: instant };
+        const db = openDatabase(command, 'keyledger-audit-export');
+        await db.initialize();
+        try {
+          const bundle = await exportAuditBundle(db, since);
+          await writeFile(command.out, `${JSON.stringify(bundle)}\n`, { flag: 'wx' });
+          process.stderr.write(`wrote ${bundle.events.length} event(s) and their proofs in the checkpoint below to ${command.out}\n${bundle.checkpoint}`);
+        } finally {
+          await db.destroy();
+        }
+      } catch (error) {
+        if (!(error instanceof CliUsageError || error instanceof NotInLogError || isSystemError(error))) throw error;
         process.stderr.write(`error: ${error.message}\n`);
         process.exitCode = 1;
       }

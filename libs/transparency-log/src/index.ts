@@ -7,3 +7,4 @@ export * from './postgres-transparency-log.js';
 export * from './log-verifier.js';
 export * from './migrations/transparency-log.migrations.js';
 export * from './audit-log.js';
+export * from './audit-bundle.js';

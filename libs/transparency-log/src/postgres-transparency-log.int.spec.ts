@@ -6,6 +6,7 @@ import { parseCheckpoint } from './checkpoint.js';
 import { eventLeafHash } from './event-leaf.js';
 import { CompactRange, verifyConsistency, verifyInclusion } from './merkle-tree.js';
 import { verifyTransparencyLog } from './log-verifier.js';
+import { exportAuditBundle, verifyAuditBundle } from './audit-bundle.js';
 import { PostgresTransparencyLog } from './postgres-transparency-log.js';
 import { NoteSigner, openNote, parseVerifierKey } from './signed-note.js';
 import { InconsistentTreeError } from './transparency-log.errors.js';
@@ -125,6 +126,28 @@ describe('transparency log in Postgres', () => {
     for (const sql of [`update tlog_leaves set leaf_hash = leaf_hash`, `delete from tlog_nodes`, `delete from tlog_checkpoints`, `update tlog_checkpoints set note = note`]) {
       await expect(auditorDb.query(sql)).rejects.toThrow(/permission denied/);
     }
+  });
+
+  it('exports a bundle that verifies offline with the key alone, and refuses it tampered or under another key', async () => {
+    await appendEvents(0, 9);
+    await log.extend();
+    await log.signCheckpoint();
+    const [third] = (await ctx.store.readAll({ transactionId: '0', position: '0' }, 3)).events.slice(2);
+    const bundle = await exportAuditBundle(auditorDb, { position: third!.position }, 4);
+    expect(bundle.events.map((e) => e.leafIndex)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    // Through JSON, as a file carries it.
+    const carried: unknown = JSON.parse(JSON.stringify(bundle));
+    expect(verifyAuditBundle(carried, [vkey])).toMatchObject({ ok: true, eventsChecked: 12, problems: [], checkpoint: { treeSize: 14 } });
+
+    const tampered = JSON.parse(JSON.stringify(bundle)) as typeof bundle;
+    tampered.events[4]!.event.data = { ...(tampered.events[4]!.event.data as object), tenant: 'other' };
+    expect(verifyAuditBundle(tampered, [vkey]).problems).toEqual([{ kind: 'not-in-checkpoint', leafIndex: 6, position: bundle.events[4]!.position }]);
+    const moved = JSON.parse(JSON.stringify(bundle)) as typeof bundle;
+    moved.events[1]!.leafIndex = 2;
+    expect(verifyAuditBundle(moved, [vkey]).ok).toBe(false);
+    const stranger = parseVerifierKey(NoteSigner.generate('keyledger.test/audit').verifierKey);
+    expect(verifyAuditBundle(carried, [stranger]).problems).toEqual([expect.objectContaining({ kind: 'checkpoint' })]);
+    expect(verifyAuditBundle({ format: 'something else' }, [vkey]).problems).toEqual([expect.objectContaining({ kind: 'malformed' })]);
   });
 
   describe('audit verify', () => {
