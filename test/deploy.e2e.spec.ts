@@ -25,6 +25,7 @@ import {
   LEGACY_APP_ROLE,
   SERVICE_DATABASE_ROLES,
   SERVICE_DATABASE_URL_VARIABLES,
+  auditorEnvSchema,
   issuerEnvSchema,
   keyServiceEnvSchema,
   migrateEnvSchema,
@@ -42,6 +43,7 @@ const SECRET_SETTINGS = [
   'KEYLEDGER_HASH_PEPPERS',
   'KEYLEDGER_EVENT_KEYS',
   'KEYLEDGER_DELIVERY_SIGNING_KEYS',
+  'KEYLEDGER_AUDIT_SIGNING_KEY',
   'KEYLEDGER_BOOTSTRAP_ADMIN_KEY',
   'DATABASE_URL',
   'DATABASE_MIGRATION_URL',
@@ -355,7 +357,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
         issuer: ['DATABASE_URL', 'KEYLEDGER_BOOTSTRAP_ADMIN_KEY', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         verifier: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         rotator: ['DATABASE_URL', 'KEYLEDGER_DELIVERY_SIGNING_KEYS', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
-        auditor: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
+        auditor: ['DATABASE_URL', 'KEYLEDGER_AUDIT_SIGNING_KEY', 'KEYLEDGER_EVENT_KEYS', 'KEYLEDGER_HASH_PEPPERS'],
         'anomaly-detector': ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         relay: ['DATABASE_URL', 'KEYLEDGER_EVENT_KEYS'],
         migrate: ['DATABASE_MIGRATION_URL', ...SERVICE_DATABASE_URLS].sort(),
@@ -429,8 +431,9 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
       const configMap = configMapOf(objects);
       const known = Object.keys(keyServiceEnvSchema.shape);
       expect(Object.keys(configMap.data ?? {}).filter((key) => !known.includes(key))).toEqual([]);
-      // The programs that sign key deliveries read more settings than the others; the migration Job its own.
-      const schemaOf = (program: string) => (program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : keyServiceEnvSchema);
+      // The programs that sign key deliveries, and the auditor (checkpoints), read more settings than the others; the migration Job its own.
+      const schemaOf = (program: string) =>
+        program === 'rotator' ? rotatorEnvSchema : program === 'issuer' ? issuerEnvSchema : program === 'auditor' ? auditorEnvSchema : keyServiceEnvSchema;
       for (const { kind, name, pod } of pods) {
         const schema = schemaOf(name);
         const knownHere = kind === 'Job' ? [...known, ...Object.keys(migrateEnvSchema.shape)] : Object.keys(schema.shape);
@@ -448,6 +451,7 @@ describe('the Kubernetes deployment (deploy/kustomize)', () => {
             ...(container.env?.some((variable) => variable.name === 'NATS_CREDS') ? { NATS_CREDS: credsFile } : {}),
             KEYLEDGER_EVENT_KEYS: `1:${Buffer.alloc(32, 8).toString('base64')}`,
             KEYLEDGER_DELIVERY_SIGNING_KEYS: `1:${Buffer.alloc(32, 9).toString('base64')}`,
+            KEYLEDGER_AUDIT_SIGNING_KEY: `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 6)]).toString('base64')}`,
           };
           const parsed = schema.safeParse(environment);
           expect([name, parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)]).toEqual([name, []]);

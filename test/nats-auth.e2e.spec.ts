@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, nanos } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { MIN_QUIET_PERIOD_MS, apiSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
-import type { KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
+import { MIN_QUIET_PERIOD_MS, apiSubject, auditCheckpointsSubject, deliverySubject, eventSubject, usageSubject, verifierAppliedSubject } from '@keyledger/contracts';
+import type { AuditCheckpoint, KeyUsage, KeyView, VerifyResult } from '@keyledger/contracts';
+import { openNote, parseCheckpoint, parseVerifierKey } from '@keyledger/transparency-log';
 import { SERVICE_ROLES } from '@keyledger/nats-auth';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { AuthenticatedNats, RunningServices, TestContext } from '@keyledger/testing';
@@ -123,6 +124,20 @@ describe('NATS with operator, accounts and per-service users', () => {
       expect(health.details.nats.bus).toBe('authenticated');
     }
     expect(nats.log()).not.toMatch(/Violation/);
+  });
+
+  it('lets an admin client ask the auditor for a checkpoint and hear checkpoints published, and a verify client neither', async () => {
+    await eventually('admin key accepted', () => adminCall('keys.list', { tenant: 'acme' }).then((reply) => reply.ok), Boolean, 30_000);
+    const heard = new Promise<string>((resolve) => admin.subscribe(auditCheckpointsSubject(prefix()), { max: 1, callback: (_error, message) => resolve(message.string()) }));
+    await admin.flush();
+    expect((await adminCall('keys.issue', { tenant: 'acme', owner: 'audited' })).ok).toBe(true);
+    // The new event makes the tree grow: the refresh signs a checkpoint, which is also published.
+    const reply = await adminCall<AuditCheckpoint>('audit.checkpoint', { refresh: true });
+    const key = parseVerifierKey(ctx.auditVerifierKey);
+    expect(parseCheckpoint(openNote(reply.result!.note, [key]).text).size).toBe(reply.result!.treeSize);
+    expect(parseCheckpoint(openNote(await heard, [key]).text).size).toBeGreaterThan(0);
+    await expect(verifyClient.request(apiSubject(prefix(), 'audit.checkpoint'), '{}', { timeout: 5000 })).rejects.toThrow(/Permissions Violation|timeout/i);
+    expect(await subscriptionRefusal(verifyClient, auditCheckpointsSubject(prefix()))).toMatch(/Permissions Violation/);
   });
 
   it('lets the CLI find its credentials in .keyledger/nats-auth without flags, and fails in one line without them', async () => {

@@ -78,6 +78,8 @@ const eventKeys = await localSecret('KEYLEDGER_EVENT_KEYS', 'event-keys', 'an ev
 const deliverySigningKeys = await localSecret('KEYLEDGER_DELIVERY_SIGNING_KEYS', 'delivery-signing-keys', 'a delivery signing key');
 await writeDeliveryPublicKeys(deliverySigningKeys.value);
 const serviceDatabaseUrls = await localServiceLogins(stack.databaseUrl, process.env.DATABASE_SCHEMA || 'keyledger');
+const auditSigningKey = await localSecret('KEYLEDGER_AUDIT_SIGNING_KEY', 'audit-signing-key', 'a checkpoint signing key', newAuditSigningKey);
+await writeAuditPublicKey(auditSigningKey.value);
 const env = {
   ...process.env,
   DATABASE_URL: stack.databaseUrl,
@@ -85,6 +87,7 @@ const env = {
   KEYLEDGER_HASH_PEPPERS: (await localSecret('KEYLEDGER_HASH_PEPPERS', 'pepper', 'a hash pepper')).value,
   KEYLEDGER_EVENT_KEYS: eventKeys.value,
   KEYLEDGER_DELIVERY_SIGNING_KEYS: deliverySigningKeys.value,
+  KEYLEDGER_AUDIT_SIGNING_KEY: auditSigningKey.value,
   // NATS reserves each stream's max_bytes on its disk up front: the production defaults (14.25
   // GiB in all) would not fit a laptop's free space, so a local installation reserves 1.75 GiB.
   KEYLEDGER_EVENT_STREAM_MAX_BYTES: process.env.KEYLEDGER_EVENT_STREAM_MAX_BYTES ?? String(1024 ** 3),
@@ -100,14 +103,14 @@ const env = {
  * the pepper makes every key issued with it unverifiable, losing the event key every event
  * stored with it unreadable, so neither is ever regenerated.
  */
-async function localSecret(variable, fileName, what) {
+async function localSecret(variable, fileName, what, generate = () => `1:${randomBytes(32).toString('base64')}`) {
   if (process.env[variable]) return { value: process.env[variable], generated: false };
   const file = join(dataDir, fileName);
   try {
     return { value: (await readFile(file, 'utf8')).trim(), generated: false };
   } catch (error) {
     if (error.code !== 'ENOENT') throw error;
-    const value = `1:${randomBytes(32).toString('base64')}`;
+    const value = await generate();
     await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
     log(`generated ${what} in ${shortPath(root, file)}; keep it with the database`);
     return { value, generated: true };
@@ -159,6 +162,21 @@ async function localServiceLogins(ownerUrl, schema) {
 
 const serviceUrlVariable = (name) => `DATABASE_URL_${name.toUpperCase().replace(/-/g, '_')}`;
 
+/**
+ * A note signing key for the auditor's checkpoints, named after this installation: its key name
+ * is the checkpoints' origin line, which should differ between logs.
+ */
+async function newAuditSigningKey() {
+  const { NoteSigner } = await import(pathToFileURL(join(root, 'dist/libs/transparency-log/src/index.js')).href);
+  return NoteSigner.generate(`keyledger.local/audit-${randomBytes(4).toString('hex')}`).privateKey;
+}
+
+/** The note verifier key of the checkpoints, in .keyledger/audit-public-key: public, derived again at every start. */
+async function writeAuditPublicKey(signingKey) {
+  const { NoteSigner } = await import(pathToFileURL(join(root, 'dist/libs/transparency-log/src/index.js')).href);
+  await writeFile(join(dataDir, 'audit-public-key'), `${NoteSigner.fromPrivateKey(signingKey).verifierKey()}\n`, { mode: 0o644 });
+  log(`checkpoint verifier key (for anyone checking the audit log): ${shortPath(root, join(dataDir, 'audit-public-key'))}`);
+}
 // An installation from before event MACs gets its event key now: its events are sealed once,
 // as they stand (docs/operations.md, "Event authentication"). The migration runs as the owner
 // (DATABASE_URL), makes each service's login from its URL, and configures the streams, as the

@@ -164,6 +164,12 @@ export function explainFailure(error: unknown): Failure {
   // commander's InvalidArgumentError, thrown by an option parser used inside an action.
   if (error instanceof Error && String((error as { code?: unknown }).code).startsWith('commander.')) return { exitCode: EXIT_CODES.usage, message: messageOf(error) };
   const errno = errnoOf(error);
+  // A server other than NATS (the database `audit verify` reads) that cannot be reached.
+  if (errno && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(errno.code ?? '')) {
+    const where = (errno as { address?: string; port?: number; hostname?: string }).hostname ?? (errno as { address?: string }).address ?? 'the server';
+    const port = (errno as { port?: number }).port;
+    return { exitCode: EXIT_CODES.unreachable, message: `cannot reach ${where}${port === undefined ? '' : `:${port}`} (${errno.code}); check the address (e.g. DATABASE_URL)` };
+  }
   if (errno?.path !== undefined) {
     const reason = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'it is a directory', ENOTDIR: 'not a directory' }[errno.code ?? ''];
     return { exitCode: EXIT_CODES.usage, message: `cannot use ${errno.path}: ${reason ?? errno.code}` };

@@ -33,6 +33,7 @@ import { startRequestTracing } from './request-tracing.js';
 import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
+import { registerAuditCommand } from './audit.command.js';
 import { CliUsageError, cliConnection, defaultNatsUrl } from './nats-credentials.js';
 import { confirmedAtTerminal } from './confirm.js';
 import { EXIT_CODES, NatsUnreachableError, reportFailure } from './cli-failure.js';
@@ -316,6 +317,7 @@ registerIncidentCommands(program, keys, withClient);
 registerClientsCommand(program);
 registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
+registerAuditCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 
 try {
   await program.parseAsync();

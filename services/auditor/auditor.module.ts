@@ -1,7 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
-import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, auditCheckpointsSubject } from '@keyledger/contracts';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
@@ -12,8 +12,11 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { UsageQueries } from '@keyledger/usage-reporting';
+import { AuditLog, NoteSigner, PostgresTransparencyLog } from '@keyledger/transparency-log';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
+import { auditLogNatsController } from './audit-log.nats-controller.js';
+import { AuditLogHttpController } from './audit-log.http-controller.js';
 
 const DAY = 86_400_000;
 const PARTITION_CHECK_MS = 3_600_000;
@@ -23,12 +26,20 @@ interface PartitionSettings {
   readonly retentionDays: number;
 }
 
+interface AuditLogSettings {
+  readonly treeIntervalMs: number;
+  readonly checkpointIntervalMs: number;
+}
+
 /**
  * The auditor: keeps the audit trail (every event of the store, in order, with actor,
  * correlation, trace and tenant), stores the usage stream in the usage ledger (Postgres, partitioned by day),
  * keeps the partitions ahead and drops those past retention, and answers usage queries over
  * NATS and gRPC. Admin keys are authenticated against its own in-memory key projection, as
- * the issuer does.
+ * the issuer does. It keeps the transparency log: a Merkle tree over the store's events, grown
+ * every AUDIT_TREE_INTERVAL_MS, a checkpoint signed under KEYLEDGER_AUDIT_SIGNING_KEY every
+ * AUDIT_CHECKPOINT_INTERVAL_MS when it grew (and on demand), published on
+ * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,6 +49,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     PARTITION_CHECK_MS,
     (error) => this.logger.warn({ err: error }, 'usage partition maintenance failed'),
   );
+  private readonly treeGrowth: PeriodicTask;
+  private readonly checkpointSigning: PeriodicTask;
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -46,7 +59,21 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
-  ) {}
+    @Inject(AuditLog) private readonly auditLog: AuditLog,
+    @Inject('AUDIT_LOG') auditSettings: AuditLogSettings,
+  ) {
+    this.treeGrowth = new PeriodicTask(
+      () => this.auditLog.grow(),
+      auditSettings.treeIntervalMs,
+      (error) => this.logger.warn({ err: error }, 'growing the transparency log failed'),
+    );
+    // A refusal to sign (InconsistentTreeError) is an error: the stored tree was changed behind the auditor's back.
+    this.checkpointSigning = new PeriodicTask(
+      () => this.auditLog.sign(),
+      auditSettings.checkpointIntervalMs,
+      (error) => this.logger.error({ err: error }, 'signing a transparency log checkpoint failed'),
+    );
+  }
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
     const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true, freshness: false });
@@ -57,9 +84,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);
+    const checkpoints = auditCheckpointsSubject(config.KEYLEDGER_SUBJECT_PREFIX);
+    const auditLog = new AuditLog(
+      new PostgresTransparencyLog(infrastructure.db, infrastructure.store, NoteSigner.fromPrivateKey(config.KEYLEDGER_AUDIT_SIGNING_KEY)),
+      (note) => infrastructure.nc.publish(checkpoints, note),
+    );
     return {
       module: AuditorModule,
-      controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController],
+      controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController, auditLogNatsController(config.KEYLEDGER_SUBJECT_PREFIX), AuditLogHttpController],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: UsageLedger, useValue: ledger },
@@ -72,6 +104,11 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
           provide: 'PARTITIONS',
           useValue: { aheadDays: config.USAGE_PARTITIONS_AHEAD_DAYS, retentionDays: config.USAGE_RETENTION_DAYS } satisfies PartitionSettings,
         },
+        { provide: AuditLog, useValue: auditLog },
+        {
+          provide: 'AUDIT_LOG',
+          useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,
+        },
       ],
     };
   }
@@ -82,9 +119,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.projection.start();
     await this.consumers.start();
     this.health.register('key-projection', () => this.projection.readiness());
+    // The first checkpoint at once (the tree of the whole store, on a first start), then on the interval.
+    this.checkpointSigning.start(0);
+    this.treeGrowth.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.checkpointSigning.stop();
+    await this.treeGrowth.stop();
     await this.partitionMaintenance.stop();
     await this.consumers.stop();
     await this.projection.stop();

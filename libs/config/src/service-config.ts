@@ -423,8 +423,23 @@ export function loadKeyServiceConfig(env: Record<string, string | undefined>): K
   return checkNatsTlsPair(parsed.data);
 }
 
+/**
+ * `KEYLEDGER_AUDIT_SIGNING_KEY`: a C2SP note signer key, `PRIVATE+KEY+<name>+<8 hex key id>+<base64
+ * of 0x01 and a 32-byte Ed25519 seed>` (golang.org/x/mod/sumdb/note's form). Its shape is checked
+ * here, the key id against the key when the auditor loads it. An error never shows the key.
+ */
+const auditSigningKey = z
+  .string({ error: 'is required: PRIVATE+KEY+<name>+<key id>+<base64> (keyledger audit generate-key)' })
+  .regex(/^PRIVATE\+KEY\+[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/, 'must be PRIVATE+KEY+<name>+<8 hex key id>+<base64 of 0x01 and a 32-byte Ed25519 seed>');
+
 /** Extra settings of the auditor, which stores usage and answers usage queries (admin keys: the peppers). */
 export const auditorEnvSchema = keyServiceEnvSchema.extend({
+  /** Signs the transparency log's checkpoints; its key name is the checkpoints' origin line. A secret. */
+  KEYLEDGER_AUDIT_SIGNING_KEY: auditSigningKey,
+  /** How often the auditor signs a checkpoint when the tree grew (it also signs on demand). */
+  AUDIT_CHECKPOINT_INTERVAL_MS: positiveInt.max(3_600_000).default(60_000),
+  /** How often the auditor adds the store's new events to the transparency log's tree. */
+  AUDIT_TREE_INTERVAL_MS: positiveInt.max(60_000).default(1000),
   /** Days of usage records and per-minute aggregates kept; older daily partitions are dropped. */
   USAGE_RETENTION_DAYS: positiveInt.max(3650).default(90),
   /** Daily partitions created ahead of today. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCidr } from '@keyledger/key-domain';
-import { ConfigError, loadIssuerConfig, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
+import { ConfigError, loadAuditorConfig, loadIssuerConfig, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
 
 /** A self-signed CA certificate (public, no key kept), as a private CA's file would hold. */
 const CA_PEM = `-----BEGIN CERTIFICATE-----
@@ -121,6 +121,21 @@ describe('service config', () => {
     }
     // The verifier and the auditor never sign deliveries: they are not given the key.
     expect(loadKeyServiceConfig(keyService)).not.toHaveProperty('KEYLEDGER_DELIVERY_SIGNING_KEYS');
+  });
+
+  it("requires the auditor's checkpoint signing key in note signer form, names a bad one without the key, and defaults its intervals", () => {
+    const auditor = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
+    expect(problemsOf(() => loadAuditorConfig(auditor))).toEqual([expect.stringMatching(/^KEYLEDGER_AUDIT_SIGNING_KEY: is required/)]);
+    const key = `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 9)]).toString('base64')}`;
+    expect(loadAuditorConfig({ ...auditor, KEYLEDGER_AUDIT_SIGNING_KEY: key })).toMatchObject({
+      KEYLEDGER_AUDIT_SIGNING_KEY: key,
+      AUDIT_CHECKPOINT_INTERVAL_MS: 60_000,
+      AUDIT_TREE_INTERVAL_MS: 1000,
+    });
+    const truncated = key.slice(0, -4);
+    const problems = problemsOf(() => loadAuditorConfig({ ...auditor, KEYLEDGER_AUDIT_SIGNING_KEY: truncated }));
+    expect(problems).toEqual([expect.stringMatching(/^KEYLEDGER_AUDIT_SIGNING_KEY: must be PRIVATE\+KEY\+/)]);
+    expect(problems.join()).not.toContain(truncated.slice(-20));
   });
 
   it('gives the rotator its delivery settings, and refuses a bad one by name', () => {

@@ -8,6 +8,8 @@ export const API_ERRORS = {
   UNAUTHENTICATED: { http: 401, grpc: 16 },
   PERMISSION_DENIED: { http: 403, grpc: 7 },
   KEY_NOT_FOUND: { http: 404, grpc: 5 },
+  /** The transparency log holds no such event, or no checkpoint of that size (yet). */
+  NOT_IN_LOG: { http: 404, grpc: 5 },
   KEY_ALREADY_EXISTS: { http: 409, grpc: 6 },
   INVALID_TRANSITION: { http: 409, grpc: 9 },
   CONCURRENCY_CONFLICT: { http: 409, grpc: 10 },

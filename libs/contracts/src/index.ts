@@ -18,3 +18,4 @@ export * from './event-data-schemas.js';
 export * from './security-alerts.js';
 /** The gRPC API's messages (package `keyledger.v1`), generated from proto/ by `npm run generate:grpc`. */
 export type * as KeyledgerV1 from './generated/grpc/index.js';
+export * from './audit-api.js';

@@ -8,6 +8,7 @@
  *   <prefix>.v1.notifications.<tenant>       incidents on the tenant's keys and what was done, from the rotator
  *   <prefix>.v1.notifications._security      SecurityAlerts: events a service refused (forged, edited, malformed)
  *   <prefix>.v1.relay.heartbeat              the store's head and its time, sealed, every second from the relay leader (core NATS, in no stream)
+ *   <prefix>.v1.audit.checkpoints            each checkpoint the auditor signs (a C2SP signed note, as text)
  */
 import { utf8Base64url } from './web-globals.js';
 
@@ -137,4 +138,12 @@ export function notificationSubjectFilter(prefix: string): string {
  */
 export function securityAlertSubject(prefix: string): string {
   return `${assertSubjectPrefix(prefix)}.v1.notifications._security`;
+}
+
+/**
+ * Where the auditor publishes each checkpoint of its transparency log as it signs it: the signed
+ * note's text (c2sp.org/tlog-checkpoint), for monitors and witnesses to keep and cosign.
+ */
+export function auditCheckpointsSubject(prefix: string): string {
+  return `${assertSubjectPrefix(prefix)}.v1.audit.checkpoints`;
 }

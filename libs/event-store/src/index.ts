@@ -9,3 +9,4 @@ export * from './conflict-retry.js';
 export * from './store-unavailable.js';
 export * from './stored-event-check.js';
 export * from './event-sealing.js';
+export * from './event-row.js';

@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
 import type { VersionedSecret } from '@keyledger/key-secrets';
+import { ED25519_RAW_KEY_BYTES, ed25519PrivateKeyOfSeed, ed25519PublicKeyOfRaw, ed25519RawPublicKey } from '@keyledger/key-secrets';
 import type { OpenedKey, SealedKeyEnvelope } from './sealed-key.js';
 import { openSealedKey, sealedKeyEnvelopeSchema } from './sealed-key.js';
 
@@ -12,11 +13,7 @@ export const DELIVERY_SIGNATURE_ALGORITHM = 'Ed25519';
 /** Named in the signed content, so a delivery signature never passes for another signed thing. */
 const PURPOSE = 'keyledger key delivery v1';
 
-// DER prefixes of PKCS#8 and SubjectPublicKeyInfo for Ed25519 (OID 1.3.101.112): a raw 32-byte
-// seed or public key appended to them is a complete DER key Node can import.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const RAW_LENGTH = 32;
+const RAW_LENGTH = ED25519_RAW_KEY_BYTES;
 const SIGNATURE_BYTES = 64;
 /** Key ids are the versions of `KEYLEDGER_DELIVERY_SIGNING_KEYS`: `parseVersionedSecrets` reads up to 6 digits. */
 const MAX_KEY_ID = 999_999;
@@ -100,14 +97,9 @@ function signedContent(fields: DeliveryFields, kid: number): Buffer {
   return Buffer.from(text, 'utf8');
 }
 
-/** An Ed25519 private key from its raw 32-byte seed. */
-function privateKeyOfSeed(seed: Buffer): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-}
-
 /** The raw 32 bytes of an Ed25519 public key, base64 (RFC 8032's encoding; a JWK's `x` is the same bytes in base64url). */
 function rawPublicKey(key: KeyObject): string {
-  return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length).toString('base64');
+  return ed25519RawPublicKey(key).toString('base64');
 }
 
 /**
@@ -125,7 +117,7 @@ export function parseDeliveryPublicKeys(text: string): DeliveryPublicKey[] {
     const match = /^(\d{1,6}):([A-Za-z0-9+/]{43}=)$/.exec(entry);
     const raw = match && Buffer.from(match[2]!, 'base64');
     if (!match || raw?.length !== RAW_LENGTH) throw new DeliveryKeyError(`delivery public key #${index + 1} is not <version>:<base64 of 32 bytes>`);
-    return { kid: Number(match[1]), publicKey: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) };
+    return { kid: Number(match[1]), publicKey: ed25519PublicKeyOfRaw(raw) };
   });
   if (new Set(keys.map((key) => key.kid)).size !== keys.length) throw new DeliveryKeyError('delivery public key versions must be distinct');
   return keys;
@@ -147,7 +139,7 @@ export class DeliverySigner {
       if (key.secret.length !== RAW_LENGTH) throw new DeliveryKeyError(`delivery signing key version ${key.version} is not 32 bytes (an Ed25519 seed)`);
       if (!Number.isInteger(key.version) || key.version < 0 || key.version > MAX_KEY_ID)
         throw new DeliveryKeyError(`delivery signing key versions are 0..${MAX_KEY_ID}`);
-      return { kid: key.version, key: privateKeyOfSeed(key.secret) };
+      return { kid: key.version, key: ed25519PrivateKeyOfSeed(key.secret) };
     });
     this.current = this.all[0]!;
   }
@@ -173,7 +165,7 @@ export class DeliverySigner {
 
   /** Every version's public key, current first, in the form receivers are given (`parseDeliveryPublicKeys`). */
   publicKeys(): string {
-    return this.all.map(({ kid, key }) => `${kid}:${rawPublicKey(createPublicKey(key))}`).join(',');
+    return this.all.map(({ kid, key }) => `${kid}:${rawPublicKey(key)}`).join(',');
   }
 }
 

@@ -41,6 +41,10 @@ export const KEYLEDGER_TABLES = [
   'anomaly_baselines',
   'anomaly_batches',
   'anomaly_source_findings',
+  'tlog_leaves',
+  'tlog_nodes',
+  'tlog_head',
+  'tlog_checkpoints',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -72,6 +76,8 @@ const CONSUMER_RUNTIME = {
  * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select).
  * - anomaly_*: the anomaly detector's baselines, the usage batches it has learned from, and its
  *   findings about source networks; it reads the key streams it appends to (their version).
+ * - The transparency log (tlog_*): the auditor, append-only: it inserts leaves, nodes and
+ *   checkpoints and moves the one head row; nobody may rewrite or remove what it signed.
  */
 export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> = {
   issuer: {
@@ -104,6 +110,10 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       usage_source_hours: ['select', 'insert', 'update'],
       usage_keys: ['select', 'insert', 'update'],
       usage_unknown_minutes: ['select', 'insert', 'update'],
+      tlog_leaves: ['select', 'insert'],
+      tlog_nodes: ['select', 'insert'],
+      tlog_head: ['select', 'update'],
+      tlog_checkpoints: ['select', 'insert'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },

@@ -9,9 +9,9 @@ describe('DATABASE_GRANTS', () => {
     }
   });
 
-  it('never lets a service change or remove an event or a usage record', () => {
+  it('never lets a service change or remove an event, a usage record, or a leaf, node or checkpoint of the transparency log', () => {
     for (const [service, grants] of Object.entries(DATABASE_GRANTS)) {
-      for (const table of ['events', 'usage_records'] as const) {
+      for (const table of ['events', 'usage_records', 'tlog_leaves', 'tlog_nodes', 'tlog_checkpoints'] as const) {
         const changing = (grants.tables[table] ?? []).filter((privilege) => privilege === 'update' || privilege === 'delete');
         expect({ service, table, changing }).toEqual({ service, table, changing: [] });
       }

@@ -1,6 +1,7 @@
 import {
   DURABLE_CONSUMER_NAMES,
   apiSubject,
+  auditCheckpointsSubject,
   deadLetterSubject,
   deliveryAckSubject,
   deliverySubject,
@@ -88,9 +89,13 @@ function adminApi(prefix: string): string[] {
     apiSubject(prefix, 'usage.key'),
     apiSubject(prefix, 'usage.tenant'),
     apiSubject(prefix, 'usage.rotation'),
+    ...AUDIT_LOG_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
     apiSubject(prefix, 'status'),
   ];
 }
+
+/** The auditor's transparency log: checkpoints and proofs, answered by the auditor. */
+const AUDIT_LOG_OPERATIONS = ['audit.checkpoint', 'audit.inclusion', 'audit.consistency'] as const;
 
 /** Every service checks the installation's streams at start (EventStreamNotReady, libs/event-bus): it reads their configuration. */
 function streamInfo(names: BusNames): string[] {
@@ -214,8 +219,8 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
     respond: true,
   }),
   auditor: (n) => ({
-    publish: [...orderedConsumer(n.eventStream)],
-    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used'].map((operation) => apiSubject(n.subjectPrefix, operation)),
+    publish: [...orderedConsumer(n.eventStream), auditCheckpointsSubject(n.subjectPrefix)],
+    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS].map((operation) => apiSubject(n.subjectPrefix, operation)),
     respond: true,
   }),
   'anomaly-detector': () => ({ publish: [], subscribe: [], respond: false }),
@@ -275,9 +280,11 @@ export function clientPermissions(name: string, allows: readonly ClientAllow[], 
         return allow satisfies never;
     }
   });
+  // An admin client may also follow the checkpoints as the auditor publishes them (a monitor, a witness).
+  const hears = allows.some((allow) => allow.kind === 'admin') ? [auditCheckpointsSubject(prefix)] : [];
   return {
     publish: { allow: dedupe(publish), deny: dedupe([...STREAM_ADMINISTRATION, ...STREAM_CONFIGURATION, ...othersDurables(names, undefined)]) },
-    subscribe: { allow: [`${inboxPrefixOf(clientUserName(name))}.>`], deny: [] },
+    subscribe: { allow: [`${inboxPrefixOf(clientUserName(name))}.>`, ...hears], deny: [] },
     respond: false,
   };
 }

@@ -16,6 +16,7 @@ import { migrateKeyledger } from '@keyledger/migrations';
 import type { Logger } from '@keyledger/observability';
 import { createLogger } from '@keyledger/observability';
 import { credsUserName } from '@keyledger/nats-auth';
+import { NoteSigner } from '@keyledger/transparency-log';
 
 /** The role every service assumed before each had its own: a member of every service role. */
 export const APP_ROLE = LEGACY_APP_ROLE;
@@ -57,6 +58,8 @@ export interface TestContext {
   readonly deliverySigner: DeliverySigner;
   /** What clients check the context's deliveries with (`<version>:<base64>`). */
   readonly deliveryPublicKeys: string;
+  /** The note verifier key of the auditor's checkpoints (its signing key is in `serviceEnv`). */
+  readonly auditVerifierKey: string;
   /** Environment for a Keyledger process that should use this context. */
   readonly serviceEnv: Record<string, string>;
   close(): Promise<void>;
@@ -122,10 +125,12 @@ export async function createTestContext(label: string, options: TestContextOptio
   const deliverySigningKeys = `1:${randomBytes(32).toString('base64')}`;
   const deliverySigner = new DeliverySigner(parseDeliverySigningKeys(deliverySigningKeys));
   const auth = { authenticator: new EventAuthenticator(parseVersionedSecrets(eventKeys, 'event key')), rejections: new RecordedRejections() };
+  const auditKey = NoteSigner.generate(`keyledger.test/${id}`);
   const serviceEnv = {
     KEYLEDGER_HASH_PEPPERS: `1:${randomBytes(32).toString('base64')}`,
     KEYLEDGER_EVENT_KEYS: eventKeys,
     KEYLEDGER_DELIVERY_SIGNING_KEYS: deliverySigningKeys,
+    KEYLEDGER_AUDIT_SIGNING_KEY: auditKey.privateKey,
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     NATS_URL: natsUrl,
@@ -161,6 +166,7 @@ export async function createTestContext(label: string, options: TestContextOptio
     auth,
     deliverySigner,
     deliveryPublicKeys: deliverySigner.publicKeys(),
+    auditVerifierKey: auditKey.verifierKey,
     serviceEnv,
     async connectAs(service) {
       const db = createDataSource({ url: databaseUrl, schema, role: SERVICE_DATABASE_ROLES[service], poolSize: 4 });

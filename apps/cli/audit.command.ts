@@ -1,0 +1,241 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import type { AuditCheckpoint } from '@keyledger/contracts';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { createDataSource } from '@keyledger/event-store';
+import { VersionedSecretConfigError, parseVersionedSecrets } from '@keyledger/key-secrets';
+import type { BundleProblem, BundleReport, LogProblem, LogReport, NoteVerifierKey } from '@keyledger/transparency-log';
+import { NoteError, NoteSigner, NotInLogError, exportAuditBundle, openNote, parseVerifierKey, verifyAuditBundle, verifyTransparencyLog } from '@keyledger/transparency-log';
+import type { WithClient } from './api-client.js';
+import { CliUsageError, findLocalPath, isSystemError } from './nats-credentials.js';
+import { detailTable, print } from './output.js';
+import { reportFailure } from './cli-failure.js';
+
+/** Where `npm start` keeps a local installation's checkpoint signing key, its verifier key, and the event keys. */
+const LOCAL_SIGNING_KEY = join('.keyledger', 'audit-signing-key');
+const LOCAL_PUBLIC_KEY = join('.keyledger', 'audit-public-key');
+const LOCAL_EVENT_KEYS = join('.keyledger', 'event-keys');
+
+/** A secret from its variable, else from a file (given, or the local installation's): never from an argument, which the process list shows. */
+async function secret(variable: string, file: string | undefined, local: string, what: string): Promise<string> {
+  const env = process.env[variable];
+  if (file === undefined && env) return env;
+  const path = file ?? findLocalPath(local);
+  if (path === undefined) throw new CliUsageError(`set ${variable} or pass the ${what} file (no ${local} of a local installation found)`);
+  return (await readFile(path, 'utf8')).trim();
+}
+
+/** The log's verifier key: --key, else the public half of the signing key, else a local installation's. */
+async function logKey(key: string | undefined): Promise<NoteVerifierKey> {
+  if (key !== undefined) return parseVerifierKey(key);
+  const signing = process.env['KEYLEDGER_AUDIT_SIGNING_KEY'];
+  if (signing) return parseVerifierKey(NoteSigner.fromPrivateKey(signing).verifierKey());
+  const path = findLocalPath(LOCAL_PUBLIC_KEY);
+  if (path === undefined) throw new CliUsageError(`pass --key <note verifier key> (keyledger audit public-key prints it; no ${LOCAL_PUBLIC_KEY} found)`);
+  return parseVerifierKey((await readFile(path, 'utf8')).trim());
+}
+
+function describe(problem: LogProblem): string {
+  switch (problem.kind) {
+    case 'event-altered':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): the event no longer hashes to its leaf — the row was changed`;
+    case 'event-missing':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): the event is gone from the store`;
+    case 'leaf-missing':
+      return `leaf ${problem.leafIndex}: missing from the stored tree`;
+    case 'event-not-in-log':
+      return `position ${problem.position}: a row of the store the log never took (written outside the store, or placed into the past)`;
+    case 'checkpoint-mismatch':
+      return `checkpoint of size ${problem.treeSize}: its signed root is not the root of the store's events`;
+    case 'checkpoint-signature':
+      return `checkpoint of size ${problem.treeSize}: ${problem.detail}`;
+    case 'checkpoints-inconsistent':
+      return `checkpoints of sizes ${problem.oldSize} and ${problem.newSize}: no consistency proof between them`;
+    case 'checkpoint-beyond-tree':
+      return `checkpoint of size ${problem.treeSize}: larger than the tree`;
+    default:
+      return problem satisfies never;
+  }
+}
+
+function summary(report: LogReport): string {
+  const { chains } = report;
+  const lines = [
+    `audit verify: ${report.ok ? 'OK' : 'FAILED'}`,
+    detailTable({
+      streams: `${chains.streamsChecked} (${chains.eventsChecked} events), ${chains.breaks.length} chain break(s)`,
+      leaves: `${report.leavesChecked} recomputed from the store`,
+      checkpoints: `${report.checkpointsChecked} signature(s) checked`,
+      'latest checkpoint': report.latestCheckpoint
+        ? `size ${report.latestCheckpoint.treeSize}, root ${report.latestCheckpoint.rootHash}: ${report.latestCheckpoint.matches ? 'matches the store' : 'DOES NOT MATCH the store'}`
+        : 'none',
+      'first bad position': report.firstBadPosition ?? '-',
+    }),
+  ];
+  for (const found of chains.breaks.slice(0, 20))
+    lines.push(`  chain: position ${found.position} (${found.streamId} v${found.streamVersion}): ${found.reason}${found.detail ? ` (${found.detail})` : ''}`);
+  for (const problem of report.problems.slice(0, 20)) lines.push(`  log: ${describe(problem)}`);
+  const more = Math.max(0, chains.breaks.length - 20) + Math.max(0, report.problems.length - 20);
+  if (more > 0) lines.push(`  … and ${more} more (--json lists them all)`);
+  return lines.join('\n');
+}
+
+function bundleProblem(problem: BundleProblem): string {
+  switch (problem.kind) {
+    case 'malformed':
+    case 'checkpoint':
+      return `${problem.kind}: ${problem.detail}`;
+    case 'not-in-checkpoint':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): not in the signed checkpoint as the bundle has it`;
+    case 'chain-break':
+      return `position ${problem.position} (leaf ${problem.leafIndex}): does not chain onto its stream's previous event`;
+    default:
+      return problem satisfies never;
+  }
+}
+
+function bundleSummary(report: BundleReport): string {
+  const lines = [
+    `audit verify --bundle: ${report.ok ? 'OK' : 'FAILED'}`,
+    detailTable({
+      checkpoint: report.checkpoint ? `${report.checkpoint.origin}, size ${report.checkpoint.treeSize}, root ${report.checkpoint.rootHash}` : 'not verified',
+      events: `${report.eventsChecked} checked`,
+    }),
+  ];
+  for (const problem of report.problems.slice(0, 20)) lines.push(`  ${bundleProblem(problem)}`);
+  return lines.join('\n');
+}
+
+interface VerifyOptions {
+  databaseUrl?: string;
+  schema: string;
+  key?: string;
+  eventKeysFile?: string;
+  bundle?: string;
+}
+
+function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): ReturnType<typeof createDataSource> {
+  if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
+  return createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: name });
+}
+
+/**
+ * `keyledger audit …`: the transparency log. `verify` checks the whole store offline from the
+ * services, straight from Postgres; `checkpoint` asks the auditor; `public-key` prints the
+ * verifier key anyone checks checkpoints with.
+ */
+export function registerAuditCommand(program: Command, json: () => boolean, withClient: WithClient): void {
+  const group = program.command('audit').description('the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification');
+
+  group
+    .command('verify')
+    .description(
+      "recompute every stream's chain and the Merkle tree from the store, and check every signed checkpoint against it; exit 0 when all holds, 1 naming the first bad position",
+    )
+    .addOption(new Option('--database-url <url>', 'the Postgres holding the store (a role that may read events and tlog_*)').env('DATABASE_URL'))
+    .addOption(new Option('--schema <schema>', 'the schema of the installation').env('DATABASE_SCHEMA').default('keyledger'))
+    .addOption(new Option('--key <vkey>', 'the note verifier key of the checkpoints (default: from KEYLEDGER_AUDIT_SIGNING_KEY or .keyledger/audit-public-key)').env('KEYLEDGER_AUDIT_PUBLIC_KEY'))
+    .addOption(new Option('--event-keys-file <file>', `a file holding the event keys (default: KEYLEDGER_EVENT_KEYS, else ${LOCAL_EVENT_KEYS})`))
+    .addOption(new Option('--bundle <file>', 'check an exported bundle instead, offline: no database, no event keys, only --key'))
+    .action(async (command: VerifyOptions) => {
+      try {
+        const keys = [await logKey(command.key)];
+        if (command.bundle !== undefined) {
+          let bundle: unknown;
+          try {
+            bundle = JSON.parse(await readFile(command.bundle, 'utf8'));
+          } catch (error) {
+            if (error instanceof SyntaxError) throw new CliUsageError(`${command.bundle} is not JSON`);
+            throw error;
+          }
+          const report = verifyAuditBundle(bundle, keys);
+          print(json(), report, () => bundleSummary(report));
+          process.exitCode = report.ok ? 0 : 1;
+          return;
+        }
+        const db = openDatabase(command, 'keyledger-audit-verify');
+        const authenticator = new EventAuthenticator(parseVersionedSecrets(await secret('KEYLEDGER_EVENT_KEYS', command.eventKeysFile, LOCAL_EVENT_KEYS, '--event-keys-file'), 'event key'));
+        await db.initialize();
+        try {
+          const report = await verifyTransparencyLog(db, authenticator, keys);
+          print(json(), report, () => summary(report));
+          process.exitCode = report.ok ? 0 : 1;
+        } finally {
+          await db.destroy();
+        }
+      } catch (error) {
+        if (!(error instanceof CliUsageError || error instanceof NoteError || error instanceof VersionedSecretConfigError || isSystemError(error))) throw error;
+        reportFailure(error instanceof CliUsageError || isSystemError(error) ? error : new CliUsageError(error.message));
+      }
+    });
+
+  group
+    .command('export')
+    .description('write an offline bundle: the latest signed checkpoint and the events since --since, each with its inclusion proof (keyledger audit verify --bundle checks it)')
+    .requiredOption('--since <position|instant>', 'the first event: a store position, or an ISO 8601 instant (events that occurred at or after it)')
+    .requiredOption('--out <file>', 'where to write the bundle (JSON)')
+    .addOption(new Option('--database-url <url>', 'the Postgres holding the store').env('DATABASE_URL'))
+    .addOption(new Option('--schema <schema>', 'the schema of the installation').env('DATABASE_SCHEMA').default('keyledger'))
+    .action(async (command: { since: string; out: string; databaseUrl?: string; schema: string }) => {
+      try {
+        const instant = new Date(command.since);
+        const isPosition = /^[1-9][0-9]{0,18}$/.test(command.since);
+        if (!isPosition && Number.isNaN(instant.getTime())) throw new CliUsageError(`--since ${JSON.stringify(command.since)} is neither a position nor an ISO 8601 instant`);
+        const since = isPosition ? { position: command.since } : { occurredAt: instant };
+        const db = openDatabase(command, 'keyledger-audit-export');
+        await db.initialize();
+        try {
+          const bundle = await exportAuditBundle(db, since);
+          await writeFile(command.out, `${JSON.stringify(bundle)}\n`, { flag: 'wx' });
+          process.stderr.write(`wrote ${bundle.events.length} event(s) and their proofs in the checkpoint below to ${command.out}\n${bundle.checkpoint}`);
+        } finally {
+          await db.destroy();
+        }
+      } catch (error) {
+        if (!(error instanceof CliUsageError || error instanceof NotInLogError || isSystemError(error))) throw error;
+        reportFailure(error instanceof CliUsageError || isSystemError(error) ? error : new CliUsageError(error.message));
+      }
+    });
+
+  group
+    .command('public-key')
+    .description('print the note verifier key checkpoints are signed with, from KEYLEDGER_AUDIT_SIGNING_KEY or a local installation (never from an argument)')
+    .addOption(new Option('--signing-key-file <file>', `a file holding the signing key (default: KEYLEDGER_AUDIT_SIGNING_KEY, else ${LOCAL_SIGNING_KEY})`))
+    .action(async (command: { signingKeyFile?: string }) => {
+      try {
+        const signer = NoteSigner.fromPrivateKey(await secret('KEYLEDGER_AUDIT_SIGNING_KEY', command.signingKeyFile, LOCAL_SIGNING_KEY, '--signing-key-file'));
+        process.stdout.write(`${signer.verifierKey()}\n`);
+      } catch (error) {
+        if (!(error instanceof CliUsageError || error instanceof NoteError || isSystemError(error))) throw error;
+        reportFailure(error instanceof CliUsageError || isSystemError(error) ? error : new CliUsageError(error.message));
+      }
+    });
+
+  group
+    .command('generate-key <name>')
+    .description('print a new checkpoint signing key named NAME (e.g. keyledger.example.com/audit) for KEYLEDGER_AUDIT_SIGNING_KEY; keep it secret')
+    .action((name: string) => {
+      try {
+        process.stdout.write(`${NoteSigner.generate(name).privateKey}\n`);
+      } catch (error) {
+        if (!(error instanceof NoteError)) throw error;
+        reportFailure(new CliUsageError(error.message));
+      }
+    });
+
+  group
+    .command('checkpoint')
+    .description("ask the auditor for its latest signed checkpoint (--refresh: of the store as it is now), checked with --key when given")
+    .option('--refresh', 'bring the tree up to the store and sign a checkpoint if it grew', false)
+    .addOption(new Option('--key <vkey>', 'check the signature with this note verifier key').env('KEYLEDGER_AUDIT_PUBLIC_KEY'))
+    .action(
+      withClient(async (client, options, command: { refresh: boolean; key?: string }) => {
+        const checkpoint = await client.call<AuditCheckpoint>('audit.checkpoint', { refresh: command.refresh });
+        // A checkpoint nobody checked is only a claim: with a key, a bad signature fails the command.
+        if (command.key !== undefined) openNote(checkpoint.note, [parseVerifierKey(command.key)]);
+        print(options.json, checkpoint, () => checkpoint.note.trimEnd());
+      }),
+    );
+}
