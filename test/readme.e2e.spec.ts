@@ -56,6 +56,8 @@ describe("the README's commands", () => {
   it('start with npm start and show the tour after it', () => {
     expect(blocks[0]?.[0]).toMatch(/^npm start\b/);
     expect(blocks[1]?.join('\n')).toContain('keyledger');
+    // The fast command (bin/keyledger on PATH), not npx, which resolves the package at every call.
+    expect(blocks[1]?.filter((line) => /^npx keyledger\b/.test(line))).toEqual([]);
   });
 
   /**
@@ -68,14 +70,16 @@ describe("the README's commands", () => {
     const values: Placeholders = { rootKey };
     for (const line of blocks[1] ?? []) {
       const command = fillIn(line, values);
-      const assignment = /^export (\w+)=(\S+)$/.exec(command);
+      const assignment = /^export (\w+)=(\S+)(\s+#.*)?$/.exec(command);
       if (assignment?.[1] !== undefined && assignment[2] !== undefined) {
         expect(assignment[1]).not.toBe('NATS_URL');
-        exported[assignment[1]] = assignment[2];
+        // Expanded by the shell, in the checkout where the README is followed ($PWD/bin).
+        const expanded = await installation.shell('bash', ['-c', `printf %s ${assignment[2]}`], exported, LocalInstallation.checkout);
+        exported[assignment[1]] = expanded.stdout;
         continue;
       }
       const result = await installation.shell('bash', ['-c', command], exported);
-      if (again && result.code === 1 && /^error: a client named \w+ exists already\n$/.test(result.stderr)) continue;
+      if (again && result.code === 4 && /^error: a client named \w+ exists already\n$/.test(result.stderr)) continue;
       if (result.code !== 0) throw new Error(`\`${command}\` exited ${result.code}:\n${result.stdout}${result.stderr}`);
       // The key issued by the tour, for the commands that name it.
       values.newKey ??= /\bkl_live_[A-Za-z0-9]{20,}/.exec(result.stdout)?.[0];

@@ -47,6 +47,9 @@ export class LocalInstallation {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
+  /** The checkout the installation runs from, where the README's commands are typed. */
+  static readonly checkout = ROOT;
+
   static async create(name: string): Promise<LocalInstallation> {
     const home = join(ROOT, '.keyledger', 'e2e', `${name}-${process.pid}`);
     await rm(home, { recursive: true, force: true });
@@ -103,10 +106,10 @@ export class LocalInstallation {
     return this.shell(process.execPath, [join(ROOT, 'bin', 'keyledger.mjs'), ...args], adminKey === undefined ? {} : { KEYLEDGER_ADMIN_KEY: adminKey });
   }
 
-  /** A command run in the installation's folder with its environment and `extra`. */
-  shell(command: string, args: readonly string[], extra: Readonly<Record<string, string>> = {}): Promise<CommandRun> {
+  /** A command run in the installation's folder (or `cwd`) with its environment and `extra`. */
+  shell(command: string, args: readonly string[], extra: Readonly<Record<string, string>> = {}, cwd = this.home): Promise<CommandRun> {
     return new Promise((resolve) => {
-      execFile(command, args, { cwd: this.home, env: { ...this.env, ...extra } }, (error, stdout, stderr) =>
+      execFile(command, args, { cwd, env: { ...this.env, ...extra } }, (error, stdout, stderr) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
     });
