@@ -202,6 +202,14 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     expect((await events(leaked.keyId)).filter((event) => event.type === 'KeyRotated')).toHaveLength(1);
     const view = JSON.parse((await cli(['keys', 'get', leaked.keyId, '--json'])).stdout) as KeyView;
     expect(view.rotation).toMatchObject({ replacedBy: incident.replacedBy, emergency: false });
+    // The key says it was reported leaked, in its view and in the list, once the issuer's projection has the report.
+    expect(view.leakReportedAt).toBe((reported.data as KeyLeakReportedData).at);
+    const listed = await eventually(
+      'the list shows the leak',
+      () => cli(['keys', 'list', '--tenant', 'acme', '--owner', 'billing']),
+      (run) => run.stdout.includes('LEAKED'),
+    );
+    expect(listed.stdout).toMatch(/active, LEAKED, replaced: in grace until/);
   });
 
   it('refuses the old key at once under an emergency-rotate or suspend policy', async () => {

@@ -28,8 +28,9 @@ export function print(json: boolean, value: unknown, table: () => string): void 
 
 /** A key's status as a person needs it: a rotated key still in use says until when. */
 export function statusLabel(key: KeyView): string {
-  if (key.rotation && key.status === 'active') return `active, replaced: in grace until ${key.rotation.graceEndsAt}`;
-  return key.status;
+  const leaked = key.leakReportedAt ? ', LEAKED' : '';
+  if (key.rotation && key.status === 'active') return `active${leaked}, replaced: in grace until ${key.rotation.graceEndsAt}`;
+  return `${key.status}${leaked}`;
 }
 
 export function keyTable(keys: readonly KeyView[]): string {
@@ -59,6 +60,7 @@ export function keyDetail(key: KeyView): string {
     'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
     credits: key.credits ? `${key.credits.remaining} remaining${key.credits.refill ? `, refill ${formatRefill(key.credits.refill)}` : ''}` : '(none)',
     metadata: Object.entries(key.metadata).map(([name, value]) => `${name}=${value}`).join(' ') || '(none)',
+    ...(key.leakReportedAt ? { 'reported leaked': key.leakReportedAt } : {}),
     ...(key.rotatedFrom ? { 'rotated from': key.rotatedFrom } : {}),
     ...(key.rotation
       ? { 'replaced by': `${key.rotation.replacedBy} (${key.rotation.emergency ? 'emergency' : `grace until ${key.rotation.graceEndsAt}`})` }

@@ -57,6 +57,7 @@ function keyViewMessage(view: KeyView): KeyledgerV1.KeyView {
     credits: view.credits ? { remaining: view.credits.remaining, refill: view.credits.refill ?? null } : undefined,
     rotatedFrom: view.rotatedFrom ?? undefined,
     rotation: view.rotation ? { ...view.rotation } : undefined,
+    leakReportedAt: view.leakReportedAt ?? undefined,
   };
 }
 

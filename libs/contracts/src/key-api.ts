@@ -210,6 +210,8 @@ export interface KeyView {
   readonly rotatedFrom: string | null;
   /** For a rotated key: its replacement and when its grace period ends (it is then expired). */
   readonly rotation: { readonly replacedBy: string; readonly graceEndsAt: string; readonly emergency: boolean } | null;
+  /** When the key was first reported leaked (ISO 8601); null for a key never reported. */
+  readonly leakReportedAt: string | null;
   readonly version: number;
 }
 

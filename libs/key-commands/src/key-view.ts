@@ -22,6 +22,7 @@ export function toKeyView(record: KeyRecord, now: number): KeyView {
     rotation: record.rotation
       ? { replacedBy: record.rotation.replacedBy, graceEndsAt: new Date(record.rotation.graceEndsAt).toISOString(), emergency: record.rotation.emergency }
       : null,
+    leakReportedAt: record.leakReportedAt === undefined ? null : new Date(record.leakReportedAt).toISOString(),
     version: record.version,
   };
 }

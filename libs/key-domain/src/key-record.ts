@@ -40,6 +40,8 @@ export interface KeyRecord {
   /** Set once the key is rotated; `expiresAt` is then at most the grace end. */
   readonly rotation: KeyRotation | undefined;
   readonly status: RecordedKeyStatus;
+  /** When the key was first reported leaked (epoch ms); undefined for a key never reported. */
+  readonly leakReportedAt?: number | undefined;
   /** Version of the key's stream this record reflects. */
   readonly version: number;
 }
@@ -125,8 +127,10 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
     }
     case 'KeyCreditsToppedUp':
       return { ...record, credits: record.credits && topUpCredits(record.credits, event.data.periodStart, event.data.amount), version };
-    // Incidents and what was done about them change nothing of the key itself: the actions are their own events.
+    // The first report stays: a key once leaked is leaked, whatever is done about it (its actions are their own events).
     case 'KeyLeakReported':
+      return { ...record, leakReportedAt: record.leakReportedAt ?? Date.parse(event.data.at), version };
+    // Anomalies and what was done about incidents change nothing of the key itself: the actions are their own events.
     case 'AnomalyDetected':
     case 'KeyIncidentHandled':
       return { ...record, version };

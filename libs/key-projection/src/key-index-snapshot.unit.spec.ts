@@ -57,6 +57,13 @@ function sampleIndex(): KeyIndex {
       data: { keyId, replacedBy: 'key_5005', graceEndsAt: '2030-01-01T00:00:00.000Z', rotatedAt: '2029-12-31T00:00:00.000Z', quietPeriodMs: 60_000 },
     });
   index.apply({ type: 'KeyGraceEnded', streamVersion: 3, data: graceEnded('key_0010') });
+  // A key reported leaked, twice: the first report is what the key remembers.
+  for (const [streamVersion, at] of [[2, '2029-06-01T00:00:00.000Z'], [3, '2029-07-01T00:00:00.000Z']] as const)
+    index.apply({
+      type: 'KeyLeakReported',
+      streamVersion,
+      data: { keyId: 'key_0012', tenant: 'tenant-0', source: { file: 'app.env' }, evidence: 'plaintext', reportedBy: 'admin-key:key_x', at },
+    });
   return index;
 }
 
@@ -73,6 +80,7 @@ describe('key index snapshot', () => {
       'key_0009',
       'key_0010',
       'key_0011',
+      'key_0012',
       'key_2999',
       'key_5000',
       'key_5001',
@@ -86,6 +94,8 @@ describe('key index snapshot', () => {
       expect(restored.findByDigest(Buffer.from(record.digest.digest, 'hex'), record.digest.pepperVersion)?.keyId).toBe(keyId);
     }
     expect(restored.listByTenant('tenant-1').map((k) => k.keyId)).toEqual(original.listByTenant('tenant-1').map((k) => k.keyId));
+    expect(restored.get('key_0012')?.leakReportedAt).toBe(Date.parse('2029-06-01T00:00:00.000Z'));
+    expect(restored.get('key_0013')?.leakReportedAt).toBeUndefined();
   });
 
   it('keeps folding events after a restore as the original would', () => {

@@ -51,6 +51,7 @@ export interface KeyExtras {
   /** Absent in snapshots taken before rotations (the grace end is folded into the expiry column). */
   readonly rotatedFrom?: string | undefined;
   readonly rotation?: KeyRotation | undefined;
+  readonly leakReportedAt?: number | undefined;
 }
 
 /** A KeyIndex's whole state, column by column, as a snapshot holds it. */
@@ -405,6 +406,7 @@ export class KeyIndex {
       record.credits !== undefined ||
       record.rotatedFrom !== undefined ||
       record.rotation !== undefined ||
+      record.leakReportedAt !== undefined ||
       tail === NOT_PACKED;
     if (!hasExtras) this.extras.delete(slot);
     else
@@ -419,6 +421,7 @@ export class KeyIndex {
         hint: tail === NOT_PACKED ? record.hint : undefined,
         ...(record.rotatedFrom === undefined ? {} : { rotatedFrom: record.rotatedFrom }),
         ...(record.rotation === undefined ? {} : { rotation: record.rotation }),
+        ...(record.leakReportedAt === undefined ? {} : { leakReportedAt: record.leakReportedAt }),
       });
   }
 
@@ -462,6 +465,7 @@ export class KeyIndex {
       extras?.credits,
       extras?.rotatedFrom,
       extras?.rotation,
+      extras?.leakReportedAt,
       RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
       this.versions[slot]!,
       this.pepperVersions[slot]!,
@@ -533,6 +537,7 @@ class IndexedKeyRecord implements KeyRecord {
     readonly credits: CreditState | undefined,
     readonly rotatedFrom: string | undefined,
     readonly rotation: KeyRotation | undefined,
+    readonly leakReportedAt: number | undefined,
     readonly status: RecordedKeyStatus,
     readonly version: number,
     readonly pepperVersion: number,

@@ -48,9 +48,14 @@ export interface KeyView {
    * Set once the key was rotated.
    */
   'rotation'?: (_keyledger_v1_Rotation | null);
+  /**
+   * When the key was first reported leaked (ISO 8601); unset for a key never reported.
+   */
+  'leakReportedAt'?: (string);
   '_name'?: "name";
   '_expiresAt'?: "expiresAt";
   '_rotatedFrom'?: "rotatedFrom";
+  '_leakReportedAt'?: "leakReportedAt";
 }
 
 /**
@@ -97,7 +102,12 @@ export interface KeyView__Output {
    * Set once the key was rotated.
    */
   'rotation': (_keyledger_v1_Rotation__Output | null);
+  /**
+   * When the key was first reported leaked (ISO 8601); unset for a key never reported.
+   */
+  'leakReportedAt'?: (string);
   '_name'?: "name";
   '_expiresAt'?: "expiresAt";
   '_rotatedFrom'?: "rotatedFrom";
+  '_leakReportedAt'?: "leakReportedAt";
 }
