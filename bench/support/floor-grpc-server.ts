@@ -4,22 +4,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoDir, protoPath } from '@keyledger/proto-paths';
+import { FLOOR_ANSWER } from './floor-answer.js';
 
 // The verifier's loader options (libs/service-kit grpcApi).
 const definition = loadSync(protoPath('verifier'), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir()] });
 const service = definition['keyledger.v1.VerifierService'] as grpc.ServiceDefinition;
-const answer = {
-  valid: true,
-  code: 'VALID',
-  keyId: 'key_01jd0000000000000000000000',
-  tenant: 'acme',
-  owner: 'bench',
-  scopes: ['orders:*'],
-  env: 'live',
-  meta: {},
-};
 const server = new grpc.Server();
-server.addService(service, { Verify: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, answer) });
+server.addService(service, { Verify: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, FLOOR_ANSWER) });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
   if (error) throw error;
   process.stdout.write(`${port}\n`);
