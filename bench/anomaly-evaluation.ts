@@ -210,6 +210,7 @@ const subjectOf = (finding: AnomalyFinding): string => (finding.subject.kind ===
 const detectors: Detector[] = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'enumeration'];
 const rows: string[] = [];
 const falsePositives: string[] = [];
+const missed: string[] = [];
 for (const name of detectors) {
   const mine = attacks.filter((attack) => attack.detector === name);
   const found = findings.filter((finding) => finding.detector === name);
@@ -229,6 +230,11 @@ for (const name of detectors) {
       );
     }
   const detected = mine.filter((attack) => attack.detectedAt !== undefined);
+  for (const attack of mine)
+    if (attack.detectedAt === undefined) {
+      const key = keys.find((candidate) => candidate.keyId === attack.subject);
+      missed.push(`${name} on ${attack.subject}${key && key.networks.length > DEFAULT_ANOMALY_SETTINGS.network.maxNetworks ? ' (a roaming key)' : ''}`);
+    }
   const latencies = detected.map((attack) => (attack.detectedAt! - attack.start) / 1000).sort((a, b) => a - b);
   const precision = found.length === 0 ? Number.NaN : truePositives / found.length;
   const recall = detected.length / mine.length;
@@ -249,3 +255,4 @@ console.log('| detector | attacks | findings | precision | recall | latency p50 
 console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 for (const line of falsePositives) console.log(`false positive: ${line}`);
+for (const line of missed) console.log(`missed: ${line}`);
