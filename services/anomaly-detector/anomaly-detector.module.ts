@@ -4,8 +4,10 @@ import { AnomalyDetector } from '@keyledger/anomaly-detection';
 import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock } from '@keyledger/anomaly-watch';
 import { recordAnomaly } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
+import type { AnomalyDetectorEnv } from '@keyledger/config';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
+import { anomalySettingsOf } from './anomaly-settings.config.js';
 
 const LOCK_CHECK_MS = 2000;
 const BATCH_RETENTION_MS = 86_400_000;
@@ -40,9 +42,9 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
     @Inject('DETECTION') private readonly detection: Detection,
   ) {}
 
-  static forService({ config, logger, infrastructure, metrics }: ServiceContext): DynamicModule {
+  static forService({ config, logger, infrastructure, metrics }: ServiceContext<AnomalyDetectorEnv>): DynamicModule {
     const { store, db } = infrastructure;
-    const detector = new AnomalyDetector(Date.now);
+    const detector = new AnomalyDetector(Date.now, anomalySettingsOf(config));
     const memory = new AnomalyMemory(db);
     const watch = new AnomalyWatch({
       detector,

@@ -57,7 +57,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Defaults, chosen on the evaluation in bench/anomaly (docs/benchmarks.md#anomaly-detection). */
+/** Defaults; their precision and recall on the traffic of bench/anomaly-evaluation.ts are in docs/benchmarks.md#anomaly-detection. */
 export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
   rate: Object.freeze({
     windowMs: 10_000,

@@ -455,3 +455,33 @@ export function loadAuditorConfig(env: Record<string, string | undefined>): Audi
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   return checkNatsTlsPair(parsed.data);
 }
+
+/**
+ * Extra settings of the anomaly detector: its thresholds, each unset by default so the
+ * detectors' own defaults (DEFAULT_ANOMALY_SETTINGS in libs/anomaly-detection) stay the one
+ * place they are written. Shorter ones let a test or a trial see findings in seconds.
+ */
+export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
+  /** Rate spike: the window calls are counted in (and the baseline learns per). */
+  ANOMALY_RATE_WINDOW_MS: positiveInt.max(3_600_000).optional(),
+  /** Rate spike: a key's history before its rate is judged. */
+  ANOMALY_RATE_WARMUP_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).optional(),
+  /** Rate spike: calls in a window below which a key never alarms. */
+  ANOMALY_RATE_FLOOR: positiveInt.max(10_000_000).optional(),
+  /** New network: a key's history before its networks count as known. */
+  ANOMALY_NETWORK_LEARN_MS: z.coerce.number().int().min(0).max(90 * 86_400_000).optional(),
+  /** New network: calls before a key's networks count as known. */
+  ANOMALY_NETWORK_MIN_CALLS: z.coerce.number().int().min(0).max(10_000_000).optional(),
+  /** Dormant key: time without a call after which a use is a finding. */
+  ANOMALY_DORMANT_AFTER_MS: positiveInt.max(3650 * 86_400_000).optional(),
+  /** After a finding, the same detector stays quiet on the same key (or source) this long. */
+  ANOMALY_COOLDOWN_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).optional(),
+});
+
+export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;
+
+export function loadAnomalyDetectorConfig(env: Record<string, string | undefined>): AnomalyDetectorEnv {
+  const parsed = anomalyDetectorEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return checkNatsTlsPair(parsed.data);
+}

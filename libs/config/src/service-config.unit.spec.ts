@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCidr } from '@keyledger/key-domain';
-import { ConfigError, loadAuditorConfig, loadIssuerConfig, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
+import { ConfigError, loadAnomalyDetectorConfig, loadAuditorConfig, loadIssuerConfig, loadKeyServiceConfig, loadRotatorConfig, loadServiceConfig } from './service-config.js';
 
 /** A self-signed CA certificate (public, no key kept), as a private CA's file would hold. */
 const CA_PEM = `-----BEGIN CERTIFICATE-----
@@ -136,6 +136,19 @@ describe('service config', () => {
     const problems = problemsOf(() => loadAuditorConfig({ ...auditor, KEYLEDGER_AUDIT_SIGNING_KEY: truncated }));
     expect(problems).toEqual([expect.stringMatching(/^KEYLEDGER_AUDIT_SIGNING_KEY: must be PRIVATE\+KEY\+/)]);
     expect(problems.join()).not.toContain(truncated.slice(-20));
+  });
+
+  it("leaves the anomaly detector's thresholds unset unless given, and refuses a bad one by name", () => {
+    expect(loadAnomalyDetectorConfig(minimal).ANOMALY_RATE_WARMUP_MS).toBeUndefined();
+    expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_RATE_WARMUP_MS: '0', ANOMALY_RATE_FLOOR: '8', ANOMALY_COOLDOWN_MS: '5000' })).toMatchObject({
+      ANOMALY_RATE_WARMUP_MS: 0,
+      ANOMALY_RATE_FLOOR: 8,
+      ANOMALY_COOLDOWN_MS: 5000,
+    });
+    expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_RATE_FLOOR: '0', ANOMALY_RATE_WINDOW_MS: 'soon' }))).toEqual([
+      expect.stringMatching(/^ANOMALY_RATE_WINDOW_MS: /),
+      expect.stringMatching(/^ANOMALY_RATE_FLOOR: /),
+    ]);
   });
 
   it('gives the rotator its delivery settings, and refuses a bad one by name', () => {
