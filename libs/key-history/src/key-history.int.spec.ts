@@ -19,8 +19,8 @@ describe('a key’s history from the store', () => {
   let trail: readonly AuditTrailEntry[];
 
   /** Each event its own append, a few ms apart, so that each has its own instant. */
-  async function record(type: EventType, data: Record<string, unknown>, actor: string): Promise<void> {
-    const stream = streamIdOf('key', KEY);
+  async function record(type: EventType, data: Record<string, unknown>, actor: string, keyId = KEY): Promise<void> {
+    const stream = streamIdOf('key', keyId);
     await ctx.store.append(stream, await ctx.store.streamVersion(stream), [{ type, data, metadata: testMetadata({ actor }) }]);
     await sleep(20);
   }
@@ -76,6 +76,19 @@ describe('a key’s history from the store', () => {
     expect(await check(between(updated, suspended), ['orders:write'])).toMatchObject({ code: 'VALID' });
     expect(await check(between(updated, suspended), ['orders:read'], '192.0.2.1')).toMatchObject({ code: 'FORBIDDEN', decidedBy: { eventId: issued.eventId } });
     expect(await check(justBefore(issued), [])).toMatchObject({ code: 'NOT_FOUND', decidedBy: null });
+  });
+
+  it('names the rotation that ended a rotated key’s life by its grace', async () => {
+    const old = 'key_000000000000000000000000h2';
+    await record('KeyIssued', testKeyIssuedData(old), 'key_alice', old);
+    const graceEndsAt = new Date(Date.now() + 100).toISOString();
+    await record('KeyRotated', { keyId: old, replacedBy: 'key_000000000000000000000000h3', graceEndsAt }, 'system:rotator', old);
+    const [, rotated] = (await history.trail({ keyId: old }, ROOT)).events;
+    const before = await history.check({ keyId: old, at: new Date(Date.parse(graceEndsAt) - 1).toISOString() }, ROOT);
+    expect(before).toMatchObject({ code: 'VALID' });
+    const after = await history.check({ keyId: old, at: graceEndsAt }, ROOT);
+    expect(after).toMatchObject({ code: 'EXPIRED', decidedBy: { eventId: rotated!.eventId, type: 'KeyRotated', actor: 'system:rotator' } });
+    expect(after.reason).toMatch(new RegExp(`^expired at ${graceEndsAt.replace(/[.]/g, '\\.')}, the expiry set by event ${rotated!.eventId}`));
   });
 
   it('answers KEY_NOT_FOUND to an admin of another tenant, and PERMISSION_DENIED without the read scope', async () => {
