@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import type { AuditCheckpoint } from '@keyledger/contracts';
+import type { AuditCheck, AuditCheckpoint, AuditKeyAt, AuditTrail, AuditTrailEntry } from '@keyledger/contracts';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { createDataSource } from '@keyledger/event-store';
 import { VersionedSecretConfigError, parseVersionedSecrets } from '@keyledger/key-secrets';
@@ -10,7 +10,9 @@ import type { BundleProblem, BundleReport, LogProblem, LogReport, NoteVerifierKe
 import { NoteError, NoteSigner, NotInLogError, exportAuditBundle, openNote, parseVerifierKey, verifyAuditBundle, verifyTransparencyLog } from '@keyledger/transparency-log';
 import type { WithClient } from './api-client.js';
 import { CliUsageError, findLocalPath, isSystemError } from './nats-credentials.js';
-import { detailTable, print } from './output.js';
+import { collect } from './cli-options.js';
+import { detailTable, keyDetail, newTable, print } from './output.js';
+import { sinceOption } from './usage.command.js';
 import { reportFailure } from './cli-failure.js';
 
 /** Where `npm start` keeps a local installation's checkpoint signing key, its verifier key, and the event keys. */
@@ -108,6 +110,20 @@ function bundleSummary(report: BundleReport): string {
   return lines.join('\n');
 }
 
+function trailTable(trail: AuditTrail): string {
+  const table = newTable(['#', 'position', 'occurred at', 'type', 'actor', 'event id']);
+  for (const entry of trail.events) table.push([entry.version, entry.position, entry.occurredAt, entry.type, entry.actor, entry.eventId]);
+  return `${trail.keyId} (tenant ${trail.tenant}): ${trail.events.length} event(s)\n${table.toString()}`;
+}
+
+function eventLabel(entry: AuditTrailEntry | null): string {
+  return entry ? `${entry.type} v${entry.version} at ${entry.occurredAt} by ${entry.actor} (event ${entry.eventId}, position ${entry.position})` : '-';
+}
+
+function checkText(check: AuditCheck): string {
+  return detailTable({ 'key id': check.keyId, at: check.at, code: check.code, reason: check.reason, 'decided by': eventLabel(check.decidedBy) });
+}
+
 interface VerifyOptions {
   databaseUrl?: string;
   schema: string;
@@ -124,10 +140,10 @@ function openDatabase(command: { databaseUrl?: string; schema: string }, name: s
 /**
  * `keyledger audit …`: the transparency log. `verify` checks the whole store offline from the
  * services, straight from Postgres; `checkpoint` asks the auditor; `public-key` prints the
- * verifier key anyone checks checkpoints with.
+ * verifier key anyone checks checkpoints with; `trail`, `at` and `check` ask the auditor about a key's past.
  */
 export function registerAuditCommand(program: Command, json: () => boolean, withClient: WithClient): void {
-  const group = program.command('audit').description('the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification');
+  const group = program.command('audit').description("a key's history (trail, state and verdict at an instant) and the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification");
 
   group
     .command('verify')
@@ -236,6 +252,46 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
         // A checkpoint nobody checked is only a claim: with a key, a bad signature fails the command.
         if (command.key !== undefined) openNote(checkpoint.note, [parseVerifierKey(command.key)]);
         print(options.json, checkpoint, () => checkpoint.note.trimEnd());
+      }),
+    );
+
+  group
+    .command('trail <keyId>')
+    .description("every event of a key, in order, with its type, time and actor (read from the store by the auditor, each event's MAC checked)")
+    .action(
+      withClient(async (client, options, keyId: string) => {
+        const trail = await client.call<AuditTrail>('audit.trail', { keyId });
+        print(options.json, trail, () => trailTable(trail));
+      }),
+    );
+
+  group
+    .command('at')
+    .description('the key as it was at TIME (an ISO 8601 instant, or a duration back from now such as 2h): its events up to then, folded')
+    .argument('<time>', 'ISO 8601 instant, or 30m, 2h, 7d back from now', sinceOption)
+    .argument('<keyId>')
+    .action(
+      withClient(async (client, options, at: string, keyId: string) => {
+        const answer = await client.call<AuditKeyAt>('audit.at', { keyId, at });
+        print(options.json, answer, () =>
+          answer.key ? `${keyId} at ${answer.at}, after ${eventLabel(answer.lastEvent)}:\n${keyDetail(answer.key)}` : `${keyId} was not issued yet at ${answer.at}`,
+        );
+      }),
+    );
+
+  group
+    .command('check')
+    .description("whether a verification at --at would have been accepted by the key's rules then (status, expiry, environment, IP allowlist, scopes; not rate limits), and the event that decided it; exit 0 when VALID")
+    .requiredOption('--at <time>', 'ISO 8601 instant, or 30m, 2h, 7d back from now', sinceOption)
+    .requiredOption('--key <keyId>', 'the key id')
+    .option('--scope <scope>', 'a scope the verification asks (repeatable)', collect)
+    .option('--ip <ip>', 'the caller address')
+    .addOption(new Option('--env <env>').choices(['live', 'test']))
+    .action(
+      withClient(async (client, options, command: { at: string; key: string; scope?: string[]; ip?: string; env?: string }) => {
+        const check = await client.call<AuditCheck>('audit.check', { keyId: command.key, at: command.at, scopes: command.scope, ip: command.ip, env: command.env });
+        print(options.json, check, () => checkText(check));
+        return check.valid ? 0 : 1;
       }),
     );
 }

@@ -6,6 +6,7 @@ import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
+import { KeyHistory } from '@keyledger/key-history';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -17,6 +18,7 @@ import { UsageGrpcController } from './usage.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
 import { auditLogNatsController } from './audit-log.nats-controller.js';
 import { AuditLogHttpController } from './audit-log.http-controller.js';
+import { keyHistoryNatsController } from './key-history.nats-controller.js';
 
 const DAY = 86_400_000;
 const PARTITION_CHECK_MS = 3_600_000;
@@ -39,7 +41,8 @@ interface AuditLogSettings {
  * the issuer does. It keeps the transparency log: a Merkle tree over the store's events, grown
  * every AUDIT_TREE_INTERVAL_MS, a checkpoint signed under KEYLEDGER_AUDIT_SIGNING_KEY every
  * AUDIT_CHECKPOINT_INTERVAL_MS when it grew (and on demand), published on
- * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP.
+ * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP. It answers admins' questions
+ * about a key's past: its trail, its state and the verdict its rules gave at any instant.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -91,7 +94,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     return {
       module: AuditorModule,
-      controllers: [usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX), UsageGrpcController, auditLogNatsController(config.KEYLEDGER_SUBJECT_PREFIX), AuditLogHttpController],
+      controllers: [
+        usageNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        UsageGrpcController,
+        auditLogNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        AuditLogHttpController,
+        keyHistoryNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+      ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: UsageLedger, useValue: ledger },
@@ -105,6 +114,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
           useValue: { aheadDays: config.USAGE_PARTITIONS_AHEAD_DAYS, retentionDays: config.USAGE_RETENTION_DAYS } satisfies PartitionSettings,
         },
         { provide: AuditLog, useValue: auditLog },
+        // A key's trail and past states, read from its stream (MACs checked) rather than the trail table.
+        { provide: KeyHistory, useValue: new KeyHistory(infrastructure.store) },
         {
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,

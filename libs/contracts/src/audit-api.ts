@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { eventIdSchema } from './event-envelope.js';
+import { keyEnvironmentSchema, keyIdSchema } from './key-events.js';
+import type { KeyView, VerifyCode } from './key-api.js';
 
 /**
  * The auditor's transparency log over NATS (`<prefix>.v1.audit.checkpoint`, `audit.inclusion`,
@@ -57,4 +59,67 @@ export interface AuditConsistencyProof {
   /** The signed checkpoints of those sizes, when the log signed one of that size. */
   readonly oldCheckpoint?: string | undefined;
   readonly newCheckpoint?: string | undefined;
+}
+
+// --- A key's history (auditor): `<prefix>.v1.audit.trail`, `audit.at`, `audit.check`, with an admin key ---
+
+const instant = z.iso.datetime({ offset: true });
+
+/** Every event of one key's stream, in order. */
+export const auditTrailRequestSchema = z.object({ keyId: keyIdSchema }).strict();
+
+/** The key as it was at `at`: its events that occurred at or before that instant, folded. */
+export const auditAtRequestSchema = z.object({ keyId: keyIdSchema, at: instant }).strict();
+
+/** Whether a verification at `at` with these conditions would have been accepted by the key's own rules. */
+export const auditCheckRequestSchema = z
+  .object({
+    keyId: keyIdSchema,
+    at: instant,
+    scopes: z.array(z.string().max(200)).max(100).optional(),
+    ip: z.string().max(64).optional(),
+    env: keyEnvironmentSchema.optional(),
+  })
+  .strict();
+
+export type AuditTrailRequest = z.infer<typeof auditTrailRequestSchema>;
+export type AuditAtRequest = z.infer<typeof auditAtRequestSchema>;
+export type AuditCheckRequest = z.infer<typeof auditCheckRequestSchema>;
+
+/** One event of a key's trail: what happened, when, and who did it (the event's metadata). */
+export interface AuditTrailEntry {
+  readonly position: string;
+  readonly version: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly occurredAt: string;
+  readonly actor: string;
+  readonly correlationId: string;
+}
+
+export interface AuditTrail {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly events: readonly AuditTrailEntry[];
+}
+
+export interface AuditKeyAt {
+  readonly keyId: string;
+  readonly at: string;
+  /** The key as it was then; null when it was not issued yet. */
+  readonly key: KeyView | null;
+  /** The last event folded into it. */
+  readonly lastEvent: AuditTrailEntry | null;
+}
+
+export interface AuditCheck {
+  readonly keyId: string;
+  readonly at: string;
+  readonly valid: boolean;
+  /** The code a verifier would have answered by the key's rules (rate limits and quotas aside). */
+  readonly code: VerifyCode;
+  /** Why, in words: "revoked at …, by event …". */
+  readonly reason: string;
+  /** The event that set what decided it (the revocation, the suspension, the allowlist…); null for a key not issued yet. */
+  readonly decidedBy: AuditTrailEntry | null;
 }

@@ -111,12 +111,15 @@ export function decideVerification(
 const FORBIDDEN_BY_IP = Object.freeze({ reason: 'ip' as const });
 const FORBIDDEN_BY_ENVIRONMENT = Object.freeze({ reason: 'environment' as const });
 
-/** The code a found (or not found) key's own rules give, given the conditions, at `now` (ms); FORBIDDEN says which rule. */
-function codeByRules(
-  record: KeyRecord | undefined,
-  conditions: VerifyConditions,
-  now: number,
-): Exclude<VerifyCode, 'FORBIDDEN'> | 'FORBIDDEN_IP' | 'FORBIDDEN_ENVIRONMENT' {
+/** A key's own rules' verdict: a verify code, FORBIDDEN split by the rule that forbade (ip or environment). */
+export type RuledCode = Exclude<VerifyCode, 'FORBIDDEN'> | 'FORBIDDEN_IP' | 'FORBIDDEN_ENVIRONMENT';
+
+/**
+ * The code a found (or not found) key's own rules give, given the conditions, at `now` (ms);
+ * FORBIDDEN says which rule. No limits, no fail-closed: the verifier adds those, and the
+ * auditor's point-in-time check asks exactly this of a key's past state.
+ */
+export function codeByRules(record: KeyRecord | undefined, conditions: VerifyConditions, now: number): RuledCode {
   if (!record || (conditions.tenant !== undefined && conditions.tenant !== record.tenant)) return 'NOT_FOUND';
   switch (statusAt(record.status, record.expiresAt, now)) {
     case 'revoked':

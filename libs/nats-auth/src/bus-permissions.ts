@@ -90,12 +90,16 @@ function adminApi(prefix: string): string[] {
     apiSubject(prefix, 'usage.tenant'),
     apiSubject(prefix, 'usage.rotation'),
     ...AUDIT_LOG_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
+    ...KEY_HISTORY_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
     apiSubject(prefix, 'status'),
   ];
 }
 
 /** The auditor's transparency log: checkpoints and proofs, answered by the auditor. */
 const AUDIT_LOG_OPERATIONS = ['audit.checkpoint', 'audit.inclusion', 'audit.consistency'] as const;
+
+/** A key's history from the store (trail, state and verdict at an instant), answered by the auditor to admin keys. */
+const KEY_HISTORY_OPERATIONS = ['audit.trail', 'audit.at', 'audit.check'] as const;
 
 /** Every service checks the installation's streams at start (EventStreamNotReady, libs/event-bus): it reads their configuration. */
 function streamInfo(names: BusNames): string[] {
@@ -220,7 +224,9 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
   }),
   auditor: (n) => ({
     publish: [...orderedConsumer(n.eventStream), auditCheckpointsSubject(n.subjectPrefix)],
-    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS].map((operation) => apiSubject(n.subjectPrefix, operation)),
+    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS, ...KEY_HISTORY_OPERATIONS].map((operation) =>
+      apiSubject(n.subjectPrefix, operation),
+    ),
     respond: true,
   }),
   'anomaly-detector': () => ({ publish: [], subscribe: [], respond: false }),

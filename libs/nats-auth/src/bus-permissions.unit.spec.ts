@@ -126,6 +126,20 @@ describe('the permission table', () => {
     }
   });
 
+  it("lets only the auditor answer a key's history, and an admin client, not a verify client, ask it", () => {
+    const history = ['kl.v1.audit.trail', 'kl.v1.audit.at', 'kl.v1.audit.check'];
+    for (const role of SERVICE_ROLES) {
+      const subscribe = servicePermissions(role, names).subscribe.allow;
+      for (const subject of history) expect([role, subject, subscribe.some((pattern) => matches(pattern, subject))]).toEqual([role, subject, role === 'auditor']);
+    }
+    const admin = clientPermissions('ops', [parseClientAllow('admin')], names);
+    const verify = clientPermissions('billing', [parseClientAllow('verify')], names);
+    for (const subject of history) {
+      expect([subject, mayPublish(admin, subject)]).toEqual([subject, true]);
+      expect([subject, mayPublish(verify, subject)]).toEqual([subject, false]);
+    }
+  });
+
   it('denies every service and the migrate job the deletion and purge of streams, which only the operator identity may do', () => {
     for (const role of PROGRAM_ROLES) {
       const { publish } = servicePermissions(role, names);

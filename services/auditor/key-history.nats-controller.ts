@@ -1,0 +1,44 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { NatsContext } from '@nestjs/microservices';
+import type { NatsReply } from '@keyledger/api-transport';
+import { natsCommand, parseRequest } from '@keyledger/api-transport';
+import { apiSubject, auditAtRequestSchema, auditCheckRequestSchema, auditTrailRequestSchema } from '@keyledger/contracts';
+import type { AuditCheck, AuditKeyAt, AuditTrail } from '@keyledger/contracts';
+import type { Caller } from '@keyledger/admin-auth';
+import { AdminAuthenticator } from '@keyledger/admin-auth';
+import { KeyHistory } from '@keyledger/key-history';
+import type { Logger } from '@keyledger/observability';
+import { LOGGER } from '@keyledger/service-kit';
+
+/** A key's history over NATS request/reply with an admin key: `<prefix>.v1.audit.trail`, `audit.at` and `audit.check`. */
+export function keyHistoryNatsController(prefix: string): new (...args: never[]) => unknown {
+  @Controller()
+  class KeyHistoryNatsController {
+    constructor(
+      @Inject(KeyHistory) private readonly history: KeyHistory,
+      @Inject(AdminAuthenticator) private readonly auth: AdminAuthenticator,
+      @Inject(LOGGER) private readonly logger: Logger,
+    ) {}
+
+    @MessagePattern(apiSubject(prefix, 'audit.trail'))
+    trail(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AuditTrail>> {
+      return this.handle(ctx, body, (caller) => this.history.trail(parseRequest(auditTrailRequestSchema, body), caller));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'audit.at'))
+    at(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AuditKeyAt>> {
+      return this.handle(ctx, body, (caller) => this.history.at(parseRequest(auditAtRequestSchema, body), caller));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'audit.check'))
+    check(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AuditCheck>> {
+      return this.handle(ctx, body, (caller) => this.history.check(parseRequest(auditCheckRequestSchema, body), caller));
+    }
+
+    private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {
+      return natsCommand(this.logger, ctx, body, ({ authorization }) => this.auth.commandContext({ authorization }).caller, run);
+    }
+  }
+  return KeyHistoryNatsController;
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditCheck, AuditKeyAt, AuditTrail, KeyView } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+
+interface Issued {
+  readonly keyId: string;
+  readonly key: string;
+  readonly view: KeyView;
+}
+
+/**
+ * A key's history end to end on the built services: a key issued, updated, suspended, resumed,
+ * rotated and revoked by two admins; `keyledger audit trail` lists those events in order with
+ * their actors, `audit at` shows the key as it was, and `audit check` says VALID just before the
+ * revocation and REVOKED from its instant on, naming the revoking event. An admin of another
+ * tenant learns nothing.
+ */
+describe('audit trail', () => {
+  let ctx: TestContext;
+  let services: RunningServices;
+  let api: NatsKeyApi;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+
+  beforeAll(async () => {
+    ctx = await createTestContext('audittrail');
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey });
+    api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+  });
+
+  afterAll(async () => {
+    services?.stop();
+    await ctx?.close();
+  });
+
+  it('lists the trail in order with actors, and checks the key before and after its revocation', async () => {
+    const acmeAdmin = await api.ok<Issued>('keys.issue', { tenant: 'acme', owner: 'ops', scopes: ['keyledger:keys:*'] });
+    const globexAdmin = await api.ok<Issued>('keys.issue', { tenant: 'globex', owner: 'ops', scopes: ['keyledger:keys:read'] });
+    const rootId = (await eventually('the root key verifies', () => api.verify({ key: rootKey }), (result) => result.code === 'VALID')).keyId!;
+    // Events name an admin as its key id.
+    const root = `admin-key:${rootId}`;
+    const acme = `admin-key:${acmeAdmin.keyId}`;
+    await eventually('the acme admin key is accepted', () => api.call('keys.list', { tenant: 'acme' }, acmeAdmin.key), (reply) => reply.ok, 30_000);
+
+    const key = await api.ok<Issued>('keys.issue', { tenant: 'acme', owner: 'billing', scopes: ['orders:read'] });
+    await api.ok('keys.update', { keyId: key.keyId, scopes: ['orders:read', 'orders:write'] }, acmeAdmin.key);
+    await api.ok('keys.suspend', { keyId: key.keyId, reason: 'investigating' }, acmeAdmin.key);
+    await api.ok('keys.resume', { keyId: key.keyId });
+    await api.ok('keys.rotate', { keyId: key.keyId }, acmeAdmin.key);
+    await api.ok('keys.revoke', { keyId: key.keyId, reason: 'retired' }, acmeAdmin.key);
+
+    const run = await runCli(ctx, ['audit', 'trail', key.keyId, '--json'], { adminKey: acmeAdmin.key });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const trail = JSON.parse(run.stdout) as AuditTrail;
+    expect(trail.events.map((event) => [event.type, event.actor])).toEqual([
+      ['KeyIssued', root],
+      ['KeyUpdated', acme],
+      ['KeySuspended', acme],
+      ['KeyResumed', root],
+      ['KeyRotated', acme],
+      ['KeyRevoked', acme],
+    ]);
+    expect(trail.events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    const readable = await runCli(ctx, ['audit', 'trail', key.keyId], { adminKey: acmeAdmin.key });
+    expect(readable.stdout).toContain('KeySuspended');
+    expect(readable.stdout).toContain(acmeAdmin.keyId);
+
+    const revoked = trail.events[5]!;
+    const justBefore = new Date(Date.parse(revoked.occurredAt) - 1).toISOString();
+    const check = async (at: string) => {
+      const result = await runCli(ctx, ['audit', 'check', '--at', at, '--key', key.keyId, '--scope', 'orders:write', '--json'], { adminKey: acmeAdmin.key });
+      return { code: result.code, check: JSON.parse(result.stdout) as AuditCheck };
+    };
+    expect(await check(justBefore)).toMatchObject({ code: 0, check: { valid: true, code: 'VALID' } });
+    expect(await check(revoked.occurredAt)).toMatchObject({
+      code: 1,
+      check: { valid: false, code: 'REVOKED', decidedBy: { eventId: revoked.eventId, type: 'KeyRevoked', actor: acme } },
+    });
+    const text = await runCli(ctx, ['audit', 'check', '--at', revoked.occurredAt, '--key', key.keyId], { adminKey: acmeAdmin.key });
+    expect(text.stdout).toContain(`revoked at ${revoked.occurredAt} by event ${revoked.eventId}`);
+    // Live, the verifier agrees with the present.
+    expect(await eventually('the verifier sees the revocation', () => api.verify({ key: key.key }), (result) => result.code === 'REVOKED')).toMatchObject({ code: 'REVOKED' });
+
+    // The key as it was while suspended: the update's scopes, status suspended.
+    const suspendedAt = trail.events[2]!.occurredAt;
+    const at = await runCli(ctx, ['audit', 'at', suspendedAt, key.keyId, '--json'], { adminKey: acmeAdmin.key });
+    expect(JSON.parse(at.stdout) as AuditKeyAt).toMatchObject({ key: { status: 'suspended', scopes: ['orders:read', 'orders:write'], version: 3 } });
+
+    // Another tenant's admin learns nothing, not even that the key exists.
+    for (const [operation, body] of [
+      ['audit.trail', { keyId: key.keyId }],
+      ['audit.at', { keyId: key.keyId, at: suspendedAt }],
+      ['audit.check', { keyId: key.keyId, at: suspendedAt }],
+    ] as const)
+      expect([operation, (await api.call(operation, body, globexAdmin.key)).error?.code]).toEqual([operation, 'KEY_NOT_FOUND']);
+    expect((await api.call('audit.trail', { keyId: key.keyId }, null)).error?.code).toBe('UNAUTHENTICATED');
+    expect((await api.call('audit.check', { keyId: key.keyId, at: 'yesterday' })).error?.code).toBe('INVALID_ARGUMENT');
+  });
+});
