@@ -1,7 +1,7 @@
 // What each service costs with nothing to do: the `npm start` services with their defaults and a
 // second verifier (so the verifiers' rate-limit sync has a peer), left idle once loaded; CPU time
 // of each process and of the Postgres backends serving it, from /proc/<pid>/stat, over
-// BENCH_IDLE_SECONDS (30 by default). The target is at most 0.5 % of a core per service.
+// BENCH_IDLE_SECONDS (30 by default); BENCH_PROFILE_DIR profiles the second verifier. The target is at most 0.5 % of a core per service.
 // Run with `npm run bench -- idle-cost`.
 import { randomBytes } from 'node:crypto';
 import { formatNewKey } from '@keyledger/key-domain';
@@ -21,7 +21,9 @@ try {
   const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
   const first = await startServices(ctx, SERVICES, env);
   running.push(first);
-  const second = await startServices(ctx, ['verifier'], env);
+  // BENCH_PROFILE_DIR: the second verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const second = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   running.push(second);
   await natsKeyApi(ctx, rootKey).adminKeyAccepted();
   // Start-up work (catch-up, first snapshots, lease) is over well before this.
