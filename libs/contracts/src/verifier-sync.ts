@@ -17,6 +17,12 @@ export const consumptionReportMessageSchema = z
     at: count,
     previous: count.nullable(),
     full: z.boolean(),
+    /**
+     * The sender has something to share (a window open, or it is starting): every replica ticks
+     * at the fast period until it has not heard one for an idle period. Absent (a replica from
+     * before idle ticking, which always ticks fast): taken as true.
+     */
+    busy: z.boolean().optional(),
     /** This message's place among the parts of one report (0-based), and how many there are. */
     part: z.number().int().min(0),
     parts: z.number().int().min(1).max(10_000),

@@ -121,9 +121,20 @@ export class SharedRateLimiter {
   private assessedCost = 0;
   /** Whether the last assessment allowed its use and it has not been taken yet. */
   private takeable = false;
+  private windowOpened: (() => void) | undefined;
 
   constructor(private readonly instance: string) {
     this.members = [instance];
+  }
+
+  /** Calls `hook` whenever a use opens a window here: the sync, idle until then, has something to report. */
+  onWindowOpened(hook: () => void): void {
+    this.windowOpened = hook;
+  }
+
+  /** Nothing to share: no window open here, none reported by another replica. */
+  get idle(): boolean {
+    return this.windows.size === 0 && this.remote.size === 0;
   }
 
   /**
@@ -361,6 +372,7 @@ export class SharedRateLimiter {
         lastUsed: Number.NEGATIVE_INFINITY,
       };
       this.windows.set(id, window);
+      this.windowOpened?.();
       if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
     }
     // A lowered limit (a key cut off by an update) also cuts what this replica holds at once,

@@ -72,3 +72,70 @@ describe('rate-limit sync over NATS', () => {
     expect(other.members()).not.toContain('verifier-forged');
   });
 });
+
+describe('rate-limit sync when there is nothing to share', () => {
+  let ctx: TestContext;
+  const syncs: RateLimitSync[] = [];
+  const reports: { instance: string; at: number; received: number }[] = [];
+  const start = (instanceId: string): RateLimitSync => {
+    const sync = new RateLimitSync(
+      ctx.nc,
+      { instanceId, subjectPrefix: ctx.topology.subjectPrefix, periodMs: 25, recomputeDelayMs: 5, memberTimeoutMs: 1000, idlePeriodMs: 250 },
+      ctx.logger,
+    );
+    sync.start();
+    syncs.push(sync);
+    return sync;
+  };
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const reportsOf = (instance: string, since: number): number[] => reports.filter((r) => r.instance === instance && r.received >= since).map((r) => r.at);
+
+  beforeAll(async () => {
+    ctx = await createTestContext('ratesyncidle');
+    ctx.nc.subscribe(verifierConsumptionSubject(ctx.topology.subjectPrefix), {
+      callback: (error, message) => {
+        if (error) return;
+        const { instance, at } = message.json<{ instance: string; at: number }>();
+        reports.push({ instance, at, received: Date.now() });
+      },
+    });
+    await ctx.nc.flush();
+  });
+  afterAll(async () => {
+    syncs.forEach((sync) => sync.stop());
+    await ctx.close();
+  });
+
+  it('reports every idle period while idle, wakes on the first use and the others with it, and goes idle again when the window ends', async () => {
+    const busy = start('verifier-a');
+    const other = start('verifier-b');
+    await eventually('each hears the other', () => [busy.members().length, other.members().length], (m) => m[0] === 2 && m[1] === 2);
+    // Past the start-up ticks and the idle period after the last busy report.
+    await sleep(600);
+    const idleFrom = Date.now();
+    await sleep(1000);
+    // 40 reports a second each at the fast period; 4 at the idle one.
+    expect(reportsOf('verifier-a', idleFrom).length).toBeLessThanOrEqual(6);
+    expect(reportsOf('verifier-b', idleFrom).length).toBeLessThanOrEqual(6);
+
+    const limits = [{ limit: 1000, windowMs: 1000 }];
+    // Early in a window, so that it is still open when the other replica hears of the use.
+    await eventually('early in a one-second window', () => Date.now() % 1000, (ms) => ms < 300, 2000);
+    const usedAt = Date.now();
+    busy.limiter.assess('key_idle', limits, usedAt, busy.nextRecompute());
+    busy.limiter.take();
+    // The next report is the next fast tick, not the next idle one.
+    const first = await eventually('a report after the use', () => reportsOf('verifier-a', usedAt), (ats) => ats.length > 0, 2000);
+    expect(first[0]! - usedAt).toBeLessThanOrEqual(25);
+    // The other replica answers at the fast period too: a recompute waits for every member's report of its tick.
+    await eventually('the other replica ticks fast', () => reportsOf('verifier-b', usedAt).filter((at) => at % 250 !== 0), (ats) => ats.length >= 2, 2000);
+    await eventually('the other replica counts the use', () => other.limiter.admittedIn('key_idle', limits[0]!, usedAt), (n) => n === 1, 2000);
+
+    // The window ends within a second; an idle period later both are idle again, not waking each other.
+    await sleep(1500);
+    const idleAgainFrom = Date.now();
+    await sleep(1000);
+    expect(reportsOf('verifier-a', idleAgainFrom).length).toBeLessThanOrEqual(6);
+    expect(reportsOf('verifier-b', idleAgainFrom).length).toBeLessThanOrEqual(6);
+  });
+});

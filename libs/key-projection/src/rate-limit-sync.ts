@@ -14,18 +14,36 @@ export interface RateLimitSyncSettings {
   readonly recomputeDelayMs: number;
   /** A replica not heard of for this long no longer takes a share. */
   readonly memberTimeoutMs: number;
+  /**
+   * Sync period while no replica has anything to share (a multiple of `periodMs`, well under
+   * `memberTimeoutMs`: the reports are still the membership). Default DEFAULT_IDLE_PERIOD_MS.
+   */
+  readonly idlePeriodMs?: number;
 }
+
+/** An idle replica reports 4 times a second instead of 40: enough to stay a member (timeout 1 s). */
+export const DEFAULT_IDLE_PERIOD_MS = 250;
+/** Ticks before a starting replica takes a share: by the third, every live replica has heard its first (busy) report and answered at the fast pace. */
+const TICKS_BEFORE_SHARING = 3;
 
 export const DEFAULT_RATE_LIMIT_SYNC: Omit<RateLimitSyncSettings, 'instanceId' | 'subjectPrefix'> = {
   periodMs: 25,
   recomputeDelayMs: 5,
   memberTimeoutMs: 1000,
+  idlePeriodMs: DEFAULT_IDLE_PERIOD_MS,
 };
 
 /**
  * Runs a SharedRateLimiter among the live verifiers over core NATS: reports this replica's
  * counts at each tick and takes in the others'. The reports are also the membership: a
  * replica heard within `memberTimeoutMs` shares the limits.
+ *
+ * Ticks come every `periodMs` only while there is something to share: a window open here or
+ * reported by another replica, a busy report (a replica with windows, or starting) heard
+ * within the idle period, or the first ticks after start. Otherwise every `idlePeriodMs` (a
+ * multiple of the period, so idle and fast replicas still report the same ticks). The first
+ * use of a key wakes the sync at once; its report, marked busy, wakes the others, so every
+ * member reports the fast ticks a recompute waits for.
  */
 export class RateLimitSync {
   readonly limiter: SharedRateLimiter;
@@ -37,6 +55,13 @@ export class RateLimitSync {
   private timer: NodeJS.Timeout | undefined;
   private recomputeAt = 0;
   private readonly beforeRecompute: (() => void)[] = [];
+  private readonly idlePeriodMs: number;
+  /** Ticking every `periodMs` rather than every `idlePeriodMs`. */
+  private fast = true;
+  /** The timer set is the next tick's (not a recompute's): a wake may bring it forward. */
+  private awaitingTick = false;
+  private lastFastHeard = Number.NEGATIVE_INFINITY;
+  private stopped = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -45,6 +70,9 @@ export class RateLimitSync {
     private readonly clock: () => number = Date.now,
   ) {
     this.limiter = new SharedRateLimiter(settings.instanceId);
+    this.idlePeriodMs = settings.idlePeriodMs ?? DEFAULT_IDLE_PERIOD_MS;
+    if (this.idlePeriodMs % settings.periodMs !== 0 || this.idlePeriodMs >= settings.memberTimeoutMs)
+      throw new RangeError(`idlePeriodMs (${this.idlePeriodMs}) must be a multiple of periodMs (${settings.periodMs}) below memberTimeoutMs (${settings.memberTimeoutMs})`);
   }
 
   start(): void {
@@ -67,10 +95,14 @@ export class RateLimitSync {
         },
       }),
     ];
+    this.stopped = false;
+    this.fast = true;
+    this.limiter.onWindowOpened(() => this.wake());
     this.schedule();
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     for (const subscription of this.subscriptions) subscription.unsubscribe();
   }
@@ -90,18 +122,40 @@ export class RateLimitSync {
     return this.recomputeAt;
   }
 
+  /** Nothing to share here, and no busy replica heard for an idle period: the slow period will do. */
+  private isIdle(): boolean {
+    return this.ticks >= TICKS_BEFORE_SHARING && this.limiter.idle && this.clock() - this.lastFastHeard > this.idlePeriodMs;
+  }
+
+  /** Brings the next tick forward to the fast period (a use here, a busy replica heard). */
+  private wake(): void {
+    if (this.fast || this.stopped) return;
+    this.fast = true;
+    // Between a tick and its recompute, the recompute schedules the next tick itself.
+    if (!this.awaitingTick) return;
+    clearTimeout(this.timer);
+    this.schedule();
+  }
+
   private schedule(): void {
+    if (this.stopped) return;
     const now = this.clock();
-    const tick = now - (now % this.settings.periodMs) + this.settings.periodMs;
+    const period = this.fast ? this.settings.periodMs : this.idlePeriodMs;
+    const tick = now - (now % period) + period;
     this.recomputeAt = tick + this.settings.recomputeDelayMs;
+    this.awaitingTick = true;
     this.timer = setTimeout(() => this.tick(tick), tick - now);
   }
 
   /** Reassembles a report sent in parts (in order: NATS keeps one publisher's order) and hands it to the limiter. */
   private receivePart(message: ConsumptionReportMessage): void {
-    const { instance, part, parts, counts, ...report } = message;
+    const { instance, part, parts, counts, busy: _busy, ...report } = message;
     if (instance === this.settings.instanceId) return;
     this.lastHeard.set(instance, this.clock());
+    if (message.busy !== false) {
+      this.lastFastHeard = this.clock();
+      this.wake();
+    }
     const pending = this.pending.get(instance);
     if (part === 0) this.pending.set(instance, { at: report.at, next: 1, counts: [...counts] });
     else if (pending?.at === report.at && pending.next === part) {
@@ -122,9 +176,10 @@ export class RateLimitSync {
   /** Publishes a report, in parts when it is large; a report that cannot be sent makes the next one full. */
   private publish(report: ConsumptionReport): void {
     const chunks = partsOf(report.counts);
+    const busy = this.ticks < TICKS_BEFORE_SHARING || !this.limiter.idle;
     try {
       chunks.forEach((counts, part) => {
-        this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify({ ...report, part, parts: chunks.length, counts }));
+        this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify({ ...report, busy, part, parts: chunks.length, counts }));
       });
     } catch (cause) {
       this.limiter.reportFullNext();
@@ -133,6 +188,7 @@ export class RateLimitSync {
   }
 
   private tick(at: number): void {
+    this.awaitingTick = false;
     try {
       if (!this.nc.isClosed()) this.publish(this.limiter.report(at));
     } catch (cause) {
@@ -148,8 +204,8 @@ export class RateLimitSync {
         this.pending.delete(instance);
         this.limiter.forget(instance);
       }
-      // Two ticks in, every live replica has been heard: only then does this one take a share.
-      if (this.ticks >= 2) this.limiter.setMembers([...this.lastHeard.keys()]);
+      // A few ticks in, every live replica has been heard: only then does this one take a share.
+      if (this.ticks >= TICKS_BEFORE_SHARING) this.limiter.setMembers([...this.lastHeard.keys()]);
       for (const hook of this.beforeRecompute) {
         try {
           hook();
@@ -163,6 +219,7 @@ export class RateLimitSync {
         this.logger.error({ err: cause }, 'rate-limit recompute failed');
       } finally {
         // Whatever failed, the next tick comes: enforcement must not stop silently.
+        this.fast = !this.isIdle();
         this.schedule();
       }
     }, this.settings.recomputeDelayMs);

@@ -2,6 +2,9 @@ import { verifierConsumptionSubject } from '@keyledger/contracts';
 import { eventually } from './stream-reader.js';
 import type { TestContext } from './test-context.js';
 
+/** An idle verifier reports every 250 ms (the sync's DEFAULT_IDLE_PERIOD_MS), a busy one every 25 ms; with room for a late message. */
+const REPORT_GAP_MS = 400;
+
 /**
  * Waits until `count` verifiers have each reported at every tick for longer than the
  * membership timeout (1 s): each then shares rate limits and credits with all the others.
@@ -22,7 +25,7 @@ export async function verifiersInStep(ctx: TestContext, count: number): Promise<
       `${count} verifiers reporting in step`,
       () => {
         const now = Date.now();
-        const reporting = [...lastHeard.values()].filter((at) => now - at < 200).length;
+        const reporting = [...lastHeard.values()].filter((at) => now - at < REPORT_GAP_MS).length;
         inStepSince = reporting >= count ? (inStepSince ?? now) : undefined;
         return inStepSince === undefined ? 0 : now - inStepSince;
       },

@@ -58,8 +58,8 @@ export interface UsageBufferCounts {
  * cheap: it never waits, never throws, and when the buffer holds `capacity` records (JetStream
  * slow or unreachable) it drops the record and counts it. Records are grouped as they come
  * (`UsageGroups`) into batches of up to `batchRecords`, and leave as version 2 batches, one
- * JetStream message each: at once when a batch is full, and every `flushIntervalMs` whatever is
- * queued. One batch is published at a time, in order; a failed publish is retried with the same
+ * JetStream message each: at once when a batch is full, and otherwise `flushIntervalMs` after the
+ * first record queued since the last interval (no timer runs while nothing is queued). One batch is published at a time, in order; a failed publish is retried with the same
  * batch id and payload, so JetStream stores it once even if the first attempt did land.
  * `close()` publishes what is left.
  */
@@ -77,6 +77,7 @@ export class UsageBuffer {
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
   private closing = false;
   private readonly clock: () => number;
   /** Records that name no key, counted (a flood of random keys is a bounded number of tallies). */
@@ -91,9 +92,19 @@ export class UsageBuffer {
     this.tally = new UnknownKeyTally(settings.unknownKeys ?? DEFAULT_UNKNOWN_KEY_TALLY_SETTINGS);
   }
 
-  /** Starts the interval flush. */
+  /** Starts the interval flush: from now on a record queued is published within `flushIntervalMs`. */
   start(): void {
-    this.timer ??= setInterval(() => this.flushSoon(true), this.settings.flushIntervalMs);
+    this.started = true;
+    if (this.forming !== undefined || this.tally.size > 0) this.armInterval();
+  }
+
+  /** Arms the interval flush for what was just queued; an idle verifier wakes for nothing. */
+  private armInterval(): void {
+    if (this.timer !== undefined || !this.started || this.closing) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushSoon(true);
+    }, this.settings.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -104,6 +115,7 @@ export class UsageBuffer {
   add(record: KeyUsed): void {
     if (!this.closing && record.keyId === undefined) {
       this.tally.add(record);
+      if (this.timer === undefined) this.armInterval();
       return;
     }
     if (this.closing || this.queued + this.inFlight >= this.settings.capacity) {
@@ -118,6 +130,7 @@ export class UsageBuffer {
     const batch = (this.forming ??= new UsageGroups());
     batch.add(record);
     this.queued += 1;
+    if (this.timer === undefined) this.armInterval();
     if (batch.records >= this.settings.batchRecords) this.publishForming();
   }
 
@@ -144,7 +157,7 @@ export class UsageBuffer {
    * still unpublished then is counted as dropped.
    */
   async close(timeoutMs = 5000): Promise<void> {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
     this.closeDeadline = this.clock() + timeoutMs;
     this.closing = true;

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { KeyUsed, UsageBatchV2 } from '@keyledger/contracts';
 import { MAX_USAGE_BATCH_SPAN_MS, expandUsageBatch, usageBatchV2Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
@@ -84,6 +85,27 @@ describe('usage buffer', () => {
     expect(target.stored.flatMap((b) => b.records.map((r) => r.at))).toEqual(Array.from({ length: 20 }, (_, i) => 1_700_000_000_000 + i));
     expect(usage.counts()).toMatchObject({ queued: 5, published: 20, batches: 2, dropped: 0 });
     await usage.close();
+  });
+
+  it('runs no timer while nothing is queued, and one from the first record queued', async () => {
+    jest.useFakeTimers();
+    try {
+      const target = sink();
+      const usage = buffer(target, { flushIntervalMs: 40 });
+      usage.start();
+      expect(jest.getTimerCount()).toBe(0);
+      usage.add(record(1));
+      usage.add(record(2));
+      expect(jest.getTimerCount()).toBe(1);
+      jest.advanceTimersByTime(40);
+      expect(jest.getTimerCount()).toBe(0);
+      jest.useRealTimers();
+      await until(() => target.stored.length === 1);
+      expect(target.stored[0]!.records).toHaveLength(2);
+      await usage.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('publishes a partial batch when the interval passes', async () => {

@@ -1,0 +1,50 @@
+// What each service costs with nothing to do: the `npm start` services with their defaults and a
+// second verifier (so the verifiers' rate-limit sync has a peer), left idle once loaded; CPU time
+// of each process and of the Postgres backends serving it, from /proc/<pid>/stat, over
+// BENCH_IDLE_SECONDS (30 by default); BENCH_PROFILE_DIR profiles the second verifier. The target is at most 0.5 % of a core per service.
+// Run with `npm run bench -- idle-cost`.
+import { randomBytes } from 'node:crypto';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { RunningServices } from '@keyledger/testing';
+import { createTestContext, natsKeyApi, startServices } from '@keyledger/testing';
+import { describeMachine, now } from './bench-support.js';
+import { CpuGroup, postgresBackends } from './support/process-cpu.js';
+
+const SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 30);
+const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
+
+const ctx = await createTestContext('benchidle');
+const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+const running: RunningServices[] = [];
+try {
+  console.log(await describeMachine(ctx));
+  const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
+  const first = await startServices(ctx, SERVICES, env);
+  running.push(first);
+  // BENCH_PROFILE_DIR: the second verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const second = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  running.push(second);
+  await natsKeyApi(ctx, rootKey).adminKeyAccepted();
+  // Start-up work (catch-up, first snapshots, lease) is over well before this.
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  const processes = [...first.all.map(({ name, child }) => ({ name, pid: child.pid! })), { name: 'verifier 2', pid: second.all[0]!.child.pid! }];
+  const groups = processes.map(({ name, pid }) => ({
+    name,
+    own: new CpuGroup(() => [pid]),
+    postgres: new CpuGroup(() => postgresBackends(ctx.ownerDb, [pid])),
+  }));
+  for (const group of groups) {
+    await group.own.begin();
+    await group.postgres.begin();
+  }
+  const started = now();
+  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+  const elapsedUs = (now() - started) * 1000;
+  const share = (used: number): string => `${((100 * used) / elapsedUs).toFixed(2)} %`;
+  console.log(`idle, % of a core over ${SECONDS} s (the process · its Postgres backends):`);
+  for (const group of groups) console.log(`  ${group.name.padEnd(17)} ${share(await group.own.used()).padStart(7)} · ${share(await group.postgres.used())}`);
+} finally {
+  for (const services of running) services.stop();
+  await ctx.close();
+}
