@@ -145,9 +145,9 @@ describe('a fault drill under load', () => {
     HTTP_HOST: '127.0.0.1',
   });
 
-  const health = async (service: Service): Promise<{ status: number; body: { details?: Record<string, Record<string, unknown>> } }> => {
+  const health = async (service: Service, timeoutMs = 2000): Promise<{ status: number; body: { details?: Record<string, Record<string, unknown>> } }> => {
     try {
-      const response = await fetch(`http://127.0.0.1:${service.httpPort}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(`http://127.0.0.1:${service.httpPort}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
       return { status: response.status, body: (await response.json()) as { details?: Record<string, Record<string, unknown>> } };
     } catch {
       return { status: 0, body: {} }; // not listening (starting, killed, stopped): not ready
@@ -384,16 +384,17 @@ describe('a fault drill under load', () => {
     };
 
     /** The relay that reports leading; the relays are asked at once, as a stopped one answers nothing. */
-    const leader = async (): Promise<Service> =>
+    const leader = async (timeoutMs = 30_000): Promise<Service> =>
       (await eventually(
         'a relay leads',
         async () => {
           const relays = of('relay');
-          const healths = await Promise.all(relays.map(health));
+          // Briefly: a stopped relay answers nothing, and would otherwise set the pace of the polling.
+          const healths = await Promise.all(relays.map((relay) => health(relay, 300)));
           return relays.find((_, index) => healths[index]!.body.details?.['relay']?.['leader'] === true);
         },
         Boolean,
-        30_000,
+        timeoutMs,
       ))!;
 
     const load = [...Array.from({ length: COMMAND_WORKERS }, commandWorker), ...Array.from({ length: VERIFY_WORKERS }, verifyWorker)];
@@ -447,11 +448,13 @@ describe('a fault drill under load', () => {
       const stalled = await leader();
       stalled.child.kill('SIGSTOP');
       const stalledAt = Date.now();
-      const successor = await eventually('a standby takes the lead', leader, (relay) => relay !== stalled, 30_000);
-      const takeoverMs = Date.now() - stalledAt;
+      // A standby must take the lead while the leader is stopped (RELAY_LEASE_TTL_MS + RELAY_STANDBY_RETRY_MS, 4 s by default);
+      // the stopped relay answers nothing, so a relay that reports leading is one that took over.
+      const successor = await leader(10_000).catch(() => undefined);
+      const takeoverMs = successor ? Date.now() - stalledAt : -1;
       await sleep(Math.max(0, stalledAt + 10_000 - Date.now()));
       stalled.child.kill('SIGCONT');
-      await recover('SIGSTOP relay leader 10 s', Date.now(), { takeoverMs, successorIsOther: Number(successor !== stalled) });
+      await recover('SIGSTOP relay leader 10 s', Date.now(), { takeoverMs });
     } finally {
       loadRunning = false;
       await Promise.all(load);
@@ -545,7 +548,8 @@ describe('a fault drill under load', () => {
           .join('\n')}`,
       );
 
-    expect(acknowledged.length).toBeGreaterThan(500);
+    expect(acknowledged.length).toBeGreaterThan(200); // the load ran
+    expect(recoveries.at(-1)!.notes!['takeoverMs']).toBeGreaterThan(0); // a standby took over the stalled leader's lead
     expect(lostOrDuplicated).toEqual([]);
     expect(recordedTwice).toEqual([]);
     expect(messages.map((message) => message.headers?.get('Nats-Msg-Id'))).toEqual(stored.map((event) => event.eventId));
