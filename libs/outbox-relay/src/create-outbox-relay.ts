@@ -1,4 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { EventEnvelope } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
@@ -19,6 +20,8 @@ export interface OutboxRelayWiring {
   readonly schema: string;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /** The connection `js` publishes on. */
+  readonly nc: NatsConnection;
   readonly topology: BusTopology;
   readonly logger: Logger;
   readonly auth: EventAuthentication;
@@ -47,6 +50,7 @@ export function createOutboxRelay(wiring: OutboxRelayWiring): OutboxRelay {
       }),
       js: wiring.js,
       jsm: wiring.jsm,
+      nc: wiring.nc,
       topology: wiring.topology,
       schema: wiring.schema,
       logger: wiring.logger,

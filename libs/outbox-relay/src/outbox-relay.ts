@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope, GlobalPosition } from '@keyledger/contracts';
 import { MESSAGE_HEADERS } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
@@ -39,6 +40,8 @@ export interface OutboxRelayDependencies {
   readonly lock: RelayLease;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /** The connection `js` publishes on: a reconnect abandons the publishes in flight. */
+  readonly nc: NatsConnection;
   readonly topology: BusTopology;
   readonly schema: string;
   readonly logger: Logger;
@@ -85,6 +88,9 @@ export class OutboxRelay {
   private published = 0;
   private consecutiveFailures = 0;
   private readonly reader: EventMessageReader;
+  /** Ends the wait for the acks of the batch in flight; set while one is. */
+  private abandonBatch: (() => void) | undefined;
+  private statuses: { stop?: () => void } | undefined;
 
   constructor(
     private readonly deps: OutboxRelayDependencies,
@@ -103,10 +109,12 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    void this.watchConnection();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.statuses?.stop?.();
     this.woken = true;
     this.wake?.();
     await this.loop;
@@ -213,7 +221,19 @@ export class OutboxRelay {
       );
       return ack;
     });
-    const results = await Promise.allSettled<PubAck>(acks);
+    // The results so far, in order: a reconnect ends the wait before every ack is in.
+    const results: PromiseSettledResult<PubAck>[] = [];
+    acks.forEach((ack, index) => {
+      void ack.then(
+        (value) => void (results[index] = { status: 'fulfilled', value }),
+        (reason: unknown) => void (results[index] = { status: 'rejected', reason }),
+      );
+    });
+    const reconnected = new Promise<void>((resolve) => (this.abandonBatch = resolve));
+    await Promise.race([Promise.allSettled(acks), reconnected]);
+    this.abandonBatch = undefined;
+    const abandoned = new Error('NATS reconnected before JetStream acknowledged the publish');
+    for (let index = 0; index < acks.length; index += 1) results[index] ??= { status: 'rejected', reason: abandoned };
     const firstFailure = results.findIndex((result) => result.status === 'rejected');
     if (firstFailure === -1) {
       const last = results[results.length - 1] as PromiseFulfilledResult<PubAck> | undefined;
@@ -253,6 +273,22 @@ export class OutboxRelay {
       );
     }
     return { position: START_OF_LOG, lastSequence };
+  }
+
+  /**
+   * A publish sent while NATS was away is flushed on the reconnect, often before the restarted
+   * server's JetStream answers, and then never acknowledged: waiting out its timeout
+   * (publishTimeoutMs, 5 s) kept every projection stale that long after NATS came back. So a
+   * reconnect fails the batch in flight at once, and the relay resumes from the stream: what
+   * did land is not published again, and the expected-last-id fence refuses a late arrival.
+   */
+  private async watchConnection(): Promise<void> {
+    const statuses = this.deps.nc.status();
+    this.statuses = statuses as { stop?: () => void };
+    for await (const status of statuses) {
+      if (!this.running) return;
+      if (status.type === 'reconnect') this.abandonBatch?.();
+    }
   }
 
   /** Sleeps until woken by a notification, stop(), or the timeout. */

@@ -97,11 +97,16 @@ export interface TestContextOptions {
     readonly creds: string;
     readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
   }>;
+  /**
+   * A PostgreSQL server of the test's own instead of the shared one (a test that crashes or
+   * restarts it): the URL of a login that may create schemas and roles.
+   */
+  readonly databaseUrl?: string;
 }
 
 export async function createTestContext(label: string, options: TestContextOptions = {}): Promise<TestContext> {
   const shared = testInfrastructure();
-  const databaseUrl = shared.databaseUrl;
+  const databaseUrl = options.databaseUrl ?? shared.databaseUrl;
   const id = `${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${randomBytes(4).toString('hex')}`;
   const schema = `kl_t_${id}`;
   const topology = busTopology(`kl_t_${id}`, `KL_T_${id.toUpperCase()}`, `KL_T_${id.toUpperCase()}_USAGE`);
