@@ -109,9 +109,11 @@ describe('consumers across a NATS restart', () => {
   it('resumes them within 2 s of JetStream coming back when NATS came back without it', async () => {
     // The clients reconnect to a server whose JetStream does not answer yet: the client library's
     // own recovery then waits 15-45 s before it asks again (the field report's 36-45 s).
-    const figures = await outage(2000, () => nats.restart({ jetStreamLateMs: 1500 }));
-    console.log(`after NATS came back without JetStream for 1.5 s, consumers resumed in ${JSON.stringify(figures)}`);
-    expect(figures.projectionMs).toBeLessThan(RESUME_BOUND_MS);
-    expect(figures.durableMs).toBeLessThan(RESUME_BOUND_MS);
+    const jetStreamLateMs = 1500;
+    const figures = await outage(2000, () => nats.restart({ jetStreamLateMs }));
+    console.log(`after NATS came back without JetStream for 1.5 s, consumers resumed in ${JSON.stringify(figures)} (from NATS coming back)`);
+    // Measured from NATS coming back; JetStream answers 1.5 s later, and the bound runs from then.
+    expect(figures.projectionMs).toBeLessThan(jetStreamLateMs + RESUME_BOUND_MS);
+    expect(figures.durableMs).toBeLessThan(jetStreamLateMs + RESUME_BOUND_MS);
   });
 });
