@@ -2,18 +2,29 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import type { DataSource } from 'typeorm';
 import type { AuditCheck, AuditCheckpoint, AuditKeyAt, AuditTrail, AuditTrailEntry } from '@keyledger/contracts';
-import { EventAuthenticator } from '@keyledger/event-auth';
-import { createDataSource } from '@keyledger/event-store';
-import { VersionedSecretConfigError, parseVersionedSecrets } from '@keyledger/key-secrets';
 import type { BundleProblem, BundleReport, LogProblem, LogReport, NoteVerifierKey } from '@keyledger/transparency-log';
-import { NoteError, NoteSigner, NotInLogError, exportAuditBundle, openNote, parseVerifierKey, verifyAuditBundle, verifyTransparencyLog } from '@keyledger/transparency-log';
 import type { WithClient } from './api-client.js';
 import { CliUsageError, findLocalPath, isSystemError } from './nats-credentials.js';
 import { collect } from './cli-options.js';
 import { detailTable, keyDetail, newTable, print } from './output.js';
 import { sinceOption } from './usage.command.js';
 import { reportFailure } from './cli-failure.js';
+
+/**
+ * The store, the log and their crypto, loaded on use: `audit` is the only command that needs
+ * them, and loading them at start cost every other command 0.2 s.
+ */
+async function auditLibraries() {
+  const [eventAuth, eventStore, keySecrets, log] = await Promise.all([
+    import('@keyledger/event-auth'),
+    import('@keyledger/event-store'),
+    import('@keyledger/key-secrets'),
+    import('@keyledger/transparency-log'),
+  ]);
+  return { ...eventAuth, ...eventStore, ...keySecrets, ...log };
+}
 
 /** Where `npm start` keeps a local installation's checkpoint signing key, its verifier key, and the event keys. */
 const LOCAL_SIGNING_KEY = join('.keyledger', 'audit-signing-key');
@@ -31,6 +42,7 @@ async function secret(variable: string, file: string | undefined, local: string,
 
 /** The log's verifier key: --key, else the public half of the signing key, else a local installation's. */
 async function logKey(key: string | undefined): Promise<NoteVerifierKey> {
+  const { NoteSigner, parseVerifierKey } = await auditLibraries();
   if (key !== undefined) return parseVerifierKey(key);
   const signing = process.env['KEYLEDGER_AUDIT_SIGNING_KEY'];
   if (signing) return parseVerifierKey(NoteSigner.fromPrivateKey(signing).verifierKey());
@@ -132,8 +144,9 @@ interface VerifyOptions {
   bundle?: string;
 }
 
-function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): ReturnType<typeof createDataSource> {
+async function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): Promise<DataSource> {
   if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
+  const { createDataSource } = await auditLibraries();
   return createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: name });
 }
 
@@ -156,6 +169,7 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .addOption(new Option('--event-keys-file <file>', `a file holding the event keys (default: KEYLEDGER_EVENT_KEYS, else ${LOCAL_EVENT_KEYS})`))
     .addOption(new Option('--bundle <file>', 'check an exported bundle instead, offline: no database, no event keys, only --key'))
     .action(async (command: VerifyOptions) => {
+      const { EventAuthenticator, NoteError, VersionedSecretConfigError, parseVersionedSecrets, verifyAuditBundle, verifyTransparencyLog } = await auditLibraries();
       try {
         const keys = [await logKey(command.key)];
         if (command.bundle !== undefined) {
@@ -171,7 +185,7 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
           process.exitCode = report.ok ? 0 : 1;
           return;
         }
-        const db = openDatabase(command, 'keyledger-audit-verify');
+        const db = await openDatabase(command, 'keyledger-audit-verify');
         const authenticator = new EventAuthenticator(parseVersionedSecrets(await secret('KEYLEDGER_EVENT_KEYS', command.eventKeysFile, LOCAL_EVENT_KEYS, '--event-keys-file'), 'event key'));
         await db.initialize();
         try {
@@ -195,12 +209,13 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .addOption(new Option('--database-url <url>', 'the Postgres holding the store').env('DATABASE_URL'))
     .addOption(new Option('--schema <schema>', 'the schema of the installation').env('DATABASE_SCHEMA').default('keyledger'))
     .action(async (command: { since: string; out: string; databaseUrl?: string; schema: string }) => {
+      const { NotInLogError, exportAuditBundle } = await auditLibraries();
       try {
         const instant = new Date(command.since);
         const isPosition = /^[1-9][0-9]{0,18}$/.test(command.since);
         if (!isPosition && Number.isNaN(instant.getTime())) throw new CliUsageError(`--since ${JSON.stringify(command.since)} is neither a position nor an ISO 8601 instant`);
         const since = isPosition ? { position: command.since } : { occurredAt: instant };
-        const db = openDatabase(command, 'keyledger-audit-export');
+        const db = await openDatabase(command, 'keyledger-audit-export');
         await db.initialize();
         try {
           const bundle = await exportAuditBundle(db, since);
@@ -220,6 +235,7 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .description('print the note verifier key checkpoints are signed with, from KEYLEDGER_AUDIT_SIGNING_KEY or a local installation (never from an argument)')
     .addOption(new Option('--signing-key-file <file>', `a file holding the signing key (default: KEYLEDGER_AUDIT_SIGNING_KEY, else ${LOCAL_SIGNING_KEY})`))
     .action(async (command: { signingKeyFile?: string }) => {
+      const { NoteError, NoteSigner } = await auditLibraries();
       try {
         const signer = NoteSigner.fromPrivateKey(await secret('KEYLEDGER_AUDIT_SIGNING_KEY', command.signingKeyFile, LOCAL_SIGNING_KEY, '--signing-key-file'));
         process.stdout.write(`${signer.verifierKey()}\n`);
@@ -232,7 +248,8 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
   group
     .command('generate-key <name>')
     .description('print a new checkpoint signing key named NAME (e.g. keyledger.example.com/audit) for KEYLEDGER_AUDIT_SIGNING_KEY; keep it secret')
-    .action((name: string) => {
+    .action(async (name: string) => {
+      const { NoteError, NoteSigner } = await auditLibraries();
       try {
         process.stdout.write(`${NoteSigner.generate(name).privateKey}\n`);
       } catch (error) {
@@ -250,7 +267,10 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
       withClient(async (client, options, command: { refresh: boolean; key?: string }) => {
         const checkpoint = await client.call<AuditCheckpoint>('audit.checkpoint', { refresh: command.refresh });
         // A checkpoint nobody checked is only a claim: with a key, a bad signature fails the command.
-        if (command.key !== undefined) openNote(checkpoint.note, [parseVerifierKey(command.key)]);
+        if (command.key !== undefined) {
+          const { openNote, parseVerifierKey } = await auditLibraries();
+          openNote(checkpoint.note, [parseVerifierKey(command.key)]);
+        }
         print(options.json, checkpoint, () => checkpoint.note.trimEnd());
       }),
     );
