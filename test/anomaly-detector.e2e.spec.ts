@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AnomalyDetectedData, EventEnvelope } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
@@ -72,10 +73,12 @@ describe('the anomaly detector, end to end', () => {
   });
 
   afterAll(async () => {
-    services?.stop();
-    detector?.child.kill('SIGTERM');
+    // Every process gone before the schema is dropped, which would otherwise wait on their sessions.
+    const children = [...(services?.all ?? []), ...(detector ? [detector] : [])].map((service) => service.child);
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
     await ctx.close();
-  });
+  }, 60_000);
 
   it('suspends a key whose rate spikes above its own steady baseline, by the tenant’s policy: the verifier answers DISABLED', async () => {
     const set = await runCli(ctx, ['incident-policy', 'set', '--tenant', 'acme', '--on-anomaly', 'suspend'], { adminKey: rootKey });

@@ -60,7 +60,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       module: AnomalyDetectorModule,
       providers: [
         { provide: DurableConsumers, useValue: consumers },
-        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db), watch, memory, detector } satisfies Detection },
+        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db, config.DATABASE_SCHEMA), watch, memory, detector } satisfies Detection },
       ],
     };
   }

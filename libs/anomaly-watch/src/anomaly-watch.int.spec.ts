@@ -112,11 +112,15 @@ describe('anomaly watch', () => {
   });
 
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {
-    const a = new DetectorLock(db, 'anomaly watch test');
-    const b = new DetectorLock(await ctx.connectAs('anomaly-detector'), 'anomaly watch test');
+    const a = new DetectorLock(db, ctx.schema);
+    const b = new DetectorLock(await ctx.connectAs('anomaly-detector'), ctx.schema);
+    // Another installation on the same server has a lock of its own.
+    const elsewhere = new DetectorLock(db, `${ctx.schema}_other`);
     expect(await a.tryTake()).toBe(true);
     expect(await a.stillHeld()).toBe(true);
     expect(await b.tryTake()).toBe(false);
+    expect(await elsewhere.tryTake()).toBe(true);
+    await elsewhere.release();
     await a.release();
     expect(await b.tryTake()).toBe(true);
     expect(await a.tryTake()).toBe(false);

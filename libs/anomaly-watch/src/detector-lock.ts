@@ -9,11 +9,19 @@ import type { DataSource, QueryRunner } from 'typeorm';
  */
 export class DetectorLock {
   private runner: QueryRunner | undefined;
+  private readonly name: string;
 
+  /**
+   * One lock per installation: advisory locks are cluster-wide, and installations (schemas)
+   * sharing a PostgreSQL server must not wait for each other's detector.
+   */
   constructor(
     private readonly db: DataSource,
-    private readonly name = 'keyledger anomaly detector',
-  ) {}
+    schema: string,
+    purpose = 'anomaly detector',
+  ) {
+    this.name = `keyledger:${schema}:${purpose}`;
+  }
 
   get held(): boolean {
     return this.runner !== undefined && !this.runner.isReleased;

@@ -183,8 +183,36 @@ export async function createTestContext(label: string, options: TestContextOptio
       await deleteEventStreams(jsm, topology);
       await nc.drain();
       await appDb.destroy();
-      await ownerDb.query(`drop schema ${schema} cascade`);
+      await dropSchema(ownerDb, schema);
       await ownerDb.destroy();
     },
   };
+}
+
+/**
+ * Drops a test's schema. A service the test stopped without waiting may still hold a transaction
+ * in it (shutting down, or stuck on the drop itself), and the drop would wait on it for good;
+ * worse, a transaction left open holds back every store reader on the server (they read below
+ * the oldest running transaction). So the drop waits a few seconds, then ends the sessions that
+ * hold locks in the schema, as the stopped process would have, and tries again.
+ */
+async function dropSchema(ownerDb: DataSource, schema: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await ownerDb.transaction(async (tx) => {
+        await tx.query(`set local lock_timeout = '5s'`);
+        await tx.query(`drop schema ${schema} cascade`);
+      });
+      return;
+    } catch (error) {
+      const lockTimeout = (error as { driverError?: { code?: string } }).driverError?.code === '55P03';
+      if (!lockTimeout || attempt >= 4) throw error;
+      await ownerDb.query(
+        `select pg_terminate_backend(held.pid) from (
+           select distinct l.pid from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = $1 and l.pid <> pg_backend_pid()) held`,
+        [schema],
+      );
+    }
+  }
 }
