@@ -76,6 +76,8 @@ describe('leak and anomaly reports', () => {
       incidentId: expect.any(String),
       pendingAction: 'rotate',
       handled: null,
+      // The owner registered no public key and no webhook: nobody would receive the new key.
+      newKeyDelivery: [],
     });
     const events = await ctx.store.readStream(streamIdOf('key', leaked.keyId));
     expect(events.map((event) => event.type)).toEqual(['KeyIssued', 'KeyLeakReported']);
