@@ -74,6 +74,22 @@ describe('quiet grace (rotator ← auditor)', () => {
   }
 
   const issue = (owner = 'svc') => keys.issue({ tenant: 'acme', owner, environment: 'live', scopes: [], ipAllowlist: [], metadata: {}, rateLimits: [] }, admin);
+  /** An hour on, a key rotated with a day's grace and the quiet period, then used 10 minutes after, the use stored. */
+  const rotatedThenUsed = async (owner = 'svc') => {
+    now += HOUR;
+    const old = await issue(owner);
+    await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
+    const rotatedAt = now;
+    const usedAt = rotatedAt + 10 * MINUTE;
+    buffer.add(used(old.keyId, usedAt));
+    await buffer.flush();
+    await eventually(
+      'the use stored',
+      () => lastUse(old.keyId),
+      (at) => at === usedAt,
+    );
+    return { old, rotatedAt, usedAt };
+  };
   const used = (keyId: string, at: number, ip = '10.1.2.3'): KeyUsed => ({
     keyId,
     tenant: 'acme',
@@ -157,18 +173,7 @@ describe('quiet grace (rotator ← auditor)', () => {
   });
 
   it('keeps the grace of an old key used after its rotation until it was quiet for the quiet period since its last use', async () => {
-    now += HOUR;
-    const old = await issue();
-    await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
-    const rotatedAt = now;
-    const usedAt = rotatedAt + 10 * MINUTE;
-    buffer.add(used(old.keyId, usedAt));
-    await buffer.flush();
-    await eventually(
-      'the use stored',
-      () => lastUse(old.keyId),
-      (at) => at === usedAt,
-    );
+    const { old, rotatedAt, usedAt } = await rotatedThenUsed();
 
     const { quiet, sync } = replica();
     await sync();
@@ -305,18 +310,7 @@ describe('quiet grace (rotator ← auditor)', () => {
     });
 
     it('refuses a forged “never used” that answers the rotator first, ends no grace on it, and ends the grace on the auditor’s sealed answer', async () => {
-      now += HOUR;
-      const old = await issue('in-use');
-      await rotations.rotate({ keyId: old.keyId, emergency: false, waitForVerifiers: false, graceMs: 24 * HOUR, quietPeriodMs: QUIET }, admin);
-      const rotatedAt = now;
-      const usedAt = rotatedAt + 10 * MINUTE;
-      buffer.add(used(old.keyId, usedAt));
-      await buffer.flush();
-      await eventually(
-        'the use stored',
-        () => lastUse(old.keyId),
-        (at) => at === usedAt,
-      );
+      const { old, rotatedAt, usedAt } = await rotatedThenUsed('in-use');
       const { quiet, sync, usage } = replica();
       await sync();
       // Quiet since the rotation, not since the use: only a lie about the use ends the grace now.
