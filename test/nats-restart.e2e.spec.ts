@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { KeyledgerV1 } from '@keyledger/contracts';
 import { relayHeartbeatSubject } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
+import { RELAY_HEARTBEAT_MS } from '@keyledger/outbox-relay';
 import type { AuthenticatedNats, GrpcApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, grpcClient, startAuthenticatedNats, startServices } from '@keyledger/testing';
 
@@ -117,7 +118,9 @@ describe('a NATS restart under running services', () => {
     const stale = await eventually('the verifier fails closed', () => authorize(verifierPort, kept.key), (answer) => answer.code === 'UNAVAILABLE', 8000).catch(
       () => undefined,
     );
-    const staleAfterMs = stale && stale.at - haltedAt;
+    // When it first refused, from the prober (every 20 ms) rather than this loop, which begins only once the revocation returned.
+    const firstRefusal = answers.find((answer) => answer.at >= haltedAt && answer.code === 'UNAVAILABLE') ?? stale;
+    const staleAfterMs = firstRefusal && firstRefusal.at - haltedAt;
     const verifierReady = await health(verifierPort, 'ready');
     const verifierLive = await health(verifierPort, 'live');
     const issuerReady = await health(issuerPort, 'ready');
@@ -154,7 +157,8 @@ describe('a NATS restart under running services', () => {
 
     expect(revokeReply).toBe('ok');
     // Stale: refused, not ready, still alive; the issuer refuses admin calls too.
-    expect(staleAfterMs).toBeLessThan(MAX_STALENESS_MS + 1500);
+    // The last heartbeat came up to RELAY_HEARTBEAT_MS before the halt; the rest is scheduling on a loaded machine.
+    expect(staleAfterMs).toBeLessThan(MAX_STALENESS_MS + RELAY_HEARTBEAT_MS + 1000);
     expect(verifierReady.status).toBe(503);
     expect(verifierLive.status).toBe(200);
     expect(issuerReady.status).toBe(503);
