@@ -53,8 +53,13 @@ describe('npm start', () => {
     };
   }
 
+  /**
+   * Until the auditor has stored the usage. A batch the verifier published as the auditor was
+   * stopping can be handed to the auditor's last pull request, which JetStream keeps after the
+   * auditor left: it comes back only after the usage consumer's ack wait (30 s), late but not lost.
+   */
   async function eventuallyRecorded(expectedCost: number): Promise<{ cost: number; remaining: number }> {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 45_000;
     for (;;) {
       const now = await recorded();
       if ((now.cost === expectedCost && now.remaining === CREDITS - expectedCost) || Date.now() > deadline) return now;

@@ -56,12 +56,12 @@ describe('DurableConsumer in batch mode', () => {
   let store: RecordingStore;
   let consumer: DurableConsumer<Item> | undefined;
 
-  const start = async (mode: Partial<BatchMode<Item>> = {}): Promise<DurableConsumer<Item>> => {
+  const start = async (mode: Partial<BatchMode<Item>> = {}, ackWaitMs = 5000): Promise<DurableConsumer<Item>> => {
     consumer = new DurableConsumer<Item>(
       { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger },
       { name: 'batching', stream: ctx.topology.usageStream, filterSubject: ctx.topology.usageSubjects },
       { kind: 'batch', handler: store, maxMessages: 8, maxWaitMs: 0, ...mode },
-      { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs: 5000 },
+      { redelivery: { maxDeliveries: 3, backoffMs: [50, 100] }, ackWaitMs },
     );
     await consumer.start();
     return consumer;
@@ -103,6 +103,18 @@ describe('DurableConsumer in batch mode', () => {
     for (let n = 0; n < 7; n += 1) await publish({ id: `w${n}`, n }, `w${n}`);
     await eventually('all stored', rows, (r) => r.length === 7);
     expect(store.calls).toEqual([5, 2]);
+  });
+
+  it('stores the messages of a batch still filling when it stops, rather than leaving them to the ack wait', async () => {
+    // A batch that waits longer than the test for more messages: stopped while it waits.
+    const first = await start({ maxMessages: 5, maxWaitMs: 60_000 }, 30_000);
+    for (let n = 0; n < 3; n += 1) await publish({ id: `s${n}`, n }, `s${n}`);
+    await eventually('delivered, not acknowledged', () => first.backlog(), (backlog) => backlog.ackPending === 3);
+    expect(await rows()).toEqual([]);
+    await first.stop();
+    expect((await rows()).map((row) => row.id)).toEqual(['s0', 's1', 's2']);
+    await settled(first);
+    expect(store.calls).toEqual([3]);
   });
 
   it('dead-letters a message that does not decode at once, and stores the rest of its batch', async () => {

@@ -122,12 +122,19 @@ export class DurableConsumer<T> {
     if (mode.kind === 'batch') this.loop = this.runBatches(mode);
   }
 
-  /** Stops pulling and finishes the handling in progress; what is unacked is redelivered later. */
+  /**
+   * Stops pulling and finishes the handling in progress, including the messages delivered to a
+   * batch still filling: left unacked, JetStream would hold them back for the whole ack wait,
+   * longer than a restart takes (and a nak may send them back to this consumer's own pull
+   * request, which the server keeps until it expires).
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.keeper?.stop();
     await this.loop;
+    const { mode } = this;
+    if (mode.kind === 'batch') while (this.queue.length > 0) await this.handleBatch(mode.handler, this.queue.splice(0, mode.maxMessages));
   }
 
   /** Pulls from the durable: each message handled in turn (single mode), or queued for the batch loop. */
