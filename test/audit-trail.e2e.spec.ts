@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditCheck, AuditKeyAt, AuditTrail, KeyView } from '@keyledger/contracts';
+import type { AuditCheck, AuditKeyAt, AuditSearchPage, AuditTrail, KeyView } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, runCli, startServices } from '@keyledger/testing';
@@ -97,5 +97,24 @@ describe('audit trail', () => {
       expect([operation, (await api.call(operation, body, globexAdmin.key)).error?.code]).toEqual([operation, 'KEY_NOT_FOUND']);
     expect((await api.call('audit.trail', { keyId: key.keyId }, null)).error?.code).toBe('UNAUTHENTICATED');
     expect((await api.call('audit.check', { keyId: key.keyId, at: 'yesterday' })).error?.code).toBe('INVALID_ARGUMENT');
+
+    // The search across keys: what the acme admin did to billing's keys, a page of two at a time.
+    const search = (args: string[], adminKey = acmeAdmin.key) => runCli(ctx, ['audit', 'search', ...args], { adminKey });
+    const found = await eventually(
+      'the trail holds the revocation',
+      async () => JSON.parse((await search(['--owner', 'billing', '--actor', acme, '--limit', '2', '--all', '--json'])).stdout) as AuditSearchPage,
+      (page) => page.events.some((event) => event.type === 'KeyRevoked'),
+      30_000,
+    );
+    expect(found.events.filter((event) => event.streamId === `key-${key.keyId}`).map((event) => event.type)).toEqual(['KeyUpdated', 'KeySuspended', 'KeyRotated', 'KeyRevoked']);
+    expect(found.events.every((event) => event.tenant === 'acme' && event.actor === acme)).toBe(true);
+    const page = await search(['--type', 'KeyRevoked', '--limit', '1']);
+    expect(page.stdout).toContain('KeyRevoked');
+    expect(page.stdout).toMatch(/more follow: --cursor \d+:\d+|1 event\(s\)/);
+    // The globex admin sees none of acme's events, and may not ask for them.
+    const globexView = JSON.parse((await search(['--json'], globexAdmin.key)).stdout) as AuditSearchPage;
+    expect(globexView.events.filter((event) => event.tenant !== 'globex')).toEqual([]);
+    expect(await search(['--tenant', 'acme'], globexAdmin.key)).toMatchObject({ code: 4, stdout: '' });
+    expect((await search(['--type', 'KeyExploded'])).stderr).toContain('not an event type Keyledger records');
   });
 });

@@ -11,6 +11,7 @@ import { collect } from './cli-options.js';
 import { detailTable, keyDetail, newTable, print } from './output.js';
 import { sinceOption } from './usage.command.js';
 import { reportFailure } from './cli-failure.js';
+import { registerAuditSearch } from './audit-search.command.js';
 
 /**
  * The store, the log and their crypto, loaded on use: `audit` is the only command that needs
@@ -153,7 +154,7 @@ async function openDatabase(command: { databaseUrl?: string; schema: string }, n
 /**
  * `keyledger audit …`: the transparency log. `verify` checks the whole store offline from the
  * services, straight from Postgres; `checkpoint` asks the auditor; `public-key` prints the
- * verifier key anyone checks checkpoints with; `trail`, `at` and `check` ask the auditor about a key's past.
+ * verifier key anyone checks checkpoints with; `trail`, `at` and `check` ask the auditor about a key's past, `search` about every stream's.
  */
 export function registerAuditCommand(program: Command, json: () => boolean, withClient: WithClient): void {
   const group = program.command('audit').description("a key's history (trail, state and verdict at an instant) and the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification");
@@ -274,6 +275,8 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
         print(options.json, checkpoint, () => checkpoint.note.trimEnd());
       }),
     );
+
+  registerAuditSearch(group, withClient);
 
   group
     .command('trail <keyId>')

@@ -6,7 +6,7 @@ import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
-import { KeyHistory } from '@keyledger/key-history';
+import { AuditSearch, KeyHistory } from '@keyledger/key-history';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -116,6 +116,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: AuditLog, useValue: auditLog },
         // A key's trail and past states, read from its stream (MACs checked) rather than the trail table.
         { provide: KeyHistory, useValue: new KeyHistory(infrastructure.store) },
+        { provide: AuditSearch, useValue: new AuditSearch(infrastructure.db, infrastructure.store) },
         {
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,

@@ -7,16 +7,17 @@ function traceIdOf(traceparent: string | undefined): string | null {
   return traceparent?.split('-')[1] ?? null;
 }
 
-function tenantOf(data: unknown): string | undefined {
-  const tenant = (data as { tenant?: unknown } | null)?.tenant;
-  return typeof tenant === 'string' ? tenant : undefined;
+/** A string field of an event's data (`tenant`, `owner`), if it has one. */
+function fieldOf(data: unknown, field: 'tenant' | 'owner'): string | undefined {
+  const value = (data as Record<string, unknown> | null)?.[field];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**
  * Records every event of the store in the audit trail, once (the consumer runtime's inbox
  * makes redeliveries harmless; the primary key on the event id is the second guard). An
- * event that does not name its tenant (KeySuspended, KeyRevoked, …) takes the tenant of its
- * stream's first event, read from the store itself: a redelivery that reorders events (a
+ * event that does not name its tenant or owner (KeySuspended, KeyRevoked, …) takes those of
+ * its stream's first event, read from the store itself: a redelivery that reorders events (a
  * failed KeyIssued retried after the KeyRevoked behind it) changes nothing.
  */
 export class AuditTrailProjection implements Projection {
@@ -24,9 +25,10 @@ export class AuditTrailProjection implements Projection {
 
   async apply(event: EventEnvelope, tx: ProjectionTransaction): Promise<void> {
     await tx.query(
-      `insert into audit_trail (event_id, transaction_id, position, stream_id, stream_version, type, tenant, actor, correlation_id, causation_id, trace_id, occurred_at)
+      `insert into audit_trail (event_id, transaction_id, position, stream_id, stream_version, type, tenant, owner, actor, correlation_id, causation_id, trace_id, occurred_at)
        values ($1, $2::xid8, $3, $4, $5, $6,
                coalesce($7, (select data->>'tenant' from events where stream_id = $4 and stream_version = 1)),
+               coalesce($13, (select data->>'owner' from events where stream_id = $4 and stream_version = 1)),
                $8, $9, $10, $11, $12)
        on conflict (event_id) do nothing`,
       [
@@ -36,12 +38,13 @@ export class AuditTrailProjection implements Projection {
         event.streamId,
         event.streamVersion,
         event.type,
-        tenantOf(event.data) ?? null,
+        fieldOf(event.data, 'tenant') ?? null,
         event.metadata.actor,
         event.metadata.correlationId,
         event.metadata.causationId,
         traceIdOf(event.metadata.traceparent),
         event.occurredAt,
+        fieldOf(event.data, 'owner') ?? null,
       ],
     );
   }

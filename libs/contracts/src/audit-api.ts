@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { eventIdSchema } from './event-envelope.js';
-import { keyEnvironmentSchema, keyIdSchema } from './key-events.js';
+import { EVENT_TYPES } from './event-types.js';
+import { keyEnvironmentSchema, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
 import type { KeyView, VerifyCode } from './key-api.js';
 
 /**
@@ -81,6 +82,45 @@ export const auditCheckRequestSchema = z
     env: keyEnvironmentSchema.optional(),
   })
   .strict();
+
+/** Where a page of search results ends: `<transaction id>:<position>` of its last event. */
+const searchCursorSchema = z.string().regex(/^\d{1,20}:\d{1,20}$/, 'a cursor is the nextCursor of the page before');
+
+/**
+ * The trail of every stream, filtered, in store order, a page at a time. `tenant` is required
+ * of every admin but root's; without it root searches every tenant.
+ */
+export const auditSearchRequestSchema = z
+  .object({
+    tenant: tenantIdSchema.optional(),
+    owner: ownerSchema.optional(),
+    actor: z.string().min(1).max(200).optional(),
+    type: z
+      .array(z.string().refine((type) => EVENT_TYPES.has(type), { message: 'not an event type Keyledger records' }))
+      .min(1)
+      .max(20)
+      .optional(),
+    since: instant.optional(),
+    until: instant.optional(),
+    cursor: searchCursorSchema.optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+export type AuditSearchRequest = z.input<typeof auditSearchRequestSchema>;
+
+/** One event found: its trail entry, the stream it belongs to, and the tenant and owner of that stream. */
+export interface AuditSearchEntry extends AuditTrailEntry {
+  readonly streamId: string;
+  readonly tenant: string | null;
+  readonly owner: string | null;
+}
+
+export interface AuditSearchPage {
+  readonly events: readonly AuditSearchEntry[];
+  /** Present when more events may follow: pass it as `cursor`. */
+  readonly nextCursor?: string;
+}
 
 export type AuditTrailRequest = z.infer<typeof auditTrailRequestSchema>;
 export type AuditAtRequest = z.infer<typeof auditAtRequestSchema>;

@@ -182,6 +182,30 @@ export class PostgresEventStore {
     return events;
   }
 
+  /**
+   * The events with these ids (in no particular order; an id the store does not hold is left
+   * out). Throws EventIntegrityError when a row fails its check, as readStream does.
+   */
+  async readEvents(eventIds: readonly string[]): Promise<EventEnvelope[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await this.dataSource.query<EventRow[]>(`select ${SELECT_EVENT} from events where event_id = any($1::uuid[])`, [eventIds]);
+    return this.checked(rows);
+  }
+
+  /** The first event of each of these streams (the one that names its tenant and owner); a stream with none is left out. */
+  async readFirstEvents(streamIds: readonly string[]): Promise<EventEnvelope[]> {
+    if (streamIds.length === 0) return [];
+    const rows = await this.dataSource.query<EventRow[]>(`select ${SELECT_EVENT} from events where stream_id = any($1::text[]) and stream_version = 1`, [streamIds]);
+    return this.checked(rows);
+  }
+
+  private checked(rows: readonly EventRow[]): EventEnvelope[] {
+    const { events, rejected } = this.check(rows);
+    const first = rejected[0];
+    if (first) throw new EventIntegrityError(first.streamId ?? 'unknown', first.streamVersion, first.position, `${first.reason}: ${first.detail}`);
+    return events;
+  }
+
   /** The stream's current version; NO_STREAM when it has no events. */
   async streamVersion(streamId: string): Promise<number> {
     const [row] = await this.dataSource.query<

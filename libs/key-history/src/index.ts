@@ -1,1 +1,2 @@
 export * from './key-history.js';
+export * from './audit-search.js';

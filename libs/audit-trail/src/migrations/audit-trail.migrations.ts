@@ -40,5 +40,23 @@ export function auditTrailMigrations(appRole: string): (new () => MigrationInter
     }
   }
 
-  return [CreateAuditTrail1764000007000];
+  /** The owner of each row's stream, for searches by owner; rows already there take it from their stream's first event. */
+  class AddAuditTrailOwner1764000007100 implements MigrationInterface {
+    readonly name = 'AddAuditTrailOwner1764000007100';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table audit_trail add column owner text`);
+      await queryRunner.query(`
+        update audit_trail t set owner = e.data->>'owner'
+          from events e where e.stream_id = t.stream_id and e.stream_version = 1 and e.data->>'owner' is not null`);
+      await queryRunner.query(`create index audit_trail_owner on audit_trail (tenant, owner, transaction_id, position)`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop index audit_trail_owner`);
+      await queryRunner.query(`alter table audit_trail drop column owner`);
+    }
+  }
+
+  return [CreateAuditTrail1764000007000, AddAuditTrailOwner1764000007100];
 }
