@@ -95,6 +95,21 @@ describe('audit log', () => {
     expect({ code: clean.code, stderr: clean.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [], latestCheckpoint: { matches: true } });
 
+    // The audit trail and the key index rebuilt from the store agree with the live ones (the trail may run behind, which is no difference).
+    const replayEnv = { ...verifyEnv, KEYLEDGER_HASH_PEPPERS: ctx.serviceEnv['KEYLEDGER_HASH_PEPPERS']! };
+    for (const projection of ['audit-trail', 'key-index']) {
+      const replay = await runCli(ctx, ['--json', 'replay', projection], { env: replayEnv });
+      expect({ projection, code: replay.code, stderr: replay.stderr }).toEqual({ projection, code: 0, stderr: '' });
+      expect(JSON.parse(replay.stdout)).toMatchObject({ projection, refused: 0, differenceCount: 0 });
+    }
+    // An auditor's trail row rewritten in the database is named by the replay.
+    await eventually('the revocation in the trail', () => ctx.ownerDb.query<unknown[]>(`select 1 from audit_trail where event_id = $1`, [revoked.eventId]), (rows) => rows.length === 1);
+    await ctx.ownerDb.query(`update audit_trail set actor = 'admin-key:key_mallory' where event_id = $1`, [revoked.eventId]);
+    const trailEdited = await runCli(ctx, ['replay', 'audit-trail'], { env: replayEnv });
+    expect(trailEdited.code).toBe(1);
+    expect(trailEdited.stdout).toContain('1 difference(s)');
+    expect(trailEdited.stdout).toContain(revoked.eventId);
+
     // An offline bundle from the first event on: checked with the public key alone, and refused once edited.
     const dir = mkdtempSync(join(tmpdir(), 'keyledger-bundle-'));
     try {

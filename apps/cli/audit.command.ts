@@ -30,10 +30,10 @@ async function auditLibraries() {
 /** Where `npm start` keeps a local installation's checkpoint signing key, its verifier key, and the event keys. */
 const LOCAL_SIGNING_KEY = join('.keyledger', 'audit-signing-key');
 const LOCAL_PUBLIC_KEY = join('.keyledger', 'audit-public-key');
-const LOCAL_EVENT_KEYS = join('.keyledger', 'event-keys');
+export const LOCAL_EVENT_KEYS = join('.keyledger', 'event-keys');
 
 /** A secret from its variable, else from a file (given, or the local installation's): never from an argument, which the process list shows. */
-async function secret(variable: string, file: string | undefined, local: string, what: string): Promise<string> {
+export async function secret(variable: string, file: string | undefined, local: string, what: string): Promise<string> {
   const env = process.env[variable];
   if (file === undefined && env) return env;
   const path = file ?? findLocalPath(local);
@@ -145,7 +145,7 @@ interface VerifyOptions {
   bundle?: string;
 }
 
-async function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): Promise<DataSource> {
+export async function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): Promise<DataSource> {
   if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
   const { createDataSource } = await auditLibraries();
   return createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: name });

@@ -34,6 +34,7 @@ import { registerClientsCommand } from './clients.command.js';
 import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
 import { registerAuditCommand } from './audit.command.js';
+import { registerReplayCommand } from './replay.command.js';
 import { CliUsageError, cliConnection, defaultNatsUrl } from './nats-credentials.js';
 import { confirmedAtTerminal } from './confirm.js';
 import { EXIT_CODES, NatsUnreachableError, reportFailure } from './cli-failure.js';
@@ -318,6 +319,7 @@ registerClientsCommand(program);
 registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
 registerAuditCommand(program, () => program.opts<GlobalOptions>().json, withClient);
+registerReplayCommand(program, () => program.opts<GlobalOptions>().json);
 
 try {
   await program.parseAsync();
