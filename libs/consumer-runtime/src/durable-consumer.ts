@@ -196,7 +196,7 @@ export class DurableConsumer<T> {
   private async process(handler: MessageHandler<T>, message: JsMsg): Promise<{ outcome: DeliveryOutcome; occurredAt: string | undefined }> {
     let item: T | undefined;
     try {
-      item = handler.decode(message.data, message.subject);
+      item = handler.decode(message.data, message.subject, message.headers);
     } catch (error) {
       return { outcome: await deadLetter(this.deadLetterTarget(), message, error), occurredAt: undefined };
     }
@@ -251,7 +251,7 @@ export class DurableConsumer<T> {
     for (const message of messages) {
       let item: T | undefined;
       try {
-        item = handler.decode(message.data, message.subject);
+        item = handler.decode(message.data, message.subject, message.headers);
       } catch (error) {
         const outcome = await deadLetter(this.deadLetterTarget(), message, error);
         this.report(message, outcome, undefined);

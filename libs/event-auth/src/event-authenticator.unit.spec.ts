@@ -119,8 +119,8 @@ describe('EventAuthenticator', () => {
   });
 
   describe('usage batch seals', () => {
-    const batchId = 'ub_01JF0000000000000000000000';
-    const payload = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01JF0000000000000000000000","groups":[]}');
+    const batchId = 'ub_01jf0000000000000000000000';
+    const payload = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01jf0000000000000000000000","groups":[]}');
     const macUnder = (label: string, id = batchId, body = payload): string =>
       createHmac('sha256', Buffer.from(hkdfSync('sha256', Buffer.alloc(32, 2), Buffer.alloc(0), label, 32)))
         .update(`${canonicalize({ v: 2, batchId: id })!}\n`)
@@ -138,10 +138,10 @@ describe('EventAuthenticator', () => {
       const tampered = Uint8Array.from(payload);
       tampered[tampered.length - 3] = 0x5d;
       expect(current.checkUsageBatch(batchId, tampered, seal)).toBe('bad-mac');
-      expect(current.checkUsageBatch('ub_01JF0000000000000000000001', payload, seal)).toBe('bad-mac');
+      expect(current.checkUsageBatch('ub_01jf0000000000000000000001', payload, seal)).toBe('bad-mac');
       expect(current.checkUsageBatch('', payload, seal)).toBe('bad-mac');
-      const other = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01JF0000000000000000000001","groups":[]}');
-      expect(current.checkUsageBatch('ub_01JF0000000000000000000001', other, seal)).toBe('bad-mac');
+      const other = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01jf0000000000000000000001","groups":[]}');
+      expect(current.checkUsageBatch('ub_01jf0000000000000000000001', other, seal)).toBe('bad-mac');
     });
 
     it('cannot be moved between the batch id and the body', () => {
@@ -151,7 +151,13 @@ describe('EventAuthenticator', () => {
     });
 
     it('is made under its own subkey: a MAC of the same bytes under any other purpose does not verify', () => {
-      for (const label of ['keyledger stored event v1', 'keyledger published event v1', 'keyledger verifier announcement v1', 'keyledger usage answer v1', 'keyledger relay heartbeat v1'])
+      for (const label of [
+        'keyledger stored event v1',
+        'keyledger published event v1',
+        'keyledger verifier announcement v1',
+        'keyledger usage answer v1',
+        'keyledger relay heartbeat v1',
+      ])
         expect({ label, verdict: current.checkUsageBatch(batchId, payload, { v: 2, mac: macUnder(label) }) }).toEqual({ label, verdict: 'bad-mac' });
     });
 
