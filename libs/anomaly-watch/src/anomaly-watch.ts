@@ -52,8 +52,9 @@ export interface AnomalyWatchDependencies {
 
 /**
  * The usage stream through the detectors, as the batch mode of the consumer runtime takes it.
- * Only batches whose seal verifies are read (`UsageBatchReader`). Per batch of messages: batches learned before are skipped; the records (and tallies) of the
- * others are observed in order; each finding is recorded (a key's on its stream, a source's in
+ * Only batches whose seal verifies are read (`UsageBatchReader`). Per batch of messages:
+ * batches learned before are skipped; the records (and tallies) of the others are observed in
+ * order; each finding is recorded (a key's on its stream, a source's in
  * `anomaly_source_findings`); then the changed baselines and the batch ids are saved together,
  * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
  * changed are read back from Postgres before the next batch, so a redelivery is learned from
