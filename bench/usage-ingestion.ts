@@ -10,7 +10,7 @@ import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
-import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups } from '@keyledger/usage-recorder';
+import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups, sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { describeMachine, now } from './bench-support.js';
 
@@ -120,8 +120,15 @@ try {
   console.log(`direct           ${Math.round(RECORDS / directSeconds).toLocaleString('en')} records/s (${RECORDS} in ${directSeconds.toFixed(1)} s)`);
 
   const before = await storedRecords();
-  for (const { batch, payload } of batches(RECORDS, day(2))) await ctx.js.publish(ctx.topology.usageSubject, payload, { msgID: batch.batchId });
-  const consumer = new UsageConsumer({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger }, DEFAULT_USAGE_CONSUMER_SETTINGS);
+  for (const { batch, payload } of batches(RECORDS, day(2))) {
+    // Sealed as a verifier seals it: the consumer checks every seal, and that is part of what is measured.
+    const sealed = sealUsageBatchMessage(ctx.auth.authenticator, { batchId: batch.batchId, payload });
+    await ctx.js.publish(ctx.topology.usageSubject, sealed.payload, { msgID: batch.batchId, headers: sealed.headers });
+  }
+  const consumer = new UsageConsumer(
+    { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
+    DEFAULT_USAGE_CONSUMER_SETTINGS,
+  );
   started = now();
   await consumer.start();
   await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
-import { usageBatchRecordCount, usageBatchV2Schema } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, parseUsageSeal, usageBatchRecordCount, usageBatchV2Schema } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, readStreamMessages, runCli, startServices, waitForExit } from '@keyledger/testing';
@@ -132,7 +132,14 @@ describe('usage', () => {
 
     // On the stream: version 2 batches, holding every verification, each record like another of its batch in the same group.
     const { state } = await ctx.jsm.streams.info(ctx.topology.usageStream);
-    const batches = (await readStreamMessages(ctx.js, ctx.topology.usageStream, state.messages)).map((message) => usageBatchV2Schema.parse(message.json()));
+    const messages = await readStreamMessages(ctx.js, ctx.topology.usageStream, state.messages);
+    // Each sealed by the verifier under the installation's event key, over its batch id and body.
+    const seals = messages.map((message) => {
+      const seal = parseUsageSeal(message.headers?.get(MESSAGE_HEADERS.usageSeal) ?? '');
+      return seal && ctx.auth.authenticator.checkUsageBatch(message.headers?.get(MESSAGE_HEADERS.msgId) ?? '', message.data, seal);
+    });
+    expect(new Set(seals)).toEqual(new Set(['ok']));
+    const batches = messages.map((message) => usageBatchV2Schema.parse(message.json()));
     const tallied = batches.flatMap((batch) => batch.tallies ?? []).reduce((sum, tally) => sum + tally.calls, 0);
     expect(batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0) + tallied).toBe(made.all);
     for (const batch of batches) {

@@ -50,6 +50,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       detector,
       memory,
       logger,
+      auth: infrastructure.auth,
       recordKeyAnomaly: async (anomaly, eventId) => {
         await recordAnomaly(store, anomaly, { actor: ACTOR, correlationId: eventId, causationId: eventId }, { eventId });
       },

@@ -83,7 +83,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const ledger = new UsageLedger(infrastructure.db);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(
-      new UsageConsumer({ ...consumers.dependencies, ledger }, { ...consumers.settings, name: DURABLE_CONSUMER_NAMES.auditorUsage, batchesPerIngest: config.USAGE_INGEST_BATCHES }),
+      new UsageConsumer(
+        { ...consumers.dependencies, ledger, auth: infrastructure.auth },
+        { ...consumers.settings, name: DURABLE_CONSUMER_NAMES.auditorUsage, batchesPerIngest: config.USAGE_INGEST_BATCHES },
+      ),
     );
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);

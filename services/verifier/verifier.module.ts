@@ -79,6 +79,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         ? usageRecording({
             js: infrastructure.js,
             topology: infrastructure.topology,
+            authenticator: infrastructure.auth.authenticator,
             peppers,
             instance,
             metrics,

@@ -28,4 +28,13 @@ describe('event decoding', () => {
     const decoders = files.filter((file) => /\bdecodeEventMessage\b/.test(readFileSync(path.join(root, file), 'utf8')));
     expect(decoders).toEqual([]);
   });
+
+  // The same for usage batches: the auditor and the anomaly detector believe what they read, so
+  // only the reader that checks a batch's seal first turns a message into a batch. Tests and
+  // benchmarks may build batches from objects; the code that runs may not parse them elsewhere.
+  it('parses usage batches in one place only: the usage batch reader', () => {
+    const running = files.filter((file) => !/\.spec\.ts$/.test(file) && !file.startsWith('bench/') && !file.startsWith('test/'));
+    const parsing = running.filter((file) => /\busageBatch(V[12])?Schema\.(safe)?[pP]arse/.test(readFileSync(path.join(root, file), 'utf8')));
+    expect(parsing).toEqual(['libs/usage-ledger/src/usage-batch-reader.ts']);
+  });
 });

@@ -6,6 +6,7 @@ import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { AnomalyMemory } from './anomaly-memory.js';
 import { AnomalyConsumer, AnomalyWatch } from './anomaly-watch.js';
 import { DetectorLock } from './detector-lock.js';
@@ -39,6 +40,7 @@ describe('anomaly watch', () => {
       detector,
       memory: new AnomalyMemory(db),
       logger: ctx.logger,
+      auth: ctx.auth,
       recordKeyAnomaly: async (anomaly: AnomalyDetectedData, eventId: string) => {
         const streamId = `key-${anomaly.keyId}`;
         await store.append(streamId, await store.streamVersion(streamId), [
@@ -74,8 +76,12 @@ describe('anomaly watch', () => {
     createdAt: Date.now(),
     records,
   });
+  let published = 0;
+  /** Publishes a batch sealed as a verifier seals it, each time under a new message id, so a batch sent again reaches the watch as a redelivery would. */
   const publish = async (message: UsageBatchV1): Promise<void> => {
-    await ctx.js.publish(usageSubject(ctx.topology.subjectPrefix), JSON.stringify(message));
+    const msgID = `${message.batchId}-${(published += 1)}`;
+    const sealed = sealUsageBatchMessage(ctx.auth.authenticator, { batchId: msgID, payload: JSON.stringify(message) });
+    await ctx.js.publish(usageSubject(ctx.topology.subjectPrefix), sealed.payload, { msgID, headers: sealed.headers });
   };
   const anomalies = async () => (await ctx.store.readStream(`key-${keyId}`)).filter((event) => event.type === 'AnomalyDetected');
 

@@ -1,12 +1,14 @@
+import type { MsgHdrs } from '@nats-io/transport-node';
 import type { AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, forEachUsageRecord } from '@keyledger/contracts';
 import type { AnomalyDetector, AnomalyFinding } from '@keyledger/anomaly-detection';
 import { ANOMALY_KIND_OF } from '@keyledger/anomaly-detection';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
 import { DurableConsumer } from '@keyledger/consumer-runtime';
+import type { EventAuthentication } from '@keyledger/event-auth';
 import { nameBasedEventId } from '@keyledger/ids';
 import type { Logger } from '@keyledger/observability';
-import { decodeUsageBatch } from '@keyledger/usage-ledger';
+import { UsageBatchReader } from '@keyledger/usage-ledger';
 import type { AnomalyMemory } from './anomaly-memory.js';
 
 /**
@@ -41,6 +43,8 @@ export interface AnomalyWatchDependencies {
   readonly memory: AnomalyMemory;
   readonly recordKeyAnomaly: KeyAnomalyRecorder;
   readonly logger: Logger;
+  /** Checks each batch's seal before anything of it is learned; refusals go to its sink. */
+  readonly auth: EventAuthentication;
   readonly clock?: () => Date;
   /** Told about each finding once recorded. */
   readonly onFinding?: (finding: AnomalyFinding) => void;
@@ -48,8 +52,9 @@ export interface AnomalyWatchDependencies {
 
 /**
  * The usage stream through the detectors, as the batch mode of the consumer runtime takes it.
- * Per batch of messages: batches learned before are skipped; the records (and tallies) of the
- * others are observed in order; each finding is recorded (a key's on its stream, a source's in
+ * Only batches whose seal verifies are read (`UsageBatchReader`). Per batch of messages:
+ * batches learned before are skipped; the records (and tallies) of the others are observed in
+ * order; each finding is recorded (a key's on its stream, a source's in
  * `anomaly_source_findings`); then the changed baselines and the batch ids are saved together,
  * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
  * changed are read back from Postgres before the next batch, so a redelivery is learned from
@@ -60,11 +65,17 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
   /** Keys whose baseline in memory may be ahead of Postgres (a save failed): read back before the next batch. */
   private readonly unsaved = new Set<string>();
 
+  private readonly reader: UsageBatchReader;
+
   constructor(private readonly deps: AnomalyWatchDependencies) {
     this.clock = deps.clock ?? (() => new Date());
+    this.reader = new UsageBatchReader(deps.auth);
   }
 
-  readonly decode = decodeUsageBatch;
+  /** The authentic batch a message carries (`UsageBatchReader`): a forged one is never observed. */
+  decode(data: Uint8Array, subject: string, headers: MsgHdrs | undefined): UsageBatch | undefined {
+    return this.reader.read(data, subject, headers);
+  }
   id(batch: UsageBatch): string {
     return batch.batchId;
   }

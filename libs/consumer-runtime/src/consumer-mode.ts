@@ -1,3 +1,5 @@
+import type { MsgHdrs } from '@nats-io/transport-node';
+
 /** The two modes of `DurableConsumer`, and what each asks of its handler. */
 
 /** How a message becomes an item, in both modes. */
@@ -6,8 +8,9 @@ export interface ItemCodec<T> {
    * The item a message carries. Throws when it carries none, and the message is dead-lettered
    * at once; answers undefined for a message refused as not authentic (the decoder reported
    * it), which is acknowledged and skipped: a forgery is neither applied nor kept for retries.
+   * `headers` are the message's as received (a stranger's too), for a seal carried there.
    */
-  decode(data: Uint8Array, subject: string): T | undefined;
+  decode(data: Uint8Array, subject: string, headers: MsgHdrs | undefined): T | undefined;
   /** The item's identity, for logs and (batch mode) to store an item delivered twice in one batch once. */
   id(item: T): string;
   /** When what the item records happened (ISO 8601), for the lag metric. */

@@ -203,7 +203,7 @@ export class DurableConsumer<T> {
   private async process(handler: MessageHandler<T>, message: JsMsg): Promise<{ outcome: DeliveryOutcome; occurredAt: string | undefined }> {
     let item: T | undefined;
     try {
-      item = handler.decode(message.data, message.subject);
+      item = handler.decode(message.data, message.subject, message.headers);
     } catch (error) {
       return { outcome: await deadLetter(this.deadLetterTarget(), message, error), occurredAt: undefined };
     }
@@ -258,7 +258,7 @@ export class DurableConsumer<T> {
     for (const message of messages) {
       let item: T | undefined;
       try {
-        item = handler.decode(message.data, message.subject);
+        item = handler.decode(message.data, message.subject, message.headers);
       } catch (error) {
         const outcome = await deadLetter(this.deadLetterTarget(), message, error);
         this.report(message, outcome, undefined);

@@ -7,6 +7,7 @@ export * from './api-errors.js';
 export * from './key-api.js';
 export * from './proto-files.js';
 export * from './usage.js';
+export * from './usage-seal.js';
 export * from './verifier-sync.js';
 export * from './rotation-usage.js';
 export * from './delivery-events.js';

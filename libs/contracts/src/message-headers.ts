@@ -1,4 +1,4 @@
-/** Header names on every event message. JetStream deduplicates on `Nats-Msg-Id`. */
+/** Header names of Keyledger's messages (events, dead letters, usage batches). JetStream deduplicates on `Nats-Msg-Id`. */
 export const MESSAGE_HEADERS = {
   msgId: 'Nats-Msg-Id',
   traceparent: 'traceparent',
@@ -12,4 +12,6 @@ export const MESSAGE_HEADERS = {
   deadLetterReason: 'Keyledger-Dead-Letter-Reason',
   deadLetterConsumer: 'Keyledger-Dead-Letter-Consumer',
   deadLetterDeliveries: 'Keyledger-Dead-Letter-Deliveries',
+  /** A usage batch's seal (`formatUsageSeal`). */
+  usageSeal: 'Keyledger-Usage-Seal',
 } as const;

@@ -7,7 +7,7 @@ export const EVENT_REJECTION_REASONS = [
   'bad-mac',
   /** Sealed with an event key version this process does not hold. */
   'unknown-key-version',
-  /** A stored row without a MAC: inserted by SQL, or from before event MACs and never sealed. */
+  /** A stored row without a MAC (inserted by SQL, or from before event MACs and never sealed), or a usage batch without a seal. */
   'unsealed',
   /** Authentic, but its data does not fit its type's schema. */
   'bad-schema',

@@ -13,8 +13,8 @@ import { keyIdSchema, tenantIdSchema } from './key-events.js';
  *
  * Batches come in two versions: 1, a list of records, and 2, the records grouped by
  * everything but their time (`usageBatchV2Schema`). The verifiers publish
- * `USAGE_SCHEMA_VERSION`; the auditor reads both, as a batch of an older verifier may still
- * wait in the stream after an upgrade.
+ * `USAGE_SCHEMA_VERSION`; the readers decode both. Every batch message is sealed
+ * (`formatUsageSeal`): the readers refuse one without a valid seal, whatever its version.
  */
 export const USAGE_SCHEMA_VERSION = 2;
 

@@ -10,6 +10,7 @@ const PUBLISHED_INFO = 'keyledger published event v1';
 const ANNOUNCEMENT_INFO = 'keyledger verifier announcement v1';
 const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
 const RELAY_HEARTBEAT_INFO = 'keyledger relay heartbeat v1';
+const USAGE_BATCH_INFO = 'keyledger usage batch v1';
 
 /**
  * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
@@ -62,7 +63,7 @@ export type MacCheck = 'ok' | 'bad-mac' | 'unknown-key-version';
  * publishes and every consumer checks that. Whoever lacks the key (NATS without credentials,
  * SQL without the services' secrets) cannot make an event any Keyledger process accepts.
  *
- * Each key version yields two subkeys (HKDF-SHA256, one label per purpose). New MACs use the
+ * Each key version yields one subkey per purpose (HKDF-SHA256, one label each). New MACs use the
  * first (current) version; older versions only verify, so a new key can be put first while
  * events sealed before keep verifying. A version not configured never verifies.
  */
@@ -72,6 +73,7 @@ export class EventAuthenticator {
   private readonly announcements: ReadonlyMap<number, Buffer>;
   private readonly usageAnswers: ReadonlyMap<number, Buffer>;
   private readonly heartbeats: ReadonlyMap<number, Buffer>;
+  private readonly usageBatches: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -85,6 +87,7 @@ export class EventAuthenticator {
     this.announcements = new Map(keys.map((key) => [key.version, derive(key.secret, ANNOUNCEMENT_INFO)]));
     this.usageAnswers = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_ANSWER_INFO)]));
     this.heartbeats = new Map(keys.map((key) => [key.version, derive(key.secret, RELAY_HEARTBEAT_INFO)]));
+    this.usageBatches = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_BATCH_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -140,6 +143,24 @@ export class EventAuthenticator {
   checkHeartbeat(heartbeat: RelayHeartbeatFields, seal: EventSeal): MacCheck {
     return check(this.heartbeats.get(seal.v), heartbeatContent(heartbeat), Buffer.from(seal.mac, 'base64'));
   }
+
+  /**
+   * The seal a verifier puts on a usage batch message: over the key version, the batch id it
+   * publishes the message under (`Nats-Msg-Id`) and the exact bytes of its body, so neither a
+   * changed byte nor a genuine body re-sent under another id passes. Once per message, never
+   * per verification.
+   */
+  sealUsageBatch(batchId: string, payload: Uint8Array): EventSeal {
+    const version = this.currentVersion;
+    return { v: version, mac: usageBatchMac(this.usageBatches.get(version)!, version, batchId, payload).toString('base64') };
+  }
+
+  /** Checks a usage batch message's seal against the id it came under and its body's bytes (constant time). */
+  checkUsageBatch(batchId: string, payload: Uint8Array, seal: EventSeal): MacCheck {
+    const key = this.usageBatches.get(seal.v);
+    if (!key) return 'unknown-key-version';
+    return sameMac(usageBatchMac(key, seal.v, batchId, payload), Buffer.from(seal.mac, 'base64')) ? 'ok' : 'bad-mac';
+  }
 }
 
 function derive(secret: Buffer, info: string): Buffer {
@@ -152,8 +173,17 @@ function hmac(key: Buffer, content: string): Buffer {
 
 function check(key: Buffer | undefined, content: string, mac: Buffer): MacCheck {
   if (!key) return 'unknown-key-version';
-  const expected = hmac(key, content);
-  return mac.length === expected.length && timingSafeEqual(expected, mac) ? 'ok' : 'bad-mac';
+  return sameMac(hmac(key, content), mac) ? 'ok' : 'bad-mac';
+}
+
+function sameMac(expected: Buffer, mac: Buffer): boolean {
+  return mac.length === expected.length && timingSafeEqual(expected, mac);
+}
+
+// The header line is canonical JSON, which escapes every line break, so the first one ends it:
+// no choice of batch id can move bytes between the id and the body.
+function usageBatchMac(key: Buffer, version: number, batchId: string, payload: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(`${canonicalJson({ v: version, batchId })}\n`, 'utf8').update(payload).digest();
 }
 
 function storedContent(event: AuthenticatedEventFields): string {

@@ -118,6 +118,60 @@ describe('EventAuthenticator', () => {
     expect(current.checkHeartbeat(heartbeat, announcement)).toBe('bad-mac');
   });
 
+  describe('usage batch seals', () => {
+    const batchId = 'ub_01jf0000000000000000000000';
+    const payload = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01jf0000000000000000000000","groups":[]}');
+    const macUnder = (label: string, id = batchId, body = payload): string =>
+      createHmac('sha256', Buffer.from(hkdfSync('sha256', Buffer.alloc(32, 2), Buffer.alloc(0), label, 32)))
+        .update(`${canonicalize({ v: 2, batchId: id })!}\n`)
+        .update(body)
+        .digest('base64');
+
+    it('is HMAC-SHA256 of the version, the batch id and the exact body under the usage batch subkey', () => {
+      const seal = current.sealUsageBatch(batchId, payload);
+      expect(seal).toEqual({ v: 2, mac: macUnder('keyledger usage batch v1') });
+      expect(current.checkUsageBatch(batchId, payload, seal)).toBe('ok');
+    });
+
+    it('refuses a changed byte of the body, a genuine body under another batch id, and a seal of another batch', () => {
+      const seal = current.sealUsageBatch(batchId, payload);
+      const tampered = Uint8Array.from(payload);
+      tampered[tampered.length - 3] = 0x5d;
+      expect(current.checkUsageBatch(batchId, tampered, seal)).toBe('bad-mac');
+      expect(current.checkUsageBatch('ub_01jf0000000000000000000001', payload, seal)).toBe('bad-mac');
+      expect(current.checkUsageBatch('', payload, seal)).toBe('bad-mac');
+      const other = new TextEncoder().encode('{"schemaVersion":2,"batchId":"ub_01jf0000000000000000000001","groups":[]}');
+      expect(current.checkUsageBatch('ub_01jf0000000000000000000001', other, seal)).toBe('bad-mac');
+    });
+
+    it('cannot be moved between the batch id and the body', () => {
+      // The id's end glued to the body's start: the same bytes if the two were simply concatenated.
+      const seal = current.sealUsageBatch('ub_a', new TextEncoder().encode('b{}'));
+      expect(current.checkUsageBatch('ub_ab', new TextEncoder().encode('{}'), seal)).toBe('bad-mac');
+    });
+
+    it('is made under its own subkey: a MAC of the same bytes under any other purpose does not verify', () => {
+      for (const label of [
+        'keyledger stored event v1',
+        'keyledger published event v1',
+        'keyledger verifier announcement v1',
+        'keyledger usage answer v1',
+        'keyledger relay heartbeat v1',
+      ])
+        expect({ label, verdict: current.checkUsageBatch(batchId, payload, { v: 2, mac: macUnder(label) }) }).toEqual({ label, verdict: 'bad-mac' });
+    });
+
+    it('verifies a batch sealed under an older version still configured; refuses another secret and a version not configured', () => {
+      const before = new EventAuthenticator([key(1, 1)]);
+      const old = before.sealUsageBatch(batchId, payload);
+      expect(old.v).toBe(1);
+      expect(current.checkUsageBatch(batchId, payload, old)).toBe('ok');
+      expect(new EventAuthenticator([key(2, 2)]).checkUsageBatch(batchId, payload, old)).toBe('unknown-key-version');
+      expect(current.checkUsageBatch(batchId, payload, new EventAuthenticator([key(2, 9)]).sealUsageBatch(batchId, payload))).toBe('bad-mac');
+      expect(current.checkUsageBatch(batchId, payload, { v: 2, mac: Buffer.alloc(31).toString('base64') })).toBe('bad-mac');
+    });
+  });
+
   it('verifies what an older configured version sealed, and nothing of a version not configured', () => {
     const before = new EventAuthenticator([key(1, 1)]);
     expect(current.checkStored(event, before.sealStored(event))).toBe('ok');

@@ -3,7 +3,7 @@ import { MESSAGE_HEADERS, USAGE_SCHEMA_VERSION } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
-import { UsageBuffer, UsageGroups, jetStreamUsagePublisher } from '@keyledger/usage-recorder';
+import { UsageBuffer, UsageGroups, jetStreamUsagePublisher, sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import type { UsageConsumerSettings } from './usage-consumer.js';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer } from './usage-consumer.js';
 import { UsageLedger } from './usage-ledger.js';
@@ -27,7 +27,7 @@ describe('usage consumer', () => {
 
   const consumer = (overrides: Partial<UsageConsumerSettings> = {}, store: Pick<UsageLedger, 'ingest'> = ledger): UsageConsumer => {
     const started = new UsageConsumer(
-      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger, auth: ctx.auth },
       { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] }, ...overrides },
     );
     consumers.push(started);
@@ -42,12 +42,17 @@ describe('usage consumer', () => {
     cost: 0,
     transport: 'nats',
   });
+  /** Publishes a batch's JSON as a verifier does: sealed under the id it is published with. */
+  const publishSealed = async (payload: string, msgID: string): Promise<void> => {
+    const sealed = sealUsageBatchMessage(ctx.auth.authenticator, { batchId: msgID, payload });
+    await ctx.js.publish(ctx.topology.usageSubject, sealed.payload, { msgID, headers: sealed.headers });
+  };
   const calls = async (keyId: string): Promise<number> => (await ledger.keyUsage(keyId, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls;
 
   it('stores what the verifiers publish, exactly once, across a consumer restart', async () => {
     const key = newPrefixedId('key');
     const buffer = new UsageBuffer(
-      { publish: jetStreamUsagePublisher(ctx.js, ctx.topology), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
+      { publish: jetStreamUsagePublisher(ctx.js, ctx.topology, ctx.auth.authenticator), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
       { capacity: 100_000, batchRecords: 500, flushIntervalMs: 20, maxBatchBytes: 512 * 1024, retryDelayMs: 10, maxRetryDelayMs: 100 },
     );
     buffer.start();
@@ -78,7 +83,7 @@ describe('usage consumer', () => {
     expect(await calls(key)).toBe(10_000);
   });
 
-  it('stores a version 1 batch left in the stream by an older verifier as it stores a version 2 batch, each once', async () => {
+  it('stores a sealed version 1 batch as it stores the same records in a version 2 batch, each once', async () => {
     const [old, current] = [newPrefixedId('key'), newPrefixedId('key')];
     const records = (keyId: string): KeyUsed[] => [
       ...Array.from({ length: 30 }, (_, i) => used(keyId, i)),
@@ -92,8 +97,8 @@ describe('usage consumer', () => {
     expect(JSON.parse(v2!.payload)).toMatchObject({ schemaVersion: USAGE_SCHEMA_VERSION, since: T0 });
     // Each published twice past JetStream's dedup, as a redelivery or a late retry would come.
     for (const suffix of ['-1', '-2']) {
-      await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(v1), { msgID: `${v1.batchId}${suffix}` });
-      await ctx.js.publish(ctx.topology.usageSubject, v2!.payload, { msgID: `${v2!.batchId}${suffix}` });
+      await publishSealed(JSON.stringify(v1), `${v1.batchId}${suffix}`);
+      await publishSealed(v2!.payload, `${v2!.batchId}${suffix}`);
     }
     await consumer().start();
     await eventually(
@@ -133,8 +138,8 @@ describe('usage consumer', () => {
     await consumer().start();
     // JetStream's own dedup would drop a second publish with the same Nats-Msg-Id; a
     // redelivery after a crash, or a publish after the window, reaches the auditor.
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: `${batch.batchId}-1` });
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: `${batch.batchId}-2` });
+    await publishSealed(JSON.stringify(batch), `${batch.batchId}-1`);
+    await publishSealed(JSON.stringify(batch), `${batch.batchId}-2`);
     await eventually(
       'stored',
       () => calls(key),
@@ -156,7 +161,7 @@ describe('usage consumer', () => {
     };
     await consumer({}, flaky).start();
     const batch: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(batch), { msgID: batch.batchId });
+    await publishSealed(JSON.stringify(batch), batch.batchId);
     await eventually(
       'stored after retries',
       () => calls(key),
@@ -166,10 +171,10 @@ describe('usage consumer', () => {
     expect(failures).toBeLessThan(0);
   });
 
-  it('dead-letters a message that is not a usage batch, and stores the others', async () => {
+  it('dead-letters an authentic message that is not a usage batch, and stores the others', async () => {
     const key = newPrefixedId('key');
     await consumer().start();
-    await ctx.js.publish(ctx.topology.usageSubject, '{"schemaVersion":1,"records":"nope"}', { msgID: newPrefixedId('ub') });
+    await publishSealed('{"schemaVersion":1,"records":"nope"}', newPrefixedId('ub'));
     const twice: unknown = {
       schemaVersion: 2,
       batchId: newPrefixedId('ub'),
@@ -178,9 +183,9 @@ describe('usage consumer', () => {
       since: T0,
       groups: [{ ...used(key, 0), fingerprint: '0123456789abcdef', at: [0] }],
     };
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(twice), { msgID: newPrefixedId('ub') });
+    await publishSealed(JSON.stringify(twice), newPrefixedId('ub'));
     const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
+    await publishSealed(JSON.stringify(good), good.batchId);
     await eventually(
       'good batch stored',
       () => calls(key),
@@ -199,9 +204,9 @@ describe('usage consumer', () => {
     const key = newPrefixedId('key');
     await consumer().start();
     const wild: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: 1e17, records: [used(key, 1)] };
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(wild), { msgID: wild.batchId });
+    await publishSealed(JSON.stringify(wild), wild.batchId);
     const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
-    await ctx.js.publish(ctx.topology.usageSubject, JSON.stringify(good), { msgID: good.batchId });
+    await publishSealed(JSON.stringify(good), good.batchId);
     await eventually(
       'good batch stored',
       () => calls(key),

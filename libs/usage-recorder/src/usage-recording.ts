@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
+import type { EventAuthenticator } from '@keyledger/event-auth';
 import type { BusTopology } from '@keyledger/event-bus';
 import { newPrefixedId } from '@keyledger/ids';
 import type { Pepper } from '@keyledger/key-secrets';
@@ -14,6 +15,8 @@ import { UsageRecorder } from './usage-recorder.js';
 export interface UsageRecordingOptions {
   readonly js: JetStreamClient;
   readonly topology: BusTopology;
+  /** Seals every batch (the event key's usage batch subkey): the auditor and the anomaly detector refuse any other. */
+  readonly authenticator: EventAuthenticator;
   readonly peppers: readonly Pepper[];
   /** The verifier instance named on every batch. */
   readonly instance: string;
@@ -32,13 +35,13 @@ export interface UsageRecording {
 }
 
 /**
- * Wires the verify path to the usage stream: recorder → bounded buffer → JetStream, with
+ * Wires the verify path to the usage stream: recorder → bounded buffer → sealed batches on JetStream, with
  * the buffer's metrics on the service's registry. Publish failures are logged once per
  * outage (the buffer retries them), not once per attempt.
  */
 export function usageRecording(options: UsageRecordingOptions): UsageRecording {
   let failing = false;
-  const publish = jetStreamUsagePublisher(options.js, options.topology);
+  const publish = jetStreamUsagePublisher(options.js, options.topology, options.authenticator);
   const buffer = new UsageBuffer(
     {
       publish: async (batch) => {

@@ -51,7 +51,7 @@ describe('quiet grace (rotator ← auditor)', () => {
 
   const startConsumer = async (): Promise<void> => {
     consumer = new UsageConsumer(
-      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
       { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] } },
     );
     await consumer.start();
@@ -112,7 +112,7 @@ describe('quiet grace (rotator ← auditor)', () => {
     tenants = new TenantSettingsCommands({ store: ctx.store, clock });
     await startConsumer();
     buffer = new UsageBuffer(
-      { publish: jetStreamUsagePublisher(ctx.js, ctx.topology), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
+      { publish: jetStreamUsagePublisher(ctx.js, ctx.topology, ctx.auth.authenticator), instance: 'verifier-int', newBatchId: () => newPrefixedId('ub') },
       { capacity: 10_000, batchRecords: 100, flushIntervalMs: 20, maxBatchBytes: 512 * 1024, retryDelayMs: 10, maxRetryDelayMs: 100 },
     );
     buffer.start();
