@@ -181,7 +181,7 @@ export const auditReportRequestSchema = z
   })
   .strict();
 
-export type AuditReportRequest = z.input<typeof auditReportRequestSchema>;
+export type AuditReportRequest = z.infer<typeof auditReportRequestSchema>;
 
 /** Every kind of finding, in the order a report lists them. */
 export const PERMISSION_FINDING_KINDS = [
