@@ -12,6 +12,7 @@ import { detailTable, keyDetail, newTable, print } from './output.js';
 import { sinceOption } from './usage.command.js';
 import { reportFailure } from './cli-failure.js';
 import { registerAuditSearch } from './audit-search.command.js';
+import { registerAuditReportCommand } from './audit-report.command.js';
 
 /**
  * The store, the log and their crypto, loaded on use: `audit` is the only command that needs
@@ -154,7 +155,8 @@ export async function openDatabase(command: { databaseUrl?: string; schema: stri
 /**
  * `keyledger audit …`: the transparency log. `verify` checks the whole store offline from the
  * services, straight from Postgres; `checkpoint` asks the auditor; `public-key` prints the
- * verifier key anyone checks checkpoints with; `trail`, `at` and `check` ask the auditor about a key's past, `search` about every stream's.
+ * verifier key anyone checks checkpoints with; `trail`, `at` and `check` ask the auditor about a key's past, `search` about every stream's;
+ * `report` asks it for the permission audit (audit-report.command.ts).
  */
 export function registerAuditCommand(program: Command, json: () => boolean, withClient: WithClient): void {
   const group = program.command('audit').description("a key's history (trail, state and verdict at an instant) and the tamper-evident audit log: checkpoints, proofs, offline bundles and a full verification");
@@ -317,4 +319,6 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
         return check.valid ? 0 : 1;
       }),
     );
+
+  registerAuditReportCommand(group, withClient);
 }

@@ -12,13 +12,14 @@ import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
-import { UsageQueries } from '@keyledger/usage-reporting';
+import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
 import { AuditLog, NoteSigner, PostgresTransparencyLog } from '@keyledger/transparency-log';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
 import { auditLogNatsController } from './audit-log.nats-controller.js';
 import { AuditLogHttpController } from './audit-log.http-controller.js';
 import { keyHistoryNatsController } from './key-history.nats-controller.js';
+import { permissionReportNatsController } from './permission-report.nats-controller.js';
 
 const DAY = 86_400_000;
 const PARTITION_CHECK_MS = 3_600_000;
@@ -42,7 +43,8 @@ interface AuditLogSettings {
  * every AUDIT_TREE_INTERVAL_MS, a checkpoint signed under KEYLEDGER_AUDIT_SIGNING_KEY every
  * AUDIT_CHECKPOINT_INTERVAL_MS when it grew (and on demand), published on
  * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP. It answers admins' questions
- * about a key's past: its trail, its state and the verdict its rules gave at any instant.
+ * about a key's past: its trail, its state and the verdict its rules gave at any instant; and
+ * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations).
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -103,6 +105,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         auditLogNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         AuditLogHttpController,
         keyHistoryNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        permissionReportNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
       ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
@@ -120,6 +123,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         // A key's trail and past states, read from its stream (MACs checked) rather than the trail table.
         { provide: KeyHistory, useValue: new KeyHistory(infrastructure.store) },
         { provide: AuditSearch, useValue: new AuditSearch(infrastructure.db, infrastructure.store) },
+        // The permission audit: the projection's keys, their usage, and the store for policies and changed keys' histories.
+        { provide: PermissionReport, useValue: new PermissionReport(ledger, index, infrastructure.store, { retentionDays: config.USAGE_RETENTION_DAYS }) },
         {
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,

@@ -163,3 +163,67 @@ export interface AuditCheck {
   /** The event that set what decided it (the revocation, the suspension, the allowlist…); null for a key not issued yet. */
   readonly decidedBy: AuditTrailEntry | null;
 }
+
+// --- The permission audit (auditor): `<prefix>.v1.audit.report`, with an admin key ---
+
+const days = z.number().int().min(1).max(3650);
+
+/**
+ * Findings about a tenant's keys: unused keys and scopes, no expiry, rotation overdue, no IP
+ * restriction, long suspensions, broad admin keys. Without `tenant`, the caller's own tenant (every
+ * tenant for an admin of the root tenant).
+ */
+export const auditReportRequestSchema = z
+  .object({
+    tenant: tenantIdSchema.optional(),
+    unusedDays: days.default(90),
+    staleSuspendedDays: days.default(30),
+  })
+  .strict();
+
+export type AuditReportRequest = z.infer<typeof auditReportRequestSchema>;
+
+/** Every kind of finding, in the order a report lists them. */
+export const PERMISSION_FINDING_KINDS = [
+  'unused-key',
+  'unused-scopes',
+  'no-expiry',
+  'rotation-overdue',
+  'no-ip-restriction',
+  'stale-suspension',
+  'broad-admin',
+] as const;
+export type PermissionFindingKind = (typeof PERMISSION_FINDING_KINDS)[number];
+
+/** What a finding rests on: instants as ISO 8601, counts, scopes. */
+export type FindingEvidence = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+
+export interface PermissionFinding {
+  readonly kind: PermissionFindingKind;
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly owner: string;
+  /** The evidence in words, for a person. */
+  readonly summary: string;
+  readonly evidence: FindingEvidence;
+}
+
+/** How far back the usage the findings rest on goes. */
+export interface ReportUsageWindow {
+  /** Start of the unused-days window. */
+  readonly since: string;
+  /** The oldest usage still kept (USAGE_RETENTION_DAYS before today). */
+  readonly retainedSince: string;
+  /** False when the window starts before retention: the usage-based findings rest on the retained part only. */
+  readonly complete: boolean;
+}
+
+export interface AuditReport {
+  readonly generatedAt: string;
+  /** The tenant reported on; null for every tenant (a root admin's report). */
+  readonly tenant: string | null;
+  readonly unusedDays: number;
+  readonly staleSuspendedDays: number;
+  readonly usage: ReportUsageWindow;
+  readonly findings: readonly PermissionFinding[];
+}

@@ -98,8 +98,8 @@ function adminApi(prefix: string): string[] {
 /** The auditor's transparency log: checkpoints and proofs, answered by the auditor. */
 const AUDIT_LOG_OPERATIONS = ['audit.checkpoint', 'audit.inclusion', 'audit.consistency'] as const;
 
-/** A key's history from the store (trail, state and verdict at an instant) and the trail search, answered by the auditor to admin keys. */
-const KEY_HISTORY_OPERATIONS = ['audit.trail', 'audit.at', 'audit.check', 'audit.search'] as const;
+/** A key's history from the store (trail, state and verdict at an instant), the trail search and the permission audit, answered by the auditor to admin keys. */
+const KEY_HISTORY_OPERATIONS = ['audit.trail', 'audit.at', 'audit.check', 'audit.search', 'audit.report'] as const;
 
 /** Every service checks the installation's streams at start (EventStreamNotReady, libs/event-bus): it reads their configuration. */
 function streamInfo(names: BusNames): string[] {

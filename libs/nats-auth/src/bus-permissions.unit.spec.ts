@@ -126,8 +126,8 @@ describe('the permission table', () => {
     }
   });
 
-  it("lets only the auditor answer a key's history, and an admin client, not a verify client, ask it", () => {
-    const history = ['kl.v1.audit.trail', 'kl.v1.audit.at', 'kl.v1.audit.check'];
+  it("lets only the auditor answer a key's history and the permission audit, and an admin client, not a verify client, ask them", () => {
+    const history = ['kl.v1.audit.trail', 'kl.v1.audit.at', 'kl.v1.audit.check', 'kl.v1.audit.report'];
     for (const role of SERVICE_ROLES) {
       const subscribe = servicePermissions(role, names).subscribe.allow;
       for (const subject of history) expect([role, subject, subscribe.some((pattern) => matches(pattern, subject))]).toEqual([role, subject, role === 'auditor']);

@@ -30,6 +30,14 @@ export interface IngestResult {
   readonly records: number;
 }
 
+/** One key's usage as the permission audit reads it (`UsageLedger.permissionUsage`). */
+export interface PermissionUsage {
+  readonly validCalls: number;
+  readonly requestedScopes: readonly string[];
+  readonly lastValidAt: number | undefined;
+  readonly lastPresentedAt: number | undefined;
+}
+
 /** A window of time, both ends as ms since the epoch; `until` exclusive. */
 export interface UsageWindow {
   readonly since: number;
@@ -247,6 +255,43 @@ export class UsageLedger {
       keyIds,
     ]);
     return new Map(rows.map((row) => [row.key_id, row.last_used_at.getTime()]));
+  }
+
+  /**
+   * What the permission audit needs of these keys' usage: their VALID verifications since
+   * `since` (ms) with the scopes those asked for, read from the records (exact to the instant);
+   * their last VALID use still retained (by minute); their last use of any outcome, which
+   * `usage_keys` keeps past retention. A key with none of these is absent.
+   */
+  async permissionUsage(keyIds: readonly string[], since: number): Promise<Map<string, PermissionUsage>> {
+    const from = new Date(since);
+    const [counts, scopes, last, presented] = await Promise.all([
+      this.db.query<{ key_id: string; calls: string }[]>(
+        `select key_id, count(*) as calls from usage_records where key_id = any($1::text[]) and code = 'VALID' and at >= $2 group by key_id`,
+        [keyIds, from],
+      ),
+      this.db.query<{ key_id: string; scope: string }[]>(
+        `select distinct r.key_id, s.scope from usage_records r, unnest(r.scopes) as s(scope)
+         where r.key_id = any($1::text[]) and r.code = 'VALID' and r.at >= $2`,
+        [keyIds, from],
+      ),
+      this.db.query<{ key_id: string; last_valid: Date }[]>(
+        `select key_id, max(minute) as last_valid from usage_key_minutes where key_id = any($1::text[]) and code = 'VALID' group by key_id`,
+        [keyIds],
+      ),
+      this.lastUses(keyIds),
+    ]);
+    const usage = new Map<string, { validCalls: number; requestedScopes: string[]; lastValidAt: number | undefined; lastPresentedAt: number | undefined }>();
+    const entry = (keyId: string) => {
+      let found = usage.get(keyId);
+      if (!found) usage.set(keyId, (found = { validCalls: 0, requestedScopes: [], lastValidAt: undefined, lastPresentedAt: undefined }));
+      return found;
+    };
+    for (const row of counts) entry(row.key_id).validCalls = Number(row.calls);
+    for (const row of scopes) entry(row.key_id).requestedScopes.push(row.scope);
+    for (const row of last) entry(row.key_id).lastValidAt = row.last_valid.getTime();
+    for (const [keyId, at] of presented) entry(keyId).lastPresentedAt = at;
+    return usage;
   }
 
   /**

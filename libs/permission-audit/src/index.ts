@@ -1,0 +1,2 @@
+export * from './key-timeline.js';
+export * from './permission-findings.js';
