@@ -1,4 +1,4 @@
-import type { KeyEvent, KeyIssuedData } from '@keyledger/contracts';
+import type { KeyEvent } from '@keyledger/contracts';
 import { evolveKey } from './key-record.js';
 import type { KeyRecord } from './key-record.js';
 import { effectivePolicy, evolveRotationPolicies, policyAt, rotationDueAt, rotationJitter } from './rotation-policy.js';
