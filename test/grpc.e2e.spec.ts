@@ -130,6 +130,7 @@ describe('the gRPC API', () => {
       credits: null,
       // Set once the key is rotated (test/rotation.e2e.spec.ts).
       rotation: null,
+      honeytoken: false,
       version: 1,
     });
     expect(JSON.stringify(view)).not.toContain(key);
