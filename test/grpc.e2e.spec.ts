@@ -130,6 +130,7 @@ describe('the gRPC API', () => {
       credits: null,
       // Set once the key is rotated (test/rotation.e2e.spec.ts).
       rotation: null,
+      honeytoken: false,
       version: 1,
     });
     expect(JSON.stringify(view)).not.toContain(key);
@@ -206,6 +207,22 @@ describe('the gRPC API', () => {
     const error = await failure(keys.call('ResumeKey', { keyId }, admin()));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.metadata.get('keyledger-error-code')).toEqual(['INVALID_TRANSITION']);
+  });
+
+  it('issues a honeytoken, shown as one to admins, which the verifier answers as an unknown key', async () => {
+    const { keyId, key, view } = await issue({ tenant: 'acme', owner: 'bait', scopes: ['orders:*'], honeytoken: true });
+    expect(view).toMatchObject({ keyId, honeytoken: true });
+    expect(await keys.call('GetKey', { keyId }, admin())).toMatchObject({ keyId, honeytoken: true });
+    // The verifier follows the store in order: once it knows a key issued after the honeytoken, it holds the honeytoken too.
+    const later = await issue({ tenant: 'acme', owner: 'bait', scopes: ['orders:*'] });
+    await eventually(
+      'the verifier knows the later key',
+      () => verify({ key: later.key }),
+      (r) => r.code === 'VALID',
+    );
+    const unknown = await verify({ key: formatNewKey('kl', 'live', (n) => randomBytes(n)), scopes: ['orders:read'] });
+    expect(unknown).toMatchObject({ valid: false, code: 'NOT_FOUND' });
+    expect(await verify({ key, scopes: ['orders:read'] })).toEqual(unknown);
   });
 
   it('sets a quota, charges verifications their cost, tops it up and removes it', async () => {

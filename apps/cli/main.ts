@@ -150,6 +150,10 @@ keys
   .option('--rate-limit <limit/window>', 'e.g. 100/1s, 10000/1d (repeatable, one per window length)', rateLimitEntry)
   .option('--credits <n>', 'a quota: the credits the key starts with', creditAmount)
   .option('--refill <amount/interval>', 'refill the credits: AMOUNT/daily or AMOUNT/monthly[@DAY]', refillOption)
+  .option(
+    '--honeytoken',
+    'a key never to be used, to plant as bait: every verification answers NOT_FOUND, as for an unknown key, and is reported as a critical anomaly (never rotated)',
+  )
   .action(
     withClient(
       async (
@@ -167,6 +171,7 @@ keys
           rateLimit?: RateLimit[];
           credits?: number;
           refill?: CreditRefill;
+          honeytoken?: boolean;
         },
       ) => {
         // A key without scopes verifies VALID for every request that asks none: only on purpose.
@@ -183,6 +188,7 @@ keys
           metadata: command.meta,
           rateLimits: command.rateLimit,
           credits: creditsSetting(command.credits, command.refill),
+          ...(command.honeytoken ? { honeytoken: true } : {}),
         });
         print(options.json, { ...issued.view, key: issued.key }, () => `${keyDetail(issued.view)}\n\nkey (shown once): ${issued.key}`);
       },

@@ -26,9 +26,9 @@ export function print(json: boolean, value: unknown, table: () => string): void 
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${table()}\n`);
 }
 
-/** A key's status as a person needs it: a rotated key still in use says until when. */
+/** A key's status as a person needs it: a rotated key still in use says until when; a honeytoken says so. */
 export function statusLabel(key: KeyView): string {
-  const leaked = key.leakReportedAt ? ', LEAKED' : '';
+  const leaked = `${key.honeytoken ? ', HONEYTOKEN' : ''}${key.leakReportedAt ? ', LEAKED' : ''}`;
   if (key.rotation && key.status === 'active') return `active${leaked}, replaced: in grace until ${key.rotation.graceEndsAt}`;
   return `${key.status}${leaked}`;
 }
@@ -60,6 +60,7 @@ export function keyDetail(key: KeyView): string {
     'rate limits': key.rateLimits.map(formatRateLimit).join(' ') || '(none)',
     credits: key.credits ? `${key.credits.remaining} remaining${key.credits.refill ? `, refill ${formatRefill(key.credits.refill)}` : ''}` : '(none)',
     metadata: Object.entries(key.metadata).map(([name, value]) => `${name}=${value}`).join(' ') || '(none)',
+    ...(key.honeytoken ? { honeytoken: 'yes: never to be used; every verification answers NOT_FOUND and is a critical anomaly' } : {}),
     ...(key.leakReportedAt ? { 'reported leaked': key.leakReportedAt } : {}),
     ...(key.rotatedFrom ? { 'rotated from': key.rotatedFrom } : {}),
     ...(key.rotation

@@ -117,6 +117,7 @@ export class KeysGrpcController {
       metadata: message.metadata,
       rateLimits: message.rateLimits,
       credits: creditsBody(message.credits),
+      honeytoken: message.honeytoken,
     };
     return this.handle('IssueKey', metadata, body, async (context) => {
       const issued = await this.keys.issue(parseRequest(issueKeyRequestSchema, body), context);

@@ -26,7 +26,7 @@ export class VerifyService {
   private readonly tallies = new Map<string, OutcomeTally>();
   private readonly duration: HotPathHistogram;
   /** What the verification under way costs, written by the verifier: kept here, a verification allocates none. */
-  private readonly charge: VerifyCharge = { take: false, credits: 0 };
+  private readonly charge: VerifyCharge = { take: false, credits: 0, honeytoken: undefined };
   /** Told about every answer once it is known (libs/usage-recorder); unset: nothing is recorded. */
   private usage: Pick<UsageRecorder, 'record'> | undefined;
 
@@ -61,16 +61,18 @@ export class VerifyService {
     let result: VerifyResult;
     if (until === undefined) {
       result = this.verifier.verify(key, conditions, now, cost, this.charge);
+      // A honeytoken's NOT_FOUND counts against its source as an unknown key's does: the throttle must not tell them apart.
       if (source !== undefined) this.throttle?.record(source, result.code, now);
     } else {
       // Refused before the lookup: the answer says nothing about the key, and costs no hashing.
       this.charge.take = false;
       this.charge.credits = 0;
+      this.charge.honeytoken = undefined;
       result = { valid: false, code: 'RATE_LIMITED', reset: new Date(until).toISOString() };
     }
     this.timer(transport).observe((performance.now() - started) / 1000);
     this.tally(result.code, transport).count += 1;
-    this.usage?.record(key, conditions, result, transport, now, this.charge.credits);
+    this.usage?.record(key, conditions, result, transport, now, this.charge.credits, this.charge.honeytoken);
     return result;
   }
 

@@ -1,4 +1,4 @@
-import type { AnomalyKind, AnomalySeverity, VerifyCode } from '@keyledger/contracts';
+import type { AnomalyKind, AnomalySeverity, UsageTransport, VerifyCode } from '@keyledger/contracts';
 import type { AnomalySettings } from './anomaly-settings.js';
 import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
 import type { Detector, KeyBaseline, KeyDetector } from './key-baseline.js';
@@ -17,6 +17,20 @@ export interface UsageObservation {
   readonly fingerprint?: string | undefined;
   readonly code: VerifyCode;
   readonly calls: number;
+  /** The key named is a honeytoken: its caller was answered NOT_FOUND. */
+  readonly honeytoken?: boolean | undefined;
+  readonly transport?: UsageTransport | undefined;
+  /** The scopes the caller asked for. */
+  readonly scopes?: readonly string[] | undefined;
+}
+
+/** One call as the verifier recorded it, for a finding about that call alone (a honeytoken's use). */
+export interface ObservedCall {
+  readonly at: number;
+  /** The caller's address as the transport gave it. */
+  readonly ip: string | undefined;
+  readonly transport: UsageTransport | undefined;
+  readonly scopes: readonly string[];
 }
 
 /** What a finding is about: a key, or a source network (enumeration across keys). */
@@ -39,6 +53,8 @@ export interface AnomalyFinding {
   readonly detail: string;
   /** The numbers behind it, for `explain`. */
   readonly evidence: Readonly<Record<string, number | string>>;
+  /** The call itself, for a finding about one call (a honeytoken's use). */
+  readonly call?: ObservedCall | undefined;
 }
 
 /** What each key detector's findings are recorded as (AnomalyDetected's closed `kind`). */
@@ -48,6 +64,7 @@ export const ANOMALY_KIND_OF: { readonly [D in KeyDetector]: AnomalyKind } = {
   probing: 'error-rate',
   'dead-key-use': 'dead-key-use',
   'dormant-key-use': 'dormant-key-use',
+  honeytoken: 'honeytoken',
 };
 
 /** Counts since the detector was made, for metrics. */
@@ -99,6 +116,8 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  * - dead-key-use: a call of a revoked, expired or suspended key.
  * - dormant-key-use: a valid call after `dormantAfterMs` without any.
  * - enumeration: `distinct` unknown or malformed strings from one network in a window.
+ * - honeytoken: any call of a honeytoken, critical, whatever its answer and however late it is
+ *   seen (someone holds a key that was never given to anyone); it teaches the key no baseline.
  */
 export class AnomalyDetector {
   readonly stats: DetectionStats = { observed: 0, findings: 0, stale: 0, cooledDown: 0, sourcesDropped: 0 };
@@ -165,6 +184,12 @@ export class AnomalyDetector {
     this.changed.add(keyId);
     const subject = { kind: 'key', keyId, tenant: state.tenant } as const;
     const network = this.networks.of(observation.ip);
+    if (observation.honeytoken === true) {
+      this.reportHoneytoken(state, subject, observation, network, findings);
+      state.calls += calls;
+      if (at > state.lastSeen) state.lastSeen = at;
+      return;
+    }
 
     if (DEAD_CODES.has(code)) {
       const what = code === 'DISABLED' ? 'suspended' : code === 'REVOKED' ? 'revoked' : 'expired';
@@ -411,6 +436,39 @@ export class AnomalyDetector {
     if (this.clock() - at <= this.settings.alertWithinMs) return true;
     this.stats.stale += 1;
     return false;
+  }
+
+  /**
+   * A honeytoken's call, reported even when seen late (after an outage of the detector): it is
+   * never stale news that someone holds one. The cool-down still applies, so a flood of calls is
+   * one finding per cool-down; every call stays in the usage records.
+   */
+  private reportHoneytoken(
+    state: KeyBaseline,
+    subject: FindingSubject,
+    observation: UsageObservation,
+    network: string | undefined,
+    findings: AnomalyFinding[],
+  ): void {
+    const { at, ip, transport } = observation;
+    if (at < (state.quietUntil.honeytoken ?? 0)) {
+      this.stats.cooledDown += 1;
+      return;
+    }
+    state.quietUntil.honeytoken = at + this.settings.cooldownMs;
+    this.stats.findings += 1;
+    const scopes = observation.scopes ?? [];
+    findings.push({
+      detector: 'honeytoken',
+      severity: 'critical',
+      subject,
+      at,
+      windowStart: at,
+      network,
+      detail: `a honeytoken was presented${network ? ` from ${network}` : ''}${transport ? ` over ${transport}` : ''}`,
+      evidence: { at: new Date(at).toISOString(), ip: ip ?? '', transport: transport ?? '', scopes: scopes.join(' ') },
+      call: { at, ip, transport, scopes },
+    });
   }
 
   private report(

@@ -152,6 +152,31 @@ describe('probing, dead keys, dormant keys', () => {
     ]);
   });
 
+  it('flags a honeytoken presented as critical, with the call (address, transport, time, scopes), once per cool-down', () => {
+    const { feed } = live();
+    const honeytoken = { code: 'NOT_FOUND', honeytoken: true, transport: 'http', scopes: ['orders:read'] } as const;
+    const findings = feed([call(T0, honeytoken), call(T0 + SECOND, honeytoken), call(T0 + 2 * HOUR, { ...honeytoken, transport: 'nats', ip: '203.0.113.9' })]);
+    expect(findings).toEqual([
+      expect.objectContaining({
+        detector: 'honeytoken',
+        severity: 'critical',
+        subject: { kind: 'key', keyId: KEY, tenant: 'acme' },
+        detail: 'a honeytoken was presented from 198.51.100.0/24 over http',
+        call: { at: T0, ip: '198.51.100.7', transport: 'http', scopes: ['orders:read'] },
+      }),
+      expect.objectContaining({ detector: 'honeytoken', call: { at: T0 + 2 * HOUR, ip: '203.0.113.9', transport: 'nats', scopes: ['orders:read'] } }),
+    ]);
+  });
+
+  it('reports a honeytoken seen late, and learns no baseline from it: a flood of its calls is no rate spike', () => {
+    const detector = new AnomalyDetector(() => T0 + DAY);
+    const findings: AnomalyFinding[] = [];
+    for (let i = 0; i < 500; i += 1) detector.observe(call(T0 + i * 10, { code: 'NOT_FOUND', honeytoken: true, transport: 'grpc' }), findings);
+    expect(findings.map((finding) => finding.detector)).toEqual(['honeytoken']);
+    expect(detector.stats.stale).toBe(0);
+    expect(detector.baseline(KEY)).toMatchObject({ calls: 500, learned: 0, inBucket: 0, networks: [] });
+  });
+
   it('flags a key used after 30 days of silence, not its first call', () => {
     const { feed } = live();
     expect(feed([call(T0), call(T0 + 29 * DAY)])).toEqual([]);

@@ -1,5 +1,5 @@
 /** The detectors that judge one key, each with its own cool-down. */
-export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use'] as const;
+export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'honeytoken'] as const;
 export type KeyDetector = (typeof KEY_DETECTORS)[number];
 
 /** The detectors that judge a source network across keys. */

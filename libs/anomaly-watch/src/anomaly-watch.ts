@@ -1,7 +1,7 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
-import type { AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
+import type { AnomalyCall, AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, forEachUsageRecord } from '@keyledger/contracts';
-import type { AnomalyDetector, AnomalyFinding } from '@keyledger/anomaly-detection';
+import type { AnomalyDetector, AnomalyFinding, ObservedCall } from '@keyledger/anomaly-detection';
 import { ANOMALY_KIND_OF } from '@keyledger/anomaly-detection';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
 import { DurableConsumer } from '@keyledger/consumer-runtime';
@@ -35,7 +35,23 @@ export function anomalyDetectedOf(finding: AnomalyFinding, detectedAt: Date): An
     severity: finding.severity,
     detail: `${finding.detector}: ${finding.detail}`.slice(0, 1000),
     detectedAt: detectedAt.toISOString(),
+    ...(finding.call === undefined ? {} : { call: anomalyCallOf(finding.call) }),
   };
+}
+
+/** A call as an AnomalyDetected carries it: the caller's address and scopes made printable (they reach notifications and terminals). */
+function anomalyCallOf(call: ObservedCall): AnomalyCall {
+  const ip = call.ip === undefined ? '' : printable(call.ip);
+  return {
+    at: new Date(call.at).toISOString(),
+    ...(ip === '' ? {} : { ip }),
+    ...(call.transport === undefined ? {} : { transport: call.transport }),
+    scopes: call.scopes.map(printable).filter((scope) => scope !== ''),
+  };
+}
+
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, '\ufffd');
 }
 
 export interface AnomalyWatchDependencies {
@@ -100,7 +116,18 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
     for (const batch of fresh) {
       forEachUsageRecord(batch, (fields, at) =>
         detector.observe(
-          { at, keyId: fields.keyId, tenant: fields.tenant, ip: fields.ip, fingerprint: fields.fingerprint, code: fields.code, calls: 1 },
+          {
+            at,
+            keyId: fields.keyId,
+            tenant: fields.tenant,
+            ip: fields.ip,
+            fingerprint: fields.fingerprint,
+            code: fields.code,
+            calls: 1,
+            honeytoken: fields.honeytoken,
+            transport: fields.transport,
+            scopes: fields.scopes,
+          },
           findings,
         ),
       );

@@ -8,6 +8,7 @@ import {
   INCIDENT_ACTION_REASONS,
   INCIDENT_TYPES,
   LEAK_POLICY_ACTIONS,
+  anomalyCallSchema,
   leakSourceSchema,
 } from './incident-events.js';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
@@ -136,7 +137,13 @@ export const incidentNotificationSchema = z
     source: leakSourceSchema.optional(),
     /** For an anomaly. */
     anomaly: z
-      .object({ kind: z.enum(ANOMALY_KINDS), severity: z.enum(ANOMALY_SEVERITIES), detail: z.string().max(1000).optional() })
+      .object({
+        kind: z.enum(ANOMALY_KINDS),
+        severity: z.enum(ANOMALY_SEVERITIES),
+        detail: z.string().max(1000).optional(),
+        /** The call that tripped a honeytoken: when, from where, by which transport, for which scopes. */
+        call: anomalyCallSchema.optional(),
+      })
       .strict()
       .optional(),
     policy: z.enum(ANOMALY_POLICY_ACTIONS),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+import { USAGE_LIMITS, USAGE_TRANSPORTS } from './usage.js';
 
 /**
  * Incidents on a key: a leak report or an anomaly, both recorded on the key's stream
@@ -72,12 +73,27 @@ export type KeyLeakReportedData = z.infer<typeof keyLeakReportedSchema>;
 /**
  * What kind of unusual use an anomaly detector saw: `dead-key-use`, a revoked, expired or
  * suspended key presented (someone still holds it); `dormant-key-use`, a key used after a long
- * silence.
+ * silence; `honeytoken` (added in the honeytoken release), a key issued never to be used was presented.
  */
-export const ANOMALY_KINDS = ['usage-spike', 'new-source', 'error-rate', 'unusual-time', 'dead-key-use', 'dormant-key-use', 'other'] as const;
+export const ANOMALY_KINDS = ['usage-spike', 'new-source', 'error-rate', 'unusual-time', 'dead-key-use', 'dormant-key-use', 'honeytoken', 'other'] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 export const ANOMALY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type AnomalySeverity = (typeof ANOMALY_SEVERITIES)[number];
+
+/**
+ * The one call an anomaly is about, as the verifier recorded it (a honeytoken's use): when, from
+ * which address, by which transport, asking for which scopes. The address and the scopes are
+ * what the caller sent, made printable.
+ */
+export const anomalyCallSchema = z
+  .object({
+    at: isoInstant,
+    ip: printable(USAGE_LIMITS.ip).optional(),
+    transport: z.enum(USAGE_TRANSPORTS).optional(),
+    scopes: z.array(printable(USAGE_LIMITS.scope)).max(USAGE_LIMITS.scopes),
+  })
+  .strict();
+export type AnomalyCall = z.infer<typeof anomalyCallSchema>;
 
 /**
  * A key was used unusually: what the anomaly detector appends to the key's stream (or an
@@ -94,6 +110,8 @@ export const anomalyDetectedSchema = z
     detail: printable(1000).optional(),
     /** When the detector saw it (its clock). */
     detectedAt: isoInstant,
+    /** Added in the honeytoken release: the call that tripped a honeytoken. */
+    call: anomalyCallSchema.optional(),
   })
   .strict();
 export type AnomalyDetectedData = z.infer<typeof anomalyDetectedSchema>;
@@ -117,8 +135,16 @@ export type IncidentPolicyAction = (typeof ANOMALY_POLICY_ACTIONS)[number];
 export const INCIDENT_ACTIONS = ['none', 'notify', 'suspend', 'rotate', 'emergency-rotate', 'revoke'] as const;
 export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
 
-/** Why the action taken is not the one the policy asks for. */
-export const INCIDENT_ACTION_REASONS = ['admin-key', 'key-revoked', 'key-expired', 'already-suspended', 'already-rotated', 'tenant-key-quota'] as const;
+/** Why the action taken is not the one the policy asks for (`honeytoken`: a honeytoken is notified, never changed). */
+export const INCIDENT_ACTION_REASONS = [
+  'admin-key',
+  'key-revoked',
+  'key-expired',
+  'already-suspended',
+  'already-rotated',
+  'tenant-key-quota',
+  'honeytoken',
+] as const;
 export type IncidentActionReason = (typeof INCIDENT_ACTION_REASONS)[number];
 
 /**

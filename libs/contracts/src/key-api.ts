@@ -36,6 +36,8 @@ export const issueKeyRequestSchema = z
     metadata: keyMetadataSchema.default({}),
     rateLimits: rateLimitsSchema.default([]),
     credits: creditsSettingSchema.optional(),
+    /** A key never to be used (docs/api.md#honeytokens): every verification answers NOT_FOUND and is reported as a critical anomaly. */
+    honeytoken: z.boolean().optional(),
   })
   .strict();
 
@@ -212,6 +214,8 @@ export interface KeyView {
   readonly rotation: { readonly replacedBy: string; readonly graceEndsAt: string; readonly emergency: boolean } | null;
   /** When the key was first reported leaked (ISO 8601); null for a key never reported. */
   readonly leakReportedAt: string | null;
+  /** A honeytoken: a key issued never to be used, whose every verification is a critical anomaly. */
+  readonly honeytoken: boolean;
   readonly version: number;
 }
 

@@ -90,6 +90,11 @@ export const keyIssuedSchema = z
     credits: recordedCreditsSchema.optional(),
     /** Added in the rotation release: the key this one replaces (its stream holds the KeyRotated). */
     rotatedFrom: keyIdSchema.optional(),
+    /**
+     * Added in the honeytoken release: a key issued never to be used. Every verification of it
+     * answers NOT_FOUND, as for a key that does not exist, and is reported as a critical anomaly.
+     */
+    honeytoken: z.literal(true).optional(),
   })
   .strict();
 

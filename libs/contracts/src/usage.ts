@@ -61,6 +61,11 @@ const usageFields = {
   /** Credits charged for the call: 0 when none (quotas fill it in). */
   cost: z.number().int().min(0).max(2_147_483_647),
   transport: z.enum(USAGE_TRANSPORTS),
+  /**
+   * Added in the honeytoken release: the key named is a honeytoken. The caller was answered
+   * NOT_FOUND, as for a key that does not exist; the anomaly detector reports the use.
+   */
+  honeytoken: z.literal(true).optional(),
 };
 
 const NAMES_ONE_KEY = 'a record names a key by id or by fingerprint, not both';
@@ -248,6 +253,7 @@ export function expandUsageBatch(batch: UsageBatch): KeyUsed[] {
     if (fields.fingerprint !== undefined) record.fingerprint = fields.fingerprint;
     if (fields.tenant !== undefined) record.tenant = fields.tenant;
     if (fields.ip !== undefined) record.ip = fields.ip;
+    if (fields.honeytoken) record.honeytoken = true;
     records.push(record);
   });
   return records;

@@ -90,6 +90,7 @@ export class KeyCommands {
           metadata: request.metadata,
           rateLimits: request.rateLimits,
           credits: request.credits,
+          honeytoken: request.honeytoken,
         },
         context,
       );

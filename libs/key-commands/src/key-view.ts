@@ -23,6 +23,7 @@ export function toKeyView(record: KeyRecord, now: number): KeyView {
       ? { replacedBy: record.rotation.replacedBy, graceEndsAt: new Date(record.rotation.graceEndsAt).toISOString(), emergency: record.rotation.emergency }
       : null,
     leakReportedAt: record.leakReportedAt === undefined ? null : new Date(record.leakReportedAt).toISOString(),
+    honeytoken: record.honeytoken === true,
     version: record.version,
   };
 }

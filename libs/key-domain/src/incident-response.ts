@@ -48,11 +48,14 @@ export function policyActionFor(incident: IncidentType, policy: EffectiveInciden
  * key that can no longer be used (revoked, expired) is left alone; a key
  * already rotated is not rotated again (an emergency policy revokes it instead, ending its
  * grace); an admin key is only notified; a suspended key is not suspended again, but may be
- * rotated (its replacement is active, as with `keys.rotate`).
+ * rotated (its replacement is active, as with `keys.rotate`). A honeytoken's incident is always
+ * notified, whatever the policy and the key's state, and never acted on: the tenant must hear
+ * that someone holds it, and a rotation would turn it into a real key.
  */
 export function decideIncidentResponse(incident: IncidentType, policy: EffectiveIncidentPolicy, key: IncidentKeyState, now: number): IncidentResponse {
   const asked = policyActionFor(incident, policy);
   const { record } = key;
+  if (record.honeytoken) return HONEYTOKEN_RESPONSE;
   // A rotation interrupted between its appends (its replacement never issued) is completed,
   // even when the old key already stopped (an emergency rotation revokes it in its first
   // append, and a short grace may have run out): otherwise the owner is left with no key.
@@ -77,6 +80,8 @@ export function decideIncidentResponse(incident: IncidentType, policy: Effective
       return asked satisfies never;
   }
 }
+
+const HONEYTOKEN_RESPONSE: IncidentResponse = Object.freeze({ action: 'notify', reason: 'honeytoken' });
 
 /**
  * What an incident does instead when its rotation with a grace is refused because the tenant

@@ -131,6 +131,27 @@ describe('the response to an incident', () => {
     }
   }
 
+  it('only notifies an incident on a honeytoken, whatever the policy asks and whatever state the honeytoken is in', () => {
+    for (const { record, replacementIssued } of Object.values(STATES))
+      for (const incident of INCIDENT_TYPES)
+        for (const asked of LEAK_POLICY_ACTIONS) {
+          const policy: EffectiveIncidentPolicy = { onLeak: asked, onAnomaly: asked, graceMs: GRACE };
+          const honeytoken = { record: { ...record, honeytoken: true as const }, replacementIssued };
+          expect(decideIncidentResponse(incident, policy, honeytoken, NOW)).toEqual({ action: 'notify', reason: 'honeytoken' });
+        }
+    expect(
+      decideIncidentResponse(
+        'AnomalyDetected',
+        { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE },
+        { record: { ...issued(), honeytoken: true }, replacementIssued: false },
+        NOW,
+      ),
+    ).toEqual({
+      action: 'notify',
+      reason: 'honeytoken',
+    });
+  });
+
   it('reads the leak setting for leaks and the anomaly setting for anomalies', () => {
     const policy: EffectiveIncidentPolicy = { onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 0 };
     expect(policyActionFor('KeyLeakReported', policy)).toBe('emergency-rotate');

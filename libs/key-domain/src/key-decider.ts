@@ -33,6 +33,8 @@ export interface IssueKey {
   readonly credits?: CreditsSetting | undefined;
   /** For the replacement a rotation issues: the key it replaces. */
   readonly rotatedFrom?: string | undefined;
+  /** A key never to be used: a tripwire whose every verification answers NOT_FOUND and is reported. */
+  readonly honeytoken?: boolean | undefined;
 }
 
 /** Change some of a key's settings; fields left undefined stay as they are. */
@@ -186,6 +188,7 @@ function requireFutureExpiry(expiresAt: Date, now: Date): string {
 function decideIssue(command: IssueKey, record: KeyRecord | undefined, now: Date): KeyEvent[] {
   if (record) throw new DomainError('KEY_ALREADY_EXISTS', `key ${command.keyId} already exists`);
   if (!isValidKeyPrefix(command.prefix)) invalid(`invalid key prefix ${JSON.stringify(command.prefix)}`);
+  if (command.honeytoken && command.rotatedFrom !== undefined) invalid('a rotation never issues a honeytoken');
   const data = {
     keyId: command.keyId,
     tenant: command.tenant,
@@ -202,6 +205,7 @@ function decideIssue(command: IssueKey, record: KeyRecord | undefined, now: Date
     ...(command.rateLimits?.length ? { rateLimits: normaliseRateLimits(command.rateLimits) } : {}),
     ...(command.credits ? { credits: recordCredits(command.credits, now.getTime()) } : {}),
     ...(command.rotatedFrom === undefined ? {} : { rotatedFrom: command.rotatedFrom }),
+    ...(command.honeytoken ? { honeytoken: true as const } : {}),
   };
   return [{ type: 'KeyIssued', data }];
 }
@@ -232,6 +236,9 @@ function decideUpdate(command: UpdateKey, record: KeyRecord, now: Date): KeyEven
 }
 
 function decideRotate(command: RotateKey, record: KeyRecord, status: KeyStatus, now: Date): KeyEvent[] {
+  // Its replacement would be a real key with the honeytoken's tenant, owner and scopes, handed to whoever holds the owner's delivery.
+  if (record.honeytoken)
+    throw new DomainError('INVALID_TRANSITION', `cannot rotate key ${command.keyId}: it is a honeytoken, which is never replaced by a usable key`);
   if (record.rotation)
     throw new DomainError('INVALID_TRANSITION', `cannot rotate key ${command.keyId}: it was rotated already (replaced by ${record.rotation.replacedBy})`);
   // A suspended key may be rotated (that is how a suspicious key is replaced); a revoked or

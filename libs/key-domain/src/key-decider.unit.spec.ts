@@ -51,6 +51,29 @@ describe('key decider', () => {
     expect(record).toMatchObject({ status: 'active', version: 1, scopes: ['orders:read', 'users:*'], ipAllowlist: ['10.0.0.0/8', '192.168.0.0/16'] });
   });
 
+  it('issues a honeytoken, marked as such, and never as a rotation’s replacement', () => {
+    const { record, events } = run([{ ...issue, honeytoken: true }]);
+    expect(events[0]).toMatchObject({ type: 'KeyIssued', data: { honeytoken: true } });
+    expect(record).toMatchObject({ status: 'active', honeytoken: true });
+    expect(run([issue]).events[0]!.data).not.toHaveProperty('honeytoken');
+    expect(codeOf(() => decideKey({ ...issue, honeytoken: true, rotatedFrom: 'key_01jdbbbbbbbbbbbbbbbbbbbbbb' }, undefined, now))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('refuses to rotate a honeytoken, in an emergency or not: its replacement would be a real key', () => {
+    const { record } = run([{ ...issue, honeytoken: true }]);
+    const rotate: RotateKey = { type: 'RotateKey', keyId, replacedBy: 'key_01jdbbbbbbbbbbbbbbbbbbbbbb', graceMs: 0, emergency: false };
+    expect(() => decideKey(rotate, record, now)).toThrow(/honeytoken/);
+    expect(codeOf(() => decideKey(rotate, record, now))).toBe('INVALID_TRANSITION');
+    expect(codeOf(() => decideKey({ ...rotate, emergency: true }, record, now))).toBe('INVALID_TRANSITION');
+    // It can still be suspended and revoked: retired like any key.
+    expect(
+      run([
+        { ...issue, honeytoken: true },
+        { type: 'RevokeKey', keyId, reason: 'retired' },
+      ]).record,
+    ).toMatchObject({ status: 'revoked', honeytoken: true });
+  });
+
   it('refuses to issue the same key twice, bad scopes, bad ranges and a past expiry', () => {
     const { record } = run([issue]);
     expect(codeOf(() => decideKey(issue, record, now))).toBe('KEY_ALREADY_EXISTS');

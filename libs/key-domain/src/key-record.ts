@@ -42,6 +42,8 @@ export interface KeyRecord {
   readonly status: RecordedKeyStatus;
   /** When the key was first reported leaked (epoch ms); undefined for a key never reported. */
   readonly leakReportedAt?: number | undefined;
+  /** A key issued never to be used: every verification of it answers NOT_FOUND and is a critical anomaly. */
+  readonly honeytoken?: true | undefined;
   /** Version of the key's stream this record reflects. */
   readonly version: number;
 }
@@ -74,6 +76,7 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
       rotatedFrom: data.rotatedFrom,
       rotation: undefined,
       status: 'active',
+      ...(data.honeytoken ? { honeytoken: true } : {}),
       version: 1,
     };
   }

@@ -49,10 +49,11 @@ export function rotationJitter(keyId: string, jitterMs: number): number {
 
 /**
  * When a key issued at `issuedAt` (epoch ms) is due for scheduled rotation under `policy`,
- * or undefined when it never is: no maximum age, or the key is rotated, revoked or expired.
+ * or undefined when it never is: no maximum age, or the key is rotated, revoked or expired, or
+ * a honeytoken (its replacement would be a real key; it never rotates, `decideKey` refuses it).
  */
 export function rotationDueAt(record: KeyRecord, issuedAt: number, policy: RotationPolicySettings, jitterMs: number, now: number): number | undefined {
-  if (policy.maxAgeMs === null || record.rotation) return undefined;
+  if (policy.maxAgeMs === null || record.rotation || record.honeytoken) return undefined;
   const status = statusAt(record.status, record.expiresAt, now);
   if (status === 'revoked' || status === 'expired') return undefined;
   return issuedAt + policy.maxAgeMs + rotationJitter(record.keyId, jitterMs);

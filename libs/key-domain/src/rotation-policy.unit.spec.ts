@@ -85,4 +85,10 @@ describe('rotation policies', () => {
     expect(rotationDueAt(key, 0, { maxAgeMs: null, graceMs: DAY, quietPeriodMs: null }, 0, now)).toBeUndefined();
     expect(rotationDueAt(suspended, 0, policy, 0, now)).toBe(DAY);
   });
+
+  it('never makes a honeytoken due: it is never replaced by a usable key', () => {
+    const policy = { maxAgeMs: DAY, graceMs: null, quietPeriodMs: null };
+    const honeytoken = evolveKey(undefined, { ...issued, data: { ...issued.data, honeytoken: true } })!;
+    expect(rotationDueAt(honeytoken, 0, policy, 0, Date.parse('2026-01-01T00:00:00Z'))).toBeUndefined();
+  });
 });

@@ -49,6 +49,11 @@ export interface VerifyCharge {
   take: boolean;
   /** Credits the use costs the key's quota, to record with it: 0 unless a quota admitted it. */
   credits: number;
+  /**
+   * The honeytoken presented, for the usage record alone (which reports it): the answer is the
+   * NOT_FOUND of a key that does not exist. Undefined for any other key.
+   */
+  honeytoken?: KeyRecord | undefined;
 }
 
 const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
@@ -59,7 +64,8 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' 
  * Decides one verification, whole: fail closed first (a replica that may have missed a
  * revocation refuses every key, whatever it is), then format and checksum (no lookup for a
  * malformed key), the key's rules (tenant, status, environment, IP allowlist, scopes), and,
- * for a key that passes them, its rate limits and quota for `cost` credits. Changes nothing:
+ * for a key that passes them, its rate limits and quota for `cost` credits. A honeytoken is
+ * NOT_FOUND, with `charge.honeytoken` set so that its use is recorded and reported. Changes nothing:
  * returns the answer, and writes into `charge` whether the use is to be taken from the
  * limits and the credits it costs; the caller applies that. Never throws, whatever the input.
  */
@@ -74,9 +80,15 @@ export function decideVerification(
 ): VerifyResult {
   charge.take = false;
   charge.credits = 0;
+  charge.honeytoken = undefined;
   if (keys.isFailingClosed(now)) return UNAVAILABLE;
   if (!isWellFormedKey(presented)) return MALFORMED;
   const record = keys.find(presented as string);
+  // The very answer an unknown key gets (the same frozen object): nothing tells the caller it tripped a wire.
+  if (record?.honeytoken) {
+    charge.honeytoken = record;
+    return NOT_FOUND;
+  }
   const ruled = codeByRules(record, conditions, now);
   if (ruled === 'NOT_FOUND' || !record) return NOT_FOUND;
   let code: VerifyCode = ruled === 'FORBIDDEN_IP' || ruled === 'FORBIDDEN_ENVIRONMENT' ? 'FORBIDDEN' : ruled;
@@ -120,7 +132,8 @@ export type RuledCode = Exclude<VerifyCode, 'FORBIDDEN'> | 'FORBIDDEN_IP' | 'FOR
  * auditor's point-in-time check asks exactly this of a key's past state.
  */
 export function codeByRules(record: KeyRecord | undefined, conditions: VerifyConditions, now: number): RuledCode {
-  if (!record || (conditions.tenant !== undefined && conditions.tenant !== record.tenant)) return 'NOT_FOUND';
+  // A honeytoken is, to whoever presents it, a key that does not exist: whatever its state.
+  if (!record || record.honeytoken || (conditions.tenant !== undefined && conditions.tenant !== record.tenant)) return 'NOT_FOUND';
   switch (statusAt(record.status, record.expiresAt, now)) {
     case 'revoked':
       return 'REVOKED';

@@ -114,6 +114,31 @@ describe('verify decision', () => {
     expect(decide(record, { tenant: 'other' }).result).toEqual({ valid: false, code: 'NOT_FOUND' });
   });
 
+  it('answers a honeytoken exactly as an unknown key, whatever it is and whatever is asked, charging nothing; the charge names it for the usage record', () => {
+    const unknown = decide(undefined).result;
+    const honeytokens: KeyRecord[] = [
+      { ...record, honeytoken: true },
+      { ...withQuota, honeytoken: true },
+      { ...limited, honeytoken: true, ipAllowlist: ['10.0.0.0/8'], ipRanges: [parseCidr('10.0.0.0/8')!] },
+      { ...record, honeytoken: true, status: 'revoked' },
+      { ...record, honeytoken: true, expiresAt: now - 1 },
+    ];
+    const asked: VerifyConditions[] = [{}, { tenant: 'acme', scopes: ['orders:read'] }, { tenant: 'other' }, { ip: '192.0.2.1', environment: 'test' }];
+    for (const honeytoken of honeytokens)
+      for (const conditions of asked) {
+        const limits = limitsAnswering({}, 5);
+        const charge: VerifyCharge = { take: true, credits: -1 };
+        const result = decideVerification(keysHolding(honeytoken), presented, conditions, 3, limits, now, charge);
+        expect(result).toBe(unknown);
+        expect(charge).toEqual({ take: false, credits: 0, honeytoken });
+        expect(limits.assessed).toBe(0);
+      }
+    // Any other key leaves the charge naming none.
+    const charge: VerifyCharge = { take: false, credits: 0, honeytoken: { ...record, honeytoken: true } };
+    decideVerification(keysHolding(record), presented, {}, 1, undefined, now, charge);
+    expect(charge.honeytoken).toBeUndefined();
+  });
+
   it('reports revoked before expired before suspended', () => {
     const expired = { ...record, expiresAt: now - 1 };
     expect(codeOf({ ...expired, status: 'revoked' })).toBe('REVOKED');

@@ -91,6 +91,14 @@ describe('a key’s history from the store', () => {
     expect(after.reason).toMatch(new RegExp(`^expired at ${graceEndsAt.replace(/[.]/g, '\\.')}, the expiry set by event ${rotated!.eventId}`));
   });
 
+  it('gives a honeytoken’s verdict as its callers get it, NOT_FOUND, and tells the admin why', async () => {
+    const honeytoken = 'key_000000000000000000000000h4';
+    await record('KeyIssued', { ...testKeyIssuedData(honeytoken, 'acme', { scopes: ['orders:read'] }), honeytoken: true }, 'key_alice', honeytoken);
+    const verdict = await history.check({ keyId: honeytoken, at: new Date().toISOString(), scopes: ['orders:read'] }, ROOT);
+    expect(verdict).toMatchObject({ valid: false, code: 'NOT_FOUND', decidedBy: null, reason: expect.stringMatching(/^a honeytoken/) });
+    expect(await history.at({ keyId: honeytoken, at: new Date().toISOString() }, ROOT)).toMatchObject({ key: { honeytoken: true } });
+  });
+
   it('answers KEY_NOT_FOUND to an admin of another tenant, and PERMISSION_DENIED without the read scope', async () => {
     const globex: Caller = { keyId: 'key_globex', tenant: 'globex', scopes: ['keyledger:*'] };
     await expect(history.trail({ keyId: KEY }, globex)).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });

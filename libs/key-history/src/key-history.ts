@@ -109,7 +109,7 @@ function reasonFor(code: RuledCode, state: KeyStateAt, by: EventEnvelope | undef
     case 'INSUFFICIENT_PERMISSIONS':
       return `the scopes asked exceed those set by ${event}`;
     default:
-      return `not issued at ${at}`;
+      return state.record?.honeytoken ? 'a honeytoken: every verification of it answers NOT_FOUND, as for a key that does not exist' : `not issued at ${at}`;
   }
 }
 

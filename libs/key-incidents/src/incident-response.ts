@@ -238,6 +238,7 @@ export class IncidentResponder {
               kind: incident.data.kind,
               severity: incident.data.severity,
               ...(incident.data.detail === undefined ? {} : { detail: incident.data.detail }),
+              ...(incident.data.call === undefined ? {} : { call: incident.data.call }),
             },
           }),
       policy: handled.policy,

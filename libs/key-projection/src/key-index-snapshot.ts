@@ -6,11 +6,13 @@ import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
  * to skip: a snapshot of another format is not read. A writer that did not know an event still
  * moved its position past it, so its snapshot would hide that event from a newer reader for
  * good (2: KeyGraceEnded ends a grace early; the incident events count in a key's version; 3: each
- * revoked key's revocation time and the index's clock, by which keys are forgotten).
- * Optional fields added to the extras (JSON in the header) alone do not change it: an older
- * snapshot reads them as absent.
+ * revoked key's revocation time and the index's clock, by which keys are forgotten; 4: a
+ * honeytoken's mark, in the extras: read from an older snapshot, a honeytoken would be a key
+ * like any other and answer VALID).
+ * Other optional fields added to the extras (JSON in the header) alone need not change it: an
+ * older snapshot reads them as absent.
  */
-export const KEY_INDEX_SNAPSHOT_FORMAT = 3;
+export const KEY_INDEX_SNAPSHOT_FORMAT = 4;
 const MAGIC = 0x4b4c5831; // "KLX1"
 
 type NumericColumn =

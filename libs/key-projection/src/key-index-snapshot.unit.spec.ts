@@ -49,6 +49,7 @@ function sampleIndex(): KeyIndex {
   index.apply({ type: 'KeySuspended', streamVersion: 2, data: { keyId: 'key_0008' } });
   index.apply({ type: 'KeyRotated', streamVersion: 2, data: { keyId: 'key_0009', replacedBy: 'key_5004', graceEndsAt: '2030-01-01T00:00:00.000Z' } });
   index.apply(issued(5004, { rotatedFrom: 'key_0009' }));
+  index.apply(issued(5006, { honeytoken: true }));
   // Rotations with a quiet period, one of whose grace ended early: kept in the extras.
   for (const keyId of ['key_0010', 'key_0011'])
     index.apply({
@@ -58,7 +59,10 @@ function sampleIndex(): KeyIndex {
     });
   index.apply({ type: 'KeyGraceEnded', streamVersion: 3, data: graceEnded('key_0010') });
   // A key reported leaked, twice: the first report is what the key remembers.
-  for (const [streamVersion, at] of [[2, '2029-06-01T00:00:00.000Z'], [3, '2029-07-01T00:00:00.000Z']] as const)
+  for (const [streamVersion, at] of [
+    [2, '2029-06-01T00:00:00.000Z'],
+    [3, '2029-07-01T00:00:00.000Z'],
+  ] as const)
     index.apply({
       type: 'KeyLeakReported',
       streamVersion,
@@ -87,6 +91,7 @@ describe('key index snapshot', () => {
       'key_5002',
       'key_5003',
       'key_5004',
+      'key_5006',
     ];
     for (const keyId of keyIds) {
       const record = original.get(keyId)!;
@@ -96,6 +101,9 @@ describe('key index snapshot', () => {
     expect(restored.listByTenant('tenant-1').map((k) => k.keyId)).toEqual(original.listByTenant('tenant-1').map((k) => k.keyId));
     expect(restored.get('key_0012')?.leakReportedAt).toBe(Date.parse('2029-06-01T00:00:00.000Z'));
     expect(restored.get('key_0013')?.leakReportedAt).toBeUndefined();
+    // A honeytoken restored as a plain key would answer VALID.
+    expect(restored.get('key_5006')?.honeytoken).toBe(true);
+    expect(restored.get('key_5004')?.honeytoken).toBeUndefined();
   });
 
   it('keeps folding events after a restore as the original would', () => {

@@ -52,6 +52,7 @@ export interface KeyExtras {
   readonly rotatedFrom?: string | undefined;
   readonly rotation?: KeyRotation | undefined;
   readonly leakReportedAt?: number | undefined;
+  readonly honeytoken?: true | undefined;
 }
 
 /** A KeyIndex's whole state, column by column, as a snapshot holds it. */
@@ -407,6 +408,7 @@ export class KeyIndex {
       record.rotatedFrom !== undefined ||
       record.rotation !== undefined ||
       record.leakReportedAt !== undefined ||
+      record.honeytoken === true ||
       tail === NOT_PACKED;
     if (!hasExtras) this.extras.delete(slot);
     else
@@ -422,6 +424,7 @@ export class KeyIndex {
         ...(record.rotatedFrom === undefined ? {} : { rotatedFrom: record.rotatedFrom }),
         ...(record.rotation === undefined ? {} : { rotation: record.rotation }),
         ...(record.leakReportedAt === undefined ? {} : { leakReportedAt: record.leakReportedAt }),
+        ...(record.honeytoken ? { honeytoken: true } : {}),
       });
   }
 
@@ -466,6 +469,7 @@ export class KeyIndex {
       extras?.rotatedFrom,
       extras?.rotation,
       extras?.leakReportedAt,
+      extras?.honeytoken === true ? true : undefined,
       RECORDED_KEY_STATUSES[this.statuses[slot]!]!,
       this.versions[slot]!,
       this.pepperVersions[slot]!,
@@ -538,6 +542,7 @@ class IndexedKeyRecord implements KeyRecord {
     readonly rotatedFrom: string | undefined,
     readonly rotation: KeyRotation | undefined,
     readonly leakReportedAt: number | undefined,
+    readonly honeytoken: true | undefined,
     readonly status: RecordedKeyStatus,
     readonly version: number,
     readonly pepperVersion: number,

@@ -106,6 +106,7 @@ const COMPARED_FIELDS: { readonly [K in keyof Required<KeyRecord>]: K extends 'i
   rotation: true,
   status: true,
   leakReportedAt: true,
+  honeytoken: true,
   version: true,
 };
 

@@ -205,7 +205,7 @@ function divide(groups: readonly Group[], count: number): [Group[], Group[]] {
 
 function sameButTime(a: KeyUsed, b: KeyUsed): boolean {
   if (a.keyId !== b.keyId || a.fingerprint !== b.fingerprint || a.tenant !== b.tenant || a.ip !== b.ip) return false;
-  if (a.code !== b.code || a.cost !== b.cost || a.transport !== b.transport) return false;
+  if (a.code !== b.code || a.cost !== b.cost || a.transport !== b.transport || a.honeytoken !== b.honeytoken) return false;
   if (a.scopes === b.scopes) return true;
   if (a.scopes.length !== b.scopes.length) return false;
   for (let i = 0; i < a.scopes.length; i += 1) if (a.scopes[i] !== b.scopes[i]) return false;
@@ -213,8 +213,8 @@ function sameButTime(a: KeyUsed, b: KeyUsed): boolean {
 }
 
 function groupHead(record: KeyUsed): string {
-  const { keyId, fingerprint, tenant, ip, scopes, code, cost, transport } = record;
-  return `${JSON.stringify({ keyId, fingerprint, tenant, ip, scopes, code, cost, transport }).slice(0, -1)},"at":[`;
+  const { keyId, fingerprint, tenant, ip, scopes, code, cost, transport, honeytoken } = record;
+  return `${JSON.stringify({ keyId, fingerprint, tenant, ip, scopes, code, cost, transport, honeytoken }).slice(0, -1)},"at":[`;
 }
 
 /**
@@ -225,7 +225,7 @@ function groupHead(record: KeyUsed): string {
  * content can make two different records meet.
  */
 export function usageGroupKey(record: KeyUsed): string {
-  let key = `${text(record.keyId)}${text(record.fingerprint)}${text(record.tenant)}${text(record.ip)}${text(record.code)}${text(record.transport)}${record.cost};${record.scopes.length}`;
+  let key = `${text(record.keyId)}${text(record.fingerprint)}${text(record.tenant)}${text(record.ip)}${text(record.code)}${text(record.transport)}${record.honeytoken ? 'h' : ''}${record.cost};${record.scopes.length}`;
   for (const scope of record.scopes) key += `:${scope.length}:${scope}`;
   return key;
 }

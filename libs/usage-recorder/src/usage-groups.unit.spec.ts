@@ -29,12 +29,14 @@ const usedRecord: fc.Arbitrary<KeyUsed> = fc
     code: fc.constantFrom(...VERIFY_CODES),
     cost: fc.integer({ min: 0, max: 2 }),
     transport: fc.constantFrom(...USAGE_TRANSPORTS),
+    honeytoken: fc.boolean(),
   })
-  .map(({ name, ...rest }) => ({ ...name, ...rest }));
+  // Only a record naming a key may mark it a honeytoken.
+  .map(({ name, honeytoken, ...rest }) => ({ ...name, ...rest, ...(honeytoken && 'keyId' in name ? { honeytoken: true as const } : {}) }));
 
 /** A record as one comparable string, every field in a fixed place. */
 const canonical = (r: KeyUsed): string =>
-  JSON.stringify([r.keyId ?? null, r.fingerprint ?? null, r.tenant ?? null, r.at, r.ip ?? null, r.scopes, r.code, r.cost, r.transport]);
+  JSON.stringify([r.keyId ?? null, r.fingerprint ?? null, r.tenant ?? null, r.at, r.ip ?? null, r.scopes, r.code, r.cost, r.transport, r.honeytoken ?? null]);
 const sameButTime = (a: KeyUsed, b: KeyUsed): boolean => canonical({ ...a, at: 0 }) === canonical({ ...b, at: 0 });
 
 function grouped(records: readonly KeyUsed[]): UsageGroups {
@@ -44,6 +46,20 @@ function grouped(records: readonly KeyUsed[]): UsageGroups {
 }
 
 describe('usage groups', () => {
+  it('keeps a honeytoken’s records apart from any other, and their marker through the batch', () => {
+    const plain: KeyUsed = { keyId: KEYS[0], tenant: 'acme', at: T0, ip: '10.0.0.1', scopes: [], code: 'NOT_FOUND', cost: 0, transport: 'nats' };
+    const records: KeyUsed[] = [plain, { ...plain, honeytoken: true }, { ...plain, at: T0 + 1 }, { ...plain, at: T0 + 1, honeytoken: true }];
+    const [message] = grouped(records).encode(header, 512 * 1024);
+    const batch = usageBatchV2Schema.parse(JSON.parse(message!.payload));
+    expect(batch.groups).toHaveLength(2);
+    expect(expandUsageBatch(batch).map((record) => [record.at, record.honeytoken])).toEqual([
+      [T0, undefined],
+      [T0 + 1, undefined],
+      [T0, true],
+      [T0 + 1, true],
+    ]);
+  });
+
   it('groups the records equal in everything but time, their times in the order they came', () => {
     const found: KeyUsed = { keyId: KEYS[0], tenant: 'acme', at: T0 + 7, ip: '10.0.0.1', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http' };
     const records: KeyUsed[] = [

@@ -1,6 +1,6 @@
 import type { KeyUsed, UsageTransport, VerifyResult } from '@keyledger/contracts';
 import { TENANT_ID_PATTERN, USAGE_LIMITS } from '@keyledger/contracts';
-import type { VerifyConditions } from '@keyledger/key-domain';
+import type { KeyRecord, VerifyConditions } from '@keyledger/key-domain';
 import type { KeyFingerprints } from '@keyledger/key-secrets';
 import type { UsageBuffer } from './usage-buffer.js';
 
@@ -18,16 +18,26 @@ export class UsageRecorder {
 
   /**
    * Records one verification answered at `at` (ms since the epoch). `cost` is the credits
-   * charged (0 without quotas).
+   * charged (0 without quotas). `honeytoken` is the honeytoken presented (`VerifyCharge`): its
+   * answer names no key, but its record names it, with the marker, for the anomaly detector.
    */
-  record(presented: unknown, conditions: VerifyConditions, result: VerifyResult, transport: UsageTransport, at: number, cost = 0): void {
-    const keyId = result.keyId;
+  record(
+    presented: unknown,
+    conditions: VerifyConditions,
+    result: VerifyResult,
+    transport: UsageTransport,
+    at: number,
+    cost = 0,
+    honeytoken?: Pick<KeyRecord, 'keyId' | 'tenant'>,
+  ): void {
+    const keyId = honeytoken?.keyId ?? result.keyId;
     const asked = conditions.tenant;
     this.buffer.add({
       keyId,
       fingerprint: keyId === undefined ? this.fingerprints.of(presented) : undefined,
       // For a key that was not found, the tenant the caller asked for, if it is one.
-      tenant: result.tenant ?? (asked !== undefined && TENANT_ID_PATTERN.test(asked) ? asked : undefined),
+      tenant: honeytoken?.tenant ?? result.tenant ?? (asked !== undefined && TENANT_ID_PATTERN.test(asked) ? asked : undefined),
+      ...(honeytoken ? { honeytoken: true } : {}),
       at,
       ip: conditions.ip === undefined ? undefined : storable(conditions.ip, USAGE_LIMITS.ip),
       scopes: scopesOf(conditions.scopes),

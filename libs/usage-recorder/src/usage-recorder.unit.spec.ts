@@ -41,6 +41,29 @@ describe('usage recorder', () => {
     );
   });
 
+  it('names a honeytoken by id, with its tenant and the marker, though its answer names no key', () => {
+    const { records, usage } = recorder();
+    const key = hasher.newKey('kl', 'live').plaintext;
+    const honeytoken = { keyId: 'key_01jd8x0000000000000000000b', tenant: 'acme' };
+    usage.record(key, { tenant: 'other', scopes: ['orders:read'], ip: '10.0.0.1' }, { valid: false, code: 'NOT_FOUND' }, 'http', 1000, 0, honeytoken);
+    expect(records).toEqual([
+      {
+        keyId: honeytoken.keyId,
+        fingerprint: undefined,
+        tenant: 'acme',
+        honeytoken: true,
+        at: 1000,
+        ip: '10.0.0.1',
+        scopes: ['orders:read'],
+        code: 'NOT_FOUND',
+        cost: 0,
+        transport: 'http',
+      },
+    ]);
+    expect(keyUsedSchema.parse(JSON.parse(JSON.stringify(records[0])))).toMatchObject({ keyId: honeytoken.keyId, honeytoken: true });
+    expect(leaks(JSON.stringify(records), key)).toBe(false);
+  });
+
   it('names a found key by id and anything else by a fingerprint, or by nothing when no key came', () => {
     const { records, usage } = recorder();
     const key = hasher.newKey('kl', 'live').plaintext;

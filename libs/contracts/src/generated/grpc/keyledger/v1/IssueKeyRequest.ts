@@ -26,6 +26,11 @@ export interface IssueKeyRequest {
    * A quota; unset: none.
    */
   'credits'?: (_keyledger_v1_Credits | null);
+  /**
+   * A honeytoken: a key never to be used, whose every verification answers NOT_FOUND and is
+   * reported as a critical anomaly (detector "honeytoken").
+   */
+  'honeytoken'?: (boolean);
   '_name'?: "name";
   '_environment'?: "environment";
   '_expiresAt'?: "expiresAt";
@@ -54,6 +59,11 @@ export interface IssueKeyRequest__Output {
    * A quota; unset: none.
    */
   'credits': (_keyledger_v1_Credits__Output | null);
+  /**
+   * A honeytoken: a key never to be used, whose every verification answers NOT_FOUND and is
+   * reported as a critical anomaly (detector "honeytoken").
+   */
+  'honeytoken': (boolean);
   '_name'?: "name";
   '_environment'?: "environment";
   '_expiresAt'?: "expiresAt";

@@ -52,6 +52,10 @@ export interface KeyView {
    * When the key was first reported leaked (ISO 8601); unset for a key never reported.
    */
   'leakReportedAt'?: (string);
+  /**
+   * A honeytoken: issued never to be used; every verification of it is a critical anomaly.
+   */
+  'honeytoken'?: (boolean);
   '_name'?: "name";
   '_expiresAt'?: "expiresAt";
   '_rotatedFrom'?: "rotatedFrom";
@@ -106,6 +110,10 @@ export interface KeyView__Output {
    * When the key was first reported leaked (ISO 8601); unset for a key never reported.
    */
   'leakReportedAt'?: (string);
+  /**
+   * A honeytoken: issued never to be used; every verification of it is a critical anomaly.
+   */
+  'honeytoken': (boolean);
   '_name'?: "name";
   '_expiresAt'?: "expiresAt";
   '_rotatedFrom'?: "rotatedFrom";

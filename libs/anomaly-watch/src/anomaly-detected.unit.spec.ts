@@ -1,0 +1,39 @@
+import { anomalyDetectedSchema } from '@keyledger/contracts';
+import type { AnomalyFinding } from '@keyledger/anomaly-detection';
+import { anomalyDetectedOf } from './anomaly-watch.js';
+
+const KEY = 'key_01jqaaaaaaaaaaaaaaaaaaaaaa';
+const AT = Date.UTC(2026, 0, 1);
+
+const honeytokenFinding = (call: AnomalyFinding['call']): AnomalyFinding => ({
+  detector: 'honeytoken',
+  severity: 'critical',
+  subject: { kind: 'key', keyId: KEY, tenant: 'acme' },
+  at: AT,
+  windowStart: AT,
+  network: undefined,
+  detail: 'a honeytoken was presented over nats',
+  evidence: {},
+  call,
+});
+
+describe('a finding as AnomalyDetected', () => {
+  it('records a honeytoken as kind honeytoken, critical, with the call that tripped it', () => {
+    const anomaly = anomalyDetectedOf(honeytokenFinding({ at: AT, ip: '198.51.100.7', transport: 'nats', scopes: ['orders:read'] }), new Date(AT + 5));
+    expect(anomaly).toEqual({
+      keyId: KEY,
+      tenant: 'acme',
+      kind: 'honeytoken',
+      severity: 'critical',
+      detail: 'honeytoken: a honeytoken was presented over nats',
+      detectedAt: new Date(AT + 5).toISOString(),
+      call: { at: new Date(AT).toISOString(), ip: '198.51.100.7', transport: 'nats', scopes: ['orders:read'] },
+    });
+    expect(anomalyDetectedSchema.parse(anomaly)).toEqual(anomaly);
+  });
+
+  it('makes what the caller sent printable, so the event is always recorded', () => {
+    const anomaly = anomalyDetectedOf(honeytokenFinding({ at: AT, ip: '10.0.0.1\u001b[2J', transport: undefined, scopes: ['a\nb', ''] }), new Date(AT));
+    expect(anomalyDetectedSchema.parse(anomaly).call).toEqual({ at: new Date(AT).toISOString(), ip: '10.0.0.1\ufffd[2J', scopes: ['a\ufffdb'] });
+  });
+});
