@@ -35,6 +35,7 @@ import { registerNatsAuthCommand } from './nats-auth.command.js';
 import { registerDeliveriesCommand } from './deliveries.command.js';
 import { registerAuditCommand } from './audit.command.js';
 import { registerReplayCommand } from './replay.command.js';
+import { registerWitnessCommand } from './witness.command.js';
 import { CliUsageError, cliConnection, defaultNatsUrl } from './nats-credentials.js';
 import { confirmedAtTerminal } from './confirm.js';
 import { EXIT_CODES, NatsUnreachableError, reportFailure } from './cli-failure.js';
@@ -326,6 +327,7 @@ registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
 registerAuditCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 registerReplayCommand(program, () => program.opts<GlobalOptions>().json);
+registerWitnessCommand(program);
 
 try {
   await program.parseAsync();

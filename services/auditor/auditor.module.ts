@@ -13,11 +13,12 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
-import { AuditLog, NoteSigner, PostgresTransparencyLog } from '@keyledger/transparency-log';
+import { AuditLog, NoteSigner, PostgresTransparencyLog, WitnessCosigning } from '@keyledger/transparency-log';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
 import { auditLogNatsController } from './audit-log.nats-controller.js';
 import { AuditLogHttpController } from './audit-log.http-controller.js';
+import { auditWitnessEndpoints } from './audit-witnesses.js';
 import { keyHistoryNatsController } from './key-history.nats-controller.js';
 import { permissionReportNatsController } from './permission-report.nats-controller.js';
 
@@ -74,7 +75,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     // A refusal to sign (InconsistentTreeError) is an error: the stored tree was changed behind the auditor's back.
     this.checkpointSigning = new PeriodicTask(
-      () => this.auditLog.sign(),
+      () => this.signAndCosign(),
       auditSettings.checkpointIntervalMs,
       (error) => this.logger.error({ err: error }, 'signing a transparency log checkpoint failed'),
     );
@@ -93,9 +94,12 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);
     const checkpoints = auditCheckpointsSubject(config.KEYLEDGER_SUBJECT_PREFIX);
+    const transparencyLog = new PostgresTransparencyLog(infrastructure.db, infrastructure.store, NoteSigner.fromPrivateKey(config.KEYLEDGER_AUDIT_SIGNING_KEY));
+    const witnesses = auditWitnessEndpoints(config);
     const auditLog = new AuditLog(
-      new PostgresTransparencyLog(infrastructure.db, infrastructure.store, NoteSigner.fromPrivateKey(config.KEYLEDGER_AUDIT_SIGNING_KEY)),
+      transparencyLog,
       (note) => infrastructure.nc.publish(checkpoints, note),
+      witnesses.length > 0 ? new WitnessCosigning(infrastructure.db, transparencyLog, witnesses) : undefined,
     );
     return {
       module: AuditorModule,
@@ -131,6 +135,15 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         },
       ],
     };
+  }
+
+  /** Signs a checkpoint when the tree grew, then asks the witnesses that have not cosigned the latest (again, while one is down). */
+  private async signAndCosign(): Promise<void> {
+    await this.auditLog.sign();
+    for (const outcome of await this.auditLog.gatherCosignatures()) {
+      if (outcome.outcome === 'cosigned') this.logger.info(outcome, 'a witness cosigned the checkpoint');
+      else if (outcome.outcome !== 'held') this.logger.warn(outcome, 'a witness did not cosign the checkpoint; asking again at the next checkpoint interval');
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {

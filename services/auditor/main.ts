@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
-import { loadAuditorConfig } from '@keyledger/config';
 import { bootstrapService, grpcAddress, grpcApi } from '@keyledger/service-kit';
 import { AuditorModule } from './auditor.module.js';
+import { loadAuditorConfigWithWitnesses } from './audit-witnesses.js';
 
 const DEFAULT_GRPC_PORT = 50054;
 
 await bootstrapService({
   service: 'auditor',
   defaultPort: 3004,
-  loadConfig: loadAuditorConfig,
+  loadConfig: loadAuditorConfigWithWitnesses,
   natsApi: true,
   module: (context) => AuditorModule.forService(context),
   // keyledger.v1.UsageService, with server reflection.

@@ -432,12 +432,41 @@ const auditSigningKey = z
   .string({ error: 'is required: PRIVATE+KEY+<name>+<key id>+<base64> (keyledger audit generate-key)' })
   .regex(/^PRIVATE\+KEY\+[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/, 'must be PRIVATE+KEY+<name>+<8 hex key id>+<base64 of 0x01 and a 32-byte Ed25519 seed>');
 
+/**
+ * `AUDIT_WITNESSES`: the witnesses asked to cosign each checkpoint (c2sp.org/tlog-witness), comma
+ * separated, each `<cosigner verifier key> <submission URL>`. The key's form and id are checked
+ * when the auditor loads it; here, that each entry is a key-shaped word and an http(s) URL.
+ */
+const auditWitnesses = z
+  .string()
+  .default('')
+  .transform((text, context) => {
+    const witnesses: { key: string; url: string }[] = [];
+    for (const entry of text.split(',').map((part) => part.trim()).filter((part) => part.length > 0)) {
+      const [key, url, extra] = entry.split(/\s+/);
+      let parsed: URL | undefined;
+      try {
+        parsed = url === undefined ? undefined : new URL(url);
+      } catch {
+        parsed = undefined;
+      }
+      if (!key || !/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(key) || !parsed || !['http:', 'https:'].includes(parsed.protocol) || extra !== undefined) {
+        context.addIssue({ code: 'custom', message: `each witness is "<verifier key> <http(s) URL>", comma separated; ${JSON.stringify(entry.slice(0, 80))} is not` });
+        return z.NEVER;
+      }
+      witnesses.push({ key, url: parsed.toString() });
+    }
+    return witnesses;
+  });
+
 /** Extra settings of the auditor, which stores usage and answers usage queries (admin keys: the peppers). */
 export const auditorEnvSchema = keyServiceEnvSchema.extend({
   /** Signs the transparency log's checkpoints; its key name is the checkpoints' origin line. A secret. */
   KEYLEDGER_AUDIT_SIGNING_KEY: auditSigningKey,
   /** How often the auditor signs a checkpoint when the tree grew (it also signs on demand). */
   AUDIT_CHECKPOINT_INTERVAL_MS: positiveInt.max(3_600_000).default(60_000),
+  /** Witnesses asked to cosign each new checkpoint; none by default. */
+  AUDIT_WITNESSES: auditWitnesses,
   /** How often the auditor adds the store's new events to the transparency log's tree. */
   AUDIT_TREE_INTERVAL_MS: positiveInt.max(60_000).default(1000),
   /** Days of usage records and per-minute aggregates kept; older daily partitions are dropped. */

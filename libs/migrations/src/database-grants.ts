@@ -45,6 +45,7 @@ export const KEYLEDGER_TABLES = [
   'tlog_nodes',
   'tlog_head',
   'tlog_checkpoints',
+  'tlog_cosignatures',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -114,6 +115,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       tlog_nodes: ['select', 'insert'],
       tlog_head: ['select', 'update'],
       tlog_checkpoints: ['select', 'insert'],
+      tlog_cosignatures: ['select', 'insert'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },

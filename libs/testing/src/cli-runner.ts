@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from './test-context.js';
 
@@ -36,4 +37,9 @@ export function runCli(ctx: TestContext, args: readonly string[], options: CliOp
     );
     child.stdin?.end(options.input ?? '');
   });
+}
+
+/** A long-running `keyledger ARGS…` (a server such as `keyledger witness serve`), its output piped; the caller stops it. */
+export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -1,5 +1,6 @@
 import type { AuditCheckpoint, AuditConsistencyProof, AuditConsistencyRequest, AuditInclusionProof, AuditInclusionRequest } from '@keyledger/contracts';
 import type { PostgresTransparencyLog, StoredCheckpoint } from './postgres-transparency-log.js';
+import type { WitnessCosigning } from './witness-cosigning.js';
 
 const b64 = (hash: Buffer): string => hash.toString('base64');
 
@@ -13,7 +14,21 @@ export class AuditLog {
   constructor(
     private readonly log: PostgresTransparencyLog,
     private readonly publish: (note: string) => void | Promise<void>,
+    /** Witnesses' cosignatures, added to every checkpoint served; none without witnesses. */
+    private readonly witnesses?: WitnessCosigning,
   ) {}
+
+  /**
+   * Asks the witnesses that have not cosigned the latest checkpoint to cosign it, and publishes it
+   * again with the new cosignatures when any came; returns what each witness answered.
+   */
+  async gatherCosignatures(): Promise<Awaited<ReturnType<WitnessCosigning['cosignLatest']>>> {
+    if (!this.witnesses) return [];
+    const outcomes = await this.witnesses.cosignLatest();
+    const latest = outcomes.some((outcome) => outcome.outcome === 'cosigned') ? await this.log.latestCheckpoint() : undefined;
+    if (latest) await this.publish(await this.cosigned(latest));
+    return outcomes;
+  }
 
   /** Adds the store's new events to the tree; returns how many. */
   grow(): Promise<number> {
@@ -49,16 +64,26 @@ export class AuditLog {
       treeSize: answer.checkpoint.treeSize,
       leafHash: b64(answer.leaf.leafHash),
       proof: answer.proof.map(b64),
-      checkpoint: answer.checkpoint.note,
+      checkpoint: await this.cosigned(answer.checkpoint),
     };
   }
 
   async consistency(request: AuditConsistencyRequest): Promise<AuditConsistencyProof> {
     const answer = await this.log.consistency(request.oldSize, request.newSize);
-    return { oldSize: answer.oldSize, newSize: answer.newSize, proof: answer.proof.map(b64), oldCheckpoint: answer.oldCheckpoint?.note, newCheckpoint: answer.newCheckpoint?.note };
+    return {
+      oldSize: answer.oldSize,
+      newSize: answer.newSize,
+      proof: answer.proof.map(b64),
+      oldCheckpoint: answer.oldCheckpoint && (await this.cosigned(answer.oldCheckpoint)),
+      newCheckpoint: answer.newCheckpoint && (await this.cosigned(answer.newCheckpoint)),
+    };
   }
 
-  private present(checkpoint: StoredCheckpoint): AuditCheckpoint {
-    return { origin: this.log.origin, treeSize: checkpoint.treeSize, rootHash: b64(checkpoint.rootHash), signedAt: checkpoint.signedAt.toISOString(), note: checkpoint.note };
+  private async present(checkpoint: StoredCheckpoint): Promise<AuditCheckpoint> {
+    return { origin: this.log.origin, treeSize: checkpoint.treeSize, rootHash: b64(checkpoint.rootHash), signedAt: checkpoint.signedAt.toISOString(), note: await this.cosigned(checkpoint) };
+  }
+
+  private cosigned(checkpoint: StoredCheckpoint): Promise<string> {
+    return this.witnesses ? this.witnesses.withCosignatures(checkpoint) : Promise.resolve(checkpoint.note);
   }
 }

@@ -8,3 +8,6 @@ export * from './log-verifier.js';
 export * from './migrations/transparency-log.migrations.js';
 export * from './audit-log.js';
 export * from './audit-bundle.js';
+export * from './witness-protocol.js';
+export * from './witness.js';
+export * from './witness-cosigning.js';

@@ -121,6 +121,18 @@ export class NoteSigner {
     return formatVerifierKey({ name: this.name, keyId: this.keyId, type: NOTE_SIGNATURE_TYPES.ed25519, publicKey: this.publicKey });
   }
 
+  /** This key as a witness's (c2sp.org/tlog-cosignature v1, type 0x04): the verifier key its cosignatures are checked with. */
+  cosignerVerifierKey(): string {
+    const type = NOTE_SIGNATURE_TYPES.cosignatureV1;
+    return formatVerifierKey({ name: this.name, keyId: noteKeyId(this.name, type, this.publicKey), type, publicKey: this.publicKey });
+  }
+
+  /** This key's cosignature line (type 0x04) over a checkpoint's text at `timestamp` (POSIX seconds). */
+  cosign(text: string, timestamp: bigint): string {
+    checkNoteText(text);
+    return cosignatureLineWith(this.key, this.name, text, timestamp);
+  }
+
   /** The note: `text` (one or more lines, each ending in a newline) and this signer's signature line. */
   sign(text: string): string {
     checkNoteText(text);
@@ -146,7 +158,10 @@ function cosignedMessage(text: string, timestamp: bigint): Buffer {
  * witness beside Keyledger; a witness usually runs its own software.
  */
 export function cosignatureLine(text: string, name: string, seed: Uint8Array, timestamp: bigint): string {
-  const key = ed25519PrivateKeyOfSeed(seed);
+  return cosignatureLineWith(ed25519PrivateKeyOfSeed(seed), name, text, timestamp);
+}
+
+function cosignatureLineWith(key: KeyObject, name: string, text: string, timestamp: bigint): string {
   const keyId = noteKeyId(name, NOTE_SIGNATURE_TYPES.cosignatureV1, ed25519RawPublicKey(key));
   const time = Buffer.alloc(8);
   time.writeBigUInt64BE(timestamp);

@@ -51,5 +51,26 @@ export function transparencyLogMigrations(): (new () => MigrationInterface)[] {
     }
   }
 
-  return [CreateTransparencyLog1764000030000];
+  /** Witnesses' cosignatures of the checkpoints (c2sp.org/tlog-cosignature), one per witness and checkpoint. */
+  class CreateTransparencyLogCosignatures1764000031000 implements MigrationInterface {
+    readonly name = 'CreateTransparencyLogCosignatures1764000031000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`
+        create table tlog_cosignatures (
+          tree_size    bigint not null references tlog_checkpoints (tree_size),
+          witness      text not null,
+          line         text not null,
+          received_at  timestamptz not null default now(),
+          primary key (tree_size, witness)
+        )`);
+      await queryRunner.query(`create index tlog_cosignatures_witness on tlog_cosignatures (witness, tree_size)`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop table tlog_cosignatures`);
+    }
+  }
+
+  return [CreateTransparencyLog1764000030000, CreateTransparencyLogCosignatures1764000031000];
 }
