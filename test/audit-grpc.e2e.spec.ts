@@ -209,10 +209,16 @@ describe('the auditor over gRPC', () => {
     expect(verifyConsistency(oldSize, newSize, newTree!.rootHash, newTree!.rootHash, consistencyHashes)).toBe(false);
   });
 
-  it('lists AuditService beside UsageService by reflection', async () => {
+  it('serves AuditService beside UsageService on one server, both listed by reflection', async () => {
     for (const version of ['v1', 'v1alpha'] as const) {
       const listed = await reflectedServices(address('auditor'), version);
       expect(listed.filter((name) => name.startsWith('keyledger.')).sort()).toEqual(['keyledger.v1.AuditService', 'keyledger.v1.UsageService']);
+    }
+    const usage = grpcClient(address('auditor'), 'UsageService');
+    try {
+      expect(await usage.call('GetTenantUsage', { tenant: 'acme' }, admin())).toMatchObject({ tenant: 'acme' });
+    } finally {
+      usage.close();
     }
   });
 });
