@@ -1,62 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { loadSync } from '@grpc/proto-loader';
 import { streamIdOf } from '@keyledger/contracts';
 import type { KeyledgerV1 } from '@keyledger/contracts';
 import { START_OF_LOG } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { GrpcApi, RunningServices, TestContext } from '@keyledger/testing';
-import { GRPC_TEST_LOADER, createTestContext, eventually, grpcClient, startServices } from '@keyledger/testing';
-
-/** A response of the reflection service of grpc/reflection (its own proto, not one of the API). */
-interface ReflectionResponse {
-  listServicesResponse?: { service: { name: string }[] } | null;
-  fileDescriptorResponse?: { fileDescriptorProto: Buffer[] } | null;
-  errorResponse?: { errorCode: number; errorMessage: string } | null;
-}
-
-/** The error of a call that must fail. */
-async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded');
-}
-
-const reflectionProtos = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
-
-/** One request over the bidirectional reflection stream, as grpcurl sends it. */
-async function reflect(address: string, version: 'v1' | 'v1alpha', request: object): Promise<ReflectionResponse[]> {
-  const definition = loadSync(`grpc/reflection/${version}/reflection.proto`, { ...GRPC_TEST_LOADER, includeDirs: [reflectionProtos] });
-  const method = (definition[`grpc.reflection.${version}.ServerReflection`] as ServiceDefinition)['ServerReflectionInfo'] as MethodDefinition<
-    object,
-    ReflectionResponse
-  >;
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  try {
-    const stream = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), {
-      deadline: Date.now() + 10_000,
-    });
-    const responses: ReflectionResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('data', (response: ReflectionResponse) => responses.push(response));
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    stream.write(request);
-    stream.end();
-    await done;
-    return responses;
-  } finally {
-    client.close();
-  }
-}
+import { createTestContext, eventually, grpcClient, grpcFailure as failure, reflect, reflectedServices, startServices } from '@keyledger/testing';
 
 describe('the gRPC API', () => {
   let ctx: TestContext;
@@ -307,8 +257,7 @@ describe('the gRPC API', () => {
 
   it('serves reflection listing the services and describing them, in both reflection versions', async () => {
     for (const version of ['v1', 'v1alpha'] as const) {
-      const listed = async (name: string): Promise<string[]> =>
-        (await reflect(address(name), version, { listServices: '' })).flatMap((r) => r.listServicesResponse?.service.map((s) => s.name) ?? []);
+      const listed = (name: string): Promise<string[]> => reflectedServices(address(name), version);
       const [issuerServices, verifierServices] = [await listed('issuer'), await listed('verifier')];
       expect(issuerServices).toContain('keyledger.v1.KeyService');
       expect(verifierServices).toContain('keyledger.v1.VerifierService');

@@ -15,6 +15,7 @@ import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
 import { AuditLog, NoteSigner, PostgresTransparencyLog, WitnessCosigning } from '@keyledger/transparency-log';
 import { UsageGrpcController } from './usage.grpc-controller.js';
+import { AuditGrpcController } from './audit.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
 import { auditLogNatsController } from './audit-log.nats-controller.js';
 import { AuditLogHttpController } from './audit-log.http-controller.js';
@@ -43,9 +44,10 @@ interface AuditLogSettings {
  * the issuer does. It keeps the transparency log: a Merkle tree over the store's events, grown
  * every AUDIT_TREE_INTERVAL_MS, a checkpoint signed under KEYLEDGER_AUDIT_SIGNING_KEY every
  * AUDIT_CHECKPOINT_INTERVAL_MS when it grew (and on demand), published on
- * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP. It answers admins' questions
+ * `<prefix>.v1.audit.checkpoints`, with proofs over NATS, gRPC and HTTP. It answers admins' questions
  * about a key's past: its trail, its state and the verdict its rules gave at any instant; and
- * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations).
+ * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations);
+ * over NATS and gRPC (keyledger.v1.AuditService).
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -110,6 +112,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         AuditLogHttpController,
         keyHistoryNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         permissionReportNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        AuditGrpcController,
       ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },

@@ -11,7 +11,7 @@ await bootstrapService({
   loadConfig: loadAuditorConfigWithWitnesses,
   natsApi: true,
   module: (context) => AuditorModule.forService(context),
-  // keyledger.v1.UsageService, with server reflection.
-  microservices: ({ config }) => [grpcApi({ proto: 'usage', host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
+  // keyledger.v1.UsageService and keyledger.v1.AuditService, with server reflection.
+  microservices: ({ config }) => [grpcApi({ protos: ['usage', 'audit'], host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
   endpoints: ({ config }) => ({ grpc: grpcAddress(config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST, config.GRPC_PORT ?? DEFAULT_GRPC_PORT) }),
 });

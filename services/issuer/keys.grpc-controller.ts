@@ -2,7 +2,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { Optional } from '@keyledger/api-transport';
-import { grpcCommand, parseRequest, present } from '@keyledger/api-transport';
+import { grpcCommand, keyViewMessage, parseRequest, present } from '@keyledger/api-transport';
 import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
@@ -14,7 +14,7 @@ import {
   topUpKeyRequestSchema,
   updateKeyRequestSchema,
 } from '@keyledger/contracts';
-import type { KeyledgerV1, KeyView } from '@keyledger/contracts';
+import type { KeyledgerV1 } from '@keyledger/contracts';
 import type { FenceResult } from '@keyledger/key-projection';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
@@ -42,22 +42,6 @@ function settingsChange(message: KeyledgerV1.UpdateKeyRequest__Output | Keyledge
     rateLimits: present(message.rateLimits)?.values,
     // The oneof `credits_change`: a new quota, or none at all (null, as in the JSON API).
     credits: creditsBody(message.credits) ?? (message.removeCredits ? null : undefined),
-  };
-}
-
-function keyViewMessage(view: KeyView): KeyledgerV1.KeyView {
-  return {
-    ...view,
-    name: view.name ?? undefined,
-    scopes: [...view.scopes],
-    ipAllowlist: [...view.ipAllowlist],
-    expiresAt: view.expiresAt ?? undefined,
-    metadata: { ...view.metadata },
-    rateLimits: view.rateLimits.map((limit) => ({ ...limit })),
-    credits: view.credits ? { remaining: view.credits.remaining, refill: view.credits.refill ?? null } : undefined,
-    rotatedFrom: view.rotatedFrom ?? undefined,
-    rotation: view.rotation ? { ...view.rotation } : undefined,
-    leakReportedAt: view.leakReportedAt ?? undefined,
   };
 }
 

@@ -13,7 +13,7 @@ await bootstrapService({
   natsApi: true,
   module: (context) => IssuerModule.forService(context),
   // keyledger.v1.KeyService, with server reflection.
-  microservices: ({ config }) => [grpcApi({ proto: 'keys', host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
+  microservices: ({ config }) => [grpcApi({ protos: ['keys'], host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
   endpoints: ({ config }) => ({ grpc: grpcAddress(config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST, config.GRPC_PORT ?? DEFAULT_GRPC_PORT) }),
   afterStart: async (app, { config, logger }) => {
     logger.info({ port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT }, 'issuer gRPC API listening');

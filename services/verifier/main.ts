@@ -13,7 +13,7 @@ await bootstrapService({
   natsApi: false,
   module: (context) => VerifierModule.forService(context),
   // keyledger.v1.VerifierService, with server reflection.
-  microservices: ({ config }) => [grpcApi({ proto: 'verifier', host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
+  microservices: ({ config }) => [grpcApi({ protos: ['verifier'], host: config.HTTP_HOST, port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT })],
   endpoints: ({ config }) => ({ grpc: grpcAddress(config.HTTP_HOST === '0.0.0.0' ? hostname() : config.HTTP_HOST, config.GRPC_PORT ?? DEFAULT_GRPC_PORT) }),
   afterStart: (_app, { config, logger }) => {
     logger.info({ port: config.GRPC_PORT ?? DEFAULT_GRPC_PORT }, 'verifier gRPC API listening');

@@ -6,3 +6,4 @@ export * from './nats-command.js';
 export * from './grpc-command.js';
 export * from './api-errors.mapper.js';
 export * from './parse-request.js';
+export * from './grpc-key-view.js';

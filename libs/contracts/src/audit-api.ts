@@ -7,7 +7,7 @@ import type { KeyView, VerifyCode } from './key-api.js';
 /**
  * The auditor's transparency log over NATS (`<prefix>.v1.audit.checkpoint`, `audit.inclusion`,
  * `audit.consistency`) and HTTP (`GET /v1/audit/checkpoint`, `/v1/audit/inclusion`,
- * `/v1/audit/consistency`). Every answer holds hashes and signed checkpoints only, never an
+ * `/v1/audit/consistency`), and gRPC (keyledger.v1.AuditService). Every answer holds hashes and signed checkpoints only, never an
  * event's content: whoever asks about an event already holds it and recomputes its leaf.
  * Hashes are base64; a checkpoint is its C2SP signed note, as text.
  */
@@ -62,7 +62,7 @@ export interface AuditConsistencyProof {
   readonly newCheckpoint?: string | undefined;
 }
 
-// --- A key's history (auditor): `<prefix>.v1.audit.trail`, `audit.at`, `audit.check`, with an admin key ---
+// --- A key's history (auditor): `<prefix>.v1.audit.trail`, `audit.at`, `audit.check`, with an admin key; gRPC AuditService ---
 
 const instant = z.iso.datetime({ offset: true });
 
@@ -164,7 +164,7 @@ export interface AuditCheck {
   readonly decidedBy: AuditTrailEntry | null;
 }
 
-// --- The permission audit (auditor): `<prefix>.v1.audit.report`, with an admin key ---
+// --- The permission audit (auditor): `<prefix>.v1.audit.report`, with an admin key; gRPC AuditService/GetPermissionReport ---
 
 const days = z.number().int().min(1).max(3650);
 

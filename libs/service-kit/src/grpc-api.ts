@@ -7,8 +7,8 @@ import { GRPC_PACKAGE } from '@keyledger/contracts';
 import { protoDir, protoPath } from '@keyledger/proto-paths';
 
 export interface GrpcApiOptions {
-  /** Proto file name under libs/contracts/proto/keyledger/v1, e.g. `keys`. */
-  readonly proto: Parameters<typeof protoPath>[0];
+  /** The proto files of the services it serves (names of PROTO_FILES, e.g. `keys`). */
+  readonly protos: readonly Parameters<typeof protoPath>[0][];
   readonly host: string;
   readonly port: number;
 }
@@ -19,15 +19,15 @@ export function grpcAddress(host: string, port: number): string {
 }
 
 /**
- * A service's gRPC API as a Nest microservice: the `keyledger.v1` package from the contracts'
- * proto files, with server reflection so grpcurl, grpcui and the like discover it.
+ * A service's gRPC API as a Nest microservice: the `keyledger.v1` services of the contracts'
+ * proto files it names (one server, one port), with server reflection so grpcurl, grpcui and the like discover it.
  */
 export function grpcApi(options: GrpcApiOptions): MicroserviceOptions {
   return {
     transport: Transport.GRPC,
     options: {
       package: GRPC_PACKAGE,
-      protoPath: [protoPath(options.proto)],
+      protoPath: options.protos.map(protoPath),
       url: grpcAddress(options.host, options.port),
       // tools/generate-grpc-types.mjs generates the message types (KeyledgerV1 of @keyledger/contracts) for these options: change both together.
       loader: { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir()] },

@@ -54,10 +54,14 @@ interface ApiServices {
   KeyService: KeyledgerV1.KeyServiceDefinition;
   VerifierService: KeyledgerV1.VerifierServiceDefinition;
   UsageService: KeyledgerV1.UsageServiceDefinition;
+  AuditService: KeyledgerV1.AuditServiceDefinition;
 }
 
 /** The proto file declaring each service. */
-const SERVICE_PROTOS = { KeyService: 'keys', VerifierService: 'verifier', UsageService: 'usage' } as const satisfies Record<keyof ApiServices, ProtoName>;
+const SERVICE_PROTOS = { KeyService: 'keys', VerifierService: 'verifier', UsageService: 'usage', AuditService: 'audit' } as const satisfies Record<
+  keyof ApiServices,
+  ProtoName
+>;
 
 /** A client of one of the API's services (`keyledger.v1.<service>`) at `host:port`. */
 export function grpcClient<N extends keyof ApiServices>(address: string, service: N): GrpcApi<ApiServices[N]> {

@@ -6,6 +6,7 @@ export * from './free-port.js';
 export * from './nginx.js';
 export * from './running-services.js';
 export * from './grpc-client.js';
+export * from './grpc-reflection.js';
 export * from './otlp-receiver.js';
 export * from './https-receiver.js';
 export * from './cli-runner.js';

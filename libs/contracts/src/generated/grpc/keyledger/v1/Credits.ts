@@ -1,4 +1,4 @@
-// Original file: libs/contracts/proto/keyledger/v1/keys.proto
+// Original file: libs/contracts/proto/keyledger/v1/key-view.proto
 
 import type { CreditRefill as _keyledger_v1_CreditRefill, CreditRefill__Output as _keyledger_v1_CreditRefill__Output } from '../../keyledger/v1/CreditRefill.js';
 

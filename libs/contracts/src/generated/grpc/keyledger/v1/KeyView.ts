@@ -1,4 +1,4 @@
-// Original file: libs/contracts/proto/keyledger/v1/keys.proto
+// Original file: libs/contracts/proto/keyledger/v1/key-view.proto
 
 import type { RateLimit as _keyledger_v1_RateLimit, RateLimit__Output as _keyledger_v1_RateLimit__Output } from '../../keyledger/v1/RateLimit.js';
 import type { Credits as _keyledger_v1_Credits, Credits__Output as _keyledger_v1_Credits__Output } from '../../keyledger/v1/Credits.js';

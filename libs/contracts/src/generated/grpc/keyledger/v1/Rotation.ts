@@ -1,4 +1,4 @@
-// Original file: libs/contracts/proto/keyledger/v1/keys.proto
+// Original file: libs/contracts/proto/keyledger/v1/key-view.proto
 
 
 export interface Rotation {
