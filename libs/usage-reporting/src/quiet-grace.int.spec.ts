@@ -58,10 +58,11 @@ describe('quiet grace (rotator ← auditor)', () => {
   };
 
   /** A rotator replica: its own projection (synced from the store on demand) and its own KeyCommands. */
+  /** A rotator replica; its auditor client waits up to 10 s, as the auditor's answer on a loaded machine may take seconds. */
   function replica(prefix = ctx.topology.subjectPrefix): { quiet: QuietGrace; sync: () => Promise<void>; index: KeyIndex; usage: AuditorLastUseClient } {
     const index = new KeyIndex();
     const own = new KeyCommands({ store: ctx.store, hasher, index, clock, systemActor: 'system:rotator' });
-    const usage = new AuditorLastUseClient({ nc: ctx.nc, prefix, authenticator: ctx.auth.authenticator, logger: ctx.logger }, 2000);
+    const usage = new AuditorLastUseClient({ nc: ctx.nc, prefix, authenticator: ctx.auth.authenticator, logger: ctx.logger }, 10_000);
     const quiet = new QuietGrace({ keys: own, index, usage, logger: ctx.logger, clock }, { intervalMs: 60_000, usageLagMs: LAG });
     return {
       quiet,
@@ -375,7 +376,7 @@ describe('quiet grace (rotator ← auditor)', () => {
         callback: (_error, message) => {
           const forwarded = asked(message.json<LastUsedRequest>());
           void stranger
-            .request(subject(ctx.topology.subjectPrefix), JSON.stringify(forwarded), { timeout: 2000 })
+            .request(subject(ctx.topology.subjectPrefix), JSON.stringify(forwarded), { timeout: 10_000 })
             .then((reply) => message.respond(reply.data))
             .catch(() => undefined); // the rotator then has no answer, and the assertions below say so
         },
