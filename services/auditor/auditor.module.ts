@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
@@ -14,6 +15,8 @@ import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledg
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
 import { AuditLog, NoteSigner, PostgresTransparencyLog } from '@keyledger/transparency-log';
+import type { SiemExporter } from '@keyledger/siem-export';
+import { createSiemExporters, registerSiemExportMetrics } from '@keyledger/siem-export';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
 import { auditLogNatsController } from './audit-log.nats-controller.js';
@@ -45,6 +48,8 @@ interface AuditLogSettings {
  * `<prefix>.v1.audit.checkpoints`, with proofs over NATS and HTTP. It answers admins' questions
  * about a key's past: its trail, its state and the verdict its rules gave at any instant; and
  * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations).
+ * It exports the trail to each SIEM sink of AUDIT_EXPORT_SINKS, at least once, from a checkpoint
+ * per sink.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -56,6 +61,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   );
   private readonly treeGrowth: PeriodicTask;
   private readonly checkpointSigning: PeriodicTask;
+  private readonly siemExports: readonly PeriodicTask[];
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -66,7 +72,18 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
     @Inject(AuditLog) private readonly auditLog: AuditLog,
     @Inject('AUDIT_LOG') auditSettings: AuditLogSettings,
+    @Inject('SIEM_EXPORTERS') private readonly siemExporters: readonly SiemExporter[],
+    @Inject('SIEM_EXPORT_POLL_MS') siemExportPollMs: number,
   ) {
+    // Each sink on its own: one that is down holds back only its own export.
+    this.siemExports = siemExporters.map(
+      (exporter) =>
+        new PeriodicTask(
+          () => exporter.exportPending(),
+          siemExportPollMs,
+          (error) => this.logger.error({ err: error, sink: exporter.sink.name }, 'SIEM export pass failed; it starts again from the checkpoint'),
+        ),
+    );
     this.treeGrowth = new PeriodicTask(
       () => this.auditLog.grow(),
       auditSettings.treeIntervalMs,
@@ -97,6 +114,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       new PostgresTransparencyLog(infrastructure.db, infrastructure.store, NoteSigner.fromPrivateKey(config.KEYLEDGER_AUDIT_SIGNING_KEY)),
       (note) => infrastructure.nc.publish(checkpoints, note),
     );
+    const siemExporters = createSiemExporters(
+      infrastructure.db,
+      infrastructure.store,
+      { sinks: config.AUDIT_EXPORT_SINKS, batchSize: config.AUDIT_EXPORT_BATCH, retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS, hostname: hostname(), procId: instance },
+      logger,
+    );
+    registerSiemExportMetrics(metrics, siemExporters);
     return {
       module: AuditorModule,
       controllers: [
@@ -129,6 +153,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,
         },
+        { provide: 'SIEM_EXPORTERS', useValue: siemExporters },
+        { provide: 'SIEM_EXPORT_POLL_MS', useValue: config.AUDIT_EXPORT_POLL_MS },
       ],
     };
   }
@@ -142,9 +168,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     // The first checkpoint at once (the tree of the whole store, on a first start), then on the interval.
     this.checkpointSigning.start(0);
     this.treeGrowth.start();
+    for (const task of this.siemExports) task.start(0);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // A batch being written to a sink that is down is abandoned: its checkpoint stays, so it is written again on start.
+    for (const exporter of this.siemExporters) exporter.stop();
+    await Promise.all(this.siemExports.map((task) => task.stop()));
+    await Promise.all(this.siemExporters.map((exporter) => exporter.close()));
     await this.checkpointSigning.stop();
     await this.treeGrowth.stop();
     await this.partitionMaintenance.stop();
