@@ -1,4 +1,5 @@
 import type { SiemSeverity } from './siem-record.js';
+import { decodeUtf8Strictly, utf8Bytes } from './utf8.js';
 
 /** Facility 13, "log audit" (RFC 5424 table 1): where SIEMs look for audit trails. */
 export const LOG_AUDIT_FACILITY = 13;
@@ -32,11 +33,9 @@ export function formatRfc5424(message: string, fields: { severity: SiemSeverity;
   return `<${pri}>1 ${timestamp} ${header} - ${message}`;
 }
 
-const encoder = new TextEncoder();
-
 /** Octet-counting framing (RFC 6587 3.4.1): `MSG-LEN SP SYSLOG-MSG`, the length in UTF-8 bytes. */
 export function frameOctetCounting(message: string): string {
-  return `${encoder.encode(message).length} ${message}`;
+  return `${utf8Bytes(message).length} ${message}`;
 }
 
 /** A syslog message, as `parseRfc5424` reads it. */
@@ -123,13 +122,20 @@ export function parseRfc5424(text: string): ParsedSyslogMessage {
   };
 }
 
+function utf8Frame(bytes: Uint8Array): string {
+  try {
+    return decodeUtf8Strictly(bytes);
+  } catch {
+    throw new SyslogFormatError('a frame that is not UTF-8');
+  }
+}
+
 /**
  * Splits a TCP byte stream framed by octet counting into messages, whatever the chunks it
  * arrives in; a frame that is not `MSG-LEN SP` is a SyslogFormatError.
  */
 export class OctetCountingDecoder {
   private buffered = new Uint8Array(0);
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(private readonly maxMessageBytes = 1 << 20) {}
 
@@ -145,12 +151,12 @@ export class OctetCountingDecoder {
         if (joined.length - at > 10) throw new SyslogFormatError('a frame length longer than 10 digits');
         break;
       }
-      const digits = new TextDecoder().decode(joined.subarray(at, space));
+      const digits = utf8Frame(joined.subarray(at, space));
       if (!/^[1-9]\d{0,9}$/.test(digits)) throw new SyslogFormatError(`a frame that does not start with its length: ${JSON.stringify(digits.slice(0, 20))}`);
       const length = Number(digits);
       if (length > this.maxMessageBytes) throw new SyslogFormatError(`a frame of ${length} bytes, more than ${this.maxMessageBytes}`);
       if (joined.length < space + 1 + length) break;
-      messages.push(this.decoder.decode(joined.subarray(space + 1, space + 1 + length)));
+      messages.push(utf8Frame(joined.subarray(space + 1, space + 1 + length)));
       at = space + 1 + length;
     }
     this.buffered = joined.slice(at);

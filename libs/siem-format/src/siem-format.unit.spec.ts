@@ -215,5 +215,6 @@ describe('RFC 5424', () => {
   it('refuses a stream that is not octet-counted', () => {
     expect(() => new OctetCountingDecoder().push(new TextEncoder().encode('<13>1 - - - - - - x\n'))).toThrow(SyslogFormatError);
     expect(() => new OctetCountingDecoder(10).push(new TextEncoder().encode('11 '))).toThrow(SyslogFormatError);
+    expect(() => new OctetCountingDecoder().push(Uint8Array.of(0x32, 0x20, 0xc3, 0x28))).toThrow(SyslogFormatError);
   });
 });
