@@ -117,7 +117,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const siemExporters = createSiemExporters(
       infrastructure.db,
       infrastructure.store,
-      { sinks: config.AUDIT_EXPORT_SINKS, batchSize: config.AUDIT_EXPORT_BATCH, retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS, hostname: hostname(), procId: instance },
+      { sinks: config.AUDIT_EXPORT_SINKS, batchSize: config.AUDIT_EXPORT_BATCH, retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS, hostname: hostname(), procId: instance, webhookSecrets: config.AUDIT_EXPORT_WEBHOOK_SECRETS },
       logger,
     );
     registerSiemExportMetrics(metrics, siemExporters);

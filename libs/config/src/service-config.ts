@@ -424,6 +424,18 @@ export const auditorEnvSchema = keyServiceEnvSchema.extend({
   AUDIT_EXPORT_POLL_MS: positiveInt.max(60_000).default(1000),
   /** Longest wait between two attempts at a sink that is down (the backoff doubles up to it). */
   AUDIT_EXPORT_RETRY_MAX_MS: positiveInt.max(600_000).default(30_000),
+  /** Webhook sinks: the secrets each batch is signed with (Keyledger-Signature), current first. Secrets. */
+  AUDIT_EXPORT_WEBHOOK_SECRETS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const secrets = (value ?? '').split(',').filter((secret) => secret !== '');
+      if (secrets.some((secret) => secret.length < 32)) ctx.addIssue({ code: 'custom', message: 'each secret must be at least 32 characters' });
+      return secrets;
+    }),
+}).superRefine((env, ctx) => {
+  if (env.AUDIT_EXPORT_SINKS.some((sink) => sink.kind === 'webhook') && env.AUDIT_EXPORT_WEBHOOK_SECRETS.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['AUDIT_EXPORT_WEBHOOK_SECRETS'], message: 'is required by a webhook sink of AUDIT_EXPORT_SINKS' });
 });
 
 export type AuditorEnv = z.infer<typeof auditorEnvSchema>;

@@ -20,6 +20,15 @@ export type SiemSinkSpec =
       readonly port: number;
       /** TLS only: the CAs to trust instead of Node's (PEM). */
       readonly ca?: string;
+    }
+  | {
+      readonly kind: 'webhook';
+      readonly name: string;
+      readonly format: (typeof SIEM_SINK_FORMATS)[number];
+      /** Where each batch is POSTed: `https://…`. */
+      readonly url: string;
+      /** CAs trusted besides Node's (PEM). */
+      readonly ca?: string;
     };
 
 const fileParams = z
@@ -34,13 +43,15 @@ const syslogParams = z.object({ format: format.default('cef'), name: sinkName.op
 const tlsParams = syslogParams.extend({ ca: pemCertificateFile.optional() }).strict();
 const stdoutParams = z.object({ format: format.default('jsonl'), name: sinkName.optional() }).strict();
 
+const webhookParams = z.object({ format: format.default('ocsf'), name: sinkName.optional(), ca: pemCertificateFile.optional() }).strict();
+
 const SYSLOG_KINDS = { 'syslog+tcp:': 'syslog-tcp', 'syslog+tls:': 'syslog-tls', 'syslog+udp:': 'syslog-udp' } as const;
 
 function issuesOf(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || 'value'} ${issue.message}`).join('; ');
 }
 
-/** One sink from its URL (`syslog+tcp://siem:514?format=cef`, `file:///var/log/audit.jsonl?maxBytes=…`, `stdout:`). */
+/** One sink from its URL (`syslog+tcp://siem:514?format=cef`, `file:///var/log/audit.jsonl?maxBytes=…`, `stdout:`, `webhook+https://siem/ingest`). */
 function parseSink(text: string, ctx: z.RefinementCtx): SiemSinkSpec | undefined {
   let url: URL;
   try {
@@ -66,15 +77,28 @@ function parseSink(text: string, ctx: z.RefinementCtx): SiemSinkSpec | undefined
     const path = decodeURIComponent(url.pathname);
     return { kind: 'file', name: parsed.data.name ?? `file${path.replace(/[^a-z0-9_.-]/gi, '-')}`.toLowerCase().slice(0, 63), format: parsed.data.format, path, maxBytes: parsed.data.maxBytes, maxFiles: parsed.data.maxFiles };
   }
-  const kind = SYSLOG_KINDS[url.protocol as keyof typeof SYSLOG_KINDS] as SiemSinkSpec['kind'] | undefined;
-  if (kind === undefined) return fail('must be stdout:, file:, syslog+tcp:, syslog+tls: or syslog+udp:');
+  if (url.protocol === 'webhook+https:') {
+    if (url.hostname === '' || url.username !== '' || url.password !== '' || url.hash !== '') return fail('must be webhook+https://host[:port]/path with no user or fragment');
+    const parsed = webhookParams.safeParse(params);
+    if (!parsed.success) return fail(issuesOf(parsed.error));
+    const target = `https://${url.host}${url.pathname}`;
+    return {
+      kind: 'webhook',
+      name: parsed.data.name ?? `webhook-${url.host}${url.pathname}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63),
+      format: parsed.data.format,
+      url: target,
+      ...(parsed.data.ca !== undefined && { ca: parsed.data.ca.pem }),
+    };
+  }
+  const kind = SYSLOG_KINDS[url.protocol as keyof typeof SYSLOG_KINDS] as 'syslog-tcp' | 'syslog-tls' | 'syslog-udp' | undefined;
+  if (kind === undefined) return fail('must be stdout:, file:, syslog+tcp:, syslog+tls:, syslog+udp: or webhook+https:');
   if (url.hostname === '' || url.port === '' || url.pathname !== '' || url.username !== '' || url.password !== '') return fail('must be <scheme>://host:port with no path or user');
   const parsed = tlsParams.safeParse(params);
   if (!parsed.success) return fail(issuesOf(parsed.error));
   if (kind !== 'syslog-tls' && parsed.data.ca !== undefined) return fail('ca is for syslog+tls only');
   const ca = parsed.data.ca?.pem;
   return {
-    kind: kind as 'syslog-tcp' | 'syslog-tls' | 'syslog-udp',
+    kind,
     name: parsed.data.name ?? `${kind}-${url.hostname}-${url.port}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63),
     format: parsed.data.format,
     host: url.hostname.replace(/^\[|\]$/g, ''),

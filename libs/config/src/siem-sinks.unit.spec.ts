@@ -25,6 +25,12 @@ describe('AUDIT_EXPORT_SINKS', () => {
     ]);
   });
 
+  it('reads a webhook sink, its target URL without the sink parameters', () => {
+    expect(siemSinkList.parse('webhook+https://siem.example:8443/ingest/keyledger?format=cef')).toEqual([
+      { kind: 'webhook', name: 'webhook-siem.example-8443-ingest-keyledger', format: 'cef', url: 'https://siem.example:8443/ingest/keyledger' },
+    ]);
+  });
+
   it('reads the CA a TLS sink trusts from its file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'siem-sinks-'));
     try {
@@ -39,6 +45,7 @@ describe('AUDIT_EXPORT_SINKS', () => {
   it.each([
     ['not-a-url', /is not a URL/],
     ['http://siem:80', /must be stdout:, file:/],
+    ['webhook+https://siem/ingest?token=x', /Unrecognized key/],
     ['syslog+tcp://siem', /host:port/],
     ['syslog+tcp://siem:514/path', /host:port/],
     ['syslog+tcp://siem:514?format=leef', /format must be one of jsonl, cef, ocsf/],

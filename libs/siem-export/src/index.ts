@@ -10,3 +10,4 @@ export * from './sinks/stream-sink.js';
 export * from './sinks/syslog-stream-sink.js';
 export * from './sinks/syslog-udp-sink.js';
 export * from './siem-exporters.js';
+export * from './sinks/webhook-sink.js';

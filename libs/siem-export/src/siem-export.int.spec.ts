@@ -8,7 +8,8 @@ import type { ParsedSyslogMessage } from '@keyledger/siem-format';
 import { LOG_AUDIT_FACILITY, parseRfc5424 } from '@keyledger/siem-format';
 import { NO_STREAM } from '@keyledger/event-store';
 import type { SyslogReceiver, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, insertEventBySql, startSyslogReceiver, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, insertEventBySql, startHttpsReceiver, startSyslogReceiver, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { verifyWebhookSignature } from '@keyledger/key-delivery';
 import { SiemExportCheckpoints } from './siem-export-checkpoints.js';
 import { SiemExporter } from './siem-exporter.js';
 import { KEYLEDGER_SIEM_DEVICE } from './siem-exporters.js';
@@ -17,6 +18,7 @@ import type { SiemLine, SiemSink } from './sinks/siem-sink.js';
 import { StreamSink } from './sinks/stream-sink.js';
 import { SyslogStreamSink } from './sinks/syslog-stream-sink.js';
 import { SyslogUdpSink } from './sinks/syslog-udp-sink.js';
+import { WebhookSink } from './sinks/webhook-sink.js';
 import { StreamTenants } from './stream-tenants.js';
 
 const ORIGIN = { facility: LOG_AUDIT_FACILITY, hostname: 'auditor-test', appName: 'keyledger-auditor', procId: 'test' };
@@ -293,5 +295,28 @@ describe('SIEM export', () => {
     const records = chunks.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as { eventId: string; keyId: string; tenant: string });
     expect(records.map((record) => record.eventId)).toEqual(await storeOrder());
     expect(records.map((record) => [record.keyId, record.tenant])).toEqual(Array.from({ length: 3 }, () => ['key_00000000000000000000000000', 'acme']));
+  });
+
+  it('POSTs signed batches to an HTTPS webhook and sends a refused batch again', async () => {
+    await keyLives(3);
+    const webhook = await startHttpsReceiver();
+    const secret = 'whsec_siem_export_test_secret_0123456789';
+    try {
+      webhook.statuses.push(503);
+      const exporter = exporterFor(new WebhookSink('webhook', 'ocsf', { url: `${webhook.url}/ingest`, secrets: [secret], ca: webhook.caPem }), 4);
+      await exportAll(exporter);
+      const [refused, ...accepted] = webhook.requests;
+      expect(exporter.failures).toBe(1);
+      // The refused batch comes again, whole, in the next request.
+      expect(accepted[0]!.body).toBe(refused!.body);
+      for (const request of webhook.requests) {
+        expect(verifyWebhookSignature({ payload: request.body, header: request.headers['keyledger-signature'] as string, secret })).toMatchObject({ valid: true });
+        expect(verifyWebhookSignature({ payload: request.body, header: request.headers['keyledger-signature'] as string, secret: `${secret}x` })).toMatchObject({ valid: false });
+      }
+      const uids = accepted.flatMap((request) => (JSON.parse(request.body) as { metadata: { uid: string }; class_uid: number }[]).map((event) => event.metadata.uid));
+      expect(uids).toEqual(await storeOrder());
+    } finally {
+      await webhook.close();
+    }
   });
 });

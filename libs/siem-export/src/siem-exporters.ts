@@ -19,6 +19,8 @@ export interface SiemExportSettings {
   /** The syslog HOSTNAME and PROCID: the machine and process that send. */
   readonly hostname: string;
   readonly procId: string;
+  /** What webhook sinks sign each batch with, current first. */
+  readonly webhookSecrets: readonly string[];
 }
 
 /** One exporter per configured sink, sharing the checkpoints table and the stream tenants. */
@@ -28,6 +30,6 @@ export function createSiemExporters(db: DataSource, store: PostgresEventStore, s
   const origin = { facility: LOG_AUDIT_FACILITY, hostname: settings.hostname, appName: 'keyledger-auditor', procId: settings.procId };
   return settings.sinks.map(
     (spec) =>
-      new SiemExporter(store, checkpoints, tenants, createSiemSink(spec, origin), { batchSize: settings.batchSize, retryMaxMs: settings.retryMaxMs, device: KEYLEDGER_SIEM_DEVICE }, logger),
+      new SiemExporter(store, checkpoints, tenants, createSiemSink(spec, origin, settings.webhookSecrets), { batchSize: settings.batchSize, retryMaxMs: settings.retryMaxMs, device: KEYLEDGER_SIEM_DEVICE }, logger),
   );
 }
