@@ -319,4 +319,36 @@ describe('SIEM export', () => {
       await webhook.close();
     }
   });
+
+  it('sends over TLS only to a collector whose certificate it trusts, and holds its checkpoint otherwise', async () => {
+    await keyLives(2);
+    const collector = await startSyslogReceiver({ tls: true });
+    try {
+      const tlsSink = (ca?: string): SyslogStreamSink =>
+        new SyslogStreamSink('siem-tls', 'cef', { host: 'localhost', port: collector.port, origin: ORIGIN, tls: ca === undefined ? {} : { ca } });
+      // A collector with a certificate Node's CAs do not vouch for: an impostor, as far as the exporter can tell.
+      const refused = exporterFor(tlsSink());
+      let stopped = false;
+      const passes = (async () => {
+        while (!stopped) await refused.exportPending();
+      })();
+      await eventually('refused handshakes', () => refused.failures, (n) => n >= 2);
+      stopped = true;
+      refused.stop();
+      await passes;
+      await refused.close();
+      expect(collector.messages).toEqual([]);
+      expect(await new SiemExportCheckpoints(db).read('siem-tls')).toEqual({ transactionId: '0', position: '0' });
+
+      const trusted = exporterFor(tlsSink(readFileSync(collector.caFile!, 'utf8')));
+      await exportAll(trusted);
+      await trusted.close();
+      const order = await storeOrder();
+      await eventually('every event at the TLS collector', () => collector.messages.length, (n) => n >= order.length);
+      expect(collector.errors).toEqual([]);
+      expect(eventIdsOf(collector.messages)).toEqual(order);
+    } finally {
+      await collector.close();
+    }
+  });
 });
