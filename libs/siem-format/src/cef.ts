@@ -84,6 +84,7 @@ export function formatCef(record: SiemRecord, device: SiemDevice): string {
     ['cs5', record.position],
     ['cs6Label', 'findingKind'],
     ['cs6', record.findingKind],
+    ['src', record.sourceAddress],
     ['msg', record.reason],
   ];
   const present = extension.filter((pair): pair is [string, string] => pair[1] !== undefined);

@@ -72,6 +72,7 @@ export function toOcsf(record: SiemRecord, device: SiemDevice): OcsfEvent {
             ...(record.reason !== undefined && { desc: record.reason }),
           },
           ...(token && { resources: [{ ...token, ...(record.owner !== undefined && { owner: { uid: record.owner } }) }] }),
+          ...(record.sourceAddress !== undefined && { src_endpoint: { ip: record.sourceAddress } }),
         }
       : {
           entity: {

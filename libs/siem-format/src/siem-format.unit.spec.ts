@@ -154,6 +154,15 @@ describe('OCSF', () => {
     expect(toOcsf(siemRecordOf(event(type, { keyId: 'key_01' })), device)).toMatchObject({ class_uid: 3004, activity_id: activity });
   });
 
+  it("names the address a honeytoken was presented from, in CEF's src and OCSF's src_endpoint", () => {
+    const tripped = siemRecordOf(
+      event('AnomalyDetected', { keyId: 'key_01', tenant: 'acme', kind: 'honeytoken', severity: 'critical', detectedAt: '2026-12-06T16:00:00Z', call: { at: '2026-12-06T16:00:00Z', ip: '203.0.113.9', scopes: [] } }),
+    );
+    expect(tripped).toMatchObject({ findingKind: 'honeytoken', severity: 'critical', sourceAddress: '203.0.113.9' });
+    expect(formatCef(tripped, device)).toMatch(/\|10\|.* src=203\.0\.113\.9/);
+    expect(toOcsf(tripped, device)).toMatchObject({ class_uid: 2004, severity_id: 5, src_endpoint: { ip: '203.0.113.9' }, finding_info: { types: ['honeytoken'] } });
+  });
+
   it('shapes anomalies as Detection Findings (2004)', () => {
     const ocsf = toOcsf(siemRecordOf(event('AnomalyDetected', { keyId: 'key_01', tenant: 'acme', kind: 'new-source', severity: 'high', detectedAt: '2026-12-06T16:00:00Z' })), device);
     expect(ocsf).toMatchObject({ class_uid: 2004, category_uid: 2, type_uid: 200401, severity_id: 4, finding_info: { types: ['new-source'] }, token: { uid: 'key_01' } });

@@ -30,6 +30,8 @@ export interface SiemRecord {
   readonly reason?: string;
   /** What a finding is about: the anomaly kind, or `leak`. */
   readonly findingKind?: string;
+  /** The address of the call a finding is about (a honeytoken's use), as the verifier recorded it. */
+  readonly sourceAddress?: string;
 }
 
 const FINDINGS: ReadonlySet<string> = new Set(['AnomalyDetected', 'KeyLeakReported']);
@@ -64,6 +66,7 @@ export function siemRecordOf(event: EventEnvelope, tenant?: string): SiemRecord 
   const keyId = keyIdOf(event);
   const owner = text(event.data, 'owner');
   const eventTenant = text(event.data, 'tenant') ?? tenant;
+  const sourceAddress = finding ? text((event.data as { call?: unknown } | null)?.call, 'ip') : undefined;
   return {
     eventId: event.eventId,
     type: event.type,
@@ -79,5 +82,6 @@ export function siemRecordOf(event: EventEnvelope, tenant?: string): SiemRecord 
     ...(owner !== undefined && { owner }),
     ...(reason !== undefined && { reason }),
     ...(finding && { findingKind: event.type === 'KeyLeakReported' ? 'leak' : (text(event.data, 'kind') ?? 'other') }),
+    ...(sourceAddress !== undefined && { sourceAddress }),
   };
 }
