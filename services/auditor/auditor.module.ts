@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
@@ -14,6 +15,8 @@ import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledg
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
 import { AuditLog, NoteSigner, PostgresTransparencyLog, WitnessCosigning } from '@keyledger/transparency-log';
+import type { SiemExporter } from '@keyledger/siem-export';
+import { createSiemExporters, registerSiemExportMetrics } from '@keyledger/siem-export';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { AuditGrpcController } from './audit.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
@@ -47,7 +50,9 @@ interface AuditLogSettings {
  * `<prefix>.v1.audit.checkpoints`, with proofs over NATS, gRPC and HTTP. It answers admins' questions
  * about a key's past: its trail, its state and the verdict its rules gave at any instant; and
  * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations);
- * over NATS and gRPC (keyledger.v1.AuditService).
+ * over NATS and gRPC (keyledger.v1.AuditService). It asks the witnesses of AUDIT_WITNESSES to cosign each
+ * checkpoint. It exports the trail to each SIEM sink of AUDIT_EXPORT_SINKS, at least once, from a checkpoint
+ * per sink.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -59,6 +64,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   );
   private readonly treeGrowth: PeriodicTask;
   private readonly checkpointSigning: PeriodicTask;
+  private readonly siemExports: readonly PeriodicTask[];
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -69,7 +75,18 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
     @Inject(AuditLog) private readonly auditLog: AuditLog,
     @Inject('AUDIT_LOG') auditSettings: AuditLogSettings,
+    @Inject('SIEM_EXPORTERS') private readonly siemExporters: readonly SiemExporter[],
+    @Inject('SIEM_EXPORT_POLL_MS') siemExportPollMs: number,
   ) {
+    // Each sink on its own: one that is down holds back only its own export.
+    this.siemExports = siemExporters.map(
+      (exporter) =>
+        new PeriodicTask(
+          () => exporter.exportPending(),
+          siemExportPollMs,
+          (error) => this.logger.error({ err: error, sink: exporter.sink.name }, 'SIEM export pass failed; it starts again from the checkpoint'),
+        ),
+    );
     this.treeGrowth = new PeriodicTask(
       () => this.auditLog.grow(),
       auditSettings.treeIntervalMs,
@@ -103,6 +120,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       (note) => infrastructure.nc.publish(checkpoints, note),
       witnesses.length > 0 ? new WitnessCosigning(infrastructure.db, transparencyLog, witnesses) : undefined,
     );
+    const siemExporters = createSiemExporters(
+      infrastructure.db,
+      infrastructure.store,
+      { sinks: config.AUDIT_EXPORT_SINKS, batchSize: config.AUDIT_EXPORT_BATCH, retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS, hostname: hostname(), procId: instance, webhookSecrets: config.AUDIT_EXPORT_WEBHOOK_SECRETS },
+      logger,
+    );
+    registerSiemExportMetrics(metrics, siemExporters);
     return {
       module: AuditorModule,
       controllers: [
@@ -136,6 +160,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,
         },
+        { provide: 'SIEM_EXPORTERS', useValue: siemExporters },
+        { provide: 'SIEM_EXPORT_POLL_MS', useValue: config.AUDIT_EXPORT_POLL_MS },
       ],
     };
   }
@@ -158,9 +184,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     // The first checkpoint at once (the tree of the whole store, on a first start), then on the interval.
     this.checkpointSigning.start(0);
     this.treeGrowth.start();
+    for (const task of this.siemExports) task.start(0);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // A batch being written to a sink that is down is abandoned: its checkpoint stays, so it is written again on start.
+    for (const exporter of this.siemExporters) exporter.stop();
+    await Promise.all(this.siemExports.map((task) => task.stop()));
+    await Promise.all(this.siemExporters.map((exporter) => exporter.close()));
     await this.checkpointSigning.stop();
     await this.treeGrowth.stop();
     await this.partitionMaintenance.stop();

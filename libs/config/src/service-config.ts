@@ -1,6 +1,8 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { pemCertificateFile } from './pem-files.js';
+import { siemSinkList } from './siem-sinks.js';
 import { credsUserName } from '@keyledger/nats-auth';
 import type { IpRange } from '@keyledger/key-domain';
 import { parseCidr } from '@keyledger/key-domain';
@@ -26,38 +28,6 @@ const cidrList = z.string().transform((value, ctx): readonly IpRange[] => {
   return ranges;
 });
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
-/**
- * A file of PEM certificates, read at start: its path and text. A file that cannot be read or
- * holds no certificate (or a broken one) is a configuration error, not a crash later.
- */
-const pemCertificateFile = z
-  .string()
-  .min(1)
-  .transform((path, ctx) => {
-    let pem: string;
-    try {
-      pem = readFileSync(path, 'utf8');
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${path}` });
-      return z.NEVER;
-    }
-    const certificates = pem.match(PEM_CERTIFICATE) ?? [];
-    if (certificates.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `holds no PEM certificate: ${path}` });
-      return z.NEVER;
-    }
-    for (const [index, certificate] of certificates.entries()) {
-      try {
-        new X509Certificate(certificate);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `certificate #${index + 1} is not a valid X.509 certificate: ${path}` });
-        return z.NEVER;
-      }
-    }
-    return { path, pem };
-  });
 
 /** A NATS `.creds` file as read at start: its path, text and the user name in its JWT (which names the user's inbox). */
 export interface NatsCreds {
@@ -475,6 +445,26 @@ export const auditorEnvSchema = keyServiceEnvSchema.extend({
   USAGE_PARTITIONS_AHEAD_DAYS: positiveInt.max(60).default(7),
   /** Usage batches stored per transaction at most (each one message of the usage stream). */
   USAGE_INGEST_BATCHES: positiveInt.max(100).default(16),
+  /** Where the audit trail is exported for SIEMs: sink URLs (docs/operations.md#siem-export); empty: none. */
+  AUDIT_EXPORT_SINKS: siemSinkList,
+  /** Events read from the store and written to a sink per batch (one checkpoint per batch). */
+  AUDIT_EXPORT_BATCH: positiveInt.max(10_000).default(500),
+  /** How often an exporter that has caught up looks for new events. */
+  AUDIT_EXPORT_POLL_MS: positiveInt.max(60_000).default(1000),
+  /** Longest wait between two attempts at a sink that is down (the backoff doubles up to it). */
+  AUDIT_EXPORT_RETRY_MAX_MS: positiveInt.max(600_000).default(30_000),
+  /** Webhook sinks: the secrets each batch is signed with (Keyledger-Signature), current first. Secrets. */
+  AUDIT_EXPORT_WEBHOOK_SECRETS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const secrets = (value ?? '').split(',').filter((secret) => secret !== '');
+      if (secrets.some((secret) => secret.length < 32)) ctx.addIssue({ code: 'custom', message: 'each secret must be at least 32 characters' });
+      return secrets;
+    }),
+}).superRefine((env, ctx) => {
+  if (env.AUDIT_EXPORT_SINKS.some((sink) => sink.kind === 'webhook') && env.AUDIT_EXPORT_WEBHOOK_SECRETS.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['AUDIT_EXPORT_WEBHOOK_SECRETS'], message: 'is required by a webhook sink of AUDIT_EXPORT_SINKS' });
 });
 
 export type AuditorEnv = z.infer<typeof auditorEnvSchema>;

@@ -138,6 +138,16 @@ describe('service config', () => {
     expect(problems.join()).not.toContain(truncated.slice(-20));
   });
 
+  it('exports to no SIEM by default, and requires the webhook secrets when a webhook sink is configured', () => {
+    const key = `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 9)]).toString('base64')}`;
+    const auditor = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}`, KEYLEDGER_AUDIT_SIGNING_KEY: key };
+    expect(loadAuditorConfig(auditor)).toMatchObject({ AUDIT_EXPORT_SINKS: [], AUDIT_EXPORT_BATCH: 500, AUDIT_EXPORT_POLL_MS: 1000, AUDIT_EXPORT_WEBHOOK_SECRETS: [] });
+    const webhook = { ...auditor, AUDIT_EXPORT_SINKS: 'webhook+https://siem.example/ingest' };
+    expect(problemsOf(() => loadAuditorConfig(webhook))).toEqual(['AUDIT_EXPORT_WEBHOOK_SECRETS: is required by a webhook sink of AUDIT_EXPORT_SINKS']);
+    expect(problemsOf(() => loadAuditorConfig({ ...webhook, AUDIT_EXPORT_WEBHOOK_SECRETS: 'short' }))).toEqual(['AUDIT_EXPORT_WEBHOOK_SECRETS: each secret must be at least 32 characters']);
+    expect(loadAuditorConfig({ ...webhook, AUDIT_EXPORT_WEBHOOK_SECRETS: `${'s'.repeat(32)},${'o'.repeat(40)}` }).AUDIT_EXPORT_WEBHOOK_SECRETS).toEqual(['s'.repeat(32), 'o'.repeat(40)]);
+  });
+
   it("leaves the anomaly detector's thresholds unset unless given, and refuses a bad one by name", () => {
     expect(loadAnomalyDetectorConfig(minimal).ANOMALY_RATE_WARMUP_MS).toBeUndefined();
     expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_RATE_WARMUP_MS: '0', ANOMALY_RATE_FLOOR: '8', ANOMALY_COOLDOWN_MS: '5000' })).toMatchObject({

@@ -46,6 +46,7 @@ export const KEYLEDGER_TABLES = [
   'tlog_head',
   'tlog_checkpoints',
   'tlog_cosignatures',
+  'siem_export_checkpoints',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -77,6 +78,7 @@ const CONSUMER_RUNTIME = {
  * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select).
  * - anomaly_*: the anomaly detector's baselines, the usage batches it has learned from, and its
  *   findings about source networks; it reads the key streams it appends to (their version).
+ * - siem_export_checkpoints: the auditor, where each SIEM sink's export has got to.
  * - The transparency log (tlog_*): the auditor, append-only: it inserts leaves, nodes and
  *   checkpoints and moves the one head row; nobody may rewrite or remove what it signed.
  */
@@ -116,6 +118,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       tlog_head: ['select', 'update'],
       tlog_checkpoints: ['select', 'insert'],
       tlog_cosignatures: ['select', 'insert'],
+      siem_export_checkpoints: ['select', 'insert', 'update'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
   },

@@ -6,6 +6,7 @@ import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
 import { projectionSnapshotMigrations } from '@keyledger/key-projection';
 import { pendingDeliveriesMigrations } from '@keyledger/pending-deliveries';
+import { siemExportMigrations } from '@keyledger/siem-export';
 import { transparencyLogMigrations } from '@keyledger/transparency-log';
 import { usageLedgerMigrations } from '@keyledger/usage-ledger';
 import type { ServiceDatabaseLogin } from '@keyledger/config';
@@ -26,6 +27,7 @@ export function keyledgerMigrations(appRole: string): (new () => MigrationInterf
     ...pendingDeliveriesMigrations(appRole),
     ...anomalyWatchMigrations(appRole),
     ...transparencyLogMigrations(),
+    ...siemExportMigrations(),
   ];
 }
 

@@ -15,3 +15,4 @@ export * from './forged-events.js';
 export * from './verifiers-in-step.js';
 export * from './deliveries.js';
 export * from './npm-start.js';
+export * from './syslog-receiver.js';

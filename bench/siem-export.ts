@@ -1,0 +1,59 @@
+// SIEM export throughput: BENCH_EVENTS KeyIssued events (default 200,000) are written straight into
+// the store with their chain hashes and MACs, then exported from the start by the auditor's
+// exporter, once to a syslog collector over TCP (CEF in RFC 5424, octet counting) and once to a
+// rotating file (OCSF), each with a checkpoint per batch; prints events/s for each.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresEventStore } from '@keyledger/event-store';
+import type { SiemSink } from '@keyledger/siem-export';
+import { KEYLEDGER_SIEM_DEVICE, RotatingFileSink, SiemExportCheckpoints, SiemExporter, StreamTenants, SyslogStreamSink } from '@keyledger/siem-export';
+import { LOG_AUDIT_FACILITY, OctetCountingDecoder } from '@keyledger/siem-format';
+import { RecordedRejections, createTestContext } from '@keyledger/testing';
+import { describeMachine, now } from './bench-support.js';
+import { hashAndSealEvents, insertKeyIssuedEvents } from './support/synthetic-store.js';
+
+const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
+const BATCH = Number(process.env['BENCH_BATCH'] ?? 500);
+const ctx = await createTestContext('benchsiem');
+const dir = mkdtempSync(join(tmpdir(), 'bench-siem-'));
+
+// The collector counts whole frames (split by octet counting), as a SIEM's listener must.
+let frames = 0;
+const collector = createServer((socket) => {
+  const decoder = new OctetCountingDecoder();
+  socket.on('data', (chunk: Buffer) => void (frames += decoder.push(chunk).length));
+});
+await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+const port = (collector.address() as { port: number }).port;
+
+try {
+  console.log('# SIEM export\n' + (await describeMachine(ctx)));
+  console.log(
+    `method: ${EVENTS} KeyIssued events inserted by SQL with hashes and MACs; one SiemExporter per sink reads them from the start in batches of ${BATCH} (MACs checked), formats each and writes the batch, then moves the sink's checkpoint in Postgres; the syslog collector runs in the same process and splits the frames; the file is fsynced per batch and rotated at 64 MiB`,
+  );
+  await insertKeyIssuedEvents(ctx, EVENTS);
+  await hashAndSealEvents(ctx);
+  await ctx.ownerDb.query(`vacuum analyze events`);
+
+  const auditorDb = await ctx.connectAs('auditor');
+  const store = new PostgresEventStore(auditorDb, { authenticator: ctx.auth.authenticator, rejections: new RecordedRejections() });
+  const origin = { facility: LOG_AUDIT_FACILITY, hostname: 'bench', appName: 'keyledger-auditor', procId: 'bench' };
+  const run = async (label: string, sink: SiemSink, delivered: () => number): Promise<void> => {
+    const exporter = new SiemExporter(store, new SiemExportCheckpoints(auditorDb), new StreamTenants(store), sink, { batchSize: BATCH, retryMaxMs: 1000, device: KEYLEDGER_SIEM_DEVICE }, ctx.logger);
+    const t0 = now();
+    // The store's readers stop below the oldest transaction running on the server: pass until every event is out.
+    while (exporter.exported < EVENTS) await exporter.exportPending();
+    while (delivered() < EVENTS) await new Promise((resolve) => setTimeout(resolve, 5));
+    const seconds = (now() - t0) / 1000;
+    await exporter.close();
+    console.log(`${label}: ${exporter.exported} events in ${seconds.toFixed(1)} s (${Math.round(exporter.exported / seconds)} events/s)`);
+  };
+  await run('syslog over TCP, CEF', new SyslogStreamSink('syslog', 'cef', { host: '127.0.0.1', port, origin }), () => frames);
+  await run('rotating file, OCSF', new RotatingFileSink('file', 'ocsf', join(dir, 'audit.jsonl'), 64 * 1024 ** 2, 100), () => EVENTS);
+} finally {
+  collector.close();
+  rmSync(dir, { recursive: true, force: true });
+  await ctx.close();
+}

@@ -1,0 +1,6 @@
+export * from './siem-record.js';
+export * from './cef.js';
+export * from './ocsf.js';
+export * from './json-line.js';
+export * from './rfc5424.js';
+export * from './siem-formats.js';
