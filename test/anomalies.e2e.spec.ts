@@ -50,10 +50,18 @@ describe('anomalies, end to end', () => {
     acmeAdmin = await api.ok<Issued>('keys.issue', { tenant: 'acme', owner: 'ops', scopes: ['keyledger:keys:read', 'keyledger:keys:write'], expiresAt });
     acmeReader = await api.ok<Issued>('keys.issue', { tenant: 'acme', owner: 'ops', scopes: ['keyledger:keys:read'], expiresAt });
     globexAdmin = await api.ok<Issued>('keys.issue', { tenant: 'globex', owner: 'ops', scopes: ['keyledger:keys:read', 'keyledger:keys:write'], expiresAt });
-    honeytoken = await json<KeyView & { key: string }>(['keys', 'issue', '--tenant', 'acme', '--owner', 'payments', '--scopes', 'billing:*', '--honeytoken'], rootKey);
+    honeytoken = await json<KeyView & { key: string }>(
+      ['keys', 'issue', '--tenant', 'acme', '--owner', 'payments', '--scopes', 'billing:*', '--honeytoken'],
+      rootKey,
+    );
     // The verifier follows the store in order: once it knows a key issued after the honeytoken, it holds the honeytoken too.
     const later = await api.ok<Issued>('keys.issue', { tenant: 'acme', owner: 'payments', scopes: ['billing:*'] });
-    await eventually('the verifier knows the later key', () => api.verify({ key: later.key }), (result) => result.valid, 30_000);
+    await eventually(
+      'the verifier knows the later key',
+      () => api.verify({ key: later.key }),
+      (result) => result.valid,
+      30_000,
+    );
     expect(await api.verify({ key: honeytoken.key, scopes: ['billing:write'] })).toEqual({ valid: false, code: 'NOT_FOUND' });
   }, 120_000);
 
@@ -135,7 +143,12 @@ describe('anomalies, end to end', () => {
     const [finding] = (await json<AnomalyFindingsPage>(['anomalies', 'list'], acmeAdmin.key)).findings;
     const first = await json<AnomalyAckResult>(['anomalies', 'ack', finding!.id, '--note', 'our red team'], acmeAdmin.key);
     const second = await json<AnomalyAckResult>(['anomalies', 'ack', finding!.id, '--note', 'again'], acmeAdmin.key);
-    expect(first).toMatchObject({ outcome: 'ACKNOWLEDGED', findingId: finding!.id, keyId: honeytoken.keyId, acknowledged: { by: `admin-key:${acmeAdmin.keyId}`, note: 'our red team' } });
+    expect(first).toMatchObject({
+      outcome: 'ACKNOWLEDGED',
+      findingId: finding!.id,
+      keyId: honeytoken.keyId,
+      acknowledged: { by: `admin-key:${acmeAdmin.keyId}`, note: 'our red team' },
+    });
     expect(second).toEqual({ ...first, outcome: 'ALREADY_ACKNOWLEDGED' });
     expect((await acknowledgements()).map((event) => event.data)).toEqual([
       expect.objectContaining({ findingId: finding!.id, tenant: 'acme', acknowledgedBy: `admin-key:${acmeAdmin.keyId}`, note: 'our red team' }),

@@ -33,7 +33,17 @@ export function findingsTable(page: AnomalyFindingsPage): string {
   if (page.findings.length === 0) return heading;
   const table = newTable(['id', 'key id', 'tenant', 'kind', 'severity', 'detail', 'when', 'policy did', 'acknowledged']);
   for (const finding of page.findings)
-    table.push([finding.id, finding.keyId, finding.tenant, finding.kind, finding.severity, finding.detail ?? '', finding.recordedAt, handlingText(finding.handled), ackText(finding)]);
+    table.push([
+      finding.id,
+      finding.keyId,
+      finding.tenant,
+      finding.kind,
+      finding.severity,
+      finding.detail ?? '',
+      finding.recordedAt,
+      handlingText(finding.handled),
+      ackText(finding),
+    ]);
   return `${heading}\n${table.toString()}`;
 }
 
@@ -66,7 +76,14 @@ export function explanationText(explanation: AnomalyExplanation): string {
 
 function ackResultText(result: AnomalyAckResult): string {
   const what = result.outcome === 'ACKNOWLEDGED' ? 'acknowledged' : 'already acknowledged (nothing recorded)';
-  return detailTable({ outcome: what, finding: result.findingId, 'key id': result.keyId, by: result.acknowledged.by, at: result.acknowledged.at, note: result.acknowledged.note ?? '' });
+  return detailTable({
+    outcome: what,
+    finding: result.findingId,
+    'key id': result.keyId,
+    by: result.acknowledged.by,
+    at: result.acknowledged.at,
+    note: result.acknowledged.note ?? '',
+  });
 }
 
 interface ListOptions {
@@ -84,7 +101,7 @@ interface ListOptions {
  * anomalies), what the incident policy did about each, and their acknowledgement by operators.
  */
 export function registerAnomaliesCommand(program: Command, withClient: WithClient): void {
-  const anomalies = program.command('anomalies').description("anomaly findings on keys: list them, explain one, acknowledge one");
+  const anomalies = program.command('anomalies').description('anomaly findings on keys: list them, explain one, acknowledge one');
   anomalies
     .command('list')
     .description('findings, newest first, with what the incident policy did and whether they are acknowledged')

@@ -20,10 +20,12 @@ describe('keyledger anomalies output', () => {
   it('says what the policy did, why it differs from what was asked, and pending before the rotator handled it', () => {
     expect(handlingText(null)).toBe('pending');
     const at = '2026-12-06T10:00:01.000Z';
-    expect(handlingText({ policy: 'emergency-rotate', action: 'notify', reason: 'honeytoken', replacedBy: null, graceEndsAt: null, at, eventId: finding.id })).toBe(
-      'notify (honeytoken), policy emergency-rotate',
+    expect(
+      handlingText({ policy: 'emergency-rotate', action: 'notify', reason: 'honeytoken', replacedBy: null, graceEndsAt: null, at, eventId: finding.id }),
+    ).toBe('notify (honeytoken), policy emergency-rotate');
+    expect(handlingText({ policy: 'rotate', action: 'rotate', reason: null, replacedBy: 'key_new', graceEndsAt: at, at, eventId: finding.id })).toBe(
+      'rotate → key_new',
     );
-    expect(handlingText({ policy: 'rotate', action: 'rotate', reason: null, replacedBy: 'key_new', graceEndsAt: at, at, eventId: finding.id })).toBe('rotate → key_new');
   });
 
   it('says who acknowledged a finding and when', () => {

@@ -20,7 +20,9 @@ export const ANOMALY_DETECTOR_ACTOR = 'system:anomaly-detector';
 
 /** What the rotator recorded about one finding, if anything. */
 export function handlingOf(events: readonly EventEnvelope[], findingId: string): AnomalyHandling | null {
-  const event = events.find((candidate) => candidate.type === 'KeyIncidentHandled' && (candidate.data as KeyIncidentHandledData).incident.eventId === findingId);
+  const event = events.find(
+    (candidate) => candidate.type === 'KeyIncidentHandled' && (candidate.data as KeyIncidentHandledData).incident.eventId === findingId,
+  );
   if (!event) return null;
   const data = event.data as KeyIncidentHandledData;
   return {

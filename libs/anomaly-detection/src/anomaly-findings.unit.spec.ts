@@ -1,13 +1,27 @@
 import type { AnomalyFinding, EventEnvelope } from '@keyledger/contracts';
 import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
-import { ANOMALY_DETECTOR_ACTOR, detectorOfFinding, explainDetector, findingOf, findingsOfStream, matchesFindingFilter, newestFirst } from './anomaly-findings.js';
+import {
+  ANOMALY_DETECTOR_ACTOR,
+  detectorOfFinding,
+  explainDetector,
+  findingOf,
+  findingsOfStream,
+  matchesFindingFilter,
+  newestFirst,
+} from './anomaly-findings.js';
 
 const KEY = 'key_01jd0000000000000000000000';
 const ANOMALY_1 = '00000000-0000-4000-8000-000000000001';
 const ANOMALY_2 = '00000000-0000-4000-8000-000000000002';
 
 let version = 0;
-function event(type: string, data: Record<string, unknown>, eventId: string, actor = ANOMALY_DETECTOR_ACTOR, occurredAt = '2026-12-06T10:00:00.000Z'): EventEnvelope {
+function event(
+  type: string,
+  data: Record<string, unknown>,
+  eventId: string,
+  actor = ANOMALY_DETECTOR_ACTOR,
+  occurredAt = '2026-12-06T10:00:00.000Z',
+): EventEnvelope {
   version += 1;
   return {
     eventId,
@@ -21,15 +35,37 @@ function event(type: string, data: Record<string, unknown>, eventId: string, act
     hash: '0'.repeat(64),
     transactionId: '1',
     position: String(version),
-  } as EventEnvelope;
+  };
 }
 
 const anomaly = (eventId: string, fields: Record<string, unknown> = {}, actor?: string, at?: string) =>
-  event('AnomalyDetected', { keyId: KEY, tenant: 'acme', kind: 'honeytoken', severity: 'critical', detail: 'honeytoken: presented', detectedAt: '2026-12-06T10:00:00.000Z', ...fields }, eventId, actor, at);
+  event(
+    'AnomalyDetected',
+    {
+      keyId: KEY,
+      tenant: 'acme',
+      kind: 'honeytoken',
+      severity: 'critical',
+      detail: 'honeytoken: presented',
+      detectedAt: '2026-12-06T10:00:00.000Z',
+      ...fields,
+    },
+    eventId,
+    actor,
+    at,
+  );
 const handled = (incidentId: string, eventId: string) =>
   event(
     'KeyIncidentHandled',
-    { keyId: KEY, tenant: 'acme', incident: { type: 'AnomalyDetected', eventId: incidentId }, policy: 'emergency-rotate', action: 'notify', reason: 'honeytoken', at: '2026-12-06T10:00:01.000Z' },
+    {
+      keyId: KEY,
+      tenant: 'acme',
+      incident: { type: 'AnomalyDetected', eventId: incidentId },
+      policy: 'emergency-rotate',
+      action: 'notify',
+      reason: 'honeytoken',
+      at: '2026-12-06T10:00:01.000Z',
+    },
     eventId,
     'system:rotator',
   );
@@ -77,13 +113,21 @@ describe('anomaly findings', () => {
     expect(detectorOfFinding(spike)).toBe('rate-spike');
     expect(detectorOfFinding({ ...spike, detail: null, kind: 'error-rate' })).toBe('probing');
     const reported = findingOf(anomaly(ANOMALY_1, { kind: 'other' }, 'admin-key:key_alice'), []);
-    expect(explainDetector(reported, DEFAULT_ANOMALY_SETTINGS)).toEqual({ name: 'report', watches: 'reported by admin-key:key_alice', defaultThresholds: null });
+    expect(explainDetector(reported, DEFAULT_ANOMALY_SETTINGS)).toEqual({
+      name: 'report',
+      watches: 'reported by admin-key:key_alice',
+      defaultThresholds: null,
+    });
   });
 
   it('quotes the thresholds it is given', () => {
     const [, spike] = findingsOfStream(stream) as [AnomalyFinding, AnomalyFinding];
     const rate = { ...DEFAULT_ANOMALY_SETTINGS.rate, windowMs: 60_000, floor: 7 };
-    expect(explainDetector(spike, { ...DEFAULT_ANOMALY_SETTINGS, rate }).defaultThresholds).toMatch(/^window 1 min; .* at least 7 calls; after 1 h of history$/);
-    expect(explainDetector({ ...spike, detail: 'dormant-key-use: quiet', kind: 'dormant-key-use' }, DEFAULT_ANOMALY_SETTINGS).defaultThresholds).toBe('a call after 30 d without one');
+    expect(explainDetector(spike, { ...DEFAULT_ANOMALY_SETTINGS, rate }).defaultThresholds).toMatch(
+      /^window 1 min; .* at least 7 calls; after 1 h of history$/,
+    );
+    expect(explainDetector({ ...spike, detail: 'dormant-key-use: quiet', kind: 'dormant-key-use' }, DEFAULT_ANOMALY_SETTINGS).defaultThresholds).toBe(
+      'a call after 30 d without one',
+    );
   });
 });

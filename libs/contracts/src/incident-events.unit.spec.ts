@@ -63,10 +63,22 @@ describe('incident schemas', () => {
   });
 
   it('reads an acknowledgement of a finding as a key event, with a one-line note, and nothing more', () => {
-    const ack = { keyId: KEY_ID, tenant: 'acme', findingId: '0190f4c6-0000-7000-8000-000000000001', acknowledgedBy: 'admin-key:key_x', note: 'a pen test', at: AT };
+    const ack = {
+      keyId: KEY_ID,
+      tenant: 'acme',
+      findingId: '0190f4c6-0000-7000-8000-000000000001',
+      acknowledgedBy: 'admin-key:key_x',
+      note: 'a pen test',
+      at: AT,
+    };
     expect(parseKeyEvent('AnomalyAcknowledged', 1, ack)).toEqual({ type: 'AnomalyAcknowledged', data: ack });
     expect(checkEventData('AnomalyAcknowledged', 1, ack)).toBeUndefined();
-    for (const bad of [{ ...ack, note: 'a\nb' }, { ...ack, note: '' }, { ...ack, findingId: 'x' }, { ...ack, action: 'revoke' }])
+    for (const bad of [
+      { ...ack, note: 'a\nb' },
+      { ...ack, note: '' },
+      { ...ack, findingId: 'x' },
+      { ...ack, action: 'revoke' },
+    ])
       expect(parseKeyEvent('AnomalyAcknowledged', 1, bad)).toBeUndefined();
     expect(anomalyAckRequestSchema.safeParse({ id: ack.findingId, note: 'x'.repeat(1001) }).success).toBe(false);
   });

@@ -58,7 +58,14 @@ describe('anomaly findings', () => {
     await record(
       keyId(1),
       'KeyIncidentHandled',
-      { keyId: keyId(1), tenant: 'acme', incident: { type: 'AnomalyDetected', eventId: ids['spike'] }, policy: 'suspend', action: 'suspend', at: new Date().toISOString() },
+      {
+        keyId: keyId(1),
+        tenant: 'acme',
+        incident: { type: 'AnomalyDetected', eventId: ids['spike'] },
+        policy: 'suspend',
+        action: 'suspend',
+        at: new Date().toISOString(),
+      },
       'system:rotator',
     );
     await rebuildProjection(ctx.appDb, ctx.store, new AuditTrailProjection());
@@ -71,7 +78,12 @@ describe('anomaly findings', () => {
   it("lists a tenant's findings newest first to its admin, every tenant's to root, with what the policy did", async () => {
     const acme = await findings.list({}, ACME_READER);
     expect(listed(acme)).toEqual([ids['probe'], ids['spike']]);
-    expect(acme.findings[1]).toMatchObject({ kind: 'usage-spike', handled: { policy: 'suspend', action: 'suspend' }, acknowledged: null, recordedBy: DETECTOR });
+    expect(acme.findings[1]).toMatchObject({
+      kind: 'usage-spike',
+      handled: { policy: 'suspend', action: 'suspend' },
+      acknowledged: null,
+      recordedBy: DETECTOR,
+    });
     expect(acme.findings[0]).toMatchObject({ kind: 'error-rate', handled: null });
     expect(listed(await findings.list({}, ROOT))).toEqual([ids['probe'], ids['globex'], ids['spike']]);
     expect(listed(await findings.list({ tenant: 'globex' }, ROOT))).toEqual([ids['globex']]);
@@ -85,8 +97,12 @@ describe('anomaly findings', () => {
     expect(listed(await findings.list({}, GLOBEX_ADMIN))).toEqual([ids['globex']]);
     expect(await refusal(() => findings.list({ tenant: 'acme' }, GLOBEX_ADMIN))).toBe('PERMISSION_DENIED: the admin key may not act on tenant acme');
     expect(await refusal(() => findings.explain({ id: ids['spike']! }, GLOBEX_ADMIN))).toBe(`FINDING_NOT_FOUND: no anomaly finding ${ids['spike']}`);
-    expect(await refusal(() => acknowledgements.acknowledge({ id: ids['spike']! }, commandOf(GLOBEX_ADMIN)))).toBe(`FINDING_NOT_FOUND: no anomaly finding ${ids['spike']}`);
-    expect(await refusal(() => findings.list({}, { ...ACME_ADMIN, scopes: ['keyledger:usage:read'] }))).toMatch(/^PERMISSION_DENIED: the admin key lacks the scope/);
+    expect(await refusal(() => acknowledgements.acknowledge({ id: ids['spike']! }, commandOf(GLOBEX_ADMIN)))).toBe(
+      `FINDING_NOT_FOUND: no anomaly finding ${ids['spike']}`,
+    );
+    expect(await refusal(() => findings.list({}, { ...ACME_ADMIN, scopes: ['keyledger:usage:read'] }))).toMatch(
+      /^PERMISSION_DENIED: the admin key lacks the scope/,
+    );
   });
 
   it('explains a finding from its key stream: the detector and its default thresholds, the policy, the key now', async () => {
@@ -102,16 +118,18 @@ describe('anomaly findings', () => {
   });
 
   it('records one acknowledgement per finding, with write permission, and lists it', async () => {
-    expect(await refusal(() => acknowledgements.acknowledge({ id: ids['probe']! }, commandOf(ACME_READER)))).toMatch(/^PERMISSION_DENIED: the admin key lacks the scope keyledger:keys:write/);
+    expect(await refusal(() => acknowledgements.acknowledge({ id: ids['probe']! }, commandOf(ACME_READER)))).toMatch(
+      /^PERMISSION_DENIED: the admin key lacks the scope keyledger:keys:write/,
+    );
     const [first, second] = await Promise.all([
       acknowledgements.acknowledge({ id: ids['probe']!, note: 'a pen test' }, commandOf(ACME_ADMIN)),
       acknowledgements.acknowledge({ id: ids['probe']!, note: 'the same pen test' }, commandOf(ACME_ADMIN)),
     ]);
-    expect([first!.outcome, second!.outcome].sort()).toEqual(['ACKNOWLEDGED', 'ALREADY_ACKNOWLEDGED']);
-    expect(second!.acknowledged).toEqual(first!.acknowledged);
+    expect([first.outcome, second.outcome].sort()).toEqual(['ACKNOWLEDGED', 'ALREADY_ACKNOWLEDGED']);
+    expect(second.acknowledged).toEqual(first.acknowledged);
     const stream = await ctx.store.readStream(streamIdOf('key', keyId(1)));
     expect(stream.filter((event) => event.type === 'AnomalyAcknowledged').map((event) => event.data)).toEqual([
-      expect.objectContaining({ findingId: ids['probe'], tenant: 'acme', acknowledgedBy: 'admin-key:key_acme', note: first!.acknowledged.note }),
+      expect.objectContaining({ findingId: ids['probe'], tenant: 'acme', acknowledgedBy: 'admin-key:key_acme', note: first.acknowledged.note }),
     ]);
     expect(listed(await findings.list({ unacked: true }, ACME_ADMIN))).toEqual([ids['spike']]);
     expect((await findings.explain({ id: ids['probe']! }, ACME_ADMIN)).finding.acknowledged).toMatchObject({ by: 'admin-key:key_acme' });

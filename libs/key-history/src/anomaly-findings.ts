@@ -1,4 +1,12 @@
-import type { AnomalyDetectedData, AnomalyExplainRequest, AnomalyExplanation, AnomalyFindingsPage, AnomalyListRequest, EventEnvelope, KeyEvent } from '@keyledger/contracts';
+import type {
+  AnomalyDetectedData,
+  AnomalyExplainRequest,
+  AnomalyExplanation,
+  AnomalyFindingsPage,
+  AnomalyListRequest,
+  EventEnvelope,
+  KeyEvent,
+} from '@keyledger/contracts';
 import { ApiError, ROOT_TENANT, anomalyExplainRequestSchema, anomalyListRequestSchema } from '@keyledger/contracts';
 import type { Caller } from '@keyledger/admin-auth';
 import { authorizeAdmin, seesTenant } from '@keyledger/admin-auth';

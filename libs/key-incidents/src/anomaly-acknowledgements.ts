@@ -53,7 +53,12 @@ export class AnomalyAcknowledgements {
       };
       const eventId = newEventId();
       await this.deps.store.append(anomaly.streamId, stream.length, [{ eventId, type: 'AnomalyAcknowledged', data, metadata }]);
-      return { outcome: 'ACKNOWLEDGED', findingId: anomaly.eventId, keyId, acknowledged: { by: data.acknowledgedBy, at: data.at, note: data.note ?? null, eventId } };
+      return {
+        outcome: 'ACKNOWLEDGED',
+        findingId: anomaly.eventId,
+        keyId,
+        acknowledged: { by: data.acknowledgedBy, at: data.at, note: data.note ?? null, eventId },
+      };
     });
   }
 }

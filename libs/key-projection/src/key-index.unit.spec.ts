@@ -104,8 +104,20 @@ describe('KeyIndex', () => {
     index.apply(issued('key_a', 'acme'));
     const findingId = '0190f4c6-0000-7000-8000-000000000001';
     const at = '2030-01-01T00:00:00.000Z';
-    expect(index.apply({ type: 'AnomalyDetected', streamVersion: 2, data: { keyId: 'key_a', tenant: 'acme', kind: 'honeytoken', severity: 'critical', detectedAt: at } })).toBe(true);
-    expect(index.apply({ type: 'AnomalyAcknowledged', streamVersion: 3, data: { keyId: 'key_a', tenant: 'acme', findingId, acknowledgedBy: 'admin-key:key_x', at } })).toBe(true);
+    expect(
+      index.apply({
+        type: 'AnomalyDetected',
+        streamVersion: 2,
+        data: { keyId: 'key_a', tenant: 'acme', kind: 'honeytoken', severity: 'critical', detectedAt: at },
+      }),
+    ).toBe(true);
+    expect(
+      index.apply({
+        type: 'AnomalyAcknowledged',
+        streamVersion: 3,
+        data: { keyId: 'key_a', tenant: 'acme', findingId, acknowledgedBy: 'admin-key:key_x', at },
+      }),
+    ).toBe(true);
     expect(index.apply({ type: 'KeySuspended', streamVersion: 4, data: { keyId: 'key_a' } })).toBe(true);
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'suspended', version: 4 });
   });
