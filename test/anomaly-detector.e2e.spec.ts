@@ -141,6 +141,7 @@ describe('the anomaly detector, end to end', () => {
     await spike(later.key);
     const anomaly = await anomalyOf(later.keyId, 'usage-spike');
     expect(anomaly).toMatchObject({ keyId: later.keyId, tenant: 'acme' });
-    expect(serviceOutput(detector.child)).toContain('anomaly detected');
+    // Logged once the event is stored: the log line may follow the event by a moment.
+    await eventually('the finding logged', () => Promise.resolve(serviceOutput(detector.child)), (output) => output.includes('anomaly detected'));
   });
 });

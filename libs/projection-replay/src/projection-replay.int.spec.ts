@@ -6,7 +6,7 @@ import { streamIdOf } from '@keyledger/contracts';
 import { KEY_INDEX_SNAPSHOT_FORMAT, KEY_PROJECTION_SNAPSHOT, KeyIndex, ProjectionSnapshotStore, encodeKeyIndex, snapshotContext } from '@keyledger/key-projection';
 import { SnapshotSeal } from '@keyledger/key-secrets';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
 import { replayAuditTrail } from './replay-audit-trail.js';
 import { SnapshotUnusableError, replayKeyIndex } from './replay-key-index.js';
 
@@ -21,10 +21,21 @@ describe('projection replay', () => {
   let ctx: TestContext;
   const seal = new SnapshotSeal([{ version: 1, secret: randomBytes(32) }]);
 
+  /**
+   * Appends one event and waits until store readers see it: they stop below the oldest
+   * transaction still open on the server, and on a shared server another test's may be.
+   */
   async function record(n: number, type: EventType, data: Record<string, unknown>): Promise<GlobalPosition> {
     const stream = streamIdOf('key', keyId(n));
     const { events } = await ctx.store.append(stream, await ctx.store.streamVersion(stream), [{ type, data, metadata: testMetadata({ actor: 'admin-key:key_alice' }) }]);
-    return events[0]!;
+    const appended = events[0]!;
+    await eventually(
+      'the event readable from the store',
+      () => ctx.store.readAll({ transactionId: '0', position: '0' }, 10_000),
+      (page) => page.events.some((event) => event.position === appended.position),
+      60_000,
+    );
+    return appended;
   }
 
   /** The index a service would hold after the store's events up to `until`, stored as the newest snapshot. */
