@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { AuditReport, KeyView } from '@keyledger/contracts';
-import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+import type { AdminStack, NatsKeyApi, TestContext } from '@keyledger/testing';
+import { eventually, runCli, startAdminStack } from '@keyledger/testing';
 
 interface Issued {
   readonly keyId: string;
@@ -18,21 +16,18 @@ interface Issued {
  * every tenant. The findings that need days to pass are covered by the integration test.
  */
 describe('audit report', () => {
+  let stack: AdminStack;
   let ctx: TestContext;
-  let services: RunningServices;
   let api: NatsKeyApi;
-  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let rootKey: string;
 
   beforeAll(async () => {
-    ctx = await createTestContext('auditreport');
-    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey });
-    api = natsKeyApi(ctx, rootKey);
-    await api.adminKeyAccepted();
+    stack = await startAdminStack('auditreport');
+    ({ ctx, api, rootKey } = stack);
   });
 
   afterAll(async () => {
-    services?.stop();
-    await ctx?.close();
+    await stack?.close();
   });
 
   it("reports a tenant's findings to its admin, refuses it another tenant, and shows a root admin every tenant", async () => {

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { AuditCheck, AuditKeyAt, AuditSearchPage, AuditTrail, KeyView } from '@keyledger/contracts';
-import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+import type { AdminStack, NatsKeyApi, TestContext } from '@keyledger/testing';
+import { eventually, runCli, startAdminStack } from '@keyledger/testing';
 
 interface Issued {
   readonly keyId: string;
@@ -18,21 +16,18 @@ interface Issued {
  * tenant learns nothing.
  */
 describe('audit trail', () => {
+  let stack: AdminStack;
   let ctx: TestContext;
-  let services: RunningServices;
   let api: NatsKeyApi;
-  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let rootKey: string;
 
   beforeAll(async () => {
-    ctx = await createTestContext('audittrail');
-    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'auditor'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey });
-    api = natsKeyApi(ctx, rootKey);
-    await api.adminKeyAccepted();
+    stack = await startAdminStack('audittrail');
+    ({ ctx, api, rootKey } = stack);
   });
 
   afterAll(async () => {
-    services?.stop();
-    await ctx?.close();
+    await stack?.close();
   });
 
   it('lists the trail in order with actors, and checks the key before and after its revocation', async () => {

@@ -3,9 +3,8 @@ import type { AnomalyDetectedData, KeyUsed, UsageBatchV1 } from '@keyledger/cont
 import { usageSubject } from '@keyledger/contracts';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
 import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
-import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testKeyUsed, testMetadata, testUsageBatch } from '@keyledger/testing';
 import { sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { AnomalyMemory } from './anomaly-memory.js';
 import { AnomalyConsumer, AnomalyWatch } from './anomaly-watch.js';
@@ -59,23 +58,8 @@ describe('anomaly watch', () => {
     return { detector, watch };
   }
 
-  const used = (code: KeyUsed['code'], at = Date.now()): KeyUsed => ({
-    keyId,
-    tenant: 'acme',
-    ip: '198.51.100.7',
-    at,
-    scopes: [],
-    code,
-    cost: 0,
-    transport: 'http',
-  });
-  const batch = (records: KeyUsed[], batchId = newPrefixedId('ub')): UsageBatchV1 => ({
-    schemaVersion: 1,
-    batchId,
-    instance: 'verifier-int',
-    createdAt: Date.now(),
-    records,
-  });
+  const used = (code: KeyUsed['code'], at = Date.now()): KeyUsed => testKeyUsed(keyId, code, at);
+  const batch = testUsageBatch;
   let published = 0;
   /** Publishes a batch sealed as a verifier seals it, each time under a new message id, so a batch sent again reaches the watch as a redelivery would. */
   const publish = async (message: UsageBatchV1): Promise<void> => {

@@ -10,7 +10,7 @@ import { EventAuthenticator } from '@keyledger/event-auth';
 import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testKeyUsed, testMetadata, testUsageBatch } from '@keyledger/testing';
 import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { jetStreamUsagePublisher, sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { AnomalyMemory } from './anomaly-memory.js';
@@ -75,23 +75,8 @@ describe('forged usage batches', () => {
     await ctx?.close();
   });
 
-  const used = (code: KeyUsed['code'], at: number): KeyUsed => ({
-    keyId,
-    tenant: 'acme',
-    ip: '198.51.100.7',
-    at,
-    scopes: [],
-    code,
-    cost: 0,
-    transport: 'http',
-  });
-  const batch = (records: KeyUsed[], batchId = newPrefixedId('ub')): UsageBatchV1 => ({
-    schemaVersion: 1,
-    batchId,
-    instance: 'verifier-int',
-    createdAt: Date.now(),
-    records,
-  });
+  const used = (code: KeyUsed['code'], at: number): KeyUsed => testKeyUsed(keyId, code, at);
+  const batch = testUsageBatch;
   /** Three uses of a revoked key: what every forgery claims. */
   const revokedUses = (): KeyUsed[] => [used('REVOKED', Date.now()), used('REVOKED', Date.now() + 1), used('REVOKED', Date.now() + 2)];
 

@@ -16,3 +16,4 @@ export * from './verifiers-in-step.js';
 export * from './deliveries.js';
 export * from './npm-start.js';
 export * from './syslog-receiver.js';
+export * from './admin-stack.js';

@@ -1,4 +1,5 @@
-import type { EventMetadata } from '@keyledger/contracts';
+import type { EventMetadata, KeyUsed, UsageBatchV1 } from '@keyledger/contracts';
+import { newPrefixedId } from '@keyledger/ids';
 import type { NewEvent } from '@keyledger/event-store';
 
 export const testMetadata = (overrides: Partial<EventMetadata> = {}): EventMetadata => ({
@@ -53,4 +54,14 @@ export function testKeyIssuedData(keyId: string, tenant = 'acme', overrides: Rec
     metadata: {},
     ...overrides,
   };
+}
+
+/** One verification of `keyId` as a verifier records it: from 198.51.100.7 over HTTP, no scopes, no cost. */
+export function testKeyUsed(keyId: string, code: KeyUsed['code'], at = Date.now()): KeyUsed {
+  return { keyId, tenant: 'acme', ip: '198.51.100.7', at, scopes: [], code, cost: 0, transport: 'http' };
+}
+
+/** A version 1 usage batch of these records from verifier `verifier-int`. */
+export function testUsageBatch(records: KeyUsed[], batchId = newPrefixedId('ub')): UsageBatchV1 {
+  return { schemaVersion: 1, batchId, instance: 'verifier-int', createdAt: Date.now(), records };
 }
