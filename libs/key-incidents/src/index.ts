@@ -4,3 +4,4 @@
  */
 export * from './incident-reports.js';
 export * from './incident-response.js';
+export * from './network-denials.js';

@@ -11,6 +11,11 @@ export interface KeyVerifierOptions {
   readonly projection?: Pick<LiveKeyProjection, 'isFailingClosed'>;
   /** Rate limits and quotas shared with the other verifiers; without them, keys are not limited. */
   readonly limits?: Pick<KeyLimits, 'assess' | 'remaining' | 'take'>;
+  /**
+   * Refuse callers from the networks the index holds as denied (DENIED). Off for the admin
+   * plane: an operator must be able to lift a denial from the network it covers.
+   */
+  readonly networkDenials?: boolean;
 }
 
 /**
@@ -31,7 +36,10 @@ export class KeyVerifier implements KeyState {
   ) {
     this.projection = options.projection;
     this.limits = options.limits;
+    if (options.networkDenials) this.isDenied = (ip, tenant, now) => this.index.networkDenials.denies(ip, tenant, now);
   }
+
+  readonly isDenied?: (ip: string, tenant: string | undefined, now: number) => boolean;
 
   /**
    * Verifies a key at `now` (ms), taking the use from the limits when they admit it; writes
