@@ -81,7 +81,10 @@ describe('source network denials', () => {
   it('lifts a denial on SourceNetworkAllowed, and a later denial replaces an earlier one', () => {
     const table = new NetworkDenialTable();
     table.apply(denied('198.51.100.0/24', 'acme'));
-    table.apply({ type: 'SourceNetworkAllowed', data: { network: '198.51.100.0/24', tenant: 'acme', allowedBy: 'admin-key:key_a', at: new Date(now).toISOString() } });
+    table.apply({
+      type: 'SourceNetworkAllowed',
+      data: { network: '198.51.100.0/24', tenant: 'acme', allowedBy: 'admin-key:key_a', at: new Date(now).toISOString() },
+    });
     expect(table.denies('198.51.100.4', 'acme', now)).toBe(false);
     table.apply(denied('198.51.100.0/24', 'acme', now + HOUR));
     table.apply(denied('198.51.100.0/24', 'acme', now + 60_000));
