@@ -11,7 +11,7 @@ import type {
 } from '@keyledger/contracts';
 import { ALL_TENANTS, ApiError, ROOT_TENANT, networkAggregateId, sourceNetworkDeniedSchema, streamIdOf } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
-import { authorizeAdmin, commandMetadata, seesTenant } from '@keyledger/admin-auth';
+import { authorizeAdmin, commandMetadata } from '@keyledger/admin-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { nameBasedEventId, newEventId } from '@keyledger/ids';
@@ -143,18 +143,12 @@ export class NetworkDenialCommands {
   /** The denials in force that the caller may see: its tenant's and every tenant's; a root key's, all (or one tenant's with `tenant`). */
   list(request: ListNetworkDenialsRequest, caller: Caller): NetworkDenialView[] {
     const tenant = request.tenant ?? (caller.tenant === ROOT_TENANT ? undefined : caller.tenant);
-    if (tenant !== undefined) authorizeAdmin(caller, tenant, 'read');
-    else authorizeAdmin(caller, ROOT_TENANT, 'read');
+    // Without a tenant the caller is a root key: every denial.
+    authorizeAdmin(caller, tenant ?? ROOT_TENANT, 'read');
     const now = this.clock();
     return this.deps.index.networkDenials
       .list()
-      .filter(
-        (denial) =>
-          denial.until > now &&
-          (tenant === undefined
-            ? seesTenant(caller, denial.tenant) || denial.tenant === ALL_TENANTS
-            : denial.tenant === tenant || denial.tenant === ALL_TENANTS),
-      )
+      .filter((denial) => denial.until > now && (tenant === undefined || denial.tenant === tenant || denial.tenant === ALL_TENANTS))
       .map(networkDenialView);
   }
 }
