@@ -28,6 +28,8 @@ export class KeyVerifier implements KeyState {
   private readonly charge: VerifyCharge = { take: false, credits: 0 };
   private readonly projection: KeyVerifierOptions['projection'];
   private readonly limits: KeyVerifierOptions['limits'];
+  /** Set only with `networkDenials`: without it, decideVerification looks at no denial. */
+  readonly isDenied?: (ip: string, tenant: string | undefined, now: number) => boolean;
 
   constructor(
     private readonly index: KeyIndex,
@@ -38,8 +40,6 @@ export class KeyVerifier implements KeyState {
     this.limits = options.limits;
     if (options.networkDenials) this.isDenied = (ip, tenant, now) => this.index.networkDenials.denies(ip, tenant, now);
   }
-
-  readonly isDenied?: (ip: string, tenant: string | undefined, now: number) => boolean;
 
   /**
    * Verifies a key at `now` (ms), taking the use from the limits when they admit it; writes
