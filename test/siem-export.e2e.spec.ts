@@ -111,7 +111,8 @@ describe('SIEM export', () => {
     }
 
     // Each sink's lag is 0 once it acknowledged the last batch (its write is seen before the acknowledgement is recorded).
-    const scrape = () => fetch(`http://127.0.0.1:${auditor.all[0]!.httpPort}/metrics`).then((response) => response.text());
+    const metricsUrl = `http://127.0.0.1:${auditor.all[0]!.httpPort}/metrics`;
+    const scrape = () => fetch(metricsUrl).then((response) => response.text());
     const caughtUp = (metrics: string) =>
       /keyledger_siem_export_lag_seconds\{sink="siem"[^}]*\} 0\n/.test(metrics) && /keyledger_siem_export_lag_seconds\{sink="archive"[^}]*\} 0\n/.test(metrics);
     await eventually('both sinks caught up on /metrics', scrape, caughtUp);

@@ -7,7 +7,7 @@ import { AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
-import { AuditSearch, KeyHistory } from '@keyledger/key-history';
+import { AnomalyFindings, AuditSearch, KeyHistory } from '@keyledger/key-history';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -25,6 +25,7 @@ import { AuditLogHttpController } from './audit-log.http-controller.js';
 import { auditWitnessEndpoints } from './audit-witnesses.js';
 import { keyHistoryNatsController } from './key-history.nats-controller.js';
 import { permissionReportNatsController } from './permission-report.nats-controller.js';
+import { anomaliesNatsController } from './anomalies.nats-controller.js';
 
 const DAY = 86_400_000;
 const PARTITION_CHECK_MS = 3_600_000;
@@ -137,6 +138,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         keyHistoryNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         permissionReportNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         AuditGrpcController,
+        anomaliesNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
       ],
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
@@ -154,6 +156,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         // A key's trail and past states, read from its stream (MACs checked) rather than the trail table.
         { provide: KeyHistory, useValue: new KeyHistory(infrastructure.store) },
         { provide: AuditSearch, useValue: new AuditSearch(infrastructure.db, infrastructure.store) },
+        // Anomaly findings: the trail finds them, their key streams (MACs checked) say what they are and what followed.
+        { provide: AnomalyFindings, useValue: new AnomalyFindings(infrastructure.db, infrastructure.store) },
         // The permission audit: the projection's keys, their usage, and the store for policies and changed keys' histories.
         { provide: PermissionReport, useValue: new PermissionReport(ledger, index, infrastructure.store, { retentionDays: config.USAGE_RETENTION_DAYS }) },
         {

@@ -2,3 +2,4 @@ export * from './anomaly-settings.js';
 export * from './key-baseline.js';
 export * from './source-network.js';
 export * from './anomaly-detector.js';
+export * from './anomaly-findings.js';

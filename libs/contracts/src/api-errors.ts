@@ -10,6 +10,8 @@ export const API_ERRORS = {
   KEY_NOT_FOUND: { http: 404, grpc: 5 },
   /** The transparency log holds no such event, or no checkpoint of that size (yet). */
   NOT_IN_LOG: { http: 404, grpc: 5 },
+  /** No anomaly finding of that id the caller may see. */
+  FINDING_NOT_FOUND: { http: 404, grpc: 5 },
   KEY_ALREADY_EXISTS: { http: 409, grpc: 6 },
   INVALID_TRANSITION: { http: 409, grpc: 9 },
   CONCURRENCY_CONFLICT: { http: 409, grpc: 10 },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { anomalyAcknowledgedSchema } from './anomaly-findings-api.js';
 import type { EventType } from './event-types.js';
 import { keyDeliveryAcknowledgedSchema, keyDeliveryExpiredSchema, ownerWebhookRegisteredSchema } from './delivery-events.js';
 import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema } from './incident-events.js';
@@ -41,6 +42,7 @@ const EVENT_DATA_SCHEMAS = {
   KeyLeakReported: keyLeakReportedSchema,
   AnomalyDetected: anomalyDetectedSchema,
   KeyIncidentHandled: keyIncidentHandledSchema,
+  AnomalyAcknowledged: anomalyAcknowledgedSchema,
   RotationPolicySet: rotationPolicySetSchema,
   IncidentPolicySet: incidentPolicySetSchema,
   OwnerPublicKeyRegistered: ownerPublicKeyRegisteredSchema,

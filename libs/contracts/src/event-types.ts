@@ -20,6 +20,7 @@ export const EVENT_TYPES_BY_CATEGORY = {
     'KeyLeakReported',
     'AnomalyDetected',
     'KeyIncidentHandled',
+    'AnomalyAcknowledged',
   ],
   tenant: ['RotationPolicySet', 'IncidentPolicySet', 'OwnerPublicKeyRegistered', 'OwnerWebhookRegistered'],
   delivery: ['KeyDelivered', 'KeyDeliveryAcknowledged', 'KeyDeliveryExpired'],

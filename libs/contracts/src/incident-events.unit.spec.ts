@@ -1,3 +1,5 @@
+import { anomalyAckRequestSchema } from './anomaly-findings-api.js';
+import { checkEventData } from './event-data-schemas.js';
 import { reportLeakRequestSchema, setIncidentPolicyRequestSchema } from './incident-api.js';
 import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema, leakSourceSchema } from './incident-events.js';
 import { parseKeyEvent } from './key-event-schemas.js';
@@ -58,6 +60,27 @@ describe('incident schemas', () => {
     };
     expect(parseKeyEvent('KeyIncidentHandled', 1, handled)).toEqual({ type: 'KeyIncidentHandled', data: handled });
     expect(keyIncidentHandledSchema.safeParse({ ...handled, action: 'delete' }).success).toBe(false);
+  });
+
+  it('reads an acknowledgement of a finding as a key event, with a one-line note, and nothing more', () => {
+    const ack = {
+      keyId: KEY_ID,
+      tenant: 'acme',
+      findingId: '0190f4c6-0000-7000-8000-000000000001',
+      acknowledgedBy: 'admin-key:key_x',
+      note: 'a pen test',
+      at: AT,
+    };
+    expect(parseKeyEvent('AnomalyAcknowledged', 1, ack)).toEqual({ type: 'AnomalyAcknowledged', data: ack });
+    expect(checkEventData('AnomalyAcknowledged', 1, ack)).toBeUndefined();
+    for (const bad of [
+      { ...ack, note: 'a\nb' },
+      { ...ack, note: '' },
+      { ...ack, findingId: 'x' },
+      { ...ack, action: 'revoke' },
+    ])
+      expect(parseKeyEvent('AnomalyAcknowledged', 1, bad)).toBeUndefined();
+    expect(anomalyAckRequestSchema.safeParse({ id: ack.findingId, note: 'x'.repeat(1001) }).success).toBe(false);
   });
 
   it('lets a leak be anything but ignored, and an anomaly be ignored', () => {

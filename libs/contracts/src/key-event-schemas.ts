@@ -1,3 +1,5 @@
+import type { AnomalyAcknowledgedData } from './anomaly-findings-api.js';
+import { anomalyAcknowledgedSchema } from './anomaly-findings-api.js';
 import type { AnomalyDetectedData, KeyIncidentHandledData, KeyLeakReportedData } from './incident-events.js';
 import { anomalyDetectedSchema, keyIncidentHandledSchema, keyLeakReportedSchema } from './incident-events.js';
 import type {
@@ -35,7 +37,8 @@ export type KeyEvent =
   | { readonly type: 'KeyGraceEnded'; readonly data: KeyGraceEndedData }
   | { readonly type: 'KeyLeakReported'; readonly data: KeyLeakReportedData }
   | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData }
-  | { readonly type: 'KeyIncidentHandled'; readonly data: KeyIncidentHandledData };
+  | { readonly type: 'KeyIncidentHandled'; readonly data: KeyIncidentHandledData }
+  | { readonly type: 'AnomalyAcknowledged'; readonly data: AnomalyAcknowledgedData };
 
 const keyEventSchemas = {
   KeyIssued: keyIssuedSchema,
@@ -49,6 +52,7 @@ const keyEventSchemas = {
   KeyLeakReported: keyLeakReportedSchema,
   AnomalyDetected: anomalyDetectedSchema,
   KeyIncidentHandled: keyIncidentHandledSchema,
+  AnomalyAcknowledged: anomalyAcknowledgedSchema,
 } as const satisfies Record<KeyEvent['type'], unknown>;
 
 /** Reads a stored or received event as a KeyEvent; undefined for other or unknown types. */

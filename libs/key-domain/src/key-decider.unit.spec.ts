@@ -45,6 +45,20 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe('key decider', () => {
+  it('takes an anomaly, its handling and its acknowledgement as changing nothing of the key but its version', () => {
+    const { record } = run([issue]);
+    const findingId = '0190f4c6-0000-7000-8000-000000000001';
+    const at = now.toISOString();
+    const after = [
+      { type: 'AnomalyDetected', data: { keyId, tenant: 'acme', kind: 'usage-spike', severity: 'high', detectedAt: at } },
+      {
+        type: 'KeyIncidentHandled',
+        data: { keyId, tenant: 'acme', incident: { type: 'AnomalyDetected', eventId: findingId }, policy: 'notify', action: 'notify', at },
+      },
+      { type: 'AnomalyAcknowledged', data: { keyId, tenant: 'acme', findingId, acknowledgedBy: 'admin-key:key_x', at } },
+    ].reduce<KeyRecord | undefined>((state, event) => evolveKey(state, event as KeyEvent), record);
+    expect(after).toEqual({ ...record, version: record!.version + 3 });
+  });
   it('issues an active key with normalised scopes and ranges', () => {
     const { record, events } = run([issue]);
     expect(events).toHaveLength(1);

@@ -133,9 +133,10 @@ export function evolveKey(record: KeyRecord | undefined, event: KeyEvent): KeyRe
     // The first report stays: a key once leaked is leaked, whatever is done about it (its actions are their own events).
     case 'KeyLeakReported':
       return { ...record, leakReportedAt: record.leakReportedAt ?? Date.parse(event.data.at), version };
-    // Anomalies and what was done about incidents change nothing of the key itself: the actions are their own events.
+    // Anomalies, what was done about incidents and their acknowledgements change nothing of the key itself: the actions are their own events.
     case 'AnomalyDetected':
     case 'KeyIncidentHandled':
+    case 'AnomalyAcknowledged':
       return { ...record, version };
     default:
       return event satisfies never;

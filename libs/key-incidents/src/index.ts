@@ -5,3 +5,4 @@
 export * from './incident-reports.js';
 export * from './incident-response.js';
 export * from './network-denials.js';
+export * from './anomaly-acknowledgements.js';

@@ -28,6 +28,7 @@ const KEY_EVENTS = new Set([
   'KeyLeakReported',
   'AnomalyDetected',
   'KeyIncidentHandled',
+  'AnomalyAcknowledged',
 ]);
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_RANGES: readonly IpRange[] = Object.freeze([]);

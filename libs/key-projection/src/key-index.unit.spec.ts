@@ -99,6 +99,29 @@ describe('KeyIndex', () => {
     expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'revoked', version: 4 });
   });
 
+  it("applies an anomaly's acknowledgement as a version of its key, so the events after it are not a gap", () => {
+    const index = new KeyIndex();
+    index.apply(issued('key_a', 'acme'));
+    const findingId = '0190f4c6-0000-7000-8000-000000000001';
+    const at = '2030-01-01T00:00:00.000Z';
+    expect(
+      index.apply({
+        type: 'AnomalyDetected',
+        streamVersion: 2,
+        data: { keyId: 'key_a', tenant: 'acme', kind: 'honeytoken', severity: 'critical', detectedAt: at },
+      }),
+    ).toBe(true);
+    expect(
+      index.apply({
+        type: 'AnomalyAcknowledged',
+        streamVersion: 3,
+        data: { keyId: 'key_a', tenant: 'acme', findingId, acknowledgedBy: 'admin-key:key_x', at },
+      }),
+    ).toBe(true);
+    expect(index.apply({ type: 'KeySuspended', streamVersion: 4, data: { keyId: 'key_a' } })).toBe(true);
+    expect(index.findByDigest(digestBytes, 1)).toMatchObject({ status: 'suspended', version: 4 });
+  });
+
   it('reads each key as it now stands when keys share a line of the built-record cache', () => {
     // Slots 4,096 apart share a cache line: reading one must not answer for the other,
     // and a change to either must not leave a stale record behind.

@@ -126,6 +126,19 @@ describe('per-service database roles', () => {
     expect((await ctx.store.readStream(`key-${keyId}`)).map((event) => event.type)).toEqual(['AnomalyDetected']);
   });
 
+  it("lets the issuer append an anomaly's acknowledgement and refuses it to the anomaly detector, which only finds", async () => {
+    const keyId = 'key_0000000000000000000000ad02';
+    const findingId = '0190a3f0-0000-7000-8000-00000000bb05';
+    const at = new Date().toISOString();
+    const anomaly = { eventId: findingId, type: 'AnomalyDetected', data: { keyId, tenant: 'acme', kind: 'honeytoken', severity: 'critical', detectedAt: at }, metadata: testMetadata() } as const;
+    const ack = { type: 'AnomalyAcknowledged', data: { keyId, tenant: 'acme', findingId, acknowledgedBy: 'admin-key:key_x', at }, metadata: testMetadata() } as const;
+    const detector = new PostgresEventStore(dbs['anomaly-detector'], ctx.auth);
+    await detector.append(`key-${keyId}`, NO_STREAM, [anomaly]);
+    await expect(detector.append(`key-${keyId}`, 1, [ack])).rejects.toThrow(/row-level security policy/);
+    await new PostgresEventStore(dbs.issuer, ctx.auth).append(`key-${keyId}`, 1, [ack]);
+    expect((await ctx.store.readStream(`key-${keyId}`)).map((event) => event.type)).toEqual(['AnomalyDetected', 'AnomalyAcknowledged']);
+  });
+
   it('takes back, on the next migrate, an append policy made by hand', async () => {
     await ctx.ownerDb.query(`create policy forged on events for insert to ${SERVICE_DATABASE_ROLES.verifier} with check (true)`);
     await new PostgresEventStore(dbs.verifier, ctx.auth).append('key-w3', NO_STREAM, [testEvent()]);

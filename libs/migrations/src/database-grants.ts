@@ -67,7 +67,7 @@ const CONSUMER_RUNTIME = {
  * Each service's grants, read from the SQL it runs (and nothing more): the one place a privilege
  * is given. The migrate job makes the schema's grants exactly this table on every run.
  *
- * - events: every service reads them; only the issuer (commands, leak reports, root key), the
+ * - events: every service reads them; only the issuer (commands, leak and anomaly reports, acknowledgements of findings, root key), the
  *   rotator (rotations, incidents, deliveries), the verifier (its CreditsConsumed stream, and no
  *   other: `appends`) and the anomaly detector (AnomalyDetected on key streams, SourceNetworkDenied on network streams, nothing else) append. Nobody updates, deletes or
  *   truncates them.

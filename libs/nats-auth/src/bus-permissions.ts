@@ -92,6 +92,8 @@ function adminApi(prefix: string): string[] {
     apiSubject(prefix, 'usage.rotation'),
     ...AUDIT_LOG_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
     ...KEY_HISTORY_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
+    ...ANOMALY_FINDING_OPERATIONS.map((operation) => apiSubject(prefix, operation)),
+    apiSubject(prefix, 'anomalies.ack'),
     apiSubject(prefix, 'status'),
   ];
 }
@@ -101,6 +103,9 @@ const AUDIT_LOG_OPERATIONS = ['audit.checkpoint', 'audit.inclusion', 'audit.cons
 
 /** A key's history from the store (trail, state and verdict at an instant), the trail search and the permission audit, answered by the auditor to admin keys. */
 const KEY_HISTORY_OPERATIONS = ['audit.trail', 'audit.at', 'audit.check', 'audit.search', 'audit.report'] as const;
+
+/** Anomaly findings, listed and explained by the auditor from the store (`anomalies.ack` is the issuer's: it appends). */
+const ANOMALY_FINDING_OPERATIONS = ['anomalies.list', 'anomalies.explain'] as const;
 
 /** Every service checks the installation's streams at start (EventStreamNotReady, libs/event-bus): it reads their configuration. */
 function streamInfo(names: BusNames): string[] {
@@ -209,6 +214,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       `${apiSubject(n.subjectPrefix, 'incident-policy')}.*`,
       `${apiSubject(n.subjectPrefix, 'networks')}.*`,
       `${apiSubject(n.subjectPrefix, 'owners')}.*`,
+      apiSubject(n.subjectPrefix, 'anomalies.ack'),
       verifierAppliedSubject(n.subjectPrefix),
       relayHeartbeatSubject(n.subjectPrefix),
     ],
@@ -226,7 +232,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
   }),
   auditor: (n) => ({
     publish: [...orderedConsumer(n.eventStream), auditCheckpointsSubject(n.subjectPrefix)],
-    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS, ...KEY_HISTORY_OPERATIONS].map((operation) =>
+    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS, ...KEY_HISTORY_OPERATIONS, ...ANOMALY_FINDING_OPERATIONS].map((operation) =>
       apiSubject(n.subjectPrefix, operation),
     ),
     respond: true,

@@ -140,6 +140,21 @@ describe('the permission table', () => {
     }
   });
 
+  it('lets only the auditor answer anomalies.list and anomalies.explain, only the issuer anomalies.ack, and an admin client, not a verify client, ask them', () => {
+    const answerer: Record<string, string> = { 'kl.v1.anomalies.list': 'auditor', 'kl.v1.anomalies.explain': 'auditor', 'kl.v1.anomalies.ack': 'issuer' };
+    for (const role of SERVICE_ROLES) {
+      const subscribe = servicePermissions(role, names).subscribe.allow;
+      for (const [subject, owner] of Object.entries(answerer))
+        expect([role, subject, subscribe.some((pattern) => matches(pattern, subject))]).toEqual([role, subject, role === owner]);
+    }
+    const admin = clientPermissions('ops', [parseClientAllow('admin')], names);
+    const verify = clientPermissions('billing', [parseClientAllow('verify')], names);
+    for (const subject of Object.keys(answerer)) {
+      expect([subject, mayPublish(admin, subject)]).toEqual([subject, true]);
+      expect([subject, mayPublish(verify, subject)]).toEqual([subject, false]);
+    }
+  });
+
   it('denies every service and the migrate job the deletion and purge of streams, which only the operator identity may do', () => {
     for (const role of PROGRAM_ROLES) {
       const { publish } = servicePermissions(role, names);

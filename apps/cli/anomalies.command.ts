@@ -1,0 +1,150 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { AnomalyAckResult, AnomalyExplanation, AnomalyFinding, AnomalyFindingsPage, AnomalyHandling } from '@keyledger/contracts';
+import { ANOMALY_KINDS, ANOMALY_SEVERITIES, MAX_ANOMALY_FINDINGS } from '@keyledger/contracts';
+import type { WithClient } from './api-client.js';
+import { detailTable, newTable, print } from './output.js';
+import { sinceOption } from './usage.command.js';
+
+/** `--limit 50`: a whole number from 1 to the auditor's maximum. */
+function limitOption(text: string): number {
+  const n = /^\d{1,4}$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_ANOMALY_FINDINGS)) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_ANOMALY_FINDINGS}`);
+  return n;
+}
+
+/** What the incident policy did, in a few words: `suspend`, `rotate → key_…`, `none (honeytoken)`, or pending. */
+export function handlingText(handled: AnomalyHandling | null): string {
+  if (handled === null) return 'pending';
+  const reason = handled.reason ? ` (${handled.reason})` : '';
+  const replaced = handled.replacedBy ? ` → ${handled.replacedBy}` : '';
+  const asked = handled.policy === handled.action ? '' : `, policy ${handled.policy}`;
+  return `${handled.action}${reason}${replaced}${asked}`;
+}
+
+/** Who acknowledged a finding and when, or `no`. */
+export function ackText(finding: AnomalyFinding): string {
+  return finding.acknowledged ? `${finding.acknowledged.by} at ${finding.acknowledged.at}` : 'no';
+}
+
+/** The list as a table, one finding a row, with a heading that says how many and whether more matched. */
+export function findingsTable(page: AnomalyFindingsPage): string {
+  const heading = `${page.findings.length} finding(s)${page.truncated ? ' (more matched: narrow with --since, --key, --kind or raise --limit)' : ''}`;
+  if (page.findings.length === 0) return heading;
+  const table = newTable(['id', 'key id', 'tenant', 'kind', 'severity', 'detail', 'when', 'policy did', 'acknowledged']);
+  for (const finding of page.findings)
+    table.push([
+      finding.id,
+      finding.keyId,
+      finding.tenant,
+      finding.kind,
+      finding.severity,
+      finding.detail ?? '',
+      finding.recordedAt,
+      handlingText(finding.handled),
+      ackText(finding),
+    ]);
+  return `${heading}\n${table.toString()}`;
+}
+
+/** A finding and its evidence, field by field. */
+export function explanationText(explanation: AnomalyExplanation): string {
+  const { finding, detector, key } = explanation;
+  const call = finding.call;
+  return detailTable({
+    id: finding.id,
+    'key id': finding.keyId,
+    tenant: finding.tenant,
+    kind: finding.kind,
+    severity: finding.severity,
+    detail: finding.detail ?? '',
+    'detected at': finding.detectedAt,
+    'recorded at': `${finding.recordedAt} by ${finding.recordedBy}`,
+    detector: detector.name,
+    watches: detector.watches,
+    ...(detector.defaultThresholds === null ? {} : { 'thresholds (defaults)': detector.defaultThresholds }),
+    ...(call
+      ? { call: `${call.at} from ${call.ip ?? 'unknown address'} over ${call.transport ?? 'unknown transport'}, scopes ${call.scopes.join(' ') || '(none)'}` }
+      : {}),
+    'policy did': handlingText(finding.handled),
+    ...(finding.handled ? { 'handled at': finding.handled.at } : {}),
+    acknowledged: ackText(finding),
+    ...(finding.acknowledged?.note ? { note: finding.acknowledged.note } : {}),
+    'key now': key ? `${key.status}${key.honeytoken ? ', honeytoken' : ''}, owner ${key.owner}, hint ${key.hint}` : 'not found',
+  });
+}
+
+function ackResultText(result: AnomalyAckResult): string {
+  const what = result.outcome === 'ACKNOWLEDGED' ? 'acknowledged' : 'already acknowledged (nothing recorded)';
+  return detailTable({
+    outcome: what,
+    finding: result.findingId,
+    'key id': result.keyId,
+    by: result.acknowledged.by,
+    at: result.acknowledged.at,
+    note: result.acknowledged.note ?? '',
+  });
+}
+
+interface ListOptions {
+  tenant?: string;
+  since?: string;
+  key?: string;
+  kind?: string;
+  severity?: string;
+  unacked?: boolean;
+  limit?: number;
+}
+
+/**
+ * `keyledger anomalies list|explain|ack`: the anomaly detector's findings (and reported
+ * anomalies), what the incident policy did about each, and their acknowledgement by operators.
+ */
+export function registerAnomaliesCommand(program: Command, withClient: WithClient): void {
+  const anomalies = program.command('anomalies').description('anomaly findings on keys: list them, explain one, acknowledge one');
+  anomalies
+    .command('list')
+    .description('findings, newest first, with what the incident policy did and whether they are acknowledged')
+    .option('--tenant <tenant>', "the tenant (default: the admin key's own; a root admin key without it: every tenant)")
+    .addOption(new Option('--since <when>', 'a duration back from now (24h, 7d) or an ISO time (default: 24h)').argParser(sinceOption))
+    .option('--key <keyId>', 'only the findings on this key')
+    .addOption(new Option('--kind <kind>').choices(ANOMALY_KINDS))
+    .addOption(new Option('--severity <severity>').choices(ANOMALY_SEVERITIES))
+    .option('--unacked', 'only findings nobody acknowledged')
+    .option('--limit <n>', `findings at most (1 to ${MAX_ANOMALY_FINDINGS}, default 100)`, limitOption)
+    .action(
+      withClient(async (client, options, command: ListOptions) => {
+        const page = await client.call<AnomalyFindingsPage>('anomalies.list', {
+          tenant: command.tenant,
+          since: command.since,
+          keyId: command.key,
+          kind: command.kind,
+          severity: command.severity,
+          unacked: command.unacked,
+          limit: command.limit,
+        });
+        print(options.json, page, () => findingsTable(page));
+      }),
+    );
+
+  anomalies
+    .command('explain <id>')
+    .description('one finding and its evidence: the detector and its default thresholds, the call, what the policy did, the acknowledgement')
+    .action(
+      withClient(async (client, options, id: string) => {
+        const explanation = await client.call<AnomalyExplanation>('anomalies.explain', { id });
+        print(options.json, explanation, () => explanationText(explanation));
+      }),
+    );
+
+  anomalies
+    .command('ack <id>')
+    .description('acknowledge a finding (needs keyledger:keys:write); a second acknowledgement records nothing')
+    .option('--note <text>', 'why, for whoever reads it later')
+    .action(
+      withClient(async (client, options, id: string, command: { note?: string }) => {
+        const result = await client.call<AnomalyAckResult>('anomalies.ack', { id, note: command.note });
+        print(options.json, result, () => ackResultText(result));
+      }),
+    );
+}

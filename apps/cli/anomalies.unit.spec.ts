@@ -1,0 +1,45 @@
+import type { AnomalyFinding } from '@keyledger/contracts';
+import { ackText, findingsTable, handlingText } from './anomalies.command.js';
+
+const finding: AnomalyFinding = {
+  id: '00000000-0000-4000-8000-000000000001',
+  keyId: 'key_01jd0000000000000000000000',
+  tenant: 'acme',
+  kind: 'honeytoken',
+  severity: 'critical',
+  detail: 'honeytoken: presented',
+  detectedAt: '2026-12-06T10:00:00.000Z',
+  recordedAt: '2026-12-06T10:00:00.100Z',
+  recordedBy: 'system:anomaly-detector',
+  call: null,
+  handled: null,
+  acknowledged: null,
+};
+
+describe('keyledger anomalies output', () => {
+  it('says what the policy did, why it differs from what was asked, and pending before the rotator handled it', () => {
+    expect(handlingText(null)).toBe('pending');
+    const at = '2026-12-06T10:00:01.000Z';
+    expect(
+      handlingText({ policy: 'emergency-rotate', action: 'notify', reason: 'honeytoken', replacedBy: null, graceEndsAt: null, at, eventId: finding.id }),
+    ).toBe('notify (honeytoken), policy emergency-rotate');
+    expect(handlingText({ policy: 'rotate', action: 'rotate', reason: null, replacedBy: 'key_new', graceEndsAt: at, at, eventId: finding.id })).toBe(
+      'rotate → key_new',
+    );
+  });
+
+  it('says who acknowledged a finding and when', () => {
+    expect(ackText(finding)).toBe('no');
+    expect(ackText({ ...finding, acknowledged: { by: 'admin-key:key_a', at: '2026-12-06T11:00:00.000Z', note: null, eventId: finding.id } })).toBe(
+      'admin-key:key_a at 2026-12-06T11:00:00.000Z',
+    );
+  });
+
+  it('counts the findings and says when more matched than were shown', () => {
+    expect(findingsTable({ findings: [], truncated: false })).toBe('0 finding(s)');
+    const table = findingsTable({ findings: [finding], truncated: true });
+    expect(table.split('\n')[0]).toMatch(/^1 finding\(s\) \(more matched/);
+    expect(table).toContain(finding.id);
+    expect(table).toContain('pending');
+  });
+});

@@ -1,0 +1,139 @@
+import type {
+  AnomalyAcknowledgedData,
+  AnomalyAcknowledgement,
+  AnomalyDetectedData,
+  AnomalyExplanation,
+  AnomalyFinding,
+  AnomalyHandling,
+  AnomalyKind,
+  AnomalySeverity,
+  EventEnvelope,
+  KeyIncidentHandledData,
+} from '@keyledger/contracts';
+import type { AnomalySettings } from './anomaly-settings.js';
+import type { KeyDetector } from './key-baseline.js';
+import { KEY_DETECTORS } from './key-baseline.js';
+import { ANOMALY_KIND_OF } from './anomaly-detector.js';
+
+/** The actor the anomaly detector records its findings as; any other actor reported the anomaly by hand. */
+export const ANOMALY_DETECTOR_ACTOR = 'system:anomaly-detector';
+
+/** What the rotator recorded about one finding, if anything. */
+export function handlingOf(events: readonly EventEnvelope[], findingId: string): AnomalyHandling | null {
+  const event = events.find(
+    (candidate) => candidate.type === 'KeyIncidentHandled' && (candidate.data as KeyIncidentHandledData).incident.eventId === findingId,
+  );
+  if (!event) return null;
+  const data = event.data as KeyIncidentHandledData;
+  return {
+    policy: data.policy,
+    action: data.action,
+    reason: data.reason ?? null,
+    replacedBy: data.replacedBy ?? null,
+    graceEndsAt: data.graceEndsAt ?? null,
+    at: data.at,
+    eventId: event.eventId,
+  };
+}
+
+/** The acknowledgement of one finding: the first one recorded (a later one would be a duplicate, never appended). */
+export function acknowledgementOf(events: readonly EventEnvelope[], findingId: string): AnomalyAcknowledgement | null {
+  const event = events.find((candidate) => candidate.type === 'AnomalyAcknowledged' && (candidate.data as AnomalyAcknowledgedData).findingId === findingId);
+  if (!event) return null;
+  const data = event.data as AnomalyAcknowledgedData;
+  return { by: data.acknowledgedBy, at: data.at, note: data.note ?? null, eventId: event.eventId };
+}
+
+/** One AnomalyDetected as a finding, with what followed it on the same key stream. */
+export function findingOf(anomaly: EventEnvelope, stream: readonly EventEnvelope[]): AnomalyFinding {
+  if (anomaly.type !== 'AnomalyDetected') throw new RangeError(`event ${anomaly.eventId} is ${anomaly.type}, not a finding`);
+  const data = anomaly.data as AnomalyDetectedData;
+  return {
+    id: anomaly.eventId,
+    keyId: data.keyId,
+    tenant: data.tenant,
+    kind: data.kind,
+    severity: data.severity,
+    detail: data.detail ?? null,
+    detectedAt: data.detectedAt,
+    recordedAt: anomaly.occurredAt,
+    recordedBy: anomaly.metadata.actor,
+    call: data.call ?? null,
+    handled: handlingOf(stream, anomaly.eventId),
+    acknowledged: acknowledgementOf(stream, anomaly.eventId),
+  };
+}
+
+/** Every finding of one key stream, oldest first. */
+export function findingsOfStream(stream: readonly EventEnvelope[]): AnomalyFinding[] {
+  return stream.filter((event) => event.type === 'AnomalyDetected').map((event) => findingOf(event, stream));
+}
+
+/** What a list of findings may be narrowed to, beyond tenant, key and time (which the store's index answers). */
+export interface FindingFilter {
+  readonly kind?: AnomalyKind | undefined;
+  readonly severity?: AnomalySeverity | undefined;
+  readonly unacked?: boolean | undefined;
+}
+
+export function matchesFindingFilter(finding: AnomalyFinding, filter: FindingFilter): boolean {
+  if (filter.kind !== undefined && finding.kind !== filter.kind) return false;
+  if (filter.severity !== undefined && finding.severity !== filter.severity) return false;
+  if (filter.unacked === true && finding.acknowledged !== null) return false;
+  return true;
+}
+
+/** Newest first by when the store recorded them; ties by id, so the order is stable. */
+export function newestFirst(a: AnomalyFinding, b: AnomalyFinding): number {
+  return b.recordedAt.localeCompare(a.recordedAt) || b.id.localeCompare(a.id);
+}
+
+const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+const hours = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} d` : `${ms / 3_600_000} h`);
+
+/** What each detector looks at and the thresholds it starts from, in words. */
+function detectorDescription(detector: KeyDetector, settings: AnomalySettings): { watches: string; thresholds: string } {
+  switch (detector) {
+    case 'rate-spike':
+      return {
+        watches: "calls per window against the key's learned mean and variance (EWMA) and its decaying peak at that hour",
+        thresholds: `window ${seconds(settings.rate.windowMs)}; above mean + ${settings.rate.deviations} standard deviations, ${settings.rate.ratio}× the mean and ${settings.rate.peakRatio}× the hour's peak, at least ${settings.rate.floor} calls; after ${hours(settings.rate.warmupMs)} of history`,
+      };
+    case 'new-network':
+      return {
+        watches: 'the /24 (IPv4) or /48 (IPv6) networks a key is called from',
+        thresholds: `a network not seen before, once the key has ${hours(settings.network.learnMs)} of history and ${settings.network.minCalls} calls; keys using more than ${settings.network.maxNetworks} networks are not judged`,
+      };
+    case 'probing':
+      return {
+        watches: 'INSUFFICIENT_PERMISSIONS and FORBIDDEN answers to one key',
+        thresholds: `at least ${settings.probing.floor} denied calls in ${seconds(settings.probing.windowMs)}`,
+      };
+    case 'dead-key-use':
+      return { watches: 'calls with a revoked, expired or suspended key', thresholds: 'any call' };
+    case 'dormant-key-use':
+      return { watches: 'the time since a key was last used', thresholds: `a call after ${hours(settings.dormantAfterMs)} without one` };
+    case 'honeytoken':
+      return { watches: 'calls with a honeytoken (a key issued never to be used)', thresholds: 'any call' };
+    default:
+      return detector satisfies never;
+  }
+}
+
+/**
+ * Which detector recorded a finding: the anomaly detector prefixes its detail with the
+ * detector's name; its kind names it otherwise. Undefined for an operator's report (another actor).
+ */
+export function detectorOfFinding(finding: AnomalyFinding): KeyDetector | undefined {
+  if (finding.recordedBy !== ANOMALY_DETECTOR_ACTOR) return undefined;
+  const named = KEY_DETECTORS.find((detector) => finding.detail?.startsWith(`${detector}: `));
+  return named ?? KEY_DETECTORS.find((detector) => ANOMALY_KIND_OF[detector] === finding.kind);
+}
+
+/** The detector part of a finding's explanation, with the thresholds `settings` gives (the defaults, as the auditor knows them). */
+export function explainDetector(finding: AnomalyFinding, settings: AnomalySettings): AnomalyExplanation['detector'] {
+  const detector = detectorOfFinding(finding);
+  if (detector === undefined) return { name: 'report', watches: `reported by ${finding.recordedBy}`, defaultThresholds: null };
+  const { watches, thresholds } = detectorDescription(detector, settings);
+  return { name: detector, watches, defaultThresholds: thresholds };
+}
