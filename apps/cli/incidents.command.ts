@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
-import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
+import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, ENUMERATION_POLICY_ACTIONS, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
 import { addPolicyGet } from './policy-get.command.js';
@@ -85,6 +85,12 @@ function policyText(view: IncidentPolicyView): string {
     owner: view.owner ?? '(tenant policy)',
     'set here': `on leak ${view.policy.onLeak ?? 'not set'}, on anomaly ${view.policy.onAnomaly ?? 'not set'}, grace ${grace(view.policy.graceMs)}`,
     applies: `on leak ${view.effective.onLeak}, on anomaly ${view.effective.onAnomaly}, grace ${grace(view.effective.graceMs)}`,
+    ...(view.owner === null
+      ? {
+          'enumeration set': `${view.policy.onEnumeration ?? 'not set'}, deny for ${grace(view.policy.denyForMs)}`,
+          'enumeration applies': `${view.effective.onEnumeration}, deny for ${grace(view.effective.denyForMs)}`,
+        }
+      : {}),
   });
 }
 
@@ -144,17 +150,32 @@ export function registerIncidentCommands(program: Command, keys: Command, withCl
     .addOption(new Option('--on-leak <action>', 'what a leak report does (default rotate)').choices(LEAK_POLICY_ACTIONS))
     .addOption(new Option('--on-anomaly <action>', 'what an anomaly does (default notify)').choices(ANOMALY_POLICY_ACTIONS))
     .option('--grace <duration>', 'grace of the rotations they trigger, e.g. 1h (default 1h)', graceOption)
+    .addOption(
+      new Option(
+        '--on-enumeration <action>',
+        'what an enumeration from a source network for the tenant does: deny it at every verifier (default notify)',
+      ).choices(ENUMERATION_POLICY_ACTIONS),
+    )
+    .option('--deny-for <duration>', 'how long such a denial lasts, e.g. 1h (default 1h, at most 7d)', graceOption)
     .action(
-      withClient(async (client, options, command: { tenant: string; owner?: string; onLeak?: string; onAnomaly?: string; grace?: number }) => {
-        const view = await client.call<IncidentPolicyView>('incident-policy.set', {
-          tenant: command.tenant,
-          owner: command.owner,
-          onLeak: command.onLeak ?? null,
-          onAnomaly: command.onAnomaly ?? null,
-          graceMs: command.grace ?? null,
-        });
-        print(options.json, view, () => policyText(view));
-      }),
+      withClient(
+        async (
+          client,
+          options,
+          command: { tenant: string; owner?: string; onLeak?: string; onAnomaly?: string; grace?: number; onEnumeration?: string; denyFor?: number },
+        ) => {
+          const view = await client.call<IncidentPolicyView>('incident-policy.set', {
+            tenant: command.tenant,
+            owner: command.owner,
+            onLeak: command.onLeak ?? null,
+            onAnomaly: command.onAnomaly ?? null,
+            graceMs: command.grace ?? null,
+            ...(command.onEnumeration === undefined ? {} : { onEnumeration: command.onEnumeration }),
+            ...(command.denyFor === undefined ? {} : { denyForMs: command.denyFor }),
+          });
+          print(options.json, view, () => policyText(view));
+        },
+      ),
     );
   addPolicyGet(policy, withClient, 'incident-policy.get', policyText);
 }

@@ -2,7 +2,7 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
 import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock } from '@keyledger/anomaly-watch';
-import { recordAnomaly } from '@keyledger/key-incidents';
+import { denyEnumeratingNetwork, recordAnomaly } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
 import type { AnomalyDetectorEnv } from '@keyledger/config';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -24,7 +24,8 @@ interface Detection {
  * The anomaly detector: one replica at a time (DetectorLock) consumes the usage stream through
  * the detectors of libs/anomaly-detection, keeps each key's baseline in Postgres, and records
  * what it finds: AnomalyDetected on the key's stream (the rotator applies the tenant's incident
- * policy), a source network's enumeration in anomaly_source_findings.
+ * policy), a source network's enumeration in anomaly_source_findings, and, where the tenant's
+ * incident policy says `onEnumeration: deny`, SourceNetworkDenied on the network's stream.
  */
 @Module({})
 export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -53,6 +54,18 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       auth: infrastructure.auth,
       recordKeyAnomaly: async (anomaly, eventId) => {
         await recordAnomaly(store, anomaly, { actor: ACTOR, correlationId: eventId, causationId: eventId }, { eventId });
+      },
+      respondToSourceFinding: async (finding, findingId) => {
+        if (finding.detector !== 'enumeration' || finding.subject.kind !== 'source') return;
+        const { network, tenant } = finding.subject;
+        // The finding's own time, not the clock: a redelivered batch must append the very same denial.
+        const denial = await denyEnumeratingNetwork(
+          store,
+          { findingId, network, tenant, detail: finding.detail },
+          { actor: ACTOR, correlationId: findingId, causationId: findingId },
+          finding.at,
+        );
+        if (denial) logger.warn({ findingId, network: denial.network, tenant: denial.tenant, until: denial.until }, 'source network denied by the incident policy');
       },
     });
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });

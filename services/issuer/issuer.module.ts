@@ -4,7 +4,7 @@ import type { IssuerEnv } from '@keyledger/config';
 import { DeliverySigner, SealedKeyPublisher } from '@keyledger/key-delivery';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { KeyCommands, RootKeyBootstrap, TenantKeyQuota } from '@keyledger/key-commands';
-import { AnomalyAcknowledgements, IncidentReports } from '@keyledger/key-incidents';
+import { AnomalyAcknowledgements, IncidentReports, NetworkDenialCommands } from '@keyledger/key-incidents';
 import { KeyDeliveries, KeyRotation } from '@keyledger/key-rotation';
 import { LiveKeyProjection, serviceKeyProjection, VerifierFence } from '@keyledger/key-projection';
 import { KeyHasher, WebhookSecrets } from '@keyledger/key-secrets';
@@ -14,6 +14,7 @@ import { HealthRegistry } from '@keyledger/service-kit';
 import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import { IncidentsGrpcController } from './incidents.grpc-controller.js';
 import { incidentsNatsController } from './incidents.nats-controller.js';
+import { networksNatsController } from './networks.nats-controller.js';
 import { anomaliesNatsController } from './anomalies.nats-controller.js';
 import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
@@ -70,6 +71,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         ownersNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         KeysGrpcController,
         incidentsNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        networksNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         IncidentsGrpcController,
         anomaliesNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
       ],
@@ -82,6 +84,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         { provide: RootKeyBootstrap, useValue: new RootKeyBootstrap(keyServices) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, hasher, { projection }) },
         { provide: IncidentReports, useValue: new IncidentReports({ store: infrastructure.store, hasher, index }) },
+        { provide: NetworkDenialCommands, useValue: new NetworkDenialCommands({ store: infrastructure.store, index }) },
         { provide: AnomalyAcknowledgements, useValue: new AnomalyAcknowledgements({ store: infrastructure.store }) },
       ],
       exports: [RootKeyBootstrap],

@@ -19,6 +19,8 @@ const STATUS: Record<VerifyResult['code'], number> = {
   RATE_LIMITED: 429,
   USAGE_EXCEEDED: 429,
   UNAVAILABLE: 503,
+  // The caller's network is denied (SourceNetworkDenied): forbidden whatever the key.
+  DENIED: 403,
 };
 
 const PATH = '/v1/authorize';

@@ -124,7 +124,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         {
           provide: VerifyService,
           useValue: new VerifyService(
-            new KeyVerifier(index, hasher, { projection, limits: keyLimits }),
+            new KeyVerifier(index, hasher, { projection, limits: keyLimits, networkDenials: true }),
             metrics,
             Date.now,
             new FailedVerifyThrottle({

@@ -54,10 +54,19 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, '\ufffd');
 }
 
+/**
+ * What follows a finding about a source network once it is recorded (the service gives
+ * `denyEnumeratingNetwork` of libs/key-incidents: a denial under the tenant's incident policy).
+ * Must be idempotent by `findingId`: a redelivered batch calls it again with the same finding.
+ */
+export type SourceFindingResponder = (finding: AnomalyFinding, findingId: string) => Promise<void>;
+
 export interface AnomalyWatchDependencies {
   readonly detector: AnomalyDetector;
   readonly memory: AnomalyMemory;
   readonly recordKeyAnomaly: KeyAnomalyRecorder;
+  /** Unset: a source's finding is only recorded. */
+  readonly respondToSourceFinding?: SourceFindingResponder;
   readonly logger: Logger;
   /** Checks each batch's seal before anything of it is learned; refusals go to its sink. */
   readonly auth: EventAuthentication;
@@ -71,7 +80,7 @@ export interface AnomalyWatchDependencies {
  * Only batches whose seal verifies are read (`UsageBatchReader`). Per batch of messages:
  * batches learned before are skipped; the records (and tallies) of the others are observed in
  * order; each finding is recorded (a key's on its stream, a source's in
- * `anomaly_source_findings`); then the changed baselines and the batch ids are saved together,
+ * `anomaly_source_findings`, then answered by `respondToSourceFinding`); then the changed baselines and the batch ids are saved together,
  * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
  * changed are read back from Postgres before the next batch, so a redelivery is learned from
  * the state of before it, and its findings get the same ids (recorded once).
@@ -145,7 +154,10 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
         const id = findingId(finding);
         const anomaly = anomalyDetectedOf(finding, detectedAt);
         if (anomaly) await this.deps.recordKeyAnomaly(anomaly, id);
-        else await memory.recordSourceFinding(id, finding, detectedAt);
+        else {
+          await memory.recordSourceFinding(id, finding, detectedAt);
+          await this.deps.respondToSourceFinding?.(finding, id);
+        }
         this.deps.logger.warn(
           { findingId: id, detector: finding.detector, subject: finding.subject, severity: finding.severity, detail: finding.detail },
           'anomaly detected',

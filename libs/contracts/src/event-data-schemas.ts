@@ -18,6 +18,7 @@ import {
   ownerPublicKeyRegisteredSchema,
   rotationPolicySetSchema,
 } from './key-events.js';
+import { sourceNetworkAllowedSchema, sourceNetworkDeniedSchema } from './network-events.js';
 
 /** The system stream's marker: which key the first start made the root admin key. */
 export const adminKeyBootstrappedSchema = z.object({ keyId: keyIdSchema }).strict();
@@ -51,6 +52,8 @@ const EVENT_DATA_SCHEMAS = {
   KeyDeliveryExpired: keyDeliveryExpiredSchema,
   CreditsConsumed: creditsConsumedSchema,
   AdminKeyBootstrapped: adminKeyBootstrappedSchema,
+  SourceNetworkDenied: sourceNetworkDeniedSchema,
+  SourceNetworkAllowed: sourceNetworkAllowedSchema,
 } as const satisfies Record<EventType, z.ZodType>;
 
 /** Why an event's data is not acceptable: a type outside the closed set (or an unknown schema version), or data not of its type's shape. */

@@ -1,5 +1,5 @@
 /** Aggregate categories; a stream id is `<category>-<aggregate id>`. */
-export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system', 'credits', 'delivery'] as const;
+export const STREAM_CATEGORIES = ['key', 'tenant', 'owner', 'system', 'credits', 'delivery', 'network'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
 /**
@@ -27,6 +27,8 @@ export const EVENT_TYPES_BY_CATEGORY = {
   /** What each verifier instance charged to keys' credits. */
   credits: ['CreditsConsumed'],
   system: ['AdminKeyBootstrapped'],
+  /** Source networks refused by every verifier (network-events.ts). */
+  network: ['SourceNetworkDenied', 'SourceNetworkAllowed'],
 } as const satisfies Partial<Record<StreamCategory, readonly string[]>>;
 
 type EventTypesByCategory = typeof EVENT_TYPES_BY_CATEGORY;

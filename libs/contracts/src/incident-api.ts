@@ -12,6 +12,8 @@ import {
   leakSourceSchema,
 } from './incident-events.js';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+import type { EnumerationPolicyAction } from './network-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
 
 /**
  * Reports a leaked key: by its plaintext (what a scanner has; it is hashed to find the key and
@@ -90,8 +92,15 @@ export const setIncidentPolicyRequestSchema = z
     onLeak: z.enum(LEAK_POLICY_ACTIONS).nullable().default(null),
     onAnomaly: z.enum(ANOMALY_POLICY_ACTIONS).nullable().default(null),
     graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable().default(null),
+    /** The tenant's alone; left out: not set. */
+    onEnumeration: z.enum(ENUMERATION_POLICY_ACTIONS).nullable().optional(),
+    denyForMs: z.number().int().min(1000).max(MAX_NETWORK_DENIAL_MS).nullable().optional(),
   })
-  .strict();
+  .strict()
+  .refine(
+    (request) => request.owner === undefined || (request.onEnumeration == null && request.denyForMs == null),
+    'onEnumeration and denyForMs are set for a tenant, not an owner: a source network is no owner\'s',
+  );
 export const getIncidentPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
 export type SetIncidentPolicyRequest = z.infer<typeof setIncidentPolicyRequestSchema>;
 export type GetIncidentPolicyRequest = z.infer<typeof getIncidentPolicyRequestSchema>;
@@ -101,6 +110,8 @@ export interface IncidentPolicySettings {
   readonly onLeak: LeakPolicyAction | null;
   readonly onAnomaly: IncidentPolicyAction | null;
   readonly graceMs: number | null;
+  readonly onEnumeration: EnumerationPolicyAction | null;
+  readonly denyForMs: number | null;
 }
 
 /** What applies to keys: every setting resolved (owner, else tenant, else the default). */
@@ -108,6 +119,8 @@ export interface EffectiveIncidentPolicy {
   readonly onLeak: LeakPolicyAction;
   readonly onAnomaly: IncidentPolicyAction;
   readonly graceMs: number;
+  readonly onEnumeration: EnumerationPolicyAction;
+  readonly denyForMs: number;
 }
 
 /** An incident policy as the API shows it: what is set at this level, and what applies to keys there. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
 import { USAGE_LIMITS, USAGE_TRANSPORTS } from './usage.js';
 
 /**
@@ -177,7 +178,9 @@ export const DEFAULT_INCIDENT_GRACE_MS = 3_600_000;
  * A tenant's incident policy (without `owner`) or one owner's within the tenant, on the tenant's
  * stream `tenant-<tenant>`. It replaces the policy at that level; a null field is not set there
  * and falls back to the tenant's, then to the defaults (`onLeak` rotate, `onAnomaly` notify,
- * `graceMs` DEFAULT_INCIDENT_GRACE_MS).
+ * `graceMs` DEFAULT_INCIDENT_GRACE_MS, `onEnumeration` notify, `denyForMs`
+ * DEFAULT_NETWORK_DENIAL_MS). `onEnumeration` and `denyForMs` (added in the network denial
+ * release, absent from older events) are the tenant's alone: a network is no owner's.
  */
 export const incidentPolicySetSchema = z
   .object({
@@ -187,6 +190,10 @@ export const incidentPolicySetSchema = z
     onAnomaly: z.enum(ANOMALY_POLICY_ACTIONS).nullable(),
     /** Grace of the rotations an incident triggers. */
     graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS).nullable(),
+    /** What an enumeration from a source network, for this tenant's keys, leads to. */
+    onEnumeration: z.enum(ENUMERATION_POLICY_ACTIONS).nullable().optional(),
+    /** How long such a denial lasts. */
+    denyForMs: z.number().int().min(1000).max(MAX_NETWORK_DENIAL_MS).nullable().optional(),
   })
   .strict();
 export type IncidentPolicySetData = z.infer<typeof incidentPolicySetSchema>;

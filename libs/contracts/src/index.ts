@@ -14,6 +14,8 @@ export * from './delivery-events.js';
 export * from './delivery-api.js';
 export * from './incident-events.js';
 export * from './incident-api.js';
+export * from './network-events.js';
+export * from './network-api.js';
 export * from './anomaly-findings-api.js';
 export * from './key-event-schemas.js';
 export * from './event-data-schemas.js';

@@ -230,7 +230,8 @@ export const ROOT_TENANT = 'root';
 /**
  * Every answer a verification can give, one closed set for all transports. Expected outcomes
  * are values, not errors. RATE_LIMITED and USAGE_EXCEEDED are reserved for usage limits;
- * UNAVAILABLE is a verifier failing closed.
+ * UNAVAILABLE is a verifier failing closed; DENIED is a caller whose network is denied
+ * (SourceNetworkDenied), whatever key it presents.
  */
 export const VERIFY_CODES = [
   'VALID',
@@ -244,6 +245,7 @@ export const VERIFY_CODES = [
   'RATE_LIMITED',
   'USAGE_EXCEEDED',
   'UNAVAILABLE',
+  'DENIED',
 ] as const;
 export type VerifyCode = (typeof VERIFY_CODES)[number];
 

@@ -34,7 +34,17 @@ describe('failed verification throttling', () => {
 
   it('does not count a real key refused for its own reasons', () => {
     const throttle = new FailedVerifyThrottle(SETTINGS);
-    for (const code of ['VALID', 'REVOKED', 'EXPIRED', 'DISABLED', 'FORBIDDEN', 'INSUFFICIENT_PERMISSIONS', 'RATE_LIMITED', 'USAGE_EXCEEDED', 'UNAVAILABLE'] as const)
+    for (const code of [
+      'VALID',
+      'REVOKED',
+      'EXPIRED',
+      'DISABLED',
+      'FORBIDDEN',
+      'INSUFFICIENT_PERMISSIONS',
+      'RATE_LIMITED',
+      'USAGE_EXCEEDED',
+      'UNAVAILABLE',
+    ] as const)
       for (let i = 0; i < 5; i += 1) throttle.record('198.51.100.1', code, 10);
     expect(throttle.size).toBe(0);
     expect(throttle.check('198.51.100.1', 10)).toBeUndefined();

@@ -9,21 +9,30 @@ describe('incident policies', () => {
     { tenant: 'acme', owner: 'legacy', onLeak: 'notify' as const, onAnomaly: 'none' as const, graceMs: 0 },
   ].reduce<IncidentPolicyTable>(evolveIncidentPolicies, new Map());
 
-  it('rotates leaks with a 1 h grace and notifies anomalies where nothing is set', () => {
-    expect(DEFAULT_INCIDENT_POLICY).toEqual({ onLeak: 'rotate', onAnomaly: 'notify', graceMs: DEFAULT_INCIDENT_GRACE_MS });
+  const NETWORK = { onEnumeration: 'notify', denyForMs: 3_600_000 } as const;
+  const UNSET = { onEnumeration: null, denyForMs: null } as const;
+
+  it('rotates leaks with a 1 h grace and notifies anomalies and enumerations where nothing is set', () => {
+    expect(DEFAULT_INCIDENT_POLICY).toEqual({ onLeak: 'rotate', onAnomaly: 'notify', graceMs: DEFAULT_INCIDENT_GRACE_MS, ...NETWORK });
     expect(DEFAULT_INCIDENT_GRACE_MS).toBe(3_600_000);
     expect(effectiveIncidentPolicy(table, 'globex', 'batch')).toEqual(DEFAULT_INCIDENT_POLICY);
     expect(effectiveIncidentPolicy(new Map(), 'acme')).toEqual(DEFAULT_INCIDENT_POLICY);
   });
 
   it('lets an owner override each setting of its tenant, the tenant each default, and nothing else', () => {
-    expect(effectiveIncidentPolicy(table, 'acme')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'notify', graceMs: 600_000 });
-    expect(effectiveIncidentPolicy(table, 'acme', 'batch')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 600_000 });
+    expect(effectiveIncidentPolicy(table, 'acme')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'notify', graceMs: 600_000, ...NETWORK });
+    expect(effectiveIncidentPolicy(table, 'acme', 'batch')).toEqual({ onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 600_000, ...NETWORK });
     // A grace of 0 is a setting, not an absence.
-    expect(effectiveIncidentPolicy(table, 'acme', 'legacy')).toEqual({ onLeak: 'notify', onAnomaly: 'none', graceMs: 0 });
+    expect(effectiveIncidentPolicy(table, 'acme', 'legacy')).toEqual({ onLeak: 'notify', onAnomaly: 'none', graceMs: 0, ...NETWORK });
     expect(effectiveIncidentPolicy(table, 'acme', 'someone')).toEqual(effectiveIncidentPolicy(table, 'acme'));
-    expect(incidentPolicyAt(table, 'acme', 'batch')).toEqual({ onLeak: null, onAnomaly: 'suspend', graceMs: null });
-    expect(incidentPolicyAt(table, 'acme', 'someone')).toEqual({ onLeak: null, onAnomaly: null, graceMs: null });
+    expect(incidentPolicyAt(table, 'acme', 'batch')).toEqual({ onLeak: null, onAnomaly: 'suspend', graceMs: null, ...UNSET });
+    expect(incidentPolicyAt(table, 'acme', 'someone')).toEqual({ onLeak: null, onAnomaly: null, graceMs: null, ...UNSET });
+  });
+
+  it('takes the enumeration settings from the tenant alone, an event from before them reading as not set', () => {
+    const denying = evolveIncidentPolicies(table, { tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: 600_000 });
+    expect(effectiveIncidentPolicy(denying, 'acme', 'batch')).toMatchObject({ onEnumeration: 'deny', denyForMs: 600_000 });
+    expect(incidentPolicyAt(table, 'acme')).toMatchObject(UNSET);
   });
 
   it('replaces a level’s policy with the newest one set, leaving the other levels', () => {

@@ -115,6 +115,8 @@ const EXPECTED: Record<keyof typeof STATES, Record<IncidentPolicyAction, Inciden
   'an admin key': { none: none(), notify: notify(), suspend: notify('admin-key'), rotate: notify('admin-key'), 'emergency-rotate': notify('admin-key') },
 };
 
+const NETWORK_DEFAULTS = { onEnumeration: 'notify', denyForMs: 3_600_000 } as const;
+
 describe('the response to an incident', () => {
   for (const incident of INCIDENT_TYPES) {
     const actions = incident === 'KeyLeakReported' ? LEAK_POLICY_ACTIONS : ANOMALY_POLICY_ACTIONS;
@@ -123,8 +125,8 @@ describe('the response to an incident', () => {
         it(`${incident}, policy ${asked}, ${state} key: ${JSON.stringify(EXPECTED[state][asked])}`, () => {
           const policy: EffectiveIncidentPolicy =
             incident === 'KeyLeakReported'
-              ? { onLeak: asked as Exclude<IncidentPolicyAction, 'none'>, onAnomaly: 'none', graceMs: GRACE }
-              : { onLeak: 'notify', onAnomaly: asked, graceMs: GRACE };
+              ? { onLeak: asked as Exclude<IncidentPolicyAction, 'none'>, onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS }
+              : { onLeak: 'notify', onAnomaly: asked, graceMs: GRACE, ...NETWORK_DEFAULTS };
           expect(decideIncidentResponse(incident, policy, key, NOW)).toEqual(EXPECTED[state][asked]);
         });
       }
@@ -135,14 +137,14 @@ describe('the response to an incident', () => {
     for (const { record, replacementIssued } of Object.values(STATES))
       for (const incident of INCIDENT_TYPES)
         for (const asked of LEAK_POLICY_ACTIONS) {
-          const policy: EffectiveIncidentPolicy = { onLeak: asked, onAnomaly: asked, graceMs: GRACE };
+          const policy: EffectiveIncidentPolicy = { onLeak: asked, onAnomaly: asked, graceMs: GRACE, ...NETWORK_DEFAULTS };
           const honeytoken = { record: { ...record, honeytoken: true as const }, replacementIssued };
           expect(decideIncidentResponse(incident, policy, honeytoken, NOW)).toEqual({ action: 'notify', reason: 'honeytoken' });
         }
     expect(
       decideIncidentResponse(
         'AnomalyDetected',
-        { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE },
+        { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS },
         { record: { ...issued(), honeytoken: true }, replacementIssued: false },
         NOW,
       ),
@@ -153,7 +155,7 @@ describe('the response to an incident', () => {
   });
 
   it('reads the leak setting for leaks and the anomaly setting for anomalies', () => {
-    const policy: EffectiveIncidentPolicy = { onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 0 };
+    const policy: EffectiveIncidentPolicy = { onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 0, ...NETWORK_DEFAULTS };
     expect(policyActionFor('KeyLeakReported', policy)).toBe('emergency-rotate');
     expect(policyActionFor('AnomalyDetected', policy)).toBe('suspend');
   });

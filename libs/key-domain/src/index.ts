@@ -11,6 +11,7 @@ export * from './key-retention.js';
 export * from './key-record.js';
 export * from './key-decider.js';
 export * from './verify-decision.js';
+export * from './network-denials.js';
 export * from './rate-limits.js';
 export * from './credits.js';
 export * from './shared-rate-limiter.js';

@@ -60,7 +60,8 @@ describe('IP allowlists', () => {
       fc.property(fc.array(octet, { minLength: 1, maxLength: 5 }), (octets) => {
         const text = octets.join('.');
         const general = ipaddr.isValid(text) ? ipaddr.parse(text) : undefined;
-        const general4 = general?.kind() === 'ipv4' ? general.toString() : general === undefined ? undefined : (general as ipaddr.IPv6).toIPv4Address().toString();
+        const general4 =
+          general?.kind() === 'ipv4' ? general.toString() : general === undefined ? undefined : (general as ipaddr.IPv6).toIPv4Address().toString();
         expect(parseIp(text)?.toString()).toBe(general4);
         expect(canonicalIp(text)).toBe(general4);
       }),

@@ -1,9 +1,8 @@
 import { isPublicUnicastAddress } from './public-address.js';
 
 describe('public unicast addresses (what webhooks may reach by default)', () => {
-  it.each(['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
-    'accepts %s',
-    (address) => expect(isPublicUnicastAddress(address)).toBe(true),
+  it.each(['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])('accepts %s', (address) =>
+    expect(isPublicUnicastAddress(address)).toBe(true),
   );
 
   it.each([

@@ -27,6 +27,11 @@ export interface KeyState {
   isFailingClosed(now: number): boolean;
   /** The key a well-formed plaintext is, or undefined. */
   find(plaintext: string): KeyRecord | undefined;
+  /**
+   * True when a denial of the caller's network (SourceNetworkDenied) is in force at `now` for
+   * `tenant`; for an undefined tenant, when any denial covers the address. Absent: no denials.
+   */
+  isDenied?(ip: string, tenant: string | undefined, now: number): boolean;
 }
 
 /** The rate limits and quotas shared with the other verifiers, as a verification reads them. */
@@ -59,11 +64,12 @@ export interface VerifyCharge {
 const UNAVAILABLE: VerifyResult = Object.freeze({ valid: false, code: 'UNAVAILABLE' });
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND' });
+const DENIED: VerifyResult = Object.freeze({ valid: false, code: 'DENIED' });
 
 /**
  * Decides one verification, whole: fail closed first (a replica that may have missed a
  * revocation refuses every key, whatever it is), then format and checksum (no lookup for a
- * malformed key), the key's rules (tenant, status, environment, IP allowlist, scopes), and,
+ * malformed key), a denial of the caller's network, the key's rules (tenant, status, environment, IP allowlist, scopes), and,
  * for a key that passes them, its rate limits and quota for `cost` credits. A honeytoken is
  * NOT_FOUND, with `charge.honeytoken` set so that its use is recorded and reported. Changes nothing:
  * returns the answer, and writes into `charge` whether the use is to be taken from the
@@ -82,8 +88,16 @@ export function decideVerification(
   charge.credits = 0;
   charge.honeytoken = undefined;
   if (keys.isFailingClosed(now)) return UNAVAILABLE;
-  if (!isWellFormedKey(presented)) return MALFORMED;
+  const ip = conditions.ip;
+  // Looked at only when some denial covers the address: the call's tenant is then all that decides.
+  const fromDenied = ip !== undefined && keys.isDenied !== undefined && keys.isDenied(ip, undefined, now);
+  if (!isWellFormedKey(presented)) return fromDenied ? DENIED : MALFORMED;
   const record = keys.find(presented as string);
+  if (fromDenied && deniedFor(keys, ip, record, conditions, now)) {
+    // A honeytoken presented from a denied network is still reported; the caller learns nothing of it.
+    if (record?.honeytoken) charge.honeytoken = record;
+    return DENIED;
+  }
   // The very answer an unknown key gets (the same frozen object): nothing tells the caller it tripped a wire.
   if (record?.honeytoken) {
     charge.honeytoken = record;
@@ -117,6 +131,17 @@ export function decideVerification(
     ...(remaining === undefined ? {} : { remaining }),
     ...(ruled === 'FORBIDDEN_IP' ? FORBIDDEN_BY_IP : ruled === 'FORBIDDEN_ENVIRONMENT' ? FORBIDDEN_BY_ENVIRONMENT : {}),
   };
+}
+
+/**
+ * Whether a denied network's call is refused: the call's tenant is the one the caller expects,
+ * else the found key's. A call whose tenant is not known (an unknown key, no tenant expected) is
+ * refused by any denial of the network: answering it NOT_FOUND while a denied tenant's keys
+ * answer DENIED would tell the enumerator which strings are that tenant's keys.
+ */
+function deniedFor(keys: KeyState, ip: string, record: KeyRecord | undefined, conditions: VerifyConditions, now: number): boolean {
+  const tenant = conditions.tenant ?? record?.tenant;
+  return tenant === undefined || keys.isDenied!(ip, tenant, now);
 }
 
 /** Why a key is FORBIDDEN: which of its own restrictions the request did not meet (the caller holds the key; its rules are no secret to it). */

@@ -227,7 +227,7 @@ describe('verify decision', () => {
     expect(limits.assessed).toBe(0);
   });
 
-  it('answers with every verify code but MALFORMED and UNAVAILABLE from the key and its limits alone', () => {
+  it('answers with every verify code but MALFORMED, UNAVAILABLE and DENIED from the key and its limits alone', () => {
     const seen = new Set<VerifyCode>();
     const key = fc.record({
       status: fc.constantFrom('active', 'suspended', 'revoked'),
@@ -270,7 +270,7 @@ describe('verify decision', () => {
       ),
       { numRuns: 2000 },
     );
-    expect([...seen].sort()).toEqual(VERIFY_CODES.filter((code) => code !== 'MALFORMED' && code !== 'UNAVAILABLE').sort());
+    expect([...seen].sort()).toEqual(VERIFY_CODES.filter((code) => code !== 'MALFORMED' && code !== 'UNAVAILABLE' && code !== 'DENIED').sort());
   });
 
   it('with a shared rate limiter: admits the limit, then refuses until the window ends', () => {

@@ -82,6 +82,8 @@ function decidingField(code: RuledCode): DecidingField | undefined {
     case 'UNAVAILABLE':
     case 'RATE_LIMITED':
     case 'USAGE_EXCEEDED':
+    // A denied network is the caller's, not the key's: no key event decided it.
+    case 'DENIED':
       return undefined;
     default:
       return code satisfies never;

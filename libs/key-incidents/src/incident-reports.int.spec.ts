@@ -159,13 +159,15 @@ describe('leak and anomaly reports', () => {
     expect(view).toEqual({
       tenant: 'initech',
       owner: 'legacy',
-      policy: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: null },
-      effective: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: 60_000 },
+      policy: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: null, onEnumeration: null, denyForMs: null },
+      effective: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: 60_000, onEnumeration: 'notify', denyForMs: 3_600_000 },
     });
     expect((await tenants.getIncidentPolicy({ tenant: 'initech' }, as('initech', ['keyledger:keys:read']).caller)).effective).toEqual({
       onLeak: 'emergency-rotate',
       onAnomaly: 'notify',
       graceMs: 60_000,
+      onEnumeration: 'notify',
+      denyForMs: 3_600_000,
     });
     expect(
       (await errorOf(tenants.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: null, graceMs: null }, as('initech', ['keyledger:keys:read']))))

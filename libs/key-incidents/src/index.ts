@@ -4,4 +4,5 @@
  */
 export * from './incident-reports.js';
 export * from './incident-response.js';
+export * from './network-denials.js';
 export * from './anomaly-acknowledgements.js';

@@ -1,4 +1,5 @@
 import { allowlistRanges } from '@keyledger/key-domain';
+import type { NetworkDenial } from '@keyledger/key-domain';
 import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
 
 /**
@@ -8,11 +9,12 @@ import type { KeyExtras, KeyIndex, KeyIndexColumns } from './key-index.js';
  * good (2: KeyGraceEnded ends a grace early; the incident events count in a key's version; 3: each
  * revoked key's revocation time and the index's clock, by which keys are forgotten; 4: a
  * honeytoken's mark, in the extras: read from an older snapshot, a honeytoken would be a key
- * like any other and answer VALID).
+ * like any other and answer VALID; 5: source network denials and their streams' versions, in
+ * the header: read from an older snapshot, a denied network would verify).
  * Other optional fields added to the extras (JSON in the header) alone need not change it: an
  * older snapshot reads them as absent.
  */
-export const KEY_INDEX_SNAPSHOT_FORMAT = 4;
+export const KEY_INDEX_SNAPSHOT_FORMAT = 5;
 const MAGIC = 0x4b4c5831; // "KLX1"
 
 type NumericColumn =
@@ -40,6 +42,8 @@ interface SnapshotHeader {
   readonly extras: readonly (readonly [number, Omit<KeyExtras, 'ipRanges'>])[];
   /** The index's clock (epoch ms). */
   readonly clock: number;
+  readonly networkDenials: readonly NetworkDenial[];
+  readonly networkVersions: readonly (readonly [string, number])[];
 }
 
 /** Thrown for bytes that are not a key index snapshot of this format. */
@@ -63,6 +67,8 @@ export function encodeKeyIndex(index: KeyIndex): Buffer {
     // Parsed ranges are rebuilt from the allowlist on load.
     extras: columns.extras.map(([slot, { ipRanges: _ranges, ...rest }]) => [slot, rest] as const),
     clock: columns.clock ?? 0,
+    networkDenials: columns.networkDenials ?? [],
+    networkVersions: columns.networkVersions ?? [],
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const prefix = Buffer.alloc(8);
@@ -104,6 +110,8 @@ export function decodeKeyIndex(bytes: Buffer, into: KeyIndex): void {
     digests,
     ...numeric,
     clock: Number.isFinite(header.clock) ? header.clock : 0,
+    networkDenials: Array.isArray(header.networkDenials) ? header.networkDenials : [],
+    networkVersions: Array.isArray(header.networkVersions) ? header.networkVersions : [],
   } as KeyIndexColumns;
   into.restore(columns);
 }

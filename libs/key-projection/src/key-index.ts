@@ -1,6 +1,16 @@
-import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, RateLimit } from '@keyledger/contracts';
-import type { CreditState, IpRange, KeyEnvironment, KeyRecord, KeyRotation, RecordedKeyStatus } from '@keyledger/key-domain';
-import { KEY_ENVIRONMENTS, KEY_RETENTION_MS, RECORDED_KEY_STATUSES, consumeCredits, evolveKey, retainedUntil, takesQuotaSlot } from '@keyledger/key-domain';
+import type { CreditsConsumedData, EventEnvelope, KeyDigest, KeyEvent, NetworkEvent, RateLimit } from '@keyledger/contracts';
+import { networkAggregateId } from '@keyledger/contracts';
+import type { CreditState, IpRange, KeyEnvironment, KeyRecord, KeyRotation, NetworkDenial, RecordedKeyStatus } from '@keyledger/key-domain';
+import {
+  KEY_ENVIRONMENTS,
+  KEY_RETENTION_MS,
+  NetworkDenialTable,
+  RECORDED_KEY_STATUSES,
+  consumeCredits,
+  evolveKey,
+  retainedUntil,
+  takesQuotaSlot,
+} from '@keyledger/key-domain';
 import { timeOfPrefixedId } from '@keyledger/ids';
 import { DigestTable } from './digest-table.js';
 import { InternedValues } from './interned-values.js';
@@ -78,6 +88,10 @@ export interface KeyIndexColumns {
   readonly revokedAts?: Float64Array;
   /** The newest event time the index has applied (epoch ms; 0 before any): its clock for forgetting keys. */
   readonly clock?: number;
+  /** The source network denials held. Absent: none. */
+  readonly networkDenials?: readonly NetworkDenial[];
+  /** Each network stream's version applied, by its aggregate id. Absent: none. */
+  readonly networkVersions?: readonly (readonly [string, number])[];
 }
 
 /** An event of a key arrived while an earlier one of the same key was never applied. */
@@ -143,6 +157,10 @@ export class KeyIndex {
   private sweptAt = 0;
   /** Keys not revoked, by interned tenant: an upper bound of a tenant's live keys, kept without a scan. */
   private readonly unrevokedByTenant = new Map<number, number>();
+  /** Source networks every verifier refuses (SourceNetworkDenied), forgotten by the same clock as keys. */
+  readonly networkDenials = new NetworkDenialTable();
+  /** Each network stream's version applied: a repeated or older event of it changes nothing. */
+  private readonly networkVersions = new Map<string, number>();
 
   get size(): number {
     return this.keyIds.length;
@@ -169,6 +187,8 @@ export class KeyIndex {
       environments: this.environments.subarray(0, count),
       revokedAts: this.revokedAts.subarray(0, count),
       clock: this.clock,
+      networkDenials: this.networkDenials.list(),
+      networkVersions: [...this.networkVersions],
     };
   }
 
@@ -195,6 +215,8 @@ export class KeyIndex {
     this.environments.set(columns.environments);
     if (columns.revokedAts) this.revokedAts.set(columns.revokedAts);
     this.clock = columns.clock ?? 0;
+    this.networkDenials.restore(columns.networkDenials ?? []);
+    for (const [stream, version] of columns.networkVersions ?? []) this.networkVersions.set(stream, version);
     // Every boundary up to the clock's was swept by the index the snapshot was taken of.
     this.sweptAt = sweepBoundary(this.clock);
     for (let slot = 0; slot < count; slot += 1) if (this.statuses[slot] !== REVOKED) this.countUnrevoked(this.tenants[slot]!, 1);
@@ -263,7 +285,12 @@ export class KeyIndex {
   apply(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'> & { readonly occurredAt?: string }): boolean {
     const at = event.occurredAt === undefined ? Number.NaN : Date.parse(event.occurredAt);
     if (at > this.clock) this.clock = at;
-    const applied = event.type === 'CreditsConsumed' ? this.consume(event.data as CreditsConsumedData) : this.applyKeyEvent(event, at);
+    const applied =
+      event.type === 'CreditsConsumed'
+        ? this.consume(event.data as CreditsConsumedData)
+        : event.type === 'SourceNetworkDenied' || event.type === 'SourceNetworkAllowed'
+          ? this.applyNetworkEvent(event)
+          : this.applyKeyEvent(event, at);
     this.sweepIfDue();
     return applied;
   }
@@ -293,6 +320,22 @@ export class KeyIndex {
     return true;
   }
 
+  /**
+   * Folds a network stream's event, in its stream's version order as key events are: a repeat or
+   * an older event (a denial re-sent after its lift) changes nothing, a gap throws.
+   */
+  private applyNetworkEvent(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
+    // Authenticated and checked against its schema by the reader, as key events are.
+    const networkEvent = { type: event.type, data: event.data } as NetworkEvent;
+    const stream = networkAggregateId(networkEvent.data.network);
+    const expected = (this.networkVersions.get(stream) ?? 0) + 1;
+    if (event.streamVersion < expected) return false;
+    if (event.streamVersion > expected) throw new KeyVersionGapError(`network-${stream}`, expected, event.streamVersion);
+    this.networkVersions.set(stream, event.streamVersion);
+    this.networkDenials.apply(networkEvent);
+    return true;
+  }
+
   /** True when a key not held may be one this index forgot: made at least KEY_RETENTION_MS before its clock. */
   private mayHaveForgotten(keyId: string): boolean {
     const madeAt = timeOfPrefixedId(keyId);
@@ -305,6 +348,7 @@ export class KeyIndex {
     if (boundary <= this.sweptAt) return;
     this.sweptAt = boundary;
     this.forgetUntil(boundary - KEY_EVICTION_MARGIN_MS);
+    this.networkDenials.forgetEnded(boundary - KEY_EVICTION_MARGIN_MS);
   }
 
   private forgettable(slot: number, limit: number): boolean {

@@ -11,6 +11,11 @@ export interface KeyVerifierOptions {
   readonly projection?: Pick<LiveKeyProjection, 'isFailingClosed'>;
   /** Rate limits and quotas shared with the other verifiers; without them, keys are not limited. */
   readonly limits?: Pick<KeyLimits, 'assess' | 'remaining' | 'take'>;
+  /**
+   * Refuse callers from the networks the index holds as denied (DENIED). Off for the admin
+   * plane: an operator must be able to lift a denial from the network it covers.
+   */
+  readonly networkDenials?: boolean;
 }
 
 /**
@@ -23,6 +28,8 @@ export class KeyVerifier implements KeyState {
   private readonly charge: VerifyCharge = { take: false, credits: 0 };
   private readonly projection: KeyVerifierOptions['projection'];
   private readonly limits: KeyVerifierOptions['limits'];
+  /** Set only with `networkDenials`: without it, decideVerification looks at no denial. */
+  readonly isDenied?: (ip: string, tenant: string | undefined, now: number) => boolean;
 
   constructor(
     private readonly index: KeyIndex,
@@ -31,6 +38,7 @@ export class KeyVerifier implements KeyState {
   ) {
     this.projection = options.projection;
     this.limits = options.limits;
+    if (options.networkDenials) this.isDenied = (ip, tenant, now) => this.index.networkDenials.denies(ip, tenant, now);
   }
 
   /**

@@ -1,0 +1,137 @@
+import type { DataSource } from 'typeorm';
+import type { ApiError, SourceNetworkDeniedData } from '@keyledger/contracts';
+import { ROOT_TENANT } from '@keyledger/contracts';
+import type { CommandContext } from '@keyledger/admin-auth';
+import { NO_STREAM, PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
+import { KeyIndex, decodeKeyIndex, encodeKeyIndex } from '@keyledger/key-projection';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
+import { TenantSettingsCommands } from '@keyledger/tenant-settings';
+import { NetworkDenialCommands, denyEnumeratingNetwork } from './network-denials.js';
+
+const HOUR = 3_600_000;
+const ACTOR = { actor: 'system:anomaly-detector', correlationId: 'c', causationId: 'c' };
+
+describe('source network denials in the store and the verifiers’ projection', () => {
+  let ctx: TestContext;
+  let tenants: TenantSettingsCommands;
+  let commands: NetworkDenialCommands;
+  const index = new KeyIndex();
+  const root: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
+  const as = (tenant: string): CommandContext => ({ caller: { keyId: `key_${tenant}`, tenant, scopes: ['keyledger:*'] }, correlationId: 'test' });
+  const errorOf = (promise: Promise<unknown>): Promise<ApiError> =>
+    promise.then(
+      () => Promise.reject(new Error('expected a failure')),
+      (error: ApiError) => error,
+    );
+  /** Folds the store's network events into `into` until `ready` says it holds what it should. */
+  const fold = async (into: KeyIndex, ready: () => boolean): Promise<void> => {
+    await eventually(
+      'the projection holds the denials',
+      async () => {
+        for (const event of (await ctx.store.readAll(START_OF_LOG, 100_000, 'network')).events) into.apply(event);
+        return ready();
+      },
+      Boolean,
+    );
+  };
+
+  beforeAll(async () => {
+    ctx = await createTestContext('network-denials');
+    tenants = new TenantSettingsCommands({ store: ctx.store });
+    commands = new NetworkDenialCommands({ store: ctx.store, index });
+  });
+  afterAll(() => ctx.close());
+
+  it('denies an enumerating network only under a deny policy, once per finding, for the policy’s time', async () => {
+    const finding = { findingId: '0190a3c4-0000-7000-8000-0000000000e1', network: '203.0.113.0/24', tenant: 'acme', detail: '60 unknown keys' };
+    const at = Date.now();
+    expect(await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at)).toBeUndefined();
+    expect(await ctx.store.readStream('network-203.0.113.0_24')).toHaveLength(0);
+    await tenants.setIncidentPolicy({ tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: HOUR }, root);
+    const denial = await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at);
+    expect(denial).toMatchObject({
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      until: new Date(at + HOUR).toISOString(),
+      reason: 'enumeration',
+      findingId: finding.findingId,
+    });
+    // A redelivered usage batch finds the same finding again: nothing more is recorded.
+    await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at);
+    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied']);
+    await fold(index, () => index.networkDenials.denies('203.0.113.50', 'acme', at));
+    expect(index.networkDenials.denies('203.0.113.50', 'globex', at)).toBe(false);
+    expect(commands.list({}, as('acme').caller).map((view) => view.network)).toEqual(['203.0.113.0/24']);
+    expect(commands.list({}, as('globex').caller)).toEqual([]);
+  });
+
+  it('keeps denials and their streams’ versions across a snapshot, so a repeated event changes nothing after it', async () => {
+    await commands.deny({ network: '2001:db8:7::/48', tenant: '*', forMs: HOUR }, root);
+    await fold(index, () => index.networkDenials.denies('2001:db8:7::1', 'globex', Date.now()));
+    const restored = new KeyIndex();
+    decodeKeyIndex(encodeKeyIndex(index), restored);
+    expect(restored.networkDenials.list()).toEqual(index.networkDenials.list());
+    expect(restored.networkDenials.denies('2001:db8:7:1::9', 'initech', Date.now())).toBe(true);
+    // Every event again, as a replica that restored the snapshot and replays from before it would get them.
+    for (const event of (await ctx.store.readAll(START_OF_LOG, 100_000, 'network')).events) expect(restored.apply(event)).toBe(false);
+  });
+
+  it('lifts a denial early for whoever may act on its tenant, and every tenant’s only for a root key', async () => {
+    expect(await errorOf(commands.deny({ network: '198.51.100.0/24', tenant: '*', forMs: HOUR }, as('acme')))).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(await errorOf(commands.deny({ network: '198.51.100.0/24', tenant: 'globex', forMs: HOUR }, as('acme')))).toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+    expect(await errorOf(commands.deny({ network: 'not-a-network', tenant: 'acme', forMs: HOUR }, as('acme')))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await errorOf(commands.allow({ network: '2001:db8:7::/48', tenant: '*' }, as('acme')))).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(await ctx.store.readStream('network-198.51.100.0_24')).toHaveLength(0);
+    expect(await commands.allow({ network: '203.0.113.9/24', tenant: 'acme' }, as('acme'))).toEqual({
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      lifted: true,
+    });
+    expect(await commands.allow({ network: '203.0.113.0/24', tenant: 'acme' }, as('acme'))).toEqual({
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      lifted: false,
+    });
+    await fold(index, () => !index.networkDenials.denies('203.0.113.50', 'acme', Date.now()));
+    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied', 'SourceNetworkAllowed']);
+  });
+
+  describe('who may append network events, as the database decides', () => {
+    const denied = (network: string): { type: 'SourceNetworkDenied'; data: SourceNetworkDeniedData; metadata: ReturnType<typeof testMetadata> } => ({
+      type: 'SourceNetworkDenied',
+      data: { network, tenant: '*', until: new Date(Date.now() + HOUR).toISOString(), reason: 'operator', deniedBy: 'forger', at: new Date().toISOString() },
+      metadata: testMetadata(),
+    });
+    let detector: DataSource;
+    let verifier: DataSource;
+    let auditor: DataSource;
+    beforeAll(async () => {
+      detector = await ctx.connectAs('anomaly-detector');
+      verifier = await ctx.connectAs('verifier');
+      auditor = await ctx.connectAs('auditor');
+    });
+
+    it('refuses a verifier’s and an auditor’s denial, and the anomaly detector’s lift', async () => {
+      await expect(new PostgresEventStore(verifier, ctx.auth).append('network-192.0.2.0_24', NO_STREAM, [denied('192.0.2.0/24')])).rejects.toThrow(
+        /row-level security policy/,
+      );
+      await expect(new PostgresEventStore(auditor, ctx.auth).append('network-192.0.2.0_24', NO_STREAM, [denied('192.0.2.0/24')])).rejects.toThrow(
+        /permission denied/,
+      );
+      const store = new PostgresEventStore(detector, ctx.auth);
+      await store.append('network-192.0.2.0_24', NO_STREAM, [denied('192.0.2.0/24')]);
+      const lift = {
+        type: 'SourceNetworkAllowed',
+        data: { network: '192.0.2.0/24', tenant: '*', allowedBy: 'forger', at: new Date().toISOString() },
+        metadata: testMetadata(),
+      } as const;
+      await expect(store.append('network-192.0.2.0_24', 1, [lift])).rejects.toThrow(/row-level security policy/);
+      // Nor may it put a denial on another category's stream.
+      await expect(store.append('key-key_0000000000000000000000dn01', NO_STREAM, [denied('192.0.2.0/24')])).rejects.toThrow(/row-level security policy/);
+      expect((await ctx.store.readStream('network-192.0.2.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied']);
+    });
+  });
+});

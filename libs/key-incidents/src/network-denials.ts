@@ -1,0 +1,154 @@
+import type {
+  AllowNetworkRequest,
+  DenyNetworkRequest,
+  EventMetadata,
+  ListNetworkDenialsRequest,
+  NetworkAllowResult,
+  NetworkDenialView,
+  NetworkEvent,
+  SourceNetworkAllowedData,
+  SourceNetworkDeniedData,
+} from '@keyledger/contracts';
+import { ALL_TENANTS, ApiError, ROOT_TENANT, networkAggregateId, sourceNetworkDeniedSchema, streamIdOf } from '@keyledger/contracts';
+import type { Caller, CommandContext } from '@keyledger/admin-auth';
+import { authorizeAdmin, commandMetadata } from '@keyledger/admin-auth';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import { retryConflicts } from '@keyledger/event-store';
+import { nameBasedEventId, newEventId } from '@keyledger/ids';
+import type { EnumerationFinding, NetworkDenial } from '@keyledger/key-domain';
+import { NetworkDenialTable, canonicalNetwork, effectiveIncidentPolicy, enumerationDenial } from '@keyledger/key-domain';
+import type { KeyIndex } from '@keyledger/key-projection';
+import { readTenantSettings } from '@keyledger/tenant-settings';
+
+type NetworkStore = Pick<PostgresEventStore, 'readStream' | 'append'>;
+
+/** A network's stream as stored, folded: its denials and its version. */
+async function loadNetwork(store: NetworkStore, network: string): Promise<{ readonly denials: NetworkDenialTable; readonly version: number }> {
+  const events = await store.readStream(streamIdOf('network', networkAggregateId(network)));
+  const denials = new NetworkDenialTable();
+  for (const event of events)
+    if (event.type === 'SourceNetworkDenied' || event.type === 'SourceNetworkAllowed') denials.apply({ type: event.type, data: event.data } as NetworkEvent);
+  return { denials, version: events.length };
+}
+
+async function appendToNetwork(store: NetworkStore, event: NetworkEvent, eventId: string, metadata: EventMetadata): Promise<void> {
+  const network = event.data.network;
+  await retryConflicts(async () => {
+    const { version } = await loadNetwork(store, network);
+    await store.append(streamIdOf('network', networkAggregateId(network)), version, [{ eventId, type: event.type, data: event.data, metadata }]);
+  });
+}
+
+/**
+ * What the anomaly detector does with an enumeration finding: denies the network for the
+ * tenant the calls asked for when that tenant's incident policy says `onEnumeration: deny`
+ * (libs/key-domain `enumerationDenial`), once per finding (the event id is the finding's, so a
+ * redelivered batch appends nothing more). Returns the denial recorded, or undefined.
+ */
+export async function denyEnumeratingNetwork(
+  store: NetworkStore,
+  finding: EnumerationFinding,
+  metadata: EventMetadata,
+  now: number,
+): Promise<SourceNetworkDeniedData | undefined> {
+  if (finding.tenant === undefined) return undefined;
+  const policy = effectiveIncidentPolicy((await readTenantSettings(store, finding.tenant)).incidentPolicies, finding.tenant);
+  const denial = enumerationDenial(finding, policy, metadata.actor, now);
+  if (denial === undefined) return undefined;
+  await appendToNetwork(
+    store,
+    { type: 'SourceNetworkDenied', data: sourceNetworkDeniedSchema.parse(denial) },
+    nameBasedEventId(`keyledger network denial v1|${finding.findingId}`),
+    metadata,
+  );
+  return denial;
+}
+
+/** A network as the request gave it, canonical; INVALID_ARGUMENT when it is not a CIDR or an address. */
+function networkOf(text: string): string {
+  const network = canonicalNetwork(text);
+  if (network === undefined)
+    throw new ApiError('INVALID_ARGUMENT', `invalid request: network: ${JSON.stringify(text.slice(0, 64))} is not a CIDR or an IP address`);
+  return network;
+}
+
+/** Denying or lifting for every tenant is the installation's operator's: a root admin key. */
+function authorizeDenial(caller: Caller, tenant: string): void {
+  if (tenant === ALL_TENANTS) {
+    authorizeAdmin(caller, ROOT_TENANT, 'write');
+    if (caller.tenant !== ROOT_TENANT) throw new ApiError('PERMISSION_DENIED', 'only a root admin key denies a network for every tenant');
+  } else authorizeAdmin(caller, tenant, 'write');
+}
+
+export function networkDenialView(denial: NetworkDenial): NetworkDenialView {
+  return {
+    network: denial.network,
+    tenant: denial.tenant,
+    until: new Date(denial.until).toISOString(),
+    reason: denial.reason,
+    findingId: denial.findingId ?? null,
+    detail: denial.detail ?? null,
+    deniedBy: denial.deniedBy,
+    deniedAt: denial.deniedAt,
+  };
+}
+
+export interface NetworkDenialCommandsDependencies {
+  readonly store: NetworkStore;
+  /** The issuer's projection: the denials as the verifiers fold them. */
+  readonly index: Pick<KeyIndex, 'networkDenials'>;
+  readonly clock?: () => number;
+}
+
+/** The admin plane's `networks.deny|allow|list` (the issuer): denials by hand, their early lift, and what is in force. */
+export class NetworkDenialCommands {
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: NetworkDenialCommandsDependencies) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async deny(request: DenyNetworkRequest, context: CommandContext): Promise<NetworkDenialView> {
+    authorizeDenial(context.caller, request.tenant);
+    const network = networkOf(request.network);
+    const metadata = commandMetadata(context);
+    const now = this.clock();
+    const data: SourceNetworkDeniedData = {
+      network,
+      tenant: request.tenant,
+      until: new Date(now + request.forMs).toISOString(),
+      reason: 'operator',
+      ...(request.detail === undefined ? {} : { detail: request.detail }),
+      deniedBy: metadata.actor,
+      at: new Date(now).toISOString(),
+    };
+    await appendToNetwork(this.deps.store, { type: 'SourceNetworkDenied', data }, newEventId(), metadata);
+    return networkDenialView({ ...data, until: now + request.forMs, deniedAt: data.at });
+  }
+
+  /** Lifts a denial in force; one already ended, lifted or never made records nothing. */
+  async allow(request: AllowNetworkRequest, context: CommandContext): Promise<NetworkAllowResult> {
+    authorizeDenial(context.caller, request.tenant);
+    const network = networkOf(request.network);
+    const now = this.clock();
+    const { denials } = await loadNetwork(this.deps.store, network);
+    const inForce = denials.list().some((denial) => denial.tenant === request.tenant && denial.until > now);
+    if (!inForce) return { network, tenant: request.tenant, lifted: false };
+    const metadata = commandMetadata(context);
+    const data: SourceNetworkAllowedData = { network, tenant: request.tenant, allowedBy: metadata.actor, at: new Date(now).toISOString() };
+    await appendToNetwork(this.deps.store, { type: 'SourceNetworkAllowed', data }, newEventId(), metadata);
+    return { network, tenant: request.tenant, lifted: true };
+  }
+
+  /** The denials in force that the caller may see: its tenant's and every tenant's; a root key's, all (or one tenant's with `tenant`). */
+  list(request: ListNetworkDenialsRequest, caller: Caller): NetworkDenialView[] {
+    const tenant = request.tenant ?? (caller.tenant === ROOT_TENANT ? undefined : caller.tenant);
+    // Without a tenant the caller is a root key: every denial.
+    authorizeAdmin(caller, tenant ?? ROOT_TENANT, 'read');
+    const now = this.clock();
+    return this.deps.index.networkDenials
+      .list()
+      .filter((denial) => denial.until > now && (tenant === undefined || denial.tenant === tenant || denial.tenant === ALL_TENANTS))
+      .map(networkDenialView);
+  }
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { NetworkDenialView, SourceNetworkDeniedData } from '@keyledger/contracts';
+import { streamIdOf } from '@keyledger/contracts';
+import { formatNewKey } from '@keyledger/key-domain';
+import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices } from '@keyledger/testing';
+
+const ATTACKER = '203.0.113.77';
+const ATTACKER_NETWORK = '203.0.113.0/24';
+const HONEST = '198.51.100.20';
+/** More distinct unknown keys than the enumeration detector allows one network in its window (20 a minute). */
+const BURST = 40;
+
+/**
+ * A source network denied at every verifier, on real services, NATS and Postgres: an
+ * enumeration burst over HTTP (from a trusted proxy, as nginx sends it) for a tenant whose
+ * incident policy says `--on-enumeration deny` makes the anomaly detector record the finding and
+ * SourceNetworkDenied; both verifiers then answer that network DENIED, on HTTP, NATS and gRPC, while
+ * other callers verify; an operator lifts it with `keyledger networks allow`.
+ */
+describe('a source network denied by the incident policy', () => {
+  let ctx: TestContext;
+  let services: RunningServices;
+  let api: NatsKeyApi;
+  const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
+  let key: string;
+
+  const authorize = async (port: number, presented: string, ip: string): Promise<{ status: number; code: string | null }> => {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/authorize`, {
+      headers: { Authorization: `Bearer ${presented}`, 'X-Real-IP': ip, 'X-Keyledger-Tenant': 'acme' },
+    });
+    await response.arrayBuffer();
+    return { status: response.status, code: response.headers.get('x-keyledger-code') };
+  };
+  const verifierPorts = (): number[] => services.of('verifier').map((verifier) => verifier.httpPort);
+  const cli = (args: string[]) => runCli(ctx, args, { adminKey: rootKey });
+
+  beforeAll(async () => {
+    ctx = await createTestContext('netdeny');
+    services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'verifier', 'anomaly-detector'], {
+      KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+      VERIFIER_TRUSTED_PROXIES: '127.0.0.1',
+      USAGE_FLUSH_INTERVAL_MS: '100',
+    });
+    api = natsKeyApi(ctx, rootKey);
+    await api.adminKeyAccepted();
+    ({ key } = await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'shop', scopes: ['orders:read'] }));
+    for (const port of verifierPorts())
+      await eventually(
+        'each verifier knows the key',
+        () => authorize(port, key, HONEST),
+        (answer) => answer.code === 'VALID',
+      );
+  });
+
+  afterAll(async () => {
+    services?.stop();
+    await ctx?.close();
+  });
+
+  it('records the enumeration, denies its network at every verifier and transport, and lifts it on an operator’s word', async () => {
+    const set = await cli(['incident-policy', 'set', '--tenant', 'acme', '--on-enumeration', 'deny', '--deny-for', '1h', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ policy: { onEnumeration: 'deny', denyForMs: 3_600_000 } });
+    // The attacker still holds a real key of the tenant: a denial refuses it too.
+    expect(await authorize(verifierPorts()[0]!, key, ATTACKER)).toEqual({ status: 200, code: 'VALID' });
+
+    const [port] = verifierPorts();
+    for (let n = 0; n < BURST; n += 1)
+      expect(
+        (
+          await authorize(
+            port!,
+            formatNewKey('kl', 'live', (size) => randomBytes(size)),
+            ATTACKER,
+          )
+        ).code,
+      ).toBe('NOT_FOUND');
+
+    const denial = await eventually(
+      'the anomaly detector denies the network',
+      async () => (await ctx.store.readStream(streamIdOf('network', '203.0.113.0_24'))).map((event) => event.data as SourceNetworkDeniedData),
+      (events) => events.length > 0,
+      30_000,
+    );
+    expect(denial[0]).toMatchObject({ network: ATTACKER_NETWORK, tenant: 'acme', reason: 'enumeration', deniedBy: 'system:anomaly-detector' });
+    const [finding] = await ctx.ownerDb.query<{ finding_id: string; detector: string }[]>(
+      `select finding_id, detector from anomaly_source_findings where network = $1`,
+      [ATTACKER_NETWORK],
+    );
+    expect(finding).toEqual({ finding_id: denial[0]!.findingId, detector: 'enumeration' });
+
+    for (const verifierPort of verifierPorts()) {
+      await eventually(
+        'every verifier refuses the network',
+        () => authorize(verifierPort, key, ATTACKER),
+        (answer) => answer.code === 'DENIED',
+      );
+      expect(await authorize(verifierPort, key, ATTACKER)).toEqual({ status: 403, code: 'DENIED' });
+      expect(await authorize(verifierPort, key, '203.0.113.200')).toEqual({ status: 403, code: 'DENIED' });
+      expect(await authorize(verifierPort, key, HONEST)).toEqual({ status: 200, code: 'VALID' });
+    }
+    expect(await api.verify({ key, ip: ATTACKER })).toEqual({ valid: false, code: 'DENIED' });
+    expect((await api.verify({ key, ip: HONEST })).code).toBe('VALID');
+    const grpc = grpcClient(`127.0.0.1:${services.of('verifier')[1]!.grpcPort}`, 'VerifierService');
+    try {
+      const refused = await grpc.call('Verify', { key, ip: ATTACKER });
+      // Nothing of the key is told to a denied caller.
+      expect([refused.valid, refused.code, refused.keyId ?? null]).toEqual([false, 'DENIED', null]);
+      expect(await grpc.call('Verify', { key, ip: HONEST })).toMatchObject({ valid: true, code: 'VALID' });
+    } finally {
+      grpc.close();
+    }
+
+    const listed = await cli(['networks', 'list', '--tenant', 'acme', '--json']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as NetworkDenialView[]).map(({ network, tenant, reason }) => ({ network, tenant, reason }))).toEqual([
+      { network: ATTACKER_NETWORK, tenant: 'acme', reason: 'enumeration' },
+    ]);
+
+    const lifted = await cli(['networks', 'allow', ATTACKER_NETWORK, '--tenant', 'acme', '--json']);
+    expect(lifted.code).toBe(0);
+    expect(JSON.parse(lifted.stdout)).toEqual({ network: ATTACKER_NETWORK, tenant: 'acme', lifted: true });
+    for (const verifierPort of verifierPorts())
+      await eventually(
+        'every verifier lets the network in again',
+        () => authorize(verifierPort, key, ATTACKER),
+        (answer) => answer.code === 'VALID',
+      );
+  });
+
+  it('lets a root key deny a network for every tenant by hand, and refuses it to a tenant’s admin key', async () => {
+    const tenantKey = (await api.ok<{ key: string }>('keys.issue', { tenant: 'acme', owner: 'ops', scopes: ['keyledger:keys:write'] })).key;
+    const refused = await runCli(ctx, ['networks', 'deny', '192.0.2.0/24', '--tenant', '*', '--for', '10m'], { adminKey: tenantKey });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/PERMISSION_DENIED|only a root admin key/);
+    const denied = await cli(['networks', 'deny', '192.0.2.0/24', '--tenant', '*', '--for', '10m', '--json']);
+    expect(denied.code).toBe(0);
+    await eventually(
+      'the verifier refuses every tenant’s calls from it',
+      () => api.verify({ key, ip: '192.0.2.1' }),
+      (result) => result.code === 'DENIED',
+    );
+    const bad = await cli(['networks', 'deny', 'not-a-network', '--tenant', 'acme', '--for', '10m']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT|not a CIDR/);
+  });
+});
