@@ -175,6 +175,12 @@ describe('the keyledger CLI', () => {
         3,
         'error: no issuer answers nobody-here.v1.keys.get: is it running? (`keyledger status` lists what runs; check --subject-prefix)',
       ],
+      [
+        ['audit', 'search', '--subject-prefix', 'nobody-here'],
+        {},
+        3,
+        'error: no auditor answers nobody-here.v1.audit.search: is it running? (`keyledger status` lists what runs; check --subject-prefix)',
+      ],
       [['scan', '/nonexistent'], offline, 2, 'error: cannot use /nonexistent: no such file or directory'],
       [['keys', 'list', '--tenant', 'acme', '--bogus'], {}, 2, "error: unknown option '--bogus'\n(add --help for this command's options)"],
       [['keys', 'frob'], {}, 2, "error: unknown command 'frob'\n(add --help for this command's options)"],

@@ -74,7 +74,8 @@ const RETRYABLE_API_CODES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'CONCUR
 /** Which service answers a subject's operation, to say which one is missing. */
 function serviceFor(subject: string): string {
   if (/\.keys\.verify$/.test(subject)) return 'verifier';
-  if (/\.usage\./.test(subject)) return 'auditor';
+  // The auditor answers usage, the audit log and key histories, and anomaly findings (their acknowledgement is the issuer's).
+  if (/\.(usage|audit)\.|\.anomalies\.(list|explain)$/.test(subject)) return 'auditor';
   if (/\.status$/.test(subject)) return 'Keyledger stack';
   return 'issuer';
 }
