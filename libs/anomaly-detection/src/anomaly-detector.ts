@@ -91,7 +91,8 @@ interface SourceWatch {
 
 const DEAD_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['REVOKED', 'EXPIRED', 'DISABLED']);
 const DENIED_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['INSUFFICIENT_PERMISSIONS', 'FORBIDDEN']);
-const UNKNOWN_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['MALFORMED', 'NOT_FOUND']);
+/** What a string that named no key gets: from a denied network that is DENIED, and guessing from there is still enumeration. */
+const UNKNOWN_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['MALFORMED', 'NOT_FOUND', 'DENIED']);
 
 const round = (value: number): number => Math.round(value * 10) / 10;
 const HOUR_MS = 3_600_000;

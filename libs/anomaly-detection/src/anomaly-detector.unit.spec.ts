@@ -199,6 +199,12 @@ describe('enumeration', () => {
     expect(findings).toMatchObject([{ detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } }]);
   });
 
+  it('goes on counting guesses from a network already denied, which get DENIED instead of NOT_FOUND', () => {
+    const { feed } = live();
+    const denied = Array.from({ length: 25 }, (_, i) => ({ ...unknown(T0 + i * 100, i.toString(16).padStart(16, '0')), code: 'DENIED' as const }));
+    expect(feed(denied)).toMatchObject([{ detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } }]);
+  });
+
   it('does not flag one wrong key retried, and counts the calls the verifier tallied without a fingerprint', () => {
     const { feed } = live();
     expect(feed(Array.from({ length: 200 }, (_, i) => unknown(T0 + i * 100, 'aaaaaaaaaaaaaaaa')))).toEqual([]);

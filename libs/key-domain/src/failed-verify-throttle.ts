@@ -23,11 +23,13 @@ export interface FailureWindow {
 
 /**
  * A failed verification: the presented string names no key (NOT_FOUND, which also covers a key
- * of another tenant) or is not a key at all (MALFORMED). Answers about a real key (REVOKED,
- * FORBIDDEN, RATE_LIMITED…) are not failures of this kind: they reveal nothing a guesser is after.
+ * of another tenant) or is not a key at all (MALFORMED), or the caller's network is denied
+ * (DENIED, which an unknown string from it gets too: a denial must not make guessing free).
+ * Answers about a real key (REVOKED, FORBIDDEN, RATE_LIMITED…) are not failures of this kind:
+ * they reveal nothing a guesser is after.
  */
 export function isFailedVerification(code: VerifyCode): boolean {
-  return code === 'NOT_FOUND' || code === 'MALFORMED';
+  return code === 'NOT_FOUND' || code === 'MALFORMED' || code === 'DENIED';
 }
 
 /**

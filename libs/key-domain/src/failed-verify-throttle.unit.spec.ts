@@ -4,8 +4,8 @@ import { FailedVerifyThrottle, countFailure, isFailedVerification, throttleSourc
 const SETTINGS = { limit: 3, windowMs: 1000, maxSources: 4 };
 
 describe('failed verification throttling', () => {
-  it('counts only strings that name no key as failures', () => {
-    expect(VERIFY_CODES.filter(isFailedVerification)).toEqual(['MALFORMED', 'NOT_FOUND']);
+  it('counts only strings that name no key, and calls from a denied network, as failures', () => {
+    expect(VERIFY_CODES.filter(isFailedVerification)).toEqual(['MALFORMED', 'NOT_FOUND', 'DENIED']);
   });
 
   it('refuses a source from its limit-th failure to the end of its window, then lets it go', () => {

@@ -34,6 +34,21 @@ export function canonicalNetwork(text: string): string | undefined {
   return cleared === undefined ? undefined : formatCidr([cleared, bits]);
 }
 
+/** The widest network a tenant's own denial may cover: a /16 of IPv4, a /32 of IPv6. */
+export const WIDEST_TENANT_DENIAL = { ipv4: 16, ipv6: 32 } as const;
+
+/**
+ * Whether a denial of this (canonical) network, made for one tenant, is wider than a tenant may
+ * deny: it is enforced on every caller from the network, whatever tenant they ask for, so a
+ * tenant's denial of most of the Internet would be everyone's. Wider denials are the root's.
+ */
+export function isTooWideForTenant(network: string): boolean {
+  const range = parseCidr(network);
+  if (range === undefined) return true;
+  const [address, bits] = range;
+  return bits < (address.kind() === 'ipv4' ? WIDEST_TENANT_DENIAL.ipv4 : WIDEST_TENANT_DENIAL.ipv6);
+}
+
 function ipv6Text(bytes: readonly number[]): string {
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) words.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));

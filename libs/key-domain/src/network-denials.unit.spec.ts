@@ -1,7 +1,7 @@
 import type { SourceNetworkDeniedData, VerifyResult } from '@keyledger/contracts';
 import { formatNewKey } from './key-format.js';
 import type { KeyRecord } from './key-record.js';
-import { NetworkDenialTable, canonicalNetwork, enumerationDenial } from './network-denials.js';
+import { NetworkDenialTable, canonicalNetwork, enumerationDenial, isTooWideForTenant } from './network-denials.js';
 import type { KeyState, VerifyCharge } from './verify-decision.js';
 import { decideVerification } from './verify-decision.js';
 
@@ -50,6 +50,11 @@ describe('source network denials', () => {
     expect(canonicalNetwork('2001:db8:1:2::5/48')).toBe('2001:db8:1::/48');
     expect(canonicalNetwork('::ffff:10.1.2.3/104')).toBe('10.0.0.0/8');
     for (const text of ['', 'example.com', '10.0.0.0/33', '10.0.0.0/8; drop table', '1.2.3.4/-1']) expect(canonicalNetwork(text)).toBeUndefined();
+  });
+
+  it('leaves networks wider than a /16 of IPv4 or a /32 of IPv6 to the root', () => {
+    expect(['0.0.0.0/0', '10.0.0.0/8', '10.1.0.0/15', '::/0', '2001:db8::/31'].filter(isTooWideForTenant)).toHaveLength(5);
+    expect(['10.1.0.0/16', '203.0.113.0/24', '198.51.100.7/32', '2001:db8::/32', '2001:db8::/48'].filter(isTooWideForTenant)).toEqual([]);
   });
 
   it('refuses every call from a network denied for every tenant, whatever is presented, until the denial ends', () => {

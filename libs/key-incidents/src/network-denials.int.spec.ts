@@ -83,6 +83,10 @@ describe('source network denials in the store and the verifiers’ projection', 
       code: 'PERMISSION_DENIED',
     });
     expect(await errorOf(commands.deny({ network: 'not-a-network', tenant: 'acme', forMs: HOUR }, as('acme')))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A tenant's denial is enforced on every caller from the network: most of the Internet is not a tenant's to deny.
+    for (const network of ['0.0.0.0/0', '::/0', '10.0.0.0/8'])
+      expect(await errorOf(commands.deny({ network, tenant: 'acme', forMs: HOUR }, as('acme')))).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(await ctx.store.readStream('network-0.0.0.0_0')).toHaveLength(0);
     expect(await errorOf(commands.allow({ network: '2001:db8:7::/48', tenant: '*' }, as('acme')))).toMatchObject({ code: 'PERMISSION_DENIED' });
     expect(await ctx.store.readStream('network-198.51.100.0_24')).toHaveLength(0);
     expect(await commands.allow({ network: '203.0.113.9/24', tenant: 'acme' }, as('acme'))).toEqual({

@@ -16,7 +16,7 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { nameBasedEventId, newEventId } from '@keyledger/ids';
 import type { EnumerationFinding, NetworkDenial } from '@keyledger/key-domain';
-import { NetworkDenialTable, canonicalNetwork, effectiveIncidentPolicy, enumerationDenial } from '@keyledger/key-domain';
+import { NetworkDenialTable, WIDEST_TENANT_DENIAL, canonicalNetwork, effectiveIncidentPolicy, enumerationDenial, isTooWideForTenant } from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { readTenantSettings } from '@keyledger/tenant-settings';
 
@@ -111,6 +111,11 @@ export class NetworkDenialCommands {
   async deny(request: DenyNetworkRequest, context: CommandContext): Promise<NetworkDenialView> {
     authorizeDenial(context.caller, request.tenant);
     const network = networkOf(request.network);
+    if (context.caller.tenant !== ROOT_TENANT && isTooWideForTenant(network))
+      throw new ApiError(
+        'PERMISSION_DENIED',
+        `a tenant's admin key denies at most a /${WIDEST_TENANT_DENIAL.ipv4} of IPv4 or a /${WIDEST_TENANT_DENIAL.ipv6} of IPv6 (${network} is wider): wider denials take a root admin key`,
+      );
     const metadata = commandMetadata(context);
     const now = this.clock();
     const data: SourceNetworkDeniedData = {
