@@ -104,16 +104,28 @@ describe('witness cosignatures', () => {
     for (const note of [proof.oldCheckpoint!, proof.newCheckpoint!]) expect(openNote(note, [parseVerifierKey(witnessVkey)]).verified).toHaveLength(1);
   });
 
-  it('does not serve a cosignature edited in the database', async () => {
+  it('does not serve a cosignature edited in the database, and asks the witness again for one that verifies', async () => {
     const { latest } = await cosigned();
     const [row] = await ctx.ownerDb.query<{ line: string }[]>(`select line from tlog_cosignatures where tree_size = $1`, [latest.treeSize]);
     const forged = row!.line.replace(/ (\S{10})/, (_match, start: string) => ` ${start.startsWith('A') ? 'B' : 'A'}${start.slice(1)}`);
+    witnessLog = '';
     await ctx.ownerDb.query(`update tlog_cosignatures set line = $2 where tree_size = $1`, [latest.treeSize, forged]);
     const served = await checkpoint();
     expect(served.treeSize).toBe(latest.treeSize);
     expect(served.note).not.toContain(forged.trim());
-    expect(() => openNote(served.note, [parseVerifierKey(witnessVkey)])).toThrow(/no trusted key/);
-    await ctx.ownerDb.query(`update tlog_cosignatures set line = $2 where tree_size = $1`, [latest.treeSize, row!.line]);
+    // The edited row does not count as held: the witness is asked again and its answer replaces it.
+    await eventually('the witness asked again', () => Promise.resolve(witnessLog), (log) => log.includes(`old ${latest.treeSize}: 200`), 30_000);
+    const repaired = await cosigned();
+    expect(repaired.latest.treeSize).toBe(latest.treeSize);
+    expect(repaired.latest.note).not.toContain(forged.trim());
+  });
+
+  it('says in one line when its port is taken', async () => {
+    const taken = await runCli(ctx, ['witness', 'serve', '--port', String(port), '--state', join(dir, 'other.json'), '--log-key', ctx.auditVerifierKey], {
+      env: { KEYLEDGER_WITNESS_SIGNING_KEY: witnessKey },
+    });
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toMatch(/^error: [^\n]*\n$/);
   });
 
   it('is refused by a witness that has seen a larger tree, and keeps serving the log’s own signature', async () => {

@@ -138,6 +138,10 @@ export function registerWitnessCommand(program: Command): void {
           if (!response.headersSent) answer(response, 500, 'the witness failed; nothing was cosigned\n');
         });
       });
+      // A port in use or an address that is not this machine's: one line, not a stack trace.
+      server.once('error', (error) => {
+        process.exit(reportFailure(error));
+      });
       server.listen(command.port, command.host, () => {
         const address = server.address();
         const bound = typeof address === 'object' && address ? address.port : command.port;

@@ -117,7 +117,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       tlog_nodes: ['select', 'insert'],
       tlog_head: ['select', 'update'],
       tlog_checkpoints: ['select', 'insert'],
-      tlog_cosignatures: ['select', 'insert'],
+      tlog_cosignatures: ['select', 'insert', 'update'],
       siem_export_checkpoints: ['select', 'insert', 'update'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],

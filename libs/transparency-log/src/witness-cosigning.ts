@@ -57,8 +57,10 @@ export class WitnessCosigning {
   async cosignLatest(): Promise<CosigningOutcome[]> {
     const latest = await this.log.latestCheckpoint();
     if (!latest || latest.treeSize === 0 || this.witnesses.length === 0) return [];
+    // Only a stored line that verifies counts as held: a row written by SQL must not silence a witness.
+    const rows = await this.db.query<{ witness: string; line: string }[]>(`select witness, line from tlog_cosignatures where tree_size = $1`, [latest.treeSize]);
     const held = new Set(
-      (await this.db.query<{ witness: string }[]>(`select witness from tlog_cosignatures where tree_size = $1`, [latest.treeSize])).map((row) => row.witness),
+      rows.filter((row) => this.witnesses.some((witness) => witnessId(witness.key) === row.witness && verifies(latest.note + row.line, witness.key))).map((row) => row.witness),
     );
     return Promise.all(
       this.witnesses.map((witness) =>
@@ -82,7 +84,7 @@ export class WitnessCosigning {
   private async ask(witness: WitnessEndpoint, checkpoint: StoredCheckpoint, oldSize?: number): Promise<CosigningOutcome> {
     const id = witnessId(witness.key);
     const outcome = (result: CosigningOutcome['outcome'], detail?: string): CosigningOutcome => ({ witness: id, treeSize: checkpoint.treeSize, outcome: result, ...(detail ? { detail } : {}) });
-    const from = oldSize ?? (await this.lastCosigned(id));
+    const from = oldSize ?? (await this.lastCosigned(id, checkpoint.treeSize));
     if (from > checkpoint.treeSize) return outcome('refused', `the witness has cosigned a larger tree (${from}) than the latest checkpoint (${checkpoint.treeSize})`);
     const proof = from > 0 && from < checkpoint.treeSize ? (await this.log.consistency(from, checkpoint.treeSize)).proof : [];
     let response: Response;
@@ -112,12 +114,24 @@ export class WitnessCosigning {
     }
     const line = lines.find((candidate) => verifies(checkpoint.note + candidate, witness.key));
     if (!line) return outcome('refused', 'no cosignature in the answer verifies under the witness key');
-    await this.db.query(`insert into tlog_cosignatures (tree_size, witness, line) values ($1, $2, $3) on conflict do nothing`, [checkpoint.treeSize, id, line]);
+    // A row already there that did not verify (written by SQL) gives way to the witness's line.
+    await this.db.query(`insert into tlog_cosignatures (tree_size, witness, line) values ($1, $2, $3) on conflict (tree_size, witness) do update set line = excluded.line`, [
+      checkpoint.treeSize,
+      id,
+      line,
+    ]);
     return outcome('cosigned');
   }
 
-  private async lastCosigned(witness: string): Promise<number> {
-    const [row] = await this.db.query<{ size: string | null }[]>(`select max(tree_size)::text as size from tlog_cosignatures where witness = $1`, [witness]);
+  /**
+   * The size this witness last cosigned, as far as our rows say; a guess, never trusted: a wrong
+   * one (a row written by SQL) costs one 409, whose answer names the size the witness holds.
+   */
+  private async lastCosigned(witness: string, below: number): Promise<number> {
+    const [row] = await this.db.query<{ size: string | null }[]>(`select max(tree_size)::text as size from tlog_cosignatures where witness = $1 and tree_size <= $2`, [
+      witness,
+      below,
+    ]);
     return Number(row?.size ?? 0);
   }
 }
