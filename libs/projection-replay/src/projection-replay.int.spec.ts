@@ -114,6 +114,17 @@ describe('projection replay', () => {
     await rebuildProjection(ctx.appDb, ctx.store, new AuditTrailProjection());
   });
 
+  it('names rows deleted from the end of the trail, which its consumer had applied, rather than counting them as lag', async () => {
+    const [newest] = await ctx.ownerDb.query<{ event_id: string }[]>(`select event_id::text from audit_trail order by transaction_id desc, position desc limit 1`);
+    await ctx.ownerDb.query(`delete from audit_trail where event_id = $1`, [newest!.event_id]);
+    try {
+      const report = await replayAuditTrail(ctx.ownerDb, ctx.store, ctx.schema);
+      expect(report).toMatchObject({ notYetLive: 0, differenceCount: 1, differences: [expect.objectContaining({ id: newest!.event_id, kind: 'missing-live' })] });
+    } finally {
+      await rebuildProjection(ctx.appDb, ctx.store, new AuditTrailProjection());
+    }
+  });
+
   it('rebuilds the key index up to the stored snapshot and agrees with an honest one', async () => {
     const head = (await ctx.store.readAll({ transactionId: '0', position: '0' }, 10_000)).end!;
     await storeSnapshot(head);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AuditTrailProjection } from '@keyledger/audit-trail';
 import type { GlobalPosition } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG, assertIdentifier, compareGlobalPositions } from '@keyledger/event-store';
 import type { ReplayDifference, ReplayProgress, ReplayReport } from './replay-report.js';
@@ -32,7 +33,7 @@ const PAGE = 2000;
  * not touched), with the auditor's own AuditTrailProjection over the store's events (each
  * read with its MAC checked; refused rows are counted, never applied), then compares it with
  * the live `audit_trail` row by row and drops the scratch schema. Rows the live trail lacks
- * past the newest event it holds are the auditor running behind, counted apart.
+ * past both the newest event it holds and its consumer's checkpoint are the auditor running behind, counted apart.
  */
 export async function replayAuditTrail(db: DataSource, store: PostgresEventStore, schema: string, progress?: ReplayProgress): Promise<ReplayReport> {
   const live = assertIdentifier(schema, 'schema');
@@ -96,8 +97,16 @@ async function applyAll(runner: QueryRunner, store: PostgresEventStore, progress
 
 async function compare(runner: QueryRunner, live: string, scratch: string): Promise<{ differences: number; notYetLive: number; listed: ReplayDifference[] }> {
   const columns = TRAIL_COLUMNS.join(', ');
-  const [newest] = await select<{ transaction_id: string; position: string }>(runner, 
-    `select transaction_id::text, position::text from ${live}.audit_trail order by transaction_id desc, position desc limit 1`,
+  // How far the live trail has got: its newest row, or its consumer's checkpoint when that is further (rows deleted
+  // from the end of the trail are then differences, not lag).
+  const [newest] = await select<{ transaction_id: string; position: string }>(
+    runner,
+    `select transaction_id::text, position::text from (
+       select transaction_id, position from ${live}.audit_trail
+       union all
+       select transaction_id, position from ${live}.consumer_checkpoints where consumer = $1
+     ) as applied order by transaction_id desc, position desc limit 1`,
+    [DURABLE_CONSUMER_NAMES.auditTrail],
   );
   const rows = await select<{ id: string; live: TrailRow | null; replayed: TrailRow | null }>(runner, 
     `select coalesce(l.event_id, r.event_id)::text as id,
