@@ -2,7 +2,8 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { EventSeal, LastUsedAnswer, LastUsedRequest } from '@keyledger/contracts';
 import type { VersionedSecret } from '@keyledger/key-secrets';
 import type { EventContentFields } from './event-content.js';
-import { canonicalEventContent, canonicalJson, eventContent } from './event-content.js';
+import { canonicalJson } from './canonical-json.js';
+import { canonicalEventContent, eventContent } from './event-content.js';
 
 /** HKDF labels: one subkey per purpose, so a stored MAC can never pass as a published one. */
 const STORED_INFO = 'keyledger stored event v1';

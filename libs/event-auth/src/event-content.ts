@@ -1,5 +1,5 @@
-import canonicalize from 'canonicalize';
 import type { EventMetadata } from '@keyledger/contracts';
+import { canonicalJson } from './canonical-json.js';
 
 /**
  * The fields that make an event what it is, wherever it landed in the global log: what the
@@ -28,16 +28,6 @@ export function eventContent(event: EventContentFields): EventContentFields {
     data: event.data,
     metadata: event.metadata,
   };
-}
-
-/**
- * RFC 8785 canonical JSON. Canonical matters: Postgres jsonb reorders keys, so the text that
- * was sent would not come back; and an object of named fields leaves no room for two splits of one input.
- */
-export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('value cannot be serialised canonically');
-  return text;
 }
 
 /** The canonical text of an event's content: the input of its chain hash and of its stored MAC. */

@@ -2,3 +2,4 @@ export * from './event-authenticator.js';
 export * from './event-rejection.js';
 export * from './alert-throttle.js';
 export * from './event-content.js';
+export * from './canonical-json.js';
