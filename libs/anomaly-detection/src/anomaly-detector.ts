@@ -254,6 +254,8 @@ export class AnomalyDetector {
     const inWindow = state.inBucket + state.previous * (1 - elapsed);
     const line = this.rateLine(state, at);
     if (inWindow > line) {
+      // The window before may hold the spike's first calls: not the key's normal, never its peak.
+      state.pendingPeak = 0;
       const usual = round(state.mean);
       this.report(
         state,
@@ -290,9 +292,9 @@ export class AnomalyDetector {
   }
 
   /**
-   * The busiest window of each hour of the day, decaying: learned whole, spikes included, so a
-   * job that bursts at 23:00 every night is the key's own from the second night on, while a
-   * spike at another hour is judged against that hour's own peak.
+   * The busiest window of each hour of the day, decaying: a job that bursts at 23:00 every night
+   * is the key's own once learned (see `learn`), while a spike at another hour is judged against
+   * that hour's own peak.
    */
   private learnPeak(state: KeyBaseline, bucket: number, count: number): void {
     const hour = Math.floor(bucket / HOUR_MS);
@@ -310,13 +312,19 @@ export class AnomalyDetector {
   private learn(state: KeyBaseline, count: number): void {
     const warm = state.learned * this.settings.rate.windowMs >= this.settings.rate.warmupMs;
     const x = warm ? Math.min(count, this.meanLine(state)) : count;
+    const line = warm ? this.rateLine(state, state.bucket) : Number.POSITIVE_INFINITY;
     // A plain average at first, so a young key's mean is its own, not a slow climb from zero.
     const alpha = Math.max(this.alpha, 1 / (state.learned + 1));
     const diff = x - state.mean;
     const step = alpha * diff;
     state.mean += step;
     state.variance = (1 - alpha) * (state.variance + diff * step);
-    this.learnPeak(state, state.bucket, count);
+    // Held back one window: learned only if the next is no spike (countRate drops it otherwise),
+    // and only up to the line. A burst that lasts is learned as the mean follows it (minutes).
+    // A brief one, and the first seconds of any, never become the hour's peak.
+    if (state.pendingPeak > 0) this.learnPeak(state, state.pendingPeakAt, state.pendingPeak);
+    state.pendingPeak = Math.min(count, line);
+    state.pendingPeakAt = state.bucket;
     state.learned += 1;
   }
 

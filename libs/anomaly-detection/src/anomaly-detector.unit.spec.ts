@@ -78,13 +78,14 @@ describe('sourceNetwork', () => {
 describe('rate spikes', () => {
   it('flags a key whose rate jumps to 20 times its own within two seconds, once per cool-down', () => {
     const { feed, detector } = live();
-    expect(feed(steady(T0, T0 + 2 * HOUR, 2))).toEqual([]);
-    const attack = T0 + 2 * HOUR;
+    // A day of history first: a key's daily pattern is not known before.
+    expect(feed(steady(T0, T0 + DAY + HOUR, 2))).toEqual([]);
+    const attack = T0 + DAY + HOUR;
     const findings = feed(steady(attack, attack + 5 * MINUTE, 40, 2));
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ detector: 'rate-spike', subject: { kind: 'key', keyId: KEY, tenant: 'acme' } });
     expect(findings[0]!.at - attack).toBeLessThan(2 * SECOND);
-    expect(findings[0]!.detail).toMatch(/calls in 10 s against \d/);
+    expect(findings[0]!.detail).toMatch(/calls in 5 s against \d/);
     // The attack was learned only up to the line: the usual rate stays the key's own.
     expect(detector.baseline(KEY)!.mean).toBeLessThan(60);
   });
@@ -98,6 +99,48 @@ describe('rate spikes', () => {
     expect(feed([...steady(T0, T0 + 2 * HOUR, 0.01, 5, { keyId: quiet }), ...steady(T0 + 2 * HOUR, T0 + 2 * HOUR + MINUTE, 2, 6, { keyId: quiet })])).toEqual(
       [],
     );
+  });
+
+  it('says nothing of a key before it has a day of history', () => {
+    const { feed } = live();
+    expect(feed([...steady(T0, T0 + 20 * HOUR, 2), ...steady(T0 + 20 * HOUR, T0 + 20 * HOUR + MINUTE, 40, 2)])).toEqual([]);
+  });
+
+  it("judges an attack against the line before it: its first seconds, in the window before, do not raise the hour's peak", () => {
+    // A floor of 40 leaves room for a partial window of attack that is no spike by itself.
+    const rate = { ...DEFAULT_ANOMALY_SETTINGS.rate, floor: 40 };
+    let now = T0;
+    const detector = new AnomalyDetector(() => now, { ...DEFAULT_ANOMALY_SETTINGS, rate });
+    const feed = (observations: Iterable<UsageObservation>): AnomalyFinding[] => {
+      const findings: AnomalyFinding[] = [];
+      for (const observation of observations) detector.observe(observation, findings), (now = observation.at);
+      return findings;
+    };
+    expect(feed(steady(T0, T0 + DAY + HOUR, 0.1))).toEqual([]);
+    // 10 calls/s from 2.5 s before a window ends: 25 calls there, under the floor. Learned as the
+    // hour's peak they would double the line (50, crossed 7.5 s in); held back, the line stays 40 (5.5 s in).
+    const attack = T0 + DAY + HOUR + 10 * rate.windowMs - 2500;
+    const calls = Array.from({ length: 600 }, (_, n) => call(attack + n * 100));
+    const findings = feed(calls);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.at - attack).toBeLessThan(6500);
+    // Nor does the rest of it become the hour's peak: a window over the line teaches it the line at most.
+    feed(steady(attack + MINUTE, attack + 2 * MINUTE, 0.1, 4));
+    expect(Math.max(...detector.baseline(KEY)!.hourly)).toBeLessThanOrEqual(rate.floor);
+  });
+
+  it('reports a nightly job that starts after the warm-up on its first night only', () => {
+    const { feed } = live();
+    const nights: number[] = [];
+    for (let day = 0; day < 8; day++) {
+      const found = feed([
+        ...steady(T0 + day * DAY, T0 + day * DAY + 23 * HOUR, 1, 10 + day),
+        ...(day >= 2 ? steady(T0 + day * DAY + 23 * HOUR, T0 + day * DAY + 23 * HOUR + 5 * MINUTE, 30, 20 + day) : []),
+        ...steady(T0 + day * DAY + 23 * HOUR + 5 * MINUTE, T0 + (day + 1) * DAY, 1, 30 + day),
+      ]);
+      nights.push(found.length);
+    }
+    expect(nights).toEqual([0, 0, 1, 0, 0, 0, 0, 0]);
   });
 
   it("does not flag a nightly job's burst it has seen before", () => {

@@ -124,7 +124,7 @@ describe('anomaly findings', () => {
     const [, spike] = findingsOfStream(stream) as [AnomalyFinding, AnomalyFinding];
     const rate = { ...DEFAULT_ANOMALY_SETTINGS.rate, windowMs: 60_000, floor: 7 };
     expect(explainDetector(spike, { ...DEFAULT_ANOMALY_SETTINGS, rate }).defaultThresholds).toMatch(
-      /^window 1 min; .* at least 7 calls; after 1 h of history$/,
+      /^window 1 min; .* at least 7 calls; after 1 d of history$/,
     );
     expect(explainDetector({ ...spike, detail: 'dormant-key-use: quiet', kind: 'dormant-key-use' }, DEFAULT_ANOMALY_SETTINGS).defaultThresholds).toBe(
       'a call after 30 d without one',

@@ -60,14 +60,14 @@ const DAY = 24 * HOUR;
 /** Defaults; their precision and recall on the traffic of bench/anomaly-evaluation.ts are in docs/benchmarks.md#anomaly-detection. */
 export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
   rate: Object.freeze({
-    windowMs: 10_000,
+    windowMs: 5_000,
     timeConstantMs: 30 * MINUTE,
     deviations: 6,
     ratio: 4,
-    peakRatio: 1.5,
+    peakRatio: 2,
     peakHalfLifeMs: 7 * DAY,
-    floor: 30,
-    warmupMs: HOUR,
+    floor: 12,
+    warmupMs: DAY,
   }),
   network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
   probing: Object.freeze({ windowMs: MINUTE, floor: 20 }),

@@ -33,6 +33,12 @@ export interface KeyBaseline {
   /** Rate: the busiest window of each UTC hour of the day (24), decayed up to the hour `hourlyAt` (hours since the epoch). */
   hourly: number[];
   hourlyAt: number;
+  /**
+   * Rate: the last closed window, learned into `hourly` only once the window after it closed
+   * without a spike, so the first seconds of an attack never raise the line the rest is judged by.
+   */
+  pendingPeak: number;
+  pendingPeakAt: number;
   /** Probing: the same two-bucket window over the denied answers. */
   deniedBucket: number;
   denied: number;
@@ -65,6 +71,8 @@ const NUMBERS = [
   'mean',
   'variance',
   'hourlyAt',
+  'pendingPeak',
+  'pendingPeakAt',
   'deniedBucket',
   'denied',
   'deniedPrevious',
@@ -78,6 +86,9 @@ const NUMBERS = [
 export function parseKeyBaseline(value: unknown): KeyBaseline {
   if (typeof value !== 'object' || value === null) throw new InvalidKeyBaselineError('a baseline is an object');
   const record = value as Record<string, unknown>;
+  // Stored before peaks were held back a window: nothing is pending.
+  record['pendingPeak'] ??= 0;
+  record['pendingPeakAt'] ??= 0;
   if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
   for (const field of NUMBERS) {
@@ -117,6 +128,8 @@ export function newKeyBaseline(tenant: string, at: number): KeyBaseline {
     variance: 0,
     hourly: new Array<number>(24).fill(0),
     hourlyAt: Math.floor(at / 3_600_000),
+    pendingPeak: 0,
+    pendingPeakAt: 0,
     deniedBucket: at,
     denied: 0,
     deniedPrevious: 0,
