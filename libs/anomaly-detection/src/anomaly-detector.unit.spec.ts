@@ -113,7 +113,10 @@ describe('rate spikes', () => {
     const detector = new AnomalyDetector(() => now, { ...DEFAULT_ANOMALY_SETTINGS, rate });
     const feed = (observations: Iterable<UsageObservation>): AnomalyFinding[] => {
       const findings: AnomalyFinding[] = [];
-      for (const observation of observations) detector.observe(observation, findings), (now = observation.at);
+      for (const observation of observations) {
+        now = observation.at;
+        detector.observe(observation, findings);
+      }
       return findings;
     };
     expect(feed(steady(T0, T0 + DAY + HOUR, 0.1))).toEqual([]);
