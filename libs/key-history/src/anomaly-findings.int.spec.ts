@@ -109,7 +109,7 @@ describe('anomaly findings', () => {
     const explanation = await findings.explain({ id: ids['spike']! }, ACME_READER);
     expect(explanation).toMatchObject({
       finding: { id: ids['spike'], handled: { action: 'suspend' } },
-      detector: { name: 'rate-spike', defaultThresholds: expect.stringMatching(/^window 10 s; above mean \+ 6 standard deviations/) },
+      detector: { name: 'rate-spike', defaultThresholds: expect.stringMatching(/^window 5 s; above mean \+ 6 standard deviations/) },
       key: { status: 'active', owner: 'billing', honeytoken: false },
     });
     // An event that is not a finding is no finding, whoever asks.
