@@ -3,7 +3,7 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditorEnv } from '@keyledger/config';
 import { DURABLE_CONSUMER_NAMES, auditCheckpointsSubject } from '@keyledger/contracts';
-import { AuditTrailProjection } from '@keyledger/audit-trail';
+import { AuditTrailPartitions, AuditTrailProjection } from '@keyledger/audit-trail';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { EventAuthenticator } from '@keyledger/event-auth';
 import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projection';
@@ -42,8 +42,9 @@ interface AuditLogSettings {
 
 /**
  * The auditor: keeps the audit trail (every event of the store, in order, with actor,
- * correlation, trace and tenant), stores the usage stream in the usage ledger (Postgres, partitioned by day),
- * keeps the partitions ahead and drops those past retention, and answers usage queries over
+ * correlation, trace and tenant; partitioned by month and kept forever), stores the usage stream in the usage
+ * ledger (Postgres, partitioned by day), keeps the partitions of both ahead, drops usage's past retention (never
+ * the trail's), and answers usage queries over
  * NATS and gRPC. Admin keys are authenticated against its own in-memory key projection, as
  * the issuer does. It keeps the transparency log: a Merkle tree over the store's events, grown
  * every AUDIT_TREE_INTERVAL_MS, a checkpoint signed under KEYLEDGER_AUDIT_SIGNING_KEY every
@@ -63,6 +64,12 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     PARTITION_CHECK_MS,
     (error) => this.logger.warn({ err: error }, 'usage partition maintenance failed'),
   );
+  /** Apart from usage's, so that a failure of one does not hold back the other. */
+  private readonly trailPartitionMaintenance = new PeriodicTask(
+    () => this.maintainTrailPartitions(),
+    PARTITION_CHECK_MS,
+    (error) => this.logger.warn({ err: error }, 'audit trail partition maintenance failed'),
+  );
   private readonly treeGrowth: PeriodicTask;
   private readonly checkpointSigning: PeriodicTask;
   private readonly siemExports: readonly PeriodicTask[];
@@ -70,6 +77,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
+    @Inject(AuditTrailPartitions) private readonly trailPartitions: AuditTrailPartitions,
     @Inject(DurableConsumers) private readonly consumers: DurableConsumers,
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -143,6 +151,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       providers: [
         { provide: LiveKeyProjection, useValue: projection },
         { provide: UsageLedger, useValue: ledger },
+        { provide: AuditTrailPartitions, useValue: new AuditTrailPartitions(infrastructure.db) },
         { provide: DurableConsumers, useValue: consumers },
         { provide: UsageQueries, useValue: new UsageQueries(ledger, index, Date.now, { ingestedUntil: () => usage.ingestedUntil() }) },
         { provide: AdminAuthenticator, useValue: new AdminAuthenticator(index, new KeyHasher(peppers), { projection }) },
@@ -182,6 +191,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap(): Promise<void> {
     await this.maintainPartitions();
     this.partitionMaintenance.start();
+    await this.maintainTrailPartitions();
+    this.trailPartitionMaintenance.start();
     await this.projection.start();
     await this.consumers.start();
     this.health.register('key-projection', () => this.projection.readiness());
@@ -199,6 +210,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.checkpointSigning.stop();
     await this.treeGrowth.stop();
     await this.partitionMaintenance.stop();
+    await this.trailPartitionMaintenance.stop();
     await this.consumers.stop();
     await this.projection.stop();
   }
@@ -209,5 +221,11 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.ledger.ensurePartitions(Array.from({ length: this.partitions.aheadDays + 1 }, (_, i) => today + i * DAY));
     const dropped = await this.ledger.dropPartitionsBefore(today - this.partitions.retentionDays * DAY);
     if (dropped > 0) this.logger.info({ dropped, retentionDays: this.partitions.retentionDays }, 'usage partitions past retention dropped');
+  }
+
+  /** This month's and the next month's trail partitions, and those of months whose rows wait in the default partition. */
+  private async maintainTrailPartitions(): Promise<void> {
+    const created = await this.trailPartitions.ensure(Date.now());
+    if (created > 0) this.logger.info({ created }, 'audit trail partitions created');
   }
 }

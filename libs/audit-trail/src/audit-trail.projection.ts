@@ -15,7 +15,7 @@ function fieldOf(data: unknown, field: 'tenant' | 'owner'): string | undefined {
 
 /**
  * Records every event of the store in the audit trail, once (the consumer runtime's inbox
- * makes redeliveries harmless; the primary key on the event id is the second guard). An
+ * makes redeliveries harmless; the primary key, the event id with its time, is the second guard). An
  * event that does not name its tenant or owner (KeySuspended, KeyRevoked, …) takes those of
  * its stream's first event, read from the store itself: a redelivery that reorders events (a
  * failed KeyIssued retried after the KeyRevoked behind it) changes nothing.
@@ -30,7 +30,7 @@ export class AuditTrailProjection implements Projection {
                coalesce($7, (select data->>'tenant' from events where stream_id = $4 and stream_version = 1)),
                coalesce($13, (select data->>'owner' from events where stream_id = $4 and stream_version = 1)),
                $8, $9, $10, $11, $12)
-       on conflict (event_id) do nothing`,
+       on conflict (event_id, occurred_at) do nothing`,
       [
         event.eventId,
         event.transactionId,

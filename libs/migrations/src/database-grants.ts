@@ -50,8 +50,8 @@ export const KEYLEDGER_TABLES = [
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
-/** The functions a service role may be allowed to call (the usage partitions' SECURITY DEFINER pair). */
-export type KeyledgerFunction = 'usage_create_partitions(date)' | 'usage_drop_partitions(date)';
+/** The functions a service role may be allowed to call (the SECURITY DEFINER ones that create or drop partitions). */
+export type KeyledgerFunction = 'usage_create_partitions(date)' | 'usage_drop_partitions(date)' | 'audit_trail_create_partitions(date)';
 
 const SNAPSHOTS = {
   projection_snapshots: ['select', 'insert', 'update'],
@@ -75,7 +75,8 @@ const CONSUMER_RUNTIME = {
  *   auditor). The consumer runtime's inbox and checkpoints: the services with durable consumers
  *   (auditor, rotator). pending_deliveries: the issuer stores a rotation's sealed copies, the
  *   rotator sends them again, and removes them when acknowledged or expired.
- * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select).
+ * - audit_trail and the usage ledger: the auditor (usage_records is append-only: insert, select), with the
+ *   functions that create their partitions (and drop usage's past retention; nothing drops the trail's).
  * - anomaly_*: the anomaly detector's baselines, the usage batches it has learned from, and its
  *   findings about source networks; it reads the key streams it appends to (their version).
  * - siem_export_checkpoints: the auditor, where each SIEM sink's export has got to.
@@ -120,7 +121,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       tlog_cosignatures: ['select', 'insert', 'update'],
       siem_export_checkpoints: ['select', 'insert', 'update'],
     },
-    functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)'],
+    functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)', 'audit_trail_create_partitions(date)'],
   },
   // Records AnomalyDetected on key streams and SourceNetworkDenied (an enumeration, by the tenant's
   // policy) on network streams, and nothing else: it holds no key event's authority and lifts no denial.
