@@ -2,18 +2,24 @@
 // with labelled attacks, run through the detectors themselves (AnomalyDetector of
 // libs/anomaly-detection, the code the service runs, with its default thresholds). No servers
 // needed. Run with `npm run bench -- anomaly-evaluation`; BENCH_SEED, BENCH_KEYS and BENCH_ATTACKS
-// change the traffic; the same seed gives the same figures.
+// change the traffic; the same seed gives the same figures. Roaming keys roam within one of eight
+// providers' /16s, which a network table names (as ANOMALY_NETWORK_TABLE would);
+// BENCH_NETWORK_TABLE=none runs without it.
 //
 // Latency is in record time, from the attack's first call to the call that crossed the line;
 // the service adds the verifier's flush interval (250 ms) and one consumer batch to it.
 import { cpus, totalmem } from 'node:os';
 import type { VerifyCode } from '@keyledger/contracts';
 import type { AnomalyFinding, Detector, UsageObservation } from '@keyledger/anomaly-detection';
-import { AnomalyDetector, DEFAULT_ANOMALY_SETTINGS, sourceNetwork } from '@keyledger/anomaly-detection';
+import { AnomalyDetector, DEFAULT_ANOMALY_SETTINGS, NetworkTable, sourceNetwork } from '@keyledger/anomaly-detection';
 import { percentile } from './bench-support.js';
 
 /** Bumped whenever the traffic model changes, so figures are compared only with their own version. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
+const PROVIDERS = 8;
+/** The providers' /16s (10.32.0.0/16 to 10.39.0.0/16), clear of the homes (10.0-10.15), attacks (10.19) and dormant keys (10.31). */
+const providerTable = NetworkTable.parse(Array.from({ length: PROVIDERS }, (_, p) => `10.${32 + p}.0.0/16,AS6450${p} provider`).join('\n'));
+const networkTable = process.env['BENCH_NETWORK_TABLE'] === 'none' ? undefined : providerTable;
 const SEED = Number(process.env['BENCH_SEED'] ?? 15);
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 300);
 const ATTACKS = Number(process.env['BENCH_ATTACKS'] ?? 20);
@@ -78,7 +84,8 @@ const keys: SimKey[] = Array.from({ length: KEYS }, (_, i) => {
     tenant: `tenant_${i % 10}`,
     rate: Math.exp(Math.log(0.02) + rnd() * Math.log(100)), // 0.02 to 2 calls/s
     peakHour: Math.floor(rnd() * 24),
-    networks: Array.from({ length: homes }, () => 1 + Math.floor(rnd() * 4000)),
+    // A roaming key's networks are /24s of one provider's /16.
+    networks: Array.from({ length: homes }, () => (roaming ? ((32 + (i % PROVIDERS)) << 8) | Math.floor(rnd() * 256) : 1 + Math.floor(rnd() * 4000))),
     jobHour: rnd() < 0.1 ? Math.floor(rnd() * 24) : undefined,
     stopsAt: START + DAYS * DAY,
   };
@@ -165,7 +172,7 @@ for (const key of dormant)
   for (let n = 0; n < 10; n++) add({ at: START + n * HOUR, keyId: key.keyId, tenant: key.tenant, ip: address(key.networks[0]!), code: 'VALID', calls: 1 });
 
 let clock = START;
-const detector = new AnomalyDetector(() => clock);
+const detector = new AnomalyDetector(() => clock, DEFAULT_ANOMALY_SETTINGS, networkTable);
 const findings: AnomalyFinding[] = [];
 const observe = (observation: UsageObservation): void => {
   clock = observation.at;
@@ -245,7 +252,7 @@ for (const name of detectors) {
 
 const cpu = cpus();
 console.log(
-  `anomaly evaluation, generator v${GENERATOR_VERSION}, seed ${SEED}: ${KEYS} keys over ${DAYS} days, ${ATTACKS} attacks per detector, default thresholds`,
+  `anomaly evaluation, generator v${GENERATOR_VERSION}, seed ${SEED}: ${KEYS} keys over ${DAYS} days, ${ATTACKS} attacks per detector, default thresholds, ${networkTable ? `a network table of the ${PROVIDERS} providers` : 'no network table'}`,
 );
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}`);
 console.log(

@@ -45,7 +45,8 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
 
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<AnomalyDetectorEnv>): DynamicModule {
     const { store, db } = infrastructure;
-    const detector = new AnomalyDetector(Date.now, anomalySettingsOf(config));
+    const detector = new AnomalyDetector(Date.now, anomalySettingsOf(config), config.ANOMALY_NETWORK_TABLE);
+    if (config.ANOMALY_NETWORK_TABLE) logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
     const memory = new AnomalyMemory(db);
     const watch = new AnomalyWatch({
       detector,

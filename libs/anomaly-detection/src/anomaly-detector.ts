@@ -3,6 +3,7 @@ import type { AnomalySettings } from './anomaly-settings.js';
 import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
 import type { Detector, KeyBaseline, KeyDetector } from './key-baseline.js';
 import { newKeyBaseline } from './key-baseline.js';
+import type { NamedNetwork, NetworkTable } from './network-table.js';
 import { SourceNetworks } from './source-network.js';
 
 /**
@@ -112,7 +113,9 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  *   hour of the day and the `floor`, once it has `warmupMs` of history. A spike is learned only up to the line,
  *   so an attack does not become the new normal.
  * - new-network: a call from a /24 or /48 the key has not used, once the key has `learnMs`
- *   of history and `minCalls` calls and did not roam over more than `maxNetworks`.
+ *   of history and `minCalls` calls and did not roam over more than `maxNetworks`; where the
+ *   operator's network table names the address (an ASN, a region), that named network instead,
+ *   so a key that roams over one provider's addresses is judged too.
  * - probing: `floor` INSUFFICIENT_PERMISSIONS or FORBIDDEN answers on one key in a window.
  * - dead-key-use: a call of a revoked, expired or suspended key.
  * - dormant-key-use: a valid call after `dormantAfterMs` without any.
@@ -125,14 +128,17 @@ export class AnomalyDetector {
   private readonly keys = new Map<string, KeyBaseline>();
   private readonly sources = new Map<string, SourceWatch>();
   private readonly changed = new Set<string>();
-  private readonly networks = new SourceNetworks();
+  private readonly networks: SourceNetworks;
   private readonly alpha: number;
   private readonly peakDecayPerHour: number;
 
+  /** `networkTable`: the operator's named networks (ASNs, regions), which new-network judges keys by where they name an address. */
   constructor(
     private readonly clock: () => number,
     readonly settings: AnomalySettings = DEFAULT_ANOMALY_SETTINGS,
+    networkTable?: NetworkTable,
   ) {
+    this.networks = new SourceNetworks(networkTable);
     this.alpha = Math.min(1, settings.rate.windowMs / settings.rate.timeConstantMs);
     this.peakDecayPerHour = 0.5 ** (HOUR_MS / settings.rate.peakHalfLifeMs);
   }
@@ -224,7 +230,7 @@ export class AnomalyDetector {
     }
     this.countRate(state, subject, at, calls, network, findings);
     if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
-    if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, findings);
+    if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, this.networks.nameOf(observation.ip), findings);
     state.calls += calls;
     if (at > state.lastSeen) state.lastSeen = at;
   }
@@ -353,8 +359,17 @@ export class AnomalyDetector {
       );
   }
 
-  private checkNetwork(state: KeyBaseline, subject: FindingSubject, at: number, network: string, findings: AnomalyFinding[]): void {
+  /** `cidr` is the caller's /24 or /48; `named`, the operator's network holding it, is what the key is judged by when there is one. */
+  private checkNetwork(
+    state: KeyBaseline,
+    subject: FindingSubject,
+    at: number,
+    cidr: string,
+    named: NamedNetwork | undefined,
+    findings: AnomalyFinding[],
+  ): void {
     const { learnMs, minCalls, maxNetworks } = this.settings.network;
+    const network = named?.name ?? cidr;
     const index = state.networks.indexOf(network);
     if (index >= 0) {
       if (at > state.networkSeen[index]!) state.networkSeen[index] = at;
@@ -369,9 +384,9 @@ export class AnomalyDetector {
         subject,
         at,
         state.firstSeen,
-        network,
-        `first call from ${network}; known: ${state.networks.slice(0, 4).join(', ')}${state.networks.length > 4 ? ', …' : ''}`,
-        { network, known: state.networks.length },
+        cidr,
+        `first call from ${named ? `${named.name} (${cidr})` : cidr}; known: ${state.networks.slice(0, 4).join(', ')}${state.networks.length > 4 ? ', …' : ''}`,
+        named ? { network: cidr, namedNetwork: named.name, namedRange: named.cidr, known: state.networks.length } : { network: cidr, known: state.networks.length },
         findings,
       );
     if (state.networks.length < maxNetworks) {

@@ -1,4 +1,5 @@
 import { parseIp } from '@keyledger/key-domain';
+import type { NamedNetwork, NetworkTable } from './network-table.js';
 
 /**
  * The network a caller address belongs to, as the detectors compare sources: an IPv4 address's
@@ -21,12 +22,17 @@ export function sourceNetwork(ip: string | undefined): string | undefined {
 
 /**
  * `sourceNetwork` with a bounded memo: the same few addresses make most calls, and parsing one
- * costs more than every detector together. Forgets everything when full (no eviction order to keep).
+ * costs more than every detector together. Forgets everything when full (no eviction order to
+ * keep). With an operator's table, also the named network of an address (`nameOf`), memoised alike.
  */
 export class SourceNetworks {
   private readonly memo = new Map<string, string | undefined>();
+  private readonly names = new Map<string, NamedNetwork | undefined>();
 
-  constructor(private readonly capacity = 65_536) {}
+  constructor(
+    private readonly table?: NetworkTable,
+    private readonly capacity = 65_536,
+  ) {}
 
   of(ip: string | undefined): string | undefined {
     if (ip === undefined) return undefined;
@@ -35,5 +41,16 @@ export class SourceNetworks {
     const network = sourceNetwork(ip);
     this.memo.set(ip, network);
     return network;
+  }
+
+  /** The named network the operator's table puts an address in; undefined without a table or a range holding it. */
+  nameOf(ip: string | undefined): NamedNetwork | undefined {
+    if (this.table === undefined || ip === undefined) return undefined;
+    if (this.names.has(ip)) return this.names.get(ip);
+    if (this.names.size >= this.capacity) this.names.clear();
+    const address = parseIp(ip);
+    const named = address === undefined ? undefined : this.table.lookup(address);
+    this.names.set(ip, named);
+    return named;
   }
 }

@@ -1,3 +1,4 @@
+import { NetworkTable, NetworkTableError } from '@keyledger/anomaly-detection';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -495,6 +496,22 @@ export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
   ANOMALY_DORMANT_AFTER_MS: positiveInt.max(3650 * 86_400_000).optional(),
   /** After a finding, the same detector stays quiet on the same key (or source) this long. */
   ANOMALY_COOLDOWN_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).optional(),
+  /** New network: a file of `CIDR,name` lines (ASNs, regions), read and checked at start. */
+  ANOMALY_NETWORK_TABLE: z
+    .string()
+    .min(1)
+    .transform((path, ctx): NetworkTable => {
+      const text = readText(path, ctx);
+      if (text === undefined) return z.NEVER;
+      try {
+        return NetworkTable.parse(text);
+      } catch (error) {
+        if (!(error instanceof NetworkTableError)) throw error;
+        ctx.addIssue({ code: 'custom', message: `${error.message}: ${path}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;

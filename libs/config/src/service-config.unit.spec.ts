@@ -161,6 +161,26 @@ describe('service config', () => {
     ]);
   });
 
+  it('reads the network table of the new-network detector at start, and refuses a bad one by its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyledger-networks-'));
+    try {
+      const good = join(dir, 'networks.csv');
+      writeFileSync(good, '# ranges\n52.94.0.0/15,AS16509 amazon\n');
+      const table = loadAnomalyDetectorConfig({ ...minimal, ANOMALY_NETWORK_TABLE: good }).ANOMALY_NETWORK_TABLE;
+      expect(table?.size).toBe(1);
+      const bad = join(dir, 'bad.csv');
+      writeFileSync(bad, '52.94.0.0/15,AS16509 amazon\n52.94.0.0/99,broken\n');
+      expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_NETWORK_TABLE: bad }))).toEqual([
+        `ANOMALY_NETWORK_TABLE: line 2: not a CIDR range: "52.94.0.0/99": ${bad}`,
+      ]);
+      expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_NETWORK_TABLE: join(dir, 'missing.csv') }))).toEqual([
+        `ANOMALY_NETWORK_TABLE: cannot be read (ENOENT): ${join(dir, 'missing.csv')}`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('gives the rotator its delivery settings, and refuses a bad one by name', () => {
     const rotator = { ...minimal, ...delivering, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}` };
     expect(loadRotatorConfig(rotator)).toMatchObject({
