@@ -38,6 +38,7 @@ import { registerAuditCommand } from './audit.command.js';
 import { registerReplayCommand } from './replay.command.js';
 import { registerWitnessCommand } from './witness.command.js';
 import { registerAnomaliesCommand } from './anomalies.command.js';
+import { registerDemoCommand } from './demo.command.js';
 import { CliUsageError, cliConnection, defaultNatsUrl } from './nats-credentials.js';
 import { confirmedAtTerminal } from './confirm.js';
 import { EXIT_CODES, NatsUnreachableError, reportFailure } from './cli-failure.js';
@@ -326,6 +327,7 @@ registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClien
 registerIncidentCommands(program, keys, withClient);
 registerNetworksCommand(program, withClient);
 registerAnomaliesCommand(program, withClient);
+registerDemoCommand(program, withClient);
 registerClientsCommand(program);
 registerNatsAuthCommand(program);
 registerDeliveriesCommand(program);
