@@ -27,7 +27,7 @@ export class SiemSourceExporter {
   private failedWrites = 0;
 
   constructor(
-    private readonly source_: SiemSource,
+    private readonly records: SiemSource,
     private readonly checkpoints: SiemSourceCheckpoints,
     readonly sink: SiemSink,
     private readonly settings: SiemSourceExporterSettings,
@@ -36,7 +36,7 @@ export class SiemSourceExporter {
   ) {}
 
   get source(): SiemSourceName {
-    return this.source_.name;
+    return this.records.name;
   }
 
   /** Records the sink acknowledged since start. */
@@ -58,7 +58,7 @@ export class SiemSourceExporter {
   async exportPending(): Promise<void> {
     let from = await this.checkpoints.read(this.sink.name, this.source);
     while (!this.stopping.signal.aborted) {
-      const page = await this.source_.read(from, this.settings.batchSize);
+      const page = await this.records.read(from, this.settings.batchSize);
       const last = page.at(-1);
       if (last === undefined) {
         this.oldestPending = undefined;
