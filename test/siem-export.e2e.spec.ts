@@ -171,18 +171,18 @@ describe('SIEM export', () => {
     await agrees('audit', storeOrder);
     await agrees('alerts', alertOrder);
     await agrees('usage', usageOrder);
-    const fileRecords = async (alertsOnly: boolean): Promise<string[]> =>
+    const fileRecords = (alertsOnly: boolean): string[] =>
       archived()
         .filter((event) => (event.metadata.event_code === 'EventsRejected') === alertsOnly)
         .map((event) => event.metadata.uid);
     await eventually(
       'every event in the file, each once, in order',
-      async () => JSON.stringify(await fileRecords(false)) === JSON.stringify(await storeOrder()),
+      async () => JSON.stringify(fileRecords(false)) === JSON.stringify(await storeOrder()),
       Boolean,
     );
     await eventually(
       'every alert in the file, each once, in order',
-      async () => JSON.stringify(await fileRecords(true)) === JSON.stringify(await alertOrder()),
+      async () => JSON.stringify(fileRecords(true)) === JSON.stringify(await alertOrder()),
       Boolean,
     );
     expect(collector.errors).toEqual([]);
