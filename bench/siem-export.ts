@@ -82,19 +82,25 @@ try {
     );
     const ledger = new UsageLedger(auditorDb);
     const t0 = Date.now() - 3_600_000;
-    for (let from = 0; from < USAGE; from += 5000) {
-      const records: KeyUsed[] = Array.from({ length: Math.min(5000, USAGE - from) }, (_, i) => ({
-        keyId: `key_01jf${String((from + i) % 1000).padStart(22, '0')}`,
-        tenant: 'acme',
-        ip: `198.51.100.${(from + i) % 250}`,
-        at: t0 + from + i,
-        scopes: ['orders:read'],
-        code: (from + i) % 4 === 3 ? 'REVOKED' : 'VALID',
-        cost: 0,
-        transport: 'http',
-      }));
-      await ledger.ingest([{ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'bench', createdAt: Date.now(), records }]);
-    }
+    /** Stores `count` verifications (answered from `t0 + offset` on, a millisecond apart) in batches of 5,000; answers the seconds it took. */
+    const storeVerifications = async (count: number, offset: number): Promise<number> => {
+      const start = now();
+      for (let from = offset; from < offset + count; from += 5000) {
+        const records: KeyUsed[] = Array.from({ length: Math.min(5000, offset + count - from) }, (_, i) => ({
+          keyId: `key_01jf${String((from + i) % 1000).padStart(22, '0')}`,
+          tenant: 'acme',
+          ip: `198.51.100.${(from + i) % 250}`,
+          at: t0 + from + i,
+          scopes: ['orders:read'],
+          code: (from + i) % 4 === 3 ? 'REVOKED' : 'VALID',
+          cost: 0,
+          transport: 'http',
+        }));
+        await ledger.ingest([{ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'bench', createdAt: Date.now(), records }]);
+      }
+      return (now() - start) / 1000;
+    };
+    await storeVerifications(USAGE, 0);
     await ctx.ownerDb.query(`vacuum analyze usage_records`);
     const usage = new UsageSource(new UsageExportReader(auditorDb));
     const runUsage = async (label: string, sink: SiemSink, delivered: () => number): Promise<void> => {
@@ -115,6 +121,22 @@ try {
     frames = 0;
     await runUsage('usage, syslog over TCP, CEF', new SyslogStreamSink('syslog', 'cef', { host: '127.0.0.1', port, origin }), () => frames);
     await runUsage('usage, rotating file, OCSF', new RotatingFileSink('file', 'ocsf', join(dir, 'usage.jsonl'), 64 * 1024 ** 2, 100), () => USAGE);
+
+    // What the export order costs the ledger: the same ingest with and without its index, alternating.
+    const INDEX_RUNS = Number(process.env['BENCH_INDEX_RUNS'] ?? 2);
+    const PER_RUN = 100_000;
+    console.log(
+      `method: ${INDEX_RUNS} pairs of runs, each storing ${PER_RUN} more verifications by UsageLedger.ingest (batches of 5,000, one statement each), first without the usage_records export-order index (dropped by the schema owner), then with it (created again)`,
+    );
+    for (let run = 0; run < INDEX_RUNS; run += 1) {
+      await ctx.ownerDb.query(`drop index usage_records_export_order`);
+      const without = await storeVerifications(PER_RUN, USAGE + 2 * run * PER_RUN);
+      await ctx.ownerDb.query(`create index usage_records_export_order on usage_records (stored_in, batch_id, seq)`);
+      const withIndex = await storeVerifications(PER_RUN, USAGE + (2 * run + 1) * PER_RUN);
+      console.log(
+        `ingest, run ${run + 1}: without the index ${Math.round(PER_RUN / without)} verifications/s, with it ${Math.round(PER_RUN / withIndex)} verifications/s`,
+      );
+    }
   }
 } finally {
   collector.close();
