@@ -15,8 +15,9 @@ import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledg
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
 import { AuditLog, NoteSigner, PostgresTransparencyLog, WitnessCosigning } from '@keyledger/transparency-log';
-import type { SiemExporter } from '@keyledger/siem-export';
+import type { SiemExports } from '@keyledger/siem-export';
 import { createSiemExporters, registerSiemExportMetrics } from '@keyledger/siem-export';
+import { SecurityAlertConsumer, SecurityAlertLog } from '@keyledger/security-alerts';
 import { UsageGrpcController } from './usage.grpc-controller.js';
 import { AuditGrpcController } from './audit.grpc-controller.js';
 import { usageNatsController } from './usage.nats-controller.js';
@@ -53,8 +54,9 @@ interface AuditLogSettings {
  * about a key's past: its trail, its state and the verdict its rules gave at any instant; and
  * the permission audit of a tenant's keys (unused keys and scopes, missing restrictions, overdue rotations);
  * over NATS and gRPC (keyledger.v1.AuditService). It asks the witnesses of AUDIT_WITNESSES to cosign each
- * checkpoint. It exports the trail to each SIEM sink of AUDIT_EXPORT_SINKS, at least once, from a checkpoint
- * per sink.
+ * checkpoint. It keeps the services' security alerts (from the notification stream, through a durable consumer)
+ * and exports the trail, the alerts and, to sinks that ask, the verifications to each SIEM sink of
+ * AUDIT_EXPORT_SINKS, at least once, from a checkpoint per sink and source.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -84,16 +86,20 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject('PARTITIONS') private readonly partitions: PartitionSettings,
     @Inject(AuditLog) private readonly auditLog: AuditLog,
     @Inject('AUDIT_LOG') auditSettings: AuditLogSettings,
-    @Inject('SIEM_EXPORTERS') private readonly siemExporters: readonly SiemExporter[],
+    @Inject('SIEM_EXPORTS') private readonly siem: SiemExports,
     @Inject('SIEM_EXPORT_POLL_MS') siemExportPollMs: number,
   ) {
-    // Each sink on its own: one that is down holds back only its own export.
-    this.siemExports = siemExporters.map(
+    // Each sink and source on its own: a sink that is down holds back only its own exports.
+    this.siemExports = siem.exporters.map(
       (exporter) =>
         new PeriodicTask(
           () => exporter.exportPending(),
           siemExportPollMs,
-          (error) => this.logger.error({ err: error, sink: exporter.sink.name }, 'SIEM export pass failed; it starts again from the checkpoint'),
+          (error) =>
+            this.logger.error(
+              { err: error, sink: exporter.sink.name, source: exporter.source },
+              'SIEM export pass failed; it starts again from the checkpoint',
+            ),
         ),
     );
     this.treeGrowth = new PeriodicTask(
@@ -110,7 +116,11 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<AuditorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true, freshness: false });
+    const { index, peppers, projection } = serviceKeyProjection(
+      config,
+      { instance, infrastructure, logger, metrics },
+      { announce: false, snapshots: true, freshness: false },
+    );
     const ledger = new UsageLedger(infrastructure.db);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(
@@ -118,6 +128,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { ...consumers.dependencies, ledger, auth: infrastructure.auth },
         { ...consumers.settings, name: DURABLE_CONSUMER_NAMES.auditorUsage, batchesPerIngest: config.USAGE_INGEST_BATCHES },
       ),
+    );
+    // The services' security alerts, kept in Postgres (the stream keeps them a week) for the SIEM export.
+    consumers.add(
+      new SecurityAlertConsumer({ ...consumers.dependencies, log: new SecurityAlertLog(infrastructure.db) }, { ...consumers.settings, alertsPerStore: 64 }),
     );
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);
@@ -129,13 +143,20 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       (note) => infrastructure.nc.publish(checkpoints, note),
       witnesses.length > 0 ? new WitnessCosigning(infrastructure.db, transparencyLog, witnesses) : undefined,
     );
-    const siemExporters = createSiemExporters(
+    const siem = createSiemExporters(
       infrastructure.db,
       infrastructure.store,
-      { sinks: config.AUDIT_EXPORT_SINKS, batchSize: config.AUDIT_EXPORT_BATCH, retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS, hostname: hostname(), procId: instance, webhookSecrets: config.AUDIT_EXPORT_WEBHOOK_SECRETS },
+      {
+        sinks: config.AUDIT_EXPORT_SINKS,
+        batchSize: config.AUDIT_EXPORT_BATCH,
+        retryMaxMs: config.AUDIT_EXPORT_RETRY_MAX_MS,
+        hostname: hostname(),
+        procId: instance,
+        webhookSecrets: config.AUDIT_EXPORT_WEBHOOK_SECRETS,
+      },
       logger,
     );
-    registerSiemExportMetrics(metrics, siemExporters);
+    registerSiemExportMetrics(metrics, siem);
     return {
       module: AuditorModule,
       controllers: [
@@ -173,7 +194,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
           provide: 'AUDIT_LOG',
           useValue: { treeIntervalMs: config.AUDIT_TREE_INTERVAL_MS, checkpointIntervalMs: config.AUDIT_CHECKPOINT_INTERVAL_MS } satisfies AuditLogSettings,
         },
-        { provide: 'SIEM_EXPORTERS', useValue: siemExporters },
+        { provide: 'SIEM_EXPORTS', useValue: siem },
         { provide: 'SIEM_EXPORT_POLL_MS', useValue: config.AUDIT_EXPORT_POLL_MS },
       ],
     };
@@ -204,9 +225,9 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationShutdown(): Promise<void> {
     // A batch being written to a sink that is down is abandoned: its checkpoint stays, so it is written again on start.
-    for (const exporter of this.siemExporters) exporter.stop();
+    for (const exporter of this.siem.exporters) exporter.stop();
     await Promise.all(this.siemExports.map((task) => task.stop()));
-    await Promise.all(this.siemExporters.map((exporter) => exporter.close()));
+    await Promise.all(this.siem.exporters.map((exporter) => exporter.close()));
     await this.checkpointSigning.stop();
     await this.treeGrowth.stop();
     await this.partitionMaintenance.stop();
@@ -219,7 +240,9 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private async maintainPartitions(): Promise<void> {
     const today = Math.floor(Date.now() / DAY) * DAY;
     await this.ledger.ensurePartitions(Array.from({ length: this.partitions.aheadDays + 1 }, (_, i) => today + i * DAY));
-    const dropped = await this.ledger.dropPartitionsBefore(today - this.partitions.retentionDays * DAY);
+    const before = today - this.partitions.retentionDays * DAY;
+    await this.siem.usageRetention.beforeDrop(before);
+    const dropped = await this.ledger.dropPartitionsBefore(before);
     if (dropped > 0) this.logger.info({ dropped, retentionDays: this.partitions.retentionDays }, 'usage partitions past retention dropped');
   }
 

@@ -6,12 +6,31 @@ export const SIEM_SINK_FORMATS = ['jsonl', 'cef', 'ocsf'] as const;
 
 const format = z.enum(SIEM_SINK_FORMATS, { error: `must be one of ${SIEM_SINK_FORMATS.join(', ')}` });
 const sinkName = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1 to 63 of a-z, 0-9, _ . - (the checkpoint is stored under it)');
-const bytes = z.coerce.number().int().min(4096).max(2 ** 40);
+const bytes = z.coerce
+  .number()
+  .int()
+  .min(4096)
+  .max(2 ** 40);
+// Off unless asked for: verifications are many, and some SIEMs bill by volume.
+const usage = z.enum(['true', 'false'], { error: 'must be true or false' }).default('false');
 
-/** Where audit records go, and in which format: one entry of AUDIT_EXPORT_SINKS. */
-export type SiemSinkSpec =
+/**
+ * Where audit records go, and in which format: one entry of AUDIT_EXPORT_SINKS. Every sink gets
+ * the audit events and the security alerts; with `?usage=true`, the verifications too.
+ */
+export type SiemSinkSpec = { readonly usage: boolean } & SiemSinkTarget;
+
+/** The sink itself: its kind, name, format and where it is. */
+export type SiemSinkTarget =
   | { readonly kind: 'stdout'; readonly name: string; readonly format: (typeof SIEM_SINK_FORMATS)[number] }
-  | { readonly kind: 'file'; readonly name: string; readonly format: (typeof SIEM_SINK_FORMATS)[number]; readonly path: string; readonly maxBytes: number; readonly maxFiles: number }
+  | {
+      readonly kind: 'file';
+      readonly name: string;
+      readonly format: (typeof SIEM_SINK_FORMATS)[number];
+      readonly path: string;
+      readonly maxBytes: number;
+      readonly maxFiles: number;
+    }
   | {
       readonly kind: 'syslog-tcp' | 'syslog-tls' | 'syslog-udp';
       readonly name: string;
@@ -37,13 +56,14 @@ const fileParams = z
     name: sinkName.optional(),
     maxBytes: bytes.default(100 * 1024 * 1024),
     maxFiles: z.coerce.number().int().min(1).max(1000).default(10),
+    usage,
   })
   .strict();
-const syslogParams = z.object({ format: format.default('cef'), name: sinkName.optional() }).strict();
+const syslogParams = z.object({ format: format.default('cef'), name: sinkName.optional(), usage }).strict();
 const tlsParams = syslogParams.extend({ ca: pemCertificateFile.optional() }).strict();
-const stdoutParams = z.object({ format: format.default('jsonl'), name: sinkName.optional() }).strict();
+const stdoutParams = z.object({ format: format.default('jsonl'), name: sinkName.optional(), usage }).strict();
 
-const webhookParams = z.object({ format: format.default('ocsf'), name: sinkName.optional(), ca: pemCertificateFile.optional() }).strict();
+const webhookParams = z.object({ format: format.default('ocsf'), name: sinkName.optional(), ca: pemCertificateFile.optional(), usage }).strict();
 
 const SYSLOG_KINDS = { 'syslog+tcp:': 'syslog-tcp', 'syslog+tls:': 'syslog-tls', 'syslog+udp:': 'syslog-udp' } as const;
 
@@ -68,41 +88,63 @@ function parseSink(text: string, ctx: z.RefinementCtx): SiemSinkSpec | undefined
   if (url.protocol === 'stdout:') {
     const parsed = stdoutParams.safeParse(params);
     if (!parsed.success) return fail(issuesOf(parsed.error));
-    return { kind: 'stdout', name: parsed.data.name ?? 'stdout', format: parsed.data.format };
+    return { kind: 'stdout', name: parsed.data.name ?? 'stdout', format: parsed.data.format, usage: parsed.data.usage === 'true' };
   }
   if (url.protocol === 'file:') {
     if (url.host !== '' || url.pathname === '/' || url.pathname.endsWith('/')) return fail('must name a file: file:///absolute/path');
     const parsed = fileParams.safeParse(params);
     if (!parsed.success) return fail(issuesOf(parsed.error));
     const path = decodeURIComponent(url.pathname);
-    return { kind: 'file', name: parsed.data.name ?? `file${path.replace(/[^a-z0-9_.-]/gi, '-')}`.toLowerCase().slice(0, 63), format: parsed.data.format, path, maxBytes: parsed.data.maxBytes, maxFiles: parsed.data.maxFiles };
+    return {
+      kind: 'file',
+      name: parsed.data.name ?? `file${path.replace(/[^a-z0-9_.-]/gi, '-')}`.toLowerCase().slice(0, 63),
+      format: parsed.data.format,
+      path,
+      maxBytes: parsed.data.maxBytes,
+      maxFiles: parsed.data.maxFiles,
+      usage: parsed.data.usage === 'true',
+    };
   }
   if (url.protocol === 'webhook+https:') {
-    if (url.hostname === '' || url.username !== '' || url.password !== '' || url.hash !== '') return fail('must be webhook+https://host[:port]/path with no user or fragment');
+    if (url.hostname === '' || url.username !== '' || url.password !== '' || url.hash !== '')
+      return fail('must be webhook+https://host[:port]/path with no user or fragment');
     const parsed = webhookParams.safeParse(params);
     if (!parsed.success) return fail(issuesOf(parsed.error));
     const target = `https://${url.host}${url.pathname}`;
     return {
       kind: 'webhook',
-      name: parsed.data.name ?? `webhook-${url.host}${url.pathname}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63),
+      name:
+        parsed.data.name ??
+        `webhook-${url.host}${url.pathname}`
+          .toLowerCase()
+          .replace(/[^a-z0-9_.-]/g, '-')
+          .slice(0, 63),
       format: parsed.data.format,
       url: target,
+      usage: parsed.data.usage === 'true',
       ...(parsed.data.ca !== undefined && { ca: parsed.data.ca.pem }),
     };
   }
   const kind = SYSLOG_KINDS[url.protocol as keyof typeof SYSLOG_KINDS] as 'syslog-tcp' | 'syslog-tls' | 'syslog-udp' | undefined;
   if (kind === undefined) return fail('must be stdout:, file:, syslog+tcp:, syslog+tls:, syslog+udp: or webhook+https:');
-  if (url.hostname === '' || url.port === '' || url.pathname !== '' || url.username !== '' || url.password !== '') return fail('must be <scheme>://host:port with no path or user');
+  if (url.hostname === '' || url.port === '' || url.pathname !== '' || url.username !== '' || url.password !== '')
+    return fail('must be <scheme>://host:port with no path or user');
   const parsed = tlsParams.safeParse(params);
   if (!parsed.success) return fail(issuesOf(parsed.error));
   if (kind !== 'syslog-tls' && parsed.data.ca !== undefined) return fail('ca is for syslog+tls only');
   const ca = parsed.data.ca?.pem;
   return {
     kind,
-    name: parsed.data.name ?? `${kind}-${url.hostname}-${url.port}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63),
+    name:
+      parsed.data.name ??
+      `${kind}-${url.hostname}-${url.port}`
+        .toLowerCase()
+        .replace(/[^a-z0-9_.-]/g, '-')
+        .slice(0, 63),
     format: parsed.data.format,
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port),
+    usage: parsed.data.usage === 'true',
     ...(ca !== undefined && { ca }),
   };
 }

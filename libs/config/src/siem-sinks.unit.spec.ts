@@ -18,16 +18,27 @@ describe('AUDIT_EXPORT_SINKS', () => {
 
   it('reads each sink URL with its format, and names each after its address', () => {
     expect(siemSinkList.parse('syslog+tcp://siem.example:514?format=cef, file:///var/log/keyledger/audit.jsonl?format=ocsf&maxBytes=1048576&maxFiles=3 stdout: syslog+udp://10.0.0.1:514')).toEqual([
-      { kind: 'syslog-tcp', name: 'syslog-tcp-siem.example-514', format: 'cef', host: 'siem.example', port: 514 },
-      { kind: 'file', name: 'file-var-log-keyledger-audit.jsonl', format: 'ocsf', path: '/var/log/keyledger/audit.jsonl', maxBytes: 1048576, maxFiles: 3 },
-      { kind: 'stdout', name: 'stdout', format: 'jsonl' },
-      { kind: 'syslog-udp', name: 'syslog-udp-10.0.0.1-514', format: 'cef', host: '10.0.0.1', port: 514 },
+      { kind: 'syslog-tcp', name: 'syslog-tcp-siem.example-514', format: 'cef', host: 'siem.example', port: 514, usage: false },
+      { kind: 'file', name: 'file-var-log-keyledger-audit.jsonl', format: 'ocsf', path: '/var/log/keyledger/audit.jsonl', maxBytes: 1048576, maxFiles: 3, usage: false },
+      { kind: 'stdout', name: 'stdout', format: 'jsonl', usage: false },
+      { kind: 'syslog-udp', name: 'syslog-udp-10.0.0.1-514', format: 'cef', host: '10.0.0.1', port: 514, usage: false },
     ]);
   });
 
   it('reads a webhook sink, its target URL without the sink parameters', () => {
     expect(siemSinkList.parse('webhook+https://siem.example:8443/ingest/keyledger?format=cef')).toEqual([
-      { kind: 'webhook', name: 'webhook-siem.example-8443-ingest-keyledger', format: 'cef', url: 'https://siem.example:8443/ingest/keyledger' },
+      { kind: 'webhook', name: 'webhook-siem.example-8443-ingest-keyledger', format: 'cef', url: 'https://siem.example:8443/ingest/keyledger', usage: false },
+    ]);
+  });
+
+  it('exports verifications only to a sink that asks with ?usage=true', () => {
+    const sinks = siemSinkList.parse('stdout:?usage=true file:///var/log/a.jsonl?usage=false syslog+tls://siem:6514?usage=true webhook+https://siem/ingest?usage=true syslog+udp://siem:514');
+    expect(sinks.map((sink) => [sink.kind, sink.usage])).toEqual([
+      ['stdout', true],
+      ['file', false],
+      ['syslog-tls', true],
+      ['webhook', true],
+      ['syslog-udp', false],
     ]);
   });
 
@@ -54,6 +65,7 @@ describe('AUDIT_EXPORT_SINKS', () => {
     ['file:///var/log/?format=cef', /must name a file/],
     ['file:///var/log/a.log?maxBytes=12', /maxBytes/],
     ['stdout: stdout:?format=cef', /two sinks are named stdout/],
+    ['stdout:?usage=yes', /usage must be true or false/],
   ])('refuses %s', (value, problem) => {
     expect(problemsOf(value)).toEqual([expect.stringMatching(problem)]);
   });

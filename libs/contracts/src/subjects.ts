@@ -43,6 +43,7 @@ export function eventSubjectFilter(prefix: string, category?: string): string {
 export const DURABLE_CONSUMER_NAMES = {
   auditTrail: 'auditor-trail',
   auditorUsage: 'auditor-usage',
+  auditorSecurityAlerts: 'auditor-security-alerts',
   rotatorIncidents: 'rotator-incidents',
   anomalyUsage: 'anomaly-detector-usage',
 } as const;

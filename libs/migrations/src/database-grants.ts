@@ -47,6 +47,8 @@ export const KEYLEDGER_TABLES = [
   'tlog_checkpoints',
   'tlog_cosignatures',
   'siem_export_checkpoints',
+  'siem_export_source_checkpoints',
+  'security_alerts',
 ] as const;
 export type KeyledgerTable = (typeof KEYLEDGER_TABLES)[number];
 
@@ -79,7 +81,9 @@ const CONSUMER_RUNTIME = {
  *   functions that create their partitions (and drop usage's past retention; nothing drops the trail's).
  * - anomaly_*: the anomaly detector's baselines, the usage batches it has learned from, and its
  *   findings about source networks; it reads the key streams it appends to (their version).
- * - siem_export_checkpoints: the auditor, where each SIEM sink's export has got to.
+ * - siem_export_checkpoints and siem_export_source_checkpoints: the auditor, where each SIEM sink's
+ *   export of the trail, of the security alerts and of verifications has got to.
+ * - security_alerts: the auditor stores the services' SecurityAlerts once each and reads them back.
  * - The transparency log (tlog_*): the auditor, append-only: it inserts leaves, nodes and
  *   checkpoints and moves the one head row; nobody may rewrite or remove what it signed.
  */
@@ -120,6 +124,8 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       tlog_checkpoints: ['select', 'insert'],
       tlog_cosignatures: ['select', 'insert', 'update'],
       siem_export_checkpoints: ['select', 'insert', 'update'],
+      siem_export_source_checkpoints: ['select', 'insert', 'update'],
+      security_alerts: ['select', 'insert'],
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)', 'audit_trail_create_partitions(date)'],
   },

@@ -6,6 +6,7 @@ import type { DatabaseOptions } from '@keyledger/event-store';
 import { eventStoreMigrations, migrateDatabase } from '@keyledger/event-store';
 import { projectionSnapshotMigrations } from '@keyledger/key-projection';
 import { pendingDeliveriesMigrations } from '@keyledger/pending-deliveries';
+import { securityAlertsMigrations } from '@keyledger/security-alerts';
 import { siemExportMigrations } from '@keyledger/siem-export';
 import { transparencyLogMigrations } from '@keyledger/transparency-log';
 import { usageLedgerMigrations } from '@keyledger/usage-ledger';
@@ -28,6 +29,7 @@ export function keyledgerMigrations(appRole: string): (new () => MigrationInterf
     ...anomalyWatchMigrations(appRole),
     ...transparencyLogMigrations(),
     ...siemExportMigrations(),
+    ...securityAlertsMigrations(),
   ];
 }
 

@@ -119,13 +119,13 @@ function streamConfiguration(names: BusNames): string[] {
 
 /** A durable consumer: the stream it reads (a stream of BusNames) and its name. */
 export interface DurableConsumerName {
-  readonly stream: 'eventStream' | 'usageStream';
+  readonly stream: 'eventStream' | 'usageStream' | 'notificationStream';
   readonly durable: string;
 }
 
 /**
  * THE list of durable consumers and the one service that owns each (DURABLE_CONSUMER_NAMES, the
- * names libs/audit-trail, libs/key-incidents, libs/usage-ledger and libs/anomaly-watch give the consumer runtime). The owner may
+ * names libs/audit-trail, libs/key-incidents, libs/usage-ledger, libs/security-alerts and libs/anomaly-watch give the consumer runtime). The owner may
  * create, read, pull from and acknowledge its durables; every other identity is denied exactly
  * that on each of them, so its wider grants (an ordered consumer's wildcard name) cannot reach one.
  */
@@ -136,6 +136,8 @@ export const DURABLE_CONSUMERS: { readonly [R in ServiceRole]: readonly DurableC
   auditor: [
     { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.auditTrail },
     { stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.auditorUsage },
+    // The services' SecurityAlerts, kept in Postgres for the SIEM export.
+    { stream: 'notificationStream', durable: DURABLE_CONSUMER_NAMES.auditorSecurityAlerts },
   ],
   'anomaly-detector': [{ stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.anomalyUsage }],
   relay: [],

@@ -75,7 +75,7 @@ describe('the permission table', () => {
 
   it("lets only a durable consumer's owner create, read, pull from or acknowledge it, whatever wildcards others hold", () => {
     const durables = Object.entries(DURABLE_CONSUMERS).flatMap(([owner, list]) => list.map((durable) => ({ owner, ...durable })));
-    expect(durables.map(({ durable }) => durable).sort()).toEqual(['anomaly-detector-usage', 'auditor-trail', 'auditor-usage', 'rotator-incidents']);
+    expect(durables.map(({ durable }) => durable).sort()).toEqual(['anomaly-detector-usage', 'auditor-security-alerts', 'auditor-trail', 'auditor-usage', 'rotator-incidents']);
     for (const { owner, stream: streamOf, durable } of durables) {
       const stream = names[streamOf];
       const operations = [

@@ -1,10 +1,10 @@
-import pRetry from 'p-retry';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import type { SiemDevice } from '@keyledger/siem-format';
 import { formatSiemRecord, siemRecordOf } from '@keyledger/siem-format';
 import type { SiemExportCheckpoints } from './siem-export-checkpoints.js';
-import type { SiemSink } from './sinks/siem-sink.js';
+import { writeUntilTaken } from './sink-writer.js';
+import type { SiemLine, SiemSink } from './sinks/siem-sink.js';
 import type { StreamTenants } from './stream-tenants.js';
 
 export interface SiemExporterSettings {
@@ -27,6 +27,8 @@ export interface SiemExporterSettings {
  * still running, so a late commit cannot fall behind a checkpoint.
  */
 export class SiemExporter {
+  /** What it exports, as the metrics name it. */
+  readonly source = 'audit';
   private readonly stopping = new AbortController();
   private oldestPending: number | undefined;
   private exportedTotal = 0;
@@ -68,13 +70,13 @@ export class SiemExporter {
       }
       const first = page.events[0];
       this.oldestPending = first === undefined ? undefined : Date.parse(first.occurredAt);
-      const lines = [];
+      const lines: SiemLine[] = [];
       for (const event of page.events) {
         const record = siemRecordOf(event, await this.tenants.of(event));
         lines.push({ record, text: formatSiemRecord(record, this.sink.format, this.settings.device) });
       }
       // A batch abandoned by a stop is not acknowledged: the checkpoint stays before it.
-      if (lines.length > 0 && !(await this.writeUntilTaken(lines))) return;
+      if (lines.length > 0 && !(await this.write(lines))) return;
       if (await this.checkpoints.advance(this.sink.name, from, page.end, lines.length)) {
         this.exportedTotal += lines.length;
         from = page.end;
@@ -83,6 +85,11 @@ export class SiemExporter {
         from = await this.checkpoints.read(this.sink.name);
       }
     }
+  }
+
+  private write(lines: readonly SiemLine[]): Promise<boolean> {
+    const settings = { retryMaxMs: this.settings.retryMaxMs, signal: this.stopping.signal, source: this.source };
+    return writeUntilTaken(this.sink, lines, settings, this.logger, () => void (this.failedWrites += 1));
   }
 
   /** Stops at the next step: a batch being retried is abandoned (its checkpoint not moved). */
@@ -94,45 +101,4 @@ export class SiemExporter {
   close(): Promise<void> {
     return this.sink.close();
   }
-
-  /**
-   * True once the sink took the lines; false when a stop abandoned them. A stop does not cut a
-   * write short: one in flight is awaited, and counts if it went through.
-   */
-  private async writeUntilTaken(lines: Parameters<SiemSink['write']>[0]): Promise<boolean> {
-    let taken = false;
-    let inFlight: Promise<void> | undefined;
-    const attempt = async (): Promise<void> => {
-      inFlight = this.sink.write(lines).then(
-        () => void (taken = true),
-        // p-retry retries only what it sees as an Error (a socket's error may come from another realm).
-        (error: unknown) => {
-          throw error instanceof Error ? error : new Error(String(error), { cause: error });
-        },
-      );
-      await inFlight;
-    };
-    try {
-      await pRetry(attempt, {
-        // forever: after the 20th attempt every wait is the longest (retries: Infinity would precompute endless waits).
-        forever: true,
-        retries: 20,
-        randomize: true,
-        minTimeout: Math.min(100, this.settings.retryMaxMs),
-        maxTimeout: this.settings.retryMaxMs,
-        factor: 2,
-        signal: this.stopping.signal,
-        onFailedAttempt: (error) => {
-          this.failedWrites += 1;
-          this.logger.warn({ err: error, sink: this.sink.name, attempt: error.attemptNumber }, 'SIEM sink refused a batch; trying again');
-        },
-      });
-      return true;
-    } catch (error) {
-      if (!this.stopping.signal.aborted) throw error;
-      await inFlight?.catch(() => undefined);
-      return taken;
-    }
-  }
 }
-

@@ -44,6 +44,8 @@ const NAMES: Readonly<Record<string, string>> = {
   KeyLeakReported: 'API key leak reported',
   AnomalyDetected: 'API key anomaly detected',
   KeyIncidentHandled: 'API key incident handled',
+  EventsRejected: 'Events refused as not authentic or not valid',
+  KeyUsed: 'API key verified',
 };
 
 /** The event's name for people: `API key revoked`, or its type when it has no name of its own. */
@@ -54,8 +56,10 @@ export function eventNameOf(type: string): string {
 /**
  * The record as one CEF line (ArcSight Common Event Format 0):
  * `CEF:0|Vendor|Product|Version|Signature ID|Name|Severity|Extension`, the signature id
- * being the event type. The extension uses ArcSight's keys where one fits and labelled
- * custom strings for the rest.
+ * being the event type (`EventsRejected` for an alert, `KeyUsed` for a verification). The
+ * extension uses ArcSight's keys where one fits (`cnt` the refusals an alert stands for,
+ * `outcome` a verify code or rejection reason, `app` the transport, `src` the caller) and
+ * labelled custom fields for the rest.
  */
 export function formatCef(record: SiemRecord, device: SiemDevice): string {
   const header = [
@@ -76,14 +80,20 @@ export function formatCef(record: SiemRecord, device: SiemDevice): string {
     ['cs1', record.tenant],
     ['cs2Label', 'keyId'],
     ['cs2', record.keyId],
-    ['cs3Label', 'owner'],
-    ['cs3', record.owner],
+    // A verification has no owner but the scopes it asked for; a label says which this is.
+    ['cs3Label', record.scopes === undefined ? 'owner' : 'scopes'],
+    ['cs3', record.scopes === undefined ? record.owner : record.scopes.join(',')],
     ['cs4Label', 'correlationId'],
     ['cs4', record.correlationId],
     ['cs5Label', 'position'],
     ['cs5', record.position],
     ['cs6Label', 'findingKind'],
     ['cs6', record.findingKind],
+    ['cn1Label', 'cost'],
+    ['cn1', record.cost === undefined ? undefined : String(record.cost)],
+    ['cnt', record.count === undefined ? undefined : String(record.count)],
+    ['outcome', record.outcome],
+    ['app', record.transport],
     ['src', record.sourceAddress],
     ['msg', record.reason],
   ];

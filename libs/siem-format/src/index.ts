@@ -4,3 +4,5 @@ export * from './ocsf.js';
 export * from './json-line.js';
 export * from './rfc5424.js';
 export * from './siem-formats.js';
+export * from './alert-record.js';
+export * from './verification-record.js';

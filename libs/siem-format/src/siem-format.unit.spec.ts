@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { EventEnvelope } from '@keyledger/contracts';
+import type { EventEnvelope, SecurityAlert } from '@keyledger/contracts';
 import {
   OctetCountingDecoder,
   SyslogFormatError,
@@ -11,6 +11,8 @@ import {
   frameOctetCounting,
   parseRfc5424,
   siemRecordOf,
+  siemRecordOfAlert,
+  siemRecordOfVerification,
   toOcsf,
 } from './index.js';
 
@@ -172,6 +174,101 @@ describe('OCSF', () => {
     const line = formatSiemRecord(siemRecordOf(event('KeyRevoked', { keyId: 'key_01', reason: 'a\nb\r\u2028' })), 'ocsf', device);
     expect(line).not.toMatch(/[\r\n]/);
     expect(JSON.parse(line)).toMatchObject({ comment: 'a\nb\r\u2028' });
+  });
+});
+
+describe('security alerts and verifications', () => {
+  const alert: SecurityAlert = {
+    kind: 'events-rejected',
+    service: 'verifier-2',
+    at: '2026-12-06T16:00:01.000Z',
+    source: 'bus',
+    reason: 'bad-mac',
+    eventId: '0193a4c0-0000-7000-8000-0000000000ff',
+    streamId: 'key-key_07',
+    subject: 'keyledger.events.key.KeyIssued',
+    rejected: 12,
+  };
+  const alertRecord = siemRecordOfAlert(alert, { alertId: 'sa_0123', position: '901:3' });
+  const verification = siemRecordOfVerification({
+    id: 'ub_01jf:4',
+    position: '902:ub_01jf:4',
+    at: '2026-12-06T16:00:02.000Z',
+    keyId: 'key_07',
+    tenant: 'acme',
+    ip: '198.51.100.7',
+    scopes: ['orders:read', 'orders:write'],
+    code: 'REVOKED',
+    cost: 0,
+    transport: 'grpc',
+  });
+
+  it('shape an alert as a high Detection Finding (2004) that counts the refusals and names where they were met', () => {
+    expect(toOcsf(alertRecord, device)).toMatchObject({
+      class_uid: 2004,
+      type_uid: 200401,
+      severity_id: 4,
+      count: 12,
+      actor: { user: { uid: 'verifier-2' } },
+      finding_info: {
+        uid: 'sa_0123',
+        types: ['events-rejected', 'bad-mac'],
+        desc: expect.stringContaining('12 event(s) refused on the bus at keyledger.events.key.KeyIssued (bad-mac)'),
+      },
+      unmapped: { met_on: 'bus', subject: 'keyledger.events.key.KeyIssued', refused_event_uid: alert.eventId, refused_stream_uid: 'key-key_07' },
+      metadata: { uid: 'sa_0123', sequence: '901:3', event_code: 'EventsRejected' },
+    });
+    const [header, extension] = [splitCef(formatCef(alertRecord, device)).slice(0, 7), parseCefExtension(splitCef(formatCef(alertRecord, device))[7]!)];
+    expect(header).toEqual(['CEF:0', 'Keyledger', 'Keyledger', '0.1.0', 'EventsRejected', 'Events refused as not authentic or not valid', '8']);
+    expect(extension).toMatchObject({
+      externalId: 'sa_0123',
+      cat: 'detection-finding',
+      suser: 'verifier-2',
+      cnt: '12',
+      outcome: 'bad-mac',
+      app: 'bus',
+      cs6: 'events-rejected',
+    });
+  });
+
+  it('shape a verification as API Activity (6003): the key as the token, its code as the status, the scopes as resources', () => {
+    expect(toOcsf(verification, device)).toMatchObject({
+      class_uid: 6003,
+      category_uid: 6,
+      activity_id: 99,
+      activity_name: 'Verify',
+      type_uid: 600399,
+      status_id: 2,
+      status: 'Failure',
+      status_code: 'REVOKED',
+      token: { uid: 'key_07', type: 'API Key' },
+      api: { operation: 'keys.verify', request: { uid: 'ub_01jf:4' } },
+      src_endpoint: { ip: '198.51.100.7' },
+      resources: [
+        { type: 'Scope', name: 'orders:read' },
+        { type: 'Scope', name: 'orders:write' },
+      ],
+      metadata: { uid: 'ub_01jf:4', tenant_uid: 'acme', event_code: 'KeyUsed' },
+    });
+    expect(toOcsf({ ...verification, outcome: 'VALID' }, device)).toMatchObject({ status_id: 1, status: 'Success' });
+    const cef = splitCef(formatCef(verification, device));
+    expect(cef.slice(4, 7)).toEqual(['KeyUsed', 'API key verified', '3']);
+    expect(parseCefExtension(cef[7]!)).toMatchObject({
+      cs2: 'key_07',
+      cs3Label: 'scopes',
+      cs3: 'orders:read,orders:write',
+      outcome: 'REVOKED',
+      app: 'grpc',
+      src: '198.51.100.7',
+      cn1Label: 'cost',
+      cn1: '0',
+    });
+  });
+
+  it('keep the owner label for events: a scopes label appears only on a verification', () => {
+    const fields = parseCefExtension(splitCef(formatCef(siemRecordOf(issued), device))[7]!);
+    expect(fields).toMatchObject({ cs3Label: 'owner', cs3: 'billing' });
+    expect(fields).not.toHaveProperty('cn1');
   });
 });
 

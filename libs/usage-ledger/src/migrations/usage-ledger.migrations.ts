@@ -248,5 +248,32 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
-  return [CreateUsageLedger1764000006000, BoundUsageRetention1764000008000, AddUsageSourceLastSeen1764000012000, CreateUsageUnknownMinutes1764000013000];
+  /**
+   * The order verifications are exported to SIEM sinks in: the transaction that stored each
+   * record (so a reader that stops below the oldest transaction still running never passes one
+   * that commits late), then its batch id and place in the batch. Rows stored before get the
+   * migration's transaction, and keep their batch order. The index lets an export read on from
+   * a checkpoint without scanning the ledger.
+   */
+  class AddUsageExportOrder1764000040000 implements MigrationInterface {
+    readonly name = 'AddUsageExportOrder1764000040000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table usage_records add column stored_in xid8 not null default pg_current_xact_id()`);
+      await queryRunner.query(`create index usage_records_export_order on usage_records (stored_in, batch_id, seq)`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop index usage_records_export_order`);
+      await queryRunner.query(`alter table usage_records drop column stored_in`);
+    }
+  }
+
+  return [
+    CreateUsageLedger1764000006000,
+    BoundUsageRetention1764000008000,
+    AddUsageSourceLastSeen1764000012000,
+    CreateUsageUnknownMinutes1764000013000,
+    AddUsageExportOrder1764000040000,
+  ];
 }
