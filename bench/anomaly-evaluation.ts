@@ -15,7 +15,7 @@ import { AnomalyDetector, DEFAULT_ANOMALY_SETTINGS, NetworkTable, sourceNetwork 
 import { percentile } from './bench-support.js';
 
 /** Bumped whenever the traffic model changes, so figures are compared only with their own version. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 const PROVIDERS = 8;
 /** The providers' /16s (10.32.0.0/16 to 10.39.0.0/16), clear of the homes (10.0-10.15), attacks (10.19) and dormant keys (10.31). */
 const providerTable = NetworkTable.parse(Array.from({ length: PROVIDERS }, (_, p) => `10.${32 + p}.0.0/16,AS6450${p} provider`).join('\n'));
@@ -210,11 +210,53 @@ for (const [i, key] of dormant.entries()) {
   attacks.push({ detector: 'dormant-key-use', subject: key.keyId, start: at, end: at });
   observed += 1;
 }
+
+// Phase three, off-hours: 40 office keys, used 09:00-18:00 on weekdays of their own time zone for
+// three weeks, on a detector of their own (the keys above have two days of history, too little
+// for a weekly profile); in the third week 20 of them are used at night or on a weekend, a few
+// calls over ten minutes, by whoever holds a copy. Generator v3 (v2 had no office keys).
+const OFFICE_KEYS = 40;
+const officeStart = START + 35 * DAY; // a Monday, after the dormant phase
+const officeDetector = new AnomalyDetector(() => clock, DEFAULT_ANOMALY_SETTINGS, networkTable);
+const office = Array.from({ length: OFFICE_KEYS }, (_, i) => ({
+  keyId: `office_${i}`,
+  tenant: `tenant_${i % 10}`,
+  rate: 0.01 + rnd() * 0.2,
+  zone: Math.floor(rnd() * 18) - 8,
+  ip: address(6000 + i),
+}));
+const isOfficeHour = (at: number, zone: number): boolean => {
+  const local = at + zone * HOUR;
+  const day = (Math.floor(local / DAY) + 3) % 7; // 0 Monday (1970-01-01 was a Thursday)
+  const hour = Math.floor((local % DAY) / HOUR);
+  return day < 5 && hour >= 9 && hour < 18;
+};
+const officeCalls: UsageObservation[] = [];
+for (const key of office)
+  for (let window = officeStart; window < officeStart + 21 * DAY; window += 5 * MINUTE)
+    if (isOfficeHour(window, key.zone))
+      for (let n = poisson(key.rate * 300); n > 0; n--) officeCalls.push({ at: window + Math.floor(rnd() * 5 * MINUTE), keyId: key.keyId, tenant: key.tenant, ip: key.ip, code: 'VALID', calls: 1 });
+for (let i = 0; i < ATTACKS; i++) {
+  const key = office[i % OFFICE_KEYS]!;
+  // A local hour far from the office's (20:00-06:00, or any hour of a weekend) in the third week,
+  // after its first day: the profile judges once it has two weeks, counted from the key's first call.
+  let start: number;
+  do start = officeStart + 15 * DAY + Math.floor(rnd() * 6 * DAY);
+  while (isOfficeHour(start, key.zone) || isOfficeHour(start - 2 * HOUR, key.zone) || isOfficeHour(start + 2 * HOUR, key.zone));
+  for (let n = 0; n < 5; n++) officeCalls.push({ at: start + n * 2 * MINUTE, keyId: key.keyId, tenant: key.tenant, ip: key.ip, code: 'VALID', calls: 1 });
+  attacks.push({ detector: 'off-hours', subject: key.keyId, start, end: start + 10 * MINUTE });
+}
+officeCalls.sort((a, b) => a.at - b.at);
+for (const observation of officeCalls) {
+  clock = observation.at;
+  officeDetector.observe(observation, findings);
+}
+observed += officeCalls.length;
 const elapsedMs = performance.now() - started;
 
 // Scoring: a finding is true when it names an attacked subject, by the attack's detector, in its time.
 const subjectOf = (finding: AnomalyFinding): string => (finding.subject.kind === 'key' ? finding.subject.keyId : finding.subject.network);
-const detectors: Detector[] = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'enumeration'];
+const detectors: Detector[] = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'enumeration'];
 const rows: string[] = [];
 const falsePositives: string[] = [];
 const missed: string[] = [];

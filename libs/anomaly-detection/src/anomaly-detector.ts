@@ -65,6 +65,7 @@ export const ANOMALY_KIND_OF: { readonly [D in KeyDetector]: AnomalyKind } = {
   probing: 'error-rate',
   'dead-key-use': 'dead-key-use',
   'dormant-key-use': 'dormant-key-use',
+  'off-hours': 'unusual-time',
   honeytoken: 'honeytoken',
 };
 
@@ -97,6 +98,18 @@ const UNKNOWN_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['MALFORMED',
 
 const round = (value: number): number => Math.round(value * 10) / 10;
 const HOUR_MS = 3_600_000;
+const WEEK_HOURS = 168;
+/** A weekly profile forgets an hour not used for four to eight weeks: two epochs of four weeks are kept. */
+const EPOCH_MS = 4 * WEEK_HOURS * HOUR_MS;
+const DAYS = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'];
+/** The UTC hour of the week of an instant, counted from the epoch's Thursday 00:00. */
+const hourOfWeek = (at: number): number => Math.floor(at / HOUR_MS) % WEEK_HOURS;
+const isSet = (words: readonly number[], offset: number, hour: number): boolean => ((words[offset + Math.floor(hour / 28)]! >>> hour % 28) & 1) === 1;
+const bitCount = (word: number): number => {
+  let count = 0;
+  for (let rest = word; rest !== 0; rest &= rest - 1) count += 1;
+  return count;
+};
 /** The UTC hour of the day of an instant. */
 const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
 
@@ -119,6 +132,8 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  * - probing: `floor` INSUFFICIENT_PERMISSIONS or FORBIDDEN answers on one key in a window.
  * - dead-key-use: a call of a revoked, expired or suspended key.
  * - dormant-key-use: a valid call after `dormantAfterMs` without any.
+ * - off-hours: a valid call at an hour of the week (UTC) the key has not been used in lately,
+ *   nor in the hours either side, once its weekly profile has learned (`offHours`).
  * - enumeration: `distinct` unknown or malformed strings from one network in a window.
  * - honeytoken: any call of a honeytoken, critical, whatever its answer and however late it is
  *   seen (someone holds a key that was never given to anyone); it teaches the key no baseline.
@@ -228,11 +243,59 @@ export class AnomalyDetector {
         findings,
       );
     }
+    if (code === 'VALID') this.checkHourOfWeek(state, subject, at, network, findings);
     this.countRate(state, subject, at, calls, network, findings);
     if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
     if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, this.networks.nameOf(observation.ip), findings);
     state.calls += calls;
     if (at > state.lastSeen) state.lastSeen = at;
+  }
+
+  /**
+   * Off-hours: a valid call at an hour of the week the key was not used in for the last four to
+   * eight weeks, nor the hour either side (so a job that drifts by some minutes is not one), once
+   * its profile has `learnMs` of history, the key `minCalls` calls, and at most `maxUsualHours`
+   * usual hours (a key used round the clock has no off-hours). The hour is then learned: the
+   * same hour next week is usual.
+   */
+  private checkHourOfWeek(state: KeyBaseline, subject: FindingSubject, at: number, network: string | undefined, findings: AnomalyFinding[]): void {
+    const { learnMs, minCalls, maxUsualHours } = this.settings.offHours;
+    const epoch = Math.floor(at / EPOCH_MS);
+    const words = state.weekHours;
+    if (state.weekHoursSince === 0) {
+      state.weekHoursSince = at;
+      state.weekHoursEpoch = epoch;
+    }
+    if (epoch > state.weekHoursEpoch) {
+      // The current epoch becomes the one before (or both are forgotten after two epochs without a call).
+      for (let i = 0; i < 6; i++) {
+        words[6 + i] = epoch === state.weekHoursEpoch + 1 ? words[i]! : 0;
+        words[i] = 0;
+      }
+      state.weekHoursEpoch = epoch;
+    }
+    const hour = hourOfWeek(at);
+    const usual = (h: number): boolean => isSet(words, 0, (h + WEEK_HOURS) % WEEK_HOURS) || isSet(words, 6, (h + WEEK_HOURS) % WEEK_HOURS);
+    if (at - state.weekHoursSince >= learnMs && state.calls >= minCalls && !usual(hour) && !usual(hour - 1) && !usual(hour + 1)) {
+      let usualHours = 0;
+      for (let i = 0; i < 6; i++) usualHours += bitCount(words[i]! | words[6 + i]!);
+      if (usualHours <= maxUsualHours) {
+        const when = `${DAYS[Math.floor(hour / 24)]} ${String(hour % 24).padStart(2, '0')}:00 UTC`;
+        this.report(
+          state,
+          'off-hours',
+          'medium',
+          subject,
+          at,
+          at - (at % HOUR_MS),
+          network,
+          `a call on ${when}, an hour of the week the key is not used in (used in ${usualHours} of 168)`,
+          { hourOfWeek: when, usualHours },
+          findings,
+        );
+      }
+    }
+    words[Math.floor(hour / 28)] = words[Math.floor(hour / 28)]! | (1 << hour % 28);
   }
 
   private countRate(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {

@@ -113,6 +113,11 @@ function detectorDescription(detector: KeyDetector, settings: AnomalySettings): 
       return { watches: 'calls with a revoked, expired or suspended key', thresholds: 'any call' };
     case 'dormant-key-use':
       return { watches: 'the time since a key was last used', thresholds: `a call after ${hours(settings.dormantAfterMs)} without one` };
+    case 'off-hours':
+      return {
+        watches: 'the hours of the week (UTC) a key is used in, over the last four to eight weeks',
+        thresholds: `a valid call at an hour not used, nor the hour either side, once the profile has ${hours(settings.offHours.learnMs)} of history and the key ${settings.offHours.minCalls} calls; keys used in more than ${settings.offHours.maxUsualHours} of the 168 hours are not judged`,
+      };
     case 'honeytoken':
       return { watches: 'calls with a honeytoken (a key issued never to be used)', thresholds: 'any call' };
     default:

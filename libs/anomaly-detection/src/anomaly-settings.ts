@@ -42,6 +42,15 @@ export interface AnomalySettings {
     /** Source networks watched at once; beyond them, new sources are not watched until old ones expire. */
     readonly maxSources: number;
   };
+  /** Off-hours: a valid call at an hour of the week (UTC) the key is not used in, nor in the hours either side. */
+  readonly offHours: {
+    /** History of the weekly profile before it judges (whole weeks, so every hour of the week was seen). */
+    readonly learnMs: number;
+    /** Calls before it judges. */
+    readonly minCalls: number;
+    /** A key used in more hours of the week than this keeps no off-hours, and is not judged. */
+    readonly maxUsualHours: number;
+  };
   /** Dormant: a key used after this long without a call. */
   readonly dormantAfterMs: number;
   /** After a finding, the same detector stays quiet on the same key (or source) this long. */
@@ -72,6 +81,7 @@ export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
   network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
   probing: Object.freeze({ windowMs: MINUTE, floor: 20 }),
   enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, maxSources: 100_000 }),
+  offHours: Object.freeze({ learnMs: 14 * DAY, minCalls: 200, maxUsualHours: 144 }),
   dormantAfterMs: 30 * DAY,
   cooldownMs: HOUR,
   alertWithinMs: 10 * MINUTE,

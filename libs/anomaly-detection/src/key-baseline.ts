@@ -1,5 +1,5 @@
 /** The detectors that judge one key, each with its own cool-down. */
-export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'honeytoken'] as const;
+export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'honeytoken'] as const;
 export type KeyDetector = (typeof KEY_DETECTORS)[number];
 
 /** The detectors that judge a source network across keys. */
@@ -48,6 +48,14 @@ export interface KeyBaseline {
   networkSeen: number[];
   /** Used more networks than kept while learning: not judged by network. */
   roaming: boolean;
+  /**
+   * Off-hours: the hours of the week (168, UTC) with a valid call, as two bit sets of 6 × 28 bits:
+   * the current four-week epoch's (the first six numbers) and the one before's (the last six).
+   * `weekHoursEpoch` numbers the current epoch; `weekHoursSince` is when the profile began (0: not yet).
+   */
+  weekHours: number[];
+  weekHoursEpoch: number;
+  weekHoursSince: number;
   /** Per detector: no finding before this instant (its cool-down). */
   quietUntil: Partial<Record<KeyDetector, number>>;
 }
@@ -73,10 +81,15 @@ const NUMBERS = [
   'hourlyAt',
   'pendingPeak',
   'pendingPeakAt',
+  'weekHoursEpoch',
+  'weekHoursSince',
   'deniedBucket',
   'denied',
   'deniedPrevious',
 ] as const;
+
+/** Six numbers of 28 bits per four-week epoch, two epochs. */
+export const WEEK_HOUR_WORDS = 12;
 
 /**
  * A baseline read back from storage, checked field by field: a row is data like any other, and
@@ -89,6 +102,10 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   // Stored before peaks were held back a window: nothing is pending.
   record['pendingPeak'] ??= 0;
   record['pendingPeakAt'] ??= 0;
+  // Stored before the weekly profile: it begins with the next call, and judges nothing until it has learned.
+  record['weekHours'] ??= new Array<number>(WEEK_HOUR_WORDS).fill(0);
+  record['weekHoursEpoch'] ??= 0;
+  record['weekHoursSince'] ??= 0;
   if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
   for (const field of NUMBERS) {
@@ -97,6 +114,13 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
       throw new InvalidKeyBaselineError(`${field}: must be a finite number, not negative`);
   }
   const { networks, networkSeen, quietUntil, hourly } = record;
+  const { weekHours } = record;
+  if (
+    !Array.isArray(weekHours) ||
+    weekHours.length !== WEEK_HOUR_WORDS ||
+    !weekHours.every((word) => typeof word === 'number' && Number.isInteger(word) && word >= 0 && word < 2 ** 28)
+  )
+    throw new InvalidKeyBaselineError(`weekHours: must be ${WEEK_HOUR_WORDS} integers of 28 bits`);
   if (!Array.isArray(hourly) || hourly.length !== 24 || !hourly.every((peak) => typeof peak === 'number' && Number.isFinite(peak) && peak >= 0))
     throw new InvalidKeyBaselineError('hourly: must be 24 numbers, not negative');
   if (!Array.isArray(networks) || !networks.every((network) => typeof network === 'string'))
@@ -136,6 +160,9 @@ export function newKeyBaseline(tenant: string, at: number): KeyBaseline {
     networks: [],
     networkSeen: [],
     roaming: false,
+    weekHours: new Array<number>(WEEK_HOUR_WORDS).fill(0),
+    weekHoursEpoch: 0,
+    weekHoursSince: 0,
     quietUntil: {},
   };
 }
