@@ -431,11 +431,20 @@ export class AnomalyDetector {
     named: NamedNetwork | undefined,
     findings: AnomalyFinding[],
   ): void {
-    const { learnMs, minCalls, maxNetworks } = this.settings.network;
+    const { learnMs, minCalls } = this.settings.network;
     const network = named?.name ?? cidr;
     const index = state.networks.indexOf(network);
     if (index >= 0) {
       if (at > state.networkSeen[index]!) state.networkSeen[index] = at;
+      return;
+    }
+    // Its /24 or /48 is known (learned before the table named it, or under another name): no
+    // finding, and the name is learned with it, so a table added or renamed alarms no key. (A table
+    // removed leaves the /24s learned only under a name unknown: those are found as new.)
+    const known = named === undefined ? -1 : state.networks.indexOf(cidr);
+    if (known >= 0) {
+      state.networkSeen[known] = Math.max(state.networkSeen[known]!, at);
+      this.learnNetwork(state, network, at, true);
       return;
     }
     const stable = !state.roaming && at - state.firstSeen >= learnMs && state.calls >= minCalls;
@@ -452,7 +461,11 @@ export class AnomalyDetector {
         named ? { network: cidr, namedNetwork: named.name, namedRange: named.cidr, known: state.networks.length } : { network: cidr, known: state.networks.length },
         findings,
       );
-    if (state.networks.length < maxNetworks) {
+    this.learnNetwork(state, network, at, stable);
+  }
+
+  private learnNetwork(state: KeyBaseline, network: string, at: number, stable: boolean): void {
+    if (state.networks.length < this.settings.network.maxNetworks) {
       state.networks.push(network);
       state.networkSeen.push(at);
       return;

@@ -65,6 +65,24 @@ describe('new network with a network table', () => {
     expect(observe(detector, now, '198.51.100.7')).toEqual([]);
   });
 
+  it('alarms nobody when a table is added or renamed: a known /24 stays known under its new name', () => {
+    let now = T0;
+    const before = new AnomalyDetector(() => now);
+    for (let n = 0; n < 120; n++) observe(before, T0 + n * 12 * 60_000, '100.64.7.9');
+    const stored = JSON.parse(JSON.stringify(before.baseline('key_01jqaaaaaaaaaaaaaaaaaaaaaa'))) as Parameters<AnomalyDetector['restore']>[1];
+    now = T0 + 25 * 3_600_000;
+    // Started again with a table that names its range.
+    const withTable = new AnomalyDetector(() => now, undefined, table);
+    withTable.restore('key_01jqaaaaaaaaaaaaaaaaaaaaaa', stored);
+    expect(observe(withTable, now, '100.64.7.10')).toEqual([]);
+    // Another /24 of the same provider: the name was learned with the known /24.
+    expect(observe(withTable, now + 1000, '100.64.99.1')).toEqual([]);
+    // And the table renamed: the /24 is still known.
+    const renamed = new AnomalyDetector(() => now, undefined, NetworkTable.parse('100.64.0.0/16,AS64501 renamed'));
+    renamed.restore('key_01jqaaaaaaaaaaaaaaaaaaaaaa', withTable.baseline('key_01jqaaaaaaaaaaaaaaaaaaaaaa')!);
+    expect(observe(renamed, now + 2000, '100.64.7.11')).toEqual([]);
+  });
+
   it('names the provider of a new named network in the finding', () => {
     let now = T0;
     const detector = new AnomalyDetector(() => now, undefined, table);
