@@ -323,8 +323,10 @@ export class AnomalyDetector {
     const inWindow = state.inBucket + state.previous * (1 - elapsed);
     const line = this.rateLine(state, at);
     if (inWindow > line) {
-      // The window before may hold the spike's first calls: not the key's normal, never its peak.
+      // The window before may hold the spike's first calls, and this one holds the spike: neither
+      // is the key's normal, neither becomes its peak.
       state.pendingPeak = 0;
+      state.spikeBucket = state.bucket;
       const usual = round(state.mean);
       this.report(
         state,
@@ -389,10 +391,10 @@ export class AnomalyDetector {
     state.mean += step;
     state.variance = (1 - alpha) * (state.variance + diff * step);
     // Held back one window: learned only if the next is no spike (countRate drops it otherwise),
-    // and only up to the line. A burst that lasts is learned as the mean follows it (minutes).
-    // A brief one, and the first seconds of any, never become the hour's peak.
+    // never if it was one itself, and only up to the line. Once a key is judged, no burst over
+    // its line becomes the hour's peak: bursts repeated just over the line cannot raise it.
     if (state.pendingPeak > 0) this.learnPeak(state, state.pendingPeakAt, state.pendingPeak);
-    state.pendingPeak = Math.min(count, line);
+    state.pendingPeak = state.spikeBucket === state.bucket ? 0 : Math.min(count, line);
     state.pendingPeakAt = state.bucket;
     state.learned += 1;
   }

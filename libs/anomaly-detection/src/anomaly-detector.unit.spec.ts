@@ -132,6 +132,21 @@ describe('rate spikes', () => {
     expect(Math.max(...detector.baseline(KEY)!.hourly)).toBeLessThanOrEqual(rate.floor);
   });
 
+  it('never learns a burst over the line as the hour\'s peak, so bursts repeated just over it cannot raise the line', () => {
+    const { feed, detector } = live();
+    feed(steady(T0, T0 + DAY + HOUR, 0.5));
+    const peakBefore = Math.max(...detector.baseline(KEY)!.hourly);
+    let at = T0 + DAY + HOUR;
+    for (let round = 0; round < 6; round++) {
+      // 30 calls in a second, then 12 s of silence, then a minute of the usual rate.
+      feed(Array.from({ length: 30 }, (_, n) => call(at + n * 30)));
+      at += 13 * SECOND;
+      feed(steady(at, at + MINUTE, 0.5, 40 + round));
+      at += MINUTE;
+    }
+    expect(Math.max(...detector.baseline(KEY)!.hourly)).toBeLessThanOrEqual(Math.max(peakBefore, DEFAULT_ANOMALY_SETTINGS.rate.floor));
+  });
+
   it('reports a nightly job that starts after the warm-up on its first night only', () => {
     const { feed } = live();
     const nights: number[] = [];

@@ -39,6 +39,8 @@ export interface KeyBaseline {
    */
   pendingPeak: number;
   pendingPeakAt: number;
+  /** Rate: the start of the last window found a spike in, which is never learned as the hour's peak. */
+  spikeBucket: number;
   /** Probing: the same two-bucket window over the denied answers. */
   deniedBucket: number;
   denied: number;
@@ -81,6 +83,7 @@ const NUMBERS = [
   'hourlyAt',
   'pendingPeak',
   'pendingPeakAt',
+  'spikeBucket',
   'weekHoursEpoch',
   'weekHoursSince',
   'deniedBucket',
@@ -102,6 +105,7 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   // Stored before peaks were held back a window: nothing is pending.
   record['pendingPeak'] ??= 0;
   record['pendingPeakAt'] ??= 0;
+  record['spikeBucket'] ??= 0;
   // Stored before the weekly profile: it begins with the next call, and judges nothing until it has learned.
   record['weekHours'] ??= new Array<number>(WEEK_HOUR_WORDS).fill(0);
   record['weekHoursEpoch'] ??= 0;
@@ -154,6 +158,7 @@ export function newKeyBaseline(tenant: string, at: number): KeyBaseline {
     hourlyAt: Math.floor(at / 3_600_000),
     pendingPeak: 0,
     pendingPeakAt: 0,
+    spikeBucket: 0,
     deniedBucket: at,
     denied: 0,
     deniedPrevious: 0,
