@@ -160,8 +160,28 @@ export class AnomalyDetector {
 
   /** Takes a stored baseline back (at start, or after a failed save). */
   restore(keyId: string, baseline: KeyBaseline): void {
+    if (baseline.rateWindowMs !== this.settings.rate.windowMs) this.forgetRate(baseline);
     this.keys.set(keyId, baseline);
     this.changed.delete(keyId);
+  }
+
+  /**
+   * A baseline learned with another window (the setting changed, or it was stored before the
+   * window was kept with it): its counts per window mean nothing now, so the rate is learned
+   * afresh, warm-up included. Networks, hours and the rest are kept.
+   */
+  private forgetRate(state: KeyBaseline): void {
+    const { windowMs } = this.settings.rate;
+    state.rateWindowMs = windowMs;
+    state.bucket = state.lastSeen - (state.lastSeen % windowMs);
+    state.inBucket = 0;
+    state.previous = 0;
+    state.learned = 0;
+    state.mean = 0;
+    state.variance = 0;
+    state.hourly.fill(0);
+    state.pendingPeak = 0;
+    state.spikeBucket = 0;
   }
 
   /** Forgets a key's baseline (its stored one is to be restored). */
@@ -198,7 +218,7 @@ export class AnomalyDetector {
     let state = this.keys.get(keyId);
     const known = state !== undefined;
     if (state === undefined) {
-      state = newKeyBaseline(tenant, at);
+      state = newKeyBaseline(tenant, at, this.settings.rate.windowMs);
       state.bucket = at - (at % this.settings.rate.windowMs);
       state.deniedBucket = at - (at % this.settings.probing.windowMs);
       this.keys.set(keyId, state);
@@ -318,7 +338,8 @@ export class AnomalyDetector {
     }
     // A late record counts in the current window.
     state.inBucket += calls;
-    if (at - state.firstSeen < warmupMs) return;
+    // Windows learned, not time since the first call: a rate learned afresh warms up again.
+    if (state.learned * windowMs < warmupMs) return;
     const elapsed = Math.max(0, at - state.bucket) / windowMs;
     const inWindow = state.inBucket + state.previous * (1 - elapsed);
     const line = this.rateLine(state, at);

@@ -147,6 +147,25 @@ describe('rate spikes', () => {
     expect(Math.max(...detector.baseline(KEY)!.hourly)).toBeLessThanOrEqual(Math.max(peakBefore, DEFAULT_ANOMALY_SETTINGS.rate.floor));
   });
 
+  it('learns the rate afresh from a baseline learned with another window (or stored before the window was kept)', () => {
+    let now = T0;
+    const tenSeconds = { ...DEFAULT_ANOMALY_SETTINGS, rate: { ...DEFAULT_ANOMALY_SETTINGS.rate, windowMs: 10_000 } };
+    const before = new AnomalyDetector(() => now, tenSeconds);
+    for (const observation of steady(T0, T0 + DAY + HOUR, 2)) before.observe(observation, []);
+    const learned = JSON.parse(JSON.stringify(before.baseline(KEY))) as Record<string, unknown>;
+    expect(learned['rateWindowMs']).toBe(10_000);
+    for (const stored of [learned, { ...learned, rateWindowMs: undefined }]) {
+      now = T0 + DAY + HOUR;
+      const after = new AnomalyDetector(() => now);
+      after.restore(KEY, parseKeyBaseline(JSON.parse(JSON.stringify(stored))));
+      expect(after.baseline(KEY)).toMatchObject({ rateWindowMs: DEFAULT_ANOMALY_SETTINGS.rate.windowMs, mean: 0, learned: 0, calls: learned['calls'] });
+      // Warming up again: a burst is not judged against counts of another window.
+      const findings: AnomalyFinding[] = [];
+      for (const observation of steady(now, now + MINUTE, 40, 9)) after.observe(observation, findings);
+      expect(findings.filter((finding) => finding.detector === 'rate-spike')).toEqual([]);
+    }
+  });
+
   it('reports a nightly job that starts after the warm-up on its first night only', () => {
     const { feed } = live();
     const nights: number[] = [];

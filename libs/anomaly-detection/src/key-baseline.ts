@@ -22,6 +22,8 @@ export interface KeyBaseline {
   lastSeen: number;
   /** Calls counted, all codes. */
   calls: number;
+  /** Rate: the window (ms) the rate state was learned in; another window's counts are not comparable. */
+  rateWindowMs: number;
   /** Rate: start of the current window bucket, calls in it, calls in the one before. */
   bucket: number;
   inBucket: number;
@@ -84,6 +86,7 @@ const NUMBERS = [
   'pendingPeak',
   'pendingPeakAt',
   'spikeBucket',
+  'rateWindowMs',
   'weekHoursEpoch',
   'weekHoursSince',
   'deniedBucket',
@@ -106,6 +109,8 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   record['pendingPeak'] ??= 0;
   record['pendingPeakAt'] ??= 0;
   record['spikeBucket'] ??= 0;
+  // Stored before the window was kept with it: unknown, so the detector learns the rate afresh.
+  record['rateWindowMs'] ??= 0;
   // Stored before the weekly profile: it begins with the next call, and judges nothing until it has learned.
   record['weekHours'] ??= new Array<number>(WEEK_HOUR_WORDS).fill(0);
   record['weekHoursEpoch'] ??= 0;
@@ -141,13 +146,14 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
 }
 
 /** A key's baseline before its first call. */
-export function newKeyBaseline(tenant: string, at: number): KeyBaseline {
+export function newKeyBaseline(tenant: string, at: number, rateWindowMs: number): KeyBaseline {
   return {
     v: 1,
     tenant,
     firstSeen: at,
     lastSeen: at,
     calls: 0,
+    rateWindowMs,
     bucket: at,
     inBucket: 0,
     previous: 0,
