@@ -56,10 +56,10 @@ describe('audit trail partitions', () => {
     expect(await partitionNames()).toEqual([`audit_trail_${thisMonth}`, `audit_trail_${nextMonth}`, 'audit_trail_default']);
   });
 
-  it("puts each row in its month's partition, made ahead by the auditor's login", async () => {
-    expect(await partitions.ensure(Date.UTC(2025, 0, 31, 23, 59))).toBe(2);
+  it("puts each row in its month's partition, made by the auditor's login for the months its rows need", async () => {
     const january = await recordAt('2025-01-31T23:59:59.999Z');
     const february = await recordAt('2025-02-01T00:00:00.000Z');
+    expect(await partitions.ensure(Date.now())).toBe(2);
     const now = await recordAt(new Date().toISOString());
     expect(await partitionOf(january.eventId)).toBe('audit_trail_202501');
     expect(await partitionOf(february.eventId)).toBe('audit_trail_202502');
@@ -85,10 +85,19 @@ describe('audit trail partitions', () => {
   });
 
   it('makes each partition once when two auditors ask at the same time', async () => {
+    await recordAt('2031-03-15T00:00:00.000Z');
+    await recordAt('2031-04-15T00:00:00.000Z');
     const other = new AuditTrailPartitions(await ctx.connectAs('auditor'));
-    const created = await Promise.all([partitions.ensure(Date.UTC(2031, 2, 1)), other.ensure(Date.UTC(2031, 2, 1))]);
+    const created = await Promise.all([partitions.ensure(Date.now()), other.ensure(Date.now())]);
     expect(created[0] + created[1]).toBe(2);
     expect(await partitionNames()).toEqual(expect.arrayContaining(['audit_trail_203103', 'audit_trail_203104']));
+  });
+
+  it('makes partitions asked for only near now: a login that may call it cannot make thousands', async () => {
+    const before = await partitionNames();
+    await expect(auditor.query(`select audit_trail_create_partitions('0001-01-01')`)).rejects.toThrow(/is not last month, this month or one of the next two/);
+    await expect(auditor.query(`select audit_trail_create_partitions((now() + interval '4 months')::date)`)).rejects.toThrow(/is not last month/);
+    expect(await partitionNames()).toEqual(before);
   });
 
   it("gives the auditor's login no way to make, detach or drop a partition itself", async () => {

@@ -31,7 +31,18 @@ const TRAIL_COLUMN_NAMES =
  * when there is nothing to make), so none of them leaves a row behind; a second caller waits
  * there too, then finds the partition made.
  */
-function createPartitionsFunction(schema: string): string {
+function createPartitionsFunction(schema: string, bounded = false): string {
+  // Bounded: the month asked for is last month, this one or one of the next two. A role that may
+  // call it (the auditor's) must not make thousands of partitions that every unbounded query then
+  // plans over; months found in the default partition are still made, whatever they are.
+  const bound = bounded
+    ? `
+          if date_trunc('month', in_month) < date_trunc('month', now() at time zone 'UTC') - interval '1 month'
+            or date_trunc('month', in_month) > date_trunc('month', now() at time zone 'UTC') + interval '2 months' then
+            raise exception 'audit_trail_create_partitions: % is not last month, this month or one of the next two', in_month
+              using errcode = '22023';
+          end if;`
+    : '';
   return `
         create or replace function audit_trail_create_partitions(in_month date) returns integer
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
@@ -42,7 +53,7 @@ function createPartitionsFunction(schema: string): string {
           lower timestamptz;
           upper timestamptz;
           created integer := 0;
-        begin
+        begin${bound}
           -- Before the default partition is read: callers one at a time (a lock that conflicts with itself), and
           -- no writer into it until commit. Taken later, two callers would each hold a read of it that the
           -- other's attach must wait for.
@@ -183,7 +194,20 @@ export function auditTrailMigrations(appRole: string): (new () => MigrationInter
     }
   }
 
-  return [CreateAuditTrail1764000007000, AddAuditTrailOwner1764000007100, PartitionAuditTrailByMonth1764000035000];
+  /** The partition function asked for months near now only (the migration above moved rows of any month). */
+  class BoundAuditTrailPartitionMonths1764000043000 implements MigrationInterface {
+    readonly name = 'BoundAuditTrailPartitionMonths1764000043000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(createPartitionsFunction(await currentSchema(queryRunner), true));
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(createPartitionsFunction(await currentSchema(queryRunner)));
+    }
+  }
+
+  return [CreateAuditTrail1764000007000, AddAuditTrailOwner1764000007100, PartitionAuditTrailByMonth1764000035000, BoundAuditTrailPartitionMonths1764000043000];
 }
 
 /** The trail's indexes (on a partitioned table, each partition gets its own). */
@@ -191,4 +215,9 @@ async function createTrailIndexes(queryRunner: QueryRunner): Promise<void> {
   await queryRunner.query(`create index audit_trail_stream on audit_trail (stream_id, stream_version)`);
   await queryRunner.query(`create index audit_trail_tenant on audit_trail (tenant, transaction_id, position)`);
   await queryRunner.query(`create index audit_trail_owner on audit_trail (tenant, owner, transaction_id, position)`);
+}
+
+async function currentSchema(queryRunner: QueryRunner): Promise<string> {
+  const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+  return assertIdentifier(row?.schema ?? '', 'current schema');
 }
