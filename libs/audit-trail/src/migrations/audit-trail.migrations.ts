@@ -32,17 +32,20 @@ const TRAIL_COLUMN_NAMES =
  * there too, then finds the partition made.
  */
 function createPartitionsFunction(schema: string, bounded = false): string {
-  // Bounded: the month asked for is last month, this one or one of the next two. A role that may
-  // call it (the auditor's) must not make thousands of partitions that every unbounded query then
-  // plans over; months found in the default partition are still made, whatever they are.
+  // Bounded: the month asked for, and the months of rows in the default partition made into
+  // partitions, are last month, this one or one of the next two. A role that may call it (the
+  // auditor's, which also inserts trail rows) must not make thousands of partitions that every
+  // unbounded query then plans over; a row of another month stays in the default partition.
+  const near = (month: string): string =>
+    `${month} between date_trunc('month', now() at time zone 'UTC') - interval '1 month' and date_trunc('month', now() at time zone 'UTC') + interval '2 months'`;
   const bound = bounded
     ? `
-          if date_trunc('month', in_month) < date_trunc('month', now() at time zone 'UTC') - interval '1 month'
-            or date_trunc('month', in_month) > date_trunc('month', now() at time zone 'UTC') + interval '2 months' then
+          if not (${near(`date_trunc('month', in_month)`)}) then
             raise exception 'audit_trail_create_partitions: % is not last month, this month or one of the next two', in_month
               using errcode = '22023';
           end if;`
     : '';
+  const waiting = `date_trunc('month', occurred_at at time zone 'UTC')`;
   return `
         create or replace function audit_trail_create_partitions(in_month date) returns integer
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
@@ -62,7 +65,7 @@ function createPartitionsFunction(schema: string, bounded = false): string {
           months := array(
             select date_trunc('month', in_month::timestamp)::date
             union
-            select distinct date_trunc('month', occurred_at at time zone 'UTC')::date from ${schema}.audit_trail_default);
+            select distinct ${waiting}::date from ${schema}.audit_trail_default${bounded ? ` where ${near(waiting)}` : ''});
           foreach first_day in array months loop
             partition_name := 'audit_trail_' || to_char(first_day, 'YYYYMM');
             continue when to_regclass(format('${schema}.%I', partition_name)) is not null;
