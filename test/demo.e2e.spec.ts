@@ -58,6 +58,16 @@ describe('keyledger demo', () => {
     expect(run.code).toBe(0);
   }, 300_000);
 
+  it('revokes its keys at the end, and refuses a tenant in use unless forced', async () => {
+    const again = await runCli(ctx, ['demo', '--tenant', 'demo', '--warmup', '1s'], { adminKey: rootKey });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/tenant demo has keys: the demo sets its incident policy and issues keys there/);
+    const keys = await runCli(ctx, ['keys', 'list', '--tenant', 'demo', '--json'], { adminKey: rootKey });
+    const statuses = (JSON.parse(keys.stdout) as { status: string }[]).map((key) => key.status);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((status) => status !== 'revoked')).toEqual([]);
+  });
+
   it('refuses to run without an admin key, in one line', async () => {
     const run = await runCli(ctx, ['demo']);
     expect(run.code).not.toBe(0);

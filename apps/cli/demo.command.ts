@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { AnomalyFindingsPage, NetworkDenialView, VerifyResult } from '@keyledger/contracts';
+import type { AnomalyFindingsPage, IncidentPolicyView, KeyPage, NetworkDenialView, VerifyResult } from '@keyledger/contracts';
 import type { KeyEnvironment } from '@keyledger/key-domain';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { KeyledgerClient, WithClient } from './api-client.js';
 import { graceOption } from './cli-options.js';
+import { CliUsageError } from './cli-failure.js';
 import { newTable, print } from './output.js';
 import type { DemoAttackName, DemoOutcome } from './demo-scenario.js';
 import { DEMO_HOME_NETWORK, demoAttackerNetwork, demoSucceeded, keyPrefixOf, summarize } from './demo-scenario.js';
@@ -15,6 +16,7 @@ interface DemoOptions {
   warmup: number;
   wait: number;
   spike: boolean;
+  force: boolean;
 }
 
 interface DemoKey {
@@ -42,7 +44,8 @@ export function registerDemoCommand(program: Command, withClient: WithClient): v
     .description(
       'a tour of anomaly detection: in a tenant of its own, issues demo keys and a honeytoken, sends them traffic, stages attacks (a retired key still in use, a honeytoken, an enumeration burst; a rate spike with --spike) and shows what is found and done, as it happens',
     )
-    .option('--tenant <tenant>', 'the demo tenant (default: demo-<random>)')
+    .option('--tenant <tenant>', 'the demo tenant (default: demo-<random>); refused if it has keys or an incident policy, unless --force')
+    .option('--force', "run in a tenant that has keys or an incident policy: the demo replaces that policy", false)
     .option('--warmup <duration>', 'steady traffic before the attacks', graceOption, 5000)
     .option('--wait <duration>', 'how long to wait for each finding and its effect', graceOption, 60_000)
     .option(
@@ -59,6 +62,7 @@ async function runDemo(client: KeyledgerClient, options: DemoOptions, json: bool
     if (!json) process.stdout.write(`[+${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
   };
   const tenant = options.tenant ?? `demo-${randomBytes(3).toString('hex')}`;
+  if (options.tenant !== undefined && !options.force) await refuseTenantInUse(client, tenant);
   const attacker = demoAttackerNetwork(randomBytes(4).readUInt32BE() / 2 ** 32);
   await client.call('incident-policy.set', {
     tenant,
@@ -153,12 +157,27 @@ async function runDemo(client: KeyledgerClient, options: DemoOptions, json: bool
       const table = newTable(['attack', 'detected after', 'effect seen after', 'effect']);
       const seconds = (ms: number | null): string => (ms === null ? 'not within the wait' : `${(ms / 1000).toFixed(1)} s`);
       for (const row of rows) table.push([row.attack, seconds(row.detectedAfterMs), seconds(row.effectAfterMs), row.effect]);
-      return `\n${table.toString()}\nkeyledger anomalies list --tenant ${tenant}   lists the findings; the demo keys stay in ${tenant}`;
+      return `\n${table.toString()}\nkeyledger anomalies list --tenant ${tenant}   lists the findings`;
     });
     return demoSucceeded(rows) ? 0 : 1;
   } finally {
     await traffic.close();
+    // Nothing of the demo stays usable: its keys are revoked (the findings stay, for `anomalies list`).
+    for (const key of [...services, honeytoken])
+      await client.call('keys.revoke', { keyId: key.keyId, reason: 'end of the demo' }).catch(() => undefined);
+    say(`the demo's keys are revoked`);
   }
+}
+
+/** The demo replaces a tenant's incident policy and issues keys in it: a tenant in use is refused, unless forced. */
+async function refuseTenantInUse(client: KeyledgerClient, tenant: string): Promise<void> {
+  const keys = await client.call<KeyPage>('keys.list', { tenant, limit: 1 });
+  const policy = await client.call<IncidentPolicyView>('incident-policy.get', { tenant });
+  const policySet = Object.values(policy.policy).some((setting) => setting !== null);
+  if (keys.keys.length > 0 || policySet)
+    throw new CliUsageError(
+      `tenant ${tenant} ${keys.keys.length > 0 ? 'has keys' : 'has an incident policy'}: the demo sets its incident policy and issues keys there; leave out --tenant for a tenant of its own, or add --force`,
+    );
 }
 
 /** Each key verified every STEADY_EVERY_MS from its home address until stopped: the normal use the attacks stand out from. */
