@@ -495,6 +495,13 @@ export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
   ANOMALY_DORMANT_AFTER_MS: positiveInt.max(3650 * 86_400_000).optional(),
   /** After a finding, the same detector stays quiet on the same key (or source) this long. */
   ANOMALY_COOLDOWN_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).optional(),
+  /**
+   * Usage batches (messages) learned from per save of the baselines, at most. A backlog saves the
+   * same busy keys' baselines once per this many; live traffic is saved as it comes. Capped so
+   * that twice this many 2,000-record batches (what the consumer holds) are learned and saved
+   * well within its ack wait.
+   */
+  ANOMALY_BATCHES_PER_SAVE: positiveInt.max(128).default(64),
 });
 
 export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;
