@@ -70,7 +70,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       },
     });
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
-    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: 16 }));
+    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: config.ANOMALY_BATCHES_PER_SAVE }));
     return {
       module: AnomalyDetectorModule,
       providers: [

@@ -512,6 +512,13 @@ export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
       }
     })
     .optional(),
+  /**
+   * Usage batches (messages) learned from per save of the baselines, at most. A backlog saves the
+   * same busy keys' baselines once per this many; live traffic is saved as it comes. Capped so
+   * that twice this many 2,000-record batches (what the consumer holds) are learned and saved
+   * well within its ack wait.
+   */
+  ANOMALY_BATCHES_PER_SAVE: positiveInt.max(128).default(64),
 });
 
 export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;

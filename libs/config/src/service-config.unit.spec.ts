@@ -148,6 +148,13 @@ describe('service config', () => {
     expect(loadAuditorConfig({ ...webhook, AUDIT_EXPORT_WEBHOOK_SECRETS: `${'s'.repeat(32)},${'o'.repeat(40)}` }).AUDIT_EXPORT_WEBHOOK_SECRETS).toEqual(['s'.repeat(32), 'o'.repeat(40)]);
   });
 
+  it('saves the anomaly baselines once per 64 usage batches unless told otherwise, and refuses a number outside 1 to 128', () => {
+    expect(loadAnomalyDetectorConfig(minimal).ANOMALY_BATCHES_PER_SAVE).toBe(64);
+    expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_BATCHES_PER_SAVE: '16' }).ANOMALY_BATCHES_PER_SAVE).toBe(16);
+    for (const bad of ['0', '129', 'many'])
+      expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_BATCHES_PER_SAVE: bad }))).toEqual([expect.stringMatching(/^ANOMALY_BATCHES_PER_SAVE: /)]);
+  });
+
   it("leaves the anomaly detector's thresholds unset unless given, and refuses a bad one by name", () => {
     expect(loadAnomalyDetectorConfig(minimal).ANOMALY_RATE_WARMUP_MS).toBeUndefined();
     expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_RATE_WARMUP_MS: '0', ANOMALY_RATE_FLOOR: '8', ANOMALY_COOLDOWN_MS: '5000' })).toMatchObject({
