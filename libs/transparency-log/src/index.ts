@@ -4,6 +4,8 @@ export * from './checkpoint.js';
 export * from './event-leaf.js';
 export * from './transparency-log.errors.js';
 export * from './postgres-transparency-log.js';
+export * from './log-report.js';
+export * from './leaf-range-check.js';
 export * from './log-verifier.js';
 export * from './migrations/transparency-log.migrations.js';
 export * from './audit-log.js';
