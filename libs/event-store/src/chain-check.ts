@@ -69,8 +69,8 @@ export class ChainCheck {
     private readonly rememberedStreams = DEFAULT_REMEMBERED_STREAMS,
   ) {}
 
-  /** Checks the rows, records their breaks, and returns each row's canonical content text, in order. */
-  async check(rows: readonly EventRow[]): Promise<string[]> {
+  /** Checks the rows, records their breaks, and returns each row's canonical content text as UTF-8 (encoded once for every hash of it), in order. */
+  async check(rows: readonly EventRow[]): Promise<Buffer[]> {
     // The stored hash of each row's predecessor: hex, GENESIS for version 1, null when to be looked up.
     const previous: (string | null)[] = rows.map((row) => {
       const newest = this.newest.get(row.stream_id);
@@ -81,7 +81,7 @@ export class ChainCheck {
     const firsts = new Set<number>(rows.flatMap((row, i) => (row.stream_version === 1 ? [i] : [])));
     await this.lookUp(rows, previous, firsts);
 
-    const contents = rows.map((row) => canonicalRowContent(row));
+    const contents = rows.map((row) => Buffer.from(canonicalRowContent(row), 'utf8'));
     rows.forEach((row, i) => {
       const content = contents[i]!;
       const before = previous[i];

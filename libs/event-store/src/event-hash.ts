@@ -10,7 +10,8 @@ export function eventHash(previousHash: Buffer, event: EventContentFields): Buff
   return contentHash(previousHash, canonicalEventContent(event));
 }
 
-/** `eventHash` of an event whose canonical content text is already at hand (`canonicalRowContent`). */
-export function contentHash(previousHash: Buffer, content: string): Buffer {
-  return createHash('sha256').update(previousHash).update(content, 'utf8').digest();
+/** `eventHash` of an event whose canonical content text (`canonicalRowContent`), or its UTF-8, is already at hand. */
+export function contentHash(previousHash: Buffer, content: string | Uint8Array): Buffer {
+  const hash = createHash('sha256').update(previousHash);
+  return (typeof content === 'string' ? hash.update(content, 'utf8') : hash.update(content)).digest();
 }

@@ -8,10 +8,10 @@ import type { CheckedRow } from './stored-event-check.js';
 /**
  * `checkStoredRow` for a row whose canonical content text (`canonicalRowContent`) is already at
  * hand: the same checks in the same order (a MAC, then one under a configured key version, then
- * the data against its type's schema) with the same rejections, the MAC taken over that text.
+ * the data against its type's schema) with the same rejections, the MAC taken over that text (or its UTF-8).
  * For a verifier that needs the text for the hash chain and the log's leaf as well and makes it once.
  */
-export function checkStoredRowContent(authenticator: EventAuthenticator, row: EventRow, content: string): CheckedRow {
+export function checkStoredRowContent(authenticator: EventAuthenticator, row: EventRow, content: string | Uint8Array): CheckedRow {
   const event = toEnvelope(row);
   const refuse = (reason: EventRejectionReason, detail: string): CheckedRow => ({
     rejection: {

@@ -23,12 +23,12 @@ export function eventLeafHash(event: LeafEvent): Buffer {
   return leafHash(eventLeafData(event));
 }
 
-/** `eventLeafHash` of an event whose canonical content text is already at hand (`canonicalRowContent`). */
-export function eventLeafHashOfContent(eventId: string, hash: string, content: string): Buffer {
+/** `eventLeafHash` of an event whose canonical content text (`canonicalRowContent`), or its UTF-8, is already at hand. */
+export function eventLeafHashOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
   return leafHash(leafDataOfContent(eventId, hash, content));
 }
 
-function leafDataOfContent(eventId: string, hash: string, content: string): Buffer {
+function leafDataOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
   if (!/^[0-9a-f]{64}$/.test(hash)) throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
-  return Buffer.concat([Buffer.from(hash, 'hex'), Buffer.from(content, 'utf8')]);
+  return Buffer.concat([Buffer.from(hash, 'hex'), typeof content === 'string' ? Buffer.from(content, 'utf8') : content]);
 }

@@ -6,6 +6,7 @@ export * from './transparency-log.errors.js';
 export * from './postgres-transparency-log.js';
 export * from './log-report.js';
 export * from './leaf-range-check.js';
+export * from './leaf-range-workers.js';
 export * from './log-verifier.js';
 export * from './migrations/transparency-log.migrations.js';
 export * from './audit-log.js';

@@ -1,5 +1,6 @@
-import type { ChainCheck, EventRow } from '@keyledger/event-store';
-import { SELECT_EVENT } from '@keyledger/event-store';
+import type { EventAuthenticator } from '@keyledger/event-auth';
+import type { ChainReport, EventRow } from '@keyledger/event-store';
+import { ChainCheck, SELECT_EVENT } from '@keyledger/event-store';
 import type { EntityManager } from 'typeorm';
 import { eventLeafHashOfContent } from './event-leaf.js';
 import type { LogProblem } from './log-report.js';
@@ -23,6 +24,8 @@ export interface LeafRangeReport {
   readonly root: Buffer;
   /** For each size asked that ends inside the range: the root of the range's leaves up to that size. */
   readonly rootsAt: ReadonlyMap<number, Buffer>;
+  /** The chains and MACs of the range's events (`ChainCheck`: independent of every other range). */
+  readonly chains: ChainReport;
 }
 
 interface LeafRow extends Partial<EventRow> {
@@ -35,17 +38,19 @@ const NO_LEAF = Buffer.alloc(32);
 
 /**
  * Recomputes the leaves [start, end) from the events they name, in keyset pages: each row's
- * canonical content is made once, for its stream's chain and MAC (`chains`, which records their
- * breaks) and for its leaf, compared with the stored one. A leaf whose event is gone, or an
- * index with no leaf row, counts as 32 zero bytes, so every root over it fails; each is named once.
+ * canonical content is made once, for its stream's chain and MAC (`ChainCheck`) and for its
+ * leaf, compared with the stored one. A leaf whose event is gone, or an index with no leaf row,
+ * counts as 32 zero bytes, so every root over it fails; each is named once. Nothing depends on
+ * the ranges before, so ranges are checked side by side and their reports joined in order.
  */
 export async function checkLeafRange(
   db: Queryable,
-  chains: ChainCheck,
+  authenticator: EventAuthenticator,
   range: LeafRange,
   sizes: readonly number[],
   pageSize: number,
 ): Promise<LeafRangeReport> {
+  const chains = new ChainCheck(db, authenticator);
   const problems: LogProblem[] = [];
   const tree = new CompactRange();
   const rootsAt = new Map<number, Buffer>();
@@ -62,16 +67,23 @@ export async function checkLeafRange(
     }
   };
 
-  let after = range.start - 1;
-  let leavesChecked = 0;
-  for (;;) {
-    const rows = await db.query<LeafRow[]>(
+  const page = (after: number): Promise<LeafRow[]> =>
+    db.query<LeafRow[]>(
       `select l.leaf_index::text, l.position::text as leaf_position, l.leaf_hash, e.*
          from tlog_leaves l
          left join lateral (select ${SELECT_EVENT} from events where events.position = l.position) e on true
         where l.leaf_index > $1 and l.leaf_index < $2 order by l.leaf_index limit $3`,
       [after, range.end, pageSize],
     );
+  let leavesChecked = 0;
+  let pending: Promise<LeafRow[]> | undefined = page(range.start - 1);
+  while (pending) {
+    const rows: LeafRow[] = await pending;
+    const last = rows[rows.length - 1];
+    // Postgres reads the next page while this one is checked.
+    pending = last && rows.length === pageSize ? page(Number(last.leaf_index)) : undefined;
+    // Should this page's checks throw, the read under way must not surface as an unhandled rejection.
+    void pending?.catch(() => undefined);
     const withEvents = rows.filter((row): row is LeafRow & EventRow => row.event_id !== undefined && row.event_id !== null);
     const contents = await chains.check(withEvents);
     let next = 0;
@@ -88,10 +100,7 @@ export async function checkLeafRange(
       }
       leavesChecked += 1;
     }
-    const last = rows[rows.length - 1];
-    if (!last || rows.length < pageSize) break;
-    after = Number(last.leaf_index);
   }
   skipTo(range.end);
-  return { leavesChecked, problems, root: tree.root(), rootsAt };
+  return { leavesChecked, problems, root: tree.root(), rootsAt, chains: chains.report() };
 }

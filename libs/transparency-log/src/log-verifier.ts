@@ -1,9 +1,12 @@
 import type { DataSource } from 'typeorm';
 import type { EventAuthenticator } from '@keyledger/event-auth';
-import type { EventRow } from '@keyledger/event-store';
+import type { ChainBreak, ChainReport, EventRow } from '@keyledger/event-store';
 import { ChainCheck, SELECT_EVENT } from '@keyledger/event-store';
 import { parseCheckpoint } from './checkpoint.js';
+import type { LeafRange, LeafRangeReport } from './leaf-range-check.js';
 import { checkLeafRange } from './leaf-range-check.js';
+import type { LeafRangeWorkers } from './leaf-range-workers.js';
+import { startLeafRangeWorkers } from './leaf-range-workers.js';
 import type { LogProblem, LogReport } from './log-report.js';
 import { CompactRange, EMPTY_ROOT, ProofRangeError, consistencyProof, proofNodes, verifyConsistency } from './merkle-tree.js';
 import { readTreeNodes } from './postgres-transparency-log.js';
@@ -22,6 +25,8 @@ export interface VerifyLogOptions {
   readonly pageSize?: number;
   /** Leaves recomputed per range, a power of two (ranges are joined by their roots). */
   readonly rangeLeaves?: number;
+  /** Threads to check the ranges on, side by side, each on its own connection; without, they are checked here one after another. */
+  readonly workers?: LeafRangeWorkers;
 }
 
 /**
@@ -68,21 +73,29 @@ export async function verifyTransparencyLog(
   // The tree runs to its highest stored leaf: leaf rows removed at its end leave it shorter than a checkpoint says.
   const [top] = await db.query<{ size: string }[]>(`select coalesce(max(leaf_index) + 1, 0)::text as size from tlog_leaves`);
   const treeSize = Number(top?.size ?? 0);
-  const chains = new ChainCheck(db, authenticator);
-  // The complete ranges verified so far, each a subtree of the tree: their roots, joined as leaves are.
+  const ranges: LeafRange[] = [];
+  for (let start = 0; start < treeSize; start += rangeLeaves) ranges.push({ start, end: Math.min(start + rangeLeaves, treeSize) });
+  const reports = await checkRanges(db, authenticator, ranges, sizes, pageSize, options.workers);
+  // The complete ranges so far, each a subtree of the tree: their roots, joined as leaves are.
   const joined = new CompactRange();
   let leavesChecked = 0;
-  for (let start = 0; start < treeSize; start += rangeLeaves) {
-    const range = await checkLeafRange(db, chains, { start, end: Math.min(start + rangeLeaves, treeSize) }, sizes, pageSize);
+  const breaks: ChainBreak[] = [];
+  let streamsChecked = 0;
+  let eventsChecked = 0;
+  for (const range of reports) {
     problems.push(...range.problems);
     leavesChecked += range.leavesChecked;
     for (const [size, root] of range.rootsAt) rootAt.set(size, joined.rootFollowedBy(root));
     joined.append(range.root);
+    breaks.push(...range.chains.breaks);
+    streamsChecked += range.chains.streamsChecked;
+    eventsChecked += range.chains.eventsChecked;
   }
 
   // Rows that are no leaf: appended after the tree's head (their chains and MACs checked like any
   // other), or at or before it, which the tree passed over.
   const [head] = await db.query<{ transaction_id: string; position: string }[]>(`select transaction_id::text, position::text from tlog_head where id`);
+  const chains = new ChainCheck(db, authenticator);
   const skipped: { transactionId: string; position: string }[] = [];
   let after = '0';
   for (;;) {
@@ -124,7 +137,14 @@ export async function verifyTransparencyLog(
     if (!consistent) problems.push({ kind: 'checkpoints-inconsistent', ...consistency });
   }
 
-  const report = chains.report();
+  const untracked = chains.report();
+  breaks.push(...untracked.breaks);
+  const report: ChainReport = {
+    ok: breaks.length === 0,
+    streamsChecked: streamsChecked + untracked.streamsChecked,
+    eventsChecked: eventsChecked + untracked.eventsChecked,
+    breaks,
+  };
   const latest = checkpoints[checkpoints.length - 1];
   const latestRoot = latest && rootAt.get(latest.treeSize);
   const ordered = problems.flatMap((p) => ('leafIndex' in p && 'position' in p ? [p] : [])).sort((a, b) => a.leafIndex - b.leafIndex);
@@ -142,6 +162,32 @@ export async function verifyTransparencyLog(
     problems,
     firstBadPosition,
   };
+}
+
+/** Checks the ranges on the threads given, else here one after another; the reports in range order. */
+async function checkRanges(
+  db: DataSource,
+  authenticator: EventAuthenticator,
+  ranges: readonly LeafRange[],
+  sizes: readonly number[],
+  pageSize: number,
+  workers: LeafRangeWorkers | undefined,
+): Promise<LeafRangeReport[]> {
+  const threads = workers && workers.count > 0 && ranges.length > 1 ? startLeafRangeWorkers(workers, sizes, pageSize) : undefined;
+  const lanes = threads?.lanes ?? [(range: LeafRange) => checkLeafRange(db, authenticator, range, sizes, pageSize)];
+  const reports: LeafRangeReport[] = [];
+  let next = 0;
+  try {
+    // Each lane takes the next range as soon as it is free, so a slow range holds up no other.
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let i = next++; i < ranges.length; i = next++) reports[i] = await lane(ranges[i]!);
+      }),
+    );
+  } finally {
+    await threads?.stop();
+  }
+  return reports;
 }
 
 function compareBigInt(a: string, b: string): number {
