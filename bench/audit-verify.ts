@@ -56,7 +56,7 @@ try {
   try {
     for (const threads of [0, THREADS]) {
       const loadBefore = load();
-      const backends = sampleBackendCpu(ctx.ownerDb, APPLICATION);
+      const backends = await sampleBackendCpu(ctx.ownerDb, APPLICATION);
       const cpu0 = process.cpuUsage();
       const v0 = now();
       const report = await verifyTransparencyLog(verifyDb, ctx.auth.authenticator, [parseVerifierKey(verifierKey)], {

@@ -6,11 +6,11 @@ const TICKS_PER_SECOND = 100;
 
 /**
  * CPU time of the Postgres backends serving connections of one application name, when Postgres
- * runs on this machine (read from /proc): sampled every 200 ms while a benchmark runs, so a
+ * runs on this machine (read from /proc), from the call until `stop`: sampled every 200 ms, so a
  * connection closed before the end still counts up to its last sample. Other sessions on a
  * shared server are not counted.
  */
-export function sampleBackendCpu(observer: DataSource, applicationName: string): { stop: () => Promise<number | undefined> } {
+export async function sampleBackendCpu(observer: DataSource, applicationName: string): Promise<{ stop: () => Promise<number | undefined> }> {
   const seconds = new Map<number, number>();
   let readable = true;
   const sample = async (): Promise<void> => {
@@ -26,6 +26,9 @@ export function sampleBackendCpu(observer: DataSource, applicationName: string):
       }
     }
   };
+  // Connections open already (a pool kept from an earlier run) count from now on.
+  await sample();
+  const before = new Map(seconds);
   let sampling = Promise.resolve();
   const timer = setInterval(() => {
     sampling = sampling.then(sample).catch(() => undefined);
@@ -35,7 +38,7 @@ export function sampleBackendCpu(observer: DataSource, applicationName: string):
       clearInterval(timer);
       await sampling;
       await sample();
-      return readable && seconds.size > 0 ? [...seconds.values()].reduce((a, b) => a + b, 0) : undefined;
+      return readable && seconds.size > 0 ? [...seconds].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0) : undefined;
     },
   };
 }

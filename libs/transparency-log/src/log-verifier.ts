@@ -35,10 +35,11 @@ export interface VerifyLogOptions {
  * the root of every signed checkpoint recomputed from the store's rows; every checkpoint's
  * signature under the log's key; consistency between successive checkpoints in the stored
  * tree; and no row of the store passed over. One pass over the rows: the leaves in log order,
- * in ranges of `rangeLeaves` whose roots are joined (`checkLeafRange`), then the rows that are
- * no leaf; each row's canonical content is made once for its chain hash, its MAC and its leaf
- * (`ChainCheck`). Reads in keyset pages; memory is bounded by the streams `ChainCheck`
- * remembers. Run it with a role that may read the events and tlog_* tables.
+ * in ranges of `rangeLeaves` (`checkLeafRange`, here one after another or on `workers` side by
+ * side) whose roots are joined, then the rows that are no leaf; each row's canonical content is
+ * made once for its chain hash, its MAC and its leaf (`ChainCheck`). Reads in keyset pages;
+ * memory is bounded by the streams each `ChainCheck` remembers and a report per range. Run it
+ * with a role that may read the events and tlog_* tables.
  */
 export async function verifyTransparencyLog(
   db: DataSource,
