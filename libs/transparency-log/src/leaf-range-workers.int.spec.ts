@@ -101,7 +101,12 @@ describe('audit verify on worker threads', () => {
     expect(threaded).toEqual(await verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], ranged));
   });
 
-  it('fails with the database error when the threads cannot connect, and leaves no thread running', async () => {
+  it('fails, rather than waits, when a thread ends without answering', async () => {
+    const crashing = { ...workers, script: new URL('data:text/javascript,process.exit(3)') };
+    await expect(verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], { ...ranged, workers: crashing })).rejects.toThrow(/exit code 3/);
+  });
+
+  it('fails with the database error when the threads cannot connect', async () => {
     const unreachable = { ...workers, database: { ...workers.database, url: 'postgres://root@127.0.0.1:1/test' } };
     await expect(verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], { ...ranged, workers: unreachable })).rejects.toThrow(/ECONNREFUSED/);
   });

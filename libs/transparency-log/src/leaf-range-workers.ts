@@ -50,15 +50,21 @@ export function startLeafRangeWorkers(
   const script = workers.script ?? new URL('./leaf-range.worker.js', import.meta.url);
   const data: LeafRangeWorkerData = { database: workers.database, eventKeys: workers.eventKeys, sizes, pageSize };
   const threads = Array.from({ length: workers.count }, () => new Worker(script, { workerData: data }));
+  // Listened for from the start: a thread that ends early (a crash) fails its range rather than leaving it waiting.
+  const exited = threads.map((thread) => new Promise<number>((resolve) => thread.once('exit', resolve)));
   const lanes = threads.map(
-    (thread) => (range: LeafRange) =>
+    (thread, i) => (range: LeafRange) =>
       new Promise<LeafRangeReport>((resolve, reject) => {
-        const settle = (): void => {
+        let settled = false;
+        const settle = (): boolean => {
           thread.off('message', onMessage);
           thread.off('error', onError);
+          const first = !settled;
+          settled = true;
+          return first;
         };
         const onMessage = (message: LeafRangeMessage): void => {
-          settle();
+          if (!settle()) return;
           if ('failure' in message) reject(new Error(message.failure));
           else {
             const { report } = message;
@@ -66,25 +72,20 @@ export function startLeafRangeWorkers(
           }
         };
         const onError = (error: Error): void => {
-          settle();
-          reject(error);
+          if (settle()) reject(error);
         };
         thread.on('message', onMessage);
         thread.on('error', onError);
+        void exited[i]!.then((code) => {
+          if (settle()) reject(new Error(`a verifying thread ended (exit code ${code}) before checking leaves [${range.start}, ${range.end})`));
+        });
         thread.postMessage(range);
       }),
   );
   const stop = async (): Promise<void> => {
-    // Each thread closes its connection and ends once asked (a null range).
-    await Promise.all(
-      threads.map(
-        (thread) =>
-          new Promise<void>((resolve) => {
-            thread.once('exit', () => resolve());
-            thread.postMessage(null);
-          }),
-      ),
-    );
+    // Each thread closes its connections and ends once asked (a null range); one ended already is not waited for twice.
+    for (const thread of threads) thread.postMessage(null);
+    await Promise.all(exited);
   };
   return { lanes, stop };
 }
