@@ -56,7 +56,8 @@ export async function build() {
 async function bundleCli() {
   const { build: bundle } = await import('esbuild');
   await bundle({
-    entryPoints: [join(root, 'dist/apps/cli/main.js')],
+    // The threads of `audit verify` load their script beside the code that starts them.
+    entryPoints: { main: join(root, 'dist/apps/cli/main.js'), 'leaf-range.worker': join(root, 'dist/libs/transparency-log/src/leaf-range.worker.js') },
     outdir: join(root, 'dist/cli'),
     bundle: true,
     splitting: true,

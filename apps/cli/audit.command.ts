@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -51,6 +52,11 @@ async function logKey(key: string | undefined): Promise<NoteVerifierKey> {
   const path = findLocalPath(LOCAL_PUBLIC_KEY);
   if (path === undefined) throw new CliUsageError(`pass --key <note verifier key> (keyledger audit public-key prints it; no ${LOCAL_PUBLIC_KEY} found)`);
   return parseVerifierKey((await readFile(path, 'utf8')).trim());
+}
+
+function threadCount(value: string): number {
+  if (!/^(0|[1-9][0-9]?)$/.test(value)) throw new CliUsageError(`--threads ${JSON.stringify(value)} is not a count from 0 to 99`);
+  return Number(value);
 }
 
 function describe(problem: LogProblem): string {
@@ -144,12 +150,19 @@ interface VerifyOptions {
   key?: string;
   eventKeysFile?: string;
   bundle?: string;
+  threads: number;
+}
+
+/** Where the store is, as every connection of a command reaches it. */
+function databaseSettings(command: { databaseUrl?: string; schema: string }, name: string): { url: string; schema: string; role: string | undefined; applicationName: string } {
+  if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
+  return { url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, applicationName: name };
 }
 
 export async function openDatabase(command: { databaseUrl?: string; schema: string }, name: string): Promise<DataSource> {
-  if (!command.databaseUrl) throw new CliUsageError('set DATABASE_URL or pass --database-url');
+  const settings = databaseSettings(command, name);
   const { createDataSource } = await auditLibraries();
-  return createDataSource({ url: command.databaseUrl, schema: command.schema, role: process.env['DATABASE_ROLE'] || undefined, poolSize: 2, applicationName: name });
+  return createDataSource({ ...settings, poolSize: 2 });
 }
 
 /**
@@ -171,6 +184,11 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .addOption(new Option('--key <vkey>', 'the note verifier key of the checkpoints (default: from KEYLEDGER_AUDIT_SIGNING_KEY or .keyledger/audit-public-key)').env('KEYLEDGER_AUDIT_PUBLIC_KEY'))
     .addOption(new Option('--event-keys-file <file>', `a file holding the event keys (default: KEYLEDGER_EVENT_KEYS, else ${LOCAL_EVENT_KEYS})`))
     .addOption(new Option('--bundle <file>', 'check an exported bundle instead, offline: no database, no event keys, only --key'))
+    .addOption(
+      new Option('--threads <count>', "threads checking ranges of the log side by side, each on its own connection (0: none; default: the machine's cores)")
+        .argParser(threadCount)
+        .default(availableParallelism()),
+    )
     .action(async (command: VerifyOptions) => {
       const { EventAuthenticator, NoteError, VersionedSecretConfigError, parseVersionedSecrets, verifyAuditBundle, verifyTransparencyLog } = await auditLibraries();
       try {
@@ -189,10 +207,12 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
           return;
         }
         const db = await openDatabase(command, 'keyledger-audit-verify');
-        const authenticator = new EventAuthenticator(parseVersionedSecrets(await secret('KEYLEDGER_EVENT_KEYS', command.eventKeysFile, LOCAL_EVENT_KEYS, '--event-keys-file'), 'event key'));
+        const eventKeys = parseVersionedSecrets(await secret('KEYLEDGER_EVENT_KEYS', command.eventKeysFile, LOCAL_EVENT_KEYS, '--event-keys-file'), 'event key');
+        const authenticator = new EventAuthenticator(eventKeys);
         await db.initialize();
         try {
-          const report = await verifyTransparencyLog(db, authenticator, keys);
+          const workers = { count: command.threads, database: databaseSettings(command, 'keyledger-audit-verify'), eventKeys };
+          const report = await verifyTransparencyLog(db, authenticator, keys, { workers });
           print(json(), report, () => summary(report));
           process.exitCode = report.ok ? 0 : 1;
         } finally {

@@ -99,7 +99,12 @@ export class EventAuthenticator {
 
   /** Checks a stored event's MAC (constant time). */
   checkStored(event: AuthenticatedEventFields, mac: StoredEventMac): MacCheck {
-    return check(this.stored.get(mac.version), storedContent(event), mac.mac);
+    return this.checkStoredContent(storedContent(event), mac);
+  }
+
+  /** `checkStored` of an event whose canonical content text (`canonicalEventContent`, or its UTF-8) is already at hand: a verifier that needs that text for the hash chain too makes it once. */
+  checkStoredContent(content: string | Uint8Array, mac: StoredEventMac): MacCheck {
+    return check(this.stored.get(mac.version), content, mac.mac);
   }
 
   /** The seal the relay puts on the message of an event it publishes. */
@@ -168,11 +173,12 @@ function derive(secret: Buffer, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
 }
 
-function hmac(key: Buffer, content: string): Buffer {
-  return createHmac('sha256', key).update(content, 'utf8').digest();
+function hmac(key: Buffer, content: string | Uint8Array): Buffer {
+  const mac = createHmac('sha256', key);
+  return (typeof content === 'string' ? mac.update(content, 'utf8') : mac.update(content)).digest();
 }
 
-function check(key: Buffer | undefined, content: string, mac: Buffer): MacCheck {
+function check(key: Buffer | undefined, content: string | Uint8Array, mac: Buffer): MacCheck {
   if (!key) return 'unknown-key-version';
   return sameMac(hmac(key, content), mac) ? 'ok' : 'bad-mac';
 }

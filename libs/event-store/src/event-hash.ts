@@ -7,5 +7,11 @@ export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 
 /** SHA-256 over the previous hash and the event's canonical content (the same text its stored MAC covers). */
 export function eventHash(previousHash: Buffer, event: EventContentFields): Buffer {
-  return createHash('sha256').update(previousHash).update(canonicalEventContent(event), 'utf8').digest();
+  return contentHash(previousHash, canonicalEventContent(event));
+}
+
+/** `eventHash` of an event whose canonical content text (`canonicalRowContent`), or its UTF-8, is already at hand. */
+export function contentHash(previousHash: Buffer, content: string | Uint8Array): Buffer {
+  const hash = createHash('sha256').update(previousHash);
+  return (typeof content === 'string' ? hash.update(content, 'utf8') : hash.update(content)).digest();
 }

@@ -15,11 +15,20 @@ export interface LeafEvent extends EventContentFields {
  * event recompute the leaf without trusting the hash. Fixed length first: no two splits of one input.
  */
 export function eventLeafData(event: LeafEvent): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(event.hash)) throw new RangeError(`event ${event.eventId} has no 32-byte hex chain hash`);
-  return Buffer.concat([Buffer.from(event.hash, 'hex'), Buffer.from(canonicalEventContent(event), 'utf8')]);
+  return leafDataOfContent(event.eventId, event.hash, canonicalEventContent(event));
 }
 
 /** The RFC 6962 leaf hash of an event: SHA-256(0x00 || eventLeafData(event)). */
 export function eventLeafHash(event: LeafEvent): Buffer {
   return leafHash(eventLeafData(event));
+}
+
+/** `eventLeafHash` of an event whose canonical content text (`canonicalRowContent`), or its UTF-8, is already at hand. */
+export function eventLeafHashOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
+  return leafHash(leafDataOfContent(eventId, hash, content));
+}
+
+function leafDataOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
+  return Buffer.concat([Buffer.from(hash, 'hex'), typeof content === 'string' ? Buffer.from(content, 'utf8') : content]);
 }

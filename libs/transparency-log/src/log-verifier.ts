@@ -1,76 +1,67 @@
 import type { DataSource } from 'typeorm';
 import type { EventAuthenticator } from '@keyledger/event-auth';
-import type { ChainReport, EventRow } from '@keyledger/event-store';
-import { SELECT_EVENT, toEnvelope, verifyEventChains } from '@keyledger/event-store';
+import type { ChainBreak, ChainReport, EventRow } from '@keyledger/event-store';
+import { ChainCheck, SELECT_EVENT } from '@keyledger/event-store';
 import { parseCheckpoint } from './checkpoint.js';
-import { eventLeafHash } from './event-leaf.js';
-import { CompactRange, consistencyProof, proofNodes, verifyConsistency } from './merkle-tree.js';
+import type { LeafRange, LeafRangeReport } from './leaf-range-check.js';
+import { checkLeafRange } from './leaf-range-check.js';
+import type { LeafRangeWorkers } from './leaf-range-workers.js';
+import { startLeafRangeWorkers } from './leaf-range-workers.js';
+import type { LogProblem, LogReport } from './log-report.js';
+import { CompactRange, EMPTY_ROOT, ProofRangeError, consistencyProof, proofNodes, verifyConsistency } from './merkle-tree.js';
 import { readTreeNodes } from './postgres-transparency-log.js';
 import type { NoteVerifierKey } from './signed-note.js';
 import { openNote } from './signed-note.js';
 import { NoteError } from './transparency-log.errors.js';
 
-/** What can be wrong with the log, each with where. */
-export type LogProblem =
-  /** The event at a leaf's position no longer hashes to the leaf: its row was changed. */
-  | { readonly kind: 'event-altered'; readonly leafIndex: number; readonly position: string }
-  /** A leaf's event is gone from the store. */
-  | { readonly kind: 'event-missing'; readonly leafIndex: number; readonly position: string }
-  /** The tree skips an index: a leaf row was removed. */
-  | { readonly kind: 'leaf-missing'; readonly leafIndex: number }
-  /** A row of the store the tree passed over without making it a leaf: written outside the store (refused), or placed into the past. */
-  | { readonly kind: 'event-not-in-log'; readonly position: string }
-  /** The tree recomputed from the store does not have the root a signed checkpoint says. */
-  | { readonly kind: 'checkpoint-mismatch'; readonly treeSize: number }
-  /** A stored checkpoint whose signature does not verify under the log's key, or that is malformed. */
-  | { readonly kind: 'checkpoint-signature'; readonly treeSize: number; readonly detail: string }
-  /** Two successive checkpoints with no consistency proof between them in the stored tree. */
-  | { readonly kind: 'checkpoints-inconsistent'; readonly oldSize: number; readonly newSize: number }
-  /** A checkpoint of more leaves than the tree holds. */
-  | { readonly kind: 'checkpoint-beyond-tree'; readonly treeSize: number };
+/** Leaves hashed apart and joined by their roots: a power of two, so each range but the last is a complete subtree. */
+const DEFAULT_RANGE_LEAVES = 65_536;
 
-export interface LogReport {
-  readonly ok: boolean;
-  readonly chains: ChainReport;
-  readonly leavesChecked: number;
-  readonly checkpointsChecked: number;
-  /** The latest checkpoint, and whether the store still has its root. */
-  readonly latestCheckpoint?: { readonly treeSize: number; readonly rootHash: string; readonly matches: boolean } | undefined;
-  readonly problems: readonly LogProblem[];
-  /** The earliest position in log order where something is wrong: a leaf's, else a chain break's. */
-  readonly firstBadPosition?: string | undefined;
-}
+/** How many rows the tree passed over are named; past that, the first ones say enough. */
+const MAX_NAMED_SKIPPED = 1000;
 
-interface LeafRow extends Partial<EventRow> {
-  leaf_index: string;
-  leaf_position: string;
-  leaf_hash: Buffer;
+export interface VerifyLogOptions {
+  /** Rows read per query. */
+  readonly pageSize?: number;
+  /** Leaves recomputed per range, a power of two (ranges are joined by their roots). */
+  readonly rangeLeaves?: number;
+  /** Threads to check the ranges on, side by side, each on its own connection; without, they are checked here one after another. */
+  readonly workers?: LeafRangeWorkers;
 }
 
 /**
  * `keyledger audit verify`: checks the whole store against itself and against what the log
- * signed. Every stream's chain and every row's MAC (verifyEventChains); every leaf recomputed
- * from its event's row, in log order; the root of every signed checkpoint recomputed from the
- * store's rows; every checkpoint's signature under the log's key; consistency between
- * successive checkpoints in the stored tree; and no row of the store passed over. Reads in
- * keyset pages, in constant memory. Run it with a role that may read the events and tlog_* tables.
+ * signed. Every stream's chain and every row's MAC; every leaf recomputed from its event's row;
+ * the root of every signed checkpoint recomputed from the store's rows; every checkpoint's
+ * signature under the log's key; consistency between successive checkpoints in the stored
+ * tree; and no row of the store passed over. One pass over the rows: the leaves in log order,
+ * in ranges of `rangeLeaves` (`checkLeafRange`, here one after another or on `workers` side by
+ * side) whose roots are joined, then the rows that are no leaf; each row's canonical content is
+ * made once for its chain hash, its MAC and its leaf (`ChainCheck`). Reads in keyset pages;
+ * memory is bounded by the streams each `ChainCheck` remembers and a report per range. Run it
+ * with a role that may read the events and tlog_* tables.
  */
 export async function verifyTransparencyLog(
   db: DataSource,
   authenticator: EventAuthenticator,
   logKeys: readonly NoteVerifierKey[],
-  options: { pageSize?: number } = {},
+  options: VerifyLogOptions = {},
 ): Promise<LogReport> {
   const pageSize = options.pageSize ?? 5000;
-  const chains = await verifyEventChains(db, authenticator, { pageSize });
+  const rangeLeaves = options.rangeLeaves ?? DEFAULT_RANGE_LEAVES;
+  if (!Number.isSafeInteger(rangeLeaves) || rangeLeaves < 1 || 2 ** Math.round(Math.log2(rangeLeaves)) !== rangeLeaves)
+    throw new ProofRangeError(`leaves per range must be a power of two, got ${rangeLeaves}`);
   const problems: LogProblem[] = [];
 
-  const checkpointRows = await db.query<{ tree_size: string; root_hash: Buffer; note: string }[]>(`select tree_size::text, root_hash, note from tlog_checkpoints order by tlog_checkpoints.tree_size`);
+  const checkpointRows = await db.query<{ tree_size: string; root_hash: Buffer; note: string }[]>(
+    `select tree_size::text, root_hash, note from tlog_checkpoints order by tlog_checkpoints.tree_size`,
+  );
   const checkpoints = checkpointRows.map((row) => {
     const treeSize = Number(row.tree_size);
     try {
       const parsed = parseCheckpoint(openNote(row.note, logKeys).text);
-      if (parsed.size !== treeSize || !parsed.rootHash.equals(row.root_hash)) throw new NoteError('MALFORMED_NOTE', 'the note does not say the size and root stored with it');
+      if (parsed.size !== treeSize || !parsed.rootHash.equals(row.root_hash))
+        throw new NoteError('MALFORMED_NOTE', 'the note does not say the size and root stored with it');
       return { treeSize, rootHash: parsed.rootHash };
     } catch (error) {
       problems.push({ kind: 'checkpoint-signature', treeSize, detail: (error as Error).message });
@@ -78,48 +69,52 @@ export async function verifyTransparencyLog(
     }
   });
   // The root of the tree recomputed from the store, at each size a checkpoint signed (folding every size's would cost a root per leaf).
-  const rootAt = new Map<number, Buffer>();
-  const signedSizes = new Set(checkpoints.map((c) => c.treeSize));
-  const fromStore = new CompactRange();
-  const noteRoot = (): void => {
-    if (signedSizes.has(fromStore.size)) rootAt.set(fromStore.size, fromStore.root());
-  };
-  noteRoot();
-
-  let cursor = -1;
+  const sizes = checkpoints.map((c) => c.treeSize);
+  const rootAt = new Map<number, Buffer>(sizes.includes(0) ? [[0, EMPTY_ROOT]] : []);
+  // The tree runs to its highest stored leaf: leaf rows removed at its end leave it shorter than a checkpoint says.
+  const [top] = await db.query<{ size: string }[]>(`select coalesce(max(leaf_index) + 1, 0)::text as size from tlog_leaves`);
+  const treeSize = Number(top?.size ?? 0);
+  const ranges: LeafRange[] = [];
+  for (let start = 0; start < treeSize; start += rangeLeaves) ranges.push({ start, end: Math.min(start + rangeLeaves, treeSize) });
+  const reports = await checkRanges(db, authenticator, ranges, sizes, pageSize, options.workers);
+  // The complete ranges so far, each a subtree of the tree: their roots, joined as leaves are.
+  const joined = new CompactRange();
   let leavesChecked = 0;
+  const breaks: ChainBreak[] = [];
+  let streamsChecked = 0;
+  let eventsChecked = 0;
+  for (const range of reports) {
+    problems.push(...range.problems);
+    leavesChecked += range.leavesChecked;
+    for (const [size, root] of range.rootsAt) rootAt.set(size, joined.rootFollowedBy(root));
+    joined.append(range.root);
+    breaks.push(...range.chains.breaks);
+    streamsChecked += range.chains.streamsChecked;
+    eventsChecked += range.chains.eventsChecked;
+  }
+
+  // Rows that are no leaf: appended after the tree's head (their chains and MACs checked like any
+  // other), or at or before it, which the tree passed over.
+  const [head] = await db.query<{ transaction_id: string; position: string }[]>(`select transaction_id::text, position::text from tlog_head where id`);
+  const chains = new ChainCheck(db, authenticator);
+  const skipped: { transactionId: string; position: string }[] = [];
+  let after = '0';
   for (;;) {
-    const rows = await db.query<LeafRow[]>(
-      `select l.leaf_index::text, l.position::text as leaf_position, l.leaf_hash, e.*
-         from tlog_leaves l
-         left join lateral (select ${SELECT_EVENT} from events where events.position = l.position) e on true
-        where l.leaf_index > $1 order by l.leaf_index limit $2`,
-      [cursor, pageSize],
+    const rows = await db.query<(EventRow & { passed: boolean })[]>(
+      `select ${SELECT_EVENT}, (transaction_id, position) <= ($3::xid8, $4::bigint) as passed from events
+        where events.position > $1::bigint and not exists (select 1 from tlog_leaves l where l.position = events.position)
+        order by events.position limit $2`,
+      [after, pageSize, head?.transaction_id ?? '0', head?.position ?? '0'],
     );
-    for (const row of rows) {
-      const leafIndex = Number(row.leaf_index);
-      while (fromStore.size < leafIndex) {
-        // A removed leaf row: its place is lost, so every root from here on fails; name it once.
-        problems.push({ kind: 'leaf-missing', leafIndex: fromStore.size });
-        fromStore.append(Buffer.alloc(32));
-        noteRoot();
-      }
-      let recomputed: Buffer;
-      if (row.event_id === undefined || row.event_id === null) {
-        problems.push({ kind: 'event-missing', leafIndex, position: row.leaf_position });
-        recomputed = Buffer.alloc(32);
-      } else {
-        recomputed = eventLeafHash(toEnvelope(row as EventRow));
-        if (!recomputed.equals(row.leaf_hash)) problems.push({ kind: 'event-altered', leafIndex, position: row.leaf_position });
-      }
-      fromStore.append(recomputed);
-      noteRoot();
-      leavesChecked += 1;
-    }
+    await chains.check(rows);
+    for (const row of rows) if (row.passed) skipped.push({ transactionId: row.transaction_id, position: row.position });
     const last = rows[rows.length - 1];
     if (!last || rows.length < pageSize) break;
-    cursor = Number(last.leaf_index);
+    after = last.position;
   }
+  // In log order, as the tree would have taken them.
+  skipped.sort((a, b) => compareBigInt(a.transactionId, b.transactionId) || compareBigInt(a.position, b.position));
+  for (const { position } of skipped.slice(0, MAX_NAMED_SKIPPED)) problems.push({ kind: 'event-not-in-log', position });
 
   for (const checkpoint of checkpoints) {
     const root = rootAt.get(checkpoint.treeSize);
@@ -143,26 +138,60 @@ export async function verifyTransparencyLog(
     if (!consistent) problems.push({ kind: 'checkpoints-inconsistent', ...consistency });
   }
 
-  // Rows the tree passed over: at or before the head's place in the log, yet no leaf.
-  const skipped = await db.query<{ position: string }[]>(
-    `select e.position::text from events e, tlog_head h
-      where h.id and (e.transaction_id, e.position) <= (h.transaction_id, h.position)
-        and not exists (select 1 from tlog_leaves l where l.position = e.position)
-      order by e.transaction_id, e.position limit 1000`,
-  );
-  for (const { position } of skipped) problems.push({ kind: 'event-not-in-log', position });
-
+  const untracked = chains.report();
+  breaks.push(...untracked.breaks);
+  const report: ChainReport = {
+    ok: breaks.length === 0,
+    streamsChecked: streamsChecked + untracked.streamsChecked,
+    eventsChecked: eventsChecked + untracked.eventsChecked,
+    breaks,
+  };
   const latest = checkpoints[checkpoints.length - 1];
   const latestRoot = latest && rootAt.get(latest.treeSize);
   const ordered = problems.flatMap((p) => ('leafIndex' in p && 'position' in p ? [p] : [])).sort((a, b) => a.leafIndex - b.leafIndex);
-  const firstBadPosition = ordered[0]?.position ?? problems.find((p) => p.kind === 'event-not-in-log')?.position ?? chains.breaks[0]?.position;
+  const firstBadPosition = ordered[0]?.position ?? problems.find((p) => p.kind === 'event-not-in-log')?.position ?? report.breaks[0]?.position;
   return {
-    ok: chains.ok && problems.length === 0,
-    chains,
+    ok: report.ok && problems.length === 0,
+    chains: report,
     leavesChecked,
     checkpointsChecked: checkpoints.length,
-    latestCheckpoint: latest && { treeSize: latest.treeSize, rootHash: latest.rootHash.toString('base64'), matches: latestRoot?.equals(latest.rootHash) ?? false },
+    latestCheckpoint: latest && {
+      treeSize: latest.treeSize,
+      rootHash: latest.rootHash.toString('base64'),
+      matches: latestRoot?.equals(latest.rootHash) ?? false,
+    },
     problems,
     firstBadPosition,
   };
+}
+
+/** Checks the ranges on the threads given, else here one after another; the reports in range order. */
+async function checkRanges(
+  db: DataSource,
+  authenticator: EventAuthenticator,
+  ranges: readonly LeafRange[],
+  sizes: readonly number[],
+  pageSize: number,
+  workers: LeafRangeWorkers | undefined,
+): Promise<LeafRangeReport[]> {
+  const threads = workers && workers.count > 0 && ranges.length > 1 ? startLeafRangeWorkers(workers, sizes, pageSize) : undefined;
+  const lanes = threads?.lanes ?? [(range: LeafRange) => checkLeafRange(db, authenticator, range, sizes, pageSize)];
+  const reports: LeafRangeReport[] = [];
+  let next = 0;
+  try {
+    // Each lane takes the next range as soon as it is free, so a slow range holds up no other.
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let i = next++; i < ranges.length; i = next++) reports[i] = await lane(ranges[i]!);
+      }),
+    );
+  } finally {
+    await threads?.stop();
+  }
+  return reports;
+}
+
+function compareBigInt(a: string, b: string): number {
+  const difference = BigInt(a) - BigInt(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 }

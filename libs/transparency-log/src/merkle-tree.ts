@@ -264,4 +264,15 @@ export class CompactRange {
     for (let i = this.stack.length - 2; i >= 0; i -= 1) hash = nodeHash(this.stack[i]!.hash, hash);
     return hash;
   }
-}
+
+  /**
+   * The root of this tree followed by more leaves whose own root (MTH) is `right`, when they
+   * number no more than this tree's smallest complete subtree holds (or this tree is empty):
+   * how ranges of leaves hashed apart join (RFC 9162 §2.1's compact ranges). Folding right to
+   * left, the right part's subtrees fold into `right` before meeting this tree's edge.
+   */
+  rootFollowedBy(right: Buffer): Buffer {
+    let hash = right;
+    for (let i = this.stack.length - 1; i >= 0; i -= 1) hash = nodeHash(this.stack[i]!.hash, hash);
+    return hash;
+  }}

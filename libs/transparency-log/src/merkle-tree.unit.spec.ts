@@ -89,6 +89,28 @@ describe('RFC 6962 Merkle tree', () => {
     expect(() => new CompactRange(5, [])).toThrow(/edge nodes/);
   });
 
+  it('joins ranges of leaves hashed apart into the root of every size (the reference tree, then 1..70 leaves in ranges of 1, 2, 4 and 8)', () => {
+    const joinedRoot = (leaves: readonly Buffer[], size: number, rangeLeaves: number): Buffer => {
+      const joined = new CompactRange();
+      let start = 0;
+      for (; start + rangeLeaves < size; start += rangeLeaves) {
+        const range = new CompactRange();
+        for (const leaf of leaves.slice(start, start + rangeLeaves)) range.append(leaf);
+        joined.append(range.root());
+      }
+      const last = new CompactRange();
+      for (const leaf of leaves.slice(start, size)) last.append(leaf);
+      return joined.rootFollowedBy(last.root());
+    };
+    for (let size = 1; size <= 8; size += 1) expect(joinedRoot(referenceLeaves, size, 2)).toEqual(ROOTS[size]);
+    const leaves = Array.from({ length: 70 }, (_, i) => leafHash(Buffer.from([i])));
+    const whole = new CompactRange();
+    for (let size = 1; size <= leaves.length; size += 1) {
+      whole.append(leaves[size - 1]!);
+      for (const rangeLeaves of [1, 2, 4, 8]) expect(joinedRoot(leaves, size, rangeLeaves)).toEqual(whole.root());
+    }
+  });
+
   it('verifies every published inclusion probe as published: the valid ones hold, every tampered one fails', () => {
     expect(probes.inclusion.length).toBeGreaterThan(90);
     for (const probe of probes.inclusion) {

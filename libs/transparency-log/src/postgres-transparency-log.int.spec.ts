@@ -184,6 +184,78 @@ describe('transparency log in Postgres', () => {
       expect(report.chains.breaks.map((b) => b.position)).toContain(target!.position);
     });
 
+    it('joins ranges of leaves verified apart: checkpoints inside and at the end of a range match, and a row altered in the second range is named first', async () => {
+      await appendEvents(0, 6);
+      await growTo(9);
+      await log.signCheckpoint();
+      await appendEvents(6, 4);
+      await growTo(15);
+      await log.signCheckpoint();
+      const ranged = { pageSize: 3, rangeLeaves: 4 };
+      expect(await verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], ranged)).toMatchObject({
+        ok: true,
+        leavesChecked: 15,
+        checkpointsChecked: 2,
+        chains: { eventsChecked: 15, streamsChecked: 10 },
+        problems: [],
+      });
+
+      // Leaf 5, in the second range of four, and leaf 13, in the fourth (a KeyRevoked whose KeyIssued is in the third).
+      const leafAt = async (index: number): Promise<string> =>
+        (await ctx.ownerDb.query<{ position: string }[]>(`select position::text from tlog_leaves where leaf_index = $1`, [index]))[0]!.position;
+      const altered = await leafAt(5);
+      await ctx.ownerDb.transaction(async (tx) => {
+        await tx.query(`set local session_replication_role = replica`);
+        await tx.query(`update events set data = jsonb_set(data, '{reason}', '"rewritten"') where position = $1`, [altered]);
+        await tx.query(`update events set data = jsonb_set(data, '{reason}', '"rewritten"') where position = $1`, [await leafAt(13)]);
+      });
+      const report = await verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], ranged);
+      expect(report.firstBadPosition).toBe(altered);
+      expect(report.problems).toEqual([
+        { kind: 'event-altered', leafIndex: 5, position: altered },
+        { kind: 'event-altered', leafIndex: 13, position: await leafAt(13) },
+        { kind: 'checkpoint-mismatch', treeSize: 9 },
+        { kind: 'checkpoint-mismatch', treeSize: 15 },
+      ]);
+      expect(report.chains.breaks).toEqual([
+        expect.objectContaining({ position: altered, reason: 'hash-mismatch' }),
+        expect.objectContaining({ position: await leafAt(13), streamVersion: 2, reason: 'hash-mismatch' }),
+      ]);
+    });
+
+    it('finds a chain broken across a range boundary, and a removed leaf row, at their places', async () => {
+      await appendEvents(0, 6);
+      await growTo(9);
+      await log.signCheckpoint();
+      const ranged = { pageSize: 2, rangeLeaves: 2 };
+      const leaves = await ctx.ownerDb.query<{ leaf_index: string; position: string; stream_id: string }[]>(
+        `select l.leaf_index::text, l.position::text, e.stream_id from tlog_leaves l join events e using (position) order by l.leaf_index`,
+      );
+      // A stream whose first event ends one range and whose second begins the next.
+      const split = leaves.findIndex((leaf, i) => i % 2 === 1 && leaves[i + 1]?.stream_id === leaf.stream_id);
+      expect(split).toBeGreaterThan(0);
+      const [removed, next] = [leaves[split]!, leaves[split + 1]!];
+      await ctx.ownerDb.transaction(async (tx) => {
+        await tx.query(`set local session_replication_role = replica`);
+        await tx.query(`delete from events where position = $1`, [removed.position]);
+      });
+      const report = await verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], ranged);
+      expect(report.chains.breaks).toEqual([expect.objectContaining({ position: next.position, streamVersion: 2, reason: 'missing-previous-event' })]);
+      expect(report.problems).toEqual([
+        { kind: 'event-missing', leafIndex: split, position: removed.position },
+        { kind: 'checkpoint-mismatch', treeSize: 9 },
+      ]);
+      expect(report.firstBadPosition).toBe(removed.position);
+
+      await ctx.ownerDb.query(`delete from tlog_leaves where leaf_index = 6`);
+      expect((await verifyTransparencyLog(ctx.ownerDb, ctx.auth.authenticator, [vkey], ranged)).problems).toEqual([
+        { kind: 'event-missing', leafIndex: split, position: removed.position },
+        { kind: 'leaf-missing', leafIndex: 6 },
+        { kind: 'event-not-in-log', position: leaves[6]!.position },
+        { kind: 'checkpoint-mismatch', treeSize: 9 },
+      ]);
+    });
+
     it('finds a checkpoint that is not signed by the log key', async () => {
       await appendEvents(0, 3);
       await growTo(5);

@@ -1,0 +1,33 @@
+import type { EventRejectionReason } from '@keyledger/contracts';
+import { checkEventData } from '@keyledger/contracts';
+import type { EventAuthenticator } from '@keyledger/event-auth';
+import type { EventRow } from './event-row.js';
+import { toEnvelope } from './event-row.js';
+import type { CheckedRow } from './stored-event-check.js';
+
+/**
+ * `checkStoredRow` for a row whose canonical content text (`canonicalRowContent`) is already at
+ * hand: the same checks in the same order (a MAC, then one under a configured key version, then
+ * the data against its type's schema) with the same rejections, the MAC taken over that text (or its UTF-8).
+ * For a verifier that needs the text for the hash chain and the log's leaf as well and makes it once.
+ */
+export function checkStoredRowContent(authenticator: EventAuthenticator, row: EventRow, content: string | Uint8Array): CheckedRow {
+  const event = toEnvelope(row);
+  const refuse = (reason: EventRejectionReason, detail: string): CheckedRow => ({
+    rejection: {
+      source: 'store',
+      reason,
+      eventId: event.eventId,
+      streamId: event.streamId,
+      streamVersion: event.streamVersion,
+      position: event.position,
+      detail,
+    },
+  });
+  if (row.auth_version === null || row.auth_mac === null) return refuse('unsealed', 'the row has no MAC');
+  const mac = authenticator.checkStoredContent(content, { version: row.auth_version, mac: row.auth_mac });
+  if (mac !== 'ok') return refuse(mac, mac === 'bad-mac' ? 'the MAC does not match the row' : `no event key version ${row.auth_version} is configured`);
+  const problem = checkEventData(event.type, event.schemaVersion, event.data);
+  if (problem) return refuse(problem.problem, problem.message);
+  return { event };
+}
