@@ -1,9 +1,11 @@
-import type { EventRejectionReason } from '@keyledger/contracts';
+import type { EventEnvelope, EventRejectionReason } from '@keyledger/contracts';
 import { checkEventData } from '@keyledger/contracts';
-import type { EventAuthenticator } from '@keyledger/event-auth';
+import type { EventAuthenticator, EventRejection } from '@keyledger/event-auth';
 import type { EventRow } from './event-row.js';
 import { toEnvelope } from './event-row.js';
-import type { CheckedRow } from './stored-event-check.js';
+
+/** A row read back: the event, when it is authentic and of its type's shape, or why it is refused. */
+export type CheckedRow = { readonly event: EventEnvelope; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: EventRejection };
 
 /**
  * `checkStoredRow` for a row whose canonical content text (`canonicalRowContent`) is already at

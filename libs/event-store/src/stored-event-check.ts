@@ -1,11 +1,10 @@
-import type { EventEnvelope, EventRejectionReason } from '@keyledger/contracts';
-import { checkEventData } from '@keyledger/contracts';
-import type { EventAuthenticator, EventRejection } from '@keyledger/event-auth';
+import type { EventAuthenticator } from '@keyledger/event-auth';
 import type { EventRow } from './event-row.js';
-import { toEnvelope } from './event-row.js';
+import { canonicalRowContent } from './row-content.js';
+import type { CheckedRow } from './stored-content-check.js';
+import { checkStoredRowContent } from './stored-content-check.js';
 
-/** A row read back: the event, when it is authentic and of its type's shape, or why it is refused. */
-export type CheckedRow = { readonly event: EventEnvelope; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: EventRejection };
+export type { CheckedRow } from './stored-content-check.js';
 
 /**
  * Checks one stored row as every reader must before it becomes an event: its MAC under the
@@ -13,14 +12,5 @@ export type CheckedRow = { readonly event: EventEnvelope; readonly rejection?: u
  * schema. The one check of the store's reads and of the chain verifier.
  */
 export function checkStoredRow(authenticator: EventAuthenticator, row: EventRow): CheckedRow {
-  const event = toEnvelope(row);
-  const refuse = (reason: EventRejectionReason, detail: string): CheckedRow => ({
-    rejection: { source: 'store', reason, eventId: event.eventId, streamId: event.streamId, streamVersion: event.streamVersion, position: event.position, detail },
-  });
-  if (row.auth_version === null || row.auth_mac === null) return refuse('unsealed', 'the row has no MAC');
-  const mac = authenticator.checkStored(event, { version: row.auth_version, mac: row.auth_mac });
-  if (mac !== 'ok') return refuse(mac, mac === 'bad-mac' ? 'the MAC does not match the row' : `no event key version ${row.auth_version} is configured`);
-  const problem = checkEventData(event.type, event.schemaVersion, event.data);
-  if (problem) return refuse(problem.problem, problem.message);
-  return { event };
+  return checkStoredRowContent(authenticator, row, canonicalRowContent(row));
 }
