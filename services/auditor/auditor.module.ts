@@ -131,7 +131,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     );
     // The services' security alerts, kept in Postgres (the stream keeps them a week) for the SIEM export.
     consumers.add(
-      new SecurityAlertConsumer({ ...consumers.dependencies, log: new SecurityAlertLog(infrastructure.db) }, { ...consumers.settings, alertsPerStore: 64 }),
+      new SecurityAlertConsumer(
+        { ...consumers.dependencies, log: new SecurityAlertLog(infrastructure.db, infrastructure.auth.authenticator), auth: infrastructure.auth },
+        { ...consumers.settings, alertsPerStore: 64 },
+      ),
     );
     // The audit trail: every event of the store, applied once, through a durable consumer.
     consumers.projection(new AuditTrailProjection(), 64);
@@ -146,6 +149,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const siem = createSiemExporters(
       infrastructure.db,
       infrastructure.store,
+      infrastructure.auth.authenticator,
       {
         sinks: config.AUDIT_EXPORT_SINKS,
         batchSize: config.AUDIT_EXPORT_BATCH,

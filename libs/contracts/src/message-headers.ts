@@ -14,4 +14,6 @@ export const MESSAGE_HEADERS = {
   deadLetterDeliveries: 'Keyledger-Dead-Letter-Deliveries',
   /** A usage batch's seal (`formatUsageSeal`). */
   usageSeal: 'Keyledger-Usage-Seal',
+  /** A security alert's seal (`formatUsageSeal`'s form: `<key version>:<base64 MAC>`). */
+  alertSeal: 'Keyledger-Alert-Seal',
 } as const;

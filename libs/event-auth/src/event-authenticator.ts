@@ -12,6 +12,7 @@ const ANNOUNCEMENT_INFO = 'keyledger verifier announcement v1';
 const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
 const RELAY_HEARTBEAT_INFO = 'keyledger relay heartbeat v1';
 const USAGE_BATCH_INFO = 'keyledger usage batch v1';
+const SECURITY_ALERT_INFO = 'keyledger security alert v1';
 
 /**
  * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
@@ -75,6 +76,7 @@ export class EventAuthenticator {
   private readonly usageAnswers: ReadonlyMap<number, Buffer>;
   private readonly heartbeats: ReadonlyMap<number, Buffer>;
   private readonly usageBatches: ReadonlyMap<number, Buffer>;
+  private readonly securityAlerts: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -89,6 +91,7 @@ export class EventAuthenticator {
     this.usageAnswers = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_ANSWER_INFO)]));
     this.heartbeats = new Map(keys.map((key) => [key.version, derive(key.secret, RELAY_HEARTBEAT_INFO)]));
     this.usageBatches = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_BATCH_INFO)]));
+    this.securityAlerts = new Map(keys.map((key) => [key.version, derive(key.secret, SECURITY_ALERT_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -161,6 +164,23 @@ export class EventAuthenticator {
     return { v: version, mac: usageBatchMac(this.usageBatches.get(version)!, version, batchId, payload).toString('base64') };
   }
 
+  /**
+   * The seal a service puts on a security alert it raises: over the key version and the exact
+   * bytes of the message's body, so whoever may publish on the alert subject but holds no event
+   * key (a NATS user, a row written by SQL) cannot raise or alter one.
+   */
+  sealSecurityAlert(payload: Uint8Array): EventSeal {
+    const version = this.currentVersion;
+    return { v: version, mac: versionedMac(this.securityAlerts.get(version)!, version, payload).toString('base64') };
+  }
+
+  /** Checks a security alert's seal against its body's bytes (constant time). */
+  checkSecurityAlert(payload: Uint8Array, seal: EventSeal): MacCheck {
+    const key = this.securityAlerts.get(seal.v);
+    if (!key) return 'unknown-key-version';
+    return sameMac(versionedMac(key, seal.v, payload), Buffer.from(seal.mac, 'base64')) ? 'ok' : 'bad-mac';
+  }
+
   /** Checks a usage batch message's seal against the id it came under and its body's bytes (constant time). */
   checkUsageBatch(batchId: string, payload: Uint8Array, seal: EventSeal): MacCheck {
     const key = this.usageBatches.get(seal.v);
@@ -191,6 +211,10 @@ function sameMac(expected: Buffer, mac: Buffer): boolean {
 // no choice of batch id can move bytes between the id and the body.
 function usageBatchMac(key: Buffer, version: number, batchId: string, payload: Uint8Array): Buffer {
   return createHmac('sha256', key).update(`${canonicalJson({ v: version, batchId })}\n`, 'utf8').update(payload).digest();
+}
+
+function versionedMac(key: Buffer, version: number, payload: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(`${canonicalJson({ v: version })}\n`, 'utf8').update(payload).digest();
 }
 
 function storedContent(event: AuthenticatedEventFields): string {

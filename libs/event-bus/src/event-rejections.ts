@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
 import type { EventRejectionReason, EventRejectionSource, SecurityAlert } from '@keyledger/contracts';
-import { securityAlertSubject } from '@keyledger/contracts';
-import type { EventRejection, EventRejectionSink } from '@keyledger/event-auth';
+import { MESSAGE_HEADERS, formatUsageSeal, securityAlertSubject } from '@keyledger/contracts';
+import type { EventAuthenticator, EventRejection, EventRejectionSink } from '@keyledger/event-auth';
 import { AlertThrottle } from '@keyledger/event-auth';
 import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedLabelledCounter } from '@keyledger/observability';
@@ -13,6 +14,8 @@ export interface EventRejectionsDependencies {
   readonly registry: Registry;
   /** Names the process in alerts (its instance name). */
   readonly service: string;
+  /** Seals each alert (`Keyledger-Alert-Seal`), so the auditor keeps only alerts a service raised. */
+  readonly authenticator: Pick<EventAuthenticator, 'sealSecurityAlert'>;
   readonly clock?: () => number;
 }
 
@@ -104,7 +107,10 @@ export class EventRejections implements EventRejectionSink {
     };
     if (this.deps.nc.isClosed()) return;
     try {
-      this.deps.nc.publish(securityAlertSubject(this.deps.subjectPrefix), JSON.stringify(alert));
+      const payload = new TextEncoder().encode(JSON.stringify(alert));
+      const sealed = headers();
+      sealed.set(MESSAGE_HEADERS.alertSeal, formatUsageSeal(this.deps.authenticator.sealSecurityAlert(payload)));
+      this.deps.nc.publish(securityAlertSubject(this.deps.subjectPrefix), payload, { headers: sealed });
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'could not publish a security alert; the refusal is counted and logged');
     }

@@ -25,7 +25,7 @@ const SETTINGS = { maxBusSilenceMs: 30_000, failClosed: true, heartbeatMs: 60_00
 /** A verifier's key projection with its own refusal reporting (counter, log, alerts), as a service wires it. */
 async function startVerifier(ctx: TestContext, name: string, limits = { maxAlerts: 2, intervalMs: 2000 }) {
   const registry = createMetricsRegistry('test');
-  const rejections = new EventRejections({ nc: ctx.nc, subjectPrefix: ctx.topology.subjectPrefix, logger: ctx.logger, registry, service: name }, limits);
+  const rejections = new EventRejections({ nc: ctx.nc, subjectPrefix: ctx.topology.subjectPrefix, logger: ctx.logger, registry, service: name, authenticator: ctx.auth.authenticator }, limits);
   const auth: EventAuthentication = { authenticator: ctx.auth.authenticator, rejections };
   const index = new KeyIndex();
   // Its store reads and its bus reader report to the same place, as a service's infrastructure wires them.

@@ -1,5 +1,7 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
-import { DURABLE_CONSUMER_NAMES, securityAlertSchema, securityAlertSubject } from '@keyledger/contracts';
+import type { EventRejectionReason } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, MESSAGE_HEADERS, parseUsageSeal, securityAlertSchema, securityAlertSubject } from '@keyledger/contracts';
+import type { EventAuthentication } from '@keyledger/event-auth';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
 import { DurableConsumer } from '@keyledger/consumer-runtime';
 import type { IdentifiedAlert, SecurityAlertLog } from './security-alert-log.js';
@@ -13,18 +15,42 @@ export class MalformedSecurityAlertError extends Error {
   }
 }
 
-/** The one way from a message of the alert subject to an alert: JSON, then the alert's strict schema. */
-export function decodeSecurityAlert(data: Uint8Array, _subject?: string, _headers?: MsgHdrs): IdentifiedAlert {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(data));
-  } catch (error) {
-    throw new MalformedSecurityAlertError(`security alert is not JSON: ${(error as Error).message}`);
+/**
+ * The one way from a message of the alert subject to an alert: its seal (`Keyledger-Alert-Seal`,
+ * over the key version and the body's exact bytes) under the event keys, then JSON, then the
+ * alert's strict schema. A message without a valid seal (NATS permissions let every service
+ * publish there, and a NATS user without event keys might) is reported to the rejection sink
+ * (counted, logged, alerted with a seal of the auditor's own) and answered undefined: the
+ * consumer acknowledges and skips it, so a stranger cannot fill the dead letters. A sealed
+ * message that is no alert (a service's bug) throws MalformedSecurityAlertError: dead-lettered.
+ */
+export class SecurityAlertReader {
+  constructor(private readonly auth: EventAuthentication) {}
+
+  read(data: Uint8Array, subject: string, headers: MsgHdrs | undefined): IdentifiedAlert | undefined {
+    const sealHeader = headers?.get(MESSAGE_HEADERS.alertSeal) ?? '';
+    if (sealHeader === '') return this.refuse(subject, 'unsealed', 'a security alert without a seal');
+    const seal = parseUsageSeal(sealHeader);
+    if (seal === undefined) return this.refuse(subject, 'malformed', 'a security alert seal that is not <version>:<base64 MAC>');
+    const mac = this.auth.authenticator.checkSecurityAlert(data, seal);
+    if (mac !== 'ok')
+      return this.refuse(subject, mac, mac === 'bad-mac' ? 'the security alert seal does not match its body' : `no event key version ${seal.v} is configured`);
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(data));
+    } catch (error) {
+      throw new MalformedSecurityAlertError(`security alert is not JSON: ${(error as Error).message}`);
+    }
+    const parsed = securityAlertSchema.safeParse(json);
+    if (!parsed.success)
+      throw new MalformedSecurityAlertError(`not a SecurityAlert: ${parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
+    return { alertId: alertIdOf(data), alert: parsed.data, body: data, seal };
   }
-  const parsed = securityAlertSchema.safeParse(json);
-  if (!parsed.success)
-    throw new MalformedSecurityAlertError(`not a SecurityAlert: ${parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
-  return { alertId: alertIdOf(data), alert: parsed.data };
+
+  private refuse(subject: string, reason: EventRejectionReason, detail: string): undefined {
+    this.auth.rejections.reject({ source: 'bus', reason, subject, detail });
+    return undefined;
+  }
 }
 
 export interface SecurityAlertConsumerSettings extends ConsumerSettings {
@@ -36,14 +62,16 @@ export interface SecurityAlertConsumerSettings extends ConsumerSettings {
  * Makes the services' SecurityAlerts durable: a durable consumer of the notification stream,
  * filtered to `<prefix>.v1.notifications._security`, stores each alert in the alert log and
  * then acknowledges it. A crash before the acknowledgement delivers it again and the log knows
- * its id, so the log holds every alert the stream kept, once. What a message claims is checked
- * against the schema only: an alert carries no seal, so it is believed as far as NATS
- * permissions go (only Keyledger's services may publish on the subject).
+ * its id, so the log holds every sealed alert the stream kept, once (SecurityAlertReader).
  */
 export class SecurityAlertConsumer extends DurableConsumer<IdentifiedAlert> {
-  constructor(deps: DurableConsumerDependencies & { readonly log: Pick<SecurityAlertLog, 'store'> }, settings: SecurityAlertConsumerSettings) {
+  constructor(
+    deps: DurableConsumerDependencies & { readonly log: Pick<SecurityAlertLog, 'store'>; readonly auth: EventAuthentication },
+    settings: SecurityAlertConsumerSettings,
+  ) {
+    const reader = new SecurityAlertReader(deps.auth);
     const handler: BatchHandler<IdentifiedAlert> = {
-      decode: decodeSecurityAlert,
+      decode: (data, subject, headers) => reader.read(data, subject, headers),
       id: (item) => item.alertId,
       occurredAt: (item) => item.alert.at,
       store: (items) => deps.log.store(items),

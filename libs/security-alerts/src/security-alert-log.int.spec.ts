@@ -13,7 +13,7 @@ describe('security alert log', () => {
   beforeEach(async () => {
     ctx = await createTestContext('alertlog');
     db = await ctx.connectAs('auditor');
-    log = new SecurityAlertLog(db);
+    log = new SecurityAlertLog(db, ctx.auth.authenticator);
   });
   afterEach(() => ctx.close());
 
@@ -26,7 +26,8 @@ describe('security alert log', () => {
       reason: 'unsealed',
       rejected: 1,
     };
-    return { alertId: alertIdOf(new TextEncoder().encode(JSON.stringify(alert))), alert };
+    const body = new TextEncoder().encode(JSON.stringify(alert));
+    return { alertId: alertIdOf(body), alert, body, seal: ctx.auth.authenticator.sealSecurityAlert(body) };
   };
   const readAll = (): Promise<string[]> => log.readAfter(BEFORE_FIRST_ALERT, 100).then((alerts) => alerts.map((stored) => stored.alertId));
 
@@ -44,10 +45,11 @@ describe('security alert log', () => {
     await late.connect();
     await late.startTransaction();
     try {
-      await late.query(`insert into security_alerts (alert_id, seq, raised_at, alert) values ($1, 1, now(), $2::jsonb)`, [
-        identified(1).alertId,
-        JSON.stringify(identified(1).alert),
-      ]);
+      const first = identified(1);
+      await late.query(
+        `insert into security_alerts (alert_id, seq, raised_at, alert, body, seal_version, seal_mac) values ($1, 1, now(), $2::jsonb, $3, $4, $5)`,
+        [first.alertId, JSON.stringify(first.alert), Buffer.from(first.body), first.seal.v, first.seal.mac],
+      );
       await log.store([identified(2)]);
       expect(await readAll()).toEqual([]);
       await late.commitTransaction();
@@ -59,7 +61,13 @@ describe('security alert log', () => {
 
   it('refuses a stored row that is not an alert with a typed error, rather than exporting it or passing it', async () => {
     await log.store([identified(1)]);
-    await ctx.ownerDb.query(`update security_alerts set alert = alert || '{"kind":"all-clear"}'::jsonb`);
+    // Sealed, but no alert: the bytes a service with the keys (and a bug) would have raised.
+    const body = new TextEncoder().encode(JSON.stringify({ kind: 'all-clear' }));
+    await ctx.ownerDb.query(`update security_alerts set body = $1, seal_version = $2, seal_mac = $3`, [
+      Buffer.from(body),
+      ctx.auth.authenticator.sealSecurityAlert(body).v,
+      ctx.auth.authenticator.sealSecurityAlert(body).mac,
+    ]);
     await eventually(
       'the row readable',
       () => db.query<unknown[]>(`select 1 from security_alerts where transaction_id < pg_snapshot_xmin(pg_current_snapshot())`),

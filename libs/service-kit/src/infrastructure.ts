@@ -68,14 +68,16 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
     await db.destroy();
     throw error;
   }
+  const authenticator = new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS);
   const rejections = new EventRejections({
     nc,
     subjectPrefix: topology.subjectPrefix,
     logger: reporting.logger,
     registry: reporting.metrics,
     service: reporting.instance,
+    authenticator,
   });
-  const auth: EventAuthentication = { authenticator: new EventAuthenticator(config.KEYLEDGER_EVENT_KEYS), rejections };
+  const auth: EventAuthentication = { authenticator, rejections };
   return {
     db,
     store: new PostgresEventStore(db, auth),

@@ -1,3 +1,4 @@
+import type { EventAuthenticator } from '@keyledger/event-auth';
 import type { DataSource } from 'typeorm';
 import type { SiemSinkSpec } from '@keyledger/config';
 import type { PostgresEventStore } from '@keyledger/event-store';
@@ -45,11 +46,17 @@ export interface SiemExports {
  * the security alerts, and (`?usage=true`) the verifications. The exports of one sink share it
  * (SerializedSink: one write at a time), so one that is down holds back only its own exports.
  */
-export function createSiemExporters(db: DataSource, store: PostgresEventStore, settings: SiemExportSettings, logger: Logger): SiemExports {
+export function createSiemExporters(
+  db: DataSource,
+  store: PostgresEventStore,
+  authenticator: Pick<EventAuthenticator, 'checkSecurityAlert'>,
+  settings: SiemExportSettings,
+  logger: Logger,
+): SiemExports {
   const checkpoints = new SiemExportCheckpoints(db);
   const sourceCheckpoints = new SiemSourceCheckpoints(db);
   const tenants = new StreamTenants(store);
-  const alerts = new AlertSource(new SecurityAlertLog(db));
+  const alerts = new AlertSource(new SecurityAlertLog(db, authenticator));
   const usageReader = new UsageExportReader(db);
   const usage = new UsageSource(usageReader);
   const origin = { facility: LOG_AUDIT_FACILITY, hostname: settings.hostname, appName: 'keyledger-auditor', procId: settings.procId };

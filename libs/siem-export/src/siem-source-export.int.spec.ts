@@ -1,8 +1,10 @@
+import { headers } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { KeyUsed, SecurityAlert } from '@keyledger/contracts';
-import { securityAlertSubject } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, formatUsageSeal, securityAlertSubject } from '@keyledger/contracts';
 import { DEFAULT_REDELIVERY_POLICY } from '@keyledger/consumer-runtime';
-import { SecurityAlertConsumer, SecurityAlertLog } from '@keyledger/security-alerts';
+import { EventAuthenticator } from '@keyledger/event-auth';
+import { BEFORE_FIRST_ALERT, SecurityAlertConsumer, SecurityAlertLog } from '@keyledger/security-alerts';
 import type { ParsedSyslogMessage } from '@keyledger/siem-format';
 import { LOG_AUDIT_FACILITY } from '@keyledger/siem-format';
 import type { SyslogReceiver, TestContext } from '@keyledger/testing';
@@ -77,7 +79,7 @@ describe('SIEM export of alerts and usage', () => {
 
   const startAlertConsumer = async (): Promise<SecurityAlertConsumer> => {
     const consumer = new SecurityAlertConsumer(
-      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger, log: new SecurityAlertLog(db) },
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger, log: new SecurityAlertLog(db, ctx.auth.authenticator), auth: ctx.auth },
       { alertsPerStore: 4, ackWaitMs: 1000, redelivery: DEFAULT_REDELIVERY_POLICY },
     );
     alertConsumers.push(consumer);
@@ -97,10 +99,18 @@ describe('SIEM export of alerts and usage', () => {
     ...overrides,
   });
 
+  /** Publishes a message on the alert subject, sealed under the event keys as a service seals its alerts unless `sealed` is false. */
+  const publishAlert = (body: unknown, sealed = true): void => {
+    const payload = new TextEncoder().encode(JSON.stringify(body));
+    const seal = headers();
+    if (sealed) seal.set(MESSAGE_HEADERS.alertSeal, formatUsageSeal(ctx.auth.authenticator.sealSecurityAlert(payload)));
+    ctx.nc.publish(securityAlertSubject(ctx.topology.subjectPrefix), payload, { headers: seal });
+  };
+
   /** Publishes alerts as a service does (core NATS, captured by the notification stream) and waits until the stream holds them. */
   const raise = async (alerts: readonly SecurityAlert[]): Promise<void> => {
     const before = (await ctx.jsm.streams.info(ctx.topology.notificationStream)).state.messages;
-    for (const raised of alerts) ctx.nc.publish(securityAlertSubject(ctx.topology.subjectPrefix), JSON.stringify(raised));
+    for (const raised of alerts) publishAlert(raised);
     await ctx.nc.flush();
     await eventually(
       'the stream keeps the alerts',
@@ -134,7 +144,7 @@ describe('SIEM export of alerts and usage', () => {
     await startAlertConsumer();
     await eventually('six alerts stored', storedAlertIds, (ids) => ids.length === 6);
 
-    const exporter = exporterFor(new AlertSource(new SecurityAlertLog(db)), syslogSink(), 4);
+    const exporter = exporterFor(new AlertSource(new SecurityAlertLog(db, ctx.auth.authenticator)), syslogSink(), 4);
     await exportUntil(exporter, 6);
     expect(receiver.errors).toEqual([]);
     expect(idsOf(receiver.messages)).toEqual(await storedAlertIds());
@@ -155,12 +165,36 @@ describe('SIEM export of alerts and usage', () => {
 
   it('stores no message on the alert subject that is not an alert, and the alerts after it all the same', async () => {
     await startAlertConsumer();
-    ctx.nc.publish(securityAlertSubject(ctx.topology.subjectPrefix), JSON.stringify({ kind: 'events-rejected', service: 'x', note: 'no such field' }));
+    publishAlert({ kind: 'events-rejected', service: 'x', note: 'no such field' });
     await raise([alert(0)]);
     await eventually('the alert stored', storedAlertIds, (ids) => ids.length === 1);
-    const exporter = exporterFor(new AlertSource(new SecurityAlertLog(db)));
+    const exporter = exporterFor(new AlertSource(new SecurityAlertLog(db, ctx.auth.authenticator)));
     await exportUntil(exporter, 1);
     expect(receiver.messages).toHaveLength(1);
+  });
+
+  it('keeps no alert a stranger on NATS raised without the event keys, unsealed or sealed under another key, and counts each refusal', async () => {
+    await startAlertConsumer();
+    publishAlert(alert(7, { service: 'issuer-1', streamId: 'key-key_victim0000000000000000000' }), false);
+    const stranger = new EventAuthenticator([{ version: 1, secret: Buffer.alloc(32, 0x5a) }]);
+    const forged = new TextEncoder().encode(JSON.stringify(alert(8)));
+    const forgedSeal = headers();
+    forgedSeal.set(MESSAGE_HEADERS.alertSeal, formatUsageSeal(stranger.sealSecurityAlert(forged)));
+    ctx.nc.publish(securityAlertSubject(ctx.topology.subjectPrefix), forged, { headers: forgedSeal });
+    await raise([alert(9)]);
+    await eventually('the genuine alert stored', storedAlertIds, (ids) => ids.length === 1);
+    expect(ctx.auth.rejections.all.map((rejection) => rejection.reason)).toEqual(expect.arrayContaining(['unsealed']));
+    expect(ctx.auth.rejections.all.filter((rejection) => rejection.source === 'bus')).toHaveLength(2);
+  });
+
+  it('stops the alert export at a stored alert whose bytes no longer match their seal, rather than exporting it', async () => {
+    await startAlertConsumer();
+    await raise([alert(0), alert(1)]);
+    await eventually('two alerts stored', storedAlertIds, (ids) => ids.length === 2);
+    const [, second] = await storedAlertIds();
+    await ctx.ownerDb.query(`update security_alerts set body = convert_to(replace(convert_from(body, 'UTF8'), 'verifier-1', 'issuer-1'), 'UTF8') where alert_id = $1`, [second]);
+    const log = new SecurityAlertLog(db, ctx.auth.authenticator);
+    await expect(log.readAfter(BEFORE_FIRST_ALERT, 10)).rejects.toThrow(/does not match its seal; the alert export holds before it/);
   });
 
   // In the past, so a record waiting for the collector has an age (its lag).
