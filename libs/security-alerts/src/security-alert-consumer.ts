@@ -1,7 +1,7 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
-import type { EventRejectionReason } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, MESSAGE_HEADERS, parseUsageSeal, securityAlertSchema, securityAlertSubject } from '@keyledger/contracts';
-import type { EventAuthentication } from '@keyledger/event-auth';
+import type { EventAuthentication, SealRefusal } from '@keyledger/event-auth';
+import { refuseUnlessSealed } from '@keyledger/event-auth';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
 import { DurableConsumer } from '@keyledger/consumer-runtime';
 import type { IdentifiedAlert, SecurityAlertLog } from './security-alert-log.js';
@@ -28,13 +28,11 @@ export class SecurityAlertReader {
   constructor(private readonly auth: EventAuthentication) {}
 
   read(data: Uint8Array, subject: string, headers: MsgHdrs | undefined): IdentifiedAlert | undefined {
-    const sealHeader = headers?.get(MESSAGE_HEADERS.alertSeal) ?? '';
-    if (sealHeader === '') return this.refuse(subject, 'unsealed', 'a security alert without a seal');
-    const seal = parseUsageSeal(sealHeader);
-    if (seal === undefined) return this.refuse(subject, 'malformed', 'a security alert seal that is not <version>:<base64 MAC>');
-    const mac = this.auth.authenticator.checkSecurityAlert(data, seal);
-    if (mac !== 'ok')
-      return this.refuse(subject, mac, mac === 'bad-mac' ? 'the security alert seal does not match its body' : `no event key version ${seal.v} is configured`);
+    const header = headers?.get(MESSAGE_HEADERS.alertSeal) ?? '';
+    const refusal = refuseUnlessSealed(header, (seal) => this.auth.authenticator.checkSecurityAlert(data, seal), 'a security alert', 'body');
+    if (refusal) return this.refuse(subject, refusal);
+    // Sealed: the header parses.
+    const seal = parseUsageSeal(header)!;
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(data));
@@ -47,7 +45,7 @@ export class SecurityAlertReader {
     return { alertId: alertIdOf(data), alert: parsed.data, body: data, seal };
   }
 
-  private refuse(subject: string, reason: EventRejectionReason, detail: string): undefined {
+  private refuse(subject: string, { reason, detail }: SealRefusal): undefined {
     this.auth.rejections.reject({ source: 'bus', reason, subject, detail });
     return undefined;
   }

@@ -1,7 +1,8 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
-import type { EventRejectionReason, UsageBatch } from '@keyledger/contracts';
-import { MESSAGE_HEADERS, parseUsageSeal, usageBatchSchema } from '@keyledger/contracts';
-import type { EventAuthentication } from '@keyledger/event-auth';
+import type { UsageBatch } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, usageBatchSchema } from '@keyledger/contracts';
+import type { EventAuthentication, SealRefusal } from '@keyledger/event-auth';
+import { refuseUnlessSealed } from '@keyledger/event-auth';
 
 /** An authentic message of the usage stream that is not a usage batch of either schema version. */
 export class MalformedUsageMessageError extends Error {
@@ -28,22 +29,18 @@ export class UsageBatchReader {
   constructor(private readonly auth: EventAuthentication) {}
 
   read(data: Uint8Array, subject: string, headers: MsgHdrs | undefined): UsageBatch | undefined {
-    const sealHeader = headers?.get(MESSAGE_HEADERS.usageSeal) ?? '';
-    if (sealHeader === '') return this.refuse(subject, 'unsealed', 'a usage batch without a seal');
-    const seal = parseUsageSeal(sealHeader);
-    if (seal === undefined) return this.refuse(subject, 'malformed', 'a usage batch seal that is not <version>:<base64 MAC>');
     const batchId = headers?.get(MESSAGE_HEADERS.msgId) ?? '';
-    const mac = this.auth.authenticator.checkUsageBatch(batchId, data, seal);
-    if (mac !== 'ok')
-      return this.refuse(
-        subject,
-        mac,
-        mac === 'bad-mac' ? 'the usage batch seal does not match its id and body' : `no event key version ${seal.v} is configured`,
-      );
+    const refusal = refuseUnlessSealed(
+      headers?.get(MESSAGE_HEADERS.usageSeal) ?? '',
+      (seal) => this.auth.authenticator.checkUsageBatch(batchId, data, seal),
+      'a usage batch',
+      'id and body',
+    );
+    if (refusal) return this.refuse(subject, refusal);
     return decodeAuthenticBatch(data);
   }
 
-  private refuse(subject: string, reason: EventRejectionReason, detail: string): undefined {
+  private refuse(subject: string, { reason, detail }: SealRefusal): undefined {
     this.auth.rejections.reject({ source: 'bus', reason, subject, detail });
     return undefined;
   }
