@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { AnomalyDetectedData, EventEnvelope } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningService, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, startServices, stopProcesses, waitForExit } from '@keyledger/testing';
 
 /**
  * Thresholds shortened so a key is judged after seconds, not an hour: a 1 s window, 4 s of
@@ -74,9 +73,7 @@ describe('the anomaly detector, end to end', () => {
 
   afterAll(async () => {
     // Every process gone before the schema is dropped, which would otherwise wait on their sessions.
-    const children = [...(services?.all ?? []), ...(detector ? [detector] : [])].map((service) => service.child);
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
+    await stopProcesses([...(services?.all ?? []), ...(detector ? [detector] : [])].map((service) => service.child));
     await ctx.close();
   }, 60_000);
 

@@ -4,7 +4,7 @@ import type { AnomalyDetectedData, EventEnvelope } from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningService, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, startServices, stopProcesses, waitForExit } from '@keyledger/testing';
 
 /** As in anomaly-detector.e2e: a key is judged after seconds of steady use, not an hour. */
 const DETECTOR_ENV = { ANOMALY_RATE_WINDOW_MS: '1000', ANOMALY_RATE_WARMUP_MS: '4000', ANOMALY_RATE_FLOOR: '10' };
@@ -61,9 +61,7 @@ describe('two anomaly-detector replicas', () => {
   });
 
   afterAll(async () => {
-    const children = (services?.all ?? []).map((service) => service.child);
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
+    await stopProcesses((services?.all ?? []).map((service) => service.child));
     await ctx.close();
   }, 60_000);
 

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, natsKeyApi, runCli, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, natsKeyApi, runCli, startServices, stopProcesses } from '@keyledger/testing';
 
 /** A rate spike is judged after seconds here, not a day: the demo's --spike needs a detector started so. */
 const DETECTOR_ENV = { ANOMALY_RATE_WINDOW_MS: '1000', ANOMALY_RATE_WARMUP_MS: '4000', ANOMALY_RATE_FLOOR: '10' };
@@ -29,9 +28,7 @@ describe('keyledger demo', () => {
   });
 
   afterAll(async () => {
-    const children = (services?.all ?? []).map((service) => service.child);
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
+    await stopProcesses((services?.all ?? []).map((service) => service.child));
     await ctx.close();
   }, 60_000);
 

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { AnomalyDetectedData, EventEnvelope, IncidentNotification, KeyIncidentHandledData, KeyView } from '@keyledger/contracts';
 import { apiSubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, stopProcesses } from '@keyledger/testing';
 
 const FAILED_LIMIT = 6;
 const randomKey = (): string => formatNewKey('kl', 'live', (n) => randomBytes(n));
@@ -96,9 +95,7 @@ describe('honeytokens, end to end', () => {
   });
 
   afterAll(async () => {
-    const children = (services?.all ?? []).map((service) => service.child);
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
+    await stopProcesses((services?.all ?? []).map((service) => service.child));
     await ctx?.close();
   }, 60_000);
 

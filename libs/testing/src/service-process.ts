@@ -51,3 +51,18 @@ export function waitForExit(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+/**
+ * Stops processes as a test's clean-up must before its schema is dropped (which would wait on
+ * their sessions): SIGTERM to each, then SIGKILL to any still running after `graceMs`.
+ */
+export async function stopProcesses(children: readonly ChildProcess[], graceMs = 10_000): Promise<void> {
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(
+    children.map(async (child) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await waitForExit(child);
+      clearTimeout(timer);
+    }),
+  );
+}
