@@ -15,7 +15,7 @@ import { AnomalyDetector, DEFAULT_ANOMALY_SETTINGS, NetworkTable, sourceNetwork 
 import { percentile } from './bench-support.js';
 
 /** Bumped whenever the traffic model changes, so figures are compared only with their own version. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 const PROVIDERS = 8;
 /** The providers' /16s (10.32.0.0/16 to 10.39.0.0/16), clear of the homes (10.0-10.15), attacks (10.19) and dormant keys (10.31). */
 const providerTable = NetworkTable.parse(Array.from({ length: PROVIDERS }, (_, p) => `10.${32 + p}.0.0/16,AS6450${p} provider`).join('\n'));
@@ -74,7 +74,15 @@ interface SimKey {
   stopsAt: number;
 }
 
-type Attack = { readonly detector: Detector; readonly subject: string; readonly start: number; readonly end: number; detectedAt?: number };
+type Attack = {
+  readonly detector: Detector;
+  readonly subject: string;
+  readonly start: number;
+  readonly end: number;
+  /** Probing and enumeration: a burst (as a tool guesses) or low and slow. */
+  readonly pace?: 'burst' | 'slow';
+  detectedAt?: number;
+};
 
 const keys: SimKey[] = Array.from({ length: KEYS }, (_, i) => {
   const roaming = rnd() < 0.1;
@@ -123,13 +131,15 @@ for (let i = 0; i < ATTACKS; i++) {
     for (let n = 0; n < 5; n++) add({ at: start + n * 20 * SECOND, keyId: key.keyId, tenant: key.tenant, ip: address(network), code: 'VALID', calls: 1 });
     attacks.push({ detector: 'new-network', subject: key.keyId, start, end: start + 2 * MINUTE });
   }
-  // Probing: scopes tried one after another, a call every 2 s.
+  // Probing: scopes tried one after another, a call every 2 s (low and slow), or ten a second (every other attack: a tool's burst).
   {
     const key = victim();
     const start = attackWindow();
+    const pace = i % 2 === 1 ? 'burst' : 'slow';
+    const every = pace === 'burst' ? 100 : 2 * SECOND;
     for (let n = 0; n < 40; n++)
-      add({ at: start + n * 2 * SECOND, keyId: key.keyId, tenant: key.tenant, ip: address(key.networks[0]!), code: 'INSUFFICIENT_PERMISSIONS', calls: 1 });
-    attacks.push({ detector: 'probing', subject: key.keyId, start, end: start + 80 * SECOND });
+      add({ at: start + n * every, keyId: key.keyId, tenant: key.tenant, ip: address(key.networks[0]!), code: 'INSUFFICIENT_PERMISSIONS', calls: 1 });
+    attacks.push({ detector: 'probing', subject: key.keyId, start, end: start + 40 * every, pace });
   }
   // Dead key: revoked (its owner stops), then used by whoever kept a copy.
   {
@@ -139,12 +149,15 @@ for (let i = 0; i < ATTACKS; i++) {
     for (let n = 0; n < 3; n++) add({ at: start + n * MINUTE, keyId: key.keyId, tenant: key.tenant, ip: address(6000 + i), code: 'REVOKED', calls: 1 });
     attacks.push({ detector: 'dead-key-use', subject: key.keyId, start, end: start + 3 * MINUTE });
   }
-  // Enumeration: one network tries 40 made-up keys in a minute (tallies, as the verifier sends them).
+  // Enumeration: one network tries 40 made-up keys in a minute (tallies, as the verifier sends
+  // them), or five a second (every other attack: a tool's burst).
   {
     const start = attackWindow();
     const ip = address(7000 + i);
-    for (let n = 0; n < 40; n++) add({ at: start + n * 1500, ip, fingerprint: `fp_${i}_${n}`, code: 'NOT_FOUND', calls: 1 });
-    attacks.push({ detector: 'enumeration', subject: sourceNetwork(ip)!, start, end: start + MINUTE });
+    const pace = i % 2 === 1 ? 'burst' : 'slow';
+    const every = pace === 'burst' ? 200 : 1500;
+    for (let n = 0; n < 40; n++) add({ at: start + n * every, ip, fingerprint: `fp_${i}_${n}`, code: 'NOT_FOUND', calls: 1 });
+    attacks.push({ detector: 'enumeration', subject: sourceNetwork(ip)!, start, end: start + Math.max(MINUTE, 40 * every), pace });
   }
 }
 // Ordinary mistakes: a typo'd or stale key now and then from ordinary networks.
@@ -214,7 +227,7 @@ for (const [i, key] of dormant.entries()) {
 // Phase three, off-hours: 40 office keys, used 09:00-18:00 on weekdays of their own time zone for
 // three weeks, on a detector of their own (the keys above have two days of history, too little
 // for a weekly profile); in the third week 20 of them are used at night or on a weekend, a few
-// calls over ten minutes, by whoever holds a copy. Generator v3 (v2 had no office keys).
+// calls over ten minutes, by whoever holds a copy. (v3 added the office keys, v4 the bursts of probing and enumeration.)
 const OFFICE_KEYS = 40;
 const officeStart = START + 35 * DAY; // a Monday, after the dormant phase
 const officeDetector = new AnomalyDetector(() => clock, DEFAULT_ANOMALY_SETTINGS, networkTable);
@@ -258,6 +271,7 @@ const elapsedMs = performance.now() - started;
 const subjectOf = (finding: AnomalyFinding): string => (finding.subject.kind === 'key' ? finding.subject.keyId : finding.subject.network);
 const detectors: Detector[] = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'enumeration'];
 const rows: string[] = [];
+const paces: string[] = [];
 const falsePositives: string[] = [];
 const missed: string[] = [];
 for (const name of detectors) {
@@ -285,6 +299,12 @@ for (const name of detectors) {
       missed.push(`${name} on ${attack.subject}${key && key.networks.length > DEFAULT_ANOMALY_SETTINGS.network.maxNetworks ? ' (a roaming key)' : ''}`);
     }
   const latencies = detected.map((attack) => (attack.detectedAt! - attack.start) / 1000).sort((a, b) => a - b);
+  const latencyOf = (pace: 'burst' | 'slow'): string => {
+    const paced = detected.filter((attack) => attack.pace === pace).map((attack) => (attack.detectedAt! - attack.start) / 1000);
+    paced.sort((a, b) => a - b);
+    return `${pace === 'burst' ? 'bursts' : 'low and slow'}: recall ${(paced.length / mine.filter((attack) => attack.pace === pace).length).toFixed(2)}, p50 ${percentile(paced, 50).toFixed(1)} s, p95 ${percentile(paced, 95).toFixed(1)} s`;
+  };
+  if (mine.some((attack) => attack.pace !== undefined)) paces.push(`${name}: ${latencyOf('burst')}; ${latencyOf('slow')}`);
   const precision = found.length === 0 ? Number.NaN : truePositives / found.length;
   const recall = detected.length / mine.length;
   rows.push(
@@ -303,5 +323,6 @@ console.log(
 console.log('| detector | attacks | findings | precision | recall | latency p50 | latency p95 |');
 console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
+for (const line of paces) console.log(line);
 for (const line of falsePositives) console.log(`false positive: ${line}`);
 for (const line of missed) console.log(`missed: ${line}`);

@@ -121,7 +121,7 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  * The same records in the same order give the same findings: the evaluation in
  * bench/anomaly runs exactly this.
  *
- * - rate-spike: a key's calls in a sliding window above its EWMA mean by `deviations`
+ * - rate-spike: a key's calls (but those refused for a scope or an address, and a dead key's) in a sliding window above its EWMA mean by `deviations`
  *   standard deviations, `ratio` times the mean, `peakRatio` times the decaying peak of that
  *   hour of the day and the `floor`, once it has `warmupMs` of history. A spike is learned only up to the line,
  *   so an attack does not become the new normal.
@@ -264,7 +264,9 @@ export class AnomalyDetector {
       );
     }
     if (code === 'VALID') this.checkHourOfWeek(state, subject, at, network, findings);
-    this.countRate(state, subject, at, calls, network, findings);
+    // A key's rate is its use: calls refused for a scope or an address are probing's to judge,
+    // calls of a dead key dead-key-use's, and neither is counted twice as a spike.
+    if (!DENIED_CODES.has(code) && !DEAD_CODES.has(code)) this.countRate(state, subject, at, calls, network, findings);
     if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
     if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, this.networks.nameOf(observation.ip), findings);
     state.calls += calls;

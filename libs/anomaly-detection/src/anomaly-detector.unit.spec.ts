@@ -166,6 +166,13 @@ describe('rate spikes', () => {
     }
   });
 
+  it("leaves a burst of refused calls to probing: a key's rate is its use, and one attack is one finding", () => {
+    const { feed } = live();
+    feed(steady(T0, T0 + DAY + HOUR, 0.1));
+    const burst = Array.from({ length: 40 }, (_, n) => call(T0 + DAY + HOUR + n * 100, { code: 'INSUFFICIENT_PERMISSIONS' }));
+    expect(feed(burst).map((finding) => finding.detector)).toEqual(['probing']);
+  });
+
   it('reports a nightly job that starts after the warm-up on its first night only', () => {
     const { feed } = live();
     const nights: number[] = [];
