@@ -457,15 +457,16 @@ export class AnomalyDetector {
     findings: AnomalyFinding[],
   ): void {
     const { learnMs, minCalls } = this.settings.network;
-    const network = named?.name ?? cidr;
+    // A named network is kept as its range, not its name: renaming a table's entry changes nothing.
+    const network = named?.cidr ?? cidr;
     const index = state.networks.indexOf(network);
     if (index >= 0) {
       if (at > state.networkSeen[index]!) state.networkSeen[index] = at;
       return;
     }
-    // Its /24 or /48 is known (learned before the table named it, or under another name): no
-    // finding, and the name is learned with it, so a table added or renamed alarms no key. (A table
-    // removed leaves the /24s learned only under a name unknown: those are found as new.)
+    // Its /24 or /48 is known (learned before the table named its range): no finding, and the
+    // range is learned with it, so adding a table alarms no key. (A table removed, or a range
+    // split, leaves /24s learned only under a range: those are found as new.)
     const known = named === undefined ? -1 : state.networks.indexOf(cidr);
     if (known >= 0) {
       state.networkSeen[known] = Math.max(state.networkSeen[known]!, at);

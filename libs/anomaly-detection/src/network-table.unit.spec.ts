@@ -54,7 +54,7 @@ describe('new network with a network table', () => {
     expect(observe(detector, now, '100.64.200.1')).toEqual([]);
     const [finding] = observe(detector, now + 1000, '198.51.100.7');
     expect(finding).toMatchObject({ network: '198.51.100.0/24', evidence: { network: '198.51.100.0/24', known: 1 } });
-    expect(finding!.detail).toBe('first call from 198.51.100.0/24; known: AS64500 cloud');
+    expect(finding!.detail).toBe('first call from 198.51.100.0/24; known: 100.64.0.0/16');
   });
 
   it('without the table, the same key roams and is not judged by network', () => {
@@ -81,6 +81,16 @@ describe('new network with a network table', () => {
     const renamed = new AnomalyDetector(() => now, undefined, NetworkTable.parse('100.64.0.0/16,AS64501 renamed'));
     renamed.restore('key_01jqaaaaaaaaaaaaaaaaaaaaaa', withTable.baseline('key_01jqaaaaaaaaaaaaaaaaaaaaaa')!);
     expect(observe(renamed, now + 2000, '100.64.7.11')).toEqual([]);
+  });
+
+  it('keeps a network a key learned under the table when its entry is renamed', () => {
+    let now = T0;
+    const detector = new AnomalyDetector(() => now, undefined, table);
+    expect(roam(detector)).toEqual([]);
+    now = T0 + 25 * 3_600_000;
+    const renamed = new AnomalyDetector(() => now, undefined, NetworkTable.parse('100.64.0.0/16,AS64500 renamed'));
+    renamed.restore('key_01jqaaaaaaaaaaaaaaaaaaaaaa', detector.baseline('key_01jqaaaaaaaaaaaaaaaaaaaaaa')!);
+    expect(observe(renamed, now, '100.64.7.9')).toEqual([]);
   });
 
   it('names the provider of a new named network in the finding', () => {
