@@ -97,6 +97,8 @@ export class SecurityAlertLog {
       const seal = { v: row.seal_version, mac: row.seal_mac };
       const check = this.authenticator.checkSecurityAlert(row.body, seal);
       if (check !== 'ok') throw new StoredAlertInvalidError(row.alert_id, check === 'bad-mac' ? 'does not match its seal' : `is sealed under event key version ${row.seal_version}, not configured`);
+      // The id is the bytes' hash: a genuine alert copied under another id would be exported twice.
+      if (row.alert_id !== alertIdOf(row.body)) throw new StoredAlertInvalidError(row.alert_id, 'is not named by the hash of its bytes');
       let json: unknown;
       try {
         json = JSON.parse(row.body.toString('utf8'));

@@ -197,6 +197,22 @@ describe('SIEM export of alerts and usage', () => {
     await expect(log.readAfter(BEFORE_FIRST_ALERT, 10)).rejects.toThrow(/does not match its seal; the alert export holds before it/);
   });
 
+  it('stops the alert export at a genuine alert copied by SQL under another id, rather than exporting it twice', async () => {
+    await startAlertConsumer();
+    await raise([alert(0)]);
+    const [first] = await eventually('the alert stored', storedAlertIds, (ids) => ids.length === 1);
+    await ctx.ownerDb.query(
+      `insert into security_alerts (alert_id, seq, raised_at, alert, body, seal_version, seal_mac)
+       select 'sa_copy', seq, raised_at, alert, body, seal_version, seal_mac from security_alerts where alert_id = $1`,
+      [first],
+    );
+    const log = new SecurityAlertLog(db, ctx.auth.authenticator);
+    await eventually('the copy readable', () => storedAlertIds(), (ids) => ids.length === 2);
+    await expect(eventually('the copy refused', () => log.readAfter(BEFORE_FIRST_ALERT, 10).then(() => 'read', (error: Error) => error.message), (m) => m !== 'read')).resolves.toMatch(
+      /sa_copy is not named by the hash of its bytes/,
+    );
+  });
+
   // In the past, so a record waiting for the collector has an age (its lag).
   const T0 = Date.UTC(2026, 1, 1, 12);
   const verifications = (keyId: string, from: number, count: number): KeyUsed[] =>
