@@ -185,9 +185,12 @@ export function registerAuditCommand(program: Command, json: () => boolean, with
     .addOption(new Option('--event-keys-file <file>', `a file holding the event keys (default: KEYLEDGER_EVENT_KEYS, else ${LOCAL_EVENT_KEYS})`))
     .addOption(new Option('--bundle <file>', 'check an exported bundle instead, offline: no database, no event keys, only --key'))
     .addOption(
-      new Option('--threads <count>', "threads checking ranges of the log side by side, each on its own connection (0: none; default: the machine's cores)")
+      new Option(
+        '--threads <count>',
+        "threads checking ranges of the log side by side, each with two database connections of its own (0: none; default: the machine's cores, at most 8)",
+      )
         .argParser(threadCount)
-        .default(availableParallelism()),
+        .default(Math.min(availableParallelism(), 8)),
     )
     .action(async (command: VerifyOptions) => {
       const { EventAuthenticator, NoteError, VersionedSecretConfigError, parseVersionedSecrets, verifyAuditBundle, verifyTransparencyLog } = await auditLibraries();

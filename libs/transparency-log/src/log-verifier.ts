@@ -71,9 +71,15 @@ export async function verifyTransparencyLog(
   // The root of the tree recomputed from the store, at each size a checkpoint signed (folding every size's would cost a root per leaf).
   const sizes = checkpoints.map((c) => c.treeSize);
   const rootAt = new Map<number, Buffer>(sizes.includes(0) ? [[0, EMPTY_ROOT]] : []);
-  // The tree runs to its highest stored leaf: leaf rows removed at its end leave it shorter than a checkpoint says.
-  const [top] = await db.query<{ size: string }[]>(`select coalesce(max(leaf_index) + 1, 0)::text as size from tlog_leaves`);
+  // The tree runs to its highest stored leaf: leaf rows removed at its end leave it shorter than a
+  // checkpoint says. Its size and head are read in one statement (one snapshot), so the tree the
+  // auditor grows meanwhile changes neither: rows it makes leaves of later are checked below as rows without one.
+  const [top] = await db.query<{ size: string; transaction_id: string | null; position: string | null }[]>(
+    `select (select coalesce(max(leaf_index) + 1, 0) from tlog_leaves)::text as size, h.transaction_id::text, h.position::text
+       from (select 1) as one left join tlog_head h on h.id`,
+  );
   const treeSize = Number(top?.size ?? 0);
+  const head = { transactionId: top?.transaction_id ?? '0', position: top?.position ?? '0' };
   const ranges: LeafRange[] = [];
   for (let start = 0; start < treeSize; start += rangeLeaves) ranges.push({ start, end: Math.min(start + rangeLeaves, treeSize) });
   const reports = await checkRanges(db, authenticator, ranges, sizes, pageSize, options.workers);
@@ -95,16 +101,15 @@ export async function verifyTransparencyLog(
 
   // Rows that are no leaf: appended after the tree's head (their chains and MACs checked like any
   // other), or at or before it, which the tree passed over.
-  const [head] = await db.query<{ transaction_id: string; position: string }[]>(`select transaction_id::text, position::text from tlog_head where id`);
   const chains = new ChainCheck(db, authenticator);
   const skipped: { transactionId: string; position: string }[] = [];
   let after = '0';
   for (;;) {
     const rows = await db.query<(EventRow & { passed: boolean })[]>(
       `select ${SELECT_EVENT}, (transaction_id, position) <= ($3::xid8, $4::bigint) as passed from events
-        where events.position > $1::bigint and not exists (select 1 from tlog_leaves l where l.position = events.position)
+        where events.position > $1::bigint and not exists (select 1 from tlog_leaves l where l.position = events.position and l.leaf_index < $5)
         order by events.position limit $2`,
-      [after, pageSize, head?.transaction_id ?? '0', head?.position ?? '0'],
+      [after, pageSize, head.transactionId, head.position, treeSize],
     );
     await chains.check(rows);
     for (const row of rows) if (row.passed) skipped.push({ transactionId: row.transaction_id, position: row.position });
@@ -174,7 +179,9 @@ async function checkRanges(
   pageSize: number,
   workers: LeafRangeWorkers | undefined,
 ): Promise<LeafRangeReport[]> {
-  const threads = workers && workers.count > 0 && ranges.length > 1 ? startLeafRangeWorkers(workers, sizes, pageSize) : undefined;
+  // No more threads than ranges: each holds two connections of its own.
+  const threads =
+    workers && workers.count > 0 && ranges.length > 1 ? startLeafRangeWorkers({ ...workers, count: Math.min(workers.count, ranges.length) }, sizes, pageSize) : undefined;
   const lanes = threads?.lanes ?? [(range: LeafRange) => checkLeafRange(db, authenticator, range, sizes, pageSize)];
   const reports: LeafRangeReport[] = [];
   let next = 0;
