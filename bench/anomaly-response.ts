@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
-import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, eventually, natsKeyApi, runCli, serviceOutput, startServices, stopProcesses } from '@keyledger/testing';
 import { describeMachine, percentile } from './bench-support.js';
 
 const ATTACKS = Number(process.env['BENCH_ATTACKS'] ?? 20);
@@ -180,8 +180,6 @@ try {
     for (const [message, count] of counted) console.log(`${service.name} warned ${count}×: ${message}`);
   }
 } finally {
-  const children = (services?.all ?? []).map((service) => service.child);
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => Promise.race([waitForExit(child), delay(10_000).then(() => child.kill('SIGKILL'))])));
+  await stopProcesses((services?.all ?? []).map((service) => service.child));
   await ctx.close();
 }

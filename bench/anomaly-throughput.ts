@@ -13,7 +13,7 @@ import type { AnomalyFinding } from '@keyledger/anomaly-detection';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
 import { newPrefixedId } from '@keyledger/ids';
 import type { RunningService } from '@keyledger/testing';
-import { createTestContext, serviceOutput, startServices, waitForExit } from '@keyledger/testing';
+import { createTestContext, serviceOutput, startServices, stopProcesses } from '@keyledger/testing';
 import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups, sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { describeMachine, now } from './bench-support.js';
 import { cpuMicros, postgresBackends } from './support/process-cpu.js';
@@ -138,9 +138,11 @@ const env: Record<string, string> = {
   ...(process.env['ANOMALY_BATCHES_PER_SAVE'] ? { ANOMALY_BATCHES_PER_SAVE: process.env['ANOMALY_BATCHES_PER_SAVE'] } : {}),
 };
 
+/** Services started by this run, stopped at its end whatever happens (SIGKILL after a grace). */
+const spawned: RunningService[] = [];
+
 async function stopService(service: RunningService): Promise<void> {
-  service.child.kill('SIGTERM');
-  await waitForExit(service.child);
+  await stopProcesses([service.child]);
 }
 
 try {
@@ -154,6 +156,7 @@ try {
   );
   // The service's memory with nothing learned: a first start on an empty stream, stopped once ready.
   const empty = (await startServices(ctx, ['anomaly-detector'], env)).all[0]!;
+  spawned.push(empty);
   await delay(3000);
   const idle = await memoryOf(empty);
   await stopService(empty);
@@ -176,6 +179,7 @@ try {
 
   const started = now();
   const detector = (await startServices(ctx, ['anomaly-detector'], env, CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : [])).all[0]!;
+  spawned.push(detector);
   const pid = detector.child.pid!;
   const backends = await postgresBackends(ctx.ownerDb, [pid]);
   let first: { at: number; records: number; cpu: number; pgCpu: number } | undefined;
@@ -250,5 +254,6 @@ try {
     );
   }
 } finally {
+  await stopProcesses(spawned.map((service) => service.child));
   await ctx.close();
 }

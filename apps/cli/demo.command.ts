@@ -74,17 +74,25 @@ async function runDemo(client: KeyledgerClient, options: DemoOptions, json: bool
   });
   say(`tenant ${tenant}: an anomaly suspends the key, an enumeration denies its source network for 10 minutes`);
 
-  const issue = (owner: string, extra: Record<string, unknown> = {}): Promise<DemoKey> =>
-    client.call<DemoKey>('keys.issue', { tenant, owner, name: `demo ${owner}`, scopes: ['demo:read'], ...extra });
-  const services = await Promise.all(Array.from({ length: SERVICES }, (_, i) => issue(`demo-service-${i + 1}`)));
-  const retired = await issue('demo-retired');
-  const honeytoken = await issue('demo-bait', { honeytoken: true });
-  say(`issued ${SERVICES} service keys, a key to retire and a honeytoken (${honeytoken.keyId})`);
-
-  const verify = (key: string, ip: string): Promise<VerifyResult> => client.verify<VerifyResult>({ key, tenant, scopes: ['demo:read'], ip });
-  const home = (i: number): string => `${DEMO_HOME_NETWORK}.${10 + i}`;
-  const traffic = steadyTraffic([...services, retired], verify, home);
+  // Every key issued is revoked at the end, whatever happens after it was issued.
+  const issued: DemoKey[] = [];
+  const revoked = new Set<string>();
+  const issue = async (owner: string, extra: Record<string, unknown> = {}): Promise<DemoKey> => {
+    const key = await client.call<DemoKey>('keys.issue', { tenant, owner, name: `demo ${owner}`, scopes: ['demo:read'], ...extra });
+    issued.push(key);
+    return key;
+  };
+  let traffic: SteadyTraffic | undefined;
+  let exitCode = 1;
   try {
+    const services = await Promise.all(Array.from({ length: SERVICES }, (_, i) => issue(`demo-service-${i + 1}`)));
+    const retired = await issue('demo-retired');
+    const honeytoken = await issue('demo-bait', { honeytoken: true });
+    say(`issued ${SERVICES} service keys, a key to retire and a honeytoken (${honeytoken.keyId})`);
+
+    const verify = (key: string, ip: string): Promise<VerifyResult> => client.verify<VerifyResult>({ key, tenant, scopes: ['demo:read'], ip });
+    const home = (i: number): string => `${DEMO_HOME_NETWORK}.${10 + i}`;
+    traffic = steadyTraffic([...services, retired], verify, home);
     say(`steady traffic: each key verified every ${STEADY_EVERY_MS} ms from ${DEMO_HOME_NETWORK}.0/24`);
     await sleep(options.warmup);
     const findings = new FindingWatch(client, tenant, new Date(started).toISOString());
@@ -110,6 +118,7 @@ async function runDemo(client: KeyledgerClient, options: DemoOptions, json: bool
     // A key retired (revoked) that someone still presents.
     traffic.stop(retired.key);
     await client.call('keys.revoke', { keyId: retired.keyId, reason: 'retired in the demo' });
+    revoked.add(retired.keyId);
     const dead = stage('retired key still in use', `${retired.keyId} revoked, then presented from ${attacker.address(7)}`);
     await until(dead, 'effectAt', async () => {
       const answer = await verify(retired.key, attacker.address(7));
@@ -159,14 +168,31 @@ async function runDemo(client: KeyledgerClient, options: DemoOptions, json: bool
       for (const row of rows) table.push([row.attack, seconds(row.detectedAfterMs), seconds(row.effectAfterMs), row.effect]);
       return `\n${table.toString()}\nkeyledger anomalies list --tenant ${tenant}   lists the findings`;
     });
-    return demoSucceeded(rows) ? 0 : 1;
+    exitCode = demoSucceeded(rows) ? 0 : 1;
   } finally {
-    await traffic.close();
+    await traffic?.close();
     // Nothing of the demo stays usable: its keys are revoked (the findings stay, for `anomalies list`).
-    for (const key of [...services, honeytoken])
-      await client.call('keys.revoke', { keyId: key.keyId, reason: 'end of the demo' }).catch(() => undefined);
-    say(`the demo's keys are revoked`);
+    const failed = await revokeEach(client, issued.filter((key) => !revoked.has(key.keyId)));
+    if (failed.length === 0) say(`the demo's keys are revoked`);
+    else {
+      process.stderr.write(`could not revoke the demo's keys ${failed.join(', ')}: revoke them with keyledger keys revoke\n`);
+      exitCode = 1;
+    }
   }
+  return exitCode;
+}
+
+/** Revokes each key; the ids of those that could not be revoked (the others are revoked all the same). */
+async function revokeEach(client: KeyledgerClient, keys: readonly DemoKey[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const key of keys) {
+    try {
+      await client.call('keys.revoke', { keyId: key.keyId, reason: 'end of the demo' });
+    } catch {
+      failed.push(key.keyId);
+    }
+  }
+  return failed;
 }
 
 /** The demo replaces a tenant's incident policy and issues keys in it: a tenant in use is refused, unless forced. */
@@ -180,18 +206,24 @@ async function refuseTenantInUse(client: KeyledgerClient, tenant: string): Promi
     );
 }
 
+interface SteadyTraffic {
+  stop(key: string): void;
+  close(): Promise<void>;
+}
+
 /** Each key verified every STEADY_EVERY_MS from its home address until stopped: the normal use the attacks stand out from. */
-function steadyTraffic(keys: readonly DemoKey[], verify: (key: string, ip: string) => Promise<VerifyResult>, home: (i: number) => string) {
+function steadyTraffic(keys: readonly DemoKey[], verify: (key: string, ip: string) => Promise<VerifyResult>, home: (i: number) => string): SteadyTraffic {
   const stopped = new Set<string>();
   let closed = false;
   const loop = (async () => {
     while (!closed) {
+      // A verification that fails (a timeout under load) is one call fewer of the background traffic, nothing more.
       await Promise.all(keys.map((key, i) => (stopped.has(key.key) ? Promise.resolve(undefined) : verify(key.key, home(i)).catch(() => undefined))));
       await sleep(STEADY_EVERY_MS);
     }
   })();
   return {
-    stop: (key: string) => stopped.add(key),
+    stop: (key: string) => void stopped.add(key),
     close: async () => {
       closed = true;
       await loop;
