@@ -148,7 +148,7 @@ try {
     `method: in-process = KeyVerifier.verify() in worker threads (${IN_PROCESS_ITERATIONS.toLocaleString('en')} each) on an index of their own holding 1 key or ${MANY_KEYS.toLocaleString('en')} keys in a shuffled order, before the services start. ` +
       `Then the npm start topology (${SERVICES.join(', ')}; one process each, defaults, usage recorded and stored by the auditor) on a NATS server of this run's own, ${KEYS.toLocaleString('en')} VALID keys each request draws at random; ` +
       `HTTP = wrk (GET /v1/authorize, Lua picks the key), NATS = request/reply from this process, gRPC = unary Verify from this process (one channel), ${SECONDS} s each. ` +
-      `CPU µs/request = utime+stime from /proc over the window / requests; the auditor and Postgres (the backends of the services' connections) are counted until the usage stream is stored. ` +
+      `CPU µs/request = utime+stime from /proc over the window / requests; the auditor, the anomaly detector and Postgres (the backends of the services' connections) are counted until the usage stream is consumed; other services = relay, issuer and rotator. ` +
       `floor = the transport doing nothing (node:http, @grpc/grpc-js, a NATS responder; each its own process); baseline = node:http doing the HMAC and a primary-key lookup in Postgres (pool of 10)`,
   );
   const inProcess = async (threads: number, keyCount: number): Promise<{ perSecond: number; valid: number }> => {
@@ -254,9 +254,11 @@ try {
     auditor: single(pidOf('auditor')),
     NATS: single(nats.pid!),
     Postgres: new CpuGroup(() => postgresBackends(ctx.ownerDb, servicePids())),
-    'other services': new CpuGroup(() => ['relay', 'issuer', 'rotator', 'anomaly-detector'].map(pidOf)),
+    'anomaly detector': single(pidOf('anomaly-detector')),
+    'other services': new CpuGroup(() => ['relay', 'issuer', 'rotator'].map(pidOf)),
   });
-  const storedByStack = ['auditor', 'Postgres'];
+  // What works on the usage stream is counted until every consumer of it has taken what the load made.
+  const storedByStack = ['auditor', 'anomaly detector', 'Postgres'];
 
   // Idle: what each service costs with nothing to do, once the keys' events have settled.
   await consumed([ctx.topology.eventStream, ctx.topology.usageStream]);
