@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { KeyUsed, UsageTransport, VerifyCode } from '@keyledger/contracts';
-import { DURABLE_CONSUMER_NAMES, forEachUsageRecord, usageBatchSchema } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, usageBatchSchema } from '@keyledger/contracts';
 import type { AnomalyFinding } from '@keyledger/anomaly-detection';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
+import { observeUsageBatch } from '@keyledger/anomaly-watch';
 import { newPrefixedId } from '@keyledger/ids';
 import type { RunningService } from '@keyledger/testing';
 import { createTestContext, serviceOutput, startServices, stopProcesses } from '@keyledger/testing';
@@ -228,22 +229,7 @@ try {
     const observeStarted = now();
     for (const message of list) {
       const batch = usageBatchSchema.parse(JSON.parse(message.payload));
-      forEachUsageRecord(batch, (fields, at) =>
-        alone.observe(
-          {
-            at,
-            keyId: fields.keyId,
-            tenant: fields.tenant,
-            ip: fields.ip,
-            fingerprint: fields.fingerprint,
-            code: fields.code,
-            calls: 1,
-            transport: fields.transport,
-            scopes: fields.scopes,
-          },
-          findings,
-        ),
-      );
+      observeUsageBatch(alone, batch, findings);
     }
     const observeSeconds = (now() - observeStarted) / 1000;
     gc();

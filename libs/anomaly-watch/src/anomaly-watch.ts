@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { AnomalyCall, AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
-import { DURABLE_CONSUMER_NAMES, forEachUsageRecord } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
 import type { AnomalyDetector, AnomalyFinding, ObservedCall } from '@keyledger/anomaly-detection';
 import { ANOMALY_KIND_OF } from '@keyledger/anomaly-detection';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
@@ -10,6 +10,7 @@ import { nameBasedEventId } from '@keyledger/ids';
 import type { Logger } from '@keyledger/observability';
 import { UsageBatchReader } from '@keyledger/usage-ledger';
 import type { AnomalyMemory } from './anomaly-memory.js';
+import { observeUsageBatch } from './usage-observations.js';
 
 /**
  * Where a finding about a key goes: AnomalyDetected on its stream, under `eventId` (the same for
@@ -122,31 +123,7 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
     const learned = await memory.learned(batches.map((batch) => batch.batchId));
     const fresh = batches.filter((batch) => !learned.has(batch.batchId));
     const findings: AnomalyFinding[] = [];
-    for (const batch of fresh) {
-      forEachUsageRecord(batch, (fields, at) =>
-        detector.observe(
-          {
-            at,
-            keyId: fields.keyId,
-            tenant: fields.tenant,
-            ip: fields.ip,
-            fingerprint: fields.fingerprint,
-            code: fields.code,
-            calls: 1,
-            honeytoken: fields.honeytoken,
-            transport: fields.transport,
-            scopes: fields.scopes,
-          },
-          findings,
-        ),
-      );
-      if (batch.schemaVersion === 2)
-        for (const tally of batch.tallies ?? [])
-          detector.observe(
-            { at: tally.minute, tenant: tally.tenant, ip: tally.ip, fingerprint: tally.fingerprint, code: tally.code, calls: tally.calls },
-            findings,
-          );
-    }
+    for (const batch of fresh) observeUsageBatch(detector, batch, findings);
     const changed = detector.takeChanged();
     try {
       const detectedAt = this.clock();

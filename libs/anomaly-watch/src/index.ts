@@ -2,3 +2,4 @@ export * from './migrations/anomaly-watch.migrations.js';
 export * from './anomaly-memory.js';
 export * from './anomaly-watch.js';
 export * from './detector-lock.js';
+export * from './usage-observations.js';
