@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
@@ -101,22 +102,26 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
-  if (options.natsApi) {
-    app.connectMicroservice<MicroserviceOptions>({
-      transport: Transport.NATS,
-      options: {
-        // The same user, TLS and reconnect policy as the service's own connection.
-        ...natsClientOptions(natsConnectionSettings(config, `keyledger-${options.service}-api`)),
-        queue: `keyledger-${options.service}`,
-        serializer: new NatsJsonReplySerializer(NATS_DEFAULT_MAX_PAYLOAD, (bytes) =>
-          logger.error({ bytes, limit: NATS_DEFAULT_MAX_PAYLOAD }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
-        ),
-        deserializer: new NatsJsonRequestDeserializer(),
-      },
-    });
-  }
+  const natsApi = options.natsApi
+    ? app.connectMicroservice<MicroserviceOptions>({
+        transport: Transport.NATS,
+        options: {
+          // The same user, TLS and reconnect policy as the service's own connection.
+          ...natsClientOptions(natsConnectionSettings(config, `keyledger-${options.service}-api`)),
+          queue: `keyledger-${options.service}`,
+          serializer: new NatsJsonReplySerializer(NATS_DEFAULT_MAX_PAYLOAD, (bytes) =>
+            logger.error({ bytes, limit: NATS_DEFAULT_MAX_PAYLOAD }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
+          ),
+          deserializer: new NatsJsonRequestDeserializer(),
+        },
+      })
+    : undefined;
   for (const microservice of options.microservices?.(context) ?? []) app.connectMicroservice<MicroserviceOptions>(microservice);
   await app.startAllMicroservices();
+  // The API's subscriptions are only queued when the transport says it listens; one round trip
+  // makes the server hold them before /health/ready says 200, so a caller that waited for ready
+  // never meets "no responders".
+  await natsApi?.unwrap<NatsConnection>().flush();
   // Closing the app runs every shutdown hook: stop taking work, finish what is in flight,
   // drain NATS, close the pool. Exit 0 afterwards so orchestrators see a clean stop.
   const stop = (signal: NodeJS.Signals): void => {

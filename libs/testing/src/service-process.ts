@@ -37,8 +37,16 @@ export function spawnService(ctx: TestContext, service: string, env: Record<stri
     output.push(chunk);
     if (process.env['TEST_LOG_LEVEL']) process.stdout.write(chunk);
   });
+  // A service that crashes mid-test otherwise shows only as a symptom elsewhere ("no responders",
+  // a timeout); its last words say why. Exit 78 is a refused configuration, which tests provoke.
+  child.once('exit', (code) => {
+    if (code !== null && code !== 0 && code !== EX_CONFIG)
+      process.stderr.write(`\n${service} (pid ${child.pid}) exited with code ${code}; its last output:\n${serviceOutput(child).slice(-4000)}\n`);
+  });
   return child;
 }
+
+const EX_CONFIG = 78;
 
 const outputs = new WeakMap<ChildProcess, Buffer[]>();
 
