@@ -4,7 +4,7 @@ import { apiSubject } from '@keyledger/contracts';
 import type { ApiErrorBody, VerifyResult } from '@keyledger/contracts';
 import { freePort } from './free-port.js';
 import { eventually } from './stream-reader.js';
-import { serviceOutput, spawnService } from './service-process.js';
+import { serviceOutput, spawnService, stopProcesses } from './service-process.js';
 import type { TestContext } from './test-context.js';
 
 export interface RunningService {
@@ -40,17 +40,24 @@ export async function startServices(
     const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }, nodeFlags);
     all.push({ name, child, httpPort, grpcPort });
   }
-  for (const { name, httpPort } of all) {
-    await eventually(
-      `${name} ready`,
-      () =>
-        fetch(`http://127.0.0.1:${httpPort}/health/ready`).then(
-          (response) => response.status,
-          () => 0,
-        ),
-      (status) => status === 200,
-      60_000,
-    );
+  try {
+    for (const { name, httpPort } of all) {
+      await eventually(
+        `${name} ready`,
+        () =>
+          fetch(`http://127.0.0.1:${httpPort}/health/ready`).then(
+            (response) => response.status,
+            () => 0,
+          ),
+        (status) => status === 200,
+        60_000,
+      );
+    }
+  } catch (error) {
+    // The caller gets no handle to stop them: left running, they would outlive the test and
+    // load the machine for every test after it.
+    await stopProcesses(all.map(({ child }) => child));
+    throw error;
   }
   return {
     all,
