@@ -84,11 +84,23 @@ describe('a source network denied by the incident policy', () => {
       30_000,
     );
     expect(denial[0]).toMatchObject({ network: ATTACKER_NETWORK, tenant: 'acme', reason: 'enumeration', deniedBy: 'system:anomaly-detector' });
-    const [finding] = await ctx.ownerDb.query<{ finding_id: string; detector: string }[]>(
-      `select finding_id, detector from anomaly_source_findings where network = $1`,
-      [ATTACKER_NETWORK],
+    // The burst's first keys are slow enumeration's line (medium, recorded only); its twentieth is the burst's (high), which denies.
+    // Rows are stored with the batch's baselines, just after the denial is appended.
+    const findings = await eventually(
+      'both findings stored',
+      () =>
+        ctx.ownerDb.query<{ finding_id: string; detector: string; severity: string }[]>(
+          `select finding_id, detector, severity from anomaly_source_findings where network = $1 order by seen_at`,
+          [ATTACKER_NETWORK],
+        ),
+      (rows) => rows.length >= 2,
+      30_000,
     );
-    expect(finding).toEqual({ finding_id: denial[0]!.findingId, detector: 'enumeration' });
+    expect(findings.map(({ detector, severity }) => [detector, severity])).toEqual([
+      ['enumeration', 'medium'],
+      ['enumeration', 'high'],
+    ]);
+    expect(findings[1]!.finding_id).toBe(denial[0]!.findingId);
 
     for (const verifierPort of verifierPorts()) {
       await eventually(

@@ -46,7 +46,8 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
   static forService({ config, logger, infrastructure, metrics }: ServiceContext<AnomalyDetectorEnv>): DynamicModule {
     const { store, db } = infrastructure;
     const detector = new AnomalyDetector(Date.now, anomalySettingsOf(config), config.ANOMALY_NETWORK_TABLE);
-    if (config.ANOMALY_NETWORK_TABLE) logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
+    if (config.ANOMALY_NETWORK_TABLE)
+      logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
     const memory = new AnomalyMemory(db);
     const watch = new AnomalyWatch({
       detector,
@@ -62,11 +63,12 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
         // The finding's own time, not the clock: a redelivered batch must append the very same denial.
         const denial = await denyEnumeratingNetwork(
           store,
-          { findingId, network, tenant, detail: finding.detail },
+          { findingId, network, tenant, severity: finding.severity, detail: finding.detail },
           { actor: ACTOR, correlationId: findingId, causationId: findingId },
           finding.at,
         );
-        if (denial) logger.warn({ findingId, network: denial.network, tenant: denial.tenant, until: denial.until }, 'source network denied by the incident policy');
+        if (denial)
+          logger.warn({ findingId, network: denial.network, tenant: denial.tenant, until: denial.until }, 'source network denied by the incident policy');
       },
     });
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });

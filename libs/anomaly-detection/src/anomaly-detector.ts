@@ -1,4 +1,5 @@
 import type { AnomalyKind, AnomalySeverity, UsageTransport, VerifyCode } from '@keyledger/contracts';
+import { ANOMALY_SEVERITIES } from '@keyledger/contracts';
 import type { AnomalySettings } from './anomaly-settings.js';
 import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
 import type { Detector, KeyBaseline, KeyDetector } from './key-baseline.js';
@@ -89,6 +90,9 @@ interface SourceWatch {
   previous: number;
   tenant: string | undefined;
   quietUntil: number;
+  quietSeverity: AnomalySeverity;
+  /** The latest distinct named strings (up to the slow line's count) and when each was last seen, oldest first. */
+  recent: { fingerprint: string; at: number }[];
 }
 
 const DEAD_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['REVOKED', 'EXPIRED', 'DISABLED']);
@@ -104,7 +108,7 @@ const EPOCH_MS = 4 * WEEK_HOURS * HOUR_MS;
 const DAYS = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'];
 /** The UTC hour of the week of an instant, counted from the epoch's Thursday 00:00. */
 const hourOfWeek = (at: number): number => Math.floor(at / HOUR_MS) % WEEK_HOURS;
-const isSet = (words: readonly number[], offset: number, hour: number): boolean => ((words[offset + Math.floor(hour / 28)]! >>> hour % 28) & 1) === 1;
+const isSet = (words: readonly number[], offset: number, hour: number): boolean => ((words[offset + Math.floor(hour / 28)]! >>> (hour % 28)) & 1) === 1;
 const bitCount = (word: number): number => {
   let count = 0;
   for (let rest = word; rest !== 0; rest &= rest - 1) count += 1;
@@ -129,12 +133,14 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  *   of history and `minCalls` calls and did not roam over more than `maxNetworks`; where the
  *   operator's network table names the address (an ASN, a region), that named network instead,
  *   so a key that roams over one provider's addresses is judged too.
- * - probing: `floor` INSUFFICIENT_PERMISSIONS or FORBIDDEN answers on one key in a window.
+ * - probing: `floor` INSUFFICIENT_PERMISSIONS or FORBIDDEN answers on one key in a window (high),
+ *   or `slowFloor` on a key whose refused calls average under `usualBelow` a window (medium).
  * - dead-key-use: a call of a revoked, expired or suspended key.
  * - dormant-key-use: a valid call after `dormantAfterMs` without any.
  * - off-hours: a valid call at an hour of the week (UTC) the key has not been used in lately,
  *   nor in the hours either side, once its weekly profile has learned (`offHours`).
- * - enumeration: `distinct` unknown or malformed strings from one network in a window.
+ * - enumeration: `distinct` unknown or malformed strings from one network in a window (high),
+ *   or `slowDistinct` named ones (medium).
  * - honeytoken: any call of a honeytoken, critical, whatever its answer and however late it is
  *   seen (someone holds a key that was never given to anyone); it teaches the key no baseline.
  */
@@ -317,7 +323,7 @@ export class AnomalyDetector {
         );
       }
     }
-    words[Math.floor(hour / 28)] = words[Math.floor(hour / 28)]! | (1 << hour % 28);
+    words[Math.floor(hour / 28)] = words[Math.floor(hour / 28)]! | (1 << (hour % 28));
   }
 
   private countRate(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
@@ -423,26 +429,38 @@ export class AnomalyDetector {
   }
 
   private countDenied(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
-    const { windowMs, floor } = this.settings.probing;
+    const { windowMs, floor, slowFloor, usualBelow, usualTimeConstantMs } = this.settings.probing;
     const bucket = at - (at % windowMs);
     if (bucket > state.deniedBucket) {
+      // The closed window is learned into the average, and the empty ones since decay it.
+      const elapsed = Math.max(0, bucket - state.deniedBucket - windowMs);
+      state.deniedMean =
+        (state.deniedMean + (state.denied - state.deniedMean) * (1 - Math.exp(-windowMs / usualTimeConstantMs))) * Math.exp(-elapsed / usualTimeConstantMs);
       state.deniedPrevious = bucket - state.deniedBucket === windowMs ? state.denied : 0;
       state.denied = 0;
       state.deniedBucket = bucket;
     }
     state.denied += calls;
+    // The slow line is a few calls: their times, exactly, rather than the buckets' estimate,
+    // which loses a fraction of a call when they straddle two buckets.
+    for (let i = 0; i < Math.min(calls, slowFloor); i += 1) state.deniedRecent.push(at);
+    if (state.deniedRecent.length > slowFloor) state.deniedRecent.splice(0, state.deniedRecent.length - slowFloor);
+    const slow = state.deniedRecent.length >= slowFloor && at - state.deniedRecent[0]! < windowMs && state.deniedMean < usualBelow;
     const inWindow = state.denied + state.deniedPrevious * (1 - Math.max(0, at - state.deniedBucket) / windowMs);
-    if (inWindow >= floor)
+    const severity = inWindow >= floor ? 'high' : slow ? 'medium' : undefined;
+    if (severity)
       this.report(
         state,
         'probing',
-        'high',
+        severity,
         subject,
         at,
         at - windowMs,
         network,
-        `${Math.round(inWindow)} calls refused for scope or address in ${windowMs / 1000} s`,
-        { denied: Math.round(inWindow), windowMs },
+        severity === 'high'
+          ? `${Math.round(inWindow)} calls refused for scope or address in ${windowMs / 1000} s`
+          : `${slowFloor} calls refused for scope or address in ${(at - state.deniedRecent[0]!) / 1000} s on a key refused ${state.deniedMean.toFixed(2)} times a minute on average`,
+        { denied: Math.round(inWindow), windowMs, usualDenied: Number(state.deniedMean.toFixed(3)) },
         findings,
       );
   }
@@ -484,7 +502,9 @@ export class AnomalyDetector {
         state.firstSeen,
         cidr,
         `first call from ${named ? `${named.name} (${cidr})` : cidr}; known: ${state.networks.slice(0, 4).join(', ')}${state.networks.length > 4 ? ', …' : ''}`,
-        named ? { network: cidr, namedNetwork: named.name, namedRange: named.cidr, known: state.networks.length } : { network: cidr, known: state.networks.length },
+        named
+          ? { network: cidr, namedNetwork: named.name, namedRange: named.cidr, known: state.networks.length }
+          : { network: cidr, known: state.networks.length },
         findings,
       );
     this.learnNetwork(state, network, at, stable);
@@ -507,7 +527,7 @@ export class AnomalyDetector {
   private observeSource(observation: UsageObservation, findings: AnomalyFinding[]): void {
     const network = this.networks.of(observation.ip);
     if (network === undefined) return;
-    const { windowMs, distinct, maxSources } = this.settings.enumeration;
+    const { windowMs, distinct, slowDistinct, maxSources } = this.settings.enumeration;
     const { at } = observation;
     const bucket = at - (at % windowMs);
     let watch = this.sources.get(network);
@@ -517,7 +537,7 @@ export class AnomalyDetector {
         this.stats.sourcesDropped += 1;
         return;
       }
-      watch = { bucket, fingerprints: new Set(), unnamed: 0, previous: 0, tenant: observation.tenant, quietUntil: 0 };
+      watch = { bucket, fingerprints: new Set(), unnamed: 0, previous: 0, tenant: observation.tenant, quietUntil: 0, quietSeverity: 'low', recent: [] };
       this.sources.set(network, watch);
     }
     if (bucket > watch.bucket) {
@@ -529,20 +549,24 @@ export class AnomalyDetector {
     if (observation.fingerprint !== undefined) {
       // Bounded: past the line, more names change nothing.
       if (watch.fingerprints.size <= distinct) watch.fingerprints.add(observation.fingerprint);
+      rememberRecent(watch.recent, observation.fingerprint, at, slowDistinct);
     } else watch.unnamed += observation.calls;
     if (observation.tenant !== undefined) watch.tenant = observation.tenant;
     const strings = watch.fingerprints.size + watch.unnamed + watch.previous * (1 - Math.max(0, at - watch.bucket) / windowMs);
-    if (strings < distinct) return;
-    if (at < watch.quietUntil) {
+    const slow = watch.recent.length >= slowDistinct && at - watch.recent[0]!.at < windowMs;
+    const severity = strings >= distinct ? 'high' : slow ? 'medium' : undefined;
+    if (severity === undefined) return;
+    if (at < watch.quietUntil && !moreSevere(severity, watch.quietSeverity)) {
       this.stats.cooledDown += 1;
       return;
     }
     if (!this.fresh(at)) return;
     watch.quietUntil = at + this.settings.cooldownMs;
+    watch.quietSeverity = severity;
     this.stats.findings += 1;
     findings.push({
       detector: 'enumeration',
-      severity: 'high',
+      severity,
       subject: { kind: 'source', network, tenant: watch.tenant },
       at,
       windowStart: at - windowMs,
@@ -609,13 +633,27 @@ export class AnomalyDetector {
     evidence: Record<string, number | string>,
     findings: AnomalyFinding[],
   ): void {
-    if (at < (state.quietUntil[detector] ?? 0)) {
+    if (at < (state.quietUntil[detector] ?? 0) && !moreSevere(severity, state.quietSeverity[detector] ?? 'critical')) {
       this.stats.cooledDown += 1;
       return;
     }
     if (!this.fresh(at)) return;
     state.quietUntil[detector] = at + this.settings.cooldownMs;
+    state.quietSeverity[detector] = severity;
     this.stats.findings += 1;
     findings.push({ detector, severity, subject, at, windowStart, network, detail, evidence });
   }
+}
+
+/** Whether a finding of `severity` is worse than one of `than`: it breaks the cool-down the lesser one began. */
+function moreSevere(severity: AnomalySeverity, than: AnomalySeverity): boolean {
+  return ANOMALY_SEVERITIES.indexOf(severity) > ANOMALY_SEVERITIES.indexOf(than);
+}
+
+/** Keeps the latest `count` distinct strings with when each was last seen, oldest first. */
+function rememberRecent(recent: { fingerprint: string; at: number }[], fingerprint: string, at: number, count: number): void {
+  const seen = recent.findIndex((entry) => entry.fingerprint === fingerprint);
+  if (seen >= 0) recent.splice(seen, 1);
+  recent.push({ fingerprint, at });
+  if (recent.length > count) recent.splice(0, recent.length - count);
 }

@@ -132,7 +132,7 @@ describe('rate spikes', () => {
     expect(Math.max(...detector.baseline(KEY)!.hourly)).toBeLessThanOrEqual(rate.floor);
   });
 
-  it('never learns a burst over the line as the hour\'s peak, so bursts repeated just over it cannot raise the line', () => {
+  it("never learns a burst over the line as the hour's peak, so bursts repeated just over it cannot raise the line", () => {
     const { feed, detector } = live();
     feed(steady(T0, T0 + DAY + HOUR, 0.5));
     const peakBefore = Math.max(...detector.baseline(KEY)!.hourly);
@@ -166,11 +166,14 @@ describe('rate spikes', () => {
     }
   });
 
-  it("leaves a burst of refused calls to probing: a key's rate is its use, and one attack is one finding", () => {
+  it("leaves a burst of refused calls to probing: a key's rate is its use, and one attack is one detector's", () => {
     const { feed } = live();
     feed(steady(T0, T0 + DAY + HOUR, 0.1));
     const burst = Array.from({ length: 40 }, (_, n) => call(T0 + DAY + HOUR + n * 100, { code: 'INSUFFICIENT_PERMISSIONS' }));
-    expect(feed(burst).map((finding) => finding.detector)).toEqual(['probing']);
+    expect(feed(burst).map((finding) => [finding.detector, finding.severity])).toEqual([
+      ['probing', 'medium'],
+      ['probing', 'high'],
+    ]);
   });
 
   it('reports a nightly job that starts after the warm-up on its first night only', () => {
@@ -221,13 +224,41 @@ describe('new networks', () => {
 });
 
 describe('probing, dead keys, dormant keys', () => {
-  it('flags 20 refusals for scope or address on one key in a minute, not 5', () => {
+  it('flags 20 refusals for scope or address on one key in a minute as high, and a key seldom refused refused thrice as medium first', () => {
     const { feed } = live();
-    expect(feed(Array.from({ length: 5 }, (_, i) => call(T0 + i * SECOND, { code: 'INSUFFICIENT_PERMISSIONS' })))).toEqual([]);
+    expect(feed([call(T0, { code: 'INSUFFICIENT_PERMISSIONS' }), call(T0 + 40 * SECOND, { code: 'FORBIDDEN' })])).toEqual([]);
     const findings = feed(
       Array.from({ length: 20 }, (_, i) => call(T0 + 10 * MINUTE + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })),
     );
-    expect(findings).toMatchObject([{ detector: 'probing', severity: 'high' }]);
+    // The slow line is crossed on the third refusal, the burst's on the twentieth: a worse finding breaks the cool-down of a lesser one.
+    expect(findings.map((finding) => [finding.detector, finding.severity, finding.at - T0 - 10 * MINUTE])).toEqual([
+      ['probing', 'medium', 2 * SECOND],
+      ['probing', 'high', 19 * SECOND],
+    ]);
+    // Not the other way round: within the cool-down, nothing more.
+    expect(feed(Array.from({ length: 30 }, (_, i) => call(T0 + 12 * MINUTE + i * SECOND, { code: 'FORBIDDEN' })))).toEqual([]);
+  });
+
+  it('finds slow probing on a key seldom refused, in seconds, but not on a key its client gets refused all day', () => {
+    const slowProbe = (from: number) => Array.from({ length: 5 }, (_, i) => call(from + i * 2 * SECOND, { code: 'INSUFFICIENT_PERMISSIONS' }));
+    const seldom = live();
+    seldom.feed(steady(T0, T0 + DAY, 0.2, 3));
+    expect(seldom.feed(slowProbe(T0 + DAY))).toMatchObject([{ detector: 'probing', severity: 'medium', at: T0 + DAY + 4 * SECOND }]);
+    // A misconfigured client, refused every 10 s for a day: its key's usual is 6 a minute.
+    const misconfigured = live();
+    misconfigured.feed(steady(T0, T0 + DAY, 0.1, 4, { code: 'INSUFFICIENT_PERMISSIONS' }));
+    expect(misconfigured.feed(slowProbe(T0 + 2 * DAY))).toEqual([]);
+  });
+
+  it('keeps a stored cool-down of unknown severity (a baseline from before severities were kept) closed to every finding', () => {
+    const detector = new AnomalyDetector(() => T0 + 10 * MINUTE);
+    const findings: AnomalyFinding[] = [];
+    detector.observe(call(T0), findings);
+    const stored = JSON.parse(JSON.stringify(detector.baseline(KEY))) as Record<string, unknown>;
+    delete stored['quietSeverity'];
+    delete stored['deniedMean'];
+    stored['quietUntil'] = { probing: T0 + HOUR };
+    expect(parseKeyBaseline(stored)).toMatchObject({ quietSeverity: { probing: 'critical' }, deniedMean: 0 });
   });
 
   it('flags a revoked, expired or suspended key presented, once per cool-down', () => {
@@ -280,22 +311,40 @@ describe('enumeration', () => {
     ...(fingerprint === undefined ? {} : { fingerprint }),
   });
 
-  it('flags 20 different unknown keys from one /24 in a minute, as one finding about the source', () => {
+  it('flags 4 different unknown keys from one /24 in a minute as medium and 20 as high, each a finding about the source', () => {
     const { feed } = live();
     const findings = feed(Array.from({ length: 25 }, (_, i) => unknown(T0 + i * 100, i.toString(16).padStart(16, '0'), `203.0.113.${i}`)));
-    expect(findings).toMatchObject([{ detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } }]);
+    expect(findings.map((finding) => [finding.severity, finding.at - T0])).toEqual([
+      ['medium', 300],
+      ['high', 1900],
+    ]);
+    expect(findings).toMatchObject([
+      { detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } },
+      { detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } },
+    ]);
+  });
+
+  it('finds a slow guesser (a key every 1.5 s) within five seconds', () => {
+    const { feed } = live();
+    const findings = feed(Array.from({ length: 10 }, (_, i) => unknown(T0 + i * 1500, i.toString(16).padStart(16, '0'))));
+    expect(findings).toMatchObject([{ detector: 'enumeration', severity: 'medium', at: T0 + 4500 }]);
   });
 
   it('goes on counting guesses from a network already denied, which get DENIED instead of NOT_FOUND', () => {
     const { feed } = live();
     const denied = Array.from({ length: 25 }, (_, i) => ({ ...unknown(T0 + i * 100, i.toString(16).padStart(16, '0')), code: 'DENIED' as const }));
-    expect(feed(denied)).toMatchObject([{ detector: 'enumeration', subject: { kind: 'source', network: '203.0.113.0/24' } }]);
+    expect(feed(denied).map((finding) => [finding.detector, finding.severity])).toEqual([
+      ['enumeration', 'medium'],
+      ['enumeration', 'high'],
+    ]);
   });
 
-  it('does not flag one wrong key retried, and counts the calls the verifier tallied without a fingerprint', () => {
+  it('does not flag one wrong key retried, nor three, and counts the calls the verifier tallied without a fingerprint for the burst', () => {
     const { feed } = live();
     expect(feed(Array.from({ length: 200 }, (_, i) => unknown(T0 + i * 100, 'aaaaaaaaaaaaaaaa')))).toEqual([]);
-    expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 30)])).toMatchObject([{ detector: 'enumeration', network: '192.0.2.0/24' }]);
+    expect(feed(Array.from({ length: 200 }, (_, i) => unknown(T0 + 10 * MINUTE + i * 100, ['a', 'b', 'c'][i % 3]!.repeat(16))))).toEqual([]);
+    expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 19)])).toEqual([]);
+    expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 11)])).toMatchObject([{ detector: 'enumeration', network: '192.0.2.0/24', severity: 'high' }]);
   });
 });
 

@@ -33,12 +33,31 @@ export interface AnomalySettings {
     readonly maxNetworks: number;
   };
   /** Probing: INSUFFICIENT_PERMISSIONS and FORBIDDEN answers on one key. */
-  readonly probing: { readonly windowMs: number; readonly floor: number };
+  readonly probing: {
+    readonly windowMs: number;
+    /** Refused calls in the window that are a burst (high), whatever the key's history. */
+    readonly floor: number;
+    /**
+     * Refused calls in the window that are slow probing (medium) on a key seldom refused: one
+     * whose refused calls have averaged under `usualBelow` a window. A client that is refused
+     * all day (a wrong scope in its configuration) teaches its key that this is usual.
+     */
+    readonly slowFloor: number;
+    readonly usualBelow: number;
+    /** The time constant of that average. */
+    readonly usualTimeConstantMs: number;
+  };
   /** Enumeration: MALFORMED and NOT_FOUND answers from one network, for distinct presented strings. */
   readonly enumeration: {
     readonly windowMs: number;
-    /** Distinct strings (fingerprints) in the window. */
+    /** Distinct strings (fingerprints) in the window that are a burst (high). */
     readonly distinct: number;
+    /**
+     * Distinct named strings in the window that are slow enumeration (medium): a caller with a
+     * typo repeats one string, a guesser tries new ones. Calls the verifier did not fingerprint
+     * (past its per-source limit) count for the burst only.
+     */
+    readonly slowDistinct: number;
     /** Source networks watched at once; beyond them, new sources are not watched until old ones expire. */
     readonly maxSources: number;
   };
@@ -79,8 +98,8 @@ export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
     warmupMs: DAY,
   }),
   network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
-  probing: Object.freeze({ windowMs: MINUTE, floor: 20 }),
-  enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, maxSources: 100_000 }),
+  probing: Object.freeze({ windowMs: MINUTE, floor: 20, slowFloor: 3, usualBelow: 0.2, usualTimeConstantMs: DAY }),
+  enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, slowDistinct: 4, maxSources: 100_000 }),
   offHours: Object.freeze({ learnMs: 14 * DAY, minCalls: 200, maxUsualHours: 144 }),
   dormantAfterMs: 30 * DAY,
   cooldownMs: HOUR,

@@ -1,3 +1,6 @@
+import type { AnomalySeverity } from '@keyledger/contracts';
+import { ANOMALY_SEVERITIES } from '@keyledger/contracts';
+
 /** The detectors that judge one key, each with its own cool-down. */
 export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'honeytoken'] as const;
 export type KeyDetector = (typeof KEY_DETECTORS)[number];
@@ -47,6 +50,10 @@ export interface KeyBaseline {
   deniedBucket: number;
   denied: number;
   deniedPrevious: number;
+  /** Probing: refused calls a window, on average (EWMA over the windows closed). */
+  deniedMean: number;
+  /** Probing: when the latest refused calls came (up to the slow line's count), oldest first. */
+  deniedRecent: number[];
   /** New network: networks used, each with when it was last used (same order). */
   networks: string[];
   networkSeen: number[];
@@ -60,8 +67,10 @@ export interface KeyBaseline {
   weekHours: number[];
   weekHoursEpoch: number;
   weekHoursSince: number;
-  /** Per detector: no finding before this instant (its cool-down). */
+  /** Per detector: no finding before this instant (its cool-down)… */
   quietUntil: Partial<Record<KeyDetector, number>>;
+  /** …but one more severe than the finding that began it (slow probing, then a burst). */
+  quietSeverity: Partial<Record<KeyDetector, AnomalySeverity>>;
 }
 
 /** A stored baseline that is not one (a row changed by hand, a format from the future). */
@@ -92,7 +101,11 @@ const NUMBERS = [
   'deniedBucket',
   'denied',
   'deniedPrevious',
+  'deniedMean',
 ] as const;
+
+/** The most refused calls' times a baseline keeps (the slow probing line's count is at most this). */
+export const MAX_RECENT = 100;
 
 /** Six numbers of 28 bits per four-week epoch, two epochs. */
 export const WEEK_HOUR_WORDS = 12;
@@ -115,6 +128,10 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   record['weekHours'] ??= new Array<number>(WEEK_HOUR_WORDS).fill(0);
   record['weekHoursEpoch'] ??= 0;
   record['weekHoursSince'] ??= 0;
+  // Stored before slow probing: no refusals learned, and cool-downs of unknown severity, taken as the highest.
+  record['deniedMean'] ??= 0;
+  record['deniedRecent'] ??= [];
+  record['quietSeverity'] ??= Object.fromEntries(Object.keys((record['quietUntil'] as object | undefined) ?? {}).map((detector) => [detector, 'critical']));
   if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
   for (const field of NUMBERS) {
@@ -142,6 +159,15 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
     if (!(KEY_DETECTORS as readonly string[]).includes(detector) || typeof until !== 'number' || !Number.isFinite(until))
       throw new InvalidKeyBaselineError(`quietUntil.${detector}: must be a known detector with a time`);
   }
+  const { deniedRecent } = record;
+  if (!Array.isArray(deniedRecent) || deniedRecent.length > MAX_RECENT || !deniedRecent.every((at) => typeof at === 'number' && Number.isFinite(at)))
+    throw new InvalidKeyBaselineError(`deniedRecent: must be at most ${MAX_RECENT} times`);
+  const { quietSeverity } = record;
+  if (typeof quietSeverity !== 'object' || quietSeverity === null) throw new InvalidKeyBaselineError('quietSeverity: must be an object');
+  for (const [detector, severity] of Object.entries(quietSeverity)) {
+    if (!(KEY_DETECTORS as readonly string[]).includes(detector) || !(ANOMALY_SEVERITIES as readonly unknown[]).includes(severity))
+      throw new InvalidKeyBaselineError(`quietSeverity.${detector}: must be a known detector with a severity`);
+  }
   return value as KeyBaseline;
 }
 
@@ -168,6 +194,8 @@ export function newKeyBaseline(tenant: string, at: number, rateWindowMs: number)
     deniedBucket: at,
     denied: 0,
     deniedPrevious: 0,
+    deniedMean: 0,
+    deniedRecent: [],
     networks: [],
     networkSeen: [],
     roaming: false,
@@ -175,5 +203,6 @@ export function newKeyBaseline(tenant: string, at: number, rateWindowMs: number)
     weekHoursEpoch: 0,
     weekHoursSince: 0,
     quietUntil: {},
+    quietSeverity: {},
   };
 }

@@ -1,6 +1,6 @@
 import { anomalyDetectedSchema } from '@keyledger/contracts';
 import type { AnomalyFinding } from '@keyledger/anomaly-detection';
-import { anomalyDetectedOf } from './anomaly-watch.js';
+import { anomalyDetectedOf, findingId } from './anomaly-watch.js';
 
 const KEY = 'key_01jqaaaaaaaaaaaaaaaaaaaaaa';
 const AT = Date.UTC(2026, 0, 1);
@@ -35,5 +35,22 @@ describe('a finding as AnomalyDetected', () => {
   it('makes what the caller sent printable, so the event is always recorded', () => {
     const anomaly = anomalyDetectedOf(honeytokenFinding({ at: AT, ip: '10.0.0.1\u001b[2J', transport: undefined, scopes: ['a\nb', ''] }), new Date(AT));
     expect(anomalyDetectedSchema.parse(anomaly).call).toEqual({ at: new Date(AT).toISOString(), ip: '10.0.0.1\ufffd[2J', scopes: ['a\ufffdb'] });
+  });
+});
+
+describe('a finding’s id', () => {
+  it('is the same for the same finding, and differs for a worse one crossed by calls of the same instant', () => {
+    const slow: AnomalyFinding = {
+      detector: 'enumeration',
+      severity: 'medium',
+      subject: { kind: 'source', network: '203.0.113.0/24', tenant: 'acme' },
+      at: AT,
+      windowStart: AT - 60_000,
+      network: '203.0.113.0/24',
+      detail: '4 unknown or malformed keys from 203.0.113.0/24 in 60 s',
+      evidence: {},
+    };
+    expect(findingId({ ...slow })).toBe(findingId(slow));
+    expect(findingId({ ...slow, severity: 'high' })).not.toBe(findingId(slow));
   });
 });

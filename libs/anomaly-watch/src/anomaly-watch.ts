@@ -19,10 +19,14 @@ import { observeUsageBatch } from './usage-observations.js';
  */
 export type KeyAnomalyRecorder = (anomaly: AnomalyDetectedData, eventId: string) => Promise<void>;
 
-/** The id of a finding: from what it is about, the detector and the record time that crossed the line. */
+/**
+ * The id of a finding: from what it is about, the detector, the record time that crossed the line
+ * and the severity (the slow line and the burst's can be crossed by calls of one instant: a
+ * verifier tallies unknown keys per batch).
+ */
 export function findingId(finding: AnomalyFinding): string {
   const subject = finding.subject.kind === 'key' ? finding.subject.keyId : finding.subject.network;
-  return nameBasedEventId(`keyledger anomaly v1|${subject}|${finding.detector}|${finding.at}`);
+  return nameBasedEventId(`keyledger anomaly v2|${subject}|${finding.detector}|${finding.at}|${finding.severity}`);
 }
 
 /** A finding about a key as AnomalyDetected (undefined for one about a source). */

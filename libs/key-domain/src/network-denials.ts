@@ -1,4 +1,4 @@
-import type { EffectiveIncidentPolicy, NetworkEvent, SourceNetworkDeniedData } from '@keyledger/contracts';
+import type { AnomalySeverity, EffectiveIncidentPolicy, NetworkEvent, SourceNetworkDeniedData } from '@keyledger/contracts';
 import { ALL_TENANTS } from '@keyledger/contracts';
 import type { IpRange } from './ip-allowlist.js';
 import { formatCidr, ipAllowed, parseCidr, parseIp } from './ip-allowlist.js';
@@ -151,12 +151,16 @@ export interface EnumerationFinding {
   readonly findingId: string;
   readonly network: string;
   readonly tenant: string | undefined;
+  /** `high` for a burst; `medium` for a few keys guessed slowly, which only notifies. */
+  readonly severity: AnomalySeverity;
   readonly detail: string;
 }
 
 /**
  * The denial an enumeration leads to under the tenant's incident policy, or undefined (the
- * policy only notifies, or no tenant is known). A tenant's policy denies the network for its
+ * policy only notifies, no tenant is known, or the finding is less than high: a handful of
+ * keys guessed from a network that may be a NAT of healthy callers is worth telling, not yet
+ * worth locking everyone behind it out). A tenant's policy denies the network for its
  * own keys only: a tenant cannot refuse another tenant's callers, and an enumeration that
  * named no tenant falls to no tenant's policy (an operator denies every tenant's, by hand).
  */
@@ -166,7 +170,7 @@ export function enumerationDenial(
   deniedBy: string,
   now: number,
 ): SourceNetworkDeniedData | undefined {
-  if (finding.tenant === undefined || policy.onEnumeration !== 'deny') return undefined;
+  if (finding.tenant === undefined || policy.onEnumeration !== 'deny' || (finding.severity !== 'high' && finding.severity !== 'critical')) return undefined;
   const network = canonicalNetwork(finding.network);
   if (network === undefined) return undefined;
   return {

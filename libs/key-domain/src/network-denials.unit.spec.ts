@@ -111,8 +111,16 @@ describe('source network denials', () => {
   });
 
   it('denies an enumeration’s network for its tenant only when the tenant’s policy says deny', () => {
-    const finding = { findingId: '0190a3c4-0000-7000-8000-000000000001', network: '203.0.113.0/24', tenant: 'acme', detail: '60 unknown keys' };
+    const finding = {
+      findingId: '0190a3c4-0000-7000-8000-000000000001',
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      severity: 'high',
+      detail: '60 unknown keys',
+    } as const;
     expect(enumerationDenial(finding, { onEnumeration: 'notify', denyForMs: HOUR }, 'system:anomaly-detector', now)).toBeUndefined();
+    // A few keys guessed slowly is told, not acted on: the network may be a NAT of healthy callers.
+    expect(enumerationDenial({ ...finding, severity: 'medium' }, { onEnumeration: 'deny', denyForMs: HOUR }, 'system:anomaly-detector', now)).toBeUndefined();
     expect(enumerationDenial({ ...finding, tenant: undefined }, { onEnumeration: 'deny', denyForMs: HOUR }, 'system:anomaly-detector', now)).toBeUndefined();
     expect(enumerationDenial(finding, { onEnumeration: 'deny', denyForMs: HOUR }, 'system:anomaly-detector', now)).toEqual({
       network: '203.0.113.0/24',

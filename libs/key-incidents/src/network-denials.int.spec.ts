@@ -44,11 +44,21 @@ describe('source network denials in the store and the verifiers’ projection', 
   afterAll(() => ctx.close());
 
   it('denies an enumerating network only under a deny policy, once per finding, for the policy’s time', async () => {
-    const finding = { findingId: '0190a3c4-0000-7000-8000-0000000000e1', network: '203.0.113.0/24', tenant: 'acme', detail: '60 unknown keys' };
+    const finding = {
+      findingId: '0190a3c4-0000-7000-8000-0000000000e1',
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      severity: 'high',
+      detail: '60 unknown keys',
+    } as const;
     const at = Date.now();
     expect(await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at)).toBeUndefined();
     expect(await ctx.store.readStream('network-203.0.113.0_24')).toHaveLength(0);
     await tenants.setIncidentPolicy({ tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: HOUR }, root);
+    // A slow one, under the same policy, is only told.
+    expect(
+      await denyEnumeratingNetwork(ctx.store, { ...finding, findingId: '0190a3c4-0000-7000-8000-0000000000e2', severity: 'medium' }, ACTOR, at),
+    ).toBeUndefined();
     const denial = await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at);
     expect(denial).toMatchObject({
       network: '203.0.113.0/24',
