@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { AnomalyAckResult, AnomalyExplanation, AnomalyFinding, AnomalyFindingsPage, AnomalyHandling } from '@keyledger/contracts';
 import { ANOMALY_KINDS, ANOMALY_SEVERITIES, MAX_ANOMALY_FINDINGS } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
+import { registerAnomalyThresholdsCommand } from './anomaly-thresholds.command.js';
 import { detailTable, newTable, print } from './output.js';
 import { sinceOption } from './usage.command.js';
 
@@ -97,11 +98,12 @@ interface ListOptions {
 }
 
 /**
- * `keyledger anomalies list|explain|ack`: the anomaly detector's findings (and reported
- * anomalies), what the incident policy did about each, and their acknowledgement by operators.
+ * `keyledger anomalies list|explain|ack|thresholds`: the anomaly detector's findings (and reported
+ * anomalies), what the incident policy did about each, their acknowledgement by operators, and
+ * the thresholds a tenant sets for its keys.
  */
 export function registerAnomaliesCommand(program: Command, withClient: WithClient): void {
-  const anomalies = program.command('anomalies').description('anomaly findings on keys: list them, explain one, acknowledge one');
+  const anomalies = program.command('anomalies').description("anomaly findings on keys: list them, explain one, acknowledge one; a tenant's thresholds");
   anomalies
     .command('list')
     .description('findings, newest first, with what the incident policy did and whether they are acknowledged')
@@ -147,4 +149,6 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
         print(options.json, result, () => ackResultText(result));
       }),
     );
+
+  registerAnomalyThresholdsCommand(anomalies, withClient);
 }

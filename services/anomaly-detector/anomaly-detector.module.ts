@@ -1,7 +1,7 @@
 import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
-import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock } from '@keyledger/anomaly-watch';
+import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock, TenantThresholdsFeed } from '@keyledger/anomaly-watch';
 import { denyEnumeratingNetwork, recordAnomaly } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
 import type { AnomalyDetectorEnv } from '@keyledger/config';
@@ -18,6 +18,7 @@ interface Detection {
   readonly watch: AnomalyWatch;
   readonly memory: AnomalyMemory;
   readonly detector: AnomalyDetector;
+  readonly thresholds: TenantThresholdsFeed;
 }
 
 /**
@@ -26,6 +27,8 @@ interface Detection {
  * what it finds: AnomalyDetected on the key's stream (the rotator applies the tenant's incident
  * policy), a source network's enumeration in anomaly_source_findings, and, where the tenant's
  * incident policy says `onEnumeration: deny`, SourceNetworkDenied on the network's stream.
+ * A tenant's own thresholds (AnomalyThresholdsSet) are read from the store before it consumes
+ * and at every lock check after, so a change applies within seconds.
  */
 @Module({})
 export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -77,7 +80,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       module: AnomalyDetectorModule,
       providers: [
         { provide: DurableConsumers, useValue: consumers },
-        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db, config.DATABASE_SCHEMA), watch, memory, detector } satisfies Detection },
+        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db, config.DATABASE_SCHEMA), watch, memory, detector, thresholds: new TenantThresholdsFeed(store, detector) } satisfies Detection },
       ],
     };
   }
@@ -96,12 +99,18 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
     await this.detection.lock.release();
   }
 
+  private async applyThresholds(): Promise<void> {
+    const applied = await this.detection.thresholds.catchUp();
+    if (applied > 0) this.logger.info({ applied }, 'tenant anomaly thresholds applied');
+  }
+
   /** The lock holder consumes; a replica that lost its lock's session stops, and the next holder reads the baselines saved. */
   private async lead(): Promise<void> {
     const { lock, watch, memory } = this.detection;
     if (this.consuming) {
       if (await lock.stillHeld()) {
         await memory.forgetBatchesBefore(new Date(Date.now() - BATCH_RETENTION_MS));
+        await this.applyThresholds();
         return;
       }
       this.logger.warn('the anomaly detector lock was lost; standing by');
@@ -110,6 +119,8 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       return;
     }
     if (!(await lock.tryTake())) return;
+    // Before the baselines: a tenant's rate window decides whether its keys' stored rates still hold.
+    await this.applyThresholds();
     const keys = await watch.load();
     await this.consumers.start();
     this.consuming = true;

@@ -5,12 +5,14 @@ import type { NatsReply } from '@keyledger/api-transport';
 import { natsCommand, parseRequest } from '@keyledger/api-transport';
 import {
   apiSubject,
+  getAnomalyThresholdsRequestSchema,
   getIncidentPolicyRequestSchema,
   reportAnomalyRequestSchema,
   reportLeakRequestSchema,
+  setAnomalyThresholdsRequestSchema,
   setIncidentPolicyRequestSchema,
 } from '@keyledger/contracts';
-import type { IncidentPolicyView, IncidentReportResult } from '@keyledger/contracts';
+import type { AnomalyThresholdsView, IncidentPolicyView, IncidentReportResult } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { IncidentReports } from '@keyledger/key-incidents';
@@ -20,7 +22,7 @@ import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 
 /**
  * Incidents over NATS request/reply: `<prefix>.v1.keys.report-leak`, `keys.report-anomaly` and
- * `incident-policy.set|get`. A leak report may carry a key's plaintext: its body is never logged.
+ * `incident-policy.set|get` and `anomaly-thresholds.set|get`. A leak report may carry a key's plaintext: its body is never logged.
  */
 export function incidentsNatsController(prefix: string): new (...args: never[]) => unknown {
   @Controller()
@@ -50,6 +52,16 @@ export function incidentsNatsController(prefix: string): new (...args: never[]) 
     @MessagePattern(apiSubject(prefix, 'incident-policy.get'))
     getPolicy(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<IncidentPolicyView>> {
       return this.handle(ctx, body, (context) => this.tenants.getIncidentPolicy(parseRequest(getIncidentPolicyRequestSchema, body), context.caller));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'anomaly-thresholds.set'))
+    setThresholds(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AnomalyThresholdsView>> {
+      return this.handle(ctx, body, (context) => this.tenants.setAnomalyThresholds(parseRequest(setAnomalyThresholdsRequestSchema, body), context));
+    }
+
+    @MessagePattern(apiSubject(prefix, 'anomaly-thresholds.get'))
+    getThresholds(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AnomalyThresholdsView>> {
+      return this.handle(ctx, body, (context) => this.tenants.getAnomalyThresholds(parseRequest(getAnomalyThresholdsRequestSchema, body), context.caller));
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (context: CommandContext) => Promise<T>): Promise<NatsReply<T>> {

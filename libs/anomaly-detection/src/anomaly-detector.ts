@@ -1,7 +1,7 @@
-import type { AnomalyKind, AnomalySeverity, UsageTransport, VerifyCode } from '@keyledger/contracts';
+import type { AnomalyKind, AnomalySeverity, AnomalyThresholds, UsageTransport, VerifyCode } from '@keyledger/contracts';
 import { ANOMALY_SEVERITIES } from '@keyledger/contracts';
 import type { AnomalySettings } from './anomaly-settings.js';
-import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
+import { DEFAULT_ANOMALY_SETTINGS, setsNoThreshold, settingsForTenant } from './anomaly-settings.js';
 import type { Detector, KeyBaseline, KeyDetector } from './key-baseline.js';
 import { newKeyBaseline } from './key-baseline.js';
 import type { NamedNetwork, NetworkTable } from './network-table.js';
@@ -95,6 +95,22 @@ interface SourceWatch {
   recent: { fingerprint: string; at: number }[];
 }
 
+/** Settings with what is derived from them once, not per call. */
+interface Tuning {
+  readonly settings: AnomalySettings;
+  /** The EWMA's weight of one window. */
+  readonly alpha: number;
+  readonly peakDecayPerHour: number;
+}
+
+function tuningOf(settings: AnomalySettings): Tuning {
+  return {
+    settings,
+    alpha: Math.min(1, settings.rate.windowMs / settings.rate.timeConstantMs),
+    peakDecayPerHour: 0.5 ** (HOUR_MS / settings.rate.peakHalfLifeMs),
+  };
+}
+
 const DEAD_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['REVOKED', 'EXPIRED', 'DISABLED']);
 const DENIED_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['INSUFFICIENT_PERMISSIONS', 'FORBIDDEN']);
 /** What a string that named no key gets: from a denied network that is DENIED, and guessing from there is still enumeration. */
@@ -123,7 +139,9 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  * minute at a time, and `observe` says what crosses a line. Time is the records' time; the
  * injected clock only decides whether a finding is fresh enough to report (`alertWithinMs`).
  * The same records in the same order give the same findings: the evaluation in
- * bench/anomaly runs exactly this.
+ * bench/anomaly runs exactly this. `settings` are the installation's; a tenant that set
+ * thresholds of its own (`setTenantThresholds`) has its keys judged by those instead, while the
+ * source detectors (enumeration), which watch a network across tenants, keep the installation's.
  *
  * - rate-spike: a key's calls (but those refused for a scope or an address, and a dead key's) in a sliding window above its EWMA mean by `deviations`
  *   standard deviations, `ratio` times the mean, `peakRatio` times the decaying peak of that
@@ -150,8 +168,9 @@ export class AnomalyDetector {
   private readonly sources = new Map<string, SourceWatch>();
   private readonly changed = new Set<string>();
   private readonly networks: SourceNetworks;
-  private readonly alpha: number;
-  private readonly peakDecayPerHour: number;
+  private readonly installation: Tuning;
+  /** The tenants that set thresholds of their own; every other tenant's keys are judged by the installation's. */
+  private readonly tenants = new Map<string, Tuning>();
 
   /** `networkTable`: the operator's named networks (ASNs, regions), which new-network judges keys by where they name an address. */
   constructor(
@@ -160,24 +179,38 @@ export class AnomalyDetector {
     networkTable?: NetworkTable,
   ) {
     this.networks = new SourceNetworks(networkTable);
-    this.alpha = Math.min(1, settings.rate.windowMs / settings.rate.timeConstantMs);
-    this.peakDecayPerHour = 0.5 ** (HOUR_MS / settings.rate.peakHalfLifeMs);
+    this.installation = tuningOf(settings);
+  }
+
+  /** Judges a tenant's keys by the thresholds it set (all null: by the installation's again) from the next observation on. */
+  setTenantThresholds(tenant: string, thresholds: AnomalyThresholds): void {
+    if (setsNoThreshold(thresholds)) this.tenants.delete(tenant);
+    else this.tenants.set(tenant, tuningOf(settingsForTenant(this.settings, thresholds)));
+  }
+
+  /** The settings a tenant's keys are judged by. */
+  settingsOf(tenant: string): AnomalySettings {
+    return this.tuningFor(tenant).settings;
+  }
+
+  private tuningFor(tenant: string): Tuning {
+    return this.tenants.get(tenant) ?? this.installation;
   }
 
   /** Takes a stored baseline back (at start, or after a failed save). */
   restore(keyId: string, baseline: KeyBaseline): void {
-    if (baseline.rateWindowMs !== this.settings.rate.windowMs) this.forgetRate(baseline);
+    const { windowMs } = this.tuningFor(baseline.tenant).settings.rate;
+    if (baseline.rateWindowMs !== windowMs) this.forgetRate(baseline, windowMs);
     this.keys.set(keyId, baseline);
     this.changed.delete(keyId);
   }
 
   /**
-   * A baseline learned with another window (the setting changed, or it was stored before the
+   * A baseline learned with another window (the setting changed, the tenant's included, or it was stored before the
    * window was kept with it): its counts per window mean nothing now, so the rate is learned
    * afresh, warm-up included. Networks, hours and the rest are kept.
    */
-  private forgetRate(state: KeyBaseline): void {
-    const { windowMs } = this.settings.rate;
+  private forgetRate(state: KeyBaseline, windowMs: number): void {
     state.rateWindowMs = windowMs;
     state.bucket = state.lastSeen - (state.lastSeen % windowMs);
     state.inBucket = 0;
@@ -223,17 +256,19 @@ export class AnomalyDetector {
     const { at, code, calls } = observation;
     let state = this.keys.get(keyId);
     const known = state !== undefined;
+    const t = this.tuningFor(state?.tenant ?? tenant);
+    const { settings } = t;
     if (state === undefined) {
-      state = newKeyBaseline(tenant, at, this.settings.rate.windowMs);
-      state.bucket = at - (at % this.settings.rate.windowMs);
-      state.deniedBucket = at - (at % this.settings.probing.windowMs);
+      state = newKeyBaseline(tenant, at, settings.rate.windowMs);
+      state.bucket = at - (at % settings.rate.windowMs);
+      state.deniedBucket = at - (at % settings.probing.windowMs);
       this.keys.set(keyId, state);
-    }
+    } else if (state.rateWindowMs !== settings.rate.windowMs) this.forgetRate(state, settings.rate.windowMs);
     this.changed.add(keyId);
     const subject = { kind: 'key', keyId, tenant: state.tenant } as const;
     const network = this.networks.of(observation.ip);
     if (observation.honeytoken === true) {
-      this.reportHoneytoken(state, subject, observation, network, findings);
+      this.reportHoneytoken(t, state, subject, observation, network, findings);
       state.calls += calls;
       if (at > state.lastSeen) state.lastSeen = at;
       return;
@@ -242,6 +277,7 @@ export class AnomalyDetector {
     if (DEAD_CODES.has(code)) {
       const what = code === 'DISABLED' ? 'suspended' : code === 'REVOKED' ? 'revoked' : 'expired';
       this.report(
+        t,
         state,
         'dead-key-use',
         'high',
@@ -254,9 +290,10 @@ export class AnomalyDetector {
         findings,
       );
     }
-    if (code === 'VALID' && known && at - state.lastSeen >= this.settings.dormantAfterMs) {
+    if (code === 'VALID' && known && at - state.lastSeen >= settings.dormantAfterMs) {
       const days = Math.floor((at - state.lastSeen) / 86_400_000);
       this.report(
+        t,
         state,
         'dormant-key-use',
         'medium',
@@ -269,12 +306,12 @@ export class AnomalyDetector {
         findings,
       );
     }
-    if (code === 'VALID') this.checkHourOfWeek(state, subject, at, network, findings);
+    if (code === 'VALID') this.checkHourOfWeek(t, state, subject, at, network, findings);
     // A key's rate is its use: calls refused for a scope or an address are probing's to judge,
     // calls of a dead key dead-key-use's, and neither is counted twice as a spike.
-    if (!DENIED_CODES.has(code) && !DEAD_CODES.has(code)) this.countRate(state, subject, at, calls, network, findings);
-    if (DENIED_CODES.has(code)) this.countDenied(state, subject, at, calls, network, findings);
-    if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(state, subject, at, network, this.networks.nameOf(observation.ip), findings);
+    if (!DENIED_CODES.has(code) && !DEAD_CODES.has(code)) this.countRate(t, state, subject, at, calls, network, findings);
+    if (DENIED_CODES.has(code)) this.countDenied(t, state, subject, at, calls, network, findings);
+    if (network !== undefined && !DEAD_CODES.has(code)) this.checkNetwork(t, state, subject, at, network, this.networks.nameOf(observation.ip), findings);
     state.calls += calls;
     if (at > state.lastSeen) state.lastSeen = at;
   }
@@ -286,8 +323,8 @@ export class AnomalyDetector {
    * usual hours (a key used round the clock has no off-hours). The hour is then learned: the
    * same hour next week is usual.
    */
-  private checkHourOfWeek(state: KeyBaseline, subject: FindingSubject, at: number, network: string | undefined, findings: AnomalyFinding[]): void {
-    const { learnMs, minCalls, maxUsualHours } = this.settings.offHours;
+  private checkHourOfWeek(t: Tuning, state: KeyBaseline, subject: FindingSubject, at: number, network: string | undefined, findings: AnomalyFinding[]): void {
+    const { learnMs, minCalls, maxUsualHours } = t.settings.offHours;
     const epoch = Math.floor(at / EPOCH_MS);
     const words = state.weekHours;
     if (state.weekHoursSince === 0) {
@@ -310,6 +347,7 @@ export class AnomalyDetector {
       if (usualHours <= maxUsualHours) {
         const when = `${DAYS[Math.floor(hour / 24)]} ${String(hour % 24).padStart(2, '0')}:00 UTC`;
         this.report(
+          t,
           state,
           'off-hours',
           'medium',
@@ -326,16 +364,24 @@ export class AnomalyDetector {
     words[Math.floor(hour / 28)] = words[Math.floor(hour / 28)]! | (1 << (hour % 28));
   }
 
-  private countRate(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
-    const { windowMs, warmupMs } = this.settings.rate;
+  private countRate(
+    t: Tuning,
+    state: KeyBaseline,
+    subject: FindingSubject,
+    at: number,
+    calls: number,
+    network: string | undefined,
+    findings: AnomalyFinding[],
+  ): void {
+    const { windowMs, warmupMs } = t.settings.rate;
     const bucket = at - (at % windowMs);
     if (bucket > state.bucket) {
       const gap = (bucket - state.bucket) / windowMs;
       const closed = state.inBucket;
-      this.learn(state, closed);
+      this.learn(t, state, closed);
       // The windows without a call are learned as zeros, in one step.
       if (gap > 1) {
-        const decay = (1 - this.alpha) ** (gap - 1);
+        const decay = (1 - t.alpha) ** (gap - 1);
         state.mean *= decay;
         state.variance *= decay;
         state.learned += gap - 1;
@@ -350,7 +396,7 @@ export class AnomalyDetector {
     if (state.learned * windowMs < warmupMs) return;
     const elapsed = Math.max(0, at - state.bucket) / windowMs;
     const inWindow = state.inBucket + state.previous * (1 - elapsed);
-    const line = this.rateLine(state, at);
+    const line = this.rateLine(t, state, at);
     if (inWindow > line) {
       // The window before may hold the spike's first calls, and this one holds the spike: neither
       // is the key's normal, neither becomes its peak.
@@ -358,6 +404,7 @@ export class AnomalyDetector {
       state.spikeBucket = state.bucket;
       const usual = round(state.mean);
       this.report(
+        t,
         state,
         'rate-spike',
         inWindow > 10 * line ? 'critical' : 'high',
@@ -380,13 +427,13 @@ export class AnomalyDetector {
   }
 
   /** The calls in a window above which a key's rate is a spike. */
-  private rateLine(state: KeyBaseline, at: number): number {
-    return Math.max(this.meanLine(state), this.settings.rate.peakRatio * state.hourly[hourOfDay(at)]!);
+  private rateLine(t: Tuning, state: KeyBaseline, at: number): number {
+    return Math.max(this.meanLine(t, state), t.settings.rate.peakRatio * state.hourly[hourOfDay(at)]!);
   }
 
   /** The line by the mean alone: what the mean learns a window up to (the peak learns bursts whole, the mean never). */
-  private meanLine(state: KeyBaseline): number {
-    const { deviations, ratio, floor } = this.settings.rate;
+  private meanLine(t: Tuning, state: KeyBaseline): number {
+    const { deviations, ratio, floor } = t.settings.rate;
     const sd = Math.sqrt(Math.max(state.variance, state.mean));
     return Math.max(floor, ratio * state.mean, state.mean + deviations * sd);
   }
@@ -396,11 +443,11 @@ export class AnomalyDetector {
    * is the key's own once learned (see `learn`), while a spike at another hour is judged against
    * that hour's own peak.
    */
-  private learnPeak(state: KeyBaseline, bucket: number, count: number): void {
+  private learnPeak(t: Tuning, state: KeyBaseline, bucket: number, count: number): void {
     const hour = Math.floor(bucket / HOUR_MS);
     const elapsed = hour - state.hourlyAt;
     if (elapsed > 0) {
-      const decay = this.peakDecayPerHour ** elapsed;
+      const decay = t.peakDecayPerHour ** elapsed;
       for (let h = 0; h < 24; h++) state.hourly[h] = state.hourly[h]! * decay;
       state.hourlyAt = hour;
     }
@@ -409,12 +456,12 @@ export class AnomalyDetector {
   }
 
   /** One window's count into the EWMA; a spike only up to the line, so an attack does not teach. */
-  private learn(state: KeyBaseline, count: number): void {
-    const warm = state.learned * this.settings.rate.windowMs >= this.settings.rate.warmupMs;
-    const x = warm ? Math.min(count, this.meanLine(state)) : count;
-    const line = warm ? this.rateLine(state, state.bucket) : Number.POSITIVE_INFINITY;
+  private learn(t: Tuning, state: KeyBaseline, count: number): void {
+    const warm = state.learned * t.settings.rate.windowMs >= t.settings.rate.warmupMs;
+    const x = warm ? Math.min(count, this.meanLine(t, state)) : count;
+    const line = warm ? this.rateLine(t, state, state.bucket) : Number.POSITIVE_INFINITY;
     // A plain average at first, so a young key's mean is its own, not a slow climb from zero.
-    const alpha = Math.max(this.alpha, 1 / (state.learned + 1));
+    const alpha = Math.max(t.alpha, 1 / (state.learned + 1));
     const diff = x - state.mean;
     const step = alpha * diff;
     state.mean += step;
@@ -422,14 +469,22 @@ export class AnomalyDetector {
     // Held back one window: learned only if the next is no spike (countRate drops it otherwise),
     // never if it was one itself, and only up to the line. Once a key is judged, no burst over
     // its line becomes the hour's peak: bursts repeated just over the line cannot raise it.
-    if (state.pendingPeak > 0) this.learnPeak(state, state.pendingPeakAt, state.pendingPeak);
+    if (state.pendingPeak > 0) this.learnPeak(t, state, state.pendingPeakAt, state.pendingPeak);
     state.pendingPeak = state.spikeBucket === state.bucket ? 0 : Math.min(count, line);
     state.pendingPeakAt = state.bucket;
     state.learned += 1;
   }
 
-  private countDenied(state: KeyBaseline, subject: FindingSubject, at: number, calls: number, network: string | undefined, findings: AnomalyFinding[]): void {
-    const { windowMs, floor, slowFloor, usualBelow, usualTimeConstantMs } = this.settings.probing;
+  private countDenied(
+    t: Tuning,
+    state: KeyBaseline,
+    subject: FindingSubject,
+    at: number,
+    calls: number,
+    network: string | undefined,
+    findings: AnomalyFinding[],
+  ): void {
+    const { windowMs, floor, slowFloor, usualBelow, usualTimeConstantMs } = t.settings.probing;
     const bucket = at - (at % windowMs);
     if (bucket > state.deniedBucket) {
       // The closed window is learned into the average, and the empty ones since decay it.
@@ -450,6 +505,7 @@ export class AnomalyDetector {
     const severity = inWindow >= floor ? 'high' : slow ? 'medium' : undefined;
     if (severity)
       this.report(
+        t,
         state,
         'probing',
         severity,
@@ -467,6 +523,7 @@ export class AnomalyDetector {
 
   /** `cidr` is the caller's /24 or /48; `named`, the operator's network holding it, is what the key is judged by when there is one. */
   private checkNetwork(
+    t: Tuning,
     state: KeyBaseline,
     subject: FindingSubject,
     at: number,
@@ -474,7 +531,7 @@ export class AnomalyDetector {
     named: NamedNetwork | undefined,
     findings: AnomalyFinding[],
   ): void {
-    const { learnMs, minCalls } = this.settings.network;
+    const { learnMs, minCalls } = t.settings.network;
     // A named network is kept as its range, not its name: renaming a table's entry changes nothing.
     const network = named?.cidr ?? cidr;
     const index = state.networks.indexOf(network);
@@ -488,12 +545,13 @@ export class AnomalyDetector {
     const known = named === undefined ? -1 : state.networks.indexOf(cidr);
     if (known >= 0) {
       state.networkSeen[known] = Math.max(state.networkSeen[known]!, at);
-      this.learnNetwork(state, network, at, true);
+      this.learnNetwork(t, state, network, at, true);
       return;
     }
     const stable = !state.roaming && at - state.firstSeen >= learnMs && state.calls >= minCalls;
     if (stable)
       this.report(
+        t,
         state,
         'new-network',
         'medium',
@@ -507,11 +565,11 @@ export class AnomalyDetector {
           : { network: cidr, known: state.networks.length },
         findings,
       );
-    this.learnNetwork(state, network, at, stable);
+    this.learnNetwork(t, state, network, at, stable);
   }
 
-  private learnNetwork(state: KeyBaseline, network: string, at: number, stable: boolean): void {
-    if (state.networks.length < this.settings.network.maxNetworks) {
+  private learnNetwork(t: Tuning, state: KeyBaseline, network: string, at: number, stable: boolean): void {
+    if (state.networks.length < t.settings.network.maxNetworks) {
       state.networks.push(network);
       state.networkSeen.push(at);
       return;
@@ -594,6 +652,7 @@ export class AnomalyDetector {
    * one finding per cool-down; every call stays in the usage records.
    */
   private reportHoneytoken(
+    t: Tuning,
     state: KeyBaseline,
     subject: FindingSubject,
     observation: UsageObservation,
@@ -605,7 +664,7 @@ export class AnomalyDetector {
       this.stats.cooledDown += 1;
       return;
     }
-    state.quietUntil.honeytoken = at + this.settings.cooldownMs;
+    state.quietUntil.honeytoken = at + t.settings.cooldownMs;
     this.stats.findings += 1;
     const scopes = observation.scopes ?? [];
     findings.push({
@@ -622,6 +681,7 @@ export class AnomalyDetector {
   }
 
   private report(
+    t: Tuning,
     state: KeyBaseline,
     detector: KeyDetector,
     severity: AnomalySeverity,
@@ -638,7 +698,7 @@ export class AnomalyDetector {
       return;
     }
     if (!this.fresh(at)) return;
-    state.quietUntil[detector] = at + this.settings.cooldownMs;
+    state.quietUntil[detector] = at + t.settings.cooldownMs;
     state.quietSeverity[detector] = severity;
     this.stats.findings += 1;
     findings.push({ detector, severity, subject, at, windowStart, network, detail, evidence });

@@ -1,3 +1,5 @@
+import type { AnomalyThresholdName, AnomalyThresholds } from '@keyledger/contracts';
+
 /**
  * The detectors' thresholds. Every duration is in ms and is measured on the times the records
  * carry (when the verifier answered), not on the detector's clock, so a replay of the same
@@ -105,3 +107,47 @@ export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
   cooldownMs: HOUR,
   alertWithinMs: 10 * MINUTE,
 });
+
+/**
+ * The thresholds that judge one tenant's keys: the installation's, with each threshold the
+ * tenant set in its place. The rest (the detectors' shape, enumeration across tenants, how
+ * fresh a record must be to alert) stays the installation's.
+ */
+export function settingsForTenant(installation: AnomalySettings, thresholds: AnomalyThresholds): AnomalySettings {
+  return {
+    ...installation,
+    rate: {
+      ...installation.rate,
+      windowMs: thresholds.rateWindowMs ?? installation.rate.windowMs,
+      warmupMs: thresholds.rateWarmupMs ?? installation.rate.warmupMs,
+      floor: thresholds.rateFloor ?? installation.rate.floor,
+    },
+    network: {
+      ...installation.network,
+      learnMs: thresholds.networkLearnMs ?? installation.network.learnMs,
+      minCalls: thresholds.networkMinCalls ?? installation.network.minCalls,
+    },
+    probing: { ...installation.probing, floor: thresholds.probingFloor ?? installation.probing.floor },
+    dormantAfterMs: thresholds.dormantAfterMs ?? installation.dormantAfterMs,
+    cooldownMs: thresholds.cooldownMs ?? installation.cooldownMs,
+  };
+}
+
+/** True when a tenant set no threshold: its keys are judged by the installation's. */
+export function setsNoThreshold(thresholds: AnomalyThresholds): boolean {
+  return Object.values(thresholds).every((value) => value === null);
+}
+
+/** The thresholds a tenant may set, as these settings hold them (the built-in defaults': DEFAULT_ANOMALY_SETTINGS). */
+export function thresholdsOf(settings: AnomalySettings): Readonly<Record<AnomalyThresholdName, number>> {
+  return {
+    rateWindowMs: settings.rate.windowMs,
+    rateWarmupMs: settings.rate.warmupMs,
+    rateFloor: settings.rate.floor,
+    networkLearnMs: settings.network.learnMs,
+    networkMinCalls: settings.network.minCalls,
+    probingFloor: settings.probing.floor,
+    dormantAfterMs: settings.dormantAfterMs,
+    cooldownMs: settings.cooldownMs,
+  };
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { anomalyAcknowledgedSchema } from './anomaly-findings-api.js';
+import { anomalyThresholdsSetSchema } from './anomaly-thresholds.js';
 import type { EventType } from './event-types.js';
 import { keyDeliveryAcknowledgedSchema, keyDeliveryExpiredSchema, ownerWebhookRegisteredSchema } from './delivery-events.js';
 import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema } from './incident-events.js';
@@ -47,6 +48,7 @@ const EVENT_DATA_SCHEMAS = {
   IncidentPolicySet: incidentPolicySetSchema,
   OwnerPublicKeyRegistered: ownerPublicKeyRegisteredSchema,
   OwnerWebhookRegistered: ownerWebhookRegisteredSchema,
+  AnomalyThresholdsSet: anomalyThresholdsSetSchema,
   KeyDelivered: keyDeliveredSchema,
   KeyDeliveryAcknowledged: keyDeliveryAcknowledgedSchema,
   KeyDeliveryExpired: keyDeliveryExpiredSchema,

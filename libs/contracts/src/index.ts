@@ -17,6 +17,7 @@ export * from './incident-api.js';
 export * from './network-events.js';
 export * from './network-api.js';
 export * from './anomaly-findings-api.js';
+export * from './anomaly-thresholds.js';
 export * from './key-event-schemas.js';
 export * from './event-data-schemas.js';
 export * from './security-alerts.js';

@@ -1,4 +1,12 @@
-import type { IncidentPolicySetData, OwnerPublicKeyRegisteredData, OwnerWebhookRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
+import type {
+  AnomalyThresholds,
+  AnomalyThresholdsSetData,
+  IncidentPolicySetData,
+  OwnerPublicKeyRegisteredData,
+  OwnerWebhookRegisteredData,
+  RotationPolicySetData,
+} from '@keyledger/contracts';
+import { NO_ANOMALY_THRESHOLDS } from '@keyledger/contracts';
 import type { IncidentPolicyTable } from './incident-policy.js';
 import { evolveIncidentPolicies } from './incident-policy.js';
 import type { OwnerWebhookTable } from './key-delivery.js';
@@ -16,6 +24,8 @@ export interface TenantSettings {
   readonly ownerPublicKeys: OwnerPublicKeyTable;
   /** Each owner's latest webhook. */
   readonly ownerWebhooks: OwnerWebhookTable;
+  /** The anomaly detector's thresholds for the tenant's keys (null: the installation's). */
+  readonly anomalyThresholds: AnomalyThresholds;
 }
 
 /** Every event of a tenant's stream. */
@@ -23,18 +33,20 @@ export type TenantEvent =
   | { readonly type: 'RotationPolicySet'; readonly data: RotationPolicySetData }
   | { readonly type: 'IncidentPolicySet'; readonly data: IncidentPolicySetData }
   | { readonly type: 'OwnerPublicKeyRegistered'; readonly data: OwnerPublicKeyRegisteredData }
-  | { readonly type: 'OwnerWebhookRegistered'; readonly data: OwnerWebhookRegisteredData };
+  | { readonly type: 'OwnerWebhookRegistered'; readonly data: OwnerWebhookRegisteredData }
+  | { readonly type: 'AnomalyThresholdsSet'; readonly data: AnomalyThresholdsSetData };
 
 /** Every command on a tenant's stream: each replaces the setting of its level (tenant, or owner). */
 export type TenantCommand =
   | { readonly type: 'SetRotationPolicy'; readonly data: RotationPolicySetData }
   | { readonly type: 'SetIncidentPolicy'; readonly data: IncidentPolicySetData }
   | { readonly type: 'RegisterOwnerPublicKey'; readonly data: OwnerPublicKeyRegisteredData }
-  | { readonly type: 'RegisterOwnerWebhook'; readonly data: OwnerWebhookRegisteredData };
+  | { readonly type: 'RegisterOwnerWebhook'; readonly data: OwnerWebhookRegisteredData }
+  | { readonly type: 'SetAnomalyThresholds'; readonly data: AnomalyThresholdsSetData };
 
 /** A tenant with nothing set: every policy the installation's default, no owner reachable. */
 export function initialTenantSettings(): TenantSettings {
-  return { rotationPolicies: new Map(), incidentPolicies: new Map(), ownerPublicKeys: new Map(), ownerWebhooks: new Map() };
+  return { rotationPolicies: new Map(), incidentPolicies: new Map(), ownerPublicKeys: new Map(), ownerWebhooks: new Map(), anomalyThresholds: NO_ANOMALY_THRESHOLDS };
 }
 
 /**
@@ -51,6 +63,8 @@ export function decideTenant(command: TenantCommand, _state: TenantSettings): Te
       return [{ type: 'OwnerPublicKeyRegistered', data: command.data }];
     case 'RegisterOwnerWebhook':
       return [{ type: 'OwnerWebhookRegistered', data: command.data }];
+    case 'SetAnomalyThresholds':
+      return [{ type: 'AnomalyThresholdsSet', data: command.data }];
     default:
       return command satisfies never;
   }
@@ -67,6 +81,8 @@ export function evolveTenant(state: TenantSettings, event: TenantEvent): TenantS
       return { ...state, ownerPublicKeys: evolveOwnerPublicKeys(state.ownerPublicKeys, event.data) };
     case 'OwnerWebhookRegistered':
       return { ...state, ownerWebhooks: evolveOwnerWebhooks(state.ownerWebhooks, event.data) };
+    case 'AnomalyThresholdsSet':
+      return { ...state, anomalyThresholds: event.data.thresholds };
     default:
       return event satisfies never;
   }

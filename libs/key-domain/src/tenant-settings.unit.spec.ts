@@ -33,6 +33,16 @@ describe('tenant settings decider', () => {
     expect(ownerWebhookOf(state.ownerWebhooks, 'billing')?.url).toBe('https://hooks.example.com/k');
   });
 
+  it('keeps the anomaly thresholds a tenant set last, whole: one left out of the later setting is no longer set', () => {
+    const none = initialTenantSettings().anomalyThresholds;
+    expect(Object.values(none).every((value) => value === null)).toBe(true);
+    const state = run([
+      { type: 'SetAnomalyThresholds', data: { tenant: 'acme', thresholds: { ...none, rateFloor: 4, cooldownMs: 60_000 } } },
+      { type: 'SetAnomalyThresholds', data: { tenant: 'acme', thresholds: { ...none, probingFloor: 5 } } },
+    ]);
+    expect(state.anomalyThresholds).toEqual({ ...none, probingFloor: 5 });
+  });
+
   it('lets a later setting of one level replace the earlier one, and leaves the state it folds unchanged', () => {
     const first = run([{ type: 'RegisterOwnerPublicKey', data: { tenant: 'acme', owner: 'billing', publicKey: PUBLIC_KEY } }]);
     const replaced = `${'B'.repeat(43)}=`;

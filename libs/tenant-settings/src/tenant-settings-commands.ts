@@ -1,4 +1,6 @@
 import type {
+  AnomalyThresholdsView,
+  GetAnomalyThresholdsRequest,
   GetIncidentPolicyRequest,
   GetRotationPolicyRequest,
   IncidentPolicyView,
@@ -7,6 +9,7 @@ import type {
   RegisterOwnerPublicKeyRequest,
   RegisterOwnerWebhookRequest,
   RotationPolicyView,
+  SetAnomalyThresholdsRequest,
   SetIncidentPolicyRequest,
   SetRotationPolicyRequest,
 } from '@keyledger/contracts';
@@ -32,7 +35,7 @@ export interface TenantSettingsDependencies {
 }
 
 /**
- * The commands on a tenant's stream (rotation and incident policies, owners' public keys and
+ * The commands on a tenant's stream (rotation and incident policies, anomaly thresholds, owners' public keys and
  * webhooks) and the queries that read it back. Every command takes one path (`record`): read
  * the stream once, let the domain decide (`decideTenant`), append at the version read.
  */
@@ -99,6 +102,23 @@ export class TenantSettingsCommands {
   async getIncidentPolicy(request: GetIncidentPolicyRequest, caller: Caller): Promise<IncidentPolicyView> {
     authorizeAdmin(caller, request.tenant, 'read');
     return incidentPolicyView((await readTenantSettings(this.deps.store, request.tenant)).incidentPolicies, request.tenant, request.owner);
+  }
+
+  /**
+   * Sets the anomaly detector's thresholds for a tenant's keys, replacing those set before (one
+   * left null: the installation's applies); needs write access to the tenant. The request's
+   * schema holds every threshold within its bounds.
+   */
+  async setAnomalyThresholds(request: SetAnomalyThresholdsRequest, context: CommandContext): Promise<AnomalyThresholdsView> {
+    authorizeAdmin(context.caller, request.tenant, 'write');
+    const settings = await this.record(request.tenant, { type: 'SetAnomalyThresholds', data: { tenant: request.tenant, thresholds: request.thresholds } }, context);
+    return { tenant: request.tenant, thresholds: { ...settings.anomalyThresholds } };
+  }
+
+  /** The anomaly thresholds set for a tenant; needs read access. */
+  async getAnomalyThresholds(request: GetAnomalyThresholdsRequest, caller: Caller): Promise<AnomalyThresholdsView> {
+    authorizeAdmin(caller, request.tenant, 'read');
+    return { tenant: request.tenant, thresholds: { ...(await readTenantSettings(this.deps.store, request.tenant)).anomalyThresholds } };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { EventEnvelope, IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
+import type { AnomalyThresholdsSetData, EventEnvelope, IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
 import { isEventTypeOf, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { TenantEvent, TenantSettings } from '@keyledger/key-domain';
@@ -27,6 +27,8 @@ function tenantEventOf(event: EventEnvelope): TenantEvent | undefined {
       const parsed = ownerWebhookRegisteredSchema.safeParse(event.data);
       return parsed.success ? { type: eventType, data: parsed.data } : undefined;
     }
+    case 'AnomalyThresholdsSet':
+      return { type: eventType, data: event.data as AnomalyThresholdsSetData };
     default:
       return eventType satisfies never;
   }
