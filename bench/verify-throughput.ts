@@ -182,11 +182,15 @@ try {
   // BENCH_PROFILE_DIR: the verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
   const profileDir = process.env['BENCH_PROFILE_DIR'];
   const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
-  const others = await startServices(
-    ctx,
-    SERVICES.filter((name) => name !== 'verifier'),
-    env,
-  );
+  // One after another: five services booting at once on a busy machine can outlast the readiness wait.
+  const started: RunningServices[] = [];
+  for (const name of SERVICES.filter((service) => service !== 'verifier')) started.push(await startServices(ctx, [name], env));
+  const others: RunningServices = {
+    all: started.flatMap((group) => group.all),
+    of: (name) => started.flatMap((group) => group.of(name)),
+    logs: () => started.map((group) => group.logs()).join('\n'),
+    stop: () => started.forEach((group) => group.stop()),
+  };
   const verifierOnly = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   services = {
     all: [...others.all, ...verifierOnly.all],
