@@ -6,7 +6,9 @@
 // HTTP, a baseline that looks the key's digest up in Postgres. CPU time per request of each process
 // comes from /proc/<pid>/stat over the measured window: on a shared machine it moves far less than
 // requests per second. Also: in-process verify, each idle service's CPU, revocation with the fence.
-// Needs wrk (apt-get install wrk) and Linux. Run with `npm run bench -- verify-throughput`.
+// Needs wrk (apt-get install wrk) and Linux. Run with `npm run bench -- verify-throughput`;
+// BENCH_PARTS (comma-separated, from in-process,idle,http,nats,grpc,revocation; all by default)
+// runs only those parts, e.g. BENCH_PARTS=http while working on the HTTP path.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +30,7 @@ const KEYS = Number(process.env['BENCH_KEYS'] ?? 10_000);
 const IN_PROCESS_ITERATIONS = 1_000_000;
 const MANY_KEYS = 100_000;
 const CONCURRENCIES = [1, 16, 64];
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'in-process,idle,http,nats,grpc,revocation').split(',').map((part) => part.trim()));
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
 const run = promisify(execFile);
 const supportPath = (file: string): string => new URL(`./support/${file}`, import.meta.url).pathname;
@@ -168,7 +171,7 @@ try {
     const span = Math.max(...results.map((r) => r.endedAt)) - Math.min(...results.map((r) => r.startedAt));
     return { perSecond: (threads * IN_PROCESS_ITERATIONS) / (span / 1000), valid: results.reduce((sum, r) => sum + r.valid, 0) };
   };
-  for (const keyCount of [1, MANY_KEYS]) {
+  for (const keyCount of PARTS.has('in-process') ? [1, MANY_KEYS] : []) {
     for (const threads of [1, cpus().length]) {
       const { perSecond, valid } = await inProcess(threads, keyCount);
       const label = `in-process, ${keyCount.toLocaleString('en')} key${keyCount > 1 ? 's' : ''}, ${threads} thread${threads > 1 ? 's' : ''}`;
@@ -179,11 +182,15 @@ try {
   // BENCH_PROFILE_DIR: the verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
   const profileDir = process.env['BENCH_PROFILE_DIR'];
   const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
-  const others = await startServices(
-    ctx,
-    SERVICES.filter((name) => name !== 'verifier'),
-    env,
-  );
+  // One after another: five services booting at once on a busy machine can outlast the readiness wait.
+  const started: RunningServices[] = [];
+  for (const name of SERVICES.filter((service) => service !== 'verifier')) started.push(await startServices(ctx, [name], env));
+  const others: RunningServices = {
+    all: started.flatMap((group) => group.all),
+    of: (name) => started.flatMap((group) => group.of(name)),
+    logs: () => started.map((group) => group.logs()).join('\n'),
+    stop: () => started.forEach((group) => group.stop()),
+  };
   const verifierOnly = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   services = {
     all: [...others.all, ...verifierOnly.all],
@@ -263,15 +270,17 @@ try {
   // Idle: what each service costs with nothing to do, once the keys' events have settled.
   await consumed([ctx.topology.eventStream, ctx.topology.usageStream]);
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const idle = Object.fromEntries(SERVICES.map((name) => [name, cpuMicros(pidOf(name))]));
-  const idleNats = cpuMicros(nats.pid!);
-  const idleStarted = now();
-  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
-  const idleUs = (now() - idleStarted) * 1000;
-  const share = (used: number): string => `${((100 * used) / idleUs).toFixed(2)} %`;
-  console.log(
-    `idle, % of a core over ${SECONDS} s: ${SERVICES.map((name) => `${name} ${share(cpuMicros(pidOf(name)) - idle[name]!)}`).join(' · ')} · NATS ${share(cpuMicros(nats.pid!) - idleNats)}`,
-  );
+  if (PARTS.has('idle')) {
+    const idle = Object.fromEntries(SERVICES.map((name) => [name, cpuMicros(pidOf(name))]));
+    const idleNats = cpuMicros(nats.pid!);
+    const idleStarted = now();
+    await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+    const idleUs = (now() - idleStarted) * 1000;
+    const share = (used: number): string => `${((100 * used) / idleUs).toFixed(2)} %`;
+    console.log(
+      `idle, % of a core over ${SECONDS} s: ${SERVICES.map((name) => `${name} ${share(cpuMicros(pidOf(name)) - idle[name]!)}`).join(' · ')} · NATS ${share(cpuMicros(nats.pid!) - idleNats)}`,
+    );
+  }
 
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
   const grpc = grpcClient(`127.0.0.1:${verifier.grpcPort}`, 'VerifierService');
@@ -280,7 +289,7 @@ try {
   const natsCall = (subject: string) => async (key: string) =>
     (await ctx.nc.request(subject, JSON.stringify({ key, scopes: ['orders:read'] }), { timeout: 5000 })).json<{ code: string }>().code;
   const client = { client: single(process.pid) };
-  for (const c of CONCURRENCIES) {
+  for (const c of PARTS.has('http') ? CONCURRENCIES : []) {
     const http = await measured(`HTTP c${c}`, stack(), () => wrk(`http://127.0.0.1:${verifier.httpPort}/v1/authorize`, script, c), storedByStack);
     const floor = await measured(`  floor node:http c${c}`, { server: single(floorHttp.child.pid!) }, () =>
       wrk(`http://127.0.0.1:${floorHttp.line}/v1/authorize`, script, c),
@@ -295,7 +304,7 @@ try {
       `  => verifier CPU / floor ${ratio(http.perRequest['verifier']!, floor.perRequest['server']!)}; throughput / baseline ${ratio(rate(http.load), rate(base.load))}, / floor ${ratio(rate(http.load), rate(floor.load))}`,
     );
   }
-  for (const c of CONCURRENCIES) {
+  for (const c of PARTS.has('nats') ? CONCURRENCIES : []) {
     const verify = await measured(`NATS c${c}`, { ...stack(), ...client }, () => closedLoop(c, natsCall(verifySubject), keys), storedByStack);
     const floor = await measured(`  floor NATS reply c${c}`, { responder: single(floorNats.child.pid!), NATS: single(nats.pid!), ...client }, () =>
       closedLoop(c, natsCall(floorSubject), keys),
@@ -305,7 +314,7 @@ try {
     );
   }
   const grpcCall = (api: typeof grpc) => async (key: string) => (await api.call('Verify', { key, scopes: ['orders:read'] })).code;
-  for (const c of CONCURRENCIES) {
+  for (const c of PARTS.has('grpc') ? CONCURRENCIES : []) {
     const verify = await measured(`gRPC c${c}`, { ...stack(), ...client }, () => closedLoop(c, grpcCall(grpc), keys), storedByStack);
     const floor = await measured(`  floor grpc-js c${c}`, { server: single(floorGrpc.child.pid!), ...client }, () => closedLoop(c, grpcCall(grpcFloor), keys));
     console.log(
@@ -318,19 +327,20 @@ try {
 
   // Revocation propagation: revoke with the fence, with a second verifier running; the answer
   // comes when both have applied it.
-  const second = await startServices(ctx, ['verifier'], { LOG_LEVEL: 'warn' });
   const revocations: number[] = [];
-  for (let i = 0; i < 50; i += 1) {
+  const second = PARTS.has('revocation') ? await startServices(ctx, ['verifier'], { LOG_LEVEL: 'warn' }) : undefined;
+  for (let i = 0; second && i < 50; i += 1) {
     const issued = await admin<{ keyId: string }>('keys.issue', { tenant: 'acme', owner: 'bench' });
     await new Promise((resolve) => setTimeout(resolve, 20));
     const r0 = now();
     const { fence } = await admin<{ fence: { complete: boolean } }>('keys.revoke', { keyId: issued.keyId, reason: 'bench' });
     if (fence.complete) revocations.push(now() - r0);
   }
-  second.stop();
+  second?.stop();
   if (profileDir) console.log(`verifier CPU profile: ${profileDir} (written as it stops)`);
   const revoked = summarise(revocations);
-  console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
+  if (second)
+    console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);
 } finally {
   for (const child of children) child.kill();
   services?.stop();

@@ -1,9 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { bearerToken, toApiError } from '@keyledger/api-transport';
 import type { ApiErrorBody, ApiErrorCode, VerifyResult } from '@keyledger/contracts';
 import { API_ERRORS, MAX_VERIFY_COST } from '@keyledger/contracts';
-import type { ClientAddress, IpRange } from '@keyledger/key-domain';
-import { clientAddress } from '@keyledger/key-domain';
+import type { ClassifiedPeer, ClientAddress, IpRange } from '@keyledger/key-domain';
+import { callerAddress, classifyPeer } from '@keyledger/key-domain';
+import { readGatewayHeaders } from './gateway-headers.js';
 import type { VerifyService } from './verify.service.js';
 
 /** HTTP status for each verify code, for API gateways (nginx auth_request and the like). */
@@ -25,18 +27,21 @@ const STATUS: Record<VerifyResult['code'], number> = {
 
 const PATH = '/v1/authorize';
 
-function header(request: IncomingMessage, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** `X-Keyledger-Cost`: 0 to MAX_VERIFY_COST credits, 1 when absent; undefined when it is not such a number. */
-function costOf(request: IncomingMessage): number | undefined {
-  const text = header(request, 'x-keyledger-cost')?.trim();
+function costOf(header: string | undefined): number | undefined {
+  const text = header?.trim();
   if (text === undefined || text === '') return 1;
   const cost = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
   return cost <= MAX_VERIFY_COST ? cost : undefined;
 }
+
+/** `X-Required-Scope`: scopes separated by spaces or commas; a single scope (the usual case) without a regular expression. */
+function requiredScopes(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  return SCOPE_SEPARATOR.test(text) ? text.split(SCOPE_SEPARATORS).filter(Boolean) : [text];
+}
+const SCOPE_SEPARATOR = /[\s,]/;
+const SCOPE_SEPARATORS = /[\s,]+/;
 
 /** A request the gateway got wrong: its status, `X-Keyledger-Error` and a JSON body saying what. */
 function refuse(response: ServerResponse, code: ApiErrorCode, message: string): void {
@@ -61,15 +66,18 @@ function refuse(response: ServerResponse, code: ApiErrorCode, message: string): 
  * caller that is not an IP address, or cost that is not a number of credits, is a 400
  * INVALID_ARGUMENT (`X-Keyledger-Error`, JSON body).
  */
-export function authorize(request: IncomingMessage, response: ServerResponse, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
-  const bearer = bearerToken(header(request, 'authorization'));
-  const scope = header(request, 'x-required-scope');
+export function authorize(
+  request: IncomingMessage,
+  response: ServerResponse,
+  verification: VerifyService,
+  trustedProxies: readonly IpRange[],
+  /** The connection's peer, classified against `trustedProxies` (`classifyPeer`). */
+  peer: ClassifiedPeer,
+): void {
+  const headers = readGatewayHeaders(request.rawHeaders);
   let caller: ClientAddress;
   try {
-    caller = clientAddress(
-      { peer: request.socket.remoteAddress, realIp: header(request, 'x-real-ip'), forwardedFor: header(request, 'x-forwarded-for') },
-      trustedProxies,
-    );
+    caller = callerAddress(peer, headers, trustedProxies);
   } catch (error) {
     // A trusted proxy asserting a caller that is not an address: a broken gateway, answered as the error it is.
     const refusal = toApiError(error);
@@ -80,36 +88,36 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
   // An untrusted peer's cost header is ignored rather than refused: a direct caller pays the
   // default credit whatever it sends, so `X-Keyledger-Cost: 0` buys nothing, and a client that
   // always sends the header keeps working once a proxy stands in front of it.
-  const cost = caller.viaTrustedProxy ? costOf(request) : 1;
+  const cost = caller.viaTrustedProxy ? costOf(headers.cost) : 1;
   // A trusted gateway sending a cost that is not a number from 0 to 1000 is misconfigured: told so, as a bad caller address is.
   if (cost === undefined) {
     refuse(response, 'INVALID_ARGUMENT', `X-Keyledger-Cost must be a whole number of credits from 0 to ${MAX_VERIFY_COST}`);
     return;
   }
   const result = verification.verify(
-    bearer ?? header(request, 'x-api-key')?.trim(),
+    bearerToken(headers.authorization) ?? headers.apiKey?.trim(),
     {
-      scopes: scope ? scope.split(/[\s,]+/).filter(Boolean) : undefined,
+      scopes: requiredScopes(headers.requiredScope),
       ip: caller.ip,
-      tenant: (caller.viaTrustedProxy && header(request, 'x-keyledger-tenant')) || undefined,
+      tenant: (caller.viaTrustedProxy && headers.tenant) || undefined,
     },
     'http',
     cost,
   );
-  const headers: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
+  const answer: Record<string, string> = { 'X-Keyledger-Code': result.code, 'Content-Length': '0', 'Cache-Control': 'no-store' };
   if (result.reset) {
-    headers['X-Keyledger-Reset'] = result.reset;
-    headers['Retry-After'] = String(Math.max(1, Math.ceil((Date.parse(result.reset) - Date.now()) / 1000)));
+    answer['X-Keyledger-Reset'] = result.reset;
+    answer['Retry-After'] = String(Math.max(1, Math.ceil((Date.parse(result.reset) - Date.now()) / 1000)));
   }
-  if (result.remaining !== undefined) headers['X-Keyledger-Remaining'] = String(result.remaining);
-  if (result.reason !== undefined) headers['X-Keyledger-Reason'] = result.reason;
+  if (result.remaining !== undefined) answer['X-Keyledger-Remaining'] = String(result.remaining);
+  if (result.reason !== undefined) answer['X-Keyledger-Reason'] = result.reason;
   if (result.valid) {
-    headers['X-Keyledger-Key-Id'] = result.keyId ?? '';
-    headers['X-Keyledger-Tenant'] = result.tenant ?? '';
-    headers['X-Keyledger-Owner'] = encodeURIComponent(result.owner ?? '');
-    headers['X-Keyledger-Scopes'] = (result.scopes ?? []).join(' ');
+    answer['X-Keyledger-Key-Id'] = result.keyId ?? '';
+    answer['X-Keyledger-Tenant'] = result.tenant ?? '';
+    answer['X-Keyledger-Owner'] = encodeURIComponent(result.owner ?? '');
+    answer['X-Keyledger-Scopes'] = (result.scopes ?? []).join(' ');
   }
-  response.writeHead(STATUS[result.code], headers).end();
+  response.writeHead(STATUS[result.code], answer).end();
 }
 
 /**
@@ -119,10 +127,16 @@ export function authorize(request: IncomingMessage, response: ServerResponse, ve
  */
 export function serveAuthorizeFirst(server: Server, verification: VerifyService, trustedProxies: readonly IpRange[]): void {
   const framework = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+  // A connection's peer does not change: classified on its first request, not parsed again for
+  // every request a gateway's keep-alive connection carries.
+  const peers = new WeakMap<Socket, ClassifiedPeer>();
   server.removeAllListeners('request');
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`)))
-      return authorize(request, response, verification, trustedProxies);
+    if (request.method === 'GET' && (request.url === PATH || request.url?.startsWith(`${PATH}?`))) {
+      let peer = peers.get(request.socket);
+      if (peer === undefined) peers.set(request.socket, (peer = classifyPeer(request.socket.remoteAddress, trustedProxies)));
+      return authorize(request, response, verification, trustedProxies, peer);
+    }
     for (const listener of framework) listener(request, response);
   });
 }

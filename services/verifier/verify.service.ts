@@ -23,7 +23,8 @@ interface OutcomeTally {
  */
 export class VerifyService {
   private readonly timers = new Map<VerifyTransport, HotPathObserver>();
-  private readonly tallies = new Map<string, OutcomeTally>();
+  /** By transport, then by code: found without building a key string for each verification. */
+  private readonly tallies = new Map<VerifyTransport, Map<string, OutcomeTally>>();
   private readonly duration: HotPathHistogram;
   /** What the verification under way costs, written by the verifier: kept here, a verification allocates none. */
   private readonly charge: VerifyCharge = { take: false, credits: 0, honeytoken: undefined };
@@ -38,7 +39,7 @@ export class VerifyService {
     private readonly throttle?: FailedVerifyThrottle,
   ) {
     scrapedLabelledCounter(metrics, 'keyledger_verify_total', 'Verifications by outcome code and transport', ['code', 'transport'], () =>
-      [...this.tallies.values()].map((tally) => [tally.labels, tally.count] as const),
+      [...this.tallies.values()].flatMap((byCode) => [...byCode.values()].map((tally) => [tally.labels, tally.count] as const)),
     );
     this.duration = new HotPathHistogram(
       'keyledger_verify_duration_seconds',
@@ -88,9 +89,10 @@ export class VerifyService {
   }
 
   private tally(code: string, transport: VerifyTransport): OutcomeTally {
-    const id = `${code} ${transport}`;
-    let tally = this.tallies.get(id);
-    if (!tally) this.tallies.set(id, (tally = { labels: { code, transport }, count: 0 }));
+    let byCode = this.tallies.get(transport);
+    if (!byCode) this.tallies.set(transport, (byCode = new Map<string, OutcomeTally>()));
+    let tally = byCode.get(code);
+    if (!tally) byCode.set(code, (tally = { labels: { code, transport }, count: 0 }));
     return tally;
   }
 }

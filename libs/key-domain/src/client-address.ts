@@ -31,6 +31,26 @@ export function isTrustedAddress(ranges: readonly IpRange[], address: string | u
 }
 
 /**
+ * A TCP peer as the trusted-proxy rule sees it. It is the same for every request of a
+ * connection, so a transport may classify a connection's peer once (`classifyPeer`) and ask
+ * `callerAddress` for each request on it.
+ */
+export interface ClassifiedPeer {
+  /** The peer's address in canonical text; undefined when the socket does not know it. */
+  readonly ip: string | undefined;
+  /** The peer is one of the trusted proxies: its identity and cost headers are honoured. */
+  readonly trusted: boolean;
+  /** The answer for every request from an untrusted peer (the peer itself), built once. */
+  readonly asCaller: ClientAddress;
+}
+
+/** Classifies a TCP peer's address against the trusted proxies (`clientAddress` for the rule). */
+export function classifyPeer(peer: string | undefined, trustedProxies: readonly IpRange[]): ClassifiedPeer {
+  const ip = canonical(peer);
+  return { ip, trusted: isTrustedAddress(trustedProxies, peer), asCaller: Object.freeze({ ip, viaTrustedProxy: false }) };
+}
+
+/**
  * The caller of a request, by the trusted-proxy rule: headers that say who the caller is are
  * believed only from a TCP peer inside `trustedProxies`; from any other peer the caller is the
  * peer itself, whatever the headers say. From a trusted proxy, `X-Real-IP` when set (the proxy
@@ -43,11 +63,15 @@ export function isTrustedAddress(ranges: readonly IpRange[], address: string | u
  * Entries left of the caller are never read, so what a client wrote there cannot fail a request.
  */
 export function clientAddress(origin: RequestOrigin, trustedProxies: readonly IpRange[]): ClientAddress {
-  const peer = canonical(origin.peer);
-  if (!isTrustedAddress(trustedProxies, origin.peer)) return { ip: peer, viaTrustedProxy: false };
-  const realIp = origin.realIp?.trim();
+  return callerAddress(classifyPeer(origin.peer, trustedProxies), origin, trustedProxies);
+}
+
+/** `clientAddress` for a peer already classified against the same `trustedProxies`. */
+export function callerAddress(peer: ClassifiedPeer, asserted: Omit<RequestOrigin, 'peer'>, trustedProxies: readonly IpRange[]): ClientAddress {
+  if (!peer.trusted) return peer.asCaller;
+  const realIp = asserted.realIp?.trim();
   if (realIp) return { ip: assertedAddress(realIp, 'X-Real-IP'), viaTrustedProxy: true };
-  const hops = origin.forwardedFor?.split(',') ?? [];
+  const hops = asserted.forwardedFor?.split(',') ?? [];
   let caller: string | undefined;
   for (let i = hops.length - 1; i >= Math.max(0, hops.length - MAX_FORWARDED_HOPS); i -= 1) {
     const hop = hops[i]!.trim();
@@ -55,7 +79,7 @@ export function clientAddress(origin: RequestOrigin, trustedProxies: readonly Ip
     caller = assertedAddress(hop, 'X-Forwarded-For');
     if (!isTrustedAddress(trustedProxies, caller)) break;
   }
-  return { ip: caller ?? peer, viaTrustedProxy: true };
+  return { ip: caller ?? peer.ip, viaTrustedProxy: true };
 }
 
 /** A trusted proxy's claim of an address, canonical; INVALID_ARGUMENT naming where it came from when it is not one. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { RequestOrigin } from './client-address.js';
-import { clientAddress, isTrustedAddress } from './client-address.js';
+import { callerAddress, classifyPeer, clientAddress, isTrustedAddress } from './client-address.js';
 import { DomainError } from './domain-error.js';
 import type { IpRange } from './ip-allowlist.js';
 import { parseCidr } from './ip-allowlist.js';
@@ -82,5 +82,23 @@ describe('clientAddress', () => {
         },
       ),
     );
+  });
+});
+
+describe('callerAddress for a peer classified once', () => {
+  it('answers each request on a trusted proxy’s connection from that request’s own headers', () => {
+    const proxy = classifyPeer('::ffff:10.0.0.2', PROXIES);
+    expect(proxy).toMatchObject({ ip: '10.0.0.2', trusted: true });
+    expect(callerAddress(proxy, { realIp: '203.0.113.5', forwardedFor: undefined }, PROXIES)).toEqual({ ip: '203.0.113.5', viaTrustedProxy: true });
+    expect(callerAddress(proxy, { realIp: undefined, forwardedFor: '198.51.100.7' }, PROXIES)).toEqual({ ip: '198.51.100.7', viaTrustedProxy: true });
+    expect(callerAddress(proxy, { realIp: undefined, forwardedFor: undefined }, PROXIES)).toEqual({ ip: '10.0.0.2', viaTrustedProxy: true });
+    expect(() => callerAddress(proxy, { realIp: 'nonsense', forwardedFor: undefined }, PROXIES)).toThrow(DomainError);
+  });
+
+  it('answers every request on an untrusted connection with the peer, whatever each request’s headers say', () => {
+    const peer = classifyPeer('198.51.100.9', PROXIES);
+    expect(peer.trusted).toBe(false);
+    for (const realIp of ['10.0.0.3', 'nonsense', undefined])
+      expect(callerAddress(peer, { realIp, forwardedFor: '10.1.1.1' }, PROXIES)).toEqual({ ip: '198.51.100.9', viaTrustedProxy: false });
   });
 });

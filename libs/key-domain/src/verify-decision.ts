@@ -117,7 +117,9 @@ export function decideVerification(
     // Credits are charged only where a quota admitted the use.
     if (record.credits !== undefined) charge.credits = cost;
   }
-  return {
+  // The optional fields are set only when they apply (absent, not undefined), one by one: spreading
+  // small objects into the literal would cost as much as the rest of the verdict.
+  const result: { -readonly [K in keyof VerifyResult]: VerifyResult[K] } = {
     valid: code === 'VALID',
     code,
     keyId: record.keyId,
@@ -127,10 +129,13 @@ export function decideVerification(
     env: record.environment,
     expiresAt: record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
     meta: record.metadata,
-    ...(admission?.allowed === false && Number.isFinite(admission.reset) ? { reset: new Date(admission.reset).toISOString() } : {}),
-    ...(remaining === undefined ? {} : { remaining }),
-    ...(ruled === 'FORBIDDEN_IP' ? FORBIDDEN_BY_IP : ruled === 'FORBIDDEN_ENVIRONMENT' ? FORBIDDEN_BY_ENVIRONMENT : {}),
   };
+  if (admission?.allowed === false && Number.isFinite(admission.reset)) result.reset = new Date(admission.reset).toISOString();
+  if (remaining !== undefined) result.remaining = remaining;
+  // Why a key is FORBIDDEN: which of its own restrictions the request did not meet (the caller holds the key; its rules are no secret to it).
+  if (ruled === 'FORBIDDEN_IP') result.reason = 'ip';
+  else if (ruled === 'FORBIDDEN_ENVIRONMENT') result.reason = 'environment';
+  return result;
 }
 
 /**
@@ -143,10 +148,6 @@ function deniedFor(keys: KeyState, ip: string, record: KeyRecord | undefined, co
   const tenant = conditions.tenant ?? record?.tenant;
   return tenant === undefined || keys.isDenied!(ip, tenant, now);
 }
-
-/** Why a key is FORBIDDEN: which of its own restrictions the request did not meet (the caller holds the key; its rules are no secret to it). */
-const FORBIDDEN_BY_IP = Object.freeze({ reason: 'ip' as const });
-const FORBIDDEN_BY_ENVIRONMENT = Object.freeze({ reason: 'environment' as const });
 
 /** A key's own rules' verdict: a verify code, FORBIDDEN split by the rule that forbade (ip or environment). */
 export type RuledCode = Exclude<VerifyCode, 'FORBIDDEN'> | 'FORBIDDEN_IP' | 'FORBIDDEN_ENVIRONMENT';

@@ -37,7 +37,8 @@ export class UsageRecorder {
       fingerprint: keyId === undefined ? this.fingerprints.of(presented) : undefined,
       // For a key that was not found, the tenant the caller asked for, if it is one.
       tenant: honeytoken?.tenant ?? result.tenant ?? (asked !== undefined && TENANT_ID_PATTERN.test(asked) ? asked : undefined),
-      ...(honeytoken ? { honeytoken: true } : {}),
+      // Set on every record, undefined but for a honeytoken's: one shape for all (a spread would make two, and cost more).
+      honeytoken: honeytoken ? true : undefined,
       at,
       ip: conditions.ip === undefined ? undefined : storable(conditions.ip, USAGE_LIMITS.ip),
       scopes: scopesOf(conditions.scopes),
