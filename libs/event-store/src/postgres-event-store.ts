@@ -281,6 +281,18 @@ export class PostgresEventStore {
     return row?.count ?? 0;
   }
 
+  /**
+   * Whether any committed event lies after `after`, readable or not yet: one past the horizon
+   * (an older transaction still running) is not readable, though its commit has notified.
+   */
+  async hasCommittedAfter(after: GlobalPosition): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ found: boolean }[]>(
+      `select exists (select 1 from events where (transaction_id, position) > ($1::xid8, $2::bigint)) as found`,
+      [after.transactionId, after.position],
+    );
+    return row?.found === true;
+  }
+
   /** The newest position a reader could reach now, or undefined for an empty store. */
   async headPosition(): Promise<GlobalPosition | undefined> {
     const [row] = await this.dataSource.query<{ transaction_id: string; position: string }[]>(
@@ -299,14 +311,24 @@ export class PostgresEventStore {
    * every second, and the readers that meet such a row report it.
    */
   async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
-    const rows = await this.dataSource.query<EventRow[]>(
+    // The newest row is nearly always authentic: read it alone first, and the rest only if it is not.
+    const newest = await this.newestRows(1);
+    const rows = newest.length === 1 && !this.isAuthentic(newest[0]!) ? await this.newestRows(scan) : newest;
+    const authentic = rows.find((row) => this.isAuthentic(row));
+    return authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+  }
+
+  private newestRows(count: number): Promise<EventRow[]> {
+    return this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit $1`,
-      [scan],
+      [count],
     );
-    const authentic = rows.find((row) => checkStoredRow(this.auth.authenticator, row).event !== undefined);
-    return authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+  }
+
+  private isAuthentic(row: EventRow): boolean {
+    return checkStoredRow(this.auth.authenticator, row).event !== undefined;
   }
 
   private validate(streamId: string, expectedVersion: number, events: readonly NewEvent[]): PreparedEvent[] {
