@@ -12,6 +12,7 @@ import { GENESIS_HASH, eventHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
 import { SELECT_EVENT } from './event-row.js';
 import { checkStoredRow } from './stored-event-check.js';
+import { compareGlobalPositions } from './global-position.js';
 
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
@@ -107,6 +108,8 @@ export class PostgresEventStore {
   private readonly clock: () => Date;
   private readonly makeEventId: () => string;
   private readonly maxBatchSize: number;
+  /** The newest row's position when it was last read and found authentic (authenticHeadPosition). */
+  private checkedHead: GlobalPosition | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -311,11 +314,16 @@ export class PostgresEventStore {
    * every second, and the readers that meet such a row report it.
    */
   async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
+    // Stored rows never change: while the newest is the one checked last time, its position alone is read.
+    const head = await this.headPosition();
+    if (head && this.checkedHead && compareGlobalPositions(head, this.checkedHead) === 0) return this.checkedHead;
     // The newest row is nearly always authentic: read it alone first, and the rest only if it is not.
     const newest = await this.newestRows(1);
     const rows = newest.length === 1 && !this.isAuthentic(newest[0]!) ? await this.newestRows(scan) : newest;
     const authentic = rows.find((row) => this.isAuthentic(row));
-    return authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+    const found = authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+    if (found && authentic === rows[0]) this.checkedHead = found;
+    return found;
   }
 
   private newestRows(count: number): Promise<EventRow[]> {
