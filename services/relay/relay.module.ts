@@ -24,7 +24,8 @@ function createRelay({ config, logger, infrastructure, metrics }: ServiceContext
  * one leads under a lease, the others stand by and take over within RELAY_STANDBY_RETRY_MS of
  * its death, or within RELAY_LEASE_TTL_MS + RELAY_STANDBY_RETRY_MS of its last renewal when it stalls.
  * The leader also announces the store's head every second (RelayHeartbeatPublisher), by which
- * key projections judge their freshness.
+ * key projections judge their freshness; the same read tells the relay of any event whose
+ * notification it missed.
  */
 @Module({})
 export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -36,7 +37,12 @@ export class RelayModule implements OnApplicationBootstrap, OnApplicationShutdow
 
   static forService(context: ServiceContext): DynamicModule {
     const relay = createRelay(context);
-    const heartbeat = new RelayHeartbeatPublisher({ ...context.infrastructure, logger: context.logger, isLeader: () => relay.status().leader });
+    const heartbeat = new RelayHeartbeatPublisher({
+      ...context.infrastructure,
+      logger: context.logger,
+      isLeader: () => relay.status().leader,
+      onHead: (head) => relay.noteStoreHead(head),
+    });
     return {
       module: RelayModule,
       providers: [

@@ -20,13 +20,16 @@ export function encodeRelayHeartbeat(authenticator: EventAuthenticator, head: Gl
  * checked. Anything else is reported to the rejection sink like a refused event (counted in
  * `keyledger_events_rejected_total`, logged, alerted) and `read` answers undefined.
  */
+/** One decoder for every heartbeat (one a second, to every key projection). */
+const UTF8 = new TextDecoder();
+
 export class RelayHeartbeatReader {
   constructor(private readonly auth: EventAuthentication) {}
 
   read(payload: Uint8Array, subject: string): RelayHeartbeat | undefined {
     let body: Record<string, unknown>;
     try {
-      body = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+      body = JSON.parse(UTF8.decode(payload)) as Record<string, unknown>;
     } catch {
       return this.refuse(subject, 'malformed', 'not JSON');
     }

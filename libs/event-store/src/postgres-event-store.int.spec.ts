@@ -180,5 +180,9 @@ describe('PostgresEventStore', () => {
     await insertEventBySql(ctx.ownerDb, { streamId: 'key-head1', type: 'KeyUpdated', data: { keyId: TEST_KEY_ID, metadata: {} } }, 'none');
     expect(await ctx.store.headPosition()).not.toEqual(await ctx.store.authenticHeadPosition());
     expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: events[0]!.transactionId, position: events[0]!.position });
+    // Asked again and again (the heartbeat asks every second), it follows new appends.
+    const { events: later } = await ctx.store.append('key-head2', NO_STREAM, [testEvent({ n: 2 })]);
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: later[0]!.transactionId, position: later[0]!.position });
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: later[0]!.transactionId, position: later[0]!.position });
   });
 });

@@ -12,6 +12,7 @@ import { GENESIS_HASH, eventHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
 import { SELECT_EVENT } from './event-row.js';
 import { checkStoredRow } from './stored-event-check.js';
+import { compareGlobalPositions } from './global-position.js';
 
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
@@ -107,6 +108,8 @@ export class PostgresEventStore {
   private readonly clock: () => Date;
   private readonly makeEventId: () => string;
   private readonly maxBatchSize: number;
+  /** The newest row's position when it was last read and found authentic (authenticHeadPosition). */
+  private checkedHead: GlobalPosition | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -281,6 +284,18 @@ export class PostgresEventStore {
     return row?.count ?? 0;
   }
 
+  /**
+   * Whether any committed event lies after `after`, readable or not yet: one past the horizon
+   * (an older transaction still running) is not readable, though its commit has notified.
+   */
+  async hasCommittedAfter(after: GlobalPosition): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ found: boolean }[]>(
+      `select exists (select 1 from events where (transaction_id, position) > ($1::xid8, $2::bigint)) as found`,
+      [after.transactionId, after.position],
+    );
+    return row?.found === true;
+  }
+
   /** The newest position a reader could reach now, or undefined for an empty store. */
   async headPosition(): Promise<GlobalPosition | undefined> {
     const [row] = await this.dataSource.query<{ transaction_id: string; position: string }[]>(
@@ -299,14 +314,29 @@ export class PostgresEventStore {
    * every second, and the readers that meet such a row report it.
    */
   async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
-    const rows = await this.dataSource.query<EventRow[]>(
+    // Stored rows never change: while the newest is the one checked last time, its position alone is read.
+    const head = await this.headPosition();
+    if (head && this.checkedHead && compareGlobalPositions(head, this.checkedHead) === 0) return this.checkedHead;
+    // The newest row is nearly always authentic: read it alone first, and the rest only if it is not.
+    const newest = await this.newestRows(1);
+    const rows = newest.length === 1 && !this.isAuthentic(newest[0]!) ? await this.newestRows(scan) : newest;
+    const authentic = rows.find((row) => this.isAuthentic(row));
+    const found = authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+    if (found && authentic === rows[0]) this.checkedHead = found;
+    return found;
+  }
+
+  private newestRows(count: number): Promise<EventRow[]> {
+    return this.dataSource.query<EventRow[]>(
       `select ${SELECT_EVENT} from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit $1`,
-      [scan],
+      [count],
     );
-    const authentic = rows.find((row) => checkStoredRow(this.auth.authenticator, row).event !== undefined);
-    return authentic && { transactionId: authentic.transaction_id, position: authentic.position };
+  }
+
+  private isAuthentic(row: EventRow): boolean {
+    return checkStoredRow(this.auth.authenticator, row).event !== undefined;
   }
 
   private validate(streamId: string, expectedVersion: number, events: readonly NewEvent[]): PreparedEvent[] {

@@ -83,7 +83,10 @@ export class RateLimitSync {
           if (error) return;
           let parsed;
           try {
-            parsed = consumptionReportMessageSchema.safeParse(message.json());
+            const body: unknown = message.json();
+            // Every replica hears its own reports too, four a second when idle: those are not checked.
+            if (isOwnReport(body, this.settings.instanceId)) return;
+            parsed = consumptionReportMessageSchema.safeParse(body);
           } catch {
             parsed = undefined;
           }
@@ -224,6 +227,10 @@ export class RateLimitSync {
       }
     }, this.settings.recomputeDelayMs);
   }
+}
+
+function isOwnReport(body: unknown, instanceId: string): boolean {
+  return typeof body === 'object' && body !== null && (body as { instance?: unknown }).instance === instanceId;
 }
 
 /** Half of NATS's default 1 MiB payload limit, leaving room for the envelope. */

@@ -129,10 +129,13 @@ export function encodeAnnouncement(authenticator: EventAuthenticator, instance: 
   return JSON.stringify({ ...fields, auth: authenticator.sealAnnouncement(fields) });
 }
 
+/** One decoder for every announcement (each verifier sends one a second to every fence). */
+const UTF8 = new TextDecoder();
+
 /** An announcement whose seal verifies, or undefined for anything else. */
 export function readAnnouncement(authenticator: EventAuthenticator, data: Uint8Array): (GlobalPosition & { instance: string; at: string }) | undefined {
   try {
-    const body = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    const body = JSON.parse(UTF8.decode(data)) as Record<string, unknown>;
     const { instance, transactionId, position, at, auth } = body;
     if (typeof instance !== 'string' || typeof transactionId !== 'string' || typeof position !== 'string' || typeof at !== 'string') return undefined;
     if (!/^\d{1,20}$/.test(transactionId) || !/^\d{1,20}$/.test(position)) return undefined;

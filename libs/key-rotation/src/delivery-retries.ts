@@ -152,6 +152,13 @@ export class DeliveryRetries {
 
   /** One pass of one channel's loop; the NATS loop also expires deliveries and counts those waiting. */
   private async runChannel(channel: DeliveryChannel, pass: PassLog): Promise<void> {
+    // Nothing waiting at the last count, the usual case: count again (one query) before claiming
+    // (two transactions). One stored after the count waits for the next pass, as one stored after a claim did.
+    if (this.totals.pending === 0) {
+      const waiting = await this.deps.pending.countKeys();
+      if (channel === 'nats') this.totals.pending = waiting;
+      if (waiting === 0) return;
+    }
     const metadata = this.metadata();
     if (channel === 'nats') await this.expireDue(metadata, pass);
     await this.sendDue(channel, metadata, pass);

@@ -6,14 +6,14 @@ import { NO_STREAM, START_OF_LOG, compareGlobalPositions } from '@keyledger/even
 import type { TestContext } from '@keyledger/testing';
 import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessages, serviceOutput, spawnService, testEvent, testMetadata, waitForExit } from '@keyledger/testing';
 import { createOutboxRelay } from './create-outbox-relay.js';
-import type { OutboxRelay } from './outbox-relay.js';
+import type { OutboxRelay, OutboxRelaySettings } from './outbox-relay.js';
 
-function startRelay(ctx: TestContext, label = 'relay', pollIntervalMs = 100): OutboxRelay {
+function startRelay(ctx: TestContext, label = 'relay', settings: Partial<OutboxRelaySettings> = {}): OutboxRelay {
   const relay = createOutboxRelay({
     ...ctx,
     db: ctx.appDb,
     logger: ctx.logger.child({ relay: label }),
-    settings: { batchSize: 500, pollIntervalMs, standbyRetryMs: 100, retryDelayMs: 100 },
+    settings: { batchSize: 500, pollIntervalMs: 100, headCheckMs: 200, standbyRetryMs: 100, retryDelayMs: 100, ...settings },
   });
   relay.start();
   return relay;
@@ -55,6 +55,20 @@ async function expectStreamMirrorsStore(ctx: TestContext, expected: number): Pro
   for (let i = 1; i < messages.length; i += 1) expect(compareGlobalPositions(positionOf(messages[i - 1]!), positionOf(messages[i]!))).toBe(-1);
 }
 
+async function streamMessages(ctx: TestContext): Promise<number> {
+  return (await ctx.jsm.streams.info(ctx.topology.eventStream)).state.messages;
+}
+
+/** Runs `append` with the store's commit notification switched off, as if the listening session had lost it. */
+async function withoutNotifications(ctx: TestContext, append: () => Promise<unknown>): Promise<void> {
+  await ctx.ownerDb.query(`alter table events disable trigger events_appended`);
+  try {
+    await append();
+  } finally {
+    await ctx.ownerDb.query(`alter table events enable trigger events_appended`);
+  }
+}
+
 describe('OutboxRelay', () => {
   let ctx: TestContext;
   const relays: OutboxRelay[] = [];
@@ -93,8 +107,8 @@ describe('OutboxRelay', () => {
   });
 
   it('wakes on a commit notification rather than waiting for its poll interval', async () => {
-    // A poll interval longer than the wait below: only the NOTIFY can get the event out in time.
-    relays.push(startRelay(ctx, 'notified', 10 * 60_000));
+    // Intervals longer than the wait below: only the NOTIFY can get the event out in time.
+    relays.push(startRelay(ctx, 'notified', { pollIntervalMs: 10 * 60_000, headCheckMs: 10 * 60_000 }));
     await eventually('relay to lead', () => relays[0]!.status().leader, Boolean);
     // Let the relay finish its first (empty) read and go idle before the commit.
     await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
@@ -106,6 +120,46 @@ describe('OutboxRelay', () => {
       (n) => n === 1,
       30_000,
     );
+  });
+
+  it('publishes an event whose notification was missed at its next look at the store head', async () => {
+    // Only the head check (every 200 ms here) can find it: no notification, no poll.
+    relays.push(startRelay(ctx, 'unnotified', { pollIntervalMs: 10 * 60_000 }));
+    await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await withoutNotifications(ctx, () => ctx.store.append('key-m1', NO_STREAM, [testEvent()]));
+    await eventually('event on the stream', () => streamMessages(ctx), (n) => n === 1, 30_000);
+  });
+
+  it('reads at once when told of a store head it has not reached, without a look of its own', async () => {
+    const relay = startRelay(ctx, 'told', { pollIntervalMs: 10 * 60_000, headCheckMs: 10 * 60_000 });
+    relays.push(relay);
+    await eventually('relay resumed', () => relay.status().checkpoint !== undefined, Boolean);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await withoutNotifications(ctx, () => ctx.store.append('key-m2', NO_STREAM, [testEvent()]));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await streamMessages(ctx)).toBe(0);
+    relay.noteStoreHead((await ctx.store.headPosition())!);
+    await eventually('event on the stream', () => streamMessages(ctx), (n) => n === 1, 30_000);
+  });
+
+  it('reads again an event held back by an older transaction still running, which notifies nothing when it ends', async () => {
+    relays.push(startRelay(ctx, 'held', { pollIntervalMs: 100, headCheckMs: 10 * 60_000 }));
+    await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
+    const older = ctx.ownerDb.createQueryRunner();
+    await older.connect();
+    try {
+      await older.startTransaction();
+      // An xid older than the append's: the append is past the readers' horizon until it ends.
+      await older.query(`select pg_current_xact_id()`);
+      await ctx.store.append('key-h1', NO_STREAM, [testEvent()]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await streamMessages(ctx)).toBe(0);
+      await older.commitTransaction();
+    } finally {
+      await older.release();
+    }
+    await eventually('event on the stream', () => streamMessages(ctx), (n) => n === 1, 30_000);
   });
 
   it('resumes after the newest message it sealed, not after a forged one with a far position at the stream tail', async () => {

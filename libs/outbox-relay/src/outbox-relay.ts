@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
@@ -17,8 +18,18 @@ import type { RelayCheckpointStore } from './relay-checkpoint.js';
 export interface OutboxRelaySettings {
   /** Events read and published per round trip. */
   readonly batchSize: number;
-  /** Fallback wake-up when no notification arrives (a notification wakes it at once). */
+  /**
+   * How soon to read again while committed events wait behind an older transaction still
+   * running: their commits have notified already, and nothing will notify again when the
+   * older one ends.
+   */
   readonly pollIntervalMs: number;
+  /**
+   * How often an idle leader checks the store's head for events it was not told of (a NOTIFY
+   * lost with the listening session), unless `noteStoreHead` reported the head meanwhile;
+   * also how soon an idle leader notices that its lease ran out.
+   */
+  readonly headCheckMs: number;
   /** How often a standby tries to take over the lease. */
   readonly standbyRetryMs: number;
   readonly publishTimeoutMs: number;
@@ -29,6 +40,7 @@ export interface OutboxRelaySettings {
 export const DEFAULT_RELAY_SETTINGS: OutboxRelaySettings = {
   batchSize: 500,
   pollIntervalMs: 250,
+  headCheckMs: 1000,
   standbyRetryMs: 1000,
   publishTimeoutMs: 5000,
   retryDelayMs: 500,
@@ -81,9 +93,16 @@ export interface OutboxRelayStatus {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  /** Set by a notification that arrives while busy, so the next idle returns at once. */
-  private woken = false;
+  /** Ends the current idle: any on stop(), only a wait for work when something is due. */
+  private interrupt: { readonly forWork: boolean; readonly end: () => void } | undefined;
+  /** Something may be readable that is not published yet: set by a notification, a head seen ahead, or a page read; the next idle returns at once. */
+  private due = false;
+  /** In lead(): only a leader is woken by notifications (a standby would only try the lease again). */
+  private leading = false;
+  /** Where the leader reads next (past refused rows too); compared with the heads seen. */
+  private readPosition: GlobalPosition | undefined;
+  /** When a head was last reported by noteStoreHead (monotonic ms): the leader's own check is then not needed. */
+  private headNotedAt = Number.NEGATIVE_INFINITY;
   private checkpoint: GlobalPosition | undefined;
   private published = 0;
   private consecutiveFailures = 0;
@@ -98,10 +117,7 @@ export class OutboxRelay {
   ) {
     this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
     deps.lock.onNotification((payload) => {
-      // Standbys hear commits too; waking them would only make them try the lease again.
-      if (payload !== deps.schema || !deps.lock.isHeld) return;
-      this.woken = true;
-      this.wake?.();
+      if (payload === deps.schema && this.leading) this.nudge();
     });
   }
 
@@ -115,10 +131,19 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.running = false;
     this.statuses?.stop?.();
-    this.woken = true;
-    this.wake?.();
+    this.interrupt?.end();
     await this.loop;
     await this.deps.lock.release();
+  }
+
+  /**
+   * Reports the store's newest readable position, read by someone else (the heartbeat reads it
+   * every second): a leader that has not read that far reads at once, and skips its own check.
+   */
+  noteStoreHead(head: GlobalPosition): void {
+    if (!this.leading) return;
+    this.headNotedAt = performance.now();
+    if (this.readPosition && compareGlobalPositions(head, this.readPosition) > 0) this.nudge();
   }
 
   status(): OutboxRelayStatus {
@@ -146,34 +171,67 @@ export class OutboxRelay {
   private async lead(): Promise<void> {
     let { position, lastSequence } = await this.resumePosition();
     this.checkpoint = position;
-    while (this.running && this.deps.lock.isHeld) {
-      const { events, end } = await this.deps.store.readAll(position, this.settings.batchSize);
-      if (!end) {
-        await this.idle(this.settings.pollIntervalMs);
-        continue;
+    this.readPosition = position;
+    this.leading = true;
+    this.due = true;
+    try {
+      while (this.running && this.deps.lock.isHeld) {
+        if (!this.due) {
+          await this.idle(this.settings.headCheckMs, { forWork: true });
+          if (!this.due && this.running && this.deps.lock.isHeld) await this.checkHead(position);
+          continue;
+        }
+        // Cleared before the read: a notification arriving during it asks for another.
+        this.due = false;
+        const { events, end } = await this.deps.store.readAll(position, this.settings.batchSize);
+        if (!end) {
+          if (await this.deps.store.hasCommittedAfter(position)) {
+            await this.idle(this.settings.pollIntervalMs, { forWork: true });
+            this.due = true;
+          }
+          continue;
+        }
+        // The read may have taken long (a stall, a slow database): lead only on a lease still held.
+        if (!this.deps.lock.isHeld) return;
+        const { published, sequence } = await this.publishInOrder(events, lastSequence);
+        const last = published[published.length - 1];
+        if (last) {
+          this.deps.onPublished?.(published);
+          await this.deps.checkpoints.save(last);
+          position = { transactionId: last.transactionId, position: last.position };
+          this.checkpoint = position;
+          this.published += published.length;
+        }
+        if (published.length < events.length) {
+          this.consecutiveFailures += 1;
+          await this.idle(this.settings.retryDelayMs);
+          return;
+        }
+        // Every event of the page is out: go on after its end, past any row the store refused.
+        position = end;
+        this.readPosition = end;
+        lastSequence = sequence;
+        this.consecutiveFailures = 0;
+        // More may have come meanwhile; the read that finds nothing ends the round.
+        this.due = true;
       }
-      // The read may have taken long (a stall, a slow database): lead only on a lease still held.
-      if (!this.deps.lock.isHeld) return;
-      const { published, sequence } = await this.publishInOrder(events, lastSequence);
-      const last = published[published.length - 1];
-      if (last) {
-        this.deps.onPublished?.(published);
-        await this.deps.checkpoints.save(last);
-        position = { transactionId: last.transactionId, position: last.position };
-        this.checkpoint = position;
-        this.published += published.length;
-      }
-      if (published.length < events.length) {
-        this.consecutiveFailures += 1;
-        await this.idle(this.settings.retryDelayMs);
-        return;
-      }
-      // Every event of the page is out: go on after its end, past any row the store refused.
-      position = end;
-      lastSequence = sequence;
-      this.consecutiveFailures = 0;
+      if (this.running) this.deps.logger.warn('relay lease no longer held; standing by');
+    } finally {
+      this.leading = false;
     }
-    if (this.running) this.deps.logger.warn('relay lease no longer held; standing by');
+  }
+
+  /** The idle leader's own look for events it was not told of; skipped while the heartbeat reports heads. */
+  private async checkHead(position: GlobalPosition): Promise<void> {
+    // Twice the period: heartbeats and these checks run on timers of the same period, out of phase.
+    if (performance.now() - this.headNotedAt < 2 * this.settings.headCheckMs) return;
+    const head = await this.deps.store.headPosition();
+    if (head && compareGlobalPositions(head, position) > 0) this.nudge();
+  }
+
+  private nudge(): void {
+    this.due = true;
+    if (this.interrupt?.forWork) this.interrupt.end();
   }
 
   /**
@@ -291,22 +349,18 @@ export class OutboxRelay {
     }
   }
 
-  /** Sleeps until woken by a notification, stop(), or the timeout. */
-  private async idle(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
+  /** Sleeps for `ms`, or until stop(); a wait for work also ends as soon as something is due. */
+  private async idle(ms: number, { forWork = false } = {}): Promise<void> {
+    if (!this.running || (forWork && this.due)) return;
     const controller = new AbortController();
-    this.wake = () => controller.abort();
+    this.interrupt = { forWork, end: () => controller.abort() };
     try {
       await sleep(ms, undefined, { signal: controller.signal });
     } catch (error) {
       if (!controller.signal.aborted) throw error;
-      // Aborted means woken early by a notification or stop(): exactly what we wait for.
+      // Aborted means ended early by stop() or by work to do: exactly what we wait for.
     } finally {
-      this.wake = undefined;
-      this.woken = false;
+      this.interrupt = undefined;
     }
   }
 }

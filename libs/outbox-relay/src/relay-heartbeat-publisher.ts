@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { GlobalPosition } from '@keyledger/contracts';
 import { relayHeartbeatSubject } from '@keyledger/contracts';
 import type { BusTopology } from '@keyledger/event-bus';
 import { encodeRelayHeartbeat } from '@keyledger/event-bus';
@@ -15,6 +16,8 @@ export interface RelayHeartbeatDependencies {
   /** Only the leader speaks for the store: a standby's heartbeat would be true, but twice the traffic. */
   readonly isLeader: () => boolean;
   readonly clock?: () => number;
+  /** Given each head read (the relay reads at once when it has not read that far, and needs no check of its own). */
+  readonly onHead?: (head: GlobalPosition) => void;
 }
 
 /** How often the leader announces the store's head. */
@@ -59,6 +62,7 @@ export class RelayHeartbeatPublisher {
       const at = this.clock();
       const head = await store.authenticHeadPosition();
       if (!head) return;
+      this.deps.onHead?.(head);
       nc.publish(relayHeartbeatSubject(topology.subjectPrefix), encodeRelayHeartbeat(auth.authenticator, head, new Date(at)));
       if (this.failing) logger.info('relay heartbeats resumed');
       this.failing = false;
