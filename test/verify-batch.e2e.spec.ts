@@ -100,7 +100,7 @@ describe('verify batch over NATS', () => {
       30_000,
     );
     expect(usage.totals).toEqual({ calls: 5, valid: 2, invalid: 3, cost: 0 });
-    expect(usage.topSources).toEqual([{ ip: '10.0.0.1', calls: 1, invalid: 0 }]);
+    expect(usage.topSources).toEqual(expect.arrayContaining([{ ip: '10.0.0.1', calls: 1, invalid: 0 }]));
   });
 
   it('enforces a rate limit on each item, as on single calls', async () => {
@@ -116,12 +116,12 @@ describe('verify batch over NATS', () => {
     const item = { key: issued.key };
     const refusals: [string | object, RegExp][] = [
       ['{"requests": [', /not JSON/],
-      [{}, /requests/],
-      [[item], /expected object/],
-      [{ requests: item }, /requests/],
-      [{ requests: [] }, /requests/],
-      [{ requests: [item], extra: 1 }, /extra/],
-      [{ requests: Array.from({ length: MAX_VERIFY_BATCH + 1 }, () => item) }, new RegExp(`requests: .*${MAX_VERIFY_BATCH}`)],
+      [{}, /requests: is required/],
+      [[item], /\(body\): must be a object, not a list/],
+      [{ requests: item }, /requests: must be a list, not an object/],
+      [{ requests: [] }, /requests: must list at least one item/],
+      [{ requests: [item], extra: 1 }, /unknown field "extra"/],
+      [{ requests: Array.from({ length: MAX_VERIFY_BATCH + 1 }, () => item) }, new RegExp(`requests: must be at most ${MAX_VERIFY_BATCH} items`)],
     ];
     for (const [body, message] of refusals) {
       const reply = await batch(body);
