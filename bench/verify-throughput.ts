@@ -5,7 +5,8 @@
 // run (an empty node:http server, a bare @grpc/grpc-js server, bare NATS request/reply) and, for
 // HTTP, a baseline that looks the key's digest up in Postgres. CPU time per request of each process
 // comes from /proc/<pid>/stat over the measured window: on a shared machine it moves far less than
-// requests per second. Also: in-process verify, each idle service's CPU, revocation with the fence.
+// requests per second. Also: keys.verify-batch with batches of 10 and 100 (keys verified per
+// second, CPU µs per key), in-process verify, each idle service's CPU, revocation with the fence.
 // Needs wrk (apt-get install wrk) and Linux. Run with `npm run bench -- verify-throughput`;
 // BENCH_PARTS (comma-separated, from in-process,idle,http,nats,grpc,revocation; all by default)
 // runs only those parts, e.g. BENCH_PARTS=http while working on the HTTP path.
@@ -31,6 +32,8 @@ const IN_PROCESS_ITERATIONS = 1_000_000;
 const MANY_KEYS = 100_000;
 const CONCURRENCIES = [1, 16, 64];
 const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'in-process,idle,http,nats,grpc,revocation').split(',').map((part) => part.trim()));
+const BATCH_SIZES = [10, 100];
+const BATCH_CONCURRENCY = 16;
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
 const run = promisify(execFile);
 const supportPath = (file: string): string => new URL(`./support/${file}`, import.meta.url).pathname;
@@ -101,6 +104,30 @@ async function closedLoop(concurrency: number, call: (key: string) => Promise<st
   const { p50, p99 } = summarise(latencies);
   const rps = String(Math.round(latencies.length / seconds)).padStart(6);
   return { requests: latencies.length, text: `${rps} req/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)}  not VALID ${invalid}` };
+}
+
+/** `concurrency` callers in a loop for SECONDS, each sending batches of `size` random keys; counts keys verified, and answers other than VALID. */
+async function batchLoop(concurrency: number, size: number, call: (keys: string[]) => Promise<readonly string[]>, keys: readonly string[]): Promise<Load> {
+  const latencies: number[] = [];
+  let verified = 0;
+  let invalid = 0;
+  const started = now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (now() < deadline) {
+        const t0 = now();
+        const codes = await call(Array.from({ length: size }, () => keys[Math.floor(Math.random() * keys.length)]!));
+        verified += codes.length;
+        invalid += codes.filter((code) => code !== 'VALID').length + size - codes.length;
+        latencies.push(now() - t0);
+      }
+    }),
+  );
+  const seconds = (now() - started) / 1000;
+  const { p50, p99 } = summarise(latencies);
+  const rate = String(Math.round(verified / seconds)).padStart(6);
+  return { requests: verified, text: `${rate} keys/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)} per batch  not VALID ${invalid}` };
 }
 
 /** Waits until every durable consumer of `streams` has taken what was published (nothing pending or unacknowledged). */
@@ -182,24 +209,16 @@ try {
   // BENCH_PROFILE_DIR: the verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
   const profileDir = process.env['BENCH_PROFILE_DIR'];
   const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
-  // One after another: five services booting at once on a busy machine can outlast the readiness wait.
+  // One service at a time: each gets its own time to become ready on a busy machine.
   const started: RunningServices[] = [];
-  for (const name of SERVICES.filter((service) => service !== 'verifier')) started.push(await startServices(ctx, [name], env));
-  const others: RunningServices = {
-    all: started.flatMap((group) => group.all),
-    of: (name) => started.flatMap((group) => group.of(name)),
-    logs: () => started.map((group) => group.logs()).join('\n'),
-    stop: () => started.forEach((group) => group.stop()),
-  };
-  const verifierOnly = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  for (const name of SERVICES) {
+    started.push(await startServices(ctx, [name], env, name === 'verifier' && profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []));
+  }
   services = {
-    all: [...others.all, ...verifierOnly.all],
-    of: (name) => [...others.of(name), ...verifierOnly.of(name)],
-    logs: () => others.logs() + verifierOnly.logs(),
-    stop: () => {
-      others.stop();
-      verifierOnly.stop();
-    },
+    all: started.flatMap((running) => running.all),
+    of: (name) => started.flatMap((running) => running.of(name)),
+    logs: () => started.map((running) => running.logs()).join('\n'),
+    stop: () => started.forEach((running) => running.stop()),
   };
   const pidOf = (name: string): number => services!.of(name)[0]!.child.pid!;
   const verifier = services.of('verifier')[0]!;
@@ -304,6 +323,7 @@ try {
       `  => verifier CPU / floor ${ratio(http.perRequest['verifier']!, floor.perRequest['server']!)}; throughput / baseline ${ratio(rate(http.load), rate(base.load))}, / floor ${ratio(rate(http.load), rate(floor.load))}`,
     );
   }
+  const natsSingle = new Map<number, Awaited<ReturnType<typeof measured>>>();
   for (const c of PARTS.has('nats') ? CONCURRENCIES : []) {
     const verify = await measured(`NATS c${c}`, { ...stack(), ...client }, () => closedLoop(c, natsCall(verifySubject), keys), storedByStack);
     const floor = await measured(`  floor NATS reply c${c}`, { responder: single(floorNats.child.pid!), NATS: single(nats.pid!), ...client }, () =>
@@ -312,6 +332,23 @@ try {
     console.log(
       `  => verifier CPU / responder ${ratio(verify.perRequest['verifier']!, floor.perRequest['responder']!)}; throughput / floor ${ratio(verify.load.requests, floor.load.requests)}`,
     );
+    natsSingle.set(c, verify);
+  }
+  const verifyBatchSubject = apiSubject(ctx.topology.subjectPrefix, 'keys.verify-batch');
+  const natsBatchCall = async (batch: string[]): Promise<readonly string[]> => {
+    const body = JSON.stringify({ requests: batch.map((key) => ({ key, scopes: ['orders:read'] })) });
+    const reply = (await ctx.nc.request(verifyBatchSubject, body, { timeout: 10_000 })).json<{ ok: boolean; result?: { results: { code: string }[] } }>();
+    return reply.result?.results.map((result) => result.code) ?? [];
+  };
+  for (const size of PARTS.has('nats') ? BATCH_SIZES : []) {
+    const c = BATCH_CONCURRENCY;
+    const batched = await measured(`NATS batch ${size} c${c}`, { ...stack(), ...client }, () => batchLoop(c, size, natsBatchCall, keys), storedByStack);
+    const single = natsSingle.get(c);
+    if (single) {
+      console.log(
+        `  => per key, against single calls at c${c}: keys/s ${ratio(batched.load.requests, single.load.requests)}; verifier CPU ${ratio(batched.perRequest['verifier']!, single.perRequest['verifier']!)}; client CPU ${ratio(batched.perRequest['client']!, single.perRequest['client']!)}`,
+      );
+    }
   }
   const grpcCall = (api: typeof grpc) => async (key: string) => (await api.call('Verify', { key, scopes: ['orders:read'] })).code;
   for (const c of PARTS.has('grpc') ? CONCURRENCIES : []) {

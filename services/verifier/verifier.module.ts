@@ -28,12 +28,13 @@ import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { TRUSTED_PROXIES } from './trusted-proxies.js';
 import { VerifyService } from './verify.service.js';
 import { VerifyGrpcController } from './verify.grpc-controller.js';
+import { serveVerifyBatchOverNats } from './verify-batch.nats-endpoint.js';
 import { serveVerifyOverNats } from './verify.nats-endpoint.js';
 
-/** Starts answering `keys.verify` on the service's NATS connection. */
+/** Starts answering `keys.verify` and `keys.verify-batch` on the service's NATS connection. */
 const NATS_VERIFY = Symbol('NATS_VERIFY');
 interface NatsVerify {
-  serve(verification: VerifyService): Subscription;
+  serve(verification: VerifyService): readonly Subscription[];
 }
 
 /** The verifier's usage recording, absent with USAGE_RECORDING=false. */
@@ -50,7 +51,7 @@ interface Usage {
 @Module({})
 export class VerifierModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private lagProbe: NodeJS.Timeout | undefined;
-  private natsVerify: Subscription | undefined;
+  private natsVerify: readonly Subscription[] = [];
 
   constructor(
     @Inject(LiveKeyProjection) private readonly projection: LiveKeyProjection,
@@ -118,7 +119,10 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
         {
           provide: NATS_VERIFY,
           useValue: {
-            serve: (verification) => serveVerifyOverNats(infrastructure.nc, apiSubject(config.KEYLEDGER_SUBJECT_PREFIX, 'keys.verify'), verification, logger),
+            serve: (verification) => [
+              serveVerifyOverNats(infrastructure.nc, apiSubject(config.KEYLEDGER_SUBJECT_PREFIX, 'keys.verify'), verification, logger),
+              serveVerifyBatchOverNats(infrastructure.nc, apiSubject(config.KEYLEDGER_SUBJECT_PREFIX, 'keys.verify-batch'), verification, logger),
+            ],
           } satisfies NatsVerify,
         },
         {
@@ -165,7 +169,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     // Requests already received are answered (and recorded); no new one is taken.
-    await this.natsVerify?.drain();
+    await Promise.all(this.natsVerify.map((subscription) => subscription.drain()));
     clearInterval(this.lagProbe);
     this.rateLimitSync.stop();
     // What this replica admitted goes into the store before it leaves: the balance survives the restart.

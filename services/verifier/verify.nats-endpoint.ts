@@ -5,38 +5,50 @@ import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import type { VerifyService } from './verify.service.js';
 
-const MALFORMED = JSON.stringify({ valid: false, code: 'MALFORMED' } satisfies VerifyResult);
+const MALFORMED_RESULT: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED' });
+const MALFORMED = JSON.stringify(MALFORMED_RESULT);
+
+/** The result for one `keys.verify` request, already parsed from JSON: a request that breaks the schema is MALFORMED and nothing is verified or recorded. */
+export function verifyRequest(body: unknown, verification: VerifyService, logger: Logger): VerifyResult {
+  const request = verifyKeyRequestSchema.safeParse(body);
+  if (!request.success) return MALFORMED_RESULT;
+  const { key, tenant, scopes, ip, env, cost } = request.data;
+  const result = verification.verify(key, { tenant, scopes, ip, environment: env }, 'nats', cost);
+  // `key` is on the logger's redaction list; this line proves it stays out of logs.
+  if (logger.isLevelEnabled('trace')) logger.trace({ request: request.data, code: result.code }, 'verify');
+  return result;
+}
 
 /** The reply to one `keys.verify` request body: the verify result as plain JSON; any bad request is MALFORMED, never an error. */
 export function verifyOverNats(data: Uint8Array, verification: VerifyService, logger: Logger): string {
   const body = decodeJsonRequest(data);
   if (body === NOT_JSON) return MALFORMED;
-  const request = verifyKeyRequestSchema.safeParse(body);
-  if (!request.success) return MALFORMED;
-  const { key, tenant, scopes, ip, env, cost } = request.data;
-  const result = verification.verify(key, { tenant, scopes, ip, environment: env }, 'nats', cost);
-  // `key` is on the logger's redaction list; this line proves it stays out of logs.
-  if (logger.isLevelEnabled('trace')) logger.trace({ request: request.data, code: result.code }, 'verify');
-  return JSON.stringify(result);
+  return JSON.stringify(verifyRequest(body, verification, logger));
 }
 
 /**
- * Answers `<prefix>.v1.keys.verify` on the service's own connection, in the same queue group as
- * its other NATS handlers (`keyledger-verifier`), ahead of Nest's microservice transport: it is
- * the internal clients' hot path, and the transport's envelope, observables and per-message
- * bookkeeping cost several times the verification itself (as routing did over HTTP).
+ * Answers `subject` on the service's own connection with `answer(request body)`, in the same
+ * queue group as its other NATS handlers (`keyledger-verifier`), ahead of Nest's microservice
+ * transport: verification is the internal clients' hot path, and the transport's envelope,
+ * observables and per-message bookkeeping cost several times the verification itself (as
+ * routing did over HTTP).
  */
-export function serveVerifyOverNats(nc: NatsConnection, subject: string, verification: VerifyService, logger: Logger): Subscription {
+export function answerOverNats(nc: NatsConnection, subject: string, answer: (data: Uint8Array) => string, logger: Logger): Subscription {
   return nc.subscribe(subject, {
     queue: 'keyledger-verifier',
     callback: (error, message) => {
       if (error) {
-        logger.warn({ err: error }, 'the keys.verify subscription failed');
+        logger.warn({ err: error, subject }, 'a verify subscription failed');
         return;
       }
       // A request without a reply subject has no one to answer: nothing is verified or recorded.
       if (!message.reply) return;
-      message.respond(verifyOverNats(message.data, verification, logger));
+      message.respond(answer(message.data));
     },
   });
+}
+
+/** Answers `<prefix>.v1.keys.verify` (see `answerOverNats`). */
+export function serveVerifyOverNats(nc: NatsConnection, subject: string, verification: VerifyService, logger: Logger): Subscription {
+  return answerOverNats(nc, subject, (data) => verifyOverNats(data, verification, logger), logger);
 }

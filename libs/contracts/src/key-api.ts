@@ -178,11 +178,26 @@ export const verifyKeyRequestSchema = z
   })
   .strict();
 
+/** The most verifications one `keys.verify-batch` call may carry. */
+export const MAX_VERIFY_BATCH = 100;
+
+/**
+ * Many verifications in one call, for internal clients that verify keys in bulk. Only the
+ * envelope is checked here: each item is a `keys.verify` request validated on its own, so one
+ * bad item is answered MALFORMED in its place and the others are still verified.
+ */
+export const verifyBatchRequestSchema = z
+  .object({
+    requests: z.array(z.unknown()).min(1).max(MAX_VERIFY_BATCH),
+  })
+  .strict();
+
 export type IssueKeyRequest = z.infer<typeof issueKeyRequestSchema>;
 export type UpdateKeyRequest = z.infer<typeof updateKeyRequestSchema>;
 export type SuspendKeyRequest = z.infer<typeof suspendKeyRequestSchema>;
 export type RevokeKeyRequest = z.infer<typeof revokeKeyRequestSchema>;
 export type VerifyKeyRequest = z.infer<typeof verifyKeyRequestSchema>;
+export type VerifyBatchRequest = z.infer<typeof verifyBatchRequestSchema>;
 export type TopUpKeyRequest = z.infer<typeof topUpKeyRequestSchema>;
 export type RotateKeyRequest = z.infer<typeof rotateKeyRequestSchema>;
 
@@ -266,4 +281,9 @@ export interface VerifyResult {
   readonly remaining?: number;
   /** With FORBIDDEN: the key's restriction the request did not meet, its IP allowlist or its environment. */
   readonly reason?: 'ip' | 'environment';
+}
+
+/** The answer to `keys.verify-batch`: one result per request, in the order asked. */
+export interface VerifyBatchResult {
+  readonly results: readonly VerifyResult[];
 }

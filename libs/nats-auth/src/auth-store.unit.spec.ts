@@ -59,7 +59,7 @@ describe('NatsAuthStore', () => {
     const store = await NatsAuthStore.open(dir, { create: true });
     await store.writeServerFiles(names);
     const creds = await store.addClient('billing', ['verify'], names, new Date('2026-01-01T00:00:00.200Z'));
-    expect(decode<User>(jwtOf(creds)).nats.pub?.allow).toEqual(['kl.v1.keys.verify']);
+    expect(decode<User>(jwtOf(creds)).nats.pub?.allow).toEqual(['kl.v1.keys.verify', 'kl.v1.keys.verify-batch']);
     await expect(store.addClient('billing', ['admin'], names, new Date())).rejects.toMatchObject({ code: 'CLIENT_EXISTS' });
     const { accountJwt } = await store.revokeClient('billing', new Date('2026-01-01T00:00:00.200Z'));
     const publicKey = store.clients()[0]!.publicKey;

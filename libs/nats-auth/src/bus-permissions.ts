@@ -180,7 +180,7 @@ function orderedConsumer(stream: string, filter?: string): string[] {
   ];
 }
 
-/** The issuer answers every key operation but `keys.verify`: it never sees a key presented for verification. */
+/** The issuer answers every key operation but `keys.verify` and `keys.verify-batch`: it never sees a key presented for verification. */
 const ISSUER_KEY_OPERATIONS = ['issue', 'get', 'list', 'update', 'topup', 'suspend', 'resume', 'revoke', 'rotate', 'report-leak', 'report-anomaly'];
 
 interface Grant {
@@ -206,7 +206,13 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       usageSubject(n.subjectPrefix),
     ],
     // Verifiers hear each other's consumption and applied positions (credits wait until every live verifier applied them).
-    subscribe: [apiSubject(n.subjectPrefix, 'keys.verify'), verifierConsumptionSubject(n.subjectPrefix), verifierAppliedSubject(n.subjectPrefix), relayHeartbeatSubject(n.subjectPrefix)],
+    subscribe: [
+      apiSubject(n.subjectPrefix, 'keys.verify'),
+      apiSubject(n.subjectPrefix, 'keys.verify-batch'),
+      verifierConsumptionSubject(n.subjectPrefix),
+      verifierAppliedSubject(n.subjectPrefix),
+      relayHeartbeatSubject(n.subjectPrefix),
+    ],
     respond: true,
   }),
   issuer: (n) => ({
@@ -236,9 +242,15 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
   }),
   auditor: (n) => ({
     publish: [...orderedConsumer(n.eventStream), auditCheckpointsSubject(n.subjectPrefix)],
-    subscribe: ['usage.key', 'usage.tenant', 'usage.rotation', 'usage.last-used', ...AUDIT_LOG_OPERATIONS, ...KEY_HISTORY_OPERATIONS, ...ANOMALY_FINDING_OPERATIONS].map((operation) =>
-      apiSubject(n.subjectPrefix, operation),
-    ),
+    subscribe: [
+      'usage.key',
+      'usage.tenant',
+      'usage.rotation',
+      'usage.last-used',
+      ...AUDIT_LOG_OPERATIONS,
+      ...KEY_HISTORY_OPERATIONS,
+      ...ANOMALY_FINDING_OPERATIONS,
+    ].map((operation) => apiSubject(n.subjectPrefix, operation)),
     respond: true,
   }),
   'anomaly-detector': () => ({ publish: [], subscribe: [], respond: false }),
@@ -282,7 +294,7 @@ export function clientPermissions(name: string, allows: readonly ClientAllow[], 
   const publish = allows.flatMap((allow): string[] => {
     switch (allow.kind) {
       case 'verify':
-        return [apiSubject(prefix, 'keys.verify')];
+        return [apiSubject(prefix, 'keys.verify'), apiSubject(prefix, 'keys.verify-batch')];
       case 'admin':
         return adminApi(prefix);
       case 'deliveries':

@@ -118,11 +118,12 @@ describe('the permission table', () => {
     }
   });
 
-  it('lets only the auditor answer usage.last-used, and only the verifier receive keys.verify', () => {
+  it('lets only the auditor answer usage.last-used, and only the verifier receive keys.verify and keys.verify-batch', () => {
     for (const role of SERVICE_ROLES) {
       const subscribe = servicePermissions(role, names).subscribe.allow;
       expect(subscribe.includes('kl.v1.usage.last-used')).toBe(role === 'auditor');
       expect(subscribe.some((pattern) => matches(pattern, 'kl.v1.keys.verify'))).toBe(role === 'verifier');
+      expect(subscribe.some((pattern) => matches(pattern, 'kl.v1.keys.verify-batch'))).toBe(role === 'verifier');
     }
   });
 
@@ -171,8 +172,8 @@ describe('the permission table', () => {
     expect(clientPermissions('billing', [{ kind: 'verify' }], names).subscribe.allow).toEqual(['_INBOX.client-billing.>']);
   });
 
-  it('lets a verify client publish keys.verify and nothing else', () => {
-    expect(clientPermissions('billing', [parseClientAllow('verify')], names).publish.allow).toEqual(['kl.v1.keys.verify']);
+  it('lets a verify client publish keys.verify and keys.verify-batch and nothing else', () => {
+    expect(clientPermissions('billing', [parseClientAllow('verify')], names).publish.allow).toEqual(['kl.v1.keys.verify', 'kl.v1.keys.verify-batch']);
   });
 
   it("limits a deliveries client's consumer to its owner's delivery subject", () => {
