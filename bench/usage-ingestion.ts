@@ -3,6 +3,7 @@
 // in the same run. Needs wrk (apt-get install wrk). Run with `npm run bench -- usage-ingestion`.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import type { KeyUsed, UsageBatch, VerifyCode } from '@keyledger/contracts';
 import { usageBatchSchema } from '@keyledger/contracts';
@@ -129,12 +130,19 @@ try {
     { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
     DEFAULT_USAGE_CONSUMER_SETTINGS,
   );
+  // The consumer runs in this process: its CPU is this process's over the span, the polling of
+  // the stored count included (a query every 50 ms).
+  const cpuBefore = process.cpuUsage();
   started = now();
   await consumer.start();
   await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);
   const streamSeconds = (now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   await consumer.stop();
   console.log(`through JetStream ${Math.round(RECORDS / streamSeconds).toLocaleString('en')} records/s (${RECORDS} in ${streamSeconds.toFixed(1)} s)`);
+  console.log(
+    `consumer CPU ${((cpu.user + cpu.system) / RECORDS).toFixed(2)} µs per record (this process: reading, checking and storing the batches); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+  );
 
   if (process.env['BENCH_USAGE_HTTP'] !== 'false') {
     // Verify over HTTP with recording on and off: two verifiers, loaded one at a time, alternating.
