@@ -139,6 +139,25 @@ describe('usage ledger', () => {
     expect(await usage(one)).toEqual(await usage(two));
   });
 
+  it('stores addresses, scopes and instance names exactly as recorded, whatever characters they hold', async () => {
+    const key = newPrefixedId('key');
+    const odd = ['say "hi"', 'c:\\d\\', 'a,b', '{x}', 'NULL', ' spaced ', 'é ✓', ''];
+    const stored = usageBatchSchema.parse({
+      schemaVersion: 2,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier "b" \\ {1}',
+      createdAt: T0,
+      since: T0,
+      groups: odd.map((text, i) => ({ keyId: key, tenant: 'acme', ip: text, scopes: [text, 'orders:read'], code: 'VALID', cost: 0, transport: 'http', at: [i] })),
+    });
+    expect(await ledger.ingest([stored])).toMatchObject({ stored: 1, records: odd.length });
+    const rows = await ctx.ownerDb.query<{ ip: string; scopes: string[]; instance: string }[]>(
+      `select ip, scopes, instance from usage_records where key_id = $1 order by seq`,
+      [key],
+    );
+    expect(rows).toEqual(odd.map((text) => ({ ip: text, scopes: [text, 'orders:read'], instance: 'verifier "b" \\ {1}' })));
+  });
+
   it('counts a redelivered batch once, also when it comes again with new batches', async () => {
     const key = newPrefixedId('key');
     const once = batch([used({ keyId: key }), used({ keyId: key, at: T0 + 10 })]);

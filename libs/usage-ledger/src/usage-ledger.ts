@@ -85,8 +85,12 @@ export class UsageLedger {
     // The days touched: usually one or two, whatever the batch size.
     const days = new Set<number>();
     const count = batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0);
-    const at = new Array<number>(count);
-    const batchIds = new Array<string>(count);
+    // A record names its batch by position (from 1, as `with ordinality` counts) and its time as
+    // ms after the batch's base: small integers, which cost a fraction of a batch id or an epoch
+    // time to write into the statement's text, and the batch's id, instance and base go once.
+    const bases = batches.map((batch) => (batch.schemaVersion === 2 ? batch.since : batch.createdAt));
+    const batchOf = new Array<number>(count);
+    const after = new Array<number>(count);
     const seqs = new Array<number>(count);
     const keyIds = new Array<string | null>(count);
     const fingerprints = new Array<string | null>(count);
@@ -96,9 +100,8 @@ export class UsageLedger {
     const codes = new Array<string>(count);
     const costs = new Array<number>(count);
     const transports = new Array<string>(count);
-    const instances = new Array<string>(count);
     const tallies = {
-      batchIds: [] as string[],
+      batches: [] as number[],
       minutes: [] as number[],
       ips: [] as (string | null)[],
       fingerprints: [] as (string | null)[],
@@ -108,7 +111,9 @@ export class UsageLedger {
       calls: [] as number[],
     };
     let i = 0;
-    for (const batch of batches) {
+    batches.forEach((batch, index) => {
+      const position = index + 1;
+      const base = bases[index]!;
       days.add(batch.createdAt - (batch.createdAt % DAY_MS));
       // The records of a version 2 group share their fields: their scopes are joined once.
       let joinedFor: UsageRecordFields | undefined;
@@ -119,8 +124,8 @@ export class UsageLedger {
           joined = record.scopes.join(SCOPE_SEPARATOR);
         }
         days.add(instant - (instant % DAY_MS));
-        at[i] = instant;
-        batchIds[i] = batch.batchId;
+        batchOf[i] = position;
+        after[i] = instant - base;
         seqs[i] = seq;
         keyIds[i] = record.keyId ?? null;
         fingerprints[i] = record.fingerprint ?? null;
@@ -130,13 +135,12 @@ export class UsageLedger {
         codes[i] = record.code;
         costs[i] = record.cost;
         transports[i] = record.transport;
-        instances[i] = batch.instance;
         i += 1;
       });
       if (batch.schemaVersion === 2)
         for (const tally of batch.tallies ?? []) {
           days.add(tally.minute - (tally.minute % DAY_MS));
-          tallies.batchIds.push(batch.batchId);
+          tallies.batches.push(position);
           tallies.minutes.push(tally.minute);
           tallies.ips.push(tally.ip ?? null);
           tallies.fingerprints.push(tally.fingerprint ?? null);
@@ -145,22 +149,27 @@ export class UsageLedger {
           tallies.transports.push(tally.transport);
           tallies.calls.push(tally.calls);
         }
-    }
+    });
     await this.ensurePartitions(days);
     const [row] = await this.db.query<{ stored: string[]; records: number }[]>(
-      `with new_batches as (
+      `with batch_input as (
+         select * from unnest($1::text[], $2::float8[], $3::text[], $4::int[], $5::float8[]) with ordinality as b(id, created, instance, records, base, ord)
+       ),
+       new_batches as (
          insert into usage_batches (batch_id, created_at, instance, records)
-         select id, to_timestamp(created / 1000.0), instance, records
-         from unnest($1::text[], $2::float8[], $3::text[], $4::int[]) as b(id, created, instance, records)
+         select id, to_timestamp(created / 1000.0), instance, records from batch_input
          on conflict do nothing
          returning batch_id
        ),
+       fresh as (
+         select ord, id, instance, base from batch_input where id in (select batch_id from new_batches)
+       ),
        input as (
-         select to_timestamp(r.at / 1000.0) as at, r.batch_id, r.seq, r.key_id, r.fingerprint, r.tenant, r.ip,
-                string_to_array(r.scopes, E'\\x1f') as scopes, r.code, r.cost, r.transport, r.instance
-         from unnest($5::float8[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::text[])
-              as r(at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
-         where r.batch_id in (select batch_id from new_batches)
+         select to_timestamp((f.base + r.after_base) / 1000.0) as at, f.id as batch_id, r.seq, r.key_id, r.fingerprint, r.tenant, r.ip,
+                string_to_array(r.scopes, E'\\x1f') as scopes, r.code, r.cost, r.transport, f.instance
+         from unnest($6::int[], $7::float8[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[])
+              as r(batch, after_base, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport)
+         join fresh f on f.ord = r.batch
        ),
        records as (
          insert into usage_records (at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
@@ -168,9 +177,9 @@ export class UsageLedger {
        ),
        tallies as (
          select to_timestamp(t.minute / 1000.0) as minute, t.ip, t.fingerprint, t.tenant, t.code, t.transport, t.calls
-         from unnest($17::text[], $18::float8[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int[])
-              as t(batch_id, minute, ip, fingerprint, tenant, code, transport, calls)
-         where t.batch_id in (select batch_id from new_batches)
+         from unnest($17::int[], $18::float8[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int[])
+              as t(batch, minute, ip, fingerprint, tenant, code, transport, calls)
+         join fresh f on f.ord = t.batch
        ),
        unknown as (
          select date_trunc('minute', at) as minute, ip, fingerprint, tenant, code, transport, 1 as calls from input where key_id is null
@@ -216,8 +225,9 @@ export class UsageLedger {
         batches.map((b) => b.createdAt),
         batches.map((b) => b.instance),
         batches.map(usageBatchRecordCount),
-        at,
-        batchIds,
+        bases,
+        batchOf,
+        after,
         seqs,
         keyIds,
         fingerprints,
@@ -227,8 +237,7 @@ export class UsageLedger {
         codes,
         costs,
         transports,
-        instances,
-        tallies.batchIds,
+        tallies.batches,
         tallies.minutes,
         tallies.ips,
         tallies.fingerprints,
