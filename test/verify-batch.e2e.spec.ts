@@ -111,6 +111,18 @@ describe('verify batch over NATS', () => {
     expect((await natsKeyApi(ctx, adminKey).verify({ key })).code).toBe('RATE_LIMITED');
   });
 
+  it('answers a batch whose answer NATS cannot carry with INVALID_ARGUMENT, and goes on answering', async () => {
+    // 32 metadata entries of 500 characters: about 17 KB a result, 1.7 MB for 100 of them.
+    const metadata = Object.fromEntries(Array.from({ length: 32 }, (_, n) => [`field-${n}`, 'x'.repeat(500)]));
+    const { key } = await issue({ metadata });
+    expect(ctx.nc.info!.max_payload).toBeLessThan(1_600_000);
+    const reply = await batch({ requests: Array.from({ length: MAX_VERIFY_BATCH }, () => ({ key })) });
+    expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('verify fewer keys at once') } });
+    // The verifier's connection still reads: a reply it could not send did not end it.
+    expect((await results([{ key }]))[0]!.code).toBe('VALID');
+    expect((await natsKeyApi(ctx, adminKey).verify({ key })).code).toBe('VALID');
+  });
+
   it('refuses a batch that is not one, or holds more than the most allowed, as a whole and verifies nothing', async () => {
     const issued = await issue();
     const item = { key: issued.key };

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { NOT_JSON, decodeJsonRequest } from '@keyledger/api-transport';
-import { verifyKeyRequestSchema } from '@keyledger/contracts';
+import { NATS_DEFAULT_MAX_PAYLOAD, NOT_JSON, decodeJsonRequest, errorBody } from '@keyledger/api-transport';
+import { ApiError, verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
 import type { VerifyService } from './verify.service.js';
@@ -43,9 +43,27 @@ export function answerOverNats(nc: NatsConnection, subject: string, answer: (dat
       }
       // A request without a reply subject has no one to answer: nothing is verified or recorded.
       if (!message.reply) return;
-      message.respond(answer(message.data));
+      const reply = answer(message.data);
+      try {
+        message.respond(fitting(reply, nc.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD, logger));
+      } catch (failure) {
+        // Thrown here, it would end the client's read loop and leave every subscription deaf.
+        logger.warn({ err: failure, subject }, 'a verify reply could not be sent');
+      }
     },
   });
+}
+
+/**
+ * The reply, or, when it is over what NATS carries (a batch of keys with many scopes and much
+ * metadata), an INVALID_ARGUMENT saying so: the server would refuse it, and the caller wait.
+ */
+function fitting(reply: string, maxPayload: number, logger: Logger): string {
+  const bytes = Buffer.byteLength(reply);
+  if (bytes <= maxPayload) return reply;
+  logger.warn({ bytes, limit: maxPayload }, 'a verify reply exceeded the NATS message size; the caller was sent an error instead');
+  const refusal = new ApiError('INVALID_ARGUMENT', `the answer is ${bytes} bytes, over the ${maxPayload} a NATS message may carry: verify fewer keys at once`);
+  return JSON.stringify(errorBody(refusal, logger));
 }
 
 /** Answers `<prefix>.v1.keys.verify` (see `answerOverNats`). */
