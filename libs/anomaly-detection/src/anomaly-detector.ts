@@ -484,7 +484,8 @@ export class AnomalyDetector {
     network: string | undefined,
     findings: AnomalyFinding[],
   ): void {
-    const { windowMs, floor, slowFloor, usualBelow, usualTimeConstantMs } = t.settings.probing;
+    const { windowMs, floor, slowFloor, usualBelow, usualTimeConstantMs, learnMs } = t.settings.probing;
+    if (state.deniedSince === 0) state.deniedSince = at;
     const bucket = at - (at % windowMs);
     if (bucket > state.deniedBucket) {
       // The closed window is learned into the average, and the empty ones since decay it.
@@ -500,7 +501,8 @@ export class AnomalyDetector {
     // which loses a fraction of a call when they straddle two buckets.
     for (let i = 0; i < Math.min(calls, slowFloor); i += 1) state.deniedRecent.push(at);
     if (state.deniedRecent.length > slowFloor) state.deniedRecent.splice(0, state.deniedRecent.length - slowFloor);
-    const slow = state.deniedRecent.length >= slowFloor && at - state.deniedRecent[0]! < windowMs && state.deniedMean < usualBelow;
+    const slow =
+      at - state.deniedSince >= learnMs && state.deniedRecent.length >= slowFloor && at - state.deniedRecent[0]! < windowMs && state.deniedMean < usualBelow;
     const inWindow = state.denied + state.deniedPrevious * (1 - Math.max(0, at - state.deniedBucket) / windowMs);
     const severity = inWindow >= floor ? 'high' : slow ? 'medium' : undefined;
     if (severity)

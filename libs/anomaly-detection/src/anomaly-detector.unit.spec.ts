@@ -224,19 +224,20 @@ describe('new networks', () => {
 });
 
 describe('probing, dead keys, dormant keys', () => {
-  it('flags 20 refusals for scope or address on one key in a minute as high, and a key seldom refused refused thrice as medium first', () => {
+  it('flags 20 refusals for scope or address on one key in a minute as high, and on a key with a day of history, its third as medium first', () => {
     const { feed } = live();
-    expect(feed([call(T0, { code: 'INSUFFICIENT_PERMISSIONS' }), call(T0 + 40 * SECOND, { code: 'FORBIDDEN' })])).toEqual([]);
-    const findings = feed(
-      Array.from({ length: 20 }, (_, i) => call(T0 + 10 * MINUTE + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })),
-    );
+    // A new key: the burst's line only (its usual refusals are not known yet).
+    expect(feed(Array.from({ length: 20 }, (_, i) => call(T0 + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })))).toMatchObject([
+      { detector: 'probing', severity: 'high', at: T0 + 19 * SECOND },
+    ]);
+    const findings = feed(Array.from({ length: 20 }, (_, i) => call(T0 + 2 * DAY + i * SECOND, { code: i % 2 ? 'FORBIDDEN' : 'INSUFFICIENT_PERMISSIONS' })));
     // The slow line is crossed on the third refusal, the burst's on the twentieth: a worse finding breaks the cool-down of a lesser one.
-    expect(findings.map((finding) => [finding.detector, finding.severity, finding.at - T0 - 10 * MINUTE])).toEqual([
+    expect(findings.map((finding) => [finding.detector, finding.severity, finding.at - T0 - 2 * DAY])).toEqual([
       ['probing', 'medium', 2 * SECOND],
       ['probing', 'high', 19 * SECOND],
     ]);
     // Not the other way round: within the cool-down, nothing more.
-    expect(feed(Array.from({ length: 30 }, (_, i) => call(T0 + 12 * MINUTE + i * SECOND, { code: 'FORBIDDEN' })))).toEqual([]);
+    expect(feed(Array.from({ length: 30 }, (_, i) => call(T0 + 2 * DAY + 2 * MINUTE + i * SECOND, { code: 'FORBIDDEN' })))).toEqual([]);
   });
 
   it('finds slow probing on a key seldom refused, in seconds, but not on a key its client gets refused all day', () => {
@@ -257,8 +258,20 @@ describe('probing, dead keys, dormant keys', () => {
     const stored = JSON.parse(JSON.stringify(detector.baseline(KEY))) as Record<string, unknown>;
     delete stored['quietSeverity'];
     delete stored['deniedMean'];
+    delete stored['deniedSince'];
     stored['quietUntil'] = { probing: T0 + HOUR };
-    expect(parseKeyBaseline(stored)).toMatchObject({ quietSeverity: { probing: 'critical' }, deniedMean: 0 });
+    expect(parseKeyBaseline(stored)).toMatchObject({ quietSeverity: { probing: 'critical' }, deniedMean: 0, deniedSince: 0 });
+  });
+
+  it('judges a key kept from before refusals were learned by the slow line only a day after, whatever its age', () => {
+    const { detector, feed } = live();
+    feed(steady(T0, T0 + 3 * DAY, 0.05, 5));
+    const stored = JSON.parse(JSON.stringify(detector.baseline(KEY))) as Record<string, unknown>;
+    for (const field of ['deniedMean', 'deniedSince', 'deniedRecent']) delete stored[field];
+    detector.restore(KEY, parseKeyBaseline(stored));
+    const thrice = (from: number) => [0, 2, 4].map((s) => call(from + s * SECOND, { code: 'INSUFFICIENT_PERMISSIONS' }));
+    expect(feed(thrice(T0 + 3 * DAY))).toEqual([]);
+    expect(feed(thrice(T0 + 4 * DAY + MINUTE))).toMatchObject([{ detector: 'probing', severity: 'medium' }]);
   });
 
   it('flags a revoked, expired or suspended key presented, once per cool-down', () => {

@@ -107,7 +107,7 @@ function detectorDescription(detector: KeyDetector, settings: AnomalySettings): 
     case 'probing':
       return {
         watches: 'INSUFFICIENT_PERMISSIONS and FORBIDDEN answers to one key',
-        thresholds: `at least ${settings.probing.floor} denied calls in ${seconds(settings.probing.windowMs)}`,
+        thresholds: `at least ${settings.probing.floor} denied calls in ${seconds(settings.probing.windowMs)} (high); or ${settings.probing.slowFloor} in ${seconds(settings.probing.windowMs)} on a key denied under ${settings.probing.usualBelow} times a window on average, once it has ${hours(settings.probing.learnMs)} of history (medium)`,
       };
     case 'dead-key-use':
       return { watches: 'calls with a revoked, expired or suspended key', thresholds: 'any call' };

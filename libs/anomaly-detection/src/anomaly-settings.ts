@@ -48,6 +48,11 @@ export interface AnomalySettings {
     readonly usualBelow: number;
     /** The time constant of that average. */
     readonly usualTimeConstantMs: number;
+    /**
+     * The slow line judges a key only after it has learned its refusals this long: a new key
+     * (or one whose baseline was kept before refusals were learned) has no usual yet.
+     */
+    readonly learnMs: number;
   };
   /** Enumeration: MALFORMED and NOT_FOUND answers from one network, for distinct presented strings. */
   readonly enumeration: {
@@ -100,7 +105,7 @@ export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
     warmupMs: DAY,
   }),
   network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
-  probing: Object.freeze({ windowMs: MINUTE, floor: 20, slowFloor: 3, usualBelow: 0.2, usualTimeConstantMs: DAY }),
+  probing: Object.freeze({ windowMs: MINUTE, floor: 20, slowFloor: 3, usualBelow: 0.2, usualTimeConstantMs: DAY, learnMs: DAY }),
   enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, slowDistinct: 4, maxSources: 100_000 }),
   offHours: Object.freeze({ learnMs: 14 * DAY, minCalls: 200, maxUsualHours: 144 }),
   dormantAfterMs: 30 * DAY,

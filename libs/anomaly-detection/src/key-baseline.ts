@@ -54,6 +54,8 @@ export interface KeyBaseline {
   deniedMean: number;
   /** Probing: when the latest refused calls came (up to the slow line's count), oldest first. */
   deniedRecent: number[];
+  /** Probing: since when the refusals are learned (0: not yet, for a baseline kept before they were). */
+  deniedSince: number;
   /** New network: networks used, each with when it was last used (same order). */
   networks: string[];
   networkSeen: number[];
@@ -102,6 +104,7 @@ const NUMBERS = [
   'denied',
   'deniedPrevious',
   'deniedMean',
+  'deniedSince',
 ] as const;
 
 /** The most refused calls' times a baseline keeps (the slow probing line's count is at most this). */
@@ -131,6 +134,7 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   // Stored before slow probing: no refusals learned, and cool-downs of unknown severity, taken as the highest.
   record['deniedMean'] ??= 0;
   record['deniedRecent'] ??= [];
+  record['deniedSince'] ??= 0;
   record['quietSeverity'] ??= Object.fromEntries(Object.keys((record['quietUntil'] as object | undefined) ?? {}).map((detector) => [detector, 'critical']));
   if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
@@ -196,6 +200,7 @@ export function newKeyBaseline(tenant: string, at: number, rateWindowMs: number)
     deniedPrevious: 0,
     deniedMean: 0,
     deniedRecent: [],
+    deniedSince: at,
     networks: [],
     networkSeen: [],
     roaming: false,
