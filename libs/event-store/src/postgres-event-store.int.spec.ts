@@ -54,7 +54,9 @@ describe('PostgresEventStore', () => {
     const first = testEvent({ n: 1 }, { eventId: '0190a3f0-0000-7000-8000-000000000003' });
     const second = testEvent({ n: 2 }, { eventId: '0190a3f0-0000-7000-8000-000000000004' });
     await ctx.store.append('key-a6', NO_STREAM, [first, second]);
-    await expect(ctx.store.append('key-a6', NO_STREAM, [testEvent({ n: 99 }, { eventId: first.eventId! }), second])).rejects.toBeInstanceOf(EventIdConflictError);
+    await expect(ctx.store.append('key-a6', NO_STREAM, [testEvent({ n: 99 }, { eventId: first.eventId! }), second])).rejects.toBeInstanceOf(
+      EventIdConflictError,
+    );
     await expect(ctx.store.append('key-a6', NO_STREAM, [second, first])).rejects.toBeInstanceOf(EventIdConflictError);
     expect((await ctx.store.readStream('key-a6')).map((e) => testFields(e.data))).toEqual([{ n: 1 }, { n: 2 }]);
   });
@@ -119,7 +121,10 @@ describe('PostgresEventStore', () => {
     await ctx.store.append('credits-verifier-a', NO_STREAM, [testEvent({ n: 2 })]);
     await ctx.store.append('keys-cat3', NO_STREAM, [testEvent({ n: 3 })]);
     expect((await ctx.store.readPayloads(head, 100, 'key').then((page) => page.events)).map((e) => e.streamId)).toEqual(['key-cat1']);
-    expect((await ctx.store.readPayloads(head, 100, ['key', 'credits']).then((page) => page.events)).map((e) => e.streamId)).toEqual(['key-cat1', 'credits-verifier-a']);
+    expect((await ctx.store.readPayloads(head, 100, ['key', 'credits']).then((page) => page.events)).map((e) => e.streamId)).toEqual([
+      'key-cat1',
+      'credits-verifier-a',
+    ]);
     expect((await ctx.store.readAll(head, 100, ['credits']).then((page) => page.events)).map((e) => e.streamId)).toEqual(['credits-verifier-a']);
     await expect(ctx.store.readPayloads(head, 100, ['key', "x' or 1=1"]).then((page) => page.events)).rejects.toThrow(InvalidEventError);
   });
@@ -184,5 +189,18 @@ describe('PostgresEventStore', () => {
     const { events: later } = await ctx.store.append('key-head2', NO_STREAM, [testEvent({ n: 2 })]);
     expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: later[0]!.transactionId, position: later[0]!.position });
     expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: later[0]!.transactionId, position: later[0]!.position });
+  });
+
+  it('checks the head again when the row it checked last was changed by hand, not only when the head moved', async () => {
+    const { events: before } = await ctx.store.append('key-head3', NO_STREAM, [testEvent({ n: 1 })]);
+    const { events } = await ctx.store.append('key-head4', NO_STREAM, [testEvent({ n: 2 })]);
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: events[0]!.transactionId, position: events[0]!.position });
+    // The schema owner can switch the append-only trigger off: the row checked is edited in place.
+    await ctx.ownerDb.transaction(async (tx) => {
+      await tx.query(`alter table events disable trigger events_append_only`);
+      await tx.query(`update events set data = jsonb_set(data, '{n}', '3') where event_id = $1`, [events[0]!.eventId]);
+      await tx.query(`alter table events enable trigger events_append_only`);
+    });
+    expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: before[0]!.transactionId, position: before[0]!.position });
   });
 });

@@ -12,7 +12,6 @@ import { GENESIS_HASH, eventHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
 import { SELECT_EVENT } from './event-row.js';
 import { checkStoredRow } from './stored-event-check.js';
-import { compareGlobalPositions } from './global-position.js';
 
 /** An event to append. `eventId` makes retries idempotent: supply it when you may retry. */
 export interface NewEvent<TData = Record<string, unknown>> {
@@ -108,8 +107,8 @@ export class PostgresEventStore {
   private readonly clock: () => Date;
   private readonly makeEventId: () => string;
   private readonly maxBatchSize: number;
-  /** The newest row's position when it was last read and found authentic (authenticHeadPosition). */
-  private checkedHead: GlobalPosition | undefined;
+  /** The newest row checked authentic, and its row version (xmin): see authenticHeadPosition. */
+  private checkedHead: (GlobalPosition & { readonly rowVersion: string }) | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -198,7 +197,9 @@ export class PostgresEventStore {
   /** The first event of each of these streams (the one that names its tenant and owner); a stream with none is left out. */
   async readFirstEvents(streamIds: readonly string[]): Promise<EventEnvelope[]> {
     if (streamIds.length === 0) return [];
-    const rows = await this.dataSource.query<EventRow[]>(`select ${SELECT_EVENT} from events where stream_id = any($1::text[]) and stream_version = 1`, [streamIds]);
+    const rows = await this.dataSource.query<EventRow[]>(`select ${SELECT_EVENT} from events where stream_id = any($1::text[]) and stream_version = 1`, [
+      streamIds,
+    ]);
     return this.checked(rows);
   }
 
@@ -314,21 +315,29 @@ export class PostgresEventStore {
    * every second, and the readers that meet such a row report it.
    */
   async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
-    // Stored rows never change: while the newest is the one checked last time, its position alone is read.
-    const head = await this.headPosition();
-    if (head && this.checkedHead && compareGlobalPositions(head, this.checkedHead) === 0) return this.checkedHead;
+    // While the newest row is the very row version checked last time (its position and its xmin:
+    // an update, or a delete and insert again with the trigger off, makes another), only that is
+    // read; its MAC was checked and it has not changed since.
+    const [head] = await this.dataSource.query<{ transaction_id: string; position: string; row_version: string }[]>(
+      `select transaction_id::text, position::text, xmin::text as row_version from events
+        where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by events.transaction_id desc, events.position desc limit 1`,
+    );
+    const checked = this.checkedHead;
+    if (head && checked && checked.rowVersion === head.row_version && checked.transactionId === head.transaction_id && checked.position === head.position)
+      return { transactionId: checked.transactionId, position: checked.position };
     // The newest row is nearly always authentic: read it alone first, and the rest only if it is not.
     const newest = await this.newestRows(1);
     const rows = newest.length === 1 && !this.isAuthentic(newest[0]!) ? await this.newestRows(scan) : newest;
     const authentic = rows.find((row) => this.isAuthentic(row));
     const found = authentic && { transactionId: authentic.transaction_id, position: authentic.position };
-    if (found && authentic === rows[0]) this.checkedHead = found;
+    this.checkedHead = found && authentic === rows[0] ? { ...found, rowVersion: authentic.row_version } : undefined;
     return found;
   }
 
-  private newestRows(count: number): Promise<EventRow[]> {
-    return this.dataSource.query<EventRow[]>(
-      `select ${SELECT_EVENT} from events
+  private newestRows(count: number): Promise<(EventRow & { row_version: string })[]> {
+    return this.dataSource.query<(EventRow & { row_version: string })[]>(
+      `select ${SELECT_EVENT}, events.xmin::text as row_version from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit $1`,
       [count],
