@@ -15,13 +15,14 @@ export function encodeRelayHeartbeat(authenticator: EventAuthenticator, head: Gl
   return JSON.stringify({ ...fields, auth: authenticator.sealHeartbeat(fields) });
 }
 
+/** One decoder for every heartbeat (one a second, to every key projection). */
+const UTF8 = new TextDecoder();
+
 /**
  * The one way from a message of the heartbeat subject to a RelayHeartbeat: parsed and its seal
  * checked. Anything else is reported to the rejection sink like a refused event (counted in
  * `keyledger_events_rejected_total`, logged, alerted) and `read` answers undefined.
  */
-/** One decoder for every heartbeat (one a second, to every key projection). */
-const UTF8 = new TextDecoder();
 
 export class RelayHeartbeatReader {
   constructor(private readonly auth: EventAuthentication) {}

@@ -35,12 +35,12 @@ export async function startServices(
   nodeFlags: readonly string[] = [],
 ): Promise<RunningServices> {
   const all: RunningService[] = [];
-  for (const name of names) {
-    const [httpPort, grpcPort] = [await freePort(), await freePort()];
-    const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }, nodeFlags);
-    all.push({ name, child, httpPort, grpcPort });
-  }
   try {
+    for (const name of names) {
+      const [httpPort, grpcPort] = [await freePort(), await freePort()];
+      const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }, nodeFlags);
+      all.push({ name, child, httpPort, grpcPort });
+    }
     for (const { name, httpPort } of all) {
       await eventually(
         `${name} ready`,
