@@ -1,5 +1,5 @@
 import type { TestContext } from '@keyledger/testing';
-import { TEST_KEY_ID, createTestContext, insertEventBySql, testEvent, testFields } from '@keyledger/testing';
+import { TEST_KEY_ID, createTestContext, eventually, insertEventBySql, testEvent, testFields } from '@keyledger/testing';
 import { ConcurrencyConflictError, EventIdConflictError, InvalidEventError } from './event-store.errors.js';
 import { NO_STREAM } from './postgres-event-store.js';
 import { START_OF_LOG } from './global-position.js';
@@ -202,5 +202,31 @@ describe('PostgresEventStore', () => {
       await tx.query(`alter table events enable trigger events_append_only`);
     });
     expect(await ctx.store.authenticHeadPosition()).toEqual({ transactionId: before[0]!.transactionId, position: before[0]!.position });
+  });
+
+  it('says the head is held back while an older transaction runs and an event committed after it waits past the horizon', async () => {
+    const { events: before } = await ctx.store.append('key-hold1', NO_STREAM, [testEvent({ n: 1 })]);
+    const older = ctx.appDb.createQueryRunner();
+    await older.connect();
+    let later: { transactionId: string; position: string } | undefined;
+    try {
+      await older.startTransaction();
+      await older.query('select pg_current_xact_id()');
+      later = (await ctx.store.append('key-hold2', NO_STREAM, [testEvent({ n: 2 })])).events[0]!;
+      const read = await ctx.store.heartbeatHead();
+      expect(read?.heldBack).toBe(true);
+      // The head stops before the older transaction: the later event is committed but not readable.
+      expect(read?.head.transactionId).not.toBe(later.transactionId);
+      expect(BigInt(read!.head.transactionId)).toBeGreaterThanOrEqual(BigInt(before[0]!.transactionId));
+    } finally {
+      await older.rollbackTransaction();
+      await older.release();
+    }
+    // Another suite's transaction on the shared server may hold the horizon for a moment too.
+    await eventually(
+      'the head reaches the later event once the older transaction ends',
+      () => ctx.store.heartbeatHead(),
+      (read) => read?.heldBack === false && read.head.position === later.position,
+    );
   });
 });

@@ -315,24 +315,42 @@ export class PostgresEventStore {
    * every second, and the readers that meet such a row report it.
    */
   async authenticHeadPosition(scan = 100): Promise<GlobalPosition | undefined> {
+    return (await this.heartbeatHead(scan))?.head;
+  }
+
+  /**
+   * The authentic head (see authenticHeadPosition), and whether an event already committed lies
+   * past it, held back behind the horizon by an older transaction still running. Both are read
+   * in one snapshot, so when `heldBack` is false every event committed before the read is at or
+   * below `head`: a projection that applied `head` knows the store as it was at that instant.
+   * While it is true, that claim would be false: a revocation committed a moment ago would be
+   * missing from a projection that counts itself current.
+   */
+  async heartbeatHead(scan = 100): Promise<{ readonly head: GlobalPosition; readonly heldBack: boolean } | undefined> {
     // While the newest row is the very row version checked last time (its position and its xmin:
     // an update, or a delete and insert again with the trigger off, makes another), only that is
     // read; its MAC was checked and it has not changed since.
-    const [head] = await this.dataSource.query<{ transaction_id: string; position: string; row_version: string }[]>(
-      `select transaction_id::text, position::text, xmin::text as row_version from events
+    const [newest] = await this.dataSource.query<{ transaction_id: string; position: string; row_version: string; held_back: boolean }[]>(
+      `select transaction_id::text, position::text, xmin::text as row_version,
+              exists (select 1 from events where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) as held_back
+         from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit 1`,
     );
+    if (!newest) return undefined;
+    const heldBack = newest.held_back;
     const checked = this.checkedHead;
-    if (head && checked && checked.rowVersion === head.row_version && checked.transactionId === head.transaction_id && checked.position === head.position)
-      return { transactionId: checked.transactionId, position: checked.position };
-    // The newest row is nearly always authentic: read it alone first, and the rest only if it is not.
-    const newest = await this.newestRows(1);
-    const rows = newest.length === 1 && !this.isAuthentic(newest[0]!) ? await this.newestRows(scan) : newest;
+    if (checked && checked.rowVersion === newest.row_version && checked.transactionId === newest.transaction_id && checked.position === newest.position)
+      return { head: { transactionId: checked.transactionId, position: checked.position }, heldBack };
+    // The newest row is nearly always authentic: read it alone first, and the rest only if it is
+    // not. These reads may see a later snapshot; its head is the same or newer, and a head read
+    // later still covers every event committed before the first read.
+    const first = await this.newestRows(1);
+    const rows = first.length === 1 && !this.isAuthentic(first[0]!) ? await this.newestRows(scan) : first;
     const authentic = rows.find((row) => this.isAuthentic(row));
     const found = authentic && { transactionId: authentic.transaction_id, position: authentic.position };
     this.checkedHead = found && authentic === rows[0] ? { ...found, rowVersion: authentic.row_version } : undefined;
-    return found;
+    return found && { head: found, heldBack };
   }
 
   private newestRows(count: number): Promise<(EventRow & { row_version: string })[]> {

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import type { GlobalPosition } from '@keyledger/contracts';
+import { compareGlobalPositions } from '@keyledger/event-store';
+import { newPrefixedId } from '@keyledger/ids';
+import { KeyHasher } from '@keyledger/key-secrets';
+import type { OutboxRelay } from '@keyledger/outbox-relay';
+import { RelayHeartbeatPublisher, createOutboxRelay } from '@keyledger/outbox-relay';
+import type { TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
+import { KeyIndex } from './key-index.js';
+import { KeyVerifier } from './key-verifier.js';
+import { LiveKeyProjection } from './live-key-projection.js';
+
+/** Short, so the older transaction (which holds every reader of the shared server back too) stays open 2 s only. */
+const MAX_STALENESS_MS = 1000;
+/** Heartbeats every 250 ms here, one beat's retries, and timers: past this a projection that heard nothing must fail closed. */
+const STALE_BY_MS = MAX_STALENESS_MS + 1000;
+
+/**
+ * Readers of the store stop at the oldest transaction still running, so a revocation committed
+ * after it waits, unread, until it ends. A heartbeat that vouched for "now" over that wait would
+ * let a verifier answer VALID for the revoked key for as long as the older transaction runs.
+ */
+describe('a revocation held back by an older transaction', () => {
+  let ctx: TestContext;
+  let relay: OutboxRelay;
+  let heartbeat: RelayHeartbeatPublisher;
+  let projection: LiveKeyProjection;
+  let verifier: KeyVerifier;
+  const index = new KeyIndex();
+  const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
+
+  beforeAll(async () => {
+    ctx = await createTestContext('heldback');
+    relay = createOutboxRelay({ ...ctx, db: ctx.appDb, settings: { pollIntervalMs: 50, standbyRetryMs: 100, retryDelayMs: 100 } });
+    relay.start();
+    heartbeat = new RelayHeartbeatPublisher({ ...ctx, isLeader: () => relay.status().leader, onHead: (head) => relay.noteStoreHead(head) }, 250);
+    heartbeat.start();
+    projection = new LiveKeyProjection(
+      { ...ctx, index },
+      {
+        instanceId: 'held-back-test',
+        maxBusSilenceMs: 60_000,
+        failClosed: true,
+        heartbeatMs: 60_000,
+        catchUpBatchSize: 100,
+        announce: false,
+        maxStalenessMs: MAX_STALENESS_MS,
+      },
+    );
+    await projection.start();
+    verifier = new KeyVerifier(index, hasher, { projection });
+  });
+
+  afterAll(async () => {
+    heartbeat?.stop();
+    await projection?.stop();
+    await relay?.stop();
+    await ctx?.close();
+  });
+
+  const append = async (streamId: string, version: number, type: 'KeyIssued' | 'KeyRevoked', data: Record<string, unknown>): Promise<GlobalPosition> => {
+    const { events } = await ctx.store.append(streamId, version, [{ type, data, metadata: testMetadata() }]);
+    return events[0]!;
+  };
+
+  it('is never answered VALID once the staleness bound has passed, and is answered REVOKED once the older transaction ends', async () => {
+    const keyId = newPrefixedId('key');
+    const material = hasher.newKey('kl', 'live');
+    await append(`key-${keyId}`, 0, 'KeyIssued', {
+      ...testKeyIssuedData(keyId),
+      digest: material.digest,
+      hint: material.hint,
+      prefix: 'kl',
+      environment: 'live',
+    });
+    await eventually(
+      'VALID while current',
+      () => verifier.verify(material.plaintext, {}, Date.now()).code,
+      (code) => code === 'VALID',
+      15_000,
+    );
+
+    const older = ctx.appDb.createQueryRunner();
+    await older.connect();
+    try {
+      await older.startTransaction();
+      // Any write would do: taking a transaction id is what holds readers back.
+      await older.query('select pg_current_xact_id()');
+      const revokedAt = await append(`key-${keyId}`, 1, 'KeyRevoked', { keyId, reason: 'compromised' });
+      const committedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, STALE_BY_MS));
+
+      // The revocation is committed but not readable yet: the projection has not applied it...
+      expect(compareGlobalPositions(projection.appliedPosition(), revokedAt)).toBeLessThan(0);
+      // ...so it must not count itself current, and no answer says VALID.
+      const answers = Array.from({ length: 5 }, () => verifier.verify(material.plaintext, {}, Date.now()).code);
+      expect(answers).toEqual(Array(5).fill('UNAVAILABLE'));
+      expect(heartbeat.heldBackBeats()).toBeGreaterThan(0);
+      console.log(`${Date.now() - committedAt} ms after a revocation held back by an older transaction, the projection answers UNAVAILABLE`);
+    } finally {
+      await older.rollbackTransaction();
+      await older.release();
+    }
+    // REVOKED, not UNAVAILABLE: the revocation was applied and a heartbeat vouched for it again.
+    await eventually(
+      'REVOKED once the older transaction ends',
+      () => verifier.verify(material.plaintext, {}, Date.now()).code,
+      (code) => code === 'REVOKED',
+      15_000,
+    );
+  });
+});
