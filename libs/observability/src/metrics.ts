@@ -1,5 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** How often the event-loop delay is sampled (ms). */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /**
  * One Prometheus registry per process, with Node's default metrics and a `service` label on
  * every series. Components add their own metrics to it; `/metrics` exposes it.
@@ -7,7 +10,10 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry, prefix: 'keyledger_' });
+  // The event-loop delay histogram samples with a timer; at prom-client's default 10 ms it wakes
+  // an idle process 100 times a second, about 0.3 % of a core each. Every 100 ms still catches
+  // any stall that matters to a p99 in milliseconds.
+  collectDefaultMetrics({ register: registry, prefix: 'keyledger_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   return registry;
 }
 
