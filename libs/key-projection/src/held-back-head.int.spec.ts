@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { GlobalPosition } from '@keyledger/contracts';
 import { compareGlobalPositions } from '@keyledger/event-store';
 import { newPrefixedId } from '@keyledger/ids';
@@ -10,8 +13,8 @@ import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '
 import { KeyIndex } from './key-index.js';
 import { KeyVerifier } from './key-verifier.js';
 import { LiveKeyProjection } from './live-key-projection.js';
+import { startEmbeddedPostgres } from '../../../tools/local-stack/embedded-postgres.mjs';
 
-/** Short, so the older transaction (which holds every reader of the shared server back too) stays open 2 s only. */
 const MAX_STALENESS_MS = 1000;
 /** Heartbeats every 250 ms here, one beat's retries, and timers: past this a projection that heard nothing must fail closed. */
 const STALE_BY_MS = MAX_STALENESS_MS + 1000;
@@ -20,8 +23,12 @@ const STALE_BY_MS = MAX_STALENESS_MS + 1000;
  * Readers of the store stop at the oldest transaction still running, so a revocation committed
  * after it waits, unread, until it ends. A heartbeat that vouched for "now" over that wait would
  * let a verifier answer VALID for the revoked key for as long as the older transaction runs.
+ * On a PostgreSQL of the test's own: the older transaction holds back every reader of the
+ * server, and other suites on a shared one would wait behind it too.
  */
 describe('a revocation held back by an older transaction', () => {
+  let postgres: { url: string; stop(): Promise<void> } | undefined;
+  let dataDir: string | undefined;
   let ctx: TestContext;
   let relay: OutboxRelay;
   let heartbeat: RelayHeartbeatPublisher;
@@ -31,7 +38,9 @@ describe('a revocation held back by an older transaction', () => {
   const hasher = new KeyHasher([{ version: 1, secret: randomBytes(32) }]);
 
   beforeAll(async () => {
-    ctx = await createTestContext('heldback');
+    dataDir = await mkdtemp(join(tmpdir(), 'keyledger-held-back-'));
+    postgres = await startEmbeddedPostgres({ root: dataDir, dataDir, log: () => undefined });
+    ctx = await createTestContext('heldback', { databaseUrl: postgres.url });
     relay = createOutboxRelay({ ...ctx, db: ctx.appDb, settings: { pollIntervalMs: 50, standbyRetryMs: 100, retryDelayMs: 100 } });
     relay.start();
     heartbeat = new RelayHeartbeatPublisher({ ...ctx, isLeader: () => relay.status().leader, onHead: (head) => relay.noteStoreHead(head) }, 250);
@@ -57,6 +66,8 @@ describe('a revocation held back by an older transaction', () => {
     await projection?.stop();
     await relay?.stop();
     await ctx?.close();
+    await postgres?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   const append = async (streamId: string, version: number, type: 'KeyIssued' | 'KeyRevoked', data: Record<string, unknown>): Promise<GlobalPosition> => {
