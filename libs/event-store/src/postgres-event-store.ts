@@ -61,6 +61,14 @@ export interface AppendResult {
   readonly alreadyStored: boolean;
 }
 
+/** The store head a relay heartbeat announces, and the read's snapshot bounds: see PostgresEventStore.heartbeatHead. */
+export interface HeartbeatHead {
+  readonly head: GlobalPosition;
+  readonly heldBack: boolean;
+  readonly horizon: bigint;
+  readonly snapshotEnd: bigint;
+}
+
 export interface EventStoreOptions {
   readonly clock?: () => Date;
   readonly newEventId?: () => string;
@@ -319,29 +327,36 @@ export class PostgresEventStore {
   }
 
   /**
-   * The authentic head (see authenticHeadPosition), and whether an event already committed lies
-   * past it, held back behind the horizon by an older transaction still running. Both are read
-   * in one snapshot, so when `heldBack` is false every event committed before the read is at or
-   * below `head`: a projection that applied `head` knows the store as it was at that instant.
-   * While it is true, that claim would be false: a revocation committed a moment ago would be
-   * missing from a projection that counts itself current.
+   * The authentic head (see authenticHeadPosition), with what the snapshot it was read in says of
+   * the transactions around it, all read in one statement:
+   * - `heldBack`: an event already committed lies past the head, held back behind the horizon by
+   *   an older transaction still running. When false, every event committed before the read is
+   *   at or below `head`; when true, that claim would be false (a revocation committed a moment
+   *   ago would be missing from a projection that applied `head`).
+   * - `horizon` (the snapshot's xmin): every transaction below it had ended.
+   * - `snapshotEnd` (its xmax): every transaction committed when it was taken is below it. So an
+   *   earlier read whose `snapshotEnd` is at most a later read's `horizon` saw nothing committed
+   *   that the later head does not cover.
    */
-  async heartbeatHead(scan = 100): Promise<{ readonly head: GlobalPosition; readonly heldBack: boolean } | undefined> {
+  async heartbeatHead(scan = 100): Promise<HeartbeatHead | undefined> {
     // While the newest row is the very row version checked last time (its position and its xmin:
     // an update, or a delete and insert again with the trigger off, makes another), only that is
     // read; its MAC was checked and it has not changed since.
-    const [newest] = await this.dataSource.query<{ transaction_id: string; position: string; row_version: string; held_back: boolean }[]>(
+    const [newest] = await this.dataSource.query<
+      { transaction_id: string; position: string; row_version: string; held_back: boolean; horizon: string; snapshot_end: string }[]
+    >(
       `select transaction_id::text, position::text, xmin::text as row_version,
-              exists (select 1 from events where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) as held_back
+              exists (select 1 from events where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) as held_back,
+              pg_snapshot_xmin(pg_current_snapshot())::text as horizon, pg_snapshot_xmax(pg_current_snapshot())::text as snapshot_end
          from events
         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         order by events.transaction_id desc, events.position desc limit 1`,
     );
     if (!newest) return undefined;
-    const heldBack = newest.held_back;
+    const snapshot = { heldBack: newest.held_back, horizon: BigInt(newest.horizon), snapshotEnd: BigInt(newest.snapshot_end) };
     const checked = this.checkedHead;
     if (checked && checked.rowVersion === newest.row_version && checked.transactionId === newest.transaction_id && checked.position === newest.position)
-      return { head: { transactionId: checked.transactionId, position: checked.position }, heldBack };
+      return { head: { transactionId: checked.transactionId, position: checked.position }, ...snapshot };
     // The newest row is nearly always authentic: read it alone first, and the rest only if it is
     // not. These reads may see a later snapshot; its head is the same or newer, and a head read
     // later still covers every event committed before the first read.
@@ -350,7 +365,7 @@ export class PostgresEventStore {
     const authentic = rows.find((row) => this.isAuthentic(row));
     const found = authentic && { transactionId: authentic.transaction_id, position: authentic.position };
     this.checkedHead = found && authentic === rows[0] ? { ...found, rowVersion: authentic.row_version } : undefined;
-    return found && { head: found, heldBack };
+    return found && { head: found, ...snapshot };
   }
 
   private newestRows(count: number): Promise<(EventRow & { row_version: string })[]> {

@@ -8,6 +8,7 @@ import { newPrefixedId } from '@keyledger/ids';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { RelayHeartbeatPublisher, createOutboxRelay } from '@keyledger/outbox-relay';
+import type { QueryRunner } from 'typeorm';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
 import { KeyIndex } from './key-index.js';
@@ -15,8 +16,8 @@ import { KeyVerifier } from './key-verifier.js';
 import { LiveKeyProjection } from './live-key-projection.js';
 import { startEmbeddedPostgres } from '../../../tools/local-stack/embedded-postgres.mjs';
 
-const MAX_STALENESS_MS = 1000;
-/** Heartbeats every 250 ms here, one beat's retries, and timers: past this a projection that heard nothing must fail closed. */
+const MAX_STALENESS_MS = 2000;
+/** Heartbeats every 250 ms here, and timers: past this a projection that heard nothing newer must fail closed. */
 const STALE_BY_MS = MAX_STALENESS_MS + 1000;
 
 /**
@@ -70,6 +71,18 @@ describe('a revocation held back by an older transaction', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** A transaction that has taken its id, so readers stop before it, until it ends. */
+  const holdHorizon = async (): Promise<QueryRunner> => {
+    const holder = ctx.appDb.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    // Any write would do: taking a transaction id is what holds readers back.
+    await holder.query('select pg_current_xact_id()');
+    return holder;
+  };
+
   const append = async (streamId: string, version: number, type: 'KeyIssued' | 'KeyRevoked', data: Record<string, unknown>): Promise<GlobalPosition> => {
     const { events } = await ctx.store.append(streamId, version, [{ type, data, metadata: testMetadata() }]);
     return events[0]!;
@@ -92,15 +105,11 @@ describe('a revocation held back by an older transaction', () => {
       15_000,
     );
 
-    const older = ctx.appDb.createQueryRunner();
-    await older.connect();
+    const older = await holdHorizon();
     try {
-      await older.startTransaction();
-      // Any write would do: taking a transaction id is what holds readers back.
-      await older.query('select pg_current_xact_id()');
       const revokedAt = await append(`key-${keyId}`, 1, 'KeyRevoked', { keyId, reason: 'compromised' });
       const committedAt = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, STALE_BY_MS));
+      await sleep(STALE_BY_MS);
 
       // The revocation is committed but not readable yet: the projection has not applied it...
       expect(compareGlobalPositions(projection.appliedPosition(), revokedAt)).toBeLessThan(0);
@@ -120,5 +129,36 @@ describe('a revocation held back by an older transaction', () => {
       (code) => code === 'REVOKED',
       15_000,
     );
+  });
+
+  it('stays current while short transactions overlap commits back to back, never all of them ended at a heartbeat', async () => {
+    let samples = 0;
+    let failedClosed = 0;
+    const sampler = setInterval(() => {
+      samples += 1;
+      if (projection.isFailingClosed()) failedClosed += 1;
+    }, 50);
+    let holder = await holdHorizon();
+    try {
+      const until = Date.now() + 3 * MAX_STALENESS_MS;
+      while (Date.now() < until) {
+        // The next holder starts before the last ends, and an event commits after it: every head
+        // read in this loop finds an event held back behind a running transaction about 600 ms old.
+        const next = await holdHorizon();
+        const keyId = newPrefixedId('key');
+        await append(`key-${keyId}`, 0, 'KeyIssued', testKeyIssuedData(keyId));
+        await holder.commitTransaction();
+        await holder.release();
+        holder = next;
+        await sleep(300);
+      }
+    } finally {
+      clearInterval(sampler);
+      await holder.commitTransaction();
+      await holder.release();
+    }
+    expect(heartbeat.heldBackBeats()).toBe(0);
+    expect(samples).toBeGreaterThan(50);
+    expect(failedClosed).toBe(0);
   });
 });

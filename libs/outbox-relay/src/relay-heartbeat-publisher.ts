@@ -6,6 +6,8 @@ import { encodeRelayHeartbeat } from '@keyledger/event-bus';
 import type { EventAuthentication } from '@keyledger/event-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
+import type { HeadRead } from './heartbeat-dating.js';
+import { vouchedInstant } from './heartbeat-dating.js';
 
 export interface RelayHeartbeatDependencies {
   readonly nc: NatsConnection;
@@ -23,32 +25,34 @@ export interface RelayHeartbeatDependencies {
 /** How often the leader announces the store's head. */
 export const RELAY_HEARTBEAT_MS = 1000;
 
-/** How soon a beat held back by an older transaction is tried again, and how many times within one beat. */
-const HELD_BACK_RETRY_MS = 50;
-const HELD_BACK_ATTEMPTS = 4;
+/** Head reads remembered for dating a heartbeat while the head is held back (one a second: about a minute). */
+const REMEMBERED_READS = 64;
 
-/** A hold this long (beats in a row without a heartbeat) is worth a warning: projections are turning stale. */
+/** A hold this long (beats in a row vouching for nothing newer) is worth a warning: projections are turning stale. */
 const HELD_BACK_WARN_BEATS = 3;
 
 /**
- * Publishes, while this relay leads, the store's newest authentic position and the time just
- * before it was read, sealed, on `<prefix>.v1.relay.heartbeat` (core NATS: in no stream). Key
+ * Publishes, while this relay leads, the store's newest authentic position and the instant it
+ * vouches for (the time just before it was read, when nothing is held back), sealed, on `<prefix>.v1.relay.heartbeat` (core NATS: in no stream). Key
  * projections judge from it whether they are current (libs/key-domain projection-freshness):
  * one that has applied that head knows the store as it was at that time. No heartbeat goes out
  * while the store cannot be read, so a relay that cannot see the store vouches for nothing.
  *
- * Nor while an older transaction still running holds back events already committed after it
- * (readers stop at the oldest running transaction, so a late commit is never skipped): the head
- * below it is not the store as it is, and a projection that applied it would answer VALID for
- * a key revoked a moment ago. The beat is tried again shortly; if the hold lasts, projections
- * turn stale and fail closed until it ends.
+ * Readers stop at the oldest transaction still running, so an event committed after it (a
+ * revocation) is unreadable until it ends. While one waits so, the head read is not the store as
+ * it is "now", and a projection that applied it would answer VALID for a key revoked a moment
+ * ago: the heartbeat is then dated at an earlier read that everything now readable covers
+ * (vouchedInstant), or not sent. A hold longer than the staleness bound turns projections stale,
+ * and they fail closed until it ends.
  */
 export class RelayHeartbeatPublisher {
   private timer: NodeJS.Timeout | undefined;
   private inFlight = false;
   private failing = false;
-  /** Beats in a row that found the head held back. */
+  /** Beats in a row that could vouch for no instant newer than the last one sent. */
   private heldBack = 0;
+  private readonly reads: HeadRead[] = [];
+  private lastVouched = Number.NEGATIVE_INFINITY;
   private readonly clock: () => number;
 
   constructor(
@@ -84,32 +88,34 @@ export class RelayHeartbeatPublisher {
     }
   }
 
-  /** Beats in a row that found the head held back by an older transaction. */
+  /** Beats in a row that could vouch for nothing newer than the last heartbeat sent. */
   heldBackBeats(): number {
     return this.heldBack;
   }
 
   private async announceHead(): Promise<void> {
     const { nc, store, topology, auth, logger } = this.deps;
-    for (let attempt = 1; attempt <= HELD_BACK_ATTEMPTS; attempt += 1) {
-      // Dated before the read: with nothing held back, every event committed before this instant is at or below the head read.
-      const at = this.clock();
-      const read = await store.heartbeatHead();
-      if (!read) return;
-      this.deps.onHead?.(read.head);
-      if (!read.heldBack) {
-        if (this.heldBack >= HELD_BACK_WARN_BEATS) logger.info({ beats: this.heldBack }, 'the store head is no longer held back; relay heartbeats resumed');
-        this.heldBack = 0;
-        nc.publish(relayHeartbeatSubject(topology.subjectPrefix), encodeRelayHeartbeat(auth.authenticator, read.head, new Date(at)));
-        return;
-      }
-      if (attempt < HELD_BACK_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, HELD_BACK_RETRY_MS));
+    // Taken before the read: everything committed before it is in the read's snapshot.
+    const at = this.clock();
+    const found = await store.heartbeatHead();
+    if (!found) return;
+    this.deps.onHead?.(found.head);
+    const read: HeadRead = { at, heldBack: found.heldBack, horizon: found.horizon, snapshotEnd: found.snapshotEnd };
+    const vouched = vouchedInstant(read, this.reads);
+    this.reads.push(read);
+    if (this.reads.length > REMEMBERED_READS) this.reads.shift();
+    if (vouched === undefined || vouched <= this.lastVouched) {
+      this.heldBack += 1;
+      if (this.heldBack === HELD_BACK_WARN_BEATS)
+        logger.warn(
+          { beats: this.heldBack },
+          'an older transaction still running holds back events committed after it; relay heartbeats vouch for nothing newer until it ends (key projections will turn stale)',
+        );
+      return;
     }
-    this.heldBack += 1;
-    if (this.heldBack === HELD_BACK_WARN_BEATS)
-      logger.warn(
-        { beats: this.heldBack },
-        'an older transaction still running holds back events committed after it; no relay heartbeat until it ends (key projections will turn stale)',
-      );
+    if (this.heldBack >= HELD_BACK_WARN_BEATS) logger.info({ beats: this.heldBack }, 'the store head is no longer held back; relay heartbeats resumed');
+    this.heldBack = 0;
+    this.lastVouched = vouched;
+    nc.publish(relayHeartbeatSubject(topology.subjectPrefix), encodeRelayHeartbeat(auth.authenticator, found.head, new Date(vouched)));
   }
 }
