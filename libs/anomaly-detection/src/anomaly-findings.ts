@@ -126,13 +126,20 @@ function detectorDescription(detector: KeyDetector, settings: AnomalySettings): 
 }
 
 /**
- * Which detector recorded a finding: the anomaly detector prefixes its detail with the
- * detector's name; its kind names it otherwise. Undefined for an operator's report (another actor).
+ * Which detector recorded an AnomalyDetected: the one it names; for an older finding, the one its
+ * detail begins with (the anomaly detector prefixes it), else the one its kind says. Undefined
+ * for an operator's report (recorded by another actor).
  */
+export function anomalyDetectorOf(anomaly: Pick<AnomalyDetectedData, 'detector' | 'detail' | 'kind'>, recordedBy: string): KeyDetector | undefined {
+  if (recordedBy !== ANOMALY_DETECTOR_ACTOR) return undefined;
+  if (anomaly.detector !== undefined) return anomaly.detector;
+  const named = KEY_DETECTORS.find((detector) => anomaly.detail?.startsWith(`${detector}: `));
+  return named ?? KEY_DETECTORS.find((detector) => ANOMALY_KIND_OF[detector] === anomaly.kind);
+}
+
+/** Which detector recorded a finding (`anomalyDetectorOf`). */
 export function detectorOfFinding(finding: AnomalyFinding): KeyDetector | undefined {
-  if (finding.recordedBy !== ANOMALY_DETECTOR_ACTOR) return undefined;
-  const named = KEY_DETECTORS.find((detector) => finding.detail?.startsWith(`${detector}: `));
-  return named ?? KEY_DETECTORS.find((detector) => ANOMALY_KIND_OF[detector] === finding.kind);
+  return anomalyDetectorOf({ detail: finding.detail ?? undefined, kind: finding.kind }, finding.recordedBy);
 }
 
 /** The detector part of a finding's explanation, with the thresholds `settings` gives (the defaults, as the auditor knows them). */

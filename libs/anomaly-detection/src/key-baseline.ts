@@ -1,16 +1,16 @@
-import type { AnomalySeverity } from '@keyledger/contracts';
-import { ANOMALY_SEVERITIES } from '@keyledger/contracts';
+import type { AnomalyDetectorName, AnomalySeverity, KeyAnomalyDetector, SourceAnomalyDetector } from '@keyledger/contracts';
+import { ANOMALY_DETECTORS, ANOMALY_SEVERITIES, KEY_ANOMALY_DETECTORS, SOURCE_ANOMALY_DETECTORS } from '@keyledger/contracts';
 
-/** The detectors that judge one key, each with its own cool-down. */
-export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'honeytoken'] as const;
-export type KeyDetector = (typeof KEY_DETECTORS)[number];
+/** The detectors that judge one key, each with its own cool-down (named in the contracts: findings and incident policies name them). */
+export const KEY_DETECTORS = KEY_ANOMALY_DETECTORS;
+export type KeyDetector = KeyAnomalyDetector;
 
 /** The detectors that judge a source network across keys. */
-export const SOURCE_DETECTORS = ['enumeration'] as const;
-export type SourceDetector = (typeof SOURCE_DETECTORS)[number];
+export const SOURCE_DETECTORS = SOURCE_ANOMALY_DETECTORS;
+export type SourceDetector = SourceAnomalyDetector;
 
-export type Detector = KeyDetector | SourceDetector;
-export const DETECTORS: readonly Detector[] = [...KEY_DETECTORS, ...SOURCE_DETECTORS];
+export type Detector = AnomalyDetectorName;
+export const DETECTORS: readonly Detector[] = ANOMALY_DETECTORS;
 
 /**
  * What the detectors remember of one key: a few numbers and its networks, as JSON so it can be

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { IncidentAction, IncidentActionReason, IncidentPolicyAction, LeakPolicyAction } from './incident-events.js';
+import type { AnomalyRule, IncidentAction, IncidentActionReason, IncidentPolicyAction, LeakPolicyAction } from './incident-events.js';
 import {
   ANOMALY_KINDS,
   ANOMALY_POLICY_ACTIONS,
@@ -9,7 +9,9 @@ import {
   INCIDENT_TYPES,
   LEAK_POLICY_ACTIONS,
   anomalyCallSchema,
+  anomalyRulesSchema,
   leakSourceSchema,
+  unreachableAnomalyRule,
 } from './incident-events.js';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
 import type { EnumerationPolicyAction } from './network-events.js';
@@ -95,12 +97,23 @@ export const setIncidentPolicyRequestSchema = z
     /** The tenant's alone; left out: not set. */
     onEnumeration: z.enum(ENUMERATION_POLICY_ACTIONS).nullable().optional(),
     denyForMs: z.number().int().min(1000).max(MAX_NETWORK_DENIAL_MS).nullable().optional(),
+    /** Anomaly findings by detector and severity, first match wins, before onAnomaly; left out: not set. */
+    anomalyRules: anomalyRulesSchema.nullable().optional(),
   })
   .strict()
   .refine(
     (request) => request.owner === undefined || (request.onEnumeration == null && request.denyForMs == null),
-    'onEnumeration and denyForMs are set for a tenant, not an owner: a source network is no owner\'s',
-  );
+    "onEnumeration and denyForMs are set for a tenant, not an owner: a source network is no owner's",
+  )
+  .superRefine((request, context) => {
+    const unreachable = unreachableAnomalyRule(request.anomalyRules ?? []);
+    if (unreachable)
+      context.addIssue({
+        code: 'custom',
+        path: ['anomalyRules', unreachable.index],
+        message: `anomaly rule ${unreachable.index + 1} is never reached: rule ${unreachable.coveredBy + 1} matches every finding it does (the first match wins; put the narrower rule first)`,
+      });
+  });
 export const getIncidentPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
 export type SetIncidentPolicyRequest = z.infer<typeof setIncidentPolicyRequestSchema>;
 export type GetIncidentPolicyRequest = z.infer<typeof getIncidentPolicyRequestSchema>;
@@ -112,6 +125,7 @@ export interface IncidentPolicySettings {
   readonly graceMs: number | null;
   readonly onEnumeration: EnumerationPolicyAction | null;
   readonly denyForMs: number | null;
+  readonly anomalyRules: readonly AnomalyRule[] | null;
 }
 
 /** What applies to keys: every setting resolved (owner, else tenant, else the default). */
@@ -121,6 +135,8 @@ export interface EffectiveIncidentPolicy {
   readonly graceMs: number;
   readonly onEnumeration: EnumerationPolicyAction;
   readonly denyForMs: number;
+  /** The owner's rules, else the tenant's, else none; tried before `onAnomaly`. */
+  readonly anomalyRules: readonly AnomalyRule[];
 }
 
 /** An incident policy as the API shows it: what is set at this level, and what applies to keys there. */

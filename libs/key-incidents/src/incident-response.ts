@@ -39,7 +39,7 @@ import { loadKey } from '@keyledger/key-commands';
 import type { KeyRotation } from '@keyledger/key-rotation';
 import { isLostRace } from '@keyledger/key-rotation';
 import { readTenantSettings } from '@keyledger/tenant-settings';
-import { handledIncident, replacementIssued } from './incident-reports.js';
+import { handledIncident, policyIncidentOf, replacementIssued } from './incident-reports.js';
 
 /**
  * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
@@ -118,6 +118,7 @@ export class IncidentResponder {
       causationId: event.eventId,
       traceparent: event.metadata.traceparent,
     };
+    const judged = policyIncidentOf(incident, event.metadata.actor);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       const { record, events } = await loadKey(this.deps.store, keyId);
       if (!record) throw new Error(`incident ${event.eventId} names key ${keyId}, which has no KeyIssued`);
@@ -125,7 +126,7 @@ export class IncidentResponder {
       if (recorded) return recorded;
       const policy = effectiveIncidentPolicy((await readTenantSettings(this.deps.store, record.tenant)).incidentPolicies, record.tenant, record.owner);
       const response = decideIncidentResponse(
-        incident.type,
+        judged,
         policy,
         { record, replacementIssued: await replacementIssued(this.deps.store, record) },
         this.clock().getTime(),
@@ -152,7 +153,7 @@ export class IncidentResponder {
         keyId,
         tenant: record.tenant,
         incident: { type: incident.type, eventId: event.eventId },
-        ...incidentOutcome(policyActionFor(incident.type, policy), taken, effects),
+        ...incidentOutcome(policyActionFor(judged, policy), taken, effects),
         at: this.clock().toISOString(),
       };
       if (data.action !== 'none') await this.deps.notifications.publish(this.notification(event.eventId, incident, record, data, delivery));
