@@ -8,6 +8,7 @@ import {
   INCIDENT_ACTION_REASONS,
   INCIDENT_TYPES,
   LEAK_POLICY_ACTIONS,
+  SOURCE_ANOMALY_DETECTORS,
   anomalyCallSchema,
   anomalyRulesSchema,
   leakSourceSchema,
@@ -15,7 +16,7 @@ import {
 } from './incident-events.js';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
 import type { EnumerationPolicyAction } from './network-events.js';
-import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS, networkCidrSchema } from './network-events.js';
 
 /**
  * Reports a leaked key: by its plaintext (what a scanner has; it is hashed to find the key and
@@ -189,3 +190,32 @@ export const incidentNotificationSchema = z
   })
   .strict();
 export type IncidentNotification = z.infer<typeof incidentNotificationSchema>;
+
+/**
+ * What the anomaly detector publishes on `<prefix>.v1.notifications.<tenant>` (JetStream, message
+ * id `incident-<findingId>`) for every enumeration from a source network its tenant's keys were
+ * asked for (none for calls that named no tenant): the finding, what `onEnumeration` asked and
+ * did (`deny`: the network is refused by every verifier for the tenant until `until`).
+ */
+export const sourceIncidentNotificationSchema = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('SourceIncident'),
+    /** The finding (SourceAnomalyDetected's event id). */
+    incidentId: z.uuid(),
+    tenant: tenantIdSchema,
+    network: networkCidrSchema,
+    detector: z.enum(SOURCE_ANOMALY_DETECTORS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    detail: z.string().max(1000),
+    policy: z.enum(ENUMERATION_POLICY_ACTIONS),
+    action: z.enum(ENUMERATION_POLICY_ACTIONS),
+    until: z.iso.datetime({ offset: true }).optional(),
+    at: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type SourceIncidentNotification = z.infer<typeof sourceIncidentNotificationSchema>;
+
+/** Every message of a tenant's notification subject: an incident on a key, or one from a source network. */
+export const tenantNotificationSchema = z.discriminatedUnion('type', [incidentNotificationSchema, sourceIncidentNotificationSchema]);
+export type TenantNotification = z.infer<typeof tenantNotificationSchema>;

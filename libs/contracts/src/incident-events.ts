@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
-import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS, deniedTenantSchema, networkCidrSchema } from './network-events.js';
 import { USAGE_LIMITS, USAGE_TRANSPORTS } from './usage.js';
 
 /**
@@ -130,6 +130,27 @@ export const anomalyDetectedSchema = z
   })
   .strict();
 export type AnomalyDetectedData = z.infer<typeof anomalyDetectedSchema>;
+
+/**
+ * A source network behaved like someone guessing keys (an enumeration): what the anomaly
+ * detector appends to the network's stream (`network-<cidr with / as _>`), under the finding's
+ * id, before the tenant's incident policy (`onEnumeration`) may deny the network. `tenant` is
+ * the tenant the calls asked for, `*` when they named none (then only a root admin sees it).
+ * Added in the anomaly rules release.
+ */
+export const sourceAnomalyDetectedSchema = z
+  .object({
+    network: networkCidrSchema,
+    tenant: deniedTenantSchema,
+    detector: z.enum(SOURCE_ANOMALY_DETECTORS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    /** What was seen, for people: `40 unknown or malformed keys from 203.0.113.0/24 in 10 s`. */
+    detail: printable(1000),
+    /** The record time of the call that crossed the line (not the detector's clock: a redelivered batch records the very same event). */
+    detectedAt: isoInstant,
+  })
+  .strict();
+export type SourceAnomalyDetectedData = z.infer<typeof sourceAnomalyDetectedSchema>;
 
 /** The incident events, on a key's stream. */
 export const INCIDENT_TYPES = ['KeyLeakReported', 'AnomalyDetected'] as const;

@@ -5,6 +5,7 @@ import type {
   IncidentAction,
   IncidentNotification,
   IncidentType,
+  TenantNotification,
   KeyIncidentHandledData,
   KeyLeakReportedData,
 } from '@keyledger/contracts';
@@ -12,10 +13,10 @@ import {
   DURABLE_CONSUMER_NAMES,
   INCIDENT_TYPES,
   anomalyDetectedSchema,
-  incidentNotificationSchema,
   keyLeakReportedSchema,
   notificationSubject,
   streamIdOf,
+  tenantNotificationSchema,
 } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { SYSTEM_CALLER, commandMetadata } from '@keyledger/admin-auth';
@@ -44,7 +45,8 @@ import { handledIncident, policyIncidentOf, replacementIssued } from './incident
 /**
  * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
  * message id `incident-<incident id>`: a notification published again (a redelivered incident)
- * is stored once within the stream's duplicate window.
+ * is stored once within the stream's duplicate window. The rotator's are about keys; the
+ * anomaly detector's about source networks (an incident id is an event id: never both).
  */
 export class IncidentNotificationPublisher {
   constructor(
@@ -53,8 +55,8 @@ export class IncidentNotificationPublisher {
   ) {}
 
   /** Resolves once JetStream has stored it. */
-  async publish(notification: IncidentNotification): Promise<void> {
-    const message = incidentNotificationSchema.parse(notification);
+  async publish(notification: TenantNotification): Promise<void> {
+    const message = tenantNotificationSchema.parse(notification);
     await this.js.publish(notificationSubject(this.prefix, message.tenant), JSON.stringify(message), { msgID: `incident-${message.incidentId}` });
   }
 }
