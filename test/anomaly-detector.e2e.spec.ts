@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AnomalyDetectedData, EventEnvelope } from '@keyledger/contracts';
+import type { AnomalyDetectedData, EventEnvelope, KeyIncidentHandledData } from '@keyledger/contracts';
 import { DURABLE_CONSUMER_NAMES, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { NatsKeyApi, RunningService, RunningServices, TestContext } from '@keyledger/testing';
@@ -18,9 +18,9 @@ const SPIKE_CALLS = 60;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The anomaly detector against real services on real NATS and Postgres: the only producer of
- * AnomalyDetected here is the detector, fed by the verifier's usage records; the rotator acts
- * on it by the tenant's incident policy.
+ * The anomaly detector against real services on real NATS and Postgres: the producer of
+ * AnomalyDetected here is the detector, fed by the verifier's usage records (and one operator's
+ * report); the rotator acts on it by the tenant's incident policy.
  */
 describe('the anomaly detector, end to end', () => {
   let ctx: TestContext;
@@ -44,6 +44,19 @@ describe('the anomaly detector, end to end', () => {
       timeoutMs,
     );
     return found.find((anomaly) => anomaly.kind === kind)!;
+  };
+
+  /** What the rotator recorded about a key's first incident, once it has. */
+  const handlingOf = async (keyId: string): Promise<KeyIncidentHandledData> => {
+    const handled = (events: EventEnvelope[]) => events.find((event) => event.type === 'KeyIncidentHandled')?.data as KeyIncidentHandledData | undefined;
+    return handled(
+      await eventually(
+        `the incident on ${keyId} handled`,
+        () => ctx.store.readStream(streamIdOf('key', keyId)),
+        (events) => handled(events) !== undefined,
+        20_000,
+      ),
+    )!;
   };
 
   async function issue(tenant: string): Promise<{ keyId: string; key: string }> {
@@ -77,9 +90,31 @@ describe('the anomaly detector, end to end', () => {
     await ctx.close();
   }, 60_000);
 
-  it('suspends a key whose rate spikes above its own steady baseline, by the tenant’s policy: the verifier answers DISABLED', async () => {
-    const set = await runCli(ctx, ['incident-policy', 'set', '--tenant', 'acme', '--on-anomaly', 'suspend'], { adminKey: rootKey });
+  it('suspends a key whose rate spikes above its own steady baseline, by the tenant’s rule for high findings: the verifier answers DISABLED', async () => {
+    const policy = (...rules: string[]) =>
+      runCli(ctx, ['incident-policy', 'set', '--tenant', 'acme', '--on-anomaly', 'none', ...rules.flatMap((rule) => ['--anomaly-rule', rule]), '--json'], {
+        adminKey: rootKey,
+      });
+    // The first match wins: a rule after a wider one would never be reached, and is refused with the policy unchanged.
+    const shadowed = await policy('medium=notify', 'high=suspend');
+    expect(shadowed.code).not.toBe(0);
+    expect(shadowed.stderr).toContain('anomaly rule 2 is never reached: rule 1 matches every finding it does');
+    const unknown = await policy('guessing:high=suspend');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown detector "guessing": one of rate-spike, /);
+    const unchanged = await runCli(ctx, ['incident-policy', 'get', '--tenant', 'acme', '--json'], { adminKey: rootKey });
+    expect(JSON.parse(unchanged.stdout)).toMatchObject({ policy: { onAnomaly: null, anomalyRules: null } });
+    const set = await policy('high=suspend', 'medium=notify');
     expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({
+      policy: {
+        onAnomaly: 'none',
+        anomalyRules: [
+          { minSeverity: 'high', action: 'suspend' },
+          { minSeverity: 'medium', action: 'notify' },
+        ],
+      },
+    });
     const spiked = await issue('acme');
     later = await issue('acme');
     // A steady low rate, past the warm-up, teaches both keys their baseline.
@@ -93,14 +128,25 @@ describe('the anomaly detector, end to end', () => {
     const anomaly = await anomalyOf(spiked.keyId, 'usage-spike');
     expect(anomaly).toMatchObject({ keyId: spiked.keyId, tenant: 'acme', severity: expect.stringMatching(/^(high|critical)$/) });
     expect(anomaly.detail).toMatch(/^rate-spike: \d+ calls in 1 s against [\d.]+ usual/);
+    expect(anomaly.detector).toBe('rate-spike');
     await eventually(
       'the verifier refuses the suspended key',
       () => api.verify({ key: spiked.key }),
       (result) => result.code === 'DISABLED',
       20_000,
     );
+    expect(await handlingOf(spiked.keyId)).toMatchObject({ policy: 'suspend', action: 'suspend' });
     // The other key kept its steady rate: nothing about it.
     expect(await anomalies(later.keyId)).toEqual([]);
+
+    // A medium finding (reported by hand: the same rules, the same rotator) is only notified: the key keeps working.
+    const medium = await issue('acme');
+    const reported = await runCli(ctx, ['keys', 'report-anomaly', medium.keyId, '--kind', 'error-rate', '--severity', 'medium', '--json'], {
+      adminKey: rootKey,
+    });
+    expect(JSON.parse(reported.stdout)).toMatchObject({ outcome: 'REPORTED', pendingAction: 'notify' });
+    expect(await handlingOf(medium.keyId)).toMatchObject({ policy: 'notify', action: 'notify' });
+    expect(await api.verify({ key: medium.key })).toMatchObject({ valid: true, code: 'VALID' });
   });
 
   it('reports the use of a revoked key (someone still holds it)', async () => {
@@ -139,6 +185,10 @@ describe('the anomaly detector, end to end', () => {
     const anomaly = await anomalyOf(later.keyId, 'usage-spike');
     expect(anomaly).toMatchObject({ keyId: later.keyId, tenant: 'acme' });
     // Logged once the event is stored: the log line may follow the event by a moment.
-    await eventually('the finding logged', () => Promise.resolve(serviceOutput(detector.child)), (output) => output.includes('anomaly detected'));
+    await eventually(
+      'the finding logged',
+      () => Promise.resolve(serviceOutput(detector.child)),
+      (output) => output.includes('anomaly detected'),
+    );
   });
 });

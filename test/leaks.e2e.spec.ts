@@ -121,8 +121,8 @@ describe('leaked keys and anomalies, from the scanner to the rotator', () => {
     expect(JSON.parse(set.stdout) as IncidentPolicyView).toEqual({
       tenant: 'acme',
       owner: null,
-      policy: { onLeak: 'rotate', onAnomaly: null, graceMs: HOUR, onEnumeration: null, denyForMs: null },
-      effective: { onLeak: 'rotate', onAnomaly: 'notify', graceMs: HOUR, onEnumeration: 'notify', denyForMs: HOUR },
+      policy: { onLeak: 'rotate', onAnomaly: null, graceMs: HOUR, onEnumeration: null, denyForMs: null, anomalyRules: null },
+      effective: { onLeak: 'rotate', onAnomaly: 'notify', graceMs: HOUR, onEnumeration: 'notify', denyForMs: HOUR, anomalyRules: [] },
     });
     expect(JSON.parse((await cli(['incident-policy', 'get', '--tenant', 'acme', '--json'])).stdout)).toEqual(JSON.parse(set.stdout));
     const leaked = await issue('acme', 'billing');

@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import type { AnomalyAckResult, AnomalyExplanation, AnomalyFinding, AnomalyFindingsPage, AnomalyHandling } from '@keyledger/contracts';
-import { ANOMALY_KINDS, ANOMALY_SEVERITIES, MAX_ANOMALY_FINDINGS } from '@keyledger/contracts';
+import type {
+  AnomalyAckResult,
+  AnomalyExplanation,
+  AnomalyFinding,
+  AnomalyFindingsPage,
+  AnomalyHandling,
+  SourceAnomalyExplanation,
+  SourceAnomalyFinding,
+} from '@keyledger/contracts';
+import { ANOMALY_DETECTORS, ANOMALY_KINDS, ANOMALY_SEVERITIES, MAX_ANOMALY_FINDINGS } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
 import { registerAnomalyThresholdsCommand } from './anomaly-thresholds.command.js';
 import { detailTable, newTable, print } from './output.js';
@@ -28,12 +36,30 @@ export function ackText(finding: AnomalyFinding): string {
   return finding.acknowledged ? `${finding.acknowledged.by} at ${finding.acknowledged.at}` : 'no';
 }
 
-/** The list as a table, one finding a row, with a heading that says how many and whether more matched. */
+/** What the policy did about a source finding: the network denied until when, or only told. */
+export function denialText(source: SourceAnomalyFinding): string {
+  return source.denied ? `deny until ${source.denied.until}` : 'notify';
+}
+
+/** The list as tables (keys' findings, then source networks'), one finding a row, with a heading that says how many and whether more matched. */
 export function findingsTable(page: AnomalyFindingsPage): string {
-  const heading = `${page.findings.length} finding(s)${page.truncated ? ' (more matched: narrow with --since, --key, --kind or raise --limit)' : ''}`;
-  if (page.findings.length === 0) return heading;
+  const sources = page.sources ?? [];
+  const counted = `${page.findings.length} finding(s)${sources.length > 0 ? ` and ${sources.length} from source networks` : ''}`;
+  const heading = `${counted}${page.truncated ? ' (more matched: narrow with --since, --key, --kind, --detector or raise --limit)' : ''}`;
+  const parts = [heading];
+  if (page.findings.length > 0) parts.push(keyFindingsTable(page.findings));
+  if (sources.length > 0) {
+    const table = newTable(['id', 'network', 'tenant', 'detector', 'severity', 'detail', 'when', 'policy did']);
+    for (const source of sources)
+      table.push([source.id, source.network, source.tenant, source.detector, source.severity, source.detail, source.recordedAt, denialText(source)]);
+    parts.push(table.toString());
+  }
+  return parts.join('\n');
+}
+
+function keyFindingsTable(findings: readonly AnomalyFinding[]): string {
   const table = newTable(['id', 'key id', 'tenant', 'kind', 'severity', 'detail', 'when', 'policy did', 'acknowledged']);
-  for (const finding of page.findings)
+  for (const finding of findings)
     table.push([
       finding.id,
       finding.keyId,
@@ -45,11 +71,12 @@ export function findingsTable(page: AnomalyFindingsPage): string {
       handlingText(finding.handled),
       ackText(finding),
     ]);
-  return `${heading}\n${table.toString()}`;
+  return table.toString();
 }
 
 /** A finding and its evidence, field by field. */
-export function explanationText(explanation: AnomalyExplanation): string {
+export function explanationText(explanation: AnomalyExplanation | SourceAnomalyExplanation): string {
+  if ('source' in explanation) return sourceExplanationText(explanation);
   const { finding, detector, key } = explanation;
   const call = finding.call;
   return detailTable({
@@ -75,6 +102,22 @@ export function explanationText(explanation: AnomalyExplanation): string {
   });
 }
 
+function sourceExplanationText({ source, detector }: SourceAnomalyExplanation): string {
+  return detailTable({
+    id: source.id,
+    network: source.network,
+    tenant: source.tenant,
+    severity: source.severity,
+    detail: source.detail,
+    'detected at': source.detectedAt,
+    'recorded at': `${source.recordedAt} by ${source.recordedBy}`,
+    detector: detector.name,
+    watches: detector.watches,
+    ...(detector.defaultThresholds === null ? {} : { 'thresholds (defaults)': detector.defaultThresholds }),
+    'policy did': denialText(source),
+  });
+}
+
 function ackResultText(result: AnomalyAckResult): string {
   const what = result.outcome === 'ACKNOWLEDGED' ? 'acknowledged' : 'already acknowledged (nothing recorded)';
   return detailTable({
@@ -93,6 +136,7 @@ interface ListOptions {
   key?: string;
   kind?: string;
   severity?: string;
+  detector?: string;
   unacked?: boolean;
   limit?: number;
 }
@@ -103,7 +147,9 @@ interface ListOptions {
  * the thresholds a tenant sets for its keys.
  */
 export function registerAnomaliesCommand(program: Command, withClient: WithClient): void {
-  const anomalies = program.command('anomalies').description("anomaly findings on keys: list them, explain one, acknowledge one; a tenant's thresholds");
+  const anomalies = program
+    .command('anomalies')
+    .description("anomaly findings on keys and from source networks: list them, explain one, acknowledge one; a tenant's thresholds");
   anomalies
     .command('list')
     .description('findings, newest first, with what the incident policy did and whether they are acknowledged')
@@ -112,6 +158,7 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
     .option('--key <keyId>', 'only the findings on this key')
     .addOption(new Option('--kind <kind>').choices(ANOMALY_KINDS))
     .addOption(new Option('--severity <severity>').choices(ANOMALY_SEVERITIES))
+    .addOption(new Option('--detector <detector>', 'only the findings of this detector (enumeration: source networks)').choices(ANOMALY_DETECTORS))
     .option('--unacked', 'only findings nobody acknowledged')
     .option('--limit <n>', `findings at most (1 to ${MAX_ANOMALY_FINDINGS}, default 100)`, limitOption)
     .action(
@@ -122,6 +169,7 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
           keyId: command.key,
           kind: command.kind,
           severity: command.severity,
+          detector: command.detector,
           unacked: command.unacked,
           limit: command.limit,
         });
@@ -134,7 +182,7 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
     .description('one finding and its evidence: the detector and its default thresholds, the call, what the policy did, the acknowledgement')
     .action(
       withClient(async (client, options, id: string) => {
-        const explanation = await client.call<AnomalyExplanation>('anomalies.explain', { id });
+        const explanation = await client.call<AnomalyExplanation | SourceAnomalyExplanation>('anomalies.explain', { id });
         print(options.json, explanation, () => explanationText(explanation));
       }),
     );

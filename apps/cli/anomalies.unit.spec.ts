@@ -1,5 +1,5 @@
-import type { AnomalyFinding } from '@keyledger/contracts';
-import { ackText, findingsTable, handlingText } from './anomalies.command.js';
+import type { AnomalyFinding, SourceAnomalyFinding } from '@keyledger/contracts';
+import { ackText, explanationText, findingsTable, handlingText } from './anomalies.command.js';
 
 const finding: AnomalyFinding = {
   id: '00000000-0000-4000-8000-000000000001',
@@ -41,5 +41,28 @@ describe('keyledger anomalies output', () => {
     expect(table.split('\n')[0]).toMatch(/^1 finding\(s\) \(more matched/);
     expect(table).toContain(finding.id);
     expect(table).toContain('pending');
+  });
+
+  it("shows a source network's findings below the keys', with the denial that followed, and explains one", () => {
+    const source: SourceAnomalyFinding = {
+      id: '00000000-0000-4000-8000-000000000002',
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      detector: 'enumeration',
+      severity: 'high',
+      detail: '40 unknown or malformed keys from 203.0.113.0/24 in 60 s',
+      detectedAt: '2026-12-06T10:00:00.000Z',
+      recordedAt: '2026-12-06T10:00:00.100Z',
+      recordedBy: 'system:anomaly-detector',
+      denied: { until: '2026-12-06T11:00:00.000Z', at: '2026-12-06T10:00:00.000Z', eventId: '00000000-0000-4000-8000-000000000003' },
+    };
+    const table = findingsTable({ findings: [finding], sources: [source], truncated: false });
+    expect(table.split('\n')[0]).toBe('1 finding(s) and 1 from source networks');
+    expect(table.indexOf(source.network)).toBeGreaterThan(table.indexOf(finding.keyId));
+    expect(table).toContain('deny until 2026-12-06T11:00:00.000Z');
+    expect(findingsTable({ findings: [], sources: [{ ...source, denied: null }], truncated: false })).toContain('notify');
+    const explained = explanationText({ source, detector: { name: 'enumeration', watches: 'unknown keys', defaultThresholds: '20 in 1 min' } });
+    expect(explained).toContain('203.0.113.0/24');
+    expect(explained).toContain('deny until 2026-12-06T11:00:00.000Z');
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import type { IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
+import type { AnomalyRule, IncidentPolicyView, IncidentReportResult, LeakSource } from '@keyledger/contracts';
 import { ANOMALY_KINDS, ANOMALY_POLICY_ACTIONS, ANOMALY_SEVERITIES, ENUMERATION_POLICY_ACTIONS, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
 import type { WithClient } from './api-client.js';
 import { detailTable, print } from './output.js';
@@ -78,6 +78,44 @@ function leakSource({ file, line, column, commit, repository, url, description }
   return { file, line, column, commit, repository, url, description };
 }
 
+/**
+ * Collects `--anomaly-rule [DETECTOR][:SEVERITY]=ACTION` (repeatable, in order): `probing:high=suspend`,
+ * `high=suspend` (any detector), `honeytoken=notify` (any severity), `any=notify`. The detector and
+ * the action are checked by the issuer, which names the ones it knows.
+ */
+export function anomalyRuleEntry(value: string, previous: AnomalyRule[] = []): AnomalyRule[] {
+  const match = /^([a-z-]+)(?::([a-z]+))?=([a-z-]+)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected [DETECTOR][:SEVERITY]=ACTION, e.g. probing:high=suspend, high=suspend or honeytoken=notify');
+  const [, first = '', second, action = ''] = match;
+  const severityOf = (text: string): AnomalyRule['minSeverity'] => {
+    if (!(ANOMALY_SEVERITIES as readonly string[]).includes(text))
+      throw new InvalidArgumentError(`unknown severity "${text}": one of ${ANOMALY_SEVERITIES.join(', ')}`);
+    return text as AnomalyRule['minSeverity'];
+  };
+  // One word before `=` is a severity when it names one, `any` for every finding, else a detector.
+  const severity = second !== undefined ? severityOf(second) : (ANOMALY_SEVERITIES as readonly string[]).includes(first) ? severityOf(first) : undefined;
+  const detector = second === undefined && severity !== undefined ? undefined : first === 'any' ? undefined : first;
+  return [
+    ...previous,
+    {
+      ...(detector === undefined ? {} : { detector: detector as AnomalyRule['detector'] }),
+      ...(severity === undefined ? {} : { minSeverity: severity }),
+      action: action as AnomalyRule['action'],
+    },
+  ];
+}
+
+/** A rule as `--anomaly-rule` takes it. */
+export function formatAnomalyRule(rule: AnomalyRule): string {
+  const left = [rule.detector, rule.minSeverity].filter((part) => part !== undefined).join(':');
+  return `${left === '' ? 'any' : left}=${rule.action}`;
+}
+
+function rulesText(rules: readonly AnomalyRule[] | null): string {
+  if (rules === null) return 'not set';
+  return rules.length === 0 ? 'none' : rules.map(formatAnomalyRule).join(', ');
+}
+
 function policyText(view: IncidentPolicyView): string {
   const grace = (ms: number | null): string => formatDuration(ms, 'not set');
   return detailTable({
@@ -85,6 +123,8 @@ function policyText(view: IncidentPolicyView): string {
     owner: view.owner ?? '(tenant policy)',
     'set here': `on leak ${view.policy.onLeak ?? 'not set'}, on anomaly ${view.policy.onAnomaly ?? 'not set'}, grace ${grace(view.policy.graceMs)}`,
     applies: `on leak ${view.effective.onLeak}, on anomaly ${view.effective.onAnomaly}, grace ${grace(view.effective.graceMs)}`,
+    'anomaly rules set': rulesText(view.policy.anomalyRules),
+    'anomaly rules apply': `${rulesText(view.effective.anomalyRules)}, then on anomaly ${view.effective.onAnomaly}`,
     ...(view.owner === null
       ? {
           'enumeration set': `${view.policy.onEnumeration ?? 'not set'}, deny for ${grace(view.policy.denyForMs)}`,
@@ -157,13 +197,30 @@ export function registerIncidentCommands(program: Command, keys: Command, withCl
       ).choices(ENUMERATION_POLICY_ACTIONS),
     )
     .option('--deny-for <duration>', 'how long such a denial lasts, e.g. 1h (default 1h, at most 7d)', graceOption)
+    .option(
+      '--anomaly-rule <rule>',
+      'an anomaly finding by detector and lowest severity, [DETECTOR][:SEVERITY]=ACTION, e.g. probing:high=suspend or high=rotate (repeatable; the first that matches wins, else --on-anomaly)',
+      anomalyRuleEntry,
+    )
+    .option('--no-anomaly-rules', "set no anomaly rules here (an owner: the tenant's do not apply to its keys)")
     .action(
       withClient(
         async (
           client,
           options,
-          command: { tenant: string; owner?: string; onLeak?: string; onAnomaly?: string; grace?: number; onEnumeration?: string; denyFor?: number },
+          command: {
+            tenant: string;
+            owner?: string;
+            onLeak?: string;
+            onAnomaly?: string;
+            grace?: number;
+            onEnumeration?: string;
+            denyFor?: number;
+            anomalyRule?: AnomalyRule[];
+            anomalyRules: boolean;
+          },
         ) => {
+          if (command.anomalyRule !== undefined && !command.anomalyRules) throw new InvalidArgumentError('give --anomaly-rule or --no-anomaly-rules, not both');
           const view = await client.call<IncidentPolicyView>('incident-policy.set', {
             tenant: command.tenant,
             owner: command.owner,
@@ -172,6 +229,7 @@ export function registerIncidentCommands(program: Command, keys: Command, withCl
             graceMs: command.grace ?? null,
             ...(command.onEnumeration === undefined ? {} : { onEnumeration: command.onEnumeration }),
             ...(command.denyFor === undefined ? {} : { denyForMs: command.denyFor }),
+            ...(command.anomalyRules ? (command.anomalyRule === undefined ? {} : { anomalyRules: command.anomalyRule }) : { anomalyRules: [] }),
           });
           print(options.json, view, () => policyText(view));
         },

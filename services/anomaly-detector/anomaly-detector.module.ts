@@ -2,7 +2,7 @@ import { Inject, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AnomalyDetector } from '@keyledger/anomaly-detection';
 import { AnomalyConsumer, AnomalyMemory, AnomalyWatch, DetectorLock, TenantThresholdsFeed } from '@keyledger/anomaly-watch';
-import { denyEnumeratingNetwork, recordAnomaly } from '@keyledger/key-incidents';
+import { IncidentNotificationPublisher, recordAnomaly, respondToEnumeration } from '@keyledger/key-incidents';
 import type { Logger } from '@keyledger/observability';
 import type { AnomalyDetectorEnv } from '@keyledger/config';
 import type { ServiceContext } from '@keyledger/service-kit';
@@ -25,8 +25,9 @@ interface Detection {
  * The anomaly detector: one replica at a time (DetectorLock) consumes the usage stream through
  * the detectors of libs/anomaly-detection, keeps each key's baseline in Postgres, and records
  * what it finds: AnomalyDetected on the key's stream (the rotator applies the tenant's incident
- * policy), a source network's enumeration in anomaly_source_findings, and, where the tenant's
- * incident policy says `onEnumeration: deny`, SourceNetworkDenied on the network's stream.
+ * policy), a source network's enumeration in anomaly_source_findings and as SourceAnomalyDetected
+ * on the network's stream, and, where the tenant's incident policy says `onEnumeration: deny`,
+ * SourceNetworkDenied there; the tenant is told on its notification subject.
  * A tenant's own thresholds (AnomalyThresholdsSet) are read from the store before it consumes
  * and at every lock check after, so a change applies within seconds.
  */
@@ -52,6 +53,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
     if (config.ANOMALY_NETWORK_TABLE)
       logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
     const memory = new AnomalyMemory(db);
+    const enumerations = { store, notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX) };
     const watch = new AnomalyWatch({
       detector,
       memory,
@@ -64,11 +66,11 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
         if (finding.detector !== 'enumeration' || finding.subject.kind !== 'source') return;
         const { network, tenant } = finding.subject;
         // The finding's own time, not the clock: a redelivered batch must append the very same denial.
-        const denial = await denyEnumeratingNetwork(
-          store,
+        const denial = await respondToEnumeration(
+          enumerations,
           { findingId, network, tenant, severity: finding.severity, detail: finding.detail },
-          { actor: ACTOR, correlationId: findingId, causationId: findingId },
           finding.at,
+          { actor: ACTOR, correlationId: findingId, causationId: findingId },
         );
         if (denial)
           logger.warn({ findingId, network: denial.network, tenant: denial.tenant, until: denial.until }, 'source network denied by the incident policy');

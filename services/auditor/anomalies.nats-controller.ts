@@ -4,7 +4,7 @@ import type { NatsContext } from '@nestjs/microservices';
 import type { NatsReply } from '@keyledger/api-transport';
 import { natsCommand, parseRequest } from '@keyledger/api-transport';
 import { anomalyExplainRequestSchema, anomalyListRequestSchema, apiSubject } from '@keyledger/contracts';
-import type { AnomalyExplanation, AnomalyFindingsPage } from '@keyledger/contracts';
+import type { AnomalyExplanation, AnomalyFindingsPage, SourceAnomalyExplanation } from '@keyledger/contracts';
 import type { Caller } from '@keyledger/admin-auth';
 import { AdminAuthenticator } from '@keyledger/admin-auth';
 import { AnomalyFindings } from '@keyledger/key-history';
@@ -27,7 +27,7 @@ export function anomaliesNatsController(prefix: string): new (...args: never[]) 
     }
 
     @MessagePattern(apiSubject(prefix, 'anomalies.explain'))
-    explain(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AnomalyExplanation>> {
+    explain(@Payload() body: unknown, @Ctx() ctx: NatsContext): Promise<NatsReply<AnomalyExplanation | SourceAnomalyExplanation>> {
       return this.handle(ctx, body, (caller) => this.findings.explain(parseRequest(anomalyExplainRequestSchema, body), caller));
     }
 

@@ -662,11 +662,11 @@ export class AnomalyDetector {
     findings: AnomalyFinding[],
   ): void {
     const { at, ip, transport } = observation;
-    if (at < (state.quietUntil.honeytoken ?? 0)) {
+    if (coolingDown(state, 'honeytoken', at, t.settings.cooldownMs)) {
       this.stats.cooledDown += 1;
       return;
     }
-    state.quietUntil.honeytoken = at + t.settings.cooldownMs;
+    beginCooldown(state, 'honeytoken', at, t.settings.cooldownMs);
     this.stats.findings += 1;
     const scopes = observation.scopes ?? [];
     findings.push({
@@ -695,16 +695,32 @@ export class AnomalyDetector {
     evidence: Record<string, number | string>,
     findings: AnomalyFinding[],
   ): void {
-    if (at < (state.quietUntil[detector] ?? 0) && !moreSevere(severity, state.quietSeverity[detector] ?? 'critical')) {
+    if (coolingDown(state, detector, at, t.settings.cooldownMs) && !moreSevere(severity, state.quietSeverity[detector] ?? 'critical')) {
       this.stats.cooledDown += 1;
       return;
     }
     if (!this.fresh(at)) return;
-    state.quietUntil[detector] = at + t.settings.cooldownMs;
+    beginCooldown(state, detector, at, t.settings.cooldownMs);
     state.quietSeverity[detector] = severity;
     this.stats.findings += 1;
     findings.push({ detector, severity, subject, at, windowStart, network, detail, evidence });
   }
+}
+
+/**
+ * Whether a detector is quiet on a key at `at`: within `cooldownMs` (the tenant's now) of the
+ * finding that began its cool-down, so a lowered cool-down ends those running; one kept before
+ * the start was stored ends where it was set to.
+ */
+function coolingDown(state: KeyBaseline, detector: KeyDetector, at: number, cooldownMs: number): boolean {
+  const since = state.quietSince[detector];
+  return at < (since === undefined ? (state.quietUntil[detector] ?? 0) : since + cooldownMs);
+}
+
+function beginCooldown(state: KeyBaseline, detector: KeyDetector, at: number, cooldownMs: number): void {
+  state.quietSince[detector] = at;
+  // Its end as set, for a detector of an earlier release reading the baseline back.
+  state.quietUntil[detector] = at + cooldownMs;
 }
 
 /** Whether a finding of `severity` is worse than one of `than`: it breaks the cool-down the lesser one began. */

@@ -9,9 +9,13 @@ import type {
   AnomalySeverity,
   EventEnvelope,
   KeyIncidentHandledData,
+  SourceAnomalyDetectedData,
+  SourceAnomalyExplanation,
+  SourceAnomalyFinding,
+  SourceNetworkDeniedData,
 } from '@keyledger/contracts';
 import type { AnomalySettings } from './anomaly-settings.js';
-import type { KeyDetector } from './key-baseline.js';
+import type { Detector, KeyDetector } from './key-baseline.js';
 import { KEY_DETECTORS } from './key-baseline.js';
 import { ANOMALY_KIND_OF } from './anomaly-detector.js';
 
@@ -69,22 +73,51 @@ export function findingsOfStream(stream: readonly EventEnvelope[]): AnomalyFindi
   return stream.filter((event) => event.type === 'AnomalyDetected').map((event) => findingOf(event, stream));
 }
 
+/** One SourceAnomalyDetected of a network's stream as a finding, with the denial that followed it on the same stream. */
+export function sourceFindingOf(found: EventEnvelope, stream: readonly EventEnvelope[]): SourceAnomalyFinding {
+  if (found.type !== 'SourceAnomalyDetected') throw new RangeError(`event ${found.eventId} is ${found.type}, not a source finding`);
+  const data = found.data as SourceAnomalyDetectedData;
+  const denial = stream.find((event) => event.type === 'SourceNetworkDenied' && (event.data as SourceNetworkDeniedData).findingId === found.eventId);
+  const denied = denial?.data as SourceNetworkDeniedData | undefined;
+  return {
+    id: found.eventId,
+    network: data.network,
+    tenant: data.tenant,
+    detector: data.detector,
+    severity: data.severity,
+    detail: data.detail,
+    detectedAt: data.detectedAt,
+    recordedAt: found.occurredAt,
+    recordedBy: found.metadata.actor,
+    denied: denial && denied ? { until: denied.until, at: denied.at, eventId: denial.eventId } : null,
+  };
+}
+
 /** What a list of findings may be narrowed to, beyond tenant, key and time (which the store's index answers). */
 export interface FindingFilter {
   readonly kind?: AnomalyKind | undefined;
   readonly severity?: AnomalySeverity | undefined;
+  readonly detector?: Detector | undefined;
   readonly unacked?: boolean | undefined;
 }
 
 export function matchesFindingFilter(finding: AnomalyFinding, filter: FindingFilter): boolean {
   if (filter.kind !== undefined && finding.kind !== filter.kind) return false;
   if (filter.severity !== undefined && finding.severity !== filter.severity) return false;
+  if (filter.detector !== undefined && detectorOfFinding(finding) !== filter.detector) return false;
   if (filter.unacked === true && finding.acknowledged !== null) return false;
   return true;
 }
 
+/** The same filter over source findings: they have no kind (a kind names a key's finding), and nobody acknowledges them. */
+export function matchesSourceFilter(finding: SourceAnomalyFinding, filter: FindingFilter): boolean {
+  if (filter.kind !== undefined) return false;
+  if (filter.severity !== undefined && finding.severity !== filter.severity) return false;
+  return filter.detector === undefined || finding.detector === filter.detector;
+}
+
 /** Newest first by when the store recorded them; ties by id, so the order is stable. */
-export function newestFirst(a: AnomalyFinding, b: AnomalyFinding): number {
+export function newestFirst(a: Pick<AnomalyFinding, 'recordedAt' | 'id'>, b: Pick<AnomalyFinding, 'recordedAt' | 'id'>): number {
   return b.recordedAt.localeCompare(a.recordedAt) || b.id.localeCompare(a.id);
 }
 
@@ -92,7 +125,7 @@ const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000} min
 const hours = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} d` : `${ms / 3_600_000} h`);
 
 /** What each detector looks at and the thresholds it starts from, in words. */
-function detectorDescription(detector: KeyDetector, settings: AnomalySettings): { watches: string; thresholds: string } {
+function detectorDescription(detector: Detector, settings: AnomalySettings): { watches: string; thresholds: string } {
   switch (detector) {
     case 'rate-spike':
       return {
@@ -120,19 +153,37 @@ function detectorDescription(detector: KeyDetector, settings: AnomalySettings): 
       };
     case 'honeytoken':
       return { watches: 'calls with a honeytoken (a key issued never to be used)', thresholds: 'any call' };
+    case 'enumeration':
+      return {
+        watches: 'unknown or malformed keys presented from one /24 (IPv4) or /48 (IPv6) network, across keys and tenants',
+        thresholds: `${settings.enumeration.distinct} distinct strings in ${seconds(settings.enumeration.windowMs)} (high); ${settings.enumeration.slowDistinct} in ${seconds(settings.enumeration.windowMs)} (medium)`,
+      };
     default:
       return detector satisfies never;
   }
 }
 
 /**
- * Which detector recorded a finding: the anomaly detector prefixes its detail with the
- * detector's name; its kind names it otherwise. Undefined for an operator's report (another actor).
+ * Which detector recorded an AnomalyDetected: the one it names; for an older finding, the one its
+ * detail begins with (the anomaly detector prefixes it), else the one its kind says. Undefined
+ * for an operator's report (recorded by another actor).
  */
+export function anomalyDetectorOf(anomaly: Pick<AnomalyDetectedData, 'detector' | 'detail' | 'kind'>, recordedBy: string): KeyDetector | undefined {
+  if (recordedBy !== ANOMALY_DETECTOR_ACTOR) return undefined;
+  if (anomaly.detector !== undefined) return anomaly.detector;
+  const named = KEY_DETECTORS.find((detector) => anomaly.detail?.startsWith(`${detector}: `));
+  return named ?? KEY_DETECTORS.find((detector) => ANOMALY_KIND_OF[detector] === anomaly.kind);
+}
+
+/** Which detector recorded a finding (`anomalyDetectorOf`). */
 export function detectorOfFinding(finding: AnomalyFinding): KeyDetector | undefined {
-  if (finding.recordedBy !== ANOMALY_DETECTOR_ACTOR) return undefined;
-  const named = KEY_DETECTORS.find((detector) => finding.detail?.startsWith(`${detector}: `));
-  return named ?? KEY_DETECTORS.find((detector) => ANOMALY_KIND_OF[detector] === finding.kind);
+  return anomalyDetectorOf({ detail: finding.detail ?? undefined, kind: finding.kind }, finding.recordedBy);
+}
+
+/** A source finding's explanation: the finding and what its detector looks at, with the thresholds `settings` gives. */
+export function explainSourceFinding(source: SourceAnomalyFinding, settings: AnomalySettings): SourceAnomalyExplanation {
+  const { watches, thresholds } = detectorDescription(source.detector, settings);
+  return { source, detector: { name: source.detector, watches, defaultThresholds: thresholds } };
 }
 
 /** The detector part of a finding's explanation, with the thresholds `settings` gives (the defaults, as the auditor knows them). */

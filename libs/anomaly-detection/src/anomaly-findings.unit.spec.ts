@@ -2,6 +2,7 @@ import type { AnomalyFinding, EventEnvelope } from '@keyledger/contracts';
 import { DEFAULT_ANOMALY_SETTINGS } from './anomaly-settings.js';
 import {
   ANOMALY_DETECTOR_ACTOR,
+  anomalyDetectorOf,
   detectorOfFinding,
   explainDetector,
   findingOf,
@@ -112,6 +113,9 @@ describe('anomaly findings', () => {
     expect(detectorOfFinding(honeytoken)).toBe('honeytoken');
     expect(detectorOfFinding(spike)).toBe('rate-spike');
     expect(detectorOfFinding({ ...spike, detail: null, kind: 'error-rate' })).toBe('probing');
+    // The detector a finding names comes first; an operator's report names none, whatever it says.
+    expect(anomalyDetectorOf({ detector: 'off-hours', detail: 'probing: x', kind: 'error-rate' }, ANOMALY_DETECTOR_ACTOR)).toBe('off-hours');
+    expect(anomalyDetectorOf({ detector: 'probing', detail: 'probing: x', kind: 'error-rate' }, 'admin-key:key_alice')).toBeUndefined();
     const reported = findingOf(anomaly(ANOMALY_1, { kind: 'other' }, 'admin-key:key_alice'), []);
     expect(explainDetector(reported, DEFAULT_ANOMALY_SETTINGS)).toEqual({
       name: 'report',

@@ -1,16 +1,16 @@
-import type { AnomalySeverity } from '@keyledger/contracts';
-import { ANOMALY_SEVERITIES } from '@keyledger/contracts';
+import type { AnomalyDetectorName, AnomalySeverity, KeyAnomalyDetector, SourceAnomalyDetector } from '@keyledger/contracts';
+import { ANOMALY_DETECTORS, ANOMALY_SEVERITIES, KEY_ANOMALY_DETECTORS, SOURCE_ANOMALY_DETECTORS } from '@keyledger/contracts';
 
-/** The detectors that judge one key, each with its own cool-down. */
-export const KEY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'honeytoken'] as const;
-export type KeyDetector = (typeof KEY_DETECTORS)[number];
+/** The detectors that judge one key, each with its own cool-down (named in the contracts: findings and incident policies name them). */
+export const KEY_DETECTORS = KEY_ANOMALY_DETECTORS;
+export type KeyDetector = KeyAnomalyDetector;
 
 /** The detectors that judge a source network across keys. */
-export const SOURCE_DETECTORS = ['enumeration'] as const;
-export type SourceDetector = (typeof SOURCE_DETECTORS)[number];
+export const SOURCE_DETECTORS = SOURCE_ANOMALY_DETECTORS;
+export type SourceDetector = SourceAnomalyDetector;
 
-export type Detector = KeyDetector | SourceDetector;
-export const DETECTORS: readonly Detector[] = [...KEY_DETECTORS, ...SOURCE_DETECTORS];
+export type Detector = AnomalyDetectorName;
+export const DETECTORS: readonly Detector[] = ANOMALY_DETECTORS;
 
 /**
  * What the detectors remember of one key: a few numbers and its networks, as JSON so it can be
@@ -69,7 +69,12 @@ export interface KeyBaseline {
   weekHours: number[];
   weekHoursEpoch: number;
   weekHoursSince: number;
-  /** Per detector: no finding before this instant (its cool-down)… */
+  /**
+   * Per detector: when its last finding began a cool-down. The cool-down runs for the key's
+   * tenant's cool-down as it is now, so a tenant that lowers it shortens those running.
+   */
+  quietSince: Partial<Record<KeyDetector, number>>;
+  /** Per detector: the cool-down's end as it was set (read for a cool-down kept before `quietSince` was)… */
   quietUntil: Partial<Record<KeyDetector, number>>;
   /** …but one more severe than the finding that began it (slow probing, then a burst). */
   quietSeverity: Partial<Record<KeyDetector, AnomalySeverity>>;
@@ -135,6 +140,8 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   record['deniedMean'] ??= 0;
   record['deniedRecent'] ??= [];
   record['deniedSince'] ??= 0;
+  // Stored before the start of cool-downs was kept: they end where they were set to.
+  record['quietSince'] ??= {};
   record['quietSeverity'] ??= Object.fromEntries(Object.keys((record['quietUntil'] as object | undefined) ?? {}).map((detector) => [detector, 'critical']));
   if (record['v'] !== 1) throw new InvalidKeyBaselineError(`unknown baseline version ${String(record['v'])}`);
   if (typeof record['tenant'] !== 'string') throw new InvalidKeyBaselineError('tenant: must be a string');
@@ -143,7 +150,7 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
     if (typeof number !== 'number' || !Number.isFinite(number) || number < 0)
       throw new InvalidKeyBaselineError(`${field}: must be a finite number, not negative`);
   }
-  const { networks, networkSeen, quietUntil, hourly } = record;
+  const { networks, networkSeen, hourly } = record;
   const { weekHours } = record;
   if (
     !Array.isArray(weekHours) ||
@@ -158,10 +165,12 @@ export function parseKeyBaseline(value: unknown): KeyBaseline {
   if (!Array.isArray(networkSeen) || networkSeen.length !== networks.length || !networkSeen.every((at) => typeof at === 'number' && Number.isFinite(at)))
     throw new InvalidKeyBaselineError('networkSeen: must be one time per network');
   if (typeof record['roaming'] !== 'boolean') throw new InvalidKeyBaselineError('roaming: must be a boolean');
-  if (typeof quietUntil !== 'object' || quietUntil === null) throw new InvalidKeyBaselineError('quietUntil: must be an object');
-  for (const [detector, until] of Object.entries(quietUntil)) {
-    if (!(KEY_DETECTORS as readonly string[]).includes(detector) || typeof until !== 'number' || !Number.isFinite(until))
-      throw new InvalidKeyBaselineError(`quietUntil.${detector}: must be a known detector with a time`);
+  for (const field of ['quietUntil', 'quietSince'] as const) {
+    const times = record[field];
+    if (typeof times !== 'object' || times === null) throw new InvalidKeyBaselineError(`${field}: must be an object`);
+    for (const [detector, at] of Object.entries(times))
+      if (!(KEY_DETECTORS as readonly string[]).includes(detector) || typeof at !== 'number' || !Number.isFinite(at))
+        throw new InvalidKeyBaselineError(`${field}.${detector}: must be a known detector with a time`);
   }
   const { deniedRecent } = record;
   if (!Array.isArray(deniedRecent) || deniedRecent.length > MAX_RECENT || !deniedRecent.every((at) => typeof at === 'number' && Number.isFinite(at)))
@@ -207,6 +216,7 @@ export function newKeyBaseline(tenant: string, at: number, rateWindowMs: number)
     weekHours: new Array<number>(WEEK_HOUR_WORDS).fill(0),
     weekHoursEpoch: 0,
     weekHoursSince: 0,
+    quietSince: {},
     quietUntil: {},
     quietSeverity: {},
   };

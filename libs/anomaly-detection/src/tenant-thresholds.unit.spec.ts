@@ -3,6 +3,7 @@ import { NO_ANOMALY_THRESHOLDS, anomalyThresholdsSchema, setAnomalyThresholdsReq
 import type { AnomalyFinding, UsageObservation } from './anomaly-detector.js';
 import { AnomalyDetector } from './anomaly-detector.js';
 import { DEFAULT_ANOMALY_SETTINGS, settingsForTenant, thresholdsOf } from './anomaly-settings.js';
+import { parseKeyBaseline } from './key-baseline.js';
 
 const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
 const SECOND = 1000;
@@ -100,6 +101,30 @@ describe('the detector with a tenant’s thresholds', () => {
     for (let i = 0; i < 150; i++) detector.observe(refused(ACME_KEY, 'acme', T0 + i * SECOND), findings);
     // One per minute of refused calls: at 0 s, 60 s and 120 s.
     expect(findings.map((finding) => finding.at - T0)).toEqual([0, 60 * SECOND, 120 * SECOND]);
+  });
+
+  it('shortens the cool-downs already running when the tenant lowers its cool-down, and keeps a stored end where no start was kept', () => {
+    const detector = new AnomalyDetector(() => T0 + 10 * MINUTE);
+    detector.setTenantThresholds('acme', thresholds({ probingFloor: 1, cooldownMs: 60 * MINUTE }));
+    const findings: AnomalyFinding[] = [];
+    detector.observe(refused(ACME_KEY, 'acme', T0), findings);
+    detector.observe(refused(ACME_KEY, 'acme', T0 + 2 * MINUTE), findings);
+    expect(findings.map((finding) => finding.at - T0)).toEqual([0]);
+    detector.setTenantThresholds('acme', thresholds({ probingFloor: 1, cooldownMs: MINUTE }));
+    detector.observe(refused(ACME_KEY, 'acme', T0 + 3 * MINUTE), findings);
+    // Three minutes after the finding that began an hour's cool-down, now a minute's: over.
+    expect(findings.map((finding) => finding.at - T0)).toEqual([0, 3 * MINUTE]);
+
+    const stored = JSON.parse(JSON.stringify(detector.baseline(ACME_KEY))) as Record<string, unknown>;
+    delete stored['quietSince'];
+    stored['quietUntil'] = { probing: T0 + 60 * MINUTE };
+    const kept = new AnomalyDetector(() => T0 + 10 * MINUTE);
+    kept.setTenantThresholds('acme', thresholds({ probingFloor: 1, cooldownMs: MINUTE }));
+    kept.restore(ACME_KEY, parseKeyBaseline(stored));
+    const later: AnomalyFinding[] = [];
+    kept.observe(refused(ACME_KEY, 'acme', T0 + 5 * MINUTE), later);
+    expect(later).toEqual([]);
+    expect(kept.baseline(ACME_KEY)?.quietSince).toEqual({});
   });
 
   it('learns a key’s rate afresh when its tenant changes the window, keeping its networks', () => {

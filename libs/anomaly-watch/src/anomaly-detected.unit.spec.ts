@@ -28,6 +28,7 @@ describe('a finding as AnomalyDetected', () => {
       detail: 'honeytoken: a honeytoken was presented over nats',
       detectedAt: new Date(AT + 5).toISOString(),
       call: { at: new Date(AT).toISOString(), ip: '198.51.100.7', transport: 'nats', scopes: ['orders:read'] },
+      detector: 'honeytoken',
     });
     expect(anomalyDetectedSchema.parse(anomaly)).toEqual(anomaly);
   });

@@ -41,6 +41,7 @@ export function anomalyDetectedOf(finding: AnomalyFinding, detectedAt: Date): An
     detail: `${finding.detector}: ${finding.detail}`.slice(0, 1000),
     detectedAt: detectedAt.toISOString(),
     ...(finding.call === undefined ? {} : { call: anomalyCallOf(finding.call) }),
+    detector,
   };
 }
 

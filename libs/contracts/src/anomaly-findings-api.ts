@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { eventIdSchema } from './event-envelope.js';
-import type { AnomalyCall, AnomalyKind, AnomalySeverity, IncidentAction, IncidentActionReason, IncidentPolicyAction } from './incident-events.js';
-import { ANOMALY_KINDS, ANOMALY_SEVERITIES } from './incident-events.js';
+import type {
+  AnomalyCall,
+  AnomalyKind,
+  AnomalySeverity,
+  IncidentAction,
+  IncidentActionReason,
+  IncidentPolicyAction,
+  SourceAnomalyDetector,
+} from './incident-events.js';
+import { ANOMALY_KINDS, ANOMALY_SEVERITIES, KEY_ANOMALY_DETECTORS, SOURCE_ANOMALY_DETECTORS } from './incident-events.js';
 import { keyIdSchema, tenantIdSchema } from './key-events.js';
 
 /**
@@ -49,6 +57,8 @@ export const anomalyListRequestSchema = z
     keyId: keyIdSchema.optional(),
     kind: z.enum(ANOMALY_KINDS).optional(),
     severity: z.enum(ANOMALY_SEVERITIES).optional(),
+    /** Only the findings of this detector (`enumeration`: source networks'); an operator's report has none. */
+    detector: z.enum([...KEY_ANOMALY_DETECTORS, ...SOURCE_ANOMALY_DETECTORS]).optional(),
     /** Only findings nobody acknowledged. */
     unacked: z.boolean().optional(),
     limit: z.number().int().min(1).max(MAX_ANOMALY_FINDINGS).default(100),
@@ -106,8 +116,38 @@ export interface AnomalyFinding {
   readonly acknowledged: AnomalyAcknowledgement | null;
 }
 
+/** How the tenant's incident policy answered a source finding: the network denied until `until` (SourceNetworkDenied). */
+export interface SourceAnomalyDenial {
+  readonly until: string;
+  readonly at: string;
+  /** The SourceNetworkDenied event. */
+  readonly eventId: string;
+}
+
+/**
+ * A finding about a source network across keys (an enumeration: SourceAnomalyDetected on the
+ * network's stream), in the tenant its calls asked for (`*`: none, seen by root alone).
+ */
+export interface SourceAnomalyFinding {
+  readonly id: string;
+  readonly network: string;
+  readonly tenant: string;
+  readonly detector: SourceAnomalyDetector;
+  readonly severity: AnomalySeverity;
+  readonly detail: string;
+  /** The record time of the call that crossed the line. */
+  readonly detectedAt: string;
+  readonly recordedAt: string;
+  readonly recordedBy: string;
+  /** Null when the policy only notified (`onEnumeration: notify`, or a medium finding). */
+  readonly denied: SourceAnomalyDenial | null;
+}
+
 export interface AnomalyFindingsPage {
+  /** Findings about keys. */
   readonly findings: readonly AnomalyFinding[];
+  /** Findings about source networks (added with them: absent from older auditors), newest first; `limit` counts both lists. */
+  readonly sources?: readonly SourceAnomalyFinding[];
   /** More findings matched than were returned: narrow the window or raise the limit. */
   readonly truncated: boolean;
 }
@@ -130,6 +170,12 @@ export interface AnomalyExplanation {
   };
   /** The key now: its status, owner and hint (never more). */
   readonly key: { readonly status: string; readonly owner: string; readonly hint: string; readonly honeytoken: boolean } | null;
+}
+
+/** A source finding and what its detector looks at (`anomalies.explain` of a source finding's id). */
+export interface SourceAnomalyExplanation {
+  readonly source: SourceAnomalyFinding;
+  readonly detector: AnomalyExplanation['detector'];
 }
 
 /** What an acknowledgement did: recorded now, or recorded before (nothing new). */

@@ -3,7 +3,13 @@ import { anomalyAcknowledgedSchema } from './anomaly-findings-api.js';
 import { anomalyThresholdsSetSchema } from './anomaly-thresholds.js';
 import type { EventType } from './event-types.js';
 import { keyDeliveryAcknowledgedSchema, keyDeliveryExpiredSchema, ownerWebhookRegisteredSchema } from './delivery-events.js';
-import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema } from './incident-events.js';
+import {
+  anomalyDetectedSchema,
+  incidentPolicySetSchema,
+  keyIncidentHandledSchema,
+  keyLeakReportedSchema,
+  sourceAnomalyDetectedSchema,
+} from './incident-events.js';
 import {
   creditsConsumedSchema,
   keyCreditsToppedUpSchema,
@@ -56,6 +62,7 @@ const EVENT_DATA_SCHEMAS = {
   AdminKeyBootstrapped: adminKeyBootstrappedSchema,
   SourceNetworkDenied: sourceNetworkDeniedSchema,
   SourceNetworkAllowed: sourceNetworkAllowedSchema,
+  SourceAnomalyDetected: sourceAnomalyDetectedSchema,
 } as const satisfies Record<EventType, z.ZodType>;
 
 /** Why an event's data is not acceptable: a type outside the closed set (or an unknown schema version), or data not of its type's shape. */

@@ -27,8 +27,8 @@ export const EVENT_TYPES_BY_CATEGORY = {
   /** What each verifier instance charged to keys' credits. */
   credits: ['CreditsConsumed'],
   system: ['AdminKeyBootstrapped'],
-  /** Source networks refused by every verifier (network-events.ts). */
-  network: ['SourceNetworkDenied', 'SourceNetworkAllowed'],
+  /** Source networks refused by every verifier (network-events.ts), and the enumerations found from them. */
+  network: ['SourceNetworkDenied', 'SourceNetworkAllowed', 'SourceAnomalyDetected'],
 } as const satisfies Partial<Record<StreamCategory, readonly string[]>>;
 
 type EventTypesByCategory = typeof EVENT_TYPES_BY_CATEGORY;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { IncidentAction, IncidentActionReason, IncidentPolicyAction, LeakPolicyAction } from './incident-events.js';
+import type { AnomalyRule, IncidentAction, IncidentActionReason, IncidentPolicyAction, LeakPolicyAction } from './incident-events.js';
 import {
   ANOMALY_KINDS,
   ANOMALY_POLICY_ACTIONS,
@@ -8,12 +8,15 @@ import {
   INCIDENT_ACTION_REASONS,
   INCIDENT_TYPES,
   LEAK_POLICY_ACTIONS,
+  SOURCE_ANOMALY_DETECTORS,
   anomalyCallSchema,
+  anomalyRulesSchema,
   leakSourceSchema,
+  unreachableAnomalyRule,
 } from './incident-events.js';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
 import type { EnumerationPolicyAction } from './network-events.js';
-import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS, networkCidrSchema } from './network-events.js';
 
 /**
  * Reports a leaked key: by its plaintext (what a scanner has; it is hashed to find the key and
@@ -95,12 +98,23 @@ export const setIncidentPolicyRequestSchema = z
     /** The tenant's alone; left out: not set. */
     onEnumeration: z.enum(ENUMERATION_POLICY_ACTIONS).nullable().optional(),
     denyForMs: z.number().int().min(1000).max(MAX_NETWORK_DENIAL_MS).nullable().optional(),
+    /** Anomaly findings by detector and severity, first match wins, before onAnomaly; left out: not set. */
+    anomalyRules: anomalyRulesSchema.nullable().optional(),
   })
   .strict()
   .refine(
     (request) => request.owner === undefined || (request.onEnumeration == null && request.denyForMs == null),
-    'onEnumeration and denyForMs are set for a tenant, not an owner: a source network is no owner\'s',
-  );
+    "onEnumeration and denyForMs are set for a tenant, not an owner: a source network is no owner's",
+  )
+  .superRefine((request, context) => {
+    const unreachable = unreachableAnomalyRule(request.anomalyRules ?? []);
+    if (unreachable)
+      context.addIssue({
+        code: 'custom',
+        path: ['anomalyRules', unreachable.index],
+        message: `anomaly rule ${unreachable.index + 1} is never reached: rule ${unreachable.coveredBy + 1} matches every finding it does (the first match wins; put the narrower rule first)`,
+      });
+  });
 export const getIncidentPolicyRequestSchema = z.object({ tenant: tenantIdSchema, owner: ownerSchema.optional() }).strict();
 export type SetIncidentPolicyRequest = z.infer<typeof setIncidentPolicyRequestSchema>;
 export type GetIncidentPolicyRequest = z.infer<typeof getIncidentPolicyRequestSchema>;
@@ -112,6 +126,7 @@ export interface IncidentPolicySettings {
   readonly graceMs: number | null;
   readonly onEnumeration: EnumerationPolicyAction | null;
   readonly denyForMs: number | null;
+  readonly anomalyRules: readonly AnomalyRule[] | null;
 }
 
 /** What applies to keys: every setting resolved (owner, else tenant, else the default). */
@@ -121,6 +136,8 @@ export interface EffectiveIncidentPolicy {
   readonly graceMs: number;
   readonly onEnumeration: EnumerationPolicyAction;
   readonly denyForMs: number;
+  /** The owner's rules, else the tenant's, else none; tried before `onAnomaly`. */
+  readonly anomalyRules: readonly AnomalyRule[];
 }
 
 /** An incident policy as the API shows it: what is set at this level, and what applies to keys there. */
@@ -173,3 +190,32 @@ export const incidentNotificationSchema = z
   })
   .strict();
 export type IncidentNotification = z.infer<typeof incidentNotificationSchema>;
+
+/**
+ * What the anomaly detector publishes on `<prefix>.v1.notifications.<tenant>` (JetStream, message
+ * id `incident-<findingId>`) for every enumeration from a source network its tenant's keys were
+ * asked for (none for calls that named no tenant): the finding, what `onEnumeration` asked and
+ * did (`deny`: the network is refused by every verifier for the tenant until `until`).
+ */
+export const sourceIncidentNotificationSchema = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('SourceIncident'),
+    /** The finding (SourceAnomalyDetected's event id). */
+    incidentId: z.uuid(),
+    tenant: tenantIdSchema,
+    network: networkCidrSchema,
+    detector: z.enum(SOURCE_ANOMALY_DETECTORS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    detail: z.string().max(1000),
+    policy: z.enum(ENUMERATION_POLICY_ACTIONS),
+    action: z.enum(ENUMERATION_POLICY_ACTIONS),
+    until: z.iso.datetime({ offset: true }).optional(),
+    at: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type SourceIncidentNotification = z.infer<typeof sourceIncidentNotificationSchema>;
+
+/** Every message of a tenant's notification subject: an incident on a key, or one from a source network. */
+export const tenantNotificationSchema = z.discriminatedUnion('type', [incidentNotificationSchema, sourceIncidentNotificationSchema]);
+export type TenantNotification = z.infer<typeof tenantNotificationSchema>;

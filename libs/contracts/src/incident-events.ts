@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_ROTATION_GRACE_MS, keyIdSchema, ownerSchema, tenantIdSchema } from './key-events.js';
-import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS } from './network-events.js';
+import { ENUMERATION_POLICY_ACTIONS, MAX_NETWORK_DENIAL_MS, deniedTenantSchema, networkCidrSchema } from './network-events.js';
 import { USAGE_LIMITS, USAGE_TRANSPORTS } from './usage.js';
 
 /**
@@ -81,6 +81,15 @@ export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 export const ANOMALY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type AnomalySeverity = (typeof ANOMALY_SEVERITIES)[number];
 
+/** The anomaly detector's detectors that judge one key; each finding on a key names one. */
+export const KEY_ANOMALY_DETECTORS = ['rate-spike', 'new-network', 'probing', 'dead-key-use', 'dormant-key-use', 'off-hours', 'honeytoken'] as const;
+export type KeyAnomalyDetector = (typeof KEY_ANOMALY_DETECTORS)[number];
+/** The detectors that judge a source network across keys (their findings are no key's: `onEnumeration` answers them). */
+export const SOURCE_ANOMALY_DETECTORS = ['enumeration'] as const;
+export type SourceAnomalyDetector = (typeof SOURCE_ANOMALY_DETECTORS)[number];
+export type AnomalyDetectorName = KeyAnomalyDetector | SourceAnomalyDetector;
+export const ANOMALY_DETECTORS: readonly AnomalyDetectorName[] = [...KEY_ANOMALY_DETECTORS, ...SOURCE_ANOMALY_DETECTORS];
+
 /**
  * The one call an anomaly is about, as the verifier recorded it (a honeytoken's use): when, from
  * which address, by which transport, asking for which scopes. The address and the scopes are
@@ -98,8 +107,8 @@ export type AnomalyCall = z.infer<typeof anomalyCallSchema>;
 
 /**
  * A key was used unusually: what the anomaly detector appends to the key's stream (or an
- * operator reports through `keys.report-anomaly`). The tenant's incident policy (`onAnomaly`)
- * says what follows.
+ * operator reports through `keys.report-anomaly`). The tenant's incident policy (its first
+ * `anomalyRules` entry that matches, else `onAnomaly`) says what follows.
  */
 export const anomalyDetectedSchema = z
   .object({
@@ -113,9 +122,35 @@ export const anomalyDetectedSchema = z
     detectedAt: isoInstant,
     /** Added in the honeytoken release: the call that tripped a honeytoken. */
     call: anomalyCallSchema.optional(),
+    /**
+     * Added with the incident policy's anomaly rules: the detector that found it. Absent from an
+     * operator's report and from older findings (whose detail begins with the detector's name).
+     */
+    detector: z.enum(KEY_ANOMALY_DETECTORS).optional(),
   })
   .strict();
 export type AnomalyDetectedData = z.infer<typeof anomalyDetectedSchema>;
+
+/**
+ * A source network behaved like someone guessing keys (an enumeration): what the anomaly
+ * detector appends to the network's stream (`network-<cidr with / as _>`), under the finding's
+ * id, before the tenant's incident policy (`onEnumeration`) may deny the network. `tenant` is
+ * the tenant the calls asked for, `*` when they named none (then only a root admin sees it).
+ * Added in the anomaly rules release.
+ */
+export const sourceAnomalyDetectedSchema = z
+  .object({
+    network: networkCidrSchema,
+    tenant: deniedTenantSchema,
+    detector: z.enum(SOURCE_ANOMALY_DETECTORS),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    /** What was seen, for people: `40 unknown or malformed keys from 203.0.113.0/24 in 10 s`. */
+    detail: printable(1000),
+    /** The record time of the call that crossed the line (not the detector's clock: a redelivered batch records the very same event). */
+    detectedAt: isoInstant,
+  })
+  .strict();
+export type SourceAnomalyDetectedData = z.infer<typeof sourceAnomalyDetectedSchema>;
 
 /** The incident events, on a key's stream. */
 export const INCIDENT_TYPES = ['KeyLeakReported', 'AnomalyDetected'] as const;
@@ -171,6 +206,60 @@ export const keyIncidentHandledSchema = z
   .strict();
 export type KeyIncidentHandledData = z.infer<typeof keyIncidentHandledSchema>;
 
+/** Anomaly rules at most per policy level: a policy a person can read at a glance. */
+export const MAX_ANOMALY_RULES = 16;
+
+const keyDetectorSchema = z.enum(KEY_ANOMALY_DETECTORS, {
+  error: (issue) =>
+    `unknown detector ${JSON.stringify(issue.input)}: one of ${KEY_ANOMALY_DETECTORS.join(', ')} (an enumeration is no key's finding: onEnumeration answers it)`,
+});
+
+/**
+ * One rule of an incident policy for anomaly findings: a finding of `detector` (any detector
+ * when absent, an operator's report included) at `minSeverity` or above (any when absent) is
+ * answered by `action`. A policy's rules are tried in order, the first that matches wins, and
+ * `onAnomaly` answers a finding none matches.
+ */
+export const anomalyRuleSchema = z
+  .object({
+    detector: keyDetectorSchema.optional(),
+    minSeverity: z.enum(ANOMALY_SEVERITIES).optional(),
+    action: z.enum(ANOMALY_POLICY_ACTIONS),
+  })
+  .strict();
+export type AnomalyRule = z.infer<typeof anomalyRuleSchema>;
+
+/** A finding as anomaly rules see it: its detector (none for an operator's report) and severity. */
+export interface AnomalyRuleSubject {
+  readonly detector: KeyAnomalyDetector | undefined;
+  readonly severity: AnomalySeverity;
+}
+
+/** Whether a rule answers a finding: the same detector (or a rule for any) and a severity at least the rule's. */
+export function anomalyRuleMatches(rule: AnomalyRule, finding: AnomalyRuleSubject): boolean {
+  if (rule.detector !== undefined && rule.detector !== finding.detector) return false;
+  return ANOMALY_SEVERITIES.indexOf(finding.severity) >= ANOMALY_SEVERITIES.indexOf(rule.minSeverity ?? 'low');
+}
+
+/**
+ * The first rule that can never match because an earlier one matches every finding it does
+ * (`medium=notify` before `high=suspend`: the high findings stop at the first), by its index.
+ * Such a list is refused rather than kept, since its order says something it does not do.
+ */
+export function unreachableAnomalyRule(rules: readonly AnomalyRule[]): { readonly index: number; readonly coveredBy: number } | undefined {
+  for (let index = 1; index < rules.length; index += 1) {
+    const rule = rules[index] as AnomalyRule;
+    // The least finding a rule matches: its detector (or none) at its lowest severity.
+    const least: AnomalyRuleSubject = { detector: rule.detector, severity: rule.minSeverity ?? 'low' };
+    const coveredBy = rules.slice(0, index).findIndex((earlier) => anomalyRuleMatches(earlier, least));
+    if (coveredBy >= 0) return { index, coveredBy };
+  }
+  return undefined;
+}
+
+/** The rules of one policy level: bounded; their order is checked where a person sets them (the request). */
+export const anomalyRulesSchema = z.array(anomalyRuleSchema).max(MAX_ANOMALY_RULES);
+
 /** A leak is rotated with a grace of 1 h unless the incident policy says otherwise: enough for a client on libs/live-key-client to switch, short for whoever found the key. */
 export const DEFAULT_INCIDENT_GRACE_MS = 3_600_000;
 
@@ -179,7 +268,7 @@ export const DEFAULT_INCIDENT_GRACE_MS = 3_600_000;
  * stream `tenant-<tenant>`. It replaces the policy at that level; a null field is not set there
  * and falls back to the tenant's, then to the defaults (`onLeak` rotate, `onAnomaly` notify,
  * `graceMs` DEFAULT_INCIDENT_GRACE_MS, `onEnumeration` notify, `denyForMs`
- * DEFAULT_NETWORK_DENIAL_MS). `onEnumeration` and `denyForMs` (added in the network denial
+ * DEFAULT_NETWORK_DENIAL_MS, no `anomalyRules`). `onEnumeration` and `denyForMs` (added in the network denial
  * release, absent from older events) are the tenant's alone: a network is no owner's.
  */
 export const incidentPolicySetSchema = z
@@ -194,6 +283,12 @@ export const incidentPolicySetSchema = z
     onEnumeration: z.enum(ENUMERATION_POLICY_ACTIONS).nullable().optional(),
     /** How long such a denial lasts. */
     denyForMs: z.number().int().min(1000).max(MAX_NETWORK_DENIAL_MS).nullable().optional(),
+    /**
+     * Added with anomaly rules (absent from older events: not set): how anomaly findings are
+     * answered by detector and severity before `onAnomaly`. An empty list is set: it stops the
+     * tenant's rules from reaching an owner's keys.
+     */
+    anomalyRules: anomalyRulesSchema.nullable().optional(),
   })
   .strict();
 export type IncidentPolicySetData = z.infer<typeof incidentPolicySetSchema>;

@@ -1,7 +1,16 @@
 import { anomalyAckRequestSchema } from './anomaly-findings-api.js';
 import { checkEventData } from './event-data-schemas.js';
 import { reportLeakRequestSchema, setIncidentPolicyRequestSchema } from './incident-api.js';
-import { anomalyDetectedSchema, incidentPolicySetSchema, keyIncidentHandledSchema, keyLeakReportedSchema, leakSourceSchema } from './incident-events.js';
+import {
+  KEY_ANOMALY_DETECTORS,
+  MAX_ANOMALY_RULES,
+  anomalyDetectedSchema,
+  incidentPolicySetSchema,
+  keyIncidentHandledSchema,
+  keyLeakReportedSchema,
+  leakSourceSchema,
+  unreachableAnomalyRule,
+} from './incident-events.js';
 import { parseKeyEvent } from './key-event-schemas.js';
 import { notificationSubject } from './subjects.js';
 
@@ -93,6 +102,56 @@ describe('incident schemas', () => {
       graceMs: null,
     });
     expect(setIncidentPolicyRequestSchema.safeParse({ tenant: 'acme', graceMs: 91 * 86_400_000 }).success).toBe(false);
+  });
+
+  it('takes anomaly rules by detector and severity, bounded, refusing an unknown detector and a rule no finding can reach', () => {
+    const set = (anomalyRules: unknown) => setIncidentPolicyRequestSchema.safeParse({ tenant: 'acme', anomalyRules });
+    const rules = [
+      { detector: 'probing', minSeverity: 'high', action: 'suspend' },
+      { minSeverity: 'medium', action: 'notify' },
+    ];
+    expect(set(rules).data?.anomalyRules).toEqual(rules);
+    expect(set([]).success).toBe(true);
+    expect(set(null).success).toBe(true);
+    const unknown = set([{ detector: 'guessing', action: 'notify' }]);
+    expect(unknown.error?.issues[0]?.message).toMatch(/^unknown detector "guessing": one of rate-spike, .*onEnumeration/);
+    expect(set([{ detector: 'enumeration', action: 'notify' }]).error?.issues[0]?.message).toMatch(/unknown detector "enumeration"/);
+    expect(set([{ minSeverity: 'urgent', action: 'notify' }]).success).toBe(false);
+    expect(set([{ action: 'revoke' }]).success).toBe(false);
+    expect(set([{ action: 'notify', note: 'x' }]).success).toBe(false);
+    expect(set(Array.from({ length: MAX_ANOMALY_RULES + 1 }, (_, i) => ({ detector: KEY_ANOMALY_DETECTORS[i % 7], action: 'notify' }))).success).toBe(false);
+    const shadowed = set([
+      { minSeverity: 'medium', action: 'notify' },
+      { minSeverity: 'high', action: 'suspend' },
+    ]);
+    expect(shadowed.error?.issues[0]).toMatchObject({
+      path: ['anomalyRules', 1],
+      message: expect.stringMatching(/^anomaly rule 2 is never reached: rule 1 matches every finding it does/) as unknown,
+    });
+    expect(set([{ action: 'none' }, { detector: 'honeytoken', action: 'notify' }]).success).toBe(false);
+    expect(set([{ detector: 'probing', action: 'none' }, { detector: 'honeytoken', action: 'notify' }, { action: 'suspend' }]).success).toBe(true);
+    expect(
+      unreachableAnomalyRule([
+        { detector: 'probing', minSeverity: 'high', action: 'notify' },
+        { detector: 'probing', action: 'none' },
+      ]),
+    ).toBeUndefined();
+  });
+
+  it('reads an incident policy or an anomaly recorded before anomaly rules as having none', () => {
+    const before = incidentPolicySetSchema.parse({
+      tenant: 'acme',
+      onLeak: null,
+      onAnomaly: 'suspend',
+      graceMs: null,
+      onEnumeration: 'deny',
+      denyForMs: 60_000,
+    });
+    expect(before.anomalyRules).toBeUndefined();
+    const anomaly = { keyId: KEY_ID, tenant: 'acme', kind: 'error-rate', severity: 'high', detectedAt: AT };
+    expect(anomalyDetectedSchema.safeParse(anomaly).success).toBe(true);
+    expect(anomalyDetectedSchema.safeParse({ ...anomaly, detector: 'probing' }).success).toBe(true);
+    expect(anomalyDetectedSchema.safeParse({ ...anomaly, detector: 'enumeration' }).success).toBe(false);
   });
 
   it('notifies each tenant on its own subject', () => {

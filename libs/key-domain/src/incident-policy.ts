@@ -4,7 +4,14 @@ import { DEFAULT_INCIDENT_GRACE_MS, DEFAULT_NETWORK_DENIAL_MS } from '@keyledger
 /** Incident policies by tenant and by owner within a tenant, folded from IncidentPolicySet events. */
 export type IncidentPolicyTable = ReadonlyMap<string, IncidentPolicySettings>;
 
-const NOT_SET: IncidentPolicySettings = Object.freeze({ onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: null, denyForMs: null });
+const NOT_SET: IncidentPolicySettings = Object.freeze({
+  onLeak: null,
+  onAnomaly: null,
+  graceMs: null,
+  onEnumeration: null,
+  denyForMs: null,
+  anomalyRules: null,
+});
 
 /**
  * What applies where nothing is set. A leak is rotated with a short grace: a leaked key must
@@ -20,6 +27,7 @@ export const DEFAULT_INCIDENT_POLICY: EffectiveIncidentPolicy = Object.freeze({
   graceMs: DEFAULT_INCIDENT_GRACE_MS,
   onEnumeration: 'notify',
   denyForMs: DEFAULT_NETWORK_DENIAL_MS,
+  anomalyRules: [],
 });
 
 function policyKey(tenant: string, owner: string | undefined): string {
@@ -36,6 +44,7 @@ export function evolveIncidentPolicies(table: IncidentPolicyTable, data: Inciden
     graceMs: data.graceMs,
     onEnumeration: data.onEnumeration ?? null,
     denyForMs: data.denyForMs ?? null,
+    anomalyRules: data.anomalyRules ?? null,
   });
   return next;
 }
@@ -45,7 +54,12 @@ export function incidentPolicyAt(table: IncidentPolicyTable, tenant: string, own
   return table.get(policyKey(tenant, owner)) ?? NOT_SET;
 }
 
-/** What applies to an owner's keys: each setting of the owner's policy, else the tenant's, else the default (the network settings: the tenant's, else the default). */
+/**
+ * What applies to an owner's keys: each setting of the owner's policy, else the tenant's, else
+ * the default (the network settings: the tenant's, else the default). The anomaly rules are
+ * taken as a whole list, never merged: an owner's list (an empty one too) replaces the tenant's,
+ * since rules are read in order and a merged order would be nobody's.
+ */
 export function effectiveIncidentPolicy(table: IncidentPolicyTable, tenant: string, owner?: string): EffectiveIncidentPolicy {
   const tenantPolicy = incidentPolicyAt(table, tenant);
   const ownerPolicy = owner === undefined ? NOT_SET : incidentPolicyAt(table, tenant, owner);
@@ -55,5 +69,6 @@ export function effectiveIncidentPolicy(table: IncidentPolicyTable, tenant: stri
     graceMs: ownerPolicy.graceMs ?? tenantPolicy.graceMs ?? DEFAULT_INCIDENT_POLICY.graceMs,
     onEnumeration: tenantPolicy.onEnumeration ?? DEFAULT_INCIDENT_POLICY.onEnumeration,
     denyForMs: tenantPolicy.denyForMs ?? DEFAULT_INCIDENT_POLICY.denyForMs,
+    anomalyRules: ownerPolicy.anomalyRules ?? tenantPolicy.anomalyRules ?? DEFAULT_INCIDENT_POLICY.anomalyRules,
   };
 }

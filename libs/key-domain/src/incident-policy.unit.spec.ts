@@ -9,8 +9,8 @@ describe('incident policies', () => {
     { tenant: 'acme', owner: 'legacy', onLeak: 'notify' as const, onAnomaly: 'none' as const, graceMs: 0 },
   ].reduce<IncidentPolicyTable>(evolveIncidentPolicies, new Map());
 
-  const NETWORK = { onEnumeration: 'notify', denyForMs: 3_600_000 } as const;
-  const UNSET = { onEnumeration: null, denyForMs: null } as const;
+  const NETWORK = { onEnumeration: 'notify', denyForMs: 3_600_000, anomalyRules: [] } as const;
+  const UNSET = { onEnumeration: null, denyForMs: null, anomalyRules: null } as const;
 
   it('rotates leaks with a 1 h grace and notifies anomalies and enumerations where nothing is set', () => {
     expect(DEFAULT_INCIDENT_POLICY).toEqual({ onLeak: 'rotate', onAnomaly: 'notify', graceMs: DEFAULT_INCIDENT_GRACE_MS, ...NETWORK });
@@ -33,6 +33,22 @@ describe('incident policies', () => {
     const denying = evolveIncidentPolicies(table, { tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: 600_000 });
     expect(effectiveIncidentPolicy(denying, 'acme', 'batch')).toMatchObject({ onEnumeration: 'deny', denyForMs: 600_000 });
     expect(incidentPolicyAt(table, 'acme')).toMatchObject(UNSET);
+  });
+
+  it('takes the owner’s anomaly rules as a whole, else the tenant’s, an event from before them reading as not set', () => {
+    const high = { minSeverity: 'high', action: 'suspend' } as const;
+    const probing = { detector: 'probing', action: 'rotate' } as const;
+    const ruled = [
+      { tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, anomalyRules: [high] },
+      { tenant: 'acme', owner: 'batch', onLeak: null, onAnomaly: 'none' as const, graceMs: null, anomalyRules: [probing] },
+      { tenant: 'acme', owner: 'legacy', onLeak: null, onAnomaly: null, graceMs: null, anomalyRules: [] },
+    ].reduce<IncidentPolicyTable>(evolveIncidentPolicies, table);
+    expect(effectiveIncidentPolicy(ruled, 'acme').anomalyRules).toEqual([high]);
+    expect(effectiveIncidentPolicy(ruled, 'acme', 'someone').anomalyRules).toEqual([high]);
+    expect(effectiveIncidentPolicy(ruled, 'acme', 'batch').anomalyRules).toEqual([probing]);
+    // An empty list is set: the owner's keys answer by onAnomaly alone.
+    expect(effectiveIncidentPolicy(ruled, 'acme', 'legacy').anomalyRules).toEqual([]);
+    expect(incidentPolicyAt(table, 'acme', 'batch').anomalyRules).toBeNull();
   });
 
   it('replaces a level’s policy with the newest one set, leaving the other levels', () => {

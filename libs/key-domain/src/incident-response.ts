@@ -1,12 +1,13 @@
 import type {
+  AnomalyRuleSubject,
   EffectiveIncidentPolicy,
   IncidentActionReason,
   IncidentPolicyAction,
-  IncidentType,
   KeyIncidentHandledData,
   KeyRotatedData,
   LeakSource,
 } from '@keyledger/contracts';
+import { anomalyRuleMatches } from '@keyledger/contracts';
 import type { KeyRecord } from './key-record.js';
 import { statusAt } from './key-status.js';
 import { isAdminScope } from './scopes.js';
@@ -37,9 +38,16 @@ export function isAdminKey(record: Pick<KeyRecord, 'scopes'>): boolean {
   return record.scopes.some(isAdminScope);
 }
 
-/** What the policy asks for an incident of this type. */
-export function policyActionFor(incident: IncidentType, policy: EffectiveIncidentPolicy): IncidentPolicyAction {
-  return incident === 'KeyLeakReported' ? policy.onLeak : policy.onAnomaly;
+/** An incident as the policy sees it: a leak, or an anomaly by its detector (none for an operator's report) and severity. */
+export type PolicyIncident = { readonly type: 'KeyLeakReported' } | ({ readonly type: 'AnomalyDetected' } & AnomalyRuleSubject);
+
+/**
+ * What the policy asks for an incident: `onLeak` for a leak; for an anomaly, the action of the
+ * first anomaly rule that matches its detector and severity, else `onAnomaly`.
+ */
+export function policyActionFor(incident: PolicyIncident, policy: EffectiveIncidentPolicy): IncidentPolicyAction {
+  if (incident.type === 'KeyLeakReported') return policy.onLeak;
+  return policy.anomalyRules.find((rule) => anomalyRuleMatches(rule, incident))?.action ?? policy.onAnomaly;
 }
 
 /**
@@ -52,7 +60,7 @@ export function policyActionFor(incident: IncidentType, policy: EffectiveInciden
  * notified, whatever the policy and the key's state, and never acted on: the tenant must hear
  * that someone holds it, and a rotation would turn it into a real key.
  */
-export function decideIncidentResponse(incident: IncidentType, policy: EffectiveIncidentPolicy, key: IncidentKeyState, now: number): IncidentResponse {
+export function decideIncidentResponse(incident: PolicyIncident, policy: EffectiveIncidentPolicy, key: IncidentKeyState, now: number): IncidentResponse {
   const asked = policyActionFor(incident, policy);
   const { record } = key;
   if (record.honeytoken) return HONEYTOKEN_RESPONSE;

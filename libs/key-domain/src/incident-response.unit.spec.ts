@@ -1,8 +1,16 @@
-import type { EffectiveIncidentPolicy, IncidentPolicyAction, KeyEvent } from '@keyledger/contracts';
+import type {
+  AnomalyRule,
+  AnomalyRuleSubject,
+  AnomalySeverity,
+  EffectiveIncidentPolicy,
+  IncidentPolicyAction,
+  IncidentType,
+  KeyEvent,
+} from '@keyledger/contracts';
 import { ANOMALY_POLICY_ACTIONS, INCIDENT_TYPES, LEAK_POLICY_ACTIONS } from '@keyledger/contracts';
 import type { KeyRecord } from './key-record.js';
 import { evolveKey } from './key-record.js';
-import type { IncidentKeyState, IncidentResponse } from './incident-response.js';
+import type { IncidentKeyState, IncidentResponse, PolicyIncident } from './incident-response.js';
 import { decideIncidentResponse, incidentEffects, incidentOutcome, isAdminKey, policyActionFor, sameLeakSource } from './incident-response.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
@@ -115,7 +123,10 @@ const EXPECTED: Record<keyof typeof STATES, Record<IncidentPolicyAction, Inciden
   'an admin key': { none: none(), notify: notify(), suspend: notify('admin-key'), rotate: notify('admin-key'), 'emergency-rotate': notify('admin-key') },
 };
 
-const NETWORK_DEFAULTS = { onEnumeration: 'notify', denyForMs: 3_600_000 } as const;
+const NETWORK_DEFAULTS = { onEnumeration: 'notify', denyForMs: 3_600_000, anomalyRules: [] } as const;
+
+/** An incident of each type as the policy sees it (an anomaly: a probing finding, high). */
+const incidentOf = (type: IncidentType): PolicyIncident => (type === 'KeyLeakReported' ? { type } : { type, detector: 'probing', severity: 'high' });
 
 describe('the response to an incident', () => {
   for (const incident of INCIDENT_TYPES) {
@@ -127,7 +138,7 @@ describe('the response to an incident', () => {
             incident === 'KeyLeakReported'
               ? { onLeak: asked as Exclude<IncidentPolicyAction, 'none'>, onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS }
               : { onLeak: 'notify', onAnomaly: asked, graceMs: GRACE, ...NETWORK_DEFAULTS };
-          expect(decideIncidentResponse(incident, policy, key, NOW)).toEqual(EXPECTED[state][asked]);
+          expect(decideIncidentResponse(incidentOf(incident), policy, key, NOW)).toEqual(EXPECTED[state][asked]);
         });
       }
     }
@@ -139,12 +150,12 @@ describe('the response to an incident', () => {
         for (const asked of LEAK_POLICY_ACTIONS) {
           const policy: EffectiveIncidentPolicy = { onLeak: asked, onAnomaly: asked, graceMs: GRACE, ...NETWORK_DEFAULTS };
           const honeytoken = { record: { ...record, honeytoken: true as const }, replacementIssued };
-          expect(decideIncidentResponse(incident, policy, honeytoken, NOW)).toEqual({ action: 'notify', reason: 'honeytoken' });
+          expect(decideIncidentResponse(incidentOf(incident), policy, honeytoken, NOW)).toEqual({ action: 'notify', reason: 'honeytoken' });
         }
     expect(
       decideIncidentResponse(
-        'AnomalyDetected',
-        { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS },
+        { type: 'AnomalyDetected', detector: 'honeytoken', severity: 'critical' },
+        { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS, anomalyRules: [{ detector: 'honeytoken', action: 'rotate' }] },
         { record: { ...issued(), honeytoken: true }, replacementIssued: false },
         NOW,
       ),
@@ -156,8 +167,67 @@ describe('the response to an incident', () => {
 
   it('reads the leak setting for leaks and the anomaly setting for anomalies', () => {
     const policy: EffectiveIncidentPolicy = { onLeak: 'emergency-rotate', onAnomaly: 'suspend', graceMs: 0, ...NETWORK_DEFAULTS };
-    expect(policyActionFor('KeyLeakReported', policy)).toBe('emergency-rotate');
-    expect(policyActionFor('AnomalyDetected', policy)).toBe('suspend');
+    expect(policyActionFor({ type: 'KeyLeakReported' }, policy)).toBe('emergency-rotate');
+    expect(policyActionFor({ type: 'AnomalyDetected', detector: 'probing', severity: 'critical' }, policy)).toBe('suspend');
+  });
+
+  describe('anomaly rules by detector and severity', () => {
+    const RULES: AnomalyRule[] = [
+      { detector: 'honeytoken', action: 'emergency-rotate' },
+      { detector: 'probing', minSeverity: 'critical', action: 'emergency-rotate' },
+      { detector: 'probing', minSeverity: 'high', action: 'suspend' },
+      { detector: 'new-network', action: 'none' },
+      { minSeverity: 'high', action: 'rotate' },
+      { minSeverity: 'medium', action: 'notify' },
+    ];
+    const policy: EffectiveIncidentPolicy = { onLeak: 'notify', onAnomaly: 'none', graceMs: GRACE, ...NETWORK_DEFAULTS, anomalyRules: RULES };
+    const CASES: [AnomalyRuleSubject['detector'], AnomalySeverity, IncidentPolicyAction][] = [
+      ['probing', 'low', 'none'], // below every rule that names it or any detector: onAnomaly
+      ['probing', 'medium', 'notify'],
+      ['probing', 'high', 'suspend'],
+      ['probing', 'critical', 'emergency-rotate'],
+      ['honeytoken', 'low', 'emergency-rotate'], // a rule without a severity takes every severity
+      ['new-network', 'critical', 'none'], // its own rule comes before the severity rules
+      ['rate-spike', 'high', 'rotate'],
+      ['rate-spike', 'medium', 'notify'],
+      ['off-hours', 'low', 'none'],
+      [undefined, 'critical', 'rotate'], // an operator's report: only rules for any detector
+      [undefined, 'low', 'none'],
+    ];
+    for (const [detector, severity, expected] of CASES)
+      it(`${detector ?? "an operator's report"} at ${severity}: ${expected}`, () => {
+        expect(policyActionFor({ type: 'AnomalyDetected', detector, severity }, policy)).toBe(expected);
+      });
+
+    it('asks onAnomaly when no rule is set, and never applies them to a leak', () => {
+      expect(
+        policyActionFor({ type: 'AnomalyDetected', detector: 'probing', severity: 'critical' }, { ...policy, anomalyRules: [], onAnomaly: 'suspend' }),
+      ).toBe('suspend');
+      expect(policyActionFor({ type: 'KeyLeakReported' }, policy)).toBe('notify');
+    });
+
+    it('acts on the rule: a medium finding under medium=notify is notified, a high one under high=suspend suspends', () => {
+      const rules: EffectiveIncidentPolicy = {
+        ...policy,
+        anomalyRules: [
+          { minSeverity: 'high', action: 'suspend' },
+          { minSeverity: 'medium', action: 'notify' },
+        ],
+      };
+      const key = STATES.active;
+      expect(decideIncidentResponse({ type: 'AnomalyDetected', detector: 'probing', severity: 'medium' }, rules, key, NOW)).toEqual({ action: 'notify' });
+      expect(decideIncidentResponse({ type: 'AnomalyDetected', detector: 'probing', severity: 'high' }, rules, key, NOW)).toEqual({ action: 'suspend' });
+    });
+
+    it('keeps the admin-key and honeytoken protections whatever a rule asks', () => {
+      const suspendAll: EffectiveIncidentPolicy = { ...policy, anomalyRules: [{ action: 'suspend' }] };
+      const finding: PolicyIncident = { type: 'AnomalyDetected', detector: 'rate-spike', severity: 'critical' };
+      expect(decideIncidentResponse(finding, suspendAll, STATES['an admin key'], NOW)).toEqual({ action: 'notify', reason: 'admin-key' });
+      expect(decideIncidentResponse(finding, suspendAll, { ...STATES.active, record: { ...STATES.active.record, honeytoken: true } }, NOW)).toEqual({
+        action: 'notify',
+        reason: 'honeytoken',
+      });
+    });
   });
 
   it('treats any key holding a scope of the admin plane as an admin key', () => {

@@ -132,7 +132,74 @@ describe('anomaly findings', () => {
       expect.objectContaining({ findingId: ids['probe'], tenant: 'acme', acknowledgedBy: 'admin-key:key_acme', note: first.acknowledged.note }),
     ]);
     expect(listed(await findings.list({ unacked: true }, ACME_ADMIN))).toEqual([ids['spike']]);
-    expect((await findings.explain({ id: ids['probe']! }, ACME_ADMIN)).finding.acknowledged).toMatchObject({ by: 'admin-key:key_acme' });
+    expect(await findings.explain({ id: ids['probe']! }, ACME_ADMIN)).toMatchObject({ finding: { acknowledged: { by: 'admin-key:key_acme' } } });
+  });
+
+  it("lists and explains a source network's findings in the tenant its calls asked for, with the denial that followed, and calls naming none to root alone", async () => {
+    const onNetwork = async (network: string, type: EventType, data: Record<string, unknown>, eventId?: string): Promise<string> => {
+      const stream = streamIdOf('network', network.replace('/', '_'));
+      const { events } = await ctx.store.append(stream, await ctx.store.streamVersion(stream), [
+        { ...(eventId ? { eventId } : {}), type, data, metadata: testMetadata({ actor: DETECTOR }) },
+      ]);
+      await sleep(5);
+      return events[0]!.eventId;
+    };
+    const found = (network: string, tenant: string, severity: string) =>
+      onNetwork(network, 'SourceAnomalyDetected', {
+        network,
+        tenant,
+        detector: 'enumeration',
+        severity,
+        detail: `40 unknown or malformed keys from ${network} in 60 s`,
+        detectedAt: new Date().toISOString(),
+      });
+    const burst = await found('203.0.113.0/24', 'acme', 'high');
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    await onNetwork('203.0.113.0/24', 'SourceNetworkDenied', {
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      until,
+      reason: 'enumeration',
+      findingId: burst,
+      deniedBy: DETECTOR,
+      at: new Date().toISOString(),
+    });
+    const nameless = await found('198.18.0.0/24', '*', 'high');
+    await rebuildProjection(ctx.appDb, ctx.store, new AuditTrailProjection());
+
+    const acme = await findings.list({}, ACME_READER);
+    expect(acme.sources).toEqual([
+      expect.objectContaining({
+        id: burst,
+        network: '203.0.113.0/24',
+        tenant: 'acme',
+        detector: 'enumeration',
+        severity: 'high',
+        denied: expect.objectContaining({ until }),
+      }),
+    ]);
+    expect(listed(acme)).toEqual([ids['probe'], ids['spike']]);
+    expect((await findings.list({}, GLOBEX_ADMIN)).sources).toEqual([]);
+    expect((await findings.list({}, ROOT)).sources?.map((source) => source.id)).toEqual([nameless, burst]);
+    // The detector filter takes a source's detector as a key's: enumeration lists sources alone, probing keys alone.
+    expect(await findings.list({ detector: 'enumeration' }, ACME_READER)).toMatchObject({ findings: [], sources: [{ id: burst }] });
+    expect(await findings.list({ detector: 'probing' }, ACME_READER)).toMatchObject({ findings: [{ id: ids['probe'] }], sources: [] });
+    expect((await findings.list({ keyId: keyId(1) }, ACME_READER)).sources).toEqual([]);
+    expect((await findings.list({ kind: 'error-rate' }, ACME_READER)).sources).toEqual([]);
+    // `limit` counts both lists, newest first.
+    expect(await findings.list({ limit: 1 }, ROOT)).toMatchObject({ findings: [], sources: [{ id: nameless }], truncated: true });
+
+    expect(await findings.explain({ id: burst }, ACME_READER)).toEqual({
+      source: expect.objectContaining({ id: burst, recordedBy: DETECTOR, denied: expect.objectContaining({ until }) }),
+      detector: {
+        name: 'enumeration',
+        watches: expect.stringMatching(/^unknown or malformed keys/),
+        defaultThresholds: '20 distinct strings in 1 min (high); 4 in 1 min (medium)',
+      },
+    });
+    expect(await refusal(() => findings.explain({ id: burst }, GLOBEX_ADMIN))).toBe(`FINDING_NOT_FOUND: no anomaly finding ${burst}`);
+    expect(await refusal(() => findings.explain({ id: nameless }, ACME_ADMIN))).toBe(`FINDING_NOT_FOUND: no anomaly finding ${nameless}`);
+    expect(await findings.explain({ id: nameless }, ROOT)).toMatchObject({ source: { id: nameless, tenant: '*', denied: null } });
   });
 
   it("refuses a trail row edited to move another tenant's finding into a list, naming its position", async () => {

@@ -159,8 +159,8 @@ describe('leak and anomaly reports', () => {
     expect(view).toEqual({
       tenant: 'initech',
       owner: 'legacy',
-      policy: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: null, onEnumeration: null, denyForMs: null },
-      effective: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: 60_000, onEnumeration: 'notify', denyForMs: 3_600_000 },
+      policy: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: null, onEnumeration: null, denyForMs: null, anomalyRules: null },
+      effective: { onLeak: 'notify', onAnomaly: 'suspend', graceMs: 60_000, onEnumeration: 'notify', denyForMs: 3_600_000, anomalyRules: [] },
     });
     expect((await tenants.getIncidentPolicy({ tenant: 'initech' }, as('initech', ['keyledger:keys:read']).caller)).effective).toEqual({
       onLeak: 'emergency-rotate',
@@ -168,6 +168,7 @@ describe('leak and anomaly reports', () => {
       graceMs: 60_000,
       onEnumeration: 'notify',
       denyForMs: 3_600_000,
+      anomalyRules: [],
     });
     expect(
       (await errorOf(tenants.setIncidentPolicy({ tenant: 'initech', onLeak: null, onAnomaly: null, graceMs: null }, as('initech', ['keyledger:keys:read']))))
@@ -183,6 +184,10 @@ describe('leak and anomaly reports', () => {
       keyId: legacy.keyId,
       pendingAction: 'suspend',
     });
+    const ruled = { tenant: 'initech', owner: 'legacy', onLeak: 'notify', onAnomaly: 'suspend', graceMs: null } as const;
+    await tenants.setIncidentPolicy({ ...ruled, anomalyRules: [{ minSeverity: 'critical', action: 'rotate' }] }, root);
+    expect((await reports.reportAnomaly({ keyId: legacy.keyId, kind: 'usage-spike', severity: 'critical' }, root)).pendingAction).toBe('rotate');
+    expect((await reports.reportAnomaly({ keyId: legacy.keyId, kind: 'usage-spike', severity: 'high' }, root)).pendingAction).toBe('suspend');
   });
 
   it('records an anomaly once for a detector that retries with the same event id, and refuses an unknown key', async () => {

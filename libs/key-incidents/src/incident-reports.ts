@@ -5,7 +5,6 @@ import type {
   IncidentAction,
   IncidentHandledView,
   IncidentReportResult,
-  IncidentType,
   KeyDeliveryChannel,
   KeyIncidentHandledData,
   KeyLeakReportedData,
@@ -20,8 +19,17 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import { loadKey } from '@keyledger/key-commands';
-import type { KeyRecord, TenantSettings } from '@keyledger/key-domain';
-import { decideIncidentResponse, effectiveIncidentPolicy, isWellFormedKey, keysInText, ownerPublicKeyOf, ownerWebhookOf, sameLeakSource } from '@keyledger/key-domain';
+import { anomalyDetectorOf } from '@keyledger/anomaly-detection';
+import type { KeyRecord, PolicyIncident, TenantSettings } from '@keyledger/key-domain';
+import {
+  decideIncidentResponse,
+  effectiveIncidentPolicy,
+  isWellFormedKey,
+  keysInText,
+  ownerPublicKeyOf,
+  ownerWebhookOf,
+  sameLeakSource,
+} from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { findKey } from '@keyledger/key-projection';
 import type { KeyHasher } from '@keyledger/key-secrets';
@@ -44,6 +52,15 @@ export async function replacementIssued(store: PostgresEventStore, record: KeyRe
 export function handledIncident(events: readonly EventEnvelope[], incidentId: string): KeyIncidentHandledData | undefined {
   return events.find((event) => event.type === 'KeyIncidentHandled' && (event.data as KeyIncidentHandledData).incident.eventId === incidentId)?.data as
     KeyIncidentHandledData | undefined;
+}
+
+/** An incident as the policy judges it: an anomaly by the detector that recorded it (none for an operator's report) and its severity. */
+export function policyIncidentOf(
+  incident: { readonly type: 'KeyLeakReported' } | { readonly type: 'AnomalyDetected'; readonly data: AnomalyDetectedData },
+  recordedBy: string,
+): PolicyIncident {
+  if (incident.type === 'KeyLeakReported') return { type: incident.type };
+  return { type: incident.type, detector: anomalyDetectorOf(incident.data, recordedBy), severity: incident.data.severity };
 }
 
 function handledView(handled: KeyIncidentHandledData | undefined): IncidentHandledView | null {
@@ -124,7 +141,7 @@ export class IncidentReports {
       if (!record || !seesTenant(caller, record.tenant)) return { outcome: 'NOT_FOUND' };
       authorizeAdmin(caller, record.tenant, permission);
       const earlier = events.find((event) => event.type === 'KeyLeakReported' && sameLeakSource((event.data as KeyLeakReportedData).source, request.source));
-      if (earlier) return this.result('ALREADY_REPORTED', 'KeyLeakReported', record, earlier.eventId, events);
+      if (earlier) return this.result('ALREADY_REPORTED', { type: 'KeyLeakReported' }, record, earlier.eventId, events);
       const data: KeyLeakReportedData = {
         keyId,
         tenant: record.tenant,
@@ -135,7 +152,7 @@ export class IncidentReports {
       };
       const incidentId = newEventId();
       await this.deps.store.append(streamId, events.length, [{ eventId: incidentId, type: 'KeyLeakReported', data, metadata: commandMetadata(context) }]);
-      return this.result('REPORTED', 'KeyLeakReported', record, incidentId, events);
+      return this.result('REPORTED', { type: 'KeyLeakReported' }, record, incidentId, events);
     };
     return retryConflicts(run);
   }
@@ -164,13 +181,14 @@ export class IncidentReports {
       ]);
       return { record, events: loaded.events };
     });
-    return this.result('REPORTED', 'AnomalyDetected', record, incidentId, events);
+    // An operator's report names no detector: only rules for any detector apply to it.
+    return this.result('REPORTED', { type: 'AnomalyDetected', detector: undefined, severity: request.severity }, record, incidentId, events);
   }
 
   /** The answer to a report: the key, the incident, and what follows (or followed) from it. */
   private async result(
     outcome: 'REPORTED' | 'ALREADY_REPORTED',
-    type: IncidentType,
+    incident: PolicyIncident,
     record: KeyRecord,
     incidentId: string,
     events: readonly EventEnvelope[],
@@ -180,7 +198,7 @@ export class IncidentReports {
     const policy = effectiveIncidentPolicy(settings.incidentPolicies, record.tenant, record.owner);
     const pending = handled
       ? undefined
-      : decideIncidentResponse(type, policy, { record, replacementIssued: await replacementIssued(this.deps.store, record) }, this.clock().getTime());
+      : decideIncidentResponse(incident, policy, { record, replacementIssued: await replacementIssued(this.deps.store, record) }, this.clock().getTime());
     return {
       outcome,
       keyId: record.keyId,

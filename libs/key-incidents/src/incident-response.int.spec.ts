@@ -11,7 +11,8 @@ import type { OutboxRelay } from '@keyledger/outbox-relay';
 import { createOutboxRelay } from '@keyledger/outbox-relay';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, openDelivered } from '@keyledger/testing';
-import { IncidentReports } from './incident-reports.js';
+import { ANOMALY_DETECTOR_ACTOR } from '@keyledger/anomaly-detection';
+import { IncidentReports, recordAnomaly } from './incident-reports.js';
 import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection } from './incident-response.js';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { commandMetadata } from '@keyledger/admin-auth';
@@ -228,6 +229,61 @@ describe('the rotator’s response to incidents, through its durable consumer', 
     expect(Date.parse(paid!.graceEndsAt!) - Date.parse(paid!.at)).toBeGreaterThan(5 * 60_000 - 2000);
     const notified = await it0.notifications('initech');
     expect(notified.map((n) => [n.keyId, n.action, n.anomaly])).toEqual([[payments.keyId, 'rotate', { kind: 'new-source', severity: 'critical' }]]);
+  });
+
+  it('answers an anomaly by the first rule matching its detector and severity, an older finding by the detector its detail names', async () => {
+    await it0.tenants.setIncidentPolicy(
+      {
+        tenant: 'wonka',
+        onLeak: null,
+        onAnomaly: 'none',
+        graceMs: null,
+        anomalyRules: [
+          { detector: 'probing', minSeverity: 'high', action: 'suspend' },
+          { minSeverity: 'medium', action: 'notify' },
+        ],
+      },
+      admin,
+    );
+    // An empty list is set: the owner's keys answer by onAnomaly alone, not by the tenant's rules.
+    await it0.tenants.setIncidentPolicy({ tenant: 'wonka', owner: 'legacy', onLeak: null, onAnomaly: null, graceMs: null, anomalyRules: [] }, admin);
+    const [medium, high, older, reported, legacy] = [
+      await it0.issue('wonka', 'svc'),
+      await it0.issue('wonka', 'svc'),
+      await it0.issue('wonka', 'svc'),
+      await it0.issue('wonka', 'svc'),
+      await it0.issue('wonka', 'legacy'),
+    ];
+    const detected = (keyId: string, severity: 'medium' | 'high', extra: { detector?: 'probing' } = { detector: 'probing' }) =>
+      recordAnomaly(
+        it0.ctx.store,
+        { keyId, tenant: 'wonka', kind: 'error-rate', severity, detail: 'probing: 40 refused calls in 10 s', detectedAt: new Date().toISOString(), ...extra },
+        { actor: ANOMALY_DETECTOR_ACTOR, correlationId: 'rules-test', causationId: 'rules-test' },
+      );
+    await detected(medium.keyId, 'medium');
+    await detected(high.keyId, 'high');
+    await detected(older.keyId, 'high', {});
+    await detected(legacy.keyId, 'high');
+    // An operator's report names no detector, whatever its detail says: only the rule for any detector applies.
+    await it0.reports.reportAnomaly({ keyId: reported.keyId, kind: 'error-rate', severity: 'high', detail: 'probing: seen by hand' }, admin);
+
+    expect(handledOf(await handled(medium.keyId))[0]).toMatchObject({ policy: 'notify', action: 'notify' });
+    expect(handledOf(await handled(high.keyId))[0]).toMatchObject({ policy: 'suspend', action: 'suspend' });
+    expect(handledOf(await handled(older.keyId))[0]).toMatchObject({ policy: 'suspend', action: 'suspend' });
+    expect(handledOf(await handled(reported.keyId))[0]).toMatchObject({ policy: 'notify', action: 'notify' });
+    expect(handledOf(await handled(legacy.keyId))[0]).toMatchObject({ policy: 'none', action: 'none' });
+    expect(await it0.issuer.get(medium.keyId, admin.caller)).toMatchObject({ status: 'active' });
+    expect(await it0.issuer.get(high.keyId, admin.caller)).toMatchObject({ status: 'suspended' });
+    expect(await it0.issuer.get(legacy.keyId, admin.caller)).toMatchObject({ status: 'active' });
+    const notified = await it0.notifications('wonka');
+    expect(new Map(notified.map((n) => [n.keyId, n.action]))).toEqual(
+      new Map([
+        [medium.keyId, 'notify'],
+        [high.keyId, 'suspend'],
+        [older.keyId, 'suspend'],
+        [reported.keyId, 'notify'],
+      ]),
+    );
   });
 
   it('only notifies about an admin key, and does nothing about a revoked one', async () => {

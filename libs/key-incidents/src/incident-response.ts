@@ -5,6 +5,7 @@ import type {
   IncidentAction,
   IncidentNotification,
   IncidentType,
+  TenantNotification,
   KeyIncidentHandledData,
   KeyLeakReportedData,
 } from '@keyledger/contracts';
@@ -12,10 +13,10 @@ import {
   DURABLE_CONSUMER_NAMES,
   INCIDENT_TYPES,
   anomalyDetectedSchema,
-  incidentNotificationSchema,
   keyLeakReportedSchema,
   notificationSubject,
   streamIdOf,
+  tenantNotificationSchema,
 } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { SYSTEM_CALLER, commandMetadata } from '@keyledger/admin-auth';
@@ -39,12 +40,13 @@ import { loadKey } from '@keyledger/key-commands';
 import type { KeyRotation } from '@keyledger/key-rotation';
 import { isLostRace } from '@keyledger/key-rotation';
 import { readTenantSettings } from '@keyledger/tenant-settings';
-import { handledIncident, replacementIssued } from './incident-reports.js';
+import { handledIncident, policyIncidentOf, replacementIssued } from './incident-reports.js';
 
 /**
  * Publishes incident notifications through JetStream on `<prefix>.v1.notifications.<tenant>`,
  * message id `incident-<incident id>`: a notification published again (a redelivered incident)
- * is stored once within the stream's duplicate window.
+ * is stored once within the stream's duplicate window. The rotator's are about keys; the
+ * anomaly detector's about source networks (an incident id is an event id: never both).
  */
 export class IncidentNotificationPublisher {
   constructor(
@@ -53,8 +55,8 @@ export class IncidentNotificationPublisher {
   ) {}
 
   /** Resolves once JetStream has stored it. */
-  async publish(notification: IncidentNotification): Promise<void> {
-    const message = incidentNotificationSchema.parse(notification);
+  async publish(notification: TenantNotification): Promise<void> {
+    const message = tenantNotificationSchema.parse(notification);
     await this.js.publish(notificationSubject(this.prefix, message.tenant), JSON.stringify(message), { msgID: `incident-${message.incidentId}` });
   }
 }
@@ -118,6 +120,7 @@ export class IncidentResponder {
       causationId: event.eventId,
       traceparent: event.metadata.traceparent,
     };
+    const judged = policyIncidentOf(incident, event.metadata.actor);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       const { record, events } = await loadKey(this.deps.store, keyId);
       if (!record) throw new Error(`incident ${event.eventId} names key ${keyId}, which has no KeyIssued`);
@@ -125,7 +128,7 @@ export class IncidentResponder {
       if (recorded) return recorded;
       const policy = effectiveIncidentPolicy((await readTenantSettings(this.deps.store, record.tenant)).incidentPolicies, record.tenant, record.owner);
       const response = decideIncidentResponse(
-        incident.type,
+        judged,
         policy,
         { record, replacementIssued: await replacementIssued(this.deps.store, record) },
         this.clock().getTime(),
@@ -152,7 +155,7 @@ export class IncidentResponder {
         keyId,
         tenant: record.tenant,
         incident: { type: incident.type, eventId: event.eventId },
-        ...incidentOutcome(policyActionFor(incident.type, policy), taken, effects),
+        ...incidentOutcome(policyActionFor(judged, policy), taken, effects),
         at: this.clock().toISOString(),
       };
       if (data.action !== 'none') await this.deps.notifications.publish(this.notification(event.eventId, incident, record, data, delivery));

@@ -1,13 +1,15 @@
 import type { DataSource } from 'typeorm';
-import type { ApiError, SourceNetworkDeniedData } from '@keyledger/contracts';
-import { ROOT_TENANT } from '@keyledger/contracts';
+import type { ApiError, SourceNetworkDeniedData, TenantNotification } from '@keyledger/contracts';
+import { ROOT_TENANT, notificationSubject } from '@keyledger/contracts';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { NO_STREAM, PostgresEventStore, START_OF_LOG } from '@keyledger/event-store';
 import { KeyIndex, decodeKeyIndex, encodeKeyIndex } from '@keyledger/key-projection';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
 import { TenantSettingsCommands } from '@keyledger/tenant-settings';
-import { NetworkDenialCommands, denyEnumeratingNetwork } from './network-denials.js';
+import { IncidentNotificationPublisher } from './incident-response.js';
+import type { EnumerationResponseDependencies } from './network-denials.js';
+import { NetworkDenialCommands, respondToEnumeration } from './network-denials.js';
 
 const HOUR = 3_600_000;
 const ACTOR = { actor: 'system:anomaly-detector', correlationId: 'c', causationId: 'c' };
@@ -36,14 +38,24 @@ describe('source network denials in the store and the verifiers’ projection', 
     );
   };
 
+  let enumerations: EnumerationResponseDependencies;
+  /** What a tenant's notification subject holds. */
+  const notified = async (tenant: string): Promise<TenantNotification[]> => {
+    const consumer = await ctx.js.consumers.get(ctx.topology.notificationStream, { filter_subjects: notificationSubject(ctx.topology.subjectPrefix, tenant) });
+    const found: TenantNotification[] = [];
+    for (let message = await consumer.next({ expires: 1000 }); message; message = await consumer.next({ expires: 1000 })) found.push(message.json());
+    return found;
+  };
+
   beforeAll(async () => {
     ctx = await createTestContext('network-denials');
     tenants = new TenantSettingsCommands({ store: ctx.store });
     commands = new NetworkDenialCommands({ store: ctx.store, index });
+    enumerations = { store: ctx.store, notifications: new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix) };
   });
   afterAll(() => ctx.close());
 
-  it('denies an enumerating network only under a deny policy, once per finding, for the policy’s time', async () => {
+  it('records every enumeration on its network’s stream and tells its tenant, denying the network only under a deny policy, once per finding, for the policy’s time', async () => {
     const finding = {
       findingId: '0190a3c4-0000-7000-8000-0000000000e1',
       network: '203.0.113.0/24',
@@ -52,14 +64,28 @@ describe('source network denials in the store and the verifiers’ projection', 
       detail: '60 unknown keys',
     } as const;
     const at = Date.now();
-    expect(await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at)).toBeUndefined();
-    expect(await ctx.store.readStream('network-203.0.113.0_24')).toHaveLength(0);
+    const notifyOnly = { ...finding, findingId: '0190a3c4-0000-7000-8000-0000000000e0' };
+    expect(await respondToEnumeration(enumerations, notifyOnly, at, ACTOR)).toBeUndefined();
+    expect(await ctx.store.readStream('network-203.0.113.0_24')).toMatchObject([
+      {
+        eventId: notifyOnly.findingId,
+        type: 'SourceAnomalyDetected',
+        data: {
+          network: '203.0.113.0/24',
+          tenant: 'acme',
+          detector: 'enumeration',
+          severity: 'high',
+          detail: '60 unknown keys',
+          detectedAt: new Date(at).toISOString(),
+        },
+      },
+    ]);
     await tenants.setIncidentPolicy({ tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: HOUR }, root);
     // A slow one, under the same policy, is only told.
     expect(
-      await denyEnumeratingNetwork(ctx.store, { ...finding, findingId: '0190a3c4-0000-7000-8000-0000000000e2', severity: 'medium' }, ACTOR, at),
+      await respondToEnumeration(enumerations, { ...finding, findingId: '0190a3c4-0000-7000-8000-0000000000e2', severity: 'medium' }, at, ACTOR),
     ).toBeUndefined();
-    const denial = await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at);
+    const denial = await respondToEnumeration(enumerations, finding, at, ACTOR);
     expect(denial).toMatchObject({
       network: '203.0.113.0/24',
       tenant: 'acme',
@@ -67,9 +93,25 @@ describe('source network denials in the store and the verifiers’ projection', 
       reason: 'enumeration',
       findingId: finding.findingId,
     });
-    // A redelivered usage batch finds the same finding again: nothing more is recorded.
-    await denyEnumeratingNetwork(ctx.store, finding, ACTOR, at);
-    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied']);
+    // A redelivered usage batch finds the same finding again: nothing more is recorded, nor told.
+    await respondToEnumeration(enumerations, finding, at, ACTOR);
+    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type)).toEqual([
+      'SourceAnomalyDetected',
+      'SourceAnomalyDetected',
+      'SourceAnomalyDetected',
+      'SourceNetworkDenied',
+    ]);
+    expect((await notified('acme')).map((n) => n.type === 'SourceIncident' && [n.incidentId, n.severity, n.policy, n.action, n.until])).toEqual([
+      [notifyOnly.findingId, 'high', 'notify', 'notify', undefined],
+      ['0190a3c4-0000-7000-8000-0000000000e2', 'medium', 'deny', 'notify', undefined],
+      [finding.findingId, 'high', 'deny', 'deny', new Date(at + HOUR).toISOString()],
+    ]);
+    // Calls that named no tenant: recorded for every tenant's operator (root) to see, and no tenant's to be told of or to deny.
+    const nameless = { ...finding, findingId: '0190a3c4-0000-7000-8000-0000000000e3', network: '198.18.0.0/24', tenant: undefined };
+    expect(await respondToEnumeration(enumerations, nameless, at, ACTOR)).toBeUndefined();
+    expect((await ctx.store.readStream('network-198.18.0.0_24')).map((event) => [event.type, (event.data as { tenant: string }).tenant])).toEqual([
+      ['SourceAnomalyDetected', '*'],
+    ]);
     await fold(index, () => index.networkDenials.denies('203.0.113.50', 'acme', at));
     expect(index.networkDenials.denies('203.0.113.50', 'globex', at)).toBe(false);
     expect(commands.list({}, as('acme').caller).map((view) => view.network)).toEqual(['203.0.113.0/24']);
@@ -110,7 +152,10 @@ describe('source network denials in the store and the verifiers’ projection', 
       lifted: false,
     });
     await fold(index, () => !index.networkDenials.denies('203.0.113.50', 'acme', Date.now()));
-    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied', 'SourceNetworkAllowed']);
+    expect((await ctx.store.readStream('network-203.0.113.0_24')).map((event) => event.type).slice(-2)).toEqual([
+      'SourceNetworkDenied',
+      'SourceNetworkAllowed',
+    ]);
   });
 
   describe('who may append network events, as the database decides', () => {
@@ -145,7 +190,15 @@ describe('source network denials in the store and the verifiers’ projection', 
       await expect(store.append('network-192.0.2.0_24', 1, [lift])).rejects.toThrow(/row-level security policy/);
       // Nor may it put a denial on another category's stream.
       await expect(store.append('key-key_0000000000000000000000dn01', NO_STREAM, [denied('192.0.2.0/24')])).rejects.toThrow(/row-level security policy/);
-      expect((await ctx.store.readStream('network-192.0.2.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied']);
+      // An enumeration it found is its to record; not a verifier's.
+      const found = {
+        type: 'SourceAnomalyDetected',
+        data: { network: '192.0.2.0/24', tenant: '*', detector: 'enumeration', severity: 'high', detail: 'x', detectedAt: new Date().toISOString() },
+        metadata: testMetadata(),
+      } as const;
+      await expect(new PostgresEventStore(verifier, ctx.auth).append('network-192.0.2.0_24', 1, [found])).rejects.toThrow(/row-level security policy/);
+      await store.append('network-192.0.2.0_24', 1, [found]);
+      expect((await ctx.store.readStream('network-192.0.2.0_24')).map((event) => event.type)).toEqual(['SourceNetworkDenied', 'SourceAnomalyDetected']);
     });
   });
 });

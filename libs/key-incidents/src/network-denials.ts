@@ -6,19 +6,36 @@ import type {
   NetworkAllowResult,
   NetworkDenialView,
   NetworkEvent,
+  SourceAnomalyDetectedData,
   SourceNetworkAllowedData,
   SourceNetworkDeniedData,
 } from '@keyledger/contracts';
-import { ALL_TENANTS, ApiError, ROOT_TENANT, networkAggregateId, sourceNetworkDeniedSchema, streamIdOf } from '@keyledger/contracts';
+import {
+  ALL_TENANTS,
+  ApiError,
+  ROOT_TENANT,
+  networkAggregateId,
+  sourceAnomalyDetectedSchema,
+  sourceNetworkDeniedSchema,
+  streamIdOf,
+} from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin, commandMetadata } from '@keyledger/admin-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { nameBasedEventId, newEventId } from '@keyledger/ids';
 import type { EnumerationFinding, NetworkDenial } from '@keyledger/key-domain';
-import { NetworkDenialTable, WIDEST_TENANT_DENIAL, canonicalNetwork, effectiveIncidentPolicy, enumerationDenial, isTooWideForTenant } from '@keyledger/key-domain';
+import {
+  NetworkDenialTable,
+  WIDEST_TENANT_DENIAL,
+  canonicalNetwork,
+  effectiveIncidentPolicy,
+  enumerationDenial,
+  isTooWideForTenant,
+} from '@keyledger/key-domain';
 import type { KeyIndex } from '@keyledger/key-projection';
 import { readTenantSettings } from '@keyledger/tenant-settings';
+import type { IncidentNotificationPublisher } from './incident-response.js';
 
 type NetworkStore = Pick<PostgresEventStore, 'readStream' | 'append'>;
 
@@ -31,7 +48,10 @@ async function loadNetwork(store: NetworkStore, network: string): Promise<{ read
   return { denials, version: events.length };
 }
 
-async function appendToNetwork(store: NetworkStore, event: NetworkEvent, eventId: string, metadata: EventMetadata): Promise<void> {
+/** An event of a network's stream: a denial, its lift, or an enumeration found from the network. */
+type NetworkStreamEvent = NetworkEvent | { readonly type: 'SourceAnomalyDetected'; readonly data: SourceAnomalyDetectedData };
+
+async function appendToNetwork(store: NetworkStore, event: NetworkStreamEvent, eventId: string, metadata: EventMetadata): Promise<void> {
   const network = event.data.network;
   await retryConflicts(async () => {
     const { version } = await loadNetwork(store, network);
@@ -39,28 +59,63 @@ async function appendToNetwork(store: NetworkStore, event: NetworkEvent, eventId
   });
 }
 
+export interface EnumerationResponseDependencies {
+  readonly store: NetworkStore;
+  /** The tenant's notification subject (`<prefix>.v1.notifications.<tenant>`), as the rotator tells of key incidents. */
+  readonly notifications: Pick<IncidentNotificationPublisher, 'publish'>;
+}
+
 /**
- * What the anomaly detector does with an enumeration finding: denies the network for the
- * tenant the calls asked for when that tenant's incident policy says `onEnumeration: deny`
- * (libs/key-domain `enumerationDenial`), once per finding (the event id is the finding's, so a
- * redelivered batch appends nothing more). Returns the denial recorded, or undefined.
+ * What the anomaly detector does with an enumeration finding, once per finding (every event id
+ * is derived from the finding's, so a redelivered batch records and denies nothing more, and
+ * JetStream stores its notification once): records it as SourceAnomalyDetected on the
+ * network's stream, for the tenant the calls asked for (`*` when they named none); denies the
+ * network for that tenant when its incident policy says `onEnumeration: deny` (libs/key-domain
+ * `enumerationDenial`); and tells the tenant. `seenAt` is the record time of the call that
+ * crossed the line, which the finding is dated and the denial runs from: a redelivery records
+ * the same. Returns the denial recorded, or undefined.
  */
-export async function denyEnumeratingNetwork(
-  store: NetworkStore,
+export async function respondToEnumeration(
+  deps: EnumerationResponseDependencies,
   finding: EnumerationFinding,
+  seenAt: number,
   metadata: EventMetadata,
-  now: number,
 ): Promise<SourceNetworkDeniedData | undefined> {
+  const network = canonicalNetwork(finding.network);
+  if (network === undefined) return undefined;
+  const recorded = sourceAnomalyDetectedSchema.parse({
+    network,
+    tenant: finding.tenant ?? ALL_TENANTS,
+    detector: 'enumeration',
+    severity: finding.severity,
+    detail: finding.detail.slice(0, 1000),
+    detectedAt: new Date(seenAt).toISOString(),
+  });
+  await appendToNetwork(deps.store, { type: 'SourceAnomalyDetected', data: recorded }, finding.findingId, metadata);
   if (finding.tenant === undefined) return undefined;
-  const policy = effectiveIncidentPolicy((await readTenantSettings(store, finding.tenant)).incidentPolicies, finding.tenant);
-  const denial = enumerationDenial(finding, policy, metadata.actor, now);
-  if (denial === undefined) return undefined;
-  await appendToNetwork(
-    store,
-    { type: 'SourceNetworkDenied', data: sourceNetworkDeniedSchema.parse(denial) },
-    nameBasedEventId(`keyledger network denial v1|${finding.findingId}`),
-    metadata,
-  );
+  const policy = effectiveIncidentPolicy((await readTenantSettings(deps.store, finding.tenant)).incidentPolicies, finding.tenant);
+  const denial = enumerationDenial(finding, policy, metadata.actor, seenAt);
+  if (denial !== undefined)
+    await appendToNetwork(
+      deps.store,
+      { type: 'SourceNetworkDenied', data: sourceNetworkDeniedSchema.parse(denial) },
+      nameBasedEventId(`keyledger network denial v1|${finding.findingId}`),
+      metadata,
+    );
+  await deps.notifications.publish({
+    v: 1,
+    type: 'SourceIncident',
+    incidentId: finding.findingId,
+    tenant: finding.tenant,
+    network,
+    detector: recorded.detector,
+    severity: recorded.severity,
+    detail: recorded.detail,
+    policy: policy.onEnumeration,
+    action: denial === undefined ? 'notify' : 'deny',
+    ...(denial === undefined ? {} : { until: denial.until }),
+    at: recorded.detectedAt,
+  });
   return denial;
 }
 

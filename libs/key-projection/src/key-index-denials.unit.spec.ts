@@ -29,6 +29,22 @@ describe('source network denials in the key index', () => {
     expect(() => index.apply(denied(4, T0 + HOUR))).toThrow(KeyVersionGapError);
   });
 
+  it('takes an enumeration found from the network in the stream’s order, denying nothing by it', () => {
+    const index = new KeyIndex();
+    const found = (streamVersion: number) => ({
+      type: 'SourceAnomalyDetected',
+      streamVersion,
+      occurredAt: iso(T0),
+      data: { network: '203.0.113.0/24', tenant: 'acme', detector: 'enumeration', severity: 'high', detail: 'x', detectedAt: iso(T0) },
+    });
+    expect(index.apply(found(1))).toBe(true);
+    expect(index.networkDenials.denies('203.0.113.9', 'acme', T0)).toBe(false);
+    expect(index.apply(denied(2, T0 + HOUR))).toBe(true);
+    expect(index.networkDenials.denies('203.0.113.9', 'acme', T0)).toBe(true);
+    expect(index.apply(found(1))).toBe(false);
+    expect(() => index.apply(found(4))).toThrow(KeyVersionGapError);
+  });
+
   it('forgets an ended denial by the time of the events it applies, not the wall clock, and keeps one in force across a snapshot', () => {
     const index = new KeyIndex();
     index.apply(denied(1, T0 + HOUR));

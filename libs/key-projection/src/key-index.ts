@@ -288,7 +288,7 @@ export class KeyIndex {
     const applied =
       event.type === 'CreditsConsumed'
         ? this.consume(event.data as CreditsConsumedData)
-        : event.type === 'SourceNetworkDenied' || event.type === 'SourceNetworkAllowed'
+        : event.type === 'SourceNetworkDenied' || event.type === 'SourceNetworkAllowed' || event.type === 'SourceAnomalyDetected'
           ? this.applyNetworkEvent(event)
           : this.applyKeyEvent(event, at);
     this.sweepIfDue();
@@ -322,17 +322,18 @@ export class KeyIndex {
 
   /**
    * Folds a network stream's event, in its stream's version order as key events are: a repeat or
-   * an older event (a denial re-sent after its lift) changes nothing, a gap throws.
+   * an older event (a denial re-sent after its lift) changes nothing, a gap throws. An
+   * enumeration found from the network (SourceAnomalyDetected) denies nothing by itself; it
+   * only takes its place in the stream's order.
    */
   private applyNetworkEvent(event: Pick<EventEnvelope, 'type' | 'data' | 'streamVersion'>): boolean {
     // Authenticated and checked against its schema by the reader, as key events are.
-    const networkEvent = { type: event.type, data: event.data } as NetworkEvent;
-    const stream = networkAggregateId(networkEvent.data.network);
+    const stream = networkAggregateId((event.data as { readonly network: string }).network);
     const expected = (this.networkVersions.get(stream) ?? 0) + 1;
     if (event.streamVersion < expected) return false;
     if (event.streamVersion > expected) throw new KeyVersionGapError(`network-${stream}`, expected, event.streamVersion);
     this.networkVersions.set(stream, event.streamVersion);
-    this.networkDenials.apply(networkEvent);
+    if (event.type !== 'SourceAnomalyDetected') this.networkDenials.apply({ type: event.type, data: event.data } as NetworkEvent);
     return true;
   }
 

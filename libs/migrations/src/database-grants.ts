@@ -71,7 +71,7 @@ const CONSUMER_RUNTIME = {
  *
  * - events: every service reads them; only the issuer (commands, leak and anomaly reports, acknowledgements of findings, root key), the
  *   rotator (rotations, incidents, deliveries), the verifier (its CreditsConsumed stream, and no
- *   other: `appends`) and the anomaly detector (AnomalyDetected on key streams, SourceNetworkDenied on network streams, nothing else) append. Nobody updates, deletes or
+ *   other: `appends`) and the anomaly detector (AnomalyDetected on key streams, SourceAnomalyDetected and SourceNetworkDenied on network streams, nothing else) append. Nobody updates, deletes or
  *   truncates them.
  * - relay_checkpoints and relay_leases: the relay. Snapshots: the services that take them (issuer, verifier,
  *   auditor). The consumer runtime's inbox and checkpoints: the services with durable consumers
@@ -129,8 +129,8 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
     },
     functions: ['usage_create_partitions(date)', 'usage_drop_partitions(date)', 'audit_trail_create_partitions(date)'],
   },
-  // Records AnomalyDetected on key streams and SourceNetworkDenied (an enumeration, by the tenant's
-  // policy) on network streams, and nothing else: it holds no key event's authority and lifts no denial.
+  // Records AnomalyDetected on key streams, and an enumeration (SourceAnomalyDetected) and its
+  // denial by the tenant's policy (SourceNetworkDenied) on network streams, and nothing else: it holds no key event's authority and lifts no denial.
   'anomaly-detector': {
     tables: {
       events: ['select', 'insert'],
@@ -141,7 +141,7 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
     functions: [],
     appends: [
       { category: 'key', types: ['AnomalyDetected'] },
-      { category: 'network', types: ['SourceNetworkDenied'] },
+      { category: 'network', types: ['SourceNetworkDenied', 'SourceAnomalyDetected'] },
     ],
   },
 };

@@ -253,7 +253,8 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
     ].map((operation) => apiSubject(n.subjectPrefix, operation)),
     respond: true,
   }),
-  'anomaly-detector': () => ({ publish: [], subscribe: [], respond: false }),
+  // Tells a tenant of an enumeration from a source network, on its notification subject.
+  'anomaly-detector': (n) => ({ publish: [`${n.subjectPrefix}.v1.notifications.>`], subscribe: [], respond: false }),
 };
 
 function dedupe(subjects: readonly string[]): string[] {

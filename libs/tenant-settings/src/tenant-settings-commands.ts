@@ -89,6 +89,7 @@ export class TenantSettingsCommands {
           onLeak: request.onLeak,
           onAnomaly: request.onAnomaly,
           graceMs: request.graceMs,
+          anomalyRules: request.anomalyRules ?? null,
           // A source network is no owner's: these are the tenant's alone (the request schema refuses them with an owner).
           ...(request.owner === undefined ? { onEnumeration: request.onEnumeration ?? null, denyForMs: request.denyForMs ?? null } : {}),
         },
