@@ -119,7 +119,9 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const { index, peppers, projection } = serviceKeyProjection(
       config,
       { instance, infrastructure, logger, metrics },
-      { announce: false, snapshots: true, freshness: false },
+      // Fresh by the relay's heartbeats, as the issuer's: it authenticates admin keys, and a state
+      // that misses a revocation (held back, or a lagging replica) must not let the revoked key in.
+      { announce: false, snapshots: true, freshness: true },
     );
     const ledger = new UsageLedger(infrastructure.db);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });

@@ -278,7 +278,7 @@ export const keyServiceEnvSchema = serviceEnvSchema.extend({
     .transform((value) => value === 'true'),
   VERIFIER_MAX_BUS_SILENCE_MS: positiveInt.default(30_000),
   /**
-   * Verifier, issuer: answer (verify, admin authentication) only while every event up to a store
+   * Verifier, issuer, auditor: answer (verify, admin authentication) only while every event up to a store
    * head the relay announced at most this long ago is applied; past it UNAVAILABLE and not ready.
    * Applies with VERIFIER_FAIL_CLOSED.
    */
