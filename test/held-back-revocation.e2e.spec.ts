@@ -67,7 +67,11 @@ describe('a revocation held back by an older transaction, against running servic
 
   it('never answers VALID for the revoked key once the staleness bound has passed, and REVOKED once the older transaction ends', async () => {
     const { keyId, key } = await issue();
-    await eventually('VALID while current', () => api.verify({ key }), (result) => result.code === 'VALID');
+    await eventually(
+      'VALID while current',
+      () => api.verify({ key }),
+      (result) => result.code === 'VALID',
+    );
 
     const older = await holdHorizon();
     try {
@@ -84,12 +88,21 @@ describe('a revocation held back by an older transaction, against running servic
       await older.release();
     }
     // REVOKED, not UNAVAILABLE: the revocation was applied and a heartbeat vouched for it again.
-    await eventually('REVOKED once the older transaction ends', () => api.verify({ key }), (result) => result.code === 'REVOKED', 15_000);
+    await eventually(
+      'REVOKED once the older transaction ends',
+      () => api.verify({ key }),
+      (result) => result.code === 'REVOKED',
+      15_000,
+    );
   });
 
   it('stays current while short transactions overlap commits back to back', async () => {
     const { key } = await issue();
-    await eventually('VALID while current', () => api.verify({ key }), (result) => result.code === 'VALID');
+    await eventually(
+      'VALID while current',
+      () => api.verify({ key }),
+      (result) => result.code === 'VALID',
+    );
     const codes = new Map<string, number>();
     let holder = await holdHorizon();
     try {
