@@ -709,12 +709,14 @@ export class AnomalyDetector {
 
 /**
  * Whether a detector is quiet on a key at `at`: within `cooldownMs` (the tenant's now) of the
- * finding that began its cool-down, so a lowered cool-down ends those running; one kept before
- * the start was stored ends where it was set to.
+ * finding that began its cool-down, and before the end set then. So a lowered cool-down ends
+ * those running, and a raised one does not silence findings the end set then would let through;
+ * one kept before the start was stored ends where it was set to.
  */
 function coolingDown(state: KeyBaseline, detector: KeyDetector, at: number, cooldownMs: number): boolean {
   const since = state.quietSince[detector];
-  return at < (since === undefined ? (state.quietUntil[detector] ?? 0) : since + cooldownMs);
+  const until = state.quietUntil[detector] ?? 0;
+  return at < (since === undefined ? until : Math.min(until, since + cooldownMs));
 }
 
 function beginCooldown(state: KeyBaseline, detector: KeyDetector, at: number, cooldownMs: number): void {

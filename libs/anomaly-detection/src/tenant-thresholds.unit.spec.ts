@@ -127,6 +127,18 @@ describe('the detector with a tenant’s thresholds', () => {
     expect(kept.baseline(ACME_KEY)?.quietSince).toEqual({});
   });
 
+  it('does not lengthen the cool-downs already running when the tenant raises its cool-down', () => {
+    const detector = new AnomalyDetector(() => T0 + 10 * MINUTE);
+    detector.setTenantThresholds('acme', thresholds({ probingFloor: 1, cooldownMs: MINUTE }));
+    const findings: AnomalyFinding[] = [];
+    detector.observe(refused(ACME_KEY, 'acme', T0), findings);
+    detector.setTenantThresholds('acme', thresholds({ probingFloor: 1, cooldownMs: 60 * MINUTE }));
+    detector.observe(refused(ACME_KEY, 'acme', T0 + 2 * MINUTE), findings);
+    // The minute's cool-down set by the first finding had ended; the hour's applies from the second.
+    detector.observe(refused(ACME_KEY, 'acme', T0 + 5 * MINUTE), findings);
+    expect(findings.map((finding) => finding.at - T0)).toEqual([0, 2 * MINUTE]);
+  });
+
   it('learns a key’s rate afresh when its tenant changes the window, keeping its networks', () => {
     const detector = new AnomalyDetector(() => T0 + MINUTE);
     const findings: AnomalyFinding[] = [];

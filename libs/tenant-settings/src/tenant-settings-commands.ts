@@ -89,7 +89,9 @@ export class TenantSettingsCommands {
           onLeak: request.onLeak,
           onAnomaly: request.onAnomaly,
           graceMs: request.graceMs,
-          anomalyRules: request.anomalyRules ?? null,
+          // Only when set: a service of the release before reads IncidentPolicySet strictly, and a
+          // field it does not know would stop its reads of the tenant's stream during an upgrade.
+          ...(request.anomalyRules == null ? {} : { anomalyRules: request.anomalyRules }),
           // A source network is no owner's: these are the tenant's alone (the request schema refuses them with an owner).
           ...(request.owner === undefined ? { onEnumeration: request.onEnumeration ?? null, denyForMs: request.denyForMs ?? null } : {}),
         },
@@ -112,7 +114,11 @@ export class TenantSettingsCommands {
    */
   async setAnomalyThresholds(request: SetAnomalyThresholdsRequest, context: CommandContext): Promise<AnomalyThresholdsView> {
     authorizeAdmin(context.caller, request.tenant, 'write');
-    const settings = await this.record(request.tenant, { type: 'SetAnomalyThresholds', data: { tenant: request.tenant, thresholds: request.thresholds } }, context);
+    const settings = await this.record(
+      request.tenant,
+      { type: 'SetAnomalyThresholds', data: { tenant: request.tenant, thresholds: request.thresholds } },
+      context,
+    );
     return { tenant: request.tenant, thresholds: { ...settings.anomalyThresholds } };
   }
 
