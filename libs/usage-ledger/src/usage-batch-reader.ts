@@ -78,7 +78,8 @@ export function checkColumnarBatch(json: unknown): { batch: UsageBatchV3 } | { i
     return {
       issues: (columnarShape.errors ?? []).map((error) => ({
         path: error.instancePath.split('/').slice(1),
-        message: error.message ?? error.keyword,
+        // A field not in the schema is named, as zod names it.
+        message: `${error.message ?? error.keyword}${error.keyword === 'additionalProperties' ? `: ${String(error.params['additionalProperty'])}` : ''}`,
       })),
     };
   }

@@ -55,6 +55,9 @@ describe('UsageBatchReader', () => {
     expect(read(genuine(verifier, JSON.stringify(columns), id))).toEqual(columns);
     expect(() => read(genuine(verifier, JSON.stringify({ ...columns, at: [0, -5] }), id))).toThrow(/not a valid batch: at\.1 must be >= 0/);
     expect(() => read(genuine(verifier, JSON.stringify({ ...columns, keyIds: [] }), id))).toThrow(/groups\.keyId\.0 names entry 0 of a table of 0/);
+    expect(() => read(genuine(verifier, JSON.stringify({ ...columns, groups: { ...columns.groups, weight: [1] } }), id))).toThrow(
+      /groups must NOT have additional properties: weight/,
+    );
     expect(refusals).toEqual([]);
   });
 
