@@ -5,14 +5,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
-import type { KeyUsed, UsageBatch, VerifyCode } from '@keyledger/contracts';
-import { usageBatchSchema } from '@keyledger/contracts';
+import type { KeyUsed, UsageBatchV2, UsageBatchV3, VerifyCode } from '@keyledger/contracts';
+import { usageBatchGroups, usageBatchV3Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, startServices } from '@keyledger/testing';
 import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups, sealUsageBatchMessage } from '@keyledger/usage-recorder';
-import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
+import { DEFAULT_USAGE_CONSUMER_SETTINGS, UsageConsumer, UsageLedger, checkUsageBatch } from '@keyledger/usage-ledger';
 import { describeMachine, now } from './bench-support.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -29,11 +29,25 @@ const ips = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 2
 const skewed = <T>(list: readonly T[]): T => list[Math.min(list.length - 1, Math.floor(list.length ** Math.random()) - 1)]!;
 const CODES: VerifyCode[] = ['VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'VALID', 'INSUFFICIENT_PERMISSIONS', 'NOT_FOUND', 'MALFORMED'];
 
-/** A batch as the verifier publishes it (version 2, grouped), and its records' version 1 size for comparison. */
+/** A batch as the verifier publishes it (version 3, columns), the same batch as version 2 (a verifier before it), and its records' version 1 size. */
 interface Published {
-  readonly batch: UsageBatch;
+  readonly batch: UsageBatchV3;
   readonly payload: string;
+  readonly v2: string;
   readonly v1Bytes: number;
+}
+
+/** The groups of a version 3 batch as version 2 writes them. */
+function asVersion2(batch: UsageBatchV3): string {
+  const v2: UsageBatchV2 = {
+    schemaVersion: 2,
+    batchId: batch.batchId,
+    instance: batch.instance,
+    createdAt: batch.createdAt,
+    since: batch.since,
+    groups: usageBatchGroups(batch).map(({ fields, at }) => ({ ...fields, at: at.map((time) => time - batch.since) })),
+  };
+  return JSON.stringify(v2);
 }
 
 function batches(count: number, start: number): Published[] {
@@ -62,7 +76,8 @@ function batches(count: number, start: number): Published[] {
       JSON.stringify({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: header.instance, createdAt: header.createdAt, records }),
     );
     for (const { payload } of groups.encode(header, DEFAULT_USAGE_BUFFER_SETTINGS.maxBatchBytes)) {
-      out.push({ batch: usageBatchSchema.parse(JSON.parse(payload)), payload, v1Bytes });
+      const batch = usageBatchV3Schema.parse(JSON.parse(payload));
+      out.push({ batch, payload, v2: asVersion2(batch), v1Bytes });
     }
   }
   return out;
@@ -104,8 +119,8 @@ try {
   console.log('# usage ingestion\n' + (await describeMachine(ctx)));
   console.log(
     `method: ${RECORDS} KeyUsed records in batches of ${BATCH} (the verifier's default), ${KEYS} keys and 2000 source addresses drawn with a Zipf-like skew, 20% unknown or malformed keys, timestamps spread over ${Math.round(RECORDS / BATCH / 20)} s; each run in a fresh day. ` +
-      `each batch grouped and encoded as the verifier publishes it (usage schema version 2); ` +
-      `direct = UsageLedger.ingest of 16 batches per statement, one after another; through JetStream = the batches published to the usage stream first, then the auditor's UsageConsumer started and timed until every record is in Postgres`,
+      `each batch grouped and encoded as the verifier publishes it (usage schema version 3); ` +
+      `direct = UsageLedger.ingest of 16 batches per statement, one after another`,
   );
   const day = (n: number): number => Date.UTC(2031, 0, 1 + n, 8);
   // Warm-up: partitions, plans, the table's first pages.
@@ -113,36 +128,78 @@ try {
 
   const direct = batches(RECORDS, day(1));
   console.log(
-    `batches: ${direct.length} messages of version 2, ${mean(direct.map((p) => Buffer.byteLength(p.payload))).toLocaleString('en')} bytes each on average; the same records as version 1: ${mean(direct.map((p) => p.v1Bytes)).toLocaleString('en')} bytes`,
+    `batches: ${direct.length} messages of version 3, ${mean(direct.map((p) => Buffer.byteLength(p.payload))).toLocaleString('en')} bytes each on average; the same as version 2: ${mean(direct.map((p) => Buffer.byteLength(p.v2))).toLocaleString('en')} bytes; as version 1: ${mean(direct.map((p) => p.v1Bytes)).toLocaleString('en')} bytes`,
   );
   let started = now();
   for (let i = 0; i < direct.length; i += 16) await ledger.ingest(direct.slice(i, i + 16).map((published) => published.batch));
   const directSeconds = (now() - started) / 1000;
   console.log(`direct           ${Math.round(RECORDS / directSeconds).toLocaleString('en')} records/s (${RECORDS} in ${directSeconds.toFixed(1)} s)`);
 
-  const before = await storedRecords();
-  for (const { batch, payload } of batches(RECORDS, day(2))) {
-    // Sealed as a verifier seals it: the consumer checks every seal, and that is part of what is measured.
-    const sealed = sealUsageBatchMessage(ctx.auth.authenticator, { batchId: batch.batchId, payload });
-    await ctx.js.publish(ctx.topology.usageSubject, sealed.payload, { msgID: batch.batchId, headers: sealed.headers });
+  /**
+   * The auditor's path for these payloads: published sealed to the usage stream first, then the
+   * auditor's UsageConsumer started in this process and timed until every record is stored. Its
+   * CPU is this process's over the span, the polling of the stored count included (a query every 50 ms).
+   */
+  async function throughJetStream(
+    payloads: readonly { batchId: string; payload: string }[],
+  ): Promise<{ perSecond: number; seconds: number; cpuPerRecord: number }> {
+    const before = await storedRecords();
+    for (const { batchId, payload } of payloads) {
+      // Sealed as a verifier seals it: the consumer checks every seal, and that is part of what is measured.
+      const sealed = sealUsageBatchMessage(ctx.auth.authenticator, { batchId, payload });
+      await ctx.js.publish(ctx.topology.usageSubject, sealed.payload, { msgID: batchId, headers: sealed.headers });
+    }
+    const consumer = new UsageConsumer(
+      { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
+      DEFAULT_USAGE_CONSUMER_SETTINGS,
+    );
+    globalThis.gc?.();
+    const cpuBefore = process.cpuUsage();
+    const began = now();
+    await consumer.start();
+    await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);
+    const seconds = (now() - began) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    await consumer.stop();
+    return { perSecond: RECORDS / seconds, seconds, cpuPerRecord: (cpu.user + cpu.system) / RECORDS };
   }
-  const consumer = new UsageConsumer(
-    { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
-    DEFAULT_USAGE_CONSUMER_SETTINGS,
-  );
-  // The consumer runs in this process: its CPU is this process's over the span, the polling of
-  // the stored count included (a query every 50 ms).
-  const cpuBefore = process.cpuUsage();
-  started = now();
-  await consumer.start();
-  await eventually('all records stored', storedRecords, (n) => n >= before + RECORDS, 600_000);
-  const streamSeconds = (now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  await consumer.stop();
-  console.log(`through JetStream ${Math.round(RECORDS / streamSeconds).toLocaleString('en')} records/s (${RECORDS} in ${streamSeconds.toFixed(1)} s)`);
   console.log(
-    `consumer CPU ${((cpu.user + cpu.system) / RECORDS).toFixed(2)} µs per record (this process: reading, checking and storing the batches); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    `through JetStream: each batch published sealed to the usage stream, as version 3 (what verifiers publish now) or as version 2 (a verifier of the release before; the auditor still reads it), ` +
+      `then the auditor's UsageConsumer started in this process and timed until every record is in Postgres; CPU = this process's user + system time over that span (seal checks, parsing, validation, the ingest's parameters, the driver, NATS, the stored-count poll every 50 ms) per record; alternating, 2 runs each`,
   );
+  for (let round = 0; round < 2; round += 1) {
+    for (const version of [2, 3] as const) {
+      const made = batches(RECORDS, day(2 + round * 2 + (version - 2)));
+      const result = await throughJetStream(made.map((p) => ({ batchId: p.batch.batchId, payload: version === 3 ? p.payload : p.v2 })));
+      console.log(
+        `through JetStream, version ${version}: ${Math.round(result.perSecond).toLocaleString('en')} records/s (${RECORDS} in ${result.seconds.toFixed(1)} s); auditor CPU ${result.cpuPerRecord.toFixed(2)} µs per record; load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
+      );
+    }
+  }
+
+  // The same batches read in process, without NATS or Postgres: what parsing and checking a record costs in either version.
+  const sample = batches(100_000, day(9));
+  for (const version of [2, 3] as const) {
+    const bodies = sample.map((p) => new TextEncoder().encode(version === 3 ? p.payload : p.v2));
+    const records = sample.reduce((sum, p) => sum + p.batch.at.length, 0);
+    let best = { parse: Number.POSITIVE_INFINITY, check: Number.POSITIVE_INFINITY };
+    for (let round = 0; round < 5; round += 1) {
+      globalThis.gc?.();
+      let cpuStart = process.cpuUsage();
+      const parsed = bodies.map((body) => JSON.parse(new TextDecoder().decode(body)) as unknown);
+      let used = process.cpuUsage(cpuStart);
+      const parse = (used.user + used.system) / records;
+      cpuStart = process.cpuUsage();
+      for (const json of parsed) if (!('batch' in checkUsageBatch(json))) throw new Error('a benchmark batch was refused');
+      used = process.cpuUsage(cpuStart);
+      best = { parse: Math.min(best.parse, parse), check: Math.min(best.check, (used.user + used.system) / records) };
+    }
+    console.log(
+      `in process, version ${version}: decoding and JSON.parse ${best.parse.toFixed(2)} µs per record, the check (${version === 3 ? 'compiled from the zod schema, then the rules across columns' : 'zod'}) ${best.check.toFixed(2)} µs per record (best of 5, ${records.toLocaleString('en')} records, ${(bodies.reduce((sum, b) => sum + b.length, 0) / records).toFixed(0)} bytes a record)`,
+    );
+  }
 
   if (process.env['BENCH_USAGE_HTTP'] !== 'false') {
     // Verify over HTTP with recording on and off: two verifiers, loaded one at a time, alternating.

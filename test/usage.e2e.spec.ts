@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyUsage, TenantUsage } from '@keyledger/contracts';
-import { MESSAGE_HEADERS, parseUsageSeal, usageBatchRecordCount, usageBatchV2Schema } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, parseUsageSeal, usageBatchGroups, usageBatchRecordCount, usageBatchV3Schema } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, RunningServices, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, natsKeyApi, readStreamMessages, runCli, startServices, waitForExit } from '@keyledger/testing';
@@ -118,19 +118,21 @@ describe('usage', () => {
     const [stored] = await eventually(
       'every verification stored',
       () =>
-        ctx.ownerDb.query<{ all: number; leaked: number; unknown: number }[]>(
-          `select (select count(*) from usage_records) + (select coalesce(sum(calls), 0) from usage_unknown_minutes) as all,
+        ctx.ownerDb
+          .query<{ all: number; leaked: number; unknown: number }[]>(
+            `select (select count(*) from usage_records) + (select coalesce(sum(calls), 0) from usage_unknown_minutes) as all,
                   (select count(*) from usage_records r where r::text like '%' || $1 || '%' or r::text like '%' || $2 || '%')
                     + (select count(*) from usage_unknown_minutes u where u::text like '%' || $1 || '%' or u::text like '%' || $2 || '%') as leaked,
                   (select coalesce(sum(calls), 0) from usage_unknown_minutes where fingerprint <> '' and tenant = 'acme') as unknown`,
-          [issued.key.slice(8, 30), unknown.slice(8, 30)],
-        ).then((rows) => rows.map((row) => ({ all: Number(row.all), leaked: Number(row.leaked), unknown: Number(row.unknown) }))),
+            [issued.key.slice(8, 30), unknown.slice(8, 30)],
+          )
+          .then((rows) => rows.map((row) => ({ all: Number(row.all), leaked: Number(row.leaked), unknown: Number(row.unknown) }))),
       ([row]) => (row?.all ?? 0) >= made.all,
     );
     expect(stored).toEqual({ all: made.all, leaked: 0, unknown: 8 });
     expect((await ctx.ownerDb.query<{ n: number }[]>(`select count(*)::int as n from usage_records where key_id is null`))[0]!.n).toBe(0);
 
-    // On the stream: version 2 batches, holding every verification, each record like another of its batch in the same group.
+    // On the stream: version 3 batches, holding every verification, each record like another of its batch in the same group.
     const { state } = await ctx.jsm.streams.info(ctx.topology.usageStream);
     const messages = await readStreamMessages(ctx.js, ctx.topology.usageStream, state.messages);
     // Each sealed by the verifier under the installation's event key, over its batch id and body.
@@ -139,11 +141,11 @@ describe('usage', () => {
       return seal && ctx.auth.authenticator.checkUsageBatch(message.headers?.get(MESSAGE_HEADERS.msgId) ?? '', message.data, seal);
     });
     expect(new Set(seals)).toEqual(new Set(['ok']));
-    const batches = messages.map((message) => usageBatchV2Schema.parse(message.json()));
+    const batches = messages.map((message) => usageBatchV3Schema.parse(message.json()));
     const tallied = batches.flatMap((batch) => batch.tallies ?? []).reduce((sum, tally) => sum + tally.calls, 0);
     expect(batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0) + tallied).toBe(made.all);
     for (const batch of batches) {
-      const fields = batch.groups.map(({ at: _at, ...rest }) => JSON.stringify(Object.entries(rest).sort()));
+      const fields = usageBatchGroups(batch).map((group) => JSON.stringify(Object.entries(group.fields).sort()));
       expect(new Set(fields).size).toBe(fields.length);
     }
   });

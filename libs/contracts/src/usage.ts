@@ -11,12 +11,12 @@ import { keyIdSchema, tenantIdSchema } from './key-events.js';
  * malformed one by a keyed, non-reversible fingerprint (see `KeyFingerprints` in
  * libs/key-secrets), and a request without any key by neither.
  *
- * Batches come in two versions: 1, a list of records, and 2, the records grouped by
- * everything but their time (`usageBatchV2Schema`). The verifiers publish
- * `USAGE_SCHEMA_VERSION`; the readers decode both. Every batch message is sealed
+ * Batches come in three versions: 1, a list of records; 2, the records grouped by everything
+ * but their time (`usageBatchV2Schema`); 3, those groups as columns (`usageBatchV3Schema`).
+ * The verifiers publish `USAGE_SCHEMA_VERSION`; the readers decode all three. Every batch message is sealed
  * (`formatUsageSeal`): the readers refuse one without a valid seal, whatever its version.
  */
-export const USAGE_SCHEMA_VERSION = 2;
+export const USAGE_SCHEMA_VERSION = 3;
 
 /** The transports a verification arrives by. */
 export const USAGE_TRANSPORTS = ['http', 'nats', 'grpc'] as const;
@@ -208,8 +208,140 @@ export const usageBatchV2Schema = z
     if (batch.since + latest > LAST_INSTANT) ctx.addIssue({ code: 'custom', path: ['since'], message: 'puts a record past the year 9999' });
   });
 
+/** Index of a value in its table (`usageBatchV3Schema`), or NO_VALUE. */
+const valueIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_USAGE_BATCH_RECORDS - 1);
+/** An optional field's index: NO_VALUE (-1) when the group has none. */
+const optionalValueIndex = z
+  .number()
+  .int()
+  .min(-1)
+  .max(MAX_USAGE_BATCH_RECORDS - 1);
+/** A column: one entry per group. */
+const column = <T extends z.ZodType>(entry: T) => z.array(entry).max(MAX_USAGE_BATCH_RECORDS);
+/** A table of a field's distinct values, which the groups name by index. */
+const table = <T extends z.ZodType>(value: T) => z.array(value).max(MAX_USAGE_BATCH_RECORDS);
+
+/** The index column entry of a group without that (optional) field. */
+export const NO_VALUE = -1;
+
+/**
+ * Version 3, columns: the groups of version 2 as one array per field instead of one object per
+ * group, and each string-valued field's distinct values once, in a table of its own (`keyIds`,
+ * `fingerprints`, …), which the group columns name by index (`NO_VALUE` when an optional field
+ * is absent). `groups.records[g]` is how many records group g holds; `at` holds every record's
+ * offset from `since`, group after group, so group g's are the `records[g]` offsets after those
+ * of the groups before it. A reader parses a handful of arrays of small integers and each
+ * distinct string once, and checks them in one pass, instead of an object per group. Only the
+ * shape is here: `usageBatchV3Schema` adds the rules across columns (`usageColumnsIssues`).
+ */
+export const usageBatchV3Shape = z
+  .object({
+    schemaVersion: z.literal(3),
+    ...batchHeader,
+    /** The earliest record's time, ms since the epoch: one of the offsets is 0. */
+    since: epochMs,
+    keyIds: table(keyIdSchema),
+    fingerprints: table(usageFingerprintSchema),
+    tenants: table(tenantIdSchema),
+    ips: table(storable(USAGE_LIMITS.ip)),
+    /** Lists of scopes, each as a record asked for it. */
+    scopeLists: table(usageFields.scopes),
+    codes: table(usageFields.code),
+    transports: table(usageFields.transport),
+    groups: z
+      .object({
+        keyId: column(optionalValueIndex),
+        fingerprint: column(optionalValueIndex),
+        tenant: column(optionalValueIndex),
+        ip: column(optionalValueIndex),
+        scopes: column(valueIndex),
+        code: column(valueIndex),
+        transport: column(valueIndex),
+        cost: column(usageFields.cost),
+        /** 1 for a group of honeytoken records, else 0. */
+        honeytoken: column(z.number().int().min(0).max(1)),
+        records: column(z.number().int().min(1).max(MAX_USAGE_BATCH_RECORDS)),
+      })
+      .strict(),
+    at: z.array(z.number().int().min(0).max(MAX_USAGE_BATCH_SPAN_MS)).max(MAX_USAGE_BATCH_RECORDS),
+    tallies: z.array(usageTallySchema).min(1).max(MAX_USAGE_BATCH_TALLIES).optional(),
+  })
+  .strict();
+
+export type UsageBatchV3 = z.infer<typeof usageBatchV3Shape>;
+
+/** What is wrong with a batch of version 3's shape, across its columns. */
+export interface UsageColumnsIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The rules of version 3 that no single field states, in one pass over the columns: every group
+ * column as long as the others; every index within its table; a key by id or by fingerprint, not
+ * both; as many offsets as the groups' records; one offset 0 and none past the year 9999; a batch
+ * without groups has tallies. Empty when the batch keeps them all. `usageBatchV3Schema` runs it
+ * after the shape; a reader with a compiled check of the shape runs it too.
+ */
+export function usageColumnsIssues(batch: UsageBatchV3): UsageColumnsIssue[] {
+  const issues: UsageColumnsIssue[] = [];
+  const { groups } = batch;
+  const count = groups.records.length;
+  for (const name of Object.keys(groups) as (keyof UsageBatchV3['groups'])[])
+    if (groups[name].length !== count) issues.push({ path: ['groups', name], message: `has ${groups[name].length} entries, records has ${count}` });
+  if (issues.length > 0) return issues;
+  const indexes = [
+    ['keyId', batch.keyIds.length],
+    ['fingerprint', batch.fingerprints.length],
+    ['tenant', batch.tenants.length],
+    ['ip', batch.ips.length],
+    ['scopes', batch.scopeLists.length],
+    ['code', batch.codes.length],
+    ['transport', batch.transports.length],
+  ] as const;
+  for (const [name, size] of indexes) {
+    const entries = groups[name];
+    for (let g = 0; g < count; g += 1)
+      if (entries[g]! >= size) {
+        issues.push({ path: ['groups', name, g], message: `names entry ${entries[g]} of a table of ${size}` });
+        break;
+      }
+  }
+  let records = 0;
+  for (let g = 0; g < count; g += 1) {
+    records += groups.records[g]!;
+    if (groups.keyId[g] !== NO_VALUE && groups.fingerprint[g] !== NO_VALUE) {
+      issues.push({ path: ['groups', 'fingerprint', g], message: NAMES_ONE_KEY });
+      break;
+    }
+  }
+  if (records !== batch.at.length) issues.push({ path: ['at'], message: `holds ${batch.at.length} offsets, the groups ${records} records` });
+  if (count === 0) {
+    if (batch.tallies === undefined) issues.push({ path: ['groups'], message: 'a batch without tallies holds at least one group' });
+    return issues;
+  }
+  let earliest = Number.POSITIVE_INFINITY;
+  let latest = 0;
+  for (const offset of batch.at) {
+    if (offset < earliest) earliest = offset;
+    if (offset > latest) latest = offset;
+  }
+  if (earliest !== 0) issues.push({ path: ['since'], message: 'must be the time of the earliest record (no offset is 0)' });
+  if (batch.since + latest > LAST_INSTANT) issues.push({ path: ['since'], message: 'puts a record past the year 9999' });
+  return issues;
+}
+
+/** Version 3 with every rule: the shape, then `usageColumnsIssues`. */
+export const usageBatchV3Schema = usageBatchV3Shape.superRefine((batch, ctx) => {
+  for (const { path, message } of usageColumnsIssues(batch)) ctx.addIssue({ code: 'custom', path: [...path], message });
+});
+
 /** Any usage batch the auditor reads, told apart by `schemaVersion`. */
-export const usageBatchSchema = z.discriminatedUnion('schemaVersion', [usageBatchV1Schema, usageBatchV2Schema]);
+export const usageBatchSchema = z.discriminatedUnion('schemaVersion', [usageBatchV1Schema, usageBatchV2Schema, usageBatchV3Schema]);
 
 export type UsageBatchV1 = z.infer<typeof usageBatchV1Schema>;
 export type UsageGroup = z.infer<typeof usageGroupSchema>;
@@ -219,6 +351,7 @@ export type UsageBatch = z.infer<typeof usageBatchSchema>;
 /** How many records a batch holds. */
 export function usageBatchRecordCount(batch: UsageBatch): number {
   if (batch.schemaVersion === 1) return batch.records.length;
+  if (batch.schemaVersion === 3) return batch.at.length;
   let records = 0;
   for (const group of batch.groups) records += group.at.length;
   return records;
@@ -226,10 +359,10 @@ export function usageBatchRecordCount(batch: UsageBatch): number {
 
 /**
  * Calls `visit` for every record of a (validated) batch, in the batch's order: version 1 record
- * by record, version 2 group by group and each group's times in order. `fields` is the record
- * itself or its group, shared by the group's records: read the fields, not its `at`. `seq` is the
- * record's position in that order, 0 first: the same records in either version, in the same
- * order, get the same positions.
+ * by record, versions 2 and 3 group by group and each group's times in order. `fields` is the
+ * record itself or its group's fields, shared by the group's records: read the fields, not an
+ * `at` of theirs. `seq` is the record's position in that order, 0 first: the same records in any
+ * version, in the same order, get the same positions.
  */
 export function forEachUsageRecord(batch: UsageBatch, visit: (fields: UsageRecordFields, at: number, seq: number) => void): void {
   if (batch.schemaVersion === 1) {
@@ -237,11 +370,166 @@ export function forEachUsageRecord(batch: UsageBatch, visit: (fields: UsageRecor
     return;
   }
   let seq = 0;
-  for (const group of batch.groups) for (const offset of group.at) visit(group, batch.since + offset, seq++);
+  if (batch.schemaVersion === 2) {
+    for (const group of batch.groups) for (const offset of group.at) visit(group, batch.since + offset, seq++);
+    return;
+  }
+  const { records } = batch.groups;
+  for (let g = 0; g < records.length; g += 1) {
+    const fields = usageGroupFields(batch, g);
+    for (let end = seq + records[g]!; seq < end; seq += 1) visit(fields, batch.since + batch.at[seq]!, seq);
+  }
+}
+
+/** The fields of group `g` of a (validated) version 3 batch, as an object. */
+export function usageGroupFields(batch: UsageBatchV3, g: number): UsageRecordFields {
+  const { groups } = batch;
+  const fields: UsageRecordFields = {
+    scopes: batch.scopeLists[groups.scopes[g]!]!,
+    code: batch.codes[groups.code[g]!]!,
+    cost: groups.cost[g]!,
+    transport: batch.transports[groups.transport[g]!]!,
+  };
+  const [keyId, fingerprint, tenant, ip] = [groups.keyId[g]!, groups.fingerprint[g]!, groups.tenant[g]!, groups.ip[g]!];
+  if (keyId !== NO_VALUE) fields.keyId = batch.keyIds[keyId];
+  if (fingerprint !== NO_VALUE) fields.fingerprint = batch.fingerprints[fingerprint];
+  if (tenant !== NO_VALUE) fields.tenant = batch.tenants[tenant];
+  if (ip !== NO_VALUE) fields.ip = batch.ips[ip];
+  if (groups.honeytoken[g] === 1) fields.honeytoken = true;
+  return fields;
+}
+
+/** The groups of a (validated) version 3 batch, each its fields and its records' times (ms since the epoch): what `columnarUsageBatch` took. */
+export function usageBatchGroups(batch: UsageBatchV3): UsageGroupTimes[] {
+  const groups: UsageGroupTimes[] = [];
+  let first = 0;
+  batch.groups.records.forEach((records, g) => {
+    groups.push({ fields: usageGroupFields(batch, g), at: batch.at.slice(first, first + records).map((offset) => batch.since + offset) });
+    first += records;
+  });
+  return groups;
+}
+
+/** A group as `columnarUsageBatch` takes it: the fields its records share, and their times (ms since the epoch). */
+export interface UsageGroupTimes {
+  readonly fields: UsageRecordFields;
+  readonly at: readonly number[];
+}
+
+/** A field's distinct values in the order they first come, each with its index. */
+class ValueTable<T> {
+  readonly values: T[] = [];
+  private readonly indexes = new Map<string, number>();
+
+  /** The index of the value `key` stands for, added as `value` if new. */
+  indexOf(key: string, value: T): number {
+    let index = this.indexes.get(key);
+    if (index === undefined) {
+      index = this.values.push(value) - 1;
+      this.indexes.set(key, index);
+    }
+    return index;
+  }
+
+  /** The index of an optional string value, or NO_VALUE. */
+  optional(this: ValueTable<string>, value: string | undefined): number {
+    return value === undefined ? NO_VALUE : this.indexOf(value, value);
+  }
 }
 
 /**
- * A batch's records as KeyUsed, in `forEachUsageRecord`'s order: a version 2 batch expanded
+ * A version 3 batch of these groups, in their order, and tallies (the verifier's encoding, and
+ * the auditor's of an older batch). Groups need not differ: equal ones stay apart. `since` is the
+ * earliest time, `createdAt` when there are no groups. Each field's table holds its distinct
+ * values in the order the groups first name them.
+ */
+export function columnarUsageBatch(
+  header: Pick<UsageBatchV3, 'batchId' | 'instance' | 'createdAt'>,
+  groups: readonly UsageGroupTimes[],
+  tallies: readonly UsageTally[] = [],
+): UsageBatchV3 {
+  let since = groups.length === 0 ? header.createdAt : Number.POSITIVE_INFINITY;
+  for (const group of groups) for (const at of group.at) if (at < since) since = at;
+  const tables = {
+    keyIds: new ValueTable<string>(),
+    fingerprints: new ValueTable<string>(),
+    tenants: new ValueTable<string>(),
+    ips: new ValueTable<string>(),
+    scopeLists: new ValueTable<string[]>(),
+    codes: new ValueTable<UsageRecordFields['code']>(),
+    transports: new ValueTable<UsageRecordFields['transport']>(),
+  };
+  const columns: UsageBatchV3['groups'] = {
+    keyId: [],
+    fingerprint: [],
+    tenant: [],
+    ip: [],
+    scopes: [],
+    code: [],
+    transport: [],
+    cost: [],
+    honeytoken: [],
+    records: [],
+  };
+  const at: number[] = [];
+  for (const { fields, at: times } of groups) {
+    columns.keyId.push(tables.keyIds.optional(fields.keyId));
+    columns.fingerprint.push(tables.fingerprints.optional(fields.fingerprint));
+    columns.tenant.push(tables.tenants.optional(fields.tenant));
+    columns.ip.push(tables.ips.optional(fields.ip));
+    columns.scopes.push(tables.scopeLists.indexOf(scopeListKey(fields.scopes), fields.scopes));
+    columns.code.push(tables.codes.indexOf(fields.code, fields.code));
+    columns.transport.push(tables.transports.indexOf(fields.transport, fields.transport));
+    columns.cost.push(fields.cost);
+    columns.honeytoken.push(fields.honeytoken ? 1 : 0);
+    columns.records.push(times.length);
+    for (const time of times) at.push(time - since);
+  }
+  const batch: UsageBatchV3 = {
+    schemaVersion: 3,
+    batchId: header.batchId,
+    instance: header.instance,
+    createdAt: header.createdAt,
+    since,
+    keyIds: tables.keyIds.values,
+    fingerprints: tables.fingerprints.values,
+    tenants: tables.tenants.values,
+    ips: tables.ips.values,
+    scopeLists: tables.scopeLists.values,
+    codes: tables.codes.values,
+    transports: tables.transports.values,
+    groups: columns,
+    at,
+  };
+  if (tallies.length > 0) batch.tallies = [...tallies];
+  return batch;
+}
+
+/** The same string for two lists of scopes exactly when they are equal: each scope as its length, a colon and itself. */
+function scopeListKey(scopes: readonly string[]): string {
+  let key = '';
+  for (const scope of scopes) key += `${scope.length}:${scope}`;
+  return key;
+}
+
+/**
+ * A batch of any version as version 3, with the same records in the same order (so the same
+ * `seq`): version 3 itself; a version 2 batch's groups as they are; each record of version 1 a
+ * group of its own.
+ */
+export function toColumnarUsageBatch(batch: UsageBatch): UsageBatchV3 {
+  if (batch.schemaVersion === 3) return batch;
+  if (batch.schemaVersion === 1)
+    return columnarUsageBatch(
+      batch,
+      batch.records.map((record) => ({ fields: record, at: [record.at] })),
+    );
+  const groups = batch.groups.map((group) => ({ fields: group, at: group.at.map((offset) => batch.since + offset) }));
+  return columnarUsageBatch(batch, groups, batch.tallies);
+}
+
+/**
+ * A batch's records as KeyUsed, in `forEachUsageRecord`'s order: a version 2 or 3 batch expanded
  * (each record its own object), a version 1 batch's own records.
  */
 export function expandUsageBatch(batch: UsageBatch): KeyUsed[] {

@@ -1,5 +1,5 @@
-import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
-import { MESSAGE_HEADERS, USAGE_SCHEMA_VERSION } from '@keyledger/contracts';
+import type { KeyUsed, UsageBatch, UsageBatchV2 } from '@keyledger/contracts';
+import { MESSAGE_HEADERS, USAGE_SCHEMA_VERSION, usageBatchGroups, usageBatchV3Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, readStreamMessages } from '@keyledger/testing';
@@ -83,8 +83,8 @@ describe('usage consumer', () => {
     expect(await calls(key)).toBe(10_000);
   });
 
-  it('stores a sealed version 1 batch as it stores the same records in a version 2 batch, each once', async () => {
-    const [old, current] = [newPrefixedId('key'), newPrefixedId('key')];
+  it('stores sealed batches of versions 1 and 2 as it stores the same records in a batch of the current version, each once', async () => {
+    const [old, middle, current] = [newPrefixedId('key'), newPrefixedId('key'), newPrefixedId('key')];
     const records = (keyId: string): KeyUsed[] => [
       ...Array.from({ length: 30 }, (_, i) => used(keyId, i)),
       ...Array.from({ length: 5 }, (_, i) => ({ ...used(keyId, 100 + i), ip: `10.0.0.${i % 2}`, scopes: ['orders:read', 'a,"b\\'] })),
@@ -92,19 +92,33 @@ describe('usage consumer', () => {
     const v1: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-old', createdAt: T0, records: records(old) };
     const groups = new UsageGroups();
     records(current).forEach((record) => groups.add(record));
-    const [v2, ...more] = groups.encode({ instance: 'verifier-new', createdAt: T0, newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
+    const [v3, ...more] = groups.encode({ instance: 'verifier-new', createdAt: T0, newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
     expect(more).toHaveLength(0);
-    expect(JSON.parse(v2!.payload)).toMatchObject({ schemaVersion: USAGE_SCHEMA_VERSION, since: T0 });
+    expect(JSON.parse(v3!.payload)).toMatchObject({ schemaVersion: USAGE_SCHEMA_VERSION, since: T0 });
+    // The same groups as a verifier of the version before published them.
+    const middleGroups = new UsageGroups();
+    records(middle).forEach((record) => middleGroups.add(record));
+    const [encoded] = middleGroups.encode({ instance: 'verifier-middle', createdAt: T0, newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
+    const columns = usageBatchV3Schema.parse(JSON.parse(encoded!.payload));
+    const v2: UsageBatchV2 = {
+      schemaVersion: 2,
+      batchId: columns.batchId,
+      instance: columns.instance,
+      createdAt: columns.createdAt,
+      since: columns.since,
+      groups: usageBatchGroups(columns).map(({ fields, at }) => ({ ...fields, at: at.map((time) => time - columns.since) })),
+    };
     // Each published twice past JetStream's dedup, as a redelivery or a late retry would come.
     for (const suffix of ['-1', '-2']) {
       await publishSealed(JSON.stringify(v1), `${v1.batchId}${suffix}`);
-      await publishSealed(v2!.payload, `${v2!.batchId}${suffix}`);
+      await publishSealed(JSON.stringify(v2), `${v2.batchId}${suffix}`);
+      await publishSealed(v3!.payload, `${v3!.batchId}${suffix}`);
     }
     await consumer().start();
     await eventually(
-      'both stored',
-      async () => [await calls(old), await calls(current)],
-      ([a, b]) => a === 35 && b === 35,
+      'all three stored',
+      async () => [await calls(old), await calls(middle), await calls(current)],
+      (counts) => counts.every((n) => n === 35),
     );
     await eventually(
       'all acked',
@@ -120,10 +134,13 @@ describe('usage consumer', () => {
     expect(stored).toHaveLength(35);
     expect(stored.at(-1)).toEqual({ at: new Date(T0 + 104), code: 'VALID', ip: '10.0.0.0', scopes: ['orders:read', 'a,"b\\'], transport: 'nats' });
     expect(await rows(old)).toEqual(stored);
+    expect(await rows(middle)).toEqual(stored);
     const window = { since: T0 - DAY, until: T0 + DAY };
     const { keyId: _old, ...oldUsage } = await ledger.keyUsage(old, 'acme', window, 'minute');
+    const { keyId: _middle, ...middleUsage } = await ledger.keyUsage(middle, 'acme', window, 'minute');
     const { keyId: _current, ...currentUsage } = await ledger.keyUsage(current, 'acme', window, 'minute');
     expect(currentUsage).toEqual(oldUsage);
+    expect(middleUsage).toEqual(oldUsage);
   });
 
   it('counts a batch delivered again (published anew after the duplicate window) once', async () => {
@@ -184,6 +201,17 @@ describe('usage consumer', () => {
       groups: [{ ...used(key, 0), fingerprint: '0123456789abcdef', at: [0] }],
     };
     await publishSealed(JSON.stringify(twice), newPrefixedId('ub'));
+    // The same in columns, and columns that disagree (an index past its table).
+    const groups = new UsageGroups();
+    groups.add(used(key, 0));
+    const [encoded] = groups.encode({ instance: 'verifier-int', createdAt: T0, newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
+    const columns = usageBatchV3Schema.parse(JSON.parse(encoded!.payload));
+    await publishSealed(
+      JSON.stringify({ ...columns, fingerprints: ['0123456789abcdef'], groups: { ...columns.groups, fingerprint: [0] } }),
+      newPrefixedId('ub'),
+    );
+    await publishSealed(JSON.stringify({ ...columns, groups: { ...columns.groups, ip: [3] } }), newPrefixedId('ub'));
+    await publishSealed(JSON.stringify({ ...columns, at: [0.5] }), newPrefixedId('ub'));
     const good: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, 1)] };
     await publishSealed(JSON.stringify(good), good.batchId);
     await eventually(
@@ -191,13 +219,14 @@ describe('usage consumer', () => {
       () => calls(key),
       (n) => n === 1,
     );
-    const dead = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 2, 10_000);
-    expect(dead.map((message) => message.subject)).toEqual([
-      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
-      `${ctx.topology.subjectPrefix}.dlq.auditor-usage`,
-    ]);
-    expect(dead[0]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch/);
-    expect(dead[1]?.headers?.get(MESSAGE_HEADERS.deadLetterReason)).toMatch(/not a valid batch: groups\.0 .*by id or by fingerprint, not both/);
+    const dead = await readStreamMessages(ctx.js, ctx.topology.deadLetterStream, 5, 10_000);
+    expect(new Set(dead.map((message) => message.subject))).toEqual(new Set([`${ctx.topology.subjectPrefix}.dlq.auditor-usage`]));
+    const reasons = dead.map((message) => message.headers?.get(MESSAGE_HEADERS.deadLetterReason));
+    expect(reasons[0]).toMatch(/not a valid batch/);
+    expect(reasons[1]).toMatch(/not a valid batch: groups\.0 .*by id or by fingerprint, not both/);
+    expect(reasons[2]).toMatch(/not a valid batch: groups\.fingerprint\.0 .*by id or by fingerprint, not both/);
+    expect(reasons[3]).toMatch(/not a valid batch: groups\.ip\.0 names entry 3 of a table of 0/);
+    expect(reasons[4]).toMatch(/not a valid batch: at\.0 must be integer/);
   });
 
   it('dead-letters a batch from a clock past year 9999 instead of failing every ingest it joins', async () => {

@@ -28,7 +28,7 @@ export const DEFAULT_USAGE_CONSUMER_SETTINGS: UsageConsumerSettings = {
 
 /**
  * Usage batches as the batch mode of the consumer runtime takes them: read through
- * `UsageBatchReader` (seal checked, then either schema version), identified by batch id, stored
+ * `UsageBatchReader` (seal checked, then any schema version), identified by batch id, stored
  * by `UsageLedger.ingest` in one statement, which skips the batch ids it already holds.
  */
 export function usageBatchHandler(ledger: Pick<UsageLedger, 'ingest'>, reader: UsageBatchReader): BatchHandler<UsageBatch> {

@@ -141,7 +141,7 @@ describe('usage ledger', () => {
 
   it('stores addresses, scopes and instance names exactly as recorded, whatever characters they hold', async () => {
     const key = newPrefixedId('key');
-    const odd = ['say "hi"', 'c:\\d\\', 'a,b', '{x}', 'NULL', ' spaced ', 'é ✓', ''];
+    const odd = ['say "hi"', 'c:\\d\\', 'a,b', '{x}', 'NULL', ' spaced ', 'é ✓', '', 'null', '\\u0000', '\n\t', '\u{1f600}'];
     const stored = usageBatchSchema.parse({
       schemaVersion: 2,
       batchId: newPrefixedId('ub'),
@@ -156,6 +156,19 @@ describe('usage ledger', () => {
       [key],
     );
     expect(rows).toEqual(odd.map((text) => ({ ip: text, scopes: [text, 'orders:read'], instance: 'verifier "b" \\ {1}' })));
+  });
+
+  it('stores a lone surrogate (a request’s broken UTF-16) as U+FFFD, as UTF-8 writes it, rather than fail the batch', async () => {
+    const key = newPrefixedId('key');
+    const broken = usageBatchSchema.parse({
+      schemaVersion: 1,
+      batchId: newPrefixedId('ub'),
+      instance: 'verifier-a',
+      createdAt: T0,
+      records: [used({ keyId: key, ip: 'a\ud800b', scopes: ['\udc00'] })],
+    });
+    expect(await ledger.ingest([broken])).toMatchObject({ stored: 1, records: 1 });
+    expect(await ctx.ownerDb.query(`select ip, scopes from usage_records where key_id = $1`, [key])).toEqual([{ ip: 'a\ufffdb', scopes: ['\ufffd'] }]);
   });
 
   it('counts a redelivered batch once, also when it comes again with new batches', async () => {

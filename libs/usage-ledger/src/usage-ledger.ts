@@ -8,14 +8,14 @@ import type {
   UsageBatch,
   UsageBucket,
   UsageGranularity,
-  UsageRecordFields,
+  UsageBatchV3,
   UsageTotals,
   VerifyCode,
 } from '@keyledger/contracts';
-import { forEachUsageRecord, usageBatchRecordCount } from '@keyledger/contracts';
+import { NO_VALUE, toColumnarUsageBatch } from '@keyledger/contracts';
 
 const DAY_MS = 86_400_000;
-// Scopes travel to Postgres as one string per record, split there: a unit separator never
+// A list of scopes travels to Postgres as one string, split there: a unit separator never
 // occurs in a requestable scope, and the recorder keeps records free of NUL.
 const SCOPE_SEPARATOR = '\u001f';
 
@@ -79,81 +79,31 @@ export class UsageLedger {
     return row?.dropped ?? 0;
   }
 
-  /** Stores batches (validated, of either version) once each, whatever how often they are delivered. */
+  /** Stores batches (validated, of any version) once each, whatever how often they are delivered. */
   async ingest(batches: readonly UsageBatch[]): Promise<IngestResult> {
     if (batches.length === 0) return { stored: 0, duplicates: 0, duplicateIds: [], records: 0 };
-    // The days touched: usually one or two, whatever the batch size.
+    // Every batch as columns (version 3 as it came): the statement takes the batches' columns
+    // end to end, each table's entries once and each group's fields as indexes into them, so a
+    // record costs its offset and a group a few integers, whatever strings they name.
+    const columnar = batches.map(toColumnarUsageBatch);
+    const input = new IngestColumns(columnar);
     const days = new Set<number>();
-    const count = batches.reduce((sum, batch) => sum + usageBatchRecordCount(batch), 0);
-    // A record names its batch by position (from 1, as `with ordinality` counts) and its time as
-    // ms after the batch's base: small integers, which cost a fraction of a batch id or an epoch
-    // time to write into the statement's text, and the batch's id, instance and base go once.
-    const bases = batches.map((batch) => (batch.schemaVersion === 2 ? batch.since : batch.createdAt));
-    const batchOf = new Array<number>(count);
-    const after = new Array<number>(count);
-    const seqs = new Array<number>(count);
-    const keyIds = new Array<string | null>(count);
-    const fingerprints = new Array<string | null>(count);
-    const tenants = new Array<string | null>(count);
-    const ips = new Array<string | null>(count);
-    const scopes = new Array<string>(count);
-    const codes = new Array<string>(count);
-    const costs = new Array<number>(count);
-    const transports = new Array<string>(count);
-    const tallies = {
-      batches: [] as number[],
-      minutes: [] as number[],
-      ips: [] as (string | null)[],
-      fingerprints: [] as (string | null)[],
-      tenants: [] as (string | null)[],
-      codes: [] as string[],
-      transports: [] as string[],
-      calls: [] as number[],
-    };
-    let i = 0;
-    batches.forEach((batch, index) => {
-      const position = index + 1;
-      const base = bases[index]!;
-      days.add(batch.createdAt - (batch.createdAt % DAY_MS));
-      // The records of a version 2 group share their fields: their scopes are joined once.
-      let joinedFor: UsageRecordFields | undefined;
-      let joined = '';
-      forEachUsageRecord(batch, (record, instant, seq) => {
-        if (record !== joinedFor) {
-          joinedFor = record;
-          joined = record.scopes.join(SCOPE_SEPARATOR);
-        }
-        days.add(instant - (instant % DAY_MS));
-        batchOf[i] = position;
-        after[i] = instant - base;
-        seqs[i] = seq;
-        keyIds[i] = record.keyId ?? null;
-        fingerprints[i] = record.fingerprint ?? null;
-        tenants[i] = record.tenant ?? null;
-        ips[i] = record.ip ?? null;
-        scopes[i] = joined;
-        codes[i] = record.code;
-        costs[i] = record.cost;
-        transports[i] = record.transport;
-        i += 1;
-      });
-      if (batch.schemaVersion === 2)
-        for (const tally of batch.tallies ?? []) {
-          days.add(tally.minute - (tally.minute % DAY_MS));
-          tallies.batches.push(position);
-          tallies.minutes.push(tally.minute);
-          tallies.ips.push(tally.ip ?? null);
-          tallies.fingerprints.push(tally.fingerprint ?? null);
-          tallies.tenants.push(tally.tenant ?? null);
-          tallies.codes.push(tally.code);
-          tallies.transports.push(tally.transport);
-          tallies.calls.push(tally.calls);
-        }
+    columnar.forEach((batch, index) => {
+      input.add(batch, index + 1);
+      let latest = 0;
+      for (const offset of batch.at) if (offset > latest) latest = offset;
+      const instants = [batch.createdAt, batch.since, batch.since + latest];
+      // Only a version 1 batch may span more than two days (versions 2 and 3 span an hour at most).
+      if (latest >= DAY_MS) for (const offset of batch.at) instants.push(batch.since + offset);
+      for (const instant of instants) days.add(instant - (instant % DAY_MS));
+      for (const tally of batch.tallies ?? []) days.add(tally.minute - (tally.minute % DAY_MS));
     });
     await this.ensurePartitions(days);
+    const { tables, groups, tallies } = input;
     const [row] = await this.db.query<{ stored: string[]; records: number }[]>(
       `with batch_input as (
-         select * from unnest($1::text[], $2::float8[], $3::text[], $4::int[], $5::float8[]) with ordinality as b(id, created, instance, records, base, ord)
+         select * from unnest($1::text[], $2::float8[], $3::text[], $4::int[], $5::float8[], $6::int[])
+                  with ordinality as b(id, created, instance, records, base, first_at, ord)
        ),
        new_batches as (
          insert into usage_batches (batch_id, created_at, instance, records)
@@ -162,14 +112,16 @@ export class UsageLedger {
          returning batch_id
        ),
        fresh as (
-         select ord, id, instance, base from batch_input where id in (select batch_id from new_batches)
+         select ord, id, instance, base, first_at from batch_input where id in (select batch_id from new_batches)
        ),
        input as (
-         select to_timestamp((f.base + r.after_base) / 1000.0) as at, f.id as batch_id, r.seq, r.key_id, r.fingerprint, r.tenant, r.ip,
-                string_to_array(r.scopes, E'\\x1f') as scopes, r.code, r.cost, r.transport, f.instance
-         from unnest($6::int[], $7::float8[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[])
-              as r(batch, after_base, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport)
-         join fresh f on f.ord = r.batch
+         select to_timestamp((f.base + r.after_base) / 1000.0) as at, f.id as batch_id, (r.n - f.first_at)::int as seq,
+                $7::jsonb ->> ($15::int[])[r.grp] as key_id, $8::jsonb ->> ($16::int[])[r.grp] as fingerprint,
+                $9::jsonb ->> ($17::int[])[r.grp] as tenant, $10::jsonb ->> ($18::int[])[r.grp] as ip,
+                string_to_array($11::jsonb ->> ($19::int[])[r.grp], E'\\x1f') as scopes, $12::jsonb ->> ($20::int[])[r.grp] as code,
+                ($22::int[])[r.grp] as cost, $13::jsonb ->> ($21::int[])[r.grp] as transport, f.instance
+         from unnest($23::int[], $24::int8[]) with ordinality as r(grp, after_base, n)
+         join fresh f on f.ord = ($14::int[])[r.grp]
        ),
        records as (
          insert into usage_records (at, batch_id, seq, key_id, fingerprint, tenant, ip, scopes, code, cost, transport, instance)
@@ -177,7 +129,7 @@ export class UsageLedger {
        ),
        tallies as (
          select to_timestamp(t.minute / 1000.0) as minute, t.ip, t.fingerprint, t.tenant, t.code, t.transport, t.calls
-         from unnest($17::int[], $18::float8[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int[])
+         from unnest($25::int[], $26::float8[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::int[])
               as t(batch, minute, ip, fingerprint, tenant, code, transport, calls)
          join fresh f on f.ord = t.batch
        ),
@@ -221,22 +173,30 @@ export class UsageLedger {
        )
        select array(select batch_id from new_batches) as stored, (select count(*) from input)::int as records`,
       [
-        batches.map((b) => b.batchId),
-        batches.map((b) => b.createdAt),
-        batches.map((b) => b.instance),
-        batches.map(usageBatchRecordCount),
-        bases,
-        batchOf,
-        after,
-        seqs,
-        keyIds,
-        fingerprints,
-        tenants,
-        ips,
-        scopes,
-        codes,
-        costs,
-        transports,
+        columnar.map((b) => b.batchId),
+        columnar.map((b) => b.createdAt),
+        columnar.map((b) => b.instance),
+        columnar.map((b) => b.at.length),
+        columnar.map((b) => b.since),
+        intArray(input.firstAt),
+        jsonTable(tables.keyIds),
+        jsonTable(tables.fingerprints),
+        jsonTable(tables.tenants),
+        jsonTable(tables.ips),
+        jsonTable(tables.scopeLists),
+        jsonTable(tables.codes),
+        jsonTable(tables.transports),
+        groups.batch.buffer,
+        groups.keyId.buffer,
+        groups.fingerprint.buffer,
+        groups.tenant.buffer,
+        groups.ip.buffer,
+        groups.scopes.buffer,
+        groups.code.buffer,
+        groups.transport.buffer,
+        groups.cost.buffer,
+        input.group.buffer,
+        input.at.buffer,
         tallies.batches,
         tallies.minutes,
         tallies.ips,
@@ -409,4 +369,166 @@ function totalsOf(parts: readonly UsageTotals[]): UsageTotals {
 
 function sourceOf(row: { ip: string; calls: string; invalid: string }): SourceUsage {
   return { ip: row.ip, calls: Number(row.calls), invalid: Number(row.invalid) };
+}
+
+/**
+ * The columns of several version 3 batches end to end, as `ingest`'s statement takes them: each
+ * table's entries after those of the batches before it, behind a null at 0, and a group's indexes
+ * moved past them (NO_VALUE becomes 0, the null); each record's group, counted from 1 over all the
+ * batches, and its offset; each batch's first record's place among them, from 1 too.
+ */
+class IngestColumns {
+  readonly tables = {
+    keyIds: [null] as (string | null)[],
+    fingerprints: [null] as (string | null)[],
+    tenants: [null] as (string | null)[],
+    ips: [null] as (string | null)[],
+    scopeLists: [null] as (string | null)[],
+    codes: [null] as (string | null)[],
+    transports: [null] as (string | null)[],
+  };
+  readonly groups: Record<'batch' | 'keyId' | 'fingerprint' | 'tenant' | 'ip' | 'scopes' | 'code' | 'transport' | 'cost', BinaryIntArray>;
+  readonly tallies = {
+    batches: [] as number[],
+    minutes: [] as number[],
+    ips: [] as (string | null)[],
+    fingerprints: [] as (string | null)[],
+    tenants: [] as (string | null)[],
+    codes: [] as string[],
+    transports: [] as string[],
+    calls: [] as number[],
+  };
+  readonly firstAt: number[] = [];
+  /** Each record's group. */
+  readonly group: BinaryIntArray;
+  /** Each record's offset: int8, as a version 1 batch, as columns, may span more than int's milliseconds. */
+  readonly at: BinaryIntArray;
+  private groupCount = 0;
+  private recordCount = 0;
+
+  constructor(batches: readonly UsageBatchV3[]) {
+    let [groups, records] = [0, 0];
+    for (const batch of batches) {
+      groups += batch.groups.records.length;
+      records += batch.at.length;
+    }
+    const column = () => new BinaryIntArray(groups, 'int4');
+    this.groups = {
+      batch: column(),
+      keyId: column(),
+      fingerprint: column(),
+      tenant: column(),
+      ip: column(),
+      scopes: column(),
+      code: column(),
+      transport: column(),
+      cost: column(),
+    };
+    this.group = new BinaryIntArray(records, 'int4');
+    this.at = new BinaryIntArray(records, 'int8');
+  }
+
+  add(batch: UsageBatchV3, position: number): void {
+    const { tables, groups } = this;
+    const from = this.groupCount;
+    // Column by column, so that each loop reads and writes one array.
+    for (const [column, table] of TABLES) setIndexes(groups[column], from, batch.groups[column], append(tables[table], batch[table]));
+    const scopeLists = batch.scopeLists.map((scopes) => scopes.join(SCOPE_SEPARATOR));
+    setIndexes(groups.scopes, from, batch.groups.scopes, append(tables.scopeLists, scopeLists));
+    this.firstAt.push(this.recordCount + 1);
+    batch.groups.cost.forEach((cost, g) => groups.cost.set(from + g, cost));
+    batch.groups.records.forEach((records, g) => {
+      groups.batch.set(from + g, position);
+      for (let i = 0; i < records; i += 1) this.group.set(this.recordCount + i, from + g + 1);
+      this.recordCount += records;
+    });
+    this.groupCount += batch.groups.records.length;
+    const first = this.recordCount - batch.at.length;
+    batch.at.forEach((offset, i) => this.at.set(first + i, offset));
+    for (const tally of batch.tallies ?? []) {
+      const { tallies } = this;
+      tallies.batches.push(position);
+      tallies.minutes.push(tally.minute);
+      tallies.ips.push(tally.ip ?? null);
+      tallies.fingerprints.push(tally.fingerprint ?? null);
+      tallies.tenants.push(tally.tenant ?? null);
+      tallies.codes.push(tally.code);
+      tallies.transports.push(tally.transport);
+      tallies.calls.push(tally.calls);
+    }
+  }
+}
+
+/**
+ * An int4[] or int8[] parameter in Postgres's binary array format (one dimension, no nulls),
+ * which the driver sends as it is, being a Buffer: each number written in place, where a text
+ * literal is a string to build and for Postgres to parse back. int8 entries are at most 2^53.
+ */
+class BinaryIntArray {
+  readonly buffer: Buffer;
+  private readonly view: DataView;
+  private readonly width: number;
+
+  constructor(length: number, type: 'int4' | 'int8') {
+    this.width = type === 'int4' ? 4 : 8;
+    this.buffer = Buffer.alloc(20 + length * (4 + this.width));
+    // A DataView writes a few times faster than Buffer's writeInt32BE (big-endian by default).
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+    this.view.setInt32(0, 1); // dimensions
+    this.view.setInt32(4, 0); // no nulls
+    this.view.setInt32(8, type === 'int4' ? INT4_OID : INT8_OID);
+    this.view.setInt32(12, length);
+    this.view.setInt32(16, 1); // lower bound
+  }
+
+  set(index: number, value: number): void {
+    const at = 20 + index * (4 + this.width);
+    this.view.setInt32(at, this.width);
+    if (this.width === 4) this.view.setInt32(at + 4, value);
+    else {
+      this.view.setInt32(at + 4, Math.floor(value / 2 ** 32));
+      this.view.setUint32(at + 8, value >>> 0);
+    }
+  }
+}
+
+const [INT4_OID, INT8_OID] = [23, 20];
+
+/** The group columns that name a string table entry, and their tables (scopes aside: their lists are joined first). */
+const TABLES = [
+  ['keyId', 'keyIds'],
+  ['fingerprint', 'fingerprints'],
+  ['tenant', 'tenants'],
+  ['ip', 'ips'],
+  ['code', 'codes'],
+  ['transport', 'transports'],
+] as const;
+
+/** Sets a batch's indexes into a table, moved by `shift` (NO_VALUE becomes 0, the null), from entry `from` on. */
+function setIndexes(to: BinaryIntArray, from: number, indexes: readonly number[], shift: number): void {
+  indexes.forEach((index, g) => to.set(from + g, index === NO_VALUE ? 0 : index + shift));
+}
+
+/** Appends `values` to `to`; answers how far an index into `values` moves in `to`. */
+function append<T>(to: T[], values: readonly T[]): number {
+  const shift = to.length;
+  for (const value of values) to.push(value);
+  return shift;
+}
+
+/**
+ * A table as a jsonb parameter: Postgres finds an entry of a jsonb array by its index at once
+ * (`->>`), where an entry of a text[] is found by walking the entries before it. A lone surrogate
+ * becomes U+FFFD, as UTF-8 writes it, which jsonb would refuse as an escape.
+ */
+function jsonTable(values: readonly (string | null)[]): string {
+  return JSON.stringify(values.map((value) => (value === null || value.isWellFormed() ? value : value.toWellFormed())));
+}
+
+/**
+ * An array parameter of integers as Postgres's array literal: `{1,2,3}`. The driver would quote
+ * and escape every element of a JS array, where the literal of integers needs none: a join.
+ */
+function intArray(values: readonly number[]): string {
+  return `{${values.join(',')}}`;
 }

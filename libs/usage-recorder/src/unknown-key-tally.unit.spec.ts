@@ -1,5 +1,5 @@
 import type { KeyUsed, UsageTally } from '@keyledger/contracts';
-import { USAGE_OTHER_SOURCES, usageBatchV2Schema } from '@keyledger/contracts';
+import { USAGE_OTHER_SOURCES, usageBatchGroups, usageBatchV3Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { UsageBuffer } from './usage-buffer.js';
 import type { EncodedUsageBatch } from './usage-groups.js';
@@ -40,7 +40,12 @@ describe('unknown key tally', () => {
       for (const t of tally.drain()) rows.add(`${t.minute} ${t.ip} ${t.fingerprint}`);
     }
     // Three fingerprints and one row without: what the auditor stores for the source's minute.
-    expect([...rows].sort()).toEqual([`${MINUTE} 198.51.100.1 ${hex(0)}`, `${MINUTE} 198.51.100.1 ${hex(1)}`, `${MINUTE} 198.51.100.1 ${hex(2)}`, `${MINUTE} 198.51.100.1 undefined`]);
+    expect([...rows].sort()).toEqual([
+      `${MINUTE} 198.51.100.1 ${hex(0)}`,
+      `${MINUTE} 198.51.100.1 ${hex(1)}`,
+      `${MINUTE} 198.51.100.1 ${hex(2)}`,
+      `${MINUTE} 198.51.100.1 undefined`,
+    ]);
     // The next minute, the source starts afresh.
     tally.add(unknown(999, { at: MINUTE + 60_000 }));
     expect(tally.drain()).toEqual([expect.objectContaining({ minute: MINUTE + 60_000, fingerprint: hex(999) })]);
@@ -51,7 +56,9 @@ describe('unknown key tally', () => {
     for (let source = 0; source < 100; source += 1) tally.add(unknown(source, { ip: `203.0.113.${source}` }));
     const tallies = tally.drain();
     expect(tallies.filter((t) => t.ip !== USAGE_OTHER_SOURCES)).toHaveLength(4);
-    expect(tallies.filter((t) => t.ip === USAGE_OTHER_SOURCES)).toEqual([{ minute: MINUTE, ip: USAGE_OTHER_SOURCES, code: 'NOT_FOUND', transport: 'http', calls: 96 }]);
+    expect(tallies.filter((t) => t.ip === USAGE_OTHER_SOURCES)).toEqual([
+      { minute: MINUTE, ip: USAGE_OTHER_SOURCES, code: 'NOT_FOUND', transport: 'http', calls: 96 },
+    ]);
   });
 
   it('turns a flood of 100,000 random keys from as many sources into a bounded number of tallies, every call counted', () => {
@@ -79,10 +86,10 @@ describe('usage buffer with unknown keys', () => {
     buffer.add({ keyId: key, at: MINUTE, scopes: [], code: 'VALID', cost: 0, transport: 'http' });
     for (let i = 0; i < 100_000; i += 1) buffer.add(unknown(i, { ip: `10.0.${(i >> 8) & 255}.${i & 255}` }));
     await buffer.flush();
-    const batches = payloads.map((p) => usageBatchV2Schema.parse(JSON.parse(p.payload)));
+    const batches = payloads.map((p) => usageBatchV3Schema.parse(JSON.parse(p.payload)));
     // Split to fit 16 KiB, as NATS needs.
     expect(payloads.every((p) => Buffer.byteLength(p.payload) <= 16 * 1024)).toBe(true);
-    expect(batches.flatMap((b) => b.groups).map((g) => g.keyId)).toEqual([key]);
+    expect(batches.flatMap(usageBatchGroups).map((g) => g.fields.keyId)).toEqual([key]);
     const tallies = batches.flatMap((b) => b.tallies ?? []);
     expect(calls(tallies)).toBe(100_000);
     expect(tallies.length).toBeLessThanOrEqual(1001 * 11);

@@ -1,5 +1,5 @@
-import type { KeyUsed, UsageBatchV2, UsageTally } from '@keyledger/contracts';
-import { MAX_USAGE_BATCH_SPAN_MS } from '@keyledger/contracts';
+import type { KeyUsed, UsageTally } from '@keyledger/contracts';
+import { MAX_USAGE_BATCH_SPAN_MS, columnarUsageBatch } from '@keyledger/contracts';
 
 /** A batch ready to publish: its id (the message's `Nats-Msg-Id`) and its JSON. */
 export interface EncodedUsageBatch {
@@ -18,12 +18,9 @@ export interface UsageBatchHeader {
   readonly newBatchId: () => string;
 }
 
-/** Records that share every field but their time: the first of them, its fields' JSON, and each record's time. */
+/** Records that share every field but their time: the first of them (whose fields are the group's), and each record's time. */
 interface Group {
-  /** Compared with each record that may join; dropped when the batch is sealed. */
-  first: KeyUsed | undefined;
-  /** The group's JSON up to its offsets: `{"keyId":…,"transport":"http","at":[`. */
-  readonly head: string;
+  readonly first: KeyUsed;
   readonly at: number[];
 }
 
@@ -37,10 +34,9 @@ const SCAN_LIMIT = 8;
  * is hashed once) and compared field by field with that key's first SCAN_LIMIT groups; a key
  * with more groups in the batch (many addresses, say) is looked up further by `usageGroupKey`,
  * a string of every field, which costs a few hundred nanoseconds to build and hash. The lookup
- * only narrows: a record joins a group only with every field equal. A group's fields are
- * encoded once, when its first record comes, so the encoding of a varied batch is spread over
- * the requests as before and a repetitive one costs little. `encode` writes the version 2 batch
- * (`usageBatchV2Schema`), split into as many messages as its size needs.
+ * only narrows: a record joins a group only with every field equal. `encode` writes the version 3
+ * batch (`usageBatchV3Schema`: the groups as columns, each distinct value once), split into as
+ * many messages as its size needs.
  */
 export class UsageGroups {
   /** Every group, in the order of their first records. */
@@ -83,7 +79,7 @@ export class UsageGroups {
       this.byName.set(name, scanned);
     }
     for (const group of scanned) {
-      if (sameButTime(group.first!, record)) {
+      if (sameButTime(group.first, record)) {
         group.at.push(record.at);
         return;
       }
@@ -101,7 +97,7 @@ export class UsageGroups {
 
   private newGroup(record: KeyUsed): Group {
     // Room for one time: most groups of a varied batch keep one record, and `[]` would reserve 17.
-    const group: Group = { first: record, head: groupHead(record), at: [record.at] };
+    const group: Group = { first: record, at: [record.at] };
     this.groups.push(group);
     return group;
   }
@@ -118,15 +114,14 @@ export class UsageGroups {
   }
 
   /**
-   * Takes no more records, and lets go of what finding a group needs (the lookups and each
-   * group's first record), keeping what `encode` needs: a batch waiting to be published (many
+   * Takes no more records, and lets go of what finding a group needs (the lookups), keeping what
+   * `encode` needs (each group's first record and times): a batch waiting to be published (many
    * of them while JetStream is unreachable) holds little more than its JSON would.
    */
   seal(): void {
     this.sealed = true;
     this.byName.clear();
     this.byKey.clear();
-    for (const group of this.groups) group.first = undefined;
   }
 
   /**
@@ -150,8 +145,7 @@ function encodeTallies(tallies: readonly UsageTally[], header: UsageBatchHeader,
     return [...encodeTallies(tallies.slice(0, half), header, maxBytes), ...encodeTallies(tallies.slice(half), header, maxBytes)];
   }
   const batchId = header.newBatchId();
-  const batch: UsageBatchV2 = { schemaVersion: 2, batchId, instance: header.instance, createdAt: header.createdAt, since: header.createdAt, groups: [], tallies: [...tallies] };
-  const payload = JSON.stringify(batch);
+  const payload = JSON.stringify(columnarUsageBatch({ batchId, instance: header.instance, createdAt: header.createdAt }, [], tallies));
   if (tallies.length > 1 && Buffer.byteLength(payload) > maxBytes) {
     const half = Math.ceil(tallies.length / 2);
     return [...encodeTallies(tallies.slice(0, half), header, maxBytes), ...encodeTallies(tallies.slice(half), header, maxBytes)];
@@ -172,18 +166,11 @@ function encodeGroups(groups: readonly Group[], records: number, header: UsageBa
 }
 
 function payloadOf(groups: readonly Group[], batchId: string, header: UsageBatchHeader): string {
-  let since = Number.POSITIVE_INFINITY;
-  for (const group of groups) for (const at of group.at) if (at < since) since = at;
-  const top: Omit<UsageBatchV2, 'groups'> = { schemaVersion: 2, batchId, instance: header.instance, createdAt: header.createdAt, since };
-  let payload = `${JSON.stringify(top).slice(0, -1)},"groups":[`;
-  for (let g = 0; g < groups.length; g += 1) {
-    const { head, at } = groups[g]!;
-    payload += g === 0 ? head : `,${head}`;
-    payload += at[0]! - since;
-    for (let i = 1; i < at.length; i += 1) payload += `,${at[i]! - since}`;
-    payload += ']}';
-  }
-  return `${payload}]}`;
+  const batch = columnarUsageBatch(
+    { batchId, instance: header.instance, createdAt: header.createdAt },
+    groups.map((group) => ({ fields: group.first, at: group.at })),
+  );
+  return JSON.stringify(batch);
 }
 
 /** The groups' first `count` records, and the rest. */
@@ -210,11 +197,6 @@ function sameButTime(a: KeyUsed, b: KeyUsed): boolean {
   if (a.scopes.length !== b.scopes.length) return false;
   for (let i = 0; i < a.scopes.length; i += 1) if (a.scopes[i] !== b.scopes[i]) return false;
   return true;
-}
-
-function groupHead(record: KeyUsed): string {
-  const { keyId, fingerprint, tenant, ip, scopes, code, cost, transport, honeytoken } = record;
-  return `${JSON.stringify({ keyId, fingerprint, tenant, ip, scopes, code, cost, transport, honeytoken }).slice(0, -1)},"at":[`;
 }
 
 /**

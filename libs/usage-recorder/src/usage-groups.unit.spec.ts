@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { KeyUsed } from '@keyledger/contracts';
-import { MAX_USAGE_BATCH_SPAN_MS, USAGE_TRANSPORTS, VERIFY_CODES, expandUsageBatch, usageBatchV2Schema } from '@keyledger/contracts';
+import { MAX_USAGE_BATCH_SPAN_MS, USAGE_TRANSPORTS, VERIFY_CODES, expandUsageBatch, usageBatchGroups, usageBatchV3Schema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import { UsageGroups, usageGroupKey } from './usage-groups.js';
 
@@ -50,8 +50,8 @@ describe('usage groups', () => {
     const plain: KeyUsed = { keyId: KEYS[0], tenant: 'acme', at: T0, ip: '10.0.0.1', scopes: [], code: 'NOT_FOUND', cost: 0, transport: 'nats' };
     const records: KeyUsed[] = [plain, { ...plain, honeytoken: true }, { ...plain, at: T0 + 1 }, { ...plain, at: T0 + 1, honeytoken: true }];
     const [message] = grouped(records).encode(header, 512 * 1024);
-    const batch = usageBatchV2Schema.parse(JSON.parse(message!.payload));
-    expect(batch.groups).toHaveLength(2);
+    const batch = usageBatchV3Schema.parse(JSON.parse(message!.payload));
+    expect(usageBatchGroups(batch)).toHaveLength(2);
     expect(expandUsageBatch(batch).map((record) => [record.at, record.honeytoken])).toEqual([
       [T0, undefined],
       [T0 + 1, undefined],
@@ -73,13 +73,23 @@ describe('usage groups', () => {
     const [message, ...more] = grouped(records).encode(header, 512 * 1024);
     expect(more).toHaveLength(0);
     expect(message!.records).toBe(6);
-    const batch = usageBatchV2Schema.parse(JSON.parse(message!.payload));
-    expect(batch).toMatchObject({ schemaVersion: 2, batchId: message!.batchId, instance: 'verifier-test', createdAt: T0, since: T0 + 3 });
-    expect(batch.groups).toEqual([
-      { keyId: KEYS[0], tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http', at: [4, 6, 9] },
-      { keyId: KEYS[0], tenant: 'acme', ip: '10.0.0.2', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http', at: [0, 9] },
-      { keyId: KEYS[0], tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read', 'orders:write'], code: 'VALID', cost: 0, transport: 'http', at: [5] },
+    const batch = usageBatchV3Schema.parse(JSON.parse(message!.payload));
+    expect(batch).toMatchObject({ schemaVersion: 3, batchId: message!.batchId, instance: 'verifier-test', createdAt: T0, since: T0 + 3 });
+    const fields = { keyId: KEYS[0], tenant: 'acme', ip: '10.0.0.1', scopes: ['orders:read'], code: 'VALID', cost: 0, transport: 'http' };
+    expect(usageBatchGroups(batch)).toEqual([
+      { fields, at: [T0 + 7, T0 + 9, T0 + 12] },
+      { fields: { ...fields, ip: '10.0.0.2' }, at: [T0 + 3, T0 + 12] },
+      { fields: { ...fields, scopes: ['orders:read', 'orders:write'] }, at: [T0 + 8] },
     ]);
+    // Each distinct value once, named by index; the offsets group after group.
+    expect(batch).toMatchObject({
+      keyIds: [KEYS[0]],
+      ips: ['10.0.0.1', '10.0.0.2'],
+      scopeLists: [['orders:read'], ['orders:read', 'orders:write']],
+      codes: ['VALID'],
+    });
+    expect(batch.groups).toMatchObject({ keyId: [0, 0, 0], ip: [0, 1, 0], scopes: [0, 0, 1], fingerprint: [-1, -1, -1], records: [3, 2, 1] });
+    expect(batch.at).toEqual([4, 6, 9, 0, 9, 5]);
   });
 
   it('gives two records one group key only when they are equal in everything but time, whatever their strings hold', () => {
@@ -134,7 +144,7 @@ describe('usage groups', () => {
         for (const message of messages) {
           // A single record is sent whatever its size; anything larger is split to fit.
           if (message.records > 1) expect(Buffer.byteLength(message.payload)).toBeLessThanOrEqual(maxBytes);
-          const batch = usageBatchV2Schema.parse(JSON.parse(message.payload));
+          const batch = usageBatchV3Schema.parse(JSON.parse(message.payload));
           expect(batch.batchId).toBe(message.batchId);
           const own = expandUsageBatch(batch);
           expect(own).toHaveLength(message.records);
@@ -144,7 +154,7 @@ describe('usage groups', () => {
         // Unsplit, a batch holds one group per distinct record (but for time).
         if (messages.length === 1) {
           const distinct = new Set(records.map((r) => canonical({ ...r, at: 0 })));
-          expect(usageBatchV2Schema.parse(JSON.parse(messages[0]!.payload)).groups).toHaveLength(distinct.size);
+          expect(usageBatchV3Schema.parse(JSON.parse(messages[0]!.payload)).groups.records).toHaveLength(distinct.size);
         }
         expect(expanded.map(canonical).sort()).toEqual(records.map(canonical).sort());
       }),
@@ -164,10 +174,10 @@ describe('usage groups', () => {
     const records = Array.from({ length: 100 }, (_, i) => record(i));
     const messages = grouped(records).encode(header, 600);
     expect(messages.length).toBeGreaterThan(1);
-    const batches = messages.map((m) => usageBatchV2Schema.parse(JSON.parse(m.payload)));
-    expect(batches.every((b) => b.groups.length === 1)).toBe(true);
+    const batches = messages.map((m) => usageBatchV3Schema.parse(JSON.parse(m.payload)));
+    expect(batches.every((b) => b.groups.records.length === 1)).toBe(true);
     expect(batches.flatMap(expandUsageBatch).map((r) => r.at)).toEqual(records.map((r) => r.at));
-    expect(batches[1]!.since).toBe(batches[0]!.since + batches[0]!.groups[0]!.at.length * 30_000);
+    expect(batches[1]!.since).toBe(batches[0]!.since + batches[0]!.at.length * 30_000);
   });
 
   it('encodes a sealed batch as before, and refuses records once sealed', () => {
