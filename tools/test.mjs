@@ -4,6 +4,7 @@
 // and passes the arguments to Jest, e.g. `npm test -- --selectProjects unit`.
 // KEYLEDGER_TEST_PROBE_LOCAL=false skips the servers on the default local ports, as on a
 // fresh machine: the tests then run against an embedded Postgres and a local nats-server.
+// KEYLEDGER_TEST_E2E_WORKERS (default 2): how many e2e test files run at once.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from './ensure-deps.mjs';
@@ -36,10 +37,23 @@ const { ensureNginx } = await import('./ensure-nginx.mjs');
 const nginx = await ensureNginx(root, log);
 const { ensureStack } = await import('./local-stack.mjs');
 const stack = await ensureStack({ root, dataDir: join(root, '.keyledger', 'test'), probeDefaults: process.env.KEYLEDGER_TEST_PROBE_LOCAL !== 'false', log });
-log('jest');
-const code = await runToExit(process.execPath, [join(root, 'tools/run-jest.mjs'), ...jestArgs], {
-  cwd: root,
-  env: { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl, KEYLEDGER_TEST_NGINX: nginx },
-});
+const jestEnv = { ...process.env, KEYLEDGER_TEST_DATABASE_URL: stack.databaseUrl, KEYLEDGER_TEST_NATS_URL: stack.natsUrl, KEYLEDGER_TEST_NGINX: nginx };
+const jest = (args) => runToExit(process.execPath, [join(root, 'tools/run-jest.mjs'), ...args], { cwd: root, env: jestEnv });
+let code;
+if (jestArgs.length > 0) {
+  log('jest');
+  code = await jest(jestArgs);
+} else {
+  // Jest gives a 2-core machine one worker. The e2e tests mostly wait (services starting,
+  // events flowing), so two run side by side in about half the time; the unit and integration
+  // tests are quick, and some integration tests hold a transaction that every reader of the
+  // shared server waits behind, so they run one at a time.
+  const e2eWorkers = process.env.KEYLEDGER_TEST_E2E_WORKERS ?? '2';
+  log('jest: unit and integration tests');
+  const first = await jest(['--selectProjects', 'unit', 'integration']);
+  log(`jest: e2e tests, ${e2eWorkers} at a time`);
+  const second = await jest(['--selectProjects', 'e2e', `--maxWorkers=${e2eWorkers}`]);
+  code = first !== 0 ? first : second;
+}
 await stack.stop();
 process.exit(code);
