@@ -62,18 +62,21 @@ export function checkUsageBatch(json: unknown): { batch: UsageBatch } | { issues
   return parsed.success ? { batch: parsed.data } : { issues: parsed.error.issues };
 }
 
-let columnarShape: ValidateFunction<UsageBatchV3> | undefined;
+// Compiled when the module loads: a schema ajv cannot compile fails the service at start, not
+// every version 3 batch into the dead-letter subject.
+const columnarShape: ValidateFunction<UsageBatchV3> = new Ajv({ unicodeRegExp: false }).compile<UsageBatchV3>(
+  z.toJSONSchema(usageBatchV3Shape, { target: 'draft-07' }),
+);
 
 /**
  * Version 3 as `usageBatchV3Schema` checks it, faster: its shape by a validator that ajv compiles
- * from the contract's zod schema itself (`z.toJSONSchema(usageBatchV3Shape)`, once), then the rules
+ * from the contract's zod schema itself (`z.toJSONSchema(usageBatchV3Shape)`), then the rules
  * across columns (`usageColumnsIssues`). Generated code that loops over an array of integers
  * takes a few nanoseconds an entry where zod's interpreter takes tens, and a batch is mostly such
  * arrays. Lengths count code points and patterns run without the `u` flag, as zod's do (a
  * property test holds the two to the same answers).
  */
 export function checkColumnarBatch(json: unknown): { batch: UsageBatchV3 } | { issues: readonly Issue[] } {
-  columnarShape ??= new Ajv({ unicodeRegExp: false }).compile<UsageBatchV3>(z.toJSONSchema(usageBatchV3Shape, { target: 'draft-07' }));
   if (!columnarShape(json)) {
     return {
       issues: (columnarShape.errors ?? []).map((error) => ({
