@@ -3,15 +3,18 @@ import { canonicalEventContent } from '@keyledger/event-auth';
 import { RowContent } from '@keyledger/event-store';
 import { eventLeafHash, eventLeafHashOfContent, eventLeafHashOfRow } from './event-leaf.js';
 
+// Text beyond ASCII in the data: the leaf covers the content's UTF-8.
+const metadata = { actor: 'operator', correlationId: 'c-9' } as unknown as EventMetadata;
+const data = { keyId: 'key_01xyz', reason: 'fuite détectée — 鍵' };
 const event = {
-  eventId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
-  streamId: 'key-key_01abc',
-  streamVersion: 3,
-  type: 'KeyRevoked',
+  eventId: '0190a1b2-0000-7e5f-8a9b-0c1d2e3f4a5c',
+  streamId: 'key-key_01xyz',
+  streamVersion: 2,
+  type: 'KeySuspended',
   schemaVersion: 1,
-  occurredAt: '2026-01-02T03:04:05.000Z',
-  data: { reason: 'leaked — fuite', keyId: 'key_01abc' },
-  metadata: { actor: 'admin', correlationId: 'c1' } as unknown as EventMetadata,
+  occurredAt: '2026-03-04T05:06:07.000Z',
+  data,
+  metadata,
   hash: 'c0'.repeat(32),
 };
 
