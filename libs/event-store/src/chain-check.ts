@@ -1,8 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import type { EventAuthenticator } from '@keyledger/event-auth';
-import { GENESIS_HASH, contentHash } from './event-hash.js';
+import { canonicalEventContent } from '@keyledger/event-auth';
+import { GENESIS_HASH, rowContentHash } from './event-hash.js';
 import type { EventRow } from './event-row.js';
-import { canonicalRowContent } from './row-content.js';
+import { toEnvelope } from './event-row.js';
+import { RowContent } from './row-content.js';
 import { checkStoredRowContent } from './stored-content-check.js';
 
 /** Why a stored event does not verify. */
@@ -42,6 +44,21 @@ const DEFAULT_REMEMBERED_STREAMS = 100_000;
 
 const GENESIS_HEX = GENESIS_HASH.toString('hex');
 
+interface Remembered {
+  readonly version: number;
+  readonly hash: string;
+}
+
+function chainBreak(row: EventRow, reason: ChainBreakReason, detail?: string): ChainBreak {
+  return {
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    position: row.position,
+    reason,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
 /**
  * Checks stored rows, read in any order (the log's, a range of it), against their streams' hash
  * chains and their MACs: a row holds when the row one version before it in its stream exists
@@ -49,17 +66,22 @@ const GENESIS_HEX = GENESIS_HASH.toString('hex');
  * hash, and its MAC and data check out. One break per row, the chain's before the MAC's, so an
  * edited row is named once rather than every row after it.
  *
- * Each row's canonical content text is made once (`canonicalRowContent`) and returned, for the
- * caller's other checks of the same row (the transparency log's leaf). The previous row's stored
- * hash comes from the newest row seen of its stream (a map of at most `rememberedStreams`
- * entries, least recently seen dropped first: about 215 bytes each, so 21 MB for the default
- * 100,000 where 1,000,000 streams unbounded would take 215 MB) or, when that is not the
+ * Each row's canonical content is made once (`RowContent`) and returned, for the caller's other
+ * checks of the same row (the transparency log's leaf). The previous row's stored hash comes
+ * from the newest row seen of its stream (at most `rememberedStreams` streams, in two
+ * generations: once the recent one holds half, it becomes the older one and the older is
+ * dropped; about 215 bytes each, so 21 MB for the default 100,000 where 1,000,000 streams
+ * unbounded would take 215 MB) or, when that is not the
  * row before (the stream's first row in this read, one evicted, rows out of version order), from
  * one lookup per page of the rows still unknown. Because the answer never depends on what was
  * read before, separate ranges of the log are checked apart and their breaks simply added.
  */
 export class ChainCheck {
-  private readonly newest = new Map<string, { version: number; hash: string }>();
+  // Two generations rather than a least-recently-used map: an LRU deletes and re-inserts an entry
+  // per row, and the deletions make the map rehash, which on the audit of a million events cost
+  // more garbage collection than anything else a row makes; a generation is dropped whole.
+  private recent = new Map<string, Remembered>();
+  private older = new Map<string, Remembered>();
   private readonly found: ChainBreak[] = [];
   private streams = 0;
   private events = 0;
@@ -70,11 +92,11 @@ export class ChainCheck {
     private readonly rememberedStreams = DEFAULT_REMEMBERED_STREAMS,
   ) {}
 
-  /** Checks the rows, records their breaks, and returns each row's canonical content text as UTF-8 (encoded once for every hash of it), in order. */
-  async check(rows: readonly EventRow[]): Promise<Buffer[]> {
+  /** Checks the rows, records their breaks, and returns each row's canonical content (made and encoded once for every hash of it), in order. */
+  async check(rows: readonly EventRow[]): Promise<RowContent[]> {
     // The stored hash of each row's predecessor: hex, GENESIS for version 1, null when to be looked up.
     const previous: (string | null)[] = rows.map((row) => {
-      const newest = this.newest.get(row.stream_id);
+      const newest = this.recent.get(row.stream_id) ?? this.older.get(row.stream_id);
       const known = row.stream_version === 1 ? GENESIS_HEX : newest?.version === row.stream_version - 1 ? newest.hash : null;
       this.remember(row);
       return known;
@@ -82,25 +104,23 @@ export class ChainCheck {
     const firsts = new Set<number>(rows.flatMap((row, i) => (row.stream_version === 1 ? [i] : [])));
     await this.lookUp(rows, previous, firsts);
 
-    const contents = rows.map((row) => Buffer.from(canonicalRowContent(row), 'utf8'));
-    rows.forEach((row, i) => {
-      const content = contents[i]!;
+    const contents = new Array<RowContent>(rows.length);
+    for (let i = 0; i < rows.length; i += 1) {
+      const row = rows[i]!;
+      // One envelope per row: the content text is made from it and the MAC check reads it.
+      const event = toEnvelope(row);
+      const content = new RowContent(canonicalEventContent(event));
+      contents[i] = content;
       const before = previous[i];
-      const breakOf = (reason: ChainBreakReason, detail?: string): ChainBreak => ({
-        streamId: row.stream_id,
-        streamVersion: row.stream_version,
-        position: row.position,
-        reason,
-        ...(detail === undefined ? {} : { detail }),
-      });
-      // After a gap the hash cannot match anyway: report the gap alone.
-      if (before === null || before === undefined) this.found.push(breakOf('missing-previous-event'));
-      else if (!contentHash(Buffer.from(before, 'hex'), content).equals(Buffer.from(row.hash, 'hex'))) this.found.push(breakOf('hash-mismatch'));
+      // After a gap the hash cannot match anyway: report the gap alone. Stored hashes are read
+      // with encode(hash, 'hex'), so one of another length than 32 bytes is a mismatch, not an error.
+      if (before === null || before === undefined) this.found.push(chainBreak(row, 'missing-previous-event'));
+      else if (before.length !== 64 || rowContentHash(before, content) !== row.hash) this.found.push(chainBreak(row, 'hash-mismatch'));
       else {
-        const { rejection } = checkStoredRowContent(this.authenticator, row, content);
-        if (rejection) this.found.push(breakOf('mac-mismatch', rejection.reason));
+        const { rejection } = checkStoredRowContent(this.authenticator, row, content.bytes, event);
+        if (rejection) this.found.push(chainBreak(row, 'mac-mismatch', rejection.reason));
       }
-    });
+    }
     this.streams += firsts.size;
     this.events += rows.length;
     return contents;
@@ -112,10 +132,12 @@ export class ChainCheck {
   }
 
   private remember(row: EventRow): void {
-    // Delete first so the entry moves to the end: the map's order is then least recently seen first.
-    this.newest.delete(row.stream_id);
-    this.newest.set(row.stream_id, { version: row.stream_version, hash: row.hash });
-    if (this.newest.size > this.rememberedStreams) this.newest.delete(this.newest.keys().next().value!);
+    // The recent generation always holds a stream's newest row once it is seen again, and is looked in first.
+    this.recent.set(row.stream_id, { version: row.stream_version, hash: row.hash });
+    if (this.recent.size >= Math.max(1, Math.floor(this.rememberedStreams / 2))) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
   }
 
   /** Fills in the predecessors not remembered, from the store; notes the rows that are their stream's first (no lower version stored). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EventContentFields } from '@keyledger/event-auth';
 import { canonicalEventContent } from '@keyledger/event-auth';
+import type { RowContent } from './row-content.js';
 
 /** The first event of every stream chains onto 32 zero bytes. */
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
@@ -14,4 +15,9 @@ export function eventHash(previousHash: Buffer, event: EventContentFields): Buff
 export function contentHash(previousHash: Buffer, content: string | Uint8Array): Buffer {
   const hash = createHash('sha256').update(previousHash);
   return (typeof content === 'string' ? hash.update(content, 'utf8') : hash.update(content)).digest();
+}
+
+/** `contentHash` of a row read back, as hex: its predecessor's stored hash (hex) and its content made once (`RowContent`). */
+export function rowContentHash(previousHashHex: string, content: RowContent): string {
+  return content.sha256After(previousHashHex, undefined, 'hex');
 }

@@ -1,5 +1,7 @@
 import type { EventMetadata } from '@keyledger/contracts';
-import { GENESIS_HASH, eventHash } from './event-hash.js';
+import { canonicalEventContent } from '@keyledger/event-auth';
+import { GENESIS_HASH, eventHash, rowContentHash } from './event-hash.js';
+import { RowContent } from './row-content.js';
 
 const event = {
   eventId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
@@ -28,5 +30,34 @@ describe('eventHash', () => {
     expect(eventHash(Buffer.alloc(32, 1), event)).not.toEqual(base);
     expect(eventHash(GENESIS_HASH, { ...event, streamVersion: 4 })).not.toEqual(base);
     expect(eventHash(GENESIS_HASH, { ...event, data: { reason: 'other', keyId: 'key_01abc' } })).not.toEqual(base);
+  });
+});
+
+describe('rowContentHash', () => {
+  const content = new RowContent(canonicalEventContent(event));
+
+  it('is eventHash, as hex, over the content made once', () => {
+    expect(rowContentHash(GENESIS_HASH.toString('hex'), content)).toBe(eventHash(GENESIS_HASH, event).toString('hex'));
+    const previous = Buffer.alloc(32, 0xab);
+    expect(rowContentHash(previous.toString('hex'), content)).toBe(eventHash(previous, event).toString('hex'));
+  });
+
+  it('keeps the content intact whatever was hashed before it', () => {
+    rowContentHash('ff'.repeat(32), content);
+    expect(content.sha256After('00'.repeat(32), 0x00, 'hex')).not.toBe(rowContentHash('00'.repeat(32), content));
+    expect(content.bytes.toString('utf8')).toBe(canonicalEventContent(event));
+    expect(rowContentHash(GENESIS_HASH.toString('hex'), content)).toBe(eventHash(GENESIS_HASH, event).toString('hex'));
+  });
+
+  it('refuses a previous hash that is not 32 bytes of hex', () => {
+    for (const bad of ['', 'ab'.repeat(31), 'ab'.repeat(33), 'zz'.repeat(32), `${'ab'.repeat(31)}a`])
+      expect(() => rowContentHash(bad, content)).toThrow(RangeError);
+  });
+
+  it('encodes text beyond ASCII as UTF-8, as eventHash does', () => {
+    const accented = { ...event, data: { reason: 'fuite détectée — 鍵', keyId: 'key_01abc' } };
+    expect(rowContentHash(GENESIS_HASH.toString('hex'), new RowContent(canonicalEventContent(accented)))).toBe(
+      eventHash(GENESIS_HASH, accented).toString('hex'),
+    );
   });
 });

@@ -11,10 +11,15 @@ export type CheckedRow = { readonly event: EventEnvelope; readonly rejection?: u
  * `checkStoredRow` for a row whose canonical content text (`canonicalRowContent`) is already at
  * hand: the same checks in the same order (a MAC, then one under a configured key version, then
  * the data against its type's schema) with the same rejections, the MAC taken over that text (or its UTF-8).
- * For a verifier that needs the text for the hash chain and the log's leaf as well and makes it once.
+ * For a verifier that needs the text for the hash chain and the log's leaf as well and makes it once;
+ * `event` is the row's envelope when the caller has made it already (it made the text from it).
  */
-export function checkStoredRowContent(authenticator: EventAuthenticator, row: EventRow, content: string | Uint8Array): CheckedRow {
-  const event = toEnvelope(row);
+export function checkStoredRowContent(
+  authenticator: EventAuthenticator,
+  row: EventRow,
+  content: string | Uint8Array,
+  event: EventEnvelope = toEnvelope(row),
+): CheckedRow {
   const refuse = (reason: EventRejectionReason, detail: string): CheckedRow => ({
     rejection: {
       source: 'store',

@@ -1,6 +1,7 @@
 import type { EventAuthenticator } from '@keyledger/event-auth';
+import { canonicalEventContent } from '@keyledger/event-auth';
 import type { EventRow } from './event-row.js';
-import { canonicalRowContent } from './row-content.js';
+import { toEnvelope } from './event-row.js';
 import type { CheckedRow } from './stored-content-check.js';
 import { checkStoredRowContent } from './stored-content-check.js';
 
@@ -12,5 +13,7 @@ export type { CheckedRow } from './stored-content-check.js';
  * schema. The one check of the store's reads and of the chain verifier.
  */
 export function checkStoredRow(authenticator: EventAuthenticator, row: EventRow): CheckedRow {
-  return checkStoredRowContent(authenticator, row, canonicalRowContent(row));
+  // The envelope made once: the text is made from it (as canonicalRowContent does) and it is what a read returns.
+  const event = toEnvelope(row);
+  return checkStoredRowContent(authenticator, row, canonicalEventContent(event), event);
 }

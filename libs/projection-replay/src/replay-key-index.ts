@@ -3,7 +3,15 @@ import type { GlobalPosition } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { START_OF_LOG, compareGlobalPositions } from '@keyledger/event-store';
 import type { KeyRecord } from '@keyledger/key-domain';
-import { KEY_INDEX_SNAPSHOT_FORMAT, KEY_PROJECTION_CATEGORIES, KEY_PROJECTION_SNAPSHOT, KeyIndex, ProjectionSnapshotStore, decodeKeyIndex, snapshotContext } from '@keyledger/key-projection';
+import {
+  KEY_INDEX_SNAPSHOT_FORMAT,
+  KEY_PROJECTION_CATEGORIES,
+  KEY_PROJECTION_SNAPSHOT,
+  KeyIndex,
+  ProjectionSnapshotStore,
+  decodeKeyIndex,
+  snapshotContext,
+} from '@keyledger/key-projection';
 import type { SnapshotSeal } from '@keyledger/key-secrets';
 import type { ReplayDifference, ReplayProgress, ReplayReport } from './replay-report.js';
 import { MAX_LISTED_DIFFERENCES } from './replay-report.js';
@@ -32,9 +40,12 @@ export async function replayKeyIndex(db: DataSource, store: PostgresEventStore, 
   const snapshot = await new ProjectionSnapshotStore(db).load(KEY_PROJECTION_SNAPSHOT);
   let live: KeyIndex | undefined;
   if (snapshot) {
-    if (snapshot.format !== KEY_INDEX_SNAPSHOT_FORMAT) throw new SnapshotUnusableError(`the stored key index snapshot has format ${snapshot.format}, this keyledger reads ${KEY_INDEX_SNAPSHOT_FORMAT}`);
+    if (snapshot.format !== KEY_INDEX_SNAPSHOT_FORMAT)
+      throw new SnapshotUnusableError(`the stored key index snapshot has format ${snapshot.format}, this keyledger reads ${KEY_INDEX_SNAPSHOT_FORMAT}`);
     if (!seal.verify(snapshot.body, snapshotContext(snapshot.format, snapshot.position), snapshot.seal))
-      throw new SnapshotUnusableError('the stored key index snapshot does not verify under these peppers (edited, or sealed with another pepper): no service loads it');
+      throw new SnapshotUnusableError(
+        'the stored key index snapshot does not verify under these peppers (edited, or sealed with another pepper): no service loads it',
+      );
     live = new KeyIndex();
     decodeKeyIndex(snapshot.body, live);
   }
@@ -44,7 +55,9 @@ export async function replayKeyIndex(db: DataSource, store: PostgresEventStore, 
   const { differenceCount, differences } = live ? compareIndexes(live, replayed) : { differenceCount: 0, differences: [] };
   return {
     projection: 'key-index',
-    comparedWith: snapshot ? `the stored snapshot at position ${snapshot.position.transactionId}:${snapshot.position.position}` : 'nothing: no snapshot is stored',
+    comparedWith: snapshot
+      ? `the stored snapshot at position ${snapshot.position.transactionId}:${snapshot.position.position}`
+      : 'nothing: no snapshot is stored',
     events,
     refused,
     entries: replayed.size,
@@ -63,20 +76,26 @@ async function applyUpTo(
   until: GlobalPosition | undefined,
   progress: ReplayProgress | undefined,
 ): Promise<{ events: number; refused: number }> {
-  const [total] = await db.query<{ n: string }[]>(`select count(*)::text as n from events where split_part(stream_id, '-', 1) = any($1::text[])`, [KEY_PROJECTION_CATEGORIES]);
-  let position: GlobalPosition = START_OF_LOG;
+  const [total] = await db.query<{ n: string }[]>(`select count(*)::text as n from events where split_part(stream_id, '-', 1) = any($1::text[])`, [
+    KEY_PROJECTION_CATEGORIES,
+  ]);
   let events = 0;
   let refused = 0;
+  let next = store.readPayloads(START_OF_LOG, PAGE, KEY_PROJECTION_CATEGORIES);
   for (;;) {
-    const page = await store.readPayloads(position, PAGE, KEY_PROJECTION_CATEGORIES);
+    const page = await next;
     if (!page.end) break;
+    // The next page is read while this one is applied, as the services' catch-up does, so Postgres and this process work at the same time.
+    next =
+      page.rows < PAGE ? Promise.resolve({ events: [], rejected: [], end: undefined, rows: 0 }) : store.readPayloads(page.end, PAGE, KEY_PROJECTION_CATEGORIES);
+    // Awaited on the next turn, or left when the snapshot's position is reached: never an unhandled rejection meanwhile.
+    next.catch(() => undefined);
     refused += page.rows - page.events.length;
     for (const event of page.events) {
       if (until && compareGlobalPositions(event, until) > 0) return { events, refused };
       index.apply(event);
       events += 1;
     }
-    position = page.end;
     progress?.(events, Number(total?.n ?? events));
   }
   return { events, refused };
@@ -113,7 +132,8 @@ const COMPARED_FIELDS: { readonly [K in keyof Required<KeyRecord>]: K extends 'i
 /** A key's record as compared: each field as JSON (the digest as hex). */
 function comparable(record: KeyRecord): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const [field, compared] of Object.entries(COMPARED_FIELDS)) if (compared) fields[field] = JSON.stringify(record[field as keyof KeyRecord]) ?? 'undefined';
+  for (const [field, compared] of Object.entries(COMPARED_FIELDS))
+    if (compared) fields[field] = JSON.stringify(record[field as keyof KeyRecord]) ?? 'undefined';
   return fields;
 }
 
@@ -138,8 +158,7 @@ function compareIndexes(live: KeyIndex, replayed: KeyIndex): { differenceCount: 
     const mine = comparable(record);
     const theirs = comparable(other);
     const fields = Object.keys(mine).filter((field) => mine[field] !== theirs[field]);
-    if (fields.length > 0)
-      note({ id: record.keyId, kind: 'field', fields, live: shown(theirs, fields), replayed: shown(mine, fields) });
+    if (fields.length > 0) note({ id: record.keyId, kind: 'field', fields, live: shown(theirs, fields), replayed: shown(mine, fields) });
   }
   for (const record of live.all()) if (!replayed.get(record.keyId)) note({ id: record.keyId, kind: 'missing-replayed', live: shown(comparable(record)) });
   return { differenceCount, differences };

@@ -1,6 +1,7 @@
 import type { EventContentFields } from '@keyledger/event-auth';
 import { canonicalEventContent } from '@keyledger/event-auth';
-import { leafHash } from './merkle-tree.js';
+import type { RowContent } from '@keyledger/event-store';
+import { LEAF_PREFIX_BYTE, leafHash } from './merkle-tree.js';
 
 /** An event as the log's leaf covers it: its content and the hash its stream's chain stored for it. */
 export interface LeafEvent extends EventContentFields {
@@ -26,6 +27,15 @@ export function eventLeafHash(event: LeafEvent): Buffer {
 /** `eventLeafHash` of an event whose canonical content text (`canonicalRowContent`), or its UTF-8, is already at hand. */
 export function eventLeafHashOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
   return leafHash(leafDataOfContent(eventId, hash, content));
+}
+
+/** `eventLeafHash` of a row read back whose content was made once (`RowContent`, from `ChainCheck`): one SHA-256 call, nothing copied. */
+export function eventLeafHashOfRow(eventId: string, hash: string, content: RowContent): Buffer {
+  try {
+    return content.sha256After(hash, LEAF_PREFIX_BYTE, 'buffer');
+  } catch {
+    throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
+  }
 }
 
 function leafDataOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {

@@ -2,7 +2,7 @@ import type { EventAuthenticator } from '@keyledger/event-auth';
 import type { ChainReport, EventRow } from '@keyledger/event-store';
 import { ChainCheck, SELECT_EVENT } from '@keyledger/event-store';
 import type { EntityManager } from 'typeorm';
-import { eventLeafHashOfContent } from './event-leaf.js';
+import { eventLeafHashOfRow } from './event-leaf.js';
 import type { LogProblem } from './log-report.js';
 import { CompactRange } from './merkle-tree.js';
 
@@ -94,7 +94,7 @@ export async function checkLeafRange(
         problems.push({ kind: 'event-missing', leafIndex, position: row.leaf_position });
         append(NO_LEAF);
       } else {
-        const recomputed = eventLeafHashOfContent(row.event_id, row.hash!, contents[next++]!);
+        const recomputed = eventLeafHashOfRow(row.event_id, row.hash!, contents[next++]!);
         if (!recomputed.equals(row.leaf_hash)) problems.push({ kind: 'event-altered', leafIndex, position: row.leaf_position });
         append(recomputed);
       }

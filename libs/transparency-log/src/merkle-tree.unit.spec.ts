@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { TreeNode } from './merkle-tree.js';
@@ -58,6 +59,28 @@ const referenceLeaves = LEAF_INPUTS.map(leafHash);
 const reference = memoryTree(referenceLeaves);
 
 describe('RFC 6962 Merkle tree', () => {
+  it('hashes two 32-byte nodes as SHA-256(0x01 || left || right), whichever buffers they are', () => {
+    const left = createHash('sha256').update('left').digest();
+    const right = createHash('sha256').update('right').digest();
+    const expected = createHash('sha256')
+      .update(Buffer.from([1]))
+      .update(left)
+      .update(right)
+      .digest();
+    const first = nodeHash(left, right);
+    expect(first).toEqual(expected);
+    // A result fed back in (as a tree does) is unchanged by the next hash.
+    expect(nodeHash(first, first)).toEqual(
+      createHash('sha256')
+        .update(Buffer.from([1]))
+        .update(expected)
+        .update(expected)
+        .digest(),
+    );
+    expect(first).toEqual(expected);
+    expect(nodeHash(new Uint8Array(left), right.subarray(0))).toEqual(expected);
+  });
+
   it('hashes leaves and nodes with their domain prefixes (RFC 6962 vectors)', () => {
     expect(EMPTY_ROOT.toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(leafHash(Buffer.alloc(0)).toString('hex')).toBe('6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d');
@@ -123,7 +146,12 @@ describe('RFC 6962 Merkle tree', () => {
     expect(probes.consistency.length).toBeGreaterThan(90);
     for (const probe of probes.consistency) {
       const ok = verifyConsistency(probe.size1, probe.size2, b64(probe.root1 ?? ''), b64(probe.root2 ?? ''), (probe.proof ?? []).map(b64));
-      expect({ desc: probe.desc, size1: probe.size1, size2: probe.size2, ok }).toEqual({ desc: probe.desc, size1: probe.size1, size2: probe.size2, ok: !probe.wantErr });
+      expect({ desc: probe.desc, size1: probe.size1, size2: probe.size2, ok }).toEqual({
+        desc: probe.desc,
+        size1: probe.size1,
+        size2: probe.size2,
+        ok: !probe.wantErr,
+      });
     }
   });
 
@@ -163,7 +191,7 @@ describe('RFC 6962 Merkle tree', () => {
         const index = at % size;
         const proof = inclusionProof(index, size, tree);
         const i = which % proof.length;
-        const tampered = proof.map((hash, j) => (j === i ? Buffer.from(hash.map((byte, k) => (k === bit % 32 ? byte ^ (1 << bit % 8) : byte))) : hash));
+        const tampered = proof.map((hash, j) => (j === i ? Buffer.from(hash.map((byte, k) => (k === bit % 32 ? byte ^ (1 << (bit % 8)) : byte))) : hash));
         return !verifyInclusion(index, size, leaves[index]!, tampered, treeRoot(size, tree));
       }),
     );
