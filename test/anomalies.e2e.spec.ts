@@ -105,7 +105,8 @@ describe('anomalies, end to end', () => {
     const [finding] = (await json<AnomalyFindingsPage>(['anomalies', 'list'], acmeAdmin.key)).findings;
     const explanation = await json<AnomalyExplanation>(['anomalies', 'explain', finding!.id], acmeReader.key);
     expect(explanation).toMatchObject({
-      finding: { id: finding!.id, kind: 'honeytoken', handled: { action: 'notify' } },
+      // What the detector judged, recorded with the finding.
+      finding: { id: finding!.id, kind: 'honeytoken', handled: { action: 'notify' }, evidence: expect.objectContaining({ transport: 'nats' }) },
       detector: { name: 'honeytoken', defaultThresholds: 'any call' },
       key: { status: 'active', owner: 'payments', honeytoken: true },
     });
@@ -113,6 +114,7 @@ describe('anomalies, end to end', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/detector\s*│\s*honeytoken/);
     expect(text.stdout).toMatch(/call\s*│.* over nats, scopes billing:write/);
+    expect(text.stdout).toMatch(/evidence \(as seen\)\s*│.*transport nats/);
   });
 
   it("keeps another tenant's admin from seeing or acknowledging the finding", async () => {

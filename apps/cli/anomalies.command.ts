@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type {
   AnomalyAckResult,
+  AnomalyEvidence,
   AnomalyExplanation,
   AnomalyFinding,
   AnomalyFindingsPage,
@@ -90,6 +91,7 @@ export function explanationText(explanation: AnomalyExplanation | SourceAnomalyE
     'recorded at': `${finding.recordedAt} by ${finding.recordedBy}`,
     detector: detector.name,
     watches: detector.watches,
+    ...(finding.evidence === null ? {} : { 'evidence (as seen)': evidenceText(finding.evidence) }),
     ...(detector.defaultThresholds === null ? {} : { 'thresholds (defaults)': detector.defaultThresholds }),
     ...(call
       ? { call: `${call.at} from ${call.ip ?? 'unknown address'} over ${call.transport ?? 'unknown transport'}, scopes ${call.scopes.join(' ') || '(none)'}` }
@@ -100,6 +102,13 @@ export function explanationText(explanation: AnomalyExplanation | SourceAnomalyE
     ...(finding.acknowledged?.note ? { note: finding.acknowledged.note } : {}),
     'key now': key ? `${key.status}${key.honeytoken ? ', honeytoken' : ''}, owner ${key.owner}, hint ${key.hint}` : 'not found',
   });
+}
+
+/** `usualDenied 0.04, denied 3, windowMs 60000`: each entry as the detector named it. */
+function evidenceText(evidence: AnomalyEvidence): string {
+  return Object.entries(evidence)
+    .map(([name, value]) => `${name} ${value}`)
+    .join(', ');
 }
 
 function sourceExplanationText({ source, detector }: SourceAnomalyExplanation): string {
@@ -179,7 +188,9 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
 
   anomalies
     .command('explain <id>')
-    .description('one finding and its evidence: the detector and its default thresholds, the call, what the policy did, the acknowledgement')
+    .description(
+      "one finding and its evidence: the numbers the detector judged (the key's baseline among them), the detector and its default thresholds, the call, what the policy did, the acknowledgement",
+    )
     .action(
       withClient(async (client, options, id: string) => {
         const explanation = await client.call<AnomalyExplanation | SourceAnomalyExplanation>('anomalies.explain', { id });

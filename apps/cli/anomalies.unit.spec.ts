@@ -12,6 +12,7 @@ const finding: AnomalyFinding = {
   recordedAt: '2026-12-06T10:00:00.100Z',
   recordedBy: 'system:anomaly-detector',
   call: null,
+  evidence: null,
   handled: null,
   acknowledged: null,
 };
@@ -64,5 +65,15 @@ describe('keyledger anomalies output', () => {
     const explained = explanationText({ source, detector: { name: 'enumeration', watches: 'unknown keys', defaultThresholds: '20 in 1 min' } });
     expect(explained).toContain('203.0.113.0/24');
     expect(explained).toContain('deny until 2026-12-06T11:00:00.000Z');
+  });
+
+  it('shows the evidence the detector recorded, its baseline among it, beside the default thresholds', () => {
+    const explained = explanationText({
+      finding: { ...finding, kind: 'error-rate', severity: 'medium', evidence: { denied: 3, windowMs: 60000, usualDenied: 0.04 } },
+      detector: { name: 'probing', watches: 'refused calls on one key', defaultThresholds: '3 in 1 min' },
+      key: { status: 'active', owner: 'billing', hint: 'kl_live_…abcd', honeytoken: false },
+    });
+    expect(explained).toContain('denied 3, windowMs 60000, usualDenied 0.04');
+    expect(explanationText({ finding, detector: { name: 'honeytoken', watches: 'any use', defaultThresholds: null }, key: null })).not.toContain('evidence');
   });
 });

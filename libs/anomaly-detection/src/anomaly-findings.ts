@@ -63,6 +63,7 @@ export function findingOf(anomaly: EventEnvelope, stream: readonly EventEnvelope
     recordedAt: anomaly.occurredAt,
     recordedBy: anomaly.metadata.actor,
     call: data.call ?? null,
+    evidence: data.evidence ?? null,
     handled: handlingOf(stream, anomaly.eventId),
     acknowledged: acknowledgementOf(stream, anomaly.eventId),
   };

@@ -54,4 +54,27 @@ describe('a finding’s id', () => {
     expect(findingId({ ...slow })).toBe(findingId(slow));
     expect(findingId({ ...slow, severity: 'high' })).not.toBe(findingId(slow));
   });
+
+  it('keeps the numbers behind the finding, the baseline among them, and leaves out what the event could not hold', () => {
+    const probing: AnomalyFinding = {
+      ...honeytokenFinding(undefined),
+      detector: 'probing',
+      severity: 'medium',
+      detail: '3 refused calls in 1 min against 0.04 usual',
+      evidence: {
+        denied: 3,
+        windowMs: 60_000,
+        usualDenied: 0.04,
+        network: '198.51.100.0/24\u001b',
+        'not a name': 1,
+        huge: Number.POSITIVE_INFINITY,
+        ...Object.fromEntries(Array.from({ length: 20 }, (_, index) => [`extra${index}`, index])),
+      },
+    };
+    const anomaly = anomalyDetectedOf(probing, new Date(AT));
+    expect(anomalyDetectedSchema.parse(anomaly).evidence).toMatchObject({ denied: 3, windowMs: 60_000, usualDenied: 0.04, network: '198.51.100.0/24\ufffd' });
+    expect(Object.keys(anomaly?.evidence ?? {})).toHaveLength(16);
+    expect(anomaly?.evidence).not.toHaveProperty('huge');
+    expect(anomalyDetectedOf(honeytokenFinding(undefined), new Date(AT))).not.toHaveProperty('evidence');
+  });
 });

@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
-import type { AnomalyCall, AnomalyDetectedData, UsageBatch } from '@keyledger/contracts';
-import { DURABLE_CONSUMER_NAMES } from '@keyledger/contracts';
+import type { AnomalyCall, AnomalyDetectedData, AnomalyEvidence, UsageBatch } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, MAX_ANOMALY_EVIDENCE_ENTRIES, anomalyEvidenceSchema } from '@keyledger/contracts';
 import type { AnomalyDetector, AnomalyFinding, ObservedCall } from '@keyledger/anomaly-detection';
 import { ANOMALY_KIND_OF } from '@keyledger/anomaly-detection';
 import type { BatchHandler, ConsumerSettings, DurableConsumerDependencies } from '@keyledger/consumer-runtime';
@@ -42,7 +42,23 @@ export function anomalyDetectedOf(finding: AnomalyFinding, detectedAt: Date): An
     detectedAt: detectedAt.toISOString(),
     ...(finding.call === undefined ? {} : { call: anomalyCallOf(finding.call) }),
     detector,
+    ...recordedEvidence(finding.evidence),
   };
+}
+
+/**
+ * The evidence as AnomalyDetected keeps it: the entries its schema takes, at most
+ * MAX_ANOMALY_EVIDENCE_ENTRIES, a text entry cut to a line of printable characters. An entry the
+ * schema would refuse is left out rather than failing the finding's append.
+ */
+function recordedEvidence(evidence: Readonly<Record<string, number | string>>): { evidence?: AnomalyEvidence } {
+  const kept: Record<string, number | string> = {};
+  for (const [name, value] of Object.entries(evidence)) {
+    if (Object.keys(kept).length === MAX_ANOMALY_EVIDENCE_ENTRIES) break;
+    const entry = typeof value === 'string' ? printable(value).slice(0, 200) : value;
+    if (anomalyEvidenceSchema.safeParse({ [name]: entry }).success) kept[name] = entry;
+  }
+  return Object.keys(kept).length === 0 ? {} : { evidence: kept };
 }
 
 /** A call as an AnomalyDetected carries it: the caller's address and scopes made printable (they reach notifications and terminals). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { eventIdSchema } from './event-envelope.js';
 import type {
   AnomalyCall,
+  AnomalyEvidence,
   AnomalyKind,
   AnomalySeverity,
   IncidentAction,
@@ -111,6 +112,8 @@ export interface AnomalyFinding {
   readonly recordedBy: string;
   /** The call that tripped it, when the finding is about one call (a honeytoken's use). */
   readonly call: AnomalyCall | null;
+  /** The numbers behind it as the detector saw them, the key's baseline among them; null for a report or an older finding. */
+  readonly evidence: AnomalyEvidence | null;
   /** Null until the rotator has handled it. */
   readonly handled: AnomalyHandling | null;
   readonly acknowledged: AnomalyAcknowledgement | null;

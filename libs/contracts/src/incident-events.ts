@@ -105,6 +105,18 @@ export const anomalyCallSchema = z
   .strict();
 export type AnomalyCall = z.infer<typeof anomalyCallSchema>;
 
+/** Most entries in a finding's evidence. */
+export const MAX_ANOMALY_EVIDENCE_ENTRIES = 16;
+
+/** One entry of a finding's evidence: a name, and a finite number or a line of text. */
+export const anomalyEvidenceValueSchema = z.union([z.number().finite(), printable(200)]);
+
+/** The numbers (and a few words) behind a finding, by name. */
+export const anomalyEvidenceSchema = z
+  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/, 'must be a name of letters and digits'), anomalyEvidenceValueSchema)
+  .refine((evidence) => Object.keys(evidence).length <= MAX_ANOMALY_EVIDENCE_ENTRIES, `at most ${MAX_ANOMALY_EVIDENCE_ENTRIES} entries`);
+export type AnomalyEvidence = z.infer<typeof anomalyEvidenceSchema>;
+
 /**
  * A key was used unusually: what the anomaly detector appends to the key's stream (or an
  * operator reports through `keys.report-anomaly`). The tenant's incident policy (its first
@@ -127,6 +139,12 @@ export const anomalyDetectedSchema = z
      * operator's report and from older findings (whose detail begins with the detector's name).
      */
     detector: z.enum(KEY_ANOMALY_DETECTORS).optional(),
+    /**
+     * Added with the incident policy's anomaly rules: the numbers behind the finding as the detector
+     * saw them, the key's baseline among them (`usualDenied`, `known` networks, `usualHours`, …), for
+     * `anomalies explain`. Absent from an operator's report and from older findings.
+     */
+    evidence: anomalyEvidenceSchema.optional(),
   })
   .strict();
 export type AnomalyDetectedData = z.infer<typeof anomalyDetectedSchema>;
