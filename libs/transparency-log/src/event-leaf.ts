@@ -31,6 +31,8 @@ export function eventLeafHashOfContent(eventId: string, hash: string, content: s
 
 /** `eventLeafHash` of a row read back whose content was made once (`RowContent`, from `ChainCheck`): one SHA-256 call, nothing copied. */
 export function eventLeafHashOfRow(eventId: string, hash: string, content: RowContent): Buffer {
+  // As strict as leafDataOfContent: Buffer's hex reading would also take upper case.
+  if (!CHAIN_HASH_HEX.test(hash)) throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
   try {
     return content.sha256After(hash, LEAF_PREFIX_BYTE, 'buffer');
   } catch {
@@ -38,7 +40,10 @@ export function eventLeafHashOfRow(eventId: string, hash: string, content: RowCo
   }
 }
 
+/** A chain hash as the store writes it out: 32 bytes, lower-case hex. */
+const CHAIN_HASH_HEX = /^[0-9a-f]{64}$/;
+
 function leafDataOfContent(eventId: string, hash: string, content: string | Uint8Array): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(hash)) throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
+  if (!CHAIN_HASH_HEX.test(hash)) throw new RangeError(`event ${eventId} has no 32-byte hex chain hash`);
   return Buffer.concat([Buffer.from(hash, 'hex'), typeof content === 'string' ? Buffer.from(content, 'utf8') : content]);
 }

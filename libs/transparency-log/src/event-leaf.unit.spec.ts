@@ -28,7 +28,7 @@ describe('the leaf of a row read back', () => {
 
   it('refuses a chain hash that is not 32 bytes of hex, naming the event', () => {
     const content = new RowContent(canonicalEventContent(event));
-    for (const bad of ['c0'.repeat(31), 'C0'.repeat(31) + 'zz', ''])
+    for (const bad of ['c0'.repeat(31), 'C0'.repeat(31) + 'zz', 'AB'.repeat(32), ''])
       expect(() => eventLeafHashOfRow(event.eventId, bad, content)).toThrow(`event ${event.eventId} has no 32-byte hex chain hash`);
   });
 });
