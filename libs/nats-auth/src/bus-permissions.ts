@@ -197,7 +197,11 @@ interface Grant {
  * `<prefix>.v1.status` and reads the streams' configuration.
  */
 const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant } = {
-  relay: (n) => ({ publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`, relayHeartbeatSubject(n.subjectPrefix)], subscribe: [], respond: false }),
+  relay: (n) => ({
+    publish: [eventSubjectFilter(n.subjectPrefix), `$JS.API.STREAM.MSG.GET.${n.eventStream}`, relayHeartbeatSubject(n.subjectPrefix)],
+    subscribe: [],
+    respond: false,
+  }),
   verifier: (n) => ({
     publish: [
       ...orderedConsumer(n.eventStream),
@@ -242,15 +246,19 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
   }),
   auditor: (n) => ({
     publish: [...orderedConsumer(n.eventStream), auditCheckpointsSubject(n.subjectPrefix)],
+    // The relay's heartbeats: its key projection authenticates admin keys, fresh by them as the issuer's.
     subscribe: [
-      'usage.key',
-      'usage.tenant',
-      'usage.rotation',
-      'usage.last-used',
-      ...AUDIT_LOG_OPERATIONS,
-      ...KEY_HISTORY_OPERATIONS,
-      ...ANOMALY_FINDING_OPERATIONS,
-    ].map((operation) => apiSubject(n.subjectPrefix, operation)),
+      ...[
+        'usage.key',
+        'usage.tenant',
+        'usage.rotation',
+        'usage.last-used',
+        ...AUDIT_LOG_OPERATIONS,
+        ...KEY_HISTORY_OPERATIONS,
+        ...ANOMALY_FINDING_OPERATIONS,
+      ].map((operation) => apiSubject(n.subjectPrefix, operation)),
+      relayHeartbeatSubject(n.subjectPrefix),
+    ],
     respond: true,
   }),
   // Tells a tenant of an enumeration from a source network, on its notification subject.

@@ -75,7 +75,13 @@ describe('the permission table', () => {
 
   it("lets only a durable consumer's owner create, read, pull from or acknowledge it, whatever wildcards others hold", () => {
     const durables = Object.entries(DURABLE_CONSUMERS).flatMap(([owner, list]) => list.map((durable) => ({ owner, ...durable })));
-    expect(durables.map(({ durable }) => durable).sort()).toEqual(['anomaly-detector-usage', 'auditor-security-alerts', 'auditor-trail', 'auditor-usage', 'rotator-incidents']);
+    expect(durables.map(({ durable }) => durable).sort()).toEqual([
+      'anomaly-detector-usage',
+      'auditor-security-alerts',
+      'auditor-trail',
+      'auditor-usage',
+      'rotator-incidents',
+    ]);
     for (const { owner, stream: streamOf, durable } of durables) {
       const stream = names[streamOf];
       const operations = [
@@ -107,7 +113,7 @@ describe('the permission table', () => {
     for (const role of SERVICE_ROLES) {
       const permissions = servicePermissions(role, names);
       expect(permissions.publish.allow.includes('kl.v1.relay.heartbeat')).toBe(role === 'relay');
-      expect(permissions.subscribe.allow.includes('kl.v1.relay.heartbeat')).toBe(role === 'verifier' || role === 'issuer');
+      expect(permissions.subscribe.allow.includes('kl.v1.relay.heartbeat')).toBe(role === 'verifier' || role === 'issuer' || role === 'auditor');
     }
   });
 
@@ -131,7 +137,8 @@ describe('the permission table', () => {
     const history = ['kl.v1.audit.trail', 'kl.v1.audit.at', 'kl.v1.audit.check', 'kl.v1.audit.report'];
     for (const role of SERVICE_ROLES) {
       const subscribe = servicePermissions(role, names).subscribe.allow;
-      for (const subject of history) expect([role, subject, subscribe.some((pattern) => matches(pattern, subject))]).toEqual([role, subject, role === 'auditor']);
+      for (const subject of history)
+        expect([role, subject, subscribe.some((pattern) => matches(pattern, subject))]).toEqual([role, subject, role === 'auditor']);
     }
     const admin = clientPermissions('ops', [parseClientAllow('admin')], names);
     const verify = clientPermissions('billing', [parseClientAllow('verify')], names);
