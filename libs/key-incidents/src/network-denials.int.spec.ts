@@ -118,15 +118,13 @@ describe('source network denials in the store and the verifiers’ projection', 
     expect(commands.list({}, as('globex').caller)).toEqual([]);
   });
 
+  /** A burst from `100.64.<n>.0/24` asking for acme, whose policy denies. */
+  const burstFrom = (n: number, detail: string) =>
+    ({ findingId: `0190a3c4-0000-7000-8000-0000000000f${n}`, network: `100.64.${n}.0/24`, tenant: 'acme', severity: 'high', detail }) as const;
+
   it('takes a finding recorded before with another count (another replica’s, after a lock handover) as recorded: its denial and notification follow once', async () => {
     const at = Date.now();
-    const finding = {
-      findingId: '0190a3c4-0000-7000-8000-0000000000f1',
-      network: '100.64.1.0/24',
-      tenant: 'acme',
-      severity: 'high',
-      detail: '60 unknown keys',
-    } as const;
+    const finding = burstFrom(1, '60 unknown keys');
     await respondToEnumeration(enumerations, finding, at, ACTOR);
     // The replica that took the lock over began with empty source watches: the same finding, counted otherwise.
     expect(await respondToEnumeration(enumerations, { ...finding, detail: '41 unknown keys' }, at, ACTOR)).toMatchObject({
@@ -142,13 +140,7 @@ describe('source network denials in the store and the verifiers’ projection', 
 
   it('tells the tenant on the next attempt when the notification failed after the finding and its denial were recorded, and denies once though the policy changed', async () => {
     const at = Date.now();
-    const finding = {
-      findingId: '0190a3c4-0000-7000-8000-0000000000f2',
-      network: '100.64.2.0/24',
-      tenant: 'acme',
-      severity: 'high',
-      detail: '30 unknown keys',
-    } as const;
+    const finding = burstFrom(2, '30 unknown keys');
     let failures = 1;
     const flaky: EnumerationResponseDependencies = {
       store: ctx.store,
