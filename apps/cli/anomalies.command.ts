@@ -168,7 +168,7 @@ export function registerAnomaliesCommand(program: Command, withClient: WithClien
     .addOption(new Option('--kind <kind>').choices(ANOMALY_KINDS))
     .addOption(new Option('--severity <severity>').choices(ANOMALY_SEVERITIES))
     .addOption(new Option('--detector <detector>', 'only the findings of this detector (enumeration: source networks)').choices(ANOMALY_DETECTORS))
-    .option('--unacked', 'only findings nobody acknowledged')
+    .option('--unacked', 'only key findings nobody acknowledged (source findings are not acknowledged)')
     .option('--limit <n>', `findings at most (1 to ${MAX_ANOMALY_FINDINGS}, default 100)`, limitOption)
     .action(
       withClient(async (client, options, command: ListOptions) => {

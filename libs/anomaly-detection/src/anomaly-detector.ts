@@ -80,6 +80,8 @@ export interface DetectionStats {
   cooledDown: number;
   /** Sources not watched because `maxSources` were. */
   sourcesDropped: number;
+  /** Source findings given to no tenant because the tenant the calls named had its `tenantFindingsPerMinute`. */
+  tenantBudgetSpent: number;
 }
 
 interface SourceWatch {
@@ -93,6 +95,25 @@ interface SourceWatch {
   quietSeverity: AnomalySeverity;
   /** The latest distinct named strings (up to the slow line's count) and when each was last seen, oldest first. */
   recent: { fingerprint: string; at: number }[];
+}
+
+function copyOfWatch(watch: SourceWatch): SourceWatch {
+  return { ...watch, fingerprints: new Set(watch.fingerprints), recent: watch.recent.map((entry) => ({ ...entry })) };
+}
+
+/** Source findings given to each tenant in one minute of record time. */
+interface TenantFindings {
+  readonly minute: number;
+  readonly counts: Map<string, number>;
+}
+
+/**
+ * The source state as it was when `beginSourceBatch` was called: each watch touched since (undefined
+ * for one not watched then) and the tenants' counts.
+ */
+interface SourceBatch {
+  readonly watches: Map<string, SourceWatch | undefined>;
+  readonly tenantFindings: TenantFindings;
 }
 
 /** Settings with what is derived from them once, not per call. */
@@ -118,6 +139,7 @@ const UNKNOWN_CODES: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['MALFORMED',
 
 const round = (value: number): number => Math.round(value * 10) / 10;
 const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
 const WEEK_HOURS = 168;
 /** A weekly profile forgets an hour not used for four to eight weeks: two epochs of four weeks are kept. */
 const EPOCH_MS = 4 * WEEK_HOURS * HOUR_MS;
@@ -158,14 +180,17 @@ const hourOfDay = (at: number): number => Math.floor(at / HOUR_MS) % 24;
  * - off-hours: a valid call at an hour of the week (UTC) the key has not been used in lately,
  *   nor in the hours either side, once its weekly profile has learned (`offHours`).
  * - enumeration: `distinct` unknown or malformed strings from one network in a window (high),
- *   or `slowDistinct` named ones (medium).
+ *   or `slowDistinct` named ones (medium), for the tenant the calls named: at most
+ *   `tenantFindingsPerMinute` a minute each, the rest for no tenant.
  * - honeytoken: any call of a honeytoken, critical, whatever its answer and however late it is
  *   seen (someone holds a key that was never given to anyone); it teaches the key no baseline.
  */
 export class AnomalyDetector {
-  readonly stats: DetectionStats = { observed: 0, findings: 0, stale: 0, cooledDown: 0, sourcesDropped: 0 };
+  readonly stats: DetectionStats = { observed: 0, findings: 0, stale: 0, cooledDown: 0, sourcesDropped: 0, tenantBudgetSpent: 0 };
   private readonly keys = new Map<string, KeyBaseline>();
   private readonly sources = new Map<string, SourceWatch>();
+  private tenantFindings: TenantFindings = { minute: 0, counts: new Map() };
+  private sourceBatch: SourceBatch | undefined;
   private readonly changed = new Set<string>();
   private readonly networks: SourceNetworks;
   private readonly installation: Tuning;
@@ -243,6 +268,40 @@ export class AnomalyDetector {
     for (const keyId of this.changed) changed.push([keyId, this.keys.get(keyId)!]);
     this.changed.clear();
     return changed;
+  }
+
+  /**
+   * Remembers the source watches as they are, until `keepSourceBatch` or `rollBackSourceBatch`.
+   * They live in memory alone (a key's baseline is read back from Postgres instead), so a batch
+   * whose findings were not all acted on must be able to put them back: else the redelivered
+   * batch would find its enumeration cooling down and nobody would act on it.
+   */
+  beginSourceBatch(): void {
+    this.sourceBatch = { watches: new Map(), tenantFindings: { minute: this.tenantFindings.minute, counts: new Map(this.tenantFindings.counts) } };
+  }
+
+  /** What the source watches learned since `beginSourceBatch` stands (what followed their findings was done). */
+  keepSourceBatch(): void {
+    this.sourceBatch = undefined;
+  }
+
+  /** Puts the source watches and the tenants' counts back as they were at `beginSourceBatch`, cool-downs included. */
+  rollBackSourceBatch(): void {
+    const batch = this.sourceBatch;
+    if (batch === undefined) return;
+    for (const [network, watch] of batch.watches)
+      if (watch === undefined) this.sources.delete(network);
+      else this.sources.set(network, watch);
+    this.tenantFindings = batch.tenantFindings;
+    this.sourceBatch = undefined;
+  }
+
+  /** A watch about to change: its state before the batch is kept the first time. */
+  private touchSource(network: string): void {
+    const batch = this.sourceBatch;
+    if (batch === undefined || batch.watches.has(network)) return;
+    const watch = this.sources.get(network);
+    batch.watches.set(network, watch === undefined ? undefined : copyOfWatch(watch));
   }
 
   /** Learns from one observation; appends to `findings` what it reveals (fresh and out of cool-down only). */
@@ -597,9 +656,10 @@ export class AnomalyDetector {
         this.stats.sourcesDropped += 1;
         return;
       }
+      this.touchSource(network);
       watch = { bucket, fingerprints: new Set(), unnamed: 0, previous: 0, tenant: observation.tenant, quietUntil: 0, quietSeverity: 'low', recent: [] };
       this.sources.set(network, watch);
-    }
+    } else this.touchSource(network);
     if (bucket > watch.bucket) {
       watch.previous = bucket - watch.bucket === windowMs ? watch.fingerprints.size + watch.unnamed : 0;
       watch.fingerprints.clear();
@@ -624,22 +684,50 @@ export class AnomalyDetector {
     watch.quietUntil = at + this.settings.cooldownMs;
     watch.quietSeverity = severity;
     this.stats.findings += 1;
+    const detail = `${Math.round(strings)} unknown or malformed keys from ${network} in ${windowMs / 1000} s`;
+    // The tenant the calls named, when it was given its findings of the minute: this one goes to no tenant.
+    const pastBudget = watch.tenant !== undefined && !this.tenantMayBeGiven(watch.tenant, at) ? watch.tenant : undefined;
     findings.push({
       detector: 'enumeration',
       severity,
-      subject: { kind: 'source', network, tenant: watch.tenant },
+      subject: { kind: 'source', network, tenant: pastBudget === undefined ? watch.tenant : undefined },
       at,
       windowStart: at - windowMs,
       network,
-      detail: `${Math.round(strings)} unknown or malformed keys from ${network} in ${windowMs / 1000} s`,
-      evidence: { strings: Math.round(strings), windowMs, network },
+      detail:
+        pastBudget === undefined
+          ? detail
+          : `${detail}; the calls named tenant ${pastBudget}, given its ${this.settings.enumeration.tenantFindingsPerMinute} findings this minute`,
+      evidence: { strings: Math.round(strings), windowMs, network, ...(pastBudget === undefined ? {} : { namedTenant: pastBudget }) },
     });
+  }
+
+  /**
+   * Whether one more source finding may go to `tenant` in the minute of `at` (record time; an
+   * older record counts in the newest minute seen). Whoever can name a tenant in a call (a trusted
+   * proxy, a NATS verify client) can make findings for it, one per network per cool-down: this
+   * bounds what reaches the tenant's list and notifications, and its denials.
+   */
+  private tenantMayBeGiven(tenant: string, at: number): boolean {
+    const minute = at - (at % MINUTE_MS);
+    if (minute > this.tenantFindings.minute) this.tenantFindings = { minute, counts: new Map() };
+    const given = this.tenantFindings.counts.get(tenant) ?? 0;
+    if (given >= this.settings.enumeration.tenantFindingsPerMinute) {
+      this.stats.tenantBudgetSpent += 1;
+      return false;
+    }
+    this.tenantFindings.counts.set(tenant, given + 1);
+    return true;
   }
 
   /** Forgets the sources whose window has passed. */
   private sweepSources(bucket: number): void {
     const horizon = bucket - this.settings.enumeration.windowMs;
-    for (const [network, watch] of this.sources) if (watch.bucket < horizon && watch.quietUntil <= bucket) this.sources.delete(network);
+    for (const [network, watch] of this.sources)
+      if (watch.bucket < horizon && watch.quietUntil <= bucket) {
+        this.touchSource(network);
+        this.sources.delete(network);
+      }
   }
 
   private fresh(at: number): boolean {

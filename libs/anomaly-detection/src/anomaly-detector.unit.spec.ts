@@ -359,6 +359,45 @@ describe('enumeration', () => {
     expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 19)])).toEqual([]);
     expect(feed([unknown(T0 + HOUR, undefined, '192.0.2.1', 11)])).toMatchObject([{ detector: 'enumeration', network: '192.0.2.0/24', severity: 'high' }]);
   });
+
+  it('finds an enumeration again from a batch rolled back (what followed its finding failed), and keeps the cool-down of one kept', () => {
+    const { detector, feed } = live();
+    const burst = Array.from({ length: 25 }, (_, i) => unknown(T0 + i * 100, i.toString(16).padStart(16, '0')));
+    detector.beginSourceBatch();
+    const first = feed(burst);
+    expect(first.map((finding) => finding.severity)).toEqual(['medium', 'high']);
+    detector.rollBackSourceBatch();
+    // The redelivered batch: the same findings, as they were, not a network cooling down.
+    detector.beginSourceBatch();
+    expect(feed(burst)).toEqual(first);
+    detector.keepSourceBatch();
+    detector.beginSourceBatch();
+    expect(feed(burst)).toEqual([]);
+    expect(detector.stats.cooledDown).toBeGreaterThan(0);
+  });
+
+  it('gives one tenant at most 10 source findings a minute; past them a finding goes to no tenant, naming it', () => {
+    const { detector, feed } = live();
+    // Twenty calls tallied without a fingerprint from each of twelve networks: a burst each, all naming acme.
+    const guesses = (minute: number, network: number): UsageObservation => ({
+      ...unknown(T0 + minute * MINUTE + network * 100, undefined, `198.51.${network}.1`, 20),
+      tenant: 'acme',
+    });
+    const findings = feed(Array.from({ length: 12 }, (_, network) => guesses(0, network)));
+    expect(findings.map((finding) => finding.subject.kind === 'source' && finding.subject.tenant)).toEqual([
+      ...Array<string>(10).fill('acme'),
+      undefined,
+      undefined,
+    ]);
+    expect(findings[10]).toMatchObject({
+      detail: '20 unknown or malformed keys from 198.51.10.0/24 in 60 s; the calls named tenant acme, given its 10 findings this minute',
+      evidence: { namedTenant: 'acme' },
+    });
+    expect(detector.stats.tenantBudgetSpent).toBe(2);
+    // The next minute, from networks not cooling down, the tenant is given findings again.
+    const next = feed(Array.from({ length: 2 }, (_, network) => guesses(1, network + 20)));
+    expect(next.map((finding) => finding.subject.kind === 'source' && finding.subject.tenant)).toEqual(['acme', 'acme']);
+  });
 });
 
 describe('what is reported', () => {

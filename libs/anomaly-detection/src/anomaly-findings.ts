@@ -14,6 +14,7 @@ import type {
   SourceAnomalyFinding,
   SourceNetworkDeniedData,
 } from '@keyledger/contracts';
+import { SOURCE_ANOMALY_DETECTORS } from '@keyledger/contracts';
 import type { AnomalySettings } from './anomaly-settings.js';
 import type { Detector, KeyDetector } from './key-baseline.js';
 import { KEY_DETECTORS } from './key-baseline.js';
@@ -110,11 +111,31 @@ export function matchesFindingFilter(finding: AnomalyFinding, filter: FindingFil
   return true;
 }
 
-/** The same filter over source findings: they have no kind (a kind names a key's finding), and nobody acknowledges them. */
+/**
+ * The same filter over source findings: they have no kind (a kind names a key's finding), and
+ * nobody acknowledges them, so `unacked` (findings waiting for someone) leaves them out.
+ */
 export function matchesSourceFilter(finding: SourceAnomalyFinding, filter: FindingFilter): boolean {
-  if (filter.kind !== undefined) return false;
+  if (filter.kind !== undefined || filter.unacked === true) return false;
   if (filter.severity !== undefined && finding.severity !== filter.severity) return false;
   return filter.detector === undefined || finding.detector === filter.detector;
+}
+
+/** The events a finding is recorded as: a key's, a source network's. */
+export type FindingEventType = 'AnomalyDetected' | 'SourceAnomalyDetected';
+
+/**
+ * The events a list narrowed by `filter` (and to one key, with `keyId`) can hold, so the store is
+ * asked for those alone: a kind, a key's detector, a key or `unacked` names key findings, the
+ * `enumeration` detector source findings. Else a flood of one type (source findings, which
+ * whoever names a tenant in calls can cause) would fill the rows a list reads and push out the
+ * findings asked for.
+ */
+export function findingEventTypes(filter: FindingFilter & { readonly keyId?: string | undefined }): readonly FindingEventType[] {
+  const sourceDetector = filter.detector !== undefined && (SOURCE_ANOMALY_DETECTORS as readonly string[]).includes(filter.detector);
+  const keysOnly = filter.kind !== undefined || filter.unacked === true || filter.keyId !== undefined || (filter.detector !== undefined && !sourceDetector);
+  if (keysOnly) return sourceDetector ? [] : ['AnomalyDetected'];
+  return sourceDetector ? ['SourceAnomalyDetected'] : ['AnomalyDetected', 'SourceAnomalyDetected'];
 }
 
 /** Newest first by when the store recorded them; ties by id, so the order is stable. */

@@ -5,9 +5,11 @@ import {
   anomalyDetectorOf,
   detectorOfFinding,
   explainDetector,
+  findingEventTypes,
   findingOf,
   findingsOfStream,
   matchesFindingFilter,
+  matchesSourceFilter,
   newestFirst,
 } from './anomaly-findings.js';
 
@@ -133,5 +135,30 @@ describe('anomaly findings', () => {
     expect(explainDetector({ ...spike, detail: 'dormant-key-use: quiet', kind: 'dormant-key-use' }, DEFAULT_ANOMALY_SETTINGS).defaultThresholds).toBe(
       'a call after 30 d without one',
     );
+  });
+
+  it('asks the store only for the finding events a filter can match: a kind, a key detector, a key or the unacknowledged are key findings', () => {
+    expect(findingEventTypes({})).toEqual(['AnomalyDetected', 'SourceAnomalyDetected']);
+    expect(findingEventTypes({ severity: 'high' })).toEqual(['AnomalyDetected', 'SourceAnomalyDetected']);
+    for (const filter of [{ kind: 'usage-spike' }, { detector: 'probing' }, { keyId: KEY }, { unacked: true }] as const)
+      expect(findingEventTypes(filter)).toEqual(['AnomalyDetected']);
+    expect(findingEventTypes({ detector: 'enumeration' })).toEqual(['SourceAnomalyDetected']);
+    expect(findingEventTypes({ detector: 'enumeration', keyId: KEY })).toEqual([]);
+    expect(findingEventTypes({ detector: 'enumeration', unacked: true })).toEqual([]);
+    // Nobody acknowledges a source finding: it is never one waiting for someone.
+    const source = {
+      id: ANOMALY_1,
+      network: '203.0.113.0/24',
+      tenant: 'acme',
+      detector: 'enumeration',
+      severity: 'high',
+      detail: 'x',
+      detectedAt: '2026-12-06T10:00:00.000Z',
+      recordedAt: '2026-12-06T10:00:00.000Z',
+      recordedBy: ANOMALY_DETECTOR_ACTOR,
+      denied: null,
+    } as const;
+    expect(matchesSourceFilter(source, {})).toBe(true);
+    expect(matchesSourceFilter(source, { unacked: true })).toBe(false);
   });
 });

@@ -67,6 +67,12 @@ export interface AnomalySettings {
     readonly slowDistinct: number;
     /** Source networks watched at once; beyond them, new sources are not watched until old ones expire. */
     readonly maxSources: number;
+    /**
+     * Findings one tenant is given a minute (by record time): the tenant is whatever the calls
+     * named, so past this many, in that minute, a finding goes to no tenant (the root
+     * operator's list) rather than flood the named tenant's list and notifications.
+     */
+    readonly tenantFindingsPerMinute: number;
   };
   /** Off-hours: a valid call at an hour of the week (UTC) the key is not used in, nor in the hours either side. */
   readonly offHours: {
@@ -106,7 +112,7 @@ export const DEFAULT_ANOMALY_SETTINGS: AnomalySettings = Object.freeze({
   }),
   network: Object.freeze({ learnMs: DAY, minCalls: 50, maxNetworks: 16 }),
   probing: Object.freeze({ windowMs: MINUTE, floor: 20, slowFloor: 3, usualBelow: 0.2, usualTimeConstantMs: DAY, learnMs: DAY }),
-  enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, slowDistinct: 4, maxSources: 100_000 }),
+  enumeration: Object.freeze({ windowMs: MINUTE, distinct: 20, slowDistinct: 4, maxSources: 100_000, tenantFindingsPerMinute: 10 }),
   offHours: Object.freeze({ learnMs: 14 * DAY, minCalls: 200, maxUsualHours: 144 }),
   dormantAfterMs: 30 * DAY,
   cooldownMs: HOUR,

@@ -7,6 +7,7 @@ import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testKeyIssuedData, testKeyUsed, testMetadata, testUsageBatch } from '@keyledger/testing';
 import { sealUsageBatchMessage } from '@keyledger/usage-recorder';
 import { AnomalyMemory } from './anomaly-memory.js';
+import type { SourceFindingResponder } from './anomaly-watch.js';
 import { AnomalyConsumer, AnomalyWatch } from './anomaly-watch.js';
 import { DetectorLock } from './detector-lock.js';
 
@@ -33,9 +34,10 @@ describe('anomaly watch', () => {
   afterAll(() => ctx.close());
 
   /** A detector process: its own detector and watch over the stored baselines, consuming. */
-  async function startDetector(): Promise<{ detector: AnomalyDetector; watch: AnomalyWatch }> {
+  async function startDetector(respondToSourceFinding?: SourceFindingResponder): Promise<{ detector: AnomalyDetector; watch: AnomalyWatch }> {
     const detector = new AnomalyDetector(Date.now);
     const watch = new AnomalyWatch({
+      ...(respondToSourceFinding === undefined ? {} : { respondToSourceFinding }),
       detector,
       memory: new AnomalyMemory(db),
       logger: ctx.logger,
@@ -99,6 +101,41 @@ describe('anomaly watch', () => {
       (calls) => calls === 4,
     );
     expect(await anomalies()).toHaveLength(1);
+  });
+
+  it('acts again on an enumeration whose response failed: the redelivered batch finds it anew, not cooling down, under the same id', async () => {
+    const responses: { findingId: string; outcome: string }[] = [];
+    // What follows the finding fails once, as a notification publish that timed out would.
+    await startDetector((_finding, findingId) => {
+      const outcome = responses.length === 0 ? 'failed' : 'done';
+      responses.push({ findingId, outcome });
+      return outcome === 'failed' ? Promise.reject(new Error('publishing the SourceIncident timed out')) : Promise.resolve();
+    });
+    const at = Date.now();
+    const guesses: KeyUsed[] = Array.from({ length: 25 }, (_, i) => ({
+      fingerprint: i.toString(16).padStart(16, '0'),
+      tenant: 'acme',
+      ip: '203.0.113.5',
+      at: at + i,
+      scopes: [],
+      code: 'NOT_FOUND',
+      cost: 0,
+      transport: 'http',
+    }));
+    await publish(batch(guesses));
+    await eventually(
+      'the response done after the failed one',
+      () => responses.filter((response) => response.outcome === 'done').length,
+      (done) => done >= 2,
+    );
+    // The medium and the high finding, each failed (the first) or done, and every done one under an id tried before.
+    const done = responses.filter((response) => response.outcome === 'done').map((response) => response.findingId);
+    expect(done).toContain(responses[0]!.findingId);
+    const recorded = await db.query<{ finding_id: string; severity: string }[]>(
+      `select finding_id, severity from anomaly_source_findings where network = '203.0.113.0/24' order by severity`,
+    );
+    expect(recorded.map((row) => row.severity)).toEqual(['high', 'medium']);
+    expect(new Set(done)).toEqual(new Set(recorded.map((row) => row.finding_id)));
   });
 
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {

@@ -78,8 +78,10 @@ function printable(text: string): string {
 
 /**
  * What follows a finding about a source network once it is recorded (the service gives
- * `denyEnumeratingNetwork` of libs/key-incidents: a denial under the tenant's incident policy).
- * Must be idempotent by `findingId`: a redelivered batch calls it again with the same finding.
+ * `respondToEnumeration` of libs/key-incidents: a denial under the tenant's incident policy).
+ * Must be idempotent by `findingId`: a redelivered batch calls it again with the same finding,
+ * and a replica that took the lock over (its source watches begin empty) may find it again with
+ * another count in its detail.
  */
 export type SourceFindingResponder = (finding: AnomalyFinding, findingId: string) => Promise<void>;
 
@@ -104,8 +106,10 @@ export interface AnomalyWatchDependencies {
  * order; each finding is recorded (a key's on its stream, a source's in
  * `anomaly_source_findings`, then answered by `respondToSourceFinding`); then the changed baselines and the batch ids are saved together,
  * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
- * changed are read back from Postgres before the next batch, so a redelivery is learned from
- * the state of before it, and its findings get the same ids (recorded once).
+ * changed are read back from Postgres before the next batch, and the source watches (kept in
+ * memory alone) are put back as they were before it, so a redelivery is learned from the state
+ * of before it, its findings get the same ids and are acted on again (recorded once), none of
+ * them taken for one cooling down.
  */
 export class AnomalyWatch implements BatchHandler<UsageBatch> {
   private readonly clock: () => Date;
@@ -144,6 +148,7 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
     const learned = await memory.learned(batches.map((batch) => batch.batchId));
     const fresh = batches.filter((batch) => !learned.has(batch.batchId));
     const findings: AnomalyFinding[] = [];
+    detector.beginSourceBatch();
     for (const batch of fresh) observeUsageBatch(detector, batch, findings);
     const changed = detector.takeChanged();
     try {
@@ -166,8 +171,10 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
         changed,
         fresh.map((batch) => batch.batchId),
       );
+      detector.keepSourceBatch();
     } catch (error) {
       for (const [keyId] of changed) this.unsaved.add(keyId);
+      detector.rollBackSourceBatch();
       throw error;
     }
     return { duplicateIds: [...learned] };

@@ -213,4 +213,26 @@ describe('anomaly findings', () => {
       await ctx.ownerDb.query(`update audit_trail set tenant = 'globex' where event_id = $1`, [ids['globex']]);
     }
   });
+
+  it('keeps a flood of source findings from pushing key findings out of a list narrowed to keys, and lists no source finding as unacknowledged', async () => {
+    // More source findings for acme than a list reads rows, all newer than its key findings: calls naming a tenant can make them.
+    const detectedAt = new Date().toISOString();
+    for (let n = 0; n < 6; n += 1) {
+      const network = `100.65.${n}.0/24`;
+      const events = Array.from({ length: 1000 }, () => ({
+        type: 'SourceAnomalyDetected' as const,
+        data: { network, tenant: 'acme', detector: 'enumeration', severity: 'high', detail: 'flood', detectedAt },
+        metadata: testMetadata({ actor: DETECTOR }),
+      }));
+      await ctx.store.append(streamIdOf('network', network.replace('/', '_')), 0, events);
+    }
+    await rebuildProjection(ctx.appDb, ctx.store, new AuditTrailProjection());
+    expect(await findings.list({ kind: 'usage-spike' }, ACME_READER)).toMatchObject({ findings: [{ id: ids['spike'] }], sources: [], truncated: false });
+    expect(await findings.list({ detector: 'rate-spike' }, ACME_READER)).toMatchObject({ findings: [{ id: ids['spike'] }], truncated: false });
+    expect(listed(await findings.list({ unacked: true }, ACME_READER))).toEqual([ids['spike']]);
+    expect((await findings.list({ unacked: true }, ACME_READER)).sources).toEqual([]);
+    expect(await findings.list({ detector: 'enumeration', keyId: keyId(1) }, ACME_READER)).toEqual({ findings: [], sources: [], truncated: false });
+    // Unnarrowed, the flood fills the rows read, and the list says so.
+    expect(await findings.list({ limit: 1000 }, ACME_READER)).toMatchObject({ findings: [], truncated: true });
+  });
 });

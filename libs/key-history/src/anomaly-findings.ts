@@ -19,6 +19,7 @@ import {
   DEFAULT_ANOMALY_SETTINGS,
   explainDetector,
   explainSourceFinding,
+  findingEventTypes,
   findingOf,
   matchesFindingFilter,
   matchesSourceFilter,
@@ -32,7 +33,7 @@ import type { TrailQueries } from './audit-search.js';
 
 /** A list looks back this far unless asked otherwise. */
 const DEFAULT_WINDOW_MS = 86_400_000;
-/** Trail rows read per list at most: kind, severity and acknowledgement are filtered after reading, from the store. */
+/** Trail rows read per list at most: the event types a filter can match are chosen in SQL (`findingEventTypes`); kind, severity and acknowledgement are filtered after reading, from the store. */
 const MAX_SCANNED = 5000;
 
 interface FindingRow {
@@ -70,17 +71,17 @@ export class AnomalyFindings {
   /**
    * Findings newest first: the caller's tenant (every tenant for a root admin that names none),
    * since 24 hours unless `since`; a source network's beside the keys' (none when asked for one
-   * key), `limit` counting both.
+   * key, a kind, a key's detector or the unacknowledged), `limit` counting both.
    */
   async list(input: AnomalyListRequest, caller: Caller): Promise<AnomalyFindingsPage> {
     const request = anomalyListRequestSchema.parse(input);
     const tenant = request.tenant ?? (caller.tenant === ROOT_TENANT ? undefined : caller.tenant);
     authorizeAdmin(caller, tenant ?? ROOT_TENANT, 'read');
     const since = request.since ?? new Date(this.clock().getTime() - DEFAULT_WINDOW_MS).toISOString();
-    const parameters: unknown[] = [since];
-    // A source finding is no key's: asking for a key's findings leaves them out.
-    const types = request.keyId === undefined ? `('AnomalyDetected', 'SourceAnomalyDetected')` : `('AnomalyDetected')`;
-    const where = [`type in ${types}`, `occurred_at >= $1::timestamptz`];
+    const types = findingEventTypes(request);
+    if (types.length === 0) return { findings: [], sources: [], truncated: false };
+    const parameters: unknown[] = [since, types];
+    const where = [`type = any($2::text[])`, `occurred_at >= $1::timestamptz`];
     if (tenant !== undefined) {
       parameters.push(tenant);
       where.push(`tenant = $${parameters.length}`);

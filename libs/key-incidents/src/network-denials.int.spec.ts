@@ -118,6 +118,57 @@ describe('source network denials in the store and the verifiers’ projection', 
     expect(commands.list({}, as('globex').caller)).toEqual([]);
   });
 
+  /** A burst from `100.64.<n>.0/24` asking for acme, whose policy denies. */
+  const burstFrom = (n: number, detail: string) =>
+    ({ findingId: `0190a3c4-0000-7000-8000-0000000000f${n}`, network: `100.64.${n}.0/24`, tenant: 'acme', severity: 'high', detail }) as const;
+
+  it('takes a finding recorded before with another count (another replica’s, after a lock handover) as recorded: its denial and notification follow once', async () => {
+    const at = Date.now();
+    const finding = burstFrom(1, '60 unknown keys');
+    await respondToEnumeration(enumerations, finding, at, ACTOR);
+    // The replica that took the lock over began with empty source watches: the same finding, counted otherwise.
+    expect(await respondToEnumeration(enumerations, { ...finding, detail: '41 unknown keys' }, at, ACTOR)).toMatchObject({
+      findingId: finding.findingId,
+      until: new Date(at + HOUR).toISOString(),
+    });
+    expect((await ctx.store.readStream('network-100.64.1.0_24')).map((event) => [event.type, (event.data as { detail: string }).detail])).toEqual([
+      ['SourceAnomalyDetected', '60 unknown keys'],
+      ['SourceNetworkDenied', '60 unknown keys'],
+    ]);
+    expect((await notified('acme')).filter((n) => n.incidentId === finding.findingId)).toMatchObject([{ detail: '60 unknown keys', action: 'deny' }]);
+  });
+
+  it('tells the tenant on the next attempt when the notification failed after the finding and its denial were recorded, and denies once though the policy changed', async () => {
+    const at = Date.now();
+    const finding = burstFrom(2, '30 unknown keys');
+    let failures = 1;
+    const flaky: EnumerationResponseDependencies = {
+      store: ctx.store,
+      notifications: {
+        publish: async (notification) => {
+          if (failures > 0) {
+            failures -= 1;
+            throw new Error('publishing the SourceIncident timed out');
+          }
+          await enumerations.notifications.publish(notification);
+        },
+      },
+    };
+    await expect(respondToEnumeration(flaky, finding, at, ACTOR)).rejects.toThrow('publishing the SourceIncident timed out');
+    expect((await ctx.store.readStream('network-100.64.2.0_24')).map((event) => event.type)).toEqual(['SourceAnomalyDetected', 'SourceNetworkDenied']);
+    // The tenant denies for longer now; the finding's denial was made under the policy of its time.
+    await tenants.setIncidentPolicy({ tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: 2 * HOUR }, root);
+    try {
+      expect(await respondToEnumeration(flaky, finding, at, ACTOR)).toMatchObject({ until: new Date(at + HOUR).toISOString() });
+    } finally {
+      await tenants.setIncidentPolicy({ tenant: 'acme', onLeak: null, onAnomaly: null, graceMs: null, onEnumeration: 'deny', denyForMs: HOUR }, root);
+    }
+    expect(await ctx.store.readStream('network-100.64.2.0_24')).toHaveLength(2);
+    expect((await notified('acme')).filter((n) => n.incidentId === finding.findingId)).toMatchObject([
+      { action: 'deny', until: new Date(at + HOUR).toISOString() },
+    ]);
+  });
+
   it('keeps denials and their streams’ versions across a snapshot, so a repeated event changes nothing after it', async () => {
     await commands.deny({ network: '2001:db8:7::/48', tenant: '*', forMs: HOUR }, root);
     await fold(index, () => index.networkDenials.denies('2001:db8:7::1', 'globex', Date.now()));

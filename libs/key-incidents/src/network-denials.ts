@@ -1,6 +1,7 @@
 import type {
   AllowNetworkRequest,
   DenyNetworkRequest,
+  EnumerationPolicyAction,
   EventMetadata,
   ListNetworkDenialsRequest,
   NetworkAllowResult,
@@ -21,7 +22,7 @@ import {
 } from '@keyledger/contracts';
 import type { Caller, CommandContext } from '@keyledger/admin-auth';
 import { authorizeAdmin, commandMetadata } from '@keyledger/admin-auth';
-import type { PostgresEventStore } from '@keyledger/event-store';
+import type { NewEvent, PostgresEventStore } from '@keyledger/event-store';
 import { retryConflicts } from '@keyledger/event-store';
 import { nameBasedEventId, newEventId } from '@keyledger/ids';
 import type { EnumerationFinding, NetworkDenial } from '@keyledger/key-domain';
@@ -66,14 +67,18 @@ export interface EnumerationResponseDependencies {
 }
 
 /**
- * What the anomaly detector does with an enumeration finding, once per finding (every event id
- * is derived from the finding's, so a redelivered batch records and denies nothing more, and
- * JetStream stores its notification once): records it as SourceAnomalyDetected on the
- * network's stream, for the tenant the calls asked for (`*` when they named none); denies the
- * network for that tenant when its incident policy says `onEnumeration: deny` (libs/key-domain
- * `enumerationDenial`); and tells the tenant. `seenAt` is the record time of the call that
- * crossed the line, which the finding is dated and the denial runs from: a redelivery records
- * the same. Returns the denial recorded, or undefined.
+ * What the anomaly detector does with an enumeration finding, once per finding: records it as
+ * SourceAnomalyDetected on the network's stream (under the finding's id), for the tenant the calls
+ * asked for (`*` when they named none); denies the network for that tenant when its incident
+ * policy says `onEnumeration: deny` (libs/key-domain `enumerationDenial`), in the same append;
+ * and tells the tenant. Each attempt reads the network's stream first and appends only what it
+ * lacks: a finding recorded before (a redelivered batch, whose notification failed; or another
+ * replica's, whose count in `detail` may differ) stands as recorded, its tenant and detail
+ * included, and a denial already naming the finding is not made again, whatever the policy says
+ * now. The notification is sent at least once: again on every attempt, under the message id
+ * `incident-<finding id>`, which JetStream stores once within its duplicate window. `seenAt`
+ * is the record time of the call that crossed the line, which the finding is dated and the
+ * denial runs from. Returns the denial naming the finding, or undefined.
  */
 export async function respondToEnumeration(
   deps: EnumerationResponseDependencies,
@@ -83,7 +88,8 @@ export async function respondToEnumeration(
 ): Promise<SourceNetworkDeniedData | undefined> {
   const network = canonicalNetwork(finding.network);
   if (network === undefined) return undefined;
-  const recorded = sourceAnomalyDetectedSchema.parse({
+  const streamId = streamIdOf('network', networkAggregateId(network));
+  const found = sourceAnomalyDetectedSchema.parse({
     network,
     tenant: finding.tenant ?? ALL_TENANTS,
     detector: 'enumeration',
@@ -91,32 +97,51 @@ export async function respondToEnumeration(
     detail: finding.detail.slice(0, 1000),
     detectedAt: new Date(seenAt).toISOString(),
   });
-  await appendToNetwork(deps.store, { type: 'SourceAnomalyDetected', data: recorded }, finding.findingId, metadata);
-  if (finding.tenant === undefined) return undefined;
-  const policy = effectiveIncidentPolicy((await readTenantSettings(deps.store, finding.tenant)).incidentPolicies, finding.tenant);
-  const denial = enumerationDenial(finding, policy, metadata.actor, seenAt);
-  if (denial !== undefined)
-    await appendToNetwork(
-      deps.store,
-      { type: 'SourceNetworkDenied', data: sourceNetworkDeniedSchema.parse(denial) },
-      nameBasedEventId(`keyledger network denial v1|${finding.findingId}`),
-      metadata,
-    );
+  const { recorded, told } = await retryConflicts(async () => {
+    const events = await deps.store.readStream(streamId);
+    const earlier = events.find((event) => event.eventId === finding.findingId && event.type === 'SourceAnomalyDetected');
+    const recorded = earlier === undefined ? found : sourceAnomalyDetectedSchema.parse(earlier.data);
+    const appends: NewEvent[] = [];
+    if (earlier === undefined) appends.push({ eventId: finding.findingId, type: 'SourceAnomalyDetected', data: recorded, metadata });
+    let told: { readonly tenant: string; readonly policy: EnumerationPolicyAction; readonly denial: SourceNetworkDeniedData | undefined } | undefined;
+    if (recorded.tenant !== ALL_TENANTS) {
+      const tenant = recorded.tenant;
+      const policy = effectiveIncidentPolicy((await readTenantSettings(deps.store, tenant)).incidentPolicies, tenant);
+      const deniedBefore = events.find(
+        (event) => event.type === 'SourceNetworkDenied' && (event.data as SourceNetworkDeniedData).findingId === finding.findingId,
+      );
+      const denial =
+        deniedBefore === undefined
+          ? enumerationDenial({ ...finding, network, tenant, severity: recorded.severity, detail: recorded.detail }, policy, metadata.actor, seenAt)
+          : sourceNetworkDeniedSchema.parse(deniedBefore.data);
+      if (deniedBefore === undefined && denial !== undefined)
+        appends.push({
+          eventId: nameBasedEventId(`keyledger network denial v1|${finding.findingId}`),
+          type: 'SourceNetworkDenied',
+          data: sourceNetworkDeniedSchema.parse(denial),
+          metadata,
+        });
+      told = { tenant, policy: policy.onEnumeration, denial };
+    }
+    if (appends.length > 0) await deps.store.append(streamId, events.length, appends);
+    return { recorded, told };
+  });
+  if (told === undefined) return undefined;
   await deps.notifications.publish({
     v: 1,
     type: 'SourceIncident',
     incidentId: finding.findingId,
-    tenant: finding.tenant,
+    tenant: told.tenant,
     network,
     detector: recorded.detector,
     severity: recorded.severity,
     detail: recorded.detail,
-    policy: policy.onEnumeration,
-    action: denial === undefined ? 'notify' : 'deny',
-    ...(denial === undefined ? {} : { until: denial.until }),
+    policy: told.policy,
+    action: told.denial === undefined ? 'notify' : 'deny',
+    ...(told.denial === undefined ? {} : { until: told.denial.until }),
     at: recorded.detectedAt,
   });
-  return denial;
+  return told.denial;
 }
 
 /** A network as the request gave it, canonical; INVALID_ARGUMENT when it is not a CIDR or an address. */
