@@ -14,6 +14,24 @@ export interface OwnerWebhookView {
   readonly secret: string;
 }
 
+/** Registers the tenant's HTTPS webhook for its notifications (`tenants.register-notification-webhook`). */
+export const registerNotificationWebhookRequestSchema = z.object({ tenant: tenantIdSchema, url: webhookUrlSchema }).strict();
+export type RegisterNotificationWebhookRequest = z.infer<typeof registerNotificationWebhookRequestSchema>;
+
+/** Removes the tenant's notification webhook (`tenants.remove-notification-webhook`); notifications stay on NATS. */
+export const removeNotificationWebhookRequestSchema = z.object({ tenant: tenantIdSchema }).strict();
+export type RemoveNotificationWebhookRequest = z.infer<typeof removeNotificationWebhookRequestSchema>;
+
+/**
+ * The tenant's notification webhook as a registration answers it (`secret` verifies the
+ * signatures, shown here once), or as a removal does (`url` and `secret` null).
+ */
+export interface NotificationWebhookView {
+  readonly tenant: string;
+  readonly url: string | null;
+  readonly secret: string | null;
+}
+
 /** An ack token as sealed beside a key (envelope v2): base64url of 32 random bytes. */
 export const ackTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not an ack token');
 

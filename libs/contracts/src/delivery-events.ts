@@ -52,6 +52,21 @@ export const ownerWebhookRegisteredSchema = z
 export type OwnerWebhookRegisteredData = z.infer<typeof ownerWebhookRegisteredSchema>;
 
 /**
+ * The tenant's notification webhook, on the tenant's stream `tenant-<tenant>`: every notification
+ * published on `<prefix>.v1.notifications.<tenant>` is also POSTed there, signed with the secret of
+ * `secretId`. A later registration replaces it (and its secret); `url: null` removes it.
+ */
+export const notificationWebhookSetSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    url: webhookUrlSchema.nullable(),
+    secretId: webhookSecretIdSchema.nullable(),
+  })
+  .strict()
+  .refine((data) => (data.url === null) === (data.secretId === null), 'a webhook has both a URL and a secret id, a removal neither');
+export type NotificationWebhookSetData = z.infer<typeof notificationWebhookSetSchema>;
+
+/**
  * The owner has the key: a client acknowledged it on NATS with the ack token sealed beside it,
  * or the owner's webhook answered 2xx. Ends the delivery (stream `delivery-<keyId>`); the
  * sealed copy is deleted.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { anomalyAcknowledgedSchema } from './anomaly-findings-api.js';
 import { anomalyThresholdsSetSchema } from './anomaly-thresholds.js';
 import type { EventType } from './event-types.js';
-import { keyDeliveryAcknowledgedSchema, keyDeliveryExpiredSchema, ownerWebhookRegisteredSchema } from './delivery-events.js';
+import { keyDeliveryAcknowledgedSchema, keyDeliveryExpiredSchema, notificationWebhookSetSchema, ownerWebhookRegisteredSchema } from './delivery-events.js';
 import {
   anomalyDetectedSchema,
   incidentPolicySetSchema,
@@ -55,6 +55,7 @@ const EVENT_DATA_SCHEMAS = {
   OwnerPublicKeyRegistered: ownerPublicKeyRegisteredSchema,
   OwnerWebhookRegistered: ownerWebhookRegisteredSchema,
   AnomalyThresholdsSet: anomalyThresholdsSetSchema,
+  NotificationWebhookSet: notificationWebhookSetSchema,
   KeyDelivered: keyDeliveredSchema,
   KeyDeliveryAcknowledged: keyDeliveryAcknowledgedSchema,
   KeyDeliveryExpired: keyDeliveryExpiredSchema,
@@ -77,5 +78,8 @@ export function checkEventData(type: string, schemaVersion: number, data: unknow
   if (schemaVersion !== 1) return { problem: 'unknown-type', message: `${type} has no schema version ${schemaVersion}` };
   const parsed = EVENT_DATA_SCHEMAS[type as EventType].safeParse(data);
   if (parsed.success) return undefined;
-  return { problem: 'bad-schema', message: `${type} data: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'} ${issue.code}`).join('; ')}` };
+  return {
+    problem: 'bad-schema',
+    message: `${type} data: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'} ${issue.code}`).join('; ')}`,
+  };
 }

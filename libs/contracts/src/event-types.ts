@@ -22,7 +22,7 @@ export const EVENT_TYPES_BY_CATEGORY = {
     'KeyIncidentHandled',
     'AnomalyAcknowledged',
   ],
-  tenant: ['RotationPolicySet', 'IncidentPolicySet', 'OwnerPublicKeyRegistered', 'OwnerWebhookRegistered', 'AnomalyThresholdsSet'],
+  tenant: ['RotationPolicySet', 'IncidentPolicySet', 'OwnerPublicKeyRegistered', 'OwnerWebhookRegistered', 'AnomalyThresholdsSet', 'NotificationWebhookSet'],
   delivery: ['KeyDelivered', 'KeyDeliveryAcknowledged', 'KeyDeliveryExpired'],
   /** What each verifier instance charged to keys' credits. */
   credits: ['CreditsConsumed'],

@@ -45,6 +45,7 @@ export const DURABLE_CONSUMER_NAMES = {
   auditorUsage: 'auditor-usage',
   auditorSecurityAlerts: 'auditor-security-alerts',
   rotatorIncidents: 'rotator-incidents',
+  rotatorNotificationWebhooks: 'rotator-notification-webhooks',
   anomalyUsage: 'anomaly-detector-usage',
 } as const;
 

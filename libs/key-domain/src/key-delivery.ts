@@ -54,7 +54,7 @@ export function deliveryStillUseful(record: KeyRecord, now: number): boolean {
   return status === 'active' || status === 'suspended';
 }
 
-/** An owner's webhook: where its keys are POSTed and which secret signs them. */
+/** A registered webhook (an owner's for its keys, or a tenant's for its notifications): where it is POSTed to and which secret signs it. */
 export interface OwnerWebhook {
   readonly url: string;
   readonly secretId: string;

@@ -2,6 +2,7 @@ import type {
   AnomalyThresholds,
   AnomalyThresholdsSetData,
   IncidentPolicySetData,
+  NotificationWebhookSetData,
   OwnerPublicKeyRegisteredData,
   OwnerWebhookRegisteredData,
   RotationPolicySetData,
@@ -9,7 +10,7 @@ import type {
 import { NO_ANOMALY_THRESHOLDS } from '@keyledger/contracts';
 import type { IncidentPolicyTable } from './incident-policy.js';
 import { evolveIncidentPolicies } from './incident-policy.js';
-import type { OwnerWebhookTable } from './key-delivery.js';
+import type { OwnerWebhook, OwnerWebhookTable } from './key-delivery.js';
 import { evolveOwnerWebhooks } from './key-delivery.js';
 import type { OwnerPublicKeyTable } from './owner-public-keys.js';
 import { evolveOwnerPublicKeys } from './owner-public-keys.js';
@@ -26,6 +27,8 @@ export interface TenantSettings {
   readonly ownerWebhooks: OwnerWebhookTable;
   /** The anomaly detector's thresholds for the tenant's keys (null: the installation's). */
   readonly anomalyThresholds: AnomalyThresholds;
+  /** Where the tenant's notifications are also POSTed, signed (undefined: on NATS only). */
+  readonly notificationWebhook: OwnerWebhook | undefined;
 }
 
 /** Every event of a tenant's stream. */
@@ -34,7 +37,8 @@ export type TenantEvent =
   | { readonly type: 'IncidentPolicySet'; readonly data: IncidentPolicySetData }
   | { readonly type: 'OwnerPublicKeyRegistered'; readonly data: OwnerPublicKeyRegisteredData }
   | { readonly type: 'OwnerWebhookRegistered'; readonly data: OwnerWebhookRegisteredData }
-  | { readonly type: 'AnomalyThresholdsSet'; readonly data: AnomalyThresholdsSetData };
+  | { readonly type: 'AnomalyThresholdsSet'; readonly data: AnomalyThresholdsSetData }
+  | { readonly type: 'NotificationWebhookSet'; readonly data: NotificationWebhookSetData };
 
 /** Every command on a tenant's stream: each replaces the setting of its level (tenant, or owner). */
 export type TenantCommand =
@@ -42,11 +46,19 @@ export type TenantCommand =
   | { readonly type: 'SetIncidentPolicy'; readonly data: IncidentPolicySetData }
   | { readonly type: 'RegisterOwnerPublicKey'; readonly data: OwnerPublicKeyRegisteredData }
   | { readonly type: 'RegisterOwnerWebhook'; readonly data: OwnerWebhookRegisteredData }
-  | { readonly type: 'SetAnomalyThresholds'; readonly data: AnomalyThresholdsSetData };
+  | { readonly type: 'SetAnomalyThresholds'; readonly data: AnomalyThresholdsSetData }
+  | { readonly type: 'SetNotificationWebhook'; readonly data: NotificationWebhookSetData };
 
 /** A tenant with nothing set: every policy the installation's default, no owner reachable. */
 export function initialTenantSettings(): TenantSettings {
-  return { rotationPolicies: new Map(), incidentPolicies: new Map(), ownerPublicKeys: new Map(), ownerWebhooks: new Map(), anomalyThresholds: NO_ANOMALY_THRESHOLDS };
+  return {
+    rotationPolicies: new Map(),
+    incidentPolicies: new Map(),
+    ownerPublicKeys: new Map(),
+    ownerWebhooks: new Map(),
+    anomalyThresholds: NO_ANOMALY_THRESHOLDS,
+    notificationWebhook: undefined,
+  };
 }
 
 /**
@@ -65,6 +77,8 @@ export function decideTenant(command: TenantCommand, _state: TenantSettings): Te
       return [{ type: 'OwnerWebhookRegistered', data: command.data }];
     case 'SetAnomalyThresholds':
       return [{ type: 'AnomalyThresholdsSet', data: command.data }];
+    case 'SetNotificationWebhook':
+      return [{ type: 'NotificationWebhookSet', data: command.data }];
     default:
       return command satisfies never;
   }
@@ -83,6 +97,10 @@ export function evolveTenant(state: TenantSettings, event: TenantEvent): TenantS
       return { ...state, ownerWebhooks: evolveOwnerWebhooks(state.ownerWebhooks, event.data) };
     case 'AnomalyThresholdsSet':
       return { ...state, anomalyThresholds: event.data.thresholds };
+    case 'NotificationWebhookSet': {
+      const { url, secretId } = event.data;
+      return { ...state, notificationWebhook: url === null || secretId === null ? undefined : { url, secretId } };
+    }
     default:
       return event satisfies never;
   }

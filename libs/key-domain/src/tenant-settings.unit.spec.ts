@@ -43,6 +43,18 @@ describe('tenant settings decider', () => {
     expect(state.anomalyThresholds).toEqual({ ...none, probingFloor: 5 });
   });
 
+  it("keeps the tenant's latest notification webhook, and none once removed", () => {
+    const url = 'https://hooks.example.com/notify';
+    const set = run([
+      { type: 'SetNotificationWebhook', data: { tenant: 'acme', url: 'https://old.example.com/n', secretId: 'whk_01jf0000000000000000000001' } },
+      { type: 'SetNotificationWebhook', data: { tenant: 'acme', url, secretId: 'whk_01jf0000000000000000000002' } },
+    ]);
+    expect(set.notificationWebhook).toEqual({ url, secretId: 'whk_01jf0000000000000000000002' });
+    expect(ownerWebhookOf(set.ownerWebhooks, 'acme')).toBeUndefined();
+    const removed = evolveTenant(set, { type: 'NotificationWebhookSet', data: { tenant: 'acme', url: null, secretId: null } });
+    expect(removed.notificationWebhook).toBeUndefined();
+  });
+
   it('lets a later setting of one level replace the earlier one, and leaves the state it folds unchanged', () => {
     const first = run([{ type: 'RegisterOwnerPublicKey', data: { tenant: 'acme', owner: 'billing', publicKey: PUBLIC_KEY } }]);
     const replaced = `${'B'.repeat(43)}=`;

@@ -8,7 +8,8 @@ export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /**
  * Signing secrets of owners' webhooks, derived from the pepper and never stored: HKDF-SHA256
  * of the pepper under its own label, with the tenant, the owner and the registration's
- * `secretId` in the info. Registering again gives a new `secretId`, hence a new secret; a
+ * `secretId` in the info (owner null for the tenant's notification webhook, so its secret is no
+ * owner's). Registering again gives a new `secretId`, hence a new secret; a
  * database reader without the pepper cannot compute one.
  */
 export class WebhookSecrets {
@@ -17,7 +18,7 @@ export class WebhookSecrets {
   }
 
   /** The secret under the current pepper: what a registration shows its caller. */
-  current(tenant: string, owner: string, secretId: string): string {
+  current(tenant: string, owner: string | null, secretId: string): string {
     return derive(this.peppers[0]!, tenant, owner, secretId);
   }
 
@@ -26,12 +27,12 @@ export class WebhookSecrets {
    * receiver holding the secret of the previous pepper keeps verifying while a new pepper is
    * introduced, until it registers again.
    */
-  all(tenant: string, owner: string, secretId: string): string[] {
+  all(tenant: string, owner: string | null, secretId: string): string[] {
     return this.peppers.map((pepper) => derive(pepper, tenant, owner, secretId));
   }
 }
 
-function derive(pepper: Pepper, tenant: string, owner: string, secretId: string): string {
+function derive(pepper: Pepper, tenant: string, owner: string | null, secretId: string): string {
   // Hashed: an owner may be 200 characters of anything, and HKDF's info is short.
   const context = createHash('sha256')
     .update(JSON.stringify([tenant, owner, secretId]))

@@ -16,6 +16,9 @@ describe('webhook signing secrets', () => {
     expect(secrets.current('acme', 'billing', 'whk_01jd0000000000000000000001')).not.toBe(secret);
     // No split of tenant and owner collides: the parts are framed, not concatenated.
     expect(secrets.current('a', 'b c', ID)).not.toBe(secrets.current('a b', 'c', ID));
+    // The tenant's notification webhook (no owner) shares no secret with an owner's, whatever its name.
+    expect(secrets.current('acme', null, ID)).not.toBe(secrets.current('acme', 'null', ID));
+    expect(secrets.current('acme', null, ID)).not.toBe(secrets.current('acme', '', ID));
   });
 
   it('depends on the pepper, and signs with every configured one, current first', () => {

@@ -4,10 +4,13 @@ import type {
   GetIncidentPolicyRequest,
   GetRotationPolicyRequest,
   IncidentPolicyView,
+  NotificationWebhookView,
   OwnerPublicKeyView,
   OwnerWebhookView,
+  RegisterNotificationWebhookRequest,
   RegisterOwnerPublicKeyRequest,
   RegisterOwnerWebhookRequest,
+  RemoveNotificationWebhookRequest,
   RotationPolicyView,
   SetAnomalyThresholdsRequest,
   SetIncidentPolicyRequest,
@@ -167,6 +170,28 @@ export class TenantSettingsCommands {
       context,
     );
     return { tenant: request.tenant, owner: request.owner, url: request.url, secret: secrets.current(request.tenant, request.owner, secretId) };
+  }
+
+  /**
+   * Registers the tenant's HTTPS notification webhook: every notification on
+   * `<prefix>.v1.notifications.<tenant>` is then also POSTed there, signed. As for an owner's
+   * webhook, the secret is derived from the pepper and this registration's id (owner null), stored
+   * nowhere and answered here, once; registering again replaces the webhook and its secret.
+   */
+  async registerNotificationWebhook(request: RegisterNotificationWebhookRequest, context: CommandContext): Promise<NotificationWebhookView> {
+    authorizeAdmin(context.caller, request.tenant, 'write');
+    const secrets = this.deps.webhookSecrets;
+    if (!secrets) throw new ApiError('UNAVAILABLE', 'this process cannot register webhooks');
+    const secretId = newPrefixedId('whk', this.clock());
+    await this.record(request.tenant, { type: 'SetNotificationWebhook', data: { tenant: request.tenant, url: request.url, secretId } }, context);
+    return { tenant: request.tenant, url: request.url, secret: secrets.current(request.tenant, null, secretId) };
+  }
+
+  /** Removes the tenant's notification webhook: notifications are then on NATS only. Recorded even when none was set. */
+  async removeNotificationWebhook(request: RemoveNotificationWebhookRequest, context: CommandContext): Promise<NotificationWebhookView> {
+    authorizeAdmin(context.caller, request.tenant, 'write');
+    await this.record(request.tenant, { type: 'SetNotificationWebhook', data: { tenant: request.tenant, url: null, secretId: null } }, context);
+    return { tenant: request.tenant, url: null, secret: null };
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { AnomalyThresholdsSetData, EventEnvelope, IncidentPolicySetData, OwnerPublicKeyRegisteredData, RotationPolicySetData } from '@keyledger/contracts';
-import { isEventTypeOf, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
+import { isEventTypeOf, notificationWebhookSetSchema, ownerWebhookRegisteredSchema, streamIdOf } from '@keyledger/contracts';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { TenantEvent, TenantSettings } from '@keyledger/key-domain';
 import { evolveTenant, initialTenantSettings } from '@keyledger/key-domain';
@@ -29,6 +29,11 @@ function tenantEventOf(event: EventEnvelope): TenantEvent | undefined {
     }
     case 'AnomalyThresholdsSet':
       return { type: eventType, data: event.data as AnomalyThresholdsSetData };
+    case 'NotificationWebhookSet': {
+      // Parsed, not cast: its URL decides where the tenant's notifications are sent.
+      const parsed = notificationWebhookSetSchema.safeParse(event.data);
+      return parsed.success ? { type: eventType, data: parsed.data } : undefined;
+    }
     default:
       return eventType satisfies never;
   }

@@ -8,7 +8,9 @@ import type { IssueKeyResponse as _keyledger_v1_IssueKeyResponse, IssueKeyRespon
 import type { KeyView as _keyledger_v1_KeyView, KeyView__Output as _keyledger_v1_KeyView__Output } from '../../keyledger/v1/KeyView.js';
 import type { ListKeysRequest as _keyledger_v1_ListKeysRequest, ListKeysRequest__Output as _keyledger_v1_ListKeysRequest__Output } from '../../keyledger/v1/ListKeysRequest.js';
 import type { ListKeysResponse as _keyledger_v1_ListKeysResponse, ListKeysResponse__Output as _keyledger_v1_ListKeysResponse__Output } from '../../keyledger/v1/ListKeysResponse.js';
+import type { NotificationWebhook as _keyledger_v1_NotificationWebhook, NotificationWebhook__Output as _keyledger_v1_NotificationWebhook__Output } from '../../keyledger/v1/NotificationWebhook.js';
 import type { OwnerWebhook as _keyledger_v1_OwnerWebhook, OwnerWebhook__Output as _keyledger_v1_OwnerWebhook__Output } from '../../keyledger/v1/OwnerWebhook.js';
+import type { RegisterNotificationWebhookRequest as _keyledger_v1_RegisterNotificationWebhookRequest, RegisterNotificationWebhookRequest__Output as _keyledger_v1_RegisterNotificationWebhookRequest__Output } from '../../keyledger/v1/RegisterNotificationWebhookRequest.js';
 import type { RegisterOwnerWebhookRequest as _keyledger_v1_RegisterOwnerWebhookRequest, RegisterOwnerWebhookRequest__Output as _keyledger_v1_RegisterOwnerWebhookRequest__Output } from '../../keyledger/v1/RegisterOwnerWebhookRequest.js';
 import type { ReportAnomalyRequest as _keyledger_v1_ReportAnomalyRequest, ReportAnomalyRequest__Output as _keyledger_v1_ReportAnomalyRequest__Output } from '../../keyledger/v1/ReportAnomalyRequest.js';
 import type { ReportLeakRequest as _keyledger_v1_ReportLeakRequest, ReportLeakRequest__Output as _keyledger_v1_ReportLeakRequest__Output } from '../../keyledger/v1/ReportLeakRequest.js';
@@ -25,6 +27,7 @@ export interface KeyServiceDefinition {
   GetKey: MethodDefinition<_keyledger_v1_GetKeyRequest, _keyledger_v1_KeyView, _keyledger_v1_GetKeyRequest__Output, _keyledger_v1_KeyView__Output>
   IssueKey: MethodDefinition<_keyledger_v1_IssueKeyRequest, _keyledger_v1_IssueKeyResponse, _keyledger_v1_IssueKeyRequest__Output, _keyledger_v1_IssueKeyResponse__Output>
   ListKeys: MethodDefinition<_keyledger_v1_ListKeysRequest, _keyledger_v1_ListKeysResponse, _keyledger_v1_ListKeysRequest__Output, _keyledger_v1_ListKeysResponse__Output>
+  RegisterNotificationWebhook: MethodDefinition<_keyledger_v1_RegisterNotificationWebhookRequest, _keyledger_v1_NotificationWebhook, _keyledger_v1_RegisterNotificationWebhookRequest__Output, _keyledger_v1_NotificationWebhook__Output>
   RegisterOwnerWebhook: MethodDefinition<_keyledger_v1_RegisterOwnerWebhookRequest, _keyledger_v1_OwnerWebhook, _keyledger_v1_RegisterOwnerWebhookRequest__Output, _keyledger_v1_OwnerWebhook__Output>
   ReportAnomaly: MethodDefinition<_keyledger_v1_ReportAnomalyRequest, _keyledger_v1_IncidentReport, _keyledger_v1_ReportAnomalyRequest__Output, _keyledger_v1_IncidentReport__Output>
   ReportLeak: MethodDefinition<_keyledger_v1_ReportLeakRequest, _keyledger_v1_IncidentReport, _keyledger_v1_ReportLeakRequest__Output, _keyledger_v1_IncidentReport__Output>
