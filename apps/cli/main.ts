@@ -22,6 +22,7 @@ import type { VerifyResult } from './cli-types.js';
 import { detailTable, keyDetail, keyTable, print, verifyDetail } from './output.js';
 import { registerRotateCommand } from './rotate.command.js';
 import { registerOwnersCommand } from './owners.command.js';
+import { registerTenantsCommand } from './tenants.command.js';
 import { registerRotationPolicyCommand } from './rotation-policy.command.js';
 import { registerRotationUsageCommand } from './rotation-usage.command.js';
 import { registerScanCommand } from './scan.command.js';
@@ -71,7 +72,9 @@ const tracing = await startRequestTracing(process.env);
 
 const program = new Command('keyledger')
   .description('Manage and verify Keyledger API keys')
-  .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default(defaultNatsUrl(), "npm start's, from .keyledger/nats-url, else nats://127.0.0.1:4222"))
+  .addOption(
+    new Option('--nats <url>', 'NATS server').env('NATS_URL').default(defaultNatsUrl(), "npm start's, from .keyledger/nats-url, else nats://127.0.0.1:4222"),
+  )
   .addOption(new Option('--creds <file>', 'NATS user credentials (default: .keyledger/nats-auth/cli.creds when npm start made one)').env('NATS_CREDS'))
   .addOption(new Option('--tls-ca <file>', 'CA certificates for NATS over TLS').env('NATS_TLS_CA_FILE'))
   .addOption(new Option('--tls-cert <file>', 'client certificate for mutual TLS with NATS').env('NATS_TLS_CERT_FILE'))
@@ -288,22 +291,22 @@ for (const operation of ['suspend', 'resume', 'revoke'] as const) {
     .option('--reason <reason>', operation === 'revoke' ? 'why (recorded in the audit trail)' : 'why');
   if (operation === 'revoke') subcommand.option('-y, --yes', 'do not ask for confirmation at a terminal');
   subcommand.action(
-      withClient(async (client, options, keyId: string, command: { reason?: string; yes?: boolean }) => {
-        if (operation === 'revoke' && !command.yes && !(await confirmedAtTerminal(`revoke ${keyId} for good? every verifier will refuse it [y/N] `))) {
-          process.stderr.write('not revoked\n');
-          return EXIT_CODES.no;
-        }
-        const body =
-          operation === 'revoke'
-            ? { keyId, reason: command.reason ?? 'revoked with the CLI' }
-            : operation === 'suspend'
-              ? { keyId, reason: command.reason }
-              : { keyId };
-        const answer = await client.call<KeyView | { view: KeyView; fence?: unknown }>(`keys.${operation}`, body);
-        const view = 'view' in answer ? answer.view : answer;
-        print(options.json, answer, () => keyDetail(view));
-      }),
-    );
+    withClient(async (client, options, keyId: string, command: { reason?: string; yes?: boolean }) => {
+      if (operation === 'revoke' && !command.yes && !(await confirmedAtTerminal(`revoke ${keyId} for good? every verifier will refuse it [y/N] `))) {
+        process.stderr.write('not revoked\n');
+        return EXIT_CODES.no;
+      }
+      const body =
+        operation === 'revoke'
+          ? { keyId, reason: command.reason ?? 'revoked with the CLI' }
+          : operation === 'suspend'
+            ? { keyId, reason: command.reason }
+            : { keyId };
+      const answer = await client.call<KeyView | { view: KeyView; fence?: unknown }>(`keys.${operation}`, body);
+      const view = 'view' in answer ? answer.view : answer;
+      print(options.json, answer, () => keyDetail(view));
+    }),
+  );
 }
 
 registerRotateCommand(keys, withClient);
@@ -323,6 +326,7 @@ keys
 registerUsageCommand(program, withClient);
 registerRotationPolicyCommand(program, withClient);
 registerOwnersCommand(program, withClient);
+registerTenantsCommand(program, withClient);
 registerScanCommand(program, () => program.opts<GlobalOptions>().json, withClient);
 registerIncidentCommands(program, keys, withClient);
 registerNetworksCommand(program, withClient);

@@ -19,6 +19,7 @@ import { anomaliesNatsController } from './anomalies.nats-controller.js';
 import { KeysGrpcController } from './keys.grpc-controller.js';
 import { keysNatsController } from './keys.nats-controller.js';
 import { ownersNatsController } from './owners.nats-controller.js';
+import { tenantsNatsController } from './tenants.nats-controller.js';
 import { rotationPolicyNatsController } from './rotation-policy.nats-controller.js';
 
 /**
@@ -36,13 +37,22 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<IssuerEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: true, freshness: true });
+    const { index, peppers, projection } = serviceKeyProjection(
+      config,
+      { instance, infrastructure, logger, metrics },
+      { announce: false, snapshots: true, freshness: true },
+    );
     const hasher = new KeyHasher(peppers);
     // A verifier cut off from NATS keeps answering until it turns stale (VERIFIER_MAX_STALENESS_MS
     // after the last relay heartbeat it applied, which came at most one announcement interval
     // before its last announcement): the fence forgets it only after that, plus a margin, so a
     // revocation never completes while a cut-off verifier may still answer VALID.
-    const fence = new VerifierFence(infrastructure.nc, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator, config.VERIFIER_MAX_STALENESS_MS + 1500);
+    const fence = new VerifierFence(
+      infrastructure.nc,
+      config.KEYLEDGER_SUBJECT_PREFIX,
+      infrastructure.auth.authenticator,
+      config.VERIFIER_MAX_STALENESS_MS + 1500,
+    );
     const keyServices = {
       store: infrastructure.store,
       hasher,
@@ -69,6 +79,7 @@ export class IssuerModule implements OnApplicationBootstrap, OnApplicationShutdo
         keysNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         rotationPolicyNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         ownersNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
+        tenantsNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         KeysGrpcController,
         incidentsNatsController(config.KEYLEDGER_SUBJECT_PREFIX),
         networksNatsController(config.KEYLEDGER_SUBJECT_PREFIX),

@@ -7,6 +7,7 @@ import {
   issueKeyRequestSchema,
   keyIdRequestSchema,
   listKeysRequestSchema,
+  registerNotificationWebhookRequestSchema,
   registerOwnerWebhookRequestSchema,
   revokeKeyRequestSchema,
   rotateKeyRequestSchema,
@@ -199,6 +200,16 @@ export class KeysGrpcController {
     return this.handle('RegisterOwnerWebhook', metadata, body, (context) =>
       this.tenants.registerOwnerWebhook(parseRequest(registerOwnerWebhookRequestSchema, body), context),
     );
+  }
+
+  @GrpcMethod('KeyService', 'RegisterNotificationWebhook')
+  registerNotificationWebhook(message: KeyledgerV1.RegisterNotificationWebhookRequest__Output, metadata: Metadata): Promise<KeyledgerV1.NotificationWebhook> {
+    const body = { tenant: message.tenant, url: message.url };
+    return this.handle('RegisterNotificationWebhook', metadata, body, async (context) => {
+      const view = await this.tenants.registerNotificationWebhook(parseRequest(registerNotificationWebhookRequestSchema, body), context);
+      // A registration always answers a URL and its secret (only a removal answers null).
+      return { tenant: view.tenant, url: view.url ?? '', secret: view.secret ?? '' };
+    });
   }
 
   private handle<T>(method: string, metadata: Metadata, body: unknown, run: (context: CommandContext) => Promise<T> | T): Promise<T> {

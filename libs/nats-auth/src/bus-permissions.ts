@@ -88,6 +88,7 @@ function adminApi(prefix: string): string[] {
     `${apiSubject(prefix, 'anomaly-thresholds')}.*`,
     `${apiSubject(prefix, 'networks')}.*`,
     `${apiSubject(prefix, 'owners')}.*`,
+    `${apiSubject(prefix, 'tenants')}.*`,
     apiSubject(prefix, 'usage.key'),
     apiSubject(prefix, 'usage.tenant'),
     apiSubject(prefix, 'usage.rotation'),
@@ -126,14 +127,18 @@ export interface DurableConsumerName {
 
 /**
  * THE list of durable consumers and the one service that owns each (DURABLE_CONSUMER_NAMES, the
- * names libs/audit-trail, libs/key-incidents, libs/usage-ledger, libs/security-alerts and libs/anomaly-watch give the consumer runtime). The owner may
+ * names libs/audit-trail, libs/key-incidents (two), libs/usage-ledger, libs/security-alerts and libs/anomaly-watch give the consumer runtime). The owner may
  * create, read, pull from and acknowledge its durables; every other identity is denied exactly
  * that on each of them, so its wider grants (an ordered consumer's wildcard name) cannot reach one.
  */
 export const DURABLE_CONSUMERS: { readonly [R in ServiceRole]: readonly DurableConsumerName[] } = {
   issuer: [],
   verifier: [],
-  rotator: [{ stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.rotatorIncidents }],
+  rotator: [
+    { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.rotatorIncidents },
+    // Tenants' notifications, POSTed to their webhooks.
+    { stream: 'notificationStream', durable: DURABLE_CONSUMER_NAMES.rotatorNotificationWebhooks },
+  ],
   auditor: [
     { stream: 'eventStream', durable: DURABLE_CONSUMER_NAMES.auditTrail },
     { stream: 'usageStream', durable: DURABLE_CONSUMER_NAMES.auditorUsage },
@@ -228,6 +233,7 @@ const SERVICE_GRANTS: { readonly [R in ServiceRole]: (names: BusNames) => Grant 
       `${apiSubject(n.subjectPrefix, 'anomaly-thresholds')}.*`,
       `${apiSubject(n.subjectPrefix, 'networks')}.*`,
       `${apiSubject(n.subjectPrefix, 'owners')}.*`,
+      `${apiSubject(n.subjectPrefix, 'tenants')}.*`,
       apiSubject(n.subjectPrefix, 'anomalies.ack'),
       verifierAppliedSubject(n.subjectPrefix),
       relayHeartbeatSubject(n.subjectPrefix),
