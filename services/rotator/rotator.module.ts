@@ -3,7 +3,15 @@ import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { RotatorEnv } from '@keyledger/config';
 import { DeliverySigner, SealedKeyPublisher, WebhookSender } from '@keyledger/key-delivery';
 import { KeyCommands, TenantKeyQuota } from '@keyledger/key-commands';
-import { IncidentNotificationPublisher, IncidentResponder, IncidentResponseProjection, registerIncidentMetrics } from '@keyledger/key-incidents';
+import {
+  IncidentNotificationPublisher,
+  IncidentResponder,
+  IncidentResponseProjection,
+  NOTIFICATION_WEBHOOK_REDELIVERY,
+  NotificationWebhookConsumer,
+  registerIncidentMetrics,
+  registerNotificationWebhookMetrics,
+} from '@keyledger/key-incidents';
 import {
   DeliveryRetries,
   KeyDeliveries,
@@ -25,7 +33,8 @@ import { deliveryAckNatsController } from './delivery-ack.nats-controller.js';
 /**
  * The rotator: rotates keys past their rotation policy's maximum age, delivers new keys to
  * their owners until acknowledged, answers incidents (leak reports, anomalies) by the tenant's
- * incident policy, and ends the grace of old keys that stayed unused for their quiet period
+ * incident policy (POSTing every tenant notification to the tenant's webhook, if it registered one),
+ * and ends the grace of old keys that stayed unused for their quiet period
  * (asking the auditor, which owns usage, for their last use). It keeps its own key projection
  * (which keys exist, their owner and state) and changes keys through the same KeyCommands and
  * KeyRotation as the issuer, so a scheduled or incident rotation is exactly a RotateKey. Replicas need no
@@ -45,7 +54,11 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   static forService({ instance, config, logger, infrastructure, metrics }: ServiceContext<RotatorEnv>): DynamicModule {
-    const { index, peppers, projection } = serviceKeyProjection(config, { instance, infrastructure, logger, metrics }, { announce: false, snapshots: false, freshness: false });
+    const { index, peppers, projection } = serviceKeyProjection(
+      config,
+      { instance, infrastructure, logger, metrics },
+      { announce: false, snapshots: false, freshness: false },
+    );
     const hasher = new KeyHasher(peppers);
     const pending = new PendingDeliveries(infrastructure.db);
     const signer = new DeliverySigner(config.KEYLEDGER_DELIVERY_SIGNING_KEYS);
@@ -77,8 +90,9 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       userAgent: 'keyledger-rotator',
       allowPrivateAddresses: config.DELIVERY_WEBHOOK_ALLOW_PRIVATE,
     });
+    const webhookSecrets = new WebhookSecrets(peppers);
     const retries = new DeliveryRetries(
-      { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: new WebhookSecrets(peppers) }, logger },
+      { deliveries, pending, store: infrastructure.store, publisher, webhooks: { poster, secrets: webhookSecrets }, logger },
       { intervalMs: config.DELIVERY_POLL_INTERVAL_MS, batchSize: config.DELIVERY_BATCH_SIZE, concurrency: config.DELIVERY_CONCURRENCY },
     );
     registerRotationMetrics(metrics, rotation);
@@ -100,6 +114,13 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     registerIncidentMetrics(metrics, responder);
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     consumers.projection(new IncidentResponseProjection(responder), 16);
+    const notificationWebhooks = consumers.add(
+      new NotificationWebhookConsumer(
+        { ...consumers.dependencies, store: infrastructure.store, poster, secrets: webhookSecrets },
+        { ...consumers.settings, redelivery: NOTIFICATION_WEBHOOK_REDELIVERY },
+      ),
+    );
+    registerNotificationWebhookMetrics(metrics, notificationWebhooks);
     return {
       module: RotatorModule,
       controllers: [deliveryAckNatsController(config.KEYLEDGER_SUBJECT_PREFIX)],

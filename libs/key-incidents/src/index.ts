@@ -6,3 +6,4 @@ export * from './incident-reports.js';
 export * from './incident-response.js';
 export * from './network-denials.js';
 export * from './anomaly-acknowledgements.js';
+export * from './notification-webhooks.js';

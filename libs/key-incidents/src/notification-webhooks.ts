@@ -1,0 +1,127 @@
+import type { TenantNotification } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, notificationSubject, securityAlertSubject, tenantNotificationSchema } from '@keyledger/contracts';
+import type { ConsumerSettings, DurableConsumerDependencies, MessageHandler, RedeliveryPolicy } from '@keyledger/consumer-runtime';
+import { DurableConsumer } from '@keyledger/consumer-runtime';
+import type { PostgresEventStore } from '@keyledger/event-store';
+import type { WebhookSender } from '@keyledger/key-delivery';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhookPayload } from '@keyledger/key-delivery';
+import type { WebhookSecrets } from '@keyledger/key-secrets';
+import type { Registry } from '@keyledger/observability';
+import { scrapedLabelledCounter } from '@keyledger/observability';
+import { readTenantSettings } from '@keyledger/tenant-settings';
+
+/** The header naming the notification a POST carries (its incident id): the same on every retry, so a receiver can drop repeats. */
+export const NOTIFICATION_ID_HEADER = 'Keyledger-Notification-Id';
+
+/**
+ * How a notification whose webhook failed is tried again: 10 POSTs over about 27 minutes, then it
+ * is dead-lettered (the notification stream keeps it a week besides). Bounded, so a webhook gone
+ * for good does not hold a message forever.
+ */
+export const NOTIFICATION_WEBHOOK_REDELIVERY: RedeliveryPolicy = { maxDeliveries: 10, backoffMs: [1_000, 5_000, 30_000, 60_000, 300_000] };
+
+/** A webhook that did not answer 2xx: the message is nak'ed and sent again by the redelivery policy. */
+export class NotificationWebhookFailedError extends Error {
+  constructor(tenant: string, reason: string) {
+    super(`notification webhook of ${tenant} failed: ${reason}`);
+    this.name = 'NotificationWebhookFailedError';
+  }
+}
+
+/** A message of the notification stream: a tenant's notification with its exact bytes, or a SecurityAlert (not a tenant's, skipped). */
+export type NotificationMessage =
+  { readonly kind: 'tenant'; readonly notification: TenantNotification; readonly body: string } | { readonly kind: 'security-alert' };
+
+export interface NotificationWebhookDependencies extends DurableConsumerDependencies {
+  /** The tenant's stream says where its webhook is, read for each notification (a registration applies at once). */
+  readonly store: Pick<PostgresEventStore, 'readStream'>;
+  readonly poster: Pick<WebhookSender, 'post' | 'timeoutMs'>;
+  readonly secrets: Pick<WebhookSecrets, 'all'>;
+  readonly clock?: () => Date;
+}
+
+/** What the POSTs came to since start, for metrics. */
+export interface NotificationWebhookCounts {
+  readonly delivered: number;
+  readonly failed: number;
+}
+
+/**
+ * POSTs every tenant notification (`<prefix>.v1.notifications.<tenant>`) to the tenant's
+ * notification webhook, signed as owners' webhooks are, through a durable consumer of the
+ * notification stream (`rotator-notification-webhooks`, shared by the rotator's replicas). A
+ * message is acknowledged only once its webhook answered 2xx (or the tenant has none), so a
+ * process killed mid-POST leaves it to be sent again: at least once, the notification id in a
+ * header for receivers to drop repeats. One message at a time: a webhook that does not answer
+ * holds the others back by the sender's timeout per attempt, no longer.
+ */
+export class NotificationWebhookConsumer extends DurableConsumer<NotificationMessage> {
+  private delivered = 0;
+  private failed = 0;
+
+  constructor(deps: NotificationWebhookDependencies, settings: ConsumerSettings) {
+    const prefix = deps.topology.subjectPrefix;
+    const alerts = securityAlertSubject(prefix);
+    const clock = deps.clock ?? (() => new Date());
+    const handler: MessageHandler<NotificationMessage> = {
+      decode: (data, subject) => {
+        // The same stream carries SecurityAlerts (NATS 2.9 filters on one subject): they are nobody's notification.
+        if (subject === alerts) return { kind: 'security-alert' };
+        const body = new TextDecoder().decode(data);
+        const notification = tenantNotificationSchema.parse(JSON.parse(body));
+        // A notification reaches the webhook of the tenant whose subject it was published on, and names that tenant.
+        if (notificationSubject(prefix, notification.tenant) !== subject) throw new Error(`a notification of ${notification.tenant} on ${subject}`);
+        return { kind: 'tenant', notification, body };
+      },
+      id: (item) => (item.kind === 'tenant' ? item.notification.incidentId : 'security-alert'),
+      occurredAt: (item) => (item.kind === 'tenant' ? item.notification.at : undefined),
+      handle: async (item) => {
+        if (item.kind !== 'tenant') return false;
+        const { tenant, incidentId } = item.notification;
+        const webhook = (await readTenantSettings(deps.store, tenant)).notificationWebhook;
+        if (!webhook) return false;
+        const outcome = await deps.poster.post(webhook.url, item.body, {
+          [WEBHOOK_SIGNATURE_HEADER]: signWebhookPayload(item.body, deps.secrets.all(tenant, null, webhook.secretId), Math.floor(clock().getTime() / 1000)),
+          [NOTIFICATION_ID_HEADER]: incidentId,
+          'Keyledger-Tenant': tenant,
+        });
+        if (!outcome.ok) {
+          this.failed += 1;
+          throw new NotificationWebhookFailedError(tenant, outcome.error);
+        }
+        this.delivered += 1;
+        return true;
+      },
+    };
+    super(
+      deps,
+      { name: DURABLE_CONSUMER_NAMES.rotatorNotificationWebhooks, stream: deps.topology.notificationStream, filterSubject: deps.topology.notificationSubjects },
+      // One at a time: a message waiting in a prefetch buffer behind slow POSTs would outlive its ack wait and come twice.
+      { kind: 'single', handler, prefetch: 1 },
+      // JetStream must not redeliver a message whose POST is still within its timeout.
+      { ...settings, ackWaitMs: Math.max(settings.ackWaitMs, 2 * deps.poster.timeoutMs) },
+    );
+  }
+
+  /** POSTs answered 2xx, and those that failed (each retried), since start. */
+  webhookCounts(): NotificationWebhookCounts {
+    return { delivered: this.delivered, failed: this.failed };
+  }
+}
+
+/** `keyledger_notification_webhook_posts_total{outcome}`: the rotator's POSTs to tenants' notification webhooks (lag and retries are the consumer's metrics). */
+export function registerNotificationWebhookMetrics(registry: Registry, consumer: Pick<NotificationWebhookConsumer, 'webhookCounts'>): void {
+  scrapedLabelledCounter(
+    registry,
+    'keyledger_notification_webhook_posts_total',
+    "POSTs of tenants' notifications to their webhooks, by outcome",
+    ['outcome'],
+    () => {
+      const { delivered, failed } = consumer.webhookCounts();
+      return [
+        [{ outcome: 'delivered' }, delivered],
+        [{ outcome: 'failed' }, failed],
+      ] as const;
+    },
+  );
+}
