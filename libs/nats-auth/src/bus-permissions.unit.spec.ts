@@ -81,6 +81,7 @@ describe('the permission table', () => {
       'auditor-trail',
       'auditor-usage',
       'rotator-incidents',
+      'rotator-notification-webhooks',
     ]);
     for (const { owner, stream: streamOf, durable } of durables) {
       const stream = names[streamOf];
