@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { AnomalyDetectedData, EventEnvelope, IncidentNotification, KeyIncidentHandledData, KeyView } from '@keyledger/contracts';
+import type { AnomalyDetectedData, EventEnvelope, IncidentNotification, KeyIncidentHandledData, KeyView, NotificationWebhookView } from '@keyledger/contracts';
 import { apiSubject, notificationSubject, streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
-import type { NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startServices, stopProcesses } from '@keyledger/testing';
+import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '@keyledger/live-key-client';
+import type { HttpsReceiver, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
+import { createTestContext, eventually, grpcClient, natsKeyApi, runCli, startHttpsReceiver, startServices, stopProcesses } from '@keyledger/testing';
 
 const FAILED_LIMIT = 6;
 const randomKey = (): string => formatNewKey('kl', 'live', (n) => randomBytes(n));
@@ -18,7 +19,8 @@ interface HttpAnswer {
 /**
  * A honeytoken against the running services on real NATS and Postgres: whoever presents it,
  * over HTTP, NATS or gRPC, gets exactly what an unknown key gets, while the anomaly detector
- * records a critical `honeytoken` finding and the rotator tells the tenant, acting on nothing.
+ * records a critical `honeytoken` finding and the rotator tells the tenant, on its subject and
+ * its signed notification webhook, acting on nothing.
  */
 describe('honeytokens, end to end', () => {
   let ctx: TestContext;
@@ -27,6 +29,8 @@ describe('honeytokens, end to end', () => {
   let api: NatsKeyApi;
   let port: number;
   let honeytoken: KeyView & { key: string };
+  let receiver: HttpsReceiver;
+  let webhook: NotificationWebhookView;
 
   const authorize = async (key: string): Promise<HttpAnswer> => {
     const response = await fetch(`http://127.0.0.1:${port}/v1/authorize`, { headers: { Authorization: `Bearer ${key}`, 'X-Required-Scope': 'billing:write' } });
@@ -54,8 +58,12 @@ describe('honeytokens, end to end', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext('honeytoken');
+    receiver = await startHttpsReceiver();
     services = await startServices(ctx, ['relay', 'issuer', 'verifier', 'rotator', 'anomaly-detector'], {
       KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey,
+      // The tenant's notification webhook is this test's HTTPS receiver on 127.0.0.1.
+      KEYLEDGER_WEBHOOK_CA_FILE: receiver.caFile,
+      DELIVERY_WEBHOOK_ALLOW_PRIVATE: 'true',
       CONSUMER_BACKOFF_MS: '100,500',
       // This process is an ordinary client: its address is its own, and counted.
       VERIFIER_TRUSTED_PROXIES: '',
@@ -67,6 +75,9 @@ describe('honeytokens, end to end', () => {
     await api.adminKeyAccepted();
     // The policy would rotate a key at once: a honeytoken's incident must still change nothing.
     expect((await cli(['incident-policy', 'set', '--tenant', 'acme', '--on-anomaly', 'emergency-rotate'])).code).toBe(0);
+    const registered = await cli(['tenants', 'notification-webhook', 'set', '--tenant', 'acme', '--url', `${receiver.url}/acme`, '--json']);
+    expect(registered.code).toBe(0);
+    webhook = JSON.parse(registered.stdout) as NotificationWebhookView;
     const issued = await cli([
       'keys',
       'issue',
@@ -96,6 +107,7 @@ describe('honeytokens, end to end', () => {
 
   afterAll(async () => {
     await stopProcesses((services?.all ?? []).map((service) => service.child));
+    await receiver?.close();
     await ctx?.close();
   }, 60_000);
 
@@ -128,7 +140,7 @@ describe('honeytokens, end to end', () => {
     expect(Date.now() - Date.parse(anomaly!.call!.at)).toBeLessThan(10 * 60_000);
   });
 
-  it('tells the tenant on its subject and changes nothing of the honeytoken, whatever the policy asks', async () => {
+  it('tells the tenant on its subject and its webhook, and changes nothing of the honeytoken, whatever the policy asks', async () => {
     const [handled] = await eventually(
       'the incident handled',
       () => eventsOf<KeyIncidentHandledData>(honeytoken.keyId, 'KeyIncidentHandled'),
@@ -151,6 +163,17 @@ describe('honeytokens, end to end', () => {
         reason: 'honeytoken',
       }),
     ]);
+    // The same notification POSTed to the tenant's webhook, byte for byte as published, signed with the secret shown once.
+    const [posted] = await eventually(
+      'the notification at the webhook',
+      () => receiver.requests.filter((request) => request.headers['keyledger-notification-id'] === notified[0]!.incidentId),
+      (found) => found.length > 0,
+      30_000,
+    );
+    expect(posted!.path).toBe('/acme');
+    expect(JSON.parse(posted!.body)).toEqual(notified[0]);
+    const header = posted!.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()] as string;
+    expect(verifyWebhookSignature({ payload: posted!.body, header, secret: webhook.secret! })).toMatchObject({ valid: true });
     const view = JSON.parse((await cli(['keys', 'get', honeytoken.keyId, '--json'])).stdout) as KeyView;
     expect(view).toMatchObject({ status: 'active', rotation: null, honeytoken: true, credits: { remaining: 100 } });
   });
