@@ -9,6 +9,7 @@ import { TenantSettingsCommands } from '@keyledger/tenant-settings';
 import type { HttpsReceiver, ReceivedRequest, TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, freePort, readStreamMessages, startHttpsReceiver } from '@keyledger/testing';
 import { IncidentNotificationPublisher } from './incident-response.js';
+import type { NotificationWebhookDependencies } from './notification-webhooks.js';
 import { NOTIFICATION_ID_HEADER, NotificationWebhookConsumer } from './notification-webhooks.js';
 
 /** A notification of an enumeration from a source network, as the anomaly detector publishes it. */
@@ -26,18 +27,40 @@ const incidentOf = (tenant: string): SourceIncidentNotification => ({
   at: new Date().toISOString(),
 });
 
+const peppers = [{ version: 1, secret: randomBytes(32) }];
+const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
+
+/** What the rotator builds the consumer with: here the test's store and NATS, POSTing to the test's HTTPS receiver. */
+function dependencies(ctx: TestContext, receiver: HttpsReceiver, timeoutMs: number): NotificationWebhookDependencies {
+  return {
+    nc: ctx.nc,
+    js: ctx.js,
+    jsm: ctx.jsm,
+    topology: ctx.topology,
+    logger: ctx.logger,
+    store: ctx.store,
+    poster: new WebhookSender({ timeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }),
+    secrets: new WebhookSecrets(peppers),
+  };
+}
+
 describe("tenants' notification webhooks", () => {
   let ctx: TestContext;
   let receiver: HttpsReceiver;
   let tenants: TenantSettingsCommands;
   let notifications: IncidentNotificationPublisher;
   let consumer: NotificationWebhookConsumer;
-  const peppers = [{ version: 1, secret: randomBytes(32) }];
-  const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
   const secrets: Record<string, string> = {};
 
   const to = (path: string): ReceivedRequest[] => receiver.requests.filter((request) => request.path === path);
   const idOf = (request: ReceivedRequest): unknown => request.headers[NOTIFICATION_ID_HEADER.toLowerCase()];
+  /** Waits for the POST of `notification` at `path`; answers what `path` received by then. */
+  const postedTo = (path: string, notification: SourceIncidentNotification): Promise<ReceivedRequest[]> =>
+    eventually(
+      `${notification.incidentId} POSTed to ${path}`,
+      () => to(path),
+      (found) => found.some((r) => idOf(r) === notification.incidentId),
+    );
 
   beforeAll(async () => {
     ctx = await createTestContext('notifyhook');
@@ -48,19 +71,7 @@ describe("tenants' notification webhooks", () => {
       const view = await tenants.registerNotificationWebhook({ tenant, url: `${receiver.url}/${tenant}` }, admin);
       secrets[tenant] = view.secret!;
     }
-    consumer = new NotificationWebhookConsumer(
-      {
-        nc: ctx.nc,
-        js: ctx.js,
-        jsm: ctx.jsm,
-        topology: ctx.topology,
-        logger: ctx.logger,
-        store: ctx.store,
-        poster: new WebhookSender({ timeoutMs: 5000, extraCa: receiver.caPem, allowPrivateAddresses: true }),
-        secrets: new WebhookSecrets(peppers),
-      },
-      { redelivery: { maxDeliveries: 3, backoffMs: [200] }, ackWaitMs: 30_000 },
-    );
+    consumer = new NotificationWebhookConsumer(dependencies(ctx, receiver, 5000), { redelivery: { maxDeliveries: 3, backoffMs: [200] }, ackWaitMs: 30_000 });
     await consumer.start();
   });
   afterAll(async () => {
@@ -72,11 +83,7 @@ describe("tenants' notification webhooks", () => {
   it("POSTs a notification to its tenant's webhook exactly as published, signed with the secret shown once, its id in a header", async () => {
     const sent = incidentOf('acme');
     await notifications.publish(sent);
-    const [request] = await eventually(
-      'the POST',
-      () => to('/acme'),
-      (found) => found.some((r) => idOf(r) === sent.incidentId),
-    );
+    const request = (await postedTo('/acme', sent)).find((r) => idOf(r) === sent.incidentId);
     expect(request!.method).toBe('POST');
     expect(request!.headers['keyledger-tenant']).toBe('acme');
     expect(JSON.parse(request!.body)).toEqual(sent);
@@ -100,11 +107,7 @@ describe("tenants' notification webhooks", () => {
     // Acknowledged after the 2xx: the next notification is the next thing sent, the first not again.
     const next = incidentOf('globex');
     await notifications.publish(next);
-    await eventually(
-      'the next POST',
-      () => to('/globex'),
-      (found) => found.some((r) => idOf(r) === next.incidentId),
-    );
+    await postedTo('/globex', next);
     expect(to('/globex').filter((r) => idOf(r) === sent.incidentId)).toHaveLength(2);
     expect(consumer.webhookCounts()).toEqual({ delivered: before.delivered + 2, failed: before.failed + 1 });
   });
@@ -115,11 +118,7 @@ describe("tenants' notification webhooks", () => {
     await notifications.publish(other);
     await ctx.js.publish(securityAlertSubject(ctx.topology.subjectPrefix), JSON.stringify({ kind: 'events-rejected' }));
     await notifications.publish(mine);
-    await eventually(
-      'the POST',
-      () => to('/acme'),
-      (found) => found.some((r) => idOf(r) === mine.incidentId),
-    );
+    await postedTo('/acme', mine);
     const ids = receiver.requests.map(idOf);
     expect(ids).not.toContain(other.incidentId);
     expect(to('/acme').every((r) => (JSON.parse(r.body) as { tenant: string }).tenant === 'acme')).toBe(true);
@@ -154,11 +153,7 @@ describe("tenants' notification webhooks", () => {
     const after = incidentOf('acme');
     await notifications.publish(lost);
     await notifications.publish(after);
-    await eventually(
-      'the other tenant served',
-      () => to('/acme'),
-      (found) => found.some((r) => idOf(r) === after.incidentId),
-    );
+    await postedTo('/acme', after);
     await eventually(
       'the failing one dead-lettered',
       () => consumer.counts()['dead-lettered'],
@@ -179,11 +174,7 @@ describe("tenants' notification webhooks", () => {
     const marker = incidentOf('globex');
     await notifications.publish(unsent);
     await notifications.publish(marker);
-    await eventually(
-      'the later POST to globex',
-      () => to('/globex'),
-      (found) => found.some((r) => idOf(r) === marker.incidentId),
-    );
+    await postedTo('/globex', marker);
     expect(receiver.requests.map(idOf)).not.toContain(unsent.incidentId);
   });
 });
@@ -191,8 +182,6 @@ describe("tenants' notification webhooks", () => {
 describe('a notification webhook consumer that dies mid-POST', () => {
   let ctx: TestContext;
   let receiver: HttpsReceiver;
-  const peppers = [{ version: 1, secret: randomBytes(32) }];
-  const admin: CommandContext = { caller: { keyId: 'system', tenant: ROOT_TENANT, scopes: ['keyledger:*'] }, correlationId: 'test' };
 
   beforeAll(async () => {
     ctx = await createTestContext('notifykill');
@@ -206,7 +195,7 @@ describe('a notification webhook consumer that dies mid-POST', () => {
   it('leaves the notification unacknowledged, so another replica POSTs it', async () => {
     const tenants = new TenantSettingsCommands({ store: ctx.store, webhookSecrets: new WebhookSecrets(peppers) });
     await tenants.registerNotificationWebhook({ tenant: 'acme', url: `${receiver.url}/acme` }, admin);
-    const deps = { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger, store: ctx.store, secrets: new WebhookSecrets(peppers) };
+    const deps = dependencies(ctx, receiver, 500);
     const settings = { redelivery: { maxDeliveries: 3, backoffMs: [200] }, ackWaitMs: 1000 };
     let posted = false;
     // A process killed while its POST was out: the POST never comes back, nothing is acknowledged.
@@ -227,10 +216,7 @@ describe('a notification webhook consumer that dies mid-POST', () => {
     const sent = incidentOf('acme');
     await new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix).publish(sent);
     await eventually('the dying POST', () => posted, Boolean);
-    const survivor = new NotificationWebhookConsumer(
-      { ...deps, poster: new WebhookSender({ timeoutMs: 500, extraCa: receiver.caPem, allowPrivateAddresses: true }) },
-      settings,
-    );
+    const survivor = new NotificationWebhookConsumer(deps, settings);
     await survivor.start();
     try {
       await eventually(
