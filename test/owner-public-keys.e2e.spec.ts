@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { OwnerPublicKeyRegisteredData, OwnerPublicKeyView, OwnerWebhookRegisteredData, OwnerWebhookView } from '@keyledger/contracts';
+import type {
+  NotificationWebhookSetData,
+  NotificationWebhookView,
+  OwnerPublicKeyRegisteredData,
+  OwnerPublicKeyView,
+  OwnerWebhookRegisteredData,
+  OwnerWebhookView,
+} from '@keyledger/contracts';
 import { streamIdOf } from '@keyledger/contracts';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { CliRun, NatsKeyApi, RunningServices, TestContext } from '@keyledger/testing';
@@ -15,7 +22,7 @@ const rawBase64 = (pem: string): string =>
     .subarray(-32)
     .toString('base64');
 
-describe('owner public keys and webhooks', () => {
+describe("owner public keys and webhooks, and tenants' notification webhooks", () => {
   let ctx: TestContext;
   const rootKey = formatNewKey('kl', 'live', (n) => randomBytes(n));
   let services: RunningServices;
@@ -122,5 +129,62 @@ describe('owner public keys and webhooks', () => {
     const stored = JSON.stringify(events);
     expect(stored).not.toContain(viaCli.secret);
     expect(stored).not.toContain('whsec_');
+  });
+
+  it("registers a tenant's notification webhook over NATS, gRPC and the CLI, refusing other tenants' admins, bad URLs and no key, and removes it", async () => {
+    const run = await cli(['tenants', 'notification-webhook', 'set', '--tenant', 'acme', '--url', 'https://ops.example/notify']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/signing secret \(shown once\): whsec_[A-Za-z0-9_-]{43}/);
+    const viaNats = await api.ok<NotificationWebhookView>('tenants.register-notification-webhook', { tenant: 'acme', url: 'https://ops.example/v2' });
+    expect(viaNats).toMatchObject({ tenant: 'acme', url: 'https://ops.example/v2', secret: expect.stringMatching(/^whsec_/) });
+    const keys = grpcClient(`127.0.0.1:${services.of('issuer')[0]!.grpcPort}`, 'KeyService');
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${rootKey}`);
+    try {
+      const viaGrpc = await keys.call('RegisterNotificationWebhook', { tenant: 'acme', url: 'https://ops.example/v3' }, metadata);
+      expect(viaGrpc).toMatchObject({ tenant: 'acme', url: 'https://ops.example/v3' });
+      expect(viaGrpc.secret).toMatch(/^whsec_/);
+      expect(viaGrpc.secret).not.toBe(viaNats.secret);
+      await expect(keys.call('RegisterNotificationWebhook', { tenant: 'acme', url: 'http://ops.example/plain' }, metadata)).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+      });
+    } finally {
+      keys.close();
+    }
+
+    for (const body of [
+      { tenant: 'acme', url: 'http://ops.example/' },
+      { tenant: 'acme', url: 'https://u:p@ops.example/' },
+      { tenant: 'acme' },
+      { tenant: 'acme', url: 'https://ops.example/', extra: 1 },
+    ])
+      expect((await api.call('tenants.register-notification-webhook', body)).error?.code).toBe('INVALID_ARGUMENT');
+    const globexAdmin = await api.ok<{ key: string }>('keys.issue', {
+      tenant: 'globex',
+      owner: 'ops',
+      scopes: ['keyledger:keys:write', 'keyledger:keys:read'],
+    });
+    await eventually('the globex admin key usable', () => api.call('keys.list', { tenant: 'globex' }, globexAdmin.key).then((r) => r.ok), Boolean);
+    expect((await api.call('tenants.register-notification-webhook', { tenant: 'acme', url: 'https://evil.example/' }, globexAdmin.key)).error?.code).toBe(
+      'PERMISSION_DENIED',
+    );
+    expect((await api.call('tenants.remove-notification-webhook', { tenant: 'acme' }, globexAdmin.key)).error?.code).toBe('PERMISSION_DENIED');
+    expect((await api.call('tenants.register-notification-webhook', { tenant: 'acme', url: 'https://evil.example/' }, null)).error?.code).toBe(
+      'UNAUTHENTICATED',
+    );
+    // Its own tenant it may set.
+    expect((await api.call('tenants.register-notification-webhook', { tenant: 'globex', url: 'https://globex.example/' }, globexAdmin.key)).ok).toBe(true);
+
+    const removed = await cli(['tenants', 'notification-webhook', 'remove', '--tenant', 'acme', '--json']);
+    expect(JSON.parse(removed.stdout)).toEqual({ tenant: 'acme', url: null, secret: null });
+    const events = (await ctx.store.readStream(streamIdOf('tenant', 'acme'))).filter((event) => event.type === 'NotificationWebhookSet');
+    // Nothing refused was recorded, and no secret.
+    expect(events.map((event) => (event.data as NotificationWebhookSetData).url)).toEqual([
+      'https://ops.example/notify',
+      'https://ops.example/v2',
+      'https://ops.example/v3',
+      null,
+    ]);
+    expect(JSON.stringify(events)).not.toContain('whsec_');
   });
 });
