@@ -76,6 +76,7 @@ export class NotificationWebhookConsumer extends DurableConsumer<NotificationMes
       id: (item) => (item.kind === 'tenant' ? item.notification.incidentId : 'security-alert'),
       occurredAt: (item) => (item.kind === 'tenant' ? item.notification.at : undefined),
       handle: async (item) => {
+        // Nothing to send (an alert, a tenant without a webhook): acknowledged, counted by the runtime as a duplicate.
         if (item.kind !== 'tenant') return false;
         const { tenant, incidentId } = item.notification;
         const webhook = (await readTenantSettings(deps.store, tenant)).notificationWebhook;
