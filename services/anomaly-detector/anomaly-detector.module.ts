@@ -53,7 +53,10 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
     if (config.ANOMALY_NETWORK_TABLE)
       logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
     const memory = new AnomalyMemory(db);
-    const enumerations = { store, notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX) };
+    const enumerations = {
+      store,
+      notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator),
+    };
     const watch = new AnomalyWatch({
       detector,
       memory,
@@ -82,7 +85,16 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       module: AnomalyDetectorModule,
       providers: [
         { provide: DurableConsumers, useValue: consumers },
-        { provide: 'DETECTION', useValue: { lock: new DetectorLock(db, config.DATABASE_SCHEMA), watch, memory, detector, thresholds: new TenantThresholdsFeed(store, detector) } satisfies Detection },
+        {
+          provide: 'DETECTION',
+          useValue: {
+            lock: new DetectorLock(db, config.DATABASE_SCHEMA),
+            watch,
+            memory,
+            detector,
+            thresholds: new TenantThresholdsFeed(store, detector),
+          } satisfies Detection,
+        },
       ],
     };
   }

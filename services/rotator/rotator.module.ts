@@ -108,7 +108,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
       keys,
       rotation: keyRotation,
       store: infrastructure.store,
-      notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX),
+      notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator),
       logger,
     });
     registerIncidentMetrics(metrics, responder);
@@ -116,7 +116,7 @@ export class RotatorModule implements OnApplicationBootstrap, OnApplicationShutd
     consumers.projection(new IncidentResponseProjection(responder), 16);
     const notificationWebhooks = consumers.add(
       new NotificationWebhookConsumer(
-        { ...consumers.dependencies, store: infrastructure.store, poster, secrets: webhookSecrets },
+        { ...consumers.dependencies, store: infrastructure.store, poster, secrets: webhookSecrets, auth: infrastructure.auth },
         { ...consumers.settings, redelivery: NOTIFICATION_WEBHOOK_REDELIVERY },
       ),
     );

@@ -50,6 +50,8 @@ export interface ConsumerSource {
   readonly name: string;
   readonly stream: string;
   readonly filterSubject: string;
+  /** Where the durable starts when it is first made: the stream's first message (default) or what comes after. */
+  readonly startAt?: 'first' | 'new';
 }
 
 /** Settings both modes share. */

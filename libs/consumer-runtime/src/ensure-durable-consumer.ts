@@ -17,10 +17,13 @@ export interface DurableConsumerConfig {
   readonly ackWaitMs: number;
   /** Unacknowledged messages the server hands out at most; the server's default when absent. */
   readonly maxAckPending?: number;
+  /** Where a new durable starts: the stream's first message (the default), or what is published after it is made. */
+  readonly startAt?: 'first' | 'new';
 }
 
 /**
- * Creates the durable pull consumer (explicit acks, from the stream's first message), or
+ * Creates the durable pull consumer (explicit acks, from the stream's first message unless
+ * `startAt` says new), or
  * brings an existing one's settings in line with these, so a changed setting applies at the
  * next start without deleting the durable and its position.
  */
@@ -38,6 +41,7 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, config: Durab
     await jsm.consumers.update(config.stream, config.name, settings);
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === CONSUMER_NOT_FOUND)) throw error;
-    await jsm.consumers.add(config.stream, { durable_name: config.name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ...settings });
+    const deliver_policy = config.startAt === 'new' ? DeliverPolicy.New : DeliverPolicy.All;
+    await jsm.consumers.add(config.stream, { durable_name: config.name, ack_policy: AckPolicy.Explicit, deliver_policy, ...settings });
   }
 }

@@ -16,4 +16,6 @@ export const MESSAGE_HEADERS = {
   usageSeal: 'Keyledger-Usage-Seal',
   /** A security alert's seal (`formatUsageSeal`'s form: `<key version>:<base64 MAC>`). */
   alertSeal: 'Keyledger-Alert-Seal',
+  /** A tenant notification's seal (the same form). */
+  notificationSeal: 'Keyledger-Notification-Seal',
 } as const;

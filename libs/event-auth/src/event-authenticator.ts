@@ -13,6 +13,7 @@ const USAGE_ANSWER_INFO = 'keyledger usage answer v1';
 const RELAY_HEARTBEAT_INFO = 'keyledger relay heartbeat v1';
 const USAGE_BATCH_INFO = 'keyledger usage batch v1';
 const SECURITY_ALERT_INFO = 'keyledger security alert v1';
+const TENANT_NOTIFICATION_INFO = 'keyledger tenant notification v1';
 
 /**
  * What a verifier announces on `<prefix>.v1.verifiers.applied`: the store position it has
@@ -77,6 +78,7 @@ export class EventAuthenticator {
   private readonly heartbeats: ReadonlyMap<number, Buffer>;
   private readonly usageBatches: ReadonlyMap<number, Buffer>;
   private readonly securityAlerts: ReadonlyMap<number, Buffer>;
+  private readonly notifications: ReadonlyMap<number, Buffer>;
   /** The version new MACs are made with. */
   readonly currentVersion: number;
 
@@ -92,6 +94,7 @@ export class EventAuthenticator {
     this.heartbeats = new Map(keys.map((key) => [key.version, derive(key.secret, RELAY_HEARTBEAT_INFO)]));
     this.usageBatches = new Map(keys.map((key) => [key.version, derive(key.secret, USAGE_BATCH_INFO)]));
     this.securityAlerts = new Map(keys.map((key) => [key.version, derive(key.secret, SECURITY_ALERT_INFO)]));
+    this.notifications = new Map(keys.map((key) => [key.version, derive(key.secret, TENANT_NOTIFICATION_INFO)]));
     this.currentVersion = keys[0]!.version;
   }
 
@@ -176,9 +179,22 @@ export class EventAuthenticator {
 
   /** Checks a security alert's seal against its body's bytes (constant time). */
   checkSecurityAlert(payload: Uint8Array, seal: EventSeal): MacCheck {
-    const key = this.securityAlerts.get(seal.v);
-    if (!key) return 'unknown-key-version';
-    return sameMac(versionedMac(key, seal.v, payload), Buffer.from(seal.mac, 'base64')) ? 'ok' : 'bad-mac';
+    return checkVersioned(this.securityAlerts, payload, seal);
+  }
+
+  /**
+   * The seal a service puts on a tenant notification it publishes: over the key version and the
+   * body's exact bytes. The rotator POSTs notifications to tenants' webhooks signed with their
+   * secrets, so one a NATS user without the event keys made up must not pass as Keyledger's.
+   */
+  sealNotification(payload: Uint8Array): EventSeal {
+    const version = this.currentVersion;
+    return { v: version, mac: versionedMac(this.notifications.get(version)!, version, payload).toString('base64') };
+  }
+
+  /** Checks a tenant notification's seal against its body's bytes (constant time). */
+  checkNotification(payload: Uint8Array, seal: EventSeal): MacCheck {
+    return checkVersioned(this.notifications, payload, seal);
   }
 
   /** Checks a usage batch message's seal against the id it came under and its body's bytes (constant time). */
@@ -210,11 +226,23 @@ function sameMac(expected: Buffer, mac: Buffer): boolean {
 // The header line is canonical JSON, which escapes every line break, so the first one ends it:
 // no choice of batch id can move bytes between the id and the body.
 function usageBatchMac(key: Buffer, version: number, batchId: string, payload: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(`${canonicalJson({ v: version, batchId })}\n`, 'utf8').update(payload).digest();
+  return createHmac('sha256', key)
+    .update(`${canonicalJson({ v: version, batchId })}\n`, 'utf8')
+    .update(payload)
+    .digest();
+}
+
+function checkVersioned(keys: ReadonlyMap<number, Buffer>, payload: Uint8Array, seal: EventSeal): MacCheck {
+  const key = keys.get(seal.v);
+  if (!key) return 'unknown-key-version';
+  return sameMac(versionedMac(key, seal.v, payload), Buffer.from(seal.mac, 'base64')) ? 'ok' : 'bad-mac';
 }
 
 function versionedMac(key: Buffer, version: number, payload: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(`${canonicalJson({ v: version })}\n`, 'utf8').update(payload).digest();
+  return createHmac('sha256', key)
+    .update(`${canonicalJson({ v: version })}\n`, 'utf8')
+    .update(payload)
+    .digest();
 }
 
 function storedContent(event: AuthenticatedEventFields): string {
@@ -240,4 +268,3 @@ function usageAnswerContent(request: LastUsedRequest, answer: LastUsedAnswer): s
     answer: { ingestedUntil: answer.ingestedUntil, keys: answer.keys.map((entry) => ({ keyId: entry.keyId, lastUsedAt: entry.lastUsedAt })) },
   });
 }
-

@@ -58,7 +58,7 @@ async function installation(label: string, quota?: { readonly keys: number; read
   };
   const rotatorKeys = new KeyCommands(rotatorDeps);
   const rotatorRotation = new KeyRotation(rotatorDeps);
-  const publisher = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix);
+  const publisher = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.auth.authenticator);
   return {
     ctx,
     issuer,

@@ -1,4 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import type {
   AnomalyDetectedData,
   EventEnvelope,
@@ -12,7 +13,9 @@ import type {
 import {
   DURABLE_CONSUMER_NAMES,
   INCIDENT_TYPES,
+  MESSAGE_HEADERS,
   anomalyDetectedSchema,
+  formatUsageSeal,
   keyLeakReportedSchema,
   notificationSubject,
   streamIdOf,
@@ -21,6 +24,7 @@ import {
 import type { CommandContext } from '@keyledger/admin-auth';
 import { SYSTEM_CALLER, commandMetadata } from '@keyledger/admin-auth';
 import type { Projection } from '@keyledger/consumer-runtime';
+import type { EventAuthenticator } from '@keyledger/event-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import { ConcurrencyConflictError } from '@keyledger/event-store';
 import type { IncidentResponse, KeyRecord } from '@keyledger/key-domain';
@@ -52,12 +56,17 @@ export class IncidentNotificationPublisher {
   constructor(
     private readonly js: JetStreamClient,
     private readonly prefix: string,
+    /** Seals each one (`Keyledger-Notification-Seal`): it is POSTed on, signed, to the tenant's webhook. */
+    private readonly authenticator: Pick<EventAuthenticator, 'sealNotification'>,
   ) {}
 
   /** Resolves once JetStream has stored it. */
   async publish(notification: TenantNotification): Promise<void> {
     const message = tenantNotificationSchema.parse(notification);
-    await this.js.publish(notificationSubject(this.prefix, message.tenant), JSON.stringify(message), { msgID: `incident-${message.incidentId}` });
+    const payload = new TextEncoder().encode(JSON.stringify(message));
+    const sealed = headers();
+    sealed.set(MESSAGE_HEADERS.notificationSeal, formatUsageSeal(this.authenticator.sealNotification(payload)));
+    await this.js.publish(notificationSubject(this.prefix, message.tenant), payload, { msgID: `incident-${message.incidentId}`, headers: sealed });
   }
 }
 

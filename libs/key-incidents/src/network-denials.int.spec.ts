@@ -51,7 +51,7 @@ describe('source network denials in the store and the verifiers’ projection', 
     ctx = await createTestContext('network-denials');
     tenants = new TenantSettingsCommands({ store: ctx.store });
     commands = new NetworkDenialCommands({ store: ctx.store, index });
-    enumerations = { store: ctx.store, notifications: new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix) };
+    enumerations = { store: ctx.store, notifications: new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.auth.authenticator) };
   });
   afterAll(() => ctx.close());
 

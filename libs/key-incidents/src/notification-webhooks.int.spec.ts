@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SourceIncidentNotification } from '@keyledger/contracts';
-import { ROOT_TENANT, notificationSubject, securityAlertSubject } from '@keyledger/contracts';
+import { headers } from '@nats-io/transport-node';
+import { MESSAGE_HEADERS, ROOT_TENANT, formatUsageSeal, notificationSubject, securityAlertSubject } from '@keyledger/contracts';
+import { EventAuthenticator } from '@keyledger/event-auth';
 import type { CommandContext } from '@keyledger/admin-auth';
 import { toApiError } from '@keyledger/api-transport';
 import { WEBHOOK_SIGNATURE_HEADER, WebhookSender, verifyWebhookSignature } from '@keyledger/key-delivery';
@@ -41,6 +43,7 @@ function dependencies(ctx: TestContext, receiver: HttpsReceiver, timeoutMs: numb
     store: ctx.store,
     poster: new WebhookSender({ timeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }),
     secrets: new WebhookSecrets(peppers),
+    auth: ctx.auth,
   };
 }
 
@@ -66,7 +69,7 @@ describe("tenants' notification webhooks", () => {
     ctx = await createTestContext('notifyhook');
     receiver = await startHttpsReceiver();
     tenants = new TenantSettingsCommands({ store: ctx.store, webhookSecrets: new WebhookSecrets(peppers) });
-    notifications = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix);
+    notifications = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.auth.authenticator);
     for (const tenant of ['acme', 'globex']) {
       const view = await tenants.registerNotificationWebhook({ tenant, url: `${receiver.url}/${tenant}` }, admin);
       secrets[tenant] = view.secret!;
@@ -126,12 +129,37 @@ describe("tenants' notification webhooks", () => {
     expect(receiver.requests.every((r) => r.path === '/acme' || r.path === '/globex')).toBe(true);
   });
 
-  it("dead-letters a message on a tenant's subject that is no notification of that tenant, and POSTs nothing for it", async () => {
+  /** Publishes `body` on acme's notification subject under `seal` (a header value; none when undefined). */
+  const publishOnAcme = async (body: string, seal?: string): Promise<void> => {
+    const sealed = headers();
+    if (seal !== undefined) sealed.set(MESSAGE_HEADERS.notificationSeal, seal);
+    await ctx.js.publish(notificationSubject(ctx.topology.subjectPrefix, 'acme'), body, { headers: sealed });
+  };
+  const sealOf = (body: string): string => formatUsageSeal(ctx.auth.authenticator.sealNotification(new TextEncoder().encode(body)));
+
+  it('POSTs no notification a NATS user without the event keys made up: unsealed, sealed with another key, or moved to another body; each refused and counted', async () => {
+    const before = { posted: receiver.requests.length, rejected: consumer.counts().rejected, reported: ctx.auth.rejections.all.length };
+    const madeUp = incidentOf('acme');
+    const body = JSON.stringify(madeUp);
+    const stranger = new EventAuthenticator([{ version: 1, secret: randomBytes(32) }]);
+    await publishOnAcme(body);
+    await publishOnAcme(body, formatUsageSeal(stranger.sealNotification(new TextEncoder().encode(body))));
+    await publishOnAcme(body, sealOf(JSON.stringify(incidentOf('acme'))));
+    // A genuine one after them: once it is POSTed, the three before it were handled.
+    const genuine = incidentOf('acme');
+    await notifications.publish(genuine);
+    await postedTo('/acme', genuine);
+    expect(receiver.requests.slice(before.posted).map(idOf)).not.toContain(madeUp.incidentId);
+    expect(consumer.counts().rejected - before.rejected).toBe(3);
+    expect(ctx.auth.rejections.all.slice(before.reported).map((rejection) => rejection.reason)).toEqual(['unsealed', 'bad-mac', 'bad-mac']);
+  });
+
+  it("dead-letters a sealed message on a tenant's subject that is no notification of that tenant, and POSTs nothing for it", async () => {
     const before = receiver.requests.length;
-    const forged = incidentOf('globex');
-    // On acme's subject, naming globex: neither tenant's webhook gets it.
-    await ctx.js.publish(notificationSubject(ctx.topology.subjectPrefix, 'acme'), JSON.stringify(forged));
-    await ctx.js.publish(notificationSubject(ctx.topology.subjectPrefix, 'acme'), 'not json');
+    const misplaced = JSON.stringify(incidentOf('globex'));
+    // Sealed, as a service's bug would: on acme's subject, naming globex, neither tenant's webhook gets it.
+    await publishOnAcme(misplaced, sealOf(misplaced));
+    await publishOnAcme('not json', sealOf('not json'));
     await eventually(
       'both dead-lettered',
       () => consumer.counts()['dead-lettered'],
@@ -142,7 +170,7 @@ describe("tenants' notification webhooks", () => {
       `${ctx.topology.subjectPrefix}.dlq.rotator-notification-webhooks`,
       `${ctx.topology.subjectPrefix}.dlq.rotator-notification-webhooks`,
     ]);
-    expect(receiver.requests.slice(before).map(idOf)).not.toContain(forged.incidentId);
+    expect(receiver.requests.slice(before).map(idOf)).not.toContain((JSON.parse(misplaced) as { incidentId: string }).incidentId);
   });
 
   it("gives a webhook that keeps failing up after the policy's deliveries, dead-lettered, while the other tenants' go on", async () => {
@@ -214,7 +242,7 @@ describe('a notification webhook consumer that dies mid-POST', () => {
     );
     await dying.start();
     const sent = incidentOf('acme');
-    await new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix).publish(sent);
+    await new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.auth.authenticator).publish(sent);
     await eventually('the dying POST', () => posted, Boolean);
     const survivor = new NotificationWebhookConsumer(deps, settings);
     await survivor.start();

@@ -1,7 +1,9 @@
 import type { TenantNotification } from '@keyledger/contracts';
-import { DURABLE_CONSUMER_NAMES, notificationSubject, securityAlertSubject, tenantNotificationSchema } from '@keyledger/contracts';
+import { DURABLE_CONSUMER_NAMES, MESSAGE_HEADERS, notificationSubject, securityAlertSubject, tenantNotificationSchema } from '@keyledger/contracts';
 import type { ConsumerSettings, DurableConsumerDependencies, MessageHandler, RedeliveryPolicy } from '@keyledger/consumer-runtime';
 import { DurableConsumer } from '@keyledger/consumer-runtime';
+import type { EventAuthentication } from '@keyledger/event-auth';
+import { refuseUnlessSealed } from '@keyledger/event-auth';
 import type { PostgresEventStore } from '@keyledger/event-store';
 import type { WebhookSender } from '@keyledger/key-delivery';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhookPayload } from '@keyledger/key-delivery';
@@ -37,6 +39,8 @@ export interface NotificationWebhookDependencies extends DurableConsumerDependen
   readonly store: Pick<PostgresEventStore, 'readStream'>;
   readonly poster: Pick<WebhookSender, 'post' | 'timeoutMs'>;
   readonly secrets: Pick<WebhookSecrets, 'all'>;
+  /** Checks each notification's seal; a refusal is reported to its sink. */
+  readonly auth: EventAuthentication;
   readonly clock?: () => Date;
 }
 
@@ -64,9 +68,17 @@ export class NotificationWebhookConsumer extends DurableConsumer<NotificationMes
     const alerts = securityAlertSubject(prefix);
     const clock = deps.clock ?? (() => new Date());
     const handler: MessageHandler<NotificationMessage> = {
-      decode: (data, subject) => {
+      decode: (data, subject, headers) => {
         // The same stream carries SecurityAlerts (NATS 2.9 filters on one subject): they are nobody's notification.
         if (subject === alerts) return { kind: 'security-alert' };
+        // Sealed under the event keys by the service that published it: one a NATS user made up
+        // is never POSTed under the tenant's signature. Refused, it is acknowledged and skipped.
+        const seal = headers?.get(MESSAGE_HEADERS.notificationSeal) ?? '';
+        const refusal = refuseUnlessSealed(seal, (parsed) => deps.auth.authenticator.checkNotification(data, parsed), 'a tenant notification', 'body');
+        if (refusal) {
+          deps.auth.rejections.reject({ source: 'bus', reason: refusal.reason, subject, detail: refusal.detail });
+          return undefined;
+        }
         const body = new TextDecoder().decode(data);
         const notification = tenantNotificationSchema.parse(JSON.parse(body));
         // A notification reaches the webhook of the tenant whose subject it was published on, and names that tenant.
@@ -96,7 +108,14 @@ export class NotificationWebhookConsumer extends DurableConsumer<NotificationMes
     };
     super(
       deps,
-      { name: DURABLE_CONSUMER_NAMES.rotatorNotificationWebhooks, stream: deps.topology.notificationStream, filterSubject: deps.topology.notificationSubjects },
+      {
+        name: DURABLE_CONSUMER_NAMES.rotatorNotificationWebhooks,
+        stream: deps.topology.notificationStream,
+        filterSubject: deps.topology.notificationSubjects,
+        // From its first start on: the notifications before it went to no webhook (none could be
+        // registered), and those of the release before carry no seal, so each would be refused.
+        startAt: 'new',
+      },
       // One at a time: a message waiting in a prefetch buffer behind slow POSTs would outlive its ack wait and come twice.
       { kind: 'single', handler, prefetch: 1 },
       // JetStream must not redeliver a message whose POST is still within its timeout.
