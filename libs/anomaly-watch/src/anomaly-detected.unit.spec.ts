@@ -29,6 +29,7 @@ describe('a finding as AnomalyDetected', () => {
       detectedAt: new Date(AT + 5).toISOString(),
       call: { at: new Date(AT).toISOString(), ip: '198.51.100.7', transport: 'nats', scopes: ['orders:read'] },
       detector: 'honeytoken',
+      evidence: { windowStart: new Date(AT).toISOString() },
     });
     expect(anomalyDetectedSchema.parse(anomaly)).toEqual(anomaly);
   });
@@ -72,9 +73,16 @@ describe('a finding’s id', () => {
       },
     };
     const anomaly = anomalyDetectedOf(probing, new Date(AT));
-    expect(anomalyDetectedSchema.parse(anomaly).evidence).toMatchObject({ denied: 3, windowMs: 60_000, usualDenied: 0.04, network: '198.51.100.0/24\ufffd' });
+    expect(anomalyDetectedSchema.parse(anomaly).evidence).toMatchObject({
+      windowStart: new Date(AT).toISOString(),
+      denied: 3,
+      windowMs: 60_000,
+      usualDenied: 0.04,
+      network: '198.51.100.0/24\ufffd',
+    });
     expect(Object.keys(anomaly?.evidence ?? {})).toHaveLength(16);
     expect(anomaly?.evidence).not.toHaveProperty('huge');
-    expect(anomalyDetectedOf(honeytokenFinding(undefined), new Date(AT))).not.toHaveProperty('evidence');
+    // A finding with no numbers of its own still says the window it counted over.
+    expect(anomalyDetectedOf(honeytokenFinding(undefined), new Date(AT))?.evidence).toEqual({ windowStart: new Date(AT).toISOString() });
   });
 });

@@ -42,7 +42,12 @@ export function anomalyDetectedOf(finding: AnomalyFinding, detectedAt: Date): An
     detectedAt: detectedAt.toISOString(),
     ...(finding.call === undefined ? {} : { call: anomalyCallOf(finding.call) }),
     detector,
-    ...recordedEvidence(finding.evidence),
+    // The window the evidence counts over and the caller's network first: the cap keeps them.
+    ...recordedEvidence({
+      windowStart: new Date(finding.windowStart).toISOString(),
+      ...(finding.network === undefined ? {} : { network: finding.network }),
+      ...finding.evidence,
+    }),
   };
 }
 

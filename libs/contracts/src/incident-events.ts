@@ -140,8 +140,9 @@ export const anomalyDetectedSchema = z
      */
     detector: z.enum(KEY_ANOMALY_DETECTORS).optional(),
     /**
-     * Added with the incident policy's anomaly rules: the numbers behind the finding as the detector
-     * saw them, the key's baseline among them (`usualDenied`, `known` networks, `usualHours`, …), for
+     * Added with the incident policy's anomaly rules: the window the finding counted over
+     * (`windowStart`), the caller's `network`, and the numbers behind it as the detector saw them,
+     * the key's baseline among them (`usualDenied`, `known` networks, `usualHours`, …), for
      * `anomalies explain`. Absent from an operator's report and from older findings.
      */
     evidence: anomalyEvidenceSchema.optional(),
