@@ -44,6 +44,8 @@ function dependencies(ctx: TestContext, receiver: HttpsReceiver, timeoutMs: numb
     poster: new WebhookSender({ timeoutMs, extraCa: receiver.caPem, allowPrivateAddresses: true }),
     secrets: new WebhookSecrets(peppers),
     auth: ctx.auth,
+    // Each retry POSTs again here, so the tests count them; the pause has a test of its own.
+    failingWebhookPauseMs: 0,
   };
 }
 
@@ -255,6 +257,61 @@ describe('a notification webhook consumer that dies mid-POST', () => {
       expect(receiver.requests.map((r) => r.headers[NOTIFICATION_ID_HEADER.toLowerCase()])).toEqual([sent.incidentId]);
     } finally {
       await survivor.stop();
+    }
+  });
+});
+
+describe('a notification webhook that keeps failing', () => {
+  let ctx: TestContext;
+  let receiver: HttpsReceiver;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('notifypause');
+    receiver = await startHttpsReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await ctx.close();
+  });
+
+  it("is left alone for a pause after a failure, so it holds the other tenants' notifications back once, not once per notification", async () => {
+    const tenants = new TenantSettingsCommands({ store: ctx.store, webhookSecrets: new WebhookSecrets(peppers) });
+    await tenants.registerNotificationWebhook({ tenant: 'acme', url: `${receiver.url}/acme` }, admin);
+    await tenants.registerNotificationWebhook({ tenant: 'umbrella', url: `${receiver.url}/umbrella` }, admin);
+    const deps = dependencies(ctx, receiver, 5000);
+    const attempts: string[] = [];
+    // umbrella's webhook fails every POST (as one that hangs would, without the wait); acme's is the real receiver.
+    const poster: NotificationWebhookDependencies['poster'] = {
+      timeoutMs: deps.poster.timeoutMs,
+      post: (url, body, postHeaders) => {
+        attempts.push(url);
+        return url.endsWith('/umbrella') ? Promise.resolve({ ok: false, error: 'HTTP 503' }) : deps.poster.post(url, body, postHeaders);
+      },
+    };
+    const consumer = new NotificationWebhookConsumer(
+      { ...deps, poster, failingWebhookPauseMs: 60_000 },
+      { redelivery: { maxDeliveries: 3, backoffMs: [100] }, ackWaitMs: 30_000 },
+    );
+    await consumer.start();
+    try {
+      const publisher = new IncidentNotificationPublisher(ctx.js, ctx.topology.subjectPrefix, ctx.auth.authenticator);
+      for (let n = 0; n < 3; n += 1) await publisher.publish(incidentOf('umbrella'));
+      const other = incidentOf('acme');
+      await publisher.publish(other);
+      await eventually(
+        "acme's notification POSTed",
+        () => receiver.requests.map((r) => r.headers[NOTIFICATION_ID_HEADER.toLowerCase()]),
+        (ids) => ids.includes(other.incidentId),
+      );
+      await eventually(
+        "umbrella's three dead-lettered after their deliveries",
+        () => consumer.counts()['dead-lettered'],
+        (count) => count === 3,
+      );
+      // One POST to umbrella's webhook in all: every other delivery of its notifications fell in the pause.
+      expect(attempts.filter((url) => url.endsWith('/umbrella'))).toHaveLength(1);
+    } finally {
+      await consumer.stop();
     }
   });
 });

@@ -22,6 +22,9 @@ export const NOTIFICATION_ID_HEADER = 'Keyledger-Notification-Id';
  */
 export const NOTIFICATION_WEBHOOK_REDELIVERY: RedeliveryPolicy = { maxDeliveries: 10, backoffMs: [1_000, 5_000, 30_000, 60_000, 300_000] };
 
+/** How long after a failed POST a tenant's webhook is left alone (its notifications nak'ed without a POST). */
+export const FAILING_WEBHOOK_PAUSE_MS = 30_000;
+
 /** A webhook that did not answer 2xx: the message is nak'ed and sent again by the redelivery policy. */
 export class NotificationWebhookFailedError extends Error {
   constructor(tenant: string, reason: string) {
@@ -41,6 +44,8 @@ export interface NotificationWebhookDependencies extends DurableConsumerDependen
   readonly secrets: Pick<WebhookSecrets, 'all'>;
   /** Checks each notification's seal; a refusal is reported to its sink. */
   readonly auth: EventAuthentication;
+  /** How long a tenant's webhook is left alone after a failed POST; FAILING_WEBHOOK_PAUSE_MS by default. */
+  readonly failingWebhookPauseMs?: number;
   readonly clock?: () => Date;
 }
 
@@ -62,6 +67,8 @@ export interface NotificationWebhookCounts {
 export class NotificationWebhookConsumer extends DurableConsumer<NotificationMessage> {
   private delivered = 0;
   private failed = 0;
+  /** Tenants whose webhook failed, and until when their notifications are not POSTed (our clock, ms). */
+  private readonly failingUntil = new Map<string, number>();
 
   constructor(deps: NotificationWebhookDependencies, settings: ConsumerSettings) {
     const prefix = deps.topology.subjectPrefix;
@@ -93,6 +100,11 @@ export class NotificationWebhookConsumer extends DurableConsumer<NotificationMes
         const { tenant, incidentId } = item.notification;
         const webhook = (await readTenantSettings(deps.store, tenant)).notificationWebhook;
         if (!webhook) return false;
+        // One consumer serves every tenant: after a failure, the tenant's next notifications wait
+        // their turn of the redelivery policy without a POST, so a webhook that hangs costs the
+        // others one timeout per pause, not one per notification.
+        const now = clock().getTime();
+        if ((this.failingUntil.get(tenant) ?? 0) > now) throw new NotificationWebhookFailedError(tenant, 'its webhook failed a moment ago; tried again later');
         const outcome = await deps.poster.post(webhook.url, item.body, {
           [WEBHOOK_SIGNATURE_HEADER]: signWebhookPayload(item.body, deps.secrets.all(tenant, null, webhook.secretId), Math.floor(clock().getTime() / 1000)),
           [NOTIFICATION_ID_HEADER]: incidentId,
@@ -100,8 +112,10 @@ export class NotificationWebhookConsumer extends DurableConsumer<NotificationMes
         });
         if (!outcome.ok) {
           this.failed += 1;
+          this.failingUntil.set(tenant, clock().getTime() + (deps.failingWebhookPauseMs ?? FAILING_WEBHOOK_PAUSE_MS));
           throw new NotificationWebhookFailedError(tenant, outcome.error);
         }
+        this.failingUntil.delete(tenant);
         this.delivered += 1;
         return true;
       },
