@@ -85,22 +85,31 @@ async function wrk(url: string, script: string, connections: number): Promise<Lo
   return { requests, text: `${String(Math.round(Number(rps))).padStart(6)} req/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)}  non-2xx ${non2xx}` };
 }
 
-/** `concurrency` callers in a loop for SECONDS, each call with a random key; counts answers other than VALID. */
-async function closedLoop(concurrency: number, call: (key: string) => Promise<string>, keys: readonly string[]): Promise<Load> {
+/** `concurrency` callers each running `once` in a loop for SECONDS: the latency of every call, and the seconds taken. */
+async function timedCallers(concurrency: number, once: () => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
-  let invalid = 0;
   const started = now();
   const deadline = started + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (now() < deadline) {
         const t0 = now();
-        if ((await call(keys[Math.floor(Math.random() * keys.length)]!)) !== 'VALID') invalid += 1;
+        await once();
         latencies.push(now() - t0);
       }
     }),
   );
-  const seconds = (now() - started) / 1000;
+  return { latencies, seconds: (now() - started) / 1000 };
+}
+
+const randomKey = (keys: readonly string[]): string => keys[Math.floor(Math.random() * keys.length)]!;
+
+/** `concurrency` callers in a loop for SECONDS, each call with a random key; counts answers other than VALID. */
+async function closedLoop(concurrency: number, call: (key: string) => Promise<string>, keys: readonly string[]): Promise<Load> {
+  let invalid = 0;
+  const { latencies, seconds } = await timedCallers(concurrency, async () => {
+    if ((await call(randomKey(keys))) !== 'VALID') invalid += 1;
+  });
   const { p50, p99 } = summarise(latencies);
   const rps = String(Math.round(latencies.length / seconds)).padStart(6);
   return { requests: latencies.length, text: `${rps} req/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)}  not VALID ${invalid}` };
@@ -108,23 +117,13 @@ async function closedLoop(concurrency: number, call: (key: string) => Promise<st
 
 /** `concurrency` callers in a loop for SECONDS, each sending batches of `size` random keys; counts keys verified, and answers other than VALID. */
 async function batchLoop(concurrency: number, size: number, call: (keys: string[]) => Promise<readonly string[]>, keys: readonly string[]): Promise<Load> {
-  const latencies: number[] = [];
   let verified = 0;
   let invalid = 0;
-  const started = now();
-  const deadline = started + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (now() < deadline) {
-        const t0 = now();
-        const codes = await call(Array.from({ length: size }, () => keys[Math.floor(Math.random() * keys.length)]!));
-        verified += codes.length;
-        invalid += codes.filter((code) => code !== 'VALID').length + size - codes.length;
-        latencies.push(now() - t0);
-      }
-    }),
-  );
-  const seconds = (now() - started) / 1000;
+  const { latencies, seconds } = await timedCallers(concurrency, async () => {
+    const codes = await call(Array.from({ length: size }, () => randomKey(keys)));
+    verified += codes.length;
+    invalid += codes.filter((code) => code !== 'VALID').length + size - codes.length;
+  });
   const { p50, p99 } = summarise(latencies);
   const rate = String(Math.round(verified / seconds)).padStart(6);
   return { requests: verified, text: `${rate} keys/s  p50 ${p50.padStart(8)}  p99 ${p99.padStart(8)} per batch  not VALID ${invalid}` };
