@@ -138,6 +138,15 @@ describe('service config', () => {
     expect(problems.join()).not.toContain(truncated.slice(-20));
   });
 
+  it('stores usage batches together for a second by default, and refuses a wait JetStream would redeliver within', () => {
+    const key = `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 9)]).toString('base64')}`;
+    const auditor = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}`, KEYLEDGER_AUDIT_SIGNING_KEY: key };
+    expect(loadAuditorConfig(auditor)).toMatchObject({ USAGE_INGEST_WAIT_MS: 1000, USAGE_INGEST_BATCHES: 64 });
+    expect(loadAuditorConfig({ ...auditor, USAGE_INGEST_WAIT_MS: '0' }).USAGE_INGEST_WAIT_MS).toBe(0);
+    expect(problemsOf(() => loadAuditorConfig({ ...auditor, CONSUMER_ACK_WAIT_MS: '1500' }))).toEqual(['USAGE_INGEST_WAIT_MS: must be at most half of CONSUMER_ACK_WAIT_MS (1500)']);
+    expect(problemsOf(() => loadAuditorConfig({ ...auditor, USAGE_INGEST_WAIT_MS: '-1' }))).toEqual([expect.stringMatching(/^USAGE_INGEST_WAIT_MS: /)]);
+  });
+
   it('exports to no SIEM by default, and requires the webhook secrets when a webhook sink is configured', () => {
     const key = `PRIVATE+KEY+keyledger.example/audit+0a1b2c3d+${Buffer.concat([Buffer.from([1]), Buffer.alloc(32, 9)]).toString('base64')}`;
     const auditor = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}`, KEYLEDGER_AUDIT_SIGNING_KEY: key };

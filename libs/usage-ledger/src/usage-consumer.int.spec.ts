@@ -28,7 +28,7 @@ describe('usage consumer', () => {
   const consumer = (overrides: Partial<UsageConsumerSettings> = {}, store: Pick<UsageLedger, 'ingest'> = ledger): UsageConsumer => {
     const started = new UsageConsumer(
       { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger: store, logger: ctx.logger, auth: ctx.auth },
-      { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] }, ...overrides },
+      { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, ingestWaitMs: 200, redelivery: { maxDeliveries: 5, backoffMs: [50] }, ...overrides },
     );
     consumers.push(started);
     return started;
@@ -186,6 +186,43 @@ describe('usage consumer', () => {
       20_000,
     );
     expect(failures).toBeLessThan(0);
+  });
+
+  it('stores the batches that arrive within the ingest wait in one statement, and none waits longer', async () => {
+    const ingests = async (ingestWaitMs: number): Promise<number[]> => {
+      const key = newPrefixedId('key');
+      const sizes: number[] = [];
+      const counting: Pick<UsageLedger, 'ingest'> = {
+        ingest: (batches) => {
+          // Only this case's batches: the durable is the file's, and an earlier case's may still come by.
+          const ours = batches.filter((batch) => batch.schemaVersion === 1 && batch.records[0]?.keyId === key).length;
+          if (ours > 0) sizes.push(ours);
+          return ledger.ingest(batches);
+        },
+      };
+      // JetStream redelivers what is not acked within ack wait, so it must outlast the ingest wait.
+      const started = consumer({ ingestWaitMs, ackWaitMs: 10_000 }, counting);
+      await started.start();
+      // Three batches 250 ms apart: one wait of 2 s holds them all; no wait stores each alone.
+      for (let i = 0; i < 3; i += 1) {
+        const batch: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, i + 1)] };
+        await publishSealed(JSON.stringify(batch), batch.batchId);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      await eventually(
+        'all stored',
+        () => calls(key),
+        (n) => n === 3,
+      );
+      await started.stop();
+      return sizes;
+    };
+    expect(await ingests(2000)).toEqual([3]);
+    expect(await ingests(0)).toEqual([1, 1, 1]);
+  });
+
+  it('refuses an ingest wait that JetStream would redeliver within', () => {
+    expect(() => consumer({ ingestWaitMs: 1000, ackWaitMs: 1500 })).toThrow(/ingest wait .* ack wait/);
   });
 
   it('dead-letters an authentic message that is not a usage batch, and stores the others', async () => {

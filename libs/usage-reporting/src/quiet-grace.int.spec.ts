@@ -52,7 +52,7 @@ describe('quiet grace (rotator ← auditor)', () => {
   const startConsumer = async (): Promise<void> => {
     consumer = new UsageConsumer(
       { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, ledger, logger: ctx.logger, auth: ctx.auth },
-      { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, redelivery: { maxDeliveries: 5, backoffMs: [50] } },
+      { ...DEFAULT_USAGE_CONSUMER_SETTINGS, ackWaitMs: 1000, ingestWaitMs: 200, redelivery: { maxDeliveries: 5, backoffMs: [50] } },
     );
     await consumer.start();
   };
