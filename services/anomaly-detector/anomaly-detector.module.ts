@@ -80,7 +80,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       },
     });
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
-    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: config.ANOMALY_BATCHES_PER_SAVE }));
+    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: config.ANOMALY_BATCHES_PER_SAVE, saveWaitMs: config.ANOMALY_SAVE_WAIT_MS }));
     return {
       module: AnomalyDetectorModule,
       providers: [

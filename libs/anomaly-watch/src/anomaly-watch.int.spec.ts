@@ -34,16 +34,21 @@ describe('anomaly watch', () => {
   afterAll(() => ctx.close());
 
   /** A detector process: its own detector and watch over the stored baselines, consuming. */
-  async function startDetector(respondToSourceFinding?: SourceFindingResponder): Promise<{ detector: AnomalyDetector; watch: AnomalyWatch }> {
+  async function startDetector(
+    respondToSourceFinding?: SourceFindingResponder,
+    options: { memory?: AnomalyMemory; saveWaitMs?: number } = {},
+  ): Promise<{ detector: AnomalyDetector; watch: AnomalyWatch }> {
     const detector = new AnomalyDetector(Date.now);
     const watch = new AnomalyWatch({
       ...(respondToSourceFinding === undefined ? {} : { respondToSourceFinding }),
       detector,
-      memory: new AnomalyMemory(db),
+      memory: options.memory ?? new AnomalyMemory(db),
       logger: ctx.logger,
       auth: ctx.auth,
       recordKeyAnomaly: async (anomaly: AnomalyDetectedData, eventId: string) => {
         const streamId = `key-${anomaly.keyId}`;
+        // Once by id, as the service's recorder is: a redelivered batch finds the same finding again.
+        if ((await store.readStream(streamId)).some((event) => event.eventId === eventId)) return;
         await store.append(streamId, await store.streamVersion(streamId), [
           { eventId, type: 'AnomalyDetected', data: anomaly, metadata: { actor: 'system:anomaly-detector', correlationId: eventId, causationId: eventId } },
         ]);
@@ -52,7 +57,8 @@ describe('anomaly watch', () => {
     await watch.load();
     const consumer = new AnomalyConsumer({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger }, watch, {
       batchesPerSave: 16,
-      ackWaitMs: 2000,
+      ackWaitMs: Math.max(2000, (options.saveWaitMs ?? 0) * 3),
+      ...(options.saveWaitMs === undefined ? {} : { saveWaitMs: options.saveWaitMs }),
       redelivery: { maxDeliveries: 5, backoffMs: [50] },
     });
     running.push(consumer);
@@ -136,6 +142,43 @@ describe('anomaly watch', () => {
     );
     expect(recorded.map((row) => row.severity)).toEqual(['high', 'medium']);
     expect(new Set(done)).toEqual(new Set(recorded.map((row) => row.finding_id)));
+  });
+
+  it('records findings as batches arrive and saves what several batches taught once; a failed save relearns them all from the saved baselines', async () => {
+    const waiting = 'key_0000000000000000000000aw02';
+    await ctx.store.append(`key-${waiting}`, NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData(waiting), metadata: testMetadata() }]);
+    const saves: { keys: string[]; batches: number }[] = [];
+    let failSaves = 1;
+    const memory = new (class extends AnomalyMemory {
+      override async save(...args: Parameters<AnomalyMemory['save']>): Promise<void> {
+        saves.push({ keys: args[0].map(([key]) => key), batches: args[1].length });
+        if (failSaves-- > 0) throw new Error('simulated: the save lost its connection');
+        await super.save(...args);
+      }
+    })(db);
+    const { detector } = await startDetector(undefined, { memory, saveWaitMs: 3000 });
+    const findings = async () => (await ctx.store.readStream(`key-${waiting}`)).filter((event) => event.type === 'AnomalyDetected');
+    await publish(batch([testKeyUsed(waiting, 'VALID'), testKeyUsed(waiting, 'REVOKED')]));
+    // Found before the save: the finding does not wait for the batch's save.
+    await eventually(
+      'the finding recorded',
+      async () => (await findings()).length,
+      (n) => n === 1,
+    );
+    expect(saves).toEqual([]);
+    await publish(batch([testKeyUsed(waiting, 'VALID')]));
+    await publish(batch([testKeyUsed(waiting, 'VALID')]));
+    await eventually(
+      'saved after the failed save',
+      async () => (await new AnomalyMemory(db).baselines([waiting])).baselines.get(waiting)?.calls,
+      (calls) => calls !== undefined,
+    );
+    // One save for the three batches, failed; then the redelivered three learned again from no baseline, saved once.
+    expect(saves.map((save) => save.batches)).toEqual([3, 3]);
+    expect(saves.every((save) => save.keys.filter((key) => key === waiting).length === 1)).toBe(true);
+    expect((await new AnomalyMemory(db).baselines([waiting])).baselines.get(waiting)!.calls).toBe(4);
+    expect(detector.baseline(waiting)!.calls).toBe(4);
+    expect(await findings()).toHaveLength(1);
   });
 
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {

@@ -106,20 +106,24 @@ export interface AnomalyWatchDependencies {
 
 /**
  * The usage stream through the detectors, as the batch mode of the consumer runtime takes it.
- * Only batches whose seal verifies are read (`UsageBatchReader`). Per batch of messages:
- * batches learned before are skipped; the records (and tallies) of the others are observed in
- * order; each finding is recorded (a key's on its stream, a source's in
- * `anomaly_source_findings`, then answered by `respondToSourceFinding`); then the changed baselines and the batch ids are saved together,
- * and only then are the messages acked. A failure anywhere naks the batch: the baselines it
- * changed are read back from Postgres before the next batch, and the source watches (kept in
- * memory alone) are put back as they were before it, so a redelivery is learned from the state
- * of before it, its findings get the same ids and are acted on again (recorded once), none of
- * them taken for one cooling down.
+ * Only batches whose seal verifies are read (`UsageBatchReader`). Each batch is learned from as
+ * it arrives (`receive`): batches learned before are skipped; the records (and tallies) of the
+ * others are observed in order; each finding is recorded at once (a key's on its stream, a
+ * source's in `anomaly_source_findings`, then answered by `respondToSourceFinding`). At the end
+ * of the consumer's batch (`store`: its wait is over, or it is full) the baselines changed by all
+ * of its usage batches and their ids are saved together, once per key however many batches
+ * named it, and only then are the messages acked. A failure anywhere fails that save and naks
+ * them all: the baselines they changed are read back from Postgres before the next batch, and
+ * the source watches (kept in memory alone) are put back as they were before the first of them,
+ * so a redelivery is learned from the state of before it, its findings get the same ids and are
+ * acted on again (recorded once), none of them taken for one cooling down.
  */
 export class AnomalyWatch implements BatchHandler<UsageBatch> {
   private readonly clock: () => Date;
   /** Keys whose baseline in memory may be ahead of Postgres (a save failed): read back before the next batch. */
   private readonly unsaved = new Set<string>();
+  /** The usage batches received since the last save: learned from, not saved yet. */
+  private window: Window | undefined;
 
   private readonly reader: UsageBatchReader;
 
@@ -147,42 +151,83 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
     return baselines.size;
   }
 
+  /** Learns from a batch as it arrives and records its findings; never throws: the failure fails the next `store`. */
+  async receive(batch: UsageBatch): Promise<void> {
+    const window = await this.openWindow();
+    if (window.failure !== undefined) return;
+    try {
+      await this.learn(window, [batch]);
+    } catch (error) {
+      window.failure = { error };
+    }
+  }
+
+  /** Learns from the batches not received yet, then saves what the window changed and the batch ids together. */
   async store(batches: readonly UsageBatch[]): Promise<{ readonly duplicateIds: readonly string[] }> {
     const { detector, memory } = this.deps;
-    await this.readBackUnsaved();
-    const learned = await memory.learned(batches.map((batch) => batch.batchId));
-    const fresh = batches.filter((batch) => !learned.has(batch.batchId));
-    const findings: AnomalyFinding[] = [];
-    detector.beginSourceBatch();
-    for (const batch of fresh) observeUsageBatch(detector, batch, findings);
-    const changed = detector.takeChanged();
+    // What the window changed, taken once: on a failure these are the keys to read back.
+    let changed: readonly (readonly [string, unknown])[] = [];
     try {
-      const detectedAt = this.clock();
-      for (const finding of findings) {
-        const id = findingId(finding);
-        const anomaly = anomalyDetectedOf(finding, detectedAt);
-        if (anomaly) await this.deps.recordKeyAnomaly(anomaly, id);
-        else {
-          await memory.recordSourceFinding(id, finding, detectedAt);
-          await this.deps.respondToSourceFinding?.(finding, id);
-        }
-        this.deps.logger.warn(
-          { findingId: id, detector: finding.detector, subject: finding.subject, severity: finding.severity, detail: finding.detail },
-          'anomaly detected',
-        );
-        this.deps.onFinding?.(finding);
-      }
-      await memory.save(
-        changed,
-        fresh.map((batch) => batch.batchId),
-      );
+      const window = await this.openWindow();
+      if (window.failure !== undefined) throw window.failure.error;
+      await this.learn(window, batches);
+      const baselines = detector.takeChanged();
+      changed = baselines;
+      await memory.save(baselines, window.fresh);
       detector.keepSourceBatch();
+      return { duplicateIds: window.learnedBefore };
     } catch (error) {
-      for (const [keyId] of changed) this.unsaved.add(keyId);
+      for (const [keyId] of [...changed, ...detector.takeChanged()]) this.unsaved.add(keyId);
       detector.rollBackSourceBatch();
       throw error;
+    } finally {
+      this.window = undefined;
     }
-    return { duplicateIds: [...learned] };
+  }
+
+  private async openWindow(): Promise<Window> {
+    if (this.window) return this.window;
+    const window: Window = { ids: new Set(), fresh: [], learnedBefore: [], failure: undefined };
+    this.window = window;
+    try {
+      await this.readBackUnsaved();
+    } catch (error) {
+      window.failure = { error };
+    }
+    this.deps.detector.beginSourceBatch();
+    return window;
+  }
+
+  /** Observes the batches new to the window and not learned before, and records their findings. */
+  private async learn(window: Window, batches: readonly UsageBatch[]): Promise<void> {
+    const { detector, memory } = this.deps;
+    const unseen = batches.filter((batch) => !window.ids.has(batch.batchId));
+    if (unseen.length === 0) return;
+    for (const batch of unseen) window.ids.add(batch.batchId);
+    const learned = await memory.learned(unseen.map((batch) => batch.batchId));
+    const findings: AnomalyFinding[] = [];
+    for (const batch of unseen) {
+      if (learned.has(batch.batchId)) window.learnedBefore.push(batch.batchId);
+      else {
+        window.fresh.push(batch.batchId);
+        observeUsageBatch(detector, batch, findings);
+      }
+    }
+    const detectedAt = this.clock();
+    for (const finding of findings) {
+      const id = findingId(finding);
+      const anomaly = anomalyDetectedOf(finding, detectedAt);
+      if (anomaly) await this.deps.recordKeyAnomaly(anomaly, id);
+      else {
+        await memory.recordSourceFinding(id, finding, detectedAt);
+        await this.deps.respondToSourceFinding?.(finding, id);
+      }
+      this.deps.logger.warn(
+        { findingId: id, detector: finding.detector, subject: finding.subject, severity: finding.severity, detail: finding.detail },
+        'anomaly detected',
+      );
+      this.deps.onFinding?.(finding);
+    }
   }
 
   private async readBackUnsaved(): Promise<void> {
@@ -198,18 +243,36 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
   }
 }
 
+/** The usage batches of one consumer batch, between the first received and their save. */
+interface Window {
+  readonly ids: Set<string>;
+  /** Learned from now, in the order observed: saved as learned. */
+  readonly fresh: string[];
+  /** Learned from before (a redelivery after their save): skipped. */
+  readonly learnedBefore: string[];
+  failure: { readonly error: unknown } | undefined;
+}
+
 export interface AnomalyConsumerSettings extends ConsumerSettings {
   /** Usage batches (messages) learned from per save at most. */
   readonly batchesPerSave: number;
+  /**
+   * How long the baselines learned from the first batch of a save wait for more batches before
+   * they are saved and the batches acked (each batch is learned from as it arrives); 0: none.
+   */
+  readonly saveWaitMs?: number;
 }
 
 /** The anomaly detector's durable consumer of the usage stream (`anomaly-detector-usage`), in batch mode, through AnomalyWatch. */
 export class AnomalyConsumer extends DurableConsumer<UsageBatch> {
   constructor(deps: DurableConsumerDependencies, watch: AnomalyWatch, settings: AnomalyConsumerSettings) {
+    const saveWaitMs = settings.saveWaitMs ?? 0;
+    // A batch held past ack wait is redelivered before it is saved.
+    if (saveWaitMs * 2 > settings.ackWaitMs) throw new Error(`the anomaly save wait (${saveWaitMs} ms) must be at most half the ack wait (${settings.ackWaitMs} ms)`);
     super(
       deps,
       { name: DURABLE_CONSUMER_NAMES.anomalyUsage, stream: deps.topology.usageStream, filterSubject: deps.topology.usageSubjects },
-      { kind: 'batch', handler: watch, maxMessages: settings.batchesPerSave, maxWaitMs: 0 },
+      { kind: 'batch', handler: watch, maxMessages: settings.batchesPerSave, maxWaitMs: saveWaitMs },
       settings,
     );
   }

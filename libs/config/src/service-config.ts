@@ -528,6 +528,17 @@ export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
    * well within its ack wait.
    */
   ANOMALY_BATCHES_PER_SAVE: positiveInt.max(128).default(64),
+  /**
+   * How long what the first usage batch of a save taught waits for more batches before the
+   * changed baselines are saved (and the batches acked). Each batch is learned from, and its
+   * findings recorded, as it arrives; a key's baseline is written once per save however many
+   * batches named it, so a longer wait costs Postgres and the detector less per verification.
+   */
+  ANOMALY_SAVE_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5000),
+}).superRefine((env, ctx) => {
+  // JetStream redelivers a batch held unacked past ack wait, so the wait must leave time to save it.
+  if (env.ANOMALY_SAVE_WAIT_MS * 2 > env.CONSUMER_ACK_WAIT_MS)
+    ctx.addIssue({ code: 'custom', path: ['ANOMALY_SAVE_WAIT_MS'], message: `must be at most half of CONSUMER_ACK_WAIT_MS (${env.CONSUMER_ACK_WAIT_MS})` });
 });
 
 export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;

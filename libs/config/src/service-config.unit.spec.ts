@@ -164,6 +164,15 @@ describe('service config', () => {
       expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_BATCHES_PER_SAVE: bad }))).toEqual([expect.stringMatching(/^ANOMALY_BATCHES_PER_SAVE: /)]);
   });
 
+  it('saves the anomaly baselines every 5 s by default, and refuses a wait JetStream would redeliver within', () => {
+    expect(loadAnomalyDetectorConfig(minimal).ANOMALY_SAVE_WAIT_MS).toBe(5000);
+    expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_SAVE_WAIT_MS: '1000' }).ANOMALY_SAVE_WAIT_MS).toBe(1000);
+    expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_SAVE_WAIT_MS: '1000', CONSUMER_ACK_WAIT_MS: '1999' }))).toEqual([
+      'ANOMALY_SAVE_WAIT_MS: must be at most half of CONSUMER_ACK_WAIT_MS (1999)',
+    ]);
+    expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_SAVE_WAIT_MS: '10001' }))).toEqual([expect.stringMatching(/^ANOMALY_SAVE_WAIT_MS: /)]);
+  });
+
   it("leaves the anomaly detector's thresholds unset unless given, and refuses a bad one by name", () => {
     expect(loadAnomalyDetectorConfig(minimal).ANOMALY_RATE_WARMUP_MS).toBeUndefined();
     expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_RATE_WARMUP_MS: '0', ANOMALY_RATE_FLOOR: '8', ANOMALY_COOLDOWN_MS: '5000' })).toMatchObject({

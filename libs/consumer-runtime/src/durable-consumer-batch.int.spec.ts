@@ -105,6 +105,34 @@ describe('DurableConsumer in batch mode', () => {
     expect(store.calls).toEqual([5, 2]);
   });
 
+  it("hands each item to the handler's receive as it arrives, and stores and acks them when the wait is over", async () => {
+    const received: string[] = [];
+    const receiving: BatchHandler<Item> = {
+      decode: (data) => store.decode(data),
+      id: (item) => item.id,
+      occurredAt: () => undefined,
+      store: (items) => store.store(items),
+      receive: async (item) => {
+        received.push(item.id);
+        // A receive that fails is the handler's to report through its store; the batch goes on.
+        if (item.n === 1) throw new Error('simulated: receive failed');
+      },
+    };
+    const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 3000 }, 10_000);
+    await publish({ id: 'r0', n: 0 }, 'r0');
+    await eventually('the first received', () => Promise.resolve(received), (ids) => ids.length === 1);
+    await publish({ id: 'r1', n: 1 }, 'r1');
+    await publish({ id: 'r2', n: 2 }, 'r2');
+    await eventually('all received', () => Promise.resolve(received), (ids) => ids.length === 3);
+    // Received, neither stored nor acked while the batch waits.
+    expect(store.calls).toEqual([]);
+    expect((await running.backlog()).ackPending).toBe(3);
+    await eventually('stored', rows, (r) => r.length === 3);
+    await settled(running);
+    expect(received).toEqual(['r0', 'r1', 'r2']);
+    expect(store.calls).toEqual([3]);
+  });
+
   it('stores the messages of a batch still filling when it stops, rather than leaving them to the ack wait', async () => {
     // A batch that waits longer than the test for more messages: stopped while it waits.
     const first = await start({ maxMessages: 5, maxWaitMs: 60_000 }, 30_000);

@@ -69,7 +69,8 @@ export interface ConsumerSettings {
  * backoff; on the last allowed delivery it is dead-lettered.
  *
  * Batch mode: whatever has arrived (up to `maxMessages`, waiting up to `maxWaitMs` for more)
- * is decoded, handed to `store` in one call, then acked. A failed `store` naks the batch with
+ * is decoded as it arrives (and given to the handler's `receive`, if it has one), handed to
+ * `store` in one call, then acked. A failed `store` naks the batch with
  * backoff and is retried without limit: the failure is the store's (a database outage), not
  * a message's, so nothing is dropped for it. A crash before the ack redelivers the messages
  * after ack_wait, and `store` recognises their ids.
@@ -81,12 +82,17 @@ export interface ConsumerSettings {
  * Pulling resumes at once after a NATS fault (a reconnect, missed idle heartbeats): a
  * ConsumptionKeeper opens the durable again; the server resumes it from its ack floor.
  */
+/** What a message decoded to: an item (undefined: refused as not authentic), or the error that makes it a dead letter. */
+type Decoded<T> = { readonly item: T | undefined } | { readonly error: unknown };
+
 export class DurableConsumer<T> {
   private keeper: ConsumptionKeeper | undefined;
   private loop: Promise<void> | undefined;
   private readonly outcomes = new Map<DeliveryOutcome, number>();
   /** Batch mode: messages received and not yet handed to `store`. */
   private queue: JsMsg[] = [];
+  /** Batch mode: what the messages of the filling batch decoded to, as they arrived. */
+  private readonly decoded = new Map<JsMsg, Decoded<T>>();
   private wake: (() => void) | undefined;
   private running = false;
 
@@ -154,8 +160,9 @@ export class DurableConsumer<T> {
       max_messages: mode.maxMessages * 2,
       callback: (message) => {
         this.queue.push(message);
-        // A batch that waits to fill is woken when it is full (or its time is up), not by each message.
-        if (mode.maxWaitMs === 0 || this.queue.length === 1 || this.queue.length >= mode.maxMessages) this.wake?.();
+        // A batch that waits to fill is woken when it is full (or its time is up), not by each
+        // message, unless the handler receives each item as it arrives.
+        if (mode.maxWaitMs === 0 || mode.handler.receive || this.queue.length === 1 || this.queue.length >= mode.maxMessages) this.wake?.();
       },
     });
     return { messages, handled: messages.closed() };
@@ -228,16 +235,50 @@ export class DurableConsumer<T> {
     }
   }
 
-  private async runBatches({ handler, maxMessages, maxWaitMs }: BatchMode<T>): Promise<void> {
+  private async runBatches(mode: BatchMode<T>): Promise<void> {
+    const { maxMessages, maxWaitMs } = mode;
     while (this.running) {
       if (this.queue.length === 0) {
         await this.arrival();
         continue;
       }
       const deadline = Date.now() + maxWaitMs;
-      while (this.running && this.queue.length < maxMessages && Date.now() < deadline) await this.arrival(deadline - Date.now());
+      for (;;) {
+        await this.admitArrived(mode);
+        if (!this.running || this.queue.length >= maxMessages || Date.now() >= deadline) break;
+        await this.arrival(deadline - Date.now());
+      }
       if (!this.running) break;
-      await this.handleBatch(handler, this.queue.splice(0, maxMessages));
+      await this.handleBatch(mode.handler, this.queue.splice(0, maxMessages));
+    }
+  }
+
+  /**
+   * Decodes the messages of the filling batch not decoded yet and hands each item to the
+   * handler's `receive`, so the batch's wait delays only `store` and the acks.
+   */
+  private async admitArrived({ handler, maxMessages }: BatchMode<T>): Promise<void> {
+    const end = Math.min(this.queue.length, maxMessages);
+    for (let index = 0; index < end; index += 1) {
+      const message = this.queue[index]!;
+      if (this.decoded.has(message)) continue;
+      const decoded = this.decodeMessage(handler, message);
+      this.decoded.set(message, decoded);
+      if (handler.receive === undefined || !('item' in decoded) || decoded.item === undefined) continue;
+      try {
+        await handler.receive(decoded.item);
+      } catch (error) {
+        // The handler's store fails the batch; this one is only told.
+        this.deps.logger.error({ err: error, consumer: this.name }, 'receiving an item failed');
+      }
+    }
+  }
+
+  private decodeMessage(handler: BatchHandler<T>, message: JsMsg): Decoded<T> {
+    try {
+      return { item: handler.decode(message.data, message.subject, message.headers) };
+    } catch (error) {
+      return { error };
     }
   }
 
@@ -258,15 +299,15 @@ export class DurableConsumer<T> {
     const outcomes = new Map<JsMsg, DeliveryOutcome>();
     const valid: { message: JsMsg; item: T; id: string }[] = [];
     for (const message of messages) {
-      let item: T | undefined;
-      try {
-        item = handler.decode(message.data, message.subject, message.headers);
-      } catch (error) {
-        const outcome = await deadLetter(this.deadLetterTarget(), message, error);
+      const decoded = this.decoded.get(message) ?? this.decodeMessage(handler, message);
+      this.decoded.delete(message);
+      if ('error' in decoded) {
+        const outcome = await deadLetter(this.deadLetterTarget(), message, decoded.error);
         this.report(message, outcome, undefined);
         outcomes.set(message, outcome);
         continue;
       }
+      const { item } = decoded;
       if (item === undefined) {
         message.ack();
         this.report(message, 'rejected', undefined);
