@@ -80,7 +80,13 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       },
     });
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
-    consumers.add(new AnomalyConsumer(consumers.dependencies, watch, { ...consumers.settings, batchesPerSave: config.ANOMALY_BATCHES_PER_SAVE, saveWaitMs: config.ANOMALY_SAVE_WAIT_MS }));
+    consumers.add(
+      new AnomalyConsumer(consumers.dependencies, watch, {
+        ...consumers.settings,
+        batchesPerSave: config.ANOMALY_BATCHES_PER_SAVE,
+        saveWaitMs: config.ANOMALY_SAVE_WAIT_MS,
+      }),
+    );
     return {
       module: AnomalyDetectorModule,
       providers: [
@@ -129,7 +135,9 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       }
       this.logger.warn('the anomaly detector lock was lost; standing by');
       this.consuming = false;
-      await this.consumers.stop();
+      // The next holder learns the batches this one has not saved: saving them now would mark
+      // them learned under that holder's feet.
+      await this.consumers.stop({ abandon: true });
       return;
     }
     if (!(await lock.tryTake())) return;

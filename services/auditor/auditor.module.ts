@@ -128,7 +128,12 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const usage = consumers.add(
       new UsageConsumer(
         { ...consumers.dependencies, ledger, auth: infrastructure.auth },
-        { ...consumers.settings, name: DURABLE_CONSUMER_NAMES.auditorUsage, batchesPerIngest: config.USAGE_INGEST_BATCHES, ingestWaitMs: config.USAGE_INGEST_WAIT_MS },
+        {
+          ...consumers.settings,
+          name: DURABLE_CONSUMER_NAMES.auditorUsage,
+          batchesPerIngest: config.USAGE_INGEST_BATCHES,
+          ingestWaitMs: config.USAGE_INGEST_WAIT_MS,
+        },
       ),
     );
     // The services' security alerts, kept in Postgres (the stream keeps them a week) for the SIEM export.

@@ -181,6 +181,36 @@ describe('anomaly watch', () => {
     expect(await findings()).toHaveLength(1);
   });
 
+  it('gives up what an abandoned window learned, so the batches come back and are learned once', async () => {
+    const handed = 'key_0000000000000000000000aw03';
+    await ctx.store.append(`key-${handed}`, NO_STREAM, [{ type: 'KeyIssued', data: testKeyIssuedData(handed), metadata: testMetadata() }]);
+    const { detector, watch } = await startDetector(undefined, { saveWaitMs: 5000 });
+    await publish(batch([testKeyUsed(handed, 'VALID'), testKeyUsed(handed, 'VALID')]));
+    await eventually(
+      'learned, not saved',
+      () => Promise.resolve(detector.baseline(handed)?.calls),
+      (calls) => calls === 2,
+    );
+    // The lock lost: the window is given back to the stream, not saved.
+    await running.splice(0)[0]!.stop({ abandon: true });
+    expect((await new AnomalyMemory(db).baselines([handed])).baselines.get(handed)).toBeUndefined();
+    // The same process takes the lock again: the batch returns and is learned from what was saved (nothing).
+    const again = new AnomalyConsumer({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, topology: ctx.topology, logger: ctx.logger }, watch, {
+      batchesPerSave: 16,
+      ackWaitMs: 2000,
+      redelivery: { maxDeliveries: 5, backoffMs: [50] },
+    });
+    running.push(again);
+    await again.start();
+    await eventually(
+      'saved once',
+      async () => (await new AnomalyMemory(db).baselines([handed])).baselines.get(handed)?.calls,
+      (calls) => calls !== undefined,
+    );
+    expect((await new AnomalyMemory(db).baselines([handed])).baselines.get(handed)!.calls).toBe(2);
+    expect(detector.baseline(handed)!.calls).toBe(2);
+  });
+
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {
     const a = new DetectorLock(db, ctx.schema);
     const b = new DetectorLock(await ctx.connectAs('anomaly-detector'), ctx.schema);

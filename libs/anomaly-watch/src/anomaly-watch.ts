@@ -151,15 +151,23 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
     return baselines.size;
   }
 
-  /** Learns from a batch as it arrives and records its findings; never throws: the failure fails the next `store`. */
-  async receive(batch: UsageBatch): Promise<void> {
+  /** Learns from batches as they arrive and records their findings; never throws: the failure fails the next `store`. */
+  async receive(batches: readonly UsageBatch[]): Promise<void> {
     const window = await this.openWindow();
     if (window.failure !== undefined) return;
     try {
-      await this.learn(window, [batch]);
+      await this.learn(window, batches);
     } catch (error) {
       window.failure = { error };
     }
+  }
+
+  /** Gives up the batches received since the last save (another replica learns them): as after a failed save. */
+  abandon(): void {
+    if (this.window === undefined) return;
+    for (const [keyId] of this.deps.detector.takeChanged()) this.unsaved.add(keyId);
+    this.deps.detector.rollBackSourceBatch();
+    this.window = undefined;
   }
 
   /** Learns from the batches not received yet, then saves what the window changed and the batch ids together. */
@@ -268,7 +276,8 @@ export class AnomalyConsumer extends DurableConsumer<UsageBatch> {
   constructor(deps: DurableConsumerDependencies, watch: AnomalyWatch, settings: AnomalyConsumerSettings) {
     const saveWaitMs = settings.saveWaitMs ?? 0;
     // A batch held past ack wait is redelivered before it is saved.
-    if (saveWaitMs * 2 > settings.ackWaitMs) throw new Error(`the anomaly save wait (${saveWaitMs} ms) must be at most half the ack wait (${settings.ackWaitMs} ms)`);
+    if (saveWaitMs * 2 > settings.ackWaitMs)
+      throw new Error(`the anomaly save wait (${saveWaitMs} ms) must be at most half the ack wait (${settings.ackWaitMs} ms)`);
     super(
       deps,
       { name: DURABLE_CONSUMER_NAMES.anomalyUsage, stream: deps.topology.usageStream, filterSubject: deps.topology.usageSubjects },

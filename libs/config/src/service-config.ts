@@ -450,8 +450,9 @@ export const auditorEnvSchema = keyServiceEnvSchema.extend({
    * How long the first usage batch to arrive waits for more to be stored with it: the
    * aggregates are written once per key per transaction, so a longer wait costs Postgres less
    * per verification under load, and delays usage queries by as much. 0 stores whatever has arrived.
+   * Unset: 1000, or half of CONSUMER_ACK_WAIT_MS when that is shorter (`loadAuditorConfig`).
    */
-  USAGE_INGEST_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
+  USAGE_INGEST_WAIT_MS: z.coerce.number().int().min(0).max(10_000).optional(),
   /** Where the audit trail is exported for SIEMs: sink URLs (docs/operations.md#siem-export); empty: none. */
   AUDIT_EXPORT_SINKS: siemSinkList,
   /** Events read from the store and written to a sink per batch (one checkpoint per batch). */
@@ -473,16 +474,22 @@ export const auditorEnvSchema = keyServiceEnvSchema.extend({
   if (env.AUDIT_EXPORT_SINKS.some((sink) => sink.kind === 'webhook') && env.AUDIT_EXPORT_WEBHOOK_SECRETS.length === 0)
     ctx.addIssue({ code: 'custom', path: ['AUDIT_EXPORT_WEBHOOK_SECRETS'], message: 'is required by a webhook sink of AUDIT_EXPORT_SINKS' });
   // JetStream redelivers a batch held unacked past ack wait, so the wait must leave time to store it.
-  if (env.USAGE_INGEST_WAIT_MS * 2 > env.CONSUMER_ACK_WAIT_MS)
+  if (env.USAGE_INGEST_WAIT_MS !== undefined && env.USAGE_INGEST_WAIT_MS * 2 > env.CONSUMER_ACK_WAIT_MS)
     ctx.addIssue({ code: 'custom', path: ['USAGE_INGEST_WAIT_MS'], message: `must be at most half of CONSUMER_ACK_WAIT_MS (${env.CONSUMER_ACK_WAIT_MS})` });
 });
 
-export type AuditorEnv = z.infer<typeof auditorEnvSchema>;
+export type AuditorEnv = Omit<z.infer<typeof auditorEnvSchema>, 'USAGE_INGEST_WAIT_MS'> & { readonly USAGE_INGEST_WAIT_MS: number };
 
 export function loadAuditorConfig(env: Record<string, string | undefined>): AuditorEnv {
   const parsed = auditorEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return checkNatsTlsPair(parsed.data);
+  const { USAGE_INGEST_WAIT_MS, ...config } = checkNatsTlsPair(parsed.data);
+  return { ...config, USAGE_INGEST_WAIT_MS: USAGE_INGEST_WAIT_MS ?? waitWithinAckWait(1000, config.CONSUMER_ACK_WAIT_MS) };
+}
+
+/** A wait's default, shortened to half the ack wait when that is shorter: JetStream redelivers what waits longer. */
+function waitWithinAckWait(wait: number, ackWaitMs: number): number {
+  return Math.min(wait, Math.floor(ackWaitMs / 2));
 }
 
 /**
@@ -533,18 +540,20 @@ export const anomalyDetectorEnvSchema = serviceEnvSchema.extend({
    * changed baselines are saved (and the batches acked). Each batch is learned from, and its
    * findings recorded, as it arrives; a key's baseline is written once per save however many
    * batches named it, so a longer wait costs Postgres and the detector less per verification.
+   * Unset: 5000, or half of CONSUMER_ACK_WAIT_MS when that is shorter (`loadAnomalyDetectorConfig`).
    */
-  ANOMALY_SAVE_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5000),
+  ANOMALY_SAVE_WAIT_MS: z.coerce.number().int().min(0).max(10_000).optional(),
 }).superRefine((env, ctx) => {
   // JetStream redelivers a batch held unacked past ack wait, so the wait must leave time to save it.
-  if (env.ANOMALY_SAVE_WAIT_MS * 2 > env.CONSUMER_ACK_WAIT_MS)
+  if (env.ANOMALY_SAVE_WAIT_MS !== undefined && env.ANOMALY_SAVE_WAIT_MS * 2 > env.CONSUMER_ACK_WAIT_MS)
     ctx.addIssue({ code: 'custom', path: ['ANOMALY_SAVE_WAIT_MS'], message: `must be at most half of CONSUMER_ACK_WAIT_MS (${env.CONSUMER_ACK_WAIT_MS})` });
 });
 
-export type AnomalyDetectorEnv = z.infer<typeof anomalyDetectorEnvSchema>;
+export type AnomalyDetectorEnv = Omit<z.infer<typeof anomalyDetectorEnvSchema>, 'ANOMALY_SAVE_WAIT_MS'> & { readonly ANOMALY_SAVE_WAIT_MS: number };
 
 export function loadAnomalyDetectorConfig(env: Record<string, string | undefined>): AnomalyDetectorEnv {
   const parsed = anomalyDetectorEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  return checkNatsTlsPair(parsed.data);
+  const { ANOMALY_SAVE_WAIT_MS, ...config } = checkNatsTlsPair(parsed.data);
+  return { ...config, ANOMALY_SAVE_WAIT_MS: ANOMALY_SAVE_WAIT_MS ?? waitWithinAckWait(5000, config.CONSUMER_ACK_WAIT_MS) };
 }

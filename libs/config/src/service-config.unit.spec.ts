@@ -143,7 +143,11 @@ describe('service config', () => {
     const auditor = { ...minimal, KEYLEDGER_HASH_PEPPERS: `1:${'a'.repeat(44)}`, KEYLEDGER_AUDIT_SIGNING_KEY: key };
     expect(loadAuditorConfig(auditor)).toMatchObject({ USAGE_INGEST_WAIT_MS: 1000, USAGE_INGEST_BATCHES: 64 });
     expect(loadAuditorConfig({ ...auditor, USAGE_INGEST_WAIT_MS: '0' }).USAGE_INGEST_WAIT_MS).toBe(0);
-    expect(problemsOf(() => loadAuditorConfig({ ...auditor, CONSUMER_ACK_WAIT_MS: '1500' }))).toEqual(['USAGE_INGEST_WAIT_MS: must be at most half of CONSUMER_ACK_WAIT_MS (1500)']);
+    // Unset under a short ack wait: half of it, so a configuration valid before stays valid.
+    expect(loadAuditorConfig({ ...auditor, CONSUMER_ACK_WAIT_MS: '1500' }).USAGE_INGEST_WAIT_MS).toBe(750);
+    expect(problemsOf(() => loadAuditorConfig({ ...auditor, CONSUMER_ACK_WAIT_MS: '1500', USAGE_INGEST_WAIT_MS: '1000' }))).toEqual([
+      'USAGE_INGEST_WAIT_MS: must be at most half of CONSUMER_ACK_WAIT_MS (1500)',
+    ]);
     expect(problemsOf(() => loadAuditorConfig({ ...auditor, USAGE_INGEST_WAIT_MS: '-1' }))).toEqual([expect.stringMatching(/^USAGE_INGEST_WAIT_MS: /)]);
   });
 
@@ -167,6 +171,7 @@ describe('service config', () => {
   it('saves the anomaly baselines every 5 s by default, and refuses a wait JetStream would redeliver within', () => {
     expect(loadAnomalyDetectorConfig(minimal).ANOMALY_SAVE_WAIT_MS).toBe(5000);
     expect(loadAnomalyDetectorConfig({ ...minimal, ANOMALY_SAVE_WAIT_MS: '1000' }).ANOMALY_SAVE_WAIT_MS).toBe(1000);
+    expect(loadAnomalyDetectorConfig({ ...minimal, CONSUMER_ACK_WAIT_MS: '2000' }).ANOMALY_SAVE_WAIT_MS).toBe(1000);
     expect(problemsOf(() => loadAnomalyDetectorConfig({ ...minimal, ANOMALY_SAVE_WAIT_MS: '1000', CONSUMER_ACK_WAIT_MS: '1999' }))).toEqual([
       'ANOMALY_SAVE_WAIT_MS: must be at most half of CONSUMER_ACK_WAIT_MS (1999)',
     ]);

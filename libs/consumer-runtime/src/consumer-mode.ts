@@ -28,12 +28,19 @@ export interface BatchHandler<T> extends ItemCodec<T> {
   /** Stores the items (distinct ids) idempotently in one go; names those stored before. */
   store(items: readonly T[]): Promise<{ readonly duplicateIds: readonly string[] }>;
   /**
-   * Optional: each item as its message arrives (an item delivered twice in the batch, each time),
-   * before the batch's wait is over, for work that should not wait for `store` (findings). The
-   * batch's messages are acked only after `store`, which is then called with every item whatever
-   * `receive` did: a handler whose `receive` failed fails that `store`, so the batch is redelivered.
+   * Optional: the items as their messages arrive (those that arrived together in one call; an
+   * item delivered twice in the batch, each time), before the batch's wait is over, for work that
+   * should not wait for `store` (findings). The batch's messages are acked only after `store`,
+   * which is then called with every item whatever `receive` did: a handler whose `receive`
+   * failed fails that `store`, so the batch is redelivered.
    */
-  receive?(item: T): Promise<void>;
+  receive?(items: readonly T[]): Promise<void>;
+  /**
+   * Optional: the batch being filled is given up without `store` (the consumer stopped with
+   * `abandon`: another instance takes over); its messages go back to the stream. Undo what
+   * `receive` did, as after a failed `store`.
+   */
+  abandon?(): void;
 }
 
 export interface SingleMessageMode<T> {

@@ -112,18 +112,26 @@ describe('DurableConsumer in batch mode', () => {
       id: (item) => item.id,
       occurredAt: () => undefined,
       store: (items) => store.store(items),
-      receive: async (item) => {
-        received.push(item.id);
+      receive: async (items) => {
+        received.push(...items.map((item) => item.id));
         // A receive that fails is the handler's to report through its store; the batch goes on.
-        if (item.n === 1) throw new Error('simulated: receive failed');
+        if (items.some((item) => item.n === 1)) throw new Error('simulated: receive failed');
       },
     };
     const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 3000 }, 10_000);
     await publish({ id: 'r0', n: 0 }, 'r0');
-    await eventually('the first received', () => Promise.resolve(received), (ids) => ids.length === 1);
+    await eventually(
+      'the first received',
+      () => Promise.resolve(received),
+      (ids) => ids.length === 1,
+    );
     await publish({ id: 'r1', n: 1 }, 'r1');
     await publish({ id: 'r2', n: 2 }, 'r2');
-    await eventually('all received', () => Promise.resolve(received), (ids) => ids.length === 3);
+    await eventually(
+      'all received',
+      () => Promise.resolve(received),
+      (ids) => ids.length === 3,
+    );
     // Received, neither stored nor acked while the batch waits.
     expect(store.calls).toEqual([]);
     expect((await running.backlog()).ackPending).toBe(3);
@@ -133,11 +141,45 @@ describe('DurableConsumer in batch mode', () => {
     expect(store.calls).toEqual([3]);
   });
 
+  it('gives a batch still filling back to the stream unstored when stopped with abandon, and tells the handler', async () => {
+    let abandoned = 0;
+    const abandoning: BatchHandler<Item> = {
+      decode: (data) => store.decode(data),
+      id: (item) => item.id,
+      occurredAt: () => undefined,
+      store: (items) => store.store(items),
+      receive: () => Promise.resolve(),
+      abandon: () => {
+        abandoned += 1;
+      },
+    };
+    const first = await start({ handler: abandoning, maxMessages: 5, maxWaitMs: 60_000 }, 3000);
+    for (let n = 0; n < 3; n += 1) await publish({ id: `a${n}`, n }, `a${n}`);
+    await eventually(
+      'delivered, not acknowledged',
+      () => first.backlog(),
+      (backlog) => backlog.ackPending === 3,
+    );
+    await first.stop({ abandon: true });
+    expect(abandoned).toBe(1);
+    expect(store.calls).toEqual([]);
+    // Nak'ed: back at once, or (one the server hands to the stopped pull request, which it keeps
+    // until it expires) after the ack wait; stored by the next instance, each once.
+    const next = await start({ maxMessages: 5, maxWaitMs: 0 }, 3000);
+    await eventually('stored by the next', rows, (r) => r.length === 3);
+    await settled(next);
+    expect(store.calls.reduce((sum, size) => sum + size, 0)).toBe(3);
+  });
+
   it('stores the messages of a batch still filling when it stops, rather than leaving them to the ack wait', async () => {
     // A batch that waits longer than the test for more messages: stopped while it waits.
     const first = await start({ maxMessages: 5, maxWaitMs: 60_000 }, 30_000);
     for (let n = 0; n < 3; n += 1) await publish({ id: `s${n}`, n }, `s${n}`);
-    await eventually('delivered, not acknowledged', () => first.backlog(), (backlog) => backlog.ackPending === 3);
+    await eventually(
+      'delivered, not acknowledged',
+      () => first.backlog(),
+      (backlog) => backlog.ackPending === 3,
+    );
     expect(await rows()).toEqual([]);
     await first.stop();
     expect((await rows()).map((row) => row.id)).toEqual(['s0', 's1', 's2']);

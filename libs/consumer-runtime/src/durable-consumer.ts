@@ -69,7 +69,7 @@ export interface ConsumerSettings {
  * backoff; on the last allowed delivery it is dead-lettered.
  *
  * Batch mode: whatever has arrived (up to `maxMessages`, waiting up to `maxWaitMs` for more)
- * is decoded as it arrives (and given to the handler's `receive`, if it has one), handed to
+ * is decoded (as it arrives and given to `receive`, for a handler that has one), handed to
  * `store` in one call, then acked. A failed `store` naks the batch with
  * backoff and is retried without limit: the failure is the store's (a database outage), not
  * a message's, so nothing is dropped for it. A crash before the ack redelivers the messages
@@ -134,15 +134,26 @@ export class DurableConsumer<T> {
    * Stops pulling and finishes the handling in progress, including the messages delivered to a
    * batch still filling: left unacked, JetStream would hold them back for the whole ack wait,
    * longer than a restart takes (and a nak may send them back to this consumer's own pull
-   * request, which the server keeps until it expires).
+   * request, which the server keeps until it expires). With `abandon` (batch mode: another
+   * instance takes over, and this one must not store), the batch still filling is nak'ed instead
+   * (back at once, or after the ack wait when the server hands it to that request) and the
+   * handler's `abandon` called.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly abandon?: boolean } = {}): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.keeper?.stop();
     await this.loop;
     const { mode } = this;
-    if (mode.kind === 'batch') while (this.queue.length > 0) await this.handleBatch(mode.handler, this.queue.splice(0, mode.maxMessages));
+    if (mode.kind !== 'batch') return;
+    if (options.abandon) {
+      // Another instance takes over: what this one holds goes back to the stream now, not stored.
+      for (const message of this.queue.splice(0)) message.nak();
+      this.decoded.clear();
+      mode.handler.abandon?.();
+      return;
+    }
+    while (this.queue.length > 0) await this.handleBatch(mode.handler, this.queue.splice(0, mode.maxMessages));
   }
 
   /** Pulls from the durable: each message handled in turn (single mode), or queued for the batch loop. */
@@ -244,7 +255,9 @@ export class DurableConsumer<T> {
       }
       const deadline = Date.now() + maxWaitMs;
       for (;;) {
-        await this.admitArrived(mode);
+        // Decoded on arrival only for a handler that receives: an item held decoded through the
+        // wait outlives the young generation, and its collection costs more than its decoding.
+        if (mode.handler.receive) await this.admitArrived(mode);
         if (!this.running || this.queue.length >= maxMessages || Date.now() >= deadline) break;
         await this.arrival(deadline - Date.now());
       }
@@ -259,18 +272,20 @@ export class DurableConsumer<T> {
    */
   private async admitArrived({ handler, maxMessages }: BatchMode<T>): Promise<void> {
     const end = Math.min(this.queue.length, maxMessages);
+    const arrived: T[] = [];
     for (let index = 0; index < end; index += 1) {
       const message = this.queue[index]!;
       if (this.decoded.has(message)) continue;
       const decoded = this.decodeMessage(handler, message);
       this.decoded.set(message, decoded);
-      if (handler.receive === undefined || !('item' in decoded) || decoded.item === undefined) continue;
-      try {
-        await handler.receive(decoded.item);
-      } catch (error) {
-        // The handler's store fails the batch; this one is only told.
-        this.deps.logger.error({ err: error, consumer: this.name }, 'receiving an item failed');
-      }
+      if ('item' in decoded && decoded.item !== undefined) arrived.push(decoded.item);
+    }
+    if (handler.receive === undefined || arrived.length === 0) return;
+    try {
+      await handler.receive(arrived);
+    } catch (error) {
+      // The handler's store fails the batch; this one is only told.
+      this.deps.logger.error({ err: error, consumer: this.name }, 'receiving items failed');
     }
   }
 

@@ -50,7 +50,8 @@ export class DurableConsumers {
     for (const consumer of this.consumers) await consumer.start();
   }
 
-  async stop(): Promise<void> {
-    for (const consumer of this.consumers) await consumer.stop();
+  /** Stops each consumer; `abandon`: the batches still filling are given back unstored (`DurableConsumer.stop`). */
+  async stop(options: { readonly abandon?: boolean } = {}): Promise<void> {
+    for (const consumer of this.consumers) await consumer.stop(options);
   }
 }

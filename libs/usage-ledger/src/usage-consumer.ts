@@ -67,7 +67,12 @@ export class UsageConsumer extends DurableConsumer<UsageBatch> {
     super(
       deps,
       { name: settings.name, stream: topology.usageStream, filterSubject: topology.usageSubjects },
-      { kind: 'batch', handler: usageBatchHandler(deps.ledger, new UsageBatchReader(deps.auth)), maxMessages: settings.batchesPerIngest, maxWaitMs: settings.ingestWaitMs },
+      {
+        kind: 'batch',
+        handler: usageBatchHandler(deps.ledger, new UsageBatchReader(deps.auth)),
+        maxMessages: settings.batchesPerIngest,
+        maxWaitMs: settings.ingestWaitMs,
+      },
       settings,
     );
   }
