@@ -112,10 +112,10 @@ describe('DurableConsumer in batch mode', () => {
       id: (item) => item.id,
       occurredAt: () => undefined,
       store: (items) => store.store(items),
-      receive: async (items) => {
+      receive: (items) => {
         received.push(...items.map((item) => item.id));
         // A receive that fails is the handler's to report through its store; the batch goes on.
-        if (items.some((item) => item.n === 1)) throw new Error('simulated: receive failed');
+        return items.some((item) => item.n === 1) ? Promise.reject(new Error('simulated: receive failed')) : Promise.resolve();
       },
     };
     const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 3000 }, 10_000);
