@@ -178,7 +178,7 @@ try {
       `Then the npm start topology (${SERVICES.join(', ')}; one process each, defaults, usage recorded and stored by the auditor) on a NATS server of this run's own, ${KEYS.toLocaleString('en')} VALID keys each request draws at random; ` +
       `HTTP = wrk (GET /v1/authorize, Lua picks the key), NATS = request/reply from this process, gRPC = unary Verify from this process (one channel), ${SECONDS} s each. ` +
       `CPU µs/request = utime+stime from /proc over the window / requests; the auditor, the anomaly detector and Postgres (the backends of the services' connections) are counted until the usage stream is consumed; other services = relay, issuer and rotator. ` +
-      `floor = the transport doing nothing (node:http, @grpc/grpc-js, a NATS responder; each its own process); baseline = node:http doing the HMAC and a primary-key lookup in Postgres (pool of 10)`,
+      `floor = the transport doing nothing (node:http, @grpc/grpc-js, a NATS responder; each its own process), for HTTP also at the verifier's rate (the same wrk, each connection pacing its requests with delay()); baseline = node:http doing the HMAC and a primary-key lookup in Postgres (pool of 10)`,
   );
   const inProcess = async (threads: number, keyCount: number): Promise<{ perSecond: number; valid: number }> => {
     const results = await Promise.all(
@@ -253,18 +253,34 @@ try {
   await ctx.ownerDb.query(`analyze bench_keys`);
 
   const dir = mkdtempSync(join(tmpdir(), 'kl-bench-wrk-'));
+  const keysLua = [
+    `local keys = {${keys.map((key) => `"${key}"`).join(',')}}`,
+    'local n = #keys',
+    'local threads = 0',
+    'function setup(thread) threads = threads + 1; thread:set("seed", threads) end',
+    'function init() math.randomseed(seed * 7919 + os.time()) end',
+    'function request() return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. keys[math.random(n)], ["X-Required-Scope"] = "orders:read" }) end',
+  ];
   const script = join(dir, 'keys.lua');
-  writeFileSync(
-    script,
-    [
-      `local keys = {${keys.map((key) => `"${key}"`).join(',')}}`,
-      'local n = #keys',
-      'local threads = 0',
-      'function setup(thread) threads = threads + 1; thread:set("seed", threads) end',
-      'function init() math.randomseed(seed * 7919 + os.time()) end',
-      'function request() return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. keys[math.random(n)], ["X-Required-Scope"] = "orders:read" }) end',
-    ].join('\n'),
-  );
+  writeFileSync(script, keysLua.join('\n'));
+  /**
+   * The same requests paced to about `perSecond` over `connections`: each connection waits a
+   * period between its requests (wrk's delay(), whole milliseconds, rounded at random so that
+   * they average the period), so a server answers at about that rate, not as fast as it can.
+   */
+  const pacedScript = (connections: number, perSecond: number): string => {
+    const paced = join(dir, `paced-${connections}.lua`);
+    const periodMs = (1000 * connections) / perSecond;
+    writeFileSync(
+      paced,
+      [
+        ...keysLua,
+        `local period = ${periodMs.toFixed(3)}`,
+        'function delay() local d = math.floor(period); if math.random() < period - d then d = d + 1 end; return d end',
+      ].join('\n'),
+    );
+    return paced;
+  };
 
   const baseline = await support('baseline-server.js', [ctx.databaseUrl, ctx.schema, peppers]);
   const floorHttp = await support('floor-http-server.js');
@@ -321,6 +337,14 @@ try {
     console.log(
       `  => verifier CPU / floor ${ratio(http.perRequest['verifier']!, floor.perRequest['server']!)}; throughput / baseline ${ratio(rate(http.load), rate(base.load))}, / floor ${ratio(rate(http.load), rate(floor.load))}`,
     );
+    if (c > 1) {
+      // The floor alone at full speed serves several requests a wake-up, which the verifier,
+      // slower on cores it shares with the stack, does not: the floor at the verifier's rate.
+      const paced = await measured(`  floor node:http c${c} at the verifier's rate`, { server: single(floorHttp.child.pid!) }, () =>
+        wrk(`http://127.0.0.1:${floorHttp.line}/v1/authorize`, pacedScript(c, http.load.requests / SECONDS), c),
+      );
+      console.log(`  => verifier CPU / floor at the verifier's rate ${ratio(http.perRequest['verifier']!, paced.perRequest['server']!)}`);
+    }
   }
   const natsSingle = new Map<number, Awaited<ReturnType<typeof measured>>>();
   for (const c of PARTS.has('nats') ? CONCURRENCIES : []) {
