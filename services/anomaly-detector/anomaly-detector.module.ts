@@ -53,6 +53,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
     if (config.ANOMALY_NETWORK_TABLE)
       logger.info({ ranges: config.ANOMALY_NETWORK_TABLE.size }, 'new-network judges keys by the named networks of ANOMALY_NETWORK_TABLE');
     const memory = new AnomalyMemory(db);
+    const lock = new DetectorLock(db, config.DATABASE_SCHEMA);
     const enumerations = {
       store,
       notifications: new IncidentNotificationPublisher(infrastructure.js, config.KEYLEDGER_SUBJECT_PREFIX, infrastructure.auth.authenticator),
@@ -61,6 +62,8 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
       detector,
       memory,
       logger,
+      // Checked before each save, not only every LOCK_CHECK_MS: a window lasts longer than that.
+      stillLeading: () => lock.stillHeld(),
       auth: infrastructure.auth,
       recordKeyAnomaly: async (anomaly, eventId) => {
         await recordAnomaly(store, anomaly, { actor: ACTOR, correlationId: eventId, causationId: eventId }, { eventId });
@@ -94,7 +97,7 @@ export class AnomalyDetectorModule implements OnApplicationBootstrap, OnApplicat
         {
           provide: 'DETECTION',
           useValue: {
-            lock: new DetectorLock(db, config.DATABASE_SCHEMA),
+            lock,
             watch,
             memory,
             detector,

@@ -211,6 +211,32 @@ describe('anomaly watch', () => {
     expect(detector.baseline(handed)!.calls).toBe(2);
   });
 
+  it('learns a batch that comes twice in one call once, and saves nothing once the lock is lost', async () => {
+    const twice = 'key_0000000000000000000000aw04';
+    let leading = true;
+    const detector = new AnomalyDetector(Date.now);
+    const watch = new AnomalyWatch({
+      detector,
+      memory: new AnomalyMemory(db),
+      logger: ctx.logger,
+      auth: ctx.auth,
+      recordKeyAnomaly: () => Promise.resolve(),
+      stillLeading: () => Promise.resolve(leading),
+    });
+    const first = batch([testKeyUsed(twice, 'VALID'), testKeyUsed(twice, 'VALID')]);
+    await watch.receive([first, first]);
+    expect(detector.baseline(twice)!.calls).toBe(2);
+    leading = false;
+    await expect(watch.store([first])).rejects.toThrow(/lock was lost/);
+    expect((await new AnomalyMemory(db).baselines([twice])).baselines.get(twice)).toBeUndefined();
+    // Led again, the batch comes back and is learned from what was saved (nothing), once.
+    leading = true;
+    await watch.receive([first]);
+    await watch.store([first]);
+    expect((await new AnomalyMemory(db).baselines([twice])).baselines.get(twice)!.calls).toBe(2);
+    expect(detector.baseline(twice)!.calls).toBe(2);
+  });
+
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {
     const a = new DetectorLock(db, ctx.schema);
     const b = new DetectorLock(await ctx.connectAs('anomaly-detector'), ctx.schema);

@@ -102,6 +102,11 @@ export interface AnomalyWatchDependencies {
   readonly clock?: () => Date;
   /** Told about each finding once recorded. */
   readonly onFinding?: (finding: AnomalyFinding) => void;
+  /**
+   * Whether this replica still holds the detector lock, asked before each save: a replica that
+   * lost it must not mark batches learned that the next holder is learning (unset: always).
+   */
+  readonly stillLeading?: () => Promise<boolean>;
 }
 
 /**
@@ -181,6 +186,7 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
       await this.learn(window, batches);
       const baselines = detector.takeChanged();
       changed = baselines;
+      if (this.deps.stillLeading && !(await this.deps.stillLeading())) throw new Error('the anomaly detector lock was lost: the batches are not saved here');
       await memory.save(baselines, window.fresh);
       detector.keepSourceBatch();
       return { duplicateIds: window.learnedBefore };
@@ -209,9 +215,14 @@ export class AnomalyWatch implements BatchHandler<UsageBatch> {
   /** Observes the batches new to the window and not learned before, and records their findings. */
   private async learn(window: Window, batches: readonly UsageBatch[]): Promise<void> {
     const { detector, memory } = this.deps;
-    const unseen = batches.filter((batch) => !window.ids.has(batch.batchId));
+    // A batch delivered twice (a redelivery overtaking) may come twice in one call: learned once.
+    const unseen: UsageBatch[] = [];
+    for (const batch of batches) {
+      if (window.ids.has(batch.batchId)) continue;
+      window.ids.add(batch.batchId);
+      unseen.push(batch);
+    }
     if (unseen.length === 0) return;
-    for (const batch of unseen) window.ids.add(batch.batchId);
     const learned = await memory.learned(unseen.map((batch) => batch.batchId));
     const findings: AnomalyFinding[] = [];
     for (const batch of unseen) {

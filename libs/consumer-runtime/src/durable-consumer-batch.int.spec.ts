@@ -118,7 +118,7 @@ describe('DurableConsumer in batch mode', () => {
         return items.some((item) => item.n === 1) ? Promise.reject(new Error('simulated: receive failed')) : Promise.resolve();
       },
     };
-    const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 3000 }, 10_000);
+    const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 8000 }, 30_000);
     await publish({ id: 'r0', n: 0 }, 'r0');
     await eventually(
       'the first received',
@@ -139,6 +139,39 @@ describe('DurableConsumer in batch mode', () => {
     await settled(running);
     expect(received).toEqual(['r0', 'r1', 'r2']);
     expect(store.calls).toEqual([3]);
+  });
+
+  it('receives a message that arrives while receive is busy without waiting for the end of the batch', async () => {
+    const received: string[] = [];
+    const slow: BatchHandler<Item> = {
+      decode: (data) => store.decode(data),
+      id: (item) => item.id,
+      occurredAt: () => undefined,
+      store: (items) => store.store(items),
+      receive: async (items) => {
+        received.push(...items.map((item) => item.id));
+        // The second message is published while the first is being received.
+        if (items.some((item) => item.n === 0)) await new Promise((resolve) => setTimeout(resolve, 500));
+      },
+    };
+    const running = await start({ handler: slow, maxMessages: 10, maxWaitMs: 20_000 }, 60_000);
+    await publish({ id: 'b0', n: 0 }, 'b0');
+    await eventually(
+      'the first received',
+      () => Promise.resolve(received),
+      (ids) => ids.length === 1,
+    );
+    await publish({ id: 'b1', n: 1 }, 'b1');
+    // Well before the batch's 20 s are over.
+    await eventually(
+      'the second received',
+      () => Promise.resolve(received),
+      (ids) => ids.length === 2,
+      5000,
+    );
+    expect(store.calls).toEqual([]);
+    await running.stop();
+    expect(store.calls).toEqual([2]);
   });
 
   it('gives a batch still filling back to the stream unstored when stopped with abandon, and tells the handler', async () => {

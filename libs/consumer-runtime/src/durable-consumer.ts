@@ -255,10 +255,13 @@ export class DurableConsumer<T> {
       }
       const deadline = Date.now() + maxWaitMs;
       for (;;) {
+        if (!this.running) break;
         // Decoded on arrival only for a handler that receives: an item held decoded through the
         // wait outlives the young generation, and its collection costs more than its decoding.
         if (mode.handler.receive) await this.admitArrived(mode);
         if (!this.running || this.queue.length >= maxMessages || Date.now() >= deadline) break;
+        // Messages that came while `receive` ran woke nobody: admit them before waiting again.
+        if (mode.handler.receive && Math.min(this.queue.length, maxMessages) > this.decoded.size) continue;
         await this.arrival(deadline - Date.now());
       }
       if (!this.running) break;

@@ -203,11 +203,11 @@ describe('usage consumer', () => {
       // JetStream redelivers what is not acked within ack wait, so it must outlast the ingest wait.
       const started = consumer({ ingestWaitMs, ackWaitMs: 10_000 }, counting);
       await started.start();
-      // Three batches 250 ms apart: one wait of 2 s holds them all; no wait stores each alone.
+      // Three batches 500 ms apart: one wait of 4 s holds them all; no wait stores each alone.
       for (let i = 0; i < 3; i += 1) {
         const batch: UsageBatch = { schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-int', createdAt: T0, records: [used(key, i + 1)] };
         await publishSealed(JSON.stringify(batch), batch.batchId);
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
       await eventually(
         'all stored',
@@ -217,7 +217,7 @@ describe('usage consumer', () => {
       await started.stop();
       return sizes;
     };
-    expect(await ingests(2000)).toEqual([3]);
+    expect(await ingests(4000)).toEqual([3]);
     expect(await ingests(0)).toEqual([1, 1, 1]);
   });
 
