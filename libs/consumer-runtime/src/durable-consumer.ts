@@ -61,6 +61,9 @@ export interface ConsumerSettings {
   readonly ackWaitMs: number;
 }
 
+/** What a message decoded to: an item (undefined: refused as not authentic), or the error that makes it a dead letter. */
+type Decoded<T> = { readonly item: T | undefined } | { readonly error: unknown };
+
 /**
  * A durable JetStream pull consumer with explicit acks, in one of two modes.
  *
@@ -82,9 +85,6 @@ export interface ConsumerSettings {
  * Pulling resumes at once after a NATS fault (a reconnect, missed idle heartbeats): a
  * ConsumptionKeeper opens the durable again; the server resumes it from its ack floor.
  */
-/** What a message decoded to: an item (undefined: refused as not authentic), or the error that makes it a dead letter. */
-type Decoded<T> = { readonly item: T | undefined } | { readonly error: unknown };
-
 export class DurableConsumer<T> {
   private keeper: ConsumptionKeeper | undefined;
   private loop: Promise<void> | undefined;
