@@ -75,6 +75,23 @@ describe('DurableConsumer in batch mode', () => {
       (backlog) => backlog.pending + backlog.ackPending === 0,
     );
 
+  /** Waits until `received` holds `count` ids. */
+  const receivedSoFar = (received: readonly string[], count: number, timeoutMs?: number) =>
+    eventually(
+      `${count} received`,
+      () => Promise.resolve(received),
+      (ids) => ids.length === count,
+      timeoutMs,
+    );
+  /** The recording store's handler with a `receive` of the case's own. */
+  const receivingHandler = (receive: NonNullable<BatchHandler<Item>['receive']>): BatchHandler<Item> => ({
+    decode: (data) => store.decode(data),
+    id: (item) => item.id,
+    occurredAt: () => undefined,
+    store: (items) => store.store(items),
+    receive,
+  });
+
   beforeEach(async () => {
     ctx = await createTestContext('batchconsumer');
     await ctx.ownerDb.query(`create table batch_items (id text primary key, n int not null)`);
@@ -107,31 +124,17 @@ describe('DurableConsumer in batch mode', () => {
 
   it("hands each item to the handler's receive as it arrives, and stores and acks them when the wait is over", async () => {
     const received: string[] = [];
-    const receiving: BatchHandler<Item> = {
-      decode: (data) => store.decode(data),
-      id: (item) => item.id,
-      occurredAt: () => undefined,
-      store: (items) => store.store(items),
-      receive: (items) => {
-        received.push(...items.map((item) => item.id));
-        // A receive that fails is the handler's to report through its store; the batch goes on.
-        return items.some((item) => item.n === 1) ? Promise.reject(new Error('simulated: receive failed')) : Promise.resolve();
-      },
-    };
+    const receiving = receivingHandler((items) => {
+      received.push(...items.map((item) => item.id));
+      // A receive that fails is the handler's to report through its store; the batch goes on.
+      return items.some((item) => item.n === 1) ? Promise.reject(new Error('simulated: receive failed')) : Promise.resolve();
+    });
     const running = await start({ handler: receiving, maxMessages: 10, maxWaitMs: 8000 }, 30_000);
     await publish({ id: 'r0', n: 0 }, 'r0');
-    await eventually(
-      'the first received',
-      () => Promise.resolve(received),
-      (ids) => ids.length === 1,
-    );
+    await receivedSoFar(received, 1);
     await publish({ id: 'r1', n: 1 }, 'r1');
     await publish({ id: 'r2', n: 2 }, 'r2');
-    await eventually(
-      'all received',
-      () => Promise.resolve(received),
-      (ids) => ids.length === 3,
-    );
+    await receivedSoFar(received, 3);
     // Received, neither stored nor acked while the batch waits.
     expect(store.calls).toEqual([]);
     expect((await running.backlog()).ackPending).toBe(3);
@@ -143,32 +146,17 @@ describe('DurableConsumer in batch mode', () => {
 
   it('receives a message that arrives while receive is busy without waiting for the end of the batch', async () => {
     const received: string[] = [];
-    const slow: BatchHandler<Item> = {
-      decode: (data) => store.decode(data),
-      id: (item) => item.id,
-      occurredAt: () => undefined,
-      store: (items) => store.store(items),
-      receive: async (items) => {
-        received.push(...items.map((item) => item.id));
-        // The second message is published while the first is being received.
-        if (items.some((item) => item.n === 0)) await new Promise((resolve) => setTimeout(resolve, 500));
-      },
-    };
+    const slow = receivingHandler(async (items) => {
+      received.push(...items.map((item) => item.id));
+      // The second message is published while the first is being received.
+      if (items.some((item) => item.n === 0)) await new Promise((resolve) => setTimeout(resolve, 500));
+    });
     const running = await start({ handler: slow, maxMessages: 10, maxWaitMs: 20_000 }, 60_000);
     await publish({ id: 'b0', n: 0 }, 'b0');
-    await eventually(
-      'the first received',
-      () => Promise.resolve(received),
-      (ids) => ids.length === 1,
-    );
+    await receivedSoFar(received, 1);
     await publish({ id: 'b1', n: 1 }, 'b1');
     // Well before the batch's 20 s are over.
-    await eventually(
-      'the second received',
-      () => Promise.resolve(received),
-      (ids) => ids.length === 2,
-      5000,
-    );
+    await receivedSoFar(received, 2, 5000);
     expect(store.calls).toEqual([]);
     await running.stop();
     expect(store.calls).toEqual([2]);
@@ -177,11 +165,7 @@ describe('DurableConsumer in batch mode', () => {
   it('gives a batch still filling back to the stream unstored when stopped with abandon, and tells the handler', async () => {
     let abandoned = 0;
     const abandoning: BatchHandler<Item> = {
-      decode: (data) => store.decode(data),
-      id: (item) => item.id,
-      occurredAt: () => undefined,
-      store: (items) => store.store(items),
-      receive: () => Promise.resolve(),
+      ...receivingHandler(() => Promise.resolve()),
       abandon: () => {
         abandoned += 1;
       },
