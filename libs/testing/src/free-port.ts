@@ -1,7 +1,51 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { randomInt } from 'node:crypto';
 
-/** A TCP port that was free a moment ago, for a service under test. */
-export function freePort(): Promise<number> {
+/** Parallel test workers each draw ports from a slice of their own (JEST_WORKER_ID), at most this many. */
+const WORKER_SLICES = 8;
+const LOWEST_PORT = 10_000;
+
+/**
+ * A TCP port that was free a moment ago, for a service under test. Drawn below the kernel's
+ * ephemeral range when there is room: a port the kernel picked (listen on port 0) is one the
+ * next outgoing connection to Postgres or NATS may take before the service binds it, and the
+ * service then fails with EADDRINUSE. Each test worker draws from its own slice, so two
+ * workers do not pick the same port either.
+ */
+export async function freePort(): Promise<number> {
+  const slice = workerSlice();
+  if (slice)
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const port = slice.start + randomInt(slice.size);
+      if (await listens(port)) return port;
+    }
+  return kernelPickedPort();
+}
+
+/** This worker's ports below the ephemeral range, or undefined when the range leaves no room. */
+function workerSlice(): { start: number; size: number } | undefined {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the usual default.
+  }
+  const size = Math.floor((ephemeralLow - LOWEST_PORT) / WORKER_SLICES);
+  if (!Number.isInteger(size) || size < 100) return undefined;
+  const worker = (Number(process.env['JEST_WORKER_ID'] ?? 1) - 1) % WORKER_SLICES;
+  return { start: LOWEST_PORT + worker * size, size };
+}
+
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPickedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

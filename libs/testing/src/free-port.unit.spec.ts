@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
+
+const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+
+describe('freePort', () => {
+  const worker = process.env['JEST_WORKER_ID'];
+  afterEach(() => {
+    process.env['JEST_WORKER_ID'] = worker;
+  });
+
+  it("gives a port below the kernel's ephemeral range, in this worker's slice, that a server can listen on", async () => {
+    process.env['JEST_WORKER_ID'] = '3';
+    const slice = Math.floor((ephemeralLow - 10_000) / 8);
+    const port = await freePort();
+    expect(port).toBeGreaterThanOrEqual(10_000 + 2 * slice);
+    expect(port).toBeLessThan(10_000 + 3 * slice);
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
