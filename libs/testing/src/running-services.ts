@@ -41,7 +41,7 @@ export async function startServices(
       const child = spawnService(ctx, name, { HTTP_HOST: '127.0.0.1', ...env, HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }, nodeFlags);
       all.push({ name, child, httpPort, grpcPort });
     }
-    for (const { name, httpPort } of all) {
+    for (const { name, child, httpPort } of all) {
       await eventually(
         `${name} ready`,
         () =>
@@ -51,7 +51,11 @@ export async function startServices(
           ),
         (status) => status === 200,
         60_000,
-      );
+      ).catch((error: unknown) => {
+        // A service that never gets ready says why in its own output, which the test would otherwise drop.
+        const state = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
+        throw new Error(`${(error as Error).message}; ${name} (pid ${child.pid}) ${state}, its last output:\n${serviceOutput(child).slice(-3000)}`);
+      });
     }
   } catch (error) {
     // The caller gets no handle to stop them: left running, they would outlive the test and
