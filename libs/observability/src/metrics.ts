@@ -1,7 +1,19 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { EventLoopDelaySampler } from './event-loop-delay.js';
 
-/** How often the event-loop delay is sampled (ms). */
-const EVENT_LOOP_SAMPLE_MS = 100;
+const PREFIX = 'keyledger_';
+
+/** prom-client's event-loop delay figures, replaced by the sampler's under the same names. */
+const DELAY_STATISTICS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+
+/**
+ * prom-client's own delay histogram cannot be left out of its default metrics; with this
+ * period (about 24 days, the largest a timer takes) it never wakes the process.
+ */
+const NEVER_MS = 2 ** 31 - 1;
+
+/** The event loop is the process's (one per thread), so is its sampler. */
+let sampler: EventLoopDelaySampler | undefined;
 
 /**
  * One Prometheus registry per process, with Node's default metrics and a `service` label on
@@ -10,11 +22,45 @@ const EVENT_LOOP_SAMPLE_MS = 100;
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  // The event-loop delay histogram samples with a timer; at prom-client's default 10 ms it wakes
-  // an idle process 100 times a second, about 0.3 % of a core each. Every 100 ms still catches
-  // any stall that matters to a p99 in milliseconds.
-  collectDefaultMetrics({ register: registry, prefix: 'keyledger_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  collectDefaultMetrics({ register: registry, prefix: PREFIX, eventLoopMonitoringPrecision: NEVER_MS });
+  for (const statistic of DELAY_STATISTICS) registry.removeSingleMetric(`${PREFIX}nodejs_eventloop_lag_${statistic}_seconds`);
+  sampler ??= new EventLoopDelaySampler();
+  sampler.start();
+  eventLoopDelayGauges(registry, sampler);
   return registry;
+}
+
+/**
+ * The sampler's figures since the last scrape, under prom-client's names. The first gauge's
+ * collect reads and resets the histogram for all of them (a registry collects in the order
+ * metrics were registered); a scrape that finds no new sample leaves the last figures.
+ */
+function eventLoopDelayGauges(registry: Registry, source: EventLoopDelaySampler): void {
+  const figures: Record<(typeof DELAY_STATISTICS)[number], number> = { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
+  const read = (): void => {
+    const { histogram } = source;
+    if (histogram.count === 0) return;
+    Object.assign(figures, {
+      min: histogram.min,
+      max: histogram.max,
+      mean: histogram.mean,
+      stddev: histogram.stddev,
+      p50: histogram.percentile(50),
+      p90: histogram.percentile(90),
+      p99: histogram.percentile(99),
+    });
+    histogram.reset();
+  };
+  for (const statistic of DELAY_STATISTICS)
+    new Gauge({
+      name: `${PREFIX}nodejs_eventloop_lag_${statistic}_seconds`,
+      help: `The ${statistic} of how late the event loop ran a timer since the last scrape (sampled every 100 ms while busy, every second while idle).`,
+      registers: [registry],
+      collect() {
+        if (statistic === DELAY_STATISTICS[0]) read();
+        this.set(figures[statistic] / 1e9);
+      },
+    });
 }
 
 export type { Registry };
