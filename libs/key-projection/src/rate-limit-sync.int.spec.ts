@@ -77,10 +77,18 @@ describe('rate-limit sync when there is nothing to share', () => {
   let ctx: TestContext;
   const syncs: RateLimitSync[] = [];
   const reports: { instance: string; at: number; received: number }[] = [];
-  const start = (instanceId: string): RateLimitSync => {
+  const start = (instanceId: string, idleMemberTimeoutMs?: number): RateLimitSync => {
     const sync = new RateLimitSync(
       ctx.nc,
-      { instanceId, subjectPrefix: ctx.topology.subjectPrefix, periodMs: 25, recomputeDelayMs: 5, memberTimeoutMs: 1000, idlePeriodMs: 250 },
+      {
+        instanceId,
+        subjectPrefix: ctx.topology.subjectPrefix,
+        periodMs: 25,
+        recomputeDelayMs: 5,
+        memberTimeoutMs: 1000,
+        idlePeriodMs: 250,
+        idleMemberTimeoutMs,
+      },
       ctx.logger,
     );
     sync.start();
@@ -109,7 +117,11 @@ describe('rate-limit sync when there is nothing to share', () => {
   it('reports every idle period while idle, wakes on the first use and the others with it, and goes idle again when the window ends', async () => {
     const busy = start('verifier-a');
     const other = start('verifier-b');
-    await eventually('each hears the other', () => [busy.members().length, other.members().length], (m) => m[0] === 2 && m[1] === 2);
+    await eventually(
+      'each hears the other',
+      () => [busy.members().length, other.members().length],
+      (m) => m[0] === 2 && m[1] === 2,
+    );
     // Past the start-up ticks and the idle period after the last busy report.
     await sleep(600);
     const idleFrom = Date.now();
@@ -120,16 +132,36 @@ describe('rate-limit sync when there is nothing to share', () => {
 
     const limits = [{ limit: 1000, windowMs: 1000 }];
     // Early in a window, so that it is still open when the other replica hears of the use.
-    await eventually('early in a one-second window', () => Date.now() % 1000, (ms) => ms < 300, 2000);
+    await eventually(
+      'early in a one-second window',
+      () => Date.now() % 1000,
+      (ms) => ms < 300,
+      2000,
+    );
     const usedAt = Date.now();
     busy.limiter.assess('key_idle', limits, usedAt, busy.nextRecompute());
     busy.limiter.take();
     // The next report is the next fast tick, not the next idle one.
-    const first = await eventually('a report after the use', () => reportsOf('verifier-a', usedAt), (ats) => ats.length > 0, 2000);
+    const first = await eventually(
+      'a report after the use',
+      () => reportsOf('verifier-a', usedAt),
+      (ats) => ats.length > 0,
+      2000,
+    );
     expect(first[0]! - usedAt).toBeLessThanOrEqual(25);
     // The other replica answers at the fast period too: a recompute waits for every member's report of its tick.
-    await eventually('the other replica ticks fast', () => reportsOf('verifier-b', usedAt).filter((at) => at % 250 !== 0), (ats) => ats.length >= 2, 2000);
-    await eventually('the other replica counts the use', () => other.limiter.admittedIn('key_idle', limits[0]!, usedAt), (n) => n === 1, 2000);
+    await eventually(
+      'the other replica ticks fast',
+      () => reportsOf('verifier-b', usedAt).filter((at) => at % 250 !== 0),
+      (ats) => ats.length >= 2,
+      2000,
+    );
+    await eventually(
+      'the other replica counts the use',
+      () => other.limiter.admittedIn('key_idle', limits[0]!, usedAt),
+      (n) => n === 1,
+      2000,
+    );
 
     // The window ends within a second; an idle period later both are idle again, not waking each other.
     await sleep(1500);
@@ -137,5 +169,35 @@ describe('rate-limit sync when there is nothing to share', () => {
     await sleep(1000);
     expect(reportsOf('verifier-a', idleAgainFrom).length).toBeLessThanOrEqual(6);
     expect(reportsOf('verifier-b', idleAgainFrom).length).toBeLessThanOrEqual(6);
+  });
+
+  it('keeps a replica that went quiet while all were idle as a member until there is something to share, then drops it within the membership timeout', async () => {
+    const waking = start('verifier-c', 5000);
+    const quiet = start('verifier-d', 5000);
+    const live = start('verifier-e', 5000);
+    await eventually(
+      'each hears the others',
+      () => waking.members(),
+      (members) => ['verifier-d', 'verifier-e'].every((member) => members.includes(member)),
+    );
+    await sleep(600);
+    quiet.stop();
+    // Past the membership timeout (1 s), within the idle one (5 s): its last report said it was idle.
+    await sleep(2000);
+    expect(waking.members()).toEqual(expect.arrayContaining(['verifier-d', 'verifier-e']));
+
+    const limits = [{ limit: 1000, windowMs: 60_000 }];
+    waking.limiter.assess('key_wake', limits, Date.now(), waking.nextRecompute());
+    waking.limiter.take();
+    // A second after the wake, not three (the rest of the idle timeout): the live ones answered, the quiet one did not.
+    await eventually(
+      'the quiet replica dropped',
+      () => waking.members(),
+      (members) => !members.includes('verifier-d'),
+      2500,
+    );
+    await sleep(1200);
+    expect(waking.members()).toContain('verifier-e');
+    expect(live.members()).not.toContain('verifier-d');
   });
 });

@@ -12,17 +12,30 @@ export interface RateLimitSyncSettings {
   readonly periodMs: number;
   /** How long after a tick the shares are recomputed: the time every report has to arrive. */
   readonly recomputeDelayMs: number;
-  /** A replica not heard of for this long no longer takes a share. */
+  /**
+   * A replica not heard of for this long no longer takes a share: counted from its last report
+   * if that said it was busy, or from when this replica last woke if it said it was idle.
+   */
   readonly memberTimeoutMs: number;
   /**
-   * Sync period while no replica has anything to share (a multiple of `periodMs`, well under
-   * `memberTimeoutMs`: the reports are still the membership). Default DEFAULT_IDLE_PERIOD_MS.
+   * Sync period while no replica has anything to share (a multiple of `periodMs`). Default
+   * DEFAULT_IDLE_PERIOD_MS.
    */
   readonly idlePeriodMs?: number;
+  /**
+   * While this replica is idle too, one whose last report said it was idle stays a member this
+   * long (longer than `idlePeriodMs`: its reports are the membership). Default three idle periods.
+   */
+  readonly idleMemberTimeoutMs?: number;
 }
 
-/** An idle replica reports 4 times a second instead of 40: enough to stay a member (timeout 1 s). */
-export const DEFAULT_IDLE_PERIOD_MS = 250;
+/**
+ * An idle replica reports every 5 s instead of 40 times a second: each wake-up of an idle
+ * process costs CPU of its own. Its shares matter only once there is something to share, and
+ * then every live replica is awake: the first use wakes the others (below), and a replica
+ * that does not answer within `memberTimeoutMs` of that is gone, as under load.
+ */
+export const DEFAULT_IDLE_PERIOD_MS = 5000;
 /** Ticks before a starting replica takes a share: by the third, every live replica has heard its first (busy) report and answered at the fast pace. */
 const TICKS_BEFORE_SHARING = 3;
 
@@ -61,6 +74,11 @@ export class RateLimitSync {
   /** The timer set is the next tick's (not a recompute's): a wake may bring it forward. */
   private awaitingTick = false;
   private lastFastHeard = Number.NEGATIVE_INFINITY;
+  /** The replicas whose last report said they were idle. */
+  private readonly idleMembers = new Set<string>();
+  /** When this replica last went from the idle period to the fast one. */
+  private wokeAt = Number.NEGATIVE_INFINITY;
+  private readonly idleMemberTimeoutMs: number;
   private stopped = false;
 
   constructor(
@@ -71,8 +89,11 @@ export class RateLimitSync {
   ) {
     this.limiter = new SharedRateLimiter(settings.instanceId);
     this.idlePeriodMs = settings.idlePeriodMs ?? DEFAULT_IDLE_PERIOD_MS;
-    if (this.idlePeriodMs % settings.periodMs !== 0 || this.idlePeriodMs >= settings.memberTimeoutMs)
-      throw new RangeError(`idlePeriodMs (${this.idlePeriodMs}) must be a multiple of periodMs (${settings.periodMs}) below memberTimeoutMs (${settings.memberTimeoutMs})`);
+    this.idleMemberTimeoutMs = settings.idleMemberTimeoutMs ?? 3 * this.idlePeriodMs;
+    if (this.idlePeriodMs % settings.periodMs !== 0 || this.idlePeriodMs >= this.idleMemberTimeoutMs)
+      throw new RangeError(
+        `idlePeriodMs (${this.idlePeriodMs}) must be a multiple of periodMs (${settings.periodMs}) below idleMemberTimeoutMs (${this.idleMemberTimeoutMs})`,
+      );
   }
 
   start(): void {
@@ -100,6 +121,7 @@ export class RateLimitSync {
     ];
     this.stopped = false;
     this.fast = true;
+    this.wokeAt = this.clock();
     this.limiter.onWindowOpened(() => this.wake());
     this.schedule();
   }
@@ -110,7 +132,7 @@ export class RateLimitSync {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
   }
 
-  /** The replicas heard within the membership timeout, this one included. */
+  /** The replicas heard within their membership timeout, this one included. */
   members(): string[] {
     return [this.settings.instanceId, ...this.lastHeard.keys()];
   }
@@ -125,6 +147,18 @@ export class RateLimitSync {
     return this.recomputeAt;
   }
 
+  /**
+   * A replica that said it was busy is gone `memberTimeoutMs` after its last report. One that
+   * said it was idle reports once an idle period: while this replica is idle too it stays a
+   * member `idleMemberTimeoutMs`; once this one is awake, and so every live replica with it,
+   * it must be heard within `memberTimeoutMs` of the wake.
+   */
+  private isGone(instance: string, heard: number, now: number): boolean {
+    if (!this.idleMembers.has(instance)) return now - heard > this.settings.memberTimeoutMs;
+    if (!this.fast) return now - heard > this.idleMemberTimeoutMs;
+    return now - Math.max(heard, this.wokeAt) > this.settings.memberTimeoutMs;
+  }
+
   /** Nothing to share here, and no busy replica heard for an idle period: the slow period will do. */
   private isIdle(): boolean {
     return this.ticks >= TICKS_BEFORE_SHARING && this.limiter.idle && this.clock() - this.lastFastHeard > this.idlePeriodMs;
@@ -134,6 +168,7 @@ export class RateLimitSync {
   private wake(): void {
     if (this.fast || this.stopped) return;
     this.fast = true;
+    this.wokeAt = this.clock();
     // Between a tick and its recompute, the recompute schedules the next tick itself.
     if (!this.awaitingTick) return;
     clearTimeout(this.timer);
@@ -155,6 +190,8 @@ export class RateLimitSync {
     const { instance, part, parts, counts, busy: _busy, ...report } = message;
     if (instance === this.settings.instanceId) return;
     this.lastHeard.set(instance, this.clock());
+    if (message.busy === false) this.idleMembers.add(instance);
+    else this.idleMembers.delete(instance);
     if (message.busy !== false) {
       this.lastFastHeard = this.clock();
       this.wake();
@@ -201,9 +238,10 @@ export class RateLimitSync {
     this.timer = setTimeout(() => {
       const now = this.clock();
       for (const [instance, heard] of this.lastHeard) {
-        if (now - heard <= this.settings.memberTimeoutMs) continue;
+        if (!this.isGone(instance, heard, now)) continue;
         // Gone: what it had admitted stays counted in its windows' figures only while it is a member.
         this.lastHeard.delete(instance);
+        this.idleMembers.delete(instance);
         this.pending.delete(instance);
         this.limiter.forget(instance);
       }
@@ -222,7 +260,9 @@ export class RateLimitSync {
         this.logger.error({ err: cause }, 'rate-limit recompute failed');
       } finally {
         // Whatever failed, the next tick comes: enforcement must not stop silently.
+        const wasFast = this.fast;
         this.fast = !this.isIdle();
+        if (this.fast && !wasFast) this.wokeAt = now;
         this.schedule();
       }
     }, this.settings.recomputeDelayMs);
