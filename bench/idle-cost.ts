@@ -11,6 +11,7 @@ import { describeMachine, now } from './bench-support.js';
 import { CpuGroup, postgresBackends } from './support/process-cpu.js';
 
 const SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 30);
+const SETTLE_SECONDS = Number(process.env['BENCH_SETTLE_SECONDS'] ?? 5);
 const SERVICES = ['relay', 'issuer', 'verifier', 'rotator', 'auditor', 'anomaly-detector'];
 
 const ctx = await createTestContext('benchidle');
@@ -26,8 +27,9 @@ try {
   const second = await startServices(ctx, ['verifier'], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   running.push(second);
   await natsKeyApi(ctx, rootKey).adminKeyAccepted();
-  // Start-up work (catch-up, first snapshots, lease) is over well before this.
-  await new Promise((resolve) => setTimeout(resolve, 5000));
+  // Start-up work (catch-up, first snapshots, lease, and V8's optimising and heap shrinking
+  // after it) is over well before this.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
   const processes = [...first.all.map(({ name, child }) => ({ name, pid: child.pid! })), { name: 'verifier 2', pid: second.all[0]!.child.pid! }];
   const groups = processes.map(({ name, pid }) => ({
     name,
