@@ -164,7 +164,7 @@ describe('credits across verifiers', () => {
 
   it('three verifiers together never overspend; the balance is the same from the issuer, from a rebuild and after a restart', async () => {
     running.push(await startServices(ctx, ['verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey }));
-    await verifiersInStep(ctx, 3);
+    await verifiersInStep(ports());
     const { key, keyId } = await issueWithCredits({ remaining: 120, refill: { amount: 120, interval: 'daily' } });
     const outcomes = await hammer(key, 300, 12);
     let admitted = outcomes.filter((o) => o.status === 200).length + (await drain(key));

@@ -87,7 +87,7 @@ describe('rate limits across verifiers', () => {
   it('three verifiers together never pass the limit and reach at least 95 % of it', async () => {
     running.push(await startServices(ctx, ['verifier', 'verifier'], { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey }));
     // Shared only once each verifier has heard the others at every tick (a join is outside the bound).
-    await verifiersInStep(ctx, 3);
+    await verifiersInStep(ports());
     await awaitFreshWindow();
     const key = await issueLimited(150);
     const outcomes = await hammer(key, 450, 12);

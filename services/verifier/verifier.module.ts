@@ -15,6 +15,7 @@ import {
   LiveKeyProjection,
   RateLimitSync,
   registerKeyLimitsMetrics,
+  registerRateLimitSyncMetrics,
   serviceKeyProjection,
   VerifierFence,
 } from '@keyledger/key-projection';
@@ -106,6 +107,7 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
       { instanceId: instance, flushEveryMs: DEFAULT_CREDITS_FLUSH_MS },
     );
     registerKeyLimitsMetrics(metrics, keyLimits);
+    registerRateLimitSyncMetrics(metrics, rateLimitSync);
     return {
       module: VerifierModule,
       controllers: [VerifyGrpcController],

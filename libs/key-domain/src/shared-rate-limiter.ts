@@ -249,16 +249,18 @@ export class SharedRateLimiter {
   }
 
   /** Whether this replica knows every member's claims, and may hand itself shares. */
-  private get warm(): boolean {
+  get warm(): boolean {
     return this.membersKnown && this.members.every((member) => member === this.instance || this.reportedTicks.has(member));
   }
 
   /**
    * This replica's report at tick `at`: the windows that changed since the last one, or all
-   * of them every `fullEvery` reports; forgets ended windows.
+   * of them every `fullEvery` reports and while there are none; forgets ended windows.
    */
   report(at: number, fullEvery = 40): ConsumptionReport {
-    const full = this.reportsSinceFull === 0;
+    // With no window, a full report is as short as any: sent full, one that follows a lost
+    // report is trusted at once, not 40 reports later (minutes, at an idle replica's pace).
+    const full = this.reportsSinceFull === 0 || this.windows.size === 0;
     this.reportsSinceFull = (this.reportsSinceFull + 1) % fullEvery;
     const counts: [string, number, number, number, number][] = [];
     for (const [id, window] of this.windows) {

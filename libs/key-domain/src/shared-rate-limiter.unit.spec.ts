@@ -132,6 +132,16 @@ describe('SharedRateLimiter', () => {
     expect(admit(limiter, 'key_a', limits, 5_020, 5_030).allowed).toBe(true);
   });
 
+  it('sends every report full while it has no window, and only every fortieth once it has one', () => {
+    const limiter = new SharedRateLimiter('idle');
+    limiter.setMembers([]);
+    expect(limiter.report(5_000).full).toBe(true);
+    expect(limiter.report(5_025).full).toBe(true);
+    admit(limiter, 'key_a', [{ limit: 10, windowMs: 60_000 }], 5_030, 5_055);
+    const fulls = Array.from({ length: 40 }, (_, i) => limiter.report(5_050 + 25 * i).full).filter(Boolean);
+    expect(fulls).toHaveLength(1);
+  });
+
   it('cuts what it holds at once when a limit is lowered', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);

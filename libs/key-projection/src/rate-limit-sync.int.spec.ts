@@ -1,7 +1,7 @@
 import { MAX_CONSUMPTION_ENTRIES_PER_MESSAGE, verifierConsumptionSubject } from '@keyledger/contracts';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually } from '@keyledger/testing';
-import { RateLimitSync } from './rate-limit-sync.js';
+import { DEFAULT_RATE_LIMIT_SYNC, RateLimitSync } from './rate-limit-sync.js';
 
 describe('rate-limit sync over NATS', () => {
   let ctx: TestContext;
@@ -199,5 +199,32 @@ describe('rate-limit sync when there is nothing to share', () => {
     await sleep(1200);
     expect(waking.members()).toContain('verifier-e');
     expect(live.members()).not.toContain('verifier-d');
+  });
+
+  it('keeps a verifier that joined and went idle as a member of the others, with the default periods', async () => {
+    const withDefaults = (instanceId: string): RateLimitSync => {
+      const sync = new RateLimitSync(ctx.nc, { instanceId, subjectPrefix: ctx.topology.subjectPrefix, ...DEFAULT_RATE_LIMIT_SYNC }, ctx.logger);
+      sync.start();
+      syncs.push(sync);
+      return sync;
+    };
+    const first = withDefaults('verifier-f');
+    await sleep(1500);
+    const joiner = withDefaults('verifier-g');
+    await eventually(
+      'the first hears the joiner',
+      () => first.members(),
+      (members) => members.includes('verifier-g'),
+    );
+    // The joiner's start-up reports are busy and it goes idle after them, while the first stays
+    // awake an idle period (5 s) for having heard them: a membership timeout (1 s) counted from
+    // its last busy report would drop it now.
+    const sampledUntil = Date.now() + 3000;
+    while (Date.now() < sampledUntil) {
+      expect(first.members()).toContain('verifier-g');
+      expect(joiner.members()).toContain('verifier-f');
+      await sleep(50);
+    }
+    expect(first.limiter.warm && joiner.limiter.warm).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { ConsumptionReportMessage } from '@keyledger/contracts';
 import { MAX_CONSUMPTION_ENTRIES_PER_MESSAGE, consumptionReportMessageSchema, verifierConsumptionSubject } from '@keyledger/contracts';
-import type { Logger } from '@keyledger/observability';
+import type { Logger, Registry } from '@keyledger/observability';
+import { scrapedGauge } from '@keyledger/observability';
 import type { ConsumptionReport } from '@keyledger/key-domain';
 import { SharedRateLimiter } from '@keyledger/key-domain';
 
@@ -76,8 +77,13 @@ export class RateLimitSync {
   private lastFastHeard = Number.NEGATIVE_INFINITY;
   /** The replicas whose last report said they were idle. */
   private readonly idleMembers = new Set<string>();
-  /** When this replica last went from the idle period to the fast one. */
-  private wokeAt = Number.NEGATIVE_INFINITY;
+  /**
+   * For an idle member, when it must be heard by: a busy report (this replica's, or another's)
+   * woke it, and it answers at the fast period.
+   */
+  private readonly answerBy = new Map<string, number>();
+  /** Whether the last report sent said busy: a replica slows down only after saying it is not. */
+  private lastReportBusy = true;
   private readonly idleMemberTimeoutMs: number;
   private stopped = false;
 
@@ -105,7 +111,7 @@ export class RateLimitSync {
           let parsed;
           try {
             const body: unknown = message.json();
-            // Every replica hears its own reports too, four a second when idle: those are not checked.
+            // Every replica hears its own reports too, 40 a second when busy: those are not checked.
             if (isOwnReport(body, this.settings.instanceId)) return;
             parsed = consumptionReportMessageSchema.safeParse(body);
           } catch {
@@ -121,7 +127,7 @@ export class RateLimitSync {
     ];
     this.stopped = false;
     this.fast = true;
-    this.wokeAt = this.clock();
+    this.lastReportBusy = true;
     this.limiter.onWindowOpened(() => this.wake());
     this.schedule();
   }
@@ -148,27 +154,32 @@ export class RateLimitSync {
   }
 
   /**
-   * A replica that said it was busy is gone `memberTimeoutMs` after its last report. One that
-   * said it was idle reports once an idle period: while this replica is idle too it stays a
-   * member `idleMemberTimeoutMs`; once this one is awake, and so every live replica with it,
-   * it must be heard within `memberTimeoutMs` of the wake.
+   * A replica that said it was busy ticks at the fast period: it is gone `memberTimeoutMs`
+   * after its last report. One that said it was idle may report only once an idle period: it
+   * stays a member `idleMemberTimeoutMs`, unless a busy report has woken it since and it has
+   * not answered within `memberTimeoutMs` of the first such report.
    */
   private isGone(instance: string, heard: number, now: number): boolean {
     if (!this.idleMembers.has(instance)) return now - heard > this.settings.memberTimeoutMs;
-    if (!this.fast) return now - heard > this.idleMemberTimeoutMs;
-    return now - Math.max(heard, this.wokeAt) > this.settings.memberTimeoutMs;
+    const deadline = this.answerBy.get(instance);
+    return (deadline !== undefined && now > deadline) || now - heard > this.idleMemberTimeoutMs;
+  }
+
+  /** A busy report, sent by `sender` (this replica or another), wakes every idle member but the sender: each must answer within the membership timeout. */
+  private busyReportSent(sender: string): void {
+    const deadline = this.clock() + this.settings.memberTimeoutMs;
+    for (const member of this.idleMembers) if (member !== sender && !this.answerBy.has(member)) this.answerBy.set(member, deadline);
   }
 
   /** Nothing to share here, and no busy replica heard for an idle period: the slow period will do. */
   private isIdle(): boolean {
-    return this.ticks >= TICKS_BEFORE_SHARING && this.limiter.idle && this.clock() - this.lastFastHeard > this.idlePeriodMs;
+    return this.ticks >= TICKS_BEFORE_SHARING && !this.lastReportBusy && this.limiter.idle && this.clock() - this.lastFastHeard > this.idlePeriodMs;
   }
 
   /** Brings the next tick forward to the fast period (a use here, a busy replica heard). */
   private wake(): void {
     if (this.fast || this.stopped) return;
     this.fast = true;
-    this.wokeAt = this.clock();
     // Between a tick and its recompute, the recompute schedules the next tick itself.
     if (!this.awaitingTick) return;
     clearTimeout(this.timer);
@@ -190,8 +201,10 @@ export class RateLimitSync {
     const { instance, part, parts, counts, busy: _busy, ...report } = message;
     if (instance === this.settings.instanceId) return;
     this.lastHeard.set(instance, this.clock());
+    this.answerBy.delete(instance);
     if (message.busy === false) this.idleMembers.add(instance);
     else this.idleMembers.delete(instance);
+    if (message.busy !== false && part === 0) this.busyReportSent(instance);
     if (message.busy !== false) {
       this.lastFastHeard = this.clock();
       this.wake();
@@ -217,6 +230,8 @@ export class RateLimitSync {
   private publish(report: ConsumptionReport): void {
     const chunks = partsOf(report.counts);
     const busy = this.ticks < TICKS_BEFORE_SHARING || !this.limiter.idle;
+    this.lastReportBusy = busy;
+    if (busy) this.busyReportSent(this.settings.instanceId);
     try {
       chunks.forEach((counts, part) => {
         this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify({ ...report, busy, part, parts: chunks.length, counts }));
@@ -242,6 +257,7 @@ export class RateLimitSync {
         // Gone: what it had admitted stays counted in its windows' figures only while it is a member.
         this.lastHeard.delete(instance);
         this.idleMembers.delete(instance);
+        this.answerBy.delete(instance);
         this.pending.delete(instance);
         this.limiter.forget(instance);
       }
@@ -260,13 +276,27 @@ export class RateLimitSync {
         this.logger.error({ err: cause }, 'rate-limit recompute failed');
       } finally {
         // Whatever failed, the next tick comes: enforcement must not stop silently.
-        const wasFast = this.fast;
         this.fast = !this.isIdle();
-        if (this.fast && !wasFast) this.wokeAt = now;
         this.schedule();
       }
     }, this.settings.recomputeDelayMs);
   }
+}
+
+/** What an operator (and a test) reads of the sync: how many verifiers share the limits, and whether this one takes its share. */
+export function registerRateLimitSyncMetrics(registry: Registry, sync: RateLimitSync): void {
+  scrapedGauge(
+    registry,
+    'keyledger_rate_limit_members',
+    'Verifiers sharing rate limits and credits with this one, itself included',
+    () => sync.members().length,
+  );
+  scrapedGauge(
+    registry,
+    'keyledger_rate_limit_sharing',
+    "1 once this verifier knows every member's claims and takes its share of each limit; 0 while it admits no limited key",
+    () => (sync.limiter.warm ? 1 : 0),
+  );
 }
 
 function isOwnReport(body: unknown, instanceId: string): boolean {

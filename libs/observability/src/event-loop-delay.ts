@@ -25,7 +25,9 @@ export const DEFAULT_EVENT_LOOP_DELAY: EventLoopDelaySettings = { busyPeriodMs: 
  * to learn that it is idle.
  */
 export class EventLoopDelaySampler {
+  /** Every sample goes here, and into each histogram `subscribe` handed out. */
   readonly histogram: RecordableHistogram = createHistogram();
+  private readonly subscribers: RecordableHistogram[] = [];
   private timer: NodeJS.Timeout | undefined;
   private due = 0;
   private utilization: EventLoopUtilization = performance.eventLoopUtilization();
@@ -34,6 +36,13 @@ export class EventLoopDelaySampler {
 
   constructor(private readonly settings: EventLoopDelaySettings = DEFAULT_EVENT_LOOP_DELAY) {
     this.periodMs = settings.busyPeriodMs;
+  }
+
+  /** A histogram of its own that receives every sample from now on (each reader resets its own). */
+  subscribe(): RecordableHistogram {
+    const histogram = createHistogram();
+    this.subscribers.push(histogram);
+    return histogram;
   }
 
   start(): void {
@@ -56,7 +65,9 @@ export class EventLoopDelaySampler {
 
   private sample(): void {
     const lateMs = performance.now() - this.due;
-    this.histogram.record(Math.max(1, Math.round(lateMs * 1e6)));
+    const lateNs = Math.max(1, Math.round(lateMs * 1e6));
+    this.histogram.record(lateNs);
+    for (const histogram of this.subscribers) histogram.record(lateNs);
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, this.utilization).utilization >= this.settings.busyUtilization;
     this.utilization = now;

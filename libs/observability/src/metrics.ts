@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RecordableHistogram } from 'node:perf_hooks';
 import { EventLoopDelaySampler } from './event-loop-delay.js';
 
 const PREFIX = 'keyledger_';
@@ -26,19 +27,19 @@ export function createMetricsRegistry(service: string): Registry {
   for (const statistic of DELAY_STATISTICS) registry.removeSingleMetric(`${PREFIX}nodejs_eventloop_lag_${statistic}_seconds`);
   sampler ??= new EventLoopDelaySampler();
   sampler.start();
-  eventLoopDelayGauges(registry, sampler);
+  eventLoopDelayGauges(registry, sampler.subscribe());
   return registry;
 }
 
 /**
- * The sampler's figures since the last scrape, under prom-client's names. The first gauge's
- * collect reads and resets the histogram for all of them (a registry collects in the order
- * metrics were registered); a scrape that finds no new sample leaves the last figures.
+ * The sampler's figures since this registry's last scrape, under prom-client's names, from a
+ * histogram of the registry's own. The first gauge's collect reads and resets it for all of
+ * them (a registry collects in the order metrics were registered); a scrape that finds no new
+ * sample leaves the last figures.
  */
-function eventLoopDelayGauges(registry: Registry, source: EventLoopDelaySampler): void {
+function eventLoopDelayGauges(registry: Registry, histogram: RecordableHistogram): void {
   const figures: Record<(typeof DELAY_STATISTICS)[number], number> = { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
   const read = (): void => {
-    const { histogram } = source;
     if (histogram.count === 0) return;
     Object.assign(figures, {
       min: histogram.min,
