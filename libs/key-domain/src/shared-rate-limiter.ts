@@ -248,6 +248,11 @@ export class SharedRateLimiter {
     this.membersKnown = true;
   }
 
+  /** The replicas the shares are divided among, this one included. */
+  get memberCount(): number {
+    return this.members.length;
+  }
+
   /** Whether this replica knows every member's claims, and may hand itself shares. */
   get warm(): boolean {
     return this.membersKnown && this.members.every((member) => member === this.instance || this.reportedTicks.has(member));

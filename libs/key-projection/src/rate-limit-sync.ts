@@ -15,7 +15,8 @@ export interface RateLimitSyncSettings {
   readonly recomputeDelayMs: number;
   /**
    * A replica not heard of for this long no longer takes a share: counted from its last report
-   * if that said it was busy, or from when this replica last woke if it said it was idle.
+   * if that said it was busy, or, if it said it was idle, from the first busy report sent
+   * since (which woke it).
    */
   readonly memberTimeoutMs: number;
   /**
@@ -24,8 +25,9 @@ export interface RateLimitSyncSettings {
    */
   readonly idlePeriodMs?: number;
   /**
-   * While this replica is idle too, one whose last report said it was idle stays a member this
-   * long (longer than `idlePeriodMs`: its reports are the membership). Default three idle periods.
+   * A replica whose last report said it was idle, and that no busy report has woken since,
+   * stays a member this long (longer than `idlePeriodMs`: its reports are the membership).
+   * Default three idle periods.
    */
   readonly idleMemberTimeoutMs?: number;
 }
@@ -230,13 +232,15 @@ export class RateLimitSync {
   private publish(report: ConsumptionReport): void {
     const chunks = partsOf(report.counts);
     const busy = this.ticks < TICKS_BEFORE_SHARING || !this.limiter.idle;
-    this.lastReportBusy = busy;
-    if (busy) this.busyReportSent(this.settings.instanceId);
     try {
       chunks.forEach((counts, part) => {
         this.nc.publish(verifierConsumptionSubject(this.settings.subjectPrefix), JSON.stringify({ ...report, busy, part, parts: chunks.length, counts }));
       });
+      this.lastReportBusy = busy;
+      if (busy) this.busyReportSent(this.settings.instanceId);
     } catch (cause) {
+      // The others may last have heard "busy": this replica stays at the fast period until it has said otherwise.
+      this.lastReportBusy = true;
       this.limiter.reportFullNext();
       this.logger.error({ err: cause }, 'could not send a rate-limit report; the next one lists every window');
     }
@@ -288,8 +292,8 @@ export function registerRateLimitSyncMetrics(registry: Registry, sync: RateLimit
   scrapedGauge(
     registry,
     'keyledger_rate_limit_members',
-    'Verifiers sharing rate limits and credits with this one, itself included',
-    () => sync.members().length,
+    'Verifiers the limits and credits are shared among at the last recompute, this one included',
+    () => sync.limiter.memberCount,
   );
   scrapedGauge(
     registry,

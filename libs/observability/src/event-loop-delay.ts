@@ -25,8 +25,7 @@ export const DEFAULT_EVENT_LOOP_DELAY: EventLoopDelaySettings = { busyPeriodMs: 
  * to learn that it is idle.
  */
 export class EventLoopDelaySampler {
-  /** Every sample goes here, and into each histogram `subscribe` handed out. */
-  readonly histogram: RecordableHistogram = createHistogram();
+  /** The histograms `subscribe` handed out: each receives every sample. */
   private readonly subscribers: RecordableHistogram[] = [];
   private timer: NodeJS.Timeout | undefined;
   private due = 0;
@@ -66,7 +65,6 @@ export class EventLoopDelaySampler {
   private sample(): void {
     const lateMs = performance.now() - this.due;
     const lateNs = Math.max(1, Math.round(lateMs * 1e6));
-    this.histogram.record(lateNs);
     for (const histogram of this.subscribers) histogram.record(lateNs);
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, this.utilization).utilization >= this.settings.busyUtilization;
