@@ -23,6 +23,20 @@ export async function freePort(): Promise<number> {
   return kernelPickedPort();
 }
 
+/**
+ * The port before a run of `count` ports that were free a moment ago (`npm start` adds 1 …
+ * count to its base), drawn from this worker's slice below the ephemeral range, as `freePort`.
+ */
+export async function freePortRun(count: number): Promise<number> {
+  const slice = workerSlice() ?? { start: LOWEST_PORT, size: 20_000 };
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base = slice.start + randomInt(slice.size - count);
+    const ports = Array.from({ length: count }, (_, i) => base + i + 1);
+    if ((await Promise.all(ports.map(listens))).every(Boolean)) return base;
+  }
+  throw new Error(`no run of ${count} free ports found`);
+}
+
 /** This worker's ports below the ephemeral range, or undefined when the range leaves no room. */
 function workerSlice(): { start: number; size: number } | undefined {
   let ephemeralLow = 32_768;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { freePort } from './free-port.js';
+import { freePort, freePortRun } from './free-port.js';
 
 const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
 
@@ -22,5 +22,13 @@ describe('freePort', () => {
       server.listen(port, '127.0.0.1', resolve);
     });
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("gives a run of free ports for npm start below the kernel's ephemeral range, in this worker's slice", async () => {
+    process.env['JEST_WORKER_ID'] = '2';
+    const slice = Math.floor((ephemeralLow - 10_000) / 8);
+    const base = await freePortRun(6);
+    expect(base + 1).toBeGreaterThanOrEqual(10_000 + slice);
+    expect(base + 6).toBeLessThan(10_000 + 2 * slice);
   });
 });
