@@ -1,14 +1,15 @@
 // What each service costs with nothing to do: the `npm start` services with their defaults and a
 // second verifier (so the verifiers' rate-limit sync has a peer), left idle once loaded; CPU time
 // of each process and of the Postgres backends serving it, from /proc/<pid>/stat, over
-// BENCH_IDLE_SECONDS (30 by default); BENCH_PROFILE_DIR profiles the second verifier. The target is at most 0.5 % of a core per service.
+// BENCH_IDLE_SECONDS (30 by default), and the context switches of each process a second (about one
+// per wake-up: the figure that does not depend on how dear a wake-up is on the machine); BENCH_PROFILE_DIR profiles the second verifier. The target is at most 0.5 % of a core per service.
 // Run with `npm run bench -- idle-cost`.
 import { randomBytes } from 'node:crypto';
 import { formatNewKey } from '@keyledger/key-domain';
 import type { RunningServices } from '@keyledger/testing';
 import { createTestContext, natsKeyApi, startServices } from '@keyledger/testing';
 import { describeMachine, now } from './bench-support.js';
-import { CpuGroup, postgresBackends } from './support/process-cpu.js';
+import { CpuGroup, contextSwitches, postgresBackends } from './support/process-cpu.js';
 
 const SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 30);
 const SETTLE_SECONDS = Number(process.env['BENCH_SETTLE_SECONDS'] ?? 5);
@@ -40,12 +41,17 @@ try {
     await group.own.begin();
     await group.postgres.begin();
   }
+  const switchesBefore = processes.map(({ pid }) => contextSwitches(pid));
   const started = now();
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   const elapsedUs = (now() - started) * 1000;
   const share = (used: number): string => `${((100 * used) / elapsedUs).toFixed(2)} %`;
-  console.log(`idle, % of a core over ${SECONDS} s (the process · its Postgres backends):`);
-  for (const group of groups) console.log(`  ${group.name.padEnd(17)} ${share(await group.own.used()).padStart(7)} · ${share(await group.postgres.used())}`);
+  const switchesPerSecond = processes.map(({ pid }, i) => (contextSwitches(pid) - switchesBefore[i]!) / (elapsedUs / 1e6));
+  console.log(`idle, % of a core over ${SECONDS} s (the process · its Postgres backends), and the process's context switches a second:`);
+  for (const [i, group] of groups.entries())
+    console.log(
+      `  ${group.name.padEnd(17)} ${share(await group.own.used()).padStart(7)} · ${share(await group.postgres.used()).padEnd(7)} ${switchesPerSecond[i]!.toFixed(1).padStart(6)}/s`,
+    );
 } finally {
   for (const services of running) services.stop();
   await ctx.close();
