@@ -287,7 +287,7 @@ export class RateLimitSync {
   }
 }
 
-/** What an operator (and a test) reads of the sync: how many verifiers share the limits, and whether this one takes its share. */
+/** What an operator (and a test) reads of the sync: how many verifiers share the limits, and whether this one takes new shares. */
 export function registerRateLimitSyncMetrics(registry: Registry, sync: RateLimitSync): void {
   scrapedGauge(
     registry,
@@ -298,7 +298,7 @@ export function registerRateLimitSyncMetrics(registry: Registry, sync: RateLimit
   scrapedGauge(
     registry,
     'keyledger_rate_limit_sharing',
-    "1 once this verifier knows every member's claims and takes its share of each limit; 0 while it admits no limited key",
+    "1 once this verifier knows every member's claims and takes new shares of each limit; 0 while it takes none and only spends what it holds",
     () => (sync.limiter.warm ? 1 : 0),
   );
 }
