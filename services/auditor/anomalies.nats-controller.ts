@@ -32,7 +32,7 @@ export function anomaliesNatsController(prefix: string): new (...args: never[]) 
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {
-      return natsCommand(this.logger, ctx, body, ({ authorization }) => this.auth.commandContext({ authorization }).caller, run);
+      return natsCommand(this.logger, ctx, body, async ({ authorization }) => (await this.auth.commandContext({ authorization })).caller, run);
     }
   }
   return AnomaliesNatsController;

@@ -141,7 +141,7 @@ export class AuditGrpcController {
   }
 
   private asAdmin<T>(method: string, metadata: Metadata, run: (caller: Caller) => Promise<T>): Promise<T> {
-    return grpcCommand(this.logger, SERVICE, method, metadata, (credentials) => this.auth.commandContext(credentials).caller, run);
+    return grpcCommand(this.logger, SERVICE, method, metadata, async (credentials) => (await this.auth.commandContext(credentials)).caller, run);
   }
 
   private open<T>(method: string, metadata: Metadata, run: () => Promise<T>): Promise<T> {

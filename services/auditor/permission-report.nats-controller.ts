@@ -26,7 +26,7 @@ export function permissionReportNatsController(prefix: string): new (...args: ne
         this.logger,
         ctx,
         body,
-        ({ authorization }) => this.auth.commandContext({ authorization }).caller,
+        async ({ authorization }) => (await this.auth.commandContext({ authorization })).caller,
         (caller) => this.permissions.report(parseRequest(auditReportRequestSchema, body), caller),
       );
     }

@@ -76,6 +76,13 @@ export class UsageGrpcController {
   }
 
   private handle<T>(method: string, metadata: Metadata, run: (caller: Caller) => Promise<T>): Promise<T> {
-    return grpcCommand(this.logger, 'keyledger.v1.UsageService', method, metadata, (credentials) => this.auth.commandContext(credentials).caller, run);
+    return grpcCommand(
+      this.logger,
+      'keyledger.v1.UsageService',
+      method,
+      metadata,
+      async (credentials) => (await this.auth.commandContext(credentials)).caller,
+      run,
+    );
   }
 }

@@ -60,7 +60,7 @@ export function usageNatsController(prefix: string): new (...args: never[]) => u
     }
 
     private handle<T>(ctx: NatsContext, body: unknown, run: (caller: Caller) => Promise<T>): Promise<NatsReply<T>> {
-      return natsCommand(this.logger, ctx, body, ({ authorization }) => this.auth.commandContext({ authorization }).caller, run);
+      return natsCommand(this.logger, ctx, body, async ({ authorization }) => (await this.auth.commandContext({ authorization })).caller, run);
     }
   }
   return UsageNatsController;

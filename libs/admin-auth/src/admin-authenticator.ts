@@ -1,16 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { bearerToken } from '@keyledger/api-transport';
 import { ApiError, TRACEPARENT_PATTERN } from '@keyledger/contracts';
+import type { VerifyResult } from '@keyledger/contracts';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
 import type { Caller, CommandContext } from './command-context.js';
 
 export interface AdminAuthenticatorOptions {
-  /** The projection that fills the index: while it fails closed (loading, stalled), no admin key is judged. */
-  readonly projection?: Pick<LiveKeyProjection, 'isFailingClosed'>;
+  /**
+   * The projection that fills the index: while it fails closed (loading, stalled), no admin key
+   * is judged; a key it refuses is judged again once it has caught up with the store.
+   */
+  readonly projection?: Pick<LiveKeyProjection, 'isFailingClosed' | 'caughtUpWithStore'>;
   readonly clock?: () => number;
+  /** How long a refused key may wait for the projection to catch up with the store (ms). */
+  readonly catchUpTimeoutMs?: number;
 }
+
+/**
+ * The relay publishes a commit within milliseconds; seconds behind, the projection is in trouble
+ * and the caller is better told to retry than kept waiting.
+ */
+export const DEFAULT_ADMIN_CATCH_UP_TIMEOUT_MS = 2000;
 
 /**
  * The admin plane protects itself with Keyledger keys: a caller presents a key holding
@@ -21,6 +33,7 @@ export interface AdminAuthenticatorOptions {
 export class AdminAuthenticator {
   private readonly projection: AdminAuthenticatorOptions['projection'];
   private readonly clock: () => number;
+  private readonly catchUpTimeoutMs: number;
 
   constructor(
     private readonly index: KeyIndex,
@@ -29,22 +42,33 @@ export class AdminAuthenticator {
   ) {
     this.projection = options.projection;
     this.clock = options.clock ?? Date.now;
+    this.catchUpTimeoutMs = options.catchUpTimeoutMs ?? DEFAULT_ADMIN_CATCH_UP_TIMEOUT_MS;
   }
 
   /**
    * Establishes the caller from a presented key; UNAUTHENTICATED unless it is a valid key, and
    * UNAVAILABLE while the projection that holds the keys cannot be trusted to be complete.
+   * A key refused by the projection is judged again once the projection has applied everything
+   * the store held when the request came: a key issued (or resumed) a moment before, through
+   * any issuer, is not refused for having reached the store before this replica.
    */
-  authenticate(presented: string | undefined): Caller {
+  async authenticate(presented: string | undefined): Promise<Caller> {
     if (!presented) throw new ApiError('UNAUTHENTICATED', 'an admin key is required (Authorization: Bearer <key>)');
+    let result = this.judge(presented);
+    if (result.valid || !this.projection) return callerOf(result);
+    if (!(await this.projection.caughtUpWithStore(this.catchUpTimeoutMs)))
+      throw new ApiError('UNAVAILABLE', 'admin keys cannot be checked yet: the key projection is behind the store; retry shortly');
+    result = this.judge(presented);
+    return callerOf(result);
+  }
+
+  private judge(presented: string): VerifyResult {
     const now = this.clock();
     // A key missing from a projection still loading is not an invalid key: answering
     // UNAUTHENTICATED would tell the caller to give up on a credential that is fine.
     if (this.projection?.isFailingClosed(now))
       throw new ApiError('UNAVAILABLE', 'admin keys cannot be checked yet: the key projection is loading or behind the store; retry shortly');
-    const result = verifyKey(this.index, this.hasher, presented, {}, now);
-    if (!result.valid || !result.keyId || !result.tenant) throw new ApiError('UNAUTHENTICATED', `the admin key is not valid (${result.code})`);
-    return { keyId: result.keyId, tenant: result.tenant, scopes: result.scopes ?? [] };
+    return verifyKey(this.index, this.hasher, presented, {}, now);
   }
 
   /**
@@ -52,9 +76,18 @@ export class AdminAuthenticator {
    * (authenticated here), a correlation id (generated when absent) and a W3C traceparent
    * (kept only when well formed). One place for every transport.
    */
-  commandContext(received: { authorization?: string | undefined; correlationId?: string | undefined; traceparent?: string | undefined }): CommandContext {
-    const caller = this.authenticate(bearerToken(received.authorization));
+  async commandContext(received: {
+    authorization?: string | undefined;
+    correlationId?: string | undefined;
+    traceparent?: string | undefined;
+  }): Promise<CommandContext> {
+    const caller = await this.authenticate(bearerToken(received.authorization));
     const traceparent = received.traceparent && TRACEPARENT_PATTERN.test(received.traceparent) ? received.traceparent : undefined;
     return { caller, correlationId: received.correlationId || randomUUID(), traceparent };
   }
+}
+
+function callerOf(result: VerifyResult): Caller {
+  if (!result.valid || !result.keyId || !result.tenant) throw new ApiError('UNAUTHENTICATED', `the admin key is not valid (${result.code})`);
+  return { keyId: result.keyId, tenant: result.tenant, scopes: result.scopes ?? [] };
 }

@@ -23,13 +23,13 @@ export function grpcCommand<C, T>(
   service: string,
   method: string,
   metadata: Metadata,
-  authenticate: (credentials: RequestCredentials) => C,
+  authenticate: (credentials: RequestCredentials) => Promise<C> | C,
   run: (caller: C) => Promise<T> | T,
 ): Promise<T> {
   return grpcCall(logger, () =>
-    inGrpcServerSpan(service, method, metadata, () =>
+    inGrpcServerSpan(service, method, metadata, async () =>
       run(
-        authenticate({
+        await authenticate({
           authorization: metadataValue(metadata, 'authorization'),
           correlationId: metadataValue(metadata, 'keyledger-correlation-id'),
           traceparent: metadataValue(metadata, 'traceparent'),

@@ -24,15 +24,15 @@ export function natsCommand<C, T>(
   logger: Logger,
   ctx: NatsContext,
   body: unknown,
-  authenticate: (credentials: RequestCredentials) => C,
+  authenticate: (credentials: RequestCredentials) => Promise<C> | C,
   run: (caller: C) => Promise<T> | T,
 ): Promise<NatsReply<T>> {
   const headers = ctx.getHeaders() as ReadableHeaders | undefined;
   return natsReply(logger, () =>
-    inNatsServerSpan(ctx.getSubject(), headers, () => {
+    inNatsServerSpan(ctx.getSubject(), headers, async () => {
       if (body === NOT_JSON) throw new ApiError('INVALID_ARGUMENT', 'the request body is not JSON');
       return run(
-        authenticate({
+        await authenticate({
           authorization: headers?.get('Authorization'),
           correlationId: headers?.get('Keyledger-Correlation-Id'),
           traceparent: headers?.get('traceparent'),

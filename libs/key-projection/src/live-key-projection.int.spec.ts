@@ -91,4 +91,29 @@ describe('LiveKeyProjection', () => {
     expect(projection.status()).toMatchObject({ stalledAt: undefined, failingClosed: false, position: { transactionId: '999999999', position: '3' } });
     expect(ctx.auth.rejections.all).toEqual([expect.objectContaining({ source: 'bus', reason: 'bad-schema', streamId: 'key-key_00000000000000000000000bad' })]);
   });
+
+  it('waits to have applied what the store committed before it was asked, and only that long', async () => {
+    const index = new KeyIndex();
+    projection = new LiveKeyProjection({ ...ctx, index }, { instanceId: 'catch-up-test', ...SETTINGS });
+    await projection.start();
+    expect(await projection.caughtUpWithStore(1000)).toBe(true);
+
+    const before = projection.appliedPosition();
+    const keyId = 'key_00000000000000000000c47c40';
+    const issued = keyIssued(keyId, 'ef'.repeat(32), '0');
+    await ctx.store.append(issued.streamId, 0, [
+      { type: 'KeyIssued', schemaVersion: 1, data: issued.data as Record<string, unknown>, metadata: issued.metadata },
+    ]);
+    // Committed, but nothing published it: this replica cannot know it, and says so in time.
+    const started = Date.now();
+    expect(await projection.caughtUpWithStore(300)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(index.get(keyId)).toBeUndefined();
+
+    const waiting = projection.caughtUpWithStore(10_000);
+    const [stored] = (await ctx.store.readAll(before, 10)).events;
+    await publish(stored!);
+    expect(await waiting).toBe(true);
+    expect(index.get(keyId)).toBeDefined();
+  });
 });

@@ -17,6 +17,7 @@ import type { KeyIndex } from './key-index.js';
 import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key-index-snapshot.js';
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
 import { encodeAnnouncement } from './verifier-fence.js';
+import { StoreCatchUp } from './store-catch-up.js';
 
 /** What a key projection folds: the keys' own streams, and the consumption verifiers flush to theirs. */
 export const KEY_PROJECTION_CATEGORIES = ['key', 'credits'] as const;
@@ -155,6 +156,7 @@ export class LiveKeyProjection {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private snapshotting: Promise<void> | undefined;
   private readonly reader: EventMessageReader;
+  private readonly storeCatchUp: StoreCatchUp;
 
   constructor(
     private readonly deps: LiveKeyProjectionDependencies,
@@ -163,6 +165,10 @@ export class LiveKeyProjection {
     this.clock = deps.clock ?? Date.now;
     this.reader = new EventMessageReader(deps.topology.subjectPrefix, deps.auth);
     this.freshness = settings.maxStalenessMs === undefined ? undefined : new FreshnessTracker(compareGlobalPositions, settings.maxStalenessMs);
+    this.storeCatchUp = new StoreCatchUp(
+      () => deps.store.heartbeatHead(),
+      () => this.position,
+    );
   }
 
   async start(): Promise<void> {
@@ -302,6 +308,15 @@ export class LiveKeyProjection {
   }
 
   /**
+   * Waits until this replica has applied every event the store had committed when called: a key
+   * issued a moment ago, known to the store but not yet published to this replica, is then
+   * judged as it is. False when that could not be done within `timeoutMs`.
+   */
+  caughtUpWithStore(timeoutMs: number): Promise<boolean> {
+    return this.storeCatchUp.caughtUp(timeoutMs);
+  }
+
+  /**
    * True when verification must refuse every key: before the projection has caught up with the
    * store, after it stalled on an event, or once the bus has been gone too long.
    */
@@ -376,6 +391,7 @@ export class LiveKeyProjection {
   private advance(event: GlobalPosition): void {
     this.position = { transactionId: event.transactionId, position: event.position };
     this.freshness?.applied(this.position);
+    this.storeCatchUp.advanced(this.position);
   }
 
   /**
