@@ -7,20 +7,32 @@ const WORKER_SLICES = 8;
 const LOWEST_PORT = 10_000;
 
 /**
- * A TCP port that was free a moment ago, for a service under test. Drawn below the kernel's
- * ephemeral range when there is room: a port the kernel picked (listen on port 0) is one the
- * next outgoing connection to Postgres or NATS may take before the service binds it, and the
- * service then fails with EADDRINUSE. Each test worker draws from its own slice, so two
- * workers do not pick the same port either.
+ * Ports given out in this test file (jest loads this module afresh for each): the services a test
+ * starts bind theirs only once they run, so a port free at the check may be one given a moment
+ * before. Drawn at random from a slice of a few thousand, a dozen ports collided in a few per cent
+ * of test files: a service then failed to start with EADDRINUSE.
+ */
+const givenOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago, and not given out before in this test file, for a
+ * service under test. Drawn below the kernel's ephemeral range when there is room: a port the
+ * kernel picked (listen on port 0) is one the next outgoing connection to Postgres or NATS may
+ * take before the service binds it, and the service then fails with EADDRINUSE. Each test worker
+ * draws from its own slice, so two workers do not pick the same port either.
  */
 export async function freePort(): Promise<number> {
   const slice = workerSlice();
   if (slice)
     for (let attempt = 0; attempt < 50; attempt += 1) {
       const port = slice.start + randomInt(slice.size);
-      if (await listens(port)) return port;
+      if (!givenOut.has(port) && (await listens(port))) return giveOut(port);
     }
-  return kernelPickedPort();
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await kernelPickedPort();
+    if (!givenOut.has(port)) return giveOut(port);
+  }
+  throw new Error('no free port found');
 }
 
 /**
@@ -32,7 +44,11 @@ export async function freePortRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const base = slice.start + randomInt(slice.size - count);
     const ports = Array.from({ length: count }, (_, i) => base + i + 1);
-    if ((await Promise.all(ports.map(listens))).every(Boolean)) return base;
+    if (ports.some((port) => givenOut.has(port))) continue;
+    if ((await Promise.all(ports.map(listens))).every(Boolean)) {
+      ports.forEach(giveOut);
+      return base;
+    }
   }
   throw new Error(`no run of ${count} free ports found`);
 }
@@ -49,6 +65,11 @@ function workerSlice(): { start: number; size: number } | undefined {
   if (!Number.isInteger(size) || size < 100) return undefined;
   const worker = (Number(process.env['JEST_WORKER_ID'] ?? 1) - 1) % WORKER_SLICES;
   return { start: LOWEST_PORT + worker * size, size };
+}
+
+function giveOut(port: number): number {
+  givenOut.add(port);
+  return port;
 }
 
 function listens(port: number): Promise<boolean> {

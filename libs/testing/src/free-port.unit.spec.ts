@@ -31,4 +31,14 @@ describe('freePort', () => {
     expect(base + 1).toBeGreaterThanOrEqual(10_000 + slice);
     expect(base + 6).toBeLessThan(10_000 + 2 * slice);
   });
+
+  it('never gives the same port twice in a test file, though none of them is bound yet', async () => {
+    process.env['JEST_WORKER_ID'] = '4';
+    // 300 draws from a slice of a few thousand: dozens would repeat if each were only checked free.
+    const ports = [];
+    for (let i = 0; i < 300; i += 1) ports.push(await freePort());
+    const base = await freePortRun(6);
+    ports.push(...Array.from({ length: 6 }, (_, i) => base + i + 1));
+    expect(new Set(ports).size).toBe(ports.length);
+  });
 });
