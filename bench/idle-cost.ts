@@ -42,9 +42,11 @@ try {
     await group.postgres.begin();
   }
   const switchesBefore = processes.map(({ pid }) => contextSwitches(pid));
+  const storeBefore = await storeActivity();
   const started = now();
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   const elapsedUs = (now() - started) * 1000;
+  const storeAfter = await storeActivity();
   const share = (used: number): string => `${((100 * used) / elapsedUs).toFixed(2)} %`;
   const switchesPerSecond = processes.map(({ pid }, i) => (contextSwitches(pid) - switchesBefore[i]!) / (elapsedUs / 1e6));
   console.log(`idle, % of a core over ${SECONDS} s (the process · its Postgres backends), and the process's context switches a second:`);
@@ -52,7 +54,21 @@ try {
     console.log(
       `  ${group.name.padEnd(17)} ${share(await group.own.used()).padStart(7)} · ${share(await group.postgres.used()).padEnd(7)} ${switchesPerSecond[i]!.toFixed(1).padStart(6)}/s`,
     );
+  const perSecond = (before: bigint, after: bigint): string => (Number(after - before) / (elapsedUs / 1e6)).toFixed(1);
+  console.log(
+    `Postgres: ${perSecond(storeBefore.commits, storeAfter.commits)} commits/s in the database (every session, this bench's few included), ` +
+      `${perSecond(storeBefore.walBytes, storeAfter.walBytes)} WAL bytes/s (the whole server)`,
+  );
 } finally {
   for (const services of running) services.stop();
   await ctx.close();
+}
+
+/** Commits in this database and WAL written by the server so far: an idle service that commits costs Postgres a WAL flush each time. */
+async function storeActivity(): Promise<{ commits: bigint; walBytes: bigint }> {
+  const [row] = await ctx.ownerDb.query<{ commits: string; wal: string }[]>(
+    `select (select xact_commit from pg_stat_database where datname = current_database())::text as commits,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as wal`,
+  );
+  return { commits: BigInt(row!.commits), walBytes: BigInt(row!.wal) };
 }

@@ -14,7 +14,7 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
 import { PermissionReport, UsageQueries } from '@keyledger/usage-reporting';
-import { AuditLog, NoteSigner, PostgresTransparencyLog, WitnessCosigning } from '@keyledger/transparency-log';
+import { AuditLog, NoteSigner, PostgresTransparencyLog, TreeGrowthSchedule, WitnessCosigning } from '@keyledger/transparency-log';
 import type { SiemExports } from '@keyledger/siem-export';
 import { createSiemExporters, registerSiemExportMetrics } from '@keyledger/siem-export';
 import { SecurityAlertConsumer, SecurityAlertLog } from '@keyledger/security-alerts';
@@ -73,6 +73,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     (error) => this.logger.warn({ err: error }, 'audit trail partition maintenance failed'),
   );
   private readonly treeGrowth: PeriodicTask;
+  private readonly treeGrowthSchedule = new TreeGrowthSchedule();
   private readonly checkpointSigning: PeriodicTask;
   private readonly siemExports: readonly PeriodicTask[];
 
@@ -103,7 +104,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         ),
     );
     this.treeGrowth = new PeriodicTask(
-      () => this.auditLog.grow(),
+      () => this.growTree(),
       auditSettings.treeIntervalMs,
       (error) => this.logger.warn({ err: error }, 'growing the transparency log failed'),
     );
@@ -212,6 +213,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** Signs a checkpoint when the tree grew, then asks the witnesses that have not cosigned the latest (again, while one is down). */
+  /** Grows the tree once this auditor has seen the store move past it (or after a long quiet). */
+  private async growTree(): Promise<void> {
+    if (!this.treeGrowthSchedule.due(this.projection.appliedPosition(), Date.now())) return;
+    const { end } = await this.auditLog.grow();
+    this.treeGrowthSchedule.passed(end, Date.now());
+  }
+
   private async signAndCosign(): Promise<void> {
     await this.auditLog.sign();
     for (const outcome of await this.auditLog.gatherCosignatures()) {

@@ -1,4 +1,11 @@
-import type { AuditCheckpoint, AuditConsistencyProof, AuditConsistencyRequest, AuditInclusionProof, AuditInclusionRequest } from '@keyledger/contracts';
+import type {
+  AuditCheckpoint,
+  AuditConsistencyProof,
+  AuditConsistencyRequest,
+  AuditInclusionProof,
+  AuditInclusionRequest,
+  GlobalPosition,
+} from '@keyledger/contracts';
 import type { PostgresTransparencyLog, StoredCheckpoint } from './postgres-transparency-log.js';
 import type { WitnessCosigning } from './witness-cosigning.js';
 
@@ -30,9 +37,9 @@ export class AuditLog {
     return outcomes;
   }
 
-  /** Adds the store's new events to the tree; returns how many. */
-  grow(): Promise<number> {
-    return this.log.extend();
+  /** Adds the store's new events to the tree; returns how many, and the store position the tree covers. */
+  grow(): Promise<{ added: number; end: GlobalPosition }> {
+    return this.log.extendToEnd();
   }
 
   /** Brings the tree up to the store and signs a checkpoint if it grew (publishing it); returns the latest. */
@@ -80,7 +87,13 @@ export class AuditLog {
   }
 
   private async present(checkpoint: StoredCheckpoint): Promise<AuditCheckpoint> {
-    return { origin: this.log.origin, treeSize: checkpoint.treeSize, rootHash: b64(checkpoint.rootHash), signedAt: checkpoint.signedAt.toISOString(), note: await this.cosigned(checkpoint) };
+    return {
+      origin: this.log.origin,
+      treeSize: checkpoint.treeSize,
+      rootHash: b64(checkpoint.rootHash),
+      signedAt: checkpoint.signedAt.toISOString(),
+      note: await this.cosigned(checkpoint),
+    };
   }
 
   private cosigned(checkpoint: StoredCheckpoint): Promise<string> {

@@ -14,3 +14,4 @@ export * from './audit-bundle.js';
 export * from './witness-protocol.js';
 export * from './witness.js';
 export * from './witness-cosigning.js';
+export * from './tree-growth-schedule.js';

@@ -66,7 +66,12 @@ interface CheckpointRow {
   signed_at: Date;
 }
 
-const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({ treeSize: Number(row.tree_size), rootHash: row.root_hash, note: row.note, signedAt: row.signed_at });
+const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
+  treeSize: Number(row.tree_size),
+  rootHash: row.root_hash,
+  note: row.note,
+  signedAt: row.signed_at,
+});
 
 /** Reads the stored hashes of complete subtrees: leaves from tlog_leaves, level ≥ 1 from tlog_nodes. */
 export async function readTreeNodes(db: Queryable, nodes: readonly TreeNode[]): Promise<NodeLookup> {
@@ -122,22 +127,27 @@ export class PostgresTransparencyLog {
 
   /** Appends every event the store holds beyond the tree; returns how many leaves were added. */
   async extend(): Promise<number> {
+    return (await this.extendToEnd()).added;
+  }
+
+  /** As extend, also telling the store position the tree covers once done. */
+  async extendToEnd(): Promise<{ added: number; end: GlobalPosition }> {
     let added = 0;
     for (;;) {
-      const { rows, leaves } = await this.db.transaction((tx) => this.extendOnce(tx));
+      const { rows, leaves, end } = await this.db.transaction((tx) => this.extendOnce(tx));
       added += leaves;
-      if (rows < this.batchSize) return added;
+      if (rows < this.batchSize) return { added, end };
     }
   }
 
-  private async extendOnce(tx: EntityManager): Promise<{ rows: number; leaves: number }> {
+  private async extendOnce(tx: EntityManager): Promise<{ rows: number; leaves: number; end: GlobalPosition }> {
     const [head] = await tx.query<{ size: string; transaction_id: string; position: string }[]>(
       `select size::text, transaction_id::text, position::text from tlog_head where id for update`,
     );
     if (!head) throw new Error('tlog_head has no row: the transparency log migration did not run');
     const after: GlobalPosition = { transactionId: head.transaction_id, position: head.position };
     const page = await this.store.readAll(after, this.batchSize);
-    if (!page.end) return { rows: 0, leaves: 0 };
+    if (!page.end) return { rows: 0, leaves: 0, end: after };
     const size = Number(head.size);
     const edge = await readTreeNodes(tx, rootNodes(size));
     const range = new CompactRange(size, rootNodes(size).map(edge));
@@ -152,7 +162,13 @@ export class PostgresTransparencyLog {
       await tx.query(
         `insert into tlog_leaves (leaf_index, position, transaction_id, event_id, leaf_hash)
          select * from unnest($1::bigint[], $2::bigint[], $3::text[]::xid8[], $4::uuid[], $5::bytea[])`,
-        [leaves.map((l) => l.index), leaves.map((l) => l.position), leaves.map((l) => l.transactionId), leaves.map((l) => l.eventId), leaves.map((l) => l.hash)],
+        [
+          leaves.map((l) => l.index),
+          leaves.map((l) => l.position),
+          leaves.map((l) => l.transactionId),
+          leaves.map((l) => l.eventId),
+          leaves.map((l) => l.hash),
+        ],
       );
     }
     if (nodes.length > 0) {
@@ -162,8 +178,12 @@ export class PostgresTransparencyLog {
         nodes.map((n) => n.hash),
       ]);
     }
-    await tx.query(`update tlog_head set size = $1, transaction_id = $2::xid8, position = $3 where id`, [range.size, page.end.transactionId, page.end.position]);
-    return { rows: page.rows, leaves: leaves.length };
+    await tx.query(`update tlog_head set size = $1, transaction_id = $2::xid8, position = $3 where id`, [
+      range.size,
+      page.end.transactionId,
+      page.end.position,
+    ]);
+    return { rows: page.rows, leaves: leaves.length, end: page.end };
   }
 
   /** Leaves in the tree now. */
@@ -173,7 +193,9 @@ export class PostgresTransparencyLog {
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
-    const [row] = await this.db.query<CheckpointRow[]>(`select tree_size::text, root_hash, note, signed_at from tlog_checkpoints order by tlog_checkpoints.tree_size desc limit 1`);
+    const [row] = await this.db.query<CheckpointRow[]>(
+      `select tree_size::text, root_hash, note, signed_at from tlog_checkpoints order by tlog_checkpoints.tree_size desc limit 1`,
+    );
     return row && toCheckpoint(row);
   }
 
@@ -194,7 +216,9 @@ export class PostgresTransparencyLog {
       // The head row's lock also keeps the tree from growing under the signature.
       const [head] = await tx.query<{ size: string }[]>(`select size::text from tlog_head where id for update`);
       const size = Number(head?.size ?? 0);
-      const [latestRow] = await tx.query<CheckpointRow[]>(`select tree_size::text, root_hash, note, signed_at from tlog_checkpoints order by tlog_checkpoints.tree_size desc limit 1`);
+      const [latestRow] = await tx.query<CheckpointRow[]>(
+        `select tree_size::text, root_hash, note, signed_at from tlog_checkpoints order by tlog_checkpoints.tree_size desc limit 1`,
+      );
       const latest = latestRow && toCheckpoint(latestRow);
       if (latest?.treeSize === size) return { checkpoint: latest, signed: false };
       if (latest && latest.treeSize > size) throw new InconsistentTreeError(latest.treeSize, size);
