@@ -143,16 +143,16 @@ describe('audit trail', () => {
       'the tree covers every event',
       async () => [await treeSize(), await storeSize()],
       ([tree, store]) => tree === store,
-      5000,
+      10_000,
     );
 
     // A pass locks the head row (FOR UPDATE), which gives it a new xmax: while the store is quiet, at
-    // most the checkpoint signer's pass may land in these 3.5 s (one a second did, before the gate).
+    // most the checkpoint signer's pass may land in these 5 s (one a second did, before the gate).
     const lockers = new Set<string>();
-    for (let sample = 0; sample < 15; sample += 1) {
+    for (let sample = 0; sample < 21; sample += 1) {
       lockers.add((await ctx.ownerDb.query<{ locker: string }[]>(`select xmax::text as locker from tlog_head`))[0]!.locker);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    expect(lockers.size).toBeLessThanOrEqual(2);
+    expect(lockers.size).toBeLessThanOrEqual(3);
   });
 });

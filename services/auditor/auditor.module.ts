@@ -212,14 +212,17 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     };
   }
 
-  /** Signs a checkpoint when the tree grew, then asks the witnesses that have not cosigned the latest (again, while one is down). */
-  /** Grows the tree once this auditor has seen the store move past it (or after a long quiet). */
+  /**
+   * Grows the tree once this auditor has seen the store move past it (or after a long quiet),
+   * timed by the monotonic clock: a wall clock set back would stretch the quiet.
+   */
   private async growTree(): Promise<void> {
-    if (!this.treeGrowthSchedule.due(this.projection.appliedPosition(), Date.now())) return;
+    if (!this.treeGrowthSchedule.due(this.projection.appliedPosition(), performance.now())) return;
     const { end } = await this.auditLog.grow();
-    this.treeGrowthSchedule.passed(end, Date.now());
+    this.treeGrowthSchedule.passed(end, performance.now());
   }
 
+  /** Signs a checkpoint when the tree grew, then asks the witnesses that have not cosigned the latest (again, while one is down). */
   private async signAndCosign(): Promise<void> {
     await this.auditLog.sign();
     for (const outcome of await this.auditLog.gatherCosignatures()) {

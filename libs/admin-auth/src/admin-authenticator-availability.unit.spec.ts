@@ -113,4 +113,15 @@ describe('AdminAuthenticator and a key the store holds but the projection has no
     const behind = new AdminAuthenticator(index, hasher, { projection: projection(() => false) });
     expect(await errorOf(() => behind.authenticate(unknown))).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/behind the store; retry/) });
   });
+
+  it('waits for no catch-up for a key no newer store could make valid (malformed)', async () => {
+    const { index } = indexWithAdminKey();
+    const watched = projection(() => true);
+    const authenticator = new AdminAuthenticator(index, hasher, { projection: watched });
+    expect(await errorOf(() => authenticator.authenticate('not a key at all'))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: 'the admin key is not valid (MALFORMED)',
+    });
+    expect(watched.calls).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bearerToken } from '@keyledger/api-transport';
 import { ApiError, TRACEPARENT_PATTERN } from '@keyledger/contracts';
-import type { VerifyResult } from '@keyledger/contracts';
+import type { VerifyCode, VerifyResult } from '@keyledger/contracts';
 import type { KeyHasher } from '@keyledger/key-secrets';
 import type { KeyIndex, LiveKeyProjection } from '@keyledger/key-projection';
 import { verifyKey } from '@keyledger/key-projection';
@@ -23,6 +23,12 @@ export interface AdminAuthenticatorOptions {
  * and the caller is better told to retry than kept waiting.
  */
 export const DEFAULT_ADMIN_CATCH_UP_TIMEOUT_MS = 2000;
+
+/**
+ * The refusals a newer store may overturn: a key issued, resumed or given a later expiry a moment
+ * ago. A malformed or revoked key stays refused whatever the store holds, so it costs no wait.
+ */
+const STORE_MAY_CHANGE: ReadonlySet<VerifyCode> = new Set<VerifyCode>(['NOT_FOUND', 'DISABLED', 'EXPIRED']);
 
 /**
  * The admin plane protects itself with Keyledger keys: a caller presents a key holding
@@ -55,7 +61,7 @@ export class AdminAuthenticator {
   async authenticate(presented: string | undefined): Promise<Caller> {
     if (!presented) throw new ApiError('UNAUTHENTICATED', 'an admin key is required (Authorization: Bearer <key>)');
     let result = this.judge(presented);
-    if (result.valid || !this.projection) return callerOf(result);
+    if (result.valid || !this.projection || !STORE_MAY_CHANGE.has(result.code)) return callerOf(result);
     if (!(await this.projection.caughtUpWithStore(this.catchUpTimeoutMs)))
       throw new ApiError('UNAVAILABLE', 'admin keys cannot be checked yet: the key projection is behind the store; retry shortly');
     result = this.judge(presented);

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { GlobalPosition } from '@keyledger/contracts';
 import type { HeartbeatHead } from '@keyledger/event-store';
 import { StoreCatchUp } from './store-catch-up.js';
@@ -20,9 +21,21 @@ class HandAnsweredHead {
     if (!next) throw new Error('no head read is waiting');
     next(value);
   }
+
+  /** Answers the next read once it is made (reads start at least 10 ms apart). */
+  async answerWhenRead(value: HeartbeatHead | undefined): Promise<void> {
+    await until(() => this.pending.length > 0);
+    this.answer(value);
+  }
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits (up to a second) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition() && waited < 1000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(condition()).toBe(true);
+}
 
 describe('StoreCatchUp', () => {
   it('answers true once the projection applies the head the store had when asked', async () => {
@@ -30,8 +43,7 @@ describe('StoreCatchUp', () => {
     let applied = at(3);
     const catchUp = new StoreCatchUp(store.read, () => applied);
     const waiting = catchUp.caughtUp(5000);
-    await turn();
-    store.answer(head(7));
+    await store.answerWhenRead(head(7));
     await turn();
     applied = at(6);
     catchUp.advanced(applied);
@@ -48,12 +60,10 @@ describe('StoreCatchUp', () => {
     const store = new HandAnsweredHead();
     const catchUp = new StoreCatchUp(store.read, () => at(9));
     const ahead = catchUp.caughtUp(5000);
-    await turn();
-    store.answer(head(9));
+    await store.answerWhenRead(head(9));
     expect(await ahead).toBe(true);
     const empty = catchUp.caughtUp(5000);
-    await turn();
-    store.answer(undefined);
+    await store.answerWhenRead(undefined);
     expect(await empty).toBe(true);
   });
 
@@ -61,8 +71,7 @@ describe('StoreCatchUp', () => {
     const store = new HandAnsweredHead();
     const catchUp = new StoreCatchUp(store.read, () => at(1));
     const behind = catchUp.caughtUp(100);
-    await turn();
-    store.answer(head(2));
+    await store.answerWhenRead(head(2));
     expect(await behind).toBe(false);
 
     const failing = new StoreCatchUp(
@@ -107,10 +116,39 @@ describe('StoreCatchUp', () => {
     expect(store.reads).toBe(1);
     store.answer(head(1));
     expect(await early).toBe(true);
-    await turn();
-    expect(store.reads).toBe(2);
+    await until(() => store.reads === 2);
     store.answer(head(1));
     expect(await Promise.all(late)).toEqual(late.map(() => true));
     expect(store.reads).toBe(2);
+  });
+
+  it('gives up on a head read that never answers, so later callers are not held behind it', async () => {
+    const store = new HandAnsweredHead();
+    const catchUp = new StoreCatchUp(store.read, () => at(1));
+    const clock = jest.spyOn(performance, 'now');
+    try {
+      expect(await catchUp.caughtUp(50)).toBe(false);
+      expect(store.reads).toBe(1);
+      // Within 5 s a later caller queues behind it; past 5 s it starts a read of its own.
+      const started = performance.now();
+      clock.mockImplementation(() => started + 6000);
+      const later = catchUp.caughtUp(5000);
+      await until(() => store.reads === 2);
+      store.pending[1]!(head(1));
+      expect(await later).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('answers every waiting caller false once stopped', async () => {
+    const store = new HandAnsweredHead();
+    const catchUp = new StoreCatchUp(store.read, () => at(1));
+    const waiting = catchUp.caughtUp(5000);
+    await store.answerWhenRead(head(9));
+    await turn();
+    catchUp.stop();
+    expect(await waiting).toBe(false);
+    expect(await catchUp.caughtUp(5000)).toBe(false);
   });
 });

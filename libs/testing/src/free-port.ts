@@ -26,7 +26,11 @@ export async function freePort(): Promise<number> {
   if (slice)
     for (let attempt = 0; attempt < 50; attempt += 1) {
       const port = slice.start + randomInt(slice.size);
-      if (!givenOut.has(port) && (await listens(port))) return giveOut(port);
+      if (givenOut.has(port)) continue;
+      // Held while it is checked: a draw running beside this one must not take it meanwhile.
+      givenOut.add(port);
+      if (await listens(port)) return port;
+      givenOut.delete(port);
     }
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const port = await kernelPickedPort();
@@ -45,10 +49,9 @@ export async function freePortRun(count: number): Promise<number> {
     const base = slice.start + randomInt(slice.size - count);
     const ports = Array.from({ length: count }, (_, i) => base + i + 1);
     if (ports.some((port) => givenOut.has(port))) continue;
-    if ((await Promise.all(ports.map(listens))).every(Boolean)) {
-      ports.forEach(giveOut);
-      return base;
-    }
+    ports.forEach(giveOut);
+    if ((await Promise.all(ports.map(listens))).every(Boolean)) return base;
+    ports.forEach((port) => givenOut.delete(port));
   }
   throw new Error(`no run of ${count} free ports found`);
 }
