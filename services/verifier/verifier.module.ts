@@ -51,7 +51,6 @@ interface Usage {
  */
 @Module({})
 export class VerifierModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  private lagProbe: NodeJS.Timeout | undefined;
   private natsVerify: readonly Subscription[] = [];
 
   constructor(
@@ -72,7 +71,8 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     const { index, peppers, projection } = serviceKeyProjection(
       config,
       { instance, infrastructure, logger, metrics },
-      { announce: true, snapshots: true, freshness: true },
+      // How far behind the store this replica is, for keyledger_projection_behind_events: off the verify path.
+      { announce: true, snapshots: true, freshness: true, lagProbeMs: 2000 },
     );
     const hasher = new KeyHasher(peppers);
     // Every verification becomes a KeyUsed record, published in batches off the verify path.
@@ -157,10 +157,6 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
     // would hold back every release of flushed credits for as long as it loads.
     this.rateLimitSync.start();
     this.keyLimits.start();
-    // How far behind the store this replica is: measured off the verify path.
-    this.lagProbe = setInterval(() => {
-      this.projection.measureLag().catch((error: unknown) => this.logger.warn({ err: error }, 'could not measure the lag behind the store'));
-    }, 2000);
     // A verifier answers from memory: losing Postgres, or NATS for less than
     // VERIFIER_MAX_BUS_SILENCE_MS, leaves it serving (degraded); the key projection's own check
     // turns it not ready once it fails closed.
@@ -172,7 +168,6 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     // Requests already received are answered (and recorded); no new one is taken.
     await Promise.all(this.natsVerify.map((subscription) => subscription.drain()));
-    clearInterval(this.lagProbe);
     this.rateLimitSync.stop();
     // What this replica admitted goes into the store before it leaves: the balance survives the restart.
     await this.keyLimits.stop();

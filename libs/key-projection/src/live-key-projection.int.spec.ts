@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@keyledger/contracts';
-import { encodeEventMessage } from '@keyledger/event-bus';
+import { encodeEventMessage, encodeRelayHeartbeat } from '@keyledger/event-bus';
+import { relayHeartbeatSubject } from '@keyledger/contracts';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually } from '@keyledger/testing';
 import { KeyIndex } from './key-index.js';
@@ -115,5 +116,58 @@ describe('LiveKeyProjection', () => {
     await publish(stored!);
     expect(await waiting).toBe(true);
     expect(index.get(keyId)).toBeDefined();
+  });
+
+  /** Key events committed to the store that no relay publishes. */
+  const appendUnpublished = async (keyIds: string[]): Promise<void> => {
+    for (const [n, keyId] of keyIds.entries()) {
+      const issued = keyIssued(keyId, String(n + 1).repeat(64), '0');
+      await ctx.store.append(issued.streamId, 0, [
+        { type: 'KeyIssued', schemaVersion: 1, data: issued.data as Record<string, unknown>, metadata: issued.metadata },
+      ]);
+    }
+  };
+
+  it('counts the store events it has not applied, unless a fresh relay heartbeat already shows it has the head', async () => {
+    const index = new KeyIndex();
+    const probing = { ...SETTINGS, heartbeatMs: 50, lagProbeMs: 100 };
+    projection = new LiveKeyProjection({ ...ctx, index }, { instanceId: 'lag-test', ...probing });
+    await projection.start();
+    await eventually(
+      'a first measurement',
+      () => projection!.status().behindStore,
+      (behind) => behind === 0,
+    );
+    await appendUnpublished(['key_0000000000000000000000a001', 'key_0000000000000000000000a002']);
+    // Committed and never published: only the count in Postgres can tell.
+    await eventually(
+      'the unpublished events counted',
+      () => projection!.status().behindStore,
+      (behind) => behind === 2,
+    );
+    await projection.stop();
+
+    // Judged by the relay's heartbeats: one naming a head this replica holds, a moment ago, says
+    // it is behind nothing as of then, and Postgres is not asked (the two events are still there).
+    projection = new LiveKeyProjection({ ...ctx, index: new KeyIndex() }, { instanceId: 'lag-test-2', ...probing, maxStalenessMs: 5000 });
+    await projection.start();
+    const applied = projection.appliedPosition();
+    await appendUnpublished(['key_0000000000000000000000a003', 'key_0000000000000000000000a004']);
+    const beat = setInterval(
+      () => ctx.nc.publish(relayHeartbeatSubject(ctx.topology.subjectPrefix), encodeRelayHeartbeat(ctx.auth.authenticator, applied, new Date())),
+      20,
+    );
+    try {
+      await eventually(
+        'fresh by the heartbeats',
+        () => projection!.status().stalenessMs,
+        (staleness) => typeof staleness === 'number' && staleness < 100,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(projection.status().behindStore).toBe(0);
+      expect(await projection.measureLag()).toBe(2);
+    } finally {
+      clearInterval(beat);
+    }
   });
 });

@@ -69,6 +69,13 @@ export interface LiveKeyProjectionSettings {
    * applied. Undefined: not judged (no heartbeat is listened to).
    */
   readonly maxStalenessMs?: number | undefined;
+  /**
+   * How often to measure how many store events this replica has not applied (`behindStore`, a
+   * count in Postgres), at heartbeat ticks. Skipped while the relay's heartbeats show it has
+   * applied the store's head of a moment ago (behind: 0), so an idle replica asks Postgres
+   * nothing. Undefined: only when `measureLag` is called.
+   */
+  readonly lagProbeMs?: number | undefined;
 }
 
 /**
@@ -149,6 +156,8 @@ export class LiveKeyProjection {
   private pendingAnnounce: NodeJS.Timeout | undefined;
   private disconnectedAt: number | undefined;
   private behindStore: number | undefined;
+  private lastLagProbe = 0;
+  private lagProbe: Promise<unknown> | undefined;
   private readonly clock: () => number;
   private stopping = false;
   /** Key events applied beyond the newest stored snapshot (as far as this replica knows). */
@@ -196,6 +205,7 @@ export class LiveKeyProjection {
     this.heartbeat = setInterval(() => {
       this.announce();
       this.reopenIfStalled();
+      this.probeLagIfDue();
     }, this.settings.heartbeatMs);
     this.announce();
     const snapshots = this.deps.snapshots;
@@ -211,8 +221,10 @@ export class LiveKeyProjection {
     clearInterval(this.snapshotTimer);
     clearTimeout(this.pendingAnnounce);
     this.heartbeats?.unsubscribe();
+    this.storeCatchUp.stop();
     await this.keeper?.stop();
     await this.snapshotting;
+    await this.lagProbe;
   }
 
   /**
@@ -359,6 +371,25 @@ export class LiveKeyProjection {
   async measureLag(): Promise<number> {
     this.behindStore = await this.deps.store.countAfter(this.position, 10_000);
     return this.behindStore;
+  }
+
+  private probeLagIfDue(): void {
+    const every = this.settings.lagProbeMs;
+    const now = this.clock();
+    if (every === undefined || this.lagProbe || this.stopping || now - this.lastLagProbe < every) return;
+    this.lastLagProbe = now;
+    // A head the relay read within the probe period is applied, and none since is waiting: the
+    // count would be 0 as of then, so Postgres need not be asked.
+    const freshness = this.freshness;
+    if (freshness && freshness.behindSince() === undefined && freshness.stalenessMs(now) <= every) {
+      this.behindStore = 0;
+      return;
+    }
+    this.lagProbe = this.measureLag()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not measure the lag behind the store'))
+      .finally(() => {
+        this.lagProbe = undefined;
+      });
   }
 
   private busSilentFor(now: number): number {

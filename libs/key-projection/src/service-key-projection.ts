@@ -40,7 +40,7 @@ export function serviceKeyProjection(
     readonly logger: Logger;
     readonly metrics: Registry;
   },
-  options: { readonly announce: boolean; readonly snapshots: boolean; readonly freshness: boolean },
+  options: { readonly announce: boolean; readonly snapshots: boolean; readonly freshness: boolean; readonly lagProbeMs?: number },
 ): ServiceKeyProjection {
   const { infrastructure, logger, metrics } = context;
   const index = new KeyIndex();
@@ -59,6 +59,7 @@ export function serviceKeyProjection(
       catchUpBatchSize: 20_000,
       announce: options.announce,
       maxStalenessMs: options.freshness ? config.VERIFIER_MAX_STALENESS_MS : undefined,
+      lagProbeMs: options.lagProbeMs,
     },
   );
   registerProjectionMetrics(metrics, projection);
