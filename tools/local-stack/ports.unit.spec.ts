@@ -1,4 +1,4 @@
-import { choosePort, portFromEnv } from './ports.mjs';
+import { choosePort, findFreePort, isPortFree, portFromEnv } from './ports.mjs';
 
 /** Probes that answer without touching the network and record what was asked. */
 function fakeProbes(freePorts: number[], osPort = 41_234) {
@@ -45,7 +45,7 @@ describe('choosePort', () => {
     await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: 4222, env: {} }, probes)).resolves.toBe(4222);
   });
 
-  it('falls back to a port from the OS when the preferred one is taken', async () => {
+  it('falls back to a drawn free port (findFreePort) when the preferred one is taken', async () => {
     const { asked, probes } = fakeProbes([], 41_234);
     await expect(choosePort({ envName: 'KEYLEDGER_LOCAL_NATS_PORT', preferred: 4222, env: {} }, probes)).resolves.toBe(41_234);
     expect(asked).toEqual([4222]);
@@ -60,9 +60,35 @@ describe('choosePort', () => {
     expect(taken.asked).toEqual([38_111, 4222]);
   });
 
-  it('asks the OS directly when no port is preferred', async () => {
+  it('draws a free port directly when no port is preferred', async () => {
     const { asked, probes } = fakeProbes([4222, 5432], 41_234);
     await expect(choosePort({ envName: 'KEYLEDGER_EMBEDDED_PG_PORT', env: {} }, probes)).resolves.toBe(41_234);
     expect(asked).toEqual([]);
+  });
+});
+
+describe('findFreePort', () => {
+  it("draws a free port below the kernel's ephemeral range, where no outgoing connection is given one", async () => {
+    const drawn: number[] = [];
+    const taken = new Set([10_005]);
+    const port = await findFreePort({
+      ephemeralLow: () => 32_768,
+      draw: (size: number) => {
+        expect(size).toBe(22_768);
+        return [5, 7][drawn.length] ?? 9;
+      },
+      isPortFree: (candidate: number) => {
+        drawn.push(candidate);
+        return Promise.resolve(!taken.has(candidate));
+      },
+    });
+    expect(drawn).toEqual([10_005, 10_007]);
+    expect(port).toBe(10_007);
+  });
+
+  it('gives a port a server can listen on, below the range on this machine', async () => {
+    const port = await findFreePort();
+    expect(port).toBeGreaterThanOrEqual(10_000);
+    expect(await isPortFree(port)).toBe(true);
   });
 });
