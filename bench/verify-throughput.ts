@@ -294,12 +294,20 @@ try {
     verifier: single(verifier.child.pid!),
     auditor: single(pidOf('auditor')),
     NATS: single(nats.pid!),
-    Postgres: new CpuGroup(() => postgresBackends(ctx.ownerDb, servicePids())),
+    // Postgres split by whose connections its backends serve: the usage writers apart.
+    'Postgres for the auditor': new CpuGroup(() => postgresBackends(ctx.ownerDb, [pidOf('auditor')])),
+    'Postgres for the detector': new CpuGroup(() => postgresBackends(ctx.ownerDb, [pidOf('anomaly-detector')])),
+    'Postgres for the rest': new CpuGroup(() =>
+      postgresBackends(
+        ctx.ownerDb,
+        servicePids().filter((pid) => pid !== pidOf('auditor') && pid !== pidOf('anomaly-detector')),
+      ),
+    ),
     'anomaly detector': single(pidOf('anomaly-detector')),
     'other services': new CpuGroup(() => ['relay', 'issuer', 'rotator'].map(pidOf)),
   });
   // What works on the usage stream is counted until every consumer of it has taken what the load made.
-  const storedByStack = ['auditor', 'anomaly detector', 'Postgres'];
+  const storedByStack = ['auditor', 'anomaly detector', 'Postgres for the auditor', 'Postgres for the detector', 'Postgres for the rest'];
 
   // Idle: what each service costs with nothing to do, once the keys' events have settled.
   await consumed([ctx.topology.eventStream, ctx.topology.usageStream]);

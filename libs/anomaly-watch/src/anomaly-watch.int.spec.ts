@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { AnomalyDetectedData, KeyUsed, UsageBatchV1 } from '@keyledger/contracts';
 import { usageSubject } from '@keyledger/contracts';
-import { AnomalyDetector } from '@keyledger/anomaly-detection';
+import { AnomalyDetector, newKeyBaseline } from '@keyledger/anomaly-detection';
 import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
 import { createTestContext, eventually, testKeyIssuedData, testKeyUsed, testMetadata, testUsageBatch } from '@keyledger/testing';
@@ -235,6 +235,22 @@ describe('anomaly watch', () => {
     await watch.store([first]);
     expect((await new AnomalyMemory(db).baselines([twice])).baselines.get(twice)!.calls).toBe(2);
     expect(detector.baseline(twice)!.calls).toBe(2);
+  });
+
+  it('stores baselines whose texts hold line feeds, quotes and backslashes exactly, and saves over them', async () => {
+    const memory = new AnomalyMemory(db);
+    const awkward = ['line\nfeed', 'quote " and \\ backslash', '{brace, comma}', 'tab\there \u2028 é 😀', ''];
+    const keys = awkward.map((_, i) => `key_0000000000000000000000awm${i}`);
+    const first = keys.map(
+      (key, i) => [key, { ...newKeyBaseline(awkward[i]!, 1_765_000_000_000 + i, 60_000), networks: [awkward[i]!], networkSeen: [i] }] as const,
+    );
+    await memory.save(first, []);
+    expect((await memory.baselines(keys)).baselines).toEqual(new Map(first));
+    const second = first.map(([key, baseline]) => [key, { ...baseline, calls: baseline.calls + 7, tenant: `${baseline.tenant}\n2` }] as const);
+    await memory.save([...second].reverse(), []);
+    const { baselines, unreadable } = await memory.baselines(keys);
+    expect(unreadable).toEqual([]);
+    expect(baselines).toEqual(new Map(second));
   });
 
   it('lets one replica hold the detector lock, and the next take it when the first lets go', async () => {
