@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { AnomalyDetectedData, KeyUsed, UsageBatchV1 } from '@keyledger/contracts';
 import { usageSubject } from '@keyledger/contracts';
+import type { KeyBaseline } from '@keyledger/anomaly-detection';
 import { AnomalyDetector, newKeyBaseline } from '@keyledger/anomaly-detection';
 import { NO_STREAM, PostgresEventStore } from '@keyledger/event-store';
 import type { TestContext } from '@keyledger/testing';
@@ -241,12 +242,13 @@ describe('anomaly watch', () => {
     const memory = new AnomalyMemory(db);
     const awkward = ['line\nfeed', 'quote " and \\ backslash', '{brace, comma}', 'tab\there \u2028 é 😀', ''];
     const keys = awkward.map((_, i) => `key_0000000000000000000000awm${i}`);
-    const first = keys.map(
-      (key, i) => [key, { ...newKeyBaseline(awkward[i]!, 1_765_000_000_000 + i, 60_000), networks: [awkward[i]!], networkSeen: [i] }] as const,
-    );
+    const first = keys.map((key, i): [string, KeyBaseline] => [
+      key,
+      { ...newKeyBaseline(awkward[i]!, 1_765_000_000_000 + i, 60_000), networks: [awkward[i]!], networkSeen: [i] },
+    ]);
     await memory.save(first, []);
     expect((await memory.baselines(keys)).baselines).toEqual(new Map(first));
-    const second = first.map(([key, baseline]) => [key, { ...baseline, calls: baseline.calls + 7, tenant: `${baseline.tenant}\n2` }] as const);
+    const second = first.map(([key, baseline]): [string, KeyBaseline] => [key, { ...baseline, calls: baseline.calls + 7, tenant: `${baseline.tenant}\n2` }]);
     await memory.save([...second].reverse(), []);
     const { baselines, unreadable } = await memory.baselines(keys);
     expect(unreadable).toEqual([]);
