@@ -205,13 +205,15 @@ try {
     }
   }
 
-  // BENCH_PROFILE_DIR: the verifier writes a V8 CPU profile there when it stops (node --cpu-prof).
+  // BENCH_PROFILE_DIR: the services named in BENCH_PROFILE (the verifier by default) write a V8 CPU
+  // profile there when they stop (node --cpu-prof).
   const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const profiled = new Set((process.env['BENCH_PROFILE'] ?? 'verifier').split(',').map((name) => name.trim()));
   const env = { KEYLEDGER_BOOTSTRAP_ADMIN_KEY: rootKey, LOG_LEVEL: 'warn' };
   // One service at a time: each gets its own time to become ready on a busy machine.
   const started: RunningServices[] = [];
   for (const name of SERVICES) {
-    started.push(await startServices(ctx, [name], env, name === 'verifier' && profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []));
+    started.push(await startServices(ctx, [name], env, profileDir && profiled.has(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []));
   }
   services = {
     all: started.flatMap((running) => running.all),
@@ -405,7 +407,7 @@ try {
     if (fence.complete) revocations.push(now() - r0);
   }
   second?.stop();
-  if (profileDir) console.log(`verifier CPU profile: ${profileDir} (written as it stops)`);
+  if (profileDir) console.log(`CPU profiles of ${[...profiled].join(', ')}: ${profileDir} (written as they stop)`);
   const revoked = summarise(revocations);
   if (second)
     console.log(`revocation visible on both verifiers (revoke call with fence, ${revocations.length}/50 complete): p50 ${revoked.p50}  p99 ${revoked.p99}`);

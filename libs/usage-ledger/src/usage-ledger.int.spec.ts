@@ -2,7 +2,7 @@ import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
 import { expandUsageBatch, usageBatchSchema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext } from '@keyledger/testing';
+import { createTestContext, eventually } from '@keyledger/testing';
 import { UsageLedger } from './usage-ledger.js';
 
 const DAY = 86_400_000;
@@ -148,7 +148,16 @@ describe('usage ledger', () => {
       instance: 'verifier "b" \\ {1}',
       createdAt: T0,
       since: T0,
-      groups: odd.map((text, i) => ({ keyId: key, tenant: 'acme', ip: text, scopes: [text, 'orders:read'], code: 'VALID', cost: 0, transport: 'http', at: [i] })),
+      groups: odd.map((text, i) => ({
+        keyId: key,
+        tenant: 'acme',
+        ip: text,
+        scopes: [text, 'orders:read'],
+        code: 'VALID',
+        cost: 0,
+        transport: 'http',
+        at: [i],
+      })),
     });
     expect(await ledger.ingest([stored])).toMatchObject({ stored: 1, records: odd.length });
     const rows = await ctx.ownerDb.query<{ ip: string; scopes: string[]; instance: string }[]>(
@@ -229,6 +238,43 @@ describe('usage ledger', () => {
     // A day dropped and then written to again gets its partition back.
     await ledger.ingest([batch([used({ at: past })])]);
     expect(await partitions()).toContain(`usage_records_${day(past)}`);
+  });
+
+  it("updates a key's aggregates in place: their partitions keep half of each page free, so no update adds an index entry", async () => {
+    const day = Date.UTC(2030, 1, 1, 12, 0, 0);
+    const keys = Array.from({ length: 300 }, () => newPrefixedId('key'));
+    const window = (offset: number): UsageBatch =>
+      batch(
+        keys.map((keyId, i) => used({ keyId, at: day + offset + i })),
+        day + offset,
+      );
+    await ledger.ingest([window(0)]);
+    await ledger.ingest([window(1000)]);
+    const fillfactors = await ctx.ownerDb.query<{ relname: string; reloptions: string[] | null }[]>(
+      `select relname, reloptions from pg_class where relnamespace = current_schema()::regnamespace and relname in
+         ('usage_key_minutes_20300201', 'usage_source_hours_20300201', 'usage_unknown_minutes_20300201', 'usage_keys', 'usage_records_20300201')
+       order by relname`,
+    );
+    expect(fillfactors).toEqual([
+      { relname: 'usage_key_minutes_20300201', reloptions: ['fillfactor=50'] },
+      { relname: 'usage_keys', reloptions: ['fillfactor=50'] },
+      { relname: 'usage_records_20300201', reloptions: null },
+      { relname: 'usage_source_hours_20300201', reloptions: ['fillfactor=50'] },
+      { relname: 'usage_unknown_minutes_20300201', reloptions: ['fillfactor=50'] },
+    ]);
+    // Each key's minute and source row was updated once, beside itself (HOT) but where the page's
+    // last rows leave too little room; on full pages only the last page's rows would be.
+    await eventually(
+      'the updates counted',
+      async () =>
+        ctx.ownerDb.query<{ relname: string; updated: number; hot: number }[]>(
+          `select relname, n_tup_upd::int as updated, n_tup_hot_upd::int as hot from pg_stat_user_tables
+           where schemaname = current_schema() and relname in ('usage_key_minutes_20300201', 'usage_source_hours_20300201') order by relname`,
+        ),
+      (rows) => rows.length === 2 && rows.every((row) => row.updated === 300),
+    ).then((rows) => {
+      expect(Math.min(...rows.map((row) => row.hot / row.updated))).toBeGreaterThanOrEqual(0.9);
+    });
   });
 
   it('lets the application role append, but not change, delete or create tables', async () => {

@@ -7,8 +7,20 @@ const FIRST_PARTITIONED_TABLES = ['usage_records', 'usage_batches', 'usage_key_m
 /** The tables partitioned by day, each with its partition key. */
 export const USAGE_PARTITIONED_TABLES = [...FIRST_PARTITIONED_TABLES, 'usage_unknown_minutes'] as const;
 
-/** `usage_create_partitions(day)`: one partition per UTC day and table, named <table>_YYYYMMDD; safe to call concurrently. */
-function createPartitionsFunction(schema: string, tables: readonly string[]): string {
+/**
+ * The aggregates, updated in place once per key, minute or source and transaction. Their pages
+ * are left half empty so that an update fits beside the row it replaces (a HOT update): the
+ * indexes then take no entry for it. Full pages made about half the updates write a new entry
+ * in every index of the table.
+ */
+const UPDATED_IN_PLACE = ['usage_key_minutes', 'usage_source_hours', 'usage_unknown_minutes'] as const;
+const AGGREGATE_FILLFACTOR = 50;
+
+/**
+ * `usage_create_partitions(day)`: one partition per UTC day and table, named <table>_YYYYMMDD;
+ * safe to call concurrently. The tables in `halfFull` are created with AGGREGATE_FILLFACTOR.
+ */
+function createPartitionsFunction(schema: string, tables: readonly string[], halfFull: readonly string[] = []): string {
   return `
         create or replace function usage_create_partitions(day date) returns void
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
@@ -19,8 +31,9 @@ function createPartitionsFunction(schema: string, tables: readonly string[]): st
           foreach parent in array array['${tables.join("','")}'] loop
             if to_regclass(format('${schema}.%I', parent || '_' || to_char(day, 'YYYYMMDD'))) is null then
               begin
-                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)',
-                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day');
+                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)%s',
+                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day',
+                  case when parent = any(array['${halfFull.join("','")}']::text[]) then ' with (fillfactor = ${AGGREGATE_FILLFACTOR})' else '' end);
               exception when duplicate_table or unique_violation then
                 null; -- another auditor created it first
               end;
@@ -269,11 +282,54 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
+  /**
+   * The aggregates' pages are kept half empty (UPDATED_IN_PLACE): partitions made from now on are
+   * created so, those already there and usage_keys fill new pages so (pages already full stay
+   * full until vacuumed).
+   */
+  class HalfFullUsageAggregates1764000044000 implements MigrationInterface {
+    readonly name = 'HalfFullUsageAggregates1764000044000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const schema = await currentSchema(queryRunner);
+      await queryRunner.query(createPartitionsFunction(schema, USAGE_PARTITIONED_TABLES, UPDATED_IN_PLACE));
+      for (const table of [...(await partitionsOf(queryRunner, schema, UPDATED_IN_PLACE)), 'usage_keys'])
+        await queryRunner.query(`alter table ${assertIdentifier(table, 'table')} set (fillfactor = ${AGGREGATE_FILLFACTOR})`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const schema = await currentSchema(queryRunner);
+      await queryRunner.query(createPartitionsFunction(schema, USAGE_PARTITIONED_TABLES));
+      for (const table of [...(await partitionsOf(queryRunner, schema, UPDATED_IN_PLACE)), 'usage_keys'])
+        await queryRunner.query(`alter table ${assertIdentifier(table, 'table')} reset (fillfactor)`);
+    }
+  }
+
   return [
     CreateUsageLedger1764000006000,
     BoundUsageRetention1764000008000,
     AddUsageSourceLastSeen1764000012000,
     CreateUsageUnknownMinutes1764000013000,
     AddUsageExportOrder1764000040000,
+    HalfFullUsageAggregates1764000044000,
   ];
+}
+
+async function currentSchema(queryRunner: QueryRunner): Promise<string> {
+  const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
+  return assertIdentifier(row?.schema ?? '', 'current schema');
+}
+
+/** The daily partitions of these tables in the schema. */
+async function partitionsOf(queryRunner: QueryRunner, schema: string, parents: readonly string[]): Promise<string[]> {
+  const rows = (await queryRunner.query(
+    `select child.relname as name
+     from pg_inherits i
+     join pg_class parent on parent.oid = i.inhparent
+     join pg_class child on child.oid = i.inhrelid
+     join pg_namespace n on n.oid = parent.relnamespace
+     where n.nspname = $1 and parent.relname = any($2::text[])`,
+    [schema, parents],
+  )) as { name: string }[];
+  return rows.map((row) => row.name);
 }
