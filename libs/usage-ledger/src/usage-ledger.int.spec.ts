@@ -262,8 +262,8 @@ describe('usage ledger', () => {
       { relname: 'usage_source_hours_20300201', reloptions: ['fillfactor=50'] },
       { relname: 'usage_unknown_minutes_20300201', reloptions: ['fillfactor=50'] },
     ]);
-    // Each key's minute and source row was updated once, beside itself (HOT) but where the page's
-    // last rows leave too little room; on full pages only the last page's rows would be.
+    // Each key's minute and source row was updated once, and (nearly) every update went beside
+    // the row it replaced (HOT). With full pages none did: the new versions went to other pages.
     await eventually(
       'the updates counted',
       async () =>

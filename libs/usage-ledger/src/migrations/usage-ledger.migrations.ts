@@ -285,7 +285,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
   /**
    * The aggregates' pages are kept half empty (UPDATED_IN_PLACE): partitions made from now on are
    * created so, those already there and usage_keys fill new pages so (pages already full stay
-   * full until vacuumed).
+   * full until rewritten, by VACUUM FULL for one).
    */
   class HalfFullUsageAggregates1764000044000 implements MigrationInterface {
     readonly name = 'HalfFullUsageAggregates1764000044000';
