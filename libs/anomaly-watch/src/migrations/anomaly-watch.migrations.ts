@@ -56,7 +56,7 @@ export function anomalyWatchMigrations(appRole: string): (new () => MigrationInt
    * by the detector, which checks each one as it reads it (`parseKeyBaseline`): stored as json
    * (the text, checked to be JSON) rather than jsonb, Postgres does not convert each into its
    * binary form, and on half-empty pages an update fits beside the row it replaces, so the
-   * primary key takes no new entry for it. Together about 40 % of Postgres's CPU per save.
+   * primary key takes no new entry for it. Together 40–50 % of Postgres's CPU per save.
    */
   class BaselinesAsJsonOnHalfFullPages1764000045000 implements MigrationInterface {
     readonly name = 'BaselinesAsJsonOnHalfFullPages1764000045000';

@@ -84,8 +84,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     readonly name = 'CreateUsageLedger1764000006000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
-      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
-      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      const schema = await currentSchema(queryRunner);
       await queryRunner.query(`
         create table usage_records (
           at           timestamptz not null,
@@ -178,8 +177,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     readonly name = 'BoundUsageRetention1764000008000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
-      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
-      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      const schema = await currentSchema(queryRunner);
       await queryRunner.query(`alter function usage_drop_partitions(date) rename to usage_drop_partitions_unbounded`);
       await queryRunner.query(`revoke all on function usage_drop_partitions_unbounded(date) from public, ${role}`);
       await queryRunner.query(`
@@ -226,8 +224,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     readonly name = 'CreateUsageUnknownMinutes1764000013000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
-      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
-      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      const schema = await currentSchema(queryRunner);
       await queryRunner.query(`
         create table usage_unknown_minutes (
           minute       timestamptz not null,
@@ -253,8 +250,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
-      const [row] = (await queryRunner.query(`select current_schema() as schema`)) as { schema: string }[];
-      const schema = assertIdentifier(row?.schema ?? '', 'current schema');
+      const schema = await currentSchema(queryRunner);
       await queryRunner.query(createPartitionsFunction(schema, FIRST_PARTITIONED_TABLES));
       await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions_unbounded', FIRST_PARTITIONED_TABLES));
       await queryRunner.query(`drop table usage_unknown_minutes`);
