@@ -31,9 +31,16 @@ describe('witness cosignatures', () => {
   let port: number;
 
   async function startWitness(): Promise<void> {
-    witness = spawnCli(['witness', 'serve', '--port', String(port), '--state', statePath, '--log-key', ctx.auditVerifierKey], { KEYLEDGER_WITNESS_SIGNING_KEY: witnessKey });
+    witness = spawnCli(['witness', 'serve', '--port', String(port), '--state', statePath, '--log-key', ctx.auditVerifierKey], {
+      KEYLEDGER_WITNESS_SIGNING_KEY: witnessKey,
+    });
     witness.stderr?.on('data', (chunk: Buffer) => (witnessLog += chunk.toString()));
-    await eventually('the witness listening', () => Promise.resolve(witnessLog), (log) => log.includes('listening on'), 20_000);
+    await eventually(
+      'the witness listening',
+      () => Promise.resolve(witnessLog),
+      (log) => log.includes('listening on'),
+      20_000,
+    );
   }
 
   async function stopWitness(): Promise<void> {
@@ -90,7 +97,10 @@ describe('witness cosignatures', () => {
   it('gets each new checkpoint cosigned by the witness, with a consistency proof from the last one it cosigned', async () => {
     const api = natsKeyApi(ctx, adminKey);
     await api.ok('keys.issue', { tenant: 'acme', owner: 'billing' });
-    const first = await cosigned();
+    // The checkpoint that covers the key just issued: one cosigned before it was a leaf would be
+    // followed by another, and the witness's state would move on past it.
+    const [row] = await ctx.ownerDb.query<{ head: number }[]>(`select max(position)::int as head from events`);
+    const first = await cosigned(row!.head - 1);
     // The log's own signature still verifies, and the witness's state is that checkpoint.
     const origin = parseVerifierKey(ctx.auditVerifierKey).name;
     expect(openNote(first.latest.note, [parseVerifierKey(ctx.auditVerifierKey)]).verified).toHaveLength(1);
@@ -114,7 +124,12 @@ describe('witness cosignatures', () => {
     expect(served.treeSize).toBe(latest.treeSize);
     expect(served.note).not.toContain(forged.trim());
     // The edited row does not count as held: the witness is asked again and its answer replaces it.
-    await eventually('the witness asked again', () => Promise.resolve(witnessLog), (log) => log.includes(`old ${latest.treeSize}: 200`), 30_000);
+    await eventually(
+      'the witness asked again',
+      () => Promise.resolve(witnessLog),
+      (log) => log.includes(`old ${latest.treeSize}: 200`),
+      30_000,
+    );
     const repaired = await cosigned();
     expect(repaired.latest.treeSize).toBe(latest.treeSize);
     expect(repaired.latest.note).not.toContain(forged.trim());
@@ -137,7 +152,12 @@ describe('witness cosignatures', () => {
     witnessLog = '';
     await startWitness();
     await natsKeyApi(ctx, adminKey).ok('keys.issue', { tenant: 'acme', owner: 'billing' });
-    await eventually('the witness refused the new checkpoint', () => Promise.resolve(witnessLog), (log) => / 409 /.test(log) || / 422 /.test(log), 30_000);
+    await eventually(
+      'the witness refused the new checkpoint',
+      () => Promise.resolve(witnessLog),
+      (log) => / 409 /.test(log) || / 422 /.test(log),
+      30_000,
+    );
     const latest = await eventually('a newer checkpoint', checkpoint, (candidate) => candidate.treeSize > before.treeSize, 30_000);
     expect(openNote(latest.note, [parseVerifierKey(ctx.auditVerifierKey)]).verified).toHaveLength(1);
     expect(() => openNote(latest.note, [parseVerifierKey(witnessVkey)])).toThrow(/no trusted key/);

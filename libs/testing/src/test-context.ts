@@ -69,7 +69,13 @@ export interface TestContext {
  * Streams of a test context: NATS reserves each stream's max_bytes on its store, and many test
  * files share one server at once, so theirs are far smaller than an installation's.
  */
-export const TEST_STREAM_MAX_BYTES = { events: 256 * 1024 ** 2, deadLetters: 64 * 1024 ** 2, usage: 256 * 1024 ** 2, delivery: 64 * 1024 ** 2, notifications: 64 * 1024 ** 2 } as const;
+export const TEST_STREAM_MAX_BYTES = {
+  events: 256 * 1024 ** 2,
+  deadLetters: 64 * 1024 ** 2,
+  usage: 256 * 1024 ** 2,
+  delivery: 64 * 1024 ** 2,
+  notifications: 64 * 1024 ** 2,
+} as const;
 
 /**
  * The settings a test context creates its streams with, and gives its services (`serviceEnv`):
@@ -90,9 +96,7 @@ export interface TestContextOptions {
    * A NATS server of the test's own instead of the shared one, started for the context's names:
    * its URL and the `.creds` the context connects with (to create and remove the streams).
    */
-  readonly nats?: (
-    topology: BusTopology,
-  ) => Promise<{
+  readonly nats?: (topology: BusTopology) => Promise<{
     readonly url: string;
     readonly creds: string;
     readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
@@ -205,8 +209,10 @@ async function dropSchema(ownerDb: DataSource, schema: string): Promise<void> {
       });
       return;
     } catch (error) {
-      const lockTimeout = (error as { driverError?: { code?: string } }).driverError?.code === '55P03';
-      if (!lockTimeout || attempt >= 4) throw error;
+      // A lock timeout, or a deadlock with a stopping service's transaction (the drop takes its
+      // locks table by table, in an order of its own): either way, end the holders and try again.
+      const code = (error as { driverError?: { code?: string } }).driverError?.code;
+      if ((code !== '55P03' && code !== '40P01') || attempt >= 4) throw error;
       await ownerDb.query(
         `select pg_terminate_backend(held.pid) from (
            select distinct l.pid from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
