@@ -44,16 +44,23 @@ if (jestArgs.length > 0) {
   log('jest');
   code = await jest(jestArgs);
 } else {
-  // Jest gives a 2-core machine one worker. The e2e tests mostly wait (services starting,
-  // events flowing), so two run side by side in about half the time; the unit and integration
-  // tests are quick, and some integration tests hold a transaction that every reader of the
-  // shared server waits behind, so they run one at a time.
+  // Jest gives a 2-core machine one worker. The unit tests touch no server, so they take both
+  // cores. Some integration tests hold a transaction that every reader of the shared server
+  // waits behind, so those run one at a time. The e2e tests mostly wait (services starting,
+  // events flowing), so two run side by side in about half the time.
   const e2eWorkers = process.env.KEYLEDGER_TEST_E2E_WORKERS ?? '2';
-  log('jest: unit and integration tests');
-  const first = await jest(['--selectProjects', 'unit', 'integration']);
-  log(`jest: e2e tests, ${e2eWorkers} at a time`);
-  const second = await jest(['--selectProjects', 'e2e', `--maxWorkers=${e2eWorkers}`]);
-  code = first !== 0 ? first : second;
+  const steps = [
+    ['jest: unit tests, 2 at a time', ['--selectProjects', 'unit', '--maxWorkers=2']],
+    ['jest: integration tests', ['--selectProjects', 'integration']],
+    [`jest: e2e tests, ${e2eWorkers} at a time`, ['--selectProjects', 'e2e', `--maxWorkers=${e2eWorkers}`]],
+  ];
+  code = 0;
+  // Every step runs even after one fails, so a run reports every failure at once.
+  for (const [title, args] of steps) {
+    log(title);
+    const stepCode = await jest(args);
+    if (code === 0) code = stepCode;
+  }
 }
 await stack.stop();
 process.exit(code);
