@@ -18,6 +18,8 @@ import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
 import { encodeAnnouncement } from './verifier-fence.js';
 import { StoreCatchUp } from './store-catch-up.js';
+import type { WallClockTick } from '@keyledger/timers';
+import { everyWallClockPeriod } from '@keyledger/timers';
 
 /** What a key projection folds: the keys' own streams, and the consumption verifiers flush to theirs. */
 export const KEY_PROJECTION_CATEGORIES = ['key', 'credits'] as const;
@@ -151,7 +153,7 @@ export class LiveKeyProjection {
   private readonly freshness: FreshnessTracker<GlobalPosition> | undefined;
   private heartbeats: Subscription | undefined;
   private clockWarnedAt = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: WallClockTick | undefined;
   private lastAnnounced = 0;
   private pendingAnnounce: NodeJS.Timeout | undefined;
   private disconnectedAt: number | undefined;
@@ -162,7 +164,7 @@ export class LiveKeyProjection {
   private stopping = false;
   /** Key events applied beyond the newest stored snapshot (as far as this replica knows). */
   private appliedSinceSnapshot = 0;
-  private snapshotTimer: NodeJS.Timeout | undefined;
+  private snapshotTimer: WallClockTick | undefined;
   private snapshotting: Promise<void> | undefined;
   private readonly reader: EventMessageReader;
   private readonly storeCatchUp: StoreCatchUp;
@@ -202,23 +204,23 @@ export class LiveKeyProjection {
     this.keeper = new ConsumptionKeeper(nc, 'key-projection', logger, () => this.openConsumption());
     await this.keeper.start();
     void this.watchConnection();
-    this.heartbeat = setInterval(() => {
+    this.heartbeat = everyWallClockPeriod(this.settings.heartbeatMs, () => {
       this.announce();
       this.reopenIfStalled();
       this.probeLagIfDue();
-    }, this.settings.heartbeatMs);
+    });
     this.announce();
     const snapshots = this.deps.snapshots;
     if (snapshots) {
-      this.snapshotTimer = setInterval(() => this.snapshotIfDue(), snapshots.checkEveryMs);
+      this.snapshotTimer = everyWallClockPeriod(snapshots.checkEveryMs, () => this.snapshotIfDue());
       this.snapshotIfDue();
     }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.heartbeat);
-    clearInterval(this.snapshotTimer);
+    this.heartbeat?.stop();
+    this.snapshotTimer?.stop();
     clearTimeout(this.pendingAnnounce);
     this.heartbeats?.unsubscribe();
     this.storeCatchUp.stop();

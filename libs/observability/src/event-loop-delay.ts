@@ -1,5 +1,7 @@
 import { createHistogram, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, RecordableHistogram } from 'node:perf_hooks';
+import type { WallClockTick } from '@keyledger/timers';
+import { atNextWallClockMultiple } from '@keyledger/timers';
 
 export interface EventLoopDelaySettings {
   /** Sampling period while the loop is busy: short enough for a stall that matters to a p99 in milliseconds to show. */
@@ -28,6 +30,7 @@ export class EventLoopDelaySampler {
   /** The histograms `subscribe` handed out: each receives every sample. */
   private readonly subscribers: RecordableHistogram[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private idleTick: WallClockTick | undefined;
   private due = 0;
   private utilization: EventLoopUtilization = performance.eventLoopUtilization();
   /** The period of the sample now scheduled. */
@@ -45,7 +48,7 @@ export class EventLoopDelaySampler {
   }
 
   start(): void {
-    if (this.timer) return;
+    if (this.timer || this.idleTick) return;
     this.utilization = performance.eventLoopUtilization();
     this.schedule(this.settings.busyPeriodMs);
   }
@@ -53,16 +56,27 @@ export class EventLoopDelaySampler {
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.idleTick?.stop();
+    this.idleTick = undefined;
   }
 
   private schedule(periodMs: number): void {
     this.periodMs = periodMs;
-    this.due = performance.now() + periodMs;
-    // Never what keeps a process alive.
-    this.timer = setTimeout(() => this.sample(), periodMs).unref();
+    if (periodMs === this.settings.busyPeriodMs) {
+      this.due = performance.now() + periodMs;
+      // Never what keeps a process alive.
+      this.timer = setTimeout(() => this.sample(), periodMs).unref();
+      return;
+    }
+    // Idle: on the wall clock's multiples of the period, in the wake-up the process's other
+    // periodic work takes anyway (so lateness is known to the millisecond here).
+    this.idleTick = atNextWallClockMultiple(periodMs, () => this.sample(), { unref: true });
+    this.due = performance.now() + (this.idleTick.nextAt - Date.now());
   }
 
   private sample(): void {
+    this.timer = undefined;
+    this.idleTick = undefined;
     const lateMs = performance.now() - this.due;
     const lateNs = Math.max(1, Math.round(lateMs * 1e6));
     for (const histogram of this.subscribers) histogram.record(lateNs);

@@ -14,6 +14,7 @@ import type { Logger } from '@keyledger/observability';
 import { contextFromTraceFields, markFailed, tracer } from '@keyledger/observability';
 import type { RelayLease } from './relay-lease.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
+import { atNextWallClockMultiple } from '@keyledger/timers';
 
 export interface OutboxRelaySettings {
   /** Events read and published per round trip. */
@@ -157,7 +158,7 @@ export class OutboxRelay {
           this.deps.logger.info('relay is the leader');
           await this.lead();
         } else {
-          await this.idle(this.settings.standbyRetryMs);
+          await this.idle(this.settings.standbyRetryMs, { onTheWallClock: true });
         }
       } catch (error) {
         this.consecutiveFailures += 1;
@@ -177,7 +178,7 @@ export class OutboxRelay {
     try {
       while (this.running && this.deps.lock.isHeld) {
         if (!this.due) {
-          await this.idle(this.settings.headCheckMs, { forWork: true });
+          await this.idle(this.settings.headCheckMs, { forWork: true, onTheWallClock: true });
           if (!this.due && this.running && this.deps.lock.isHeld) await this.checkHead(position);
           continue;
         }
@@ -349,9 +350,27 @@ export class OutboxRelay {
     }
   }
 
-  /** Sleeps for `ms`, or until stop(); a wait for work also ends as soon as something is due. */
-  private async idle(ms: number, { forWork = false } = {}): Promise<void> {
+  /**
+   * Sleeps for `ms`, or until stop(); a wait for work also ends as soon as something is due.
+   * `onTheWallClock`: until the next multiple of `ms` on the wall clock instead, the instant the
+   * relay's other periodic work (heartbeat, lease) ticks, so an idle relay wakes once for all.
+   */
+  private async idle(ms: number, { forWork = false, onTheWallClock = false } = {}): Promise<void> {
     if (!this.running || (forWork && this.due)) return;
+    if (onTheWallClock) {
+      await new Promise<void>((resolve) => {
+        const tick = atNextWallClockMultiple(ms, () => resolve());
+        this.interrupt = {
+          forWork,
+          end: () => {
+            tick.stop();
+            resolve();
+          },
+        };
+      });
+      this.interrupt = undefined;
+      return;
+    }
     const controller = new AbortController();
     this.interrupt = { forWork, end: () => controller.abort() };
     try {

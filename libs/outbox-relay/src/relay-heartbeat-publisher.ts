@@ -8,6 +8,8 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import type { HeadRead } from './heartbeat-dating.js';
 import { vouchedInstant } from './heartbeat-dating.js';
+import type { WallClockTick } from '@keyledger/timers';
+import { everyWallClockPeriod } from '@keyledger/timers';
 
 export interface RelayHeartbeatDependencies {
   readonly nc: NatsConnection;
@@ -46,7 +48,7 @@ const HELD_BACK_WARN_BEATS = 3;
  * and they fail closed until it ends.
  */
 export class RelayHeartbeatPublisher {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: WallClockTick | undefined;
   private inFlight = false;
   private failing = false;
   /** Beats in a row that could vouch for no instant newer than the last one sent. */
@@ -63,11 +65,11 @@ export class RelayHeartbeatPublisher {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
+    this.timer ??= everyWallClockPeriod(this.intervalMs, () => void this.beat());
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.timer?.stop();
     this.timer = undefined;
   }
 

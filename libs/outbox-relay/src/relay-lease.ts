@@ -4,6 +4,8 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { assertIdentifier } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
+import type { WallClockTick } from '@keyledger/timers';
+import { everyWallClockPeriod } from '@keyledger/timers';
 
 export interface RelayLeaseOptions {
   readonly databaseUrl: string;
@@ -41,7 +43,7 @@ export class RelayLease {
   private client: pg.Client | undefined;
   private epoch: string | undefined;
   private renewedAt = 0;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private renewTimer: WallClockTick | undefined;
   private readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private readonly listeners = new Set<(payload: string | undefined) => void>();
 
@@ -133,14 +135,17 @@ export class RelayLease {
 
   private scheduleRenewals(): void {
     this.stopRenewals();
-    this.renewTimer = setInterval(() => {
-      this.renew().catch((error: unknown) => this.options.logger.warn({ err: error }, 'relay lease renewal failed'));
-    }, this.options.renewIntervalMs);
-    this.renewTimer.unref();
+    this.renewTimer = everyWallClockPeriod(
+      this.options.renewIntervalMs,
+      () => {
+        this.renew().catch((error: unknown) => this.options.logger.warn({ err: error }, 'relay lease renewal failed'));
+      },
+      { unref: true },
+    );
   }
 
   private stopRenewals(): void {
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer?.stop();
     this.renewTimer = undefined;
   }
 

@@ -1,10 +1,16 @@
+import type { WallClockTick } from '@keyledger/timers';
+import { atNextWallClockMultiple } from '@keyledger/timers';
+
 /**
  * Runs a pass every `intervalMs`, one at a time: the next pass is scheduled when the last one
- * ends, so a slow pass never overlaps the next. A pass that fails is reported and the next one
- * runs as usual. `stop` waits for the pass under way.
+ * ends, at the next multiple of the interval on the wall clock (`atNextWallClockMultiple`, so
+ * the process's other periodic work shares its wake-up), and a slow pass never overlaps the
+ * next. A pass that fails is reported and the next one runs as usual. `stop` waits for the pass
+ * under way.
  */
 export class PeriodicTask {
   private timer: NodeJS.Timeout | undefined;
+  private tick: WallClockTick | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
 
@@ -14,15 +20,17 @@ export class PeriodicTask {
     private readonly onFailure: (error: unknown) => void,
   ) {}
 
-  /** Starts the passes; the first after `firstDelayMs` (default: the interval). */
-  start(firstDelayMs = this.intervalMs): void {
+  /** Starts the passes; the first after `firstDelayMs`, or by default at the interval's next multiple. */
+  start(firstDelayMs?: number): void {
     this.stopped = false;
-    this.schedule(firstDelayMs);
+    if (firstDelayMs === undefined) this.scheduleNext();
+    else this.timer = setTimeout(() => this.runPass(), firstDelayMs);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.tick?.stop();
     await this.running;
   }
 
@@ -31,12 +39,14 @@ export class PeriodicTask {
     return this.stopped;
   }
 
-  private schedule(delayMs: number): void {
+  private scheduleNext(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .catch(this.onFailure)
-        .finally(() => this.schedule(this.intervalMs));
-    }, delayMs);
+    this.tick = atNextWallClockMultiple(this.intervalMs, () => this.runPass());
+  }
+
+  private runPass(): void {
+    this.running = this.pass()
+      .catch(this.onFailure)
+      .finally(() => this.scheduleNext());
   }
 }
