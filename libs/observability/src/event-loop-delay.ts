@@ -1,7 +1,7 @@
 import { createHistogram, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, RecordableHistogram } from 'node:perf_hooks';
 import type { WallClockTick } from '@keyledger/timers';
-import { atNextWallClockMultiple } from '@keyledger/timers';
+import { atNextWallClockTick } from '@keyledger/timers';
 
 export interface EventLoopDelaySettings {
   /** Sampling period while the loop is busy: short enough for a stall that matters to a p99 in milliseconds to show. */
@@ -68,9 +68,9 @@ export class EventLoopDelaySampler {
       this.timer = setTimeout(() => this.sample(), periodMs).unref();
       return;
     }
-    // Idle: on the wall clock's multiples of the period, in the wake-up the process's other
+    // Idle: on the wall clock's ticks of the period, in the wake-up the process's other
     // periodic work takes anyway (so lateness is known to the millisecond here).
-    this.idleTick = atNextWallClockMultiple(periodMs, () => this.sample(), { unref: true });
+    this.idleTick = atNextWallClockTick(periodMs, () => this.sample(), { unref: true });
     this.due = performance.now() + (this.idleTick.nextAt - Date.now());
   }
 

@@ -8,6 +8,13 @@ import { TEST_STREAM_MAX_BYTES, createTestContext, eventually, readStreamMessage
 import { createOutboxRelay } from './create-outbox-relay.js';
 import type { OutboxRelay, OutboxRelaySettings } from './outbox-relay.js';
 
+/**
+ * A relay's own looks at the store that the tests below must not see: a day apart. The head
+ * check ticks on the wall clock at a second of the day of the process's own (libs/timers), so a
+ * test of a few seconds meets one about once in 20,000 runs (ten minutes apart: once in a few hundred).
+ */
+const NO_LOOK_OF_ITS_OWN_MS = 86_400_000;
+
 function startRelay(ctx: TestContext, label = 'relay', settings: Partial<OutboxRelaySettings> = {}): OutboxRelay {
   const relay = createOutboxRelay({
     ...ctx,
@@ -108,7 +115,7 @@ describe('OutboxRelay', () => {
 
   it('wakes on a commit notification rather than waiting for its poll interval', async () => {
     // Intervals longer than the wait below: only the NOTIFY can get the event out in time.
-    relays.push(startRelay(ctx, 'notified', { pollIntervalMs: 10 * 60_000, headCheckMs: 10 * 60_000 }));
+    relays.push(startRelay(ctx, 'notified', { pollIntervalMs: NO_LOOK_OF_ITS_OWN_MS, headCheckMs: NO_LOOK_OF_ITS_OWN_MS }));
     await eventually('relay to lead', () => relays[0]!.status().leader, Boolean);
     // Let the relay finish its first (empty) read and go idle before the commit.
     await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
@@ -124,7 +131,7 @@ describe('OutboxRelay', () => {
 
   it('publishes an event whose notification was missed at its next look at the store head', async () => {
     // Only the head check (every 200 ms here) can find it: no notification, no poll.
-    relays.push(startRelay(ctx, 'unnotified', { pollIntervalMs: 10 * 60_000 }));
+    relays.push(startRelay(ctx, 'unnotified', { pollIntervalMs: NO_LOOK_OF_ITS_OWN_MS }));
     await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await withoutNotifications(ctx, () => ctx.store.append('key-m1', NO_STREAM, [testEvent()]));
@@ -132,7 +139,7 @@ describe('OutboxRelay', () => {
   });
 
   it('reads at once when told of a store head it has not reached, without a look of its own', async () => {
-    const relay = startRelay(ctx, 'told', { pollIntervalMs: 10 * 60_000, headCheckMs: 10 * 60_000 });
+    const relay = startRelay(ctx, 'told', { pollIntervalMs: NO_LOOK_OF_ITS_OWN_MS, headCheckMs: NO_LOOK_OF_ITS_OWN_MS });
     relays.push(relay);
     await eventually('relay resumed', () => relay.status().checkpoint !== undefined, Boolean);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -144,7 +151,7 @@ describe('OutboxRelay', () => {
   });
 
   it('reads again an event held back by an older transaction still running, which notifies nothing when it ends', async () => {
-    relays.push(startRelay(ctx, 'held', { pollIntervalMs: 100, headCheckMs: 10 * 60_000 }));
+    relays.push(startRelay(ctx, 'held', { pollIntervalMs: 100, headCheckMs: NO_LOOK_OF_ITS_OWN_MS }));
     await eventually('relay resumed', () => relays[0]!.status().checkpoint !== undefined, Boolean);
     const older = ctx.ownerDb.createQueryRunner();
     await older.connect();

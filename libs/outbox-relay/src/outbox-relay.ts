@@ -14,7 +14,7 @@ import type { Logger } from '@keyledger/observability';
 import { contextFromTraceFields, markFailed, tracer } from '@keyledger/observability';
 import type { RelayLease } from './relay-lease.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
-import { atNextWallClockMultiple } from '@keyledger/timers';
+import { atNextWallClockTick } from '@keyledger/timers';
 
 export interface OutboxRelaySettings {
   /** Events read and published per round trip. */
@@ -224,7 +224,8 @@ export class OutboxRelay {
 
   /** The idle leader's own look for events it was not told of; skipped while the heartbeat reports heads. */
   private async checkHead(position: GlobalPosition): Promise<void> {
-    // Twice the period: heartbeats and these checks run on timers of the same period, out of phase.
+    // Twice the period: a heartbeat and a check of the same tick may run in either order, so the
+    // head the check finds noted may be the previous beat's.
     if (performance.now() - this.headNotedAt < 2 * this.settings.headCheckMs) return;
     const head = await this.deps.store.headPosition();
     if (head && compareGlobalPositions(head, position) > 0) this.nudge();
@@ -352,14 +353,14 @@ export class OutboxRelay {
 
   /**
    * Sleeps for `ms`, or until stop(); a wait for work also ends as soon as something is due.
-   * `onTheWallClock`: until the next multiple of `ms` on the wall clock instead, the instant the
+   * `onTheWallClock`: until the next tick of `ms` on the wall clock instead, the instant the
    * relay's other periodic work (heartbeat, lease) ticks, so an idle relay wakes once for all.
    */
   private async idle(ms: number, { forWork = false, onTheWallClock = false } = {}): Promise<void> {
     if (!this.running || (forWork && this.due)) return;
     if (onTheWallClock) {
       await new Promise<void>((resolve) => {
-        const tick = atNextWallClockMultiple(ms, () => resolve());
+        const tick = atNextWallClockTick(ms, () => resolve());
         this.interrupt = {
           forWork,
           end: () => {

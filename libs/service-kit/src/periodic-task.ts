@@ -1,9 +1,9 @@
 import type { WallClockTick } from '@keyledger/timers';
-import { atNextWallClockMultiple } from '@keyledger/timers';
+import { atNextWallClockTick } from '@keyledger/timers';
 
 /**
  * Runs a pass every `intervalMs`, one at a time: the next pass is scheduled when the last one
- * ends, at the next multiple of the interval on the wall clock (`atNextWallClockMultiple`, so
+ * ends, at the interval's next tick on the wall clock (`atNextWallClockTick`, so
  * the process's other periodic work shares its wake-up), and a slow pass never overlaps the
  * next. A pass that fails is reported and the next one runs as usual. `stop` waits for the pass
  * under way.
@@ -20,7 +20,7 @@ export class PeriodicTask {
     private readonly onFailure: (error: unknown) => void,
   ) {}
 
-  /** Starts the passes; the first after `firstDelayMs`, or by default at the interval's next multiple. */
+  /** Starts the passes; the first after `firstDelayMs`, or by default at the interval's next tick. */
   start(firstDelayMs?: number): void {
     this.stopped = false;
     if (firstDelayMs === undefined) this.scheduleNext();
@@ -41,7 +41,7 @@ export class PeriodicTask {
 
   private scheduleNext(): void {
     if (this.stopped) return;
-    this.tick = atNextWallClockMultiple(this.intervalMs, () => this.runPass());
+    this.tick = atNextWallClockTick(this.intervalMs, () => this.runPass());
   }
 
   private runPass(): void {

@@ -1,11 +1,18 @@
 /**
- * Periodic work on the wall clock's multiples of its period, so that a process's periodic work
- * wakes it once, not once per timer. An idle service has several timers of a second (its
- * heartbeat, its lease, its event-loop sampler…); each set with its own `setInterval` fires at
- * its own phase, and every wake-up of an idle process costs CPU of its own (a third to half a
- * millisecond on a 2-core virtual machine). Here every tick of every period falls on a multiple
- * of that period since the epoch, one timer serves them all, and ticks due at the same instant
- * run in the same wake-up, in the order they were registered.
+ * Periodic work on the wall clock, so that a process's periodic work wakes it once, not once
+ * per timer. An idle service has several timers of a second (its heartbeat, its lease, its
+ * event-loop sampler…); each set with its own `setInterval` fires at its own phase, and every
+ * wake-up of an idle process costs CPU of its own (a third to half a millisecond on a 2-core
+ * virtual machine). Here one timer serves every tick of the process, every tick of a period
+ * falls on the same phase of that period, and ticks due at the same instant run in the same
+ * wake-up, in the order they were registered.
+ *
+ * The phase is the process's own, drawn at random: processes (replicas of one service on
+ * machines whose clocks agree) do not tick in step, so they do not all take a lease, write a
+ * snapshot or run an hourly pass in the same millisecond. Within a process, every period that
+ * is a whole number of seconds ticks at the same fraction of a second (a 60 s pass at a second
+ * of the minute of its own), and so does every period that divides a second: they share the
+ * wake-ups of the one-second ticks.
  */
 
 export interface WallClockTick {
@@ -28,24 +35,66 @@ interface Entry {
   due: number;
 }
 
-/** The first multiple of `periodMs` after `after`. */
-export function nextMultiple(after: number, periodMs: number): number {
-  return after - (after % periodMs) + periodMs;
+const SECOND_MS = 1000;
+/** The longest delay setTimeout takes; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Node measures a timer's delay from the event loop's cached time, which can be a little behind
+ * the wall clock when the timer is set: it may fire a few milliseconds before the instant it was
+ * set for. Within this much of that instant, the wall clock is taken to have reached it.
+ */
+const EARLY_FIRE_MS = 50;
+
+/** The first instant after `after` that is `offsetMs` past a multiple of `periodMs`. */
+export function nextTickAfter(after: number, periodMs: number, offsetMs = 0): number {
+  const sinceTick = (((after - offsetMs) % periodMs) + periodMs) % periodMs;
+  return after - sinceTick + periodMs;
 }
 
 /** One timer for every entry: set for the earliest tick due. */
 class WallClockScheduler {
   private readonly entries = new Set<Entry>();
+  private readonly offsets = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
+  /** The instant of the last ticks run, which the wall clock may not quite show yet (EARLY_FIRE_MS). */
+  private lastRunFor = Number.NEGATIVE_INFINITY;
 
-  add(entry: Entry): void {
-    this.entries.add(entry);
+  constructor(
+    /** The process's phase within a second, in ms. */
+    private readonly phaseMs: number,
+    private readonly random: () => number,
+  ) {}
+
+  add(entry: Omit<Entry, 'due'>): Entry {
+    const added: Entry = { ...entry, due: this.nextTick(this.now(), entry.periodMs) };
+    this.entries.add(added);
     this.arm();
+    return added;
   }
 
   remove(entry: Entry): void {
     if (this.entries.delete(entry)) this.arm();
+  }
+
+  /** This process's offset of a period's ticks from its multiples (see the module's comment). */
+  offsetOf(periodMs: number): number {
+    let offset = this.offsets.get(periodMs);
+    if (offset === undefined) {
+      offset = periodMs % SECOND_MS === 0 ? this.phaseMs + SECOND_MS * Math.floor(this.random() * (periodMs / SECOND_MS)) : this.phaseMs % periodMs;
+      this.offsets.set(periodMs, offset);
+    }
+    return offset;
+  }
+
+  private nextTick(after: number, periodMs: number): number {
+    return nextTickAfter(after, periodMs, this.offsetOf(periodMs));
+  }
+
+  /** The wall clock, or the instant just run for when the clock is a few ms short of it. */
+  private now(): number {
+    const now = Date.now();
+    return this.lastRunFor > now && this.lastRunFor - now <= EARLY_FIRE_MS ? this.lastRunFor : now;
   }
 
   private arm(): void {
@@ -64,25 +113,28 @@ class WallClockScheduler {
     this.timer = undefined;
     this.timerDue = earliest;
     if (earliest === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => this.run(), Math.max(0, earliest - Date.now()));
+    this.timer = setTimeout(() => this.run(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now())));
     if (!keepsAlive) this.timer.unref();
   }
 
   private run(): void {
-    // Node measures a timer's delay from the event loop's cached time, which can be a little
-    // behind the wall clock when the timer is set: it may fire a millisecond or so before the
-    // instant it was set for. The ticks of that instant are due all the same, not set again
-    // for the few milliseconds left (a second wake-up for nothing).
     const firedFor = this.timerDue;
     this.timer = undefined;
     this.timerDue = Number.POSITIVE_INFINITY;
-    const now = Date.now();
+    // Not the greater of the two: after the wall clock was set back, the instants run for are earlier ones.
+    if (Date.now() >= firedFor - EARLY_FIRE_MS) this.lastRunFor = firedFor;
+    const now = this.now();
     const due: Entry[] = [];
     for (const entry of this.entries) {
-      if (entry.due > Math.max(now, firedFor)) continue;
-      // The next tick after this one, or after now if the process was held up past several.
-      entry.due = nextMultiple(Math.max(now, entry.due), entry.periodMs);
-      due.push(entry);
+      // The timer runs on the monotonic clock: what it fired for is due even if the wall clock
+      // was set back meanwhile, and a tick the wall clock now puts more than a period away (set
+      // back again) is brought back to the period, rather than waiting out the step.
+      if (entry.due <= Math.max(now, firedFor)) {
+        entry.due = this.nextTick(now, entry.periodMs);
+        due.push(entry);
+      } else if (entry.due - now > entry.periodMs) {
+        entry.due = this.nextTick(now, entry.periodMs);
+      }
     }
     this.arm();
     for (const entry of due) {
@@ -100,18 +152,25 @@ class WallClockScheduler {
   }
 }
 
-const scheduler = new WallClockScheduler();
+const scheduler = new WallClockScheduler(Math.floor(Math.random() * SECOND_MS), Math.random);
 
 /**
- * Calls `callback` at every multiple of `periodMs` of the wall clock (ms since the epoch): the
- * first within one period from now, then one a period. A process held up past several ticks
- * runs the callback once, then resumes on the multiples. Periods that divide one another
+ * This process's offset of `periodMs`'s ticks from the wall clock's multiples of it: ticks come
+ * at `k × periodMs + wallClockOffset(periodMs)`.
+ */
+export function wallClockOffset(periodMs: number): number {
+  return scheduler.offsetOf(periodMs);
+}
+
+/**
+ * Calls `callback` once a `periodMs` on the wall clock, at this process's phase of the period
+ * (`wallClockOffset`): the first within one period from now. A process held up past several
+ * ticks runs the callback once, then resumes on its phase. Periods that divide one another
  * (250 ms, 1 s, 5 s) tick together, in one wake-up of the process.
  */
 export function everyWallClockPeriod(periodMs: number, callback: () => void, options: WallClockTickOptions = {}): WallClockTick {
   if (!Number.isInteger(periodMs) || periodMs < 1) throw new RangeError(`a tick period must be a whole number of milliseconds from 1, not ${periodMs}`);
-  const entry: Entry = { periodMs, callback, unref: options.unref ?? false, due: nextMultiple(Date.now(), periodMs) };
-  scheduler.add(entry);
+  const entry = scheduler.add({ periodMs, callback, unref: options.unref ?? false });
   return {
     get nextAt() {
       return entry.due;
@@ -120,11 +179,8 @@ export function everyWallClockPeriod(periodMs: number, callback: () => void, opt
   };
 }
 
-/**
- * Calls `callback` once, at the first multiple of `periodMs` of the wall clock after now (so it
- * runs in the same wake-up as the other ticks due then).
- */
-export function atNextWallClockMultiple(periodMs: number, callback: () => void, options: WallClockTickOptions = {}): WallClockTick {
+/** Calls `callback` once, at the next tick of `periodMs` (`everyWallClockPeriod`), with the process's other ticks due then. */
+export function atNextWallClockTick(periodMs: number, callback: () => void, options: WallClockTickOptions = {}): WallClockTick {
   const tick = everyWallClockPeriod(
     periodMs,
     () => {
