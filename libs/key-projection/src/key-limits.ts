@@ -10,8 +10,8 @@ import { scrapedCounter, scrapedGauge } from '@keyledger/observability';
 import type { KeyIndex } from './key-index.js';
 import type { RateLimitSync } from './rate-limit-sync.js';
 import type { VerifierFence } from './verifier-fence.js';
-import type { WallClockTick } from '@keyledger/timers';
-import { everyWallClockPeriod } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { everyTick } from '@keyledger/timers';
 
 export interface KeyLimitsSettings {
   /** This verifier, as it reports to the others and announces its position. */
@@ -63,7 +63,7 @@ export class KeyLimits implements LimitsState {
   /** An append that failed, retried with the same event ids so a lost answer does not count twice. */
   private unconfirmed: Flush | undefined;
   private version = NO_STREAM;
-  private timer: WallClockTick | undefined;
+  private timer: ProcessTick | undefined;
   private flushing: Promise<void> | undefined;
   private readonly streamId: string;
   private recorded = 0;
@@ -131,7 +131,7 @@ export class KeyLimits implements LimitsState {
         return credits ? this.limitOf(credits, start, `${keyId} ${start}`) : 0;
       });
     });
-    this.timer = everyWallClockPeriod(this.settings.flushEveryMs, () => void this.flush());
+    this.timer = everyTick(this.settings.flushEveryMs, () => void this.flush());
   }
 
   /**

@@ -18,8 +18,8 @@ import { KEY_INDEX_SNAPSHOT_FORMAT, decodeKeyIndex, encodeKeyIndex } from './key
 import { ProjectionSnapshotStore } from './projection-snapshot-store.js';
 import { encodeAnnouncement } from './verifier-fence.js';
 import { StoreCatchUp } from './store-catch-up.js';
-import type { WallClockTick } from '@keyledger/timers';
-import { everyWallClockPeriod } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { everyTick } from '@keyledger/timers';
 
 /** What a key projection folds: the keys' own streams, and the consumption verifiers flush to theirs. */
 export const KEY_PROJECTION_CATEGORIES = ['key', 'credits'] as const;
@@ -153,7 +153,7 @@ export class LiveKeyProjection {
   private readonly freshness: FreshnessTracker<GlobalPosition> | undefined;
   private heartbeats: Subscription | undefined;
   private clockWarnedAt = 0;
-  private heartbeat: WallClockTick | undefined;
+  private heartbeat: ProcessTick | undefined;
   private lastAnnounced = 0;
   private pendingAnnounce: NodeJS.Timeout | undefined;
   private disconnectedAt: number | undefined;
@@ -164,7 +164,7 @@ export class LiveKeyProjection {
   private stopping = false;
   /** Key events applied beyond the newest stored snapshot (as far as this replica knows). */
   private appliedSinceSnapshot = 0;
-  private snapshotTimer: WallClockTick | undefined;
+  private snapshotTimer: ProcessTick | undefined;
   private snapshotting: Promise<void> | undefined;
   private readonly reader: EventMessageReader;
   private readonly storeCatchUp: StoreCatchUp;
@@ -204,7 +204,7 @@ export class LiveKeyProjection {
     this.keeper = new ConsumptionKeeper(nc, 'key-projection', logger, () => this.openConsumption());
     await this.keeper.start();
     void this.watchConnection();
-    this.heartbeat = everyWallClockPeriod(this.settings.heartbeatMs, () => {
+    this.heartbeat = everyTick(this.settings.heartbeatMs, () => {
       this.announce();
       this.reopenIfStalled();
       this.probeLagIfDue();
@@ -212,7 +212,7 @@ export class LiveKeyProjection {
     this.announce();
     const snapshots = this.deps.snapshots;
     if (snapshots) {
-      this.snapshotTimer = everyWallClockPeriod(snapshots.checkEveryMs, () => this.snapshotIfDue());
+      this.snapshotTimer = everyTick(snapshots.checkEveryMs, () => this.snapshotIfDue());
       this.snapshotIfDue();
     }
   }

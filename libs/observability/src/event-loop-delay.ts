@@ -1,7 +1,7 @@
 import { createHistogram, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, RecordableHistogram } from 'node:perf_hooks';
-import type { WallClockTick } from '@keyledger/timers';
-import { atNextWallClockTick } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { atNextTick } from '@keyledger/timers';
 
 export interface EventLoopDelaySettings {
   /** Sampling period while the loop is busy: short enough for a stall that matters to a p99 in milliseconds to show. */
@@ -30,7 +30,7 @@ export class EventLoopDelaySampler {
   /** The histograms `subscribe` handed out: each receives every sample. */
   private readonly subscribers: RecordableHistogram[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private idleTick: WallClockTick | undefined;
+  private idleTick: ProcessTick | undefined;
   private due = 0;
   private utilization: EventLoopUtilization = performance.eventLoopUtilization();
   /** The period of the sample now scheduled. */
@@ -68,10 +68,9 @@ export class EventLoopDelaySampler {
       this.timer = setTimeout(() => this.sample(), periodMs).unref();
       return;
     }
-    // Idle: on the wall clock's ticks of the period, in the wake-up the process's other
-    // periodic work takes anyway (so lateness is known to the millisecond here).
-    this.idleTick = atNextWallClockTick(periodMs, () => this.sample(), { unref: true });
-    this.due = performance.now() + (this.idleTick.nextAt - Date.now());
+    // Idle: at the process's ticks of the period, in the wake-up its other periodic work takes anyway.
+    this.idleTick = atNextTick(periodMs, () => this.sample(), { unref: true });
+    this.due = this.idleTick.nextAt;
   }
 
   private sample(): void {

@@ -10,7 +10,7 @@ import type { OutboxRelay, OutboxRelaySettings } from './outbox-relay.js';
 
 /**
  * A relay's own looks at the store that the tests below must not see: a day apart. The head
- * check ticks on the wall clock at a second of the day of the process's own (libs/timers), so a
+ * check ticks at a second of the day of the process's own (libs/timers), so a
  * test of a few seconds meets one about once in 20,000 runs (ten minutes apart: once in a few hundred).
  */
 const NO_LOOK_OF_ITS_OWN_MS = 86_400_000;

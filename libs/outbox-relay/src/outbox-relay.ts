@@ -14,7 +14,7 @@ import type { Logger } from '@keyledger/observability';
 import { contextFromTraceFields, markFailed, tracer } from '@keyledger/observability';
 import type { RelayLease } from './relay-lease.js';
 import type { RelayCheckpointStore } from './relay-checkpoint.js';
-import { atNextWallClockTick } from '@keyledger/timers';
+import { atNextTick } from '@keyledger/timers';
 
 export interface OutboxRelaySettings {
   /** Events read and published per round trip. */
@@ -158,7 +158,7 @@ export class OutboxRelay {
           this.deps.logger.info('relay is the leader');
           await this.lead();
         } else {
-          await this.idle(this.settings.standbyRetryMs, { onTheWallClock: true });
+          await this.idle(this.settings.standbyRetryMs, { onTheTicks: true });
         }
       } catch (error) {
         this.consecutiveFailures += 1;
@@ -178,7 +178,7 @@ export class OutboxRelay {
     try {
       while (this.running && this.deps.lock.isHeld) {
         if (!this.due) {
-          await this.idle(this.settings.headCheckMs, { forWork: true, onTheWallClock: true });
+          await this.idle(this.settings.headCheckMs, { forWork: true, onTheTicks: true });
           if (!this.due && this.running && this.deps.lock.isHeld) await this.checkHead(position);
           continue;
         }
@@ -353,14 +353,14 @@ export class OutboxRelay {
 
   /**
    * Sleeps for `ms`, or until stop(); a wait for work also ends as soon as something is due.
-   * `onTheWallClock`: until the next tick of `ms` on the wall clock instead, the instant the
+   * `onTheTicks`: until the process's next tick of `ms` instead (libs/timers), the instant the
    * relay's other periodic work (heartbeat, lease) ticks, so an idle relay wakes once for all.
    */
-  private async idle(ms: number, { forWork = false, onTheWallClock = false } = {}): Promise<void> {
+  private async idle(ms: number, { forWork = false, onTheTicks = false } = {}): Promise<void> {
     if (!this.running || (forWork && this.due)) return;
-    if (onTheWallClock) {
+    if (onTheTicks) {
       await new Promise<void>((resolve) => {
-        const tick = atNextWallClockTick(ms, () => resolve());
+        const tick = atNextTick(ms, () => resolve());
         this.interrupt = {
           forWork,
           end: () => {

@@ -8,8 +8,8 @@ import type { PostgresEventStore } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
 import type { HeadRead } from './heartbeat-dating.js';
 import { vouchedInstant } from './heartbeat-dating.js';
-import type { WallClockTick } from '@keyledger/timers';
-import { everyWallClockPeriod } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { everyTick } from '@keyledger/timers';
 
 export interface RelayHeartbeatDependencies {
   readonly nc: NatsConnection;
@@ -48,7 +48,7 @@ const HELD_BACK_WARN_BEATS = 3;
  * and they fail closed until it ends.
  */
 export class RelayHeartbeatPublisher {
-  private timer: WallClockTick | undefined;
+  private timer: ProcessTick | undefined;
   private inFlight = false;
   private failing = false;
   /** Beats in a row that could vouch for no instant newer than the last one sent. */
@@ -65,7 +65,7 @@ export class RelayHeartbeatPublisher {
   }
 
   start(): void {
-    this.timer ??= everyWallClockPeriod(this.intervalMs, () => void this.beat());
+    this.timer ??= everyTick(this.intervalMs, () => void this.beat());
   }
 
   stop(): void {

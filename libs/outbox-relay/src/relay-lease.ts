@@ -4,8 +4,8 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { assertIdentifier } from '@keyledger/event-store';
 import type { Logger } from '@keyledger/observability';
-import type { WallClockTick } from '@keyledger/timers';
-import { everyWallClockPeriod } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { everyTick } from '@keyledger/timers';
 
 export interface RelayLeaseOptions {
   readonly databaseUrl: string;
@@ -43,7 +43,7 @@ export class RelayLease {
   private client: pg.Client | undefined;
   private epoch: string | undefined;
   private renewedAt = 0;
-  private renewTimer: WallClockTick | undefined;
+  private renewTimer: ProcessTick | undefined;
   private readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private readonly listeners = new Set<(payload: string | undefined) => void>();
 
@@ -135,7 +135,7 @@ export class RelayLease {
 
   private scheduleRenewals(): void {
     this.stopRenewals();
-    this.renewTimer = everyWallClockPeriod(
+    this.renewTimer = everyTick(
       this.options.renewIntervalMs,
       () => {
         this.renew().catch((error: unknown) => this.options.logger.warn({ err: error }, 'relay lease renewal failed'));

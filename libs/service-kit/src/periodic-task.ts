@@ -1,16 +1,16 @@
-import type { WallClockTick } from '@keyledger/timers';
-import { atNextWallClockTick } from '@keyledger/timers';
+import type { ProcessTick } from '@keyledger/timers';
+import { atNextTick } from '@keyledger/timers';
 
 /**
  * Runs a pass every `intervalMs`, one at a time: the next pass is scheduled when the last one
- * ends, at the interval's next tick on the wall clock (`atNextWallClockTick`, so
+ * ends, at the interval's next tick of the process (`atNextTick`, so
  * the process's other periodic work shares its wake-up), and a slow pass never overlaps the
  * next. A pass that fails is reported and the next one runs as usual. `stop` waits for the pass
  * under way.
  */
 export class PeriodicTask {
   private timer: NodeJS.Timeout | undefined;
-  private tick: WallClockTick | undefined;
+  private tick: ProcessTick | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
 
@@ -41,7 +41,7 @@ export class PeriodicTask {
 
   private scheduleNext(): void {
     if (this.stopped) return;
-    this.tick = atNextWallClockTick(this.intervalMs, () => this.runPass());
+    this.tick = atNextTick(this.intervalMs, () => this.runPass());
   }
 
   private runPass(): void {

@@ -1,1 +1,1 @@
-export * from './wall-clock-ticks.js';
+export * from './process-ticks.js';

@@ -1,28 +1,28 @@
 /**
- * Periodic work on the wall clock, so that a process's periodic work wakes it once, not once
- * per timer. An idle service has several timers of a second (its heartbeat, its lease, its
- * event-loop sampler…); each set with its own `setInterval` fires at its own phase, and every
- * wake-up of an idle process costs CPU of its own (a third to half a millisecond on a 2-core
- * virtual machine). Here one timer serves every tick of the process, every tick of a period
- * falls on the same phase of that period, and ticks due at the same instant run in the same
- * wake-up, in the order they were registered.
+ * Periodic work on one grid of ticks per process, so that a process's periodic work wakes it
+ * once, not once per timer. An idle service has several timers of a second (its heartbeat, its
+ * lease, its event-loop sampler…); each set with its own `setInterval` fires at its own phase,
+ * and every wake-up of an idle process costs CPU of its own (a third to half a millisecond on a
+ * 2-core virtual machine). Here one timer serves every tick of the process, every tick of a
+ * period falls on the same phase of that period, and ticks due at the same instant run in the
+ * same wake-up, in the order they were registered.
  *
- * The phase is the process's own, drawn at random: processes (replicas of one service on
- * machines whose clocks agree) do not tick in step, so they do not all take a lease, write a
- * snapshot or run an hourly pass in the same millisecond. Within a process, every period that
- * is a whole number of seconds ticks at the same fraction of a second (a 60 s pass at a second
- * of the minute of its own), and so does every period that divides a second: they share the
- * wake-ups of the one-second ticks.
+ * The grid is on the monotonic clock (`performance.now()`), so setting the wall clock moves no
+ * tick. Its phase is the process's own, drawn at random, so replicas of a service started
+ * together do not all take a lease, write a snapshot or run an hourly pass in the same
+ * millisecond. Within a process, every period that is a whole number of seconds ticks at the
+ * same fraction of a second (a 60 s pass at a second of the minute of its own), and so does
+ * every period that divides a second: they share the wake-ups of the one-second ticks.
  */
 
-export interface WallClockTick {
-  /** The wall-clock instant (ms since the epoch) of the next tick. */
+export interface ProcessTick {
+  /** The instant of the next tick, on `performance.now()`'s clock (ms). */
   readonly nextAt: number;
   /** Stops the ticks; a tick already running finishes. */
   stop(): void;
 }
 
-export interface WallClockTickOptions {
+export interface ProcessTickOptions {
   /** Like `Timeout.unref`: these ticks alone do not keep the process alive. */
   readonly unref?: boolean;
 }
@@ -31,7 +31,7 @@ interface Entry {
   readonly periodMs: number;
   readonly callback: () => void;
   readonly unref: boolean;
-  /** The wall-clock instant (ms since the epoch) of its next tick. */
+  /** The instant of its next tick (performance.now(), ms). */
   due: number;
 }
 
@@ -40,8 +40,8 @@ const SECOND_MS = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Node measures a timer's delay from the event loop's cached time, which can be a little behind
- * the wall clock when the timer is set: it may fire a few milliseconds before the instant it was
- * set for. Within this much of that instant, the wall clock is taken to have reached it.
+ * `performance.now()` when the timer is set: it may fire a few milliseconds before the instant it
+ * was set for. Within this much of that instant, the instant is taken as reached.
  */
 const EARLY_FIRE_MS = 50;
 
@@ -52,12 +52,12 @@ export function nextTickAfter(after: number, periodMs: number, offsetMs = 0): nu
 }
 
 /** One timer for every entry: set for the earliest tick due. */
-class WallClockScheduler {
+class TickScheduler {
   private readonly entries = new Set<Entry>();
   private readonly offsets = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
-  /** The instant of the last ticks run, which the wall clock may not quite show yet (EARLY_FIRE_MS). */
+  /** The instant of the last ticks run, which the clock may not quite show yet (EARLY_FIRE_MS). */
   private lastRunFor = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -81,7 +81,10 @@ class WallClockScheduler {
   offsetOf(periodMs: number): number {
     let offset = this.offsets.get(periodMs);
     if (offset === undefined) {
-      offset = periodMs % SECOND_MS === 0 ? this.phaseMs + SECOND_MS * Math.floor(this.random() * (periodMs / SECOND_MS)) : this.phaseMs % periodMs;
+      if (periodMs % SECOND_MS === 0) offset = this.phaseMs + SECOND_MS * Math.floor(this.random() * (periodMs / SECOND_MS));
+      else if (SECOND_MS % periodMs === 0) offset = this.phaseMs % periodMs;
+      // A period that can share no wake-up with the seconds' ticks: a phase of its own.
+      else offset = Math.floor(this.random() * periodMs);
       this.offsets.set(periodMs, offset);
     }
     return offset;
@@ -91,9 +94,9 @@ class WallClockScheduler {
     return nextTickAfter(after, periodMs, this.offsetOf(periodMs));
   }
 
-  /** The wall clock, or the instant just run for when the clock is a few ms short of it. */
+  /** The clock, or the instant just run for when the clock is a few ms short of it. */
   private now(): number {
-    const now = Date.now();
+    const now = performance.now();
     return this.lastRunFor > now && this.lastRunFor - now <= EARLY_FIRE_MS ? this.lastRunFor : now;
   }
 
@@ -113,7 +116,7 @@ class WallClockScheduler {
     this.timer = undefined;
     this.timerDue = earliest;
     if (earliest === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => this.run(), Math.min(MAX_TIMER_MS, Math.max(0, earliest - Date.now())));
+    this.timer = setTimeout(() => this.run(), Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(earliest - performance.now()))));
     if (!keepsAlive) this.timer.unref();
   }
 
@@ -121,20 +124,19 @@ class WallClockScheduler {
     const firedFor = this.timerDue;
     this.timer = undefined;
     this.timerDue = Number.POSITIVE_INFINITY;
-    // Not the greater of the two: after the wall clock was set back, the instants run for are earlier ones.
-    if (Date.now() >= firedFor - EARLY_FIRE_MS) this.lastRunFor = firedFor;
+    // Fired well before its instant: a delay capped at setTimeout's longest. Set again.
+    if (performance.now() < firedFor - EARLY_FIRE_MS) {
+      this.arm();
+      return;
+    }
+    this.lastRunFor = firedFor;
     const now = this.now();
     const due: Entry[] = [];
     for (const entry of this.entries) {
-      // The timer runs on the monotonic clock: what it fired for is due even if the wall clock
-      // was set back meanwhile, and a tick the wall clock now puts more than a period away (set
-      // back again) is brought back to the period, rather than waiting out the step.
-      if (entry.due <= Math.max(now, firedFor)) {
-        entry.due = this.nextTick(now, entry.periodMs);
-        due.push(entry);
-      } else if (entry.due - now > entry.periodMs) {
-        entry.due = this.nextTick(now, entry.periodMs);
-      }
+      if (entry.due > now) continue;
+      // The next tick after this one, or after now if the process was held up past several.
+      entry.due = this.nextTick(now, entry.periodMs);
+      due.push(entry);
     }
     this.arm();
     for (const entry of due) {
@@ -152,23 +154,23 @@ class WallClockScheduler {
   }
 }
 
-const scheduler = new WallClockScheduler(Math.floor(Math.random() * SECOND_MS), Math.random);
+const scheduler = new TickScheduler(Math.floor(Math.random() * SECOND_MS), Math.random);
 
 /**
- * This process's offset of `periodMs`'s ticks from the wall clock's multiples of it: ticks come
- * at `k × periodMs + wallClockOffset(periodMs)`.
+ * This process's offset of `periodMs`'s ticks from the multiples of the period on
+ * `performance.now()`'s clock: ticks come at `k × periodMs + tickOffset(periodMs)`.
  */
-export function wallClockOffset(periodMs: number): number {
+export function tickOffset(periodMs: number): number {
   return scheduler.offsetOf(periodMs);
 }
 
 /**
- * Calls `callback` once a `periodMs` on the wall clock, at this process's phase of the period
- * (`wallClockOffset`): the first within one period from now. A process held up past several
- * ticks runs the callback once, then resumes on its phase. Periods that divide one another
- * (250 ms, 1 s, 5 s) tick together, in one wake-up of the process.
+ * Calls `callback` once a `periodMs`, at this process's phase of the period (`tickOffset`): the
+ * first within one period from now. A process held up past several ticks runs the callback
+ * once, then resumes on its phase. Periods of whole seconds, and periods that divide a second,
+ * tick in the wake-ups of the process's one-second ticks.
  */
-export function everyWallClockPeriod(periodMs: number, callback: () => void, options: WallClockTickOptions = {}): WallClockTick {
+export function everyTick(periodMs: number, callback: () => void, options: ProcessTickOptions = {}): ProcessTick {
   if (!Number.isInteger(periodMs) || periodMs < 1) throw new RangeError(`a tick period must be a whole number of milliseconds from 1, not ${periodMs}`);
   const entry = scheduler.add({ periodMs, callback, unref: options.unref ?? false });
   return {
@@ -179,9 +181,9 @@ export function everyWallClockPeriod(periodMs: number, callback: () => void, opt
   };
 }
 
-/** Calls `callback` once, at the next tick of `periodMs` (`everyWallClockPeriod`), with the process's other ticks due then. */
-export function atNextWallClockTick(periodMs: number, callback: () => void, options: WallClockTickOptions = {}): WallClockTick {
-  const tick = everyWallClockPeriod(
+/** Calls `callback` once, at the next tick of `periodMs` (`everyTick`), with the process's other ticks due then. */
+export function atNextTick(periodMs: number, callback: () => void, options: ProcessTickOptions = {}): ProcessTick {
+  const tick = everyTick(
     periodMs,
     () => {
       tick.stop();
