@@ -12,7 +12,15 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ConfigError, LEGACY_APP_ROLE, loadMigrateConfig, serviceDatabaseLogins } from '@keyledger/config';
 import { EventAuthenticator } from '@keyledger/event-auth';
-import { busTopology, connectNats, ensureEventStreams, eventStreamSettings, natsConnectionSettings } from '@keyledger/event-bus';
+import {
+  NatsMessageLimitTooSmall,
+  assertMessageLimit,
+  busTopology,
+  connectNats,
+  ensureEventStreams,
+  eventStreamSettings,
+  natsConnectionSettings,
+} from '@keyledger/event-bus';
 import { UnsealableStoreError, createDataSource, sealUnauthenticatedEvents, storePosition } from '@keyledger/event-store';
 import { migrateKeyledger } from '@keyledger/migrations';
 
@@ -54,6 +62,7 @@ try {
   }
   const nc = await connectNats(natsConnectionSettings(config, 'keyledger-migrate'));
   try {
+    assertMessageLimit(nc);
     const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
     const outcomes = await ensureEventStreams(await jetstreamManager(nc), topology, eventStreamSettings(config), { configure: true });
     process.stdout.write(`streams: ${outcomes.map(({ stream, outcome }) => `${stream} ${outcome}`).join(', ')}\n`);
@@ -68,7 +77,9 @@ try {
     );
     process.exitCode = UNSEALABLE_STORE_EXIT_CODE;
   } else {
-    process.stderr.write(`migrate: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `migrate: ${error instanceof ConfigError || error instanceof NatsMessageLimitTooSmall ? error.message : error instanceof Error ? error.stack : String(error)}\n`,
+    );
     process.exitCode = 1;
   }
 }

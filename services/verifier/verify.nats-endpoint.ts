@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { NATS_DEFAULT_MAX_PAYLOAD, NOT_JSON, decodeJsonRequest, errorBody } from '@keyledger/api-transport';
+import { NOT_JSON, decodeJsonRequest, errorBody } from '@keyledger/api-transport';
+import { maxPayloadOf } from '@keyledger/event-bus';
 import { ApiError, verifyKeyRequestSchema } from '@keyledger/contracts';
 import type { VerifyResult } from '@keyledger/contracts';
 import type { Logger } from '@keyledger/observability';
@@ -45,7 +46,7 @@ export function answerOverNats(nc: NatsConnection, subject: string, answer: (dat
       if (!message.reply) return;
       const reply = answer(message.data);
       try {
-        message.respond(fitting(reply, nc.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD, logger));
+        message.respond(fitting(reply, maxPayloadOf(nc), logger));
       } catch (failure) {
         // Thrown here, it would end the client's read loop and leave every subscription deaf.
         logger.warn({ err: failure, subject }, 'a verify reply could not be sent');

@@ -1,5 +1,6 @@
 import type { Msg } from '@nats-io/transport-node';
 import type { ConsumerDeserializer, IncomingRequest, Serializer } from '@nestjs/microservices';
+import { NATS_DEFAULT_MAX_PAYLOAD } from '@keyledger/nats-connection';
 
 /** Marks a request body that was not JSON, so the handler answers INVALID_ARGUMENT. */
 export const NOT_JSON = Symbol('NOT_JSON');
@@ -34,18 +35,16 @@ export class NatsJsonRequestDeserializer implements ConsumerDeserializer {
   }
 }
 
-/** NATS's default largest message (`max_payload`), which Keyledger's servers keep. */
-export const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-
 export class NatsJsonReplySerializer implements Serializer {
   /**
-   * @param maxReplyBytes the largest reply sent; a larger one is replaced by an error, because
+   * @param maxReplyBytes the largest reply sent, or where to read it at each reply (the server's
+   *   `max_payload`, which a reconnect may change); a larger one is replaced by an error, because
    *   the server would drop it and the caller would only see a timeout.
-   * @param onOversize told (for the log) whenever a reply was too large.
+   * @param onOversize told (for the log) whenever a reply was too large, with the limit it was over.
    */
   constructor(
-    private readonly maxReplyBytes = NATS_DEFAULT_MAX_PAYLOAD,
-    private readonly onOversize: (bytes: number) => void = () => undefined,
+    private readonly maxReplyBytes: number | (() => number) = NATS_DEFAULT_MAX_PAYLOAD,
+    private readonly onOversize: (bytes: number, limit: number) => void = () => undefined,
   ) {}
 
   serialize(packet: { response?: unknown; err?: unknown }): { data: string; headers: undefined } {
@@ -53,10 +52,11 @@ export class NatsJsonReplySerializer implements Serializer {
       packet.err !== undefined && packet.response === undefined ? { ok: false, error: { code: 'INTERNAL', message: 'internal error' } } : packet.response;
     const data = JSON.stringify(body ?? null);
     // Only a reply near the limit can exceed it in bytes: measure those alone.
-    const bytes = data.length * 3 > this.maxReplyBytes ? Buffer.byteLength(data) : data.length;
-    if (bytes <= this.maxReplyBytes) return { data, headers: undefined };
-    this.onOversize(bytes);
-    const message = `the reply is ${bytes} bytes, more than the ${this.maxReplyBytes} a NATS message may carry; ask for less (page the request)`;
+    const limit = typeof this.maxReplyBytes === 'number' ? this.maxReplyBytes : this.maxReplyBytes();
+    const bytes = data.length * 3 > limit ? Buffer.byteLength(data) : data.length;
+    if (bytes <= limit) return { data, headers: undefined };
+    this.onOversize(bytes, limit);
+    const message = `the reply is ${bytes} bytes, more than the ${limit} a NATS message may carry; ask for less (page the request)`;
     return { data: JSON.stringify({ ok: false, error: { code: 'INTERNAL', message } }), headers: undefined };
   }
 }

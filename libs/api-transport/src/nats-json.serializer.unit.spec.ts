@@ -19,6 +19,22 @@ describe('NatsJsonReplySerializer', () => {
     expect(oversize[0]).toBeGreaterThan(1000);
   });
 
+  it('reads the limit at each reply when given where to read it (a reconnect may reach a server with another max_payload)', () => {
+    let limit = 1000;
+    const told: [number, number][] = [];
+    const serializer = new NatsJsonReplySerializer(
+      () => limit,
+      (bytes, over) => told.push([bytes, over]),
+    );
+    const reply = { ok: true, result: { text: 'a'.repeat(600) } };
+    expect(JSON.parse(serializer.serialize({ response: reply }).data)).toEqual(reply);
+    limit = 500;
+    const sent = JSON.parse(serializer.serialize({ response: reply }).data) as { ok: boolean; error: { message: string } };
+    expect(sent.ok).toBe(false);
+    expect(sent.error.message).toMatch(/more than the 500 a NATS message may carry/);
+    expect(told).toEqual([[Buffer.byteLength(JSON.stringify(reply)), 500]]);
+  });
+
   it('keeps an unexpected failure to the generic INTERNAL answer', () => {
     expect(JSON.parse(new NatsJsonReplySerializer().serialize({ err: new Error('secret detail') }).data)).toEqual({
       ok: false,

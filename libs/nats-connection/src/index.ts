@@ -1,1 +1,2 @@
 export * from './nats-connection.js';
+export * from './message-limit.js';

@@ -10,8 +10,8 @@ import type { KeyledgerService, ServiceEnv } from '@keyledger/config';
 import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
-import { NATS_DEFAULT_MAX_PAYLOAD, NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
-import { EventStreamNotReady, natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
+import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
+import { EventStreamNotReady, NatsMessageLimitTooSmall, maxPayloadOf, natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
@@ -76,8 +76,8 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   try {
     infrastructure = await openInfrastructure(options.service, config, { instance, logger, metrics });
   } catch (error) {
-    // Not a crash to trace but a step left out (the migrate job): one line saying which.
-    if (error instanceof EventStreamNotReady) {
+    // Not a crash to trace but a step left out (the migrate job) or a server set up too small: one line saying which.
+    if (error instanceof EventStreamNotReady || error instanceof NatsMessageLimitTooSmall) {
       process.stderr.write(`${options.service}: ${error.message}\n`);
       process.exit(78); // EX_CONFIG
     }
@@ -109,8 +109,10 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
           // The same user, TLS and reconnect policy as the service's own connection.
           ...natsClientOptions(natsConnectionSettings(config, `keyledger-${options.service}-api`)),
           queue: `keyledger-${options.service}`,
-          serializer: new NatsJsonReplySerializer(NATS_DEFAULT_MAX_PAYLOAD, (bytes) =>
-            logger.error({ bytes, limit: NATS_DEFAULT_MAX_PAYLOAD }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
+          // The transport's connection is to the same servers as the service's own, whose INFO says the limit.
+          serializer: new NatsJsonReplySerializer(
+            () => maxPayloadOf(infrastructure.nc),
+            (bytes, limit) => logger.error({ bytes, limit }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
           ),
           deserializer: new NatsJsonRequestDeserializer(),
         },

@@ -7,6 +7,7 @@ import { databaseRoleOf } from '@keyledger/config';
 import type { BusTopology } from '@keyledger/event-bus';
 import {
   EventRejections,
+  assertMessageLimit,
   busTopology,
   connectNats,
   ensureEventStreams,
@@ -59,6 +60,8 @@ export async function openInfrastructure(service: KeyledgerService, config: Serv
   const jsm = await jetstreamManager(nc);
   const topology = busTopology(config.KEYLEDGER_SUBJECT_PREFIX, config.KEYLEDGER_EVENT_STREAM, config.KEYLEDGER_USAGE_STREAM);
   try {
+    // Before anything is published: a server that refuses Keyledger's largest messages says so at start.
+    assertMessageLimit(nc);
     // The streams are the migrate job's to configure: a service's NATS user may only read them, so
     // a service stops at start when one is missing or not as its settings say (EventStreamNotReady).
     // On a NATS without users anyone may configure them, and whichever service starts first does.

@@ -45,7 +45,11 @@ export interface AuthenticatedNats {
  * it: a trusted operator, the system account and Keyledger's account in a memory resolver,
  * and the service users minted from the permission table for `names`.
  */
-export async function startAuthenticatedNats(names: BusNames, options: { readonly tls?: boolean } = {}): Promise<AuthenticatedNats> {
+export async function startAuthenticatedNats(
+  names: BusNames,
+  /** `maxPayload`: the server's max_payload in bytes (NATS's default, 1 MiB, when unset). */
+  options: { readonly tls?: boolean; readonly maxPayload?: number } = {},
+): Promise<AuthenticatedNats> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-nats-auth-'));
   const tls = options.tls ? await makeCertificates(dir) : undefined;
   const authDir = join(dir, 'auth');
@@ -57,6 +61,7 @@ export async function startAuthenticatedNats(names: BusNames, options: { readonl
     [
       `host: 127.0.0.1`,
       `port: ${port}`,
+      ...(options.maxPayload === undefined ? [] : [`max_payload: ${options.maxPayload}`]),
       ...(jetStream ? [`jetstream: { store_dir: ${JSON.stringify(join(dir, 'js'))} }`] : []),
       // Relative: nats-server resolves an include against the including file's folder.
       `include ${JSON.stringify(join('auth', AUTH_FILES.serverConfig))}`,

@@ -41,6 +41,12 @@ export interface UsageBufferDependencies {
   readonly clock?: () => number;
   /** Told about each failed publish (it is retried). */
   readonly onPublishFailure?: (error: unknown, batch: EncodedUsageBatch) => void;
+  /**
+   * The most a message body may take on the bus now (`messageBudget` of the connection: under the
+   * server's max_payload), read as each batch is encoded; a batch is split to the smaller of this
+   * and `maxBatchBytes`. Unset: `maxBatchBytes` alone.
+   */
+  readonly maxMessageBytes?: () => number;
 }
 
 /** What the buffer has done since it started, for metrics. */
@@ -212,7 +218,8 @@ export class UsageBuffer {
       this.queued -= batch.records;
       this.inFlight += batch.records;
       const header = { instance: this.deps.instance, createdAt: this.clock(), newBatchId: () => this.deps.newBatchId() };
-      for (const message of batch.encode(header, this.settings.maxBatchBytes)) {
+      const limit = Math.min(this.settings.maxBatchBytes, this.deps.maxMessageBytes?.() ?? Number.POSITIVE_INFINITY);
+      for (const message of batch.encode(header, limit)) {
         const stored = await this.publishWithRetry(message);
         this.inFlight -= message.records;
         if (stored) {
