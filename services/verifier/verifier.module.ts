@@ -5,7 +5,6 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KeyServiceEnv } from '@keyledger/config';
 import { apiSubject } from '@keyledger/contracts';
-import { messageBudget } from '@keyledger/event-bus';
 import type { IpRange } from '@keyledger/key-domain';
 import { FailedVerifyThrottle } from '@keyledger/key-domain';
 import {
@@ -25,7 +24,7 @@ import type { ServiceContext } from '@keyledger/service-kit';
 import type { Logger } from '@keyledger/observability';
 import { HealthRegistry, LOGGER } from '@keyledger/service-kit';
 import type { UsageRecording } from '@keyledger/usage-recorder';
-import { DEFAULT_USAGE_BUFFER_SETTINGS, usageRecording } from '@keyledger/usage-recorder';
+import { usageRecording } from '@keyledger/usage-recorder';
 import { serveAuthorizeFirst } from './authorize.endpoint.js';
 import { TRUSTED_PROXIES } from './trusted-proxies.js';
 import { VerifyService } from './verify.service.js';
@@ -93,7 +92,6 @@ export class VerifierModule implements OnApplicationBootstrap, OnApplicationShut
               flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS,
               unknownKeys: { sourcesPerMinute: config.USAGE_UNKNOWN_SOURCES_PER_MINUTE, fingerprintsPerSource: config.USAGE_UNKNOWN_FINGERPRINTS_PER_SOURCE },
             },
-            maxMessageBytes: () => messageBudget(infrastructure.nc, DEFAULT_USAGE_BUFFER_SETTINGS.maxBatchBytes),
           })
         : undefined,
     };

@@ -531,7 +531,8 @@ function prepareEvent(event: NewEvent, index: number, occurredAt: string, makeEv
       return value;
     });
     data = JSON.parse(text);
-    size = (canonicalize(data) ?? '').length + JSON.stringify(metadata.data).length;
+    // In bytes of UTF-8, as NATS measures the message the event travels in.
+    size = Buffer.byteLength(canonicalize(data) ?? '') + Buffer.byteLength(JSON.stringify(metadata.data));
   } catch (error) {
     if (error instanceof InvalidEventError) throw error;
     throw new InvalidEventError(`${where}: data is not serialisable as JSON (${(error as Error).message})`);

@@ -21,8 +21,13 @@ export interface KeyLimitsSettings {
 }
 
 export const DEFAULT_CREDITS_FLUSH_MS = 1000;
-/** Entries per CreditsConsumed event (the schema's maximum). */
-const ENTRIES_PER_EVENT = 10_000;
+/**
+ * Entries per CreditsConsumed event. An entry takes at most about 60 bytes of JSON (a key id,
+ * a period's start in ms, up to a billion credits), so 4,000 stay under the store's
+ * MAX_EVENT_BYTES (256 KiB); the schema's 10,000 would not, and an event the store refuses would
+ * be retried for good with every credit after it unrecorded.
+ */
+export const CREDITS_ENTRIES_PER_EVENT = 4000;
 
 export interface KeyLimitsDependencies {
   readonly sync: RateLimitSync;
@@ -173,7 +178,7 @@ export class KeyLimits implements LimitsState {
       if (this.pending.size === 0) return;
       const entries = [...this.pending.values()];
       this.pending.clear();
-      const eventIds = Array.from({ length: Math.ceil(entries.length / ENTRIES_PER_EVENT) }, () => newEventId());
+      const eventIds = Array.from({ length: Math.ceil(entries.length / CREDITS_ENTRIES_PER_EVENT) }, () => newEventId());
       this.unconfirmed = { eventIds, entries };
     }
     const { eventIds, entries } = this.unconfirmed;
@@ -181,7 +186,9 @@ export class KeyLimits implements LimitsState {
     const events = eventIds.map((eventId, n) => ({
       eventId,
       type: 'CreditsConsumed' as const,
-      data: { entries: entries.slice(n * ENTRIES_PER_EVENT, (n + 1) * ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]) },
+      data: {
+        entries: entries.slice(n * CREDITS_ENTRIES_PER_EVENT, (n + 1) * CREDITS_ENTRIES_PER_EVENT).map(({ keyId, start, amount }) => [keyId, start, amount]),
+      },
       metadata,
     }));
     for (let attempt = 1; ; attempt += 1) {

@@ -5,7 +5,7 @@ import type { Logger, Registry } from '@keyledger/observability';
 import { scrapedGauge } from '@keyledger/observability';
 import type { ConsumptionReport } from '@keyledger/key-domain';
 import { SharedRateLimiter } from '@keyledger/key-domain';
-import { messageBudget } from '@keyledger/event-bus';
+import { SPLIT_MESSAGE_BYTES } from '@keyledger/event-bus';
 
 export interface RateLimitSyncSettings {
   readonly instanceId: string;
@@ -231,7 +231,7 @@ export class RateLimitSync {
 
   /** Publishes a report, in parts when it is large; a report that cannot be sent makes the next one full. */
   private publish(report: ConsumptionReport): void {
-    const chunks = consumptionReportParts(report.counts, messageBudget(this.nc, MAX_PART_BYTES));
+    const chunks = consumptionReportParts(report.counts, SPLIT_MESSAGE_BYTES);
     const busy = this.ticks < TICKS_BEFORE_SHARING || !this.limiter.idle;
     try {
       chunks.forEach((counts, part) => {
@@ -308,19 +308,21 @@ function isOwnReport(body: unknown, instanceId: string): boolean {
   return typeof body === 'object' && body !== null && (body as { instance?: unknown }).instance === instanceId;
 }
 
-/** Half of NATS's default 1 MiB payload limit; less on a server with a smaller one (`messageBudget`), leaving room for the envelope. */
-const MAX_PART_BYTES = 512 * 1024;
-
-/** Splits a report's entries into messages of at most MAX_CONSUMPTION_ENTRIES_PER_MESSAGE entries and about `maxBytes` each. */
+/**
+ * Splits a report's entries into messages of at most MAX_CONSUMPTION_ENTRIES_PER_MESSAGE entries
+ * whose array of entries takes at most `maxBytes` of UTF-8 (SPLIT_MESSAGE_BYTES: what every server
+ * Keyledger runs on takes, with room for the report around them); an entry larger alone gets a part of its own.
+ */
 export function consumptionReportParts<T>(counts: readonly T[], maxBytes: number): T[][] {
   const parts: T[][] = [[]];
-  let bytes = 0;
+  // The brackets, then each entry with its comma.
+  let bytes = 2;
   for (const entry of counts) {
-    const size = JSON.stringify(entry).length + 1;
+    const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
     const current = parts[parts.length - 1]!;
     if (current.length > 0 && (current.length >= MAX_CONSUMPTION_ENTRIES_PER_MESSAGE || bytes + size > maxBytes)) {
       parts.push([entry]);
-      bytes = size;
+      bytes = 2 + size;
     } else {
       current.push(entry);
       bytes += size;

@@ -4,28 +4,31 @@ import {
   MIN_NATS_MAX_PAYLOAD,
   NATS_DEFAULT_MAX_PAYLOAD,
   NatsMessageLimitTooSmall,
+  SPLIT_MESSAGE_BYTES,
   assertMessageLimit,
   maxPayloadOf,
-  messageBudget,
 } from './message-limit.js';
 
-/** What a connection's INFO says, as the client keeps it after connecting. */
-const connection = (maxPayload: number | undefined) => ({
-  info: maxPayload === undefined ? undefined : ({ max_payload: maxPayload } as never),
-  getServer: () => 'nats.example:4222',
-});
+/** A connection as the client keeps it: INFO once connected, none while it reconnects. */
+function connection(maxPayload: number | undefined): { info: { max_payload: number } | undefined; getServer: () => string } {
+  return { info: maxPayload === undefined ? undefined : { max_payload: maxPayload }, getServer: () => 'nats.example:4222' };
+}
 
 describe('NATS message limit', () => {
-  it('needs room for the largest event with its envelope and headers', () => {
+  it('needs room for the largest event with its envelope and headers, and splits what grows to fit any server it runs on', () => {
     expect(MIN_NATS_MAX_PAYLOAD).toBeGreaterThanOrEqual(MAX_EVENT_BYTES + MESSAGE_HEADROOM_BYTES);
     expect(MIN_NATS_MAX_PAYLOAD).toBeLessThan(NATS_DEFAULT_MAX_PAYLOAD);
+    expect(SPLIT_MESSAGE_BYTES + MESSAGE_HEADROOM_BYTES).toBe(MIN_NATS_MAX_PAYLOAD);
   });
 
-  it("sizes split messages under the server's max_payload, at most the part's own cap", () => {
-    expect(messageBudget(connection(NATS_DEFAULT_MAX_PAYLOAD), 512 * 1024)).toBe(512 * 1024);
-    expect(messageBudget(connection(MIN_NATS_MAX_PAYLOAD), 512 * 1024)).toBe(MIN_NATS_MAX_PAYLOAD - MESSAGE_HEADROOM_BYTES);
-    // Before the first INFO (not connected yet): NATS's default.
-    expect(maxPayloadOf(connection(undefined))).toBe(NATS_DEFAULT_MAX_PAYLOAD);
+  it('keeps the last limit the server announced while the client reconnects, and assumes the smallest before any', () => {
+    const nc = connection(NATS_DEFAULT_MAX_PAYLOAD);
+    expect(maxPayloadOf(nc)).toBe(NATS_DEFAULT_MAX_PAYLOAD);
+    nc.info = undefined;
+    expect(maxPayloadOf(nc)).toBe(NATS_DEFAULT_MAX_PAYLOAD);
+    nc.info = { max_payload: 400 * 1024 };
+    expect(maxPayloadOf(nc)).toBe(400 * 1024);
+    expect(maxPayloadOf(connection(undefined))).toBe(MIN_NATS_MAX_PAYLOAD);
   });
 
   it('refuses a server below the smallest limit, saying which server, its limit and what is needed', () => {

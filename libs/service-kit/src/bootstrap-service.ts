@@ -11,7 +11,14 @@ import { ConfigError, loadServiceConfig } from '@keyledger/config';
 import type { Logger, Registry } from '@keyledger/observability';
 import { createLogger, createMetricsRegistry, startTelemetry } from '@keyledger/observability';
 import { NatsJsonReplySerializer, NatsJsonRequestDeserializer } from '@keyledger/api-transport';
-import { EventStreamNotReady, NatsMessageLimitTooSmall, maxPayloadOf, natsClientOptions, natsConnectionSettings } from '@keyledger/event-bus';
+import {
+  EventStreamNotReady,
+  NatsMessageLimitTooSmall,
+  maxPayloadOf,
+  natsClientOptions,
+  natsConnectionSettings,
+  watchMessageLimit,
+} from '@keyledger/event-bus';
 import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 import { HealthRegistry } from './health.registry.js';
@@ -83,6 +90,11 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     }
     throw error;
   }
+  // A reconnect may reach a server (another of the cluster, or one restarted) set up smaller: said as at start.
+  watchMessageLimit(infrastructure.nc, (error) => {
+    process.stderr.write(`${options.service}: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  });
   if (infrastructure.bus === 'unauthenticated') {
     logger.warn(
       { bus: infrastructure.bus },
@@ -102,6 +114,10 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
+  // Replies go out on the transport's own connection, which may be on another server of the
+  // cluster than the service's: the smaller of the two limits holds.
+  const api: { connection?: NatsConnection | undefined } = {};
+  const maxReplyBytes = (): number => Math.min(maxPayloadOf(infrastructure.nc), api.connection ? maxPayloadOf(api.connection) : Number.POSITIVE_INFINITY);
   const natsApi = options.natsApi
     ? app.connectMicroservice<MicroserviceOptions>({
         transport: Transport.NATS,
@@ -109,10 +125,8 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
           // The same user, TLS and reconnect policy as the service's own connection.
           ...natsClientOptions(natsConnectionSettings(config, `keyledger-${options.service}-api`)),
           queue: `keyledger-${options.service}`,
-          // The transport's connection is to the same servers as the service's own, whose INFO says the limit.
-          serializer: new NatsJsonReplySerializer(
-            () => maxPayloadOf(infrastructure.nc),
-            (bytes, limit) => logger.error({ bytes, limit }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
+          serializer: new NatsJsonReplySerializer(maxReplyBytes, (bytes, limit) =>
+            logger.error({ bytes, limit }, 'a reply exceeded the NATS message size; the caller was sent an error instead'),
           ),
           deserializer: new NatsJsonRequestDeserializer(),
         },
@@ -123,7 +137,8 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   // The API's subscriptions are only queued when the transport says it listens; one round trip
   // makes the server hold them before /health/ready says 200, so a caller that waited for ready
   // never meets "no responders".
-  await natsApi?.unwrap<NatsConnection>().flush();
+  api.connection = natsApi?.unwrap<NatsConnection>();
+  await api.connection?.flush();
   // Closing the app runs every shutdown hook: stop taking work, finish what is in flight,
   // drain NATS, close the pool. Exit 0 afterwards so orchestrators see a clean stop.
   const stop = (signal: NodeJS.Signals): void => {

@@ -3,96 +3,91 @@ import { randomBytes } from 'node:crypto';
 import { loadKeyServiceConfig } from '@keyledger/config';
 import type { KeyUsed } from '@keyledger/contracts';
 import { expandUsageBatch, usageBatchV3Schema } from '@keyledger/contracts';
-import { MIN_NATS_MAX_PAYLOAD, NatsMessageLimitTooSmall, messageBudget } from '@keyledger/event-bus';
+import { MIN_NATS_MAX_PAYLOAD, NatsMessageLimitTooSmall, SPLIT_MESSAGE_BYTES, watchMessageLimit } from '@keyledger/event-bus';
 import { newPrefixedId } from '@keyledger/ids';
 import { parsePeppers } from '@keyledger/key-secrets';
 import { createLogger, createMetricsRegistry } from '@keyledger/observability';
 import type { AuthenticatedNats, TestContext } from '@keyledger/testing';
-import { createTestContext, readStreamMessages, startAuthenticatedNats } from '@keyledger/testing';
+import { createTestContext, eventually, readStreamMessages, startAuthenticatedNats } from '@keyledger/testing';
 import { DEFAULT_USAGE_BUFFER_SETTINGS, UsageGroups, usageRecording } from '@keyledger/usage-recorder';
+import type { Infrastructure } from './infrastructure.js';
 import { openInfrastructure } from './infrastructure.js';
 
-/** A test context on a NATS server of its own whose max_payload is `maxPayload`. */
-async function contextOnServer(label: string, maxPayload: number): Promise<{ ctx: TestContext; nats: AuthenticatedNats }> {
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+/** A test context on a NATS server of its own whose max_payload is `maxPayload`, for the tests of one describe. */
+function onServer(label: string, maxPayload: number): { ctx: () => TestContext; nats: () => AuthenticatedNats } {
+  let ctx: TestContext | undefined;
   let nats: AuthenticatedNats | undefined;
-  const ctx = await createTestContext(label, {
-    nats: async (topology) => {
-      nats = await startAuthenticatedNats(topology, { maxPayload });
-      return { url: nats.url, creds: readFileSync(nats.credsFile('operator'), 'utf8') };
-    },
+  beforeAll(async () => {
+    ctx = await createTestContext(label, {
+      nats: async (topology) => {
+        nats = await startAuthenticatedNats(topology, { maxPayload });
+        return { url: nats.url, creds: readFileSync(nats.credsFile('operator'), 'utf8') };
+      },
+    });
   });
-  return { ctx, nats: nats! };
+  afterAll(async () => {
+    await ctx?.close();
+    // Also when the context failed after its server started.
+    await nats?.stop();
+  });
+  return { ctx: () => ctx!, nats: () => nats! };
 }
 
-const reporting = () => ({
-  instance: 'verifier-limit-test',
-  logger: createLogger({ service: 'test', level: 'silent' }),
-  metrics: createMetricsRegistry('verifier'),
-});
-const verifierConfig = (ctx: TestContext, nats: AuthenticatedNats) => loadKeyServiceConfig({ ...ctx.serviceEnv, NATS_CREDS: nats.credsFile('verifier') });
+/** Opens the connections the verifier service opens, as its NATS user. */
+const openAsVerifier = (ctx: TestContext, nats: AuthenticatedNats): Promise<Infrastructure> =>
+  openInfrastructure('verifier', loadKeyServiceConfig({ ...ctx.serviceEnv, NATS_CREDS: nats.credsFile('verifier') }), {
+    instance: 'verifier-limit-test',
+    logger,
+    metrics: createMetricsRegistry('verifier'),
+  });
+
+/** Usage records unlike each other (a key, an address and long scopes each): a batch of the default size encodes to more than the smallest server takes. */
+function largeRecords(): KeyUsed[] {
+  return Array.from({ length: DEFAULT_USAGE_BUFFER_SETTINGS.batchRecords }, (_, i) => ({
+    keyId: newPrefixedId('key'),
+    tenant: 'acme',
+    at: Date.now() + i,
+    ip: `10.${(i >> 8) & 255}.${i & 255}.1`,
+    scopes: ['orders', 'users', 'billing'].map((area) => `${area}:${randomBytes(64).toString('hex')}`),
+    code: 'VALID',
+    cost: 1,
+    transport: 'http',
+  }));
+}
 
 /**
  * A NATS server whose max_payload is below NATS's default: a service refuses one that would
- * refuse an event at start, saying so, and on one it runs on, what it splits (usage batches)
- * is split under the server's limit, so nothing is refused by the server and nothing dropped.
+ * refuse an event, at start and after a reconnect, saying so; on one it runs on, what it splits
+ * (usage batches) fits, so nothing is refused by the server and nothing dropped.
  */
 describe('NATS max_payload', () => {
   describe('below what an event needs', () => {
-    let ctx: TestContext;
-    let nats: AuthenticatedNats;
     const maxPayload = 128 * 1024;
-
-    beforeAll(async () => {
-      ({ ctx, nats } = await contextOnServer('smallpayload', maxPayload));
-    });
-    afterAll(async () => {
-      await ctx?.close();
-      await nats?.stop();
-    });
+    const server = onServer('smallpayload', maxPayload);
 
     it('stops a service at start with a message naming the limit and what is needed', async () => {
-      const opened = openInfrastructure('verifier', verifierConfig(ctx, nats), reporting());
+      const opened = openAsVerifier(server.ctx(), server.nats());
       await expect(opened).rejects.toBeInstanceOf(NatsMessageLimitTooSmall);
       await expect(opened).rejects.toThrow(`accepts messages of at most ${maxPayload} bytes (max_payload); Keyledger needs at least ${MIN_NATS_MAX_PAYLOAD}`);
     });
   });
 
   describe('at the smallest Keyledger runs on', () => {
-    let ctx: TestContext;
-    let nats: AuthenticatedNats;
-
-    beforeAll(async () => {
-      ({ ctx, nats } = await contextOnServer('minpayload', MIN_NATS_MAX_PAYLOAD));
-    });
-    afterAll(async () => {
-      await ctx?.close();
-      await nats?.stop();
-    });
+    const server = onServer('minpayload', MIN_NATS_MAX_PAYLOAD);
 
     it('stores every usage record of a batch larger than the server takes, in messages under its limit', async () => {
-      const infrastructure = await openInfrastructure('verifier', verifierConfig(ctx, nats), reporting());
+      const ctx = server.ctx();
+      const infrastructure = await openAsVerifier(ctx, server.nats());
       try {
-        // Records unlike each other (a key, an address and long scopes each), so a batch of the
-        // default size encodes to more than this server's max_payload.
-        const records: KeyUsed[] = Array.from({ length: DEFAULT_USAGE_BUFFER_SETTINGS.batchRecords }, (_, i) => ({
-          keyId: newPrefixedId('key'),
-          tenant: 'acme',
-          at: Date.now() + i,
-          ip: `10.${(i >> 8) & 255}.${i & 255}.1`,
-          scopes: ['orders', 'users', 'billing'].map((area) => `${area}:${randomBytes(64).toString('hex')}`),
-          code: 'VALID',
-          cost: 1,
-          transport: 'http',
-        }));
+        const records = largeRecords();
         const unsplit = new UsageGroups();
         records.forEach((record) => unsplit.add(record));
         unsplit.seal();
-        const atDefault = unsplit.encode(
-          { instance: 'probe', createdAt: Date.now(), newBatchId: () => newPrefixedId('ub') },
-          DEFAULT_USAGE_BUFFER_SETTINGS.maxBatchBytes,
-        );
-        // The case under test: at the default size, some message would be over the server's limit.
-        expect(Math.max(...atDefault.map((message) => Buffer.byteLength(message.payload)))).toBeGreaterThan(MIN_NATS_MAX_PAYLOAD);
+        // The case under test: split at NATS's default message size less headroom, as before, some message would be over this server's limit.
+        const asBefore = unsplit.encode({ instance: 'probe', createdAt: Date.now(), newBatchId: () => newPrefixedId('ub') }, 512 * 1024);
+        expect(Math.max(...asBefore.map((message) => Buffer.byteLength(message.payload)))).toBeGreaterThan(MIN_NATS_MAX_PAYLOAD);
 
         const recording = usageRecording({
           js: infrastructure.js,
@@ -101,9 +96,8 @@ describe('NATS max_payload', () => {
           peppers: parsePeppers(ctx.serviceEnv['KEYLEDGER_HASH_PEPPERS']!),
           instance: 'verifier-limit-test',
           metrics: createMetricsRegistry('verifier'),
-          logger: createLogger({ service: 'test', level: 'silent' }),
+          logger,
           settings: { flushIntervalMs: 60_000, retryDelayMs: 20 },
-          maxMessageBytes: () => messageBudget(infrastructure.nc, DEFAULT_USAGE_BUFFER_SETTINGS.maxBatchBytes),
         });
         recording.start();
         records.forEach((record) => recording.buffer.add(record));
@@ -118,11 +112,34 @@ describe('NATS max_payload', () => {
         const messages = await readStreamMessages(ctx.js, ctx.topology.usageStream, counts.batches);
         expect(messages).toHaveLength(counts.batches);
         expect(messages.length).toBeGreaterThan(1);
-        for (const message of messages) expect(message.data.length).toBeLessThanOrEqual(messageBudget(infrastructure.nc, Number.POSITIVE_INFINITY));
+        for (const message of messages) expect(message.data.length).toBeLessThanOrEqual(SPLIT_MESSAGE_BYTES);
         const stored = messages.flatMap((message) => expandUsageBatch(usageBatchV3Schema.parse(message.json())));
         expect(new Set(stored.map((record) => record.keyId))).toEqual(new Set(records.map((record) => record.keyId)));
       } finally {
         await infrastructure.close();
+      }
+    });
+
+    it('says so when a reconnect reaches the server restarted with a smaller max_payload', async () => {
+      const infrastructure = await openAsVerifier(server.ctx(), server.nats());
+      try {
+        const told: NatsMessageLimitTooSmall[] = [];
+        watchMessageLimit(infrastructure.nc, (error) => told.push(error));
+        await server.nats().halt();
+        await server.nats().restart({ maxPayload: 64 * 1024 });
+        await eventually(
+          'the reconnect checked',
+          () => told.length,
+          (count) => count > 0,
+          30_000,
+        );
+        expect(told[0]!.maxPayload).toBe(64 * 1024);
+        expect(told[0]!.message).toContain(`Keyledger needs at least ${MIN_NATS_MAX_PAYLOAD}`);
+      } finally {
+        await infrastructure.close();
+        // Back as it was, for the context's own clean-up.
+        await server.nats().halt();
+        await server.nats().restart({ maxPayload: MIN_NATS_MAX_PAYLOAD });
       }
     });
   });

@@ -35,8 +35,9 @@ export interface AuthenticatedNats {
    * Starts a halted server again on the same port and store; resolves once it accepts connections.
    * `jetStreamLateMs`: first runs it that long without JetStream (clients reconnect, JetStream
    * requests find no responder), as a clustered JetStream electing its leaders after a restart.
+   * `maxPayload`: the max_payload it comes back with (as before when unset).
    */
-  restart(options?: { readonly jetStreamLateMs?: number }): Promise<void>;
+  restart(options?: { readonly jetStreamLateMs?: number; readonly maxPayload?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,11 +58,12 @@ export async function startAuthenticatedNats(
   await store.writeServerFiles(names);
   const port = await freePort();
   const config = join(dir, 'nats-server.conf');
+  let maxPayload = options.maxPayload;
   const lines = (jetStream: boolean): string =>
     [
       `host: 127.0.0.1`,
       `port: ${port}`,
-      ...(options.maxPayload === undefined ? [] : [`max_payload: ${options.maxPayload}`]),
+      ...(maxPayload === undefined ? [] : [`max_payload: ${maxPayload}`]),
       ...(jetStream ? [`jetstream: { store_dir: ${JSON.stringify(join(dir, 'js'))} }`] : []),
       // Relative: nats-server resolves an include against the including file's folder.
       `include ${JSON.stringify(join('auth', AUTH_FILES.serverConfig))}`,
@@ -133,6 +135,11 @@ export async function startAuthenticatedNats(
     thaw: () => void child.kill('SIGCONT'),
     halt,
     async restart(options = {}) {
+      if (options.maxPayload !== undefined) {
+        maxPayload = options.maxPayload;
+        await writeFile(config, lines(true));
+        await writeFile(configWithoutJetStream, lines(false));
+      }
       if (options.jetStreamLateMs !== undefined) {
         child = launch(configWithoutJetStream);
         await accepting();

@@ -1,4 +1,5 @@
 import type { KeyUsed } from '@keyledger/contracts';
+import { SPLIT_MESSAGE_BYTES } from '@keyledger/nats-connection';
 import type { EncodedUsageBatch } from './usage-groups.js';
 import { UsageGroups } from './usage-groups.js';
 import type { UnknownKeyTallySettings } from './unknown-key-tally.js';
@@ -14,7 +15,7 @@ export interface UsageBufferSettings {
   readonly batchRecords: number;
   /** The longest a record waits: every interval, whatever is queued is published. */
   readonly flushIntervalMs: number;
-  /** Largest message body; a batch that would be larger is split (NATS refuses more than max_payload, 1 MiB by default). */
+  /** Largest message body; a batch that would be larger is split (NATS refuses more than its max_payload). */
   readonly maxBatchBytes: number;
   /** Delay before retrying a failed publish, doubling up to maxRetryDelayMs. */
   readonly retryDelayMs: number;
@@ -27,7 +28,8 @@ export const DEFAULT_USAGE_BUFFER_SETTINGS: UsageBufferSettings = {
   capacity: 200_000,
   batchRecords: 2000,
   flushIntervalMs: 250,
-  maxBatchBytes: 512 * 1024,
+  // What every server Keyledger runs on takes, whichever server of a cluster a retry reaches.
+  maxBatchBytes: SPLIT_MESSAGE_BYTES,
   retryDelayMs: 100,
   maxRetryDelayMs: 5000,
 };
@@ -41,12 +43,6 @@ export interface UsageBufferDependencies {
   readonly clock?: () => number;
   /** Told about each failed publish (it is retried). */
   readonly onPublishFailure?: (error: unknown, batch: EncodedUsageBatch) => void;
-  /**
-   * The most a message body may take on the bus now (`messageBudget` of the connection: under the
-   * server's max_payload), read as each batch is encoded; a batch is split to the smaller of this
-   * and `maxBatchBytes`. Unset: `maxBatchBytes` alone.
-   */
-  readonly maxMessageBytes?: () => number;
 }
 
 /** What the buffer has done since it started, for metrics. */
@@ -218,8 +214,7 @@ export class UsageBuffer {
       this.queued -= batch.records;
       this.inFlight += batch.records;
       const header = { instance: this.deps.instance, createdAt: this.clock(), newBatchId: () => this.deps.newBatchId() };
-      const limit = Math.min(this.settings.maxBatchBytes, this.deps.maxMessageBytes?.() ?? Number.POSITIVE_INFINITY);
-      for (const message of batch.encode(header, limit)) {
+      for (const message of batch.encode(header, this.settings.maxBatchBytes)) {
         const stored = await this.publishWithRetry(message);
         this.inFlight -= message.records;
         if (stored) {

@@ -23,8 +23,6 @@ export interface UsageRecordingOptions {
   readonly metrics: Registry;
   readonly logger: Logger;
   readonly settings?: Partial<UsageBufferSettings>;
-  /** The most a message body may take on the bus now (`messageBudget`): batches are split under the server's max_payload. */
-  readonly maxMessageBytes?: () => number;
 }
 
 /** A verifier's usage recording: the recorder the verify path calls, and the buffer behind it. */
@@ -53,7 +51,6 @@ export function usageRecording(options: UsageRecordingOptions): UsageRecording {
       },
       instance: options.instance,
       newBatchId: () => newPrefixedId('ub'),
-      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
       onPublishFailure: (error) => {
         if (!failing) options.logger.warn({ err: error }, 'usage batch publish failed; retrying (records are buffered, then dropped when the buffer is full)');
         failing = true;
