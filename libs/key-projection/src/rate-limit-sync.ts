@@ -260,6 +260,10 @@ export class RateLimitSync {
       for (const [instance, heard] of this.lastHeard) {
         if (!this.isGone(instance, heard, now)) continue;
         // Gone: what it had admitted stays counted in its windows' figures only while it is a member.
+        this.logger.info(
+          { member: instance, silentMs: now - heard, idle: this.idleMembers.has(instance) },
+          'a rate-limit member was not heard in time; its shares and unflushed credits are no longer counted',
+        );
         this.lastHeard.delete(instance);
         this.idleMembers.delete(instance);
         this.answerBy.delete(instance);

@@ -12,7 +12,9 @@ describe('RelayLease', () => {
     return made;
   };
   const row = async (): Promise<{ holder: string; epoch: string; holder_pid: number }> => {
-    const [found] = await ctx.ownerDb.query<{ holder: string; epoch: string; holder_pid: number }[]>(`select holder, epoch::text, holder_pid from relay_leases`);
+    const [found] = await ctx.ownerDb.query<{ holder: string; epoch: string; holder_pid: number }[]>(
+      `select holder, epoch::text, holder_pid from relay_leases`,
+    );
     return found!;
   };
 
@@ -47,11 +49,25 @@ describe('RelayLease', () => {
     const first = lease(60_000, 100);
     const second = lease();
     expect(await first.tryAcquire(EVENTS_CHANNEL)).toBe(true);
-    // As if the holder had been frozen past its lease: the database clock says it ran out.
-    await ctx.ownerDb.query(`update relay_leases set expires_at = clock_timestamp() - interval '1 second'`);
-    expect(await second.tryAcquire(EVENTS_CHANNEL)).toBe(true);
+    // As if the holder had been frozen past its lease: the database clock says it ran out. The
+    // holder is not frozen, so a renewal of its own can come between the two statements and
+    // extend the lease nobody took yet: then it runs out again and the other tries again.
+    await eventually(
+      'the lease taken once it ran out',
+      async () => {
+        await ctx.ownerDb.query(`update relay_leases set expires_at = clock_timestamp() - interval '1 second'`);
+        return second.tryAcquire(EVENTS_CHANNEL);
+      },
+      Boolean,
+      5000,
+    );
     const taken = await row();
-    await eventually('the deposed holder to stop believing it leads', () => first.isHeld, (held) => !held, 5000);
+    await eventually(
+      'the deposed holder to stop believing it leads',
+      () => first.isHeld,
+      (held) => !held,
+      5000,
+    );
     expect(await first.tryAcquire(EVENTS_CHANNEL)).toBe(false);
     expect(await row()).toEqual(taken);
     expect(second.isHeld).toBe(true);
@@ -62,10 +78,17 @@ describe('RelayLease', () => {
     expect(await first.tryAcquire(EVENTS_CHANNEL)).toBe(true);
     // Every renewal now fails: the session is cut and no new one is made until the next tryAcquire.
     await ctx.ownerDb.query(`select pg_terminate_backend($1)`, [(await row()).holder_pid]);
-    await eventually('the lease to lapse by the holder clock', () => first.isHeld, (held) => !held, 5000);
+    await eventually(
+      'the lease to lapse by the holder clock',
+      () => first.isHeld,
+      (held) => !held,
+      5000,
+    );
   });
 
   it('refuses a renewal interval that is not shorter than the lease', () => {
-    expect(() => new RelayLease({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, relayName: 'x', logger: ctx.logger, ttlMs: 1000, renewIntervalMs: 1000 })).toThrow(RangeError);
+    expect(
+      () => new RelayLease({ databaseUrl: ctx.databaseUrl, schema: ctx.schema, relayName: 'x', logger: ctx.logger, ttlMs: 1000, renewIntervalMs: 1000 }),
+    ).toThrow(RangeError);
   });
 });

@@ -137,9 +137,20 @@ describe('NATS max_payload', () => {
         expect(told[0]!.message).toContain(`Keyledger needs at least ${MIN_NATS_MAX_PAYLOAD}`);
       } finally {
         await infrastructure.close();
-        // Back as it was, for the context's own clean-up.
+        // Back as it was, and JetStream answering again, for the context's own clean-up (it removes the streams).
         await server.nats().halt();
         await server.nats().restart({ maxPayload: MIN_NATS_MAX_PAYLOAD });
+        const ctx = server.ctx();
+        await eventually(
+          'JetStream answering after the restart',
+          () =>
+            ctx.jsm.streams.info(ctx.topology.eventStream).then(
+              () => true,
+              () => false,
+            ),
+          Boolean,
+          30_000,
+        );
       }
     });
   });
