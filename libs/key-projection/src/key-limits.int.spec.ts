@@ -2,7 +2,7 @@ import { streamIdOf } from '@keyledger/contracts';
 import { NO_STREAM } from '@keyledger/event-store';
 import { newEventId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
-import { createTestContext, eventually, testMetadata } from '@keyledger/testing';
+import { createTestContext, eventually, testKeyIssuedData, testMetadata } from '@keyledger/testing';
 import { KeyIndex } from './key-index.js';
 import { CREDITS_ENTRIES_PER_EVENT, KeyLimits } from './key-limits.js';
 import { RateLimitSync } from './rate-limit-sync.js';
@@ -85,25 +85,8 @@ describe('credits consumption records', () => {
       const now = Date.now();
       // 6,000 entries of about 51 bytes: over MAX_EVENT_BYTES as one event, as the schema's 10,000 an event would have had it.
       const keyIds = Array.from({ length: CREDITS_ENTRIES_PER_EVENT + 2000 }, (_, i) => `key_${String(i).padStart(26, '0')}`);
-      keyIds.forEach((keyId) =>
-        index.apply({
-          type: 'KeyIssued',
-          streamVersion: 1,
-          data: {
-            keyId,
-            tenant: 'acme',
-            owner: 'svc',
-            environment: 'live',
-            prefix: 'kl',
-            digest: { algorithm: 'hmac-sha256', pepperVersion: 1, digest: 'cd'.repeat(32) },
-            hint: 'kl_live_…abcd',
-            scopes: [],
-            ipAllowlist: [],
-            metadata: {},
-            credits: { remaining: 1_000_000_000, refill: { amount: 1_000_000_000, interval: 'daily' }, periodStart: now - (now % 86_400_000) },
-          },
-        }),
-      );
+      const credits = { remaining: 1_000_000_000, refill: { amount: 1_000_000_000, interval: 'daily' }, periodStart: now - (now % 86_400_000) };
+      keyIds.forEach((keyId) => index.apply({ type: 'KeyIssued', streamVersion: 1, data: testKeyIssuedData(keyId, 'acme', { credits }) }));
       const limits = new KeyLimits(
         {
           sync: manySync,
