@@ -90,11 +90,6 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
     }
     throw error;
   }
-  // A reconnect may reach a server (another of the cluster, or one restarted) set up smaller: said as at start.
-  watchMessageLimit(infrastructure.nc, (error) => {
-    process.stderr.write(`${options.service}: ${error.message}\n`);
-    process.exit(78); // EX_CONFIG
-  });
   if (infrastructure.bus === 'unauthenticated') {
     logger.warn(
       { bus: infrastructure.bus },
@@ -141,18 +136,28 @@ export async function bootstrapService<C extends ServiceEnv = ServiceEnv>(option
   await api.connection?.flush();
   // Closing the app runs every shutdown hook: stop taking work, finish what is in flight,
   // drain NATS, close the pool. Exit 0 afterwards so orchestrators see a clean stop.
-  const stop = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, `${options.service} stopping`);
+  let stopping = false;
+  const stop = (reason: string, exitCode = 0): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal: reason }, `${options.service} stopping`);
     app.close().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // Node passes the signal's number after its name: not an exit code.
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  // A reconnect may reach a server (another of the cluster, or one restarted) set up smaller:
+  // said in one line as at start, then stopped as on SIGTERM, so what is buffered is flushed first.
+  watchMessageLimit(infrastructure.nc, (error) => {
+    process.stderr.write(`${options.service}: ${error.message}\n`);
+    stop('NATS max_payload too small', 78); // EX_CONFIG
+  });
   const port = config.HTTP_PORT ?? options.defaultPort;
   await app.listen(port, config.HTTP_HOST);
   const address = (app.getHttpServer() as Server).address();
