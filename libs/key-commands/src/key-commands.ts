@@ -173,7 +173,8 @@ export class KeyCommands {
   /**
    * A page of a tenant's keys from the in-memory projection (may trail the newest commands by
    * milliseconds), in key id order. A page ends early once its JSON nears LIST_PAGE_BYTES, so
-   * the reply fits any transport's message (NATS allows 1 MiB by default) whatever the keys hold.
+   * the reply fits any transport's message whatever the keys hold (the smallest NATS server
+   * Keyledger runs on takes 320 KiB: MIN_NATS_MAX_PAYLOAD, libs/nats-connection).
    */
   list(request: ListKeysRequest, caller: Caller): KeyPage {
     authorizeAdmin(caller, request.tenant, 'read');
