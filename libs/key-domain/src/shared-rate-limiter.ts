@@ -67,8 +67,14 @@ interface WindowState {
   target: number | undefined;
   /** For a quota window: the key id. */
   readonly creditsOf: string | undefined;
-  /** When this replica was last asked to admit a use in the window. */
+  /** When this replica was last asked to admit a use in the window, or heard another report it. */
   lastUsed: number;
+  /**
+   * The tick of the full report that left this idle quota window out. It is forgotten at the
+   * recompute of that tick: until every member has read that report, the others may still
+   * count the claim it last reported rather than the most it could take by opening it again.
+   */
+  leavingAt: number | undefined;
 }
 
 /** What another replica last reported of a window. */
@@ -76,6 +82,12 @@ interface RemoteState {
   readonly admitted: number;
   readonly allowance: number;
 }
+
+/**
+ * The limit of a window: for a rate limit (`credits` false) the key's limit of that window
+ * length, for a quota the balance of the period starting at `start`; undefined when unknown.
+ */
+export type LimitResolver = (keyId: string, windowMs: number, start: number, credits: boolean) => number | undefined;
 
 /** Window length reported for a quota that never refills (JSON has no infinity). */
 const ENDLESS = Number.MAX_SAFE_INTEGER;
@@ -101,6 +113,10 @@ export function creditWindowKey(keyId: string): string {
  * the limit; a late or lost report only delays new shares. A replica holding more than
  * its fair share of what is not yet admitted hands the excess back at its next report, so a
  * replica that gets all of a key's traffic still reaches the limit within a few periods.
+ *
+ * A replica opens a window, on its first use or on first hearing of it, with its share of
+ * what it sees unclaimed: at most its share of the whole limit. That claim is in no report
+ * yet, so until a member has reported a window, the others count it as holding that much.
  */
 export class SharedRateLimiter {
   private readonly windows = new Map<string, WindowState>();
@@ -122,6 +138,7 @@ export class SharedRateLimiter {
   /** Whether the last assessment allowed its use and it has not been taken yet. */
   private takeable = false;
   private windowOpened: (() => void) | undefined;
+  private limitOf: LimitResolver | undefined;
 
   constructor(private readonly instance: string) {
     this.members = [instance];
@@ -130,6 +147,14 @@ export class SharedRateLimiter {
   /** Calls `hook` whenever a use opens a window here: the sync, idle until then, has something to report. */
   onWindowOpened(hook: () => void): void {
     this.windowOpened = hook;
+  }
+
+  /**
+   * How to find the limit of a window this replica hears of before its first use here (a
+   * rate limit's for that window length, a quota's balance; undefined for a key unknown yet).
+   */
+  resolveLimitsWith(resolver: LimitResolver): void {
+    this.limitOf = resolver;
   }
 
   /** Nothing to share: no window open here, none reported by another replica. */
@@ -164,6 +189,7 @@ export class SharedRateLimiter {
     const windowMs = Number.isFinite(credits.end) ? credits.end - credits.start : ENDLESS;
     const quota = this.window(creditWindowKey(keyId), windowMs, credits.start, credits.limit);
     quota.lastUsed = now;
+    quota.leavingAt = undefined;
     const remaining = this.remaining(quota);
     if (!(quota.allowance >= credits.cost)) {
       // What is left cannot cover the cost: spent until the refill. Otherwise other replicas
@@ -269,14 +295,21 @@ export class SharedRateLimiter {
     this.reportsSinceFull = (this.reportsSinceFull + 1) % fullEvery;
     const counts: [string, number, number, number, number][] = [];
     for (const [id, window] of this.windows) {
-      const idleQuota = window.creditsOf !== undefined && window.local === 0 && window.reportedLocal === 0 && at - window.lastUsed > QUOTA_IDLE_MS;
-      if (window.start + window.windowMs < at || idleQuota) {
+      if (window.start + window.windowMs < at) {
         this.windows.delete(id);
+        continue;
+      }
+      // Only a full report can say a window is gone (by leaving it out).
+      const idleQuota = window.creditsOf !== undefined && window.local === 0 && window.reportedLocal === 0 && at - window.lastUsed > QUOTA_IDLE_MS;
+      if (full && idleQuota) window.leavingAt ??= at;
+      if (window.leavingAt !== undefined) {
+        // Reported again, should it be used before it is forgotten.
+        window.firstReported = undefined;
         continue;
       }
       // What is held beyond this replica's fair share goes back, for the replicas that lack it.
       if (window.target !== undefined) window.allowance = Math.min(window.allowance, window.target);
-      if (full || window.local !== window.reportedLocal || window.allowance !== window.reportedAllowance) {
+      if (full || window.firstReported === undefined || window.local !== window.reportedLocal || window.allowance !== window.reportedAllowance) {
         counts.push([window.keyId, window.windowMs, window.start, window.local, window.allowance]);
       }
       window.reportedLocal = window.local;
@@ -341,7 +374,25 @@ export class SharedRateLimiter {
       let byInstance = this.remote.get(id);
       if (!byInstance) this.remote.set(id, (byInstance = new Map<string, RemoteState>()));
       byInstance.set(sender, { admitted, allowance });
+      if (start + windowMs >= report.at) this.hear(id, keyId, windowMs, start, report.at);
     }
+  }
+
+  /**
+   * Opens a window another replica reported, as a first use would: this replica then reports
+   * it, so the others stop counting it at the most it could take and may share out the rest.
+   * A quota window someone is still reporting is not forgotten here.
+   */
+  private hear(id: string, keyId: string, windowMs: number, start: number, at: number): void {
+    const known = this.windows.get(id);
+    if (known) {
+      if (known.creditsOf !== undefined) known.lastUsed = Math.max(known.lastUsed, at);
+      known.leavingAt = undefined;
+      return;
+    }
+    const creditsOf = keyId.endsWith('/credits') ? keyId.slice(0, -'/credits'.length) : undefined;
+    const limit = this.limitOf?.(creditsOf ?? keyId, windowMs, start, creditsOf !== undefined) ?? Number.NaN;
+    this.window(keyId, windowMs, start, limit).lastUsed = at;
   }
 
   /**
@@ -351,10 +402,16 @@ export class SharedRateLimiter {
    */
   recompute(tick: number): boolean {
     if (this.members.some((member) => member !== this.instance && (this.reportedTicks.get(member) ?? 0) < tick)) return false;
-    for (const window of this.windows.values()) {
+    for (const [id, window] of this.windows) {
+      if (window.leavingAt !== undefined && window.leavingAt <= tick) {
+        this.windows.delete(id);
+        continue;
+      }
       // A window opened here after the tick keeps the share it opened with: that share and
       // the others' were taken from the same remainder, which this tick's reports do not show.
       if (window.firstReported === undefined || window.firstReported > tick) continue;
+      // Heard of before its limit was known here: nothing to share out yet.
+      if (!Number.isFinite(window.limit)) continue;
       if (this.warm) this.grant(window);
     }
     return true;
@@ -377,10 +434,11 @@ export class SharedRateLimiter {
         target: undefined,
         creditsOf: keyId.endsWith('/credits') ? keyId.slice(0, -'/credits'.length) : undefined,
         lastUsed: Number.NEGATIVE_INFINITY,
+        leavingAt: undefined,
       };
       this.windows.set(id, window);
       this.windowOpened?.();
-      if (this.warm) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
+      if (this.warm && Number.isFinite(limit)) window.allowance = shareOfRemaining(this.unclaimed(window), this.members.length, this.rank);
     }
     // A lowered limit (a key cut off by an update) also cuts what this replica holds at once,
     // rather than at its next report; a raised one is shared out at the next recompute.
@@ -412,10 +470,12 @@ export class SharedRateLimiter {
    */
   private grant(window: WindowState): void {
     const remote = this.remote.get(idOf(window.keyId, window.windowMs, window.start));
-    const held = this.members.map((member) =>
+    // A member that has not reported the window may have opened it since its report, with
+    // at most its share of the whole limit: counted as holding that until it reports.
+    const held = this.members.map((member, rank) =>
       member === this.instance
         ? { admitted: window.reportedLocal, allowance: window.reportedAllowance }
-        : (remote?.get(member) ?? { admitted: 0, allowance: 0 }),
+        : (remote?.get(member) ?? { admitted: 0, allowance: shareOfRemaining(window.limit, this.members.length, rank) }),
     );
     // Admissions of replicas that have left still count until their window ends; their
     // allowances do not (they can no longer spend them).

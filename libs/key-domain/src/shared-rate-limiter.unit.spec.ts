@@ -1,6 +1,17 @@
 import { SharedRateLimiter, creditWindowKey } from './shared-rate-limiter.js';
 
 const PERIOD = 25;
+
+/** A small seeded generator (mulberry32): random cases that are the same at every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let value = Math.imul(state ^ (state >>> 15), 1 | state);
+    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const RECOMPUTE_DELAY = 5;
 
 /** One use as a verification makes it: assessed, then taken when allowed; the answer as a plain value. */
@@ -116,6 +127,25 @@ describe('SharedRateLimiter', () => {
     }
   });
 
+  it('never passes the limit with random latencies and bursts over many short windows', () => {
+    for (let seed = 1; seed <= 12; seed += 1) {
+      const random = seeded(seed);
+      const limit = 20 + Math.floor(random() * 200);
+      // Bursts of 0–15 ms at random rates: replicas open each 100 ms window at different moments.
+      const bursts = [0, 1, 2].map(() => Array.from({ length: 1000 }, () => (random() < 0.5 ? Math.floor(random() * 4) : 0)));
+      const latencies = Array.from({ length: 4096 }, () => 1 + Math.floor(random() * 12));
+      const admitted = simulate({
+        replicas: 3,
+        limit,
+        windowMs: 100,
+        durationMs: 5000,
+        demand: (replica, t) => bursts[replica]![Math.floor(t / 15) % 1000]!,
+        latency: (replica, t) => latencies[(t / PERIOD + replica * 7) % 4096]!,
+      });
+      for (const count of admitted) expect(count).toBeLessThanOrEqual(limit);
+    }
+  });
+
   it('a replica that has not heard the others yet admits no limited key', () => {
     const limiter = new SharedRateLimiter('new');
     const limits = [{ limit: 10, windowMs: 1000 }];
@@ -203,6 +233,7 @@ function simulateCredits(options: {
   demand: (replica: number, t: number) => number;
   cost: (replica: number, t: number) => number;
   applyDelay: (replica: number) => number;
+  latency?: (replica: number, t: number) => number;
 }) {
   const ids = Array.from({ length: options.replicas }, (_, i) => `verifier-${i}`);
   const limiters = ids.map((id) => new SharedRateLimiter(id));
@@ -218,7 +249,11 @@ function simulateCredits(options: {
   for (let t = start; t < start + options.durationMs; t += 1) {
     for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
     inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
-    if (t % PERIOD === 0) limiters.forEach((limiter) => inFlight.push({ at: t + 1, report: limiter.report(t) }));
+    if (t % PERIOD === 0)
+      limiters.forEach((limiter, replica) => {
+        const after = Math.max(0, ...inFlight.filter((m) => m.report.instance === ids[replica]).map((m) => m.at));
+        inFlight.push({ at: Math.max(after, t + (options.latency?.(replica, t) ?? 1)), report: limiter.report(t) });
+      });
     if (t % PERIOD === RECOMPUTE_DELAY) {
       limiters.forEach((limiter, replica) => {
         for (const flush of flushes)
@@ -299,6 +334,43 @@ describe('SharedRateLimiter with quotas', () => {
     expect(admitted).toBeGreaterThan(4500);
   });
 
+  it('never overspends when replicas open a window between their report and the arrival of one that names it', () => {
+    // Replica 0 opens the quota and spends one credit before the tick at 25 ms; the others
+    // open it just after reporting that tick, before replica 0's report of it reaches them.
+    const { admitted } = simulateCredits({
+      replicas: 3,
+      balance: 120,
+      durationMs: 1000,
+      demand: (replica, t) => (replica === 0 ? (t === 10 || t > 26 ? 1 : 0) : t > 25 ? 1 : 0),
+      cost: () => 1,
+      applyDelay: () => 15,
+      latency: () => 3,
+    });
+    expect(admitted).toBeGreaterThanOrEqual(110);
+  });
+
+  it('never overspends with random latencies, bursts, costs, idle spells and flush delays', () => {
+    for (let seed = 1; seed <= 12; seed += 1) {
+      const random = seeded(seed);
+      // Each replica is busy in bursts of 0–80 ms, with spells of 11 s of silence that make it forget the quota.
+      const bursts = [0, 1, 2].map(() => Array.from({ length: 400 }, () => (random() < 0.45 ? 1 + Math.floor(random() * 3) : 0)));
+      const silentFrom = [0, 1, 2].map(() => 1000 + Math.floor(random() * 4000));
+      const latencies = Array.from({ length: 4096 }, () => 1 + Math.floor(random() * 12));
+      const costs = Array.from({ length: 997 }, () => Math.floor(random() * 6));
+      const delays = [0, 1, 2].map(() => 5 + Math.floor(random() * 300));
+      const { admitted } = simulateCredits({
+        replicas: 3,
+        balance: 2000 + Math.floor(random() * 2000),
+        durationMs: 18_000,
+        demand: (replica, t) => (t > silentFrom[replica]! && t < silentFrom[replica]! + 11_000 ? 0 : bursts[replica]![Math.floor(t / 80) % 400]!),
+        cost: (replica, t) => costs[(t * 3 + replica) % 997]!,
+        applyDelay: (replica) => delays[replica]!,
+        latency: (replica, t) => latencies[(t / PERIOD + replica * 7) % 4096]!,
+      });
+      expect(admitted).toBeGreaterThan(0);
+    }
+  });
+
   it('forgets a quota window idle for 10 s once nothing it counted is left, and opens it again from what is unclaimed', () => {
     const limiter = new SharedRateLimiter('solo');
     limiter.setMembers([]);
@@ -310,10 +382,52 @@ describe('SharedRateLimiter with quotas', () => {
     limiter.release('key_a', 0, Number.POSITIVE_INFINITY, 4);
     expect(limiter.report(60_025).counts).toEqual([[creditWindowKey('key_a'), Number.MAX_SAFE_INTEGER, 0, 0, 6]]);
     limiter.report(60_050, 1);
-    // A full report (every one, with fullEvery 1) lists every window it still has: none.
+    // A full report (every one, with fullEvery 1) leaves the idle window out; its recompute forgets it.
     expect(limiter.report(60_075, 1)).toMatchObject({ full: true, counts: [] });
+    limiter.recompute(60_075);
+    expect(limiter.idle).toBe(true);
     // The balance from events now says 6: the window reopens with all of it.
     expect(admit(limiter, 'key_a', [], 60_100, 60_130, { ...credits, limit: 6 })).toEqual({ allowed: true, remaining: 2 });
+  });
+
+  it('keeps a quota window used between the full report that left it out and its recompute, and reports it again', () => {
+    const [a, b] = [new SharedRateLimiter('a'), new SharedRateLimiter('b')];
+    for (const limiter of [a, b]) limiter.setMembers(['a', 'b']);
+    const credits = { start: 0, end: Number.POSITIVE_INFINITY, limit: 100, cost: 1 };
+    const exchange = (at: number, fullEvery = 40) => {
+      const reports = [a.report(at, fullEvery), b.report(at, fullEvery)];
+      for (const report of reports) for (const limiter of [a, b]) limiter.receive(report);
+    };
+    exchange(0);
+    // b opens the quota with its share, 50, and spends 10 of it; the events then say 90 are left.
+    for (let t = 10; t < 20; t += 1) expect(admit(b, 'key_a', [], t, 30, credits).allowed).toBe(true);
+    exchange(25);
+    b.release('key_a', 0, Number.POSITIVE_INFINITY, 10);
+    exchange(50);
+    // Idle for 10 s: b's next full report leaves the window out, and a use comes before its recompute.
+    exchange(19_975, 1);
+    exchange(20_000, 1);
+    expect(admit(b, 'key_a', [], 20_001, 20_005, { ...credits, limit: 90 }).allowed).toBe(true);
+    b.recompute(20_000);
+    // It spent from the 40 it still held (opened afresh, it would have held 45), and lists the window again.
+    expect(b.report(20_025).counts).toEqual([[creditWindowKey('key_a'), Number.MAX_SAFE_INTEGER, 0, 1, 39]]);
+  });
+
+  it('opens a window it hears of with its share, so its first use there is admitted at once', () => {
+    const [a, b] = [new SharedRateLimiter('a'), new SharedRateLimiter('b')];
+    for (const limiter of [a, b]) limiter.setMembers(['a', 'b']);
+    const limits = [{ limit: 90, windowMs: 60_000 }];
+    b.resolveLimitsWith((keyId, windowMs) => (keyId === 'key_a' && windowMs === 60_000 ? 90 : undefined));
+    for (const report of [a.report(60_000_000), b.report(60_000_000)]) for (const limiter of [a, b]) limiter.receive(report);
+    expect(admit(a, 'key_a', limits, 60_000_010, 60_000_030).allowed).toBe(true);
+    b.receive(a.report(60_000_025));
+    // a opened with 45 and spent 1; b takes its share of the 45 it sees unclaimed.
+    expect(b.report(60_000_025).counts).toEqual([['key_a', 60_000, 60_000_000, 0, 22]]);
+    expect(admit(b, 'key_a', limits, 60_000_026, 60_000_030).allowed).toBe(true);
+    // A window of a key b cannot resolve yet is reported holding nothing: a stops counting it at its share of the limit.
+    expect(admit(a, 'key_b', limits, 60_000_027, 60_000_030).allowed).toBe(true);
+    b.receive(a.report(60_000_050));
+    expect(b.report(60_000_050).counts).toContainEqual(['key_b', 60_000, 60_000_000, 0, 0]);
   });
 
   it('counts a quota apart from a rate limit of the same window, and a refusal by either consumes neither', () => {

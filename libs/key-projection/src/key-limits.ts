@@ -129,6 +129,13 @@ export class KeyLimits implements LimitsState {
   }
 
   start(): void {
+    // A window heard of from another verifier opens here with a share of the key's limit.
+    this.deps.sync.limiter.resolveLimitsWith((keyId, windowMs, start, credits) => {
+      const record = this.deps.index.get(keyId);
+      if (!record) return undefined;
+      if (!credits) return record.rateLimits.find((limit) => limit.windowMs === windowMs)?.limit;
+      return record.credits ? this.limitOf(record.credits, start, `${keyId} ${start}`) : undefined;
+    });
     this.deps.sync.onRecompute(() => {
       this.release();
       this.deps.sync.limiter.refreshQuotaLimits((keyId, start) => {
