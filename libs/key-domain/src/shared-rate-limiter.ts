@@ -92,9 +92,10 @@ export type LimitResolver = (keyId: string, windowMs: number, start: number, cre
 /** Window length reported for a quota that never refills (JSON has no infinity). */
 const ENDLESS = Number.MAX_SAFE_INTEGER;
 /**
- * A quota window (a day, a month, forever) unused here for this long, with nothing counted,
- * is forgotten: reports stay small. The others keep counting its allowance as held until
- * this replica's next full report, and a later use opens it again from what is unclaimed.
+ * A quota window (a day, a month, forever) that nobody has used for this long (no use here, no
+ * count of another's moving), with nothing counted here, is forgotten: reports stay small. The
+ * next full report leaves it out; from then on the others count this replica at its share of
+ * the whole limit, and a later use opens it again from what is unclaimed.
  */
 const QUOTA_IDLE_MS = 10_000;
 
@@ -261,7 +262,11 @@ export class SharedRateLimiter {
    * recompute never shares out credits an applied flush or update has taken away.
    */
   refreshQuotaLimits(limitOf: (keyId: string, start: number) => number): void {
-    for (const window of this.windows.values()) if (window.creditsOf !== undefined) window.limit = limitOf(window.creditsOf, window.start);
+    for (const window of this.windows.values())
+      if (window.creditsOf !== undefined) {
+        window.limit = limitOf(window.creditsOf, window.start);
+        this.capLeaving(window);
+      }
   }
 
   /**
@@ -301,7 +306,11 @@ export class SharedRateLimiter {
       }
       // Only a full report can say a window is gone (by leaving it out).
       const idleQuota = window.creditsOf !== undefined && window.local === 0 && window.reportedLocal === 0 && at - window.lastUsed > QUOTA_IDLE_MS;
-      if (full && idleQuota) window.leavingAt ??= at;
+      if (full && idleQuota && window.leavingAt === undefined) {
+        window.leavingAt = at;
+        if (window.target !== undefined) window.allowance = Math.min(window.allowance, window.target);
+        this.capLeaving(window);
+      }
       if (window.leavingAt !== undefined) {
         // Reported again, should it be used before it is forgotten.
         window.firstReported = undefined;
@@ -363,25 +372,31 @@ export class SharedRateLimiter {
       this.reportedTicks.delete(sender);
       return;
     }
-    if (report.full)
+    this.reportedTicks.set(sender, report.at);
+    // A full report lists every window its sender still has: those it leaves out are gone.
+    const listed = report.full ? new Set<string>() : undefined;
+    for (const [keyId, windowMs, start, admitted, allowance] of report.counts) {
+      const id = idOf(keyId, windowMs, start);
+      listed?.add(id);
+      let byInstance = this.remote.get(id);
+      if (!byInstance) this.remote.set(id, (byInstance = new Map<string, RemoteState>()));
+      const previous = byInstance.get(sender);
+      byInstance.set(sender, { admitted, allowance });
+      // New to this replica, or its count moved: in use. A count listed again unchanged is not.
+      if (previous?.admitted !== admitted && start + windowMs >= report.at) this.hear(id, keyId, windowMs, start, report.at);
+    }
+    if (listed)
       for (const [id, byInstance] of this.remote) {
+        if (listed.has(id)) continue;
         byInstance.delete(sender);
         if (byInstance.size === 0) this.remote.delete(id);
       }
-    this.reportedTicks.set(sender, report.at);
-    for (const [keyId, windowMs, start, admitted, allowance] of report.counts) {
-      const id = idOf(keyId, windowMs, start);
-      let byInstance = this.remote.get(id);
-      if (!byInstance) this.remote.set(id, (byInstance = new Map<string, RemoteState>()));
-      byInstance.set(sender, { admitted, allowance });
-      if (start + windowMs >= report.at) this.hear(id, keyId, windowMs, start, report.at);
-    }
   }
 
   /**
-   * Opens a window another replica reported, as a first use would: this replica then reports
-   * it, so the others stop counting it at the most it could take and may share out the rest.
-   * A quota window someone is still reporting is not forgotten here.
+   * Opens a window another replica reported in use, as a first use would: this replica then
+   * reports it, so the others stop counting it at the most it could take and may share out the
+   * rest. A quota window another is still using is not forgotten here.
    */
   private hear(id: string, keyId: string, windowMs: number, start: number, at: number): void {
     const known = this.windows.get(id);
@@ -444,7 +459,17 @@ export class SharedRateLimiter {
     // rather than at its next report; a raised one is shared out at the next recompute.
     if (limit < window.limit) window.allowance = Math.min(window.allowance, Math.max(0, limit - this.admittedInWindow(id, window.local)));
     window.limit = limit;
+    this.capLeaving(window);
     return window;
+  }
+
+  /**
+   * A window being forgotten holds at most what the others, who have read the report that left
+   * it out, count it as holding: its share of the whole limit, however the limit falls meanwhile.
+   */
+  private capLeaving(window: WindowState): void {
+    if (window.leavingAt !== undefined && Number.isFinite(window.limit))
+      window.allowance = Math.min(window.allowance, shareOfRemaining(window.limit, this.members.length, this.rank));
   }
 
   /** What nobody has admitted, as far as this replica knows now (claims held as allowances not subtracted). */

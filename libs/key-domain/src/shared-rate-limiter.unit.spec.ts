@@ -246,6 +246,9 @@ function simulateCredits(options: {
   let admitted = 0;
   const start = 1_700_000_000_000;
   const last: ReturnType<typeof admit>[] = [];
+  /** Whether each replica forgot everything (after having had a window) at some point. */
+  const forgot = ids.map(() => false);
+  const hadWindow = ids.map(() => false);
   for (let t = start; t < start + options.durationMs; t += 1) {
     for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
     inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
@@ -284,8 +287,12 @@ function simulateCredits(options: {
       }
     });
     if (admitted > options.balance) throw new Error(`${admitted} credits admitted of ${options.balance} at ${t - start} ms`);
+    limiters.forEach((limiter, replica) => {
+      if (!limiter.idle) hadWindow[replica] = true;
+      else if (hadWindow[replica]) forgot[replica] = true;
+    });
   }
-  return { admitted, last };
+  return { admitted, last, forgot };
 }
 
 describe('SharedRateLimiter with quotas', () => {
@@ -352,22 +359,25 @@ describe('SharedRateLimiter with quotas', () => {
   it('never overspends with random latencies, bursts, costs, idle spells and flush delays', () => {
     for (let seed = 1; seed <= 12; seed += 1) {
       const random = seeded(seed);
-      // Each replica is busy in bursts of 0–80 ms, with spells of 11 s of silence that make it forget the quota.
+      // Each replica is busy in bursts of 0–80 ms; all fall silent for over 11 s, long enough to
+      // forget the quota, and each wakes up at its own moment.
       const bursts = [0, 1, 2].map(() => Array.from({ length: 400 }, () => (random() < 0.45 ? 1 + Math.floor(random() * 3) : 0)));
-      const silentFrom = [0, 1, 2].map(() => 1000 + Math.floor(random() * 4000));
+      const silentFrom = [0, 1, 2].map(() => 2000 + Math.floor(random() * 400));
+      const silentFor = [0, 1, 2].map(() => 12_000 + Math.floor(random() * 1500));
       const latencies = Array.from({ length: 4096 }, () => 1 + Math.floor(random() * 12));
       const costs = Array.from({ length: 997 }, () => Math.floor(random() * 6));
       const delays = [0, 1, 2].map(() => 5 + Math.floor(random() * 300));
-      const { admitted } = simulateCredits({
+      const { admitted, forgot } = simulateCredits({
         replicas: 3,
-        balance: 2000 + Math.floor(random() * 2000),
-        durationMs: 18_000,
-        demand: (replica, t) => (t > silentFrom[replica]! && t < silentFrom[replica]! + 11_000 ? 0 : bursts[replica]![Math.floor(t / 80) % 400]!),
+        balance: 4000 + Math.floor(random() * 2000),
+        durationMs: 17_000,
+        demand: (replica, t) => (t > silentFrom[replica]! && t < silentFrom[replica]! + silentFor[replica]! ? 0 : bursts[replica]![Math.floor(t / 80) % 400]!),
         cost: (replica, t) => costs[(t * 3 + replica) % 997]!,
         applyDelay: (replica) => delays[replica]!,
         latency: (replica, t) => latencies[(t / PERIOD + replica * 7) % 4096]!,
       });
       expect(admitted).toBeGreaterThan(0);
+      expect(forgot).toEqual([true, true, true]);
     }
   });
 
