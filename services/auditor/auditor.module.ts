@@ -72,6 +72,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     PARTITION_CHECK_MS,
     (error) => this.logger.warn({ err: error }, 'audit trail partition maintenance failed'),
   );
+  private readonly usageAggregation: PeriodicTask;
   private readonly treeGrowth: PeriodicTask;
   private readonly treeGrowthSchedule = new TreeGrowthSchedule();
   private readonly checkpointSigning: PeriodicTask;
@@ -89,7 +90,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject('AUDIT_LOG') auditSettings: AuditLogSettings,
     @Inject('SIEM_EXPORTS') private readonly siem: SiemExports,
     @Inject('SIEM_EXPORT_POLL_MS') siemExportPollMs: number,
+    @Inject('USAGE_AGGREGATE_EVERY_MS') usageAggregateEveryMs: number,
   ) {
+    // Another auditor's fold running: this pass skips, the next one takes what is left.
+    this.usageAggregation = new PeriodicTask(
+      () => this.ledger.aggregatePending(false),
+      usageAggregateEveryMs,
+      (error) => this.logger.warn({ err: error }, 'folding stored usage into the aggregates failed; the batches stay pending for the next pass'),
+    );
     // Each sink and source on its own: a sink that is down holds back only its own exports.
     this.siemExports = siem.exporters.map(
       (exporter) =>
@@ -208,6 +216,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         },
         { provide: 'SIEM_EXPORTS', useValue: siem },
         { provide: 'SIEM_EXPORT_POLL_MS', useValue: config.AUDIT_EXPORT_POLL_MS },
+        { provide: 'USAGE_AGGREGATE_EVERY_MS', useValue: config.USAGE_AGGREGATE_EVERY_MS },
       ],
     };
   }
@@ -238,6 +247,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.trailPartitionMaintenance.start();
     await this.projection.start();
     await this.consumers.start();
+    this.usageAggregation.start();
     this.health.register('key-projection', () => this.projection.readiness());
     // The first checkpoint at once (the tree of the whole store, on a first start), then on the interval.
     this.checkpointSigning.start(0);
@@ -252,6 +262,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await Promise.all(this.siem.exporters.map((exporter) => exporter.close()));
     await this.checkpointSigning.stop();
     await this.treeGrowth.stop();
+    await this.usageAggregation.stop();
     await this.partitionMaintenance.stop();
     await this.trailPartitionMaintenance.stop();
     await this.consumers.stop();
@@ -263,6 +274,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     const today = Math.floor(Date.now() / DAY) * DAY;
     await this.ledger.ensurePartitions(Array.from({ length: this.partitions.aheadDays + 1 }, (_, i) => today + i * DAY));
     const before = today - this.partitions.retentionDays * DAY;
+    // What is about to be dropped is first in each key's last use, which outlives retention.
+    await this.ledger.aggregatePending();
     await this.siem.usageRetention.beforeDrop(before);
     const dropped = await this.ledger.dropPartitionsBefore(before);
     if (dropped > 0) this.logger.info({ dropped, retentionDays: this.partitions.retentionDays }, 'usage partitions past retention dropped');

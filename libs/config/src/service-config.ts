@@ -453,6 +453,13 @@ export const auditorEnvSchema = keyServiceEnvSchema.extend({
    * Unset: 1000, or half of CONSUMER_ACK_WAIT_MS when that is shorter (`loadAuditorConfig`).
    */
   USAGE_INGEST_WAIT_MS: z.coerce.number().int().min(0).max(10_000).optional(),
+  /**
+   * How often the stored verifications are folded into the usage aggregates (per key and
+   * minute, per source and hour, last use): a key busy every second has its rows updated once
+   * per fold. Queries fold what is pending before they read, so this bounds their work, not
+   * what they see.
+   */
+  USAGE_AGGREGATE_EVERY_MS: positiveInt.max(300_000).default(10_000),
   /** Where the audit trail is exported for SIEMs: sink URLs (docs/operations.md#siem-export); empty: none. */
   AUDIT_EXPORT_SINKS: siemSinkList,
   /** Events read from the store and written to a sink per batch (one checkpoint per batch). */

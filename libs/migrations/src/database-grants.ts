@@ -113,7 +113,8 @@ export const DATABASE_GRANTS: Readonly<Record<KeyledgerService, ServiceGrants>> 
       ...CONSUMER_RUNTIME,
       audit_trail: ['select', 'insert', 'delete'],
       usage_records: ['select', 'insert'],
-      usage_batches: ['select', 'insert'],
+      // update: a batch's records folded into the aggregates (UsageLedger.aggregatePending)
+      usage_batches: ['select', 'insert', 'update'],
       usage_key_minutes: ['select', 'insert', 'update'],
       usage_source_hours: ['select', 'insert', 'update'],
       usage_keys: ['select', 'insert', 'update'],

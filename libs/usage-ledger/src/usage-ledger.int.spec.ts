@@ -249,7 +249,9 @@ describe('usage ledger', () => {
         day + offset,
       );
     await ledger.ingest([window(0)]);
+    await ledger.aggregatePending();
     await ledger.ingest([window(1000)]);
+    await ledger.aggregatePending();
     const fillfactors = await ctx.ownerDb.query<{ relname: string; reloptions: string[] | null }[]>(
       `select relname, reloptions from pg_class where relnamespace = current_schema()::regnamespace and relname in
          ('usage_key_minutes_20300201', 'usage_source_hours_20300201', 'usage_unknown_minutes_20300201', 'usage_keys', 'usage_records_20300201')
@@ -275,6 +277,68 @@ describe('usage ledger', () => {
     ).then((rows) => {
       expect(Math.min(...rows.map((row) => row.hot / row.updated))).toBeGreaterThanOrEqual(0.9);
     });
+  });
+
+  it('folds stored batches into the aggregates once, however many folds run at the same time', async () => {
+    const key = newPrefixedId('key');
+    const minute = T0 + 20 * 60_000;
+    const batches = Array.from({ length: 30 }, (_, b) => batch(Array.from({ length: 50 }, (__, i) => used({ keyId: key, at: minute + b * 100 + i }))));
+    for (const part of [batches.slice(0, 10), batches.slice(10, 20), batches.slice(20)]) await ledger.ingest(part);
+    const calls = async (): Promise<number> => {
+      const [row] = await ctx.ownerDb.query<{ calls: number }[]>(`select coalesce(sum(calls), 0)::int as calls from usage_key_minutes where key_id = $1`, [
+        key,
+      ]);
+      return row!.calls;
+    };
+    // Stored, not yet folded: the aggregates do not have them.
+    expect(await calls()).toBe(0);
+    const ledgers = [ledger, new UsageLedger(ctx.appDb), new UsageLedger(ctx.appDb)];
+    const folded = await Promise.all([
+      ledgers[0]!.aggregatePending(false, 4),
+      ledgers[1]!.aggregatePending(true, 3),
+      ledgers[2]!.aggregatePending(true, 7),
+      ledgers[0]!.aggregatePending(false, 5),
+    ]);
+    expect(folded.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(1500);
+    expect(await calls()).toBe(1500);
+    const [last] = await ctx.ownerDb.query<{ last_used_at: Date }[]>(`select last_used_at from usage_keys where key_id = $1`, [key]);
+    expect(last!.last_used_at.getTime()).toBe(minute + 29 * 100 + 49);
+    // A query folds what is pending before it reads: it answers from everything stored.
+    await ledger.ingest([batch([used({ keyId: key, at: minute + 5000 })])]);
+    expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(1501);
+  });
+
+  it('leaves batches pending when a fold fails, and folds them once when it can', async () => {
+    const key = newPrefixedId('key');
+    const day = Date.UTC(2030, 2, 3, 8, 0, 0);
+    await ledger.ingest([batch([used({ keyId: key, at: day }), used({ keyId: key, at: day + 1 })], day)]);
+    // The day's aggregate partition is gone: the fold's insert fails and it rolls back whole.
+    await ctx.ownerDb.query(`drop table usage_key_minutes_20300303`);
+    await expect(ledger.aggregatePending()).rejects.toThrow(/no partition/);
+    const [pending] = await ctx.ownerDb.query<{ n: number }[]>(`select count(*)::int as n from usage_batches where not aggregated`);
+    expect(pending!.n).toBe(1);
+    await ctx.ownerDb.query(`select usage_create_partitions('2030-03-03'::date)`);
+    expect(await ledger.aggregatePending()).toBe(2);
+    expect(await ledger.aggregatePending()).toBe(0);
+    expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(2);
+  });
+
+  it('does not count again a batch stored by an auditor that aggregated it as it stored it', async () => {
+    const key = newPrefixedId('key');
+    // As the statement before deferred aggregates wrote it: records, aggregates, and a batch row without the new columns.
+    const batchId = newPrefixedId('ub');
+    await ctx.ownerDb.query(`insert into usage_batches (batch_id, created_at, instance, records) values ($1, $2, 'verifier-old', 1)`, [batchId, new Date(T0)]);
+    await ctx.ownerDb.query(
+      `insert into usage_records (at, batch_id, seq, key_id, tenant, scopes, code, cost, transport, instance)
+       values ($1, $2, 0, $3, 'acme', '{}', 'VALID', 0, 'http', 'verifier-old')`,
+      [new Date(T0), batchId, key],
+    );
+    await ctx.ownerDb.query(`insert into usage_key_minutes (key_id, minute, code, tenant, calls, cost) values ($1, $2, 'VALID', 'acme', 1, 0)`, [
+      key,
+      new Date(T0),
+    ]);
+    await ledger.aggregatePending();
+    expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(1);
   });
 
   it('lets the application role append, but not change, delete or create tables', async () => {

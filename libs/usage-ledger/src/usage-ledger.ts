@@ -46,12 +46,20 @@ export interface UsageWindow {
 
 /**
  * The auditor's usage store in Postgres. `ingest` writes batches idempotently in one
- * statement: their ids into `usage_batches` (a batch already there is skipped whole), the
- * records of known keys into the day-partitioned `usage_records`, and the aggregates (per key
- * and minute, per source and hour, each key's last use) from the same rows. Verifications of
- * strings that named no key (a batch's tallies, and records without a key id from verifiers that
- * do not tally them) are only counted, in `usage_unknown_minutes`: per minute, source,
- * fingerprint, tenant asked for, code and transport, never a row per request. Queries read the aggregates.
+ * statement: their ids into `usage_batches` (a batch already there is skipped whole), marked
+ * pending, and the records of known keys into the day-partitioned `usage_records`.
+ * Verifications of strings that named no key (a batch's tallies, and records without a key id
+ * from verifiers that do not tally them) are only counted, in `usage_unknown_minutes` (per
+ * minute, source, fingerprint, tenant asked for, code and transport, never a row per request)
+ * and in the source hours, by the same statement.
+ *
+ * `aggregatePending` folds the pending batches' records into the aggregates (per key and
+ * minute, per source and hour, each key's last use) and marks them done, in one transaction:
+ * every few seconds rather than with each ingest, so a key busy every second is updated once
+ * per fold rather than once per ingest (most of what storing a verification cost Postgres).
+ * A crash between the two loses nothing (the batches stay pending), and a fold counts each
+ * batch once (folds take turns under an advisory lock). Every query folds what is pending first, so it
+ * answers from everything stored.
  */
 export class UsageLedger {
   /** UTC days (ms at midnight) whose partitions exist. */
@@ -106,8 +114,8 @@ export class UsageLedger {
                   with ordinality as b(id, created, instance, records, base, first_at, ord)
        ),
        new_batches as (
-         insert into usage_batches (batch_id, created_at, instance, records)
-         select id, to_timestamp(created / 1000.0), instance, records from batch_input
+         insert into usage_batches (batch_id, created_at, instance, records, aggregated, stored_in)
+         select id, to_timestamp(created / 1000.0), instance, records, false, pg_current_xact_id() from batch_input
          on conflict do nothing
          returning batch_id
        ),
@@ -145,31 +153,8 @@ export class UsageLedger {
          group by 1, 2, 3, 4, 5, 6
          on conflict (minute, ip, fingerprint, tenant, code, transport) do update set calls = u.calls + excluded.calls
        ),
-       minutes as (
-         insert into usage_key_minutes as m (key_id, minute, code, tenant, calls, cost)
-         select key_id, date_trunc('minute', at), code, coalesce(min(tenant), ''), count(*), sum(cost)
-         from input where key_id is not null
-         group by key_id, date_trunc('minute', at), code
-         on conflict (key_id, minute, code) do update set calls = m.calls + excluded.calls, cost = m.cost + excluded.cost
-       ),
        sources as (
-         insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid, last_seen_at)
-         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), sum(calls),
-                coalesce(sum(calls) filter (where code <> 'VALID'), 0), max(at)
-         from (select tenant, key_id, ip, at, code, 1 as calls from input where key_id is not null
-               union all
-               select tenant, null, ip, minute, code, calls from unknown) as used
-         group by 1, 2, 3, 4
-         on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid,
-                                                             last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)
-       ),
-       keys as (
-         insert into usage_keys as k (key_id, tenant, first_used_at, last_used_at)
-         select key_id, coalesce(min(tenant), ''), min(at), max(at)
-         from input where key_id is not null
-         group by key_id
-         on conflict (key_id) do update set first_used_at = least(k.first_used_at, excluded.first_used_at),
-                                            last_used_at = greatest(k.last_used_at, excluded.last_used_at)
+         ${upsertSourceHours(`select tenant, null as key_id, ip, minute as at, code, calls from unknown`)}
        )
        select array(select batch_id from new_batches) as stored, (select count(*) from input)::int as records`,
       [
@@ -212,14 +197,50 @@ export class UsageLedger {
     return { stored: stored.size, duplicates: duplicateIds.length, duplicateIds, records: row?.records ?? 0 };
   }
 
+  /**
+   * Folds the records of the batches stored but not yet aggregated into the aggregates, up to
+   * `batchesPerFold` batches per transaction until none is left; returns the records folded.
+   * With `wait` false, returns 0 at once when another fold is running (a timer's pass); with
+   * `wait`, waits for it, then folds what is still pending (a query's, to answer from all of it).
+   */
+  async aggregatePending(wait = true, batchesPerFold = 2000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const folded = await this.db.transaction(async (tx) => {
+        // Taken before the statement below starts, whose snapshot then sees the previous fold's work.
+        const [lock] = await tx.query<{ locked: boolean }[]>(
+          wait
+            ? `select true as locked from pg_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates'))`
+            : `select pg_try_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates')) as locked`,
+        );
+        if (!lock?.locked) return undefined;
+        const [row] = await tx.query<{ batches: number; records: number }[]>(FOLD_PENDING, [batchesPerFold]);
+        return row;
+      });
+      if (!folded) return total;
+      total += folded.records;
+      if (folded.batches < batchesPerFold) return total;
+    }
+  }
+
   /** The tenant a key's usage was recorded under; undefined if it was never used. */
   async lastUse(keyId: string): Promise<{ tenant: string; lastUsedAt: string } | undefined> {
+    await this.aggregatePending();
+    return this.storedLastUse(keyId);
+  }
+
+  private async storedLastUse(keyId: string): Promise<{ tenant: string; lastUsedAt: string } | undefined> {
     const [row] = await this.db.query<{ tenant: string; last_used_at: Date }[]>(`select tenant, last_used_at from usage_keys where key_id = $1`, [keyId]);
     return row && { tenant: row.tenant, lastUsedAt: row.last_used_at.toISOString() };
   }
 
   /** The last recorded use of each of these keys (any outcome); a key never used is absent. */
   async lastUses(keyIds: readonly string[]): Promise<Map<string, number>> {
+    await this.aggregatePending();
+    return this.storedLastUses(keyIds);
+  }
+
+  private async storedLastUses(keyIds: readonly string[]): Promise<Map<string, number>> {
     const rows = await this.db.query<{ key_id: string; last_used_at: Date }[]>(`select key_id, last_used_at from usage_keys where key_id = any($1::text[])`, [
       keyIds,
     ]);
@@ -234,6 +255,7 @@ export class UsageLedger {
    */
   async permissionUsage(keyIds: readonly string[], since: number): Promise<Map<string, PermissionUsage>> {
     const from = new Date(since);
+    await this.aggregatePending();
     const [counts, scopes, last, presented] = await Promise.all([
       this.db.query<{ key_id: string; calls: string }[]>(
         `select key_id, count(*) as calls from usage_records where key_id = any($1::text[]) and code = 'VALID' and at >= $2 group by key_id`,
@@ -248,7 +270,7 @@ export class UsageLedger {
         `select key_id, max(minute) as last_valid from usage_key_minutes where key_id = any($1::text[]) and code = 'VALID' group by key_id`,
         [keyIds],
       ),
-      this.lastUses(keyIds),
+      this.storedLastUses(keyIds),
     ]);
     const usage = new Map<string, { validCalls: number; requestedScopes: string[]; lastValidAt: number | undefined; lastPresentedAt: number | undefined }>();
     const entry = (keyId: string) => {
@@ -270,6 +292,7 @@ export class UsageLedger {
    * stored before last calls were recorded is kept, with `lastSeenAt` null.
    */
   async sourcesSince(keyId: string, tenant: string, since: number, limit = 100): Promise<RotationSource[]> {
+    await this.aggregatePending();
     const rows = await this.db.query<{ ip: string; calls: string; invalid: string; last_seen_at: Date | null }[]>(
       `select ip, sum(calls) as calls, sum(invalid) as invalid, max(last_seen_at) as last_seen_at from usage_source_hours
        where tenant = $1 and key_id = $2 and hour >= date_trunc('hour', $3::timestamptz, 'UTC')
@@ -283,6 +306,7 @@ export class UsageLedger {
   /** One key's usage in a window, bucketed; its top sources (by hour, so the window is widened to whole hours). */
   async keyUsage(keyId: string, tenant: string | null, window: UsageWindow, by: UsageGranularity, topSources = 10): Promise<KeyUsage> {
     const range = [new Date(window.since), new Date(window.until)];
+    await this.aggregatePending();
     const rows = await this.db.query<{ start: Date; code: VerifyCode; calls: string; cost: string }[]>(
       `select date_trunc($4, minute, 'UTC') as start, code, sum(calls) as calls, sum(cost) as cost
        from usage_key_minutes where key_id = $1 and minute >= $2 and minute < $3
@@ -309,7 +333,7 @@ export class UsageLedger {
        group by ip order by 2 desc, 1 limit $4`,
       [keyId, ...range, topSources, tenant],
     );
-    const last = await this.lastUse(keyId);
+    const last = await this.storedLastUse(keyId);
     const list: UsageBucket[] = [...buckets.values()];
     return {
       keyId,
@@ -327,6 +351,7 @@ export class UsageLedger {
   /** A tenant's usage in a window: totals over its keys, its most used keys, its top sources (unknown keys included). */
   async tenantUsage(tenant: string, window: UsageWindow, limit = 10): Promise<TenantUsage> {
     const range = [new Date(window.since), new Date(window.until)];
+    await this.aggregatePending();
     const keys = await this.db.query<{ key_id: string; calls: string; valid: string; cost: string; last_used_at: Date | null }[]>(
       `select m.key_id, sum(m.calls) as calls, coalesce(sum(m.calls) filter (where m.code = 'VALID'), 0) as valid, sum(m.cost) as cost,
               (select last_used_at from usage_keys k where k.key_id = m.key_id) as last_used_at
@@ -355,6 +380,57 @@ export class UsageLedger {
     };
   }
 }
+
+/**
+ * Inserts or adds to the source hours the rows of `rows` (tenant, key_id, ip, at, code, calls),
+ * each key's own (`key_id` '' for strings that named no key).
+ */
+function upsertSourceHours(rows: string): string {
+  return `insert into usage_source_hours as s (tenant, key_id, ip, hour, calls, invalid, last_seen_at)
+         select coalesce(tenant, ''), coalesce(key_id, ''), coalesce(ip, ''), date_trunc('hour', at, 'UTC'), sum(calls),
+                coalesce(sum(calls) filter (where code <> 'VALID'), 0), max(at)
+         from (${rows}) as used
+         group by 1, 2, 3, 4
+         on conflict (tenant, key_id, ip, hour) do update set calls = s.calls + excluded.calls, invalid = s.invalid + excluded.invalid,
+                                                             last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)`;
+}
+
+/**
+ * One fold: up to $1 pending batches (in batch id order), marked done, their records read back
+ * through the export index (the transaction that stored them, then batch id), and added to the
+ * aggregates; returns how many batches and records it took.
+ */
+const FOLD_PENDING = `
+  with pending as (
+    select batch_id, created_at, stored_in from usage_batches where not aggregated order by batch_id limit $1
+  ),
+  done as (
+    update usage_batches b set aggregated = true from pending p where b.batch_id = p.batch_id and b.created_at = p.created_at
+  ),
+  input as (
+    select r.at, r.key_id, r.tenant, r.ip, r.code, r.cost
+    from pending p
+    cross join lateral (select at, key_id, tenant, ip, code, cost from usage_records r where r.stored_in = p.stored_in and r.batch_id = p.batch_id) r
+  ),
+  minutes as (
+    insert into usage_key_minutes as m (key_id, minute, code, tenant, calls, cost)
+    select key_id, date_trunc('minute', at), code, coalesce(min(tenant), ''), count(*), sum(cost)
+    from input
+    group by key_id, date_trunc('minute', at), code
+    on conflict (key_id, minute, code) do update set calls = m.calls + excluded.calls, cost = m.cost + excluded.cost
+  ),
+  sources as (
+    ${upsertSourceHours(`select tenant, key_id, ip, at, code, 1 as calls from input`)}
+  ),
+  keys as (
+    insert into usage_keys as k (key_id, tenant, first_used_at, last_used_at)
+    select key_id, coalesce(min(tenant), ''), min(at), max(at)
+    from input
+    group by key_id
+    on conflict (key_id) do update set first_used_at = least(k.first_used_at, excluded.first_used_at),
+                                       last_used_at = greatest(k.last_used_at, excluded.last_used_at)
+  )
+  select (select count(*) from pending)::int as batches, (select count(*) from input)::int as records`;
 
 function totalsOf(parts: readonly UsageTotals[]): UsageTotals {
   const totals = { calls: 0, valid: 0, invalid: 0, cost: 0 };

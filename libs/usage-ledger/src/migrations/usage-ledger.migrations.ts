@@ -301,6 +301,29 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
+  /**
+   * The aggregates are folded in from the stored records every few seconds, not in the
+   * statement that stores them (`UsageLedger.aggregatePending`). A batch stored from now on is
+   * marked pending, with the transaction that stored it (the records' `stored_in`, which their
+   * export index leads with); batches stored before, or by an auditor still running the
+   * earlier statement during an upgrade, are aggregated already and default to done.
+   */
+  class DeferUsageAggregates1764000046000 implements MigrationInterface {
+    readonly name = 'DeferUsageAggregates1764000046000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`alter table usage_batches add column aggregated boolean not null default true`);
+      await queryRunner.query(`alter table usage_batches add column stored_in xid8`);
+      await queryRunner.query(`create index usage_batches_pending on usage_batches (batch_id) include (stored_in) where not aggregated`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`drop index usage_batches_pending`);
+      await queryRunner.query(`alter table usage_batches drop column stored_in`);
+      await queryRunner.query(`alter table usage_batches drop column aggregated`);
+    }
+  }
+
   return [
     CreateUsageLedger1764000006000,
     BoundUsageRetention1764000008000,
@@ -308,6 +331,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     CreateUsageUnknownMinutes1764000013000,
     AddUsageExportOrder1764000040000,
     HalfFullUsageAggregates1764000044000,
+    DeferUsageAggregates1764000046000,
   ];
 }
 
