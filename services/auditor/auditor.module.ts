@@ -10,6 +10,7 @@ import { LiveKeyProjection, serviceKeyProjection } from '@keyledger/key-projecti
 import { AnomalyFindings, AuditSearch, KeyHistory } from '@keyledger/key-history';
 import { KeyHasher } from '@keyledger/key-secrets';
 import type { Logger } from '@keyledger/observability';
+import { scrapedCounter } from '@keyledger/observability';
 import type { ServiceContext } from '@keyledger/service-kit';
 import { DurableConsumers, HealthRegistry, LOGGER, PeriodicTask } from '@keyledger/service-kit';
 import { UsageConsumer, UsageLedger } from '@keyledger/usage-ledger';
@@ -133,6 +134,18 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       { announce: false, snapshots: true, freshness: true },
     );
     const ledger = new UsageLedger(infrastructure.db);
+    scrapedCounter(
+      metrics,
+      'keyledger_usage_folded_records_total',
+      'Stored verifications this auditor folded into the usage aggregates',
+      () => ledger.foldedRecords,
+    );
+    scrapedCounter(
+      metrics,
+      'keyledger_usage_fold_failures_total',
+      'Folds of stored verifications into the usage aggregates that failed (by a timer or a query); their batches stay pending',
+      () => ledger.foldFailures,
+    );
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(
       new UsageConsumer(

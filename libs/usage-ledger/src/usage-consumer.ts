@@ -18,10 +18,8 @@ export interface UsageConsumerSettings extends ConsumerSettings {
   /** Batches (messages) stored per transaction at most. */
   readonly batchesPerIngest: number;
   /**
-   * How long the first batch to arrive waits for more before they are stored together. The
-   * aggregates are written once per key (and minute, source, hour) per statement, not per
-   * batch, so under load a longer wait costs Postgres less per record; it delays what usage
-   * queries see by as much.
+   * How long the first batch to arrive waits for more before they are stored together: fewer,
+   * larger statements under load; it delays what usage queries see by as much.
    */
   readonly ingestWaitMs: number;
 }

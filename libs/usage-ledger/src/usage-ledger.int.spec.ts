@@ -1,4 +1,5 @@
 import type { KeyUsed, UsageBatch } from '@keyledger/contracts';
+import { jest } from '@jest/globals';
 import { expandUsageBatch, usageBatchSchema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
@@ -308,17 +309,36 @@ describe('usage ledger', () => {
     expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(1501);
   });
 
+  it('has queries asked at once share one fold of what was stored before them', async () => {
+    const key = newPrefixedId('key');
+    const reader = new UsageLedger(ctx.appDb);
+    await ledger.ingest([batch([used({ keyId: key, at: T0 + 7 })])]);
+    const folds = jest.spyOn(reader, 'aggregatePending');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => reader.lastUse(key)));
+    expect(answers.every((answer) => answer?.lastUsedAt === new Date(T0 + 7).toISOString())).toBe(true);
+    expect(folds).toHaveBeenCalledTimes(1);
+    // Asked after that fold began, a query gets a fold of its own: it sees what was stored since.
+    await ledger.ingest([batch([used({ keyId: key, at: T0 + 9 })])]);
+    expect((await reader.lastUse(key))?.lastUsedAt).toBe(new Date(T0 + 9).toISOString());
+    expect(folds).toHaveBeenCalledTimes(2);
+  });
+
   it('leaves batches pending when a fold fails, and folds them once when it can', async () => {
     const key = newPrefixedId('key');
     const day = Date.UTC(2030, 2, 3, 8, 0, 0);
     await ledger.ingest([batch([used({ keyId: key, at: day }), used({ keyId: key, at: day + 1 })], day)]);
     // The day's aggregate partition is gone: the fold's insert fails and it rolls back whole.
     await ctx.ownerDb.query(`drop table usage_key_minutes_20300303`);
-    await expect(ledger.aggregatePending()).rejects.toThrow(/no partition/);
+    const failing = new UsageLedger(ctx.appDb);
+    await expect(failing.aggregatePending()).rejects.toThrow(/no partition/);
+    // Counted for the metric, and every query says so rather than answer without the pending batches.
+    expect(failing.foldFailures).toBe(1);
+    await expect(failing.lastUse(key)).rejects.toThrow(/no partition/);
     const [pending] = await ctx.ownerDb.query<{ n: number }[]>(`select count(*)::int as n from usage_batches where not aggregated`);
     expect(pending!.n).toBe(1);
     await ctx.ownerDb.query(`select usage_create_partitions('2030-03-03'::date)`);
-    expect(await ledger.aggregatePending()).toBe(2);
+    expect(await failing.aggregatePending()).toBe(2);
+    expect(failing.foldedRecords).toBe(2);
     expect(await ledger.aggregatePending()).toBe(0);
     expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(2);
   });

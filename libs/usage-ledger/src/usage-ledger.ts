@@ -64,6 +64,11 @@ export interface UsageWindow {
 export class UsageLedger {
   /** UTC days (ms at midnight) whose partitions exist. */
   private readonly partitionDays = new Set<number>();
+  /** Records folded into the aggregates by this process, and its folds that failed (metrics). */
+  foldedRecords = 0;
+  foldFailures = 0;
+  private queuedFold: Promise<number> | undefined;
+  private lastFold: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly db: DataSource) {}
 
@@ -198,34 +203,59 @@ export class UsageLedger {
   }
 
   /**
-   * Folds the records of the batches stored but not yet aggregated into the aggregates, up to
-   * `batchesPerFold` batches per transaction until none is left; returns the records folded.
-   * With `wait` false, returns 0 at once when another fold is running (a timer's pass); with
-   * `wait`, waits for it, then folds what is still pending (a query's, to answer from all of it).
+   * Folds the records of the batches stored (committed) before this call and not yet
+   * aggregated into the aggregates, up to `batchesPerFold` batches per transaction until none is
+   * left; returns the records folded. With `wait` false, returns at once when another fold is
+   * running (a timer's pass); with `wait`, waits for it, then folds what is still pending.
    */
-  async aggregatePending(wait = true, batchesPerFold = 2000): Promise<number> {
+  async aggregatePending(wait = true, batchesPerFold = 250): Promise<number> {
+    // Batches stored later are the next fold's: a fold ends however fast batches keep coming.
+    const [now] = await this.db.query<{ horizon: string }[]>(`select pg_snapshot_xmax(pg_current_snapshot())::text as horizon`);
+    const horizon = now!.horizon;
     let total = 0;
-    for (;;) {
-      const folded = await this.db.transaction(async (tx) => {
-        // Taken before the statement below starts, whose snapshot then sees the previous fold's work.
-        const [lock] = await tx.query<{ locked: boolean }[]>(
-          wait
-            ? `select true as locked from pg_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates'))`
-            : `select pg_try_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates')) as locked`,
-        );
-        if (!lock?.locked) return undefined;
-        const [row] = await tx.query<{ batches: number; records: number }[]>(FOLD_PENDING, [batchesPerFold]);
-        return row;
-      });
-      if (!folded) return total;
-      total += folded.records;
-      if (folded.batches < batchesPerFold) return total;
+    try {
+      for (;;) {
+        const folded = await this.db.transaction(async (tx) => {
+          // Taken before the statement below starts, whose snapshot then sees the previous fold's work.
+          const [lock] = await tx.query<{ locked: boolean }[]>(
+            wait
+              ? `select true as locked from pg_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates'))`
+              : `select pg_try_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates')) as locked`,
+          );
+          if (!lock?.locked) return undefined;
+          const [row] = await tx.query<{ batches: number; records: number }[]>(FOLD_PENDING, [batchesPerFold, horizon]);
+          return row;
+        });
+        if (!folded) return total;
+        total += folded.records;
+        this.foldedRecords += folded.records;
+        if (folded.batches < batchesPerFold) return total;
+      }
+    } catch (error) {
+      this.foldFailures += 1;
+      throw error;
     }
+  }
+
+  /**
+   * What a query folds before it reads: everything stored before it was asked. Queries that
+   * arrive while one such fold waits to start share it, so a burst of queries takes one
+   * connection's turn at the lock, not one each.
+   */
+  private foldStored(): Promise<number> {
+    if (this.queuedFold) return this.queuedFold;
+    const queued: Promise<number> = this.lastFold.then(() => {
+      if (this.queuedFold === queued) this.queuedFold = undefined;
+      return this.aggregatePending(true);
+    });
+    this.queuedFold = queued;
+    this.lastFold = queued.catch(() => undefined);
+    return queued;
   }
 
   /** The tenant a key's usage was recorded under; undefined if it was never used. */
   async lastUse(keyId: string): Promise<{ tenant: string; lastUsedAt: string } | undefined> {
-    await this.aggregatePending();
+    await this.foldStored();
     return this.storedLastUse(keyId);
   }
 
@@ -236,7 +266,7 @@ export class UsageLedger {
 
   /** The last recorded use of each of these keys (any outcome); a key never used is absent. */
   async lastUses(keyIds: readonly string[]): Promise<Map<string, number>> {
-    await this.aggregatePending();
+    await this.foldStored();
     return this.storedLastUses(keyIds);
   }
 
@@ -255,7 +285,7 @@ export class UsageLedger {
    */
   async permissionUsage(keyIds: readonly string[], since: number): Promise<Map<string, PermissionUsage>> {
     const from = new Date(since);
-    await this.aggregatePending();
+    await this.foldStored();
     const [counts, scopes, last, presented] = await Promise.all([
       this.db.query<{ key_id: string; calls: string }[]>(
         `select key_id, count(*) as calls from usage_records where key_id = any($1::text[]) and code = 'VALID' and at >= $2 group by key_id`,
@@ -292,7 +322,7 @@ export class UsageLedger {
    * stored before last calls were recorded is kept, with `lastSeenAt` null.
    */
   async sourcesSince(keyId: string, tenant: string, since: number, limit = 100): Promise<RotationSource[]> {
-    await this.aggregatePending();
+    await this.foldStored();
     const rows = await this.db.query<{ ip: string; calls: string; invalid: string; last_seen_at: Date | null }[]>(
       `select ip, sum(calls) as calls, sum(invalid) as invalid, max(last_seen_at) as last_seen_at from usage_source_hours
        where tenant = $1 and key_id = $2 and hour >= date_trunc('hour', $3::timestamptz, 'UTC')
@@ -306,7 +336,7 @@ export class UsageLedger {
   /** One key's usage in a window, bucketed; its top sources (by hour, so the window is widened to whole hours). */
   async keyUsage(keyId: string, tenant: string | null, window: UsageWindow, by: UsageGranularity, topSources = 10): Promise<KeyUsage> {
     const range = [new Date(window.since), new Date(window.until)];
-    await this.aggregatePending();
+    await this.foldStored();
     const rows = await this.db.query<{ start: Date; code: VerifyCode; calls: string; cost: string }[]>(
       `select date_trunc($4, minute, 'UTC') as start, code, sum(calls) as calls, sum(cost) as cost
        from usage_key_minutes where key_id = $1 and minute >= $2 and minute < $3
@@ -351,7 +381,7 @@ export class UsageLedger {
   /** A tenant's usage in a window: totals over its keys, its most used keys, its top sources (unknown keys included). */
   async tenantUsage(tenant: string, window: UsageWindow, limit = 10): Promise<TenantUsage> {
     const range = [new Date(window.since), new Date(window.until)];
-    await this.aggregatePending();
+    await this.foldStored();
     const keys = await this.db.query<{ key_id: string; calls: string; valid: string; cost: string; last_used_at: Date | null }[]>(
       `select m.key_id, sum(m.calls) as calls, coalesce(sum(m.calls) filter (where m.code = 'VALID'), 0) as valid, sum(m.cost) as cost,
               (select last_used_at from usage_keys k where k.key_id = m.key_id) as last_used_at
@@ -396,21 +426,32 @@ function upsertSourceHours(rows: string): string {
 }
 
 /**
- * One fold: up to $1 pending batches (in batch id order), marked done, their records read back
- * through the export index (the transaction that stored them, then batch id), and added to the
- * aggregates; returns how many batches and records it took.
+ * One fold: up to $1 pending batches stored by transactions below $2 (in the order stored),
+ * marked done (the only ones it counts: those no other fold marked first), their records read
+ * back through the export index (per storing transaction, so each day partition is looked into
+ * once per transaction, not once per batch), and added to the aggregates; returns how many
+ * batches and records it took.
  */
 const FOLD_PENDING = `
   with pending as (
-    select batch_id, created_at, stored_in from usage_batches where not aggregated order by batch_id limit $1
+    select batch_id, created_at from usage_batches
+    where not aggregated and stored_in < $2::xid8
+    order by stored_in, batch_id limit $1
   ),
   done as (
-    update usage_batches b set aggregated = true from pending p where b.batch_id = p.batch_id and b.created_at = p.created_at
+    update usage_batches b set aggregated = true from pending p
+    where b.batch_id = p.batch_id and b.created_at = p.created_at and not b.aggregated
+    returning b.batch_id, b.stored_in
+  ),
+  transactions as (
+    select stored_in, array_agg(batch_id) as batch_ids from done group by stored_in
   ),
   input as (
     select r.at, r.key_id, r.tenant, r.ip, r.code, r.cost
-    from pending p
-    cross join lateral (select at, key_id, tenant, ip, code, cost from usage_records r where r.stored_in = p.stored_in and r.batch_id = p.batch_id) r
+    from transactions t
+    cross join lateral (
+      select at, key_id, tenant, ip, code, cost from usage_records r where r.stored_in = t.stored_in and r.batch_id = any(t.batch_ids)
+    ) r
   ),
   minutes as (
     insert into usage_key_minutes as m (key_id, minute, code, tenant, calls, cost)

@@ -314,7 +314,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     async up(queryRunner: QueryRunner): Promise<void> {
       await queryRunner.query(`alter table usage_batches add column aggregated boolean not null default true`);
       await queryRunner.query(`alter table usage_batches add column stored_in xid8`);
-      await queryRunner.query(`create index usage_batches_pending on usage_batches (batch_id) include (stored_in) where not aggregated`);
+      await queryRunner.query(`create index usage_batches_pending on usage_batches (stored_in, batch_id) where not aggregated`);
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
