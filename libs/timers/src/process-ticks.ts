@@ -59,6 +59,8 @@ class TickScheduler {
   private timerDue = Number.POSITIVE_INFINITY;
   /** The instant of the last ticks run, which the clock may not quite show yet (EARLY_FIRE_MS). */
   private lastRunFor = Number.NEGATIVE_INFINITY;
+  /** Running the callbacks of a wake-up: a tick they set is set from `lastRunFor`. */
+  private running = false;
 
   constructor(
     /** The process's phase within a second, in ms. */
@@ -74,7 +76,11 @@ class TickScheduler {
   }
 
   remove(entry: Entry): void {
-    if (this.entries.delete(entry)) this.arm();
+    if (!this.entries.delete(entry)) return;
+    // With no tick left, outside a wake-up, no tick is set from the last one's instant: a clock
+    // that starts again (a test's fake timers) is not taken for one a few ms short of it.
+    if (this.entries.size === 0 && !this.running) this.lastRunFor = Number.NEGATIVE_INFINITY;
+    this.arm();
   }
 
   /** This process's offset of a period's ticks from its multiples (see the module's comment). */
@@ -139,17 +145,22 @@ class TickScheduler {
       due.push(entry);
     }
     this.arm();
-    for (const entry of due) {
-      // A tick stopped by an earlier one's callback does not run.
-      if (!this.entries.has(entry)) continue;
-      try {
-        entry.callback();
-      } catch (error) {
-        // As from a timer of its own: the failure is the process's, and the other ticks still run.
-        process.nextTick(() => {
-          throw error;
-        });
+    this.running = true;
+    try {
+      for (const entry of due) {
+        // A tick stopped by an earlier one's callback does not run.
+        if (!this.entries.has(entry)) continue;
+        try {
+          entry.callback();
+        } catch (error) {
+          // As from a timer of its own: the failure is the process's, and the other ticks still run.
+          process.nextTick(() => {
+            throw error;
+          });
+        }
       }
+    } finally {
+      this.running = false;
     }
   }
 }

@@ -122,6 +122,19 @@ describe("a process's ticks", () => {
     expect(at).toEqual(['lease']);
   });
 
+  it('sets a tick from the clock, not from the last wake-up, once every tick has stopped and the clock starts again', () => {
+    const first = every(50, () => undefined);
+    jest.advanceTimersByTime(50);
+    first.stop();
+    // A clock that starts again (fake timers installed anew) reads less than the last wake-up did.
+    jest.useFakeTimers({ now: 1_800_000_000_000 });
+    const restarted = performance.now();
+    const at: number[] = [];
+    ticks.push(atNextTick(50, () => at.push(performance.now())));
+    jest.advanceTimersByTime(100);
+    expect(at).toEqual([nextTickAfter(restarted, 50, tickOffset(50))]);
+  });
+
   it('calls a one-off tick once, at the next tick of its period', () => {
     const at: number[] = [];
     ticks.push(atNextTick(1000, () => at.push(performance.now())));
