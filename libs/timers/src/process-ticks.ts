@@ -161,6 +161,8 @@ class TickScheduler {
       }
     } finally {
       this.running = false;
+      // The last one-off tick ran: as when the last tick is stopped.
+      if (this.entries.size === 0) this.lastRunFor = Number.NEGATIVE_INFINITY;
     }
   }
 }
