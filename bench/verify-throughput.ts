@@ -144,7 +144,14 @@ async function consumed(streams: readonly string[]): Promise<void> {
     120_000,
   );
 }
-const usageStored = (): Promise<void> => consumed([ctx.topology.usageStream]);
+/**
+ * The usage stream consumed, then a usage query, which has the auditor fold what it stored into
+ * the aggregates (as every query does) on its own connections: that work is counted too.
+ */
+const usageStored = async (): Promise<void> => {
+  await consumed([ctx.topology.usageStream]);
+  await admin('usage.tenant', { tenant: 'acme' });
+};
 
 const fmt = (us: number): string => us.toFixed(1);
 
@@ -177,7 +184,7 @@ try {
     `method: in-process = KeyVerifier.verify() in worker threads (${IN_PROCESS_ITERATIONS.toLocaleString('en')} each) on an index of their own holding 1 key or ${MANY_KEYS.toLocaleString('en')} keys in a shuffled order, before the services start. ` +
       `Then the npm start topology (${SERVICES.join(', ')}; one process each, defaults, usage recorded and stored by the auditor) on a NATS server of this run's own, ${KEYS.toLocaleString('en')} VALID keys each request draws at random; ` +
       `HTTP = wrk (GET /v1/authorize, Lua picks the key), NATS = request/reply from this process, gRPC = unary Verify from this process (one channel), ${SECONDS} s each. ` +
-      `CPU µs/request = utime+stime from /proc over the window / requests; the auditor, the anomaly detector and Postgres (the backends of the services' connections) are counted until the usage stream is consumed; other services = relay, issuer and rotator. ` +
+      `CPU µs/request = utime+stime from /proc over the window / requests; the auditor, the anomaly detector and Postgres (the backends of the services' connections) are counted until the usage stream is consumed and folded into the aggregates (a usage query); other services = relay, issuer and rotator. ` +
       `floor = the transport doing nothing (node:http, @grpc/grpc-js, a NATS responder; each its own process), for HTTP also at the verifier's rate (the same wrk, each connection pacing its requests with delay()); baseline = node:http doing the HMAC and a primary-key lookup in Postgres (pool of 10)`,
   );
   const inProcess = async (threads: number, keyCount: number): Promise<{ perSecond: number; valid: number }> => {
