@@ -406,7 +406,10 @@ export class SharedRateLimiter {
       return;
     }
     const creditsOf = keyId.endsWith('/credits') ? keyId.slice(0, -'/credits'.length) : undefined;
-    const limit = this.limitOf?.(creditsOf ?? keyId, windowMs, start, creditsOf !== undefined) ?? Number.NaN;
+    const limit = this.limitOf?.(creditsOf ?? keyId, windowMs, start, creditsOf !== undefined);
+    // Only a window of a key this replica holds, with a limit of that length: a report naming
+    // anything else (a key not applied here yet, or made up) opens nothing. Its first use does.
+    if (limit === undefined) return;
     this.window(keyId, windowMs, start, limit).lastUsed = at;
   }
 

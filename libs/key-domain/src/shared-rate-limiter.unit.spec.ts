@@ -37,6 +37,7 @@ function simulate(options: {
   const ids = Array.from({ length: options.replicas }, (_, i) => `verifier-${i}`);
   const limiters = ids.map((id) => new SharedRateLimiter(id));
   limiters.forEach((limiter) => limiter.setMembers(ids));
+  limiters.forEach((limiter) => limiter.resolveLimitsWith((_keyId, windowMs) => (windowMs === options.windowMs ? options.limit : undefined)));
   const inFlight: { at: number; report: ReturnType<SharedRateLimiter['report']> }[] = [];
   const admittedPerWindow = new Map<number, number>();
   const limits = [{ limit: options.limit, windowMs: options.windowMs }];
@@ -243,6 +244,8 @@ function simulateCredits(options: {
   const unflushed = ids.map(() => 0);
   const limitAt = (replica: number, t: number): number =>
     options.balance - flushes.filter((flush) => flush.appliedAt[replica]! <= t).reduce((sum, flush) => sum + flush.amount, 0);
+  let clock = 0;
+  limiters.forEach((limiter, replica) => limiter.resolveLimitsWith((_keyId, _windowMs, _start, credits) => (credits ? limitAt(replica, clock) : undefined)));
   let admitted = 0;
   const start = 1_700_000_000_000;
   const last: ReturnType<typeof admit>[] = [];
@@ -250,6 +253,7 @@ function simulateCredits(options: {
   const forgot = ids.map(() => false);
   const hadWindow = ids.map(() => false);
   for (let t = start; t < start + options.durationMs; t += 1) {
+    clock = t;
     for (const message of inFlight.filter((m) => m.at <= t)) limiters.forEach((limiter) => limiter.receive(message.report));
     inFlight.splice(0, inFlight.length, ...inFlight.filter((m) => m.at > t));
     if (t % PERIOD === 0)
@@ -434,10 +438,12 @@ describe('SharedRateLimiter with quotas', () => {
     // a opened with 45 and spent 1; b takes its share of the 45 it sees unclaimed.
     expect(b.report(60_000_025).counts).toEqual([['key_a', 60_000, 60_000_000, 0, 22]]);
     expect(admit(b, 'key_a', limits, 60_000_026, 60_000_030).allowed).toBe(true);
-    // A window of a key b cannot resolve yet is reported holding nothing: a stops counting it at its share of the limit.
+    // A window b cannot find the limit of (a key it does not hold, or a limit of another length) opens nothing.
     expect(admit(a, 'key_b', limits, 60_000_027, 60_000_030).allowed).toBe(true);
+    expect(admit(a, 'key_a', [{ limit: 5, windowMs: 1000 }], 60_000_028, 60_000_030).allowed).toBe(true);
     b.receive(a.report(60_000_050));
-    expect(b.report(60_000_050).counts).toContainEqual(['key_b', 60_000, 60_000_000, 0, 0]);
+    // b lists only the window it used.
+    expect(b.report(60_000_050).counts.map(([keyId, windowMs]) => [keyId, windowMs])).toEqual([['key_a', 60_000]]);
   });
 
   it('counts a quota apart from a rate limit of the same window, and a refusal by either consumes neither', () => {

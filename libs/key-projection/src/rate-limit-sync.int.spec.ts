@@ -71,6 +71,45 @@ describe('rate-limit sync over NATS', () => {
     );
     expect(other.members()).not.toContain('verifier-forged');
   });
+
+  it('opens a window it hears of only for a key it holds, with a limit of that length: a report naming any other opens nothing', async () => {
+    const holder = start('verifier-holder');
+    holder.limiter.resolveLimitsWith((keyId, windowMs) => (keyId === 'key_real' && windowMs === 3_600_000 ? 1_000_000 : undefined));
+    const subject = verifierConsumptionSubject(ctx.topology.subjectPrefix);
+    const listed: unknown[][] = [];
+    const subscription = ctx.nc.subscribe(subject, {
+      callback: (_error, message) => {
+        const report = message.json<{ instance: string; counts: unknown[][] }>();
+        if (report.instance === 'verifier-holder') listed.push(...report.counts);
+      },
+    });
+    const now = Date.now();
+    const hour = now - (now % 3_600_000);
+    // Well formed, from a stranger: made-up keys and limit lengths would each cost every verifier a window.
+    ctx.nc.publish(
+      subject,
+      JSON.stringify({
+        instance: 'verifier-stranger',
+        at: now,
+        previous: null,
+        full: true,
+        part: 0,
+        parts: 1,
+        counts: [
+          ['key_made_up', 3_600_000, hour, 5, 0],
+          ['key_real', 60_000, now - (now % 60_000), 5, 0],
+          ['key_real', 3_600_000, hour, 5, 0],
+        ],
+      }),
+    );
+    await eventually(
+      'the holder lists the window of the key it holds',
+      () => listed.some(([keyId, windowMs]) => keyId === 'key_real' && windowMs === 3_600_000),
+      Boolean,
+    );
+    subscription.unsubscribe();
+    expect(listed.filter(([keyId, windowMs]) => keyId !== 'key_real' || windowMs !== 3_600_000)).toEqual([]);
+  });
 });
 
 describe('rate-limit sync when there is nothing to share', () => {
