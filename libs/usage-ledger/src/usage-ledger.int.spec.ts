@@ -343,6 +343,42 @@ describe('usage ledger', () => {
     expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(2);
   });
 
+  it.each(['fold', 'store'] as const)('runs a %s again when Postgres rolls it back to break a deadlock with the creation of partitions', async (step) => {
+    const key = newPrefixedId('key');
+    const day = Date.UTC(2030, 3, step === 'fold' ? 4 : 5, 8, 0, 0);
+    await ledger.ingest([batch([used({ keyId: key, at: day })], day)]);
+    const worker = new UsageLedger(ctx.appDb);
+    const run = (): Promise<number> =>
+      step === 'fold' ? worker.aggregatePending() : ledger.ingest([batch([used({ keyId: key, at: day + 1 })], day)]).then((r) => r.records);
+    // As usage_create_partitions does: a lock on usage_records, then one on usage_batches, while
+    // the fold or store holds usage_batches and waits for usage_records. This side waits longer
+    // before it looks for a deadlock, so Postgres rolls the other back.
+    const creator = ctx.ownerDb.createQueryRunner();
+    await creator.connect();
+    try {
+      await creator.startTransaction();
+      await creator.query(`set local deadlock_timeout = '20s'`);
+      await creator.query(`lock table usage_records in access exclusive mode`);
+      const done = run();
+      await eventually(
+        'waiting for usage_records',
+        () =>
+          ctx.ownerDb.query<{ n: number }[]>(
+            `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
+             where not l.granted and c.relname = 'usage_records' and c.relnamespace = current_schema()::regnamespace`,
+          ),
+        ([row]) => row!.n === 1,
+      );
+      await creator.query(`lock table usage_batches in access exclusive mode`);
+      await creator.commitTransaction();
+      expect(await done).toBe(1);
+      expect(worker.foldFailures).toBe(0);
+    } finally {
+      await creator.release();
+    }
+    expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(step === 'fold' ? 1 : 2);
+  });
+
   it('does not count again a batch stored by an auditor that aggregated it as it stored it', async () => {
     const key = newPrefixedId('key');
     // As the statement before deferred aggregates wrote it: records, aggregates, and a batch row without the new columns.
