@@ -309,6 +309,57 @@ describe('usage ledger', () => {
     expect((await ledger.keyUsage(key, 'acme', { since: T0 - DAY, until: T0 + DAY }, 'day')).totals.calls).toBe(1501);
   });
 
+  it('folds into each aggregate exactly what its records sum to, across tenants, sources, minutes, hours and codes', async () => {
+    // Records drawn at random over a few keys of two tenants, a handful of sources, three hours
+    // and several codes; folded 3 batches at a time; then each aggregate is compared with
+    // the same sums taken straight from usage_records.
+    const next = (n: number): number => Math.floor(Math.random() * n);
+    const keys = Array.from({ length: 5 }, () => newPrefixedId('key'));
+    const keyOf = (i: number) => ({ keyId: keys[i]!, tenant: i % 2 === 0 ? 'acme' : 'acme-other' });
+    const codes = ['VALID', 'VALID', 'INSUFFICIENT_PERMISSIONS', 'RATE_LIMITED', 'EXPIRED'] as const;
+    const hour = Date.UTC(2030, 4, 6, 9, 0, 0);
+    const batches = Array.from({ length: 20 }, () =>
+      batch(
+        Array.from({ length: 200 }, () =>
+          used({
+            ...keyOf(next(keys.length)),
+            ip: next(5) === 0 ? undefined : `10.1.0.${next(4)}`,
+            // Each hour's first two minutes and its last, so many records share a group and an hour ends between them.
+            at: hour + next(3) * 3_600_000 + [0, 1, 59][next(3)]! * 60_000 + next(60_000),
+            code: codes[next(codes.length)]!,
+            cost: next(4),
+          }),
+        ),
+        hour,
+      ),
+    );
+    await ledger.ingest(batches);
+    while ((await ledger.aggregatePending(true, 3)) > 0);
+    const compare = async (folded: string, direct: string, rows: (n: number) => boolean): Promise<void> => {
+      const [got, want] = await Promise.all([ctx.ownerDb.query<unknown[]>(folded, [keys]), ctx.ownerDb.query<unknown[]>(direct, [keys])]);
+      expect(rows(want.length)).toBe(true);
+      expect(got).toEqual(want);
+    };
+    await compare(
+      `select key_id, minute, code, tenant, calls::int, cost::int from usage_key_minutes where key_id = any($1) order by 1, 2, 3`,
+      `select key_id, date_trunc('minute', at) as minute, code, min(tenant) as tenant, count(*)::int as calls, sum(cost)::int as cost
+       from usage_records where key_id = any($1) group by 1, 2, 3 order by 1, 2, 3`,
+      (n) => n > 50,
+    );
+    await compare(
+      `select tenant, key_id, ip, hour, calls::int, invalid::int, last_seen_at from usage_source_hours where key_id = any($1) order by 1, 2, 3, 4`,
+      `select tenant, key_id, coalesce(ip, '') as ip, date_trunc('hour', at, 'UTC') as hour, count(*)::int as calls,
+              (count(*) filter (where code <> 'VALID'))::int as invalid, max(at) as last_seen_at
+       from usage_records where key_id = any($1) group by 1, 2, 3, 4 order by 1, 2, 3, 4`,
+      (n) => n > 20,
+    );
+    await compare(
+      `select key_id, tenant, first_used_at, last_used_at from usage_keys where key_id = any($1) order by 1`,
+      `select key_id, min(tenant) as tenant, min(at) as first_used_at, max(at) as last_used_at from usage_records where key_id = any($1) group by 1 order by 1`,
+      (n) => n === keys.length,
+    );
+  });
+
   it('has queries asked at once share one fold of what was stored before them', async () => {
     const key = newPrefixedId('key');
     const reader = new UsageLedger(ctx.appDb);
