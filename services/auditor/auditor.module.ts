@@ -146,6 +146,12 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       'Folds of stored verifications into the usage aggregates that failed (by a timer or a query); their batches stay pending',
       () => ledger.foldFailures,
     );
+    scrapedCounter(
+      metrics,
+      'keyledger_usage_deadlock_retries_total',
+      'Usage stores, folds and partition changes Postgres rolled back to break a deadlock, run again',
+      () => ledger.deadlockRetries,
+    );
     const consumers = new DurableConsumers({ config, logger, infrastructure, metrics });
     const usage = consumers.add(
       new UsageConsumer(

@@ -4,14 +4,25 @@ import pRetry from 'p-retry';
 const DEADLOCK_DETECTED = '40P01';
 
 /**
- * Runs `run` again when Postgres chose its transaction to break a deadlock. Creating or dropping a
- * day's partitions locks each parent table whole, one after another, while storing, folding and
- * reading lock them in an order of their own, so two such transactions may each wait for the
- * other. The one rolled back changed nothing, and running it again is what makes it succeed.
- * Any other failure reaches the caller at once, as it was thrown.
+ * Runs `run` again when Postgres chose its transaction to break a deadlock, telling `onRetry`
+ * each time. Stores, folds and the partition functions take the usage tables' locks in one
+ * order, so they wait for each other rather than deadlock; this is for anything else that
+ * locks them otherwise (a query, an operator's statement, a partition function of an older
+ * release during an upgrade). The transaction rolled back changed nothing, and running it again
+ * is what makes it succeed. Any other failure reaches the caller at once, as it was thrown.
  */
-export function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
-  return pRetry(run, { retries: 5, minTimeout: 20, maxTimeout: 500, randomize: true, shouldRetry: isDeadlockVictim });
+export function retryDeadlocks<T>(run: () => Promise<T>, onRetry?: () => void): Promise<T> {
+  return pRetry(run, {
+    retries: 5,
+    minTimeout: 20,
+    maxTimeout: 500,
+    randomize: true,
+    shouldRetry: isDeadlockVictim,
+    // Called for every failed attempt, the last and those not retried included.
+    onFailedAttempt: (error) => {
+      if (isDeadlockVictim(error) && error.retriesLeft > 0) onRetry?.();
+    },
+  });
 }
 
 function isDeadlockVictim(error: unknown): boolean {

@@ -394,40 +394,126 @@ describe('usage ledger', () => {
     expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(2);
   });
 
-  it.each(['fold', 'store'] as const)('runs a %s again when Postgres rolls it back to break a deadlock with the creation of partitions', async (step) => {
+  it.each(['fold', 'store'] as const)('runs a %s again when Postgres rolls it back to break a deadlock', async (step) => {
     const key = newPrefixedId('key');
     const day = Date.UTC(2030, 3, step === 'fold' ? 4 : 5, 8, 0, 0);
-    await ledger.ingest([batch([used({ keyId: key, at: day })], day)]);
-    const worker = new UsageLedger(ctx.appDb);
-    const run = (): Promise<number> =>
-      step === 'fold' ? worker.aggregatePending() : ledger.ingest([batch([used({ keyId: key, at: day + 1 })], day)]).then((r) => r.records);
-    // As usage_create_partitions does: a lock on usage_records, then one on usage_batches, while
-    // the fold or store holds usage_batches and waits for usage_records. This side waits longer
-    // before it looks for a deadlock, so Postgres rolls the other back.
-    const creator = ctx.ownerDb.createQueryRunner();
-    await creator.connect();
+    // The worker on a connection of its own, whose attempts are counted.
+    const db = await ctx.connectAs('auditor');
+    const worker = new UsageLedger(db);
+    await worker.ensurePartitions([day]);
+    const transactions = jest.spyOn(db, 'transaction');
+    const queries = jest.spyOn(db, 'query');
+    const attempts = (): number =>
+      step === 'fold' ? transactions.mock.calls.length : queries.mock.calls.filter(([sql]) => String(sql).includes('batch_input')).length;
+    let stored = 0;
+    let deadlocked = false;
+    // A transaction that locks usage_records, then usage_batches, whole (an order no store or fold
+    // takes them in) while the fold or store holds usage_batches and waits for usage_records. It
+    // waits longer before it looks for a deadlock, so Postgres rolls the other back: unless it
+    // asks for its second lock after the other has looked (each looks once, a second after it
+    // began to wait), in which case it is the one rolled back, and the test tries again.
+    for (let attempt = 1; !deadlocked && attempt <= 3; attempt += 1) {
+      await ledger.ingest([batch([used({ keyId: key, at: day + stored })], day)]);
+      stored += 1;
+      transactions.mockClear();
+      queries.mockClear();
+      const locker = ctx.ownerDb.createQueryRunner();
+      await locker.connect();
+      try {
+        await locker.startTransaction();
+        await locker.query(`set local deadlock_timeout = '30s'`);
+        await locker.query(`lock table usage_records in access exclusive mode`);
+        const done = step === 'fold' ? worker.aggregatePending() : worker.ingest([batch([used({ keyId: key, at: day + stored })], day)]).then((r) => r.records);
+        const settled = done.then(
+          (records) => ({ records }),
+          (error: unknown) => ({ error }),
+        );
+        if (step === 'store') stored += 1;
+        await eventually(
+          'waiting for usage_records',
+          () =>
+            ctx.ownerDb.query<{ n: number }[]>(
+              `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
+               where not l.granted and c.relname = 'usage_records' and c.relnamespace = current_schema()::regnamespace`,
+            ),
+          ([row]) => row!.n === 1,
+        );
+        try {
+          await locker.query(`lock table usage_batches in access exclusive mode`);
+          await locker.commitTransaction();
+          deadlocked = true;
+        } catch (error) {
+          if ((error as { driverError?: { code?: string } }).driverError?.code !== '40P01') throw error;
+          await locker.rollbackTransaction();
+        }
+        const outcome = await settled;
+        expect(outcome).toEqual({ records: step === 'fold' ? stored : 1 });
+        // Rolled back once and run again, or, when this side was, run once.
+        expect(attempts()).toBe(deadlocked ? 2 : 1);
+      } finally {
+        await locker.release();
+      }
+    }
+    expect(deadlocked).toBe(true);
+    expect(worker.deadlockRetries).toBe(1);
+    expect(worker.foldFailures).toBe(0);
+    expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(stored);
+  });
+
+  it("creates a day's partitions while stores and folds hold the tables, and drops them after they end", async () => {
+    // A schema of its own: the drop below takes every day before the one it is given.
+    const own = await createTestContext('usageattach');
+    const owned = new UsageLedger(own.appDb);
+    const next = async (table: string): Promise<string | undefined> => {
+      const [row] = await own.ownerDb.query<{ name: string | null }[]>(`select to_regclass($1)::text as name`, [table]);
+      return row?.name ?? undefined;
+    };
+    // As a fold in progress holds them: usage_batches for update, usage_records for reading.
+    const fold = own.ownerDb.createQueryRunner();
+    await fold.connect();
     try {
-      await creator.startTransaction();
-      await creator.query(`set local deadlock_timeout = '20s'`);
-      await creator.query(`lock table usage_records in access exclusive mode`);
-      const done = run();
+      await fold.startTransaction();
+      await fold.query(`lock table usage_batches in row exclusive mode`);
+      await fold.query(`lock table usage_records in access share mode`);
+      // Created meanwhile, not after the fold: it would hold a lock for the fold to end otherwise.
+      await own.ownerDb.transaction(async (tx) => {
+        await tx.query(`set local lock_timeout = '5s'`);
+        await tx.query(`select usage_create_partitions('2030-06-07')`);
+      });
+      for (const table of ['usage_batches', 'usage_records', 'usage_key_minutes', 'usage_unknown_minutes', 'usage_source_hours'])
+        expect(await next(`${table}_20300607`)).toBe(`${table}_20300607`);
+      // Attached as partitions are made: the parent's indexes, rules and storage.
+      const day = Date.UTC(2030, 5, 7, 12, 0, 0);
+      const key = newPrefixedId('key');
+      await owned.ingest([batch([used({ keyId: key, at: day })], day)]);
+      await expect(own.ownerDb.query(`update usage_records_20300607 set cost = 1`)).rejects.toThrow(/append-only/);
+      const [indexes] = await own.ownerDb.query<{ n: number }[]>(
+        `select count(*)::int as n from pg_indexes where schemaname = current_schema() and tablename = 'usage_records_20300607'`,
+      );
+      expect(indexes!.n).toBe(1);
+      const [fill] = await own.ownerDb.query<{ options: string[] | null }[]>(
+        `select reloptions as options from pg_class where oid = 'usage_key_minutes_20300607'::regclass`,
+      );
+      expect(fill!.options).toEqual(['fillfactor=50']);
+      // A drop waits for the fold to end (it locks every parent first, in the fold's order).
+      const dropping = own.ownerDb.query(`select usage_drop_partitions_unbounded('2030-06-08') as dropped`);
       await eventually(
-        'waiting for usage_records',
+        'the drop waiting for the fold',
         () =>
-          ctx.ownerDb.query<{ n: number }[]>(
+          own.ownerDb.query<{ n: number }[]>(
             `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
-             where not l.granted and c.relname = 'usage_records' and c.relnamespace = current_schema()::regnamespace`,
+             where not l.granted and c.relname = 'usage_batches' and c.relnamespace = current_schema()::regnamespace`,
           ),
         ([row]) => row!.n === 1,
       );
-      await creator.query(`lock table usage_batches in access exclusive mode`);
-      await creator.commitTransaction();
-      expect(await done).toBe(1);
-      expect(worker.foldFailures).toBe(0);
+      await fold.commitTransaction();
+      const [dropped] = await dropping;
+      expect((dropped as { dropped: number }).dropped).toBeGreaterThanOrEqual(5);
+      expect(await next('usage_records_20300607')).toBeUndefined();
     } finally {
-      await creator.release();
+      await fold.release();
+      await own.close();
     }
-    expect((await ledger.keyUsage(key, 'acme', { since: day - DAY, until: day + DAY }, 'day')).totals.calls).toBe(step === 'fold' ? 1 : 2);
   });
 
   it('does not count again a batch stored by an auditor that aggregated it as it stored it', async () => {

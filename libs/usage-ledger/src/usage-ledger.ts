@@ -62,8 +62,8 @@ export interface UsageWindow {
  * A crash between the two loses nothing (the batches stay pending), and a fold counts each
  * batch once (folds take turns under an advisory lock). Every query folds what is pending first, so it
  * answers from everything stored.
- * Creating or dropping a day's partitions may deadlock with a store or a fold; the one Postgres
- * rolls back runs again (`retryDeadlocks`).
+ * Stores, folds and the partition functions lock the tables in one order; a statement Postgres
+ * rolls back to break a deadlock with anything else runs again (`retryDeadlocks`).
  */
 export class UsageLedger {
   /** UTC days (ms at midnight) whose partitions exist. */
@@ -71,6 +71,11 @@ export class UsageLedger {
   /** Records folded into the aggregates by this process, and its folds that failed (metrics). */
   foldedRecords = 0;
   foldFailures = 0;
+  /** Statements and transactions Postgres rolled back to break a deadlock, run again (a metric). */
+  deadlockRetries = 0;
+  private readonly retried = (): void => {
+    this.deadlockRetries += 1;
+  };
   private queuedFold: Promise<number> | undefined;
   private lastFold: Promise<unknown> = Promise.resolve();
 
@@ -82,15 +87,16 @@ export class UsageLedger {
     for (const instant of instants) days.add(Math.floor(instant / DAY_MS) * DAY_MS);
     for (const day of days) {
       if (this.partitionDays.has(day)) continue;
-      await retryDeadlocks(() => this.db.query(`select usage_create_partitions($1::date)`, [new Date(day).toISOString().slice(0, 10)]));
+      await retryDeadlocks(() => this.db.query(`select usage_create_partitions($1::date)`, [new Date(day).toISOString().slice(0, 10)]), this.retried);
       this.partitionDays.add(day);
     }
   }
 
   /** Drops every daily partition of a day before `before` (retention); returns how many tables went. */
   async dropPartitionsBefore(before: number): Promise<number> {
-    const [row] = await retryDeadlocks(() =>
-      this.db.query<{ dropped: number }[]>(`select usage_drop_partitions($1::date) as dropped`, [new Date(before).toISOString().slice(0, 10)]),
+    const [row] = await retryDeadlocks(
+      () => this.db.query<{ dropped: number }[]>(`select usage_drop_partitions($1::date) as dropped`, [new Date(before).toISOString().slice(0, 10)]),
+      this.retried,
     );
     for (const day of this.partitionDays) if (day < before) this.partitionDays.delete(day);
     return row?.dropped ?? 0;
@@ -117,9 +123,10 @@ export class UsageLedger {
     });
     await this.ensurePartitions(days);
     const { tables, groups, tallies } = input;
-    const [row] = await retryDeadlocks(() =>
-      this.db.query<{ stored: string[]; records: number }[]>(
-        `with batch_input as (
+    const [row] = await retryDeadlocks(
+      () =>
+        this.db.query<{ stored: string[]; records: number }[]>(
+          `with batch_input as (
          select * from unnest($1::text[], $2::float8[], $3::text[], $4::int[], $5::float8[], $6::int[])
                   with ordinality as b(id, created, instance, records, base, first_at, ord)
        ),
@@ -167,41 +174,42 @@ export class UsageLedger {
          ${upsertSourceHours(`select tenant, null as key_id, ip, minute as at, code, calls from unknown`)}
        )
        select array(select batch_id from new_batches) as stored, (select count(*) from input)::int as records`,
-        [
-          columnar.map((b) => b.batchId),
-          columnar.map((b) => b.createdAt),
-          columnar.map((b) => b.instance),
-          columnar.map((b) => b.at.length),
-          columnar.map((b) => b.since),
-          intArray(input.firstAt),
-          jsonTable(tables.keyIds),
-          jsonTable(tables.fingerprints),
-          jsonTable(tables.tenants),
-          jsonTable(tables.ips),
-          jsonTable(tables.scopeLists),
-          jsonTable(tables.codes),
-          jsonTable(tables.transports),
-          groups.batch.buffer,
-          groups.keyId.buffer,
-          groups.fingerprint.buffer,
-          groups.tenant.buffer,
-          groups.ip.buffer,
-          groups.scopes.buffer,
-          groups.code.buffer,
-          groups.transport.buffer,
-          groups.cost.buffer,
-          input.group.buffer,
-          input.at.buffer,
-          tallies.batches,
-          tallies.minutes,
-          tallies.ips,
-          tallies.fingerprints,
-          tallies.tenants,
-          tallies.codes,
-          tallies.transports,
-          tallies.calls,
-        ],
-      ),
+          [
+            columnar.map((b) => b.batchId),
+            columnar.map((b) => b.createdAt),
+            columnar.map((b) => b.instance),
+            columnar.map((b) => b.at.length),
+            columnar.map((b) => b.since),
+            intArray(input.firstAt),
+            jsonTable(tables.keyIds),
+            jsonTable(tables.fingerprints),
+            jsonTable(tables.tenants),
+            jsonTable(tables.ips),
+            jsonTable(tables.scopeLists),
+            jsonTable(tables.codes),
+            jsonTable(tables.transports),
+            groups.batch.buffer,
+            groups.keyId.buffer,
+            groups.fingerprint.buffer,
+            groups.tenant.buffer,
+            groups.ip.buffer,
+            groups.scopes.buffer,
+            groups.code.buffer,
+            groups.transport.buffer,
+            groups.cost.buffer,
+            input.group.buffer,
+            input.at.buffer,
+            tallies.batches,
+            tallies.minutes,
+            tallies.ips,
+            tallies.fingerprints,
+            tallies.tenants,
+            tallies.codes,
+            tallies.transports,
+            tallies.calls,
+          ],
+        ),
+      this.retried,
     );
     const stored = new Set(row?.stored ?? []);
     const duplicateIds = batches.filter((batch) => !stored.has(batch.batchId)).map((batch) => batch.batchId);
@@ -221,18 +229,20 @@ export class UsageLedger {
     let total = 0;
     try {
       for (;;) {
-        const folded = await retryDeadlocks(() =>
-          this.db.transaction(async (tx) => {
-            // Taken before the statement below starts, whose snapshot then sees the previous fold's work.
-            const [lock] = await tx.query<{ locked: boolean }[]>(
-              wait
-                ? `select true as locked from pg_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates'))`
-                : `select pg_try_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates')) as locked`,
-            );
-            if (!lock?.locked) return undefined;
-            const [row] = await tx.query<{ batches: number; records: number }[]>(FOLD_PENDING, [batchesPerFold, horizon]);
-            return row;
-          }),
+        const folded = await retryDeadlocks(
+          () =>
+            this.db.transaction(async (tx) => {
+              // Taken before the statement below starts, whose snapshot then sees the previous fold's work.
+              const [lock] = await tx.query<{ locked: boolean }[]>(
+                wait
+                  ? `select true as locked from pg_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates'))`
+                  : `select pg_try_advisory_xact_lock(hashtext(current_schema() || '.usage_aggregates')) as locked`,
+              );
+              if (!lock?.locked) return undefined;
+              const [row] = await tx.query<{ batches: number; records: number }[]>(FOLD_PENDING, [batchesPerFold, horizon]);
+              return row;
+            }),
+          this.retried,
         );
         if (!folded) return total;
         total += folded.records;

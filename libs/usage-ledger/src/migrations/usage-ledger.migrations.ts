@@ -17,6 +17,80 @@ const UPDATED_IN_PLACE = ['usage_key_minutes', 'usage_source_hours', 'usage_unkn
 const AGGREGATE_FILLFACTOR = 50;
 
 /**
+ * The partitioned tables in the order a store and a fold lock them (a store: batches, records,
+ * unknown minutes, source hours; a fold: batches, records, key minutes, source hours). Whatever
+ * locks several of them whole takes them in this order, so it can wait for a store or a fold but
+ * never deadlock with one.
+ */
+const LOCK_ORDER = ['usage_batches', 'usage_records', 'usage_key_minutes', 'usage_unknown_minutes', 'usage_source_hours'] as const;
+
+/**
+ * `usage_create_partitions(day)` as `createPartitionsFunction` makes it, but each partition is
+ * made as a table of its own, like its parent, then attached: attaching locks the parent only
+ * against other changes to its partitions (SHARE UPDATE EXCLUSIVE), where CREATE TABLE …
+ * PARTITION OF locks it whole, so stores, folds and queries of the other days go on meanwhile.
+ */
+function attachPartitionsFunction(schema: string): string {
+  return `
+        create or replace function usage_create_partitions(day date) returns void
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          parent text;
+          child text;
+          lower timestamptz := day::timestamp at time zone 'UTC';
+        begin
+          foreach parent in array array['${LOCK_ORDER.join("','")}'] loop
+            child := parent || '_' || to_char(day, 'YYYYMMDD');
+            if to_regclass(format('${schema}.%I', child)) is null then
+              begin
+                execute format('create table ${schema}.%I (like ${schema}.%I including all)%s', child, parent,
+                  case when parent = any(array['${UPDATED_IN_PLACE.join("','")}']::text[]) then ' with (fillfactor = ${AGGREGATE_FILLFACTOR})' else '' end);
+                execute format('alter table ${schema}.%I attach partition ${schema}.%I for values from (%L) to (%L)',
+                  parent, child, lower, lower + interval '1 day');
+              exception when duplicate_table or unique_violation then
+                null; -- another auditor created it first
+              end;
+            end if;
+          end loop;
+        end $$`;
+}
+
+/**
+ * `usage_drop_partitions_unbounded(before)` as `dropPartitionsFunction` makes it, but when there
+ * is anything to drop it first locks every parent, in LOCK_ORDER: dropping a partition locks its
+ * parent whole, and one after another in any other order the drops could deadlock with a store
+ * or a fold holding one parent and waiting for the next. Partitions go in that order too.
+ */
+function orderedDropPartitionsFunction(schema: string): string {
+  return `
+        create or replace function usage_drop_partitions_unbounded(before date) returns integer
+        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
+        declare
+          partition regclass;
+          dropped integer := 0;
+        begin
+          for partition in
+            select child.oid::regclass
+            from pg_inherits i
+            join pg_class parent on parent.oid = i.inhparent
+            join pg_class child on child.oid = i.inhrelid
+            join pg_namespace n on n.oid = parent.relnamespace
+            where n.nspname = '${schema}'
+              and parent.relname = any (array['${LOCK_ORDER.join("','")}'])
+              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
+            order by array_position(array['${LOCK_ORDER.join("','")}'], parent.relname::text), child.relname
+          loop
+            if dropped = 0 then
+              lock table ${LOCK_ORDER.map((table) => `only ${schema}.${table}`).join(', ')} in access exclusive mode;
+            end if;
+            execute format('drop table %s', partition);
+            dropped := dropped + 1;
+          end loop;
+          return dropped;
+        end $$`;
+}
+
+/**
  * `usage_create_partitions(day)`: one partition per UTC day and table, named <table>_YYYYMMDD;
  * safe to call concurrently. The tables in `halfFull` are created with AGGREGATE_FILLFACTOR.
  */
@@ -324,6 +398,28 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     }
   }
 
+  /**
+   * Partitions are created without locking their parent whole (`attachPartitionsFunction`), and
+   * dropped after locking every parent in the order stores and folds take them
+   * (`orderedDropPartitionsFunction`): before, creating a day's partitions could deadlock with a
+   * fold, which Postgres broke by rolling one of them back.
+   */
+  class AttachUsagePartitions1764000047000 implements MigrationInterface {
+    readonly name = 'AttachUsagePartitions1764000047000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const schema = await currentSchema(queryRunner);
+      await queryRunner.query(attachPartitionsFunction(schema));
+      await queryRunner.query(orderedDropPartitionsFunction(schema));
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const schema = await currentSchema(queryRunner);
+      await queryRunner.query(createPartitionsFunction(schema, USAGE_PARTITIONED_TABLES, UPDATED_IN_PLACE));
+      await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions_unbounded', USAGE_PARTITIONED_TABLES));
+    }
+  }
+
   return [
     CreateUsageLedger1764000006000,
     BoundUsageRetention1764000008000,
@@ -332,6 +428,7 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
     AddUsageExportOrder1764000040000,
     HalfFullUsageAggregates1764000044000,
     DeferUsageAggregates1764000046000,
+    AttachUsagePartitions1764000047000,
   ];
 }
 
