@@ -2,8 +2,8 @@
 // aggregates cost Postgres, per record. Each round stores BENCH_FOLD_SECONDS (10, the auditor's
 // USAGE_AGGREGATE_EVERY_MS) of verifications at BENCH_RATE a second (24,000), as the auditor
 // stores them, then folds them in one `aggregatePending`, as its timer does. With
-// BENCH_BEFORE_DIST (another checkout's built dist/), that build's ledger runs each round too, first,
-// on a schema of its own, so two versions compare under the same conditions.
+// BENCH_BEFORE_DIST (another checkout's built dist/), that build's ledger runs each round too, on a
+// schema of its own, the two in alternating order, so two versions compare under the same conditions.
 // Run with `npm run bench -- usage-fold`.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -95,13 +95,15 @@ try {
       `${SOURCES_PER_KEY === 0 ? 'every record from an address of its own' : `${SOURCES_PER_KEY} addresses a key`}, 1 in 20 refused) ` +
       `as version 3 batches of ${BATCH} records, stored ${BATCHES_PER_INGEST} batches a statement (UsageLedger.ingest), then folded into the aggregates ` +
       `at once (UsageLedger.aggregatePending, as the auditor's timer does every ${FOLD_SECONDS} s); CPU = user + system time of the ` +
-      `ledger's Postgres backends (from /proc), per record; ${ROUNDS} rounds, the builds in turn within each`,
+      `ledger's Postgres backends (from /proc), per record; ${ROUNDS} rounds, the builds in turn within each, the first of a round going second in the next`,
   );
   const start = Date.now() - 3_600_000;
   for (let round = 0; round < ROUNDS; round += 1) {
     const batches = verifications(start + round * FOLD_SECONDS * 1000, FOLD_SECONDS);
     const records = batches.reduce((sum, batch) => sum + (batch.schemaVersion === 3 ? batch.at.length : 0), 0);
-    for (const { name, application, ledger } of builds) {
+    // The builds in turns, the first of a round going second in the next: a round's first fold
+    // may pay for the other's work (the last round's garbage, autovacuum of its partitions).
+    for (const { name, application, ledger } of round % 2 === 0 ? builds : [...builds].reverse()) {
       const load = loadavg()[0]!.toFixed(2);
       const storing = await sampleBackendCpu(observer, application);
       const s0 = now();

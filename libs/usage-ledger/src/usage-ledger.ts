@@ -451,9 +451,9 @@ function upsertSourceHours(rows: string): string {
  * batches and records it took. The records are grouped once, by key, tenant, source, minute and
  * code (a busy key's records of a fold come down to a few rows), and the three aggregates are
  * summed from those groups. Grouping the records once rather than once per aggregate took a
- * fold of 10 s of records from 2.7-5.3 to 2.1-2.6 µs of Postgres CPU a record when keys are used
- * from a few addresses each, and costs about 5 % more when every record comes from an address of
- * its own (`bench/usage-fold.ts`, docs/benchmarks.md).
+ * fold of 10 s of records from 3.2-5.0 to 2.0-3.4 µs of Postgres CPU a record (mean 4.0 to 2.8)
+ * when keys are used from a few addresses each, and changed nothing measurable when every
+ * record comes from an address of its own (`bench/usage-fold.ts`, docs/benchmarks.md).
  */
 const FOLD_PENDING = `
   with pending as (
