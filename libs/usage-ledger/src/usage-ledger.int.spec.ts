@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import { expandUsageBatch, usageBatchSchema } from '@keyledger/contracts';
 import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
+import type { DataSource } from 'typeorm';
 import { createTestContext, eventually } from '@keyledger/testing';
 import { UsageLedger } from './usage-ledger.js';
 
@@ -24,6 +25,16 @@ const used = (overrides: Partial<KeyUsed> = {}): KeyUsed => ({
 });
 const batch = (records: KeyUsed[], createdAt = T0): UsageBatch =>
   usageBatchSchema.parse({ schemaVersion: 1, batchId: newPrefixedId('ub'), instance: 'verifier-a', createdAt, records });
+
+/** Sessions waiting for a lock on this table of the connection's schema. */
+async function waitersFor(db: DataSource, table: string): Promise<number> {
+  const [row] = await db.query<{ n: number }[]>(
+    `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
+     where not l.granted and c.relname = $1 and c.relnamespace = current_schema()::regnamespace`,
+    [table],
+  );
+  return row!.n;
+}
 
 describe('usage ledger', () => {
   let ctx: TestContext;
@@ -433,12 +444,8 @@ describe('usage ledger', () => {
         if (step === 'store') stored += 1;
         await eventually(
           'waiting for usage_records',
-          () =>
-            ctx.ownerDb.query<{ n: number }[]>(
-              `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
-               where not l.granted and c.relname = 'usage_records' and c.relnamespace = current_schema()::regnamespace`,
-            ),
-          ([row]) => row!.n === 1,
+          () => waitersFor(ctx.ownerDb, 'usage_records'),
+          (n) => n === 1,
         );
         try {
           await locker.query(`lock table usage_batches in access exclusive mode`);
@@ -501,12 +508,8 @@ describe('usage ledger', () => {
       const dropping = own.ownerDb.query(`select usage_drop_partitions_unbounded('2030-06-08') as dropped`);
       await eventually(
         'the drop waiting for the fold',
-        () =>
-          own.ownerDb.query<{ n: number }[]>(
-            `select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
-             where not l.granted and c.relname = 'usage_batches' and c.relnamespace = current_schema()::regnamespace`,
-          ),
-        ([row]) => row!.n === 1,
+        () => waitersFor(own.ownerDb, 'usage_batches'),
+        (n) => n === 1,
       );
       await fold.commitTransaction();
       const [dropped] = await dropping;

@@ -25,76 +25,23 @@ const AGGREGATE_FILLFACTOR = 50;
 const LOCK_ORDER = ['usage_batches', 'usage_records', 'usage_key_minutes', 'usage_unknown_minutes', 'usage_source_hours'] as const;
 
 /**
- * `usage_create_partitions(day)` as `createPartitionsFunction` makes it, but each partition is
- * made as a table of its own, like its parent, then attached: attaching locks the parent only
- * against other changes to its partitions (SHARE UPDATE EXCLUSIVE), where CREATE TABLE …
- * PARTITION OF locks it whole, so stores, folds and queries of the other days go on meanwhile.
- */
-function attachPartitionsFunction(schema: string): string {
-  return `
-        create or replace function usage_create_partitions(day date) returns void
-        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
-        declare
-          parent text;
-          child text;
-          lower timestamptz := day::timestamp at time zone 'UTC';
-        begin
-          foreach parent in array array['${LOCK_ORDER.join("','")}'] loop
-            child := parent || '_' || to_char(day, 'YYYYMMDD');
-            if to_regclass(format('${schema}.%I', child)) is null then
-              begin
-                execute format('create table ${schema}.%I (like ${schema}.%I including all)%s', child, parent,
-                  case when parent = any(array['${UPDATED_IN_PLACE.join("','")}']::text[]) then ' with (fillfactor = ${AGGREGATE_FILLFACTOR})' else '' end);
-                execute format('alter table ${schema}.%I attach partition ${schema}.%I for values from (%L) to (%L)',
-                  parent, child, lower, lower + interval '1 day');
-              exception when duplicate_table or unique_violation then
-                null; -- another auditor created it first
-              end;
-            end if;
-          end loop;
-        end $$`;
-}
-
-/**
- * `usage_drop_partitions_unbounded(before)` as `dropPartitionsFunction` makes it, but when there
- * is anything to drop it first locks every parent, in LOCK_ORDER: dropping a partition locks its
- * parent whole, and one after another in any other order the drops could deadlock with a store
- * or a fold holding one parent and waiting for the next. Partitions go in that order too.
- */
-function orderedDropPartitionsFunction(schema: string): string {
-  return `
-        create or replace function usage_drop_partitions_unbounded(before date) returns integer
-        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
-        declare
-          partition regclass;
-          dropped integer := 0;
-        begin
-          for partition in
-            select child.oid::regclass
-            from pg_inherits i
-            join pg_class parent on parent.oid = i.inhparent
-            join pg_class child on child.oid = i.inhrelid
-            join pg_namespace n on n.oid = parent.relnamespace
-            where n.nspname = '${schema}'
-              and parent.relname = any (array['${LOCK_ORDER.join("','")}'])
-              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
-            order by array_position(array['${LOCK_ORDER.join("','")}'], parent.relname::text), child.relname
-          loop
-            if dropped = 0 then
-              lock table ${LOCK_ORDER.map((table) => `only ${schema}.${table}`).join(', ')} in access exclusive mode;
-            end if;
-            execute format('drop table %s', partition);
-            dropped := dropped + 1;
-          end loop;
-          return dropped;
-        end $$`;
-}
-
-/**
  * `usage_create_partitions(day)`: one partition per UTC day and table, named <table>_YYYYMMDD;
  * safe to call concurrently. The tables in `halfFull` are created with AGGREGATE_FILLFACTOR.
+ * With `attach`, each is made as a table of its own, like its parent, then attached: attaching
+ * locks the parent only against other changes to its partitions (SHARE UPDATE EXCLUSIVE), where
+ * CREATE TABLE … PARTITION OF locks it whole, so stores, folds and queries go on meanwhile.
  */
-function createPartitionsFunction(schema: string, tables: readonly string[], halfFull: readonly string[] = []): string {
+function createPartitionsFunction(schema: string, tables: readonly string[], halfFull: readonly string[] = [], attach = false): string {
+  const child = `parent || '_' || to_char(day, 'YYYYMMDD')`;
+  const fillfactor = `case when parent = any(array['${halfFull.join("','")}']::text[]) then ' with (fillfactor = ${AGGREGATE_FILLFACTOR})' else '' end`;
+  const create = attach
+    ? `execute format('create table ${schema}.%I (like ${schema}.%I including all)%s', ${child}, parent,
+                  ${fillfactor});
+                execute format('alter table ${schema}.%I attach partition ${schema}.%I for values from (%L) to (%L)',
+                  parent, ${child}, lower, lower + interval '1 day');`
+    : `execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)%s',
+                  ${child}, parent, lower, lower + interval '1 day',
+                  ${fillfactor});`;
   return `
         create or replace function usage_create_partitions(day date) returns void
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
@@ -103,11 +50,9 @@ function createPartitionsFunction(schema: string, tables: readonly string[], hal
           lower timestamptz := day::timestamp at time zone 'UTC';
         begin
           foreach parent in array array['${tables.join("','")}'] loop
-            if to_regclass(format('${schema}.%I', parent || '_' || to_char(day, 'YYYYMMDD'))) is null then
+            if to_regclass(format('${schema}.%I', ${child})) is null then
               begin
-                execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)%s',
-                  parent || '_' || to_char(day, 'YYYYMMDD'), parent, lower, lower + interval '1 day',
-                  case when parent = any(array['${halfFull.join("','")}']::text[]) then ' with (fillfactor = ${AGGREGATE_FILLFACTOR})' else '' end);
+                ${create}
               exception when duplicate_table or unique_violation then
                 null; -- another auditor created it first
               end;
@@ -116,8 +61,16 @@ function createPartitionsFunction(schema: string, tables: readonly string[], hal
         end $$`;
 }
 
-/** A function `name(before date)` that drops every daily partition of these tables of a day before `before`; returns how many. */
-function dropPartitionsFunction(schema: string, name: string, tables: readonly string[]): string {
+/**
+ * A function `name(before date)` that drops every daily partition of these tables of a day before
+ * `before`; returns how many. With `inLockOrder` (the tables given in the order stores and folds
+ * lock them, LOCK_ORDER), it first locks every one of them, in that order, when there is anything
+ * to drop, and drops in that order: dropping a partition locks its parent whole, and one parent after another
+ * in any other order the drops could deadlock with a store or a fold holding one and waiting for
+ * the next.
+ */
+function dropPartitionsFunction(schema: string, name: string, tables: readonly string[], inLockOrder = false): string {
+  const list = `array['${tables.join("','")}']`;
   return `
         create or replace function ${name}(before date) returns integer
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
@@ -132,9 +85,21 @@ function dropPartitionsFunction(schema: string, name: string, tables: readonly s
             join pg_class child on child.oid = i.inhrelid
             join pg_namespace n on n.oid = parent.relnamespace
             where n.nspname = '${schema}'
-              and parent.relname = any (array['${tables.join("','")}'])
-              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before
-          loop
+              and parent.relname = any (${list})
+              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before${
+                inLockOrder
+                  ? `
+            order by array_position(${list}, parent.relname::text), child.relname`
+                  : ''
+              }
+          loop${
+            inLockOrder
+              ? `
+            if dropped = 0 then
+              lock table ${tables.map((table) => `only ${schema}.${table}`).join(', ')} in access exclusive mode;
+            end if;`
+              : ''
+          }
             execute format('drop table %s', partition);
             dropped := dropped + 1;
           end loop;
@@ -399,9 +364,9 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
   }
 
   /**
-   * Partitions are created without locking their parent whole (`attachPartitionsFunction`), and
+   * Partitions are created without locking their parent whole (`createPartitionsFunction` attaching), and
    * dropped after locking every parent in the order stores and folds take them
-   * (`orderedDropPartitionsFunction`): before, creating a day's partitions could deadlock with a
+   * (`dropPartitionsFunction` with a lock order): before, creating a day's partitions could deadlock with a
    * fold, which Postgres broke by rolling one of them back.
    */
   class AttachUsagePartitions1764000047000 implements MigrationInterface {
@@ -409,8 +374,8 @@ export function usageLedgerMigrations(appRole: string): (new () => MigrationInte
 
     async up(queryRunner: QueryRunner): Promise<void> {
       const schema = await currentSchema(queryRunner);
-      await queryRunner.query(attachPartitionsFunction(schema));
-      await queryRunner.query(orderedDropPartitionsFunction(schema));
+      await queryRunner.query(createPartitionsFunction(schema, LOCK_ORDER, UPDATED_IN_PLACE, true));
+      await queryRunner.query(dropPartitionsFunction(schema, 'usage_drop_partitions_unbounded', LOCK_ORDER, true));
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
