@@ -26,6 +26,10 @@ export function retryDeadlocks<T>(run: () => Promise<T>, onRetry?: () => void): 
 }
 
 function isDeadlockVictim(error: unknown): boolean {
-  const cause = ((error as { driverError?: unknown } | null)?.driverError ?? error) as { code?: unknown } | null;
-  return cause?.code === DEADLOCK_DETECTED;
+  return sqlStateOf(error) === DEADLOCK_DETECTED;
+}
+
+/** The SQLSTATE of a Postgres error, as TypeORM wraps it or as pg threw it. */
+export function sqlStateOf(error: unknown): unknown {
+  return (((error as { driverError?: unknown } | null)?.driverError ?? error) as { code?: unknown } | null)?.code;
 }

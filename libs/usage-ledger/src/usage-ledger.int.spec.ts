@@ -5,7 +5,7 @@ import { newPrefixedId } from '@keyledger/ids';
 import type { TestContext } from '@keyledger/testing';
 import type { DataSource } from 'typeorm';
 import { createTestContext, eventually } from '@keyledger/testing';
-import { UsageLedger } from './usage-ledger.js';
+import { RetentionPutOffError, UsageLedger } from './usage-ledger.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2030, 0, 15, 10, 0, 0);
@@ -434,7 +434,7 @@ describe('usage ledger', () => {
       await locker.connect();
       try {
         await locker.startTransaction();
-        await locker.query(`set local deadlock_timeout = '30s'`);
+        await locker.query(`set local deadlock_timeout = '5s'`);
         await locker.query(`lock table usage_records in access exclusive mode`);
         const done = step === 'fold' ? worker.aggregatePending() : worker.ingest([batch([used({ keyId: key, at: day + stored })], day)]).then((r) => r.records);
         const settled = done.then(
@@ -456,7 +456,8 @@ describe('usage ledger', () => {
           await locker.rollbackTransaction();
         }
         const outcome = await settled;
-        expect(outcome).toEqual({ records: step === 'fold' ? stored : 1 });
+        // Each attempt leaves one new batch to fold or store.
+        expect(outcome).toEqual({ records: 1 });
         // Rolled back once and run again, or, when this side was, run once.
         expect(attempts()).toBe(deadlocked ? 2 : 1);
       } finally {
@@ -477,13 +478,14 @@ describe('usage ledger', () => {
       const [row] = await own.ownerDb.query<{ name: string | null }[]>(`select to_regclass($1)::text as name`, [table]);
       return row?.name ?? undefined;
     };
-    // As a fold in progress holds them: usage_batches for update, usage_records for reading.
+    // As a fold in progress holds them: usage_batches for update (usage_records, which it reads
+    // next, below), and a store's rows.
     const fold = own.ownerDb.createQueryRunner();
     await fold.connect();
     try {
       await fold.startTransaction();
+      await fold.query(`set local lock_timeout = '3s'`);
       await fold.query(`lock table usage_batches in row exclusive mode`);
-      await fold.query(`lock table usage_records in access share mode`);
       // Created meanwhile, not after the fold: it would hold a lock for the fold to end otherwise.
       await own.ownerDb.transaction(async (tx) => {
         await tx.query(`set local lock_timeout = '5s'`);
@@ -504,19 +506,61 @@ describe('usage ledger', () => {
         `select reloptions as options from pg_class where oid = 'usage_key_minutes_20300607'::regclass`,
       );
       expect(fill!.options).toEqual(['fillfactor=50']);
-      // A drop waits for the fold to end (it locks every parent first, in the fold's order).
-      const dropping = own.ownerDb.query(`select usage_drop_partitions_unbounded('2030-06-08') as dropped`);
+      // A drop waits for the fold, at usage_batches (it locks every parent first, in the order a
+      // fold does), and holds nothing the fold goes on to lock: the fold reads usage_records and ends.
+      const dropping = own.ownerDb.query<{ dropped: number }[]>(`select usage_drop_partitions_unbounded('2030-06-08') as dropped`).then(
+        ([row]) => ({ dropped: row!.dropped }),
+        (error: unknown) => ({ error }),
+      );
       await eventually(
         'the drop waiting for the fold',
         () => waitersFor(own.ownerDb, 'usage_batches'),
         (n) => n === 1,
       );
+      await fold.query(`lock table usage_records in access share mode`);
       await fold.commitTransaction();
-      const [dropped] = await dropping;
+      const dropped = await dropping;
+      expect(dropped).toEqual({ dropped: expect.any(Number) as number });
       expect((dropped as { dropped: number }).dropped).toBeGreaterThanOrEqual(5);
       expect(await next('usage_records_20300607')).toBeUndefined();
     } finally {
       await fold.release();
+      await own.close();
+    }
+  });
+
+  it('puts retention off when a query holds the usage tables past the lock wait, and drops once when two passes meet', async () => {
+    const own = await createTestContext('usageputoff');
+    const owned = new UsageLedger(own.appDb);
+    const past = Date.now() - 3 * DAY;
+    await owned.ingest([batch([used({ at: past })], past)]);
+    // As a long read of the records (an export) holds them.
+    const reader = own.ownerDb.createQueryRunner();
+    await reader.connect();
+    try {
+      await reader.startTransaction();
+      await reader.query(`lock table usage_records in access share mode`);
+      await expect(owned.dropPartitionsBefore(Date.now() - DAY)).rejects.toBeInstanceOf(RetentionPutOffError);
+      // Nothing went, and stores go on once the drop stopped waiting.
+      await owned.ingest([batch([used({ at: past + 1 })], past)]);
+      await reader.commitTransaction();
+      // Two auditors' passes at once: the second waits for the first's locks, then finds nothing left.
+      await reader.startTransaction();
+      await reader.query(`select usage_drop_partitions($1::date)`, [new Date(Date.now() - DAY).toISOString().slice(0, 10)]);
+      const second = owned.dropPartitionsBefore(Date.now() - DAY).then(
+        (dropped) => ({ dropped }),
+        (error: unknown) => ({ error }),
+      );
+      await eventually(
+        'the second drop waiting',
+        () => waitersFor(own.ownerDb, 'usage_batches'),
+        (n) => n === 1,
+      );
+      await reader.commitTransaction();
+      expect(await second).toEqual({ dropped: 0 });
+      expect(await owned.dropPartitionsBefore(Date.now() - DAY)).toBe(0);
+    } finally {
+      await reader.release();
       await own.close();
     }
   });

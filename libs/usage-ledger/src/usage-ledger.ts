@@ -13,7 +13,19 @@ import type {
   VerifyCode,
 } from '@keyledger/contracts';
 import { NO_VALUE, toColumnarUsageBatch } from '@keyledger/contracts';
-import { retryDeadlocks } from './deadlock-retry.js';
+import { retryDeadlocks, sqlStateOf } from './deadlock-retry.js';
+import { RETENTION_LOCK_TIMEOUT_MS } from './migrations/usage-ledger.migrations.js';
+
+/** SQLSTATE of a lock not granted within lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The retention drop did not get its locks within RETENTION_LOCK_TIMEOUT_MS; nothing was dropped. */
+export class RetentionPutOffError extends Error {
+  constructor(cause: unknown) {
+    super(`usage retention put off: the usage tables stayed busy for ${RETENTION_LOCK_TIMEOUT_MS} ms`, { cause });
+    this.name = 'RetentionPutOffError';
+  }
+}
 
 const DAY_MS = 86_400_000;
 // A list of scopes travels to Postgres as one string, split there: a unit separator never
@@ -92,12 +104,22 @@ export class UsageLedger {
     }
   }
 
-  /** Drops every daily partition of a day before `before` (retention); returns how many tables went. */
+  /**
+   * Drops every daily partition of a day before `before` (retention); returns how many tables
+   * went. Throws RetentionPutOffError when the tables stayed busy for RETENTION_LOCK_TIMEOUT_MS
+   * (a long query holding one): nothing was dropped, and the next pass tries again.
+   */
   async dropPartitionsBefore(before: number): Promise<number> {
-    const [row] = await retryDeadlocks(
-      () => this.db.query<{ dropped: number }[]>(`select usage_drop_partitions($1::date) as dropped`, [new Date(before).toISOString().slice(0, 10)]),
-      this.retried,
-    );
+    let row: { dropped: number } | undefined;
+    try {
+      [row] = await retryDeadlocks(
+        () => this.db.query<{ dropped: number }[]>(`select usage_drop_partitions($1::date) as dropped`, [new Date(before).toISOString().slice(0, 10)]),
+        this.retried,
+      );
+    } catch (error) {
+      if (sqlStateOf(error) === LOCK_NOT_AVAILABLE) throw new RetentionPutOffError(error);
+      throw error;
+    }
     for (const day of this.partitionDays) if (day < before) this.partitionDays.delete(day);
     return row?.dropped ?? 0;
   }

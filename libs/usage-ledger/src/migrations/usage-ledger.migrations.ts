@@ -61,24 +61,22 @@ function createPartitionsFunction(schema: string, tables: readonly string[], hal
         end $$`;
 }
 
+/** How long a retention drop waits for its locks before it gives up until the next pass. */
+export const RETENTION_LOCK_TIMEOUT_MS = 5000;
+
 /**
  * A function `name(before date)` that drops every daily partition of these tables of a day before
  * `before`; returns how many. With `inLockOrder` (the tables given in the order stores and folds
  * lock them, LOCK_ORDER), it first locks every one of them, in that order, when there is anything
- * to drop, and drops in that order: dropping a partition locks its parent whole, and one parent after another
- * in any other order the drops could deadlock with a store or a fold holding one and waiting for
- * the next.
+ * to drop, then lists and drops: dropping a partition locks its parent whole, and one parent after
+ * another in any other order the drops could deadlock with a store or a fold holding one and
+ * waiting for the next. Listed once the locks are held, a drop that waited for another sees what
+ * that one left. It waits for its locks at most RETENTION_LOCK_TIMEOUT_MS: while it waits, every
+ * store and fold queues behind it.
  */
 function dropPartitionsFunction(schema: string, name: string, tables: readonly string[], inLockOrder = false): string {
   const list = `array['${tables.join("','")}']`;
-  return `
-        create or replace function ${name}(before date) returns integer
-        language plpgsql security definer set search_path = ${schema}, pg_temp as $$
-        declare
-          partition regclass;
-          dropped integer := 0;
-        begin
-          for partition in
+  const partitions = `
             select child.oid::regclass
             from pg_inherits i
             join pg_class parent on parent.oid = i.inhparent
@@ -86,20 +84,20 @@ function dropPartitionsFunction(schema: string, name: string, tables: readonly s
             join pg_namespace n on n.oid = parent.relnamespace
             where n.nspname = '${schema}'
               and parent.relname = any (${list})
-              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before${
-                inLockOrder
-                  ? `
-            order by array_position(${list}, parent.relname::text), child.relname`
-                  : ''
-              }
-          loop${
-            inLockOrder
-              ? `
-            if dropped = 0 then
-              lock table ${tables.map((table) => `only ${schema}.${table}`).join(', ')} in access exclusive mode;
-            end if;`
-              : ''
-          }
+              and case when child.relname ~ '_[0-9]{8}$' then to_date(right(child.relname, 8), 'YYYYMMDD') end < before`;
+  const locks = `
+          if exists (${partitions}) then
+            lock table ${tables.map((table) => `only ${schema}.${table}`).join(', ')} in access exclusive mode;
+          end if;`;
+  return `
+        create or replace function ${name}(before date) returns integer
+        language plpgsql security definer set search_path = ${schema}, pg_temp${inLockOrder ? ` set lock_timeout = ${RETENTION_LOCK_TIMEOUT_MS}` : ''} as $$
+        declare
+          partition regclass;
+          dropped integer := 0;
+        begin${inLockOrder ? locks : ''}
+          for partition in${partitions}${inLockOrder ? `\n            order by array_position(${list}, parent.relname::text), child.relname` : ''}
+          loop
             execute format('drop table %s', partition);
             dropped := dropped + 1;
           end loop;
