@@ -529,6 +529,21 @@ describe('usage ledger', () => {
     }
   });
 
+  it('bounds each day at UTC midnights, whatever the time zone of the session that creates it', async () => {
+    // 2030-03-31: clocks go forward in Berlin, where a day is 23 hours.
+    await ctx.ownerDb.transaction(async (tx) => {
+      await tx.query(`set local timezone = 'Europe/Berlin'`);
+      await tx.query(`select usage_create_partitions('2030-03-31')`);
+    });
+    const [bounds] = await ctx.ownerDb.transaction(async (tx) => {
+      await tx.query(`set local timezone = 'UTC'`);
+      return tx.query<{ bound: string }[]>(
+        `select pg_get_expr(c.relpartbound, c.oid) as bound from pg_class c where c.oid = 'usage_records_20300331'::regclass`,
+      );
+    });
+    expect(bounds!.bound).toBe("FOR VALUES FROM ('2030-03-31 00:00:00+00') TO ('2030-04-01 00:00:00+00')");
+  });
+
   it('puts retention off when a query holds the usage tables past the lock wait, and drops once when two passes meet', async () => {
     const own = await createTestContext('usageputoff');
     const owned = new UsageLedger(own.appDb);

@@ -29,7 +29,9 @@ const LOCK_ORDER = ['usage_batches', 'usage_records', 'usage_key_minutes', 'usag
  * safe to call concurrently. The tables in `halfFull` are created with AGGREGATE_FILLFACTOR.
  * With `attach`, each is made as a table of its own, like its parent, then attached: attaching
  * locks the parent only against other changes to its partitions (SHARE UPDATE EXCLUSIVE), where
- * CREATE TABLE … PARTITION OF locks it whole, so stores, folds and queries go on meanwhile.
+ * CREATE TABLE … PARTITION OF locks it whole, so stores, folds and queries go on meanwhile; and
+ * its upper bound is the next UTC midnight whatever the session's time zone (a day added in a
+ * zone with daylight saving is 23 or 25 hours on the days the clocks change).
  */
 function createPartitionsFunction(schema: string, tables: readonly string[], halfFull: readonly string[] = [], attach = false): string {
   const child = `parent || '_' || to_char(day, 'YYYYMMDD')`;
@@ -38,7 +40,7 @@ function createPartitionsFunction(schema: string, tables: readonly string[], hal
     ? `execute format('create table ${schema}.%I (like ${schema}.%I including all)%s', ${child}, parent,
                   ${fillfactor});
                 execute format('alter table ${schema}.%I attach partition ${schema}.%I for values from (%L) to (%L)',
-                  parent, ${child}, lower, lower + interval '1 day');`
+                  parent, ${child}, lower, upper);`
     : `execute format('create table ${schema}.%I partition of ${schema}.%I for values from (%L) to (%L)%s',
                   ${child}, parent, lower, lower + interval '1 day',
                   ${fillfactor});`;
@@ -47,7 +49,12 @@ function createPartitionsFunction(schema: string, tables: readonly string[], hal
         language plpgsql security definer set search_path = ${schema}, pg_temp as $$
         declare
           parent text;
-          lower timestamptz := day::timestamp at time zone 'UTC';
+          lower timestamptz := day::timestamp at time zone 'UTC';${
+            attach
+              ? `
+          upper timestamptz := (day + 1)::timestamp at time zone 'UTC';`
+              : ''
+          }
         begin
           foreach parent in array array['${tables.join("','")}'] loop
             if to_regclass(format('${schema}.%I', ${child})) is null then
