@@ -69,8 +69,8 @@ export interface UsageWindow {
  * `aggregatePending` folds the pending batches' records into the aggregates (per key and
  * minute, per source and hour, each key's last use) and marks them done, in one transaction:
  * every few seconds rather than with each ingest, so a key busy every second is updated once
- * per fold rather than once per ingest (in the ledger alone, a fold of 9 s cost 3.2-4.8 µs a
- * record, a fold every second 9.5-10.3).
+ * per fold rather than once per ingest (in the ledger alone, a fold of 10 s of records costs
+ * Postgres 2.0-3.4 µs a record, `bench/usage-fold.ts`).
  * A crash between the two loses nothing (the batches stay pending), and a fold counts each
  * batch once (folds take turns under an advisory lock). Every query folds what is pending first, so it
  * answers from everything stored.
